@@ -1,0 +1,80 @@
+"""Demo data for accounts: one login per role and a customer book."""
+
+from accounts.models import Customer, ShopSettings, User
+from accounts.roles import (
+    MANAGER,
+    OPERATIONS,
+    PARTNER,
+    SALESPERSON,
+    SERVICE_ADVISOR,
+    TECHNICIAN,
+)
+
+DEMO_PASSWORD = "carshop-demo"  # noqa: S105 - demo only; seed_demo refuses to run in production
+
+DEMO_USERS = [
+    # username, first, last, role, is_staff, is_superuser
+    ("admin", "Alex", "Admin", None, True, True),
+    ("advisor", "Sam", "Advisor", SERVICE_ADVISOR, True, False),
+    ("tech", "Terry", "Tech", TECHNICIAN, True, False),
+    ("tech2", "Morgan", "Wrench", TECHNICIAN, True, False),
+    ("sales", "Pat", "Seller", SALESPERSON, True, False),
+    ("sales2", "Jordan", "Closer", SALESPERSON, True, False),
+    ("manager", "Robin", "Manager", MANAGER, True, False),
+    ("ops", "Casey", "Operator", OPERATIONS, True, False),
+    ("partner", "Fleet", "Partner", PARTNER, False, False),
+]
+
+FIRST = ["James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Carlos",
+         "Aisha", "Wei", "Fatima", "Daniel", "Olga", "Kwame", "Sofia", "Ahmed", "Emily", "Noah",
+         "Grace"]
+LAST = ["Smith", "Garcia", "Johnson", "Brown", "Nguyen", "Martinez", "Lee", "Wilson", "Patel",
+        "Anderson", "Thomas", "Kim", "Lopez", "Clark", "Lewis", "Walker", "Young", "Hall"]
+COMPANIES = ["Acme Plumbing", "Blue River Logistics", "City Cab Co", "Green Valley Farms",
+             "Metro Delivery", "Northside Electric", "Sunrise Bakery", "Tri-County Rentals"]
+CITIES = [("Springfield", "IL", "62701"), ("Riverton", "WY", "82501"), ("Fairview", "TN", "37062")]
+
+
+def seed(rng, scale, context):
+    from django.contrib.auth.models import Group
+
+    shop = ShopSettings.current()
+    shop.name, shop.address = "Main Street Auto", "100 Main Street\nSpringfield, IL 62701"
+    shop.phone, shop.email = "(217) 555-0100", "service@mainstreet.example"
+    shop.tax_id = "12-3456789"
+    shop.save()
+
+    users = {}
+    for username, first, last, role, is_staff, is_superuser in DEMO_USERS:
+        user, _ = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "is_staff": is_staff,
+                      "is_superuser": is_superuser, "email": f"{username}@mainstreet.example"},
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        if role:
+            user.groups.set([Group.objects.get(name=role)])
+        users[username] = (user, role or "superuser")
+    context["users"] = {name: user for name, (user, _) in users.items()}
+    context["logins"] = [(name, role) for name, (_, role) in users.items()]
+
+    customers = []
+    for index in range(60 * scale):
+        city, region, postal = rng.choice(CITIES)
+        if index % 8 == 7:
+            name = rng.choice(COMPANIES) + ("" if index < 64 else f" #{index}")
+            customer = Customer(kind=Customer.Kind.COMPANY, company_name=name,
+                                tax_id=f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}")
+        else:
+            customer = Customer(first_name=rng.choice(FIRST), last_name=rng.choice(LAST))
+        customer.phone = f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}"
+        customer.email = f"customer{index}@example.com"
+        customer.address_line = f"{rng.randint(1, 9999)} {rng.choice(['Oak', 'Elm', 'Pine'])} St"
+        customer.city, customer.region, customer.postal_code = city, region, postal
+        customer.consent_reminders = rng.random() < 0.7
+        customers.append(customer)
+    for customer in customers:
+        customer.save()
+    context["customers"] = customers
+    return f"{len(users)} users, {len(customers)} customers"

@@ -1,0 +1,51 @@
+"""Data every installation needs from the start.
+
+- The staff roles with the permissions of accounts/roles.py (applied again after every migrate,
+  so models added later are covered).
+- The inactive `system` account that changes made by commands are credited to when the operator
+  has no account of their own.
+- The single shop settings row, with defaults a manager then edits.
+"""
+
+from django.db import migrations
+
+
+def forwards(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    from accounts.roles import apply_roles
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_contenttypes(app_config, verbosity=0, apps=apps)
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+    apply_roles(apps)
+
+    user_model = apps.get_model("accounts", "User")
+    if not user_model.objects.filter(username="system").exists():
+        # "!" marks an unusable password: nobody can log in as system.
+        user_model.objects.create(
+            username="system", first_name="System", last_name="(commands)", is_active=False,
+            password="!system-account-no-login",
+        )
+    apps.get_model("accounts", "ShopSettings").objects.get_or_create(pk=1)
+
+
+def backwards(apps, schema_editor):
+    from accounts.roles import ROLES
+
+    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
+    apps.get_model("accounts", "User").objects.filter(username="system").delete()
+    apps.get_model("accounts", "ShopSettings").objects.filter(pk=1).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(forwards, backwards)]

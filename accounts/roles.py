@@ -1,0 +1,147 @@
+"""Roles and what each may do: the one place permissions are declared.
+
+A role is a Django group. Each entry maps a model ("app.model", or "app.*" for every model of an
+app) to the actions allowed on it: view, add, change, delete, "all" for the four, and any custom
+permission codename the model declares (for instance view_part_cost). Nothing else grants staff
+permissions: `python manage.py setup_roles` and every `migrate` make the groups match this matrix
+exactly, removing what it does not list.
+
+Partners reach Carshop only through the API with scoped keys: their group grants no admin
+permission, and partner users are never staff.
+"""
+
+SERVICE_ADVISOR = "Service Advisor"
+TECHNICIAN = "Technician"
+SALESPERSON = "Salesperson"
+MANAGER = "Manager"
+OPERATIONS = "Operations"
+PARTNER = "Partner"
+
+ROLES = {
+    SERVICE_ADVISOR: {
+        "accounts.customer": "view add change",
+        "accounts.shopsettings": "view",
+        "inventory.vehicle": "view add change",
+        "inventory.odometerreading": "view add",
+        "inventory.part": "view add change view_part_cost",
+        "inventory.supplier": "view add change",
+        "inventory.purchaseorder": "view add change",
+        "inventory.purchaseorderline": "view add change delete",
+        "inventory.purchasereceipt": "view add",
+        "inventory.stockmovement": "view add",
+        "inventory.markuprule": "view",
+        "repairs.appointment": "all",
+        "repairs.repairorder": "view add change",
+        "repairs.job": "all",
+        "repairs.laborline": "all",
+        "repairs.partline": "all",
+        "repairs.cannedjob": "view",
+        "repairs.cannedjoblabor": "view",
+        "repairs.cannedjobpart": "view",
+        "repairs.timeentry": "view",
+        "repairs.invoice": "view add",
+        "repairs.payment": "view add",
+        "repairs.creditnote": "view",
+    },
+    TECHNICIAN: {
+        # Technicians see their jobs and clock time; no prices, no costs, no customers' money.
+        "inventory.vehicle": "view",
+        "inventory.part": "view",
+        "repairs.repairorder": "view",
+        "repairs.job": "view change",
+        "repairs.laborline": "view",
+        "repairs.partline": "view",
+        "repairs.timeentry": "view add change",
+    },
+    SALESPERSON: {
+        "accounts.customer": "view add change",
+        "accounts.shopsettings": "view",
+        "inventory.vehicle": "view add change",
+        "inventory.odometerreading": "view add",
+        "inventory.stockunit": "view add change",
+        "inventory.stockunitcost": "view add change",
+        "inventory.stockunitphoto": "all",
+        "repairs.repairorder": "view",
+        "sales.lead": "view add change",
+        "sales.deal": "view add change",
+        "sales.tradein": "all",
+        "sales.dealaddon": "all",
+        "sales.dealpayment": "view add",
+        "sales.commission": "view",
+    },
+    MANAGER: {
+        "accounts.customer": "all",
+        "accounts.shopsettings": "view change",
+        "accounts.user": "view",
+        "inventory.*": "all view_part_cost",
+        "repairs.*": "all",
+        "sales.*": "all view_all_commissions",
+        "auditlog.logentry": "view",
+    },
+    OPERATIONS: {
+        "accounts.user": "view add change",
+        "accounts.customer": "view",
+        "accounts.shopsettings": "view",
+        "auditlog.logentry": "view",
+        "axes.accessattempt": "view delete",
+        "axes.accessfailurelog": "view delete",
+        "axes.accesslog": "view",
+        "auth.group": "view",
+    },
+    PARTNER: {},
+}
+
+STANDARD_ACTIONS = ("view", "add", "change", "delete")
+
+
+def expand(matrix, models_by_app):
+    """(app_label, codename) pairs a role's entries grant, given the models each app has."""
+    granted = set()
+    for target, actions in matrix.items():
+        app_label, model = target.split(".")
+        models = models_by_app.get(app_label, ()) if model == "*" else (model,)
+        tokens = actions.split()
+        if "all" in tokens:
+            tokens = [t for t in tokens if t != "all"] + list(STANDARD_ACTIONS)
+        for token in tokens:
+            if token in STANDARD_ACTIONS:
+                granted.update((app_label, f"{token}_{name}") for name in models)
+            else:
+                granted.add((app_label, token))
+    return granted
+
+
+def apply_roles(apps=None):
+    """Make every role group match ROLES. Returns the permissions the matrix names but the
+    database lacks (models not migrated yet), as "app.codename" strings."""
+    if apps is None:
+        from django.apps import apps
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+
+    models_by_app = {}
+    for model in apps.get_models():
+        models_by_app.setdefault(model._meta.app_label, []).append(model._meta.model_name)
+
+    available = {
+        (app_label, codename): pk
+        for pk, app_label, codename in permission_model.objects.values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
+    missing = set()
+    for role, matrix in ROLES.items():
+        wanted = expand(matrix, models_by_app)
+        missing.update(f"{a}.{c}" for a, c in wanted if (a, c) not in available)
+        group, _ = group_model.objects.get_or_create(name=role)
+        group.permissions.set([available[key] for key in wanted if key in available])
+    return sorted(missing)
+
+
+def apply_roles_after_migrate(sender, apps=None, **kwargs):
+    """post_migrate receiver: once per migrate, after the last app has its permissions."""
+    from django.apps import apps as global_apps
+
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module]
+    if with_models and sender.name == with_models[-1].name:
+        apply_roles()

@@ -1,0 +1,91 @@
+"""Crediting changes to people outside a web request.
+
+Requests are credited by auditlog's middleware (and by the API's authentication). A management
+command runs inside `operator_context`: every audit entry it writes without an actor is credited to
+the operator — the user named by CARSHOP_OPERATOR, else the user whose username is the OS login
+running the command, else the inactive `system` account (the OS login is still in app.log).
+"""
+
+import contextlib
+import contextvars
+import getpass
+import logging
+import os
+
+from django.db.models.signals import pre_save
+
+logger = logging.getLogger("carshop.commands")
+
+_operator = contextvars.ContextVar("carshop_operator", default=None)
+
+SYSTEM_USERNAME = "system"
+
+
+def operator_login():
+    explicit = os.environ.get("CARSHOP_OPERATOR", "").strip()
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return SYSTEM_USERNAME
+
+
+def resolve_operator(login):
+    """The user a command's changes are credited to (created as an inactive account if needed)."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    user = user_model._default_manager.filter(username=login).first()
+    if user is None:
+        from auditlog.context import disable_auditlog
+
+        with disable_auditlog():
+            user, created = user_model._default_manager.get_or_create(
+                username=SYSTEM_USERNAME,
+                defaults={"is_active": False, "first_name": "System", "last_name": "(commands)"},
+            )
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+    return user
+
+
+def _credit_operator(sender, instance, **kwargs):
+    state = _operator.get()
+    if state is None or instance.actor_id is not None:
+        return
+    if state.get("user") is None:
+        state["user"] = resolve_operator(state["login"])
+    instance.actor = state["user"]
+    instance.actor_email = getattr(state["user"], "email", None) or None
+
+
+def connect():
+    from auditlog.models import LogEntry
+
+    pre_save.connect(_credit_operator, sender=LogEntry, dispatch_uid="carshop_credit_operator")
+
+
+@contextlib.contextmanager
+def operator_context(command, login=None):
+    """Credit audit entries written inside to the operator; log the run to app.log."""
+    if _operator.get() is not None:  # already inside a command (manage.py wraps each one)
+        yield
+        return
+    login = login or operator_login()
+    token = _operator.set({"login": login, "user": None})
+    logger.info("command started", extra={"command": command, "operator": login})
+    try:
+        yield
+    except BaseException as exc:
+        logger.info(
+            "command ended",
+            extra={"command": command, "operator": login, "outcome": type(exc).__name__},
+        )
+        raise
+    else:
+        logger.info("command ended", extra={"command": command, "operator": login,
+                                            "outcome": "ok"})
+    finally:
+        _operator.reset(token)

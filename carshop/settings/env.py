@@ -1,0 +1,108 @@
+"""Reading configuration from the environment.
+
+Layers, lowest first: `.env`, then `.env.<DJANGO_ENV>`, then the real environment. A value set in a
+higher layer wins. Every reader names the variable in its error, so a missing or malformed value
+stops start-up with one line that says which.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+ENVIRONMENTS = ("development", "staging", "production", "test")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_UNSET = object()
+
+
+def current_environment():
+    name = os.environ.get("DJANGO_ENV", "development").strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ImproperlyConfigured(
+            f"DJANGO_ENV: expected one of {', '.join(ENVIRONMENTS)}, got {name!r}"
+        )
+    return name
+
+
+def load_files(environment, base_dir=BASE_DIR):
+    """Read `.env.<environment>` then `.env`; neither overrides a variable already set."""
+    for name in (f".env.{environment}", ".env"):
+        path = Path(base_dir) / name
+        if path.is_file():
+            environ.Env.read_env(path, overwrite=False)
+
+
+_env = environ.Env()
+
+
+def _raw(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        if default is _UNSET:
+            raise ImproperlyConfigured(f"{name} is not set (see .env.example)")
+        return None
+    return value
+
+
+def env_str(name, default=_UNSET):
+    value = _raw(name, default)
+    return default if value is None else value
+
+
+def env_bool(name, default=_UNSET):
+    value = _raw(name, default)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}: expected true or false, got {value!r}")
+
+
+def env_int(name, default=_UNSET, minimum=None):
+    value = _raw(name, default)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected a whole number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def env_list(name, default=_UNSET):
+    value = _raw(name, default)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_db(name, default=_UNSET):
+    value = _raw(name, default)
+    if value is None:
+        value = default
+    try:
+        config = environ.Env.db_url_config(value)
+    except Exception as exc:  # environ raises several kinds for a bad URL
+        raise ImproperlyConfigured(f"{name}: not a database URL ({exc})") from None
+    if not config.get("ENGINE"):
+        raise ImproperlyConfigured(f"{name}: unsupported database URL scheme in {value!r}")
+    return config
+
+
+def env_cache(name, default=_UNSET):
+    value = _raw(name, default)
+    if value is None:
+        value = default
+    try:
+        return environ.Env.cache_url_config(value)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"{name}: not a cache URL ({exc})") from None

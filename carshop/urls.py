@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+from health_check.views import HealthCheckView
+
+from carshop.health import HEALTH_CHECKS
+
+admin.site.site_header = "Carshop"
+admin.site.site_title = "Carshop back office"
+admin.site.index_title = "Shop and lot"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
