@@ -128,6 +128,12 @@ class Part(models.Model):
     def __str__(self):
         return f"{self.sku} {self.description}"
 
+    @property
+    def selling_price(self):
+        from inventory.pricing import selling_price
+
+        return selling_price(self)
+
 
 class Supplier(models.Model):
     """A business the shop buys parts from."""
