@@ -93,7 +93,7 @@ def env_db(name, default=_UNSET):
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # environ raises several kinds for a bad URL
         raise ImproperlyConfigured(f"{name}: not a database URL ({exc})") from None
-    if not config.get("ENGINE"):
+    if config.get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()):
         raise ImproperlyConfigured(f"{name}: unsupported database URL scheme in {value!r}")
     return config
 
