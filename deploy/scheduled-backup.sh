@@ -62,6 +62,7 @@ if $dry_run; then
 fi
 
 cd "$app_dir"
+mkdir -p "$backup_root"
 # Lock file descriptor 9 for the whole run: one backup at a time.
 exec 9>"$backup_root/.scheduled-backup.lock"
 flock --wait 3600 9 || die "another backup is still running after an hour; giving up"
