@@ -21,6 +21,7 @@ import re
 import runpy
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import types
@@ -181,6 +182,12 @@ def assert_in_order(output, steps):
         assert matching, f"step {step!r} missing from:\n{output}"
         positions.append(matching[0])
     assert positions == sorted(positions), f"steps out of order in:\n{output}"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run_manage(environment, *args):
@@ -489,9 +496,14 @@ def test_nginx_accepts_both_sites_together(tmp_path):
          "-subj", "/CN=carshop.example.com", "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True, timeout=60,
     )
+    # nginx -t opens the listening sockets: use free ports, IPv4 only, so it works unprivileged.
+    http_port, https_port = free_port(), free_port()
     includes = []
     for site in ("carapp.conf", "carapp-staging.conf"):
         text = (NGINX / site).read_text()
+        text = re.sub(r"^\s*listen \[::\]:.*$", "", text, flags=re.M)
+        text = re.sub(r"listen 80;", f"listen 127.0.0.1:{http_port};", text)
+        text = re.sub(r"listen 443 ", f"listen 127.0.0.1:{https_port} ", text)
         text = re.sub(r"/etc/letsencrypt/live/[^/]+/fullchain\.pem", str(certificate), text)
         text = re.sub(r"/etc/letsencrypt/live/[^/]+/privkey\.pem", str(key), text)
         text = text.replace("/var/log/nginx/", f"{tmp_path}/")
