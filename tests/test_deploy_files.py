@@ -11,7 +11,6 @@ example passes Django's deployment checks while insecure values stop with one li
 
 # These tests run the tools operators run (bash, gunicorn, systemd-analyze, logrotate, nginx) on
 # the files of this repository, found on PATH as on a server.
-# ruff: noqa: S603, S607
 
 import fnmatch
 import grp
@@ -122,7 +121,9 @@ def documented_examples():
 
 
 def variables_read_by_settings():
-    readers = re.compile(r'\benv_(?:str|bool|int|list|db|cache)\(\s*"([A-Z][A-Z0-9_]*)"')
+    readers = re.compile(
+        r'\benv_(?:str|bool|int|list|db|cache|choice|timezone|email|admins)\(\s*"([A-Z][A-Z0-9_]*)"'
+    )
     environ = re.compile(r'os\.environ(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]*)"')
     names = set()
     for path in (ROOT / "carshop" / "settings").glob("*.py"):
