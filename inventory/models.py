@@ -16,13 +16,20 @@ from inventory.vin import normalize_vin, validate_vin
 ZERO = Decimal("0.00")
 
 
+# Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
+# ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this
+# many owners the subquery is used: slower, never wrong.
+OWNER_MATCH_LIMIT = 500
+_NAME_PUNCTUATION = set(" '-.,&")
+
+
 class VehicleQuerySet(models.QuerySet):
     def search(self, text):
         """Vehicles matching every word of `text`: VIN (whole, its start or its last characters),
         plate, or the owner's name or phone.
 
-        VIN tails are matched on `vin_reversed` with a prefix (LIKE 'x%'), so the index answers
-        "the last 6 of the VIN" as fast as a whole VIN.
+        Each condition can use an index: VIN tails are matched on `vin_reversed` with a prefix
+        (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN.
         """
         queryset = self
         for word in (text or "").split():
@@ -31,19 +38,26 @@ class VehicleQuerySet(models.QuerySet):
 
     @staticmethod
     def _word_condition(word):
-        upper = normalize_vin(word).replace("-", "")
-        condition = Q(plate=upper) | Q(owner__in=Customer.objects.filter(
-            Q(display_name__icontains=word) | Q(company_name__icontains=word)
-        ).values("pk"))
-        if upper.isalnum():
-            if len(upper) == 17:
-                condition |= Q(vin=upper)
-            elif len(upper) >= 4:
-                condition |= Q(vin_reversed__startswith=upper[::-1]) | Q(vin__startswith=upper)
-        digits = "".join(char for char in word if char.isdigit())
-        if len(digits) >= 4 and len(digits) >= len(word) - 4:
-            condition |= Q(owner__in=Customer.objects.filter(phone__contains=word).values("pk"))
-        return condition
+        compact = normalize_vin(word).replace("-", "")
+        condition = Q(plate=compact)
+        if compact.isalnum() and len(compact) >= 4:
+            if len(compact) == 17:
+                condition |= Q(vin=compact)
+            else:
+                condition |= Q(vin_reversed__startswith=compact[::-1]) | Q(vin__startswith=compact)
+        digits = sum(char.isdigit() for char in word)
+        if not digits and all(char.isalpha() or char in _NAME_PUNCTUATION for char in word):
+            owners = Customer.objects.filter(display_name__icontains=word)
+        elif (digits >= 7 or (digits >= 4 and not word.isdigit())) and all(
+                char.isdigit() or char in "()+-. " for char in word):
+            # Six digits alone are the tail of a VIN, not a phone number.
+            owners = Customer.objects.filter(phone__contains=word)
+        else:
+            return condition
+        ids = list(owners.order_by().values_list("pk", flat=True)[:OWNER_MATCH_LIMIT + 1])
+        if len(ids) > OWNER_MATCH_LIMIT:
+            return condition | Q(owner__in=owners.values("pk"))
+        return condition | Q(owner_id__in=ids) if ids else condition
 
 
 class Vehicle(models.Model):

@@ -226,6 +226,13 @@ _REFUSALS = {
 }
 
 
+_STATUS_PHRASES = {Status.DRAFT: "a draft"}
+
+
+def _status_phrase(order):
+    return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
+
+
 def _lock_order(order):
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
 
@@ -235,7 +242,7 @@ def _require(order, action, *targets):
     allowed = PURCHASE_ORDER_PIPELINE[order.status]
     if not any(target in allowed for target in targets):
         raise InvalidTransition(
-            f"{order.number} is {order.get_status_display().lower()}: {_REFUSALS[action]}."
+            f"{order.number} is {_status_phrase(order)}: {_REFUSALS[action]}."
         )
 
 
@@ -268,8 +275,7 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
         locked = _lock_order(order)
         if locked.status != Status.DRAFT:
             raise InvalidTransition(
-                f"{locked.number} is {locked.get_status_display().lower()}: "
-                f"{_REFUSALS['edit']}."
+                f"{locked.number} is {_status_phrase(locked)}: {_REFUSALS['edit']}."
             )
         line = locked.lines.filter(part=part).first()
         if line is None:

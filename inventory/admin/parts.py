@@ -59,7 +59,8 @@ class RecentMovementInline(CostHidingMixin, admin.TabularInline):
     verbose_name_plural = f"Latest {RECENT_MOVEMENTS} stock movements"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user").order_by(
+        # The row title is str(movement), which names the part.
+        return super().get_queryset(request).select_related("part", "user").order_by(
             "-created_at", "-id")
 
     def has_add_permission(self, request, obj=None):

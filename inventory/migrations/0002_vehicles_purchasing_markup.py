@@ -112,6 +112,12 @@ class Migration(migrations.Migration):
         ),
         # Searching the last characters of a VIN becomes a prefix search on the reversed VIN.
         migrations.RunPython(fill_vin_reversed, fill_vin_tail),
+        # A default, so that migrating back can re-add the column to a table that has rows.
+        migrations.AlterField(
+            model_name='vehicle',
+            name='vin_tail',
+            field=models.CharField(db_index=True, default='', editable=False, max_length=8),
+        ),
         migrations.RemoveField(
             model_name='vehicle',
             name='vin_tail',
