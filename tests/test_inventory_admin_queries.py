@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from accounts.roles import SERVICE_ADVISOR
+from accounts.roles import MANAGER, SERVICE_ADVISOR
 from inventory import services
 from inventory.demo import NORTH_AMERICAN, make_vin
 from inventory.models import Part, PurchaseOrder, Supplier
@@ -124,6 +124,29 @@ def test_receipt_list(advisor_client, django_assert_max_num_queries, rows):
     with django_assert_max_num_queries(10):
         response = get(advisor_client, reverse("admin:inventory_purchasereceipt_changelist"))
     assert len(response.context["cl"].result_list) == rows
+
+
+@pytest.mark.parametrize("rows", ROWS)
+def test_odometer_reading_list(advisor_client, django_assert_max_num_queries, rows):
+    vehicle = vehicles(1)[0]
+    for index in range(rows):
+        services.record_odometer(vehicle, 100 * index, date(2020, 1, 1) + timedelta(days=index))
+    with django_assert_max_num_queries(10):
+        response = get(advisor_client, reverse("admin:inventory_odometerreading_changelist"))
+    assert len(response.context["cl"].result_list) == rows
+
+
+@pytest.mark.parametrize("rows", ROWS)
+def test_order_line_and_receipt_line_lists(client, django_assert_max_num_queries, rows):
+    client.force_login(make_staff("manager", MANAGER))
+    supplier = make_supplier()
+    order = services.create_purchase_order(supplier, [(part, 2) for part in parts(rows, supplier)])
+    services.place_purchase_order(order)
+    services.receive_purchase_order(order)
+    for name in ("purchaseorderline", "purchasereceiptline"):
+        with django_assert_max_num_queries(10):
+            response = get(client, reverse(f"admin:inventory_{name}_changelist"))
+        assert len(response.context["cl"].result_list) == rows
 
 
 # -- change pages -----------------------------------------------------------------------------
