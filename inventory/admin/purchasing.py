@@ -129,7 +129,7 @@ class ReceiveForm(ServiceForm):
         self.lines = lines
         for line in lines:
             self.fields[f"line_{line.pk}"] = forms.IntegerField(
-                label=f"{line.part.sku} {line.part.description}", min_value=0,
+                label=f"{line.part.sku} {line.part.description}", min_value=0, required=False,
                 max_value=line.outstanding, initial=line.outstanding,
                 help_text=f"Ordered {line.quantity_ordered}, received so far "
                           f"{line.quantity_received}.",
