@@ -137,7 +137,7 @@ class OdometerReading(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["vehicle", "-read_on", "-id"]
+        ordering = ["vehicle_id", "-read_on", "-id"]
         indexes = [
             models.Index(fields=["vehicle", "-read_on"], name="odometer_vehicle_date_idx"),
             models.Index(fields=["read_on"], name="odometer_read_on_idx"),
@@ -394,7 +394,7 @@ class PurchaseOrderLine(models.Model):
                                     help_text="Cost per unit agreed with the supplier.")
 
     class Meta:
-        ordering = ["order", "id"]
+        ordering = ["order_id", "id"]
         indexes = [models.Index(fields=["part", "order"], name="po_line_part_idx")]
         constraints = [
             models.UniqueConstraint(fields=["order", "part"], name="po_line_part_once",
@@ -448,7 +448,7 @@ class PurchaseReceiptLine(models.Model):
                                     related_name="receipt_line")
 
     class Meta:
-        ordering = ["receipt", "id"]
+        ordering = ["receipt_id", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0),
                                    name="receipt_line_quantity_positive",

@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
                 ('unit_cost', models.DecimalField(decimal_places=2, help_text='Cost per unit agreed with the supplier.', max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
             ],
             options={
-                'ordering': ['order', 'id'],
+                'ordering': ['order_id', 'id'],
             },
         ),
         migrations.CreateModel(
@@ -92,8 +92,12 @@ class Migration(migrations.Migration):
                 ('unit_cost', models.DecimalField(decimal_places=2, max_digits=10)),
             ],
             options={
-                'ordering': ['receipt', 'id'],
+                'ordering': ['receipt_id', 'id'],
             },
+        ),
+        migrations.AlterModelOptions(
+            name='odometerreading',
+            options={'ordering': ['vehicle_id', '-read_on', '-id']},
         ),
         migrations.RemoveIndex(
             model_name='vehicle',
