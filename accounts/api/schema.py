@@ -1,0 +1,38 @@
+"""OpenAPI: every operation documents the error responses it can give, in the one error format."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.permissions import AllowAny
+
+from accounts.api.exceptions import ErrorSerializer
+from accounts.api.permissions import HasScope
+
+ERRORS = {
+    "400": "Bad input: `fields` names each bad field.",
+    "401": "No key, or a key that is invalid, revoked or expired.",
+    "403": "The key lacks the scope this operation needs.",
+    "404": "No such record (or one this key may not see), or an invalid cursor.",
+    "429": "Too many requests for this key: wait the seconds in `Retry-After`.",
+}
+
+
+class CarshopAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
+        for code, description in ERRORS.items():
+            if code in responses or (public and code in ("401", "403")):
+                continue
+            responses[code] = self._get_response_for_code(
+                OpenApiResponse(response=ErrorSerializer, description=description), code,
+                direction=direction)
+        return dict(sorted(responses.items()))
+
+    def get_auth(self):
+        auth = super().get_auth()
+        permissions = self.view.get_permissions()
+        keys_only = permissions and all(
+            isinstance(p, HasScope) and not p.staff for p in permissions)
+        if keys_only:
+            auth = [entry for entry in auth if "cookieAuth" not in entry]
+        return auth
