@@ -36,3 +36,15 @@ class CarshopAutoSchema(AutoSchema):
         if keys_only:
             auth = [entry for entry in auth if "cookieAuth" not in entry]
         return auth
+
+    def get_extensions(self):
+        extensions = dict(super().get_extensions() or {})
+        scopes = set()
+        for permission in self.view.get_permissions():
+            if isinstance(permission, HasScope):
+                scope = (permission.read_scope if self.method in ("GET", "HEAD", "OPTIONS")
+                         else permission.write_scope)
+                scopes.add(scope or "any")
+        if scopes:
+            extensions["x-required-scope"] = " or ".join(sorted(scopes))
+        return extensions

@@ -65,7 +65,7 @@ class ApiRootView(APIView):
     permission_classes = [AllowAny]
     endpoints = {}
 
-    @extend_schema(responses=ApiRootSerializer, tags=["api"])
+    @extend_schema(summary="What the API offers", responses=ApiRootSerializer, tags=["api"])
     def get(self, request):
         links = {}
         for name, url_name in self.endpoints.items():
@@ -83,7 +83,7 @@ class MeView(generics.GenericAPIView):
     permission_classes = [PartnerKeyRequired()]
     serializer_class = MeSerializer
 
-    @extend_schema(tags=["partner"])
+    @extend_schema(summary="The calling partner and its key", tags=["partner"])
     def get(self, request):
         key = request.auth
         return Response(self.get_serializer({"partner": key.partner, "key": key}).data)
