@@ -236,6 +236,7 @@ class PartnerKeyAdmin(CarshopModelAdmin):
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple,
                                        help_text="Sent only while the partner has a usable key "
                                                  "with each event's scope.")
