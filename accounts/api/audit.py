@@ -25,7 +25,7 @@ def add_key_to_entry(sender, instance, **kwargs):
         prefix = auditlog_value.get().get("carshop_api_key")
     except LookupError:
         return
-    if prefix and instance.actor_id is not None:
+    if prefix:
         data = dict(instance.additional_data or {})
         data.setdefault("api_key", prefix)
         instance.additional_data = data
