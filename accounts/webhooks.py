@@ -172,6 +172,8 @@ def deliver_webhook(delivery_id):
 
 
 def attempt_delivery(delivery_id, now=None):
+    """Send a due delivery once (`now` is the clock, for tests). Returns the new status, or None
+    when the delivery was not due (already sent, given up, or sent by another task)."""
     now = now or timezone.now()
     # Claim the delivery (one statement, no lock held while the partner's server answers), so a
     # duplicate task for the same delivery does nothing.
@@ -196,7 +198,7 @@ def attempt_delivery(delivery_id, now=None):
     status_code, error = post(subscription, event, delivery)
     if status_code is not None and 200 <= status_code < 300:
         _finish(delivery, attempts, WebhookDelivery.Status.DELIVERED, status_code=status_code,
-                delivered_at=timezone.now())
+                delivered_at=now)
         return WebhookDelivery.Status.DELIVERED
     if attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         _finish(delivery, attempts, WebhookDelivery.Status.FAILED, status_code=status_code,
@@ -204,7 +206,7 @@ def attempt_delivery(delivery_id, now=None):
         logger.warning("webhook delivery gave up", extra={"delivery": delivery.pk,
                                                           "url": subscription.url})
         return WebhookDelivery.Status.FAILED
-    next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
+    next_attempt_at = now + timedelta(seconds=retry_delay(attempts))
     _finish(delivery, attempts, WebhookDelivery.Status.PENDING, status_code=status_code,
             error=error, next_attempt_at=next_attempt_at)
     enqueue([delivery.pk], run_after=next_attempt_at)

@@ -66,7 +66,7 @@ def test_a_wrong_key_gets_401(plain):
 
 
 def test_a_key_with_the_right_prefix_but_wrong_secret_gets_401():
-    _partner, key, plain = partner_with_key()
+    _partner, key, _plain = partner_with_key()
     response = key_client(f"{key.prefix}.{'x' * 40}").get(ME)
     assert response.status_code == 401
 
