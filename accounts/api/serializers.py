@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from accounts.api.fields import CarshopModelSerializer, StrictURLField
 from accounts.models import Partner, PartnerKey, WebhookSubscription
 from accounts.scopes import EVENT_CHOICES, SCOPE_CHOICES
 
@@ -33,10 +34,11 @@ class MeSerializer(serializers.Serializer):
     key = KeySerializer()
 
 
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
-    url = serializers.URLField(max_length=500, help_text="Where events are POSTed (https).")
+class WebhookSubscriptionSerializer(CarshopModelSerializer):
+    url = StrictURLField(max_length=500, help_text="Where events are POSTed (https).")
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_CHOICES), allow_empty=False, max_length=20,
+        child=serializers.ChoiceField(choices=EVENT_CHOICES), allow_empty=False, min_length=1,
+        max_length=20,
         help_text="Event types to receive; each needs a scope of your key.")
 
     class Meta:
