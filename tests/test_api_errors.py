@@ -120,3 +120,32 @@ def test_each_key_has_its_own_counter_and_may_have_its_own_rate(settings):
     statuses = [key_client(generous).get("/api/v1/me/").status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
     assert key_client(generous).get("/api/v1/me/").json()["code"] == "throttled"
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"updated_sinse": "2026-01-01"}, "updated_sinse"),
+    ({"is_active": "maybe"}, "is_active"),
+    ({"is_active": ""}, "is_active"),
+    ({"id__in": "1,99999999999999999999999"}, "id__in"),
+    ({"page_size": "0"}, "page_size"),
+])
+def test_a_bad_or_unknown_query_parameter_gets_400_naming_it(query, field):
+    _partner, _key, plain = partner_with_key()
+    response = key_client(plain).get(SUBSCRIPTIONS, query)
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == [field]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"is_active": 0}, "is_active"),
+    ({"description": 12}, "description"),
+    ({"url": 12}, "url"),
+    ({"events": "repair_order.status_changed"}, "events"),
+])
+def test_json_values_of_the_wrong_type_are_refused_not_converted(body, field):
+    _partner, _key, plain = partner_with_key()
+    data = {"url": "https://h.example.com/", "events": ["repair_order.status_changed"], **body}
+    response = key_client(plain).post(SUBSCRIPTIONS, data, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == [field]
+    assert WebhookSubscription.objects.count() == 0
