@@ -66,7 +66,8 @@ def test_a_new_key_is_shown_once_in_a_message_and_works(manager_client):
     assert key.scopes == ["listings:read", "leads:write"]
     assert plain.startswith(key.prefix) and plain not in key.hashed_key
     assert key_client(plain).get("/api/v1/me/").status_code == 200
-    # The change page never shows it again.
+    # The page after saving shows it; no page shows it again.
+    assert plain in manager_client.get(response.url).content.decode()
     page = manager_client.get(reverse("admin:accounts_partnerkey_change", args=[key.pk]))
     assert plain not in page.content.decode()
 
