@@ -4,7 +4,10 @@ Each value comes from the environment (see docs/configuration.md for the table o
 .env.example for a commented template). production.py tightens what must be strict there.
 """
 
+import re
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import (
     BASE_DIR,
@@ -214,7 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.StaffModelPermissions"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CarshopCursorPagination",
-    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
+    "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "accounts.api.filters.RejectUnknownParameters",
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -231,7 +234,11 @@ REST_FRAMEWORK = {
 }
 # Requests one key may make, as N/sec, N/min, N/hour or N/day (a key may have its own rate).
 # The counters live in the cache: with several app servers, CACHE_URL must be a shared cache.
-API_KEY_THROTTLE_RATE = env_str("API_KEY_THROTTLE_RATE", "600/min")
+API_KEY_THROTTLE_RATE = env_str("API_KEY_THROTTLE_RATE", "600/min").replace(" ", "")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
+        f"got {API_KEY_THROTTLE_RATE!r}")
 
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
@@ -268,16 +275,17 @@ _DEFAULT_TASKS_BACKEND = (
 )
 TASKS = {
     "default": {
-        "BACKEND": env_str("TASKS_BACKEND", _DEFAULT_TASKS_BACKEND),
+        "BACKEND": _DEFAULT_TASKS_BACKEND,
         "QUEUES": ["default", "webhooks"],
     }
 }
 # Deliveries: seconds to wait for a partner's server, attempts before giving up, and the first
 # retry delay (doubled after each failure, capped at WEBHOOK_MAX_RETRY_DELAY).
-WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
-WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
-WEBHOOK_RETRY_DELAY = env_int("WEBHOOK_RETRY_DELAY", 30, minimum=1)
-WEBHOOK_MAX_RETRY_DELAY = env_int("WEBHOOK_MAX_RETRY_DELAY", 6 * 3600, minimum=1)
+# With these, a delivery is tried 8 times over about an hour before it is given up.
+WEBHOOK_TIMEOUT = 10
+WEBHOOK_MAX_ATTEMPTS = 8
+WEBHOOK_RETRY_DELAY = 30
+WEBHOOK_MAX_RETRY_DELAY = 6 * 3600
 # Partners' URLs must be https on public addresses. Development and tests allow plain http and
 # loopback/private addresses; never turn this on in production (a partner could make the worker
 # call internal services).
