@@ -364,3 +364,26 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event.event_type} → {self.subscription.url}"
+
+
+class IdempotentRequest(models.Model):
+    """A partner's write sent with an `Idempotency-Key` header, and the answer it got: the same
+    key sent again returns that answer instead of writing twice (a retried lead post creates one
+    lead). Kept for a day."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotentrequest_once",
+                                    violation_error_message="This Idempotency-Key was used."),
+        ]
+
+    def __str__(self):
+        return f"{self.partner_id}: {self.key}"

@@ -7,7 +7,9 @@ their prefix and a SHA-512 hash are kept (djangorestframework-api-key's generato
 
 import re
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +18,7 @@ from rest_framework_api_key.crypto import KeyGenerator
 
 from accounts import webhooks
 from accounts.exceptions import AccountsError
-from accounts.models import Partner, PartnerKey, User, WebhookSubscription
+from accounts.models import IdempotentRequest, Partner, PartnerKey, User, WebhookSubscription
 from accounts.roles import PARTNER
 from accounts.scopes import EVENTS, SCOPES, events_allowed
 
@@ -148,3 +150,10 @@ def subscribe(partner, *, url, events, scopes=None, description="", is_active=Tr
 
 def new_webhook_secret():
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def forget_idempotency_keys(now=None):
+    """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

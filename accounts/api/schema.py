@@ -1,7 +1,7 @@
 """OpenAPI: every operation documents the error responses it can give, in the one error format."""
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
 from accounts.api.exceptions import ErrorSerializer
@@ -16,9 +16,32 @@ ERRORS = {
 }
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
+    OpenApiParameter.HEADER, required=False,
+    description="Any unique string (e.g. a UUID), 1 to 255 characters. Sent again with the "
+                "same request, it returns the first answer (header `Idempotent-Replayed: true`) "
+                "and creates nothing new; with a different request, 409.",
+)
+
+
 class CarshopAutoSchema(AutoSchema):
+    def _idempotent(self):
+        return getattr(self.view, "idempotent_create", False) and self.method == "POST"
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._idempotent():
+            parameters.append(IDEMPOTENCY_KEY)
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if self._idempotent():
+            responses["409"] = self._get_response_for_code(
+                OpenApiResponse(response=ErrorSerializer,
+                                description="The Idempotency-Key was used for another request."),
+                "409", direction=direction)
         public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
         for code, description in ERRORS.items():
             if code in responses or (public and code in ("401", "403")):

@@ -3,13 +3,14 @@
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, mixins, status, viewsets
+from rest_framework import exceptions, generics, mixins, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.filters import CarshopFilterSet
+from accounts.api.idempotency import IdempotentCreateMixin
 from accounts.api.permissions import HasScope, PartnerKeyRequired, partner_key
 from accounts.api.serializers import (
     ApiRootSerializer,
@@ -104,11 +105,12 @@ class WebhookSubscriptionFilterSet(CarshopFilterSet):
     destroy=extend_schema(summary="Delete a webhook subscription"),
 )
 @extend_schema(tags=["webhooks"])
-class WebhookSubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                                 mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                                 PartnerScopedViewSet):
+class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
+                                 mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                                 mixins.DestroyModelMixin, PartnerScopedViewSet):
     """The calling partner's webhook subscriptions. Events are limited to the key's scopes; the
-    signing secret is in the creation response only."""
+    signing secret is in the creation response only (and in its replays: a creation sent again
+    with the same Idempotency-Key returns the first answer)."""
 
     queryset = WebhookSubscription.objects.all()
     serializer_class = WebhookSubscriptionSerializer
@@ -121,15 +123,15 @@ class WebhookSubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
     def limit_to_partner(self, queryset, partner):
         return queryset.filter(partner=partner)
 
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        key = partner_key(request)
+    def get_serializer_class(self):
+        if self.action == "create":
+            return WebhookSubscriptionCreatedSerializer
+        return super().get_serializer_class()
+
+    def perform_create(self, serializer):
+        key = partner_key(self.request)
         if key is None:  # pragma: no cover - the permission admits keys only
             raise exceptions.PermissionDenied()
         with transaction.atomic():
-            subscription = services.subscribe(key.partner, scopes=key.scopes,
-                                              **serializer.validated_data)
-        data = WebhookSubscriptionCreatedSerializer(subscription,
-                                                    context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_201_CREATED)
+            serializer.instance = services.subscribe(key.partner, scopes=key.scopes,
+                                                     **serializer.validated_data)

@@ -199,6 +199,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     # The webhook outbox and delivery log are machine records, not changes people make.
     "accounts.webhookevent",
     "accounts.webhookdelivery",
+    "accounts.idempotentrequest",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
@@ -230,7 +231,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Requests one key may make, as N/sec, N/min, N/hour or N/day (a key may have its own rate).
 # The counters live in the cache: with several app servers, CACHE_URL must be a shared cache.
@@ -239,6 +239,9 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THR
     raise ImproperlyConfigured(
         f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
         f"got {API_KEY_THROTTLE_RATE!r}")
+
+# A partner's Idempotency-Key is remembered this long (accounts.services.forget_idempotency_keys).
+IDEMPOTENCY_KEY_HOURS = 24
 
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
