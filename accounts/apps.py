@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from accounts import checks  # noqa: F401 - registers the system checks
         from accounts.roles import apply_roles_after_migrate
 
         # Models added later bring new permissions; re-apply the matrix after every migrate.

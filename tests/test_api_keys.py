@@ -124,3 +124,12 @@ def test_a_revoked_key_stays_revoked():
     revoked_at = PartnerKey.objects.get(pk=key.pk).revoked_at
     services.revoke_key(key)
     assert PartnerKey.objects.get(pk=key.pk).revoked_at == revoked_at
+
+
+def test_the_deploy_check_refuses_insecure_webhook_urls(settings):
+    from accounts.checks import webhook_urls_are_safe
+
+    settings.WEBHOOK_ALLOW_INSECURE_URLS = True
+    assert [error.id for error in webhook_urls_are_safe(None)] == ["accounts.E001"]
+    settings.WEBHOOK_ALLOW_INSECURE_URLS = False
+    assert webhook_urls_are_safe(None) == []

@@ -6,7 +6,10 @@
 - throttling.ApiKeyRateThrottle: requests per key (API_KEY_THROTTLE_RATE or the key's own rate).
 - exceptions.api_exception_handler: one error format, {"code", "message", "fields"}.
 - pagination.CarshopCursorPagination: cursor pages that never skip or repeat a row.
-- filters.CarshopFilterSet: django-filter with foreign keys filtered by id.
+- filters.CarshopFilterSet: django-filter with foreign keys filtered by id; unknown query
+  parameters are refused (filters.RejectUnknownParameters).
+- fields.CarshopModelSerializer: JSON types taken as they are (no "true" for true).
+- idempotency.IdempotentCreateMixin: `Idempotency-Key` on creations.
 - schema.CarshopAutoSchema: documents the error responses of every operation.
 - views.PartnerScopedViewSet: base of read-only partner endpoints.
 """
