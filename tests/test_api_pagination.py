@@ -102,3 +102,30 @@ def test_rows_inserted_while_a_partner_pages_are_never_repeated_and_nothing_is_s
     assert len(seen) == len(set(seen)), "a row was returned twice"
     assert before <= set(seen), "a row that existed before paging was skipped"
     assert set(seen) <= before | set(inserted)
+
+
+def test_updated_since_keeps_rows_changed_at_or_after_the_time():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.api.filters import UpdatedSinceFilterSet
+
+    class SubscriptionFeed(UpdatedSinceFilterSet):
+        class Meta:
+            model = WebhookSubscription
+            fields = ["partner"]
+
+    partner, _key, _plain = partner_with_key()
+    _add_subscriptions(partner, 3)
+    old, recent, new = WebhookSubscription.objects.order_by("id")
+    now = timezone.now()
+    WebhookSubscription.objects.filter(pk=old.pk).update(updated_at=now - timedelta(days=2))
+    WebhookSubscription.objects.filter(pk=recent.pk).update(updated_at=now - timedelta(hours=1))
+    since = (now - timedelta(days=1)).isoformat()
+    feed = SubscriptionFeed({"updated_since": since, "partner": str(partner.pk)},
+                            queryset=WebhookSubscription.objects.all())
+    assert sorted(feed.qs.values_list("id", flat=True)) == [recent.pk, new.pk]
+    bad = SubscriptionFeed({"updated_since": "yesterday"},
+                           queryset=WebhookSubscription.objects.all())
+    assert not bad.is_valid() and "updated_since" in bad.errors
