@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from api_helpers import key_client, partner_with_key, staff_client
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -11,6 +10,7 @@ from django.urls import reverse
 from accounts import services, webhooks
 from accounts.models import Partner, PartnerKey, User, WebhookSubscription
 from accounts.roles import MANAGER, OPERATIONS, SALESPERSON, SERVICE_ADVISOR
+from tests.api_helpers import key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -1,12 +1,12 @@
 """Every write through the API is in the audit log, credited to the partner and its key."""
 
 import pytest
-from api_helpers import key_client, partner_with_key, staff_client
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from accounts.models import Customer, WebhookSubscription
 from accounts.roles import MANAGER
+from tests.api_helpers import key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

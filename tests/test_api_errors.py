@@ -1,11 +1,11 @@
 """One error format for every failure, with the bad field named; throttling per key."""
 
 import pytest
-from api_helpers import key_client, partner_with_key
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import WebhookSubscription
+from tests.api_helpers import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

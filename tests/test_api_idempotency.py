@@ -3,10 +3,10 @@
 import threading
 
 import pytest
-from api_helpers import key_client, partner_with_key
 from django.db import connection
 
 from accounts.models import WebhookSubscription
+from tests.api_helpers import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

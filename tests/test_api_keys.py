@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from api_helpers import key_client, partner_with_key
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.exceptions import AccountsError
 from accounts.models import PartnerKey
+from tests.api_helpers import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@
 partners' records (404, never 403), and HasScope as later endpoints will declare it."""
 
 import pytest
-from api_helpers import ALL_SCOPES, key_client, partner_with_key, staff_client
 from rest_framework import generics, serializers
 from rest_framework.test import APIClient, APIRequestFactory
 
@@ -11,6 +10,7 @@ from accounts.api.permissions import HasScope
 from accounts.models import Customer, WebhookSubscription
 from accounts.roles import MANAGER, SERVICE_ADVISOR, TECHNICIAN
 from accounts.services import subscribe
+from tests.api_helpers import ALL_SCOPES, key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,9 @@ import os
 
 import pytest
 import schemathesis
-from api_helpers import ALL_SCOPES, partner_with_key
 from hypothesis import HealthCheck, settings
+
+from tests.api_helpers import ALL_SCOPES, partner_with_key
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 

@@ -7,13 +7,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from api_helpers import Receiver, key_client, partner_with_key
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import services, webhooks
 from accounts.models import Customer, WebhookDelivery, WebhookEvent
+from tests.api_helpers import Receiver, key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 
