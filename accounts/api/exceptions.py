@@ -16,6 +16,19 @@ from rest_framework.views import exception_handler
 
 from accounts.exceptions import AccountsError
 
+# Domain exceptions whose message is for the user (see register_domain_error): answered 400.
+DOMAIN_ERRORS = [AccountsError]
+
+
+def register_domain_error(exception_class):
+    """Answer an app's domain exception (e.g. InventoryError) with 400 in the error format: its
+    `message` (or str()) in `fields[<its field> or "non_field_errors"]`. Call it from the app's
+    api/routes.py (accounts cannot import the apps above it)."""
+    if exception_class not in DOMAIN_ERRORS:
+        DOMAIN_ERRORS.append(exception_class)
+    return exception_class
+
+
 MESSAGES = {
     "invalid": "Check the fields named.",
     "parse_error": "The request body is not valid JSON.",
@@ -39,8 +52,9 @@ def _flatten(detail, prefix=""):
 
 
 def api_exception_handler(exc, context):
-    if isinstance(exc, AccountsError):
-        exc = exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
+    if isinstance(exc, tuple(DOMAIN_ERRORS)):
+        field = getattr(exc, "field", None) or "non_field_errors"
+        exc = exceptions.ValidationError({field: [getattr(exc, "message", None) or str(exc)]})
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
