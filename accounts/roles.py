@@ -78,6 +78,12 @@ ROLES = {
         "repairs.*": "all",
         "sales.*": "all view_all_commissions",
         "auditlog.logentry": "view",
+        # Partners of the API: managers decide who integrates and with which scopes.
+        "accounts.partner": "view add change",
+        "accounts.partnerkey": "view add change",
+        "accounts.webhooksubscription": "all",
+        "accounts.webhookevent": "view",
+        "accounts.webhookdelivery": "view",
     },
     OPERATIONS: {
         "accounts.user": "view add change",
