@@ -579,6 +579,7 @@ def test_deploy_takes_the_pre_update_backup_before_migrating_and_checks_before_r
         "manage.py check --deploy --fail-level WARNING",
         "manage.py health_check",
         "(as root) systemctl restart carapp",
+        "(as root) systemctl restart carapp-worker",
         "git update-ref refs/carapp/deployed HEAD",
     ])
     assert "-m pytest" not in result.stdout
