@@ -192,15 +192,17 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
     internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
     A vehicle that already has an open order is not refused, but a warning comes back.
     """
-    customer = customer or vehicle.owner
     if internal is None:
+        customer = customer or vehicle.owner
         internal = customer is None
-    if internal and customer is not None:
-        raise RepairError("An internal order is for the business's own vehicle and has no "
-                          "customer; clear the customer or the internal flag.")
+    elif not internal:
+        customer = customer or vehicle.owner
     if internal and vehicle.owner_id is not None:
         raise RepairError(f"{vehicle} belongs to {vehicle.owner}: only the business's own "
                           "vehicles get internal orders.")
+    if internal and customer is not None:
+        raise RepairError("An internal order is for the business's own vehicle and has no "
+                          "customer; clear the customer or the internal flag.")
     if not internal and customer is None:
         raise RepairError(f"{vehicle} has no owner on file: choose the customer who pays.")
     if comeback_of is not None:
@@ -437,7 +439,7 @@ def authorize_job(job, decision, *, method, authorized_by, user=None, only_pendi
     """Record the customer's approval or decline of a job: by whom, when and how.
 
     A declined job stays on the vehicle as a recommendation; its issued parts go back to stock.
-    An approval on an order in progress issues the job's parts.
+    An approval on an approved order or one in progress issues the job's parts.
     """
     if decision not in (Authorization.APPROVED, Authorization.DECLINED):
         raise RepairError("A decision is an approval or a decline.")
@@ -465,7 +467,7 @@ def authorize_job(job, decision, *, method, authorized_by, user=None, only_pendi
                                 "authorized_at", "authorization_recorded_by"])
         if decision == Authorization.DECLINED:
             _return_job_parts(job, user)
-        elif repair_order.status == Status.IN_PROGRESS:
+        elif _parts_due_now(job, repair_order):
             _issue_job_parts(job, user)
     return job
 
@@ -716,7 +718,8 @@ def actual_hours(job):
 def internal_cost(repair_order):
     """(parts_cost, labor_cost) of an order's approved work, in Decimal: parts at the cost they
     had when added, labor at hours sold x rate. A canceled order cost nothing."""
-    if repair_order.status == Status.CANCELED:
+    status = RepairOrder.objects.values_list("status", flat=True).get(pk=repair_order.pk)
+    if status == Status.CANCELED:
         return ZERO, ZERO
     jobs = Job.objects.filter(repair_order=repair_order, authorization=Authorization.APPROVED)
     parts_cost = sum((money(line.quantity * line.unit_cost)
