@@ -564,7 +564,7 @@ def invoice_repair_order(repair_order, *, user=None):
 def invoice_balance(invoice):
     """What the customer still owes: total less credit notes and payments (negative: refund)."""
     annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
-    return annotated.balance_amount
+    return money(annotated.balance_amount)
 
 
 def record_payment(invoice, amount, method, *, reference="", user=None, received_at=None):
@@ -610,7 +610,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
     with transaction.atomic():
         repair_order = _lock(invoice.repair_order)
         annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
-        creditable = annotated.total - annotated.credited_amount
+        creditable = money(annotated.total - annotated.credited_amount)
         if amount > creditable:
             raise RepairError(f"Invoice {invoice.number} can be credited {creditable} at most.")
         now = timezone.now()
@@ -619,7 +619,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
         note = CreditNote.objects.create(invoice=invoice, number=f"CN-{year}-{sequence:05d}",
                                          year=year, sequence=sequence, amount=amount,
                                          reason=reason[:300], issued_at=now, issued_by=user)
-        if repair_order.status == Status.INVOICED and annotated.balance_amount - amount <= 0:
+        if repair_order.status == Status.INVOICED and money(annotated.balance_amount) <= amount:
             _move(repair_order, Status.PAID, user, note=f"settled by credit note {note.number}")
     return note
 
