@@ -55,7 +55,7 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
-from repairs.totals import Rates
+from repairs.totals import Rates, money
 
 SERVICE_ERRORS = (RepairError, InventoryError, ValidationError)
 
@@ -1095,11 +1095,11 @@ class InvoiceAdmin(FinalDocumentAdmin):
 
     @admin.display(description="paid", ordering="paid_amount")
     def paid(self, invoice):
-        return invoice.paid_amount
+        return money(invoice.paid_amount)
 
     @admin.display(description="balance", ordering="balance_amount")
     def balance(self, invoice):
-        return invoice.balance_amount
+        return money(invoice.balance_amount)
 
     @admin.display(description="documents")
     def documents(self, invoice):

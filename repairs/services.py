@@ -232,7 +232,8 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
             repair_order.notes = notes
             repair_order.discount_percent = discount_percent
             repair_order.hazardous_waste = hazardous_waste
-        repair_order.full_clean(exclude=["number"], validate_unique=False)
+        repair_order.full_clean(exclude=["number"], validate_unique=False,
+                                  validate_constraints=False)
         repair_order.save()
         RepairOrderEvent.objects.create(repair_order=repair_order, to_status=Status.ESTIMATE,
                                         at=now, user=user,
@@ -339,7 +340,7 @@ def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, us
             rate = ShopSettings.current().labor_rate
         line = LaborLine(job=job, operation=operation, hours_sold=Decimal(hours_sold),
                          rate=Decimal(rate), technician=technician)
-        line.full_clean(exclude=["job"])
+        line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line
 
@@ -349,7 +350,7 @@ def save_labor_line(line, *, user=None):
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
-        line.full_clean(exclude=["job"])
+        line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line
 
@@ -382,7 +383,7 @@ def add_part_line(job, part, quantity, *, price=None, user=None):
             price = part.unit_cost if repair_order.internal else default_part_price(part)
         line = PartLine(job=job, part=part, quantity=quantity, price=money(price),
                         unit_cost=part.unit_cost, taxable=part.taxable)
-        line.full_clean(exclude=["job", "part"])
+        line.full_clean(exclude=["job", "part"], validate_constraints=False)
         line.save()
         if _parts_due_now(job, repair_order):
             _issue(line, user)
