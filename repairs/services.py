@@ -294,9 +294,10 @@ def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
     with transaction.atomic():
         job = add_job(repair_order, title=canned_job.name, complaint=canned_job.complaint,
                       correction=canned_job.correction, user=user, canned_job=canned_job)
+        rate = ShopSettings.current().labor_rate
         for template in canned_job.labor.all():
             add_labor_line(job, operation=template.operation, hours_sold=template.hours,
-                           technician=technician, user=user)
+                           rate=rate, technician=technician, user=user)
         for template in canned_job.parts.select_related("part"):
             add_part_line(job, template.part, template.quantity, user=user)
     return job

@@ -6,7 +6,14 @@ from django.urls import reverse
 
 from accounts.roles import SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff, set_rates, take_to
+from repairs.testing import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    make_staff,
+    set_rates,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
 
