@@ -250,10 +250,21 @@ class RepairOrderForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "advisor" in self.fields and advisor_choices is not None:
             self.fields["advisor"].choices = advisor_choices
-        if "add_canned_job" in self.fields:
+        if "add_canned_job" in self.fields and self.instance.pk:
             field = self.fields["add_canned_job"]
             field.choices = [("", "---------"), *((job.pk, job.name)
                                                   for job in field.queryset)]
+
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("vehicle") is not None:
+            try:
+                services.check_new_repair_order(data["vehicle"], customer=data.get("customer"),
+                                                comeback_of=data.get("comeback_of"))
+            except RepairError as exc:
+                raise ValidationError(str(exc)) from None
+        return data
 
 
 @admin.register(RepairOrder)

@@ -182,16 +182,9 @@ def open_orders_warning(vehicle, exclude=None):
             "check it is not the same visit.")
 
 
-def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=None,
-                        promised_at=None, comeback_of=None, notes="", internal=None,
-                        discount_percent=ZERO, hazardous_waste=True, appointment=None,
-                        user=None, instance=None):
-    """Open an estimate for a vehicle. Returns (repair_order, warnings).
-
-    The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
-    internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
-    A vehicle that already has an open order is not refused, but a warning comes back.
-    """
+def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of=None):
+    """Who pays for a new order and whether it is internal; RepairError when it cannot be
+    opened. Forms call it to show the reason next to the fields."""
     if internal is None:
         customer = customer or vehicle.owner
         internal = customer is None
@@ -211,7 +204,21 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
                               "to an earlier order of the same vehicle.")
         if comeback_of.status == Status.CANCELED:
             raise RepairError(f"{comeback_of.number} was canceled; no work to come back for.")
+    return customer, internal
 
+
+def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=None,
+                        promised_at=None, comeback_of=None, notes="", internal=None,
+                        discount_percent=ZERO, hazardous_waste=True, appointment=None,
+                        user=None, instance=None):
+    """Open an estimate for a vehicle. Returns (repair_order, warnings).
+
+    The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
+    internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
+    A vehicle that already has an open order is not refused, but a warning comes back.
+    """
+    customer, internal = check_new_repair_order(vehicle, customer=customer, internal=internal,
+                                                comeback_of=comeback_of)
     warnings = [w for w in [open_orders_warning(vehicle)] if w]
     with transaction.atomic():
         now = timezone.now()

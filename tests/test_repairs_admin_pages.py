@@ -84,6 +84,17 @@ def test_an_advisor_opens_an_order_and_is_warned_about_another_open_one(client, 
     assert any("already has an open repair order" in m for m in messages)
 
 
+def test_a_comeback_to_another_vehicle_is_refused_in_the_form(client, advisor):
+    earlier = make_order()
+    vehicle = make_vehicle(owner=make_customer())
+    response = client.post(reverse("admin:repairs_repairorder_add"), {
+        "vehicle": vehicle.pk, "comeback_of": earlier.pk, "discount_percent": "0",
+        "jobs-TOTAL_FORMS": "0", "jobs-INITIAL_FORMS": "0"})
+    assert response.status_code == 200
+    assert "was for another vehicle" in str(response.context["adminform"].form.errors)
+    assert RepairOrder.objects.count() == 1
+
+
 def test_a_canned_job_is_added_from_the_order_page(client, advisor):
     set_rates(labor_rate="100")
     canned = CannedJob.objects.create(name="Oil change")
