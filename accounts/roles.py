@@ -28,6 +28,7 @@ ROLES = {
         "inventory.purchaseorder": "view add change",
         "inventory.purchaseorderline": "view add change delete",
         "inventory.purchasereceipt": "view add",
+        "inventory.purchasereceiptline": "view",
         "inventory.stockmovement": "view add",
         "inventory.markuprule": "view",
         "repairs.appointment": "all",

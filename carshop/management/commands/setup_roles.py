@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
 from accounts.roles import ROLES, apply_roles
+from carshop.commands import OperationsCommand
 
 
-class Command(BaseCommand):
+class Command(OperationsCommand):
     help = (
         "Create the staff roles (groups) and give each exactly the permissions declared in "
         "accounts/roles.py, removing any other. Safe to run again.\n\n"
