@@ -122,6 +122,22 @@ def _staff_choices(group_name):
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 
+class VehicleSearchMixin:
+    """Search also finds rows by their vehicle: whole VIN, its last characters, plate (through
+    inventory's index-friendly Vehicle search), besides the admin's own search fields."""
+
+    vehicle_path = "vehicle"
+
+    def get_search_results(self, request, queryset, search_term):
+        matched, may_have_duplicates = super().get_search_results(request, queryset,
+                                                                  search_term)
+        if not search_term.strip():
+            return matched, may_have_duplicates
+        by_vehicle = queryset.filter(**{f"{self.vehicle_path}__in": Vehicle.objects.search(
+            search_term).values("pk")})
+        return matched | by_vehicle, may_have_duplicates
+
+
 class ServiceErrorsMixin:
     """A refusal from a service (stock, workflow, final documents) while saving or deleting
     is shown as a message; the transaction of the admin view was rolled back whole."""
@@ -268,16 +284,16 @@ class RepairOrderForm(forms.ModelForm):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+class RepairOrderAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
     form = RepairOrderForm
     list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
                     "promised_at", "internal")
     list_select_related = ("customer", "vehicle", "advisor")
     list_filter = ("status", AdvisorFilter, "internal", "opened_at")
     date_hierarchy = "opened_at"
-    search_fields = ("=number", "customer__display_name", "customer__phone",
-                     "vehicle__vin_tail__iendswith", "=vehicle__plate")
-    search_help_text = "Order number, customer name or phone, last digits of the VIN, plate."
+    search_fields = ("=number", "customer__display_name", "customer__phone")
+    search_help_text = "Order number, customer name or phone, VIN or its last 6 or 8 "
+    "characters, plate."
     autocomplete_fields, raw_id_fields = _lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
     inlines = [JobInline]
@@ -344,7 +360,7 @@ class RepairOrderAdmin(ServiceErrorsMixin, CarshopModelAdmin):
     def vehicle_label(self, obj):
         vehicle = obj.vehicle
         label = " ".join(str(p) for p in (vehicle.model_year, vehicle.make, vehicle.model) if p)
-        return f"{label} · {vehicle.plate or vehicle.vin_tail}"
+        return f"{label} · {vehicle.plate or vehicle.vin[-8:]}"
 
     @admin.display(description="totals")
     def totals(self, obj):
@@ -643,7 +659,7 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
                     "hours_sold", "actual_hours")
     list_select_related = ("repair_order__vehicle",)
     list_filter = ("authorization", "repair_order__status")
-    search_fields = ("=repair_order__number", "title", "repair_order__vehicle__vin_tail")
+    search_fields = ("=repair_order__number", "title")
     inlines = [LaborLineInline, PartLineInline, TimeEntryInline]
     actions = ["clock_in", "clock_out", "approve_in_person", "approve_by_phone",
                "decline_in_person", "decline_by_phone"]
@@ -923,14 +939,14 @@ class TimeEntryAdmin(CarshopModelAdmin):
 # --------------------------------------------------------------------------------------------
 
 @admin.register(Appointment)
-class AppointmentAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+class AppointmentAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
                     "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")
     list_filter = ("status", "date")
     date_hierarchy = "date"
-    search_fields = ("customer__display_name", "customer__phone", "=vehicle__plate",
-                     "vehicle__vin_tail__iendswith")
+    search_fields = ("customer__display_name", "customer__phone")
+    search_help_text = "Customer name or phone, VIN or its last characters, plate."
     autocomplete_fields, raw_id_fields = _lookup_fields(customer=Customer, vehicle=Vehicle)
     fields = ("date", "time", "customer", "vehicle", "concern", "advisor", "status")
     actions = ["open_repair_order"]

@@ -125,13 +125,7 @@ def _next_number(series, year):
 
 def default_part_price(part):
     """What a part sells for on an order: the part's selling price from inventory."""
-    try:
-        return part.selling_price
-    except ModuleNotFoundError as exc:
-        # Until inventory's markup matrix (inventory.pricing) is installed, the override or cost.
-        if exc.name != "inventory.pricing":
-            raise
-        return part.price_override if part.price_override is not None else part.unit_cost
+    return part.selling_price
 
 
 def _issue(line, user):

@@ -95,6 +95,18 @@ def test_a_comeback_to_another_vehicle_is_refused_in_the_form(client, advisor):
     assert RepairOrder.objects.count() == 1
 
 
+def test_orders_are_found_by_number_customer_phone_vin_tail_and_plate(client, advisor):
+    customer = make_customer(last_name="Okafor", phone="(217) 555-0199")
+    vehicle = make_vehicle(owner=customer, plate="KLM442")
+    wanted = make_order(vehicle)
+    make_order()
+    url = reverse("admin:repairs_repairorder_changelist")
+    for term in [wanted.number, "Okafor", "555-0199", vehicle.vin[-6:], vehicle.vin[-8:],
+                 "KLM442", vehicle.vin]:
+        response = client.get(url, {"q": term})
+        assert [o.pk for o in response.context["cl"].result_list] == [wanted.pk], term
+
+
 def test_a_canned_job_is_added_from_the_order_page(client, advisor):
     set_rates(labor_rate="100")
     canned = CannedJob.objects.create(name="Oil change")
