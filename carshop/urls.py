@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
     path("api/v1/", include("carshop.api_urls")),
+    path("estimate/", include("repairs.urls")),
 ]
 
 if settings.DEBUG:
