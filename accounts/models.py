@@ -30,6 +30,13 @@ class User(AbstractUser):
             signals.password_changed.send(sender=type(self), user=self)
 
 
+def phone_digits(*phones):
+    """The digits of each phone number, space-separated: what a phone search is matched on, so
+    "555-0142", "(217) 555 0142" and "2175550142" all find the same customer."""
+    numbers = ("".join(char for char in phone or "" if char.isdigit()) for phone in phones)
+    return " ".join(number for number in numbers if number)
+
+
 class CustomerQuerySet(models.QuerySet):
     def people(self):
         return self.filter(kind=Customer.Kind.PERSON)
@@ -56,6 +63,8 @@ class Customer(models.Model):
     display_name = models.CharField(max_length=200, editable=False, db_index=True)
     phone = models.CharField("mobile phone", max_length=32, blank=True, db_index=True)
     phone_other = models.CharField("other phone", max_length=32, blank=True)
+    # Digits of both phones, kept by save(): phone searches ignore spaces, dashes and brackets.
+    phone_digits = models.CharField(max_length=80, blank=True, editable=False)
     email = models.EmailField(blank=True)
     address_line = models.CharField("street address", max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -106,8 +115,9 @@ class Customer(models.Model):
 
     def save(self, *args, **kwargs):
         self.display_name = self.compose_display_name()
+        self.phone_digits = phone_digits(self.phone, self.phone_other)
         if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "display_name"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], "display_name", "phone_digits"}
         super().save(*args, **kwargs)
 
     def compose_display_name(self):

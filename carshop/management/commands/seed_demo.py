@@ -1,9 +1,11 @@
+import datetime
 import importlib
 import random
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
 
 from carshop.commands import OperationsCommand
 
@@ -12,28 +14,52 @@ from carshop.commands import OperationsCommand
 DEMO_APPS = ("accounts", "inventory", "repairs", "sales")
 
 
+def _scale(value):
+    if value == "large":
+        return value
+    try:
+        scale = int(value)
+    except ValueError:
+        scale = 0
+    if scale < 1:
+        raise CommandError(f"--scale is a whole number from 1 up, or 'large' (got {value!r})")
+    return scale
+
+
 class Command(OperationsCommand):
     help = (
         "Fill the database with a believable demo shop: one login per role, customers, vehicles, "
         "parts, repair orders in every status, a car lot with deals. Deterministic for a given "
         "--seed. Refuses to run in production.\n\n"
-        "Example: python manage.py seed_demo --seed 7 --scale 2"
+        "--scale large loads the data set of a group of shops after five years instead (100,000 "
+        "customers, 200,000 vehicles, 1,000,000 repair orders, the lot; see bench/generator.py) "
+        "into an empty, migrated PostgreSQL database, with COPY; --fraction takes a part of it "
+        "for a quick check.\n\n"
+        "Examples: python manage.py seed_demo --seed 7 --scale 2\n"
+        "          python manage.py seed_demo --scale large --fraction 0.01"
     )
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--scale", type=int, default=1,
-                            help="multiplies the amount of data (default 1)")
+        parser.add_argument("--scale", type=_scale, default=1,
+                            help="multiplies the amount of demo data (default 1), or 'large'")
+        parser.add_argument("--fraction", type=float, default=1.0,
+                            help="with --scale large: the part of the full size to load, "
+                                 "more than 0 and at most 1 (default 1)")
+        parser.add_argument("--until", default="",
+                            help="with --scale large: the moment the data ends (ISO 8601, "
+                                 "default now); the same seed and --until give the same data")
         parser.add_argument("--if-empty", action="store_true",
                             help="do nothing if demo data is already there (just print logins)")
 
     def handle(self, *args, **options):
         if settings.DJANGO_ENV in ("production", "staging"):
             raise CommandError("seed_demo refuses to run in production or staging")
-        if options["scale"] < 1:
-            raise CommandError("--scale must be 1 or more")
-        from accounts.demo import DEMO_PASSWORD
+        if options["scale"] == "large":
+            return self.large(options)
+        if options["fraction"] != 1.0 or options["until"]:
+            raise CommandError("--fraction and --until go with --scale large")
         from accounts.models import User
 
         if options["if_empty"] and User.objects.filter(username="advisor").exists():
@@ -51,12 +77,46 @@ class Command(OperationsCommand):
                         continue
                     summary = module.seed(rng, options["scale"], context)
                     self.stdout.write(f"{app}: {summary}")
+        self.print_logins()
+
+    def print_logins(self, usernames=None):
+        from accounts.demo import DEMO_PASSWORD
+        from accounts.models import User
+
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
-        for user in User.objects.filter(is_staff=True).exclude(username="system").prefetch_related(
-            "groups"
-        ):
+        users = User.objects.filter(is_staff=True).exclude(username="system")
+        if usernames is not None:
+            users = users.filter(username__in=usernames)
+        for user in users.prefetch_related("groups"):
             roles = ", ".join(g.name for g in user.groups.all()) or (
                 "superuser" if user.is_superuser else "-")
             self.stdout.write(f"  {user.username:<10} {roles}")
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
+
+    def large(self, options):
+        from bench.generator import STAFF, Generator
+
+        fraction = options["fraction"]
+        if not 0 < fraction <= 1:
+            raise CommandError("--fraction is more than 0 and at most 1, e.g. 0.01")
+        until = None
+        if options["until"]:
+            until = parse_datetime(options["until"])
+            if until is None:
+                raise CommandError(f"--until {options['until']!r} is not an ISO 8601 moment, "
+                                   "e.g. 2026-06-30T18:00:00+00:00")
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=datetime.UTC)
+        verbose = options["verbosity"] > 0
+        generator = Generator(fraction=fraction, seed=options["seed"], until=until,
+                              log=(lambda line: self.stderr.write(line)) if verbose else None)
+        try:
+            summary = generator.run()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Loaded in {summary['seconds']['total']} s (seed {summary['seed']}, "
+                          f"fraction {summary['fraction']}, until {summary['until']}):")
+        for label, count in summary["rows"].items():
+            self.stdout.write(f"  {label:<32} {count:>12,}")
+        self.print_logins(usernames=["admin", *(username for username, *_ in STAFF)])

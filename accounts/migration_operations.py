@@ -1,0 +1,39 @@
+"""Migration operations for what only PostgreSQL has (trigram indexes for "contains" searches).
+
+On SQLite they do nothing: the searches still work there, by scanning, which is fine at the size
+an embedded database holds. Kept in accounts, the bottom layer, so every app's migrations can
+use them.
+"""
+
+from django.db import migrations
+
+
+class PostgreSQLOnlySQL(migrations.RunSQL):
+    """RunSQL that runs on PostgreSQL and is a no-op on any other database."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self):
+        return f"{super().describe()} (PostgreSQL only)"
+
+
+def trigram_extension():
+    """pg_trgm, which "contains" indexes need (trusted: a database owner may create it). It is
+    left in place when migrating back: other indexes may use it."""
+    return PostgreSQLOnlySQL("CREATE EXTENSION IF NOT EXISTS pg_trgm",
+                             reverse_sql=migrations.RunSQL.noop)
+
+
+def trigram_index(name, table, expression):
+    """A GIN trigram index, so `LIKE '%words%'` on `expression` is an index scan. For Django's
+    icontains the expression is UPPER("column"), which is what the lookup compares."""
+    return PostgreSQLOnlySQL(
+        f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (({expression}) gin_trgm_ops)",
+        reverse_sql=f"DROP INDEX IF EXISTS {name}",
+    )
