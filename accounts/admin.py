@@ -35,14 +35,20 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
 class CustomerAdmin(CarshopModelAdmin):
     list_display = ("display_name", "kind", "phone", "email", "city", "consent_reminders")
     list_filter = ("kind", "consent_reminders")
-    search_fields = ("display_name", "company_name", "first_name", "last_name", "phone",
-                     "phone_other", "email")
+    # Searched by CustomerQuerySet.search (index-friendly); listed here for autocomplete.
+    search_fields = ("display_name", "phone", "email")
+    search_help_text = "Name (or part of it), email, or phone number (any part, any format)."
     fieldsets = (
         (None, {"fields": ("kind", ("first_name", "last_name"), "company_name", "tax_id")}),
         ("Contact", {"fields": (("phone", "phone_other"), "email", "consent_reminders")}),
         ("Address", {"fields": ("address_line", ("city", "region", "postal_code"))}),
         ("Notes", {"fields": ("notes",)}),
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.search(search_term), False
 
 
 @admin.register(ShopSettings)

@@ -330,7 +330,7 @@ class Generator:
         from inventory.models import Part, Vehicle
         from repairs.models import RepairOrder
 
-        filled = [model._meta.verbose_name_plural for model in (Customer, Vehicle, Part,
+        filled = [str(model._meta.verbose_name_plural) for model in (Customer, Vehicle, Part,
                                                                  RepairOrder)
                   if model._default_manager.using(self.connection.alias).exists()]
         if filled:

@@ -24,20 +24,21 @@ _NAME_PUNCTUATION = set(" '-.,&")
 
 
 class VehicleQuerySet(models.QuerySet):
-    def search(self, text):
+    def search(self, text, *, owners=True):
         """Vehicles matching every word of `text`: VIN (whole, its start or its last characters),
-        plate, or the owner's name or phone.
+        plate, or (unless `owners` is false) the owner's name or phone.
 
         Each condition can use an index: VIN tails are matched on `vin_reversed` with a prefix
-        (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN.
+        (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN; owners are found
+        through the customer search's trigram indexes.
         """
         queryset = self
         for word in (text or "").split():
-            queryset = queryset.filter(self._word_condition(word))
+            queryset = queryset.filter(self._word_condition(word, owners=owners))
         return queryset
 
     @staticmethod
-    def _word_condition(word):
+    def _word_condition(word, *, owners=True):
         compact = normalize_vin(word).replace("-", "")
         condition = Q(plate=compact)
         if compact.isalnum() and len(compact) >= 4:
@@ -45,18 +46,20 @@ class VehicleQuerySet(models.QuerySet):
                 condition |= Q(vin=compact)
             else:
                 condition |= Q(vin_reversed__startswith=compact[::-1]) | Q(vin__startswith=compact)
+        if not owners:
+            return condition
         digits = sum(char.isdigit() for char in word)
         if not digits and all(char.isalpha() or char in _NAME_PUNCTUATION for char in word):
-            owners = Customer.objects.filter(display_name__icontains=word)
+            matched = Customer.objects.filter(display_name__icontains=word)
         elif (digits >= 7 or (digits >= 4 and not word.isdigit())) and all(
                 char.isdigit() or char in "()+-. " for char in word):
             # Six digits alone are the tail of a VIN, not a phone number.
-            owners = Customer.objects.filter(phone__contains=word)
+            matched = Customer.objects.search(word)
         else:
             return condition
-        ids = list(owners.order_by().values_list("pk", flat=True)[:OWNER_MATCH_LIMIT + 1])
+        ids = list(matched.order_by().values_list("pk", flat=True)[:OWNER_MATCH_LIMIT + 1])
         if len(ids) > OWNER_MATCH_LIMIT:
-            return condition | Q(owner__in=owners.values("pk"))
+            return condition | Q(owner__in=matched.values("pk"))
         return condition | Q(owner_id__in=ids) if ids else condition
 
 

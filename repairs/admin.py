@@ -9,13 +9,17 @@ inlines prefetch, and selects in inline rows get their choices once per page.
 """
 
 import datetime
+import functools
+import re
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import connections
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -122,20 +126,48 @@ def _staff_choices(group_name):
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 
-class VehicleSearchMixin:
-    """Search also finds rows by their vehicle: whole VIN, its last characters, plate (through
-    inventory's index-friendly Vehicle search), besides the admin's own search fields."""
+# How many matching customers or vehicles are handed to the list's query as ids (an index
+# lookup each); beyond this, a subquery (slower, never wrong).
+MATCH_LIMIT = 1000
+# A repair order number as people type it: RO-2024-00123, ro 2024 123, 2024-00123.
+_ORDER_NUMBER = re.compile(r"^(?:RO)?[-\s]*(\d{4})[-\s]+(\d{1,6})$", re.IGNORECASE)
 
-    vehicle_path = "vehicle"
+
+def _ids_or_subquery(queryset, limit=MATCH_LIMIT):
+    ids = list(queryset.order_by().values_list("pk", flat=True)[:limit + 1])
+    return ids if len(ids) <= limit else queryset.order_by().values("pk")
+
+
+def order_number(text):
+    """The repair order number `text` names, as stored (RO-2024-00123), or None."""
+    match = _ORDER_NUMBER.match(text.strip())
+    if match is None:
+        return None
+    return f"RO-{match.group(1)}-{int(match.group(2)):05d}"
+
+
+class CustomerVehicleSearchMixin:
+    """Search for rows that have a customer and a vehicle (repair orders, appointments): by
+    repair order number, by the customer (name, phone, email: the customer search) or by the
+    vehicle (whole VIN, its last characters, plate: the vehicle search).
+
+    The customers and vehicles are found first, each with its own index, and the list is then
+    filtered on their ids, which its foreign key indexes answer: never a scan of the list joined
+    to the customer book.
+    """
+
+    number_path = None
 
     def get_search_results(self, request, queryset, search_term):
-        matched, may_have_duplicates = super().get_search_results(request, queryset,
-                                                                  search_term)
-        if not search_term.strip():
-            return matched, may_have_duplicates
-        by_vehicle = queryset.filter(**{f"{self.vehicle_path}__in": Vehicle.objects.search(
-            search_term).values("pk")})
-        return matched | by_vehicle, may_have_duplicates
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = order_number(term) if self.number_path else None
+        if number is not None:
+            return queryset.filter(**{self.number_path: number}), False
+        condition = Q(customer__in=_ids_or_subquery(Customer.objects.search(term)))
+        condition |= Q(vehicle__in=_ids_or_subquery(Vehicle.objects.search(term, owners=False)))
+        return queryset.filter(condition), False
 
 
 class ServiceErrorsMixin:
@@ -202,8 +234,54 @@ class AdvisorFilter(admin.SimpleListFilter):
         return queryset
 
 
+RECOMMENDATIONS_SHOWN = 10
+
+
+def _moment(value):
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _status_label(value):
+    return RepairOrderStatus(value).label if value else ""
+
+
+def _with_history_and_recommendations(queryset):
+    """PostgreSQL: the order's status history and the work declined earlier on its vehicle come
+    with the order itself, as arrays of JSON rows (one statement instead of three)."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    user_name = Coalesce(NullIf(Trim(Concat("user__first_name", Value(" "), "user__last_name")),
+                                Value("")), "user__username", Value(""))
+    events = (RepairOrderEvent.objects.filter(repair_order=OuterRef("pk")).order_by("at", "id")
+              .values(row=JSONObject(at="at", from_status="from_status", to_status="to_status",
+                                     user=user_name, note="note")))
+    declined = (Job.objects.recommendations()
+                .filter(repair_order__vehicle=OuterRef("vehicle_id"))
+                .exclude(repair_order=OuterRef("pk")).order_by("-authorized_at", "-id")
+                .values(row=JSONObject(title="title", number="repair_order__number",
+                                       at="authorized_at"))[:RECOMMENDATIONS_SHOWN])
+    return queryset.annotate(history_rows=ArraySubquery(events),
+                             recommendation_rows=ArraySubquery(declined))
+
+
+class PrefetchedJobsFormSet(BaseInlineFormSet):
+    """The order's jobs as its change page already loaded them, with their lines (get_object
+    prefetches them for the totals), instead of reading them a second time."""
+
+    reuse_prefetched = False
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            cache = getattr(self.instance, "_prefetched_objects_cache", {})
+            if not (self.reuse_prefetched and "jobs" in cache):
+                return super().get_queryset()
+            self._queryset = cache["jobs"]
+        return self._queryset
+
+
 class JobInline(admin.TabularInline):
     model = Job
+    formset = PrefetchedJobsFormSet
     extra = 0
     fields = ("position", "title", "complaint", "decision", "amount", "job_link")
     readonly_fields = ("decision", "amount", "job_link")
@@ -214,6 +292,12 @@ class JobInline(admin.TabularInline):
         if technician_only(request):
             queryset = queryset.for_technician(request.user)
         return queryset
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # A technician sees only their jobs: the page's prefetch has them all.
+        formset.reuse_prefetched = not technician_only(request)
+        return formset
 
     @admin.display(description="customer decision")
     def decision(self, job):
@@ -265,8 +349,9 @@ class RepairOrderForm(forms.ModelForm):
     def __init__(self, *args, advisor_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         if "advisor" in self.fields and advisor_choices is not None:
-            self.fields["advisor"].choices = advisor_choices
-        if "add_canned_job" in self.fields and self.instance.pk:
+            self.fields["advisor"].choices = advisor_choices()
+        if ("add_canned_job" in self.fields and self.instance.pk
+                and self.instance.status in EDITABLE_STATUSES):
             field = self.fields["add_canned_job"]
             field.choices = [("", "---------"), *((job.pk, job.name)
                                                   for job in field.queryset)]
@@ -284,16 +369,18 @@ class RepairOrderForm(forms.ModelForm):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
+class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
     form = RepairOrderForm
     list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
                     "promised_at", "internal")
     list_select_related = ("customer", "vehicle", "advisor")
     list_filter = ("status", AdvisorFilter, "internal", "opened_at")
     date_hierarchy = "opened_at"
+    # Searched by CustomerVehicleSearchMixin; listed here for autocomplete.
     search_fields = ("=number", "customer__display_name", "customer__phone")
-    search_help_text = "Order number, customer name or phone, VIN or its last 6 or 8 "
-    "characters, plate."
+    search_help_text = ("Order number, customer name, phone or email, VIN or its last 6 or 8 "
+                        "characters, plate.")
+    number_path = "number"
     autocomplete_fields, raw_id_fields = _lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
     inlines = [JobInline]
@@ -335,7 +422,8 @@ class RepairOrderAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        advisor_choices = _staff_choices(SERVICE_ADVISOR)
+        # Read once the form has an advisor field (not on orders that can no longer change).
+        advisor_choices = functools.partial(_staff_choices, SERVICE_ADVISOR)
 
         class Form(form):
             def __init__(self, *args, **inner):
@@ -354,6 +442,8 @@ class RepairOrderAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin
                     .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
                     .prefetch_related(Prefetch("jobs", queryset=Job.objects.prefetch_related(
                         "labor_lines", "part_lines"))))
+        if connections[queryset.db].vendor == "postgresql":
+            queryset = _with_history_and_recommendations(queryset)
         return _get_or_none(queryset, object_id)
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
@@ -396,21 +486,31 @@ class RepairOrderAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin
 
     @admin.display(description="declined earlier on this vehicle")
     def recommendations(self, obj):
-        jobs = services.recommendations_for(obj.vehicle).exclude(repair_order=obj)[:10]
-        if not jobs:
+        rows = getattr(obj, "recommendation_rows", None)
+        if rows is None:
+            rows = [{"title": job.title, "number": job.repair_order.number,
+                     "at": job.authorized_at}
+                    for job in services.recommendations_for(obj.vehicle).exclude(
+                        repair_order=obj)[:RECOMMENDATIONS_SHOWN]]
+        if not rows:
             return "-"
         return format_html_join("", "<div>{} ({}, {})</div>",
-                                ((job.title, job.repair_order.number,
-                                  f"{timezone.localtime(job.authorized_at):%Y-%m-%d}")
-                                 for job in jobs))
+                                ((row["title"], row["number"],
+                                  f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d}")
+                                 for row in rows))
 
     @admin.display(description="history")
     def history(self, obj):
-        events = obj.events.select_related("user")
+        rows = getattr(obj, "history_rows", None)
+        if rows is None:
+            rows = [{"at": e.at, "from_status": e.from_status, "to_status": e.to_status,
+                     "user": str(e.user or ""), "note": e.note}
+                    for e in obj.events.select_related("user")]
         return format_html_join(
             "", "<div>{} {} → {} {} {}</div>",
-            ((f"{timezone.localtime(e.at):%Y-%m-%d %H:%M}", e.get_from_status_display() or "new",
-              e.get_to_status_display(), e.user or "", e.note) for e in events))
+            ((f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d %H:%M}",
+              _status_label(row["from_status"]) or "new", _status_label(row["to_status"]),
+              row["user"], row["note"]) for row in rows))
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -939,7 +1039,7 @@ class TimeEntryAdmin(CarshopModelAdmin):
 # --------------------------------------------------------------------------------------------
 
 @admin.register(Appointment)
-class AppointmentAdmin(VehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
+class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
                     "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")

@@ -133,6 +133,9 @@ CACHES = {"default": env_cache("CACHE_URL", "locmemcache://carshop")}
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend that reads the user and their permissions in one query (PostgreSQL).
+    "accounts.backends.PermissionsInOneQueryBackend",
+    # Still listed so sessions that name it keep working.
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin
+from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
 from inventory.exceptions import InventoryError
@@ -106,7 +106,8 @@ class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
                     "reorder_point", "reorder_quantity", "unit_cost", "price", "supplier",
                     "active")
     list_select_related = ("supplier",)
-    list_filter = (StockFilter, "active", "taxable", "category", "supplier")
+    list_filter = (StockFilter, "active", "taxable", ("category", IndexedValuesListFilter),
+                   "supplier")
     search_fields = ("sku", "description", "brand")
     search_help_text = "SKU (or its start), words of the description, brand."
     autocomplete_fields = ("supplier",)

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from accounts.admin_base import CarshopModelAdmin
+from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter
 from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle
@@ -77,7 +77,7 @@ class VehicleAdmin(VehicleSearchMixin, CarshopModelAdmin):
     list_display = ("vin", "model_year", "make", "model", "plate", "owner", "odometer",
                     "odometer_read_on")
     list_select_related = ("owner",)
-    list_filter = (OwnershipFilter, "make")
+    list_filter = (OwnershipFilter, ("make", IndexedValuesListFilter))
     # Searched by VehicleQuerySet.search (index-friendly); listed here for autocomplete.
     search_fields = ("vin", "plate", "owner__display_name", "owner__phone")
     autocomplete_fields = ("owner",)

@@ -1,5 +1,6 @@
 import datetime
 import importlib
+import json
 import random
 
 from django.conf import settings
@@ -94,6 +95,16 @@ class Command(OperationsCommand):
             self.stdout.write(f"  {user.username:<10} {roles}")
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
 
+    def record(self, summary):
+        """Keep the run's figures beside the benchmarks (bench/data is not committed): the
+        benchmark report quotes them."""
+        from django.db import connection
+
+        folder = settings.BASE_DIR / "bench" / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"generated-{connection.settings_dict['NAME']}.json"
+        path.write_text(json.dumps(summary, indent=1))
+
     def large(self, options):
         from bench.generator import STAFF, Generator
 
@@ -115,6 +126,7 @@ class Command(OperationsCommand):
             summary = generator.run()
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        self.record(summary)
         self.stdout.write(f"Loaded in {summary['seconds']['total']} s (seed {summary['seed']}, "
                           f"fraction {summary['fraction']}, until {summary['until']}):")
         for label, count in summary["rows"].items():

@@ -1,0 +1,81 @@
+"""Admin template tags for large tables (see accounts/admin_base.py)."""
+
+import datetime
+
+from django import template
+from django.contrib.admin.templatetags.admin_list import date_hierarchy
+from django.contrib.admin.templatetags.base import InclusionAdminNode
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from accounts.admin_base import EXACT_COUNT_LIMIT
+
+register = template.Library()
+
+
+class _PeriodsBetweenFirstAndLast:
+    """Stands in for a changelist's queryset in Django's date_hierarchy(): the periods it lists
+    are all those between the first and the last date (two index lookups), not the distinct
+    dates of every row (a read of the whole list)."""
+
+    def __init__(self, queryset):
+        self.queryset = queryset
+        self._bounds = {}
+
+    def aggregate(self, **kwargs):
+        key = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
+        if key not in self._bounds:
+            self._bounds[key] = self.queryset.aggregate(**kwargs)
+        return self._bounds[key]
+
+    def datetimes(self, field_name, kind):
+        return self.dates(field_name, kind)
+
+    def dates(self, field_name, kind):
+        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        first, last = bounds["first"], bounds["last"]
+        if first is None or last is None:
+            return []
+        if isinstance(first, datetime.datetime):
+            if timezone.is_aware(first):
+                first, last = timezone.localtime(first), timezone.localtime(last)
+            first, last = first.date(), last.date()
+        periods = []
+        if kind == "year":
+            periods = [datetime.date(year, 1, 1) for year in range(first.year, last.year + 1)]
+        elif kind == "month":
+            year, month = first.year, first.month
+            while (year, month) <= (last.year, last.month):
+                periods.append(datetime.date(year, month, 1))
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        else:
+            periods = [first + datetime.timedelta(days=offset)
+                       for offset in range((last - first).days + 1)]
+        return periods
+
+
+class _LargeChangeList:
+    def __init__(self, changelist):
+        self._changelist = changelist
+        self.queryset = _PeriodsBetweenFirstAndLast(changelist.queryset)
+
+    def __getattr__(self, name):
+        return getattr(self._changelist, name)
+
+
+def carshop_date_hierarchy(changelist):
+    """Django's date drill-down; above EXACT_COUNT_LIMIT rows, without reading them all; not
+    at all over a list that fits on one page (a search's result: nothing to narrow down)."""
+    estimated = getattr(changelist.paginator, "estimated", False)
+    drilling = any(name.startswith(f"{changelist.date_hierarchy}__")
+                   for name in changelist.params)
+    if not (estimated or drilling or changelist.result_count > changelist.list_per_page):
+        return {"show": False}
+    large = estimated or changelist.result_count > EXACT_COUNT_LIMIT
+    return date_hierarchy(_LargeChangeList(changelist) if large else changelist)
+
+
+@register.tag(name="carshop_date_hierarchy")
+def carshop_date_hierarchy_tag(parser, token):
+    return InclusionAdminNode(parser, token, func=carshop_date_hierarchy,
+                              template_name="date_hierarchy.html", takes_context=False)

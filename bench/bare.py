@@ -1,0 +1,15 @@
+"""Bare views: an API list's rows straight from .values(), as JSON, with nothing around them (no
+authentication, serializer, filters or pagination). The API pages are compared with these."""
+
+from django.http import Http404, JsonResponse
+
+# name -> function(request, page_size) returning the rows (see bench/api.py)
+BARE_LISTS = {}
+
+
+def view(request, name):
+    rows_of = BARE_LISTS.get(name)
+    if rows_of is None:
+        raise Http404(name)
+    page_size = int(request.GET.get("page_size", "50"))
+    return JsonResponse({"results": list(rows_of(request, page_size))})

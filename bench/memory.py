@@ -1,0 +1,44 @@
+"""A worker process for the memory benchmark: serves every benchmarked admin page `--rounds`
+times and prints its resident memory as JSON (run by bench/run.py, once per database)."""
+
+import argparse
+import json
+import resource
+
+import psutil
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from bench.run import clients, get, setup_django
+
+    setup_django()
+    from django.db import connection
+
+    from bench.pages import admin_pages
+    from repairs.models import RepairOrder
+
+    pages = admin_pages()
+    client_for = clients()
+    process = psutil.Process()
+    first_round = None
+    for _round in range(args.rounds):
+        for page in pages:
+            get(client_for(page.user), page.url(), page.params)
+        if first_round is None:
+            first_round = process.memory_info().rss
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    print(json.dumps({
+        "database": connection.settings_dict["NAME"],
+        "repair_orders": RepairOrder.objects.count(),
+        "pages": len(pages),
+        "rss_first_round_mb": first_round / 2**20,
+        "peak_rss_mb": peak / 2**20,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,541 @@
+"""Carshop's benchmarks at scale: `make bench` (python -m bench.run), against the database
+that `seed_demo --scale large` filled (BENCH_DATABASE_URL, default carshop_bench).
+
+What it measures, each page once to warm up and then the median of --runs runs:
+- admin lists, searches (VIN tail, plate, customer name, RO number) and change pages of repair
+  orders, vehicles, customers, parts, stock units and deals, logged in as a service advisor
+  (the lot's pages as a salesperson), through Django's test client: milliseconds, queries, the
+  time the page spent in SQL, and the page's main query run bare; beside it, the same page
+  through a plain ModelAdmin (bench/untuned.py);
+- EXPLAIN of every query of every search: a sequential scan of a table over 10,000 rows is
+  printed;
+- API lists (bench/api.py) at page sizes 50 and 500: milliseconds, queries, rows per second,
+  beside a bare view returning the same rows with .values();
+- peak RSS of a separate worker process serving all these pages, at two table sizes (the
+  full database and a small one, filled with --fraction 0.01 when it is empty).
+
+It prints each table and writes them to bench/RESULTS.md with the date, the machine and the
+database size. It only reads (and issues itself a key per API partner).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+SEQ_SCAN_ROWS = 10_000
+QUERY_LIMIT = 10
+
+
+def setup_django(database_url=None):
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carshop.settings")
+    # Timed like production: no debug pages, no query log kept in memory.
+    os.environ["DEBUG"] = "false"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's response.context and friends
+    settings.TEMPLATES[0]["DIRS"] = [*settings.TEMPLATES[0]["DIRS"], BENCH_DIR / "templates"]
+    settings.ROOT_URLCONF = "bench.urls"
+    settings.ALLOWED_HOSTS = ["*"]
+    # Static file URLs without a collectstatic manifest (the files are not served here).
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+def timed(function, runs, warmup=1):
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def get(client, url, params=None):
+    response = client.get(url, params or {})
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} {params or ''}: status {response.status_code}")
+    return response
+
+
+def captured(client, url, params=None):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as context:
+        get(client, url, params)
+    return list(context.captured_queries)
+
+
+def main_query(queries, table, kind):
+    """The query that reads the page's own rows: the list's page, or the object shown."""
+    quoted = f'FROM "{table}"'
+    candidates = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and quoted in
+                  q["sql"] and "COUNT(" not in q["sql"] and "EXPLAIN" not in q["sql"]]
+    if kind == "change":
+        for sql in candidates:
+            if f'WHERE "{table}"."id" =' in sql:
+                return sql
+    limited = [sql for sql in candidates if " LIMIT " in sql]
+    return (limited or candidates or [None])[-1]
+
+
+def bare_ms(sql, runs):
+    from django.db import connection
+
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            cursor.fetchall()
+
+    return timed(run, runs)
+
+
+def big_tables():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reltuples::bigint FROM pg_class "
+                       "WHERE relkind = 'r' AND reltuples > %s", [SEQ_SCAN_ROWS])
+        return dict(cursor.fetchall())
+
+
+def sequential_scans(queries, large):
+    """(table, rows) of each sequential scan of a large table in the plans of `queries`."""
+    from django.db import connection
+
+    found = []
+
+    def walk(node):
+        if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") in large:
+            found.append((node["Relation Name"], large[node["Relation Name"]]))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    with connection.cursor() as cursor:
+        for query in queries:
+            sql = query["sql"]
+            if not sql.startswith("SELECT"):
+                continue
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            plan = cursor.fetchone()[0]
+            if isinstance(plan, str):
+                plan = json.loads(plan)
+            walk(plan[0]["Plan"])
+    return sorted(set(found))
+
+
+# -- the admin ---------------------------------------------------------------------------------
+
+def clients():
+    from django.test import Client
+
+    from accounts.models import User
+
+    cache = {}
+
+    def client_for(username):
+        if username not in cache:
+            client = Client()
+            client.force_login(User.objects.get(username=username),
+                               backend="accounts.backends.PermissionsInOneQueryBackend")
+            cache[username] = client
+        return cache[username]
+
+    return client_for
+
+
+def run_admin(args, log):
+    from bench.pages import admin_pages
+
+    client_for = clients()
+    large = big_tables()
+    results = []
+    for page in admin_pages():
+        client = client_for(page.user)
+        url = page.url()
+        tuned_ms = timed(lambda client=client, url=url, page=page: get(client, url, page.params),
+                         args.runs)
+        queries = captured(client, url, page.params)
+        sql_ms = sum(float(q["time"]) for q in queries) * 1000
+        table = page.model_class._meta.db_table
+        sql = main_query(queries, table, page.kind)
+        bare = bare_ms(sql, args.runs) if sql else None
+        scans = sequential_scans(queries, large) if page.kind == "search" else []
+        row = {"page": page.label, "kind": page.kind, "url": url, "params": page.params,
+               "queries": len(queries), "ms": tuned_ms, "sql_ms": sql_ms, "bare_ms": bare,
+               "seq_scans": scans, "main_sql": sql}
+        if not args.skip_untuned:
+            row.update(untuned(client, page, args))
+        results.append(row)
+        log(format_admin_row(row))
+    return results
+
+
+def untuned(client, page, args):
+    """The same page through the plain ModelAdmin: once, and if that is quick, the median of
+    three more (a slow page is not worth repeating: it is slow every time)."""
+    from django.urls import NoReverseMatch
+
+    try:
+        url = page.url(site="untuned")
+    except NoReverseMatch:
+        return {}
+    started = time.perf_counter()
+    get(client, url, page.params)
+    first = (time.perf_counter() - started) * 1000
+    ms = first if first > 2000 else timed(lambda: get(client, url, page.params), 3, warmup=0)
+    queries = captured(client, url, page.params) if first < 20_000 else None
+    return {"untuned_ms": ms, "untuned_queries": len(queries) if queries is not None else None}
+
+
+def format_admin_row(row):
+    untuned_ms = row.get("untuned_ms")
+    parts = [f"{row['page']:<42}", f"{row['queries']:>3} q", f"{row['ms']:8.1f} ms",
+             f"sql {row['sql_ms']:7.1f}", f"bare {row['bare_ms'] or 0:7.1f}"]
+    if untuned_ms is not None:
+        parts.append(f"untuned {untuned_ms:9.1f} ms ({row.get('untuned_queries')} q)")
+    if row["seq_scans"]:
+        parts.append("SEQ SCAN " + ", ".join(f"{t} ({n:,} rows)" for t, n in row["seq_scans"]))
+    return "  ".join(parts)
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+def run_api(args, log):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from accounts import services
+    from accounts.models import Partner
+    from bench.api import api_pages
+
+    results = []
+    keys = {}
+    for page in api_pages():
+        if page.partner not in keys:
+            partner = Partner.objects.get(slug=page.partner)
+            for key in partner.keys.filter(name="benchmarks", revoked_at__isnull=True):
+                services.revoke_key(key)
+            _key, plain = services.issue_key(partner, name="benchmarks", scopes=[page.scope],
+                                             throttle_rate="100000/min")
+            keys[page.partner] = plain
+        client = Client(HTTP_AUTHORIZATION=f"Api-Key {keys[page.partner]}")
+        bare = Client()
+        for size in (50, 500):
+            params = {**page.params, "page_size": size}
+            url = page.url()
+            ms = timed(lambda client=client, url=url, params=params: get(client, url, params),
+                       args.runs)
+            with CaptureQueriesContext(connection) as context:
+                response = get(client, url, params)
+            rows = len(response.json().get("results", []))
+            bare_url = reverse("bench-bare", args=[page.label])
+            bare_ms_ = timed(lambda bare=bare, bare_url=bare_url, params=params:
+                             get(bare, bare_url, params), args.runs)
+            bare_rows = len(get(bare, bare_url, params).json()["results"])
+            row = {"endpoint": page.label, "url": url, "page_size": size, "rows": rows,
+                   "ms": ms, "queries": len(context.captured_queries),
+                   "rows_per_s": rows / ms * 1000 if ms else 0, "bare_ms": bare_ms_,
+                   "bare_rows": bare_rows,
+                   "bare_rows_per_s": bare_rows / bare_ms_ * 1000 if bare_ms_ else 0}
+            results.append(row)
+            log(f"{page.label:<40} size {size:>3}: {rows:>3} rows {ms:7.1f} ms "
+                f"{row['queries']} q {row['rows_per_s']:9,.0f} rows/s | bare {bare_ms_:7.1f} ms "
+                f"{row['bare_rows_per_s']:9,.0f} rows/s")
+    return results
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+def run_memory(database_url, rounds):
+    """Peak RSS of a separate process serving every page `rounds` times (bench/memory.py)."""
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    output = subprocess.run([sys.executable, "-m", "bench.memory", "--rounds", str(rounds)],
+                            cwd=ROOT, env=environment, capture_output=True, text=True,
+                            check=False)
+    if output.returncode != 0:
+        raise RuntimeError(f"memory run on {database_url} failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def ensure_small_database(url, log):
+    """The second table size for the memory comparison: filled with 1% of the full set the first
+    time (about half a minute)."""
+    environment = {**os.environ, "DATABASE_URL": url}
+    name = url.rsplit("/", 1)[-1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    check = subprocess.run(["psql", admin_url, "-Atc", "SELECT datname FROM pg_database"],
+                           capture_output=True, text=True, check=True)
+    if name not in check.stdout.split():
+        log(f"creating {name}")
+        subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment,
+                   check=True)
+    counted = subprocess.run(
+        [*manage, "shell", "-c", "from repairs.models import RepairOrder;"
+                                 "print(RepairOrder.objects.exists())"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
+    if counted.stdout.strip() != "True":
+        log(f"filling {name} with 1% of the large data set")
+        subprocess.run([*manage, "seed_demo", "--scale", "large", "--fraction", "0.01",
+                        "-v0"], cwd=ROOT, env=environment, check=True)
+
+
+# -- the report --------------------------------------------------------------------------------
+
+def machine():
+    import psutil
+    from django.db import connection
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version(), pg_size_pretty(pg_database_size(current_database())),"
+                       " current_setting('shared_buffers'), current_database()")
+        version, size, shared_buffers, database = cursor.fetchone()
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "load": [round(value, 2) for value in os.getloadavg()],
+            "python": platform.python_version(), "postgresql": version.split(" on ")[0],
+            "database": database, "database_size": size, "shared_buffers": shared_buffers}
+
+
+def row_counts():
+    from django.apps import apps
+
+    labels = ["accounts.Customer", "inventory.Vehicle", "inventory.Part",
+              "inventory.StockMovement", "repairs.RepairOrder", "repairs.RepairOrderEvent",
+              "repairs.Job", "repairs.LaborLine", "repairs.PartLine", "repairs.TimeEntry",
+              "repairs.Invoice", "repairs.Payment", "inventory.StockUnit", "sales.Lead",
+              "sales.Deal"]
+    counts = {}
+    for label in labels:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        counts[str(model._meta.verbose_name_plural)] = model._default_manager.count()
+    return counts
+
+
+NONE = "-"
+
+
+def _ms(value):
+    return NONE if value is None else f"{value:,.1f}"
+
+
+def _ratio(numerator, denominator):
+    if not numerator or not denominator:
+        return NONE
+    return f"{numerator / denominator:,.1f} x"
+
+
+def report(context):
+    m = context["machine"]
+    lines = [
+        "# Carshop at scale: benchmark results",
+        "",
+        f"Measured {context['date']} with `make bench` (`python -m bench.run`), "
+        f"{context['runs']} timed runs per page after one warm-up (median). "
+        "How to reproduce: see the end of this file.",
+        "",
+        "## Machine and data",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; load average at the "
+        f"start {m['load'][0]} (the machine is shared: other people's builds and tests ran at "
+        "the same time, so single figures can be noisy)",
+        f"- {m['postgresql']}, shared_buffers {m['shared_buffers']}; Python {m['python']}",
+        f"- database `{m['database']}`: {m['database_size']}",
+        "",
+        "| table | rows |",
+        "| --- | ---: |",
+        *(f"| {name} | {count:,} |" for name, count in context["counts"].items()),
+        "",
+    ]
+    generated = context.get("generated")
+    if generated:
+        lines += [
+            "### The generator",
+            "",
+            f"`python manage.py seed_demo --scale large --seed {generated['seed']} --fraction "
+            f"{generated['fraction']} --until {generated['until']}` loaded the rows above in "
+            f"**{generated['seconds']['total'] / 60:.1f} minutes** "
+            f"({generated.get('note', 'on this machine')}).",
+            "",
+            "| stage | seconds |",
+            "| --- | ---: |",
+            *(f"| {stage} | {seconds} |" for stage, seconds in generated["seconds"].items()),
+            "",
+        ]
+    admin_rows = context["admin"]
+    lines += [
+        "## Admin pages",
+        "",
+        "Carshop's page (ms, queries, time spent in SQL), the page's main query run bare, and the "
+        "same page through a plain `ModelAdmin` with no tuning (bench/untuned.py) on the same "
+        "data. Logged in as a service advisor (stock units and deals: a salesperson).",
+        "",
+        "| page | queries | ms | SQL ms | main query bare, ms | page SQL ÷ bare | untuned ms | "
+        "untuned queries | untuned ÷ Carshop |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in admin_rows:
+        lines.append(
+            f"| {row['page']} | {row['queries']} | {_ms(row['ms'])} | {_ms(row['sql_ms'])} | "
+            f"{_ms(row['bare_ms'])} | {_ratio(row['sql_ms'], row['bare_ms'])} | "
+            f"{_ms(row.get('untuned_ms'))} | {row.get('untuned_queries') or NONE} | "
+            f"{_ratio(row.get('untuned_ms'), row['ms'])} |")
+    worst_queries = max((row["queries"] for row in admin_rows), default=0)
+    scans = [(row["page"], table, rows) for row in admin_rows for table, rows in row["seq_scans"]]
+    lines += [
+        "",
+        f"- Queries per page: at most **{worst_queries}** (target: under {QUERY_LIMIT}, the same "
+        "at any row count: tests/test_scale_queries.py checks the count does not change with "
+        "the rows).",
+    ]
+    lines.append("- Sequential scans on a table over 10,000 rows in the plans of every search "
+                 "query (EXPLAIN): " + ("**none**." if not scans else ", ".join(
+                     f"{page}: {table} ({rows:,} rows)" for page, table, rows in scans)))
+    lines += ["", *context.get("admin_notes", []), ""]
+    if context.get("api"):
+        lines += [
+            "## API lists",
+            "",
+            "Each list with a partner's key, at page sizes 50 and 500 (the API caps a page at its "
+            "maximum size; `rows` is what came back), beside a bare Django view returning the "
+            "same rows with `.values()` (no authentication, serializer or pagination).",
+            "",
+            "| endpoint | page size | rows | ms | queries | rows/s | bare ms | bare rows/s | "
+            "API ÷ bare |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *(f"| {r['endpoint']} | {r['page_size']} | {r['rows']} | {_ms(r['ms'])} | "
+              f"{r['queries']} | {r['rows_per_s']:,.0f} | {_ms(r['bare_ms'])} | "
+              f"{r['bare_rows_per_s']:,.0f} | "
+              f"{_ratio(r['ms'] / max(r['rows'], 1), r['bare_ms'] / max(r['bare_rows'], 1))} |"
+              for r in context["api"]),
+            "",
+            "(API ÷ bare compares the time per row.)",
+            "",
+        ]
+    else:
+        lines += ["## API lists", "", context.get("api_note", "No API list endpoints are "
+                                                              "installed yet."), ""]
+    if context.get("memory"):
+        lines += [
+            "## Memory",
+            "",
+            "Peak resident memory of a separate worker process (bench/memory.py) that served every "
+            f"admin page above {context['memory_rounds']} times, on the full database and on a "
+            "small one.",
+            "",
+            "| database | repair orders | RSS after the first round, MB | peak RSS, MB |",
+            "| --- | ---: | ---: | ---: |",
+            *(f"| {r['database']} | {r['repair_orders']:,} | {r['rss_first_round_mb']:.0f} | "
+              f"{r['peak_rss_mb']:.0f} |" for r in context["memory"]),
+            "",
+        ]
+    lines += [
+        "## Reproduce",
+        "",
+        "```bash",
+        "createdb -h 127.0.0.1 -U postgres carshop_bench",
+        "export BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/carshop_bench",
+        "make bench-data   # migrate, then seed_demo --scale large (one time, about 10-15 min)",
+        "make bench        # these tables, into bench/RESULTS.md (a few minutes)",
+        "```",
+        "",
+        "`make bench` also fills `carshop_bench_small` (BENCH_SMALL_DATABASE_URL) with 1% of the "
+        "data the first time, for the memory comparison. `python -m bench.run --help` lists the "
+        "options (fewer runs, no untuned pages, no memory run).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per page (default 5)")
+    parser.add_argument("--skip-untuned", action="store_true", help="no untuned admin pages")
+    parser.add_argument("--skip-memory", action="store_true", help="no memory measurement")
+    parser.add_argument("--memory-rounds", type=int, default=3)
+    parser.add_argument("--small-database-url",
+                        default=os.environ.get("BENCH_SMALL_DATABASE_URL", ""),
+                        help="the small database of the memory comparison")
+    parser.add_argument("--output", default=str(BENCH_DIR / "RESULTS.md"))
+    args = parser.parse_args(argv)
+
+    setup_django()
+    from django.db import connection
+    from django.utils import timezone
+
+    if connection.vendor != "postgresql":
+        parser.error("the benchmarks need the PostgreSQL database filled by "
+                     "`seed_demo --scale large`: set DATABASE_URL (make bench sets it from "
+                     "BENCH_DATABASE_URL)")
+
+    def log(line):
+        print(line, flush=True)
+
+    context = {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M %Z"), "runs": args.runs,
+               "machine": machine(), "counts": row_counts()}
+    generated = BENCH_DIR / "data" / f"generated-{context['machine']['database']}.json"
+    if generated.exists():
+        context["generated"] = json.loads(generated.read_text())
+    log(f"{context['machine']['database']}: {context['machine']['database_size']}, "
+        f"{context['counts'].get('repair orders', 0):,} repair orders")
+    log("\nAdmin pages")
+    context["admin"] = run_admin(args, log)
+    log("\nAPI lists")
+    context["api"] = run_api(args, log)
+    if not args.skip_memory:
+        log("\nMemory")
+        url = os.environ["DATABASE_URL"]
+        small = args.small_database_url or re.sub(r"/([^/]+)$", r"/\1_small", url)
+        ensure_small_database(small, log)
+        context["memory_rounds"] = args.memory_rounds
+        context["memory"] = []
+        for database_url in (small, url):
+            result = run_memory(database_url, args.memory_rounds)
+            context["memory"].append(result)
+            log(f"{result['database']}: {result['repair_orders']:,} repair orders, peak RSS "
+                f"{result['peak_rss_mb']:.0f} MB")
+    context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
+    Path(args.output).write_text(report(context))
+    (BENCH_DIR / "data").mkdir(exist_ok=True)
+    (BENCH_DIR / "data" / "last-run.json").write_text(json.dumps(context, indent=1,
+                                                                 default=str))
+    log(f"\nWritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

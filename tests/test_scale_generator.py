@@ -1,0 +1,200 @@
+"""The large data set's generator (seed_demo --scale large), run at a tiny fraction: it loads
+the shape it promises, keeps the rules the services keep, and gives the same data for a seed."""
+
+import datetime
+import io
+import itertools
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+
+from accounts.models import Customer, phone_digits
+from bench.generator import FULL_SIZE, Generator, sizes
+from inventory.models import Part, StockMovement, Vehicle
+from inventory.vin import validate_vin
+from repairs.documents import load_order, order_totals
+from repairs.models import (
+    DocumentSequence,
+    Invoice,
+    Job,
+    PartLine,
+    Payment,
+    RepairOrder,
+    RepairOrderEvent,
+)
+from repairs.totals import Rates, money
+
+FRACTION = 0.0005
+UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def generated(db):
+    summary = Generator(fraction=FRACTION, seed=11, until=UNTIL).run()
+    return summary
+
+
+def _model(label):
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+def test_the_generator_loads_each_table_in_proportion_to_the_full_size(generated):
+    expected = sizes(FRACTION)
+    assert expected["repair_orders"] == round(FULL_SIZE["repair_orders"] * FRACTION)
+    assert Customer.objects.count() == expected["customers"]
+    assert Vehicle.objects.count() == expected["vehicles"]
+    assert Part.objects.count() == expected["parts"]
+    assert RepairOrder.objects.count() == expected["repair_orders"]
+    jobs_per_order = Job.objects.count() / RepairOrder.objects.count()
+    assert 1.2 < jobs_per_order < 2.5
+    assert generated["rows"]["repairs.RepairOrder"] == expected["repair_orders"]
+    first = RepairOrder.objects.earliest("opened_at").opened_at
+    last = RepairOrder.objects.latest("opened_at").opened_at
+    assert (last - first).days > 4 * 365  # five years of orders
+    assert last < UNTIL
+
+
+def test_generated_vehicles_have_valid_vins_and_their_reversed_vin(generated):
+    for vin, reversed_vin in Vehicle.objects.values_list("vin", "vin_reversed"):
+        assert validate_vin(vin) == vin
+        assert reversed_vin == vin[::-1]
+
+
+def test_generated_customers_are_searchable_by_their_phone_digits(generated):
+    for customer in Customer.objects.all()[:50]:
+        assert customer.phone_digits == phone_digits(customer.phone, customer.phone_other)
+        assert customer.display_name == customer.compose_display_name()
+
+
+def test_stock_on_hand_is_the_sum_of_the_ledger_and_never_went_below_zero(generated):
+    ledger = dict(StockMovement.objects.values("part").annotate(total=Sum("quantity"))
+                  .values_list("part", "total"))
+    for part in Part.objects.all():
+        assert part.on_hand == ledger.get(part.pk, 0) >= 0
+    running = defaultdict(int)
+    for part_id, quantity in StockMovement.objects.order_by("created_at", "id").values_list(
+            "part", "quantity"):
+        running[part_id] += quantity
+        assert running[part_id] >= 0
+
+
+def test_every_issued_part_line_has_its_issue_movement(generated):
+    movements = Counter(StockMovement.objects.filter(kind="issue").values_list("reference",
+                                                                              flat=True))
+    issued = PartLine.objects.filter(issued_quantity__gt=0)
+    assert issued.exists()
+    for line in issued:
+        assert movements[line.stock_reference] == 1
+    assert sum(movements.values()) == issued.count()
+    assert not PartLine.objects.filter(issued_quantity__gt=0, job__authorization="declined")
+
+
+def test_invoice_and_repair_order_numbers_are_gapless_per_year(generated):
+    for model, series in ((Invoice, "invoice"), (RepairOrder, "repair_order")):
+        by_year = defaultdict(list)
+        if model is Invoice:
+            for year, sequence in Invoice.objects.values_list("year", "sequence"):
+                by_year[year].append(sequence)
+        else:
+            for number in RepairOrder.objects.values_list("number", flat=True):
+                _prefix, year, sequence = number.split("-")
+                by_year[int(year)].append(int(sequence))
+        assert by_year
+        for year, numbers in by_year.items():
+            assert sorted(numbers) == list(range(1, len(numbers) + 1))
+            assert DocumentSequence.objects.get(series=series, year=year).last_number == len(
+                numbers)
+
+
+def test_invoices_carry_the_totals_of_their_counted_lines_and_payments_settle_them(generated):
+    rates = Rates.from_settings(apps.get_model("accounts", "ShopSettings").current())
+    invoices = Invoice.objects.with_balance().select_related("repair_order")
+    assert invoices.count() > 0.8 * RepairOrder.objects.count()
+    for invoice in invoices[:60]:
+        totals = order_totals(load_order(invoice.repair_order_id), rates)
+        assert invoice.total == totals.total
+        assert invoice.snapshot["totals"]["total"] == str(totals.total)
+        assert invoice.snapshot["repair_order"]["number"] == invoice.repair_order.number
+    for invoice in invoices:
+        status = invoice.repair_order.status
+        balance = money(invoice.balance_amount)  # SQLite sums in floating point
+        assert balance >= 0
+        assert (balance == 0) == (status == "paid"), invoice.number
+    assert Payment.objects.aggregate(total=Sum("amount"))["total"] > Decimal("0")
+
+
+def test_orders_move_through_the_workflow_in_time_order(generated):
+    assert set(RepairOrder.objects.values_list("status", flat=True)) >= {
+        "paid", "canceled", "closed"}
+    for order in RepairOrder.objects.prefetch_related("events")[:200]:
+        events = list(order.events.all())
+        assert events[0].to_status == "estimate" and events[0].at == order.opened_at
+        assert events[-1].to_status == order.status
+        assert [e.at for e in events] == sorted(e.at for e in events)
+        assert all(event.from_status == previous.to_status
+                   for previous, event in itertools.pairwise(events))
+    assert RepairOrder.objects.filter(internal=True, customer__isnull=True).exists()
+    assert RepairOrderEvent.objects.filter(to_status="invoiced", note__startswith="invoice ")
+
+
+def test_every_deal_sells_its_stock_unit_once(generated):
+    deal_model = _model("sales.Deal")
+    if deal_model is None:
+        pytest.skip("the lot is not installed yet")
+    delivered = Counter(deal_model.objects.filter(status="delivered").values_list(
+        "stock_unit", flat=True))
+    assert delivered and max(delivered.values()) == 1
+    unit_model = _model("inventory.StockUnit")
+    for unit in unit_model.objects.filter(pk__in=delivered).select_related("vehicle"):
+        assert unit.status == "sold"
+        buyer = deal_model.objects.get(stock_unit=unit, status="delivered").buyer_id
+        assert unit.vehicle.owner_id == buyer
+
+
+def _collected_rows(seed):
+    generator = Generator(fraction=0.0002, seed=seed, until=UNTIL)
+    collected = defaultdict(list)
+    generator.writer.write = lambda table, rows: collected[table.model._meta.label].extend(rows)
+    generator.writer.drain = lambda: None
+    generator.staff_and_settings()
+    generator.plan_lot()
+    generator.customers()
+    generator.plan_vehicles()
+    generator.plan_parts()
+    generator.repair_orders()
+    return collected
+
+
+@pytest.mark.django_db
+def test_the_same_seed_gives_the_same_data_and_another_seed_other_data():
+    first, again, other = _collected_rows(5), _collected_rows(5), _collected_rows(6)
+    assert first == again
+    assert first["repairs.RepairOrder"] != other["repairs.RepairOrder"]
+
+
+@pytest.mark.django_db
+def test_the_large_scale_refuses_a_database_that_has_data(generated):
+    with pytest.raises(CommandError, match="empty"):
+        call_command("seed_demo", "--scale", "large", "--fraction", "0.001", stdout=io.StringIO(),
+                     stderr=io.StringIO())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("arguments, message", [
+    (["--scale", "large", "--fraction", "0"], "more than 0"),
+    (["--scale", "large", "--fraction", "2"], "at most 1"),
+    (["--scale", "large", "--until", "yesterday"], "ISO 8601"),
+    (["--scale", "huge"], "'large'"),
+    (["--fraction", "0.5"], "go with --scale large"),
+])
+def test_bad_large_scale_options_are_refused_with_a_reason(arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("seed_demo", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
+    assert not Customer.objects.exists()
