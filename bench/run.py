@@ -200,6 +200,8 @@ def untuned(client, page, args):
         url = page.url(site="untuned")
     except NoReverseMatch:
         return {}
+    if page.kind == "change":
+        return untuned_in_own_process(page, url, args.untuned_timeout)
     started = time.perf_counter()
     get(client, url, page.params)
     first = (time.perf_counter() - started) * 1000
@@ -208,12 +210,28 @@ def untuned(client, page, args):
     return {"untuned_ms": ms, "untuned_queries": len(queries) if queries is not None else None}
 
 
+def untuned_in_own_process(page, url, timeout):
+    """A page that may take minutes (a change page whose selects list a whole table), timed in a
+    process of its own that is stopped after `timeout` seconds."""
+    command = [sys.executable, "-m", "bench.one_page", "--user", page.user, "--url", url,
+               "--params", json.dumps(page.params)]
+    try:
+        output = subprocess.run(command, cwd=ROOT, env=os.environ.copy(), capture_output=True,
+                                text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return {"untuned_ms": None, "untuned_timeout": timeout, "untuned_queries": None}
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    return {"untuned_ms": result["ms"], "untuned_queries": result["queries"]}
+
+
 def format_admin_row(row):
     untuned_ms = row.get("untuned_ms")
     parts = [f"{row['page']:<42}", f"{row['queries']:>3} q", f"{row['ms']:8.1f} ms",
              f"sql {row['sql_ms']:7.1f}", f"bare {row['bare_ms'] or 0:7.1f}"]
     if untuned_ms is not None:
         parts.append(f"untuned {untuned_ms:9.1f} ms ({row.get('untuned_queries')} q)")
+    elif row.get("untuned_timeout"):
+        parts.append(f"untuned > {row['untuned_timeout']} s (stopped)")
     if row["seq_scans"]:
         parts.append("SEQ SCAN " + ", ".join(f"{t} ({n:,} rows)" for t, n in row["seq_scans"]))
     return "  ".join(parts)
@@ -360,6 +378,18 @@ def _ratio(numerator, denominator):
     return f"{numerator / denominator:,.1f} x"
 
 
+def _untuned_ms(row):
+    if row.get("untuned_timeout"):
+        return f"> {row['untuned_timeout'] * 1000:,} (stopped)"
+    return _ms(row.get("untuned_ms"))
+
+
+def _untuned_ratio(row):
+    if row.get("untuned_timeout"):
+        return f"> {row['untuned_timeout'] * 1000 / row['ms']:,.0f} x"
+    return _ratio(row.get("untuned_ms"), row["ms"])
+
+
 def report(context):
     m = context["machine"]
     lines = [
@@ -413,8 +443,8 @@ def report(context):
         lines.append(
             f"| {row['page']} | {row['queries']} | {_ms(row['ms'])} | {_ms(row['sql_ms'])} | "
             f"{_ms(row['bare_ms'])} | {_ratio(row['sql_ms'], row['bare_ms'])} | "
-            f"{_ms(row.get('untuned_ms'))} | {row.get('untuned_queries') or NONE} | "
-            f"{_ratio(row.get('untuned_ms'), row['ms'])} |")
+            f"{_untuned_ms(row)} | {row.get('untuned_queries') or NONE} | "
+            f"{_untuned_ratio(row)} |")
     worst_queries = max((row["queries"] for row in admin_rows), default=0)
     scans = [(row["page"], table, rows) for row in admin_rows for table, rows in row["seq_scans"]]
     lines += [
@@ -486,6 +516,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per page (default 5)")
     parser.add_argument("--skip-untuned", action="store_true", help="no untuned admin pages")
+    parser.add_argument("--untuned-timeout", type=int, default=60,
+                        help="seconds an untuned change page may take before it is stopped")
     parser.add_argument("--skip-memory", action="store_true", help="no memory measurement")
     parser.add_argument("--memory-rounds", type=int, default=3)
     parser.add_argument("--small-database-url",

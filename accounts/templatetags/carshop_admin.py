@@ -8,9 +8,11 @@ from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from accounts.admin_base import EXACT_COUNT_LIMIT
-
 register = template.Library()
+
+# Up to this many rows, the drill-down lists the periods that have rows (Django's way, a
+# DISTINCT over the rows); above, every period between the first and the last date.
+EXACT_DATES_LIMIT = 1000
 
 
 class _PeriodsBetweenFirstAndLast:
@@ -64,14 +66,14 @@ class _LargeChangeList:
 
 
 def carshop_date_hierarchy(changelist):
-    """Django's date drill-down; above EXACT_COUNT_LIMIT rows, without reading them all; not
+    """Django's date drill-down; above EXACT_DATES_LIMIT rows, without reading them all; not
     at all over a list that fits on one page (a search's result: nothing to narrow down)."""
     estimated = getattr(changelist.paginator, "estimated", False)
     drilling = any(name.startswith(f"{changelist.date_hierarchy}__")
                    for name in changelist.params)
     if not (estimated or drilling or changelist.result_count > changelist.list_per_page):
         return {"show": False}
-    large = estimated or changelist.result_count > EXACT_COUNT_LIMIT
+    large = estimated or changelist.result_count > EXACT_DATES_LIMIT
     return date_hierarchy(_LargeChangeList(changelist) if large else changelist)
 
 

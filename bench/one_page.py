@@ -1,0 +1,26 @@
+"""Time one page in a process of its own, so a page that takes minutes can be stopped: used for
+the untuned admin's change pages, whose selects list every customer, vehicle and order."""
+
+import argparse
+import json
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--params", default="{}")
+    args = parser.parse_args(argv)
+
+    from bench.run import captured, clients, get, setup_django, timed
+
+    setup_django()
+    client = clients()(args.user)
+    params = json.loads(args.params)
+    ms = timed(lambda: get(client, args.url, params), 1, warmup=0)
+    queries = captured(client, args.url, params)
+    print(json.dumps({"ms": ms, "queries": len(queries)}))
+
+
+if __name__ == "__main__":
+    main()
