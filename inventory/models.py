@@ -185,3 +185,6 @@ class StockMovement(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.quantity:+d} {self.part.sku}"
+
+
+from inventory.lot import StockUnit, StockUnitCost, StockUnitPhoto  # noqa: E402,F401
