@@ -23,8 +23,8 @@ def transition(unit, status, *, on=None):
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
     if not unit.can_move_to(status):
         raise StockUnitError(
-            f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; "
-            f"it cannot become {StockUnit.Status(status).label.lower()}."
+            f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
+            f"it cannot move to “{StockUnit.Status(status).label}”."
         )
     unit.status = status
     if status in StockUnit.GONE:
