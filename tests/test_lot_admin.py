@@ -9,7 +9,7 @@ from PIL import Image
 
 from accounts.models import ShopSettings
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
-from tests.lot_factories import make_customer, make_unit, make_vehicle
+from tests.lot_factories import bulk_units, make_customer, make_unit, make_vehicle
 
 D = Decimal
 U = StockUnit.Status
@@ -28,27 +28,26 @@ def inline_management(prefix, total=0, initial=0):
             f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
 
 
-def unit_with_extras(index):
-    unit = make_unit(days_ago=index * 3, other_costs=[(StockUnitCost.Kind.TRANSPORT, "100")])
+def unit_with_extras():
+    unit = make_unit(days_ago=90, other_costs=[(StockUnitCost.Kind.TRANSPORT, "100")])
     StockUnitPhoto.objects.create(unit=unit, image=png(), is_main=True)
     return unit
 
 
-@pytest.mark.parametrize("query", ["", "?status=available&aging=aged&q=Honda"])
+@pytest.mark.parametrize("query", ["", "?status=available&aging=aged&title_status=missing"])
 def test_stock_list_queries_do_not_grow_with_rows(salesperson, login, query,
                                                   django_assert_max_num_queries):
     client = login(salesperson)
-    unit_with_extras(1)
+    unit_with_extras()
     with django_assert_max_num_queries(7):
         response = client.get(LIST + query)
     assert response.status_code == 200
-    for index in range(2, 51):
-        unit_with_extras(index)
+    stored = StockUnitPhoto.objects.get().image.name
+    bulk_units(49, days_ago=90, photo=stored, other_cost="100")
     with django_assert_max_num_queries(7):
         response = client.get(LIST + query)
     assert response.status_code == 200
-    if not query:
-        assert response.content.count(b'class="field-stock_number"') == 50
+    assert response.content.count(b'class="field-stock_number"') == 50
 
 
 @pytest.mark.parametrize("term", ["S-FIND-1", "find-1", "vin", "tail"])
