@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts import roles
@@ -127,6 +128,12 @@ class StockUnitCostInline(admin.TabularInline):
     fields = ("kind", "description", "vendor", "receipt_number", "receipt", "amount",
               "incurred_on")
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("description", "vendor", "receipt_number"):
+            field.widget.attrs["size"] = 16  # one line per receipt, even on a laptop
+        return field
+
 
 class StockUnitPhotoInline(admin.TabularInline):
     model = StockUnitPhoto
@@ -146,7 +153,7 @@ class StockUnitPhotoInline(admin.TabularInline):
 class StockUnitAdmin(CarshopModelAdmin):
     form = StockUnitForm
     list_display = ("stock_number", "photo", "vehicle_column", "status", "days_column",
-                    "asking_price", "total_cost_column", "title_status")
+                    "price_column", "total_cost_column", "title_status")
     list_display_links = ("stock_number", "vehicle_column")
     list_filter = ("status", AgingFilter, "source", "title_status")
     list_select_related = ("vehicle",)
@@ -182,6 +189,11 @@ class StockUnitAdmin(CarshopModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields += ["stock_number", "vehicle"]
+        if obj is not None and not obj.in_stock:
+            # It left the lot: what it cost and was priced at is history (its deal's gross
+            # was computed from it).
+            fields += ["source", "acquired_from", "acquired_on", "acquisition_cost",
+                       "asking_price", "internet_price"]
         return fields
 
     def get_fieldsets(self, request, obj=None):
@@ -250,6 +262,10 @@ class StockUnitAdmin(CarshopModelAdmin):
             return format_html('<strong class="aged" style="color:#ba2121" title="Over {} days">'
                                '{} ⚠</strong>', obj.aging_threshold, days)
         return days
+
+    @admin.display(description="Asking price", ordering="asking_price")
+    def price_column(self, obj):
+        return _money(obj.asking_price)
 
     @admin.display(description="Total cost", ordering="total_cost")
     def total_cost_column(self, obj):
@@ -355,8 +371,8 @@ class FollowUpFilter(admin.SimpleListFilter):
 
 @admin.register(Lead)
 class LeadAdmin(CarshopModelAdmin):
-    list_display = ("customer", "source", "status", "stock_unit", "salesperson",
-                    "follow_up_column", "created_at")
+    list_display = ("customer_column", "status", "unit_column", "salesperson",
+                    "follow_up_column")
     list_filter = ("status", FollowUpFilter, "source",
                    ("salesperson", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("customer", "stock_unit__vehicle", "salesperson")
@@ -393,13 +409,25 @@ class LeadAdmin(CarshopModelAdmin):
     def get_changeform_initial_data(self, request):
         return {"salesperson": request.user.pk, **super().get_changeform_initial_data(request)}
 
+    @admin.display(description="Customer", ordering="customer__display_name")
+    def customer_column(self, obj):
+        return format_html("{}<br><small>{} · {}</small>", obj.customer, obj.get_source_display(),
+                           timezone.localtime(obj.created_at).date().isoformat())
+
+    @admin.display(description="Stock unit of interest", ordering="stock_unit__stock_number")
+    def unit_column(self, obj):
+        if obj.stock_unit is None:
+            return "—"
+        return format_html("{}<br><small>{}</small>", obj.stock_unit.stock_number,
+                           obj.stock_unit.vehicle_label)
+
     @admin.display(description="Next follow-up", ordering="next_follow_up")
     def follow_up_column(self, obj):
         if obj.next_follow_up is None:
             return "—"
         if obj.status in Lead.OPEN and obj.next_follow_up < timezone.localdate():
             return format_html('<strong style="color:#ba2121" title="Overdue">{} ⚠</strong>',
-                               obj.next_follow_up)
+                               date_format(obj.next_follow_up))
         return obj.next_follow_up
 
     @admin.action(description="Assign to me", permissions=["change"])
@@ -540,11 +568,10 @@ STEP_EXPLANATIONS = {
 @admin.register(Deal)
 class DealAdmin(CarshopModelAdmin):
     form = DealForm
-    list_display = ("number_column", "status", "unit_column", "buyer", "salesperson",
-                    "sale_price", "total_price", "gross_column", "signed_at", "delivered_at")
+    list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
+                    "gross_column", "date_column")
     list_display_links = ("number_column", "unit_column")
-    list_filter = ("status", ("salesperson", admin.RelatedOnlyFieldListFilter), "delivered_at",
-                   "signed_at")
+    list_filter = ("status", ("salesperson", admin.RelatedOnlyFieldListFilter), "delivered_at")
     list_select_related = ("stock_unit__vehicle", "buyer", "salesperson")
     search_fields = ("buyer__display_name", "co_buyer__display_name", "buyer__phone",
                      "stock_unit__stock_number", "stock_unit__vehicle__vin")
@@ -716,15 +743,28 @@ class DealAdmin(CarshopModelAdmin):
 
     @admin.display(description="Deal", ordering="id")
     def number_column(self, obj):
-        return obj.number
+        return format_html("{}<br><small>{}</small>", obj.number, obj.get_status_display())
 
     @admin.display(description="Stock unit", ordering="stock_unit__stock_number")
     def unit_column(self, obj):
-        return f"{obj.stock_unit.stock_number} {obj.stock_unit.vehicle_label}"
+        return format_html("{}<br><small>{}</small>", obj.stock_unit.stock_number,
+                           obj.stock_unit.vehicle_label)
+
+    @admin.display(description="Sale price", ordering="sale_price")
+    def price_column(self, obj):
+        return _money(obj.sale_price)
 
     @admin.display(description="Total gross")
     def gross_column(self, obj):
         return _money(obj.total_gross)
+
+    @admin.display(description="Date", ordering="signed_at")
+    def date_column(self, obj):
+        moment, what = ((obj.delivered_at, "delivered") if obj.delivered_at
+                        else (obj.signed_at, "signed") if obj.signed_at
+                        else (obj.created_at, "written up"))
+        return format_html("{}<br><small>{}</small>",
+                           timezone.localtime(moment).date().isoformat(), what)
 
     @admin.display(description="Figures")
     def figures_panel(self, obj):
@@ -761,11 +801,13 @@ class CommissionAdmin(CarshopModelAdmin):
     """Read-only: commissions are recorded by delivering and unwinding deals. A salesperson sees
     their own; a manager (sales.view_all_commissions) sees everyone's."""
 
-    list_display = ("recorded_at", "salesperson", "deal", "kind", "plan_name", "gross", "rate",
-                    "amount")
+    list_display = ("date_column", "salesperson", "deal_column", "kind", "gross_column",
+                    "amount_column")
     list_select_related = ("salesperson", "deal")
     search_fields = ("deal__buyer__display_name", "deal__stock_unit__stock_number")
-    readonly_fields = (*list_display, "minimum")
+    fields = ("recorded_at", "salesperson", "deal", "kind", "plan_name", "gross", "rate",
+              "minimum", "amount")
+    readonly_fields = fields
     date_hierarchy = "recorded_at"
 
     def get_queryset(self, request):
@@ -773,6 +815,23 @@ class CommissionAdmin(CarshopModelAdmin):
         if not request.user.has_perm("sales.view_all_commissions"):
             queryset = queryset.filter(salesperson=request.user)
         return queryset
+
+    @admin.display(description="Recorded", ordering="recorded_at")
+    def date_column(self, obj):
+        return timezone.localtime(obj.recorded_at).date().isoformat()
+
+    @admin.display(description="Deal", ordering="deal")
+    def deal_column(self, obj):
+        return format_html('<a href="{}">{}</a>',
+                           reverse("admin:sales_deal_change", args=[obj.deal_id]), obj.deal)
+
+    @admin.display(description="Gross", ordering="gross")
+    def gross_column(self, obj):
+        return _money(obj.gross)
+
+    @admin.display(description="Commission", ordering="amount")
+    def amount_column(self, obj):
+        return _money(obj.amount)
 
     def get_list_filter(self, request):
         if request.user.has_perm("sales.view_all_commissions"):

@@ -33,7 +33,7 @@ def test_lead_list_queries_do_not_grow_with_rows(salesperson, login,
                                   salesperson=salesperson) for c in customers)
     with django_assert_max_num_queries(8):
         response = client.get(LIST)
-    assert response.content.count(b'class="field-customer') == 50
+    assert response.content.count(b'class="field-customer_column') == 50
 
 
 def test_overdue_follow_ups_are_marked_and_filtered(salesperson, login):
