@@ -52,6 +52,10 @@ def test_realistic_production_environment_passes_deploy_checks_without_warnings(
         ({"DATABASE_URL": "nosuchdb://x"}, (), "DATABASE_URL:"),
         ({"SECURE_HSTS_SECONDS": "a year"}, (), "SECURE_HSTS_SECONDS: expected a whole number"),
         ({"DJANGO_ENV": "prod"}, (), "DJANGO_ENV: expected one of"),
+        ({"LOG_LEVEL": "LOUD"}, (), "LOG_LEVEL: expected one of"),
+        ({"TIME_ZONE": "Mars/Olympus"}, (), "TIME_ZONE: 'Mars/Olympus' is not a time zone"),
+        ({"ADMINS": "nobody"}, (), "ADMINS: expected 'Name <email>, ...'"),
+        ({"EMAIL_URL": "pigeon://coop"}, (), "EMAIL_URL: not an email URL"),
     ],
 )
 def test_production_refuses_missing_or_insecure_values_in_one_line(overrides, drop, named):

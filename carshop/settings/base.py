@@ -9,12 +9,16 @@ from pathlib import Path
 from .env import (
     BASE_DIR,
     current_environment,
+    env_admins,
     env_bool,
     env_cache,
+    env_choice,
     env_db,
+    env_email,
     env_int,
     env_list,
     env_str,
+    env_timezone,
     load_files,
 )
 
@@ -153,7 +157,7 @@ AXES_CLIENT_IP_CALLABLE = "carshop.clientip.client_ip"
 # Internationalization
 # ---------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
+TIME_ZONE = env_timezone("TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
 
@@ -211,10 +215,19 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------------------------------------
 # Logging: JSON lines in LOG_DIR (see carshop/logconfig.py)
 # ---------------------------------------------------------------------------------------------
-LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "log")))
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+SERVER_ENVIRONMENT = DJANGO_ENV in ("production", "staging")
+LOG_DIR = Path(
+    env_str("LOG_DIR", "/var/log/carapp" if SERVER_ENVIRONMENT else str(VAR_DIR / "log"))
+)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 500, minimum=0)
 LOG_TO_CONSOLE = env_bool("LOG_TO_CONSOLE", DJANGO_ENV == "development")
+if DJANGO_ENV == "test":
+    # Each test run logs into a throw-away folder.
+    import tempfile
+
+    LOG_DIR = Path(tempfile.mkdtemp(prefix="carshop-test-logs-"))
+    LOG_TO_CONSOLE = False
 
 from carshop.logconfig import build_logging_config  # noqa: E402
 
@@ -223,7 +236,12 @@ LOGGING = build_logging_config(LOG_DIR, LOG_LEVEL, console=LOG_TO_CONSOLE)
 # ---------------------------------------------------------------------------------------------
 # Email
 # ---------------------------------------------------------------------------------------------
+# EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 (django-environ's email URL).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if env_str("EMAIL_URL", ""):
+    globals().update(env_email("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...
+# Who receives mail about server errors: "Name <email>, Other <email>".
+ADMINS = env_admins("ADMINS", [])
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "carshop@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
