@@ -203,12 +203,16 @@ class StockUnitAdmin(CarshopModelAdmin):
         return self.fieldsets
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        if request.path.endswith("/autocomplete/"):
+            # Picking a unit for a deal or a lead: only what is on the lot.
+            queryset = queryset.filter(status__in=StockUnit.IN_STOCK)
+        found, duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip().upper()
         if 4 <= len(term) <= 8 and term.isalnum():
-            # The end of a VIN, as read off a dashboard or a key tag (indexed column).
-            queryset |= self.get_queryset(request).filter(vehicle__vin_tail__endswith=term)
-        return queryset, duplicates
+            # The end of a VIN, as read off a dashboard or a key tag (indexed column); within
+            # the same filters as the rest of the search.
+            found |= queryset.filter(vehicle__vin_tail__endswith=term)
+        return found, duplicates
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -226,3 +226,21 @@ def test_commission_list_queries_do_not_grow_with_rows(manager, salesperson, log
     bulk_delivered_deals(49, salesperson=salesperson)
     with django_assert_max_num_queries(9):
         assert client.get("/admin/sales/commission/").status_code == 200
+
+
+def test_commission_plans_are_for_managers(salesperson, manager, login, client):
+    assert login(salesperson).get("/admin/sales/commissionplan/").status_code == 403
+    client.logout()
+    assert login(manager).get("/admin/sales/commissionplan/").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["technician", "advisor"])
+def test_the_shop_staff_do_not_open_deals(request, who, login):
+    user = request.getfixturevalue(who)
+    assert login(user).get(LIST).status_code == 403
+
+
+def test_salespeople_cannot_delete_deals(salesperson, login):
+    deal = make_deal(salesperson=salesperson)
+    assert login(salesperson).post(f"{LIST}{deal.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Deal.objects.filter(pk=deal.pk).exists()

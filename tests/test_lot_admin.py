@@ -9,7 +9,13 @@ from PIL import Image
 
 from accounts.models import ShopSettings
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
-from tests.lot_factories import bulk_units, make_customer, make_unit, make_vehicle
+from tests.lot_factories import (
+    bulk_units,
+    delivered_deal,
+    make_customer,
+    make_unit,
+    make_vehicle,
+)
 
 D = Decimal
 U = StockUnit.Status
@@ -171,3 +177,19 @@ def test_wholesale_action_asks_for_the_price_first(salesperson, login):
 
 def test_technicians_do_not_see_the_lot(technician, login):
     assert login(technician).get(LIST).status_code == 403
+
+
+def test_search_by_vin_end_keeps_the_list_filters(salesperson, login):
+    sold_tail = make_unit(stock_number="KEEP-1")
+    page = login(salesperson).get(LIST, {"q": sold_tail.vehicle.vin[-6:],
+                                         "status": "sold"}).content.decode()
+    assert "KEEP-1" not in page
+
+
+def test_picking_a_unit_for_a_deal_offers_only_units_on_the_lot(salesperson, login):
+    on_lot = make_unit(stock_number="PICK-1")
+    delivered_deal(salesperson=salesperson, unit=make_unit(stock_number="PICK-2"))
+    response = login(salesperson).get("/admin/autocomplete/", {
+        "app_label": "sales", "model_name": "deal", "field_name": "stock_unit", "term": "PICK"})
+    found = [item["text"] for item in response.json()["results"]]
+    assert found == [str(on_lot)]
