@@ -17,7 +17,8 @@ Bring the checkout of ENVIRONMENT up to date and restart its service:
    6. manage.py check --deploy --fail-level WARNING
    7. staging only: the test suite (DJANGO_ENV=test pytest), unless --skip-tests
    8. manage.py health_check
-   9. systemctl restart carapp (staging: carapp-staging), and wait until it runs
+   9. systemctl restart carapp (staging: carapp-staging) and, in production, carapp-worker;
+      wait until it runs
 
 Any failing step stops the deploy; until step 9 the service keeps running the previous code.
 Undo a deploy with: deploy/rollback.sh ENVIRONMENT
@@ -201,6 +202,10 @@ main() {
   current_step="restart $service"
   step "$current_step"
   as_root systemctl restart "$service"
+  if [[ "$environment" == production ]]; then
+    # The webhook worker runs the same code: it must not keep delivering with the old one.
+    as_root systemctl restart carapp-worker
+  fi
   if ! $dry_run; then
     # gunicorn tells systemd it is ready before its workers load the application: give a worker
     # that cannot boot the time to bring the service down before calling the deploy good.

@@ -181,6 +181,9 @@ main() {
   current_step="stop $service"
   step "$current_step"
   as_root systemctl stop "$service"
+  if [[ "$environment" == production ]]; then
+    as_root systemctl stop carapp-worker
+  fi
 
   if $restore_db; then
     current_step="restore"
@@ -208,6 +211,9 @@ main() {
   current_step="start $service"
   step "$current_step"
   as_root systemctl start "$service"
+  if [[ "$environment" == production ]]; then
+    as_root systemctl start carapp-worker
+  fi
   if ! $dry_run; then
     for _ in 1 2 3 4 5; do
       sleep 2

@@ -24,7 +24,7 @@ from accounts.admin_base import CarshopModelAdmin
 from accounts.models import ShopSettings, User
 from inventory import lot_services
 from inventory.exceptions import InventoryError
-from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
+from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
 from sales import services
 from sales.forms import (
     ConfirmForm,
@@ -157,10 +157,10 @@ class StockUnitAdmin(CarshopModelAdmin):
     list_display_links = ("stock_number", "vehicle_column")
     list_filter = ("status", AgingFilter, "source", "title_status")
     list_select_related = ("vehicle",)
-    search_fields = ("stock_number", "vehicle__vin", "vehicle__make", "vehicle__model")
-    search_help_text = "Stock number, VIN (or its end), make or model."
+    search_fields = ("stock_number", "vehicle__make", "vehicle__model")
+    search_help_text = "Stock number, VIN (or its last 6 or 8 characters), plate, make or model."
     ordering = ("acquired_on", "id")
-    raw_id_fields = ("vehicle",)
+    autocomplete_fields = ("vehicle",)
     inlines = (StockUnitCostInline, StockUnitPhotoInline)
     actions = ("start_reconditioning", "make_available", "wholesale")
     readonly_fields = ("status", "days_in_stock", "disposed_on", "wholesale_price",
@@ -207,11 +207,10 @@ class StockUnitAdmin(CarshopModelAdmin):
             # Picking a unit for a deal or a lead: only what is on the lot.
             queryset = queryset.filter(status__in=StockUnit.IN_STOCK)
         found, duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().upper()
-        if 4 <= len(term) <= 8 and term.isalnum():
-            # The end of a VIN, as read off a dashboard or a key tag (indexed column); within
-            # the same filters as the rest of the search.
-            found |= queryset.filter(vehicle__vin_tail__endswith=term)
+        if search_term.strip():
+            # The vehicle search (whole VIN, its last characters, plate) uses the vehicle
+            # indexes; within the same filters as the rest of the search.
+            found |= queryset.filter(vehicle__in=Vehicle.objects.search(search_term).values("pk"))
         return found, duplicates
 
     def save_model(self, request, obj, form, change):
@@ -482,7 +481,7 @@ class TradeInInline(DraftOnlyInline):
     fields = ("vehicle", "odometer", "allowance", "payoff", "payoff_lender",
               "actual_cash_value", "stock_unit_link")
     readonly_fields = ("stock_unit_link",)
-    raw_id_fields = ("vehicle",)
+    autocomplete_fields = ("vehicle",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("vehicle", "stock_unit")
@@ -578,7 +577,7 @@ class DealAdmin(CarshopModelAdmin):
     list_filter = ("status", ("salesperson", admin.RelatedOnlyFieldListFilter), "delivered_at")
     list_select_related = ("stock_unit__vehicle", "buyer", "salesperson")
     search_fields = ("buyer__display_name", "co_buyer__display_name", "buyer__phone",
-                     "stock_unit__stock_number", "stock_unit__vehicle__vin")
+                     "stock_unit__stock_number")
     search_help_text = "Deal number (D-123), buyer, stock number or VIN."
     autocomplete_fields = ("stock_unit", "buyer", "co_buyer", "lead")
     inlines = (TradeInInline, DealAddonInline, DealPaymentInline, CommissionInline)
@@ -624,7 +623,11 @@ class DealAdmin(CarshopModelAdmin):
         term = search_term.strip().upper().removeprefix("D-").removeprefix("D")
         if term.isdigit():
             return queryset.filter(pk=int(term)), False
-        return super().get_search_results(request, queryset, search_term)
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            vehicles = Vehicle.objects.search(search_term).values("pk")
+            found |= queryset.filter(stock_unit__vehicle__in=vehicles)
+        return found, duplicates
 
     def save_model(self, request, obj, form, change):
         try:

@@ -94,7 +94,7 @@ def bulk_units(count, *, status=StockUnit.Status.AVAILABLE, days_ago=10, photo=N
     for _ in range(count):
         next(_serial)
     vehicles = Vehicle.objects.bulk_create(
-        Vehicle(vin=valid_vin(first + i), vin_tail=valid_vin(first + i)[-8:], make="Toyota",
+        Vehicle(vin=valid_vin(first + i), vin_reversed=valid_vin(first + i)[::-1], make="Toyota",
                 model="Corolla", model_year=2018) for i in range(count))
     gone = status in StockUnit.GONE
     today = timezone.localdate()

@@ -386,7 +386,7 @@ def test_systemd_accepts_every_unit(tmp_path):
     units = tmp_path / "units"
     units.mkdir()
     for checkout in ("carapp", "carapp-staging"):
-        for program in (".venv/bin/gunicorn", "deploy/scheduled-backup.sh"):
+        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh"):
             path = tmp_path / "opt" / checkout / program
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("#!/bin/sh\n")
@@ -579,6 +579,7 @@ def test_deploy_takes_the_pre_update_backup_before_migrating_and_checks_before_r
         "manage.py check --deploy --fail-level WARNING",
         "manage.py health_check",
         "(as root) systemctl restart carapp",
+        "(as root) systemctl restart carapp-worker",
         "git update-ref refs/carapp/deployed HEAD",
     ])
     assert "-m pytest" not in result.stdout

@@ -4,7 +4,10 @@ Each value comes from the environment (see docs/configuration.md for the table o
 .env.example for a commented template). production.py tightens what must be strict there.
 """
 
+import re
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import (
     BASE_DIR,
@@ -54,6 +57,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "import_export",
     "auditlog",
     "axes",
@@ -191,26 +197,105 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
     "axes",
     "health_check",
+    "django_tasks_db",
+    # The webhook outbox and delivery log are machine records, not changes people make.
+    "accounts.webhookevent",
+    "accounts.webhookdelivery",
+    "accounts.idempotentrequest",
 )
-AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at")
-AUDITLOG_MASK_TRACKING_FIELDS = ("password",)
+AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
+AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
 
 # ---------------------------------------------------------------------------------------------
-# REST API
+# Partner REST API (/api/v1/): API keys with scopes, one error format, cursor pagination
+# https://www.django-rest-framework.org/api-guide/settings/ and docs/api/partners.md
 # ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a request without credentials gets 401 with `WWW-Authenticate: Api-Key`.
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Closed by default: a view opens itself to partner keys with HasScope("...").
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.StaffModelPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CarshopCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "accounts.api.filters.RejectUnknownParameters",
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
 }
+# Requests one key may make, as N/sec, N/min, N/hour or N/day (a key may have its own rate).
+# The counters live in the cache: with several app servers, CACHE_URL must be a shared cache.
+API_KEY_THROTTLE_RATE = env_str("API_KEY_THROTTLE_RATE", "600/min").replace(" ", "")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
+        f"got {API_KEY_THROTTLE_RATE!r}")
+
+# A partner's Idempotency-Key is remembered this long (accounts.services.forget_idempotency_keys).
+IDEMPOTENCY_KEY_HOURS = 24
+
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Carshop API",
+    "TITLE": "Carshop partner API",
+    "DESCRIPTION": (
+        "Partners of the shop and the car lot: marketplaces, fleet and insurance partners, "
+        "accounting systems. Authenticate with `Authorization: Api-Key <key>`. "
+        "See docs/api/partners.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
+        "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# ---------------------------------------------------------------------------------------------
+# Background tasks: webhook deliveries (django-tasks, the API Django 6 makes built-in)
+# https://github.com/RealOrangeOne/django-tasks-db — `python manage.py db_worker` runs them;
+# the database backend keeps the queue in the database, so no broker is needed.
+# ---------------------------------------------------------------------------------------------
+# Tests deliver in the process right after the commit (to servers they start on 127.0.0.1).
+_DEFAULT_TASKS_BACKEND = (
+    "django_tasks.backends.immediate.ImmediateBackend" if DJANGO_ENV == "test"
+    else "django_tasks_db.DatabaseBackend"
+)
+TASKS = {
+    "default": {
+        "BACKEND": _DEFAULT_TASKS_BACKEND,
+        "QUEUES": ["default", "webhooks"],
+    }
+}
+# Deliveries: seconds to wait for a partner's server, attempts before giving up, and the first
+# retry delay (doubled after each failure, capped at WEBHOOK_MAX_RETRY_DELAY).
+# With these, a delivery is tried 8 times over about an hour before it is given up.
+WEBHOOK_TIMEOUT = 10
+WEBHOOK_MAX_ATTEMPTS = 8
+WEBHOOK_RETRY_DELAY = 30
+WEBHOOK_MAX_RETRY_DELAY = 6 * 3600
+# Partners' URLs must be https on public addresses. Development and tests allow plain http and
+# loopback/private addresses; never turn this on in production (a partner could make the worker
+# call internal services).
+WEBHOOK_ALLOW_INSECURE_URLS = env_bool("WEBHOOK_ALLOW_INSECURE_URLS",
+                                       DJANGO_ENV in ("development", "test"))
 
 # ---------------------------------------------------------------------------------------------
 # Logging: JSON lines in LOG_DIR (see carshop/logconfig.py)
