@@ -272,7 +272,9 @@ class StockUnitAdmin(CarshopModelAdmin):
 
     @admin.display(description="Total cost", ordering="total_cost")
     def total_cost_column(self, obj):
-        return _money(obj.total_cost)
+        return format_html('<span title="acquisition {} + other {} + reconditioning {}">{}</span>',
+                           _money(obj.acquisition_cost), _money(obj.other_costs),
+                           _money(obj.reconditioning), _money(obj.total_cost))
 
     @admin.display(description="Days in stock")
     def days_in_stock(self, obj):
@@ -287,10 +289,11 @@ class StockUnitAdmin(CarshopModelAdmin):
         rows += [(cost.get_kind_display(), cost.description or cost.vendor, cost.amount)
                  for cost in obj.costs.all()]
         for line in costs.repair_orders:
-            url = reverse("admin:repairs_repairorder_change", args=[line.repair_order.pk])
-            rows.append((format_html('Reconditioning <a href="{}">{}</a>', url,
-                                     line.repair_order),
-                         f"parts {_money(line.parts)}, labor {_money(line.labor)}", line.total))
+            order = line.repair_order
+            url = reverse("admin:repairs_repairorder_change", args=[order.pk])
+            rows.append((format_html('Reconditioning <a href="{}">{}</a>', url, order),
+                         f"{order.get_status_display()}: parts {_money(line.parts)}, "
+                         f"labor {_money(line.labor)}", line.total))
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td style='text-align:right'>"
                                     "{}</td></tr>",
                                 ((label, detail, _money(amount)) for label, detail, amount in rows))

@@ -14,16 +14,30 @@ partial unique constraint deal_one_live_deal_per_unit is the last line of defenc
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    DateField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from accounts.models import ShopSettings
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
+from repairs.choices import Authorization, RepairOrderStatus
+from repairs.models import LaborLine, PartLine, RepairOrder
+from repairs.services import internal_cost
 from sales import calculations
 from sales.models import Commission, CommissionPlan, Deal, DealPayment, Lead, TradeIn
 
@@ -41,9 +55,10 @@ class DealError(Exception):
 
 @dataclass
 class RepairOrderCost:
-    """An internal repair order's cost on a unit (parts at cost, labor at the technicians' cost)."""
+    """An internal repair order's cost on a unit, as repairs.services.internal_cost reads it:
+    parts at the cost they had when added, labor at hours sold x rate (nothing if canceled)."""
 
-    repair_order: object
+    repair_order: RepairOrder
     parts: Decimal
     labor: Decimal
 
@@ -70,11 +85,16 @@ class UnitCosts:
 
 
 def reconditioning_orders(unit):
-    """The unit's reconditioning: internal repair orders on its vehicle opened while it was ours.
-
-    Read live, so the cost follows each order as parts are issued and labor is clocked.
+    """The unit's reconditioning: internal repair orders on its vehicle opened while it was ours
+    (acquisition day to the day it left), each with its cost read live from the shop, so the
+    cost follows an order as parts and labor are added, and drops to nothing if it is canceled.
     """
-    return []
+    orders = RepairOrder.objects.filter(
+        vehicle_id=unit.vehicle_id, internal=True, opened_at__date__gte=unit.acquired_on,
+    ).order_by("opened_at", "id")
+    if unit.disposed_on is not None:
+        orders = orders.filter(opened_at__date__lte=unit.disposed_on)
+    return [RepairOrderCost(order, *internal_cost(order)) for order in orders]
 
 
 def unit_costs(unit):
@@ -84,14 +104,41 @@ def unit_costs(unit):
 
 
 def with_cost_totals(queryset):
-    """Annotate stock units with `other_costs` and `total_cost` for lists, in the same query."""
+    """Annotate stock units with `other_costs`, `reconditioning` and `total_cost` for lists, as
+    subqueries of the list's one query. Reconditioning is summed the way
+    repairs.services.internal_cost counts it (approved jobs of internal orders that are not
+    canceled; parts quantity x cost, labor hours x rate rounded per line), within the unit's
+    window (see reconditioning_orders)."""
     money = DecimalField(max_digits=12, decimal_places=2)
     other = (StockUnitCost.objects.filter(unit=OuterRef("pk")).order_by()
              .values("unit").annotate(total=Sum("amount")).values("total"))
-    return queryset.annotate(
+    queryset = queryset.annotate(
+        _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
+
+    def reconditioning(line_model, amount):
+        lines = line_model.objects.filter(
+            job__authorization=Authorization.APPROVED,
+            job__repair_order__internal=True,
+            job__repair_order__vehicle=OuterRef("vehicle_id"),
+            job__repair_order__opened_at__date__gte=OuterRef("acquired_on"),
+            job__repair_order__opened_at__date__lte=OuterRef("_window_end"),
+        ).exclude(job__repair_order__status=RepairOrderStatus.CANCELED)
+        total = (lines.order_by().values("job__repair_order__vehicle")
+                 .annotate(total=Sum(amount, output_field=money)).values("total"))
+        return Coalesce(Subquery(total, output_field=money), Value(ZERO), output_field=money)
+
+    queryset = queryset.annotate(
         other_costs=Coalesce(Subquery(other, output_field=money), Value(ZERO), output_field=money),
-    ).annotate(total_cost=Coalesce("acquisition_cost", Value(ZERO), output_field=money)
-               + Coalesce("other_costs", Value(ZERO), output_field=money))
+        reconditioning_parts=reconditioning(PartLine, F("quantity") * F("unit_cost")),
+        reconditioning_labor=reconditioning(LaborLine, Round(F("hours_sold") * F("rate"), 2)),
+    )
+    return queryset.annotate(
+        reconditioning=ExpressionWrapper(F("reconditioning_parts") + F("reconditioning_labor"),
+                                         output_field=money),
+        total_cost=ExpressionWrapper(F("acquisition_cost") + F("other_costs")
+                                     + F("reconditioning_parts") + F("reconditioning_labor"),
+                                     output_field=money),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
