@@ -130,8 +130,11 @@ class StockUnitCostInline(admin.TabularInline):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name in ("description", "vendor", "receipt_number"):
-            field.widget.attrs["size"] = 16  # one line per receipt, even on a laptop
+        # One line per receipt, even on a laptop screen.
+        widths = {"description": "9em", "vendor": "9em", "receipt_number": "7em",
+                  "amount": "6em"}
+        if db_field.name in widths:
+            field.widget.attrs["style"] = f"width: {widths[db_field.name]}"
         return field
 
 

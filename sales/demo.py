@@ -9,6 +9,7 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+from auditlog.context import disable_auditlog
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -66,8 +67,11 @@ def _photo(rng, label):
     return ContentFile(buffer.getvalue(), name=f"{label.replace(' ', '-').lower()}.jpg")
 
 
-def _unit(rng, number, days_ago, source=StockUnit.Source.AUCTION):
-    vehicle, (low, high) = _vehicle(rng)
+def _unit(rng, number, days_ago, source=StockUnit.Source.AUCTION, vehicle=None):
+    if vehicle is None:
+        vehicle, (low, high) = _vehicle(rng)
+    else:
+        low, high = 9000, 22000
     cost = _money(rng, low, high)
     unit = StockUnit(
         stock_number=f"L{number:04d}", vehicle=vehicle, source=source,
@@ -100,12 +104,68 @@ def _photos(rng, unit):
     set_main_photo(photos[0])
 
 
-def _reconditioning(rng, units, context):
-    """Internal repair orders on units in reconditioning (added with the service shop)."""
-    return 0
+RECON_JOBS = [
+    # title, [(operation, hours)], [(sku, quantity)]
+    ("Safety inspection", [("Multi-point inspection for resale", "1.0")], []),
+    ("Detail and paint touch-up", [("Full detail", "2.5"), ("Touch up chips", "1.2")], []),
+    ("Front brakes", [("Replace front pads and rotors", "1.8")],
+     [("BP-F-1210", 1), ("BR-F-5521", 2)]),
+    ("Wipers and cabin filter", [("Replace wipers and cabin filter", "0.4")],
+     [("WB-22", 2), ("CAF-118", 1)]),
+]
+
+
+def _reconditioning(rng, units, context, *, close):
+    """Internal repair orders on the units' vehicles, through the shop's own services: closed at
+    cost on the units in `close`, still being worked on for the others."""
+    from inventory.models import Part
+    from repairs import services as shop
+
+    advisor = context["users"].get("advisor")
+    parts = {part.sku: part for part in Part.objects.filter(
+        sku__in=[sku for _, _, lines in RECON_JOBS for sku, _ in lines])}
+    orders = []
+    for unit in units:
+        order = shop.create_repair_order(unit.vehicle, advisor=advisor, user=advisor,
+                                         notes=f"Reconditioning {unit.stock_number}").repair_order
+        for title, labor, lines in rng.sample(RECON_JOBS, 2):
+            job = shop.add_job(order, title=title, complaint="Ready it for sale", user=advisor)
+            for operation, hours in labor:
+                shop.add_labor_line(job, operation=operation, hours_sold=D(hours), user=advisor)
+            for sku, quantity in lines:
+                part = parts.get(sku)
+                if part is not None and part.on_hand >= quantity * 3:
+                    shop.add_part_line(job, part, quantity, user=advisor)
+                    part.refresh_from_db()
+        shop.approve_repair_order(order, user=advisor)
+        shop.start_work(order, user=advisor)
+        if unit in close:
+            shop.complete_work(order, user=advisor)
+            shop.close_internal_order(order, user=advisor)
+        orders.append(order)
+    return orders
+
+
+def _lot_vehicles(context):
+    """The business's own cars from the inventory demo that are not on the lot yet, and which
+    of them the shop is reconditioning (open internal orders) or has reconditioned."""
+    own = [v for v in context.get("vehicles") or [] if v.owner_id is None
+           and not v.stock_units.filter(status__in=StockUnit.IN_STOCK).exists()]
+    from repairs.models import RepairOrder
+
+    internal = [order.pk for order in context.get("internal_repair_orders") or []]
+    in_shop = set(RepairOrder.objects.filter(pk__in=internal).open()
+                  .values_list("vehicle_id", flat=True))
+    return own, in_shop
 
 
 def seed(rng, scale, context):
+    # Demo rows need no audit trail of their own making; writing it would triple the time.
+    with disable_auditlog():
+        return _seed(rng, scale, context)
+
+
+def _seed(rng, scale, context):
     users = context["users"]
     pat, jordan = users["sales"], users["sales2"]
     customers = list(context["customers"])
@@ -154,7 +214,21 @@ def seed(rng, scale, context):
         _photos(rng, unit)
     for unit in to_wholesale:
         wholesale_unit(unit, unit.acquisition_cost - 400)
-    recon_orders = _reconditioning(rng, recon + available[:2] + to_sell[:2], context)
+    recon_orders = _reconditioning(rng, recon + available[:2] + to_sell[:2], context,
+                                   close=available[:2] + to_sell[:2])
+
+    # The business's own cars from the inventory demo join the lot; the ones the shop is
+    # working on (internal orders of the repairs demo) are in reconditioning.
+    own, in_shop = _lot_vehicles(context)
+    for vehicle in own:
+        unit = _unit(rng, number, rng.choice((6, 12, 19, 27)),
+                     source=rng.choice([StockUnit.Source.PRIVATE, StockUnit.Source.WHOLESALE]),
+                     vehicle=vehicle)
+        number += 1
+        units.append(unit)
+        move_unit(unit, StockUnit.Status.RECONDITIONING if vehicle.pk in in_shop
+                  else StockUnit.Status.AVAILABLE)
+        rest.append(unit)
 
     def deal(unit, salesperson, *, trade=None, finance=False, addons=(), negative=False):
         buyer = next(people)
@@ -241,5 +315,5 @@ def seed(rng, scale, context):
     context["deals"] = deals
     statuses = sorted(set(StockUnit.objects.values_list("status", flat=True)))
     return (f"{len(units)} stock units and their trade-ins ({', '.join(statuses)}), "
-            f"{recon_orders} reconditioning orders, {len(deals)} deals, "
+            f"{len(recon_orders)} reconditioning orders, {len(deals)} deals, "
             f"{lead_count + len(deals)} leads")
