@@ -98,13 +98,16 @@ def wholesale_unit(unit, price, *, on=None):
 
 
 def set_main_photo(photo):
-    """Make `photo` its unit's main photo (the previous main photo stays, as a normal one)."""
+    """Make `photo` its unit's main photo (the previous main photo stays, as a normal one).
+    Saved one by one (not a bulk update) so the audit log shows the change."""
     with transaction.atomic():
         StockUnit.objects.select_for_update().get(pk=photo.unit_id)
-        StockUnitPhoto.objects.filter(unit_id=photo.unit_id, is_main=True).exclude(
-            pk=photo.pk).update(is_main=False)
-        StockUnitPhoto.objects.filter(pk=photo.pk).update(is_main=True)
-    photo.is_main = True
+        for previous in StockUnitPhoto.objects.filter(unit_id=photo.unit_id,
+                                                      is_main=True).exclude(pk=photo.pk):
+            previous.is_main = False
+            previous.save(update_fields=["is_main"])
+        photo.is_main = True
+        photo.save(update_fields=["is_main"])
     return photo
 
 
@@ -112,10 +115,11 @@ def ensure_main_photo(unit):
     """When a unit has photos but none is the main one, the first in order becomes it."""
     with transaction.atomic():
         StockUnit.objects.select_for_update().get(pk=unit.pk)
-        photos = StockUnitPhoto.objects.filter(unit=unit)
+        photos = StockUnitPhoto.objects.filter(unit=unit).order_by("position", "id")
         if photos.exists() and not photos.filter(is_main=True).exists():
-            first = photos.order_by("position", "id").first()
-            StockUnitPhoto.objects.filter(pk=first.pk).update(is_main=True)
+            first = photos.first()
+            first.is_main = True
+            first.save(update_fields=["is_main"])
 
 
 def _copy_state(source, target):

@@ -302,7 +302,9 @@ def deliver_deal(deal, *, on=None):
         locked.save()
         _record_commission(locked, result, now)
         if locked.lead_id:
-            Lead.objects.filter(pk=locked.lead_id).update(status=Lead.Status.WON, updated_at=now)
+            lead = Lead.objects.select_for_update().get(pk=locked.lead_id)
+            lead.status, lead.next_follow_up = Lead.Status.WON, None
+            lead.save(update_fields=["status", "next_follow_up", "updated_at"])
     deal.refresh_from_db()
     return deal
 

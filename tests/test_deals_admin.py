@@ -244,3 +244,15 @@ def test_salespeople_cannot_delete_deals(salesperson, login):
     deal = make_deal(salesperson=salesperson)
     assert login(salesperson).post(f"{LIST}{deal.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Deal.objects.filter(pk=deal.pk).exists()
+
+
+def test_signing_in_the_admin_is_in_the_audit_log_with_who_did_it(salesperson, login):
+    from auditlog.models import LogEntry
+
+    deal = make_deal(salesperson=salesperson)
+    login(salesperson).post(f"{LIST}{deal.pk}/step/sign/", {"apply": "yes"})
+    entries = LogEntry.objects.get_for_object(deal).filter(actor=salesperson)
+    assert any(entry.changes_dict.get("status") == ["draft", "signed"] for entry in entries)
+    unit_entries = LogEntry.objects.get_for_object(deal.stock_unit).filter(actor=salesperson)
+    assert any(entry.changes_dict.get("status") == ["available", "reserved"]
+               for entry in unit_entries)
