@@ -1,0 +1,35 @@
+from django.utils import timezone
+
+from carshop.commands import OperationsCommand
+from carshop.ops.users import inactive_row, inactive_users
+
+
+class Command(OperationsCommand):
+    help = (
+        "List active accounts with no login for the given number of days; an account that never "
+        "logged in counts from the day it was made. Changes nothing: disable_users acts on the "
+        "same list.\n\n"
+        "Example: python manage.py inactive_users --days=90"
+    )
+    report_command = True
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--days", type=int, default=90,
+                            help="days without a login (default 90)")
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        rows = [inactive_row(user, now) for user in inactive_users(options["days"], now)]
+        width = max([len(row["username"]) for row in rows] + [8])
+        lines = [f"{'username':<{width}}  {'last login':<16}  {'days':>5}  roles"]
+        for row in rows:
+            last = ("never (joined " + row["date_joined"].strftime("%Y-%m-%d") + ")"
+                    if row["never_logged_in"] else row["last_login"].strftime("%Y-%m-%d %H:%M"))
+            roles = ", ".join(row["roles"]) or "-"
+            if row["superuser"]:
+                roles += " (superuser: disable_users keeps it unless --include-superusers)"
+            lines.append(f"{row['username']:<{width}}  {last:<16}  {row['inactive_days']:>5}  "
+                         f"{roles}")
+        lines.append(f"{len(rows)} active users without a login for {options['days']} days")
+        self.emit(options, {"days": options["days"], "users": rows, "count": len(rows)}, lines)
