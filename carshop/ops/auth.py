@@ -6,10 +6,11 @@ What check_auth_config prints, and the lockout figures reset_password and diagno
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from carshop.ops import on_server
-from carshop.ops.findings import Report
+from carshop.ops.findings import Report, first_line
 
 # Hashers fit for a test run only: fast and weak.
 WEAK_HASHERS = {"MD5PasswordHasher", "UnsaltedMD5PasswordHasher", "UnsaltedSHA1PasswordHasher",
@@ -93,8 +94,12 @@ def _sessions(report, now):
     if settings.SESSION_ENGINE.endswith(("db", "cached_db")):
         from django.contrib.sessions.models import Session
 
-        live = Session.objects.filter(expire_date__gt=now).count()
-        expired = Session.objects.filter(expire_date__lte=now).count()
+        try:
+            live = Session.objects.filter(expire_date__gt=now).count()
+            expired = Session.objects.filter(expire_date__lte=now).count()
+        except DatabaseError as exc:
+            report.fail("sessions", f"cannot read the session table: {first_line(exc)}")
+            return
         report.data["sessions"] = {"live": live, "expired": expired}
         detail = f"{live} live, {expired} expired"
         if expired:
@@ -163,8 +168,12 @@ def _lockout(report, now):
     if not handler.endswith("AxesDatabaseHandler"):
         report.ok("locked out now", f"not counted: {handler} keeps lockouts outside the database")
         return
-    locked = list(locked_out_attempts(now)[:50])
-    count = locked_out_attempts(now).count()
+    try:
+        locked = list(locked_out_attempts(now)[:50])
+        count = locked_out_attempts(now).count()
+    except DatabaseError as exc:
+        report.fail("locked out now", f"cannot read axes' attempts: {first_line(exc)}")
+        return
     report.data["locked_out"] = [
         {
             "username": attempt.username,
