@@ -1,3 +1,5 @@
+from django.core.management.base import CommandError
+
 from carshop.commands import OperationsCommand
 from carshop.ops.users import disable_inactive_users, last_seen
 
@@ -22,6 +24,9 @@ class Command(OperationsCommand):
                             help="also disable inactive superusers")
 
     def handle(self, *args, **options):
+        if options["inactive_days"] < 1:
+            raise CommandError(
+                f"--inactive-days must be 1 or more, got {options['inactive_days']}")
         dry_run = options["dry_run"]
         disabled, kept = disable_inactive_users(
             options["inactive_days"], include_superusers=options["include_superusers"],

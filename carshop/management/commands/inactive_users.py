@@ -1,3 +1,4 @@
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from carshop.commands import OperationsCommand
@@ -19,6 +20,8 @@ class Command(OperationsCommand):
                             help="days without a login (default 90)")
 
     def handle(self, *args, **options):
+        if options["days"] < 1:
+            raise CommandError(f"--days must be 1 or more, got {options['days']}")
         now = timezone.now()
         rows = [inactive_row(user, now) for user in inactive_users(options["days"], now)]
         width = max([len(row["username"]) for row in rows] + [8])

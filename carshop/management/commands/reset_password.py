@@ -32,9 +32,7 @@ class Command(OperationsCommand):
         "(--password-stdin), or let the command make a random one (--generate, printed once). The "
         "password must pass the password rules (each failure is printed). The change is in "
         "auth.log and the audit log, credited to the operator.\n\n"
-        "Example: python manage.py reset_password --username=admin\n"
-        "         printf '%s\\n' \"$NEW_PASSWORD\" | python manage.py reset_password "
-        "--username=tech --password-stdin"
+        "Example: python manage.py reset_password --username=admin"
     )
     changes_data = True
     # Tests and callers may pass the input stream: call_command(..., stdin=io.StringIO(...)).
