@@ -3,6 +3,8 @@ user_activity."""
 
 import io
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from auditlog.context import set_actor
 from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roles
@@ -360,3 +363,34 @@ def test_user_activity_counts_auth_events_and_audit_changes_in_the_period(
 def test_user_activity_refuses_bad_input(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         run("user_activity", *args)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_login_landing_during_disable_users_keeps_that_user_active(make_user):
+    returning = make_user("returning", roles.TECHNICIAN)
+    set_last_login(returning, 200)
+    logging_in = threading.Event()
+
+    def log_in_slowly():
+        # A login updates last_login; this one holds its transaction open while disable_users
+        # runs, as a slow request would.
+        try:
+            with transaction.atomic():
+                User.objects.filter(pk=returning.pk).update(last_login=timezone.now())
+                logging_in.set()
+                time.sleep(1)
+        finally:
+            connection.close()
+
+    login = threading.Thread(target=log_in_slowly)
+    login.start()
+    try:
+        assert logging_in.wait(10)
+        data = run_json("disable_users", "--inactive-days", "90")
+    finally:
+        login.join()
+
+    # disable_users waited for the login's row and saw it: the user is active and not listed.
+    assert data["disabled"] == []
+    assert User.objects.get(pk=returning.pk).is_active is True
