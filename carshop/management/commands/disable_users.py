@@ -1,4 +1,5 @@
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from carshop.commands import OperationsCommand
 from carshop.ops.users import disable_inactive_users, last_seen
@@ -35,8 +36,9 @@ class Command(OperationsCommand):
         verb = "would disable" if dry_run else "disabled"
         lines = []
         for user in disabled:
-            seen = "never logged in" if user.last_login is None else "last login"
-            lines.append(f"{verb} {user.username} ({seen} {last_seen(user):%Y-%m-%d})")
+            seen = "never logged in, joined" if user.last_login is None else "last login"
+            lines.append(f"{verb} {user.username} ({seen} "
+                         f"{timezone.localtime(last_seen(user)):%Y-%m-%d})")
         for user in kept:
             lines.append(f"kept superuser {user.username} (use --include-superusers)")
         if dry_run:

@@ -25,14 +25,18 @@ class Command(OperationsCommand):
         now = timezone.now()
         rows = [inactive_row(user, now) for user in inactive_users(options["days"], now)]
         width = max([len(row["username"]) for row in rows] + [8])
-        lines = [f"{'username':<{width}}  {'last login':<16}  {'days':>5}  roles"]
-        for row in rows:
-            last = ("never (joined " + row["date_joined"].strftime("%Y-%m-%d") + ")"
-                    if row["never_logged_in"] else row["last_login"].strftime("%Y-%m-%d %H:%M"))
+        seen = [
+            f"never (joined {timezone.localtime(row['date_joined']):%Y-%m-%d})"
+            if row["never_logged_in"] else f"{timezone.localtime(row['last_login']):%Y-%m-%d %H:%M}"
+            for row in rows
+        ]
+        seen_width = max([len(text) for text in seen] + [10])
+        lines = [f"{'username':<{width}}  {'last login':<{seen_width}}  {'days':>5}  roles"]
+        for row, last in zip(rows, seen, strict=True):
             roles = ", ".join(row["roles"]) or "-"
             if row["superuser"]:
                 roles += " (superuser: disable_users keeps it unless --include-superusers)"
-            lines.append(f"{row['username']:<{width}}  {last:<16}  {row['inactive_days']:>5}  "
-                         f"{roles}")
+            lines.append(f"{row['username']:<{width}}  {last:<{seen_width}}  "
+                         f"{row['inactive_days']:>5}  {roles}")
         lines.append(f"{len(rows)} active users without a login for {options['days']} days")
         self.emit(options, {"days": options["days"], "users": rows, "count": len(rows)}, lines)

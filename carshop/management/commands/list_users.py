@@ -1,12 +1,13 @@
 from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from carshop.commands import OperationsCommand
 from carshop.ops.users import describe_user, users_with_roles
 
 
 def when(moment):
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "never"
 
 
 class Command(OperationsCommand):
