@@ -41,6 +41,9 @@ die() {
   exit 2
 }
 
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 # All in one function: bash reads it whole before running it, so the script can replace
 # itself (git pull, git checkout) while it runs.
 main() {
@@ -74,67 +77,11 @@ main() {
   done
   [[ -n "$environment" ]] || { usage >&2; die "say which environment: production or staging"; }
 
-  if [[ "$environment" == production ]]; then
-    app_dir="${CARAPP_DIR:-/opt/carapp}"
-    branch="${CARAPP_BRANCH:-main}"
-    service=carapp
-    requirements=requirements/production.txt
-  else
-    app_dir="${CARAPP_DIR:-/opt/carapp-staging}"
-    branch="${CARAPP_BRANCH:-dev}"
-    service=carapp-staging
-    requirements=requirements/development.txt
-  fi
-  app_user="${CARAPP_USER:-carapp}"
-  python="$app_dir/.venv/bin/python"
-
-  [[ -d "$app_dir/.git" ]] || die "$app_dir is not a git checkout (set CARAPP_DIR)"
-  [[ -x "$python" ]] || die "$python is missing"
-  [[ -f "$app_dir/.env.$environment" ]] || die "$app_dir/.env.$environment is missing"
-
-  app_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" "LANG=C.UTF-8" "DJANGO_ENV=$environment")
-
-  step() {
-    echo "==> $*"
-  }
-
-  as_app() {
-    if $dry_run; then
-      printf '+ (as %s)' "$app_user"
-      printf ' %q' "$@"
-      printf '\n'
-      return 0
-    fi
-    local home
-    home="$(getent passwd "$app_user" | cut -d: -f6)"
-    if [[ "$(id -un)" == "$app_user" ]]; then
-      (cd "$app_dir" && "${app_env[@]}" "HOME=$home" "$@")
-    elif [[ "$EUID" -eq 0 ]]; then
-      (cd "$app_dir" && runuser -u "$app_user" -- "${app_env[@]}" "HOME=$home" "$@")
-    else
-      (cd "$app_dir" && sudo -u "$app_user" -- "${app_env[@]}" "HOME=$home" "$@")
-    fi
-  }
+  select_environment
 
   # Read-only git questions, answered also in a dry run.
   git_query() {
     git -c "safe.directory=$app_dir" -C "$app_dir" "$@"
-  }
-
-  as_root() {
-    if $dry_run; then
-      printf '+ (as root)'
-      printf ' %q' "$@"
-      printf '\n'
-    elif [[ "$EUID" -eq 0 ]]; then
-      "$@"
-    else
-      sudo -- "$@"
-    fi
-  }
-
-  manage() {
-    as_app "$python" manage.py "$@"
   }
 
   # The commit to go back to: recorded by deploy.sh; without it, where the branch was before its
