@@ -252,9 +252,10 @@ def _model(label):
 class _Unit:
     """One stock unit of the lot plan (written as inventory.StockUnit once that model exists)."""
 
-    __slots__ = ("acquired_day", "available_day", "buyer", "canceled_deal_day", "day_sold",
+    __slots__ = ("acquired_day", "asking", "available_day", "buyer", "canceled_deal_day",
                  "deal_days", "disposed_day", "draft_deal_day", "index", "internal_order",
-                 "outcome", "recon", "source", "status", "trade_in_of", "vehicle")
+                 "outcome", "recon", "recon_cost", "source", "status", "total_cost",
+                 "trade_in_of", "vehicle")
 
 
 class Generator:
@@ -468,6 +469,7 @@ class Generator:
             unit.canceled_deal_day = unit.draft_deal_day = unit.deal_days = None
             unit.buyer = None
             unit.disposed_day = None
+            unit.recon_cost = Decimal("0.00")
             if rng.random() < 0.5:
                 start = day + rng.randint(1, 3)
                 unit.recon = (start, start + rng.randint(1, 4))
@@ -718,7 +720,7 @@ class Generator:
     # -- repair orders and everything that hangs from them -------------------------------------
     def repair_orders(self):
         from repairs import models as rm
-        from repairs.totals import LaborItem, PartItem, compute_totals
+        from repairs.totals import LaborItem, PartItem, compute_totals, money
 
         rng = self.rng("repairs")
         inventory_movement = _model("inventory.StockMovement")
@@ -964,6 +966,8 @@ class Generator:
                         ids["labor"] += 1
                         rows["labor"].append((ids["labor"], job_id, operation, hours, labor_rate,
                                               technician))
+                        if internal:
+                            unit.recon_cost += money(hours * labor_rate)
                         if counted:
                             labor_items.append(LaborItem(hours, labor_rate))
                         job_labor.append((operation, hours))
@@ -985,6 +989,8 @@ class Generator:
                             quarter[part] = quarter.get(part, 0) + quantity
                         if counted:
                             part_items.append(PartItem(quantity, price, taxable))
+                        if internal:
+                            unit.recon_cost += quantity * cost
                         job_parts.append((part, quantity, price, taxable))
                     if done:
                         ids["time"] += 1
@@ -1227,6 +1233,7 @@ class Generator:
         if _model("inventory.StockUnit") is None or _model("sales.Deal") is None:
             self.log("  the lot's models are not installed: no stock units, leads or deals")
             return
+        LotWriter(self).write()
 
 
 def _accumulate(values):
@@ -1234,3 +1241,299 @@ def _accumulate(values):
     for value in values:
         total += value
         yield total
+
+
+# --------------------------------------------------------------------------------------------
+# The car lot
+# --------------------------------------------------------------------------------------------
+
+AUCTIONS = ["Manheim Central", "ADESA Springfield", "IAA Midwest", "America's Auto Auction"]
+DEALERS = ["Prairie Motors", "Lakeside Ford", "Capitol Toyota", "Summit Chevrolet"]
+LENDERS = ["Ally Financial", "Capital One Auto", "Chase Auto", "Prairie Credit Union",
+           "Westlake Financial"]
+LOST_REASONS = ["Bought elsewhere", "Could not get financing", "Stopped answering",
+                "Price too high", "Car sold to someone else"]
+ADDONS = [("service_contract", "Service contract 36 months", "1495.00", "600.00", False),
+          ("gap", "GAP insurance", "695.00", "250.00", False),
+          ("maintenance", "Maintenance plan 2 years", "499.00", "180.00", False),
+          ("accessory", "All-weather floor mats", "189.00", "60.00", True)]
+HOUSE_PLAN = ("House plan", "25.00", "150.00")
+
+
+class LotWriter:
+    """Stock units, their costs, leads, deals (with trade-ins, add-ons, payments and
+    commissions) from the lot plan, with the figures sales.calculations gives."""
+
+    def __init__(self, generator):
+        self.g = generator
+        self.rng = generator.rng("sales")
+        self.pending_trades = []  # (deal, traded unit, allowance, payoff, ACV, buyer, when)
+
+    def write(self):
+        from inventory.models import StockUnit, StockUnitCost
+        from sales import models as sm
+
+        g = self.g
+        plan, _ = sm.CommissionPlan.objects.get_or_create(
+            salesperson=None, defaults={"name": HOUSE_PLAN[0], "rate": Decimal(HOUSE_PLAN[1]),
+                                        "minimum": Decimal(HOUSE_PLAN[2])})
+        self.plan = plan
+        tables = {
+            "unit": Table(StockUnit, [
+                "id", "stock_number", "vehicle", "status", "source", "acquired_from",
+                "acquired_on", "acquisition_cost", "asking_price", "internet_price",
+                "title_status", "disposed_on", "wholesale_price", "notes", "created_at",
+                "updated_at"]),
+            "cost": Table(StockUnitCost, ["id", "unit", "kind", "description", "vendor",
+                                          "receipt_number", "receipt", "amount", "incurred_on",
+                                          "recorded_by", "created_at"]),
+            "lead": Table(sm.Lead, ["id", "customer", "source", "source_reference", "stock_unit",
+                                    "status", "salesperson", "next_follow_up", "lost_reason",
+                                    "notes", "created_at", "updated_at"]),
+            "deal": Table(sm.Deal, [
+                "id", "stock_unit", "buyer", "co_buyer", "salesperson", "lead", "status",
+                "sale_price", "documentation_fee", "registration_fee", "sales_tax_rate",
+                "trade_in_reduces_tax", "down_payment", "lender", "apr", "term_months",
+                "finance_reserve", "sales_tax", "total_price", "amount_financed",
+                "monthly_payment", "unit_cost", "front_gross", "back_gross", "signed_at",
+                "delivered_at", "closed_at", "close_reason", "notes", "created_at",
+                "updated_at"]),
+            "trade": Table(sm.TradeIn, ["id", "deal", "vehicle", "allowance", "payoff",
+                                        "payoff_lender", "actual_cash_value", "odometer",
+                                        "stock_unit", "previous_owner"]),
+            "addon": Table(sm.DealAddon, ["id", "deal", "kind", "description", "price", "cost",
+                                          "taxable"]),
+            "payment": Table(sm.DealPayment, ["id", "deal", "amount", "method", "reference",
+                                              "received_at", "received_by"]),
+            "commission": Table(sm.Commission, ["id", "deal", "salesperson", "kind",
+                                                "plan_name", "gross", "rate", "minimum",
+                                                "amount", "recorded_at"]),
+        }
+        self.rows = {name: [] for name in tables}
+        self.ids = dict.fromkeys(tables, 0)
+        units = g.units
+        traded = {unit.trade_in_of: unit for unit in units if unit.trade_in_of is not None}
+        # Costs first: a unit's price depends on them, and a trade-in's cost is its ACV.
+        self.cost_of = {}
+        for unit in units:
+            self.cost_of[unit.index] = self._acquisition_cost(unit)
+        self.deal_of = {}  # unit index -> id of its delivered deal
+        for unit in units:
+            self._unit_rows(unit)
+        for unit in units:
+            self._deals(unit, traded.get(unit.index))
+        self._trade_ins(units)
+        self._leads()
+        for name, table in tables.items():
+            g.writer.write(table, self.rows[name])
+
+    # -- units ---------------------------------------------------------------------------------
+    def _acquisition_cost(self, unit):
+        return Decimal(self.rng.randint(40, 350) * 100)
+
+    def _unit_rows(self, unit):
+        g, rng = self.g, self.rng
+        pk = unit.index + 1
+        acquired_ts = g.day_ts(unit.acquired_day, 10 * HOUR)
+        cost = self.cost_of[unit.index]
+        asking = (cost * Decimal(rng.uniform(1.15, 1.35)) / 100).quantize(Decimal("1")) * 100 \
+            - 1
+        unit.asking = asking
+        gone = unit.status in ("sold", "wholesaled")
+        if unit.source == "trade_in":
+            seller = g.customer_details[self.g.units[unit.trade_in_of].buyer][0]
+            stock_number = f"T{pk:06d}"
+        else:
+            seller = rng.choice(AUCTIONS if unit.source == "auction" else DEALERS
+                                if unit.source == "wholesale" else ["Private seller"])
+            stock_number = f"L{pk:06d}"
+        title = "transferred" if unit.status == "sold" else rng.choice(
+            ["received"] * 4 + ["missing"])
+        disposed = g.day_ts(unit.disposed_day, 16 * HOUR) if gone else None
+        wholesale = (cost * Decimal(rng.uniform(0.9, 1.05))).quantize(Decimal("0.01")) \
+            if unit.status == "wholesaled" else None
+        self.rows["unit"].append((
+            pk, stock_number, unit.vehicle, unit.status, unit.source, seller,
+            g.local_date(acquired_ts), cost, asking,
+            asking - 500 if rng.random() < 0.3 else None, title,
+            g.local_date(disposed) if disposed else None, wholesale, "", g.dt(acquired_ts),
+            g.dt(disposed or acquired_ts)))
+        other = Decimal("0.00")
+        if unit.source in ("auction", "wholesale"):
+            for kind, description, low, high in (("transport", "Transport to the lot", 150, 450),
+                                                 ("auction_fee", "Buyer fee", 200, 600)):
+                amount = Decimal(rng.randint(low, high))
+                other += amount
+                self.ids["cost"] += 1
+                self.rows["cost"].append((
+                    self.ids["cost"], pk, kind, description, seller, f"R-{pk}-{kind[:3]}", "",
+                    amount, g.local_date(acquired_ts), g.manager, g.dt(acquired_ts)))
+        self.ids["cost"] += 1
+        detailing = Decimal(rng.randint(120, 260))
+        other += detailing
+        self.rows["cost"].append((self.ids["cost"], pk, "detailing", "Full detail",
+                                  "Shine Detailing", "", "", detailing,
+                                  g.local_date(acquired_ts + DAY), g.manager,
+                                  g.dt(acquired_ts + DAY)))
+        unit.total_cost = cost + other + unit.recon_cost
+
+    # -- deals ---------------------------------------------------------------------------------
+    def _deals(self, unit, trade_unit):
+        g, rng = self.g, self.rng
+        if unit.canceled_deal_day is not None:
+            day = unit.canceled_deal_day
+            signed = rng.random() < 0.4
+            self._deal(unit, "canceled", created_day=day, signed_day=day if signed else None,
+                       closed_day=min(day + rng.randint(0, 5), g.days - 1), buyer=None,
+                       trade_unit=None)
+        if unit.deal_days is not None:
+            created, signed, delivered = unit.deal_days
+            status = "delivered" if delivered is not None else "signed"
+            deal_id = self._deal(unit, status, created_day=created, signed_day=signed,
+                                 delivered_day=delivered, buyer=unit.buyer,
+                                 trade_unit=trade_unit)
+            if status == "delivered":
+                self.deal_of[unit.index] = deal_id
+        if unit.draft_deal_day is not None:
+            self._deal(unit, "draft", created_day=unit.draft_deal_day, buyer=None,
+                       trade_unit=None)
+
+    def _deal(self, unit, status, *, created_day, signed_day=None, delivered_day=None,
+              closed_day=None, buyer, trade_unit):
+        from sales import calculations
+
+        g, rng = self.g, self.rng
+        self.ids["deal"] += 1
+        deal_id = self.ids["deal"]
+        buyer = buyer or rng.choice(g.person_ids)
+        salesperson = rng.choice(g.salespeople)
+        price = unit.asking - Decimal(rng.choice((0, 0, 250, 500, 1000)))
+        financed = rng.random() < 0.6
+        lender = rng.choice(LENDERS) if financed else ""
+        apr = Decimal(rng.choice(("3.900", "5.490", "6.990", "8.900", "11.900"))) \
+            if financed else None
+        term = rng.choice((36, 48, 60, 72)) if financed else None
+        reserve = Decimal(rng.choice((0, 250, 400, 600))) if financed else Decimal("0.00")
+        trades = []
+        if trade_unit is not None:
+            acv = self.cost_of[trade_unit.index]
+            allowance = (acv * Decimal(rng.uniform(1.0, 1.1))).quantize(Decimal("1"))
+            payoff = Decimal(rng.choice((0, 0, 0, 2500, 6000)))
+            trades.append((trade_unit, allowance, payoff, acv))
+        addons = [ADDONS[index] for index in range(len(ADDONS)) if rng.random() < 0.25]
+        figures = calculations.deal_figures(
+            sale_price=price, documentation_fee=g.shop.documentation_fee,
+            registration_fee=g.shop.registration_fee, tax_rate=g.shop.sales_tax_rate,
+            trade_reduces_tax=g.shop.trade_in_reduces_sales_tax,
+            trades=[calculations.TradeFigures(a, p, v) for _u, a, p, v in trades],
+            addons=[calculations.AddonFigures(Decimal(pr), Decimal(c), t)
+                    for _k, _d, pr, c, t in addons],
+            down_payment=Decimal(rng.choice((0, 1000, 2000, 3000))) if financed else 0,
+            financed=financed, apr=apr, term_months=term, finance_reserve=reserve,
+            unit_cost=unit.total_cost)
+        if financed and figures.balance <= 0:
+            financed, lender, apr, term, reserve = False, "", None, None, Decimal("0.00")
+            figures = calculations.deal_figures(
+                sale_price=price, documentation_fee=g.shop.documentation_fee,
+                registration_fee=g.shop.registration_fee, tax_rate=g.shop.sales_tax_rate,
+                trade_reduces_tax=g.shop.trade_in_reduces_sales_tax,
+                trades=[calculations.TradeFigures(a, p, v) for _u, a, p, v in trades],
+                addons=[calculations.AddonFigures(Decimal(pr), Decimal(c), t)
+                        for _k, _d, pr, c, t in addons], unit_cost=unit.total_cost)
+        created = g.day_ts(created_day, 11 * HOUR + rng.uniform(0, 5 * HOUR))
+        signed = g.day_ts(signed_day, 15 * HOUR) if signed_day is not None else None
+        signed = max(signed, created + 600) if signed else None
+        delivered = g.day_ts(delivered_day, 17 * HOUR) if delivered_day is not None else None
+        delivered = max(delivered, signed + 600) if delivered else None
+        closed = g.day_ts(closed_day, 18 * HOUR) if closed_day is not None else None
+        closed = max(closed, (signed or created) + 600) if closed else None
+        frozen = signed is not None  # the figures the buyer signed on stay, even if canceled
+        lead = self._won_lead(buyer, unit, created, salesperson) \
+            if status == "delivered" and rng.random() < 0.6 else None
+        self.rows["deal"].append((
+            deal_id, unit.index + 1, buyer, None, salesperson, lead, status, price,
+            g.shop.documentation_fee, g.shop.registration_fee, g.shop.sales_tax_rate,
+            g.shop.trade_in_reduces_sales_tax, figures.down_payment, lender, apr, term, reserve,
+            figures.sales_tax if frozen else None, figures.total_price if frozen else None,
+            figures.amount_financed if frozen else None,
+            figures.monthly_payment if frozen else None,
+            figures.unit_cost if delivered else None, figures.front_gross if delivered else None,
+            figures.back_gross if delivered else None, g.dt(signed) if signed else None,
+            g.dt(delivered) if delivered else None, g.dt(closed) if closed else None,
+            "Buyer changed their mind" if status == "canceled" else "", "", g.dt(created),
+            g.dt(delivered or closed or signed or created)))
+        for kind, description, addon_price, addon_cost, taxable in addons:
+            self.ids["addon"] += 1
+            self.rows["addon"].append((self.ids["addon"], deal_id, kind, description,
+                                       Decimal(addon_price), Decimal(addon_cost), taxable))
+        for trade_unit_, allowance, payoff, acv in trades:
+            self.pending_trades.append((deal_id, trade_unit_, allowance, payoff, acv, buyer,
+                                        delivered))
+        if delivered:
+            if figures.cash_due > 0:
+                self.ids["payment"] += 1
+                self.rows["payment"].append((
+                    self.ids["payment"], deal_id, figures.cash_due,
+                    rng.choice(("check", "transfer", "card")), f"D{deal_id}", g.dt(signed),
+                    salesperson))
+            gross = figures.total_gross
+            self.ids["commission"] += 1
+            self.rows["commission"].append((
+                self.ids["commission"], deal_id, salesperson, "earned", self.plan.name, gross,
+                self.plan.rate, self.plan.minimum,
+                calculations.commission(gross, self.plan.rate, self.plan.minimum),
+                g.dt(delivered)))
+        return deal_id
+
+    def _trade_ins(self, units):
+        g, rng = self.g, self.rng
+        for deal_id, unit, allowance, payoff, acv, buyer, _delivered in self.pending_trades:
+            self.ids["trade"] += 1
+            self.rows["trade"].append((
+                self.ids["trade"], deal_id, unit.vehicle, allowance, payoff,
+                rng.choice(LENDERS) if payoff else "", acv, g.v_odo[unit.vehicle],
+                unit.index + 1, buyer))
+        self.pending_trades = []
+
+    # -- leads ---------------------------------------------------------------------------------
+    def _won_lead(self, buyer, unit, before, salesperson):
+        g, rng = self.g, self.rng
+        self.ids["lead"] += 1
+        created = before - rng.uniform(DAY, 20 * DAY)
+        source = rng.choice(("walk_in", "phone", "website", "marketplace"))
+        self.rows["lead"].append((
+            self.ids["lead"], buyer, source,
+            f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
+            unit.index + 1, "won", salesperson, None, "", "", g.dt(created), g.dt(before)))
+        return self.ids["lead"]
+
+    def _leads(self):
+        g, rng = self.g, self.rng
+        wanted = g.size["leads"] - self.ids["lead"]
+        units = g.units
+        for _ in range(max(wanted, 0)):
+            self.ids["lead"] += 1
+            day = rng.randrange(g.days)
+            created = g.day_ts(day, 9 * HOUR + rng.uniform(0, 9 * HOUR))
+            unit = None
+            for _attempt in range(4):
+                candidate = units[rng.randrange(len(units))]
+                end = candidate.disposed_day if candidate.disposed_day is not None else g.days
+                if candidate.acquired_day <= day < end:
+                    unit = candidate
+                    break
+            age = g.days - day
+            if age > 45:
+                status, follow_up = "lost", None
+            else:
+                status = rng.choice(("new", "contacted", "appointment", "negotiating", "lost"))
+                follow_up = None if status == "lost" else g.today + datetime.timedelta(
+                    days=rng.randint(0, 10))
+            source = rng.choice(("walk_in", "phone", "website", "marketplace", "marketplace"))
+            self.rows["lead"].append((
+                self.ids["lead"], rng.randint(1, g.size["customers"]), source,
+                f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
+                unit.index + 1 if unit else None, status, rng.choice(g.salespeople), follow_up,
+                rng.choice(LOST_REASONS) if status == "lost" else "", "", g.dt(created),
+                g.dt(min(created + rng.uniform(0, 10 * DAY), g.until_ts))))
+

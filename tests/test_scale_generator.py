@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.models import Customer, phone_digits
 from bench.generator import FULL_SIZE, Generator, sizes
@@ -153,9 +154,32 @@ def test_every_deal_sells_its_stock_unit_once(generated):
     assert delivered and max(delivered.values()) == 1
     unit_model = _model("inventory.StockUnit")
     for unit in unit_model.objects.filter(pk__in=delivered).select_related("vehicle"):
-        assert unit.status == "sold"
+        assert unit.status == "sold" and unit.disposed_on is not None
         buyer = deal_model.objects.get(stock_unit=unit, status="delivered").buyer_id
         assert unit.vehicle.owner_id == buyer
+    for unit in unit_model.objects.filter(status="reserved"):
+        assert deal_model.objects.filter(stock_unit=unit, status="signed").count() == 1
+    assert not deal_model.objects.filter(status__in=["signed", "delivered"]).exclude(
+        stock_unit__status__in=["reserved", "sold"]).exists()
+
+
+def test_delivered_deals_keep_the_figures_the_lot_services_compute(generated):
+    from sales import services
+
+    deals = _model("sales.Deal").objects.filter(status="delivered").select_related(
+        "stock_unit").prefetch_related("trade_ins", "addons")
+    assert deals.exists()
+    for deal in deals[:25]:
+        assert services.unit_costs(deal.stock_unit).total == deal.unit_cost
+        result = services.figures(deal, unit_cost=deal.unit_cost)
+        assert (result.front_gross, result.back_gross, result.total_price) == (
+            deal.front_gross, deal.back_gross, deal.total_price)
+        assert services.payments_received(deal) >= result.cash_due
+        assert deal.commissions.get().amount > 0
+    for trade in _model("sales.TradeIn").objects.select_related("stock_unit", "deal"):
+        assert trade.stock_unit.source == "trade_in"
+        assert trade.stock_unit.acquisition_cost == trade.actual_cash_value
+        assert trade.stock_unit.acquired_on == timezone.localdate(trade.deal.delivered_at)
 
 
 def _collected_rows(seed):
