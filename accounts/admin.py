@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import services, webhooks
-from accounts.admin_base import CarshopModelAdmin
+from accounts.admin_base import CarshopModelAdmin, ids_or_subquery
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -45,20 +45,13 @@ class CustomerAdmin(CarshopModelAdmin):
         ("Notes", {"fields": ("notes",)}),
     )
 
-    # Up to this many matching customers are listed by id (see get_search_results).
-    search_match_limit = 1000
-
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        matched = queryset.search(search_term)
         # The matches are found first, by the trigram indexes, and the page is then sorted from
         # their ids. Asked for at once ("matching, by name, first 50"), PostgreSQL may walk the
         # whole book in name order looking for rare matches.
-        ids = list(matched.order_by().values_list("pk", flat=True)[:self.search_match_limit + 1])
-        if len(ids) <= self.search_match_limit:
-            return queryset.filter(pk__in=ids), False
-        return matched, False
+        return queryset.filter(pk__in=ids_or_subquery(queryset.search(search_term))), False
 
 
 @admin.register(ShopSettings)

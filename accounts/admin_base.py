@@ -19,6 +19,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
 # Lists with more rows than this are counted by estimate.
@@ -78,6 +79,23 @@ class EstimatedCountPaginator(Paginator):
         return max(bounded, planner_row_estimate(queryset))
 
 
+# How many matching rows a search hands to the list's query as ids (an index lookup each);
+# beyond this, a subquery (slower, never wrong).
+SEARCH_MATCH_LIMIT = 1000
+
+
+def ids_or_subquery(queryset, limit=SEARCH_MATCH_LIMIT):
+    """The primary keys of `queryset` as a list when there are at most `limit`, else the
+    queryset as a subquery.
+
+    Searches find the matching rows of a related table first (customers by name, vehicles by VIN
+    tail...), each with its own index, and filter the list on those ids, which the list's foreign
+    key index answers. Written as one query with joins and ORs instead, PostgreSQL can only read
+    the whole list."""
+    ids = list(queryset.order_by().values_list("pk", flat=True)[:limit + 1])
+    return ids if len(ids) <= limit else queryset.order_by().values("pk")
+
+
 class _SkipScan:
     """The distinct values of a column, read by hopping through its index: one index probe per
     value (a recursive query), not a read of every row. PostgreSQL only."""
@@ -111,6 +129,24 @@ class IndexedValuesListFilter(admin.AllValuesFieldListFilter):
         if (connections[queryset.db].vendor == "postgresql" and "__" not in field_path
                 and not queryset.query.where):
             self.lookup_choices = _SkipScan(model, field.column, queryset.db)
+
+
+class PrefetchedInlineFormSet(BaseInlineFormSet):
+    """An inline whose rows the change page already loaded (get_object prefetched the relation,
+    e.g. for a total shown on the page) reuses them instead of reading them a second time.
+    `reuse_prefetched` is set false where the inline shows fewer rows than the relation holds
+    (say, only a technician's own jobs)."""
+
+    reuse_prefetched = True
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            accessor = self.fk.remote_field.get_accessor_name()
+            cache = getattr(self.instance, "_prefetched_objects_cache", {})
+            if not (self.reuse_prefetched and accessor in cache):
+                return super().get_queryset()
+            self._queryset = cache[accessor]
+        return self._queryset
 
 
 class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):

@@ -19,7 +19,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_base import CarshopModelAdmin
+from accounts.admin_base import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
 from accounts.models import Customer, ShopSettings, User
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from inventory.exceptions import InventoryError
@@ -126,16 +125,8 @@ def _staff_choices(group_name):
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 
-# How many matching customers or vehicles are handed to the list's query as ids (an index
-# lookup each); beyond this, a subquery (slower, never wrong).
-MATCH_LIMIT = 1000
 # A repair order number as people type it: RO-2024-00123, ro 2024 123, 2024-00123.
 _ORDER_NUMBER = re.compile(r"^(?:RO)?[-\s]*(\d{4})[-\s]+(\d{1,6})$", re.IGNORECASE)
-
-
-def _ids_or_subquery(queryset, limit=MATCH_LIMIT):
-    ids = list(queryset.order_by().values_list("pk", flat=True)[:limit + 1])
-    return ids if len(ids) <= limit else queryset.order_by().values("pk")
 
 
 def order_number(text):
@@ -165,8 +156,8 @@ class CustomerVehicleSearchMixin:
         number = order_number(term) if self.number_path else None
         if number is not None:
             return queryset.filter(**{self.number_path: number}), False
-        condition = Q(customer__in=_ids_or_subquery(Customer.objects.search(term)))
-        condition |= Q(vehicle__in=_ids_or_subquery(Vehicle.objects.search(term, owners=False)))
+        condition = Q(customer__in=ids_or_subquery(Customer.objects.search(term)))
+        condition |= Q(vehicle__in=ids_or_subquery(Vehicle.objects.search(term, owners=False)))
         return queryset.filter(condition), False
 
 
@@ -264,24 +255,10 @@ def _with_history_and_recommendations(queryset):
                              recommendation_rows=ArraySubquery(declined))
 
 
-class PrefetchedJobsFormSet(BaseInlineFormSet):
-    """The order's jobs as its change page already loaded them, with their lines (get_object
-    prefetches them for the totals), instead of reading them a second time."""
-
-    reuse_prefetched = False
-
-    def get_queryset(self):
-        if not hasattr(self, "_queryset"):
-            cache = getattr(self.instance, "_prefetched_objects_cache", {})
-            if not (self.reuse_prefetched and "jobs" in cache):
-                return super().get_queryset()
-            self._queryset = cache["jobs"]
-        return self._queryset
-
-
 class JobInline(admin.TabularInline):
     model = Job
-    formset = PrefetchedJobsFormSet
+    # The order's jobs as get_object loaded them with their lines, for the totals.
+    formset = PrefetchedInlineFormSet
     extra = 0
     fields = ("position", "title", "complaint", "decision", "amount", "job_link")
     readonly_fields = ("decision", "amount", "job_link")

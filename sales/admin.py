@@ -6,6 +6,7 @@ action or a button that calls sales.services / inventory.lot_services; the admin
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -20,8 +21,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts import roles
-from accounts.admin_base import CarshopModelAdmin
-from accounts.models import ShopSettings, User
+from accounts.admin_base import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
+from accounts.models import Customer, ShopSettings, User
 from inventory import lot_services
 from inventory.exceptions import InventoryError
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
@@ -124,6 +125,7 @@ class AgingFilter(admin.SimpleListFilter):
 
 class StockUnitCostInline(admin.TabularInline):
     model = StockUnitCost
+    formset = PrefetchedInlineFormSet  # the costs the page's cost breakdown loaded
     extra = 0
     fields = ("kind", "description", "vendor", "receipt_number", "receipt", "amount",
               "incurred_on")
@@ -188,6 +190,14 @@ class StockUnitAdmin(CarshopModelAdmin):
             aging_threshold=Value(aging_threshold(request), output_field=IntegerField()),
         )
 
+    def get_object(self, request, object_id, from_field=None):
+        # The vehicle is shown, the costs listed twice (breakdown and inline): read once.
+        queryset = self.get_queryset(request).select_related("vehicle").prefetch_related("costs")
+        try:
+            return queryset.get(pk=object_id)
+        except (StockUnit.DoesNotExist, ValueError, TypeError):
+            return None
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
@@ -209,12 +219,19 @@ class StockUnitAdmin(CarshopModelAdmin):
         if request.path.endswith("/autocomplete/"):
             # Picking a unit for a deal or a lead: only what is on the lot.
             queryset = queryset.filter(status__in=StockUnit.IN_STOCK)
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            # The vehicle search (whole VIN, its last characters, plate) uses the vehicle
-            # indexes; within the same filters as the rest of the search.
-            found |= queryset.filter(vehicle__in=Vehicle.objects.search(search_term).values("pk"))
-        return found, duplicates
+        for word in search_term.split():
+            # Each word: part of a stock number, or the unit's vehicle found by the vehicle
+            # search (whole VIN, its last characters, plate) or by make or model. The vehicles
+            # are found first, with their indexes, and the units by their vehicle's id (trigram
+            # indexes on PostgreSQL: inventory migration 0004).
+            vehicles = Vehicle.objects.search(word, owners=False)
+            if word.isalpha():
+                vehicles = Vehicle.objects.filter(
+                    Q(pk__in=vehicles.values("pk")) | Q(make__icontains=word)
+                    | Q(model__icontains=word))
+            queryset = queryset.filter(Q(stock_number__icontains=word)
+                                       | Q(vehicle__in=ids_or_subquery(vehicles)))
+        return queryset, False
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -287,7 +304,10 @@ class StockUnitAdmin(CarshopModelAdmin):
     def cost_breakdown(self, obj):
         if obj.pk is None:
             return "—"
-        costs = services.unit_costs(obj)
+        costs = services.UnitCosts(
+            acquisition=obj.acquisition_cost,
+            other=sum((cost.amount for cost in obj.costs.all()), Decimal("0.00")),
+            repair_orders=services.reconditioning_orders(obj))
         rows = [("Acquisition", "", costs.acquisition)]
         rows += [(cost.get_kind_display(), cost.description or cost.vendor, cost.amount)
                  for cost in obj.costs.all()]
@@ -629,11 +649,24 @@ class DealAdmin(CarshopModelAdmin):
         term = search_term.strip().upper().removeprefix("D-").removeprefix("D")
         if term.isdigit():
             return queryset.filter(pk=int(term)), False
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            vehicles = Vehicle.objects.search(search_term).values("pk")
-            found |= queryset.filter(stock_unit__vehicle__in=vehicles)
-        return found, duplicates
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # The buyers (name, phone, email) and the units (stock number, VIN, plate) are found
+        # first, each with its own indexes; the deals then by their foreign keys. A name is
+        # looked for among buyers only, a VIN or stock number among units only.
+        condition = Q(pk__in=[])
+        digits = sum(char.isdigit() for char in term)
+        phone = digits >= 3 and all(char.isdigit() or char in "()+-./ " for char in term)
+        if not digits or phone:
+            buyers = ids_or_subquery(Customer.objects.search(term))
+            condition |= Q(buyer__in=buyers) | Q(co_buyer__in=buyers)
+        if digits:
+            vehicles = Vehicle.objects.search(term, owners=False).values("pk")
+            units = StockUnit.objects.filter(Q(stock_number__icontains=term)
+                                             | Q(vehicle__in=vehicles))
+            condition |= Q(stock_unit__in=ids_or_subquery(units))
+        return queryset.filter(condition), False
 
     def save_model(self, request, obj, form, change):
         try:

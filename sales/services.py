@@ -37,7 +37,7 @@ from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import LaborLine, PartLine, RepairOrder
-from repairs.services import internal_cost
+from repairs.totals import money
 from sales import calculations
 from sales.models import Commission, CommissionPlan, Deal, DealPayment, Lead, TradeIn
 
@@ -94,7 +94,26 @@ def reconditioning_orders(unit):
     ).order_by("opened_at", "id")
     if unit.disposed_on is not None:
         orders = orders.filter(opened_at__date__lte=unit.disposed_on)
-    return [RepairOrderCost(order, *internal_cost(order)) for order in orders]
+    # Each order's cost as repairs.services.internal_cost counts it, summed in the same query
+    # (a page listing a unit's orders costs one query, not three per order).
+    orders = orders.annotate(
+        approved_parts_cost=_approved_lines_total(PartLine, F("quantity") * F("unit_cost")),
+        approved_labor_cost=_approved_lines_total(LaborLine,
+                                                  Round(F("hours_sold") * F("rate"), 2)))
+    return [RepairOrderCost(order, *((ZERO, ZERO) if order.status == RepairOrderStatus.CANCELED
+                                     else (money(order.approved_parts_cost),
+                                           money(order.approved_labor_cost))))
+            for order in orders]
+
+
+def _approved_lines_total(line_model, amount):
+    money_field = DecimalField(max_digits=12, decimal_places=2)
+    total = (line_model.objects.filter(job__repair_order=OuterRef("pk"),
+                                       job__authorization=Authorization.APPROVED)
+             .order_by().values("job__repair_order")
+             .annotate(total=Sum(amount, output_field=money_field)).values("total"))
+    return Coalesce(Subquery(total, output_field=money_field), Value(ZERO),
+                    output_field=money_field)
 
 
 def unit_costs(unit):

@@ -1,0 +1,121 @@
+"""The benchmarked admin pages (bench/pages.py) cost under 10 queries, and no more with many rows
+than with few: lists, searches and change pages of repair orders, vehicles, customers, parts,
+stock units and deals, on data from the large data set's generator at two sizes."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.admin_base import EstimatedCountPaginator
+from accounts.models import User
+from bench.generator import Generator
+from bench.pages import admin_pages
+
+UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
+QUERY_LIMIT = 10
+# The backend real logins use (the user and their permissions in one query on PostgreSQL).
+BACKEND = settings.AUTHENTICATION_BACKENDS[1]
+
+
+def _client(username):
+    client = Client()
+    client.force_login(User.objects.get(username=username), backend=BACKEND)
+    return client
+
+
+def _page_queries():
+    """Each benchmarked page's queries, after one request to warm the page up."""
+    clients, counts = {}, {}
+    for page in admin_pages():
+        client = clients.setdefault(page.user, _client(page.user))
+        assert client.get(page.url(), page.params).status_code == 200, page.label
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(page.url(), page.params)
+        assert response.status_code == 200, page.label
+        counts[page.label] = [query["sql"] for query in context.captured_queries]
+    return counts
+
+
+@pytest.mark.django_db
+def test_benchmarked_pages_cost_no_more_queries_with_many_rows_than_with_few():
+    """On PostgreSQL, also under 10 each. (On SQLite, the embedded database of a small
+    installation, the user's permissions and a repair order's history take their own queries:
+    a change page may cost one or two more.)"""
+    with transaction.atomic():
+        Generator(fraction=0.00005, seed=3, until=UNTIL).run()
+        few = {label: len(sql) for label, sql in _page_queries().items()}
+        transaction.set_rollback(True)
+    Generator(fraction=0.002, seed=3, until=UNTIL).run()
+    many = {label: len(sql) for label, sql in _page_queries().items()}
+
+    assert set(few) == set(many)
+    assert len(many) >= 19  # repair orders, vehicles, customers, parts (+ stock units, deals)
+    for label in many:
+        # A list of more than one page adds its date drill-down (one query), nothing else.
+        assert many[label] <= few[label] + 1, (label, few[label], many[label])
+        if connection.vendor == "postgresql":
+            assert max(few[label], many[label]) < QUERY_LIMIT, (label, few[label], many[label])
+
+
+@pytest.mark.django_db
+@pytest.mark.postgresql
+def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monkeypatch):
+    Generator(fraction=0.001, seed=3, until=UNTIL).run()  # ANALYZEd: the estimates are known
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 100)
+    client = _client("advisor")
+    with CaptureQueriesContext(connection) as context:
+        response = client.get("/admin/repairs/repairorder/")
+    sql = [query["sql"] for query in context.captured_queries]
+    assert not any("COUNT(" in query for query in sql)
+    assert any("reltuples" in query for query in sql)
+    assert b"about 1,000" in response.content or b"about " in response.content
+    assert response.context["cl"].paginator.estimated
+    # A filtered list is counted up to the limit, then estimated by the planner.
+    response = client.get("/admin/repairs/repairorder/", {"status": "paid"})
+    assert response.context["cl"].paginator.estimated
+    assert b"about " in response.content
+
+
+@pytest.mark.django_db
+def test_a_short_list_is_counted_exactly():
+    Generator(fraction=0.00005, seed=3, until=UNTIL).run()
+    response = _client("advisor").get("/admin/repairs/repairorder/", {"status": "canceled"})
+    paginator = response.context["cl"].paginator
+    assert not paginator.estimated
+    assert paginator.count == response.context["cl"].queryset.count()
+
+
+@pytest.mark.django_db
+def test_the_date_drill_down_of_a_long_list_reads_no_distinct_dates(monkeypatch):
+    import accounts.templatetags.carshop_admin as tags
+
+    Generator(fraction=0.0005, seed=3, until=UNTIL).run()
+    monkeypatch.setattr(tags, "EXACT_DATES_LIMIT", 10)
+    client = _client("advisor")
+    with CaptureQueriesContext(connection) as context:
+        response = client.get("/admin/repairs/repairorder/")
+    assert not any("DISTINCT" in query["sql"] for query in context.captured_queries)
+    assert response.status_code == 200
+    years = [choice["title"] for choice in _date_hierarchy_choices(response)]
+    assert years == [str(year) for year in range(2021, 2027)]
+
+
+def _date_hierarchy_choices(response):
+    from accounts.templatetags.carshop_admin import carshop_date_hierarchy
+
+    return carshop_date_hierarchy(response.context["cl"])["choices"]
+
+
+@pytest.mark.django_db
+def test_the_date_drill_down_is_left_out_over_a_search_that_fits_one_page():
+    Generator(fraction=0.00005, seed=3, until=UNTIL).run()
+    from repairs.models import RepairOrder
+
+    order = RepairOrder.objects.order_by("pk").first()
+    response = _client("advisor").get("/admin/repairs/repairorder/", {"q": order.number})
+    assert response.context["cl"].result_count == 1
+    assert b'class="toplinks"' not in response.content  # the date drill-down
