@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -504,6 +504,7 @@ class DraftOnlyInline(admin.TabularInline):
 
 class TradeInInline(DraftOnlyInline):
     model = TradeIn
+    formset = PrefetchedInlineFormSet  # the trade-ins the deal's figures were computed from
     fields = ("vehicle", "odometer", "allowance", "payoff", "payoff_lender",
               "actual_cash_value", "stock_unit_link")
     readonly_fields = ("stock_unit_link",)
@@ -523,6 +524,7 @@ class TradeInInline(DraftOnlyInline):
 
 class DealAddonInline(DraftOnlyInline):
     model = DealAddon
+    formset = PrefetchedInlineFormSet  # the add-ons the deal's figures were computed from
     fields = ("kind", "description", "price", "cost", "taxable")
 
 
@@ -530,6 +532,7 @@ class DealPaymentInline(admin.TabularInline):
     """Payments are money received: added (through the service), never edited or deleted."""
 
     model = DealPayment
+    formset = PrefetchedInlineFormSet  # the payments the figures panel adds up
     extra = 0
     fields = ("received_at", "amount", "method", "reference", "received_by")
     readonly_fields = ("received_by",)
@@ -646,16 +649,17 @@ class DealAdmin(CarshopModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().upper().removeprefix("D-").removeprefix("D")
-        if term.isdigit():
-            return queryset.filter(pk=int(term)), False
+        number = search_term.strip().upper()
+        if number.startswith("D") and number.removeprefix("D-").removeprefix("D").isdigit():
+            return queryset.filter(pk=int(number.removeprefix("D-").removeprefix("D"))), False
         term = search_term.strip()
         if not term:
             return queryset, False
         # The buyers (name, phone, email) and the units (stock number, VIN, plate) are found
         # first, each with its own indexes; the deals then by their foreign keys. A name is
         # looked for among buyers only, a VIN or stock number among units only.
-        condition = Q(pk__in=[])
+        # A bare number may be a deal number, the end of a VIN or part of a phone number.
+        condition = Q(pk=int(term)) if term.isdigit() and len(term) < 10 else Q(pk__in=[])
         digits = sum(char.isdigit() for char in term)
         phone = digits >= 3 and all(char.isdigit() or char in "()+-./ " for char in term)
         if not digits or phone:
@@ -690,6 +694,28 @@ class DealAdmin(CarshopModelAdmin):
             except services.DealError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         return None
+
+    def get_object(self, request, object_id, from_field=None):
+        """The deal with what its page shows in one go (unit, vehicle, people; trade-ins, add-ons
+        and payments, also read by the figures panel), once per request."""
+        cached = getattr(request, "_carshop_deal", None)
+        if cached is not None and cached[0] == object_id:
+            return cached[1]
+        queryset = (self.get_queryset(request)
+                    .select_related("stock_unit__vehicle", "buyer", "co_buyer", "salesperson",
+                                    "lead__customer")
+                    .prefetch_related(
+                        Prefetch("trade_ins", queryset=TradeIn.objects.select_related(
+                            "vehicle", "stock_unit")),
+                        "addons",
+                        Prefetch("payments", queryset=DealPayment.objects.select_related(
+                            "received_by"))))
+        try:
+            deal = queryset.get(pk=object_id)
+        except (Deal.DoesNotExist, ValueError, TypeError):
+            deal = None
+        request._carshop_deal = (object_id, deal)
+        return deal
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         deal = self.get_object(request, object_id)
@@ -816,7 +842,8 @@ class DealAdmin(CarshopModelAdmin):
     def figures_panel(self, obj):
         if obj.pk is None:
             return "—"
-        f = services.figures(obj)
+        # A delivered deal's unit cost is frozen: no need to read the unit's costs again.
+        f = services.figures(obj, unit_cost=obj.unit_cost)
         rows = [
             ("Sale price", f.sale_price), ("Add-ons", f.addons), ("Fees", f.fees),
             (f"Sales tax ({obj.sales_tax_rate:.3f}% on {f.taxable_amount:,.2f})", f.sales_tax),
@@ -824,7 +851,8 @@ class DealAdmin(CarshopModelAdmin):
             ("Trade-in payoff", f.trade_payoff), ("Down payment", f.down_payment),
             ("Amount financed", f.amount_financed), ("Monthly payment", f.monthly_payment),
             ("Cash due from buyer", f.cash_due),
-            ("Payments received", services.payments_received(obj)),
+            ("Payments received", sum((payment.amount for payment in obj.payments.all()),
+                                      Decimal("0.00"))),
             ("Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
              obj.unit_cost if obj.unit_cost is not None else f.unit_cost),
             ("Trade over-allowance", f.trade_over_allowance),
