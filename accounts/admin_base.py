@@ -26,14 +26,18 @@ from django.utils.functional import cached_property
 EXACT_COUNT_LIMIT = 10_000
 
 
-def table_row_estimate(connection, model):
-    """PostgreSQL's estimate of a table's rows (kept by ANALYZE and autovacuum), or None when
-    the table was never analyzed."""
+def table_count_or_estimate(connection, model, limit):
+    """(rows, estimated) of a whole table, in one query: PostgreSQL's estimate (kept by ANALYZE
+    and autovacuum) when it is above `limit`, else an exact COUNT, which the database runs only
+    then."""
+    table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                       [model._meta.db_table])
-        row = cursor.fetchone()
-    return row[0] if row and row[0] >= 0 else None
+        cursor.execute(
+            "SELECT reltuples::bigint, CASE WHEN reltuples > %s THEN NULL "  # noqa: S608
+            f"ELSE (SELECT COUNT(*) FROM {table}) END FROM pg_class WHERE oid = %s::regclass",
+            [limit, model._meta.db_table])
+        estimate, exact = cursor.fetchone()
+    return (exact, False) if exact is not None else (estimate, True)
 
 
 def planner_row_estimate(queryset):
@@ -67,11 +71,9 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         query = queryset.query
         if not query.where and not query.distinct and not query.combinator:
-            estimate = table_row_estimate(connection, queryset.model)
-            if estimate is not None and estimate > self.exact_limit:
-                self.estimated = True
-                return estimate
-            return super().count
+            count, self.estimated = table_count_or_estimate(connection, queryset.model,
+                                                            self.exact_limit)
+            return count
         bounded = queryset.order_by()[: self.exact_limit + 1].count()
         if bounded <= self.exact_limit:
             return bounded

@@ -666,7 +666,7 @@ class DealAdmin(CarshopModelAdmin):
             buyers = ids_or_subquery(Customer.objects.search(term))
             condition |= Q(buyer__in=buyers) | Q(co_buyer__in=buyers)
         if digits:
-            vehicles = Vehicle.objects.search(term, owners=False).values("pk")
+            vehicles = ids_or_subquery(Vehicle.objects.search(term, owners=False))
             units = StockUnit.objects.filter(Q(stock_number__icontains=term)
                                              | Q(vehicle__in=vehicles))
             condition |= Q(stock_unit__in=ids_or_subquery(units))

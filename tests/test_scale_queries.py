@@ -70,8 +70,10 @@ def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monke
     with CaptureQueriesContext(connection) as context:
         response = client.get("/admin/repairs/repairorder/")
     sql = [query["sql"] for query in context.captured_queries]
-    assert not any("COUNT(" in query for query in sql)
-    assert any("reltuples" in query for query in sql)
+    # One catalog lookup, whose COUNT branch the database skips for a table this large.
+    assert [query for query in sql if "COUNT(" in query] == [
+        query for query in sql if "reltuples" in query]
+    assert len([query for query in sql if "reltuples" in query]) == 1
     assert b"about 1,000" in response.content or b"about " in response.content
     assert response.context["cl"].paginator.estimated
     # A filtered list is counted up to the limit, then estimated by the planner.
