@@ -21,7 +21,12 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts import roles
-from accounts.admin_base import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
+from accounts.admin_base import (
+    CarshopModelAdmin,
+    IndexedRelatedOnlyListFilter,
+    PrefetchedInlineFormSet,
+    ids_or_subquery,
+)
 from accounts.models import Customer, ShopSettings, User
 from inventory import lot_services
 from inventory.exceptions import InventoryError
@@ -603,7 +608,7 @@ class DealAdmin(CarshopModelAdmin):
     list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
                     "gross_column", "date_column")
     list_display_links = ("number_column", "unit_column")
-    list_filter = ("status", ("salesperson", admin.RelatedOnlyFieldListFilter), "delivered_at")
+    list_filter = ("status", ("salesperson", IndexedRelatedOnlyListFilter), "delivered_at")
     list_select_related = ("stock_unit__vehicle", "buyer", "salesperson")
     search_fields = ("buyer__display_name", "co_buyer__display_name", "buyer__phone",
                      "stock_unit__stock_number")

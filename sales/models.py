@@ -146,6 +146,8 @@ class Deal(models.Model):
         permissions = [("unwind_deal", "Can unwind a delivered deal")]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="deal_status_created_idx"),
+            # The deal list's order: its first page is read from the index, not sorted.
+            models.Index(fields=["-created_at", "-id"], name="deal_created_idx"),
             models.Index(fields=["salesperson", "status"], name="deal_salesperson_idx"),
             models.Index(fields=["delivered_at"], name="deal_delivered_idx"),
             models.Index(fields=["signed_at"], name="deal_signed_idx"),
