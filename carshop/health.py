@@ -36,10 +36,29 @@ class LogFolder(HealthCheck):
             raise ServiceUnavailable("log folder is missing or not writable")
 
 
+@dataclasses.dataclass
+class BackupFreshness(HealthCheck):
+    """The last successful backup is recent enough (BACKUP_MAX_AGE_HOURS)."""
+
+    def run(self):
+        from carshop.backups import status
+
+        age = status.last_backup_age()
+        if age is None:
+            raise ServiceUnavailable("no successful backup recorded")
+        if age > status.max_age():
+            hours = age.total_seconds() / 3600
+            raise ServiceUnavailable(
+                f"last successful backup is {hours:.1f} hours old, "
+                f"over {settings.BACKUP_MAX_AGE_HOURS} hours"
+            )
+
+
 HEALTH_CHECKS = (
     "health_check.checks.Database",
     "health_check.checks.Cache",
     "health_check.checks.Storage",
     "carshop.health.DiskSpace",
     "carshop.health.LogFolder",
+    "carshop.health.BackupFreshness",
 )

@@ -36,6 +36,8 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 INSTALLED_APPS = [
     # Carshop first: its templates and commands (health_check) take precedence.
     "carshop",
+    # Backups: no models; its change-capture tables are made by the first backup.
+    "carshop.backups",
     "accounts",
     "inventory",
     "repairs",
@@ -232,7 +234,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ---------------------------------------------------------------------------------------------
 # Operations
 # ---------------------------------------------------------------------------------------------
+# Backups (docs/backups.md). BACKUP_DIR above is the default destination.
 # The health check fails when the newest successful backup is older than this.
 BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26, minimum=1)
+# Retention (prune_backups, backup --clean): restore points kept per day, ISO week and month.
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7, minimum=1)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
+BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
+# Last backup, last recovery drill and RTO/RPO history, read by the health check and reports.
+BACKUP_STATUS_FILE = Path(env_str("BACKUP_STATUS_FILE", str(VAR_DIR / "backup-status.json")))
+# The scratch database of recovery drills: a PostgreSQL database name or an SQLite path.
+# Empty: "<database>_recovery" (PostgreSQL) or "<file>.recovery.sqlite3" (SQLite).
+BACKUP_SCRATCH_DATABASE = env_str("BACKUP_SCRATCH_DATABASE", "")
+# Where files bound for a remote storage are staged (empty: the system's temporary folder).
+BACKUP_STAGING_DIR = env_str("BACKUP_STAGING_DIR", "")
+# Folder of pg_dump, pg_restore and psql when they are not on PATH.
+BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
 # Free disk space under which the health check fails.
 HEALTH_MIN_FREE_DISK_MB = env_int("HEALTH_MIN_FREE_DISK_MB", 500, minimum=0)
