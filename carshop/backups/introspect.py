@@ -48,7 +48,8 @@ def pg_tables(cursor):
     cursor.execute(
         """
         SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-               coalesce(array_position(pk.indkey::int2[], a.attnum), 0) AS pkpos
+               coalesce((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY k(att, ord)
+                         WHERE k.att = a.attnum), 0) AS pkpos
         FROM pg_class c
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                            AND a.attgenerated = ''

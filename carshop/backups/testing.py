@@ -1,0 +1,138 @@
+"""Helpers for the backup tests (tests/test_backup_*.py) and drills: an independent look at
+every row of every table, and running the commands in a child process."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+
+from carshop.backups import capture
+from carshop.backups.introspect import pg_tables, qi, sqlite_tables
+
+
+def table_contents(alias="default"):
+    """{table: sorted rows} of every table, read with plain SELECTs: a check that does not rely on
+    the checksums under test."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            tables = pg_tables(cursor)
+        else:
+            tables = sqlite_tables(cursor)
+        contents = {}
+        for table in tables:
+            columns = ", ".join(qi(c) for c in table.columns)
+            cursor.execute(f"SELECT {columns} FROM {qi(table.name)}")  # noqa: S608
+            contents[table.name] = sorted((tuple(map(repr, row)) for row in cursor.fetchall()))
+    return contents
+
+
+def remove_capture(alias="default"):
+    """Take change capture off a database (tests leave the test database as they found it)."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if capture.is_installed(cursor, connection.vendor):
+            capture.uninstall(cursor, connection.vendor)
+
+
+def database_url(alias="default"):
+    s = connections[alias].settings_dict
+    if connections[alias].vendor == "sqlite":
+        return "sqlite:///" + os.path.abspath(s["NAME"])
+    credentials = s["USER"] or ""
+    if s.get("PASSWORD"):
+        credentials += ":" + s["PASSWORD"]
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    return f"postgres://{credentials}@{host}:{port}/{s['NAME']}"
+
+
+def command_env(**extra):
+    """Environment for `manage.py` in a child process, on the same database and folders."""
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": database_url(),
+        "BACKUP_DIR": str(settings.BACKUP_DIR),
+        "BACKUP_STATUS_FILE": str(settings.BACKUP_STATUS_FILE),
+        "BACKUP_SCRATCH_DATABASE": str(settings.BACKUP_SCRATCH_DATABASE),
+    }
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def manage(*args, env=None, timeout=120):
+    manage_py = Path(settings.BASE_DIR) / "manage.py"
+    return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),  # noqa: S603
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def kill_at(point, *args, timeout=60):
+    """Run `manage.py *args` until it reports "paused at POINT", then SIGKILL it. Returns what it
+    wrote on stderr. Fails if it never reaches the point."""
+    manage_py = Path(settings.BASE_DIR) / "manage.py"
+    env = command_env(CARSHOP_BACKUP_PAUSE_AT=point)
+    process = subprocess.Popen([sys.executable, str(manage_py), *args], env=env,  # noqa: S603
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.monotonic() + timeout
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if line.strip() == f"paused at {point}":
+                process.kill()
+                process.wait()
+                return "".join(seen)
+            if time.monotonic() > deadline:
+                break
+        process.wait()
+        raise AssertionError(f"never paused at {point}: {''.join(seen)}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def configure(tmp_path, settings):
+    """Point every backup setting at `tmp_path` (pytest-django's `settings` fixture)."""
+    settings.BACKUP_DIR = tmp_path / "backups"
+    settings.STORAGES = {**settings.STORAGES, "dbbackup": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "backups")},
+    }}
+    settings.BACKUP_STATUS_FILE = tmp_path / "backup-status.json"
+    if connections["default"].vendor == "postgresql":
+        settings.BACKUP_SCRATCH_DATABASE = "carshop_backups_scratch"
+    else:
+        settings.BACKUP_SCRATCH_DATABASE = str(tmp_path / "scratch.sqlite3")
+    return settings.BACKUP_DIR
+
+
+def cleanup():
+    """After a test: no change capture left on the test database, no scratch database."""
+    from carshop.backups import postgres
+
+    connections.close_all()
+    remove_capture()
+    if connections["default"].vendor == "postgresql":
+        postgres.drop_database(connections["default"].settings_dict,
+                               settings.BACKUP_SCRATCH_DATABASE)
+
+
+def seed():
+    """A believable shop (every app's demo data) plus parts and stock movements."""
+    import io
+    from decimal import Decimal
+
+    from django.core.management import call_command
+
+    from inventory.models import Part
+
+    call_command("seed_demo", stdout=io.StringIO())
+    for index in range(20):
+        Part.objects.create(sku=f"BK-{index:03d}", description=f"Brake pad set {index}",
+                            unit_cost=Decimal("12.50") + index, on_hand=0)
