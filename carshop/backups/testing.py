@@ -19,15 +19,12 @@ def table_contents(alias="default"):
     the checksums under test."""
     connection = connections[alias]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            tables = pg_tables(cursor)
-        else:
-            tables = sqlite_tables(cursor)
+        tables = pg_tables(cursor) if connection.vendor == "postgresql" else sqlite_tables(cursor)
         contents = {}
         for table in tables:
             columns = ", ".join(qi(c) for c in table.columns)
-            cursor.execute(f"SELECT {columns} FROM {qi(table.name)}")  # noqa: S608
-            contents[table.name] = sorted((tuple(map(repr, row)) for row in cursor.fetchall()))
+            cursor.execute(f"SELECT {columns} FROM {qi(table.name)}")
+            contents[table.name] = sorted(tuple(map(repr, row)) for row in cursor.fetchall())
     return contents
 
 
@@ -66,6 +63,7 @@ def command_env(**extra):
 
 
 def manage(*args, env=None, timeout=120):
+    connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),  # noqa: S603
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -74,6 +72,7 @@ def manage(*args, env=None, timeout=120):
 def kill_at(point, *args, timeout=60):
     """Run `manage.py *args` until it reports "paused at POINT", then SIGKILL it. Returns what it
     wrote on stderr. Fails if it never reaches the point."""
+    connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     env = command_env(CARSHOP_BACKUP_PAUSE_AT=point)
     process = subprocess.Popen([sys.executable, str(manage_py), *args], env=env,  # noqa: S603
