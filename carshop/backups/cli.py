@@ -11,10 +11,17 @@ from carshop.backups.errors import BackupError
 @contextlib.contextmanager
 def operator_errors():
     """A BackupError becomes Django's one-line error with a non-zero exit."""
+    import sqlite3
+
+    import psycopg2
+
     try:
         yield
     except BackupError as exc:
         raise CommandError(str(exc)) from None
+    except (sqlite3.Error, psycopg2.Error, OSError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandError(f"{type(exc).__name__}: {first_line}") from None
 
 
 def bool_value(value):

@@ -18,7 +18,6 @@ still has the database open (stop the application first): no stale WAL can be re
 restored file. Killed at any moment, the path names either the old database or the new one.
 """
 
-import contextlib
 import os
 import shutil
 import sqlite3
@@ -117,7 +116,8 @@ def prepare_capture(path, backup_id, full):
                                     watermark=None)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return state, changed
     finally:
@@ -194,7 +194,7 @@ def incremental_backup(path, out_path, parent, progress=None):
             result = _write_incremental(conn, parent, progress)
             conn.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("DETACH DATABASE inc")
@@ -404,7 +404,7 @@ def _apply_incremental(conn, path):
                              "SELECT name, seq FROM inc.carshop_sequence")
             conn.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         finally:

@@ -62,6 +62,10 @@ def command_env(**extra):
     return env
 
 
+def manage_command():
+    return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+
+
 def manage(*args, env=None, timeout=120):
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
