@@ -9,7 +9,7 @@ from django.db import connection
 
 from accounts.models import Customer
 from carshop.backups import service, testing
-from inventory.models import Part
+from inventory.models import Part, StockMovement
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +47,8 @@ def test_a_full_backup_restores_every_table_identically(backup_dir):
     assert set(manifest["tables"]) == set(before)
     assert manifest["tables"]["accounts_customer"]["rows"] == len(before["accounts_customer"])
 
-    Customer.objects.filter(pk__in=Customer.objects.values("pk")[:5]).delete()
+    without_vehicles = Customer.objects.filter(vehicles__isnull=True).values_list("pk", flat=True)
+    Customer.objects.filter(pk__in=list(without_vehicles[:5])).delete()
     Part.objects.update(description="changed")
     raw("DELETE FROM inventory_part WHERE sku LIKE 'BK-01%%'")
 
@@ -91,6 +92,7 @@ def test_a_chain_of_incrementals_restores_each_point_exactly(backup_dir):
     assert {third["chain"], second["chain"], first["chain"]} == {full["id"]}
     assert "inventory_part" in second["changed_tables"]
 
+    StockMovement.objects.all().delete()
     Part.objects.all().delete()
     for manifest, contents in points:
         restore(str(backup_dir / f"{manifest['id']}.manifest.json"))

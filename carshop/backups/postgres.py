@@ -156,11 +156,10 @@ def has_tables(settings_dict):
         conn.close()
 
 
-def recreate_database(settings_dict, dbname):
+def create_database(settings_dict, dbname):
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {qi(dbname)} WITH (FORCE)")
             cur.execute(f"CREATE DATABASE {qi(dbname)}")
     finally:
         conn.close()

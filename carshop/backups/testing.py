@@ -127,15 +127,37 @@ def cleanup():
 
 
 def seed():
-    """A believable shop (every app's demo data) plus parts and stock movements."""
-    import io
+    """A small shop: customers, vehicles, parts, a supplier, stock movements, a user in a group
+    (rows in many tables, foreign keys and a many-to-many), and values that are awkward to copy
+    (quotes, backslashes, newlines, non-ASCII, NULLs, decimals)."""
     from decimal import Decimal
 
-    from django.core.management import call_command
+    from django.contrib.auth.models import Group
 
-    from inventory.models import Part
+    from accounts.models import Customer, User
+    from inventory.models import Part, StockMovement, Supplier, Vehicle
 
-    call_command("seed_demo", stdout=io.StringIO())
-    for index in range(20):
-        Part.objects.create(sku=f"BK-{index:03d}", description=f"Brake pad set {index}",
-                            unit_cost=Decimal("12.50") + index, on_hand=0)
+    user = User.objects.create_user("bk-advisor", email="advisor@example.com")
+    user.groups.add(*Group.objects.all()[:2])
+    customers = Customer.objects.bulk_create([
+        Customer(first_name=f"First{i}", last_name=f"Last{i}", display_name=f"Last{i}, First{i}",
+                 email=f"c{i}@example.com", city="Springfield", notes="")
+        for i in range(30)
+    ])
+    Customer.objects.create(first_name="Zoë", last_name="O'Brien",
+                            notes="quote ' backslash \\ tab\tnewline\n emoji \U0001F697 ;\\.")
+    Vehicle.objects.bulk_create([
+        Vehicle(vin=f"1HGCM82633A{i:06d}", vin_tail=f"3A{i:06d}", make="Honda", model="Accord",
+                model_year=2010 + i, owner=customers[i] if i % 3 else None, odometer=None)
+        for i in range(10)
+    ])
+    parts = Part.objects.bulk_create([
+        Part(sku=f"BK-{i:03d}", description=f"Brake pad set {i}",
+             unit_cost=Decimal("12.50") + i, price_override=None if i % 2 else Decimal("99.99"))
+        for i in range(20)
+    ])
+    Supplier.objects.create(name="Parts Depot", notes="Ships Tuesdays")
+    StockMovement.objects.bulk_create([
+        StockMovement(part=part, kind="receipt", quantity=5, unit_cost=part.unit_cost, user=user)
+        for part in parts[:10]
+    ])
