@@ -130,12 +130,13 @@ def seed():
     """A small shop: customers, vehicles, parts, a supplier, stock movements, a user in a group
     (rows in many tables, foreign keys and a many-to-many), and values that are awkward to copy
     (quotes, backslashes, newlines, non-ASCII, NULLs, decimals)."""
+    from datetime import date
     from decimal import Decimal
 
     from django.contrib.auth.models import Group
 
     from accounts.models import Customer, User
-    from inventory.models import Part, StockMovement, Supplier, Vehicle
+    from inventory.models import OdometerReading, Part, StockMovement, Supplier, Vehicle
 
     user = User.objects.create_user("bk-advisor", email="advisor@example.com")
     user.groups.add(*Group.objects.all()[:2])
@@ -146,7 +147,7 @@ def seed():
     ])
     Customer.objects.create(first_name="Zoë", last_name="O'Brien",
                             notes="quote ' backslash \\ tab\tnewline\n emoji \U0001F697 ;\\.")
-    Vehicle.objects.bulk_create([
+    vehicles = Vehicle.objects.bulk_create([
         Vehicle(vin=f"1HGCM82633A{i:06d}", vin_tail=f"3A{i:06d}", make="Honda", model="Accord",
                 model_year=2010 + i, owner=customers[i] if i % 3 else None, odometer=None)
         for i in range(10)
@@ -155,6 +156,11 @@ def seed():
         Part(sku=f"BK-{i:03d}", description=f"Brake pad set {i}",
              unit_cost=Decimal("12.50") + i, price_override=None if i % 2 else Decimal("99.99"))
         for i in range(20)
+    ])
+    OdometerReading.objects.bulk_create([
+        OdometerReading(vehicle=vehicle, reading=1000 * (i + 1), read_on=date(2024, 1, 1 + i),
+                        recorded_by=user)
+        for i, vehicle in enumerate(vehicles)
     ])
     Supplier.objects.create(name="Parts Depot", notes="Ships Tuesdays")
     StockMovement.objects.bulk_create([
