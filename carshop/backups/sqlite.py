@@ -81,6 +81,53 @@ def table_checksums(conn, tables, only=None):
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
+def _checksum_worker(path, queue):
+    own = connect(path)
+    try:
+        return {table.name: scan_checksum(own, table) for table in queue}
+    finally:
+        own.close()
+
+
+def parallel_checksums(path, tables, progress=None):
+    """Checksums of a database file nobody writes to (a backup copy, a restored scratch file),
+    table by table in a few worker processes (one per core): building and hashing each row's
+    text is CPU work, which one Python process does on one core only."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.conf import settings
+
+    workers = max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
+    sizes = {}
+    conn = connect(path)
+    try:
+        for table in tables:
+            sizes[table.name] = conn.execute(
+                f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
+    finally:
+        conn.close()
+    queues = [[] for _ in range(min(workers, max(1, len(tables))))]
+    loads = [0] * len(queues)
+    for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True):
+        lightest = loads.index(min(loads))
+        queues[lightest].append(table)
+        loads[lightest] += sizes[table.name] + 1
+
+    results = {}
+    if len(queues) == 1 or sum(loads) < 200_000:
+        results = _checksum_worker(path, tables)  # not worth starting processes
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=len(queues), mp_context=context) as pool:
+            for done in pool.map(_checksum_worker, [path] * len(queues), queues):
+                results.update(done)
+    if progress:
+        for table in tables:
+            progress(table.name)
+    return {t.name: results[t.name] for t in tables}
+
+
 def describe(path):
     conn = connect(path)
     try:
@@ -162,16 +209,12 @@ def full_backup(path, out_path, progress=None):
             target.execute("PRAGMA journal_mode=DELETE")
             tables = sqlite_tables(target)
             migrations = applied_migrations(_fetch(target), tables)
-            checksums = {}
-            for table in tables:
-                checksums[table.name] = scan_checksum(target, table)
-                if progress:
-                    progress(table.name)
             watermark = _watermark(target)
         finally:
             target.close()
     finally:
         source.close()
+    checksums = parallel_checksums(out_path, tables, progress)
     return {
         "tables": checksums,
         "migrations": migrations,
@@ -468,15 +511,13 @@ def _swap(live_path, beside):
 
 
 def compare(path):
+    """Every table's row count and checksum (of a database nobody else writes to)."""
     conn = connect(path)
     try:
-        conn.execute("BEGIN")
         tables = sqlite_tables(conn)
-        found = table_checksums(conn, tables)
-        conn.execute("COMMIT")
     finally:
         conn.close()
-    return found
+    return parallel_checksums(path, tables)
 
 
 def copy_database(source_path, target_path):

@@ -248,6 +248,8 @@ BACKUP_STATUS_FILE = Path(env_str("BACKUP_STATUS_FILE", str(VAR_DIR / "backup-st
 BACKUP_SCRATCH_DATABASE = env_str("BACKUP_SCRATCH_DATABASE", "")
 # Where files bound for a remote storage are staged (empty: the system's temporary folder).
 BACKUP_STAGING_DIR = env_str("BACKUP_STAGING_DIR", "")
+# Threads computing SQLite table checksums (0: one per CPU core).
+BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
 # Folder of pg_dump, pg_restore and psql when they are not on PATH.
 BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
 # Free disk space under which the health check fails.
