@@ -150,3 +150,26 @@ def test_a_migrate_with_nothing_to_run_keeps_the_chain(backup_dir):
     capture.before_migrate(sender=None, using="default", plan=[])
     capture.after_migrate(sender=None, using="default")
     assert backup("incremental")["kind"] == "incremental"
+
+
+def test_an_incremental_in_another_folder_finds_its_parent(backup_dir, tmp_path):
+    """The guide's layout: a weekly full backup in one folder, daily incrementals in others."""
+    weekly, daily = tmp_path / "weekly", tmp_path / "daily-1"
+    full = backup("full", destination=str(weekly))
+    Part.objects.filter(sku="BK-008").update(description="Monday")
+    monday = backup("incremental", destination=str(daily))
+    expected = testing.table_contents()
+    Part.objects.update(description="later")
+
+    assert monday["parent"] == full["id"]
+    restore(str(daily / "latest"))
+    assert testing.table_contents() == expected
+
+
+def test_a_second_backup_while_one_runs_is_refused(backup_dir):
+    target = service.Target.live()
+    with service.exclusive(target):
+        other_process = testing.manage("backup", "--type=full")
+    assert other_process.returncode != 0
+    assert "another backup or restore of this database is running" in other_process.stderr
+    assert testing.manage("backup", "--type=full").returncode == 0  # free again afterwards

@@ -4,6 +4,7 @@ Every function takes and returns plain data (manifests are dicts, as stored) and
 BackupError with one line for the operator when something is wrong.
 """
 
+import contextlib
 import dataclasses
 import gzip
 import itertools
@@ -209,11 +210,63 @@ def resolve_chain(manifest, place):
 
 # --- backup ------------------------------------------------------------------------------------
 
+_HELD = set()
+
+
+@contextlib.contextmanager
+def exclusive(target):
+    """One backup or restore of a database at a time (cron runs that overlap, a restore during a
+    backup): the second one stops with a clear message instead of interleaving."""
+    key = target.identity()
+    if key in _HELD:  # already ours (the safety backup inside a restore)
+        yield
+        return
+    busy = BackupError("another backup or restore of this database is running: try again "
+                       "when it has finished")
+    if target.vendor == "postgresql":
+        conn = postgres.connect(target.settings, autocommit=True)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(hashtext('carshop_backup_run'))")
+                if not cursor.fetchone()[0]:
+                    raise busy
+            _HELD.add(key)
+            try:
+                yield
+            finally:
+                _HELD.discard(key)
+        finally:
+            conn.close()  # ends the session, which releases the lock
+        return
+    import fcntl
+
+    with open(target.name + ".backup-lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def create_backup(kind="full", destination=None, compress=False, now=None, target=None,
                   progress=None, dry_run=False, full_because=None):
     """Take a backup; returns its manifest. kind: full, incremental, pre-update, or safety (a full
     backup taken before a restore, which leaves the incremental chain alone)."""
     target = target or Target.live()
+    if dry_run:
+        return _create_backup(kind, destination, compress, now, target, progress, True,
+                              full_because)
+    with exclusive(target):
+        return _create_backup(kind, destination, compress, now, target, progress, False,
+                              full_because)
+
+
+def _create_backup(kind, destination, compress, now, target, progress, dry_run, full_because):
     destination = destination or destinations.default_destination()
     started = time.monotonic()
     now = now or timezone.now()
@@ -473,18 +526,8 @@ def restore(source, destination=None, target=None, safety_destination=None, dry_
     try:
         if dry_run:
             return report
-        pause_point("verified")
-        connections.close_all()
-        if target.has_tables():
-            safety = create_backup("safety", safety_destination, target=target)
-            report["safety_backup"] = safety["id"]
-            report["safety_backup_destination"] = (
-                safety_destination or destinations.default_destination()).label
-        pause_point("safety-backup-taken")
-        restore_started = time.monotonic()
-        connections.close_all()
-        _restore_into(target, [(m, local) for m, local, _ in local_files], progress)
-        report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
+        with exclusive(target):
+            _safety_then_restore(target, local_files, report, safety_destination, progress)
     finally:
         release(local_files)
     report["total_seconds"] = round(time.monotonic() - started, 3)
@@ -494,6 +537,21 @@ def restore(source, destination=None, target=None, safety_destination=None, dry_
     logger.info("database restored", extra={"backup": report["source"],
                                             "target": report["target"]})
     return report
+
+
+def _safety_then_restore(target, local_files, report, safety_destination, progress):
+    pause_point("verified")
+    connections.close_all()
+    if target.has_tables():
+        safety = create_backup("safety", safety_destination, target=target)
+        report["safety_backup"] = safety["id"]
+        report["safety_backup_destination"] = (
+            safety_destination or destinations.default_destination()).label
+    pause_point("safety-backup-taken")
+    restore_started = time.monotonic()
+    connections.close_all()
+    _restore_into(target, [(m, local) for m, local, _ in local_files], progress)
+    report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
 
 
 def _restore_into(target, chain, progress=None):
