@@ -173,3 +173,16 @@ def test_a_second_backup_while_one_runs_is_refused(backup_dir):
     assert other_process.returncode != 0
     assert "another backup or restore of this database is running" in other_process.stderr
     assert testing.manage("backup", "--type=full").returncode == 0  # free again afterwards
+
+
+def test_rollback_restores_the_pre_update_backup(backup_dir):
+    backup("full")
+    before_deploy = testing.table_contents()
+    pre_update = backup("pre-update")
+    Part.objects.update(description="written by the new release")
+    backup("incremental")
+
+    restore("latest-pre-update")
+
+    assert pre_update["type"] == "pre-update"
+    assert testing.table_contents() == before_deploy

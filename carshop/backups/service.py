@@ -590,10 +590,32 @@ def scratch_target(value="scratch", live=None):
             raise BackupError(f"--target is {vendor}; backups of this database restore on "
                               f"{ENGINE_NAMES[live.vendor]}")
         target = Target(vendor, {**live.settings, **{k: v for k, v in config.items() if v}})
-    if target.identity() == live.identity():
+    if _same_database(target, live):
         raise BackupError("the recovery target is the live database: a drill never restores "
                           "over it; name a scratch database")
     return target
+
+
+def _same_database(one, other):
+    if one.identity() == other.identity():
+        return True
+    if one.vendor != "postgresql":
+        return False
+    # Host names differ (localhost, 127.0.0.1, a DNS alias): ask the servers themselves.
+    facts = []
+    for target in (one, other):
+        try:
+            conn = postgres.connect(target.settings)
+        except BackupError:
+            return False  # the target does not exist yet, so it is not the live database
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT (SELECT system_identifier FROM pg_control_system()), "
+                               "current_database()")
+                facts.append(cursor.fetchone())
+        finally:
+            conn.close()
+    return facts[0] == facts[1]
 
 
 def test_recovery(target_value="scratch", source="latest", destination=None, progress=None):
