@@ -112,7 +112,7 @@ def test_an_incremental_holds_only_the_changed_rows(backup_dir):
 
 
 def test_a_compressed_chain_restores_too(backup_dir):
-    backup("full", compress=True)
+    call_command("backup", "--type=full", "--compress=true", stdout=io.StringIO())
     Customer.objects.filter(pk=Customer.objects.order_by("pk").last().pk).update(city="Gotham")
     last = backup("incremental", compress=True)
     expected = testing.table_contents()
@@ -169,7 +169,8 @@ def test_an_incremental_in_another_folder_finds_its_parent(backup_dir, tmp_path)
 def test_a_second_backup_while_one_runs_is_refused(backup_dir):
     target = service.Target.live()
     with service.exclusive(target):
-        other_process = testing.manage("backup", "--type=full")
+        other_process = testing.manage("backup", "--type=full",
+                                       env=testing.command_env(BACKUP_LOCK_WAIT_SECONDS=0))
     assert other_process.returncode != 0
     assert "another backup or restore of this database is running" in other_process.stderr
     assert testing.manage("backup", "--type=full").returncode == 0  # free again afterwards

@@ -227,9 +227,16 @@ def exclusive(target):
         conn = postgres.connect(target.settings, autocommit=True)
         try:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock(hashtext('carshop_backup_run'))")
-                if not cursor.fetchone()[0]:
-                    raise busy
+                # A few seconds' grace: the session of a run that was just killed may take a
+                # moment to end on the server.
+                deadline = time.monotonic() + settings.BACKUP_LOCK_WAIT_SECONDS
+                while True:
+                    cursor.execute("SELECT pg_try_advisory_lock(hashtext('carshop_backup_run'))")
+                    if cursor.fetchone()[0]:
+                        break
+                    if time.monotonic() >= deadline:
+                        raise busy
+                    time.sleep(0.2)
             _HELD.add(key)
             try:
                 yield
