@@ -109,7 +109,10 @@ def configure(tmp_path, settings):
     }}
     settings.BACKUP_STATUS_FILE = tmp_path / "backup-status.json"
     if connections["default"].vendor == "postgresql":
-        settings.BACKUP_SCRATCH_DATABASE = "carshop_backups_scratch"
+        # One scratch database per test database: parallel runs on other databases of the same
+        # server do not collide.
+        live = connections["default"].settings_dict["NAME"]
+        settings.BACKUP_SCRATCH_DATABASE = f"carshop_backups_scratch_{live}"[:63]
     else:
         settings.BACKUP_SCRATCH_DATABASE = str(tmp_path / "scratch.sqlite3")
     return settings.BACKUP_DIR
