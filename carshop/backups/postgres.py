@@ -20,6 +20,7 @@ failure, or the command being killed (psql dies with it), leaves the old databas
 import contextlib
 import os
 import shutil
+import subprocess
 import threading
 from types import SimpleNamespace
 
@@ -226,7 +227,7 @@ def full_backup(settings_dict, out_path, compress, progress=None):
                        f"--exclude-table-data={capture.CHANGE_TABLE}"]
             if compress:
                 command.append("--compress=9")
-            dump = spawn(command, env=env, stdin=subprocess_devnull(), stderr=-1)
+            dump = spawn(command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
             stderr_reader = _drain(dump.stderr)
             try:
                 hash_settings(cur)
@@ -257,12 +258,6 @@ def full_backup(settings_dict, out_path, compress, progress=None):
         "server_version": facts["server_version"],
         "format": "pg_dump-custom",
     }
-
-
-def subprocess_devnull():
-    import subprocess
-
-    return subprocess.DEVNULL
 
 
 class _Drain(threading.Thread):
@@ -500,7 +495,7 @@ def restore(settings_dict, dbname, chain, progress=None):
     args, env = cli_args(settings_dict, dbname)
     psql = spawn([tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
                   "-v", "ON_ERROR_STOP=1", *args, "--file=-"],
-                 env=env, stdin=-1, stdout=subprocess_devnull(), stderr=-1)
+                 env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     psql_errors = _drain(psql.stderr)
     try:
         try:
@@ -510,8 +505,8 @@ def restore(settings_dict, dbname, chain, progress=None):
             full_manifest, full_path = chain[0]
             pg_restore = spawn([tool("pg_restore"), "--no-owner", "--no-privileges",
                                 "--file=-", full_path],
-                               env=env, stdin=subprocess_devnull(), stdout=psql.stdin,
-                               stderr=-1)
+                               env=env, stdin=subprocess.DEVNULL, stdout=psql.stdin,
+                               stderr=subprocess.PIPE)
             restore_errors = _drain(pg_restore.stderr)
             code = pg_restore.wait()
             restore_errors.join()
@@ -551,8 +546,8 @@ def restore(settings_dict, dbname, chain, progress=None):
 
 # --- validation --------------------------------------------------------------------------------
 
-def compare(settings_dict, dbname, manifest):
-    """Every table's row count and checksum in `dbname` against the manifest: the differences."""
+def compare(settings_dict, dbname):
+    """Every table's row count and checksum in `dbname`, in one snapshot."""
     conn = connect(settings_dict, dbname)
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)

@@ -670,7 +670,7 @@ def test_recovery(target_value="scratch", source="latest", destination=None, pro
 def compare(target, manifest):
     """Row counts and checksums of every table of `target` against the manifest."""
     if target.vendor == "postgresql":
-        found = postgres.compare(target.settings, target.name, manifest)
+        found = postgres.compare(target.settings, target.name)
     else:
         if not os.path.exists(target.name):
             raise BackupError(f"{target.name} does not exist: run test_recovery first")
