@@ -21,6 +21,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo --if-empty
 
 run: demo

@@ -11,8 +11,8 @@ os.environ.setdefault("DJANGO_ENV", "test")
 import pytest
 
 
-def _require_postgres():
-    return os.environ.get("REQUIRE_POSTGRES", "").lower() in {"1", "true", "yes"}
+def _required(name):
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +23,36 @@ def _postgresql_only(request):
 
     if connection.vendor != "postgresql":
         message = f"needs PostgreSQL, the database is {connection.vendor}"
-        if _require_postgres():
+        if _required("REQUIRE_POSTGRES"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser_page():
+    """A page in a real headless Chromium (the system's, driven by Playwright)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"needs Chromium at {CHROMIUM}"
+        if _required("REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs an event loop in this thread; the test's own ORM calls stay synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15000)
+        try:
+            yield page
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

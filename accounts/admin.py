@@ -1,8 +1,23 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
+from django.utils.text import slugify
 
+from accounts import services, webhooks
 from accounts.admin_base import CarshopModelAdmin
-from accounts.models import Customer, ShopSettings, User
+from accounts.exceptions import AccountsError
+from accounts.models import (
+    Customer,
+    Partner,
+    PartnerKey,
+    ShopSettings,
+    User,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from accounts.scopes import EVENT_CHOICES, SCOPE_CHOICES
 
 
 @admin.register(User)
@@ -48,3 +63,265 @@ class ShopSettingsAdmin(CarshopModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Partners of the API (managers): partners, keys shown once, webhook subscriptions, delivery log
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_form_error(form, exc):
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+class PartnerForm(forms.ModelForm):
+    slug = forms.SlugField(max_length=60, required=False,
+                           help_text="Short name (letters, digits, dashes); made from the name "
+                                     "when empty. The service user is partner:<short name>.")
+
+    class Meta:
+        model = Partner
+        fields = ("name", "slug", "kind", "is_active", "contact_name", "contact_email",
+                  "contact_phone", "notes", "customers")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and "slug" in self.fields:
+            slug = slugify(cleaned.get("slug") or cleaned.get("name") or "")[:60]
+            if not slug:
+                self.add_error("slug", "Choose a short name made of letters and digits.")
+            elif (Partner.objects.filter(slug=slug).exists()
+                  or User.objects.filter(username=services.service_username(slug)).exists()):
+                self.add_error("slug", f"The short name {slug!r} is taken.")
+            cleaned["slug"] = slug
+        return cleaned
+
+    def validate_unique(self):
+        # The slug is checked in clean() (it may be derived from the name).
+        self.instance.slug = self.cleaned_data.get("slug") or self.instance.slug or "-"
+        super().validate_unique()
+
+
+class PartnerKeyInline(admin.TabularInline):
+    model = PartnerKey
+    fields = ("name", "prefix", "scopes", "expires_at", "revoked_at", "last_used_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class WebhookSubscriptionInline(admin.TabularInline):
+    model = WebhookSubscription
+    fields = ("url", "events", "is_active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Partner)
+class PartnerAdmin(CarshopModelAdmin):
+    form = PartnerForm
+    list_display = ("name", "kind", "is_active", "contact_name", "contact_email", "created_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "slug", "contact_name", "contact_email")
+    autocomplete_fields = ("customers",)
+    readonly_fields = ("user", "created_at", "updated_at")
+    inlines = (PartnerKeyInline, WebhookSubscriptionInline)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "kind", "is_active")}),
+        ("Contact", {"fields": ("contact_name", "contact_email", "contact_phone", "notes")}),
+        ("Fleet and insurance", {"fields": ("customers",)}),
+        ("Service user", {"fields": ("user", "created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "slug") if obj is not None else fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = {name: form.cleaned_data.get(name) for name in (
+            "kind", "is_active", "contact_name", "contact_email", "contact_phone", "notes")}
+        partner = services.create_partner(form.cleaned_data["name"],
+                                          slug=form.cleaned_data["slug"], **data)
+        obj.pk, obj.user_id, obj.slug = partner.pk, partner.user_id, partner.slug
+        obj.created_at, obj.updated_at = partner.created_at, partner.updated_at
+        obj._state.adding = False
+
+
+class PartnerKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple,
+                                       help_text="What the key may do.")
+
+    class Meta:
+        model = PartnerKey
+        fields = ("partner", "name", "scopes", "expires_at", "throttle_rate")
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["scopes"] = services.validate_scopes(cleaned.get("scopes"))
+            cleaned["throttle_rate"] = services.validate_throttle_rate(
+                cleaned.get("throttle_rate"))
+        except AccountsError as exc:
+            _as_form_error(self, exc)
+        expires_at = cleaned.get("expires_at")
+        if self.instance.pk is None and expires_at is not None and expires_at <= timezone.now():
+            self.add_error("expires_at", "The expiry date is in the past.")
+        return cleaned
+
+
+@admin.register(PartnerKey)
+class PartnerKeyAdmin(CarshopModelAdmin):
+    """Keys are issued here; the key is shown once, in a message, right after saving."""
+
+    form = PartnerKeyForm
+    list_display = ("name", "partner", "prefix", "scopes_list", "expires_at", "revoked_at",
+                    "last_used_at")
+    list_filter = ("partner__kind", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("partner",)
+    search_fields = ("name", "prefix", "partner__name")
+    autocomplete_fields = ("partner",)
+    readonly_fields = ("prefix", "revoked_at", "last_used_at", "created_by", "created_at")
+    actions = ("revoke_keys",)
+
+    @admin.display(description="scopes")
+    def scopes_list(self, key):
+        return ", ".join(key.scopes)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_revoked:
+            return (*fields, "partner", "name", "scopes", "expires_at", "throttle_rate")
+        if obj is not None:
+            return (*fields, "partner")
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key's history stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, plain = services.issue_key(
+            form.cleaned_data["partner"], name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"], expires_at=form.cleaned_data.get("expires_at"),
+            throttle_rate=form.cleaned_data.get("throttle_rate", ""), created_by=request.user)
+        obj.pk, obj.prefix, obj.hashed_key = key.pk, key.prefix, key.hashed_key
+        obj.created_at, obj.created_by = key.created_at, key.created_by
+        obj._state.adding = False
+        messages.warning(
+            request,
+            f"The new key is {plain} — copy it now and give it to {key.partner}: it is not "
+            f"shown again. The partner sends it as the header 'Authorization: Api-Key {plain}'.",
+        )
+
+    @admin.action(description="Revoke selected keys (cannot be undone)",
+                  permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        count = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.revoke_key(key)
+            count += 1
+        self.message_user(request, f"{count} key(s) revoked.")
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple,
+                                       help_text="Sent only while the partner has a usable key "
+                                                 "with each event's scope.")
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("partner", "url", "events", "description", "is_active")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            webhooks.validate_target_url(url)
+        except AccountsError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return url
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(CarshopModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ("url", "partner", "events_list", "is_active", "created_at")
+    list_filter = ("is_active", "partner__kind")
+    list_select_related = ("partner",)
+    search_fields = ("url", "partner__name")
+    autocomplete_fields = ("partner",)
+
+    @admin.display(description="events")
+    def events_list(self, subscription):
+        return ", ".join(subscription.events)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        subscription = services.subscribe(data["partner"], url=data["url"], events=data["events"],
+                                          description=data.get("description", ""),
+                                          is_active=data.get("is_active", True))
+        obj.pk, obj.secret = subscription.pk, subscription.secret
+        obj.created_at = subscription.created_at
+        obj._state.adding = False
+        messages.warning(request, f"The signing secret is {subscription.secret} — give it to "
+                                  f"{subscription.partner} now: it is not shown again.")
+
+
+class ReadOnlyAdmin(CarshopModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log: every event sent to every subscription, with its attempts."""
+
+    list_display = ("event_type", "partner", "url", "status", "attempts", "response_status",
+                    "last_attempt_at", "next_attempt_at", "delivered_at")
+    list_filter = ("status", "event__event_type")
+    list_select_related = ("event", "subscription", "subscription__partner")
+    search_fields = ("subscription__url", "subscription__partner__name", "=event__event_id")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="event", ordering="event__event_type")
+    def event_type(self, delivery):
+        return delivery.event.event_type
+
+    @admin.display(description="partner")
+    def partner(self, delivery):
+        return delivery.subscription.partner
+
+    @admin.display(description="URL")
+    def url(self, delivery):
+        return delivery.subscription.url
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    """The outbox: events as published, with what they carried."""
+
+    list_display = ("event_type", "event_id", "scope", "customer", "partner", "created_at")
+    list_filter = ("event_type",)
+    list_select_related = ("customer", "partner")
+    search_fields = ("=event_id",)
+    date_hierarchy = "created_at"

@@ -9,7 +9,16 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from accounts import checks  # noqa: F401 - registers the system checks
         from accounts.roles import apply_roles_after_migrate
 
         # Models added later bring new permissions; re-apply the matrix after every migrate.
         post_migrate.connect(apply_roles_after_migrate, dispatch_uid="accounts_apply_roles")
+
+        from auditlog.models import LogEntry
+        from django.db.models.signals import pre_save
+
+        from accounts.api.audit import add_key_to_entry
+
+        # Audit entries written through the API name the key that made the change.
+        pre_save.connect(add_key_to_entry, sender=LogEntry, dispatch_uid="accounts_api_key_audit")

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -179,3 +180,210 @@ class ShopSettings(models.Model):
     def current(cls):
         settings, _ = cls.objects.get_or_create(pk=1)
         return settings
+
+
+# ---------------------------------------------------------------------------------------------
+# Partners of the REST API: who they are, their keys, their webhook subscriptions and deliveries.
+# Business rules (creating a partner with its service user, issuing and revoking keys, publishing
+# events) live in accounts/services.py and accounts/webhooks.py.
+# ---------------------------------------------------------------------------------------------
+
+
+class Partner(models.Model):
+    """A company that integrates through the API: a marketplace, a fleet or insurer, an accounting
+    system. Changes made through its keys are credited to its inactive service user."""
+
+    class Kind(models.TextChoices):
+        MARKETPLACE = "marketplace", "Marketplace"
+        FLEET = "fleet", "Fleet or insurance"
+        ACCOUNTING = "accounting", "Accounting system"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True,
+                            help_text="Short name; the service user is partner:<slug>.")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    is_active = models.BooleanField(
+        "active", default=True,
+        help_text="An inactive partner's keys stop working and it receives no webhooks.")
+    customers = models.ManyToManyField(
+        Customer, blank=True, related_name="partners",
+        verbose_name="linked customer accounts",
+        help_text="Fleet and insurance partners see repair orders of these customers' vehicles.")
+    contact_name = models.CharField(max_length=120, blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=32, blank=True)
+    notes = models.TextField(blank=True)
+    user = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="partner", editable=False,
+        help_text="Inactive account the audit log credits this partner's changes to.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["kind", "is_active"], name="partner_kind_active_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class PartnerKeyQuerySet(models.QuerySet):
+    def usable(self, now=None):
+        """Keys that authenticate now: not revoked, not expired, of an active partner."""
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, partner__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
+class PartnerKey(models.Model):
+    """An API key of a partner. The key itself is shown once when issued; only its prefix (to find
+    it) and a SHA-512 hash (to check it) are stored."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="keys")
+    name = models.CharField(max_length=80, help_text="What the key is for, e.g. 'nightly sync'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=160, editable=False)
+    scopes = models.JSONField(default=list,
+                              help_text="What the key may do; see accounts/scopes.py.")
+    expires_at = models.DateTimeField("expires", null=True, blank=True,
+                                      help_text="Empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    throttle_rate = models.CharField(
+        max_length=20, blank=True,
+        help_text="Requests allowed, e.g. 600/min or 10/sec. "
+                  "Empty: the default (API_KEY_THROTTLE_RATE).")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["partner_id", "-created_at", "-id"]
+        verbose_name = "partner API key"
+        indexes = [models.Index(fields=["partner", "revoked_at"], name="partnerkey_partner_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self):
+        return self.revoked_at is not None
+
+    def has_expired(self, now=None):
+        from django.utils import timezone
+
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def has_scope(self, scope):
+        return scope in self.scopes
+
+
+class WebhookSubscription(models.Model):
+    """A partner's URL that receives the events it chose, signed with the subscription's secret."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="subscriptions")
+    url = models.URLField("URL", max_length=500)
+    events = models.JSONField(default=list, help_text="Event types sent to this URL.")
+    # The receiver checks signatures with it, so it is kept as is (a hash could not sign); it is
+    # shown once when the subscription is created and masked in the audit log.
+    secret = models.CharField(max_length=80, editable=False)
+    is_active = models.BooleanField("active", default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["partner_id", "id"]
+        indexes = [models.Index(fields=["partner", "is_active"], name="webhooksub_partner_idx")]
+
+    def __str__(self):
+        return f"{self.partner}: {self.url}"
+
+
+class WebhookEvent(models.Model):
+    """The outbox: one row per event, written in the same transaction as the change it reports.
+    `scope`, `customer` and `partner` say who may receive it."""
+
+    event_id = models.UUIDField(unique=True, editable=False)
+    event_type = models.CharField(max_length=40, db_index=True)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    scope = models.CharField(max_length=40)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="When set, only partners linked to this customer receive the event.")
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="When set, only this partner receives the event (e.g. a lead it posted).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one subscription: attempts, the last response or error, the next retry."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE,
+                                     related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField("last status code", null=True, blank=True)
+    error = models.TextField("last error", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscription"],
+                                    name="webhookdelivery_once_per_subscription",
+                                    violation_error_message="An event is delivered once to each "
+                                                            "subscription."),
+        ]
+
+    def __str__(self):
+        return f"{self.event.event_type} → {self.subscription.url}"
+
+
+class IdempotentRequest(models.Model):
+    """A partner's write sent with an `Idempotency-Key` header, and the answer it got: the same
+    key sent again returns that answer instead of writing twice (a retried lead post creates one
+    lead). Kept for a day."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotentrequest_once",
+                                    violation_error_message="This Idempotency-Key was used."),
+        ]
+
+    def __str__(self):
+        return f"{self.partner_id}: {self.key}"

@@ -28,6 +28,7 @@ ROLES = {
         "inventory.purchaseorder": "view add change",
         "inventory.purchaseorderline": "view add change delete",
         "inventory.purchasereceipt": "view add",
+        "inventory.purchasereceiptline": "view",
         "inventory.stockmovement": "view add",
         "inventory.markuprule": "view",
         "repairs.appointment": "all",
@@ -75,8 +76,14 @@ ROLES = {
         "accounts.user": "view",
         "inventory.*": "all view_part_cost",
         "repairs.*": "all",
-        "sales.*": "all view_all_commissions",
+        "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
+        # Partners of the API: managers decide who integrates and with which scopes.
+        "accounts.partner": "view add change",
+        "accounts.partnerkey": "view add change",
+        "accounts.webhooksubscription": "all",
+        "accounts.webhookevent": "view",
+        "accounts.webhookdelivery": "view",
     },
     OPERATIONS: {
         "accounts.user": "view add change",

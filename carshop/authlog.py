@@ -8,12 +8,9 @@ logger = logging.getLogger("carshop.auth")
 def _client_ip(request):
     if request is None:
         return None
-    try:
-        from axes.helpers import get_client_ip_address
+    from carshop.clientip import client_ip
 
-        return get_client_ip_address(request)
-    except Exception:  # a malformed forwarded header must not break logging
-        return request.META.get("REMOTE_ADDR")
+    return client_ip(request)
 
 
 def logged_in(sender, request, user, **kwargs):

@@ -5,6 +5,7 @@ import re
 import time
 import uuid
 
+from carshop.clientip import client_ip
 from carshop.logconfig import request_id_var
 
 access_logger = logging.getLogger("carshop.access")
@@ -50,7 +51,7 @@ class AccessLogMiddleware:
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user": user.get_username() if user is not None and user.is_authenticated else "-",
-                "remote_addr": request.META.get("REMOTE_ADDR", ""),
+                "remote_addr": client_ip(request),
             },
         )
         return response

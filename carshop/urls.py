@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from health_check.views import HealthCheckView
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
+    path("api/v1/", include("carshop.api_urls")),
+    path("estimate/", include("repairs.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,6 +1,26 @@
 class InventoryError(Exception):
-    """A business rule of the inventory refused the operation; the message is for the user."""
+    """A business rule of the inventory refused the operation; the message is for the user.
+
+    `field` names the form field the message is about, when there is one, so a form can show it
+    next to that field.
+    """
+
+    def __init__(self, message, *, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 class InsufficientStock(InventoryError):
-    pass
+    """Taking the quantity would leave less than nothing on the shelf."""
+
+
+class InvalidVin(InventoryError):
+    """The VIN is malformed; the message names the character or digit at fault."""
+
+    def __init__(self, message):
+        super().__init__(message, field="vin")
+
+
+class InvalidTransition(InventoryError):
+    """A purchase order cannot go from its current status to the one asked for."""

@@ -1,26 +1,76 @@
-"""Things the business knows: vehicles and parts, with the parts stock ledger."""
+"""Things the business knows: vehicles and parts, with the parts stock ledger and purchasing."""
 
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.db.models.lookups import Exact
+from django.utils import timezone
 
 from accounts.models import Customer
-from inventory.vin import validate_vin
+from inventory.vin import normalize_vin, validate_vin
+
+ZERO = Decimal("0.00")
+
+
+# Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
+# ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this
+# many owners the subquery is used: slower, never wrong.
+OWNER_MATCH_LIMIT = 500
+_NAME_PUNCTUATION = set(" '-.,&")
+
+
+class VehicleQuerySet(models.QuerySet):
+    def search(self, text):
+        """Vehicles matching every word of `text`: VIN (whole, its start or its last characters),
+        plate, or the owner's name or phone.
+
+        Each condition can use an index: VIN tails are matched on `vin_reversed` with a prefix
+        (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN.
+        """
+        queryset = self
+        for word in (text or "").split():
+            queryset = queryset.filter(self._word_condition(word))
+        return queryset
+
+    @staticmethod
+    def _word_condition(word):
+        compact = normalize_vin(word).replace("-", "")
+        condition = Q(plate=compact)
+        if compact.isalnum() and len(compact) >= 4:
+            if len(compact) == 17:
+                condition |= Q(vin=compact)
+            else:
+                condition |= Q(vin_reversed__startswith=compact[::-1]) | Q(vin__startswith=compact)
+        digits = sum(char.isdigit() for char in word)
+        if not digits and all(char.isalpha() or char in _NAME_PUNCTUATION for char in word):
+            owners = Customer.objects.filter(display_name__icontains=word)
+        elif (digits >= 7 or (digits >= 4 and not word.isdigit())) and all(
+                char.isdigit() or char in "()+-. " for char in word):
+            # Six digits alone are the tail of a VIN, not a phone number.
+            owners = Customer.objects.filter(phone__contains=word)
+        else:
+            return condition
+        ids = list(owners.order_by().values_list("pk", flat=True)[:OWNER_MATCH_LIMIT + 1])
+        if len(ids) > OWNER_MATCH_LIMIT:
+            return condition | Q(owner__in=owners.values("pk"))
+        return condition | Q(owner_id__in=ids) if ids else condition
 
 
 class Vehicle(models.Model):
     """Every vehicle the business has met: customers' cars and its own stock."""
 
     vin = models.CharField("VIN", max_length=17, unique=True)
-    # The last 8 characters, reversed-searchable: advisors search by the tail they read off a card.
-    vin_tail = models.CharField(max_length=8, editable=False, db_index=True)
-    make = models.CharField(max_length=60, blank=True)
+    # The VIN read backwards: "last 6 of the VIN" becomes a prefix search the index can answer.
+    vin_reversed = models.CharField(max_length=17, editable=False, db_index=True)
+    make = models.CharField(max_length=60, blank=True,
+                            help_text="Filled from the VIN when left empty.")
     model = models.CharField(max_length=60, blank=True)
-    model_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    model_year = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                  help_text="Filled from the VIN when left empty.")
     trim = models.CharField(max_length=60, blank=True)
     engine = models.CharField(max_length=60, blank=True)
     color = models.CharField("colour", max_length=40, blank=True)
@@ -30,16 +80,23 @@ class Vehicle(models.Model):
         Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="vehicles",
         help_text="Empty while the business itself owns the vehicle.",
     )
+    # The latest reading (by date), kept by inventory.services.record_odometer.
     odometer = models.PositiveIntegerField("last odometer reading", null=True, blank=True,
                                            editable=False)
+    odometer_read_on = models.DateField("odometer read on", null=True, blank=True,
+                                        editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VehicleQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(Upper("plate"), name="vehicle_plate_upper_idx"),
+            # Plates are stored upper-case, so the plain index answers an exact search.
+            models.Index(fields=["plate"], name="vehicle_plate_idx"),
             models.Index(fields=["make", "model"], name="vehicle_make_model_idx"),
+            models.Index(fields=["model_year"], name="vehicle_model_year_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Exact(Length("vin"), 17), name="vehicle_vin_17",
@@ -59,9 +116,11 @@ class Vehicle(models.Model):
             raise ValidationError({"vin": exc.messages}) from None
 
     def save(self, *args, **kwargs):
-        self.vin = (self.vin or "").strip().upper()
-        self.vin_tail = self.vin[-8:]
+        self.vin = normalize_vin(self.vin)
+        self.vin_reversed = self.vin[::-1]
         self.plate = (self.plate or "").strip().upper()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "vin_reversed", "plate"}
         super().save(*args, **kwargs)
 
 
@@ -78,11 +137,26 @@ class OdometerReading(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["vehicle", "-read_on", "-id"]
-        indexes = [models.Index(fields=["vehicle", "-read_on"], name="odometer_vehicle_date_idx")]
+        ordering = ["vehicle_id", "-read_on", "-id"]
+        indexes = [
+            models.Index(fields=["vehicle", "-read_on"], name="odometer_vehicle_date_idx"),
+            models.Index(fields=["read_on"], name="odometer_read_on_idx"),
+        ]
 
     def __str__(self):
         return f"{self.reading:,} on {self.read_on}"
+
+
+class PartQuerySet(models.QuerySet):
+    def low_stock(self):
+        """Stocked parts at or below their reorder point: what a manager reorders.
+
+        A part with neither a reorder point nor a reorder quantity is not kept in stock (ordered
+        when a job needs it), so being at zero is normal for it.
+        """
+        return self.filter(active=True, on_hand__lte=F("reorder_point")).exclude(
+            reorder_point=0, reorder_quantity=0
+        )
 
 
 class Part(models.Model):
@@ -92,7 +166,7 @@ class Part(models.Model):
     description = models.CharField(max_length=200)
     brand = models.CharField(max_length=60, blank=True)
     category = models.CharField(max_length=60, blank=True, db_index=True)
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"),
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
                                     validators=[MinValueValidator(Decimal("0"))],
                                     help_text="Average cost, updated on each receipt.")
     price_override = models.DecimalField(
@@ -101,8 +175,10 @@ class Part(models.Model):
         help_text="Leave empty to price from the markup matrix.")
     taxable = models.BooleanField(default=True)
     bin_location = models.CharField("bin", max_length=30, blank=True)
-    reorder_point = models.PositiveIntegerField(default=0)
-    reorder_quantity = models.PositiveIntegerField(default=0)
+    reorder_point = models.PositiveIntegerField(
+        default=0, help_text="Reorder when stock on hand is at or below this.")
+    reorder_quantity = models.PositiveIntegerField(
+        default=0, help_text="How many to order when reordering.")
     # Kept equal to the sum of the ledger by inventory.services, in the same transaction.
     on_hand = models.IntegerField(default=0, editable=False)
     supplier = models.ForeignKey("inventory.Supplier", null=True, blank=True,
@@ -112,10 +188,17 @@ class Part(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = PartQuerySet.as_manager()
+
     class Meta:
         ordering = ["sku"]
         permissions = [("view_part_cost", "Can see part costs")]
-        indexes = [models.Index(Upper("description"), name="part_description_upper_idx")]
+        indexes = [
+            models.Index(Upper("description"), name="part_description_upper_idx"),
+            # The low-stock list: small, and read by managers every morning.
+            models.Index(fields=["sku"], name="part_low_stock_idx",
+                         condition=Q(active=True, on_hand__lte=F("reorder_point"))),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(on_hand__gte=0),
                                    name="part_on_hand_not_negative",
@@ -123,16 +206,59 @@ class Part(models.Model):
             models.CheckConstraint(condition=models.Q(unit_cost__gte=0),
                                    name="part_unit_cost_not_negative",
                                    violation_error_message="A cost cannot be negative."),
+            models.CheckConstraint(
+                condition=models.Q(price_override__isnull=True)
+                | models.Q(price_override__gte=0),
+                name="part_price_override_not_negative",
+                violation_error_message="A price cannot be negative."),
         ]
 
     def __str__(self):
         return f"{self.sku} {self.description}"
+
+    def save(self, *args, **kwargs):
+        self.sku = (self.sku or "").strip().upper()
+        super().save(*args, **kwargs)
 
     @property
     def selling_price(self):
         from inventory.pricing import selling_price
 
         return selling_price(self)
+
+    @property
+    def is_low(self):
+        return self.active and self.on_hand <= self.reorder_point and bool(
+            self.reorder_point or self.reorder_quantity)
+
+
+class MarkupRule(models.Model):
+    """One band of the parts markup matrix, edited by a manager.
+
+    A part whose unit cost is at most `up_to` (and above the band below) sells at cost x
+    `multiplier`; costs above the highest band use its multiplier. While no band exists,
+    inventory.pricing.DEFAULT_MATRIX applies.
+    """
+
+    up_to = models.DecimalField("unit cost up to", max_digits=10, decimal_places=2, unique=True,
+                                validators=[MinValueValidator(Decimal("0.01"))])
+    multiplier = models.DecimalField(max_digits=6, decimal_places=3,
+                                     validators=[MinValueValidator(Decimal("1"))],
+                                     help_text="2.000 sells a part at twice its cost.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["up_to"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(up_to__gt=0), name="markup_up_to_positive",
+                                   violation_error_message="A cost band ends above zero."),
+            models.CheckConstraint(condition=models.Q(multiplier__gte=1),
+                                   name="markup_multiplier_at_least_one",
+                                   violation_error_message="A multiplier below 1 sells at a loss."),
+        ]
+
+    def __str__(self):
+        return f"up to {self.up_to}: x {self.multiplier}"
 
 
 class Supplier(models.Model):
@@ -163,7 +289,7 @@ class StockMovement(models.Model):
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     quantity = models.IntegerField()
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO)
     reason = models.CharField(max_length=200, blank=True)
     # What caused it, as "app.model:id" (a repair order's part line, a receipt line).
     reference = models.CharField(max_length=60, blank=True, db_index=True)
@@ -173,7 +299,10 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["part", "-created_at"], name="movement_part_date_idx")]
+        indexes = [
+            models.Index(fields=["part", "-created_at"], name="movement_part_date_idx"),
+            models.Index(fields=["kind", "-created_at"], name="movement_kind_date_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(quantity=0), name="movement_not_zero",
                                    violation_error_message="A movement moves something."),
@@ -185,3 +314,149 @@ class StockMovement(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.quantity:+d} {self.part.sku}"
+
+
+class PurchaseOrder(models.Model):
+    """Parts ordered from one supplier.
+
+    draft -> ordered -> partially received -> received; a draft or an order nothing was received
+    on yet can be cancelled. Every change of status goes through inventory.services.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ORDERED = "ordered", "Ordered"
+        PARTIALLY_RECEIVED = "partially_received", "Partially received"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT,
+                                 related_name="purchase_orders")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT,
+                              editable=False)
+    supplier_reference = models.CharField(
+        max_length=60, blank=True, help_text="The supplier's order or confirmation number.")
+    expected_on = models.DateField("expected on", null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ordered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ordered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+", editable=False)
+    received_at = models.DateTimeField("fully received at", null=True, blank=True,
+                                       editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancel_reason = models.CharField(max_length=200, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="po_status_created_idx"),
+            models.Index(fields=["supplier", "status"], name="po_supplier_status_idx"),
+            models.Index(fields=["-created_at"], name="po_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "cancelled"]) | Q(ordered_at__isnull=False),
+                name="po_ordered_has_date",
+                violation_error_message="An order that was placed has the date it was placed."),
+            models.CheckConstraint(
+                condition=~Q(status="received") | Q(received_at__isnull=False),
+                name="po_received_has_date",
+                violation_error_message="A received order has the date it was received."),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.supplier.name}" if self.supplier_id else self.number
+
+    @property
+    def number(self):
+        return f"PO-{self.pk:05d}" if self.pk else "PO (new)"
+
+    @staticmethod
+    def parse_number(text):
+        """The id in "PO-00012", "po12" or "12"; None if `text` is no order number."""
+        digits = (text or "").strip().upper().removeprefix("PO").lstrip("-# ")
+        return int(digits) if digits.isdigit() else None
+
+
+class PurchaseOrderLine(models.Model):
+    """A part and quantity on a purchase order, with what was received of it so far."""
+
+    order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="order_lines")
+    quantity_ordered = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity_received = models.PositiveIntegerField(default=0, editable=False)
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2,
+                                    validators=[MinValueValidator(Decimal("0"))],
+                                    help_text="Cost per unit agreed with the supplier.")
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        indexes = [models.Index(fields=["part", "order"], name="po_line_part_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "part"], name="po_line_part_once",
+                                    violation_error_message="This part is already on the order."),
+            models.CheckConstraint(condition=Q(quantity_ordered__gt=0),
+                                   name="po_line_quantity_positive",
+                                   violation_error_message="Order at least one."),
+            models.CheckConstraint(condition=Q(quantity_received__lte=F("quantity_ordered")),
+                                   name="po_line_not_over_received",
+                                   violation_error_message="More received than ordered."),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="po_line_cost_positive",
+                                   violation_error_message="A cost cannot be negative."),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity_ordered} x {self.part.sku}"
+
+    @property
+    def outstanding(self):
+        return self.quantity_ordered - self.quantity_received
+
+
+class PurchaseReceipt(models.Model):
+    """One delivery received against a purchase order."""
+
+    order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts")
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    packing_slip = models.CharField(max_length=60, blank=True,
+                                    help_text="The supplier's packing slip or invoice number.")
+    notes = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["-received_at"], name="receipt_received_idx")]
+
+    def __str__(self):
+        return f"Receipt {self.pk} of PO-{self.order_id:05d}"
+
+
+class PurchaseReceiptLine(models.Model):
+    """What one delivery brought of one order line, and the stock movement it made."""
+
+    receipt = models.ForeignKey(PurchaseReceipt, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT,
+                                   related_name="receipt_lines")
+    quantity = models.PositiveIntegerField()
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2)
+    movement = models.OneToOneField(StockMovement, on_delete=models.PROTECT,
+                                    related_name="receipt_line")
+
+    class Meta:
+        ordering = ["receipt_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0),
+                                   name="receipt_line_quantity_positive",
+                                   violation_error_message="A receipt line receives something."),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} received on receipt {self.receipt_id}"
+
+
+from inventory.lot import StockUnit, StockUnitCost, StockUnitPhoto  # noqa: E402,F401

@@ -1,22 +1,128 @@
-"""Inventory business rules: the parts ledger and vehicles.
+"""Inventory business rules: vehicles, the parts ledger and purchasing.
 
 Stock on hand never goes below zero. Every change of stock is one StockMovement plus an update of
 Part.on_hand in the same transaction, with the part's row locked (SELECT ... FOR UPDATE), so two
 advisors issuing the last unit at the same moment get one success and one InsufficientStock. The
 CHECK constraint on on_hand is the last line of defence.
+
+Lock order, everywhere, to rule out deadlocks: purchase order, then its lines, then parts in
+ascending id. Functions that take several parts lock them in that order too.
 """
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
+from django.utils import timezone
 
-from inventory.exceptions import InsufficientStock, InventoryError
-from inventory.models import Part, StockMovement
+from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
+from inventory.models import (
+    OdometerReading,
+    Part,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseReceipt,
+    PurchaseReceiptLine,
+    StockMovement,
+    Vehicle,
+)
+from inventory.vin import decode_vin, validate_vin
 
 CENT = Decimal("0.01")
 
 
+# ---------------------------------------------------------------------------------------------
+# Vehicles
+# ---------------------------------------------------------------------------------------------
+def save_vehicle(vehicle):
+    """Validate and decode the VIN, fill make and model year from it when empty, and save.
+
+    Works for a new vehicle and for changes to a known one. Raises InvalidVin (message naming the
+    bad character or digit) or InventoryError for a VIN already on file; nothing is saved then.
+    """
+    try:
+        vin = validate_vin(vehicle.vin)
+    except ValidationError as exc:
+        raise InvalidVin(exc.messages[0]) from None
+    vehicle.vin = vin
+    decoded = decode_vin(vin)
+    if not (vehicle.make or "").strip():
+        vehicle.make = decoded.make
+    if vehicle.model_year is None:
+        vehicle.model_year = decoded.model_year
+    vehicle.country = decoded.country
+    duplicate = Vehicle.objects.filter(vin=vin).exclude(pk=vehicle.pk).first()
+    if duplicate is not None:
+        raise InventoryError(f"VIN {vin} is already on file: {duplicate}.", field="vin")
+    try:
+        with transaction.atomic():
+            vehicle.save()
+    except IntegrityError:
+        # Someone entered the same VIN a moment ago.
+        raise InventoryError(f"VIN {vin} is already on file.", field="vin") from None
+    return vehicle
+
+
+def create_vehicle(vin, **details):
+    """A new vehicle from its VIN and any of make, model, trim, engine, color, plate, owner."""
+    return save_vehicle(Vehicle(vin=vin, **details))
+
+
+def check_odometer(vehicle, reading, read_on, note=""):
+    """Refuse a reading that breaks the odometer rule (InventoryError naming the field).
+
+    A reading may not be lower than one taken on or before its date, nor higher than one taken
+    after it, unless a note says why (instrument cluster replaced, an earlier typing mistake).
+    """
+    if reading is None or int(reading) < 0:
+        raise InventoryError("An odometer reading is a whole number, 0 or more.", field="reading")
+    if read_on is None:
+        raise InventoryError("Give the date of the reading.", field="read_on")
+    if read_on > timezone.localdate():
+        raise InventoryError("A reading cannot be dated in the future.", field="read_on")
+    if (note or "").strip() or vehicle.pk is None:
+        return
+    readings = OdometerReading.objects.filter(vehicle_id=vehicle.pk)
+    before = readings.filter(read_on__lte=read_on).order_by("-reading").first()
+    if before is not None and reading < before.reading:
+        raise InventoryError(
+            f"The odometer read {before.reading:,} on {before.read_on:%Y-%m-%d}; a lower "
+            f"reading needs a note saying why (cluster replaced, earlier typing mistake).",
+            field="note",
+        )
+    after = readings.filter(read_on__gt=read_on).order_by("reading").first()
+    if after is not None and reading > after.reading:
+        raise InventoryError(
+            f"A later reading is lower ({after.reading:,} on {after.read_on:%Y-%m-%d}); a "
+            f"higher one before it needs a note saying why.",
+            field="note",
+        )
+
+
+def record_odometer(vehicle, reading, read_on, note="", user=None):
+    """Record a mileage seen on a date; the vehicle's last odometer follows the latest date."""
+    with transaction.atomic():
+        # The vehicle's row lock makes two readings recorded at once check one after the other.
+        locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+        check_odometer(locked, reading, read_on, note)
+        entry = OdometerReading.objects.create(
+            vehicle=locked, reading=reading, read_on=read_on, note=(note or "").strip(),
+            recorded_by=user,
+        )
+        latest = locked.readings.order_by("-read_on", "-id").first()
+        Vehicle.objects.filter(pk=locked.pk).update(
+            odometer=latest.reading, odometer_read_on=latest.read_on
+        )
+    vehicle.odometer, vehicle.odometer_read_on = latest.reading, latest.read_on
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# Parts ledger
+# ---------------------------------------------------------------------------------------------
 def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="", user=None):
     with transaction.atomic():
         part = Part.objects.select_for_update().get(pk=part_id)
@@ -42,25 +148,32 @@ def issue_part(part, quantity, *, reference="", user=None):
     """Take `quantity` of a part out of stock for a repair order."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
-    return _record(part.pk, StockMovement.Kind.ISSUE, -quantity, reference=reference, user=user)
+    movement = _record(part.pk, StockMovement.Kind.ISSUE, -quantity, reference=reference,
+                       user=user)
+    part.on_hand = movement.part.on_hand
+    return movement
 
 
 def return_part(part, quantity, *, reference="", user=None, unit_cost=None):
     """Put parts back into stock (removed from a repair order, or the order was canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
-    return _record(part.pk, StockMovement.Kind.RETURN, quantity, reference=reference, user=user,
-                   unit_cost=unit_cost)
+    movement = _record(part.pk, StockMovement.Kind.RETURN, quantity, reference=reference,
+                       user=user, unit_cost=unit_cost)
+    part.on_hand = movement.part.on_hand
+    return movement
 
 
 def adjust_stock(part, quantity, *, reason, user=None):
     """Correct stock after a count: positive or negative, always with a reason."""
     if not quantity:
-        raise InventoryError("An adjustment changes the quantity.")
+        raise InventoryError("An adjustment changes the quantity.", field="quantity")
     if not (reason or "").strip():
-        raise InventoryError("An adjustment needs a reason.")
-    return _record(part.pk, StockMovement.Kind.ADJUSTMENT, quantity, reason=reason.strip(),
-                   user=user)
+        raise InventoryError("An adjustment needs a reason.", field="reason")
+    movement = _record(part.pk, StockMovement.Kind.ADJUSTMENT, quantity, reason=reason.strip(),
+                       user=user)
+    part.on_hand = movement.part.on_hand
+    return movement
 
 
 def receive_part(part, quantity, unit_cost, *, reference="", user=None):
@@ -86,6 +199,229 @@ def receive_part(part, quantity, unit_cost, *, reference="", user=None):
 
 def ledger_balance(part):
     """Stock on hand recomputed from the ledger (what on_hand must always equal)."""
-    from django.db.models import Sum
-
     return part.movements.aggregate(total=Sum("quantity"))["total"] or 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Purchase orders
+# ---------------------------------------------------------------------------------------------
+Status = PurchaseOrder.Status
+
+# What each status may become. Receiving moves an order to partially received or received.
+PURCHASE_ORDER_PIPELINE = {
+    Status.DRAFT: {Status.ORDERED, Status.CANCELLED},
+    Status.ORDERED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELLED},
+    Status.PARTIALLY_RECEIVED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED},
+    Status.RECEIVED: set(),
+    Status.CANCELLED: set(),
+}
+# Statuses whose lines are still expected from the supplier (or about to be ordered).
+OPEN_STATUSES = (Status.DRAFT, Status.ORDERED, Status.PARTIALLY_RECEIVED)
+
+_REFUSALS = {
+    "place": "only a draft can be placed with the supplier",
+    "cancel": "only a draft, or an order nothing was received on yet, can be cancelled",
+    "receive": "only an ordered or partially received order can be received",
+    "edit": "its lines can only be changed while it is a draft",
+}
+
+
+_STATUS_PHRASES = {Status.DRAFT: "a draft"}
+
+
+def _status_phrase(order):
+    return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
+
+
+def _lock_order(order):
+    return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
+
+
+def _require(order, action, *targets):
+    """Raise InvalidTransition unless the order may move to one of `targets`."""
+    allowed = PURCHASE_ORDER_PIPELINE[order.status]
+    if not any(target in allowed for target in targets):
+        raise InvalidTransition(
+            f"{order.number} is {_status_phrase(order)}: {_REFUSALS[action]}."
+        )
+
+
+def _refresh(order, locked):
+    for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
+                 "cancel_reason", "supplier_reference", "updated_at"):
+        setattr(order, name, getattr(locked, name))
+    return order
+
+
+def create_purchase_order(supplier, lines=(), *, user=None, notes="", expected_on=None):
+    """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
+    (the part's average cost when not given)."""
+    with transaction.atomic():
+        order = PurchaseOrder.objects.create(supplier=supplier, created_by=user, notes=notes,
+                                             expected_on=expected_on)
+        for line in lines:
+            add_purchase_order_line(order, *line)
+    return order
+
+
+def add_purchase_order_line(order, part, quantity, unit_cost=None):
+    """Add a part to a draft order (or add to its quantity if it is already on it)."""
+    quantity = int(quantity)
+    if quantity <= 0:
+        raise InventoryError("Order at least one.", field="quantity_ordered")
+    if unit_cost is not None and Decimal(unit_cost) < 0:
+        raise InventoryError("A cost cannot be negative.", field="unit_cost")
+    with transaction.atomic():
+        locked = _lock_order(order)
+        if locked.status != Status.DRAFT:
+            raise InvalidTransition(
+                f"{locked.number} is {_status_phrase(locked)}: {_REFUSALS['edit']}."
+            )
+        line = locked.lines.filter(part=part).first()
+        if line is None:
+            return PurchaseOrderLine.objects.create(
+                order=locked, part=part, quantity_ordered=quantity,
+                unit_cost=part.unit_cost if unit_cost is None else Decimal(unit_cost),
+            )
+        line.quantity_ordered += quantity
+        if unit_cost is not None:
+            line.unit_cost = Decimal(unit_cost)
+        line.save(update_fields=["quantity_ordered", "unit_cost"])
+        return line
+
+
+def place_purchase_order(order, *, user=None, supplier_reference=""):
+    """draft -> ordered: the order went to the supplier."""
+    with transaction.atomic():
+        locked = _lock_order(order)
+        _require(locked, "place", Status.ORDERED)
+        if not locked.lines.exists():
+            raise InventoryError(f"{locked.number} has no lines: add the parts to order first.")
+        locked.status = Status.ORDERED
+        locked.ordered_at = timezone.now()
+        locked.ordered_by = user
+        if supplier_reference:
+            locked.supplier_reference = supplier_reference
+        locked.save()
+    return _refresh(order, locked)
+
+
+def cancel_purchase_order(order, *, user=None, reason=""):
+    """draft or ordered (nothing received) -> cancelled."""
+    with transaction.atomic():
+        locked = _lock_order(order)
+        _require(locked, "cancel", Status.CANCELLED)
+        locked.status = Status.CANCELLED
+        locked.cancelled_at = timezone.now()
+        locked.cancel_reason = (reason or "").strip()[:200]
+        locked.save()
+    return _refresh(order, locked)
+
+
+def receive_purchase_order(order, quantities=None, *, user=None, packing_slip="", notes=""):
+    """Receive a delivery: the quantities per line (a mapping of line or line id to quantity;
+    everything still outstanding when None). Each line received goes through receive_part
+    (stock and average cost); the order becomes partially received or received.
+
+    Returns the PurchaseReceipt. Refuses (and changes nothing) on a quantity above what is still
+    expected, a line of another order, or nothing to receive.
+    """
+    with transaction.atomic():
+        locked = _lock_order(order)
+        _require(locked, "receive", Status.PARTIALLY_RECEIVED, Status.RECEIVED)
+        lines = {
+            line.pk: line
+            for line in locked.lines.select_for_update().order_by("part_id", "id")
+        }
+        wanted = _quantities_to_receive(locked, lines, quantities)
+        receipt = PurchaseReceipt.objects.create(
+            order=locked, received_by=user, packing_slip=(packing_slip or "").strip(),
+            notes=(notes or "").strip(),
+        )
+        parts = Part.objects.in_bulk([lines[pk].part_id for pk in wanted])
+        for pk in sorted(wanted, key=lambda pk: (lines[pk].part_id, pk)):
+            line, quantity = lines[pk], wanted[pk]
+            movement = receive_part(parts[line.part_id], quantity, line.unit_cost,
+                                    reference=f"inventory.purchasereceipt:{receipt.pk}",
+                                    user=user)
+            PurchaseReceiptLine.objects.create(receipt=receipt, order_line=line,
+                                               quantity=quantity, unit_cost=line.unit_cost,
+                                               movement=movement)
+            line.quantity_received += quantity
+            line.save(update_fields=["quantity_received"])
+        if all(line.outstanding == 0 for line in lines.values()):
+            locked.status = Status.RECEIVED
+            locked.received_at = receipt.received_at
+        else:
+            locked.status = Status.PARTIALLY_RECEIVED
+        locked.save()
+    _refresh(order, locked)
+    return receipt
+
+
+def _quantities_to_receive(order, lines, quantities):
+    if quantities is None:
+        wanted = {pk: line.outstanding for pk, line in lines.items() if line.outstanding}
+    else:
+        wanted = {}
+        for key, quantity in quantities.items():
+            pk = getattr(key, "pk", key)
+            line = lines.get(pk)
+            if line is None:
+                raise InventoryError(f"Line {pk} is not on {order.number}.")
+            quantity = int(quantity or 0)
+            if quantity < 0:
+                raise InventoryError("A quantity received cannot be negative.")
+            if quantity > line.outstanding:
+                raise InventoryError(
+                    f"Only {line.outstanding} of {line.part.sku} are still expected on "
+                    f"{order.number}; {quantity} cannot be received."
+                )
+            if quantity:
+                wanted[pk] = quantity
+    if not wanted:
+        raise InventoryError(f"Nothing to receive on {order.number}.")
+    return wanted
+
+
+@dataclass
+class ReorderResult:
+    orders: list = field(default_factory=list)
+    # (part, why it was left out)
+    skipped: list = field(default_factory=list)
+
+
+def reorder_parts(parts, *, user=None):
+    """One draft purchase order per usual supplier for the given parts, each for its reorder
+    quantity. Parts without a supplier or a reorder quantity, inactive ones, and parts already
+    on an open order are left out, with the reason."""
+    parts = sorted(parts, key=lambda part: part.sku)
+    on_order = dict(
+        PurchaseOrderLine.objects.filter(
+            part__in=[part.pk for part in parts], order__status__in=OPEN_STATUSES,
+            quantity_received__lt=F("quantity_ordered"),
+        ).values_list("part_id", "order_id")
+    )
+    result = ReorderResult()
+    by_supplier = defaultdict(list)
+    for part in parts:
+        if not part.active:
+            result.skipped.append((part, "inactive"))
+        elif part.supplier_id is None:
+            result.skipped.append((part, "no usual supplier"))
+        elif not part.reorder_quantity:
+            result.skipped.append((part, "no reorder quantity"))
+        elif part.pk in on_order:
+            result.skipped.append((part, f"already on PO-{on_order[part.pk]:05d}"))
+        else:
+            by_supplier[part.supplier_id].append(part)
+    with transaction.atomic():
+        for supplier_id in sorted(by_supplier):
+            items = by_supplier[supplier_id]
+            order = create_purchase_order(
+                items[0].supplier,
+                [(part, part.reorder_quantity, part.unit_cost) for part in items],
+                user=user, notes="Reorder of parts at or below their reorder point.",
+            )
+            result.orders.append(order)
+    return result

@@ -14,10 +14,16 @@ _VALUES = {
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 # World manufacturer identifiers starting 1-5 are North American: the check digit is mandatory.
 _NORTH_AMERICA = set("12345")
+# 49 CFR 565.15: position 10 codes the model year and never uses U, Z or 0.
+_NOT_A_YEAR = {"U", "Z", "0"}
 
 
 def normalize_vin(value):
     return "".join((value or "").split()).upper()
+
+
+def is_north_american(vin):
+    return bool(vin) and vin[0] in _NORTH_AMERICA
 
 
 def check_digit(vin):
@@ -45,7 +51,18 @@ def validate_vin(value):
                 f"A VIN has only letters and digits; {char!r} at position {position} is not one.",
                 code="vin_character",
             )
-    if vin[0] in _NORTH_AMERICA:
+    if len(set(vin)) == 1:
+        # 17 ones passes the check digit: it is what people type when they do not have the VIN.
+        raise ValidationError(
+            f"{vin} is a placeholder, not a VIN: type the VIN from the windshield or the title.",
+            code="vin_placeholder",
+        )
+    if is_north_american(vin):
+        if vin[9] in _NOT_A_YEAR:
+            raise ValidationError(
+                f"Position 10 is the model year and is never {vin[9]} in a North American VIN.",
+                code="vin_model_year",
+            )
         expected = check_digit(vin)
         if vin[8] != expected:
             raise ValidationError(
@@ -63,23 +80,41 @@ class DecodedVin:
     country: str
 
 
+def _model_year(vin, years, this_year):
+    """Pick the model year among the 30-year cycles the year code allows.
+
+    VINs built to 49 CFR 565 (every North American one, and imports that carry a valid check
+    digit) have a letter in position 7 from model year 2010 on, a digit before.
+    """
+    candidates = sorted(year for year in years if year <= this_year)
+    if not candidates:
+        return None
+    if len(candidates) > 1 and (is_north_american(vin) or vin[8] == check_digit(vin)):
+        modern = vin[6].isalpha()
+        chosen = [year for year in candidates if (year >= 2010) == modern]
+        if chosen:
+            return chosen[-1]
+    return candidates[-1]
+
+
 def decode_vin(vin):
     """Maker, model year and country from the VIN alone (no network)."""
+    from django.utils import timezone
     from vininfo import Vin
+    from vininfo.common import UnsupportedBrand
 
     try:
         decoded = Vin(vin)
         years = decoded.years
-    except Exception:
+        assembler = decoded.assembler
+        make = "" if isinstance(assembler, UnsupportedBrand) else assembler.manufacturer or ""
+        country = decoded.country or ""
+    except Exception:  # vininfo refuses what it cannot parse; the VIN was validated already
         return DecodedVin(make="", model_year=None, country="")
-    # The year code repeats every 30 years; take the most recent one not in the future.
-    from django.utils import timezone
-
-    this_year = timezone.now().year + 1
-    candidates = [year for year in years if year <= this_year]
-    make = decoded.manufacturer or ""
+    if make.startswith(("Unknown", "Unsupported")):
+        make = ""
     return DecodedVin(
-        make="" if make.startswith("Unknown") else make,
-        model_year=max(candidates) if candidates else None,
-        country=decoded.country or "",
+        make=make,
+        model_year=_model_year(vin, years, timezone.now().year + 1),
+        country=country,
     )

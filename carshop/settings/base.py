@@ -4,17 +4,24 @@ Each value comes from the environment (see docs/configuration.md for the table o
 .env.example for a commented template). production.py tightens what must be strict there.
 """
 
+import re
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import (
     BASE_DIR,
     current_environment,
+    env_admins,
     env_bool,
     env_cache,
+    env_choice,
     env_db,
+    env_email,
     env_int,
     env_list,
     env_str,
+    env_timezone,
     load_files,
 )
 
@@ -52,6 +59,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "import_export",
     "auditlog",
     "axes",
@@ -147,17 +157,15 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "carshop/lockout.html"
-# Behind a reverse proxy, the client's address is the last one the proxy appended.
-AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
-)
+# Behind reverse proxies, the client's address comes from X-Forwarded-For (carshop/clientip.py).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "carshop.clientip.client_ip"
 
 # ---------------------------------------------------------------------------------------------
 # Internationalization
 # ---------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
+TIME_ZONE = env_timezone("TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
 
@@ -191,34 +199,122 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
     "axes",
     "health_check",
+    "django_tasks_db",
+    # The webhook outbox and delivery log are machine records, not changes people make.
+    "accounts.webhookevent",
+    "accounts.webhookdelivery",
+    "accounts.idempotentrequest",
 )
-AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at")
-AUDITLOG_MASK_TRACKING_FIELDS = ("password",)
+AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
+AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
 
 # ---------------------------------------------------------------------------------------------
-# REST API
+# Partner REST API (/api/v1/): API keys with scopes, one error format, cursor pagination
+# https://www.django-rest-framework.org/api-guide/settings/ and docs/api/partners.md
 # ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a request without credentials gets 401 with `WWW-Authenticate: Api-Key`.
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Closed by default: a view opens itself to partner keys with HasScope("...").
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.StaffModelPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CarshopCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "accounts.api.filters.RejectUnknownParameters",
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
 }
+# Requests one key may make, as N/sec, N/min, N/hour or N/day (a key may have its own rate).
+# The counters live in the cache: with several app servers, CACHE_URL must be a shared cache.
+API_KEY_THROTTLE_RATE = env_str("API_KEY_THROTTLE_RATE", "600/min").replace(" ", "")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
+        f"got {API_KEY_THROTTLE_RATE!r}")
+
+# A partner's Idempotency-Key is remembered this long (accounts.services.forget_idempotency_keys).
+IDEMPOTENCY_KEY_HOURS = 24
+
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Carshop API",
+    "TITLE": "Carshop partner API",
+    "DESCRIPTION": (
+        "Partners of the shop and the car lot: marketplaces, fleet and insurance partners, "
+        "accounting systems. Authenticate with `Authorization: Api-Key <key>`. "
+        "See docs/api/partners.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
+        "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# ---------------------------------------------------------------------------------------------
+# Background tasks: webhook deliveries (django-tasks, the API Django 6 makes built-in)
+# https://github.com/RealOrangeOne/django-tasks-db — `python manage.py db_worker` runs them;
+# the database backend keeps the queue in the database, so no broker is needed.
+# ---------------------------------------------------------------------------------------------
+# Tests deliver in the process right after the commit (to servers they start on 127.0.0.1).
+_DEFAULT_TASKS_BACKEND = (
+    "django_tasks.backends.immediate.ImmediateBackend" if DJANGO_ENV == "test"
+    else "django_tasks_db.DatabaseBackend"
+)
+TASKS = {
+    "default": {
+        "BACKEND": _DEFAULT_TASKS_BACKEND,
+        "QUEUES": ["default", "webhooks"],
+    }
+}
+# Deliveries: seconds to wait for a partner's server, attempts before giving up, and the first
+# retry delay (doubled after each failure, capped at WEBHOOK_MAX_RETRY_DELAY).
+# With these, a delivery is tried 8 times over about an hour before it is given up.
+WEBHOOK_TIMEOUT = 10
+WEBHOOK_MAX_ATTEMPTS = 8
+WEBHOOK_RETRY_DELAY = 30
+WEBHOOK_MAX_RETRY_DELAY = 6 * 3600
+# Partners' URLs must be https on public addresses. Development and tests allow plain http and
+# loopback/private addresses; never turn this on in production (a partner could make the worker
+# call internal services).
+WEBHOOK_ALLOW_INSECURE_URLS = env_bool("WEBHOOK_ALLOW_INSECURE_URLS",
+                                       DJANGO_ENV in ("development", "test"))
 
 # ---------------------------------------------------------------------------------------------
 # Logging: JSON lines in LOG_DIR (see carshop/logconfig.py)
 # ---------------------------------------------------------------------------------------------
-LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "log")))
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+SERVER_ENVIRONMENT = DJANGO_ENV in ("production", "staging")
+LOG_DIR = Path(
+    env_str("LOG_DIR", "/var/log/carapp" if SERVER_ENVIRONMENT else str(VAR_DIR / "log"))
+)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 500, minimum=0)
 LOG_TO_CONSOLE = env_bool("LOG_TO_CONSOLE", DJANGO_ENV == "development")
+if DJANGO_ENV == "test":
+    # Each test run logs into a throw-away folder.
+    import tempfile
+
+    LOG_DIR = Path(tempfile.mkdtemp(prefix="carshop-test-logs-"))
+    LOG_TO_CONSOLE = False
 
 from carshop.logconfig import build_logging_config  # noqa: E402
 
@@ -227,7 +323,12 @@ LOGGING = build_logging_config(LOG_DIR, LOG_LEVEL, console=LOG_TO_CONSOLE)
 # ---------------------------------------------------------------------------------------------
 # Email
 # ---------------------------------------------------------------------------------------------
+# EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 (django-environ's email URL).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if env_str("EMAIL_URL", ""):
+    globals().update(env_email("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...
+# Who receives mail about server errors: "Name <email>, Other <email>".
+ADMINS = env_admins("ADMINS", [])
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "carshop@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -256,3 +357,15 @@ BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
 BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
 # Free disk space under which the health check fails.
 HEALTH_MIN_FREE_DISK_MB = env_int("HEALTH_MIN_FREE_DISK_MB", 500, minimum=0)
+# monitor_resources: CPU, memory and disk use (percent) that is a warning, and a failure.
+MONITOR_CPU_WARN_PERCENT = env_int("MONITOR_CPU_WARN_PERCENT", 80, minimum=1)
+MONITOR_CPU_FAIL_PERCENT = env_int("MONITOR_CPU_FAIL_PERCENT", 95, minimum=1)
+MONITOR_MEMORY_WARN_PERCENT = env_int("MONITOR_MEMORY_WARN_PERCENT", 85, minimum=1)
+MONITOR_MEMORY_FAIL_PERCENT = env_int("MONITOR_MEMORY_FAIL_PERCENT", 95, minimum=1)
+MONITOR_DISK_WARN_PERCENT = env_int("MONITOR_DISK_WARN_PERCENT", 80, minimum=1)
+MONITOR_DISK_FAIL_PERCENT = env_int("MONITOR_DISK_FAIL_PERCENT", 90, minimum=1)
+# monitor_db_connections: share of the database server's connections in use (percent).
+MONITOR_DB_CONNECTIONS_WARN_PERCENT = env_int("MONITOR_DB_CONNECTIONS_WARN_PERCENT", 70,
+                                              minimum=1)
+MONITOR_DB_CONNECTIONS_FAIL_PERCENT = env_int("MONITOR_DB_CONNECTIONS_FAIL_PERCENT", 90,
+                                              minimum=1)

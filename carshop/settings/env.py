@@ -93,7 +93,7 @@ def env_db(name, default=_UNSET):
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # environ raises several kinds for a bad URL
         raise ImproperlyConfigured(f"{name}: not a database URL ({exc})") from None
-    if not config.get("ENGINE"):
+    if config.get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()):
         raise ImproperlyConfigured(f"{name}: unsupported database URL scheme in {value!r}")
     return config
 
@@ -106,3 +106,44 @@ def env_cache(name, default=_UNSET):
         return environ.Env.cache_url_config(value)
     except Exception as exc:
         raise ImproperlyConfigured(f"{name}: not a cache URL ({exc})") from None
+
+
+def env_choice(name, default, choices):
+    value = env_str(name, default).strip().upper()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_timezone(name, default):
+    import zoneinfo
+
+    value = env_str(name, default).strip()
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}: {value!r} is not a time zone name (such as America/Chicago)"
+        ) from None
+    return value
+
+
+def env_email(name):
+    value = env_str(name)
+    try:
+        config = environ.Env.email_url_config(value)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"{name}: not an email URL ({exc})") from None
+    return {key: val for key, val in config.items() if val not in (None, "")}
+
+
+def env_admins(name, default):
+    from email.utils import getaddresses
+
+    value = _raw(name, default)
+    if value is None:
+        return list(default)
+    admins = [(real, address) for real, address in getaddresses([value]) if "@" in address]
+    if value.strip() and not admins:
+        raise ImproperlyConfigured(f"{name}: expected 'Name <email>, ...', got {value!r}")
+    return admins

@@ -27,9 +27,6 @@ DATABASES = {"default": env_db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-LOG_DIR = Path(env_str("LOG_DIR", "/var/log/carapp"))  # noqa: F405
-LOGGING = build_logging_config(LOG_DIR, LOG_LEVEL, console=False)  # noqa: F405
-
 # HTTPS everywhere: https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -44,4 +41,5 @@ X_FRAME_OPTIONS = "DENY"
 # Health probes from the load balancer come over plain HTTP on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^health/"]
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+if not env_str("EMAIL_URL", ""):
+    EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -8,12 +8,11 @@ from .base import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
-LOG_DIR = Path(tempfile.mkdtemp(prefix="carshop-test-logs-"))
-LOGGING = build_logging_config(LOG_DIR, "INFO", console=False)  # noqa: F405
 STORAGES["default"] = {  # noqa: F405
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": tempfile.mkdtemp(prefix="carshop-test-media-")},
 }
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="carshop-test-static-"))
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }

@@ -1,0 +1,96 @@
+"""One error format for the whole API:
+
+    {"code": "invalid", "message": "Check the fields named.", "fields": {"url": ["..."]}}
+
+`code` is stable and machine-readable (invalid, not_authenticated, authentication_failed,
+permission_denied, not_found, method_not_allowed, throttled, ...); `message` is for people;
+`fields` maps each bad input (dotted for nested ones, `non_field_errors` for the whole body) to
+its messages, and is empty for errors that are not about input.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.views import exception_handler
+
+from accounts.exceptions import AccountsError
+
+# Domain exceptions whose message is for the user (see register_domain_error): answered 400.
+DOMAIN_ERRORS = [AccountsError]
+
+
+def register_domain_error(exception_class):
+    """Answer an app's domain exception (e.g. InventoryError) with 400 in the error format: its
+    `message` (or str()) in `fields[<its field> or "non_field_errors"]`. Call it from the app's
+    api/routes.py (accounts cannot import the apps above it)."""
+    if exception_class not in DOMAIN_ERRORS:
+        DOMAIN_ERRORS.append(exception_class)
+    return exception_class
+
+
+MESSAGES = {
+    "invalid": "Check the fields named.",
+    "parse_error": "The request body is not valid JSON.",
+}
+
+
+def _flatten(detail, prefix=""):
+    """{"a": {"b": ["x"]}} -> {"a.b": ["x"]}; lists of messages stay lists."""
+    fields = {}
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            fields.update(_flatten(value, f"{prefix}.{name}" if prefix else str(name)))
+    elif isinstance(detail, list) and detail and all(isinstance(d, (dict, list)) for d in detail):
+        for index, value in enumerate(detail):
+            fields.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+    elif isinstance(detail, list):
+        fields[prefix or "non_field_errors"] = [str(message) for message in detail]
+    else:
+        fields[prefix or "non_field_errors"] = [str(detail)]
+    return {name: messages for name, messages in fields.items() if messages}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, tuple(DOMAIN_ERRORS)):
+        field = getattr(exc, "field", None) or "non_field_errors"
+        exc = exceptions.ValidationError({field: [getattr(exc, "message", None) or str(exc)]})
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a server error: Django logs it and answers 500
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        non_field = fields.get("non_field_errors")
+        message = non_field[0] if non_field and len(fields) == 1 else MESSAGES["invalid"]
+        response.data = {"code": "invalid", "message": message, "fields": fields}
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        if isinstance(exc, exceptions.Throttled):
+            code = "throttled"
+        response.data = {
+            "code": str(code),
+            "message": MESSAGES.get(str(code), str(detail)),
+            "fields": {},
+        }
+    return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages for each bad input field (empty when the error is not about input).",
+    )

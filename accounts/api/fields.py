@@ -1,0 +1,51 @@
+"""Serializer fields that take JSON types as they are: DRF's defaults also accept "true", 0 or
+"12" for booleans and numbers, and numbers for strings, which the schema does not allow."""
+
+from rest_framework import serializers
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictURLField(serializers.URLField, StrictCharField):
+    pass
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CarshopModelSerializer(serializers.ModelSerializer):
+    """Base ModelSerializer of the API: model fields map to the strict fields above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+    }
+
+
+_mapping = CarshopModelSerializer.serializer_field_mapping
+for _model_field, _serializer_field in list(_mapping.items()):
+    if _serializer_field is serializers.BooleanField:
+        _mapping[_model_field] = StrictBooleanField
+    elif _serializer_field is serializers.CharField:
+        _mapping[_model_field] = StrictCharField
+    elif _serializer_field is serializers.URLField:
+        _mapping[_model_field] = StrictURLField
+    elif _serializer_field is serializers.IntegerField:
+        _mapping[_model_field] = StrictIntegerField

@@ -1,0 +1,282 @@
+"""Parts, their stock ledger, suppliers and the markup matrix."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from accounts.admin_base import CarshopModelAdmin
+from inventory import pricing, services
+from inventory.admin.common import CostHidingMixin, ServiceForm
+from inventory.exceptions import InventoryError
+from inventory.models import MarkupRule, Part, PurchaseOrder, StockMovement, Supplier
+
+RECENT_MOVEMENTS = 20
+
+
+class StockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return (("low", "At or below reorder point"), ("out", "Out of stock"),
+                ("in", "In stock"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "low":
+            return queryset.low_stock()
+        if self.value() == "out":
+            return queryset.filter(on_hand=0)
+        if self.value() == "in":
+            return queryset.filter(on_hand__gt=0)
+        return queryset
+
+
+class RecentMovementsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset()[:RECENT_MOVEMENTS]
+        return self._queryset
+
+
+class RecentMovementInline(CostHidingMixin, admin.TabularInline):
+    """The part's latest stock movements, read-only: the ledger is written by the services."""
+
+    model = StockMovement
+    formset = RecentMovementsFormSet
+    fields = ("created_at", "kind", "quantity", "unit_cost", "reason", "reference", "user")
+    readonly_fields = fields
+    cost_fields = ("unit_cost",)
+    extra = 0
+    can_delete = False
+    verbose_name_plural = f"Latest {RECENT_MOVEMENTS} stock movements"
+
+    def get_queryset(self, request):
+        # The row title is str(movement), which names the part.
+        return super().get_queryset(request).select_related("part", "user").order_by(
+            "-created_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AdjustStockForm(ServiceForm):
+    quantity = forms.IntegerField(
+        label="Change by",
+        help_text="Positive adds stock, negative removes it (-2 when a count found two fewer).")
+    reason = forms.CharField(
+        max_length=200, required=False,
+        help_text="Why the stock changes: count, damaged, found, returned to supplier...")
+
+
+class PricingAdminMixin:
+    """Prices a whole page with one read of the markup matrix (rendering happens inside)."""
+
+    def _with_matrix(self, view, *args, **kwargs):
+        with pricing.matrix_snapshot():
+            response = view(*args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        return self._with_matrix(super().changelist_view, request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._with_matrix(super().changeform_view, request, object_id, form_url,
+                                 extra_context)
+
+
+@admin.register(Part)
+class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
+    list_display = ("sku", "description", "brand", "category", "bin_location", "on_hand",
+                    "reorder_point", "reorder_quantity", "unit_cost", "price", "supplier",
+                    "active")
+    list_select_related = ("supplier",)
+    list_filter = (StockFilter, "active", "taxable", "category", "supplier")
+    search_fields = ("sku", "description", "brand")
+    search_help_text = "SKU (or its start), words of the description, brand."
+    autocomplete_fields = ("supplier",)
+    readonly_fields = ("on_hand", "price", "created_at", "updated_at")
+    # Technicians (no inventory.view_part_cost) see neither costs nor prices: either reveals
+    # the other through the markup matrix.
+    cost_fields = ("unit_cost", "price_override", "price")
+    fieldsets = (
+        (None, {"fields": ("sku", "description", ("brand", "category"), "supplier", "active")}),
+        ("Price", {"fields": (("unit_cost", "price_override", "price"), "taxable")}),
+        ("Stock", {"fields": (("on_hand", "bin_location"), ("reorder_point", "reorder_quantity"),
+                              ("created_at", "updated_at"))}),
+    )
+    inlines = (RecentMovementInline,)
+    actions = ("reorder_selected", "adjust_selected")
+
+    @admin.display(description="selling price")
+    def price(self, obj):
+        return obj.selling_price
+
+    def get_search_results(self, request, queryset, search_term):
+        for word in search_term.split():
+            queryset = queryset.filter(
+                Q(sku__startswith=word.upper()) | Q(description__icontains=word)
+                | Q(brand__istartswith=word)
+            )
+        return queryset, False
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/adjust-stock/",
+                 self.admin_site.admin_view(self.adjust_stock_view),
+                 name="inventory_part_adjust_stock"),
+            *super().get_urls(),
+        ]
+
+    def has_adjust_permission(self, request):
+        return request.user.has_perm("inventory.add_stockmovement")
+
+    def has_reorder_permission(self, request):
+        return request.user.has_perm("inventory.add_purchaseorder")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         "can_adjust_stock": self.has_adjust_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def adjust_stock_view(self, request, object_id):
+        if not self.has_adjust_permission(request):
+            raise PermissionDenied
+        part = self.get_object(request, unquote(object_id))
+        if part is None:
+            raise Http404("No such part.")
+        form = AdjustStockForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                movement = services.adjust_stock(part, form.cleaned_data["quantity"],
+                                                 reason=form.cleaned_data["reason"],
+                                                 user=request.user)
+            except InventoryError as exc:
+                form.add_service_error(exc)
+            else:
+                self.message_user(
+                    request, f"Stock of {part.sku} adjusted by {movement.quantity:+d}: "
+                             f"{part.on_hand} on hand now.", messages.SUCCESS)
+                return redirect(reverse("admin:inventory_part_change", args=[part.pk]))
+        return TemplateResponse(request, "admin/inventory/service_form.html", {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust stock of {part.sku}",
+            "intro": f"{part} - {part.on_hand} on hand, bin {part.bin_location or 'none'}.",
+            "opts": self.model._meta,
+            "original": part,
+            "form": form,
+            "submit_label": "Adjust stock",
+        })
+
+    @admin.action(description="Order reorder quantities (a draft purchase order per supplier)",
+                  permissions=["reorder"])
+    def reorder_selected(self, request, queryset):
+        result = services.reorder_parts(queryset.select_related("supplier"), user=request.user)
+        if result.orders:
+            made = ", ".join(f"{order.number} ({order.supplier.name})" for order in result.orders)
+            self.message_user(request, f"Created {len(result.orders)} draft purchase "
+                                       f"order(s): {made}.", messages.SUCCESS)
+        if result.skipped:
+            left = "; ".join(f"{part.sku}: {why}" for part, why in result.skipped)
+            self.message_user(request, f"Left out {len(result.skipped)} part(s) - {left}.",
+                              messages.WARNING)
+
+    @admin.action(description="Adjust stock of the selected part", permissions=["adjust"])
+    def adjust_selected(self, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True)[:2])
+        if len(selected) != 1:
+            self.message_user(request, "Select exactly one part to adjust its stock.",
+                              messages.ERROR)
+            return None
+        return redirect(reverse("admin:inventory_part_adjust_stock", args=[selected[0]]))
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(CostHidingMixin, CarshopModelAdmin):
+    """The parts ledger, read-only: movements are made by issuing, returning, receiving and
+    adjusting stock."""
+
+    list_display = ("created_at", "part", "kind", "quantity", "unit_cost", "reason",
+                    "reference", "user")
+    list_select_related = ("part", "user")
+    list_filter = ("kind",)
+    date_hierarchy = "created_at"
+    search_fields = ("part__sku", "reference")
+    search_help_text = "Part SKU (or its start), or a reference (inventory.purchasereceipt:12)."
+    cost_fields = ("unit_cost",)
+
+    def get_search_results(self, request, queryset, search_term):
+        for word in search_term.split():
+            queryset = queryset.filter(Q(part__sku__startswith=word.upper())
+                                       | Q(reference__startswith=word))
+        return queryset, False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Supplier)
+class SupplierAdmin(CarshopModelAdmin):
+    list_display = ("name", "account_number", "phone", "email", "part_count", "open_orders")
+    search_fields = ("name", "account_number", "email", "phone")
+
+    def get_queryset(self, request):
+        parts = Part.objects.filter(supplier=OuterRef("pk")).order_by().values("supplier")
+        orders = PurchaseOrder.objects.filter(
+            supplier=OuterRef("pk"), status__in=services.OPEN_STATUSES
+        ).order_by().values("supplier")
+        count = Count("pk")
+        return super().get_queryset(request).annotate(
+            part_count=Coalesce(Subquery(parts.annotate(n=count).values("n")), 0,
+                                output_field=IntegerField()),
+            open_orders=Coalesce(Subquery(orders.annotate(n=count).values("n")), 0,
+                                 output_field=IntegerField()),
+        )
+
+    @admin.display(description="parts", ordering="part_count")
+    def part_count(self, obj):
+        return obj.part_count
+
+    @admin.display(description="open orders", ordering="open_orders")
+    def open_orders(self, obj):
+        return obj.open_orders
+
+
+@admin.register(MarkupRule)
+class MarkupRuleAdmin(CarshopModelAdmin):
+    """The markup matrix: managers edit the bands; advisors may look."""
+
+    list_display = ("up_to", "multiplier", "example")
+    list_editable = ("multiplier",)
+
+    @admin.display(description="a part costing the upper bound sells at")
+    def example(self, obj):
+        return pricing.markup_price(obj.up_to, ((obj.up_to, obj.multiplier),))
+
+    def changelist_view(self, request, extra_context=None):
+        if not MarkupRule.objects.exists():
+            bands = ", ".join(f"up to {up_to}: x {mult}" for up_to, mult in pricing.DEFAULT_MATRIX)
+            self.message_user(request, f"No bands yet, so the default matrix applies ({bands}; "
+                                       f"above: the last multiplier).", messages.INFO)
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,277 @@
+"""Demo data for the service shop: canned jobs, repair orders in every status (with invoices,
+payments, time clocked, a cancellation, a comeback, declined work), two internal orders on the
+business's own vehicles, and appointments for today and tomorrow.
+
+Everything goes through repairs.services, so the demo obeys the same rules as real work.
+"""
+
+import datetime
+from decimal import Decimal
+
+from auditlog.context import disable_auditlog
+from django.db.models import F
+from django.utils import timezone
+
+from inventory import services as inventory_services
+from inventory.models import Part, Vehicle
+from inventory.vin import check_digit
+from repairs import services
+from repairs.choices import Authorization, AuthorizationMethod, PaymentMethod
+from repairs.models import (
+    Appointment,
+    CannedJob,
+    CannedJobLabor,
+    CannedJobPart,
+    Invoice,
+    Payment,
+    RepairOrder,
+    RepairOrderEvent,
+    TimeEntry,
+)
+
+# Used only when inventory's demo did not provide vehicles and parts.
+SAMPLE_VEHICLES = [
+    ("1HGCM82633A004352", "Honda", "Accord", 2003),
+    ("1FTFW1ET5DFC10312", "Ford", "F-150", 2013),
+    ("2T1BURHE0JC074363", "Toyota", "Corolla", 2018),
+]
+SAMPLE_PARTS = [
+    # sku, description, cost, price, taxable
+    ("OF-4967", "Oil filter", "3.80", "9.95", True),
+    ("OIL-5W30-QT", "Engine oil 5W-30, quart", "4.10", "8.49", True),
+    ("BP-F-1210", "Front brake pads, ceramic", "31.17", "69.95", True),
+    ("BR-F-5521", "Front brake rotor", "38.40", "84.50", True),
+    ("WB-22", "Wiper blade 22 in", "6.25", "17.99", True),
+    ("CAF-118", "Cabin air filter", "7.10", "24.95", True),
+    ("BAT-H6", "Battery group H6", "98.00", "189.00", True),
+    ("CORE-BAT", "Battery core charge", "0.00", "18.00", False),
+]
+CANNED = [
+    # name, complaint, correction, [(operation, hours)], [(sku, qty)]
+    ("Oil and filter change", "Due for oil service", "Changed oil and filter, reset reminder",
+     [("Drain oil, replace filter, refill", "0.5")], [("OF-4967", 1), ("OIL-5W30-QT", 5)]),
+    ("Front brake pads and rotors", "Brakes squeal / pulsate", "Replaced front pads and rotors",
+     [("R&R front pads and rotors", "1.8")], [("BP-F-1210", 1), ("BR-F-5521", 2)]),
+    ("Replace wiper blades", "Wipers streak", "Replaced both wiper blades",
+     [("R&R wiper blades", "0.2")], [("WB-22", 2)]),
+    ("Cabin air filter", "Musty smell from vents", "Replaced cabin air filter",
+     [("R&R cabin air filter", "0.3")], [("CAF-118", 1)]),
+    ("Battery replacement", "Slow crank", "Tested and replaced battery",
+     [("Test charging system", "0.3"), ("R&R battery", "0.4")],
+     [("BAT-H6", 1), ("CORE-BAT", 1)]),
+]
+CONCERNS = ["Check engine light on", "Noise from front end over bumps", "A/C blows warm",
+            "Pulls to the right", "Oil leak under the car", "Due for 60k service",
+            "Brakes squeal when stopping", "Vibration at highway speed"]
+DECLINED = [("Timing belt due", "Recommended at 105k miles"),
+            ("Rear tires worn", "3/32 in tread left"),
+            ("Coolant flush", "Coolant tested weak")]
+
+# How many orders end in each status at scale 1 (40 in all with the two internal ones).
+PLAN = [("estimate", 6), ("approved", 5), ("in_progress", 7), ("completed", 5),
+        ("invoiced", 6), ("paid", 8), ("canceled", 1)]
+
+
+def _vin_variant(base, serial):
+    vin = base[:11] + f"{serial:06d}"
+    return vin[:8] + check_digit(vin) + vin[9:]
+
+
+def _vehicles(rng, scale, context):
+    vehicles = list(context.get("vehicles") or [])
+    owned = [v for v in vehicles if v.owner_id]
+    business = [v for v in vehicles if v.owner_id is None]
+    customers = context.get("customers") or []
+    if len(owned) < 12 * scale and customers:
+        for index in range(12 * scale - len(owned)):
+            base, make, model, year = SAMPLE_VEHICLES[index % len(SAMPLE_VEHICLES)]
+            vin = base if index < len(SAMPLE_VEHICLES) else _vin_variant(base, 500000 + index)
+            vehicle, _ = Vehicle.objects.get_or_create(
+                vin=vin, defaults={"make": make, "model": model, "model_year": year,
+                                   "owner": customers[index % len(customers)],
+                                   "plate": f"DEM{index:04d}"})
+            owned.append(vehicle)
+    while len(business) < 2:
+        base, make, model, year = SAMPLE_VEHICLES[len(business) % len(SAMPLE_VEHICLES)]
+        vehicle, _ = Vehicle.objects.get_or_create(
+            vin=_vin_variant(base, 900000 + len(business)),
+            defaults={"make": make, "model": model, "model_year": year})
+        business.append(vehicle)
+    return owned, business
+
+
+def _parts(context):
+    parts = {part.sku: part for part in context.get("parts") or []}
+    for sku, description, cost, price, taxable in SAMPLE_PARTS:
+        if sku in parts:
+            continue
+        part, created = Part.objects.get_or_create(
+            sku=sku, defaults={"description": description, "unit_cost": Decimal(cost),
+                               "price_override": Decimal(price), "taxable": taxable})
+        if created:
+            inventory_services.adjust_stock(part, 400, reason="demo opening stock")
+        parts[sku] = part
+    return parts
+
+
+def _canned_jobs(parts):
+    jobs = []
+    for name, complaint, correction, labor, used in CANNED:
+        canned, created = CannedJob.objects.get_or_create(
+            name=name, defaults={"complaint": complaint, "correction": correction})
+        if created:
+            for operation, hours in labor:
+                CannedJobLabor.objects.create(canned_job=canned, operation=operation,
+                                              hours=Decimal(hours))
+            for sku, quantity in used:
+                if sku in parts:
+                    CannedJobPart.objects.create(canned_job=canned, part=parts[sku],
+                                                 quantity=quantity)
+        jobs.append(canned)
+    return jobs
+
+
+def _approve_all(order, advisor, rng):
+    for job in order.jobs.filter(authorization=Authorization.PENDING):
+        method = rng.choice([AuthorizationMethod.IN_PERSON, AuthorizationMethod.PHONE,
+                             AuthorizationMethod.ONLINE])
+        services.authorize_job(job, Authorization.APPROVED, method=method,
+                               authorized_by=str(order.customer or advisor), user=advisor)
+
+
+def _clock(order, techs, rng, start):
+    """Time on each approved job, one technician at a time, closed."""
+    moment = start
+    for job in order.jobs.filter(authorization=Authorization.APPROVED):
+        tech = rng.choice(techs)
+        services.clock_in(tech, job, at=moment)
+        moment += datetime.timedelta(minutes=rng.randint(20, 150))
+        services.clock_out(tech, at=moment)
+        moment += datetime.timedelta(minutes=5)
+
+
+def _backdate(order, days_ago, rng):
+    """Spread the demo over the past weeks: the order and its history move back in time."""
+    shift = datetime.timedelta(days=days_ago, hours=rng.randint(0, 6))
+    for event in order.events.all():
+        RepairOrderEvent.objects.filter(pk=event.pk).update(at=event.at - shift)
+    RepairOrder.objects.filter(pk=order.pk).update(
+        opened_at=order.opened_at - shift, status_changed_at=order.status_changed_at - shift)
+    Invoice.objects.filter(repair_order=order).update(issued_at=F("issued_at") - shift)
+    Payment.objects.filter(invoice__repair_order=order).update(
+        received_at=F("received_at") - shift)
+    TimeEntry.objects.filter(job__repair_order=order).update(started=F("started") - shift,
+                                                             ended=F("ended") - shift)
+
+
+def _build_order(rng, vehicle, status, canned, users, *, comeback_of=None):
+    advisor = users.get("advisor")
+    techs = [user for user in (users.get("tech"), users.get("tech2")) if user]
+    order = services.create_repair_order(
+        vehicle, advisor=advisor, user=advisor, comeback_of=comeback_of,
+        odometer_in=rng.randint(8000, 160000),
+        promised_at=timezone.now() + datetime.timedelta(hours=rng.randint(2, 48)),
+    ).repair_order
+    for template in rng.sample(canned, min(len(canned), rng.randint(1, 3))):
+        services.add_canned_job(order, template, technician=rng.choice(techs) if techs else None,
+                                user=advisor)
+    if not order.internal and rng.random() < 0.35:
+        title, complaint = rng.choice(DECLINED)
+        declined = services.add_job(order, title=title, complaint=complaint, user=advisor)
+        services.add_labor_line(declined, operation=title, hours_sold=Decimal("2.5"),
+                                technician=rng.choice(techs) if techs else None, user=advisor)
+        if status != "estimate":
+            services.authorize_job(declined, Authorization.DECLINED,
+                                   method=AuthorizationMethod.PHONE,
+                                   authorized_by=str(order.customer), user=advisor)
+    if status == "estimate":
+        return order
+    if status == "canceled":
+        services.cancel_repair_order(order, user=advisor, reason="Customer chose another shop")
+        return order
+    _approve_all(order, advisor, rng)
+    services.approve_repair_order(order, user=advisor)
+    if status == "approved":
+        return order
+    services.start_work(order, user=advisor)
+    if status == "in_progress":
+        return order
+    if techs:
+        _clock(order, techs, rng, timezone.now() - datetime.timedelta(hours=8))
+    services.complete_work(order, user=advisor)
+    if status == "completed":
+        return order
+    if order.internal:
+        services.close_internal_order(order, user=advisor)
+        return order
+    invoice = services.invoice_repair_order(order, user=advisor)
+    balance = services.invoice_balance(invoice)
+    if balance > 0:
+        method = rng.choice(PaymentMethod.values)
+        if status == "paid":
+            services.record_payment(invoice, balance, method, user=advisor)
+        elif rng.random() < 0.5:
+            services.record_payment(invoice, (balance / 2).quantize(Decimal("0.01")), method,
+                                    user=advisor)
+    return order
+
+
+def seed(rng, scale, context):
+    # Demo rows need no audit trail of their own making, and writing it triples the time.
+    with disable_auditlog():
+        return _seed(rng, scale, context)
+
+
+def _seed(rng, scale, context):
+    users = context.get("users") or {}
+    owned, business = _vehicles(rng, scale, context)
+    parts = _parts(context)
+    canned = _canned_jobs(parts)
+    if not owned:
+        return f"{len(canned)} canned jobs (no customers to repair cars for)"
+
+    orders = []
+    statuses = [status for status, count in PLAN for _ in range(count * scale)]
+    rng.shuffle(statuses)
+    for index, status in enumerate(statuses):
+        vehicle = owned[index % len(owned)]
+        order = _build_order(rng, vehicle, status, canned, users)
+        _backdate(order, rng.randint(0, 45) if status not in ("estimate", "approved") else 0,
+                  rng)
+        orders.append(order)
+
+    # A comeback: the vehicle of a paid order is back with the same trouble.
+    earlier = RepairOrder.objects.filter(pk__in=[o.pk for o in orders], status="paid").first()
+    if earlier is not None:
+        orders.append(_build_order(rng, earlier.vehicle, "in_progress", canned[:1], users,
+                                   comeback_of=earlier))
+
+    # Internal orders recondition the business's own vehicles, at cost.
+    internal = [_build_order(rng, business[0], "in_progress", canned, users),
+                _build_order(rng, business[1], "completed", canned, users)]
+    services.close_internal_order(internal[1], user=users.get("advisor"))
+    orders += internal
+
+    # A technician on the clock right now.
+    tech = users.get("tech")
+    running = RepairOrder.objects.filter(pk__in=[o.pk for o in orders], status="in_progress",
+                                         internal=False).order_by("pk").first()
+    if tech and running:
+        services.clock_in(tech, running.jobs.filter(
+            authorization=Authorization.APPROVED).first())
+
+    appointments = []
+    today = timezone.localdate()
+    customers_vehicles = [v for v in owned if v.owner_id]
+    for day, count in ((today, 5 * scale), (today + datetime.timedelta(days=1), 4 * scale)):
+        for index in range(count):
+            vehicle = rng.choice(customers_vehicles)
+            appointments.append(Appointment.objects.create(
+                date=day, time=datetime.time(8 + index % 9, rng.choice([0, 15, 30, 45])),
+                customer=vehicle.owner, vehicle=vehicle, concern=rng.choice(CONCERNS),
+                advisor=users.get("advisor")))
+
+    context["repair_orders"] = orders
+    context["internal_repair_orders"] = internal
+    return (f"{len(canned)} canned jobs, {len(orders)} repair orders "
+            f"({Invoice.objects.count()} invoiced), {len(appointments)} appointments")

@@ -1,0 +1,40 @@
+"""Signed, expiring links that show a customer their estimate (no login).
+
+The token carries the order's id and number, signed with the project's SECRET_KEY and a time
+stamp (django.core.signing.TimestampSigner); it expires after ShopSettings.estimate_link_days.
+A tampered, expired or unknown token, or an order past the point of customer decisions, all give
+None: the view answers them with the same page.
+"""
+
+from datetime import timedelta
+
+from django.core import signing
+
+from accounts.models import ShopSettings
+from repairs.choices import EDITABLE_STATUSES
+from repairs.models import RepairOrder
+
+SALT = "repairs.estimate-link"
+
+
+def _signer():
+    return signing.TimestampSigner(salt=SALT)
+
+
+def estimate_token(repair_order):
+    return _signer().sign_object({"ro": repair_order.pk, "n": repair_order.number},
+                                 compress=True)
+
+
+def repair_order_for_token(token, queryset=None):
+    """The order a valid, unexpired token is for while it still takes decisions, else None."""
+    max_age = timedelta(days=ShopSettings.current().estimate_link_days)
+    try:
+        data = _signer().unsign_object(token, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("ro"), int):
+        return None
+    queryset = queryset if queryset is not None else RepairOrder.objects.all()
+    return queryset.filter(pk=data["ro"], number=str(data.get("n")), internal=False,
+                           status__in=EDITABLE_STATUSES).first()

@@ -1,0 +1,30 @@
+"""Models of the service shop, one module per part of the work (re-exported here)."""
+
+from repairs.models.appointments import Appointment
+from repairs.models.billing import CreditNote, DocumentSequence, Invoice, Payment
+from repairs.models.canned import CannedJob, CannedJobLabor, CannedJobPart
+from repairs.models.orders import (
+    Job,
+    LaborLine,
+    PartLine,
+    RepairOrder,
+    RepairOrderEvent,
+    TimeEntry,
+)
+
+__all__ = [
+    "Appointment",
+    "CannedJob",
+    "CannedJobLabor",
+    "CannedJobPart",
+    "CreditNote",
+    "DocumentSequence",
+    "Invoice",
+    "Job",
+    "LaborLine",
+    "PartLine",
+    "Payment",
+    "RepairOrder",
+    "RepairOrderEvent",
+    "TimeEntry",
+]

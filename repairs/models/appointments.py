@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Customer
+from inventory.models import Vehicle
+from repairs.choices import AppointmentStatus
+
+
+class Appointment(models.Model):
+    """A customer booked to bring a vehicle in on a day and time, with what they told us."""
+
+    date = models.DateField()
+    time = models.TimeField()
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="appointments")
+    concern = models.TextField(help_text="What the customer says is wrong, in their words.")
+    advisor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="appointments")
+    status = models.CharField(max_length=12, choices=AppointmentStatus.choices,
+                              default=AppointmentStatus.SCHEDULED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "time", "id"]
+        indexes = [
+            models.Index(fields=["date", "time"], name="appointment_date_time_idx"),
+            models.Index(fields=["status", "date"], name="appointment_status_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.time:%H:%M} {self.customer}"

@@ -1,0 +1,731 @@
+"""Service shop business rules: every change of a repair order goes through these functions.
+
+The admin, the API, the estimate link and commands call them and stay thin. Each function is one
+transaction and raises repairs.exceptions.RepairError (or a subclass) with a message for the user;
+nothing is changed when it raises.
+
+Lock order, the same everywhere so two requests never wait on each other in a circle:
+1. the RepairOrder row (every write to an order, its jobs, lines, invoice or payments locks it
+   first: two advisors working on one order queue instead of overwriting each other);
+2. Part rows (inside inventory.services.issue_part / return_part);
+3. the DocumentSequence row of the series being numbered;
+4. time entries.
+"""
+
+from collections import namedtuple
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import ShopSettings
+from inventory import services as inventory_services
+from inventory.exceptions import InventoryError
+from repairs.choices import (
+    EDITABLE_STATUSES,
+    AppointmentStatus,
+    Authorization,
+    AuthorizationMethod,
+    DocumentSeries,
+    RepairOrderStatus,
+)
+from repairs.documents import build_document, load_order, order_totals
+from repairs.exceptions import RepairError, TransitionNotAllowed
+from repairs.models import (
+    Appointment,
+    CreditNote,
+    DocumentSequence,
+    Invoice,
+    Job,
+    LaborLine,
+    PartLine,
+    Payment,
+    RepairOrder,
+    RepairOrderEvent,
+    TimeEntry,
+)
+from repairs.totals import ZERO, Rates, money
+
+Status = RepairOrderStatus
+
+CreatedRepairOrder = namedtuple("CreatedRepairOrder", ["repair_order", "warnings"])
+
+# To a status, from the statuses it may be reached from: the whole workflow in one table.
+ALLOWED_FROM = {
+    Status.APPROVED: (Status.ESTIMATE,),
+    Status.IN_PROGRESS: (Status.APPROVED,),
+    Status.COMPLETED: (Status.IN_PROGRESS,),
+    Status.INVOICED: (Status.COMPLETED,),
+    Status.PAID: (Status.INVOICED,),
+    Status.CLOSED: (Status.COMPLETED,),
+    Status.CANCELED: (Status.ESTIMATE, Status.APPROVED),
+}
+_VERBS = {
+    Status.APPROVED: "approved",
+    Status.IN_PROGRESS: "started",
+    Status.COMPLETED: "completed",
+    Status.INVOICED: "invoiced",
+    Status.PAID: "marked paid",
+    Status.CLOSED: "closed at cost",
+    Status.CANCELED: "canceled",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+def _lock(repair_order):
+    """Lock the order's row for this transaction and return it fresh from the database."""
+    return RepairOrder.objects.select_for_update().get(pk=repair_order.pk)
+
+
+def _name(user):
+    return str(user) if user is not None else ""
+
+
+def _check_transition(repair_order, to_status):
+    allowed = ALLOWED_FROM[to_status]
+    if repair_order.status not in allowed:
+        labels = " or ".join(Status(status).label.lower() for status in allowed)
+        raise TransitionNotAllowed(
+            f"{repair_order.number} is {repair_order.get_status_display().lower()}: it can be "
+            f"{_VERBS[to_status]} only when {labels}."
+        )
+
+
+def _move(repair_order, to_status, user=None, note=""):
+    """Record the status change on the (locked) order and in its history."""
+    now = timezone.now()
+    from_status = repair_order.status
+    repair_order.status = to_status
+    repair_order.status_changed_at = now
+    repair_order.save(update_fields=["status", "status_changed_at"])
+    RepairOrderEvent.objects.create(repair_order=repair_order, from_status=from_status,
+                                    to_status=to_status, at=now, user=user, note=note[:300])
+
+
+def _check_editable(repair_order):
+    if repair_order.status not in EDITABLE_STATUSES:
+        raise RepairError(
+            f"{repair_order.number} is {repair_order.get_status_display().lower()}: its jobs and "
+            "lines can no longer be changed."
+        )
+
+
+def _next_number(series, year):
+    """The next number of a series for a year; the counter row stays locked until commit."""
+    counter, _ = DocumentSequence.objects.select_for_update().get_or_create(series=series,
+                                                                             year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def default_part_price(part):
+    """What a part sells for on an order: the part's selling price from inventory."""
+    return part.selling_price
+
+
+def _issue(line, user):
+    if line.issued_quantity:
+        return
+    try:
+        inventory_services.issue_part(line.part, line.quantity, reference=line.stock_reference,
+                                      user=user)
+    except InventoryError as exc:
+        raise RepairError(f"{line.part.sku} for job {line.job.position}: {exc}") from None
+    line.issued_quantity = line.quantity
+    line.save(update_fields=["issued_quantity"])
+
+
+def _return(line, user):
+    if not line.issued_quantity:
+        return
+    inventory_services.return_part(line.part, line.issued_quantity,
+                                   reference=line.stock_reference, user=user,
+                                   unit_cost=line.unit_cost)
+    line.issued_quantity = 0
+    line.save(update_fields=["issued_quantity"])
+
+
+def _issue_job_parts(job, user):
+    for line in job.part_lines.select_related("part", "job").order_by("id"):
+        _issue(line, user)
+
+
+def _return_job_parts(job, user):
+    for line in job.part_lines.select_related("part").filter(issued_quantity__gt=0):
+        _return(line, user)
+
+
+# --------------------------------------------------------------------------------------------
+# Opening orders
+# --------------------------------------------------------------------------------------------
+
+def open_orders_warning(vehicle, exclude=None):
+    """A message when the vehicle already has an open repair order, else an empty string."""
+    others = RepairOrder.objects.open().filter(vehicle=vehicle)
+    if exclude is not None and exclude.pk:
+        others = others.exclude(pk=exclude.pk)
+    numbers = list(others.order_by("opened_at").values_list("number", flat=True)[:3])
+    if not numbers:
+        return ""
+    return (f"{vehicle} already has an open repair order ({', '.join(numbers)}); "
+            "check it is not the same visit.")
+
+
+def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of=None):
+    """Who pays for a new order and whether it is internal; RepairError when it cannot be
+    opened. Forms call it to show the reason next to the fields."""
+    if internal is None:
+        customer = customer or vehicle.owner
+        internal = customer is None
+    elif not internal:
+        customer = customer or vehicle.owner
+    if internal and vehicle.owner_id is not None:
+        raise RepairError(f"{vehicle} belongs to {vehicle.owner}: only the business's own "
+                          "vehicles get internal orders.")
+    if internal and customer is not None:
+        raise RepairError("An internal order is for the business's own vehicle and has no "
+                          "customer; clear the customer or the internal flag.")
+    if not internal and customer is None:
+        raise RepairError(f"{vehicle} has no owner on file: choose the customer who pays.")
+    if comeback_of is not None:
+        if comeback_of.vehicle_id != vehicle.pk:
+            raise RepairError(f"{comeback_of.number} was for another vehicle; a comeback links "
+                              "to an earlier order of the same vehicle.")
+        if comeback_of.status == Status.CANCELED:
+            raise RepairError(f"{comeback_of.number} was canceled; no work to come back for.")
+    return customer, internal
+
+
+def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=None,
+                        promised_at=None, comeback_of=None, notes="", internal=None,
+                        discount_percent=ZERO, hazardous_waste=True, appointment=None,
+                        user=None, instance=None):
+    """Open an estimate for a vehicle. Returns (repair_order, warnings).
+
+    The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
+    internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
+    A vehicle that already has an open order is not refused, but a warning comes back.
+    """
+    customer, internal = check_new_repair_order(vehicle, customer=customer, internal=internal,
+                                                comeback_of=comeback_of)
+    warnings = [w for w in [open_orders_warning(vehicle)] if w]
+    with transaction.atomic():
+        now = timezone.now()
+        number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
+        repair_order = instance or RepairOrder()
+        repair_order.number = f"RO-{timezone.localdate(now).year}-{number:05d}"
+        repair_order.status = Status.ESTIMATE
+        repair_order.vehicle = vehicle
+        repair_order.customer = customer
+        repair_order.internal = internal
+        repair_order.appointment = appointment
+        repair_order.opened_at = repair_order.status_changed_at = now
+        if instance is None:
+            repair_order.advisor = advisor
+            repair_order.odometer_in = odometer_in
+            repair_order.promised_at = promised_at
+            repair_order.comeback_of = comeback_of
+            repair_order.notes = notes
+            repair_order.discount_percent = discount_percent
+            repair_order.hazardous_waste = hazardous_waste
+        repair_order.full_clean(exclude=["number"], validate_unique=False,
+                                  validate_constraints=False)
+        repair_order.save()
+        RepairOrderEvent.objects.create(repair_order=repair_order, to_status=Status.ESTIMATE,
+                                        at=now, user=user,
+                                        note=f"comeback of {comeback_of.number}"
+                                        if comeback_of else "")
+    return CreatedRepairOrder(repair_order, warnings)
+
+
+def create_repair_order_from_appointment(appointment, *, user=None):
+    """Turn a booked appointment into an estimate with a first job for the customer's concern."""
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != AppointmentStatus.SCHEDULED:
+            raise RepairError(f"The appointment of {appointment.customer} on "
+                              f"{appointment.date:%Y-%m-%d} is "
+                              f"{appointment.get_status_display().lower()}; only scheduled "
+                              "appointments become repair orders.")
+        created = create_repair_order(appointment.vehicle, customer=appointment.customer,
+                                      advisor=appointment.advisor or user,
+                                      appointment=appointment, user=user)
+        concern = appointment.concern.strip()
+        title = (concern.splitlines()[0] if concern else "Customer concern")[:160]
+        add_job(created.repair_order, title=title, complaint=concern, user=user)
+        appointment.status = AppointmentStatus.CONVERTED
+        appointment.save(update_fields=["status"])
+    return created
+
+
+# --------------------------------------------------------------------------------------------
+# Jobs and lines
+# --------------------------------------------------------------------------------------------
+
+def add_job(repair_order, *, title, complaint="", cause="", correction="", user=None,
+            canned_job=None):
+    """Add a job at the end of the order. Jobs of internal orders need no customer decision."""
+    if not (title or "").strip():
+        raise RepairError("A job needs a title.")
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_editable(repair_order)
+        last = repair_order.jobs.aggregate(last=Max("position"))["last"] or 0
+        job = Job(repair_order=repair_order, position=last + 1, title=title.strip()[:160],
+                  complaint=complaint, cause=cause, correction=correction, canned_job=canned_job)
+        if repair_order.internal:
+            job.authorization = Authorization.APPROVED
+            job.authorization_method = AuthorizationMethod.INTERNAL
+            job.authorized_by = _name(user) or "Internal"
+            job.authorized_at = timezone.now()
+            job.authorization_recorded_by = user
+        job.save()
+    return job
+
+
+def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
+    """Add a canned job in one step: the job, its labor at the shop's rate, its parts priced."""
+    if not canned_job.active:
+        raise RepairError(f"The canned job {canned_job} is no longer offered.")
+    with transaction.atomic():
+        job = add_job(repair_order, title=canned_job.name, complaint=canned_job.complaint,
+                      correction=canned_job.correction, user=user, canned_job=canned_job)
+        rate = ShopSettings.current().labor_rate
+        for template in canned_job.labor.all():
+            add_labor_line(job, operation=template.operation, hours_sold=template.hours,
+                           rate=rate, technician=technician, user=user)
+        for template in canned_job.parts.select_related("part"):
+            add_part_line(job, template.part, template.quantity, user=user)
+    return job
+
+
+def remove_job(job, *, user=None):
+    """Take a job off the order, returning its issued parts to stock."""
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        _check_editable(repair_order)
+        job = Job.objects.get(pk=job.pk)
+        if job.time_entries.exists():
+            raise RepairError(f"Technicians clocked time on job {job.position}; decline it "
+                              "instead of removing it.")
+        _return_job_parts(job, user)
+        job.delete()
+
+
+def save_job_text(job, *, user=None, **fields):
+    """Change a job's title, complaint, cause or correction (technicians write the last two)."""
+    allowed = {"title", "complaint", "cause", "correction", "position"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise RepairError(f"These job fields are not changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        if repair_order.status not in (*EDITABLE_STATUSES, Status.COMPLETED):
+            _check_editable(repair_order)
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.save(update_fields=list(fields))
+    return job
+
+
+def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, user=None):
+    """Sell labor on a job; the rate defaults to the shop's labor rate."""
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        _check_editable(repair_order)
+        if rate is None:
+            rate = ShopSettings.current().labor_rate
+        line = LaborLine(job=job, operation=operation, hours_sold=Decimal(hours_sold),
+                         rate=Decimal(rate), technician=technician)
+        line.full_clean(exclude=["job"], validate_constraints=False)
+        line.save()
+    return line
+
+
+def save_labor_line(line, *, user=None):
+    """Save changes to an existing labor line (hours, rate, technician, operation)."""
+    with transaction.atomic():
+        repair_order = _lock(line.job.repair_order)
+        _check_editable(repair_order)
+        line.full_clean(exclude=["job"], validate_constraints=False)
+        line.save()
+    return line
+
+
+def remove_labor_line(line, *, user=None):
+    with transaction.atomic():
+        repair_order = _lock(line.job.repair_order)
+        _check_editable(repair_order)
+        line.delete()
+
+
+def _parts_due_now(job, repair_order):
+    """Lines added now are issued at once when the job is approved and work is on or about
+    to start (order approved or in progress); otherwise when work starts."""
+    return (job.authorization == Authorization.APPROVED
+            and repair_order.status in (Status.APPROVED, Status.IN_PROGRESS))
+
+
+def add_part_line(job, part, quantity, *, price=None, user=None):
+    """Put a part on a job at its selling price (internal orders: at cost), remembering its
+    cost; issued from stock at once if the order is approved or in progress."""
+    quantity = int(quantity)
+    if quantity <= 0:
+        raise RepairError("A quantity is at least 1.")
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        _check_editable(repair_order)
+        job = Job.objects.get(pk=job.pk)
+        if price is None:
+            price = part.unit_cost if repair_order.internal else default_part_price(part)
+        line = PartLine(job=job, part=part, quantity=quantity, price=money(price),
+                        unit_cost=part.unit_cost, taxable=part.taxable)
+        line.full_clean(exclude=["job", "part"], validate_constraints=False)
+        line.save()
+        if _parts_due_now(job, repair_order):
+            _issue(line, user)
+    return line
+
+
+def change_part_line(line, *, quantity=None, price=None, user=None):
+    """Change a part line's quantity or price; issued stock follows the new quantity."""
+    with transaction.atomic():
+        repair_order = _lock(line.job.repair_order)
+        _check_editable(repair_order)
+        line = PartLine.objects.select_related("part", "job").get(pk=line.pk)
+        if price is not None:
+            if Decimal(price) < 0:
+                raise RepairError("A price cannot be negative.")
+            line.price = money(price)
+        if quantity is not None and int(quantity) != line.quantity:
+            quantity = int(quantity)
+            if quantity <= 0:
+                raise RepairError("A quantity is at least 1; remove the line instead.")
+            difference = quantity - line.quantity
+            if line.issued_quantity:
+                if difference > 0:
+                    try:
+                        inventory_services.issue_part(line.part, difference,
+                                                      reference=line.stock_reference, user=user)
+                    except InventoryError as exc:
+                        raise RepairError(f"{line.part.sku}: {exc}") from None
+                else:
+                    inventory_services.return_part(line.part, -difference,
+                                                   reference=line.stock_reference, user=user,
+                                                   unit_cost=line.unit_cost)
+                line.issued_quantity = quantity
+            line.quantity = quantity
+        line.save()
+    return line
+
+
+def remove_part_line(line, *, user=None):
+    """Take a part off a job; what was issued goes back to stock."""
+    with transaction.atomic():
+        repair_order = _lock(line.job.repair_order)
+        _check_editable(repair_order)
+        line = PartLine.objects.select_related("part").get(pk=line.pk)
+        _return(line, user)
+        line.delete()
+
+
+# --------------------------------------------------------------------------------------------
+# Customer authorization
+# --------------------------------------------------------------------------------------------
+
+def authorize_job(job, decision, *, method, authorized_by, user=None, only_pending=False):
+    """Record the customer's approval or decline of a job: by whom, when and how.
+
+    A declined job stays on the vehicle as a recommendation; its issued parts go back to stock.
+    An approval on an approved order or one in progress issues the job's parts.
+    """
+    if decision not in (Authorization.APPROVED, Authorization.DECLINED):
+        raise RepairError("A decision is an approval or a decline.")
+    if method not in AuthorizationMethod.values:
+        raise RepairError("Say how the customer decided: in person, by phone or online.")
+    authorized_by = (authorized_by or "").strip()
+    if not authorized_by:
+        raise RepairError("Say who gave the decision (the customer's name).")
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        _check_editable(repair_order)
+        job = Job.objects.get(pk=job.pk)
+        if only_pending and job.authorization != Authorization.PENDING:
+            raise RepairError(f"Job {job.position} was already "
+                              f"{job.get_authorization_display().lower()}.")
+        if decision == Authorization.DECLINED and job.time_entries.exists():
+            raise RepairError(f"Work on job {job.position} has started (time was clocked); it "
+                              "cannot be declined now.")
+        job.authorization = decision
+        job.authorization_method = method
+        job.authorized_by = authorized_by[:160]
+        job.authorized_at = timezone.now()
+        job.authorization_recorded_by = user
+        job.save(update_fields=["authorization", "authorization_method", "authorized_by",
+                                "authorized_at", "authorization_recorded_by"])
+        if decision == Authorization.DECLINED:
+            _return_job_parts(job, user)
+        elif _parts_due_now(job, repair_order):
+            _issue_job_parts(job, user)
+    return job
+
+
+def recommendations_for(vehicle):
+    """Work declined on earlier visits of a vehicle, newest first: to offer again."""
+    return (Job.objects.recommendations().for_vehicle(vehicle)
+            .select_related("repair_order").order_by("-authorized_at", "-id"))
+
+
+# --------------------------------------------------------------------------------------------
+# Workflow: one function per step
+# --------------------------------------------------------------------------------------------
+
+def approve_repair_order(repair_order, *, user=None):
+    """estimate → approved: the customer approved at least one job (internal orders: all)."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.APPROVED)
+        jobs = repair_order.jobs.all()
+        if repair_order.internal:
+            jobs.filter(authorization=Authorization.PENDING).update(
+                authorization=Authorization.APPROVED,
+                authorization_method=AuthorizationMethod.INTERNAL,
+                authorized_by=_name(user) or "Internal", authorized_at=timezone.now(),
+                authorization_recorded_by=user)
+        if not jobs.filter(authorization=Authorization.APPROVED).exists():
+            raise RepairError(f"{repair_order.number} has no approved job: record the "
+                              "customer's approval of at least one job first.")
+        _move(repair_order, Status.APPROVED, user)
+    return repair_order
+
+
+def start_work(repair_order, *, user=None):
+    """approved → in_progress: the parts of approved jobs are issued from stock."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.IN_PROGRESS)
+        for job in repair_order.jobs.filter(authorization=Authorization.APPROVED):
+            _issue_job_parts(job, user)
+        _move(repair_order, Status.IN_PROGRESS, user)
+    return repair_order
+
+
+def complete_work(repair_order, *, user=None):
+    """in_progress → completed: every job decided and nobody still clocked in."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.COMPLETED)
+        pending = list(repair_order.jobs.filter(authorization=Authorization.PENDING)
+                       .values_list("position", flat=True))
+        if pending:
+            raise RepairError(f"Job {', '.join(map(str, pending))} of {repair_order.number} "
+                              "still waits for the customer's decision.")
+        clocked = (TimeEntry.objects.filter(job__repair_order=repair_order, ended__isnull=True)
+                   .select_related("technician", "job").first())
+        if clocked:
+            raise RepairError(f"{clocked.technician} is still clocked in on job "
+                              f"{clocked.job.position}; clock out first.")
+        _move(repair_order, Status.COMPLETED, user)
+    return repair_order
+
+
+def invoice_repair_order(repair_order, *, user=None):
+    """completed → invoiced: write the invoice with the next number of the year and a frozen
+    snapshot of the lines and totals. An invoice for nothing is paid at once."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.INVOICED)
+        if repair_order.internal:
+            raise RepairError(f"{repair_order.number} is internal: it is closed at cost, not "
+                              "invoiced.")
+        shop = ShopSettings.current()
+        rates = Rates.from_settings(shop)
+        order = load_order(repair_order.pk)
+        totals = order_totals(order, rates)
+        document = build_document(order, shop, rates=rates, totals=totals)
+        now = timezone.now()
+        year = timezone.localdate(now).year
+        sequence = _next_number(DocumentSeries.INVOICE, year)
+        invoice = Invoice.objects.create(
+            repair_order=repair_order, customer_id=repair_order.customer_id,
+            number=f"{year}-{sequence:06d}", year=year, sequence=sequence, issued_at=now,
+            issued_by=user, labor_total=totals.labor, parts_total=totals.parts,
+            discount_total=totals.discount, fees_total=totals.fees, tax_total=totals.tax,
+            total=totals.total, snapshot=document,
+        )
+        _move(repair_order, Status.INVOICED, user, note=f"invoice {invoice.number}")
+        if invoice.total == 0:
+            _move(repair_order, Status.PAID, user, note="nothing to pay")
+    return invoice
+
+
+def invoice_balance(invoice):
+    """What the customer still owes: total less credit notes and payments (negative: refund)."""
+    annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
+    return money(annotated.balance_amount)
+
+
+def record_payment(invoice, amount, method, *, reference="", user=None, received_at=None):
+    """Take a payment (partial or full) against an invoice. More than the balance is refused;
+    the order becomes paid when nothing is left to pay."""
+    try:
+        amount = money(amount)
+    except ArithmeticError:
+        raise RepairError(f"{amount!r} is not an amount of money.") from None
+    if amount <= 0:
+        raise RepairError("A payment is for a positive amount.")
+    if method not in Payment.Method.values:
+        raise RepairError(f"{method!r} is not a payment method.")
+    with transaction.atomic():
+        repair_order = _lock(invoice.repair_order)
+        if repair_order.status != Status.INVOICED:
+            raise RepairError(f"{repair_order.number} is "
+                              f"{repair_order.get_status_display().lower()}: payments are taken "
+                              "on invoiced orders.")
+        balance = invoice_balance(invoice)
+        if amount > balance:
+            raise RepairError(f"A payment of {amount} is more than the balance of {balance} on "
+                              f"invoice {invoice.number}.")
+        payment = Payment.objects.create(invoice=invoice, amount=amount, method=method,
+                                         reference=reference, received_by=user,
+                                         received_at=received_at or timezone.now())
+        if amount == balance:
+            _move(repair_order, Status.PAID, user, note=f"paid by {payment.get_method_display()}")
+    return payment
+
+
+def issue_credit_note(invoice, amount, reason, *, user=None):
+    """Correct an invoice by a credit note with its own number; never by editing the invoice."""
+    try:
+        amount = money(amount)
+    except ArithmeticError:
+        raise RepairError(f"{amount!r} is not an amount of money.") from None
+    reason = (reason or "").strip()
+    if amount <= 0:
+        raise RepairError("A credit note is for a positive amount.")
+    if not reason:
+        raise RepairError("A credit note needs a reason.")
+    with transaction.atomic():
+        repair_order = _lock(invoice.repair_order)
+        annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
+        creditable = money(annotated.total - annotated.credited_amount)
+        if amount > creditable:
+            raise RepairError(f"Invoice {invoice.number} can be credited {creditable} at most.")
+        now = timezone.now()
+        year = timezone.localdate(now).year
+        sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
+        note = CreditNote.objects.create(invoice=invoice, number=f"CN-{year}-{sequence:05d}",
+                                         year=year, sequence=sequence, amount=amount,
+                                         reason=reason[:300], issued_at=now, issued_by=user)
+        if repair_order.status == Status.INVOICED and money(annotated.balance_amount) <= amount:
+            _move(repair_order, Status.PAID, user, note=f"settled by credit note {note.number}")
+    return note
+
+
+def close_internal_order(repair_order, *, user=None):
+    """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.CLOSED)
+        if not repair_order.internal:
+            raise RepairError(f"{repair_order.number} is a customer's order: invoice it.")
+        parts_cost, labor_cost = internal_cost(repair_order)
+        _move(repair_order, Status.CLOSED, user,
+              note=f"cost: parts {parts_cost}, labor {labor_cost}")
+    return repair_order
+
+
+def cancel_repair_order(repair_order, *, user=None, reason=""):
+    """estimate or approved → canceled: issued parts go back to stock."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        _check_transition(repair_order, Status.CANCELED)
+        lines = (PartLine.objects.filter(job__repair_order=repair_order, issued_quantity__gt=0)
+                 .select_related("part").order_by("id"))
+        for line in lines:
+            _return(line, user)
+        _move(repair_order, Status.CANCELED, user, note=reason)
+    return repair_order
+
+
+# Admin actions and the API offer these, in workflow order: (key, label, function).
+TRANSITIONS = (
+    ("approve", "Approve", approve_repair_order),
+    ("start", "Start work", start_work),
+    ("complete", "Complete work", complete_work),
+    ("invoice", "Invoice", invoice_repair_order),
+    ("close_internal", "Close internal order at cost", close_internal_order),
+    ("cancel", "Cancel", cancel_repair_order),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Technicians' time
+# --------------------------------------------------------------------------------------------
+
+def clock_in(technician, job, *, at=None):
+    """Start a technician's time on a job of an order in progress (one job at a time)."""
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        if repair_order.status != Status.IN_PROGRESS:
+            raise RepairError(f"{repair_order.number} is "
+                              f"{repair_order.get_status_display().lower()}: time is clocked "
+                              "only on orders in progress.")
+        job = Job.objects.get(pk=job.pk)
+        if job.authorization != Authorization.APPROVED:
+            raise RepairError(f"Job {job.position} is not approved by the customer.")
+        current = (TimeEntry.objects.filter(technician=technician, ended__isnull=True)
+                   .select_related("job__repair_order").first())
+        if current:
+            raise RepairError(f"{technician} is already clocked in on "
+                              f"{current.job.repair_order.number} job {current.job.position}; "
+                              "clock out first.")
+        try:
+            with transaction.atomic():
+                entry = TimeEntry.objects.create(technician=technician, job=job,
+                                                 started=at or timezone.now())
+        except IntegrityError:
+            raise RepairError(f"{technician} is already clocked in on a job.") from None
+    return entry
+
+
+def clock_out(technician, *, at=None):
+    """End the technician's open time entry."""
+    with transaction.atomic():
+        entry = (TimeEntry.objects.select_for_update()
+                 .filter(technician=technician, ended__isnull=True).first())
+        if entry is None:
+            raise RepairError(f"{technician} is not clocked in.")
+        ended = at or timezone.now()
+        if ended < entry.started:
+            raise RepairError("A time entry cannot end before it starts.")
+        entry.ended = ended
+        entry.save(update_fields=["ended"])
+    return entry
+
+
+def actual_hours(job):
+    """Hours technicians clocked on a job (open entries count up to now)."""
+    return sum((entry.hours for entry in job.time_entries.all()), Decimal("0.00"))
+
+
+# --------------------------------------------------------------------------------------------
+# What the car lot reads
+# --------------------------------------------------------------------------------------------
+
+def internal_cost(repair_order):
+    """(parts_cost, labor_cost) of an order's approved work, in Decimal: parts at the cost they
+    had when added, labor at hours sold x rate. A canceled order cost nothing."""
+    status = RepairOrder.objects.values_list("status", flat=True).get(pk=repair_order.pk)
+    if status == Status.CANCELED:
+        return ZERO, ZERO
+    jobs = Job.objects.filter(repair_order=repair_order, authorization=Authorization.APPROVED)
+    parts_cost = sum((money(line.quantity * line.unit_cost)
+                      for line in PartLine.objects.filter(job__in=jobs)), ZERO)
+    labor_cost = sum((line.amount for line in LaborLine.objects.filter(job__in=jobs)), ZERO)
+    return parts_cost, labor_cost

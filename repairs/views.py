@@ -1,0 +1,150 @@
+"""Views of the service shop outside the admin's own pages.
+
+- customer_estimate: the page a customer opens from a signed link to approve or decline jobs.
+- print and PDF views of estimates and invoices, served under the admin (see RepairOrderAdmin and
+  InvoiceAdmin get_urls) for staff who may see customer prices.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import ShopSettings
+from repairs import links, pdf, services
+from repairs.choices import Authorization, AuthorizationMethod, RepairOrderStatus
+from repairs.documents import build_document, load_order
+from repairs.exceptions import RepairError
+from repairs.models import RepairOrder
+
+# Who may print documents with customer prices: the people who handle customers' money.
+PRINT_PERMISSION = "repairs.view_invoice"
+
+
+def _private(response):
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _unavailable(request):
+    """One answer for every bad link (tampered, expired, unknown, or no longer open), so a
+    visitor learns nothing about which it was."""
+    return _private(render(request, "repairs/estimate_unavailable.html", status=404))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def customer_estimate(request, token):
+    repair_order = links.repair_order_for_token(token)
+    if repair_order is None:
+        return _unavailable(request)
+    error = ""
+    if request.method == "POST":
+        job_id = request.POST.get("job", "")
+        job = repair_order.jobs.filter(pk=job_id).first() if job_id.isdigit() else None
+        decision = request.POST.get("decision")
+        if job is None or decision not in (Authorization.APPROVED, Authorization.DECLINED):
+            return _unavailable(request)
+        try:
+            services.authorize_job(job, decision, method=AuthorizationMethod.ONLINE,
+                                   authorized_by=f"{repair_order.customer} (online)",
+                                   only_pending=True)
+            _approve_when_all_decided(repair_order)
+        except RepairError as exc:
+            error = str(exc)
+        else:
+            return redirect(request.path)
+    document = build_document(load_order(repair_order.pk), ShopSettings.current())
+    response = render(request, "repairs/customer_estimate.html", {
+        "document": document,
+        "pending_count": sum(1 for job in document["jobs"]
+                             if job["authorization"] == Authorization.PENDING),
+        "error": error,
+    })
+    return _private(response)
+
+
+def _approve_when_all_decided(repair_order):
+    """Once the customer has decided every job online and approved one, the estimate is
+    approved: the shop may order parts and schedule the work."""
+    jobs = repair_order.jobs.all()
+    if (RepairOrder.objects.filter(pk=repair_order.pk, status=RepairOrderStatus.ESTIMATE).exists()
+            and not jobs.filter(authorization=Authorization.PENDING).exists()
+            and jobs.filter(authorization=Authorization.APPROVED).exists()):
+        services.approve_repair_order(repair_order)
+
+
+# --------------------------------------------------------------------------------------------
+# Printing
+# --------------------------------------------------------------------------------------------
+
+def _require_print_permission(request):
+    if not request.user.has_perm(PRINT_PERMISSION):
+        raise PermissionDenied
+
+
+def estimate_context(repair_order_pk, queryset):
+    shop = ShopSettings.current()
+    order = load_order(repair_order_pk, queryset)
+    document = build_document(order, shop)
+    return {
+        "document": document,
+        "kind": "Internal order" if order.internal else "Estimate",
+        "number": order.number,
+        "date": timezone.localtime(order.opened_at),
+        "status": order.get_status_display(),
+    }
+
+
+def invoice_context(invoice):
+    balance = services.invoice_balance(invoice)
+    document = invoice.snapshot
+    return {
+        "document": document,
+        "kind": "Invoice",
+        "number": invoice.number,
+        "date": timezone.localtime(invoice.issued_at),
+        "repair_order_number": document["repair_order"]["number"],
+        "opened_at": parse_datetime(document["repair_order"]["opened_at"]),
+        "balance": balance,
+        "credit_notes": list(invoice.credit_notes.all()),
+        "payments": list(invoice.payments.all()),
+    }
+
+
+def print_estimate(request, pk, queryset):
+    _require_print_permission(request)
+    get_object_or_404(queryset, pk=pk)
+    context = estimate_context(pk, queryset)
+    return render(request, "repairs/print/document.html", context)
+
+
+def estimate_pdf(request, pk, queryset):
+    _require_print_permission(request)
+    get_object_or_404(queryset, pk=pk)
+    context = estimate_context(pk, queryset)
+    return _pdf_response(pdf.render_document(context), f"estimate-{context['number']}.pdf")
+
+
+def print_invoice(request, pk, queryset):
+    _require_print_permission(request)
+    invoice = get_object_or_404(queryset, pk=pk)
+    return render(request, "repairs/print/document.html", invoice_context(invoice))
+
+
+def invoice_pdf(request, pk, queryset):
+    _require_print_permission(request)
+    invoice = get_object_or_404(queryset, pk=pk)
+    context = invoice_context(invoice)
+    return _pdf_response(pdf.render_document(context), f"invoice-{invoice.number}.pdf")
+
+
+def _pdf_response(content, filename):
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

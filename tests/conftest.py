@@ -1,0 +1,55 @@
+"""Fixtures shared by the tests: staff users of each role, logged-in clients."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts import roles
+from accounts.models import User
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, role=None, *, staff=True, superuser=False, password="s3cret-Pass-word"):
+        user = User.objects.create_user(username=username, password=password, is_staff=staff,
+                                        is_superuser=superuser, email=f"{username}@example.com")
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def advisor(make_user):
+    return make_user("advisor", roles.SERVICE_ADVISOR)
+
+
+@pytest.fixture
+def technician(make_user):
+    return make_user("tech", roles.TECHNICIAN)
+
+
+@pytest.fixture
+def salesperson(make_user):
+    return make_user("sales", roles.SALESPERSON)
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user("manager", roles.MANAGER)
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("ops", roles.OPERATIONS)
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the admin (so axes, signals and logs see a real login)."""
+
+    def do(user):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return do

@@ -1,0 +1,143 @@
+"""Managers manage partners, keys (shown once), subscriptions, and read the delivery log."""
+
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services, webhooks
+from accounts.models import Partner, PartnerKey, User, WebhookSubscription
+from accounts.roles import MANAGER, OPERATIONS, SALESPERSON, SERVICE_ADVISOR
+from tests.api_helpers import key_client, partner_with_key, staff_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager_client():
+    user = User.objects.create_user("robin", password="x-not-used-123", is_staff=True)
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name=MANAGER))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_manager_adds_a_partner_and_its_service_user_is_made(manager_client):
+    response = manager_client.post(reverse("admin:accounts_partner_add"), {
+        "name": "Road Ready Insurance", "slug": "", "kind": "fleet", "is_active": "on",
+        "contact_name": "", "contact_email": "", "contact_phone": "", "notes": "",
+        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0",
+        "subscriptions-TOTAL_FORMS": "0", "subscriptions-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    partner = Partner.objects.get()
+    assert partner.slug == "road-ready-insurance"
+    assert partner.user.username == "partner:road-ready-insurance"
+    assert not partner.user.is_active
+
+
+def test_a_taken_short_name_is_refused_in_the_form(manager_client):
+    services.create_partner("Road Ready")
+    response = manager_client.post(reverse("admin:accounts_partner_add"), {
+        "name": "Road  Ready", "slug": "", "kind": "fleet",
+        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0",
+        "subscriptions-TOTAL_FORMS": "0", "subscriptions-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 200
+    assert "is taken" in str(response.context["adminform"].form.errors["slug"])
+    assert Partner.objects.count() == 1
+
+
+def test_a_new_key_is_shown_once_in_a_message_and_works(manager_client):
+    partner = services.create_partner("Lot Listings", kind="marketplace")
+    response = manager_client.post(reverse("admin:accounts_partnerkey_add"), {
+        "partner": partner.pk, "name": "listings feed",
+        "scopes": ["listings:read", "leads:write"], "expires_at_0": "", "expires_at_1": "",
+        "throttle_rate": "",
+    })
+    assert response.status_code == 302
+    message = next(str(m) for m in get_messages(response.wsgi_request) if "new key" in str(m))
+    plain = re.search(r"The new key is (\S+) ", message).group(1)
+    key = PartnerKey.objects.get()
+    assert key.scopes == ["listings:read", "leads:write"]
+    assert plain.startswith(key.prefix) and plain not in key.hashed_key
+    assert key_client(plain).get("/api/v1/me/").status_code == 200
+    # The page after saving shows it; no page shows it again.
+    assert plain in manager_client.get(response.url).content.decode()
+    page = manager_client.get(reverse("admin:accounts_partnerkey_change", args=[key.pk]))
+    assert plain not in page.content.decode()
+
+
+def test_a_key_without_a_scope_is_refused_in_the_form(manager_client):
+    partner = services.create_partner("Lot Listings", kind="marketplace")
+    response = manager_client.post(reverse("admin:accounts_partnerkey_add"), {
+        "partner": partner.pk, "name": "listings feed", "scopes": [], "throttle_rate": "",
+    })
+    assert response.status_code == 200
+    assert PartnerKey.objects.count() == 0
+
+
+def test_a_manager_revokes_keys_with_the_action_and_they_stop_working(manager_client):
+    _partner, key, plain = partner_with_key()
+    response = manager_client.post(reverse("admin:accounts_partnerkey_changelist"), {
+        "action": "revoke_keys", "_selected_action": [key.pk]})
+    assert response.status_code == 302
+    assert PartnerKey.objects.get(pk=key.pk).revoked_at is not None
+    assert key_client(plain).get("/api/v1/me/").status_code == 401
+
+
+def test_a_subscription_added_in_the_admin_shows_its_secret_once(manager_client):
+    partner = services.create_partner("Books Online", kind="accounting")
+    response = manager_client.post(reverse("admin:accounts_webhooksubscription_add"), {
+        "partner": partner.pk, "url": "https://books.example.com/hook",
+        "events": ["invoice.created"], "description": "", "is_active": "on",
+    })
+    assert response.status_code == 302
+    subscription = WebhookSubscription.objects.get()
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert sum(subscription.secret in message for message in messages) == 1
+
+
+@pytest.mark.parametrize("role", [SERVICE_ADVISOR, SALESPERSON, OPERATIONS])
+def test_only_managers_manage_partners(role):
+    client, _user = staff_client("someone", role)
+    for name in ("partner", "partnerkey", "webhooksubscription", "webhookdelivery"):
+        assert client.get(reverse(f"admin:accounts_{name}_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize("model", ["partner", "partnerkey", "webhooksubscription",
+                                   "webhookdelivery", "webhookevent"])
+@pytest.mark.parametrize("rows", [1, 30])
+def test_partner_admin_lists_cost_the_same_queries_with_1_or_30_rows(
+        manager_client, model, rows, django_assert_max_num_queries):
+    for index in range(rows):
+        partner, _key, _plain = partner_with_key(name=f"Partner {index}")
+        services.subscribe(partner, url=f"https://h{index}.example.com/",
+                           events=["repair_order.status_changed"])
+    from django.db import transaction
+
+    with transaction.atomic():
+        webhooks.publish("repair_order.status_changed", {"id": 1})
+    with django_assert_max_num_queries(12):
+        response = manager_client.get(reverse(f"admin:accounts_{model}_changelist"))
+    assert response.status_code == 200
+
+
+def test_the_delivery_log_is_read_only(manager_client):
+    partner, _key, _plain = partner_with_key()
+    services.subscribe(partner, url="https://h.example.com/",
+                       events=["repair_order.status_changed"])
+    from django.db import transaction
+
+    with transaction.atomic():
+        event = webhooks.publish("repair_order.status_changed", {"id": 1})
+    delivery = event.deliveries.get()
+    assert manager_client.get(reverse("admin:accounts_webhookdelivery_add")).status_code == 403
+    page = manager_client.get(reverse("admin:accounts_webhookdelivery_change",
+                                      args=[delivery.pk]))
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content

@@ -1,0 +1,110 @@
+"""Idempotency-Key: a write sent again returns the first answer and creates nothing new."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts.models import WebhookSubscription
+from tests.api_helpers import key_client, partner_with_key
+
+pytestmark = pytest.mark.django_db
+
+SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
+BODY = {"url": "https://h.example.com/hook", "events": ["repair_order.status_changed"]}
+
+
+def _post(client, body=BODY, key="7f1c2a"):
+    return client.post(SUBSCRIPTIONS, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_the_same_key_returns_the_first_answer_and_creates_nothing_new():
+    _partner, _key, plain = partner_with_key()
+    client = key_client(plain)
+    first = _post(client)
+    again = _post(client)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert WebhookSubscription.objects.count() == 1
+
+
+def test_the_same_key_with_another_request_is_refused_with_409():
+    _partner, _key, plain = partner_with_key()
+    client = key_client(plain)
+    _post(client)
+    other = _post(client, {**BODY, "url": "https://elsewhere.example.com/"})
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+    assert WebhookSubscription.objects.count() == 1
+
+
+def test_a_refused_request_leaves_the_key_free_for_the_corrected_one():
+    _partner, _key, plain = partner_with_key()
+    client = key_client(plain)
+    assert _post(client, {**BODY, "url": "nope"}).status_code == 400
+    assert _post(client).status_code == 201
+    assert WebhookSubscription.objects.count() == 1
+
+
+def test_keys_are_per_partner_and_requests_without_a_key_are_not_deduplicated():
+    _p, _k, one = partner_with_key(name="One")
+    _p, _k, two = partner_with_key(name="Two")
+    assert _post(key_client(one)).status_code == 201
+    assert _post(key_client(two)).status_code == 201
+    client = key_client(one)
+    client.post(SUBSCRIPTIONS, BODY, format="json")
+    client.post(SUBSCRIPTIONS, BODY, format="json")
+    assert WebhookSubscription.objects.count() == 4
+
+
+def test_an_overlong_idempotency_key_is_refused():
+    _partner, _key, plain = partner_with_key()
+    response = _post(key_client(plain), key="k" * 256)
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["Idempotency-Key"]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_posts_at_the_same_moment_create_one_subscription():
+    _partner, _key, plain = partner_with_key()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def post():
+        try:
+            client = key_client(plain)
+            barrier.wait(timeout=10)
+            response = _post(client, key="same-moment")
+            results.append((response.status_code, response.json().get("id")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert WebhookSubscription.objects.count() == 1
+    assert [status for status, _id in results] == [201, 201]
+    assert len({subscription_id for _status, subscription_id in results}) == 1
+
+
+def test_idempotency_keys_are_forgotten_after_a_day():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import IdempotentRequest
+    from accounts.services import forget_idempotency_keys
+
+    _partner, _key, plain = partner_with_key()
+    client = key_client(plain)
+    _post(client, key="old")
+    _post(client, key="new")
+    IdempotentRequest.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=25))
+    assert forget_idempotency_keys() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+    assert _post(client, key="old").status_code == 201  # a new request now

@@ -1,0 +1,41 @@
+"""The service shop's demo: orders in every status, invoices and payments, a cancellation, a
+comeback, internal orders on the business's own vehicles, appointments today and tomorrow."""
+
+import datetime
+import random
+
+import pytest
+from django.utils import timezone
+
+from accounts import demo as accounts_demo
+from repairs import demo, services
+from repairs.models import Appointment, CannedJob, Invoice, Payment, RepairOrder
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_every_part_of_the_service_shop():
+    context = {}
+    rng = random.Random(7)
+    accounts_demo.seed(rng, 1, context)
+    summary = demo.seed(rng, 1, context)
+    assert "repair orders" in summary
+
+    statuses = set(RepairOrder.objects.values_list("status", flat=True))
+    assert statuses == {"estimate", "approved", "in_progress", "completed", "invoiced", "paid",
+                        "canceled", "closed"}
+    assert 38 <= RepairOrder.objects.count() <= 45
+    assert CannedJob.objects.count() >= 5
+    assert Invoice.objects.count() == RepairOrder.objects.filter(
+        status__in=["invoiced", "paid"]).count()
+    for order in RepairOrder.objects.filter(status="paid"):
+        assert services.invoice_balance(order.invoice) == 0
+    assert Payment.objects.exists()
+    assert RepairOrder.objects.filter(comeback_of__isnull=False).exists()
+    internal = RepairOrder.objects.filter(internal=True)
+    assert internal.count() == 2
+    assert all(order.vehicle.owner_id is None for order in internal)
+    closed = internal.get(status="closed")
+    assert sum(services.internal_cost(closed)) > 0
+    today = timezone.localdate()
+    assert Appointment.objects.filter(date=today).exists()
+    assert Appointment.objects.filter(date=today + datetime.timedelta(days=1)).exists()

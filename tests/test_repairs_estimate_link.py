@@ -1,0 +1,139 @@
+"""The customer's estimate link: a signed, expiring page where each job is approved or declined
+online. A wrong, old or unknown link always gets the same plain page and reveals nothing."""
+
+import time
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+
+from repairs import links, services
+from repairs.choices import Authorization
+from repairs.testing import add_job_with_lines, make_order, set_rates
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def order():
+    set_rates(estimate_link_days=7)
+    order = make_order()
+    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")],
+                       approve=False)
+    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")],
+                       approve=False)
+    return order
+
+
+def _url(token):
+    return reverse("repairs:customer_estimate", args=[token])
+
+
+def _token_days_old(order, days):
+    class SignerInThePast(signing.TimestampSigner):
+        def timestamp(self):
+            return signing.b62_encode(int(time.time()) - days * 86400)
+
+    return SignerInThePast(salt=links.SALT).sign_object(
+        {"ro": order.pk, "n": order.number}, compress=True)
+
+
+def test_the_customer_sees_the_jobs_and_total_without_logging_in(client, order):
+    response = client.get(_url(links.estimate_token(order)))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Front brake pads" in page and "Cabin air filter" in page
+    assert order.number in page
+    assert "no-store" in response["Cache-Control"]
+    assert order.vehicle.vin not in page  # the estimate, nothing else
+
+
+def test_approving_and_declining_online_records_who_when_and_how(client, order):
+    url = _url(links.estimate_token(order))
+    brakes, filter_job = order.jobs.order_by("position")
+    response = client.post(url, {"job": brakes.pk, "decision": "approved"})
+    assert response.status_code == 302
+    brakes.refresh_from_db()
+    assert brakes.authorization == Authorization.APPROVED
+    assert brakes.authorization_method == "online"
+    assert brakes.authorized_by == "Garcia, Maria (online)"
+    assert brakes.authorized_at is not None
+    order.refresh_from_db()
+    assert order.status == "estimate"  # one job still waits
+
+    client.post(url, {"job": filter_job.pk, "decision": "declined"})
+    filter_job.refresh_from_db()
+    assert filter_job.authorization == Authorization.DECLINED
+    order.refresh_from_db()
+    assert order.status == "approved"  # every job decided, one approved
+    assert "Cabin air filter" in client.get(url).content.decode()  # shown as declined
+
+
+def test_a_decision_already_given_is_not_changed_from_the_link(client, order):
+    url = _url(links.estimate_token(order))
+    job = order.jobs.first()
+    client.post(url, {"job": job.pk, "decision": "declined"})
+    response = client.post(url, {"job": job.pk, "decision": "approved"})
+    assert response.status_code == 200
+    assert "already declined" in response.content.decode()
+    job.refresh_from_db()
+    assert job.authorization == Authorization.DECLINED
+
+
+def _bad_links(order):
+    good = links.estimate_token(order)
+    other = make_order()
+    unknown = signing.TimestampSigner(salt=links.SALT).sign_object(
+        {"ro": 987654, "n": "RO-1999-00001"}, compress=True)
+    return {
+        "tampered": good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb"),
+        "other payload, same signature": good.replace(good.split(":")[0], "eyJybyI6MX0", 1),
+        "expired": _token_days_old(order, 8),
+        "unknown order": unknown,
+        "number of another order": signing.TimestampSigner(salt=links.SALT).sign_object(
+            {"ro": order.pk, "n": other.number}, compress=True),
+        "signed for another purpose": signing.TimestampSigner(salt="other").sign_object(
+            {"ro": order.pk, "n": order.number}, compress=True),
+        "garbage": "not-a-token",
+    }
+
+
+def test_wrong_old_or_unknown_links_all_get_the_same_page_that_reveals_nothing(client, order):
+    reference = client.get(_url("not-a-token"))
+    assert reference.status_code == 404
+    for label, token in _bad_links(order).items():
+        for method in ("get", "post"):
+            response = getattr(client, method)(_url(token), {"job": order.jobs.first().pk,
+                                                             "decision": "approved"}
+                                               if method == "post" else None)
+            assert response.status_code == 404, label
+            assert response.content == reference.content, label
+            page = response.content.decode()
+            assert order.number not in page and "Garcia" not in page, label
+    assert not order.jobs.exclude(authorization=Authorization.PENDING).exists()
+
+
+def test_a_link_a_day_before_expiry_still_works(client, order):
+    assert client.get(_url(_token_days_old(order, 6))).status_code == 200
+
+
+def test_the_link_stops_working_once_the_work_is_done(client, order):
+    token = links.estimate_token(order)
+    for job in order.jobs.all():
+        client.post(_url(token), {"job": job.pk, "decision": "approved"})
+    services.start_work(order)
+    assert client.get(_url(token)).status_code == 200
+    services.complete_work(order)
+    response = client.get(_url(token))
+    assert response.status_code == 404
+    assert response.content == client.get(_url("x")).content
+
+
+def test_a_job_of_another_order_cannot_be_decided_through_the_link(client, order):
+    other = make_order()
+    stranger = add_job_with_lines(other, title="Other job", approve=False)
+    response = client.post(_url(links.estimate_token(order)),
+                           {"job": stranger.pk, "decision": "approved"})
+    assert response.status_code == 404
+    stranger.refresh_from_db()
+    assert stranger.authorization == Authorization.PENDING
