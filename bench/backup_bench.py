@@ -113,12 +113,11 @@ def _vary(vendor, expression, limit, column):
     noise = ("md5(g.n::text || '{batch}')" if vendor == "postgresql"
              else "lower(hex(randomblob(16)))")
     suffix = f"'{{batch}}-' || g.n || ' ' || {noise}"
-    if column in ("vin",):
-        # A VIN is exactly 17 characters and unique.
-        return ("substr('V' || lpad('{batch}', 5, '0') || lpad(CAST(g.n AS TEXT), 11, '0'), "
-                "1, 17)")
-    if column == "vin_tail":
-        return "substr(lpad(CAST(g.n AS TEXT), 8, '0'), 1, 8)"
+    if column.startswith("vin"):
+        # A VIN is exactly 17 characters and unique (and so are the columns derived from it).
+        if vendor == "sqlite":
+            return "printf('V%05d%011d', {batch}, g.n)"
+        return "'V' || lpad('{batch}', 5, '0') || lpad(CAST(g.n AS TEXT), 11, '0')"
     if column == "kind":
         return expression
     return f"substr({expression} || ' ' || {suffix} || ' ' || {noise}, 1, {max(limit, 1)})"

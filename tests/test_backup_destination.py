@@ -39,14 +39,14 @@ def small_filesystem(path, size="4m"):
     path.mkdir(parents=True, exist_ok=True)
     command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
     try:
-        mounted = subprocess.run(command, capture_output=True, check=False).returncode == 0  # noqa: S603
+        mounted = subprocess.run(command, capture_output=True, check=False).returncode == 0
     except OSError:
         mounted = False
     try:
         yield mounted
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(path)], check=False)  # noqa: S603, S607
+            subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def fill(folder):
@@ -105,7 +105,7 @@ def fill_up_with_a_file_size_limit(backup_dir):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [*testing.manage_command(), "backup", "--type=full"], env=testing.command_env(),
         capture_output=True, text=True, preexec_fn=limit, check=False, timeout=120)
 

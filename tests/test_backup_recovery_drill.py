@@ -93,6 +93,7 @@ def test_record_recovery_metrics_needs_a_drill_first(backup_dir):
 
 
 def test_the_health_check_fails_without_a_recent_backup(backup_dir, settings):
+    settings.BACKUP_FRESHNESS_REQUIRED = True
     with pytest.raises(Exception, match="no successful backup"):
         BackupFreshness().run()
 

@@ -94,7 +94,7 @@ def app_version():
     except (OSError, KeyError, ValueError):
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,  # noqa: S607
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                                 capture_output=True, text=True, timeout=5, check=False)
         if commit.returncode == 0 and commit.stdout.strip():
             version += "+" + commit.stdout.strip()

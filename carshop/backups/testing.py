@@ -69,7 +69,7 @@ def manage_command():
 def manage(*args, env=None, timeout=120):
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
-    return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),  # noqa: S603
+    return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -79,7 +79,7 @@ def kill_at(point, *args, timeout=60):
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     env = command_env(CARSHOP_BACKUP_PAUSE_AT=point)
-    process = subprocess.Popen([sys.executable, str(manage_py), *args], env=env,  # noqa: S603
+    process = subprocess.Popen([sys.executable, str(manage_py), *args], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen = []
     deadline = time.monotonic() + timeout
@@ -143,27 +143,28 @@ def seed():
 
     user = User.objects.create_user("bk-advisor", email="advisor@example.com")
     user.groups.add(*Group.objects.all()[:2])
-    customers = Customer.objects.bulk_create([
-        Customer(first_name=f"First{i}", last_name=f"Last{i}", display_name=f"Last{i}, First{i}",
-                 email=f"c{i}@example.com", city="Springfield", notes="")
+    # create() (not bulk_create) where a model fills derived fields in save().
+    customers = [
+        Customer.objects.create(first_name=f"First{i}", last_name=f"Last{i}",
+                                email=f"c{i}@example.com", city="Springfield")
         for i in range(30)
-    ])
+    ]
     Customer.objects.create(first_name="Zoë", last_name="O'Brien",
                             notes="quote ' backslash \\ tab\tnewline\n emoji \U0001F697 ;\\.")
-    vehicles = Vehicle.objects.bulk_create([
-        Vehicle(vin=f"1HGCM82633A{i:06d}", vin_tail=f"3A{i:06d}", make="Honda", model="Accord",
-                model_year=2010 + i, owner=customers[i] if i % 3 else None, odometer=None)
+    vehicles = [
+        Vehicle.objects.create(vin=f"1HGCM82633A{i:06d}", make="Honda", model="Accord",
+                               model_year=2010 + i, owner=customers[i] if i % 3 else None)
         for i in range(10)
+    ]
+    OdometerReading.objects.bulk_create([
+        OdometerReading(vehicle=vehicle, reading=1000 * (i + 1), read_on=date(2024, 1, 1 + i),
+                        recorded_by=user)
+        for i, vehicle in enumerate(vehicles)
     ])
     parts = Part.objects.bulk_create([
         Part(sku=f"BK-{i:03d}", description=f"Brake pad set {i}",
              unit_cost=Decimal("12.50") + i, price_override=None if i % 2 else Decimal("99.99"))
         for i in range(20)
-    ])
-    OdometerReading.objects.bulk_create([
-        OdometerReading(vehicle=vehicle, reading=1000 * (i + 1), read_on=date(2024, 1, 1 + i),
-                        recorded_by=user)
-        for i, vehicle in enumerate(vehicles)
     ])
     Supplier.objects.create(name="Parts Depot", notes="Ships Tuesdays")
     StockMovement.objects.bulk_create([

@@ -98,7 +98,7 @@ def _die_with_parent():
 
 def spawn(args, **kwargs):
     try:
-        return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)  # noqa: S603
+        return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
     except FileNotFoundError:
         raise BackupError(
             f"{args[0]} not found: install the PostgreSQL client tools "

@@ -336,8 +336,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Operations
 # ---------------------------------------------------------------------------------------------
 # Backups (docs/backups.md). BACKUP_DIR above is the default destination.
-# The health check fails when the newest successful backup is older than this.
+# The health check fails when the newest successful backup is older than this, or when there is
+# none; enforced by default in staging and production only (development and test databases are
+# not backed up).
 BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26, minimum=1)
+BACKUP_FRESHNESS_REQUIRED = env_bool("BACKUP_FRESHNESS_REQUIRED",
+                                     DJANGO_ENV in ("staging", "production"))
 # Retention (prune_backups, backup --clean): restore points kept per day, ISO week and month.
 BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7, minimum=1)
 BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
