@@ -57,6 +57,17 @@ class BackupFreshness(HealthCheck):
             )
 
 
+# What a load balancer probes (/health/live/): can this host serve requests? A stale backup is
+# the operators' alarm, not a reason to take the host out of rotation.
+LIVENESS_CHECKS = (
+    "health_check.checks.Database",
+    "health_check.checks.Cache",
+    "health_check.checks.Storage",
+    "carshop.health.DiskSpace",
+    "carshop.health.LogFolder",
+)
+
+# Everything operators watch (/health/, manage.py health_check): liveness plus backup freshness.
 HEALTH_CHECKS = (
     "health_check.checks.Database",
     "health_check.checks.Cache",
