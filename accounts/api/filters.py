@@ -70,11 +70,17 @@ class CarshopFilterSet(django_filters.FilterSet):
 
 
 class UpdatedSinceFilterSet(CarshopFilterSet):
-    """For feeds that a partner syncs: rows changed at or after a time (ISO 8601)."""
+    """For feeds that a partner syncs: rows changed at or after a time (ISO 8601), or strictly
+    after the `updated_at` of the last row the partner received (to resume a sync without
+    receiving that row again)."""
 
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte",
         help_text="Only rows changed at or after this time (ISO 8601, with time zone).")
+    updated_after = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gt",
+        help_text="Only rows changed after this time: give the `updated_at` of the last row "
+                  "your previous sync received, exactly as it was sent (microseconds included).")
 
 
 class RejectUnknownParameters(BaseFilterBackend):

@@ -262,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
         "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
+        "RepairOrderStatusEnum": "repairs.choices.RepairOrderStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
