@@ -4,6 +4,7 @@
 import django_filters
 from django import forms
 from django.db import models
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
@@ -33,6 +34,29 @@ class IdInFilter(django_filters.BaseInFilter, IdFilter):
     """`?id__in=1,2,3`"""
 
 
+class TimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with its time zone; empty or without a zone is an error (a sync must
+    not silently get everything, or times read in the shop's zone)."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Give a date and time (ISO 8601, with time zone).",
+                                        code="required")
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                raise forms.ValidationError("Give the time zone too (e.g. Z or +02:00).",
+                                            code="invalid")
+        return super().to_python(value)
+
+
+class TimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = TimeField
+
+
 class StrictBooleanField(forms.NullBooleanField):
     """true/false (or 1/0); anything else is an error rather than "no filter"."""
 
@@ -56,8 +80,22 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class StrictChoiceField(django_filters.fields.ChoiceField):
+    """`?status=` is a mistake, not "any status"."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError("Choose a value.", code="required")
+        return super().clean(value)
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    field_class = StrictChoiceField
+
+
 class CarshopFilterSet(django_filters.FilterSet):
-    """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter."""
+    """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter, a field
+    with choices a filter that refuses an empty value."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
@@ -68,16 +106,23 @@ class CarshopFilterSet(django_filters.FilterSet):
 
     id__in = IdInFilter(field_name="id", lookup_expr="in", help_text="Comma-separated ids.")
 
+    @classmethod
+    def filter_for_lookup(cls, field, lookup_type):
+        filter_class, params = super().filter_for_lookup(field, lookup_type)
+        if filter_class is django_filters.ChoiceFilter:
+            filter_class = StrictChoiceFilter
+        return filter_class, params
+
 
 class UpdatedSinceFilterSet(CarshopFilterSet):
     """For feeds that a partner syncs: rows changed at or after a time (ISO 8601), or strictly
     after the `updated_at` of the last row the partner received (to resume a sync without
     receiving that row again)."""
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = TimeFilter(
         field_name="updated_at", lookup_expr="gte",
         help_text="Only rows changed at or after this time (ISO 8601, with time zone).")
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = TimeFilter(
         field_name="updated_at", lookup_expr="gt",
         help_text="Only rows changed after this time: give the `updated_at` of the last row "
                   "your previous sync received, exactly as it was sent (microseconds included).")
@@ -112,3 +157,35 @@ class RejectUnknownParameters(BaseFilterBackend):
             raise ValidationError({name or "(empty name)": ["Unknown query parameter."]
                                    for name in unknown})
         return queryset
+
+
+class CarshopOrderingFilter(OrderingFilter):
+    """`?ordering=<field>` or `-<field>`, one of the fields the endpoint declares in
+    `ordering_fields` (listed in the schema). Anything else is a 400: DRF would quietly ignore
+    it and return another order than the caller asked for."""
+
+    def _choices(self, view):
+        fields = getattr(view, "ordering_fields", None)
+        if not isinstance(fields, (list, tuple)):
+            return None
+        return [name for field in fields for name in (field, f"-{field}")]
+
+    def get_ordering(self, request, queryset, view):
+        value = request.query_params.get(self.ordering_param)
+        choices = self._choices(view)
+        if value is not None and choices is not None:
+            if value.strip() not in choices:
+                raise ValidationError({self.ordering_param: [
+                    f"Order by one of: {', '.join(choices)}."]})
+            return (value.strip(),)
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        choices = self._choices(view)
+        if choices is not None:
+            for parameter in parameters:
+                if parameter["name"] == self.ordering_param:
+                    parameter["schema"] = {"type": "string", "enum": choices}
+                    parameter["description"] = "Sort by this field (`-` first: descending)."
+        return parameters

@@ -38,10 +38,19 @@ class CustomerSummarySerializer(CarshopModelSerializer):
 class StatusStepSerializer(CarshopModelSerializer):
     """One step of the order's history."""
 
+    from_status = serializers.ChoiceField(
+        choices=RepairOrderStatus.choices, allow_null=True, read_only=True,
+        help_text="Null for the step that opened the order.")
+
     class Meta:
         model = RepairOrderEvent
         fields = ["from_status", "to_status", "at"]
         read_only_fields = fields
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        data["from_status"] = data["from_status"] or None
+        return data
 
 
 class JobSerializer(CarshopModelSerializer):

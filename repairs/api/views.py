@@ -46,9 +46,11 @@ class StaffSeesInvoices(BasePermission):
     list=extend_schema(
         summary="List repair orders of your linked customers' vehicles",
         description="Orders of vehicles owned by the customer accounts linked to your partner "
-                    "account, billed to one of them; never internal orders. Oldest change "
-                    "first. With `updated_since` or `updated_after`, orders changed in the last "
-                    f"{SYNC_SAFETY_WINDOW.seconds} seconds are left for the next sync."),
+                    "account and billed to one of them; never the shop's internal orders. "
+                    "Oldest change first. With `updated_since` or `updated_after`, orders "
+                    f"changed in the last {SYNC_SAFETY_WINDOW.seconds} seconds are left for "
+                    "the next sync (a change still being saved is never passed): resume with "
+                    "`updated_after=<updated_at of the last order received>`."),
     retrieve=extend_schema(summary="One repair order"),
 )
 @extend_schema(tags=["repair orders"])
@@ -86,21 +88,28 @@ class RepairOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return queryset
 
 
+FEED_SYNC = (" Oldest first by `updated_at`, which is unique in the feed and in the order rows "
+             "became visible: resume a sync with `updated_after=<updated_at of the last row "
+             "received>` and nothing is missed or received twice.")
+
+
 class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             PartnerScopedViewSet):
-    """Base of the accounting feed: every row of the shop, oldest first by `updated_at`, a time
-    unique in the feed and in commit order (repairs.models.FeedClock). Resume a sync with
-    `updated_after=<updated_at of the last row received>`: nothing is missed or repeated."""
+    # Base of the accounting feed: every row of the shop (accounting systems keep the books of
+    # the whole business), oldest first by `updated_at` from repairs.models.FeedClock.
 
     required_scope = ACCOUNTING_READ
     ordering = ["updated_at"]
 
 
-@extend_schema_view(list=extend_schema(summary="List invoices (accounting feed)"),
-                    retrieve=extend_schema(summary="One invoice"))
+@extend_schema_view(
+    list=extend_schema(summary="List invoices (accounting feed)",
+                       description="Invoices of the service shop." + FEED_SYNC),
+    retrieve=extend_schema(summary="One invoice"))
 @extend_schema(tags=["accounting"])
 class InvoiceViewSet(AccountingFeedViewSet):
-    """Invoices: never changed once written (corrections are credit notes)."""
+    """Invoices of the service shop: never changed once written (corrections are credit
+    notes)."""
 
     queryset = Invoice.objects.defer("snapshot").select_related("repair_order", "customer")
     serializer_class = InvoiceSerializer
@@ -108,20 +117,28 @@ class InvoiceViewSet(AccountingFeedViewSet):
     ordering_fields = ["updated_at", "id", "issued_at"]
 
 
-@extend_schema_view(list=extend_schema(summary="List credit notes (accounting feed)"),
-                    retrieve=extend_schema(summary="One credit note"))
+@extend_schema_view(
+    list=extend_schema(summary="List credit notes (accounting feed)",
+                       description="Credit notes of the service shop." + FEED_SYNC),
+    retrieve=extend_schema(summary="One credit note"))
 @extend_schema(tags=["accounting"])
 class CreditNoteViewSet(AccountingFeedViewSet):
+    """Credit notes: amounts taken off invoices, with their own numbers; never changed."""
+
     queryset = CreditNote.objects.select_related("invoice")
     serializer_class = CreditNoteSerializer
     filterset_class = CreditNoteFilterSet
     ordering_fields = ["updated_at", "id", "issued_at"]
 
 
-@extend_schema_view(list=extend_schema(summary="List payments (accounting feed)"),
-                    retrieve=extend_schema(summary="One payment"))
+@extend_schema_view(
+    list=extend_schema(summary="List payments (accounting feed)",
+                       description="Payments received against invoices." + FEED_SYNC),
+    retrieve=extend_schema(summary="One payment"))
 @extend_schema(tags=["accounting"])
 class PaymentViewSet(AccountingFeedViewSet):
+    """Payments received against invoices; never changed once recorded."""
+
     queryset = Payment.objects.select_related("invoice")
     serializer_class = PaymentSerializer
     filterset_class = PaymentFilterSet
