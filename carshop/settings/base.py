@@ -202,6 +202,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "accounts.webhookevent",
     "accounts.webhookdelivery",
     "accounts.idempotentrequest",
+    # The accounting feed's clocks tick with every invoice, credit note and payment.
+    "repairs.feedclock",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
