@@ -76,7 +76,7 @@ ROLES = {
         "accounts.user": "view",
         "inventory.*": "all view_part_cost",
         "repairs.*": "all",
-        "sales.*": "all view_all_commissions",
+        "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
         # Partners of the API: managers decide who integrates and with which scopes.
         "accounts.partner": "view add change",

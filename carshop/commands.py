@@ -8,12 +8,13 @@
 Bad input raises CommandError: Django prints it as one line on stderr and exits non-zero.
 """
 
+import argparse
 import json
 import re
 import sys
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.core.serializers.json import DjangoJSONEncoder
 
 from carshop.audit import operator_context
@@ -30,9 +31,18 @@ def parse_duration(value):
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the help text's own line breaks kept (for the example)."""
+
+
 class OperationsCommand(BaseCommand):
     report_command = False
     changes_data = False
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = HelpFormatter
+        return parser
 
     def add_arguments(self, parser):
         if self.report_command:

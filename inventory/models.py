@@ -457,3 +457,6 @@ class PurchaseReceiptLine(models.Model):
 
     def __str__(self):
         return f"{self.quantity} received on receipt {self.receipt_id}"
+
+
+from inventory.lot import StockUnit, StockUnitCost, StockUnitPhoto  # noqa: E402,F401

@@ -9,8 +9,16 @@ from django.urls import reverse
 
 from accounts.roles import MANAGER, TECHNICIAN
 from inventory import services
-from inventory.models import MarkupRule
-from inventory.testing import make_customer, make_part, make_staff, make_supplier, make_vehicle
+from inventory.lot_services import acquire_unit
+from inventory.models import MarkupRule, StockUnit
+from inventory.testing import (
+    VALID_VINS,
+    make_customer,
+    make_part,
+    make_staff,
+    make_supplier,
+    make_vehicle,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +34,8 @@ def shop():
     services.place_purchase_order(order)
     receipt = services.receive_purchase_order(order, {order.lines.get().pk: 1})
     MarkupRule.objects.create(up_to=Decimal("10.00"), multiplier=Decimal("2.000"))
+    acquire_unit(StockUnit(stock_number="S-1", vehicle=make_vehicle(VALID_VINS[1]),
+                           source="auction", acquisition_cost=Decimal("9000.00")))
     return {"vehicle": vehicle, "part": part, "order": order, "receipt": receipt}
 
 
@@ -52,7 +62,8 @@ def test_a_manager_opens_the_list_and_a_page_of_every_inventory_model(client, sh
 def test_every_inventory_model_is_in_the_admin():
     assert [model._meta.model_name for model in inventory_models()] == [
         "markuprule", "odometerreading", "part", "purchaseorder", "purchaseorderline",
-        "purchasereceipt", "purchasereceiptline", "stockmovement", "supplier", "vehicle"]
+        "purchasereceipt", "purchasereceiptline", "stockmovement", "stockunit", "supplier",
+        "vehicle"]
 
 
 def test_the_order_pages_offer_the_steps_its_status_allows(client, shop):

@@ -340,3 +340,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26, minimum=1)
 # Free disk space under which the health check fails.
 HEALTH_MIN_FREE_DISK_MB = env_int("HEALTH_MIN_FREE_DISK_MB", 500, minimum=0)
+# monitor_resources: CPU, memory and disk use (percent) that is a warning, and a failure.
+MONITOR_CPU_WARN_PERCENT = env_int("MONITOR_CPU_WARN_PERCENT", 80, minimum=1)
+MONITOR_CPU_FAIL_PERCENT = env_int("MONITOR_CPU_FAIL_PERCENT", 95, minimum=1)
+MONITOR_MEMORY_WARN_PERCENT = env_int("MONITOR_MEMORY_WARN_PERCENT", 85, minimum=1)
+MONITOR_MEMORY_FAIL_PERCENT = env_int("MONITOR_MEMORY_FAIL_PERCENT", 95, minimum=1)
+MONITOR_DISK_WARN_PERCENT = env_int("MONITOR_DISK_WARN_PERCENT", 80, minimum=1)
+MONITOR_DISK_FAIL_PERCENT = env_int("MONITOR_DISK_FAIL_PERCENT", 90, minimum=1)
+# monitor_db_connections: share of the database server's connections in use (percent).
+MONITOR_DB_CONNECTIONS_WARN_PERCENT = env_int("MONITOR_DB_CONNECTIONS_WARN_PERCENT", 70,
+                                              minimum=1)
+MONITOR_DB_CONNECTIONS_FAIL_PERCENT = env_int("MONITOR_DB_CONNECTIONS_FAIL_PERCENT", 90,
+                                              minimum=1)

@@ -1,0 +1,220 @@
+"""The used-car lot's stock: vehicles the business owns to sell, their costs and their photos.
+
+A stock unit is one stay of a vehicle on the lot, from acquisition until it leaves (sold,
+wholesaled, or given back when the deal that traded it in is unwound). The same vehicle can come
+back later as a new stock unit, but it is never in stock twice at once.
+
+Status changes go through inventory.lot_services (manual steps) and sales.services (a deal
+reserves and sells a unit); the admin only calls them. Reconditioning cost comes from the service
+shop's internal repair orders and is read by the sales layer (sales.services.unit_costs), because
+inventory sits below repairs.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class StockUnit(models.Model):
+    """A vehicle the business owns to sell: acquisition, prices, status, title and days in stock."""
+
+    class Status(models.TextChoices):
+        ACQUIRED = "acquired", "Acquired"
+        RECONDITIONING = "reconditioning", "In reconditioning"
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved (signed deal)"
+        SOLD = "sold", "Sold"
+        WHOLESALED = "wholesaled", "Wholesaled"
+        RETURNED = "returned", "Returned to the trade-in's owner"
+
+    class Source(models.TextChoices):
+        TRADE_IN = "trade_in", "Trade-in"
+        AUCTION = "auction", "Auction"
+        PRIVATE = "private", "Private purchase"
+        WHOLESALE = "wholesale", "Wholesale purchase"
+
+    class TitleStatus(models.TextChoices):
+        MISSING = "missing", "Missing"
+        RECEIVED = "received", "Received"
+        SENT_FOR_TRANSFER = "sent", "Sent for transfer"
+        TRANSFERRED = "transferred", "Transferred"
+
+    # Statuses where the unit is still on the lot (the rest have left it for good, or until an
+    # unwind brings a sold unit back).
+    IN_STOCK = (Status.ACQUIRED, Status.RECONDITIONING, Status.AVAILABLE, Status.RESERVED)
+    GONE = (Status.SOLD, Status.WHOLESALED, Status.RETURNED)
+    # The workflow. Reserved and sold are reached only through a deal (sales.services); returned
+    # only by unwinding the deal that traded the unit in.
+    TRANSITIONS = {
+        Status.ACQUIRED: {Status.RECONDITIONING, Status.AVAILABLE, Status.WHOLESALED,
+                          Status.RETURNED},
+        Status.RECONDITIONING: {Status.AVAILABLE, Status.WHOLESALED, Status.RETURNED},
+        Status.AVAILABLE: {Status.RECONDITIONING, Status.RESERVED, Status.WHOLESALED,
+                           Status.RETURNED},
+        Status.RESERVED: {Status.AVAILABLE, Status.SOLD},
+        Status.SOLD: {Status.AVAILABLE},
+        Status.WHOLESALED: set(),
+        Status.RETURNED: set(),
+    }
+    DEAL_ONLY = (Status.RESERVED, Status.SOLD, Status.RETURNED)
+
+    stock_number = models.CharField(max_length=20, unique=True)
+    vehicle = models.ForeignKey("inventory.Vehicle", on_delete=models.PROTECT,
+                                related_name="stock_units")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACQUIRED,
+                              editable=False)
+    source = models.CharField("acquired by", max_length=12, choices=Source.choices)
+    acquired_from = models.CharField(max_length=160, blank=True,
+                                     help_text="Seller, auction house or dealer.")
+    acquired_on = models.DateField(default=timezone.localdate)
+    acquisition_cost = models.DecimalField(max_digits=10, decimal_places=2,
+                                           validators=[MinValueValidator(Decimal("0"))])
+    asking_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                       validators=[MinValueValidator(Decimal("0"))])
+    internet_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                         validators=[MinValueValidator(Decimal("0"))],
+                                         help_text="Price advertised online, if different.")
+    title_status = models.CharField(max_length=12, choices=TitleStatus.choices,
+                                    default=TitleStatus.MISSING)
+    # The day the unit left the lot (sold, wholesaled, returned); days in stock stop there.
+    disposed_on = models.DateField(null=True, blank=True, editable=False)
+    wholesale_price = models.DecimalField(max_digits=10, decimal_places=2, null=True,
+                                          blank=True, editable=False)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "inventory"
+        ordering = ["acquired_on", "id"]
+        indexes = [
+            models.Index(fields=["status", "acquired_on"], name="stockunit_status_acq_idx"),
+            models.Index(fields=["acquired_on"], name="stockunit_acquired_idx"),
+            models.Index(fields=["title_status"], name="stockunit_title_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle"], condition=~Q(status__in=["sold", "wholesaled", "returned"]),
+                name="stockunit_one_in_stock_per_vehicle",
+                violation_error_message="This vehicle is already in stock.",
+            ),
+            models.CheckConstraint(
+                condition=Q(acquisition_cost__gte=0), name="stockunit_cost_not_negative",
+                violation_error_message="An acquisition cost cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status__in=["sold", "wholesaled", "returned"],
+                             disposed_on__isnull=False)
+                           | (~Q(status__in=["sold", "wholesaled", "returned"])
+                              & Q(disposed_on__isnull=True))),
+                name="stockunit_disposed_iff_gone",
+                violation_error_message="Only a unit that left the lot has a disposal date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(disposed_on__isnull=True) | Q(disposed_on__gte=F("acquired_on")),
+                name="stockunit_disposed_after_acquired",
+                violation_error_message="A unit cannot leave the lot before it was acquired.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.stock_number} {self.vehicle_label}"
+
+    @property
+    def vehicle_label(self):
+        vehicle = self.vehicle
+        parts = (vehicle.model_year, vehicle.make, vehicle.model)
+        return " ".join(str(part) for part in parts if part) or vehicle.vin
+
+    @property
+    def in_stock(self):
+        return self.status in self.IN_STOCK
+
+    def days_in_stock(self, today=None):
+        """Days from acquisition until it left the lot, or until today while it is here."""
+        end = self.disposed_on or today or timezone.localdate()
+        return max((end - self.acquired_on).days, 0)
+
+    def is_aged(self, threshold_days, today=None):
+        return self.in_stock and self.days_in_stock(today) > threshold_days
+
+    def can_move_to(self, status):
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.acquired_on and self.acquired_on > timezone.localdate():
+            raise ValidationError({"acquired_on": "The acquisition date is in the future."})
+
+
+class StockUnitCost(models.Model):
+    """A cost on a stock unit other than its purchase: transport, auction fee, detailing, ...
+
+    One line per receipt; the receipt itself (a scan) is optional.
+    """
+
+    class Kind(models.TextChoices):
+        TRANSPORT = "transport", "Transport"
+        AUCTION_FEE = "auction_fee", "Auction fee"
+        DETAILING = "detailing", "Detailing"
+        INSPECTION = "inspection", "Inspection"
+        TITLE = "title", "Title and registration"
+        OTHER = "other", "Other"
+
+    unit = models.ForeignKey(StockUnit, on_delete=models.CASCADE, related_name="costs")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    description = models.CharField(max_length=200, blank=True)
+    vendor = models.CharField(max_length=160, blank=True)
+    receipt_number = models.CharField(max_length=60, blank=True)
+    receipt = models.FileField(
+        upload_to="stock/receipts/%Y/%m/", blank=True,
+        validators=[FileExtensionValidator(["pdf", "jpg", "jpeg", "png", "webp"])],
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2,
+                                 validators=[MinValueValidator(Decimal("0"))])
+    incurred_on = models.DateField(default=timezone.localdate)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "inventory"
+        ordering = ["unit", "incurred_on", "id"]
+        verbose_name = "stock unit cost"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="stockunitcost_not_negative",
+                                   violation_error_message="A cost cannot be negative."),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class StockUnitPhoto(models.Model):
+    """A photo of a stock unit, kept in the configured storage; one of them is the main photo."""
+
+    unit = models.ForeignKey(StockUnit, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to="stock/photos/%Y/%m/")
+    caption = models.CharField(max_length=120, blank=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
+    is_main = models.BooleanField("main photo", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "inventory"
+        ordering = ["unit", "position", "id"]
+        verbose_name = "stock unit photo"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit"], condition=Q(is_main=True), name="stockunitphoto_one_main",
+                violation_error_message="A stock unit has one main photo.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.caption or f"Photo {self.position}"

@@ -1,0 +1,127 @@
+"""Business rules of the lot's stock units: acquiring them, their status, their main photo.
+
+Every change locks the unit's row (SELECT ... FOR UPDATE) and re-reads it, so two people acting
+on one unit at the same moment see each other's change. Reserving and selling belong to deals
+(sales.services), which hold the lock and call `transition`.
+"""
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory.exceptions import InventoryError
+from inventory.lot import StockUnit, StockUnitPhoto
+from inventory.models import Vehicle
+
+
+class StockUnitError(InventoryError):
+    """A rule of the lot refused the change; the message is for the user."""
+
+
+def transition(unit, status, *, on=None):
+    """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
+    if not unit.can_move_to(status):
+        raise StockUnitError(
+            f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
+            f"it cannot move to “{StockUnit.Status(status).label}”."
+        )
+    unit.status = status
+    if status in StockUnit.GONE:
+        unit.disposed_on = max(on or timezone.localdate(), unit.acquired_on)
+    else:
+        unit.disposed_on = None
+        unit.wholesale_price = None
+    unit.save(update_fields=["status", "disposed_on", "wholesale_price", "updated_at"])
+    return unit
+
+
+def acquire_unit(unit):
+    """Put a new (unsaved) stock unit on the lot; the business becomes its vehicle's owner."""
+    if unit.pk is not None:
+        raise StockUnitError("This stock unit is already on the lot.")
+    with transaction.atomic():
+        # Lock the vehicle so a second acquisition of the same car waits and then sees this one.
+        vehicle = Vehicle.objects.select_for_update().get(pk=unit.vehicle_id)
+        current = vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).first()
+        if current is not None:
+            raise StockUnitError(
+                f"{vehicle} is already in stock as {current.stock_number}."
+            )
+        if StockUnit.objects.filter(stock_number=unit.stock_number).exists():
+            raise StockUnitError(f"Stock number {unit.stock_number} is already used.")
+        unit.status = StockUnit.Status.ACQUIRED
+        unit.disposed_on = None
+        try:
+            with transaction.atomic():
+                unit.save()
+        except IntegrityError:
+            raise StockUnitError(
+                f"Stock number {unit.stock_number} or this vehicle is already in stock."
+            ) from None
+        if vehicle.owner_id is not None:
+            vehicle.owner = None
+            vehicle.save(update_fields=["owner", "updated_at"])
+    return unit
+
+
+def move_unit(unit, status):
+    """A manual step of the workflow: start reconditioning, or make the unit available."""
+    if status in StockUnit.DEAL_ONLY:
+        raise StockUnitError("A unit is reserved, sold or returned only through its deal.")
+    if status == StockUnit.Status.WHOLESALED:
+        raise StockUnitError("Wholesaling needs the price the unit went for.")
+    with transaction.atomic():
+        locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
+        transition(locked, status)
+    _copy_state(locked, unit)
+    return unit
+
+
+def wholesale_unit(unit, price, *, on=None):
+    """The unit leaves the lot to another dealer or an auction for `price`."""
+    price = Decimal(price)
+    if price < 0:
+        raise StockUnitError("A wholesale price cannot be negative.")
+    with transaction.atomic():
+        locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
+        if locked.status == StockUnit.Status.RESERVED:
+            raise StockUnitError(
+                f"Stock unit {locked.stock_number} is reserved by a signed deal; cancel the deal "
+                "first."
+            )
+        transition(locked, StockUnit.Status.WHOLESALED, on=on)
+        locked.wholesale_price = price
+        locked.save(update_fields=["wholesale_price"])
+    _copy_state(locked, unit)
+    return unit
+
+
+def set_main_photo(photo):
+    """Make `photo` its unit's main photo (the previous main photo stays, as a normal one).
+    Saved one by one (not a bulk update) so the audit log shows the change."""
+    with transaction.atomic():
+        StockUnit.objects.select_for_update().get(pk=photo.unit_id)
+        for previous in StockUnitPhoto.objects.filter(unit_id=photo.unit_id,
+                                                      is_main=True).exclude(pk=photo.pk):
+            previous.is_main = False
+            previous.save(update_fields=["is_main"])
+        photo.is_main = True
+        photo.save(update_fields=["is_main"])
+    return photo
+
+
+def ensure_main_photo(unit):
+    """When a unit has photos but none is the main one, the first in order becomes it."""
+    with transaction.atomic():
+        StockUnit.objects.select_for_update().get(pk=unit.pk)
+        photos = StockUnitPhoto.objects.filter(unit=unit).order_by("position", "id")
+        if photos.exists() and not photos.filter(is_main=True).exists():
+            first = photos.first()
+            first.is_main = True
+            first.save(update_fields=["is_main"])
+
+
+def _copy_state(source, target):
+    for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
+        setattr(target, field, getattr(source, field))

@@ -1,0 +1,152 @@
+"""The arithmetic of a deal, on plain Decimals: sales tax, totals, amortization, gross, commission.
+
+No database here; sales.services feeds these from a deal's rows. Every amount is rounded to the
+cent, half up, at the point a person would see it on the buyer's order.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+HUNDRED = Decimal("100")
+
+
+def cents(value):
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trade_reduces):
+    """Tax on the vehicle and taxable add-ons; where the law says so, the trade-in allowance is
+    deducted from the taxable amount first (never below zero)."""
+    taxable = Decimal(sale_price) + Decimal(taxable_addons)
+    if trade_reduces:
+        taxable -= Decimal(trade_allowance)
+    taxable = max(taxable, ZERO)
+    return cents(taxable * Decimal(rate_percent) / HUNDRED)
+
+
+def monthly_payment(principal, apr_percent, term_months):
+    """The level monthly payment of a loan: P = A * r / (1 - (1 + r) ** -n), r = APR / 12.
+
+    With APR 0 it is simply the amount over the months."""
+    principal = Decimal(principal)
+    if term_months is None or term_months <= 0:
+        raise ValueError("a loan needs a term of at least one month")
+    if principal <= 0:
+        return ZERO
+    rate = Decimal(apr_percent) / HUNDRED / 12
+    if rate == 0:
+        return cents(principal / term_months)
+    growth = (1 + rate) ** term_months
+    return cents(principal * rate * growth / (growth - 1))
+
+
+@dataclass(frozen=True)
+class TradeFigures:
+    allowance: Decimal
+    payoff: Decimal
+    actual_cash_value: Decimal
+
+
+@dataclass(frozen=True)
+class AddonFigures:
+    price: Decimal
+    cost: Decimal
+    taxable: bool
+
+
+@dataclass(frozen=True)
+class DealFigures:
+    """Everything printed on a buyer's order, plus the gross."""
+
+    sale_price: Decimal
+    addons: Decimal
+    documentation_fee: Decimal
+    registration_fee: Decimal
+    fees: Decimal
+    taxable_amount: Decimal
+    sales_tax: Decimal
+    total_price: Decimal
+    trade_allowance: Decimal
+    trade_payoff: Decimal
+    net_trade: Decimal  # allowance - payoff; negative is negative equity, which adds to the debt
+    down_payment: Decimal
+    balance: Decimal  # what is left after trade and down payment: financed or paid in cash
+    amount_financed: Decimal
+    monthly_payment: Decimal | None
+    cash_due: Decimal  # what the buyer pays the business in money (down payment, or everything)
+    unit_cost: Decimal
+    trade_over_allowance: Decimal
+    front_gross: Decimal
+    addon_profit: Decimal
+    finance_reserve: Decimal
+    back_gross: Decimal
+
+    @property
+    def total_gross(self):
+        return self.front_gross + self.back_gross
+
+    @property
+    def negative_equity(self):
+        return max(-self.net_trade, ZERO)
+
+
+def deal_figures(*, sale_price, documentation_fee, registration_fee, tax_rate, trade_reduces_tax,
+                 trades=(), addons=(), down_payment=ZERO, financed=False, apr=None,
+                 term_months=None, finance_reserve=ZERO, unit_cost=ZERO):
+    """The whole deal from its inputs.
+
+    Front gross is the price less what the unit cost the business, less any trade over-allowance
+    (allowing more for a trade than its actual cash value gives part of the price away). Back
+    gross is the profit on add-ons plus the lender's finance reserve. Fees are pass-through.
+    """
+    sale_price = Decimal(sale_price)
+    addon_total = sum((Decimal(a.price) for a in addons), ZERO)
+    taxable_addons = sum((Decimal(a.price) for a in addons if a.taxable), ZERO)
+    allowance = sum((Decimal(t.allowance) for t in trades), ZERO)
+    payoff = sum((Decimal(t.payoff) for t in trades), ZERO)
+    acv = sum((Decimal(t.actual_cash_value) for t in trades), ZERO)
+    documentation_fee, registration_fee = Decimal(documentation_fee), Decimal(registration_fee)
+    fees = documentation_fee + registration_fee
+
+    taxable = max(sale_price + taxable_addons - (allowance if trade_reduces_tax else 0), ZERO)
+    tax = sales_tax(sale_price=sale_price, taxable_addons=taxable_addons,
+                    trade_allowance=allowance, rate_percent=tax_rate,
+                    trade_reduces=trade_reduces_tax)
+    total = sale_price + addon_total + fees + tax
+    net_trade = allowance - payoff
+    down_payment = Decimal(down_payment)
+    balance = total - net_trade - down_payment
+    if financed:
+        amount_financed = max(balance, ZERO)
+        payment = (monthly_payment(amount_financed, apr, term_months)
+                   if apr is not None and term_months else None)
+        cash_due = down_payment
+    else:
+        amount_financed, payment = ZERO, None
+        cash_due = max(total - net_trade, ZERO)
+
+    unit_cost = Decimal(unit_cost)
+    over_allowance = allowance - acv
+    front = sale_price - unit_cost - over_allowance
+    addon_profit = sum((Decimal(a.price) - Decimal(a.cost) for a in addons), ZERO)
+    reserve = Decimal(finance_reserve) if financed else ZERO
+    return DealFigures(
+        sale_price=cents(sale_price), addons=cents(addon_total),
+        documentation_fee=cents(documentation_fee), registration_fee=cents(registration_fee),
+        fees=cents(fees), taxable_amount=cents(taxable), sales_tax=tax, total_price=cents(total),
+        trade_allowance=cents(allowance), trade_payoff=cents(payoff), net_trade=cents(net_trade),
+        down_payment=cents(down_payment), balance=cents(balance),
+        amount_financed=cents(amount_financed), monthly_payment=payment,
+        cash_due=cents(cash_due), unit_cost=cents(unit_cost),
+        trade_over_allowance=cents(over_allowance), front_gross=cents(front),
+        addon_profit=cents(addon_profit), finance_reserve=cents(reserve),
+        back_gross=cents(addon_profit + reserve),
+    )
+
+
+def commission(gross, rate_percent, minimum):
+    """A percentage of the gross, never less than the minimum (also when the gross is a loss)."""
+    earned = cents(max(Decimal(gross), ZERO) * Decimal(rate_percent) / HUNDRED)
+    return max(earned, cents(minimum))

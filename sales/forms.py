@@ -1,0 +1,68 @@
+"""Small forms the lot's admin asks before it calls a service (a reason, a price)."""
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from inventory.models import StockUnit
+from sales.models import Deal
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Kept on the record.")
+
+
+class ConfirmForm(forms.Form):
+    """Nothing to ask; the page lists what the step will do and the button confirms it."""
+
+
+class WholesaleForm(forms.Form):
+    price = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"),
+                               help_text="What the unit went for.")
+
+
+class MainPhotoFormSet(forms.BaseInlineFormSet):
+    """At most one photo of a unit is ticked as the main photo."""
+
+    def clean(self):
+        super().clean()
+        ticked = [form for form in self.forms
+                  if form.cleaned_data.get("is_main") and not form.cleaned_data.get("DELETE")]
+        if len(ticked) > 1:
+            raise ValidationError("Tick one main photo.")
+
+
+class StockUnitForm(forms.ModelForm):
+    """Says so in the form when the vehicle is already on the lot."""
+
+    class Meta:
+        model = StockUnit
+        fields = ("stock_number", "vehicle", "source", "acquired_from", "acquired_on",
+                  "acquisition_cost", "asking_price", "internet_price", "title_status", "notes")
+
+    def clean_vehicle(self):
+        vehicle = self.cleaned_data["vehicle"]
+        current = (StockUnit.objects.filter(vehicle=vehicle, status__in=StockUnit.IN_STOCK)
+                   .exclude(pk=self.instance.pk).first())
+        if current is not None:
+            raise ValidationError(f"This vehicle is already in stock as {current.stock_number}.")
+        return vehicle
+
+
+class DealForm(forms.ModelForm):
+    """Only units on the lot can be written up."""
+
+    class Meta:
+        model = Deal
+        fields = ("stock_unit", "buyer", "co_buyer", "salesperson", "lead", "sale_price",
+                  "documentation_fee", "registration_fee", "down_payment", "lender", "apr",
+                  "term_months", "finance_reserve", "notes")
+
+    def clean_stock_unit(self):
+        unit = self.cleaned_data["stock_unit"]
+        if not unit.in_stock:
+            raise ValidationError(f"Stock unit {unit.stock_number} is "
+                                  f"{unit.get_status_display().lower()}; it is not for sale.")
+        return unit

@@ -1,0 +1,538 @@
+"""Business rules of the car lot: what a unit cost, and every move of a deal.
+
+A deal goes draft -> signed -> delivered; canceled from draft or signed; unwound after delivery.
+Each move is one transaction that locks rows in one fixed order, so two moves touching the same
+rows queue instead of deadlocking:
+
+    1. stock units (the one sold first, then trade-in units, by id)
+    2. the deal
+    3. vehicles (by id)
+
+Two salespeople signing two drafts for the same unit at the same moment both lock the unit first:
+the second waits, then finds it reserved and gets a DealError naming the deal that holds it. The
+partial unique constraint deal_one_live_deal_per_unit is the last line of defence.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    DateField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Round
+from django.utils import timezone
+
+from accounts.models import ShopSettings
+from inventory.lot_services import StockUnitError, transition
+from inventory.models import StockUnit, StockUnitCost, Vehicle
+from repairs.choices import Authorization, RepairOrderStatus
+from repairs.models import LaborLine, PartLine, RepairOrder
+from repairs.services import internal_cost
+from sales import calculations
+from sales.models import Commission, CommissionPlan, Deal, DealPayment, Lead, TradeIn
+
+ZERO = Decimal("0.00")
+
+
+class DealError(Exception):
+    """A rule of the lot refused the operation; the message is for the user."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What a stock unit cost
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RepairOrderCost:
+    """An internal repair order's cost on a unit, as repairs.services.internal_cost reads it:
+    parts at the cost they had when added, labor at hours sold x rate (nothing if canceled)."""
+
+    repair_order: RepairOrder
+    parts: Decimal
+    labor: Decimal
+
+    @property
+    def total(self):
+        return self.parts + self.labor
+
+
+@dataclass
+class UnitCosts:
+    """A unit's total cost: acquisition + other costs + reconditioning."""
+
+    acquisition: Decimal
+    other: Decimal
+    repair_orders: list = field(default_factory=list)
+
+    @property
+    def reconditioning(self):
+        return sum((ro.total for ro in self.repair_orders), ZERO)
+
+    @property
+    def total(self):
+        return self.acquisition + self.other + self.reconditioning
+
+
+def reconditioning_orders(unit):
+    """The unit's reconditioning: internal repair orders on its vehicle opened while it was ours
+    (acquisition day to the day it left), each with its cost read live from the shop, so the
+    cost follows an order as parts and labor are added, and drops to nothing if it is canceled.
+    """
+    orders = RepairOrder.objects.filter(
+        vehicle_id=unit.vehicle_id, internal=True, opened_at__date__gte=unit.acquired_on,
+    ).order_by("opened_at", "id")
+    if unit.disposed_on is not None:
+        orders = orders.filter(opened_at__date__lte=unit.disposed_on)
+    return [RepairOrderCost(order, *internal_cost(order)) for order in orders]
+
+
+def unit_costs(unit):
+    other = unit.costs.aggregate(total=Sum("amount"))["total"] or ZERO
+    return UnitCosts(acquisition=unit.acquisition_cost, other=other,
+                     repair_orders=reconditioning_orders(unit))
+
+
+def with_cost_totals(queryset):
+    """Annotate stock units with `other_costs`, `reconditioning` and `total_cost` for lists, as
+    subqueries of the list's one query. Reconditioning is summed the way
+    repairs.services.internal_cost counts it (approved jobs of internal orders that are not
+    canceled; parts quantity x cost, labor hours x rate rounded per line), within the unit's
+    window (see reconditioning_orders)."""
+    money = DecimalField(max_digits=12, decimal_places=2)
+    other = (StockUnitCost.objects.filter(unit=OuterRef("pk")).order_by()
+             .values("unit").annotate(total=Sum("amount")).values("total"))
+    queryset = queryset.annotate(
+        _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
+
+    def reconditioning(line_model, amount):
+        lines = line_model.objects.filter(
+            job__authorization=Authorization.APPROVED,
+            job__repair_order__internal=True,
+            job__repair_order__vehicle=OuterRef("vehicle_id"),
+            job__repair_order__opened_at__date__gte=OuterRef("acquired_on"),
+            job__repair_order__opened_at__date__lte=OuterRef("_window_end"),
+        ).exclude(job__repair_order__status=RepairOrderStatus.CANCELED)
+        total = (lines.order_by().values("job__repair_order__vehicle")
+                 .annotate(total=Sum(amount, output_field=money)).values("total"))
+        return Coalesce(Subquery(total, output_field=money), Value(ZERO), output_field=money)
+
+    queryset = queryset.annotate(
+        other_costs=Coalesce(Subquery(other, output_field=money), Value(ZERO), output_field=money),
+        reconditioning_parts=reconditioning(PartLine, F("quantity") * F("unit_cost")),
+        reconditioning_labor=reconditioning(LaborLine, Round(F("hours_sold") * F("rate"), 2)),
+    )
+    return queryset.annotate(
+        reconditioning=ExpressionWrapper(F("reconditioning_parts") + F("reconditioning_labor"),
+                                         output_field=money),
+        total_cost=ExpressionWrapper(F("acquisition_cost") + F("other_costs")
+                                     + F("reconditioning_parts") + F("reconditioning_labor"),
+                                     output_field=money),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A deal's figures
+# ---------------------------------------------------------------------------------------------
+
+
+def figures(deal, *, unit_cost=None):
+    """The deal's figures from its current rows (the unit's cost read live unless given)."""
+    if unit_cost is None:
+        unit_cost = unit_costs(deal.stock_unit).total
+    trades = [calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
+              for t in deal.trade_ins.all()]
+    addons = [calculations.AddonFigures(a.price, a.cost, a.taxable) for a in deal.addons.all()]
+    return calculations.deal_figures(
+        sale_price=deal.sale_price, documentation_fee=deal.documentation_fee,
+        registration_fee=deal.registration_fee, tax_rate=deal.sales_tax_rate,
+        trade_reduces_tax=deal.trade_in_reduces_tax, trades=trades, addons=addons,
+        down_payment=deal.down_payment, financed=deal.is_financed, apr=deal.apr,
+        term_months=deal.term_months, finance_reserve=deal.finance_reserve, unit_cost=unit_cost,
+    )
+
+
+def payments_received(deal):
+    return deal.payments.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+# ---------------------------------------------------------------------------------------------
+# Deal workflow
+# ---------------------------------------------------------------------------------------------
+
+
+def open_deal(deal):
+    """Save a new draft deal (an unsaved Deal), with the shop's current fees and tax rules."""
+    if deal.pk is not None:
+        raise DealError("This deal is already written up.")
+    shop = ShopSettings.current()
+    unit = StockUnit.objects.get(pk=deal.stock_unit_id)
+    if not unit.in_stock:
+        raise DealError(f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; "
+                        "it is not for sale.")
+    if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
+        raise DealError("The co-buyer cannot be the buyer.")
+    if deal.sale_price is None:
+        deal.sale_price = unit.internet_price or unit.asking_price or ZERO
+    if deal.documentation_fee is None:
+        deal.documentation_fee = shop.documentation_fee
+    if deal.registration_fee is None:
+        deal.registration_fee = shop.registration_fee
+    deal.sales_tax_rate = shop.sales_tax_rate
+    deal.trade_in_reduces_tax = shop.trade_in_reduces_sales_tax
+    deal.status = Deal.Status.DRAFT
+    deal.save()
+    return deal
+
+
+def create_deal(*, stock_unit, buyer, salesperson, **fields):
+    """open_deal for callers that have the parts rather than a Deal (demo data, API, tests)."""
+    return open_deal(Deal(stock_unit=stock_unit, buyer=buyer, salesperson=salesperson, **fields))
+
+
+def update_draft(deal):
+    """Save changes to a draft deal's terms; a signed deal's terms are what the buyer signed."""
+    with transaction.atomic():
+        locked = Deal.objects.select_for_update().get(pk=deal.pk)
+        if not locked.is_draft:
+            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; its terms "
+                            "cannot change.")
+        unit = StockUnit.objects.get(pk=deal.stock_unit_id)
+        if not unit.in_stock:
+            raise DealError(f"Stock unit {unit.stock_number} is "
+                            f"{unit.get_status_display().lower()}; it is not for sale.")
+        if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
+            raise DealError("The co-buyer cannot be the buyer.")
+        deal.status = Deal.Status.DRAFT
+        deal.save()
+    return deal
+
+
+def sign_deal(deal):
+    """The buyer signs: the figures are frozen and the unit is reserved for this deal."""
+    with transaction.atomic():
+        unit, locked = _lock_unit_and_deal(deal)
+        _require_status(locked, Deal.Status.DRAFT, "signed")
+        if unit.status != StockUnit.Status.AVAILABLE:
+            raise DealError(_unit_not_available(unit))
+        trades = list(locked.trade_ins.select_related("vehicle"))
+        _lock_vehicles([t.vehicle_id for t in trades])
+        _check_trade_ins(locked, unit, trades)
+        result = figures(locked)
+        _check_terms(locked, result)
+
+        locked.status = Deal.Status.SIGNED
+        locked.signed_at = timezone.now()
+        locked.sales_tax = result.sales_tax
+        locked.total_price = result.total_price
+        locked.amount_financed = result.amount_financed
+        locked.monthly_payment = result.monthly_payment
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise DealError(f"Stock unit {unit.stock_number} is already in another signed "
+                            "deal.") from None
+        _move(unit, StockUnit.Status.RESERVED)
+    deal.refresh_from_db()
+    return deal
+
+
+def deliver_deal(deal, *, on=None):
+    """The buyer drives away: the unit is sold, each trade-in becomes a stock unit at its actual
+    cash value owned by the business, the gross is frozen and the commission recorded."""
+    now = timezone.now()
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        unit, locked = _lock_unit_and_deal(deal)
+        _require_status(locked, Deal.Status.SIGNED, "delivered")
+        if unit.status != StockUnit.Status.RESERVED:
+            raise DealError(f"Stock unit {unit.stock_number} is "
+                            f"{unit.get_status_display().lower()}, not reserved for this deal.")
+        result = figures(locked)
+        outstanding = result.cash_due - payments_received(locked)
+        if outstanding > 0:
+            raise DealError(f"{locked.number} still has {outstanding:,.2f} to collect from the "
+                            "buyer before delivery.")
+        trades = list(locked.trade_ins.order_by("id"))
+        vehicles = _lock_vehicles([unit.vehicle_id] + [t.vehicle_id for t in trades])
+
+        for index, trade in enumerate(trades, start=1):
+            vehicle = vehicles[trade.vehicle_id]
+            if vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).exists():
+                raise DealError(f"The trade-in {vehicle} is already in stock.")
+            new_unit = StockUnit(
+                stock_number=f"T{locked.pk}-{index}", vehicle=vehicle,
+                source=StockUnit.Source.TRADE_IN, acquired_from=str(locked.buyer),
+                acquired_on=on,
+                acquisition_cost=trade.actual_cash_value,
+                title_status=(StockUnit.TitleStatus.MISSING if trade.payoff
+                              else StockUnit.TitleStatus.RECEIVED),
+                notes=f"Traded in on {locked.number}.",
+            )
+            try:
+                with transaction.atomic():
+                    new_unit.save()
+            except IntegrityError:
+                raise DealError(f"Stock number {new_unit.stock_number} is already used, or "
+                                f"{vehicle} is already in stock.") from None
+            trade.stock_unit = new_unit
+            trade.previous_owner_id = vehicle.owner_id or locked.buyer_id
+            trade.save(update_fields=["stock_unit", "previous_owner"])
+            _set_owner(vehicle, None)
+
+        _set_owner(vehicles[unit.vehicle_id], locked.buyer_id)
+        _move(unit, StockUnit.Status.SOLD, on=on)
+
+        locked.status = Deal.Status.DELIVERED
+        locked.delivered_at = now
+        locked.unit_cost = result.unit_cost
+        locked.front_gross = result.front_gross
+        locked.back_gross = result.back_gross
+        locked.save()
+        _record_commission(locked, result, now)
+        if locked.lead_id:
+            lead = Lead.objects.select_for_update().get(pk=locked.lead_id)
+            lead.status, lead.next_follow_up = Lead.Status.WON, None
+            lead.save(update_fields=["status", "next_follow_up", "updated_at"])
+    deal.refresh_from_db()
+    return deal
+
+
+def cancel_deal(deal, *, reason):
+    """The deal falls through before delivery; a signed deal's unit goes back on sale."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DealError("Say why the deal is canceled.")
+    with transaction.atomic():
+        unit, locked = _lock_unit_and_deal(deal)
+        if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
+            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; only a "
+                            "draft or signed deal can be canceled"
+                            + (" (unwind a delivered one)." if
+                               locked.status == Deal.Status.DELIVERED else "."))
+        if locked.status == Deal.Status.SIGNED:
+            _move(unit, StockUnit.Status.AVAILABLE)
+        locked.status = Deal.Status.CANCELED
+        locked.closed_at = timezone.now()
+        locked.close_reason = reason
+        locked.save()
+    deal.refresh_from_db()
+    return deal
+
+
+def unwind_deal(deal, *, reason):
+    """Take a delivered deal back: the unit returns to stock, each trade-in goes back to its
+    owner (its stock unit leaves the lot as returned), and the commission is charged back."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DealError("Say why the deal is unwound.")
+    now = timezone.now()
+    with transaction.atomic():
+        # Every stock unit involved (the one sold and the trade-ins') first, by id; then the deal.
+        unit_id = Deal.objects.values_list("stock_unit_id", flat=True).get(pk=deal.pk)
+        trades = [t for t in TradeIn.objects.filter(deal_id=deal.pk).order_by("id")
+                  if t.stock_unit_id]
+        unit_ids = {unit_id, *(t.stock_unit_id for t in trades)}
+        units = {u.pk: u for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids)
+                 .order_by("pk")}
+        locked = Deal.objects.select_for_update().get(pk=deal.pk)
+        _require_status(locked, Deal.Status.DELIVERED, "unwound")
+        unit = units[locked.stock_unit_id]
+        if unit.status != StockUnit.Status.SOLD:
+            raise DealError(f"Stock unit {unit.stock_number} is "
+                            f"{unit.get_status_display().lower()}, not sold by this deal.")
+        for trade in trades:
+            trade_unit = units[trade.stock_unit_id]
+            if trade_unit.status == StockUnit.Status.RESERVED:
+                holder = trade_unit.deals.filter(status=Deal.Status.SIGNED).first()
+                raise DealError(f"The trade-in {trade_unit.stock_number} is reserved by "
+                                f"{holder or 'a signed deal'}; cancel that deal first.")
+            if not trade_unit.in_stock:
+                raise DealError(f"The trade-in {trade_unit.stock_number} has left the lot "
+                                f"({trade_unit.get_status_display().lower()}); the deal cannot "
+                                "be unwound.")
+        vehicles = _lock_vehicles([unit.vehicle_id] + [t.vehicle_id for t in trades])
+
+        for trade in trades:
+            _move(units[trade.stock_unit_id], StockUnit.Status.RETURNED, on=timezone.localdate())
+            _set_owner(vehicles[trade.vehicle_id], trade.previous_owner_id)
+        _move(unit, StockUnit.Status.AVAILABLE)
+        _set_owner(vehicles[unit.vehicle_id], None)
+
+        locked.status = Deal.Status.UNWOUND
+        locked.closed_at = now
+        locked.close_reason = reason
+        locked.save()
+        for earned in locked.commissions.filter(kind=Commission.Kind.EARNED):
+            Commission.objects.create(
+                deal=locked, salesperson_id=earned.salesperson_id,
+                kind=Commission.Kind.CHARGEBACK, plan_name=earned.plan_name, gross=earned.gross,
+                rate=earned.rate, minimum=earned.minimum, amount=-earned.amount,
+                recorded_at=now,
+            )
+    deal.refresh_from_db()
+    return deal
+
+
+def record_payment(deal, *, amount, method, reference="", received_at=None, user=None):
+    """Money received from the buyer, before delivery."""
+    amount = Decimal(amount)
+    if amount <= 0:
+        raise DealError("A payment is more than zero.")
+    with transaction.atomic():
+        locked = Deal.objects.select_for_update().get(pk=deal.pk)
+        if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
+            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; "
+                            "payments are taken before delivery.")
+        return DealPayment.objects.create(
+            deal=locked, amount=amount, method=method, reference=reference,
+            received_at=received_at or timezone.now(), received_by=user,
+        )
+
+
+def commission_plan_for(salesperson):
+    """The salesperson's own plan, else the house plan, else None."""
+    plans = list(CommissionPlan.objects.filter(
+        Q(salesperson=salesperson) | Q(salesperson__isnull=True)))
+    own = [plan for plan in plans if plan.salesperson_id == salesperson.pk]
+    house = [plan for plan in plans if plan.salesperson_id is None]
+    return (own or house or [None])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Leads
+# ---------------------------------------------------------------------------------------------
+
+
+def mark_lead_lost(lead, *, reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise DealError("Say why the lead was lost.")
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.status not in Lead.OPEN:
+            raise DealError(f"{locked} is {locked.get_status_display().lower()} already.")
+        locked.status = Lead.Status.LOST
+        locked.lost_reason = reason
+        locked.next_follow_up = None
+        locked.save()
+    lead.refresh_from_db()
+    return lead
+
+
+def assign_lead(lead, salesperson):
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.status not in Lead.OPEN:
+            raise DealError(f"{locked} is {locked.get_status_display().lower()}; it needs no "
+                            "salesperson.")
+        locked.salesperson = salesperson
+        locked.save(update_fields=["salesperson", "updated_at"])
+    lead.refresh_from_db()
+    return lead
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+
+
+def _lock_unit_and_deal(deal):
+    """Lock the deal's stock unit, then the deal (the fixed order; see the module docstring)."""
+    unit_id = Deal.objects.values_list("stock_unit_id", flat=True).get(pk=deal.pk)
+    unit = StockUnit.objects.select_for_update().get(pk=unit_id)
+    locked = Deal.objects.select_for_update().get(pk=deal.pk)
+    if locked.stock_unit_id != unit_id:
+        raise DealError(f"{locked.number} changed while you worked on it; try again.")
+    locked.stock_unit = unit
+    return unit, locked
+
+
+def _lock_vehicles(ids):
+    return {v.pk: v for v in Vehicle.objects.select_for_update().filter(pk__in=set(ids))
+            .order_by("pk")}
+
+
+def _set_owner(vehicle, owner_id):
+    if vehicle.owner_id != owner_id:
+        vehicle.owner_id = owner_id
+        vehicle.save(update_fields=["owner", "updated_at"])
+
+
+def _move(unit, status, *, on=None):
+    try:
+        transition(unit, status, on=on)
+    except StockUnitError as exc:
+        raise DealError(str(exc)) from None
+
+
+def _require_status(deal, status, verb):
+    if deal.status != status:
+        raise DealError(f"{deal.number} is {deal.get_status_display().lower()}; only a "
+                        f"{Deal.Status(status).label.lower()} deal can be {verb}.")
+
+
+def _unit_not_available(unit):
+    if unit.status == StockUnit.Status.RESERVED:
+        holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related(
+            "salesperson").first()
+        who = f" by {holder} ({holder.salesperson})" if holder else ""
+        return f"Stock unit {unit.stock_number} is already reserved{who}."
+    if unit.status == StockUnit.Status.SOLD:
+        return f"Stock unit {unit.stock_number} is already sold."
+    return (f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; make it "
+            "available before signing.")
+
+
+def _check_trade_ins(deal, unit, trades):
+    owners = {deal.buyer_id, deal.co_buyer_id}
+    for trade in trades:
+        vehicle = trade.vehicle
+        if vehicle.pk == unit.vehicle_id:
+            raise DealError("The car being sold cannot be traded in on its own deal.")
+        if vehicle.owner_id is not None and vehicle.owner_id not in owners:
+            raise DealError(f"The trade-in {vehicle} belongs to {vehicle.owner}, not to the "
+                            "buyer or co-buyer.")
+        if vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).exists():
+            raise DealError(f"The trade-in {vehicle} is the business's own stock.")
+        other = (TradeIn.objects.filter(vehicle=vehicle, deal__status=Deal.Status.SIGNED)
+                 .exclude(deal=deal).select_related("deal").first())
+        if other is not None:
+            raise DealError(f"The trade-in {vehicle} is already traded in on {other.deal}.")
+
+
+def _check_terms(deal, result):
+    if deal.sale_price <= 0:
+        raise DealError("The deal needs a sale price.")
+    if deal.is_financed:
+        if deal.apr is None or not deal.term_months:
+            raise DealError("A financed deal needs the APR and the term.")
+        if result.balance <= 0:
+            raise DealError("Nothing is left to finance: remove the lender or lower the down "
+                            "payment.")
+    elif result.total_price - result.net_trade < 0:
+        raise DealError("The trade-in equity is more than the deal's total; lower the "
+                        "allowance.")
+
+
+def _record_commission(deal, result, now):
+    plan = commission_plan_for(deal.salesperson)
+    if plan is None:
+        return None
+    gross = result.front_gross if plan.basis == CommissionPlan.Basis.FRONT else result.total_gross
+    return Commission.objects.create(
+        deal=deal, salesperson=deal.salesperson, kind=Commission.Kind.EARNED,
+        plan_name=plan.name, gross=gross, rate=plan.rate, minimum=plan.minimum,
+        amount=calculations.commission(gross, plan.rate, plan.minimum), recorded_at=now,
+    )

@@ -1,0 +1,61 @@
+"""The operations commands share their conventions, and docs/operations.md matches them."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import get_commands, load_command_class
+
+from carshop.commands import OperationsCommand
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+
+USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",
+               "reset_password"]
+CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagnostics"]
+LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
+                       "monitor_performance", "monitor_db_connections"]
+COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING
+
+
+def command(name):
+    return load_command_class(get_commands()[name], name)
+
+
+def parser_options(name):
+    parser = command(name).create_parser("manage.py", name)
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def documented_sections():
+    """{command: text of its section} of docs/operations.md."""
+    sections = re.split(r"^### ", DOC.read_text(), flags=re.M)[1:]
+    return {section.split("\n", 1)[0].strip(): section for section in sections}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_is_an_operations_command_with_an_example_in_its_help(name):
+    instance = command(name)
+    assert isinstance(instance, OperationsCommand)
+    assert re.search(rf"Example: (\S+=\S+ )?python manage.py {name}\b", instance.help)
+    if name not in ("reset_password",):
+        assert "--format" in parser_options(name)  # every other one prints a report
+
+
+@pytest.mark.parametrize("name", ["disable_users", "reset_password"])
+def test_commands_that_change_data_have_a_dry_run(name):
+    assert "--dry-run" in parser_options(name)
+
+
+@pytest.mark.parametrize("name", [*COMMANDS, "health_check", "setup_roles", "seed_demo"])
+def test_every_command_has_a_section_in_the_operations_page(name):
+    assert name in documented_sections()
+
+
+def test_every_documented_command_and_option_exists():
+    for name, section in documented_sections().items():
+        assert name in get_commands(), f"docs/operations.md documents a missing command {name}"
+        first_cells = [row.split(" | ", 1)[0] for row in re.findall(r"^\| `.*$", section, re.M)]
+        options = {option for cell in first_cells for option in re.findall(r"--[a-z-]+", cell)}
+        missing = options - parser_options(name)
+        assert not missing, f"{name}: documented options {missing} do not exist"
