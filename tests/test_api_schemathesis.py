@@ -69,10 +69,24 @@ def _seed_repairs(partner):
     services.record_payment(invoice, Decimal("10.00"), "cash")
 
 
+def _seed_lot(partner):
+    """Cars for sale with a photo, and leads the partner posted."""
+    from inventory.models import StockUnitPhoto
+    from sales.services import create_partner_lead
+    from tests.lot_factories import make_unit
+
+    units = [make_unit() for _ in range(3)]
+    StockUnitPhoto.objects.create(unit=units[0], image="stock/photos/front.jpg", is_main=True)
+    for index, unit in enumerate(units[:2]):
+        create_partner_lead(partner, stock_unit=unit, first_name=f"Buyer {index}",
+                            email=f"buyer{index}@example.com", source_reference=f"st-{index}")
+
+
 @pytest.fixture
 def partner_key(db):
     partner, _key, plain = partner_with_key(name="Schemathesis", scopes=ALL_SCOPES)
     _seed_repairs(partner)
+    _seed_lot(partner)
     return plain
 
 
