@@ -275,3 +275,15 @@ def test_a_payment_committed_after_a_later_one_is_still_received_by_the_next_syn
     assert sorted(seen_during + seen_after) == sorted(Payment.objects.values_list("pk",
                                                                                 flat=True))
     assert len(seen_during + seen_after) == 2
+
+
+@pytest.mark.parametrize("position", ["4882-07-07 13:34:18+20:43", "yesterday", "12"])
+def test_a_tampered_cursor_is_an_invalid_cursor_not_a_server_error(position):
+    import base64
+    from urllib.parse import urlencode
+
+    _invoiced()
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    response = _books().get("/api/v1/invoices/", {"cursor": cursor})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

@@ -227,3 +227,22 @@ def test_a_time_without_its_time_zone_is_refused():
     response = client.get(ORDERS, {"updated_since": "2026-11-01T00:00:00"})
     assert response.status_code == 400
     assert "time zone" in response.json()["fields"]["updated_since"][0]
+
+
+@pytest.mark.parametrize("value", ["4882-07-07T13:34:18+20:43", "9999-12-31T23:59:59-05:00"])
+def test_a_time_no_time_zone_or_calendar_can_hold_is_refused(value):
+    _partner, _customer, client = _fleet()
+    response = client.get(ORDERS, {"updated_since": value})
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["updated_since"]
+
+
+def test_a_time_in_another_zone_is_the_same_moment():
+    _partner, customer, client = _fleet()
+    order = make_order(make_vehicle(owner=customer), customer=customer)
+    RepairOrder.objects.filter(pk=order.pk).update(
+        updated_at=timezone.now() - timedelta(hours=2))
+    just_before = (timezone.now() - timedelta(hours=2, minutes=1)).astimezone(
+        timezone.get_fixed_timezone(13 * 60)).isoformat()
+    assert [row["id"] for row in client.get(ORDERS, {"updated_since": just_before}).json()[
+        "results"]] == [order.pk]

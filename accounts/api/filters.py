@@ -1,6 +1,8 @@
 """Filtering for API lists (django-filter): foreign keys are filtered by id (`?vehicle=12`,
 `?vehicle__in=12,13`), never offered as a select of every row; `updated_since` for syncs."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db import models
@@ -10,6 +12,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
 
 MAX_ID = 2**63 - 1
+# Real time zones are within -12:00 and +14:00 of UTC.
+MAX_UTC_OFFSET = datetime.timedelta(hours=14)
 
 
 class IdField(forms.IntegerField):
@@ -50,7 +54,17 @@ class TimeField(django_filters.fields.IsoDateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 raise forms.ValidationError("Give the time zone too (e.g. Z or +02:00).",
                                             code="invalid")
-        return super().to_python(value)
+            if parsed is not None and abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+                raise forms.ValidationError("No time zone is that far from UTC.",
+                                            code="invalid")
+        value = super().to_python(value)
+        if value is not None:
+            try:  # compared in UTC (the database need not know odd offsets)
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raise forms.ValidationError("Give a time the calendar can hold.",
+                                            code="invalid") from None
+        return value
 
 
 class TimeFilter(django_filters.IsoDateTimeFilter):
