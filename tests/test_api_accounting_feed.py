@@ -287,3 +287,17 @@ def test_a_tampered_cursor_is_an_invalid_cursor_not_a_server_error(position):
     response = _books().get("/api/v1/invoices/", {"cursor": cursor})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("params", "status"), [({"id__in": ""}, 400), ({"id__in": "1,x"}, 400),
+                                                ({"cursor": ""}, 404)])
+def test_an_empty_id_list_or_cursor_is_an_error_not_everything(params, status):
+    _invoiced()
+    response = _books().get("/api/v1/invoices/", params)
+    assert response.status_code == status
+
+
+def test_several_ids_select_those_rows():
+    first, _second, third = _invoiced(), _invoiced(), _invoiced()
+    response = _books().get("/api/v1/invoices/", {"id__in": f"{first.pk},{third.pk}"})
+    assert [row["id"] for row in response.json()["results"]] == [first.pk, third.pk]

@@ -34,8 +34,23 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class PresentCSVWidget(django_filters.widgets.BaseCSVWidget, forms.TextInput):
+    """Comma-separated values, where a parameter given empty (`?id__in=`) reaches the field
+    as one empty value (which it refuses) instead of looking like no parameter at all."""
+
+    def value_from_datadict(self, data, files, name):
+        values = super().value_from_datadict(data, files, name)
+        if not values and name in data:
+            return [""]
+        return values
+
+
 class IdInFilter(django_filters.BaseInFilter, IdFilter):
     """`?id__in=1,2,3`"""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", PresentCSVWidget)
+        super().__init__(*args, **kwargs)
 
 
 class TimeField(django_filters.fields.IsoDateTimeField):

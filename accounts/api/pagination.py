@@ -50,6 +50,8 @@ class CarshopCursorPagination(CursorPagination):
     def decode_cursor(self, request):
         """A cursor is opaque but travels through the caller's hands: a position that is not a
         value of the ordering field is an invalid cursor (404), never a database error."""
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise NotFound(self.invalid_cursor_message)  # not "the first page"
         cursor = super().decode_cursor(request)
         if cursor is None or cursor.position is None:
             return cursor
