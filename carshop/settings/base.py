@@ -204,6 +204,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "accounts.webhookevent",
     "accounts.webhookdelivery",
     "accounts.idempotentrequest",
+    # The accounting feed's clocks tick with every invoice, credit note and payment.
+    "repairs.feedclock",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
@@ -226,7 +228,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "accounts.api.filters.RejectUnknownParameters",
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "accounts.api.filters.CarshopOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -264,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
         "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
+        "RepairOrderStatusEnum": "repairs.choices.RepairOrderStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
