@@ -36,10 +36,43 @@ class LogFolder(HealthCheck):
             raise ServiceUnavailable("log folder is missing or not writable")
 
 
+@dataclasses.dataclass
+class BackupFreshness(HealthCheck):
+    """The last successful backup is recent enough (BACKUP_MAX_AGE_HOURS); enforced where
+    BACKUP_FRESHNESS_REQUIRED (staging and production by default)."""
+
+    def run(self):
+        from carshop.backups import status
+
+        if not settings.BACKUP_FRESHNESS_REQUIRED:
+            return
+        age = status.last_backup_age()
+        if age is None:
+            raise ServiceUnavailable("no successful backup recorded")
+        if age > status.max_age():
+            hours = age.total_seconds() / 3600
+            raise ServiceUnavailable(
+                f"last successful backup is {hours:.1f} hours old, "
+                f"over {settings.BACKUP_MAX_AGE_HOURS} hours"
+            )
+
+
+# What a load balancer probes (/health/live/): can this host serve requests? A stale backup is
+# the operators' alarm, not a reason to take the host out of rotation.
+LIVENESS_CHECKS = (
+    "health_check.checks.Database",
+    "health_check.checks.Cache",
+    "health_check.checks.Storage",
+    "carshop.health.DiskSpace",
+    "carshop.health.LogFolder",
+)
+
+# Everything operators watch (/health/, manage.py health_check): liveness plus backup freshness.
 HEALTH_CHECKS = (
     "health_check.checks.Database",
     "health_check.checks.Cache",
     "health_check.checks.Storage",
     "carshop.health.DiskSpace",
     "carshop.health.LogFolder",
+    "carshop.health.BackupFreshness",
 )

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from health_check.views import HealthCheckView
 
-from carshop.health import HEALTH_CHECKS
+from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
 
 admin.site.site_header = "Carshop"
 admin.site.site_title = "Carshop back office"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
+    path("health/live/", HealthCheckView.as_view(checks=LIVENESS_CHECKS), name="health-live"),
     path("api/v1/", include("carshop.api_urls")),
     path("estimate/", include("repairs.urls")),
 ]

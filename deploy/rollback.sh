@@ -11,20 +11,20 @@ pre-update backup of that deploy saved it:
 
    1. ask for confirmation (unless --yes): changes made since the deploy are lost
    2. systemctl stop carapp (staging: carapp-staging)
-   3. manage.py restore --source latest --yes   (skipped with --code-only), run by the code
+   3. manage.py restore --source latest-pre-update --yes   (skipped with --code-only), run by the code
       that took the backup, before the code goes back
    4. git checkout of the commit that ran before the deploy
    5. pip install -r requirements/production.txt (staging: requirements/development.txt)
    6. manage.py collectstatic --noinput, manage.py check --deploy --fail-level WARNING
    7. systemctl start, wait until it runs, manage.py health_check
 
-"latest" is the newest backup: right after a deploy, its pre-update backup. If a scheduled
-backup ran since the deploy (they run at night), name the pre-update backup with --source.
+"latest-pre-update" is the newest pre-update backup, the one deploy.sh took, even when a
+scheduled backup ran since. Name another backup with --source PATH (or latest).
 A rollback is done once: the next deploy records a new starting point.
 
 Options:
   --code-only     keep the database as it is (the deploy changed no migrations)
-  --source PATH   the backup to restore instead of the latest one
+  --source PATH   the backup to restore instead of the newest pre-update one
   --yes           do not ask for confirmation
   --dry-run       print the steps instead of running them
   -h, --help      this text
@@ -50,7 +50,7 @@ main() {
   dry_run=false
   assume_yes=false
   restore_db=true
-  source="latest"
+  source="latest-pre-update"
   environment=""
   while [[ $# -gt 0 ]]; do
     case "$1" in

@@ -3,6 +3,10 @@
 Every change locks the unit's row (SELECT ... FOR UPDATE) and re-reads it, so two people acting
 on one unit at the same moment see each other's change. Reserving and selling belong to deals
 (sales.services), which hold the lock and call `transition`.
+
+`transition` also publishes the webhook events partners with `listings:read` receive, in the
+transaction of the change: `stock_unit.available` when a unit goes on sale, `stock_unit.sold`
+when it is sold.
 """
 
 from decimal import Decimal
@@ -10,6 +14,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import webhooks
+from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
 from inventory.exceptions import InventoryError
 from inventory.lot import StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
@@ -33,7 +39,22 @@ def transition(unit, status, *, on=None):
         unit.disposed_on = None
         unit.wholesale_price = None
     unit.save(update_fields=["status", "disposed_on", "wholesale_price", "updated_at"])
+    _publish(unit)
     return unit
+
+
+LISTING_EVENTS = {StockUnit.Status.AVAILABLE: STOCK_UNIT_AVAILABLE,
+                  StockUnit.Status.SOLD: STOCK_UNIT_SOLD}
+
+
+def _publish(unit):
+    event_type = LISTING_EVENTS.get(unit.status)
+    if event_type is None:
+        return
+    webhooks.publish(event_type, {
+        "stock_unit": unit.pk, "stock_number": unit.stock_number, "status": unit.status,
+        "price": unit.internet_price or unit.asking_price, "vehicle": unit.vehicle_id,
+    })
 
 
 def acquire_unit(unit):

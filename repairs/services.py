@@ -9,7 +9,12 @@ Lock order, the same everywhere so two requests never wait on each other in a ci
    first: two advisors working on one order queue instead of overwriting each other);
 2. Part rows (inside inventory.services.issue_part / return_part);
 3. the DocumentSequence row of the series being numbered;
-4. time entries.
+4. time entries;
+5. last, the FeedClock row of the accounting feed an invoice, credit note or payment enters
+   (taken when the document is inserted, held until commit: see repairs.models.FeedClock).
+
+Webhook events (accounts.webhooks.publish) are written in the same transaction as the change:
+`repair_order.status_changed` by every status step, `invoice.created` by invoicing.
 """
 
 from collections import namedtuple
@@ -19,9 +24,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import ShopSettings
+from accounts import webhooks
+from accounts.models import Partner, ShopSettings
+from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
+from inventory.models import Vehicle
 from repairs.choices import (
     EDITABLE_STATUSES,
     AppointmentStatus,
@@ -77,8 +85,15 @@ _VERBS = {
 # --------------------------------------------------------------------------------------------
 
 def _lock(repair_order):
-    """Lock the order's row for this transaction and return it fresh from the database."""
-    return RepairOrder.objects.select_for_update().get(pk=repair_order.pk)
+    """Lock the order's row for this transaction and return it fresh from the database.
+
+    Every write to an order, its jobs, lines, invoice or payments starts here, so this is also
+    where the order is marked changed (`updated_at`, which partners sync on); a refused write
+    rolls the mark back with everything else."""
+    locked = RepairOrder.objects.select_for_update().get(pk=repair_order.pk)
+    locked.updated_at = timezone.now()
+    RepairOrder.objects.filter(pk=locked.pk).update(updated_at=locked.updated_at)
+    return locked
 
 
 def _name(user):
@@ -101,9 +116,35 @@ def _move(repair_order, to_status, user=None, note=""):
     from_status = repair_order.status
     repair_order.status = to_status
     repair_order.status_changed_at = now
-    repair_order.save(update_fields=["status", "status_changed_at"])
+    repair_order.save(update_fields=["status", "status_changed_at", "updated_at"])
     RepairOrderEvent.objects.create(repair_order=repair_order, from_status=from_status,
                                     to_status=to_status, at=now, user=user, note=note[:300])
+    _publish_status_change(repair_order, from_status, now)
+
+
+def _publish_status_change(repair_order, from_status, at):
+    """`repair_order.status_changed` for the partners that may read the order through the API:
+    linked to the vehicle's owner and to the customer who pays (the same rule as the API's
+    repair orders endpoint). Internal orders are never sent."""
+    if repair_order.internal:
+        return
+    owner_id = (Vehicle.objects.filter(pk=repair_order.vehicle_id)
+                .values_list("owner_id", flat=True).first())
+    if owner_id is None:
+        return
+    partner_ids = list(Partner.objects.filter(customers=owner_id)
+                       .filter(customers=repair_order.customer_id)
+                       .values_list("pk", flat=True))
+    if not partner_ids:
+        return  # nobody may receive it: no event to keep
+    payload = {"repair_order": repair_order.pk, "number": repair_order.number,
+               "status": repair_order.status, "from_status": from_status, "changed_at": at}
+    if repair_order.customer_id == owner_id:
+        webhooks.publish(REPAIR_ORDER_STATUS_CHANGED, payload, customer=owner_id)
+    else:  # paid by someone else than the owner: only partners linked to both
+        for partner_id in partner_ids:
+            webhooks.publish(REPAIR_ORDER_STATUS_CHANGED, payload, customer=owner_id,
+                             partner=partner_id)
 
 
 def _check_editable(repair_order):
@@ -558,6 +599,11 @@ def invoice_repair_order(repair_order, *, user=None):
             discount_total=totals.discount, fees_total=totals.fees, tax_total=totals.tax,
             total=totals.total, snapshot=document,
         )
+        webhooks.publish(INVOICE_CREATED, {
+            "invoice": invoice.pk, "number": invoice.number, "repair_order": repair_order.pk,
+            "customer": invoice.customer_id, "issued_at": invoice.issued_at,
+            "total": invoice.total, "tax_total": invoice.tax_total,
+        })
         _move(repair_order, Status.INVOICED, user, note=f"invoice {invoice.number}")
         if invoice.total == 0:
             _move(repair_order, Status.PAID, user, note="nothing to pay")

@@ -414,10 +414,11 @@ class LeadAdmin(CarshopModelAdmin):
                      "stock_unit__stock_number", "source_reference")
     search_help_text = "Customer name, phone or email, stock number, marketplace lead id."
     autocomplete_fields = ("customer", "stock_unit")
-    readonly_fields = ("lost_reason", "created_at")
+    readonly_fields = ("lost_reason", "created_at", "partner", "message")
     actions = ("assign_to_me", "mark_lost")
     fieldsets = (
-        (None, {"fields": ("customer", "source", "source_reference", "stock_unit")}),
+        (None, {"fields": ("customer", "source", "source_reference", "stock_unit", "partner",
+                           "message")}),
         ("Follow-up", {"fields": ("status", "salesperson", "next_follow_up", "lost_reason")}),
         ("Notes", {"fields": ("notes", "created_at")}),
     )
@@ -442,6 +443,9 @@ class LeadAdmin(CarshopModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"salesperson": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        services.save_lead(obj)  # tells the marketplace that posted it of a new status
 
     @admin.display(description="Customer", ordering="customer__display_name")
     def customer_column(self, obj):

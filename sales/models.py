@@ -54,12 +54,20 @@ class Lead(models.Model):
     next_follow_up = models.DateField(null=True, blank=True, db_index=True)
     lost_reason = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
+    partner = models.ForeignKey(
+        "accounts.Partner", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="leads", editable=False,
+        help_text="The marketplace that posted the lead through the API; it follows the lead "
+                  "and is told when its status changes.")
+    message = models.TextField(blank=True, editable=False,
+                               help_text="What the buyer wrote on the marketplace.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["partner", "id"], name="lead_partner_idx"),
             models.Index(fields=["status", "next_follow_up"], name="lead_status_followup_idx"),
             models.Index(fields=["salesperson", "status"], name="lead_salesperson_idx"),
             models.Index(fields=["created_at"], name="lead_created_idx"),

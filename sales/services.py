@@ -32,7 +32,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
-from accounts.models import ShopSettings
+from accounts import webhooks
+from accounts.models import Customer, ShopSettings
+from accounts.scopes import LEAD_UPDATED
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.choices import Authorization, RepairOrderStatus
@@ -46,6 +48,15 @@ ZERO = Decimal("0.00")
 
 class DealError(Exception):
     """A rule of the lot refused the operation; the message is for the user."""
+
+
+class LeadRefused(DealError):
+    """A lead cannot be taken as posted; `field` names the input at fault, when there is one."""
+
+    def __init__(self, message, *, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +335,7 @@ def deliver_deal(deal, *, on=None):
             lead = Lead.objects.select_for_update().get(pk=locked.lead_id)
             lead.status, lead.next_follow_up = Lead.Status.WON, None
             lead.save(update_fields=["status", "next_follow_up", "updated_at"])
+            _publish_lead(lead)
     deal.refresh_from_db()
     return deal
 
@@ -434,6 +446,56 @@ def commission_plan_for(salesperson):
 # ---------------------------------------------------------------------------------------------
 
 
+def create_partner_lead(partner, *, stock_unit, first_name="", last_name="", email="",
+                        phone="", message="", source_reference=""):
+    """A lead posted by a marketplace for a car it lists: a new customer record with the buyer's
+    contact (a salesperson merges it with an existing customer if it is one: matching on an
+    email a partner sends would attach its lead to someone else's record), and a new lead."""
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    email, phone = (email or "").strip(), (phone or "").strip()
+    if not (first_name or last_name):
+        raise LeadRefused("Give the buyer's first or last name.", field="last_name")
+    if not (email or phone):
+        raise LeadRefused("Give an email address or a phone number to reach the buyer.",
+                          field="email")
+    with transaction.atomic():
+        unit = StockUnit.objects.filter(pk=getattr(stock_unit, "pk", stock_unit)).first()
+        if unit is None or unit.status != StockUnit.Status.AVAILABLE:
+            raise LeadRefused("This car is not for sale (any more).", field="stock_unit")
+        customer = Customer.objects.create(
+            kind=Customer.Kind.PERSON, first_name=first_name[:80], last_name=last_name[:80],
+            email=email, phone=phone,
+            notes=f"Posted by {partner.name} through the partner API.")
+        lead = Lead.objects.create(
+            customer=customer, source=Lead.Source.MARKETPLACE,
+            source_reference=(source_reference or "").strip()[:80], stock_unit=unit,
+            partner=partner, message=(message or "").strip(), status=Lead.Status.NEW)
+    return lead
+
+
+def save_lead(lead):
+    """Save a lead a salesperson edited; the marketplace that posted it hears of a new status."""
+    with transaction.atomic():
+        previous = None
+        if lead.pk is not None:
+            previous = (Lead.objects.select_for_update().filter(pk=lead.pk)
+                        .values_list("status", flat=True).first())
+        lead.save()
+        if previous is not None and previous != lead.status:
+            _publish_lead(lead)
+    return lead
+
+
+def _publish_lead(lead):
+    """`lead.updated` to the partner that posted the lead (none for the lot's own leads)."""
+    if lead.partner_id is None:
+        return
+    webhooks.publish(LEAD_UPDATED, {
+        "lead": lead.pk, "status": lead.status, "source_reference": lead.source_reference,
+        "stock_unit": lead.stock_unit_id, "changed_at": timezone.now(),
+    }, partner=lead.partner_id)
+
+
 def mark_lead_lost(lead, *, reason):
     reason = (reason or "").strip()
     if not reason:
@@ -446,6 +508,7 @@ def mark_lead_lost(lead, *, reason):
         locked.lost_reason = reason
         locked.next_follow_up = None
         locked.save()
+        _publish_lead(locked)
     lead.refresh_from_db()
     return lead
 

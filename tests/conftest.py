@@ -7,6 +7,18 @@ from accounts import roles
 from accounts.models import User
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: rate-limit counters are kept per key id, and ids
+    come back in the next test (SQLite rolls its sequences back), so one test's requests would
+    count against another's key."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(username, role=None, *, staff=True, superuser=False, password="s3cret-Pass-word"):

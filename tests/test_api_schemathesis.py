@@ -40,9 +40,53 @@ def wsgi_app(db, settings):
 
 
 
+def _seed_repairs(partner):
+    """Repair orders of a linked customer in several statuses, an invoice, a credit note and
+    payments: detail endpoints answer more than 404, lists more than empty pages."""
+    from decimal import Decimal
+
+    from repairs import services
+    from repairs.testing import (
+        add_job_with_lines,
+        make_customer,
+        make_order,
+        make_vehicle,
+        take_to,
+    )
+
+    customer = make_customer(kind="company", company_name="Schemathesis Fleet", first_name="",
+                             last_name="")
+    partner.customers.add(customer)
+    vehicle = make_vehicle(owner=customer, plate="ST 1")
+    make_order(vehicle, customer=customer)
+    for status in ("approved", "invoiced", "invoiced"):
+        order = make_order(vehicle, customer=customer)
+        add_job_with_lines(order, labor=[("1", "100")])
+        take_to(order, status)
+    invoice = order.invoice
+    services.issue_credit_note(invoice, Decimal("5.00"), "Goodwill")
+    services.record_payment(invoice, Decimal("10.00"), "card")
+    services.record_payment(invoice, Decimal("10.00"), "cash")
+
+
+def _seed_lot(partner):
+    """Cars for sale with a photo, and leads the partner posted."""
+    from inventory.models import StockUnitPhoto
+    from sales.services import create_partner_lead
+    from tests.lot_factories import make_unit
+
+    units = [make_unit() for _ in range(3)]
+    StockUnitPhoto.objects.create(unit=units[0], image="stock/photos/front.jpg", is_main=True)
+    for index, unit in enumerate(units[:2]):
+        create_partner_lead(partner, stock_unit=unit, first_name=f"Buyer {index}",
+                            email=f"buyer{index}@example.com", source_reference=f"st-{index}")
+
+
 @pytest.fixture
 def partner_key(db):
-    _partner, _key, plain = partner_with_key(name="Schemathesis", scopes=ALL_SCOPES)
+    partner, _key, plain = partner_with_key(name="Schemathesis", scopes=ALL_SCOPES)
+    _seed_repairs(partner)
+    _seed_lot(partner)
     return plain
 
 

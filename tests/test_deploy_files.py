@@ -627,7 +627,7 @@ def test_rollback_restores_while_stopped_then_puts_the_previous_code_back(tmp_pa
     assert result.returncode == 0, result.stderr
     assert_in_order(result.stdout, [
         "(as root) systemctl stop carapp",
-        "manage.py restore --source latest --yes",
+        "manage.py restore --source latest-pre-update --yes",
         f"git checkout --quiet --detach {previous}",
         "-r requirements/production.txt",
         "manage.py collectstatic --noinput",

@@ -41,3 +41,19 @@ def test_health_check_command_reports_json_and_exits_non_zero_on_failure(setting
     settings.LOG_DIR = tmp_path / "missing"
     with pytest.raises(CommandError, match="unhealthy: LogFolder"):
         call_command("health_check", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_stale_backup_fails_health_but_not_the_load_balancers_liveness_probe(
+    client, settings, tmp_path
+):
+    settings.BACKUP_FRESHNESS_REQUIRED = True
+    settings.BACKUP_STATUS_FILE = tmp_path / "no-backup-yet.json"
+
+    full = client.get("/health/?format=json")
+    live = client.get("/health/live/?format=json")
+
+    assert full.status_code == 500
+    assert "no successful backup recorded" in full.content.decode()
+    assert live.status_code == 200
+    assert "BackupFreshness" not in live.content.decode()

@@ -291,7 +291,7 @@ def test_diagnostics_runs_every_section_in_one_report():
                               "configuration", "resources"]
     health = {f["check"]: f["status"] for f in sections["health"]["findings"]}
     assert health == {"Database": "OK", "Cache": "OK", "Storage": "OK", "DiskSpace": "OK",
-                      "LogFolder": "OK"}
+                      "LogFolder": "OK", "BackupFreshness": "OK"}
     for title in ("database connection", "authentication", "configuration"):
         assert sections[title]["status"] == "OK", sections[title]
     # The exit status follows the sections: non-zero exactly when one failed.

@@ -49,3 +49,15 @@ for _model_field, _serializer_field in list(_mapping.items()):
         _mapping[_model_field] = StrictURLField
     elif _serializer_field is serializers.IntegerField:
         _mapping[_model_field] = StrictIntegerField
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related row by id, given as a JSON number (not "12"). A row outside the field's
+    queryset is answered like one that does not exist."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= data <= 2**63 - 1:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)

@@ -1,14 +1,19 @@
 """Filtering for API lists (django-filter): foreign keys are filtered by id (`?vehicle=12`,
 `?vehicle__in=12,13`), never offered as a select of every row; `updated_since` for syncs."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db import models
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
 
 MAX_ID = 2**63 - 1
+# Real time zones are within -12:00 and +14:00 of UTC.
+MAX_UTC_OFFSET = datetime.timedelta(hours=14)
 
 
 class IdField(forms.IntegerField):
@@ -29,8 +34,56 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class PresentCSVWidget(django_filters.widgets.BaseCSVWidget, forms.TextInput):
+    """Comma-separated values, where a parameter given empty (`?id__in=`) reaches the field
+    as one empty value (which it refuses) instead of looking like no parameter at all."""
+
+    def value_from_datadict(self, data, files, name):
+        values = super().value_from_datadict(data, files, name)
+        if not values and name in data:
+            return [""]
+        return values
+
+
 class IdInFilter(django_filters.BaseInFilter, IdFilter):
     """`?id__in=1,2,3`"""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", PresentCSVWidget)
+        super().__init__(*args, **kwargs)
+
+
+class TimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with its time zone; empty or without a zone is an error (a sync must
+    not silently get everything, or times read in the shop's zone)."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Give a date and time (ISO 8601, with time zone).",
+                                        code="required")
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                raise forms.ValidationError("Give the time zone too (e.g. Z or +02:00).",
+                                            code="invalid")
+            if parsed is not None and abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+                raise forms.ValidationError("No time zone is that far from UTC.",
+                                            code="invalid")
+        value = super().to_python(value)
+        if value is not None:
+            try:  # compared in UTC (the database need not know odd offsets)
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raise forms.ValidationError("Give a time the calendar can hold.",
+                                            code="invalid") from None
+        return value
+
+
+class TimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = TimeField
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -56,8 +109,22 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class StrictChoiceField(django_filters.fields.ChoiceField):
+    """`?status=` is a mistake, not "any status"."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError("Choose a value.", code="required")
+        return super().clean(value)
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    field_class = StrictChoiceField
+
+
 class CarshopFilterSet(django_filters.FilterSet):
-    """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter."""
+    """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter, a field
+    with choices a filter that refuses an empty value."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
@@ -68,13 +135,26 @@ class CarshopFilterSet(django_filters.FilterSet):
 
     id__in = IdInFilter(field_name="id", lookup_expr="in", help_text="Comma-separated ids.")
 
+    @classmethod
+    def filter_for_lookup(cls, field, lookup_type):
+        filter_class, params = super().filter_for_lookup(field, lookup_type)
+        if filter_class is django_filters.ChoiceFilter:
+            filter_class = StrictChoiceFilter
+        return filter_class, params
+
 
 class UpdatedSinceFilterSet(CarshopFilterSet):
-    """For feeds that a partner syncs: rows changed at or after a time (ISO 8601)."""
+    """For feeds that a partner syncs: rows changed at or after a time (ISO 8601), or strictly
+    after the `updated_at` of the last row the partner received (to resume a sync without
+    receiving that row again)."""
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = TimeFilter(
         field_name="updated_at", lookup_expr="gte",
         help_text="Only rows changed at or after this time (ISO 8601, with time zone).")
+    updated_after = TimeFilter(
+        field_name="updated_at", lookup_expr="gt",
+        help_text="Only rows changed after this time: give the `updated_at` of the last row "
+                  "your previous sync received, exactly as it was sent (microseconds included).")
 
 
 class RejectUnknownParameters(BaseFilterBackend):
@@ -106,3 +186,35 @@ class RejectUnknownParameters(BaseFilterBackend):
             raise ValidationError({name or "(empty name)": ["Unknown query parameter."]
                                    for name in unknown})
         return queryset
+
+
+class CarshopOrderingFilter(OrderingFilter):
+    """`?ordering=<field>` or `-<field>`, one of the fields the endpoint declares in
+    `ordering_fields` (listed in the schema). Anything else is a 400: DRF would quietly ignore
+    it and return another order than the caller asked for."""
+
+    def _choices(self, view):
+        fields = getattr(view, "ordering_fields", None)
+        if not isinstance(fields, (list, tuple)):
+            return None
+        return [name for field in fields for name in (field, f"-{field}")]
+
+    def get_ordering(self, request, queryset, view):
+        value = request.query_params.get(self.ordering_param)
+        choices = self._choices(view)
+        if value is not None and choices is not None:
+            if value.strip() not in choices:
+                raise ValidationError({self.ordering_param: [
+                    f"Order by one of: {', '.join(choices)}."]})
+            return (value.strip(),)
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        choices = self._choices(view)
+        if choices is not None:
+            for parameter in parameters:
+                if parameter["name"] == self.ordering_param:
+                    parameter["schema"] = {"type": "string", "enum": choices}
+                    parameter["description"] = "Sort by this field (`-` first: descending)."
+        return parameters

@@ -43,6 +43,8 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 INSTALLED_APPS = [
     # Carshop first: its templates and commands (health_check) take precedence.
     "carshop",
+    # Backups: no models; its change-capture tables are made by the first backup.
+    "carshop.backups",
     "accounts",
     "inventory",
     "repairs",
@@ -205,6 +207,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "accounts.webhookevent",
     "accounts.webhookdelivery",
     "accounts.idempotentrequest",
+    # The accounting feed's clocks tick with every invoice, credit note and payment.
+    "repairs.feedclock",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
@@ -227,7 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "accounts.api.filters.RejectUnknownParameters",
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "accounts.api.filters.CarshopOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -265,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
         "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
+        "RepairOrderStatusEnum": "repairs.choices.RepairOrderStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -336,8 +341,30 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ---------------------------------------------------------------------------------------------
 # Operations
 # ---------------------------------------------------------------------------------------------
-# The health check fails when the newest successful backup is older than this.
+# Backups (docs/backups.md). BACKUP_DIR above is the default destination.
+# The health check fails when the newest successful backup is older than this, or when there is
+# none; enforced by default in staging and production only (development and test databases are
+# not backed up).
 BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26, minimum=1)
+BACKUP_FRESHNESS_REQUIRED = env_bool("BACKUP_FRESHNESS_REQUIRED",
+                                     DJANGO_ENV in ("staging", "production"))
+# Retention (prune_backups, backup --clean): restore points kept per day, ISO week and month.
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7, minimum=1)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
+BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
+# Last backup, last recovery drill and RTO/RPO history, read by the health check and reports.
+BACKUP_STATUS_FILE = Path(env_str("BACKUP_STATUS_FILE", str(VAR_DIR / "backup-status.json")))
+# The scratch database of recovery drills: a PostgreSQL database name or an SQLite path.
+# Empty: "<database>_recovery" (PostgreSQL) or "<file>.recovery.sqlite3" (SQLite).
+BACKUP_SCRATCH_DATABASE = env_str("BACKUP_SCRATCH_DATABASE", "")
+# Where files bound for a remote storage are staged (empty: the system's temporary folder).
+BACKUP_STAGING_DIR = env_str("BACKUP_STAGING_DIR", "")
+# How long a backup or restore waits for another one of the same database to finish.
+BACKUP_LOCK_WAIT_SECONDS = env_int("BACKUP_LOCK_WAIT_SECONDS", 5, minimum=0)
+# Processes computing SQLite table checksums (0: one per CPU core).
+BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
+# Folder of pg_dump, pg_restore and psql when they are not on PATH.
+BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
 # Free disk space under which the health check fails.
 HEALTH_MIN_FREE_DISK_MB = env_int("HEALTH_MIN_FREE_DISK_MB", 500, minimum=0)
 # monitor_resources: CPU, memory and disk use (percent) that is a warning, and a failure.

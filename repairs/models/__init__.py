@@ -1,7 +1,7 @@
 """Models of the service shop, one module per part of the work (re-exported here)."""
 
 from repairs.models.appointments import Appointment
-from repairs.models.billing import CreditNote, DocumentSequence, Invoice, Payment
+from repairs.models.billing import CreditNote, DocumentSequence, FeedClock, Invoice, Payment
 from repairs.models.canned import CannedJob, CannedJobLabor, CannedJobPart
 from repairs.models.orders import (
     Job,
@@ -19,6 +19,7 @@ __all__ = [
     "CannedJobPart",
     "CreditNote",
     "DocumentSequence",
+    "FeedClock",
     "Invoice",
     "Job",
     "LaborLine",

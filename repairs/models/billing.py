@@ -1,7 +1,8 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -39,8 +40,54 @@ class DocumentSequence(models.Model):
         return f"{self.get_series_display()} {self.year}: {self.last_number}"
 
 
+class FeedClock(models.Model):
+    """The last change time handed out to one feed that partners sync (invoices, credit notes,
+    payments), so that the feed's `updated_at` follows the order in which rows become visible.
+
+    A timestamp taken in Python is not enough: a transaction that started first but commits last
+    carries an `updated_at` earlier than rows a partner has already paged past, and the partner's
+    next `updated_after=` would skip it. Here the row being written takes its time from the
+    clock's row, locked (SELECT ... FOR UPDATE) until the writing transaction commits: the next
+    writer waits for that commit, then gets a later time. So every committed row of a feed is
+    older than any row still to commit, and times are unique (one microsecond apart at least).
+
+    The lock is taken last in a transaction (repairs.services' lock order) and held only from the
+    document's insert to the commit.
+    """
+
+    feed = models.CharField(max_length=40, unique=True, help_text="The model, e.g. "
+                                                                   "repairs.invoice.")
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["feed"]
+
+    def __str__(self):
+        return f"{self.feed}: {self.last_at.isoformat()}"
+
+    @classmethod
+    def next_time(cls, feed):
+        """A unique change time for a row of `feed`, later than every time handed out before.
+        Call inside the transaction that writes the row: the clock stays locked until it ends."""
+        now = timezone.now()
+        clock, created = cls.objects.select_for_update().get_or_create(
+            feed=feed, defaults={"last_at": now})
+        if not created:
+            clock.last_at = max(now, clock.last_at + timedelta(microseconds=1))
+            clock.save(update_fields=["last_at"])
+        return clock.last_at
+
+
 class FinalDocument(models.Model):
-    """Written once, never changed: corrections are new documents (credit notes, refunds)."""
+    """Written once, never changed: corrections are new documents (credit notes, refunds).
+
+    `updated_at` is when the row appeared in the accounting feed, from the feed's FeedClock:
+    unique, and in the order rows became visible, so a sync resumes after the last row it got.
+    """
+
+    updated_at = models.DateTimeField(
+        editable=False, help_text="When the document entered the accounting feed (unique, "
+                                  "in commit order).")
 
     class Meta:
         abstract = True
@@ -49,7 +96,9 @@ class FinalDocument(models.Model):
         if not self._state.adding:
             raise InvoiceIsFinal(f"{self._meta.verbose_name.capitalize()} {self} is final and "
                                  "cannot be changed; issue a credit note instead.")
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            self.updated_at = FeedClock.next_time(self._meta.label_lower)
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise InvoiceIsFinal(f"{self._meta.verbose_name.capitalize()} {self} is final and "
@@ -104,6 +153,8 @@ class Invoice(FinalDocument):
         ordering = ["-issued_at", "-id"]
         indexes = [models.Index(fields=["-issued_at", "-id"], name="invoice_issued_idx")]
         constraints = [
+            models.UniqueConstraint(fields=["updated_at"], name="invoice_updated_at_unique",
+                                    violation_error_message="Feed times are unique."),
             models.UniqueConstraint(fields=["year", "sequence"], name="invoice_year_sequence",
                                     violation_error_message="Invoice numbers are unique per "
                                                             "year."),
@@ -130,6 +181,8 @@ class CreditNote(FinalDocument):
         ordering = ["-issued_at", "-id"]
         indexes = [models.Index(fields=["-issued_at", "-id"], name="creditnote_issued_idx")]
         constraints = [
+            models.UniqueConstraint(fields=["updated_at"], name="creditnote_updated_at_unique",
+                                    violation_error_message="Feed times are unique."),
             models.UniqueConstraint(fields=["year", "sequence"], name="creditnote_year_sequence",
                                     violation_error_message="Credit note numbers are unique per "
                                                             "year."),
@@ -166,6 +219,8 @@ class Payment(FinalDocument):
             models.Index(fields=["method", "received_at"], name="payment_method_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["updated_at"], name="payment_updated_at_unique",
+                                    violation_error_message="Feed times are unique."),
             models.CheckConstraint(condition=models.Q(amount__gt=0),
                                    name="payment_amount_positive",
                                    violation_error_message="A payment is for a positive amount."),

@@ -69,6 +69,10 @@ class RepairOrder(models.Model):
     notes = models.TextField(blank=True)
     opened_at = models.DateTimeField(default=timezone.now, editable=False)
     status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Every write through repairs.services locks the order first and touches this, so a change
+    # to a job, a line, the invoice or a payment also counts as a change of the order.
+    updated_at = models.DateTimeField(auto_now=True, help_text="Last change to the order, its "
+                                                               "jobs, lines or bill.")
 
     objects = RepairOrderQuerySet.as_manager()
 
@@ -78,6 +82,7 @@ class RepairOrder(models.Model):
             models.Index(fields=["status", "opened_at"], name="ro_status_opened_idx"),
             models.Index(fields=["-opened_at", "-id"], name="ro_opened_idx"),
             models.Index(fields=["advisor", "status"], name="ro_advisor_status_idx"),
+            models.Index(fields=["updated_at", "id"], name="ro_updated_idx"),
             models.Index(fields=["opened_at"], condition=models.Q(internal=True),
                          name="ro_internal_opened_idx"),
         ]

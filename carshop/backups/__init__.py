@@ -1,0 +1,12 @@
+"""Backups operators can rely on: full, incremental and pre-update backups, verified restores and
+recovery drills, on SQLite and PostgreSQL. See docs/backups.md.
+
+Layout:
+- `introspect`: the tables of a database, found by introspection (never a hard-coded list);
+- `capture`: the change log and its triggers that make incremental backups see every change,
+  including raw SQL;
+- `postgres`, `sqlite`: the engine-specific dump, incremental, checksum and restore code;
+- `manifest`, `destination`: what a backup is and where it lives;
+- `service`: backup, restore, recovery drill and retention, which the commands call;
+- `status`: the last backup and the recovery metrics, for the health check and reports.
+"""

@@ -1,0 +1,558 @@
+"""SQLite: full backups with the online backup API, incremental backups from the change log, and a
+restore that never writes over the live file.
+
+Full backup: SQLite's backup API copies every page of one consistent state of the database
+(readers and writers may go on meanwhile) into the destination; row counts, checksums and the
+change-log position are then read from that copy, so they describe exactly what was saved. The
+copy is switched to rollback-journal mode so that it is one self-contained file.
+
+Incremental backup: a small SQLite file holding, per changed table, the keys touched since the
+parent backup and the current version of those rows (untyped columns, so every value keeps its
+exact storage class), and the AUTOINCREMENT counters.
+
+Restore: the full backup is copied beside the live file, the incrementals are applied to the
+copy, the copy is checked (integrity, foreign keys, row counts, checksums), and only then is it
+renamed over the live file, which is atomic. Before the rename the live database is switched out
+of WAL mode, which checkpoints and removes its -wal and -shm files and fails if any other process
+still has the database open (stop the application first): no stale WAL can be replayed onto the
+restored file. Killed at any moment, the path names either the old database or the new one.
+"""
+
+import os
+import shutil
+import sqlite3
+
+from carshop.backups import capture
+from carshop.backups.errors import BackupError
+from carshop.backups.introspect import (
+    applied_migrations,
+    qi,
+    ql,
+    schema_fingerprint,
+    sqlite_tables,
+)
+from carshop.backups.util import (
+    CHUNK,
+    checksum_hex,
+    fsync_dir,
+    fsync_file,
+    open_maybe_gzip,
+    pause_point,
+    remove_quietly,
+    row_hash,
+)
+
+VENDOR = "sqlite"
+FILE_MAGIC = b"SQLite format 3\x00"
+
+
+class NeedsFull(Exception):
+    """An incremental backup is not possible now; the reason says why."""
+
+
+def connect(path):
+    return sqlite3.connect(path, isolation_level=None, timeout=30)
+
+
+def server_version():
+    return sqlite3.sqlite_version
+
+
+def _fetch(conn):
+    return lambda sql: conn.execute(sql).fetchall()
+
+
+def scan_checksum(conn, table, schema="main"):
+    conn.text_factory = bytes
+    try:
+        count = 0
+        total = 0
+        for (text,) in conn.execute(
+            f"SELECT {capture.sqlite_row_text(table)} FROM {qi(schema)}.{qi(table.name)}"
+        ):
+            total += row_hash(text)
+            count += 1
+    finally:
+        conn.text_factory = str
+    return {"rows": count, "checksum": checksum_hex(total)}
+
+
+def table_checksums(conn, tables, only=None):
+    return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
+
+
+def _checksum_worker(path, queue):
+    own = connect(path)
+    try:
+        return {table.name: scan_checksum(own, table) for table in queue}
+    finally:
+        own.close()
+
+
+def parallel_checksums(path, tables, progress=None):
+    """Checksums of a database file nobody writes to (a backup copy, a restored scratch file),
+    table by table in a few worker processes (one per core): building and hashing each row's
+    text is CPU work, which one Python process does on one core only."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.conf import settings
+
+    workers = max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
+    sizes = {}
+    conn = connect(path)
+    try:
+        for table in tables:
+            sizes[table.name] = conn.execute(
+                f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
+    finally:
+        conn.close()
+    queues = [[] for _ in range(min(workers, max(1, len(tables))))]
+    loads = [0] * len(queues)
+    for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True):
+        lightest = loads.index(min(loads))
+        queues[lightest].append(table)
+        loads[lightest] += sizes[table.name] + 1
+
+    results = {}
+    if len(queues) == 1 or sum(loads) < 200_000:
+        results = _checksum_worker(path, tables)  # not worth starting processes
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=len(queues), mp_context=context) as pool:
+            for done in pool.map(_checksum_worker, [path] * len(queues), queues):
+                results.update(done)
+    if progress:
+        for table in tables:
+            progress(table.name)
+    return {t.name: results[t.name] for t in tables}
+
+
+def describe(path):
+    conn = connect(path)
+    try:
+        tables = sqlite_tables(conn)
+        migrations = applied_migrations(_fetch(conn), tables)
+        return tables, migrations, schema_fingerprint(tables, migrations)
+    finally:
+        conn.close()
+
+
+def has_tables(path):
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return False
+    conn = connect(path)
+    try:
+        return bool(sqlite_tables(conn))
+    finally:
+        conn.close()
+
+
+# --- change capture ----------------------------------------------------------------------------
+
+def prepare_capture(path, backup_id, full):
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.cursor()
+            state = capture.read_state(cur, VENDOR)
+            changed = capture.install(cur, VENDOR)
+            if full:
+                capture.write_state(cur, VENDOR, backup_id=backup_id, needs_full=False,
+                                    watermark=None)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return state, changed
+    finally:
+        conn.close()
+
+
+def confirm_backup(path, backup_id, watermark):
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        cur = conn.cursor()
+        capture.write_state(cur, VENDOR, backup_id=backup_id, watermark=int(watermark),
+                            needs_full=False)
+        cur.execute(f"DELETE FROM {capture.CHANGE_TABLE} WHERE id <= {int(watermark)}")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _watermark(conn, schema="main"):
+    exists = conn.execute(f"SELECT count(*) FROM {qi(schema)}.sqlite_master WHERE type = 'table' "
+                          f"AND name = {ql(capture.CHANGE_TABLE)}").fetchone()[0]
+    if not exists:
+        return 0
+    return conn.execute(
+        f"SELECT coalesce(max(id), 0) FROM {qi(schema)}.{capture.CHANGE_TABLE}"
+    ).fetchone()[0]
+
+
+# --- full backup -------------------------------------------------------------------------------
+
+def full_backup(path, out_path, progress=None):
+    """Copy the database to `out_path` with the backup API; read the figures from the copy."""
+    source = connect(path)
+    try:
+        target = sqlite3.connect(out_path, isolation_level=None)
+        try:
+            try:
+                source.backup(target)
+            except sqlite3.OperationalError as exc:
+                raise OSError(28 if "full" in str(exc) else 5, str(exc)) from None
+            target.execute("PRAGMA journal_mode=DELETE")
+            tables = sqlite_tables(target)
+            migrations = applied_migrations(_fetch(target), tables)
+            watermark = _watermark(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    checksums = parallel_checksums(out_path, tables, progress)
+    return {
+        "tables": checksums,
+        "migrations": migrations,
+        "schema_fingerprint": schema_fingerprint(tables, migrations),
+        "capture": {"watermark": watermark},
+        "server_version": server_version(),
+        "format": "sqlite",
+    }
+
+
+# --- incremental backup ------------------------------------------------------------------------
+
+def incremental_backup(path, out_path, parent, progress=None):
+    """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`."""
+    conn = connect(path)
+    try:
+        conn.execute(f"ATTACH DATABASE {ql(out_path)} AS inc")
+        conn.execute("BEGIN")  # deferred: reads main in one snapshot, writes only to inc
+        try:
+            result = _write_incremental(conn, parent, progress)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("DETACH DATABASE inc")
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc) or "disk" in str(exc):
+            raise OSError(28, str(exc)) from None
+        raise
+    finally:
+        conn.close()
+    return result
+
+
+def _write_incremental(conn, parent, progress):
+    watermark = _watermark(conn)
+    state = capture.read_state(conn.cursor(), VENDOR)
+    if state is None:
+        raise NeedsFull("change capture is not installed yet")
+    if state["needs_full"]:
+        raise NeedsFull("migrations ran or the database was restored since the last backup")
+    if state["backup_id"] != parent["id"]:
+        raise NeedsFull(f"the database last matched backup {state['backup_id']}, "
+                        f"not {parent['id']}")
+    tables = sqlite_tables(conn)
+    migrations = applied_migrations(_fetch(conn), tables)
+    fingerprint = schema_fingerprint(tables, migrations)
+    if fingerprint != parent["schema_fingerprint"]:
+        raise NeedsFull("the schema changed since the previous backup")
+    low = int(parent["capture"]["watermark"])
+    window = f"c.id > {low} AND c.id <= {int(watermark)}"
+    change = f"main.{capture.CHANGE_TABLE}"
+    changed = {
+        tbl: bool(whole)
+        for tbl, whole in conn.execute(
+            f"SELECT c.tbl, max(c.op = 'T') FROM {change} c WHERE {window} GROUP BY c.tbl"
+        ).fetchall()
+    }
+    by_name = {t.name: t for t in tables}
+    unknown = sorted(set(changed) - set(by_name))
+    if unknown:
+        raise NeedsFull(f"changes logged for tables that are gone: {', '.join(unknown)}")
+    conn.execute("CREATE TABLE inc.carshop_meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("CREATE TABLE inc.carshop_tables (idx INTEGER PRIMARY KEY, name TEXT, "
+                 "whole INTEGER, columns TEXT)")
+    checksums = {}
+    for index, (name, table) in enumerate(sorted(by_name.items())):
+        base = parent["tables"].get(name)
+        if base is None:
+            raise NeedsFull(f"table {name} is not in the previous backup")
+        if name not in changed:
+            checksums[name] = dict(base)
+            continue
+        whole = changed[name] or not table.pk
+        columns = ", ".join(qi(c) for c in table.columns)
+        conn.execute("INSERT INTO inc.carshop_tables VALUES (?, ?, ?, ?)",
+                     [index, name, int(whole), ",".join(table.columns)])
+        conn.execute(f"CREATE TABLE inc.{qi(f'r{index}')} ({columns})")  # untyped: exact values
+        source = f"main.{qi(name)}"
+        if whole:
+            conn.execute(f"INSERT INTO inc.{qi(f'r{index}')} SELECT {columns} FROM {source}")
+            checksums[name] = scan_checksum(conn, table)
+        else:
+            keys = f"inc.{qi(f'k{index}')}"
+            conn.execute(f"CREATE TABLE {keys} (k)")
+            conn.execute(f"INSERT INTO {keys} SELECT DISTINCT c.pk FROM {change} c "
+                         f"WHERE c.tbl = ? AND {window}", [name])
+            key_source = f"SELECT k FROM {keys}"
+            match = capture.sqlite_key_match(table, key_source)
+            conn.execute(f"INSERT INTO inc.{qi(f'r{index}')} SELECT {columns} FROM {source} "
+                         f"WHERE {match}")
+            checksums[name] = _delta_checksum(conn, table, base, window, match)
+        if progress:
+            progress(name)
+    has_sequence = conn.execute("SELECT count(*) FROM main.sqlite_master "
+                                "WHERE name = 'sqlite_sequence'").fetchone()[0]
+    conn.execute("CREATE TABLE inc.carshop_sequence (name, seq)")
+    if has_sequence:
+        conn.execute("INSERT INTO inc.carshop_sequence SELECT name, seq FROM main.sqlite_sequence "
+                     f"WHERE substr(name, 1, 15) <> {ql('carshop_backup_')}")
+    conn.execute("INSERT INTO inc.carshop_meta VALUES ('format', 'carshop-sqlite-incremental-1')")
+    return {
+        "tables": checksums,
+        "changed_tables": sorted(changed),
+        "migrations": migrations,
+        "schema_fingerprint": fingerprint,
+        "capture": {"watermark": watermark},
+        "server_version": server_version(),
+        "format": "sqlite-incremental",
+    }
+
+
+def _delta_checksum(conn, table, base, window, match):
+    """The table's checksum now, from the parent's and the rows that changed: minus each touched
+    row as it was at the parent (the old text kept by the first change after it), plus each
+    touched row as it is now."""
+    count = base["rows"]
+    total = int(base["checksum"], 16)
+    conn.text_factory = bytes
+    try:
+        first_changes = conn.execute(
+            f"SELECT c.op, c.old FROM main.{capture.CHANGE_TABLE} c JOIN ("
+            f"SELECT min(c.id) AS id FROM main.{capture.CHANGE_TABLE} c "
+            f"WHERE c.tbl = ? AND {window} GROUP BY c.pk) f ON f.id = c.id",
+            [table.name],
+        )
+        for op, old in first_changes:
+            if op in (b"U", b"D", "U", "D"):
+                total -= row_hash(old)
+                count -= 1
+        for (text,) in conn.execute(
+            f"SELECT {capture.sqlite_row_text(table)} FROM main.{qi(table.name)} WHERE {match}"
+        ):
+            total += row_hash(text)
+            count += 1
+    finally:
+        conn.text_factory = str
+    return {"rows": count, "checksum": checksum_hex(total)}
+
+
+# --- restore -----------------------------------------------------------------------------------
+
+def beside_path(live_path):
+    return live_path + ".restoring"
+
+
+def clear_beside(live_path):
+    beside = beside_path(live_path)
+    remove_quietly(beside, beside + "-journal", beside + "-wal", beside + "-shm")
+
+
+def restore(live_path, chain, progress=None):
+    """Build the restored database beside the live one, check it, then rename it into place."""
+    last = chain[-1][0]
+    beside = beside_path(live_path)
+    clear_beside(live_path)
+    folder = os.path.dirname(os.path.abspath(live_path))
+    os.makedirs(folder, exist_ok=True)
+    try:
+        full_manifest, full_path = chain[0]
+        _copy_verified(full_manifest, full_path, beside)
+        if progress:
+            progress(full_manifest["id"])
+        pause_point("full-restored")
+        conn = connect(beside)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("PRAGMA foreign_keys=OFF")  # checked as a whole below
+            checked = set()
+            for manifest, path in chain[1:]:
+                _apply_incremental(conn, path)
+                checked.update(manifest.get("changed_tables", []))
+                if progress:
+                    progress(manifest["id"])
+            pause_point("incrementals-applied")
+            conn.execute("BEGIN IMMEDIATE")
+            cur = conn.cursor()
+            if capture.is_installed(cur, VENDOR):
+                cur.execute(f"DELETE FROM {capture.CHANGE_TABLE}")
+                capture.write_state(cur, VENDOR, backup_id=last["id"], watermark=None,
+                                    needs_full=True)
+            conn.execute("COMMIT")
+            _verify(conn, last, checked, deep=len(chain) > 1)
+        finally:
+            conn.close()
+        fsync_file(beside)
+        pause_point("before-swap")
+        _swap(live_path, beside)
+        pause_point("after-swap")
+    except BaseException:
+        clear_beside(live_path)
+        raise
+
+
+def _apply_incremental(conn, path):
+    local = path
+    temporary = None
+    with open(path, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            temporary = path + ".unpacked"
+            with open_maybe_gzip(path) as src, open(temporary, "wb") as dst:
+                shutil.copyfileobj(src, dst, CHUNK)
+            local = temporary
+    try:
+        conn.execute(f"ATTACH DATABASE {ql(os.path.abspath(local))} AS inc")
+        try:
+            tables = {t.name: t for t in sqlite_tables(conn)}
+            conn.execute("BEGIN IMMEDIATE")
+            for index, name, whole, columns in conn.execute(
+                "SELECT idx, name, whole, columns FROM inc.carshop_tables ORDER BY idx"
+            ).fetchall():
+                column_list = ", ".join(qi(c) for c in columns.split(","))
+                target = f"main.{qi(name)}"
+                if whole:
+                    conn.execute(f"DELETE FROM {target}")
+                else:
+                    table = tables[name]
+                    match = capture.sqlite_key_match(table, f"SELECT k FROM inc.{qi(f'k{index}')}")
+                    conn.execute(f"DELETE FROM {target} WHERE {match}")
+                conn.execute(f"INSERT INTO {target} ({column_list}) "
+                             f"SELECT {column_list} FROM inc.{qi(f'r{index}')}")
+            has_sequence = conn.execute("SELECT count(*) FROM main.sqlite_master "
+                                        "WHERE name = 'sqlite_sequence'").fetchone()[0]
+            if has_sequence:
+                conn.execute("DELETE FROM main.sqlite_sequence WHERE name IN "
+                             "(SELECT name FROM inc.carshop_sequence)")
+                conn.execute("INSERT INTO main.sqlite_sequence (name, seq) "
+                             "SELECT name, seq FROM inc.carshop_sequence")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.execute("DETACH DATABASE inc")
+    finally:
+        if temporary:
+            remove_quietly(temporary)
+
+
+def _copy_verified(manifest, source, target):
+    """Copy the full backup beside the live file, checking the SHA-256 of what is read as it is
+    written: the copy is then known to be the verified backup, byte for byte."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(source, "rb") as raw, open(target, "wb") as dst:
+        if manifest["file"].get("compressed"):
+            while block := raw.read(CHUNK):
+                digest.update(block)
+            with open_maybe_gzip(source) as src:
+                shutil.copyfileobj(src, dst, CHUNK)
+        else:
+            while block := raw.read(CHUNK):
+                digest.update(block)
+                dst.write(block)
+    if digest.hexdigest() != manifest["file"]["sha256"]:
+        raise BackupError(f"backup file {manifest['file']['name']} changed while it was "
+                          "restored: its SHA-256 does not match the manifest any more")
+
+
+def _verify(conn, last, checked, deep):
+    """Row counts of every table; and where incrementals were applied, integrity, foreign keys
+    and the checksum of every table they touched (a full backup alone is checked byte for byte
+    as it is copied)."""
+    if deep:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise BackupError("restore check failed: the restored file is damaged "
+                              f"({problems[0]})")
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall() if deep else []
+    if violations:
+        table, rowid, parent, _ = violations[0]
+        raise BackupError(f"restore check failed: {len(violations)} broken foreign keys "
+                          f"(first: {table} row {rowid} -> {parent})")
+    tables = sqlite_tables(conn)
+    names = sorted(t.name for t in tables)
+    if names != sorted(last["tables"]):
+        raise BackupError("restore check failed: the tables differ from the backup's")
+    for table in tables:
+        expected = last["tables"][table.name]
+        if table.name in checked:
+            found = scan_checksum(conn, table)
+        else:
+            rows = conn.execute(f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
+            found = {"rows": rows, "checksum": expected["checksum"]}
+        if found != expected:
+            raise BackupError(f"restore check failed: table {table.name} has {found['rows']} "
+                              f"rows (checksum {found['checksum']}), the backup has "
+                              f"{expected['rows']} ({expected['checksum']})")
+
+
+def _swap(live_path, beside):
+    """Rename the checked copy over the live database: atomic, and safe against a stale WAL."""
+    if os.path.exists(live_path):
+        conn = connect(live_path)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            try:
+                mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                raise BackupError(
+                    f"the database is in use by another process ({exc}): stop the application "
+                    "and retry; nothing was changed"
+                ) from None
+            if mode != "delete":
+                raise BackupError("the database is in use by another process: stop the "
+                                  "application and retry; nothing was changed")
+        finally:
+            conn.close()
+        for leftover in (live_path + "-wal", live_path + "-journal"):
+            if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
+                raise BackupError(f"{leftover} still holds changes: stop the application and "
+                                  "retry; nothing was changed")
+        remove_quietly(live_path + "-wal", live_path + "-shm")
+    os.replace(beside, live_path)
+    fsync_dir(os.path.dirname(os.path.abspath(live_path)))
+
+
+def compare(path):
+    """Every table's row count and checksum (of a database nobody else writes to)."""
+    conn = connect(path)
+    try:
+        tables = sqlite_tables(conn)
+    finally:
+        conn.close()
+    return parallel_checksums(path, tables)
+
+
+def copy_database(source_path, target_path):
+    """A consistent copy (backup API) of an SQLite database, for recovery drills."""
+    source = connect(source_path)
+    try:
+        target = sqlite3.connect(target_path)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()

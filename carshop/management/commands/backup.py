@@ -1,0 +1,74 @@
+from carshop.backups import destination as destinations
+from carshop.backups import service
+from carshop.backups.cli import bool_value, human_size, operator_errors, progress_printer
+from carshop.commands import OperationsCommand
+
+
+class Command(OperationsCommand):
+    help = (
+        "Back up the database (PostgreSQL or SQLite) with a manifest of what it holds: type, "
+        "parent, time, engine, app version, applied migrations, row count and checksum of every "
+        "table, and the file's SHA-256.\n"
+        "  full: a complete dump (pg_dump custom format; SQLite's online backup API).\n"
+        "  incremental: only the rows inserted, updated or deleted since the previous backup "
+        "(ORM or raw SQL alike); becomes a full backup, and says why, when the chain cannot be "
+        "continued (first backup, migrations ran, a restore happened).\n"
+        "  pre-update: a full backup tagged for the deploy script; rollback restores it with "
+        "`restore --source latest-pre-update`.\n"
+        "--destination defaults to BACKUP_DIR (or the storage configured as "
+        'STORAGES["dbbackup"]). --clean then applies the retention policy (see prune_backups).'
+        "\n\nExamples:\n"
+        "  python manage.py backup --type=full\n"
+        "  python manage.py backup --type=incremental --destination=/backup/daily\n"
+        "  python manage.py backup --type=full --compress=true --destination=/backup/monthly"
+    )
+    changes_data = True
+    report_command = True
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--type", choices=service.TYPES, default="full",
+                            help="full (default), incremental or pre-update")
+        parser.add_argument("--compress", nargs="?", const=True, default=False, type=bool_value,
+                            help="compress the backup (gzip; pg_dump at level 9)")
+        parser.add_argument("--destination", metavar="DIR",
+                            help="folder to write to (default: BACKUP_DIR)")
+        parser.add_argument("--clean", action="store_true",
+                            help="afterwards, delete backups the retention policy no longer keeps")
+
+    def handle(self, *args, **options):
+        with operator_errors():
+            destination = destinations.destination_for(options["destination"])
+            manifest = service.create_backup(
+                options["type"], destination, compress=options["compress"],
+                dry_run=options["dry_run"], progress=progress_printer(self, "backed up"))
+            pruned = None
+            if options["clean"]:
+                pruned = service.prune(destination, dry_run=options["dry_run"])
+        if options["dry_run"]:
+            lines = [f"would write a {manifest['kind']} backup ({manifest['type']}) to "
+                     f"{manifest['destination']}"]
+            if manifest.get("promoted_reason"):
+                lines.append(f"  full because: {manifest['promoted_reason']}")
+            if manifest.get("parent"):
+                lines.append(f"  after: {manifest['parent']}")
+            self.emit(options, {"backup": manifest, "prune": pruned}, lines)
+            return
+        rows = sum(t["rows"] for t in manifest["tables"].values())
+        lines = [
+            f"{manifest['id']}: {manifest['kind']} backup of {len(manifest['tables'])} tables "
+            f"({rows} rows), {human_size(manifest['file']['size'])}, "
+            f"{manifest['duration_seconds']:.1f}s",
+            f"  file: {destination.label}/{manifest['file']['name']}",
+            f"  sha256: {manifest['file']['sha256']}",
+        ]
+        if manifest.get("promoted_reason"):
+            lines.append(f"  full instead of {manifest['requested_type']}: "
+                         f"{manifest['promoted_reason']}")
+        if manifest.get("parent"):
+            lines.append(f"  after {manifest['parent']} ({len(manifest['changed_tables'])} "
+                         "tables changed)")
+        if pruned:
+            lines.append(f"  retention: {len(pruned['deleted'])} backups deleted, "
+                         f"{len(pruned['kept'])} kept")
+        self.emit(options, {"backup": manifest, "prune": pruned}, lines)

@@ -1,0 +1,71 @@
+import sys
+
+from django.core.management.base import CommandError
+
+from carshop.backups import destination as destinations
+from carshop.backups import service
+from carshop.backups.cli import operator_errors, progress_printer
+from carshop.commands import OperationsCommand
+
+
+class Command(OperationsCommand):
+    help = (
+        "Restore the database from a backup and the incremental backups before it, "
+        "all-or-nothing.\n"
+        "First every file of the chain is checked against its manifest (size and SHA-256); a "
+        "backup of another engine, or with migrations this code does not know, is refused. Then "
+        "a safety backup of the current database is taken, and the chain is restored: on "
+        "PostgreSQL in one transaction, on SQLite into a file beside the live one that is "
+        "checked and renamed into place. Killed or failing at any point, the database is either "
+        "the old one or the restored one, never a mix. Stop the application first.\n"
+        "--source: latest, latest-pre-update, a folder (its newest backup), FOLDER/latest, a "
+        "manifest or a backup file.\n\n"
+        "Examples:\n"
+        "  python manage.py restore --source latest --dry-run\n"
+        "  python manage.py restore --source latest-pre-update --yes   # deploy rollback\n"
+        "  python manage.py restore --source /backup/weekly/20250105 --yes"
+    )
+    changes_data = True
+    report_command = True
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--source", required=True, metavar="PATH|latest",
+                            help="the backup to restore")
+        parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        parser.add_argument("--destination", metavar="DIR",
+                            help="where 'latest' is looked up (default: BACKUP_DIR)")
+        parser.add_argument("--safety-destination", metavar="DIR",
+                            help="where the safety backup goes (default: BACKUP_DIR)")
+
+    def handle(self, *args, **options):
+        with operator_errors():
+            place = destinations.destination_for(options["destination"])
+            safety = (destinations.LocalDestination(options["safety_destination"])
+                      if options["safety_destination"] else None)
+            if not options["dry_run"] and not options["yes"]:
+                target, chain = service.plan_restore(options["source"], place)
+                self._confirm(target, chain)
+            report = service.restore(options["source"], place, safety_destination=safety,
+                                     dry_run=options["dry_run"],
+                                     progress=progress_printer(self, "restored"))
+        chain = ", ".join(report["chain"])
+        if options["dry_run"]:
+            lines = [f"verified, nothing changed: {report['target']} would be restored from "
+                     f"{chain}"]
+        else:
+            lines = [f"restored {report['target']} from {chain} in {report['total_seconds']:.1f}s"]
+            if report["safety_backup"]:
+                lines.append(f"  the previous database is in safety backup "
+                             f"{report['safety_backup']}")
+        self.emit(options, report, lines)
+
+    def _confirm(self, target, chain):
+        if not sys.stdin.isatty():
+            raise CommandError("restore replaces the database: add --yes to confirm "
+                               "(no terminal to ask)")
+        self.stdout.write(f"This replaces {target.label()} with backup {chain[-1][0]['id']} "
+                          f"({chain[-1][0]['created_at']}).")
+        answer = input("Type 'yes' to continue: ")
+        if answer.strip().lower() != "yes":
+            raise CommandError("restore canceled; nothing was changed")

@@ -1,0 +1,1 @@
+"""The lot's partner API endpoints (see accounts/api for the machinery)."""

@@ -1,0 +1,40 @@
+"""Partner endpoints of the lot: the cars for sale, for marketplaces."""
+
+from django.db.models import Prefetch
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins
+
+from accounts.api.views import PartnerScopedViewSet
+from accounts.scopes import LISTINGS_READ
+from inventory.api.filters import ListingFilterSet
+from inventory.api.serializers import ListingSerializer
+from inventory.lot import StockUnit, StockUnitPhoto
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the cars for sale",
+        description="Stock units that are available and have a price. A car leaves this list "
+                    "when a deal reserves it, when it is sold (`stock_unit.sold`) or when it "
+                    "goes back to reconditioning; it appears when it goes on sale "
+                    "(`stock_unit.available`)."),
+    retrieve=extend_schema(summary="One car for sale"),
+)
+@extend_schema(tags=["listings"])
+class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
+    """A car for sale: price, specs, photos, days on the lot."""
+
+    required_scope = LISTINGS_READ
+    queryset = (
+        StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE)
+        .annotate(price=Coalesce("internet_price", "asking_price"))
+        .filter(price__isnull=False)
+        .select_related("vehicle")
+        .prefetch_related(Prefetch("photos",
+                                   queryset=StockUnitPhoto.objects.order_by("position", "id")))
+    )
+    serializer_class = ListingSerializer
+    filterset_class = ListingFilterSet
+    ordering = ["id"]
+    ordering_fields = ["id", "price", "acquired_on", "updated_at"]

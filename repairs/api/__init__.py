@@ -1,0 +1,1 @@
+"""The service shop's partner API endpoints (see accounts/api for the machinery)."""

@@ -1,0 +1,145 @@
+"""Partner endpoints of the service shop: repair orders for fleet and insurance partners, and the
+accounting feed (invoices, credit notes, payments) for accounting systems."""
+
+from datetime import timedelta
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins
+from rest_framework.permissions import BasePermission
+
+from accounts.api.permissions import partner_key
+from accounts.api.views import PartnerScopedViewSet
+from accounts.scopes import ACCOUNTING_READ, REPAIRS_READ
+from repairs.api.filters import (
+    CreditNoteFilterSet,
+    InvoiceFilterSet,
+    PaymentFilterSet,
+    RepairOrderFilterSet,
+)
+from repairs.api.serializers import (
+    CreditNoteSerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+    RepairOrderSerializer,
+)
+from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, RepairOrderEvent
+
+# Repair orders take their `updated_at` when a change starts, not when it commits: a change still
+# being saved may carry an earlier time than rows a sync already received. Lists filtered for a
+# sync leave out the last moments, so every change a sync passes has committed (the accounting
+# feed needs no window: its times come from a clock in commit order, see FeedClock).
+SYNC_SAFETY_WINDOW = timedelta(seconds=30)
+SYNC_PARAMETERS = {"updated_since", "updated_after"}
+
+
+class StaffSeesInvoices(BasePermission):
+    """Staff sessions also need to see invoices: an order carries its invoice totals, and
+    technicians, who see orders, do not see customers' money."""
+
+    def has_permission(self, request, view):
+        return partner_key(request) is not None or request.user.has_perm("repairs.view_invoice")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List repair orders of your linked customers' vehicles",
+        description="Orders of vehicles owned by the customer accounts linked to your partner "
+                    "account and billed to one of them; never the shop's internal orders. "
+                    "Oldest change first. With `updated_since` or `updated_after`, orders "
+                    f"changed in the last {SYNC_SAFETY_WINDOW.seconds} seconds are left for "
+                    "the next sync (a change still being saved is never passed): resume with "
+                    "`updated_after=<updated_at of the last order received>`."),
+    retrieve=extend_schema(summary="One repair order"),
+)
+@extend_schema(tags=["repair orders"])
+class RepairOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         PartnerScopedViewSet):
+    """Repair orders with their status history, jobs and invoice totals."""
+
+    required_scope = REPAIRS_READ
+    queryset = (
+        RepairOrder.objects.filter(internal=False)
+        .select_related("vehicle", "customer")
+        .prefetch_related(
+            Prefetch("events", queryset=RepairOrderEvent.objects.order_by("at", "id")),
+            Prefetch("jobs", queryset=Job.objects.order_by("position", "id")),
+            Prefetch("invoice", queryset=Invoice.objects.defer("snapshot").with_balance()),
+        )
+    )
+    serializer_class = RepairOrderSerializer
+    filterset_class = RepairOrderFilterSet
+    ordering = ["updated_at"]
+    ordering_fields = ["updated_at", "id", "opened_at", "status_changed_at"]
+
+    def get_permissions(self):
+        return [*super().get_permissions(), StaffSeesInvoices()]
+
+    def limit_to_partner(self, queryset, partner):
+        # The vehicle is owned by a linked customer, and a linked customer pays: an order of a
+        # previous owner, or billed to a private person driving a fleet car, stays private.
+        return queryset.filter(vehicle__owner__partners=partner, customer__partners=partner)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list" and SYNC_PARAMETERS & set(self.request.query_params):
+            queryset = queryset.filter(updated_at__lte=timezone.now() - SYNC_SAFETY_WINDOW)
+        return queryset
+
+
+FEED_SYNC = (" Oldest first by `updated_at`, which is unique in the feed and in the order rows "
+             "became visible: resume a sync with `updated_after=<updated_at of the last row "
+             "received>` and nothing is missed or received twice.")
+
+
+class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            PartnerScopedViewSet):
+    # Base of the accounting feed: every row of the shop (accounting systems keep the books of
+    # the whole business), oldest first by `updated_at` from repairs.models.FeedClock.
+
+    required_scope = ACCOUNTING_READ
+    ordering = ["updated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List invoices (accounting feed)",
+                       description="Invoices of the service shop." + FEED_SYNC),
+    retrieve=extend_schema(summary="One invoice"))
+@extend_schema(tags=["accounting"])
+class InvoiceViewSet(AccountingFeedViewSet):
+    """Invoices of the service shop: never changed once written (corrections are credit
+    notes)."""
+
+    queryset = Invoice.objects.defer("snapshot").select_related("repair_order", "customer")
+    serializer_class = InvoiceSerializer
+    filterset_class = InvoiceFilterSet
+    ordering_fields = ["updated_at", "id", "issued_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List credit notes (accounting feed)",
+                       description="Credit notes of the service shop." + FEED_SYNC),
+    retrieve=extend_schema(summary="One credit note"))
+@extend_schema(tags=["accounting"])
+class CreditNoteViewSet(AccountingFeedViewSet):
+    """Credit notes: amounts taken off invoices, with their own numbers; never changed."""
+
+    queryset = CreditNote.objects.select_related("invoice")
+    serializer_class = CreditNoteSerializer
+    filterset_class = CreditNoteFilterSet
+    ordering_fields = ["updated_at", "id", "issued_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List payments (accounting feed)",
+                       description="Payments received against invoices." + FEED_SYNC),
+    retrieve=extend_schema(summary="One payment"))
+@extend_schema(tags=["accounting"])
+class PaymentViewSet(AccountingFeedViewSet):
+    """Payments received against invoices; never changed once recorded."""
+
+    queryset = Payment.objects.select_related("invoice")
+    serializer_class = PaymentSerializer
+    filterset_class = PaymentFilterSet
+    ordering_fields = ["updated_at", "id", "received_at"]

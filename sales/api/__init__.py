@@ -1,0 +1,1 @@
+"""The car lot's sales endpoints of the partner API: leads posted by marketplaces."""

@@ -1,0 +1,44 @@
+"""Leads as a marketplace posts and follows them: the car, the buyer's contact and message, and
+the lead's status. Nothing about the salesperson, the deal or the lot's notes."""
+
+from rest_framework import serializers
+
+from accounts.api.fields import (
+    CarshopModelSerializer,
+    StrictCharField,
+    StrictPrimaryKeyRelatedField,
+)
+from inventory.models import StockUnit
+from sales.models import Lead
+
+
+class StrictEmailField(serializers.EmailField, StrictCharField):
+    pass
+
+
+class LeadSerializer(CarshopModelSerializer):
+    """A lead a marketplace posted for a car it lists."""
+
+    stock_unit = StrictPrimaryKeyRelatedField(
+        queryset=StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE),
+        help_text="The listing's id (`/api/v1/listings/`); the car must still be for sale.")
+    first_name = StrictCharField(source="customer.first_name", max_length=80, required=False,
+                                 allow_blank=True, default="")
+    last_name = StrictCharField(source="customer.last_name", max_length=80, required=False,
+                                allow_blank=True, default="",
+                                help_text="A first or a last name is needed.")
+    email = StrictEmailField(source="customer.email", max_length=254, required=False,
+                             allow_blank=True, default="",
+                             help_text="An email address or a phone number is needed.")
+    phone = StrictCharField(source="customer.phone", max_length=32, required=False,
+                            allow_blank=True, default="")
+    message = StrictCharField(max_length=4000, required=False, allow_blank=True, default="",
+                              help_text="What the buyer wrote.")
+    source_reference = StrictCharField(max_length=80, required=False, allow_blank=True,
+                                       default="", help_text="Your own id for this lead.")
+
+    class Meta:
+        model = Lead
+        fields = ["id", "stock_unit", "first_name", "last_name", "email", "phone", "message",
+                  "source_reference", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]

@@ -1,0 +1,189 @@
+"""A backup restores to exactly the data it was taken from: full backups, and full backups
+followed by a chain of incrementals holding inserts, updates, deletes and raw SQL changes."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import Customer
+from carshop.backups import service, testing
+from inventory.models import Part, StockMovement
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def backup_dir(tmp_path, settings):
+    folder = testing.configure(tmp_path, settings)
+    testing.seed()
+    yield folder
+    testing.cleanup()
+
+
+def backup(kind="full", **options):
+    out = io.StringIO()
+    call_command("backup", f"--type={kind}", "--format=json", stdout=out, **options)
+    import json
+
+    return json.loads(out.getvalue())["backup"]
+
+
+def restore(source):
+    connection.close()
+    call_command("restore", "--source", source, "--yes", stdout=io.StringIO())
+
+
+def raw(sql, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_a_full_backup_restores_every_table_identically(backup_dir):
+    before = testing.table_contents()
+    manifest = backup("full")
+    assert manifest["kind"] == "full"
+    assert set(manifest["tables"]) == set(before)
+    assert manifest["tables"]["accounts_customer"]["rows"] == len(before["accounts_customer"])
+
+    without_vehicles = Customer.objects.filter(vehicles__isnull=True).values_list("pk", flat=True)
+    Customer.objects.filter(pk__in=list(without_vehicles[:5])).delete()
+    Part.objects.update(description="changed")
+    raw("DELETE FROM inventory_part WHERE sku LIKE 'BK-01%%'")
+
+    restore(str(backup_dir / f"{manifest['id']}.manifest.json"))
+
+    assert testing.table_contents() == before
+    target = service.Target.live()
+    assert service.compare(target, manifest) == []
+
+
+def test_a_chain_of_incrementals_restores_each_point_exactly(backup_dir):
+    full = backup("full")
+    points = []
+
+    # Inserts through the ORM, and a bulk update that sends no signals.
+    Customer.objects.create(first_name="Ada", last_name="Byron", email="ada@example.com")
+    Part.objects.filter(sku__startswith="BK-00").update(bin_location="A-1")
+    first = backup("incremental")
+    points.append((first, testing.table_contents()))
+
+    # Raw SQL outside the ORM: update, delete, insert, and a primary key that changes.
+    raw("UPDATE inventory_part SET unit_cost = unit_cost * 2 WHERE sku LIKE 'BK-01%%'")
+    raw("DELETE FROM inventory_part WHERE sku = 'BK-019'")
+    raw("UPDATE inventory_part SET id = id + 100000 WHERE sku = 'BK-018'")
+    Customer.objects.filter(vehicles__isnull=True).order_by("pk").first().delete()
+    second = backup("incremental")
+    points.append((second, testing.table_contents()))
+
+    # A row inserted and deleted between two backups leaves no trace; an update and its undo
+    # neither.
+    temporary = Part.objects.create(sku="TMP-1", description="gone soon")
+    temporary.delete()
+    raw("UPDATE inventory_part SET description = description || '!' WHERE sku = 'BK-000'")
+    raw("UPDATE inventory_part SET description = rtrim(description, '!') WHERE sku = 'BK-000'")
+    Part.objects.filter(sku="BK-001").update(active=False)
+    third = backup("incremental")
+    points.append((third, testing.table_contents()))
+
+    assert [m["kind"] for m, _ in points] == ["incremental"] * 3
+    assert first["parent"] == full["id"] and third["parent"] == second["id"]
+    assert {third["chain"], second["chain"], first["chain"]} == {full["id"]}
+    assert "inventory_part" in second["changed_tables"]
+
+    StockMovement.objects.all().delete()
+    Part.objects.all().delete()
+    for manifest, contents in points:
+        restore(str(backup_dir / f"{manifest['id']}.manifest.json"))
+        assert testing.table_contents() == contents, manifest["id"]
+        assert service.compare(service.Target.live(), manifest) == []
+
+
+def test_an_incremental_holds_only_the_changed_rows(backup_dir):
+    full = backup("full")
+    Part.objects.filter(sku="BK-005").update(description="new pads")
+    incremental = backup("incremental")
+
+    assert incremental["changed_tables"] == ["inventory_part"]
+    assert incremental["file"]["size"] < full["file"]["size"] / 4
+    # The checksum the incremental computed from the change alone is the table's real one.
+    assert service.compare(service.Target.live(), incremental) == []
+
+
+def test_a_compressed_chain_restores_too(backup_dir):
+    call_command("backup", "--type=full", "--compress=true", stdout=io.StringIO())
+    Customer.objects.filter(pk=Customer.objects.order_by("pk").last().pk).update(city="Gotham")
+    last = backup("incremental", compress=True)
+    expected = testing.table_contents()
+    Customer.objects.update(city="Nowhere")
+
+    restore("latest")
+
+    assert testing.table_contents() == expected
+    assert last["file"]["compressed"] is True
+
+
+def test_an_incremental_after_a_migration_or_restore_is_a_full_backup(backup_dir):
+    from carshop.backups import capture
+
+    first = backup("incremental")
+    assert first["kind"] == "full"
+    assert "first backup" in first["promoted_reason"]
+
+    capture.before_migrate(sender=None, using="default", plan=[("a migration", False)])
+    capture.after_migrate(sender=None, using="default")
+    after_migrate = backup("incremental")
+    assert after_migrate["kind"] == "full"
+    assert "migrations ran" in after_migrate["promoted_reason"]
+
+    restore("latest")
+    after_restore = backup("incremental")
+    assert after_restore["kind"] == "full"
+    assert backup("incremental")["kind"] == "incremental"
+
+
+def test_a_migrate_with_nothing_to_run_keeps_the_chain(backup_dir):
+    from carshop.backups import capture
+
+    backup("full")
+    capture.before_migrate(sender=None, using="default", plan=[])
+    capture.after_migrate(sender=None, using="default")
+    assert backup("incremental")["kind"] == "incremental"
+
+
+def test_an_incremental_in_another_folder_finds_its_parent(backup_dir, tmp_path):
+    """The guide's layout: a weekly full backup in one folder, daily incrementals in others."""
+    weekly, daily = tmp_path / "weekly", tmp_path / "daily-1"
+    full = backup("full", destination=str(weekly))
+    Part.objects.filter(sku="BK-008").update(description="Monday")
+    monday = backup("incremental", destination=str(daily))
+    expected = testing.table_contents()
+    Part.objects.update(description="later")
+
+    assert monday["parent"] == full["id"]
+    restore(str(daily / "latest"))
+    assert testing.table_contents() == expected
+
+
+def test_a_second_backup_while_one_runs_is_refused(backup_dir):
+    target = service.Target.live()
+    with service.exclusive(target):
+        other_process = testing.manage("backup", "--type=full",
+                                       env=testing.command_env(BACKUP_LOCK_WAIT_SECONDS=0))
+    assert other_process.returncode != 0
+    assert "another backup or restore of this database is running" in other_process.stderr
+    assert testing.manage("backup", "--type=full").returncode == 0  # free again afterwards
+
+
+def test_rollback_restores_the_pre_update_backup(backup_dir):
+    backup("full")
+    before_deploy = testing.table_contents()
+    pre_update = backup("pre-update")
+    Part.objects.update(description="written by the new release")
+    backup("incremental")
+
+    restore("latest-pre-update")
+
+    assert pre_update["type"] == "pre-update"
+    assert testing.table_contents() == before_deploy
