@@ -76,6 +76,8 @@ class Table:
                 self.extra.append((field, "value", field.get_default()))
             elif field.null:
                 self.extra.append((field, "value", None))
+            elif field.blank and field.get_internal_type() in ("CharField", "TextField"):
+                self.extra.append((field, "value", ""))
             else:
                 raise ValueError(f"{meta.label}.{field.name} is required: give it")
         self.all_fields = self.fields + [field for field, _kind, _value in self.extra]

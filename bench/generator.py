@@ -357,6 +357,7 @@ class Generator:
             self._stage("staff and settings", self.staff_and_settings)
             self._stage("lot plan", self.plan_lot)
             self._stage("customers", self.customers)
+            self._stage("partners", self.partners)
             self._stage("vehicle plan", self.plan_vehicles)
             self._stage("parts plan", self.plan_parts)
             self._stage("repair orders", self.repair_orders)
@@ -364,7 +365,6 @@ class Generator:
             self._stage("appointments", self.appointments)
             self._stage("purchasing and parts", self.purchasing)
             self._stage("lot and sales", self.lot_and_sales)
-            self._stage("partners", self.partners)
             self.writer.close()
             self._stage("indexes and foreign keys",
                         lambda: schema.restore(progress=self.log))
@@ -439,8 +439,8 @@ class Generator:
             return
         services.create_partner("Fleetwise Leasing", slug="bench-fleet", kind=Partner.Kind.FLEET,
                                 customers=self.fleet_ids)
-        services.create_partner("AutoMarket", slug="bench-market",
-                                kind=Partner.Kind.MARKETPLACE)
+        self.marketplace = services.create_partner("AutoMarket", slug="bench-market",
+                                                   kind=Partner.Kind.MARKETPLACE)
         services.create_partner("LedgerLine", slug="bench-books", kind=Partner.Kind.ACCOUNTING)
 
     # -- the car lot's plan (decides which vehicles the business owns or sold) -----------------
@@ -728,7 +728,8 @@ class Generator:
             "order": Table(rm.RepairOrder, [
                 "id", "number", "status", "customer", "vehicle", "appointment", "odometer_in",
                 "advisor", "promised_at", "internal", "comeback_of", "discount_percent",
-                "hazardous_waste", "notes", "opened_at", "status_changed_at"], stamp="opened_at"),
+                "hazardous_waste", "notes", "opened_at", "status_changed_at"],
+                stamp="status_changed_at"),
             "event": Table(rm.RepairOrderEvent, ["id", "repair_order", "from_status",
                                                  "to_status", "at", "user", "note"]),
             "job": Table(rm.Job, ["id", "repair_order", "position", "title", "complaint", "cause",
@@ -743,12 +744,12 @@ class Generator:
             "invoice": Table(rm.Invoice, [
                 "id", "repair_order", "customer", "number", "year", "sequence", "issued_at",
                 "issued_by", "labor_total", "parts_total", "discount_total", "fees_total",
-                "tax_total", "total", "snapshot"], stamp="issued_at"),
+                "tax_total", "total", "snapshot", "updated_at"]),
             "credit": Table(rm.CreditNote, ["id", "invoice", "number", "year", "sequence",
-                                            "amount", "reason", "issued_at", "issued_by"],
-                            stamp="issued_at"),
+                                            "amount", "reason", "issued_at", "issued_by",
+                                            "updated_at"]),
             "payment": Table(rm.Payment, ["id", "invoice", "amount", "method", "reference",
-                                          "received_at", "received_by"], stamp="received_at"),
+                                          "received_at", "received_by", "updated_at"]),
             "movement": Table(inventory_movement, ["id", "part", "kind", "quantity", "unit_cost",
                                                    "reason", "reference", "user", "created_at"]),
         }
@@ -808,6 +809,17 @@ class Generator:
             number = self.sequences.get((series, year), 0) + 1
             self.sequences[series, year] = number
             return number
+
+        self.feed_clocks = {}
+
+        def feed_time(feed, ts, row_id):
+            """The row's time in its partner feed (repairs.FeedClock): unique per feed, in the
+            order rows appeared. Ten-second steps of the event time plus the row's id in
+            microseconds: two rows of one feed never share it (fewer than ten million rows)."""
+            value = dt(ts // 10 * 10 + row_id / 1_000_000)
+            if feed not in self.feed_clocks or value > self.feed_clocks[feed]:
+                self.feed_clocks[feed] = value
+            return value
 
         def emit_events(order_id, reached, advisor, notes):
             previous = ""
@@ -1046,7 +1058,8 @@ class Generator:
                 rows["invoice"].append((
                     invoice_id, order_id, customer, invoice_number, year, sequence, dt(t_invoice),
                     advisor, totals.labor, totals.parts, totals.discount, totals.fees,
-                    totals.tax, totals.total, snapshot))
+                    totals.tax, totals.total, snapshot, feed_time("invoice", t_invoice,
+                                                                  invoice_id)))
                 notes["invoiced"] = f"invoice {invoice_number}"
 
                 # Payments (and now and then a credit note), never more than is owed.
@@ -1061,7 +1074,8 @@ class Generator:
                         rows["credit"].append((
                             ids["credit"], invoice_id, f"CN-{credit_year}-{credit_seq:05d}",
                             credit_year, credit_seq, credit, "Goodwill: waiting time",
-                            dt(credit_ts), advisor))
+                            dt(credit_ts), advisor, feed_time("creditnote", credit_ts,
+                                                              ids["credit"])))
                         owed -= credit
                 method = PAYMENT_METHODS[rng.randrange(len(PAYMENT_METHODS))]
                 payments = []
@@ -1080,7 +1094,8 @@ class Generator:
                     reference = f"{method.upper()}-{rng.randint(100000, 999999)}" \
                         if method in ("card", "check", "transfer") else ""
                     rows["payment"].append((ids["payment"], invoice_id, amount, method, reference,
-                                            dt(paid_ts), advisor))
+                                            dt(paid_ts), advisor,
+                                            feed_time("payment", paid_ts, ids["payment"])))
                 if status == "paid":
                     notes["paid"] = f"paid by {method.replace('_', ' ')}"
                 emit_events(order_id, reached, advisor, notes)
@@ -1096,6 +1111,11 @@ class Generator:
         counters = Table(DocumentSequence, ["series", "year", "last_number"])
         self.writer.write(counters, [(series, year, last) for (series, year), last
                                      in sorted(self.sequences.items())])
+        feed_clock = _model("repairs.FeedClock")
+        if feed_clock is not None:
+            # Each feed's clock starts after its latest row, as repairs migration 0002 leaves it.
+            self.writer.write(Table(feed_clock, ["feed", "last_at"]), [
+                (f"repairs.{feed}", last) for feed, last in sorted(self.feed_clocks.items())])
 
     def _progress(self, done, started):
         elapsed = time.monotonic() - started
@@ -1268,6 +1288,12 @@ class LotWriter:
         self.g = generator
         self.rng = generator.rng("sales")
         self.pending_trades = []  # (deal, traded unit, allowance, payoff, ACV, buyer, when)
+        # Leads a marketplace posted through the API remember it (when the model has it).
+        from sales.models import Lead
+
+        names = {field.name for field in Lead._meta.concrete_fields}
+        self.partner_fields = [name for name in ("partner", "message") if name in names]
+        self.marketplace = getattr(generator, "marketplace", None)
 
     def write(self):
         from inventory.models import StockUnit, StockUnitCost
@@ -1289,7 +1315,7 @@ class LotWriter:
                                           "recorded_by", "created_at"]),
             "lead": Table(sm.Lead, ["id", "customer", "source", "source_reference", "stock_unit",
                                     "status", "salesperson", "next_follow_up", "lost_reason",
-                                    "notes", "created_at", "updated_at"]),
+                                    "notes", "created_at", "updated_at", *self.partner_fields]),
             "deal": Table(sm.Deal, [
                 "id", "stock_unit", "buyer", "co_buyer", "salesperson", "lead", "status",
                 "sale_price", "documentation_fee", "registration_fee", "sales_tax_rate",
@@ -1504,8 +1530,15 @@ class LotWriter:
         self.rows["lead"].append((
             self.ids["lead"], buyer, source,
             f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
-            unit.index + 1, "won", salesperson, None, "", "", g.dt(created), g.dt(before)))
+            unit.index + 1, "won", salesperson, None, "", "", g.dt(created), g.dt(before),
+            *self._posted_by(source)))
         return self.ids["lead"]
+
+    def _posted_by(self, source):
+        values = {"partner": self.marketplace.pk if source == "marketplace" and self.marketplace
+                  else None,
+                  "message": "Is this car still available?" if source == "marketplace" else ""}
+        return [values[name] for name in self.partner_fields]
 
     def _leads(self):
         g, rng = self.g, self.rng
@@ -1535,5 +1568,6 @@ class LotWriter:
                 f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
                 unit.index + 1 if unit else None, status, rng.choice(g.salespeople), follow_up,
                 rng.choice(LOST_REASONS) if status == "lost" else "", "", g.dt(created),
-                g.dt(min(created + rng.uniform(0, 10 * DAY), g.until_ts))))
+                g.dt(min(created + rng.uniform(0, 10 * DAY), g.until_ts)),
+                *self._posted_by(source)))
 
