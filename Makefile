@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check venv demo bench clean
+.PHONY: run test lint check venv demo bench bench-data clean
 
 $(STAMP): requirements/base.txt requirements/production.txt requirements/development.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,23 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Benchmarks at scale (PostgreSQL only, never part of `make test`); see bench/RESULTS.md.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carshop_bench
+BENCH_SMALL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carshop_bench_small
+
+# Once: the large data set (1,000,000 repair orders...) into an empty database, 10-15 minutes.
+# BENCH_DATA_ARGS="--fraction 0.1" loads a tenth of it.
+bench-data: $(STAMP)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --noinput
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py seed_demo --scale large $(BENCH_DATA_ARGS)
+
+# The admin and API benchmarks against it, written to bench/RESULTS.md (a few minutes).
+# BENCH_ARGS="--runs 3 --skip-untuned --skip-memory" for a quicker look.
+bench: $(STAMP)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_SMALL_DATABASE_URL=$(BENCH_SMALL_DATABASE_URL) \
+		$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/carshop.sqlite3 var/test.sqlite3
