@@ -129,6 +129,15 @@ def _staff_choices(group_name):
 _ORDER_NUMBER = re.compile(r"^(?:RO)?[-\s]*(\d{4})[-\s]+(\d{1,6})$", re.IGNORECASE)
 
 
+_INVOICE_NUMBER = re.compile(r"^(\d{4})-(\d{1,6})$")
+
+
+def invoice_number(text):
+    """The invoice number `text` names, as stored (2024-000123), or None."""
+    match = _INVOICE_NUMBER.match(text.strip())
+    return f"{match.group(1)}-{int(match.group(2)):06d}" if match else None
+
+
 def order_number(text):
     """The repair order number `text` names, as stored (RO-2024-00123), or None."""
     match = _ORDER_NUMBER.match(text.strip())
@@ -1186,8 +1195,10 @@ class InvoiceAdmin(FinalDocumentAdmin):
     list_select_related = ("customer", "repair_order")
     list_filter = ("issued_at", "repair_order__status")
     date_hierarchy = "issued_at"
+    # Searched by get_search_results (index-friendly); listed here for autocomplete.
     search_fields = ("=number", "=repair_order__number", "customer__display_name",
                      "customer__phone")
+    search_help_text = "Invoice number (2024-000123), repair order number, customer name or phone."
     fields = ("number", "repair_order", "customer", "issued_at", "issued_by", "labor_total",
               "parts_total", "discount_total", "fees_total", "tax_total", "total", "balance",
               "documents")
@@ -1196,6 +1207,18 @@ class InvoiceAdmin(FinalDocumentAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_balance()
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = invoice_number(term)
+        if number is not None:
+            return queryset.filter(number=number), False
+        order = order_number(term)
+        if order is not None:
+            return queryset.filter(repair_order__number=order), False
+        return queryset.filter(customer__in=ids_or_subquery(Customer.objects.search(term))), False
 
     @admin.display(description="paid", ordering="paid_amount")
     def paid(self, invoice):
@@ -1254,7 +1277,19 @@ class PaymentAdmin(FinalDocumentAdmin):
     list_filter = ("method", "received_at")
     date_hierarchy = "received_at"
     search_fields = ("=invoice__number", "reference")
+    search_help_text = "Invoice number (2024-000123), or part of the payment's reference."
     autocomplete_fields = ("invoice",)
+
+    def get_search_results(self, request, queryset, search_term):
+        # Indexed lookups only: the invoice's number, or the reference (a trigram index on
+        # PostgreSQL, repairs migration 0003).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = invoice_number(term)
+        if number is not None:
+            return queryset.filter(invoice__number=number), False
+        return queryset.filter(reference__icontains=term), False
 
     def get_fields(self, request, obj=None):
         if obj is None:
