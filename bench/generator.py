@@ -368,9 +368,8 @@ class Generator:
             self.writer.close()
             self._stage("indexes and foreign keys",
                         lambda: schema.restore(progress=self.log))
-            self.writer.reset_sequences(models + [model for model in map(_model, (
-                "inventory.StockUnit", "sales.Lead", "sales.Deal", "sales.TradeIn",
-                "sales.Commission")) if model is not None])
+            # Ids were given: the next row saved by the application continues after them.
+            self.writer.reset_sequences([apps.get_model(label) for label in self.writer.counts])
         self._stage("analyze", self.analyze)
         self.timings["total"] = round(time.monotonic() - started, 1)
         return {"fraction": self.fraction, "seed": self.seed, "until": self.until.isoformat(),

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from accounts.models import Customer, phone_digits
@@ -222,3 +222,19 @@ def test_bad_large_scale_options_are_refused_with_a_reason(arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("seed_demo", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
     assert not Customer.objects.exists()
+
+
+def test_rows_saved_after_the_load_get_new_ids(generated):
+    from inventory import services as inventory_services
+    from sales.models import DealAddon
+
+    customer = Customer.objects.create(first_name="New", last_name="Customer")
+    assert customer.pk == Customer.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    part = Part.objects.order_by("pk").first()
+    movement = inventory_services.adjust_stock(part, 1, reason="count")
+    assert movement.pk > StockMovement.objects.exclude(pk=movement.pk).order_by(
+        "-pk").values_list("pk", flat=True)[0]
+    deal = _model("sales.Deal").objects.order_by("pk").first()
+    addon = DealAddon.objects.create(deal=deal, kind="accessory", price=Decimal("10.00"))
+    assert addon.pk > DealAddon.objects.exclude(pk=addon.pk).aggregate(last=Max("pk"))["last"]
+
