@@ -77,4 +77,26 @@ def seed(rng, scale, context):
     for customer in customers:
         customer.save()
     context["customers"] = customers
-    return f"{len(users)} users, {len(customers)} customers"
+
+    keys = seed_partners(customers, context["users"]["manager"])
+    lines = "".join(f"\n  API key of {name} ({scopes}): {plain}" for name, scopes, plain in keys)
+    return f"{len(users)} users, {len(customers)} customers, {len(keys)} partners{lines}"
+
+
+def seed_partners(customers, manager):
+    """A fleet partner following its companies' cars, and a marketplace. Keys are shown once."""
+    from accounts import scopes, services
+    from accounts.models import Partner
+
+    companies = [c for c in customers if c.kind == Customer.Kind.COMPANY][:3]
+    fleet = services.create_partner("Metro Fleet Services", kind=Partner.Kind.FLEET,
+                                    customers=companies)
+    market = services.create_partner("AutoMarket", kind=Partner.Kind.MARKETPLACE)
+    keys = []
+    for partner, granted in (
+        (fleet, [scopes.REPAIRS_READ, scopes.ACCOUNTING_READ]),
+        (market, [scopes.LISTINGS_READ, scopes.LEADS_WRITE]),
+    ):
+        _, plain = services.issue_key(partner, name="demo", scopes=granted, created_by=manager)
+        keys.append((partner.name, " ".join(granted), plain))
+    return keys

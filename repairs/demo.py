@@ -219,7 +219,22 @@ def _build_order(rng, vehicle, status, canned, users, *, comeback_of=None):
 def seed(rng, scale, context):
     # Demo rows need no audit trail of their own making, and writing it triples the time.
     with disable_auditlog():
-        return _seed(rng, scale, context)
+        summary = _seed(rng, scale, context)
+        _link_fleet_partner()
+        return summary
+
+
+def _link_fleet_partner():
+    """The demo fleet partner follows the customers of a few customer orders."""
+    from accounts.models import Partner
+
+    fleet = Partner.objects.filter(kind=Partner.Kind.FLEET).order_by("pk").first()
+    if fleet is None:
+        return
+    orders = (RepairOrder.objects.filter(internal=False, customer__isnull=False)
+              .select_related("vehicle").order_by("pk"))
+    owners = {order.customer_id for order in orders if order.vehicle.owner_id == order.customer_id}
+    fleet.customers.add(*sorted(owners)[:4])
 
 
 def _seed(rng, scale, context):
