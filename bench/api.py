@@ -45,9 +45,9 @@ def listings(request, size):
 def fleet_repair_orders(request, size):
     from repairs.models import RepairOrder
 
-    partner = _partner("bench-fleet")
-    return (RepairOrder.objects.filter(internal=False, vehicle__owner__partners=partner,
-                                       customer__partners=partner)
+    customers = list(_partner("bench-fleet").customers.values_list("pk", flat=True))
+    return (RepairOrder.objects.filter(internal=False, customer_id__in=customers,
+                                       vehicle__owner_id__in=customers)
             .order_by("updated_at", "id")
             .values("id", "number", "status", "vehicle__vin", "vehicle__make", "vehicle__model",
                     "customer__display_name", "odometer_in", "opened_at", "status_changed_at",

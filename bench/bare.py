@@ -11,5 +11,9 @@ def view(request, name):
     rows_of = BARE_LISTS.get(name)
     if rows_of is None:
         raise Http404(name)
-    page_size = int(request.GET.get("page_size", "50"))
+    from accounts.api.pagination import CarshopCursorPagination
+
+    # The same rows as the API page: capped at the API's largest page.
+    page_size = min(int(request.GET.get("page_size", "50")),
+                    CarshopCursorPagination.max_page_size)
     return JsonResponse({"results": list(rows_of(request, page_size))})

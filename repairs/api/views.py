@@ -79,7 +79,11 @@ class RepairOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def limit_to_partner(self, queryset, partner):
         # The vehicle is owned by a linked customer, and a linked customer pays: an order of a
         # previous owner, or billed to a private person driving a fleet car, stays private.
-        return queryset.filter(vehicle__owner__partners=partner, customer__partners=partner)
+        # The linked customers are read first and given as a list: PostgreSQL then knows how
+        # many orders they have (a fleet has many) and reads orders in the feed's order until
+        # the page is full, instead of joining all of a fleet's orders and sorting them.
+        customers = list(partner.customers.values_list("pk", flat=True))
+        return queryset.filter(customer_id__in=customers, vehicle__owner_id__in=customers)
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
