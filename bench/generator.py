@@ -23,6 +23,7 @@ import bisect
 import datetime
 import heapq
 import math
+import os
 import random
 import time
 from decimal import Decimal
@@ -343,6 +344,7 @@ class Generator:
 
         self.check_empty()
         started = time.monotonic()
+        load_at_start = os.getloadavg()[0]
         models = self.loaded_models()
         with disable_auditlog(), transaction.atomic(using=self.connection.alias):
             if self.connection.vendor == "postgresql":
@@ -373,7 +375,9 @@ class Generator:
         self._stage("analyze", self.analyze)
         self.timings["total"] = round(time.monotonic() - started, 1)
         return {"fraction": self.fraction, "seed": self.seed, "until": self.until.isoformat(),
-                "rows": dict(sorted(self.writer.counts.items())), "seconds": self.timings}
+                "rows": dict(sorted(self.writer.counts.items())), "seconds": self.timings,
+                "note": f"on this machine, load average {load_at_start:.1f} when it started "
+                        f"({os.cpu_count()} cores)"}
 
     def analyze(self):
         with self.connection.cursor() as cursor:
