@@ -326,10 +326,10 @@ def ensure_small_database(url, log):
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment,
                    check=True)
     counted = subprocess.run(
-        [*manage, "shell", "-c", "from repairs.models import RepairOrder;"
-                                 "print(RepairOrder.objects.exists())"],
+        [*manage, "shell", "-v0", "-c", "from repairs.models import RepairOrder;"
+                                        "print(RepairOrder.objects.exists())"],
         cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
-    if counted.stdout.strip() != "True":
+    if counted.stdout.strip().splitlines()[-1:] != ["True"]:
         log(f"filling {name} with 1% of the large data set")
         subprocess.run([*manage, "seed_demo", "--scale", "large", "--fraction", "0.01",
                         "-v0"], cwd=ROOT, env=environment, check=True)
