@@ -58,10 +58,7 @@ PLAIN = {
 }
 
 for label, options in PLAIN.items():
-    try:
-        model = apps.get_model(label)
-    except LookupError:  # the lot is not installed yet
-        continue
+    model = apps.get_model(label)
     untuned_site.register(model, type(f"Plain{model.__name__}Admin", (admin.ModelAdmin,), {
         **options,
         # Django's own list and page, without the product's links to its extra views.

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, phone_digits
 from bench.generator import FULL_SIZE, Generator, sizes
-from inventory.models import Part, StockMovement, Vehicle
+from inventory.models import Part, StockMovement, StockUnit, Vehicle
 from inventory.vin import validate_vin
 from repairs.documents import load_order, order_totals
 from repairs.models import (
@@ -28,6 +28,7 @@ from repairs.models import (
     RepairOrderEvent,
 )
 from repairs.totals import Rates, money
+from sales.models import Deal, TradeIn
 
 FRACTION = 0.0005
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
@@ -37,13 +38,6 @@ UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
 def generated(db):
     summary = Generator(fraction=FRACTION, seed=11, until=UNTIL).run()
     return summary
-
-
-def _model(label):
-    try:
-        return apps.get_model(label)
-    except LookupError:
-        return None
 
 
 def test_the_generator_loads_each_table_in_proportion_to_the_full_size(generated):
@@ -146,13 +140,11 @@ def test_orders_move_through_the_workflow_in_time_order(generated):
 
 
 def test_every_deal_sells_its_stock_unit_once(generated):
-    deal_model = _model("sales.Deal")
-    if deal_model is None:
-        pytest.skip("the lot is not installed yet")
+    deal_model = Deal
     delivered = Counter(deal_model.objects.filter(status="delivered").values_list(
         "stock_unit", flat=True))
     assert delivered and max(delivered.values()) == 1
-    unit_model = _model("inventory.StockUnit")
+    unit_model = StockUnit
     for unit in unit_model.objects.filter(pk__in=delivered).select_related("vehicle"):
         assert unit.status == "sold" and unit.disposed_on is not None
         buyer = deal_model.objects.get(stock_unit=unit, status="delivered").buyer_id
@@ -166,7 +158,7 @@ def test_every_deal_sells_its_stock_unit_once(generated):
 def test_delivered_deals_keep_the_figures_the_lot_services_compute(generated):
     from sales import services
 
-    deals = _model("sales.Deal").objects.filter(status="delivered").select_related(
+    deals = Deal.objects.filter(status="delivered").select_related(
         "stock_unit").prefetch_related("trade_ins", "addons")
     assert deals.exists()
     for deal in deals[:25]:
@@ -176,7 +168,7 @@ def test_delivered_deals_keep_the_figures_the_lot_services_compute(generated):
             deal.front_gross, deal.back_gross, deal.total_price)
         assert services.payments_received(deal) >= result.cash_due
         assert deal.commissions.get().amount > 0
-    for trade in _model("sales.TradeIn").objects.select_related("stock_unit", "deal"):
+    for trade in TradeIn.objects.select_related("stock_unit", "deal"):
         assert trade.stock_unit.source == "trade_in"
         assert trade.stock_unit.acquisition_cost == trade.actual_cash_value
         assert trade.stock_unit.acquired_on == timezone.localdate(trade.deal.delivered_at)
@@ -234,7 +226,7 @@ def test_rows_saved_after_the_load_get_new_ids(generated):
     movement = inventory_services.adjust_stock(part, 1, reason="count")
     assert movement.pk > StockMovement.objects.exclude(pk=movement.pk).order_by(
         "-pk").values_list("pk", flat=True)[0]
-    deal = _model("sales.Deal").objects.order_by("pk").first()
+    deal = Deal.objects.order_by("pk").first()
     addon = DealAddon.objects.create(deal=deal, kind="accessory", price=Decimal("10.00"))
     assert addon.pk > DealAddon.objects.exclude(pk=addon.pk).aggregate(last=Max("pk"))["last"]
 
