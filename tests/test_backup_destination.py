@@ -51,12 +51,12 @@ def small_filesystem(path, size="4m"):
 
 def fill(folder):
     """Write until the filesystem is full."""
-    with open(folder / "filler", "wb") as handle:
+    # Closing the file may fail too (the last buffered block does not fit).
+    with contextlib.suppress(OSError), open(folder / "filler", "wb") as handle:
         block = b"\0" * 65536
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(block)
-                handle.flush()
+        while True:
+            handle.write(block)
+            handle.flush()
     with contextlib.suppress(OSError), open(folder / "filler-tail", "wb") as handle:
         for _ in range(65536):
             handle.write(b"\0")
