@@ -1,7 +1,9 @@
 """Test set-up shared by every test: the test environment, and PostgreSQL-only tests.
 
 Tests marked `postgresql` (row locks, concurrency) need a PostgreSQL database. On SQLite they are
-skipped, unless REQUIRE_POSTGRES=1 (CI's PostgreSQL run), where finding no PostgreSQL fails them.
+skipped on a developer's machine; under CI (CI set) or with REQUIRE_POSTGRES=1 they fail instead,
+so a CI run that lost its PostgreSQL cannot pass. CI's SQLite run deselects them
+(`-m "not postgresql"`) and its PostgreSQL run runs them.
 """
 
 import os
@@ -23,7 +25,7 @@ def _postgresql_only(request):
 
     if connection.vendor != "postgresql":
         message = f"needs PostgreSQL, the database is {connection.vendor}"
-        if _required("REQUIRE_POSTGRES"):
+        if _required("REQUIRE_POSTGRES") or _required("CI"):
             pytest.fail(message)
         pytest.skip(message)
 

@@ -34,7 +34,7 @@ def backup(kind="full", *extra):
 
 
 @contextlib.contextmanager
-def small_filesystem(path, size="4m"):
+def small_filesystem(path, size="16m"):
     """A real small filesystem (tmpfs) at `path`; yields False where mounting is not allowed."""
     path.mkdir(parents=True, exist_ok=True)
     command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
@@ -50,8 +50,7 @@ def small_filesystem(path, size="4m"):
 
 
 def fill(folder):
-    """Write until the filesystem is full."""
-    # Closing the file may fail too (the last buffered block does not fit).
+    """Write until the filesystem is full (it may be full already)."""
     with contextlib.suppress(OSError), open(folder / "filler", "wb") as handle:
         block = b"\0" * 65536
         while True:
@@ -80,8 +79,8 @@ def test_a_destination_that_fills_up_fails_the_backup_and_keeps_earlier_ones(bac
             backup("full", f"--destination={small}")
 
         assert sorted(os.listdir(small)) == before  # nothing half-written left behind
-        os.remove(small / "filler")
-        os.remove(small / "filler-tail")
+        for filler in ("filler", "filler-tail"):
+            (small / filler).unlink(missing_ok=True)
         # The earlier backup is intact and restorable, and the chain goes on from it.
         target, chain = service.plan_restore(str(small / f"{first['id']}.manifest.json"))
         service.release(service.verify_chain(chain, target))
