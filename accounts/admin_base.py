@@ -183,3 +183,20 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         return self.auditlog_history_view(request, object_id, extra_context)
+
+
+class EditableWhileParentAllows:
+    """Inline rows that may be added, changed or deleted only while the parent allows it (a draft
+    purchase order or deal, an open repair order). Subclasses say when in parent_editable()."""
+
+    def parent_editable(self, obj):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return self.parent_editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.parent_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.parent_editable(obj) and super().has_delete_permission(request, obj)

@@ -26,7 +26,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_base import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
+from accounts.admin_base import (
+    CarshopModelAdmin,
+    EditableWhileParentAllows,
+    PrefetchedInlineFormSet,
+    ids_or_subquery,
+)
 from accounts.models import Customer, ShopSettings, User
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from inventory.exceptions import InventoryError
@@ -264,7 +269,7 @@ def _with_history_and_recommendations(queryset):
                              recommendation_rows=ArraySubquery(declined))
 
 
-class JobInline(admin.TabularInline):
+class JobInline(EditableWhileParentAllows, admin.TabularInline):
     model = Job
     # The order's jobs as get_object loaded them with their lines, for the totals.
     formset = PrefetchedInlineFormSet
@@ -309,17 +314,8 @@ class JobInline(admin.TabularInline):
         return format_html('<a href="{}">Labor, parts and decision</a>',
                            reverse("admin:repairs_job_change", args=[job.pk]))
 
-    def _order_editable(self, obj):
+    def parent_editable(self, obj):
         return obj is None or obj.status in EDITABLE_STATUSES
-
-    def has_add_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_delete_permission(request, obj)
 
 
 class RepairOrderForm(forms.ModelForm):
@@ -615,7 +611,7 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
 # Jobs and their lines
 # --------------------------------------------------------------------------------------------
 
-class LaborLineInline(admin.TabularInline):
+class LaborLineInline(EditableWhileParentAllows, admin.TabularInline):
     model = LaborLine
     extra = 1
     fields = ("operation", "hours_sold", "rate", "technician", "amount")
@@ -637,17 +633,8 @@ class LaborLineInline(admin.TabularInline):
     def amount(self, line):
         return f"{line.amount:.2f}" if line.pk else "-"
 
-    def _job_editable(self, obj):
+    def parent_editable(self, obj):
         return obj is None or obj.repair_order.status in EDITABLE_STATUSES
-
-    def has_add_permission(self, request, obj=None):
-        return self._job_editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._job_editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._job_editable(obj) and super().has_delete_permission(request, obj)
 
 
 class PartLineForm(forms.ModelForm):

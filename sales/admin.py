@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from accounts import roles
 from accounts.admin_base import (
     CarshopModelAdmin,
+    EditableWhileParentAllows,
     IndexedRelatedOnlyListFilter,
     PrefetchedInlineFormSet,
     ids_or_subquery,
@@ -493,22 +494,13 @@ class LeadAdmin(CarshopModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 
-class DraftOnlyInline(admin.TabularInline):
+class DraftOnlyInline(EditableWhileParentAllows, admin.TabularInline):
     """Rows that are part of what the buyer signs: editable while the deal is a draft."""
 
     extra = 0
 
-    def _draft(self, obj):
+    def parent_editable(self, obj):
         return obj is None or obj.is_draft
-
-    def has_add_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_delete_permission(request, obj)
 
 
 class TradeInInline(DraftOnlyInline):

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin
+from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,
@@ -47,7 +47,7 @@ class OrderLinesFormSet(PreloadedAutocompleteFormSet):
     preload_fields = ("part",)
 
 
-class OrderLineInline(CostHidingMixin, admin.TabularInline):
+class OrderLineInline(EditableWhileParentAllows, CostHidingMixin, admin.TabularInline):
     """The order's lines: editable while it is a draft, then read-only."""
 
     model = PurchaseOrderLine
@@ -70,17 +70,8 @@ class OrderLineInline(CostHidingMixin, admin.TabularInline):
                                                            using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _draft(self, obj):
+    def parent_editable(self, obj):
         return obj is None or obj.status == Status.DRAFT
-
-    def has_add_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._draft(obj) and super().has_delete_permission(request, obj)
 
 
 class ReceiptInline(admin.TabularInline):
