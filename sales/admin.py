@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.db.models import IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -664,7 +664,12 @@ class DealAdmin(CarshopModelAdmin):
         digits = sum(char.isdigit() for char in term)
         phone = digits >= 3 and all(char.isdigit() or char in "()+-./ " for char in term)
         if not digits or phone:
-            buyers = ids_or_subquery(Customer.objects.search(term))
+            # Only customers who are on a deal: a common surname matches hundreds of customers,
+            # most of whom never bought a car, and the deals of the few who did are then found
+            # through the buyer and co-buyer indexes rather than by reading every deal.
+            on_a_deal = (Exists(Deal.objects.filter(buyer=OuterRef("pk")))
+                         | Exists(Deal.objects.filter(co_buyer=OuterRef("pk"))))
+            buyers = ids_or_subquery(Customer.objects.search(term).filter(on_a_deal))
             condition |= Q(buyer__in=buyers) | Q(co_buyer__in=buyers)
         if digits:
             vehicles = ids_or_subquery(Vehicle.objects.search(term, owners=False))

@@ -65,6 +65,24 @@ def test_search_finds_deals_by_number_buyer_stock_number_or_vin(salesperson, log
     assert "Other, Bob" not in page
 
 
+def test_a_surname_finds_the_deals_of_buyers_and_co_buyers_not_other_customers(
+        salesperson, login, django_assert_max_num_queries):
+    buyer = make_customer("Ann", "Miller")
+    co_buyer = make_customer("Cy", "Miller")
+    for first in ("Never", "Bought", "Here"):
+        make_customer(first, "Miller")  # in the customer book, on no deal
+    bought = make_deal(salesperson=salesperson, buyer=buyer, unit=make_unit(stock_number="M-1"))
+    shared = make_deal(salesperson=salesperson, buyer=make_customer("Dee", "Other"),
+                       unit=make_unit(stock_number="M-2"))
+    Deal.objects.filter(pk=shared.pk).update(co_buyer=co_buyer)
+    make_deal(salesperson=salesperson, buyer=make_customer("Eve", "Else"),
+              unit=make_unit(stock_number="M-3"))
+    client = login(salesperson)
+    with django_assert_max_num_queries(8):
+        response = client.get(LIST, {"q": "miller"})
+    assert {deal.pk for deal in response.context["cl"].result_list} == {bought.pk, shared.pk}
+
+
 def test_list_filters_by_salesperson(salesperson, make_user, login):
     jordan = make_user("jordan", roles.SALESPERSON)
     make_deal(salesperson=salesperson, buyer=make_customer("Mine", "Deal"))
