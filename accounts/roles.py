@@ -68,6 +68,7 @@ ROLES = {
         "sales.tradein": "all",
         "sales.dealaddon": "all",
         "sales.dealpayment": "view add",
+        "sales.dealrefund": "view",  # refunds are recorded by a manager
         "sales.commission": "view",
     },
     MANAGER: {

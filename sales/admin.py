@@ -47,6 +47,7 @@ from sales.models import (
     Deal,
     DealAddon,
     DealPayment,
+    DealRefund,
     Lead,
     TradeIn,
 )
@@ -557,6 +558,34 @@ class DealPaymentInline(admin.TabularInline):
         return formset
 
 
+class DealRefundInline(admin.TabularInline):
+    """Money given back once a deal is canceled or unwound: added (through the service, which
+    caps refunds at the payments received), never edited or deleted."""
+
+    model = DealRefund
+    extra = 0
+    fields = ("refunded_at", "amount", "method", "reference", "refunded_by")
+    readonly_fields = ("refunded_by",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("refunded_by")
+
+    def has_add_permission(self, request, obj=None):
+        fell_through = obj is not None and obj.status in services.REFUNDABLE
+        return fell_through and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.base_fields["refunded_at"].initial = timezone.now
+        return formset
+
+
 class CommissionInline(admin.TabularInline):
     model = Commission
     extra = 0
@@ -610,7 +639,8 @@ class DealAdmin(CarshopModelAdmin):
                      "stock_unit__stock_number")
     search_help_text = "Deal number (D-123), buyer, stock number or VIN."
     autocomplete_fields = ("stock_unit", "buyer", "co_buyer", "lead")
-    inlines = (TradeInInline, DealAddonInline, DealPaymentInline, CommissionInline)
+    inlines = (TradeInInline, DealAddonInline, DealPaymentInline, DealRefundInline,
+               CommissionInline)
     actions = ("sign", "deliver", "cancel", "unwind")
     fieldsets = (
         (None, {"fields": ("status", "stock_unit", "buyer", "co_buyer", "salesperson", "lead")}),
@@ -690,13 +720,18 @@ class DealAdmin(CarshopModelAdmin):
             raise PermissionDenied(str(exc)) from exc
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not DealPayment:
+        if formset.model not in (DealPayment, DealRefund):
             return super().save_formset(request, form, formset, change)
-        for payment in formset.save(commit=False):
+        for row in formset.save(commit=False):
             try:
-                services.record_payment(form.instance, amount=payment.amount,
-                                        method=payment.method, reference=payment.reference,
-                                        received_at=payment.received_at, user=request.user)
+                if isinstance(row, DealPayment):
+                    services.record_payment(form.instance, amount=row.amount, method=row.method,
+                                            reference=row.reference,
+                                            received_at=row.received_at, user=request.user)
+                else:
+                    services.record_refund(form.instance, amount=row.amount, method=row.method,
+                                           reference=row.reference,
+                                           refunded_at=row.refunded_at, user=request.user)
             except services.DealError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         return None
@@ -715,7 +750,9 @@ class DealAdmin(CarshopModelAdmin):
                             "vehicle", "stock_unit")),
                         "addons",
                         Prefetch("payments", queryset=DealPayment.objects.select_related(
-                            "received_by"))))
+                            "received_by")),
+                        Prefetch("refunds", queryset=DealRefund.objects.select_related(
+                            "refunded_by"))))
         try:
             deal = queryset.get(pk=object_id)
         except (Deal.DoesNotExist, ValueError, TypeError):
@@ -780,6 +817,7 @@ class DealAdmin(CarshopModelAdmin):
                 self.message_user(request, f"{deal.number} is now "
                                            f"{deal.get_status_display().lower()}.",
                                   messages.SUCCESS)
+                self._remind_of_money_held(request, deal)
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
@@ -789,6 +827,11 @@ class DealAdmin(CarshopModelAdmin):
         }
         return TemplateResponse(request, ACTION_FORM_TEMPLATE, context)
 
+    def _remind_of_money_held(self, request, deal):
+        if deal.status in services.REFUNDABLE and (held := services.money_held(deal)) > 0:
+            self.message_user(request, f"{deal.number} holds {held:,.2f} of the buyer's money: "
+                                       "record the refund under Refunds.", messages.WARNING)
+
     def _may(self, request, perm):
         return request.user.has_perm(f"sales.{perm}_deal")
 
@@ -797,10 +840,15 @@ class DealAdmin(CarshopModelAdmin):
 
     def _step_action(self, request, queryset, step):
         label, call, needs_reason, _, _ = DEAL_STEPS[step]
+
+        def apply(deal, **data):
+            call(deal, **data)
+            self._remind_of_money_held(request, deal)
+
         return run_action(self, request, queryset,
                           form_class=ReasonForm if needs_reason else ConfirmForm,
                           title=f"{label} deals", explanation=STEP_EXPLANATIONS[step],
-                          submit_label=label, apply=call,
+                          submit_label=label, apply=apply,
                           done="{count} deal(s): " + label.lower() + " done.")
 
     @admin.action(description="Sign…", permissions=["change"])
@@ -850,6 +898,8 @@ class DealAdmin(CarshopModelAdmin):
             return "—"
         # A delivered deal's unit cost is frozen: no need to read the unit's costs again.
         f = services.figures(obj, unit_cost=obj.unit_cost)
+        received = sum((payment.amount for payment in obj.payments.all()), Decimal("0.00"))
+        refunded = sum((refund.amount for refund in obj.refunds.all()), Decimal("0.00"))
         rows = [
             ("Sale price", f.sale_price), ("Add-ons", f.addons), ("Fees", f.fees),
             (f"Sales tax ({obj.sales_tax_rate:.3f}% on {f.taxable_amount:,.2f})", f.sales_tax),
@@ -857,8 +907,9 @@ class DealAdmin(CarshopModelAdmin):
             ("Trade-in payoff", f.trade_payoff), ("Down payment", f.down_payment),
             ("Amount financed", f.amount_financed), ("Monthly payment", f.monthly_payment),
             ("Cash due from buyer", f.cash_due),
-            ("Payments received", sum((payment.amount for payment in obj.payments.all()),
-                                      Decimal("0.00"))),
+            ("Payments received", received),
+            *((("Refunded", refunded), ("Held for the buyer", received - refunded))
+              if refunded or obj.status in services.REFUNDABLE else ()),
             ("Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
              obj.unit_cost if obj.unit_cost is not None else f.unit_cost),
             ("Trade over-allowance", f.trade_over_allowance),

@@ -343,6 +343,30 @@ class DealPayment(models.Model):
         return f"{self.amount} {self.get_method_display()}"
 
 
+class DealRefund(models.Model):
+    """Money given back to the buyer after the deal fell through (canceled or unwound): never more,
+    in all, than the deal's payments received."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    method = models.CharField(max_length=10, choices=DealPayment.Method.choices)
+    reference = models.CharField(max_length=80, blank=True)
+    refunded_at = models.DateTimeField()
+    refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+
+    class Meta:
+        ordering = ["deal", "refunded_at", "id"]
+        verbose_name = "refund"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="dealrefund_positive",
+                                   violation_error_message="A refund is more than zero."),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.get_method_display()} refunded"
+
+
 class CommissionPlan(models.Model):
     """How a salesperson is paid on a deal: a percentage of its gross, with a minimum.
 

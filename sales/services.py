@@ -41,7 +41,15 @@ from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import LaborLine, PartLine, RepairOrder
 from repairs.totals import money
 from sales import calculations
-from sales.models import Commission, CommissionPlan, Deal, DealPayment, Lead, TradeIn
+from sales.models import (
+    Commission,
+    CommissionPlan,
+    Deal,
+    DealPayment,
+    DealRefund,
+    Lead,
+    TradeIn,
+)
 
 ZERO = Decimal("0.00")
 
@@ -194,6 +202,15 @@ def figures(deal, *, unit_cost=None):
 
 def payments_received(deal):
     return deal.payments.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def refunds_made(deal):
+    return deal.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def money_held(deal):
+    """What the shop holds of the buyer's money on this deal: payments received less refunds."""
+    return payments_received(deal) - refunds_made(deal)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,6 +446,33 @@ def record_payment(deal, *, amount, method, reference="", received_at=None, user
         return DealPayment.objects.create(
             deal=locked, amount=amount, method=method, reference=reference,
             received_at=received_at or timezone.now(), received_by=user,
+        )
+
+
+REFUNDABLE = (Deal.Status.CANCELED, Deal.Status.UNWOUND)
+
+
+def record_refund(deal, *, amount, method, reference="", refunded_at=None, user=None):
+    """Money given back to the buyer of a deal that fell through (canceled or unwound), at most
+    what the shop still holds of the buyer's payments. The deal row is locked, so two refunds
+    recorded at once cannot together give back more than was received."""
+    amount = Decimal(amount)
+    if amount <= 0:
+        raise DealError("A refund is more than zero.")
+    with transaction.atomic():
+        locked = Deal.objects.select_for_update().get(pk=deal.pk)
+        if locked.status not in REFUNDABLE:
+            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; money is "
+                            "refunded once a deal is canceled or unwound.")
+        held = money_held(locked)
+        if amount > held:
+            raise DealError(f"{locked.number} holds {held:,.2f} of the buyer's money "
+                            f"({payments_received(locked):,.2f} received, "
+                            f"{refunds_made(locked):,.2f} refunded): a refund of {amount:,.2f} "
+                            "is more than that.")
+        return DealRefund.objects.create(
+            deal=locked, amount=amount, method=method, reference=reference,
+            refunded_at=refunded_at or timezone.now(), refunded_by=user,
         )
 
 

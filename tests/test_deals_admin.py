@@ -29,10 +29,11 @@ def management(prefix, total=0, initial=0):
 
 
 def deal_inlines(deal=None):
-    counts = {"trade_ins": 0, "addons": 0, "payments": 0, "commissions": 0}
+    counts = {"trade_ins": 0, "addons": 0, "payments": 0, "refunds": 0, "commissions": 0}
     if deal is not None:
         counts = {"trade_ins": deal.trade_ins.count(), "addons": deal.addons.count(),
-                  "payments": deal.payments.count(), "commissions": deal.commissions.count()}
+                  "payments": deal.payments.count(), "refunds": deal.refunds.count(),
+                  "commissions": deal.commissions.count()}
     data = {}
     for prefix, initial in counts.items():
         data.update(management(prefix, total=initial, initial=initial))
