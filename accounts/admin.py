@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import services, webhooks
-from accounts.admin_base import CarshopModelAdmin, ids_or_subquery
+from accounts.admin_base import CarshopModelAdmin, ReadOnlyMixin, ids_or_subquery
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -290,15 +290,8 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
                                   f"{subscription.partner} now: it is not shown again.")
 
 
-class ReadOnlyAdmin(CarshopModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, CarshopModelAdmin):
+    """Written by the webhook machinery, read here."""
 
 
 @admin.register(WebhookDelivery)

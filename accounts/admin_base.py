@@ -185,6 +185,31 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         return self.auditlog_history_view(request, object_id, extra_context)
 
 
+class ReadOnlyMixin:
+    """Rows the services write (ledgers, events, receipts): listed and shown, never added,
+    changed or deleted by hand. For model admins and inlines alike."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AddOnlyMixin:
+    """Rows that are added (money received or refunded, odometer readings) and then kept as
+    they are: never changed or deleted by hand."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class EditableWhileParentAllows:
     """Inline rows that may be added, changed or deleted only while the parent allows it (a draft
     purchase order or deal, an open repair order). Subclasses say when in parent_editable()."""

@@ -30,6 +30,7 @@ from accounts.admin_base import (
     CarshopModelAdmin,
     EditableWhileParentAllows,
     PrefetchedInlineFormSet,
+    ReadOnlyMixin,
     ids_or_subquery,
 )
 from accounts.models import Customer, ShopSettings, User
@@ -918,7 +919,7 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
         self._decide(request, queryset, Authorization.DECLINED, AuthorizationMethod.PHONE)
 
 
-class LineAdminBase(CarshopModelAdmin):
+class LineAdminBase(ReadOnlyMixin, CarshopModelAdmin):
     """Lines are listed here for searching; they are edited on their job's page."""
 
     list_select_related = ("job__repair_order",)
@@ -933,15 +934,6 @@ class LineAdminBase(CarshopModelAdmin):
     @admin.display(description="repair order", ordering="job__repair_order__number")
     def repair_order(self, line):
         return line.job.repair_order.number
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LaborLine)
@@ -1321,21 +1313,12 @@ class CreditNoteAdmin(FinalDocumentAdmin):
 # --------------------------------------------------------------------------------------------
 
 @admin.register(RepairOrderEvent)
-class RepairOrderEventAdmin(CarshopModelAdmin):
+class RepairOrderEventAdmin(ReadOnlyMixin, CarshopModelAdmin):
     list_display = ("at", "repair_order", "from_status", "to_status", "user", "note")
     list_select_related = ("repair_order", "user")
     list_filter = ("to_status", "at")
     date_hierarchy = "at"
     search_fields = ("=repair_order__number",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DocumentSequence)

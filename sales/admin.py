@@ -23,6 +23,7 @@ from django.utils.safestring import mark_safe
 
 from accounts import roles
 from accounts.admin_base import (
+    AddOnlyMixin,
     CarshopModelAdmin,
     EditableWhileParentAllows,
     IndexedRelatedOnlyListFilter,
@@ -531,7 +532,7 @@ class DealAddonInline(DraftOnlyInline):
     fields = ("kind", "description", "price", "cost", "taxable")
 
 
-class DealPaymentInline(admin.TabularInline):
+class DealPaymentInline(AddOnlyMixin, admin.TabularInline):
     """Payments are money received: added (through the service), never edited or deleted."""
 
     model = DealPayment
@@ -547,19 +548,13 @@ class DealPaymentInline(admin.TabularInline):
         open_deal = obj is None or obj.status in (Deal.Status.DRAFT, Deal.Status.SIGNED)
         return open_deal and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form.base_fields["received_at"].initial = timezone.now
         return formset
 
 
-class DealRefundInline(admin.TabularInline):
+class DealRefundInline(AddOnlyMixin, admin.TabularInline):
     """Money given back once a deal is canceled or unwound: added (through the service, which
     caps refunds at the payments received), never edited or deleted."""
 
@@ -574,12 +569,6 @@ class DealRefundInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         fell_through = obj is not None and obj.status in services.REFUNDABLE
         return fell_through and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)

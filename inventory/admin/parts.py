@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter
+from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
 from inventory.exceptions import InventoryError
@@ -46,7 +46,7 @@ class RecentMovementsFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class RecentMovementInline(CostHidingMixin, admin.TabularInline):
+class RecentMovementInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
     """The part's latest stock movements, read-only: the ledger is written by the services."""
 
     model = StockMovement
@@ -62,15 +62,6 @@ class RecentMovementInline(CostHidingMixin, admin.TabularInline):
         # The row title is str(movement), which names the part.
         return super().get_queryset(request).select_related("part", "user").order_by(
             "-created_at", "-id")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AdjustStockForm(ServiceForm):
@@ -208,7 +199,7 @@ class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(CostHidingMixin, CarshopModelAdmin):
+class StockMovementAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """The parts ledger, read-only: movements are made by issuing, returning, receiving and
     adjusting stock."""
 
@@ -226,15 +217,6 @@ class StockMovementAdmin(CostHidingMixin, CarshopModelAdmin):
             queryset = queryset.filter(Q(part__sku__startswith=word.upper())
                                        | Q(reference__startswith=word))
         return queryset, False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Supplier)

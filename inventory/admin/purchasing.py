@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows
+from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,
@@ -74,7 +74,7 @@ class OrderLineInline(EditableWhileParentAllows, CostHidingMixin, admin.TabularI
         return obj is None or obj.status == Status.DRAFT
 
 
-class ReceiptInline(admin.TabularInline):
+class ReceiptInline(ReadOnlyMixin, admin.TabularInline):
     """Deliveries received on the order (open one for its lines)."""
 
     model = PurchaseReceipt
@@ -86,15 +86,6 @@ class ReceiptInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("received_by")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PlaceForm(ServiceForm):
@@ -369,7 +360,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
                    lambda order: services.cancel_purchase_order(order, user=request.user))
 
 
-class ReceiptLineInline(CostHidingMixin, admin.TabularInline):
+class ReceiptLineInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
     model = PurchaseReceiptLine
     fields = ("order_line", "quantity", "unit_cost")
     readonly_fields = fields
@@ -380,18 +371,9 @@ class ReceiptLineInline(CostHidingMixin, admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order_line__part")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PurchaseReceipt)
-class PurchaseReceiptAdmin(CarshopModelAdmin):
+class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
     """Deliveries received, read-only: receive from the purchase order's page."""
 
     list_display = ("__str__", "order", "received_at", "received_by", "packing_slip",
@@ -423,18 +405,9 @@ class PurchaseReceiptAdmin(CarshopModelAdmin):
             condition |= Q(order_id=number)
         return queryset.filter(condition), False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PurchaseOrderLine)
-class PurchaseOrderLineAdmin(CostHidingMixin, CarshopModelAdmin):
+class PurchaseOrderLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """What is on order, part by part (lines are edited on their order's page)."""
 
     list_display = ("order", "part", "quantity_ordered", "quantity_received", "unit_cost",
@@ -454,18 +427,9 @@ class PurchaseOrderLineAdmin(CostHidingMixin, CarshopModelAdmin):
             queryset = queryset.filter(part__sku__startswith=word.upper())
         return queryset, False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PurchaseReceiptLine)
-class PurchaseReceiptLineAdmin(CostHidingMixin, CarshopModelAdmin):
+class PurchaseReceiptLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """Every line received, for tracing a stock movement back to its delivery."""
 
     list_display = ("receipt", "order_line", "quantity", "unit_cost", "movement")
@@ -477,12 +441,3 @@ class PurchaseReceiptLineAdmin(CostHidingMixin, CarshopModelAdmin):
         for word in search_term.split():
             queryset = queryset.filter(order_line__part__sku__startswith=word.upper())
         return queryset, False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -3,7 +3,12 @@
 from django import forms
 from django.contrib import admin
 
-from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter
+from accounts.admin_base import (
+    AddOnlyMixin,
+    CarshopModelAdmin,
+    IndexedValuesListFilter,
+    ReadOnlyMixin,
+)
 from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle
@@ -42,7 +47,7 @@ class OdometerReadingForm(forms.ModelForm):
         return data
 
 
-class OdometerReadingInline(admin.TabularInline):
+class OdometerReadingInline(AddOnlyMixin, admin.TabularInline):
     """Readings so far (read-only: they are history) and a row to record a new one."""
 
     model = OdometerReading
@@ -55,12 +60,6 @@ class OdometerReadingInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("recorded_by")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class VehicleSearchMixin:
@@ -110,7 +109,7 @@ class VehicleAdmin(VehicleSearchMixin, CarshopModelAdmin):
 
 
 @admin.register(OdometerReading)
-class OdometerReadingAdmin(CarshopModelAdmin):
+class OdometerReadingAdmin(ReadOnlyMixin, CarshopModelAdmin):
     """Every reading, for looking things up; readings are recorded on the vehicle's page."""
 
     list_display = ("read_on", "vehicle", "reading", "note", "recorded_by")
@@ -123,12 +122,3 @@ class OdometerReadingAdmin(CarshopModelAdmin):
         if not search_term.strip():
             return queryset, False
         return queryset.filter(vehicle__in=Vehicle.objects.search(search_term).values("pk")), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
