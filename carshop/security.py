@@ -37,7 +37,12 @@ from packaging.utils import canonicalize_name
 from carshop.audit import SYSTEM_USERNAME
 from carshop.ops import on_server
 from carshop.ops.auth import check_auth_config
-from carshop.ops.config import hosts_and_origins, secret_key_and_debug, system_checks
+from carshop.ops.config import (
+    hosts_and_origins,
+    secret_key_and_debug,
+    system_checks,
+    weak_secret_key,
+)
 from carshop.ops.findings import FAIL, OK, WARN, Report, first_line
 
 # --- security_check ---------------------------------------------------------------------------
@@ -92,8 +97,6 @@ def check_security(now=None):
 
 
 def _secret_key_fallbacks(report):
-    from carshop.ops.config import weak_secret_key
-
     fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
     weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
     if weak:
