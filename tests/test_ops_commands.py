@@ -12,7 +12,8 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 
 USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",
                "reset_password"]
-CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagnostics"]
+CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagnostics",
+          "security_check", "security_scan"]
 LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
 COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING

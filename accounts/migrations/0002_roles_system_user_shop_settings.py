@@ -11,6 +11,7 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
+    from django.contrib.auth.hashers import make_password
     from django.contrib.auth.management import create_permissions
     from django.contrib.contenttypes.management import create_contenttypes
 
@@ -25,10 +26,10 @@ def forwards(apps, schema_editor):
 
     user_model = apps.get_model("accounts", "User")
     if not user_model.objects.filter(username="system").exists():
-        # "!" marks an unusable password: nobody can log in as system.
+        # An unusable password ("!" and random characters): nobody can log in as system.
         user_model.objects.create(
             username="system", first_name="System", last_name="(commands)", is_active=False,
-            password="!system-account-no-login",
+            password=make_password(None),
         )
     apps.get_model("accounts", "ShopSettings").objects.get_or_create(pk=1)
 

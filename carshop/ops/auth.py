@@ -15,6 +15,9 @@ from carshop.ops.findings import Report, first_line
 # Hashers fit for a test run only: fast and weak.
 WEAK_HASHERS = {"MD5PasswordHasher", "UnsaltedMD5PasswordHasher", "UnsaltedSHA1PasswordHasher",
                 "SHA1PasswordHasher"}
+# Beyond these, the lockout hardly slows a password guesser down.
+MAX_SANE_FAILURE_LIMIT = 10
+MIN_SANE_COOL_OFF = timedelta(minutes=5)
 AXES_BACKENDS = {"axes.backends.AxesStandaloneBackend", "axes.backends.AxesBackend",
                  "axes.backends.AxesModelBackend"}
 
@@ -49,25 +52,28 @@ def human_duration(delta):
     return f"{seconds} s"
 
 
-def check_auth_config(now=None):
+def check_auth_config(now=None, server=None):
+    """The authentication findings. `server`: judge the settings as a server needs them (default:
+    when DJANGO_ENV is production or staging); security_check always does."""
     now = now or timezone.now()
+    server = on_server() if server is None else server
     report = Report("authentication")
-    _sessions(report, now)
-    _passwords(report)
-    _lockout(report, now)
+    _sessions(report, now, server)
+    _passwords(report, server)
+    _lockout(report, now, server)
     return report
 
 
-def _cookie_flag(report, name, value, needed, why):
+def _cookie_flag(report, name, value, needed, why, server):
     if value == needed:
         report.ok(name, str(value))
-    elif on_server():
+    elif server:
         report.fail(name, f"{value}: {why}")
     else:
         report.ok(name, f"{value} ({settings.DJANGO_ENV}: plain HTTP; production sets it)")
 
 
-def _sessions(report, now):
+def _sessions(report, now, server):
     report.ok("SESSION_ENGINE", settings.SESSION_ENGINE)
     age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if age > timedelta(days=1):
@@ -77,9 +83,9 @@ def _sessions(report, now):
         report.ok("SESSION_COOKIE_AGE", human_duration(age))
     report.ok("SESSION_EXPIRE_AT_BROWSER_CLOSE", str(settings.SESSION_EXPIRE_AT_BROWSER_CLOSE))
     _cookie_flag(report, "SESSION_COOKIE_SECURE", settings.SESSION_COOKIE_SECURE, True,
-                 "the session cookie is also sent over plain HTTP")
+                 "the session cookie is also sent over plain HTTP", server)
     _cookie_flag(report, "CSRF_COOKIE_SECURE", settings.CSRF_COOKIE_SECURE, True,
-                 "the CSRF cookie is also sent over plain HTTP")
+                 "the CSRF cookie is also sent over plain HTTP", server)
     for name in ("SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_HTTPONLY"):
         value = getattr(settings, name)
         if value:
@@ -107,14 +113,14 @@ def _sessions(report, now):
         report.ok("sessions", detail)
 
 
-def _passwords(report):
+def _passwords(report, server):
     validators = settings.AUTH_PASSWORD_VALIDATORS
     names = [item["NAME"].rsplit(".", 1)[-1] for item in validators]
     report.data["password_validators"] = [
         {"name": item["NAME"], "options": item.get("OPTIONS", {})} for item in validators
     ]
     if not validators:
-        (report.fail if on_server() else report.warn)(
+        (report.fail if server else report.warn)(
             "AUTH_PASSWORD_VALIDATORS", "none: any password is accepted")
     else:
         report.ok("AUTH_PASSWORD_VALIDATORS", ", ".join(names))
@@ -128,19 +134,19 @@ def _passwords(report):
     hashers = settings.PASSWORD_HASHERS
     report.data["password_hashers"] = list(hashers)
     first = hashers[0].rsplit(".", 1)[-1]
-    if first in WEAK_HASHERS and settings.DJANGO_ENV != "test":
+    if first in WEAK_HASHERS and (server or settings.DJANGO_ENV != "test"):
         report.fail("PASSWORD_HASHERS", f"new passwords are hashed with {first}, which is weak")
     else:
         note = " (test runs only)" if first in WEAK_HASHERS else ""
         report.ok("PASSWORD_HASHERS", f"new passwords: {first}{note}; {len(hashers)} accepted")
 
 
-def _lockout(report, now):
+def _lockout(report, now, server):
     backends = settings.AUTHENTICATION_BACKENDS
     enabled = settings.AXES_ENABLED
     report.data["authentication_backends"] = list(backends)
     if not enabled:
-        (report.fail if on_server() else report.warn)(
+        (report.fail if server else report.warn)(
             "AXES_ENABLED", "False: failed logins are never locked out")
         return
     if not AXES_BACKENDS & set(backends):
@@ -153,12 +159,21 @@ def _lockout(report, now):
         report.fail("MIDDLEWARE", "axes.middleware.AxesMiddleware is missing")
 
     length = cool_off()
-    report.ok("AXES_FAILURE_LIMIT", f"{settings.AXES_FAILURE_LIMIT} failed logins lock")
-    report.ok("AXES_COOLOFF_TIME", human_duration(length))
+    limit = settings.AXES_FAILURE_LIMIT
+    if limit > MAX_SANE_FAILURE_LIMIT:
+        report.warn("AXES_FAILURE_LIMIT",
+                    f"{limit} failed logins lock: a guesser gets {limit} tries per lockout")
+    else:
+        report.ok("AXES_FAILURE_LIMIT", f"{limit} failed logins lock")
+    if length is not None and length < MIN_SANE_COOL_OFF:
+        report.warn("AXES_COOLOFF_TIME",
+                    f"{human_duration(length)}: a guesser is back after a short pause")
+    else:
+        report.ok("AXES_COOLOFF_TIME", human_duration(length))
     report.ok("AXES_LOCKOUT_PARAMETERS", str(settings.AXES_LOCKOUT_PARAMETERS))
     report.ok("AXES_RESET_ON_SUCCESS", str(settings.AXES_RESET_ON_SUCCESS))
     proxies = settings.TRUSTED_PROXY_COUNT
-    if on_server() and proxies == 0:
+    if server and proxies == 0:
         report.warn("TRUSTED_PROXY_COUNT",
                     "0 on a server: behind nginx every failure counts against nginx's address")
     else:

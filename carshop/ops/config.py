@@ -22,6 +22,8 @@ from carshop.ops.findings import Report, first_line
 
 # The start of base.py's public development key (not a secret).
 DEV_SECRET_KEY_PREFIX = "dev-only-insecure-key"  # noqa: S105
+# Parts of the placeholder keys that docs/configuration.md and .env.example show.
+PLACEHOLDER_MARKERS = ("replace-with", "change-me", "changeme")
 # (setting, what it is) that must have a value in every environment.
 REQUIRED = (
     ("ALLOWED_HOSTS", "host names the site answers to"),
@@ -48,13 +50,13 @@ def validate_configuration():
     report = Report("configuration")
     report.ok("DJANGO_ENV", settings.DJANGO_ENV)
     _required(report)
-    _secrets(report)
+    secret_key_and_debug(report)
     for name, purpose in FOLDERS:
         _folder(report, name, purpose)
     _database(report)
     _caches(report)
-    _system_checks(report)
-    _hosts_and_origins(report)
+    system_checks(report)
+    hosts_and_origins(report)
     _server_only(report)
     _thresholds(report)
     return report
@@ -69,19 +71,30 @@ def _required(report):
             report.ok(name, "set")
 
 
-def _secrets(report):
-    key = settings.SECRET_KEY or ""
-    weak = len(key) < 50 or len(set(key)) < 5 or key.startswith(
-        ("django-insecure", DEV_SECRET_KEY_PREFIX))
+def weak_secret_key(key):
+    """Why `key` must not sign anything on a server, or "" when it is fit."""
     if not key:
-        report.fail("SECRET_KEY", "not set (signs sessions and CSRF tokens)")
-    elif weak and on_server():
-        report.fail("SECRET_KEY", "too weak or the public development key")
+        return "not set (signs sessions and CSRF tokens)"
+    lowered = key.lower()
+    if key.startswith(("django-insecure", DEV_SECRET_KEY_PREFIX)) or any(
+            marker in lowered for marker in PLACEHOLDER_MARKERS):
+        return "a published key (Django's, the development default or a documented placeholder)"
+    if len(key) < 50 or len(set(key)) < 5:
+        return f"too weak: {len(key)} characters, {len(set(key))} different (50+ random ones)"
+    return ""
+
+
+def secret_key_and_debug(report, server=None):
+    server = on_server() if server is None else server
+    key = settings.SECRET_KEY or ""
+    problem = weak_secret_key(key)
+    if problem and (server or not key):
+        report.fail("SECRET_KEY", problem)
     elif key.startswith(DEV_SECRET_KEY_PREFIX):
         report.ok("SECRET_KEY", f"the public development key ({settings.DJANGO_ENV} only)")
     else:
         report.ok("SECRET_KEY", f"set, {len(key)} characters")
-    if settings.DEBUG and on_server():
+    if settings.DEBUG and server:
         report.fail("DEBUG", "True on a server shows tracebacks and settings to visitors")
     else:
         report.ok("DEBUG", str(settings.DEBUG))
@@ -160,11 +173,13 @@ def _caches(report):
             report.ok(label, f"{backend} reachable")
 
 
-def _system_checks(report):
-    """Django's system checks; on a server also its deployment checks (manage.py check --deploy)."""
-    deploy = on_server()
+def system_checks(report, deploy=None, skip=()):
+    """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
+    `skip`: check ids that the caller's own findings already judge."""
+    deploy = on_server() if deploy is None else deploy
     messages = [message for message in checks.run_checks(include_deployment_checks=deploy)
-                if not message.is_silenced() and message.level >= checks.WARNING]
+                if not message.is_silenced() and message.level >= checks.WARNING
+                and message.id not in skip]
     for message in messages:
         status = "FAIL" if message.level >= checks.ERROR else "WARN"
         report.add(status, message.id or "check", first_line(message.msg))
@@ -180,9 +195,10 @@ def _host_allowed(host, allowed):
     return validate_host(host, allowed)
 
 
-def _hosts_and_origins(report):
+def hosts_and_origins(report, server=None):
+    server = on_server() if server is None else server
     allowed = list(settings.ALLOWED_HOSTS)
-    if on_server() and "*" in allowed:
+    if server and "*" in allowed:
         report.fail("ALLOWED_HOSTS", "'*' answers to any host name")
     problems = []
     for origin in settings.CSRF_TRUSTED_ORIGINS:
@@ -196,7 +212,7 @@ def _hosts_and_origins(report):
             report.warn("CSRF_TRUSTED_ORIGINS",
                         f"{origin}: {host} is not in ALLOWED_HOSTS, so its requests are refused")
             problems.append(origin)
-        elif on_server() and parts.scheme != "https":
+        elif server and parts.scheme != "https":
             report.warn("CSRF_TRUSTED_ORIGINS", f"{origin}: plain HTTP on a server")
             problems.append(origin)
     if not problems:

@@ -1,0 +1,554 @@
+"""Security: the settings judged as a server needs them (security_check), and the dependencies and
+the code scanned for known weaknesses (security_scan).
+
+security_check reuses the findings of validate_config and check_auth_config (carshop/ops/config.py
+and carshop/ops/auth.py), always judged as on a server, adds Django's deployment checks and what
+only the database tells: dormant superusers and partner API keys.
+
+security_scan runs two tools, each in its own process so a crash is a finding, not a traceback:
+pip-audit on the pinned requirements (plus what is installed beside them) against PyPI's
+vulnerability data (or an OSV service), and bandit over the project's own packages. A bandit
+finding that the project has already reviewed is not reported again: the same rule silenced for
+ruff (`# noqa: S608` on the line, or ruff's per-file-ignores in pyproject.toml; ruff's S rules are
+bandit's, S608 being B608), or a `# nosec` mark.
+"""
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import metadata, util
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+from django.db.models import F, Q
+from django.utils import timezone
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from carshop.audit import SYSTEM_USERNAME
+from carshop.ops import on_server
+from carshop.ops.auth import check_auth_config
+from carshop.ops.config import (
+    hosts_and_origins,
+    secret_key_and_debug,
+    system_checks,
+    weak_secret_key,
+)
+from carshop.ops.findings import FAIL, OK, WARN, Report, first_line
+
+# --- security_check ---------------------------------------------------------------------------
+
+# Django deployment checks that security_check's own findings judge more strictly (DEBUG,
+# SECRET_KEY and ALLOWED_HOSTS fail here; Django only warns), so they are not reported twice.
+COVERED_DJANGO_CHECKS = {
+    "security.W004",  # SECURE_HSTS_SECONDS
+    "security.W008",  # SECURE_SSL_REDIRECT
+    "security.W009",  # SECRET_KEY
+    "security.W012",  # SESSION_COOKIE_SECURE
+    "security.W016",  # CSRF_COOKIE_SECURE
+    "security.W018",  # DEBUG
+    "security.W020",  # ALLOWED_HOSTS
+}
+# Below a year, browsers forget HSTS between two visits of a rare customer (Django's advice).
+HSTS_MIN_SECONDS = 365 * 24 * 3600
+# A superuser who has not logged in for this long should be disabled or lose the flag.
+SUPERUSER_DORMANT_DAYS = 90
+# A usable API key issued this long ago and never used, or unused for this long.
+KEY_NEVER_USED_DAYS = 30
+KEY_DORMANT_DAYS = 90
+# Authentication findings that describe rather than judge; the security report leaves them out.
+AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessions",
+                    "AXES_LOCKOUT_PARAMETERS", "AXES_RESET_ON_SUCCESS"}
+
+
+def check_security(now=None):
+    """The settings in effect, judged as a server needs them whatever DJANGO_ENV says, and the
+    accounts and keys that open the shop to the outside."""
+    now = now or timezone.now()
+    report = Report("security")
+    server = on_server()
+    report.ok("DJANGO_ENV", settings.DJANGO_ENV if server
+              else f"{settings.DJANGO_ENV} (judged as a server would be)")
+    secret_key_and_debug(report, server=True)
+    _secret_key_fallbacks(report)
+    _allowed_hosts(report)
+    hosts_and_origins(report, server=True)
+    _https(report)
+    _proxies(report)
+    for finding in check_auth_config(now, server=True).findings:
+        if finding.check not in AUTH_DESCRIPTIVE and finding.check != "TRUSTED_PROXY_COUNT":
+            report.findings.append(finding)
+    system_checks(report, deploy=True, skip=COVERED_DJANGO_CHECKS)
+    try:
+        _superusers(report, now)
+        _partner_keys(report, now)
+    except DatabaseError as exc:
+        report.fail("database", f"cannot read users and API keys: {first_line(exc)}")
+    return report
+
+
+def _secret_key_fallbacks(report):
+    fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
+    weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
+    if weak:
+        report.fail("SECRET_KEY_FALLBACKS",
+                    f"key {', '.join(map(str, weak))} of {len(fallbacks)} is weak or published: "
+                    "what it signed is still accepted")
+    elif fallbacks:
+        report.ok("SECRET_KEY_FALLBACKS", f"{len(fallbacks)} old keys, none weak")
+
+
+def _allowed_hosts(report):
+    allowed = list(settings.ALLOWED_HOSTS)
+    if not allowed:
+        report.fail("ALLOWED_HOSTS", "empty: the site answers to no host name")
+    elif "*" not in allowed:  # with '*', hosts_and_origins fails it
+        report.ok("ALLOWED_HOSTS", ", ".join(allowed))
+
+
+def _https(report):
+    if settings.SECURE_SSL_REDIRECT:
+        report.ok("SECURE_SSL_REDIRECT", "True")
+    else:
+        report.warn("SECURE_SSL_REDIRECT",
+                    "False: plain HTTP is served unless nginx redirects it (it does in deploy/)")
+    seconds = settings.SECURE_HSTS_SECONDS
+    if not seconds:
+        report.warn("SECURE_HSTS_SECONDS",
+                    "0: browsers may be sent to plain HTTP by anyone on the network")
+    elif seconds < HSTS_MIN_SECONDS:
+        report.warn("SECURE_HSTS_SECONDS", f"{seconds}: less than a year")
+    else:
+        extras = [name for name in ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+                  if getattr(settings, name)]
+        report.ok("SECURE_HSTS_SECONDS", f"{seconds // 86400} days"
+                  + (f" ({', '.join(extras)})" if extras else ""))
+
+
+def _proxies(report):
+    """TRUSTED_PROXY_COUNT (client addresses for the lockout) and SECURE_PROXY_SSL_HEADER (HTTPS
+    as nginx saw it) describe the same proxy: both set, or neither."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    ssl_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxies and not ssl_header:
+        report.warn("TRUSTED_PROXY_COUNT",
+                    f"{proxies} proxies, but SECURE_PROXY_SSL_HEADER is unset: Django takes every "
+                    "request for plain HTTP and SECURE_SSL_REDIRECT loops")
+    elif ssl_header and not proxies:
+        report.warn("TRUSTED_PROXY_COUNT",
+                    "0, but SECURE_PROXY_SSL_HEADER trusts a proxy: behind nginx set 1, or every "
+                    "failed login counts against nginx's address and locks everyone out")
+    elif proxies > 2:
+        report.warn("TRUSTED_PROXY_COUNT",
+                    f"{proxies}: more proxies than a load balancer and nginx; a client could "
+                    "choose its own address")
+    else:
+        report.ok("TRUSTED_PROXY_COUNT",
+                  f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""))
+
+
+def _superusers(report, now):
+    cutoff = now - timedelta(days=SUPERUSER_DORMANT_DAYS)
+    superusers = (get_user_model()._default_manager
+                  .filter(is_superuser=True, is_active=True)
+                  .exclude(username=SYSTEM_USERNAME).order_by("username"))
+    dormant = [user.username for user in superusers.filter(
+        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))]
+    count = superusers.count()
+    report.data["superusers"] = {"active": count, "dormant": dormant}
+    if dormant:
+        names = ", ".join(dormant[:10]) + (f" and {len(dormant) - 10} more" if len(dormant) > 10
+                                           else "")
+        report.warn("superusers",
+                    f"{len(dormant)} of {count} not logged in for {SUPERUSER_DORMANT_DAYS} days: "
+                    f"{names} (python manage.py disable_users, or remove the superuser flag)")
+    else:
+        report.ok("superusers", f"{count} active, each logged in within "
+                                f"{SUPERUSER_DORMANT_DAYS} days" if count else "none active")
+
+
+def _key_label(key):
+    return f"{key.partner.slug}/{key.prefix}"
+
+
+def _partner_keys(report, now):
+    from accounts.models import PartnerKey
+
+    keys = PartnerKey.objects.select_related("partner")
+    # Used after it expired or was revoked: the API let a dead key in.
+    used_dead = list(keys.filter(
+        Q(expires_at__isnull=False, last_used_at__gt=F("expires_at"))
+        | Q(revoked_at__isnull=False, last_used_at__gt=F("revoked_at"))).order_by("prefix"))
+    usable = keys.usable(now)
+    never_used = list(usable.filter(last_used_at__isnull=True,
+                                    created_at__lt=now - timedelta(days=KEY_NEVER_USED_DAYS))
+                      .order_by("partner__slug", "prefix"))
+    dormant = list(usable.filter(last_used_at__lt=now - timedelta(days=KEY_DORMANT_DAYS))
+                   .order_by("partner__slug", "prefix"))
+    expired = keys.filter(revoked_at__isnull=True, expires_at__lte=now).count()
+    inactive_partner = keys.filter(revoked_at__isnull=True, partner__is_active=False).count()
+    report.data["api_keys"] = {
+        "usable": usable.count(),
+        "used_after_end": [_key_label(key) for key in used_dead],
+        "never_used": [_key_label(key) for key in never_used],
+        "dormant": [_key_label(key) for key in dormant],
+        "expired_not_revoked": expired,
+        "of_inactive_partners": inactive_partner,
+    }
+    if used_dead:
+        report.fail("API keys used after their end",
+                    f"{', '.join(map(_key_label, used_dead))}: the API accepted a key after it "
+                    "expired or was revoked")
+    if never_used:
+        partners = sorted({key.partner.slug for key in never_used})
+        report.warn("API keys never used",
+                    f"{len(never_used)} issued over {KEY_NEVER_USED_DAYS} days ago "
+                    f"({', '.join(map(_key_label, never_used[:10]))}), partners "
+                    f"{', '.join(partners)}: revoke the keys nobody needs")
+    if dormant:
+        report.warn("API keys unused",
+                    f"{len(dormant)} not used for {KEY_DORMANT_DAYS} days "
+                    f"({', '.join(map(_key_label, dormant[:10]))}): revoke them if the "
+                    "integration ended")
+    ended = [f"{expired} expired"] if expired else []
+    if inactive_partner:
+        ended.append(f"{inactive_partner} of inactive partners")
+    note = f"; not revoked but refused: {', '.join(ended)}" if ended else ""
+    report.ok("API keys", f"{report.data['api_keys']['usable']} usable{note}")
+
+
+# --- security_scan ----------------------------------------------------------------------------
+
+# Bandit rules left out, with the reason.
+BANDIT_SKIPS = {
+    # Importing subprocess is no finding; every call is judged by B603/B607 (and ruff's S603).
+    "B404": "import of subprocess",
+}
+# Not the product: tests, virtual environments, caches.
+SCAN_EXCLUDES = ("*/tests/*", "*/.venv/*", "*/venv/*", "*/__pycache__/*")
+# A bandit finding at or above HIGH fails the scan; below, it is a warning.
+BANDIT_STATUS = {"HIGH": FAIL, "MEDIUM": WARN, "LOW": WARN}
+_NOQA = re.compile(r"#\s*noqa:\s*([A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)")
+_REQUIREMENT_INCLUDE = re.compile(r"^\s*(?:-r|--requirement)[\s=]+(\S+)")
+# What pip-audit says on standard error when the vulnerability data cannot be reached.
+_UNREACHABLE = ("ConnectionError", "Could not connect", "Max retries", "timed out",
+                "Name or service not known", "Temporary failure in name resolution")
+
+
+def project_packages():
+    """The project's own Python code: each local app's folder (outermost only) and deploy/ (the
+    gunicorn configuration runs on the server)."""
+    base = Path(settings.BASE_DIR).resolve()
+    folders = sorted({Path(config.path).resolve() for config in apps.get_app_configs()
+                      if Path(config.path).resolve().is_relative_to(base)})
+    outermost = [folder for folder in folders
+                 if not any(folder != other and folder.is_relative_to(other)
+                            for other in folders)]
+    deploy = base / "deploy"
+    return outermost + ([deploy] if deploy.is_dir() else [])
+
+
+def default_requirement_files():
+    folder = Path(settings.BASE_DIR) / "requirements"
+    return [path for path in (folder / "production.txt", folder / "development.txt")
+            if path.is_file()]
+
+
+def display_path(path):
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class Pin:
+    name: str
+    version: str
+    source: str
+
+
+@dataclass
+class Pins:
+    pins: dict = field(default_factory=dict)  # canonical name -> Pin
+    unpinned: list = field(default_factory=list)  # (requirement, file)
+    missing: list = field(default_factory=list)  # files that do not exist
+
+
+def read_requirements(files, pins=None, seen=None):
+    """The exact pins of requirement files, following `-r` includes; the first file naming a
+    package is its source."""
+    pins = pins or Pins()
+    seen = seen if seen is not None else set()
+    for file in files:
+        path = Path(file).resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        if not path.is_file():
+            pins.missing.append(display_path(path))
+            continue
+        for raw in path.read_text().splitlines():
+            line = raw.split(" #", 1)[0].strip()
+            include = _REQUIREMENT_INCLUDE.match(line)
+            if include:
+                read_requirements([path.parent / include.group(1)], pins, seen)
+                continue
+            if not line or line.startswith(("#", "-")):
+                continue
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                pins.unpinned.append((line, display_path(path)))
+                continue
+            exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+            if len(exact) != 1 or "*" in exact[0]:
+                pins.unpinned.append((line, display_path(path)))
+                continue
+            pins.pins.setdefault(canonicalize_name(requirement.name),
+                                 Pin(requirement.name, exact[0], display_path(path)))
+    return pins
+
+
+def installed_pins(pinned):
+    """What this environment has installed beyond the pins (their dependencies, mostly)."""
+    extra = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        key = canonicalize_name(name)
+        if key not in pinned and key not in extra:
+            extra[key] = Pin(name, dist.version, "installed")
+    return extra
+
+
+def tool_available(module):
+    return util.find_spec(module) is not None
+
+
+def run_pip_audit(pins, osv_url=None, timeout=15):
+    """pip-audit over exact pins (no resolution, nothing installed): (JSON report or None, the
+    last line of its error output)."""
+    with tempfile.TemporaryDirectory(prefix="carshop-pip-audit-") as folder:
+        requirements = Path(folder) / "requirements.txt"
+        requirements.write_text("".join(f"{pin.name}=={pin.version}\n" for pin in pins))
+        command = [sys.executable, "-m", "pip_audit", "--requirement", str(requirements),
+                   "--no-deps", "--disable-pip", "--format", "json", "--progress-spinner", "off",
+                   "--timeout", str(timeout), "--cache-dir", str(Path(folder) / "cache")]
+        if osv_url:
+            command += ["--vulnerability-service", "osv", "--osv-url", osv_url]
+        result = subprocess.run(command, capture_output=True, text=True, check=False,
+                                timeout=max(120, timeout * (len(pins) + 2)))
+    try:
+        return json.loads(result.stdout), ""
+    except ValueError:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        return None, lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url=None,
+                       include_installed=None, timeout=15):
+    """Known vulnerabilities of the pinned requirements (and, with the default files, of what is
+    installed beside them) from PyPI's vulnerability data or an OSV service."""
+    default_files = requirement_files is None
+    files = default_requirement_files() if default_files else list(requirement_files)
+    include_installed = default_files if include_installed is None else include_installed
+    pins = read_requirements(files)
+    for missing in pins.missing:
+        report.fail("requirements", f"{missing} does not exist")
+    for line, source in pins.unpinned:
+        report.warn("requirements", f"{line!r} in {source} is not pinned to one version, so it "
+                                    "is not audited")
+    everything = dict(pins.pins)
+    if include_installed:
+        everything.update(installed_pins(pins.pins))
+    names = ", ".join(display_path(file) for file in files)
+    report.data["dependencies"] = {"requirement_files": [display_path(f) for f in files],
+                                   "packages": len(everything), "vulnerable": [],
+                                   "not_audited": []}
+    scope = f"{len(pins.pins)} pinned in {names}" + (
+        f" and {len(everything) - len(pins.pins)} installed" if include_installed else "")
+    if offline:
+        report.ok("dependencies", f"not audited (--offline): {scope}")
+        return
+    if not tool_available("pip_audit"):
+        report.warn("dependencies", "pip-audit is not installed (requirements/production.txt)")
+        return
+    service = osv_url or "PyPI's vulnerability data"
+    audit, error = run_pip_audit(everything.values(), osv_url=osv_url, timeout=timeout)
+    if audit is None:
+        if any(marker in error for marker in _UNREACHABLE):
+            report.warn("dependencies", f"not audited: {service} cannot be reached (no network?) "
+                                        f"— {error[:200]}; --offline skips this")
+        else:
+            report.warn("dependencies", f"not audited: pip-audit failed: {error[:300]}")
+        return
+    _audit_findings(report, audit, everything, scope, service)
+
+
+def _audit_findings(report, audit, pins, scope, service):
+    vulnerable, skipped = [], []
+    for dependency in audit.get("dependencies", []):
+        pin = pins.get(canonicalize_name(dependency["name"]))
+        source = pin.source if pin else "?"
+        if "skip_reason" in dependency:
+            skipped.append({"name": dependency["name"], "source": source,
+                            "reason": dependency["skip_reason"]})
+            continue
+        for vuln in dependency.get("vulns", []):
+            vulnerable.append({
+                "name": pin.name if pin else dependency["name"], "version": dependency["version"],
+                "source": source,
+                "id": vuln["id"], "aliases": vuln.get("aliases", []),
+                "fix_versions": vuln.get("fix_versions", []),
+                "description": vuln.get("description", ""),
+            })
+    data = report.data["dependencies"]
+    data["vulnerable"], data["not_audited"] = vulnerable, skipped
+    for item in vulnerable:
+        aliases = [alias for alias in item["aliases"] if alias.startswith("CVE-")]
+        fix = (f"fixed in {', '.join(item['fix_versions'])}" if item["fix_versions"]
+               else "no fixed version yet")
+        report.fail(f"{item['name']}=={item['version']}",
+                    f"{item['id']}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {fix}; "
+                    f"{item['source']}")
+    audited = len(pins) - len(skipped)
+    if skipped:
+        names = ", ".join(item["name"] for item in skipped[:8])
+        more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
+        lead = (f"none of {len(pins)} audited, {service} had no data for them"
+                if not audited else f"{len(skipped)} of {len(pins)} not audited")
+        report.warn("dependencies",
+                    f"{lead} ({names}{more}); first reason: {skipped[0]['reason']}")
+    if audited and not vulnerable:
+        report.ok("dependencies",
+                  f"no known vulnerability in {service}: {audited} audited of {scope}")
+
+
+def run_bandit(paths):
+    """bandit over `paths` as JSON (its exit code says only whether it found something)."""
+    command = [sys.executable, "-m", "bandit", "--recursive", *map(str, paths), "--format",
+               "json", "--quiet", "--exclude", ",".join(SCAN_EXCLUDES),
+               "--skip", ",".join(BANDIT_SKIPS)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600,
+                            cwd=settings.BASE_DIR)
+    try:
+        return json.loads(result.stdout), ""
+    except ValueError:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        return None, lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def ruff_reviewed_rules(pyproject=None):
+    """(rules ignored everywhere, [(file pattern, rules)]) from ruff's settings in pyproject.toml:
+    the bandit rules (S...) the project has reviewed for whole files."""
+    path = Path(pyproject or Path(settings.BASE_DIR) / "pyproject.toml")
+    if not path.is_file():
+        return set(), []
+    lint = tomllib.loads(path.read_text()).get("tool", {}).get("ruff", {}).get("lint", {})
+    everywhere = {code for code in lint.get("ignore", []) if code.startswith("S")}
+    per_file = [(pattern, {code for code in codes if code.startswith("S")})
+                for pattern, codes in lint.get("per-file-ignores", {}).items()]
+    return everywhere, [(pattern, codes) for pattern, codes in per_file if codes]
+
+
+def _reviewed(issue, rule, relative, everywhere, per_file, lines_of):
+    if rule in everywhere:
+        return "pyproject.toml ruff ignore"
+    for pattern, codes in per_file:
+        if rule in codes and fnmatch.fnmatch(relative, pattern):
+            return f"pyproject.toml ruff per-file-ignores {pattern}"
+    lines = lines_of(issue["filename"])
+    for number in issue.get("line_range") or [issue["line_number"]]:
+        if 0 < number <= len(lines):
+            match = _NOQA.search(lines[number - 1])
+            if match and rule in re.split(r"[\s,]+", match.group(1)):
+                return f"# noqa: {rule} on line {number}"
+    return ""
+
+
+def scan_code(report, paths=None, pyproject=None):
+    """bandit over the project's own packages (or `paths`); findings the project has reviewed
+    (ruff noqa or per-file-ignores of the same rule, or # nosec) are counted, not reported."""
+    paths = [Path(path) for path in (paths or project_packages())]
+    missing = [display_path(path) for path in paths if not path.exists()]
+    for path in missing:
+        report.fail("code", f"{path} does not exist")
+    paths = [path for path in paths if path.exists()]
+    report.data["code"] = {"paths": [display_path(path) for path in paths], "issues": [],
+                           "reviewed": []}
+    if not paths:
+        return
+    if not tool_available("bandit"):
+        report.warn("code", "bandit is not installed (requirements/production.txt)")
+        return
+    result, error = run_bandit(paths)
+    if result is None:
+        report.warn("code", f"not scanned: bandit failed: {error[:300]}")
+        return
+    everywhere, per_file = ruff_reviewed_rules(pyproject)
+    cache = {}
+
+    def lines_of(filename):
+        if filename not in cache:
+            try:
+                cache[filename] = Path(settings.BASE_DIR, filename).read_text().splitlines()
+            except OSError:
+                cache[filename] = []
+        return cache[filename]
+
+    issues, reviewed = [], []
+    for issue in result.get("results", []):
+        rule = "S" + issue["test_id"][1:]
+        relative = display_path(Path(settings.BASE_DIR, issue["filename"]))
+        item = {"rule": issue["test_id"], "name": issue["test_name"],
+                "severity": issue["issue_severity"], "confidence": issue["issue_confidence"],
+                "file": relative, "line": issue["line_number"], "text": issue["issue_text"],
+                "more_info": issue.get("more_info", "")}
+        why = _reviewed(issue, rule, relative, everywhere, per_file, lines_of)
+        if why:
+            reviewed.append({**item, "reviewed": why})
+        else:
+            issues.append(item)
+    issues.sort(key=lambda item: (-_SEVERITY_RANK[item["severity"]], item["file"], item["line"]))
+    report.data["code"].update(issues=issues, reviewed=reviewed)
+    for item in issues:
+        report.add(BANDIT_STATUS.get(item["severity"], WARN),
+                   f"{item['rule']} {item['file']}:{item['line']}",
+                   f"{item['severity']}: {item['text']} ({item['name']})")
+    for error_item in result.get("errors", []):
+        report.warn("code", f"{display_path(error_item.get('filename', '?'))} not scanned: "
+                            f"{first_line(error_item.get('reason', 'error'))}")
+    totals = result.get("metrics", {}).get("_totals", {})
+    files = len([name for name in result.get("metrics", {}) if name != "_totals"])
+    counts = {level: sum(1 for item in issues if item["severity"] == level)
+              for level in ("HIGH", "MEDIUM", "LOW")}
+    summary = (f"{files} files, {totals.get('loc', 0)} lines: "
+               f"{counts['HIGH']} high, {counts['MEDIUM']} medium, {counts['LOW']} low; "
+               f"{len(reviewed)} reviewed (ruff noqa / per-file-ignores), "
+               f"{totals.get('nosec', 0) + totals.get('skipped_tests', 0)} # nosec")
+    report.add(WARN if issues else OK, "code", summary)
+
+
+_SEVERITY_RANK = {"HIGH": 3, "MEDIUM": 2, "LOW": 1, "UNDEFINED": 0}
+
+
+def scan_security(*, paths=None, requirement_files=None, offline=False, osv_url=None,
+                  timeout=15):
+    """security_scan: known-vulnerable dependencies, then insecure patterns in the code."""
+    report = Report("security scan")
+    audit_dependencies(report, requirement_files, offline=offline, osv_url=osv_url,
+                       timeout=timeout)
+    scan_code(report, paths)
+    return report
