@@ -16,6 +16,7 @@ bandit's, S608 being B608), or a `# nosec` mark.
 import fnmatch
 import json
 import re
+import site
 import subprocess
 import sys
 import tempfile
@@ -248,8 +249,11 @@ def project_packages():
     """The project's own Python code: each local app's folder (outermost only) and deploy/ (the
     gunicorn configuration runs on the server)."""
     base = Path(settings.BASE_DIR).resolve()
+    installed = {Path(p).resolve() for p in (sys.prefix, *site.getsitepackages())}
     folders = sorted({Path(config.path).resolve() for config in apps.get_app_configs()
-                      if Path(config.path).resolve().is_relative_to(base)})
+                      if Path(config.path).resolve().is_relative_to(base)
+                      and not any(Path(config.path).resolve().is_relative_to(place)
+                                  for place in installed)})
     outermost = [folder for folder in folders
                  if not any(folder != other and folder.is_relative_to(other)
                             for other in folders)]

@@ -19,7 +19,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from accounts import roles
 from accounts.admin_base import (
@@ -343,7 +342,7 @@ class StockUnitAdmin(CarshopModelAdmin):
         if not deals:
             return "None yet."
         return format_html_join(
-            mark_safe("<br>"), '<a href="{}">{}</a> {} — {}',
+            "", '<div><a href="{}">{}</a> {} — {}</div>',
             ((reverse("admin:sales_deal_change", args=[d.pk]), d.number,
               d.get_status_display(), d.buyer) for d in deals))
 
