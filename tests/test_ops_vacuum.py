@@ -31,22 +31,18 @@ def fill_and_empty_sessions(rows=3000):
                 expire_date=expire)
         for number in range(rows))
     Session.objects.all().delete()
-    if connection.vendor == "postgresql":
-        wait_for_no_snapshots()
 
 
-def wait_for_no_snapshots(seconds=20):
-    """Wait until no other session of this database holds a snapshot (an autovacuum ANALYZE of
-    the rows just written may): rows it could still see are not dead yet to VACUUM."""
-    deadline = time.monotonic() + seconds
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid() "
-                           "AND backend_xmin IS NOT NULL")
-            if cursor.fetchone()[0] == 0:
-                return
-            time.sleep(0.1)
+def vacuum_reclaiming(*args, attempts=5):
+    """Run the command until it reports the deleted rows' space reclaimed. On a PostgreSQL server
+    shared with other work, a snapshot taken elsewhere at that moment can keep the rows from
+    being dead yet; the next run reclaims them."""
+    for _ in range(attempts):
+        report = run_json(*args)
+        if report["reclaimed_bytes"] > 1_000_000:
+            return report
+        time.sleep(1)
+    raise AssertionError(f"nothing reclaimed in {attempts} runs: {report}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,10 +51,10 @@ def test_vacuum_reclaims_the_space_of_deleted_rows():
     # SQLite vacuums the whole file; PostgreSQL the tables asked for.
     args = ["--tables=sessions"] if connection.vendor == "postgresql" else []
 
-    report = run_json(*args)
+    report = vacuum_reclaiming(*args)
 
     assert report["database"] == connection.vendor
-    assert report["reclaimed_bytes"] > 1_000_000
+    assert report["reclaimed_bytes"] == report["bytes_before"] - report["bytes_after"]
     assert report["bytes_after"] < report["bytes_before"]
     rows = {row["table"]: row for row in report["tables"]}
     if connection.vendor == "postgresql":
@@ -129,10 +125,10 @@ def test_vacuum_full_rewrites_the_table_and_every_table_is_listed_by_default():
         cursor.execute("SELECT pg_relation_filenode('django_session')")
         filenode = cursor.fetchone()[0]
 
-    report = run_json("--full", "--tables=sessions")
+    report = vacuum_reclaiming("--full", "--tables=sessions")
 
     assert report["statement"] == "VACUUM (FULL, ANALYZE)"
-    assert report["tables"][0]["reclaimed_bytes"] > 1_000_000, report
+    assert report["tables"][0]["reclaimed_bytes"] > 1_000_000
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_relation_filenode('django_session')")
         assert cursor.fetchone()[0] != filenode  # rewritten
