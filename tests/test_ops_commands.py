@@ -16,7 +16,8 @@ CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagno
           "security_check", "security_scan"]
 LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
-COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING
+CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuum_database"]
+COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP
 
 
 def command(name):
@@ -43,7 +44,8 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
         assert "--format" in parser_options(name)  # every other one prints a report
 
 
-@pytest.mark.parametrize("name", ["disable_users", "reset_password"])
+@pytest.mark.parametrize("name", ["disable_users", "reset_password", "prune_temp_data",
+                                  "cleanup_orphans", "archive_logs"])
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 
