@@ -52,3 +52,33 @@ def test_repeated_wrong_passwords_lock_the_login(browser_page, live_server, advi
         log_in(page, live_server, "advisor", "wrong-password")
     log_in(page, live_server, "advisor", "s3cret-Pass-word")
     assert "Too many failed logins" in page.locator("#content h1").inner_text()
+
+
+def test_manager_cancels_a_deal_with_a_deposit_and_refunds_it(browser_page, live_server,
+                                                              manager, salesperson):
+    from decimal import Decimal
+
+    from sales import services
+    from sales.models import DealRefund
+    from tests.lot_factories import make_deal
+
+    deal = make_deal(salesperson=salesperson)
+    services.record_payment(deal, amount=Decimal("400.00"), method="card")
+    page = browser_page
+    log_in(page, live_server, "manager", "s3cret-Pass-word")
+
+    page.goto(f"{live_server.url}/admin/sales/deal/{deal.pk}/step/cancel/")
+    page.fill("#id_reason", "Financing refused")
+    page.click("input[type=submit]")
+    messages = page.locator(".messagelist").inner_text()
+    assert f"{deal.number} is now canceled." in messages
+    assert f"{deal.number} holds 400.00 of the buyer's money" in messages
+
+    page.locator("#refunds-group .add-row a").click()
+    page.fill("#id_refunds-0-amount", "400.00")
+    page.select_option("#id_refunds-0-method", "card")
+    page.click("input[name=_continue]")
+    assert page.locator(".errornote").count() == 0
+    assert DealRefund.objects.get(deal=deal).amount == Decimal("400.00")
+    figures = page.locator("table.deal-figures").inner_text()
+    assert "Held for the buyer\t0.00" in figures or "Held for the buyer 0.00" in figures
