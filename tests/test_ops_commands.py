@@ -15,7 +15,8 @@ USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",
 CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagnostics"]
 LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
-COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING
+DATA = ["export", "import"]  # their --format is the data format (json or csv)
+COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + DATA
 
 
 def command(name):
@@ -42,7 +43,7 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
         assert "--format" in parser_options(name)  # every other one prints a report
 
 
-@pytest.mark.parametrize("name", ["disable_users", "reset_password"])
+@pytest.mark.parametrize("name", ["disable_users", "reset_password", "import"])
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 
