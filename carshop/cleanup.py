@@ -42,6 +42,8 @@ from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from carshop import tables
+
 logger = logging.getLogger("carshop.commands")
 
 # Rows deleted per statement: big enough to be quick, small enough not to hold long locks.
@@ -58,25 +60,8 @@ def _identity(iterable, total=None, label=None):
 # Friendly table names (`--tables=sessions,audit`)
 # ---------------------------------------------------------------------------------------------
 
-TABLES = {
-    "users": ["accounts.User"],
-    "customers": ["accounts.Customer"],
-    "partners": ["accounts.Partner", "accounts.PartnerKey", "accounts.WebhookSubscription"],
-    "webhooks": ["accounts.WebhookEvent", "accounts.WebhookDelivery",
-                 "accounts.IdempotentRequest"],
-    "cars": ["inventory.Vehicle", "inventory.OdometerReading"],
-    "stock": ["inventory.StockUnit", "inventory.StockUnitCost", "inventory.StockUnitPhoto"],
-    "parts": ["inventory.Part", "inventory.StockMovement", "inventory.MarkupRule"],
-    "purchasing": ["inventory.Supplier", "inventory.PurchaseOrder", "inventory.PurchaseOrderLine",
-                   "inventory.PurchaseReceipt", "inventory.PurchaseReceiptLine"],
-    "appointments": ["repairs.Appointment"],
-    "repairs": ["repairs.RepairOrder", "repairs.RepairOrderEvent", "repairs.Job",
-                "repairs.LaborLine", "repairs.PartLine", "repairs.TimeEntry"],
-    "invoices": ["repairs.Invoice", "repairs.CreditNote"],
-    "payments": ["repairs.Payment", "sales.DealPayment"],
-    "leads": ["sales.Lead"],
-    "sales": ["sales.Deal", "sales.TradeIn", "sales.DealAddon", "sales.Commission"],
-    "audit": ["auditlog.LogEntry"],
+# Tables outside the Carshop apps, named only here; the rest are carshop.tables' names.
+SYSTEM_TABLES = {
     "sessions": ["sessions.Session"],
     "tasks": ["django_tasks_db.DBTaskResult"],
     "logins": ["axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog"],
@@ -84,9 +69,8 @@ TABLES = {
 
 
 def resolve_tables(value, connection):
-    """`--tables` (friendly names, or the database's own table names) -> sorted table names.
-
-    An unknown name raises CommandError listing the friendly names."""
+    """`--tables` (friendly names of carshop.tables, sessions, tasks, logins, or the database's
+    own table names) -> sorted table names. An unknown name raises CommandError listing them."""
     existing = set(connection.introspection.table_names())
     names = [name.strip() for name in str(value or "").split(",") if name.strip()]
     if not names:
@@ -94,13 +78,17 @@ def resolve_tables(value, connection):
     chosen = set()
     for name in names:
         key = name.lower()
-        if key in TABLES:
-            chosen.update(apps.get_model(label)._meta.db_table for label in TABLES[key])
+        if key in SYSTEM_TABLES:
+            chosen.update(apps.get_model(label)._meta.db_table for label in SYSTEM_TABLES[key])
         elif name in existing:
             chosen.add(name)
         else:
-            raise CommandError(f"unknown table {name!r}; tables: {', '.join(sorted(TABLES))} "
-                               "(or a table name of the database)")
+            try:
+                chosen.add(tables.get(name).model._meta.db_table)
+            except CommandError:
+                raise CommandError(
+                    f"unknown table {name!r}; tables: {tables.valid_names()}, "
+                    f"{', '.join(SYSTEM_TABLES)} (or a table name of the database)") from None
     return sorted(table for table in chosen if table in existing)
 
 

@@ -12,9 +12,14 @@ def _fresh_cache():
     """Each test starts with an empty cache: rate-limit counters are kept per key id, and ids
     come back in the next test (SQLite rolls its sequences back), so one test's requests would
     count against another's key."""
+    from django.contrib.contenttypes.models import ContentType
     from django.core.cache import cache
 
     cache.clear()
+    # Content types are recreated (with new ids) when a transactional test flushes the
+    # database, and some tests rebuild them inside a transaction that is rolled back: ids the
+    # process cached from an earlier test may be gone.
+    ContentType.objects.clear_cache()
     yield
     cache.clear()
 

@@ -17,7 +17,8 @@ CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagno
 LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
 CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuum_database"]
-COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP
+DATA = ["export", "import"]  # their --format is the data format (json or csv)
+COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA
 
 
 def command(name):
@@ -45,7 +46,7 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
 
 
 @pytest.mark.parametrize("name", ["disable_users", "reset_password", "prune_temp_data",
-                                  "cleanup_orphans", "archive_logs"])
+                                  "cleanup_orphans", "archive_logs", "import"])
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 

@@ -12,6 +12,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import Customer
+
 
 def run(*args):
     out = io.StringIO()
@@ -62,12 +64,15 @@ def test_vacuum_reclaims_the_space_of_deleted_rows():
     else:
         assert rows["(database file)"]["free_pages_before"] > 0
         assert rows["(database file)"]["free_pages_after"] == 0
-    assert "reclaimed" in run(*args)
+    text = run(*args)  # for people: each table's size before and after
+    assert ("django_session" if connection.vendor == "postgresql" else "(database file)") in text
+    assert " -> " in text
 
 
 @pytest.mark.django_db(transaction=True)
 def test_analyze_only_reclaims_nothing_and_refreshes_statistics():
     fill_and_empty_sessions(500)
+    Customer.objects.create(first_name="Ada", last_name="Lovelace")  # an audit entry to analyze
     report = run_json("--analyze-only", "--tables=sessions,audit")
     assert report["statement"] == "ANALYZE"
     if connection.vendor == "postgresql":
@@ -97,8 +102,9 @@ def test_vacuum_refuses_to_run_inside_a_transaction():
 def test_an_unknown_table_lists_the_friendly_names():
     with pytest.raises(CommandError) as error:
         run("--tables=sessions,carz")
-    assert str(error.value).startswith("unknown table 'carz'; tables: appointments, audit, "
-                                       "cars, customers,")
+    message = str(error.value)
+    assert message.startswith("unknown table 'carz'; tables: ")
+    assert all(name in message for name in ("customers", "vehicles (cars)", "sessions", "logins"))
 
 
 @pytest.mark.django_db

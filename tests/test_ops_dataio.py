@@ -1,0 +1,345 @@
+"""export and import: a whole-database JSON export that loads back into an empty, migrated
+database identically (also on PostgreSQL, where sequences must be reset), per-table CSV through
+the import-export resources, and imports that report every bad row and write nothing then."""
+
+import csv
+import datetime
+import importlib
+import io
+import json
+
+import pytest
+from auditlog.models import LogEntry
+from django.apps import apps as django_apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.db import connection
+
+from accounts import services as account_services
+from accounts.models import Customer, PartnerKey, User, WebhookSubscription
+from bench.generator import Generator
+from carshop import tables
+from inventory.models import MarkupRule, Vehicle
+from inventory.testing import VALID_VINS, make_customer, make_vehicle
+
+UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
+
+
+def run(command, *args):
+    out = io.StringIO()
+    call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def fails(command, *args):
+    out = io.StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return str(error.value), out.getvalue()
+
+
+def every_model():
+    return [table.model for table in tables.TABLES]
+
+
+def snapshot():
+    """Every row of every table, and every many-to-many link, by table."""
+    data = {}
+    for model in every_model():
+        data[model._meta.label] = list(model._base_manager.order_by("pk").values())
+        for field in model._meta.many_to_many:
+            through = field.remote_field.through
+            pairs = through.objects.values_list(f"{field.m2m_field_name()}_id",
+                                                f"{field.m2m_reverse_field_name()}_id")
+            data[f"{model._meta.label}.{field.name}"] = sorted(pairs)
+    return data
+
+
+def empty_database():
+    """What `migrate` leaves: every table emptied with its sequence reset (as `flush` does),
+    then the rows accounts migration 0002 makes (roles, the system user, shop settings)."""
+    names = set()
+    for model in every_model():
+        names.add(model._meta.db_table)
+        for field in model._meta.many_to_many:
+            names.add(field.remote_field.through._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # rows loaded by COPY just now
+        for sql in connection.ops.sql_flush(no_style(), sorted(names), reset_sequences=True,
+                                            allow_cascade=True):
+            cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    migration = importlib.import_module("accounts.migrations.0002_roles_system_user_shop_settings")
+    migration.forwards(django_apps, None)
+
+
+@pytest.fixture
+def shop(db):
+    """A small, realistic shop: the benchmark generator's data (customers, vehicles, parts and
+    their ledger, repair orders with invoices and payments, the car lot and deals) and a partner
+    with an API key and a webhook subscription."""
+    Generator(fraction=0.0005, seed=9, until=UNTIL).run()
+    partner = account_services.create_partner("Fleet Co", slug="fleet-co",
+                                              customers=Customer.objects.all()[:3])
+    account_services.issue_key(partner, name="nightly sync", scopes=["repairs:read"])
+    WebhookSubscription.objects.create(partner=partner, url="https://fleet.example/hook",
+                                       events=["repair_order.updated"], secret="s3cret-signing")
+
+
+def test_every_carshop_model_has_a_table():
+    models = {model for app in tables.CARSHOP_APPS
+              for model in django_apps.get_app_config(app).get_models()}
+    missing = sorted(model._meta.label for model in models if tables.for_model(model) is None)
+    assert missing == []
+
+
+def test_unknown_table_name_lists_the_valid_ones(db, tmp_path):
+    message, _ = fails("export", "--format=json", "--tables=cars,bogus",
+                       f"--output={tmp_path / 'x.json'}")
+    assert message.startswith("unknown table 'bogus'; tables: ")
+    assert "customers" in message and "vehicles (cars)" in message and "sales (deals)" in message
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.django_db
+def test_json_round_trip_into_an_empty_database_is_identical(shop, tmp_path):
+    before = snapshot()
+    assert len(before["repairs.Invoice"]) > 0 and len(before["sales.Deal"]) > 0
+    assert len(before["auth.Group.permissions"]) > 0 and before["accounts.Partner.customers"]
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+
+    empty_database()
+    assert not Customer.objects.exists()
+    out = run("import", "--format=json", f"--input={path}")
+
+    assert snapshot() == before
+    rows = sum(len(rows) for label, rows in before.items() if label.count(".") == 1)
+    assert f"imported {rows} rows from {path}" in out
+    # Sequences follow the imported ids: new rows get fresh ones.
+    newest = Customer.objects.order_by("-pk").first().pk
+    assert make_customer(last_name="New").pk > newest
+    vehicles = before["inventory.Vehicle"]
+    assert make_vehicle(vin=VALID_VINS[1]).pk > max(row["id"] for row in vehicles)
+
+
+@pytest.mark.django_db
+def test_json_export_is_one_row_a_line_with_a_footer_and_a_cut_file_is_refused(shop, tmp_path):
+    path = tmp_path / "all.json"
+    run("export", "--format=json", f"--output={path}")
+    document = json.loads(path.read_text())  # one JSON document
+    assert document["format"] == "carshop-export" and document["whole_database"] is True
+    assert document["counts"]["repairs.repairorder"] == len(
+        [row for row in document["objects"] if row["model"] == "repairs.repairorder"])
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(document["objects"]) + 3
+
+    cut = tmp_path / "cut.json"
+    cut.write_text("\n".join(lines[:len(lines) // 2]) + "\n")
+    empty_database()
+    message, out = fails("import", "--format=json", f"--input={cut}")
+    assert "the file ends before its footer: it is incomplete" in out
+    assert message.endswith("nothing was imported")
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_json_export_leaves_secrets_out_unless_asked(shop, tmp_path):
+    hashes = list(User.objects.exclude(password="").values_list("password", flat=True))
+    key_hash = PartnerKey.objects.get().hashed_key
+    path = tmp_path / "all.json"
+    run("export", "--format=json", f"--output={path}")
+    text = path.read_text()
+    assert key_hash not in text and "s3cret-signing" not in text
+    assert all("password" not in row["fields"] for row in _rows(path)
+               if row["model"] == "accounts.user")
+    assert not any(value in text for value in hashes)
+
+    empty_database()
+    out = run("import", "--format=json", f"--input={path}")
+    assert "note: the file has no password hashes" in out
+    assert User.objects.count() > 1
+    assert not any(user.has_usable_password() for user in User.objects.all())
+    assert PartnerKey.objects.get().hashed_key != key_hash
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.secret != "s3cret-signing" and not subscription.is_active
+
+
+def _rows(path):
+    return [json.loads(line.rstrip(",")) for line in path.read_text().splitlines()[1:-2]]
+
+
+def _write(path, header_line, rows, footer_lines):
+    path.write_text("\n".join([header_line, ",\n".join(json.dumps(row) for row in rows),
+                               *footer_lines]) + "\n")
+
+
+@pytest.mark.django_db
+def test_json_import_reports_each_bad_row_with_its_line_and_writes_nothing(shop, tmp_path):
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+    lines = path.read_text().splitlines()
+    rows = _rows(path)
+    vehicles = [index for index, row in enumerate(rows) if row["model"] == "inventory.vehicle"]
+    bad_vin, missing, unknown_owner = vehicles[0], vehicles[1], vehicles[2]
+    rows[bad_vin]["fields"]["vin"] = "1HGCM82633A004353"  # check digit broken
+    del rows[missing]["fields"]["vin"]  # a required field missing
+    rows[unknown_owner]["fields"]["owner"] = 987654  # no such customer
+    broken = tmp_path / "broken.json"
+    _write(broken, lines[0], rows, lines[-2:])
+
+    empty_database()
+    message, out = fails("import", "--format=json", f"--input={broken}")
+    assert message == f"3 bad rows in {broken}; nothing was imported"
+    reported = out.splitlines()
+    assert reported[1].startswith(f"line {bad_vin + 2}: inventory.vehicle "
+                                  f"{rows[bad_vin]['pk']}: vin: The check digit")
+    assert reported[2].startswith(f"line {missing + 2}: inventory.vehicle "
+                                  f"{rows[missing]['pk']}: vin: This field cannot be blank.")
+    assert reported[3] == (f"line {unknown_owner + 2}: inventory.vehicle "
+                           f"{rows[unknown_owner]['pk']}: owner: no customer with id 987654")
+    # The rows that point to the vehicle that could not be loaded are counted, not listed.
+    assert reported[0].startswith("note: ") and reported[0].endswith(
+        "more rows refer to the bad rows below")
+    assert len(reported) == 4
+    assert not Customer.objects.exists() and not Vehicle.objects.exists()
+
+
+@pytest.mark.django_db
+def test_json_dry_run_checks_every_row_and_writes_nothing(shop, tmp_path):
+    path = tmp_path / "all.json"
+    run("export", "--format=json", f"--output={path}")
+    empty_database()
+    out = run("import", "--format=json", f"--input={path}", "--dry-run")
+    assert out.strip().endswith("rows are good; dry run, nothing written")
+    assert not Customer.objects.exists() and not Vehicle.objects.exists()
+    assert User.objects.get().username == "system"
+
+
+@pytest.mark.django_db
+def test_json_import_refuses_a_database_with_data_unless_the_tables_asked_for_are_empty(
+        shop, tmp_path):
+    path = tmp_path / "all.json"
+    run("export", "--format=json", f"--output={path}")
+    customers = Customer.objects.count()
+    message, _ = fails("import", "--format=json", f"--input={path}")
+    assert message.startswith("the database is not empty (users has ")
+    assert "\n" not in message and Customer.objects.count() == customers
+    message, _ = fails("import", "--format=json", "--tables=customers", f"--input={path}")
+    assert message.startswith(f"the database is not empty (customers has {customers} rows)")
+
+    rules = list(MarkupRule.objects.order_by("pk").values())
+    MarkupRule.objects.all().delete()
+    out = run("import", "--format=json", "--tables=markup", f"--input={path}")
+    assert "markup_rules" in out and list(MarkupRule.objects.order_by("pk").values()) == rules
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def _read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_round_trip_of_a_table_keeps_every_row(db, tmp_path, monkeypatch):
+    for number in range(5):
+        make_customer(last_name=f"Driver{number}", first_name="Sam", email=f"s{number}@x.example",
+                      city="Springfield", consent_reminders=bool(number % 2),
+                      notes="line one\nline two, with a comma")
+    make_customer(kind=Customer.Kind.COMPANY, company_name="Fleet, Inc.", first_name="",
+                  last_name="")
+    fields = ["id", "kind", "first_name", "last_name", "company_name", "display_name", "phone",
+              "phone_other", "phone_digits", "email", "address_line", "city", "region",
+              "postal_code", "tax_id", "consent_reminders", "notes"]
+    before = list(Customer.objects.order_by("pk").values(*fields))
+    path = tmp_path / "customers.csv"
+    out = run("export", "--format=csv", "--tables=customers", f"--output={path}")
+    assert f"exported 6 rows of 1 tables to {path} (without secrets" in out
+    assert len(_read_csv(path)) == 6
+
+    Customer.objects.all().delete()
+    if connection.vendor == "postgresql":  # a new database's sequence starts at 1
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_by_name_sql(
+                    no_style(), [{"table": "accounts_customer", "column": "id"}]):
+                cursor.execute(sql)
+    monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
+    operator = User.objects.create(username="ops")
+    out = run("import", "--format=csv", f"--input={path}")
+    assert "customers                6 new, 0 updated, 0 unchanged" in out
+    assert list(Customer.objects.order_by("pk").values(*fields)) == before
+    assert make_customer(last_name="Later").pk > before[-1]["id"]
+    entries = LogEntry.objects.get_for_model(Customer).filter(action=LogEntry.Action.CREATE)
+    assert entries.filter(actor=operator).count() == 6
+
+
+def test_csv_import_updates_changed_rows_only_credited_to_the_operator(db, tmp_path, monkeypatch):
+    first = make_customer(last_name="Able", city="Springfield")
+    make_customer(last_name="Baker", city="Springfield")
+    path = tmp_path / "people.csv"
+    run("export", "--format=csv", "--tables=customers", f"--output={path}")
+    rows = _read_csv(path)
+    rows[0]["city"] = "Shelbyville"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
+    operator = User.objects.create(username="ops")
+    out = run("import", "--format=csv", "--tables=customers", f"--input={path}")
+    assert "0 new, 1 updated, 1 unchanged" in out
+    first.refresh_from_db()
+    assert first.city == "Shelbyville"
+    entry = LogEntry.objects.get_for_object(first).latest("timestamp")
+    assert entry.actor == operator and entry.changes_dict["city"] == ["Springfield", "Shelbyville"]
+
+
+def test_csv_import_reports_bad_rows_with_line_and_reason_and_writes_nothing(db, tmp_path):
+    owner = make_customer()
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        "vin,make,model,owner\n"
+        f"{VALID_VINS[0]},Honda,Accord,{owner.pk}\n"
+        "1HGCM82633A004353,Honda,Accord,\n"  # check digit broken
+        f",Ford,Focus,{owner.pk}\n"  # the VIN missing
+        f"{VALID_VINS[1]},Ford,Focus,987654\n"  # no such customer
+    )
+    message, out = fails("import", "--format=csv", "--tables=cars", f"--input={path}")
+    assert message == f"3 bad rows in {path}; nothing was imported"
+    assert out.splitlines() == [
+        "cars.csv line 3: vin: The check digit (position 9) is 3 but the other characters give "
+        "5: a character was probably mistyped.",
+        "cars.csv line 4: vin: This field cannot be blank. A VIN has 17 characters; this one "
+        "has 0.",
+        "cars.csv line 5: owner: no customer with id 987654",
+    ]
+    assert not Vehicle.objects.exists()
+
+
+def test_csv_dry_run_writes_nothing(db, tmp_path):
+    owner = make_customer()
+    path = tmp_path / "cars.csv"
+    path.write_text(f"vin,make,model,owner\n{VALID_VINS[0]},Honda,Accord,{owner.pk}\n")
+    out = run("import", "--format=csv", "--tables=cars", f"--input={path}", "--dry-run")
+    assert out.splitlines() == ["  vehicles                 1 new, 0 updated, 0 unchanged",
+                                "1 rows are good; dry run, nothing written"]
+    assert not Vehicle.objects.exists()
+
+
+def test_csv_import_refuses_tables_only_workflows_write(db, tmp_path):
+    path = tmp_path / "invoices.csv"
+    path.write_text("id,number\n1,2026-0001\n")
+    message, _ = fails("import", "--format=csv", f"--input={path}")
+    assert message.startswith("invoices cannot be imported from CSV")
+
+
+def test_csv_export_of_several_tables_writes_one_file_each(db, tmp_path):
+    make_vehicle(owner=make_customer())
+    out = run("export", "--format=csv", "--tables=cars,customers", f"--output={tmp_path / 'x'}")
+    assert sorted(path.name for path in (tmp_path / "x").iterdir()) == ["customers.csv",
+                                                                         "vehicles.csv"]
+    assert "exported 2 rows of 2 tables" in out
+    assert _read_csv(tmp_path / "x" / "vehicles.csv")[0]["vin"] == VALID_VINS[0]
