@@ -46,9 +46,10 @@ class RowFormats:
         """A DecimalField(max_digits, places) as DRF gives it: "12.50" (null stays null)."""
         if value is None:
             return None
-        if (self._plain_decimals and isinstance(value, decimal.Decimal)
-                and value.as_tuple().exponent == -places):
-            return format(value, "f")
+        if self._plain_decimals and isinstance(value, decimal.Decimal) and places:
+            text = format(value, "f")
+            if len(text) > places and text[-places - 1] == ".":  # already has its places
+                return text
         field = self._decimal_fields.get((places, max_digits))
         if field is None:
             field = serializers.DecimalField(max_digits=max_digits, decimal_places=places)
@@ -60,7 +61,7 @@ class RowFormats:
         null)."""
         if value is None:
             return None
-        if not self._iso_datetimes or timezone.is_naive(value):
+        if value.tzinfo is None or not self._iso_datetimes:
             return self._datetime_field.to_representation(value)
         text = value.astimezone(self.zone).isoformat()
         if text.endswith("+00:00"):
