@@ -72,6 +72,21 @@ def timed(function, runs, warmup=1):
     return statistics.median(samples)
 
 
+def timed_pair(first, second, runs, warmup=1):
+    """The medians of two functions run in turns (first, second, first, ...): on a shared
+    machine, a busy moment slows both rather than only the one being timed then."""
+    for _ in range(warmup):
+        first()
+        second()
+    samples = ([], [])
+    for _ in range(runs):
+        for function, timings in zip((first, second), samples, strict=True):
+            started = time.perf_counter()
+            function()
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
 def get(client, url, params=None):
     response = client.get(url, params or {})
     if response.status_code != 200:
@@ -295,16 +310,16 @@ def _measure_api(args, log, results):
         for size in (50, 500):
             params = {**page.params, "page_size": size}
             url = page.url()
-            ms = timed(lambda client=client, url=url, params=params: get(client, url, params),
-                       args.runs)
+            bare_url = reverse("bench-bare", args=[page.label])
+            ms, bare_ms_ = timed_pair(
+                lambda client=client, url=url, params=params: get(client, url, params),
+                lambda bare=bare, bare_url=bare_url, params=params: get(bare, bare_url, params),
+                args.runs)
             with CaptureQueriesContext(connection) as context:
                 response = get(client, url, params)
             # Counted now: the next request empties the connection's query log.
             queries = len(context.captured_queries)
             rows = len(response.json().get("results", []))
-            bare_url = reverse("bench-bare", args=[page.label])
-            bare_ms_ = timed(lambda bare=bare, bare_url=bare_url, params=params:
-                             get(bare, bare_url, params), args.runs)
             bare_rows = len(get(bare, bare_url, params).json()["results"])
             row = {"endpoint": page.label, "url": url, "page_size": size, "rows": rows,
                    "ms": ms, "queries": queries,
@@ -460,10 +475,11 @@ def api_section(context):
     if context.get("api_only"):
         m = context["machine"]
         lines += [
-            f"Measured {context['date']} with `python -m bench.run --api-only` "
-            f"(`make bench BENCH_ARGS=--api-only`), {context['runs']} timed runs per page after "
-            f"one warm-up (median), on `{m['database']}` ({m['database_size']}); load average "
-            f"at the start {m['load'][0]}.",
+            f"Measured {context['date']} with `python -m bench.run --api-only` (DATABASE_URL "
+            f"naming `{m['database']}`, {m['database_size']}), {context['runs']} timed runs per "
+            f"page and bare view, run in turns after one warm-up (median); load average at the "
+            f"start {m['load'][0]}, at "
+            f"the end {m.get('load_end', ['?'])[0]}.",
             "",
         ]
     over = [r for r in rows if r["ms"] > 2 * r["bare_ms"]]
@@ -672,6 +688,7 @@ def main(argv=None):
             context["api_note"] = args.api_note
         log("\nAPI lists")
         context["api"] = run_api(args, log)
+        context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
         output = Path(args.output)
         output.write_text(replace_section(output.read_text(), api_section(context)))
         (BENCH_DIR / "data").mkdir(exist_ok=True)
