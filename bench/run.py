@@ -653,11 +653,19 @@ def main(argv=None):
                         help="only the API lists: rewrite only their section of --output "
                              "(bench/data/last-run-api.json)")
     parser.add_argument("--api-note", default="",
-                        help="a line added under the API lists' table (with --api-only)")
+                        help="a line added under the API lists' table (with --api-only; with "
+                             "--report-only too, to the last API run's figures)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the report again from the last run's figures "
                              "(bench/data/last-run.json), measuring nothing")
     args = parser.parse_args(argv)
+    if args.report_only and args.api_only:
+        context = json.loads((BENCH_DIR / "data" / "last-run-api.json").read_text())
+        if args.api_note:
+            context["api_note"] = args.api_note
+        output = Path(args.output)
+        output.write_text(replace_section(output.read_text(), api_section(context)))
+        return
     if args.report_only:
         context = json.loads((BENCH_DIR / "data" / "last-run.json").read_text())
         Path(args.output).write_text(report(context))
