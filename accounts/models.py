@@ -321,6 +321,12 @@ class PartnerKey(models.Model):
     def has_scope(self, scope):
         return scope in self.scopes
 
+    def is_usable(self, now=None):
+        """PartnerKey.objects.usable() for this key: not revoked, not expired, of an active
+        partner."""
+        return (self.revoked_at is None and not self.has_expired(now)
+                and self.partner.is_active)
+
 
 class WebhookSubscription(models.Model):
     """A partner's URL that receives the events it chose, signed with the subscription's secret."""

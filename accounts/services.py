@@ -109,9 +109,13 @@ def find_usable_key(plain):
     prefix, dot, secret = (plain or "").partition(".")
     if not dot or not prefix or not secret or len(prefix) > 16:
         return None
-    key = (PartnerKey.objects.usable().select_related("partner", "partner__user")
-           .filter(prefix=prefix).first())
-    if key is None or not KEY_GENERATOR.verify(plain, key.hashed_key):
+    # Found by its unique prefix alone (an index lookup, no join to filter or rows to sort: this
+    # runs on every API request), then checked as PartnerKey.objects.usable() would.
+    try:
+        key = PartnerKey.objects.select_related("partner", "partner__user").get(prefix=prefix)
+    except PartnerKey.DoesNotExist:
+        return None
+    if not KEY_GENERATOR.verify(plain, key.hashed_key) or not key.is_usable():
         return None
     return key
 

@@ -136,8 +136,14 @@ class StockUnit(models.Model):
 
     def days_in_stock(self, today=None):
         """Days from acquisition until it left the lot, or until today while it is here."""
-        end = self.disposed_on or today or timezone.localdate()
-        return max((end - self.acquired_on).days, 0)
+        return self.days_between(self.acquired_on, self.disposed_on, today)
+
+    @staticmethod
+    def days_between(acquired_on, disposed_on, today=None):
+        """days_in_stock() of a unit acquired and disposed of on these dates (rows read with
+        .values())."""
+        end = disposed_on or today or timezone.localdate()
+        return max((end - acquired_on).days, 0)
 
     def is_aged(self, threshold_days, today=None):
         return self.in_stock and self.days_in_stock(today) > threshold_days

@@ -94,6 +94,24 @@ def test_the_keys_of_an_inactive_partner_get_401():
     assert key_client(plain).get(ME).status_code == 401
 
 
+def test_a_key_is_usable_exactly_when_the_usable_keys_include_it():
+    """find_usable_key checks a key with PartnerKey.is_usable(): the same rule as the queryset's
+    usable()."""
+    later, earlier = timezone.now() + timedelta(hours=1), timezone.now() - timedelta(seconds=1)
+    keys = [partner_with_key(name=f"Partner {n}")[1] for n in range(5)]
+    fresh, revoked, expiring, expired, inactive = keys
+    services.revoke_key(revoked)
+    PartnerKey.objects.filter(pk=expiring.pk).update(expires_at=later)
+    PartnerKey.objects.filter(pk=expired.pk).update(expires_at=earlier)
+    inactive.partner.is_active = False
+    inactive.partner.save()
+
+    usable = set(PartnerKey.objects.usable().values_list("pk", flat=True))
+    checked = {key.pk for key in PartnerKey.objects.select_related("partner")
+               if key.is_usable()}
+    assert usable == checked == {fresh.pk, expiring.pk}
+
+
 def test_a_key_cannot_be_issued_already_expired_or_without_a_known_scope():
     partner, _key, _plain = partner_with_key()
     with pytest.raises(AccountsError, match="past"):

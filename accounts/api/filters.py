@@ -135,6 +135,20 @@ class CarshopFilterSet(django_filters.FilterSet):
 
     id__in = IdInFilter(field_name="id", lookup_expr="in", help_text="Comma-separated ids.")
 
+    def get_form_class(self):
+        """The form of the filters, built once per FilterSet class (django-filter builds it
+        again on every request). Each request's form still gets its own copies of the fields.
+        Not cached when a filter's field depends on the request (a queryset from a
+        callable)."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_carshop_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            if not any(isinstance(filter_, django_filters.filters.QuerySetRequestMixin)
+                       for filter_ in self.filters.values()):
+                cls._carshop_form_class = form_class
+        return form_class
+
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):
         filter_class, params = super().filter_for_lookup(field, lookup_type)

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import CarshopModelSerializer
+from accounts.api.rows import RowSerializerMixin
 from inventory.lot import StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
 
@@ -40,7 +41,7 @@ def _absolute(request, url):
     return request.build_absolute_uri(url) if request is not None else url
 
 
-class ListingSerializer(CarshopModelSerializer):
+class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
     """A car for sale on the lot."""
 
     vehicle = ListingVehicleSerializer(read_only=True)
@@ -67,3 +68,51 @@ class ListingSerializer(CarshopModelSerializer):
         photos = list(unit.photos.all())  # prefetched, in display order
         main = next((photo for photo in photos if photo.is_main), photos[0] if photos else None)
         return _absolute(self.context.get("request"), main.image.url) if main else None
+
+    # List pages: built from .values() rows (accounts/api/rows.py), the photos read for the whole
+    # page with one query, as the prefetch does.
+    row_values = ["id", "stock_number", "vehicle__vin", "vehicle__make", "vehicle__model",
+                  "vehicle__model_year", "vehicle__trim", "vehicle__engine", "vehicle__color",
+                  "vehicle__odometer", "price", "asking_price", "acquired_on", "disposed_on",
+                  "updated_at"]
+
+    _today = None
+
+    @classmethod
+    def add_related_rows(cls, rows):
+        by_id = {}
+        for row in rows:
+            row["photos"] = []
+            by_id[row["id"]] = row
+        if by_id:
+            photos = (StockUnitPhoto.objects.filter(unit_id__in=by_id).order_by("position", "id")
+                      .values_list("unit_id", "image", "caption", "position", "is_main"))
+            for unit_id, *photo in photos:
+                by_id[unit_id]["photos"].append(photo)
+        return rows
+
+    def represent_row(self, row, f):
+        request = self.context.get("request")
+        storage = StockUnitPhoto._meta.get_field("image").storage
+        photos = [{"url": _absolute(request, storage.url(image)), "caption": caption,
+                   "position": position, "is_main": is_main}
+                  for image, caption, position, is_main in row["photos"]]
+        main = next((photo for photo in photos if photo["is_main"]),
+                    photos[0] if photos else None)
+        if self._today is None:
+            self._today = self.context.get("today") or timezone.localdate()
+        return {
+            "id": row["id"],
+            "stock_number": row["stock_number"],
+            "vehicle": {"vin": row["vehicle__vin"], "make": row["vehicle__make"],
+                        "model": row["vehicle__model"], "year": row["vehicle__model_year"],
+                        "trim": row["vehicle__trim"], "engine": row["vehicle__engine"],
+                        "color": row["vehicle__color"], "odometer": row["vehicle__odometer"]},
+            "price": f.money(row["price"], max_digits=10),
+            "asking_price": f.money(row["asking_price"], max_digits=10),
+            "days_listed": StockUnit.days_between(row["acquired_on"], row["disposed_on"],
+                                                  self._today),
+            "main_photo_url": main["url"] if main else None,
+            "photos": photos,
+            "updated_at": f.datetime(row["updated_at"]),
+        }

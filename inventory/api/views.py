@@ -5,6 +5,7 @@ from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
+from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import LISTINGS_READ
 from inventory.api.filters import ListingFilterSet
@@ -22,8 +23,11 @@ from inventory.lot import StockUnit, StockUnitPhoto
     retrieve=extend_schema(summary="One car for sale"),
 )
 @extend_schema(tags=["listings"])
-class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
+class ListingViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     PartnerScopedViewSet):
     """A car for sale: price, specs, photos, days on the lot."""
+
+    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
 
     required_scope = LISTINGS_READ
     queryset = (

@@ -10,6 +10,7 @@ from rest_framework import mixins
 from rest_framework.permissions import BasePermission
 
 from accounts.api.permissions import partner_key
+from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import ACCOUNTING_READ, REPAIRS_READ
 from repairs.api.filters import (
@@ -54,9 +55,11 @@ class StaffSeesInvoices(BasePermission):
     retrieve=extend_schema(summary="One repair order"),
 )
 @extend_schema(tags=["repair orders"])
-class RepairOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class RepairOrderViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                          PartnerScopedViewSet):
     """Repair orders with their status history, jobs and invoice totals."""
+
+    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
 
     required_scope = REPAIRS_READ
     queryset = (
@@ -111,9 +114,11 @@ class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                        description="Invoices of the service shop." + FEED_SYNC),
     retrieve=extend_schema(summary="One invoice"))
 @extend_schema(tags=["accounting"])
-class InvoiceViewSet(AccountingFeedViewSet):
+class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
     """Invoices of the service shop: never changed once written (corrections are credit
     notes)."""
+
+    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
 
     queryset = Invoice.objects.defer("snapshot").select_related("repair_order", "customer")
     serializer_class = InvoiceSerializer

@@ -8,6 +8,7 @@ from accounts.api.fields import (
     StrictCharField,
     StrictPrimaryKeyRelatedField,
 )
+from accounts.api.rows import RowSerializerMixin
 from inventory.models import StockUnit
 from sales.models import Lead
 
@@ -16,7 +17,7 @@ class StrictEmailField(serializers.EmailField, StrictCharField):
     pass
 
 
-class LeadSerializer(CarshopModelSerializer):
+class LeadSerializer(RowSerializerMixin, CarshopModelSerializer):
     """A lead a marketplace posted for a car it lists."""
 
     stock_unit = StrictPrimaryKeyRelatedField(
@@ -42,3 +43,23 @@ class LeadSerializer(CarshopModelSerializer):
         fields = ["id", "stock_unit", "first_name", "last_name", "email", "phone", "message",
                   "source_reference", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+    # List pages: built from .values() rows (accounts/api/rows.py).
+    row_values = ["id", "stock_unit", "customer__first_name", "customer__last_name",
+                  "customer__email", "customer__phone", "message", "source_reference", "status",
+                  "created_at", "updated_at"]
+
+    def represent_row(self, row, f):
+        return {
+            "id": row["id"],
+            "stock_unit": row["stock_unit"],
+            "first_name": row["customer__first_name"],
+            "last_name": row["customer__last_name"],
+            "email": row["customer__email"],
+            "phone": row["customer__phone"],
+            "message": row["message"],
+            "source_reference": row["source_reference"],
+            "status": row["status"],
+            "created_at": f.datetime(row["created_at"]),
+            "updated_at": f.datetime(row["updated_at"]),
+        }

@@ -6,6 +6,7 @@ from rest_framework import exceptions, mixins
 
 from accounts.api.idempotency import IdempotentCreateMixin
 from accounts.api.permissions import partner_key
+from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import LEADS_WRITE
 from sales import services
@@ -24,9 +25,11 @@ from sales.models import Lead
     retrieve=extend_schema(summary="One lead you posted"),
 )
 @extend_schema(tags=["leads"])
-class LeadViewSet(IdempotentCreateMixin, mixins.CreateModelMixin, mixins.ListModelMixin,
-                  mixins.RetrieveModelMixin, PartnerScopedViewSet):
+class LeadViewSet(IdempotentCreateMixin, mixins.CreateModelMixin, ValuesListMixin,
+                  mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
     """Leads posted by the calling marketplace."""
+
+    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
 
     required_scope = LEADS_WRITE
     queryset = Lead.objects.select_related("customer")
