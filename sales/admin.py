@@ -558,6 +558,7 @@ class DealRefundInline(AddOnlyMixin, admin.TabularInline):
     caps refunds at the payments received), never edited or deleted."""
 
     model = DealRefund
+    formset = PrefetchedInlineFormSet  # the refunds the figures panel adds up
     extra = 0
     fields = ("refunded_at", "amount", "method", "reference", "refunded_by")
     readonly_fields = ("refunded_by",)
