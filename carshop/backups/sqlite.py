@@ -2,8 +2,11 @@
 restore that never writes over the live file.
 
 Full backup: SQLite's backup API copies every page of one consistent state of the database
-(readers and writers may go on meanwhile) into the destination; row counts, checksums and the
-change-log position are then read from that copy, so they describe exactly what was saved. The
+(readers and writers may go on meanwhile) into the destination. At the same time, other
+connections that read that very state (their read transactions start together with the copy's,
+under a write lock held for milliseconds) compute every table's row count and checksum, in
+threads, on the other cores: the checksums cost little more time than the copy itself. The
+change-log position is read from the copy, so the manifest describes exactly what was saved. The
 copy is switched to rollback-journal mode so that it is one self-contained file.
 
 Incremental backup: a small SQLite file holding, per changed table, the keys touched since the
@@ -21,6 +24,8 @@ restored file. Killed at any moment, the path names either the old database or t
 import os
 import shutil
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from carshop.backups import capture
 from carshop.backups.errors import BackupError
@@ -40,18 +45,22 @@ from carshop.backups.util import (
     pause_point,
     remove_quietly,
     row_hash,
+    row_hash_sum,
+    sha256_file,
 )
 
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
+CHECKSUM_SCHEME = capture.SQLITE_CHECKSUM_SCHEME
+CHECKSUM_SCHEMES = capture.SQLITE_CHECKSUM_SCHEMES
 
 
 class NeedsFull(Exception):
     """An incremental backup is not possible now; the reason says why."""
 
 
-def connect(path):
-    return sqlite3.connect(path, isolation_level=None, timeout=30)
+def connect(path, **options):
+    return sqlite3.connect(path, isolation_level=None, timeout=30, **options)
 
 
 def server_version():
@@ -62,16 +71,19 @@ def _fetch(conn):
     return lambda sql: conn.execute(sql).fetchall()
 
 
-def scan_checksum(conn, table, schema="main"):
+def scan_checksum(conn, table, schema="main", scheme=None):
+    """The table's row count and checksum; `scheme`: how rows are hashed (None: the current
+    scheme)."""
+    scheme = scheme or CHECKSUM_SCHEME
     conn.text_factory = bytes
     try:
         count = 0
         total = 0
-        for (text,) in conn.execute(
-            f"SELECT {capture.sqlite_row_text(table)} FROM {qi(schema)}.{qi(table.name)}"
-        ):
-            total += row_hash(text)
-            count += 1
+        cursor = conn.execute(f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} "
+                              f"FROM {qi(schema)}.{qi(table.name)}")
+        while rows := cursor.fetchmany(4096):
+            total += row_hash_sum(rows, scheme)
+            count += len(rows)
     finally:
         conn.text_factory = str
     return {"rows": count, "checksum": checksum_hex(total)}
@@ -81,51 +93,81 @@ def table_checksums(conn, tables, only=None):
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
-def _checksum_worker(path, queue):
-    own = connect(path)
-    try:
-        return {table.name: scan_checksum(own, table) for table in queue}
-    finally:
-        own.close()
-
-
-def parallel_checksums(path, tables, progress=None):
-    """Checksums of a database file nobody writes to (a backup copy, a restored scratch file),
-    table by table in a few worker processes (one per core): building and hashing each row's
-    text is CPU work, which one Python process does on one core only."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+def checksum_workers():
     from django.conf import settings
 
-    workers = max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
-    sizes = {}
-    conn = connect(path)
-    try:
-        for table in tables:
-            sizes[table.name] = conn.execute(
-                f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
-    finally:
-        conn.close()
-    queues = [[] for _ in range(min(workers, max(1, len(tables))))]
-    loads = [0] * len(queues)
-    for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True):
-        lightest = loads.index(min(loads))
-        queues[lightest].append(table)
-        loads[lightest] += sizes[table.name] + 1
+    return max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
 
+
+def open_snapshot(path, count):
+    """`count` connections reading one and the same state of the database: their read
+    transactions start while a write lock keeps every writer out, so that no commit falls
+    between them. The lock is held only while they start (milliseconds); the connections keep
+    that state until they end their transactions, while writers go on (WAL mode)."""
+    readers = []
+    lock = connect(path)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            for _ in range(count):
+                reader = connect(path, check_same_thread=False)  # each used by one thread
+                readers.append(reader)
+                reader.execute("BEGIN")
+                reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads from here
+        finally:
+            lock.execute("ROLLBACK")
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
+    finally:
+        lock.close()
+    return readers
+
+
+def snapshot_checksums(readers, tables, scheme=None):
+    """Every table's checksum, read through `readers` (connections in one snapshot), one thread
+    each, biggest tables first. SQLite builds the rows' text without holding Python's global
+    lock, so the threads share the cores for that part, which is most of the work."""
+    sizes = {t.name: readers[0].execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
+             for t in tables}
+    pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
+    taking = threading.Lock()
     results = {}
-    if len(queues) == 1 or sum(loads) < 200_000:
-        results = _checksum_worker(path, tables)  # not worth starting processes
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=len(queues), mp_context=context) as pool:
-            for done in pool.map(_checksum_worker, [path] * len(queues), queues):
-                results.update(done)
+
+    def work(reader):
+        while True:
+            with taking:
+                if not pending:
+                    return
+                table = pending.pop()
+            results[table.name] = scan_checksum(reader, table, scheme=scheme)
+
+    with ThreadPoolExecutor(max_workers=len(readers)) as pool:
+        running = [pool.submit(work, reader) for reader in readers]
+        try:
+            for done in running:
+                done.result()
+        except BaseException:
+            for reader in readers:
+                reader.interrupt()  # the other threads stop at their next row
+            raise
+    return {t.name: results[t.name] for t in tables}
+
+
+def file_checksums(path, tables, progress=None, scheme=None):
+    """Checksums of a database file nobody writes to (a restored scratch file), in a few threads
+    (one per core)."""
+    readers = open_snapshot(path, min(checksum_workers(), max(1, len(tables))))
+    try:
+        results = snapshot_checksums(readers, tables, scheme)
+    finally:
+        for reader in readers:
+            reader.close()
     if progress:
         for table in tables:
             progress(table.name)
-    return {t.name: results[t.name] for t in tables}
+    return results
 
 
 def describe(path):
@@ -196,25 +238,33 @@ def _watermark(conn, schema="main"):
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(path, out_path, progress=None):
-    """Copy the database to `out_path` with the backup API; read the figures from the copy."""
-    source = connect(path)
+def full_backup(path, out_path, progress=None, digest=False):
+    """Copy the database to `out_path` with the backup API; compute the row counts and checksums
+    of the same state at the same time, from the live file. With `digest`, the copy's SHA-256 is
+    computed while the checksums are (info["sha256"])."""
+    source, *readers = open_snapshot(path, 1 + checksum_workers())
     try:
-        target = sqlite3.connect(out_path, isolation_level=None)
-        try:
+        tables = sqlite_tables(source)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            copy = pool.submit(_copy, source, out_path, stop, digest)
+            # A failed copy (a full disk) stops the checksums at once.
+            copy.add_done_callback(lambda done: done.exception() and [r.interrupt()
+                                                                      for r in readers])
             try:
-                source.backup(target)
-            except sqlite3.OperationalError as exc:
-                raise OSError(28 if "full" in str(exc) else 5, str(exc)) from None
-            target.execute("PRAGMA journal_mode=DELETE")
-            tables = sqlite_tables(target)
-            migrations = applied_migrations(_fetch(target), tables)
-            watermark = _watermark(target)
-        finally:
-            target.close()
+                checksums = snapshot_checksums(readers, tables)
+            except BaseException:
+                if copy.done() and copy.exception() is not None:
+                    raise copy.exception() from None
+                stop.set()
+                raise
+            migrations, watermark, sha256 = copy.result()
     finally:
-        source.close()
-    checksums = parallel_checksums(out_path, tables, progress)
+        for conn in (source, *readers):
+            conn.close()
+    if progress:
+        for table in tables:
+            progress(table.name)
     return {
         "tables": checksums,
         "migrations": migrations,
@@ -222,7 +272,37 @@ def full_backup(path, out_path, progress=None):
         "capture": {"watermark": watermark},
         "server_version": server_version(),
         "format": "sqlite",
+        "checksum_scheme": CHECKSUM_SCHEME,
+        "sha256": sha256,
     }
+
+
+def _copy(source, out_path, stop, digest):
+    """The backup API's copy of the state `source` reads (its transaction is open), in steps so
+    that `stop` can end it; then the figures the manifest takes from the copy, and its SHA-256
+    when asked while the copy is flushed to disk (one fsync at the end: none while it is written,
+    a copy cut short is never used)."""
+    def step(status, remaining, total):
+        if stop.is_set():
+            raise BackupError("backup stopped")
+
+    target = sqlite3.connect(out_path, isolation_level=None)
+    try:
+        target.execute("PRAGMA synchronous=OFF")
+        try:
+            source.backup(target, pages=16384, progress=step)
+        except sqlite3.OperationalError as exc:
+            raise OSError(28 if "full" in str(exc) else 5, str(exc)) from None
+        target.execute("PRAGMA journal_mode=DELETE")
+        tables = sqlite_tables(target)
+        migrations, watermark = applied_migrations(_fetch(target), tables), _watermark(target)
+    finally:
+        target.close()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flushed = pool.submit(fsync_file, out_path)
+        sha256 = sha256_file(out_path) if digest else None
+        flushed.result()
+    return migrations, watermark, sha256
 
 
 # --- incremental backup ------------------------------------------------------------------------
@@ -260,6 +340,9 @@ def _write_incremental(conn, parent, progress):
     if state["backup_id"] != parent["id"]:
         raise NeedsFull(f"the database last matched backup {state['backup_id']}, "
                         f"not {parent['id']}")
+    if parent.get("checksum_scheme", 1) != CHECKSUM_SCHEME:
+        # The parent's checksums cannot be carried on with rows hashed another way.
+        raise NeedsFull("the previous backup's checksums are of an older scheme")
     tables = sqlite_tables(conn)
     migrations = applied_migrations(_fetch(conn), tables)
     fingerprint = schema_fingerprint(tables, migrations)
@@ -325,13 +408,16 @@ def _write_incremental(conn, parent, progress):
         "capture": {"watermark": watermark},
         "server_version": server_version(),
         "format": "sqlite-incremental",
+        "checksum_scheme": CHECKSUM_SCHEME,
     }
 
 
 def _delta_checksum(conn, table, base, window, match):
     """The table's checksum now, from the parent's and the rows that changed: minus each touched
     row as it was at the parent (the old text kept by the first change after it), plus each
-    touched row as it is now."""
+    touched row as it is now (the parent is of the current checksum scheme, and so are the
+    triggers that kept the old text)."""
+    scheme = CHECKSUM_SCHEME
     count = base["rows"]
     total = int(base["checksum"], 16)
     conn.text_factory = bytes
@@ -344,12 +430,13 @@ def _delta_checksum(conn, table, base, window, match):
         )
         for op, old in first_changes:
             if op in (b"U", b"D", "U", "D"):
-                total -= row_hash(old)
+                total -= row_hash(old, scheme)
                 count -= 1
         for (text,) in conn.execute(
-            f"SELECT {capture.sqlite_row_text(table)} FROM main.{qi(table.name)} WHERE {match}"
+            f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} FROM main.{qi(table.name)} "
+            f"WHERE {match}"
         ):
-            total += row_hash(text)
+            total += row_hash(text, scheme)
             count += 1
     finally:
         conn.text_factory = str
@@ -495,10 +582,11 @@ def _verify(conn, last, checked, deep):
     names = sorted(t.name for t in tables)
     if names != sorted(last["tables"]):
         raise BackupError("restore check failed: the tables differ from the backup's")
+    scheme = last.get("checksum_scheme", 1)
     for table in tables:
         expected = last["tables"][table.name]
         if table.name in checked:
-            found = scan_checksum(conn, table)
+            found = scan_checksum(conn, table, scheme=scheme)
         else:
             rows = conn.execute(f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
             found = {"rows": rows, "checksum": expected["checksum"]}
@@ -535,14 +623,15 @@ def _swap(live_path, beside):
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))
 
 
-def compare(path):
-    """Every table's row count and checksum (of a database nobody else writes to)."""
+def compare(path, scheme=None):
+    """Every table's row count and checksum (of a database nobody else writes to), computed as
+    `scheme` says (the manifest's; None: the current one)."""
     conn = connect(path)
     try:
         tables = sqlite_tables(conn)
     finally:
         conn.close()
-    return parallel_checksums(path, tables)
+    return file_checksums(path, tables, scheme=scheme)
 
 
 def copy_database(source_path, target_path):
