@@ -5,9 +5,10 @@ Full backup: SQLite's backup API copies every page of one consistent state of th
 (readers and writers may go on meanwhile) into the destination. At the same time, other
 connections that read that very state (their read transactions start together with the copy's,
 under a write lock held for milliseconds) compute every table's row count and checksum, in
-threads, on the other cores: the checksums cost little more time than the copy itself. The
-change-log position is read from the copy, so the manifest describes exactly what was saved. The
-copy is switched to rollback-journal mode so that it is one self-contained file.
+threads, so that this CPU work runs beside the copy instead of after it; the copy's SHA-256 is
+computed while it is flushed to disk. The change-log position is read from the copy: the
+manifest describes exactly what was saved. The copy is switched to rollback-journal mode so that
+it is one self-contained file.
 
 Incremental backup: a small SQLite file holding, per changed table, the keys touched since the
 parent backup and the current version of those rows (untyped columns, so every value keeps its
