@@ -400,25 +400,36 @@ def _incremental_parent(target, destination, backup_id, dry_run):
         state, changed = target.engine.prepare_capture(location, backup_id, full=False)
     if state is None:
         return None, None, "first backup of this database: change capture starts now"
-    parent, place = (find_backup(state["backup_id"], destination) if state["backup_id"]
-                     else (None, None))
-    if parent is not None and parent.get("engine") == target.vendor and \
-            checksum_scheme(parent) != target.engine.CHECKSUM_SCHEME:
-        # Checked first: the change capture is re-made too, for the same reason.
-        return None, None, (f"table checksums are computed a new way (scheme "
-                            f"{target.engine.CHECKSUM_SCHEME}; the previous backup has "
-                            f"{checksum_scheme(parent)})")
     if changed:
+        parent = None
+        if state["backup_id"]:
+            with contextlib.suppress(OSError, ValueError, BackupError):
+                parent, _ = find_backup(state["backup_id"], destination)
+        if parent is not None and _new_scheme(parent, target):
+            # The triggers were re-made because they now keep the old rows' text as the new
+            # scheme writes it: say so, rather than that they were missing.
+            return None, None, _new_scheme(parent, target)
         return None, None, f"change capture was missing on {len(changed)} tables"
     if state["needs_full"]:
         return None, None, "migrations ran or the database was restored since the last backup"
     if not state["backup_id"]:
         return None, None, "no previous backup"
+    parent, place = find_backup(state["backup_id"], destination)
     if parent is None:
         return None, None, f"the previous backup {state['backup_id']} is not found"
     if parent.get("engine") != target.vendor:
         return None, None, "the previous backup is of another database engine"
+    if _new_scheme(parent, target):
+        return None, None, _new_scheme(parent, target)
     return parent, place, None
+
+
+def _new_scheme(parent, target):
+    """Why `parent`'s checksums cannot be carried on (computed another way), or None."""
+    if checksum_scheme(parent) == target.engine.CHECKSUM_SCHEME:
+        return None
+    return (f"table checksums are computed a new way (scheme {target.engine.CHECKSUM_SCHEME}; "
+            f"the previous backup has scheme {checksum_scheme(parent)})")
 
 
 def checksum_scheme(manifest):

@@ -100,15 +100,17 @@ def checksum_workers():
     return max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
 
 
-def open_snapshot(path, count):
+def open_snapshot(path, count, lock=True):
     """`count` connections reading one and the same state of the database: their read
     transactions start while a write lock keeps every writer out, so that no commit falls
     between them. The lock is held only while they start (milliseconds); the connections keep
-    that state until they end their transactions, while writers go on (WAL mode)."""
+    that state until they end their transactions, while writers go on (WAL mode). No lock for
+    a file nobody writes to (`lock` False)."""
     readers = []
-    lock = connect(path)
+    writer = connect(path) if lock else None
     try:
-        lock.execute("BEGIN IMMEDIATE")
+        if writer is not None:
+            writer.execute("BEGIN IMMEDIATE")
         try:
             for _ in range(count):
                 reader = connect(path, check_same_thread=False)  # each used by one thread
@@ -116,13 +118,15 @@ def open_snapshot(path, count):
                 reader.execute("BEGIN")
                 reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads from here
         finally:
-            lock.execute("ROLLBACK")
+            if writer is not None:
+                writer.execute("ROLLBACK")
     except BaseException:
         for reader in readers:
             reader.close()
         raise
     finally:
-        lock.close()
+        if writer is not None:
+            writer.close()
     return readers
 
 
@@ -159,7 +163,7 @@ def snapshot_checksums(readers, tables, scheme=None):
 def file_checksums(path, tables, progress=None, scheme=None):
     """Checksums of a database file nobody writes to (a restored scratch file), in a few threads
     (one per core)."""
-    readers = open_snapshot(path, min(checksum_workers(), max(1, len(tables))))
+    readers = open_snapshot(path, min(checksum_workers(), max(1, len(tables))), lock=False)
     try:
         results = snapshot_checksums(readers, tables, scheme)
     finally:
