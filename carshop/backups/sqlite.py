@@ -245,8 +245,9 @@ def _watermark(conn, schema="main"):
 
 def full_backup(path, out_path, progress=None, digest=False):
     """Copy the database to `out_path` with the backup API; compute the row counts and checksums
-    of the same state at the same time, from the live file. With `digest`, the copy's SHA-256 is
-    computed while the checksums are (info["sha256"])."""
+    of the same state at the same time, from the live file. With `digest` (`out_path` is the file
+    that will be stored, not one to compress), the copy's SHA-256 (info["sha256"]) is computed
+    and the copy flushed to disk while the checksums are."""
     source, *readers = open_snapshot(path, 1 + checksum_workers())
     try:
         tables = sqlite_tables(source)
@@ -284,9 +285,9 @@ def full_backup(path, out_path, progress=None, digest=False):
 
 def _copy(source, out_path, stop, digest):
     """The backup API's copy of the state `source` reads (its transaction is open), in steps so
-    that `stop` can end it; then the figures the manifest takes from the copy, and its SHA-256
-    when asked while the copy is flushed to disk (one fsync at the end: none while it is written,
-    a copy cut short is never used)."""
+    that `stop` can end it; then the figures the manifest takes from the copy, and with `digest`
+    its SHA-256 while it is flushed to disk (one fsync at the end: none while it is written, a
+    copy cut short is never used)."""
     def step(status, remaining, total):
         if stop.is_set():
             raise BackupError("backup stopped")
@@ -303,9 +304,11 @@ def _copy(source, out_path, stop, digest):
         migrations, watermark = applied_migrations(_fetch(target), tables), _watermark(target)
     finally:
         target.close()
+    if not digest:
+        return migrations, watermark, None
     with ThreadPoolExecutor(max_workers=1) as pool:
         flushed = pool.submit(fsync_file, out_path)
-        sha256 = sha256_file(out_path) if digest else None
+        sha256 = sha256_file(out_path)
         flushed.result()
     return migrations, watermark, sha256
 
