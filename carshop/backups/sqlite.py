@@ -5,10 +5,10 @@ Full backup: SQLite's backup API copies every page of one consistent state of th
 (readers and writers may go on meanwhile) into the destination. At the same time, other
 connections that read that very state (their read transactions start together with the copy's,
 under a write lock held for milliseconds) compute every table's row count and checksum, in
-threads, so that this CPU work runs beside the copy instead of after it; the copy's SHA-256 is
-computed while it is flushed to disk. The change-log position is read from the copy: the
-manifest describes exactly what was saved. The copy is switched to rollback-journal mode so that
-it is one self-contained file.
+one process per core, so that this CPU work runs beside the copy instead of after it; the
+copy's SHA-256 is computed while it is flushed to disk. The change-log position is read from
+the copy: the manifest describes exactly what was saved. The copy is switched to
+rollback-journal mode so that it is one self-contained file.
 
 Incremental backup: a small SQLite file holding, per changed table, the keys touched since the
 parent backup and the current version of those rows (untyped columns, so every value keeps its
@@ -22,9 +22,13 @@ still has the database open (stop the application first): no stale WAL can be re
 restored file. Killed at any moment, the path names either the old database or the new one.
 """
 
+import contextlib
+import multiprocessing.connection
 import os
 import shutil
+import socket
 import sqlite3
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -48,6 +52,7 @@ from carshop.backups.util import (
     row_hash,
     row_hash_sum,
     sha256_file,
+    spawn,
 )
 
 VENDOR = "sqlite"
@@ -100,75 +105,145 @@ def checksum_workers():
     return max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
 
 
-def open_snapshot(path, count, lock=True):
-    """`count` connections reading one and the same state of the database: their read
-    transactions start while a write lock keeps every writer out, so that no commit falls
-    between them. The lock is held only while they start (milliseconds); the connections keep
-    that state until they end their transactions, while writers go on (WAL mode). No lock for
-    a file nobody writes to (`lock` False)."""
-    readers = []
-    writer = connect(path) if lock else None
+@contextlib.contextmanager
+def _writers_held_off(path):
+    """While inside, no writer can commit: read transactions started inside all see one state.
+    Held for as long as they take to start (milliseconds)."""
+    writer = connect(path)
     try:
-        if writer is not None:
-            writer.execute("BEGIN IMMEDIATE")
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+
+
+def _begin_read(conn):
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read starts here
+
+
+class _Scanners:
+    """Processes computing table checksums of one database file, each on its own connection, one
+    per core: turning rows into text and hashing them is CPU work, which threads of one process
+    would not share out (they would take Python's global lock at every row). New interpreters,
+    not forks: no SQLite state of this process (its connections to the same file) is carried
+    into them, and the caller's main module is not run again (as multiprocessing's spawn
+    would). Each one is told when to start its read transaction, so that a caller can start them
+    all in one state (see full_backup); they then take tables, biggest first, until none are
+    left. They die with this process."""
+
+    def __init__(self, path, count, scheme):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.pipes, self.processes = [], []
         try:
             for _ in range(count):
-                reader = connect(path, check_same_thread=False)  # each used by one thread
-                readers.append(reader)
-                reader.execute("BEGIN")
-                reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads from here
-        finally:
-            if writer is not None:
-                writer.execute("ROLLBACK")
-    except BaseException:
-        for reader in readers:
-            reader.close()
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
-    return readers
-
-
-def snapshot_checksums(readers, tables, scheme=None):
-    """Every table's checksum, read through `readers` (connections in one snapshot), one thread
-    each, biggest tables first. SQLite builds the rows' text without holding Python's global
-    lock, so the threads share the cores for that part, which is most of the work."""
-    sizes = {t.name: readers[0].execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
-             for t in tables}
-    pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
-    taking = threading.Lock()
-    results = {}
-
-    def work(reader):
-        while True:
-            with taking:
-                if not pending:
-                    return
-                table = pending.pop()
-            results[table.name] = scan_checksum(reader, table, scheme=scheme)
-
-    with ThreadPoolExecutor(max_workers=len(readers)) as pool:
-        running = [pool.submit(work, reader) for reader in readers]
-        try:
-            for done in running:
-                done.result()
+                mine, theirs = socket.socketpair()
+                with theirs:
+                    self.processes.append(spawn(
+                        [sys.executable, "-c", "from carshop.backups import sqlite; "
+                         "sqlite._scanner_main()", str(theirs.fileno()), path, str(scheme)],
+                        pass_fds=[theirs.fileno()], env=env))
+                self.pipes.append(multiprocessing.connection.Connection(mine.detach()))
+            for pipe in self.pipes:
+                self._receive(pipe)  # connected
         except BaseException:
-            for reader in readers:
-                reader.interrupt()  # the other threads stop at their next row
+            self.stop()
             raise
-    return {t.name: results[t.name] for t in tables}
+
+    def begin(self):
+        for pipe in self.pipes:
+            pipe.send("begin")
+        for pipe in self.pipes:
+            self._receive(pipe)  # reading
+
+    def checksums(self, tables, sizes):
+        pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
+        results = {}
+        busy = list(self.pipes)
+        while busy:
+            for pipe in multiprocessing.connection.wait(busy):
+                results.update(self._receive(pipe))  # what it did; it asks for more
+                if pending:
+                    pipe.send(pending.pop())
+                else:
+                    pipe.send(None)
+                    busy.remove(pipe)
+        return {t.name: results[t.name] for t in tables}
+
+    def _receive(self, pipe):
+        try:
+            message = pipe.recv()
+        except EOFError:
+            raise BackupError("a checksum process ended before its work was done") from None
+        if isinstance(message, BaseException):
+            raise message
+        return message
+
+    def kill(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+
+    def stop(self):
+        self.kill()
+        for process in self.processes:
+            process.wait()
+        for pipe in self.pipes:
+            pipe.close()
+
+
+def _scanner_main():
+    """A _Scanners process: python -c ... FD PATH SCHEME."""
+    fd, path, scheme = sys.argv[1:4]
+    _scanner(multiprocessing.connection.Connection(int(fd)), path, int(scheme))
+
+
+def _scanner(pipe, path, scheme):
+    try:
+        conn = connect(path)
+        pipe.send("connected")
+        pipe.recv()
+        _begin_read(conn)
+        pipe.send("reading")
+        done = {}
+        while True:
+            pipe.send(done)
+            table = pipe.recv()
+            if table is None:
+                break
+            done = {table.name: scan_checksum(conn, table, scheme=scheme)}
+        conn.close()
+    except (BrokenPipeError, EOFError):
+        pass  # the backup was stopped
+    except BaseException as exc:
+        pipe.send(exc)
+
+
+def _sizes(conn, tables):
+    """How much work each table is, roughly: rows times columns."""
+    return {t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
+            * len(t.columns) for t in tables}
 
 
 def file_checksums(path, tables, progress=None, scheme=None):
-    """Checksums of a database file nobody writes to (a restored scratch file), in a few threads
-    (one per core)."""
-    readers = open_snapshot(path, min(checksum_workers(), max(1, len(tables))), lock=False)
+    """Checksums of a database file nobody writes to (a restored scratch file)."""
+    scanners = _Scanners(path, min(checksum_workers(), max(1, len(tables))),
+                         scheme or CHECKSUM_SCHEME)
     try:
-        results = snapshot_checksums(readers, tables, scheme)
+        scanners.begin()
+        conn = connect(path)
+        try:
+            sizes = _sizes(conn, tables)
+        finally:
+            conn.close()
+        results = scanners.checksums(tables, sizes)
     finally:
-        for reader in readers:
-            reader.close()
+        scanners.stop()
     if progress:
         for table in tables:
             progress(table.name)
@@ -248,17 +323,22 @@ def full_backup(path, out_path, progress=None, digest=False):
     of the same state at the same time, from the live file. With `digest` (`out_path` is the file
     that will be stored, not one to compress), the copy's SHA-256 (info["sha256"]) is computed
     and the copy flushed to disk while the checksums are."""
-    source, *readers = open_snapshot(path, 1 + checksum_workers())
+    scanners = _Scanners(path, checksum_workers(), CHECKSUM_SCHEME)
+    source = None
     try:
+        source = connect(path, check_same_thread=False)  # the copy runs in another thread
+        with _writers_held_off(path):
+            scanners.begin()
+            _begin_read(source)
         tables = sqlite_tables(source)
+        sizes = _sizes(source, tables)
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
             copy = pool.submit(_copy, source, out_path, stop, digest)
             # A failed copy (a full disk) stops the checksums at once.
-            copy.add_done_callback(lambda done: done.exception() and [r.interrupt()
-                                                                      for r in readers])
+            copy.add_done_callback(lambda done: done.exception() and scanners.kill())
             try:
-                checksums = snapshot_checksums(readers, tables)
+                checksums = scanners.checksums(tables, sizes)
             except BaseException:
                 if copy.done() and copy.exception() is not None:
                     raise copy.exception() from None
@@ -266,8 +346,9 @@ def full_backup(path, out_path, progress=None, digest=False):
                 raise
             migrations, watermark, sha256 = copy.result()
     finally:
-        for conn in (source, *readers):
-            conn.close()
+        scanners.stop()
+        if source is not None:
+            source.close()
     if progress:
         for table in tables:
             progress(table.name)

@@ -361,7 +361,7 @@ BACKUP_SCRATCH_DATABASE = env_str("BACKUP_SCRATCH_DATABASE", "")
 BACKUP_STAGING_DIR = env_str("BACKUP_STAGING_DIR", "")
 # How long a backup or restore waits for another one of the same database to finish.
 BACKUP_LOCK_WAIT_SECONDS = env_int("BACKUP_LOCK_WAIT_SECONDS", 5, minimum=0)
-# Threads computing SQLite table checksums (0: one per CPU core).
+# Processes computing SQLite table checksums (0: one per CPU core).
 BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
 # Folder of pg_dump, pg_restore and psql when they are not on PATH.
 BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
