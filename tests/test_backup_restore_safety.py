@@ -247,3 +247,16 @@ def test_gzip_damage_inside_a_compressed_incremental_is_caught(backup_dir):
     corrupt(path, "flipped byte")
     with pytest.raises(CommandError, match="SHA-256"):
         call_command("restore", "--source", "latest", "--yes", stdout=io.StringIO())
+
+
+def test_a_backup_with_checksums_of_an_unknown_scheme_is_refused(backup_dir):
+    manifest = backup("full")
+    rewrite_manifest(backup_dir, manifest, checksum_scheme=99)
+    before, files_before = testing.table_contents(), files_in(backup_dir)
+
+    with pytest.raises(CommandError, match=r"checksums of a kind this code does not know "
+                                           r"\(scheme 99\).*newer Carshop"):
+        call_command("restore", "--source", "latest", "--yes", stdout=io.StringIO())
+
+    assert testing.table_contents() == before
+    assert files_in(backup_dir) == files_before

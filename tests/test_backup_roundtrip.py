@@ -187,3 +187,102 @@ def test_rollback_restores_the_pre_update_backup(backup_dir):
 
     assert pre_update["type"] == "pre-update"
     assert testing.table_contents() == before_deploy
+
+
+def sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's row text and checksum schemes")
+
+
+def test_awkward_sqlite_values_keep_their_checksums_through_an_incremental(backup_dir):
+    """A blob in a text column, a real with 17 significant digits, text that looks like a
+    number or like JSON: the change capture's triggers accept them, and the checksums an
+    incremental computes from the change alone are those of a full scan."""
+    sqlite_only()
+    backup("full")
+    raw("UPDATE inventory_part SET description = x'00ff27', bin_location = '[\"X''41''\"]' "
+        "WHERE sku = 'BK-003'")
+    raw("UPDATE inventory_part SET unit_cost = 0.1 + 0.2, bin_location = '5' WHERE sku = 'BK-004'")
+    incremental = backup("incremental")
+    expected = testing.table_contents()
+
+    assert incremental["kind"] == "incremental"
+    assert service.compare(service.Target.live(), incremental) == []
+    Part.objects.update(description="later")
+    restore(str(backup_dir / f"{incremental['id']}.manifest.json"))
+    assert testing.table_contents() == expected
+
+
+def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
+        backup_dir, monkeypatch):
+    """The checksums are read from the live file while the copy is made: both start in the same
+    state, so a write that commits meanwhile is in neither, and the next incremental has it."""
+    from carshop.backups import sqlite
+
+    sqlite_only()
+    copy = sqlite._copy
+
+    def copy_after_a_write(*args):
+        writer = sqlite.connect(service.Target.live().name)
+        writer.execute("UPDATE inventory_part SET description = 'written during the backup'")
+        writer.close()
+        return copy(*args)
+
+    monkeypatch.setattr(sqlite, "_copy", copy_after_a_write)
+    before = testing.table_contents()
+    full = backup("full")
+    monkeypatch.undo()
+    assert Part.objects.filter(description="written during the backup").count() == 20
+    incremental = backup("incremental")
+    after = testing.table_contents()
+
+    assert incremental["kind"] == "incremental"
+    assert incremental["changed_tables"] == ["inventory_part"]
+    restore(str(backup_dir / f"{full['id']}.manifest.json"))
+    assert testing.table_contents() == before
+    assert service.compare(service.Target.live(), full) == []
+    restore(str(backup_dir / f"{incremental['id']}.manifest.json"))
+    assert testing.table_contents() == after
+
+
+def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
+        backup_dir, monkeypatch):
+    """Backups made before the SQLite checksums were computed from JSON row text (scheme 1,
+    manifests without checksum_scheme, triggers keeping quote() text): they restore and validate
+    as they are, and the next backup starts a new chain instead of carrying on their sums."""
+    import json
+
+    from carshop.backups import capture, sqlite
+
+    sqlite_only()
+    with monkeypatch.context() as previous_code:
+        previous_code.setattr(capture, "SQLITE_CHECKSUM_SCHEME", 1)
+        previous_code.setattr(sqlite, "CHECKSUM_SCHEME", 1)
+        old_full = backup("full")
+        Part.objects.filter(sku="BK-006").update(description="in the old chain")
+        raw("DELETE FROM inventory_part WHERE sku = 'BK-017'")
+        old_incremental = backup("incremental")
+    assert old_incremental["kind"] == "incremental"
+    for manifest in (old_full, old_incremental):
+        path = backup_dir / f"{manifest['id']}.manifest.json"
+        data = json.loads(path.read_text())
+        del data["checksum_scheme"]
+        path.write_text(json.dumps(data))
+        del manifest["checksum_scheme"]
+    expected = testing.table_contents()
+    live_path = service.Target.live().name
+    # The two schemes really differ: the old sums do not pass as the new ones.
+    assert sqlite.compare(live_path, 1) == old_incremental["tables"]
+    assert sqlite.compare(live_path, 2) != old_incremental["tables"]
+
+    Part.objects.filter(sku="BK-008").update(description="after the upgrade")
+    after_upgrade = backup("incremental")
+    assert after_upgrade["kind"] == "full"
+    assert "computed a new way" in after_upgrade["promoted_reason"]
+    assert after_upgrade["checksum_scheme"] == sqlite.CHECKSUM_SCHEME == 2
+    Part.objects.filter(sku="BK-009").update(description="new chain")
+    assert backup("incremental")["kind"] == "incremental"
+
+    restore(str(backup_dir / f"{old_incremental['id']}.manifest.json"))
+    assert testing.table_contents() == expected
+    assert service.compare(service.Target.live(), old_incremental) == []

@@ -21,7 +21,8 @@ the table (see postgres.py).
 
 SQLite: row-level triggers; writers are serialised, so the change log's ids are in commit order
 and a backup is "every change row after id N". The update and delete triggers keep the old row as
-text, from which the incremental backup computes checksums without reading whole tables.
+text (`sqlite_row_text`, the text its checksum is computed from), from which the incremental
+backup computes checksums without reading whole tables.
 """
 
 import logging
@@ -283,11 +284,31 @@ def _pg_install(cursor):
 
 # --- SQLite ------------------------------------------------------------------------------------
 
-def sqlite_row_text(table, alias=None):
-    """SQL text of a row as one string: quote() of each column, comma-separated. quote() writes
-    every value unambiguously (strings quoted, blobs in hex, NULL as NULL)."""
+# The text a row is hashed from, by checksum scheme (each SQLite manifest records its scheme;
+# manifests without one are of scheme 1):
+# 1: quote() of each column, comma-separated. Every value is written unambiguously, but each
+#    quote() and each || makes a new string (|| copies the growing row for every column).
+# 2: json_array() of the columns: one call that writes the whole row into one buffer, less than
+#    half the cost. Still unambiguous (strings quoted and escaped, NULL as null, an integer apart
+#    from a real); a blob, which JSON cannot hold, is written as a one-element array of its
+#    quote(). Reals are written with 15 significant digits (as Django reads decimals back).
+SQLITE_CHECKSUM_SCHEME = 2
+SQLITE_CHECKSUM_SCHEMES = (1, 2)
+
+
+def sqlite_row_text(table, alias=None, scheme=None):
+    """SQL text of a row as one string, for its checksum (see the schemes above; None: the
+    current one). Used by the triggers (a changed row's old text) and by every checksum query."""
+    scheme = scheme or SQLITE_CHECKSUM_SCHEME
     prefix = f"{alias}." if alias else ""
-    return "||','||".join(f"quote({prefix}{qi(c)})" for c in table.columns) or "''"
+    columns = [f"{prefix}{qi(c)}" for c in table.columns]
+    if scheme == 1:
+        return "||','||".join(f"quote({c})" for c in columns) or "''"
+    if scheme != 2:
+        raise ValueError(f"unknown checksum scheme {scheme}")
+    # Only a blob compares >= x'' (NULL, numbers and text sort before every blob).
+    values = [f"CASE WHEN {c} >= x'' THEN json_array(quote({c})) ELSE {c} END" for c in columns]
+    return f"json_array({', '.join(values)})"
 
 
 def sqlite_key_expression(table, alias):

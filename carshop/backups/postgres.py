@@ -47,6 +47,8 @@ from carshop.backups.util import (
 
 VENDOR = "postgresql"
 DUMP_MAGIC = b"PGDMP"
+CHECKSUM_SCHEME = 1  # hashtextextended(row::text, 0), the only one so far
+CHECKSUM_SCHEMES = (1,)
 
 
 class NeedsFull(Exception):

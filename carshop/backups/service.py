@@ -310,7 +310,8 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
             if target.vendor == "postgresql":
                 info = postgres.full_backup(target.settings, staged, compress, progress)
             else:
-                info = sqlite.full_backup(target.name, raw if compress else staged, progress)
+                info = sqlite.full_backup(target.name, raw if compress else staged, progress,
+                                          digest=not compress)
                 if compress:
                     gzip_file(raw, staged)
                     remove_quietly(raw)
@@ -325,7 +326,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
                 gzip_file(raw, staged)
                 remove_quietly(raw)
         size = os.path.getsize(staged)
-        digest = sha256_file(staged)
+        digest = info.get("sha256") or sha256_file(staged)
         pause_point("backup-written")
         destination.commit(staged, data_name)
     except (postgres.NeedsFull, sqlite.NeedsFull) as reason:
@@ -362,6 +363,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "migrations": info["migrations"],
         "schema_fingerprint": info["schema_fingerprint"],
         "tables": info["tables"],
+        "checksum_scheme": engine.CHECKSUM_SCHEME,
         "changed_tables": info.get("changed_tables"),
         "capture": info["capture"],
         "file": {"name": data_name, "size": size, "sha256": digest, "format": info["format"],
@@ -399,6 +401,14 @@ def _incremental_parent(target, destination, backup_id, dry_run):
     if state is None:
         return None, None, "first backup of this database: change capture starts now"
     if changed:
+        parent = None
+        if state["backup_id"]:
+            with contextlib.suppress(OSError, ValueError, BackupError):
+                parent, _ = find_backup(state["backup_id"], destination)
+        if parent is not None and _new_scheme(parent, target):
+            # The triggers were re-made because they now keep the old rows' text as the new
+            # scheme writes it: say so, rather than that they were missing.
+            return None, None, _new_scheme(parent, target)
         return None, None, f"change capture was missing on {len(changed)} tables"
     if state["needs_full"]:
         return None, None, "migrations ran or the database was restored since the last backup"
@@ -409,7 +419,23 @@ def _incremental_parent(target, destination, backup_id, dry_run):
         return None, None, f"the previous backup {state['backup_id']} is not found"
     if parent.get("engine") != target.vendor:
         return None, None, "the previous backup is of another database engine"
+    if _new_scheme(parent, target):
+        return None, None, _new_scheme(parent, target)
     return parent, place, None
+
+
+def _new_scheme(parent, target):
+    """Why `parent`'s checksums cannot be carried on (computed another way), or None."""
+    if checksum_scheme(parent) == target.engine.CHECKSUM_SCHEME:
+        return None
+    return (f"table checksums are computed a new way (scheme {target.engine.CHECKSUM_SCHEME}; "
+            f"the previous backup has scheme {checksum_scheme(parent)})")
+
+
+def checksum_scheme(manifest):
+    """How the manifest's table checksums were computed (see capture.sqlite_row_text); manifests
+    written before there was a choice have none: scheme 1."""
+    return manifest.get("checksum_scheme", 1)
 
 
 def _peek_state(target):
@@ -445,6 +471,7 @@ def verify_chain(chain, target):
                               f"database is {engine_name}: restore it on {backup_engine}")
         if manifest.get("format", 0) > MANIFEST_FORMAT:
             raise BackupError(f"backup {manifest['id']} was written by a newer Carshop")
+        _check_scheme(manifest, target)
     unknown = _unknown_migrations(last)
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
@@ -475,6 +502,13 @@ def verify_chain(chain, target):
         release(local_files)
         raise
     return local_files
+
+
+def _check_scheme(manifest, target):
+    if checksum_scheme(manifest) not in target.engine.CHECKSUM_SCHEMES:
+        raise BackupError(f"backup {manifest['id']} has table checksums of a kind this code does "
+                          f"not know (scheme {checksum_scheme(manifest)}): it was written by a "
+                          "newer Carshop")
 
 
 def release(local_files):
@@ -669,12 +703,13 @@ def test_recovery(target_value="scratch", source="latest", destination=None, pro
 
 def compare(target, manifest):
     """Row counts and checksums of every table of `target` against the manifest."""
+    _check_scheme(manifest, target)
     if target.vendor == "postgresql":
         found = postgres.compare(target.settings, target.name)
     else:
         if not os.path.exists(target.name):
             raise BackupError(f"{target.name} does not exist: run test_recovery first")
-        found = sqlite.compare(target.name)
+        found = sqlite.compare(target.name, checksum_scheme(manifest))
     mismatches = []
     for name in sorted(set(found) | set(manifest["tables"])):
         expected, actual = manifest["tables"].get(name), found.get(name)

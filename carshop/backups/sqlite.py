@@ -2,9 +2,13 @@
 restore that never writes over the live file.
 
 Full backup: SQLite's backup API copies every page of one consistent state of the database
-(readers and writers may go on meanwhile) into the destination; row counts, checksums and the
-change-log position are then read from that copy, so they describe exactly what was saved. The
-copy is switched to rollback-journal mode so that it is one self-contained file.
+(readers and writers may go on meanwhile) into the destination. At the same time, other
+connections that read that very state (their read transactions start together with the copy's,
+under a write lock held for milliseconds) compute every table's row count and checksum, in
+one process per core, so that this CPU work runs beside the copy instead of after it; the
+copy's SHA-256 is computed while it is flushed to disk. The change-log position is read from
+the copy: the manifest describes exactly what was saved. The copy is switched to
+rollback-journal mode so that it is one self-contained file.
 
 Incremental backup: a small SQLite file holding, per changed table, the keys touched since the
 parent backup and the current version of those rows (untyped columns, so every value keeps its
@@ -18,9 +22,15 @@ still has the database open (stop the application first): no stale WAL can be re
 restored file. Killed at any moment, the path names either the old database or the new one.
 """
 
+import contextlib
+import multiprocessing.connection
 import os
 import shutil
+import socket
 import sqlite3
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from carshop.backups import capture
 from carshop.backups.errors import BackupError
@@ -40,18 +50,23 @@ from carshop.backups.util import (
     pause_point,
     remove_quietly,
     row_hash,
+    row_hash_sum,
+    sha256_file,
+    spawn,
 )
 
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
+CHECKSUM_SCHEME = capture.SQLITE_CHECKSUM_SCHEME
+CHECKSUM_SCHEMES = capture.SQLITE_CHECKSUM_SCHEMES
 
 
 class NeedsFull(Exception):
     """An incremental backup is not possible now; the reason says why."""
 
 
-def connect(path):
-    return sqlite3.connect(path, isolation_level=None, timeout=30)
+def connect(path, **options):
+    return sqlite3.connect(path, isolation_level=None, timeout=30, **options)
 
 
 def server_version():
@@ -62,16 +77,19 @@ def _fetch(conn):
     return lambda sql: conn.execute(sql).fetchall()
 
 
-def scan_checksum(conn, table, schema="main"):
+def scan_checksum(conn, table, schema="main", scheme=None):
+    """The table's row count and checksum; `scheme`: how rows are hashed (None: the current
+    scheme)."""
+    scheme = scheme or CHECKSUM_SCHEME
     conn.text_factory = bytes
     try:
         count = 0
         total = 0
-        for (text,) in conn.execute(
-            f"SELECT {capture.sqlite_row_text(table)} FROM {qi(schema)}.{qi(table.name)}"
-        ):
-            total += row_hash(text)
-            count += 1
+        cursor = conn.execute(f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} "
+                              f"FROM {qi(schema)}.{qi(table.name)}")
+        while rows := cursor.fetchmany(4096):
+            total += row_hash_sum(rows, scheme)
+            count += len(rows)
     finally:
         conn.text_factory = str
     return {"rows": count, "checksum": checksum_hex(total)}
@@ -81,51 +99,155 @@ def table_checksums(conn, tables, only=None):
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
-def _checksum_worker(path, queue):
-    own = connect(path)
-    try:
-        return {table.name: scan_checksum(own, table) for table in queue}
-    finally:
-        own.close()
-
-
-def parallel_checksums(path, tables, progress=None):
-    """Checksums of a database file nobody writes to (a backup copy, a restored scratch file),
-    table by table in a few worker processes (one per core): building and hashing each row's
-    text is CPU work, which one Python process does on one core only."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+def checksum_workers():
     from django.conf import settings
 
-    workers = max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
-    sizes = {}
-    conn = connect(path)
-    try:
-        for table in tables:
-            sizes[table.name] = conn.execute(
-                f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
-    finally:
-        conn.close()
-    queues = [[] for _ in range(min(workers, max(1, len(tables))))]
-    loads = [0] * len(queues)
-    for table in sorted(tables, key=lambda t: sizes[t.name], reverse=True):
-        lightest = loads.index(min(loads))
-        queues[lightest].append(table)
-        loads[lightest] += sizes[table.name] + 1
+    return max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
 
-    results = {}
-    if len(queues) == 1 or sum(loads) < 200_000:
-        results = _checksum_worker(path, tables)  # not worth starting processes
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=len(queues), mp_context=context) as pool:
-            for done in pool.map(_checksum_worker, [path] * len(queues), queues):
-                results.update(done)
+
+@contextlib.contextmanager
+def _writers_held_off(path):
+    """While inside, no writer can commit: read transactions started inside all see one state.
+    Held for as long as they take to start (milliseconds)."""
+    writer = connect(path)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+
+
+def _begin_read(conn):
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read starts here
+
+
+class _Scanners:
+    """Processes computing table checksums of one database file, each on its own connection, one
+    per core: turning rows into text and hashing them is CPU work, which threads of one process
+    would not share out (they would take Python's global lock at every row). New interpreters,
+    not forks: no SQLite state of this process (its connections to the same file) is carried
+    into them, and the caller's main module is not run again (as multiprocessing's spawn
+    would). Each one is told when to start its read transaction, so that a caller can start them
+    all in one state (see full_backup); they then take tables, biggest first, until none are
+    left. They die with this process."""
+
+    def __init__(self, path, count, scheme):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.pipes, self.processes = [], []
+        try:
+            for _ in range(count):
+                mine, theirs = socket.socketpair()
+                with theirs:
+                    self.processes.append(spawn(
+                        [sys.executable, "-c", "from carshop.backups import sqlite; "
+                         "sqlite._scanner_main()", str(theirs.fileno()), path, str(scheme)],
+                        pass_fds=[theirs.fileno()], env=env))
+                self.pipes.append(multiprocessing.connection.Connection(mine.detach()))
+            for pipe in self.pipes:
+                self._receive(pipe)  # connected
+        except BaseException:
+            self.stop()
+            raise
+
+    def begin(self):
+        for pipe in self.pipes:
+            pipe.send("begin")
+        for pipe in self.pipes:
+            self._receive(pipe)  # reading
+
+    def checksums(self, tables, sizes):
+        pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
+        results = {}
+        busy = list(self.pipes)
+        while busy:
+            for pipe in multiprocessing.connection.wait(busy):
+                results.update(self._receive(pipe))  # what it did; it asks for more
+                if pending:
+                    pipe.send(pending.pop())
+                else:
+                    pipe.send(None)
+                    busy.remove(pipe)
+        return {t.name: results[t.name] for t in tables}
+
+    def _receive(self, pipe):
+        try:
+            message = pipe.recv()
+        except EOFError:
+            raise BackupError("a checksum process ended before its work was done") from None
+        if isinstance(message, BaseException):
+            raise message
+        return message
+
+    def kill(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+
+    def stop(self):
+        self.kill()
+        for process in self.processes:
+            process.wait()
+        for pipe in self.pipes:
+            pipe.close()
+
+
+def _scanner_main():
+    """A _Scanners process: python -c ... FD PATH SCHEME."""
+    fd, path, scheme = sys.argv[1:4]
+    _scanner(multiprocessing.connection.Connection(int(fd)), path, int(scheme))
+
+
+def _scanner(pipe, path, scheme):
+    try:
+        conn = connect(path)
+        pipe.send("connected")
+        pipe.recv()
+        _begin_read(conn)
+        pipe.send("reading")
+        done = {}
+        while True:
+            pipe.send(done)
+            table = pipe.recv()
+            if table is None:
+                break
+            done = {table.name: scan_checksum(conn, table, scheme=scheme)}
+        conn.close()
+    except (BrokenPipeError, EOFError):
+        pass  # the backup was stopped
+    except BaseException as exc:
+        pipe.send(exc)
+
+
+def _sizes(conn, tables):
+    """How much work each table is, roughly: rows times columns."""
+    return {t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
+            * len(t.columns) for t in tables}
+
+
+def file_checksums(path, tables, progress=None, scheme=None):
+    """Checksums of a database file nobody writes to (a restored scratch file)."""
+    scanners = _Scanners(path, min(checksum_workers(), max(1, len(tables))),
+                         scheme or CHECKSUM_SCHEME)
+    try:
+        scanners.begin()
+        conn = connect(path)
+        try:
+            sizes = _sizes(conn, tables)
+        finally:
+            conn.close()
+        results = scanners.checksums(tables, sizes)
+    finally:
+        scanners.stop()
     if progress:
         for table in tables:
             progress(table.name)
-    return {t.name: results[t.name] for t in tables}
+    return results
 
 
 def describe(path):
@@ -196,25 +318,40 @@ def _watermark(conn, schema="main"):
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(path, out_path, progress=None):
-    """Copy the database to `out_path` with the backup API; read the figures from the copy."""
-    source = connect(path)
+def full_backup(path, out_path, progress=None, digest=False):
+    """Copy the database to `out_path` with the backup API; compute the row counts and checksums
+    of the same state at the same time, from the live file. With `digest` (`out_path` is the file
+    that will be stored, not one to compress), the copy's SHA-256 (info["sha256"]) is computed
+    and the copy flushed to disk while the checksums are."""
+    scanners = _Scanners(path, checksum_workers(), CHECKSUM_SCHEME)
+    source = None
     try:
-        target = sqlite3.connect(out_path, isolation_level=None)
-        try:
+        source = connect(path, check_same_thread=False)  # the copy runs in another thread
+        with _writers_held_off(path):
+            scanners.begin()
+            _begin_read(source)
+        tables = sqlite_tables(source)
+        sizes = _sizes(source, tables)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            copy = pool.submit(_copy, source, out_path, stop, digest)
+            # A failed copy (a full disk) stops the checksums at once.
+            copy.add_done_callback(lambda done: done.exception() and scanners.kill())
             try:
-                source.backup(target)
-            except sqlite3.OperationalError as exc:
-                raise OSError(28 if "full" in str(exc) else 5, str(exc)) from None
-            target.execute("PRAGMA journal_mode=DELETE")
-            tables = sqlite_tables(target)
-            migrations = applied_migrations(_fetch(target), tables)
-            watermark = _watermark(target)
-        finally:
-            target.close()
+                checksums = scanners.checksums(tables, sizes)
+            except BaseException:
+                if copy.done() and copy.exception() is not None:
+                    raise copy.exception() from None
+                stop.set()
+                raise
+            migrations, watermark, sha256 = copy.result()
     finally:
-        source.close()
-    checksums = parallel_checksums(out_path, tables, progress)
+        scanners.stop()
+        if source is not None:
+            source.close()
+    if progress:
+        for table in tables:
+            progress(table.name)
     return {
         "tables": checksums,
         "migrations": migrations,
@@ -222,7 +359,39 @@ def full_backup(path, out_path, progress=None):
         "capture": {"watermark": watermark},
         "server_version": server_version(),
         "format": "sqlite",
+        "checksum_scheme": CHECKSUM_SCHEME,
+        "sha256": sha256,
     }
+
+
+def _copy(source, out_path, stop, digest):
+    """The backup API's copy of the state `source` reads (its transaction is open), in steps so
+    that `stop` can end it; then the figures the manifest takes from the copy, and with `digest`
+    its SHA-256 while it is flushed to disk (one fsync at the end: none while it is written, a
+    copy cut short is never used)."""
+    def step(status, remaining, total):
+        if stop.is_set():
+            raise BackupError("backup stopped")
+
+    target = sqlite3.connect(out_path, isolation_level=None)
+    try:
+        target.execute("PRAGMA synchronous=OFF")
+        try:
+            source.backup(target, pages=16384, progress=step)
+        except sqlite3.OperationalError as exc:
+            raise OSError(28 if "full" in str(exc) else 5, str(exc)) from None
+        target.execute("PRAGMA journal_mode=DELETE")
+        tables = sqlite_tables(target)
+        migrations, watermark = applied_migrations(_fetch(target), tables), _watermark(target)
+    finally:
+        target.close()
+    if not digest:
+        return migrations, watermark, None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flushed = pool.submit(fsync_file, out_path)
+        sha256 = sha256_file(out_path)
+        flushed.result()
+    return migrations, watermark, sha256
 
 
 # --- incremental backup ------------------------------------------------------------------------
@@ -260,6 +429,9 @@ def _write_incremental(conn, parent, progress):
     if state["backup_id"] != parent["id"]:
         raise NeedsFull(f"the database last matched backup {state['backup_id']}, "
                         f"not {parent['id']}")
+    if parent.get("checksum_scheme", 1) != CHECKSUM_SCHEME:
+        # The parent's checksums cannot be carried on with rows hashed another way.
+        raise NeedsFull("the previous backup's checksums are of an older scheme")
     tables = sqlite_tables(conn)
     migrations = applied_migrations(_fetch(conn), tables)
     fingerprint = schema_fingerprint(tables, migrations)
@@ -325,13 +497,16 @@ def _write_incremental(conn, parent, progress):
         "capture": {"watermark": watermark},
         "server_version": server_version(),
         "format": "sqlite-incremental",
+        "checksum_scheme": CHECKSUM_SCHEME,
     }
 
 
 def _delta_checksum(conn, table, base, window, match):
     """The table's checksum now, from the parent's and the rows that changed: minus each touched
     row as it was at the parent (the old text kept by the first change after it), plus each
-    touched row as it is now."""
+    touched row as it is now (the parent is of the current checksum scheme, and so are the
+    triggers that kept the old text)."""
+    scheme = CHECKSUM_SCHEME
     count = base["rows"]
     total = int(base["checksum"], 16)
     conn.text_factory = bytes
@@ -344,12 +519,13 @@ def _delta_checksum(conn, table, base, window, match):
         )
         for op, old in first_changes:
             if op in (b"U", b"D", "U", "D"):
-                total -= row_hash(old)
+                total -= row_hash(old, scheme)
                 count -= 1
         for (text,) in conn.execute(
-            f"SELECT {capture.sqlite_row_text(table)} FROM main.{qi(table.name)} WHERE {match}"
+            f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} FROM main.{qi(table.name)} "
+            f"WHERE {match}"
         ):
-            total += row_hash(text)
+            total += row_hash(text, scheme)
             count += 1
     finally:
         conn.text_factory = str
@@ -495,10 +671,11 @@ def _verify(conn, last, checked, deep):
     names = sorted(t.name for t in tables)
     if names != sorted(last["tables"]):
         raise BackupError("restore check failed: the tables differ from the backup's")
+    scheme = last.get("checksum_scheme", 1)
     for table in tables:
         expected = last["tables"][table.name]
         if table.name in checked:
-            found = scan_checksum(conn, table)
+            found = scan_checksum(conn, table, scheme=scheme)
         else:
             rows = conn.execute(f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
             found = {"rows": rows, "checksum": expected["checksum"]}
@@ -535,14 +712,15 @@ def _swap(live_path, beside):
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))
 
 
-def compare(path):
-    """Every table's row count and checksum (of a database nobody else writes to)."""
+def compare(path, scheme=None):
+    """Every table's row count and checksum (of a database nobody else writes to), computed as
+    `scheme` says (the manifest's; None: the current one)."""
     conn = connect(path)
     try:
         tables = sqlite_tables(conn)
     finally:
         conn.close()
-    return parallel_checksums(path, tables)
+    return file_checksums(path, tables, scheme=scheme)
 
 
 def copy_database(source_path, target_path):

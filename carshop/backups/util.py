@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import xxhash
+
 from carshop.backups.errors import BackupError
 
 MOD64 = 1 << 64
@@ -20,13 +22,28 @@ CHUNK = 1024 * 1024
 # A table's checksum is the sum, modulo 2**64, of a 64-bit hash of each row's text. A sum does not
 # depend on row order and can be updated from the rows that changed alone, which is what lets an
 # incremental backup record every table's checksum without reading the whole table.
+# SQLite's rows are hashed here, by checksum scheme (capture.sqlite_row_text): BLAKE2b-64 (little
+# endian) in scheme 1, XXH3-64 from scheme 2 on, ten times cheaper per row (the sums detect
+# damage and mistakes; they are not a signature).
 
 def checksum_hex(total):
     return f"{int(total) % MOD64:016x}"
 
 
-def row_hash(text_bytes):
-    return int.from_bytes(hashlib.blake2b(text_bytes, digest_size=8).digest(), "little")
+def row_hash(text_bytes, scheme):
+    if scheme == 1:
+        return int.from_bytes(hashlib.blake2b(text_bytes, digest_size=8).digest(), "little")
+    return xxhash.xxh3_64_intdigest(text_bytes)
+
+
+def row_hash_sum(rows, scheme):
+    """The sum of row_hash() of each row's text, for rows (text,) as a cursor returns them: one
+    call per batch of rows, no Python function call per row."""
+    if scheme == 1:
+        blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+        return sum([from_bytes(blake2b(text, digest_size=8).digest(), "little")
+                    for (text,) in rows])
+    return sum(map(xxhash.xxh3_64_intdigest, [text for (text,) in rows]))
 
 
 # --- files -------------------------------------------------------------------------------------
