@@ -103,9 +103,15 @@ def env_cache(name, default=_UNSET):
     if value is None:
         value = default
     try:
-        return environ.Env.cache_url_config(value)
+        config = environ.Env.cache_url_config(value)
     except Exception as exc:
         raise ImproperlyConfigured(f"{name}: not a cache URL ({exc})") from None
+    # django-environ lower-cases every query option for Django's Redis backend, but Django reads
+    # KEY_PREFIX, VERSION and KEY_FUNCTION in capitals only (`?key_prefix=carshop` would be lost).
+    for option in ("KEY_PREFIX", "VERSION", "KEY_FUNCTION"):
+        if option.lower() in config:
+            config[option] = config.pop(option.lower())
+    return config
 
 
 def env_choice(name, default, choices):
