@@ -18,7 +18,9 @@ LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
 CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuum_database"]
 DATA = ["export", "import"]  # their --format is the data format (json or csv)
-COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA
+APPLICATION = ["analyze_cache", "optimize_cache", "optimize_assets", "check_docs",
+               "update_changelog"]
+COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA + APPLICATION
 
 
 def command(name):
@@ -46,7 +48,8 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
 
 
 @pytest.mark.parametrize("name", ["disable_users", "reset_password", "prune_temp_data",
-                                  "cleanup_orphans", "archive_logs", "import"])
+                                  "cleanup_orphans", "archive_logs", "import",
+                                  "optimize_cache", "optimize_assets", "update_changelog"])
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 
