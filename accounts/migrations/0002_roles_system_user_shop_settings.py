@@ -18,10 +18,11 @@ def forwards(apps, schema_editor):
     from accounts.roles import apply_roles
 
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # Both skip an app whose models_module is unset, as it is in a migration's state.
+        models_module, app_config.models_module = app_config.models_module, True
         create_contenttypes(app_config, verbosity=0, apps=apps)
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
     apply_roles(apps)
 
     user_model = apps.get_model("accounts", "User")
