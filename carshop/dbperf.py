@@ -735,7 +735,8 @@ def running_queries(connection, threshold_seconds):
 
 def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
                  progress=_identity):
-    """pg_stat_statements and db.log, for the period. Returns (report dict, the LogReader)."""
+    """pg_stat_statements (its `top` slowest) and db.log (every statement), for the period.
+    Returns (report dict, the LogReader)."""
     _vendor_check(connection)
     if threshold_seconds <= 0:
         raise CommandError(f"--threshold must be more than 0 seconds, got {threshold_seconds:g}")
@@ -751,7 +752,7 @@ def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
         "database": connection.vendor,
         "pg_stat_statements": stats,
         "db_log": {**reader.summary(), "count": logged["count"],
-                   "statements": logged["statements"][:top],
+                   "statements": logged["statements"],
                    "total_statements": len(logged["statements"])},
     }, reader
 
@@ -1009,10 +1010,12 @@ def _explain_sqlite(connection, text, params, min_rows):
 
 
 def optimize_queries(connection, report, *, min_rows=10000, progress=_identity):
-    """EXPLAIN the statements of a slow_queries report, slowest first, with suggestions."""
+    """EXPLAIN the statements of a slow_queries report with suggestions: SELECTs first (the
+    only ones explained), slowest first."""
     candidates = [*report["db_log"]["statements"],
                   *report["pg_stat_statements"]["statements"]]
-    candidates.sort(key=lambda row: -(row.get("max_ms") or 0))
+    candidates.sort(key=lambda row: (_explainable(row["example"])[2] is not None,
+                                     -(row.get("max_ms") or 0)))
     results = []
     for row in progress(candidates, total=len(candidates), label="explaining"):
         outcome = explain(connection, row["example"], min_rows=min_rows)

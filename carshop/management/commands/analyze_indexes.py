@@ -52,8 +52,10 @@ def index_report(result):
         report.ok("unused indexes", "every index has been scanned")
     duplicates = result["duplicates"]
     if duplicates:
-        report.warn("duplicate indexes", f"{len(duplicates)}: " + ", ".join(
-            f"{row['index']} ({row['reason']})" for row in duplicates))
+        names = ", ".join(row["index"] for row in duplicates[:10])
+        more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
+        report.warn("duplicate indexes", f"{len(duplicates)} repeat another index: "
+                    f"{names}{more}")
     else:
         report.ok("duplicate indexes", "none")
     bloat = result["bloat"]
