@@ -192,7 +192,8 @@ def _sqlite_indexes(connection):
                     predicate=predicate, opclasses=tuple(row[4] for row in key),
                     options=tuple(row[3] for row in key), unique=bool(unique),
                     primary=origin == "pk", constraint=origin in ("u", "pk"),
-                    definition=sql or f"({origin}) {name} ON {table} ({', '.join(map(str, columns))})",
+                    definition=sql or f"({origin}) {name} ON {table} "
+                                      f"({', '.join(map(str, columns))})",
                 ))
     return result
 
@@ -375,11 +376,12 @@ def _drop_statement(connection, index):
     return f"DROP INDEX IF EXISTS {quote(index.name)};"
 
 
-def duplicate_indexes(indexes):
+def duplicate_indexes(indexes, declared=()):
     """(redundant, kept, reason) for indexes that repeat another: the same table, method,
     columns, expressions, predicate and operator classes; or a B-tree whose columns lead another
     B-tree's (a non-unique one: a unique index enforces something). A constraint's index is
-    never the redundant one."""
+    never the redundant one, and of two the same a declared one ((table, name) in `declared`)
+    is kept."""
     found = []
     seen = set()
     groups = defaultdict(list)
@@ -389,9 +391,9 @@ def duplicate_indexes(indexes):
     for group in groups.values():
         if len(group) < 2:
             continue
-        # Keep the one that does most: primary key, constraint, unique, then the first name.
+        # Keep the one that does most: primary key, constraint, unique, declared, first name.
         group = sorted(group, key=lambda i: (not i.primary, not i.constraint, not i.unique,
-                                             i.name))
+                                             (i.table, i.name) not in declared, i.name))
         kept = group[0]
         for other in group[1:]:
             if other.constraint:
@@ -446,7 +448,7 @@ def analyze_indexes(connection, *, min_rows=10000, progress=_identity):
          "definition": index.definition, "size_bytes": index.size,
          "declared": declared_names.get((index.table, index.name)),
          "drop": _drop_statement(connection, index)}
-        for index, kept, reason in duplicate_indexes(indexes)
+        for index, kept, reason in duplicate_indexes(indexes, declared_names)
     ]
     result = {
         "database": connection.vendor,
@@ -974,7 +976,7 @@ def _explain_sqlite(connection, text, params, min_rows):
             table = match.group("table")
             with connection.cursor() as cursor:
                 try:
-                    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
                 except DatabaseError:
                     continue
                 rows_in_table = cursor.fetchone()[0]

@@ -52,7 +52,7 @@ class Command(OperationsCommand):
     def handle(self, *args, **options):
         if options["running"]:
             return self.running(options)
-        connection, report, reader = gather(self, options)
+        _connection, report, reader = gather(self, options)
         report["db_log"]["statements"] = report["db_log"]["statements"][:options["top"]]
         threshold = options["threshold"]
         lines = [f"queries of {threshold:g} s or more since "
