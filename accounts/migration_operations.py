@@ -30,10 +30,25 @@ def trigram_extension():
                              reverse_sql=migrations.RunSQL.noop)
 
 
+class TrigramIndexSQL(PostgreSQLOnlySQL):
+    """The RunSQL of trigram_index, which keeps the index's name, table and expression so that
+    `analyze_indexes` and `create_indexes` can tell whether the database still has it."""
+
+    def __init__(self, name, table, expression, **kwargs):
+        self.index_name, self.table, self.expression = name, table, expression
+        super().__init__(**kwargs)
+
+    def create_sql(self, concurrently=False):
+        how = "CONCURRENTLY " if concurrently else ""
+        return (f"CREATE INDEX {how}IF NOT EXISTS {self.index_name} ON {self.table} "
+                f"USING gin (({self.expression}) gin_trgm_ops)")
+
+
 def trigram_index(name, table, expression):
     """A GIN trigram index, so `LIKE '%words%'` on `expression` is an index scan. For Django's
     icontains the expression is UPPER("column"), which is what the lookup compares."""
-    return PostgreSQLOnlySQL(
-        f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (({expression}) gin_trgm_ops)",
+    return TrigramIndexSQL(
+        name, table, expression,
+        sql=f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (({expression}) gin_trgm_ops)",
         reverse_sql=f"DROP INDEX IF EXISTS {name}",
     )
