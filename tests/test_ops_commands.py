@@ -16,11 +16,15 @@ CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagno
           "security_check", "security_scan"]
 LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
                        "monitor_performance", "monitor_db_connections"]
-CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuum_database"]
+CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs"]
 DATA = ["export", "import"]  # their --format is the data format (json or csv)
 APPLICATION = ["analyze_cache", "optimize_cache", "optimize_assets", "check_docs",
                "update_changelog"]
-COMMANDS = USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA + APPLICATION
+DATABASE = ["analyze_indexes", "optimize_indexes", "create_indexes", "analyze_queries",
+            "optimize_queries", "vacuum_database"]
+TEST_ENVIRONMENT = ["create_test_env", "test_in_isolation", "profile"]
+COMMANDS = (USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA + APPLICATION
+            + DATABASE + TEST_ENVIRONMENT)
 
 
 def command(name):
@@ -49,7 +53,8 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
 
 @pytest.mark.parametrize("name", ["disable_users", "reset_password", "prune_temp_data",
                                   "cleanup_orphans", "archive_logs", "import",
-                                  "optimize_cache", "optimize_assets", "update_changelog"])
+                                  "optimize_cache", "optimize_assets", "update_changelog",
+                                  "optimize_indexes", "create_indexes", "create_test_env"])
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 
