@@ -19,7 +19,8 @@ def forwards(apps, schema_editor):
 
     for app_config in apps.get_app_configs():
         # Both skip an app whose models_module is unset, as it is in a migration's state.
-        models_module, app_config.models_module = app_config.models_module, True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = True
         create_contenttypes(app_config, verbosity=0, apps=apps)
         create_permissions(app_config, verbosity=0, apps=apps)
         app_config.models_module = models_module
