@@ -97,7 +97,8 @@ class RowSerializerMixin:
         return super().to_representation(instance)
 
     def represent_row(self, row, f):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} says how a row is shown in "
+                                  "represent_row()")
 
     @classmethod
     def add_related_rows(cls, rows):
