@@ -289,9 +289,14 @@ def _seed(rng, scale, context):
     services.deliver_deal(paid(unwound))
     services.unwind_deal(unwound, reason="Lender declined the contract after delivery")
     deals.append(unwound)
+    # The canceled deal's deposit is given back; the unwound one's money is still held (its
+    # page shows what is owed back).
     canceled = deal(to_cancel[0], pat)
     services.sign_deal(canceled)
+    services.record_payment(canceled, amount=D("500.00"), method="card", reference="deposit")
     services.cancel_deal(canceled, reason="Buyer found a cheaper car elsewhere")
+    services.record_refund(canceled, amount=D("500.00"), method="card",
+                           reference="deposit returned")
     deals.append(canceled)
 
     # Leads that have not become deals yet, with follow-ups due, overdue and unplanned.

@@ -26,3 +26,8 @@ def test_demo_lot_has_every_unit_and_deal_status_and_leads():
         reconditioning__gt=0)
     assert reconditioned.filter(status=StockUnit.Status.RECONDITIONING).exists()
     assert reconditioned.filter(status=StockUnit.Status.SOLD).exists()
+    # Money after a deal fell through: the canceled deposit refunded, the unwound price held.
+    canceled = Deal.objects.get(status=Deal.Status.CANCELED)
+    unwound = Deal.objects.get(status=Deal.Status.UNWOUND)
+    assert services.refunds_made(canceled) == services.payments_received(canceled) > 0
+    assert services.money_held(unwound) > 0
