@@ -4,6 +4,9 @@ Tests marked `postgresql` (row locks, concurrency) need a PostgreSQL database. O
 skipped on a developer's machine; under CI (CI set) or with REQUIRE_POSTGRES=1 they fail instead,
 so a CI run that lost its PostgreSQL cannot pass. CI's SQLite run deselects them
 (`-m "not postgresql"`) and its PostgreSQL run runs them.
+
+Tests marked `sqlite` check what only SQLite does (its file, its row text); on another database
+they are skipped, and CI's PostgreSQL run deselects them (`-m "not sqlite"`).
 """
 
 import os
@@ -28,6 +31,16 @@ def _postgresql_only(request):
         if _required("REQUIRE_POSTGRES") or _required("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_only(request):
+    if request.node.get_closest_marker("sqlite") is None:
+        return
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip(f"about SQLite, the database is {connection.vendor}")
 
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

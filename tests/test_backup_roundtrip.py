@@ -189,16 +189,11 @@ def test_rollback_restores_the_pre_update_backup(backup_dir):
     assert testing.table_contents() == before_deploy
 
 
-def sqlite_only():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's row text and checksum schemes")
-
-
+@pytest.mark.sqlite
 def test_awkward_sqlite_values_keep_their_checksums_through_an_incremental(backup_dir):
     """A blob in a text column, a real with 17 significant digits, text that looks like a
     number or like JSON: the change capture's triggers accept them, and the checksums an
     incremental computes from the change alone are those of a full scan."""
-    sqlite_only()
     backup("full")
     raw("UPDATE inventory_part SET description = x'00ff27', bin_location = '[\"X''41''\"]' "
         "WHERE sku = 'BK-003'")
@@ -213,13 +208,13 @@ def test_awkward_sqlite_values_keep_their_checksums_through_an_incremental(backu
     assert testing.table_contents() == expected
 
 
+@pytest.mark.sqlite
 def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
         backup_dir, monkeypatch):
     """The checksums are read from the live file while the copy is made: both start in the same
     state, so a write that commits meanwhile is in neither, and the next incremental has it."""
     from carshop.backups import sqlite
 
-    sqlite_only()
     copy = sqlite._copy
 
     def copy_after_a_write(*args):
@@ -245,6 +240,7 @@ def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
     assert testing.table_contents() == after
 
 
+@pytest.mark.sqlite
 def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
         backup_dir, monkeypatch):
     """Backups made before the SQLite checksums were computed from JSON row text (scheme 1,
@@ -254,7 +250,6 @@ def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
 
     from carshop.backups import capture, sqlite
 
-    sqlite_only()
     with monkeypatch.context() as previous_code:
         previous_code.setattr(capture, "SQLITE_CHECKSUM_SCHEME", 1)
         previous_code.setattr(sqlite, "CHECKSUM_SCHEME", 1)

@@ -76,10 +76,9 @@ def test_check_db_connection_exits_non_zero_with_one_line_when_the_server_is_dow
 # --- monitor_db_connections -------------------------------------------------------------------
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_monitor_db_connections_on_sqlite_reports_the_file_wal_and_journal_mode():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's report")
     report, error = run_report("monitor_db_connections")
     assert error is None
     assert report["data"]["journal_mode"] == "wal"

@@ -223,10 +223,9 @@ def test_postgresql_reports_usage_figures_and_says_when_bloat_is_not_measured():
         assert "pgstattuple extension is not installed" in data["bloat"]["note"]
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_sqlite_says_what_it_does_not_measure():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only")
     out, error = run("analyze_indexes")
     assert error is None
     assert "SQLite keeps no index usage figures" in out

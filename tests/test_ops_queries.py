@@ -111,10 +111,9 @@ def test_running_finds_a_query_running_in_another_connection():
         thread.join()
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_running_on_sqlite_says_it_needs_postgresql():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only")
     with pytest.raises(CommandError, match="--running needs PostgreSQL: SQLite has no list"):
         run("analyze_queries", "--running")
 

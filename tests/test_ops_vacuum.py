@@ -113,10 +113,9 @@ def test_full_and_analyze_only_exclude_each_other():
         run("--full", "--analyze-only")
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_vacuums_the_whole_file_and_says_so_for_tables():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only")
     with pytest.raises(CommandError) as error:
         run("--tables=sessions")
     assert str(error.value) == ("SQLite vacuums the whole file: leave out --tables, or add "
