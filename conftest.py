@@ -47,8 +47,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 @pytest.fixture
-def browser_page():
-    """A page in a real headless Chromium (the system's, driven by Playwright)."""
+def chromium():
+    """A real headless Chromium (the system's, driven by Playwright), closed after the test."""
     if not os.path.exists(CHROMIUM):
         message = f"needs Chromium at {CHROMIUM}"
         if _required("REQUIRE_BROWSER"):
@@ -64,10 +64,16 @@ def browser_page():
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        page = browser.new_page()
-        page.set_default_timeout(15000)
         try:
-            yield page
+            yield browser
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A page in a real headless Chromium."""
+    page = chromium.new_page()
+    page.set_default_timeout(15000)
+    yield page

@@ -1,10 +1,18 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from health_check.views import HealthCheckView
 
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
+
+
+def favicon(request):
+    # Resolved per request: the static manifest may not exist yet when URLs are loaded.
+    return HttpResponsePermanentRedirect(static("carshop/favicon.svg"))
+
 
 admin.site.site_header = "Carshop"
 admin.site.site_title = "Carshop back office"
@@ -13,6 +21,8 @@ admin.site.index_title = "Shop and lot"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on every page that names no icon.
+    path("favicon.ico", favicon),
     path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
     path("health/live/", HealthCheckView.as_view(checks=LIVENESS_CHECKS), name="health-live"),
     path("api/v1/", include("carshop.api_urls")),
