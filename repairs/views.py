@@ -5,9 +5,9 @@
   InvoiceAdmin get_urls) for staff who may see customer prices.
 """
 
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
@@ -88,6 +88,16 @@ def _require_print_permission(request):
         raise PermissionDenied
 
 
+def _document_or_404(queryset, pk):
+    """The order or invoice `pk` names, or a 404: a typed URL (`15/change`, `abc`, digits too
+    many for the id column) is a page that does not exist, never a server error."""
+    try:
+        return queryset.get(pk=int(pk))
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError,
+            OverflowError):
+        raise Http404(f"No {queryset.model._meta.verbose_name} {pk}.") from None
+
+
 def estimate_context(repair_order_pk, queryset):
     shop = ShopSettings.current()
     order = load_order(repair_order_pk, queryset)
@@ -119,27 +129,27 @@ def invoice_context(invoice):
 
 def print_estimate(request, pk, queryset):
     _require_print_permission(request)
-    get_object_or_404(queryset, pk=pk)
-    context = estimate_context(pk, queryset)
+    order = _document_or_404(queryset, pk)
+    context = estimate_context(order.pk, queryset)
     return render(request, "repairs/print/document.html", context)
 
 
 def estimate_pdf(request, pk, queryset):
     _require_print_permission(request)
-    get_object_or_404(queryset, pk=pk)
-    context = estimate_context(pk, queryset)
+    order = _document_or_404(queryset, pk)
+    context = estimate_context(order.pk, queryset)
     return _pdf_response(pdf.render_document(context), f"estimate-{context['number']}.pdf")
 
 
 def print_invoice(request, pk, queryset):
     _require_print_permission(request)
-    invoice = get_object_or_404(queryset, pk=pk)
+    invoice = _document_or_404(queryset, pk)
     return render(request, "repairs/print/document.html", invoice_context(invoice))
 
 
 def invoice_pdf(request, pk, queryset):
     _require_print_permission(request)
-    invoice = get_object_or_404(queryset, pk=pk)
+    invoice = _document_or_404(queryset, pk)
     context = invoice_context(invoice)
     return _pdf_response(pdf.render_document(context), f"invoice-{invoice.number}.pdf")
 

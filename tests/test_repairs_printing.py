@@ -4,7 +4,7 @@ people who handle customers' money; others are refused, visitors sent to log in.
 import pytest
 from django.urls import reverse
 
-from accounts.roles import SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
+from accounts.roles import MANAGER, SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.testing import (
     add_job_with_lines,
@@ -75,3 +75,29 @@ def test_visitors_are_sent_to_the_login_page(client, invoice):
         response = client.get(url)
         assert response.status_code == 302, name
         assert response.url.startswith(reverse("admin:login")), name
+
+
+def _bad_document_urls(invoice):
+    """Every print and PDF address with an id that names no document: typed, pasted, or cut."""
+    order = invoice.repair_order
+    paths = []
+    for model, pk in (("repairorder", order.pk), ("invoice", invoice.pk)):
+        for suffix in ("print/", "print/pdf/"):
+            for bad_id in (f"{pk}/change", "abc", "-1", "0", "1.5", f"{pk}abc",
+                           "99999999999999999999999", f"{pk + 1000}"):
+                paths.append(f"/admin/repairs/{model}/{bad_id}/{suffix}")
+    for bad_id in (f"{order.pk}/change", "abc", "99999999999999999999999"):
+        paths.append(f"/admin/sales/deal/{bad_id}/buyers-order/")
+    return paths
+
+
+@pytest.mark.parametrize("role", [SERVICE_ADVISOR, MANAGER])
+def test_a_typed_address_with_a_bad_id_is_a_page_not_found(client, invoice, role):
+    # /admin/repairs/invoice/15/change/print/ and /admin/repairs/repairorder/abc/print/ used to
+    # raise "Field 'id' expected a number" (a server error).
+    client.force_login(make_staff("sam", role))
+    statuses = {path: client.get(path).status_code for path in _bad_document_urls(invoice)}
+    assert statuses == dict.fromkeys(statuses, 404)
+    # The good addresses still print.
+    for name, url in _urls(invoice).items():
+        assert client.get(url).status_code == 200, name
