@@ -77,6 +77,7 @@ ROLES = {
         "accounts.user": "view",
         "inventory.*": "all view_part_cost",
         "repairs.*": "all",
+        "repairs.timeentry": "correct_timeentry",
         "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
         # Partners of the API: managers decide who integrates and with which scopes.

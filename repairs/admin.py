@@ -969,8 +969,32 @@ class PartLineAdmin(LineAdminBase):
 # Time
 # --------------------------------------------------------------------------------------------
 
+class TimeEntryForm(forms.ModelForm):
+    """Start and end of a time entry, checked against repairs.services' rules for who may
+    change what (the person saving is given by the admin as `user`)."""
+
+    user = None
+
+    class Meta:
+        model = TimeEntry
+        fields = ("started", "ended")
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and not self.errors:
+            stored = TimeEntry.objects.select_related("technician", "job__repair_order").get(
+                pk=self.instance.pk)
+            try:
+                services.check_time_entry_change(stored, started=data.get("started"),
+                                                 ended=data.get("ended"), user=self.user)
+            except RepairError as exc:
+                raise ValidationError(str(exc)) from None
+        return data
+
+
 @admin.register(TimeEntry)
-class TimeEntryAdmin(CarshopModelAdmin):
+class TimeEntryAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+    form = TimeEntryForm
     list_display = ("technician", "job", "repair_order", "started", "ended", "hours")
     list_select_related = ("technician", "job__repair_order")
     list_filter = ("technician", "started")
@@ -997,6 +1021,14 @@ class TimeEntryAdmin(CarshopModelAdmin):
     def has_add_permission(self, request):
         # Technicians clock in and out from their jobs (actions on the jobs list).
         return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def save_model(self, request, obj, form, change):
+        _adopt(obj, services.change_time_entry(obj, started=obj.started, ended=obj.ended,
+                                               user=request.user))
 
 
 # --------------------------------------------------------------------------------------------

@@ -731,10 +731,12 @@ def clock_in(technician, job, *, at=None):
             raise RepairError(f"{technician} is already clocked in on "
                               f"{current.job.repair_order.number} job {current.job.position}; "
                               "clock out first.")
+        started = at or timezone.now()
+        _check_not_future(started, "start")
         try:
             with transaction.atomic():
                 entry = TimeEntry.objects.create(technician=technician, job=job,
-                                                 started=at or timezone.now())
+                                                 started=started)
         except IntegrityError:
             raise RepairError(f"{technician} is already clocked in on a job.") from None
     return entry
@@ -748,11 +750,69 @@ def clock_out(technician, *, at=None):
         if entry is None:
             raise RepairError(f"{technician} is not clocked in.")
         ended = at or timezone.now()
+        _check_not_future(ended, "end")
         if ended < entry.started:
             raise RepairError("A time entry cannot end before it starts.")
         entry.ended = ended
         entry.save(update_fields=["ended"])
     return entry
+
+
+# Time on these orders was billed (or costed): it is history, nobody changes it any more.
+TIME_LOCKED_STATUSES = (Status.INVOICED, Status.PAID, Status.CLOSED, Status.CANCELED)
+# Who may correct another technician's time, or time already clocked off (managers).
+CORRECT_TIME_PERMISSION = "repairs.correct_timeentry"
+
+
+def _check_not_future(moment, verb):
+    now = timezone.now()
+    if moment is not None and moment > now:
+        raise RepairError(f"A time entry cannot {verb} in the future (it is now "
+                          f"{timezone.localtime(now):%Y-%m-%d %H:%M}).")
+
+
+def check_time_entry_change(entry, *, started, ended, user, repair_order=None):
+    """RepairError when `user` may not set `entry` to run from `started` to `ended`.
+
+    A technician moves the start of their own open entry or clocks it off; correcting a closed
+    entry or someone else's is a manager's step. Nothing starts or ends in the future, and the
+    time of an invoiced, paid or closed order is locked. `entry` holds the stored values.
+    """
+    repair_order = repair_order or entry.job.repair_order
+    if repair_order.status in TIME_LOCKED_STATUSES:
+        raise RepairError(f"{repair_order.number} is {repair_order.get_status_display().lower()}"
+                          ": its time entries are locked.")
+    if started is None:
+        raise RepairError("A time entry needs its start.")
+    _check_not_future(started, "start")
+    _check_not_future(ended, "end")
+    if ended is not None and ended < started:
+        raise RepairError("A time entry cannot end before it starts.")
+    if entry.ended is not None and ended is None:
+        raise RepairError("A clocked-off entry stays closed; clock in again instead.")
+    may_correct = user is not None and user.has_perm(CORRECT_TIME_PERMISSION)
+    if entry.technician_id != getattr(user, "pk", None) and not may_correct:
+        raise RepairError(f"This is {entry.technician}'s time: only a manager corrects "
+                          "another technician's entry.")
+    if entry.ended is not None and not may_correct:
+        raise RepairError(f"This entry was clocked off at "
+                          f"{timezone.localtime(entry.ended):%Y-%m-%d %H:%M}: only a manager "
+                          "corrects a closed entry.")
+
+
+def change_time_entry(entry, *, started, ended, user):
+    """Move a time entry's start or end (see check_time_entry_change for who may do what).
+
+    The audit log keeps the old and new times with who changed them."""
+    with transaction.atomic():
+        repair_order = _lock(entry.job.repair_order)
+        stored = TimeEntry.objects.select_for_update().select_related("technician").get(
+            pk=entry.pk)
+        check_time_entry_change(stored, started=started, ended=ended, user=user,
+                                repair_order=repair_order)
+        stored.started, stored.ended = started, ended
+        stored.save(update_fields=["started", "ended"])
+    return stored
 
 
 def actual_hours(job):

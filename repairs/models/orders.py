@@ -294,6 +294,8 @@ class TimeEntry(models.Model):
     class Meta:
         ordering = ["-started", "-id"]
         verbose_name_plural = "time entries"
+        permissions = [("correct_timeentry",
+                        "Can correct another technician's or a clocked-off time entry")]
         indexes = [
             models.Index(fields=["technician", "-started"], name="timeentry_tech_started_idx"),
         ]
