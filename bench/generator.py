@@ -1151,11 +1151,15 @@ class Generator:
                                     "advisor", "status", "created_at"])
         concerns = [job[1] for job in JOBS]
         rows = []
-        for pk in range(1, self.size["appointments"] + 1):
+        # One booking per slot (a day and a quarter hour from 7:00 to 16:45), as
+        # repairs.services.check_appointment requires: as many days ahead as the bookings need.
+        count = self.size["appointments"]
+        days = max(14, -(-count // 40))
+        slots = rng.sample(range(days * 40), count)
+        for pk, slot in enumerate(slots, start=1):
             vehicle = rng.choice(self.old_vehicles)
-            day = self.today + datetime.timedelta(days=rng.randint(0, 13))
-            rows.append((pk, day, datetime.time(7 + rng.randint(0, 9), rng.choice((0, 15, 30,
-                                                                                    45))),
+            day = self.today + datetime.timedelta(days=slot // 40)
+            rows.append((pk, day, datetime.time(7 + slot % 40 // 4, slot % 4 * 15),
                          self.v_owner[vehicle], vehicle, rng.choice(concerns),
                          rng.choice(self.advisors), "scheduled",
                          self.dt(self.until_ts - rng.uniform(0, 20 * DAY))))

@@ -1035,8 +1035,29 @@ class TimeEntryAdmin(ServiceErrorsMixin, CarshopModelAdmin):
 # Appointments
 # --------------------------------------------------------------------------------------------
 
+class AppointmentForm(forms.ModelForm):
+    """A booking, checked by repairs.services.check_appointment: the customer's own vehicle, not
+    in the past, a free slot."""
+
+    class Meta:
+        model = Appointment
+        fields = ("date", "time", "customer", "vehicle", "concern", "advisor", "status")
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            try:
+                services.check_appointment(self.instance)
+            except RepairError as exc:
+                self.add_error(None, str(exc))
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
+    form = AppointmentForm
+
+    class Media:
+        js = ["admin/js/jquery.init.js", "repairs/admin/appointment_vehicle.js"]
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
                     "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")
@@ -1063,6 +1084,9 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
         return format_html('<a href="{}">{}</a>',
                            reverse("admin:repairs_repairorder_change", args=[order.pk]),
                            order.number)
+
+    def save_model(self, request, obj, form, change):
+        services.save_appointment(obj, user=request.user)
 
     def has_open_order_permission(self, request):
         return request.user.has_perm("repairs.add_repairorder")

@@ -282,7 +282,8 @@ def _seed(rng, scale, context):
         for index in range(count):
             vehicle = rng.choice(customers_vehicles)
             appointments.append(Appointment.objects.create(
-                date=day, time=datetime.time(8 + index % 9, rng.choice([0, 15, 30, 45])),
+                # One booking per slot: a quarter hour from 8:00, each hour filled in turn.
+                date=day, time=datetime.time(8 + index % 9, index // 9 % 4 * 15),
                 customer=vehicle.owner, vehicle=vehicle, concern=rng.choice(CONCERNS),
                 advisor=users.get("advisor")))
 

@@ -284,6 +284,56 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
     return CreatedRepairOrder(repair_order, warnings)
 
 
+# --------------------------------------------------------------------------------------------
+# Appointments
+# --------------------------------------------------------------------------------------------
+
+def _vehicle_owner_error(vehicle, customer):
+    if vehicle.owner_id == customer.pk:
+        return ""
+    whose = f"belongs to {vehicle.owner}" if vehicle.owner_id else "is the business's own"
+    return (f"{vehicle} is not a vehicle of {customer}: it {whose}. Choose one of the "
+            "customer's vehicles, or record the change of owner on the vehicle first.")
+
+
+def check_appointment(appointment):
+    """RepairError when `appointment` (saved or not) cannot be booked as it stands.
+
+    The vehicle is the customer's; a new booking, or one moved to another day or time, is not in
+    the past; and a slot (a day and a time) holds one scheduled appointment.
+    """
+    if appointment.customer_id is None or appointment.vehicle_id is None:
+        raise RepairError("An appointment needs a customer and one of their vehicles.")
+    error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
+    if error:
+        raise RepairError(error)
+    stored = (Appointment.objects.filter(pk=appointment.pk).values("date", "time").first()
+              if appointment.pk else None)
+    moved = stored is None or (stored["date"], stored["time"]) != (appointment.date,
+                                                                   appointment.time)
+    if moved and appointment.date < timezone.localdate():
+        raise RepairError(f"{appointment.date:%Y-%m-%d} is in the past: book today or a later "
+                          "day.")
+    if appointment.status == AppointmentStatus.SCHEDULED:
+        taken = (Appointment.objects.filter(date=appointment.date, time=appointment.time,
+                                            status=AppointmentStatus.SCHEDULED)
+                 .exclude(pk=appointment.pk).select_related("customer").first())
+        if taken is not None:
+            raise RepairError(f"{taken.customer} is already booked on "
+                              f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M}: choose "
+                              "another time.")
+
+
+def save_appointment(appointment, *, user=None):
+    """Book a new appointment or save changes to one, after check_appointment."""
+    with transaction.atomic():
+        if appointment.pk:
+            Appointment.objects.select_for_update().filter(pk=appointment.pk).first()
+        check_appointment(appointment)
+        appointment.save()
+    return appointment
+
+
 def create_repair_order_from_appointment(appointment, *, user=None):
     """Turn a booked appointment into an estimate with a first job for the customer's concern."""
     with transaction.atomic():
@@ -293,6 +343,10 @@ def create_repair_order_from_appointment(appointment, *, user=None):
                               f"{appointment.date:%Y-%m-%d} is "
                               f"{appointment.get_status_display().lower()}; only scheduled "
                               "appointments become repair orders.")
+        error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
+        if error:
+            raise RepairError(f"The appointment of {appointment.customer} on "
+                              f"{appointment.date:%Y-%m-%d}: {error}")
         created = create_repair_order(appointment.vehicle, customer=appointment.customer,
                                       advisor=appointment.advisor or user,
                                       appointment=appointment, user=user)

@@ -39,3 +39,6 @@ def test_the_demo_shows_every_part_of_the_service_shop():
     today = timezone.localdate()
     assert Appointment.objects.filter(date=today).exists()
     assert Appointment.objects.filter(date=today + datetime.timedelta(days=1)).exists()
+    # Bookings the services would take: the customer's own vehicle, one per slot.
+    for appointment in Appointment.objects.all():
+        services.check_appointment(appointment)

@@ -66,9 +66,20 @@ class VehicleSearchMixin:
     search_help_text = "VIN, or its last 6 or 8 characters; plate; owner's name or phone."
 
     def get_search_results(self, request, queryset, search_term):
+        queryset = self._narrow_picker(request, queryset)
         if not search_term.strip():
             return queryset, False
         return queryset.search(search_term), False
+
+    def _narrow_picker(self, request, queryset):
+        """A picker that names a customer (`vehicle_owner`, sent by the appointment form) lists
+        only that customer's vehicles."""
+        owner = request.GET.get("vehicle_owner", "")
+        match = getattr(request, "resolver_match", None)
+        if (owner.isdigit() and match is not None and match.url_name == "autocomplete"
+                and queryset.model is Vehicle):
+            return queryset.filter(owner_id=int(owner))
+        return queryset
 
 
 @admin.register(Vehicle)
