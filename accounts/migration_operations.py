@@ -52,3 +52,24 @@ def trigram_index(name, table, expression):
         sql=f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (({expression}) gin_trgm_ops)",
         reverse_sql=f"DROP INDEX IF EXISTS {name}",
     )
+
+
+class CheckExistingRows(migrations.AddConstraint):
+    """AddConstraint that first looks for rows the new CHECK would refuse, and if it finds any,
+    stops with a message that names the table, the rule and the first ids: fix those rows (or
+    restore them from a backup), then migrate again. Without it the database stops the migration
+    with a bare "check constraint violated". Nothing is changed when it stops.
+    """
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        refused = model._default_manager.using(schema_editor.connection.alias).exclude(
+            self.constraint.condition)
+        ids = list(refused.order_by("pk").values_list("pk", flat=True)[:11])
+        if ids:
+            shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
+            raise ValueError(
+                f"{model._meta.label_lower} rows break {self.constraint.name} "
+                f"({self.constraint.violation_error_message}): ids {shown}. Correct them, then "
+                "migrate again.")
+        super().database_forwards(app_label, schema_editor, from_state, to_state)

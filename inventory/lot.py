@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.limits import MAX_VEHICLE_AMOUNT, at_most, bounded
+
 
 class StockUnit(models.Model):
     """A vehicle the business owns to sell: acquisition, prices, status, title and days in stock."""
@@ -72,18 +74,25 @@ class StockUnit(models.Model):
                                      help_text="Seller, auction house or dealer.")
     acquired_on = models.DateField(default=timezone.localdate)
     acquisition_cost = models.DecimalField(max_digits=10, decimal_places=2,
-                                           validators=[MinValueValidator(Decimal("0"))])
+                                           validators=[MinValueValidator(Decimal("0")),
+                                                       at_most(MAX_VEHICLE_AMOUNT,
+                                                               "for a vehicle")])
     asking_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
-                                       validators=[MinValueValidator(Decimal("0"))])
+                                       validators=[MinValueValidator(Decimal("0")),
+                                                   at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
     internet_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
-                                         validators=[MinValueValidator(Decimal("0"))],
+                                         validators=[MinValueValidator(Decimal("0")),
+                                                     at_most(MAX_VEHICLE_AMOUNT,
+                                                             "for a vehicle")],
                                          help_text="Price advertised online, if different.")
     title_status = models.CharField(max_length=12, choices=TitleStatus.choices,
                                     default=TitleStatus.MISSING)
     # The day the unit left the lot (sold, wholesaled, returned); days in stock stop there.
     disposed_on = models.DateField(null=True, blank=True, editable=False)
     wholesale_price = models.DecimalField(max_digits=10, decimal_places=2, null=True,
-                                          blank=True, editable=False)
+                                          blank=True, editable=False,
+                                          validators=[at_most(MAX_VEHICLE_AMOUNT,
+                                                              "for a vehicle")])
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -119,6 +128,9 @@ class StockUnit(models.Model):
                 name="stockunit_disposed_after_acquired",
                 violation_error_message="A unit cannot leave the lot before it was acquired.",
             ),
+            bounded("acquisition_cost", "asking_price", "internet_price", "wholesale_price",
+                    limit=MAX_VEHICLE_AMOUNT, name="stockunit_amounts_bounded",
+                    what="for a vehicle", nullable=True),
         ]
 
     def __str__(self):
@@ -182,7 +194,8 @@ class StockUnitCost(models.Model):
         validators=[FileExtensionValidator(["pdf", "jpg", "jpeg", "png", "webp"])],
     )
     amount = models.DecimalField(max_digits=10, decimal_places=2,
-                                 validators=[MinValueValidator(Decimal("0"))])
+                                 validators=[MinValueValidator(Decimal("0")),
+                                             at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
     incurred_on = models.DateField(default=timezone.localdate)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+", editable=False)
@@ -195,6 +208,8 @@ class StockUnitCost(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="stockunitcost_not_negative",
                                    violation_error_message="A cost cannot be negative."),
+            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="stockunitcost_amount_bounded",
+                    what="for a vehicle"),
         ]
 
     def __str__(self):

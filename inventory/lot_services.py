@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import webhooks
+from accounts import limits, webhooks
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
 from inventory.exceptions import InventoryError
 from inventory.lot import StockUnit, StockUnitPhoto
@@ -69,6 +69,11 @@ def acquire_unit(unit):
             raise StockUnitError(
                 f"{vehicle} is already in stock as {current.stock_number}."
             )
+        too_much = limits.message(limits.MAX_VEHICLE_AMOUNT, "for a vehicle")
+        for name in ("acquisition_cost", "asking_price", "internet_price"):
+            if (getattr(unit, name) or 0) > limits.MAX_VEHICLE_AMOUNT:
+                label = StockUnit._meta.get_field(name).verbose_name.capitalize()
+                raise StockUnitError(f"{label}: {too_much}")
         if StockUnit.objects.filter(stock_number=unit.stock_number).exists():
             raise StockUnitError(f"Stock number {unit.stock_number} is already used.")
         unit.status = StockUnit.Status.ACQUIRED
@@ -104,6 +109,8 @@ def wholesale_unit(unit, price, *, on=None):
     price = Decimal(price)
     if price < 0:
         raise StockUnitError("A wholesale price cannot be negative.")
+    if price > limits.MAX_VEHICLE_AMOUNT:
+        raise StockUnitError(limits.message(limits.MAX_VEHICLE_AMOUNT, "for a vehicle"))
     with transaction.atomic():
         locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
         if locked.status == StockUnit.Status.RESERVED:

@@ -10,6 +10,14 @@ from django.db.models.functions import Length, Upper
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from accounts.limits import (
+    MAX_MARKUP,
+    MAX_ODOMETER,
+    MAX_PART_PRICE,
+    MAX_STOCK_QUANTITY,
+    at_most,
+    bounded,
+)
 from accounts.models import Customer
 from inventory.vin import normalize_vin, validate_vin
 
@@ -85,7 +93,8 @@ class Vehicle(models.Model):
     )
     # The latest reading (by date), kept by inventory.services.record_odometer.
     odometer = models.PositiveIntegerField("last odometer reading", null=True, blank=True,
-                                           editable=False)
+                                           editable=False,
+                                           validators=[at_most(MAX_ODOMETER, "on an odometer")])
     odometer_read_on = models.DateField("odometer read on", null=True, blank=True,
                                         editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -104,6 +113,8 @@ class Vehicle(models.Model):
         constraints = [
             models.CheckConstraint(condition=Exact(Length("vin"), 17), name="vehicle_vin_17",
                                    violation_error_message="A VIN has 17 characters."),
+            bounded("odometer", limit=MAX_ODOMETER, name="vehicle_odometer_bounded",
+                    what="on an odometer", nullable=True),
         ]
 
     def __str__(self):
@@ -131,7 +142,7 @@ class OdometerReading(models.Model):
     """A mileage seen on a date. Readings never go down without a note explaining why."""
 
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="readings")
-    reading = models.PositiveIntegerField()
+    reading = models.PositiveIntegerField(validators=[at_most(MAX_ODOMETER, "on an odometer")])
     read_on = models.DateField()
     note = models.CharField(max_length=200, blank=True,
                             help_text="Required when the reading is lower than an earlier one.")
@@ -144,6 +155,10 @@ class OdometerReading(models.Model):
         indexes = [
             models.Index(fields=["vehicle", "-read_on"], name="odometer_vehicle_date_idx"),
             models.Index(fields=["read_on"], name="odometer_read_on_idx"),
+        ]
+        constraints = [
+            bounded("reading", limit=MAX_ODOMETER, name="odometer_reading_bounded",
+                    what="on an odometer"),
         ]
 
     def __str__(self):
@@ -170,18 +185,21 @@ class Part(models.Model):
     brand = models.CharField(max_length=60, blank=True)
     category = models.CharField(max_length=60, blank=True, db_index=True)
     unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
-                                    validators=[MinValueValidator(Decimal("0"))],
+                                    validators=[MinValueValidator(Decimal("0")),
+                                                at_most(MAX_PART_PRICE, "per part")],
                                     help_text="Average cost, updated on each receipt.")
     price_override = models.DecimalField(
         "selling price (override)", max_digits=10, decimal_places=2, null=True, blank=True,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_PART_PRICE, "per part")],
         help_text="Leave empty to price from the markup matrix.")
     taxable = models.BooleanField(default=True)
     bin_location = models.CharField("bin", max_length=30, blank=True)
     reorder_point = models.PositiveIntegerField(
-        default=0, help_text="Reorder when stock on hand is at or below this.")
+        default=0, validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="Reorder when stock on hand is at or below this.")
     reorder_quantity = models.PositiveIntegerField(
-        default=0, help_text="How many to order when reordering.")
+        default=0, validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="How many to order when reordering.")
     # Kept equal to the sum of the ledger by inventory.services, in the same transaction.
     on_hand = models.IntegerField(default=0, editable=False)
     supplier = models.ForeignKey("inventory.Supplier", null=True, blank=True,
@@ -214,6 +232,10 @@ class Part(models.Model):
                 | models.Q(price_override__gte=0),
                 name="part_price_override_not_negative",
                 violation_error_message="A price cannot be negative."),
+            bounded("unit_cost", "price_override", limit=MAX_PART_PRICE,
+                    name="part_prices_bounded", what="per part", nullable=True),
+            bounded("reorder_point", "reorder_quantity", limit=MAX_STOCK_QUANTITY,
+                    name="part_reorder_levels_bounded", what="parts"),
         ]
 
     def __str__(self):
@@ -244,9 +266,11 @@ class MarkupRule(models.Model):
     """
 
     up_to = models.DecimalField("unit cost up to", max_digits=10, decimal_places=2, unique=True,
-                                validators=[MinValueValidator(Decimal("0.01"))])
+                                validators=[MinValueValidator(Decimal("0.01")),
+                                            at_most(MAX_PART_PRICE, "per part")])
     multiplier = models.DecimalField(max_digits=6, decimal_places=3,
-                                     validators=[MinValueValidator(Decimal("1"))],
+                                     validators=[MinValueValidator(Decimal("1")),
+                                                 at_most(MAX_MARKUP, "times the cost")],
                                      help_text="2.000 sells a part at twice its cost.")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -258,6 +282,10 @@ class MarkupRule(models.Model):
             models.CheckConstraint(condition=models.Q(multiplier__gte=1),
                                    name="markup_multiplier_at_least_one",
                                    violation_error_message="A multiplier below 1 sells at a loss."),
+            bounded("up_to", limit=MAX_PART_PRICE, name="markup_up_to_bounded",
+                    what="per part"),
+            bounded("multiplier", limit=MAX_MARKUP, name="markup_multiplier_bounded",
+                    what="times the cost"),
         ]
 
     def __str__(self):
@@ -291,8 +319,12 @@ class StockMovement(models.Model):
 
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    quantity = models.IntegerField()
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO)
+    quantity = models.IntegerField(validators=[
+        at_most(MAX_STOCK_QUANTITY, "parts in one movement"),
+        MinValueValidator(-MAX_STOCK_QUANTITY,
+                          message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement.")])
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
+                                    validators=[at_most(MAX_PART_PRICE, "per part")])
     reason = models.CharField(max_length=200, blank=True)
     # What caused it, as "app.model:id" (a repair order's part line, a receipt line).
     reference = models.CharField(max_length=60, blank=True, db_index=True)
@@ -313,6 +345,12 @@ class StockMovement(models.Model):
                 condition=~models.Q(kind="adjustment") | ~models.Q(reason=""),
                 name="adjustment_has_reason",
                 violation_error_message="An adjustment needs a reason."),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=MAX_STOCK_QUANTITY, quantity__gte=-MAX_STOCK_QUANTITY),
+                name="movement_quantity_bounded",
+                violation_error_message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement."),
+            bounded("unit_cost", limit=MAX_PART_PRICE, name="movement_unit_cost_bounded",
+                    what="per part"),
         ]
 
     def __str__(self):
@@ -390,10 +428,12 @@ class PurchaseOrderLine(models.Model):
 
     order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="order_lines")
-    quantity_ordered = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity_ordered = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), at_most(MAX_STOCK_QUANTITY, "per line")])
     quantity_received = models.PositiveIntegerField(default=0, editable=False)
     unit_cost = models.DecimalField(max_digits=10, decimal_places=2,
-                                    validators=[MinValueValidator(Decimal("0"))],
+                                    validators=[MinValueValidator(Decimal("0")),
+                                                at_most(MAX_PART_PRICE, "per part")],
                                     help_text="Cost per unit agreed with the supplier.")
 
     class Meta:
@@ -410,6 +450,10 @@ class PurchaseOrderLine(models.Model):
                                    violation_error_message="More received than ordered."),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="po_line_cost_positive",
                                    violation_error_message="A cost cannot be negative."),
+            bounded("quantity_ordered", limit=MAX_STOCK_QUANTITY, name="po_line_quantity_bounded",
+                    what="per line"),
+            bounded("unit_cost", limit=MAX_PART_PRICE, name="po_line_cost_bounded",
+                    what="per part"),
         ]
 
     def __str__(self):
@@ -445,8 +489,9 @@ class PurchaseReceiptLine(models.Model):
     receipt = models.ForeignKey(PurchaseReceipt, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT,
                                    related_name="receipt_lines")
-    quantity = models.PositiveIntegerField()
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField(validators=[at_most(MAX_STOCK_QUANTITY, "per line")])
+    unit_cost = models.DecimalField(max_digits=10, decimal_places=2,
+                                    validators=[at_most(MAX_PART_PRICE, "per part")])
     movement = models.OneToOneField(StockMovement, on_delete=models.PROTECT,
                                     related_name="receipt_line")
 
@@ -456,6 +501,10 @@ class PurchaseReceiptLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0),
                                    name="receipt_line_quantity_positive",
                                    violation_error_message="A receipt line receives something."),
+            bounded("quantity", limit=MAX_STOCK_QUANTITY, name="receipt_line_quantity_bounded",
+                    what="per line"),
+            bounded("unit_cost", limit=MAX_PART_PRICE, name="receipt_line_cost_bounded",
+                    what="per part"),
         ]
 
     def __str__(self):

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from accounts import limits
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
     OdometerReading,
@@ -79,6 +80,9 @@ def check_odometer(vehicle, reading, read_on, note=""):
     """
     if reading is None or int(reading) < 0:
         raise InventoryError("An odometer reading is a whole number, 0 or more.", field="reading")
+    if int(reading) > limits.MAX_ODOMETER:
+        raise InventoryError(limits.message(limits.MAX_ODOMETER, "on an odometer"),
+                             field="reading")
     if read_on is None:
         raise InventoryError("Give the date of the reading.", field="read_on")
     if read_on > timezone.localdate():
@@ -124,6 +128,12 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
 # Parts ledger
 # ---------------------------------------------------------------------------------------------
 def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="", user=None):
+    if abs(quantity) > limits.MAX_STOCK_QUANTITY:
+        raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"),
+                             field="quantity")
+    if unit_cost is not None and Decimal(unit_cost) > limits.MAX_PART_PRICE:
+        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"),
+                             field="unit_cost")
     with transaction.atomic():
         part = Part.objects.select_for_update().get(pk=part_id)
         if part.on_hand + quantity < 0:
@@ -183,6 +193,8 @@ def receive_part(part, quantity, unit_cost, *, reference="", user=None):
     unit_cost = Decimal(unit_cost)
     if unit_cost < 0:
         raise InventoryError("A cost cannot be negative.")
+    if unit_cost > limits.MAX_PART_PRICE:
+        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"))
     with transaction.atomic():
         locked = Part.objects.select_for_update().get(pk=part.pk)
         on_hand = max(locked.on_hand, 0)
@@ -271,6 +283,9 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
         raise InventoryError("Order at least one.", field="quantity_ordered")
     if unit_cost is not None and Decimal(unit_cost) < 0:
         raise InventoryError("A cost cannot be negative.", field="unit_cost")
+    if unit_cost is not None and Decimal(unit_cost) > limits.MAX_PART_PRICE:
+        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"),
+                             field="unit_cost")
     with transaction.atomic():
         locked = _lock_order(order)
         if locked.status != Status.DRAFT:
@@ -278,6 +293,9 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
                 f"{locked.number} is {_status_phrase(locked)}: {_REFUSALS['edit']}."
             )
         line = locked.lines.filter(part=part).first()
+        if (line.quantity_ordered if line else 0) + quantity > limits.MAX_STOCK_QUANTITY:
+            raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "per line"),
+                                 field="quantity_ordered")
         if line is None:
             return PurchaseOrderLine.objects.create(
                 order=locked, part=part, quantity_ordered=quantity,

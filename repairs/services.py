@@ -20,11 +20,12 @@ Webhook events (accounts.webhooks.publish) are written in the same transaction a
 from collections import namedtuple
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts import webhooks
+from accounts import limits, webhooks
 from accounts.models import Partner, ShopSettings
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from inventory import services as inventory_services
@@ -162,6 +163,17 @@ def _next_number(series, year):
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     return counter.last_number
+
+
+def _check_line(line):
+    """A labor or part line within its bounds (accounts.limits): each field, then what the line
+    comes to. Raises RepairError with the bound in the message."""
+    try:
+        line.clean_fields(exclude=["job", "part", "technician"])
+    except ValidationError as exc:
+        raise RepairError(" ".join(exc.messages)) from None
+    if line.amount > limits.MAX_LINE_AMOUNT:
+        raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
 def default_part_price(part):
@@ -437,6 +449,7 @@ def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, us
             rate = ShopSettings.current().labor_rate
         line = LaborLine(job=job, operation=operation, hours_sold=Decimal(hours_sold),
                          rate=Decimal(rate), technician=technician)
+        _check_line(line)
         line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line
@@ -447,6 +460,7 @@ def save_labor_line(line, *, user=None):
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
+        _check_line(line)
         line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line
@@ -480,6 +494,7 @@ def add_part_line(job, part, quantity, *, price=None, user=None):
             price = part.unit_cost if repair_order.internal else default_part_price(part)
         line = PartLine(job=job, part=part, quantity=quantity, price=money(price),
                         unit_cost=part.unit_cost, taxable=part.taxable)
+        _check_line(line)
         line.full_clean(exclude=["job", "part"], validate_constraints=False)
         line.save()
         if _parts_due_now(job, repair_order):
@@ -501,7 +516,9 @@ def change_part_line(line, *, quantity=None, price=None, user=None):
             quantity = int(quantity)
             if quantity <= 0:
                 raise RepairError("A quantity is at least 1; remove the line instead.")
-            difference = quantity - line.quantity
+            line.quantity, previous = quantity, line.quantity
+            _check_line(line)
+            difference = quantity - previous
             if line.issued_quantity:
                 if difference > 0:
                     try:
@@ -514,7 +531,7 @@ def change_part_line(line, *, quantity=None, price=None, user=None):
                                                    reference=line.stock_reference, user=user,
                                                    unit_cost=line.unit_cost)
                 line.issued_quantity = quantity
-            line.quantity = quantity
+        _check_line(line)
         line.save()
     return line
 

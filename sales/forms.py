@@ -5,7 +5,9 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.limits import MAX_VEHICLE_AMOUNT, at_most
 from inventory.models import StockUnit
+from sales import services
 from sales.models import Deal
 
 
@@ -20,6 +22,7 @@ class ConfirmForm(forms.Form):
 
 class WholesaleForm(forms.Form):
     price = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"),
+                               validators=[at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
                                help_text="What the unit went for.")
 
 
@@ -66,3 +69,11 @@ class DealForm(forms.ModelForm):
             raise ValidationError(f"Stock unit {unit.stock_number} is "
                                   f"{unit.get_status_display().lower()}; it is not for sale.")
         return unit
+
+    def _post_clean(self):
+        super()._post_clean()
+        if "down_payment" in self.fields and not self.errors:
+            try:
+                services.check_down_payment(self.instance)
+            except services.DealError as exc:
+                self.add_error("down_payment", str(exc))

@@ -14,12 +14,22 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
+from accounts.limits import (
+    MAX_DEAL_CHARGE,
+    MAX_ODOMETER,
+    MAX_VEHICLE_AMOUNT,
+    at_most,
+    bounded,
+)
 from accounts.models import Customer
 from inventory.models import StockUnit, Vehicle
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 12, "decimal_places": 2}
 NOT_NEGATIVE = [MinValueValidator(Decimal("0"))]
+# Money about the vehicle (prices, trade-ins, payments) and the smaller charges around it.
+VEHICLE_AMOUNT = [*NOT_NEGATIVE, at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")]
+CHARGE = [*NOT_NEGATIVE, at_most(MAX_DEAL_CHARGE, "per fee or add-on")]
 
 
 class Lead(models.Model):
@@ -107,15 +117,17 @@ class Deal(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT,
                               editable=False)
 
-    sale_price = models.DecimalField(**MONEY, validators=NOT_NEGATIVE)
-    documentation_fee = models.DecimalField(**MONEY, validators=NOT_NEGATIVE)
+    sale_price = models.DecimalField(**MONEY, validators=VEHICLE_AMOUNT)
+    documentation_fee = models.DecimalField(**MONEY, validators=CHARGE)
     registration_fee = models.DecimalField("registration and title fee", **MONEY,
-                                           validators=NOT_NEGATIVE)
+                                           validators=CHARGE)
     # The shop's tax rules when the deal was written up (ShopSettings may change later).
     sales_tax_rate = models.DecimalField("sales tax rate %", max_digits=5, decimal_places=3,
                                          editable=False)
     trade_in_reduces_tax = models.BooleanField(editable=False)
-    down_payment = models.DecimalField(**MONEY, default=ZERO, validators=NOT_NEGATIVE)
+    down_payment = models.DecimalField(
+        **MONEY, default=ZERO, validators=VEHICLE_AMOUNT,
+        help_text="At most what the buyer owes: the total less the trade-in equity.")
 
     lender = models.CharField(max_length=120, blank=True,
                               help_text="Leave empty for a cash deal.")
@@ -126,7 +138,7 @@ class Deal(models.Model):
         "term (months)", null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(120)])
     finance_reserve = models.DecimalField(
-        **MONEY, default=ZERO, validators=NOT_NEGATIVE,
+        **MONEY, default=ZERO, validators=CHARGE,
         help_text="What the lender pays the business for arranging the loan.")
 
     # Frozen when signed (the figures on the buyer's order the buyer signed).
@@ -178,6 +190,11 @@ class Deal(models.Model):
                 name="deal_amounts_not_negative",
                 violation_error_message="Prices, fees and payments cannot be negative.",
             ),
+            bounded("sale_price", "down_payment", limit=MAX_VEHICLE_AMOUNT,
+                    name="deal_vehicle_amounts_bounded", what="for a vehicle"),
+            bounded("documentation_fee", "registration_fee", "finance_reserve",
+                    limit=MAX_DEAL_CHARGE, name="deal_charges_bounded",
+                    what="per fee or add-on"),
             models.CheckConstraint(
                 condition=~Q(status__in=["signed", "delivered", "unwound"])
                 | Q(signed_at__isnull=False, total_price__isnull=False),
@@ -234,16 +251,17 @@ class TradeIn(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="trade_ins")
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="trade_ins")
-    allowance = models.DecimalField(**MONEY, validators=NOT_NEGATIVE,
+    allowance = models.DecimalField(**MONEY, validators=VEHICLE_AMOUNT,
                                     help_text="What the deal credits the buyer for it.")
-    payoff = models.DecimalField(**MONEY, default=ZERO, validators=NOT_NEGATIVE,
+    payoff = models.DecimalField(**MONEY, default=ZERO, validators=VEHICLE_AMOUNT,
                                  help_text="Still owed to the buyer's lender; the business pays "
                                            "it off.")
     payoff_lender = models.CharField(max_length=120, blank=True)
     actual_cash_value = models.DecimalField(
-        "actual cash value", **MONEY, validators=NOT_NEGATIVE,
+        "actual cash value", **MONEY, validators=VEHICLE_AMOUNT,
         help_text="What it is really worth; it enters stock at this cost.")
-    odometer = models.PositiveIntegerField(null=True, blank=True)
+    odometer = models.PositiveIntegerField(null=True, blank=True,
+                                           validators=[at_most(MAX_ODOMETER, "on an odometer")])
     # Set on delivery: the stock unit it became and whose it was (given back on an unwind).
     stock_unit = models.OneToOneField(StockUnit, null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="trade_in", editable=False)
@@ -262,6 +280,10 @@ class TradeIn(models.Model):
                 name="tradein_amounts_not_negative",
                 violation_error_message="Trade-in amounts cannot be negative.",
             ),
+            bounded("allowance", "payoff", "actual_cash_value", limit=MAX_VEHICLE_AMOUNT,
+                    name="tradein_amounts_bounded", what="for a vehicle"),
+            bounded("odometer", limit=MAX_ODOMETER, name="tradein_odometer_bounded",
+                    what="on an odometer", nullable=True),
         ]
 
     def __str__(self):
@@ -291,8 +313,8 @@ class DealAddon(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="addons")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.CharField(max_length=200, blank=True)
-    price = models.DecimalField(**MONEY, validators=NOT_NEGATIVE)
-    cost = models.DecimalField(**MONEY, default=ZERO, validators=NOT_NEGATIVE)
+    price = models.DecimalField(**MONEY, validators=CHARGE)
+    cost = models.DecimalField(**MONEY, default=ZERO, validators=CHARGE)
     taxable = models.BooleanField(default=False,
                                   help_text="Accessories usually are; contracts usually not.")
 
@@ -303,6 +325,8 @@ class DealAddon(models.Model):
             models.CheckConstraint(condition=Q(price__gte=0, cost__gte=0),
                                    name="dealaddon_amounts_not_negative",
                                    violation_error_message="Add-on amounts cannot be negative."),
+            bounded("price", "cost", limit=MAX_DEAL_CHARGE, name="dealaddon_amounts_bounded",
+                    what="per fee or add-on"),
         ]
 
     def __str__(self):
@@ -323,7 +347,8 @@ class DealPayment(models.Model):
         TRANSFER = "transfer", "Bank transfer"
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
-    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    amount = models.DecimalField(**MONEY, validators=[
+        MinValueValidator(Decimal("0.01")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
     method = models.CharField(max_length=10, choices=Method.choices)
     reference = models.CharField(max_length=80, blank=True)
     received_at = models.DateTimeField()
@@ -337,6 +362,8 @@ class DealPayment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="dealpayment_positive",
                                    violation_error_message="A payment is more than zero."),
+            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="dealpayment_bounded",
+                    what="for a vehicle"),
         ]
 
     def __str__(self):
@@ -348,7 +375,8 @@ class DealRefund(models.Model):
     in all, than the deal's payments received."""
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    amount = models.DecimalField(**MONEY, validators=[
+        MinValueValidator(Decimal("0.01")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
     method = models.CharField(max_length=10, choices=DealPayment.Method.choices)
     reference = models.CharField(max_length=80, blank=True)
     refunded_at = models.DateTimeField()
@@ -361,6 +389,8 @@ class DealRefund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="dealrefund_positive",
                                    violation_error_message="A refund is more than zero."),
+            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="dealrefund_bounded",
+                    what="for a vehicle"),
         ]
 
     def __str__(self):
@@ -387,7 +417,8 @@ class CommissionPlan(models.Model):
                                validators=[MinValueValidator(Decimal("0")),
                                            MaxValueValidator(Decimal("100"))])
     minimum = models.DecimalField("minimum per deal", **MONEY, default=ZERO,
-                                  validators=NOT_NEGATIVE)
+                                  validators=[*NOT_NEGATIVE,
+                                              at_most(MAX_DEAL_CHARGE, "as a minimum")])
 
     class Meta:
         ordering = ["name", "id"]
@@ -402,6 +433,8 @@ class CommissionPlan(models.Model):
                                    name="commissionplan_sane_numbers",
                                    violation_error_message="A rate is 0 to 100 %; a minimum is "
                                                            "not negative."),
+            bounded("minimum", limit=MAX_DEAL_CHARGE, name="commissionplan_minimum_bounded",
+                    what="as a minimum"),
         ]
 
     def __str__(self):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     DateField,
@@ -32,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
-from accounts import webhooks
+from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
 from inventory.lot_services import StockUnitError, transition
@@ -200,6 +201,58 @@ def figures(deal, *, unit_cost=None):
     )
 
 
+def amount_owed(deal):
+    """What the buyer owes before any down payment: the deal's total (price, add-ons, fees, tax)
+    less the trade-in equity, never below zero. A deal not saved yet has no trade-ins or
+    add-ons, and uses the shop's current tax rules."""
+    if deal.pk is None:
+        shop = ShopSettings.current()
+        trades, addons = [], []
+        tax_rate = deal.sales_tax_rate if deal.sales_tax_rate is not None else shop.sales_tax_rate
+        reduces = (deal.trade_in_reduces_tax if deal.trade_in_reduces_tax is not None
+                   else shop.trade_in_reduces_sales_tax)
+        fees = [shop.documentation_fee if deal.documentation_fee is None
+                else deal.documentation_fee,
+                shop.registration_fee if deal.registration_fee is None
+                else deal.registration_fee]
+    else:
+        trades = [calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
+                  for t in deal.trade_ins.all()]
+        addons = [calculations.AddonFigures(a.price, a.cost, a.taxable)
+                  for a in deal.addons.all()]
+        tax_rate, reduces = deal.sales_tax_rate, deal.trade_in_reduces_tax
+        fees = [deal.documentation_fee, deal.registration_fee]
+    result = calculations.deal_figures(
+        sale_price=deal.sale_price or ZERO, documentation_fee=fees[0] or ZERO,
+        registration_fee=fees[1] or ZERO, tax_rate=tax_rate, trade_reduces_tax=reduces,
+        trades=trades, addons=addons)
+    return max(result.total_price - result.net_trade, ZERO)
+
+
+def check_down_payment(deal):
+    """DealError when the down payment is more than the buyer owes."""
+    down_payment = deal.down_payment or ZERO
+    if down_payment <= 0:
+        return
+    owed = amount_owed(deal)
+    if down_payment > owed:
+        raise DealError(f"A down payment of {down_payment:,.2f} is more than the buyer owes "
+                        f"({owed:,.2f}: the total less the trade-in equity).")
+
+
+def _check_bounds(deal):
+    """Each amount of the deal within its bound (accounts.limits), as DealError."""
+    money_fields = ["sale_price", "documentation_fee", "registration_fee", "down_payment",
+                    "finance_reserve", "apr", "term_months"]
+    try:
+        deal.clean_fields(exclude=[f.name for f in Deal._meta.concrete_fields
+                                   if f.name not in money_fields])
+    except ValidationError as exc:
+        raise DealError(" ".join(f"{Deal._meta.get_field(name).verbose_name.capitalize()}: "
+                                 f"{' '.join(messages)}"
+                                 for name, messages in exc.message_dict.items())) from None
+
+
 def payments_received(deal):
     return deal.payments.aggregate(total=Sum("amount"))["total"] or ZERO
 
@@ -237,6 +290,8 @@ def open_deal(deal):
         deal.registration_fee = shop.registration_fee
     deal.sales_tax_rate = shop.sales_tax_rate
     deal.trade_in_reduces_tax = shop.trade_in_reduces_sales_tax
+    _check_bounds(deal)
+    check_down_payment(deal)
     deal.status = Deal.Status.DRAFT
     deal.save()
     return deal
@@ -260,6 +315,8 @@ def update_draft(deal):
                             f"{unit.get_status_display().lower()}; it is not for sale.")
         if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
             raise DealError("The co-buyer cannot be the buyer.")
+        _check_bounds(deal)
+        check_down_payment(deal)
         deal.status = Deal.Status.DRAFT
         deal.save()
     return deal
@@ -438,6 +495,8 @@ def record_payment(deal, *, amount, method, reference="", received_at=None, user
     amount = Decimal(amount)
     if amount <= 0:
         raise DealError("A payment is more than zero.")
+    if amount > limits.MAX_VEHICLE_AMOUNT:
+        raise DealError(limits.message(limits.MAX_VEHICLE_AMOUNT, "for a vehicle"))
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
         if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
@@ -650,6 +709,7 @@ def _check_terms(deal, result):
     elif result.total_price - result.net_trade < 0:
         raise DealError("The trade-in equity is more than the deal's total; lower the "
                         "allowance.")
+    check_down_payment(deal)
 
 
 def _record_commission(deal, result, now):

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from accounts.limits import MAX_LABOR_HOURS, MAX_LINE_QUANTITY, at_most, bounded
 from inventory.models import Part
 
 
@@ -28,7 +29,8 @@ class CannedJobLabor(models.Model):
     canned_job = models.ForeignKey(CannedJob, on_delete=models.CASCADE, related_name="labor")
     operation = models.CharField(max_length=200)
     hours = models.DecimalField(max_digits=6, decimal_places=2,
-                                validators=[MinValueValidator(Decimal("0"))])
+                                validators=[MinValueValidator(Decimal("0")),
+                                            at_most(MAX_LABOR_HOURS, "hours per line")])
 
     class Meta:
         ordering = ["canned_job", "id"]
@@ -36,6 +38,8 @@ class CannedJobLabor(models.Model):
             models.CheckConstraint(condition=models.Q(hours__gte=0),
                                    name="cannedjoblabor_hours_not_negative",
                                    violation_error_message="Hours cannot be negative."),
+            bounded("hours", limit=MAX_LABOR_HOURS, name="cannedjoblabor_hours_bounded",
+                    what="hours per line"),
         ]
 
     def __str__(self):
@@ -47,7 +51,8 @@ class CannedJobPart(models.Model):
 
     canned_job = models.ForeignKey(CannedJob, on_delete=models.CASCADE, related_name="parts")
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(
+        default=1, validators=[at_most(MAX_LINE_QUANTITY, "per line")])
 
     class Meta:
         ordering = ["canned_job", "id"]
@@ -55,6 +60,8 @@ class CannedJobPart(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0),
                                    name="cannedjobpart_quantity_positive",
                                    violation_error_message="A quantity is at least 1."),
+            bounded("quantity", limit=MAX_LINE_QUANTITY, name="cannedjobpart_quantity_bounded",
+                    what="per line"),
         ]
 
     def __str__(self):

@@ -5,6 +5,17 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from accounts.limits import (
+    MAX_LABOR_HOURS,
+    MAX_LABOR_RATE,
+    MAX_LINE_AMOUNT,
+    MAX_LINE_QUANTITY,
+    MAX_ODOMETER,
+    MAX_PART_PRICE,
+    at_most,
+    bounded,
+    product_bounded,
+)
 from accounts.models import Customer
 from inventory.models import Part, Vehicle
 from repairs.choices import (
@@ -50,7 +61,9 @@ class RepairOrder(models.Model):
     appointment = models.OneToOneField(
         "repairs.Appointment", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="repair_order", editable=False)
-    odometer_in = models.PositiveIntegerField("odometer in", null=True, blank=True)
+    odometer_in = models.PositiveIntegerField(
+        "odometer in", null=True, blank=True,
+        validators=[at_most(MAX_ODOMETER, "on an odometer")])
     advisor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="advised_repair_orders")
     promised_at = models.DateTimeField("promised for", null=True, blank=True)
@@ -105,6 +118,8 @@ class RepairOrder(models.Model):
                 condition=models.Q(discount_percent__gte=0, discount_percent__lte=100),
                 name="ro_discount_percent_range",
                 violation_error_message="A discount is between 0 and 100 %."),
+            bounded("odometer_in", limit=MAX_ODOMETER, name="ro_odometer_in_bounded",
+                    what="on an odometer", nullable=True),
         ]
 
     def __str__(self):
@@ -210,9 +225,11 @@ class LaborLine(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="labor_lines")
     operation = models.CharField(max_length=200)
     hours_sold = models.DecimalField(max_digits=6, decimal_places=2,
-                                     validators=[MinValueValidator(ZERO)])
+                                     validators=[MinValueValidator(ZERO),
+                                                 at_most(MAX_LABOR_HOURS, "hours per line")])
     rate = models.DecimalField("rate per hour", max_digits=8, decimal_places=2,
-                               validators=[MinValueValidator(ZERO)])
+                               validators=[MinValueValidator(ZERO),
+                                           at_most(MAX_LABOR_RATE, "per hour")])
     technician = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="labor_lines")
 
@@ -222,6 +239,12 @@ class LaborLine(models.Model):
             models.CheckConstraint(condition=models.Q(hours_sold__gte=0, rate__gte=0),
                                    name="laborline_hours_rate_not_negative",
                                    violation_error_message="Hours and rate cannot be negative."),
+            bounded("hours_sold", limit=MAX_LABOR_HOURS, name="laborline_hours_bounded",
+                    what="hours per line"),
+            bounded("rate", limit=MAX_LABOR_RATE, name="laborline_rate_bounded",
+                    what="per hour"),
+            product_bounded("hours_sold", "rate", limit=MAX_LINE_AMOUNT,
+                            name="laborline_amount_bounded", what="on one line"),
         ]
 
     def __str__(self):
@@ -241,9 +264,11 @@ class PartLine(models.Model):
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="part_lines")
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="repair_lines")
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(
+        default=1, validators=[at_most(MAX_LINE_QUANTITY, "per line")])
     price = models.DecimalField("unit price", max_digits=10, decimal_places=2,
-                                validators=[MinValueValidator(ZERO)])
+                                validators=[MinValueValidator(ZERO),
+                                            at_most(MAX_PART_PRICE, "per part")])
     unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
                                     editable=False)
     taxable = models.BooleanField(default=True, editable=False)
@@ -264,6 +289,14 @@ class PartLine(models.Model):
                 | models.Q(issued_quantity=models.F("quantity")),
                 name="partline_issued_all_or_nothing",
                 violation_error_message="A part line is issued from stock whole or not at all."),
+            bounded("quantity", limit=MAX_LINE_QUANTITY, name="partline_quantity_bounded",
+                    what="per line"),
+            bounded("price", limit=MAX_PART_PRICE, name="partline_price_bounded",
+                    what="per part"),
+            bounded("unit_cost", limit=MAX_PART_PRICE, name="partline_unit_cost_bounded",
+                    what="per part"),
+            product_bounded("quantity", "price", limit=MAX_LINE_AMOUNT,
+                            name="partline_amount_bounded", what="on one line"),
         ]
 
     def __str__(self):
