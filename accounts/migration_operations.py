@@ -5,7 +5,7 @@ an embedded database holds. Kept in accounts, the bottom layer, so every app's m
 use them.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 class PostgreSQLOnlySQL(migrations.RunSQL):
@@ -55,16 +55,31 @@ def trigram_index(name, table, expression):
 
 
 class CheckExistingRows(migrations.AddConstraint):
-    """AddConstraint that first looks for rows the new CHECK would refuse, and if it finds any,
-    stops with a message that names the table, the rule and the first ids: fix those rows (or
-    restore them from a backup), then migrate again. Without it the database stops the migration
-    with a bare "check constraint violated". Nothing is changed when it stops.
+    """AddConstraint that first looks for rows the new constraint would refuse (a CHECK's
+    condition false, or rows a unique constraint would find twice), and if it finds any, stops
+    with a message that names the table, the rule and the first ids: fix those rows (or restore
+    them from a backup), then migrate again. Without it the database stops the migration with a
+    bare "constraint violated". Nothing is changed when it stops.
     """
+
+    def _refused(self, model, alias):
+        rows = model._default_manager.using(alias)
+        constraint = self.constraint
+        if isinstance(constraint, models.UniqueConstraint):
+            if constraint.condition is not None:
+                rows = rows.filter(constraint.condition)
+            fields = list(constraint.fields)
+            twice = (rows.order_by().values(*fields).annotate(count=models.Count("pk"))
+                     .filter(count__gt=1).values(*fields))
+            taken = models.Q()
+            for values in twice[:10]:
+                taken |= models.Q(**values)
+            return rows.filter(taken) if taken else rows.none()
+        return rows.exclude(constraint.condition)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = from_state.apps.get_model(app_label, self.model_name)
-        refused = model._default_manager.using(schema_editor.connection.alias).exclude(
-            self.constraint.condition)
+        refused = self._refused(model, schema_editor.connection.alias)
         ids = list(refused.order_by("pk").values_list("pk", flat=True)[:11])
         if ids:
             shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")

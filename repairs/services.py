@@ -337,12 +337,20 @@ def check_appointment(appointment):
 
 
 def save_appointment(appointment, *, user=None):
-    """Book a new appointment or save changes to one, after check_appointment."""
+    """Book a new appointment or save changes to one, after check_appointment. Two bookings of
+    one slot at the same moment: the slot's unique constraint lets one in, the other is told
+    who holds the slot."""
     with transaction.atomic():
         if appointment.pk:
             Appointment.objects.select_for_update().filter(pk=appointment.pk).first()
         check_appointment(appointment)
-        appointment.save()
+        try:
+            with transaction.atomic():
+                appointment.save()
+        except IntegrityError:
+            check_appointment(appointment)  # names the booking that got the slot first
+            raise RepairError(f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M} was "
+                              "booked a moment ago: choose another time.") from None
     return appointment
 
 

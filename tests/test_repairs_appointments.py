@@ -2,9 +2,11 @@
 slot (a day and a time); a booking with someone else's car never becomes that customer's bill."""
 
 import datetime
+import threading
 from html import unescape
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -131,7 +133,8 @@ def test_the_admin_refuses_a_past_day_and_a_taken_slot_with_a_message(advisor_cl
 
     services.save_appointment(_booking(maria, make_vehicle(owner=maria)))
     response = advisor_client.post(reverse("admin:repairs_appointment_add"), _form(dana, car))
-    assert "Garcia, Maria is already booked on" in unescape(response.content.decode())
+    assert ("Another appointment is already booked on this day at this time: choose another "
+            "time.") in unescape(response.content.decode())
     assert Appointment.objects.count() == 1
 
     response = advisor_client.post(reverse("admin:repairs_appointment_add"),
@@ -157,3 +160,40 @@ def test_the_vehicle_picker_lists_only_the_chosen_customers_vehicles(advisor_cli
     assert listed(vehicle_owner=dana.pk, term=marias.vin[-6:]) == set()
     page = advisor_client.get(reverse("admin:repairs_appointment_add")).content.decode()
     assert "repairs/admin/appointment_vehicle.js" in page
+
+
+def test_the_database_holds_one_scheduled_booking_per_slot(dana, maria):
+    services.save_appointment(_booking(maria, make_vehicle(owner=maria)))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _booking(dana, make_vehicle(owner=dana)).save()
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_advisors_booking_one_slot_at_the_same_moment_get_one_booking(dana, maria):
+    bookings = [_booking(dana, make_vehicle(owner=dana)),
+                _booking(maria, make_vehicle(owner=maria))]
+    barrier = threading.Barrier(len(bookings))
+    outcomes = [None] * len(bookings)
+
+    def book(index):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = ("ok", services.save_appointment(bookings[index]))
+        except Exception as exc:  # the outcome, error or not, is what the test asserts
+            outcomes[index] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
+    error = next(value for kind, value in outcomes if kind == "error")
+    assert isinstance(error, RepairError)
+    assert "is already booked on" in str(error) and "choose another time" in str(error)
+    assert Appointment.objects.filter(status=AppointmentStatus.SCHEDULED).count() == 1

@@ -1,6 +1,7 @@
 """The bounds' migrations on a database with data: they go back and forth, keep every row, and
 stop with the ids of rows outside a bound instead of a bare constraint error."""
 
+import datetime
 from decimal import Decimal as D
 
 import pytest
@@ -11,7 +12,8 @@ from django.utils import timezone
 from accounts.roles import SALESPERSON
 from inventory import services as inventory_services
 from inventory.models import Vehicle
-from repairs.models import PartLine
+from repairs.choices import AppointmentStatus
+from repairs.models import Appointment, PartLine
 from repairs.testing import add_job_with_lines, make_order, make_part, make_staff
 from sales.models import Deal
 from tests.lot_factories import make_deal
@@ -72,6 +74,16 @@ def test_the_bounds_migrate_back_and_forth_with_data_and_name_rows_out_of_bounds
         assert _quantity(line.pk) == 1_000_000_000
 
         _set_quantity(2, line.pk)
+
+        # Two scheduled bookings of one slot, from before the rule: named, not merged.
+        first, second = (Appointment.objects.create(
+            date=timezone.localdate(), time=datetime.time(9, 0), customer=order.customer,
+            vehicle=order.vehicle, concern="Brakes") for _ in range(2))
+        with pytest.raises(ValueError, match=f"repairs.appointment rows break "
+                                             f"appointment_one_per_slot .*ids {first.pk}, "
+                                             rf"{second.pk}\. Correct them"):
+            _migrate(AFTER)
+        Appointment.objects.filter(pk=second.pk).update(status=AppointmentStatus.CANCELED)
         _migrate(AFTER)
     finally:
         _migrate(_latest())

@@ -14,7 +14,8 @@ class Migration(migrations.Migration):
     """Bounds no real shop reaches (accounts/limits.py) on every quantity, amount, price, rate,
     hours and reading: validators for the forms, CHECK constraints for the database. Rows
     already outside a bound stop the migration with their ids (CheckExistingRows). Also the
-    managers' permission to correct another technician's or a clocked-off time entry."""
+    managers' permission to correct another technician's or a clocked-off time entry, and one
+    scheduled appointment per slot (day and time)."""
 
     dependencies = [
         ('accounts', '0004_customer_phone_digits'),
@@ -101,5 +102,9 @@ class Migration(migrations.Migration):
         CheckExistingRows(
             model_name='repairorder',
             constraint=models.CheckConstraint(condition=models.Q(('odometer_in__isnull', True), ('odometer_in__lte', 2000000), _connector='OR'), name='ro_odometer_in_bounded', violation_error_message='At most 2,000,000 on an odometer.'),
+        ),
+        CheckExistingRows(
+            model_name='appointment',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'scheduled')), fields=('date', 'time'), name='appointment_one_per_slot', violation_error_message='Another appointment is already booked on this day at this time: choose another time.'),
         ),
     ]

@@ -7,7 +7,10 @@ from repairs.choices import AppointmentStatus
 
 
 class Appointment(models.Model):
-    """A customer booked to bring a vehicle in on a day and time, with what they told us."""
+    """A customer booked to bring a vehicle in on a day and time, with what they told us.
+
+    The vehicle is the customer's; a slot (day and time) holds one scheduled booking; nothing is
+    booked on a day already gone (repairs.services.check_appointment)."""
 
     date = models.DateField()
     time = models.TimeField()
@@ -25,6 +28,15 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["date", "time"], name="appointment_date_time_idx"),
             models.Index(fields=["status", "date"], name="appointment_status_date_idx"),
+        ]
+        constraints = [
+            # A slot is a day and a time: one scheduled booking each (repairs.services also
+            # says who holds it). Canceled, no-show and converted bookings free their slot.
+            models.UniqueConstraint(
+                fields=["date", "time"], condition=models.Q(status="scheduled"),
+                name="appointment_one_per_slot",
+                violation_error_message="Another appointment is already booked on this day at "
+                                        "this time: choose another time."),
         ]
 
     def __str__(self):
