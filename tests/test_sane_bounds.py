@@ -90,6 +90,20 @@ def test_the_job_page_says_the_bound_and_the_order_total_stays_sane(client, job)
     assert "262,663,600" not in page and "262663600" not in page
 
 
+def test_the_job_page_refuses_a_line_that_comes_to_more_than_the_bound(client, job):
+    client.force_login(make_staff("sam", SERVICE_ADVISOR))
+    part = make_part("ENG-1", price="90000.00", on_hand=10)
+    response = client.post(reverse("admin:repairs_job_change", args=[job.pk]), {
+        "position": "1", "title": job.title, "complaint": "", "cause": "", "correction": "",
+        "labor_lines-TOTAL_FORMS": "0", "labor_lines-INITIAL_FORMS": "0",
+        "part_lines-TOTAL_FORMS": "1", "part_lines-INITIAL_FORMS": "0",
+        "part_lines-0-part": part.pk, "part_lines-0-quantity": "3",
+        "part_lines-0-price": "90000.00",
+        "time_entries-TOTAL_FORMS": "0", "time_entries-INITIAL_FORMS": "0"})
+    assert "At most 250,000.00 on one line." in _page(response)
+    assert not PartLine.objects.exists()
+
+
 def test_the_odometer_in_of_a_repair_order_is_bounded_in_the_form(client, job):
     client.force_login(make_staff("sam", SERVICE_ADVISOR))
     order = job.repair_order
