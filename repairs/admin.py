@@ -1055,9 +1055,6 @@ class AppointmentForm(forms.ModelForm):
 @admin.register(Appointment)
 class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
     form = AppointmentForm
-
-    class Media:
-        js = ["admin/js/jquery.init.js", "repairs/admin/appointment_vehicle.js"]
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
                     "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")
@@ -1069,6 +1066,10 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
     fields = ("date", "time", "customer", "vehicle", "concern", "advisor", "status")
     actions = ["open_repair_order"]
     ordering = ("-date", "time", "id")
+
+    class Media:
+        # The vehicle picker lists the chosen customer's vehicles (after Django's jQuery).
+        js = ["admin/js/jquery.init.js", "repairs/admin/appointment_vehicle.js"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

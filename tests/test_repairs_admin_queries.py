@@ -149,7 +149,8 @@ def test_appointment_list_and_day_view(advisor_client, rows, django_assert_max_n
         customer = make_customer(last_name=f"Customer {index}")
         vehicle = make_vehicle(owner=customer)
         appointment = Appointment.objects.create(
-            date=today, time=datetime.time(8 + index % 9, 0), customer=customer,
+            # One booking per slot (day and time).
+            date=today, time=datetime.time(8 + index % 9, index // 9 * 5), customer=customer,
             vehicle=vehicle, concern="Noise")
         if index % 2:
             services.create_repair_order_from_appointment(appointment)
