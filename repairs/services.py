@@ -316,11 +316,17 @@ def check_appointment(appointment):
     """
     if appointment.customer_id is None or appointment.vehicle_id is None:
         raise RepairError("An appointment needs a customer and one of their vehicles.")
-    error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
-    if error:
-        raise RepairError(error)
-    stored = (Appointment.objects.filter(pk=appointment.pk).values("date", "time").first()
+    stored = (Appointment.objects.filter(pk=appointment.pk)
+              .values("date", "time", "customer_id", "vehicle_id").first()
               if appointment.pk else None)
+    # A booking kept as it was (a no-show marked, a note added) is not checked again against
+    # what changed since: the car sold on, the day gone by.
+    relinked = stored is None or (stored["customer_id"], stored["vehicle_id"]) != (
+        appointment.customer_id, appointment.vehicle_id)
+    if relinked:
+        error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
+        if error:
+            raise RepairError(error)
     moved = stored is None or (stored["date"], stored["time"]) != (appointment.date,
                                                                    appointment.time)
     if moved and appointment.date < timezone.localdate():

@@ -59,6 +59,20 @@ def test_a_booking_is_for_a_vehicle_the_customer_owns(dana, maria):
     assert Appointment.objects.count() == 1
 
 
+def test_a_booking_whose_car_was_sold_since_can_still_be_marked_a_no_show(dana, maria):
+    car = make_vehicle(owner=dana)
+    booked = services.save_appointment(_booking(dana, car))
+    car.owner = maria
+    car.save()
+    booked.status = AppointmentStatus.NO_SHOW
+    services.save_appointment(booked)
+    assert Appointment.objects.get().status == AppointmentStatus.NO_SHOW
+    # Giving the booking to the new owner's car is checked as a new link.
+    booked.vehicle = make_vehicle(owner=maria)
+    with pytest.raises(RepairError, match=NOT_DANAS):
+        services.save_appointment(booked)
+
+
 def test_a_booking_with_another_customers_car_never_becomes_a_repair_order(dana, maria):
     # Booked before the rule (or written straight to the table): refused when it is converted.
     appointment = Appointment.objects.create(
