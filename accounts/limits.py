@@ -5,6 +5,10 @@ Each bound is far above what a real shop ever enters and far below what a slip o
 produces (a part quantity of 1,000,000,000,000, an odometer of 99,999,999,999,999). The models
 hold them twice: a validator, so a form says the bound next to the field, and a database
 CheckConstraint with the same message, so no other path stores more.
+
+Some amounts are bounded by another row instead: a down payment by what the buyer owes
+(sales.services.check_down_payment), a payment or credit note on an invoice by its balance
+(repairs.services), an order's total by its lines.
 """
 
 from decimal import Decimal
