@@ -370,6 +370,9 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
     actions = ["approve", "start", "complete", "invoice", "close_internal", "cancel"]
     ordering = ("-opened_at", "-id")
 
+    class Media:
+        js = ("repairs/copy-link.js",)
+
     def get_fieldsets(self, request, obj=None):
         header = ["customer", "vehicle", "odometer_in", "advisor", "promised_at", "comeback_of"]
         if obj is None:
@@ -427,7 +430,12 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
                         "labor_lines", "part_lines"))))
         if connections[queryset.db].vendor == "postgresql":
             queryset = _with_history_and_recommendations(queryset)
-        return _get_or_none(queryset, object_id)
+        obj = _get_or_none(queryset, object_id)
+        if obj is not None:
+            # The customer's approval link is shown whole (scheme and host as this request came
+            # in), for the advisor to paste into a text message or an email.
+            obj.absolute_uri = request.build_absolute_uri
+        return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
     def vehicle_label(self, obj):
@@ -456,10 +464,15 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
                                  base, base))
         if obj.status in EDITABLE_STATUSES and not obj.internal:
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
+            absolute_uri = getattr(obj, "absolute_uri", None)
             days = ShopSettings.current().estimate_link_days
             items.append(format_html(
-                'Customer approval link (valid {} days): <input readonly size="60" value="{}">',
-                days, url))
+                '<label for="approval-link">Customer approval link (valid {} days):</label> '
+                '<input id="approval-link" readonly size="70" value="{}"> '
+                # repairs/static/repairs/copy-link.js
+                '<button type="button" class="button" data-copy="approval-link">Copy link'
+                '</button>',
+                days, absolute_uri(url) if absolute_uri else url))
         invoice = getattr(obj, "invoice", None)
         if invoice is not None:
             items.append(format_html('Invoice <a href="{}">{}</a>',

@@ -1,10 +1,12 @@
 """The customer's estimate link: a signed, expiring page where each job is approved or declined
 online. A wrong, old or unknown link always gets the same plain page and reveals nothing."""
 
+import re
 import time
 
 import pytest
 from django.core import signing
+from django.test import Client
 from django.urls import reverse
 
 from repairs import links, services
@@ -137,3 +139,28 @@ def test_a_job_of_another_order_cannot_be_decided_through_the_link(client, order
     assert response.status_code == 404
     stranger.refresh_from_db()
     assert stranger.authorization == Authorization.PENDING
+
+
+def test_the_advisor_sees_the_whole_link_as_the_customer_will_open_it(login, advisor, order,
+                                                                      settings):
+    # Behind nginx, which names the site and says the visitor came over https.
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    page = login(advisor).get(f"/admin/repairs/repairorder/{order.pk}/change/",
+                              HTTP_HOST="shop.example.com",
+                              HTTP_X_FORWARDED_PROTO="https").content.decode()
+
+    link = re.search(r'id="approval-link" readonly size="\d+" value="([^"]+)"', page).group(1)
+    assert link.startswith("https://shop.example.com/estimate/")
+    assert 'data-copy="approval-link">Copy link</button>' in page
+    assert "repairs/copy-link" in page  # the script of the button, a static file
+    customer = Client()
+    opened = customer.get(link.removeprefix("https://shop.example.com"),
+                          HTTP_HOST="shop.example.com", HTTP_X_FORWARDED_PROTO="https")
+    assert order.number in opened.content.decode()
+
+
+def test_the_customer_page_keeps_its_address_from_other_sites(client, order):
+    response = client.get(_url(links.estimate_token(order)))
+    # No Referer to another site; this site's own posts still carry its Origin.
+    assert response["Referrer-Policy"] == "same-origin"

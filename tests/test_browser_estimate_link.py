@@ -1,0 +1,58 @@
+"""The customer approval link in real browsers: the advisor copies the whole link from the repair
+order, the customer opens it logged out on a phone and decides each job."""
+
+import pytest
+from playwright.sync_api import expect
+
+from repairs.choices import Authorization, RepairOrderStatus
+from repairs.testing import add_job_with_lines, make_order
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_customer_approves_and_declines_from_the_link_the_advisor_copied(people, advisor):
+    order = make_order()
+    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")],
+                       approve=False)
+    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")],
+                       approve=False)
+
+    desk = people.open(phone=False)
+    desk.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                   origin=desk.base_url)
+    desk.log_in("advisor")
+    desk.go(f"/admin/repairs/repairorder/{order.pk}/change/")
+    shown = desk.page.locator("#approval-link").input_value()
+    assert shown.startswith(f"{desk.base_url}/estimate/")
+    desk.page.get_by_role("button", name="Copy link").click()
+    expect(desk.page.get_by_role("button", name="Copied")).to_be_visible()
+    copied = desk.page.evaluate("navigator.clipboard.readText()")
+    assert copied == shown
+
+    customer = people.open(phone=True)
+    requested = []
+    customer.page.on("request", lambda request: requested.append(request.url))
+    response = customer.go(copied)
+    # The token is the customer's key: no Referer carrying it goes to another site, and the
+    # page asks nothing of another site.
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert "2 jobs still need your decision" in customer.text("main")
+    brakes = customer.page.locator("section.card", has_text="Front brake pads")
+    brakes.get_by_role("button", name="Approve").click()
+    customer.page.wait_for_load_state()
+    assert "1 job still needs your decision" in customer.text("main")
+    cabin = customer.page.locator("section.card", has_text="Cabin air filter")
+    cabin.get_by_role("button", name="Decline").click()
+    customer.page.wait_for_load_state()
+    page_text = customer.text("main")
+    assert "Thank you: every job has your decision." in page_text
+    assert "Approved" in brakes.inner_text()
+    assert "Declined" in page_text
+
+    order.refresh_from_db()
+    assert order.status == RepairOrderStatus.APPROVED
+    decisions = dict(order.jobs.values_list("title", "authorization"))
+    assert decisions == {"Front brake pads": Authorization.APPROVED,
+                         "Cabin air filter": Authorization.DECLINED}
+    assert order.jobs.get(title="Front brake pads").authorization_method == "online"
+    assert all(url.startswith(customer.base_url) for url in requested), requested
