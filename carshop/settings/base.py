@@ -183,8 +183,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# The only folders of MEDIA_ROOT that anyone may fetch from MEDIA_URL (nginx: deploy/nginx/).
+PUBLIC_MEDIA_FOLDERS = ["stock/photos/"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Private uploads (cost receipts): never under MEDIA_URL; their URLs are a view that checks
+    # permissions (inventory/files.py). Same folder as the default storage, so files uploaded
+    # before they were private keep working; nginx serves none of them from /media/.
+    "private": {"BACKEND": "inventory.files.PrivateFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     "dbbackup": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -192,6 +198,9 @@ STORAGES = {
     },
 }
 BACKUP_DIR = Path(STORAGES["dbbackup"]["OPTIONS"]["location"])
+# Where nginx serves private files from after the permission check (its `internal` location,
+# deploy/nginx/carapp.conf), e.g. /protected-media/. Empty: Django sends the file itself.
+PRIVATE_MEDIA_X_ACCEL_REDIRECT = env_str("PRIVATE_MEDIA_X_ACCEL_REDIRECT", "")
 
 # ---------------------------------------------------------------------------------------------
 # Audit log: every change of every model of Carshop's apps
