@@ -40,7 +40,7 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that answers webhook POSTs with the statuses it is given, in
     order (the last one repeats), and keeps what it received."""
 
-    def __init__(self, statuses=(200,)):
+    def __init__(self, statuses=(200,), *, host="127.0.0.1", port=0):
         self.statuses = list(statuses)
         self.received = []
         receiver = self
@@ -61,13 +61,14 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/carshop"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hooks/carshop"
 
     def __enter__(self):
         self.thread.start()
