@@ -14,9 +14,13 @@ backend's `python manage.py db_worker` runs them). `deliver_due()` (the `deliver
 command) re-enqueues deliveries whose task was lost, e.g. when the process died right after the
 commit.
 
-Who receives an event: active subscriptions of active partners that chose the event type and
-hold a usable key with the event's scope; with `customer`, only partners linked to that customer;
-with `partner`, only that partner.
+A subscription receives nothing until its URL has answered the verification handshake
+(`verify_subscription`: a signed challenge POST that the endpoint echoes), so a partner cannot
+point Carshop's requests at a server that did not ask for them.
+
+Who receives an event: verified, active subscriptions of active partners that chose the event
+type and hold a usable key with the event's scope; with `customer`, only partners linked to that
+customer; with `partner`, only that partner.
 
 Each request is signed: `X-Carshop-Signature: sha256=<hex>` is HMAC-SHA256 with the
 subscription's secret over `<timestamp>.<body>`, and `X-Carshop-Timestamp` carries the timestamp
@@ -33,6 +37,7 @@ import ipaddress
 import json
 import logging
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -60,6 +65,8 @@ EVENT_HEADER = "X-Carshop-Event"
 EVENT_ID_HEADER = "X-Carshop-Event-Id"
 DELIVERY_HEADER = "X-Carshop-Delivery"
 QUEUE = "webhooks"
+# The handshake's event type: a signed challenge the URL must echo before it receives events.
+VERIFICATION_EVENT = "webhook.verification"
 # A delivery left "sending" this long was interrupted (the worker died): it is sent again.
 STALE_SENDING = timedelta(minutes=15)
 
@@ -102,7 +109,8 @@ def subscribers(event_type, scope, *, customer_id=None, partner_id=None, now=Non
     """Active subscriptions to `event_type` whose partner may receive an event with `scope`."""
     now = now or timezone.now()
     candidates = (
-        WebhookSubscription.objects.filter(is_active=True, partner__is_active=True)
+        WebhookSubscription.objects.filter(is_active=True, partner__is_active=True,
+                                           verified_at__isnull=False)
         .select_related("partner")
         .prefetch_related("partner__keys")
     )
@@ -265,6 +273,42 @@ def send_signed(url, secret, body, headers):
     # A redirect is an answer like any other non-2xx: not followed.
     detail = text[:500].decode("utf-8", "replace")
     return response.status, text, f"HTTP {response.status}: {detail}".strip()
+
+
+def verify_subscription(subscription, now=None):
+    """The handshake: POST a signed challenge to the subscription's URL, which must answer 2xx
+    with the challenge (`{"challenge": "..."}`, or the challenge alone). Records verified_at, or
+    the reason in verification_error (and no events go there). Returns True when verified."""
+    now = now or timezone.now()
+    challenge = secrets.token_urlsafe(32)
+    body = json.dumps({
+        "type": VERIFICATION_EVENT, "challenge": challenge, "subscription": subscription.pk,
+        "created_at": now.isoformat(),
+    }, separators=(",", ":"), sort_keys=True).encode()
+    status, text, error = send_signed(subscription.url, subscription.secret, body,
+                                      {EVENT_HEADER: VERIFICATION_EVENT})
+    if not error and not _echoes(text, challenge):
+        error = (f"HTTP {status}, but the answer did not echo the challenge: answer "
+                 '{"challenge": "<the challenge you received>"}.')
+    verified_at = None if error else now
+    # A machine record like a delivery's outcome: written without save() (no audit entry).
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(
+        verified_at=verified_at, verification_error=error[:500])
+    subscription.verified_at, subscription.verification_error = verified_at, error[:500]
+    if error:
+        logger.info("webhook verification failed", extra={"subscription": subscription.pk,
+                                                          "url": subscription.url})
+    return not error
+
+
+def _echoes(text, challenge):
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return text.decode("utf-8", "replace").strip() == challenge
+    if isinstance(answer, dict):
+        answer = answer.get("challenge")
+    return isinstance(answer, str) and hmac.compare_digest(answer, challenge)
 
 
 def deliver_due(now=None, limit=1000):

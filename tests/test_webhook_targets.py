@@ -14,7 +14,7 @@ from django.db import transaction
 from accounts import services, webhooks
 from accounts.exceptions import AccountsError
 from accounts.models import WebhookDelivery
-from tests.api_helpers import Receiver, partner_with_key
+from tests.api_helpers import Receiver, partner_with_key, verified_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ class Listener:
 
 def deliver_one(url):
     partner, _key, _plain = partner_with_key()
-    subscription = services.subscribe(partner, url=url, events=[STATUS_CHANGED])
+    subscription = verified_subscription(partner, url=url, events=[STATUS_CHANGED])
     with transaction.atomic():
         event = webhooks.publish(STATUS_CHANGED, {"id": 1})
     delivery = WebhookDelivery.objects.get(event=event, subscription=subscription)

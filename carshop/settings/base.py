@@ -224,6 +224,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
+AUDITLOG_MASK_CALLABLE = "carshop.audit.mask_secret"
 
 # ---------------------------------------------------------------------------------------------
 # Partner REST API (/api/v1/): API keys with scopes, one error format, cursor pagination
@@ -311,6 +312,10 @@ WEBHOOK_TIMEOUT = 10
 WEBHOOK_MAX_ATTEMPTS = 8
 WEBHOOK_RETRY_DELAY = 30
 WEBHOOK_MAX_RETRY_DELAY = 6 * 3600
+# Webhook subscriptions a partner may have (one per URL), and verification handshakes a partner
+# may cause per hour (each is one POST to its URL).
+WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER = 10
+WEBHOOK_HANDSHAKES_PER_HOUR = 20
 # Partners' URLs must be https on public addresses. Development and tests allow plain http and
 # loopback/private addresses; never turn this on in production (a partner could make the worker
 # call internal services).
