@@ -7,6 +7,7 @@ Each value comes from the environment (see docs/configuration.md for the table o
 import re
 from pathlib import Path
 
+import csp.constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import (
@@ -67,11 +68,15 @@ INSTALLED_APPS = [
     "axes",
     "dbbackup",
     "health_check",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "carshop.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every answer (static files included).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +103,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ CSP_NONCE }}: the nonce of the page's own inline <script> (API docs).
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -166,6 +173,38 @@ AXES_LOCKOUT_TEMPLATE = "carshop/lockout.html"
 # Behind reverse proxies, the client's address comes from X-Forwarded-For (carshop/clientip.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 AXES_CLIENT_IP_CALLABLE = "carshop.clientip.client_ip"
+
+# ---------------------------------------------------------------------------------------------
+# Content-Security-Policy and Permissions-Policy
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# https://github.com/adamchainz/django-permissions-policy
+# ---------------------------------------------------------------------------------------------
+# Scripts only from Carshop's own static files, or inline with the page's nonce (the API docs'
+# start-up script): an injected <script> or onclick="..." does not run. Inline styles are
+# allowed (the admin's widgets and the Swagger UI set them; they cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "worker-src": [csp.SELF, "blob:"],  # Redoc parses the schema in a worker
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+# Browser features no page of Carshop uses, refused to the page and to anything it embeds.
+# (The technicians' photo upload is a file input, which needs no camera permission.)
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in ("accelerometer", "autoplay", "camera", "display-capture", "geolocation",
+                    "gyroscope", "hid", "magnetometer", "microphone", "midi", "payment",
+                    "publickey-credentials-get", "serial", "usb", "xr-spatial-tracking")
+}
 
 # ---------------------------------------------------------------------------------------------
 # Internationalization
