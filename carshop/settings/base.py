@@ -167,7 +167,11 @@ CSRF_COOKIE_HTTPONLY = True
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Each counted on its own: AXES_FAILURE_LIMIT failures for one account (from any addresses:
+# guessing one password from many machines) or from one address (for any accounts: password
+# spraying) lock it. One office behind one public address shares that address's count; a
+# successful login from it starts the count again.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "carshop/lockout.html"
 # Behind reverse proxies, the client's address comes from X-Forwarded-For (carshop/clientip.py).
