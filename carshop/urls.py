@@ -5,9 +5,9 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.static import serve
-from health_check.views import HealthCheckView
 
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
+from carshop.healthview import CarshopHealthCheckView
 
 
 def favicon(request):
@@ -24,8 +24,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on every page that names no icon.
     path("favicon.ico", favicon),
-    path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
-    path("health/live/", HealthCheckView.as_view(checks=LIVENESS_CHECKS), name="health-live"),
+    path("health/", CarshopHealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
+    path("health/live/", CarshopHealthCheckView.as_view(checks=LIVENESS_CHECKS),
+         name="health-live"),
     path("api/v1/", include("carshop.api_urls")),
     path("estimate/", include("repairs.urls")),
     # Private uploads (cost receipts): a permission check, then the file (inventory/files.py).
