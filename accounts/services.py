@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework_api_key.crypto import KeyGenerator
@@ -143,9 +143,14 @@ def subscribe(partner, *, url, events, scopes=None, description="", is_active=Tr
         # The partner's row is the lock: two requests cannot both take the last free place.
         Partner.objects.select_for_update().filter(pk=partner.pk).first()
         check_room_for_subscription(partner, url)
-        subscription = WebhookSubscription.objects.create(
-            partner=partner, url=url, events=events, secret=new_webhook_secret(),
-            description=description, is_active=is_active)
+        try:
+            with transaction.atomic():
+                subscription = WebhookSubscription.objects.create(
+                    partner=partner, url=url, events=events, secret=new_webhook_secret(),
+                    description=description, is_active=is_active)
+        except IntegrityError:  # the unique constraint, should a writer skip the lock above
+            raise AccountsError("You already have a subscription for this URL.",
+                                field="url") from None
     if verify:
         verify_subscription(subscription)
     return subscription

@@ -4,6 +4,7 @@ HTTP server answers it here). URLs are validated strictly; a partner can pause, 
 the secret; the audit log never shows any part of a secret."""
 
 import json
+import uuid
 
 import pytest
 from auditlog.models import LogEntry
@@ -215,3 +216,76 @@ def test_the_audit_log_shows_no_part_of_a_secret():
         for part in (secret[:12], secret[-12:], secret[20:32]):
             assert part not in logged
     assert entries.last().changes_dict["secret"] == ["********", "********"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_merges_duplicate_subscriptions_and_keeps_existing_urls_verified():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    partner, _key, _plain = partner_with_key()
+    before, latest = [("accounts", "0004_customer_phone_digits")], [
+        ("accounts", "0006_webhook_subscription_one_per_url")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("accounts", "WebhookSubscription")
+    old_apps = executor.loader.project_state(before).apps
+    event = old_apps.get_model("accounts", "WebhookEvent").objects.create(
+        event_id=uuid.uuid4(), event_type=STATUS_CHANGED, payload={}, scope="repairs:read")
+    for events, active in ([[STATUS_CHANGED], False], [["invoice.created"], True],
+                           [[STATUS_CHANGED], False]):
+        duplicate = old.objects.create(partner_id=partner.pk, url="https://h.example.com/",
+                                       events=events, secret="whsec_x", is_active=active)
+        old_apps.get_model("accounts", "WebhookDelivery").objects.create(
+            event_id=event.pk, subscription_id=duplicate.pk)
+    other = old.objects.create(partner_id=partner.pk, url="https://other.example.com/",
+                               events=[STATUS_CHANGED], secret="whsec_y")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest)
+
+    merged = WebhookSubscription.objects.get(url="https://h.example.com/")
+    assert merged.events == [STATUS_CHANGED, "invoice.created"] and merged.is_active
+    assert merged.verified_at == merged.created_at
+    assert WebhookSubscription.objects.get(pk=other.pk).verified_at is not None
+    assert WebhookSubscription.objects.count() == 2
+    assert WebhookDelivery.objects.filter(subscription=merged).count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_url", [True, False])
+def test_two_subscriptions_at_the_same_moment_cannot_pass_the_limits(same_url):
+    import threading
+
+    from django.db import connection
+
+    from accounts.exceptions import AccountsError
+
+    partner, _key, _plain = partner_with_key()
+    for number in range(9):
+        services.subscribe(partner, url=f"https://h{number}.example.com/",
+                           events=[STATUS_CHANGED], verify=False)
+    barrier = threading.Barrier(2)
+    refused = []
+
+    def subscribe(url):
+        try:
+            barrier.wait()
+            services.subscribe(partner, url=url, events=[STATUS_CHANGED], verify=False)
+        except AccountsError as exc:
+            refused.append(exc.message)
+        finally:
+            connection.close()
+
+    urls = (["https://last.example.com/"] * 2 if same_url
+            else ["https://last.example.com/", "https://one-too-many.example.com/"])
+    threads = [threading.Thread(target=subscribe, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert WebhookSubscription.objects.filter(partner=partner).count() == 10
+    assert len(refused) == 1
