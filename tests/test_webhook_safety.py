@@ -225,7 +225,7 @@ def test_the_migration_merges_duplicate_subscriptions_and_keeps_existing_urls_ve
 
     partner, _key, _plain = partner_with_key()
     before, latest = [("accounts", "0004_customer_phone_digits")], [
-        ("accounts", "0006_webhook_subscription_one_per_url")]
+        ("accounts", "0007_mask_secrets_in_audit_log")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("accounts", "WebhookSubscription")
@@ -289,3 +289,30 @@ def test_two_subscriptions_at_the_same_moment_cannot_pass_the_limits(same_url):
 
     assert WebhookSubscription.objects.filter(partner=partner).count() == 10
     assert len(refused) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_old_audit_entries_that_showed_half_a_secret_are_masked_entirely():
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    partner, _key, _plain = partner_with_key()
+    subscription = services.subscribe(partner, url="https://h.example.com/",
+                                      events=[STATUS_CHANGED], verify=False)
+    before = [("accounts", "0006_webhook_subscription_one_per_url")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_entry = LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(WebhookSubscription),
+        object_pk=str(subscription.pk), object_repr="old", action=LogEntry.Action.UPDATE,
+        changes={"secret": ["******************abcdefghijkl", "*****************mnopqrstuvwx"],
+                 "description": ["", "kept"]})
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([("accounts", "0007_mask_secrets_in_audit_log")])
+
+    old_entry.refresh_from_db()
+    assert old_entry.changes_dict == {"secret": ["********", "********"],
+                                      "description": ["", "kept"]}
