@@ -316,3 +316,24 @@ def test_old_audit_entries_that_showed_half_a_secret_are_masked_entirely():
     old_entry.refresh_from_db()
     assert old_entry.changes_dict == {"secret": ["********", "********"],
                                       "description": ["", "kept"]}
+
+
+def test_a_manager_subscribes_in_the_admin_and_the_handshake_runs(manager, login):
+    partner, _key, _plain = partner_with_key()
+    client = login(manager)
+    with Receiver(echo=False) as receiver:
+        form = {"partner": partner.pk, "url": receiver.url, "events": [STATUS_CHANGED],
+                "description": "", "is_active": "on"}
+        added = client.post("/admin/accounts/webhooksubscription/add/", form, follow=True)
+        subscription = WebhookSubscription.objects.get()
+        again = client.post("/admin/accounts/webhooksubscription/add/", form)
+
+        receiver.echo = True
+        client.post("/admin/accounts/webhooksubscription/", {
+            "action": "send_handshake", "_selected_action": [subscription.pk]})
+
+    assert "did not answer the verification handshake" in added.content.decode()
+    assert "You already have a subscription for this URL" in again.content.decode()
+    assert WebhookSubscription.objects.count() == 1
+    subscription.refresh_from_db()
+    assert subscription.verified_at is not None and len(receiver.challenges) == 2
