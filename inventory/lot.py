@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.limits import MAX_VEHICLE_AMOUNT, at_most, bounded
+from inventory.files import private_storage
 
 
 class StockUnit(models.Model):
@@ -189,8 +190,10 @@ class StockUnitCost(models.Model):
     description = models.CharField(max_length=200, blank=True)
     vendor = models.CharField(max_length=160, blank=True)
     receipt_number = models.CharField(max_length=60, blank=True)
+    # Private: a random folder per file, served only through a permission check
+    # (inventory/files.py); receipts uploaded before keep their old names and work the same.
     receipt = models.FileField(
-        upload_to="stock/receipts/%Y/%m/", blank=True,
+        upload_to="stock/receipts/%Y/%m/", storage=private_storage, blank=True,
         validators=[FileExtensionValidator(["pdf", "jpg", "jpeg", "png", "webp"])],
     )
     amount = models.DecimalField(max_digits=10, decimal_places=2,
