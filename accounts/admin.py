@@ -92,6 +92,11 @@ class PartnerForm(forms.ModelForm):
         model = Partner
         fields = ("name", "slug", "kind", "is_active", "contact_name", "contact_email",
                   "contact_phone", "notes", "customers")
+        help_texts = {
+            "kind": "Only an accounting system's keys with accounting:read read the invoices, "
+                    "credit notes and payments of every customer of the shop; any other "
+                    "partner's read those of its linked customer accounts only.",
+        }
 
     def clean(self):
         cleaned = super().clean()
