@@ -12,7 +12,15 @@ ERRORS = {
     "401": "No key, or a key that is invalid, revoked or expired.",
     "403": "The key lacks the scope this operation needs.",
     "404": "No such record (or one this key may not see), or an invalid cursor.",
+    "406": "The Accept header asks for a format the API does not give (it answers JSON).",
     "429": "Too many requests for this key: wait the seconds in `Retry-After`.",
+}
+# Operations that take a body also refuse one too large, or one that is not JSON.
+BODY_ERRORS = {
+    "400": "Bad input: `fields` names each bad field; or a body that is not valid JSON, or "
+           "nests deeper than 16 levels (`parse_error`).",
+    "413": "The request body is larger than 64 KB.",
+    "415": "The request body is not JSON (send `Content-Type: application/json`).",
 }
 
 
@@ -43,7 +51,10 @@ class CarshopAutoSchema(AutoSchema):
                                 description="The Idempotency-Key was used for another request."),
                 "409", direction=direction)
         public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
-        for code, description in ERRORS.items():
+        errors = dict(ERRORS)
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors.update(BODY_ERRORS)
+        for code, description in errors.items():
             if code in responses or (public and code in ("401", "403")):
                 continue
             responses[code] = self._get_response_for_code(

@@ -240,7 +240,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, at most 64 KB and 16 levels deep (accounts/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["accounts.api.parsers.CarshopJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
 }
