@@ -29,6 +29,7 @@ def wsgi_app(db, settings):
     from carshop.wsgi import application
 
     settings.API_KEY_THROTTLE_RATE = "100000/min"
+    settings.API_UNAUTHENTICATED_THROTTLE_RATE = "100000/min"
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:

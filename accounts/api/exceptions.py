@@ -16,6 +16,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
 from accounts.api.parsers import RequestTooLarge
+from accounts.api.throttling import UnauthenticatedRateThrottle
 from accounts.exceptions import AccountsError
 
 # Domain exceptions whose message is for the user (see register_domain_error): answered 400.
@@ -67,6 +68,12 @@ def api_exception_handler(exc, context):
         exc = RequestTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError("The request body has too many fields.")
+
+    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        # A bad or missing key counts against the client's address: past the rate, 429.
+        guesses = UnauthenticatedRateThrottle()
+        if not guesses.allow_request(context["request"], context.get("view")):
+            exc = exceptions.Throttled(guesses.wait())
 
     response = exception_handler(exc, context)
     if response is None:

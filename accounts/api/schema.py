@@ -13,7 +13,8 @@ ERRORS = {
     "403": "The key lacks the scope this operation needs.",
     "404": "No such record (or one this key may not see), or an invalid cursor.",
     "406": "The Accept header asks for a format the API does not give (it answers JSON).",
-    "429": "Too many requests for this key: wait the seconds in `Retry-After`.",
+    "429": "Too many requests for this key, or too many bad keys from this address: wait the "
+           "seconds in `Retry-After`.",
 }
 # Operations that take a body also refuse one too large, or one that is not JSON.
 BODY_ERRORS = {

@@ -253,6 +253,10 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THR
         f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
         f"got {API_KEY_THROTTLE_RATE!r}")
 
+# Requests with a bad or missing API key, per client address: past it, every request from the
+# address gets 429 until the period ends, its key not even looked up (no guessing keys at speed).
+API_UNAUTHENTICATED_THROTTLE_RATE = "30/min"
+
 # A partner's Idempotency-Key is remembered this long (accounts.services.forget_idempotency_keys).
 IDEMPOTENCY_KEY_HOURS = 24
 
