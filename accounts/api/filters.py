@@ -122,6 +122,21 @@ class StrictChoiceFilter(django_filters.ChoiceFilter):
     field_class = StrictChoiceField
 
 
+class NoEmptyValuesForm(forms.Form):
+    """A filter given empty (`?make=`, `?price_max=`) is a mistake, not "any": django-filter
+    would quietly leave it out and return everything."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if name in self.data and name not in self.errors:
+                value = self.data.get(name)
+                if isinstance(value, str) and not value.strip():
+                    self.add_error(name, forms.ValidationError(
+                        'Give a value: an empty one is an error, not "any".', code="required"))
+        return cleaned
+
+
 class CarshopFilterSet(django_filters.FilterSet):
     """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter, a field
     with choices a filter that refuses an empty value."""
@@ -143,7 +158,8 @@ class CarshopFilterSet(django_filters.FilterSet):
         cls = type(self)
         form_class = cls.__dict__.get("_carshop_form_class")
         if form_class is None:
-            form_class = super().get_form_class()
+            form_class = type(f"{cls.__name__}Form", (NoEmptyValuesForm, super().get_form_class()),
+                              {})
             if not any(isinstance(filter_, django_filters.filters.QuerySetRequestMixin)
                        for filter_ in self.filters.values()):
                 cls._carshop_form_class = form_class

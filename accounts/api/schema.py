@@ -1,5 +1,6 @@
 """OpenAPI: every operation documents the error responses it can give, in the one error format."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import AllowAny
@@ -83,3 +84,37 @@ class CarshopAutoSchema(AutoSchema):
         if scopes:
             extensions["x-required-scope"] = " or ".join(sorted(scopes))
         return extensions
+
+
+class CarshopFilterExtension(DjangoFilterExtension):
+    """Query parameters as the filters check them: the bounds of numbers and ids (`?customer=0`
+    is a 400, so the schema says minimum 1), and no empty values (`?make=` is a 400, so strings
+    need a character that is not a space, and lists an item)."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name,
+                             filter_field):
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class,
+                                                  field_name, filter_field)
+        for parameter in parameters:
+            schema = parameter["schema"]
+            value = schema.get("items", schema) if schema.get("type") == "array" else schema
+            if schema.get("type") == "array":
+                schema["minItems"] = 1
+            if filter_field.extra.get("min_value") is not None:
+                value["minimum"] = filter_field.extra["min_value"]
+            if filter_field.extra.get("max_value") is not None:
+                value["maximum"] = filter_field.extra["max_value"]
+            if value.get("type") == "string" and "enum" not in value and "format" not in value:
+                value.update({"minLength": 1, "pattern": r"\S"})
+        return parameters
+
+
+def close_request_bodies(result, generator, request, public):
+    """Postprocessing hook: a request body takes only the fields its schema names
+    (CarshopModelSerializer refuses the others), so say additionalProperties: false."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

@@ -274,6 +274,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api.schema.close_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
         "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",
