@@ -31,7 +31,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER, required=False,
     description="Any unique string (e.g. a UUID), 1 to 255 characters. Sent again with the "
                 "same request, it returns the first answer (header `Idempotent-Replayed: true`) "
-                "and creates nothing new; with a different request, 409.",
+                "and creates nothing new; with a different request, 409; when what it created "
+                "has been deleted since, 410.",
 )
 
 
@@ -52,6 +53,11 @@ class CarshopAutoSchema(AutoSchema):
                 OpenApiResponse(response=ErrorSerializer,
                                 description="The Idempotency-Key was used for another request."),
                 "409", direction=direction)
+            responses["410"] = self._get_response_for_code(
+                OpenApiResponse(response=ErrorSerializer,
+                                description="A replay (same Idempotency-Key) of a creation "
+                                            "whose record has been deleted since."),
+                "410", direction=direction)
         public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
         errors = dict(ERRORS)
         if self.method in ("POST", "PUT", "PATCH"):
