@@ -10,7 +10,7 @@ from accounts.api.permissions import HasScope
 
 ERRORS = {
     "400": "Bad input: `fields` names each bad field.",
-    "401": "No key, or a key that is invalid, revoked or expired.",
+    "401": "No key (where one is needed), or a key that is invalid, revoked or expired.",
     "403": "The key lacks the scope this operation needs.",
     "404": "No such record (or one this key may not see), or an invalid cursor.",
     "406": "The Accept header asks for a format the API does not give (it answers JSON).",
@@ -34,6 +34,11 @@ IDEMPOTENCY_KEY = OpenApiParameter(
                 "and creates nothing new; with a different request, 409; when what it created "
                 "has been deleted since, 410.",
 )
+
+
+# Text without NUL characters (Django's forms and DRF's fields refuse them), and not blank.
+NO_NUL_TEXT = r"^[^\u0000]*$"
+NON_BLANK_TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 class CarshopAutoSchema(AutoSchema):
@@ -63,7 +68,8 @@ class CarshopAutoSchema(AutoSchema):
         if self.method in ("POST", "PUT", "PATCH"):
             errors.update(BODY_ERRORS)
         for code, description in errors.items():
-            if code in responses or (public and code in ("401", "403")):
+            # A public operation needs no key, but a bad one is still refused (401).
+            if code in responses or (public and code == "403"):
                 continue
             responses[code] = self._get_response_for_code(
                 OpenApiResponse(response=ErrorSerializer, description=description), code,
@@ -113,14 +119,22 @@ class CarshopFilterExtension(DjangoFilterExtension):
             if filter_field.extra.get("max_value") is not None:
                 value["maximum"] = filter_field.extra["max_value"]
             if value.get("type") == "string" and "enum" not in value and "format" not in value:
-                value.update({"minLength": 1, "pattern": r"\S"})
+                # Not empty or blank, and no NUL (Django's forms refuse it).
+                value.update({"minLength": 1, "pattern": NON_BLANK_TEXT})
         return parameters
 
 
 def close_request_bodies(result, generator, request, public):
     """Postprocessing hook: a request body takes only the fields its schema names
-    (CarshopModelSerializer refuses the others), so say additionalProperties: false."""
+    (CarshopModelSerializer refuses the others), so say additionalProperties: false; and its
+    text fields take no NUL character (DRF refuses it), so say that too."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+            for field in component.get("properties", {}).values():
+                for variant in [field, *field.get("oneOf", ())]:
+                    if (variant.get("type") == "string" and not variant.get("readOnly")
+                            and not {"pattern", "format", "enum"} & set(variant)
+                            and variant.get("maxLength") != 0):
+                        variant["pattern"] = NO_NUL_TEXT
     return result
