@@ -68,7 +68,6 @@ def api_exception_handler(exc, context):
         exc = RequestTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError("The request body has too many fields.")
-
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         # A bad or missing key counts against the client's address: past the rate, 429.
         guesses = UnauthenticatedRateThrottle()

@@ -28,16 +28,17 @@ class AtomicWindowRateThrottle(SimpleRateThrottle):
     """A SimpleRateThrottle counted with the cache's atomic add/incr in fixed windows."""
 
     def window(self, key):
-        """(start, end) of the current window of `key`: windows of `duration` seconds, offset
-        per key so that every key's window does not turn over at the same moment."""
+        """(number, start, end) of the current window of `key`: windows of `duration` seconds,
+        offset per key so that every key's window does not turn over at the same moment."""
         offset = zlib.crc32(key.encode()) % self.duration
-        start = self.now - ((self.now - offset) % self.duration)
-        return start, start + self.duration
+        number = int((self.now - offset) // self.duration)
+        start = number * self.duration + offset
+        return number, start, start + self.duration
 
     def count(self, key, increment=True):
         """The requests of the current window, this one included when `increment`."""
-        start, _end = self.window(key)
-        counter = f"{key}:{int(start)}"
+        number, _start, _end = self.window(key)
+        counter = f"{key}:{number}"
         if not increment:
             return cache.get(counter, 0)
         # The counter outlives its window a little: it never expires while it is counted.
@@ -63,7 +64,7 @@ class AtomicWindowRateThrottle(SimpleRateThrottle):
         return True
 
     def wait(self):
-        _start, end = self.window(self.key)
+        _number, _start, end = self.window(self.key)
         return max(end - self.now, 1)
 
 
