@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 
 from accounts import services, webhooks
@@ -17,7 +19,7 @@ from accounts.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from accounts.scopes import EVENT_CHOICES, SCOPE_CHOICES
+from accounts.scopes import ACCOUNTING_READ, EVENT_CHOICES, SCOPE_CHOICES
 
 
 @admin.register(User)
@@ -92,6 +94,11 @@ class PartnerForm(forms.ModelForm):
         model = Partner
         fields = ("name", "slug", "kind", "is_active", "contact_name", "contact_email",
                   "contact_phone", "notes", "customers")
+        help_texts = {
+            "kind": "Only an accounting system's keys with accounting:read read the invoices, "
+                    "credit notes and payments of every customer of the shop; any other "
+                    "partner's read those of its linked customer accounts only.",
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -191,7 +198,7 @@ class PartnerKeyForm(forms.ModelForm):
 
 @admin.register(PartnerKey)
 class PartnerKeyAdmin(CarshopModelAdmin):
-    """Keys are issued here; the key is shown once, in a message, right after saving."""
+    """Keys are issued here; the key is shown once, on the page right after saving."""
 
     form = PartnerKeyForm
     list_display = ("name", "partner", "prefix", "scopes_list", "expires_at", "revoked_at",
@@ -228,11 +235,24 @@ class PartnerKeyAdmin(CarshopModelAdmin):
         obj.pk, obj.prefix, obj.hashed_key = key.pk, key.prefix, key.hashed_key
         obj.created_at, obj.created_by = key.created_at, key.created_by
         obj._state.adding = False
-        messages.warning(
-            request,
-            f"The new key is {plain} — copy it now and give it to {key.partner}: it is not "
-            f"shown again. The partner sends it as the header 'Authorization: Api-Key {plain}'.",
-        )
+        # Shown on the response to this request only (response_add): never in a message, whose
+        # storage is a cookie (or the session) that would carry the plaintext around.
+        request._carshop_new_key = (key, plain)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        issued = getattr(request, "_carshop_new_key", None)
+        if issued is None:
+            return super().response_add(request, obj, post_url_continue)
+        key, plain = issued
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "key": key, "plain": plain, "title": "Key issued",
+            "whole_shop": key.partner.reads_whole_shop(ACCOUNTING_READ)
+            and key.has_scope(ACCOUNTING_READ),
+        }
+        response = TemplateResponse(request, "admin/accounts/partnerkey/issued.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected keys (cannot be undone)",
                   permissions=["change"])

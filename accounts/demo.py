@@ -84,7 +84,9 @@ def seed(rng, scale, context):
 
 
 def seed_partners(customers, manager):
-    """A fleet partner following its companies' cars, and a marketplace. Keys are shown once."""
+    """A fleet partner following its companies' cars (and their bills), a marketplace, and the
+    shop's accounting system, which alone reads every customer's invoices. Keys are shown
+    once."""
     from accounts import scopes, services
     from accounts.models import Partner
 
@@ -92,10 +94,13 @@ def seed_partners(customers, manager):
     fleet = services.create_partner("Metro Fleet Services", kind=Partner.Kind.FLEET,
                                     customers=companies)
     market = services.create_partner("AutoMarket", kind=Partner.Kind.MARKETPLACE)
+    books = services.create_partner("Ledgerline Books", kind=Partner.Kind.ACCOUNTING)
     keys = []
     for partner, granted in (
+        # accounting:read gives a fleet its linked customers' invoices and payments only.
         (fleet, [scopes.REPAIRS_READ, scopes.ACCOUNTING_READ]),
         (market, [scopes.LISTINGS_READ, scopes.LEADS_WRITE]),
+        (books, [scopes.ACCOUNTING_READ]),
     ):
         _, plain = services.issue_key(partner, name="demo", scopes=granted, created_by=manager)
         keys.append((partner.name, " ".join(granted), plain))

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from accounts import signals
+from accounts.scopes import ACCOUNTING_READ
 
 
 class User(AbstractUser):
@@ -259,12 +260,27 @@ class Partner(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Scopes whose rows are the whole shop's for partners of these kinds. Any other partner
+    # reads only the rows of the customer accounts linked to it: a fleet with accounting:read
+    # reads its own invoices, never another customer's money. A partner's kind is set in the
+    # admin by a manager (the only role that may change partners).
+    WHOLE_SHOP_KINDS = {ACCOUNTING_READ: {Kind.ACCOUNTING}}
+
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["kind", "is_active"], name="partner_kind_active_idx")]
 
     def __str__(self):
         return self.name
+
+    def reads_whole_shop(self, scope):
+        """Whether this partner's keys with `scope` read every customer's rows (an accounting
+        system keeping the shop's books), rather than its linked customers' only."""
+        return self.kind in self.WHOLE_SHOP_KINDS.get(scope, ())
+
+    @classmethod
+    def kinds_reading_whole_shop(cls, scope):
+        return sorted(cls.WHOLE_SHOP_KINDS.get(scope, ()))
 
 
 class PartnerKeyQuerySet(models.QuerySet):

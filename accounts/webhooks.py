@@ -20,7 +20,8 @@ point Carshop's requests at a server that did not ask for them.
 
 Who receives an event: verified, active subscriptions of active partners that chose the event
 type and hold a usable key with the event's scope; with `customer`, only partners linked to that
-customer; with `partner`, only that partner.
+customer (and those that read the whole shop with the scope: accounting partners, see
+Partner.WHOLE_SHOP_KINDS); with `partner`, only that partner.
 
 Each request is signed: `X-Carshop-Signature: sha256=<hex>` is HMAC-SHA256 with the
 subscription's secret over `<timestamp>.<body>`, and `X-Carshop-Timestamp` carries the timestamp
@@ -50,11 +51,12 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task, task_backends
 
 from accounts.exceptions import AccountsError
-from accounts.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from accounts.models import Partner, WebhookDelivery, WebhookEvent, WebhookSubscription
 from accounts.scopes import EVENTS
 
 logger = logging.getLogger("carshop.webhooks")
@@ -116,8 +118,13 @@ def subscribers(event_type, scope, *, customer_id=None, partner_id=None, now=Non
     )
     if partner_id is not None:
         candidates = candidates.filter(partner_id=partner_id)
-    if customer_id is not None:
-        candidates = candidates.filter(partner__customers=customer_id)
+    if customer_id is not None or scope in Partner.WHOLE_SHOP_KINDS:
+        # Partners linked to the customer, and those that read the whole shop with the scope
+        # (accounting systems receive every invoice.created; a fleet only its customers').
+        allowed = Q(partner__kind__in=Partner.kinds_reading_whole_shop(scope))
+        if customer_id is not None:
+            allowed |= Q(partner__in=Partner.objects.filter(customers=customer_id).values("pk"))
+        candidates = candidates.filter(allowed)
     chosen = []
     for subscription in candidates:
         if event_type not in subscription.events:

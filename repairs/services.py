@@ -688,7 +688,7 @@ def invoice_repair_order(repair_order, *, user=None):
             "invoice": invoice.pk, "number": invoice.number, "repair_order": repair_order.pk,
             "customer": invoice.customer_id, "issued_at": invoice.issued_at,
             "total": invoice.total, "tax_total": invoice.tax_total,
-        })
+        }, customer=invoice.customer_id)  # accounting partners, and partners linked to the payer
         _move(repair_order, Status.INVOICED, user, note=f"invoice {invoice.number}")
         if invoice.total == 0:
             _move(repair_order, Status.PAID, user, note="nothing to pay")

@@ -301,3 +301,51 @@ def test_several_ids_select_those_rows():
     first, _second, third = _invoiced(), _invoiced(), _invoiced()
     response = _books().get("/api/v1/invoices/", {"id__in": f"{first.pk},{third.pk}"})
     assert [row["id"] for row in response.json()["results"]] == [first.pk, third.pk]
+
+
+def _invoiced_for(customer):
+    from repairs.testing import make_vehicle
+
+    order = make_order(make_vehicle(owner=customer), customer=customer)
+    add_job_with_lines(order, labor=[("1", "100")])
+    invoice = take_to(order, "invoiced").invoice
+    services.issue_credit_note(invoice, Decimal("5.00"), "Goodwill")
+    services.record_payment(invoice, Decimal("10.00"), "card")
+    return invoice
+
+
+def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
+    from repairs.testing import make_customer
+
+    own = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
+    stranger = make_customer(last_name="Stranger")
+    mine, theirs = _invoiced_for(own), _invoiced_for(stranger)
+    fleet, _key, plain = partner_with_key(name="Fleet", scopes=["repairs:read",
+                                                                "accounting:read"])
+    fleet.customers.add(own)
+    client = key_client(plain)
+
+    for feed, model in FEEDS.items():
+        listed = [row["id"] for row in client.get(f"/api/v1/{feed}/").json()["results"]]
+        invoice_of = (lambda row: row) if model is Invoice else (lambda row: row.invoice)
+        assert {invoice_of(row).pk for row in model.objects.filter(pk__in=listed)} == {mine.pk}
+        other_row = (theirs if model is Invoice else model.objects.get(invoice=theirs))
+        response = client.get(f"/api/v1/{feed}/{other_row.pk}/")
+        assert response.status_code == 404, feed
+        assert response.json()["code"] == "not_found"
+    response = client.get("/api/v1/invoices/", {"customer": stranger.pk})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_only_an_accounting_partner_reads_every_customers_invoices():
+    from repairs.testing import make_customer
+
+    invoices = {_invoiced_for(make_customer(last_name=name)).pk for name in ("One", "Two")}
+    for kind in ("fleet", "marketplace", "other"):
+        _partner, _key, plain = partner_with_key(name=f"Not books {kind}",
+                                                 scopes=["accounting:read"], kind=kind)
+        assert key_client(plain).get("/api/v1/invoices/").json()["results"] == [], kind
+
+    listed = {row["id"] for row in _books().get("/api/v1/invoices/").json()["results"]}
+    assert listed == invoices

@@ -52,24 +52,41 @@ def test_a_taken_short_name_is_refused_in_the_form(manager_client):
     assert Partner.objects.count() == 1
 
 
-def test_a_new_key_is_shown_once_in_a_message_and_works(manager_client):
+def test_a_new_key_is_shown_once_on_the_page_after_saving_and_never_in_a_cookie(
+        manager_client):
     partner = services.create_partner("Lot Listings", kind="marketplace")
     response = manager_client.post(reverse("admin:accounts_partnerkey_add"), {
         "partner": partner.pk, "name": "listings feed",
         "scopes": ["listings:read", "leads:write"], "expires_at_0": "", "expires_at_1": "",
         "throttle_rate": "",
     })
-    assert response.status_code == 302
-    message = next(str(m) for m in get_messages(response.wsgi_request) if "new key" in str(m))
-    plain = re.search(r"The new key is (\S+) ", message).group(1)
+    assert response.status_code == 200
+    page = response.content.decode()
+    plain = re.search(r'<code id="new-partner-key"[^>]*>(\S+)</code>', page).group(1)
+    assert "it is not shown again" in page
+    assert "no-store" in response["Cache-Control"]
     key = PartnerKey.objects.get()
     assert key.scopes == ["listings:read", "leads:write"]
     assert plain.startswith(key.prefix) and plain not in key.hashed_key
     assert key_client(plain).get("/api/v1/me/").status_code == 200
-    # The page after saving shows it; no page shows it again.
-    assert plain in manager_client.get(response.url).content.decode()
-    page = manager_client.get(reverse("admin:accounts_partnerkey_change", args=[key.pk]))
-    assert plain not in page.content.decode()
+    # Not in a message (the messages cookie is signed, not encrypted), a cookie or the session.
+    assert not any(plain in str(m) for m in get_messages(response.wsgi_request))
+    assert all(plain not in morsel.value for morsel in response.cookies.values())
+    assert plain not in str(dict(manager_client.session.items()))
+    # No page shows it again.
+    for url in (reverse("admin:accounts_partnerkey_change", args=[key.pk]),
+                reverse("admin:accounts_partnerkey_changelist")):
+        assert plain not in manager_client.get(url).content.decode()
+
+
+def test_an_accounting_partners_key_page_says_it_reads_every_customers_money(manager_client):
+    partner = services.create_partner("Ledger", kind="accounting")
+    response = manager_client.post(reverse("admin:accounts_partnerkey_add"), {
+        "partner": partner.pk, "name": "books", "scopes": ["accounting:read"],
+        "expires_at_0": "", "expires_at_1": "", "throttle_rate": "",
+    })
+    assert response.status_code == 200
+    assert "of every customer of the shop" in response.content.decode()
 
 
 def test_a_key_without_a_scope_is_refused_in_the_form(manager_client):

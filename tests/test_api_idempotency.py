@@ -29,6 +29,24 @@ def test_the_same_key_returns_the_first_answer_and_creates_nothing_new():
     assert WebhookSubscription.objects.count() == 1
 
 
+def test_a_replay_after_the_record_was_deleted_answers_410_and_creates_nothing():
+    _partner, _key, plain = partner_with_key()
+    client = key_client(plain)
+    first = _post(client)
+    assert client.delete(f"{SUBSCRIPTIONS}{first.json()['id']}/").status_code == 204
+
+    again = _post(client)
+
+    assert again.status_code == 410
+    assert again["Content-Type"] == "application/json"
+    assert again.json()["code"] == "idempotent_resource_gone"
+    assert "new key" in again.json()["message"]
+    assert "secret" not in again.content.decode()  # the first answer is not handed out again
+    assert not WebhookSubscription.objects.exists()
+    # A new key creates it again.
+    assert _post(client, key="another-key").status_code == 201
+
+
 def test_the_same_key_with_another_request_is_refused_with_409():
     _partner, _key, plain = partner_with_key()
     client = key_client(plain)

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 STATUS_CHANGED = "repair_order.status_changed"
 
 
-def _subscribed(name, scopes, events, customers=()):
-    partner, _key, _plain = partner_with_key(name=name, scopes=scopes)
+def _subscribed(name, scopes, events, customers=(), kind="fleet"):
+    partner, _key, _plain = partner_with_key(name=name, scopes=scopes, kind=kind)
     partner.customers.add(*customers)
     verified_subscription(partner, url="https://hooks.example.com/carshop", events=events)
     return partner
@@ -75,7 +75,7 @@ def test_an_order_paid_by_someone_else_than_the_owner_goes_only_to_partners_link
 
 
 def test_invoicing_publishes_invoice_created_to_accounting_partners():
-    _subscribed("Books", ["accounting:read"], ["invoice.created"])
+    _subscribed("Books", ["accounting:read"], ["invoice.created"], kind="accounting")
     _subscribed("Fleet", ["repairs:read"], [STATUS_CHANGED])
     order = make_order()
     add_job_with_lines(order, labor=[("2", "100")])
@@ -89,10 +89,32 @@ def test_invoicing_publishes_invoice_created_to_accounting_partners():
     assert _received_by(event) == ["Books"]
 
 
+def test_invoice_created_reaches_a_fleet_only_for_its_own_customers_invoices():
+    fleet_customer = make_customer(kind="company", company_name="Fleet Co", first_name="",
+                                   last_name="")
+    stranger = make_customer(last_name="Stranger")
+    _subscribed("Books", ["accounting:read"], ["invoice.created"], kind="accounting")
+    # A fleet holding accounting:read: its own bills, never another customer's money.
+    _subscribed("Fleet", ["repairs:read", "accounting:read"], ["invoice.created"],
+                customers=[fleet_customer])
+    _subscribed("Other fleet", ["accounting:read"], ["invoice.created"],
+                customers=[make_customer(last_name="Elsewhere")])
+    received = {}
+    for customer in (fleet_customer, stranger):
+        order = make_order(make_vehicle(owner=customer), customer=customer)
+        add_job_with_lines(order, labor=[("1", "100")])
+        take_to(order, "invoiced")
+        event = WebhookEvent.objects.get(event_type="invoice.created",
+                                         payload__invoice=order.invoice.pk)
+        received[customer.last_name or customer.company_name] = _received_by(event)
+
+    assert received == {"Fleet Co": ["Books", "Fleet"], "Stranger": ["Books"]}
+
+
 def test_the_event_is_rolled_back_with_the_change_that_failed():
     fleet = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     _subscribed("Fleet", ["repairs:read"], [STATUS_CHANGED], customers=[fleet])
-    _subscribed("Books", ["accounting:read"], ["invoice.created"])
+    _subscribed("Books", ["accounting:read"], ["invoice.created"], kind="accounting")
     order = make_order(make_vehicle(owner=fleet), customer=fleet)
     add_job_with_lines(order, labor=[("1", "100")])
     take_to(order, "completed")

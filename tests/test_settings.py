@@ -16,6 +16,7 @@ REALISTIC_PRODUCTION = {
     "ALLOWED_HOSTS": "shop.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://shop.example.com",
     "DATABASE_URL": "postgres://carapp@127.0.0.1:5432/carshop",
+    "CACHE_URL": "redis://127.0.0.1:6379/1?key_prefix=carshop",
     "DEBUG": "false",
 }
 

@@ -36,7 +36,7 @@ def _recipients(event):
 
 def test_an_event_goes_only_to_partners_whose_keys_have_its_scope():
     fleet, _k, _ = partner_with_key(name="Fleet", scopes=["repairs:read"])
-    books, _k, _ = partner_with_key(name="Books", scopes=["accounting:read"])
+    books, _k, _ = partner_with_key(name="Books", scopes=["accounting:read"], kind="accounting")
     for partner in (fleet, books):
         # Subscribed through the admin (not limited by scope); delivery still is.
         verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED,

@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.api.audit import credit_request
+from accounts.api.throttling import UnauthenticatedRateThrottle
 from accounts.services import find_usable_key, record_key_use
 
 KEYWORD = "Api-Key"
@@ -13,7 +14,9 @@ KEYWORD = "Api-Key"
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """A partner's key. request.user is the partner's inactive service user, request.auth the
     PartnerKey. One message for unknown, revoked and expired keys and inactive partners: a caller
-    learns nothing about keys it does not hold."""
+    learns nothing about keys it does not hold. Each failure counts against the client's address
+    (UnauthenticatedRateThrottle, in the exception handler); past its rate, the address's keys
+    are not even looked up."""
 
     failure_message = _("The API key is invalid, revoked or expired.")
 
@@ -22,6 +25,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         keyword, _sep, plain = header.strip().partition(" ")
         if keyword.lower() != KEYWORD.lower():
             return None
+        guesses = UnauthenticatedRateThrottle()
+        if guesses.exhausted(request):  # too many bad keys from this address: no more checks
+            raise exceptions.Throttled(guesses.wait())
         plain = plain.strip()
         if not plain:
             raise exceptions.AuthenticationFailed(_("The Api-Key header has no key."))

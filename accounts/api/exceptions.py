@@ -9,11 +9,14 @@ its messages, and is empty for errors that are not about input.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
+from accounts.api.parsers import RequestTooLarge
+from accounts.api.throttling import UnauthenticatedRateThrottle
 from accounts.exceptions import AccountsError
 
 # Domain exceptions whose message is for the user (see register_domain_error): answered 400.
@@ -31,7 +34,6 @@ def register_domain_error(exception_class):
 
 MESSAGES = {
     "invalid": "Check the fields named.",
-    "parse_error": "The request body is not valid JSON.",
 }
 
 
@@ -62,6 +64,15 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # Django's own limit, reading a form body
+        exc = RequestTooLarge()
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError("The request body has too many fields.")
+    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        # A bad or missing key counts against the client's address: past the rate, 429.
+        guesses = UnauthenticatedRateThrottle()
+        if not guesses.allow_request(context["request"], context.get("view")):
+            exc = exceptions.Throttled(guesses.wait())
 
     response = exception_handler(exc, context)
     if response is None:

@@ -1,6 +1,8 @@
 """Serializer fields that take JSON types as they are: DRF's defaults also accept "true", 0 or
 "12" for booleans and numbers, and numbers for strings, which the schema does not allow."""
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 
@@ -34,9 +36,26 @@ class StrictIntegerField(serializers.IntegerField):
 class CarshopModelSerializer(serializers.ModelSerializer):
     """Base ModelSerializer of the API: model fields map to the strict fields above."""
 
+    # A body with a field the serializer does not take (misspelt, or read-only) is refused with
+    # the field named, never silently dropped (the schema's request bodies say
+    # additionalProperties: false: accounts.api.schema.close_request_bodies).
+
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
     }
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = {}
+            for name in data:
+                field = self.fields.get(name)
+                if field is None:
+                    unknown[str(name)] = ["Unknown field."]
+                elif field.read_only:
+                    unknown[str(name)] = ["This field is read-only."]
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)
 
 
 _mapping = CarshopModelSerializer.serializer_field_mapping

@@ -12,8 +12,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
 
 MAX_ID = 2**63 - 1
-# Real time zones are within -12:00 and +14:00 of UTC.
-MAX_UTC_OFFSET = datetime.timedelta(hours=14)
 
 
 class IdField(forms.IntegerField):
@@ -55,7 +53,9 @@ class IdInFilter(django_filters.BaseInFilter, IdFilter):
 
 class TimeField(django_filters.fields.IsoDateTimeField):
     """An ISO 8601 time with its time zone; empty or without a zone is an error (a sync must
-    not silently get everything, or times read in the shop's zone)."""
+    not silently get everything, or times read in the shop's zone). Any offset RFC 3339 allows
+    is taken: the time is compared in UTC, and one the calendar cannot hold in UTC (year 1 at
+    +23:00) is earlier, or later, than every row."""
 
     def to_python(self, value):
         if value == "":
@@ -69,16 +69,13 @@ class TimeField(django_filters.fields.IsoDateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 raise forms.ValidationError("Give the time zone too (e.g. Z or +02:00).",
                                             code="invalid")
-            if parsed is not None and abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
-                raise forms.ValidationError("No time zone is that far from UTC.",
-                                            code="invalid")
         value = super().to_python(value)
         if value is not None:
             try:  # compared in UTC (the database need not know odd offsets)
                 value = value.astimezone(datetime.UTC)
             except OverflowError:
-                raise forms.ValidationError("Give a time the calendar can hold.",
-                                            code="invalid") from None
+                edge = datetime.datetime.min if value.year == 1 else datetime.datetime.max
+                value = edge.replace(tzinfo=datetime.UTC)
         return value
 
 
@@ -122,6 +119,21 @@ class StrictChoiceFilter(django_filters.ChoiceFilter):
     field_class = StrictChoiceField
 
 
+class NoEmptyValuesForm(forms.Form):
+    """A filter given empty (`?make=`, `?price_max=`) is a mistake, not "any": django-filter
+    would quietly leave it out and return everything."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if name in self.data and name not in self.errors:
+                value = self.data.get(name)
+                if isinstance(value, str) and not value.strip():
+                    self.add_error(name, forms.ValidationError(
+                        'Give a value: an empty one is an error, not "any".', code="required"))
+        return cleaned
+
+
 class CarshopFilterSet(django_filters.FilterSet):
     """Base FilterSet of the API. In Meta.fields, a foreign key becomes an id filter, a field
     with choices a filter that refuses an empty value."""
@@ -143,7 +155,8 @@ class CarshopFilterSet(django_filters.FilterSet):
         cls = type(self)
         form_class = cls.__dict__.get("_carshop_form_class")
         if form_class is None:
-            form_class = super().get_form_class()
+            form_class = type(f"{cls.__name__}Form", (NoEmptyValuesForm, super().get_form_class()),
+                              {})
             if not any(isinstance(filter_, django_filters.filters.QuerySetRequestMixin)
                        for filter_ in self.filters.values()):
                 cls._carshop_form_class = form_class

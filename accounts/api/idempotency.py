@@ -6,10 +6,13 @@ one lead).
         ...
 
 Only successful answers are kept: a request refused with 400 may be corrected and sent again
-with the same key. The same key with a different body is refused with 409. Two requests with the
-same key at the same moment: the second waits for the first (the unique constraint on
-(partner, key) holds it) and then returns its answer. Keys are remembered IDEMPOTENCY_KEY_HOURS
-(accounts.services.forget_idempotency_keys removes older ones).
+with the same key. A replay after what the first request created was deleted (a webhook
+subscription deleted since) answers 410 rather than the first 201: that answer is no longer
+true, and creating it again is a new request, with a new key. The same key with a different
+body is refused with 409. Two requests with the same key at the same moment: the second waits
+for the first (the unique constraint on (partner, key) holds it) and then returns its answer.
+Keys are remembered IDEMPOTENCY_KEY_HOURS (accounts.services.forget_idempotency_keys removes
+older ones).
 """
 
 import hashlib
@@ -30,6 +33,13 @@ class IdempotencyConflict(exceptions.APIException):
     status_code = 409
     default_code = "idempotency_conflict"
     default_detail = "This Idempotency-Key was already used for a different request."
+
+
+class IdempotentResourceGone(exceptions.APIException):
+    status_code = 410
+    default_code = "idempotent_resource_gone"
+    default_detail = ("What this Idempotency-Key created has been deleted since. To create it "
+                      "again, send the request with a new key.")
 
 
 def fingerprint(request):
@@ -66,6 +76,8 @@ class IdempotentCreateMixin:
                     partner=key.partner, key=idempotency_key)
                 if record.fingerprint != print_ or record.response_status is None:
                     raise IdempotencyConflict() from None
+                if not self._still_exists(record.response_body):
+                    raise IdempotentResourceGone() from None
                 return Response(record.response_body, status=record.response_status,
                                 headers={"Idempotent-Replayed": "true"})
             # A refusal (exception) rolls back the record with the write: the key stays free.
@@ -76,3 +88,11 @@ class IdempotentCreateMixin:
             else:
                 IdempotentRequest.objects.filter(pk=record.pk).delete()
         return response
+
+    def _still_exists(self, body):
+        """Whether what the first request created is still there (and visible to the
+        partner): a replay must not return a 201 for something deleted since."""
+        created = body.get("id") if isinstance(body, dict) else None
+        if created is None:
+            return True
+        return self.get_queryset().filter(pk=created).exists()

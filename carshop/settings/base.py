@@ -293,7 +293,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, at most 64 KB and 16 levels deep (accounts/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["accounts.api.parsers.CarshopJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
 }
@@ -304,6 +305,10 @@ if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THR
     raise ImproperlyConfigured(
         f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
         f"got {API_KEY_THROTTLE_RATE!r}")
+
+# Requests with a bad or missing API key, per client address: past it, every request from the
+# address gets 429 until the period ends, its key not even looked up (no guessing keys at speed).
+API_UNAUTHENTICATED_THROTTLE_RATE = "30/min"
 
 # A partner's Idempotency-Key is remembered this long (accounts.services.forget_idempotency_keys).
 IDEMPOTENCY_KEY_HOURS = 24
@@ -322,6 +327,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api.schema.close_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",
         "EventTypeEnum": "accounts.scopes.EVENT_CHOICES",

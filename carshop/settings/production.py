@@ -7,7 +7,7 @@ names the variable, so `manage.py` stops before serving anything.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DEBUG
+from .base import DEBUG, REST_FRAMEWORK
 from .env import env_bool, env_db, env_int, env_list, env_str
 
 SECRET_KEY = env_str("SECRET_KEY")  # no default on purpose
@@ -46,3 +46,7 @@ PRIVATE_MEDIA_X_ACCEL_REDIRECT = env_str("PRIVATE_MEDIA_X_ACCEL_REDIRECT", "/pro
 
 if not env_str("EMAIL_URL", ""):
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# The partner API answers JSON only: no browsable API (HTML forms, the session's user) to explore.
+REST_FRAMEWORK = {**REST_FRAMEWORK,
+                  "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]}

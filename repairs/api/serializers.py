@@ -9,7 +9,7 @@ from accounts.api.fields import CarshopModelSerializer
 from accounts.api.rows import RowSerializerMixin
 from accounts.models import Customer
 from inventory.models import Vehicle
-from repairs.choices import RepairOrderStatus
+from repairs.choices import AuthorizationMethod, RepairOrderStatus
 from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, RepairOrderEvent
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "read_only": True}
@@ -57,11 +57,20 @@ class StatusStepSerializer(CarshopModelSerializer):
 class JobSerializer(CarshopModelSerializer):
     """A job: the three Cs and the customer's decision on it."""
 
+    authorization_method = serializers.ChoiceField(
+        choices=AuthorizationMethod.choices, allow_null=True, read_only=True,
+        help_text="How the customer's decision was given; null while it is pending.")
+
     class Meta:
         model = Job
         fields = ["position", "title", "complaint", "cause", "correction", "authorization",
                   "authorization_method", "authorized_by", "authorized_at"]
         read_only_fields = fields
+
+    def to_representation(self, job):
+        data = super().to_representation(job)
+        data["authorization_method"] = data["authorization_method"] or None
+        return data
 
 
 class InvoiceTotalsSerializer(CarshopModelSerializer):
@@ -159,7 +168,8 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
             "updated_at": f.datetime(row["updated_at"]),
             "history": [{"from_status": from_status or None, "to_status": to_status,
                          "at": f.datetime(at)} for from_status, to_status, at in row["events"]],
-            "jobs": [{**job, "authorized_at": f.datetime(job["authorized_at"])}
+            "jobs": [{**job, "authorization_method": job["authorization_method"] or None,
+                      "authorized_at": f.datetime(job["authorized_at"])}
                      for job in row["jobs"]],
             "invoice": None if invoice is None else {
                 "id": invoice["id"],

@@ -102,16 +102,27 @@ FEED_SYNC = (" Oldest first by `updated_at`, which is unique in the feed and in 
 
 class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             PartnerScopedViewSet):
-    # Base of the accounting feed: every row of the shop (accounting systems keep the books of
-    # the whole business), oldest first by `updated_at` from repairs.models.FeedClock.
+    # Base of the accounting feed, oldest first by `updated_at` from repairs.models.FeedClock.
+    # An accounting partner (kind "accounting", set by a manager) keeps the books of the whole
+    # business and reads every row; any other partner reads only the money of the customer
+    # accounts linked to it (a fleet's own invoices), and a row of another customer is a 404.
 
     required_scope = ACCOUNTING_READ
     ordering = ["updated_at"]
+    customer_field = "customer"  # the path from a row to the customer it bills
+
+    def limit_to_partner(self, queryset, partner):
+        if partner.reads_whole_shop(ACCOUNTING_READ):
+            return queryset
+        customers = list(partner.customers.values_list("pk", flat=True))
+        return queryset.filter(**{f"{self.customer_field}_id__in": customers})
 
 
 @extend_schema_view(
     list=extend_schema(summary="List invoices (accounting feed)",
-                       description="Invoices of the service shop." + FEED_SYNC),
+                       description="Every invoice of the service shop for an accounting "
+                                   "partner's key; your linked customers' invoices for any "
+                                   "other partner's." + FEED_SYNC),
     retrieve=extend_schema(summary="One invoice"))
 @extend_schema(tags=["accounting"])
 class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
@@ -128,13 +139,15 @@ class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List credit notes (accounting feed)",
-                       description="Credit notes of the service shop." + FEED_SYNC),
+                       description="Credit notes of the service shop, or of your linked "
+                                   "customers' invoices (as for invoices)." + FEED_SYNC),
     retrieve=extend_schema(summary="One credit note"))
 @extend_schema(tags=["accounting"])
 class CreditNoteViewSet(AccountingFeedViewSet):
     """Credit notes: amounts taken off invoices, with their own numbers; never changed."""
 
     queryset = CreditNote.objects.select_related("invoice")
+    customer_field = "invoice__customer"
     serializer_class = CreditNoteSerializer
     filterset_class = CreditNoteFilterSet
     ordering_fields = ["updated_at", "id", "issued_at"]
@@ -142,13 +155,15 @@ class CreditNoteViewSet(AccountingFeedViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List payments (accounting feed)",
-                       description="Payments received against invoices." + FEED_SYNC),
+                       description="Payments received against invoices of the service shop, "
+                                   "or of your linked customers (as for invoices)." + FEED_SYNC),
     retrieve=extend_schema(summary="One payment"))
 @extend_schema(tags=["accounting"])
 class PaymentViewSet(AccountingFeedViewSet):
     """Payments received against invoices; never changed once recorded."""
 
     queryset = Payment.objects.select_related("invoice")
+    customer_field = "invoice__customer"
     serializer_class = PaymentSerializer
     filterset_class = PaymentFilterSet
     ordering_fields = ["updated_at", "id", "received_at"]

@@ -1,6 +1,7 @@
 """Leads as a marketplace posts and follows them: the car, the buyer's contact and message, and
 the lead's status. Nothing about the salesperson, the deal or the lot's notes."""
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from accounts.api.fields import (
@@ -17,6 +18,11 @@ class StrictEmailField(serializers.EmailField, StrictCharField):
     pass
 
 
+# A phone number as people write it: 7 to 15 digits (E.164 has at most 15), with an optional
+# leading + and spaces, dots, dashes or brackets between them. Empty: no phone.
+PHONE_PATTERN = r"^\+?[ ().-]*(?:[0-9][ ().-]*){7,15}$"
+
+
 class LeadSerializer(RowSerializerMixin, CarshopModelSerializer):
     """A lead a marketplace posted for a car it lists."""
 
@@ -31,8 +37,12 @@ class LeadSerializer(RowSerializerMixin, CarshopModelSerializer):
     email = StrictEmailField(source="customer.email", max_length=254, required=False,
                              allow_blank=True, default="",
                              help_text="An email address or a phone number is needed.")
-    phone = StrictCharField(source="customer.phone", max_length=32, required=False,
-                            allow_blank=True, default="")
+    phone = StrictCharField(
+        source="customer.phone", max_length=32, required=False, allow_blank=True, default="",
+        validators=[RegexValidator(PHONE_PATTERN, "Enter a phone number: 7 to 15 digits, "
+                                                  "e.g. +1 217 555 0100.")],
+        help_text="7 to 15 digits, with an optional leading + and spaces, dots, dashes or "
+                  "brackets between them.")
     message = StrictCharField(max_length=4000, required=False, allow_blank=True, default="",
                               help_text="What the buyer wrote.")
     source_reference = StrictCharField(max_length=80, required=False, allow_blank=True,
