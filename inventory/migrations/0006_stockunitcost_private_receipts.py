@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0004_search_trigram_indexes'),
+        ('inventory', '0005_sane_bounds'),
     ]
 
     operations = [
