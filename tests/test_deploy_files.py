@@ -52,7 +52,7 @@ SERVICES = [
     ),
 ]
 SERVICE_FIELDS = ("unit", "environment", "checkout", "runtime", "site", "folders")
-SCRIPTS = ["deploy.sh", "rollback.sh", "scheduled-backup.sh"]
+SCRIPTS = ["deploy.sh", "rollback.sh", "scheduled-backup.sh", "scheduled-task.sh"]
 
 # The guide's log files (MAINTENANCE-GUIDE.md: app, error, access, db; auth in Troubleshooting).
 GUIDE_LOG_FILES = {"app.log", "error.log", "access.log", "db.log", "auth.log"}
@@ -386,7 +386,8 @@ def test_systemd_accepts_every_unit(tmp_path):
     units = tmp_path / "units"
     units.mkdir()
     for checkout in ("carapp", "carapp-staging"):
-        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh"):
+        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh",
+                        "deploy/scheduled-task.sh"):
             path = tmp_path / "opt" / checkout / program
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("#!/bin/sh\n")
