@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "carshop.middleware.RequestIdMiddleware",
+    # Second, so that every response has its line: refused hosts (400), HTTPS and slash
+    # redirects and static files answered by the middleware below included.
+    "carshop.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,7 +82,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "carshop.middleware.AccessLogMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
