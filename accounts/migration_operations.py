@@ -139,7 +139,8 @@ class GuardDataLoss(Operation):
                         f"AND CAST({qn(column)} AS TEXT) <> ''")
                     values = cursor.fetchone()[0]
                     if values:
-                        found.append(f"{table}.{column} ({values} values)")
+                        found.append(f"{table}.{column} ({values} value"
+                                     f"{'' if values == 1 else 's'})")
         return found
 
 
@@ -163,13 +164,38 @@ def refuse_data_loss(connection, guards):
         "(docs/operations.md, Rolling back a release)")
 
 
-def refuse_data_loss_before_migrate(sender, plan=None, using=DEFAULT_DB_ALIAS, **kwargs):
+def plan_guards(plan, apps):
+    """(app_label, migration name, guard) of every migration `plan` reverses. A migration
+    without a GuardDataLoss of its own (Django's and other third-party apps': auth, sessions,
+    the audit log) is guarded on the tables its CreateModel operations made, as `apps` (the
+    state before the plan) names them."""
+    guards = []
+    for migration, backwards in plan or []:
+        if not backwards:
+            continue
+        own = [op for op in migration.operations if isinstance(op, GuardDataLoss)]
+        if not own and apps is not None:
+            tables = []
+            for operation in migration.operations:
+                if not isinstance(operation, migrations.CreateModel):
+                    continue
+                try:
+                    model = apps.get_model(migration.app_label, operation.name)
+                except LookupError:  # deleted or renamed by a later migration
+                    continue
+                tables.append(model._meta.db_table)
+                tables += [field.remote_field.through._meta.db_table
+                           for field in model._meta.local_many_to_many
+                           if field.remote_field.through._meta.auto_created]
+            own = [GuardDataLoss(tables=tables)] if tables else []
+        guards += [(migration.app_label, migration.name, guard) for guard in own]
+    return guards
+
+
+def refuse_data_loss_before_migrate(sender, plan=None, apps=None, using=DEFAULT_DB_ALIAS,
+                                    **kwargs):
     """pre_migrate receiver: check every guard of the migrations `migrate` is about to reverse,
     before the first one is."""
-    guards = [
-        (migration.app_label, migration.name, operation)
-        for migration, backwards in (plan or []) if backwards
-        for operation in migration.operations if isinstance(operation, GuardDataLoss)
-    ]
+    guards = plan_guards(plan, apps)
     if guards:
         refuse_data_loss(connections[using], guards)

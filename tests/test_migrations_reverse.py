@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import AddField, CreateModel
 
-from accounts.migration_operations import ALLOW_DATA_LOSS, GuardDataLoss
+from accounts.migration_operations import ALLOW_DATA_LOSS, GuardDataLoss, plan_guards
 
 APPS = ("sales", "repairs", "inventory", "accounts")  # the later layers first
 
@@ -29,13 +29,11 @@ def applied():
 
 def at_risk(app, target):
     """What the guards of `migrate app target` would find, computed from the plan."""
-    found = []
-    node = (app, None if target == "zero" else target)
-    for migration, backwards in MigrationExecutor(connection).migration_plan([node]):
-        for operation in migration.operations:
-            if backwards and isinstance(operation, GuardDataLoss):
-                found += operation.data_at_risk(connection)
-    return found
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan([(app, None if target == "zero" else target)])
+    state = executor._create_project_state(with_applied_migrations=True)
+    return [item for _app, _name, guard in plan_guards(plan, state.apps)
+            for item in guard.data_at_risk(connection)]
 
 
 def migrate(*args):
@@ -132,3 +130,22 @@ def test_every_table_a_migration_makes_is_guarded_by_that_migration():
             if tables - guarded or not isinstance(last, GuardDataLoss):
                 missing.append(f"{app}.{name}: {sorted(tables - guarded)}")
     assert missing == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_third_party_app_is_guarded_too(monkeypatch):
+    """`migrate auditlog zero` would drop the audit log: its migrations have no GuardDataLoss,
+    the tables their CreateModel made are guarded all the same."""
+    from auditlog.models import LogEntry
+
+    from accounts.models import Customer
+
+    monkeypatch.delenv(ALLOW_DATA_LOSS, raising=False)
+    Customer.objects.create(first_name="Audit", last_name="Trail")  # an audit entry
+    entries, before = LogEntry.objects.count(), applied()
+    assert entries
+
+    with pytest.raises(CommandError, match=r"auditlog_logentry \(\d+ rows?\) \[auditlog\.0001"):
+        migrate("auditlog", "zero")
+    assert applied() == before
+    assert LogEntry.objects.count() == entries
