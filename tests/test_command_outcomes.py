@@ -47,6 +47,8 @@ def test_a_failed_backup_is_an_error_with_its_reason_in_app_and_error_log(tmp_pa
     assert end["reason"].startswith("CommandError: could not write to ")
     assert end["reason"] in end["message"]
     assert ends(tmp_path, "error.log") == [end]
+    started = [line for line in lines(tmp_path, "app.log") if line["message"] == "command started"]
+    assert [(line["command"], line["operator"]) for line in started] == [("backup", "nightly")]
 
 
 def test_a_refused_option_is_an_error_naming_the_option(tmp_path):
