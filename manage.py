@@ -17,6 +17,10 @@ def main():
         sys.stderr.write(f"carshop: configuration error: {exc}\n")
         sys.exit(2)
 
+    import django
+
+    django.setup()  # logging too, so that the "command started" line reaches app.log
+
     from carshop.audit import operator_context
 
     command = sys.argv[1] if len(sys.argv) > 1 else "help"

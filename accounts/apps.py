@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -14,6 +14,13 @@ class AccountsConfig(AppConfig):
 
         # Models added later bring new permissions; re-apply the matrix after every migrate.
         post_migrate.connect(apply_roles_after_migrate, dispatch_uid="accounts_apply_roles")
+
+        from accounts.migration_operations import refuse_data_loss_before_migrate
+
+        # Migrating back never drops data unless the operator confirmed it: every guard of the
+        # plan is checked before the first migration is reversed (sent once: for this app).
+        pre_migrate.connect(refuse_data_loss_before_migrate, sender=self,
+                            dispatch_uid="accounts_refuse_data_loss")
 
         from auditlog.models import LogEntry
         from django.db.models.signals import pre_save

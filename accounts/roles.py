@@ -147,10 +147,18 @@ def apply_roles(apps=None):
     return sorted(missing)
 
 
-def apply_roles_after_migrate(sender, apps=None, **kwargs):
-    """post_migrate receiver: once per migrate, after the last app has its permissions."""
+def apply_roles_after_migrate(sender, apps=None, using="default", **kwargs):
+    """post_migrate receiver: once per migrate, after the last app has its permissions. Not
+    after migrating back (`migrate APP PREVIOUS` or `zero`): the tables of this code's models
+    may be gone then; the next full `migrate` applies the roles again."""
     from django.apps import apps as global_apps
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
 
     with_models = [config for config in global_apps.get_app_configs() if config.models_module]
-    if with_models and sender.name == with_models[-1].name:
-        apply_roles()
+    if not with_models or sender.name != with_models[-1].name:
+        return
+    executor = MigrationExecutor(connections[using])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return
+    apply_roles()

@@ -67,26 +67,53 @@ def connect():
     pre_save.connect(_credit_operator, sender=LogEntry, dispatch_uid="carshop_credit_operator")
 
 
+def note_failure(reason):
+    """Record why the running command fails (its CommandError, an option argparse refused), for
+    the line `operator_context` logs when the command exits: Django prints the message and exits
+    with SystemExit, which no longer carries it."""
+    state = _operator.get()
+    if state is not None and not state.get("failure"):
+        state["failure"] = reason
+
+
 @contextlib.contextmanager
 def operator_context(command, login=None):
-    """Credit audit entries written inside to the operator; log the run to app.log."""
+    """Credit audit entries written inside to the operator; log the run to app.log: its start,
+    and its end at INFO when it succeeded (or showed --help), at ERROR with the reason when it
+    failed, so that a failed scheduled run reaches error.log and error_report."""
     if _operator.get() is not None:  # already inside a command (manage.py wraps each one)
         yield
         return
     login = login or operator_login()
-    token = _operator.set({"login": login, "user": None})
-    logger.info("command started", extra={"command": command, "operator": login})
+    state = {"login": login, "user": None}
+    token = _operator.set(state)
+    context = {"command": command, "operator": login}
+    logger.info("command started", extra=context)
     try:
         yield
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or code == 0:
+            logger.info("command ended", extra={**context, "outcome": "ok", "exit_code": 0})
+        else:
+            exit_code = code if isinstance(code, int) else 1
+            reason = state.get("failure") or (code if isinstance(code, str) else
+                                              f"exited with status {exit_code}")
+            logger.error(f"command {command} failed: {reason}",
+                         extra={**context, "outcome": "failed", "exit_code": exit_code,
+                                "reason": reason})
+        raise
+    except KeyboardInterrupt:
+        logger.warning(f"command {command} interrupted",
+                       extra={**context, "outcome": "interrupted", "exit_code": 130})
+        raise
     except BaseException as exc:
-        logger.info(
-            "command ended",
-            extra={"command": command, "operator": login, "outcome": type(exc).__name__},
-        )
+        reason = state.get("failure") or f"{type(exc).__name__}: {exc}"
+        logger.error(f"command {command} failed: {reason}", exc_info=True,
+                     extra={**context, "outcome": "failed", "exit_code": 1, "reason": reason})
         raise
     else:
-        logger.info("command ended", extra={"command": command, "operator": login,
-                                            "outcome": "ok"})
+        logger.info("command ended", extra={**context, "outcome": "ok", "exit_code": 0})
     finally:
         _operator.reset(token)
 

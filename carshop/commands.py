@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.core.serializers.json import DjangoJSONEncoder
 
-from carshop.audit import operator_context
+from carshop.audit import note_failure, operator_context
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -42,6 +42,12 @@ class OperationsCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.formatter_class = HelpFormatter
+        refuse = parser.error
+
+        def error(message):
+            note_failure(f"bad command line: {message}")
+            refuse(message)
+        parser.error = error
         return parser
 
     def add_arguments(self, parser):
@@ -54,7 +60,11 @@ class OperationsCommand(BaseCommand):
 
     def execute(self, *args, **options):
         with operator_context(self.__module__.rsplit(".", 1)[-1]):
-            return super().execute(*args, **options)
+            try:
+                return super().execute(*args, **options)
+            except CommandError as exc:
+                note_failure(f"{type(exc).__name__}: {exc}")
+                raise
 
     def emit(self, options, data, text_lines):
         """Print a report: `data` as JSON, or the lines for people."""

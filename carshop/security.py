@@ -386,17 +386,21 @@ def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url
     if offline:
         report.ok("dependencies", f"not audited (--offline): {scope}")
         return
+    # A dependency audit that could not run is an unknown result, not a pass: FAIL, so that a
+    # scheduled scan without its vulnerability data is seen. --offline is the operator's choice.
     if not tool_available("pip_audit"):
-        report.warn("dependencies", "pip-audit is not installed (requirements/production.txt)")
+        report.fail("dependencies", "not audited: pip-audit is not installed "
+                                    "(requirements/production.txt); --offline skips this")
         return
     service = osv_url or "PyPI's vulnerability data"
     audit, error = run_pip_audit(everything.values(), osv_url=osv_url, timeout=timeout)
     if audit is None:
         if any(marker in error for marker in _UNREACHABLE):
-            report.warn("dependencies", f"not audited: {service} cannot be reached (no network?) "
+            report.fail("dependencies", f"not audited: {service} cannot be reached (no network?) "
                                         f"— {error[:200]}; --offline skips this")
         else:
-            report.warn("dependencies", f"not audited: pip-audit failed: {error[:300]}")
+            report.fail("dependencies", f"not audited: pip-audit failed: {error[:300]}; "
+                                        "--offline skips this")
         return
     _audit_findings(report, audit, everything, scope, service)
 
@@ -431,10 +435,13 @@ def _audit_findings(report, audit, pins, scope, service):
     if skipped:
         names = ", ".join(item["name"] for item in skipped[:8])
         more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
-        lead = (f"none of {len(pins)} audited, {service} had no data for them"
-                if not audited else f"{len(skipped)} of {len(pins)} not audited")
-        report.warn("dependencies",
-                    f"{lead} ({names}{more}); first reason: {skipped[0]['reason']}")
+        if audited:
+            report.warn("dependencies", f"{len(skipped)} of {len(pins)} not audited ({names}"
+                                        f"{more}); first reason: {skipped[0]['reason']}")
+        else:
+            report.fail("dependencies", f"not audited: none of {len(pins)} packages, {service} "
+                                        f"had no data for them ({names}{more}); first reason: "
+                                        f"{skipped[0]['reason']}; --offline skips this")
     if audited and not vulnerable:
         report.ok("dependencies",
                   f"no known vulnerability in {service}: {audited} audited of {scope}")

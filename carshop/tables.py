@@ -119,9 +119,9 @@ def get(name):
 
 
 def resolve(spec):
-    """`--tables` ("cars,sales", or a list) as tables, in the order given, each once. None or
-    empty: None (the caller's default, usually every table)."""
-    if not spec:
+    """`--tables` ("cars,sales", or a list) as tables, in the order given, each once. None,
+    empty or "all": None (the caller's default, usually every table)."""
+    if not spec or (isinstance(spec, str) and spec.strip().lower() == "all"):
         return None
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     result = []

@@ -13,7 +13,8 @@ select_environment() {
     requirements=requirements/production.txt
   else
     app_dir="${CARAPP_DIR:-/opt/carapp-staging}"
-    branch="${CARAPP_BRANCH:-dev}"
+    # main, like production: there is no other long-lived branch.
+    branch="${CARAPP_BRANCH:-main}"
     service=carapp-staging
     requirements=requirements/development.txt
   fi

@@ -9,13 +9,16 @@ Usage: deploy/deploy.sh [--dry-run] [--skip-tests] production|staging
 Bring the checkout of ENVIRONMENT up to date and restart its service:
 
    1. remember the commit now running (for deploy/rollback.sh), then git pull --ff-only
-      (branch main for production, dev for staging)
+      of branch main (both: staging tries what production gets next; CARAPP_BRANCH to change)
    2. pip install -r requirements/production.txt (staging: requirements/development.txt)
    3. manage.py backup --type=pre-update
    4. manage.py migrate --noinput
    5. manage.py collectstatic --noinput
    6. manage.py check --deploy --fail-level WARNING
-   7. staging only: the test suite (DJANGO_ENV=test pytest), unless --skip-tests
+   7. the tests, unless --skip-tests: production checks the new code against an anonymized
+      copy of its own, just migrated, database (manage.py create_test_env --replace, then
+      manage.py test_in_isolation: system checks, migrations, health checks, every admin and
+      API page); staging runs the test suite (DJANGO_ENV=test pytest)
    8. manage.py health_check
    9. systemctl restart carapp (staging: carapp-staging) and, in production, carapp-worker;
       wait until it runs
@@ -29,14 +32,14 @@ from the checkout, as the service does.
 
 Options:
   --dry-run      print the steps instead of running them
-  --skip-tests   staging: do not run the test suite
+  --skip-tests   do not run the tests of step 7
   -h, --help     this text
 
 Environment (defaults in brackets):
   CARAPP_DIR     checkout [/opt/carapp; staging: /opt/carapp-staging]
   CARAPP_USER    application user [carapp]
   CARAPP_REMOTE  git remote [origin]
-  CARAPP_BRANCH  branch [main; staging: dev]
+  CARAPP_BRANCH  branch [main]
 EOF
 }
 
@@ -70,7 +73,6 @@ main() {
   [[ -n "$environment" ]] || { usage >&2; die "say which environment: production or staging"; }
 
   select_environment
-  [[ "$environment" == staging ]] || run_tests=false
   remote="${CARAPP_REMOTE:-origin}"
 
   if ! $dry_run; then
@@ -133,7 +135,13 @@ main() {
   step "$current_step"
   manage check --deploy --fail-level WARNING
 
-  if $run_tests; then
+  if $run_tests && [[ "$environment" == production ]]; then
+    current_step="tests"
+    step "$current_step (on an anonymized copy of the database)"
+    # Never against the live database: a copy made now, after the migrations, then checked.
+    manage create_test_env --replace
+    manage test_in_isolation
+  elif $run_tests; then
     current_step="tests"
     step "$current_step"
     # The test settings use their own database (DATABASE_URL from .env.test, else SQLite in var/).

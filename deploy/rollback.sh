@@ -32,7 +32,7 @@ Options:
 Environment (defaults in brackets):
   CARAPP_DIR     checkout [/opt/carapp; staging: /opt/carapp-staging]
   CARAPP_USER    application user [carapp]
-  CARAPP_BRANCH  branch [main; staging: dev], used when no deploy was recorded: BRANCH@{1}
+  CARAPP_BRANCH  branch [main], used when no deploy was recorded: BRANCH@{1}
 EOF
 }
 

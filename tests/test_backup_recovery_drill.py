@@ -132,3 +132,31 @@ def test_a_dry_run_backup_writes_nothing(backup_dir):
     assert report["backup"]["kind"] == "full"
     assert "first backup" in report["backup"]["promoted_reason"]
     assert not backup_dir.exists()
+
+
+def test_a_failed_drill_is_recorded_as_failed_and_no_drill_twice(backup_dir):
+    manifest = run("backup", "--type=full")["backup"]
+    run("test_recovery")
+    good = run("record_recovery_metrics")
+    assert good["validated"] and good["error"] is None
+    with pytest.raises(CommandError, match="already recorded: run test_recovery for a new one"):
+        call_command("record_recovery_metrics", stdout=io.StringIO())
+
+    damaged = backup_dir / manifest["file"]["name"]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(CommandError) as drill_failed:
+        call_command("test_recovery", stdout=io.StringIO())
+
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"^the recovery drill of .* failed: "):
+        call_command("record_recovery_metrics", "--format=json", stdout=out)
+    failed = json.loads(out.getvalue())
+    assert failed["validated"] is False
+    assert failed["error"] == str(drill_failed.value)
+    assert failed["rto_seconds"] is None and failed["rpo_seconds"] is None
+    assert failed["drill_at"] > good["drill_at"]
+    with pytest.raises(CommandError, match="already recorded"):
+        call_command("record_recovery_metrics", stdout=io.StringIO())
+    assert [e["validated"] for e in status.load()["recovery_metrics"]] == [True, False]

@@ -107,3 +107,64 @@ def test_prune_backups_deletes_exactly_what_the_policy_drops(tmp_path, settings)
         service.release(service.verify_chain(*reversed(service.plan_restore("latest"))))
     finally:
         testing.cleanup()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_backups_judges_the_scheduled_folders_together_and_kept_backups_restore(
+        tmp_path, settings):
+    """The timers write one folder per run (daily/YYYYMMDD, weekly/YYYYMMDD, monthly/YYYYMM) and
+    chains cross them; pre-update backups go to BACKUP_DIR itself."""
+    from carshop.backups.destination import LocalDestination
+
+    root = testing.configure(tmp_path, settings)
+    settings.TIME_ZONE = "UTC"
+    settings.BACKUP_KEEP_DAILY = settings.BACKUP_KEEP_WEEKLY = settings.BACKUP_KEEP_MONTHLY = 2
+    testing.seed()
+
+    def at(day, month=6):
+        return datetime(2025, month, day, 10, 0, tzinfo=UTC)
+
+    def backup(kind, folder, when, compress=False):
+        Part.objects.update(description=f"as of {when:%m-%d}")
+        place = LocalDestination(root / folder) if folder else None
+        made[folder or when.strftime("root-%m%d")] = service.create_backup(
+            kind, place, compress=compress, now=when)
+
+    made = {}
+    try:
+        backup("full", "monthly/202505", at(1, 5), compress=True)
+        backup("full", "weekly/20250525", at(25, 5))
+        backup("incremental", "daily/20250526", at(26, 5))
+        backup("incremental", "daily/20250527", at(27, 5))
+        backup("full", "weekly/20250601", at(1))
+        backup("incremental", "daily/20250602", at(2))
+        backup("incremental", "daily/20250603", at(3))
+        backup("pre-update", None, at(4).replace(hour=8))
+        backup("incremental", "daily/20250604", at(4))
+        backup("incremental", "daily/20250605", at(5))
+        assert made["daily/20250604"]["parent"] == made["root-0604"]["id"]
+        assert made["daily/20250526"]["parent"] == made["weekly/20250525"]["id"]
+
+        out = io.StringIO()
+        call_command("prune_backups", "--dry-run", "--format=json", stdout=out)
+        planned = json.loads(out.getvalue())
+        dropped = {"monthly/202505", "daily/20250602", "daily/20250603"}
+        assert {d["id"] for d in planned["deleted"]} == {made[f]["id"] for f in dropped}
+        assert all((root / f).is_dir() for f in dropped)  # a dry run deletes nothing
+
+        call_command("prune_backups", stdout=io.StringIO())
+
+        for folder in dropped:
+            assert not (root / folder).exists()
+        kept = {k: m for k, m in made.items() if k not in dropped}
+        # June: the two newest days, the chain they continue (the pre-update backup in
+        # BACKUP_DIR); weeks: June 1; May: the 27th, which needs the 26th and May 25's full.
+        for key, manifest in kept.items():
+            folder = root / key if "/" in key else root
+            assert (folder / manifest["file"]["name"]).is_file(), key
+            drill = service.test_recovery(
+                "scratch", source=str(folder / f"{manifest['id']}.manifest.json"))
+            assert drill["validated"], (key, drill["mismatches"])
+            assert drill["chain"][-1] == manifest["id"]
+    finally:
+        testing.cleanup()

@@ -52,7 +52,7 @@ SERVICES = [
     ),
 ]
 SERVICE_FIELDS = ("unit", "environment", "checkout", "runtime", "site", "folders")
-SCRIPTS = ["deploy.sh", "rollback.sh", "scheduled-backup.sh"]
+SCRIPTS = ["deploy.sh", "rollback.sh", "scheduled-backup.sh", "scheduled-task.sh"]
 
 # The guide's log files (MAINTENANCE-GUIDE.md: app, error, access, db; auth in Troubleshooting).
 GUIDE_LOG_FILES = {"app.log", "error.log", "access.log", "db.log", "auth.log"}
@@ -386,7 +386,8 @@ def test_systemd_accepts_every_unit(tmp_path):
     units = tmp_path / "units"
     units.mkdir()
     for checkout in ("carapp", "carapp-staging"):
-        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh"):
+        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh",
+                        "deploy/scheduled-task.sh"):
             path = tmp_path / "opt" / checkout / program
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("#!/bin/sh\n")
@@ -577,6 +578,9 @@ def test_deploy_takes_the_pre_update_backup_before_migrating_and_checks_before_r
         "manage.py migrate --noinput",
         "manage.py collectstatic --noinput",
         "manage.py check --deploy --fail-level WARNING",
+        # The guide runs the tests before the restart: here on a copy of the migrated database.
+        "manage.py create_test_env --replace",
+        "manage.py test_in_isolation",
         "manage.py health_check",
         "(as root) systemctl restart carapp",
         "(as root) systemctl restart carapp-worker",
@@ -586,7 +590,19 @@ def test_deploy_takes_the_pre_update_backup_before_migrating_and_checks_before_r
     assert "(as carapp)" in result.stdout
 
 
-def test_deploying_staging_pulls_dev_runs_the_tests_and_restarts_staging(tmp_path):
+def test_production_tests_can_be_left_out_and_name_real_commands(tmp_path):
+    from django.core.management import get_commands
+
+    app = fake_checkout(tmp_path)
+
+    skipped = run_script("deploy.sh", "--dry-run", "--skip-tests", "production", app=app)
+
+    assert skipped.returncode == 0, skipped.stderr
+    assert "create_test_env" not in skipped.stdout and "test_in_isolation" not in skipped.stdout
+    assert {"create_test_env", "test_in_isolation"} <= set(get_commands())
+
+
+def test_deploying_staging_pulls_main_runs_the_tests_and_restarts_staging(tmp_path):
     app = fake_checkout(tmp_path)
 
     result = run_script("deploy.sh", "--dry-run", "staging", app=app)
@@ -594,7 +610,7 @@ def test_deploying_staging_pulls_dev_runs_the_tests_and_restarts_staging(tmp_pat
 
     assert result.returncode == 0, result.stderr
     assert_in_order(result.stdout, [
-        "git pull --ff-only origin dev",
+        "git pull --ff-only origin main",
         "-r requirements/development.txt",
         "manage.py backup --type=pre-update",
         "manage.py migrate --noinput",
@@ -604,6 +620,15 @@ def test_deploying_staging_pulls_dev_runs_the_tests_and_restarts_staging(tmp_pat
     ])
     assert "-m pytest" in result.stdout
     assert "-m pytest" not in skipped.stdout
+    assert "create_test_env" not in result.stdout  # the suite has its own test database
+
+
+def test_both_environments_deploy_the_branch_the_repository_has():
+    """Staging pulled a `dev` branch that this repository never had."""
+    assert "dev" not in run_script("deploy.sh", "--help").stdout.split()
+    text = (DEPLOY / "common.sh").read_text()
+    assert re.findall(r'branch="\$\{CARAPP_BRANCH:-(\w+)\}"', text) == ["main", "main"]
+    assert "--branch dev" not in DEPLOY_DOC.read_text()
 
 
 def test_deploy_needs_an_environment_file_before_doing_anything(tmp_path):

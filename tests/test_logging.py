@@ -105,3 +105,56 @@ def test_server_errors_are_logged_with_traceback_and_request_id(client, settings
     assert errors and "RuntimeError" in errors[-1]["exc_info"]
     access = [line for line in read_lines("access.log") if line.get("request_id") == request_id]
     assert access[-1]["status"] == 500
+
+
+@pytest.mark.django_db
+def test_lines_django_logs_about_a_request_carry_its_id(client):
+    response = client.get("/no-such-page-marker/")
+    assert response.status_code == 404
+    request_id = response["X-Request-ID"]
+
+    not_found = [line for line in read_lines("app.log")
+                 if "no-such-page-marker" in line["message"]]
+    assert not_found and {line["request_id"] for line in not_found} == {request_id}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "host", "status"), [
+    ("/health/", "evil.example.net", 400),  # refused host (DisallowedHost)
+    ("/admin", "testserver", 301),          # CommonMiddleware's APPEND_SLASH redirect
+])
+def test_refused_hosts_and_redirects_are_in_the_access_log(client, path, host, status):
+    response = client.get(path, HTTP_HOST=host)
+    assert response.status_code == status
+    request_id = response["X-Request-ID"]
+
+    access = [line for line in read_lines("access.log") if line.get("request_id") == request_id]
+    assert [(line["method"], line["path"], line["status"]) for line in access] == [
+        ("GET", path, status)]
+
+
+def test_log_files_are_created_with_the_mode_logrotate_gives_them(tmp_path):
+    import logging.config
+    import os
+    import re
+
+    from carshop.logconfig import build_logging_config
+    from tests.test_deploy_files import LOGROTATE
+
+    config = build_logging_config(tmp_path, "INFO")
+    config["disable_existing_loggers"] = False
+    handlers = [logging.config.DictConfigurator(config).configure_handler(dict(spec))
+                for name, spec in config["handlers"].items() if name != "console"]
+    previous = os.umask(0o022)  # a shell's default: it would make 0644 files
+    try:
+        for handler in handlers:
+            handler.emit(logging.makeLogRecord({"msg": "mode-marker"}))
+    finally:
+        os.umask(previous)
+        for handler in handlers:
+            handler.close()
+
+    rotated = int(re.search(r"^\s*create (\d{4}) ", LOGROTATE.read_text(), re.M).group(1), 8)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.glob("*.log")}
+    assert len(modes) == 5
+    assert set(modes.values()) == {rotated}, modes

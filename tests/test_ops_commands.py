@@ -71,3 +71,14 @@ def test_every_documented_command_and_option_exists():
         options = {option for cell in first_cells for option in re.findall(r"--[a-z-]+", cell)}
         missing = options - parser_options(name)
         assert not missing, f"{name}: documented options {missing} do not exist"
+
+
+def test_the_health_check_section_names_every_check():
+    from carshop.health import HEALTH_CHECKS
+
+    section = documented_sections()["health_check"]
+    names = [path.rsplit(".", 1)[1] for path in HEALTH_CHECKS]
+    words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"The {words[len(names)]} checks of `/health/`" in section
+    for name in names:
+        assert f"\n{name} " in section, f"docs/operations.md: health_check does not show {name}"

@@ -377,16 +377,46 @@ def _closed_port():
 
 
 @pytest.mark.django_db
-def test_security_scan_warns_when_the_vulnerability_data_cannot_be_reached(
+def test_security_scan_fails_when_the_vulnerability_data_cannot_be_reached(
         planted_requirements):
     requirements, clean = planted_requirements
     url = f"http://127.0.0.1:{_closed_port()}/v1/query"
     report, error = run_report("security_scan", "--requirement", str(requirements),
                                "--osv-url", url, "--path", str(clean))
-    assert error is None  # no network is worth a look, not a failed scan
-    detail = findings(report)[("dependencies", "WARN")]
+    # An audit that could not run is an unknown result, not a pass: cron must see it.
+    detail = findings(report)[("dependencies", "FAIL")]
     assert detail.startswith(f"not audited: {url} cannot be reached (no network?)")
     assert detail.endswith("--offline skips this")
+    assert str(error) == f"security scan: FAIL dependencies: {detail}"
+
+
+def test_a_dependency_audit_with_no_data_for_any_package_fails(tmp_path):
+    """pip-audit's answer when PyPI's vulnerability data knows none of the packages (a proxy
+    that answers 404): every dependency skipped, "No known vulnerabilities found"."""
+    from carshop.ops.findings import Report
+    from carshop.security import _audit_findings, read_requirements
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("vininfo==1.11.0\ngunicorn==23.0.0\n")
+    pins = read_requirements([requirements]).pins
+    audit = {"dependencies": [
+        {"name": name, "skip_reason": f"Dependency not found on PyPI and could not be audited: "
+                                      f"{name} ({version})"}
+        for name, version in (("vininfo", "1.11.0"), ("gunicorn", "23.0.0"))], "fixes": []}
+    partly = {"dependencies": [audit["dependencies"][0],
+                               {"name": "gunicorn", "version": "23.0.0", "vulns": []}]}
+
+    none_audited, some_audited = Report("scan"), Report("scan")
+    for report in (none_audited, some_audited):
+        report.data["dependencies"] = {}
+    _audit_findings(none_audited, audit, pins, "2 pinned", "PyPI's vulnerability data")
+    _audit_findings(some_audited, partly, pins, "2 pinned", "PyPI's vulnerability data")
+
+    [finding] = none_audited.findings
+    assert (finding.status, finding.check) == ("FAIL", "dependencies")
+    assert finding.detail.startswith("not audited: none of 2 packages, PyPI's vulnerability "
+                                     "data had no data for them (vininfo, gunicorn)")
+    assert [f.status for f in some_audited.findings] == ["WARN", "OK"]
 
 
 @pytest.mark.django_db
@@ -397,6 +427,7 @@ def test_security_scan_against_pypi_finds_the_planted_requirement(planted_requir
                                 "--path", str(clean))
     vulnerable = report["data"]["dependencies"]["vulnerable"]
     audited = {item["name"] for item in report["data"]["dependencies"]["not_audited"]}
-    if not vulnerable and ("Django" in audited or statuses(report, "dependencies") == ["WARN"]):
+    if not vulnerable and ({"Django", "django"} & audited
+                           or statuses(report, "dependencies") == ["FAIL"]):
         pytest.skip("PyPI's vulnerability data is not reachable from here")
     assert any("CVE-2021-31542" in item["aliases"] for item in vulnerable)

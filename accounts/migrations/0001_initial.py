@@ -8,6 +8,8 @@ import django.utils.timezone
 from decimal import Decimal
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -104,4 +106,10 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='shop_settings_single_row', violation_error_message='There is only one shop settings row.')],
             },
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "accounts_user", "accounts_user_groups", "accounts_user_user_permissions",
+            "accounts_customer", "accounts_shopsettings"
+        ]),
     ]

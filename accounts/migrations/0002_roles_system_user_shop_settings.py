@@ -5,6 +5,10 @@
 - The inactive `system` account that changes made by commands are credited to when the operator
   has no account of their own.
 - The single shop settings row, with defaults a manager then edits.
+
+Migrating back keeps all three: the audit log credits changes to the system account, users keep
+their roles and the manager's settings stay. Migrating forward again finds them (this migration
+makes only what is missing).
 """
 
 from django.db import migrations
@@ -37,11 +41,8 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    from accounts.roles import ROLES
-
-    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
-    apps.get_model("accounts", "User").objects.filter(username="system").delete()
-    apps.get_model("accounts", "ShopSettings").objects.filter(pk=1).delete()
+    """Keep the roles, the system account and the shop settings (see above): deleting the system
+    account would leave audit entries pointing at nobody."""
 
 
 class Migration(migrations.Migration):
@@ -51,4 +52,6 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        migrations.RunPython(forwards, backwards),
+    ]

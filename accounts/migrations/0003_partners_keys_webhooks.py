@@ -5,6 +5,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -147,4 +149,11 @@ class Migration(migrations.Migration):
             model_name='webhookdelivery',
             constraint=models.UniqueConstraint(fields=('event', 'subscription'), name='webhookdelivery_once_per_subscription', violation_error_message='An event is delivered once to each subscription.'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "accounts_partner", "accounts_partner_customers", "accounts_idempotentrequest",
+            "accounts_partnerkey", "accounts_webhookevent", "accounts_webhooksubscription",
+            "accounts_webhookdelivery"
+        ]),
     ]

@@ -11,6 +11,7 @@ Also here: the percentile used by every latency figure, the path normalisation t
 request statistics, and the parsing of tracebacks and SQL that error and slow-query reports share.
 """
 
+import argparse
 import gzip
 import json
 import math
@@ -29,12 +30,24 @@ from carshop.commands import parse_duration
 _ROTATED = re.compile(r"^(?:\.(?P<number>\d+)|-(?P<date>\d{8,10}))(?P<gz>\.gz)?$")
 
 
+class _DaysAsPeriod(argparse.Action):
+    """--days N: the same as --period=Nd (the spelling `inactive_users --days` uses)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values < 1:
+            raise argparse.ArgumentError(self, f"must be 1 or more, got {values}")
+        namespace.period = f"{values}d"
+
+
 def add_log_arguments(parser, default_period):
-    """--period and --log-dir, spelled the same by every log command."""
-    parser.add_argument(
+    """--period (or --days) and --log-dir, spelled the same by every log command."""
+    how_far = parser.add_mutually_exclusive_group()
+    how_far.add_argument(
         "--period", default=default_period,
         help=f"how far back to read: 30d, 24h or 90m (default {default_period})",
     )
+    how_far.add_argument("--days", type=int, metavar="N", action=_DaysAsPeriod,
+                         help="the same as --period=Nd")
     parser.add_argument(
         "--log-dir", default=None,
         help="folder of the logs (default: LOG_DIR of the settings)",

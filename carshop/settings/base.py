@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "carshop.middleware.RequestIdMiddleware",
+    # Second, so that every response has its line: refused hosts (400), HTTPS and slash
+    # redirects and static files answered by the middleware below included.
+    "carshop.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy and Permissions-Policy on every answer (static files included).
     "csp.middleware.CSPMiddleware",
@@ -84,7 +87,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "carshop.middleware.AccessLogMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",

@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -143,4 +145,10 @@ class Migration(migrations.Migration):
             model_name='odometerreading',
             index=models.Index(fields=['vehicle', '-read_on'], name='odometer_vehicle_date_idx'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "inventory_supplier", "inventory_part", "inventory_vehicle",
+            "inventory_odometerreading", "inventory_stockmovement"
+        ]),
     ]

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 def fill_vin_reversed(apps, schema_editor):
     vehicle_model = apps.get_model("inventory", "Vehicle")
@@ -276,4 +278,10 @@ class Migration(migrations.Migration):
             model_name='purchasereceiptline',
             constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='receipt_line_quantity_positive', violation_error_message='A receipt line receives something.'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "inventory_markuprule", "inventory_purchaseorder", "inventory_purchaseorderline",
+            "inventory_purchasereceipt", "inventory_purchasereceiptline"
+        ]),
     ]

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -112,4 +114,9 @@ class Migration(migrations.Migration):
             model_name='stockunitphoto',
             constraint=models.UniqueConstraint(condition=models.Q(('is_main', True)), fields=('unit',), name='stockunitphoto_one_main', violation_error_message='A stock unit has one main photo.'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "inventory_stockunit", "inventory_stockunitcost", "inventory_stockunitphoto"
+        ]),
     ]

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -382,4 +384,13 @@ class Migration(migrations.Migration):
             model_name='timeentry',
             constraint=models.CheckConstraint(condition=models.Q(('ended__isnull', True), ('ended__gte', models.F('started')), _connector='OR'), name='timeentry_ends_after_start', violation_error_message='A time entry cannot end before it starts.'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "repairs_appointment", "repairs_cannedjob", "repairs_cannedjoblabor",
+            "repairs_cannedjobpart", "repairs_documentsequence", "repairs_invoice",
+            "repairs_creditnote", "repairs_job", "repairs_laborline", "repairs_partline",
+            "repairs_payment", "repairs_repairorder", "repairs_repairorderevent",
+            "repairs_timeentry"
+        ]),
     ]

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 FEEDS = (
     ("invoice", "issued_at"),
     ("creditnote", "issued_at"),
@@ -117,4 +119,7 @@ class Migration(migrations.Migration):
                 fields=("updated_at",), name="payment_updated_at_unique",
                 violation_error_message="Feed times are unique."),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=["repairs_feedclock"]),
     ]

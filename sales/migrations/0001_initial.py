@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -229,4 +231,10 @@ class Migration(migrations.Migration):
             model_name='tradein',
             constraint=models.CheckConstraint(condition=models.Q(('actual_cash_value__gte', 0), ('allowance__gte', 0), ('payoff__gte', 0)), name='tradein_amounts_not_negative', violation_error_message='Trade-in amounts cannot be negative.'),
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=[
+            "sales_lead", "sales_deal", "sales_tradein", "sales_commissionplan",
+            "sales_commission", "sales_dealaddon", "sales_dealpayment"
+        ]),
     ]

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -29,4 +31,7 @@ class Migration(migrations.Migration):
             model_name='lead',
             index=models.Index(fields=['partner', 'id'], name='lead_partner_idx'),
         ),
+        # Added later; nothing forwards. Migrating back stops while leads have a message or a
+        # partner, unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(columns={"sales_lead": ["message", "partner_id"]}),
     ]

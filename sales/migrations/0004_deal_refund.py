@@ -6,6 +6,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -32,4 +34,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='dealrefund_positive', violation_error_message='A refund is more than zero.')],
             },
         ),
+        # Added later; nothing forwards. Migrating back stops while these tables hold rows,
+        # unless CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=["sales_dealrefund"]),
     ]

@@ -2,6 +2,7 @@ from carshop.backups import destination as destinations
 from carshop.backups import service
 from carshop.backups.cli import bool_value, human_size, operator_errors, progress_printer
 from carshop.commands import OperationsCommand
+from carshop.ops import retention
 
 
 class Command(OperationsCommand):
@@ -44,7 +45,9 @@ class Command(OperationsCommand):
                 dry_run=options["dry_run"], progress=progress_printer(self, "backed up"))
             pruned = None
             if options["clean"]:
-                pruned = service.prune(destination, dry_run=options["dry_run"])
+                # The whole tree: a scheduled run's folder (daily/YYYYMMDD) holds one backup.
+                pruned = retention.prune(retention.tree_root(destination),
+                                         dry_run=options["dry_run"])
         if options["dry_run"]:
             lines = [f"would write a {manifest['kind']} backup ({manifest['type']}) to "
                      f"{manifest['destination']}"]

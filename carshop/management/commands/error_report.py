@@ -9,7 +9,10 @@ def group_errors(entries):
     """Errors grouped by (exception type, place): count, first and last seen, a request id."""
     groups = {}
     for entry in entries:
-        if entry.get("exc_info"):
+        if entry.get("outcome") == "failed" and entry.get("command"):
+            # A failed manage.py run (carshop.audit): one group per command, whatever the reason.
+            kind, place = "command failed", f"manage.py {entry['command']}"
+        elif entry.get("exc_info"):
             kind, place = exception_place(entry["exc_info"])
         else:  # logged with logger.error(), no exception: the logger is the place
             kind, place = "(no exception)", entry.get("logger", "?")

@@ -20,9 +20,10 @@ class Command(OperationsCommand):
         super().add_arguments(parser)
         parser.add_argument("--format", choices=("json", "csv"), required=True,
                             help="json: whole-database export; csv: one file per table")
-        parser.add_argument("--tables", default="",
-                            help="comma-separated table names (default: every table)")
-        parser.add_argument("--output", required=True,
+        parser.add_argument("--tables", "--table", default="", dest="tables",
+                            help="comma-separated table names, or all (the default: every "
+                                 "table)")
+        parser.add_argument("--output", "--file", required=True, dest="output",
                             help="the JSON file; for CSV the folder (or the file, for one table)")
         parser.add_argument("--include-secrets", action="store_true",
                             help="also export password hashes, API key hashes, webhook secrets")

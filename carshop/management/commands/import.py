@@ -30,9 +30,10 @@ class Command(OperationsCommand):
         super().add_arguments(parser)
         parser.add_argument("--format", choices=("json", "csv"), required=True,
                             help="json: an export of this tool; csv: spreadsheets")
-        parser.add_argument("--tables", default="",
-                            help="comma-separated table names (default: all in the input)")
-        parser.add_argument("--input", required=True,
+        parser.add_argument("--tables", "--table", default="", dest="tables",
+                            help="comma-separated table names, or all (the default: all in "
+                                 "the input)")
+        parser.add_argument("--input", "--file", required=True, dest="input",
                             help="the JSON file; for CSV a file or a folder of <table>.csv")
 
     def handle(self, *args, **options):

@@ -1,18 +1,23 @@
 from carshop.backups import destination as destinations
-from carshop.backups import service
 from carshop.backups.cli import human_size, operator_errors
 from carshop.commands import OperationsCommand
+from carshop.ops import retention
 
 
 class Command(OperationsCommand):
     help = (
-        "Delete backups the retention policy no longer keeps. Kept: the newest restore point of "
-        "each of the last BACKUP_KEEP_DAILY days, BACKUP_KEEP_WEEKLY weeks and "
-        "BACKUP_KEEP_MONTHLY months; the newest chain (full backup and its incrementals) and the "
-        "chain the database continues; the newest pre-update and safety backups; and every "
-        "backup a kept incremental needs. Also removes leftovers of interrupted backups older "
-        "than a day.\n\n"
-        "Example: python manage.py prune_backups --dry-run"
+        "Delete backups the retention policy no longer keeps, across the whole backup folder: "
+        "BACKUP_DIR itself (pre-update and safety backups) and the per-run folders of the "
+        "scheduled backups (daily/YYYYMMDD, weekly/YYYYMMDD, monthly/YYYYMM), judged together. "
+        "Kept: the newest restore point of each of the last BACKUP_KEEP_DAILY days, "
+        "BACKUP_KEEP_WEEKLY weeks and BACKUP_KEEP_MONTHLY months; the newest chain (full backup "
+        "and its incrementals) and the chain the database continues; the newest pre-update and "
+        "safety backups; and every backup a kept incremental needs, in whichever folder it is. "
+        "Also removes per-run folders left empty and leftovers of interrupted backups older than "
+        "a day.\n\n"
+        "Examples:\n"
+        "  python manage.py prune_backups --dry-run\n"
+        "  python manage.py prune_backups --destination=/backup"
     )
     changes_data = True
     report_command = True
@@ -20,15 +25,17 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--destination", metavar="DIR",
-                            help="folder to prune (default: BACKUP_DIR)")
+                            help="backup folder to prune, with its daily/, weekly/ and monthly/ "
+                                 "folders (default: BACKUP_DIR)")
 
     def handle(self, *args, **options):
         with operator_errors():
-            result = service.prune(destinations.destination_for(options["destination"]),
-                                   dry_run=options["dry_run"])
+            result = retention.prune(destinations.destination_for(options["destination"]),
+                                     dry_run=options["dry_run"])
         verb = "would delete" if options["dry_run"] else "deleted"
-        lines = [f"{result['destination']}: {verb} {len(result['deleted'])} backups "
-                 f"({human_size(result['freed_bytes'])}), kept {len(result['kept'])}"]
-        lines += [f"  {verb} {d['id']}" for d in result["deleted"]]
+        lines = [f"{result['destination']} ({len(result['folders'])} folders): {verb} "
+                 f"{len(result['deleted'])} backups ({human_size(result['freed_bytes'])}), "
+                 f"kept {len(result['kept'])}"]
+        lines += [f"  {verb} {d['id']} ({d['location']})" for d in result["deleted"]]
         lines += [f"  kept {k['id']}: {k['reason']}" for k in result["kept"]]
         self.emit(options, result, lines)

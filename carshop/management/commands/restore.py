@@ -1,3 +1,4 @@
+import os
 import sys
 
 from django.core.management.base import CommandError
@@ -19,7 +20,8 @@ class Command(OperationsCommand):
         "checked and renamed into place. Killed or failing at any point, the database is either "
         "the old one or the restored one, never a mix. Stop the application first.\n"
         "--source: latest, latest-pre-update, a folder (its newest backup), FOLDER/latest, a "
-        "manifest or a backup file.\n\n"
+        "manifest or a backup file. The guide's /backup/pre-update/latest, where no such folder "
+        "exists, means latest-pre-update (of /backup if it exists, else of BACKUP_DIR).\n\n"
         "Examples:\n"
         "  python manage.py restore --source latest --dry-run\n"
         "  python manage.py restore --source latest-pre-update --yes   # deploy rollback\n"
@@ -39,6 +41,8 @@ class Command(OperationsCommand):
                             help="where the safety backup goes (default: BACKUP_DIR)")
 
     def handle(self, *args, **options):
+        options["source"], options["destination"] = guide_pre_update(options["source"],
+                                                                     options["destination"])
         with operator_errors():
             place = destinations.destination_for(options["destination"])
             safety = (destinations.LocalDestination(options["safety_destination"])
@@ -69,3 +73,17 @@ class Command(OperationsCommand):
         answer = input("Type 'yes' to continue: ")
         if answer.strip().lower() != "yes":
             raise CommandError("restore canceled; nothing was changed")
+
+
+def guide_pre_update(source, destination):
+    """MAINTENANCE-GUIDE.md's `restore --source=/backup/pre-update/latest`: pre-update backups
+    are not kept in a folder of their own here (deploy.sh writes them to BACKUP_DIR), so when
+    that folder does not exist it means the newest pre-update backup: `latest-pre-update`, looked
+    up in /backup when that folder exists, else in BACKUP_DIR."""
+    path = source.strip().rstrip("/")
+    if not path.endswith("pre-update/latest") or os.path.exists(os.path.dirname(path)):
+        return source, destination
+    root = os.path.dirname(os.path.dirname(path))
+    if destination is None and root and os.path.isdir(root):
+        destination = root
+    return "latest-pre-update", destination

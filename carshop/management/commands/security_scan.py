@@ -10,8 +10,9 @@ class Command(OperationsCommand):
         "data with pip-audit, and the project's own packages for insecure code with bandit. "
         "A vulnerable dependency or a high-severity code finding is a FAIL (exit 1), medium and "
         "low ones a WARN; findings the project reviewed (ruff `# noqa: S...` or per-file-ignores "
-        "of the same rule, `# nosec`) are counted, not repeated. Without network the dependency "
-        "audit is a WARN; --offline skips it.\n\n"
+        "of the same rule, `# nosec`) are counted, not repeated. A dependency audit that could not "
+        "run (no network, no vulnerability data for any package) is a FAIL: an unknown result "
+        "is not a pass; --offline skips it.\n\n"
         "Example: python manage.py security_scan --offline"
     )
     report_command = True

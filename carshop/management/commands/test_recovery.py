@@ -4,6 +4,7 @@ from carshop.backups import destination as destinations
 from carshop.backups import service
 from carshop.backups.cli import operator_errors, progress_printer
 from carshop.commands import OperationsCommand
+from carshop.ops import recovery
 
 
 class Command(OperationsCommand):
@@ -12,7 +13,8 @@ class Command(OperationsCommand):
         "live one), then compare every table's row count and checksum with the manifest. The "
         "scratch database is kept for validate_restoration and replaced by the next drill. "
         "Records the restore time (RTO) and the backup's age (RPO) for "
-        "record_recovery_metrics. Exits non-zero if the restored data differs.\n"
+        "record_recovery_metrics. Exits non-zero if the restored data differs, or if the drill "
+        "could not restore (then record_recovery_metrics records it as failed).\n"
         "--target: scratch (default: BACKUP_SCRATCH_DATABASE, else <database>_recovery) or a "
         "database URL of another server.\n\n"
         "Example: python manage.py test_recovery --target=scratch"
@@ -28,11 +30,17 @@ class Command(OperationsCommand):
                             help="where 'latest' is looked up (default: BACKUP_DIR)")
 
     def handle(self, *args, **options):
-        with operator_errors():
-            drill = service.test_recovery(
-                options["target"], options["source"],
-                destinations.destination_for(options["destination"]),
-                progress=progress_printer(self, "restored"))
+        try:
+            with operator_errors():
+                drill = service.test_recovery(
+                    options["target"], options["source"],
+                    destinations.destination_for(options["destination"]),
+                    progress=progress_printer(self, "restored"))
+        except CommandError as exc:
+            # No restore, no comparison: record_recovery_metrics must see a failed drill, not
+            # the last one that worked.
+            recovery.record_failure(options["source"], options["target"], str(exc))
+            raise
         lines = [
             f"restored {drill['source']} into {drill['target']} in "
             f"{drill['restore_seconds']:.1f}s (backup age {drill['backup_age_seconds']:.0f}s)",
