@@ -1,11 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import services, webhooks
-from accounts.admin_base import CarshopModelAdmin, ReadOnlyMixin, ids_or_subquery
+from accounts.admin_base import (
+    CarshopModelAdmin,
+    PriceHidingMixin,
+    ReadOnlyMixin,
+    ids_or_subquery,
+)
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -19,16 +26,96 @@ from accounts.models import (
 )
 from accounts.scopes import EVENT_CHOICES, SCOPE_CHOICES
 
+# What only a superuser may see or change on a user: who is superuser, in which role (group),
+# with which permissions of their own.
+PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
+def may_manage_user(actor, user):
+    """Whether `actor` may change `user` (their details, activity, password).
+
+    A superuser may change anyone. Anyone else with the permission to change users may change
+    only users who hold no permission the actor lacks, and never a superuser: setting the
+    password of someone with more rights would be a way to raise one's own privileges."""
+    if actor.is_superuser:
+        return True
+    if user.is_superuser:
+        return False
+    return user.get_all_permissions() <= actor.get_all_permissions()
+
+
+def _without_fields(fieldsets, hidden):
+    return [(title, {**options, "fields": [name for name in options["fields"]
+                                           if name not in hidden]})
+            for title, options in fieldsets]
+
 
 @admin.register(User)
 class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
+    """Staff users. Only a superuser grants or changes superuser and staff status, roles and
+    permissions (accounts.roles); anyone else who may change users sees no privileges, staff
+    status read-only, and cannot change a user with rights they do not have themselves."""
+
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
                     "last_login")
-    list_filter = ("is_active", "is_staff", "groups")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         ("Contact", {"fields": ("phone",)}),
     )
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return ("is_active", "is_staff", "groups")
+        return ("is_active", "is_staff")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return _without_fields(fieldsets, PRIVILEGE_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_staff", "last_login", "date_joined")
+
+    def get_exclude(self, request, obj=None):
+        exclude = tuple(super().get_exclude(request, obj) or ())
+        if request.user.is_superuser:
+            return exclude or None
+        # Whatever the request carries, the form has no privilege field to save.
+        return (*exclude, *PRIVILEGE_FIELDS, "is_staff")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not may_manage_user(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not may_manage_user(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+# Django's auth admin registers Group when imported (it is imported above, before this line).
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Roles: each group's permissions come from accounts.roles (setup_roles, every migrate).
+    Others may look; only a superuser adds, changes or deletes a group, since a group's
+    permissions are what its members may do."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Customer)
@@ -55,8 +142,11 @@ class CustomerAdmin(CarshopModelAdmin):
 
 
 @admin.register(ShopSettings)
-class ShopSettingsAdmin(CarshopModelAdmin):
+class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
     list_display = ("name", "labor_rate", "parts_tax_rate", "labor_tax_rate", "sales_tax_rate")
+    price_fields = ("labor_rate", "parts_tax_rate", "labor_tax_rate", "shop_supplies_rate",
+                    "shop_supplies_cap", "hazardous_waste_fee", "sales_tax_rate",
+                    "trade_in_reduces_sales_tax", "documentation_fee", "registration_fee")
     fieldsets = (
         ("Business", {"fields": ("name", "address", "phone", "email", "tax_id")}),
         ("Service shop", {"fields": ("labor_rate", "parts_tax_rate", "labor_tax_rate",
