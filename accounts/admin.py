@@ -366,6 +366,12 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
     def events_list(self, subscription):
         return ", ".join(subscription.events)
 
+    def delete_refusal(self, obj):
+        if obj.deliveries.exists():
+            return (f"The subscription of {obj.url} has deliveries in the log, which stay: "
+                    f"untick \"active\" to stop sending to it.")
+        return None
+
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
