@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -41,7 +42,15 @@ def may_manage_user(actor, user):
         return True
     if user.is_superuser:
         return False
-    return user.get_all_permissions() <= actor.get_all_permissions()
+    return held_permissions(user) <= actor.get_all_permissions()
+
+
+def held_permissions(user):
+    """The permissions `user` holds, through roles or their own, whether or not the account is
+    active (an inactive manager reactivated would have them all again)."""
+    rows = (Permission.objects.filter(Q(user=user) | Q(group__user=user))
+            .values_list("content_type__app_label", "codename").distinct())
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
 def _without_fields(fieldsets, hidden):

@@ -93,6 +93,18 @@ def test_ops_cannot_set_the_password_of_someone_with_more_rights(client, operato
     assert manager.check_password("s3cret-Pass-word")
 
 
+def test_ops_cannot_reactivate_a_disabled_manager(client, operator, manager):
+    manager.is_active = False
+    manager.save()
+    client.force_login(operator)
+    assert client.post(change_url(manager), {"username": "manager", "is_active": "on"}
+                       ).status_code == 403
+    password_url = reverse("admin:auth_user_password_change", args=[manager.pk])
+    assert client.get(password_url).status_code == 403
+    manager.refresh_from_db()
+    assert not manager.is_active
+
+
 def test_ops_may_reset_the_password_of_a_user_without_more_rights(client, operator,
                                                                    make_user):
     clerk = make_user("clerk", staff=False)
