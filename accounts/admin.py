@@ -1,3 +1,5 @@
+from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
+from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -13,6 +15,8 @@ from accounts.admin_base import (
     PriceHidingMixin,
     ReadOnlyMixin,
     ids_or_subquery,
+    page_viewer_may_open,
+    render_for,
 )
 from accounts.exceptions import AccountsError
 from accounts.models import (
@@ -97,18 +101,43 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
         return (*exclude, *PRIVILEGE_FIELDS, "is_staff")
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not may_manage_user(request.user, obj):
-            return False
-        return super().has_change_permission(request, obj)
+        return super().has_change_permission(request, obj) and (
+            obj is None or may_manage_user(request.user, obj))
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and not may_manage_user(request.user, obj):
-            return False
-        return super().has_delete_permission(request, obj)
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may_manage_user(request.user, obj))
 
 
 # Django's auth admin registers Group when imported (it is imported above, before this line).
 admin.site.unregister(Group)
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogEntryAdmin(AuditlogLogEntryAdmin):
+    """django-auditlog's log, whose rows link to the row changed and to who changed it: the
+    links only for a reader who may open those pages."""
+
+    def changelist_view(self, request, extra_context=None):
+        return render_for(request, super().changelist_view(request, extra_context))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return render_for(request, super().changeform_view(request, object_id, form_url,
+                                                           extra_context))
+
+    @admin.display(description="Resource")
+    def resource_url(self, obj):
+        model = obj.content_type.model_class()
+        if model is None or not page_viewer_may_open(self.admin_site, model):
+            return f"{obj.content_type} - {obj.object_repr}"
+        return super().resource_url(obj)
+
+    @admin.display(description="User")
+    def user_url(self, obj):
+        if obj.actor and not page_viewer_may_open(self.admin_site, User):
+            return str(obj.actor)
+        return super().user_url(obj)
 
 
 @admin.register(Group)

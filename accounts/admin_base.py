@@ -19,10 +19,12 @@
   dates (template tag carshop_date_hierarchy, in admin/change_list.html).
 """
 
+import contextvars
 import json
 
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -211,7 +213,10 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="",
                            obj=None):
         context.setdefault("show_history", self.has_history_permission(request, obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        # Rendered now, while the page knows whose it is: read-only links to related rows
+        # are kept only where the viewer may open them (linked_only_where_allowed).
+        return render_for(request, response)
 
     # Records in a workflow ----------------------------------------------------------------
 
@@ -257,6 +262,49 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
 
+
+# The request whose page is being rendered (render_for).
+_page_request = contextvars.ContextVar("carshop_admin_page_request", default=None)
+_django_admin_url = helpers.AdminReadonlyField.get_admin_url
+
+
+def render_for(request, response):
+    """Render `response` now, as `request`'s page: what it links to is checked against what
+    that person may open (page_viewer_may_open)."""
+    if not hasattr(response, "render") or response.is_rendered:
+        return response
+    token = _page_request.set(request)
+    try:
+        response.render()
+    finally:
+        _page_request.reset(token)
+    return response
+
+
+def page_viewer_may_open(admin_site, model):
+    """Whether the person whose page is being rendered may open `model`'s pages (asked once
+    per page and model, not per row); true outside such a rendering."""
+    request = _page_request.get()
+    if request is None:
+        return True
+    answers = request.__dict__.setdefault("_carshop_may_open", {})
+    if model not in answers:
+        model_admin = admin_site._registry.get(model)
+        answers[model] = (model_admin is not None
+                          and model_admin.has_view_or_change_permission(request))
+    return answers[model]
+
+
+def linked_only_where_allowed(field, remote_field, remote_obj):
+    """Django shows a read-only foreign key as a link to the related row's page, whoever looks:
+    a technician would be offered the customer's page and answered 403. On Carshop's pages the
+    link is kept only for a viewer who may open that page; others read the row's name."""
+    if not page_viewer_may_open(field.model_admin.admin_site, remote_field.model):
+        return str(remote_obj)
+    return _django_admin_url(field, remote_field, remote_obj)
+
+
+helpers.AdminReadonlyField.get_admin_url = linked_only_where_allowed
 
 DELETE_REFUSALS_SHOWN = 5
 

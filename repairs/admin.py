@@ -280,6 +280,11 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
     price_fields = ("amount",)
     show_change_link = False
 
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        # The link to the job's page, only for whoever may open it.
+        return hidden if request.user.has_perm("repairs.view_job") else hidden | {"job_link"}
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request).prefetch_related("labor_lines", "part_lines")
         if technician_only(request):
@@ -392,7 +397,11 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, PriceHidi
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
             fieldsets.append(("Add work", {"fields": ["add_canned_job"]}))
         if not technician_only(request):
-            fieldsets.append(("Customer", {"fields": ["documents", "recommendations"]}))
+            # Printing, the customer's approval link and the invoice: for whoever may print.
+            customer = ["recommendations"]
+            if request.user.has_perm(views.PRINT_PERMISSION):
+                customer.insert(0, "documents")
+            fieldsets.append(("Customer", {"fields": customer}))
         fieldsets += [("Notes", {"fields": ["notes"]}),
                       ("History", {"fields": ["history"], "classes": ["collapse"]})]
         return self.without_hidden(request, fieldsets)

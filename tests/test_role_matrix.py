@@ -295,6 +295,19 @@ def check_what_the_role_must_not_see(label, role, user, url, html):
         assert PART_COST not in html, (url, PART_COST)
 
 
+def links_in_content(html, row_change):
+    """The admin pages a change page links to from its content: not the menus, not the pages
+    of its own row that the test opens anyway (change, delete, history)."""
+    content = html[html.find('id="content"'):]
+    links = set(re.findall(r'href="(/admin/[^"#?]*)"', content))
+    own_row = row_change.removesuffix("change/")
+    skipped = re.compile(r"^/admin/(\w+/)?$|^/admin/logout/")
+    return sorted(link for link in links
+                  if not skipped.search(link)
+                  and link not in (own_row + "change/", own_row + "delete/",
+                                   own_row + "history/"))
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("label", REGISTERED)
@@ -355,6 +368,10 @@ def test_admin_pages_follow_the_role_matrix(client, world, label, role):
 
     for url, response in opened:
         check_what_the_role_must_not_see(label, role, user, url, response.content.decode())
+    if pk is not None and can_view:
+        # What the row's page offers, the role may open (no button or link that answers 403).
+        for link in links_in_content(opened[-1][1].content.decode(), change):
+            assert client.get(link).status_code != 403, f"{change} offers {link}"
 
     if pk is None or not apps.get_model(label)._default_manager.filter(pk=pk).exists():
         return
