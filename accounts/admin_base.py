@@ -14,6 +14,9 @@
   prices, rates, amounts and totals for whoever lacks accounts.view_prices (technicians; see
   accounts.roles.sees_prices), with `price_fields` (`PriceHidingMixin`); the inventory admin
   hides costs the same way.
+- A page offers nothing its reader cannot use: the History button only where the reader may see
+  every figure of the row (`has_history_permission`), and a read-only related row as a link only
+  where the reader may open its page (`render_for`, `linked_only_where_allowed`).
 - The date drill-down above a large list offers the years, months or days between its first
   and last date, found with two index lookups, instead of reading every row for the distinct
   dates (template tag carshop_date_hierarchy, in admin/change_list.html).
