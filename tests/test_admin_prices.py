@@ -109,3 +109,13 @@ def test_an_advisor_sees_the_same_pages_with_their_prices(client, work):
     parts = visible_text(client.get(reverse("admin:repairs_partline_changelist")
                                     ).content.decode())
     assert "Unit price" in parts and "55.00" in parts
+
+
+def test_the_part_picker_shows_a_technician_no_price(client, tech, work):
+    client.force_login(tech)
+    response = client.get(reverse("admin:autocomplete"), {
+        "app_label": "repairs", "model_name": "partline", "field_name": "part", "term": "BP"})
+    assert response.status_code == 200
+    assert [row["text"] for row in response.json()["results"]] == ["BP-1 Part BP-1"]
+    for figure in FIGURES:
+        assert figure not in response.content.decode()
