@@ -1011,6 +1011,14 @@ class TimeEntryAdmin(CarshopModelAdmin):
         # Technicians clock in and out from their jobs (actions on the jobs list).
         return False
 
+    def delete_refusal(self, obj):
+        order = obj.job.repair_order
+        if order.status not in EDITABLE_STATUSES:
+            return (f"The time clocked on {order.number} stays: the order is "
+                    f"{order.get_status_display().lower()}, and its hours are the "
+                    f"technician's record.")
+        return None
+
 
 # --------------------------------------------------------------------------------------------
 # Appointments

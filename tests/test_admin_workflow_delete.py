@@ -9,7 +9,8 @@ from django.urls import reverse
 from inventory import services as inventory_services
 from inventory.models import PurchaseOrder, StockUnit
 from inventory.testing import make_part, make_supplier
-from repairs.models import Job, RepairOrder
+from repairs import services as repair_services
+from repairs.models import Job, RepairOrder, TimeEntry
 from repairs.testing import add_job_with_lines, make_order, take_to
 from sales import services as sales_services
 from sales.models import Deal
@@ -119,6 +120,23 @@ def test_a_job_of_a_completed_order_is_not_deleted(client, manager):
     assert any("a job is removed only while its order is open" in m
                for m in messages_of(response))
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_time_clocked_on_a_completed_order_stays(client, manager, technician):
+    order = make_order()
+    job = add_job_with_lines(order, title="Brakes", labor=[("1", "100.00")],
+                             technician=technician)
+    take_to(order, "in_progress")
+    repair_services.clock_in(technician, job)
+    entry = repair_services.clock_out(technician)
+    repair_services.complete_work(order)
+    client.force_login(manager)
+    response = client.post(reverse("admin:repairs_timeentry_delete", args=[entry.pk]),
+                           {"post": "yes"})
+    assert response.status_code == 302
+    assert any("its hours are the technician's record" in m for m in messages_of(response))
+    bulk_delete(client, reverse("admin:repairs_timeentry_changelist"), entry.pk)
+    assert TimeEntry.objects.filter(pk=entry.pk).exists()
 
 
 def test_a_placed_purchase_order_is_not_deleted_but_a_draft_is(client, manager):

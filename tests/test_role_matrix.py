@@ -79,11 +79,11 @@ ADMIN_NEVER = {
     "sales.commission": READ_ONLY,
 }
 # The module's row of these models is past its draft (a signed deal and its reserved unit, a
-# received purchase order, a job of an invoiced order, an appointment turned into an order, a
-# webhook subscription with deliveries in the log):
+# received purchase order, a job of an invoiced order and its time, an appointment turned into
+# an order, a webhook subscription with deliveries in the log):
 # whoever may delete such rows is refused with a message (302 back to the row), not offered.
 IN_WORKFLOW = {"sales.deal", "inventory.stockunit", "inventory.purchaseorder", "repairs.job",
-               "repairs.appointment", "accounts.webhooksubscription"}
+               "repairs.timeentry", "repairs.appointment", "accounts.webhooksubscription"}
 # Lists whose rows are deleted one by one from their own page (a draft), never in bulk.
 NO_BULK_DELETE = {"inventory.purchaseorder"}
 
