@@ -202,6 +202,9 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
 
     # Shown when a bulk delete is asked of a list that offers none: what to do instead.
     delete_refused_help = ""
+    # Rows that go with a deleted row (its lines), although their own admin never deletes one
+    # by itself: deleting the row needs no permission on them.
+    deleted_with = ()
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))
@@ -248,6 +251,11 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info),
                                                 args=[obj.pk], current_app=self.admin_site.name))
         return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.difference_update(model._meta.verbose_name for model in self.deleted_with)
+        return deleted, counts, perms_needed, protected
 
     def get_actions(self, request):
         actions = super().get_actions(request)

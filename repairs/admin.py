@@ -748,6 +748,8 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
     inlines = [LaborLineInline, PartLineInline, TimeEntryInline]
     actions = ["clock_in", "clock_out", "approve_in_person", "approve_by_phone",
                "decline_in_person", "decline_by_phone"]
+    # Removing a job (services.remove_job) takes its lines, returning issued parts to stock.
+    deleted_with = (LaborLine, PartLine)
 
     def get_queryset(self, request):
         sold = (LaborLine.objects.filter(job=OuterRef("pk")).values("job")

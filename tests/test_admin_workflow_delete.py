@@ -163,3 +163,15 @@ def test_someone_without_the_delete_permission_is_refused_outright(client, sales
                            {"post": "yes"})
     assert response.status_code == 403
     assert Deal.objects.filter(pk=signed_deal.pk).exists()
+
+
+def test_a_job_of_an_estimate_is_removed_with_its_lines(client, advisor):
+    order = make_order()
+    part = make_part("PAD-9", on_hand=3)
+    job = add_job_with_lines(order, title="Brakes", labor=[("1", "100.00")],
+                             parts=[(part, 1, None)])
+    client.force_login(advisor)
+    delete = reverse("admin:repairs_job_delete", args=[job.pk])
+    assert client.get(delete).status_code == 200
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Job.objects.filter(pk=job.pk).exists()

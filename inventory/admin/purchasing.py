@@ -184,18 +184,14 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         return fields
 
     delete_refused_help = "A draft is deleted from its own page; a placed order is cancelled."
+    # A draft's lines go with it (they are edited on its page, never on their own).
+    deleted_with = (PurchaseOrderLine,)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         # Orders are history once placed; a draft is deleted from its own page.
         actions.pop("delete_selected", None)
         return actions
-
-    def get_deleted_objects(self, objs, request):
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # A draft's lines go with it (they are edited on its page, never on their own).
-        perms_needed.discard(PurchaseOrderLine._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
 
     def delete_refusal(self, obj):
         if obj.status != Status.DRAFT:
