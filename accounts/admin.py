@@ -1,13 +1,25 @@
+from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
+from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 
 from accounts import services, webhooks
-from accounts.admin_base import CarshopModelAdmin, ReadOnlyMixin, ids_or_subquery
+from accounts.admin_base import (
+    CarshopModelAdmin,
+    PriceHidingMixin,
+    ReadOnlyMixin,
+    ids_or_subquery,
+    page_viewer_may_open,
+    render_for,
+)
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -21,16 +33,129 @@ from accounts.models import (
 )
 from accounts.scopes import ACCOUNTING_READ, EVENT_CHOICES, SCOPE_CHOICES
 
+# What only a superuser may see or change on a user: who is superuser, in which role (group),
+# with which permissions of their own.
+PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
+def may_manage_user(actor, user):
+    """Whether `actor` may change `user` (their details, activity, password).
+
+    A superuser may change anyone. Anyone else with the permission to change users may change
+    only users who hold no permission the actor lacks, and never a superuser: setting the
+    password of someone with more rights would be a way to raise one's own privileges."""
+    if actor.is_superuser:
+        return True
+    if user.is_superuser:
+        return False
+    return held_permissions(user) <= actor.get_all_permissions()
+
+
+def held_permissions(user):
+    """The permissions `user` holds, through roles or their own, whether or not the account is
+    active (an inactive manager reactivated would have them all again)."""
+    rows = (Permission.objects.filter(Q(user=user) | Q(group__user=user))
+            .values_list("content_type__app_label", "codename").distinct())
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
+
+
+def _without_fields(fieldsets, hidden):
+    return [(title, {**options, "fields": [name for name in options["fields"]
+                                           if name not in hidden]})
+            for title, options in fieldsets]
+
 
 @admin.register(User)
 class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
+    """Staff users. Only a superuser grants or changes superuser and staff status, roles and
+    permissions (accounts.roles); anyone else who may change users sees no privileges, staff
+    status read-only, and cannot change a user with rights they do not have themselves."""
+
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
                     "last_login")
-    list_filter = ("is_active", "is_staff", "groups")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         ("Contact", {"fields": ("phone",)}),
     )
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return ("is_active", "is_staff", "groups")
+        return ("is_active", "is_staff")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return _without_fields(fieldsets, PRIVILEGE_FIELDS)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_staff", "last_login", "date_joined")
+
+    def get_exclude(self, request, obj=None):
+        exclude = tuple(super().get_exclude(request, obj) or ())
+        if request.user.is_superuser:
+            return exclude or None
+        # Whatever the request carries, the form has no privilege field to save.
+        return (*exclude, *PRIVILEGE_FIELDS, "is_staff")
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or may_manage_user(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may_manage_user(request.user, obj))
+
+
+# Django's auth admin registers Group when imported (it is imported above, before this line).
+admin.site.unregister(Group)
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogEntryAdmin(AuditlogLogEntryAdmin):
+    """django-auditlog's log, whose rows link to the row changed and to who changed it: the
+    links only for a reader who may open those pages."""
+
+    def changelist_view(self, request, extra_context=None):
+        return render_for(request, super().changelist_view(request, extra_context))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return render_for(request, super().changeform_view(request, object_id, form_url,
+                                                           extra_context))
+
+    @admin.display(description="Resource")
+    def resource_url(self, obj):
+        model = obj.content_type.model_class()
+        if model is None or not page_viewer_may_open(self.admin_site, model):
+            return f"{obj.content_type} - {obj.object_repr}"
+        return super().resource_url(obj)
+
+    @admin.display(description="User")
+    def user_url(self, obj):
+        if obj.actor and not page_viewer_may_open(self.admin_site, User):
+            return str(obj.actor)
+        return super().user_url(obj)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Roles: each group's permissions come from accounts.roles (setup_roles, every migrate).
+    Others may look; only a superuser adds, changes or deletes a group, since a group's
+    permissions are what its members may do."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Customer)
@@ -57,8 +182,11 @@ class CustomerAdmin(CarshopModelAdmin):
 
 
 @admin.register(ShopSettings)
-class ShopSettingsAdmin(CarshopModelAdmin):
+class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
     list_display = ("name", "labor_rate", "parts_tax_rate", "labor_tax_rate", "sales_tax_rate")
+    price_fields = ("labor_rate", "parts_tax_rate", "labor_tax_rate", "shop_supplies_rate",
+                    "shop_supplies_cap", "hazardous_waste_fee", "sales_tax_rate",
+                    "trade_in_reduces_sales_tax", "documentation_fee", "registration_fee")
     fieldsets = (
         ("Business", {"fields": ("name", "address", "phone", "email", "tax_id")}),
         ("Service shop", {"fields": ("labor_rate", "parts_tax_rate", "labor_tax_rate",
@@ -325,6 +453,12 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
     @admin.display(description="events")
     def events_list(self, subscription):
         return ", ".join(subscription.events)
+
+    def delete_refusal(self, obj):
+        if obj.deliveries.exists():
+            return (f"The subscription of {obj.url} has deliveries in the log, which stay: "
+                    f"untick \"active\" to stop sending to it.")
+        return None
 
     def save_model(self, request, obj, form, change):
         if change:

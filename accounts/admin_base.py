@@ -7,21 +7,40 @@
   PostgreSQL's own row estimate for an unfiltered list and counts a filtered one only up to
   10,000 rows. The page then says "about" (templates admin/pagination.html and
   admin/search_form.html).
+- Records in a workflow are canceled through their service, never deleted: an admin says which
+  rows may not be deleted and why (`delete_refusal`); the admin then offers no Delete button,
+  page or bulk action for them and refuses a request for one with that message.
+- Figures a role may not see are left out of every page shown to it (`HiddenFieldsMixin`):
+  prices, rates, amounts and totals for whoever lacks accounts.view_prices (technicians; see
+  accounts.roles.sees_prices), with `price_fields` (`PriceHidingMixin`); the inventory admin
+  hides costs the same way.
+- A page offers nothing its reader cannot use: the History button only where the reader may see
+  every figure of the row (`has_history_permission`), and a read-only related row as a link only
+  where the reader may open its page (`render_for`, `linked_only_where_allowed`).
 - The date drill-down above a large list offers the years, months or days between its first
   and last date, found with two index lookups, instead of reading every row for the distinct
   dates (template tag carshop_date_hierarchy, in admin/change_list.html).
 """
 
+import contextvars
 import json
 
 from auditlog.mixins import AuditlogHistoryAdminMixin
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import cached_property
+
+from accounts.roles import sees_prices
 
 # Lists with more rows than this are counted by estimate.
 EXACT_COUNT_LIMIT = 10_000
@@ -181,8 +200,139 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     auditlog_history_per_page = 25
 
+    # Shown when a bulk delete is asked of a list that offers none: what to do instead.
+    delete_refused_help = ""
+    # Rows that go with a deleted row (its lines), although their own admin never deletes one
+    # by itself: deleting the row needs no permission on them.
+    deleted_with = ()
+
     def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and not self.has_history_permission(request, obj):
+            raise PermissionDenied
         return self.auditlog_history_view(request, object_id, extra_context)
+
+    def has_history_permission(self, request, obj=None):
+        """Whether the History button (the audit log of the row) is offered."""
+        return self.has_view_or_change_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        context.setdefault("show_history", self.has_history_permission(request, obj))
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        # Rendered now, while the page knows whose it is: read-only links to related rows
+        # are kept only where the viewer may open them (linked_only_where_allowed).
+        return render_for(request, response)
+
+    # Records in a workflow ----------------------------------------------------------------
+
+    def delete_refusal(self, obj):
+        """Why `obj` may not be deleted (a record in a workflow, canceled through its service),
+        or None when it may be."""
+        return None
+
+    def _refuses_some_deletes(self):
+        return type(self).delete_refusal is not CarshopModelAdmin.delete_refusal
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self.delete_refusal(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        reason = self.delete_refusal(obj) if obj is not None else None
+        if reason:
+            if not (self.has_delete_permission(request)
+                    and self.has_view_or_change_permission(request, obj)):
+                raise PermissionDenied(reason)
+            self.message_user(request, reason, messages.ERROR)
+            info = self.opts.app_label, self.opts.model_name
+            return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info),
+                                                args=[obj.pk], current_app=self.admin_site.name))
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.difference_update(model._meta.verbose_name for model in self.deleted_with)
+        return deleted, counts, perms_needed, protected
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions and self._refuses_some_deletes():
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (delete_selected_outside_workflow, name, description)
+        return actions
+
+    def response_action(self, request, queryset):
+        if (request.POST.get("action") == "delete_selected"
+                and "delete_selected" not in self.get_actions(request)):
+            message = f"{self.opts.verbose_name_plural.capitalize()} are not deleted here."
+            self.message_user(request, " ".join(filter(None, [message, self.delete_refused_help])),
+                              messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+# The request whose page is being rendered (render_for).
+_page_request = contextvars.ContextVar("carshop_admin_page_request", default=None)
+_django_admin_url = helpers.AdminReadonlyField.get_admin_url
+
+
+def render_for(request, response):
+    """Render `response` now, as `request`'s page: what it links to is checked against what
+    that person may open (page_viewer_may_open)."""
+    if not hasattr(response, "render") or response.is_rendered:
+        return response
+    token = _page_request.set(request)
+    try:
+        response.render()
+    finally:
+        _page_request.reset(token)
+    return response
+
+
+def page_viewer_may_open(admin_site, model):
+    """Whether the person whose page is being rendered may open `model`'s pages (asked once
+    per page and model, not per row); true outside such a rendering."""
+    request = _page_request.get()
+    if request is None:
+        return True
+    answers = request.__dict__.setdefault("_carshop_may_open", {})
+    if model not in answers:
+        model_admin = admin_site._registry.get(model)
+        answers[model] = (model_admin is not None
+                          and model_admin.has_view_or_change_permission(request))
+    return answers[model]
+
+
+def linked_only_where_allowed(field, remote_field, remote_obj):
+    """Django shows a read-only foreign key as a link to the related row's page, whoever looks:
+    a technician would be offered the customer's page and answered 403. On Carshop's pages the
+    link is kept only for a viewer who may open that page; others read the row's name."""
+    if not page_viewer_may_open(field.model_admin.admin_site, remote_field.model):
+        return str(remote_obj)
+    return _django_admin_url(field, remote_field, remote_obj)
+
+
+helpers.AdminReadonlyField.get_admin_url = linked_only_where_allowed
+
+DELETE_REFUSALS_SHOWN = 5
+
+
+def delete_selected_outside_workflow(modeladmin, request, queryset):
+    """Django's "Delete selected" for a list some of whose rows are in a workflow: when any
+    selected row may not be deleted, nothing is, and each refusal is shown."""
+    refusals = [reason for obj in queryset if (reason := modeladmin.delete_refusal(obj))]
+    if not refusals:
+        return delete_selected(modeladmin, request, queryset)
+    for reason in refusals[:DELETE_REFUSALS_SHOWN]:
+        modeladmin.message_user(request, reason, messages.ERROR)
+    more = len(refusals) - DELETE_REFUSALS_SHOWN
+    modeladmin.message_user(
+        request, (f"…and {more} more. " if more > 0 else "") + "Nothing was deleted.",
+        messages.ERROR)
+    return None
 
 
 class ReadOnlyMixin:
@@ -225,3 +375,75 @@ class EditableWhileParentAllows:
 
     def has_delete_permission(self, request, obj=None):
         return self.parent_editable(obj) and super().has_delete_permission(request, obj)
+
+
+def without_fields(names, hidden):
+    """`names` (fields, possibly grouped on one line as tuples) without the `hidden` ones."""
+    kept = []
+    for name in names:
+        if isinstance(name, list | tuple):
+            group = without_fields(name, hidden)
+            if group:
+                kept.append(tuple(group))
+        elif name not in hidden:
+            kept.append(name)
+    return kept
+
+
+class HiddenFieldsMixin:
+    """Leaves the fields `hidden_fields` names for a request out of every page it shows: form
+    fields, read-only figures, list columns, filters and searches. The history (audit log),
+    which would show their changes, is not offered either. For model admins and inlines."""
+
+    def hidden_fields(self, request):
+        return set()
+
+    def get_fields(self, request, obj=None):
+        return without_fields(super().get_fields(request, obj), self.hidden_fields(request))
+
+    def without_hidden(self, request, fieldsets):
+        """`fieldsets` without the hidden fields (and without the sets left empty)."""
+        hidden = self.hidden_fields(request)
+        if not hidden:
+            return fieldsets
+        stripped = []
+        for title, options in fieldsets:
+            fields = without_fields(options["fields"], hidden)
+            if fields:
+                stripped.append((title, {**options, "fields": fields}))
+        return stripped
+
+    def get_fieldsets(self, request, obj=None):
+        return self.without_hidden(request, super().get_fieldsets(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return without_fields(super().get_readonly_fields(request, obj),
+                              self.hidden_fields(request))
+
+    def get_list_display(self, request):
+        return without_fields(super().get_list_display(request), self.hidden_fields(request))
+
+    def get_list_filter(self, request):
+        hidden = self.hidden_fields(request)
+        return [item for item in super().get_list_filter(request)
+                if (item[0] if isinstance(item, list | tuple) else item) not in hidden]
+
+    def get_search_fields(self, request):
+        hidden = self.hidden_fields(request)
+        return [name for name in super().get_search_fields(request)
+                if name.lstrip("^=@").split("__")[0] not in hidden]
+
+    def has_history_permission(self, request, obj=None):
+        return (not self.hidden_fields(request)
+                and super().has_history_permission(request, obj))
+
+
+class PriceHidingMixin(HiddenFieldsMixin):
+    """Hides the `price_fields` (prices, rates, amounts, totals, payments) from whoever may not
+    see prices (accounts.roles.sees_prices): technicians."""
+
+    price_fields = ()
+
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        return hidden if sees_prices(request.user) else hidden | set(self.price_fields)

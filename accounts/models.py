@@ -204,6 +204,8 @@ class ShopSettings(models.Model):
     class Meta:
         verbose_name = "shop settings"
         verbose_name_plural = "shop settings"
+        # Who sees money at all (accounts.roles.sees_prices): technicians never do.
+        permissions = [("view_prices", "Can see prices, rates, amounts and totals")]
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="shop_settings_single_row",
                                    violation_error_message="There is only one shop settings row."),

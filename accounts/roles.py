@@ -2,7 +2,8 @@
 
 A role is a Django group. Each entry maps a model ("app.model", or "app.*" for every model of an
 app) to the actions allowed on it: view, add, change, delete, "all" for the four, and any custom
-permission codename the model declares (for instance view_part_cost). Nothing else grants staff
+permission codename the model declares (for instance view_part_cost, or view_prices: who sees
+prices, rates, amounts and totals, see sees_prices). Nothing else grants staff
 permissions: `python manage.py setup_roles` and every `migrate` make the groups match this matrix
 exactly, removing what it does not list.
 
@@ -20,7 +21,7 @@ PARTNER = "Partner"
 ROLES = {
     SERVICE_ADVISOR: {
         "accounts.customer": "view add change",
-        "accounts.shopsettings": "view",
+        "accounts.shopsettings": "view view_prices",
         "inventory.vehicle": "view add change",
         "inventory.odometerreading": "view add",
         "inventory.part": "view add change view_part_cost",
@@ -56,7 +57,7 @@ ROLES = {
     },
     SALESPERSON: {
         "accounts.customer": "view add change",
-        "accounts.shopsettings": "view",
+        "accounts.shopsettings": "view view_prices",
         "inventory.vehicle": "view add change",
         "inventory.odometerreading": "view add",
         "inventory.stockunit": "view add change",
@@ -73,7 +74,7 @@ ROLES = {
     },
     MANAGER: {
         "accounts.customer": "all",
-        "accounts.shopsettings": "view change",
+        "accounts.shopsettings": "view change view_prices",
         "accounts.user": "view",
         "inventory.*": "all view_part_cost",
         "repairs.*": "all",
@@ -101,6 +102,15 @@ ROLES = {
 }
 
 STANDARD_ACTIONS = ("view", "add", "change", "delete")
+
+# Who sees money: prices, rates, amounts, totals, payments. Declared on shop settings (the
+# prices' source); every page that shows a figure asks sees_prices().
+PRICES_PERMISSION = "accounts.view_prices"
+
+
+def sees_prices(user):
+    """Whether `user` may see prices, rates, amounts and totals (technicians may not)."""
+    return user.has_perm(PRICES_PERMISSION)
 
 
 def expand(matrix, models_by_app):
@@ -161,4 +171,11 @@ def apply_roles_after_migrate(sender, apps=None, using="default", **kwargs):
     executor = MigrationExecutor(connections[using])
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         return
+    # Django makes each app's permissions in a post_migrate receiver of its own, which may run
+    # after this one (accounts is ready before django.contrib.auth): the last app's permissions
+    # (django-axes') would not exist yet and the roles would lose them.
+    from django.contrib.auth.management import create_permissions
+
+    create_permissions(sender, verbosity=0, interactive=False, using=using,
+                       apps=apps or global_apps)
     apply_roles()

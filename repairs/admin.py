@@ -2,7 +2,9 @@
 
 Every change goes through repairs.services; these classes only gather input and report results.
 Technicians (the Technician role without the right to change orders) see only the orders and jobs
-they have labor lines on, never costs, and cannot change prices or rates.
+they have labor lines on, never prices, amounts, totals or costs (accounts.roles.sees_prices, the
+`price_fields` of each page), and cannot change prices or rates. Orders, invoices, payments and
+credit notes are canceled or credited, never deleted; a job only while its order is open.
 
 No page issues a number of queries that grows with its rows: lists select their related rows,
 inlines prefetch, and selects in inline rows get their choices once per page.
@@ -30,11 +32,13 @@ from accounts.admin_base import (
     CarshopModelAdmin,
     EditableWhileParentAllows,
     PrefetchedInlineFormSet,
+    PriceHidingMixin,
     ReadOnlyMixin,
     ids_or_subquery,
 )
 from accounts.models import Customer, ShopSettings, User
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from inventory.admin.common import CostHidingMixin
 from inventory.exceptions import InventoryError
 from inventory.models import Part, Vehicle
 from repairs import links, services, views
@@ -82,10 +86,6 @@ def technician_only(request):
                   and user.groups.filter(name=TECHNICIAN).exists())
         request._repairs_technician_only = cached
     return cached
-
-
-def sees_costs(request):
-    return request.user.has_perm("inventory.view_part_cost")
 
 
 def _error_text(exc):
@@ -270,14 +270,20 @@ def _with_history_and_recommendations(queryset):
                              recommendation_rows=ArraySubquery(declined))
 
 
-class JobInline(EditableWhileParentAllows, admin.TabularInline):
+class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
     model = Job
     # The order's jobs as get_object loaded them with their lines, for the totals.
     formset = PrefetchedInlineFormSet
     extra = 0
     fields = ("position", "title", "complaint", "decision", "amount", "job_link")
     readonly_fields = ("decision", "amount", "job_link")
+    price_fields = ("amount",)
     show_change_link = False
+
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        # The link to the job's page, only for whoever may open it.
+        return hidden if request.user.has_perm("repairs.view_job") else hidden | {"job_link"}
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).prefetch_related("labor_lines", "part_lines")
@@ -352,7 +358,8 @@ class RepairOrderForm(forms.ModelForm):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
+class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, PriceHidingMixin,
+                       CarshopModelAdmin):
     form = RepairOrderForm
     list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
                     "promised_at", "internal")
@@ -369,6 +376,9 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
     inlines = [JobInline]
     actions = ["approve", "start", "complete", "invoice", "close_internal", "cancel"]
     ordering = ("-opened_at", "-id")
+    price_fields = ("totals", "discount_percent", "documents")
+    delete_refused_help = ("Repair orders are canceled (action Cancel), never deleted: their "
+                           "numbers and history stay.")
 
     class Media:
         js = ("repairs/copy-link.js",)
@@ -390,10 +400,14 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
             fieldsets.append(("Add work", {"fields": ["add_canned_job"]}))
         if not technician_only(request):
-            fieldsets.append(("Customer", {"fields": ["documents", "recommendations"]}))
+            # Printing, the customer's approval link and the invoice: for whoever may print.
+            customer = ["recommendations"]
+            if request.user.has_perm(views.PRINT_PERMISSION):
+                customer.insert(0, "documents")
+            fieldsets.append(("Customer", {"fields": customer}))
         fieldsets += [("Notes", {"fields": ["notes"]}),
                       ("History", {"fields": ["history"], "classes": ["collapse"]})]
-        return fieldsets
+        return self.without_hidden(request, fieldsets)
 
     def get_readonly_fields(self, request, obj=None):
         computed = ["number", "status", "internal", "totals", "documents", "recommendations",
@@ -589,6 +603,12 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
             *super().get_urls(),
         ]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The Print and PDF buttons only for whoever may print (the documents show prices).
+        extra_context = {"can_print": request.user.has_perm(views.PRINT_PERMISSION),
+                         **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def print_view(self, request, object_id):
         return views.print_estimate(request, object_id, self.get_queryset(request))
 
@@ -625,11 +645,12 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
 # Jobs and their lines
 # --------------------------------------------------------------------------------------------
 
-class LaborLineInline(EditableWhileParentAllows, admin.TabularInline):
+class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
     model = LaborLine
     extra = 1
     fields = ("operation", "hours_sold", "rate", "technician", "amount")
     readonly_fields = ("amount",)
+    price_fields = ("rate", "amount")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("technician")
@@ -668,11 +689,13 @@ class PartLineForm(forms.ModelForm):
             self.fields["price"].help_text = "Empty: the part's selling price."
 
 
-class PartLineInline(LaborLineInline):
+class PartLineInline(CostHidingMixin, LaborLineInline):
     model = PartLine
     form = PartLineForm
-    fields = ("part", "quantity", "price", "amount", "issued_quantity")
-    readonly_fields = ("amount", "issued_quantity")
+    fields = ("part", "quantity", "price", "unit_cost", "amount", "issued_quantity")
+    readonly_fields = ("unit_cost", "amount", "issued_quantity")
+    price_fields = ("price", "amount")
+    cost_fields = ("unit_cost",)
     autocomplete_fields, raw_id_fields = _lookup_fields(part=Part)
 
     def get_queryset(self, request):
@@ -680,18 +703,6 @@ class PartLineInline(LaborLineInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         return admin.TabularInline.get_formset(self, request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
-        if sees_costs(request):
-            fields.insert(fields.index("amount"), "unit_cost")
-        return fields
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
-        if sees_costs(request):
-            readonly.append("unit_cost")
-        return readonly
 
 
 class TimeEntryInline(admin.TabularInline):
@@ -750,6 +761,8 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
     inlines = [LaborLineInline, PartLineInline, TimeEntryInline]
     actions = ["clock_in", "clock_out", "approve_in_person", "approve_by_phone",
                "decline_in_person", "decline_by_phone"]
+    # Removing a job (services.remove_job) takes its lines, returning issued parts to stock.
+    deleted_with = (LaborLine, PartLine)
 
     def get_queryset(self, request):
         sold = (LaborLine.objects.filter(job=OuterRef("pk")).values("job")
@@ -859,6 +872,17 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
                                         hours_sold=line.hours_sold, rate=line.rate,
                                         technician=line.technician, user=request.user)
 
+    def delete_refusal(self, obj):
+        order = obj.repair_order
+        if order.status not in EDITABLE_STATUSES:
+            return (f"Job {obj} is on {order.number}, which is "
+                    f"{order.get_status_display().lower()}: a job is removed only while its "
+                    f"order is open (estimate, approved or in progress).")
+        if obj.time_entries.exists():
+            return (f"Technicians clocked time on job {obj}: decline it instead of removing "
+                    f"it.")
+        return None
+
     def delete_model(self, request, obj):
         services.remove_job(obj, user=request.user)
 
@@ -932,7 +956,7 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
         self._decide(request, queryset, Authorization.DECLINED, AuthorizationMethod.PHONE)
 
 
-class LineAdminBase(ReadOnlyMixin, CarshopModelAdmin):
+class LineAdminBase(ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
     """Lines are listed here for searching; they are edited on their job's page."""
 
     list_select_related = ("job__repair_order",)
@@ -952,30 +976,21 @@ class LineAdminBase(ReadOnlyMixin, CarshopModelAdmin):
 @admin.register(LaborLine)
 class LaborLineAdmin(LineAdminBase):
     list_display = ("operation", "repair_order", "hours_sold", "rate", "technician")
+    price_fields = ("rate",)
     list_select_related = ("job__repair_order", "technician")
     list_filter = ("technician",)
     search_fields = ("=job__repair_order__number", "operation")
 
 
 @admin.register(PartLine)
-class PartLineAdmin(LineAdminBase):
+class PartLineAdmin(CostHidingMixin, LineAdminBase):
     list_select_related = ("job__repair_order", "part")
     search_fields = ("=job__repair_order__number", "=part__sku")
-
-    def get_list_display(self, request):
-        columns = ["part", "repair_order", "quantity", "price", "issued_quantity"]
-        if sees_costs(request):
-            columns.insert(4, "unit_cost")
-        return columns
-
-    def get_fields(self, request, obj=None):
-        fields = ["job", "part", "quantity", "price", "taxable", "issued_quantity"]
-        if sees_costs(request):
-            fields.insert(4, "unit_cost")
-        return fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
+    list_display = ("part", "repair_order", "quantity", "price", "unit_cost", "issued_quantity")
+    fields = ("job", "part", "quantity", "price", "unit_cost", "taxable", "issued_quantity")
+    readonly_fields = fields
+    price_fields = ("price",)
+    cost_fields = ("unit_cost",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1043,6 +1058,14 @@ class TimeEntryAdmin(ServiceErrorsMixin, CarshopModelAdmin):
         _adopt(obj, services.change_time_entry(obj, started=obj.started, ended=obj.ended,
                                                user=request.user))
 
+    def delete_refusal(self, obj):
+        order = obj.job.repair_order
+        if order.status not in EDITABLE_STATUSES:
+            return (f"The time clocked on {order.number} stays: the order is "
+                    f"{order.get_status_display().lower()}, and its hours are the "
+                    f"technician's record.")
+        return None
+
 
 # --------------------------------------------------------------------------------------------
 # Appointments
@@ -1083,6 +1106,13 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
     class Media:
         # The vehicle picker lists the chosen customer's vehicles (after Django's jQuery).
         js = ["admin/js/jquery.init.js", "repairs/admin/appointment_vehicle.js"]
+
+    def delete_refusal(self, obj):
+        if obj.status != AppointmentStatus.SCHEDULED:
+            return (f"The appointment of {obj.customer} on {obj.date} is "
+                    f"{obj.get_status_display().lower()}: it stays for the shop's history; "
+                    f"only a scheduled appointment is deleted (or canceled).")
+        return None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -1207,6 +1237,9 @@ class CannedJobPartAdmin(CarshopModelAdmin):
 # --------------------------------------------------------------------------------------------
 
 class FinalDocumentAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+    delete_refused_help = ("Invoices, payments and credit notes are final: a credit note "
+                           "corrects an invoice; nothing is deleted.")
+
     def has_change_permission(self, request, obj=None):
         return False
 

@@ -162,6 +162,11 @@ class StockUnitPhotoInline(admin.TabularInline):
         return format_html('<img src="{}" alt="" style="height:60px">', obj.image.url)
 
 
+# A unit may be deleted (entered by mistake) only while it is on the lot and on no deal.
+UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
+                  StockUnit.Status.AVAILABLE)
+
+
 @admin.register(StockUnit)
 class StockUnitAdmin(CarshopModelAdmin):
     form = StockUnitForm
@@ -188,6 +193,14 @@ class StockUnitAdmin(CarshopModelAdmin):
         ("Deals", {"fields": ("deals_list",)}),
         ("Notes", {"fields": ("notes",)}),
     )
+
+    def delete_refusal(self, obj):
+        if obj.status not in UNIT_DELETABLE or obj.deals.exists():
+            return (f"{obj.stock_number} is {obj.get_status_display().lower()}"
+                    f"{' and has deals' if obj.status in UNIT_DELETABLE else ''}: a unit is "
+                    f"moved through its deals, wholesaled or returned, never deleted; only a "
+                    f"unit entered by mistake, with no deal, is.")
+        return None
 
     def get_queryset(self, request):
         main_photo = StockUnitPhoto.objects.filter(unit=OuterRef("pk"), is_main=True).values(
@@ -419,6 +432,12 @@ class LeadAdmin(CarshopModelAdmin):
     autocomplete_fields = ("customer", "stock_unit")
     readonly_fields = ("lost_reason", "created_at", "partner", "message")
     actions = ("assign_to_me", "mark_lost")
+
+    def delete_refusal(self, obj):
+        if obj.status not in Lead.OPEN:
+            return (f"The lead of {obj.customer} is {obj.get_status_display().lower()}: it stays "
+                    f"for the sales history; only an open lead is deleted (or marked lost).")
+        return None
     fieldsets = (
         (None, {"fields": ("customer", "source", "source_reference", "stock_unit", "partner",
                            "message")}),
@@ -652,6 +671,13 @@ class DealAdmin(CarshopModelAdmin):
         if obj is not None and not obj.is_draft:
             fields += self.terms_fields
         return fields
+
+    def delete_refusal(self, obj):
+        if not obj.is_draft:
+            return (f"{obj.number} is {obj.get_status_display().lower()}: a deal past draft is "
+                    f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
+                    f"money stay accounted for. Only a draft is deleted.")
+        return None
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

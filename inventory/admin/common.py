@@ -2,10 +2,10 @@
 
 from django import forms
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
+from accounts.admin_base import HiddenFieldsMixin
 from inventory.exceptions import InventoryError
 
 COST_PERMISSION = "inventory.view_part_cost"
@@ -15,60 +15,16 @@ def can_see_costs(request):
     return request.user.has_perm(COST_PERMISSION)
 
 
-def _without(names, hidden):
-    kept = []
-    for name in names:
-        if isinstance(name, list | tuple):
-            group = _without(name, hidden)
-            if group:
-                kept.append(tuple(group))
-        elif name not in hidden:
-            kept.append(name)
-    return kept
-
-
-class CostHidingMixin:
+class CostHidingMixin(HiddenFieldsMixin):
     """Leaves the `cost_fields` (fields, columns, filters, searches) out of every page shown to
-    a user without inventory.view_part_cost, and keeps them out of the history too (it would
-    show cost changes)."""
+    a user without inventory.view_part_cost, and offers no history (it would show cost
+    changes)."""
 
     cost_fields = ()
 
-    def hidden_cost_fields(self, request):
-        return set() if can_see_costs(request) else set(self.cost_fields)
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        hidden = self.hidden_cost_fields(request)
-        if not hidden:
-            return fieldsets
-        stripped = []
-        for title, options in fieldsets:
-            fields = _without(options["fields"], hidden)
-            if fields:
-                stripped.append((title, {**options, "fields": fields}))
-        return stripped
-
-    def get_readonly_fields(self, request, obj=None):
-        return _without(super().get_readonly_fields(request, obj), self.hidden_cost_fields(request))
-
-    def get_list_display(self, request):
-        return _without(super().get_list_display(request), self.hidden_cost_fields(request))
-
-    def get_list_filter(self, request):
-        hidden = self.hidden_cost_fields(request)
-        return [item for item in super().get_list_filter(request)
-                if (item[0] if isinstance(item, list | tuple) else item) not in hidden]
-
-    def get_search_fields(self, request):
-        hidden = self.hidden_cost_fields(request)
-        return [name for name in super().get_search_fields(request)
-                if name.lstrip("^=@").split("__")[0] not in hidden]
-
-    def auditlog_history_view(self, request, object_id, extra_context=None):
-        if self.hidden_cost_fields(request):
-            raise PermissionDenied
-        return super().auditlog_history_view(request, object_id, extra_context)
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        return hidden if can_see_costs(request) else hidden | set(self.cost_fields)
 
 
 class PreloadedAutocompleteSelect(AutocompleteSelect):

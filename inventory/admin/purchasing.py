@@ -183,15 +183,21 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             fields = [*fields, "supplier"]
         return fields
 
+    delete_refused_help = "A draft is deleted from its own page; a placed order is cancelled."
+    # A draft's lines go with it (they are edited on its page, never on their own).
+    deleted_with = (PurchaseOrderLine,)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         # Orders are history once placed; a draft is deleted from its own page.
         actions.pop("delete_selected", None)
         return actions
 
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (
-            obj is None or obj.status == Status.DRAFT)
+    def delete_refusal(self, obj):
+        if obj.status != Status.DRAFT:
+            return (f"{obj.number} is {obj.get_status_display().lower()}: it stays as history "
+                    f"(cancel it if it is still open); only a draft is deleted.")
+        return None
 
     def has_receive_permission(self, request):
         return request.user.has_perm("inventory.add_purchasereceipt")
