@@ -282,15 +282,45 @@ class WebhookSubscriptionForm(forms.ModelForm):
             raise forms.ValidationError(exc.message) from None
         return url
 
+    def clean(self):
+        cleaned = super().clean()
+        partner, url = cleaned.get("partner"), cleaned.get("url")
+        if self.instance.pk is None and partner and url:
+            try:
+                services.check_room_for_subscription(partner, url)
+            except AccountsError as exc:
+                self.add_error("url", exc.message)
+        return cleaned
+
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(CarshopModelAdmin):
     form = WebhookSubscriptionForm
-    list_display = ("url", "partner", "events_list", "is_active", "created_at")
+    list_display = ("url", "partner", "events_list", "is_active", "verified_at", "created_at")
     list_filter = ("is_active", "partner__kind")
     list_select_related = ("partner",)
     search_fields = ("url", "partner__name")
     autocomplete_fields = ("partner",)
+    readonly_fields = ("verified_at", "verification_error")
+    actions = ["send_handshake"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new URL must answer the handshake: subscribe it instead of editing this one.
+        if obj is not None:
+            return ("partner", "url", *self.readonly_fields)
+        return self.readonly_fields
+
+    @admin.action(description="Send the verification handshake again", permissions=["change"])
+    def send_handshake(self, request, queryset):
+        verified = failed = 0
+        for subscription in queryset.select_related("partner"):
+            if services.verify_subscription(subscription):
+                verified += 1
+            else:
+                failed += 1
+                self.message_user(request, f"{subscription.url}: "
+                                           f"{subscription.verification_error}", messages.WARNING)
+        self.message_user(request, f"{verified} verified, {failed} not verified.")
 
     @admin.display(description="events")
     def events_list(self, subscription):
@@ -308,6 +338,9 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
         obj._state.adding = False
         messages.warning(request, f"The signing secret is {subscription.secret} — give it to "
                                   f"{subscription.partner} now: it is not shown again.")
+        if subscription.verified_at is None:
+            messages.error(request, "The URL did not answer the verification handshake, so it "
+                                    f"receives nothing yet: {subscription.verification_error}")
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, CarshopModelAdmin):

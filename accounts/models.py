@@ -355,12 +355,21 @@ class WebhookSubscription(models.Model):
     secret = models.CharField(max_length=80, editable=False)
     is_active = models.BooleanField("active", default=True)
     description = models.CharField(max_length=200, blank=True)
+    # The URL proved it wants the events by echoing a signed challenge (accounts.webhooks
+    # .verify_subscription); until then it receives nothing.
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_error = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["partner_id", "id"]
         indexes = [models.Index(fields=["partner", "is_active"], name="webhooksub_partner_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "url"], name="webhooksub_one_per_partner_url",
+                violation_error_message="This partner already has a subscription for this URL."),
+        ]
 
     def __str__(self):
         return f"{self.partner}: {self.url}"

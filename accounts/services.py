@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework_api_key.crypto import KeyGenerator
@@ -129,9 +130,45 @@ def record_key_use(key, now=None, every_seconds=60):
     key.last_used_at = now
 
 
-def subscribe(partner, *, url, events, scopes=None, description="", is_active=True):
+def subscribe(partner, *, url, events, scopes=None, description="", is_active=True,
+              verify=True):
     """Subscribe a partner's URL to events. With `scopes` (the calling key's), only the events
-    those scopes allow may be chosen. Returns the subscription; its secret is shown once."""
+    those scopes allow may be chosen. One subscription per partner and URL, at most
+    WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER per partner. Then the URL is sent the verification
+    handshake (`verify`); it receives events only once it answered. Returns the subscription;
+    its secret is shown once."""
+    events = _checked_events(events, scopes)
+    webhooks.validate_target_url(url)
+    with transaction.atomic():
+        # The partner's row is the lock: two requests cannot both take the last free place.
+        Partner.objects.select_for_update().filter(pk=partner.pk).first()
+        check_room_for_subscription(partner, url)
+        try:
+            with transaction.atomic():
+                subscription = WebhookSubscription.objects.create(
+                    partner=partner, url=url, events=events, secret=new_webhook_secret(),
+                    description=description, is_active=is_active)
+        except IntegrityError:  # the unique constraint, should a writer skip the lock above
+            raise AccountsError("You already have a subscription for this URL.",
+                                field="url") from None
+    if verify:
+        verify_subscription(subscription)
+    return subscription
+
+
+def check_room_for_subscription(partner, url):
+    """Refuse a second subscription of the same URL, or one over the partner's limit."""
+    limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
+    existing = WebhookSubscription.objects.filter(partner=partner)
+    if existing.filter(url=url).exists():
+        raise AccountsError("You already have a subscription for this URL: change its events "
+                            "there, or delete it first.", field="url")
+    if existing.count() >= limit:
+        raise AccountsError(f"A partner has at most {limit} webhook subscriptions: delete one "
+                            "first.", field="url")
+
+
+def _checked_events(events, scopes):
     events = list(dict.fromkeys(events or ()))
     unknown = [event for event in events if event not in EVENTS]
     if unknown:
@@ -146,10 +183,43 @@ def subscribe(partner, *, url, events, scopes=None, description="", is_active=Tr
                 "Your key's scopes do not allow "
                 + ", ".join(f"{event} (needs {EVENTS[event]})" for event in refused) + ".",
                 field="events")
-    webhooks.validate_target_url(url)
-    return WebhookSubscription.objects.create(
-        partner=partner, url=url, events=events, secret=new_webhook_secret(),
-        description=description, is_active=is_active)
+    return events
+
+
+def verify_subscription(subscription, now=None):
+    """Send the subscription's URL the verification handshake (accounts.webhooks); at most
+    WEBHOOK_HANDSHAKES_PER_HOUR per partner, so the handshake itself cannot be used to flood a
+    server. Returns True when the URL answered and now receives events."""
+    now = now or timezone.now()
+    counter = f"webhook-handshakes:{subscription.partner_id}:{now:%Y%m%d%H}"
+    cache.add(counter, 0, timeout=3600)
+    if cache.incr(counter) > settings.WEBHOOK_HANDSHAKES_PER_HOUR:
+        message = ("Too many verification handshakes this hour: try again later.")
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(verification_error=message)
+        subscription.verification_error = message
+        return False
+    return webhooks.verify_subscription(subscription, now=now)
+
+
+def update_subscription(subscription, *, is_active=None, description=None, events=None,
+                        scopes=None, rotate_secret=False):
+    """Pause or resume a subscription, change its description or events, or give it a new
+    signing secret (the old one stops working at once). Returns the new secret, or None."""
+    with transaction.atomic():
+        locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+        if events is not None:
+            locked.events = _checked_events(events, scopes)
+        if is_active is not None:
+            locked.is_active = is_active
+        if description is not None:
+            locked.description = description
+        secret = new_webhook_secret() if rotate_secret else None
+        if secret:
+            locked.secret = secret
+        locked.save()
+    for field in ("events", "is_active", "description", "secret", "updated_at"):
+        setattr(subscription, field, getattr(locked, field))
+    return secret
 
 
 def new_webhook_secret():

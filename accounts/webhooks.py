@@ -14,9 +14,13 @@ backend's `python manage.py db_worker` runs them). `deliver_due()` (the `deliver
 command) re-enqueues deliveries whose task was lost, e.g. when the process died right after the
 commit.
 
-Who receives an event: active subscriptions of active partners that chose the event type and
-hold a usable key with the event's scope; with `customer`, only partners linked to that customer
-(and those that read the whole shop with the scope: accounting partners, see
+A subscription receives nothing until its URL has answered the verification handshake
+(`verify_subscription`: a signed challenge POST that the endpoint echoes), so a partner cannot
+point Carshop's requests at a server that did not ask for them.
+
+Who receives an event: verified, active subscriptions of active partners that chose the event
+type and hold a usable key with the event's scope; with `customer`, only partners linked to that
+customer (and those that read the whole shop with the scope: accounting partners, see
 Partner.WHOLE_SHOP_KINDS); with `partner`, only that partner.
 
 Each request is signed: `X-Carshop-Signature: sha256=<hex>` is HMAC-SHA256 with the
@@ -26,21 +30,26 @@ error, timeout, any status but 2xx) is retried with exponential backoff, WEBHOOK
 seconds doubled after each failure, until WEBHOOK_MAX_ATTEMPTS.
 """
 
+import dataclasses
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
+import re
+import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -58,6 +67,8 @@ EVENT_HEADER = "X-Carshop-Event"
 EVENT_ID_HEADER = "X-Carshop-Event-Id"
 DELIVERY_HEADER = "X-Carshop-Delivery"
 QUEUE = "webhooks"
+# The handshake's event type: a signed challenge the URL must echo before it receives events.
+VERIFICATION_EVENT = "webhook.verification"
 # A delivery left "sending" this long was interrupted (the worker died): it is sent again.
 STALE_SENDING = timedelta(minutes=15)
 
@@ -100,7 +111,8 @@ def subscribers(event_type, scope, *, customer_id=None, partner_id=None, now=Non
     """Active subscriptions to `event_type` whose partner may receive an event with `scope`."""
     now = now or timezone.now()
     candidates = (
-        WebhookSubscription.objects.filter(is_active=True, partner__is_active=True)
+        WebhookSubscription.objects.filter(is_active=True, partner__is_active=True,
+                                           verified_at__isnull=False)
         .select_related("partner")
         .prefetch_related("partner__keys")
     )
@@ -228,43 +240,82 @@ def _finish(delivery, attempts, status, *, status_code=None, error="", delivered
     )
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer like any other non-2xx: not followed
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def post(subscription, event, delivery):
     """POST the signed event. Returns (status code or None, error text)."""
-    try:
-        check_target_address(subscription.url)
-    except AccountsError as exc:
-        return None, exc.message
     body = body_of(event)
+    status, _text, error = send_signed(subscription.url, subscription.secret, body, {
+        EVENT_HEADER: event.event_type,
+        EVENT_ID_HEADER: str(event.event_id),
+        DELIVERY_HEADER: str(delivery.pk),
+    })
+    return status, error
+
+
+def send_signed(url, secret, body, headers):
+    """POST `body` to `url`, signed with `secret`, connecting to the address that was checked.
+    Returns (status code or None, the start of the answer's body, error text)."""
     timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked: http(s) only
-        subscription.url, data=body, method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Carshop-Webhooks/1",
-            EVENT_HEADER: event.event_type,
-            EVENT_ID_HEADER: str(event.event_id),
-            DELIVERY_HEADER: str(delivery.pk),
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(subscription.secret, timestamp, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Carshop-Webhooks/1",
+        **headers,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
     try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(500).decode("utf-8", "replace")
-        return exc.code, f"HTTP {exc.code}: {detail}".strip()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}"
+        target = resolve_target(url)
+    except AccountsError as exc:
+        return None, b"", exc.message
+    connection = target.connection(timeout=settings.WEBHOOK_TIMEOUT)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read(MAX_ANSWER)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, b"", f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return response.status, text, ""
+    # A redirect is an answer like any other non-2xx: not followed.
+    detail = text[:500].decode("utf-8", "replace")
+    return response.status, text, f"HTTP {response.status}: {detail}".strip()
+
+
+def verify_subscription(subscription, now=None):
+    """The handshake: POST a signed challenge to the subscription's URL, which must answer 2xx
+    with the challenge (`{"challenge": "..."}`, or the challenge alone). Records verified_at, or
+    the reason in verification_error (and no events go there). Returns True when verified."""
+    now = now or timezone.now()
+    challenge = secrets.token_urlsafe(32)
+    body = json.dumps({
+        "type": VERIFICATION_EVENT, "challenge": challenge, "subscription": subscription.pk,
+        "created_at": now.isoformat(),
+    }, separators=(",", ":"), sort_keys=True).encode()
+    status, text, error = send_signed(subscription.url, subscription.secret, body,
+                                      {EVENT_HEADER: VERIFICATION_EVENT})
+    if not error and not _echoes(text, challenge):
+        error = (f"HTTP {status}, but the answer did not echo the challenge: answer "
+                 '{"challenge": "<the challenge you received>"}.')
+    verified_at = None if error else now
+    # A machine record like a delivery's outcome: written without save() (no audit entry).
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(
+        verified_at=verified_at, verification_error=error[:500])
+    subscription.verified_at, subscription.verification_error = verified_at, error[:500]
+    if error:
+        logger.info("webhook verification failed", extra={"subscription": subscription.pk,
+                                                          "url": subscription.url})
+    return not error
+
+
+def _echoes(text, challenge):
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return text.decode("utf-8", "replace").strip() == challenge
+    if isinstance(answer, dict):
+        answer = answer.get("challenge")
+    return isinstance(answer, str) and hmac.compare_digest(answer, challenge)
 
 
 def deliver_due(now=None, limit=1000):
@@ -287,15 +338,50 @@ def deliver_due(now=None, limit=1000):
 # Target URLs: https on public addresses (see WEBHOOK_ALLOW_INSECURE_URLS)
 # ---------------------------------------------------------------------------------------------
 
+# IPv6 forms that carry an IPv4 address (which may be 127.0.0.1 or a private one): IPv4-compatible
+# (::a.b.c.d), IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96 and the local 64:ff9b:1::/48),
+# 6to4 (2002::/16) and Teredo (2001::/32). Python counts some of them as global.
+_EMBEDS_IPV4 = tuple(ipaddress.ip_network(net) for net in (
+    "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32"))
+# Characters a URL may hold as they are (RFC 3986); anything else (<, >, ", spaces, ...) must
+# be percent-encoded.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# The answer's body is read up to this many bytes (a handshake's echo, an error's text).
+MAX_ANSWER = 4096
+
+
 def _is_public(address):
-    ip = ipaddress.ip_address(address)
+    ip = ipaddress.ip_address(str(address).split("%", 1)[0])
+    if ip.version == 6 and any(ip in network for network in _EMBEDS_IPV4):
+        return False
     return ip.is_global and not ip.is_multicast
 
 
+def allowed_ports(scheme):
+    """Ports a webhook URL may name: 443 for https, 80 for http where insecure URLs are allowed
+    (development and tests, whose receivers also listen on other ports: any port there)."""
+    if settings.WEBHOOK_ALLOW_INSECURE_URLS:
+        return None
+    return {443} if scheme == "https" else {80}
+
+
 def validate_target_url(url):
-    """Refuse URLs the worker must not call: not http(s), not https in production, or naming a
-    loopback/private address. (Names are resolved again when sending.)"""
-    parts = urlsplit(url or "")
+    """Refuse URLs the worker must not call: not a well-formed http(s) URL, not https on port 443
+    in production, or naming a loopback/private address. (Names are resolved when sending.)"""
+    url = url or ""
+    if len(url) > 500:
+        raise AccountsError("Enter a URL of at most 500 characters.", field="url")
+    if not _URL_CHARACTERS.fullmatch(url) or _BAD_PERCENT.search(url):
+        raise AccountsError(
+            "Enter a URL without spaces, quotes or <> (percent-encode such characters).",
+            field="url")
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+        parts = urlsplit(url)
+        port = parts.port
+    except (ValidationError, ValueError):
+        raise AccountsError("Enter a full http(s) URL.", field="url") from None
     insecure_ok = settings.WEBHOOK_ALLOW_INSECURE_URLS
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise AccountsError("Enter a full http(s) URL.", field="url")
@@ -303,6 +389,9 @@ def validate_target_url(url):
         raise AccountsError("Webhook URLs must use https.", field="url")
     if parts.username or parts.password:
         raise AccountsError("Put no user name or password in the URL.", field="url")
+    ports = allowed_ports(parts.scheme)
+    if ports is not None and port is not None and port not in ports:
+        raise AccountsError(f"Webhook URLs must use port {min(ports)}.", field="url")
     if insecure_ok:
         return
     host = parts.hostname
@@ -316,14 +405,63 @@ def validate_target_url(url):
         raise AccountsError("Webhook URLs must be on a public address.", field="url")
 
 
-def check_target_address(url):
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A checked URL and the one address its host name resolved to: the connection goes to that
+    address (never to a second answer of the DNS), while TLS and Host still name the host."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+    def connection(self, timeout):
+        if self.scheme == "https":
+            return _PinnedHTTPSConnection(self.host, self.port, address=self.address,
+                                          timeout=timeout)
+        return _PinnedHTTPConnection(self.host, self.port, address=self.address, timeout=timeout)
+
+
+def resolve_target(url):
+    """Check the URL, resolve its host once and check every address it answered; the Target
+    connects to the first of them. Raises AccountsError when the URL or an address is refused."""
     validate_target_url(url)
-    if settings.WEBHOOK_ALLOW_INSECURE_URLS:
-        return
     parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM,
+                                   proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
         raise AccountsError(f"Cannot resolve {parts.hostname}: {exc}", field="url") from None
-    if not all(_is_public(info[4][0]) for info in infos):
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise AccountsError(f"Cannot resolve {parts.hostname}.", field="url")
+    if not settings.WEBHOOK_ALLOW_INSECURE_URLS and not all(map(_is_public, addresses)):
         raise AccountsError(f"{parts.hostname} resolves to a non-public address.", field="url")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a fixed address; the Host header still names the URL's host."""
+
+    def __init__(self, host, port, *, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self.pinned_address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.pinned_address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a fixed address; the certificate is checked for, and SNI and Host name, the
+    URL's host."""
+
+    def __init__(self, host, port, *, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.pinned_address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.pinned_address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)

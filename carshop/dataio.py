@@ -23,6 +23,14 @@ operator); tables that only the application's workflows write are not imported f
 Both imports validate every row first-class: each bad row is reported with its line and reason,
 and nothing is written unless every row is good (one transaction). `dry_run` checks only.
 
+Spreadsheet formulas: a text cell that starts with =, +, -, @, a tab or a carriage return would
+be evaluated by a spreadsheet opening the file (a lead a partner named =HYPERLINK(...), OWASP's
+"CSV injection"). The CSV export writes such a cell with a single quote in front, which
+spreadsheets show as text; numbers of numeric columns (-2, -12.50) are written as they are, since
+they are numbers to a spreadsheet too. The CSV import removes that quote again, so an export
+loads back unchanged. (A text that itself starts with quotes before one of those characters gets
+one quote more on export, so the round trip stays exact.)
+
 Secrets: users' password hashes, partner API key hashes and webhook signing secrets are left out
 unless `include_secrets`. Imported without them, users cannot log in until `reset_password`,
 partner keys do not authenticate (issue new ones), and webhook subscriptions get a new secret
@@ -36,6 +44,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections import Counter
@@ -52,6 +61,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
 
 from carshop import tables as table_registry
@@ -802,6 +812,32 @@ def _reset_sequences(models, connection):
 
 # --- CSV ---------------------------------------------------------------------------------------
 
+# A cell a spreadsheet evaluates: it starts with one of these characters (after the quotes an
+# earlier export may have added in front of them).
+_FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def neutralize_cell(value, *, numeric=False):
+    """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
+    of a numeric column is left as it is."""
+    text = "" if value is None else str(value)
+    if numeric and _NUMBER.fullmatch(text):
+        return text
+    return "'" + text if _FORMULA_CELL.match(text) else text
+
+
+def restore_cell(text):
+    """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
+    if text.startswith("'") and _FORMULA_CELL.match(text):
+        return text[1:]
+    return text
+
+
+def _is_numeric(field):
+    return isinstance(field.widget, import_export_widgets.NumberWidget)
+
+
 def resource_for(table, *, include_secrets=False):
     """The django-import-export resource of a table: the app's own where it has one (e.g.
     accounts.resources.CustomerResource), else one made from the model."""
@@ -842,9 +878,11 @@ def export_csv(path, tables=None, *, include_secrets=False, using="default", pro
             with _output_file(target, newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(resource.get_export_headers())
+                numeric = [_is_numeric(field) for field in resource.get_export_fields()]
                 for obj in progress(rows, label=f"export {table.name}"):
-                    writer.writerow(["" if value is None else value
-                                     for value in resource.export_resource(obj)])
+                    values = resource.export_resource(obj)
+                    writer.writerow([neutralize_cell(value, numeric=number)
+                                     for value, number in zip(values, numeric, strict=True)])
                     count += 1
             counts[table.name] = count
             files.append(target)
@@ -926,6 +964,7 @@ def _read_csv(path, report):
                     report.add(f"{name} line {start}",
                                f"{len(row)} values, the header names {len(headers)} columns")
                 else:
+                    row = [restore_cell(cell) for cell in row]
                     dataset.append([*row, ""] if add_id else row)
                     lines.append(start)
                 start = reader.line_num + 1
@@ -989,4 +1028,5 @@ def import_csv(path, tables=None, *, dry_run=False, using="default", progress=No
 
 
 __all__ = ["ExportFile", "ImportReport", "Problem", "dependency_order", "export_csv",
-           "export_json", "import_csv", "import_json", "resource_for"]
+           "export_json", "import_csv", "import_json", "neutralize_cell", "resource_for",
+           "restore_cell"]

@@ -68,7 +68,7 @@ KEY_NEVER_USED_DAYS = 30
 KEY_DORMANT_DAYS = 90
 # Authentication findings that describe rather than judge; the security report leaves them out.
 AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessions",
-                    "AXES_LOCKOUT_PARAMETERS", "AXES_RESET_ON_SUCCESS"}
+                    "AXES_RESET_ON_SUCCESS"}
 
 
 def check_security(now=None):

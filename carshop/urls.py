@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
-from health_check.views import HealthCheckView
+from django.views.static import serve
 
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
+from carshop.healthview import CarshopHealthCheckView
 
 
 def favicon(request):
@@ -23,13 +24,23 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on every page that names no icon.
     path("favicon.ico", favicon),
-    path("health/", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
-    path("health/live/", HealthCheckView.as_view(checks=LIVENESS_CHECKS), name="health-live"),
+    path("health/", CarshopHealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
+    path("health/live/", CarshopHealthCheckView.as_view(checks=LIVENESS_CHECKS),
+         name="health-live"),
     path("api/v1/", include("carshop.api_urls")),
     path("estimate/", include("repairs.urls")),
+    # Private uploads (cost receipts): a permission check, then the file (inventory/files.py).
+    path("private-media/", include("inventory.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+def public_media(request, path):
+    """Development only (nginx serves /media/ in production): public uploads, i.e. the folders of
+    PUBLIC_MEDIA_FOLDERS. Private files in the same media folder are never served here."""
+    if not settings.DEBUG or not path.startswith(tuple(settings.PUBLIC_MEDIA_FOLDERS)):
+        raise Http404("No such file.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", public_media))

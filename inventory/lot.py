@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory.files import private_storage
+
 
 class StockUnit(models.Model):
     """A vehicle the business owns to sell: acquisition, prices, status, title and days in stock."""
@@ -177,8 +179,10 @@ class StockUnitCost(models.Model):
     description = models.CharField(max_length=200, blank=True)
     vendor = models.CharField(max_length=160, blank=True)
     receipt_number = models.CharField(max_length=60, blank=True)
+    # Private: a random folder per file, served only through a permission check
+    # (inventory/files.py); receipts uploaded before keep their old names and work the same.
     receipt = models.FileField(
-        upload_to="stock/receipts/%Y/%m/", blank=True,
+        upload_to="stock/receipts/%Y/%m/", storage=private_storage, blank=True,
         validators=[FileExtensionValidator(["pdf", "jpg", "jpeg", "png", "webp"])],
     )
     amount = models.DecimalField(max_digits=10, decimal_places=2,

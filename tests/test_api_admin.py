@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts import services, webhooks
 from accounts.models import Partner, PartnerKey, User, WebhookSubscription
 from accounts.roles import MANAGER, OPERATIONS, SALESPERSON, SERVICE_ADVISOR
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +133,8 @@ def test_partner_admin_lists_cost_the_same_queries_with_1_or_30_rows(
         manager_client, model, rows, django_assert_max_num_queries):
     for index in range(rows):
         partner, _key, _plain = partner_with_key(name=f"Partner {index}")
-        services.subscribe(partner, url=f"https://h{index}.example.com/",
-                           events=["repair_order.status_changed"])
+        verified_subscription(partner, url=f"https://h{index}.example.com/",
+                              events=["repair_order.status_changed"])
     from django.db import transaction
 
     with transaction.atomic():
@@ -146,8 +146,8 @@ def test_partner_admin_lists_cost_the_same_queries_with_1_or_30_rows(
 
 def test_the_delivery_log_is_read_only(manager_client):
     partner, _key, _plain = partner_with_key()
-    services.subscribe(partner, url="https://h.example.com/",
-                       events=["repair_order.status_changed"])
+    verified_subscription(partner, url="https://h.example.com/",
+                          events=["repair_order.status_changed"])
     from django.db import transaction
 
     with transaction.atomic():

@@ -71,8 +71,9 @@ def test_keys_are_per_partner_and_requests_without_a_key_are_not_deduplicated():
     assert _post(key_client(one)).status_code == 201
     assert _post(key_client(two)).status_code == 201
     client = key_client(one)
-    client.post(SUBSCRIPTIONS, BODY, format="json")
-    client.post(SUBSCRIPTIONS, BODY, format="json")
+    # Without a key, two requests are two subscriptions (of two URLs: one per partner and URL).
+    client.post(SUBSCRIPTIONS, {**BODY, "url": "https://h.example.com/a"}, format="json")
+    client.post(SUBSCRIPTIONS, {**BODY, "url": "https://h.example.com/b"}, format="json")
     assert WebhookSubscription.objects.count() == 4
 
 
@@ -120,9 +121,10 @@ def test_idempotency_keys_are_forgotten_after_a_day():
     _partner, _key, plain = partner_with_key()
     client = key_client(plain)
     _post(client, key="old")
-    _post(client, key="new")
+    _post(client, {**BODY, "url": "https://h.example.com/new"}, key="new")
     IdempotentRequest.objects.filter(key="old").update(
         created_at=timezone.now() - timedelta(hours=25))
     assert forget_idempotency_keys() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
-    assert _post(client, key="old").status_code == 201  # a new request now
+    again = {**BODY, "url": "https://h.example.com/again"}
+    assert _post(client, again, key="old").status_code == 201  # a new request now

@@ -4,13 +4,12 @@ only their own leads, and hear of status changes (`lead.updated`, in the change'
 import pytest
 from django.db import transaction
 
-from accounts import services as account_services
 from accounts.models import WebhookEvent
 from accounts.roles import MANAGER, SALESPERSON
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
 from tests.lot_factories import delivered_deal, make_unit
 
 pytestmark = pytest.mark.django_db
@@ -136,11 +135,11 @@ def test_a_page_of_leads_costs_the_same_number_of_queries_with_1_or_50_leads(
 
 def _subscribed_marketplace():
     partner, client = _marketplace()
-    account_services.subscribe(partner, url="https://hooks.example.com/leads",
-                               events=["lead.updated"])
+    verified_subscription(partner, url="https://hooks.example.com/leads",
+                          events=["lead.updated"])
     other, _other_client = _marketplace(name="AutoHub")
-    account_services.subscribe(other, url="https://hooks.example.com/other",
-                               events=["lead.updated"])
+    verified_subscription(other, url="https://hooks.example.com/other",
+                          events=["lead.updated"])
     return partner, client
 
 

@@ -9,12 +9,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from accounts import services as account_services
 from accounts.models import WebhookEvent
 from accounts.roles import SALESPERSON, TECHNICIAN
 from inventory.lot_services import move_unit
 from inventory.models import StockUnit, StockUnitPhoto
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
 from tests.lot_factories import bulk_units, delivered_deal, make_unit
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +134,8 @@ def test_staff_read_listings_with_their_role():
 
 def _subscribe_marketplace():
     partner, _key, _plain = partner_with_key(name="CarsNow", scopes=["listings:read"])
-    account_services.subscribe(partner, url="https://hooks.example.com/cars",
-                               events=["stock_unit.available", "stock_unit.sold"])
+    verified_subscription(partner, url="https://hooks.example.com/cars",
+                          events=["stock_unit.available", "stock_unit.sold"])
     return partner
 
 

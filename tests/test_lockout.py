@@ -49,19 +49,24 @@ def test_behind_a_proxy_the_real_client_address_is_locked_not_the_proxy(client, 
                                                                        settings):
     settings.TRUSTED_PROXY_COUNT = 1
     make_user("shared", password="right-Password-1")
+    make_user("colleague", password="right-Password-2")
     # The attacker also forges an address in front; the proxy appends the real one.
     attacker = {"HTTP_X_FORWARDED_FOR": "198.51.100.7, 203.0.113.9", "REMOTE_ADDR": "10.0.0.2"}
     colleague = {"HTTP_X_FORWARDED_FOR": "198.51.100.7", "REMOTE_ADDR": "10.0.0.2"}
 
-    fail(client, "shared", settings.AXES_FAILURE_LIMIT, **attacker)
+    # The attacker guesses at several accounts (counted by address, and each account by name).
+    fail(client, "shared", settings.AXES_FAILURE_LIMIT - 1, **attacker)
+    fail(client, "someone-else", 1, **attacker)
 
-    locked = client.post(LOGIN, {"username": "shared", "password": "right-Password-1"},
+    locked = client.post(LOGIN, {"username": "colleague", "password": "right-Password-2"},
                          **attacker)
     assert locked.status_code == 429
     from axes.models import AccessAttempt
 
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
-    allowed = client.post(LOGIN, {"username": "shared", "password": "right-Password-1"},
+    # Neither the forged address nor the proxy's is locked: the colleague behind the same proxy
+    # logs in.
+    allowed = client.post(LOGIN, {"username": "colleague", "password": "right-Password-2"},
                           **colleague)
     assert allowed.status_code == 302
 
@@ -73,3 +78,40 @@ def test_axes_reset_unlocks(client, make_user):
     call_command("axes_reset")
     response = client.post(LOGIN, {"username": "unlockme", "password": "right-Password-1"})
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_password_spraying_from_one_address_is_locked(client, make_user):
+    make_user("real", password="right-Password-1")
+    # One guess at each of many accounts, from one address.
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        fail(client, f"user{number}", 1, REMOTE_ADDR="203.0.113.50")
+
+    response = client.post(LOGIN, {"username": "real", "password": "right-Password-1"},
+                           REMOTE_ADDR="203.0.113.50")
+
+    assert response.status_code == 429
+    assert b"Too many failed logins" in response.content
+    assert "_auth_user_id" not in client.session
+    # Another address is not locked by that.
+    elsewhere = client.post(LOGIN, {"username": "real", "password": "right-Password-1"},
+                            REMOTE_ADDR="198.51.100.20")
+    assert elsewhere.status_code == 302
+
+
+@pytest.mark.django_db
+def test_guessing_one_account_from_many_addresses_is_locked(client, make_user):
+    make_user("target", password="right-Password-1")
+    make_user("bystander", password="right-Password-2")
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        fail(client, "target", 1, REMOTE_ADDR=f"203.0.113.{number + 1}")
+
+    response = client.post(LOGIN, {"username": "target", "password": "right-Password-1"},
+                           REMOTE_ADDR="198.51.100.99")
+
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # The account is locked, not those addresses for everyone: another account logs in there.
+    other = client.post(LOGIN, {"username": "bystander", "password": "right-Password-2"},
+                        REMOTE_ADDR="203.0.113.1")
+    assert other.status_code == 302

@@ -129,6 +129,7 @@ def test_security_check_fails_in_any_environment_with_development_settings(setti
         ({"TRUSTED_PROXY_COUNT": 0}, "TRUSTED_PROXY_COUNT"),
         ({"SECURE_PROXY_SSL_HEADER": None}, "TRUSTED_PROXY_COUNT"),
         ({"AXES_FAILURE_LIMIT": 50}, "AXES_FAILURE_LIMIT"),
+        ({"AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]]}, "AXES_LOCKOUT_PARAMETERS"),
         ({"X_FRAME_OPTIONS": "SAMEORIGIN"}, "security.W019"),  # Django's deployment check
     ],
 )

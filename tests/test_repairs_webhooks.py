@@ -5,12 +5,11 @@ accounting partners. A change that rolls back leaves no event."""
 import pytest
 from django.db import transaction
 
-from accounts import services as account_services
 from accounts.models import WebhookEvent
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.testing import add_job_with_lines, make_customer, make_order, make_vehicle, take_to
-from tests.api_helpers import partner_with_key
+from tests.api_helpers import partner_with_key, verified_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ STATUS_CHANGED = "repair_order.status_changed"
 def _subscribed(name, scopes, events, customers=(), kind="fleet"):
     partner, _key, _plain = partner_with_key(name=name, scopes=scopes, kind=kind)
     partner.customers.add(*customers)
-    account_services.subscribe(partner, url="https://hooks.example.com/carshop", events=events)
+    verified_subscription(partner, url="https://hooks.example.com/carshop", events=events)
     return partner
 
 

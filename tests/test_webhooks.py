@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import services, webhooks
 from accounts.models import Customer, WebhookDelivery, WebhookEvent
-from tests.api_helpers import Receiver, key_client, partner_with_key
+from tests.api_helpers import Receiver, key_client, partner_with_key, verified_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_an_event_goes_only_to_partners_whose_keys_have_its_scope():
     books, _k, _ = partner_with_key(name="Books", scopes=["accounting:read"], kind="accounting")
     for partner in (fleet, books):
         # Subscribed through the admin (not limited by scope); delivery still is.
-        services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED,
+        verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED,
                                                                           "invoice.created"])
     assert _recipients(_publish(STATUS_CHANGED, {"id": 1})) == ["Fleet"]
     assert _recipients(_publish("invoice.created", {"id": 2})) == ["Books"]
@@ -52,7 +52,7 @@ def test_a_repair_event_about_a_customer_goes_only_to_partners_linked_to_that_cu
     unlinked, _k, _ = partner_with_key(name="Unlinked")
     unlinked.customers.add(other)
     for partner in (linked, unlinked):
-        services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED])
+        verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED])
     assert _recipients(_publish(STATUS_CHANGED, {"id": 1}, customer=mine)) == ["Linked"]
 
 
@@ -60,7 +60,7 @@ def test_an_event_about_one_partner_goes_to_that_partner_only():
     posted, _k, _ = partner_with_key(name="Posted the lead", scopes=["leads:write"])
     rival, _k, _ = partner_with_key(name="Rival", scopes=["leads:write"])
     for partner in (posted, rival):
-        services.subscribe(partner, url="https://h.example.com/", events=["lead.updated"])
+        verified_subscription(partner, url="https://h.example.com/", events=["lead.updated"])
     assert _recipients(_publish("lead.updated", {"id": 5}, partner=posted)) == ["Posted the lead"]
 
 
@@ -74,7 +74,7 @@ def test_revoked_or_expired_keys_inactive_partners_and_subscriptions_receive_not
     inactive.save()
     paused, _k, _ = partner_with_key(name="Paused")
     for partner in (revoked, expired, inactive, paused):
-        services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED],
+        verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED],
                            is_active=partner is not paused)
     event = _publish(STATUS_CHANGED, {"id": 1})
     assert _recipients(event) == []
@@ -83,7 +83,7 @@ def test_revoked_or_expired_keys_inactive_partners_and_subscriptions_receive_not
 
 def test_no_event_is_left_when_the_change_rolls_back():
     partner, _k, _ = partner_with_key()
-    services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED])
+    verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED])
     with pytest.raises(RuntimeError, match="boom"), transaction.atomic():
         webhooks.publish(STATUS_CHANGED, {"id": 1})
         raise RuntimeError("boom")
@@ -193,8 +193,8 @@ def test_an_unreachable_receiver_is_a_failed_attempt_with_the_error_kept(
         django_capture_on_commit_callbacks):
     partner, _k, _ = partner_with_key()
     with Receiver() as receiver:
-        url = receiver.url
-    services.subscribe(partner, url=url, events=[STATUS_CHANGED])  # nobody listens there now
+        services.subscribe(partner, url=receiver.url, events=[STATUS_CHANGED])
+    # nobody listens there now
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(STATUS_CHANGED, {"id": 1})
     delivery = WebhookDelivery.objects.get(event=event)

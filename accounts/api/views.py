@@ -1,9 +1,9 @@
 """API views of accounts, and the base class of partner endpoints in every app."""
 
-from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from accounts.api.serializers import (
     MeSerializer,
     WebhookSubscriptionCreatedSerializer,
     WebhookSubscriptionSerializer,
+    WebhookSubscriptionUpdateSerializer,
 )
 from accounts.models import WebhookSubscription
 from accounts.scopes import EVENTS, SCOPES
@@ -102,6 +103,12 @@ class WebhookSubscriptionFilterSet(CarshopFilterSet):
     create=extend_schema(summary="Subscribe a URL to events",
                          request=WebhookSubscriptionSerializer,
                          responses={201: WebhookSubscriptionCreatedSerializer}),
+    partial_update=extend_schema(
+        summary="Pause or resume a subscription, change its events, or rotate its secret",
+        request=WebhookSubscriptionUpdateSerializer,
+        responses={200: WebhookSubscriptionCreatedSerializer}),
+    verify=extend_schema(summary="Send the verification handshake to the URL again",
+                         request=None, responses={200: WebhookSubscriptionSerializer}),
     destroy=extend_schema(summary="Delete a webhook subscription"),
 )
 @extend_schema(tags=["webhooks"])
@@ -110,7 +117,8 @@ class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
                                  mixins.DestroyModelMixin, PartnerScopedViewSet):
     """The calling partner's webhook subscriptions. Events are limited to the key's scopes; the
     signing secret is in the creation response only (and in its replays: a creation sent again
-    with the same Idempotency-Key returns the first answer)."""
+    with the same Idempotency-Key returns the first answer), or in the answer to a PATCH that
+    rotates it. A URL receives events once it echoed the verification handshake."""
 
     queryset = WebhookSubscription.objects.all()
     serializer_class = WebhookSubscriptionSerializer
@@ -132,6 +140,26 @@ class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
         key = partner_key(self.request)
         if key is None:  # pragma: no cover - the permission admits keys only
             raise exceptions.PermissionDenied()
-        with transaction.atomic():
-            serializer.instance = services.subscribe(key.partner, scopes=key.scopes,
-                                                     **serializer.validated_data)
+        # subscribe() commits the row, then sends the handshake (no transaction held open while
+        # the partner's server answers, unless an Idempotency-Key's record wraps the request).
+        serializer.instance = services.subscribe(key.partner, scopes=key.scopes,
+                                                 **serializer.validated_data)
+
+    def partial_update(self, request, *args, **kwargs):
+        subscription = self.get_object()
+        change = WebhookSubscriptionUpdateSerializer(data=request.data, partial=True)
+        change.is_valid(raise_exception=True)
+        data = change.validated_data
+        secret = services.update_subscription(
+            subscription, scopes=partner_key(request).scopes, is_active=data.get("is_active"),
+            description=data.get("description"), events=data.get("events"),
+            rotate_secret=data.get("rotate_secret", False))
+        if secret:
+            return Response(WebhookSubscriptionCreatedSerializer(subscription).data)
+        return Response(WebhookSubscriptionSerializer(subscription).data)
+
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        subscription = self.get_object()
+        services.verify_subscription(subscription)
+        return Response(WebhookSubscriptionSerializer(subscription).data)

@@ -170,7 +170,15 @@ def _lockout(report, now, server):
                     f"{human_duration(length)}: a guesser is back after a short pause")
     else:
         report.ok("AXES_COOLOFF_TIME", human_duration(length))
-    report.ok("AXES_LOCKOUT_PARAMETERS", str(settings.AXES_LOCKOUT_PARAMETERS))
+    parameters = settings.AXES_LOCKOUT_PARAMETERS
+    alone = {p for p in parameters if isinstance(p, str)} if isinstance(
+        parameters, (list, tuple)) else {"username", "ip_address"}  # a callable: its own rule
+    if not {"username", "ip_address"} <= alone:
+        report.warn("AXES_LOCKOUT_PARAMETERS",
+                    f"{parameters}: lock by username and by address each on its own, or "
+                    "password spraying (one address) or guessing from many addresses is unlimited")
+    else:
+        report.ok("AXES_LOCKOUT_PARAMETERS", str(parameters))
     report.ok("AXES_RESET_ON_SUCCESS", str(settings.AXES_RESET_ON_SUCCESS))
     proxies = settings.TRUSTED_PROXY_COUNT
     if server and proxies == 0:

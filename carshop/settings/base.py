@@ -7,6 +7,7 @@ Each value comes from the environment (see docs/configuration.md for the table o
 import re
 from pathlib import Path
 
+import csp.constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import (
@@ -67,11 +68,15 @@ INSTALLED_APPS = [
     "axes",
     "dbbackup",
     "health_check",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "carshop.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every answer (static files included).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +103,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ CSP_NONCE }}: the nonce of the page's own inline <script> (API docs).
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -160,12 +167,48 @@ CSRF_COOKIE_HTTPONLY = True
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Each counted on its own: AXES_FAILURE_LIMIT failures for one account (from any addresses:
+# guessing one password from many machines) or from one address (for any accounts: password
+# spraying) lock it. One office behind one public address shares that address's count; a
+# successful login from it starts the count again.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "carshop/lockout.html"
 # Behind reverse proxies, the client's address comes from X-Forwarded-For (carshop/clientip.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 AXES_CLIENT_IP_CALLABLE = "carshop.clientip.client_ip"
+
+# ---------------------------------------------------------------------------------------------
+# Content-Security-Policy and Permissions-Policy
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# https://github.com/adamchainz/django-permissions-policy
+# ---------------------------------------------------------------------------------------------
+# Scripts only from Carshop's own static files, or inline with the page's nonce (the API docs'
+# start-up script): an injected <script> or onclick="..." does not run. Inline styles are
+# allowed (the admin's widgets and the Swagger UI set them; they cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "worker-src": [csp.SELF, "blob:"],  # Redoc parses the schema in a worker
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+# Browser features no page of Carshop uses, refused to the page and to anything it embeds.
+# (The technicians' photo upload is a file input, which needs no camera permission.)
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in ("accelerometer", "autoplay", "camera", "display-capture", "geolocation",
+                    "gyroscope", "hid", "magnetometer", "microphone", "midi", "payment",
+                    "publickey-credentials-get", "serial", "usb", "xr-spatial-tracking")
+}
 
 # ---------------------------------------------------------------------------------------------
 # Internationalization
@@ -183,8 +226,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# The only folders of MEDIA_ROOT that anyone may fetch from MEDIA_URL (nginx: deploy/nginx/).
+PUBLIC_MEDIA_FOLDERS = ["stock/photos/"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Private uploads (cost receipts): never under MEDIA_URL; their URLs are a view that checks
+    # permissions (inventory/files.py). Same folder as the default storage, so files uploaded
+    # before they were private keep working; nginx serves none of them from /media/.
+    "private": {"BACKEND": "inventory.files.PrivateFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     "dbbackup": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -192,6 +241,9 @@ STORAGES = {
     },
 }
 BACKUP_DIR = Path(STORAGES["dbbackup"]["OPTIONS"]["location"])
+# Where nginx serves private files from after the permission check (its `internal` location,
+# deploy/nginx/carapp.conf), e.g. /protected-media/. Empty: Django sends the file itself.
+PRIVATE_MEDIA_X_ACCEL_REDIRECT = env_str("PRIVATE_MEDIA_X_ACCEL_REDIRECT", "")
 
 # ---------------------------------------------------------------------------------------------
 # Audit log: every change of every model of Carshop's apps
@@ -215,6 +267,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
+AUDITLOG_MASK_CALLABLE = "carshop.audit.mask_secret"
 
 # ---------------------------------------------------------------------------------------------
 # Partner REST API (/api/v1/): API keys with scopes, one error format, cursor pagination
@@ -311,6 +364,10 @@ WEBHOOK_TIMEOUT = 10
 WEBHOOK_MAX_ATTEMPTS = 8
 WEBHOOK_RETRY_DELAY = 30
 WEBHOOK_MAX_RETRY_DELAY = 6 * 3600
+# Webhook subscriptions a partner may have (one per URL), and verification handshakes a partner
+# may cause per hour (each is one POST to its URL).
+WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER = 10
+WEBHOOK_HANDSHAKES_PER_HOUR = 20
 # Partners' URLs must be https on public addresses. Development and tests allow plain http and
 # loopback/private addresses; never turn this on in production (a partner could make the worker
 # call internal services).

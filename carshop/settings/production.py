@@ -41,6 +41,9 @@ X_FRAME_OPTIONS = "DENY"
 # Health probes from the load balancer come over plain HTTP on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^health/"]
 
+# Private files leave through nginx's internal location once Django has checked permissions.
+PRIVATE_MEDIA_X_ACCEL_REDIRECT = env_str("PRIVATE_MEDIA_X_ACCEL_REDIRECT", "/protected-media/")
+
 if not env_str("EMAIL_URL", ""):
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 

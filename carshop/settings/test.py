@@ -8,10 +8,13 @@ from .base import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+_MEDIA = tempfile.mkdtemp(prefix="carshop-test-media-")
 STORAGES["default"] = {  # noqa: F405
     "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": tempfile.mkdtemp(prefix="carshop-test-media-")},
+    "OPTIONS": {"location": _MEDIA},
 }
+# The private storage (receipts) follows MEDIA_ROOT, also when a test moves it.
+MEDIA_ROOT = Path(_MEDIA)
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="carshop-test-static-"))
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
