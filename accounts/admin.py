@@ -423,6 +423,9 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(CarshopModelAdmin):
+    """Subscriptions are added here; the signing secret is shown once, on the page right after
+    saving, with the result of the verification handshake."""
+
     form = WebhookSubscriptionForm
     list_display = ("url", "partner", "events_list", "is_active", "verified_at", "created_at")
     list_filter = ("is_active", "partner__kind")
@@ -469,12 +472,26 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
                                           is_active=data.get("is_active", True))
         obj.pk, obj.secret = subscription.pk, subscription.secret
         obj.created_at = subscription.created_at
+        obj.verified_at = subscription.verified_at
+        obj.verification_error = subscription.verification_error
         obj._state.adding = False
-        messages.warning(request, f"The signing secret is {subscription.secret} — give it to "
-                                  f"{subscription.partner} now: it is not shown again.")
-        if subscription.verified_at is None:
-            messages.error(request, "The URL did not answer the verification handshake, so it "
-                                    f"receives nothing yet: {subscription.verification_error}")
+        # Shown on the response to this request only (response_add): never in a message, whose
+        # storage is a cookie (or the session) that would carry the secret around.
+        request._carshop_new_subscription = subscription
+
+    def response_add(self, request, obj, post_url_continue=None):
+        subscription = getattr(request, "_carshop_new_subscription", None)
+        if subscription is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "subscription": subscription, "secret": subscription.secret,
+            "title": "Subscription added",
+        }
+        response = TemplateResponse(
+            request, "admin/accounts/webhooksubscription/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, CarshopModelAdmin):

@@ -1,16 +1,24 @@
-"""Managers manage partners, keys (shown once), subscriptions, and read the delivery log."""
+"""Managers manage partners, keys and subscriptions (their secrets shown once, on the page after
+saving), and read the delivery log."""
 
 import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.test import Client
 from django.urls import reverse
 
 from accounts import services, webhooks
 from accounts.models import Partner, PartnerKey, User, WebhookSubscription
 from accounts.roles import MANAGER, OPERATIONS, SALESPERSON, SERVICE_ADVISOR
-from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
+from tests.api_helpers import (
+    Receiver,
+    key_client,
+    partner_with_key,
+    staff_client,
+    verified_subscription,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -107,16 +115,62 @@ def test_a_manager_revokes_keys_with_the_action_and_they_stop_working(manager_cl
     assert key_client(plain).get("/api/v1/me/").status_code == 401
 
 
-def test_a_subscription_added_in_the_admin_shows_its_secret_once(manager_client):
+def _stored_anywhere(secret, response, client):
+    """Where a secret must never be: a message, any cookie the response sets (the messages cookie
+    decoded: it is signed and compressed, not encrypted), the session."""
+    places = [str(m) for m in get_messages(response.wsgi_request)]
+    for name, morsel in response.cookies.items():
+        places.append(f"{name}={morsel.value}")
+        if name == CookieStorage.cookie_name and morsel.value:
+            decoded = CookieStorage(response.wsgi_request)._decode(morsel.value) or []
+            places.extend(str(m) for m in decoded)
+    places.append(str(dict(client.session.items())))
+    return [place for place in places if secret in place]
+
+
+def test_a_subscription_added_in_the_admin_shows_its_secret_on_the_page_only(manager_client):
     partner = services.create_partner("Books Online", kind="accounting")
-    response = manager_client.post(reverse("admin:accounts_webhooksubscription_add"), {
-        "partner": partner.pk, "url": "https://books.example.com/hook",
-        "events": ["invoice.created"], "description": "", "is_active": "on",
-    })
-    assert response.status_code == 302
+    with Receiver() as receiver:
+        response = manager_client.post(reverse("admin:accounts_webhooksubscription_add"), {
+            "partner": partner.pk, "url": receiver.url,
+            "events": ["invoice.created"], "description": "", "is_active": "on",
+        })
     subscription = WebhookSubscription.objects.get()
-    messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert sum(subscription.secret in message for message in messages) == 1
+    assert subscription.verified_at is not None and len(receiver.challenges) == 1
+    # The answer to the save shows the secret, once, and must not be cached.
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count(subscription.secret) == 1
+    assert re.search(r'<code id="new-webhook-secret"[^>]*>(\S+)</code>', page).group(1) == (
+        subscription.secret)
+    assert "it is not shown again" in page and "answered the verification handshake" in page
+    assert "no-store" in response["Cache-Control"]
+    # Nothing carries it further: no message, no cookie, not the session.
+    assert _stored_anywhere(subscription.secret, response, manager_client) == []
+    # No later page shows it (a message left for the next page would appear on any of these).
+    for url in (reverse("admin:accounts_webhooksubscription_change", args=[subscription.pk]),
+                reverse("admin:accounts_webhooksubscription_changelist"),
+                reverse("admin:index")):
+        later = manager_client.get(url)
+        assert later.status_code == 200
+        assert subscription.secret not in later.content.decode()
+        assert _stored_anywhere(subscription.secret, later, manager_client) == []
+
+
+def test_the_page_after_adding_says_when_the_url_did_not_answer_the_handshake(manager_client):
+    partner = services.create_partner("Books Online", kind="accounting")
+    with Receiver(echo=False):
+        response = manager_client.post(reverse("admin:accounts_webhooksubscription_add"), {
+            "partner": partner.pk, "url": "http://127.0.0.1:9/hook",
+            "events": ["invoice.created"], "description": "", "is_active": "on",
+        })
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.verified_at is None
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert subscription.secret in page
+    assert "did not answer the verification handshake" in page
+    assert _stored_anywhere(subscription.secret, response, manager_client) == []
 
 
 @pytest.mark.parametrize("role", [SERVICE_ADVISOR, SALESPERSON, OPERATIONS])

@@ -8,16 +8,18 @@ It runs with the key of each kind of partner: a fleet partner (repair orders and
 customers' invoices) and a marketplace (listings and leads); each also meets the operations its
 key may not use (403). Business rules the schema cannot state (a lead names a car that is for
 sale, a buyer's name and a way to reach them; a subscription chooses events its key's scopes
-allow, at a public https URL) are met by the valid requests (meet_business_rules), as a partner
-meets them; invalid requests are left as generated. The number of examples per operation is kept
-small so the run takes a few minutes; raise SCHEMATHESIS_EXAMPLES (and
-SCHEMATHESIS_STATEFUL_STEPS) to explore more.
+allow, at a public https URL not subscribed yet, and the partner has room for one more) are met
+by the valid requests (meet_business_rules), as a partner meets them; invalid requests are left
+as generated. The number of examples per operation is kept small so the run takes a few minutes;
+raise SCHEMATHESIS_EXAMPLES (and SCHEMATHESIS_STATEFUL_STEPS) to explore more.
 """
 
 import os
+import uuid
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, settings
 
 from tests.api_helpers import partner_with_key
@@ -168,7 +170,11 @@ def meet_business_rules(case):
         allowed = events_allowed(scopes)
         chosen = [event for event in case.body.get("events", []) if event in allowed]
         case.body["events"] = chosen or allowed[:1]
-        case.body["url"] = "https://hooks.example.com/carshop"
+        # One subscription per URL, a few per partner: a new URL, and room for it.
+        case.body["url"] = f"https://hooks.example.com/carshop/{uuid.uuid4().hex}"
+        limit = django_settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
+        oldest = partner.subscriptions.order_by("-pk").values_list("pk", flat=True)[limit - 1:]
+        partner.subscriptions.filter(pk__in=list(oldest)).delete()
 
 
 @schema.parametrize()

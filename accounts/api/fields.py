@@ -43,6 +43,8 @@ class CarshopModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
     }
+    # What to say of a field the serializer does not take, when more helpful than "Unknown field."
+    unknown_field_messages = {}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -50,7 +52,7 @@ class CarshopModelSerializer(serializers.ModelSerializer):
             for name in data:
                 field = self.fields.get(name)
                 if field is None:
-                    unknown[str(name)] = ["Unknown field."]
+                    unknown[str(name)] = [self.unknown_field_messages.get(name, "Unknown field.")]
                 elif field.read_only:
                     unknown[str(name)] = ["This field is read-only."]
             if unknown:

@@ -75,13 +75,12 @@ class WebhookSubscriptionUpdateSerializer(CarshopModelSerializer):
         fields = ["is_active", "description", "events", "rotate_secret"]
         extra_kwargs = {"is_active": {"required": False}, "description": {"required": False}}
 
+    unknown_field_messages = {
+        "url": "Cannot be changed. To move to another URL, subscribe it and delete this "
+               "subscription.",
+    }
+
     def validate(self, attrs):
-        fixed = sorted(set(self.initial_data) - set(self.fields))
-        if fixed:
-            raise serializers.ValidationError({
-                name: ["Cannot be changed. To move to another URL, subscribe it and delete this "
-                       "subscription." if name == "url" else "Unknown field."]
-                for name in fixed})
         if not attrs:
             raise serializers.ValidationError(
                 "Send is_active, description, events or rotate_secret.")
