@@ -84,7 +84,7 @@ def test_latest_refuses_a_chain_with_a_damaged_or_missing_manifest(chain, backup
 
 def test_the_older_backup_named_instead_restores_when_given_explicitly(chain, backup_dir):
     damage(backup_dir, chain["second"], "truncated")
-    with pytest.raises(CommandError, match="--source (\\S+)") as refused:
+    with pytest.raises(CommandError, match=r"--source \S+") as refused:
         call_command("restore", "--source", "latest", "--yes", stdout=io.StringIO())
     suggested = str(refused.value).split("--source ")[1].split()[0]
 

@@ -204,8 +204,9 @@ def prepare_capture(settings_dict):
     try:
         try:
             with conn, conn.cursor() as cur:
-                cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout_ms()}ms'")
+                # No application session takes this lock: waiting for it holds nobody up.
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('carshop_backup'))")
+                cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout_ms()}ms'")
                 state = capture.read_state(cur, VENDOR)
                 disabled = capture.pg_disabled_triggers(cur) if state is not None else []
                 changed = capture.install(cur, VENDOR)
