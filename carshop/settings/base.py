@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "carshop.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /health/ answers before sessions and users, which need the database it reports on.
+    "carshop.health.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
