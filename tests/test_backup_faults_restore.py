@@ -202,3 +202,31 @@ def test_a_tampered_checksum_of_a_table_no_incremental_touched_is_refused(chain)
         call_command(*restore_args(chain, incremental), stdout=io.StringIO())
 
     assert testing.checksums() == before
+
+
+@pytest.mark.postgresql
+def test_psql_input_that_ends_before_commit_commits_nothing(backup_dir):
+    """Why the restore sends its own BEGIN and COMMIT: psql's end of input is not a failure.
+    With --single-transaction, psql commits whatever it was sent when its input ends (a restore
+    killed half-way); as the restore runs psql, the end of input leaves the transaction open,
+    and the server rolls it back."""
+    import subprocess
+
+    from carshop.backups import postgres
+
+    settings_dict, name = connection.settings_dict, connection.settings_dict["NAME"]
+    connection.close()
+    _, env = postgres.cli_args(settings_dict, name)
+    command = postgres.psql_command(settings_dict, name)
+    change = b"UPDATE inventory_part SET description = 'half' WHERE sku = 'BK-001';\n"
+
+    def feed(args, script):
+        psql = subprocess.run([*command, *args], input=script, env=env, capture_output=True,
+                              timeout=60, check=False)
+        assert psql.returncode == 0, psql.stderr  # for psql, the input simply ended
+        return Part.objects.get(sku="BK-001").description
+
+    assert "--single-transaction" not in command
+    assert feed([], b"BEGIN;\n" + change) != "half"  # as the restore runs psql: rolled back
+    # psql as the restore used to run it: the same input, cut short, is committed.
+    assert feed(["--single-transaction"], change) == "half"

@@ -574,6 +574,13 @@ def _epilogue(last, restored_tables, checked_tables, restored_id, token):
 _COMMIT = b"\nCOMMIT;\n"
 
 
+def psql_command(settings_dict, dbname):
+    """psql reading a script on stdin, stopping at the first error. Its transaction is the
+    script's own (BEGIN ... COMMIT), never --single-transaction (see restore)."""
+    args, _ = cli_args(settings_dict, dbname)
+    return [tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *args, "--file=-"]
+
+
 def restore(settings_dict, dbname, chain, progress=None):
     """Replace the database `dbname` by the chain [(manifest, local file), ...] (a full backup
     then its incrementals, in order), in one transaction.
@@ -589,9 +596,8 @@ def restore(settings_dict, dbname, chain, progress=None):
     # figures are checked against what was restored, whatever the files are.
     checked = set(last["tables"])
     token = f"restored:{last['id']}:{os.getpid()}:{time.time_ns()}"
-    args, env = cli_args(settings_dict, dbname)
-    psql = spawn([tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *args,
-                  "--file=-"],
+    _, env = cli_args(settings_dict, dbname)
+    psql = spawn(psql_command(settings_dict, dbname),
                  env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     psql_errors = _drain(psql.stderr)
     try:
