@@ -230,3 +230,23 @@ def test_psql_input_that_ends_before_commit_commits_nothing(backup_dir):
     assert feed([], b"BEGIN;\n" + change) != "half"  # as the restore runs psql: rolled back
     # psql as the restore used to run it: the same input, cut short, is committed.
     assert feed(["--single-transaction"], change) == "half"
+
+
+@pytest.mark.postgresql
+def test_a_full_backup_holding_large_objects_is_refused_before_anything_is_touched(backup_dir):
+    """pg_restore wraps large objects in a BEGIN and COMMIT of its own, which would commit a
+    restore half-way: such a dump is refused."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lo_from_bytea(0, 'a scanned invoice')")
+        oid = cursor.fetchone()[0]
+    try:
+        full = backup("full")
+        Part.objects.update(description="current")
+        before = testing.checksums()
+        with pytest.raises(CommandError, match="large objects"):
+            call_command("restore", "--source", str(backup_dir / f"{full['id']}.manifest.json"),
+                         "--yes", stdout=io.StringIO())
+        assert testing.checksums() == before
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lo_unlink(%s)", [oid])

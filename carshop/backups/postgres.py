@@ -597,6 +597,7 @@ def restore(settings_dict, dbname, chain, progress=None):
     checked = set(last["tables"])
     token = f"restored:{last['id']}:{os.getpid()}:{time.time_ns()}"
     _, env = cli_args(settings_dict, dbname)
+    refuse_large_objects(chain[0][1])
     psql = spawn(psql_command(settings_dict, dbname),
                  env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     psql_errors = _drain(psql.stderr)
@@ -650,6 +651,21 @@ def restore(settings_dict, dbname, chain, progress=None):
         with contextlib.suppress(Exception):
             psql.stdin.close()
     pause_point("after-commit")
+
+
+def refuse_large_objects(dump_path):
+    """pg_restore writes large objects between its own BEGIN and COMMIT, which would commit the
+    restore's transaction half-way: a dump that holds any is refused (Carshop makes none)."""
+    import re
+
+    listing = subprocess.run([tool("pg_restore"), "--list", dump_path],
+                             capture_output=True, timeout=300, check=False)
+    if listing.returncode != 0:
+        raise BackupError("pg_restore cannot read the dump: " + last_error_line(
+            listing.stderr, f"exit status {listing.returncode}"))
+    if re.search(rb"^[^;\n]*;[^\n]*\b(BLOBS?|LARGE OBJECTS?)\b", listing.stdout, re.MULTILINE):
+        raise BackupError("the full backup holds large objects, which cannot be restored in one "
+                          "transaction: restore it with pg_restore by hand")
 
 
 def _committed(settings_dict, dbname, token):

@@ -672,6 +672,8 @@ def _check_magic(manifest, local, target):
         if not magic.startswith(expected):
             raise BackupError(f"backup file {manifest['file']['name']} is not a "
                               f"{ENGINE_NAMES[target.vendor]} backup")
+        if target.vendor == "postgresql":
+            postgres.refuse_large_objects(local)
 
 
 def _unknown_migrations(manifest):
