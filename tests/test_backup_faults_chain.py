@@ -205,6 +205,22 @@ def test_a_full_backup_that_fills_the_disk_leaves_the_chain_to_the_last_good_bac
         assert testing.checksums() == expected
 
 
+@pytest.mark.parametrize("kind", ["full", "incremental"])
+def test_a_backup_killed_before_it_is_stored_leaves_the_chain_to_the_last_good_backup(
+        backup_dir, kind):
+    from inventory.models import Part
+
+    first = backup("full")
+    Part.objects.filter(sku="BK-006").update(description="after the first backup")
+
+    testing.kill_at("backup-written", "backup", f"--type={kind}")
+
+    following = backup("incremental")
+    assert following["kind"] == "incremental", following.get("promoted_reason")
+    assert following["parent"] == first["id"]
+    assert following["tables"] == testing.checksums()
+
+
 # --- changes that bypass the capture triggers --------------------------------------------------
 
 def bypass(*statements):
