@@ -637,13 +637,10 @@ def restore(settings_dict, dbname, chain, progress=None):
             pass  # psql stopped on an error: its message is read below
         code = psql.wait()
         psql_errors.join()
-        if code != 0:
-            reason = last_error_line(psql_errors.data, f"psql exit status {code}")
-            if _committed(settings_dict, dbname, token):
-                # psql died after the server had committed (killed on its way out).
-                pass
-            else:
-                raise BackupError("restore failed, nothing was changed: " + reason)
+        # A psql that died after the server committed (killed on its way out) did restore.
+        if code != 0 and not _committed(settings_dict, dbname, token):
+            raise BackupError("restore failed, nothing was changed: " + last_error_line(
+                psql_errors.data, f"psql exit status {code}"))
     finally:
         if psql.poll() is None:
             psql.kill()
