@@ -1,5 +1,6 @@
 """/health/ and `manage.py health_check` answer for the database, cache, storage, disk and logs."""
 
+import contextlib
 import io
 import json
 
@@ -57,3 +58,62 @@ def test_a_stale_backup_fails_health_but_not_the_load_balancers_liveness_probe(
     assert "no successful backup recorded" in full.content.decode()
     assert live.status_code == 200
     assert "BackupFreshness" not in live.content.decode()
+
+
+@contextlib.contextmanager
+def database_down():
+    """The default database made unreachable for real (a closed port, a folder that does not
+    exist), for every thread; put back afterwards."""
+    from django.db import connections
+
+    connection = connections["default"]
+    settings_dict = connection.settings_dict
+    saved = dict(settings_dict)
+    connection.close()
+    if connection.vendor == "postgresql":
+        settings_dict.update(HOST="127.0.0.1", PORT=1)
+    else:
+        settings_dict["NAME"] = "/nonexistent-carshop-folder/db.sqlite3"
+    try:
+        yield
+    finally:
+        connection.close()
+        settings_dict.clear()
+        settings_dict.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logged_in_browser_asking_for_json_gets_json_while_the_database_is_down(
+        client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("health-browser", password="x"))
+
+    with database_down():
+        response = client.get("/health/?format=json",
+                              HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    database = next(value for key, value in body.items() if key.startswith("Database"))
+    assert database != "OK"
+    assert body["LogFolder()"] == "OK"
+
+
+def test_health_check_with_the_database_down_prints_its_summary_not_tracebacks(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {**os.environ, "DJANGO_ENV": "development", "LOG_DIR": str(tmp_path),
+           "LOG_TO_CONSOLE": "true", "DATABASE_URL": "postgres://carshop@127.0.0.1:1/carshop"}
+    result = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"),
+                             "health_check"], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["CommandError: unhealthy: Database"]
+    assert result.stdout.splitlines()[0].startswith("Database     FAIL: ")
+    assert "Traceback" not in result.stdout
+    assert "Traceback" in (tmp_path / "app.log").read_text()  # kept where operators look

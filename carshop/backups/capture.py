@@ -136,6 +136,15 @@ def mark_needs_full(cursor, vendor, reason):
         logger.info("next backup will be full", extra={"reason": reason})
 
 
+def bypass_message(differ):
+    name, found, expected = differ[0]
+    what = (f"{found['rows']} rows where the chain says {expected['rows']}"
+            if found["rows"] != expected["rows"] else "a checksum the chain does not explain")
+    more = f" and {len(differ) - 1} more tables" if len(differ) > 1 else ""
+    return (f"changes bypassed change capture (table {name} has {what}{more}; "
+            "session_replication_role = replica, or triggers disabled or dropped)")
+
+
 # --- migrate hooks -----------------------------------------------------------------------------
 
 def before_migrate(sender, using="default", plan=None, **kwargs):
@@ -238,41 +247,70 @@ def _pg_trigger_sql(schema, table, kind):
             f"FOR EACH STATEMENT EXECUTE FUNCTION {function}")
 
 
+def _pg_function_body(schema):
+    return _pg_function_sql(schema).split("$carshop$")[1]
+
+
 def _pg_install(cursor):
+    """Make what is missing, and only that. Every statement here takes a lock that the
+    application's writes queue behind (CREATE INDEX: a share lock on the change log, which every
+    write inserts into; CREATE TRIGGER: a lock on the table), even when "IF NOT EXISTS" turns it
+    into nothing: so the catalogs are read first, and on a database that has everything no DDL
+    runs at all. The caller bounds what does run with lock_timeout."""
     schema = pg_schema(cursor)
-    _run(cursor, [
-        f"""CREATE TABLE IF NOT EXISTS {qi(schema)}.{CHANGE_TABLE} (
+    cursor.execute(
+        "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
+        "to_regclass(%s) IS NOT NULL, "
+        "(SELECT p.prosrc FROM pg_proc p WHERE p.proname = %s "
+        " AND p.pronamespace = current_schema()::regnamespace)",
+        [f"{qi(schema)}.{CHANGE_TABLE}", f"{qi(schema)}.{CHANGE_TABLE}_tbl",
+         f"{qi(schema)}.{STATE_TABLE}", PG_FUNCTION],
+    )
+    has_change, has_index, has_state, function_body = cursor.fetchone()
+    statements = []
+    if not has_change:
+        statements.append(f"""CREATE TABLE IF NOT EXISTS {qi(schema)}.{CHANGE_TABLE} (
               id bigserial PRIMARY KEY,
               xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
               tbl text NOT NULL,
               pk text,
               op char(1) NOT NULL,
               nrows bigint NOT NULL DEFAULT 0,
-              hash numeric NOT NULL DEFAULT 0)""",
-        f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl ON {qi(schema)}.{CHANGE_TABLE} (tbl, id)",
-        f"""CREATE TABLE IF NOT EXISTS {qi(schema)}.{STATE_TABLE} (
+              hash numeric NOT NULL DEFAULT 0)""")
+    if not has_index:
+        statements.append(f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl "
+                          f"ON {qi(schema)}.{CHANGE_TABLE} (tbl, id)")
+    if not has_state:
+        statements.append(f"""CREATE TABLE IF NOT EXISTS {qi(schema)}.{STATE_TABLE} (
               id integer PRIMARY KEY CHECK (id = 1),
               backup_id text, snapshot text, watermark bigint, system_identifier text,
               needs_full boolean NOT NULL DEFAULT TRUE,
-              updated_at timestamptz NOT NULL DEFAULT now())""",
-        f"INSERT INTO {qi(schema)}.{STATE_TABLE} (id) VALUES (1) ON CONFLICT DO NOTHING",
-        _pg_function_sql(schema),
-    ])
+              updated_at timestamptz NOT NULL DEFAULT now())""")
+    if function_body != _pg_function_body(schema):
+        statements.append(_pg_function_sql(schema))
+    _run(cursor, statements)
+    cursor.execute(f"SELECT count(*) FROM {qi(schema)}.{STATE_TABLE} WHERE id = 1")
+    if not cursor.fetchone()[0]:
+        cursor.execute(f"INSERT INTO {qi(schema)}.{STATE_TABLE} (id) VALUES (1) "
+                       "ON CONFLICT DO NOTHING")
     cursor.execute(
-        "SELECT c.relname, t.tgname, t.tgargs FROM pg_trigger t "
+        "SELECT c.relname, t.tgname, t.tgargs, t.tgenabled FROM pg_trigger t "
         "JOIN pg_class c ON c.oid = t.tgrelid "
         "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
         f"AND t.tgname LIKE {ql(PG_FUNCTION + '%')}"
     )
     existing = {}
-    for table, name, args in cursor.fetchall():
-        existing.setdefault(table, {})[name] = bytes(args)
+    for table, name, args, enabled in cursor.fetchall():
+        existing.setdefault(table, {})[name] = (bytes(args), enabled)
     changed = []
     for table in pg_tables(cursor):
         expected_args = pg_key_expression(table).encode() + b"\x00"
         have = existing.get(table.name, {})
         wanted = {f"{PG_FUNCTION}_{kind}" for kind in PG_TRIGGERS}
-        if set(have) == wanted and all(args == expected_args for args in have.values()):
+        # 'O': fires in normal sessions; 'A': always. 'D' (ALTER TABLE ... DISABLE TRIGGER) and
+        # 'R' (replica sessions only) let writes through uncaptured: re-made like missing ones.
+        if set(have) == wanted and all(args == expected_args and enabled in ("O", "A")
+                                       for args, enabled in have.values()):
             continue
         statements = [f"DROP TRIGGER IF EXISTS {qi(name)} ON {qi(schema)}.{qi(table.name)}"
                       for name in have]
@@ -280,6 +318,18 @@ def _pg_install(cursor):
         _run(cursor, statements)
         changed.append(table.name)
     return changed
+
+
+def pg_disabled_triggers(cursor):
+    """Tables whose capture triggers exist but do not fire in ordinary sessions (disabled, or
+    set to fire on replicas only): their changes since were not captured."""
+    cursor.execute(
+        "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
+        f"AND t.tgname LIKE {ql(PG_FUNCTION + '%')} AND t.tgenabled NOT IN ('O', 'A') "
+        "ORDER BY 1"
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 # --- SQLite ------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ Incremental backup: a psql script holding, per changed table, the keys of the ro
 the parent backup's snapshot and the current version of those rows (COPY format, lossless for
 every type), then every sequence's position.
 
-Restore: `pg_restore --file=-` turns the dump into SQL that is piped into one `psql
---single-transaction` session together with the incremental scripts and a final check of row
-counts and checksums. Nothing is committed unless everything, the check included, succeeded: a
-failure, or the command being killed (psql dies with it), leaves the old database as it was.
+Restore: `pg_restore --file=-` turns the dump into SQL that is piped into one psql session,
+inside a transaction the script opens itself (BEGIN), together with the incremental scripts and a
+final check of row counts and checksums; COMMIT is the very last thing sent, in one piece. Nothing
+is committed unless everything, the check included, succeeded: a failure, the command being
+killed (psql's input ends without COMMIT), psql being killed or its connection cut, all leave the
+old database as it was.
 """
 
 import contextlib
@@ -22,6 +24,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from types import SimpleNamespace
 
 from carshop.backups import capture
@@ -179,22 +182,68 @@ def drop_database(settings_dict, dbname):
 
 # --- change capture ----------------------------------------------------------------------------
 
-def prepare_capture(settings_dict, backup_id, full):
-    """Install or refresh change capture. For a full backup, also record in the database (before
-    its snapshot is taken) which backup it is about to become. Returns the state before and the
-    tables whose triggers had to be made."""
+def lock_timeout_ms():
+    from django.conf import settings
+
+    return int(getattr(settings, "BACKUP_LOCK_TIMEOUT_MS", 500))
+
+
+def prepare_capture(settings_dict):
+    """Install or refresh change capture. Returns the state before, the tables whose triggers had
+    to be made, and the tables whose triggers had been disabled.
+
+    The chain state is not touched here: a full backup becomes the chain's base only once it is
+    safely stored (confirm_backup), so a backup that fails leaves the chain where it was.
+
+    A backup must never hold up the application's writes: the DDL that may run here waits at most
+    BACKUP_LOCK_TIMEOUT_MS for its locks (writers queue behind a waiting lock request), and then
+    the backup stops and names the session in the way."""
+    import psycopg2.errors
+
     conn = connect(settings_dict)
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('carshop_backup'))")
-            state = capture.read_state(cur, VENDOR)
-            changed = capture.install(cur, VENDOR)
-            if full:
-                capture.write_state(cur, VENDOR, backup_id=backup_id, needs_full=False,
-                                    snapshot=None)
-        return state, changed
+        try:
+            with conn, conn.cursor() as cur:
+                # No application session takes this lock: waiting for it holds nobody up.
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('carshop_backup'))")
+                cur.execute(f"SET LOCAL lock_timeout = '{lock_timeout_ms()}ms'")
+                state = capture.read_state(cur, VENDOR)
+                disabled = capture.pg_disabled_triggers(cur) if state is not None else []
+                changed = capture.install(cur, VENDOR)
+        except psycopg2.errors.LockNotAvailable:
+            raise BackupError(_blocked_message(conn, "change capture")) from None
+        return state, changed, disabled
     finally:
         conn.close()
+
+
+def _blocked_message(conn, what):
+    """One line naming the session whose open transaction holds the locks a backup needed."""
+    conn.rollback()
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), a.state, "
+            "extract(epoch FROM now() - a.xact_start)::int, a.usename "
+            "FROM pg_stat_activity a WHERE a.datname = current_database() "
+            "AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL AND EXISTS ("
+            "  SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "  WHERE l.pid = a.pid AND l.granted "
+            "  AND c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
+            "  AND l.mode <> 'AccessShareLock') "
+            "ORDER BY a.xact_start LIMIT 1"
+        )
+        row = cur.fetchone()
+    conn.rollback()
+    limit = lock_timeout_ms()
+    if row is None:
+        return (f"backup stopped: {what} needs a lock that another session held for over "
+                f"{limit} ms (it has ended since); the application's writes were not held up: "
+                "run the backup again")
+    pid, application, state, age, user = row
+    return (f"backup stopped: {what} needs a lock held by pid {pid} (application "
+            f"{application!r}, user {user}, {state}, transaction open for {age} s); waited "
+            f"{limit} ms rather than hold up the application's writes: end that transaction "
+            f"(SELECT pg_terminate_backend({pid})) or run the backup again later")
 
 
 def confirm_backup(settings_dict, backup_id, snapshot, system_identifier):
@@ -219,8 +268,9 @@ def full_backup(settings_dict, out_path, compress, progress=None):
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text")
-            exported, snapshot = cur.fetchone()
+            cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text, "
+                        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+            exported, snapshot, snapshot_at = cur.fetchone()
             facts = server_facts(cur)
             schema = pg_schema(cur)
             args, env = cli_args(settings_dict)
@@ -259,6 +309,7 @@ def full_backup(settings_dict, out_path, compress, progress=None):
         "capture": {"snapshot": snapshot, "system_identifier": facts["system_identifier"]},
         "server_version": facts["server_version"],
         "format": "pg_dump-custom",
+        "snapshot_at": snapshot_at + "+00:00",
     }
 
 
@@ -282,15 +333,18 @@ def _drain(stream):
 
 # --- incremental backup ------------------------------------------------------------------------
 
-def incremental_backup(settings_dict, out_handle, parent, progress=None):
+def incremental_backup(settings_dict, out_handle, parent, progress=None, full_check=False):
     """Write the incremental psql script to `out_handle` (binary). `parent`: the parent manifest.
-    Raises NeedsFull when the chain cannot be continued."""
+    Raises NeedsFull when the chain cannot be continued, and CaptureBypassed when the tables
+    are not what the chain and the change log say (changes were made with the triggers off).
+    `full_check`: compare every table's checksum too, not only its row count."""
     conn = connect(settings_dict)
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_current_snapshot()::text")
-            snapshot = cur.fetchone()[0]
+            cur.execute("SELECT pg_current_snapshot()::text, "
+                        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+            snapshot, snapshot_at = cur.fetchone()
             facts = server_facts(cur)
             state = capture.read_state(cur, VENDOR)
             _check_chain(state, parent, facts)
@@ -361,6 +415,7 @@ def incremental_backup(settings_dict, out_handle, parent, progress=None):
                     }
                 if progress:
                     progress(name)
+            _check_capture(cur, schema, by_name, checksums, full_check)
             for sequence in pg_sequences(cur):
                 cur.execute(f"SELECT last_value, is_called FROM {qi(schema)}.{qi(sequence)}")
                 value, called = cur.fetchone()
@@ -377,7 +432,31 @@ def incremental_backup(settings_dict, out_handle, parent, progress=None):
         "capture": {"snapshot": snapshot, "system_identifier": facts["system_identifier"]},
         "server_version": facts["server_version"],
         "format": "psql-incremental",
+        "snapshot_at": snapshot_at + "+00:00",
+        "capture_checked": full_check,
     }
+
+
+class CaptureBypassed(NeedsFull):
+    """The tables differ from what the chain and the change log say: changes were made that the
+    capture triggers did not see (session_replication_role = replica, triggers disabled or
+    dropped for a while)."""
+
+
+def _check_capture(cur, schema, tables, expected, full_check):
+    """Every table's row count (and with `full_check` its checksum) in this snapshot against
+    what the chain says it is."""
+    differ = []
+    for name, table in tables.items():
+        if full_check:
+            found = _scan_checksum(cur, schema, table)
+        else:
+            cur.execute(f"SELECT count(*) FROM {qi(schema)}.{qi(name)}")
+            found = {"rows": cur.fetchone()[0], "checksum": expected[name]["checksum"]}
+        if found != expected[name]:
+            differ.append((name, found, expected[name]))
+    if differ:
+        raise CaptureBypassed(capture.bypass_message(differ))
 
 
 def _check_chain(state, parent, facts):
@@ -436,7 +515,7 @@ $carshop$;
 """
 
 
-def _epilogue(last, restored_tables, checked_tables, restored_id):
+def _epilogue(last, restored_tables, checked_tables, restored_id, token):
     """SQL run last in the restore transaction: reset change capture (the next backup must be
     full) and check every table's row count, and the checksum of every table an incremental
     touched, against the manifest. Any difference raises, and nothing is committed."""
@@ -447,7 +526,8 @@ def _epilogue(last, restored_tables, checked_tables, restored_id):
         "DO $carshop$ BEGIN",
         f"  IF to_regclass({ql(capture.CHANGE_TABLE)}) IS NOT NULL THEN",
         f"    TRUNCATE {capture.CHANGE_TABLE};",
-        f"    UPDATE {capture.STATE_TABLE} SET backup_id = {ql(restored_id)}, snapshot = NULL,",
+        f"    UPDATE {capture.STATE_TABLE} SET backup_id = {ql(restored_id)}, "
+        f"snapshot = {ql(token)},",
         "      needs_full = TRUE, updated_at = now();",
         "  END IF;",
         "END $carshop$;",
@@ -487,21 +567,43 @@ def _epilogue(last, restored_tables, checked_tables, restored_id):
     return "\n".join(lines).encode()
 
 
+# The only statement that commits a restore, written to psql in one write(2) of fewer than
+# PIPE_BUF bytes: psql reads either all of it or none of it. psql executes an unterminated last
+# statement when its input ends (a "COMMIT" cut before its semicolon would still commit), so the
+# marker must never arrive in pieces.
+_COMMIT = b"\nCOMMIT;\n"
+
+
+def psql_command(settings_dict, dbname):
+    """psql reading a script on stdin, stopping at the first error. Its transaction is the
+    script's own (BEGIN ... COMMIT), never --single-transaction (see restore)."""
+    args, _ = cli_args(settings_dict, dbname)
+    return [tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *args, "--file=-"]
+
+
 def restore(settings_dict, dbname, chain, progress=None):
     """Replace the database `dbname` by the chain [(manifest, local file), ...] (a full backup
-    then its incrementals, in order), in one transaction."""
+    then its incrementals, in order), in one transaction.
+
+    Why not `psql --single-transaction`: psql takes the end of its input for the end of the
+    script and then COMMITs, so a restore killed half-way (its pipe to psql closes) would
+    commit whatever it had sent. Here the script opens its own transaction with BEGIN and the
+    only COMMIT is sent last, after every file was fed and the check ran: if the input ends
+    before it (this process killed), psql disconnects with the transaction open and the server
+    rolls it back; if psql or its server connection dies, the server rolls back too."""
     last = chain[-1][0]
-    checked = set()
-    for manifest, _ in chain[1:]:
-        checked.update(manifest.get("changed_tables", []))
-    args, env = cli_args(settings_dict, dbname)
-    psql = spawn([tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
-                  "-v", "ON_ERROR_STOP=1", *args, "--file=-"],
+    # Every table's checksum is checked, not only those an incremental touched: the manifest's
+    # figures are checked against what was restored, whatever the files are.
+    checked = set(last["tables"])
+    token = f"restored:{last['id']}:{os.getpid()}:{time.time_ns()}"
+    _, env = cli_args(settings_dict, dbname)
+    refuse_large_objects(chain[0][1])
+    psql = spawn(psql_command(settings_dict, dbname),
                  env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     psql_errors = _drain(psql.stderr)
     try:
         try:
-            psql.stdin.write(b"SET client_encoding = 'UTF8';\n")
+            psql.stdin.write(b"SET client_encoding = 'UTF8';\nBEGIN;\n")
             psql.stdin.write(_DROP_EVERYTHING.encode())
             psql.stdin.flush()
             full_manifest, full_path = chain[0]
@@ -526,15 +628,17 @@ def restore(settings_dict, dbname, chain, progress=None):
                 if progress:
                     progress(manifest["id"])
             pause_point("incrementals-applied")
-            psql.stdin.write(_epilogue(last, last["tables"].keys(), checked, last["id"]))
+            psql.stdin.write(_epilogue(last, last["tables"].keys(), checked, last["id"], token))
             psql.stdin.flush()
             pause_point("before-commit")
+            os.write(psql.stdin.fileno(), _COMMIT)
             psql.stdin.close()
         except BrokenPipeError:
             pass  # psql stopped on an error: its message is read below
         code = psql.wait()
         psql_errors.join()
-        if code != 0:
+        # A psql that died after the server committed (killed on its way out) did restore.
+        if code != 0 and not _committed(settings_dict, dbname, token):
             raise BackupError("restore failed, nothing was changed: " + last_error_line(
                 psql_errors.data, f"psql exit status {code}"))
     finally:
@@ -544,6 +648,39 @@ def restore(settings_dict, dbname, chain, progress=None):
         with contextlib.suppress(Exception):
             psql.stdin.close()
     pause_point("after-commit")
+
+
+def refuse_large_objects(dump_path):
+    """pg_restore writes large objects between its own BEGIN and COMMIT, which would commit the
+    restore's transaction half-way: a dump that holds any is refused (Carshop makes none)."""
+    import re
+
+    listing = subprocess.run([tool("pg_restore"), "--list", dump_path],
+                             capture_output=True, timeout=300, check=False)
+    if listing.returncode != 0:
+        raise BackupError("pg_restore cannot read the dump: " + last_error_line(
+            listing.stderr, f"exit status {listing.returncode}"))
+    if re.search(rb"^[^;\n]*;[^\n]*\b(BLOBS?|LARGE OBJECTS?)\b", listing.stdout, re.MULTILINE):
+        raise BackupError("the full backup holds large objects, which cannot be restored in one "
+                          "transaction: restore it with pg_restore by hand")
+
+
+def _committed(settings_dict, dbname, token):
+    """Whether the restore that wrote `token` into the change-capture state was committed."""
+    try:
+        conn = connect(settings_dict, dbname)
+    except BackupError:
+        return False
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT to_regclass({ql(capture.STATE_TABLE)}) IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return False
+            cur.execute(f"SELECT snapshot FROM {capture.STATE_TABLE} WHERE id = 1")
+            row = cur.fetchone()
+            return bool(row) and row[0] == token
+    finally:
+        conn.close()
 
 
 # --- validation --------------------------------------------------------------------------------

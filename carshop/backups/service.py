@@ -118,20 +118,63 @@ def _data_name(backup_id, vendor, base_kind, compress):
 
 # --- finding backups ---------------------------------------------------------------------------
 
-def list_manifests(destination):
-    """Every backup in a destination, oldest first; manifests that cannot be read are skipped."""
+def read_manifest(place, name):
+    """A manifest, or a one-line BackupError naming the damaged file."""
+    try:
+        manifest = place.read_manifest(name)
+    except FileNotFoundError:
+        raise BackupError(f"the manifest {name} is missing from {place.label}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise BackupError(f"the manifest {name} in {place.label} is damaged ({first})") from None
+    if not (isinstance(manifest, dict) and manifest.get("id") and manifest.get("file")
+            and manifest.get("created_at") and manifest.get("kind")):
+        raise BackupError(f"the manifest {name} in {place.label} is damaged (fields missing)")
+    return manifest
+
+
+_DATA_SUFFIXES = (".dump", ".inc.sql", ".inc.sql.gz", ".sqlite3", ".sqlite3.gz",
+                  ".inc.sqlite3", ".inc.sqlite3.gz")
+
+
+def _id_of_data_file(name):
+    for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _id_time(backup_id):
+    """The time part of a backup id (carshop-YYYYmmdd-HHMMSS-ffffff-...): ids sort by it."""
+    return backup_id[:len("carshop-20250101-000000-000000")]
+
+
+def list_manifests(destination, problems=None):
+    """Every backup in a destination, oldest first. Manifests that cannot be read are left out;
+    with `problems` (a list), each one, and each data file whose manifest is missing, is
+    appended to it as (backup id, what is wrong)."""
     found = []
-    for name in destination.names():
+    names = destination.names()
+    manifest_ids = set()
+    for name in names:
         if not name.endswith(MANIFEST_SUFFIX):
             continue
+        backup_id = name[: -len(MANIFEST_SUFFIX)]
+        manifest_ids.add(backup_id)
         try:
-            manifest = destination.read_manifest(name)
-        except (OSError, ValueError) as exc:
-            logger.warning("unreadable manifest skipped", extra={"manifest": name,
-                                                                 "error": str(exc)})
+            manifest = read_manifest(destination, name)
+        except BackupError as exc:
+            logger.warning("unreadable manifest", extra={"manifest": name, "error": str(exc)})
+            if problems is not None:
+                problems.append((backup_id, str(exc)))
             continue
-        if isinstance(manifest, dict) and manifest.get("id") and manifest.get("file"):
-            found.append(manifest)
+        found.append(manifest)
+    if problems is not None:
+        for name in names:
+            backup_id = _id_of_data_file(name)
+            if backup_id and name.startswith("carshop-") and backup_id not in manifest_ids:
+                problems.append((backup_id, f"the manifest of {name} is missing from "
+                                            f"{destination.label}"))
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
 
@@ -145,10 +188,12 @@ def _search_places(destination, hint=None):
 
 
 def find_backup(backup_id, destination, hint=None):
+    """(manifest, place) of a backup, or (None, None) when no place has it. A manifest that is
+    there but damaged raises BackupError naming it."""
     for place in _search_places(destination, hint):
         name = backup_id + MANIFEST_SUFFIX
         if place.exists(name):
-            return place.read_manifest(name), place
+            return read_manifest(place, name), place
     return None, None
 
 
@@ -171,10 +216,10 @@ def resolve_source(source, destination=None):
     place = destinations.LocalDestination(os.path.dirname(path))
     name = os.path.basename(path)
     if name.endswith(MANIFEST_SUFFIX):
-        try:
-            return place.read_manifest(name), place
-        except (OSError, ValueError) as exc:
-            raise BackupError(f"cannot read the manifest {source}: {exc}") from None
+        return read_manifest(place, name), place
+    backup_id = _id_of_data_file(name)
+    if backup_id and place.exists(backup_id + MANIFEST_SUFFIX):
+        return read_manifest(place, backup_id + MANIFEST_SUFFIX), place
     for manifest in list_manifests(place):
         if manifest["file"]["name"] == name:
             return manifest, place
@@ -183,12 +228,54 @@ def resolve_source(source, destination=None):
 
 
 def _newest(place, pre_update_only=False):
-    candidates = [m for m in list_manifests(place)
+    """The newest backup of a place. Never quietly an older one: when a newer backup is there
+    but damaged (its manifest unreadable or missing, or the last backup recorded is gone), this
+    refuses, names it, and names the backup an operator can choose instead."""
+    problems = []
+    manifests = list_manifests(place, problems)
+    candidates = [m for m in manifests
                   if m["type"] != "safety" and (not pre_update_only or m["type"] == "pre-update")]
+    last = status.load().get("last_backup") or {}
+    if (last.get("id") and last.get("location") == place.hint()
+            and not any(m["id"] == last["id"] for m in manifests)
+            and not any(backup_id == last["id"] for backup_id, _ in problems)):
+        problems.append((last["id"], f"the last backup recorded ({last['id']}, finished "
+                                     f"{last.get('finished_at')}) is missing from {place.label}"))
+    newest_time = _id_time(candidates[-1]["id"]) if candidates else ""
+    newer = sorted((p for p in problems
+                    if _id_time(p[0]) > newest_time and ("safety" not in p[0])
+                    and (not pre_update_only or "pre-update" in p[0])),
+                   key=lambda p: _id_time(p[0]))
+    if newer:
+        backup_id, what = newer[-1]
+        raise BackupError(f"the newest backup {backup_id} is damaged: {what}; 'latest' will not "
+                          f"quietly mean an older backup: {_alternative(place, candidates)}")
     if not candidates:
         what = "pre-update backup" if pre_update_only else "backup"
         raise BackupError(f"no {what} found in {place.label}")
     return candidates[-1]
+
+
+def _alternative(place, candidates, before=None):
+    """What the operator can choose instead of a damaged backup: an older one, by path."""
+    older = [m for m in candidates if before is None or _id_time(m["id"]) < _id_time(before)]
+    if not older:
+        return ("no older backup is there to restore instead; repair the manifest or restore "
+                "another folder's backup with --source PATH")
+    choice = older[-1]
+    where = (os.path.join(place.label, choice["id"] + MANIFEST_SUFFIX)
+             if isinstance(place, destinations.LocalDestination) else choice["id"])
+    return (f"to restore the older backup {choice['id']} ({choice['created_at']}) instead, "
+            f"give it explicitly: --source {where}")
+
+
+def _chain_alternative(broken_id, place):
+    """An older backup, before the broken link, that can be restored instead."""
+    try:
+        candidates = [m for m in list_manifests(place) if m["type"] != "safety"]
+    except (OSError, BackupError):
+        candidates = []
+    return _alternative(place, candidates, before=broken_id)
 
 
 def resolve_chain(manifest, place):
@@ -197,9 +284,15 @@ def resolve_chain(manifest, place):
     seen = {manifest["id"]}
     while chain[0][0].get("parent"):
         child, child_place = chain[0]
-        parent, parent_place = find_backup(child["parent"], child_place, child.get("parent_hint"))
+        try:
+            parent, parent_place = find_backup(child["parent"], child_place,
+                                               child.get("parent_hint"))
+        except BackupError as exc:
+            raise BackupError(f"backup {manifest['id']} cannot be restored: {exc}; "
+                              f"{_chain_alternative(child['parent'], place)}") from None
         if parent is None:
-            raise BackupError(f"backup {child['id']} needs {child['parent']}, which is missing")
+            raise BackupError(f"backup {child['id']} needs {child['parent']}, whose manifest is "
+                              f"missing; {_chain_alternative(child['parent'], place)}")
         if parent["id"] in seen:
             raise BackupError(f"backup chain of {manifest['id']} loops at {parent['id']}")
         seen.add(parent["id"])
@@ -295,6 +388,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         if promoted:
             base_kind = "full"
             backup_id = new_backup_id("full", now)
+    full_check = parent is not None and _capture_check_due(parent, now)
     if dry_run:
         return {"id": backup_id, "type": kind, "kind": base_kind, "dry_run": True,
                 "promoted_reason": promoted, "parent": parent["id"] if parent else None,
@@ -302,7 +396,9 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
 
     destination.ensure()
     if chain_backup and base_kind == "full":
-        engine.prepare_capture(location, backup_id, full=True)
+        # Capture is installed before the snapshot, so that the chain can continue from this
+        # backup; the database records this backup as its base only once it is stored.
+        engine.prepare_capture(location)
     data_name = _data_name(backup_id, target.vendor, base_kind, compress)
     staged = destination.staging_path(data_name)
     raw = staged + ".raw"
@@ -320,10 +416,11 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
             # Incrementals are small and frequent: the fastest gzip level (a few percent bigger).
             options = {"compresslevel": INCREMENTAL_GZIP_LEVEL} if compress else {}
             with (gzip.open if compress else open)(staged, "wb", **options) as handle:
-                info = postgres.incremental_backup(target.settings, handle, parent, progress)
+                info = postgres.incremental_backup(target.settings, handle, parent, progress,
+                                                   full_check)
         else:
             info = sqlite.incremental_backup(target.name, raw if compress else staged, parent,
-                                             progress)
+                                             progress, full_check)
             if compress:
                 gzip_file(raw, staged, level=INCREMENTAL_GZIP_LEVEL)
                 remove_quietly(raw)
@@ -332,16 +429,21 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         pause_point("backup-written")
         destination.commit(staged, data_name)
     except (postgres.NeedsFull, sqlite.NeedsFull) as reason:
-        remove_quietly(staged, raw)
-        # The chain could not be continued after all (it changed while we looked): full backup.
-        logger.info("incremental promoted to full", extra={"reason": str(reason)})
-        return create_backup(kind, destination, compress, None, target, progress,
-                             full_because=str(reason))
+        _remove_partial(staged, raw)
+        if isinstance(reason, (postgres.CaptureBypassed, sqlite.CaptureBypassed)):
+            # Loud: the chain's incrementals since the last full check may lack these changes.
+            logger.warning("changes bypassed change capture: incremental promoted to full",
+                           extra={"reason": str(reason)})
+        else:
+            # The chain could not be continued after all (it changed while we looked).
+            logger.info("incremental promoted to full", extra={"reason": str(reason)})
+        return _create_backup(kind, destination, compress, None, target, progress, False,
+                              str(reason))
     except OSError as exc:
-        remove_quietly(staged, raw)
+        _remove_partial(staged, raw)
         raise disk_error(exc, destination.label) from None
     except BaseException:
-        remove_quietly(staged, raw)
+        _remove_partial(staged, raw)
         raise
 
     finished = timezone.now()
@@ -355,7 +457,10 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "parent": parent["id"] if parent else None,
         "parent_hint": parent_place.hint() if parent_place else None,
         "chain": parent["chain"] if parent else backup_id,
-        "created_at": now.isoformat(),
+        # The moment the backup's data is of (its snapshot), not when the command started: any
+        # wait for a lock or another backup would otherwise be missing from the RPO.
+        "created_at": info.get("snapshot_at") or now.isoformat(),
+        "started_at": now.isoformat(),
         "finished_at": finished.isoformat(),
         "duration_seconds": round(time.monotonic() - started, 3),
         "engine": target.vendor,
@@ -368,6 +473,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "checksum_scheme": engine.CHECKSUM_SCHEME,
         "changed_tables": info.get("changed_tables"),
         "capture": info["capture"],
+        "capture_checked_at": _capture_checked_at(info, parent),
         "file": {"name": data_name, "size": size, "sha256": digest, "format": info["format"],
                  "compressed": bool(compress)},
     }
@@ -392,16 +498,49 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
     return manifest
 
 
+def _capture_check_due(parent, now):
+    """Whether this incremental compares every table's checksum with the chain's (a row count
+    check is made every time): when the chain's last such check is BACKUP_CAPTURE_CHECK_HOURS
+    old. It catches updates made with the capture triggers off, which leave counts alone."""
+    hours = float(getattr(settings, "BACKUP_CAPTURE_CHECK_HOURS", 24))
+    last = parent.get("capture_checked_at") or parent.get("created_at")
+    try:
+        checked = datetime.fromisoformat(last)
+    except (TypeError, ValueError):
+        return True
+    return (now - checked).total_seconds() >= hours * 3600
+
+
+def _capture_checked_at(info, parent):
+    if parent is None or info.get("capture_checked"):
+        # A full backup's checksums are computed from the tables themselves.
+        return info.get("snapshot_at")
+    return parent.get("capture_checked_at") or parent.get("created_at")
+
+
+def _remove_partial(*paths):
+    """A failed backup's files, SQLite's journal of a copy cut short included."""
+    for path in paths:
+        remove_quietly(path, path + "-journal", path + "-wal", path + "-shm")
+
+
 def _incremental_parent(target, destination, backup_id, dry_run):
     """(parent manifest, its place, None) or (None, None, why the backup must be full)."""
     location = target.settings if target.vendor == "postgresql" else target.name
     if dry_run:
         state = _peek_state(target)
-        changed = []
+        changed = disabled = []
     else:
-        state, changed = target.engine.prepare_capture(location, backup_id, full=False)
+        state, changed, disabled = target.engine.prepare_capture(location)
     if state is None:
         return None, None, "first backup of this database: change capture starts now"
+    if not dry_run and disabled:
+        shown = ", ".join(disabled[:3]) + (" ..." if len(disabled) > 3 else "")
+        reason = (f"changes bypassed change capture: its triggers were disabled on "
+                  f"{len(disabled)} tables ({shown}); they are enabled again")
+        logger.warning("changes bypassed change capture: incremental promoted to full",
+                       extra={"reason": reason})
+        return None, None, reason
     if changed:
         parent = None
         if state["backup_id"]:
@@ -416,7 +555,10 @@ def _incremental_parent(target, destination, backup_id, dry_run):
         return None, None, "migrations ran or the database was restored since the last backup"
     if not state["backup_id"]:
         return None, None, "no previous backup"
-    parent, place = find_backup(state["backup_id"], destination)
+    try:
+        parent, place = find_backup(state["backup_id"], destination)
+    except BackupError as exc:
+        return None, None, f"the previous backup cannot be continued: {exc}"
     if parent is None:
         return None, None, f"the previous backup {state['backup_id']} is not found"
     if parent.get("engine") != target.vendor:
@@ -530,6 +672,8 @@ def _check_magic(manifest, local, target):
         if not magic.startswith(expected):
             raise BackupError(f"backup file {manifest['file']['name']} is not a "
                               f"{ENGINE_NAMES[target.vendor]} backup")
+        if target.vendor == "postgresql":
+            postgres.refuse_large_objects(local)
 
 
 def _unknown_migrations(manifest):
@@ -684,6 +828,7 @@ def test_recovery(target_value="scratch", source="latest", destination=None, pro
         release(local_files)
     restore_seconds = round(time.monotonic() - started, 3)
     mismatches = compare(target, chain[-1][0])
+    bypass = check_capture(live, destination)
     created = datetime.fromisoformat(chain[-1][0]["created_at"])
     drill = {
         "at": timezone.now().isoformat(),
@@ -696,11 +841,95 @@ def test_recovery(target_value="scratch", source="latest", destination=None, pro
         "backup_age_seconds": round((timezone.now() - created).total_seconds(), 1),
         "tables": len(chain[-1][0]["tables"]),
         "rows": sum(t["rows"] for t in chain[-1][0]["tables"].values()),
-        "validated": not mismatches,
+        "validated": not mismatches and not bypass,
         "mismatches": mismatches,
+        "capture_bypassed": bypass,
     }
     status.update(last_drill=drill)
     return drill
+
+
+def check_capture(live, destination=None):
+    """Whether the live database still is what its backup chain and change log say: disabled
+    capture triggers, and every table's row count and checksum against the chain (changes made
+    with session_replication_role = replica or with triggers off are in no backup). When not,
+    the next backup is made full, and the reason is returned (None when all is well, or when
+    there is nothing to check: no chain, or the next backup is full anyway)."""
+    from carshop.backups import capture
+
+    state = _peek_state(live)
+    if state is None or state["needs_full"] or not state["backup_id"]:
+        return None
+    try:
+        parent, _ = find_backup(state["backup_id"], destination or
+                                destinations.default_destination())
+    except BackupError:
+        return None
+    if parent is None or _new_scheme(parent, live):
+        return None
+    reason = None
+    if live.vendor == "postgresql":
+        conn = postgres.connect(live.settings)
+        try:
+            with conn.cursor() as cur:
+                disabled = capture.pg_disabled_triggers(cur)
+        finally:
+            conn.close()
+        if disabled:
+            reason = (f"changes bypassed change capture: its triggers are disabled on "
+                      f"{len(disabled)} tables ({', '.join(disabled[:3])})")
+        else:
+            try:
+                postgres.incremental_backup(live.settings, _Discard(), parent, full_check=True)
+            except postgres.CaptureBypassed as exc:
+                reason = str(exc)
+            except postgres.NeedsFull:
+                return None
+    else:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="carshop-capture-check-")
+        try:
+            sqlite.incremental_backup(live.name, os.path.join(folder, "check.sqlite3"), parent,
+                                      full_check=True)
+        except sqlite.CaptureBypassed as exc:
+            reason = str(exc)
+        except sqlite.NeedsFull:
+            return None
+        finally:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+    if reason:
+        logger.warning("changes bypassed change capture: the next backup will be full",
+                       extra={"reason": reason})
+        _mark_needs_full(live, reason)
+    return reason
+
+
+class _Discard:
+    """A file that forgets what is written to it."""
+
+    def write(self, data):
+        return len(data)
+
+
+def _mark_needs_full(target, reason):
+    from carshop.backups import capture
+
+    if target.vendor == "postgresql":
+        conn = postgres.connect(target.settings)
+        try:
+            with conn, conn.cursor() as cur:
+                capture.mark_needs_full(cur, "postgresql", reason)
+        finally:
+            conn.close()
+        return
+    conn = sqlite.connect(target.name)
+    try:
+        capture.mark_needs_full(conn.cursor(), "sqlite", reason)
+    finally:
+        conn.close()
 
 
 def compare(target, manifest):

@@ -272,7 +272,9 @@ def has_tables(path):
 
 # --- change capture ----------------------------------------------------------------------------
 
-def prepare_capture(path, backup_id, full):
+def prepare_capture(path):
+    """Install or refresh change capture: (state before, tables whose triggers were made, []).
+    The chain state is only written once a backup is safely stored (confirm_backup)."""
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -280,15 +282,12 @@ def prepare_capture(path, backup_id, full):
             cur = conn.cursor()
             state = capture.read_state(cur, VENDOR)
             changed = capture.install(cur, VENDOR)
-            if full:
-                capture.write_state(cur, VENDOR, backup_id=backup_id, needs_full=False,
-                                    watermark=None)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return state, changed
+        return state, changed, []
     finally:
         conn.close()
 
@@ -330,6 +329,7 @@ def full_backup(path, out_path, progress=None, digest=False):
         with _writers_held_off(path):
             scanners.begin()
             _begin_read(source)
+            snapshot_at = _utc_now()
         tables = sqlite_tables(source)
         sizes = _sizes(source, tables)
         stop = threading.Event()
@@ -361,7 +361,14 @@ def full_backup(path, out_path, progress=None, digest=False):
         "format": "sqlite",
         "checksum_scheme": CHECKSUM_SCHEME,
         "sha256": sha256,
+        "snapshot_at": snapshot_at,
     }
+
+
+def _utc_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
 
 
 def _copy(source, out_path, stop, digest):
@@ -396,14 +403,17 @@ def _copy(source, out_path, stop, digest):
 
 # --- incremental backup ------------------------------------------------------------------------
 
-def incremental_backup(path, out_path, parent, progress=None):
-    """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`."""
+def incremental_backup(path, out_path, parent, progress=None, full_check=False):
+    """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`.
+    Raises NeedsFull when the chain cannot be continued, CaptureBypassed when the tables are not
+    what the chain and the change log say; `full_check`: compare every table's checksum too,
+    not only its row count."""
     conn = connect(path)
     try:
         conn.execute(f"ATTACH DATABASE {ql(out_path)} AS inc")
         conn.execute("BEGIN")  # deferred: reads main in one snapshot, writes only to inc
         try:
-            result = _write_incremental(conn, parent, progress)
+            result = _write_incremental(conn, parent, progress, full_check)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -419,8 +429,9 @@ def incremental_backup(path, out_path, parent, progress=None):
     return result
 
 
-def _write_incremental(conn, parent, progress):
+def _write_incremental(conn, parent, progress, full_check=False):
     watermark = _watermark(conn)
+    snapshot_at = _utc_now()
     state = capture.read_state(conn.cursor(), VENDOR)
     if state is None:
         raise NeedsFull("change capture is not installed yet")
@@ -482,6 +493,7 @@ def _write_incremental(conn, parent, progress):
             checksums[name] = _delta_checksum(conn, table, base, window, match)
         if progress:
             progress(name)
+    _check_capture(conn, by_name, checksums, full_check)
     has_sequence = conn.execute("SELECT count(*) FROM main.sqlite_master "
                                 "WHERE name = 'sqlite_sequence'").fetchone()[0]
     conn.execute("CREATE TABLE inc.carshop_sequence (name, seq)")
@@ -498,7 +510,28 @@ def _write_incremental(conn, parent, progress):
         "server_version": server_version(),
         "format": "sqlite-incremental",
         "checksum_scheme": CHECKSUM_SCHEME,
+        "snapshot_at": snapshot_at,
+        "capture_checked": full_check,
     }
+
+
+class CaptureBypassed(NeedsFull):
+    """The tables differ from what the chain and the change log say: changes were made that the
+    capture triggers did not see (triggers dropped for a while)."""
+
+
+def _check_capture(conn, tables, expected, full_check):
+    differ = []
+    for name, table in tables.items():
+        if full_check:
+            found = scan_checksum(conn, table, schema="main")
+        else:
+            rows = conn.execute(f"SELECT count(*) FROM main.{qi(name)}").fetchone()[0]
+            found = {"rows": rows, "checksum": expected[name]["checksum"]}
+        if found != expected[name]:
+            differ.append((name, found, expected[name]))
+    if differ:
+        raise CaptureBypassed(capture.bypass_message(differ))
 
 
 def _delta_checksum(conn, table, base, window, match):
@@ -560,10 +593,8 @@ def restore(live_path, chain, progress=None):
         try:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA foreign_keys=OFF")  # checked as a whole below
-            checked = set()
             for manifest, path in chain[1:]:
                 _apply_incremental(conn, path)
-                checked.update(manifest.get("changed_tables", []))
                 if progress:
                     progress(manifest["id"])
             pause_point("incrementals-applied")
@@ -574,7 +605,9 @@ def restore(live_path, chain, progress=None):
                 capture.write_state(cur, VENDOR, backup_id=last["id"], watermark=None,
                                     needs_full=True)
             conn.execute("COMMIT")
-            _verify(conn, last, checked, deep=len(chain) > 1)
+            # Every table's checksum, not only those an incremental touched: the manifest's
+            # figures are checked against what was restored, whatever the files are.
+            _verify(conn, last, set(last["tables"]), deep=len(chain) > 1)
         finally:
             conn.close()
         fsync_file(beside)

@@ -171,3 +171,68 @@ def seed():
         StockMovement(part=part, kind="receipt", quantity=5, unit_cost=part.unit_cost, user=user)
         for part in parts[:10]
     ])
+
+
+def checksums(alias="default"):
+    """Row count and checksum of every table of the live database, as a manifest holds them:
+    what the fault drills compare with "the old state" and "the restored backup"."""
+    from carshop.backups import postgres, service, sqlite
+
+    connections.close_all()
+    target = service.Target.live(alias)
+    if target.vendor == "postgresql":
+        return postgres.compare(target.settings, target.name)
+    conn = sqlite.connect(target.name)  # one connection, no checksum processes: a small database
+    try:
+        conn.execute("BEGIN")
+        return {t.name: sqlite.scan_checksum(conn, t) for t in sqlite_tables(conn)}
+    finally:
+        conn.close()
+
+
+def start(*args, pause_at=None, pause_seconds=None, **env):
+    """`manage.py *args` in a child process (stderr piped, text), optionally pausing at a point."""
+    connections.close_all()
+    extra = dict(env)
+    if pause_at:
+        extra["CARSHOP_BACKUP_PAUSE_AT"] = pause_at
+    if pause_seconds is not None:
+        extra["CARSHOP_BACKUP_PAUSE_SECONDS"] = pause_seconds
+    return subprocess.Popen([*manage_command(), *args], env=command_env(**extra),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_pause(process, point, timeout=60):
+    """Read the child's stderr until it says "paused at POINT"; returns what it wrote."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in process.stderr:
+        seen.append(line)
+        if line.strip() == f"paused at {point}":
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    process.kill()
+    process.wait()
+    raise AssertionError(f"never paused at {point}: {''.join(seen)}")
+
+
+def descendants(pid):
+    """Pids of every process below `pid` (Linux /proc), with their command names."""
+    found = {}
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                try:
+                    name = Path(f"/proc/{child}/comm").read_text().strip()
+                except OSError:
+                    continue
+                found[child] = name
+                pending.append(child)
+    return found

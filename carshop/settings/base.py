@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # Content-Security-Policy and Permissions-Policy on every answer (static files included).
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    # /health/ answers before sessions and users, which need the database it reports on.
+    "carshop.health.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -432,6 +434,12 @@ BACKUP_SCRATCH_DATABASE = env_str("BACKUP_SCRATCH_DATABASE", "")
 BACKUP_STAGING_DIR = env_str("BACKUP_STAGING_DIR", "")
 # How long a backup or restore waits for another one of the same database to finish.
 BACKUP_LOCK_WAIT_SECONDS = env_int("BACKUP_LOCK_WAIT_SECONDS", 5, minimum=0)
+# How long a backup's DDL (change capture set-up, PostgreSQL) may wait for a lock: writers queue
+# behind a waiting lock request, so the backup stops instead, naming the session in the way.
+BACKUP_LOCK_TIMEOUT_MS = env_int("BACKUP_LOCK_TIMEOUT_MS", 500, minimum=1)
+# How often an incremental backup compares every table's checksum with its chain's (a row count
+# check is made every time): catches changes that bypassed the capture triggers.
+BACKUP_CAPTURE_CHECK_HOURS = env_int("BACKUP_CAPTURE_CHECK_HOURS", 24, minimum=0)
 # Processes computing SQLite table checksums (0: one per CPU core).
 BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
 # Folder of pg_dump, pg_restore and psql when they are not on PATH.

@@ -66,8 +66,11 @@ class Command(OperationsCommand):
             f"  sha256: {manifest['file']['sha256']}",
         ]
         if manifest.get("promoted_reason"):
-            lines.append(f"  full instead of {manifest['requested_type']}: "
+            loud = "WARNING: " if "bypassed change capture" in manifest["promoted_reason"] else ""
+            lines.append(f"  {loud}full instead of {manifest['requested_type']}: "
                          f"{manifest['promoted_reason']}")
+            if loud:
+                self.stderr.write(f"WARNING: {manifest['promoted_reason']}")
         if manifest.get("parent"):
             lines.append(f"  after {manifest['parent']} ({len(manifest['changed_tables'])} "
                          "tables changed)")

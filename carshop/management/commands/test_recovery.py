@@ -45,12 +45,19 @@ class Command(OperationsCommand):
             f"restored {drill['source']} into {drill['target']} in "
             f"{drill['restore_seconds']:.1f}s (backup age {drill['backup_age_seconds']:.0f}s)",
             f"  {drill['tables']} tables, {drill['rows']} rows: "
-            + ("identical to the manifest" if drill["validated"] else
+            + ("identical to the manifest" if not drill["mismatches"] else
                f"{len(drill['mismatches'])} tables DIFFER"),
         ]
         lines += [f"  {m['table']}: expected {m['expected']}, found {m['found']}"
                   for m in drill["mismatches"]]
+        if drill.get("capture_bypassed"):
+            lines.append(f"  WARNING: the live database is not what its backups say: "
+                         f"{drill['capture_bypassed']}; the next backup will be full")
         self.emit(options, drill, lines)
-        if not drill["validated"]:
+        if drill["mismatches"]:
             raise CommandError(f"recovery drill failed: {len(drill['mismatches'])} tables differ "
                                "from the backup")
+        if drill.get("capture_bypassed"):
+            raise CommandError("recovery drill failed: the backups miss changes made to the live "
+                               f"database ({drill['capture_bypassed']}); the next backup will be "
+                               "full")
