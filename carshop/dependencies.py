@@ -81,8 +81,12 @@ def parse_requirement(value):
 
 
 def _pip(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
-                          timeout=600, env=env, check=False)
+    try:
+        return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True,
+                              text=True, timeout=600, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise CommandError(f"could not check for newer versions: pip {args[0]} did not finish "
+                           f"in 10 minutes") from None
 
 
 def configured_index():
