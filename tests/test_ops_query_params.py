@@ -116,3 +116,23 @@ def test_parameters_are_bounded():
     assert safe_params(many, ["y" * 150] * 100) is None  # too large together: none kept
     assert safe_params(sql, {"a": 1}) is None
     assert safe_params(sql, ["only one"]) is None
+
+
+@pytest.mark.django_db
+def test_logging_in_leaves_no_password_hash_or_session_in_the_log(db_log, client):
+    user = get_user_model().objects.create_user("robin", password="Robin-s3cret-pw",
+                                                is_staff=True)
+    db_log.write_text("")
+
+    response = client.post("/admin/login/", {"username": "robin",
+                                             "password": "Robin-s3cret-pw",
+                                             "next": "/admin/"})
+
+    assert response.status_code == 302, "the login should have worked"
+    text = db_log.read_text(encoding="utf-8")
+    assert '"robin"' in text  # the username lookup is logged with its value
+    user.refresh_from_db()
+    session_key = client.cookies["sessionid"].value
+    for secret in ("Robin-s3cret-pw", user.password, session_key):
+        assert secret not in text
+    assert MASKED in text  # the session row's key and data
