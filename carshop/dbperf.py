@@ -19,8 +19,10 @@ Queries
   and from db.log (carshop.dblog writes every query slower than SLOW_QUERY_MS), read through
   carshop.ops.logs; queries running now from pg_stat_activity.
 - Plans: plain EXPLAIN (never ANALYZE: nothing is executed) of SELECT statements only, one
-  statement at a time, in a transaction that is rolled back. Statements whose parameter values
-  are not known (%s in db.log, $1 in pg_stat_statements) are planned generically:
+  statement at a time, in a transaction that is rolled back. db.log keeps each statement's
+  parameters (secrets masked, see carshop.dblog), so its statements are planned with the values
+  they ran with, on any PostgreSQL. Statements whose parameter values are not known ($1 in
+  pg_stat_statements, db.log entries written without them) are planned generically:
   EXPLAIN (GENERIC_PLAN) on PostgreSQL 16+, NULLs bound on SQLite; on older PostgreSQL they are
   skipped with a note.
 
@@ -40,6 +42,7 @@ from django.db.models import UniqueConstraint
 from django.utils import timezone
 
 from accounts.migration_operations import TrigramIndexSQL
+from carshop.dblog import MASKED
 from carshop.ops.findings import first_line
 from carshop.ops.logs import LogReader, latency_summary, normalize_sql
 
@@ -655,12 +658,13 @@ def log_slow_queries(reader, threshold_ms):
             continue
         sql = entry.get("sql") or ""
         groups[normalize_sql(sql)].append((float(duration), sql, entry.get("database"),
-                                           entry["time"]))
+                                           entry["time"], entry.get("params")))
     statements = []
     for normalized, occurrences in groups.items():
         slowest = max(occurrences, key=lambda item: item[0])
         statements.append({
             "source": "db.log", "sql": normalized, "example": slowest[1],
+            "example_params": slowest[4],
             "database": slowest[2], "last_seen": max(item[3] for item in occurrences),
             **latency_summary([item[0] for item in occurrences]),
         })
@@ -766,6 +770,7 @@ def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _IDENTIFIER = re.compile(r'"?\b([A-Za-z_][A-Za-z0-9_]*)\b"?')
 _PG_PARAM = re.compile(r"\$\d+")
+_PLACEHOLDER = re.compile(r"%%|%s")  # %% is a literal per cent sign
 
 
 def _strip_literals(text):
@@ -792,27 +797,44 @@ def _explainable(sql):
         return None, 0, "more than one statement: not explained"
     if len(text) >= 4000:
         return None, 0, "the log keeps only the first 4000 characters: not explained"
-    params = text.count("%s") + len(_PG_PARAM.findall(text))
+    params = _PLACEHOLDER.findall(text).count("%s") + len(_PG_PARAM.findall(text))
     return text, params, None
 
 
-def explain(connection, sql, *, min_rows=10000):
-    """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}."""
-    text, params, reason = _explainable(sql)
+def _logged_values(text, params, values):
+    """The logged parameter values to plan with, and a note, or (None, "") when they do not fit
+    the statement (not kept, or $1 placeholders). Masked values are planned with the mask as a
+    stand-in string."""
+    if not params or not isinstance(values, list) or len(values) != params or "%s" not in text:
+        return None, ""
+    masked = sum(1 for value in values if value == MASKED)
+    note = "planned with the logged parameter values"
+    if masked:
+        note += f" ({masked} masked, planned with a stand-in)"
+    return values, note
+
+
+def explain(connection, sql, *, min_rows=10000, params=None):
+    """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}.
+    params: the values logged with the statement in db.log, if any."""
+    text, count, reason = _explainable(sql)
     if reason:
         return {"status": "skipped", "note": reason, "suggestions": []}
+    values, note = _logged_values(text, count, params)
     if connection.vendor == "postgresql":
-        return _explain_postgresql(connection, text, params, min_rows)
-    return _explain_sqlite(connection, text, params, min_rows)
+        return _explain_postgresql(connection, text, count, min_rows, values, note)
+    return _explain_sqlite(connection, text, count, min_rows, values, note)
 
 
-def _explain_postgresql(connection, text, params, min_rows):
+def _explain_postgresql(connection, text, params, min_rows, values=None, values_note=""):
     version = _pg_version(connection)
-    note = ""
-    if params:
+    note = values_note
+    if values is not None:
+        statement = f"EXPLAIN (FORMAT JSON) {text}"
+    elif params:
         if version < 160000:
             return {"status": "skipped", "suggestions": [],
-                    "note": f"has {params} parameters whose values are not kept; generic plans "
+                    "note": f"has {params} parameters whose values were not logged; generic plans "
                             f"(EXPLAIN (GENERIC_PLAN)) need PostgreSQL 16 or later, the server "
                             f"is {version // 10000}"}
         counter = iter(range(1, params + 1))
@@ -824,7 +846,7 @@ def _explain_postgresql(connection, text, params, min_rows):
     try:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {EXPLAIN_TIMEOUT_MS}")
-            cursor.execute(statement)
+            cursor.execute(statement, values)
             plan = cursor.fetchone()[0]
             transaction.set_rollback(True, using=connection.alias)
     except DatabaseError as exc:
@@ -958,11 +980,15 @@ _WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?:\bGROUP BY\b|\bORDER BY\b|\bLIMI
                     re.IGNORECASE | re.DOTALL)
 
 
-def _explain_sqlite(connection, text, params, min_rows):
-    note = "parameters bound to NULL for the plan" if params else ""
+def _explain_sqlite(connection, text, params, min_rows, values=None, values_note=""):
+    if values is None:
+        values = [None] * params if params else None
+        note = "parameters bound to NULL for the plan" if params else ""
+    else:
+        note = values_note
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {text}", [None] * params if params else None)
+            cursor.execute(f"EXPLAIN QUERY PLAN {text}", values)
             rows = cursor.fetchall()
     except DatabaseError as exc:
         return {"status": "skipped", "note": f"EXPLAIN failed: {first_line(exc)}",
@@ -1020,7 +1046,8 @@ def optimize_queries(connection, report, *, min_rows=10000, progress=_identity):
                                      -(row.get("max_ms") or 0)))
     results = []
     for row in progress(candidates, total=len(candidates), label="explaining"):
-        outcome = explain(connection, row["example"], min_rows=min_rows)
+        outcome = explain(connection, row["example"], min_rows=min_rows,
+                          params=row.get("example_params"))
         results.append({"source": row["source"], "sql": row["sql"], "count": row["count"],
                         "max_ms": row.get("max_ms"), "mean_ms": row.get("mean_ms"), **outcome})
     return results

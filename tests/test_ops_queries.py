@@ -208,6 +208,6 @@ def test_a_statement_with_parameters_gets_a_generic_plan_or_a_note(log_dir):
         assert statement["note"] == "generic plan (parameter values unknown)"
     else:
         assert statement["status"] == "skipped"
-        assert statement["note"].startswith("has 1 parameters whose values are not kept; "
+        assert statement["note"].startswith("has 1 parameters whose values were not logged; "
                                              "generic plans (EXPLAIN (GENERIC_PLAN)) need "
                                              "PostgreSQL 16 or later")

@@ -11,9 +11,11 @@ class Command(OperationsCommand):
         "and suggest what would help: an index for a sequential scan of a large table filtered "
         "on a column, an index for a sort, a nested loop over many rows, stale statistics. "
         "Plain EXPLAIN of SELECT statements only (nothing is executed, other statements are "
-        "skipped); statements with parameters whose values are not kept get a generic plan on "
-        "PostgreSQL 16+ (EXPLAIN (GENERIC_PLAN)) and NULLs on SQLite, and are skipped with a "
-        "note on older PostgreSQL. Changes nothing: suggested indexes are for review.\n\n"
+        "skipped). db.log statements are planned with the parameter values logged with them "
+        "(secrets masked), on any PostgreSQL; statements whose values are unknown ($1 in "
+        "pg_stat_statements) get a generic plan on PostgreSQL 16+ (EXPLAIN (GENERIC_PLAN)) and "
+        "NULLs on SQLite, and are skipped with a note on older PostgreSQL. Changes nothing: "
+        "suggested indexes are for review.\n\n"
         "Example: python manage.py optimize_queries --threshold=0.5 --top 5"
     )
     report_command = True
