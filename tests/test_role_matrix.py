@@ -104,7 +104,7 @@ ACTION_PERMISSIONS = {
     "approve": "change", "start": "change", "complete": "change", "close_internal": "change",
     "cancel": "change", "invoice": "repairs.add_invoice",
     "sign": "change", "deliver": "change", "unwind": "sales.unwind_deal",
-    "assign_to_me": "change", "mark_lost": "change",
+    "assign_to_me": "change", "mark_lost": "change", "send_handshake": "change",
 }
 
 # The module's figures: a labor rate, its amount for 1.5 h, a part's price and its cost, the

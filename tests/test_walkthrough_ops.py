@@ -13,8 +13,10 @@ LOGIN = "/admin/login/?next=/admin/"
 
 
 def try_to_log_in(username, password):
-    """A login at the admin (another person, elsewhere): the status it answers."""
-    return Client().post(LOGIN, {"username": username, "password": password}).status_code
+    """A login at the admin by another person, from another address (the lockout also counts
+    per address, and Olga's browser is on this one): the status it answers."""
+    elsewhere = Client(REMOTE_ADDR="203.0.113.7")
+    return elsewhere.post(LOGIN, {"username": username, "password": password}).status_code
 
 
 def test_ops_sees_the_users_unlocks_a_login_and_cannot_raise_their_rights(people, live_server,
