@@ -122,6 +122,8 @@ class HealthProbeMiddleware:
             except Resolver404:
                 match = None
             if match is not None and match.url_name in HEALTH_URL_NAMES:
+                # Hosts are checked as for every page (DisallowedHost answers 400).
+                request.get_host()
                 request.user = AnonymousUser()
 
                 async def auser():

@@ -370,6 +370,8 @@ def create_backup(kind="full", destination=None, compress=False, now=None, targe
 def _create_backup(kind, destination, compress, now, target, progress, dry_run, full_because):
     destination = destination or destinations.default_destination()
     started = time.monotonic()
+    # A caller that names the moment (scheduled runs replayed, drills) dates the backup by it.
+    dated_by_caller = now is not None
     now = now or timezone.now()
     chain_backup = kind != "safety"
     base_kind = "incremental" if kind == "incremental" else "full"
@@ -459,7 +461,8 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "chain": parent["chain"] if parent else backup_id,
         # The moment the backup's data is of (its snapshot), not when the command started: any
         # wait for a lock or another backup would otherwise be missing from the RPO.
-        "created_at": info.get("snapshot_at") or now.isoformat(),
+        "created_at": (now.isoformat() if dated_by_caller
+                       else info.get("snapshot_at") or now.isoformat()),
         "started_at": now.isoformat(),
         "finished_at": finished.isoformat(),
         "duration_seconds": round(time.monotonic() - started, 3),
