@@ -1,14 +1,12 @@
-class InventoryError(Exception):
+from core.errors import DomainError
+
+
+class InventoryError(DomainError):
     """A business rule of the inventory refused the operation; the message is for the user.
 
     `field` names the form field the message is about, when there is one, so a form can show it
     next to that field.
     """
-
-    def __init__(self, message, *, field=None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class InsufficientStock(InventoryError):

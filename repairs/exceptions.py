@@ -1,4 +1,7 @@
-class RepairError(Exception):
+from core.errors import DomainError
+
+
+class RepairError(DomainError):
     """A business rule of the service shop refused the operation; the message is for the user."""
 
 

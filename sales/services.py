@@ -36,6 +36,7 @@ from django.utils import timezone
 from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
+from core.errors import DomainError
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.choices import Authorization, RepairOrderStatus
@@ -55,17 +56,12 @@ from sales.models import (
 ZERO = Decimal("0.00")
 
 
-class DealError(Exception):
+class DealError(DomainError):
     """A rule of the lot refused the operation; the message is for the user."""
 
 
 class LeadRefused(DealError):
     """A lead cannot be taken as posted; `field` names the input at fault, when there is one."""
-
-    def __init__(self, message, *, field=None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "carshop",
     # Backups: no models; its change-capture tables are made by the first backup.
     "carshop.backups",
+    # The bottom layer every app shares (errors, money, admin and API bases).
+    "core",
     "accounts",
     "inventory",
     "repairs",
