@@ -12,14 +12,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 
 from accounts import services, webhooks
-from accounts.admin_base import (
-    CarshopModelAdmin,
-    PriceHidingMixin,
-    ReadOnlyMixin,
-    ids_or_subquery,
-    page_viewer_may_open,
-    render_for,
-)
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -31,7 +23,15 @@ from accounts.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from accounts.price_hiding import PriceHidingMixin
 from accounts.scopes import ACCOUNTING_READ, EVENT_CHOICES, SCOPE_CHOICES
+from core.admin import (
+    CarshopModelAdmin,
+    ReadOnlyMixin,
+    ids_or_subquery,
+    page_viewer_may_open,
+    render_for,
+)
 
 # What only a superuser may see or change on a user: who is superuser, in which role (group),
 # with which permissions of their own.

@@ -15,7 +15,7 @@ class AccountsConfig(AppConfig):
         # Models added later bring new permissions; re-apply the matrix after every migrate.
         post_migrate.connect(apply_roles_after_migrate, dispatch_uid="accounts_apply_roles")
 
-        from accounts.migration_operations import refuse_data_loss_before_migrate
+        from core.migration_operations import refuse_data_loss_before_migrate
 
         # Migrating back never drops data unless the operator confirmed it: every guard of the
         # plan is checked before the first migration is reversed (sent once: for this app).
@@ -26,6 +26,11 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import pre_save
 
         from accounts.api.audit import add_key_to_entry
+        from accounts.api.throttling import UnauthenticatedRateThrottle
+        from core.api.exceptions import throttle_authentication_failures
 
         # Audit entries written through the API name the key that made the change.
         pre_save.connect(add_key_to_entry, sender=LogEntry, dispatch_uid="accounts_api_key_audit")
+
+        # A bad or missing key counts against the client's address (a 429 past the rate).
+        throttle_authentication_failures(UnauthenticatedRateThrottle)

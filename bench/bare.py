@@ -11,7 +11,7 @@ def view(request, name):
     rows_of = BARE_LISTS.get(name)
     if rows_of is None:
         raise Http404(name)
-    from accounts.api.pagination import CarshopCursorPagination
+    from core.api.pagination import CarshopCursorPagination
 
     # The same rows as the API page: capped at the API's largest page.
     page_size = min(int(request.GET.get("page_size", "50")),

@@ -722,8 +722,9 @@ class Generator:
 
     # -- repair orders and everything that hangs from them -------------------------------------
     def repair_orders(self):
+        from core.money import money
         from repairs import models as rm
-        from repairs.totals import LaborItem, PartItem, compute_totals, money
+        from repairs.totals import LaborItem, PartItem, compute_totals
 
         rng = self.rng("repairs")
         inventory_movement = _model("inventory.StockMovement")
@@ -1127,7 +1128,7 @@ class Generator:
     @staticmethod
     def _snapshot_job(job_id, position, title, complaint, cause, correction, decision, label,
                       labor, rate, technician_name, parts, parts_info):
-        from repairs.totals import money
+        from core.money import money
 
         return {
             "id": job_id, "position": position, "title": title, "complaint": complaint,

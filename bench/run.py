@@ -506,7 +506,7 @@ def api_section(context):
         "The API's own work on top: finding the key, checking its scope and rate, the "
         "filters, the cursor, turning the rows into JSON (and for repair orders their nested "
         "history, jobs and invoice totals, three more queries). These list pages read their "
-        "rows with `.values()` and build each one in plain Python (accounts/api/rows.py), "
+        "rows with `.values()` and build each one in plain Python (core/api/rows.py), "
         "with the same fields and formats as Django REST framework's serializers give "
         "field by field (tests/test_api_list_rows.py compares them).",
         "",

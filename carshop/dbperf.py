@@ -4,7 +4,7 @@ Indexes
 - *Declared* indexes are those the code asks for: each model's Meta.indexes, db_index fields
   (with PostgreSQL's `_like` twin for text columns), unique fields, unique_together and
   UniqueConstraints, and the trigram indexes that migrations create through
-  accounts.migration_operations.trigram_index (PostgreSQL). Their SQL comes from Django's schema
+  core.migration_operations.trigram_index (PostgreSQL). Their SQL comes from Django's schema
   editor, so a recreated index is the one a migration would have made. A declared index is
   present when the database has an index of that name, or (fields and unique fields, whose names
   vary with how the table was built) a plain index on the same columns.
@@ -41,10 +41,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.models import UniqueConstraint
 from django.utils import timezone
 
-from accounts.migration_operations import TrigramIndexSQL
 from carshop.dblog import MASKED
 from carshop.ops.findings import first_line
 from carshop.ops.logs import LogReader, latency_summary, normalize_sql
+from core.migration_operations import TrigramIndexSQL
 
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50

@@ -28,16 +28,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_base import (
+from accounts.models import Customer, ShopSettings, User
+from accounts.price_hiding import PriceHidingMixin
+from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from core.admin import (
     CarshopModelAdmin,
     EditableWhileParentAllows,
     PrefetchedInlineFormSet,
-    PriceHidingMixin,
     ReadOnlyMixin,
     ids_or_subquery,
 )
-from accounts.models import Customer, ShopSettings, User
-from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from core.money import money
 from inventory.admin.common import CostHidingMixin
 from inventory.exceptions import InventoryError
 from inventory.models import Part, Vehicle
@@ -68,7 +69,7 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
-from repairs.totals import Rates, money
+from repairs.totals import Rates
 
 SERVICE_ERRORS = (RepairError, InventoryError, ValidationError)
 

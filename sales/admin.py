@@ -21,7 +21,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts import roles
-from accounts.admin_base import (
+from accounts.models import Customer, ShopSettings, User
+from core.admin import (
     AddOnlyMixin,
     CarshopModelAdmin,
     EditableWhileParentAllows,
@@ -29,7 +30,6 @@ from accounts.admin_base import (
     PrefetchedInlineFormSet,
     ids_or_subquery,
 )
-from accounts.models import Customer, ShopSettings, User
 from inventory import lot_services
 from inventory.exceptions import InventoryError
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle

@@ -1,5 +1,5 @@
 """List pages of listings, repair orders, invoices and leads are built from `.values()` rows
-(accounts/api/rows.py); one row reads, and the same formats come out, exactly as the serializer's
+(core/api/rows.py); one row reads, and the same formats come out, exactly as the serializer's
 fields give them field by field: each row of a list page equals the same record's detail page
 (served field by field from a model instance) and the declared fields' own output."""
 
@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.api.rows import RowFormats
+from core.api.rows import RowFormats
 from inventory.models import StockUnitPhoto
 from repairs import services
 from repairs.models import Invoice

@@ -109,7 +109,7 @@ def test_updated_since_keeps_rows_changed_at_or_after_the_time():
 
     from django.utils import timezone
 
-    from accounts.api.filters import UpdatedSinceFilterSet
+    from core.api.filters import UpdatedSinceFilterSet
 
     class SubscriptionFeed(UpdatedSinceFilterSet):
         class Meta:

@@ -1,6 +1,6 @@
 """Every migration reverses and applies again on a database with the demo data in it, and a
 reverse that would drop rows stops, changing nothing, until the operator confirms with
-CARSHOP_ALLOW_DATA_LOSS=1 (accounts.migration_operations.GuardDataLoss)."""
+CARSHOP_ALLOW_DATA_LOSS=1 (core.migration_operations.GuardDataLoss)."""
 
 import io
 
@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import AddField, CreateModel
 
-from accounts.migration_operations import ALLOW_DATA_LOSS, GuardDataLoss, plan_guards
+from core.migration_operations import ALLOW_DATA_LOSS, GuardDataLoss, plan_guards
 
 APPS = ("sales", "repairs", "inventory", "accounts")  # the later layers first
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, phone_digits
 from bench.generator import FULL_SIZE, Generator, sizes
+from core.money import money
 from inventory.models import Part, StockMovement, StockUnit, Vehicle
 from inventory.vin import validate_vin
 from repairs.documents import load_order, order_totals
@@ -27,7 +28,7 @@ from repairs.models import (
     RepairOrder,
     RepairOrderEvent,
 )
-from repairs.totals import Rates, money
+from repairs.totals import Rates
 from sales.models import Deal, TradeIn
 
 FRACTION = 0.0005

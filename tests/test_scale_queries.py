@@ -10,10 +10,10 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.admin_base import EstimatedCountPaginator
 from accounts.models import User
 from bench.generator import Generator
 from bench.pages import admin_pages
+from core.admin import EstimatedCountPaginator
 
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
 QUERY_LIMIT = 10
@@ -93,7 +93,7 @@ def test_a_short_list_is_counted_exactly():
 
 @pytest.mark.django_db
 def test_the_date_drill_down_of_a_long_list_reads_no_distinct_dates(monkeypatch):
-    import accounts.templatetags.carshop_admin as tags
+    import core.templatetags.carshop_admin as tags
 
     Generator(fraction=0.0005, seed=3, until=UNTIL).run()
     monkeypatch.setattr(tags, "EXACT_DATES_LIMIT", 10)
@@ -107,7 +107,7 @@ def test_the_date_drill_down_of_a_long_list_reads_no_distinct_dates(monkeypatch)
 
 
 def _date_hierarchy_choices(response):
-    from accounts.templatetags.carshop_admin import carshop_date_hierarchy
+    from core.templatetags.carshop_admin import carshop_date_hierarchy
 
     return carshop_date_hierarchy(response.context["cl"])["choices"]
 

@@ -13,6 +13,7 @@ else is refused. Views that declare nothing get StaffModelPermissions: closed to
 from rest_framework import permissions
 
 from accounts.models import PartnerKey
+from core.api.permissions import ScopedPermission
 
 
 def partner_key(request):
@@ -47,28 +48,12 @@ class StaffModelPermissions(permissions.BasePermission):
         return _staff_allowed(request, view)
 
 
-class HasScope(permissions.BasePermission):
+class HasScope(ScopedPermission):
     """A key with the scope, or a staff session with the model permissions (see module doc).
 
     Used as `permission_classes = [HasScope("repairs:read")]`: DRF instantiates each entry, and an
     instance returns itself when called.
     """
-
-    def __init__(self, scope=None, *, read=None, write=None, staff=True):
-        self.read_scope = read or scope
-        self.write_scope = write or scope
-        self.staff = staff
-
-    def __call__(self):
-        return self
-
-    def __repr__(self):
-        return f"HasScope(read={self.read_scope!r}, write={self.write_scope!r})"
-
-    def required_scope(self, request):
-        if request.method in permissions.SAFE_METHODS:
-            return self.read_scope
-        return self.write_scope
 
     def has_permission(self, request, view):
         key = partner_key(request)

@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
-from accounts.api.fields import CarshopModelSerializer, StrictBooleanField, StrictURLField
 from accounts.models import Partner, PartnerKey, WebhookSubscription
 from accounts.scopes import EVENT_CHOICES, SCOPE_CHOICES
+from core.api.fields import CarshopModelSerializer, StrictBooleanField, StrictURLField
 
 
 class PartnerSerializer(serializers.ModelSerializer):

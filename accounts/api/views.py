@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.api.filters import CarshopFilterSet
 from accounts.api.idempotency import IdempotentCreateMixin
 from accounts.api.permissions import HasScope, PartnerKeyRequired, partner_key
 from accounts.api.serializers import (
@@ -21,6 +20,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import WebhookSubscription
 from accounts.scopes import EVENTS, SCOPES
+from core.api.filters import CarshopFilterSet
 
 
 class PartnerScopedViewSet(viewsets.GenericViewSet):

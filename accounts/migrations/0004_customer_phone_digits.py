@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from accounts.migration_operations import trigram_extension, trigram_index
+from core.migration_operations import trigram_extension, trigram_index
 
 
 def phone_digits(*phones):

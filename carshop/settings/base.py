@@ -288,21 +288,21 @@ REST_FRAMEWORK = {
     # Closed by default: a view opens itself to partner keys with HasScope("...").
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.StaffModelPermissions"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CarshopCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CarshopCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "accounts.api.filters.RejectUnknownParameters",
+        "core.api.filters.RejectUnknownParameters",
         "django_filters.rest_framework.DjangoFilterBackend",
-        "accounts.api.filters.CarshopOrderingFilter",
+        "core.api.filters.CarshopOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    # JSON only, at most 64 KB and 16 levels deep (accounts/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["accounts.api.parsers.CarshopJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.CarshopAutoSchema",
-    "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
+    # JSON only, at most 64 KB and 16 levels deep (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.CarshopJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.CarshopAutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
 }
 # Requests one key may make, as N/sec, N/min, N/hour or N/day (a key may have its own rate).
 # The counters live in the cache: with several app servers, CACHE_URL must be a shared cache.
@@ -335,7 +335,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "accounts.api.schema.close_request_bodies",
+        "core.api.schema.close_request_bodies",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ScopeEnum": "accounts.scopes.SCOPE_CHOICES",

@@ -5,7 +5,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
-from accounts.admin_base import HiddenFieldsMixin
+from core.admin import HiddenFieldsMixin
 from inventory.exceptions import InventoryError
 
 COST_PERMISSION = "inventory.view_part_cost"

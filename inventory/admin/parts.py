@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
+from core.admin import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
 from inventory.exceptions import InventoryError

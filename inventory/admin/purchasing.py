@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
+from core.admin import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,

@@ -3,12 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from accounts.admin_base import (
-    AddOnlyMixin,
-    CarshopModelAdmin,
-    IndexedValuesListFilter,
-    ReadOnlyMixin,
-)
+from core.admin import AddOnlyMixin, CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from accounts.api.filters import CarshopFilterSet
+from core.api.filters import CarshopFilterSet
 from inventory.lot import StockUnit
 
 

@@ -6,8 +6,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import CarshopModelSerializer
-from accounts.api.rows import RowSerializerMixin
+from core.api.fields import CarshopModelSerializer
+from core.api.rows import RowSerializerMixin
 from inventory.lot import StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
 
@@ -69,7 +69,7 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
         main = next((photo for photo in photos if photo.is_main), photos[0] if photos else None)
         return _absolute(self.context.get("request"), main.image.url) if main else None
 
-    # List pages: built from .values() rows (accounts/api/rows.py), the photos read for the whole
+    # List pages: built from .values() rows (core/api/rows.py), the photos read for the whole
     # page with one query, as the prefetch does.
     row_values = ["id", "stock_number", "vehicle__vin", "vehicle__make", "vehicle__model",
                   "vehicle__model_year", "vehicle__trim", "vehicle__engine", "vehicle__color",

@@ -5,9 +5,9 @@ from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
-from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import LISTINGS_READ
+from core.api.rows import ValuesListMixin
 from inventory.api.filters import ListingFilterSet
 from inventory.api.serializers import ListingSerializer
 from inventory.lot import StockUnit, StockUnitPhoto
@@ -27,7 +27,7 @@ class ListingViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveMode
                      PartnerScopedViewSet):
     """A car for sale: price, specs, photos, days on the lot."""
 
-    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
+    # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
 
     required_scope = LISTINGS_READ
     queryset = (

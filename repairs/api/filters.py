@@ -1,6 +1,6 @@
 """Filters of the service shop's endpoints (django-filter; foreign keys by id)."""
 
-from accounts.api.filters import UpdatedSinceFilterSet
+from core.api.filters import UpdatedSinceFilterSet
 from repairs.models import CreditNote, Invoice, Payment, RepairOrder
 
 

@@ -5,9 +5,9 @@ never among the fields: partners see what the customer is charged, not what the 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import CarshopModelSerializer
-from accounts.api.rows import RowSerializerMixin
 from accounts.models import Customer
+from core.api.fields import CarshopModelSerializer
+from core.api.rows import RowSerializerMixin
 from inventory.models import Vehicle
 from repairs.choices import AuthorizationMethod, RepairOrderStatus
 from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, RepairOrderEvent
@@ -115,7 +115,7 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
                  if event.to_status == RepairOrderStatus.COMPLETED]
         return serializers.DateTimeField().to_representation(max(times)) if times else None
 
-    # List pages: built from .values() rows (accounts/api/rows.py), the history, jobs and
+    # List pages: built from .values() rows (core/api/rows.py), the history, jobs and
     # invoice read for the whole page with one query each, as the prefetches do.
     row_values = ["id", "number", "status", "vehicle", "vehicle__vin", "vehicle__make",
                   "vehicle__model", "vehicle__model_year", "vehicle__plate", "customer",
@@ -201,7 +201,7 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
                   "tax_total", "total", "updated_at"]
         read_only_fields = fields
 
-    # List pages: built from .values() rows (accounts/api/rows.py).
+    # List pages: built from .values() rows (core/api/rows.py).
     row_values = ["id", "number", "issued_at", "repair_order", "repair_order__number",
                   "customer", "customer__display_name", "labor_total", "parts_total",
                   "discount_total", "fees_total", "tax_total", "total", "updated_at"]

@@ -10,9 +10,9 @@ from rest_framework import mixins
 from rest_framework.permissions import BasePermission
 
 from accounts.api.permissions import partner_key
-from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import ACCOUNTING_READ, REPAIRS_READ
+from core.api.rows import ValuesListMixin
 from repairs.api.filters import (
     CreditNoteFilterSet,
     InvoiceFilterSet,
@@ -59,7 +59,7 @@ class RepairOrderViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.Retrieve
                          PartnerScopedViewSet):
     """Repair orders with their status history, jobs and invoice totals."""
 
-    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
+    # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
 
     required_scope = REPAIRS_READ
     queryset = (
@@ -129,7 +129,7 @@ class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
     """Invoices of the service shop: never changed once written (corrections are credit
     notes)."""
 
-    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
+    # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
 
     queryset = Invoice.objects.defer("snapshot").select_related("repair_order", "customer")
     serializer_class = InvoiceSerializer

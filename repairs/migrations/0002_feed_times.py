@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.db import migrations, models
 
-from accounts.migration_operations import GuardDataLoss
+from core.migration_operations import GuardDataLoss
 
 FEEDS = (
     ("invoice", "issued_at"),

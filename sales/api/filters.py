@@ -1,6 +1,6 @@
 """Filters of the leads endpoint (django-filter)."""
 
-from accounts.api.filters import UpdatedSinceFilterSet
+from core.api.filters import UpdatedSinceFilterSet
 from sales.models import Lead
 
 

@@ -4,12 +4,8 @@ the lead's status. Nothing about the salesperson, the deal or the lot's notes.""
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from accounts.api.fields import (
-    CarshopModelSerializer,
-    StrictCharField,
-    StrictPrimaryKeyRelatedField,
-)
-from accounts.api.rows import RowSerializerMixin
+from core.api.fields import CarshopModelSerializer, StrictCharField, StrictPrimaryKeyRelatedField
+from core.api.rows import RowSerializerMixin
 from inventory.models import StockUnit
 from sales.models import Lead
 
@@ -54,7 +50,7 @@ class LeadSerializer(RowSerializerMixin, CarshopModelSerializer):
                   "source_reference", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
-    # List pages: built from .values() rows (accounts/api/rows.py).
+    # List pages: built from .values() rows (core/api/rows.py).
     row_values = ["id", "stock_unit", "customer__first_name", "customer__last_name",
                   "customer__email", "customer__phone", "message", "source_reference", "status",
                   "created_at", "updated_at"]

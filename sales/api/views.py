@@ -6,9 +6,9 @@ from rest_framework import exceptions, mixins
 
 from accounts.api.idempotency import IdempotentCreateMixin
 from accounts.api.permissions import partner_key
-from accounts.api.rows import ValuesListMixin
 from accounts.api.views import PartnerScopedViewSet
 from accounts.scopes import LEADS_WRITE
+from core.api.rows import ValuesListMixin
 from sales import services
 from sales.api.filters import LeadFilterSet
 from sales.api.serializers import LeadSerializer
@@ -29,7 +29,7 @@ class LeadViewSet(IdempotentCreateMixin, mixins.CreateModelMixin, ValuesListMixi
                   mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
     """Leads posted by the calling marketplace."""
 
-    # List pages: from .values() rows (ValuesListMixin, accounts/api/rows.py).
+    # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
 
     required_scope = LEADS_WRITE
     queryset = Lead.objects.select_related("customer")

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from accounts.migration_operations import GuardDataLoss
+from core.migration_operations import GuardDataLoss
 
 
 class Migration(migrations.Migration):

@@ -38,7 +38,7 @@ class CarshopModelSerializer(serializers.ModelSerializer):
 
     # A body with a field the serializer does not take (misspelt, or read-only) is refused with
     # the field named, never silently dropped (the schema's request bodies say
-    # additionalProperties: false: accounts.api.schema.close_request_bodies).
+    # additionalProperties: false: core.api.schema.close_request_bodies).
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

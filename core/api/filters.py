@@ -83,7 +83,7 @@ class TimeFilter(django_filters.IsoDateTimeFilter):
     field_class = TimeField
 
 
-class StrictBooleanField(forms.NullBooleanField):
+class StrictNullBooleanField(forms.NullBooleanField):
     """true/false (or 1/0); anything else is an error rather than "no filter"."""
 
     widget = forms.TextInput
@@ -103,7 +103,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
 
 class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
+    field_class = StrictNullBooleanField
 
 
 class StrictChoiceField(django_filters.fields.ChoiceField):

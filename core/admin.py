@@ -1,4 +1,4 @@
-"""What every Carshop admin page shares (kept in accounts, the bottom layer, so all apps use it).
+"""What every Carshop admin page shares (in core, the bottom layer, so all apps use it).
 
 - The "History" button of each change page shows the object's audit log (django-auditlog), with
   who changed what and when, instead of Django's admin-only log.
@@ -11,9 +11,9 @@
   rows may not be deleted and why (`delete_refusal`); the admin then offers no Delete button,
   page or bulk action for them and refuses a request for one with that message.
 - Figures a role may not see are left out of every page shown to it (`HiddenFieldsMixin`):
-  prices, rates, amounts and totals for whoever lacks accounts.view_prices (technicians; see
-  accounts.roles.sees_prices), with `price_fields` (`PriceHidingMixin`); the inventory admin
-  hides costs the same way.
+  prices, rates, amounts and totals for whoever lacks accounts.view_prices, with `price_fields`
+  (accounts.price_hiding.PriceHidingMixin, which asks accounts.roles); the inventory admin hides
+  costs the same way.
 - A page offers nothing its reader cannot use: the History button only where the reader may see
   every figure of the row (`has_history_permission`), and a read-only related row as a link only
   where the reader may open its page (`render_for`, `linked_only_where_allowed`).
@@ -39,8 +39,6 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import cached_property
-
-from accounts.roles import sees_prices
 
 # Lists with more rows than this are counted by estimate.
 EXACT_COUNT_LIMIT = 10_000
@@ -436,14 +434,3 @@ class HiddenFieldsMixin:
     def has_history_permission(self, request, obj=None):
         return (not self.hidden_fields(request)
                 and super().has_history_permission(request, obj))
-
-
-class PriceHidingMixin(HiddenFieldsMixin):
-    """Hides the `price_fields` (prices, rates, amounts, totals, payments) from whoever may not
-    see prices (accounts.roles.sees_prices): technicians."""
-
-    price_fields = ()
-
-    def hidden_fields(self, request):
-        hidden = super().hidden_fields(request)
-        return hidden if sees_prices(request.user) else hidden | set(self.price_fields)

@@ -15,21 +15,19 @@ from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
-from accounts.api.parsers import RequestTooLarge
-from accounts.api.throttling import UnauthenticatedRateThrottle
-from accounts.exceptions import AccountsError
+from core.api.parsers import RequestTooLarge
+from core.errors import DomainError
 
-# Domain exceptions whose message is for the user (see register_domain_error): answered 400.
-DOMAIN_ERRORS = [AccountsError]
+# Throttles counting refused authentications (no key, a bad key), each instantiated per refusal;
+# past its rate the answer is 429. accounts registers its per-address throttle (AccountsConfig).
+AUTHENTICATION_FAILURE_THROTTLES = []
 
 
-def register_domain_error(exception_class):
-    """Answer an app's domain exception (e.g. InventoryError) with 400 in the error format: its
-    `message` (or str()) in `fields[<its field> or "non_field_errors"]`. Call it from the app's
-    api/routes.py (accounts cannot import the apps above it)."""
-    if exception_class not in DOMAIN_ERRORS:
-        DOMAIN_ERRORS.append(exception_class)
-    return exception_class
+def throttle_authentication_failures(throttle_class):
+    """Count every refused authentication with `throttle_class` (a DRF throttle)."""
+    if throttle_class not in AUTHENTICATION_FAILURE_THROTTLES:
+        AUTHENTICATION_FAILURE_THROTTLES.append(throttle_class)
+    return throttle_class
 
 
 MESSAGES = {
@@ -54,9 +52,11 @@ def _flatten(detail, prefix=""):
 
 
 def api_exception_handler(exc, context):
-    if isinstance(exc, tuple(DOMAIN_ERRORS)):
-        field = getattr(exc, "field", None) or "non_field_errors"
-        exc = exceptions.ValidationError({field: [getattr(exc, "message", None) or str(exc)]})
+    """DRF's exception handler: every error in the one format. A business refusal (any
+    DomainError, from any app) is a 400 with its message under its field (or non_field_errors),
+    so views need no try/except around the services they call."""
+    if isinstance(exc, DomainError):
+        exc = exceptions.ValidationError({exc.field or "non_field_errors": [str(exc)]})
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
@@ -70,9 +70,11 @@ def api_exception_handler(exc, context):
         exc = exceptions.ParseError("The request body has too many fields.")
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         # A bad or missing key counts against the client's address: past the rate, 429.
-        guesses = UnauthenticatedRateThrottle()
-        if not guesses.allow_request(context["request"], context.get("view")):
-            exc = exceptions.Throttled(guesses.wait())
+        for throttle_class in AUTHENTICATION_FAILURE_THROTTLES:
+            guesses = throttle_class()
+            if not guesses.allow_request(context["request"], context.get("view")):
+                exc = exceptions.Throttled(guesses.wait())
+                break
 
     response = exception_handler(exc, context)
     if response is None:

@@ -5,8 +5,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import AllowAny
 
-from accounts.api.exceptions import ErrorSerializer
-from accounts.api.permissions import HasScope
+from core.api.exceptions import ErrorSerializer
+from core.api.permissions import ScopedPermission
 
 ERRORS = {
     "400": "Bad input: `fields` names each bad field.",
@@ -80,7 +80,7 @@ class CarshopAutoSchema(AutoSchema):
         auth = super().get_auth()
         permissions = self.view.get_permissions()
         keys_only = permissions and all(
-            isinstance(p, HasScope) and not p.staff for p in permissions)
+            isinstance(p, ScopedPermission) and not p.staff for p in permissions)
         if keys_only:
             auth = [entry for entry in auth if "cookieAuth" not in entry]
         return auth
@@ -89,7 +89,7 @@ class CarshopAutoSchema(AutoSchema):
         extensions = dict(super().get_extensions() or {})
         scopes = set()
         for permission in self.view.get_permissions():
-            if isinstance(permission, HasScope):
+            if isinstance(permission, ScopedPermission):
                 scope = (permission.read_scope if self.method in ("GET", "HEAD", "OPTIONS")
                          else permission.write_scope)
                 scopes.add(scope or "any")

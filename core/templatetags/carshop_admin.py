@@ -1,4 +1,4 @@
-"""Admin template tags for large tables (see accounts/admin_base.py)."""
+"""Admin template tags for large tables (see core/admin.py)."""
 
 import datetime
 
