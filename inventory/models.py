@@ -19,10 +19,8 @@ from accounts.limits import (
     bounded,
 )
 from accounts.models import Customer
+from core.money import ZERO
 from inventory.vin import normalize_vin, validate_vin
-
-ZERO = Decimal("0.00")
-
 
 # Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
 # ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this

@@ -11,9 +11,9 @@ not once per part.
 
 import contextlib
 import contextvars
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
+from core.money import money
 
 DEFAULT_MATRIX = (
     (Decimal("5.00"), Decimal("2.500")),
@@ -63,7 +63,7 @@ def markup_price(cost, matrix=None):
     """Selling price of a part costing `cost`, from the matrix (the current one by default)."""
     cost = Decimal(cost)
     matrix = current_matrix() if matrix is None else matrix
-    return (cost * multiplier_for(cost, matrix)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return money(cost * multiplier_for(cost, matrix))
 
 
 def selling_price(part):

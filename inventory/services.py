@@ -11,7 +11,7 @@ ascending id. Functions that take several parts lock them in that order too.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,6 +19,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import limits
+from core.money import money
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
     OdometerReading,
@@ -31,8 +32,6 @@ from inventory.models import (
     Vehicle,
 )
 from inventory.vin import decode_vin, validate_vin
-
-CENT = Decimal("0.01")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +200,7 @@ def receive_part(part, quantity, unit_cost, *, reference="", user=None):
         total = on_hand + quantity
         average = ((locked.unit_cost * on_hand) + (unit_cost * quantity)) / total
         Part.objects.filter(pk=part.pk).update(
-            unit_cost=average.quantize(CENT, rounding=ROUND_HALF_UP)
+            unit_cost=money(average)
         )
         movement = _record(part.pk, StockMovement.Kind.RECEIPT, quantity, unit_cost=unit_cost,
                            reference=reference, user=user)

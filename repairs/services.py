@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts import limits, webhooks
 from accounts.models import Partner, ShopSettings
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
+from core.money import ZERO, money
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
 from inventory.models import Vehicle
@@ -39,6 +40,7 @@ from repairs.choices import (
     DocumentSeries,
     RepairOrderStatus,
 )
+from repairs.costs import internal_cost
 from repairs.documents import build_document, load_order, order_totals
 from repairs.exceptions import RepairError, TransitionNotAllowed
 from repairs.models import (
@@ -54,7 +56,7 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
-from repairs.totals import ZERO, Rates, money
+from repairs.totals import Rates
 
 Status = RepairOrderStatus
 
@@ -902,21 +904,4 @@ def change_time_entry(entry, *, started, ended, user):
 
 def actual_hours(job):
     """Hours technicians clocked on a job (open entries count up to now)."""
-    return sum((entry.hours for entry in job.time_entries.all()), Decimal("0.00"))
-
-
-# --------------------------------------------------------------------------------------------
-# What the car lot reads
-# --------------------------------------------------------------------------------------------
-
-def internal_cost(repair_order):
-    """(parts_cost, labor_cost) of an order's approved work, in Decimal: parts at the cost they
-    had when added, labor at hours sold x rate. A canceled order cost nothing."""
-    status = RepairOrder.objects.values_list("status", flat=True).get(pk=repair_order.pk)
-    if status == Status.CANCELED:
-        return ZERO, ZERO
-    jobs = Job.objects.filter(repair_order=repair_order, authorization=Authorization.APPROVED)
-    parts_cost = sum((money(line.quantity * line.unit_cost)
-                      for line in PartLine.objects.filter(job__in=jobs)), ZERO)
-    labor_cost = sum((line.amount for line in LaborLine.objects.filter(job__in=jobs)), ZERO)
-    return parts_cost, labor_cost
+    return sum((entry.hours for entry in job.time_entries.all()), ZERO)

@@ -14,15 +14,9 @@ Internal orders (the business's own vehicles) carry cost only: no discount, fees
 """
 
 from dataclasses import asdict, dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def money(value):
-    """Round an amount to the cent, half-up (how shops and tax offices round)."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+from core.money import ZERO, money
 
 
 def percent_of(amount, rate):

@@ -5,15 +5,11 @@ cent, half up, at the point a person would see it on the buyer's order.
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
+from core.money import ZERO, money
+
 HUNDRED = Decimal("100")
-
-
-def cents(value):
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trade_reduces):
@@ -23,7 +19,7 @@ def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trad
     if trade_reduces:
         taxable -= Decimal(trade_allowance)
     taxable = max(taxable, ZERO)
-    return cents(taxable * Decimal(rate_percent) / HUNDRED)
+    return money(taxable * Decimal(rate_percent) / HUNDRED)
 
 
 def monthly_payment(principal, apr_percent, term_months):
@@ -37,9 +33,9 @@ def monthly_payment(principal, apr_percent, term_months):
         return ZERO
     rate = Decimal(apr_percent) / HUNDRED / 12
     if rate == 0:
-        return cents(principal / term_months)
+        return money(principal / term_months)
     growth = (1 + rate) ** term_months
-    return cents(principal * rate * growth / (growth - 1))
+    return money(principal * rate * growth / (growth - 1))
 
 
 @dataclass(frozen=True)
@@ -133,20 +129,20 @@ def deal_figures(*, sale_price, documentation_fee, registration_fee, tax_rate, t
     addon_profit = sum((Decimal(a.price) - Decimal(a.cost) for a in addons), ZERO)
     reserve = Decimal(finance_reserve) if financed else ZERO
     return DealFigures(
-        sale_price=cents(sale_price), addons=cents(addon_total),
-        documentation_fee=cents(documentation_fee), registration_fee=cents(registration_fee),
-        fees=cents(fees), taxable_amount=cents(taxable), sales_tax=tax, total_price=cents(total),
-        trade_allowance=cents(allowance), trade_payoff=cents(payoff), net_trade=cents(net_trade),
-        down_payment=cents(down_payment), balance=cents(balance),
-        amount_financed=cents(amount_financed), monthly_payment=payment,
-        cash_due=cents(cash_due), unit_cost=cents(unit_cost),
-        trade_over_allowance=cents(over_allowance), front_gross=cents(front),
-        addon_profit=cents(addon_profit), finance_reserve=cents(reserve),
-        back_gross=cents(addon_profit + reserve),
+        sale_price=money(sale_price), addons=money(addon_total),
+        documentation_fee=money(documentation_fee), registration_fee=money(registration_fee),
+        fees=money(fees), taxable_amount=money(taxable), sales_tax=tax, total_price=money(total),
+        trade_allowance=money(allowance), trade_payoff=money(payoff), net_trade=money(net_trade),
+        down_payment=money(down_payment), balance=money(balance),
+        amount_financed=money(amount_financed), monthly_payment=payment,
+        cash_due=money(cash_due), unit_cost=money(unit_cost),
+        trade_over_allowance=money(over_allowance), front_gross=money(front),
+        addon_profit=money(addon_profit), finance_reserve=money(reserve),
+        back_gross=money(addon_profit + reserve),
     )
 
 
 def commission(gross, rate_percent, minimum):
     """A percentage of the gross, never less than the minimum (also when the gross is a loss)."""
-    earned = cents(max(Decimal(gross), ZERO) * Decimal(rate_percent) / HUNDRED)
-    return max(earned, cents(minimum))
+    earned = money(max(Decimal(gross), ZERO) * Decimal(rate_percent) / HUNDRED)
+    return max(earned, money(minimum))

@@ -22,9 +22,9 @@ from accounts.limits import (
     bounded,
 )
 from accounts.models import Customer
+from core.money import ZERO
 from inventory.models import StockUnit, Vehicle
 
-ZERO = Decimal("0.00")
 MONEY = {"max_digits": 12, "decimal_places": 2}
 NOT_NEGATIVE = [MinValueValidator(Decimal("0"))]
 # Money about the vehicle (prices, trade-ins, payments) and the smaller charges around it.

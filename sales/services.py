@@ -30,18 +30,18 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
 from core.errors import DomainError
+from core.money import ZERO, money
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
-from repairs.choices import Authorization, RepairOrderStatus
-from repairs.models import LaborLine, PartLine, RepairOrder
-from repairs.totals import money
+from repairs.costs import cost_subquery, with_internal_cost
+from repairs.models import RepairOrder
 from sales import calculations
 from sales.models import (
     Commission,
@@ -52,8 +52,6 @@ from sales.models import (
     Lead,
     TradeIn,
 )
-
-ZERO = Decimal("0.00")
 
 
 class DealError(DomainError):
@@ -71,8 +69,8 @@ class LeadRefused(DealError):
 
 @dataclass
 class RepairOrderCost:
-    """An internal repair order's cost on a unit, as repairs.services.internal_cost reads it:
-    parts at the cost they had when added, labor at hours sold x rate (nothing if canceled)."""
+    """An internal repair order's cost on a unit (repairs.costs: parts at the cost they had when
+    added, labor at hours sold x rate; nothing if canceled)."""
 
     repair_order: RepairOrder
     parts: Decimal
@@ -110,26 +108,10 @@ def reconditioning_orders(unit):
     ).order_by("opened_at", "id")
     if unit.disposed_on is not None:
         orders = orders.filter(opened_at__date__lte=unit.disposed_on)
-    # Each order's cost as repairs.services.internal_cost counts it, summed in the same query
-    # (a page listing a unit's orders costs one query, not three per order).
-    orders = orders.annotate(
-        approved_parts_cost=_approved_lines_total(PartLine, F("quantity") * F("unit_cost")),
-        approved_labor_cost=_approved_lines_total(LaborLine,
-                                                  Round(F("hours_sold") * F("rate"), 2)))
-    return [RepairOrderCost(order, *((ZERO, ZERO) if order.status == RepairOrderStatus.CANCELED
-                                     else (money(order.approved_parts_cost),
-                                           money(order.approved_labor_cost))))
-            for order in orders]
-
-
-def _approved_lines_total(line_model, amount):
-    money_field = DecimalField(max_digits=12, decimal_places=2)
-    total = (line_model.objects.filter(job__repair_order=OuterRef("pk"),
-                                       job__authorization=Authorization.APPROVED)
-             .order_by().values("job__repair_order")
-             .annotate(total=Sum(amount, output_field=money_field)).values("total"))
-    return Coalesce(Subquery(total, output_field=money_field), Value(ZERO),
-                    output_field=money_field)
+    # Each order's cost as repairs.costs defines it, summed in the same query (a page listing a
+    # unit's orders costs one query, not three per order).
+    return [RepairOrderCost(order, money(order.parts_cost), money(order.labor_cost))
+            for order in with_internal_cost(orders)]
 
 
 def unit_costs(unit):
@@ -140,32 +122,27 @@ def unit_costs(unit):
 
 def with_cost_totals(queryset):
     """Annotate stock units with `other_costs`, `reconditioning` and `total_cost` for lists, as
-    subqueries of the list's one query. Reconditioning is summed the way
-    repairs.services.internal_cost counts it (approved jobs of internal orders that are not
-    canceled; parts quantity x cost, labor hours x rate rounded per line), within the unit's
-    window (see reconditioning_orders)."""
+    subqueries of the list's one query. Reconditioning sums the internal orders' cost as
+    repairs.costs defines it, within the unit's window (see reconditioning_orders)."""
     money = DecimalField(max_digits=12, decimal_places=2)
     other = (StockUnitCost.objects.filter(unit=OuterRef("pk")).order_by()
              .values("unit").annotate(total=Sum("amount")).values("total"))
     queryset = queryset.annotate(
         _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
 
-    def reconditioning(line_model, amount):
-        lines = line_model.objects.filter(
-            job__authorization=Authorization.APPROVED,
+    def reconditioning(kind):
+        return cost_subquery(
+            kind, "job__repair_order__vehicle",
             job__repair_order__internal=True,
             job__repair_order__vehicle=OuterRef("vehicle_id"),
             job__repair_order__opened_at__date__gte=OuterRef("acquired_on"),
             job__repair_order__opened_at__date__lte=OuterRef("_window_end"),
-        ).exclude(job__repair_order__status=RepairOrderStatus.CANCELED)
-        total = (lines.order_by().values("job__repair_order__vehicle")
-                 .annotate(total=Sum(amount, output_field=money)).values("total"))
-        return Coalesce(Subquery(total, output_field=money), Value(ZERO), output_field=money)
+        )
 
     queryset = queryset.annotate(
         other_costs=Coalesce(Subquery(other, output_field=money), Value(ZERO), output_field=money),
-        reconditioning_parts=reconditioning(PartLine, F("quantity") * F("unit_cost")),
-        reconditioning_labor=reconditioning(LaborLine, Round(F("hours_sold") * F("rate"), 2)),
+        reconditioning_parts=reconditioning("parts"),
+        reconditioning_labor=reconditioning("labor"),
     )
     return queryset.annotate(
         reconditioning=ExpressionWrapper(F("reconditioning_parts") + F("reconditioning_labor"),

@@ -1,5 +1,4 @@
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import models, transaction
@@ -7,10 +6,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
+from core.money import ZERO
 from repairs.choices import DocumentSeries, PaymentMethod
 from repairs.exceptions import InvoiceIsFinal
-
-ZERO = Decimal("0")
 
 
 def _money_field(label=None):

@@ -17,6 +17,7 @@ from accounts.limits import (
     product_bounded,
 )
 from accounts.models import Customer
+from core.money import ZERO, money
 from inventory.models import Part, Vehicle
 from repairs.choices import (
     EDITABLE_STATUSES,
@@ -25,9 +26,6 @@ from repairs.choices import (
     AuthorizationMethod,
     RepairOrderStatus,
 )
-from repairs.totals import money
-
-ZERO = Decimal("0")
 
 
 class RepairOrderQuerySet(models.QuerySet):
@@ -75,8 +73,8 @@ class RepairOrder(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="comebacks",
         help_text="The earlier order whose work the vehicle came back for.")
     discount_percent = models.DecimalField(
-        "discount %", max_digits=5, decimal_places=2, default=ZERO,
-        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
+        "discount %", max_digits=5, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
         help_text="Taken off labor and parts before fees and taxes.")
     hazardous_waste = models.BooleanField("charge hazardous waste fee", default=True)
     notes = models.TextField(blank=True)
@@ -225,10 +223,10 @@ class LaborLine(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="labor_lines")
     operation = models.CharField(max_length=200)
     hours_sold = models.DecimalField(max_digits=6, decimal_places=2,
-                                     validators=[MinValueValidator(ZERO),
+                                     validators=[MinValueValidator(Decimal("0")),
                                                  at_most(MAX_LABOR_HOURS, "hours per line")])
     rate = models.DecimalField("rate per hour", max_digits=8, decimal_places=2,
-                               validators=[MinValueValidator(ZERO),
+                               validators=[MinValueValidator(Decimal("0")),
                                            at_most(MAX_LABOR_RATE, "per hour")])
     technician = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="labor_lines")
@@ -267,7 +265,7 @@ class PartLine(models.Model):
     quantity = models.PositiveIntegerField(
         default=1, validators=[at_most(MAX_LINE_QUANTITY, "per line")])
     price = models.DecimalField("unit price", max_digits=10, decimal_places=2,
-                                validators=[MinValueValidator(ZERO),
+                                validators=[MinValueValidator(Decimal("0")),
                                             at_most(MAX_PART_PRICE, "per part")])
     unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
                                     editable=False)
