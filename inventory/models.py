@@ -20,6 +20,7 @@ from accounts.limits import (
 )
 from accounts.models import Customer
 from core.money import ZERO
+from inventory import pricing
 from inventory.vin import normalize_vin, validate_vin
 
 # Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
@@ -245,9 +246,7 @@ class Part(models.Model):
 
     @property
     def selling_price(self):
-        from inventory.pricing import selling_price
-
-        return selling_price(self)
+        return pricing.selling_price(self)
 
     @property
     def is_low(self):

@@ -13,6 +13,8 @@ import contextlib
 import contextvars
 from decimal import Decimal
 
+from django.apps import apps
+
 from core.money import money
 
 DEFAULT_MATRIX = (
@@ -30,10 +32,11 @@ _snapshot = contextvars.ContextVar("inventory_markup_matrix", default=None)
 
 
 def load_matrix():
-    """The manager's bands, or DEFAULT_MATRIX while there are none (one query)."""
-    from inventory.models import MarkupRule
-
-    rules = tuple(MarkupRule.objects.order_by("up_to").values_list("up_to", "multiplier"))
+    """The manager's bands, or DEFAULT_MATRIX while there are none (one query). MarkupRule is
+    found through the app registry: inventory.models imports this module (Part.selling_price),
+    so this module does not import it back."""
+    rules = apps.get_model("inventory", "MarkupRule").objects.order_by("up_to")
+    rules = tuple(rules.values_list("up_to", "multiplier"))
     return rules or DEFAULT_MATRIX
 
 
