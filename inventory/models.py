@@ -366,7 +366,7 @@ class PurchaseOrder(models.Model):
         ORDERED = "ordered", "Ordered"
         PARTIALLY_RECEIVED = "partially_received", "Partially received"
         RECEIVED = "received", "Received"
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELED = "cancelled", "Cancelled"  # the stored value keeps its spelling
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT,
                                  related_name="purchase_orders")

@@ -220,11 +220,11 @@ Status = PurchaseOrder.Status
 
 # What each status may become. Receiving moves an order to partially received or received.
 PURCHASE_ORDER_PIPELINE = {
-    Status.DRAFT: {Status.ORDERED, Status.CANCELLED},
-    Status.ORDERED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELLED},
+    Status.DRAFT: {Status.ORDERED, Status.CANCELED},
+    Status.ORDERED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELED},
     Status.PARTIALLY_RECEIVED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED},
     Status.RECEIVED: set(),
-    Status.CANCELLED: set(),
+    Status.CANCELED: set(),
 }
 # Statuses whose lines are still expected from the supplier (or about to be ordered).
 OPEN_STATUSES = (Status.DRAFT, Status.ORDERED, Status.PARTIALLY_RECEIVED)
@@ -327,8 +327,8 @@ def cancel_purchase_order(order, *, user=None, reason=""):
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
-        _require(locked, "cancel", Status.CANCELLED)
-        locked.status = Status.CANCELLED
+        _require(locked, "cancel", Status.CANCELED)
+        locked.status = Status.CANCELED
         locked.cancelled_at = timezone.now()
         locked.cancel_reason = (reason or "").strip()[:200]
         locked.save()

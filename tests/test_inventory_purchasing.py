@@ -93,7 +93,7 @@ def test_a_draft_or_an_order_nothing_arrived_on_can_be_cancelled(draft, step):
         placed(draft)
     services.cancel_purchase_order(draft, reason="Wrong supplier")
     draft.refresh_from_db()
-    assert (draft.status, draft.cancel_reason) == (Status.CANCELLED, "Wrong supplier")
+    assert (draft.status, draft.cancel_reason) == (Status.CANCELED, "Wrong supplier")
 
 
 def test_an_order_partly_received_cannot_be_cancelled(draft, filters):
@@ -262,7 +262,7 @@ def test_the_cancel_page_cancels_with_a_reason(advisor_client, draft):
         {"reason": "Ordered by phone instead"}, follow=True)
     assert f"{draft.number} cancelled." in response.text
     draft.refresh_from_db()
-    assert (draft.status, draft.cancel_reason) == (Status.CANCELLED, "Ordered by phone instead")
+    assert (draft.status, draft.cancel_reason) == (Status.CANCELED, "Ordered by phone instead")
 
 
 def test_the_place_action_reports_what_it_placed_and_what_it_refused(advisor_client, draft,
