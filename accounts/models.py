@@ -68,15 +68,6 @@ class CustomerQuerySet(models.QuerySet):
             return models.Q(display_name__istartswith=word)
         return models.Q(display_name__icontains=word) | models.Q(email__icontains=word)
 
-    def people(self):
-        return self.filter(kind=Customer.Kind.PERSON)
-
-    def companies(self):
-        return self.filter(kind=Customer.Kind.COMPANY)
-
-    def reachable_for_reminders(self):
-        return self.filter(consent_reminders=True).exclude(email="", phone="")
-
 
 class Customer(models.Model):
     """A person or company the shop repairs cars for or sells cars to: the shared customer book."""

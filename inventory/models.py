@@ -248,11 +248,6 @@ class Part(models.Model):
     def selling_price(self):
         return pricing.selling_price(self)
 
-    @property
-    def is_low(self):
-        return self.active and self.on_hand <= self.reorder_point and bool(
-            self.reorder_point or self.reorder_quantity)
-
 
 class MarkupRule(models.Model):
     """One band of the parts markup matrix, edited by a manager.

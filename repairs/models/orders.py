@@ -20,7 +20,6 @@ from accounts.models import Customer
 from core.money import ZERO, money
 from inventory.models import Part, Vehicle
 from repairs.choices import (
-    EDITABLE_STATUSES,
     OPEN_STATUSES,
     Authorization,
     AuthorizationMethod,
@@ -122,14 +121,6 @@ class RepairOrder(models.Model):
 
     def __str__(self):
         return self.number or "New repair order"
-
-    @property
-    def is_open(self):
-        return self.status in OPEN_STATUSES
-
-    @property
-    def is_editable(self):
-        return self.status in EDITABLE_STATUSES
 
 
 class RepairOrderEvent(models.Model):
