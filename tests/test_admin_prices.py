@@ -9,7 +9,13 @@ from django.urls import reverse
 
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
 from repairs import services
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff, take_to
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    make_staff,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
 

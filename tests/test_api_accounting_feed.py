@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.models import CreditNote, FeedClock, Invoice, Payment
-from repairs.testing import add_job_with_lines, make_order, take_to
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.helpers.api import key_client, partner_with_key, staff_client
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
 
 pytestmark = pytest.mark.django_db
 
@@ -304,7 +304,7 @@ def test_several_ids_select_those_rows():
 
 
 def _invoiced_for(customer):
-    from repairs.testing import make_vehicle
+    from tests.helpers.builders.repairs import make_vehicle
 
     order = make_order(make_vehicle(owner=customer), customer=customer)
     add_job_with_lines(order, labor=[("1", "100")])
@@ -315,7 +315,7 @@ def _invoiced_for(customer):
 
 
 def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
-    from repairs.testing import make_customer
+    from tests.helpers.builders.repairs import make_customer
 
     own = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     stranger = make_customer(last_name="Stranger")
@@ -339,7 +339,7 @@ def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
 
 
 def test_only_an_accounting_partner_reads_every_customers_invoices():
-    from repairs.testing import make_customer
+    from tests.helpers.builders.repairs import make_customer
 
     invoices = {_invoiced_for(make_customer(last_name=name)).pk for name in ("One", "Two")}
     for kind in ("fleet", "marketplace", "other"):

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import WebhookSubscription
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from accounts.models import WebhookSubscription
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

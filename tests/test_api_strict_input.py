@@ -6,10 +6,15 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import WebhookSubscription
-from repairs.testing import add_job_with_lines, make_customer, make_order, make_vehicle
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key
-from tests.lot_factories import make_unit
+from tests.helpers.api import key_client, partner_with_key
+from tests.helpers.builders.lot import make_unit
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    make_vehicle,
+)
 
 pytestmark = pytest.mark.django_db
 

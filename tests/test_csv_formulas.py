@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from accounts.models import Customer
 from inventory.models import StockMovement
-from inventory.testing import make_customer, make_part
 from sales.models import Lead
+from tests.helpers.builders.inventory import make_customer, make_part
 
 pytestmark = pytest.mark.django_db
 

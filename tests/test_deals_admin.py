@@ -9,7 +9,7 @@ from accounts import roles
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Commission, CommissionPlan, Deal, DealPayment
-from tests.lot_factories import (
+from tests.helpers.builders.lot import (
     bulk_delivered_deals,
     delivered_deal,
     make_customer,

@@ -14,7 +14,13 @@ from accounts import roles
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Deal
-from tests.lot_factories import make_customer, make_deal, make_unit, make_vehicle, pay_in_full
+from tests.helpers.builders.lot import (
+    make_customer,
+    make_deal,
+    make_unit,
+    make_vehicle,
+    pay_in_full,
+)
 
 
 def run_together(*calls):

@@ -7,7 +7,7 @@ import pytest
 
 from sales import services
 from sales.models import Deal, DealRefund
-from tests.lot_factories import delivered_deal, make_deal
+from tests.helpers.builders.lot import delivered_deal, make_deal
 from tests.test_deals_admin import deal_inlines
 from tests.test_deals_concurrency import run_together
 

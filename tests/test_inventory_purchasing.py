@@ -12,7 +12,7 @@ from accounts.roles import MANAGER, SERVICE_ADVISOR
 from inventory import services
 from inventory.exceptions import InvalidTransition, InventoryError
 from inventory.models import Part, PurchaseOrder, PurchaseReceipt, StockMovement
-from inventory.testing import admin_form_data, make_part, make_staff, make_supplier
+from tests.helpers.builders.inventory import admin_form_data, make_part, make_staff, make_supplier
 
 pytestmark = pytest.mark.django_db
 

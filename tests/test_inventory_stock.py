@@ -12,7 +12,7 @@ from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from inventory import services
 from inventory.exceptions import InsufficientStock, InventoryError
 from inventory.models import Part, StockMovement
-from inventory.testing import make_part, make_staff
+from tests.helpers.builders.inventory import make_part, make_staff
 
 D = Decimal
 

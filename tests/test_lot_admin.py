@@ -9,7 +9,7 @@ from PIL import Image
 
 from accounts.models import ShopSettings
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
-from tests.lot_factories import (
+from tests.helpers.builders.lot import (
     bulk_units,
     delivered_deal,
     make_customer,

@@ -35,11 +35,11 @@ from accounts.models import (
 from carshop import cleanup
 from inventory.models import StockUnitPhoto
 from repairs.models import RepairOrder
-from repairs.testing import make_order
 from sales import services as sales_services
 from sales.models import Deal, DealAddon, TradeIn
-from tests.api_helpers import partner_with_key
-from tests.lot_factories import make_deal, make_unit
+from tests.helpers.api import partner_with_key
+from tests.helpers.builders.lot import make_deal, make_unit
+from tests.helpers.builders.repairs import make_order
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from accounts.models import Customer, PartnerKey, User, WebhookSubscription
 from bench.generator import Generator
 from carshop import tables
 from inventory.models import MarkupRule, Vehicle
-from inventory.testing import VALID_VINS, make_customer, make_vehicle
+from tests.helpers.builders.inventory import VALID_VINS, make_customer, make_vehicle
 
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
 

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import PartnerKey
-from tests.api_helpers import partner_with_key
+from tests.helpers.api import partner_with_key
 
 STRONG_KEY = "k3y-" + "x7Q9pL2mN8vB4cR6tY1uW5zA0sD3fG" * 2
 

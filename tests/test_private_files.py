@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inventory.models import StockUnitCost, StockUnitPhoto
-from tests.lot_factories import make_unit
+from tests.helpers.builders.lot import make_unit
 from tests.test_lot_admin import inline_management, png
 
 pytestmark = pytest.mark.django_db

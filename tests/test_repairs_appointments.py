@@ -14,7 +14,7 @@ from repairs import services
 from repairs.choices import AppointmentStatus
 from repairs.exceptions import RepairError
 from repairs.models import Appointment, RepairOrder
-from repairs.testing import make_customer, make_vehicle
+from tests.helpers.builders.repairs import make_customer, make_vehicle
 
 pytestmark = pytest.mark.django_db
 

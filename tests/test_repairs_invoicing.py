@@ -11,7 +11,13 @@ from django.utils import timezone
 from repairs import services
 from repairs.exceptions import InvoiceIsFinal, RepairError
 from repairs.models import CreditNote, Invoice, RepairOrder
-from repairs.testing import add_job_with_lines, make_order, make_part, set_rates, take_to
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    set_rates,
+    take_to,
+)
 
 
 def _completed_order(labor=("1.0", "100.00")):

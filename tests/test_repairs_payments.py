@@ -10,7 +10,7 @@ from django.db import connection
 from repairs import services
 from repairs.exceptions import InvoiceIsFinal, RepairError
 from repairs.models import Payment, RepairOrder
-from repairs.testing import add_job_with_lines, make_order, set_rates, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 
 
 def _invoice(total_labor="100.00"):

@@ -14,7 +14,7 @@ from accounts.roles import MANAGER, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.models import TimeEntry
-from repairs.testing import add_job_with_lines, make_order, make_staff, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_staff, take_to
 
 pytestmark = pytest.mark.django_db
 

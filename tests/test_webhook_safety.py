@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import services, webhooks
 from accounts.models import WebhookDelivery, WebhookSubscription
-from tests.api_helpers import Receiver, key_client, partner_with_key
+from tests.helpers.api import Receiver, key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 
