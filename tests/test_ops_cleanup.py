@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -20,7 +19,6 @@ from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -38,6 +36,7 @@ from repairs.models import RepairOrder
 from sales import services as sales_services
 from sales.models import Deal, DealAddon, TradeIn
 from tests.helpers.api import partner_with_key
+from tests.helpers.barrier import returned, run_together
 from tests.helpers.builders.lot import make_deal, make_unit
 from tests.helpers.builders.repairs import make_order
 
@@ -563,21 +562,12 @@ def test_a_file_that_does_not_read_back_as_written_deletes_nothing(tmp_path, mon
 @pytest.mark.django_db(transaction=True)
 def test_two_archive_runs_at_once_archive_each_entry_once(tmp_path):
     old = make_audit_entries(40, 120)
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def archive(folder):
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(cleanup.archive_audit_log(timedelta(days=90), folder)["entries"])
-        finally:
-            connection.close()
+        return cleanup.archive_audit_log(timedelta(days=90), folder)["entries"]
 
-    threads = [threading.Thread(target=archive, args=(tmp_path / name,)) for name in "ab"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = returned(run_together(*(lambda name=name: archive(tmp_path / name) for name in "ab"),
+                                     catch=(), timeout=60))
 
     archived = []
     for name in "ab":
