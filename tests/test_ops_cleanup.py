@@ -586,7 +586,7 @@ CLEANUP_COMMANDS = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuu
 @pytest.mark.parametrize("name", CLEANUP_COMMANDS)
 def test_cleanup_commands_follow_the_operations_conventions(name):
     from carshop.commands import OperationsCommand
-    from tests.test_ops_commands import command, documented_sections, parser_options
+    from tests.helpers.commands import command, documented_sections, parser_options
 
     instance = command(name)
     assert isinstance(instance, OperationsCommand)

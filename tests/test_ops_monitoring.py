@@ -10,8 +10,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.test_ops_config import findings, run_report
-from tests.test_ops_logs import ago, line, request, traceback_text, write_log
+from tests.helpers.commands import findings, run_report
+from tests.helpers.logs import ago, line, request, traceback_text, write_log
 
 
 @pytest.fixture

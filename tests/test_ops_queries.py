@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from accounts.models import Customer
-from tests.test_ops_logs import ago, line, write_log
+from tests.helpers.builders.customers import fill_customers
+from tests.helpers.logs import ago, line, write_log
 
 
 def slow_query(when, sql, duration_ms):
@@ -127,15 +128,6 @@ def test_running_on_sqlite_says_it_needs_postgresql():
 def test_bad_input_is_refused_in_one_line(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         run("analyze_queries", *args)
-
-
-def fill_customers(count=2000):
-    Customer.objects.bulk_create(
-        Customer(first_name=f"First{number}", last_name=f"Last{number}",
-                 display_name=f"Last{number}, First{number}")
-        for number in range(count))
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from accounts.models import Customer
 from carshop.dblog import MASKED, PARAM_MAX_CHARS, safe_params
-from tests.test_ops_queries import fill_customers
+from tests.helpers.builders.customers import fill_customers
 
 
 @pytest.fixture

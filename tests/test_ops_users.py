@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Customer, User
-from tests.test_ops_logs import ago, line, write_log
+from tests.helpers.logs import ago, line, write_log
 
 
 def run(name, *args, **options):
