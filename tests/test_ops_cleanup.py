@@ -17,7 +17,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
-from django.core.management import call_command, load_command_class
+from django.core.management import load_command_class
 from django.core.management.base import CommandError
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -39,19 +39,10 @@ from tests.helpers.api import partner_with_key
 from tests.helpers.barrier import returned, run_together
 from tests.helpers.builders.lot import make_deal, make_unit
 from tests.helpers.builders.repairs import make_order
+from tests.helpers.commands import run, run_json
 
 pytestmark = pytest.mark.django_db
 
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def run_json(name, *args):
-    return json.loads(run(name, *args, "--format", "json"))
 
 
 def kinds(report):

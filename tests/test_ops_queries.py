@@ -2,18 +2,16 @@
 where it is installed), queries running now, plans and their suggestions, on the real test
 database."""
 
-import io
-import json
 import threading
 import time
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from accounts.models import Customer
 from tests.helpers.builders.customers import fill_customers
+from tests.helpers.commands import run, run_json
 from tests.helpers.logs import ago, line, write_log
 
 
@@ -26,16 +24,6 @@ def slow_query(when, sql, duration_ms):
 def log_dir(settings, tmp_path):
     settings.LOG_DIR = tmp_path
     return tmp_path
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def run_json(name, *args):
-    return json.loads(run(name, *args, "--format", "json"))
 
 
 @pytest.mark.django_db

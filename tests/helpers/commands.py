@@ -16,18 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 
 
-def run(name, *args, quiet=True, **options):
-    """What the command wrote to stdout. Its stderr is swallowed (`quiet=False`: left alone)."""
+def run(name, *args, **options):
+    """What the command wrote to stdout (its stderr is swallowed)."""
     out = io.StringIO()
-    if quiet:
-        options["stderr"] = io.StringIO()
-    call_command(name, *args, stdout=out, **options)
+    call_command(name, *args, stdout=out, stderr=io.StringIO(), **options)
     return out.getvalue()
 
 
-def run_json(name, *args, quiet=True, **options):
+def run_json(name, *args, **options):
     """The command's report with `--format json`, parsed."""
-    return json.loads(run(name, *args, "--format", "json", quiet=quiet, **options))
+    return json.loads(run(name, *args, "--format", "json", **options))
 
 
 def run_refused(name, *args):
