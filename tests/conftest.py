@@ -25,6 +25,18 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def backup_dir(tmp_path, settings):
+    """The backup tests' starting point: a configured, empty backup folder and a seeded
+    database, cleaned up afterwards."""
+    from carshop.backups import testing
+
+    folder = testing.configure(tmp_path, settings)
+    testing.seed()
+    yield folder
+    testing.cleanup()
+
+
+@pytest.fixture
 def make_user(db):
     def make(username, role=None, *, staff=True, superuser=False, password="s3cret-Pass-word"):
         user = User.objects.create_user(username=username, password=password, is_staff=staff,

@@ -3,7 +3,6 @@ unknown or read-only body fields, a phone that is not a phone; and the schema sa
 answers (bounds of ids, nullable decision of a pending job)."""
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import WebhookSubscription
 from sales.models import Lead
@@ -19,13 +18,6 @@ from tests.helpers.builders.repairs import (
 pytestmark = pytest.mark.django_db
 
 LEADS = "/api/v1/leads/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -19,14 +19,6 @@ from tests.helpers.commands import run_json
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
 def test_a_drill_restores_the_latest_chain_into_scratch_and_validates_it(backup_dir):
     call_command("backup", "--type=full", stdout=io.StringIO())
     Part.objects.filter(sku="BK-007").update(description="after the full backup")
