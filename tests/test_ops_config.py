@@ -6,12 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from tests.helpers.commands import findings, run_report
-
-
-def statuses(report, check):
-    return [f["status"] for f in report["findings"] if f["check"] == check]
-
+from tests.helpers.commands import findings, run_report, statuses
 
 # --- validate_config --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.helpers.commands import findings, run, run_json, run_report
-from tests.helpers.logs import ago, line, request, traceback_text, write_log
+from tests.helpers.logs import ago, line, request, slow_query, traceback_text, write_log
 
 
 @pytest.fixture
@@ -167,11 +167,6 @@ def test_error_report_refuses_a_bad_period(log_dir):
 
 
 # --- monitor_performance ----------------------------------------------------------------------
-
-
-def slow_query(when, sql, duration_ms):
-    return line(when, logger="carshop.db", message="slow query", level="WARNING", sql=sql,
-                duration_ms=duration_ms, many=False, database="default")
 
 
 @pytest.mark.django_db

@@ -12,12 +12,7 @@ from django.db import connection, connections
 from accounts.models import Customer
 from tests.helpers.builders.customers import fill_customers
 from tests.helpers.commands import run, run_json
-from tests.helpers.logs import ago, line, write_log
-
-
-def slow_query(when, sql, duration_ms):
-    return line(when, logger="carshop.db", message="slow query", level="WARNING", sql=sql,
-                duration_ms=duration_ms, many=False, database="default")
+from tests.helpers.logs import ago, slow_query, write_log
 
 
 @pytest.fixture

@@ -12,13 +12,7 @@ from django.utils import timezone
 
 from accounts.models import PartnerKey
 from tests.helpers.api import partner_with_key
-from tests.helpers.commands import findings, run_report
-
-STRONG_KEY = "k3y-" + "x7Q9pL2mN8vB4cR6tY1uW5zA0sD3fG" * 2
-
-
-def statuses(report, check):
-    return [f["status"] for f in report["findings"] if f["check"] == check]
+from tests.helpers.commands import STRONG_KEY, findings, run_report, statuses
 
 
 @pytest.fixture

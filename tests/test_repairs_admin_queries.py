@@ -8,7 +8,7 @@ from auditlog.context import disable_auditlog
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from accounts.roles import SERVICE_ADVISOR
 from repairs import services
 from repairs.models import Appointment
 from tests.helpers.builders.repairs import (
@@ -25,11 +25,6 @@ from tests.helpers.builders.repairs import (
 pytestmark = pytest.mark.django_db
 
 SIZES = [1, 50]
-
-
-@pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
 
 
 @pytest.fixture

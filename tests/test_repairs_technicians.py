@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
-
-
-@pytest.fixture
 def work(tech):
     """One order with a job of terry's, one with somebody else's."""
     part = make_part("BP-1", cost="31.17", price="55.00")

@@ -22,11 +22,6 @@ HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
-
-
-@pytest.fixture
 def manager():
     return make_staff("robin", MANAGER)
 

@@ -40,6 +40,7 @@ from repairs.choices import AppointmentStatus, PaymentMethod
 from repairs.models import Appointment, CannedJob, CannedJobLabor, CannedJobPart
 from sales import services as sales_services
 from sales.models import CommissionPlan, Lead
+from tests.helpers.admin import visible_text
 from tests.helpers.builders.lot import delivered_deal, make_deal
 from tests.helpers.builders.repairs import (
     add_job_with_lines,
@@ -140,11 +141,6 @@ GRANTED = {role: roles.expand(roles.ROLES[role], _models_by_app())
 
 def may(role, app_label, codename):
     return role == SUPERUSER or (app_label, codename) in GRANTED[role]
-
-
-def visible_text(html):
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"<[^>]+>", " ", html)
 
 
 class World:

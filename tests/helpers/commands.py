@@ -51,8 +51,16 @@ def run_report(name, *args):
 
 def findings(report, status=None):
     """{(check, status): detail} of a report's findings, of one status if given."""
-    return {(f["check"], f["status"]): f["detail"] for f in report["findings"]
-            if status is None or f["status"] == status}
+    return {
+        (f["check"], f["status"]): f["detail"]
+        for f in report["findings"]
+        if status is None or f["status"] == status
+    }
+
+
+def statuses(report, check):
+    """The statuses a report gave one check."""
+    return [f["status"] for f in report["findings"] if f["check"] == check]
 
 
 def command(name):
@@ -91,17 +99,24 @@ def run_manage(environment, *args, inherit=False, drop=()):
     environment without its DJANGO_* variables, those of REALISTIC_PRODUCTION and `drop`, under
     `environment`; logs go to var/log-test-settings unless LOG_DIR says otherwise."""
     if inherit:
-        env = {k: v for k, v in os.environ.items()
-               if k not in REALISTIC_PRODUCTION and k not in drop and not k.startswith("DJANGO_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in REALISTIC_PRODUCTION and k not in drop and not k.startswith("DJANGO_")
+        }
         env.update(environment)
         for key in drop:
             env.pop(key, None)
         env["LOG_DIR"] = env.get("LOG_DIR", str(ROOT / "var" / "log-test-settings"))
     else:
-        env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
-               "HOME": os.environ.get("HOME", "/")}
+        env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/")}
         env.update({name: value for name, value in environment.items() if value is not None})
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=120, check=False,
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )

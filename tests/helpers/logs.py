@@ -31,8 +31,17 @@ def write_log(path, lines, *, compressed=False, modified=None):
 
 
 def request(when, path, duration_ms, status=200, method="GET", user="advisor", request_id="-"):
-    return line(when, logger="carshop.access", message="request", method=method, path=path,
-                status=status, duration_ms=duration_ms, user=user, request_id=request_id)
+    return line(
+        when,
+        logger="carshop.access",
+        message="request",
+        method=method,
+        path=path,
+        status=status,
+        duration_ms=duration_ms,
+        user=user,
+        request_id=request_id,
+    )
 
 
 def traceback_text(exception, file, lineno, function="handler", message="boom"):
@@ -44,4 +53,17 @@ def traceback_text(exception, file, lineno, function="handler", message="boom"):
         f'  File "{file}", line {lineno}, in {function}\n'
         "    raise_it()\n"
         f"{exception}: {message}"
+    )
+
+
+def slow_query(when, sql, duration_ms):
+    return line(
+        when,
+        logger="carshop.db",
+        message="slow query",
+        level="WARNING",
+        sql=sql,
+        duration_ms=duration_ms,
+        many=False,
+        database="default",
     )
