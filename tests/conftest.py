@@ -1,10 +1,12 @@
-"""Fixtures shared by the tests: staff users of each role, logged-in clients."""
+"""Fixtures shared by the tests: staff users of each role, logged-in clients, a seeded backup
+folder, people at their own browsers."""
 
 import pytest
 from django.contrib.auth.models import Group
 
 from accounts import roles
 from accounts.models import User
+from tests.helpers.browser import Person
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +24,18 @@ def _fresh_cache():
     ContentType.objects.clear_cache()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def backup_dir(tmp_path, settings):
+    """The backup tests' starting point: a configured, empty backup folder and a seeded
+    database, cleaned up afterwards."""
+    from carshop.backups import testing
+
+    folder = testing.configure(tmp_path, settings)
+    testing.seed()
+    yield folder
+    testing.cleanup()
 
 
 @pytest.fixture
@@ -62,6 +76,14 @@ def operator(make_user):
 
 
 @pytest.fixture
+def tech():
+    """A technician made through the repairs builders (the service shop's tests)."""
+    from tests.helpers.builders.repairs import make_staff
+
+    return make_staff("terry", roles.TECHNICIAN)
+
+
+@pytest.fixture
 def login(client):
     """Log a user in through the admin (so axes, signals and logs see a real login)."""
 
@@ -70,61 +92,6 @@ def login(client):
         return client
 
     return do
-
-
-class Person:
-    """One person at their own browser: a fresh context (own cookies), a desktop screen or a
-    phone. Every 4xx/5xx answer to the page's requests, console error and uncaught script error
-    is collected; the `people` fixture fails the test on any that was not expected."""
-
-    DESKTOP = {"viewport": {"width": 1366, "height": 768}}
-    PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-             "device_scale_factor": 3}
-
-    def __init__(self, browser, base_url, *, phone=False):
-        self.base_url = base_url
-        self.context = browser.new_context(base_url=base_url,
-                                           **(self.PHONE if phone else self.DESKTOP))
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(15000)
-        self.problems = []
-        self.expected = set()
-        self.page.on("response", self._on_response)
-        self.page.on("console", self._on_console)
-        self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
-
-    def _on_response(self, response):
-        if response.status >= 400:
-            path = response.url.removeprefix(self.base_url)
-            if (response.status, path) in self.expected:
-                return
-            self.problems.append(f"{response.status} {response.request.method} {path}")
-
-    def _on_console(self, message):
-        if message.type == "error":
-            where = (message.location or {}).get("url", "").removeprefix(self.base_url)
-            self.problems.append(f"console error at {where}: {message.text}")
-
-    def expect_refusal(self, status, path):
-        """A refusal the test itself provokes (a 403 for a page the role may not open)."""
-        self.expected.add((status, path))
-
-    def go(self, path):
-        response = self.page.goto(path)
-        self.page.wait_for_load_state()
-        return response
-
-    def log_in(self, username, password="s3cret-Pass-word"):
-        self.go("/admin/login/")
-        self.page.fill("#id_username", username)
-        self.page.fill("#id_password", password)
-        self.page.click("input[type=submit]")
-        self.page.wait_for_load_state()
-        assert "/admin/login/" not in self.page.url, f"{username} could not log in"
-        return self
-
-    def text(self, selector="#content"):
-        return self.page.locator(selector).inner_text()
 
 
 @pytest.fixture

@@ -2,14 +2,20 @@
 open, and is offered no button (print, PDF, history) that would show one or answer 403.
 Who sees prices is one permission (accounts.roles.sees_prices); an advisor sees them all."""
 
-import re
 
 import pytest
 from django.urls import reverse
 
-from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
+from accounts.roles import SERVICE_ADVISOR, sees_prices
 from repairs import services
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff, take_to
+from tests.helpers.admin import visible_text
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    make_staff,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +23,6 @@ pytestmark = pytest.mark.django_db
 # amount (1.5 h), part price, part cost, the job's amount.
 FIGURES = ("97.00", "145.50", "55.00", "31.17", "200.50")
 PRICE_WORDS = ("unit price", "rate per hour", "amount", "total", "unit cost", "discount")
-
-
-def visible_text(html):
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"<[^>]+>", " ", html)
-
-
-@pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts import roles
 from accounts.models import User
-from inventory.testing import admin_form_data
+from tests.helpers.builders.inventory import admin_form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,13 @@ from django.urls import reverse
 
 from inventory import services as inventory_services
 from inventory.models import PurchaseOrder, StockUnit
-from inventory.testing import make_part, make_supplier
 from repairs import services as repair_services
 from repairs.models import Job, RepairOrder, TimeEntry
-from repairs.testing import add_job_with_lines, make_order, take_to
 from sales import services as sales_services
 from sales.models import Deal
-from tests.lot_factories import make_deal, make_unit
+from tests.helpers.builders.inventory import make_part, make_supplier
+from tests.helpers.builders.lot import make_deal, make_unit
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,9 @@ from django.utils import timezone
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.models import CreditNote, FeedClock, Invoice, Payment
-from repairs.testing import add_job_with_lines, make_order, take_to
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.helpers.api import key_client, partner_with_key, staff_client
+from tests.helpers.barrier import join, start_together
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
 
 pytestmark = pytest.mark.django_db
 
@@ -157,12 +158,10 @@ def test_syncs_during_concurrent_invoicing_and_payments_receive_every_document_e
         add_job_with_lines(order, labor=[("1", "100")])
         completed.append(take_to(order, "completed"))
     to_pay = [_invoiced("10") for _ in range(2)]
-    start = threading.Barrier(5)
     errors = []
 
     def invoice_orders(orders, slow):
         try:
-            start.wait()
             for order in orders:
                 with transaction.atomic():
                     services.invoice_repair_order(order)
@@ -170,12 +169,9 @@ def test_syncs_during_concurrent_invoicing_and_payments_receive_every_document_e
                         time.sleep(0.08)  # committed well after its feed time was taken
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
-        finally:
-            connection.close()
 
     def take_payments(invoice, slow):
         try:
-            start.wait()
             for _ in range(8):
                 with transaction.atomic():
                     services.record_payment(invoice, Decimal("1.00"), "card")
@@ -183,17 +179,13 @@ def test_syncs_during_concurrent_invoicing_and_payments_receive_every_document_e
                         time.sleep(0.05)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [
-        threading.Thread(target=invoice_orders, args=(completed[0::2], True)),
-        threading.Thread(target=invoice_orders, args=(completed[1::2], False)),
-        threading.Thread(target=take_payments, args=(to_pay[0], True)),
-        threading.Thread(target=take_payments, args=(to_pay[1], False)),
-    ]
-    for thread in threads:
-        thread.start()
+    threads, start = start_together(
+        lambda: invoice_orders(completed[0::2], True),
+        lambda: invoice_orders(completed[1::2], False),
+        lambda: take_payments(to_pay[0], True),
+        lambda: take_payments(to_pay[1], False),
+        caller_waits=True, wait=None)
     start.wait()
     invoices_seen, payments_seen = [], []
     invoices_after = payments_after = None
@@ -204,8 +196,7 @@ def test_syncs_during_concurrent_invoicing_and_payments_receive_every_document_e
         received, payments_after = _sync(client, "payments", payments_after, page_size=2,
                                          pause=0.01)
         payments_seen += received
-    for thread in threads:
-        thread.join()
+    join(threads, timeout=None)
     assert not errors
     received, _after = _sync(client, "invoices", invoices_after)  # the sync after
     invoices_seen += received
@@ -304,7 +295,7 @@ def test_several_ids_select_those_rows():
 
 
 def _invoiced_for(customer):
-    from repairs.testing import make_vehicle
+    from tests.helpers.builders.repairs import make_vehicle
 
     order = make_order(make_vehicle(owner=customer), customer=customer)
     add_job_with_lines(order, labor=[("1", "100")])
@@ -315,7 +306,7 @@ def _invoiced_for(customer):
 
 
 def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
-    from repairs.testing import make_customer
+    from tests.helpers.builders.repairs import make_customer
 
     own = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     stranger = make_customer(last_name="Stranger")
@@ -339,7 +330,7 @@ def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
 
 
 def test_only_an_accounting_partner_reads_every_customers_invoices():
-    from repairs.testing import make_customer
+    from tests.helpers.builders.repairs import make_customer
 
     invoices = {_invoiced_for(make_customer(last_name=name)).pk for name in ("One", "Two")}
     for kind in ("fleet", "marketplace", "other"):

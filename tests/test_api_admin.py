@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts import services, webhooks
 from accounts.models import Partner, PartnerKey, User, WebhookSubscription
 from accounts.roles import MANAGER, OPERATIONS, SALESPERSON, SERVICE_ADVISOR
-from tests.api_helpers import (
+from tests.helpers.api import (
     Receiver,
     key_client,
     partner_with_key,

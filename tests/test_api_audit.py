@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from accounts.models import Customer, WebhookSubscription
 from accounts.roles import MANAGER
-from tests.api_helpers import key_client, partner_with_key, staff_client
+from tests.helpers.api import key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,16 @@ from rest_framework.test import APIClient
 from accounts.services import revoke_key
 from carshop.management.commands.generate_api_docs import build_schema
 from repairs import services
-from repairs.testing import add_job_with_lines, make_customer, make_order, make_vehicle, take_to
 from sales.services import create_partner_lead
-from tests.api_helpers import ALL_SCOPES, key_client, partner_with_key
-from tests.lot_factories import make_unit
+from tests.helpers.api import ALL_SCOPES, key_client, partner_with_key
+from tests.helpers.builders.lot import make_unit
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    make_vehicle,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
 

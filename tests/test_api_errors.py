@@ -5,7 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import WebhookSubscription
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

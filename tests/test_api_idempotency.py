@@ -1,12 +1,11 @@
 """Idempotency-Key: a write sent again returns the first answer and creates nothing new."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from accounts.models import WebhookSubscription
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
+from tests.helpers.barrier import returned, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -88,23 +87,13 @@ def test_an_overlong_idempotency_key_is_refused():
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_posts_at_the_same_moment_create_one_subscription():
     _partner, _key, plain = partner_with_key()
-    barrier = threading.Barrier(2)
-    results = []
 
-    def post():
-        try:
-            client = key_client(plain)
-            barrier.wait(timeout=10)
-            response = _post(client, key="same-moment")
-            results.append((response.status_code, response.json().get("id")))
-        finally:
-            connection.close()
+    def post(client):
+        response = _post(client, key="same-moment")
+        return response.status_code, response.json().get("id")
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    clients = [key_client(plain) for _ in range(2)]
+    results = returned(run_together(*(lambda c=c: post(c) for c in clients), catch=()))
     assert WebhookSubscription.objects.count() == 1
     assert [status for status, _id in results] == [201, 201]
     assert len({subscription_id for _status, subscription_id in results}) == 1

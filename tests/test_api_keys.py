@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.exceptions import AccountsError
 from accounts.models import PartnerKey
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 

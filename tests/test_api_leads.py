@@ -9,8 +9,8 @@ from accounts.roles import MANAGER, SALESPERSON
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
-from tests.lot_factories import delivered_deal, make_unit
+from tests.helpers.api import key_client, partner_with_key, staff_client, verified_subscription
+from tests.helpers.builders.lot import delivered_deal, make_unit
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,11 @@ from core.api.rows import RowFormats
 from inventory.models import StockUnitPhoto
 from repairs import services
 from repairs.models import Invoice
-from repairs.testing import (
+from sales import services as sales_services
+from sales.models import Lead
+from tests.helpers.api import ALL_SCOPES, key_client, partner_with_key
+from tests.helpers.builders.lot import make_unit
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_customer,
     make_order,
@@ -23,10 +27,6 @@ from repairs.testing import (
     make_vehicle,
     take_to,
 )
-from sales import services as sales_services
-from sales.models import Lead
-from tests.api_helpers import ALL_SCOPES, key_client, partner_with_key
-from tests.lot_factories import make_unit
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from accounts.models import WebhookEvent
 from accounts.roles import SALESPERSON, TECHNICIAN
 from inventory.lot_services import move_unit
 from inventory.models import StockUnit, StockUnitPhoto
-from tests.api_helpers import key_client, partner_with_key, staff_client, verified_subscription
-from tests.lot_factories import bulk_units, delivered_deal, make_unit
+from tests.helpers.api import key_client, partner_with_key, staff_client, verified_subscription
+from tests.helpers.builders.lot import bulk_units, delivered_deal, make_unit
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ inserted between pages."""
 import threading
 
 import pytest
-from django.db import connection
 
 from accounts.models import WebhookSubscription
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
+from tests.helpers.barrier import join, start_together
 
 pytestmark = pytest.mark.django_db
 
@@ -77,27 +77,22 @@ def test_rows_inserted_while_a_partner_pages_are_never_repeated_and_nothing_is_s
     partner, _key, plain = partner_with_key()
     _add_subscriptions(partner, 40)
     before = set(WebhookSubscription.objects.values_list("id", flat=True))
-    started, stop = threading.Barrier(2), threading.Event()
+    stop = threading.Event()
     inserted = []
 
     def insert_while_paging():
-        try:
-            started.wait(timeout=10)
-            while not stop.is_set() and len(inserted) < 200:
-                inserted.append(WebhookSubscription.objects.create(
-                    partner=partner, url="https://h.example.com/new",
-                    events=["repair_order.status_changed"], secret="whsec_x").pk)
-        finally:
-            connection.close()
+        while not stop.is_set() and len(inserted) < 200:
+            inserted.append(WebhookSubscription.objects.create(
+                partner=partner, url="https://h.example.com/new",
+                events=["repair_order.status_changed"], secret="whsec_x").pk)
 
-    writer = threading.Thread(target=insert_while_paging)
-    writer.start()
+    writers, started = start_together(insert_while_paging, caller_waits=True)
     try:
         started.wait(timeout=10)
         seen = _walk(key_client(plain), page_size=3)
     finally:
         stop.set()
-        writer.join(timeout=30)
+        join(writers, timeout=30)
     assert inserted, "the writer inserted nothing while the pages were read"
     assert len(seen) == len(set(seen)), "a row was returned twice"
     assert before <= set(seen), "a row that existed before paging was skipped"

@@ -10,7 +10,7 @@ from accounts.api.permissions import HasScope
 from accounts.models import Customer, WebhookSubscription
 from accounts.roles import MANAGER, SERVICE_ADVISOR, TECHNICIAN
 from accounts.services import subscribe
-from tests.api_helpers import ALL_SCOPES, key_client, partner_with_key, staff_client
+from tests.helpers.api import ALL_SCOPES, key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

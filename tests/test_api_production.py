@@ -6,7 +6,7 @@ import uuid
 
 import redis
 
-from tests.test_settings import REALISTIC_PRODUCTION, run_manage
+from tests.helpers.commands import REALISTIC_PRODUCTION, run_manage
 
 # The production settings' API root, asked for HTML as a browser does and for JSON, through the
 # whole middleware stack; the cache is a Redis database and prefix of this test's own.
@@ -27,7 +27,7 @@ def test_production_serves_no_browsable_api():
     environment = {**REALISTIC_PRODUCTION,
                    "CACHE_URL": f"redis://127.0.0.1:6379/15?key_prefix={prefix}"}
     try:
-        result = run_manage(environment, "shell", "-c", "import json\n" + ASK)
+        result = run_manage(environment, "shell", "-c", "import json\n" + ASK, inherit=True)
     finally:
         client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
         for name in client.scan_iter(match=f"{prefix}:*"):

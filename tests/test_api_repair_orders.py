@@ -14,7 +14,8 @@ from accounts.models import Partner
 from accounts.roles import SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.models import RepairOrder
-from repairs.testing import (
+from tests.helpers.api import key_client, partner_with_key, staff_client
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_customer,
     make_order,
@@ -22,7 +23,6 @@ from repairs.testing import (
     make_vehicle,
     take_to,
 )
-from tests.api_helpers import key_client, partner_with_key, staff_client
 
 pytestmark = pytest.mark.django_db
 

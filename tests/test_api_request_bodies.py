@@ -5,23 +5,15 @@ nothing: malformed or deeply nested JSON (400), a body too large (413), a body t
 import json
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import WebhookSubscription
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 pytestmark = pytest.mark.django_db
 
 LEADS = "/api/v1/leads/"
 SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

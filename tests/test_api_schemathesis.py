@@ -22,7 +22,7 @@ import schemathesis
 from django.conf import settings as django_settings
 from hypothesis import HealthCheck, settings
 
-from tests.api_helpers import partner_with_key
+from tests.helpers.api import partner_with_key
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 STATEFUL_STEPS = int(os.environ.get("SCHEMATHESIS_STATEFUL_STEPS", "10"))
@@ -63,7 +63,7 @@ def _seed_repairs(partner):
     from decimal import Decimal
 
     from repairs import services
-    from repairs.testing import (
+    from tests.helpers.builders.repairs import (
         add_job_with_lines,
         make_customer,
         make_order,
@@ -90,7 +90,7 @@ def _seed_lot(partner):
     """Cars for sale with a photo, and leads the partner posted."""
     from inventory.models import StockUnitPhoto
     from sales.services import create_partner_lead
-    from tests.lot_factories import make_unit
+    from tests.helpers.builders.lot import make_unit
 
     units = [make_unit() for _ in range(3)]
     StockUnitPhoto.objects.create(unit=units[0], image="stock/photos/front.jpg", is_main=True)

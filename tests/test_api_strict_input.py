@@ -3,24 +3,21 @@ unknown or read-only body fields, a phone that is not a phone; and the schema sa
 answers (bounds of ids, nullable decision of a pending job)."""
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import WebhookSubscription
-from repairs.testing import add_job_with_lines, make_customer, make_order, make_vehicle
 from sales.models import Lead
-from tests.api_helpers import key_client, partner_with_key
-from tests.lot_factories import make_unit
+from tests.helpers.api import key_client, partner_with_key
+from tests.helpers.builders.lot import make_unit
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    make_vehicle,
+)
 
 pytestmark = pytest.mark.django_db
 
 LEADS = "/api/v1/leads/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import redis
 from django.core import checks
 from django.test import override_settings
 
-from tests.api_helpers import key_client, partner_with_key
+from tests.helpers.api import key_client, partner_with_key
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/15"

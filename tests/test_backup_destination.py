@@ -2,35 +2,19 @@
 backups intact; a Django storage (object storage by configuration) works like a folder."""
 
 import contextlib
-import io
-import json
 import os
 import resource
 import subprocess
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from carshop.backups import service, testing
 from inventory.models import Part
+from tests.helpers.backups import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full", *extra):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", *extra, stdout=out)
-    return json.loads(out.getvalue())["backup"]
 
 
 @contextlib.contextmanager

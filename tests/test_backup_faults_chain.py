@@ -3,7 +3,6 @@ during a full backup, changes that bypass the capture triggers, and a backup tha
 
 import contextlib
 import io
-import json
 import os
 import sqlite3
 import subprocess
@@ -18,23 +17,9 @@ from django.db import connection, connections
 
 from carshop.backups import capture, postgres, service, testing
 from carshop.backups.errors import BackupError
+from tests.helpers.backups import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full", *extra):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", *extra, stdout=out,
-                 stderr=io.StringIO())
-    return json.loads(out.getvalue())["backup"]
 
 
 def restore(manifest, folder):

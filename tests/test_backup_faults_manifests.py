@@ -6,7 +6,6 @@ which then restores when given explicitly.
 """
 
 import io
-import json
 
 import pytest
 from django.core.management import call_command
@@ -15,22 +14,9 @@ from django.core.management.base import CommandError
 from accounts.models import Customer
 from carshop.backups import testing
 from inventory.models import Part
+from tests.helpers.backups import backup, files_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full"):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", stdout=out)
-    return json.loads(out.getvalue())["backup"]
 
 
 @pytest.fixture
@@ -52,10 +38,6 @@ def damage(folder, manifest, how):
         path.write_bytes(path.read_bytes()[:100])
     else:
         path.unlink()
-
-
-def files_in(folder):
-    return sorted(p.name for p in folder.iterdir())
 
 
 @pytest.mark.parametrize("how", ["truncated", "deleted"])

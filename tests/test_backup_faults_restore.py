@@ -26,26 +26,13 @@ from django.db import connection
 from accounts.models import Customer
 from carshop.backups import testing
 from inventory.models import Part
+from tests.helpers.backups import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("CARSHOP_FAULT_DRILL_RUNS", "3"))
 # A comma-separated subset of the pause points to drill (default: all of them).
 POINTS = [p for p in os.environ.get("CARSHOP_FAULT_DRILL_POINTS", "").split(",") if p]
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full"):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", stdout=out)
-    return json.loads(out.getvalue())["backup"]
 
 
 class Chain:

@@ -14,42 +14,29 @@ from django.utils import timezone
 from carshop.backups import service, status, testing
 from carshop.health import BackupFreshness
 from inventory.models import Part
+from tests.helpers.commands import run_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def run(*args):
-    out = io.StringIO()
-    call_command(*args, "--format=json", stdout=out)
-    return json.loads(out.getvalue())
 
 
 def test_a_drill_restores_the_latest_chain_into_scratch_and_validates_it(backup_dir):
     call_command("backup", "--type=full", stdout=io.StringIO())
     Part.objects.filter(sku="BK-007").update(description="after the full backup")
-    latest = run("backup", "--type=incremental")["backup"]
+    latest = run_json("backup", "--type=incremental")["backup"]
     Part.objects.update(description="the live database moves on")
     live_before = testing.table_contents()
 
-    drill = run("test_recovery")
+    drill = run_json("test_recovery")
 
     assert drill["validated"] and drill["mismatches"] == []
     assert drill["source"] == latest["id"] and len(drill["chain"]) == 2
     assert drill["rows"] == sum(t["rows"] for t in latest["tables"].values())
     assert testing.table_contents() == live_before  # the live database is untouched
 
-    validation = run("validate_restoration")
+    validation = run_json("validate_restoration")
     assert validation["validated"] and validation["source"] == latest["id"]
 
-    metrics = run("record_recovery_metrics")
+    metrics = run_json("record_recovery_metrics")
     assert metrics["rto_seconds"] == drill["restore_seconds"] > 0
     assert metrics["rpo_seconds"] >= 0
     assert status.load()["recovery_metrics"][-1] == metrics
@@ -128,16 +115,16 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(backup_dir):
 
 
 def test_a_dry_run_backup_writes_nothing(backup_dir):
-    report = run("backup", "--type=incremental", "--dry-run")
+    report = run_json("backup", "--type=incremental", "--dry-run")
     assert report["backup"]["kind"] == "full"
     assert "first backup" in report["backup"]["promoted_reason"]
     assert not backup_dir.exists()
 
 
 def test_a_failed_drill_is_recorded_as_failed_and_no_drill_twice(backup_dir):
-    manifest = run("backup", "--type=full")["backup"]
-    run("test_recovery")
-    good = run("record_recovery_metrics")
+    manifest = run_json("backup", "--type=full")["backup"]
+    run_json("test_recovery")
+    good = run_json("record_recovery_metrics")
     assert good["validated"] and good["error"] is None
     with pytest.raises(CommandError, match="already recorded: run test_recovery for a new one"):
         call_command("record_recovery_metrics", stdout=io.StringIO())

@@ -17,30 +17,9 @@ from django.db import connection
 from accounts.models import Customer
 from carshop.backups import testing
 from inventory.models import Part
+from tests.helpers.backups import backup, files_in, manifest_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full"):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", stdout=out)
-    return json.loads(out.getvalue())["backup"]
-
-
-def manifest_path(folder, manifest):
-    return folder / f"{manifest['id']}.manifest.json"
-
-
-def files_in(folder):
-    return sorted(p.name for p in folder.iterdir())
 
 
 @pytest.fixture

@@ -10,24 +10,9 @@ from django.db import connection
 from accounts.models import Customer
 from carshop.backups import service, testing
 from inventory.models import Part, StockMovement
+from tests.helpers.backups import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def backup_dir(tmp_path, settings):
-    folder = testing.configure(tmp_path, settings)
-    testing.seed()
-    yield folder
-    testing.cleanup()
-
-
-def backup(kind="full", **options):
-    out = io.StringIO()
-    call_command("backup", f"--type={kind}", "--format=json", stdout=out, **options)
-    import json
-
-    return json.loads(out.getvalue())["backup"]
 
 
 def restore(source):

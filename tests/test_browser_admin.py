@@ -60,7 +60,7 @@ def test_manager_cancels_a_deal_with_a_deposit_and_refunds_it(browser_page, live
 
     from sales import services
     from sales.models import DealRefund
-    from tests.lot_factories import make_deal
+    from tests.helpers.builders.lot import make_deal
 
     deal = make_deal(salesperson=salesperson)
     services.record_payment(deal, amount=Decimal("400.00"), method="card")

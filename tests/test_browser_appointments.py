@@ -3,7 +3,7 @@ offers only that customer's vehicles."""
 
 import pytest
 
-from repairs.testing import make_customer, make_vehicle
+from tests.helpers.builders.repairs import make_customer, make_vehicle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from repairs import links
-from repairs.testing import add_job_with_lines, make_order, set_rates
-from tests.lot_factories import make_customer, make_unit
+from tests.helpers.builders.lot import make_customer, make_unit
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from repairs.choices import Authorization, RepairOrderStatus
-from repairs.testing import add_job_with_lines, make_order
+from tests.helpers.builders.repairs import add_job_with_lines, make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,15 +3,14 @@ unchanged: a text cell a spreadsheet would evaluate (=, +, -, @, tab, carriage r
 written with a single quote in front, numbers of numeric columns stay numbers."""
 
 import csv
-import io
 
 import pytest
-from django.core.management import call_command
 
 from accounts.models import Customer
 from inventory.models import StockMovement
-from inventory.testing import make_customer, make_part
 from sales.models import Lead
+from tests.helpers.builders.inventory import make_customer, make_part
+from tests.helpers.commands import run
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +23,6 @@ FORMULAS = [
     "\t=1+1",
     "\r=1+1",
 ]
-
-
-def run(*args):
-    call_command(*args, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def rows(path):

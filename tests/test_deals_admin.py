@@ -9,7 +9,8 @@ from accounts import roles
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Commission, CommissionPlan, Deal, DealPayment
-from tests.lot_factories import (
+from tests.helpers.admin import deal_inlines, inline_management
+from tests.helpers.builders.lot import (
     bulk_delivered_deals,
     delivered_deal,
     make_customer,
@@ -21,23 +22,6 @@ from tests.lot_factories import (
 D = Decimal
 LIST = "/admin/sales/deal/"
 pytestmark = pytest.mark.django_db
-
-
-def management(prefix, total=0, initial=0):
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
-
-
-def deal_inlines(deal=None):
-    counts = {"trade_ins": 0, "addons": 0, "payments": 0, "refunds": 0, "commissions": 0}
-    if deal is not None:
-        counts = {"trade_ins": deal.trade_ins.count(), "addons": deal.addons.count(),
-                  "payments": deal.payments.count(), "refunds": deal.refunds.count(),
-                  "commissions": deal.commissions.count()}
-    data = {}
-    for prefix, initial in counts.items():
-        data.update(management(prefix, total=initial, initial=initial))
-    return data
 
 
 @pytest.mark.parametrize("query", ["", "?status=delivered&q=Buyer"])
@@ -186,7 +170,7 @@ def test_payment_added_on_the_deal_page_is_recorded_by_whoever_took_it(salespers
     data = {"sale_price": "15000.00", "documentation_fee": "199.00", "registration_fee": "85.00",
             "down_payment": "0", "finance_reserve": "0", "stock_unit": deal.stock_unit_id,
             "buyer": deal.buyer_id, "salesperson": salesperson.pk, **deal_inlines(deal),
-            **management("payments", total=1),
+            **inline_management("payments", total=1),
             "payments-0-received_at_0": "2026-03-01", "payments-0-received_at_1": "10:00",
             "payments-0-amount": "500.00", "payments-0-method": "card",
             "payments-0-reference": "deposit"}

@@ -4,39 +4,22 @@ Each thread has its own database connection; a barrier releases them together so
 transactions really collide on the stock unit's row lock.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts import roles
 from inventory.models import StockUnit
 from sales import services
 from sales.models import Deal
-from tests.lot_factories import make_customer, make_deal, make_unit, make_vehicle, pay_in_full
-
-
-def run_together(*calls):
-    """Run each call in its own thread, released at once; return what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except Exception as exc:  # the outcome, error or not, is what the test asserts
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
+from tests.helpers.barrier import run_together
+from tests.helpers.builders.lot import (
+    make_customer,
+    make_deal,
+    make_unit,
+    make_vehicle,
+    pay_in_full,
+)
 
 
 @pytest.mark.postgresql

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import roles
 from sales import services
 from sales.models import Lead
-from tests.lot_factories import make_customer, make_unit
+from tests.helpers.builders.lot import make_customer, make_unit
 
 LIST = "/admin/sales/lead/"
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ import pytest
 
 from sales import services
 from sales.models import Deal, DealRefund
-from tests.lot_factories import delivered_deal, make_deal
-from tests.test_deals_admin import deal_inlines
-from tests.test_deals_concurrency import run_together
+from tests.helpers.admin import deal_inlines
+from tests.helpers.barrier import run_together
+from tests.helpers.builders.lot import delivered_deal, make_deal
 
 D = Decimal
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from inventory.lot_services import move_unit
 from inventory.models import StockUnit, StockUnitCost
 from sales import services
 from sales.models import Commission, CommissionPlan, Deal, Lead
-from tests.lot_factories import (
+from tests.helpers.builders.lot import (
     delivered_deal,
     make_customer,
     make_deal,

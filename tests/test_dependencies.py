@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from packaging.version import Version
 
 from carshop.dependencies import rewrite_pin, update_requirement
-from tests.test_ops_commands import command, parser_options
+from tests.helpers.commands import command, parser_options, run
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements"
 
@@ -25,12 +25,6 @@ def requirements(tmp_path):
     folder = tmp_path / "requirements"
     shutil.copytree(REQUIREMENTS, folder)
     return folder
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def comment_column(text, name):

@@ -18,7 +18,6 @@ import os
 import pwd
 import re
 import runpy
-import secrets
 import shutil
 import socket
 import subprocess
@@ -29,15 +28,22 @@ from pathlib import Path
 import pytest
 
 from carshop.logconfig import build_logging_config
+from tests.helpers.commands import run_manage
+from tests.helpers.deploy import (
+    CONFIGURATION_DOC,
+    DEPLOY,
+    DEPLOY_DOC,
+    LOGROTATE,
+    SYSTEMD,
+    documented_examples,
+    production_environment,
+    read_unit,
+    unit_values,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOY = ROOT / "deploy"
-SYSTEMD = DEPLOY / "systemd"
 NGINX = DEPLOY / "nginx"
-LOGROTATE = DEPLOY / "logrotate" / "carapp"
 ENV_EXAMPLE = ROOT / ".env.example"
-CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
-DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 
 # (unit, DJANGO_ENV, checkout, runtime directory, nginx site, folders the service may write)
 SERVICES = [
@@ -61,26 +67,6 @@ GUIDE_LOG_FILES = {"app.log", "error.log", "access.log", "db.log", "auth.log"}
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def read_unit(path):
-    """(section, key, value) of each line of a unit file; systemd repeats keys, INI does not."""
-    entries = []
-    section = None
-    for raw in Path(path).read_text().splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        entries.append((section, key.strip(), value.strip()))
-    return entries
-
-
-def unit_values(entries, section, key):
-    return [value for s, k, value in entries if s == section and k == key]
-
-
 def nginx_directives(path):
     """The lines of an nginx file without comments."""
     lines = []
@@ -98,26 +84,6 @@ def load_gunicorn_config(monkeypatch, **environment):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
-
-
-def ini_blocks(markdown, heading):
-    """The ```ini blocks of a markdown section, each as a dict."""
-    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
-    blocks = []
-    for body in re.findall(r"```ini\n(.*?)```", section, re.S):
-        values = {}
-        for line in body.splitlines():
-            if line.strip() and not line.startswith("#"):
-                name, _, value = line.partition("=")
-                values[name] = value
-        blocks.append(values)
-    return blocks
-
-
-def documented_examples():
-    """(production, staging) environment files of docs/configuration.md."""
-    production, staging = ini_blocks(CONFIGURATION_DOC.read_text(), "## A production example")
-    return production, staging
 
 
 def variables_read_by_settings():
@@ -189,26 +155,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def run_manage(environment, *args):
-    """manage.py in a clean environment (the developer's variables must not leak in)."""
-    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/")}
-    env.update({name: value for name, value in environment.items() if value is not None})
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )
-
-
-def production_environment(tmp_path):
-    """The documented production example, with a real key and folders of this test."""
-    production, _ = documented_examples()
-    environment = dict(production, DJANGO_ENV="production", DEBUG="false")
-    environment["SECRET_KEY"] = secrets.token_urlsafe(50)
-    for name in ("VAR_DIR", "LOG_DIR", "BACKUP_DIR"):
-        environment[name] = str(tmp_path / name.lower())
-    return environment
 
 
 # --- gunicorn --------------------------------------------------------------------------------

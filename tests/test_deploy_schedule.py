@@ -10,7 +10,7 @@ import pytest
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 
-from tests.test_deploy_files import DEPLOY, DEPLOY_DOC, SYSTEMD, read_unit, unit_values
+from tests.helpers.deploy import DEPLOY, DEPLOY_DOC, SYSTEMD, read_unit, unit_values
 
 SCRIPT = DEPLOY / "scheduled-task.sh"
 

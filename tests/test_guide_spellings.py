@@ -1,21 +1,14 @@
 """MAINTENANCE-GUIDE.md's own command lines work as written, or the refusal names the Carshop
 form: each spelling here was refused before."""
 
-import io
 import json
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Customer
 from carshop.backups import service, testing
-
-
-def run(*args):
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
+from tests.helpers.commands import run
 
 
 def test_log_commands_take_days_as_a_period(tmp_path):

@@ -11,7 +11,7 @@ from accounts.roles import MANAGER, TECHNICIAN
 from inventory import services
 from inventory.lot_services import acquire_unit
 from inventory.models import MarkupRule, StockUnit
-from inventory.testing import (
+from tests.helpers.builders.inventory import (
     VALID_VINS,
     make_customer,
     make_part,

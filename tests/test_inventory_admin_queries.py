@@ -14,7 +14,7 @@ from accounts.roles import MANAGER, SERVICE_ADVISOR
 from inventory import services
 from inventory.demo import NORTH_AMERICAN, make_vin
 from inventory.models import Part, PurchaseOrder, Supplier
-from inventory.testing import make_customer, make_part, make_staff, make_supplier
+from tests.helpers.builders.inventory import make_customer, make_part, make_staff, make_supplier
 
 pytestmark = pytest.mark.django_db
 

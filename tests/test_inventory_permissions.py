@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from inventory import services
-from inventory.testing import make_part, make_staff, make_supplier
+from tests.helpers.builders.inventory import make_part, make_staff, make_supplier
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.roles import MANAGER, SERVICE_ADVISOR
 from inventory import pricing
 from inventory.models import MarkupRule, Part
-from inventory.testing import make_part, make_staff
+from tests.helpers.builders.inventory import make_part, make_staff
 
 pytestmark = pytest.mark.django_db
 

@@ -1,18 +1,17 @@
 """Purchase orders: draft -> ordered -> partially received -> received (or cancelled), receiving
 into stock, and reordering what runs low."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from accounts.roles import MANAGER, SERVICE_ADVISOR
 from inventory import services
 from inventory.exceptions import InvalidTransition, InventoryError
 from inventory.models import Part, PurchaseOrder, PurchaseReceipt, StockMovement
-from inventory.testing import admin_form_data, make_part, make_staff, make_supplier
+from tests.helpers.barrier import answers, run_together
+from tests.helpers.builders.inventory import admin_form_data, make_part, make_staff, make_supplier
 
 pytestmark = pytest.mark.django_db
 
@@ -188,24 +187,12 @@ def test_two_people_receiving_the_same_delivery_at_once_receive_it_once():
     part = make_part("RACE-1")
     order = services.create_purchase_order(supplier, [(part, 5, D("3.00"))])
     services.place_purchase_order(order)
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def receive():
-        try:
-            barrier.wait(timeout=10)
-            services.receive_purchase_order(PurchaseOrder.objects.get(pk=order.pk))
-            outcomes.append("received")
-        except InventoryError as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
+        services.receive_purchase_order(PurchaseOrder.objects.get(pk=order.pk))
+        return "received"
 
-    threads = [threading.Thread(target=receive) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = answers(run_together(receive, receive, catch=InventoryError))
     assert sorted(outcomes) == [
         f"{order.number} is received: only an ordered or partially received order can be "
         f"received.", "received"]

@@ -1,18 +1,18 @@
 """Parts stock: the ledger, receiving and average cost, adjustments, never below zero."""
 
 import random
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.urls import reverse
 
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from inventory import services
 from inventory.exceptions import InsufficientStock, InventoryError
 from inventory.models import Part, StockMovement
-from inventory.testing import make_part, make_staff
+from tests.helpers.barrier import answers, run_together
+from tests.helpers.builders.inventory import make_part, make_staff
 
 D = Decimal
 
@@ -110,28 +110,6 @@ def test_on_hand_always_equals_the_ledger_after_mixed_operations():
         assert services.ledger_balance(part) == part.on_hand
 
 
-def _race(workers, action):
-    """Run `action` in `workers` threads released at the same moment; return their outcomes."""
-    barrier = threading.Barrier(workers)
-    outcomes = []
-
-    def run():
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(action())
-        except InventoryError as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
-
-
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_advisors_issuing_the_last_unit_at_once_get_one_success_and_one_clear_error():
@@ -141,7 +119,7 @@ def test_two_advisors_issuing_the_last_unit_at_once_get_one_success_and_one_clea
         services.issue_part(Part.objects.get(pk=part.pk), 1, reference="repairs.partline:1")
         return "issued"
 
-    outcomes = _race(2, issue)
+    outcomes = answers(run_together(*[issue] * 2, catch=InventoryError))
     assert sorted(outcomes) == ["Only 0 of ALT-1 in stock; cannot take 1.", "issued"]
     part.refresh_from_db()
     assert part.on_hand == 0
@@ -158,7 +136,7 @@ def test_many_concurrent_issues_never_take_more_than_the_shelf_holds():
         services.issue_part(Part.objects.get(pk=part.pk), 1)
         return "issued"
 
-    outcomes = _race(6, issue)
+    outcomes = answers(run_together(*[issue] * 6, catch=InventoryError))
     assert outcomes.count("issued") == 3
     assert len(outcomes) == 6
     part.refresh_from_db()

@@ -10,7 +10,12 @@ from accounts.roles import SERVICE_ADVISOR
 from inventory import services
 from inventory.exceptions import InvalidVin, InventoryError
 from inventory.models import Vehicle
-from inventory.testing import admin_form_data, make_customer, make_staff, make_vehicle
+from tests.helpers.builders.inventory import (
+    admin_form_data,
+    make_customer,
+    make_staff,
+    make_vehicle,
+)
 
 pytestmark = pytest.mark.django_db
 

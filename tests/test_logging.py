@@ -139,7 +139,7 @@ def test_log_files_are_created_with_the_mode_logrotate_gives_them(tmp_path):
     import re
 
     from carshop.logconfig import build_logging_config
-    from tests.test_deploy_files import LOGROTATE
+    from tests.helpers.deploy import LOGROTATE
 
     config = build_logging_config(tmp_path, "INFO")
     config["disable_existing_loggers"] = False

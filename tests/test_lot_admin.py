@@ -1,15 +1,13 @@
 """The lot in the admin: the stock list (search, aging, costs, photos), a unit's page, actions."""
 
-import io
 from decimal import Decimal
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from accounts.models import ShopSettings
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
-from tests.lot_factories import (
+from tests.helpers.admin import inline_management, png
+from tests.helpers.builders.lot import (
     bulk_units,
     delivered_deal,
     make_customer,
@@ -21,17 +19,6 @@ D = Decimal
 U = StockUnit.Status
 LIST = "/admin/inventory/stockunit/"
 pytestmark = pytest.mark.django_db
-
-
-def png():
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 4), "blue").save(buffer, "PNG")
-    return SimpleUploadedFile("unit.png", buffer.getvalue(), content_type="image/png")
-
-
-def inline_management(prefix, total=0, initial=0):
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
 
 
 def unit_with_extras():

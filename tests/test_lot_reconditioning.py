@@ -10,11 +10,11 @@ from django.utils import timezone
 from accounts.models import ShopSettings
 from inventory.lot_services import wholesale_unit
 from inventory.models import StockUnit, StockUnitCost
-from inventory.testing import make_part
 from repairs import services as shop
 from repairs.models import RepairOrder
 from sales import services
-from tests.lot_factories import (
+from tests.helpers.builders.inventory import make_part
+from tests.helpers.builders.lot import (
     bulk_units,
     delivered_deal,
     make_customer,

@@ -21,7 +21,7 @@ from inventory.lot_services import (
 )
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto
 from sales import services
-from tests.lot_factories import make_customer, make_deal, make_unit, make_vehicle
+from tests.helpers.builders.lot import make_customer, make_deal, make_unit, make_vehicle
 
 D = Decimal
 U = StockUnit.Status

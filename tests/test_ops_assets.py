@@ -1,21 +1,14 @@
 """optimize_assets: collectstatic with whitenoise's compressed manifest storage, and the report."""
 
 import gzip
-import io
-import json
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from tests.helpers.commands import run_json
+
 WHITENOISE = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
-
-
-def run(*args):
-    out = io.StringIO()
-    call_command("optimize_assets", *args, "--format", "json", stdout=out, stderr=io.StringIO())
-    return json.loads(out.getvalue())
 
 
 def storages(settings, backend):
@@ -25,7 +18,7 @@ def storages(settings, backend):
 def test_collects_into_static_root_and_reports_the_compressed_files(tmp_path, settings):
     root = tmp_path / "static"
     with override_settings(STATIC_ROOT=root, STORAGES=storages(settings, WHITENOISE)):
-        report = run()
+        report = run_json("optimize_assets")
 
     assert report["static_root"] == str(root)
     assert report["copied"] > 50 and report["files"] == report["copied"]
@@ -44,7 +37,7 @@ def test_collects_into_static_root_and_reports_the_compressed_files(tmp_path, se
 def test_dry_run_writes_nothing(tmp_path, settings):
     root = tmp_path / "static"
     with override_settings(STATIC_ROOT=root, STORAGES=storages(settings, WHITENOISE)):
-        report = run("--dry-run")
+        report = run_json("optimize_assets", "--dry-run")
     assert report["dry_run"] is True
     assert report["source_files"] > 50 and report["source_bytes"] > 0
     assert not root.exists()
@@ -53,7 +46,7 @@ def test_dry_run_writes_nothing(tmp_path, settings):
 def test_a_storage_that_does_not_compress_is_said(tmp_path, settings):
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     with override_settings(STATIC_ROOT=tmp_path / "s", STORAGES=storages(settings, plain)):
-        report = run()
+        report = run_json("optimize_assets")
     assert report["compressed"]["gzip"]["files"] == 0
     assert any("does not compress" in note for note in report["notes"])
 
@@ -64,4 +57,4 @@ def test_a_static_root_that_cannot_be_written_is_refused(tmp_path, settings):
     with (override_settings(STATIC_ROOT=blocker / "static",
                             STORAGES=storages(settings, WHITENOISE)),
           pytest.raises(CommandError, match=r"^STATIC_ROOT .*a-file/static is not writable")):
-        run()
+        run_json("optimize_assets")

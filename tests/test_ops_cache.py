@@ -1,25 +1,18 @@
 """analyze_cache and optimize_cache against the real Redis (a test database and key prefix of
 their own) and against locmem."""
 
-import io
-import json
 import os
 import uuid
 
 import pytest
 import redis
 from django.core.cache import cache
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from tests.helpers.commands import run_json as run
+
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, "--format", "json", stdout=out, stderr=io.StringIO())
-    return json.loads(out.getvalue())
 
 
 def finding(report, check):

@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -18,9 +17,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
-from django.core.management import call_command, load_command_class
+from django.core.management import load_command_class
 from django.core.management.base import CommandError
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -35,24 +33,16 @@ from accounts.models import (
 from carshop import cleanup
 from inventory.models import StockUnitPhoto
 from repairs.models import RepairOrder
-from repairs.testing import make_order
 from sales import services as sales_services
 from sales.models import Deal, DealAddon, TradeIn
-from tests.api_helpers import partner_with_key
-from tests.lot_factories import make_deal, make_unit
+from tests.helpers.api import partner_with_key
+from tests.helpers.barrier import returned, run_together
+from tests.helpers.builders.lot import make_deal, make_unit
+from tests.helpers.builders.repairs import make_order
+from tests.helpers.commands import run, run_json
 
 pytestmark = pytest.mark.django_db
 
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def run_json(name, *args):
-    return json.loads(run(name, *args, "--format", "json"))
 
 
 def kinds(report):
@@ -563,21 +553,12 @@ def test_a_file_that_does_not_read_back_as_written_deletes_nothing(tmp_path, mon
 @pytest.mark.django_db(transaction=True)
 def test_two_archive_runs_at_once_archive_each_entry_once(tmp_path):
     old = make_audit_entries(40, 120)
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def archive(folder):
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(cleanup.archive_audit_log(timedelta(days=90), folder)["entries"])
-        finally:
-            connection.close()
+        return cleanup.archive_audit_log(timedelta(days=90), folder)["entries"]
 
-    threads = [threading.Thread(target=archive, args=(tmp_path / name,)) for name in "ab"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = returned(run_together(*(lambda name=name: archive(tmp_path / name) for name in "ab"),
+                                     catch=(), timeout=60))
 
     archived = []
     for name in "ab":
@@ -596,7 +577,7 @@ CLEANUP_COMMANDS = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuu
 @pytest.mark.parametrize("name", CLEANUP_COMMANDS)
 def test_cleanup_commands_follow_the_operations_conventions(name):
     from carshop.commands import OperationsCommand
-    from tests.test_ops_commands import command, documented_sections, parser_options
+    from tests.helpers.commands import command, documented_sections, parser_options
 
     instance = command(name)
     assert isinstance(instance, OperationsCommand)

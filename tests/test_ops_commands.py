@@ -1,14 +1,12 @@
 """The operations commands share their conventions, and docs/operations.md matches them."""
 
 import re
-from pathlib import Path
 
 import pytest
-from django.core.management import get_commands, load_command_class
+from django.core.management import get_commands
 
 from carshop.commands import OperationsCommand
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+from tests.helpers.commands import command, documented_sections, parser_options
 
 USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",
                "reset_password"]
@@ -25,21 +23,6 @@ DATABASE = ["analyze_indexes", "optimize_indexes", "create_indexes", "analyze_qu
 TEST_ENVIRONMENT = ["create_test_env", "test_in_isolation", "profile"]
 COMMANDS = (USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA + APPLICATION
             + DATABASE + TEST_ENVIRONMENT)
-
-
-def command(name):
-    return load_command_class(get_commands()[name], name)
-
-
-def parser_options(name):
-    parser = command(name).create_parser("manage.py", name)
-    return {option for action in parser._actions for option in action.option_strings}
-
-
-def documented_sections():
-    """{command: text of its section} of docs/operations.md."""
-    sections = re.split(r"^### ", DOC.read_text(), flags=re.M)[1:]
-    return {section.split("\n", 1)[0].strip(): section for section in sections}
 
 
 @pytest.mark.parametrize("name", COMMANDS)

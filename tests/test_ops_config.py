@@ -5,28 +5,8 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 
-
-def run_report(name, *args):
-    """(report as JSON, CommandError or None): the report is printed also when the run fails."""
-    out = io.StringIO()
-    error = None
-    try:
-        call_command(name, *args, "--format", "json", stdout=out, stderr=io.StringIO())
-    except CommandError as exc:
-        error = exc
-    return json.loads(out.getvalue()), error
-
-
-def findings(report, status=None):
-    return {(f["check"], f["status"]): f["detail"] for f in report["findings"]
-            if status is None or f["status"] == status}
-
-
-def statuses(report, check):
-    return [f["status"] for f in report["findings"] if f["check"] == check]
-
+from tests.helpers.commands import findings, run_report, statuses
 
 # --- validate_config --------------------------------------------------------------------------
 
@@ -181,7 +161,8 @@ def test_check_auth_config_fails_when_lockouts_are_not_enforced(settings):
 
 
 def test_validate_config_passes_the_documented_production_example(tmp_path):
-    from tests.test_deploy_files import production_environment, run_manage
+    from tests.helpers.commands import run_manage
+    from tests.helpers.deploy import production_environment
 
     environment = production_environment(tmp_path)
     # The example's PostgreSQL server is not here: the same settings on an SQLite file.

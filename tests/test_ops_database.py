@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
-from tests.test_ops_config import findings, run_report
+from tests.helpers.commands import findings, run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 

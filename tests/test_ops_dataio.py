@@ -21,15 +21,10 @@ from accounts.models import Customer, PartnerKey, User, WebhookSubscription
 from bench.generator import Generator
 from carshop import tables
 from inventory.models import MarkupRule, Vehicle
-from inventory.testing import VALID_VINS, make_customer, make_vehicle
+from tests.helpers.builders.inventory import VALID_VINS, make_customer, make_vehicle
+from tests.helpers.commands import run
 
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
-
-
-def run(command, *args):
-    out = io.StringIO()
-    call_command(command, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def fails(command, *args):

@@ -1,23 +1,15 @@
 """check_docs on a planted docs tree and on the real repository; update_changelog on a real git
 repository."""
 
-import io
-import json
 import shutil
 import subprocess
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from carshop.docs_check import check_docs, github_anchor
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, "--format", "json", stdout=out, stderr=io.StringIO())
-    return json.loads(out.getvalue())
+from tests.helpers.commands import run_json
 
 
 @pytest.fixture
@@ -67,7 +59,7 @@ def test_finds_a_command_documented_nowhere(docs_tree):
 def test_the_command_exits_non_zero_on_a_broken_link(docs_tree):
     (docs_tree / "README.md").write_text("[x](docs/missing.md)\n")
     with pytest.raises(CommandError, match=r"^docs: FAIL link: README.md:1: \[x\]"):
-        run("check_docs", "--root", str(docs_tree))
+        run_json("check_docs", "--root", str(docs_tree))
 
 
 def test_github_anchors():
@@ -77,7 +69,7 @@ def test_github_anchors():
 
 
 def test_the_repository_docs_pass():
-    report = run("check_docs")
+    report = run_json("check_docs")
     assert report["status"] in ("OK", "WARN")
     assert report["data"]["broken_links"] == []
     assert report["data"]["missing_commands"] == {}
@@ -117,7 +109,7 @@ def repo(tmp_path):
 
 
 def changelog(repo, *args):
-    return run("update_changelog", "--repository", str(repo), *args)
+    return run_json("update_changelog", "--repository", str(repo), *args)
 
 
 @needs_git

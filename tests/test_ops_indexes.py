@@ -11,20 +11,11 @@ from django.db import connection
 
 from accounts.models import Customer
 from inventory.models import Vehicle
-
-
-def run(name, *args):
-    """(stdout, the CommandError's message or None)."""
-    out = io.StringIO()
-    try:
-        call_command(name, *args, stdout=out, stderr=io.StringIO())
-    except CommandError as exc:
-        return out.getvalue(), str(exc)
-    return out.getvalue(), None
+from tests.helpers.commands import run_refused
 
 
 def run_json(name, *args):
-    out, _error = run(name, *args, "--format", "json")
+    out, _error = run_refused(name, *args, "--format", "json")
     return json.loads(out)
 
 
@@ -72,7 +63,7 @@ def plate_index_dropped(transactional_db):
 
 
 def test_a_dropped_declared_index_is_reported_and_built_again(plate_index_dropped):
-    out, error = run("analyze_indexes")
+    out, error = run_refused("analyze_indexes")
     assert "declared indexes" in out and "vehicle_plate_idx on inventory_vehicle" in out
     assert error.startswith(f"indexes of {connection.vendor} ")
     assert "FAIL declared indexes: 1 of " in error and "missing: vehicle_plate_idx" in error
@@ -81,7 +72,7 @@ def test_a_dropped_declared_index_is_reported_and_built_again(plate_index_droppe
     assert (missing["name"], missing["table"], missing["source"]) == (
         "vehicle_plate_idx", "inventory_vehicle", "inventory.Vehicle Meta.indexes")
 
-    dry, error = run("optimize_indexes", "--dry-run")
+    dry, error = run_refused("optimize_indexes", "--dry-run")
     assert error is None
     assert "1 to do" in dry and "would run: CREATE INDEX" in dry
     assert "vehicle_plate_idx" not in index_names("inventory_vehicle")  # nothing changed
@@ -106,7 +97,7 @@ def test_create_indexes_builds_a_dropped_field_index(transactional_db):
         dry = run_json("create_indexes", "--dry-run")
         assert [action["index"] for action in dry["actions"]] == [name]
         assert name not in index_names("accounts_customer")
-        out, error = run("create_indexes")
+        out, error = run_refused("create_indexes")
         assert error is None and f"DONE  {name} on accounts_customer (field index" in out
         assert name in index_names("accounts_customer")
     finally:
@@ -130,12 +121,12 @@ def test_a_duplicate_index_is_reported_and_never_dropped():
         assert row["declared"] is None
         assert row["drop"].startswith('DROP INDEX ') and '"dup_vehicle_plate"' in row["drop"]
 
-        out, error = run("optimize_indexes")
+        out, error = run_refused("optimize_indexes")
         assert error is None
         assert "nothing to do" in out
         assert 'DROP INDEX' in out and '"dup_vehicle_plate"' in out  # suggested, for review
         assert "dup_vehicle_plate" in index_names("inventory_vehicle")
-        run("create_indexes")
+        run_refused("create_indexes")
         assert "dup_vehicle_plate" in index_names("inventory_vehicle")
     finally:
         drop_index("dup_vehicle_plate")
@@ -226,7 +217,7 @@ def test_postgresql_reports_usage_figures_and_says_when_bloat_is_not_measured():
 @pytest.mark.sqlite
 @pytest.mark.django_db
 def test_sqlite_says_what_it_does_not_measure():
-    out, error = run("analyze_indexes")
+    out, error = run_refused("analyze_indexes")
     assert error is None
     assert "SQLite keeps no index usage figures" in out
     assert "SQLite keeps no index bloat" in out

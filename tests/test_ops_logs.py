@@ -1,14 +1,9 @@
 """Reading the JSON logs: rotated and compressed copies, periods, percentiles, endpoints."""
 
-import gzip
-import json
-import os
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from carshop.ops.logs import (
     LogReader,
@@ -21,46 +16,7 @@ from carshop.ops.logs import (
     percentile,
     request_statistics,
 )
-
-# --- JSON log lines as carshop/logconfig.py writes them (the other test_ops files use these) ---
-
-
-def ago(**delta):
-    return timezone.now() - timedelta(**delta)
-
-
-def line(when, **fields):
-    return json.dumps({"level": fields.pop("level", "INFO"), "time": when.isoformat(), **fields})
-
-
-def write_log(path, lines, *, compressed=False, modified=None):
-    """Write JSON lines (strings) to a log file; `modified` sets its mtime (a datetime)."""
-    text = "".join(f"{entry}\n" for entry in lines)
-    if compressed:
-        with gzip.open(path, "wt", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    if modified is not None:
-        os.utime(path, (modified.timestamp(), modified.timestamp()))
-    return path
-
-
-def request(when, path, duration_ms, status=200, method="GET", user="advisor", request_id="-"):
-    return line(when, logger="carshop.access", message="request", method=method, path=path,
-                status=status, duration_ms=duration_ms, user=user, request_id=request_id)
-
-
-def traceback_text(exception, file, lineno, function="handler", message="boom"):
-    return (
-        "Traceback (most recent call last):\n"
-        '  File "/srv/venv/lib/python3.11/site-packages/django/core/handlers/base.py", '
-        "line 197, in _get_response\n"
-        "    response = wrapped_callback(request, *callback_args, **callback_kwargs)\n"
-        f'  File "{file}", line {lineno}, in {function}\n'
-        "    raise_it()\n"
-        f"{exception}: {message}"
-    )
+from tests.helpers.logs import ago, line, request, traceback_text, write_log
 
 
 def test_percentiles_interpolate_between_ranks_on_a_worked_example():

@@ -10,8 +10,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.test_ops_config import findings, run_report
-from tests.test_ops_logs import ago, line, request, traceback_text, write_log
+from tests.helpers.commands import findings, run, run_json, run_report
+from tests.helpers.logs import ago, line, request, slow_query, traceback_text, write_log
 
 
 @pytest.fixture
@@ -20,18 +20,6 @@ def log_dir(settings, tmp_path):
     folder.mkdir()
     settings.LOG_DIR = folder
     return folder
-
-
-def run_json(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, "--format", "json", stdout=out)
-    return json.loads(out.getvalue())
-
-
-def run_text(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out)
-    return out.getvalue()
 
 
 # --- analyze_logs -----------------------------------------------------------------------------
@@ -75,7 +63,7 @@ def test_analyze_logs_counts_statuses_and_latency_percentiles_by_endpoint(access
     assert data["access_log"]["files"] == ["access.log.1.gz", "access.log"]
     assert data["access_log"]["skipped_lines"] == 1
 
-    text = run_text("analyze_logs", "--period", "24h", "--top", "1")
+    text = run("analyze_logs", "--period", "24h", "--top", "1")
     assert "requests since" in text and ": 14" in text
     assert "GET /admin/accounts/customer/{id}/change/" in text
     assert "POST /admin/login/" not in text
@@ -160,7 +148,7 @@ def test_error_report_groups_by_exception_and_place_with_first_and_last_seen(log
         ("(no exception)", "django.request"): 1,
     }
 
-    text = run_text("error_report", "--period", "7d")
+    text = run("error_report", "--period", "7d")
     assert "errors since" in text and "6 in 4 groups" in text
     assert "     3  ValueError at repairs/services.py:42" in text
     assert "request req-a" in text
@@ -179,11 +167,6 @@ def test_error_report_refuses_a_bad_period(log_dir):
 
 
 # --- monitor_performance ----------------------------------------------------------------------
-
-
-def slow_query(when, sql, duration_ms):
-    return line(when, logger="carshop.db", message="slow query", level="WARNING", sql=sql,
-                duration_ms=duration_ms, many=False, database="default")
 
 
 @pytest.mark.django_db
@@ -208,7 +191,7 @@ def test_monitor_performance_ranks_slow_endpoints_and_counts_slow_queries(access
         "sql": "SELECT * FROM part WHERE id = ?", "count": 2, "p50_ms": 950.0, "p95_ms": 1175.0,
         "p99_ms": 1195.0, "max_ms": 1200.0, "mean_ms": 950.0,
     }]
-    text = run_text("monitor_performance", "--period", "24h", "--slow-ms", "650")
+    text = run("monitor_performance", "--period", "24h", "--slow-ms", "650")
     assert "slower than 650 ms: 4 requests" in text
     assert "slow queries (db.log): 3" in text
     assert "2 x  max 1200.0 ms  SELECT * FROM part WHERE id = ?" in text

@@ -2,39 +2,23 @@
 where it is installed), queries running now, plans and their suggestions, on the real test
 database."""
 
-import io
-import json
 import threading
 import time
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from accounts.models import Customer
-from tests.test_ops_logs import ago, line, write_log
-
-
-def slow_query(when, sql, duration_ms):
-    return line(when, logger="carshop.db", message="slow query", level="WARNING", sql=sql,
-                duration_ms=duration_ms, many=False, database="default")
+from tests.helpers.builders.customers import fill_customers
+from tests.helpers.commands import run, run_json
+from tests.helpers.logs import ago, slow_query, write_log
 
 
 @pytest.fixture
 def log_dir(settings, tmp_path):
     settings.LOG_DIR = tmp_path
     return tmp_path
-
-
-def run(name, *args):
-    out = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def run_json(name, *args):
-    return json.loads(run(name, *args, "--format", "json"))
 
 
 @pytest.mark.django_db
@@ -127,15 +111,6 @@ def test_running_on_sqlite_says_it_needs_postgresql():
 def test_bad_input_is_refused_in_one_line(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         run("analyze_queries", *args)
-
-
-def fill_customers(count=2000):
-    Customer.objects.bulk_create(
-        Customer(first_name=f"First{number}", last_name=f"Last{number}",
-                 display_name=f"Last{number}, First{number}")
-        for number in range(count))
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
 
 
 @pytest.mark.django_db

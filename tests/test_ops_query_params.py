@@ -1,17 +1,16 @@
 """db.log keeps each slow statement's parameters, secrets masked, and optimize_queries plans the
 statement with them: a concrete plan on any PostgreSQL (15 has no generic plans) and SQLite."""
 
-import io
 import json
 import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from accounts.models import Customer
 from carshop.dblog import MASKED, PARAM_MAX_CHARS, safe_params
-from tests.test_ops_queries import fill_customers
+from tests.helpers.builders.customers import fill_customers
+from tests.helpers.commands import run_json
 
 
 @pytest.fixture
@@ -37,13 +36,6 @@ def entries(path):
     return [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines() if raw]
 
 
-def run_json(*args):
-    out = io.StringIO()
-    call_command("optimize_queries", *args, "--format", "json", stdout=out,
-                 stderr=io.StringIO())
-    return json.loads(out.getvalue())
-
-
 def customers_named_first7(data):
     [statement] = [row for row in data["statements"] if row["source"] == "db.log"
                    and row["sql"].startswith('SELECT COUNT(*) AS "__count" FROM '
@@ -63,7 +55,7 @@ def test_a_slow_orm_query_is_explained_with_the_values_it_ran_with(db_log):
     assert logged["params"] == ["First7"]
 
     statement = customers_named_first7(
-        run_json("--threshold=0.00001", "--min-rows=1000", "--top=50"))
+        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50"))
     assert statement["status"] == "explained", statement["note"]
     assert statement["note"] == "planned with the logged parameter values"
     assert any("accounts_customer" in line for line in statement["plan"])
@@ -79,7 +71,7 @@ def test_on_postgresql_the_plan_is_concrete_even_before_version_16(db_log):
     Customer.objects.filter(first_name="First7").count()
 
     statement = customers_named_first7(
-        run_json("--threshold=0.00001", "--min-rows=1000", "--top=50"))
+        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50"))
     assert statement["status"] == "explained", statement["note"]
     # The value the query ran with is in the plan: a scan filtered on 'First7'.
     [scan] = [line for line in statement["plan"] if "Seq Scan on accounts_customer" in line]

@@ -1,7 +1,6 @@
 """security_check and security_scan: settings judged as a server needs them, vulnerable
 dependencies and insecure code, each finding OK / WARN / FAIL with a non-zero exit on FAIL."""
 
-import io
 import json
 import socket
 import threading
@@ -9,34 +8,11 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import PartnerKey
-from tests.api_helpers import partner_with_key
-
-STRONG_KEY = "k3y-" + "x7Q9pL2mN8vB4cR6tY1uW5zA0sD3fG" * 2
-
-
-def run_report(name, *args):
-    """(report as JSON, CommandError or None): the report is printed also when the run fails."""
-    out = io.StringIO()
-    error = None
-    try:
-        call_command(name, *args, "--format", "json", stdout=out, stderr=io.StringIO())
-    except CommandError as exc:
-        error = exc
-    return json.loads(out.getvalue()), error
-
-
-def findings(report, status=None):
-    return {(f["check"], f["status"]): f["detail"] for f in report["findings"]
-            if status is None or f["status"] == status}
-
-
-def statuses(report, check):
-    return [f["status"] for f in report["findings"] if f["check"] == check]
+from tests.helpers.api import partner_with_key
+from tests.helpers.commands import STRONG_KEY, findings, run_report, statuses
 
 
 @pytest.fixture
@@ -175,7 +151,8 @@ def test_security_check_reports_dormant_superusers_and_unused_or_misused_keys(
 def test_security_check_passes_the_documented_production_example(tmp_path):
     """The real production settings (production.py and the documented example environment) in a
     fresh process, on an SQLite file of this test."""
-    from tests.test_deploy_files import production_environment, run_manage
+    from tests.helpers.commands import run_manage
+    from tests.helpers.deploy import production_environment
 
     environment = production_environment(tmp_path)
     environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'carshop.sqlite3'}"

@@ -2,7 +2,6 @@
 user_activity."""
 
 import io
-import json
 import threading
 import time
 from datetime import timedelta
@@ -17,18 +16,8 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Customer, User
-from tests.test_ops_logs import ago, line, write_log
-
-
-def run(name, *args, **options):
-    out = io.StringIO()
-    err = io.StringIO()
-    call_command(name, *args, stdout=out, stderr=err, **options)
-    return out.getvalue()
-
-
-def run_json(name, *args, **options):
-    return json.loads(run(name, *args, "--format", "json", **options))
+from tests.helpers.commands import run, run_json
+from tests.helpers.logs import ago, line, write_log
 
 
 def set_last_login(user, days_ago):

@@ -4,29 +4,17 @@ On PostgreSQL, how much space comes back is the server's business: a snapshot he
 session of the database keeps the deleted rows. The tests check what the command controls: the
 statement, the tables it ran on, and sizes that are the database's own figures."""
 
-import io
-import json
 from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from accounts.models import Customer
 from carshop.backups.cli import human_size
-
-
-def run(*args):
-    out = io.StringIO()
-    call_command("vacuum_database", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def run_json(*args):
-    return json.loads(run(*args, "--format", "json"))
+from tests.helpers.commands import run, run_json
 
 
 def fill_and_empty_sessions(rows=3000):
@@ -101,7 +89,7 @@ def assert_sizes_are_the_database_s_own(report, before, after):
 def test_sqlite_vacuum_reclaims_the_space_of_deleted_rows():
     fill_and_empty_sessions()
 
-    report = run_json()
+    report = run_json("vacuum_database")
 
     assert report["database"] == "sqlite"
     assert report["statement"] == "VACUUM; ANALYZE"
@@ -110,7 +98,7 @@ def test_sqlite_vacuum_reclaims_the_space_of_deleted_rows():
     assert row["table"] == "(database file)"
     assert row["free_pages_before"] > 0
     assert row["free_pages_after"] == 0
-    text = run()  # for people: the file's size before and after
+    text = run("vacuum_database")  # for people: the file's size before and after
     assert "(database file)" in text
     assert " -> " in text
 
@@ -122,14 +110,15 @@ def test_vacuum_runs_on_the_tables_asked_for_and_reports_their_sizes(other_sessi
     fill_and_empty_sessions()
     before = pg_table("django_session")
 
-    report = run_json("--tables=sessions")
+    report = run_json("vacuum_database", "--tables=sessions")
 
     after = pg_table("django_session")
     assert report["database"] == "postgresql"
     assert report["statement"] == "VACUUM (ANALYZE)"
     assert after["vacuums"] == before["vacuums"] + 1
     assert_sizes_are_the_database_s_own(report, before, after)
-    text = run("--tables=sessions")  # for people: each table's size before and after
+    # for people: each table's size before and after
+    text = run("vacuum_database", "--tables=sessions")
     assert "django_session" in text
     assert f"{human_size(after['size'])} -> " in text
 
@@ -138,7 +127,7 @@ def test_vacuum_runs_on_the_tables_asked_for_and_reports_their_sizes(other_sessi
 def test_analyze_only_reclaims_nothing_and_refreshes_statistics():
     fill_and_empty_sessions(500)
     Customer.objects.create(first_name="Ada", last_name="Lovelace")  # an audit entry to analyze
-    report = run_json("--analyze-only", "--tables=sessions,audit")
+    report = run_json("vacuum_database", "--analyze-only", "--tables=sessions,audit")
     assert report["statement"] == "ANALYZE"
     if connection.vendor == "postgresql":
         assert {row["table"] for row in report["tables"]} == {"django_session",
@@ -158,7 +147,7 @@ def test_analyze_only_reclaims_nothing_and_refreshes_statistics():
 @pytest.mark.django_db
 def test_vacuum_refuses_to_run_inside_a_transaction():
     with pytest.raises(CommandError) as error:
-        run()
+        run("vacuum_database")
     assert str(error.value) == ("VACUUM cannot run inside a transaction; run the command on "
                                 "its own")
 
@@ -166,7 +155,7 @@ def test_vacuum_refuses_to_run_inside_a_transaction():
 @pytest.mark.django_db
 def test_an_unknown_table_lists_the_friendly_names():
     with pytest.raises(CommandError) as error:
-        run("--tables=sessions,carz")
+        run("vacuum_database", "--tables=sessions,carz")
     message = str(error.value)
     assert message.startswith("unknown table 'carz'; tables: ")
     assert all(name in message for name in ("customers", "vehicles (cars)", "sessions", "logins"))
@@ -175,14 +164,14 @@ def test_an_unknown_table_lists_the_friendly_names():
 @pytest.mark.django_db
 def test_full_and_analyze_only_exclude_each_other():
     with pytest.raises(CommandError, match="--full and --analyze-only exclude each other"):
-        run("--full", "--analyze-only")
+        run("vacuum_database", "--full", "--analyze-only")
 
 
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_vacuums_the_whole_file_and_says_so_for_tables():
     with pytest.raises(CommandError) as error:
-        run("--tables=sessions")
+        run("vacuum_database", "--tables=sessions")
     assert str(error.value) == ("SQLite vacuums the whole file: leave out --tables, or add "
                                 "--analyze-only to analyze only those tables")
 
@@ -194,13 +183,13 @@ def test_vacuum_full_rewrites_the_table_and_every_table_is_listed_by_default(
     fill_and_empty_sessions()
     before = pg_table("django_session")
 
-    report = run_json("--full", "--tables=sessions")
+    report = run_json("vacuum_database", "--full", "--tables=sessions")
 
     after = pg_table("django_session")
     assert report["statement"] == "VACUUM (FULL, ANALYZE)"
     assert after["filenode"] != before["filenode"]  # rewritten into a new file
     assert_sizes_are_the_database_s_own(report, before, after)
 
-    everything = run_json("--analyze-only")
+    everything = run_json("vacuum_database", "--analyze-only")
     assert {row["table"] for row in everything["tables"]} >= {
         "django_session", "auditlog_logentry", "repairs_repairorder", "sales_deal"}

@@ -9,8 +9,8 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inventory.models import StockUnitCost, StockUnitPhoto
-from tests.lot_factories import make_unit
-from tests.test_lot_admin import inline_management, png
+from tests.helpers.admin import inline_management, png
+from tests.helpers.builders.lot import make_unit
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.4\n% a scanned receipt\n"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.roles import MANAGER, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.models import Appointment, CannedJob, CannedJobLabor, Invoice, Payment, RepairOrder
-from repairs.testing import (
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_customer,
     make_order,

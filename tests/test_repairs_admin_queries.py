@@ -8,10 +8,10 @@ from auditlog.context import disable_auditlog
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from accounts.roles import SERVICE_ADVISOR
 from repairs import services
 from repairs.models import Appointment
-from repairs.testing import (
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_customer,
     make_order,
@@ -25,11 +25,6 @@ from repairs.testing import (
 pytestmark = pytest.mark.django_db
 
 SIZES = [1, 50]
-
-
-@pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
 
 
 @pytest.fixture

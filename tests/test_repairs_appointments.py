@@ -2,11 +2,10 @@
 slot (a day and a time); a booking with someone else's car never becomes that customer's bill."""
 
 import datetime
-import threading
 from html import unescape
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,7 +13,8 @@ from repairs import services
 from repairs.choices import AppointmentStatus
 from repairs.exceptions import RepairError
 from repairs.models import Appointment, RepairOrder
-from repairs.testing import make_customer, make_vehicle
+from tests.helpers.barrier import run_together
+from tests.helpers.builders.repairs import make_customer, make_vehicle
 
 pytestmark = pytest.mark.django_db
 
@@ -188,23 +188,8 @@ def test_the_database_holds_one_scheduled_booking_per_slot(dana, maria):
 def test_two_advisors_booking_one_slot_at_the_same_moment_get_one_booking(dana, maria):
     bookings = [_booking(dana, make_vehicle(owner=dana)),
                 _booking(maria, make_vehicle(owner=maria))]
-    barrier = threading.Barrier(len(bookings))
-    outcomes = [None] * len(bookings)
-
-    def book(index):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", services.save_appointment(bookings[index]))
-        except Exception as exc:  # the outcome, error or not, is what the test asserts
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=book, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_together(*(lambda booking=booking: services.save_appointment(booking)
+                              for booking in bookings))
 
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     error = next(value for kind, value in outcomes if kind == "error")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from repairs import links, services
 from repairs.choices import Authorization
-from repairs.testing import add_job_with_lines, make_order, set_rates
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates
 
 pytestmark = pytest.mark.django_db
 

@@ -1,17 +1,22 @@
 """Invoices: a frozen snapshot, sequential gapless numbers per year (also when several advisors
 invoice at the same moment), never edited, corrected by credit notes with their own numbers."""
 
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from repairs import services
 from repairs.exceptions import InvoiceIsFinal, RepairError
 from repairs.models import CreditNote, Invoice, RepairOrder
-from repairs.testing import add_job_with_lines, make_order, make_part, set_rates, take_to
+from tests.helpers.barrier import raised, run_together
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    set_rates,
+    take_to,
+)
 
 
 def _completed_order(labor=("1.0", "100.00")):
@@ -122,33 +127,13 @@ def test_an_invoice_for_nothing_is_paid_at_once(rates):
     assert order.status == "paid"
 
 
-def _run_in_threads(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def run(target):
-        try:
-            barrier.wait(timeout=10)
-            target()
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
-
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_invoicing_gives_numbers_one_to_n_without_gap_or_duplicate():
     set_rates(hazardous_waste_fee="3.50")
     orders = [_completed_order() for _ in range(8)]
-    errors = _run_in_threads([lambda o=o: services.invoice_repair_order(o) for o in orders])
+    errors = raised(run_together(*[lambda o=o: services.invoice_repair_order(o) for o in orders],
+                                 timeout=60))
     assert errors == []
     year = timezone.localdate().year
     sequences = sorted(Invoice.objects.filter(year=year).values_list("sequence", flat=True))
@@ -162,7 +147,7 @@ def test_concurrent_invoicing_gives_numbers_one_to_n_without_gap_or_duplicate():
 def test_the_same_order_invoiced_twice_at_once_gets_one_invoice():
     set_rates(hazardous_waste_fee="3.50")
     order = _completed_order()
-    errors = _run_in_threads([lambda: services.invoice_repair_order(order)] * 2)
+    errors = raised(run_together(*[lambda: services.invoice_repair_order(order)] * 2, timeout=60))
     assert len(errors) == 1 and isinstance(errors[0], RepairError)
     assert Invoice.objects.count() == 1
     assert Invoice.objects.get().sequence == 1

@@ -8,7 +8,7 @@ from inventory.services import ledger_balance
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.exceptions import RepairError
-from repairs.testing import add_job_with_lines, make_order, make_part, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_part, take_to
 
 pytestmark = pytest.mark.django_db
 

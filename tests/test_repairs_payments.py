@@ -1,16 +1,15 @@
 """Payments: partial payments add up, more than the balance is refused, the order is paid when
 the balance reaches zero — also with two payments arriving at the same moment."""
 
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 
 from repairs import services
 from repairs.exceptions import InvoiceIsFinal, RepairError
 from repairs.models import Payment, RepairOrder
-from repairs.testing import add_job_with_lines, make_order, set_rates, take_to
+from tests.helpers.barrier import raised, run_together
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 
 
 def _invoice(total_labor="100.00"):
@@ -74,23 +73,11 @@ def test_a_paid_order_takes_no_more_payments_and_payments_are_never_edited():
 @pytest.mark.django_db(transaction=True)
 def test_two_payments_of_the_whole_balance_at_once_are_taken_only_once():
     invoice = _invoice()
-    barrier = threading.Barrier(2)
-    refused = []
 
     def pay():
-        try:
-            barrier.wait(timeout=10)
-            services.record_payment(invoice, "100.00", "card")
-        except RepairError as exc:
-            refused.append(exc)
-        finally:
-            connection.close()
+        services.record_payment(invoice, "100.00", "card")
 
-    threads = [threading.Thread(target=pay) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    refused = raised(run_together(pay, pay, catch=RepairError, timeout=60))
     assert len(refused) == 1
     assert Payment.objects.count() == 1
     assert services.invoice_balance(invoice) == D("0.00")

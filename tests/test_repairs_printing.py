@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.roles import MANAGER, SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
-from repairs.testing import (
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_order,
     make_part,

@@ -11,14 +11,15 @@ from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.models import TimeEntry
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff, take_to
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    make_staff,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
 
 
 @pytest.fixture

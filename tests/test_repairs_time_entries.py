@@ -14,16 +14,11 @@ from accounts.roles import MANAGER, SERVICE_ADVISOR, TECHNICIAN
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.models import TimeEntry
-from repairs.testing import add_job_with_lines, make_order, make_staff, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_staff, take_to
 
 pytestmark = pytest.mark.django_db
 
 HOUR = datetime.timedelta(hours=1)
-
-
-@pytest.fixture
-def tech():
-    return make_staff("terry", TECHNICIAN)
 
 
 @pytest.fixture

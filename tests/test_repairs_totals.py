@@ -7,8 +7,14 @@ import pytest
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.documents import load_order, order_totals
-from repairs.testing import add_job_with_lines, make_order, make_part, set_rates, take_to
 from repairs.totals import LaborItem, PartItem, Rates, compute_totals
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_part,
+    set_rates,
+    take_to,
+)
 
 RATES = Rates(parts_tax_rate=D("8"), labor_tax_rate=D("0"), shop_supplies_rate=D("10"),
               shop_supplies_cap=D("25.00"), hazardous_waste_fee=D("3.50"))

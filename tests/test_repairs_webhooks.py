@@ -8,8 +8,14 @@ from django.db import transaction
 from accounts.models import WebhookEvent
 from repairs import services
 from repairs.exceptions import RepairError
-from repairs.testing import add_job_with_lines, make_customer, make_order, make_vehicle, take_to
-from tests.api_helpers import partner_with_key, verified_subscription
+from tests.helpers.api import partner_with_key, verified_subscription
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    make_vehicle,
+    take_to,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from repairs import services
 from repairs.choices import AppointmentStatus, Authorization, AuthorizationMethod
 from repairs.exceptions import RepairError, TransitionNotAllowed
 from repairs.models import Appointment, CannedJob, CannedJobLabor, CannedJobPart, RepairOrder
-from repairs.testing import (
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_customer,
     make_order,
@@ -109,7 +109,7 @@ def test_work_cannot_be_completed_while_a_job_waits_for_the_customer(order):
 
 
 def test_work_cannot_be_completed_while_a_technician_is_clocked_in(order):
-    from repairs.testing import make_staff
+    from tests.helpers.builders.repairs import make_staff
 
     take_to(order, "in_progress")
     tech = make_staff("terry")

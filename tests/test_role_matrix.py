@@ -38,10 +38,17 @@ from inventory.models import MarkupRule, Supplier
 from repairs import services as repair_services
 from repairs.choices import AppointmentStatus, PaymentMethod
 from repairs.models import Appointment, CannedJob, CannedJobLabor, CannedJobPart
-from repairs.testing import add_job_with_lines, make_customer, make_order, make_part, take_to
 from sales import services as sales_services
 from sales.models import CommissionPlan, Lead
-from tests.lot_factories import delivered_deal, make_deal
+from tests.helpers.admin import visible_text
+from tests.helpers.builders.lot import delivered_deal, make_deal
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    make_part,
+    take_to,
+)
 
 SUPERUSER = "superuser"
 ROLES = [roles.SERVICE_ADVISOR, roles.TECHNICIAN, roles.SALESPERSON, roles.MANAGER,
@@ -134,11 +141,6 @@ GRANTED = {role: roles.expand(roles.ROLES[role], _models_by_app())
 
 def may(role, app_label, codename):
     return role == SUPERUSER or (app_label, codename) in GRANTED[role]
-
-
-def visible_text(html):
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"<[^>]+>", " ", html)
 
 
 class World:

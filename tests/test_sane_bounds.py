@@ -19,10 +19,10 @@ from inventory.models import OdometerReading, Part, StockMovement, Vehicle
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.models import CannedJobPart, LaborLine, PartLine, RepairOrder
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff
 from sales import services as sales_services
 from sales.models import Deal, DealAddon, TradeIn
-from tests.lot_factories import make_customer, make_deal, make_unit
+from tests.helpers.builders.lot import make_customer, make_deal, make_unit
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_part, make_staff
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from inventory import services as inventory_services
 from inventory.models import Vehicle
 from repairs.choices import AppointmentStatus
 from repairs.models import Appointment, PartLine
-from repairs.testing import add_job_with_lines, make_order, make_part, make_staff
 from sales.models import Deal
-from tests.lot_factories import make_deal
+from tests.helpers.builders.lot import make_deal
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_part, make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,7 +30,7 @@ def test_the_api_docs_inline_script_carries_the_answers_nonce(client):
 
 
 def test_printable_documents_have_no_inline_event_handlers(advisor, login):
-    from repairs.testing import add_job_with_lines, make_order
+    from tests.helpers.builders.repairs import add_job_with_lines, make_order
 
     order = make_order()
     add_job_with_lines(order, labor=[("1.0", "100.00")])

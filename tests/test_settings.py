@@ -7,35 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.commands import REALISTIC_PRODUCTION, run_manage
+
 ROOT = Path(__file__).resolve().parent.parent
-STRONG_KEY = "k3y-" + "x7Q9pL2mN8vB4cR6tY1uW5zA0sD3fG" * 2
-
-REALISTIC_PRODUCTION = {
-    "DJANGO_ENV": "production",
-    "SECRET_KEY": STRONG_KEY,
-    "ALLOWED_HOSTS": "shop.example.com",
-    "CSRF_TRUSTED_ORIGINS": "https://shop.example.com",
-    "DATABASE_URL": "postgres://carapp@127.0.0.1:5432/carshop",
-    "CACHE_URL": "redis://127.0.0.1:6379/1?key_prefix=carshop",
-    "DEBUG": "false",
-}
-
-
-def run_manage(env_overrides, *args, drop=()):
-    env = {k: v for k, v in os.environ.items()
-           if k not in REALISTIC_PRODUCTION and k not in drop and not k.startswith("DJANGO_")}
-    env.update(env_overrides)
-    for key in drop:
-        env.pop(key, None)
-    env["LOG_DIR"] = env.get("LOG_DIR", str(ROOT / "var" / "log-test-settings"))
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )
-
-
 def test_realistic_production_environment_passes_deploy_checks_without_warnings():
-    result = run_manage(REALISTIC_PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
+    result = run_manage(REALISTIC_PRODUCTION, "check", "--deploy", "--fail-level", "WARNING",
+                        inherit=True)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues" in result.stdout
 
@@ -60,7 +37,7 @@ def test_realistic_production_environment_passes_deploy_checks_without_warnings(
     ],
 )
 def test_production_refuses_missing_or_insecure_values_in_one_line(overrides, drop, named):
-    result = run_manage({**REALISTIC_PRODUCTION, **overrides}, "check", drop=drop)
+    result = run_manage({**REALISTIC_PRODUCTION, **overrides}, "check", inherit=True, drop=drop)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from inventory.testing import VALID_VINS
 from inventory.vin import check_digit, decode_vin, validate_vin
+from tests.helpers.builders.inventory import VALID_VINS
 
 
 def refusal(vin):

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from accounts.models import Customer
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import Invoice, RepairOrder
-from repairs.testing import make_part, set_rates, valid_vin
-from tests.walkthrough import choose, messages, run_action, save
+from tests.helpers.browser import choose, messages, run_action, save
+from tests.helpers.builders.repairs import make_part, set_rates, valid_vin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

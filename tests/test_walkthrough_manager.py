@@ -9,10 +9,10 @@ import pytest
 
 from accounts.models import ShopSettings
 from repairs.models import CreditNote
-from repairs.testing import add_job_with_lines, make_order, set_rates, take_to
 from sales.models import CommissionPlan, Deal, DealRefund
-from tests.lot_factories import delivered_deal, make_customer, make_unit
-from tests.walkthrough import choose, messages, save
+from tests.helpers.browser import choose, messages, save
+from tests.helpers.builders.lot import delivered_deal, make_customer, make_unit
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from inventory.lot import StockUnit
-from repairs.testing import valid_vin
 from sales.models import Deal
-from tests.walkthrough import choose, messages, run_action, save
+from tests.helpers.browser import choose, messages, run_action, save
+from tests.helpers.builders.repairs import valid_vin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from repairs.models import TimeEntry
-from repairs.testing import add_job_with_lines, make_order, make_part, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_part, take_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

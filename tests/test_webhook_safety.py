@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 
 from accounts import services, webhooks
 from accounts.models import WebhookDelivery, WebhookSubscription
-from tests.api_helpers import Receiver, key_client, partner_with_key
+from tests.helpers.api import Receiver, key_client, partner_with_key
+from tests.helpers.barrier import raised, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -257,35 +258,21 @@ def test_the_migration_merges_duplicate_subscriptions_and_keeps_existing_urls_ve
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("same_url", [True, False])
 def test_two_subscriptions_at_the_same_moment_cannot_pass_the_limits(same_url):
-    import threading
-
-    from django.db import connection
-
     from accounts.exceptions import AccountsError
 
     partner, _key, _plain = partner_with_key()
     for number in range(9):
         services.subscribe(partner, url=f"https://h{number}.example.com/",
                            events=[STATUS_CHANGED], verify=False)
-    barrier = threading.Barrier(2)
-    refused = []
 
     def subscribe(url):
-        try:
-            barrier.wait()
-            services.subscribe(partner, url=url, events=[STATUS_CHANGED], verify=False)
-        except AccountsError as exc:
-            refused.append(exc.message)
-        finally:
-            connection.close()
+        services.subscribe(partner, url=url, events=[STATUS_CHANGED], verify=False)
 
     urls = (["https://last.example.com/"] * 2 if same_url
             else ["https://last.example.com/", "https://one-too-many.example.com/"])
-    threads = [threading.Thread(target=subscribe, args=(url,)) for url in urls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(*(lambda url=url: subscribe(url) for url in urls),
+                            catch=AccountsError, wait=None, timeout=None)
+    refused = [exc.message for exc in raised(outcomes)]
 
     assert WebhookSubscription.objects.filter(partner=partner).count() == 10
     assert len(refused) == 1

@@ -15,7 +15,7 @@ from django.db import transaction
 from accounts import services, webhooks
 from accounts.exceptions import AccountsError
 from accounts.models import WebhookDelivery
-from tests.api_helpers import Receiver, partner_with_key, verified_subscription
+from tests.helpers.api import Receiver, partner_with_key, verified_subscription
 
 pytestmark = pytest.mark.django_db
 

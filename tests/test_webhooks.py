@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import services, webhooks
 from accounts.models import Customer, WebhookDelivery, WebhookEvent
-from tests.api_helpers import Receiver, key_client, partner_with_key, verified_subscription
+from tests.helpers.api import Receiver, key_client, partner_with_key, verified_subscription
 
 pytestmark = pytest.mark.django_db
 

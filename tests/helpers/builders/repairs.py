@@ -57,7 +57,7 @@ def make_part(sku="OF-100", *, cost="4.00", price="9.50", on_hand=10, taxable=Tr
 
 
 def make_staff(username, role=None, **fields):
-    user = User.objects.create_user(username=username, password="a-long-test-password",  # noqa: S106
+    user = User.objects.create_user(username=username, password="a-long-test-password",
                                     is_staff=True, first_name=fields.pop("first_name",
                                                                          username.title()),
                                     **fields)

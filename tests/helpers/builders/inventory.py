@@ -9,7 +9,7 @@ from accounts.models import Customer, User
 from inventory import services
 from inventory.models import Part, Supplier
 
-TEST_PASSWORD = "not-a-real-password-42"  # noqa: S105 - test accounts only
+TEST_PASSWORD = "not-a-real-password-42"
 
 # Real-world shaped VINs with a correct check digit (North American) or none needed (Europe).
 VALID_VINS = (
