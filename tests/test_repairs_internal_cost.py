@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import StockUnit
-from inventory.testing import make_part
 from repairs import services as shop
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.costs import internal_cost
 from repairs.models import LaborLine, PartLine
 from sales import services
-from tests.lot_factories import make_unit
+from tests.helpers.builders.inventory import make_part
+from tests.helpers.builders.lot import make_unit
 
 D = Decimal
 pytestmark = pytest.mark.django_db
