@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_actions import run_for_each
 from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from inventory import services
 from inventory.admin.common import (
@@ -334,19 +335,11 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
 
     # -- actions -------------------------------------------------------------------------------
     def _each(self, request, queryset, verb, perform):
-        done, refused = [], []
-        for order in queryset.select_related("supplier").order_by("pk"):
-            try:
-                perform(order)
-            except InventoryError as exc:
-                refused.append(exc.message)
-            else:
-                done.append(order.number)
-        if done:
-            self.message_user(request, f"{verb} {len(done)} order(s): {', '.join(done)}.",
-                              messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.ERROR)
+        def summary(done):
+            return f"{verb} {len(done)} order(s): {', '.join(order.number for order, _ in done)}."
+
+        run_for_each(self, request, queryset.select_related("supplier").order_by("pk"), perform,
+                     summary=summary)
 
     @admin.action(description="Place the selected drafts with their suppliers",
                   permissions=["change"])

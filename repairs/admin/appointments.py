@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
+from accounts.admin_actions import RefusalsAsMessages, run_for_each
 from accounts.admin_base import (
     CarshopModelAdmin,
 )
@@ -19,10 +20,7 @@ from accounts.roles import SERVICE_ADVISOR
 from inventory.models import Vehicle
 from repairs import services
 from repairs.admin.common import (
-    SERVICE_ERRORS,
     CustomerVehicleSearchMixin,
-    ServiceErrorsMixin,
-    error_text,
     lookup_fields,
     staff_choices,
 )
@@ -56,7 +54,7 @@ class AppointmentForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopModelAdmin):
+class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopModelAdmin):
     form = AppointmentForm
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
                     "repair_order_link")
@@ -105,17 +103,16 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, CarshopMo
     @admin.action(description="Open a repair order for the appointment",
                   permissions=["open_order"])
     def open_repair_order(self, request, queryset):
-        for appointment in queryset.select_related("customer", "vehicle"):
-            try:
-                created = services.create_repair_order_from_appointment(appointment,
-                                                                        user=request.user)
-            except SERVICE_ERRORS as exc:
-                self.message_user(request, error_text(exc), messages.WARNING)
-                continue
-            self.message_user(request, f"Opened {created.repair_order.number} for "
-                                       f"{appointment.customer}.", messages.SUCCESS)
-            for warning in created.warnings:
-                self.message_user(request, warning, messages.WARNING)
+        def report(done):
+            for appointment, created in done:
+                self.message_user(request, f"Opened {created.repair_order.number} for "
+                                           f"{appointment.customer}.", messages.SUCCESS)
+                for warning in created.warnings:
+                    self.message_user(request, warning, messages.WARNING)
+
+        run_for_each(self, request, queryset.select_related("customer", "vehicle"),
+                     lambda appointment: services.create_repair_order_from_appointment(
+                         appointment, user=request.user), summary=report)
 
     def get_urls(self):
         return [

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_actions import RefusalsAsMessages
 from accounts.admin_base import (
     CarshopModelAdmin,
     ids_or_subquery,
@@ -12,7 +13,6 @@ from accounts.admin_base import (
 from accounts.models import Customer
 from repairs import services, views
 from repairs.admin.common import (
-    ServiceErrorsMixin,
     adopt,
     invoice_number,
     order_number,
@@ -30,7 +30,7 @@ from repairs.totals import money
 # Invoices, credit notes, payments: written by services, never edited
 # --------------------------------------------------------------------------------------------
 
-class FinalDocumentAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+class FinalDocumentAdmin(RefusalsAsMessages, CarshopModelAdmin):
     delete_refused_help = ("Invoices, payments and credit notes are final: a credit note "
                            "corrects an invoice; nothing is deleted.")
 

@@ -4,26 +4,21 @@ or vehicle, staff pickers."""
 import re
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
+from accounts.admin_actions import run_for_each
 from accounts.admin_base import (
     ids_or_subquery,
 )
 from accounts.models import Customer, User
 from accounts.roles import TECHNICIAN
-from inventory.exceptions import InventoryError
 from inventory.models import Vehicle
-from repairs.exceptions import RepairError
 from repairs.models import (
     Invoice,
 )
-
-SERVICE_ERRORS = (RepairError, InventoryError, ValidationError)
-
 
 # --------------------------------------------------------------------------------------------
 # Shared helpers
@@ -38,12 +33,6 @@ def technician_only(request):
                   and user.groups.filter(name=TECHNICIAN).exists())
         request._repairs_technician_only = cached
     return cached
-
-
-def error_text(exc):
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 def _searchable_admin(model):
@@ -128,25 +117,6 @@ class CustomerVehicleSearchMixin:
         return queryset.filter(condition), False
 
 
-class ServiceErrorsMixin:
-    """A refusal from a service (stock, workflow, final documents) while saving or deleting
-    is shown as a message; the transaction of the admin view was rolled back whole."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except SERVICE_ERRORS as exc:
-            self.message_user(request, error_text(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except SERVICE_ERRORS as exc:
-            self.message_user(request, error_text(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-
 class PlainLabel(forms.Widget):
     """Shows a value as text (an existing part line's part: remove the line to change it)."""
 
@@ -160,16 +130,10 @@ class PlainLabel(forms.Widget):
 
 def run_action(modeladmin, request, queryset, function, verb):
     """Run a workflow service on each selected order and report what happened."""
-    done, refused = [], []
-    for repair_order in queryset.order_by("pk"):
-        try:
-            result = function(repair_order, user=request.user)
-        except SERVICE_ERRORS as exc:
-            refused.append(error_text(exc))
-        else:
-            done.append(getattr(result, "number", repair_order.number)
-                        if isinstance(result, Invoice) else repair_order.number)
-    if done:
-        modeladmin.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
-    for message in refused:
-        modeladmin.message_user(request, message, messages.WARNING)
+    def summary(done):
+        numbers = [result.number if isinstance(result, Invoice) else repair_order.number
+                   for repair_order, result in done]
+        return f"{verb}: {', '.join(numbers)}."
+
+    run_for_each(modeladmin, request, queryset.order_by("pk"),
+                 lambda repair_order: function(repair_order, user=request.user), summary=summary)

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_actions import RefusalsAsMessages, run_for_each, run_service
 from accounts.admin_base import (
     CarshopModelAdmin,
     EditableWhileParentAllows,
@@ -28,12 +29,9 @@ from inventory.admin.common import CostHidingMixin
 from inventory.models import Part, Vehicle
 from repairs import links, services, views
 from repairs.admin.common import (
-    SERVICE_ERRORS,
     CustomerVehicleSearchMixin,
     PlainLabel,
-    ServiceErrorsMixin,
     adopt,
-    error_text,
     get_or_none,
     lookup_fields,
     run_action,
@@ -195,7 +193,7 @@ class RepairOrderForm(forms.ModelForm):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(CustomerVehicleSearchMixin, ServiceErrorsMixin, PriceHidingMixin,
+class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidingMixin,
                        CarshopModelAdmin):
     form = RepairOrderForm
     list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
@@ -588,7 +586,7 @@ class JobForm(forms.ModelForm):
 
 
 @admin.register(Job)
-class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = JobForm
     list_display = ("__str__", "repair_order", "order_status", "vehicle", "authorization",
                     "hours_sold", "actual_hours")
@@ -741,40 +739,25 @@ class JobAdmin(ServiceErrorsMixin, CarshopModelAdmin):
             self.message_user(request, "Select exactly one job to clock in on.",
                               messages.WARNING)
             return
-        try:
-            entry = services.clock_in(request.user, queryset.get())
-        except SERVICE_ERRORS as exc:
-            self.message_user(request, error_text(exc), messages.WARNING)
-        else:
+        ran, entry = run_service(self, request, services.clock_in, request.user, queryset.get())
+        if ran:
             self.message_user(request, f"Clocked in on {entry.job} at "
                                        f"{timezone.localtime(entry.started):%H:%M}.")
 
     @admin.action(description="Clock out", permissions=["clock"])
     def clock_out(self, request, queryset):
-        try:
-            entry = services.clock_out(request.user)
-        except SERVICE_ERRORS as exc:
-            self.message_user(request, error_text(exc), messages.WARNING)
-        else:
+        ran, entry = run_service(self, request, services.clock_out, request.user)
+        if ran:
             self.message_user(request, f"Clocked out of {entry.job}: {entry.hours} h.")
 
     def _decide(self, request, queryset, decision, method):
-        done, refused = 0, []
-        for job in queryset.select_related("repair_order__customer"):
-            try:
-                services.authorize_job(job, decision, method=method,
-                                       authorized_by=str(job.repair_order.customer or
-                                                         request.user),
-                                       user=request.user)
-            except SERVICE_ERRORS as exc:
-                refused.append(error_text(exc))
-            else:
-                done += 1
         label = "approved" if decision == Authorization.APPROVED else "declined"
-        if done:
-            self.message_user(request, f"{done} job(s) {label}.", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
+        run_for_each(self, request, queryset.select_related("repair_order__customer"),
+                     lambda job: services.authorize_job(
+                         job, decision, method=method,
+                         authorized_by=str(job.repair_order.customer or request.user),
+                         user=request.user),
+                     summary=lambda done: f"{len(done)} job(s) {label}.")
 
     @admin.action(description="Customer approved in person", permissions=["decide"])
     def approve_in_person(self, request, queryset):
@@ -858,7 +841,7 @@ class TimeEntryForm(forms.ModelForm):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(ServiceErrorsMixin, CarshopModelAdmin):
+class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = TimeEntryForm
     list_display = ("technician", "job", "repair_order", "started", "ended", "hours")
     list_select_related = ("technician", "job__repair_order")

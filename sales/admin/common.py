@@ -1,15 +1,13 @@
 """What the car lot's admin pages share: the confirm-then-apply action page, amounts,
 salespeople."""
 
-from django.contrib import messages
 from django.contrib.admin import helpers
 from django.db.models import Q
 from django.template.response import TemplateResponse
 
 from accounts import roles
+from accounts.admin_actions import run_for_each
 from accounts.models import ShopSettings, User
-from inventory.exceptions import InventoryError
-from sales import services
 from sales.forms import (
     ConfirmForm,
 )
@@ -27,16 +25,8 @@ def run_action(modeladmin, request, queryset, *, title, explanation, submit_labe
     for each selected object and reports each refusal with its message."""
     form = form_class(request.POST if request.POST.get("apply") else None)
     if form.is_bound and form.is_valid():
-        done_count = 0
-        for obj in queryset:
-            try:
-                apply(obj, **form.cleaned_data)
-            except (services.DealError, InventoryError) as exc:
-                modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
-            else:
-                done_count += 1
-        if done_count:
-            modeladmin.message_user(request, done.format(count=done_count), messages.SUCCESS)
+        run_for_each(modeladmin, request, queryset, lambda obj: apply(obj, **form.cleaned_data),
+                     summary=lambda applied: done.format(count=len(applied)))
         return None
     context = {
         **modeladmin.admin_site.each_context(request),

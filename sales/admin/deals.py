@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_actions import RefusalsAsMessages, run_service
 from accounts.admin_base import (
     AddOnlyMixin,
     CarshopModelAdmin,
@@ -169,7 +170,7 @@ STEP_EXPLANATIONS = {
 
 
 @admin.register(Deal)
-class DealAdmin(CarshopModelAdmin):
+class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = DealForm
     list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
                     "gross_column", "date_column")
@@ -257,31 +258,25 @@ class DealAdmin(CarshopModelAdmin):
         return queryset.filter(condition), False
 
     def save_model(self, request, obj, form, change):
-        try:
-            if not change:
-                services.open_deal(obj)
-            elif obj.is_draft:
-                services.update_draft(obj)
-            else:
-                obj.save(update_fields=["notes", "updated_at"])
-        except services.DealError as exc:
-            raise PermissionDenied(str(exc)) from exc
+        if not change:
+            services.open_deal(obj)
+        elif obj.is_draft:
+            services.update_draft(obj)
+        else:
+            obj.save(update_fields=["notes", "updated_at"])
 
     def save_formset(self, request, form, formset, change):
         if formset.model not in (DealPayment, DealRefund):
             return super().save_formset(request, form, formset, change)
         for row in formset.save(commit=False):
-            try:
-                if isinstance(row, DealPayment):
-                    services.record_payment(form.instance, amount=row.amount, method=row.method,
-                                            reference=row.reference,
-                                            received_at=row.received_at, user=request.user)
-                else:
-                    services.record_refund(form.instance, amount=row.amount, method=row.method,
-                                           reference=row.reference,
-                                           refunded_at=row.refunded_at, user=request.user)
-            except services.DealError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            if isinstance(row, DealPayment):
+                run_service(self, request, services.record_payment, form.instance,
+                            amount=row.amount, method=row.method, reference=row.reference,
+                            received_at=row.received_at, user=request.user)
+            else:
+                run_service(self, request, services.record_refund, form.instance,
+                            amount=row.amount, method=row.method, reference=row.reference,
+                            refunded_at=row.refunded_at, user=request.user)
         return None
 
     def get_object(self, request, object_id, from_field=None):
@@ -357,11 +352,8 @@ class DealAdmin(CarshopModelAdmin):
         form_class = ReasonForm if needs_reason else ConfirmForm
         form = form_class(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
-            try:
-                call(deal, **form.cleaned_data)
-            except services.DealError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
+            ran, _ = run_service(self, request, call, deal, **form.cleaned_data)
+            if ran:
                 self.message_user(request, f"{deal.number} is now "
                                            f"{deal.get_status_display().lower()}.",
                                   messages.SUCCESS)

@@ -2,11 +2,12 @@
 
 from datetime import timedelta
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from accounts.admin_actions import run_for_each
 from accounts.admin_base import (
     CarshopModelAdmin,
 )
@@ -124,15 +125,9 @@ class LeadAdmin(CarshopModelAdmin):
 
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request, queryset):
-        assigned = 0
-        for lead in queryset:
-            try:
-                services.assign_lead(lead, request.user)
-                assigned += 1
-            except services.DealError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-        if assigned:
-            self.message_user(request, f"{assigned} lead(s) assigned to you.", messages.SUCCESS)
+        run_for_each(self, request, queryset,
+                     lambda lead: services.assign_lead(lead, request.user),
+                     summary=lambda done: f"{len(done)} lead(s) assigned to you.")
 
     @admin.action(description="Mark lost…", permissions=["change"])
     def mark_lost(self, request, queryset):

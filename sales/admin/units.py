@@ -3,21 +3,20 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.core.files.storage import default_storage
 from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_actions import RefusalsAsMessages, run_for_each
 from accounts.admin_base import (
     CarshopModelAdmin,
     PrefetchedInlineFormSet,
     ids_or_subquery,
 )
 from inventory import lot_services
-from inventory.exceptions import InventoryError
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
 from sales import services
 from sales.admin.common import (
@@ -98,7 +97,7 @@ UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
 
 
 @admin.register(StockUnit)
-class StockUnitAdmin(CarshopModelAdmin):
+class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = StockUnitForm
     list_display = ("stock_number", "photo", "vehicle_column", "status", "days_column",
                     "price_column", "total_cost_column", "title_status")
@@ -188,11 +187,9 @@ class StockUnitAdmin(CarshopModelAdmin):
         if change:
             obj.save()
             return
-        try:
-            lot_services.acquire_unit(obj)
-        except InventoryError as exc:
-            # The form already checked the fields; this is a race with another acquisition.
-            raise PermissionDenied(str(exc)) from exc
+        # The form already checked the fields; a refusal here is a race with another
+        # acquisition, shown as a message (RefusalsAsMessages).
+        lot_services.acquire_unit(obj)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is StockUnitCost:
@@ -299,17 +296,9 @@ class StockUnitAdmin(CarshopModelAdmin):
         self._move(request, queryset, StockUnit.Status.AVAILABLE)
 
     def _move(self, request, queryset, status):
-        moved = 0
-        for unit in queryset:
-            try:
-                lot_services.move_unit(unit, status)
-                moved += 1
-            except InventoryError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-        if moved:
-            self.message_user(request, f"{moved} stock unit(s) now "
-                                       f"{StockUnit.Status(status).label.lower()}.",
-                              messages.SUCCESS)
+        run_for_each(self, request, queryset, lambda unit: lot_services.move_unit(unit, status),
+                     summary=lambda done: f"{len(done)} stock unit(s) now "
+                                          f"{StockUnit.Status(status).label.lower()}.")
 
     @admin.action(description="Wholesale…", permissions=["change"])
     def wholesale(self, request, queryset):
