@@ -40,7 +40,7 @@ from repairs.choices import (
     RepairOrderStatus,
 )
 from repairs.documents import build_document, load_order, order_totals
-from repairs.exceptions import RepairError, TransitionNotAllowed
+from repairs.exceptions import RepairError
 from repairs.models import (
     Appointment,
     CreditNote,
@@ -55,31 +55,11 @@ from repairs.models import (
     TimeEntry,
 )
 from repairs.totals import ZERO, Rates, money
+from repairs.workflow import REPAIR_ORDER_PIPELINE
 
 Status = RepairOrderStatus
 
 CreatedRepairOrder = namedtuple("CreatedRepairOrder", ["repair_order", "warnings"])
-
-# To a status, from the statuses it may be reached from: the whole workflow in one table.
-ALLOWED_FROM = {
-    Status.APPROVED: (Status.ESTIMATE,),
-    Status.IN_PROGRESS: (Status.APPROVED,),
-    Status.COMPLETED: (Status.IN_PROGRESS,),
-    Status.INVOICED: (Status.COMPLETED,),
-    Status.PAID: (Status.INVOICED,),
-    Status.CLOSED: (Status.COMPLETED,),
-    Status.CANCELED: (Status.ESTIMATE, Status.APPROVED),
-}
-_VERBS = {
-    Status.APPROVED: "approved",
-    Status.IN_PROGRESS: "started",
-    Status.COMPLETED: "completed",
-    Status.INVOICED: "invoiced",
-    Status.PAID: "marked paid",
-    Status.CLOSED: "closed at cost",
-    Status.CANCELED: "canceled",
-}
-
 
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -99,16 +79,6 @@ def _lock(repair_order):
 
 def _name(user):
     return str(user) if user is not None else ""
-
-
-def _check_transition(repair_order, to_status):
-    allowed = ALLOWED_FROM[to_status]
-    if repair_order.status not in allowed:
-        labels = " or ".join(Status(status).label.lower() for status in allowed)
-        raise TransitionNotAllowed(
-            f"{repair_order.number} is {repair_order.get_status_display().lower()}: it can be "
-            f"{_VERBS[to_status]} only when {labels}."
-        )
 
 
 def _move(repair_order, to_status, user=None, note=""):
@@ -615,7 +585,7 @@ def approve_repair_order(repair_order, *, user=None):
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.APPROVED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.APPROVED)
         jobs = repair_order.jobs.all()
         if repair_order.internal:
             jobs.filter(authorization=Authorization.PENDING).update(
@@ -634,7 +604,7 @@ def start_work(repair_order, *, user=None):
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.IN_PROGRESS)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.IN_PROGRESS)
         for job in repair_order.jobs.filter(authorization=Authorization.APPROVED):
             _issue_job_parts(job, user)
         _move(repair_order, Status.IN_PROGRESS, user)
@@ -645,7 +615,7 @@ def complete_work(repair_order, *, user=None):
     """in_progress → completed: every job decided and nobody still clocked in."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.COMPLETED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.COMPLETED)
         pending = list(repair_order.jobs.filter(authorization=Authorization.PENDING)
                        .values_list("position", flat=True))
         if pending:
@@ -665,7 +635,7 @@ def invoice_repair_order(repair_order, *, user=None):
     snapshot of the lines and totals. An invoice for nothing is paid at once."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.INVOICED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.INVOICED)
         if repair_order.internal:
             raise RepairError(f"{repair_order.number} is internal: it is closed at cost, not "
                               "invoiced.")
@@ -762,7 +732,7 @@ def close_internal_order(repair_order, *, user=None):
     """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.CLOSED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.CLOSED)
         if not repair_order.internal:
             raise RepairError(f"{repair_order.number} is a customer's order: invoice it.")
         parts_cost, labor_cost = internal_cost(repair_order)
@@ -775,7 +745,7 @@ def cancel_repair_order(repair_order, *, user=None, reason=""):
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.CANCELED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.CANCELED)
         lines = (PartLine.objects.filter(job__repair_order=repair_order, issued_quantity__gt=0)
                  .select_related("part").order_by("id"))
         for line in lines:
@@ -784,7 +754,8 @@ def cancel_repair_order(repair_order, *, user=None, reason=""):
     return repair_order
 
 
-# Admin actions and the API offer these, in workflow order: (key, label, function).
+# The steps people take, in workflow order: (key, label, function). The admin's actions on
+# repair orders are these; each step's function checks REPAIR_ORDER_PIPELINE.
 TRANSITIONS = (
     ("approve", "Approve", approve_repair_order),
     ("start", "Start work", start_work),

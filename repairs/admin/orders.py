@@ -209,7 +209,8 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidi
     autocomplete_fields, raw_id_fields = lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
     inlines = [JobInline]
-    actions = ["approve", "start", "complete", "invoice", "close_internal", "cancel"]
+    # The workflow's steps (repairs.services.TRANSITIONS), one action each.
+    actions = [key for key, _label, _function in services.TRANSITIONS]
     ordering = ("-opened_at", "-id")
     price_fields = ("totals", "discount_percent", "documents")
     delete_refused_help = ("Repair orders are canceled (action Cancel), never deleted: their "
