@@ -16,22 +16,15 @@ from django.utils import timezone
 
 from accounts import limits, webhooks
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
-from inventory.exceptions import InventoryError
+from inventory.exceptions import StockUnitError
 from inventory.lot import StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
-
-
-class StockUnitError(InventoryError):
-    """A rule of the lot refused the change; the message is for the user."""
+from inventory.workflow import STOCK_UNIT_PIPELINE
 
 
 def transition(unit, status, *, on=None):
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
-    if not unit.can_move_to(status):
-        raise StockUnitError(
-            f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
-            f"it cannot move to “{StockUnit.Status(status).label}”."
-        )
+    STOCK_UNIT_PIPELINE.check(unit, status)
     unit.status = status
     if status in StockUnit.GONE:
         unit.disposed_on = max(on or timezone.localdate(), unit.acquired_on)

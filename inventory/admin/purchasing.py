@@ -27,6 +27,7 @@ from inventory.models import (
     PurchaseReceipt,
     PurchaseReceiptLine,
 )
+from inventory.workflow import PURCHASE_ORDER_PIPELINE, RECEIVED_STATUSES
 
 Status = PurchaseOrder.Status
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -251,10 +252,11 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         status = order.status if order else None
         extra_context = {
             **(extra_context or {}),
-            "can_place": can_change and status == Status.DRAFT,
-            "can_cancel": can_change and status in (Status.DRAFT, Status.ORDERED),
+            # The buttons of the moves the order's status allows.
+            "can_place": can_change and PURCHASE_ORDER_PIPELINE.allows(status, Status.ORDERED),
+            "can_cancel": can_change and PURCHASE_ORDER_PIPELINE.allows(status, Status.CANCELLED),
             "can_receive": self.has_receive_permission(request)
-            and status in (Status.ORDERED, Status.PARTIALLY_RECEIVED),
+            and PURCHASE_ORDER_PIPELINE.allows(status, *RECEIVED_STATUSES),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
