@@ -36,13 +36,13 @@ from django.utils import timezone
 from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
-from core.errors import DomainError
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import LaborLine, PartLine, RepairOrder
 from repairs.totals import money
 from sales import calculations
+from sales.exceptions import DealError
 from sales.models import (
     Commission,
     CommissionPlan,
@@ -52,12 +52,9 @@ from sales.models import (
     Lead,
     TradeIn,
 )
+from sales.workflow import DEAL_PIPELINE
 
 ZERO = Decimal("0.00")
-
-
-class DealError(DomainError):
-    """A rule of the lot refused the operation; the message is for the user."""
 
 
 class LeadRefused(DealError):
@@ -322,7 +319,7 @@ def sign_deal(deal):
     """The buyer signs: the figures are frozen and the unit is reserved for this deal."""
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        _require_status(locked, Deal.Status.DRAFT, "signed")
+        DEAL_PIPELINE.check(locked, Deal.Status.SIGNED)
         if unit.status != StockUnit.Status.AVAILABLE:
             raise DealError(_unit_not_available(unit))
         trades = list(locked.trade_ins.select_related("vehicle"))
@@ -355,7 +352,7 @@ def deliver_deal(deal, *, on=None):
     on = on or timezone.localdate()
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        _require_status(locked, Deal.Status.SIGNED, "delivered")
+        DEAL_PIPELINE.check(locked, Deal.Status.DELIVERED)
         if unit.status != StockUnit.Status.RESERVED:
             raise DealError(f"Stock unit {unit.stock_number} is "
                             f"{unit.get_status_display().lower()}, not reserved for this deal.")
@@ -417,11 +414,7 @@ def cancel_deal(deal, *, reason):
         raise DealError("Say why the deal is canceled.")
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
-            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; only a "
-                            "draft or signed deal can be canceled"
-                            + (" (unwind a delivered one)." if
-                               locked.status == Deal.Status.DELIVERED else "."))
+        DEAL_PIPELINE.check(locked, Deal.Status.CANCELED)
         if locked.status == Deal.Status.SIGNED:
             _move(unit, StockUnit.Status.AVAILABLE)
         locked.status = Deal.Status.CANCELED
@@ -448,7 +441,7 @@ def unwind_deal(deal, *, reason):
         units = {u.pk: u for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids)
                  .order_by("pk")}
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
-        _require_status(locked, Deal.Status.DELIVERED, "unwound")
+        DEAL_PIPELINE.check(locked, Deal.Status.UNWOUND)
         unit = units[locked.stock_unit_id]
         if unit.status != StockUnit.Status.SOLD:
             raise DealError(f"Stock unit {unit.stock_number} is "
@@ -656,12 +649,6 @@ def _move(unit, status, *, on=None):
         transition(unit, status, on=on)
     except StockUnitError as exc:
         raise DealError(str(exc)) from None
-
-
-def _require_status(deal, status, verb):
-    if deal.status != status:
-        raise DealError(f"{deal.number} is {deal.get_status_display().lower()}; only a "
-                        f"{Deal.Status(status).label.lower()} deal can be {verb}.")
 
 
 def _unit_not_available(unit):

@@ -22,7 +22,7 @@ from accounts.admin_base import (
 )
 from accounts.models import Customer, ShopSettings
 from inventory.models import StockUnit, Vehicle
-from sales import services
+from sales import services, workflow
 from sales.admin.common import (
     ACTION_FORM_TEMPLATE,
     amount_text,
@@ -148,16 +148,16 @@ class CommissionInline(admin.TabularInline):
         return False
 
 
+# The steps of sales.workflow.STEPS as the admin offers them; which show for a deal is the
+# workflow's business (steps_from).
 DEAL_STEPS = {
-    # name: (label, service call, needs a reason, permission, statuses it starts from)
-    "sign": ("Sign", lambda deal, **_: services.sign_deal(deal), False, "change",
-             (Deal.Status.DRAFT,)),
-    "deliver": ("Deliver", lambda deal, **_: services.deliver_deal(deal), False, "change",
-                (Deal.Status.SIGNED,)),
+    # name: (label, service call, needs a reason, permission)
+    "sign": ("Sign", lambda deal, **_: services.sign_deal(deal), False, "change"),
+    "deliver": ("Deliver", lambda deal, **_: services.deliver_deal(deal), False, "change"),
     "cancel": ("Cancel", lambda deal, reason: services.cancel_deal(deal, reason=reason), True,
-               "change", (Deal.Status.DRAFT, Deal.Status.SIGNED)),
+               "change"),
     "unwind": ("Unwind", lambda deal, reason: services.unwind_deal(deal, reason=reason), True,
-               "unwind", (Deal.Status.DELIVERED,)),
+               "unwind"),
 }
 STEP_EXPLANATIONS = {
     "sign": "The buyer signed: the figures are frozen and the stock unit is reserved.",
@@ -183,7 +183,7 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
     autocomplete_fields = ("stock_unit", "buyer", "co_buyer", "lead")
     inlines = (TradeInInline, DealAddonInline, DealPaymentInline, DealRefundInline,
                CommissionInline)
-    actions = ("sign", "deliver", "cancel", "unwind")
+    actions = tuple(workflow.STEPS)
     fieldsets = (
         (None, {"fields": ("status", "stock_unit", "buyer", "co_buyer", "salesperson", "lead")}),
         ("Price", {"fields": ("sale_price", "documentation_fee", "registration_fee",
@@ -307,9 +307,9 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
         deal = self.get_object(request, object_id)
         steps = []
         if deal is not None:
-            steps = [{"name": name, "label": label}
-                     for name, (label, _, _, perm, starts) in DEAL_STEPS.items()
-                     if deal.status in starts and self._may(request, perm)]
+            steps = [{"name": name, "label": DEAL_STEPS[name][0]}
+                     for name in workflow.steps_from(deal.status)
+                     if self._may(request, DEAL_STEPS[name][3])]
         return super().change_view(request, object_id, form_url,
                                    {"deal_steps": steps, **(extra_context or {})})
 
@@ -345,7 +345,7 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
         deal = self.get_object(request, object_id)
         if deal is None or step not in DEAL_STEPS:
             raise Http404("No such deal or step.")
-        label, call, needs_reason, perm, _ = DEAL_STEPS[step]
+        label, call, needs_reason, perm = DEAL_STEPS[step]
         if not self._may(request, perm):
             raise PermissionDenied
         change_url = reverse("admin:sales_deal_change", args=[deal.pk])
@@ -379,7 +379,7 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
         return self._may(request, "unwind")
 
     def _step_action(self, request, queryset, step):
-        label, call, needs_reason, _, _ = DEAL_STEPS[step]
+        label, call, needs_reason, _ = DEAL_STEPS[step]
 
         def apply(deal, **data):
             call(deal, **data)
