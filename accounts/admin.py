@@ -458,10 +458,7 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
         return ", ".join(subscription.events)
 
     def delete_refusal(self, obj):
-        if obj.deliveries.exists():
-            return (f"The subscription of {obj.url} has deliveries in the log, which stay: "
-                    f"untick \"active\" to stop sending to it.")
-        return None
+        return services.subscription_deletion_refusal(obj)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -146,3 +146,18 @@ def ensure_main_photo(unit):
 def _copy_state(source, target):
     for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))
+
+
+# A unit may be deleted (entered by mistake) only while it is on the lot and on no deal.
+UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
+                  StockUnit.Status.AVAILABLE)
+
+
+def unit_deletion_refusal(unit):
+    """Why a stock unit may not be deleted (it stays for the record), or None when it may be."""
+    if unit.status not in UNIT_DELETABLE or unit.deals.exists():
+        return (f"{unit.stock_number} is {unit.get_status_display().lower()}"
+                f"{' and has deals' if unit.status in UNIT_DELETABLE else ''}: a unit is "
+                f"moved through its deals, wholesaled or returned, never deleted; only a "
+                f"unit entered by mistake, with no deal, is.")
+    return None

@@ -415,3 +415,11 @@ def reorder_parts(parts, *, user=None):
             )
             result.orders.append(order)
     return result
+
+
+def purchase_order_deletion_refusal(order):
+    """Why a purchase order may not be deleted (it stays for the record), or None when it may be."""
+    if order.status != Status.DRAFT:
+        return (f"{order.number} is {order.get_status_display().lower()}: it stays as history "
+                f"(cancel it if it is still open); only a draft is deleted.")
+    return None

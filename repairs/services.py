@@ -891,3 +891,39 @@ def internal_cost(repair_order):
                       for line in PartLine.objects.filter(job__in=jobs)), ZERO)
     labor_cost = sum((line.amount for line in LaborLine.objects.filter(job__in=jobs)), ZERO)
     return parts_cost, labor_cost
+
+
+# --------------------------------------------------------------------------------------------
+# Deleting: only what is not yet part of the shop's record
+# --------------------------------------------------------------------------------------------
+
+def appointment_deletion_refusal(appointment):
+    """Why an appointment may not be deleted (it stays for the record), or None when it may be."""
+    if appointment.status != AppointmentStatus.SCHEDULED:
+        return (f"The appointment of {appointment.customer} on {appointment.date} is "
+                f"{appointment.get_status_display().lower()}: it stays for the shop's history; "
+                f"only a scheduled appointment is deleted (or canceled).")
+    return None
+
+
+def job_deletion_refusal(job):
+    """Why a job may not be deleted (it stays for the record), or None when it may be."""
+    order = job.repair_order
+    if order.status not in EDITABLE_STATUSES:
+        return (f"Job {job} is on {order.number}, which is "
+                f"{order.get_status_display().lower()}: a job is removed only while its "
+                f"order is open (estimate, approved or in progress).")
+    if job.time_entries.exists():
+        return (f"Technicians clocked time on job {job}: decline it instead of removing "
+                f"it.")
+    return None
+
+
+def time_entry_deletion_refusal(entry):
+    """Why a time entry may not be deleted (it stays for the record), or None when it may be."""
+    order = entry.job.repair_order
+    if order.status not in EDITABLE_STATUSES:
+        return (f"The time clocked on {order.number} stays: the order is "
+                f"{order.get_status_display().lower()}, and its hours are the "
+                f"technician's record.")
+    return None

@@ -705,3 +705,20 @@ def _record_commission(deal, result, now):
         plan_name=plan.name, gross=gross, rate=plan.rate, minimum=plan.minimum,
         amount=calculations.commission(gross, plan.rate, plan.minimum), recorded_at=now,
     )
+
+
+def deal_deletion_refusal(deal):
+    """Why a deal may not be deleted (it stays for the record), or None when it may be."""
+    if not deal.is_draft:
+        return (f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
+                f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
+                f"money stay accounted for. Only a draft is deleted.")
+    return None
+
+
+def lead_deletion_refusal(lead):
+    """Why a lead may not be deleted (it stays for the record), or None when it may be."""
+    if lead.status not in Lead.OPEN:
+        return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
+                f"for the sales history; only an open lead is deleted (or marked lost).")
+    return None

@@ -196,10 +196,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         return actions
 
     def delete_refusal(self, obj):
-        if obj.status != Status.DRAFT:
-            return (f"{obj.number} is {obj.get_status_display().lower()}: it stays as history "
-                    f"(cancel it if it is still open); only a draft is deleted.")
-        return None
+        return services.purchase_order_deletion_refusal(obj)
 
     def has_receive_permission(self, request):
         return request.user.has_perm("inventory.add_purchasereceipt")

@@ -73,11 +73,7 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
         js = ["admin/js/jquery.init.js", "repairs/admin/appointment_vehicle.js"]
 
     def delete_refusal(self, obj):
-        if obj.status != AppointmentStatus.SCHEDULED:
-            return (f"The appointment of {obj.customer} on {obj.date} is "
-                    f"{obj.get_status_display().lower()}: it stays for the shop's history; "
-                    f"only a scheduled appointment is deleted (or canceled).")
-        return None
+        return services.appointment_deletion_refusal(obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -709,15 +709,7 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
                                         technician=line.technician, user=request.user)
 
     def delete_refusal(self, obj):
-        order = obj.repair_order
-        if order.status not in EDITABLE_STATUSES:
-            return (f"Job {obj} is on {order.number}, which is "
-                    f"{order.get_status_display().lower()}: a job is removed only while its "
-                    f"order is open (estimate, approved or in progress).")
-        if obj.time_entries.exists():
-            return (f"Technicians clocked time on job {obj}: decline it instead of removing "
-                    f"it.")
-        return None
+        return services.job_deletion_refusal(obj)
 
     def delete_model(self, request, obj):
         services.remove_job(obj, user=request.user)
@@ -880,12 +872,7 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
                                                user=request.user))
 
     def delete_refusal(self, obj):
-        order = obj.job.repair_order
-        if order.status not in EDITABLE_STATUSES:
-            return (f"The time clocked on {order.number} stays: the order is "
-                    f"{order.get_status_display().lower()}, and its hours are the "
-                    f"technician's record.")
-        return None
+        return services.time_entry_deletion_refusal(obj)
 
 
 # --------------------------------------------------------------------------------------------

@@ -206,11 +206,7 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
         return fields
 
     def delete_refusal(self, obj):
-        if not obj.is_draft:
-            return (f"{obj.number} is {obj.get_status_display().lower()}: a deal past draft is "
-                    f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
-                    f"money stay accounted for. Only a draft is deleted.")
-        return None
+        return services.deal_deletion_refusal(obj)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

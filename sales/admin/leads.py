@@ -67,10 +67,7 @@ class LeadAdmin(CarshopModelAdmin):
     actions = ("assign_to_me", "mark_lost")
 
     def delete_refusal(self, obj):
-        if obj.status not in Lead.OPEN:
-            return (f"The lead of {obj.customer} is {obj.get_status_display().lower()}: it stays "
-                    f"for the sales history; only an open lead is deleted (or marked lost).")
-        return None
+        return services.lead_deletion_refusal(obj)
     fieldsets = (
         (None, {"fields": ("customer", "source", "source_reference", "stock_unit", "partner",
                            "message")}),

@@ -91,11 +91,6 @@ class StockUnitPhotoInline(admin.TabularInline):
         return format_html('<img src="{}" alt="" style="height:60px">', obj.image.url)
 
 
-# A unit may be deleted (entered by mistake) only while it is on the lot and on no deal.
-UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
-                  StockUnit.Status.AVAILABLE)
-
-
 @admin.register(StockUnit)
 class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = StockUnitForm
@@ -124,12 +119,7 @@ class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
     )
 
     def delete_refusal(self, obj):
-        if obj.status not in UNIT_DELETABLE or obj.deals.exists():
-            return (f"{obj.stock_number} is {obj.get_status_display().lower()}"
-                    f"{' and has deals' if obj.status in UNIT_DELETABLE else ''}: a unit is "
-                    f"moved through its deals, wholesaled or returned, never deleted; only a "
-                    f"unit entered by mistake, with no deal, is.")
-        return None
+        return lot_services.unit_deletion_refusal(obj)
 
     def get_queryset(self, request):
         main_photo = StockUnitPhoto.objects.filter(unit=OuterRef("pk"), is_main=True).values(
