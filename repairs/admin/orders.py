@@ -10,10 +10,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from accounts.admin_actions import RefusalsAsMessages, run_for_each, run_service
 from accounts.admin_base import (
@@ -300,35 +301,21 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidi
                 ("Discount", -totals.discount), ("Shop supplies", totals.shop_supplies),
                 ("Hazardous waste", totals.hazardous_waste), ("Tax", totals.tax),
                 ("Total", totals.total)]
-        note = "Declined jobs are not counted." if not obj.internal else "Internal: at cost."
-        return format_html(
-            "<table>{}</table><p>{}</p>",
-            format_html_join("", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-                             rows), note)
+        return render_to_string("admin/repairs/repairorder/totals.html", {
+            "rows": [(label, str(amount)) for label, amount in rows],
+            "note": "Declined jobs are not counted." if not obj.internal else "Internal: at cost.",
+        })
 
     @admin.display(description="documents")
     def documents(self, obj):
-        items = []
-        base = reverse("admin:repairs_repairorder_print", args=[obj.pk])
-        items.append(format_html('<a href="{}">Print estimate</a> · <a href="{}pdf/">PDF</a>',
-                                 base, base))
+        context = {"print_url": reverse("admin:repairs_repairorder_print", args=[obj.pk]),
+                   "invoice": getattr(obj, "invoice", None)}
         if obj.status in EDITABLE_STATUSES and not obj.internal:
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
             absolute_uri = getattr(obj, "absolute_uri", None)
-            days = ShopSettings.current().estimate_link_days
-            items.append(format_html(
-                '<label for="approval-link">Customer approval link (valid {} days):</label> '
-                '<input id="approval-link" readonly size="70" value="{}"> '
-                # repairs/static/repairs/copy-link.js
-                '<button type="button" class="button" data-copy="approval-link">Copy link'
-                '</button>',
-                days, absolute_uri(url) if absolute_uri else url))
-        invoice = getattr(obj, "invoice", None)
-        if invoice is not None:
-            items.append(format_html('Invoice <a href="{}">{}</a>',
-                                     reverse("admin:repairs_invoice_change", args=[invoice.pk]),
-                                     invoice.number))
-        return format_html_join("", "<div>{}</div>", ((item,) for item in items))
+            context["approval_url"] = absolute_uri(url) if absolute_uri else url
+            context["link_days"] = ShopSettings.current().estimate_link_days
+        return render_to_string("admin/repairs/repairorder/documents.html", context)
 
     @admin.display(description="declined earlier on this vehicle")
     def recommendations(self, obj):
@@ -340,10 +327,9 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidi
                         repair_order=obj)[:RECOMMENDATIONS_SHOWN]]
         if not rows:
             return "-"
-        return format_html_join("", "<div>{} ({}, {})</div>",
-                                ((row["title"], row["number"],
-                                  f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d}")
-                                 for row in rows))
+        return render_to_string("admin/repairs/repairorder/recommendations.html", {"rows": [
+            {**row, "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d}"}
+            for row in rows]})
 
     @admin.display(description="history")
     def history(self, obj):
@@ -352,11 +338,11 @@ class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidi
             rows = [{"at": e.at, "from_status": e.from_status, "to_status": e.to_status,
                      "user": str(e.user or ""), "note": e.note}
                     for e in obj.events.select_related("user")]
-        return format_html_join(
-            "", "<div>{} {} → {} {} {}</div>",
-            ((f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d %H:%M}",
-              _status_label(row["from_status"]) or "new", _status_label(row["to_status"]),
-              row["user"], row["note"]) for row in rows))
+        return render_to_string("admin/repairs/repairorder/history.html", {"rows": [
+            {**row, "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d %H:%M}",
+             "from_status": _status_label(row["from_status"]) or "new",
+             "to_status": _status_label(row["to_status"])}
+            for row in rows]})
 
     def save_model(self, request, obj, form, change):
         if not change:

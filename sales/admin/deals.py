@@ -6,10 +6,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from accounts.admin_actions import RefusalsAsMessages, run_service
 from accounts.admin_base import (
@@ -453,6 +454,5 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
             ("Back gross", obj.back_gross if obj.back_gross is not None else f.back_gross),
             ("Total gross", obj.total_gross if obj.total_gross is not None else f.total_gross),
         ]
-        body = format_html_join("", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-                                ((label, amount_text(value)) for label, value in rows))
-        return format_html("<table class='deal-figures'>{}</table>", body)
+        return render_to_string("admin/sales/deal/figures.html", {
+            "rows": [(label, amount_text(value)) for label, value in rows]})

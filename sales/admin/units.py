@@ -6,9 +6,9 @@ from decimal import Decimal
 from django.contrib import admin
 from django.core.files.storage import default_storage
 from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
-from django.urls import reverse
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from accounts.admin_actions import RefusalsAsMessages, run_for_each
 from accounts.admin_base import (
@@ -246,24 +246,16 @@ class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
             acquisition=obj.acquisition_cost,
             other=sum((cost.amount for cost in obj.costs.all()), Decimal("0.00")),
             repair_orders=services.reconditioning_orders(obj))
-        rows = [("Acquisition", "", costs.acquisition)]
-        rows += [(cost.get_kind_display(), cost.description or cost.vendor, cost.amount)
-                 for cost in obj.costs.all()]
-        for line in costs.repair_orders:
-            order = line.repair_order
-            url = reverse("admin:repairs_repairorder_change", args=[order.pk])
-            rows.append((format_html('Reconditioning <a href="{}">{}</a>', url, order),
-                         f"{order.get_status_display()}: parts {amount_text(line.parts)}, "
-                         f"labor {amount_text(line.labor)}", line.total))
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td style='text-align:right'>"
-                                    "{}</td></tr>",
-                                ((label, detail, amount_text(amount))
-                                 for label, detail, amount in rows))
-        return format_html(
-            "<table class='cost-breakdown'>{}<tr><td>Reconditioning total</td><td></td>"
-            "<td style='text-align:right'>{}</td></tr><tr><th>Total cost</th><th></th>"
-            "<th style='text-align:right'>{}</th></tr></table>",
-            body, amount_text(costs.reconditioning), amount_text(costs.total))
+        rows = [{"label": "Acquisition", "amount": amount_text(costs.acquisition)}]
+        rows += [{"label": cost.get_kind_display(), "detail": cost.description or cost.vendor,
+                  "amount": amount_text(cost.amount)} for cost in obj.costs.all()]
+        rows += [{"order": line.repair_order,
+                  "detail": f"{line.repair_order.get_status_display()}: parts "
+                            f"{amount_text(line.parts)}, labor {amount_text(line.labor)}",
+                  "amount": amount_text(line.total)} for line in costs.repair_orders]
+        return render_to_string("admin/sales/stockunit/cost_breakdown.html", {
+            "rows": rows, "reconditioning": amount_text(costs.reconditioning),
+            "total": amount_text(costs.total)})
 
     @admin.display(description="Deals")
     def deals_list(self, obj):
@@ -272,10 +264,7 @@ class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
         deals = obj.deals.select_related("buyer").order_by("-created_at")
         if not deals:
             return "None yet."
-        return format_html_join(
-            "", '<div><a href="{}">{}</a> {} — {}</div>',
-            ((reverse("admin:sales_deal_change", args=[d.pk]), d.number,
-              d.get_status_display(), d.buyer) for d in deals))
+        return render_to_string("admin/sales/stockunit/deals.html", {"deals": deals})
 
     @admin.action(description="Start reconditioning", permissions=["change"])
     def start_reconditioning(self, request, queryset):
