@@ -54,6 +54,7 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
+from repairs.numbers import credit_note_number, invoice_number, repair_order_number
 from repairs.totals import ZERO, Rates, money
 from repairs.workflow import REPAIR_ORDER_PIPELINE
 
@@ -241,7 +242,7 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
         now = timezone.now()
         number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
         repair_order = instance or RepairOrder()
-        repair_order.number = f"RO-{timezone.localdate(now).year}-{number:05d}"
+        repair_order.number = repair_order_number(timezone.localdate(now).year, number)
         repair_order.status = Status.ESTIMATE
         repair_order.vehicle = vehicle
         repair_order.customer = customer
@@ -649,7 +650,7 @@ def invoice_repair_order(repair_order, *, user=None):
         sequence = _next_number(DocumentSeries.INVOICE, year)
         invoice = Invoice.objects.create(
             repair_order=repair_order, customer_id=repair_order.customer_id,
-            number=f"{year}-{sequence:06d}", year=year, sequence=sequence, issued_at=now,
+            number=invoice_number(year, sequence), year=year, sequence=sequence, issued_at=now,
             issued_by=user, labor_total=totals.labor, parts_total=totals.parts,
             discount_total=totals.discount, fees_total=totals.fees, tax_total=totals.tax,
             total=totals.total, snapshot=document,
@@ -720,7 +721,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
         now = timezone.now()
         year = timezone.localdate(now).year
         sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
-        note = CreditNote.objects.create(invoice=invoice, number=f"CN-{year}-{sequence:05d}",
+        note = CreditNote.objects.create(invoice=invoice, number=credit_note_number(year, sequence),
                                          year=year, sequence=sequence, amount=amount,
                                          reason=reason[:300], issued_at=now, issued_by=user)
         if repair_order.status == Status.INVOICED and money(annotated.balance_amount) <= amount:

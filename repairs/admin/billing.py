@@ -14,8 +14,6 @@ from accounts.models import Customer
 from repairs import services, views
 from repairs.admin.common import (
     adopt,
-    invoice_number,
-    order_number,
 )
 from repairs.admin.orders import RepairOrderEventAdmin
 from repairs.models import (
@@ -24,6 +22,7 @@ from repairs.models import (
     Invoice,
     Payment,
 )
+from repairs.numbers import parse_invoice_number, parse_repair_order_number
 from repairs.totals import money
 
 # --------------------------------------------------------------------------------------------
@@ -88,10 +87,10 @@ class InvoiceAdmin(FinalDocumentAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        number = invoice_number(term)
+        number = parse_invoice_number(term)
         if number is not None:
             return queryset.filter(number=number), False
-        order = order_number(term)
+        order = parse_repair_order_number(term)
         if order is not None:
             return queryset.filter(repair_order__number=order), False
         return queryset.filter(customer__in=ids_or_subquery(Customer.objects.search(term))), False
@@ -162,7 +161,7 @@ class PaymentAdmin(FinalDocumentAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        number = invoice_number(term)
+        number = parse_invoice_number(term)
         if number is not None:
             return queryset.filter(invoice__number=number), False
         return queryset.filter(reference__icontains=term), False

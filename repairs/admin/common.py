@@ -1,7 +1,6 @@
 """What the service shop's admin pages share: who sees what, searching by number, customer
 or vehicle, staff pickers."""
 
-import re
 
 from django import forms
 from django.contrib import admin
@@ -19,6 +18,7 @@ from inventory.models import Vehicle
 from repairs.models import (
     Invoice,
 )
+from repairs.numbers import parse_repair_order_number
 
 # --------------------------------------------------------------------------------------------
 # Shared helpers
@@ -72,27 +72,6 @@ def staff_choices(group_name):
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 
-# A repair order number as people type it: RO-2024-00123, ro 2024 123, 2024-00123.
-_ORDER_NUMBER = re.compile(r"^(?:RO)?[-\s]*(\d{4})[-\s]+(\d{1,6})$", re.IGNORECASE)
-
-
-_INVOICE_NUMBER = re.compile(r"^(\d{4})-(\d{1,6})$")
-
-
-def invoice_number(text):
-    """The invoice number `text` names, as stored (2024-000123), or None."""
-    match = _INVOICE_NUMBER.match(text.strip())
-    return f"{match.group(1)}-{int(match.group(2)):06d}" if match else None
-
-
-def order_number(text):
-    """The repair order number `text` names, as stored (RO-2024-00123), or None."""
-    match = _ORDER_NUMBER.match(text.strip())
-    if match is None:
-        return None
-    return f"RO-{match.group(1)}-{int(match.group(2)):05d}"
-
-
 class CustomerVehicleSearchMixin:
     """Search for rows that have a customer and a vehicle (repair orders, appointments): by
     repair order number, by the customer (name, phone, email: the customer search) or by the
@@ -109,7 +88,7 @@ class CustomerVehicleSearchMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
-        number = order_number(term) if self.number_path else None
+        number = parse_repair_order_number(term) if self.number_path else None
         if number is not None:
             return queryset.filter(**{self.number_path: number}), False
         condition = Q(customer__in=ids_or_subquery(Customer.objects.search(term)))
