@@ -12,6 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 
 from accounts import services, webhooks
+from accounts.admin_actions import add_refusal_to_form
 from accounts.admin_base import (
     CarshopModelAdmin,
     PriceHidingMixin,
@@ -209,10 +210,6 @@ class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_form_error(form, exc):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 class PartnerForm(forms.ModelForm):
     slug = forms.SlugField(max_length=60, required=False,
                            help_text="Short name (letters, digits, dashes); made from the name "
@@ -317,7 +314,7 @@ class PartnerKeyForm(forms.ModelForm):
             cleaned["throttle_rate"] = services.validate_throttle_rate(
                 cleaned.get("throttle_rate"))
         except AccountsError as exc:
-            _as_form_error(self, exc)
+            add_refusal_to_form(self, exc)
         expires_at = cleaned.get("expires_at")
         if self.instance.pk is None and expires_at is not None and expires_at <= timezone.now():
             self.add_error("expires_at", "The expiry date is in the past.")

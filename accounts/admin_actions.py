@@ -54,6 +54,13 @@ def run_for_each(modeladmin, request, objects, call, summary=None):
     return done
 
 
+def add_refusal_to_form(form, exc):
+    """Show a refusal on the form that asked: next to the field it names, else above the
+    form."""
+    field = getattr(exc, "field", None)
+    form.add_error(field if field in form.fields else None, refusal_text(exc))
+
+
 class RefusalsAsMessages:
     """A refusal raised while saving or deleting on an admin page is shown as a message on the
     same page (the admin view's transaction was rolled back whole), not as an error page."""

@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_actions import add_refusal_to_form
 from accounts.admin_base import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
@@ -159,7 +160,7 @@ class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
                                                  reason=form.cleaned_data["reason"],
                                                  user=request.user)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(
                     request, f"Stock of {part.sku} adjusted by {movement.quantity:+d}: "

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_actions import run_for_each
+from accounts.admin_actions import add_refusal_to_form, run_for_each
 from accounts.admin_base import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from inventory import services
 from inventory.admin.common import (
@@ -282,7 +282,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             try:
                 services.place_purchase_order(order, user=request.user, **form.cleaned_data)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(request, f"{order.number} placed with {order.supplier}.",
                                   messages.SUCCESS)
@@ -300,7 +300,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             try:
                 services.cancel_purchase_order(order, user=request.user, **form.cleaned_data)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(request, f"{order.number} cancelled.", messages.SUCCESS)
                 return self._back_to(order)
@@ -321,7 +321,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
                     packing_slip=form.cleaned_data["packing_slip"],
                     notes=form.cleaned_data["notes"])
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 units = sum(line.quantity for line in receipt.lines.all())
                 self.message_user(request, f"Received {units} unit(s) on {order.number}; it is "
