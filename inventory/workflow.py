@@ -35,11 +35,15 @@ def _order_refusal(order, *targets):
 
 
 # Placing orders a draft; receiving moves an order to partially received or received.
-PURCHASE_ORDER_PIPELINE = Pipeline({
-    Status.DRAFT: (Status.ORDERED, Status.CANCELLED),
-    Status.ORDERED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELLED),
-    Status.PARTIALLY_RECEIVED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED),
-}, error=InvalidTransition, refusal=_order_refusal)
+PURCHASE_ORDER_PIPELINE = Pipeline(
+    {
+        Status.DRAFT: (Status.ORDERED, Status.CANCELLED),
+        Status.ORDERED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELLED),
+        Status.PARTIALLY_RECEIVED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED),
+    },
+    error=InvalidTransition,
+    refusal=_order_refusal,
+)
 RECEIVED_STATUSES = (Status.PARTIALLY_RECEIVED, Status.RECEIVED)
 
 # ---------------------------------------------------------------------------------------------
@@ -49,17 +53,23 @@ Unit = StockUnit.Status
 
 
 def _unit_refusal(unit, status):
-    return (f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
-            f"it cannot move to “{Unit(status).label}”.")
+    return (
+        f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
+        f"it cannot move to “{Unit(status).label}”."
+    )
 
 
 # Reserved and sold are reached only through a deal (sales.services); returned only by
 # unwinding the deal that traded the unit in (StockUnit.DEAL_ONLY). Wholesaled and returned
 # units move nowhere.
-STOCK_UNIT_PIPELINE = Pipeline({
-    Unit.ACQUIRED: (Unit.RECONDITIONING, Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
-    Unit.RECONDITIONING: (Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
-    Unit.AVAILABLE: (Unit.RECONDITIONING, Unit.RESERVED, Unit.WHOLESALED, Unit.RETURNED),
-    Unit.RESERVED: (Unit.AVAILABLE, Unit.SOLD),
-    Unit.SOLD: (Unit.AVAILABLE,),
-}, error=StockUnitError, refusal=_unit_refusal)
+STOCK_UNIT_PIPELINE = Pipeline(
+    {
+        Unit.ACQUIRED: (Unit.RECONDITIONING, Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.RECONDITIONING: (Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.AVAILABLE: (Unit.RECONDITIONING, Unit.RESERVED, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.RESERVED: (Unit.AVAILABLE, Unit.SOLD),
+        Unit.SOLD: (Unit.AVAILABLE,),
+    },
+    error=StockUnitError,
+    refusal=_unit_refusal,
+)

@@ -21,17 +21,24 @@ VERBS = {
 
 
 def _refusal(repair_order, to_status):
-    labels = " or ".join(Status(status).label.lower()
-                         for status in REPAIR_ORDER_PIPELINE.sources(to_status))
-    return (f"{repair_order.number} is {repair_order.get_status_display().lower()}: it can be "
-            f"{VERBS[to_status]} only when {labels}.")
+    labels = " or ".join(
+        Status(status).label.lower() for status in REPAIR_ORDER_PIPELINE.sources(to_status)
+    )
+    return (
+        f"{repair_order.number} is {repair_order.get_status_display().lower()}: it can be "
+        f"{VERBS[to_status]} only when {labels}."
+    )
 
 
-REPAIR_ORDER_PIPELINE = Pipeline({
-    Status.ESTIMATE: (Status.APPROVED, Status.CANCELED),
-    Status.APPROVED: (Status.IN_PROGRESS, Status.CANCELED),
-    Status.IN_PROGRESS: (Status.COMPLETED,),
-    # Internal orders are closed at cost instead of invoiced.
-    Status.COMPLETED: (Status.INVOICED, Status.CLOSED),
-    Status.INVOICED: (Status.PAID,),
-}, error=TransitionNotAllowed, refusal=_refusal)
+REPAIR_ORDER_PIPELINE = Pipeline(
+    {
+        Status.ESTIMATE: (Status.APPROVED, Status.CANCELED),
+        Status.APPROVED: (Status.IN_PROGRESS, Status.CANCELED),
+        Status.IN_PROGRESS: (Status.COMPLETED,),
+        # Internal orders are closed at cost instead of invoiced.
+        Status.COMPLETED: (Status.INVOICED, Status.CLOSED),
+        Status.INVOICED: (Status.PAID,),
+    },
+    error=TransitionNotAllowed,
+    refusal=_refusal,
+)

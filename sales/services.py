@@ -36,7 +36,8 @@ from django.utils import timezone
 from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
-from inventory.lot_services import StockUnitError, transition
+from inventory.exceptions import StockUnitError
+from inventory.lot_services import transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import LaborLine, PartLine, RepairOrder

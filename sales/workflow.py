@@ -16,23 +16,33 @@ STEPS = {
     "cancel": Status.CANCELED,
     "unwind": Status.UNWOUND,
 }
-_VERBS = {Status.SIGNED: "signed", Status.DELIVERED: "delivered", Status.CANCELED: "canceled",
-          Status.UNWOUND: "unwound"}
+_VERBS = {
+    Status.SIGNED: "signed",
+    Status.DELIVERED: "delivered",
+    Status.CANCELED: "canceled",
+    Status.UNWOUND: "unwound",
+}
 # What to do instead, when a step is refused from a status.
 _INSTEAD = {(Status.DELIVERED, Status.CANCELED): " (unwind a delivered one)"}
 
 
 def _refusal(deal, status):
     sources = " or ".join(Status(source).label.lower() for source in DEAL_PIPELINE.sources(status))
-    return (f"{deal.number} is {deal.get_status_display().lower()}; only a {sources} deal can "
-            f"be {_VERBS[status]}{_INSTEAD.get((deal.status, status), '')}.")
+    return (
+        f"{deal.number} is {deal.get_status_display().lower()}; only a {sources} deal can "
+        f"be {_VERBS[status]}{_INSTEAD.get((deal.status, status), '')}."
+    )
 
 
-DEAL_PIPELINE = Pipeline({
-    Status.DRAFT: (Status.SIGNED, Status.CANCELED),
-    Status.SIGNED: (Status.DELIVERED, Status.CANCELED),
-    Status.DELIVERED: (Status.UNWOUND,),
-}, error=DealError, refusal=_refusal)
+DEAL_PIPELINE = Pipeline(
+    {
+        Status.DRAFT: (Status.SIGNED, Status.CANCELED),
+        Status.SIGNED: (Status.DELIVERED, Status.CANCELED),
+        Status.DELIVERED: (Status.UNWOUND,),
+    },
+    error=DealError,
+    refusal=_refusal,
+)
 
 
 def steps_from(status):

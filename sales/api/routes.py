@@ -2,7 +2,7 @@
 
 from accounts.api.exceptions import register_domain_error
 from sales.api.views import LeadViewSet
-from sales.services import DealError
+from sales.exceptions import DealError
 
 
 def register(router):
