@@ -32,6 +32,7 @@ from core.admin import (
     page_viewer_may_open,
     render_for,
 )
+from core.admin_actions import add_refusal_to_form
 
 # What only a superuser may see or change on a user: who is superuser, in which role (group),
 # with which permissions of their own.
@@ -209,10 +210,6 @@ class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_form_error(form, exc):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 class PartnerForm(forms.ModelForm):
     slug = forms.SlugField(max_length=60, required=False,
                            help_text="Short name (letters, digits, dashes); made from the name "
@@ -317,7 +314,7 @@ class PartnerKeyForm(forms.ModelForm):
             cleaned["throttle_rate"] = services.validate_throttle_rate(
                 cleaned.get("throttle_rate"))
         except AccountsError as exc:
-            _as_form_error(self, exc)
+            add_refusal_to_form(self, exc)
         expires_at = cleaned.get("expires_at")
         if self.instance.pk is None and expires_at is not None and expires_at <= timezone.now():
             self.add_error("expires_at", "The expiry date is in the past.")
@@ -458,10 +455,7 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
         return ", ".join(subscription.events)
 
     def delete_refusal(self, obj):
-        if obj.deliveries.exists():
-            return (f"The subscription of {obj.url} has deliveries in the log, which stay: "
-                    f"untick \"active\" to stop sending to it.")
-        return None
+        return services.subscription_deletion_refusal(obj)
 
     def save_model(self, request, obj, form, change):
         if change:

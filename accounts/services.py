@@ -222,6 +222,15 @@ def update_subscription(subscription, *, is_active=None, description=None, event
     return secret
 
 
+def subscription_deletion_refusal(subscription):
+    """Why a webhook subscription may not be deleted (its deliveries stay in the log), or None
+    when it may be."""
+    if subscription.deliveries.exists():
+        return (f"The subscription of {subscription.url} has deliveries in the log, which stay: "
+                f"untick \"active\" to stop sending to it.")
+    return None
+
+
 def new_webhook_secret():
     return "whsec_" + secrets.token_urlsafe(32)
 

@@ -20,5 +20,9 @@ class InvalidVin(InventoryError):
         super().__init__(message, field="vin")
 
 
+class StockUnitError(InventoryError):
+    """A rule of the lot refused the change; the message is for the user."""
+
+
 class InvalidTransition(InventoryError):
     """A purchase order cannot go from its current status to the one asked for."""

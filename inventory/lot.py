@@ -50,19 +50,7 @@ class StockUnit(models.Model):
     # unwind brings a sold unit back).
     IN_STOCK = (Status.ACQUIRED, Status.RECONDITIONING, Status.AVAILABLE, Status.RESERVED)
     GONE = (Status.SOLD, Status.WHOLESALED, Status.RETURNED)
-    # The workflow. Reserved and sold are reached only through a deal (sales.services); returned
-    # only by unwinding the deal that traded the unit in.
-    TRANSITIONS = {
-        Status.ACQUIRED: {Status.RECONDITIONING, Status.AVAILABLE, Status.WHOLESALED,
-                          Status.RETURNED},
-        Status.RECONDITIONING: {Status.AVAILABLE, Status.WHOLESALED, Status.RETURNED},
-        Status.AVAILABLE: {Status.RECONDITIONING, Status.RESERVED, Status.WHOLESALED,
-                           Status.RETURNED},
-        Status.RESERVED: {Status.AVAILABLE, Status.SOLD},
-        Status.SOLD: {Status.AVAILABLE},
-        Status.WHOLESALED: set(),
-        Status.RETURNED: set(),
-    }
+    # Reached only through a deal (sales.services); the workflow is inventory.workflow.
     DEAL_ONLY = (Status.RESERVED, Status.SOLD, Status.RETURNED)
 
     stock_number = models.CharField(max_length=20, unique=True)
@@ -160,9 +148,6 @@ class StockUnit(models.Model):
 
     def is_aged(self, threshold_days, today=None):
         return self.in_stock and self.days_in_stock(today) > threshold_days
-
-    def can_move_to(self, status):
-        return status in self.TRANSITIONS.get(self.status, set())
 
     def clean(self):
         from django.core.exceptions import ValidationError

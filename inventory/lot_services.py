@@ -16,22 +16,15 @@ from django.utils import timezone
 
 from accounts import limits, webhooks
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
-from inventory.exceptions import InventoryError
+from inventory.exceptions import StockUnitError
 from inventory.lot import StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
-
-
-class StockUnitError(InventoryError):
-    """A rule of the lot refused the change; the message is for the user."""
+from inventory.workflow import STOCK_UNIT_PIPELINE
 
 
 def transition(unit, status, *, on=None):
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
-    if not unit.can_move_to(status):
-        raise StockUnitError(
-            f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
-            f"it cannot move to “{StockUnit.Status(status).label}”."
-        )
+    STOCK_UNIT_PIPELINE.check(unit, status)
     unit.status = status
     if status in StockUnit.GONE:
         unit.disposed_on = max(on or timezone.localdate(), unit.acquired_on)
@@ -153,3 +146,18 @@ def ensure_main_photo(unit):
 def _copy_state(source, target):
     for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))
+
+
+# A unit may be deleted (entered by mistake) only while it is on the lot and on no deal.
+UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
+                  StockUnit.Status.AVAILABLE)
+
+
+def unit_deletion_refusal(unit):
+    """Why a stock unit may not be deleted (it stays for the record), or None when it may be."""
+    if unit.status not in UNIT_DELETABLE or unit.deals.exists():
+        return (f"{unit.stock_number} is {unit.get_status_display().lower()}"
+                f"{' and has deals' if unit.status in UNIT_DELETABLE else ''}: a unit is "
+                f"moved through its deals, wholesaled or returned, never deleted; only a "
+                f"unit entered by mistake, with no deal, is.")
+    return None

@@ -32,6 +32,7 @@ from inventory.models import (
     Vehicle,
 )
 from inventory.vin import decode_vin, validate_vin
+from inventory.workflow import PURCHASE_ORDER_PIPELINE, RECEIVED_STATUSES, status_phrase
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,43 +219,14 @@ def ledger_balance(part):
 # ---------------------------------------------------------------------------------------------
 Status = PurchaseOrder.Status
 
-# What each status may become. Receiving moves an order to partially received or received.
-PURCHASE_ORDER_PIPELINE = {
-    Status.DRAFT: {Status.ORDERED, Status.CANCELED},
-    Status.ORDERED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELED},
-    Status.PARTIALLY_RECEIVED: {Status.PARTIALLY_RECEIVED, Status.RECEIVED},
-    Status.RECEIVED: set(),
-    Status.CANCELED: set(),
-}
 # Statuses whose lines are still expected from the supplier (or about to be ordered).
 OPEN_STATUSES = (Status.DRAFT, Status.ORDERED, Status.PARTIALLY_RECEIVED)
 
-_REFUSALS = {
-    "place": "only a draft can be placed with the supplier",
-    "cancel": "only a draft, or an order nothing was received on yet, can be cancelled",
-    "receive": "only an ordered or partially received order can be received",
-    "edit": "its lines can only be changed while it is a draft",
-}
-
-
-_STATUS_PHRASES = {Status.DRAFT: "a draft"}
-
-
-def _status_phrase(order):
-    return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
+_EDIT_REFUSAL = "its lines can only be changed while it is a draft"
 
 
 def _lock_order(order):
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
-
-
-def _require(order, action, *targets):
-    """Raise InvalidTransition unless the order may move to one of `targets`."""
-    allowed = PURCHASE_ORDER_PIPELINE[order.status]
-    if not any(target in allowed for target in targets):
-        raise InvalidTransition(
-            f"{order.number} is {_status_phrase(order)}: {_REFUSALS[action]}."
-        )
 
 
 def _refresh(order, locked):
@@ -289,7 +261,7 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
         locked = _lock_order(order)
         if locked.status != Status.DRAFT:
             raise InvalidTransition(
-                f"{locked.number} is {_status_phrase(locked)}: {_REFUSALS['edit']}."
+                f"{locked.number} is {status_phrase(locked)}: {_EDIT_REFUSAL}."
             )
         line = locked.lines.filter(part=part).first()
         if (line.quantity_ordered if line else 0) + quantity > limits.MAX_STOCK_QUANTITY:
@@ -311,7 +283,7 @@ def place_purchase_order(order, *, user=None, supplier_reference=""):
     """draft -> ordered: the order went to the supplier."""
     with transaction.atomic():
         locked = _lock_order(order)
-        _require(locked, "place", Status.ORDERED)
+        PURCHASE_ORDER_PIPELINE.check(locked, Status.ORDERED)
         if not locked.lines.exists():
             raise InventoryError(f"{locked.number} has no lines: add the parts to order first.")
         locked.status = Status.ORDERED
@@ -327,7 +299,7 @@ def cancel_purchase_order(order, *, user=None, reason=""):
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
-        _require(locked, "cancel", Status.CANCELED)
+        PURCHASE_ORDER_PIPELINE.check(locked, Status.CANCELED)
         locked.status = Status.CANCELED
         locked.cancelled_at = timezone.now()
         locked.cancel_reason = (reason or "").strip()[:200]
@@ -345,7 +317,7 @@ def receive_purchase_order(order, quantities=None, *, user=None, packing_slip=""
     """
     with transaction.atomic():
         locked = _lock_order(order)
-        _require(locked, "receive", Status.PARTIALLY_RECEIVED, Status.RECEIVED)
+        PURCHASE_ORDER_PIPELINE.check(locked, *RECEIVED_STATUSES)
         lines = {
             line.pk: line
             for line in locked.lines.select_for_update().order_by("part_id", "id")
@@ -442,3 +414,11 @@ def reorder_parts(parts, *, user=None):
             )
             result.orders.append(order)
     return result
+
+
+def purchase_order_deletion_refusal(order):
+    """Why a purchase order may not be deleted (it stays for the record), or None when it may be."""
+    if order.status != Status.DRAFT:
+        return (f"{order.number} is {order.get_status_display().lower()}: it stays as history "
+                f"(cancel it if it is still open); only a draft is deleted.")
+    return None

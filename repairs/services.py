@@ -42,7 +42,7 @@ from repairs.choices import (
 )
 from repairs.costs import internal_cost
 from repairs.documents import build_document, load_order, order_totals
-from repairs.exceptions import RepairError, TransitionNotAllowed
+from repairs.exceptions import RepairError
 from repairs.models import (
     Appointment,
     CreditNote,
@@ -56,32 +56,13 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
+from repairs.numbers import credit_note_number, invoice_number, repair_order_number
 from repairs.totals import Rates
+from repairs.workflow import REPAIR_ORDER_PIPELINE
 
 Status = RepairOrderStatus
 
 CreatedRepairOrder = namedtuple("CreatedRepairOrder", ["repair_order", "warnings"])
-
-# To a status, from the statuses it may be reached from: the whole workflow in one table.
-ALLOWED_FROM = {
-    Status.APPROVED: (Status.ESTIMATE,),
-    Status.IN_PROGRESS: (Status.APPROVED,),
-    Status.COMPLETED: (Status.IN_PROGRESS,),
-    Status.INVOICED: (Status.COMPLETED,),
-    Status.PAID: (Status.INVOICED,),
-    Status.CLOSED: (Status.COMPLETED,),
-    Status.CANCELED: (Status.ESTIMATE, Status.APPROVED),
-}
-_VERBS = {
-    Status.APPROVED: "approved",
-    Status.IN_PROGRESS: "started",
-    Status.COMPLETED: "completed",
-    Status.INVOICED: "invoiced",
-    Status.PAID: "marked paid",
-    Status.CLOSED: "closed at cost",
-    Status.CANCELED: "canceled",
-}
-
 
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -101,16 +82,6 @@ def _lock(repair_order):
 
 def _name(user):
     return str(user) if user is not None else ""
-
-
-def _check_transition(repair_order, to_status):
-    allowed = ALLOWED_FROM[to_status]
-    if repair_order.status not in allowed:
-        labels = " or ".join(Status(status).label.lower() for status in allowed)
-        raise TransitionNotAllowed(
-            f"{repair_order.number} is {repair_order.get_status_display().lower()}: it can be "
-            f"{_VERBS[to_status]} only when {labels}."
-        )
 
 
 def _move(repair_order, to_status, user=None, note=""):
@@ -273,7 +244,7 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
         now = timezone.now()
         number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
         repair_order = instance or RepairOrder()
-        repair_order.number = f"RO-{timezone.localdate(now).year}-{number:05d}"
+        repair_order.number = repair_order_number(timezone.localdate(now).year, number)
         repair_order.status = Status.ESTIMATE
         repair_order.vehicle = vehicle
         repair_order.customer = customer
@@ -617,7 +588,7 @@ def approve_repair_order(repair_order, *, user=None):
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.APPROVED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.APPROVED)
         jobs = repair_order.jobs.all()
         if repair_order.internal:
             jobs.filter(authorization=Authorization.PENDING).update(
@@ -636,7 +607,7 @@ def start_work(repair_order, *, user=None):
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.IN_PROGRESS)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.IN_PROGRESS)
         for job in repair_order.jobs.filter(authorization=Authorization.APPROVED):
             _issue_job_parts(job, user)
         _move(repair_order, Status.IN_PROGRESS, user)
@@ -647,7 +618,7 @@ def complete_work(repair_order, *, user=None):
     """in_progress → completed: every job decided and nobody still clocked in."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.COMPLETED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.COMPLETED)
         pending = list(repair_order.jobs.filter(authorization=Authorization.PENDING)
                        .values_list("position", flat=True))
         if pending:
@@ -667,7 +638,7 @@ def invoice_repair_order(repair_order, *, user=None):
     snapshot of the lines and totals. An invoice for nothing is paid at once."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.INVOICED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.INVOICED)
         if repair_order.internal:
             raise RepairError(f"{repair_order.number} is internal: it is closed at cost, not "
                               "invoiced.")
@@ -681,7 +652,7 @@ def invoice_repair_order(repair_order, *, user=None):
         sequence = _next_number(DocumentSeries.INVOICE, year)
         invoice = Invoice.objects.create(
             repair_order=repair_order, customer_id=repair_order.customer_id,
-            number=f"{year}-{sequence:06d}", year=year, sequence=sequence, issued_at=now,
+            number=invoice_number(year, sequence), year=year, sequence=sequence, issued_at=now,
             issued_by=user, labor_total=totals.labor, parts_total=totals.parts,
             discount_total=totals.discount, fees_total=totals.fees, tax_total=totals.tax,
             total=totals.total, snapshot=document,
@@ -752,7 +723,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
         now = timezone.now()
         year = timezone.localdate(now).year
         sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
-        note = CreditNote.objects.create(invoice=invoice, number=f"CN-{year}-{sequence:05d}",
+        note = CreditNote.objects.create(invoice=invoice, number=credit_note_number(year, sequence),
                                          year=year, sequence=sequence, amount=amount,
                                          reason=reason[:300], issued_at=now, issued_by=user)
         if repair_order.status == Status.INVOICED and money(annotated.balance_amount) <= amount:
@@ -764,7 +735,7 @@ def close_internal_order(repair_order, *, user=None):
     """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.CLOSED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.CLOSED)
         if not repair_order.internal:
             raise RepairError(f"{repair_order.number} is a customer's order: invoice it.")
         parts_cost, labor_cost = internal_cost(repair_order)
@@ -777,7 +748,7 @@ def cancel_repair_order(repair_order, *, user=None, reason=""):
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
-        _check_transition(repair_order, Status.CANCELED)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.CANCELED)
         lines = (PartLine.objects.filter(job__repair_order=repair_order, issued_quantity__gt=0)
                  .select_related("part").order_by("id"))
         for line in lines:
@@ -786,7 +757,8 @@ def cancel_repair_order(repair_order, *, user=None, reason=""):
     return repair_order
 
 
-# Admin actions and the API offer these, in workflow order: (key, label, function).
+# The steps people take, in workflow order: (key, label, function). The admin's actions on
+# repair orders are these; each step's function checks REPAIR_ORDER_PIPELINE.
 TRANSITIONS = (
     ("approve", "Approve", approve_repair_order),
     ("start", "Start work", start_work),
@@ -905,3 +877,39 @@ def change_time_entry(entry, *, started, ended, user):
 def actual_hours(job):
     """Hours technicians clocked on a job (open entries count up to now)."""
     return sum((entry.hours for entry in job.time_entries.all()), ZERO)
+
+
+# --------------------------------------------------------------------------------------------
+# Deleting: only what is not yet part of the shop's record
+# --------------------------------------------------------------------------------------------
+
+def appointment_deletion_refusal(appointment):
+    """Why an appointment may not be deleted (it stays for the record), or None when it may be."""
+    if appointment.status != AppointmentStatus.SCHEDULED:
+        return (f"The appointment of {appointment.customer} on {appointment.date} is "
+                f"{appointment.get_status_display().lower()}: it stays for the shop's history; "
+                f"only a scheduled appointment is deleted (or canceled).")
+    return None
+
+
+def job_deletion_refusal(job):
+    """Why a job may not be deleted (it stays for the record), or None when it may be."""
+    order = job.repair_order
+    if order.status not in EDITABLE_STATUSES:
+        return (f"Job {job} is on {order.number}, which is "
+                f"{order.get_status_display().lower()}: a job is removed only while its "
+                f"order is open (estimate, approved or in progress).")
+    if job.time_entries.exists():
+        return (f"Technicians clocked time on job {job}: decline it instead of removing "
+                f"it.")
+    return None
+
+
+def time_entry_deletion_refusal(entry):
+    """Why a time entry may not be deleted (it stays for the record), or None when it may be."""
+    order = entry.job.repair_order
+    if order.status not in EDITABLE_STATUSES:
+        return (f"The time clocked on {order.number} stays: the order is "
+                f"{order.get_status_display().lower()}, and its hours are the "
+                f"technician's record.")
+    return None

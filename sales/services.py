@@ -36,13 +36,14 @@ from django.utils import timezone
 from accounts import limits, webhooks
 from accounts.models import Customer, ShopSettings
 from accounts.scopes import LEAD_UPDATED
-from core.errors import DomainError
 from core.money import ZERO, money
-from inventory.lot_services import StockUnitError, transition
+from inventory.exceptions import StockUnitError
+from inventory.lot_services import transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.costs import cost_subquery, with_internal_cost
 from repairs.models import RepairOrder
 from sales import calculations
+from sales.exceptions import DealError
 from sales.models import (
     Commission,
     CommissionPlan,
@@ -52,10 +53,7 @@ from sales.models import (
     Lead,
     TradeIn,
 )
-
-
-class DealError(DomainError):
-    """A rule of the lot refused the operation; the message is for the user."""
+from sales.workflow import DEAL_PIPELINE
 
 
 class LeadRefused(DealError):
@@ -299,7 +297,7 @@ def sign_deal(deal):
     """The buyer signs: the figures are frozen and the unit is reserved for this deal."""
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        _require_status(locked, Deal.Status.DRAFT, "signed")
+        DEAL_PIPELINE.check(locked, Deal.Status.SIGNED)
         if unit.status != StockUnit.Status.AVAILABLE:
             raise DealError(_unit_not_available(unit))
         trades = list(locked.trade_ins.select_related("vehicle"))
@@ -332,7 +330,7 @@ def deliver_deal(deal, *, on=None):
     on = on or timezone.localdate()
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        _require_status(locked, Deal.Status.SIGNED, "delivered")
+        DEAL_PIPELINE.check(locked, Deal.Status.DELIVERED)
         if unit.status != StockUnit.Status.RESERVED:
             raise DealError(f"Stock unit {unit.stock_number} is "
                             f"{unit.get_status_display().lower()}, not reserved for this deal.")
@@ -394,11 +392,7 @@ def cancel_deal(deal, *, reason):
         raise DealError("Say why the deal is canceled.")
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
-        if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
-            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; only a "
-                            "draft or signed deal can be canceled"
-                            + (" (unwind a delivered one)." if
-                               locked.status == Deal.Status.DELIVERED else "."))
+        DEAL_PIPELINE.check(locked, Deal.Status.CANCELED)
         if locked.status == Deal.Status.SIGNED:
             _move(unit, StockUnit.Status.AVAILABLE)
         locked.status = Deal.Status.CANCELED
@@ -425,7 +419,7 @@ def unwind_deal(deal, *, reason):
         units = {u.pk: u for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids)
                  .order_by("pk")}
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
-        _require_status(locked, Deal.Status.DELIVERED, "unwound")
+        DEAL_PIPELINE.check(locked, Deal.Status.UNWOUND)
         unit = units[locked.stock_unit_id]
         if unit.status != StockUnit.Status.SOLD:
             raise DealError(f"Stock unit {unit.stock_number} is "
@@ -635,12 +629,6 @@ def _move(unit, status, *, on=None):
         raise DealError(str(exc)) from None
 
 
-def _require_status(deal, status, verb):
-    if deal.status != status:
-        raise DealError(f"{deal.number} is {deal.get_status_display().lower()}; only a "
-                        f"{Deal.Status(status).label.lower()} deal can be {verb}.")
-
-
 def _unit_not_available(unit):
     if unit.status == StockUnit.Status.RESERVED:
         holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related(
@@ -695,3 +683,20 @@ def _record_commission(deal, result, now):
         plan_name=plan.name, gross=gross, rate=plan.rate, minimum=plan.minimum,
         amount=calculations.commission(gross, plan.rate, plan.minimum), recorded_at=now,
     )
+
+
+def deal_deletion_refusal(deal):
+    """Why a deal may not be deleted (it stays for the record), or None when it may be."""
+    if not deal.is_draft:
+        return (f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
+                f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
+                f"money stay accounted for. Only a draft is deleted.")
+    return None
+
+
+def lead_deletion_refusal(lead):
+    """Why a lead may not be deleted (it stays for the record), or None when it may be."""
+    if lead.status not in Lead.OPEN:
+        return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
+                f"for the sales history; only an open lead is deleted (or marked lost).")
+    return None

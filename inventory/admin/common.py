@@ -6,7 +6,6 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
 from core.admin import HiddenFieldsMixin
-from inventory.exceptions import InventoryError
 
 COST_PERMISSION = "inventory.view_part_cost"
 
@@ -72,8 +71,4 @@ class PreloadedAutocompleteFormSet(BaseInlineFormSet):
 
 class ServiceForm(forms.Form):
     """A small form whose submission calls a service; the service's refusal is shown on the
-    field it names (or above the form)."""
-
-    def add_service_error(self, error: InventoryError):
-        field = error.field if error.field in self.fields else None
-        self.add_error(field, error.message)
+    field it names, or above the form (core.admin_actions.add_refusal_to_form)."""

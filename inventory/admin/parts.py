@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.admin import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
+from core.admin_actions import add_refusal_to_form
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
 from inventory.exceptions import InventoryError
@@ -159,7 +160,7 @@ class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
                                                  reason=form.cleaned_data["reason"],
                                                  user=request.user)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(
                     request, f"Stock of {part.sku} adjusted by {movement.quantity:+d}: "

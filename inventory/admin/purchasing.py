@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.admin import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
+from core.admin_actions import add_refusal_to_form, run_for_each
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,
@@ -26,6 +27,7 @@ from inventory.models import (
     PurchaseReceipt,
     PurchaseReceiptLine,
 )
+from inventory.workflow import PURCHASE_ORDER_PIPELINE, RECEIVED_STATUSES
 
 Status = PurchaseOrder.Status
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -194,10 +196,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         return actions
 
     def delete_refusal(self, obj):
-        if obj.status != Status.DRAFT:
-            return (f"{obj.number} is {obj.get_status_display().lower()}: it stays as history "
-                    f"(cancel it if it is still open); only a draft is deleted.")
-        return None
+        return services.purchase_order_deletion_refusal(obj)
 
     def has_receive_permission(self, request):
         return request.user.has_perm("inventory.add_purchasereceipt")
@@ -250,10 +249,11 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         status = order.status if order else None
         extra_context = {
             **(extra_context or {}),
-            "can_place": can_change and status == Status.DRAFT,
-            "can_cancel": can_change and status in (Status.DRAFT, Status.ORDERED),
+            # The buttons of the moves the order's status allows.
+            "can_place": can_change and PURCHASE_ORDER_PIPELINE.allows(status, Status.ORDERED),
+            "can_cancel": can_change and PURCHASE_ORDER_PIPELINE.allows(status, Status.CANCELED),
             "can_receive": self.has_receive_permission(request)
-            and status in (Status.ORDERED, Status.PARTIALLY_RECEIVED),
+            and PURCHASE_ORDER_PIPELINE.allows(status, *RECEIVED_STATUSES),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -282,7 +282,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             try:
                 services.place_purchase_order(order, user=request.user, **form.cleaned_data)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(request, f"{order.number} placed with {order.supplier}.",
                                   messages.SUCCESS)
@@ -300,7 +300,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             try:
                 services.cancel_purchase_order(order, user=request.user, **form.cleaned_data)
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 self.message_user(request, f"{order.number} cancelled.", messages.SUCCESS)
                 return self._back_to(order)
@@ -321,7 +321,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
                     packing_slip=form.cleaned_data["packing_slip"],
                     notes=form.cleaned_data["notes"])
             except InventoryError as exc:
-                form.add_service_error(exc)
+                add_refusal_to_form(form, exc)
             else:
                 units = sum(line.quantity for line in receipt.lines.all())
                 self.message_user(request, f"Received {units} unit(s) on {order.number}; it is "
@@ -334,19 +334,11 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
 
     # -- actions -------------------------------------------------------------------------------
     def _each(self, request, queryset, verb, perform):
-        done, refused = [], []
-        for order in queryset.select_related("supplier").order_by("pk"):
-            try:
-                perform(order)
-            except InventoryError as exc:
-                refused.append(exc.message)
-            else:
-                done.append(order.number)
-        if done:
-            self.message_user(request, f"{verb} {len(done)} order(s): {', '.join(done)}.",
-                              messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.ERROR)
+        def summary(done):
+            return f"{verb} {len(done)} order(s): {', '.join(order.number for order, _ in done)}."
+
+        run_for_each(self, request, queryset.select_related("supplier").order_by("pk"), perform,
+                     summary=summary)
 
     @admin.action(description="Place the selected drafts with their suppliers",
                   permissions=["change"])

@@ -1,0 +1,75 @@
+"""The inventory's status machines, each declared once (core.workflow): purchase orders and the
+lot's stock units. inventory.services and inventory.lot_services check every move against
+them; the admin offers the buttons and actions they allow.
+"""
+
+from core.workflow import Pipeline
+from inventory.exceptions import InvalidTransition, StockUnitError
+from inventory.lot import StockUnit
+from inventory.models import PurchaseOrder
+
+# ---------------------------------------------------------------------------------------------
+# Purchase orders
+# ---------------------------------------------------------------------------------------------
+Status = PurchaseOrder.Status
+
+_STATUS_PHRASES = {Status.DRAFT: "a draft"}
+
+
+def status_phrase(order):
+    """An order's status as a refusal words it ("PO-00001 is a draft: ...")."""
+    return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
+
+
+# Why a step is refused, by the status it moves to.
+_REFUSALS = {
+    Status.ORDERED: "only a draft can be placed with the supplier",
+    Status.CANCELED: "only a draft, or an order nothing was received on yet, can be cancelled",
+    Status.PARTIALLY_RECEIVED: "only an ordered or partially received order can be received",
+    Status.RECEIVED: "only an ordered or partially received order can be received",
+}
+
+
+def _order_refusal(order, *targets):
+    return f"{order.number} is {status_phrase(order)}: {_REFUSALS[targets[0]]}."
+
+
+# Placing orders a draft; receiving moves an order to partially received or received.
+PURCHASE_ORDER_PIPELINE = Pipeline(
+    {
+        Status.DRAFT: (Status.ORDERED, Status.CANCELED),
+        Status.ORDERED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED, Status.CANCELED),
+        Status.PARTIALLY_RECEIVED: (Status.PARTIALLY_RECEIVED, Status.RECEIVED),
+    },
+    error=InvalidTransition,
+    refusal=_order_refusal,
+)
+RECEIVED_STATUSES = (Status.PARTIALLY_RECEIVED, Status.RECEIVED)
+
+# ---------------------------------------------------------------------------------------------
+# Stock units
+# ---------------------------------------------------------------------------------------------
+Unit = StockUnit.Status
+
+
+def _unit_refusal(unit, status):
+    return (
+        f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
+        f"it cannot move to “{Unit(status).label}”."
+    )
+
+
+# Reserved and sold are reached only through a deal (sales.services); returned only by
+# unwinding the deal that traded the unit in (StockUnit.DEAL_ONLY). Wholesaled and returned
+# units move nowhere.
+STOCK_UNIT_PIPELINE = Pipeline(
+    {
+        Unit.ACQUIRED: (Unit.RECONDITIONING, Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.RECONDITIONING: (Unit.AVAILABLE, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.AVAILABLE: (Unit.RECONDITIONING, Unit.RESERVED, Unit.WHOLESALED, Unit.RETURNED),
+        Unit.RESERVED: (Unit.AVAILABLE, Unit.SOLD),
+        Unit.SOLD: (Unit.AVAILABLE,),
+    },
+    error=StockUnitError,
+    refusal=_unit_refusal,
+)

@@ -1,0 +1,116 @@
+"""What the service shop's admin pages share: who sees what, searching by number, customer
+or vehicle, staff pickers."""
+
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.html import format_html
+
+from accounts.models import Customer, User
+from accounts.roles import TECHNICIAN
+from core.admin import ids_or_subquery
+from core.admin_actions import run_for_each
+from inventory.models import Vehicle
+from repairs.models import (
+    Invoice,
+)
+from repairs.numbers import parse_repair_order_number
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------------
+
+def technician_only(request):
+    """True for a technician without the advisors' rights: sees only their own work."""
+    cached = getattr(request, "_repairs_technician_only", None)
+    if cached is None:
+        user = request.user
+        cached = (not user.is_superuser and not user.has_perm("repairs.change_repairorder")
+                  and user.groups.filter(name=TECHNICIAN).exists())
+        request._repairs_technician_only = cached
+    return cached
+
+
+def _searchable_admin(model):
+    """Whether `model` has an admin with a search box, so autocomplete widgets can use it."""
+    model_admin = admin.site._registry.get(model)
+    return bool(model_admin and model_admin.search_fields)
+
+
+def lookup_fields(**models):
+    """(autocomplete_fields, raw_id_fields) for these foreign keys: autocomplete where the
+    related model's admin can search, a plain id box otherwise."""
+    auto = tuple(name for name, model in models.items() if _searchable_admin(model))
+    raw = tuple(name for name in models if name not in auto)
+    return auto, raw
+
+
+def get_or_none(queryset, object_id):
+    try:
+        return queryset.get(pk=object_id)
+    except (queryset.model.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
+def adopt(obj, created):
+    """Make the admin's unsaved form object be the row a service created."""
+    for field in type(created)._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(created, field.attname))
+    obj._state.adding = False
+    obj._state.db = created._state.db
+
+
+def staff_choices(group_name):
+    """(id, name) of active staff in a role, evaluated once: a select in every inline row then
+    costs no query."""
+    users = User.objects.filter(is_active=True, groups__name=group_name).order_by(
+        "first_name", "last_name", "username")
+    return [("", "---------"), *((user.pk, str(user)) for user in users)]
+
+
+class CustomerVehicleSearchMixin:
+    """Search for rows that have a customer and a vehicle (repair orders, appointments): by
+    repair order number, by the customer (name, phone, email: the customer search) or by the
+    vehicle (whole VIN, its last characters, plate: the vehicle search).
+
+    The customers and vehicles are found first, each with its own index, and the list is then
+    filtered on their ids, which its foreign key indexes answer: never a scan of the list joined
+    to the customer book.
+    """
+
+    number_path = None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = parse_repair_order_number(term) if self.number_path else None
+        if number is not None:
+            return queryset.filter(**{self.number_path: number}), False
+        condition = Q(customer__in=ids_or_subquery(Customer.objects.search(term)))
+        condition |= Q(vehicle__in=ids_or_subquery(Vehicle.objects.search(term, owners=False)))
+        return queryset.filter(condition), False
+
+
+class PlainLabel(forms.Widget):
+    """Shows a value as text (an existing part line's part: remove the line to change it)."""
+
+    def __init__(self, label, attrs=None):
+        super().__init__(attrs)
+        self.label = label
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html("<span>{}</span>", self.label)
+
+
+def run_action(modeladmin, request, queryset, function, verb):
+    """Run a workflow service on each selected order and report what happened."""
+    def summary(done):
+        numbers = [result.number if isinstance(result, Invoice) else repair_order.number
+                   for repair_order, result in done]
+        return f"{verb}: {', '.join(numbers)}."
+
+    run_for_each(modeladmin, request, queryset.order_by("pk"),
+                 lambda repair_order: function(repair_order, user=request.user), summary=summary)
