@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 from inventory.models import Part
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from packaging.version import Version
 
-from carshop.dependencies import rewrite_pin, update_requirement
+from carshop.ops.dependencies.requirements import rewrite_pin, update_requirement
 from tests.test_ops_commands import command, parser_options
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements"

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Customer
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 
 
 def run(*args):

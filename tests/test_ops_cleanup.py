@@ -32,7 +32,7 @@ from accounts.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from carshop import cleanup
+from carshop.ops.cleanup import audit_archive as cleanup
 from inventory.models import StockUnitPhoto
 from repairs.models import RepairOrder
 from repairs.testing import make_order
@@ -595,7 +595,7 @@ CLEANUP_COMMANDS = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuu
 
 @pytest.mark.parametrize("name", CLEANUP_COMMANDS)
 def test_cleanup_commands_follow_the_operations_conventions(name):
-    from carshop.commands import OperationsCommand
+    from carshop.ops.toolkit import OperationsCommand
     from tests.test_ops_commands import command, documented_sections, parser_options
 
     instance = command(name)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands, load_command_class
 
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 

@@ -19,7 +19,7 @@ from django.db import connection
 from accounts import services as account_services
 from accounts.models import Customer, PartnerKey, User, WebhookSubscription
 from bench.generator import Generator
-from carshop import tables
+from carshop.ops.data import tables
 from inventory.models import MarkupRule, Vehicle
 from inventory.testing import VALID_VINS, make_customer, make_vehicle
 

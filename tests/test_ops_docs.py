@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from carshop.docs_check import check_docs, github_anchor
+from carshop.ops.docs.check import check_docs, github_anchor
 
 
 def run(name, *args):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.ops.logs import (
+from carshop.ops.logs.reading import (
     LogReader,
     exception_place,
     latency_summary,

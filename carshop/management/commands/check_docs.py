@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.docs_check import check_docs
-from carshop.ops.findings import emit_report
+from carshop.ops.docs.check import check_docs
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

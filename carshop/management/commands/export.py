@@ -1,5 +1,6 @@
-from carshop import dataio, tables
-from carshop.commands import OperationsCommand
+from carshop.ops.data import tables
+from carshop.ops.data import transfer as dataio
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,7 +1,8 @@
 from django.core.management.base import CommandError
 
-from carshop import dataio, tables
-from carshop.commands import OperationsCommand
+from carshop.ops.data import tables
+from carshop.ops.data import transfer as dataio
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

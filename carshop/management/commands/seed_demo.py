@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 
 # Each app may have a `demo` module with seed(rng, scale, context); they run in layer order and
 # pass what they created to the next through `context`.
