@@ -718,3 +718,15 @@ def _record_commission(deal, result, now):
         plan_name=plan.name, gross=gross, rate=plan.rate, minimum=plan.minimum,
         amount=calculations.commission(gross, plan.rate, plan.minimum), recorded_at=now,
     )
+
+
+def stale_draft_deals(cutoff):
+    """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
+    (money received), no commission, no trade-in (an appraisal of the buyer's car). The rule of
+    `prune_temp_data`, which deletes them."""
+    from django.db.models import Exists
+
+    return (Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
+            .exclude(Exists(DealPayment.objects.filter(deal=OuterRef("pk"))))
+            .exclude(Exists(Commission.objects.filter(deal=OuterRef("pk"))))
+            .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk")))))

@@ -28,21 +28,11 @@ logger = logging.getLogger("carshop.commands")
 # ---------------------------------------------------------------------------------------------
 
 
-def stale_draft_deals(cutoff):
-    """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
-    (money received), no commission, no trade-in (an appraisal of the buyer's car)."""
-    from sales.models import Commission, Deal, DealPayment, TradeIn
-
-    return (Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
-            .exclude(Exists(DealPayment.objects.filter(deal=OuterRef("pk"))))
-            .exclude(Exists(Commission.objects.filter(deal=OuterRef("pk"))))
-            .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk")))))
-
-
 def _delete_draft_deals(cutoff, dry_run, progress):
     """Deleted one by one through the model, so each deletion (and its add-ons') is in the audit
     log, credited to the operator."""
     from sales.models import Deal
+    from sales.services import stale_draft_deals
 
     what = "draft deals untouched for the age, without payments, commissions or trade-ins"
     candidates = stale_draft_deals(cutoff)

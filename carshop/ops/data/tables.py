@@ -1,9 +1,10 @@
 """Friendly table names for the operations commands (`--tables=cars,sales`), mapped to models.
 
 One place for every name an operator types: `export`, `import` and the other commands that take
-`--tables` resolve names here, and an unknown name lists the valid ones. Every model of the
-Carshop apps (accounts, inventory, repairs, sales) has a table here, plus the roles (auth groups)
-and the audit log; tests/test_ops_dataio.py fails when a new model is missing.
+`--tables` resolve names here, and an unknown name lists the valid ones. Each app declares its
+tables in its own `ops.py` (accounts/ops.py also the roles, auth groups) and the project the audit
+log (carshop.ops.facts); every model of an app that declares tables must have one, and
+tests/test_ops_dataio.py fails when a new model is missing.
 
 `secret_fields` are left out of exports unless `--include-secrets`. `csv_import` is False for
 tables whose rows only the application's workflows write (documents, ledgers, counters, machine
@@ -14,6 +15,8 @@ import dataclasses
 
 from django.apps import apps
 from django.core.management.base import CommandError
+
+from carshop.ops import facts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,70 +37,10 @@ class Table:
         return (self.name, *self.aliases)
 
 
-WORKFLOW_ONLY = {"csv_import": False}
+TABLES = tuple(Table(**entry) for entry in facts.tables())
 
-TABLES = (
-    # accounts
-    Table("roles", "auth.Group", ("groups",), **WORKFLOW_ONLY),  # setup_roles keeps them
-    Table("users", "accounts.User", ("staff",), secret_fields=("password",),
-          resource="accounts.resources.UserResource"),
-    Table("customers", "accounts.Customer", resource="accounts.resources.CustomerResource"),
-    Table("shop_settings", "accounts.ShopSettings", ("settings",)),
-    Table("partners", "accounts.Partner", **WORKFLOW_ONLY),  # with their service user
-    Table("partner_keys", "accounts.PartnerKey", ("api_keys",), secret_fields=("hashed_key",),
-          **WORKFLOW_ONLY),
-    Table("webhook_subscriptions", "accounts.WebhookSubscription", ("webhooks",),
-          secret_fields=("secret",), **WORKFLOW_ONLY),
-    Table("webhook_events", "accounts.WebhookEvent", **WORKFLOW_ONLY),
-    Table("webhook_deliveries", "accounts.WebhookDelivery", **WORKFLOW_ONLY),
-    Table("idempotent_requests", "accounts.IdempotentRequest", **WORKFLOW_ONLY),
-    # inventory
-    Table("vehicles", "inventory.Vehicle", ("cars",),
-          resource="inventory.resources.VehicleResource"),
-    Table("odometer_readings", "inventory.OdometerReading", ("odometer",), **WORKFLOW_ONLY),
-    Table("parts", "inventory.Part", resource="inventory.resources.PartResource"),
-    Table("markup_rules", "inventory.MarkupRule", ("markup",)),
-    Table("suppliers", "inventory.Supplier"),
-    Table("stock_movements", "inventory.StockMovement", ("parts_ledger",), **WORKFLOW_ONLY),
-    Table("purchase_orders", "inventory.PurchaseOrder", **WORKFLOW_ONLY),
-    Table("purchase_order_lines", "inventory.PurchaseOrderLine", **WORKFLOW_ONLY),
-    Table("purchase_receipts", "inventory.PurchaseReceipt", **WORKFLOW_ONLY),
-    Table("purchase_receipt_lines", "inventory.PurchaseReceiptLine", **WORKFLOW_ONLY),
-    Table("stock", "inventory.StockUnit", ("stock_units",),
-          resource="inventory.resources.StockUnitResource"),
-    Table("stock_costs", "inventory.StockUnitCost"),
-    Table("stock_photos", "inventory.StockUnitPhoto", **WORKFLOW_ONLY),
-    # repairs
-    Table("appointments", "repairs.Appointment"),
-    Table("canned_jobs", "repairs.CannedJob"),
-    Table("canned_job_labor", "repairs.CannedJobLabor"),
-    Table("canned_job_parts", "repairs.CannedJobPart"),
-    Table("repairs", "repairs.RepairOrder", ("repair_orders",), **WORKFLOW_ONLY),
-    Table("repair_events", "repairs.RepairOrderEvent", **WORKFLOW_ONLY),
-    Table("jobs", "repairs.Job", **WORKFLOW_ONLY),
-    Table("labor_lines", "repairs.LaborLine", **WORKFLOW_ONLY),
-    Table("part_lines", "repairs.PartLine", **WORKFLOW_ONLY),
-    Table("time_entries", "repairs.TimeEntry", **WORKFLOW_ONLY),
-    Table("invoices", "repairs.Invoice", **WORKFLOW_ONLY),
-    Table("credit_notes", "repairs.CreditNote", **WORKFLOW_ONLY),
-    Table("payments", "repairs.Payment", **WORKFLOW_ONLY),
-    Table("document_sequences", "repairs.DocumentSequence", **WORKFLOW_ONLY),
-    Table("feed_clocks", "repairs.FeedClock", **WORKFLOW_ONLY),
-    # sales
-    Table("leads", "sales.Lead", resource="sales.resources.LeadResource"),
-    Table("sales", "sales.Deal", ("deals",), **WORKFLOW_ONLY),
-    Table("trade_ins", "sales.TradeIn", **WORKFLOW_ONLY),
-    Table("deal_addons", "sales.DealAddon", **WORKFLOW_ONLY),
-    Table("deal_payments", "sales.DealPayment", **WORKFLOW_ONLY),
-    Table("deal_refunds", "sales.DealRefund", **WORKFLOW_ONLY),
-    Table("commission_plans", "sales.CommissionPlan"),
-    Table("commissions", "sales.Commission", **WORKFLOW_ONLY),
-    # history
-    Table("audit_log", "auditlog.LogEntry", ("audit",), **WORKFLOW_ONLY),
-)
-
-# The apps whose every model must have a table above.
-CARSHOP_APPS = ("accounts", "inventory", "repairs", "sales")
+# The apps whose every model must have a table: those that declare tables.
+CARSHOP_APPS = facts.table_apps()
 
 _BY_NAME = {name: table for table in TABLES for name in table.names}
 _BY_LABEL = {table.label.lower(): table for table in TABLES}

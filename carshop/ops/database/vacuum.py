@@ -6,6 +6,7 @@ import logging
 from django.apps import apps
 from django.core.management.base import CommandError
 
+from carshop.ops import facts
 from carshop.ops.data import tables
 from carshop.ops.toolkit import no_progress
 
@@ -15,18 +16,12 @@ logger = logging.getLogger("carshop.commands")
 # Friendly table names (`--tables=sessions,audit`)
 # ---------------------------------------------------------------------------------------------
 
-# Tables outside the Carshop apps, named only here; the rest are carshop.ops.data.tables' names.
-SYSTEM_TABLES = {
-    "sessions": ["sessions.Session"],
-    "tasks": ["django_tasks_db.DBTaskResult"],
-    "logins": ["axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog"],
-}
-
 
 def resolve_tables(value, connection):
     """`--tables` (friendly names of carshop.ops.data.tables, sessions, tasks, logins, or the
     database's own table names) -> sorted table names. An unknown name raises CommandError
     listing them."""
+    system_tables = facts.system_tables()  # outside the Carshop apps, the project names them
     existing = set(connection.introspection.table_names())
     names = [name.strip() for name in str(value or "").split(",") if name.strip()]
     if not names:
@@ -34,8 +29,8 @@ def resolve_tables(value, connection):
     chosen = set()
     for name in names:
         key = name.lower()
-        if key in SYSTEM_TABLES:
-            chosen.update(apps.get_model(label)._meta.db_table for label in SYSTEM_TABLES[key])
+        if key in system_tables:
+            chosen.update(apps.get_model(label)._meta.db_table for label in system_tables[key])
         elif name in existing:
             chosen.add(name)
         else:
@@ -44,7 +39,7 @@ def resolve_tables(value, connection):
             except CommandError:
                 raise CommandError(
                     f"unknown table {name!r}; tables: {tables.valid_names()}, "
-                    f"{', '.join(SYSTEM_TABLES)} (or a table name of the database)") from None
+                    f"{', '.join(system_tables)} (or a table name of the database)") from None
     return sorted(table for table in chosen if table in existing)
 
 

@@ -8,6 +8,8 @@ import re
 
 from django.utils import timezone
 
+from carshop.ops import facts
+
 CHUNK = 1000
 ANONYMIZED = "[anonymized]"
 
@@ -38,34 +40,14 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 LEAD_MESSAGE = "Is this car still available? (message replaced in the test environment)"
 NOTES_REMOVED = "(notes removed in the test environment)"
 
-# Fields whose values are personal: in the audit log's changes of these models they become
-# "[anonymized]", whatever the value was (a deleted customer's name survives only there).
-PERSONAL_FIELDS = {
-    "accounts.customer": {"first_name", "last_name", "company_name", "display_name", "phone",
-                          "phone_other", "phone_digits", "email", "address_line",
-                          "postal_code", "tax_id", "notes"},
-    "accounts.user": {"first_name", "last_name", "email", "phone", "password"},
-    "accounts.partner": {"contact_name", "contact_email", "contact_phone", "notes"},
-    "accounts.partnerkey": {"hashed_key"},
-    "accounts.webhooksubscription": {"url", "secret"},
-    "sales.lead": {"notes", "message"},
-    "inventory.vehicle": {"plate"},
-    "repairs.job": {"authorized_by"},
-    "inventory.stockunit": {"acquired_from"},
-}
-# The models whose audit entries are named after a person (object_repr).
-PERSON_MODELS = ("accounts.customer", "accounts.user")
-
-# Free text that may mention people: names the copy replaces are replaced in it too.
-FREE_TEXT = (
-    ("sales.Deal", ("notes", "close_reason")),
-    ("sales.Lead", ("lost_reason",)),
-    ("repairs.RepairOrder", ("notes",)),
-    ("repairs.Appointment", ("concern",)),
-    ("repairs.RepairOrderEvent", ("note",)),
-    ("inventory.StockUnit", ("notes",)),
-    ("accounts.WebhookDelivery", ("error",)),
-)
+# Each app declares its own (its ops.py, collected by carshop.ops.facts):
+# - fields whose values are personal: in the audit log's changes of these models they become
+#   "[anonymized]", whatever the value was (a deleted customer's name survives only there);
+# - the models whose audit entries are named after a person (object_repr);
+# - free text that may mention people: names the copy replaces are replaced in it too.
+PERSONAL_FIELDS = facts.personal_fields()
+PERSON_MODELS = facts.person_models()
+FREE_TEXT = facts.free_text()
 
 # Words: letters and digits, with dots, @, +, apostrophes and hyphens inside (emails, "O'Brien").
 _TOKEN = re.compile(r"\w[\w.@+'\u2019-]*\w|\w")
