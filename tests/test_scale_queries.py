@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.admin_base import EstimatedCountPaginator
 from accounts.models import User
-from bench.generator import Generator
 from bench.pages import admin_pages
+from carshop.ops.testenv.large_data import Generator
 
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
 QUERY_LIMIT = 10

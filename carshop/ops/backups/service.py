@@ -765,28 +765,27 @@ def scratch_target(value="scratch", live=None):
             base, ext = os.path.splitext(live.name)
             target = live.with_name(configured or f"{base}.recovery{ext or '.sqlite3'}")
     else:
-        from carshop.settings.env import env_db
+        from carshop.settings.env import db_url_config
 
-        os.environ["CARSHOP_BACKUP_TARGET_URL"] = value
         try:
-            config = env_db("CARSHOP_BACKUP_TARGET_URL")
+            config = db_url_config(value, "CARSHOP_BACKUP_TARGET_URL")
         except Exception as exc:
             raise BackupError(f"--target: {exc}") from None
-        finally:
-            os.environ.pop("CARSHOP_BACKUP_TARGET_URL", None)
         vendor = "sqlite" if config["ENGINE"].endswith("sqlite3") else (
             "postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
         if vendor != live.vendor:
             raise BackupError(f"--target is {vendor}; backups of this database restore on "
                               f"{ENGINE_NAMES[live.vendor]}")
         target = Target(vendor, {**live.settings, **{k: v for k, v in config.items() if v}})
-    if _same_database(target, live):
+    if same_database(target, live):
         raise BackupError("the recovery target is the live database: a drill never restores "
                           "over it; name a scratch database")
     return target
 
 
-def _same_database(one, other):
+def same_database(one, other):
+    """Whether two targets are the same database, asking PostgreSQL servers when their names
+    differ (also used by the test environments, which must never touch the live database)."""
     if one.identity() == other.identity():
         return True
     if one.vendor != "postgresql":

@@ -61,15 +61,12 @@ def resolve_target(value=None, live=None):
     live = live or service.Target.live()
     value = (value or "").strip() or default_name(live)
     if "://" in value:
-        from carshop.settings.env import env_db
+        from carshop.settings.env import db_url_config
 
-        os.environ["CARSHOP_TEST_ENV_URL"] = value
         try:
-            config = env_db("CARSHOP_TEST_ENV_URL")
+            config = db_url_config(value, "CARSHOP_TEST_ENV_URL")
         except Exception as exc:
             raise TestEnvError(f"--target: {exc}") from None
-        finally:
-            os.environ.pop("CARSHOP_TEST_ENV_URL", None)
         vendor = "sqlite" if config["ENGINE"].endswith("sqlite3") else (
             "postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
         if vendor != live.vendor:
@@ -94,7 +91,7 @@ def resolve_target(value=None, live=None):
 def is_live(target, live=None):
     live = live or service.Target.live()
     try:
-        return service._same_database(target, live)
+        return service.same_database(target, live)
     except BackupError:
         return False
 

@@ -7,9 +7,9 @@ credit notes and payments, the parts ledger and the purchase orders that stocked
 lot (30,000 stock units, 60,000 leads, 25,000 deals) once the lot's models exist. Dates spread
 over the five years before `until`; recent orders are still open.
 
-Everything is deterministic for a seed (and `until`). Rows are written with COPY (bench.bulkload),
-never through the ORM row by row, in one transaction; sequences are set after the load and the
-tables analyzed.
+Everything is deterministic for a seed (and `until`). Rows are written with COPY
+(carshop.ops.testenv.bulkload), never through the ORM row by row, in one transaction; sequences
+are set after the load and the tables analyzed.
 
 The data keeps the rules the services keep: repair order and invoice numbers are sequential and
 gapless per year (with their DocumentSequence counters), every issued part line has its issue
@@ -27,6 +27,7 @@ import os
 import random
 import time
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -36,7 +37,7 @@ from django.contrib.auth.models import Group
 from django.db import connection as default_connection
 from django.db import transaction
 
-from bench.bulkload import BulkLoadSchema, BulkWriter, Table
+from carshop.ops.testenv.bulkload import BulkLoadSchema, BulkWriter, Table
 
 FULL_SIZE = {
     "customers": 100_000,
@@ -62,6 +63,14 @@ DAY = 86_400
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 # --------------------------------------------------------------------------------------------
+
+
+def summary_path(connection=default_connection):
+    """Where `seed_demo --scale large` keeps the figures of its last load into this database
+    (VAR_DIR/seed_demo/generated-<database>.json): the benchmark report (bench/run.py) quotes
+    them."""
+    name = connection.settings_dict["NAME"]
+    return Path(settings.VAR_DIR) / "seed_demo" / f"generated-{name}.json"
 
 
 def _words(text):
