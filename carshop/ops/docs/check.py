@@ -7,10 +7,13 @@
   docs/backups.md, `python manage.py name` anywhere, the command column of the README's table)
   must exist in manage.py; the reverse: the project's own commands (carshop, accounts,
   inventory, repairs, sales) must be named somewhere in the docs;
+- options: every `--option` (or `--option=value`) shown after `manage.py name` must be one the
+  command's own parser accepts (its argparse parser, as `manage.py name --help` shows it);
 - variables: the table of docs/configuration.md, .env.example and the names the settings
   (carshop/settings/*.py) and deploy/gunicorn.conf.py read, compared both ways.
 
-Broken links and documented commands that do not exist are failures; the rest are warnings.
+Broken links, documented commands that do not exist and options they do not take are failures;
+the rest are warnings.
 """
 
 import re
@@ -35,6 +38,10 @@ _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _MANAGE = re.compile(r"manage\.py\s+([a-z][a-z0-9_]*)\b")
 _BARE_URL = re.compile(r"(?<![(\"])\bhttps?://[^\s)>\]`'\"]+")
 _COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Where a command line shown in the docs ends: a closing backtick, a table cell, a pipe, a shell
+# comment or the next shell command; `--` alone passes what follows to another program.
+_COMMAND_LINE_END = re.compile(r"`|\||\s#|&&|;|\s--(?:\s|$)")
+_OPTION = re.compile(r"(?<![\w-])(--[A-Za-z][A-Za-z0-9_-]*)")
 
 
 def markdown_files(root):
@@ -193,6 +200,48 @@ def documented_commands(root):
     return places
 
 
+def documented_options(root):
+    """[(command, option, place)]: each `--option` the docs show after `manage.py command`, with
+    the file:line the option is on. A line ending in a backslash continues on the next one."""
+    root = Path(root)
+    found = []
+    for path in markdown_files(root):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        number = 0
+        while number < len(lines):
+            line, starts = lines[number], [(0, number + 1)]  # (offset in line, line number)
+            while line.rstrip().endswith("\\") and number + 1 < len(lines):
+                number += 1
+                line = line.rstrip()[:-1] + " "
+                starts.append((len(line), number + 1))
+                line += lines[number]
+            number += 1
+            for match in _MANAGE.finditer(line):
+                rest = _COMMAND_LINE_END.split(line[match.end():], maxsplit=1)[0]
+                for option in _OPTION.finditer(rest):
+                    offset = match.end() + option.start()
+                    on = max(line_number for start, line_number in starts if start <= offset)
+                    found.append((match.group(1), option.group(1),
+                                  f"{path.relative_to(root)}:{on}"))
+    return found
+
+
+def command_options(names):
+    """{command: the option strings its parser accepts} for the commands manage.py has."""
+    from django.core.management import get_commands, load_command_class
+
+    available = get_commands()
+    options = {}
+    for name in names:
+        if name not in available:
+            continue
+        app = available[name]
+        command = app if not isinstance(app, str) else load_command_class(app, name)
+        parser = command.create_parser("manage.py", name)
+        options[name] = {option for action in parser._actions for option in action.option_strings}
+    return options
+
+
 def project_commands(apps=PROJECT_APPS):
     from django.core.management import get_commands
 
@@ -272,9 +321,10 @@ def variables_read_elsewhere(root, names):
 # ---------------------------------------------------------------------------------------------
 
 
-def check_docs(root=None, online=False, commands=None, own_commands=None):
-    """A Report of broken links, missing and undocumented commands and variable mismatches.
-    `commands`: the names manage.py has (default: Django's); `own_commands`: the project's."""
+def check_docs(root=None, online=False, commands=None, own_commands=None, options=None):
+    """A Report of broken links, missing and undocumented commands, unknown options and variable
+    mismatches. `commands`: the names manage.py has (default: Django's); `own_commands`: the
+    project's; `options`: {command: its option strings} (default: from each command's parser)."""
     from django.core.management import get_commands
 
     root = Path(root or settings.BASE_DIR).resolve()
@@ -311,6 +361,15 @@ def check_docs(root=None, online=False, commands=None, own_commands=None):
     missing = {name: place for name, place in documented.items() if name not in commands}
     for name, place in sorted(missing.items()):
         report.fail("missing command", f"{place}: documents `{name}`, which manage.py lacks")
+    shown = [item for item in documented_options(root) if item[0] in commands]
+    if options is None:
+        options = command_options({name for name, _option, _place in shown})
+    unknown = [{"command": name, "option": option, "place": place}
+               for name, option, place in shown
+               if name in options and option not in options[name]]
+    for item in unknown:
+        report.fail("unknown option", f"{item['place']}: `{item['command']} {item['option']}`: "
+                                      f"{item['command']} has no such option")
     mentioned = mentioned_commands(root, own_commands)
     undocumented = [name for name in own_commands if name not in mentioned]
     for name in undocumented:
@@ -324,11 +383,13 @@ def check_docs(root=None, online=False, commands=None, own_commands=None):
         report.ok("commands", f"{len(documented)} documented commands exist; "
                               f"{len(own_commands) - len(undocumented)} of the project's "
                               f"{len(own_commands)} are documented")
+        report.ok("options", f"{len(shown)} options shown with a command exist")
     report.data.update({
         "root": str(root), "files": [str(path.relative_to(root)) for path in files],
         "relative_links": links, "broken_links": broken, "external_links": external,
         "documented_commands": documented, "missing_commands": missing,
-        "undocumented_commands": undocumented, "variables": variables,
+        "undocumented_commands": undocumented, "unknown_options": unknown,
+        "variables": variables,
     })
     return report
 
