@@ -1,4 +1,4 @@
-from carshop.ops.data import tables
+from carshop.ops.data import csv_files, tables
 from carshop.ops.data import transfer as dataio
 from carshop.ops.toolkit import OperationsCommand
 
@@ -31,7 +31,7 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
-        export = dataio.export_json if options["format"] == "json" else dataio.export_csv
+        export = dataio.export_json if options["format"] == "json" else csv_files.export_csv
         summary = export(options["output"], selected,
                          include_secrets=options["include_secrets"], progress=self.progress)
         for name, rows in summary["tables"].items():
