@@ -8,5 +8,9 @@ Layout:
 - `postgres`, `sqlite`: the engine-specific dump, incremental, checksum and restore code;
 - `manifest`, `destination`: what a backup is and where it lives;
 - `service`: backup, restore, recovery drill and retention, which the commands call;
-- `status`: the last backup and the recovery metrics, for the health check and reports.
+- `status`: the last backup and the recovery metrics, for the health check and reports;
+- `retention`: which backups to keep across every folder backups are written to (prune_backups);
+- `recovery`: the recovery metrics history kept honest (record_recovery_metrics, test_recovery).
+
+The app keeps its label `backups` (INSTALLED_APPS: carshop.ops.backups).
 """
