@@ -69,7 +69,7 @@ def summary_path(connection=default_connection):
     """Where `seed_demo --scale large` keeps the figures of its last load into this database
     (VAR_DIR/seed_demo/generated-<database>.json): the benchmark report (bench/run.py) quotes
     them."""
-    name = connection.settings_dict["NAME"]
+    name = Path(str(connection.settings_dict["NAME"])).name  # a SQLite path: its file name
     return Path(settings.VAR_DIR) / "seed_demo" / f"generated-{name}.json"
 
 
