@@ -61,7 +61,7 @@ def grow(target_mb):
     """Copy template rows of each table in SQL until the database is big enough."""
     from django.db import connection, transaction
 
-    from carshop.backups import testing
+    from carshop.ops.backups import testing
 
     testing.seed()
     vendor = connection.vendor
@@ -137,7 +137,7 @@ def size_mb():
 def rows_by_table():
     from django.db import connection
 
-    from carshop.backups import testing
+    from carshop.ops.backups import testing
 
     with connection.cursor() as cursor:
         return {name: _count(cursor, name) for name in GROWN
@@ -147,7 +147,7 @@ def rows_by_table():
 
 
 def _count(cursor, name):
-    from carshop.backups.introspect import qi
+    from carshop.ops.backups.introspect import qi
 
     cursor.execute(f"SELECT count(*) FROM {qi(name)}")
     return cursor.fetchone()[0]
@@ -163,7 +163,7 @@ def run(engine, target_mb, database, write):
     setup(engine, database)
     from django.db import connection
 
-    from carshop.backups import destination, postgres, service
+    from carshop.ops.backups import destination, postgres, service
 
     print(f"generating about {target_mb} MB of Carshop data ({engine})", flush=True)
     seconds, rows = timed(lambda: grow(target_mb))

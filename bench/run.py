@@ -685,7 +685,9 @@ def main(argv=None):
 
     context = {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M %Z"), "runs": args.runs,
                "machine": machine(), "counts": row_counts()}
-    generated = BENCH_DIR / "data" / f"generated-{context['machine']['database']}.json"
+    from carshop.ops.testenv.large_data import summary_path
+
+    generated = summary_path()
     if generated.exists():
         context["generated"] = json.loads(generated.read_text())
     log(f"{context['machine']['database']}: {context['machine']['database_size']}, "

@@ -45,7 +45,7 @@ class BackupFreshness(HealthCheck):
     BACKUP_FRESHNESS_REQUIRED (staging and production by default)."""
 
     def run(self):
-        from carshop.backups import status
+        from carshop.ops.backups import status
 
         if not settings.BACKUP_FRESHNESS_REQUIRED:
             return

@@ -700,3 +700,15 @@ def lead_deletion_refusal(lead):
         return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
                 f"for the sales history; only an open lead is deleted (or marked lost).")
     return None
+
+
+def stale_draft_deals(cutoff):
+    """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
+    (money received), no commission, no trade-in (an appraisal of the buyer's car). The rule of
+    `prune_temp_data`, which deletes them."""
+    from django.db.models import Exists
+
+    return (Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
+            .exclude(Exists(DealPayment.objects.filter(deal=OuterRef("pk"))))
+            .exclude(Exists(Commission.objects.filter(deal=OuterRef("pk"))))
+            .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk")))))

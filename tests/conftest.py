@@ -30,7 +30,7 @@ def _fresh_cache():
 def backup_dir(tmp_path, settings):
     """The backup tests' starting point: a configured, empty backup folder and a seeded
     database, cleaned up afterwards."""
-    from carshop.backups import testing
+    from carshop.ops.backups import testing
 
     folder = testing.configure(tmp_path, settings)
     testing.seed()

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.core.management.base import CommandError
 
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 from inventory.models import Part
 from tests.helpers.backups import backup
 

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
-from carshop.backups import capture, postgres, service, testing
-from carshop.backups.errors import BackupError
+from carshop.ops.backups import capture, postgres, service, testing
+from carshop.ops.backups.errors import BackupError
 from tests.helpers.backups import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)

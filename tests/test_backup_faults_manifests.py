@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Customer
-from carshop.backups import testing
+from carshop.ops.backups import testing
 from inventory.models import Part
 from tests.helpers.backups import backup, files_in
 

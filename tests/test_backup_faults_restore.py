@@ -24,7 +24,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.models import Customer
-from carshop.backups import testing
+from carshop.ops.backups import testing
 from inventory.models import Part
 from tests.helpers.backups import backup
 
@@ -199,7 +199,7 @@ def test_psql_input_that_ends_before_commit_commits_nothing(backup_dir):
     and the server rolls it back."""
     import subprocess
 
-    from carshop.backups import postgres
+    from carshop.ops.backups import postgres
 
     settings_dict, name = connection.settings_dict, connection.settings_dict["NAME"]
     connection.close()

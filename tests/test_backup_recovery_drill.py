@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.backups import service, status, testing
 from carshop.health import BackupFreshness
+from carshop.ops.backups import service, status, testing
 from inventory.models import Part
 from tests.helpers.commands import run_json
 
@@ -47,7 +47,7 @@ def test_validate_restoration_reports_a_scratch_database_that_differs(backup_dir
     call_command("test_recovery", stdout=io.StringIO())
     target = service.scratch_target()
     if target.vendor == "postgresql":
-        from carshop.backups import postgres
+        from carshop.ops.backups import postgres
 
         conn = postgres.connect(target.settings, target.name, autocommit=True)
         with conn.cursor() as cursor:

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.models import Customer
-from carshop.backups import testing
+from carshop.ops.backups import testing
 from inventory.models import Part
 from tests.helpers.backups import backup, files_in, manifest_path
 

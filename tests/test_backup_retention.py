@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 from inventory.models import Part
 
 NOW = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
@@ -114,7 +114,7 @@ def test_prune_backups_judges_the_scheduled_folders_together_and_kept_backups_re
         tmp_path, settings):
     """The timers write one folder per run (daily/YYYYMMDD, weekly/YYYYMMDD, monthly/YYYYMM) and
     chains cross them; pre-update backups go to BACKUP_DIR itself."""
-    from carshop.backups.destination import LocalDestination
+    from carshop.ops.backups.destination import LocalDestination
 
     root = testing.configure(tmp_path, settings)
     settings.TIME_ZONE = "UTC"

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Customer
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 from inventory.models import Part, StockMovement
 from tests.helpers.backups import backup
 
@@ -110,7 +110,7 @@ def test_a_compressed_chain_restores_too(backup_dir):
 
 
 def test_an_incremental_after_a_migration_or_restore_is_a_full_backup(backup_dir):
-    from carshop.backups import capture
+    from carshop.ops.backups import capture
 
     first = backup("incremental")
     assert first["kind"] == "full"
@@ -129,7 +129,7 @@ def test_an_incremental_after_a_migration_or_restore_is_a_full_backup(backup_dir
 
 
 def test_a_migrate_with_nothing_to_run_keeps_the_chain(backup_dir):
-    from carshop.backups import capture
+    from carshop.ops.backups import capture
 
     backup("full")
     capture.before_migrate(sender=None, using="default", plan=[])
@@ -198,7 +198,7 @@ def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
         backup_dir, monkeypatch):
     """The checksums are read from the live file while the copy is made: both start in the same
     state, so a write that commits meanwhile is in neither, and the next incremental has it."""
-    from carshop.backups import sqlite
+    from carshop.ops.backups import sqlite
 
     copy = sqlite._copy
 
@@ -233,7 +233,7 @@ def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
     as they are, and the next backup starts a new chain instead of carrying on their sums."""
     import json
 
-    from carshop.backups import capture, sqlite
+    from carshop.ops.backups import capture, sqlite
 
     with monkeypatch.context() as previous_code:
         previous_code.setattr(capture, "SQLITE_CHECKSUM_SCHEME", 1)

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from packaging.version import Version
 
-from carshop.dependencies import rewrite_pin, update_requirement
+from carshop.ops.dependencies.requirements import rewrite_pin, update_requirement
 from tests.helpers.commands import command, parser_options, run
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements"

@@ -7,7 +7,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from accounts.models import Customer
-from carshop.backups import service, testing
+from carshop.ops.backups import service, testing
 from tests.helpers.commands import run
 
 

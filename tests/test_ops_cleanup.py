@@ -30,7 +30,7 @@ from accounts.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from carshop import cleanup
+from carshop.ops.cleanup import audit_archive as cleanup
 from inventory.models import StockUnitPhoto
 from repairs.models import RepairOrder
 from sales import services as sales_services
@@ -576,7 +576,7 @@ CLEANUP_COMMANDS = ["prune_temp_data", "cleanup_orphans", "archive_logs", "vacuu
 
 @pytest.mark.parametrize("name", CLEANUP_COMMANDS)
 def test_cleanup_commands_follow_the_operations_conventions(name):
-    from carshop.commands import OperationsCommand
+    from carshop.ops.toolkit import OperationsCommand
     from tests.helpers.commands import command, documented_sections, parser_options
 
     instance = command(name)

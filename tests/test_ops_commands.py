@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import get_commands
 
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 from tests.helpers.commands import command, documented_sections, parser_options
 
 USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",

@@ -18,8 +18,8 @@ from django.db import connection
 
 from accounts import services as account_services
 from accounts.models import Customer, PartnerKey, User, WebhookSubscription
-from bench.generator import Generator
-from carshop import tables
+from carshop.ops.data import tables
+from carshop.ops.testenv.large_data import Generator
 from inventory.models import MarkupRule, Vehicle
 from tests.helpers.builders.inventory import VALID_VINS, make_customer, make_vehicle
 from tests.helpers.commands import run

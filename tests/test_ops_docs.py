@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from carshop.docs_check import check_docs, github_anchor
+from carshop.ops.docs.check import check_docs, github_anchor
 from tests.helpers.commands import run_json
 
 
@@ -76,6 +76,28 @@ def test_the_repository_docs_pass():
     for name in ("analyze_cache", "optimize_cache", "optimize_assets", "check_docs",
                  "update_changelog"):
         assert name not in report["data"]["undocumented_commands"]
+
+
+def test_finds_an_option_the_documented_command_does_not_take(docs_tree):
+    operations = docs_tree / "docs" / "operations.md"
+    operations.write_text(operations.read_text() + (
+        "\n```console\n$ python manage.py list_users --role=Technician \\\n"
+        "    --format json --inactive-for 90d  # shows nothing\n```\n"
+        "\nOr `python manage.py list_users --role Technician` | see --not-an-option.\n"))
+    report = check_docs(docs_tree, commands={"list_users"}, own_commands={"list_users"})
+    assert report.status == "FAIL"
+    unknown = report.data["unknown_options"]
+    assert unknown == [{"command": "list_users", "option": "--inactive-for",
+                        "place": "docs/operations.md:17"}]
+    assert any(finding.check == "unknown option" and "docs/operations.md:17" in finding.detail
+               and "--inactive-for" in finding.detail for finding in report.failures)
+
+
+def test_the_options_the_repository_docs_show_exist():
+    report = run_json("check_docs")
+    assert report["data"]["unknown_options"] == []
+    assert any(finding["check"] == "options" and finding["status"] == "OK"
+               for finding in report["findings"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from carshop.ops.logs import (
+from carshop.ops.logs.reading import (
     LogReader,
     exception_place,
     latency_summary,

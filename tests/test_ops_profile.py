@@ -14,7 +14,7 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from carshop.backups import testing
+from carshop.ops.backups import testing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -233,7 +233,8 @@ def test_security_scan_finds_nothing_unreviewed_in_the_product():
     paths = report["data"]["code"]["paths"]
     assert {"carshop", "core", "accounts", "inventory", "repairs", "sales", "deploy"} == set(paths)
     # The backup code's SQL from introspected names is reviewed in pyproject.toml for ruff.
-    assert any(item["reviewed"].startswith("pyproject.toml ruff per-file-ignores carshop/backups")
+    assert any(item["reviewed"].startswith(
+                   "pyproject.toml ruff per-file-ignores carshop/ops/backups")
                for item in report["data"]["code"]["reviewed"])
 
 
@@ -370,8 +371,8 @@ def test_security_scan_fails_when_the_vulnerability_data_cannot_be_reached(
 def test_a_dependency_audit_with_no_data_for_any_package_fails(tmp_path):
     """pip-audit's answer when PyPI's vulnerability data knows none of the packages (a proxy
     that answers 404): every dependency skipped, "No known vulnerabilities found"."""
-    from carshop.ops.findings import Report
-    from carshop.security import _audit_findings, read_requirements
+    from carshop.ops.security.scan import _audit_findings, read_requirements
+    from carshop.ops.toolkit import Report
 
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("vininfo==1.11.0\ngunicorn==23.0.0\n")

@@ -14,9 +14,9 @@ from django.db import connection
 
 from accounts import services as account_services
 from accounts.models import Customer, Partner, PartnerKey, User, WebhookSubscription
-from carshop import testenv
-from carshop.backups import postgres, testing
-from carshop.backups.service import Target
+from carshop.ops.backups import postgres, testing
+from carshop.ops.backups.service import Target
+from carshop.ops.testenv import environment as testenv
 from sales.models import Lead
 
 pytestmark = pytest.mark.django_db(transaction=True)

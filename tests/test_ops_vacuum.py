@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from accounts.models import Customer
-from carshop.backups.cli import human_size
+from carshop.ops.toolkit import human_size
 from tests.helpers.commands import run, run_json
 
 

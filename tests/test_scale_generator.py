@@ -14,7 +14,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from accounts.models import Customer, phone_digits
-from bench.generator import FULL_SIZE, Generator, sizes
+from carshop.ops.testenv.large_data import FULL_SIZE, Generator, sizes
 from core.money import money
 from inventory.models import Part, StockMovement, StockUnit, Vehicle
 from inventory.vin import validate_vin

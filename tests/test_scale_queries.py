@@ -11,8 +11,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from bench.generator import Generator
 from bench.pages import admin_pages
+from carshop.ops.testenv.large_data import Generator
 from core.admin import EstimatedCountPaginator
 
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)

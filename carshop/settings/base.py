@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     # Carshop first: its templates and commands (health_check) take precedence.
     "carshop",
     # Backups: no models; its change-capture tables are made by the first backup.
-    "carshop.backups",
+    "carshop.ops.backups",
     # The bottom layer every app shares (errors, money, admin and API bases).
     "core",
     "accounts",

@@ -89,6 +89,12 @@ def env_db(name, default=_UNSET):
     value = _raw(name, default)
     if value is None:
         value = default
+    return db_url_config(value, name)
+
+
+def db_url_config(value, name):
+    """A database URL as Django's DATABASES entry, read from `value` (not from the environment);
+    `name` says where the value came from, in the error."""
     try:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # environ raises several kinds for a bad URL

@@ -1,6 +1,5 @@
-from carshop.appopt import analyze_cache
-from carshop.commands import OperationsCommand
-from carshop.ops.findings import emit_report
+from carshop.ops.cache.analysis import analyze_cache
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

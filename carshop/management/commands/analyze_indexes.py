@@ -1,8 +1,6 @@
-from carshop.backups.cli import human_size
-from carshop.commands import OperationsCommand
-from carshop.dbperf import analyze_indexes
-from carshop.ops.database import connection_for
-from carshop.ops.findings import Report, emit_report
+from carshop.ops.database.connections import connection_for
+from carshop.ops.database.indexes import analyze_indexes
+from carshop.ops.toolkit import OperationsCommand, Report, emit_report, human_size
 
 
 def index_report(result):

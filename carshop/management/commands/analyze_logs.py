@@ -1,8 +1,13 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.logs import add_log_arguments, endpoint_table, reader_for, request_statistics
+from carshop.ops.logs.reading import (
+    add_log_arguments,
+    endpoint_table,
+    reader_for,
+    request_statistics,
+)
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

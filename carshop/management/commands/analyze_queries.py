@@ -1,9 +1,9 @@
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.dbperf import running_queries, slow_queries
-from carshop.ops.database import connection_for
-from carshop.ops.logs import add_log_arguments, parse_period, resolve_log_dir
+from carshop.ops.database.connections import connection_for
+from carshop.ops.database.queries import running_queries, slow_queries
+from carshop.ops.logs.reading import add_log_arguments, parse_period, resolve_log_dir
+from carshop.ops.toolkit import OperationsCommand
 
 
 def add_query_arguments(parser):

@@ -1,9 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.backups.cli import human_size
-from carshop.cleanup import ARCHIVE_TYPES, archive_audit_log
-from carshop.commands import OperationsCommand, parse_duration
+from carshop.ops.cleanup.audit_archive import ARCHIVE_TYPES, archive_audit_log
+from carshop.ops.toolkit import OperationsCommand, human_size, parse_duration
 
 
 class Command(OperationsCommand):

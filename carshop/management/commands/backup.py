@@ -1,8 +1,12 @@
-from carshop.backups import destination as destinations
-from carshop.backups import service
-from carshop.backups.cli import bool_value, human_size, operator_errors, progress_printer
-from carshop.commands import OperationsCommand
-from carshop.ops import retention
+from carshop.ops.backups import destination as destinations
+from carshop.ops.backups import retention, service
+from carshop.ops.toolkit import (
+    OperationsCommand,
+    bool_value,
+    human_size,
+    operator_errors,
+    progress_printer,
+)
 
 
 class Command(OperationsCommand):

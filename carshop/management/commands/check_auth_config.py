@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.ops.auth import check_auth_config
-from carshop.ops.findings import emit_report
+from carshop.ops.security.auth_config import check_auth_config
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

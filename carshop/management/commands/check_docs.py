@@ -1,15 +1,16 @@
-from carshop.commands import OperationsCommand
-from carshop.docs_check import check_docs
-from carshop.ops.findings import emit_report
+from carshop.ops.docs.check import check_docs
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):
     help = (
         "Check README.md and docs/**/*.md: relative links to files and #anchors that do not "
-        "exist, commands documented but missing from manage.py, the project's commands "
-        "documented nowhere, and the variables of docs/configuration.md against .env.example "
+        "exist, commands documented but missing from manage.py, options shown with a command "
+        "that its parser does not take, the project's commands documented nowhere, and the "
+        "variables of docs/configuration.md against .env.example "
         "and the settings. External http(s) links are listed, fetched only with --online. "
-        "Exits non-zero on a broken link or a documented command that does not exist.\n\n"
+        "Exits non-zero on a broken link, a documented command that does not exist or an option "
+        "it does not take.\n\n"
         "Example: python manage.py check_docs --format json"
     )
     report_command = True

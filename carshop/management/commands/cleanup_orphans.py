@@ -1,5 +1,6 @@
-from carshop.cleanup import ORPHAN_FILE_GRACE, cleanup_orphans, outcome_lines
-from carshop.commands import OperationsCommand
+from carshop.ops.cleanup.deletion import outcome_lines
+from carshop.ops.cleanup.orphans import ORPHAN_FILE_GRACE, cleanup_orphans
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

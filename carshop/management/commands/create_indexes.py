@@ -1,7 +1,7 @@
-from carshop.commands import OperationsCommand
-from carshop.dbperf import create_missing_indexes
 from carshop.management.commands.optimize_indexes import action_lines, finish, summary
-from carshop.ops.database import connection_for
+from carshop.ops.database.connections import connection_for
+from carshop.ops.database.indexes import create_missing_indexes
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,8 +1,7 @@
 from django.core.management.base import CommandError
 
-from carshop import testenv
-from carshop.backups.cli import operator_errors, progress_printer
-from carshop.commands import OperationsCommand
+from carshop.ops.testenv import environment as testenv
+from carshop.ops.toolkit import OperationsCommand, operator_errors, progress_printer
 
 
 class Command(OperationsCommand):

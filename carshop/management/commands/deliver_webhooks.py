@@ -1,5 +1,5 @@
 from accounts import webhooks
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -5,12 +5,11 @@ import json
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.ops.auth import check_auth_config
-from carshop.ops.config import validate_configuration
-from carshop.ops.database import check_connection
-from carshop.ops.findings import FAIL, Report, first_line, worst
-from carshop.ops.resources import monitor_resources
+from carshop.ops.config.validation import validate_configuration
+from carshop.ops.database.connections import check_connection
+from carshop.ops.monitoring.resources import monitor_resources
+from carshop.ops.security.auth_config import check_auth_config
+from carshop.ops.toolkit import FAIL, OperationsCommand, Report, first_line, worst
 
 
 def health_report():

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.users import disable_inactive_users, last_seen
+from carshop.ops.toolkit import OperationsCommand
+from carshop.ops.users.access import disable_inactive_users, last_seen
 
 
 class Command(OperationsCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.logs import add_log_arguments, exception_place, reader_for
+from carshop.ops.logs.reading import add_log_arguments, exception_place, reader_for
+from carshop.ops.toolkit import OperationsCommand
 
 
 def group_errors(entries):

@@ -1,5 +1,6 @@
-from carshop import dataio, tables
-from carshop.commands import OperationsCommand
+from carshop.ops.data import csv_files, tables
+from carshop.ops.data import transfer as dataio
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):
@@ -30,7 +31,7 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
-        export = dataio.export_json if options["format"] == "json" else dataio.export_csv
+        export = dataio.export_json if options["format"] == "json" else csv_files.export_csv
         summary = export(options["output"], selected,
                          include_secrets=options["include_secrets"], progress=self.progress)
         for name, rows in summary["tables"].items():

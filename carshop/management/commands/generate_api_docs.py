@@ -10,7 +10,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.validation import validate_schema
 
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

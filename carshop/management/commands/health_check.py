@@ -4,8 +4,8 @@ import logging
 
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
 from carshop.health import HEALTH_CHECKS
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,7 +1,8 @@
 from django.core.management.base import CommandError
 
-from carshop import dataio, tables
-from carshop.commands import OperationsCommand
+from carshop.ops.data import csv_files, tables
+from carshop.ops.data import transfer as dataio
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):
@@ -38,7 +39,7 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
-        load = dataio.import_json if options["format"] == "json" else dataio.import_csv
+        load = dataio.import_json if options["format"] == "json" else csv_files.import_csv
         report = load(options["input"], selected, dry_run=options["dry_run"],
                       progress=self.progress)
         for note in report.notes:

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.users import inactive_row, inactive_users
+from carshop.ops.toolkit import OperationsCommand
+from carshop.ops.users.access import inactive_row, inactive_users
 
 
 class Command(OperationsCommand):

@@ -2,8 +2,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.users import describe_user, users_with_roles
+from carshop.ops.toolkit import OperationsCommand
+from carshop.ops.users.access import describe_user, users_with_roles
 
 
 def when(moment):

@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.ops.database import connection_usage
-from carshop.ops.findings import emit_report
+from carshop.ops.database.connections import connection_usage
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

@@ -3,8 +3,7 @@ from collections import defaultdict
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.logs import (
+from carshop.ops.logs.reading import (
     LogReader,
     add_log_arguments,
     endpoint_table,
@@ -13,6 +12,7 @@ from carshop.ops.logs import (
     reader_for,
     request_statistics,
 )
+from carshop.ops.toolkit import OperationsCommand
 
 
 def slow_query_statistics(entries):

@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.ops.findings import emit_report
-from carshop.ops.resources import monitor_resources
+from carshop.ops.monitoring.resources import monitor_resources
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

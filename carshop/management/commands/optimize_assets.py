@@ -1,6 +1,5 @@
-from carshop.appopt import optimize_assets
-from carshop.backups.cli import human_size
-from carshop.commands import OperationsCommand
+from carshop.ops.assets.static import optimize_assets
+from carshop.ops.toolkit import OperationsCommand, human_size
 
 
 class Command(OperationsCommand):

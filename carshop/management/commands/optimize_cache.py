@@ -1,5 +1,5 @@
-from carshop.appopt import optimize_cache
-from carshop.commands import OperationsCommand
+from carshop.ops.cache.analysis import optimize_cache
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,9 +1,9 @@
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.dbperf import create_missing_indexes
 from carshop.management.commands.analyze_indexes import suggestion_lines
-from carshop.ops.database import connection_for
+from carshop.ops.database.connections import connection_for
+from carshop.ops.database.indexes import create_missing_indexes
+from carshop.ops.toolkit import OperationsCommand
 
 
 def action_lines(result):

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.dbperf import optimize_queries
 from carshop.management.commands.analyze_queries import add_query_arguments, gather
+from carshop.ops.database.queries import optimize_queries
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

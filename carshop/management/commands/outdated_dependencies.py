@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.dependencies import configured_index, outdated, requirements_dir
+from carshop.ops.dependencies.requirements import configured_index, outdated, requirements_dir
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

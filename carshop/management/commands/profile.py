@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
-from carshop import profiling
-from carshop.commands import OperationsCommand
+from carshop.ops.monitoring import profiling
+from carshop.ops.toolkit import OperationsCommand
 
 DEFAULT_URL = "/admin/"
 

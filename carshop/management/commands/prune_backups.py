@@ -1,7 +1,6 @@
-from carshop.backups import destination as destinations
-from carshop.backups.cli import human_size, operator_errors
-from carshop.commands import OperationsCommand
-from carshop.ops import retention
+from carshop.ops.backups import destination as destinations
+from carshop.ops.backups import retention
+from carshop.ops.toolkit import OperationsCommand, human_size, operator_errors
 
 
 class Command(OperationsCommand):

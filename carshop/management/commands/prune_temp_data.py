@@ -1,8 +1,9 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carshop.cleanup import outcome_lines, prune_temp_data
-from carshop.commands import OperationsCommand, parse_duration
+from carshop.ops.cleanup.deletion import outcome_lines
+from carshop.ops.cleanup.temp_data import prune_temp_data
+from carshop.ops.toolkit import OperationsCommand, parse_duration
 
 
 class Command(OperationsCommand):

@@ -1,8 +1,7 @@
 from django.core.management.base import CommandError
 
-from carshop.backups.cli import operator_errors
-from carshop.commands import OperationsCommand
-from carshop.ops import recovery
+from carshop.ops.backups import recovery
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):

@@ -7,8 +7,8 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.ops.users import get_user
+from carshop.ops.toolkit import OperationsCommand
+from carshop.ops.users.access import get_user
 
 GENERATED_LENGTH = 20
 _ALPHABET = string.ascii_letters + string.digits
@@ -100,6 +100,6 @@ class Command(OperationsCommand):
         return first
 
     def locked_out(self, user):
-        from carshop.ops.auth import locked_out_attempts
+        from carshop.ops.security.auth_config import locked_out_attempts
 
         return locked_out_attempts().filter(username=user.username).exists()

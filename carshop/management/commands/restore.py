@@ -3,10 +3,9 @@ import sys
 
 from django.core.management.base import CommandError
 
-from carshop.backups import destination as destinations
-from carshop.backups import service
-from carshop.backups.cli import operator_errors, progress_printer
-from carshop.commands import OperationsCommand
+from carshop.ops.backups import destination as destinations
+from carshop.ops.backups import service
+from carshop.ops.toolkit import OperationsCommand, operator_errors, progress_printer
 
 
 class Command(OperationsCommand):

@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.ops.findings import emit_report
-from carshop.security import check_security
+from carshop.ops.security.settings_check import check_security
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

@@ -1,6 +1,5 @@
-from carshop.commands import OperationsCommand
-from carshop.ops.findings import emit_report
-from carshop.security import scan_security
+from carshop.ops.security.scan import scan_security
+from carshop.ops.toolkit import OperationsCommand, emit_report
 
 
 class Command(OperationsCommand):

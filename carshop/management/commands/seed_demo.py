@@ -8,7 +8,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from carshop.commands import OperationsCommand
+from carshop.ops.testenv.large_data import summary_path
+from carshop.ops.toolkit import OperationsCommand
 
 # Each app may have a `demo` module with seed(rng, scale, context); they run in layer order and
 # pass what they created to the next through `context`.
@@ -33,7 +34,8 @@ class Command(OperationsCommand):
         "parts, repair orders in every status, a car lot with deals. Deterministic for a given "
         "--seed. Refuses to run in production.\n\n"
         "--scale large loads the data set of a group of shops after five years instead (100,000 "
-        "customers, 200,000 vehicles, 1,000,000 repair orders, the lot; see bench/generator.py) "
+        "customers, 200,000 vehicles, 1,000,000 repair orders, the lot; see "
+        "carshop/ops/testenv/large_data.py) "
         "into an empty, migrated PostgreSQL database, with COPY; --fraction takes a part of it "
         "for a quick check.\n\n"
         "Examples: python manage.py seed_demo --seed 7 --scale 2\n"
@@ -96,17 +98,14 @@ class Command(OperationsCommand):
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
 
     def record(self, summary):
-        """Keep the run's figures beside the benchmarks (bench/data is not committed): the
-        benchmark report quotes them."""
-        from django.db import connection
-
-        folder = settings.BASE_DIR / "bench" / "data"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"generated-{connection.settings_dict['NAME']}.json"
+        """Keep the run's figures in VAR_DIR (large_data.summary_path): the benchmark report
+        quotes them."""
+        path = summary_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary, indent=1))
 
     def large(self, options):
-        from bench.generator import STAFF, Generator
+        from carshop.ops.testenv.large_data import STAFF, Generator
 
         fraction = options["fraction"]
         if not 0 < fraction <= 1:

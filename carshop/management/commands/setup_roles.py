@@ -1,5 +1,5 @@
 from accounts.roles import ROLES, apply_roles
-from carshop.commands import OperationsCommand
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -2,9 +2,8 @@ import argparse
 
 from django.core.management.base import CommandError
 
-from carshop import testenv
-from carshop.backups.cli import operator_errors
-from carshop.commands import OperationsCommand
+from carshop.ops.testenv import environment, isolation
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):
@@ -28,8 +27,8 @@ class Command(OperationsCommand):
         super().add_arguments(parser)
         parser.add_argument("--target", metavar="NAME_OR_PATH",
                             help="the copy (default: <live name>_test_env)")
-        parser.add_argument("--checks", default=",".join(testenv.CHECKS),
-                            help=f"comma-separated, of {', '.join(testenv.CHECKS)} "
+        parser.add_argument("--checks", default=",".join(isolation.CHECKS),
+                            help=f"comma-separated, of {', '.join(isolation.CHECKS)} "
                                  "(default: all)")
         parser.add_argument("--max-queries", type=int, default=60,
                             help="most queries a smoke page may make (default: 60)")
@@ -39,26 +38,26 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         checks = [c.strip() for c in options["checks"].split(",") if c.strip()]
-        unknown = [c for c in checks if c not in testenv.CHECKS]
+        unknown = [c for c in checks if c not in isolation.CHECKS]
         if unknown or not (checks or options["pytest_args"]):
             raise CommandError(f"--checks: unknown {', '.join(unknown) or 'empty list'}; "
-                               f"checks: {', '.join(testenv.CHECKS)}")
+                               f"checks: {', '.join(isolation.CHECKS)}")
         if options["max_queries"] < 1:
             raise CommandError("--max-queries must be 1 or more")
         try:
             with operator_errors():
                 if options["inside_copy"]:
                     return self.inside(options, checks)
-                live, target, marker = testenv.prepare_isolation(options["target"])
+                live, target, marker = isolation.prepare_isolation(options["target"])
                 results = []
                 if checks:
-                    results = testenv.run_in_copy(live, target, checks,
+                    results = isolation.run_in_copy(live, target, checks,
                                                   options["max_queries"])["checks"]
                 if options["pytest_args"]:
-                    results.append(testenv.run_pytest(target, options["pytest_args"]))
-        except testenv.TestEnvError as exc:
+                    results.append(isolation.run_pytest(target, options["pytest_args"]))
+        except environment.TestEnvError as exc:
             raise CommandError(str(exc)) from None
-        report = {"target": target.label(), "database_url": testenv.shown_url(target),
+        report = {"target": target.label(), "database_url": environment.shown_url(target),
                   "made_at": marker.get("made_at"), "passed": all(r["ok"] for r in results),
                   "checks": results}
         self.emit(options, report, self.text(report))
@@ -67,8 +66,8 @@ class Command(OperationsCommand):
             raise CommandError(f"test environment checks failed: {', '.join(failed)}")
 
     def inside(self, options, checks):
-        target = testenv.verify_inside_copy()
-        results = testenv.isolated_checks(checks, options["max_queries"])
+        target = isolation.verify_inside_copy()
+        results = isolation.isolated_checks(checks, options["max_queries"])
         self.emit({"format": "json"}, {"target": target.label(), "checks": results}, [])
 
     @staticmethod

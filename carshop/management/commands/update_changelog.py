@@ -1,7 +1,7 @@
 from django.conf import settings
 
-from carshop.changelog import update_changelog
-from carshop.commands import OperationsCommand
+from carshop.ops.docs.changelog import update_changelog
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,5 +1,4 @@
-from carshop.commands import OperationsCommand
-from carshop.dependencies import (
+from carshop.ops.dependencies.requirements import (
     parse_requirement,
     pip_install,
     plan_update,
@@ -7,6 +6,7 @@ from carshop.dependencies import (
     requirements_dir,
     update_requirement,
 )
+from carshop.ops.toolkit import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,8 +1,8 @@
 from django.utils import timezone
 
-from carshop.commands import OperationsCommand
-from carshop.ops.logs import add_log_arguments, reader_for
-from carshop.ops.users import get_user, has_activity, user_activity
+from carshop.ops.logs.reading import add_log_arguments, reader_for
+from carshop.ops.toolkit import OperationsCommand
+from carshop.ops.users.access import get_user, has_activity, user_activity
 
 
 class Command(OperationsCommand):

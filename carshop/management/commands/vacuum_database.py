@@ -1,7 +1,6 @@
-from carshop.backups.cli import human_size
-from carshop.cleanup import resolve_tables, vacuum
-from carshop.commands import OperationsCommand
-from carshop.ops.database import connection_for
+from carshop.ops.database.connections import connection_for
+from carshop.ops.database.vacuum import resolve_tables, vacuum
+from carshop.ops.toolkit import OperationsCommand, human_size
 
 
 def change(reclaimed):

@@ -1,9 +1,8 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from carshop.commands import OperationsCommand
-from carshop.ops.config import validate_configuration
-from carshop.ops.findings import emit_report
+from carshop.ops.config.validation import validate_configuration
+from carshop.ops.toolkit import OperationsCommand, emit_report
 from carshop.settings.env import ENVIRONMENTS
 
 

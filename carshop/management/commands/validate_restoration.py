@@ -1,9 +1,8 @@
 from django.core.management.base import CommandError
 
-from carshop.backups import destination as destinations
-from carshop.backups import service
-from carshop.backups.cli import operator_errors
-from carshop.commands import OperationsCommand
+from carshop.ops.backups import destination as destinations
+from carshop.ops.backups import service
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):

@@ -1,0 +1,1 @@
+"""Static files: collected, compressed and measured (`optimize_assets`)."""

@@ -1,0 +1,1 @@
+"""Configuration management: the running environment's settings checked (`validate_config`)."""

@@ -1,0 +1,1 @@
+"""Data import and export (`export`, `import`) and the friendly table names operators type."""

@@ -1,0 +1,254 @@
+"""CSV export and import: one file per table through the apps' django-import-export resources,
+with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the whole story).
+"""
+
+
+import csv
+import logging
+import os
+import re
+import time
+
+import tablib
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import connections, transaction
+from django.utils.module_loading import import_string
+from import_export import widgets as import_export_widgets
+from import_export.resources import modelresource_factory
+
+from carshop.ops.data import tables as table_registry
+from carshop.ops.data.transfer import (
+    CHUNK_SIZE,
+    ImportReport,
+    dependency_order,
+    error_reason,
+    output_file,
+    read_snapshot,
+    reset_sequences,
+)
+from carshop.ops.toolkit import no_progress
+
+logger = logging.getLogger("carshop.commands")
+
+
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+# A cell a spreadsheet evaluates: it starts with one of these characters (after the quotes an
+# earlier export may have added in front of them).
+_FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def neutralize_cell(value, *, numeric=False):
+    """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
+    of a numeric column is left as it is."""
+    text = "" if value is None else str(value)
+    if numeric and _NUMBER.fullmatch(text):
+        return text
+    return "'" + text if _FORMULA_CELL.match(text) else text
+
+
+def restore_cell(text):
+    """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
+    if text.startswith("'") and _FORMULA_CELL.match(text):
+        return text[1:]
+    return text
+
+
+def _is_numeric(field):
+    return isinstance(field.widget, import_export_widgets.NumberWidget)
+
+
+def resource_for(table, *, include_secrets=False):
+    """The django-import-export resource of a table: the app's own where it has one (e.g.
+    accounts.resources.CustomerResource), else one made from the model."""
+    from accounts.resources import CarshopResource
+
+    if table.resource:
+        resource_class = import_string(table.resource)
+    else:
+        resource_class = modelresource_factory(table.model, resource_class=CarshopResource)
+    resource = resource_class()
+    if not include_secrets:
+        for name in table.secret_fields:
+            resource.fields.pop(name, None)
+    return resource
+
+
+def export_csv(path, tables=None, *, include_secrets=False, using="default", progress=None,
+               chunk_size=CHUNK_SIZE):
+    """One CSV file per table in the folder `path`, or the file `path` for one table."""
+    progress = progress or no_progress
+    started = time.monotonic()
+    selected = dependency_order(tables or list(table_registry.TABLES))
+    path = str(path)
+    single = len(selected) == 1 and not os.path.isdir(path)
+    if not single:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot make the folder {path}: {exc.strerror or exc}") from None
+    counts, files = {}, []
+    with read_snapshot(using):
+        for table in selected:
+            target = path if single else os.path.join(path, f"{table.name}.csv")
+            resource = resource_for(table, include_secrets=include_secrets)
+            rows = table.model._base_manager.using(using).order_by("pk").iterator(
+                chunk_size=chunk_size)
+            count = 0
+            with output_file(target, newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(resource.get_export_headers())
+                numeric = [_is_numeric(field) for field in resource.get_export_fields()]
+                for obj in progress(rows, label=f"export {table.name}"):
+                    values = resource.export_resource(obj)
+                    writer.writerow([neutralize_cell(value, numeric=number)
+                                     for value, number in zip(values, numeric, strict=True)])
+                    count += 1
+            counts[table.name] = count
+            files.append(target)
+    logger.info("data exported", extra={"format": "csv", "path": path, "rows": counts})
+    return {"format": "csv", "path": path, "files": files, "tables": counts,
+            "rows": sum(counts.values()), "include_secrets": include_secrets,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def _csv_inputs(path, tables):
+    """(table, file) pairs to import: a file (one table, named by --tables or by the file's
+    name), or a folder of <table>.csv files."""
+    path = str(path)
+    if os.path.isfile(path):
+        if tables and len(tables) > 1:
+            raise CommandError(f"{path} is one file: name one table with --tables, or give a "
+                               "folder of <table>.csv files")
+        if tables:
+            return [(tables[0], path)]
+        stem = os.path.splitext(os.path.basename(path))[0]
+        try:
+            return [(table_registry.get(stem), path)]
+        except CommandError:
+            raise CommandError(f"which table is {path}? name it with --tables; tables: "
+                               f"{table_registry.valid_names()}") from None
+    if not os.path.isdir(path):
+        raise CommandError(f"no file or folder {path}")
+    if tables:
+        pairs = []
+        for table in tables:
+            target = _find_csv(path, table)
+            if target is None:
+                raise CommandError(f"no {table.name}.csv in {path}")
+            pairs.append((table, target))
+        return pairs
+    pairs = []
+    for entry in sorted(os.listdir(path)):
+        stem, ext = os.path.splitext(entry)
+        if ext.lower() != ".csv":
+            continue
+        try:
+            pairs.append((table_registry.get(stem), os.path.join(path, entry)))
+        except CommandError:
+            raise CommandError(f"{entry} in {path} is no table; tables: "
+                               f"{table_registry.valid_names()}") from None
+    if not pairs:
+        raise CommandError(f"no <table>.csv file in {path}")
+    return pairs
+
+
+def _find_csv(folder, table):
+    for name in table.names:
+        candidate = os.path.join(folder, f"{name}.csv")
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _read_csv(path, report):
+    """The file as a tablib Dataset, and the line each data row starts on. Without an id
+    column, every row is a new one."""
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            headers = next(reader, None)
+            if not headers or not any(cell.strip() for cell in headers):
+                raise CommandError(f"{path} is empty: the first line names the columns")
+            headers = [cell.strip() for cell in headers]
+            add_id = "id" not in headers
+            dataset = tablib.Dataset(headers=[*headers, "id"] if add_id else headers)
+            lines = []
+            start = reader.line_num + 1
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    start = reader.line_num + 1
+                    continue
+                if len(row) != len(headers):
+                    report.add(f"{name} line {start}",
+                               f"{len(row)} values, the header names {len(headers)} columns")
+                else:
+                    row = [restore_cell(cell) for cell in row]
+                    dataset.append([*row, ""] if add_id else row)
+                    lines.append(start)
+                start = reader.line_num + 1
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise CommandError(f"{path} is not CSV: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return dataset, lines
+
+
+def import_csv(path, tables=None, *, dry_run=False, using="default", progress=None):
+    """Import CSV files through the resources; returns an ImportReport (written only if ok)."""
+    started = time.monotonic()
+    report = ImportReport(format="csv", dry_run=dry_run)
+    pairs = _csv_inputs(path, tables)
+    refused = [table.name for table, _ in pairs if not table.csv_import]
+    if refused:
+        raise CommandError(
+            f"{', '.join(refused)} cannot be imported from CSV: their rows are written by the "
+            "application's workflows (documents, ledgers, counters); restore them from a JSON "
+            "export")
+    order = {table: index for index, table in enumerate(dependency_order([t for t, _ in pairs]))}
+    pairs.sort(key=lambda pair: order[pair[0]])
+    with transaction.atomic(using=using):
+        for table, target in pairs:
+            name = os.path.basename(target)
+            dataset, lines = _read_csv(target, report)
+            resource = resource_for(table, include_secrets=True)
+            known = {field.column_name for field in resource.fields.values()}
+            unknown = [column for column in dataset.headers if column not in known]
+            if unknown:
+                raise CommandError(f"{name}: unknown column {', '.join(unknown)}; the columns "
+                                   f"of {table.name} are {', '.join(sorted(known))}")
+            result = resource.import_data(dataset, dry_run=False, use_transactions=True,
+                                          raise_errors=False)
+            for error in result.base_errors:
+                report.add(name, error_reason(error.error))
+            columns = {field.attribute: field.column_name for field in resource.fields.values()}
+            for invalid in result.invalid_rows:
+                errors = {columns.get(key, key): value
+                          for key, value in invalid.error_dict.items()}
+                report.add(f"{name} line {lines[invalid.number - 1]}",
+                           error_reason(ValidationError(errors)))
+            for row in result.error_rows:
+                for error in row.errors:
+                    report.add(f"{name} line {lines[row.number - 1]}", error_reason(error.error))
+            report.counts[table.name] = {
+                "new": result.totals["new"], "updated": result.totals["update"],
+                "unchanged": result.totals["skip"]}
+        if report.ok and not dry_run:
+            reset_sequences([table.model for table, _ in pairs], connections[using])
+        else:
+            transaction.set_rollback(True, using=using)
+    report.seconds = time.monotonic() - started
+    if report.ok and not dry_run:
+        logger.info("data imported", extra={"format": "csv", "path": str(path),
+                                             "rows": report.counts})
+    return report
+
+
+__all__ = ["export_csv", "import_csv", "neutralize_cell", "resource_for", "restore_cell"]

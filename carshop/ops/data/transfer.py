@@ -1,0 +1,807 @@
+"""Data import and export: the services behind `manage.py export` and `manage.py import`.
+
+JSON: a whole-database export (every table of carshop/ops/data/tables.py, or those asked for) in
+dependency order, which `import` loads back into an empty, migrated database identically: every
+row keeps its id and every field its value (times the application sets itself included), and
+sequences are reset on PostgreSQL so new rows get fresh ids. Content types, permissions and roles
+are referenced by natural key (their ids differ from one database to another); every other row by
+id. The export reads one consistent snapshot and is streamed: rows are read in chunks
+(`.iterator(chunk_size=...)`) and written as they come, so memory does not grow with the tables.
+The file is one JSON document with one row per line: a header line (format, version, time,
+application version, migrations, tables), the rows, and a footer line with the row count of each
+table, which tells a complete file from a cut-off one. `import` streams it the same way.
+
+A JSON import is a restore: rows are inserted as they were exported (bulk, without the models'
+save() and signals), so it writes no audit entry per row: the audit log travels in the export
+itself, and the run is in app.log with the operator.
+
+CSV (carshop/ops/data/csv_files.py): one file per table through the apps' django-import-export
+resources (accounts/resources.py and beside it), for spreadsheets and for loading master data
+(customers, vehicles, parts, ...). A CSV import saves each row through the model (its save() and
+the audit log, credited to the operator); tables that only the application's workflows write are
+not imported from CSV.
+
+Both imports validate every row first-class: each bad row is reported with its line and reason,
+and nothing is written unless every row is good (one transaction). `dry_run` checks only.
+
+Spreadsheet formulas: a text cell that starts with =, +, -, @, a tab or a carriage return would
+be evaluated by a spreadsheet opening the file (a lead a partner named =HYPERLINK(...), OWASP's
+"CSV injection"). The CSV export writes such a cell with a single quote in front, which
+spreadsheets show as text; numbers of numeric columns (-2, -12.50) are written as they are, since
+they are numbers to a spreadsheet too. The CSV import removes that quote again, so an export
+loads back unchanged. (A text that itself starts with quotes before one of those characters gets
+one quote more on export, so the round trip stays exact.)
+
+Secrets: users' password hashes, partner API key hashes and webhook signing secrets are left out
+unless `include_secrets`. Imported without them, users cannot log in until `reset_password`,
+partner keys do not authenticate (issue new ones), and webhook subscriptions get a new secret
+and are imported inactive (give the partner the new secret, then activate it).
+"""
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.core.serializers import base as serializers_base
+from django.core.serializers import python as python_serializers
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
+from django.utils import timezone
+
+from carshop.ops.data import tables as table_registry
+from carshop.ops.toolkit import no_progress
+
+logger = logging.getLogger("carshop.commands")
+
+FORMAT = "carshop-export"
+VERSION = 1
+CHUNK_SIZE = 2000
+MAX_PROBLEMS = 1000  # reported one by one; more are counted
+
+# Rows `migrate` makes in every database, with ids that differ from one database to another:
+# referenced by natural key. Content types and permissions are never exported (migrate makes
+# them); roles are exported (with their permissions) and referenced by name.
+NATURAL_REFERENCES = {"contenttypes.contenttype", "auth.permission", "auth.group"}
+
+# The apps whose migrations must match between the file and the database.
+SCHEMA_APPS = ("contenttypes", "auth", "accounts", "inventory", "repairs", "sales", "auditlog")
+
+_HEADER_END = ', "objects": ['
+_FOOTER_START = '"counts": '
+
+
+@dataclasses.dataclass
+class Problem:
+    where: str
+    reason: str
+
+    def __str__(self):
+        return f"{self.where}: {self.reason}"
+
+
+@dataclasses.dataclass
+class ImportReport:
+    format: str
+    dry_run: bool
+    counts: dict = dataclasses.field(default_factory=dict)  # table name -> rows
+    problems: list = dataclasses.field(default_factory=list)
+    problem_count: int = 0
+    notes: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, where, reason):
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(where, reason))
+
+    @property
+    def ok(self):
+        return self.problem_count == 0
+
+    def as_dict(self):
+        return {
+            "format": self.format, "dry_run": self.dry_run, "ok": self.ok,
+            "counts": self.counts, "problem_count": self.problem_count,
+            "problems": [dataclasses.asdict(problem) for problem in self.problems],
+            "notes": self.notes, "seconds": round(self.seconds, 3),
+        }
+
+
+
+def _label(model):
+    return model._meta.label_lower
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+def dependency_order(tables):
+    """`tables` ordered so that a table comes after those its rows point to (foreign keys and
+    many-to-many), ties and cycles broken by the order of carshop/ops/data/tables.py."""
+    position = {table: index for index, table in enumerate(table_registry.TABLES)}
+    by_model = {table.model: table for table in tables}
+    needs = {}
+    for table in tables:
+        related = set()
+        for field in table.model._meta.get_fields():
+            if field.is_relation and field.concrete and field.related_model in by_model:
+                related.add(by_model[field.related_model])
+        related.discard(table)
+        needs[table] = related
+    ordered, done = [], set()
+    remaining = sorted(tables, key=lambda table: position.get(table, len(position)))
+    while remaining:
+        ready = [table for table in remaining if needs[table] <= done] or remaining[:1]
+        table = ready[0]
+        ordered.append(table)
+        done.add(table)
+        remaining.remove(table)
+    return ordered
+
+
+def _applied_migrations(using):
+    recorder = MigrationRecorder(connections[using])
+    return sorted([app, name] for app, name in recorder.applied_migrations()
+                  if app in SCHEMA_APPS)
+
+
+@contextlib.contextmanager
+def read_snapshot(using):
+    """One consistent view of the database for the whole export (REPEATABLE READ on
+    PostgreSQL; an SQLite read transaction is one already)."""
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+@contextlib.contextmanager
+def output_file(path, newline=None):
+    """A file written beside `path` and moved in place only when complete."""
+    partial = f"{path}.partial"
+    try:
+        handle = open(partial, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            yield handle
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
+
+
+# --- JSON export -------------------------------------------------------------------------------
+
+class _Encoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder keeps times to the millisecond; a restore keeps them to the
+    microsecond."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime):
+            text = o.isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+        if isinstance(o, datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
+class _NaturalKeys:
+    """Natural keys of content types, permissions and roles by id, read once."""
+
+    def __init__(self):
+        self._keys = {}
+
+    def key(self, model, pk):
+        label = _label(model)
+        if label not in self._keys:
+            queryset = model._default_manager.all()
+            if label == "auth.permission":
+                queryset = queryset.select_related("content_type")
+            self._keys[label] = {row.pk: list(row.natural_key()) for row in queryset}
+        return self._keys[label][pk]
+
+
+class _RowSerializer(python_serializers.Serializer):
+    """Django's serializer (the fixture format `loaddata` reads), handing each row on as soon as
+    it is made instead of collecting them, and referencing only NATURAL_REFERENCES by natural
+    key (every other row by id: a restore keeps ids, and a natural key would cost a query per
+    row)."""
+
+    def __init__(self, natural_keys, secret_fields, sink):
+        super().__init__()
+        self.natural_keys = natural_keys
+        self.secret_fields = secret_fields
+        self.sink = sink
+
+    def handle_fk_field(self, obj, field):
+        model = field.remote_field.model
+        if _label(model) in NATURAL_REFERENCES:
+            value = getattr(obj, field.attname)
+            self._current[field.name] = (None if value is None
+                                         else self.natural_keys.key(model, value))
+        else:
+            super().handle_fk_field(obj, field)
+
+    def handle_m2m_field(self, obj, field):
+        if not field.remote_field.through._meta.auto_created:
+            return
+        model = field.remote_field.model
+        ids = list(getattr(obj, field.name).order_by("pk").values_list("pk", flat=True))
+        if _label(model) in NATURAL_REFERENCES:
+            ids = [self.natural_keys.key(model, pk) for pk in ids]
+        self._current[field.name] = ids
+
+    def end_object(self, obj):
+        record = self.get_dump_object(obj)
+        for name in self.secret_fields:
+            record["fields"].pop(name, None)
+        self.sink(record)
+        self._current = None
+
+
+def export_json(path, tables=None, *, include_secrets=False, using="default", progress=None,
+                chunk_size=CHUNK_SIZE):
+    """Write the tables (default: all) to `path`; returns a summary."""
+    progress = progress or no_progress
+    started = time.monotonic()
+    selected = dependency_order(tables or list(table_registry.TABLES))
+    natural_keys = _NaturalKeys()
+    counts = {}
+    with read_snapshot(using), output_file(path, newline="\n") as handle:
+        header = {
+            "format": FORMAT, "version": VERSION,
+            "created_at": timezone.now().isoformat(),
+            "app_version": _app_version(),
+            "database": connections[using].vendor,
+            "include_secrets": include_secrets,
+            "whole_database": tables is None,
+            "tables": [table.name for table in selected],
+            "models": [_label(table.model) for table in selected],
+            "migrations": _applied_migrations(using),
+        }
+        handle.write(json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n")
+        first = True
+
+        def write(record):
+            nonlocal first
+            if not first:
+                handle.write(",\n")
+            first = False
+            handle.write(json.dumps(record, cls=_Encoder, ensure_ascii=False,
+                                    separators=(",", ":")))
+
+        for table in selected:
+            model = table.model
+            secret_fields = () if include_secrets else table.secret_fields
+            rows = model._base_manager.using(using).order_by("pk").iterator(
+                chunk_size=chunk_size)
+            serializer = _RowSerializer(natural_keys, secret_fields, write)
+            tally = Counter()
+
+            def counted(iterable, tally=tally):
+                for row in iterable:
+                    tally["rows"] += 1
+                    yield row
+
+            serializer.serialize(counted(progress(rows, label=f"export {table.name}")),
+                                 use_natural_primary_keys=False)
+            counts[_label(model)] = tally["rows"]
+        handle.write("\n],\n" + _FOOTER_START + json.dumps(counts) + "}\n")
+    size = os.path.getsize(path)
+    by_name = {table.name: counts[_label(table.model)] for table in selected}
+    logger.info("data exported", extra={"format": "json", "path": str(path), "rows": by_name})
+    return {"format": "json", "path": str(path), "bytes": size, "tables": by_name,
+            "rows": sum(by_name.values()), "include_secrets": include_secrets,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def _app_version():
+    from carshop.ops.backups.service import app_version
+
+    return app_version()
+
+
+# --- JSON files --------------------------------------------------------------------------------
+
+class ExportFile:
+    """A JSON export to read: the header, then its rows one at a time (`records()`, which can be
+    called again for a second pass). A file of another layout (a `dumpdata` fixture, an export
+    re-indented by an editor) is read whole instead."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        if not os.path.isfile(self.path):
+            raise CommandError(f"no file {self.path}")
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                first = handle.readline().rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read {self.path}: {exc}") from None
+        self.streamed = first.startswith("{") and first.endswith(_HEADER_END)
+        self._whole = None
+        if self.streamed:
+            try:
+                self.header = json.loads(first[:-len(_HEADER_END)] + "}")
+            except ValueError:
+                self.streamed = False
+        if not self.streamed:
+            self._read_whole()
+        if self.header.get("format", FORMAT) != FORMAT:
+            raise CommandError(f"{self.path} is not a Carshop export "
+                               f"(format {self.header.get('format')!r})")
+        if self.header.get("version", VERSION) > VERSION:
+            raise CommandError(f"{self.path} is an export of version {self.header['version']}; "
+                               f"this Carshop reads version {VERSION} and older")
+
+    def _read_whole(self):
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read {self.path}: {exc}") from None
+        except ValueError as exc:
+            raise CommandError(f"{self.path} is not JSON: {exc}") from None
+        if isinstance(data, list):  # a dumpdata fixture
+            self.header, self._whole, self.footer = {}, data, None
+        elif isinstance(data, dict) and isinstance(data.get("objects"), list):
+            self._whole = data.pop("objects")
+            self.footer = data.pop("counts", None)
+            self.header = data
+        else:
+            raise CommandError(f"{self.path} is not a Carshop export: no list of rows")
+
+    def records(self, problems=None):
+        """Yield (where, record). Damage (a cut-off file, a line that is not JSON) is added to
+        `problems` (an ImportReport) when given."""
+        if not self.streamed:
+            for number, record in enumerate(self._whole, start=1):
+                yield f"record {number}", record
+            if problems is not None:
+                self._check_counts(Counter(
+                    str(record.get("model", "")).lower() for record in self._whole
+                    if isinstance(record, dict)), self.footer, problems)
+            return
+        seen = Counter()
+        footer = None
+        with open(self.path, encoding="utf-8") as handle:
+            handle.readline()
+            line_number = 1
+            in_rows = True
+            for line in handle:
+                line_number += 1
+                text = line.strip()
+                if not text:
+                    continue
+                if in_rows and text.startswith("]"):
+                    in_rows = False
+                    continue
+                if not in_rows:
+                    if text.startswith(_FOOTER_START) and text.endswith("}"):
+                        try:
+                            footer = json.loads(text[len(_FOOTER_START):-1])
+                        except ValueError:
+                            footer = None
+                    continue
+                try:
+                    record = json.loads(text.rstrip(","))
+                except ValueError as exc:
+                    if problems is not None:
+                        problems.add(f"line {line_number}", f"not a JSON row: {exc}")
+                    continue
+                if isinstance(record, dict):
+                    seen[str(record.get("model", "")).lower()] += 1
+                yield f"line {line_number}", record
+        if problems is not None:
+            if footer is None:
+                problems.add(f"line {line_number}",
+                             "the file ends before its footer: it is incomplete (cut off?)")
+            else:
+                self._check_counts(seen, footer, problems)
+
+    def _check_counts(self, seen, footer, problems):
+        if footer is None:
+            return
+        for label, count in footer.items():
+            if seen.get(label, 0) != count:
+                problems.add("footer", f"{count} rows of {label} were exported, the file has "
+                                       f"{seen.get(label, 0)}: the file is damaged")
+
+    def models(self):
+        """Labels of the models the file holds (from the header, or from the rows)."""
+        if "models" in self.header:
+            return [label.lower() for label in self.header["models"]]
+        return list(dict.fromkeys(str(record.get("model", "")).lower()
+                                  for record in self._whole if isinstance(record, dict)))
+
+
+# --- JSON import -------------------------------------------------------------------------------
+
+class _Deserializer(python_serializers.Deserializer):
+    """Django's deserializer, one row at a time, with content types and permissions looked up
+    once instead of once per row."""
+
+    def __init__(self, using):
+        super().__init__([], using=using, handle_forward_references=False)
+        self._natural = {}
+
+    def one(self, record):
+        return next(iter(self._handle_object(record)))
+
+    def _handle_fk_field_node(self, field, field_value):
+        model = field.remote_field.model
+        label = _label(model)
+        if label in ("contenttypes.contenttype", "auth.permission") and isinstance(
+                field_value, list):
+            cache = self._natural.setdefault(label, {})
+            key = tuple(field_value)
+            if key not in cache:
+                cache[key] = super()._handle_fk_field_node(field, field_value)
+            return cache[key]
+        return super()._handle_fk_field_node(field, field_value)
+
+
+# Fields the application itself fills beyond what a form allows: partners' service accounts
+# are named "partner:<slug>" (accounts.services), which the sign-up validator refuses.
+_NOT_VALIDATED = {"accounts.user": ("username",)}
+
+
+def _validate(obj):
+    """The model's own rules for one row of a Carshop table (field rules and clean()), without
+    changing it. Foreign keys are checked after loading, all at once (_dangling). Roles and the
+    audit log are records of other apps, kept as they are (the database's constraints still
+    apply)."""
+    if obj._meta.app_label not in table_registry.CARSHOP_APPS:
+        return
+    fields = obj._meta.concrete_fields
+    kept = [(field.attname, getattr(obj, field.attname)) for field in fields]
+    exempt = _NOT_VALIDATED.get(_label(type(obj)), ())
+    try:
+        obj.clean_fields(exclude=[field.name for field in fields
+                                  if field.is_relation or field.name in exempt])
+        obj.clean()
+    finally:
+        for attname, value in kept:
+            setattr(obj, attname, value)
+
+
+def error_reason(exc):
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(f"{field}: {' '.join(messages)}" if field != "__all__"
+                             else " ".join(messages)
+                             for field, messages in exc.message_dict.items())
+        return " ".join(exc.messages)
+    if isinstance(exc, serializers_base.DeserializationError):
+        text = str(exc)
+        # "Problem installing fixture: ...: (accounts.customer:pk=3) field_value was 'x'"
+        return text.splitlines()[0] if text else type(exc).__name__
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _fill_secrets(obj, fields_in_record):
+    """Safe values for secrets an export left out (see the module's docstring)."""
+    label = _label(type(obj))
+    if label == "accounts.user" and "password" not in fields_in_record:
+        obj.password = make_password(None)
+    elif label == "accounts.partnerkey" and "hashed_key" not in fields_in_record:
+        obj.hashed_key = make_password(None)
+    elif label == "accounts.webhooksubscription" and "secret" not in fields_in_record:
+        obj.secret = secrets.token_urlsafe(32)
+        obj.is_active = False
+
+
+class _Loader:
+    """Inserts deserialized rows of one model at a time in chunks, as they were exported (raw:
+    no save(), no signals, times kept). A chunk that the database refuses is retried row by row
+    to name the bad rows."""
+
+    def __init__(self, using, report, chunk_size):
+        self.using = using
+        self.connection = connections[using]
+        self.report = report
+        self.chunk_size = chunk_size
+        self.rows = []
+        self.model = None
+        self.inserted = Counter()
+        self.rejected = set()  # (label, pk) of rows not loaded
+
+    def add(self, where, deserialized, already_bad):
+        model = type(deserialized.object)
+        if model is not self.model or len(self.rows) >= self.chunk_size:
+            self.flush()
+            self.model = model
+        self.rows.append((where, deserialized, already_bad))
+
+    def flush(self):
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        savepoint = transaction.savepoint(using=self.using)
+        try:
+            self._insert([deserialized for _, deserialized, _ in rows])
+        except DatabaseError:
+            transaction.savepoint_rollback(savepoint, using=self.using)
+            for where, deserialized, already_bad in rows:
+                one = transaction.savepoint(using=self.using)
+                try:
+                    self._insert([deserialized])
+                except DatabaseError as exc:
+                    transaction.savepoint_rollback(one, using=self.using)
+                    self.rejected.add((_label(self.model), str(deserialized.object.pk)))
+                    if not already_bad:
+                        self.report.add(where, error_reason(exc))
+                else:
+                    transaction.savepoint_commit(one, using=self.using)
+                    self.inserted[self.model] += 1
+        else:
+            transaction.savepoint_commit(savepoint, using=self.using)
+            self.inserted[self.model] += len(rows)
+
+    def _insert(self, deserialized_rows):
+        model = self.model
+        fields = model._meta.local_concrete_fields
+        objs = [deserialized.object for deserialized in deserialized_rows]
+        batch = self.connection.ops.bulk_batch_size(fields, objs) or len(objs)
+        manager = model._base_manager.db_manager(self.using)
+        for start in range(0, len(objs), batch):
+            # raw=True: the values as exported (auto_now fields keep their times), as loaddata.
+            manager._insert(objs[start:start + batch], fields=fields, using=self.using, raw=True)
+        for field in model._meta.many_to_many:
+            through = field.remote_field.through
+            if not through._meta.auto_created:
+                continue
+            source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+            links = [through(**{source: deserialized.object.pk, target: value})
+                     for deserialized in deserialized_rows
+                     for value in deserialized.m2m_data.get(field.name, ())]
+            if links:
+                through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
+
+
+def _migrate_rows(model, using):
+    """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
+    the inactive `system` account, the shop settings row, and the audit entries about them),
+    which a JSON import replaces with the file's."""
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import ShopSettings, User
+    from accounts.roles import ROLES
+    from carshop.audit import SYSTEM_USERNAME
+
+    manager = model._base_manager.db_manager(using)
+    label = _label(model)
+    if label == "auth.group":
+        return manager.filter(name__in=list(ROLES))
+    if label == "accounts.user":
+        return manager.filter(username=SYSTEM_USERNAME)
+    if label == "accounts.shopsettings":
+        return manager.all()
+    if label == "auditlog.logentry":
+        kinds = ContentType.objects.db_manager(using).get_for_models(Group, User, ShopSettings)
+        return manager.filter(content_type__in=list(kinds.values())).filter(
+            actor__username=SYSTEM_USERNAME) | manager.filter(
+            content_type__in=list(kinds.values()), actor__isnull=True)
+    return manager.none()
+
+
+def _refuse_non_empty(tables, using):
+    busy = []
+    for table in tables:
+        model = table.model
+        others = model._base_manager.db_manager(using).exclude(
+            pk__in=_migrate_rows(model, using).values("pk"))
+        if others.exists():
+            busy.append(f"{table.name} has {others.count()} rows")
+    if busy:
+        shown = ", ".join(busy[:4]) + (f" and {len(busy) - 4} more" if len(busy) > 4 else "")
+        raise CommandError(
+            f"the database is not empty ({shown}): a JSON import loads into empty tables only; "
+            "import into a new, migrated database, or choose empty tables with --tables")
+
+
+def _clear_migrate_rows(tables, using):
+    from auditlog.context import disable_auditlog
+
+    with disable_auditlog():
+        for table in reversed(tables):
+            rows = _migrate_rows(table.model, using)
+            if rows.exists():
+                rows.delete()
+
+
+def _check_schema(export, using, report):
+    in_file = {tuple(item) for item in export.header.get("migrations", [])}
+    if not in_file:
+        report.notes.append("the file does not say which migrations it was made with; rows "
+                            "are checked against this database's schema")
+        return
+    here = {tuple(item) for item in _applied_migrations(using)}
+    missing = sorted(in_file - here)
+    if missing:
+        names = ", ".join(f"{app}.{name}" for app, name in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise CommandError(f"the export was made with migrations this database does not have "
+                           f"({names}{more}): migrate this database first")
+    newer = sorted(here - in_file)
+    if newer:
+        report.notes.append(f"this database has {len(newer)} migrations the export was made "
+                            "without; rows are checked against the newer schema")
+
+
+def _dangling(models, using):
+    """(model, pk, parent model, value, reason) for every loaded row whose foreign key points
+    to no row."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    found = []
+    for model in models:
+        checks = [(model, field, model) for field in model._meta.local_concrete_fields
+                  if field.is_relation]
+        for field in model._meta.many_to_many:
+            through = field.remote_field.through
+            if through._meta.auto_created:
+                own = through._meta.get_field(field.m2m_field_name())
+                other = through._meta.get_field(field.m2m_reverse_field_name())
+                checks.append((through, other, (own, field)))
+        for table_model, field, owner in checks:
+            parent = field.related_model
+            # Identifiers only: the models' own table and column names, quoted.
+            own, column = qn(_owner_column(table_model, owner)), qn(field.column)
+            target = qn(field.target_field.column)
+            sql = (
+                f"SELECT c.{own}, c.{column} FROM {qn(table_model._meta.db_table)} c "  # noqa: S608
+                f"LEFT JOIN {qn(parent._meta.db_table)} p ON p.{target} = c.{column} "
+                f"WHERE c.{column} IS NOT NULL AND p.{target} IS NULL "
+                f"ORDER BY 1 LIMIT {MAX_PROBLEMS}"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+            name = field.name if owner is model else owner[1].name
+            for pk, value in rows:
+                found.append((model, pk, parent, value,
+                              f"{name}: no {parent._meta.verbose_name} with id {value}"))
+    return found
+
+
+def _owner_column(table_model, owner):
+    if isinstance(owner, tuple):  # a many-to-many row: the column pointing to its owner
+        return owner[0].column
+    return table_model._meta.pk.column
+
+
+def import_json(path, tables=None, *, dry_run=False, using="default", progress=None,
+                chunk_size=CHUNK_SIZE):
+    """Load a JSON export into empty tables; returns an ImportReport (written only if ok)."""
+    progress = progress or no_progress
+    started = time.monotonic()
+    report = ImportReport(format="json", dry_run=dry_run)
+    export = ExportFile(path)
+    _check_schema(export, using, report)
+    in_file = export.models()
+    if tables:
+        missing = [table.name for table in tables if _label(table.model) not in in_file]
+        if missing:
+            raise CommandError(f"{path} has no table {', '.join(missing)}; it has: "
+                               + ", ".join(_names_of(in_file)))
+        selected = tables
+    else:
+        selected = [table for table in table_registry.TABLES if _label(table.model) in in_file]
+        unknown = [label for label in in_file if table_registry.for_label(label) is None]
+        if unknown:
+            raise CommandError(f"{path} has rows of models that are no Carshop table: "
+                               f"{', '.join(unknown)}")
+    selected = dependency_order(selected)
+    wanted = {_label(table.model) for table in selected}
+    _refuse_non_empty(selected, using)
+    if not export.header.get("include_secrets", True):
+        report.notes.append("the file has no password hashes, API key hashes or webhook "
+                            "secrets: users need reset_password, partners new keys, and "
+                            "webhook subscriptions are inactive with a new secret")
+
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        _clear_migrate_rows(selected, using)
+        deserializer = _Deserializer(using)
+        loader = _Loader(using, report, chunk_size)
+        current = None
+        for where, record in progress(export.records(report), label="import"):
+            if not isinstance(record, dict) or not isinstance(record.get("fields"), dict):
+                report.add(where, "not a row (an object with model, pk and fields)")
+                continue
+            label = str(record.get("model", "")).lower()
+            if label not in wanted:
+                continue
+            if label != current:
+                loader.flush()  # rows a natural key may name are in the database first
+                current = label
+            try:
+                deserialized = deserializer.one(record)
+            except Exception as exc:  # a value that does not convert, an unknown natural key
+                report.add(where, error_reason(exc))
+                loader.rejected.add((label, str(record.get("pk"))))
+                continue
+            _fill_secrets(deserialized.object, record["fields"])
+            bad = False
+            try:
+                _validate(deserialized.object)
+            except ValidationError as exc:
+                report.add(where, f"{label} {record.get('pk')}: {error_reason(exc)}")
+                bad = True
+            loader.add(where, deserialized, bad)
+        loader.flush()
+        models = [table.model for table in selected]
+        dangling = _dangling(models, using)
+        # A row pointing to a bad row of the file is not reported again: the bad row is.
+        follow = [item for item in dangling
+                  if (_label(item[2]), str(item[3])) in loader.rejected]
+        if follow:
+            report.notes.append(f"{len(follow)} more rows refer to the bad rows below")
+            dangling = [item for item in dangling if item not in follow]
+        if dangling:
+            _report_dangling(export, dangling, report)
+        for table in selected:
+            report.counts[table.name] = loader.inserted.get(table.model, 0)
+        if report.ok and not dry_run:
+            reset_sequences(models, connection)
+        else:
+            transaction.set_rollback(True, using=using)
+    report.seconds = time.monotonic() - started
+    if report.ok and not dry_run:
+        logger.info("data imported", extra={"format": "json", "path": str(path),
+                                             "rows": report.counts})
+    return report
+
+
+def _names_of(labels):
+    names = []
+    for label in labels:
+        table = table_registry.for_label(label)
+        names.append(table.name if table else label)
+    return names
+
+
+def _report_dangling(export, dangling, report):
+    """Name each dangling row by its line: a second pass over the file, only when needed."""
+    wanted = {}
+    for model, pk, _parent, _value, reason in dangling:
+        wanted.setdefault((_label(model), str(pk)), []).append(reason)
+    for where, record in export.records():
+        if not isinstance(record, dict):
+            continue
+        key = (str(record.get("model", "")).lower(), str(record.get("pk")))
+        for reason in wanted.pop(key, ()):
+            report.add(where, f"{key[0]} {key[1]}: {reason}")
+    for (label, pk), reasons in wanted.items():  # rows that were there before the import
+        for reason in reasons:
+            report.add(f"{label} {pk} (in the database)", reason)
+
+
+def reset_sequences(models, connection):
+    statements = connection.ops.sequence_reset_sql(no_style(), models)
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+
+
+__all__ = ["ExportFile", "ImportReport", "Problem", "dependency_order", "export_json",
+           "import_json"]

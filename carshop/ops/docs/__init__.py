@@ -1,0 +1,2 @@
+"""Documentation maintenance: the docs checked against the code (`check_docs`) and the changelog
+(`update_changelog`)."""
