@@ -47,5 +47,6 @@ urlpatterns = [
     path("redoc/", csp_update({"img-src": ["https://cdn.redoc.ly"]})(
         SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
     path("", include(router.urls)),
-    re_path(r"^.*$", not_found),
+    # Any other path, whatever it holds (`.*` would not match one with a newline: `/1.%0A/`).
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -2,10 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
 
+from carshop.api_urls import not_found as api_not_found
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
 from carshop.healthview import CarshopHealthCheckView
 
@@ -28,6 +29,9 @@ urlpatterns = [
     path("health/live/", CarshopHealthCheckView.as_view(checks=LIVENESS_CHECKS),
          name="health-live"),
     path("api/v1/", include("carshop.api_urls")),
+    # Elsewhere under /api/ too, an unknown endpoint is a 404 in the API's error format (but
+    # /api/v1 is still redirected to /api/v1/).
+    re_path(r"^api/(?!v1\Z)", api_not_found),
     path("estimate/", include("repairs.urls")),
     # Private uploads (cost receipts): a permission check, then the file (inventory/files.py).
     path("private-media/", include("inventory.urls")),

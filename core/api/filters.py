@@ -145,7 +145,9 @@ class CarshopFilterSet(django_filters.FilterSet):
         models.BooleanField: {"filter_class": StrictBooleanFilter},
     }
 
-    id__in = IdInFilter(field_name="id", lookup_expr="in", help_text="Comma-separated ids.")
+    id__in = IdInFilter(field_name="id", lookup_expr="in",
+                        help_text="Comma-separated ids, in the parameter given once "
+                                  "(`?id__in=1,2,3`; one id is a list of one).")
 
     def get_form_class(self):
         """The form of the filters, built once per FilterSet class (django-filter builds it
@@ -186,9 +188,15 @@ class UpdatedSinceFilterSet(CarshopFilterSet):
 
 class RejectUnknownParameters(BaseFilterBackend):
     """400 for a query parameter the endpoint does not know: a misspelt filter must not quietly
-    return everything (think of `?updated_sinse=` in a nightly accounting sync)."""
+    return everything (think of `?updated_sinse=` in a nightly accounting sync). And 400 for a
+    parameter given more than once (`?price_max=9&price_max=x`): each takes one value (the
+    schema says so), and the filters, ordering and pagination would each quietly take the last
+    one; several ids go in one value (`?id__in=1,2,3`)."""
 
     always_allowed = {"format"}
+    repeated_messages = {"id__in": "Give this parameter once, with the ids separated by commas "
+                                   "(e.g. 1,2,3)."}
+    repeated_message = "Give this parameter once: it takes one value."
 
     def filter_queryset(self, request, queryset, view):
         allowed = set(self.always_allowed)
@@ -208,10 +216,14 @@ class RejectUnknownParameters(BaseFilterBackend):
             name = getattr(paginator, attribute, None)
             if name:
                 allowed.add(name)
-        unknown = sorted(name for name in request.query_params if name not in allowed)
-        if unknown:
-            raise ValidationError({name or "(empty name)": ["Unknown query parameter."]
-                                   for name in unknown})
+        errors = {}
+        for name in sorted(request.query_params):
+            if name not in allowed:
+                errors[name or "(empty name)"] = ["Unknown query parameter."]
+            elif len(request.query_params.getlist(name)) > 1:
+                errors[name] = [self.repeated_messages.get(name, self.repeated_message)]
+        if errors:
+            raise ValidationError(errors)
         return queryset
 
 
