@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
+from django.db import models
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -389,6 +390,14 @@ class PartnerKeyAdmin(CarshopModelAdmin):
         self.message_user(request, f"{count} key(s) revoked.")
 
 
+def _https_url_fields(db_field, **kwargs):
+    """Form fields of the model's fields, a URL typed without a scheme meaning https. The admin
+    subclasses the form (for read-only fields) without its own callback: this one is kept."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class WebhookSubscriptionForm(forms.ModelForm):
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple,
@@ -398,6 +407,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
     class Meta:
         model = WebhookSubscription
         fields = ("partner", "url", "events", "description", "is_active")
+        formfield_callback = _https_url_fields
 
     def clean_url(self):
         url = self.cleaned_data["url"]
