@@ -4,7 +4,9 @@ its rows."""
 
 import csv
 import io
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -170,3 +172,22 @@ def _first_link(html, prefix):
 
     start = html.index(prefix) + len(prefix) - 1
     return markup.unescape(html[start:html.index('"', start)])
+
+
+def test_the_chart_library_is_served_by_carshop_with_its_licence_and_no_inline_script(
+        login, manager):
+    from django.contrib.staticfiles import finders
+
+    def read(name):
+        return Path(finders.find(name)).read_text(encoding="utf-8")
+
+    assert "Chart.js v4.4.7" in read("reports/vendor/chartjs/chart.umd.js")[:300]
+    assert "MIT License" in read("reports/vendor/chartjs/LICENSE.md")
+    response = page(login(manager), "sales-gross")
+    html = response.content.decode()
+    assert "reports/vendor/chartjs/chart.umd.js" in html and "cdn" not in html.lower()
+    # Scripts only from Carshop's files; the chart's numbers are JSON, which does not run.
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "@media print" in read("reports/reports.css")
