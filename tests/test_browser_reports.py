@@ -44,6 +44,14 @@ def test_the_manager_s_dashboard_and_a_report(people, manager):
     assert "Labor" in table and "480.00" in table
     assert "previous period" in desk.text(".report-summary").lower()
 
+    # On paper: the chart and the table, without the menus, the picker and the buttons.
+    desk.page.emulate_media(media="print")
+    assert desk.page.locator("#report-table").is_visible()
+    assert desk.page.locator("#report-chart").is_visible()
+    assert not desk.page.locator(".report-period").is_visible()
+    assert not desk.page.locator("#header").is_visible()
+    desk.page.emulate_media(media="screen")
+
     # Another period: last month, through the picker.
     desk.page.select_option("#id_period", "last_month")
     desk.page.click(".report-period input[type=submit]")
