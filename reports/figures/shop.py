@@ -560,7 +560,8 @@ def work_in_progress(period):
     snapshot=True, order=80,
 )
 def receivables(period):
-    """Query: invoices issued by the period's end with their balance at the end (payment and
+    """Query: invoices issued by the period's end that may owe something then (order not paid
+    yet, or a payment or credit note after the end), with their balance at the end (payment and
     credit note subqueries), summed per age with conditional sums."""
     as_of = period.end
     end = period.end_at
@@ -571,7 +572,12 @@ def receivables(period):
             .values("invoice").annotate(t=Sum("amount")).values("t"), output_field=MONEY),
             Value(ZERO), output_field=MONEY)
 
-    invoices = (Invoice.objects.filter(issued_at__lt=end)
+    # Only invoices that may owe something on that day: unpaid now, or paid or credited since
+    # (an order is "paid" when nothing is left; what came in after the day was owed on it).
+    maybe_owing = (Q(repair_order__status=RepairOrderStatus.INVOICED)
+                   | Q(pk__in=Payment.objects.filter(received_at__gte=end).values("invoice"))
+                   | Q(pk__in=CreditNote.objects.filter(issued_at__gte=end).values("invoice")))
+    invoices = (Invoice.objects.filter(maybe_owing, issued_at__lt=end)
                 .annotate(due=ExpressionWrapper(
                     F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
                     output_field=MONEY))
