@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "inventory",
     "repairs",
     "sales",
+    # The managers' report pages: the top layer, reading every app above.
+    "reports",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
