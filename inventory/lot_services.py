@@ -33,12 +33,15 @@ def transition(unit, status, *, on=None):
             f"it cannot move to “{StockUnit.Status(status).label}”."
         )
     unit.status = status
+    if status == StockUnit.Status.AVAILABLE and unit.available_on is None:
+        unit.available_on = max(on or timezone.localdate(), unit.acquired_on)
     if status in StockUnit.GONE:
         unit.disposed_on = max(on or timezone.localdate(), unit.acquired_on)
     else:
         unit.disposed_on = None
         unit.wholesale_price = None
-    unit.save(update_fields=["status", "disposed_on", "wholesale_price", "updated_at"])
+    unit.save(update_fields=["status", "available_on", "disposed_on", "wholesale_price",
+                             "updated_at"])
     _publish(unit)
     return unit
 
@@ -151,5 +154,5 @@ def ensure_main_photo(unit):
 
 
 def _copy_state(source, target):
-    for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
+    for field in ("status", "available_on", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))
