@@ -40,7 +40,7 @@ from core.errors import DomainError
 from core.money import ZERO, money
 from inventory.lot_services import StockUnitError, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
-from repairs.costs import cost_subquery, with_internal_cost
+from repairs.costs import cost_subquery, counted_lines, with_internal_cost
 from repairs.models import RepairOrder
 from sales import calculations
 from sales.models import (
@@ -65,6 +65,32 @@ class LeadRefused(DealError):
 # ---------------------------------------------------------------------------------------------
 # What a stock unit cost
 # ---------------------------------------------------------------------------------------------
+
+
+def during_stay(order, acquired_on, left_on):
+    """The reconditioning rule, written once: an internal repair order counts towards a stock
+    unit when it was opened during the unit's stay on the lot, from its acquisition day to the
+    day it left (`left_on`: date.max while it is still here). `order` is the lookup path to the
+    repair order ("" on a RepairOrder query, "job__repair_order__" from a line); the two days
+    are values or query expressions (OuterRef, F)."""
+    return Q(**{f"{order}internal": True, f"{order}opened_at__date__gte": acquired_on,
+                f"{order}opened_at__date__lte": left_on})
+
+
+# From a labor or part line to the stock units of its order's vehicle (a join, for figures over
+# many units: see reconditioning_lines).
+LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
+
+
+def reconditioning_lines(kind):
+    """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
+    reconditioning (during_stay), joined to that unit: filter or group them by the unit's fields
+    through LINE_TO_UNIT, and sum repairs.costs.LINE_COSTS[kind]'s amount. One query over every
+    unit, where with_cost_totals is one subquery per listed unit."""
+    left_on = Coalesce(F(f"{LINE_TO_UNIT}__disposed_on"), Value(date.max),
+                       output_field=DateField())
+    return counted_lines(kind).filter(
+        during_stay("job__repair_order__", F(f"{LINE_TO_UNIT}__acquired_on"), left_on))
 
 
 @dataclass
@@ -104,10 +130,9 @@ def reconditioning_orders(unit):
     cost follows an order as parts and labor are added, and drops to nothing if it is canceled.
     """
     orders = RepairOrder.objects.filter(
-        vehicle_id=unit.vehicle_id, internal=True, opened_at__date__gte=unit.acquired_on,
+        during_stay("", unit.acquired_on, unit.disposed_on or date.max),
+        vehicle_id=unit.vehicle_id,
     ).order_by("opened_at", "id")
-    if unit.disposed_on is not None:
-        orders = orders.filter(opened_at__date__lte=unit.disposed_on)
     # Each order's cost as repairs.costs defines it, summed in the same query (a page listing a
     # unit's orders costs one query, not three per order).
     return [RepairOrderCost(order, money(order.parts_cost), money(order.labor_cost))
@@ -133,10 +158,8 @@ def with_cost_totals(queryset):
     def reconditioning(kind):
         return cost_subquery(
             kind, "job__repair_order__vehicle",
-            job__repair_order__internal=True,
+            during_stay("job__repair_order__", OuterRef("acquired_on"), OuterRef("_window_end")),
             job__repair_order__vehicle=OuterRef("vehicle_id"),
-            job__repair_order__opened_at__date__gte=OuterRef("acquired_on"),
-            job__repair_order__opened_at__date__lte=OuterRef("_window_end"),
         )
 
     queryset = queryset.annotate(
