@@ -84,13 +84,17 @@ LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
 
 def reconditioning_lines(kind):
     """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
-    reconditioning (during_stay), joined to that unit: filter or group them by the unit's fields
-    through LINE_TO_UNIT, and sum repairs.costs.LINE_COSTS[kind]'s amount. One query over every
-    unit, where with_cost_totals is one subquery per listed unit."""
-    left_on = Coalesce(F(f"{LINE_TO_UNIT}__disposed_on"), Value(date.max),
-                       output_field=DateField())
-    return counted_lines(kind).filter(
-        during_stay("job__repair_order__", F(f"{LINE_TO_UNIT}__acquired_on"), left_on))
+    reconditioning (during_stay), joined to that unit once: filter and group them by the
+    unit's fields through the annotations `unit` (its id), `unit_acquired_on` and `unit_left_on`
+    (a later filter on a LINE_TO_UNIT path would join the units a second time), and sum
+    repairs.costs.LINE_COSTS[kind]'s amount. One query over every unit, where with_cost_totals
+    is one subquery per listed unit."""
+    return counted_lines(kind).annotate(
+        unit=F(LINE_TO_UNIT),
+        unit_acquired_on=F(f"{LINE_TO_UNIT}__acquired_on"),
+        unit_left_on=Coalesce(F(f"{LINE_TO_UNIT}__disposed_on"), Value(date.max),
+                              output_field=DateField()),
+    ).filter(during_stay("job__repair_order__", F("unit_acquired_on"), F("unit_left_on")))
 
 
 @dataclass
