@@ -82,19 +82,33 @@ def during_stay(order, acquired_on, left_on):
 LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
 
 
+def _during_a_stay(queryset, order, to_unit):
+    """`queryset` (of repair orders, or of lines with `order` the path to theirs) joined once to
+    the stock units of the order's vehicle (`to_unit`) and kept where the order is that unit's
+    reconditioning (during_stay). The unit's fields are the annotations `unit` (its id),
+    `unit_acquired_on`, `unit_disposed_on` and `unit_left_on`: filter and group by those (a later
+    filter on a `to_unit` path would join the units a second time)."""
+    return queryset.annotate(
+        unit=F(to_unit),
+        unit_acquired_on=F(f"{to_unit}__acquired_on"),
+        unit_disposed_on=F(f"{to_unit}__disposed_on"),
+        unit_left_on=Coalesce(F(f"{to_unit}__disposed_on"), Value(date.max),
+                              output_field=DateField()),
+    ).filter(during_stay(order, F("unit_acquired_on"), F("unit_left_on")))
+
+
 def reconditioning_lines(kind):
     """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
-    reconditioning (during_stay), joined to that unit once: filter and group them by the
-    unit's fields through the annotations `unit` (its id), `unit_acquired_on` and `unit_left_on`
-    (a later filter on a LINE_TO_UNIT path would join the units a second time), and sum
-    repairs.costs.LINE_COSTS[kind]'s amount. One query over every unit, where with_cost_totals
-    is one subquery per listed unit."""
-    return counted_lines(kind).annotate(
-        unit=F(LINE_TO_UNIT),
-        unit_acquired_on=F(f"{LINE_TO_UNIT}__acquired_on"),
-        unit_left_on=Coalesce(F(f"{LINE_TO_UNIT}__disposed_on"), Value(date.max),
-                              output_field=DateField()),
-    ).filter(during_stay("job__repair_order__", F("unit_acquired_on"), F("unit_left_on")))
+    reconditioning, each joined to its unit (see _during_a_stay); sum
+    repairs.costs.LINE_COSTS[kind]'s amount over them. One query over every unit, where
+    with_cost_totals is one subquery per listed unit."""
+    return _during_a_stay(counted_lines(kind), "job__repair_order__", LINE_TO_UNIT)
+
+
+def reconditioning_of_units():
+    """Every internal repair order that reconditioned a stock unit, once per unit it
+    reconditioned, joined to that unit (see _during_a_stay)."""
+    return _during_a_stay(RepairOrder.objects.all(), "", "vehicle__stock_units")
 
 
 @dataclass
