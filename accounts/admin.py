@@ -185,13 +185,15 @@ class CustomerAdmin(CarshopModelAdmin):
 class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
     list_display = ("name", "labor_rate", "parts_tax_rate", "labor_tax_rate", "sales_tax_rate")
     price_fields = ("labor_rate", "parts_tax_rate", "labor_tax_rate", "shop_supplies_rate",
-                    "shop_supplies_cap", "hazardous_waste_fee", "sales_tax_rate",
-                    "trade_in_reduces_sales_tax", "documentation_fee", "registration_fee")
+                    "shop_supplies_cap", "hazardous_waste_fee", "technician_cost_rate",
+                    "sales_tax_rate", "trade_in_reduces_sales_tax", "documentation_fee",
+                    "registration_fee")
     fieldsets = (
         ("Business", {"fields": ("name", "address", "phone", "email", "tax_id")}),
         ("Service shop", {"fields": ("labor_rate", "parts_tax_rate", "labor_tax_rate",
                                      "shop_supplies_rate", "shop_supplies_cap",
-                                     "hazardous_waste_fee", "estimate_link_days")}),
+                                     "hazardous_waste_fee", "technician_cost_rate",
+                                     "estimate_link_days")}),
         ("Car lot", {"fields": ("sales_tax_rate", "trade_in_reduces_sales_tax",
                                 "documentation_fee", "registration_fee",
                                 "aging_threshold_days")}),

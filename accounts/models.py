@@ -172,6 +172,11 @@ class ShopSettings(models.Model):
     shop_supplies_cap = models.DecimalField(
         "shop supplies cap", max_digits=8, decimal_places=2, default=Decimal("35.00"),
         validators=[MinValueValidator(Decimal("0"))])
+    technician_cost_rate = models.DecimalField(
+        "technician cost per hour worked", max_digits=8, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="What an hour of a technician's clocked time costs the shop (wages and "
+                  "charges): the labor cost of the reports' gross profit.")
     hazardous_waste_fee = models.DecimalField(max_digits=8, decimal_places=2,
                                               default=Decimal("4.50"),
                                               validators=[MinValueValidator(Decimal("0"))])

@@ -44,6 +44,8 @@ ROLES = {
         "repairs.invoice": "view add",
         "repairs.payment": "view add",
         "repairs.creditnote": "view",
+        # Report pages: the shop's work in progress only, never sales or gross.
+        "reports.report": "view_work_in_progress",
     },
     TECHNICIAN: {
         # Technicians see their jobs and clock time; no prices, no costs, no customers' money.
@@ -71,6 +73,8 @@ ROLES = {
         "sales.dealpayment": "view add",
         "sales.dealrefund": "view",  # refunds are recorded by a manager
         "sales.commission": "view",
+        # Report pages: the lot's units sold (a count, no gross, no one else's commission).
+        "reports.report": "view_lot_units_sold",
     },
     MANAGER: {
         "accounts.customer": "all",
@@ -87,6 +91,9 @@ ROLES = {
         "accounts.webhooksubscription": "all",
         "accounts.webhookevent": "view",
         "accounts.webhookdelivery": "view",
+        # Every report page, and the dashboard as the landing page of the back office.
+        "reports.report": "view_dashboard view_shop_reports view_work_in_progress "
+                          "view_lot_reports view_lot_units_sold",
     },
     OPERATIONS: {
         "accounts.user": "view add change",

@@ -15,3 +15,6 @@ class Report(models.Model):
             ("view_lot_reports", "Can see the lot's reports (gross, aging, commissions)"),
             ("view_lot_units_sold", "Can see the lot's units sold (no gross)"),
         ]
+
+    def __str__(self):
+        return "Reports"

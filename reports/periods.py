@@ -44,7 +44,7 @@ class Period:
     def label(self):
         if self.start == self.end:
             return self.start.isoformat()
-        return f"{self.start.isoformat()} – {self.end.isoformat()}"
+        return f"{self.start.isoformat()} - {self.end.isoformat()}"
 
     @property
     def start_at(self):
