@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import ShopSettings
 from core.money import ZERO, money
 from inventory.models import StockUnit, StockUnitCost
+from repairs.choices import RepairOrderStatus
 from repairs.costs import LINE_COSTS
 from reports.periods import Period
 from reports.registry import Column, Figure, report
@@ -277,8 +278,8 @@ def gross_by_source(period):
 # ---------------------------------------------------------------------------------------------
 
 # (key, label, fewest days, most days) in stock.
-BUCKETS = (("0-30", "0 to 30 days", 0, 30), ("31-60", "31 to 60 days", 31, 60),
-           ("61-90", "61 to 90 days", 61, 90), ("90+", "Over 90 days", 91, None))
+BUCKETS = (("d0_30", "0 to 30 days", 0, 30), ("d31_60", "31 to 60 days", 31, 60),
+           ("d61_90", "61 to 90 days", 61, 90), ("d91_", "Over 90 days", 91, None))
 
 
 def _bucket(field, as_of, low, high):
@@ -324,9 +325,9 @@ def inventory_aging(period):
     aggregates = {}
     for key, _label, low, high in BUCKETS:
         bucket = _bucket("acquired_on", as_of, low, high)
-        aggregates[f"units {key}"] = Count("pk", filter=bucket)
-        aggregates[f"cost {key}"] = Sum("acquisition_cost", filter=bucket)
-        aggregates[f"past {key}"] = Count("pk", filter=bucket & past_target)
+        aggregates[f"units_{key}"] = Count("pk", filter=bucket)
+        aggregates[f"cost_{key}"] = Sum("acquisition_cost", filter=bucket)
+        aggregates[f"past_{key}"] = Count("pk", filter=bucket & past_target)
     found = units.aggregate(**aggregates)
 
     other = (StockUnitCost.objects
@@ -346,7 +347,7 @@ def inventory_aging(period):
     on_lot_now = as_of == timezone.localdate()
     rows = []
     for key, label, low, high in BUCKETS:
-        capital = ((found[f"cost {key}"] or ZERO) + (other[key] or ZERO)
+        capital = ((found[f"cost_{key}"] or ZERO) + (other[key] or ZERO)
                    + sum((part[key] or ZERO for part in reconditioning), ZERO))
         url = None
         if on_lot_now:  # the stock list shows the lot as it is now
@@ -355,8 +356,8 @@ def inventory_aging(period):
                 acquired_on__lte=(as_of - datetime.timedelta(days=low)).isoformat(),
                 acquired_on__gte=(None if high is None
                                   else (as_of - datetime.timedelta(days=high)).isoformat()))
-        rows.append({"bucket": label, "units": found[f"units {key}"], "capital": money(capital),
-                     "past_target": found[f"past {key}"], "url": url})
+        rows.append({"bucket": label, "units": found[f"units_{key}"], "capital": money(capital),
+                     "past_target": found[f"past_{key}"], "url": url})
     return Figure(
         rows=rows,
         summary={"units": sum(r["units"] for r in rows),
@@ -394,8 +395,8 @@ def inventory_aging(period):
 )
 def reconditioning(period):
     """Four queries: the parts and the labor cost of reconditioning lines whose order was opened
-    in the period, by month (reconditioning_lines); the internal orders and units they
-    reconditioned, by month (orders joined to the units of their vehicle); the units that
+    in the period, by month (reconditioning_lines); the internal orders (not canceled) and the
+    units they reconditioned, by month (orders joined to the units of their vehicle); the units that
     first went on sale in the period, by month, with their days from acquisition
     (stockunit_available_idx)."""
     spend = {}
@@ -407,7 +408,8 @@ def reconditioning(period):
         for row in rows:
             spend[row["month"]] = spend.get(row["month"], ZERO) + (row["cost"] or ZERO)
 
-    orders = (reconditioning_of_units().filter(**_within("opened_at", period))
+    orders = (reconditioning_of_units().exclude(status=RepairOrderStatus.CANCELED)
+              .filter(**_within("opened_at", period))
               .annotate(month=_month("opened_at")).order_by().values("month")
               .annotate(orders=Count("pk", distinct=True), units=Count("unit", distinct=True)))
     orders = {row["month"]: row for row in orders}
