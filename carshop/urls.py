@@ -21,7 +21,11 @@ admin.site.index_title = "Shop and lot"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # The managers' report pages, inside the back office (same login and look).
+    path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
+    path("reports/", RedirectView.as_view(pattern_name="reports:index", permanent=False)),
+    path("dashboard/", RedirectView.as_view(pattern_name="reports:index", permanent=False)),
     # Browsers ask for /favicon.ico on every page that names no icon.
     path("favicon.ico", favicon),
     path("health/", CarshopHealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),

@@ -1,0 +1,178 @@
+"""The report pages, inside the back office (/admin/reports/): the dashboard, each report with
+its period, comparison, chart, table and CSV download. Every page is drawn from the registry
+(reports/registry.py); a figure function is called once per period shown."""
+
+import csv
+import datetime
+from decimal import Decimal
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from carshop.dataio import neutralize_cell
+from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
+from reports.registry import AREAS, REPORTS, visible_reports
+
+DASHBOARD_PERMISSION = "reports.view_dashboard"
+NUMERIC = ("int", "decimal", "money", "percent", "hours", "days")
+
+
+def _report(request, slug):
+    found = REPORTS.get(slug)
+    if found is None:
+        raise Http404("No such report.")
+    if not found.visible_to(request.user):
+        raise PermissionDenied("Your role does not open this report.")
+    return found
+
+
+def change(current, previous):
+    """The change from previous to current, in percent (None when it cannot be said)."""
+    if current is None or previous is None or not isinstance(current, (int, Decimal)):
+        return None
+    if not previous:
+        return None
+    return ((Decimal(current) - Decimal(previous)) * 100 / abs(Decimal(previous))).quantize(
+        Decimal("0.1"))
+
+
+def comparison(found, figure, before):
+    return [{"column": column, "current": figure.summary.get(column.key),
+             "previous": before.summary.get(column.key) if before else None,
+             "change": change(figure.summary.get(column.key),
+                              before.summary.get(column.key)) if before else None}
+            for column in found.summary]
+
+
+def chart_data(found, figure, title=None):
+    """What reports.js draws: the labels and one dataset per series column, from the rows."""
+    columns = {column.key: column for column in found.columns}
+    return {
+        "kind": found.chart,
+        "title": title or found.title,
+        "labels": [_text(row.get(found.chart_label), columns[found.chart_label].kind)
+                   for row in figure.rows if row.get(found.chart_label) != "Total"],
+        "datasets": [{"label": columns[key].label, "unit": columns[key].kind,
+                      "data": [_number(row.get(key)) for row in figure.rows
+                               if row.get(found.chart_label) != "Total"]}
+                     for key in found.chart_series],
+    }
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def _text(value, kind):
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _period(request):
+    """(period, error): the period the request asks for, or this month and the message."""
+    try:
+        return period_from_query(request.GET), None
+    except PeriodError as error:
+        return preset_period("month"), str(error)
+
+
+def _context(request, **extra):
+    return {**admin.site.each_context(request), "areas": AREAS, **extra}
+
+
+@staff_member_required
+def index(request):
+    """The dashboard (managers) and the list of the reports the user may open."""
+    reports = visible_reports(request.user)
+    dashboard = request.user.has_perm(DASHBOARD_PERMISSION)
+    if not reports and not dashboard:
+        raise PermissionDenied("Your role opens no report.")
+    return render(request, "reports/index.html", _context(
+        request, title="Reports", reports=reports, dashboard=dashboard))
+
+
+@staff_member_required
+def report_page(request, slug):
+    found = _report(request, slug)
+    period, error = _period(request)
+    figure = found.figure(period)
+    before = None if found.slug == "work-in-progress" else found.figure(period.previous())
+    columns = list(found.columns)
+    rows = [{"cells": [{"value": row.get(c.key), "column": c} for c in columns],
+             "url": row.get("url")} for row in figure.rows]
+    return render(request, "reports/report.html", _context(
+        request, title=found.title, report=found, period=period, previous=period.previous(),
+        presets=PRESETS, error=error, figure=figure, columns=columns, rows=rows,
+        comparison=comparison(found, figure, before), chart=chart_data(found, figure),
+        query=request.GET.urlencode(), reports=visible_reports(request.user),
+        start=request.GET.get("start", period.start.isoformat())[:20],
+        end=request.GET.get("end", period.end.isoformat())[:20],
+    ), status=400 if error else 200)
+
+
+@staff_member_required
+def report_csv(request, slug):
+    found = _report(request, slug)
+    period, error = _period(request)
+    if error:
+        return render(request, "reports/report.html", _context(
+            request, title=found.title, report=found, period=period, presets=PRESETS,
+            error=error, reports=visible_reports(request.user), csv_error=True,
+            start=request.GET.get("start", "")[:20], end=request.GET.get("end", "")[:20]),
+            status=400)
+    figure = found.figure(period)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"{found.slug}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow([neutralize_cell(column.label) for column in found.columns])
+    for row in figure.rows:
+        writer.writerow([neutralize_cell(_csv_value(row.get(column.key)),
+                                         numeric=column.kind in NUMERIC)
+                         for column in found.columns])
+    return response
+
+
+def _csv_value(value):
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def dashboard_figures(user, today=None):
+    """The manager's key figures: today's and the month's, each with the period before."""
+    from reports.figures import shop
+
+    today = today or timezone.localdate()
+    panels = []
+    for preset, label in (("today", "Today"), ("month", "This month")):
+        period = preset_period(preset, today)
+        before = period.previous()
+        cars, cars_before = shop.car_count(period), shop.car_count(before)
+        gross, gross_before = shop.sales_gross(period), shop.sales_gross(before)
+        figures = [
+            ("Car count", "int", cars.summary["cars"], cars_before.summary["cars"], "car-count"),
+            ("Net sales", "money", cars.summary["sales"], cars_before.summary["sales"],
+             "sales-gross"),
+            ("Average repair order", "money", cars.summary["aro"], cars_before.summary["aro"],
+             "car-count"),
+            ("Gross profit", "money", gross.summary["gross"], gross_before.summary["gross"],
+             "sales-gross"),
+            ("Effective labor rate", "money", gross.summary["elr"],
+             gross_before.summary["elr"], "sales-gross"),
+        ]
+        panels.append({"label": label, "period": period, "previous": before, "figures": [
+            {"label": name, "kind": kind, "current": now, "previous": then,
+             "change": change(now, then), "slug": slug,
+             "query": period.querystring()} for name, kind, now, then, slug in figures]})
+    month = preset_period("month", today)
+    chart = chart_data(REPORTS["car-count"], shop.car_count(month),
+                       title="Cars this month, per day")
+    wip = shop.work_in_progress(month).summary
+    receivable = shop.receivables(preset_period("today", today)).summary
+    return {"panels": panels, "chart": chart, "wip": wip, "receivable": receivable}
