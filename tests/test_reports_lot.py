@@ -4,12 +4,16 @@ over-allowance, add-ons and finance reserve), inventory aging with the capital t
 units past the target, reconditioning and days to the front line, leads and conversion,
 commissions with their chargebacks. Canceled deals and refunds change none of them."""
 
+import csv
 import datetime
+import io
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts import roles
 from accounts.models import ShopSettings
@@ -19,6 +23,7 @@ from inventory.testing import make_part
 from repairs import services as shop
 from reports.figures import lot
 from reports.periods import Period, PeriodError, period_from_query
+from reports.registry import REPORTS
 from sales import services
 from sales.models import TOTAL_GROSS, Commission, CommissionPlan, Deal, Lead
 from tests.lot_factories import (
@@ -398,3 +403,95 @@ def test_every_lot_figure_answers_for_an_empty_lot_over_five_years():
                      lot.commissions):
         figure = function(period)
         assert isinstance(figure.summary, dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pages: who sees the lot's figures
+# ---------------------------------------------------------------------------------------------
+
+LOT_REPORTS = [slug for slug, found in REPORTS.items() if found.area == "lot"]
+GROSS_REPORTS = [slug for slug in LOT_REPORTS if slug != "lot-units-sold"]
+
+
+def page(client, slug, query=""):
+    return client.get(reverse("reports:report", args=[slug]) + query)
+
+
+def test_every_lot_report_opens_for_a_manager_with_chart_table_csv_and_links(
+        login, manager, lot_world):
+    assert set(LOT_REPORTS) == {"lot-units-sold", "lot-gross", "lot-gross-salespeople",
+                                "lot-gross-sources", "lot-aging", "lot-reconditioning",
+                                "lot-leads", "lot-commissions"}
+    client = login(manager)
+    for slug in LOT_REPORTS:
+        response = page(client, slug, "?period=month")
+        assert response.status_code == 200, slug
+        html = response.content.decode()
+        assert 'id="report-chart"' in html and 'id="report-table"' in html, slug
+        assert reverse("reports:csv", args=[slug]) in html, slug
+        download = client.get(reverse("reports:csv", args=[slug]) + "?period=month")
+        assert download.status_code == 200, slug
+        header = next(csv.reader(io.StringIO(download.content.decode())))
+        assert header == [column.label for column in REPORTS[slug].columns], slug
+    html = page(client, "lot-gross-salespeople", "?period=month").content.decode()
+    assert "Sam Seller" in html and "4,700.00" in html.replace("4700.00", "4,700.00")
+    assert escape(f"salesperson__id__exact={lot_world['sam'].pk}") in html
+    index = client.get(reverse("reports:index")).content.decode()
+    for slug in LOT_REPORTS:
+        assert reverse("reports:report", args=[slug]) in index
+
+
+def test_every_lot_link_opens_its_admin_list_for_a_manager(login, manager, lot_world):
+    client = login(manager)
+    period = this_day()
+    for function in (lot.units_sold, lot.gross_by_month, lot.gross_by_salesperson,
+                     lot.gross_by_source, lot.inventory_aging, lot.reconditioning, lot.leads,
+                     lot.commissions):
+        figure = function(period)
+        urls = [figure.url] + [row["url"] for row in figure.rows if row.get("url")]
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert "?e=1" not in response.get("Location", ""), url
+    # The salesperson's deals: Sam's A and C, not Kim's.
+    sam = lot.gross_by_salesperson(period).rows[0]
+    html = client.get(sam["url"]).content.decode()
+    assert lot_world["a"].number in html and lot_world["c"].number in html
+    assert lot_world["b"].number not in html
+
+
+def test_a_service_advisor_never_sees_the_lot_s_gross(login, advisor, lot_world):
+    client = login(advisor)
+    for slug in LOT_REPORTS:
+        assert page(client, slug).status_code == 403, slug
+        assert client.get(reverse("reports:csv", args=[slug])).status_code == 403, slug
+    for address in (reverse("admin:index"), reverse("reports:index")):
+        html = client.get(address).content.decode()
+        for slug in LOT_REPORTS:
+            assert reverse("reports:report", args=[slug]) not in html, slug
+        assert "Gross per" not in html and "4,700" not in html and "4700" not in html
+
+
+def test_a_salesperson_sees_units_sold_but_no_gross(login, salesperson, lot_world):
+    client = login(salesperson)
+    response = page(client, "lot-units-sold")
+    assert response.status_code == 200
+    assert "gross" not in response.content.decode().split('id="report-table"')[1].lower()
+    for slug in GROSS_REPORTS:
+        assert page(client, slug).status_code == 403, slug
+    html = client.get(reverse("reports:index")).content.decode()
+    assert reverse("reports:report", args=["lot-units-sold"]) in html
+    assert reverse("reports:report", args=["lot-gross"]) not in html
+
+
+@pytest.mark.parametrize("query", [
+    "?period=custom&start=2026-13-01&end=2026-12-31",
+    "?period=custom&start=2026-02-01&end=2026-01-01",
+    "?period=custom&start=2015-01-01&end=2026-01-01",
+    "?period=fortnight",
+])
+def test_a_lot_page_explains_a_bad_period(login, manager, query):
+    client = login(manager)
+    for slug in ("lot-gross", "lot-aging"):
+        assert page(client, slug, query).status_code == 400
+        assert client.get(reverse("reports:csv", args=[slug]) + query).status_code == 400
