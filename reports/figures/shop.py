@@ -14,7 +14,7 @@ What counts, everywhere below:
 """
 
 import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
 from django.db.models import (
@@ -74,13 +74,13 @@ def percent(part, whole):
     """part / whole as a percent with one decimal, None when whole is zero."""
     if not whole:
         return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def ratio(part, whole, places="0.01"):
     if not whole:
         return None
-    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places))
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places), ROUND_HALF_UP)
 
 
 def hours(duration):
@@ -414,21 +414,25 @@ FOLLOW_UP_ROWS = 50
     order=50,
 )
 def declined_work(period):
-    """Queries: declined jobs of the period whose vehicle has no later order, with their value
-    (labor and part subqueries): the total, and the first rows by value."""
+    """Queries: declined jobs of the period whose vehicle has no later order (NOT EXISTS): their
+    count; the sums of their labor lines and of their part lines; the first rows by value (labor
+    and part subqueries per job)."""
     returned = RepairOrder.objects.filter(vehicle=OuterRef("repair_order__vehicle"),
                                           opened_at__gt=OuterRef("authorized_at"))
     labor = (LaborLine.objects.filter(job=OuterRef("pk")).order_by().values("job")
              .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY)).values("t"))
     parts = (PartLine.objects.filter(job=OuterRef("pk")).order_by().values("job")
              .annotate(t=Sum(PART_AMOUNT, output_field=MONEY)).values("t"))
-    jobs = (decided_jobs(period).filter(authorization=Authorization.DECLINED)
-            .filter(~Exists(returned))
-            .annotate(value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO),
-                                     output_field=MONEY)
-                      + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO),
-                                 output_field=MONEY)))
-    total = jobs.aggregate(n=Count("id"), value=Sum("value"))
+    due = (decided_jobs(period).filter(authorization=Authorization.DECLINED)
+           .filter(~Exists(returned)))
+    jobs = due.annotate(value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO),
+                                       output_field=MONEY)
+                        + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO),
+                                   output_field=MONEY))
+    value = sum((money(model.objects.filter(job__in=due).aggregate(
+        t=Sum(amount, output_field=MONEY))["t"] or ZERO)
+        for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))), ZERO)
+    total = {"n": due.count(), "value": value}
     top = jobs.order_by("-value", "-authorized_at").values(
         "pk", "title", "authorized_at", "value", "repair_order__number",
         "repair_order__customer__first_name", "repair_order__customer__last_name",
