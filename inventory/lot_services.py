@@ -94,15 +94,16 @@ def acquire_unit(unit):
     return unit
 
 
-def move_unit(unit, status):
-    """A manual step of the workflow: start reconditioning, or make the unit available."""
+def move_unit(unit, status, *, on=None):
+    """A manual step of the workflow: start reconditioning, or make the unit available (on the
+    front line `on` that day, today by default, the first time)."""
     if status in StockUnit.DEAL_ONLY:
         raise StockUnitError("A unit is reserved, sold or returned only through its deal.")
     if status == StockUnit.Status.WHOLESALED:
         raise StockUnitError("Wholesaling needs the price the unit went for.")
     with transaction.atomic():
         locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
-        transition(locked, status)
+        transition(locked, status, on=on)
     _copy_state(locked, unit)
     return unit
 
