@@ -199,6 +199,9 @@ def test_gross_per_lead_source(lot_world, django_assert_max_num_queries):
         "Phone": (0, D("0.00"), D("0.00"), D("0.00")),  # C sold and unwound
         "No lead": (0, D("0.00"), D("0.00"), D("0.00")),  # B sold, E unwound
     }
+    links = {r["source"]: r["url"] for r in figure.rows}
+    assert "lead__source__exact=website" in links["Website"]
+    assert "lead__isnull=True" in links["No lead"]
 
 
 def test_the_previous_period_keeps_what_was_sold_in_it(lot_world):
@@ -458,6 +461,10 @@ def test_every_lot_link_opens_its_admin_list_for_a_manager(login, manager, lot_w
     html = client.get(sam["url"]).content.decode()
     assert lot_world["a"].number in html and lot_world["c"].number in html
     assert lot_world["b"].number not in html
+    # The deals written without a lead: B (and E, delivered in an earlier period, is not listed).
+    no_lead = {r["source"]: r["url"] for r in lot.gross_by_source(period).rows}["No lead"]
+    html = client.get(no_lead).content.decode()
+    assert lot_world["b"].number in html and lot_world["a"].number not in html
 
 
 def test_a_service_advisor_never_sees_the_lot_s_gross(login, advisor, lot_world):
@@ -470,6 +477,9 @@ def test_a_service_advisor_never_sees_the_lot_s_gross(login, advisor, lot_world)
         for slug in LOT_REPORTS:
             assert reverse("reports:report", args=[slug]) not in html, slug
         assert "Gross per" not in html and "4,700" not in html and "4700" not in html
+    # Nor through the admin lists the lot's reports link to.
+    for model in ("sales_deal", "sales_commission", "inventory_stockunit", "sales_lead"):
+        assert client.get(reverse(f"admin:{model}_changelist")).status_code == 403, model
 
 
 def test_a_salesperson_sees_units_sold_but_no_gross(login, salesperson, lot_world):

@@ -267,10 +267,16 @@ def gross_by_source(period):
     (a left join to the lead)."""
     entries = _net_gross(period, None, None, "lead__source")
     labels = dict(Lead.Source.choices)
-    rows = sorted(({"source": labels.get(e["row"]["lead__source"], NO_LEAD), **_gross_row(e)}
+    rows = sorted(({"source": labels.get(e["row"]["lead__source"], NO_LEAD), **_gross_row(e),
+                    "url": _deals_url(period, **_source_filter(e["row"]["lead__source"]))}
                    for e in entries.values()), key=lambda r: (-r["total"], r["source"]))
     return Figure(rows=rows, summary=_gross_summary(list(entries.values())),
                   url=_deals_url(period))
+
+
+def _source_filter(source):
+    """The deal list's filter for deals with a lead from `source` (None: without a lead)."""
+    return {"lead__source__exact": source} if source else {"lead__isnull": "True"}
 
 
 # ---------------------------------------------------------------------------------------------
