@@ -10,6 +10,7 @@ shop's internal repair orders and is read by the sales layer (sales.services.uni
 inventory sits below repairs.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -170,6 +171,12 @@ class StockUnit(models.Model):
 
     def is_aged(self, threshold_days, today=None):
         return self.in_stock and self.days_in_stock(today) > threshold_days
+
+    @staticmethod
+    def aged_on(day, threshold_days, field="acquired_on"):
+        """Q: more than `threshold_days` in stock on `day` (is_aged for a query; `field` is
+        the path to the acquisition day)."""
+        return Q(**{f"{field}__lt": day - timedelta(days=threshold_days)})
 
     def can_move_to(self, status):
         return status in self.TRANSITIONS.get(self.status, set())

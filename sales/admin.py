@@ -127,7 +127,7 @@ class AgingFilter(admin.SimpleListFilter):
             return in_stock.filter(acquired_on__lt=today - timedelta(days=30),
                                    acquired_on__gte=today - timedelta(days=threshold))
         if self.value() == "aged":
-            return in_stock.filter(acquired_on__lt=today - timedelta(days=threshold))
+            return in_stock.filter(StockUnit.aged_on(today, threshold))
         return queryset
 
 

@@ -325,7 +325,7 @@ def inventory_aging(period):
     join from the lines to the units each)."""
     as_of = min(period.end, timezone.localdate())
     target = ShopSettings.current().aging_threshold_days
-    past_target = Q(acquired_on__lt=as_of - datetime.timedelta(days=target))
+    past_target = StockUnit.aged_on(as_of, target)
 
     units = StockUnit.objects.filter(_in_stock_on(as_of, "acquired_on", "disposed_on"))
     aggregates = {}
