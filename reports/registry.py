@@ -63,6 +63,8 @@ class Report:
     # A snapshot (work in progress, aging, stock value) is taken as of the period's last day;
     # the period's start does not change it.
     snapshot: bool = False
+    # False: the figure cannot be taken for a past period (work in progress is always now).
+    compare: bool = True
     order: int = 100
 
     def figure(self, period):
@@ -76,7 +78,7 @@ REPORTS = {}
 
 
 def report(*, slug, title, area, permission, columns, chart, chart_label, chart_series,
-           summary=(), description="", snapshot=False, order=100):
+           summary=(), description="", snapshot=False, compare=True, order=100):
     """Register the decorated figure function as the report page /admin/reports/<slug>/."""
     if area not in AREAS:
         raise ValueError(f"Report {slug}: area {area!r} is not one of {list(AREAS)}")
@@ -94,7 +96,7 @@ def report(*, slug, title, area, permission, columns, chart, chart_label, chart_
             slug=slug, title=title, area=area, function=function, permission=permission,
             columns=tuple(columns), chart=chart, chart_label=chart_label,
             chart_series=tuple(chart_series), summary=tuple(summary),
-            description=description, snapshot=snapshot, order=order,
+            description=description, snapshot=snapshot, compare=compare, order=order,
         )
         return function
 

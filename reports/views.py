@@ -101,7 +101,7 @@ def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
     figure = found.figure(period)
-    before = None if found.slug == "work-in-progress" else found.figure(period.previous())
+    before = found.figure(period.previous()) if found.compare else None
     columns = list(found.columns)
     rows = [{"cells": [{"value": row.get(c.key), "column": c} for c in columns],
              "url": row.get("url")} for row in figure.rows]
@@ -154,6 +154,7 @@ def dashboard_figures(user, today=None):
         period = preset_period(preset, today)
         before = period.previous()
         cars, cars_before = shop.car_count(period), shop.car_count(before)
+        month_cars = cars
         gross, gross_before = shop.sales_gross(period), shop.sales_gross(before)
         figures = [
             ("Car count", "int", cars.summary["cars"], cars_before.summary["cars"], "car-count"),
@@ -171,8 +172,7 @@ def dashboard_figures(user, today=None):
              "change": change(now, then), "slug": slug,
              "query": period.querystring()} for name, kind, now, then, slug in figures]})
     month = preset_period("month", today)
-    chart = chart_data(REPORTS["car-count"], shop.car_count(month),
-                       title="Cars this month, per day")
+    chart = chart_data(REPORTS["car-count"], month_cars, title="Cars this month, per day")
     wip = shop.work_in_progress(month).summary
     receivable = shop.receivables(preset_period("today", today)).summary
     return {"panels": panels, "chart": chart, "wip": wip, "receivable": receivable}

@@ -4,7 +4,9 @@ its rows."""
 
 import csv
 import io
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -170,3 +172,48 @@ def _first_link(html, prefix):
 
     start = html.index(prefix) + len(prefix) - 1
     return markup.unescape(html[start:html.index('"', start)])
+
+
+def test_the_chart_library_is_served_by_carshop_with_its_licence_and_no_inline_script(
+        login, manager):
+    from django.contrib.staticfiles import finders
+
+    def read(name):
+        return Path(finders.find(name)).read_text(encoding="utf-8")
+
+    assert "Chart.js v4.4.7" in read("reports/vendor/chartjs/chart.umd.js")[:300]
+    assert "MIT License" in read("reports/vendor/chartjs/LICENSE.md")
+    response = page(login(manager), "sales-gross")
+    html = response.content.decode()
+    assert "reports/vendor/chartjs/chart.umd.js" in html and "cdn" not in html.lower()
+    # Scripts only from Carshop's files; the chart's numbers are JSON, which does not run.
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "@media print" in read("reports/reports.css")
+
+
+@pytest.mark.parametrize("slug", SHOP_REPORTS)
+def test_every_link_of_a_report_opens_its_admin_list(login, manager, slug):
+    from repairs import services
+    from repairs.choices import Authorization, AuthorizationMethod
+    from repairs.testing import make_part
+
+    part = make_part("OF-1", cost="4.00", price="10.00", on_hand=10)
+    order = make_order()
+    add_job_with_lines(order, labor=[("1.0", "100.00")], parts=[(part, 1, "10.00")])
+    job = add_job_with_lines(order, title="Wipers", labor=[("0.5", "100.00")], approve=False)
+    services.authorize_job(job, Authorization.DECLINED, method=AuthorizationMethod.PHONE,
+                           authorized_by="Maria")
+    take_to(order, "invoiced")
+    make_order(comeback_of=None)
+    client = login(manager)
+    html = page(client, slug, "?period=today").content.decode()
+    import html as markup
+
+    links = {markup.unescape(link) for link in re.findall(r'href="(/admin/[a-z]+/[a-z]+/\?[^"]*)"',
+                                                           html)}
+    assert links, slug
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link  # an admin list refusing a filter redirects

@@ -512,7 +512,7 @@ def comebacks(period):
     description="Repair orders open now (estimate, approved, in progress, completed but not "
                 "invoiced), by status and by age: days since the order was opened. Always as "
                 "of now: the period does not change it.",
-    snapshot=True, order=70,
+    snapshot=True, compare=False, order=70,
 )
 def work_in_progress(period):
     """Query: open orders grouped by status, counted per age (conditional counts)."""
