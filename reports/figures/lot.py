@@ -106,7 +106,9 @@ def _percent(part, whole):
 
 
 def _per(amount, count):
-    return money(amount / count) if count else None
+    """The amount per deal or unit; none when nothing is left to share it (a period that
+    unwound as many deals as it delivered, or more)."""
+    return money(amount / count) if count > 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
