@@ -2,8 +2,6 @@
 
 from django.db import migrations, models
 
-from core.migration_operations import GuardDataLoss
-
 
 class Migration(migrations.Migration):
 
@@ -25,5 +23,4 @@ class Migration(migrations.Migration):
             model_name='stockunit',
             constraint=models.CheckConstraint(condition=models.Q(('available_on__isnull', True), ('available_on__gte', models.F('acquired_on')), _connector='OR'), name='stockunit_available_after_acquired', violation_error_message='A unit cannot go on sale before it was acquired.'),
         ),
-        GuardDataLoss(columns={"inventory_stockunit": ["available_on"]}),
     ]
