@@ -92,8 +92,10 @@ def index(request):
     dashboard = request.user.has_perm(DASHBOARD_PERMISSION)
     if not reports and not dashboard:
         raise PermissionDenied("Your role opens no report.")
+    sections = [(label, [r for r in reports if r.area == area]) for area, label in AREAS.items()]
     return render(request, "reports/index.html", _context(
-        request, title="Reports", reports=reports, dashboard=dashboard))
+        request, title="Reports", reports=reports, dashboard=dashboard,
+        sections=[(label, found) for label, found in sections if found]))
 
 
 @staff_member_required

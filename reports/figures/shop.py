@@ -14,13 +14,10 @@ What counts, everywhere below:
 """
 
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urlencode
+from decimal import Decimal
 
 from django.db.models import (
     Count,
-    DateField,
-    DecimalField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -31,8 +28,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Round, TruncDate, TruncMonth
-from django.urls import reverse
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from accounts.models import ShopSettings
@@ -50,10 +46,20 @@ from repairs.models import (
     RepairOrder,
     TimeEntry,
 )
+from reports.figures.common import (
+    MONEY,
+    admin_list,
+    between,
+    bucket_end,
+    buckets,
+    hours,
+    percent,
+    ratio,
+    truncate,
+)
 from reports.periods import Period
 from reports.registry import Column, Figure, report
 
-MONEY = DecimalField(max_digits=14, decimal_places=2)
 SUBLET_CATEGORY = "Sublet"
 SHOP = "reports.view_shop_reports"
 # Hours a technician is available on a weekday (attendance is not recorded).
@@ -66,64 +72,6 @@ WIP_AGES = (("age_0_1", "0-1 days", 0, 1), ("age_2_3", "2-3 days", 2, 3),
 # Receivables: days since the invoice was issued (invoices are due when issued).
 AR_AGES = (("Current", 0, 0), ("1-30 days", 1, 30), ("31-60 days", 31, 60),
            ("61-90 days", 61, 90), ("90+ days", 91, None))
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-def percent(part, whole):
-    """part / whole as a percent with one decimal, None when whole is zero."""
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
-
-
-def ratio(part, whole, places="0.01"):
-    if not whole:
-        return None
-    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places), ROUND_HALF_UP)
-
-
-def hours(duration):
-    """A summed duration (timedelta or None) in hours, to the hundredth."""
-    if not duration:
-        return Decimal("0.00")
-    return (Decimal(duration.total_seconds()) / 3600).quantize(Decimal("0.01"))
-
-
-def admin_list(name, **filters):
-    url = reverse(f"admin:{name}_changelist")
-    return f"{url}?{urlencode(filters)}" if filters else url
-
-
-def between(field, period):
-    """Admin list filters for `field` (a datetime) within the period."""
-    return {f"{field}__gte": period.start_at.isoformat(), f"{field}__lt": period.end_at.isoformat()}
-
-
-def daily(period):
-    return period.days <= 62
-
-
-def buckets(period):
-    """The days (up to two months) or the first days of the months of a period."""
-    if daily(period):
-        return [period.start + datetime.timedelta(days=n) for n in range(period.days)]
-    months, day = [], period.start.replace(day=1)
-    while day <= period.end:
-        months.append(day)
-        day = (day + datetime.timedelta(days=32)).replace(day=1)
-    return months
-
-
-def truncate(field, period):
-    return TruncDate(field) if daily(period) else TruncMonth(field, output_field=DateField())
-
-
-def bucket_end(day, period):
-    if daily(period):
-        return day
-    return min(period.end, (day + datetime.timedelta(days=32)).replace(day=1)
-               - datetime.timedelta(days=1))
 
 
 def weekdays(period):
@@ -560,7 +508,8 @@ def work_in_progress(period):
     snapshot=True, order=80,
 )
 def receivables(period):
-    """Query: invoices issued by the period's end with their balance at the end (payment and
+    """Query: invoices issued by the period's end that may owe something then (order not paid
+    yet, or a payment or credit note after the end), with their balance at the end (payment and
     credit note subqueries), summed per age with conditional sums."""
     as_of = period.end
     end = period.end_at
@@ -571,7 +520,12 @@ def receivables(period):
             .values("invoice").annotate(t=Sum("amount")).values("t"), output_field=MONEY),
             Value(ZERO), output_field=MONEY)
 
-    invoices = (Invoice.objects.filter(issued_at__lt=end)
+    # Only invoices that may owe something on that day: unpaid now, or paid or credited since
+    # (an order is "paid" when nothing is left; what came in after the day was owed on it).
+    maybe_owing = (Q(repair_order__status=RepairOrderStatus.INVOICED)
+                   | Q(pk__in=Payment.objects.filter(received_at__gte=end).values("invoice"))
+                   | Q(pk__in=CreditNote.objects.filter(issued_at__gte=end).values("invoice")))
+    invoices = (Invoice.objects.filter(maybe_owing, issued_at__lt=end)
                 .annotate(due=ExpressionWrapper(
                     F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
                     output_field=MONEY))
