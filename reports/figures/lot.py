@@ -20,11 +20,9 @@ and count nowhere; refunds give the buyer's money back and change no gross.
 
 import datetime
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from django.db.models import Count, DateField, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMonth
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ShopSettings
@@ -32,6 +30,7 @@ from core.money import ZERO, money
 from inventory.models import StockUnit, StockUnitCost
 from repairs.choices import RepairOrderStatus
 from repairs.costs import LINE_COSTS
+from reports.figures.common import admin_list, between, percent
 from reports.periods import Period
 from reports.registry import Column, Figure, report
 from sales.models import BACK_GROSS, FRONT_GROSS, TOTAL_GROSS, Commission, Deal, Lead
@@ -39,7 +38,6 @@ from sales.services import reconditioning_lines, reconditioning_of_units
 
 LOT = "reports.view_lot_reports"
 DELIVERED, UNWOUND = Deal.Status.DELIVERED, Deal.Status.UNWOUND
-HUNDRED = Decimal("100")
 NO_LEAD = "No lead"
 
 
@@ -72,22 +70,10 @@ def _month_period(month, period):
     return Period(max(month, period.start), min(last, period.end))
 
 
-def _admin_list(model, **filters):
-    """The admin list of `model` ("app_model") filtered by `filters` (lookups it accepts)."""
-    url = reverse(f"admin:{model}_changelist")
-    filters = {key: value for key, value in filters.items() if value is not None}
-    return f"{url}?{urlencode(filters)}" if filters else url
-
-
-def _datetimes(field, period):
-    """Admin list filters for a datetime field within the period."""
-    return {f"{field}__gte": str(period.start_at), f"{field}__lt": str(period.end_at)}
-
-
 def _deals_url(period, **filters):
     """The deals delivered in the period (those unwound since included: the list shows their
     status)."""
-    return _admin_list("sales_deal", **_datetimes("delivered_at", period), **filters)
+    return admin_list("sales_deal", **between("delivered_at", period), **filters)
 
 
 def _person(row, prefix="salesperson"):
@@ -97,12 +83,6 @@ def _person(row, prefix="salesperson"):
 
 PERSON = ("salesperson", "salesperson__first_name", "salesperson__last_name",
           "salesperson__username")
-
-
-def _percent(part, whole):
-    if not whole:
-        return None
-    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(Decimal("0.1"))
 
 
 def _per(amount, count):
@@ -359,11 +339,11 @@ def inventory_aging(period):
                    + sum((part[key] or ZERO for part in reconditioning), ZERO))
         url = None
         if on_lot_now:  # the stock list shows the lot as it is now
-            url = _admin_list(
+            url = admin_list(
                 "inventory_stockunit", status__in=",".join(StockUnit.IN_STOCK),
                 acquired_on__lte=(as_of - datetime.timedelta(days=low)).isoformat(),
-                acquired_on__gte=(None if high is None
-                                  else (as_of - datetime.timedelta(days=high)).isoformat()))
+                **({} if high is None else
+                   {"acquired_on__gte": (as_of - datetime.timedelta(days=high)).isoformat()}))
         rows.append({"bucket": label, "units": found[f"units_{key}"], "capital": money(capital),
                      "past_target": found[f"past_{key}"], "url": url})
     return Figure(
@@ -371,8 +351,8 @@ def inventory_aging(period):
         summary={"units": sum(r["units"] for r in rows),
                  "capital": sum((r["capital"] for r in rows), ZERO),
                  "past_target": sum(r["past_target"] for r in rows)},
-        url=(_admin_list("inventory_stockunit", aging="aged") if on_lot_now
-             else _admin_list("inventory_stockunit")),
+        url=(admin_list("inventory_stockunit", aging="aged") if on_lot_now
+             else admin_list("inventory_stockunit")),
         note=f"As of {as_of.isoformat()}; the aging target is {target} days (shop settings).",
     )
 
@@ -440,8 +420,8 @@ def reconditioning(period):
             "units": ordered["units"], "spend_per_unit": _per(cost, ordered["units"]),
             "front_lined": lined["units"],
             "days_to_front_line": _days(waited, lined["units"]),
-            "url": _admin_list("repairs_repairorder", internal__exact="1",
-                               **_datetimes("opened_at", part)),
+            "url": admin_list("repairs_repairorder", internal__exact="1",
+                               **between("opened_at", part)),
         })
         totals["spend"] += cost
         totals["units"] += ordered["units"]
@@ -452,8 +432,8 @@ def reconditioning(period):
         summary={"spend": totals["spend"], "units": totals["units"],
                  "front_lined": totals["front"],
                  "days_to_front_line": _days(totals["days"], totals["front"])},
-        url=_admin_list("repairs_repairorder", internal__exact="1",
-                        **_datetimes("opened_at", period)),
+        url=admin_list("repairs_repairorder", internal__exact="1",
+                        **between("opened_at", period)),
         note="Units reconditioned are counted in each month they had an order; the period's "
              "total counts a unit once a month.",
     )
@@ -495,15 +475,15 @@ def leads(period):
     labels = dict(Lead.Source.choices)
     rows = sorted(({"source": labels.get(row["source"], row["source"]), "leads": row["leads"],
                     "converted": row["converted"], "lost": row["lost"], "open": row["open"],
-                    "conversion": _percent(row["converted"], row["leads"]),
-                    "url": _admin_list("sales_lead", source=row["source"],
-                                       **_datetimes("created_at", period))}
+                    "conversion": percent(row["converted"], row["leads"]),
+                    "url": admin_list("sales_lead", source=row["source"],
+                                       **between("created_at", period))}
                    for row in rows), key=lambda r: (-r["leads"], r["source"]))
     total = sum(r["leads"] for r in rows)
     converted = sum(r["converted"] for r in rows)
     return Figure(rows=rows, summary={"leads": total, "converted": converted,
-                                      "conversion": _percent(converted, total)},
-                  url=_admin_list("sales_lead", **_datetimes("created_at", period)))
+                                      "conversion": percent(converted, total)},
+                  url=admin_list("sales_lead", **between("created_at", period)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,11 +516,11 @@ def commissions(period):
                     "earned": money(row["earned"] or ZERO),
                     "chargebacks": money(row["chargebacks"] or ZERO),
                     "due": money(row["due"] or ZERO),
-                    "url": _admin_list("sales_commission",
+                    "url": admin_list("sales_commission",
                                        salesperson__id__exact=row["salesperson"],
-                                       **_datetimes("recorded_at", period))}
+                                       **between("recorded_at", period))}
                    for row in rows), key=lambda r: (-r["due"], r["salesperson"]))
     return Figure(rows=rows, summary={
         "due": sum((r["due"] for r in rows), ZERO),
         "chargebacks": sum((r["chargebacks"] for r in rows), ZERO)},
-        url=_admin_list("sales_commission", **_datetimes("recorded_at", period)))
+        url=admin_list("sales_commission", **between("recorded_at", period)))
