@@ -10,6 +10,7 @@ shop's internal repair orders and is read by the sales layer (sales.services.uni
 inventory sits below repairs.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -76,6 +77,10 @@ class StockUnit(models.Model):
                                          help_text="Price advertised online, if different.")
     title_status = models.CharField(max_length=12, choices=TitleStatus.choices,
                                     default=TitleStatus.MISSING)
+    # The first day the unit was on sale during this stay (the front line): set when it first
+    # becomes available, kept when it goes back to reconditioning or a deal is unwound.
+    available_on = models.DateField("on the front line since", null=True, blank=True,
+                                    editable=False)
     # The day the unit left the lot (sold, wholesaled, returned); days in stock stop there.
     disposed_on = models.DateField(null=True, blank=True, editable=False)
     wholesale_price = models.DecimalField(max_digits=10, decimal_places=2, null=True,
@@ -93,6 +98,7 @@ class StockUnit(models.Model):
             models.Index(fields=["status", "acquired_on"], name="stockunit_status_acq_idx"),
             models.Index(fields=["acquired_on"], name="stockunit_acquired_idx"),
             models.Index(fields=["title_status"], name="stockunit_title_idx"),
+            models.Index(fields=["available_on"], name="stockunit_available_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -116,6 +122,11 @@ class StockUnit(models.Model):
                 condition=Q(disposed_on__isnull=True) | Q(disposed_on__gte=F("acquired_on")),
                 name="stockunit_disposed_after_acquired",
                 violation_error_message="A unit cannot leave the lot before it was acquired.",
+            ),
+            models.CheckConstraint(
+                condition=Q(available_on__isnull=True) | Q(available_on__gte=F("acquired_on")),
+                name="stockunit_available_after_acquired",
+                violation_error_message="A unit cannot go on sale before it was acquired.",
             ),
             bounded("acquisition_cost", "asking_price", "internet_price", "wholesale_price",
                     limit=MAX_VEHICLE_AMOUNT, name="stockunit_amounts_bounded",
@@ -148,6 +159,12 @@ class StockUnit(models.Model):
 
     def is_aged(self, threshold_days, today=None):
         return self.in_stock and self.days_in_stock(today) > threshold_days
+
+    @staticmethod
+    def aged_on(day, threshold_days, field="acquired_on"):
+        """Q: more than `threshold_days` in stock on `day` (is_aged for a query; `field` is
+        the path to the acquisition day)."""
+        return Q(**{f"{field}__lt": day - timedelta(days=threshold_days)})
 
     def clean(self):
         from django.core.exceptions import ValidationError

@@ -26,12 +26,15 @@ def transition(unit, status, *, on=None):
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
     STOCK_UNIT_PIPELINE.check(unit, status)
     unit.status = status
+    if status == StockUnit.Status.AVAILABLE and unit.available_on is None:
+        unit.available_on = max(on or timezone.localdate(), unit.acquired_on)
     if status in StockUnit.GONE:
         unit.disposed_on = max(on or timezone.localdate(), unit.acquired_on)
     else:
         unit.disposed_on = None
         unit.wholesale_price = None
-    unit.save(update_fields=["status", "disposed_on", "wholesale_price", "updated_at"])
+    unit.save(update_fields=["status", "available_on", "disposed_on", "wholesale_price",
+                             "updated_at"])
     _publish(unit)
     return unit
 
@@ -84,15 +87,16 @@ def acquire_unit(unit):
     return unit
 
 
-def move_unit(unit, status):
-    """A manual step of the workflow: start reconditioning, or make the unit available."""
+def move_unit(unit, status, *, on=None):
+    """A manual step of the workflow: start reconditioning, or make the unit available (on the
+    front line `on` that day, today by default, the first time)."""
     if status in StockUnit.DEAL_ONLY:
         raise StockUnitError("A unit is reserved, sold or returned only through its deal.")
     if status == StockUnit.Status.WHOLESALED:
         raise StockUnitError("Wholesaling needs the price the unit went for.")
     with transaction.atomic():
         locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
-        transition(locked, status)
+        transition(locked, status, on=on)
     _copy_state(locked, unit)
     return unit
 
@@ -144,7 +148,7 @@ def ensure_main_photo(unit):
 
 
 def _copy_state(source, target):
-    for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
+    for field in ("status", "available_on", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))
 
 

@@ -25,10 +25,11 @@ class PartResource(CarshopResource):
 
 
 class StockUnitResource(CarshopResource):
-    """A stock unit's status and disposal follow its workflow (inventory.lot_services and
-    deals): exported, never imported; a new unit starts as acquired."""
+    """A stock unit's status, front-line day and disposal follow its workflow
+    (inventory.lot_services and deals): exported, never imported; a new unit starts as
+    acquired."""
 
-    read_only = ("status", "disposed_on", "wholesale_price")
+    read_only = ("status", "available_on", "disposed_on", "wholesale_price")
 
     class Meta:
         model = StockUnit

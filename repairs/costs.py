@@ -31,12 +31,12 @@ def counted_lines(kind):
             .exclude(job__repair_order__status=RepairOrderStatus.CANCELED))
 
 
-def cost_subquery(kind, group_by, **filters):
-    """The summed cost of the counted lines of `kind` that match `filters` (which may use
-    OuterRef), grouped by `group_by` (a lookup from the line, e.g. "job__repair_order"), as a
-    subquery; zero when there are none."""
+def cost_subquery(kind, group_by, *conditions, **filters):
+    """The summed cost of the counted lines of `kind` that match `conditions` and `filters`
+    (which may use OuterRef), grouped by `group_by` (a lookup from the line, e.g.
+    "job__repair_order"), as a subquery; zero when there are none."""
     _line_model, amount = LINE_COSTS[kind]
-    total = (counted_lines(kind).filter(**filters).order_by().values(group_by)
+    total = (counted_lines(kind).filter(*conditions, **filters).order_by().values(group_by)
              .annotate(total=Sum(amount, output_field=MONEY)).values("total"))
     return Coalesce(Subquery(total, output_field=MONEY), Value(ZERO), output_field=MONEY)
 

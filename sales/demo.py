@@ -67,6 +67,11 @@ def _photo(rng, label):
     return ContentFile(buffer.getvalue(), name=f"{label.replace(' ', '-').lower()}.jpg")
 
 
+def _front_line_day(unit):
+    """The day a demo unit went on sale: a few days after it was bought (never after today)."""
+    return min(unit.acquired_on + timedelta(days=2 + unit.pk % 5), timezone.localdate())
+
+
 def _unit(rng, number, days_ago, source=StockUnit.Source.AUCTION, vehicle=None):
     if vehicle is None:
         vehicle, (low, high) = _vehicle(rng)
@@ -209,7 +214,7 @@ def _seed(rng, scale, context):
         move_unit(unit, StockUnit.Status.RECONDITIONING)
     for unit in [*available, *to_reserve, *to_sell, *to_wholesale, *to_unwind, *to_cancel,
                  *rest]:
-        move_unit(unit, StockUnit.Status.AVAILABLE)
+        move_unit(unit, StockUnit.Status.AVAILABLE, on=_front_line_day(unit))
     for unit in available[:4] + to_reserve + to_sell[:1]:
         _photos(rng, unit)
     for unit in to_wholesale:
@@ -227,7 +232,7 @@ def _seed(rng, scale, context):
         number += 1
         units.append(unit)
         move_unit(unit, StockUnit.Status.RECONDITIONING if vehicle.pk in in_shop
-                  else StockUnit.Status.AVAILABLE)
+                  else StockUnit.Status.AVAILABLE, on=_front_line_day(unit))
         rest.append(unit)
 
     def deal(unit, salesperson, *, trade=None, finance=False, addons=(), negative=False):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Coalesce
 
 from accounts.limits import (
@@ -243,6 +243,15 @@ class Deal(models.Model):
                 errors["term_months"] = "A financed deal needs the term."
         if errors:
             raise ValidationError(errors)
+
+
+# A delivered deal's gross as query expressions, for figures over many deals. Front and back gross
+# are worked out once, by sales.calculations.deal_figures, and frozen on the deal when it is
+# delivered (deliver_deal); the total is their sum, as Deal.total_gross says for one deal.
+FRONT_GROSS = F("front_gross")
+BACK_GROSS = F("back_gross")
+TOTAL_GROSS = ExpressionWrapper(FRONT_GROSS + BACK_GROSS,
+                                output_field=models.DecimalField(**MONEY))
 
 
 class TradeIn(models.Model):

@@ -40,7 +40,7 @@ from core.money import ZERO, money
 from inventory.exceptions import StockUnitError
 from inventory.lot_services import transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
-from repairs.costs import cost_subquery, with_internal_cost
+from repairs.costs import cost_subquery, counted_lines, with_internal_cost
 from repairs.models import RepairOrder
 from sales import calculations
 from sales.exceptions import DealError
@@ -63,6 +63,50 @@ class LeadRefused(DealError):
 # ---------------------------------------------------------------------------------------------
 # What a stock unit cost
 # ---------------------------------------------------------------------------------------------
+
+
+def during_stay(order, acquired_on, left_on):
+    """The reconditioning rule, written once: an internal repair order counts towards a stock
+    unit when it was opened during the unit's stay on the lot, from its acquisition day to the
+    day it left (`left_on`: date.max while it is still here). `order` is the lookup path to the
+    repair order ("" on a RepairOrder query, "job__repair_order__" from a line); the two days
+    are values or query expressions (OuterRef, F)."""
+    return Q(**{f"{order}internal": True, f"{order}opened_at__date__gte": acquired_on,
+                f"{order}opened_at__date__lte": left_on})
+
+
+# From a labor or part line to the stock units of its order's vehicle (a join, for figures over
+# many units: see reconditioning_lines).
+LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
+
+
+def _during_a_stay(queryset, order, to_unit):
+    """`queryset` (of repair orders, or of lines with `order` the path to theirs) joined once to
+    the stock units of the order's vehicle (`to_unit`) and kept where the order is that unit's
+    reconditioning (during_stay). The unit's fields are the annotations `unit` (its id),
+    `unit_acquired_on`, `unit_disposed_on` and `unit_left_on`: filter and group by those (a later
+    filter on a `to_unit` path would join the units a second time)."""
+    return queryset.annotate(
+        unit=F(to_unit),
+        unit_acquired_on=F(f"{to_unit}__acquired_on"),
+        unit_disposed_on=F(f"{to_unit}__disposed_on"),
+        unit_left_on=Coalesce(F(f"{to_unit}__disposed_on"), Value(date.max),
+                              output_field=DateField()),
+    ).filter(during_stay(order, F("unit_acquired_on"), F("unit_left_on")))
+
+
+def reconditioning_lines(kind):
+    """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
+    reconditioning, each joined to its unit (see _during_a_stay); sum
+    repairs.costs.LINE_COSTS[kind]'s amount over them. One query over every unit, where
+    with_cost_totals is one subquery per listed unit."""
+    return _during_a_stay(counted_lines(kind), "job__repair_order__", LINE_TO_UNIT)
+
+
+def reconditioning_of_units():
+    """Every internal repair order that reconditioned a stock unit, once per unit it
+    reconditioned, joined to that unit (see _during_a_stay)."""
+    return _during_a_stay(RepairOrder.objects.all(), "", "vehicle__stock_units")
 
 
 @dataclass
@@ -102,10 +146,9 @@ def reconditioning_orders(unit):
     cost follows an order as parts and labor are added, and drops to nothing if it is canceled.
     """
     orders = RepairOrder.objects.filter(
-        vehicle_id=unit.vehicle_id, internal=True, opened_at__date__gte=unit.acquired_on,
+        during_stay("", unit.acquired_on, unit.disposed_on or date.max),
+        vehicle_id=unit.vehicle_id,
     ).order_by("opened_at", "id")
-    if unit.disposed_on is not None:
-        orders = orders.filter(opened_at__date__lte=unit.disposed_on)
     # Each order's cost as repairs.costs defines it, summed in the same query (a page listing a
     # unit's orders costs one query, not three per order).
     return [RepairOrderCost(order, money(order.parts_cost), money(order.labor_cost))
@@ -131,10 +174,8 @@ def with_cost_totals(queryset):
     def reconditioning(kind):
         return cost_subquery(
             kind, "job__repair_order__vehicle",
-            job__repair_order__internal=True,
+            during_stay("job__repair_order__", OuterRef("acquired_on"), OuterRef("_window_end")),
             job__repair_order__vehicle=OuterRef("vehicle_id"),
-            job__repair_order__opened_at__date__gte=OuterRef("acquired_on"),
-            job__repair_order__opened_at__date__lte=OuterRef("_window_end"),
         )
 
     queryset = queryset.annotate(

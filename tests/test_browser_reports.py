@@ -4,7 +4,7 @@ Policy; a service advisor sees only the work in progress."""
 
 import pytest
 
-from repairs.testing import add_job_with_lines, make_order, set_rates, take_to
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

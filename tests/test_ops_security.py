@@ -231,7 +231,8 @@ def test_security_scan_finds_nothing_unreviewed_in_the_product():
     assert report["data"]["code"]["issues"] == []
     assert findings(report)[("dependencies", "OK")].startswith("not audited (--offline)")
     paths = report["data"]["code"]["paths"]
-    assert {"carshop", "core", "accounts", "inventory", "repairs", "sales", "deploy"} == set(paths)
+    assert {"carshop", "core", "accounts", "inventory", "repairs", "sales", "reports",
+            "deploy"} == set(paths)
     # The backup code's SQL from introspected names is reviewed in pyproject.toml for ruff.
     assert any(item["reviewed"].startswith(
                    "pyproject.toml ruff per-file-ignores carshop/ops/backups")

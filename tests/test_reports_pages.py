@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from repairs.testing import add_job_with_lines, make_order, take_to
 from reports.registry import REPORTS
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
 
 pytestmark = pytest.mark.django_db
 
@@ -197,7 +197,7 @@ def test_the_chart_library_is_served_by_carshop_with_its_licence_and_no_inline_s
 def test_every_link_of_a_report_opens_its_admin_list(login, manager, slug):
     from repairs import services
     from repairs.choices import Authorization, AuthorizationMethod
-    from repairs.testing import make_part
+    from tests.helpers.builders.repairs import make_part
 
     part = make_part("OF-1", cost="4.00", price="10.00", on_hand=10)
     order = make_order()

@@ -13,7 +13,9 @@ from inventory.models import Part, StockMovement
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, TimeEntry
-from repairs.testing import (
+from reports.figures import shop
+from reports.periods import Period
+from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_order,
     make_part,
@@ -21,8 +23,6 @@ from repairs.testing import (
     set_rates,
     take_to,
 )
-from reports.figures import shop
-from reports.periods import Period
 
 pytestmark = pytest.mark.django_db
 

@@ -95,6 +95,10 @@ class RepairOrder(models.Model):
             models.Index(fields=["updated_at", "id"], name="ro_updated_idx"),
             models.Index(fields=["opened_at"], condition=models.Q(internal=True),
                          name="ro_internal_opened_idx"),
+            # A stock unit's reconditioning: the internal orders of its vehicle (the stock list,
+            # the unit page, the lot's reports).
+            models.Index(fields=["vehicle", "opened_at"], condition=models.Q(internal=True),
+                         name="ro_internal_vehicle_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -176,7 +176,8 @@ class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
     list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
                     "gross_column", "date_column")
     list_display_links = ("number_column", "unit_column")
-    list_filter = ("status", ("salesperson", IndexedRelatedOnlyListFilter), "delivered_at")
+    list_filter = ("status", ("salesperson", IndexedRelatedOnlyListFilter), "delivered_at",
+                   "lead__source")
     list_select_related = ("stock_unit__vehicle", "buyer", "salesperson")
     search_fields = ("buyer__display_name", "co_buyer__display_name", "buyer__phone",
                      "stock_unit__stock_number")

@@ -52,7 +52,7 @@ class AgingFilter(admin.SimpleListFilter):
             return in_stock.filter(acquired_on__lt=today - timedelta(days=30),
                                    acquired_on__gte=today - timedelta(days=threshold))
         if self.value() == "aged":
-            return in_stock.filter(acquired_on__lt=today - timedelta(days=threshold))
+            return in_stock.filter(StockUnit.aged_on(today, threshold))
         return queryset
 
 
@@ -101,15 +101,16 @@ class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
     autocomplete_fields = ("vehicle",)
     inlines = (StockUnitCostInline, StockUnitPhotoInline)
     actions = ("start_reconditioning", "make_available", "wholesale")
-    readonly_fields = ("status", "days_in_stock", "disposed_on", "wholesale_price",
-                       "cost_breakdown", "deals_list")
+    readonly_fields = ("status", "days_in_stock", "available_on", "disposed_on",
+                       "wholesale_price", "cost_breakdown", "deals_list")
     fieldsets = (
         (None, {"fields": ("stock_number", "vehicle", "status", "title_status")}),
         ("Acquisition", {"fields": ("source", "acquired_from", "acquired_on",
                                     "acquisition_cost")}),
         ("Pricing", {"fields": ("asking_price", "internet_price")}),
         ("Cost", {"fields": ("cost_breakdown",)}),
-        ("Time on the lot", {"fields": ("days_in_stock", "disposed_on", "wholesale_price")}),
+        ("Time on the lot", {"fields": ("days_in_stock", "available_on", "disposed_on",
+                                        "wholesale_price")}),
         ("Deals", {"fields": ("deals_list",)}),
         ("Notes", {"fields": ("notes",)}),
     )

@@ -1325,8 +1325,8 @@ class LotWriter:
             "unit": Table(StockUnit, [
                 "id", "stock_number", "vehicle", "status", "source", "acquired_from",
                 "acquired_on", "acquisition_cost", "asking_price", "internet_price",
-                "title_status", "disposed_on", "wholesale_price", "notes", "created_at",
-                "updated_at"]),
+                "title_status", "available_on", "disposed_on", "wholesale_price", "notes",
+                "created_at", "updated_at"]),
             "cost": Table(StockUnitCost, ["id", "unit", "kind", "description", "vendor",
                                           "receipt_number", "receipt", "amount", "incurred_on",
                                           "recorded_by", "created_at"]),
@@ -1393,12 +1393,16 @@ class LotWriter:
         title = "transferred" if unit.status == "sold" else rng.choice(
             ["received"] * 4 + ["missing"])
         disposed = g.day_ts(unit.disposed_day, 16 * HOUR) if gone else None
+        # The front line: the first day on sale, for units that got there.
+        on_sale = (unit.status in ("available", "reserved", "sold")
+                   or (unit.status == "wholesaled" and unit.available_day < unit.disposed_day))
+        available = g.local_date(g.day_ts(unit.available_day, 9 * HOUR)) if on_sale else None
         wholesale = (cost * Decimal(rng.uniform(0.9, 1.05))).quantize(Decimal("0.01")) \
             if unit.status == "wholesaled" else None
         self.rows["unit"].append((
             pk, stock_number, unit.vehicle, unit.status, unit.source, seller,
             g.local_date(acquired_ts), cost, asking,
-            asking - 500 if rng.random() < 0.3 else None, title,
+            asking - 500 if rng.random() < 0.3 else None, title, available,
             g.local_date(disposed) if disposed else None, wholesale, "", g.dt(acquired_ts),
             g.dt(disposed or acquired_ts)))
         other = Decimal("0.00")
