@@ -13,6 +13,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 
 from accounts import services, webhooks
+from accounts.admin_exports import RoleExportMixin
 from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
@@ -25,6 +26,7 @@ from accounts.models import (
     WebhookSubscription,
 )
 from accounts.price_hiding import PriceHidingMixin
+from accounts.resources import CustomerResource
 from accounts.scopes import ACCOUNTING_READ, EVENT_CHOICES, SCOPE_CHOICES
 from core.admin import (
     CarshopModelAdmin,
@@ -161,7 +163,8 @@ class GroupAdmin(DjangoGroupAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CarshopModelAdmin):
+class CustomerAdmin(RoleExportMixin, CarshopModelAdmin):
+    export_resource_class = CustomerResource
     list_display = ("display_name", "kind", "phone", "email", "city", "consent_reminders")
     list_filter = ("kind", "consent_reminders")
     # Searched by CustomerQuerySet.search (index-friendly); listed here for autocomplete.

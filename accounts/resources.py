@@ -6,6 +6,10 @@ and check constraints); times are ISO 8601 with their offset, to the microsecond
 trip keeps them; a foreign key is the related row's id, and an id that does not exist is reported
 as such; fields the application computes or keeps through its services are exported but never
 imported (`read_only`).
+
+A resource also names its money columns, which the admin's exports leave out for a role that may
+not see them (accounts.admin_exports): `price_fields` (prices, rates, amounts, totals: without
+accounts.view_prices) and `cost_fields` (what the shop paid: without inventory.view_part_cost).
 """
 
 import functools
@@ -53,6 +57,9 @@ class CarshopResource(resources.ModelResource):
 
     # Model fields written out but never read in: computed on save or kept by the services.
     read_only = ()
+    # Money columns, left out of the admin's exports for roles that may not see them.
+    price_fields = ()
+    cost_fields = ()
 
     class Meta:
         clean_model_instances = True

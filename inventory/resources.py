@@ -19,6 +19,8 @@ class PartResource(CarshopResource):
     at 0 and is stocked by a receipt or an adjustment)."""
 
     read_only = ("on_hand",)
+    price_fields = ("price_override",)
+    cost_fields = ("unit_cost",)
 
     class Meta:
         model = Part
@@ -30,6 +32,7 @@ class StockUnitResource(CarshopResource):
     acquired."""
 
     read_only = ("status", "available_on", "disposed_on", "wholesale_price")
+    price_fields = ("acquisition_cost", "asking_price", "internet_price", "wholesale_price")
 
     class Meta:
         model = StockUnit

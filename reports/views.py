@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from carshop.ops.data.csv_files import neutralize_cell
+from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
 

@@ -12,12 +12,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_exports import RoleExportMixin
 from core.admin import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from core.admin_actions import add_refusal_to_form
 from inventory import pricing, services
 from inventory.admin.common import CostHidingMixin, ServiceForm
 from inventory.exceptions import InventoryError
 from inventory.models import MarkupRule, Part, PurchaseOrder, StockMovement, Supplier
+from inventory.resources import PartResource
 
 RECENT_MOVEMENTS = 20
 
@@ -93,7 +95,8 @@ class PricingAdminMixin:
 
 
 @admin.register(Part)
-class PartAdmin(PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
+class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
+    export_resource_class = PartResource
     list_display = ("sku", "description", "brand", "category", "bin_location", "on_hand",
                     "reorder_point", "reorder_quantity", "unit_cost", "price", "supplier",
                     "active")

@@ -3,10 +3,12 @@
 from django import forms
 from django.contrib import admin
 
+from accounts.admin_exports import RoleExportMixin
 from core.admin import AddOnlyMixin, CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle
+from inventory.resources import VehicleResource
 
 
 class OwnershipFilter(admin.SimpleListFilter):
@@ -78,7 +80,8 @@ class VehicleSearchMixin:
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(VehicleSearchMixin, CarshopModelAdmin):
+class VehicleAdmin(RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
+    export_resource_class = VehicleResource
     list_display = ("vin", "model_year", "make", "model", "plate", "owner", "odometer",
                     "odometer_read_on")
     list_select_related = ("owner",)

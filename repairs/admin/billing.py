@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_exports import RoleExportMixin
 from accounts.models import Customer
 from core.admin import CarshopModelAdmin, ids_or_subquery
 from core.admin_actions import RefusalsAsMessages
@@ -21,6 +22,7 @@ from repairs.models import (
     Payment,
 )
 from repairs.numbers import parse_invoice_number, parse_repair_order_number
+from repairs.resources import InvoiceResource, PaymentResource
 
 # --------------------------------------------------------------------------------------------
 # Invoices, credit notes, payments: written by services, never edited
@@ -61,7 +63,8 @@ class CreditNoteInline(PaymentInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(FinalDocumentAdmin):
+class InvoiceAdmin(RoleExportMixin, FinalDocumentAdmin):
+    export_resource_class = InvoiceResource
     list_display = ("number", "issued_at", "customer", "repair_order", "total", "paid",
                     "balance")
     list_select_related = ("customer", "repair_order")
@@ -142,7 +145,8 @@ class PaymentForm(forms.ModelForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(FinalDocumentAdmin):
+class PaymentAdmin(RoleExportMixin, FinalDocumentAdmin):
+    export_resource_class = PaymentResource
     form = PaymentForm
     list_display = ("received_at", "invoice", "method", "amount", "reference", "received_by")
     list_select_related = ("invoice", "received_by")

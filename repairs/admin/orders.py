@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_exports import RoleExportMixin
 from accounts.models import Customer, ShopSettings
 from accounts.price_hiding import PriceHidingMixin
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
@@ -58,6 +59,7 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
+from repairs.resources import RepairOrderResource
 from repairs.totals import Rates
 
 # --------------------------------------------------------------------------------------------
@@ -195,8 +197,9 @@ class RepairOrderForm(forms.ModelForm):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, PriceHidingMixin,
-                       CarshopModelAdmin):
+class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMessages,
+                       PriceHidingMixin, CarshopModelAdmin):
+    export_resource_class = RepairOrderResource
     form = RepairOrderForm
     list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
                     "promised_at", "internal")

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_exports import RoleExportMixin
 from accounts.models import Customer, ShopSettings
 from core.admin import (
     AddOnlyMixin,
@@ -43,6 +44,7 @@ from sales.models import (
     DealRefund,
     TradeIn,
 )
+from sales.resources import DealResource
 
 # ---------------------------------------------------------------------------------------------
 # Deals
@@ -171,7 +173,8 @@ STEP_EXPLANATIONS = {
 
 
 @admin.register(Deal)
-class DealAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
+    export_resource_class = DealResource
     form = DealForm
     list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
                     "gross_column", "date_column")

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from accounts.admin_exports import RoleExportMixin
 from core.admin import CarshopModelAdmin
 from core.admin_actions import run_for_each
 from sales import services
@@ -20,6 +21,7 @@ from sales.forms import (
 from sales.models import (
     Lead,
 )
+from sales.resources import LeadResource
 
 # ---------------------------------------------------------------------------------------------
 # Leads
@@ -51,7 +53,8 @@ class FollowUpFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lead)
-class LeadAdmin(CarshopModelAdmin):
+class LeadAdmin(RoleExportMixin, CarshopModelAdmin):
+    export_resource_class = LeadResource
     list_display = ("customer_column", "status", "unit_column", "salesperson",
                     "follow_up_column")
     list_filter = ("status", FollowUpFilter, "source",

@@ -9,11 +9,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_exports import RoleExportMixin
 from core.admin import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
 from core.admin_actions import RefusalsAsMessages, run_for_each
 from core.money import ZERO
 from inventory import lot_services
 from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
+from inventory.resources import StockUnitResource
 from sales import services
 from sales.admin.common import (
     aging_threshold,
@@ -88,7 +90,8 @@ class StockUnitPhotoInline(admin.TabularInline):
 
 
 @admin.register(StockUnit)
-class StockUnitAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
+    export_resource_class = StockUnitResource
     form = StockUnitForm
     list_display = ("stock_number", "photo", "vehicle_column", "status", "days_column",
                     "price_column", "total_cost_column", "title_status")

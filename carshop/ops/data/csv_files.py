@@ -6,7 +6,6 @@ with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the 
 import csv
 import logging
 import os
-import re
 import time
 
 import tablib
@@ -28,6 +27,7 @@ from carshop.ops.data.transfer import (
     reset_sequences,
 )
 from carshop.ops.toolkit import no_progress
+from core.spreadsheets import neutralize_cell, restore_cell
 
 logger = logging.getLogger("carshop.commands")
 
@@ -35,28 +35,6 @@ logger = logging.getLogger("carshop.commands")
 
 
 # --- CSV ---------------------------------------------------------------------------------------
-
-# A cell a spreadsheet evaluates: it starts with one of these characters (after the quotes an
-# earlier export may have added in front of them).
-_FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-
-
-def neutralize_cell(value, *, numeric=False):
-    """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
-    of a numeric column is left as it is."""
-    text = "" if value is None else str(value)
-    if numeric and _NUMBER.fullmatch(text):
-        return text
-    return "'" + text if _FORMULA_CELL.match(text) else text
-
-
-def restore_cell(text):
-    """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
-    if text.startswith("'") and _FORMULA_CELL.match(text):
-        return text[1:]
-    return text
-
 
 def _is_numeric(field):
     return isinstance(field.widget, import_export_widgets.NumberWidget)
@@ -251,4 +229,4 @@ def import_csv(path, tables=None, *, dry_run=False, using="default", progress=No
     return report
 
 
-__all__ = ["export_csv", "import_csv", "neutralize_cell", "resource_for", "restore_cell"]
+__all__ = ["export_csv", "import_csv", "resource_for"]
