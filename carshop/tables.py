@@ -11,6 +11,7 @@ records): they are exported to CSV for spreadsheets and reports, and restored fr
 """
 
 import dataclasses
+from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -34,7 +35,7 @@ class Table:
         return (self.name, *self.aliases)
 
 
-WORKFLOW_ONLY = {"csv_import": False}
+WORKFLOW_ONLY: dict[str, Any] = {"csv_import": False}
 
 TABLES = (
     # accounts

@@ -304,7 +304,7 @@ def resolve_chain(manifest, place):
 
 # --- backup ------------------------------------------------------------------------------------
 
-_HELD = set()
+_HELD: set[str] = set()
 
 
 @contextlib.contextmanager
