@@ -5,9 +5,12 @@ the audit log can credit what the partner's keys change. Keys are random strings
 their prefix and a SHA-512 hash are kept (djangorestframework-api-key's generator and hasher).
 """
 
+from __future__ import annotations
+
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -27,11 +30,11 @@ KEY_GENERATOR = KeyGenerator(prefix_length=8, secret_key_length=40)
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
 
 
-def service_username(slug):
+def service_username(slug: str) -> str:
     return f"partner:{slug}"
 
 
-def create_partner(name, *, kind=Partner.Kind.OTHER, slug="", customers=(), **details):
+def create_partner(name: str, *, kind=Partner.Kind.OTHER, slug: str = "", customers=(), **details):
     """Create a partner with its inactive service user (in the Partner group)."""
     name = (name or "").strip()
     if not name:
@@ -67,7 +70,7 @@ def validate_scopes(scopes):
     return scopes
 
 
-def validate_throttle_rate(rate):
+def validate_throttle_rate(rate: str):
     rate = (rate or "").strip()
     if rate and not _RATE.match(rate):
         raise AccountsError("Write the rate as a number of requests per sec, min, hour or day, "
@@ -75,7 +78,15 @@ def validate_throttle_rate(rate):
     return rate.replace(" ", "")
 
 
-def issue_key(partner, *, name, scopes, expires_at=None, throttle_rate="", created_by=None):
+def issue_key(
+    partner: Partner,
+    *,
+    name: str,
+    scopes,
+    expires_at: datetime | None = None,
+    throttle_rate: str = "",
+    created_by: User | None = None,
+) -> tuple:
     """Create a key for the partner. Returns (key, plain key): the plain key is shown once."""
     scopes = validate_scopes(scopes)
     throttle_rate = validate_throttle_rate(throttle_rate)
@@ -95,7 +106,7 @@ def issue_key(partner, *, name, scopes, expires_at=None, throttle_rate="", creat
     return key, plain
 
 
-def revoke_key(key):
+def revoke_key(key: PartnerKey):
     """Stop a key from working, for good (its history stays)."""
     with transaction.atomic():
         key = PartnerKey.objects.select_for_update().get(pk=key.pk)
@@ -105,7 +116,7 @@ def revoke_key(key):
     return key
 
 
-def find_usable_key(plain):
+def find_usable_key(plain: str) -> Any:
     """The usable key whose plain text is `plain`, with its partner and service user, or None."""
     prefix, dot, secret = (plain or "").partition(".")
     if not dot or not prefix or not secret or len(prefix) > 16:
@@ -121,7 +132,7 @@ def find_usable_key(plain):
     return key
 
 
-def record_key_use(key, now=None, every_seconds=60):
+def record_key_use(key: PartnerKey, now: datetime | None = None, every_seconds: int = 60) -> None:
     """Note when a key was last used, writing at most once a minute per key."""
     now = now or timezone.now()
     if key.last_used_at is not None and (now - key.last_used_at).total_seconds() < every_seconds:
@@ -130,8 +141,16 @@ def record_key_use(key, now=None, every_seconds=60):
     key.last_used_at = now
 
 
-def subscribe(partner, *, url, events, scopes=None, description="", is_active=True,
-              verify=True):
+def subscribe(
+    partner: Partner,
+    *,
+    url: str,
+    events,
+    scopes=None,
+    description: str = "",
+    is_active: bool = True,
+    verify: bool = True,
+):
     """Subscribe a partner's URL to events. With `scopes` (the calling key's), only the events
     those scopes allow may be chosen. One subscription per partner and URL, at most
     WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER per partner. Then the URL is sent the verification
@@ -156,7 +175,7 @@ def subscribe(partner, *, url, events, scopes=None, description="", is_active=Tr
     return subscription
 
 
-def check_room_for_subscription(partner, url):
+def check_room_for_subscription(partner: Partner, url: str) -> None:
     """Refuse a second subscription of the same URL, or one over the partner's limit."""
     limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
     existing = WebhookSubscription.objects.filter(partner=partner)
@@ -186,7 +205,7 @@ def _checked_events(events, scopes):
     return events
 
 
-def verify_subscription(subscription, now=None):
+def verify_subscription(subscription: WebhookSubscription, now: datetime | None = None) -> bool:
     """Send the subscription's URL the verification handshake (accounts.webhooks); at most
     WEBHOOK_HANDSHAKES_PER_HOUR per partner, so the handshake itself cannot be used to flood a
     server. Returns True when the URL answered and now receives events."""
@@ -201,8 +220,15 @@ def verify_subscription(subscription, now=None):
     return webhooks.verify_subscription(subscription, now=now)
 
 
-def update_subscription(subscription, *, is_active=None, description=None, events=None,
-                        scopes=None, rotate_secret=False):
+def update_subscription(
+    subscription: WebhookSubscription,
+    *,
+    is_active=None,
+    description=None,
+    events=None,
+    scopes=None,
+    rotate_secret: bool = False,
+):
     """Pause or resume a subscription, change its description or events, or give it a new
     signing secret (the old one stops working at once). Returns the new secret, or None."""
     with transaction.atomic():
@@ -226,7 +252,7 @@ def new_webhook_secret():
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def forget_idempotency_keys(now=None):
+def forget_idempotency_keys(now: datetime | None = None):
     """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS. Returns how many."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()

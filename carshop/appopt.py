@@ -21,6 +21,8 @@ Commands call these functions; they return findings (carshop.ops.findings.Report
 dicts, which the commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import os
 import re
@@ -29,6 +31,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -67,7 +70,7 @@ CACHE_FAMILIES = (
 )
 
 
-def family_of(key):
+def family_of(key) -> CacheFamily | None:
     for family in CACHE_FAMILIES:
         if fnmatch.fnmatchcase(key, family.pattern):
             return family
@@ -102,12 +105,12 @@ def _cache(alias):
     return caches[alias]
 
 
-def _namespace(cache):
+def _namespace(cache) -> str:
     """The app's key namespace: 'PREFIX:VERSION:' (Django's default key function)."""
     return f"{cache.key_prefix}:{cache.version}:"
 
 
-def _custom_key_function(alias):
+def _custom_key_function(alias) -> bool:
     function = settings.CACHES[alias].get("KEY_FUNCTION")
     if function is None:
         return False
@@ -120,7 +123,7 @@ def _glob_escape(text):
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def _split_key(name, prefix):
+def _split_key(name, prefix) -> tuple | None:
     """'PREFIX:VERSION:key' -> (version, key); None when not of the prefix."""
     head = f"{prefix}:"
     if not name.startswith(head):
@@ -198,7 +201,7 @@ def scan_app_keys(cache, client, progress=None):
     return result
 
 
-def _keyspace(info):
+def _keyspace(info) -> dict:
     databases = {}
     for name, value in info.items():
         if re.fullmatch(r"db\d+", name) and isinstance(value, dict):
@@ -207,11 +210,11 @@ def _keyspace(info):
     return databases
 
 
-def _redis_db(client):
+def _redis_db(client) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def _analyze_redis(report, cache, alias, progress):
+def _analyze_redis(report, cache, alias, progress) -> None:
     try:
         client = _redis_client(cache)
         info = client.info()
@@ -300,7 +303,7 @@ NO_COUNTERS = ("not counted: hit and miss counters would live in each worker's m
                "this command's reach (Redis counts them: CACHE_URL=redis://...)")
 
 
-def _analyze_locmem(report, cache):
+def _analyze_locmem(report, cache) -> None:
     entries = len(cache._cache)
     report.data.update({"entries_in_this_process": entries,
                         "max_entries": cache._max_entries, "hit_rate_percent": None})
@@ -311,12 +314,12 @@ def _analyze_locmem(report, cache):
                                     "workers or hosts, use Redis (CACHE_URL=redis://...)")
 
 
-def _analyze_dummy(report, cache):
+def _analyze_dummy(report, cache) -> None:
     report.data.update({"hit_rate_percent": None})
     report.warn("dummy", "nothing is cached, so the API rate limits never trigger")
 
 
-def _db_cache_rows(cache):
+def _db_cache_rows(cache) -> tuple:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -332,7 +335,7 @@ def _db_cache_rows(cache):
     return rows, expired
 
 
-def _analyze_db(report, cache):
+def _analyze_db(report, cache) -> None:
     try:
         rows, expired = _db_cache_rows(cache)
     except Exception as exc:
@@ -345,7 +348,7 @@ def _analyze_db(report, cache):
     report.ok("hit rate", "not counted by Django's database cache")
 
 
-def _analyze_file(report, cache):
+def _analyze_file(report, cache) -> None:
     files = list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(
         cache._dir) else []
     size = sum(path.stat().st_size for path in files)
@@ -354,7 +357,7 @@ def _analyze_file(report, cache):
     report.ok("hit rate", "not counted by Django's file cache")
 
 
-def analyze_cache(alias="default", progress=None):
+def analyze_cache(alias: str = "default", progress=None) -> Report:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
@@ -418,7 +421,7 @@ def _clear_stale_redis(cache, dry_run, progress):
                     f"database are not the app's and are kept"}
 
 
-def _clear_stale_db(cache, dry_run):
+def _clear_stale_db(cache, dry_run) -> dict[str, Any]:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -436,7 +439,13 @@ def _clear_stale_db(cache, dry_run):
             "note": "expired rows of the database cache"}
 
 
-def optimize_cache(alias="default", warm=True, clear_stale=True, dry_run=False, progress=None):
+def optimize_cache(
+    alias: str = "default",
+    warm: bool = True,
+    clear_stale: bool = True,
+    dry_run: bool = False,
+    progress=None,
+) -> dict:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
@@ -476,7 +485,7 @@ def optimize_cache(alias="default", warm=True, clear_stale=True, dry_run=False, 
 COMPRESSED_SUFFIXES = {".gz": "gzip", ".br": "brotli"}
 
 
-def check_writable(folder):
+def check_writable(folder) -> None:
     """Make `folder` if missing and prove it can be written, or raise one CommandError line."""
     folder = Path(folder)
     try:
@@ -489,7 +498,7 @@ def check_writable(folder):
                            f"{exc.strerror or first_line(exc)}") from None
 
 
-def _brotli_available():
+def _brotli_available() -> bool:
     try:
         import brotli  # noqa: F401
     except ImportError:
@@ -518,7 +527,7 @@ def static_inventory(root):
     compressed = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
                   for label in COMPRESSED_SUFFIXES.values()}
     plain_count = plain_bytes = 0
-    by_type = Counter()
+    by_type: Counter[Any] = Counter()
     for name, size in files.items():
         suffix = Path(name).suffix
         if suffix in COMPRESSED_SUFFIXES and name[: -len(suffix)] in files:
@@ -560,7 +569,7 @@ def _collect():
     return collector.collect()
 
 
-def optimize_assets(dry_run=False):
+def optimize_assets(dry_run: bool = False) -> dict[str, bool]:
     """collectstatic with the configured storage (whitenoise's CompressedManifestStaticFiles
     Storage on servers: hashed names and gzip, brotli when installed), then what is on disk."""
     storage = settings.STORAGES["staticfiles"]["BACKEND"]

@@ -11,13 +11,19 @@ in a section, and sections of commits the run does not cover (`--since`). A seco
 new commits therefore writes nothing.
 """
 
+from __future__ import annotations
+
 import re
 import shutil
 import subprocess
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess
 
 HEADER = (
     "# Changelog\n\n"
@@ -30,7 +36,7 @@ _ENTRY_HASH = re.compile(r"\(([0-9a-f]{7,40})\)\s*$")
 _MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: into \S+)?(?::\s*(.*))?$")
 
 
-def _git(repository, *args):
+def _git(repository, *args) -> CompletedProcess:
     try:
         completed = subprocess.run(["git", "-C", str(repository), *args],
                                    capture_output=True, text=True, check=False)
@@ -59,7 +65,7 @@ def _resolve(repository, ref):
     return answer.stdout.strip()
 
 
-def commits(repository, since=None):
+def commits(repository, since=None) -> list:
     """Newest first: dicts of hash, short, date (the commit date), subject, merge."""
     if _git(repository, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         return []  # a repository without commits
@@ -80,12 +86,12 @@ def commits(repository, since=None):
     return result
 
 
-def releases(repository):
+def releases(repository) -> dict:
     """{commit hash: (tag, date)} of the tags, for the commits the tags point to."""
     answer = _git(repository, "for-each-ref", "--sort=-creatordate", "--merged=HEAD",
                   f"--format=%(refname:short){_FIELD}%(*objectname)%(objectname)"
                   f"{_FIELD}%(creatordate:short)", "refs/tags")
-    tags = {}
+    tags: dict[Any, Any] = {}
     for line in answer.stdout.splitlines():
         name, objects, date = line.split(_FIELD)
         # Annotated tags: the commit (%(*objectname)) then the tag object; light ones: the commit.
@@ -94,7 +100,7 @@ def releases(repository):
     return tags
 
 
-def entry_line(commit):
+def entry_line(commit) -> str:
     subject = commit["subject"]
     if commit["merge"]:
         match = _MERGE.match(subject)
@@ -106,10 +112,10 @@ def entry_line(commit):
     return f"- {subject} ({commit['short']})"
 
 
-def group(repository, history):
+def group(repository, history) -> OrderedDict:
     """OrderedDict heading -> [(hash, line)], newest first."""
     tags = releases(repository)
-    sections = OrderedDict()
+    sections: OrderedDict[Any, Any] = OrderedDict()
     if tags:
         # A commit belongs to the oldest tag that contains it; commits of no tag are unreleased.
         contained = _tag_membership(repository, tags, history)
@@ -122,10 +128,10 @@ def group(repository, history):
     return sections
 
 
-def _tag_membership(repository, tags, history):
+def _tag_membership(repository, tags, history) -> dict:
     """{commit hash: heading} with the oldest tag containing each commit."""
     ordered = sorted(tags.items(), key=lambda item: item[1][1])  # oldest tag first
-    membership = {}
+    membership: dict[Any, Any] = {}
     for commit, (name, date) in ordered:
         answer = _git(repository, "rev-list", commit)
         heading = f"{name} ({date})"
@@ -153,7 +159,7 @@ def _hash_of(line):
     return match.group(1) if match else None
 
 
-def render(preamble, sections):
+def render(preamble, sections) -> str:
     parts = [preamble.rstrip("\n") + "\n"]
     for heading, lines in sections.items():
         parts.append(f"\n## {heading}\n\n" + "\n".join(lines) + "\n")
@@ -213,7 +219,7 @@ def _newest_first(sections):
     return OrderedDict(unreleased + with_date + others)
 
 
-def update_changelog(repository, output=None, since=None, dry_run=False):
+def update_changelog(repository, output=None, since=None, dry_run: bool = False) -> dict[str, str]:
     root = repository_root(repository)
     output = Path(output) if output else root / "CHANGELOG.md"
     if not output.is_absolute():

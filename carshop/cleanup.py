@@ -22,6 +22,8 @@ Commands call these functions; they report what they did as plain data (dicts an
 commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import contextlib
 import datetime as dt
 import fnmatch
@@ -34,6 +36,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -43,6 +46,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from carshop import tables
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 logger = logging.getLogger("carshop.commands")
 
@@ -111,13 +117,13 @@ class Outcome:
         return asdict(self)
 
 
-def check_age(age, option="--age"):
+def check_age(age, option: str = "--age"):
     if age <= timedelta(0):
         raise CommandError(f"{option} must be more than zero")
     return age
 
 
-def delete_in_batches(queryset, progress=_identity, label="deleting"):
+def delete_in_batches(queryset, progress=_identity, label: str = "deleting"):
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
@@ -138,13 +144,13 @@ def delete_in_batches(queryset, progress=_identity, label="deleting"):
     return deleted
 
 
-def _count_or_delete(kind, what, queryset, dry_run, progress, note=""):
+def _count_or_delete(kind, what, queryset, dry_run, progress, note: str = ""):
     if dry_run:
         return Outcome(kind, what, queryset.count(), "would delete", note)
     return Outcome(kind, what, delete_in_batches(queryset, progress, kind), "deleted", note)
 
 
-def _db_sessions():
+def _db_sessions() -> Any:
     """The Session model when sessions are kept in the database, else None."""
     if settings.SESSION_ENGINE not in ("django.contrib.sessions.backends.db",
                                        "django.contrib.sessions.backends.cached_db"):
@@ -154,7 +160,7 @@ def _db_sessions():
     return Session
 
 
-def outcome_lines(report):
+def outcome_lines(report) -> list:
     """A cleanup report as lines for people: one line per kind, then the total."""
     width = max(len(kind["kind"]) for kind in report["kinds"])
     lines = []
@@ -223,7 +229,7 @@ def _stale_estimates(cutoff):
                    "never deleted (numbered documents): cancel them in the admin" if count else "")
 
 
-def temporary_file_rules():
+def temporary_file_rules() -> list:
     """(folder, file name patterns) of the temporary files Carshop and Django leave behind."""
     upload_dir = settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
     staging_dir = getattr(settings, "BACKUP_STAGING_DIR", "") or tempfile.gettempdir()
@@ -233,7 +239,7 @@ def temporary_file_rules():
         # Backups staged for a remote storage, and files fetched from it for a restore.
         (Path(staging_dir), ("*.partial", "carshop-restore-*")),
     ]
-    merged = {}
+    merged: dict[Any, Any] = {}
     for folder, patterns in rules:
         merged.setdefault(folder, set()).update(patterns)
     return [(folder, tuple(sorted(patterns))) for folder, patterns in merged.items()]
@@ -271,7 +277,7 @@ def _temporary_files(cutoff, dry_run):
     return Outcome("temporary_files", what, removed, "deleted")
 
 
-def prune_temp_data(age, *, dry_run=False, now=None, progress=_identity):
+def prune_temp_data(age, *, dry_run: bool = False, now=None, progress=_identity) -> dict:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 
@@ -350,7 +356,7 @@ def prune_temp_data(age, *, dry_run=False, now=None, progress=_identity):
 # ---------------------------------------------------------------------------------------------
 
 
-def _upload_prefix(upload_to):
+def _upload_prefix(upload_to) -> Any:
     """The fixed folder of an upload_to such as 'stock/photos/%Y/%m/' -> 'stock/photos/'."""
     if callable(upload_to) or not upload_to:
         return None
@@ -358,13 +364,13 @@ def _upload_prefix(upload_to):
     return fixed.rsplit("/", 1)[0] + "/" if "/" in fixed else None
 
 
-def file_fields():
+def file_fields() -> list:
     """Every FileField of every model, as (model, field)."""
     return [(model, field) for model in apps.get_models()
             for field in model._meta.concrete_fields if isinstance(field, models.FileField)]
 
 
-def _walk(storage, folder):
+def _walk(storage, folder) -> Iterator:
     try:
         dirs, files = storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -375,12 +381,12 @@ def _walk(storage, folder):
         yield from _walk(storage, f"{folder}{name}/")
 
 
-def orphan_files(now=None):
+def orphan_files(now=None) -> list:
     """Files in the upload folders of the file fields that no row names, older than
     ORPHAN_FILE_GRACE. Returns [(storage, name, size)]. Files outside those folders are not
     Carshop's uploads and are never touched."""
     now = now or timezone.now()
-    by_storage = {}
+    by_storage: dict[Any, Any] = {}
     for model, field in file_fields():
         prefix = _upload_prefix(field.upload_to)
         if prefix is None:
@@ -416,7 +422,7 @@ def orphan_files(now=None):
     return found
 
 
-def sessions_of_deleted_users():
+def sessions_of_deleted_users() -> list | None:
     """Live sessions of a user id that no longer exists (no foreign key ties a session to its
     user). Returns the session keys."""
     from django.contrib.auth import get_user_model
@@ -425,14 +431,14 @@ def sessions_of_deleted_users():
     if session is None:
         return None
     user_model = get_user_model()
-    owners = {}
+    owners: dict[Any, Any] = {}
     for row in session.objects.filter(expire_date__gte=timezone.now()).iterator(chunk_size=1000):
         user_id = row.get_decoded().get("_auth_user_id")
         if user_id is not None:
             owners.setdefault(str(user_id), []).append(row.session_key)
     if not owners:
         return []
-    existing = set()
+    existing: set[Any] = set()
     keys = list(owners)
     for start in range(0, len(keys), BATCH_SIZE):
         with contextlib.suppress(ValueError, TypeError):
@@ -442,7 +448,7 @@ def sessions_of_deleted_users():
                   for key in found)
 
 
-def queued_tasks_of_deleted_deliveries():
+def queued_tasks_of_deleted_deliveries() -> Any:
     """Webhook tasks still queued for a delivery that no longer exists (a task names its
     delivery by id in its arguments, not by a foreign key)."""
     if not apps.is_installed("django_tasks_db"):
@@ -453,12 +459,12 @@ def queued_tasks_of_deleted_deliveries():
 
     queued = DBTaskResult.objects.filter(status="READY",
                                          task_path="accounts.webhooks.deliver_webhook")
-    wanted = {}
+    wanted: dict[Any, Any] = {}
     for task_id, arguments in queued.values_list("pk", "args_kwargs").iterator(chunk_size=1000):
         args = (arguments or {}).get("args") or []
         if len(args) == 1 and isinstance(args[0], int):
             wanted.setdefault(args[0], []).append(task_id)
-    existing = set()
+    existing: set[Any] = set()
     ids = list(wanted)
     for start in range(0, len(ids), BATCH_SIZE):
         existing.update(WebhookDelivery.objects.filter(pk__in=ids[start:start + BATCH_SIZE])
@@ -478,7 +484,7 @@ def partner_users_without_partner():
             .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
 
 
-def cleanup_orphans(*, dry_run=False, progress=_identity):
+def cleanup_orphans(*, dry_run: bool = False, progress=_identity) -> dict:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()
@@ -559,12 +565,12 @@ def entry_as_dict(entry):
     return row
 
 
-def entry_line(entry):
+def entry_line(entry) -> bytes:
     return json.dumps(entry_as_dict(entry), default=_json_default, sort_keys=True,
                       ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def ensure_writable(destination, create=True):
+def ensure_writable(destination, create: bool = True) -> Path:
     """The archive folder, made if missing (with `create`); CommandError in one line when it
     cannot be written. Without `create`, a missing folder is checked through the nearest folder
     above it that exists."""
@@ -587,7 +593,7 @@ def ensure_writable(destination, create=True):
     return path
 
 
-def _sha256(path):
+def _sha256(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1024 * 1024):
@@ -595,7 +601,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _fsync_dir(path):
+def _fsync_dir(path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -604,7 +610,7 @@ def _fsync_dir(path):
             os.close(fd)
 
 
-def read_archive(path, verify=True):
+def read_archive(path, verify: bool = True) -> list:
     """The entries of an archive file (dicts), after checking its SHA-256 against the sidecar.
     Raises CommandError when the file does not match."""
     path = Path(path)
@@ -617,7 +623,7 @@ def read_archive(path, verify=True):
         return [json.loads(line) for line in handle]
 
 
-def _verify(path, expected_ids, content_digest):
+def _verify(path, expected_ids, content_digest) -> None:
     """Read the written file back: it must decompress, parse, and hold exactly the entries."""
     digest = hashlib.sha256()
     ids = []
@@ -751,7 +757,7 @@ def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=_id
             "cutoff": cutoff}
 
 
-def _write_synced(path, data):
+def _write_synced(path, data) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -763,7 +769,9 @@ def _write_synced(path, data):
 # ---------------------------------------------------------------------------------------------
 
 
-def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=_identity):
+def vacuum(
+    connection, *, tables=None, analyze_only: bool = False, full: bool = False, progress=_identity
+) -> dict:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
     if analyze_only and full:
@@ -777,7 +785,7 @@ def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=
     raise CommandError(f"vacuum_database supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _pg_table_stats(cursor, tables):
+def _pg_table_stats(cursor, tables) -> dict:
     cursor.execute(
         "SELECT c.relname, pg_total_relation_size(c.oid), COALESCE(s.n_dead_tup, 0) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -787,7 +795,7 @@ def _pg_table_stats(cursor, tables):
     return {name: (size, dead) for name, size, dead in cursor.fetchall()}
 
 
-def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
+def _vacuum_postgresql(connection, tables, analyze_only, full, progress) -> dict:
     connection.ensure_connection()
     if tables is None:
         tables = sorted(connection.introspection.table_names())
@@ -817,7 +825,7 @@ def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
                           rows)
 
 
-def _sqlite_pages(cursor):
+def _sqlite_pages(cursor) -> tuple:
     cursor.execute("PRAGMA page_count")
     pages = cursor.fetchone()[0]
     cursor.execute("PRAGMA freelist_count")
@@ -826,7 +834,7 @@ def _sqlite_pages(cursor):
     return pages, free, cursor.fetchone()[0]
 
 
-def _sqlite_file_size(connection):
+def _sqlite_file_size(connection) -> Any:
     from carshop.ops.database import sqlite_files
 
     path, wal = sqlite_files(connection)
@@ -835,7 +843,7 @@ def _sqlite_file_size(connection):
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection, tables, analyze_only, full):
+def _vacuum_sqlite(connection, tables, analyze_only, full) -> dict:
     if tables is not None and not analyze_only:
         raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
                            "--analyze-only to analyze only those tables")
@@ -863,7 +871,7 @@ def _vacuum_sqlite(connection, tables, analyze_only, full):
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
-def _vacuum_report(connection, statement, rows):
+def _vacuum_report(connection, statement, rows) -> dict:
     report = {
         "database": connection.vendor,
         "name": str(connection.settings_dict["NAME"]),

@@ -8,16 +8,22 @@
 Bad input raises CommandError: Django prints it as one line on stderr and exits non-zero.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import re
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.core.serializers.json import DjangoJSONEncoder
 
 from carshop.audit import note_failure, operator_context
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -44,13 +50,13 @@ class OperationsCommand(BaseCommand):
         parser.formatter_class = HelpFormatter
         refuse = parser.error
 
-        def error(message):
+        def error(message) -> None:
             note_failure(f"bad command line: {message}")
             refuse(message)
         parser.error = error
         return parser
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         if self.report_command:
             parser.add_argument("--format", choices=("text", "json"), default="text",
                                 help="text for people (default), json for machines")
@@ -66,7 +72,7 @@ class OperationsCommand(BaseCommand):
                 note_failure(f"{type(exc).__name__}: {exc}")
                 raise
 
-    def emit(self, options, data, text_lines):
+    def emit(self, options, data, text_lines) -> None:
         """Print a report: `data` as JSON, or the lines for people."""
         if options.get("format") == "json":
             self.stdout.write(json.dumps(data, cls=DjangoJSONEncoder, indent=2, sort_keys=True))
@@ -74,7 +80,7 @@ class OperationsCommand(BaseCommand):
             for line in text_lines:
                 self.stdout.write(line)
 
-    def progress(self, iterable, total=None, label="working"):
+    def progress(self, iterable, total=None, label: str = "working") -> Iterator:
         """Yield items; on a terminal, show how far along the work is."""
         interactive = getattr(self.stderr, "isatty", lambda: False)() and sys.stderr.isatty()
         for index, item in enumerate(iterable, start=1):

@@ -37,6 +37,8 @@ partner keys do not authenticate (issue new ones), and webhook subscriptions get
 and are imported inactive (give the partner the new secret, then activate it).
 """
 
+from __future__ import annotations
+
 import contextlib
 import csv
 import dataclasses
@@ -48,6 +50,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 import tablib
 from django.contrib.auth.hashers import make_password
@@ -65,6 +68,9 @@ from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
 
 from carshop import tables as table_registry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 logger = logging.getLogger("carshop.commands")
 
@@ -90,7 +96,7 @@ class Problem:
     where: str
     reason: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
 
 
@@ -104,7 +110,7 @@ class ImportReport:
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, where, reason):
+    def add(self, where, reason) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(where, reason))
@@ -113,7 +119,7 @@ class ImportReport:
     def ok(self):
         return self.problem_count == 0
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str | bool]:
         return {
             "format": self.format, "dry_run": self.dry_run, "ok": self.ok,
             "counts": self.counts, "problem_count": self.problem_count,
@@ -122,7 +128,7 @@ class ImportReport:
         }
 
 
-def _no_progress(iterable, total=None, label=""):
+def _no_progress(iterable, total=None, label: str = ""):
     return iterable
 
 
@@ -163,7 +169,7 @@ def _applied_migrations(using):
 
 
 @contextlib.contextmanager
-def _snapshot(using):
+def _snapshot(using) -> Iterator:
     """One consistent view of the database for the whole export (REPEATABLE READ on
     PostgreSQL; an SQLite read transaction is one already)."""
     connection = connections[using]
@@ -176,7 +182,7 @@ def _snapshot(using):
 
 
 @contextlib.contextmanager
-def _output_file(path, newline=None):
+def _output_file(path, newline=None) -> Iterator:
     """A file written beside `path` and moved in place only when complete."""
     partial = f"{path}.partial"
     try:
@@ -211,8 +217,8 @@ class _Encoder(DjangoJSONEncoder):
 class _NaturalKeys:
     """Natural keys of content types, permissions and roles by id, read once."""
 
-    def __init__(self):
-        self._keys = {}
+    def __init__(self) -> None:
+        self._keys: dict[Any, Any] = {}
 
     def key(self, model, pk):
         label = _label(model)
@@ -230,7 +236,7 @@ class _RowSerializer(python_serializers.Serializer):
     key (every other row by id: a restore keeps ids, and a natural key would cost a query per
     row)."""
 
-    def __init__(self, natural_keys, secret_fields, sink):
+    def __init__(self, natural_keys, secret_fields, sink) -> None:
         super().__init__()
         self.natural_keys = natural_keys
         self.secret_fields = secret_fields
@@ -254,7 +260,7 @@ class _RowSerializer(python_serializers.Serializer):
             ids = [self.natural_keys.key(model, pk) for pk in ids]
         self._current[field.name] = ids
 
-    def end_object(self, obj):
+    def end_object(self, obj) -> None:
         record = self.get_dump_object(obj)
         for name in self.secret_fields:
             record["fields"].pop(name, None)
@@ -285,7 +291,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
         handle.write(json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n")
         first = True
 
-        def write(record):
+        def write(record) -> None:
             nonlocal first
             if not first:
                 handle.write(",\n")
@@ -299,7 +305,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
             rows = model._base_manager.using(using).order_by("pk").iterator(
                 chunk_size=chunk_size)
             serializer = _RowSerializer(natural_keys, secret_fields, write)
-            tally = Counter()
+            tally: Counter[Any] = Counter()
 
             def counted(iterable, tally=tally):
                 for row in iterable:
@@ -331,7 +337,7 @@ class ExportFile:
     called again for a second pass). A file of another layout (a `dumpdata` fixture, an export
     re-indented by an editor) is read whole instead."""
 
-    def __init__(self, path):
+    def __init__(self, path) -> None:
         self.path = str(path)
         if not os.path.isfile(self.path):
             raise CommandError(f"no file {self.path}")
@@ -384,7 +390,7 @@ class ExportFile:
                     str(record.get("model", "")).lower() for record in self._whole
                     if isinstance(record, dict)), self.footer, problems)
             return
-        seen = Counter()
+        seen: Counter[Any] = Counter()
         footer = None
         with open(self.path, encoding="utf-8") as handle:
             handle.readline()
@@ -421,7 +427,7 @@ class ExportFile:
             else:
                 self._check_counts(seen, footer, problems)
 
-    def _check_counts(self, seen, footer, problems):
+    def _check_counts(self, seen, footer, problems) -> None:
         if footer is None:
             return
         for label, count in footer.items():
@@ -443,9 +449,9 @@ class _Deserializer(python_serializers.Deserializer):
     """Django's deserializer, one row at a time, with content types and permissions looked up
     once instead of once per row."""
 
-    def __init__(self, using):
+    def __init__(self, using) -> None:
         super().__init__([], using=using, handle_forward_references=False)
-        self._natural = {}
+        self._natural: dict[Any, Any] = {}
 
     def one(self, record):
         return next(iter(self._handle_object(record)))
@@ -468,7 +474,7 @@ class _Deserializer(python_serializers.Deserializer):
 _NOT_VALIDATED = {"accounts.user": ("username",)}
 
 
-def _validate(obj):
+def _validate(obj) -> None:
     """The model's own rules for one row of a Carshop table (field rules and clean()), without
     changing it. Foreign keys are checked after loading, all at once (_dangling). Roles and the
     audit log are records of other apps, kept as they are (the database's constraints still
@@ -502,7 +508,7 @@ def _reason(exc):
     return text[0] if text else type(exc).__name__
 
 
-def _fill_secrets(obj, fields_in_record):
+def _fill_secrets(obj, fields_in_record) -> None:
     """Safe values for secrets an export left out (see the module's docstring)."""
     label = _label(type(obj))
     if label == "accounts.user" and "password" not in fields_in_record:
@@ -519,15 +525,15 @@ class _Loader:
     no save(), no signals, times kept). A chunk that the database refuses is retried row by row
     to name the bad rows."""
 
-    def __init__(self, using, report, chunk_size):
+    def __init__(self, using, report, chunk_size) -> None:
         self.using = using
         self.connection = connections[using]
         self.report = report
         self.chunk_size = chunk_size
-        self.rows = []
+        self.rows: list[Any] = []
         self.model = None
-        self.inserted = Counter()
-        self.rejected = set()  # (label, pk) of rows not loaded
+        self.inserted: Counter[Any] = Counter()
+        self.rejected: set[Any] = set()  # (label, pk) of rows not loaded
 
     def add(self, where, deserialized, already_bad):
         model = type(deserialized.object)
@@ -536,7 +542,7 @@ class _Loader:
             self.model = model
         self.rows.append((where, deserialized, already_bad))
 
-    def flush(self):
+    def flush(self) -> None:
         rows, self.rows = self.rows, []
         if not rows:
             return
@@ -609,7 +615,7 @@ def _migrate_rows(model, using):
     return manager.none()
 
 
-def _refuse_non_empty(tables, using):
+def _refuse_non_empty(tables, using) -> None:
     busy = []
     for table in tables:
         model = table.model
@@ -624,7 +630,7 @@ def _refuse_non_empty(tables, using):
             "import into a new, migrated database, or choose empty tables with --tables")
 
 
-def _clear_migrate_rows(tables, using):
+def _clear_migrate_rows(tables, using) -> None:
     from auditlog.context import disable_auditlog
 
     with disable_auditlog():
@@ -634,7 +640,7 @@ def _clear_migrate_rows(tables, using):
                 rows.delete()
 
 
-def _check_schema(export, using, report):
+def _check_schema(export, using, report) -> None:
     in_file = {tuple(item) for item in export.header.get("migrations", [])}
     if not in_file:
         report.notes.append("the file does not say which migrations it was made with; rows "
@@ -653,7 +659,7 @@ def _check_schema(export, using, report):
                             "without; rows are checked against the newer schema")
 
 
-def _dangling(models, using):
+def _dangling(models, using) -> list:
     """(model, pk, parent model, value, reason) for every loaded row whose foreign key points
     to no row."""
     connection = connections[using]
@@ -695,8 +701,8 @@ def _owner_column(table_model, owner):
     return table_model._meta.pk.column
 
 
-def import_json(path, tables=None, *, dry_run=False, using="default", progress=None,
-                chunk_size=CHUNK_SIZE):
+def import_json(path, tables=None, *, dry_run: bool = False, using: str = "default", progress=None,
+                chunk_size=CHUNK_SIZE) -> ImportReport:
     """Load a JSON export into empty tables; returns an ImportReport (written only if ok)."""
     progress = progress or _no_progress
     started = time.monotonic()
@@ -778,7 +784,7 @@ def import_json(path, tables=None, *, dry_run=False, using="default", progress=N
     return report
 
 
-def _names_of(labels):
+def _names_of(labels) -> list:
     names = []
     for label in labels:
         table = table_registry.for_label(label)
@@ -786,9 +792,9 @@ def _names_of(labels):
     return names
 
 
-def _report_dangling(export, dangling, report):
+def _report_dangling(export, dangling, report) -> None:
     """Name each dangling row by its line: a second pass over the file, only when needed."""
-    wanted = {}
+    wanted: dict[Any, Any] = {}
     for model, pk, _parent, _value, reason in dangling:
         wanted.setdefault((_label(model), str(pk)), []).append(reason)
     for where, record in export.records():
@@ -802,7 +808,7 @@ def _report_dangling(export, dangling, report):
             report.add(f"{label} {pk} (in the database)", reason)
 
 
-def _reset_sequences(models, connection):
+def _reset_sequences(models, connection) -> None:
     statements = connection.ops.sequence_reset_sql(no_style(), models)
     if statements:
         with connection.cursor() as cursor:
@@ -818,7 +824,7 @@ _FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
-def neutralize_cell(value, *, numeric=False):
+def neutralize_cell(value, *, numeric: bool = False) -> str:
     """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
     of a numeric column is left as it is."""
     text = "" if value is None else str(value)
@@ -838,7 +844,7 @@ def _is_numeric(field):
     return isinstance(field.widget, import_export_widgets.NumberWidget)
 
 
-def resource_for(table, *, include_secrets=False):
+def resource_for(table, *, include_secrets: bool = False):
     """The django-import-export resource of a table: the app's own where it has one (e.g.
     accounts.resources.CustomerResource), else one made from the model."""
     from accounts.resources import CarshopResource
@@ -854,8 +860,15 @@ def resource_for(table, *, include_secrets=False):
     return resource
 
 
-def export_csv(path, tables=None, *, include_secrets=False, using="default", progress=None,
-               chunk_size=CHUNK_SIZE):
+def export_csv(
+    path,
+    tables=None,
+    *,
+    include_secrets: bool = False,
+    using: str = "default",
+    progress=None,
+    chunk_size=CHUNK_SIZE,
+) -> dict[str, str | list | dict]:
     """One CSV file per table in the folder `path`, or the file `path` for one table."""
     progress = progress or _no_progress
     started = time.monotonic()
@@ -892,7 +905,7 @@ def export_csv(path, tables=None, *, include_secrets=False, using="default", pro
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _csv_inputs(path, tables):
+def _csv_inputs(path, tables) -> list | list[tuple]:
     """(table, file) pairs to import: a file (one table, named by --tables or by the file's
     name), or a folder of <table>.csv files."""
     path = str(path)
@@ -941,7 +954,7 @@ def _find_csv(folder, table):
     return None
 
 
-def _read_csv(path, report):
+def _read_csv(path, report) -> tuple:
     """The file as a tablib Dataset, and the line each data row starts on. Without an id
     column, every row is a new one."""
     name = os.path.basename(path)
@@ -977,7 +990,9 @@ def _read_csv(path, report):
     return dataset, lines
 
 
-def import_csv(path, tables=None, *, dry_run=False, using="default", progress=None):
+def import_csv(
+    path, tables=None, *, dry_run: bool = False, using: str = "default", progress=None
+) -> ImportReport:
     """Import CSV files through the resources; returns an ImportReport (written only if ok)."""
     started = time.monotonic()
     report = ImportReport(format="csv", dry_run=dry_run)

@@ -29,10 +29,13 @@ Queries
 Functions return plain data (dicts and lists) that the commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -45,6 +48,9 @@ from accounts.migration_operations import TrigramIndexSQL
 from carshop.dblog import MASKED
 from carshop.ops.findings import first_line
 from carshop.ops.logs import LogReader, latency_summary, normalize_sql
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50
@@ -65,7 +71,7 @@ def _identity(iterable, total=None, label=None):
     return iterable
 
 
-def _vendor_check(connection):
+def _vendor_check(connection) -> None:
     if connection.vendor not in ("postgresql", "sqlite"):
         raise CommandError(f"supported databases are PostgreSQL and SQLite, not "
                            f"{connection.vendor}")
@@ -101,12 +107,12 @@ class DbIndex:
     oid: int | None = field(default=None, repr=False)
 
     @property
-    def signature(self):
+    def signature(self) -> tuple:
         return (self.table, self.method, self.columns, self.expressions, self.predicate,
                 self.opclasses, self.options)
 
     @property
-    def plain(self):
+    def plain(self) -> bool:
         """A plain column index: no expression, no predicate, default operator classes."""
         return (self.expressions is None and self.predicate is None
                 and "pattern_ops" not in self.definition)
@@ -143,7 +149,7 @@ ORDER BY c.relname, ic.relname
 """
 
 
-def database_indexes(connection):
+def database_indexes(connection) -> list:
     """Every index of the database's tables, as DbIndex, by table then name."""
     _vendor_check(connection)
     if connection.vendor == "postgresql":
@@ -167,7 +173,7 @@ _SQLITE_INDEX_SQL = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
-def _sqlite_indexes(connection):
+def _sqlite_indexes(connection) -> list:
     quote = connection.ops.quote_name
     result = []
     with connection.cursor() as cursor:
@@ -229,7 +235,7 @@ def _concurrently(sql):
                              count=1)
 
 
-def _unique_statements(connection, editor, table, name, columns):
+def _unique_statements(connection, editor, table, name, columns) -> list[str]:
     """A plain unique constraint, built without locking the table for writes on PostgreSQL (a
     unique index, then the constraint on it); a unique index on SQLite, which cannot add a
     constraint to an existing table."""
@@ -331,7 +337,7 @@ def declared_indexes(connection, tables=None):
     return declared
 
 
-def _trigram_operations(connection):
+def _trigram_operations(connection) -> Iterator:
     """(migration, TrigramIndexSQL) of the applied migrations."""
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     for key, migration in sorted(loader.disk_migrations.items()):
@@ -342,7 +348,7 @@ def _trigram_operations(connection):
                 yield f"{key[0]}.{key[1]}", operation
 
 
-def _constraint_names(connection, tables):
+def _constraint_names(connection, tables) -> defaultdict:
     names = defaultdict(set)
     with connection.cursor() as cursor:
         for table in tables:
@@ -350,7 +356,7 @@ def _constraint_names(connection, tables):
     return names
 
 
-def _present(item, indexes_by_table, names):
+def _present(item, indexes_by_table, names) -> str:
     """'present', 'invalid' (PostgreSQL: an index left INVALID by a failed concurrent build)
     or 'missing'."""
     by_name = {index.name: index for index in indexes_by_table.get(item.table, [])}
@@ -372,14 +378,14 @@ def _present(item, indexes_by_table, names):
 # ---------------------------------------------------------------------------------------------
 
 
-def _drop_statement(connection, index):
+def _drop_statement(connection, index) -> str:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
         return f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index.name)};"
     return f"DROP INDEX IF EXISTS {quote(index.name)};"
 
 
-def duplicate_indexes(indexes, declared=()):
+def duplicate_indexes(indexes, declared=()) -> list:
     """(redundant, kept, reason) for indexes that repeat another: the same table, method,
     columns, expressions, predicate and operator classes; or a B-tree whose columns lead another
     B-tree's (a non-unique one: a unique index enforces something). A constraint's index is
@@ -422,7 +428,7 @@ def duplicate_indexes(indexes, declared=()):
     return found
 
 
-def analyze_indexes(connection, *, min_rows=10000, progress=_identity):
+def analyze_indexes(connection, *, min_rows: int = 10000, progress=_identity) -> dict:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -515,7 +521,7 @@ def _unindexed_foreign_keys(connection, by_table):
     return found
 
 
-def _sequential_scans(connection, min_rows):
+def _sequential_scans(connection, min_rows) -> list:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) "
@@ -529,7 +535,7 @@ def _sequential_scans(connection, min_rows):
         ]
 
 
-def _unused_indexes(connection, indexes, declared_names):
+def _unused_indexes(connection, indexes, declared_names) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = "
                        "current_database()")
@@ -548,7 +554,7 @@ def _unused_indexes(connection, indexes, declared_names):
     return unused, since
 
 
-def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES):
+def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES) -> Any:
     """B-tree leaf density from pgstattuple's pgstatindex, for indexes of min_bytes or more."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'")
@@ -588,8 +594,8 @@ def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES):
 # ---------------------------------------------------------------------------------------------
 
 
-def create_missing_indexes(connection, *, dry_run=False, reindex_bloated=False,
-                           progress=_identity):
+def create_missing_indexes(connection, *, dry_run: bool = False, reindex_bloated: bool = False,
+                           progress=_identity) -> dict[str, Any]:
     """Create every declared index the database lacks (dropping an INVALID leftover of the same
     name first) and, when asked, rebuild bloated ones. Returns the analysis and what was done;
     an index that fails is reported, and the others still go ahead."""
@@ -630,7 +636,7 @@ def create_missing_indexes(connection, *, dry_run=False, reindex_bloated=False,
             "dry_run": dry_run, "actions": actions, "analysis": analysis}
 
 
-def _drop_invalid_leftover(connection, name):
+def _drop_invalid_leftover(connection, name) -> None:
     """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
     if connection.vendor != "postgresql":
         return
@@ -648,7 +654,7 @@ def _drop_invalid_leftover(connection, name):
 # ---------------------------------------------------------------------------------------------
 
 
-def log_slow_queries(reader, threshold_ms):
+def log_slow_queries(reader, threshold_ms) -> dict[str, Any]:
     """db.log statements at or over threshold_ms, grouped with their literals replaced; each
     with latency figures and its slowest occurrence as written (for EXPLAIN)."""
     groups = defaultdict(list)
@@ -717,7 +723,7 @@ def statement_statistics(connection, threshold_ms, top):
     return result
 
 
-def running_queries(connection, threshold_seconds):
+def running_queries(connection, threshold_seconds) -> list:
     """Queries running now for threshold_seconds or longer (PostgreSQL's pg_stat_activity)."""
     if connection.vendor != "postgresql":
         raise CommandError(f"--running needs PostgreSQL: SQLite has no list of running queries "
@@ -740,7 +746,7 @@ def running_queries(connection, threshold_seconds):
 
 
 def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
-                 progress=_identity):
+                 progress=_identity) -> tuple:
     """pg_stat_statements (its `top` slowest) and db.log (every statement), for the period.
     Returns (report dict, the LogReader)."""
     _vendor_check(connection)
@@ -777,7 +783,7 @@ def _strip_literals(text):
     return _LITERAL.sub("''", text or "")
 
 
-def _columns_in(text, columns):
+def _columns_in(text, columns) -> list:
     """Columns of a table named in a filter or WHERE clause, in order of appearance, once."""
     found = []
     for match in _IDENTIFIER.finditer(_strip_literals(text)):
@@ -787,7 +793,7 @@ def _columns_in(text, columns):
     return found
 
 
-def _explainable(sql):
+def _explainable(sql) -> tuple | tuple[None, int, str]:
     """(statement to explain, parameter count, reason it cannot be) for a logged statement."""
     text = (sql or "").strip().rstrip(";").strip()
     if not re.match(r"^\(?\s*SELECT\b", text, re.IGNORECASE):
@@ -801,7 +807,7 @@ def _explainable(sql):
     return text, params, None
 
 
-def _logged_values(text, params, values):
+def _logged_values(text, params, values) -> tuple | tuple[None, str]:
     """The logged parameter values to plan with, and a note, or (None, "") when they do not fit
     the statement (not kept, or $1 placeholders). Masked values are planned with the mask as a
     stand-in string."""
@@ -814,7 +820,7 @@ def _logged_values(text, params, values):
     return values, note
 
 
-def explain(connection, sql, *, min_rows=10000, params=None):
+def explain(connection, sql, *, min_rows: int = 10000, params=None) -> dict | dict[str, str | list]:
     """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}.
     params: the values logged with the statement in db.log, if any."""
     text, count, reason = _explainable(sql)
@@ -826,7 +832,9 @@ def explain(connection, sql, *, min_rows=10000, params=None):
     return _explain_sqlite(connection, text, count, min_rows, values, note)
 
 
-def _explain_postgresql(connection, text, params, min_rows, values=None, values_note=""):
+def _explain_postgresql(
+    connection, text, params, min_rows, values=None, values_note: str = ""
+) -> dict[str, str | list]:
     version = _pg_version(connection)
     note = values_note
     if values is not None:
@@ -862,13 +870,13 @@ def _explain_postgresql(connection, text, params, min_rows, values=None, values_
             "estimated_cost": root.get("Total Cost"), "suggestions": suggestions}
 
 
-def _nodes(node, depth=0):
+def _nodes(node, depth: int = 0) -> Iterator:
     yield node, depth
     for child in node.get("Plans", []):
         yield from _nodes(child, depth + 1)
 
 
-def _plan_lines(root):
+def _plan_lines(root) -> list:
     lines = []
     for node, depth in _nodes(root):
         what = node["Node Type"]
@@ -906,7 +914,7 @@ def _table_facts(connection, table):
             "analyzed": max(filter(None, [last_analyze, last_autoanalyze]), default=None)}
 
 
-def _index_sql(connection, table, columns):
+def _index_sql(connection, table, columns) -> str:
     quote = connection.ops.quote_name
     how = "CONCURRENTLY " if connection.vendor == "postgresql" else ""
     name = f"{table}_{'_'.join(columns)}_idx"[:63]
@@ -914,7 +922,7 @@ def _index_sql(connection, table, columns):
             f"({', '.join(quote(column) for column in columns)});")
 
 
-def _pg_suggestions(connection, root, min_rows):
+def _pg_suggestions(connection, root, min_rows) -> list:
     suggestions = []
     facts = {}
 
@@ -980,7 +988,7 @@ _WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?:\bGROUP BY\b|\bORDER BY\b|\bLIMI
                     re.IGNORECASE | re.DOTALL)
 
 
-def _explain_sqlite(connection, text, params, min_rows, values=None, values_note=""):
+def _explain_sqlite(connection, text, params, min_rows, values=None, values_note: str = "") -> Any:
     if values is None:
         values = [None] * params if params else None
         note = "parameters bound to NULL for the plan" if params else ""
@@ -1037,7 +1045,7 @@ def _explain_sqlite(connection, text, params, min_rows, values=None, values_note
     return {"status": "explained", "note": note, "plan": plan, "suggestions": suggestions}
 
 
-def optimize_queries(connection, report, *, min_rows=10000, progress=_identity):
+def optimize_queries(connection, report, *, min_rows: int = 10000, progress=_identity) -> list:
     """EXPLAIN the statements of a slow_queries report with suggestions: SELECTs first (the
     only ones explained), slowest first."""
     candidates = [*report["db_log"]["statements"],

@@ -7,6 +7,8 @@ the index does not answer (it reports what the local wheels offer, or nothing), 
 asked first and an unreachable index is an error, never an empty report.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -16,10 +18,14 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_TIMEOUT_SECONDS = 15
@@ -47,7 +53,7 @@ class Pin:
         return asdict(self)
 
 
-def read_pins(directory):
+def read_pins(directory) -> list:
     """Every `name==version` line of the directory's *.txt files, by file then line."""
     directory = Path(directory)
     files = sorted(directory.glob("*.txt"))
@@ -63,7 +69,7 @@ def read_pins(directory):
     return pins
 
 
-def parse_requirement(value):
+def parse_requirement(value) -> tuple:
     """NAME==VERSION from the command line, or CommandError."""
     match = _REQUIREMENT.match(value.strip())
     if not match:
@@ -80,7 +86,7 @@ def parse_requirement(value):
 # --- newer versions -----------------------------------------------------------------------------
 
 
-def _pip(*args, env=None):
+def _pip(*args, env=None) -> CompletedProcess:
     try:
         return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True,
                               text=True, timeout=600, env=env, check=False)
@@ -98,7 +104,7 @@ def configured_index():
     return value if result.returncode == 0 and value else DEFAULT_INDEX
 
 
-def check_index(index_url):
+def check_index(index_url) -> None:
     """CommandError unless the index answers for a project every index has (pip)."""
     url = f"{index_url.rstrip('/')}/pip/"
     if not url.startswith(("https://", "http://")):
@@ -148,7 +154,7 @@ def outdated(directory, index_url):
 # --- moving one pin -----------------------------------------------------------------------------
 
 
-def rewrite_pin(text, name, version):
+def rewrite_pin(text, name, version) -> tuple[str, list]:
     """The file's text with NAME's pin set to version, its comment kept in its column.
     Returns (new text, [old versions])."""
     key = canonical(name)
@@ -169,7 +175,7 @@ def rewrite_pin(text, name, version):
     return "".join(lines), old
 
 
-def plan_update(directory, name, version):
+def plan_update(directory, name, version) -> tuple:
     """{file: (old text, new text)} for the files that pin NAME, and its old versions, or
     CommandError."""
     directory = Path(directory)
@@ -197,7 +203,7 @@ def _run(step, args, env=None, cwd=None):
                                    f"({tail[0][:200]})"
 
 
-def update_requirement(directory, name, version, *, install, test, say=print):
+def update_requirement(directory, name, version, *, install, test, say=print) -> list:
     """Pin NAME==version in every file that pins it, install it and run the tests; when the
     install or the tests fail, put the old pins back and reinstall the old version.
     install(name, version) and test() are argument lists. Returns (True, steps) or raises
@@ -233,9 +239,9 @@ def update_requirement(directory, name, version, *, install, test, say=print):
                        f"{name}=={old_versions[0]} is restored and reinstalled")
 
 
-def pip_install(name, version):
+def pip_install(name, version) -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--quiet", f"{name}=={version}"]
 
 
-def pytest_suite():
+def pytest_suite() -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-x"]

@@ -13,14 +13,20 @@
 Broken links and documented commands that do not exist are failures; the rest are warnings.
 """
 
+from __future__ import annotations
+
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from carshop.ops.findings import Report, first_line
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PROJECT_APPS = ("carshop", "carshop.backups", "accounts", "inventory", "repairs", "sales")
 # Names `manage.py` accepts that are not commands of an app.
@@ -37,7 +43,7 @@ _BARE_URL = re.compile(r"(?<![(\"])\bhttps?://[^\s)>\]`'\"]+")
 _COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def markdown_files(root):
+def markdown_files(root) -> list:
     root = Path(root)
     files = [root / "README.md"] if (root / "README.md").is_file() else []
     docs = root / "docs"
@@ -46,7 +52,7 @@ def markdown_files(root):
     return files
 
 
-def _lines_outside_code(text):
+def _lines_outside_code(text) -> Iterator:
     """(line number, line) of the lines outside fenced code blocks."""
     fenced = False
     for number, line in enumerate(text.splitlines(), start=1):
@@ -89,7 +95,7 @@ def anchors_of(path, _cache={}):  # noqa: B006 - a cache for one run's files
     return _cache[key]
 
 
-def links_of(path):
+def links_of(path) -> list:
     """(line, text, target) of each link of a Markdown file, code blocks and spans left out."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     found = []
@@ -110,11 +116,11 @@ def links_of(path):
     return found
 
 
-def _external(target):
+def _external(target) -> bool:
     return re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) is not None
 
 
-def check_link(root, source, target):
+def check_link(root, source, target) -> str | None:
     """None when the link is good, else why it is broken."""
     path_part, _hash, anchor = target.partition("#")
     if path_part:
@@ -130,7 +136,7 @@ def check_link(root, source, target):
     return None
 
 
-def fetch(url, timeout=10):
+def fetch(url, timeout: int = 10):
     """None when the URL answers below 400, else why not."""
     if not url.lower().startswith(("http://", "https://")):
         return "not an http(s) URL"
@@ -159,12 +165,12 @@ def fetch(url, timeout=10):
 # Commands
 # ---------------------------------------------------------------------------------------------
 
-def documented_commands(root):
+def documented_commands(root) -> dict:
     """{command: first place (file:line) the docs document it}."""
     root = Path(root)
-    places = {}
+    places: dict[Any, Any] = {}
 
-    def note(name, path, number):
+    def note(name, path, number) -> None:
         if _COMMAND_NAME.match(name) and name not in BUILTIN_WORDS:
             places.setdefault(name, f"{path.relative_to(root)}:{number}")
 
@@ -199,7 +205,7 @@ def project_commands(apps=PROJECT_APPS):
     return sorted(name for name, app in get_commands().items() if app in apps)
 
 
-def mentioned_commands(root, names):
+def mentioned_commands(root, names) -> set:
     """The names that appear in the docs as a command: in backticks, as a heading, or after
     manage.py."""
     text = "\n".join(path.read_text(encoding="utf-8", errors="replace")
@@ -220,7 +226,7 @@ _ENVIRON = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]+)[\"']"
 _GUNICORN = re.compile(r"[\"'](GUNICORN_[A-Z0-9_]+)[\"']")
 
 
-def variables_read(root):
+def variables_read(root) -> set:
     root = Path(root)
     names = set()
     for path in sorted((root / "carshop" / "settings").glob("*.py")):
@@ -235,7 +241,7 @@ def variables_read(root):
     return names
 
 
-def variables_documented(root):
+def variables_documented(root) -> set | None:
     path = Path(root) / "docs" / "configuration.md"
     if not path.is_file():
         return None
@@ -247,14 +253,14 @@ def variables_documented(root):
     return names
 
 
-def variables_in_example(root):
+def variables_in_example(root) -> set | None:
     path = Path(root) / ".env.example"
     if not path.is_file():
         return None
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", path.read_text(), re.M))
 
 
-def variables_read_elsewhere(root, names):
+def variables_read_elsewhere(root, names) -> set:
     """Of `names`, those the project's code reads outside the settings (CARSHOP_OPERATOR...)."""
     root = Path(root)
     found = set()
@@ -272,7 +278,7 @@ def variables_read_elsewhere(root, names):
 # ---------------------------------------------------------------------------------------------
 
 
-def check_docs(root=None, online=False, commands=None, own_commands=None):
+def check_docs(root=None, online: bool = False, commands=None, own_commands=None) -> Report:
     """A Report of broken links, missing and undocumented commands and variable mismatches.
     `commands`: the names manage.py has (default: Django's); `own_commands`: the project's."""
     from django.core.management import get_commands
@@ -333,7 +339,7 @@ def check_docs(root=None, online=False, commands=None, own_commands=None):
     return report
 
 
-def _compare_variables(report, root):
+def _compare_variables(report, root) -> dict | None:
     read = variables_read(root)
     documented = variables_documented(root)
     example = variables_in_example(root)

@@ -11,6 +11,8 @@ profile`, the maintenance guide's usage), a second one cannot run at the same ti
 command is then run under the outer profiler, which writes its file when the process ends.
 """
 
+from __future__ import annotations
+
 import contextlib
 import cProfile
 import io
@@ -19,11 +21,15 @@ import pstats
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
+
+if TYPE_CHECKING:
+    pass
 
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 
@@ -100,11 +106,11 @@ def check_path(path):
 
 # --- profiling ---------------------------------------------------------------------------------
 
-def outer_profiler_active():
+def outer_profiler_active() -> bool:
     return sys.getprofile() is not None
 
 
-def _run_profiled(work, repeat, output):
+def _run_profiled(work, repeat, output) -> tuple[list, bool]:
     """Run `work()` `repeat` times under cProfile (or the outer profiler); returns the seconds
     of each run and whether a profile file was written here."""
     durations = []
@@ -129,7 +135,9 @@ def _run_profiled(work, repeat, output):
     return durations, True
 
 
-def profile_page(path, username=None, repeat=1, output="profile.pstats", top=20):
+def profile_page(
+    path, username=None, repeat: int = 1, output: str = "profile.pstats", top: int = 20
+) -> dict:
     path = check_path(path)
     user = find_user(username) if username or not _public(path) else None
     with logged_in_client(user) as client:
@@ -146,14 +154,16 @@ def profile_page(path, username=None, repeat=1, output="profile.pstats", top=20)
                    durations, written, output, top)
 
 
-def _public(path):
+def _public(path) -> bool:
     """Pages that need no login (health checks, API docs): profiled as anonymous when no --user
     is given; everything else is profiled as a logged-in user."""
     return not (path.startswith("/admin") or path.startswith("/api/") or
                 path.startswith("/reports"))
 
 
-def profile_command(command_line, repeat=1, output="profile.pstats", top=20):
+def profile_command(
+    command_line, repeat: int = 1, output: str = "profile.pstats", top: int = 20
+) -> dict:
     from django.core.management import call_command, get_commands
 
     try:
@@ -169,7 +179,7 @@ def profile_command(command_line, repeat=1, output="profile.pstats", top=20):
         raise ProfileError("--command cannot profile the profile command itself")
     failures = []
 
-    def work():
+    def work() -> None:
         try:
             call_command(name, *args, stdout=io.StringIO(), stderr=io.StringIO())
         except CommandError as exc:

@@ -13,6 +13,8 @@ ruff (`# noqa: S608` on the line, or ruff's per-file-ignores in pyproject.toml; 
 bandit's, S608 being B608), or a `# nosec` mark.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import json
 import re
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import metadata, util
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -71,7 +74,7 @@ AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessio
                     "AXES_RESET_ON_SUCCESS"}
 
 
-def check_security(now=None):
+def check_security(now=None) -> Report:
     """The settings in effect, judged as a server needs them whatever DJANGO_ENV says, and the
     accounts and keys that open the shop to the outside."""
     now = now or timezone.now()
@@ -97,7 +100,7 @@ def check_security(now=None):
     return report
 
 
-def _secret_key_fallbacks(report):
+def _secret_key_fallbacks(report) -> None:
     fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
     weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
     if weak:
@@ -108,7 +111,7 @@ def _secret_key_fallbacks(report):
         report.ok("SECRET_KEY_FALLBACKS", f"{len(fallbacks)} old keys, none weak")
 
 
-def _allowed_hosts(report):
+def _allowed_hosts(report) -> None:
     allowed = list(settings.ALLOWED_HOSTS)
     if not allowed:
         report.fail("ALLOWED_HOSTS", "empty: the site answers to no host name")
@@ -116,7 +119,7 @@ def _allowed_hosts(report):
         report.ok("ALLOWED_HOSTS", ", ".join(allowed))
 
 
-def _https(report):
+def _https(report) -> None:
     if settings.SECURE_SSL_REDIRECT:
         report.ok("SECURE_SSL_REDIRECT", "True")
     else:
@@ -135,7 +138,7 @@ def _https(report):
                   + (f" ({', '.join(extras)})" if extras else ""))
 
 
-def _proxies(report):
+def _proxies(report) -> None:
     """TRUSTED_PROXY_COUNT (client addresses for the lockout) and SECURE_PROXY_SSL_HEADER (HTTPS
     as nginx saw it) describe the same proxy: both set, or neither."""
     proxies = settings.TRUSTED_PROXY_COUNT
@@ -157,7 +160,7 @@ def _proxies(report):
                   f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""))
 
 
-def _superusers(report, now):
+def _superusers(report, now) -> None:
     cutoff = now - timedelta(days=SUPERUSER_DORMANT_DAYS)
     superusers = (get_user_model()._default_manager
                   .filter(is_superuser=True, is_active=True)
@@ -177,11 +180,11 @@ def _superusers(report, now):
                                 f"{SUPERUSER_DORMANT_DAYS} days" if count else "none active")
 
 
-def _key_label(key):
+def _key_label(key) -> str:
     return f"{key.partner.slug}/{key.prefix}"
 
 
-def _partner_keys(report, now):
+def _partner_keys(report, now) -> None:
     from accounts.models import PartnerKey
 
     keys = PartnerKey.objects.select_related("partner")
@@ -261,13 +264,13 @@ def project_packages():
     return outermost + ([deploy] if deploy.is_dir() else [])
 
 
-def default_requirement_files():
+def default_requirement_files() -> list:
     folder = Path(settings.BASE_DIR) / "requirements"
     return [path for path in (folder / "production.txt", folder / "development.txt")
             if path.is_file()]
 
 
-def display_path(path):
+def display_path(path) -> str:
     path = Path(path)
     try:
         return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
@@ -324,7 +327,7 @@ def read_requirements(files, pins=None, seen=None):
     return pins
 
 
-def installed_pins(pinned):
+def installed_pins(pinned) -> dict:
     """What this environment has installed beyond the pins (their dependencies, mostly)."""
     extra = {}
     for dist in metadata.distributions():
@@ -337,11 +340,11 @@ def installed_pins(pinned):
     return extra
 
 
-def tool_available(module):
+def tool_available(module) -> bool:
     return util.find_spec(module) is not None
 
 
-def run_pip_audit(pins, osv_url=None, timeout=15):
+def run_pip_audit(pins, osv_url=None, timeout: int = 15) -> tuple | tuple[Any, str]:
     """pip-audit over exact pins (no resolution, nothing installed): (JSON report or None, the
     last line of its error output)."""
     with tempfile.TemporaryDirectory(prefix="carshop-pip-audit-") as folder:
@@ -361,8 +364,8 @@ def run_pip_audit(pins, osv_url=None, timeout=15):
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url=None,
-                       include_installed=None, timeout=15):
+def audit_dependencies(report, requirement_files=None, *, offline: bool = False, osv_url=None,
+                       include_installed=None, timeout: int = 15) -> None:
     """Known vulnerabilities of the pinned requirements (and, with the default files, of what is
     installed beside them) from PyPI's vulnerability data or an OSV service."""
     default_files = requirement_files is None
@@ -405,7 +408,7 @@ def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url
     _audit_findings(report, audit, everything, scope, service)
 
 
-def _audit_findings(report, audit, pins, scope, service):
+def _audit_findings(report, audit, pins, scope, service) -> None:
     vulnerable, skipped = [], []
     for dependency in audit.get("dependencies", []):
         pin = pins.get(canonicalize_name(dependency["name"]))
@@ -447,7 +450,7 @@ def _audit_findings(report, audit, pins, scope, service):
                   f"no known vulnerability in {service}: {audited} audited of {scope}")
 
 
-def run_bandit(paths):
+def run_bandit(paths) -> tuple | tuple[Any, str]:
     """bandit over `paths` as JSON (its exit code says only whether it found something)."""
     command = [sys.executable, "-m", "bandit", "--recursive", *map(str, paths), "--format",
                "json", "--quiet", "--exclude", ",".join(SCAN_EXCLUDES),
@@ -461,7 +464,7 @@ def run_bandit(paths):
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def ruff_reviewed_rules(pyproject=None):
+def ruff_reviewed_rules(pyproject=None) -> tuple | tuple[set, list]:
     """(rules ignored everywhere, [(file pattern, rules)]) from ruff's settings in pyproject.toml:
     the bandit rules (S...) the project has reviewed for whole files."""
     path = Path(pyproject or Path(settings.BASE_DIR) / "pyproject.toml")
@@ -474,7 +477,7 @@ def ruff_reviewed_rules(pyproject=None):
     return everywhere, [(pattern, codes) for pattern, codes in per_file if codes]
 
 
-def _reviewed(issue, rule, relative, everywhere, per_file, lines_of):
+def _reviewed(issue, rule, relative, everywhere, per_file, lines_of) -> str:
     if rule in everywhere:
         return "pyproject.toml ruff ignore"
     for pattern, codes in per_file:
@@ -489,7 +492,7 @@ def _reviewed(issue, rule, relative, everywhere, per_file, lines_of):
     return ""
 
 
-def scan_code(report, paths=None, pyproject=None):
+def scan_code(report, paths=None, pyproject=None) -> None:
     """bandit over the project's own packages (or `paths`); findings the project has reviewed
     (ruff noqa or per-file-ignores of the same rule, or # nosec) are counted, not reported."""
     paths = [Path(path) for path in (paths or project_packages())]
@@ -555,8 +558,8 @@ def scan_code(report, paths=None, pyproject=None):
 _SEVERITY_RANK = {"HIGH": 3, "MEDIUM": 2, "LOW": 1, "UNDEFINED": 0}
 
 
-def scan_security(*, paths=None, requirement_files=None, offline=False, osv_url=None,
-                  timeout=15):
+def scan_security(*, paths=None, requirement_files=None, offline: bool = False, osv_url=None,
+                  timeout: int = 15) -> Report:
     """security_scan: known-vulnerable dependencies, then insecure patterns in the code."""
     report = Report("security scan")
     audit_dependencies(report, requirement_files, offline=offline, osv_url=osv_url,

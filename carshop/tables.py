@@ -10,6 +10,8 @@ tables whose rows only the application's workflows write (documents, ledgers, co
 records): they are exported to CSV for spreadsheets and reports, and restored from a JSON export.
 """
 
+from __future__ import annotations
+
 import dataclasses
 from typing import Any
 
@@ -31,7 +33,7 @@ class Table:
         return apps.get_model(self.label)
 
     @property
-    def names(self):
+    def names(self) -> tuple:
         return (self.name, *self.aliases)
 
 
@@ -104,7 +106,7 @@ _BY_NAME = {name: table for table in TABLES for name in table.names}
 _BY_LABEL = {table.label.lower(): table for table in TABLES}
 
 
-def valid_names():
+def valid_names() -> str:
     """The names an operator can type, for error messages: main names with aliases in brackets."""
     return ", ".join(
         table.name + (f" ({'/'.join(table.aliases)})" if table.aliases else "")
@@ -119,7 +121,7 @@ def get(name):
     return table
 
 
-def resolve(spec):
+def resolve(spec) -> Any:
     """`--tables` ("cars,sales", or a list) as tables, in the order given, each once. None,
     empty or "all": None (the caller's default, usually every table)."""
     if not spec or (isinstance(spec, str) and spec.strip().lower() == "all"):

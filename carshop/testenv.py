@@ -16,6 +16,8 @@ Only databases with the mark are replaced (`--replace`) or checked: a mistyped -
 drops or tests a database create_test_env did not make.
 """
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import json
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -37,6 +40,12 @@ from django.utils import timezone
 from carshop.backups import capture, postgres, service, sqlite
 from carshop.backups.errors import BackupError
 from carshop.backups.util import remove_quietly
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from random import Random
+
+    from carshop.backups.service import Target
 
 MARKER_TABLE = "carshop_test_env"
 ALIAS = "carshop_test_env"
@@ -96,7 +105,7 @@ def resolve_target(value=None, live=None):
     return target
 
 
-def is_live(target, live=None):
+def is_live(target, live=None) -> bool:
     live = live or service.Target.live()
     try:
         return service._same_database(target, live)
@@ -104,7 +113,7 @@ def is_live(target, live=None):
         return False
 
 
-def target_url(target):
+def target_url(target) -> str:
     """DATABASE_URL of the copy, for the operator and for the child process."""
     if target.vendor == "sqlite":
         return "sqlite:///" + os.path.abspath(target.name)
@@ -126,13 +135,13 @@ def shown_url(target):
     return url
 
 
-def exists(target):
+def exists(target) -> bool:
     if target.vendor == "sqlite":
         return os.path.exists(target.name)
     return postgres.database_exists(target.settings, target.name)
 
 
-def read_marker(target):
+def read_marker(target) -> Any:
     """The mark create_test_env leaves in a copy (a dict), or None."""
     if not exists(target):
         return None
@@ -162,19 +171,19 @@ def read_marker(target):
     return json.loads(row[0]) if row else None
 
 
-def drop(target):
+def drop(target) -> None:
     if target.vendor == "postgresql":
         postgres.drop_database(target.settings, target.name)
     else:
         remove_quietly(*_sqlite_files(target.name))
 
 
-def _sqlite_files(path):
+def _sqlite_files(path) -> tuple:
     return (path, path + "-wal", path + "-shm", path + "-journal")
 
 
 @contextlib.contextmanager
-def opened(target):
+def opened(target) -> Iterator:
     """A Django connection alias on the copy, for the ORM (`.using(ALIAS)`). The connection is
     handed to Django's handler for this thread only, not added to the configured databases:
     nothing that walks every configured database (close_all, test isolation) sees it."""
@@ -195,7 +204,7 @@ def opened(target):
 
 # --- create_test_env ---------------------------------------------------------------------------
 
-def plan(target_value=None, replace=False):
+def plan(target_value=None, replace: bool = False):
     """Where the copy goes; raises TestEnvError when it must not be made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -208,8 +217,14 @@ def plan(target_value=None, replace=False):
     return live, target, present
 
 
-def create_test_env(target_value=None, replace=False, seed=0, dry_run=False, test_login=None,
-                    progress=None):
+def create_test_env(
+    target_value=None,
+    replace: bool = False,
+    seed: int = 0,
+    dry_run: bool = False,
+    test_login=None,
+    progress=None,
+) -> dict:
     live, target, present = plan(target_value, replace)
     report = {"source": live.label(), "target": target.label(), "target_name": target.name,
               "database_url": shown_url(target), "engine": live.vendor, "seed": seed,
@@ -243,7 +258,7 @@ def create_test_env(target_value=None, replace=False, seed=0, dry_run=False, tes
     return report
 
 
-def _copy(live, target, building, present, progress):
+def _copy(live, target, building, present, progress) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
         try:
@@ -273,12 +288,12 @@ def _copy(live, target, building, present, progress):
         progress(f"copied into {target.label()}")
 
 
-def _replace_sqlite(partial, final):
+def _replace_sqlite(partial, final) -> None:
     remove_quietly(final + "-wal", final + "-shm", final + "-journal")
     os.replace(partial, final)
 
 
-def _remove_capture(alias):
+def _remove_capture(alias) -> None:
     """The live database's change capture (backup triggers) is not wanted in a test copy: it
     would log every anonymized row, and the copy is not backed up in the live chain."""
     connection = connections[alias]
@@ -287,7 +302,7 @@ def _remove_capture(alias):
             capture.uninstall(cursor, connection.vendor)
 
 
-def _mark(alias, live, seed):
+def _mark(alias, live, seed) -> None:
     facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
                         "seed": seed, "made_by": "create_test_env"})
     with connections[alias].cursor() as cursor:
@@ -295,7 +310,7 @@ def _mark(alias, live, seed):
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (facts) VALUES (%s)", [facts])  # noqa: S608
 
 
-def _row_counts(alias):
+def _row_counts(alias) -> dict:
     from django.apps import apps
 
     counts = {}
@@ -306,7 +321,7 @@ def _row_counts(alias):
     return counts
 
 
-def _test_login(alias, username):
+def _test_login(alias, username) -> dict[str, Any]:
     """The one account of the copy that can log in: an existing user (keeps their roles) or a
     new superuser. Its password is random and printed once."""
     import secrets
@@ -406,18 +421,18 @@ class Anonymizer:
     (axes) are deleted: they are per-person and of no use in a copy.
     """
 
-    def __init__(self, alias, seed=0, progress=None):
+    def __init__(self, alias, seed: int = 0, progress=None) -> None:
         self.alias = alias
         self.seed = seed
         self.progress = progress
-        self.values = {}   # whole original value -> replacement
-        self.words = {}    # original word (name, email, plate) -> replacement
-        self.literals = {}  # substrings replaced anywhere (webhook URLs)
-        self.customer_names = {}
-        self.counts = {}
+        self.values: dict[Any, Any] = {}   # whole original value -> replacement
+        self.words: dict[Any, Any] = {}    # original word (name, email, plate) -> replacement
+        self.literals: dict[Any, Any] = {}  # substrings replaced anywhere (webhook URLs)
+        self.customer_names: dict[Any, Any] = {}
+        self.counts: dict[Any, Any] = {}
 
     @staticmethod
-    def preview():
+    def preview() -> dict:
         """What a run would anonymize, counted on the live database (for --dry-run)."""
         from django.apps import apps
 
@@ -431,7 +446,7 @@ class Anonymizer:
 
     # -- helpers --
 
-    def rng(self, kind, pk):
+    def rng(self, kind, pk) -> Random:
         return random.Random(f"{self.seed}:{kind}:{pk}")  # noqa: S311 - fake data, not secrets
 
     def model(self, label):
@@ -439,7 +454,7 @@ class Anonymizer:
 
         return apps.get_model(label)
 
-    def remember(self, old, new, word=False):
+    def remember(self, old, new, word: bool = False) -> None:
         if not old or old == new:
             return
         self.values.setdefault(old, new)
@@ -494,7 +509,7 @@ class Anonymizer:
 
     # -- the run --
 
-    def run(self):
+    def run(self) -> dict:
         self.customers()
         self.users()
         self.partners()
@@ -510,7 +525,7 @@ class Anonymizer:
         self.sessions_and_logins()
         return self.counts
 
-    def customers(self):
+    def customers(self) -> None:
         from accounts.models import phone_digits
 
         def change(c):
@@ -558,7 +573,7 @@ class Anonymizer:
         self.rewrite("accounts.Customer", sorted(PERSONAL_FIELDS["accounts.customer"]), change,
                      read=("kind",))
 
-    def users(self):
+    def users(self) -> None:
         from carshop.audit import SYSTEM_USERNAME
 
         def change(u):
@@ -593,11 +608,11 @@ class Anonymizer:
         self.rewrite("accounts.User", ("first_name", "last_name", "email", "phone", "password"),
                      change, read=("username",))
 
-    def unusable_password(self, pk):
+    def unusable_password(self, pk) -> str:
         # "!" makes it unusable (Django's own mark); the rest is fixed so copies compare equal.
         return "!test-env-" + hashlib.sha256(f"{self.seed}:password:{pk}".encode()).hexdigest()[:32]
 
-    def partners(self):
+    def partners(self) -> None:
         def change(p):
             r = self.rng("partner", p.pk)
             old = (p.contact_name, p.contact_email, p.contact_phone, p.notes)
@@ -622,14 +637,14 @@ class Anonymizer:
                                           "notes"), change)
         now = timezone.now()
 
-        def revoke(key):
+        def revoke(key) -> bool:
             key.hashed_key = "!revoked-in-test-env"
             key.revoked_at = key.revoked_at or now
             return True
 
         self.rewrite("accounts.PartnerKey", ("hashed_key", "revoked_at"), revoke)
 
-        def unhook(sub):
+        def unhook(sub) -> bool:
             new_url = f"https://webhooks.example.invalid/test-env/{sub.pk}"
             if sub.url:
                 self.literals.setdefault(sub.url, new_url)
@@ -639,8 +654,8 @@ class Anonymizer:
 
         self.rewrite("accounts.WebhookSubscription", ("url", "secret"), unhook)
 
-    def vehicles(self):
-        def change(v):
+    def vehicles(self) -> None:
+        def change(v) -> bool:
             if not v.plate:
                 return False
             r = self.rng("plate", v.pk)
@@ -653,7 +668,7 @@ class Anonymizer:
         self.rewrite("inventory.Vehicle", ("plate",), change,
                      self.model("inventory.Vehicle")._base_manager.exclude(plate=""))
 
-    def leads(self):
+    def leads(self) -> None:
         def change(lead):
             old = (lead.notes, lead.message)
             lead.notes = NOTES_REMOVED if lead.notes else ""
@@ -662,12 +677,12 @@ class Anonymizer:
 
         self.rewrite("sales.Lead", ("notes", "message"), change)
 
-    def jobs(self):
+    def jobs(self) -> None:
         model = self.model("repairs.Job")
         customers = dict(model._base_manager.using(self.alias).exclude(authorized_by="")
                          .values_list("pk", "repair_order__customer_id"))
 
-        def change(job):
+        def change(job) -> bool:
             # The customer's name as given on the phone: the copy's name of the order's customer.
             new = self.customer_names.get(customers.get(job.pk)) or "Customer"
             self.remember(job.authorized_by, new)
@@ -677,7 +692,7 @@ class Anonymizer:
         self.rewrite("repairs.Job", ("authorized_by",), change,
                      model._base_manager.exclude(authorized_by=""))
 
-    def stock_units(self):
+    def stock_units(self) -> None:
         model = self.model("inventory.StockUnit")
         private = ("trade_in", "private")
 
@@ -693,7 +708,7 @@ class Anonymizer:
         self.rewrite("inventory.StockUnit", ("acquired_from",), change,
                      model._base_manager.exclude(acquired_from=""), read=("source",))
 
-    def free_text(self):
+    def free_text(self) -> None:
         for label, fields in FREE_TEXT:
             def change(row, fields=fields):
                 changed = False
@@ -707,7 +722,7 @@ class Anonymizer:
 
             self.rewrite(label, fields, change)
 
-    def invoices(self):
+    def invoices(self) -> None:
         from repairs.documents import customer_details
 
         customers = {c.pk: c for c in self.model("accounts.Customer")._base_manager
@@ -724,7 +739,7 @@ class Anonymizer:
 
         self.rewrite("repairs.Invoice", ("snapshot",), change, read=("customer",))
 
-    def stored_answers(self):
+    def stored_answers(self) -> None:
         def change(request):
             old = request.response_body
             request.response_body = self.scrub_json(old)
@@ -732,7 +747,7 @@ class Anonymizer:
 
         self.rewrite("accounts.IdempotentRequest", ("response_body",), change)
 
-    def audit_log(self):
+    def audit_log(self) -> None:
         from django.contrib.contenttypes.models import ContentType
 
         labels = {ct.pk: f"{ct.app_label}.{ct.model}" for ct in
@@ -797,7 +812,7 @@ class Anonymizer:
                               for k, v in fields.items()}
         return data
 
-    def admin_log(self):
+    def admin_log(self) -> None:
         def change(entry):
             old = entry.object_repr
             entry.object_repr = self.scrub_text(old)
@@ -805,7 +820,7 @@ class Anonymizer:
 
         self.rewrite("admin.LogEntry", ("object_repr",), change)
 
-    def sessions_and_logins(self):
+    def sessions_and_logins(self) -> None:
         from django.apps import apps
 
         for label in ("sessions.Session", "axes.AccessAttempt", "axes.AccessLog",
@@ -829,7 +844,7 @@ def _blank_values(value):
     return ANONYMIZED
 
 
-def fake_phone(r):
+def fake_phone(r) -> str:
     # 555-01xx: the numbers reserved for fiction in North America; never someone's phone.
     return f"+1 {r.randint(201, 989)} 555-01{r.randint(0, 99):02d}"
 
@@ -839,7 +854,7 @@ def fake_phone(r):
 CHECKS = ("system", "migrations", "health", "smoke")
 
 
-def prepare_isolation(target_value=None):
+def prepare_isolation(target_value=None) -> tuple:
     """The copy to check: never the live database, and one create_test_env made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -858,7 +873,7 @@ def child_environment(live, target):
     return env
 
 
-def run_in_copy(live, target, checks, max_queries, timeout=1800):
+def run_in_copy(live, target, checks, max_queries, timeout: int = 1800) -> Any:
     """Run the checks in a child manage.py whose only database is the copy; returns its report."""
     command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "test_in_isolation",
                "--inside-copy", "--format=json", f"--checks={','.join(checks)}",
@@ -875,7 +890,7 @@ def run_in_copy(live, target, checks, max_queries, timeout=1800):
             from None
 
 
-def run_pytest(target, pytest_args, timeout=7200):
+def run_pytest(target, pytest_args, timeout: int = 7200):
     """The project's pytest suite with DATABASE_URL on the copy's server (pytest-django makes its
     own test_<name> database there; on SQLite the test settings' var/test.sqlite3)."""
     live = service.Target.live()
@@ -892,7 +907,7 @@ def run_pytest(target, pytest_args, timeout=7200):
             "output": result.stdout[-20000:], "items": []}
 
 
-def verify_inside_copy():
+def verify_inside_copy() -> Target:
     """In the child: the configured database is the copy, not the live one the parent named."""
     live_identity = os.environ.get(LIVE_IDENTITY_ENV)
     if not live_identity:
@@ -905,7 +920,7 @@ def verify_inside_copy():
     return here
 
 
-def isolated_checks(checks, max_queries):
+def isolated_checks(checks, max_queries) -> list:
     """The checks, in the process whose database is the copy. Returns [check results]."""
     runners = {"system": check_system, "migrations": check_migrations,
                "health": check_health, "smoke": lambda: smoke(max_queries)}
@@ -924,7 +939,7 @@ def isolated_checks(checks, max_queries):
     return results
 
 
-def check_system():
+def check_system() -> Any:
     import io
 
     from django.core.management import call_command
@@ -941,7 +956,7 @@ def check_system():
             "items": []}
 
 
-def check_migrations():
+def check_migrations() -> Any:
     from django.db import connection
     from django.db.migrations.exceptions import InconsistentMigrationHistory
     from django.db.migrations.executor import MigrationExecutor
@@ -963,7 +978,7 @@ def check_migrations():
     return {"ok": not items, "detail": detail, "items": items}
 
 
-def check_health():
+def check_health() -> dict[str, bool | str | list]:
     import asyncio
 
     from health_check.views import HealthCheckView
@@ -985,7 +1000,7 @@ def check_health():
             "items": items}
 
 
-def smoke_pages():
+def smoke_pages() -> list:
     """The admin index, every admin list and the first row's change page of each, and every
     API list a staff member may read: what people and partners open first."""
     from django.contrib import admin
@@ -1015,7 +1030,7 @@ def smoke_pages():
     return pages
 
 
-def _partner_only(viewset):
+def _partner_only(viewset) -> bool:
     """Endpoints about the calling partner itself: no staff session is admitted."""
     from accounts.api.permissions import HasScope
 

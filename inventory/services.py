@@ -9,6 +9,8 @@ Lock order, everywhere, to rule out deadlocks: purchase order, then its lines, t
 ascending id. Functions that take several parts lock them in that order too.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +21,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import limits
+from accounts.models import User
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
     OdometerReading,
@@ -28,6 +31,7 @@ from inventory.models import (
     PurchaseReceipt,
     PurchaseReceiptLine,
     StockMovement,
+    Supplier,
     Vehicle,
 )
 from inventory.vin import decode_vin, validate_vin
@@ -38,7 +42,7 @@ CENT = Decimal("0.01")
 # ---------------------------------------------------------------------------------------------
 # Vehicles
 # ---------------------------------------------------------------------------------------------
-def save_vehicle(vehicle):
+def save_vehicle(vehicle: Vehicle):
     """Validate and decode the VIN, fill make and model year from it when empty, and save.
 
     Works for a new vehicle and for changes to a known one. Raises InvalidVin (message naming the
@@ -67,12 +71,12 @@ def save_vehicle(vehicle):
     return vehicle
 
 
-def create_vehicle(vin, **details):
+def create_vehicle(vin, **details) -> Vehicle:
     """A new vehicle from its VIN and any of make, model, trim, engine, color, plate, owner."""
     return save_vehicle(Vehicle(vin=vin, **details))
 
 
-def check_odometer(vehicle, reading, read_on, note=""):
+def check_odometer(vehicle: Vehicle, reading, read_on, note: str = "") -> None:
     """Refuse a reading that breaks the odometer rule (InventoryError naming the field).
 
     A reading may not be lower than one taken on or before its date, nor higher than one taken
@@ -127,7 +131,16 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
 # ---------------------------------------------------------------------------------------------
 # Parts ledger
 # ---------------------------------------------------------------------------------------------
-def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="", user=None):
+def _record(
+    part_id,
+    kind,
+    quantity,
+    *,
+    unit_cost: Decimal | None = None,
+    reason: str = "",
+    reference: str = "",
+    user: User | None = None,
+):
     if abs(quantity) > limits.MAX_STOCK_QUANTITY:
         raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"),
                              field="quantity")
@@ -154,7 +167,7 @@ def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="",
         return movement
 
 
-def issue_part(part, quantity, *, reference="", user=None):
+def issue_part(part: Part, quantity, *, reference: str = "", user: User | None = None):
     """Take `quantity` of a part out of stock for a repair order."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
@@ -164,7 +177,14 @@ def issue_part(part, quantity, *, reference="", user=None):
     return movement
 
 
-def return_part(part, quantity, *, reference="", user=None, unit_cost=None):
+def return_part(
+    part: Part,
+    quantity,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    unit_cost: Decimal | None = None,
+):
     """Put parts back into stock (removed from a repair order, or the order was canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
@@ -174,7 +194,7 @@ def return_part(part, quantity, *, reference="", user=None, unit_cost=None):
     return movement
 
 
-def adjust_stock(part, quantity, *, reason, user=None):
+def adjust_stock(part: Part, quantity, *, reason: str, user: User | None = None):
     """Correct stock after a count: positive or negative, always with a reason."""
     if not quantity:
         raise InventoryError("An adjustment changes the quantity.", field="quantity")
@@ -186,7 +206,9 @@ def adjust_stock(part, quantity, *, reason, user=None):
     return movement
 
 
-def receive_part(part, quantity, unit_cost, *, reference="", user=None):
+def receive_part(
+    part: Part, quantity, unit_cost: Decimal, *, reference: str = "", user: User | None = None
+):
     """Add received parts to stock and move the part's average cost toward the new cost."""
     if quantity <= 0:
         raise InventoryError("Quantity received must be positive.")
@@ -209,7 +231,7 @@ def receive_part(part, quantity, unit_cost, *, reference="", user=None):
     return movement
 
 
-def ledger_balance(part):
+def ledger_balance(part: Part):
     """Stock on hand recomputed from the ledger (what on_hand must always equal)."""
     return part.movements.aggregate(total=Sum("quantity"))["total"] or 0
 
@@ -245,7 +267,7 @@ def _status_phrase(order):
     return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
 
 
-def _lock_order(order):
+def _lock_order(order: PurchaseOrder):
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
 
 
@@ -258,14 +280,16 @@ def _require(order, action, *targets):
         )
 
 
-def _refresh(order, locked):
+def _refresh(order: PurchaseOrder, locked):
     for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
                  "cancel_reason", "supplier_reference", "updated_at"):
         setattr(order, name, getattr(locked, name))
     return order
 
 
-def create_purchase_order(supplier, lines=(), *, user=None, notes="", expected_on=None):
+def create_purchase_order(
+    supplier: Supplier, lines=(), *, user: User | None = None, notes: str = "", expected_on=None
+):
     """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
     (the part's average cost when not given)."""
     with transaction.atomic():
@@ -276,7 +300,9 @@ def create_purchase_order(supplier, lines=(), *, user=None, notes="", expected_o
     return order
 
 
-def add_purchase_order_line(order, part, quantity, unit_cost=None):
+def add_purchase_order_line(
+    order: PurchaseOrder, part: Part, quantity, unit_cost: Decimal | None = None
+):
     """Add a part to a draft order (or add to its quantity if it is already on it)."""
     quantity = int(quantity)
     if quantity <= 0:
@@ -308,7 +334,9 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
         return line
 
 
-def place_purchase_order(order, *, user=None, supplier_reference=""):
+def place_purchase_order(
+    order: PurchaseOrder, *, user: User | None = None, supplier_reference: str = ""
+):
     """draft -> ordered: the order went to the supplier."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -324,7 +352,7 @@ def place_purchase_order(order, *, user=None, supplier_reference=""):
     return _refresh(order, locked)
 
 
-def cancel_purchase_order(order, *, user=None, reason=""):
+def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None, reason: str = ""):
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -336,7 +364,14 @@ def cancel_purchase_order(order, *, user=None, reason=""):
     return _refresh(order, locked)
 
 
-def receive_purchase_order(order, quantities=None, *, user=None, packing_slip="", notes=""):
+def receive_purchase_order(
+    order: PurchaseOrder,
+    quantities=None,
+    *,
+    user: User | None = None,
+    packing_slip: str = "",
+    notes: str = "",
+):
     """Receive a delivery: the quantities per line (a mapping of line or line id to quantity;
     everything still outstanding when None). Each line received goes through receive_part
     (stock and average cost); the order becomes partially received or received.
@@ -377,7 +412,7 @@ def receive_purchase_order(order, quantities=None, *, user=None, packing_slip=""
     return receipt
 
 
-def _quantities_to_receive(order, lines, quantities):
+def _quantities_to_receive(order: PurchaseOrder, lines, quantities):
     if quantities is None:
         wanted = {pk: line.outstanding for pk, line in lines.items() if line.outstanding}
     else:
@@ -409,7 +444,7 @@ class ReorderResult:
     skipped: list = field(default_factory=list)
 
 
-def reorder_parts(parts, *, user=None):
+def reorder_parts(parts, *, user: User | None = None) -> ReorderResult:
     """One draft purchase order per usual supplier for the given parts, each for its reorder
     quantity. Parts without a supplier or a reorder quantity, inactive ones, and parts already
     on an open order are left out, with the reason."""

@@ -17,6 +17,8 @@ Webhook events (accounts.webhooks.publish) are written in the same transaction a
 `repair_order.status_changed` by every status step, `invoice.created` by invoicing.
 """
 
+from __future__ import annotations
+
 from collections import namedtuple
 from decimal import Decimal
 
@@ -26,11 +28,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts import limits, webhooks
-from accounts.models import Partner, ShopSettings
+from accounts.models import Customer, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
-from inventory.models import Vehicle
+from inventory.models import Part, Vehicle
 from repairs.choices import (
     EDITABLE_STATUSES,
     AppointmentStatus,
@@ -85,7 +87,7 @@ _VERBS = {
 # Helpers
 # --------------------------------------------------------------------------------------------
 
-def _lock(repair_order):
+def _lock(repair_order: RepairOrder):
     """Lock the order's row for this transaction and return it fresh from the database.
 
     Every write to an order, its jobs, lines, invoice or payments starts here, so this is also
@@ -97,11 +99,11 @@ def _lock(repair_order):
     return locked
 
 
-def _name(user):
+def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
-def _check_transition(repair_order, to_status):
+def _check_transition(repair_order: RepairOrder, to_status) -> None:
     allowed = ALLOWED_FROM[to_status]
     if repair_order.status not in allowed:
         labels = " or ".join(Status(status).label.lower() for status in allowed)
@@ -111,7 +113,7 @@ def _check_transition(repair_order, to_status):
         )
 
 
-def _move(repair_order, to_status, user=None, note=""):
+def _move(repair_order: RepairOrder, to_status, user: User | None = None, note: str = "") -> None:
     """Record the status change on the (locked) order and in its history."""
     now = timezone.now()
     from_status = repair_order.status
@@ -123,7 +125,7 @@ def _move(repair_order, to_status, user=None, note=""):
     _publish_status_change(repair_order, from_status, now)
 
 
-def _publish_status_change(repair_order, from_status, at):
+def _publish_status_change(repair_order: RepairOrder, from_status, at) -> None:
     """`repair_order.status_changed` for the partners that may read the order through the API:
     linked to the vehicle's owner and to the customer who pays (the same rule as the API's
     repair orders endpoint). Internal orders are never sent."""
@@ -148,7 +150,7 @@ def _publish_status_change(repair_order, from_status, at):
                              partner=partner_id)
 
 
-def _check_editable(repair_order):
+def _check_editable(repair_order: RepairOrder) -> None:
     if repair_order.status not in EDITABLE_STATUSES:
         raise RepairError(
             f"{repair_order.number} is {repair_order.get_status_display().lower()}: its jobs and "
@@ -165,7 +167,7 @@ def _next_number(series, year):
     return counter.last_number
 
 
-def _check_line(line):
+def _check_line(line) -> None:
     """A labor or part line within its bounds (accounts.limits): each field, then what the line
     comes to. Raises RepairError with the bound in the message."""
     try:
@@ -176,12 +178,12 @@ def _check_line(line):
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
-def default_part_price(part):
+def default_part_price(part: Part):
     """What a part sells for on an order: the part's selling price from inventory."""
     return part.selling_price
 
 
-def _issue(line, user):
+def _issue(line, user: User | None) -> None:
     if line.issued_quantity:
         return
     try:
@@ -193,7 +195,7 @@ def _issue(line, user):
     line.save(update_fields=["issued_quantity"])
 
 
-def _return(line, user):
+def _return(line, user: User | None) -> None:
     if not line.issued_quantity:
         return
     inventory_services.return_part(line.part, line.issued_quantity,
@@ -203,12 +205,12 @@ def _return(line, user):
     line.save(update_fields=["issued_quantity"])
 
 
-def _issue_job_parts(job, user):
+def _issue_job_parts(job: Job, user: User | None) -> None:
     for line in job.part_lines.select_related("part", "job").order_by("id"):
         _issue(line, user)
 
 
-def _return_job_parts(job, user):
+def _return_job_parts(job: Job, user: User | None) -> None:
     for line in job.part_lines.select_related("part").filter(issued_quantity__gt=0):
         _return(line, user)
 
@@ -217,7 +219,7 @@ def _return_job_parts(job, user):
 # Opening orders
 # --------------------------------------------------------------------------------------------
 
-def open_orders_warning(vehicle, exclude=None):
+def open_orders_warning(vehicle: Vehicle, exclude=None) -> str:
     """A message when the vehicle already has an open repair order, else an empty string."""
     others = RepairOrder.objects.open().filter(vehicle=vehicle)
     if exclude is not None and exclude.pk:
@@ -229,7 +231,9 @@ def open_orders_warning(vehicle, exclude=None):
             "check it is not the same visit.")
 
 
-def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of=None):
+def check_new_repair_order(
+    vehicle: Vehicle, *, customer: Customer | None = None, internal=None, comeback_of=None
+) -> tuple:
     """Who pays for a new order and whether it is internal; RepairError when it cannot be
     opened. Forms call it to show the reason next to the fields."""
     if internal is None:
@@ -254,10 +258,22 @@ def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of
     return customer, internal
 
 
-def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=None,
-                        promised_at=None, comeback_of=None, notes="", internal=None,
-                        discount_percent=ZERO, hazardous_waste=True, appointment=None,
-                        user=None, instance=None):
+def create_repair_order(
+    vehicle: Vehicle,
+    *,
+    customer: Customer | None = None,
+    advisor=None,
+    odometer_in=None,
+    promised_at=None,
+    comeback_of=None,
+    notes: str = "",
+    internal=None,
+    discount_percent=ZERO,
+    hazardous_waste: bool = True,
+    appointment=None,
+    user: User | None = None,
+    instance=None,
+):
     """Open an estimate for a vehicle. Returns (repair_order, warnings).
 
     The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
@@ -300,7 +316,7 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
 # Appointments
 # --------------------------------------------------------------------------------------------
 
-def _vehicle_owner_error(vehicle, customer):
+def _vehicle_owner_error(vehicle: Vehicle, customer: Customer) -> str:
     if vehicle.owner_id == customer.pk:
         return ""
     whose = f"belongs to {vehicle.owner}" if vehicle.owner_id else "is the business's own"
@@ -308,7 +324,7 @@ def _vehicle_owner_error(vehicle, customer):
             "customer's vehicles, or record the change of owner on the vehicle first.")
 
 
-def check_appointment(appointment):
+def check_appointment(appointment: Appointment) -> None:
     """RepairError when `appointment` (saved or not) cannot be booked as it stands.
 
     The vehicle is the customer's; a new booking, or one moved to another day or time, is not in
@@ -342,7 +358,7 @@ def check_appointment(appointment):
                               "another time.")
 
 
-def save_appointment(appointment, *, user=None):
+def save_appointment(appointment: Appointment, *, user: User | None = None):
     """Book a new appointment or save changes to one, after check_appointment. Two bookings of
     one slot at the same moment: the slot's unique constraint lets one in, the other is told
     who holds the slot."""
@@ -360,7 +376,9 @@ def save_appointment(appointment, *, user=None):
     return appointment
 
 
-def create_repair_order_from_appointment(appointment, *, user=None):
+def create_repair_order_from_appointment(
+    appointment: Appointment, *, user: User | None = None
+) -> CreatedRepairOrder:
     """Turn a booked appointment into an estimate with a first job for the customer's concern."""
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -388,8 +406,16 @@ def create_repair_order_from_appointment(appointment, *, user=None):
 # Jobs and lines
 # --------------------------------------------------------------------------------------------
 
-def add_job(repair_order, *, title, complaint="", cause="", correction="", user=None,
-            canned_job=None):
+def add_job(
+    repair_order: RepairOrder,
+    *,
+    title,
+    complaint: str = "",
+    cause: str = "",
+    correction: str = "",
+    user: User | None = None,
+    canned_job=None,
+) -> Job:
     """Add a job at the end of the order. Jobs of internal orders need no customer decision."""
     if not (title or "").strip():
         raise RepairError("A job needs a title.")
@@ -425,7 +451,7 @@ def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
     return job
 
 
-def remove_job(job, *, user=None):
+def remove_job(job: Job, *, user: User | None = None) -> None:
     """Take a job off the order, returning its issued parts to stock."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -438,7 +464,7 @@ def remove_job(job, *, user=None):
         job.delete()
 
 
-def save_job_text(job, *, user=None, **fields):
+def save_job_text(job: Job, *, user: User | None = None, **fields):
     """Change a job's title, complaint, cause or correction (technicians write the last two)."""
     allowed = {"title", "complaint", "cause", "correction", "position"}
     unknown = set(fields) - allowed
@@ -454,7 +480,15 @@ def save_job_text(job, *, user=None, **fields):
     return job
 
 
-def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, user=None):
+def add_labor_line(
+    job: Job,
+    *,
+    operation,
+    hours_sold,
+    rate: Decimal | None = None,
+    technician: User | None = None,
+    user: User | None = None,
+) -> LaborLine:
     """Sell labor on a job; the rate defaults to the shop's labor rate."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -469,7 +503,7 @@ def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, us
     return line
 
 
-def save_labor_line(line, *, user=None):
+def save_labor_line(line, *, user: User | None = None):
     """Save changes to an existing labor line (hours, rate, technician, operation)."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -480,21 +514,23 @@ def save_labor_line(line, *, user=None):
     return line
 
 
-def remove_labor_line(line, *, user=None):
+def remove_labor_line(line, *, user: User | None = None) -> None:
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
         line.delete()
 
 
-def _parts_due_now(job, repair_order):
+def _parts_due_now(job: Job, repair_order: RepairOrder):
     """Lines added now are issued at once when the job is approved and work is on or about
     to start (order approved or in progress); otherwise when work starts."""
     return (job.authorization == Authorization.APPROVED
             and repair_order.status in (Status.APPROVED, Status.IN_PROGRESS))
 
 
-def add_part_line(job, part, quantity, *, price=None, user=None):
+def add_part_line(
+    job: Job, part: Part, quantity, *, price=None, user: User | None = None
+) -> PartLine:
     """Put a part on a job at its selling price (internal orders: at cost), remembering its
     cost; issued from stock at once if the order is approved or in progress."""
     quantity = int(quantity)
@@ -516,7 +552,7 @@ def add_part_line(job, part, quantity, *, price=None, user=None):
     return line
 
 
-def change_part_line(line, *, quantity=None, price=None, user=None):
+def change_part_line(line, *, quantity=None, price=None, user: User | None = None):
     """Change a part line's quantity or price; issued stock follows the new quantity."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -550,7 +586,7 @@ def change_part_line(line, *, quantity=None, price=None, user=None):
     return line
 
 
-def remove_part_line(line, *, user=None):
+def remove_part_line(line, *, user: User | None = None) -> None:
     """Take a part off a job; what was issued goes back to stock."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -564,7 +600,15 @@ def remove_part_line(line, *, user=None):
 # Customer authorization
 # --------------------------------------------------------------------------------------------
 
-def authorize_job(job, decision, *, method, authorized_by, user=None, only_pending=False):
+def authorize_job(
+    job: Job,
+    decision,
+    *,
+    method,
+    authorized_by,
+    user: User | None = None,
+    only_pending: bool = False,
+):
     """Record the customer's approval or decline of a job: by whom, when and how.
 
     A declined job stays on the vehicle as a recommendation; its issued parts go back to stock.
@@ -601,7 +645,7 @@ def authorize_job(job, decision, *, method, authorized_by, user=None, only_pendi
     return job
 
 
-def recommendations_for(vehicle):
+def recommendations_for(vehicle: Vehicle):
     """Work declined on earlier visits of a vehicle, newest first: to offer again."""
     return (Job.objects.recommendations().for_vehicle(vehicle)
             .select_related("repair_order").order_by("-authorized_at", "-id"))
@@ -611,7 +655,7 @@ def recommendations_for(vehicle):
 # Workflow: one function per step
 # --------------------------------------------------------------------------------------------
 
-def approve_repair_order(repair_order, *, user=None):
+def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None):
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -630,7 +674,7 @@ def approve_repair_order(repair_order, *, user=None):
     return repair_order
 
 
-def start_work(repair_order, *, user=None):
+def start_work(repair_order: RepairOrder, *, user: User | None = None):
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -641,7 +685,7 @@ def start_work(repair_order, *, user=None):
     return repair_order
 
 
-def complete_work(repair_order, *, user=None):
+def complete_work(repair_order: RepairOrder, *, user: User | None = None):
     """in_progress → completed: every job decided and nobody still clocked in."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -695,13 +739,21 @@ def invoice_repair_order(repair_order, *, user=None):
     return invoice
 
 
-def invoice_balance(invoice):
+def invoice_balance(invoice: Invoice):
     """What the customer still owes: total less credit notes and payments (negative: refund)."""
     annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
     return money(annotated.balance_amount)
 
 
-def record_payment(invoice, amount, method, *, reference="", user=None, received_at=None):
+def record_payment(
+    invoice: Invoice,
+    amount: Decimal,
+    method,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    received_at=None,
+):
     """Take a payment (partial or full) against an invoice. More than the balance is refused;
     the order becomes paid when nothing is left to pay."""
     try:
@@ -730,7 +782,7 @@ def record_payment(invoice, amount, method, *, reference="", user=None, received
     return payment
 
 
-def issue_credit_note(invoice, amount, reason, *, user=None):
+def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *, user: User | None = None):
     """Correct an invoice by a credit note with its own number; never by editing the invoice."""
     try:
         amount = money(amount)
@@ -758,7 +810,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
     return note
 
 
-def close_internal_order(repair_order, *, user=None):
+def close_internal_order(repair_order: RepairOrder, *, user: User | None = None):
     """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -771,7 +823,7 @@ def close_internal_order(repair_order, *, user=None):
     return repair_order
 
 
-def cancel_repair_order(repair_order, *, user=None, reason=""):
+def cancel_repair_order(repair_order: RepairOrder, *, user: User | None = None, reason: str = ""):
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -799,7 +851,7 @@ TRANSITIONS = (
 # Technicians' time
 # --------------------------------------------------------------------------------------------
 
-def clock_in(technician, job, *, at=None):
+def clock_in(technician: User, job: Job, *, at=None):
     """Start a technician's time on a job of an order in progress (one job at a time)."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -827,7 +879,7 @@ def clock_in(technician, job, *, at=None):
     return entry
 
 
-def clock_out(technician, *, at=None):
+def clock_out(technician: User, *, at=None):
     """End the technician's open time entry."""
     with transaction.atomic():
         entry = (TimeEntry.objects.select_for_update()
@@ -849,14 +901,14 @@ TIME_LOCKED_STATUSES = (Status.INVOICED, Status.PAID, Status.CLOSED, Status.CANC
 CORRECT_TIME_PERMISSION = "repairs.correct_timeentry"
 
 
-def _check_not_future(moment, verb):
+def _check_not_future(moment, verb) -> None:
     now = timezone.now()
     if moment is not None and moment > now:
         raise RepairError(f"A time entry cannot {verb} in the future (it is now "
                           f"{timezone.localtime(now):%Y-%m-%d %H:%M}).")
 
 
-def check_time_entry_change(entry, *, started, ended, user, repair_order=None):
+def check_time_entry_change(entry, *, started, ended, user: User, repair_order=None) -> None:
     """RepairError when `user` may not set `entry` to run from `started` to `ended`.
 
     A technician moves the start of their own open entry or clocks it off; correcting a closed
@@ -885,7 +937,7 @@ def check_time_entry_change(entry, *, started, ended, user, repair_order=None):
                           "corrects a closed entry.")
 
 
-def change_time_entry(entry, *, started, ended, user):
+def change_time_entry(entry, *, started, ended, user: User):
     """Move a time entry's start or end (see check_time_entry_change for who may do what).
 
     The audit log keeps the old and new times with who changed them."""
@@ -900,7 +952,7 @@ def change_time_entry(entry, *, started, ended, user):
     return stored
 
 
-def actual_hours(job):
+def actual_hours(job: Job):
     """Hours technicians clocked on a job (open entries count up to now)."""
     return sum((entry.hours for entry in job.time_entries.all()), Decimal("0.00"))
 
@@ -909,7 +961,7 @@ def actual_hours(job):
 # What the car lot reads
 # --------------------------------------------------------------------------------------------
 
-def internal_cost(repair_order):
+def internal_cost(repair_order: RepairOrder) -> tuple | tuple[Decimal | Decimal, Decimal | Decimal]:
     """(parts_cost, labor_cost) of an order's approved work, in Decimal: parts at the cost they
     had when added, labor at hours sold x rate. A canceled order cost nothing."""
     status = RepairOrder.objects.values_list("status", flat=True).get(pk=repair_order.pk)

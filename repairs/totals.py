@@ -13,6 +13,8 @@ The rules, in order (all money in Decimal, rounded half-up to the cent at each s
 Internal orders (the business's own vehicles) carry cost only: no discount, fees or tax.
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -40,7 +42,7 @@ class Rates:
     hazardous_waste_fee: Decimal
 
     @classmethod
-    def from_settings(cls, shop):
+    def from_settings(cls, shop) -> Rates:
         return cls(
             parts_tax_rate=shop.parts_tax_rate,
             labor_tax_rate=shop.labor_tax_rate,
@@ -49,7 +51,7 @@ class Rates:
             hazardous_waste_fee=shop.hazardous_waste_fee,
         )
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return {name: str(value) for name, value in asdict(self).items()}
 
 
@@ -87,25 +89,25 @@ class Totals:
     total: Decimal
 
     @property
-    def discount(self):
+    def discount(self) -> Decimal:
         return self.labor_discount + self.parts_discount
 
     @property
-    def fees(self):
+    def fees(self) -> Decimal:
         return self.shop_supplies + self.hazardous_waste
 
     @property
-    def tax(self):
+    def tax(self) -> Decimal:
         return self.labor_tax + self.parts_tax
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         values = asdict(self)
         values.update(discount=self.discount, fees=self.fees, tax=self.tax)
         return {name: str(value) for name, value in values.items()}
 
 
-def compute_totals(labor, parts, rates, *, discount_percent=ZERO, hazardous_waste=True,
-                   internal=False):
+def compute_totals(labor, parts, rates, *, discount_percent=ZERO, hazardous_waste: bool = True,
+                   internal: bool = False):
     """Totals of an order from its counted labor items, part items and the shop's rates."""
     labor = list(labor)
     parts = list(parts)

@@ -4,6 +4,8 @@ No database here; sales.services feeds these from a deal's rows. Every amount is
 cent, half up, at the point a person would see it on the buyer's order.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -26,7 +28,7 @@ def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trad
     return cents(taxable * Decimal(rate_percent) / HUNDRED)
 
 
-def monthly_payment(principal, apr_percent, term_months):
+def monthly_payment(principal, apr_percent, term_months) -> Decimal | Decimal:
     """The level monthly payment of a loan: P = A * r / (1 - (1 + r) ** -n), r = APR / 12.
 
     With APR 0 it is simply the amount over the months."""
@@ -84,7 +86,7 @@ class DealFigures:
     back_gross: Decimal
 
     @property
-    def total_gross(self):
+    def total_gross(self) -> Decimal:
         return self.front_gross + self.back_gross
 
     @property
@@ -93,7 +95,7 @@ class DealFigures:
 
 
 def deal_figures(*, sale_price, documentation_fee, registration_fee, tax_rate, trade_reduces_tax,
-                 trades=(), addons=(), down_payment=ZERO, financed=False, apr=None,
+                 trades=(), addons=(), down_payment=ZERO, financed: bool = False, apr=None,
                  term_months=None, finance_reserve=ZERO, unit_cost=ZERO):
     """The whole deal from its inputs.
 

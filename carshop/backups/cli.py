@@ -1,15 +1,21 @@
 """What the backup commands share: error translation, progress, argument types."""
 
+from __future__ import annotations
+
 import contextlib
 import sys
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
 from carshop.backups.errors import BackupError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @contextlib.contextmanager
-def operator_errors():
+def operator_errors() -> Iterator:
     """A BackupError becomes Django's one-line error with a non-zero exit."""
     import sqlite3
 
@@ -24,7 +30,7 @@ def operator_errors():
         raise CommandError(f"{type(exc).__name__}: {first_line}") from None
 
 
-def bool_value(value):
+def bool_value(value) -> bool:
     lowered = str(value).strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
@@ -35,17 +41,17 @@ def bool_value(value):
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def progress_printer(command, label):
+def progress_printer(command, label) -> Any:
     """A callback that shows each finished step on a terminal and stays quiet in cron."""
     if not sys.stderr.isatty():
         return None
 
-    def show(step):
+    def show(step) -> None:
         command.stderr.write(f"{label}: {step}")
     return show
 
 
-def human_size(size):
+def human_size(size) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1024 or unit == "TB":

@@ -6,12 +6,15 @@ name and renamed (or uploaded) only when complete; the manifest is written last.
 a manifest is therefore not a backup, and no half-written file ever carries a backup's name.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -25,31 +28,31 @@ PARTIAL_SUFFIX = ".partial"
 class LocalDestination:
     """A folder on this machine (or a mounted network share)."""
 
-    def __init__(self, path):
+    def __init__(self, path) -> None:
         self.path = Path(path).expanduser().absolute()
 
     @property
-    def label(self):
+    def label(self) -> str:
         return str(self.path)
 
-    def hint(self):
+    def hint(self) -> str:
         return str(self.path)
 
-    def ensure(self):
+    def ensure(self) -> None:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise disk_error(exc, self.label) from None
 
-    def staging_path(self, name):
+    def staging_path(self, name) -> str:
         return str(self.path / (name + PARTIAL_SUFFIX))
 
-    def commit(self, staged, name):
+    def commit(self, staged, name) -> None:
         fsync_file(staged)
         os.replace(staged, self.path / name)
         fsync_dir(self.path)
 
-    def write_manifest(self, manifest):
+    def write_manifest(self, manifest) -> None:
         name = manifest["id"] + MANIFEST_SUFFIX
         staged = self.path / (name + PARTIAL_SUFFIX)
         try:
@@ -63,50 +66,50 @@ class LocalDestination:
             remove_quietly(staged)
             raise disk_error(exc, self.label) from None
 
-    def names(self):
+    def names(self) -> list:
         if not self.path.is_dir():
             return []
         return sorted(os.listdir(self.path))
 
-    def read_manifest(self, name):
+    def read_manifest(self, name) -> Any:
         with open(self.path / name) as handle:
             return json.load(handle)
 
-    def exists(self, name):
+    def exists(self, name) -> bool:
         return (self.path / name).exists()
 
-    def local_file(self, name):
+    def local_file(self, name) -> str:
         """A local path to read the file from (here: the file itself)."""
         return str(self.path / name)
 
-    def release(self, local):
+    def release(self, local) -> None:
         pass
 
-    def size(self, name):
+    def size(self, name) -> int:
         return (self.path / name).stat().st_size
 
     def modified(self, name):
         return (self.path / name).stat().st_mtime
 
-    def delete(self, name):
+    def delete(self, name) -> None:
         remove_quietly(self.path / name)
 
 
 class StorageDestination:
     """A Django storage: files are staged in a local folder, then uploaded."""
 
-    def __init__(self, storage, alias="dbbackup"):
+    def __init__(self, storage, alias: str = "dbbackup") -> None:
         self.storage = storage
         self.alias = alias
 
     @property
-    def label(self):
+    def label(self) -> str:
         return f"storage {self.alias!r} ({type(self.storage).__name__})"
 
-    def hint(self):
+    def hint(self) -> str:
         return f"storage:{self.alias}"
 
-    def ensure(self):
+    def ensure(self) -> None:
         pass
 
     def _staging_dir(self):
@@ -117,7 +120,7 @@ class StorageDestination:
     def staging_path(self, name):
         return os.path.join(self._staging_dir(), name + PARTIAL_SUFFIX)
 
-    def commit(self, staged, name):
+    def commit(self, staged, name) -> None:
         from django.core.files import File
 
         try:
@@ -130,7 +133,7 @@ class StorageDestination:
         finally:
             remove_quietly(staged)
 
-    def write_manifest(self, manifest):
+    def write_manifest(self, manifest) -> None:
         from django.core.files.base import ContentFile
 
         name = manifest["id"] + MANIFEST_SUFFIX
@@ -144,11 +147,11 @@ class StorageDestination:
         except FileNotFoundError:
             return []
 
-    def read_manifest(self, name):
+    def read_manifest(self, name) -> Any:
         with self.storage.open(name, "rb") as handle:
             return json.loads(handle.read().decode())
 
-    def exists(self, name):
+    def exists(self, name) -> bool:
         return self.storage.exists(name)
 
     def local_file(self, name):
@@ -159,10 +162,10 @@ class StorageDestination:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         return local
 
-    def release(self, local):
+    def release(self, local) -> None:
         remove_quietly(local)
 
-    def size(self, name):
+    def size(self, name) -> int:
         return self.storage.size(name)
 
     def modified(self, name):
@@ -170,7 +173,7 @@ class StorageDestination:
             return self.storage.get_modified_time(name).timestamp()
         return 0
 
-    def delete(self, name):
+    def delete(self, name) -> None:
         self.storage.delete(name)
 
 
@@ -186,7 +189,7 @@ def default_destination():
     return StorageDestination(storages["dbbackup"])
 
 
-def destination_for(value):
+def destination_for(value) -> LocalDestination | StorageDestination:
     return LocalDestination(value) if value else default_destination()
 
 

@@ -5,9 +5,12 @@ RunSQL, third-party tables), never a list written down today: other apps add mod
 The backup machinery's own tables (`carshop_backup_*`) are left out of row counts and checksums.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json
+from typing import Any
 
 OWN_PREFIX = "carshop_backup_"
 
@@ -22,16 +25,16 @@ class Table:
     pk: tuple
     pk_types: tuple
 
-    def describe(self):
+    def describe(self) -> list[str | list]:
         return [self.name, list(zip(self.columns, self.types, strict=True)), list(self.pk)]
 
 
-def qi(name):
+def qi(name) -> str:
     """Quote an identifier (the same rule for PostgreSQL and SQLite)."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def ql(value):
+def ql(value) -> str:
     """Quote a string literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -43,7 +46,7 @@ def pg_schema(cursor):
     return cursor.fetchone()[0]
 
 
-def pg_tables(cursor):
+def pg_tables(cursor) -> list:
     """Every ordinary table of the current schema, except the backup machinery's own."""
     cursor.execute(
         """
@@ -64,7 +67,7 @@ def pg_tables(cursor):
     return _assemble(cursor.fetchall())
 
 
-def pg_sequences(cursor):
+def pg_sequences(cursor) -> list:
     cursor.execute(
         """
         SELECT c.relname FROM pg_class c
@@ -79,7 +82,7 @@ def pg_sequences(cursor):
 
 # --- SQLite ----------------------------------------------------------------------------------
 
-def sqlite_tables(conn, schema="main"):
+def sqlite_tables(conn, schema: str = "main") -> list:
     """Every table of an SQLite database, except SQLite's and the backup machinery's own.
     `conn`: an sqlite3 connection or cursor (or Django's cursor over one)."""
     names = [
@@ -101,8 +104,8 @@ def sqlite_tables(conn, schema="main"):
     return _assemble(rows)
 
 
-def _assemble(rows):
-    tables = {}
+def _assemble(rows) -> list:
+    tables: dict[Any, Any] = {}
     for name, column, coltype, pkpos in rows:
         entry = tables.setdefault(name, {"columns": [], "types": [], "pk": {}})
         entry["columns"].append(column)
@@ -118,7 +121,7 @@ def _assemble(rows):
     return result
 
 
-def applied_migrations(execute, tables):
+def applied_migrations(execute, tables) -> list:
     """[app, name] of every applied migration; `execute(sql)` returns rows."""
     if "django_migrations" not in {t.name for t in tables}:
         return []  # not a Django database yet
@@ -126,7 +129,7 @@ def applied_migrations(execute, tables):
     return [[app, name] for app, name in rows]
 
 
-def schema_fingerprint(tables, migrations):
+def schema_fingerprint(tables, migrations) -> str:
     """Changes when a table, column, type or applied migration changes: an incremental backup
     can only continue a chain whose schema is the same."""
     payload = json.dumps([[t.describe() for t in tables], migrations], sort_keys=True)

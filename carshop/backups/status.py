@@ -6,23 +6,29 @@ not roll back the record of the backups and drills made since. The health check 
 it with `load()`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import json
 import os
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 HISTORY = 100
 
 
-def path():
+def path() -> str:
     return str(settings.BACKUP_STATUS_FILE)
 
 
-def load():
+def load() -> Any:
     try:
         with open(path()) as handle:
             return json.load(handle)
@@ -31,7 +37,7 @@ def load():
 
 
 @contextlib.contextmanager
-def _locked():
+def _locked() -> Iterator:
     os.makedirs(os.path.dirname(path()) or ".", exist_ok=True)
     with open(path() + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -63,7 +69,7 @@ def parse_time(value):
     return datetime.fromisoformat(value) if value else None
 
 
-def last_backup_age(now=None):
+def last_backup_age(now=None) -> Any:
     """How long ago the last successful backup finished, or None if there never was one."""
     last = load().get("last_backup") or {}
     finished = parse_time(last.get("finished_at"))

@@ -1,5 +1,7 @@
 """Small pieces shared by the engines: checksums, files, child processes, pause points."""
 
+from __future__ import annotations
+
 import contextlib
 import gzip
 import hashlib
@@ -9,10 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import xxhash
 
 from carshop.backups.errors import BackupError
+
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 MOD64 = 1 << 64
 CHUNK = 1024 * 1024
@@ -26,7 +32,7 @@ CHUNK = 1024 * 1024
 # endian) in scheme 1, XXH3-64 from scheme 2 on, ten times cheaper per row (the sums detect
 # damage and mistakes; they are not a signature).
 
-def checksum_hex(total):
+def checksum_hex(total) -> str:
     return f"{int(total) % MOD64:016x}"
 
 
@@ -48,7 +54,7 @@ def row_hash_sum(rows, scheme):
 
 # --- files -------------------------------------------------------------------------------------
 
-def sha256_file(path):
+def sha256_file(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(CHUNK):
@@ -56,7 +62,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def fsync_file(path):
+def fsync_file(path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -64,12 +70,12 @@ def fsync_file(path):
         os.close(fd)
 
 
-def fsync_dir(path):
+def fsync_dir(path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
         fsync_file(path)
 
 
-def gzip_file(source, target, level=6):
+def gzip_file(source, target, level: int = 6) -> None:
     with open(source, "rb") as src, gzip.open(target, "wb", compresslevel=level) as dst:
         shutil.copyfileobj(src, dst, CHUNK)
 
@@ -80,12 +86,12 @@ def open_maybe_gzip(path):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def read_magic(path, size=16):
+def read_magic(path, size: int = 16):
     with open_maybe_gzip(path) as handle:
         return handle.read(size)
 
 
-def remove_quietly(*paths):
+def remove_quietly(*paths) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
@@ -103,7 +109,7 @@ def disk_error(exc, where):
 
 # --- child processes ---------------------------------------------------------------------------
 
-def _die_with_parent():
+def _die_with_parent() -> None:
     """Run in the child before exec: if this process is killed, the child is killed too, so a
     killed restore never leaves psql behind to commit a half-done job."""
     if sys.platform.startswith("linux"):
@@ -113,7 +119,7 @@ def _die_with_parent():
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def spawn(args, **kwargs):
+def spawn(args, **kwargs) -> Popen:
     try:
         return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
     except FileNotFoundError:
@@ -135,7 +141,7 @@ def last_error_line(stderr_bytes, fallback):
 PAUSE_ENV = "CARSHOP_BACKUP_PAUSE_AT"
 
 
-def pause_point(name):
+def pause_point(name) -> None:
     """Stop here for a while when CARSHOP_BACKUP_PAUSE_AT names this point.
 
     Fault-injection for the recovery tests and for drills: a test runs `restore` in a child

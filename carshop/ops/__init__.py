@@ -3,10 +3,12 @@ log analysis and monitoring. Commands stay thin: they parse options, call these 
 the report; `diagnostics` runs several of the same functions in one go.
 """
 
+from __future__ import annotations
+
 SERVER_ENVIRONMENTS = ("production", "staging")
 
 
-def on_server():
+def on_server() -> bool:
     """Production or staging: where insecure or missing values are failures, not notes."""
     from django.conf import settings
 

@@ -3,6 +3,8 @@
 What check_auth_config prints, and the lockout figures reset_password and diagnostics use.
 """
 
+from __future__ import annotations
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,7 +43,7 @@ def locked_out_attempts(now=None):
     return attempts.order_by("-attempt_time")
 
 
-def human_duration(delta):
+def human_duration(delta) -> str:
     if delta is None:
         return "until reset by an administrator"
     seconds = int(delta.total_seconds())
@@ -52,7 +54,7 @@ def human_duration(delta):
     return f"{seconds} s"
 
 
-def check_auth_config(now=None, server=None):
+def check_auth_config(now=None, server=None) -> Report:
     """The authentication findings. `server`: judge the settings as a server needs them (default:
     when DJANGO_ENV is production or staging); security_check always does."""
     now = now or timezone.now()
@@ -64,7 +66,7 @@ def check_auth_config(now=None, server=None):
     return report
 
 
-def _cookie_flag(report, name, value, needed, why, server):
+def _cookie_flag(report, name, value, needed, why, server) -> None:
     if value == needed:
         report.ok(name, str(value))
     elif server:
@@ -73,7 +75,7 @@ def _cookie_flag(report, name, value, needed, why, server):
         report.ok(name, f"{value} ({settings.DJANGO_ENV}: plain HTTP; production sets it)")
 
 
-def _sessions(report, now, server):
+def _sessions(report, now, server) -> None:
     report.ok("SESSION_ENGINE", settings.SESSION_ENGINE)
     age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if age > timedelta(days=1):

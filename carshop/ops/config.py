@@ -6,6 +6,8 @@ can be written, the database and the cache answer, Django's system checks (and i
 checks on a server) pass, and values that each look fine agree with each other.
 """
 
+from __future__ import annotations
+
 import tempfile
 import uuid
 from pathlib import Path
@@ -46,7 +48,7 @@ THRESHOLDS = (
 )
 
 
-def validate_configuration():
+def validate_configuration() -> Report:
     report = Report("configuration")
     report.ok("DJANGO_ENV", settings.DJANGO_ENV)
     _required(report)
@@ -62,7 +64,7 @@ def validate_configuration():
     return report
 
 
-def _required(report):
+def _required(report) -> None:
     for name, purpose in REQUIRED:
         value = getattr(settings, name, None)
         if value in (None, "", [], ()):
@@ -71,7 +73,7 @@ def _required(report):
             report.ok(name, "set")
 
 
-def weak_secret_key(key):
+def weak_secret_key(key) -> str:
     """Why `key` must not sign anything on a server, or "" when it is fit."""
     if not key:
         return "not set (signs sessions and CSRF tokens)"
@@ -84,7 +86,7 @@ def weak_secret_key(key):
     return ""
 
 
-def secret_key_and_debug(report, server=None):
+def secret_key_and_debug(report, server=None) -> None:
     server = on_server() if server is None else server
     key = settings.SECRET_KEY or ""
     problem = weak_secret_key(key)
@@ -106,7 +108,7 @@ def _existing_parent(path):
     return path
 
 
-def _can_write(folder):
+def _can_write(folder) -> bool:
     """Really write there (permission bits say nothing when running as root)."""
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".carshop-write-test-"):
@@ -115,7 +117,7 @@ def _can_write(folder):
         return False
 
 
-def _folder(report, name, purpose):
+def _folder(report, name, purpose) -> None:
     value = getattr(settings, name, None)
     if not value:
         report.fail(name, f"not set ({purpose})")
@@ -136,7 +138,7 @@ def _folder(report, name, purpose):
             report.fail(name, f"{path} does not exist and cannot be created under {parent}")
 
 
-def _database(report):
+def _database(report) -> None:
     for alias in connections:
         connection = connections[alias]
         label = f"database {alias}" if alias != "default" else "database"
@@ -154,7 +156,7 @@ def _database(report):
             report.ok(label, detail)
 
 
-def _caches(report):
+def _caches(report) -> None:
     for alias in settings.CACHES:
         label = f"cache {alias}" if alias != "default" else "cache"
         backend = settings.CACHES[alias]["BACKEND"].rsplit(".", 1)[-1]
@@ -173,7 +175,7 @@ def _caches(report):
             report.ok(label, f"{backend} reachable")
 
 
-def system_checks(report, deploy=None, skip=()):
+def system_checks(report, deploy=None, skip=()) -> None:
     """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
     `skip`: check ids that the caller's own findings already judge."""
     deploy = on_server() if deploy is None else deploy
@@ -195,7 +197,7 @@ def _host_allowed(host, allowed):
     return validate_host(host, allowed)
 
 
-def hosts_and_origins(report, server=None):
+def hosts_and_origins(report, server=None) -> None:
     server = on_server() if server is None else server
     allowed = list(settings.ALLOWED_HOSTS)
     if server and "*" in allowed:
@@ -221,7 +223,7 @@ def hosts_and_origins(report, server=None):
                   f"{len(allowed)} hosts, {count} trusted origins, consistent")
 
 
-def _server_only(report):
+def _server_only(report) -> None:
     if not on_server():
         return
     if settings.TRUSTED_PROXY_COUNT == 0:
@@ -239,7 +241,7 @@ def _server_only(report):
         report.warn("DEFAULT_FROM_EMAIL", f"{settings.DEFAULT_FROM_EMAIL}: set the shop's address")
 
 
-def _thresholds(report):
+def _thresholds(report) -> None:
     consistent = True
     for warn_name, fail_name in THRESHOLDS:
         warn_at, fail_at = getattr(settings, warn_name), getattr(settings, fail_name)

@@ -2,6 +2,8 @@
 and who holds its connections. PostgreSQL and SQLite each answer what applies to them.
 """
 
+from __future__ import annotations
+
 import statistics
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ def connection_for(alias):
     return connections[alias]
 
 
-def server_version(connection):
+def server_version(connection) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
@@ -64,7 +66,7 @@ def database_size(connection):
     return None
 
 
-def unapplied_migrations(connection):
+def unapplied_migrations(connection) -> list:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, backwards in plan
@@ -75,7 +77,7 @@ def megabytes(size):
     return None if size is None else round(size / (1024 * 1024), 1)
 
 
-def check_connection(alias="default", round_trips=5):
+def check_connection(alias: str = "default", round_trips: int = 5) -> Report:
     """Connect afresh (not through the connection this process already holds) and measure."""
     if round_trips < 1:
         raise CommandError(f"--round-trips must be 1 or more, got {round_trips}")
@@ -139,7 +141,7 @@ def check_connection(alias="default", round_trips=5):
 # --- connections --------------------------------------------------------------------------
 
 
-def connection_usage(alias="default", limit=5):
+def connection_usage(alias: str = "default", limit: int = 5) -> Report:
     """Who holds the database's connections now, against what the server allows."""
     if limit < 1:
         raise CommandError(f"--limit must be 1 or more, got {limit}")
@@ -153,7 +155,7 @@ def connection_usage(alias="default", limit=5):
     return report
 
 
-def _postgresql_usage(connection, limit):
+def _postgresql_usage(connection, limit) -> Report:
     report = Report("database connections")
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_connections")
@@ -217,7 +219,7 @@ def _postgresql_usage(connection, limit):
     return report
 
 
-def _sqlite_usage(connection):
+def _sqlite_usage(connection) -> Report:
     report = Report("database connections")
     path, wal = sqlite_files(connection)
     with connection.cursor() as cursor:

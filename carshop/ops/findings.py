@@ -6,6 +6,8 @@ monitor_db_connections) each build one, and `diagnostics` runs the same function
 of them, so a finding reads the same wherever it appears.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 
 from django.core.management.base import CommandError
@@ -22,7 +24,7 @@ class Finding:
     check: str
     detail: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {"status": self.status, "check": self.check, "detail": self.detail}
 
 
@@ -32,16 +34,16 @@ class Report:
     findings: list = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
-    def ok(self, check, detail=""):
+    def ok(self, check, detail: str = "") -> None:
         self.findings.append(Finding(OK, check, detail))
 
-    def warn(self, check, detail):
+    def warn(self, check, detail) -> None:
         self.findings.append(Finding(WARN, check, detail))
 
-    def fail(self, check, detail):
+    def fail(self, check, detail) -> None:
         self.findings.append(Finding(FAIL, check, detail))
 
-    def add(self, status, check, detail):
+    def add(self, status, check, detail) -> None:
         self.findings.append(Finding(status, check, detail))
 
     @property
@@ -49,10 +51,10 @@ class Report:
         return worst(finding.status for finding in self.findings)
 
     @property
-    def failures(self):
+    def failures(self) -> list:
         return [finding for finding in self.findings if finding.status == FAIL]
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str | list | dict]:
         return {
             "title": self.title,
             "status": self.status,
@@ -60,7 +62,7 @@ class Report:
             **({"data": self.data} if self.data else {}),
         }
 
-    def text_lines(self):
+    def text_lines(self) -> list:
         lines = [f"{self.title}: {self.status}"]
         width = max([len(finding.check) for finding in self.findings] + [10])
         for finding in self.findings:
@@ -77,7 +79,7 @@ def worst(statuses):
     return result
 
 
-def threshold_status(value, warn_at, fail_at):
+def threshold_status(value, warn_at, fail_at) -> str:
     """FAIL at or above fail_at, WARN at or above warn_at, else OK."""
     if value >= fail_at:
         return FAIL
@@ -86,13 +88,13 @@ def threshold_status(value, warn_at, fail_at):
     return OK
 
 
-def emit_report(command, options, report, extra_lines=()):
+def emit_report(command, options, report, extra_lines=()) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
 
 
-def raise_on_failure(report):
+def raise_on_failure(report) -> None:
     failures = report.failures
     if len(failures) == 1:
         raise CommandError(f"{report.title}: FAIL {failures[0].check}: {failures[0].detail}")

@@ -11,6 +11,8 @@ Also here: the percentile used by every latency figure, the path normalisation t
 request statistics, and the parsing of tracebacks and SQL that error and slow-query reports share.
 """
 
+from __future__ import annotations
+
 import argparse
 import gzip
 import json
@@ -20,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -27,19 +30,24 @@ from django.utils import timezone
 
 from carshop.commands import parse_duration
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from gzip import GzipFile
+    from io import TextIOWrapper
+
 _ROTATED = re.compile(r"^(?:\.(?P<number>\d+)|-(?P<date>\d{8,10}))(?P<gz>\.gz)?$")
 
 
 class _DaysAsPeriod(argparse.Action):
     """--days N: the same as --period=Nd (the spelling `inactive_users --days` uses)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser, namespace, values, option_string=None) -> Any:
         if values < 1:
             raise argparse.ArgumentError(self, f"must be 1 or more, got {values}")
         namespace.period = f"{values}d"
 
 
-def add_log_arguments(parser, default_period):
+def add_log_arguments(parser, default_period) -> None:
     """--period (or --days) and --log-dir, spelled the same by every log command."""
     how_far = parser.add_mutually_exclusive_group()
     how_far.add_argument(
@@ -62,14 +70,14 @@ def parse_period(value):
     return period
 
 
-def resolve_log_dir(value=None):
+def resolve_log_dir(value=None) -> Path:
     folder = Path(value) if value else Path(settings.LOG_DIR)
     if not folder.is_dir():
         raise CommandError(f"log folder {folder} does not exist")
     return folder
 
 
-def log_files(name, log_dir=None, since=None):
+def log_files(name, log_dir=None, since=None) -> list:
     """The files of one log, oldest first: rotated copies, then the current file.
 
     With `since`, files last modified before it are left out: they cannot hold a line of the
@@ -92,14 +100,14 @@ def log_files(name, log_dir=None, since=None):
     return [path for _, _, path in sorted(found)]
 
 
-def _rotation_number(suffix):
+def _rotation_number(suffix) -> int:
     match = _ROTATED.match(suffix) if suffix else None
     if match and match.group("number"):
         return int(match.group("number"))
     return 0
 
 
-def _open(path):
+def _open(path) -> TextIOWrapper | GzipFile:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return path.open("r", encoding="utf-8", errors="replace")
@@ -133,7 +141,7 @@ class LogReader:
     lines: int = 0
     skipped: int = 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator:
         self.files = log_files(self.name, self.log_dir, self.since)
         for path in self.files:
             with _open(path) as handle:
@@ -152,7 +160,7 @@ class LogReader:
                     yield entry
 
     @staticmethod
-    def _parse(raw):
+    def _parse(raw) -> Any:
         try:
             entry = json.loads(raw)
         except ValueError:
@@ -165,7 +173,7 @@ class LogReader:
         entry["time"] = moment
         return entry
 
-    def summary(self):
+    def summary(self) -> dict[str, str | list | int]:
         """What was read, for the report: files, lines in the period, lines skipped."""
         return {
             "log": self.name,
@@ -174,13 +182,13 @@ class LogReader:
             "skipped_lines": self.skipped,
         }
 
-    def summary_line(self):
+    def summary_line(self) -> str:
         files = ", ".join(path.name for path in self.files) or f"no {self.name} found"
         skipped = f", {self.skipped} unreadable lines skipped" if self.skipped else ""
         return f"read {self.lines} lines of the period from {files}{skipped}"
 
 
-def reader_for(name, options):
+def reader_for(name, options) -> tuple:
     """A LogReader for a command's --period and --log-dir; returns (reader, since)."""
     period = parse_period(options["period"])
     log_dir = resolve_log_dir(options.get("log_dir"))
@@ -192,7 +200,7 @@ def reader_for(name, options):
 # --- statistics -------------------------------------------------------------------------------
 
 
-def percentile(values, p):
+def percentile(values, p) -> None:
     """The p-th percentile (0-100) by linear interpolation between the closest ranks.
 
     The same method as numpy's default and spreadsheets' PERCENTILE.INC: with the values sorted,
@@ -231,7 +239,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{16,}$")
 
 
-def _is_identifier(segment):
+def _is_identifier(segment) -> bool:
     if segment.isdigit() or _UUID.match(segment) or _HEX_TOKEN.match(segment):
         return True
     # VINs, tokens and other long codes: letters and digits mixed, 10 characters or more.
@@ -239,7 +247,7 @@ def _is_identifier(segment):
             and any(c.isalpha() for c in segment))
 
 
-def normalize_path(path):
+def normalize_path(path) -> str:
     """The endpoint of a path: identifiers replaced by {id}, the query string dropped.
 
     /admin/accounts/customer/123/change/ -> /admin/accounts/customer/{id}/change/
@@ -249,14 +257,14 @@ def normalize_path(path):
                     for segment in path.split("/"))
 
 
-def status_class(status):
+def status_class(status) -> str:
     try:
         return f"{int(status) // 100}xx"
     except (TypeError, ValueError):
         return "other"
 
 
-def request_statistics(entries):
+def request_statistics(entries) -> dict[str, Any]:
     """Access-log entries summed up: totals, status classes and latency per endpoint.
 
     An endpoint is the method and the normalised path: "GET /admin/accounts/customer/{id}/change/".
@@ -264,8 +272,10 @@ def request_statistics(entries):
     request count (most first), each with its status classes and latency summary.
     """
     durations = []
-    classes = defaultdict(int)
-    per_endpoint = defaultdict(lambda: {"durations": [], "classes": defaultdict(int)})
+    classes: defaultdict[Any, Any] = defaultdict(int)
+    per_endpoint: defaultdict[Any, Any] = defaultdict(
+        lambda: {"durations": [], "classes": defaultdict(int)}
+    )
     for entry in entries:
         if "path" not in entry:
             continue
@@ -299,7 +309,7 @@ def request_statistics(entries):
     }
 
 
-def endpoint_table(endpoints):
+def endpoint_table(endpoints) -> list:
     """Text lines of a per-endpoint latency table."""
     width = max([len(row["endpoint"]) for row in endpoints] + [8])
     lines = [f"  {'endpoint':<{width}} {'count':>7} {'5xx':>5} {'p50 ms':>9} {'p95 ms':>9} "
@@ -312,7 +322,7 @@ def endpoint_table(endpoints):
     return lines
 
 
-def _ms(value):
+def _ms(value) -> str:
     return f"{'-' if value is None else f'{value:.1f}':>9}"
 
 

@@ -8,13 +8,15 @@ not validate, never the previous successful drill again; and a drill already in 
 not recorded twice.
 """
 
+from __future__ import annotations
+
 from django.utils import timezone
 
 from carshop.backups import status
 from carshop.backups.errors import BackupError
 
 
-def record_failure(source, target, error, now=None):
+def record_failure(source, target, error, now=None) -> dict:
     """What `test_recovery` writes when the drill stopped before a comparison."""
     failure = {"at": (now or timezone.now()).isoformat(), "source": source, "target": target,
                "error": error}
@@ -22,14 +24,14 @@ def record_failure(source, target, error, now=None):
     return failure
 
 
-def _newest_drill(data):
+def _newest_drill(data) -> tuple:
     drill, failure = data.get("last_drill"), data.get("last_drill_failure")
     if failure and (not drill or status.parse_time(failure["at"]) > status.parse_time(drill["at"])):
         return failure, True
     return drill, False
 
 
-def record_recovery_metrics():
+def record_recovery_metrics() -> dict:
     data = status.load()
     drill, failed = _newest_drill(data)
     if not drill:

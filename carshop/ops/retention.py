@@ -12,8 +12,11 @@ Only these folders are read: a backup tree may hold other trees (staging's
 `/var/backups/carapp/staging` sits inside production's), which are not this database's backups.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -21,6 +24,9 @@ from django.utils import timezone
 from carshop.backups import destination as destinations
 from carshop.backups import service
 from carshop.backups.destination import MANIFEST_SUFFIX
+
+if TYPE_CHECKING:
+    from carshop.backups.destination import LocalDestination
 
 # The folders of BACKUP_DIR that deploy/scheduled-backup.sh writes into, one sub-folder per run.
 SCHEDULED_FOLDERS = ("daily", "weekly", "monthly")
@@ -38,7 +44,7 @@ def places(root):
     return found
 
 
-def tree_root(destination):
+def tree_root(destination) -> LocalDestination:
     """The backup tree a destination belongs to: `ROOT/daily/20261201` belongs to ROOT."""
     if isinstance(destination, destinations.LocalDestination):
         parent = destination.path.parent
@@ -47,7 +53,7 @@ def tree_root(destination):
     return destination
 
 
-def _live_backup_id():
+def _live_backup_id() -> Any:
     try:
         state = service._peek_state(service.Target.live())
     except Exception:  # no database yet, no capture tables: no live chain to protect
@@ -55,7 +61,7 @@ def _live_backup_id():
     return state and state.get("backup_id")
 
 
-def prune(root=None, dry_run=False, now=None):
+def prune(root=None, dry_run: bool = False, now=None):
     """Apply the retention policy to every backup of the tree at `root` (default: BACKUP_DIR).
     Deletes a backup's manifest before its data (a crash leaves a stray file, never a manifest
     pointing at nothing), removes per-run folders left empty, and leftovers of interrupted
@@ -108,13 +114,13 @@ def prune(root=None, dry_run=False, now=None):
     }
 
 
-def _label(place, root, name):
+def _label(place, root, name) -> str:
     if isinstance(place, destinations.LocalDestination) and place is not root:
         return str(Path(place.label) / name)
     return name
 
 
-def _remove_empty_run_folders(run_folders):
+def _remove_empty_run_folders(run_folders) -> list:
     removed = []
     for place in run_folders:
         if not place.names():

@@ -5,8 +5,11 @@ did (audit log entries, repair orders, deals) stay, and an administrator can ena
 Django refuses an inactive user at the next request, so open sessions end too.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
@@ -42,7 +45,7 @@ def role_names(user):
     return sorted(group.name for group in user.groups.all())
 
 
-def describe_user(user):
+def describe_user(user) -> dict[str, Any]:
     """One user as a report row."""
     return {
         "username": user.username,
@@ -93,14 +96,16 @@ def last_seen(user):
     return user.last_login or user.date_joined
 
 
-def inactive_row(user, now=None):
+def inactive_row(user, now=None) -> dict:
     row = describe_user(user)
     row["inactive_days"] = ((now or timezone.now()) - last_seen(user)).days
     row["never_logged_in"] = user.last_login is None
     return row
 
 
-def disable_inactive_users(days, include_superusers=False, dry_run=False):
+def disable_inactive_users(
+    days, include_superusers: bool = False, dry_run: bool = False
+) -> tuple[list, list]:
     """Disable every active account inactive for `days` days; superusers only when asked.
 
     Returns (disabled, kept): the users disabled (or that would be, in a dry run) and the
@@ -128,13 +133,13 @@ def disable_inactive_users(days, include_superusers=False, dry_run=False):
     return disabled, kept
 
 
-def user_activity(auth_entries, since, username=None):
+def user_activity(auth_entries, since, username=None) -> list:
     """Per username: auth events from auth.log entries and audit log changes since `since`.
 
     Returns rows sorted by username, one per account plus one per name that appears in auth.log
     without an account (failed logins for unknown names), each with `account` True/False.
     """
-    rows = defaultdict(_empty_activity)
+    rows: defaultdict[Any, Any] = defaultdict(_empty_activity)
     for entry in auth_entries:
         name = entry.get("user")
         event = entry.get("event")
