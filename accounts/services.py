@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,14 @@ from rest_framework_api_key.crypto import KeyGenerator
 
 from accounts import webhooks
 from accounts.exceptions import AccountsError
-from accounts.models import IdempotentRequest, Partner, PartnerKey, User, WebhookSubscription
+from accounts.models import (
+    Customer,
+    IdempotentRequest,
+    Partner,
+    PartnerKey,
+    User,
+    WebhookSubscription,
+)
 from accounts.roles import PARTNER
 from accounts.scopes import EVENTS, SCOPES, events_allowed
 
@@ -34,7 +42,8 @@ def service_username(slug: str) -> str:
     return f"partner:{slug}"
 
 
-def create_partner(name: str, *, kind=Partner.Kind.OTHER, slug: str = "", customers=(), **details):
+def create_partner(name: str, *, kind: str = Partner.Kind.OTHER, slug: str = "",
+                   customers: Iterable[Customer | int] = (), **details: Any) -> Partner:
     """Create a partner with its inactive service user (in the Partner group)."""
     name = (name or "").strip()
     if not name:
@@ -59,7 +68,7 @@ def create_partner(name: str, *, kind=Partner.Kind.OTHER, slug: str = "", custom
     return partner
 
 
-def validate_scopes(scopes):
+def validate_scopes(scopes: Iterable[str] | None) -> list[str]:
     scopes = list(dict.fromkeys(scopes or ()))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
@@ -70,7 +79,7 @@ def validate_scopes(scopes):
     return scopes
 
 
-def validate_throttle_rate(rate: str):
+def validate_throttle_rate(rate: str | None) -> str:
     rate = (rate or "").strip()
     if rate and not _RATE.match(rate):
         raise AccountsError("Write the rate as a number of requests per sec, min, hour or day, "
@@ -82,11 +91,11 @@ def issue_key(
     partner: Partner,
     *,
     name: str,
-    scopes,
+    scopes: Iterable[str],
     expires_at: datetime | None = None,
     throttle_rate: str = "",
     created_by: User | None = None,
-) -> tuple:
+) -> tuple[PartnerKey, str]:
     """Create a key for the partner. Returns (key, plain key): the plain key is shown once."""
     scopes = validate_scopes(scopes)
     throttle_rate = validate_throttle_rate(throttle_rate)
@@ -106,7 +115,7 @@ def issue_key(
     return key, plain
 
 
-def revoke_key(key: PartnerKey):
+def revoke_key(key: PartnerKey) -> PartnerKey:
     """Stop a key from working, for good (its history stays)."""
     with transaction.atomic():
         key = PartnerKey.objects.select_for_update().get(pk=key.pk)
@@ -116,7 +125,7 @@ def revoke_key(key: PartnerKey):
     return key
 
 
-def find_usable_key(plain: str) -> Any:
+def find_usable_key(plain: str) -> PartnerKey | None:
     """The usable key whose plain text is `plain`, with its partner and service user, or None."""
     prefix, dot, secret = (plain or "").partition(".")
     if not dot or not prefix or not secret or len(prefix) > 16:
@@ -145,12 +154,12 @@ def subscribe(
     partner: Partner,
     *,
     url: str,
-    events,
-    scopes=None,
+    events: Iterable[str],
+    scopes: Iterable[str] | None = None,
     description: str = "",
     is_active: bool = True,
     verify: bool = True,
-):
+) -> WebhookSubscription:
     """Subscribe a partner's URL to events. With `scopes` (the calling key's), only the events
     those scopes allow may be chosen. One subscription per partner and URL, at most
     WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER per partner. Then the URL is sent the verification
@@ -187,7 +196,7 @@ def check_room_for_subscription(partner: Partner, url: str) -> None:
                             "first.", field="url")
 
 
-def _checked_events(events, scopes):
+def _checked_events(events: Iterable[str] | None, scopes: Iterable[str] | None) -> list[str]:
     events = list(dict.fromkeys(events or ()))
     unknown = [event for event in events if event not in EVENTS]
     if unknown:
@@ -223,12 +232,12 @@ def verify_subscription(subscription: WebhookSubscription, now: datetime | None 
 def update_subscription(
     subscription: WebhookSubscription,
     *,
-    is_active=None,
-    description=None,
-    events=None,
-    scopes=None,
+    is_active: bool | None = None,
+    description: str | None = None,
+    events: Iterable[str] | None = None,
+    scopes: Iterable[str] | None = None,
     rotate_secret: bool = False,
-):
+) -> str | None:
     """Pause or resume a subscription, change its description or events, or give it a new
     signing secret (the old one stops working at once). Returns the new secret, or None."""
     with transaction.atomic():
@@ -248,11 +257,11 @@ def update_subscription(
     return secret
 
 
-def new_webhook_secret():
+def new_webhook_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def forget_idempotency_keys(now: datetime | None = None):
+def forget_idempotency_keys(now: datetime | None = None) -> int:
     """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS. Returns how many."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()

@@ -527,7 +527,7 @@ def static_inventory(root):
     compressed = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
                   for label in COMPRESSED_SUFFIXES.values()}
     plain_count = plain_bytes = 0
-    by_type: Counter[Any] = Counter()
+    by_type = Counter()
     for name, size in files.items():
         suffix = Path(name).suffix
         if suffix in COMPRESSED_SUFFIXES and name[: -len(suffix)] in files:

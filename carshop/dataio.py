@@ -305,7 +305,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
             rows = model._base_manager.using(using).order_by("pk").iterator(
                 chunk_size=chunk_size)
             serializer = _RowSerializer(natural_keys, secret_fields, write)
-            tally: Counter[Any] = Counter()
+            tally = Counter()
 
             def counted(iterable, tally=tally):
                 for row in iterable:
@@ -390,7 +390,7 @@ class ExportFile:
                     str(record.get("model", "")).lower() for record in self._whole
                     if isinstance(record, dict)), self.footer, problems)
             return
-        seen: Counter[Any] = Counter()
+        seen = Counter()
         footer = None
         with open(self.path, encoding="utf-8") as handle:
             handle.readline()

@@ -15,19 +15,24 @@ Internal orders (the business's own vehicles) carry cost only: no discount, fees
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from accounts.models import ShopSettings
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-def money(value):
+def money(value: Decimal | int | str) -> Decimal:
     """Round an amount to the cent, half-up (how shops and tax offices round)."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def percent_of(amount, rate):
+def percent_of(amount: Decimal | int | str, rate: Decimal | int | str) -> Decimal:
     return money(Decimal(amount) * Decimal(rate) / Decimal(100))
 
 
@@ -42,7 +47,7 @@ class Rates:
     hazardous_waste_fee: Decimal
 
     @classmethod
-    def from_settings(cls, shop) -> Rates:
+    def from_settings(cls, shop: ShopSettings) -> Rates:
         return cls(
             parts_tax_rate=shop.parts_tax_rate,
             labor_tax_rate=shop.labor_tax_rate,
@@ -51,7 +56,7 @@ class Rates:
             hazardous_waste_fee=shop.hazardous_waste_fee,
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return {name: str(value) for name, value in asdict(self).items()}
 
 
@@ -61,7 +66,7 @@ class LaborItem:
     rate: Decimal
 
     @property
-    def amount(self):
+    def amount(self) -> Decimal:
         return money(Decimal(self.hours) * Decimal(self.rate))
 
 
@@ -72,7 +77,7 @@ class PartItem:
     taxable: bool = True
 
     @property
-    def amount(self):
+    def amount(self) -> Decimal:
         return money(Decimal(self.quantity) * Decimal(self.price))
 
 
@@ -100,14 +105,15 @@ class Totals:
     def tax(self) -> Decimal:
         return self.labor_tax + self.parts_tax
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         values = asdict(self)
         values.update(discount=self.discount, fees=self.fees, tax=self.tax)
         return {name: str(value) for name, value in values.items()}
 
 
-def compute_totals(labor, parts, rates, *, discount_percent=ZERO, hazardous_waste: bool = True,
-                   internal: bool = False):
+def compute_totals(labor: Iterable[LaborItem], parts: Iterable[PartItem], rates: Rates, *,
+                   discount_percent: Decimal | None = ZERO, hazardous_waste: bool = True,
+                   internal: bool = False) -> Totals:
     """Totals of an order from its counted labor items, part items and the shop's rates."""
     labor = list(labor)
     parts = list(parts)
