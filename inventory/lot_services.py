@@ -28,7 +28,7 @@ class StockUnitError(InventoryError):
     """A rule of the lot refused the change; the message is for the user."""
 
 
-def transition(unit: StockUnit, status: str, *, on: date | None = None):
+def transition(unit: StockUnit, status: str, *, on: date | None = None) -> StockUnit:
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
     if not unit.can_move_to(status):
         raise StockUnitError(
@@ -60,7 +60,7 @@ def _publish(unit):
     })
 
 
-def acquire_unit(unit: StockUnit):
+def acquire_unit(unit: StockUnit) -> StockUnit:
     """Put a new (unsaved) stock unit on the lot; the business becomes its vehicle's owner."""
     if unit.pk is not None:
         raise StockUnitError("This stock unit is already on the lot.")
@@ -94,7 +94,7 @@ def acquire_unit(unit: StockUnit):
     return unit
 
 
-def move_unit(unit: StockUnit, status: str):
+def move_unit(unit: StockUnit, status: str) -> StockUnit:
     """A manual step of the workflow: start reconditioning, or make the unit available."""
     if status in StockUnit.DEAL_ONLY:
         raise StockUnitError("A unit is reserved, sold or returned only through its deal.")
@@ -107,7 +107,7 @@ def move_unit(unit: StockUnit, status: str):
     return unit
 
 
-def wholesale_unit(unit: StockUnit, price: Decimal, *, on: date | None = None):
+def wholesale_unit(unit: StockUnit, price: Decimal, *, on: date | None = None) -> StockUnit:
     """The unit leaves the lot to another dealer or an auction for `price`."""
     price = Decimal(price)
     if price < 0:
@@ -128,7 +128,7 @@ def wholesale_unit(unit: StockUnit, price: Decimal, *, on: date | None = None):
     return unit
 
 
-def set_main_photo(photo: StockUnitPhoto):
+def set_main_photo(photo: StockUnitPhoto) -> StockUnitPhoto:
     """Make `photo` its unit's main photo (the previous main photo stays, as a normal one).
     Saved one by one (not a bulk update) so the audit log shows the change."""
     with transaction.atomic():
@@ -153,6 +153,6 @@ def ensure_main_photo(unit):
             first.save(update_fields=["is_main"])
 
 
-def _copy_state(source, target) -> None:
+def _copy_state(source: StockUnit, target: StockUnit) -> None:
     for field in ("status", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))

@@ -12,8 +12,11 @@ ascending id. Functions that take several parts lock them in that order too.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -42,7 +45,7 @@ CENT = Decimal("0.01")
 # ---------------------------------------------------------------------------------------------
 # Vehicles
 # ---------------------------------------------------------------------------------------------
-def save_vehicle(vehicle: Vehicle):
+def save_vehicle(vehicle: Vehicle) -> Vehicle:
     """Validate and decode the VIN, fill make and model year from it when empty, and save.
 
     Works for a new vehicle and for changes to a known one. Raises InvalidVin (message naming the
@@ -71,12 +74,12 @@ def save_vehicle(vehicle: Vehicle):
     return vehicle
 
 
-def create_vehicle(vin, **details) -> Vehicle:
+def create_vehicle(vin: str, **details: Any) -> Vehicle:
     """A new vehicle from its VIN and any of make, model, trim, engine, color, plate, owner."""
     return save_vehicle(Vehicle(vin=vin, **details))
 
 
-def check_odometer(vehicle: Vehicle, reading, read_on, note: str = "") -> None:
+def check_odometer(vehicle: Vehicle, reading: int, read_on: date, note: str = "") -> None:
     """Refuse a reading that breaks the odometer rule (InventoryError naming the field).
 
     A reading may not be lower than one taken on or before its date, nor higher than one taken
@@ -132,15 +135,15 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
 # Parts ledger
 # ---------------------------------------------------------------------------------------------
 def _record(
-    part_id,
-    kind,
-    quantity,
+    part_id: int,
+    kind: str,
+    quantity: int,
     *,
     unit_cost: Decimal | None = None,
     reason: str = "",
     reference: str = "",
     user: User | None = None,
-):
+) -> StockMovement:
     if abs(quantity) > limits.MAX_STOCK_QUANTITY:
         raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"),
                              field="quantity")
@@ -167,7 +170,8 @@ def _record(
         return movement
 
 
-def issue_part(part: Part, quantity, *, reference: str = "", user: User | None = None):
+def issue_part(part: Part, quantity: int, *, reference: str = "",
+               user: User | None = None) -> StockMovement:
     """Take `quantity` of a part out of stock for a repair order."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
@@ -179,12 +183,12 @@ def issue_part(part: Part, quantity, *, reference: str = "", user: User | None =
 
 def return_part(
     part: Part,
-    quantity,
+    quantity: int,
     *,
     reference: str = "",
     user: User | None = None,
     unit_cost: Decimal | None = None,
-):
+) -> StockMovement:
     """Put parts back into stock (removed from a repair order, or the order was canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
@@ -194,7 +198,8 @@ def return_part(
     return movement
 
 
-def adjust_stock(part: Part, quantity, *, reason: str, user: User | None = None):
+def adjust_stock(part: Part, quantity: int, *, reason: str,
+                 user: User | None = None) -> StockMovement:
     """Correct stock after a count: positive or negative, always with a reason."""
     if not quantity:
         raise InventoryError("An adjustment changes the quantity.", field="quantity")
@@ -207,8 +212,8 @@ def adjust_stock(part: Part, quantity, *, reason: str, user: User | None = None)
 
 
 def receive_part(
-    part: Part, quantity, unit_cost: Decimal, *, reference: str = "", user: User | None = None
-):
+    part: Part, quantity: int, unit_cost: Decimal, *, reference: str = "", user: User | None = None
+) -> StockMovement:
     """Add received parts to stock and move the part's average cost toward the new cost."""
     if quantity <= 0:
         raise InventoryError("Quantity received must be positive.")
@@ -231,7 +236,7 @@ def receive_part(
     return movement
 
 
-def ledger_balance(part: Part):
+def ledger_balance(part: Part) -> int:
     """Stock on hand recomputed from the ledger (what on_hand must always equal)."""
     return part.movements.aggregate(total=Sum("quantity"))["total"] or 0
 
@@ -267,7 +272,7 @@ def _status_phrase(order):
     return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
 
 
-def _lock_order(order: PurchaseOrder):
+def _lock_order(order: PurchaseOrder) -> PurchaseOrder:
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
 
 
@@ -280,7 +285,7 @@ def _require(order, action, *targets):
         )
 
 
-def _refresh(order: PurchaseOrder, locked):
+def _refresh(order: PurchaseOrder, locked: PurchaseOrder) -> PurchaseOrder:
     for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
                  "cancel_reason", "supplier_reference", "updated_at"):
         setattr(order, name, getattr(locked, name))
@@ -288,8 +293,9 @@ def _refresh(order: PurchaseOrder, locked):
 
 
 def create_purchase_order(
-    supplier: Supplier, lines=(), *, user: User | None = None, notes: str = "", expected_on=None
-):
+    supplier: Supplier, lines: Iterable[tuple[Any, ...]] = (), *, user: User | None = None,
+    notes: str = "", expected_on: date | None = None
+) -> PurchaseOrder:
     """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
     (the part's average cost when not given)."""
     with transaction.atomic():
@@ -301,8 +307,8 @@ def create_purchase_order(
 
 
 def add_purchase_order_line(
-    order: PurchaseOrder, part: Part, quantity, unit_cost: Decimal | None = None
-):
+    order: PurchaseOrder, part: Part, quantity: int, unit_cost: Decimal | None = None
+) -> PurchaseOrderLine:
     """Add a part to a draft order (or add to its quantity if it is already on it)."""
     quantity = int(quantity)
     if quantity <= 0:
@@ -336,7 +342,7 @@ def add_purchase_order_line(
 
 def place_purchase_order(
     order: PurchaseOrder, *, user: User | None = None, supplier_reference: str = ""
-):
+) -> PurchaseOrder:
     """draft -> ordered: the order went to the supplier."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -352,7 +358,8 @@ def place_purchase_order(
     return _refresh(order, locked)
 
 
-def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None, reason: str = ""):
+def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None,
+                          reason: str = "") -> PurchaseOrder:
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -366,12 +373,12 @@ def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None, rea
 
 def receive_purchase_order(
     order: PurchaseOrder,
-    quantities=None,
+    quantities: Mapping[Any, int | str | None] | None = None,
     *,
     user: User | None = None,
     packing_slip: str = "",
     notes: str = "",
-):
+) -> PurchaseReceipt:
     """Receive a delivery: the quantities per line (a mapping of line or line id to quantity;
     everything still outstanding when None). Each line received goes through receive_part
     (stock and average cost); the order becomes partially received or received.
@@ -412,7 +419,8 @@ def receive_purchase_order(
     return receipt
 
 
-def _quantities_to_receive(order: PurchaseOrder, lines, quantities):
+def _quantities_to_receive(order: PurchaseOrder, lines: dict[int, PurchaseOrderLine],
+                           quantities: Mapping[Any, int | str | None] | None) -> dict[int, int]:
     if quantities is None:
         wanted = {pk: line.outstanding for pk, line in lines.items() if line.outstanding}
     else:
@@ -444,7 +452,7 @@ class ReorderResult:
     skipped: list = field(default_factory=list)
 
 
-def reorder_parts(parts, *, user: User | None = None) -> ReorderResult:
+def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> ReorderResult:
     """One draft purchase order per usual supplier for the given parts, each for its reorder
     quantity. Parts without a supplier or a reorder quantity, inactive ones, and parts already
     on an open order are left out, with the reason."""
@@ -472,7 +480,7 @@ def reorder_parts(parts, *, user: User | None = None) -> ReorderResult:
         for supplier_id in sorted(by_supplier):
             items = by_supplier[supplier_id]
             order = create_purchase_order(
-                items[0].supplier,
+                items[0].supplier,  # type: ignore[arg-type]  # parts without one were skipped
                 [(part, part.reorder_quantity, part.unit_cost) for part in items],
                 user=user, notes="Reorder of parts at or below their reorder point.",
             )
