@@ -16,7 +16,7 @@ partial unique constraint deal_one_live_deal_per_unit is the last line of defenc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -96,11 +97,11 @@ class UnitCosts:
     repair_orders: list = field(default_factory=list)
 
     @property
-    def reconditioning(self):
+    def reconditioning(self) -> Decimal:
         return sum((ro.total for ro in self.repair_orders), ZERO)
 
     @property
-    def total(self):
+    def total(self) -> Decimal:
         return self.acquisition + self.other + self.reconditioning
 
 
@@ -137,13 +138,13 @@ def _approved_lines_total(line_model: type[PartLine] | type[LaborLine],
                     output_field=money_field)
 
 
-def unit_costs(unit: StockUnit):
+def unit_costs(unit: StockUnit) -> UnitCosts:
     other = unit.costs.aggregate(total=Sum("amount"))["total"] or ZERO
     return UnitCosts(acquisition=unit.acquisition_cost, other=other,
                      repair_orders=reconditioning_orders(unit))
 
 
-def with_cost_totals(queryset):
+def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
     """Annotate stock units with `other_costs`, `reconditioning` and `total_cost` for lists, as
     subqueries of the list's one query. Reconditioning is summed the way
     repairs.services.internal_cost counts it (approved jobs of internal orders that are not
@@ -155,7 +156,8 @@ def with_cost_totals(queryset):
     queryset = queryset.annotate(
         _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
 
-    def reconditioning(line_model, amount: Decimal):
+    def reconditioning(line_model: type[PartLine] | type[LaborLine],
+                       amount: Combinable) -> Coalesce:
         lines = line_model.objects.filter(
             job__authorization=Authorization.APPROVED,
             job__repair_order__internal=True,
@@ -186,7 +188,7 @@ def with_cost_totals(queryset):
 # ---------------------------------------------------------------------------------------------
 
 
-def figures(deal: Deal, *, unit_cost: Decimal | None = None):
+def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.DealFigures:
     """The deal's figures from its current rows (the unit's cost read live unless given)."""
     if unit_cost is None:
         unit_cost = unit_costs(deal.stock_unit).total
@@ -202,7 +204,7 @@ def figures(deal: Deal, *, unit_cost: Decimal | None = None):
     )
 
 
-def amount_owed(deal: Deal):
+def amount_owed(deal: Deal) -> Decimal:
     """What the buyer owes before any down payment: the deal's total (price, add-ons, fees, tax)
     less the trade-in equity, never below zero. A deal not saved yet has no trade-ins or
     add-ons, and uses the shop's current tax rules."""
@@ -254,15 +256,15 @@ def _check_bounds(deal):
                                  for name, messages in exc.message_dict.items())) from None
 
 
-def payments_received(deal: Deal):
+def payments_received(deal: Deal) -> Decimal:
     return deal.payments.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def refunds_made(deal: Deal):
+def refunds_made(deal: Deal) -> Decimal:
     return deal.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def money_held(deal: Deal):
+def money_held(deal: Deal) -> Decimal:
     """What the shop holds of the buyer's money on this deal: payments received less refunds."""
     return payments_received(deal) - refunds_made(deal)
 
@@ -272,7 +274,7 @@ def money_held(deal: Deal):
 # ---------------------------------------------------------------------------------------------
 
 
-def open_deal(deal: Deal):
+def open_deal(deal: Deal) -> Deal:
     """Save a new draft deal (an unsaved Deal), with the shop's current fees and tax rules."""
     if deal.pk is not None:
         raise DealError("This deal is already written up.")
@@ -303,7 +305,7 @@ def create_deal(*, stock_unit, buyer, salesperson: User, **fields) -> Deal:
     return open_deal(Deal(stock_unit=stock_unit, buyer=buyer, salesperson=salesperson, **fields))
 
 
-def update_draft(deal: Deal):
+def update_draft(deal: Deal) -> Deal:
     """Save changes to a draft deal's terms; a signed deal's terms are what the buyer signed."""
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
@@ -323,7 +325,7 @@ def update_draft(deal: Deal):
     return deal
 
 
-def sign_deal(deal: Deal):
+def sign_deal(deal: Deal) -> Deal:
     """The buyer signs: the figures are frozen and the unit is reserved for this deal."""
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
@@ -353,7 +355,7 @@ def sign_deal(deal: Deal):
     return deal
 
 
-def deliver_deal(deal: Deal, *, on: date | None = None):
+def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
     """The buyer drives away: the unit is sold, each trade-in becomes a stock unit at its actual
     cash value owned by the business, the gross is frozen and the commission recorded."""
     now = timezone.now()
@@ -415,7 +417,7 @@ def deliver_deal(deal: Deal, *, on: date | None = None):
     return deal
 
 
-def cancel_deal(deal: Deal, *, reason: str):
+def cancel_deal(deal: Deal, *, reason: str) -> Deal:
     """The deal falls through before delivery; a signed deal's unit goes back on sale."""
     reason = (reason or "").strip()
     if not reason:
@@ -495,11 +497,11 @@ def record_payment(
     deal: Deal,
     *,
     amount: Decimal,
-    method,
+    method: str,
     reference: str = "",
-    received_at=None,
+    received_at: datetime | None = None,
     user: User | None = None,
-):
+) -> DealPayment:
     """Money received from the buyer, before delivery."""
     amount = Decimal(amount)
     if amount <= 0:
@@ -524,11 +526,11 @@ def record_refund(
     deal: Deal,
     *,
     amount: Decimal,
-    method,
+    method: str,
     reference: str = "",
-    refunded_at=None,
+    refunded_at: datetime | None = None,
     user: User | None = None,
-):
+) -> DealRefund:
     """Money given back to the buyer of a deal that fell through (canceled or unwound), at most
     what the shop still holds of the buyer's payments. The deal row is locked, so two refunds
     recorded at once cannot together give back more than was received."""
@@ -569,14 +571,14 @@ def commission_plan_for(salesperson):
 def create_partner_lead(
     partner: Partner,
     *,
-    stock_unit,
+    stock_unit: StockUnit,
     first_name: str = "",
     last_name: str = "",
     email: str = "",
     phone: str = "",
     message: str = "",
     source_reference: str = "",
-):
+) -> Lead:
     """A lead posted by a marketplace for a car it lists: a new customer record with the buyer's
     contact (a salesperson merges it with an existing customer if it is one: matching on an
     email a partner sends would attach its lead to someone else's record), and a new lead."""
@@ -602,7 +604,7 @@ def create_partner_lead(
     return lead
 
 
-def save_lead(lead: Lead):
+def save_lead(lead: Lead) -> Lead:
     """Save a lead a salesperson edited; the marketplace that posted it hears of a new status."""
     with transaction.atomic():
         previous = None
@@ -625,7 +627,7 @@ def _publish_lead(lead: Lead) -> None:
     }, partner=lead.partner_id)
 
 
-def mark_lead_lost(lead: Lead, *, reason: str):
+def mark_lead_lost(lead: Lead, *, reason: str) -> Lead:
     reason = (reason or "").strip()
     if not reason:
         raise DealError("Say why the lead was lost.")
@@ -642,7 +644,7 @@ def mark_lead_lost(lead: Lead, *, reason: str):
     return lead
 
 
-def assign_lead(lead: Lead, salesperson: User):
+def assign_lead(lead: Lead, salesperson: User) -> Lead:
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.status not in Lead.OPEN:
