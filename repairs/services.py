@@ -20,11 +20,12 @@ Webhook events (accounts.webhooks.publish) are written in the same transaction a
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts import limits, webhooks
@@ -45,6 +46,7 @@ from repairs.documents import build_document, load_order, order_totals
 from repairs.exceptions import RepairError, TransitionNotAllowed
 from repairs.models import (
     Appointment,
+    CannedJob,
     CreditNote,
     DocumentSequence,
     Invoice,
@@ -87,7 +89,7 @@ _VERBS = {
 # Helpers
 # --------------------------------------------------------------------------------------------
 
-def _lock(repair_order: RepairOrder):
+def _lock(repair_order: RepairOrder) -> RepairOrder:
     """Lock the order's row for this transaction and return it fresh from the database.
 
     Every write to an order, its jobs, lines, invoice or payments starts here, so this is also
@@ -158,7 +160,7 @@ def _check_editable(repair_order: RepairOrder) -> None:
         )
 
 
-def _next_number(series, year):
+def _next_number(series: str, year: int) -> int:
     """The next number of a series for a year; the counter row stays locked until commit."""
     counter, _ = DocumentSequence.objects.select_for_update().get_or_create(series=series,
                                                                              year=year)
@@ -178,7 +180,7 @@ def _check_line(line) -> None:
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
-def default_part_price(part: Part):
+def default_part_price(part: Part) -> Decimal:
     """What a part sells for on an order: the part's selling price from inventory."""
     return part.selling_price
 
@@ -232,8 +234,9 @@ def open_orders_warning(vehicle: Vehicle, exclude=None) -> str:
 
 
 def check_new_repair_order(
-    vehicle: Vehicle, *, customer: Customer | None = None, internal=None, comeback_of=None
-) -> tuple:
+    vehicle: Vehicle, *, customer: Customer | None = None, internal: bool | None = None,
+    comeback_of: RepairOrder | None = None
+) -> tuple[Customer | None, bool]:
     """Who pays for a new order and whether it is internal; RepairError when it cannot be
     opened. Forms call it to show the reason next to the fields."""
     if internal is None:
@@ -262,18 +265,18 @@ def create_repair_order(
     vehicle: Vehicle,
     *,
     customer: Customer | None = None,
-    advisor=None,
-    odometer_in=None,
-    promised_at=None,
-    comeback_of=None,
+    advisor: User | None = None,
+    odometer_in: int | None = None,
+    promised_at: datetime | None = None,
+    comeback_of: RepairOrder | None = None,
     notes: str = "",
-    internal=None,
-    discount_percent=ZERO,
+    internal: bool | None = None,
+    discount_percent: Decimal = ZERO,
     hazardous_waste: bool = True,
-    appointment=None,
+    appointment: Appointment | None = None,
     user: User | None = None,
-    instance=None,
-):
+    instance: RepairOrder | None = None,
+) -> CreatedRepairOrder:
     """Open an estimate for a vehicle. Returns (repair_order, warnings).
 
     The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
@@ -358,7 +361,7 @@ def check_appointment(appointment: Appointment) -> None:
                               "another time.")
 
 
-def save_appointment(appointment: Appointment, *, user: User | None = None):
+def save_appointment(appointment: Appointment, *, user: User | None = None) -> Appointment:
     """Book a new appointment or save changes to one, after check_appointment. Two bookings of
     one slot at the same moment: the slot's unique constraint lets one in, the other is told
     who holds the slot."""
@@ -409,12 +412,12 @@ def create_repair_order_from_appointment(
 def add_job(
     repair_order: RepairOrder,
     *,
-    title,
+    title: str,
     complaint: str = "",
     cause: str = "",
     correction: str = "",
     user: User | None = None,
-    canned_job=None,
+    canned_job: CannedJob | None = None,
 ) -> Job:
     """Add a job at the end of the order. Jobs of internal orders need no customer decision."""
     if not (title or "").strip():
@@ -464,7 +467,7 @@ def remove_job(job: Job, *, user: User | None = None) -> None:
         job.delete()
 
 
-def save_job_text(job: Job, *, user: User | None = None, **fields):
+def save_job_text(job: Job, *, user: User | None = None, **fields: str) -> Job:
     """Change a job's title, complaint, cause or correction (technicians write the last two)."""
     allowed = {"title", "complaint", "cause", "correction", "position"}
     unknown = set(fields) - allowed
@@ -483,8 +486,8 @@ def save_job_text(job: Job, *, user: User | None = None, **fields):
 def add_labor_line(
     job: Job,
     *,
-    operation,
-    hours_sold,
+    operation: str,
+    hours_sold: Decimal,
     rate: Decimal | None = None,
     technician: User | None = None,
     user: User | None = None,
@@ -503,7 +506,7 @@ def add_labor_line(
     return line
 
 
-def save_labor_line(line, *, user: User | None = None):
+def save_labor_line(line: LaborLine, *, user: User | None = None) -> LaborLine:
     """Save changes to an existing labor line (hours, rate, technician, operation)."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -521,7 +524,7 @@ def remove_labor_line(line, *, user: User | None = None) -> None:
         line.delete()
 
 
-def _parts_due_now(job: Job, repair_order: RepairOrder):
+def _parts_due_now(job: Job, repair_order: RepairOrder) -> bool:
     """Lines added now are issued at once when the job is approved and work is on or about
     to start (order approved or in progress); otherwise when work starts."""
     return (job.authorization == Authorization.APPROVED
@@ -529,7 +532,7 @@ def _parts_due_now(job: Job, repair_order: RepairOrder):
 
 
 def add_part_line(
-    job: Job, part: Part, quantity, *, price=None, user: User | None = None
+    job: Job, part: Part, quantity: int, *, price: Decimal | None = None, user: User | None = None
 ) -> PartLine:
     """Put a part on a job at its selling price (internal orders: at cost), remembering its
     cost; issued from stock at once if the order is approved or in progress."""
@@ -552,7 +555,8 @@ def add_part_line(
     return line
 
 
-def change_part_line(line, *, quantity=None, price=None, user: User | None = None):
+def change_part_line(line: PartLine, *, quantity: int | None = None, price: Decimal | None = None,
+                     user: User | None = None) -> PartLine:
     """Change a part line's quantity or price; issued stock follows the new quantity."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -602,13 +606,13 @@ def remove_part_line(line, *, user: User | None = None) -> None:
 
 def authorize_job(
     job: Job,
-    decision,
+    decision: str,
     *,
-    method,
-    authorized_by,
+    method: str,
+    authorized_by: str,
     user: User | None = None,
     only_pending: bool = False,
-):
+) -> Job:
     """Record the customer's approval or decline of a job: by whom, when and how.
 
     A declined job stays on the vehicle as a recommendation; its issued parts go back to stock.
@@ -645,7 +649,7 @@ def authorize_job(
     return job
 
 
-def recommendations_for(vehicle: Vehicle):
+def recommendations_for(vehicle: Vehicle) -> QuerySet[Job]:
     """Work declined on earlier visits of a vehicle, newest first: to offer again."""
     return (Job.objects.recommendations().for_vehicle(vehicle)
             .select_related("repair_order").order_by("-authorized_at", "-id"))
@@ -655,7 +659,7 @@ def recommendations_for(vehicle: Vehicle):
 # Workflow: one function per step
 # --------------------------------------------------------------------------------------------
 
-def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None):
+def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -674,7 +678,7 @@ def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None)
     return repair_order
 
 
-def start_work(repair_order: RepairOrder, *, user: User | None = None):
+def start_work(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -685,7 +689,7 @@ def start_work(repair_order: RepairOrder, *, user: User | None = None):
     return repair_order
 
 
-def complete_work(repair_order: RepairOrder, *, user: User | None = None):
+def complete_work(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """in_progress → completed: every job decided and nobody still clocked in."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -739,7 +743,7 @@ def invoice_repair_order(repair_order, *, user=None):
     return invoice
 
 
-def invoice_balance(invoice: Invoice):
+def invoice_balance(invoice: Invoice) -> Decimal:
     """What the customer still owes: total less credit notes and payments (negative: refund)."""
     annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
     return money(annotated.balance_amount)
@@ -748,12 +752,12 @@ def invoice_balance(invoice: Invoice):
 def record_payment(
     invoice: Invoice,
     amount: Decimal,
-    method,
+    method: str,
     *,
     reference: str = "",
     user: User | None = None,
-    received_at=None,
-):
+    received_at: datetime | None = None,
+) -> Payment:
     """Take a payment (partial or full) against an invoice. More than the balance is refused;
     the order becomes paid when nothing is left to pay."""
     try:
@@ -782,7 +786,8 @@ def record_payment(
     return payment
 
 
-def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *, user: User | None = None):
+def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *,
+                      user: User | None = None) -> CreditNote:
     """Correct an invoice by a credit note with its own number; never by editing the invoice."""
     try:
         amount = money(amount)
@@ -810,7 +815,7 @@ def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *, user: U
     return note
 
 
-def close_internal_order(repair_order: RepairOrder, *, user: User | None = None):
+def close_internal_order(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -823,7 +828,8 @@ def close_internal_order(repair_order: RepairOrder, *, user: User | None = None)
     return repair_order
 
 
-def cancel_repair_order(repair_order: RepairOrder, *, user: User | None = None, reason: str = ""):
+def cancel_repair_order(repair_order: RepairOrder, *, user: User | None = None,
+                        reason: str = "") -> RepairOrder:
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -851,7 +857,7 @@ TRANSITIONS = (
 # Technicians' time
 # --------------------------------------------------------------------------------------------
 
-def clock_in(technician: User, job: Job, *, at=None):
+def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeEntry:
     """Start a technician's time on a job of an order in progress (one job at a time)."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -879,7 +885,7 @@ def clock_in(technician: User, job: Job, *, at=None):
     return entry
 
 
-def clock_out(technician: User, *, at=None):
+def clock_out(technician: User, *, at: datetime | None = None) -> TimeEntry:
     """End the technician's open time entry."""
     with transaction.atomic():
         entry = (TimeEntry.objects.select_for_update()
@@ -937,7 +943,8 @@ def check_time_entry_change(entry, *, started, ended, user: User, repair_order=N
                           "corrects a closed entry.")
 
 
-def change_time_entry(entry, *, started, ended, user: User):
+def change_time_entry(entry: TimeEntry, *, started: datetime, ended: datetime | None,
+                      user: User) -> TimeEntry:
     """Move a time entry's start or end (see check_time_entry_change for who may do what).
 
     The audit log keeps the old and new times with who changed them."""
@@ -952,7 +959,7 @@ def change_time_entry(entry, *, started, ended, user: User):
     return stored
 
 
-def actual_hours(job: Job):
+def actual_hours(job: Job) -> Decimal:
     """Hours technicians clocked on a job (open entries count up to now)."""
     return sum((entry.hours for entry in job.time_entries.all()), Decimal("0.00"))
 
@@ -961,7 +968,7 @@ def actual_hours(job: Job):
 # What the car lot reads
 # --------------------------------------------------------------------------------------------
 
-def internal_cost(repair_order: RepairOrder) -> tuple | tuple[Decimal | Decimal, Decimal | Decimal]:
+def internal_cost(repair_order: RepairOrder) -> tuple[Decimal, Decimal]:
     """(parts_cost, labor_cost) of an order's approved work, in Decimal: parts at the cost they
     had when added, labor at hours sold x rate. A canceled order cost nothing."""
     status = RepairOrder.objects.values_list("status", flat=True).get(pk=repair_order.pk)
