@@ -113,8 +113,9 @@ def publish(event_type: str, payload: dict[str, Any], *, scope: str | None = Non
 
 
 def subscribers(
-    event_type, scope, *, customer_id=None, partner_id=None, now: datetime | None = None
-) -> list:
+    event_type: str, scope: str, *, customer_id: int | None = None, partner_id: int | None = None,
+    now: datetime | None = None
+) -> list[WebhookSubscription]:
     """Active subscriptions to `event_type` whose partner may receive an event with `scope`."""
     now = now or timezone.now()
     candidates = (
@@ -159,7 +160,7 @@ def enqueue(delivery_ids, run_after=None) -> None:
 # Delivering (in the worker)
 # ---------------------------------------------------------------------------------------------
 
-def sign(secret, timestamp, body):
+def sign(secret: str, timestamp: float | str, body: bytes) -> str:
     """The signature header's value for a request body sent at `timestamp` (Unix seconds)."""
     message = f"{int(timestamp)}.".encode() + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
@@ -175,13 +176,13 @@ def verify(secret, timestamp, body, signature, *, tolerance=300, now=None):
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
 
 
-def retry_delay(attempts):
+def retry_delay(attempts: int) -> int:
     """Seconds to wait after the n-th failed attempt: doubling, capped."""
     delay = settings.WEBHOOK_RETRY_DELAY * (2 ** max(attempts - 1, 0))
     return min(delay, settings.WEBHOOK_MAX_RETRY_DELAY)
 
 
-def body_of(event):
+def body_of(event: WebhookEvent) -> bytes:
     document = {
         "id": str(event.event_id),
         "type": event.event_type,
@@ -192,12 +193,12 @@ def body_of(event):
 
 
 @task(queue_name=QUEUE)
-def deliver_webhook(delivery_id) -> tuple | None:
+def deliver_webhook(delivery_id: int) -> str | None:
     """Task: send one delivery once; on failure schedule the next attempt. Returns its status."""
     return attempt_delivery(delivery_id)
 
 
-def attempt_delivery(delivery_id, now: datetime | None = None) -> Any:
+def attempt_delivery(delivery_id: int, now: datetime | None = None) -> str | None:
     """Send a due delivery once (`now` is the clock, for tests). Returns the new status, or None
     when the delivery was not due (already sent, given up, or sent by another task)."""
     now = now or timezone.now()
@@ -240,14 +241,14 @@ def attempt_delivery(delivery_id, now: datetime | None = None) -> Any:
 
 
 def _finish(
-    delivery,
-    attempts,
+    delivery: WebhookDelivery,
+    attempts: int,
     status: str,
     *,
-    status_code=None,
+    status_code: int | None = None,
     error: str = "",
-    delivered_at=None,
-    next_attempt_at=None,
+    delivered_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
 ) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=status, attempts=attempts, response_status=status_code, error=error[:2000],
@@ -255,7 +256,8 @@ def _finish(
     )
 
 
-def post(subscription: WebhookSubscription, event, delivery):
+def post(subscription: WebhookSubscription, event: WebhookEvent,
+         delivery: WebhookDelivery) -> tuple[int | None, str]:
     """POST the signed event. Returns (status code or None, error text)."""
     body = body_of(event)
     status, _text, error = send_signed(subscription.url, subscription.secret, body, {
@@ -266,7 +268,8 @@ def post(subscription: WebhookSubscription, event, delivery):
     return status, error
 
 
-def send_signed(url: str, secret, body, headers):
+def send_signed(url: str, secret: str, body: bytes,
+                headers: dict[str, str]) -> tuple[int | None, bytes, str]:
     """POST `body` to `url`, signed with `secret`, connecting to the address that was checked.
     Returns (status code or None, the start of the answer's body, error text)."""
     timestamp = int(time.time())
@@ -323,7 +326,7 @@ def verify_subscription(subscription: WebhookSubscription, now: datetime | None 
     return not error
 
 
-def _echoes(text, challenge):
+def _echoes(text: bytes, challenge: str) -> bool:
     try:
         answer = json.loads(text)
     except ValueError:
@@ -333,7 +336,7 @@ def _echoes(text, challenge):
     return isinstance(answer, str) and hmac.compare_digest(answer, challenge)
 
 
-def deliver_due(now: datetime | None = None, limit: int = 1000):
+def deliver_due(now: datetime | None = None, limit: int = 1000) -> int:
     """Re-enqueue deliveries that are due but have no task (lost, or interrupted mid-send).
     Returns how many were queued."""
     now = now or timezone.now()
@@ -373,7 +376,7 @@ def _is_public(address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def allowed_ports(scheme) -> set | None:
+def allowed_ports(scheme: str) -> set[int] | None:
     """Ports a webhook URL may name: 443 for https, 80 for http where insecure URLs are allowed
     (development and tests, whose receivers also listen on other ports: any port there)."""
     if settings.WEBHOOK_ALLOW_INSECURE_URLS:
@@ -431,7 +434,7 @@ class Target:
     path: str
     address: str
 
-    def connection(self, timeout) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
+    def connection(self, timeout: float) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
         if self.scheme == "https":
             return _PinnedHTTPSConnection(self.host, self.port, address=self.address,
                                           timeout=timeout)
