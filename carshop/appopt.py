@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -42,6 +42,9 @@ from django.utils.module_loading import import_string
 
 from carshop.backups.cli import human_size
 from carshop.ops.findings import Report, first_line
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # ---------------------------------------------------------------------------------------------
 # What the application keeps in the cache
@@ -99,7 +102,7 @@ def redacted(location):
     return text
 
 
-def _cache(alias):
+def _cache(alias: str):
     if alias not in settings.CACHES:
         raise CommandError(f"no cache {alias!r} in CACHES (caches: {', '.join(settings.CACHES)})")
     return caches[alias]
@@ -110,7 +113,7 @@ def _namespace(cache) -> str:
     return f"{cache.key_prefix}:{cache.version}:"
 
 
-def _custom_key_function(alias) -> bool:
+def _custom_key_function(alias: str) -> bool:
     function = settings.CACHES[alias].get("KEY_FUNCTION")
     if function is None:
         return False
@@ -119,11 +122,11 @@ def _custom_key_function(alias) -> bool:
     return function is not default_key_func
 
 
-def _glob_escape(text):
+def _glob_escape(text: str):
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def _split_key(name, prefix) -> tuple | None:
+def _split_key(name: str, prefix) -> tuple | None:
     """'PREFIX:VERSION:key' -> (version, key); None when not of the prefix."""
     head = f"{prefix}:"
     if not name.startswith(head):
@@ -144,7 +147,7 @@ def _redis_client(cache):
     return cache._cache.get_client(write=True)
 
 
-def _decode(name):
+def _decode(name: str):
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
@@ -214,7 +217,7 @@ def _redis_db(client) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def _analyze_redis(report, cache, alias, progress) -> None:
+def _analyze_redis(report: Report, cache, alias: str, progress: Callable[..., Any] | None) -> None:
     try:
         client = _redis_client(cache)
         info = client.info()
@@ -303,7 +306,7 @@ NO_COUNTERS = ("not counted: hit and miss counters would live in each worker's m
                "this command's reach (Redis counts them: CACHE_URL=redis://...)")
 
 
-def _analyze_locmem(report, cache) -> None:
+def _analyze_locmem(report: Report, cache) -> None:
     entries = len(cache._cache)
     report.data.update({"entries_in_this_process": entries,
                         "max_entries": cache._max_entries, "hit_rate_percent": None})
@@ -314,7 +317,7 @@ def _analyze_locmem(report, cache) -> None:
                                     "workers or hosts, use Redis (CACHE_URL=redis://...)")
 
 
-def _analyze_dummy(report, cache) -> None:
+def _analyze_dummy(report: Report, cache) -> None:
     report.data.update({"hit_rate_percent": None})
     report.warn("dummy", "nothing is cached, so the API rate limits never trigger")
 
@@ -335,7 +338,7 @@ def _db_cache_rows(cache) -> tuple:
     return rows, expired
 
 
-def _analyze_db(report, cache) -> None:
+def _analyze_db(report: Report, cache) -> None:
     try:
         rows, expired = _db_cache_rows(cache)
     except Exception as exc:
@@ -348,7 +351,7 @@ def _analyze_db(report, cache) -> None:
     report.ok("hit rate", "not counted by Django's database cache")
 
 
-def _analyze_file(report, cache) -> None:
+def _analyze_file(report: Report, cache) -> None:
     files = list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(
         cache._dir) else []
     size = sum(path.stat().st_size for path in files)
@@ -357,7 +360,7 @@ def _analyze_file(report, cache) -> None:
     report.ok("hit rate", "not counted by Django's file cache")
 
 
-def analyze_cache(alias: str = "default", progress=None) -> Report:
+def analyze_cache(alias: str = "default", progress: Callable[..., Any] | None = None) -> Report:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
@@ -403,7 +406,7 @@ def warm_cache(cache, dry_run=False):
     return actions
 
 
-def _clear_stale_redis(cache, dry_run, progress):
+def _clear_stale_redis(cache, dry_run: bool, progress: Callable[..., Any] | None):
     client = _redis_client(cache)
     keys = scan_app_keys(cache, client, progress)
     stale = keys["stale"]
@@ -421,7 +424,7 @@ def _clear_stale_redis(cache, dry_run, progress):
                     f"database are not the app's and are kept"}
 
 
-def _clear_stale_db(cache, dry_run) -> dict[str, Any]:
+def _clear_stale_db(cache, dry_run: bool) -> dict[str, Any]:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -444,7 +447,7 @@ def optimize_cache(
     warm: bool = True,
     clear_stale: bool = True,
     dry_run: bool = False,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
 ) -> dict:
     cache = _cache(alias)
     config = settings.CACHES[alias]

@@ -48,7 +48,11 @@ from django.utils import timezone
 from carshop import tables
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from carshop.ops.findings import Report
 
 logger = logging.getLogger("carshop.commands")
 
@@ -58,7 +62,7 @@ BATCH_SIZE = 2000
 ORPHAN_FILE_GRACE = timedelta(days=1)
 
 
-def _identity(iterable, total=None, label=None):
+def _identity(iterable, total=None, label: str | None = None):
     return iterable
 
 
@@ -123,7 +127,7 @@ def check_age(age, option: str = "--age"):
     return age
 
 
-def delete_in_batches(queryset, progress=_identity, label: str = "deleting"):
+def delete_in_batches(queryset, progress: Callable[..., Any] = _identity, label: str = "deleting"):
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
@@ -144,7 +148,9 @@ def delete_in_batches(queryset, progress=_identity, label: str = "deleting"):
     return deleted
 
 
-def _count_or_delete(kind, what, queryset, dry_run, progress, note: str = ""):
+def _count_or_delete(
+    kind: str, what, queryset, dry_run: bool, progress: Callable[..., Any], note: str = ""
+):
     if dry_run:
         return Outcome(kind, what, queryset.count(), "would delete", note)
     return Outcome(kind, what, delete_in_batches(queryset, progress, kind), "deleted", note)
@@ -181,7 +187,7 @@ def outcome_lines(report) -> list:
 # ---------------------------------------------------------------------------------------------
 
 
-def stale_draft_deals(cutoff):
+def stale_draft_deals(cutoff: dt.datetime):
     """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
     (money received), no commission, no trade-in (an appraisal of the buyer's car)."""
     from sales.models import Commission, Deal, DealPayment, TradeIn
@@ -192,7 +198,7 @@ def stale_draft_deals(cutoff):
             .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk")))))
 
 
-def _delete_draft_deals(cutoff, dry_run, progress):
+def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool, progress: Callable[..., Any]):
     """Deleted one by one through the model, so each deletion (and its add-ons') is in the audit
     log, credited to the operator."""
     from sales.models import Deal
@@ -219,7 +225,7 @@ def _delete_draft_deals(cutoff, dry_run, progress):
     return Outcome("draft_deals", what, deleted, "deleted", note)
 
 
-def _stale_estimates(cutoff):
+def _stale_estimates(cutoff: dt.datetime):
     from repairs.models import RepairOrder
 
     count = RepairOrder.objects.filter(status=RepairOrder.Status.ESTIMATE,
@@ -245,7 +251,7 @@ def temporary_file_rules() -> list:
     return [(folder, tuple(sorted(patterns))) for folder, patterns in merged.items()]
 
 
-def old_temporary_files(cutoff):
+def old_temporary_files(cutoff: dt.datetime):
     """Regular files of temporary_file_rules() last modified before `cutoff`."""
     limit = cutoff.timestamp()
     found = []
@@ -263,7 +269,7 @@ def old_temporary_files(cutoff):
     return sorted(found)
 
 
-def _temporary_files(cutoff, dry_run):
+def _temporary_files(cutoff: dt.datetime, dry_run: bool):
     files = old_temporary_files(cutoff)
     folders = ", ".join(str(folder) for folder, _ in temporary_file_rules())
     what = f"temporary upload and backup staging files in {folders}"
@@ -277,7 +283,13 @@ def _temporary_files(cutoff, dry_run):
     return Outcome("temporary_files", what, removed, "deleted")
 
 
-def prune_temp_data(age, *, dry_run: bool = False, now=None, progress=_identity) -> dict:
+def prune_temp_data(
+    age,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    progress: Callable[..., Any] = _identity,
+) -> dict:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 
@@ -381,7 +393,7 @@ def _walk(storage, folder) -> Iterator:
         yield from _walk(storage, f"{folder}{name}/")
 
 
-def orphan_files(now=None) -> list:
+def orphan_files(now: dt.datetime | None = None) -> list:
     """Files in the upload folders of the file fields that no row names, older than
     ORPHAN_FILE_GRACE. Returns [(storage, name, size)]. Files outside those folders are not
     Carshop's uploads and are never touched."""
@@ -484,7 +496,7 @@ def partner_users_without_partner():
             .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
 
 
-def cleanup_orphans(*, dry_run: bool = False, progress=_identity) -> dict:
+def cleanup_orphans(*, dry_run: bool = False, progress: Callable[..., Any] = _identity) -> dict:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()
@@ -636,7 +648,7 @@ def _verify(path, expected_ids, content_digest) -> None:
                            "nothing was deleted")
 
 
-def archive_candidates(cutoff):
+def archive_candidates(cutoff: dt.datetime):
     from auditlog.models import LogEntry
 
     return LogEntry.objects.filter(timestamp__lt=cutoff)
@@ -770,7 +782,12 @@ def _write_synced(path, data) -> None:
 
 
 def vacuum(
-    connection, *, tables=None, analyze_only: bool = False, full: bool = False, progress=_identity
+    connection: BaseDatabaseWrapper,
+    *,
+    tables=None,
+    analyze_only: bool = False,
+    full: bool = False,
+    progress: Callable[..., Any] = _identity,
 ) -> dict:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
@@ -795,7 +812,13 @@ def _pg_table_stats(cursor, tables) -> dict:
     return {name: (size, dead) for name, size, dead in cursor.fetchall()}
 
 
-def _vacuum_postgresql(connection, tables, analyze_only, full, progress) -> dict:
+def _vacuum_postgresql(
+    connection: BaseDatabaseWrapper,
+    tables,
+    analyze_only: bool,
+    full: bool,
+    progress: Callable[..., Any],
+) -> dict:
     connection.ensure_connection()
     if tables is None:
         tables = sorted(connection.introspection.table_names())
@@ -834,7 +857,7 @@ def _sqlite_pages(cursor) -> tuple:
     return pages, free, cursor.fetchone()[0]
 
 
-def _sqlite_file_size(connection) -> Any:
+def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     from carshop.ops.database import sqlite_files
 
     path, wal = sqlite_files(connection)
@@ -843,7 +866,7 @@ def _sqlite_file_size(connection) -> Any:
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection, tables, analyze_only, full) -> dict:
+def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables, analyze_only: bool, full: bool) -> dict:
     if tables is not None and not analyze_only:
         raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
                            "--analyze-only to analyze only those tables")
@@ -871,7 +894,7 @@ def _vacuum_sqlite(connection, tables, analyze_only, full) -> dict:
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
-def _vacuum_report(connection, statement, rows) -> dict:
+def _vacuum_report(connection: BaseDatabaseWrapper, statement, rows) -> dict:
     report = {
         "database": connection.vendor,
         "name": str(connection.settings_dict["NAME"]),

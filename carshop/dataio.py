@@ -70,7 +70,10 @@ from import_export.resources import modelresource_factory
 from carshop import tables as table_registry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
 
 logger = logging.getLogger("carshop.commands")
 
@@ -110,7 +113,7 @@ class ImportReport:
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, where, reason) -> None:
+    def add(self, where, reason: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(where, reason))
@@ -162,14 +165,14 @@ def dependency_order(tables):
     return ordered
 
 
-def _applied_migrations(using):
+def _applied_migrations(using: str):
     recorder = MigrationRecorder(connections[using])
     return sorted([app, name] for app, name in recorder.applied_migrations()
                   if app in SCHEMA_APPS)
 
 
 @contextlib.contextmanager
-def _snapshot(using) -> Iterator:
+def _snapshot(using: str) -> Iterator:
     """One consistent view of the database for the whole export (REPEATABLE READ on
     PostgreSQL; an SQLite read transaction is one already)."""
     connection = connections[using]
@@ -449,7 +452,7 @@ class _Deserializer(python_serializers.Deserializer):
     """Django's deserializer, one row at a time, with content types and permissions looked up
     once instead of once per row."""
 
-    def __init__(self, using) -> None:
+    def __init__(self, using: str) -> None:
         super().__init__([], using=using, handle_forward_references=False)
         self._natural: dict[Any, Any] = {}
 
@@ -525,7 +528,7 @@ class _Loader:
     no save(), no signals, times kept). A chunk that the database refuses is retried row by row
     to name the bad rows."""
 
-    def __init__(self, using, report, chunk_size) -> None:
+    def __init__(self, using: str, report: ImportReport, chunk_size: int) -> None:
         self.using = using
         self.connection = connections[using]
         self.report = report
@@ -588,7 +591,7 @@ class _Loader:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
 
 
-def _migrate_rows(model, using):
+def _migrate_rows(model, using: str):
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account, the shop settings row, and the audit entries about them),
     which a JSON import replaces with the file's."""
@@ -615,7 +618,7 @@ def _migrate_rows(model, using):
     return manager.none()
 
 
-def _refuse_non_empty(tables, using) -> None:
+def _refuse_non_empty(tables, using: str) -> None:
     busy = []
     for table in tables:
         model = table.model
@@ -630,7 +633,7 @@ def _refuse_non_empty(tables, using) -> None:
             "import into a new, migrated database, or choose empty tables with --tables")
 
 
-def _clear_migrate_rows(tables, using) -> None:
+def _clear_migrate_rows(tables, using: str) -> None:
     from auditlog.context import disable_auditlog
 
     with disable_auditlog():
@@ -659,7 +662,7 @@ def _check_schema(export, using, report) -> None:
                             "without; rows are checked against the newer schema")
 
 
-def _dangling(models, using) -> list:
+def _dangling(models, using: str) -> list:
     """(model, pk, parent model, value, reason) for every loaded row whose foreign key points
     to no row."""
     connection = connections[using]
@@ -808,7 +811,7 @@ def _report_dangling(export, dangling, report) -> None:
             report.add(f"{label} {pk} (in the database)", reason)
 
 
-def _reset_sequences(models, connection) -> None:
+def _reset_sequences(models, connection: BaseDatabaseWrapper) -> None:
     statements = connection.ops.sequence_reset_sql(no_style(), models)
     if statements:
         with connection.cursor() as cursor:
@@ -833,7 +836,7 @@ def neutralize_cell(value, *, numeric: bool = False) -> str:
     return "'" + text if _FORMULA_CELL.match(text) else text
 
 
-def restore_cell(text):
+def restore_cell(text: str):
     """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
     if text.startswith("'") and _FORMULA_CELL.match(text):
         return text[1:]
@@ -866,8 +869,8 @@ def export_csv(
     *,
     include_secrets: bool = False,
     using: str = "default",
-    progress=None,
-    chunk_size=CHUNK_SIZE,
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, str | list | dict]:
     """One CSV file per table in the folder `path`, or the file `path` for one table."""
     progress = progress or _no_progress

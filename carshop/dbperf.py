@@ -50,7 +50,11 @@ from carshop.ops.findings import first_line
 from carshop.ops.logs import LogReader, latency_summary, normalize_sql
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from carshop.ops.findings import Report
 
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50
@@ -67,11 +71,11 @@ ENABLE_PG_STAT_STATEMENTS = (
 )
 
 
-def _identity(iterable, total=None, label=None):
+def _identity(iterable, total=None, label: str | None = None):
     return iterable
 
 
-def _vendor_check(connection) -> None:
+def _vendor_check(connection: BaseDatabaseWrapper) -> None:
     if connection.vendor not in ("postgresql", "sqlite"):
         raise CommandError(f"supported databases are PostgreSQL and SQLite, not "
                            f"{connection.vendor}")
@@ -149,7 +153,7 @@ ORDER BY c.relname, ic.relname
 """
 
 
-def database_indexes(connection) -> list:
+def database_indexes(connection: BaseDatabaseWrapper) -> list:
     """Every index of the database's tables, as DbIndex, by table then name."""
     _vendor_check(connection)
     if connection.vendor == "postgresql":
@@ -173,7 +177,7 @@ _SQLITE_INDEX_SQL = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
-def _sqlite_indexes(connection) -> list:
+def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list:
     quote = connection.ops.quote_name
     result = []
     with connection.cursor() as cursor:
@@ -230,12 +234,14 @@ class DeclaredIndex:
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)", re.IGNORECASE)
 
 
-def _concurrently(sql):
+def _concurrently(sql: str):
     return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", str(sql),
                              count=1)
 
 
-def _unique_statements(connection, editor, table, name, columns) -> list[str]:
+def _unique_statements(
+    connection: BaseDatabaseWrapper, editor, table, name: str, columns
+) -> list[str]:
     """A plain unique constraint, built without locking the table for writes on PostgreSQL (a
     unique index, then the constraint on it); a unique index on SQLite, which cannot add a
     constraint to an existing table."""
@@ -337,7 +343,7 @@ def declared_indexes(connection, tables=None):
     return declared
 
 
-def _trigram_operations(connection) -> Iterator:
+def _trigram_operations(connection: BaseDatabaseWrapper) -> Iterator:
     """(migration, TrigramIndexSQL) of the applied migrations."""
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     for key, migration in sorted(loader.disk_migrations.items()):
@@ -348,7 +354,7 @@ def _trigram_operations(connection) -> Iterator:
                 yield f"{key[0]}.{key[1]}", operation
 
 
-def _constraint_names(connection, tables) -> defaultdict:
+def _constraint_names(connection: BaseDatabaseWrapper, tables) -> defaultdict:
     names = defaultdict(set)
     with connection.cursor() as cursor:
         for table in tables:
@@ -378,7 +384,7 @@ def _present(item, indexes_by_table, names) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _drop_statement(connection, index) -> str:
+def _drop_statement(connection: BaseDatabaseWrapper, index) -> str:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
         return f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index.name)};"
@@ -428,7 +434,12 @@ def duplicate_indexes(indexes, declared=()) -> list:
     return found
 
 
-def analyze_indexes(connection, *, min_rows: int = 10000, progress=_identity) -> dict:
+def analyze_indexes(
+    connection: BaseDatabaseWrapper,
+    *,
+    min_rows: int = 10000,
+    progress: Callable[..., Any] = _identity,
+) -> dict:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -521,7 +532,7 @@ def _unindexed_foreign_keys(connection, by_table):
     return found
 
 
-def _sequential_scans(connection, min_rows) -> list:
+def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) "
@@ -535,7 +546,7 @@ def _sequential_scans(connection, min_rows) -> list:
         ]
 
 
-def _unused_indexes(connection, indexes, declared_names) -> tuple:
+def _unused_indexes(connection: BaseDatabaseWrapper, indexes, declared_names) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = "
                        "current_database()")
@@ -554,7 +565,7 @@ def _unused_indexes(connection, indexes, declared_names) -> tuple:
     return unused, since
 
 
-def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES) -> Any:
+def measure_bloat(connection: BaseDatabaseWrapper, indexes, min_bytes=BLOAT_MIN_BYTES) -> Any:
     """B-tree leaf density from pgstattuple's pgstatindex, for indexes of min_bytes or more."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'")
@@ -594,8 +605,13 @@ def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-def create_missing_indexes(connection, *, dry_run: bool = False, reindex_bloated: bool = False,
-                           progress=_identity) -> dict[str, Any]:
+def create_missing_indexes(
+    connection: BaseDatabaseWrapper,
+    *,
+    dry_run: bool = False,
+    reindex_bloated: bool = False,
+    progress: Callable[..., Any] = _identity,
+) -> dict[str, Any]:
     """Create every declared index the database lacks (dropping an INVALID leftover of the same
     name first) and, when asked, rebuild bloated ones. Returns the analysis and what was done;
     an index that fails is reported, and the others still go ahead."""
@@ -636,7 +652,7 @@ def create_missing_indexes(connection, *, dry_run: bool = False, reindex_bloated
             "dry_run": dry_run, "actions": actions, "analysis": analysis}
 
 
-def _drop_invalid_leftover(connection, name) -> None:
+def _drop_invalid_leftover(connection: BaseDatabaseWrapper, name: str) -> None:
     """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
     if connection.vendor != "postgresql":
         return
@@ -723,7 +739,7 @@ def statement_statistics(connection, threshold_ms, top):
     return result
 
 
-def running_queries(connection, threshold_seconds) -> list:
+def running_queries(connection: BaseDatabaseWrapper, threshold_seconds) -> list:
     """Queries running now for threshold_seconds or longer (PostgreSQL's pg_stat_activity)."""
     if connection.vendor != "postgresql":
         raise CommandError(f"--running needs PostgreSQL: SQLite has no list of running queries "
@@ -745,8 +761,16 @@ def running_queries(connection, threshold_seconds) -> list:
         ]
 
 
-def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
-                 progress=_identity) -> tuple:
+def slow_queries(
+    connection: BaseDatabaseWrapper,
+    *,
+    threshold_seconds,
+    since,
+    until,
+    log_dir,
+    top: int,
+    progress: Callable[..., Any] = _identity,
+) -> tuple:
     """pg_stat_statements (its `top` slowest) and db.log (every statement), for the period.
     Returns (report dict, the LogReader)."""
     _vendor_check(connection)
@@ -779,11 +803,11 @@ _PG_PARAM = re.compile(r"\$\d+")
 _PLACEHOLDER = re.compile(r"%%|%s")  # %% is a literal per cent sign
 
 
-def _strip_literals(text):
+def _strip_literals(text: str):
     return _LITERAL.sub("''", text or "")
 
 
-def _columns_in(text, columns) -> list:
+def _columns_in(text: str, columns) -> list:
     """Columns of a table named in a filter or WHERE clause, in order of appearance, once."""
     found = []
     for match in _IDENTIFIER.finditer(_strip_literals(text)):
@@ -793,7 +817,7 @@ def _columns_in(text, columns) -> list:
     return found
 
 
-def _explainable(sql) -> tuple | tuple[None, int, str]:
+def _explainable(sql: str) -> tuple | tuple[None, int, str]:
     """(statement to explain, parameter count, reason it cannot be) for a logged statement."""
     text = (sql or "").strip().rstrip(";").strip()
     if not re.match(r"^\(?\s*SELECT\b", text, re.IGNORECASE):
@@ -807,7 +831,7 @@ def _explainable(sql) -> tuple | tuple[None, int, str]:
     return text, params, None
 
 
-def _logged_values(text, params, values) -> tuple | tuple[None, str]:
+def _logged_values(text: str, params, values) -> tuple | tuple[None, str]:
     """The logged parameter values to plan with, and a note, or (None, "") when they do not fit
     the statement (not kept, or $1 placeholders). Masked values are planned with the mask as a
     stand-in string."""
@@ -820,7 +844,9 @@ def _logged_values(text, params, values) -> tuple | tuple[None, str]:
     return values, note
 
 
-def explain(connection, sql, *, min_rows: int = 10000, params=None) -> dict | dict[str, str | list]:
+def explain(
+    connection: BaseDatabaseWrapper, sql: str, *, min_rows: int = 10000, params=None
+) -> dict | dict[str, str | list]:
     """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}.
     params: the values logged with the statement in db.log, if any."""
     text, count, reason = _explainable(sql)
@@ -833,7 +859,12 @@ def explain(connection, sql, *, min_rows: int = 10000, params=None) -> dict | di
 
 
 def _explain_postgresql(
-    connection, text, params, min_rows, values=None, values_note: str = ""
+    connection: BaseDatabaseWrapper,
+    text: str,
+    params,
+    min_rows: int,
+    values=None,
+    values_note: str = "",
 ) -> dict[str, str | list]:
     version = _pg_version(connection)
     note = values_note
@@ -894,7 +925,7 @@ def _plan_lines(root) -> list:
     return lines
 
 
-def _table_facts(connection, table):
+def _table_facts(connection: BaseDatabaseWrapper, table):
     """(estimated rows, columns, statistics) of a PostgreSQL table."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -914,7 +945,7 @@ def _table_facts(connection, table):
             "analyzed": max(filter(None, [last_analyze, last_autoanalyze]), default=None)}
 
 
-def _index_sql(connection, table, columns) -> str:
+def _index_sql(connection: BaseDatabaseWrapper, table, columns) -> str:
     quote = connection.ops.quote_name
     how = "CONCURRENTLY " if connection.vendor == "postgresql" else ""
     name = f"{table}_{'_'.join(columns)}_idx"[:63]
@@ -922,7 +953,7 @@ def _index_sql(connection, table, columns) -> str:
             f"({', '.join(quote(column) for column in columns)});")
 
 
-def _pg_suggestions(connection, root, min_rows) -> list:
+def _pg_suggestions(connection: BaseDatabaseWrapper, root, min_rows: int) -> list:
     suggestions = []
     facts = {}
 
@@ -988,7 +1019,14 @@ _WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?:\bGROUP BY\b|\bORDER BY\b|\bLIMI
                     re.IGNORECASE | re.DOTALL)
 
 
-def _explain_sqlite(connection, text, params, min_rows, values=None, values_note: str = "") -> Any:
+def _explain_sqlite(
+    connection: BaseDatabaseWrapper,
+    text: str,
+    params,
+    min_rows: int,
+    values=None,
+    values_note: str = "",
+) -> Any:
     if values is None:
         values = [None] * params if params else None
         note = "parameters bound to NULL for the plan" if params else ""

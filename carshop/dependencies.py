@@ -38,7 +38,7 @@ def requirements_dir():
     return Path(settings.BASE_DIR) / "requirements"
 
 
-def canonical(name):
+def canonical(name: str):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -154,7 +154,7 @@ def outdated(directory, index_url):
 # --- moving one pin -----------------------------------------------------------------------------
 
 
-def rewrite_pin(text, name, version) -> tuple[str, list]:
+def rewrite_pin(text: str, name: str, version) -> tuple[str, list]:
     """The file's text with NAME's pin set to version, its comment kept in its column.
     Returns (new text, [old versions])."""
     key = canonical(name)
@@ -175,7 +175,7 @@ def rewrite_pin(text, name, version) -> tuple[str, list]:
     return "".join(lines), old
 
 
-def plan_update(directory, name, version) -> tuple:
+def plan_update(directory, name: str, version) -> tuple:
     """{file: (old text, new text)} for the files that pin NAME, and its old versions, or
     CommandError."""
     directory = Path(directory)
@@ -203,7 +203,7 @@ def _run(step, args, env=None, cwd=None):
                                    f"({tail[0][:200]})"
 
 
-def update_requirement(directory, name, version, *, install, test, say=print) -> list:
+def update_requirement(directory, name: str, version, *, install, test, say=print) -> list:
     """Pin NAME==version in every file that pins it, install it and run the tests; when the
     install or the tests fail, put the old pins back and reinstall the old version.
     install(name, version) and test() are argument lists. Returns (True, steps) or raises
@@ -239,7 +239,7 @@ def update_requirement(directory, name, version, *, install, test, say=print) ->
                        f"{name}=={old_versions[0]} is restored and reinstalled")
 
 
-def pip_install(name, version) -> list[str]:
+def pip_install(name: str, version) -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--quiet", f"{name}=={version}"]
 
 

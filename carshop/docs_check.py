@@ -52,7 +52,7 @@ def markdown_files(root) -> list:
     return files
 
 
-def _lines_outside_code(text) -> Iterator:
+def _lines_outside_code(text: str) -> Iterator:
     """(line number, line) of the lines outside fenced code blocks."""
     fenced = False
     for number, line in enumerate(text.splitlines(), start=1):
@@ -170,7 +170,7 @@ def documented_commands(root) -> dict:
     root = Path(root)
     places: dict[Any, Any] = {}
 
-    def note(name, path, number) -> None:
+    def note(name: str, path, number) -> None:
         if _COMMAND_NAME.match(name) and name not in BUILTIN_WORDS:
             places.setdefault(name, f"{path.relative_to(root)}:{number}")
 
@@ -339,7 +339,7 @@ def check_docs(root=None, online: bool = False, commands=None, own_commands=None
     return report
 
 
-def _compare_variables(report, root) -> dict | None:
+def _compare_variables(report: Report, root) -> dict | None:
     read = variables_read(root)
     documented = variables_documented(root)
     example = variables_in_example(root)

@@ -29,6 +29,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 if TYPE_CHECKING:
+    from carshop.ops.findings import Report
     pass
 
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
@@ -48,7 +49,7 @@ def client_host():
     return "testserver"
 
 
-def find_user(username=None):
+def find_user(username: str | None = None):
     """The user to log in as: `username`, else the first active superuser."""
     from django.contrib.auth import get_user_model
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import metadata, util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -48,6 +48,9 @@ from carshop.ops.config import (
     weak_secret_key,
 )
 from carshop.ops.findings import FAIL, OK, WARN, Report, first_line
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # --- security_check ---------------------------------------------------------------------------
 
@@ -74,7 +77,7 @@ AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessio
                     "AXES_RESET_ON_SUCCESS"}
 
 
-def check_security(now=None) -> Report:
+def check_security(now: datetime | None = None) -> Report:
     """The settings in effect, judged as a server needs them whatever DJANGO_ENV says, and the
     accounts and keys that open the shop to the outside."""
     now = now or timezone.now()
@@ -100,7 +103,7 @@ def check_security(now=None) -> Report:
     return report
 
 
-def _secret_key_fallbacks(report) -> None:
+def _secret_key_fallbacks(report: Report) -> None:
     fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
     weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
     if weak:
@@ -111,7 +114,7 @@ def _secret_key_fallbacks(report) -> None:
         report.ok("SECRET_KEY_FALLBACKS", f"{len(fallbacks)} old keys, none weak")
 
 
-def _allowed_hosts(report) -> None:
+def _allowed_hosts(report: Report) -> None:
     allowed = list(settings.ALLOWED_HOSTS)
     if not allowed:
         report.fail("ALLOWED_HOSTS", "empty: the site answers to no host name")
@@ -119,7 +122,7 @@ def _allowed_hosts(report) -> None:
         report.ok("ALLOWED_HOSTS", ", ".join(allowed))
 
 
-def _https(report) -> None:
+def _https(report: Report) -> None:
     if settings.SECURE_SSL_REDIRECT:
         report.ok("SECURE_SSL_REDIRECT", "True")
     else:
@@ -138,7 +141,7 @@ def _https(report) -> None:
                   + (f" ({', '.join(extras)})" if extras else ""))
 
 
-def _proxies(report) -> None:
+def _proxies(report: Report) -> None:
     """TRUSTED_PROXY_COUNT (client addresses for the lockout) and SECURE_PROXY_SSL_HEADER (HTTPS
     as nginx saw it) describe the same proxy: both set, or neither."""
     proxies = settings.TRUSTED_PROXY_COUNT
@@ -160,7 +163,7 @@ def _proxies(report) -> None:
                   f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""))
 
 
-def _superusers(report, now) -> None:
+def _superusers(report: Report, now: datetime) -> None:
     cutoff = now - timedelta(days=SUPERUSER_DORMANT_DAYS)
     superusers = (get_user_model()._default_manager
                   .filter(is_superuser=True, is_active=True)
@@ -184,7 +187,7 @@ def _key_label(key) -> str:
     return f"{key.partner.slug}/{key.prefix}"
 
 
-def _partner_keys(report, now) -> None:
+def _partner_keys(report: Report, now: datetime) -> None:
     from accounts.models import PartnerKey
 
     keys = PartnerKey.objects.select_related("partner")
@@ -364,8 +367,15 @@ def run_pip_audit(pins, osv_url=None, timeout: int = 15) -> tuple | tuple[Any, s
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def audit_dependencies(report, requirement_files=None, *, offline: bool = False, osv_url=None,
-                       include_installed=None, timeout: int = 15) -> None:
+def audit_dependencies(
+    report: Report,
+    requirement_files=None,
+    *,
+    offline: bool = False,
+    osv_url=None,
+    include_installed=None,
+    timeout: int = 15,
+) -> None:
     """Known vulnerabilities of the pinned requirements (and, with the default files, of what is
     installed beside them) from PyPI's vulnerability data or an OSV service."""
     default_files = requirement_files is None
@@ -408,7 +418,7 @@ def audit_dependencies(report, requirement_files=None, *, offline: bool = False,
     _audit_findings(report, audit, everything, scope, service)
 
 
-def _audit_findings(report, audit, pins, scope, service) -> None:
+def _audit_findings(report: Report, audit, pins, scope, service) -> None:
     vulnerable, skipped = [], []
     for dependency in audit.get("dependencies", []):
         pin = pins.get(canonicalize_name(dependency["name"]))
@@ -492,7 +502,7 @@ def _reviewed(issue, rule, relative, everywhere, per_file, lines_of) -> str:
     return ""
 
 
-def scan_code(report, paths=None, pyproject=None) -> None:
+def scan_code(report: Report, paths=None, pyproject=None) -> None:
     """bandit over the project's own packages (or `paths`); findings the project has reviewed
     (ruff noqa or per-file-ignores of the same rule, or # nosec) are counted, not reported."""
     paths = [Path(path) for path in (paths or project_packages())]

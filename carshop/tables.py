@@ -114,7 +114,7 @@ def valid_names() -> str:
     )
 
 
-def get(name):
+def get(name: str):
     table = _BY_NAME.get(name.strip().lower())
     if table is None:
         raise CommandError(f"unknown table {name.strip()!r}; tables: {valid_names()}")
@@ -144,6 +144,6 @@ def for_model(model):
     return _BY_LABEL.get(model._meta.label_lower)
 
 
-def for_label(label):
+def for_label(label: str):
     """The table of "app_label.modelname" (None if there is none)."""
     return _BY_LABEL.get(str(label).lower())

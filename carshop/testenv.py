@@ -42,7 +42,7 @@ from carshop.backups.errors import BackupError
 from carshop.backups.util import remove_quietly
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from random import Random
 
     from carshop.backups.service import Target
@@ -223,7 +223,7 @@ def create_test_env(
     seed: int = 0,
     dry_run: bool = False,
     test_login=None,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
 ) -> dict:
     live, target, present = plan(target_value, replace)
     report = {"source": live.label(), "target": target.label(), "target_name": target.name,
@@ -258,7 +258,7 @@ def create_test_env(
     return report
 
 
-def _copy(live, target, building, present, progress) -> None:
+def _copy(live, target, building, present, progress: Callable[..., Any] | None) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
         try:
@@ -293,7 +293,7 @@ def _replace_sqlite(partial, final) -> None:
     os.replace(partial, final)
 
 
-def _remove_capture(alias) -> None:
+def _remove_capture(alias: str) -> None:
     """The live database's change capture (backup triggers) is not wanted in a test copy: it
     would log every anonymized row, and the copy is not backed up in the live chain."""
     connection = connections[alias]
@@ -302,7 +302,7 @@ def _remove_capture(alias) -> None:
             capture.uninstall(cursor, connection.vendor)
 
 
-def _mark(alias, live, seed) -> None:
+def _mark(alias: str, live, seed) -> None:
     facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
                         "seed": seed, "made_by": "create_test_env"})
     with connections[alias].cursor() as cursor:
@@ -310,7 +310,7 @@ def _mark(alias, live, seed) -> None:
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (facts) VALUES (%s)", [facts])  # noqa: S608
 
 
-def _row_counts(alias) -> dict:
+def _row_counts(alias: str) -> dict:
     from django.apps import apps
 
     counts = {}
@@ -321,7 +321,7 @@ def _row_counts(alias) -> dict:
     return counts
 
 
-def _test_login(alias, username) -> dict[str, Any]:
+def _test_login(alias: str, username: str) -> dict[str, Any]:
     """The one account of the copy that can log in: an existing user (keeps their roles) or a
     new superuser. Its password is random and printed once."""
     import secrets
@@ -421,7 +421,9 @@ class Anonymizer:
     (axes) are deleted: they are per-person and of no use in a copy.
     """
 
-    def __init__(self, alias, seed: int = 0, progress=None) -> None:
+    def __init__(
+        self, alias: str, seed: int = 0, progress: Callable[..., Any] | None = None
+    ) -> None:
         self.alias = alias
         self.seed = seed
         self.progress = progress
@@ -446,10 +448,10 @@ class Anonymizer:
 
     # -- helpers --
 
-    def rng(self, kind, pk) -> Random:
+    def rng(self, kind: str, pk) -> Random:
         return random.Random(f"{self.seed}:{kind}:{pk}")  # noqa: S311 - fake data, not secrets
 
-    def model(self, label):
+    def model(self, label: str):
         from django.apps import apps
 
         return apps.get_model(label)
@@ -463,7 +465,7 @@ class Anonymizer:
             if "@" in old:  # emails are written in any case
                 self.words.setdefault(old.lower(), new.lower())
 
-    def rewrite(self, label, fields, change, queryset=None, read=()):
+    def rewrite(self, label: str, fields, change, queryset=None, read=()):
         """Run `change(row)` on every row (in id order, CHUNK at a time); rows for which it
         returns True have `fields` saved (bulk_update: no signals, no audit entries). `read`:
         more fields `change` reads."""
@@ -488,7 +490,7 @@ class Anonymizer:
             self.progress(f"{model._meta.db_table}: {changed} rows anonymized")
         return changed
 
-    def scrub_text(self, text):
+    def scrub_text(self, text: str):
         if not text or not isinstance(text, str):
             return text
         if text in self.values:

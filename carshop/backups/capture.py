@@ -58,7 +58,7 @@ def _run(cursor, statements) -> None:
         cursor.execute(statement)
 
 
-def is_installed(cursor, vendor):
+def is_installed(cursor, vendor: str):
     if vendor == "postgresql":
         cursor.execute(f"SELECT to_regclass({ql(CHANGE_TABLE)}) IS NOT NULL")
         return cursor.fetchone()[0]
@@ -68,7 +68,7 @@ def is_installed(cursor, vendor):
     return cursor.fetchone()[0] == 1
 
 
-def install(cursor, vendor) -> list:
+def install(cursor, vendor: str) -> list:
     """Create the change log and state tables if missing and put triggers on every table that
     lacks them (or has stale ones). Returns the tables whose triggers were (re)made: changes to
     those tables before now may be missing from the log."""
@@ -77,7 +77,7 @@ def install(cursor, vendor) -> list:
     return _sqlite_install(cursor)
 
 
-def uninstall(cursor, vendor) -> None:
+def uninstall(cursor, vendor: str) -> None:
     """Remove the triggers, the change log and the state: incremental backups stop."""
     drop_triggers(cursor, vendor)
     statements = [f"DROP TABLE IF EXISTS {CHANGE_TABLE}", f"DROP TABLE IF EXISTS {STATE_TABLE}"]
@@ -86,7 +86,7 @@ def uninstall(cursor, vendor) -> None:
     _run(cursor, statements)
 
 
-def drop_triggers(cursor, vendor) -> None:
+def drop_triggers(cursor, vendor: str) -> None:
     if vendor == "postgresql":
         cursor.execute(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -101,7 +101,7 @@ def drop_triggers(cursor, vendor) -> None:
         _run(cursor, [f"DROP TRIGGER IF EXISTS {qi(name)}" for (name,) in cursor.fetchall()])
 
 
-def read_state(cursor, vendor) -> dict | None:
+def read_state(cursor, vendor: str) -> dict | None:
     """The chain state kept in the database: which backup it last matched, and whether the next
     backup must be full. None when change capture is not installed."""
     if not is_installed(cursor, vendor):
@@ -117,7 +117,7 @@ def read_state(cursor, vendor) -> dict | None:
     return state
 
 
-def write_state(cursor, vendor, **values) -> None:
+def write_state(cursor, vendor: str, **values) -> None:
     now = "now()" if vendor == "postgresql" else "datetime('now')"
     assignments = [f"updated_at = {now}"]
     for key, value in values.items():
@@ -133,7 +133,7 @@ def write_state(cursor, vendor, **values) -> None:
     cursor.execute(f"UPDATE {STATE_TABLE} SET {', '.join(assignments)} WHERE id = 1")
 
 
-def mark_needs_full(cursor, vendor, reason) -> None:
+def mark_needs_full(cursor, vendor: str, reason: str) -> None:
     if is_installed(cursor, vendor):
         write_state(cursor, vendor, needs_full=True)
         logger.info("next backup will be full", extra={"reason": reason})
@@ -235,7 +235,7 @@ $carshop$
 """
 
 
-def _pg_trigger_sql(schema, table, kind) -> str:
+def _pg_trigger_sql(schema, table, kind: str) -> str:
     key = ql(pg_key_expression(table))
     target = f"{qi(schema)}.{qi(table.name)}"
     function = f"{qi(schema)}.{PG_FUNCTION}({key})"
@@ -364,7 +364,7 @@ def sqlite_row_text(table, alias=None, scheme=None) -> str:
     return f"json_array({', '.join(values)})"
 
 
-def sqlite_key_expression(table, alias) -> str:
+def sqlite_key_expression(table, alias: str) -> str:
     if not table.pk:
         return "NULL"
     if len(table.pk) == 1:
@@ -381,7 +381,7 @@ def sqlite_key_match(table, key_sql_source) -> str:
     return f"({columns}) IN (SELECT {extracted} FROM ({key_sql_source}))"
 
 
-def _sqlite_trigger_sql(table, kind) -> str:
+def _sqlite_trigger_sql(table, kind: str) -> str:
     name = qi(f"{OWN_PREFIX}{kind}:{table.name}")
     tbl = ql(table.name)
     if not table.pk:

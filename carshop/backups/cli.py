@@ -41,7 +41,7 @@ def bool_value(value) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def progress_printer(command, label) -> Any:
+def progress_printer(command, label: str) -> Any:
     """A callback that shows each finished step on a terminal and stays quiet in cron."""
     if not sys.stderr.isatty():
         return None

@@ -44,10 +44,10 @@ class LocalDestination:
         except OSError as exc:
             raise disk_error(exc, self.label) from None
 
-    def staging_path(self, name) -> str:
+    def staging_path(self, name: str) -> str:
         return str(self.path / (name + PARTIAL_SUFFIX))
 
-    def commit(self, staged, name) -> None:
+    def commit(self, staged, name: str) -> None:
         fsync_file(staged)
         os.replace(staged, self.path / name)
         fsync_dir(self.path)
@@ -71,27 +71,27 @@ class LocalDestination:
             return []
         return sorted(os.listdir(self.path))
 
-    def read_manifest(self, name) -> Any:
+    def read_manifest(self, name: str) -> Any:
         with open(self.path / name) as handle:
             return json.load(handle)
 
-    def exists(self, name) -> bool:
+    def exists(self, name: str) -> bool:
         return (self.path / name).exists()
 
-    def local_file(self, name) -> str:
+    def local_file(self, name: str) -> str:
         """A local path to read the file from (here: the file itself)."""
         return str(self.path / name)
 
     def release(self, local) -> None:
         pass
 
-    def size(self, name) -> int:
+    def size(self, name: str) -> int:
         return (self.path / name).stat().st_size
 
-    def modified(self, name):
+    def modified(self, name: str):
         return (self.path / name).stat().st_mtime
 
-    def delete(self, name) -> None:
+    def delete(self, name: str) -> None:
         remove_quietly(self.path / name)
 
 
@@ -117,10 +117,10 @@ class StorageDestination:
         os.makedirs(folder, exist_ok=True)
         return folder
 
-    def staging_path(self, name):
+    def staging_path(self, name: str):
         return os.path.join(self._staging_dir(), name + PARTIAL_SUFFIX)
 
-    def commit(self, staged, name) -> None:
+    def commit(self, staged, name: str) -> None:
         from django.core.files import File
 
         try:
@@ -147,14 +147,14 @@ class StorageDestination:
         except FileNotFoundError:
             return []
 
-    def read_manifest(self, name) -> Any:
+    def read_manifest(self, name: str) -> Any:
         with self.storage.open(name, "rb") as handle:
             return json.loads(handle.read().decode())
 
-    def exists(self, name) -> bool:
+    def exists(self, name: str) -> bool:
         return self.storage.exists(name)
 
-    def local_file(self, name):
+    def local_file(self, name: str):
         handle_fd, local = tempfile.mkstemp(prefix="carshop-restore-", suffix="-" + name,
                                             dir=self._staging_dir())
         os.close(handle_fd)
@@ -165,15 +165,15 @@ class StorageDestination:
     def release(self, local) -> None:
         remove_quietly(local)
 
-    def size(self, name) -> int:
+    def size(self, name: str) -> int:
         return self.storage.size(name)
 
-    def modified(self, name):
+    def modified(self, name: str):
         with contextlib.suppress(NotImplementedError, AttributeError):
             return self.storage.get_modified_time(name).timestamp()
         return 0
 
-    def delete(self, name) -> None:
+    def delete(self, name: str) -> None:
         self.storage.delete(name)
 
 
@@ -193,7 +193,7 @@ def destination_for(value) -> LocalDestination | StorageDestination:
     return LocalDestination(value) if value else default_destination()
 
 
-def from_hint(hint):
+def from_hint(hint: str | None):
     if not hint:
         return None
     if hint.startswith("storage:"):

@@ -29,7 +29,7 @@ class Table:
         return [self.name, list(zip(self.columns, self.types, strict=True)), list(self.pk)]
 
 
-def qi(name) -> str:
+def qi(name: str) -> str:
     """Quote an identifier (the same rule for PostgreSQL and SQLite)."""
     return '"' + str(name).replace('"', '""') + '"'
 

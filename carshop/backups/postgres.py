@@ -28,7 +28,7 @@ import subprocess
 import threading
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carshop.backups import capture
 from carshop.backups.errors import BackupError
@@ -51,6 +51,9 @@ from carshop.backups.util import (
     spawn,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 VENDOR = "postgresql"
 DUMP_MAGIC = b"PGDMP"
 CHECKSUM_SCHEME = 1  # hashtextextended(row::text, 0), the only one so far
@@ -63,7 +66,7 @@ class NeedsFull(Exception):
 
 # --- connections -------------------------------------------------------------------------------
 
-def connect(settings_dict, dbname=None, autocommit: bool = False):
+def connect(settings_dict: dict[str, Any], dbname: str | None = None, autocommit: bool = False):
     import psycopg2
     from django.db.backends.postgresql.base import DatabaseWrapper
 
@@ -80,7 +83,7 @@ def connect(settings_dict, dbname=None, autocommit: bool = False):
     return conn
 
 
-def cli_args(settings_dict, dbname=None) -> tuple:
+def cli_args(settings_dict: dict[str, Any], dbname: str | None = None) -> tuple:
     """`--dbname=URI` and environment for pg_dump, pg_restore and psql, built by django-dbbackup
     (it knows how to pass passwords, TLS options and socket paths to libpq)."""
     from dbbackup.db.postgresql import parse_postgres_settings
@@ -92,7 +95,7 @@ def cli_args(settings_dict, dbname=None) -> tuple:
     return args, {**os.environ, **env}
 
 
-def tool(name):
+def tool(name: str):
     from django.conf import settings
 
     folder = getattr(settings, "BACKUP_PG_BIN_DIR", "")
@@ -127,7 +130,7 @@ def table_checksums(cursor, schema, tables, only=None) -> dict:
             if only is None or t.name in only}
 
 
-def describe(settings_dict, dbname=None):
+def describe(settings_dict: dict[str, Any], dbname: str | None = None):
     """Tables, migrations and schema fingerprint of a database."""
     conn = connect(settings_dict, dbname)
     try:
@@ -140,13 +143,13 @@ def describe(settings_dict, dbname=None):
 
 
 def _fetch(cur):
-    def execute(sql):
+    def execute(sql: str):
         cur.execute(sql)
         return cur.fetchall()
     return execute
 
 
-def database_exists(settings_dict, dbname) -> bool:
+def database_exists(settings_dict: dict[str, Any], dbname: str) -> bool:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -156,7 +159,7 @@ def database_exists(settings_dict, dbname) -> bool:
         conn.close()
 
 
-def has_tables(settings_dict) -> bool:
+def has_tables(settings_dict: dict[str, Any]) -> bool:
     conn = connect(settings_dict)
     try:
         with conn.cursor() as cur:
@@ -165,7 +168,7 @@ def has_tables(settings_dict) -> bool:
         conn.close()
 
 
-def create_database(settings_dict, dbname) -> None:
+def create_database(settings_dict: dict[str, Any], dbname: str) -> None:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -174,7 +177,7 @@ def create_database(settings_dict, dbname) -> None:
         conn.close()
 
 
-def drop_database(settings_dict, dbname) -> None:
+def drop_database(settings_dict: dict[str, Any], dbname: str) -> None:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -191,7 +194,7 @@ def lock_timeout_ms() -> int:
     return int(getattr(settings, "BACKUP_LOCK_TIMEOUT_MS", 500))
 
 
-def prepare_capture(settings_dict) -> tuple[dict | None, list, list]:
+def prepare_capture(settings_dict: dict[str, Any]) -> tuple[dict | None, list, list]:
     """Install or refresh change capture. Returns the state before, the tables whose triggers had
     to be made, and the tables whose triggers had been disabled.
 
@@ -249,7 +252,9 @@ def _blocked_message(conn, what) -> str:
             f"(SELECT pg_terminate_backend({pid})) or run the backup again later")
 
 
-def confirm_backup(settings_dict, backup_id, snapshot, system_identifier) -> None:
+def confirm_backup(
+    settings_dict: dict[str, Any], backup_id: str, snapshot, system_identifier
+) -> None:
     """After a backup is safely stored: the chain continues from it, and the change log entries
     it holds are no longer needed."""
     conn = connect(settings_dict)
@@ -265,7 +270,12 @@ def confirm_backup(settings_dict, backup_id, snapshot, system_identifier) -> Non
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(settings_dict, out_path, compress, progress=None):
+def full_backup(
+    settings_dict: dict[str, Any],
+    out_path,
+    compress: bool,
+    progress: Callable[..., Any] | None = None,
+):
     """pg_dump (custom format) of one snapshot, and that snapshot's row counts and checksums."""
     conn = connect(settings_dict)
     try:
@@ -337,7 +347,11 @@ def _drain(stream) -> _Drain:
 # --- incremental backup ------------------------------------------------------------------------
 
 def incremental_backup(
-    settings_dict, out_handle, parent, progress=None, full_check: bool = False
+    settings_dict: dict[str, Any],
+    out_handle,
+    parent,
+    progress: Callable[..., Any] | None = None,
+    full_check: bool = False,
 ) -> dict[str, dict]:
     """Write the incremental psql script to `out_handle` (binary). `parent`: the parent manifest.
     Raises NeedsFull when the chain cannot be continued, and CaptureBypassed when the tables
@@ -448,7 +462,7 @@ class CaptureBypassed(NeedsFull):
     dropped for a while)."""
 
 
-def _check_capture(cur, schema, tables, expected, full_check) -> None:
+def _check_capture(cur, schema, tables, expected, full_check: bool) -> None:
     """Every table's row count (and with `full_check` its checksum) in this snapshot against
     what the chain says it is."""
     differ = []
@@ -579,7 +593,7 @@ def _epilogue(last, restored_tables, checked_tables, restored_id, token):
 _COMMIT = b"\nCOMMIT;\n"
 
 
-def psql_command(settings_dict, dbname) -> list:
+def psql_command(settings_dict: dict[str, Any], dbname: str) -> list:
     """psql reading a script on stdin, stopping at the first error. Its transaction is the
     script's own (BEGIN ... COMMIT), never --single-transaction (see restore)."""
     args, _ = cli_args(settings_dict, dbname)
@@ -670,7 +684,7 @@ def refuse_large_objects(dump_path) -> None:
                           "transaction: restore it with pg_restore by hand")
 
 
-def _committed(settings_dict, dbname, token) -> bool:
+def _committed(settings_dict: dict[str, Any], dbname: str, token) -> bool:
     """Whether the restore that wrote `token` into the change-capture state was committed."""
     try:
         conn = connect(settings_dict, dbname)
@@ -690,7 +704,7 @@ def _committed(settings_dict, dbname, token) -> bool:
 
 # --- validation --------------------------------------------------------------------------------
 
-def compare(settings_dict, dbname):
+def compare(settings_dict: dict[str, Any], dbname: str):
     """Every table's row count and checksum in `dbname`, in one snapshot."""
     conn = connect(settings_dict, dbname)
     try:

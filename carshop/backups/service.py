@@ -34,7 +34,9 @@ from carshop.backups.util import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from carshop.ops.findings import Report
 
 logger = logging.getLogger("carshop.backups")
 
@@ -69,7 +71,7 @@ class Target:
     def engine(self):
         return postgres if self.vendor == "postgresql" else sqlite
 
-    def with_name(self, name):
+    def with_name(self, name: str):
         return Target(self.vendor, {**self.settings, "NAME": name})
 
     def identity(self):
@@ -110,11 +112,11 @@ def app_version():
     return version
 
 
-def new_backup_id(kind, now) -> str:
+def new_backup_id(kind: str, now: datetime) -> str:
     return f"carshop-{now.astimezone(UTC):%Y%m%d-%H%M%S-%f}-{kind}"
 
 
-def _data_name(backup_id, vendor, base_kind, compress):
+def _data_name(backup_id: str, vendor: str, base_kind, compress: bool):
     if vendor == "postgresql":
         name = f"{backup_id}.dump" if base_kind == "full" else f"{backup_id}.inc.sql"
         return name + (".gz" if compress and base_kind != "full" else "")
@@ -124,7 +126,7 @@ def _data_name(backup_id, vendor, base_kind, compress):
 
 # --- finding backups ---------------------------------------------------------------------------
 
-def read_manifest(place, name):
+def read_manifest(place, name: str):
     """A manifest, or a one-line BackupError naming the damaged file."""
     try:
         manifest = place.read_manifest(name)
@@ -143,14 +145,14 @@ _DATA_SUFFIXES = (".dump", ".inc.sql", ".inc.sql.gz", ".sqlite3", ".sqlite3.gz",
                   ".inc.sqlite3", ".inc.sqlite3.gz")
 
 
-def _id_of_data_file(name):
+def _id_of_data_file(name: str):
     for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return None
 
 
-def _id_time(backup_id):
+def _id_time(backup_id: str):
     """The time part of a backup id (carshop-YYYYmmdd-HHMMSS-ffffff-...): ids sort by it."""
     return backup_id[:len("carshop-20250101-000000-000000")]
 
@@ -184,7 +186,7 @@ def list_manifests(destination, problems=None):
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
 
-def _search_places(destination, hint=None) -> list:
+def _search_places(destination, hint: str | None = None) -> list:
     places = [destination]
     for extra in (destinations.from_hint(hint), destinations.default_destination(),
                   destinations.from_hint((status.load().get("last_backup") or {}).get("location"))):
@@ -193,7 +195,7 @@ def _search_places(destination, hint=None) -> list:
     return places
 
 
-def find_backup(backup_id, destination, hint=None) -> tuple[None, None] | tuple:
+def find_backup(backup_id: str, destination, hint: str | None = None) -> tuple[None, None] | tuple:
     """(manifest, place) of a backup, or (None, None) when no place has it. A manifest that is
     there but damaged raises BackupError naming it."""
     for place in _search_places(destination, hint):
@@ -364,9 +366,9 @@ def create_backup(
     kind: str = "full",
     destination=None,
     compress: bool = False,
-    now=None,
+    now: datetime | None = None,
     target=None,
-    progress=None,
+    progress: Callable[..., Any] | None = None,
     dry_run: bool = False,
     full_because=None,
 ):
@@ -515,7 +517,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
     return manifest
 
 
-def _capture_check_due(parent, now):
+def _capture_check_due(parent, now: datetime):
     """Whether this incremental compares every table's checksum with the chain's (a row count
     check is made every time): when the chain's last such check is BACKUP_CAPTURE_CHECK_HOURS
     old. It catches updates made with the capture triggers off, which leave counts alone."""
@@ -541,7 +543,9 @@ def _remove_partial(*paths) -> None:
         remove_quietly(path, path + "-journal", path + "-wal", path + "-shm")
 
 
-def _incremental_parent(target, destination, backup_id, dry_run) -> tuple | tuple[None, None, str]:
+def _incremental_parent(
+    target, destination, backup_id: str, dry_run: bool
+) -> tuple | tuple[None, None, str]:
     """(parent manifest, its place, None) or (None, None, why the backup must be full)."""
     location = target.settings if target.vendor == "postgresql" else target.name
     if dry_run:
@@ -758,7 +762,7 @@ def _safety_then_restore(target, local_files, report, safety_destination, progre
     report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
 
 
-def _restore_into(target, chain, progress=None) -> None:
+def _restore_into(target, chain, progress: Callable[..., Any] | None = None) -> None:
     if target.vendor == "postgresql":
         postgres.restore(target.settings, target.name, chain, progress)
     else:
@@ -823,7 +827,10 @@ def _same_database(one, other):
 
 
 def test_recovery(
-    target_value: str = "scratch", source: str = "latest", destination=None, progress=None
+    target_value: str = "scratch",
+    source: str = "latest",
+    destination=None,
+    progress: Callable[..., Any] | None = None,
 ) -> dict:
     """Restore the newest chain into a scratch database and compare it with its manifest."""
     live = Target.live()
@@ -933,7 +940,7 @@ class _Discard:
         return len(data)
 
 
-def _mark_needs_full(target, reason) -> None:
+def _mark_needs_full(target, reason: str) -> None:
     from carshop.backups import capture
 
     if target.vendor == "postgresql":
@@ -1015,7 +1022,9 @@ def record_recovery_metrics() -> dict:
 
 # --- retention ---------------------------------------------------------------------------------
 
-def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None) -> tuple[set, dict]:
+def retention_plan(
+    manifests, now: datetime, daily, weekly, monthly, live_backup_id=None
+) -> tuple[set, dict]:
     """Which backups to keep: the newest restore point of each of the last `daily` days,
     `weekly` ISO weeks and `monthly` months that have backups; the whole newest chain; the chain
     the database continues (live_backup_id); the newest pre-update and safety backups; and every
@@ -1067,7 +1076,7 @@ def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None) 
     return set(reasons), reasons
 
 
-def prune(destination=None, dry_run: bool = False, now=None):
+def prune(destination=None, dry_run: bool = False, now: datetime | None = None):
     destination = destination or destinations.default_destination()
     now = now or timezone.now()
     manifests = list_manifests(destination)
@@ -1107,7 +1116,7 @@ def prune(destination=None, dry_run: bool = False, now=None):
     }
 
 
-def _stray_files(destination, manifests, now) -> list:
+def _stray_files(destination, manifests, now: datetime) -> list:
     """Leftovers of interrupted backups, a day old or more: data files no manifest names."""
     named = {m["file"]["name"] for m in manifests} | {m["id"] + MANIFEST_SUFFIX for m in manifests}
     cutoff = now.timestamp() - 86400

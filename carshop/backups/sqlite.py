@@ -59,7 +59,7 @@ from carshop.backups.util import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
@@ -141,7 +141,7 @@ class _Scanners:
     all in one state (see full_backup); they then take tables, biggest first, until none are
     left. They die with this process."""
 
-    def __init__(self, path, count, scheme) -> None:
+    def __init__(self, path, count, scheme: int) -> None:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ,
                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -209,7 +209,7 @@ def _scanner_main() -> None:
     _scanner(multiprocessing.connection.Connection(int(fd)), path, int(scheme))
 
 
-def _scanner(pipe, path, scheme) -> None:
+def _scanner(pipe, path, scheme: int) -> None:
     try:
         conn = connect(path)
         pipe.send("connected")
@@ -298,7 +298,7 @@ def prepare_capture(path) -> tuple[dict | None, list, list]:
         conn.close()
 
 
-def confirm_backup(path, backup_id, watermark) -> None:
+def confirm_backup(path, backup_id: str, watermark) -> None:
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -409,7 +409,9 @@ def _copy(source, out_path, stop, digest):
 
 # --- incremental backup ------------------------------------------------------------------------
 
-def incremental_backup(path, out_path, parent, progress=None, full_check: bool = False) -> dict:
+def incremental_backup(
+    path, out_path, parent, progress: Callable[..., Any] | None = None, full_check: bool = False
+) -> dict:
     """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`.
     Raises NeedsFull when the chain cannot be continued, CaptureBypassed when the tables are not
     what the chain and the change log say; `full_check`: compare every table's checksum too,
@@ -435,7 +437,9 @@ def incremental_backup(path, out_path, parent, progress=None, full_check: bool =
     return result
 
 
-def _write_incremental(conn, parent, progress, full_check: bool = False) -> dict[str, dict]:
+def _write_incremental(
+    conn, parent, progress: Callable[..., Any] | None, full_check: bool = False
+) -> dict[str, dict]:
     watermark = _watermark(conn)
     snapshot_at = _utc_now()
     state = capture.read_state(conn.cursor(), VENDOR)
@@ -526,7 +530,7 @@ class CaptureBypassed(NeedsFull):
     capture triggers did not see (triggers dropped for a while)."""
 
 
-def _check_capture(conn, tables, expected, full_check) -> None:
+def _check_capture(conn, tables, expected, full_check: bool) -> None:
     differ = []
     for name, table in tables.items():
         if full_check:
@@ -582,7 +586,7 @@ def clear_beside(live_path) -> None:
     remove_quietly(beside, beside + "-journal", beside + "-wal", beside + "-shm")
 
 
-def restore(live_path, chain, progress=None) -> None:
+def restore(live_path, chain, progress: Callable[..., Any] | None = None) -> None:
     """Build the restored database beside the live one, check it, then rename it into place."""
     last = chain[-1][0]
     beside = beside_path(live_path)
@@ -751,7 +755,7 @@ def _swap(live_path, beside) -> None:
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))
 
 
-def compare(path, scheme=None):
+def compare(path, scheme: int | None = None):
     """Every table's row count and checksum (of a database nobody else writes to), computed as
     `scheme` says (the manifest's; None: the current one)."""
     conn = connect(path)

@@ -69,7 +69,7 @@ def parse_time(value):
     return datetime.fromisoformat(value) if value else None
 
 
-def last_backup_age(now=None) -> Any:
+def last_backup_age(now: datetime | None = None) -> Any:
     """How long ago the last successful backup finished, or None if there never was one."""
     last = load().get("last_backup") or {}
     finished = parse_time(last.get("finished_at"))

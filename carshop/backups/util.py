@@ -36,13 +36,13 @@ def checksum_hex(total) -> str:
     return f"{int(total) % MOD64:016x}"
 
 
-def row_hash(text_bytes, scheme):
+def row_hash(text_bytes, scheme: int):
     if scheme == 1:
         return int.from_bytes(hashlib.blake2b(text_bytes, digest_size=8).digest(), "little")
     return xxhash.xxh3_64_intdigest(text_bytes)
 
 
-def row_hash_sum(rows, scheme):
+def row_hash_sum(rows, scheme: int | None):
     """The sum of row_hash() of each row's text, for rows (text,) as a cursor returns them: one
     call per batch of rows, no Python function call per row."""
     if scheme == 1:
@@ -141,7 +141,7 @@ def last_error_line(stderr_bytes, fallback):
 PAUSE_ENV = "CARSHOP_BACKUP_PAUSE_AT"
 
 
-def pause_point(name) -> None:
+def pause_point(name: str) -> None:
     """Stop here for a while when CARSHOP_BACKUP_PAUSE_AT names this point.
 
     Fault-injection for the recovery tests and for drills: a test runs `restore` in a child

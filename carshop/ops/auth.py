@@ -6,6 +6,7 @@ What check_auth_config prints, and the lockout figures reset_password and diagno
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 from carshop.ops import on_server
 from carshop.ops.findings import Report, first_line
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Hashers fit for a test run only: fast and weak.
 WEAK_HASHERS = {"MD5PasswordHasher", "UnsaltedMD5PasswordHasher", "UnsaltedSHA1PasswordHasher",
@@ -32,7 +36,7 @@ def cool_off():
     return get_cool_off()
 
 
-def locked_out_attempts(now=None):
+def locked_out_attempts(now: datetime | None = None):
     """Axes records that lock a login now: failures at the limit, within the cool-off time."""
     from axes.models import AccessAttempt
 
@@ -54,7 +58,7 @@ def human_duration(delta) -> str:
     return f"{seconds} s"
 
 
-def check_auth_config(now=None, server=None) -> Report:
+def check_auth_config(now: datetime | None = None, server=None) -> Report:
     """The authentication findings. `server`: judge the settings as a server needs them (default:
     when DJANGO_ENV is production or staging); security_check always does."""
     now = now or timezone.now()
@@ -66,7 +70,7 @@ def check_auth_config(now=None, server=None) -> Report:
     return report
 
 
-def _cookie_flag(report, name, value, needed, why, server) -> None:
+def _cookie_flag(report: Report, name: str, value, needed, why, server) -> None:
     if value == needed:
         report.ok(name, str(value))
     elif server:
@@ -75,7 +79,7 @@ def _cookie_flag(report, name, value, needed, why, server) -> None:
         report.ok(name, f"{value} ({settings.DJANGO_ENV}: plain HTTP; production sets it)")
 
 
-def _sessions(report, now, server) -> None:
+def _sessions(report: Report, now: datetime, server) -> None:
     report.ok("SESSION_ENGINE", settings.SESSION_ENGINE)
     age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if age > timedelta(days=1):

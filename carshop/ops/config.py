@@ -64,7 +64,7 @@ def validate_configuration() -> Report:
     return report
 
 
-def _required(report) -> None:
+def _required(report: Report) -> None:
     for name, purpose in REQUIRED:
         value = getattr(settings, name, None)
         if value in (None, "", [], ()):
@@ -86,7 +86,7 @@ def weak_secret_key(key) -> str:
     return ""
 
 
-def secret_key_and_debug(report, server=None) -> None:
+def secret_key_and_debug(report: Report, server=None) -> None:
     server = on_server() if server is None else server
     key = settings.SECRET_KEY or ""
     problem = weak_secret_key(key)
@@ -117,7 +117,7 @@ def _can_write(folder) -> bool:
         return False
 
 
-def _folder(report, name, purpose) -> None:
+def _folder(report: Report, name: str, purpose) -> None:
     value = getattr(settings, name, None)
     if not value:
         report.fail(name, f"not set ({purpose})")
@@ -138,7 +138,7 @@ def _folder(report, name, purpose) -> None:
             report.fail(name, f"{path} does not exist and cannot be created under {parent}")
 
 
-def _database(report) -> None:
+def _database(report: Report) -> None:
     for alias in connections:
         connection = connections[alias]
         label = f"database {alias}" if alias != "default" else "database"
@@ -156,7 +156,7 @@ def _database(report) -> None:
             report.ok(label, detail)
 
 
-def _caches(report) -> None:
+def _caches(report: Report) -> None:
     for alias in settings.CACHES:
         label = f"cache {alias}" if alias != "default" else "cache"
         backend = settings.CACHES[alias]["BACKEND"].rsplit(".", 1)[-1]
@@ -175,7 +175,7 @@ def _caches(report) -> None:
             report.ok(label, f"{backend} reachable")
 
 
-def system_checks(report, deploy=None, skip=()) -> None:
+def system_checks(report: Report, deploy=None, skip=()) -> None:
     """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
     `skip`: check ids that the caller's own findings already judge."""
     deploy = on_server() if deploy is None else deploy
@@ -197,7 +197,7 @@ def _host_allowed(host, allowed):
     return validate_host(host, allowed)
 
 
-def hosts_and_origins(report, server=None) -> None:
+def hosts_and_origins(report: Report, server=None) -> None:
     server = on_server() if server is None else server
     allowed = list(settings.ALLOWED_HOSTS)
     if server and "*" in allowed:
@@ -223,7 +223,7 @@ def hosts_and_origins(report, server=None) -> None:
                   f"{len(allowed)} hosts, {count} trusted origins, consistent")
 
 
-def _server_only(report) -> None:
+def _server_only(report: Report) -> None:
     if not on_server():
         return
     if settings.TRUSTED_PROXY_COUNT == 0:
@@ -241,7 +241,7 @@ def _server_only(report) -> None:
         report.warn("DEFAULT_FROM_EMAIL", f"{settings.DEFAULT_FROM_EMAIL}: set the shop's address")
 
 
-def _thresholds(report) -> None:
+def _thresholds(report: Report) -> None:
     consistent = True
     for warn_name, fail_name in THRESHOLDS:
         warn_at, fail_at = getattr(settings, warn_name), getattr(settings, fail_name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -15,20 +16,23 @@ from django.db.migrations.executor import MigrationExecutor
 
 from carshop.ops.findings import Report, first_line, threshold_status
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
 # A database on the same host or network answers SELECT 1 in about a millisecond.
 SLOW_ROUND_TRIP_MS = 50
 # A transaction left open this long holds locks and keeps VACUUM from cleaning up.
 IDLE_IN_TRANSACTION_WARN_SECONDS = 300
 
 
-def connection_for(alias):
+def connection_for(alias: str):
     if alias not in connections:
         known = ", ".join(connections)
         raise CommandError(f"no database {alias!r} in DATABASES; databases: {known}")
     return connections[alias]
 
 
-def server_version(connection) -> str:
+def server_version(connection: BaseDatabaseWrapper) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
@@ -39,7 +43,7 @@ def server_version(connection) -> str:
     return connection.display_name
 
 
-def sqlite_files(connection):
+def sqlite_files(connection: BaseDatabaseWrapper):
     """(database file, WAL file) of an SQLite connection; None for an in-memory database."""
     name = str(connection.settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:"):
@@ -48,7 +52,7 @@ def sqlite_files(connection):
     return path, Path(f"{path}-wal")
 
 
-def database_size(connection):
+def database_size(connection: BaseDatabaseWrapper):
     """Bytes the database takes: pg_database_size, or the SQLite file plus its WAL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -66,7 +70,7 @@ def database_size(connection):
     return None
 
 
-def unapplied_migrations(connection) -> list:
+def unapplied_migrations(connection: BaseDatabaseWrapper) -> list:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, backwards in plan
@@ -155,7 +159,7 @@ def connection_usage(alias: str = "default", limit: int = 5) -> Report:
     return report
 
 
-def _postgresql_usage(connection, limit) -> Report:
+def _postgresql_usage(connection: BaseDatabaseWrapper, limit: int) -> Report:
     report = Report("database connections")
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_connections")
@@ -219,7 +223,7 @@ def _postgresql_usage(connection, limit) -> Report:
     return report
 
 
-def _sqlite_usage(connection) -> Report:
+def _sqlite_usage(connection: BaseDatabaseWrapper) -> Report:
     report = Report("database connections")
     path, wal = sqlite_files(connection)
     with connection.cursor() as cursor:

@@ -88,13 +88,13 @@ def threshold_status(value, warn_at, fail_at) -> str:
     return OK
 
 
-def emit_report(command, options, report, extra_lines=()) -> None:
+def emit_report(command, options, report: Report, extra_lines=()) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
 
 
-def raise_on_failure(report) -> None:
+def raise_on_failure(report: Report) -> None:
     failures = report.failures
     if len(failures) == 1:
         raise CommandError(f"{report.title}: FAIL {failures[0].check}: {failures[0].detail}")

@@ -77,7 +77,7 @@ def resolve_log_dir(value=None) -> Path:
     return folder
 
 
-def log_files(name, log_dir=None, since=None) -> list:
+def log_files(name: str, log_dir=None, since=None) -> list:
     """The files of one log, oldest first: rotated copies, then the current file.
 
     With `since`, files last modified before it are left out: they cannot hold a line of the
@@ -188,7 +188,7 @@ class LogReader:
         return f"read {self.lines} lines of the period from {files}{skipped}"
 
 
-def reader_for(name, options) -> tuple:
+def reader_for(name: str, options) -> tuple:
     """A LogReader for a command's --period and --log-dir; returns (reader, since)."""
     period = parse_period(options["period"])
     log_dir = resolve_log_dir(options.get("log_dir"))
@@ -376,7 +376,7 @@ _SQL_IN_LIST = re.compile(r"\(\s*(?:\?|%s)(?:\s*,\s*(?:\?|%s))*\s*\)")
 _SPACES = re.compile(r"\s+")
 
 
-def normalize_sql(sql):
+def normalize_sql(sql: str):
     """A statement with its literals replaced by ?, so the same query with other values groups."""
     text = _SQL_STRING.sub("?", sql or "")
     text = _SQL_NUMBER.sub("?", text)

@@ -10,13 +10,18 @@ not recorded twice.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
 from carshop.backups import status
 from carshop.backups.errors import BackupError
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def record_failure(source, target, error, now=None) -> dict:
+
+def record_failure(source, target, error, now: datetime | None = None) -> dict:
     """What `test_recovery` writes when the drill stopped before a comparison."""
     failure = {"at": (now or timezone.now()).isoformat(), "source": source, "target": target,
                "error": error}

@@ -26,6 +26,8 @@ from carshop.backups import service
 from carshop.backups.destination import MANIFEST_SUFFIX
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from carshop.backups.destination import LocalDestination
 
 # The folders of BACKUP_DIR that deploy/scheduled-backup.sh writes into, one sub-folder per run.
@@ -61,7 +63,7 @@ def _live_backup_id() -> Any:
     return state and state.get("backup_id")
 
 
-def prune(root=None, dry_run: bool = False, now=None):
+def prune(root=None, dry_run: bool = False, now: datetime | None = None):
     """Apply the retention policy to every backup of the tree at `root` (default: BACKUP_DIR).
     Deletes a backup's manifest before its data (a crash leaves a stray file, never a manifest
     pointing at nothing), removes per-run folders left empty, and leftovers of interrupted
@@ -114,7 +116,7 @@ def prune(root=None, dry_run: bool = False, now=None):
     }
 
 
-def _label(place, root, name) -> str:
+def _label(place, root, name: str) -> str:
     if isinstance(place, destinations.LocalDestination) and place is not root:
         return str(Path(place.label) / name)
     return name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
@@ -19,6 +19,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from carshop.audit import SYSTEM_USERNAME
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 AUTH_EVENTS = ("login", "login_failed", "lockout", "logout", "password_changed")
 AUDIT_ACTIONS = {
@@ -32,7 +35,7 @@ def user_model():
     return get_user_model()
 
 
-def get_user(username):
+def get_user(username: str):
     """The user with that username, or CommandError naming it."""
     user = user_model()._default_manager.filter(username=username).first()
     if user is None:
@@ -67,13 +70,13 @@ def users_with_roles(role=None):
     return users
 
 
-def inactivity_cutoff(days, now=None):
+def inactivity_cutoff(days: int, now: datetime | None = None):
     if days < 1:
         raise CommandError(f"the number of days must be 1 or more, got {days}")
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def _inactive(cutoff):
+def _inactive(cutoff: datetime):
     return (
         Q(is_active=True)
         & (Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))
@@ -81,7 +84,7 @@ def _inactive(cutoff):
     )
 
 
-def inactive_users(days, now=None):
+def inactive_users(days: int, now: datetime | None = None):
     """Active accounts with no login for `days` days; never-logged-in ones count from joining.
 
     The `system` account (credited with commands' changes) is never listed: it cannot log in.
@@ -96,7 +99,7 @@ def last_seen(user):
     return user.last_login or user.date_joined
 
 
-def inactive_row(user, now=None) -> dict:
+def inactive_row(user, now: datetime | None = None) -> dict:
     row = describe_user(user)
     row["inactive_days"] = ((now or timezone.now()) - last_seen(user)).days
     row["never_logged_in"] = user.last_login is None
@@ -104,7 +107,7 @@ def inactive_row(user, now=None) -> dict:
 
 
 def disable_inactive_users(
-    days, include_superusers: bool = False, dry_run: bool = False
+    days: int, include_superusers: bool = False, dry_run: bool = False
 ) -> tuple[list, list]:
     """Disable every active account inactive for `days` days; superusers only when asked.
 
@@ -133,7 +136,7 @@ def disable_inactive_users(
     return disabled, kept
 
 
-def user_activity(auth_entries, since, username=None) -> list:
+def user_activity(auth_entries, since, username: str | None = None) -> list:
     """Per username: auth events from auth.log entries and audit log changes since `since`.
 
     Returns rows sorted by username, one per account plus one per name that appears in auth.log
