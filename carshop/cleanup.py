@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from carshop.ops.findings import Report
 
 logger = logging.getLogger("carshop.commands")
 

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from carshop.ops.findings import Report
 
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50

@@ -21,16 +21,11 @@ import pstats
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
-
-if TYPE_CHECKING:
-    from carshop.ops.findings import Report
-    pass
 
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 

@@ -36,7 +36,6 @@ from carshop.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from carshop.ops.findings import Report
 
 logger = logging.getLogger("carshop.backups")
 
