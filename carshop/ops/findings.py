@@ -8,9 +8,14 @@ of them, so a finding reads the same wherever it appears.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from carshop.commands import OperationsCommand
 
 OK = "OK"
 WARN = "WARN"
@@ -34,27 +39,27 @@ class Report:
     findings: list = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
-    def ok(self, check, detail: str = "") -> None:
+    def ok(self, check: str, detail: str = "") -> None:
         self.findings.append(Finding(OK, check, detail))
 
-    def warn(self, check, detail) -> None:
+    def warn(self, check: str, detail: str) -> None:
         self.findings.append(Finding(WARN, check, detail))
 
-    def fail(self, check, detail) -> None:
+    def fail(self, check: str, detail: str) -> None:
         self.findings.append(Finding(FAIL, check, detail))
 
-    def add(self, status, check, detail) -> None:
+    def add(self, status: str, check: str, detail: str) -> None:
         self.findings.append(Finding(status, check, detail))
 
     @property
-    def status(self):
+    def status(self) -> str:
         return worst(finding.status for finding in self.findings)
 
     @property
-    def failures(self) -> list:
+    def failures(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.status == FAIL]
 
-    def as_dict(self) -> dict[str, str | list | dict]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
             "status": self.status,
@@ -62,7 +67,7 @@ class Report:
             **({"data": self.data} if self.data else {}),
         }
 
-    def text_lines(self) -> list:
+    def text_lines(self) -> list[str]:
         lines = [f"{self.title}: {self.status}"]
         width = max([len(finding.check) for finding in self.findings] + [10])
         for finding in self.findings:
@@ -71,7 +76,7 @@ class Report:
         return lines
 
 
-def worst(statuses):
+def worst(statuses: Iterable[str]) -> str:
     result = OK
     for status in statuses:
         if _RANK[status] > _RANK[result]:
@@ -79,7 +84,7 @@ def worst(statuses):
     return result
 
 
-def threshold_status(value, warn_at, fail_at) -> str:
+def threshold_status(value: float, warn_at: float, fail_at: float) -> str:
     """FAIL at or above fail_at, WARN at or above warn_at, else OK."""
     if value >= fail_at:
         return FAIL
@@ -88,7 +93,8 @@ def threshold_status(value, warn_at, fail_at) -> str:
     return OK
 
 
-def emit_report(command, options, report: Report, extra_lines=()) -> None:
+def emit_report(command: OperationsCommand, options: dict[str, Any], report: Report,
+                extra_lines: Iterable[str] = ()) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
@@ -103,7 +109,7 @@ def raise_on_failure(report: Report) -> None:
         raise CommandError(f"{report.title}: {len(failures)} failed ({names})")
 
 
-def first_line(exc):
+def first_line(exc: BaseException | str) -> str:
     """An exception as one line, for a finding or a CommandError."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
