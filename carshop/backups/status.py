@@ -28,7 +28,7 @@ def path() -> str:
     return str(settings.BACKUP_STATUS_FILE)
 
 
-def load() -> Any:
+def load() -> dict[str, Any]:
     try:
         with open(path()) as handle:
             return json.load(handle)
@@ -37,7 +37,7 @@ def load() -> Any:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator:
+def _locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(path()) or ".", exist_ok=True)
     with open(path() + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -47,7 +47,7 @@ def _locked() -> Iterator:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def update(**changes):
+def update(**changes: Any) -> dict[str, Any]:
     """Merge `changes` into the status file (atomically; safe against concurrent writers)."""
     with _locked():
         data = load()
@@ -65,11 +65,11 @@ def update(**changes):
     return data
 
 
-def parse_time(value):
+def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def last_backup_age(now: datetime | None = None) -> Any:
+def last_backup_age(now: datetime | None = None) -> timedelta | None:
     """How long ago the last successful backup finished, or None if there never was one."""
     last = load().get("last_backup") or {}
     finished = parse_time(last.get("finished_at"))
@@ -78,5 +78,5 @@ def last_backup_age(now: datetime | None = None) -> Any:
     return (now or timezone.now()) - finished
 
 
-def max_age():
+def max_age() -> timedelta:
     return timedelta(hours=settings.BACKUP_MAX_AGE_HOURS)

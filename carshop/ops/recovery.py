@@ -29,7 +29,7 @@ def record_failure(source, target, error, now: datetime | None = None) -> dict:
     return failure
 
 
-def _newest_drill(data) -> tuple:
+def _newest_drill(data):
     drill, failure = data.get("last_drill"), data.get("last_drill_failure")
     if failure and (not drill or status.parse_time(failure["at"]) > status.parse_time(drill["at"])):
         return failure, True
