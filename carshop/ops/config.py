@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -73,7 +74,7 @@ def _required(report: Report) -> None:
             report.ok(name, "set")
 
 
-def weak_secret_key(key) -> str:
+def weak_secret_key(key: str | None) -> str:
     """Why `key` must not sign anything on a server, or "" when it is fit."""
     if not key:
         return "not set (signs sessions and CSRF tokens)"
@@ -86,7 +87,7 @@ def weak_secret_key(key) -> str:
     return ""
 
 
-def secret_key_and_debug(report: Report, server=None) -> None:
+def secret_key_and_debug(report: Report, server: bool | None = None) -> None:
     server = on_server() if server is None else server
     key = settings.SECRET_KEY or ""
     problem = weak_secret_key(key)
@@ -102,13 +103,13 @@ def secret_key_and_debug(report: Report, server=None) -> None:
         report.ok("DEBUG", str(settings.DEBUG))
 
 
-def _existing_parent(path):
+def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
 
 
-def _can_write(folder) -> bool:
+def _can_write(folder: str | Path) -> bool:
     """Really write there (permission bits say nothing when running as root)."""
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".carshop-write-test-"):
@@ -117,7 +118,7 @@ def _can_write(folder) -> bool:
         return False
 
 
-def _folder(report: Report, name: str, purpose) -> None:
+def _folder(report: Report, name: str, purpose: str) -> None:
     value = getattr(settings, name, None)
     if not value:
         report.fail(name, f"not set ({purpose})")
@@ -175,7 +176,8 @@ def _caches(report: Report) -> None:
             report.ok(label, f"{backend} reachable")
 
 
-def system_checks(report: Report, deploy=None, skip=()) -> None:
+def system_checks(report: Report, deploy: bool | None = None,
+                  skip: Collection[str] = ()) -> None:
     """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
     `skip`: check ids that the caller's own findings already judge."""
     deploy = on_server() if deploy is None else deploy
@@ -191,13 +193,13 @@ def system_checks(report: Report, deploy=None, skip=()) -> None:
         report.ok("django checks", f"{scope} pass{note}")
 
 
-def _host_allowed(host, allowed):
+def _host_allowed(host: str, allowed: list[str]) -> bool:
     if host.startswith("*."):  # https://*.example.com: the hosts need a .example.com entry
         return "*" in allowed or host[1:] in allowed
     return validate_host(host, allowed)
 
 
-def hosts_and_origins(report: Report, server=None) -> None:
+def hosts_and_origins(report: Report, server: bool | None = None) -> None:
     server = on_server() if server is None else server
     allowed = list(settings.ALLOWED_HOSTS)
     if server and "*" in allowed:

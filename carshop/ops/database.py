@@ -25,7 +25,7 @@ SLOW_ROUND_TRIP_MS = 50
 IDLE_IN_TRANSACTION_WARN_SECONDS = 300
 
 
-def connection_for(alias: str):
+def connection_for(alias: str) -> BaseDatabaseWrapper:
     if alias not in connections:
         known = ", ".join(connections)
         raise CommandError(f"no database {alias!r} in DATABASES; databases: {known}")
@@ -52,7 +52,7 @@ def sqlite_files(connection: BaseDatabaseWrapper):
     return path, Path(f"{path}-wal")
 
 
-def database_size(connection: BaseDatabaseWrapper):
+def database_size(connection: BaseDatabaseWrapper) -> int | None:
     """Bytes the database takes: pg_database_size, or the SQLite file plus its WAL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -70,14 +70,14 @@ def database_size(connection: BaseDatabaseWrapper):
     return None
 
 
-def unapplied_migrations(connection: BaseDatabaseWrapper) -> list:
+def unapplied_migrations(connection: BaseDatabaseWrapper) -> list[str]:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, backwards in plan
             if not backwards]
 
 
-def megabytes(size):
+def megabytes(size: float | None) -> float | None:
     return None if size is None else round(size / (1024 * 1024), 1)
 
 

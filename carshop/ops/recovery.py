@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def record_failure(source, target, error, now: datetime | None = None) -> dict:
+def record_failure(source: str, target: str, error: str,
+                   now: datetime | None = None) -> dict[str, str]:
     """What `test_recovery` writes when the drill stopped before a comparison."""
     failure = {"at": (now or timezone.now()).isoformat(), "source": source, "target": target,
                "error": error}

@@ -20,7 +20,7 @@ from carshop.ops.findings import Report, first_line, threshold_status
 FOLDERS = (("data", "VAR_DIR"), ("logs", "LOG_DIR"), ("backups", "BACKUP_DIR"))
 
 
-def _existing(path) -> Path:
+def _existing(path: str | Path) -> Path:
     """The folder itself, or the nearest parent that exists (the disk it will be on)."""
     path = Path(path)
     while not path.exists() and path != path.parent:

@@ -28,13 +28,15 @@ from carshop.backups.destination import MANIFEST_SUFFIX
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from carshop.backups.destination import LocalDestination
+    from carshop.backups.destination import LocalDestination, StorageDestination
+
+    Destination = LocalDestination | StorageDestination
 
 # The folders of BACKUP_DIR that deploy/scheduled-backup.sh writes into, one sub-folder per run.
 SCHEDULED_FOLDERS = ("daily", "weekly", "monthly")
 
 
-def places(root):
+def places(root: Destination) -> list[Destination]:
     """The root destination and every per-run folder of the scheduled backups under it."""
     found = [root]
     if isinstance(root, destinations.LocalDestination):
@@ -46,7 +48,7 @@ def places(root):
     return found
 
 
-def tree_root(destination) -> LocalDestination:
+def tree_root(destination: LocalDestination) -> LocalDestination:
     """The backup tree a destination belongs to: `ROOT/daily/20261201` belongs to ROOT."""
     if isinstance(destination, destinations.LocalDestination):
         parent = destination.path.parent
@@ -116,7 +118,7 @@ def prune(root=None, dry_run: bool = False, now: datetime | None = None):
     }
 
 
-def _label(place, root, name: str) -> str:
+def _label(place: Destination, root: Destination, name: str) -> str:
     if isinstance(place, destinations.LocalDestination) and place is not root:
         return str(Path(place.label) / name)
     return name
