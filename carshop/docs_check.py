@@ -26,7 +26,9 @@ from django.conf import settings
 from carshop.ops.findings import Report, first_line
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterable, Iterator
+
+    from _typeshed import StrPath
 
 PROJECT_APPS = ("carshop", "carshop.backups", "accounts", "inventory", "repairs", "sales")
 # Names `manage.py` accepts that are not commands of an app.
@@ -43,7 +45,7 @@ _BARE_URL = re.compile(r"(?<![(\"])\bhttps?://[^\s)>\]`'\"]+")
 _COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def markdown_files(root) -> list:
+def markdown_files(root: StrPath) -> list[Path]:
     root = Path(root)
     files = [root / "README.md"] if (root / "README.md").is_file() else []
     docs = root / "docs"
@@ -52,7 +54,7 @@ def markdown_files(root) -> list:
     return files
 
 
-def _lines_outside_code(text: str) -> Iterator:
+def _lines_outside_code(text: str) -> Iterator[tuple[int, str]]:
     """(line number, line) of the lines outside fenced code blocks."""
     fenced = False
     for number, line in enumerate(text.splitlines(), start=1):
@@ -63,11 +65,11 @@ def _lines_outside_code(text: str) -> Iterator:
             yield number, line
 
 
-def _strip_code_spans(line):
+def _strip_code_spans(line: str) -> str:
     return _CODE_SPAN.sub(lambda match: " " * len(match.group(0)), line)
 
 
-def github_anchor(heading):
+def github_anchor(heading: str) -> str:
     """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to dashes."""
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
     text = re.sub(r"<[^>]+>", "", text)  # inline HTML
@@ -95,7 +97,7 @@ def anchors_of(path, _cache={}):  # noqa: B006 - a cache for one run's files
     return _cache[key]
 
 
-def links_of(path) -> list:
+def links_of(path: StrPath) -> list[tuple[int, str, str]]:
     """(line, text, target) of each link of a Markdown file, code blocks and spans left out."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     found = []
@@ -116,11 +118,11 @@ def links_of(path) -> list:
     return found
 
 
-def _external(target) -> bool:
+def _external(target: str) -> bool:
     return re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) is not None
 
 
-def check_link(root, source, target) -> str | None:
+def check_link(root: Path, source: Path, target: str) -> str | None:
     """None when the link is good, else why it is broken."""
     path_part, _hash, anchor = target.partition("#")
     if path_part:
@@ -136,7 +138,7 @@ def check_link(root, source, target) -> str | None:
     return None
 
 
-def fetch(url, timeout: int = 10):
+def fetch(url: str, timeout: int = 10):
     """None when the URL answers below 400, else why not."""
     if not url.lower().startswith(("http://", "https://")):
         return "not an http(s) URL"
@@ -165,12 +167,12 @@ def fetch(url, timeout: int = 10):
 # Commands
 # ---------------------------------------------------------------------------------------------
 
-def documented_commands(root) -> dict:
+def documented_commands(root: StrPath) -> dict[str, str]:
     """{command: first place (file:line) the docs document it}."""
     root = Path(root)
     places: dict[Any, Any] = {}
 
-    def note(name: str, path, number) -> None:
+    def note(name: str, path: Path, number: int) -> None:
         if _COMMAND_NAME.match(name) and name not in BUILTIN_WORDS:
             places.setdefault(name, f"{path.relative_to(root)}:{number}")
 
@@ -199,13 +201,13 @@ def documented_commands(root) -> dict:
     return places
 
 
-def project_commands(apps=PROJECT_APPS):
+def project_commands(apps: Collection[str] = PROJECT_APPS) -> list[str]:
     from django.core.management import get_commands
 
     return sorted(name for name, app in get_commands().items() if app in apps)
 
 
-def mentioned_commands(root, names) -> set:
+def mentioned_commands(root: StrPath, names: Iterable[str]) -> set[str]:
     """The names that appear in the docs as a command: in backticks, as a heading, or after
     manage.py."""
     text = "\n".join(path.read_text(encoding="utf-8", errors="replace")
@@ -226,7 +228,7 @@ _ENVIRON = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]+)[\"']"
 _GUNICORN = re.compile(r"[\"'](GUNICORN_[A-Z0-9_]+)[\"']")
 
 
-def variables_read(root) -> set:
+def variables_read(root: StrPath) -> set[str]:
     root = Path(root)
     names = set()
     for path in sorted((root / "carshop" / "settings").glob("*.py")):
@@ -241,7 +243,7 @@ def variables_read(root) -> set:
     return names
 
 
-def variables_documented(root) -> set | None:
+def variables_documented(root: StrPath) -> set[str] | None:
     path = Path(root) / "docs" / "configuration.md"
     if not path.is_file():
         return None
@@ -253,14 +255,14 @@ def variables_documented(root) -> set | None:
     return names
 
 
-def variables_in_example(root) -> set | None:
+def variables_in_example(root: StrPath) -> set[str] | None:
     path = Path(root) / ".env.example"
     if not path.is_file():
         return None
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", path.read_text(), re.M))
 
 
-def variables_read_elsewhere(root, names) -> set:
+def variables_read_elsewhere(root: StrPath, names: Iterable[str]) -> set[str]:
     """Of `names`, those the project's code reads outside the settings (CARSHOP_OPERATOR...)."""
     root = Path(root)
     found = set()
@@ -278,7 +280,9 @@ def variables_read_elsewhere(root, names) -> set:
 # ---------------------------------------------------------------------------------------------
 
 
-def check_docs(root=None, online: bool = False, commands=None, own_commands=None) -> Report:
+def check_docs(root: StrPath | None = None, online: bool = False,
+               commands: Iterable[str] | None = None,
+               own_commands: Iterable[str] | None = None) -> Report:
     """A Report of broken links, missing and undocumented commands and variable mismatches.
     `commands`: the names manage.py has (default: Django's); `own_commands`: the project's."""
     from django.core.management import get_commands
@@ -339,7 +343,7 @@ def check_docs(root=None, online: bool = False, commands=None, own_commands=None
     return report
 
 
-def _compare_variables(report: Report, root) -> dict | None:
+def _compare_variables(report: Report, root: StrPath) -> dict[str, Any] | None:
     read = variables_read(root)
     documented = variables_documented(root)
     example = variables_in_example(root)

@@ -13,10 +13,12 @@ records): they are exported to CSV for spreadsheets and reports, and restored fr
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
+from django.db.models import Model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +31,11 @@ class Table:
     resource: str = ""  # dotted path of the django-import-export resource, if the app has one
 
     @property
-    def model(self):
+    def model(self) -> type[Model]:
         return apps.get_model(self.label)
 
     @property
-    def names(self) -> tuple:
+    def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
 
@@ -114,14 +116,14 @@ def valid_names() -> str:
     )
 
 
-def get(name: str):
+def get(name: str) -> Table:
     table = _BY_NAME.get(name.strip().lower())
     if table is None:
         raise CommandError(f"unknown table {name.strip()!r}; tables: {valid_names()}")
     return table
 
 
-def resolve(spec) -> Any:
+def resolve(spec: str | Iterable[str] | None) -> list[Table] | None:
     """`--tables` ("cars,sales", or a list) as tables, in the order given, each once. None,
     empty or "all": None (the caller's default, usually every table)."""
     if not spec or (isinstance(spec, str) and spec.strip().lower() == "all"):
@@ -139,11 +141,11 @@ def resolve(spec) -> Any:
     return result
 
 
-def for_model(model):
+def for_model(model: type[Model] | Model) -> Table | None:
     """The table of a model (None for models that are no table here)."""
     return _BY_LABEL.get(model._meta.label_lower)
 
 
-def for_label(label: str):
+def for_label(label: str) -> Table | None:
     """The table of "app_label.modelname" (None if there is none)."""
     return _BY_LABEL.get(str(label).lower())
