@@ -21,11 +21,17 @@ import pstats
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from accounts.models import User
 
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 
@@ -36,7 +42,7 @@ class ProfileError(Exception):
 
 # --- a logged-in test Client -------------------------------------------------------------------
 
-def client_host():
+def client_host() -> str:
     """A host name the configured ALLOWED_HOSTS accept (production allows no `testserver`)."""
     for host in settings.ALLOWED_HOSTS:
         if host and host != "*" and not host.startswith("."):
@@ -44,7 +50,7 @@ def client_host():
     return "testserver"
 
 
-def find_user(username: str | None = None):
+def find_user(username: str | None = None) -> User:
     """The user to log in as: `username`, else the first active superuser."""
     from django.contrib.auth import get_user_model
 
@@ -80,13 +86,13 @@ def logged_in_client(user):
         yield client
 
 
-def _login_backend():
+def _login_backend() -> str:
     """The backend a password login would record (axes' only guards logins, it loads nobody)."""
     return next((path for path in settings.AUTHENTICATION_BACKENDS if ".axes" not in path and
                  not path.startswith("axes.")), settings.AUTHENTICATION_BACKENDS[-1])
 
 
-def check_path(path):
+def check_path(path: str | None) -> str:
     from django.urls import Resolver404, resolve
 
     path = (path or "").strip()
@@ -106,7 +112,8 @@ def outer_profiler_active() -> bool:
     return sys.getprofile() is not None
 
 
-def _run_profiled(work, repeat, output) -> tuple[list, bool]:
+def _run_profiled(work: Callable[[], object], repeat: int,
+                  output: str) -> tuple[list[float], bool]:
     """Run `work()` `repeat` times under cProfile (or the outer profiler); returns the seconds
     of each run and whether a profile file was written here."""
     durations = []
@@ -132,8 +139,9 @@ def _run_profiled(work, repeat, output) -> tuple[list, bool]:
 
 
 def profile_page(
-    path, username=None, repeat: int = 1, output: str = "profile.pstats", top: int = 20
-) -> dict:
+    path: str, username: str | None = None, repeat: int = 1, output: str = "profile.pstats",
+    top: int = 20
+) -> dict[str, Any]:
     path = check_path(path)
     user = find_user(username) if username or not _public(path) else None
     with logged_in_client(user) as client:
@@ -150,7 +158,7 @@ def profile_page(
                    durations, written, output, top)
 
 
-def _public(path) -> bool:
+def _public(path: str) -> bool:
     """Pages that need no login (health checks, API docs): profiled as anonymous when no --user
     is given; everything else is profiled as a logged-in user."""
     return not (path.startswith("/admin") or path.startswith("/api/") or
@@ -158,8 +166,8 @@ def _public(path) -> bool:
 
 
 def profile_command(
-    command_line, repeat: int = 1, output: str = "profile.pstats", top: int = 20
-) -> dict:
+    command_line: str, repeat: int = 1, output: str = "profile.pstats", top: int = 20
+) -> dict[str, Any]:
     from django.core.management import call_command, get_commands
 
     try:
@@ -195,7 +203,8 @@ def profile_command(
                    durations, written, output, top)
 
 
-def _report(report, durations, written, output, top):
+def _report(report: dict[str, Any], durations: list[float], written: bool, output: str,
+            top: int) -> dict[str, Any]:
     report.update({
         "repeat": len(durations),
         "seconds": [round(d, 4) for d in durations],
@@ -218,7 +227,7 @@ def top_functions(path, top=20):
     return rows[:top]
 
 
-def _short(filename):
+def _short(filename: str) -> str:
     """Paths relative to the project or to site-packages, so the table stays readable."""
     marker = os.sep + "site-packages" + os.sep
     if marker in filename:
