@@ -50,7 +50,12 @@ from carshop.ops.config import (
 from carshop.ops.findings import FAIL, OK, WARN, Report, first_line
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
     from datetime import datetime
+
+    from _typeshed import StrPath
+
+    from accounts.models import PartnerKey
 
 # --- security_check ---------------------------------------------------------------------------
 
@@ -183,7 +188,7 @@ def _superusers(report: Report, now: datetime) -> None:
                                 f"{SUPERUSER_DORMANT_DAYS} days" if count else "none active")
 
 
-def _key_label(key) -> str:
+def _key_label(key: PartnerKey) -> str:
     return f"{key.partner.slug}/{key.prefix}"
 
 
@@ -251,7 +256,7 @@ _UNREACHABLE = ("ConnectionError", "Could not connect", "Max retries", "timed ou
                 "Name or service not known", "Temporary failure in name resolution")
 
 
-def project_packages():
+def project_packages() -> list[Path]:
     """The project's own Python code: each local app's folder (outermost only) and deploy/ (the
     gunicorn configuration runs on the server)."""
     base = Path(settings.BASE_DIR).resolve()
@@ -267,13 +272,13 @@ def project_packages():
     return outermost + ([deploy] if deploy.is_dir() else [])
 
 
-def default_requirement_files() -> list:
+def default_requirement_files() -> list[Path]:
     folder = Path(settings.BASE_DIR) / "requirements"
     return [path for path in (folder / "production.txt", folder / "development.txt")
             if path.is_file()]
 
 
-def display_path(path) -> str:
+def display_path(path: StrPath) -> str:
     path = Path(path)
     try:
         return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
@@ -295,7 +300,8 @@ class Pins:
     missing: list = field(default_factory=list)  # files that do not exist
 
 
-def read_requirements(files, pins=None, seen=None):
+def read_requirements(files: Iterable[StrPath], pins: Pins | None = None,
+                      seen: set[Path] | None = None) -> Pins:
     """The exact pins of requirement files, following `-r` includes; the first file naming a
     package is its source."""
     pins = pins or Pins()
@@ -343,11 +349,12 @@ def installed_pins(pinned) -> dict:
     return extra
 
 
-def tool_available(module) -> bool:
+def tool_available(module: str) -> bool:
     return util.find_spec(module) is not None
 
 
-def run_pip_audit(pins, osv_url=None, timeout: int = 15) -> tuple | tuple[Any, str]:
+def run_pip_audit(pins: Collection[Pin], osv_url: str | None = None,
+                  timeout: int = 15) -> tuple[Any, str]:
     """pip-audit over exact pins (no resolution, nothing installed): (JSON report or None, the
     last line of its error output)."""
     with tempfile.TemporaryDirectory(prefix="carshop-pip-audit-") as folder:
@@ -460,7 +467,7 @@ def _audit_findings(report: Report, audit, pins, scope, service) -> None:
                   f"no known vulnerability in {service}: {audited} audited of {scope}")
 
 
-def run_bandit(paths) -> tuple | tuple[Any, str]:
+def run_bandit(paths: Iterable[Path]) -> tuple[Any, str]:
     """bandit over `paths` as JSON (its exit code says only whether it found something)."""
     command = [sys.executable, "-m", "bandit", "--recursive", *map(str, paths), "--format",
                "json", "--quiet", "--exclude", ",".join(SCAN_EXCLUDES),
@@ -474,7 +481,9 @@ def run_bandit(paths) -> tuple | tuple[Any, str]:
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def ruff_reviewed_rules(pyproject=None) -> tuple | tuple[set, list]:
+def ruff_reviewed_rules(
+    pyproject: StrPath | None = None,
+) -> tuple[set[str], list[tuple[str, set[str]]]]:
     """(rules ignored everywhere, [(file pattern, rules)]) from ruff's settings in pyproject.toml:
     the bandit rules (S...) the project has reviewed for whole files."""
     path = Path(pyproject or Path(settings.BASE_DIR) / "pyproject.toml")
@@ -568,7 +577,9 @@ def scan_code(report: Report, paths=None, pyproject=None) -> None:
 _SEVERITY_RANK = {"HIGH": 3, "MEDIUM": 2, "LOW": 1, "UNDEFINED": 0}
 
 
-def scan_security(*, paths=None, requirement_files=None, offline: bool = False, osv_url=None,
+def scan_security(*, paths: Iterable[StrPath] | None = None,
+                  requirement_files: Iterable[StrPath] | None = None, offline: bool = False,
+                  osv_url: str | None = None,
                   timeout: int = 15) -> Report:
     """security_scan: known-vulnerable dependencies, then insecure patterns in the code."""
     report = Report("security scan")
