@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.management.base import CommandError
 
 from carshop.backups.errors import BackupError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from django.core.management.base import BaseCommand
 
 
 @contextlib.contextmanager
-def operator_errors() -> Iterator:
+def operator_errors() -> Iterator[None]:
     """A BackupError becomes Django's one-line error with a non-zero exit."""
     import sqlite3
 
@@ -30,7 +32,7 @@ def operator_errors() -> Iterator:
         raise CommandError(f"{type(exc).__name__}: {first_line}") from None
 
 
-def bool_value(value) -> bool:
+def bool_value(value: object) -> bool:
     lowered = str(value).strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
@@ -41,17 +43,17 @@ def bool_value(value) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def progress_printer(command, label: str) -> Any:
+def progress_printer(command: BaseCommand, label: str) -> Callable[[str], None] | None:
     """A callback that shows each finished step on a terminal and stays quiet in cron."""
     if not sys.stderr.isatty():
         return None
 
-    def show(step) -> None:
+    def show(step: str) -> None:
         command.stderr.write(f"{label}: {step}")
     return show
 
 
-def human_size(size) -> str:
+def human_size(size: float) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1024 or unit == "TB":

@@ -10,7 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
 
 OWN_PREFIX = "carshop_backup_"
 
@@ -25,7 +29,7 @@ class Table:
     pk: tuple
     pk_types: tuple
 
-    def describe(self) -> list[str | list]:
+    def describe(self) -> list[Any]:
         return [self.name, list(zip(self.columns, self.types, strict=True)), list(self.pk)]
 
 
@@ -34,19 +38,19 @@ def qi(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def ql(value) -> str:
+def ql(value: object) -> str:
     """Quote a string literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-def pg_schema(cursor):
+def pg_schema(cursor: Any) -> str:
     cursor.execute("SELECT current_schema()")
     return cursor.fetchone()[0]
 
 
-def pg_tables(cursor) -> list:
+def pg_tables(cursor: Any) -> list[Table]:
     """Every ordinary table of the current schema, except the backup machinery's own."""
     cursor.execute(
         """
@@ -67,7 +71,7 @@ def pg_tables(cursor) -> list:
     return _assemble(cursor.fetchall())
 
 
-def pg_sequences(cursor) -> list:
+def pg_sequences(cursor: Any) -> list[str]:
     cursor.execute(
         """
         SELECT c.relname FROM pg_class c
@@ -82,7 +86,7 @@ def pg_sequences(cursor) -> list:
 
 # --- SQLite ----------------------------------------------------------------------------------
 
-def sqlite_tables(conn, schema: str = "main") -> list:
+def sqlite_tables(conn: Any, schema: str = "main") -> list[Table]:
     """Every table of an SQLite database, except SQLite's and the backup machinery's own.
     `conn`: an sqlite3 connection or cursor (or Django's cursor over one)."""
     names = [
@@ -104,7 +108,7 @@ def sqlite_tables(conn, schema: str = "main") -> list:
     return _assemble(rows)
 
 
-def _assemble(rows) -> list:
+def _assemble(rows: Iterable[Sequence[Any]]) -> list[Table]:
     tables: dict[Any, Any] = {}
     for name, column, coltype, pkpos in rows:
         entry = tables.setdefault(name, {"columns": [], "types": [], "pk": {}})
@@ -121,7 +125,8 @@ def _assemble(rows) -> list:
     return result
 
 
-def applied_migrations(execute, tables) -> list:
+def applied_migrations(execute: Callable[[str], Iterable[Sequence[Any]]],
+                       tables: Iterable[Table]) -> list[list[str]]:
     """[app, name] of every applied migration; `execute(sql)` returns rows."""
     if "django_migrations" not in {t.name for t in tables}:
         return []  # not a Django database yet
@@ -129,7 +134,7 @@ def applied_migrations(execute, tables) -> list:
     return [[app, name] for app, name in rows]
 
 
-def schema_fingerprint(tables, migrations) -> str:
+def schema_fingerprint(tables: Iterable[Table], migrations: Iterable[list[str]]) -> str:
     """Changes when a table, column, type or applied migration changes: an incremental backup
     can only continue a chain whose schema is the same."""
     payload = json.dumps([[t.describe() for t in tables], migrations], sort_keys=True)
