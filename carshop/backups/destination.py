@@ -14,12 +14,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from carshop.backups.errors import BackupError
 from carshop.backups.util import disk_error, fsync_dir, fsync_file, remove_quietly
+
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+    from django.core.files.storage import Storage
 
 MANIFEST_SUFFIX = ".manifest.json"
 PARTIAL_SUFFIX = ".partial"
@@ -28,7 +32,7 @@ PARTIAL_SUFFIX = ".partial"
 class LocalDestination:
     """A folder on this machine (or a mounted network share)."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: StrPath) -> None:
         self.path = Path(path).expanduser().absolute()
 
     @property
@@ -47,12 +51,12 @@ class LocalDestination:
     def staging_path(self, name: str) -> str:
         return str(self.path / (name + PARTIAL_SUFFIX))
 
-    def commit(self, staged, name: str) -> None:
+    def commit(self, staged: StrPath, name: str) -> None:
         fsync_file(staged)
         os.replace(staged, self.path / name)
         fsync_dir(self.path)
 
-    def write_manifest(self, manifest) -> None:
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
         name = manifest["id"] + MANIFEST_SUFFIX
         staged = self.path / (name + PARTIAL_SUFFIX)
         try:
@@ -66,12 +70,12 @@ class LocalDestination:
             remove_quietly(staged)
             raise disk_error(exc, self.label) from None
 
-    def names(self) -> list:
+    def names(self) -> list[str]:
         if not self.path.is_dir():
             return []
         return sorted(os.listdir(self.path))
 
-    def read_manifest(self, name: str) -> Any:
+    def read_manifest(self, name: str) -> dict[str, Any]:
         with open(self.path / name) as handle:
             return json.load(handle)
 
@@ -82,13 +86,13 @@ class LocalDestination:
         """A local path to read the file from (here: the file itself)."""
         return str(self.path / name)
 
-    def release(self, local) -> None:
+    def release(self, local: str) -> None:
         pass
 
     def size(self, name: str) -> int:
         return (self.path / name).stat().st_size
 
-    def modified(self, name: str):
+    def modified(self, name: str) -> float:
         return (self.path / name).stat().st_mtime
 
     def delete(self, name: str) -> None:
@@ -98,7 +102,7 @@ class LocalDestination:
 class StorageDestination:
     """A Django storage: files are staged in a local folder, then uploaded."""
 
-    def __init__(self, storage, alias: str = "dbbackup") -> None:
+    def __init__(self, storage: Storage, alias: str = "dbbackup") -> None:
         self.storage = storage
         self.alias = alias
 
@@ -112,15 +116,15 @@ class StorageDestination:
     def ensure(self) -> None:
         pass
 
-    def _staging_dir(self):
+    def _staging_dir(self) -> str:
         folder = getattr(settings, "BACKUP_STAGING_DIR", "") or tempfile.gettempdir()
         os.makedirs(folder, exist_ok=True)
         return folder
 
-    def staging_path(self, name: str):
+    def staging_path(self, name: str) -> str:
         return os.path.join(self._staging_dir(), name + PARTIAL_SUFFIX)
 
-    def commit(self, staged, name: str) -> None:
+    def commit(self, staged: StrPath, name: str) -> None:
         from django.core.files import File
 
         try:
@@ -133,7 +137,7 @@ class StorageDestination:
         finally:
             remove_quietly(staged)
 
-    def write_manifest(self, manifest) -> None:
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
         from django.core.files.base import ContentFile
 
         name = manifest["id"] + MANIFEST_SUFFIX
@@ -141,20 +145,20 @@ class StorageDestination:
             self.storage.delete(name)
         self.storage.save(name, ContentFile(json.dumps(manifest, indent=2, sort_keys=True)))
 
-    def names(self):
+    def names(self) -> list[str]:
         try:
             return sorted(self.storage.listdir("")[1])
         except FileNotFoundError:
             return []
 
-    def read_manifest(self, name: str) -> Any:
+    def read_manifest(self, name: str) -> dict[str, Any]:
         with self.storage.open(name, "rb") as handle:
             return json.loads(handle.read().decode())
 
     def exists(self, name: str) -> bool:
         return self.storage.exists(name)
 
-    def local_file(self, name: str):
+    def local_file(self, name: str) -> str:
         handle_fd, local = tempfile.mkstemp(prefix="carshop-restore-", suffix="-" + name,
                                             dir=self._staging_dir())
         os.close(handle_fd)
@@ -162,13 +166,13 @@ class StorageDestination:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         return local
 
-    def release(self, local) -> None:
+    def release(self, local: str) -> None:
         remove_quietly(local)
 
     def size(self, name: str) -> int:
         return self.storage.size(name)
 
-    def modified(self, name: str):
+    def modified(self, name: str) -> float:
         with contextlib.suppress(NotImplementedError, AttributeError):
             return self.storage.get_modified_time(name).timestamp()
         return 0
@@ -177,7 +181,7 @@ class StorageDestination:
         self.storage.delete(name)
 
 
-def default_destination():
+def default_destination() -> LocalDestination | StorageDestination:
     """STORAGES["dbbackup"]: its folder when it is a file-system storage, else the storage."""
     backend = settings.STORAGES.get("dbbackup", {}).get("BACKEND", "")
     if backend in ("", "django.core.files.storage.FileSystemStorage",
@@ -189,11 +193,11 @@ def default_destination():
     return StorageDestination(storages["dbbackup"])
 
 
-def destination_for(value) -> LocalDestination | StorageDestination:
+def destination_for(value: StrPath | None) -> LocalDestination | StorageDestination:
     return LocalDestination(value) if value else default_destination()
 
 
-def from_hint(hint: str | None):
+def from_hint(hint: str | None) -> LocalDestination | StorageDestination | None:
     if not hint:
         return None
     if hint.startswith("storage:"):
