@@ -36,7 +36,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
 from django.conf import settings
@@ -48,10 +48,17 @@ from django.utils import timezone
 from carshop import tables
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
+    from _typeshed import StrPath
+    from django.core.files.storage import Storage
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import FileField, Model, QuerySet
 
+    from sales.models import Deal
+
+
+T = TypeVar("T")
 
 logger = logging.getLogger("carshop.commands")
 
@@ -61,7 +68,8 @@ BATCH_SIZE = 2000
 ORPHAN_FILE_GRACE = timedelta(days=1)
 
 
-def _identity(iterable, total=None, label: str | None = None):
+def _identity(iterable: Iterable[T], total: int | None = None,
+              label: str | None = None) -> Iterable[T]:
     return iterable
 
 
@@ -116,17 +124,18 @@ class Outcome:
     action: str  # deleted, would delete, kept (reported only), skipped
     note: str = ""
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def check_age(age, option: str = "--age"):
+def check_age(age: timedelta, option: str = "--age") -> timedelta:
     if age <= timedelta(0):
         raise CommandError(f"{option} must be more than zero")
     return age
 
 
-def delete_in_batches(queryset, progress: Callable[..., Any] = _identity, label: str = "deleting"):
+def delete_in_batches(queryset: QuerySet[Any], progress: Callable[..., Any] = _identity,
+                      label: str = "deleting") -> int:
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
@@ -165,7 +174,7 @@ def _db_sessions() -> Any:
     return Session
 
 
-def outcome_lines(report) -> list:
+def outcome_lines(report: dict[str, Any]) -> list[str]:
     """A cleanup report as lines for people: one line per kind, then the total."""
     width = max(len(kind["kind"]) for kind in report["kinds"])
     lines = []
@@ -186,7 +195,7 @@ def outcome_lines(report) -> list:
 # ---------------------------------------------------------------------------------------------
 
 
-def stale_draft_deals(cutoff: dt.datetime):
+def stale_draft_deals(cutoff: dt.datetime) -> QuerySet[Deal]:
     """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
     (money received), no commission, no trade-in (an appraisal of the buyer's car)."""
     from sales.models import Commission, Deal, DealPayment, TradeIn
@@ -224,7 +233,7 @@ def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool, progress: Callable[.
     return Outcome("draft_deals", what, deleted, "deleted", note)
 
 
-def _stale_estimates(cutoff: dt.datetime):
+def _stale_estimates(cutoff: dt.datetime) -> Outcome:
     from repairs.models import RepairOrder
 
     count = RepairOrder.objects.filter(status=RepairOrder.Status.ESTIMATE,
@@ -234,7 +243,7 @@ def _stale_estimates(cutoff: dt.datetime):
                    "never deleted (numbered documents): cancel them in the admin" if count else "")
 
 
-def temporary_file_rules() -> list:
+def temporary_file_rules() -> list[tuple[Path, tuple[str, ...]]]:
     """(folder, file name patterns) of the temporary files Carshop and Django leave behind."""
     upload_dir = settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
     staging_dir = getattr(settings, "BACKUP_STAGING_DIR", "") or tempfile.gettempdir()
@@ -250,7 +259,7 @@ def temporary_file_rules() -> list:
     return [(folder, tuple(sorted(patterns))) for folder, patterns in merged.items()]
 
 
-def old_temporary_files(cutoff: dt.datetime):
+def old_temporary_files(cutoff: dt.datetime) -> list[Path]:
     """Regular files of temporary_file_rules() last modified before `cutoff`."""
     limit = cutoff.timestamp()
     found = []
@@ -283,12 +292,12 @@ def _temporary_files(cutoff: dt.datetime, dry_run: bool):
 
 
 def prune_temp_data(
-    age,
+    age: timedelta,
     *,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     progress: Callable[..., Any] = _identity,
-) -> dict:
+) -> dict[str, Any]:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 
@@ -375,13 +384,13 @@ def _upload_prefix(upload_to) -> Any:
     return fixed.rsplit("/", 1)[0] + "/" if "/" in fixed else None
 
 
-def file_fields() -> list:
+def file_fields() -> list[tuple[type[Model], FileField]]:
     """Every FileField of every model, as (model, field)."""
     return [(model, field) for model in apps.get_models()
             for field in model._meta.concrete_fields if isinstance(field, models.FileField)]
 
 
-def _walk(storage, folder) -> Iterator:
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
     try:
         dirs, files = storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -392,7 +401,7 @@ def _walk(storage, folder) -> Iterator:
         yield from _walk(storage, f"{folder}{name}/")
 
 
-def orphan_files(now: dt.datetime | None = None) -> list:
+def orphan_files(now: dt.datetime | None = None) -> list[tuple[Any, str, Any]]:
     """Files in the upload folders of the file fields that no row names, older than
     ORPHAN_FILE_GRACE. Returns [(storage, name, size)]. Files outside those folders are not
     Carshop's uploads and are never touched."""
@@ -484,7 +493,7 @@ def queued_tasks_of_deleted_deliveries() -> Any:
                   for task in tasks)
 
 
-def partner_users_without_partner():
+def partner_users_without_partner() -> int:
     """Inactive partner service accounts whose partner was deleted: reported, never deleted
     (the audit log credits them with the partner's changes)."""
     from django.contrib.auth import get_user_model
@@ -495,7 +504,8 @@ def partner_users_without_partner():
             .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
 
 
-def cleanup_orphans(*, dry_run: bool = False, progress: Callable[..., Any] = _identity) -> dict:
+def cleanup_orphans(*, dry_run: bool = False,
+                    progress: Callable[..., Any] = _identity) -> dict[str, Any]:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()
@@ -560,7 +570,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 PARTIAL_SUFFIX = ".partial"
 
 
-def _json_default(value):
+def _json_default(value: object) -> str:
     # Full precision (DjangoJSONEncoder cuts datetimes to milliseconds): the archive must hold
     # exactly what the database held.
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -568,7 +578,7 @@ def _json_default(value):
     return str(value)
 
 
-def entry_as_dict(entry):
+def entry_as_dict(entry: Any) -> dict[str, Any]:
     """An audit entry as archived: every column, and its content type by name (ids differ from
     one database to another)."""
     row = {field.attname: getattr(entry, field.attname) for field in entry._meta.concrete_fields}
@@ -576,12 +586,12 @@ def entry_as_dict(entry):
     return row
 
 
-def entry_line(entry) -> bytes:
+def entry_line(entry: Any) -> bytes:
     return json.dumps(entry_as_dict(entry), default=_json_default, sort_keys=True,
                       ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def ensure_writable(destination, create: bool = True) -> Path:
+def ensure_writable(destination: StrPath, create: bool = True) -> Path:
     """The archive folder, made if missing (with `create`); CommandError in one line when it
     cannot be written. Without `create`, a missing folder is checked through the nearest folder
     above it that exists."""
@@ -604,7 +614,7 @@ def ensure_writable(destination, create: bool = True) -> Path:
     return path
 
 
-def _sha256(path) -> str:
+def _sha256(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1024 * 1024):
@@ -612,7 +622,7 @@ def _sha256(path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path) -> None:
+def _fsync_dir(path: StrPath) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -621,7 +631,7 @@ def _fsync_dir(path) -> None:
             os.close(fd)
 
 
-def read_archive(path, verify: bool = True) -> list:
+def read_archive(path: StrPath, verify: bool = True) -> list[dict[str, Any]]:
     """The entries of an archive file (dicts), after checking its SHA-256 against the sidecar.
     Raises CommandError when the file does not match."""
     path = Path(path)
@@ -768,7 +778,7 @@ def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=_id
             "cutoff": cutoff}
 
 
-def _write_synced(path, data) -> None:
+def _write_synced(path: StrPath, data: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -783,11 +793,11 @@ def _write_synced(path, data) -> None:
 def vacuum(
     connection: BaseDatabaseWrapper,
     *,
-    tables=None,
+    tables: list[str] | None = None,
     analyze_only: bool = False,
     full: bool = False,
     progress: Callable[..., Any] = _identity,
-) -> dict:
+) -> dict[str, Any]:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
     if analyze_only and full:
