@@ -46,6 +46,9 @@ from carshop.ops.findings import Report, first_line
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from _typeshed import StrPath
+    from django.core.cache.backends.base import BaseCache
+
 # ---------------------------------------------------------------------------------------------
 # What the application keeps in the cache
 # ---------------------------------------------------------------------------------------------
@@ -73,14 +76,14 @@ CACHE_FAMILIES = (
 )
 
 
-def family_of(key) -> CacheFamily | None:
+def family_of(key: str) -> CacheFamily | None:
     for family in CACHE_FAMILIES:
         if fnmatch.fnmatchcase(key, family.pattern):
             return family
     return None
 
 
-def cache_kind(backend):
+def cache_kind(backend: str) -> str:
     name = backend.rsplit(".", 1)[-1].lower()
     for kind in ("redis", "locmem", "dummy", "database", "filebased", "memcache"):
         if kind in name or kind in backend.lower():
@@ -88,7 +91,7 @@ def cache_kind(backend):
     return "other"
 
 
-def redacted(location):
+def redacted(location: Any) -> Any:
     """A cache location without its password."""
     if isinstance(location, (list, tuple)):
         return [redacted(item) for item in location]
@@ -102,13 +105,13 @@ def redacted(location):
     return text
 
 
-def _cache(alias: str):
+def _cache(alias: str) -> BaseCache:
     if alias not in settings.CACHES:
         raise CommandError(f"no cache {alias!r} in CACHES (caches: {', '.join(settings.CACHES)})")
     return caches[alias]
 
 
-def _namespace(cache) -> str:
+def _namespace(cache: BaseCache) -> str:
     """The app's key namespace: 'PREFIX:VERSION:' (Django's default key function)."""
     return f"{cache.key_prefix}:{cache.version}:"
 
@@ -122,11 +125,11 @@ def _custom_key_function(alias: str) -> bool:
     return function is not default_key_func
 
 
-def _glob_escape(text: str):
+def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def _split_key(name: str, prefix) -> tuple | None:
+def _split_key(name: str, prefix: str) -> tuple[int, str] | None:
     """'PREFIX:VERSION:key' -> (version, key); None when not of the prefix."""
     head = f"{prefix}:"
     if not name.startswith(head):
@@ -142,12 +145,12 @@ def _split_key(name: str, prefix) -> tuple | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _redis_client(cache):
+def _redis_client(cache: Any) -> Any:
     """The redis-py client Django's Redis backend uses (its connection pool and options)."""
     return cache._cache.get_client(write=True)
 
 
-def _decode(name: str):
+def _decode(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
@@ -204,7 +207,7 @@ def scan_app_keys(cache, client, progress=None):
     return result
 
 
-def _keyspace(info) -> dict:
+def _keyspace(info: dict[str, Any]) -> dict[str, dict[str, int]]:
     databases = {}
     for name, value in info.items():
         if re.fullmatch(r"db\d+", name) and isinstance(value, dict):
@@ -213,7 +216,7 @@ def _keyspace(info) -> dict:
     return databases
 
 
-def _redis_db(client) -> int:
+def _redis_db(client: Any) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
@@ -306,7 +309,7 @@ NO_COUNTERS = ("not counted: hit and miss counters would live in each worker's m
                "this command's reach (Redis counts them: CACHE_URL=redis://...)")
 
 
-def _analyze_locmem(report: Report, cache) -> None:
+def _analyze_locmem(report: Report, cache: Any) -> None:
     entries = len(cache._cache)
     report.data.update({"entries_in_this_process": entries,
                         "max_entries": cache._max_entries, "hit_rate_percent": None})
@@ -317,12 +320,12 @@ def _analyze_locmem(report: Report, cache) -> None:
                                     "workers or hosts, use Redis (CACHE_URL=redis://...)")
 
 
-def _analyze_dummy(report: Report, cache) -> None:
+def _analyze_dummy(report: Report, cache: BaseCache) -> None:
     report.data.update({"hit_rate_percent": None})
     report.warn("dummy", "nothing is cached, so the API rate limits never trigger")
 
 
-def _db_cache_rows(cache) -> tuple:
+def _db_cache_rows(cache: Any) -> tuple[int, int]:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -338,7 +341,7 @@ def _db_cache_rows(cache) -> tuple:
     return rows, expired
 
 
-def _analyze_db(report: Report, cache) -> None:
+def _analyze_db(report: Report, cache: Any) -> None:
     try:
         rows, expired = _db_cache_rows(cache)
     except Exception as exc:
@@ -351,7 +354,7 @@ def _analyze_db(report: Report, cache) -> None:
     report.ok("hit rate", "not counted by Django's database cache")
 
 
-def _analyze_file(report: Report, cache) -> None:
+def _analyze_file(report: Report, cache: Any) -> None:
     files = list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(
         cache._dir) else []
     size = sum(path.stat().st_size for path in files)
@@ -448,7 +451,7 @@ def optimize_cache(
     clear_stale: bool = True,
     dry_run: bool = False,
     progress: Callable[..., Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
@@ -488,7 +491,7 @@ def optimize_cache(
 COMPRESSED_SUFFIXES = {".gz": "gzip", ".br": "brotli"}
 
 
-def check_writable(folder) -> None:
+def check_writable(folder: StrPath) -> None:
     """Make `folder` if missing and prove it can be written, or raise one CommandError line."""
     folder = Path(folder)
     try:
@@ -559,7 +562,7 @@ def static_inventory(root):
     }
 
 
-def _collect():
+def _collect() -> dict[str, list[str]]:
     """Run collectstatic as Django does: {"modified", "unmodified", "post_processed"}."""
     from django.contrib.staticfiles.management.commands.collectstatic import (
         Command as CollectStatic,
@@ -572,7 +575,7 @@ def _collect():
     return collector.collect()
 
 
-def optimize_assets(dry_run: bool = False) -> dict[str, bool]:
+def optimize_assets(dry_run: bool = False) -> dict[str, Any]:
     """collectstatic with the configured storage (whitenoise's CompressedManifestStaticFiles
     Storage on servers: hashed names and gzip, brotli when installed), then what is on disk."""
     storage = settings.STORAGES["staticfiles"]["BACKEND"]
