@@ -35,7 +35,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -50,10 +50,12 @@ from carshop.ops.findings import first_line
 from carshop.ops.logs import LogReader, latency_summary, normalize_sql
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
+
+T = TypeVar("T")
 
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50
@@ -70,7 +72,8 @@ ENABLE_PG_STAT_STATEMENTS = (
 )
 
 
-def _identity(iterable, total=None, label: str | None = None):
+def _identity(iterable: Iterable[T], total: int | None = None,
+              label: str | None = None) -> Iterable[T]:
     return iterable
 
 
@@ -110,7 +113,7 @@ class DbIndex:
     oid: int | None = field(default=None, repr=False)
 
     @property
-    def signature(self) -> tuple:
+    def signature(self) -> tuple[Any, ...]:
         return (self.table, self.method, self.columns, self.expressions, self.predicate,
                 self.opclasses, self.options)
 
@@ -120,7 +123,7 @@ class DbIndex:
         return (self.expressions is None and self.predicate is None
                 and "pattern_ops" not in self.definition)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("oid")
         data["columns"] = list(self.columns)
@@ -152,7 +155,7 @@ ORDER BY c.relname, ic.relname
 """
 
 
-def database_indexes(connection: BaseDatabaseWrapper) -> list:
+def database_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
     """Every index of the database's tables, as DbIndex, by table then name."""
     _vendor_check(connection)
     if connection.vendor == "postgresql":
@@ -176,7 +179,7 @@ _SQLITE_INDEX_SQL = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
-def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list:
+def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
     quote = connection.ops.quote_name
     result = []
     with connection.cursor() as cursor:
@@ -226,14 +229,14 @@ class DeclaredIndex:
     unique: bool = False
     like: bool = False
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)", re.IGNORECASE)
 
 
-def _concurrently(sql: str):
+def _concurrently(sql: str) -> str:
     return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", str(sql),
                              count=1)
 
@@ -383,14 +386,15 @@ def _present(item, indexes_by_table, names) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _drop_statement(connection: BaseDatabaseWrapper, index) -> str:
+def _drop_statement(connection: BaseDatabaseWrapper, index: DbIndex) -> str:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
         return f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index.name)};"
     return f"DROP INDEX IF EXISTS {quote(index.name)};"
 
 
-def duplicate_indexes(indexes, declared=()) -> list:
+def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str, str]] = (),
+                      ) -> list[tuple[DbIndex, DbIndex, str]]:
     """(redundant, kept, reason) for indexes that repeat another: the same table, method,
     columns, expressions, predicate and operator classes; or a B-tree whose columns lead another
     B-tree's (a non-unique one: a unique index enforces something). A constraint's index is
@@ -438,7 +442,7 @@ def analyze_indexes(
     *,
     min_rows: int = 10000,
     progress: Callable[..., Any] = _identity,
-) -> dict:
+) -> dict[str, Any]:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -531,7 +535,7 @@ def _unindexed_foreign_keys(connection, by_table):
     return found
 
 
-def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list:
+def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) "
@@ -564,7 +568,8 @@ def _unused_indexes(connection: BaseDatabaseWrapper, indexes, declared_names) ->
     return unused, since
 
 
-def measure_bloat(connection: BaseDatabaseWrapper, indexes, min_bytes=BLOAT_MIN_BYTES) -> Any:
+def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
+                  min_bytes: int = BLOAT_MIN_BYTES) -> dict[str, Any]:
     """B-tree leaf density from pgstattuple's pgstatindex, for indexes of min_bytes or more."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'")
@@ -738,7 +743,8 @@ def statement_statistics(connection, threshold_ms, top):
     return result
 
 
-def running_queries(connection: BaseDatabaseWrapper, threshold_seconds) -> list:
+def running_queries(connection: BaseDatabaseWrapper,
+                    threshold_seconds: float) -> list[dict[str, Any]]:
     """Queries running now for threshold_seconds or longer (PostgreSQL's pg_stat_activity)."""
     if connection.vendor != "postgresql":
         raise CommandError(f"--running needs PostgreSQL: SQLite has no list of running queries "
@@ -802,11 +808,11 @@ _PG_PARAM = re.compile(r"\$\d+")
 _PLACEHOLDER = re.compile(r"%%|%s")  # %% is a literal per cent sign
 
 
-def _strip_literals(text: str):
+def _strip_literals(text: str) -> str:
     return _LITERAL.sub("''", text or "")
 
 
-def _columns_in(text: str, columns) -> list:
+def _columns_in(text, columns) -> list:
     """Columns of a table named in a filter or WHERE clause, in order of appearance, once."""
     found = []
     for match in _IDENTIFIER.finditer(_strip_literals(text)):
@@ -816,7 +822,7 @@ def _columns_in(text: str, columns) -> list:
     return found
 
 
-def _explainable(sql: str) -> tuple | tuple[None, int, str]:
+def _explainable(sql: str) -> tuple[Any, ...]:
     """(statement to explain, parameter count, reason it cannot be) for a logged statement."""
     text = (sql or "").strip().rstrip(";").strip()
     if not re.match(r"^\(?\s*SELECT\b", text, re.IGNORECASE):
@@ -844,8 +850,9 @@ def _logged_values(text: str, params, values) -> tuple | tuple[None, str]:
 
 
 def explain(
-    connection: BaseDatabaseWrapper, sql: str, *, min_rows: int = 10000, params=None
-) -> dict | dict[str, str | list]:
+    connection: BaseDatabaseWrapper, sql: str, *, min_rows: int = 10000,
+    params: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}.
     params: the values logged with the statement in db.log, if any."""
     text, count, reason = _explainable(sql)
@@ -864,7 +871,7 @@ def _explain_postgresql(
     min_rows: int,
     values=None,
     values_note: str = "",
-) -> dict[str, str | list]:
+) -> dict[str, Any]:
     version = _pg_version(connection)
     note = values_note
     if values is not None:
@@ -900,13 +907,13 @@ def _explain_postgresql(
             "estimated_cost": root.get("Total Cost"), "suggestions": suggestions}
 
 
-def _nodes(node, depth: int = 0) -> Iterator:
+def _nodes(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
     yield node, depth
     for child in node.get("Plans", []):
         yield from _nodes(child, depth + 1)
 
 
-def _plan_lines(root) -> list:
+def _plan_lines(root: dict[str, Any]) -> list[str]:
     lines = []
     for node, depth in _nodes(root):
         what = node["Node Type"]
