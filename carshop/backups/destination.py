@@ -181,6 +181,10 @@ class StorageDestination:
         self.storage.delete(name)
 
 
+# Where backups are kept: a folder, or a storage of the settings.
+Destination = LocalDestination | StorageDestination
+
+
 def default_destination() -> LocalDestination | StorageDestination:
     """STORAGES["dbbackup"]: its folder when it is a file-system storage, else the storage."""
     backend = settings.STORAGES.get("dbbackup", {}).get("BACKEND", "")

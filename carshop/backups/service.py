@@ -36,6 +36,8 @@ from carshop.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from carshop.backups.destination import Destination
+
 
 logger = logging.getLogger("carshop.backups")
 
@@ -125,7 +127,7 @@ def _data_name(backup_id: str, vendor: str, base_kind, compress: bool):
 
 # --- finding backups ---------------------------------------------------------------------------
 
-def read_manifest(place, name: str):
+def read_manifest(place: Destination, name: str):
     """A manifest, or a one-line BackupError naming the damaged file."""
     try:
         manifest = place.read_manifest(name)
@@ -156,7 +158,7 @@ def _id_time(backup_id: str):
     return backup_id[:len("carshop-20250101-000000-000000")]
 
 
-def list_manifests(destination, problems=None):
+def list_manifests(destination: Destination, problems=None):
     """Every backup in a destination, oldest first. Manifests that cannot be read are left out;
     with `problems` (a list), each one, and each data file whose manifest is missing, is
     appended to it as (backup id, what is wrong)."""
@@ -185,7 +187,7 @@ def list_manifests(destination, problems=None):
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
 
-def _search_places(destination, hint: str | None = None) -> list:
+def _search_places(destination: Destination, hint: str | None = None) -> list:
     places = [destination]
     for extra in (destinations.from_hint(hint), destinations.default_destination(),
                   destinations.from_hint((status.load().get("last_backup") or {}).get("location"))):
@@ -194,7 +196,9 @@ def _search_places(destination, hint: str | None = None) -> list:
     return places
 
 
-def find_backup(backup_id: str, destination, hint: str | None = None) -> tuple[None, None] | tuple:
+def find_backup(
+    backup_id: str, destination: Destination, hint: str | None = None
+) -> tuple[None, None] | tuple:
     """(manifest, place) of a backup, or (None, None) when no place has it. A manifest that is
     there but damaged raises BackupError naming it."""
     for place in _search_places(destination, hint):
@@ -204,7 +208,7 @@ def find_backup(backup_id: str, destination, hint: str | None = None) -> tuple[N
     return None, None
 
 
-def resolve_source(source, destination=None) -> tuple:
+def resolve_source(source: str, destination: Destination | None = None) -> tuple:
     """`latest`, `latest-pre-update`, a folder (its newest backup), FOLDER/latest, a manifest or
     a backup file: the manifest and where it lives."""
     source = (source or "").strip()
@@ -234,7 +238,7 @@ def resolve_source(source, destination=None) -> tuple:
                       "restored")
 
 
-def _newest(place, pre_update_only: bool = False):
+def _newest(place: Destination, pre_update_only: bool = False):
     """The newest backup of a place. Never quietly an older one: when a newer backup is there
     but damaged (its manifest unreadable or missing, or the last backup recorded is gone), this
     refuses, names it, and names the backup an operator can choose instead."""
@@ -263,7 +267,7 @@ def _newest(place, pre_update_only: bool = False):
     return candidates[-1]
 
 
-def _alternative(place, candidates, before=None) -> str:
+def _alternative(place: Destination, candidates, before=None) -> str:
     """What the operator can choose instead of a damaged backup: an older one, by path."""
     older = [m for m in candidates if before is None or _id_time(m["id"]) < _id_time(before)]
     if not older:
@@ -276,7 +280,7 @@ def _alternative(place, candidates, before=None) -> str:
             f"give it explicitly: --source {where}")
 
 
-def _chain_alternative(broken_id, place):
+def _chain_alternative(broken_id: str, place: Destination):
     """An older backup, before the broken link, that can be restored instead."""
     try:
         candidates = [m for m in list_manifests(place) if m["type"] != "safety"]
@@ -285,7 +289,7 @@ def _chain_alternative(broken_id, place):
     return _alternative(place, candidates, before=broken_id)
 
 
-def resolve_chain(manifest, place) -> list:
+def resolve_chain(manifest: dict[str, Any], place: Destination) -> list:
     """The full backup and the incrementals leading to `manifest`, oldest first."""
     chain = [(manifest, place)]
     seen = {manifest["id"]}
@@ -315,7 +319,7 @@ _HELD: set[str] = set()
 
 
 @contextlib.contextmanager
-def exclusive(target) -> Iterator:
+def exclusive(target: Target) -> Iterator:
     """One backup or restore of a database at a time (cron runs that overlap, a restore during a
     backup): the second one stops with a clear message instead of interleaving."""
     key = target.identity()
@@ -543,7 +547,7 @@ def _remove_partial(*paths) -> None:
 
 
 def _incremental_parent(
-    target, destination, backup_id: str, dry_run: bool
+    target: Target, destination: Destination, backup_id: str, dry_run: bool
 ) -> tuple | tuple[None, None, str]:
     """(parent manifest, its place, None) or (None, None, why the backup must be full)."""
     location = target.settings if target.vendor == "postgresql" else target.name
@@ -588,7 +592,7 @@ def _incremental_parent(
     return parent, place, None
 
 
-def _new_scheme(parent, target) -> str | None:
+def _new_scheme(parent: dict[str, Any], target: Target) -> str | None:
     """Why `parent`'s checksums cannot be carried on (computed another way), or None."""
     if checksum_scheme(parent) == target.engine.CHECKSUM_SCHEME:
         return None
@@ -596,13 +600,13 @@ def _new_scheme(parent, target) -> str | None:
             f"the previous backup has scheme {checksum_scheme(parent)})")
 
 
-def checksum_scheme(manifest):
+def checksum_scheme(manifest: dict[str, Any]):
     """How the manifest's table checksums were computed (see capture.sqlite_row_text); manifests
     written before there was a choice have none: scheme 1."""
     return manifest.get("checksum_scheme", 1)
 
 
-def _peek_state(target) -> dict | None:
+def _peek_state(target: Target) -> dict | None:
     from carshop.backups import capture
 
     if target.vendor == "postgresql":
@@ -668,7 +672,7 @@ def verify_chain(chain, target) -> list:
     return local_files
 
 
-def _check_scheme(manifest, target) -> None:
+def _check_scheme(manifest: dict[str, Any], target: Target) -> None:
     if checksum_scheme(manifest) not in target.engine.CHECKSUM_SCHEMES:
         raise BackupError(f"backup {manifest['id']} has table checksums of a kind this code does "
                           f"not know (scheme {checksum_scheme(manifest)}): it was written by a "
@@ -680,7 +684,7 @@ def release(local_files) -> None:
         place.release(local)
 
 
-def _check_magic(manifest, local, target) -> None:
+def _check_magic(manifest: dict[str, Any], local, target: Target) -> None:
     magic = read_magic(local)
     if manifest["kind"] == "full":
         expected = postgres.DUMP_MAGIC if target.vendor == "postgresql" else sqlite.FILE_MAGIC
@@ -696,7 +700,7 @@ def _check_magic(manifest, local, target) -> None:
             postgres.refuse_large_objects(local)
 
 
-def _unknown_migrations(manifest) -> list:
+def _unknown_migrations(manifest: dict[str, Any]) -> list:
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -707,7 +711,7 @@ def _unknown_migrations(manifest) -> list:
 
 # --- restore -----------------------------------------------------------------------------------
 
-def plan_restore(source, destination=None, target=None):
+def plan_restore(source: str, destination: Destination | None = None, target: Target | None = None):
     target = target or Target.live()
     manifest, place = resolve_source(source, destination)
     chain = resolve_chain(manifest, place)
@@ -761,7 +765,10 @@ def _safety_then_restore(target, local_files, report, safety_destination, progre
     report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
 
 
-def _restore_into(target, chain, progress: Callable[..., Any] | None = None) -> None:
+def _restore_into(
+    target: Target, chain: list[tuple[dict[str, Any], str]],
+    progress: Callable[..., Any] | None = None,
+) -> None:
     if target.vendor == "postgresql":
         postgres.restore(target.settings, target.name, chain, progress)
     else:
@@ -770,7 +777,7 @@ def _restore_into(target, chain, progress: Callable[..., Any] | None = None) -> 
 
 # --- recovery drills ---------------------------------------------------------------------------
 
-def scratch_target(value: str = "scratch", live=None):
+def scratch_target(value: str = "scratch", live: Target | None = None):
     """The database a drill restores into: never the live one."""
     live = live or Target.live()
     value = (value or "scratch").strip()
@@ -874,7 +881,7 @@ def test_recovery(
     return drill
 
 
-def check_capture(live, destination=None):
+def check_capture(live: Target, destination: Destination | None = None):
     """Whether the live database still is what its backup chain and change log say: disabled
     capture triggers, and every table's row count and checksum against the chain (changes made
     with session_replication_role = replica or with triggers off are in no backup). When not,
@@ -939,7 +946,7 @@ class _Discard:
         return len(data)
 
 
-def _mark_needs_full(target, reason: str) -> None:
+def _mark_needs_full(target: Target, reason: str) -> None:
     from carshop.backups import capture
 
     if target.vendor == "postgresql":
@@ -957,7 +964,7 @@ def _mark_needs_full(target, reason: str) -> None:
         conn.close()
 
 
-def compare(target, manifest) -> list:
+def compare(target: Target, manifest: dict[str, Any]) -> list:
     """Row counts and checksums of every table of `target` against the manifest."""
     _check_scheme(manifest, target)
     if target.vendor == "postgresql":
@@ -974,7 +981,9 @@ def compare(target, manifest) -> list:
     return mismatches
 
 
-def validate_restoration(target_value: str = "scratch", source=None, destination=None) -> dict:
+def validate_restoration(
+    target_value: str = "scratch", source: str | None = None, destination: Destination | None = None
+) -> dict:
     live = Target.live()
     target = scratch_target(target_value, live)
     if target.vendor == "postgresql" and not postgres.database_exists(target.settings,
@@ -1022,7 +1031,7 @@ def record_recovery_metrics() -> dict:
 # --- retention ---------------------------------------------------------------------------------
 
 def retention_plan(
-    manifests, now: datetime, daily, weekly, monthly, live_backup_id=None
+    manifests: list[dict[str, Any]], now: datetime, daily, weekly, monthly, live_backup_id=None
 ) -> tuple[set, dict]:
     """Which backups to keep: the newest restore point of each of the last `daily` days,
     `weekly` ISO weeks and `monthly` months that have backups; the whole newest chain; the chain
@@ -1075,7 +1084,9 @@ def retention_plan(
     return set(reasons), reasons
 
 
-def prune(destination=None, dry_run: bool = False, now: datetime | None = None):
+def prune(
+    destination: Destination | None = None, dry_run: bool = False, now: datetime | None = None
+):
     destination = destination or destinations.default_destination()
     now = now or timezone.now()
     manifests = list_manifests(destination)
@@ -1115,7 +1126,7 @@ def prune(destination=None, dry_run: bool = False, now: datetime | None = None):
     }
 
 
-def _stray_files(destination, manifests, now: datetime) -> list:
+def _stray_files(destination: Destination, manifests: list[dict[str, Any]], now: datetime) -> list:
     """Leftovers of interrupted backups, a day old or more: data files no manifest names."""
     named = {m["file"]["name"] for m in manifests} | {m["id"] + MANIFEST_SUFFIX for m in manifests}
     cutoff = now.timestamp() - 86400
