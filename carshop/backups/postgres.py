@@ -54,6 +54,8 @@ from carshop.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from carshop.backups.introspect import Table
+
 VENDOR = "postgresql"
 DUMP_MAGIC = b"PGDMP"
 CHECKSUM_SCHEME = 1  # hashtextextended(row::text, 0), the only one so far
@@ -118,14 +120,14 @@ def server_facts(cursor) -> dict[str, Any]:
     return {"server_version": version, "system_identifier": system_identifier}
 
 
-def _scan_checksum(cursor, schema, table) -> dict[str, Any]:
+def _scan_checksum(cursor, schema, table: Table) -> dict[str, Any]:
     cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text "
                    f"FROM {qi(schema)}.{qi(table.name)} t")
     rows, total = cursor.fetchone()
     return {"rows": rows, "checksum": checksum_hex(int(total))}
 
 
-def table_checksums(cursor, schema, tables, only=None) -> dict:
+def table_checksums(cursor, schema, tables: list[Table], only=None) -> dict:
     return {t.name: _scan_checksum(cursor, schema, t) for t in tables
             if only is None or t.name in only}
 
@@ -272,7 +274,7 @@ def confirm_backup(
 
 def full_backup(
     settings_dict: dict[str, Any],
-    out_path,
+    out_path: str,
     compress: bool,
     progress: Callable[..., Any] | None = None,
 ):
@@ -478,7 +480,7 @@ def _check_capture(cur, schema, tables, expected, full_check: bool) -> None:
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _check_chain(state, parent, facts) -> None:
+def _check_chain(state, parent: dict[str, Any], facts) -> None:
     if state is None:
         raise NeedsFull("change capture is not installed yet")
     if state["needs_full"]:

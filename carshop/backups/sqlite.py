@@ -61,6 +61,8 @@ from carshop.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from carshop.backups.introspect import Table
+
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
 CHECKSUM_SCHEME = capture.SQLITE_CHECKSUM_SCHEME
@@ -71,7 +73,7 @@ class NeedsFull(Exception):
     """An incremental backup is not possible now; the reason says why."""
 
 
-def connect(path, **options):
+def connect(path: str, **options):
     return sqlite3.connect(path, isolation_level=None, timeout=30, **options)
 
 
@@ -83,7 +85,7 @@ def _fetch(conn):
     return lambda sql: conn.execute(sql).fetchall()
 
 
-def scan_checksum(conn, table, schema: str = "main", scheme=None):
+def scan_checksum(conn, table: Table, schema: str = "main", scheme=None):
     """The table's row count and checksum; `scheme`: how rows are hashed (None: the current
     scheme)."""
     scheme = scheme or CHECKSUM_SCHEME
@@ -101,7 +103,7 @@ def scan_checksum(conn, table, schema: str = "main", scheme=None):
     return {"rows": count, "checksum": checksum_hex(total)}
 
 
-def table_checksums(conn, tables, only=None) -> dict:
+def table_checksums(conn, tables: list[Table], only=None) -> dict:
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
@@ -112,7 +114,7 @@ def checksum_workers():
 
 
 @contextlib.contextmanager
-def _writers_held_off(path) -> Iterator:
+def _writers_held_off(path: str) -> Iterator:
     """While inside, no writer can commit: read transactions started inside all see one state.
     Held for as long as they take to start (milliseconds)."""
     writer = connect(path)
@@ -141,7 +143,7 @@ class _Scanners:
     all in one state (see full_backup); they then take tables, biggest first, until none are
     left. They die with this process."""
 
-    def __init__(self, path, count, scheme: int) -> None:
+    def __init__(self, path: str, count, scheme: int) -> None:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ,
                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -209,7 +211,7 @@ def _scanner_main() -> None:
     _scanner(multiprocessing.connection.Connection(int(fd)), path, int(scheme))
 
 
-def _scanner(pipe, path, scheme: int) -> None:
+def _scanner(pipe, path: str, scheme: int) -> None:
     try:
         conn = connect(path)
         pipe.send("connected")
@@ -230,13 +232,15 @@ def _scanner(pipe, path, scheme: int) -> None:
         pipe.send(exc)
 
 
-def _sizes(conn, tables) -> dict:
+def _sizes(conn, tables: list[Table]) -> dict:
     """How much work each table is, roughly: rows times columns."""
     return {t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
             * len(t.columns) for t in tables}
 
 
-def file_checksums(path, tables, progress=None, scheme=None):
+def file_checksums(
+    path: str, tables: list[Table], progress: Callable[..., Any] | None = None, scheme=None
+):
     """Checksums of a database file nobody writes to (a restored scratch file)."""
     scanners = _Scanners(path, min(checksum_workers(), max(1, len(tables))),
                          scheme or CHECKSUM_SCHEME)
@@ -256,7 +260,7 @@ def file_checksums(path, tables, progress=None, scheme=None):
     return results
 
 
-def describe(path):
+def describe(path: str):
     conn = connect(path)
     try:
         tables = sqlite_tables(conn)
@@ -266,7 +270,7 @@ def describe(path):
         conn.close()
 
 
-def has_tables(path) -> bool:
+def has_tables(path: str) -> bool:
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return False
     conn = connect(path)
@@ -278,7 +282,7 @@ def has_tables(path) -> bool:
 
 # --- change capture ----------------------------------------------------------------------------
 
-def prepare_capture(path) -> tuple[dict | None, list, list]:
+def prepare_capture(path: str) -> tuple[dict | None, list, list]:
     """Install or refresh change capture: (state before, tables whose triggers were made, []).
     The chain state is only written once a backup is safely stored (confirm_backup)."""
     conn = connect(path)
@@ -298,7 +302,7 @@ def prepare_capture(path) -> tuple[dict | None, list, list]:
         conn.close()
 
 
-def confirm_backup(path, backup_id: str, watermark) -> None:
+def confirm_backup(path: str, backup_id: str, watermark) -> None:
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -377,7 +381,7 @@ def _utc_now():
     return datetime.now(UTC).isoformat()
 
 
-def _copy(source, out_path, stop, digest):
+def _copy(source, out_path: str, stop, digest):
     """The backup API's copy of the state `source` reads (its transaction is open), in steps so
     that `stop` can end it; then the figures the manifest takes from the copy, and with `digest`
     its SHA-256 while it is flushed to disk (one fsync at the end: none while it is written, a
@@ -410,7 +414,11 @@ def _copy(source, out_path, stop, digest):
 # --- incremental backup ------------------------------------------------------------------------
 
 def incremental_backup(
-    path, out_path, parent, progress: Callable[..., Any] | None = None, full_check: bool = False
+    path: str,
+    out_path: str,
+    parent: dict[str, Any],
+    progress: Callable[..., Any] | None = None,
+    full_check: bool = False,
 ) -> dict:
     """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`.
     Raises NeedsFull when the chain cannot be continued, CaptureBypassed when the tables are not
@@ -544,7 +552,7 @@ def _check_capture(conn, tables, expected, full_check: bool) -> None:
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _delta_checksum(conn, table, base, window, match) -> dict[str, Any]:
+def _delta_checksum(conn, table: Table, base, window, match) -> dict[str, Any]:
     """The table's checksum now, from the parent's and the rows that changed: minus each touched
     row as it was at the parent (the old text kept by the first change after it), plus each
     touched row as it is now (the parent is of the current checksum scheme, and so are the
@@ -577,16 +585,16 @@ def _delta_checksum(conn, table, base, window, match) -> dict[str, Any]:
 
 # --- restore -----------------------------------------------------------------------------------
 
-def beside_path(live_path):
+def beside_path(live_path: str):
     return live_path + ".restoring"
 
 
-def clear_beside(live_path) -> None:
+def clear_beside(live_path: str) -> None:
     beside = beside_path(live_path)
     remove_quietly(beside, beside + "-journal", beside + "-wal", beside + "-shm")
 
 
-def restore(live_path, chain, progress: Callable[..., Any] | None = None) -> None:
+def restore(live_path: str, chain, progress: Callable[..., Any] | None = None) -> None:
     """Build the restored database beside the live one, check it, then rename it into place."""
     last = chain[-1][0]
     beside = beside_path(live_path)
@@ -629,7 +637,7 @@ def restore(live_path, chain, progress: Callable[..., Any] | None = None) -> Non
         raise
 
 
-def _apply_incremental(conn, path) -> None:
+def _apply_incremental(conn, path: str) -> None:
     local = path
     temporary = None
     with open(path, "rb") as handle:
@@ -675,7 +683,7 @@ def _apply_incremental(conn, path) -> None:
             remove_quietly(temporary)
 
 
-def _copy_verified(manifest, source, target) -> None:
+def _copy_verified(manifest: dict[str, Any], source, target) -> None:
     """Copy the full backup beside the live file, checking the SHA-256 of what is read as it is
     written: the copy is then known to be the verified backup, byte for byte."""
     import hashlib
@@ -728,7 +736,7 @@ def _verify(conn, last, checked, deep) -> None:
                               f"{expected['rows']} ({expected['checksum']})")
 
 
-def _swap(live_path, beside) -> None:
+def _swap(live_path: str, beside) -> None:
     """Rename the checked copy over the live database: atomic, and safe against a stale WAL."""
     if os.path.exists(live_path):
         conn = connect(live_path)
@@ -755,7 +763,7 @@ def _swap(live_path, beside) -> None:
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))
 
 
-def compare(path, scheme: int | None = None):
+def compare(path: str, scheme: int | None = None):
     """Every table's row count and checksum (of a database nobody else writes to), computed as
     `scheme` says (the manifest's; None: the current one)."""
     conn = connect(path)
