@@ -72,7 +72,11 @@ from carshop import tables as table_registry
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from _typeshed import StrPath
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Model
+
+    from carshop.tables import Table
 
 
 logger = logging.getLogger("carshop.commands")
@@ -185,7 +189,7 @@ def _snapshot(using: str) -> Iterator:
 
 
 @contextlib.contextmanager
-def _output_file(path, newline=None) -> Iterator:
+def _output_file(path: StrPath, newline=None) -> Iterator:
     """A file written beside `path` and moved in place only when complete."""
     partial = f"{path}.partial"
     try:
@@ -340,7 +344,7 @@ class ExportFile:
     called again for a second pass). A file of another layout (a `dumpdata` fixture, an export
     re-indented by an editor) is read whole instead."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: StrPath) -> None:
         self.path = str(path)
         if not os.path.isfile(self.path):
             raise CommandError(f"no file {self.path}")
@@ -591,7 +595,7 @@ class _Loader:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
 
 
-def _migrate_rows(model, using: str):
+def _migrate_rows(model: type[Model], using: str):
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account, the shop settings row, and the audit entries about them),
     which a JSON import replaces with the file's."""
@@ -643,7 +647,7 @@ def _clear_migrate_rows(tables, using: str) -> None:
                 rows.delete()
 
 
-def _check_schema(export, using, report) -> None:
+def _check_schema(export, using: str, report: ImportReport) -> None:
     in_file = {tuple(item) for item in export.header.get("migrations", [])}
     if not in_file:
         report.notes.append("the file does not say which migrations it was made with; rows "
@@ -704,8 +708,15 @@ def _owner_column(table_model, owner):
     return table_model._meta.pk.column
 
 
-def import_json(path, tables=None, *, dry_run: bool = False, using: str = "default", progress=None,
-                chunk_size=CHUNK_SIZE) -> ImportReport:
+def import_json(
+    path: StrPath,
+    tables: list[Table] | None = None,
+    *,
+    dry_run: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportReport:
     """Load a JSON export into empty tables; returns an ImportReport (written only if ok)."""
     progress = progress or _no_progress
     started = time.monotonic()
@@ -795,7 +806,7 @@ def _names_of(labels) -> list:
     return names
 
 
-def _report_dangling(export, dangling, report) -> None:
+def _report_dangling(export, dangling, report: ImportReport) -> None:
     """Name each dangling row by its line: a second pass over the file, only when needed."""
     wanted: dict[Any, Any] = {}
     for model, pk, _parent, _value, reason in dangling:
@@ -908,7 +919,7 @@ def export_csv(
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _csv_inputs(path, tables) -> list | list[tuple]:
+def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]:
     """(table, file) pairs to import: a file (one table, named by --tables or by the file's
     name), or a folder of <table>.csv files."""
     path = str(path)
@@ -957,7 +968,7 @@ def _find_csv(folder, table):
     return None
 
 
-def _read_csv(path, report) -> tuple:
+def _read_csv(path: StrPath, report: ImportReport) -> tuple:
     """The file as a tablib Dataset, and the line each data row starts on. Without an id
     column, every row is a new one."""
     name = os.path.basename(path)
@@ -994,7 +1005,12 @@ def _read_csv(path, report) -> tuple:
 
 
 def import_csv(
-    path, tables=None, *, dry_run: bool = False, using: str = "default", progress=None
+    path: StrPath,
+    tables: list[Table] | None = None,
+    *,
+    dry_run: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
 ) -> ImportReport:
     """Import CSV files through the resources; returns an ImportReport (written only if ok)."""
     started = time.monotonic()

@@ -62,14 +62,14 @@ class TestEnvError(Exception):
 
 # --- the databases -----------------------------------------------------------------------------
 
-def default_name(live):
+def default_name(live: Target):
     if live.vendor == "postgresql":
         return f"{live.name}_test_env"[:63]
     base, ext = os.path.splitext(live.name)
     return f"{base}_test_env{ext or '.sqlite3'}"
 
 
-def resolve_target(value=None, live=None):
+def resolve_target(value=None, live: Target | None = None):
     """The test environment's database: a name (PostgreSQL, same server), a path (SQLite) or a
     database URL; never the live database."""
     live = live or service.Target.live()
@@ -105,7 +105,7 @@ def resolve_target(value=None, live=None):
     return target
 
 
-def is_live(target, live=None) -> bool:
+def is_live(target: Target, live: Target | None = None) -> bool:
     live = live or service.Target.live()
     try:
         return service._same_database(target, live)
@@ -113,7 +113,7 @@ def is_live(target, live=None) -> bool:
         return False
 
 
-def target_url(target) -> str:
+def target_url(target: Target) -> str:
     """DATABASE_URL of the copy, for the operator and for the child process."""
     if target.vendor == "sqlite":
         return "sqlite:///" + os.path.abspath(target.name)
@@ -127,7 +127,7 @@ def target_url(target) -> str:
     return f"postgres://{credentials}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-def shown_url(target):
+def shown_url(target: Target):
     """target_url() with the password hidden, for printing."""
     url = target_url(target)
     if target.vendor == "postgresql" and target.settings.get("PASSWORD"):
@@ -135,13 +135,13 @@ def shown_url(target):
     return url
 
 
-def exists(target) -> bool:
+def exists(target: Target) -> bool:
     if target.vendor == "sqlite":
         return os.path.exists(target.name)
     return postgres.database_exists(target.settings, target.name)
 
 
-def read_marker(target) -> Any:
+def read_marker(target: Target) -> Any:
     """The mark create_test_env leaves in a copy (a dict), or None."""
     if not exists(target):
         return None
@@ -171,7 +171,7 @@ def read_marker(target) -> Any:
     return json.loads(row[0]) if row else None
 
 
-def drop(target) -> None:
+def drop(target: Target) -> None:
     if target.vendor == "postgresql":
         postgres.drop_database(target.settings, target.name)
     else:
@@ -183,7 +183,7 @@ def _sqlite_files(path) -> tuple:
 
 
 @contextlib.contextmanager
-def opened(target) -> Iterator:
+def opened(target: Target) -> Iterator:
     """A Django connection alias on the copy, for the ORM (`.using(ALIAS)`). The connection is
     handed to Django's handler for this thread only, not added to the configured databases:
     nothing that walks every configured database (close_all, test isolation) sees it."""
@@ -204,7 +204,7 @@ def opened(target) -> Iterator:
 
 # --- create_test_env ---------------------------------------------------------------------------
 
-def plan(target_value=None, replace: bool = False):
+def plan(target_value: str | None = None, replace: bool = False):
     """Where the copy goes; raises TestEnvError when it must not be made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -218,7 +218,7 @@ def plan(target_value=None, replace: bool = False):
 
 
 def create_test_env(
-    target_value=None,
+    target_value: str | None = None,
     replace: bool = False,
     seed: int = 0,
     dry_run: bool = False,
@@ -258,7 +258,9 @@ def create_test_env(
     return report
 
 
-def _copy(live, target, building, present, progress: Callable[..., Any] | None) -> None:
+def _copy(
+    live: Target, target: Target, building, present, progress: Callable[..., Any] | None
+) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
         try:
@@ -302,7 +304,7 @@ def _remove_capture(alias: str) -> None:
             capture.uninstall(cursor, connection.vendor)
 
 
-def _mark(alias: str, live, seed) -> None:
+def _mark(alias: str, live: Target, seed) -> None:
     facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
                         "seed": seed, "made_by": "create_test_env"})
     with connections[alias].cursor() as cursor:
@@ -856,7 +858,7 @@ def fake_phone(r) -> str:
 CHECKS = ("system", "migrations", "health", "smoke")
 
 
-def prepare_isolation(target_value=None) -> tuple:
+def prepare_isolation(target_value: str | None = None) -> tuple:
     """The copy to check: never the live database, and one create_test_env made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -869,13 +871,13 @@ def prepare_isolation(target_value=None) -> tuple:
     return live, target, marker
 
 
-def child_environment(live, target):
+def child_environment(live: Target, target: Target):
     env = {**os.environ, "DATABASE_URL": target_url(target),
            LIVE_IDENTITY_ENV: json.dumps(list(live.identity()))}
     return env
 
 
-def run_in_copy(live, target, checks, max_queries, timeout: int = 1800) -> Any:
+def run_in_copy(live: Target, target: Target, checks, max_queries: int, timeout: int = 1800) -> Any:
     """Run the checks in a child manage.py whose only database is the copy; returns its report."""
     command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "test_in_isolation",
                "--inside-copy", "--format=json", f"--checks={','.join(checks)}",
@@ -892,7 +894,7 @@ def run_in_copy(live, target, checks, max_queries, timeout: int = 1800) -> Any:
             from None
 
 
-def run_pytest(target, pytest_args, timeout: int = 7200):
+def run_pytest(target: Target, pytest_args, timeout: int = 7200):
     """The project's pytest suite with DATABASE_URL on the copy's server (pytest-django makes its
     own test_<name> database there; on SQLite the test settings' var/test.sqlite3)."""
     live = service.Target.live()
@@ -922,7 +924,7 @@ def verify_inside_copy() -> Target:
     return here
 
 
-def isolated_checks(checks, max_queries) -> list:
+def isolated_checks(checks, max_queries: int) -> list:
     """The checks, in the process whose database is the copy. Returns [check results]."""
     runners = {"system": check_system, "migrations": check_migrations,
                "health": check_health, "smoke": lambda: smoke(max_queries)}
@@ -1046,7 +1048,7 @@ def _partner_only(viewset) -> bool:
                                      for p in permissions)
 
 
-def smoke(max_queries):
+def smoke(max_queries: int):
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
