@@ -45,6 +45,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,7 +146,7 @@ def subscribers(
     return chosen
 
 
-def enqueue(delivery_ids, run_after=None) -> None:
+def enqueue(delivery_ids: Iterable[int], run_after: datetime | None = None) -> None:
     """Queue a delivery task for each id (deferred to `run_after` where the backend can)."""
     send = deliver_webhook.using(queue_name=QUEUE)
     if run_after is not None:
@@ -369,7 +370,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_ANSWER = 4096
 
 
-def _is_public(address) -> bool:
+def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(str(address).split("%", 1)[0])
     if ip.version == 6 and any(ip in network for network in _EMBEDS_IPV4):
         return False

@@ -169,7 +169,7 @@ def _next_number(series: str, year: int) -> int:
     return counter.last_number
 
 
-def _check_line(line) -> None:
+def _check_line(line: LaborLine | PartLine) -> None:
     """A labor or part line within its bounds (accounts.limits): each field, then what the line
     comes to. Raises RepairError with the bound in the message."""
     try:
@@ -185,7 +185,7 @@ def default_part_price(part: Part) -> Decimal:
     return part.selling_price
 
 
-def _issue(line, user: User | None) -> None:
+def _issue(line: PartLine, user: User | None) -> None:
     if line.issued_quantity:
         return
     try:
@@ -197,7 +197,7 @@ def _issue(line, user: User | None) -> None:
     line.save(update_fields=["issued_quantity"])
 
 
-def _return(line, user: User | None) -> None:
+def _return(line: PartLine, user: User | None) -> None:
     if not line.issued_quantity:
         return
     inventory_services.return_part(line.part, line.issued_quantity,
@@ -221,7 +221,7 @@ def _return_job_parts(job: Job, user: User | None) -> None:
 # Opening orders
 # --------------------------------------------------------------------------------------------
 
-def open_orders_warning(vehicle: Vehicle, exclude=None) -> str:
+def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) -> str:
     """A message when the vehicle already has an open repair order, else an empty string."""
     others = RepairOrder.objects.open().filter(vehicle=vehicle)
     if exclude is not None and exclude.pk:
@@ -517,7 +517,7 @@ def save_labor_line(line: LaborLine, *, user: User | None = None) -> LaborLine:
     return line
 
 
-def remove_labor_line(line, *, user: User | None = None) -> None:
+def remove_labor_line(line: LaborLine, *, user: User | None = None) -> None:
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
@@ -590,7 +590,7 @@ def change_part_line(line: PartLine, *, quantity: int | None = None, price: Deci
     return line
 
 
-def remove_part_line(line, *, user: User | None = None) -> None:
+def remove_part_line(line: PartLine, *, user: User | None = None) -> None:
     """Take a part off a job; what was issued goes back to stock."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -907,14 +907,15 @@ TIME_LOCKED_STATUSES = (Status.INVOICED, Status.PAID, Status.CLOSED, Status.CANC
 CORRECT_TIME_PERMISSION = "repairs.correct_timeentry"
 
 
-def _check_not_future(moment, verb) -> None:
+def _check_not_future(moment: datetime | None, verb: str) -> None:
     now = timezone.now()
     if moment is not None and moment > now:
         raise RepairError(f"A time entry cannot {verb} in the future (it is now "
                           f"{timezone.localtime(now):%Y-%m-%d %H:%M}).")
 
 
-def check_time_entry_change(entry, *, started, ended, user: User, repair_order=None) -> None:
+def check_time_entry_change(entry: TimeEntry, *, started: datetime, ended: datetime | None,
+                            user: User, repair_order: RepairOrder | None = None) -> None:
     """RepairError when `user` may not set `entry` to run from `started` to `ended`.
 
     A technician moves the start of their own open entry or clocks it off; correcting a closed

@@ -15,6 +15,7 @@ partial unique constraint deal_one_live_deal_per_unit is the last line of defenc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -300,7 +301,8 @@ def open_deal(deal: Deal) -> Deal:
     return deal
 
 
-def create_deal(*, stock_unit, buyer, salesperson: User, **fields) -> Deal:
+def create_deal(*, stock_unit: StockUnit, buyer: Customer, salesperson: User,
+                **fields: Any) -> Deal:
     """open_deal for callers that have the parts rather than a Deal (demo data, API, tests)."""
     return open_deal(Deal(stock_unit=stock_unit, buyer=buyer, salesperson=salesperson, **fields))
 
@@ -672,12 +674,12 @@ def _lock_unit_and_deal(deal: Deal) -> tuple:
     return unit, locked
 
 
-def _lock_vehicles(ids) -> dict:
+def _lock_vehicles(ids: Iterable[int]) -> dict[int, Vehicle]:
     return {v.pk: v for v in Vehicle.objects.select_for_update().filter(pk__in=set(ids))
             .order_by("pk")}
 
 
-def _set_owner(vehicle: Vehicle, owner_id) -> None:
+def _set_owner(vehicle: Vehicle, owner_id: int | None) -> None:
     if vehicle.owner_id != owner_id:
         vehicle.owner_id = owner_id
         vehicle.save(update_fields=["owner", "updated_at"])
@@ -690,7 +692,7 @@ def _move(unit: StockUnit, status: str, *, on: date | None = None) -> None:
         raise DealError(str(exc)) from None
 
 
-def _require_status(deal: Deal, status: str, verb) -> None:
+def _require_status(deal: Deal, status: str, verb: str) -> None:
     if deal.status != status:
         raise DealError(f"{deal.number} is {deal.get_status_display().lower()}; only a "
                         f"{Deal.Status(status).label.lower()} deal can be {verb}.")
@@ -708,7 +710,7 @@ def _unit_not_available(unit: StockUnit) -> str:
             "available before signing.")
 
 
-def _check_trade_ins(deal: Deal, unit: StockUnit, trades) -> None:
+def _check_trade_ins(deal: Deal, unit: StockUnit, trades: Iterable[TradeIn]) -> None:
     owners = {deal.buyer_id, deal.co_buyer_id}
     for trade in trades:
         vehicle = trade.vehicle
@@ -725,7 +727,7 @@ def _check_trade_ins(deal: Deal, unit: StockUnit, trades) -> None:
             raise DealError(f"The trade-in {vehicle} is already traded in on {other.deal}.")
 
 
-def _check_terms(deal: Deal, result) -> None:
+def _check_terms(deal: Deal, result: calculations.DealFigures) -> None:
     if deal.sale_price <= 0:
         raise DealError("The deal needs a sale price.")
     if deal.is_financed:
