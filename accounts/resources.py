@@ -52,7 +52,7 @@ class CarshopResource(resources.ModelResource):
     WIDGETS_MAP = {**resources.ModelResource.WIDGETS_MAP, "DateTimeField": IsoDateTimeWidget}
 
     # Model fields written out but never read in: computed on save or kept by the services.
-    read_only = ()
+    read_only: tuple[str, ...] = ()
 
     class Meta:
         clean_model_instances = True

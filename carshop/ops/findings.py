@@ -6,9 +6,16 @@ monitor_db_connections) each build one, and `diagnostics` runs the same function
 of them, so a finding reads the same wherever it appears.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from carshop.commands import OperationsCommand
 
 OK = "OK"
 WARN = "WARN"
@@ -22,7 +29,7 @@ class Finding:
     check: str
     detail: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {"status": self.status, "check": self.check, "detail": self.detail}
 
 
@@ -32,27 +39,27 @@ class Report:
     findings: list = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
-    def ok(self, check, detail=""):
+    def ok(self, check: str, detail: str = "") -> None:
         self.findings.append(Finding(OK, check, detail))
 
-    def warn(self, check, detail):
+    def warn(self, check: str, detail: str) -> None:
         self.findings.append(Finding(WARN, check, detail))
 
-    def fail(self, check, detail):
+    def fail(self, check: str, detail: str) -> None:
         self.findings.append(Finding(FAIL, check, detail))
 
-    def add(self, status, check, detail):
+    def add(self, status: str, check: str, detail: str) -> None:
         self.findings.append(Finding(status, check, detail))
 
     @property
-    def status(self):
+    def status(self) -> str:
         return worst(finding.status for finding in self.findings)
 
     @property
-    def failures(self):
+    def failures(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.status == FAIL]
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
             "status": self.status,
@@ -60,7 +67,7 @@ class Report:
             **({"data": self.data} if self.data else {}),
         }
 
-    def text_lines(self):
+    def text_lines(self) -> list[str]:
         lines = [f"{self.title}: {self.status}"]
         width = max([len(finding.check) for finding in self.findings] + [10])
         for finding in self.findings:
@@ -69,7 +76,7 @@ class Report:
         return lines
 
 
-def worst(statuses):
+def worst(statuses: Iterable[str]) -> str:
     result = OK
     for status in statuses:
         if _RANK[status] > _RANK[result]:
@@ -77,7 +84,7 @@ def worst(statuses):
     return result
 
 
-def threshold_status(value, warn_at, fail_at):
+def threshold_status(value: float, warn_at: float, fail_at: float) -> str:
     """FAIL at or above fail_at, WARN at or above warn_at, else OK."""
     if value >= fail_at:
         return FAIL
@@ -86,13 +93,14 @@ def threshold_status(value, warn_at, fail_at):
     return OK
 
 
-def emit_report(command, options, report, extra_lines=()):
+def emit_report(command: OperationsCommand, options: dict[str, Any], report: Report,
+                extra_lines: Iterable[str] = ()) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
 
 
-def raise_on_failure(report):
+def raise_on_failure(report: Report) -> None:
     failures = report.failures
     if len(failures) == 1:
         raise CommandError(f"{report.title}: FAIL {failures[0].check}: {failures[0].detail}")
@@ -101,7 +109,7 @@ def raise_on_failure(report):
         raise CommandError(f"{report.title}: {len(failures)} failed ({names})")
 
 
-def first_line(exc):
+def first_line(exc: BaseException | str) -> str:
     """An exception as one line, for a finding or a CommandError."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
