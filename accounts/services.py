@@ -257,7 +257,7 @@ def update_subscription(
     return secret
 
 
-def subscription_deletion_refusal(subscription):
+def subscription_deletion_refusal(subscription: WebhookSubscription) -> str | None:
     """Why a webhook subscription may not be deleted (its deliveries stay in the log), or None
     when it may be."""
     if subscription.deliveries.exists():
@@ -266,7 +266,7 @@ def subscription_deletion_refusal(subscription):
     return None
 
 
-def new_webhook_secret():
+def new_webhook_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 

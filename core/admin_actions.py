@@ -49,8 +49,8 @@ def run_for_each(modeladmin, request, objects, call, summary=None):
             refused.append(exc)
     if done and summary is not None and (message := summary(done)):
         modeladmin.message_user(request, message, messages.SUCCESS)
-    for exc in refused:
-        report_refusal(modeladmin, request, exc)
+    for refusal in refused:
+        report_refusal(modeladmin, request, refusal)
     return done
 
 

@@ -18,7 +18,8 @@ Amount = Decimal | int | str
 HUNDRED = Decimal("100")
 
 
-def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trade_reduces):
+def sales_tax(*, sale_price: Amount, taxable_addons: Amount, trade_allowance: Amount,
+              rate_percent: Amount, trade_reduces: bool) -> Decimal:
     """Tax on the vehicle and taxable add-ons; where the law says so, the trade-in allowance is
     deducted from the taxable amount first (never below zero)."""
     taxable = Decimal(sale_price) + Decimal(taxable_addons)

@@ -54,7 +54,7 @@ from carshop.ops.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from carshop.backups.introspect import Table
+    from carshop.ops.backups.introspect import Table
 
 VENDOR = "postgresql"
 DUMP_MAGIC = b"PGDMP"

@@ -28,7 +28,7 @@ from carshop.ops.backups.destination import MANIFEST_SUFFIX
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from carshop.backups.destination import LocalDestination, StorageDestination
+    from carshop.ops.backups.destination import LocalDestination, StorageDestination
 
     Destination = LocalDestination | StorageDestination
 

@@ -36,7 +36,7 @@ from carshop.ops.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from carshop.backups.destination import Destination
+    from carshop.ops.backups.destination import Destination
 
 
 logger = logging.getLogger("carshop.backups")

@@ -61,7 +61,7 @@ from carshop.ops.backups.util import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from carshop.backups.introspect import Table
+    from carshop.ops.backups.introspect import Table
 
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
     from django.db.models import Model
 
-    from carshop.tables import Table
+    from carshop.ops.data.tables import Table
 
 
 logger = logging.getLogger("carshop.commands")
