@@ -11,7 +11,7 @@ class BackupsConfig(AppConfig):
     label = "backups"
     verbose_name = "Backups"
 
-    def ready(self):
+    def ready(self) -> None:
         from carshop.ops.backups import capture
 
         # Migrations may drop or rewrite tables under the change-capture triggers: take them off

@@ -606,7 +606,7 @@ def checksum_scheme(manifest: dict[str, Any]):
     return manifest.get("checksum_scheme", 1)
 
 
-def _peek_state(target):
+def _peek_state(target: Target) -> dict | None:
     from carshop.ops.backups import capture
 
     if target.vendor == "postgresql":
@@ -945,7 +945,7 @@ class _Discard:
         return len(data)
 
 
-def _mark_needs_full(target, reason):
+def _mark_needs_full(target: Target, reason: str) -> None:
     from carshop.ops.backups import capture
 
     if target.vendor == "postgresql":

@@ -120,7 +120,7 @@ def _custom_key_function(alias: str) -> bool:
     return function is not default_key_func
 
 
-def _split_key(name, prefix):
+def _split_key(name: str, prefix: str) -> tuple[int, str] | None:
     """'PREFIX:VERSION:key' -> (version, key); None when not of the prefix."""
     head = f"{prefix}:"
     if not name.startswith(head):

@@ -1,14 +1,20 @@
 """What the cleanup commands share: an outcome per kind of row, batched deletes, the age option.
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
 
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Rows deleted per statement: big enough to be quick, small enough not to hold long locks.
 BATCH_SIZE = 2000
@@ -30,11 +36,11 @@ class Outcome:
     action: str  # deleted, would delete, kept (reported only), skipped
     note: str = ""
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def check_age(age, option="--age"):
+def check_age(age: timedelta, option: str = "--age") -> timedelta:
     if age <= timedelta(0):
         raise CommandError(f"{option} must be more than zero")
     return age
@@ -61,13 +67,15 @@ def delete_in_batches(queryset, progress=no_progress, label="deleting"):
     return deleted
 
 
-def _count_or_delete(kind, what, queryset, dry_run, progress, note=""):
+def _count_or_delete(
+    kind: str, what, queryset, dry_run: bool, progress: Callable[..., Any], note: str = ""
+):
     if dry_run:
         return Outcome(kind, what, queryset.count(), "would delete", note)
     return Outcome(kind, what, delete_in_batches(queryset, progress, kind), "deleted", note)
 
 
-def _db_sessions():
+def _db_sessions() -> Any:
     """The Session model when sessions are kept in the database, else None."""
     if settings.SESSION_ENGINE not in ("django.contrib.sessions.backends.db",
                                        "django.contrib.sessions.backends.cached_db"):
@@ -77,7 +85,7 @@ def _db_sessions():
     return Session
 
 
-def outcome_lines(report):
+def outcome_lines(report: dict[str, Any]) -> list[str]:
     """A cleanup report as lines for people: one line per kind, then the total."""
     width = max(len(kind["kind"]) for kind in report["kinds"])
     lines = []

@@ -3,11 +3,14 @@ with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the 
 """
 
 
+from __future__ import annotations
+
 import csv
 import logging
 import os
 import re
 import time
+from typing import TYPE_CHECKING, Any
 
 import tablib
 from django.core.exceptions import ValidationError
@@ -29,6 +32,13 @@ from carshop.ops.data.transfer import (
 )
 from carshop.ops.toolkit import no_progress
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from _typeshed import StrPath
+
+    from carshop.ops.data.tables import Table
+
 logger = logging.getLogger("carshop.commands")
 
 
@@ -42,7 +52,7 @@ _FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
-def neutralize_cell(value, *, numeric=False):
+def neutralize_cell(value, *, numeric: bool = False) -> str:
     """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
     of a numeric column is left as it is."""
     text = "" if value is None else str(value)
@@ -51,7 +61,7 @@ def neutralize_cell(value, *, numeric=False):
     return "'" + text if _FORMULA_CELL.match(text) else text
 
 
-def restore_cell(text):
+def restore_cell(text: str):
     """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
     if text.startswith("'") and _FORMULA_CELL.match(text):
         return text[1:]
@@ -62,7 +72,7 @@ def _is_numeric(field):
     return isinstance(field.widget, import_export_widgets.NumberWidget)
 
 
-def resource_for(table, *, include_secrets=False):
+def resource_for(table, *, include_secrets: bool = False):
     """The django-import-export resource of a table: the app's own where it has one (e.g.
     accounts.resources.CustomerResource), else one made from the model."""
     from accounts.resources import CarshopResource
@@ -78,8 +88,15 @@ def resource_for(table, *, include_secrets=False):
     return resource
 
 
-def export_csv(path, tables=None, *, include_secrets=False, using="default", progress=None,
-               chunk_size=CHUNK_SIZE):
+def export_csv(
+    path,
+    tables=None,
+    *,
+    include_secrets: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> dict[str, str | list | dict]:
     """One CSV file per table in the folder `path`, or the file `path` for one table."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -116,7 +133,7 @@ def export_csv(path, tables=None, *, include_secrets=False, using="default", pro
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _csv_inputs(path, tables):
+def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]:
     """(table, file) pairs to import: a file (one table, named by --tables or by the file's
     name), or a folder of <table>.csv files."""
     path = str(path)
@@ -165,7 +182,7 @@ def _find_csv(folder, table):
     return None
 
 
-def _read_csv(path, report):
+def _read_csv(path: StrPath, report: ImportReport) -> tuple:
     """The file as a tablib Dataset, and the line each data row starts on. Without an id
     column, every row is a new one."""
     name = os.path.basename(path)
@@ -201,7 +218,14 @@ def _read_csv(path, report):
     return dataset, lines
 
 
-def import_csv(path, tables=None, *, dry_run=False, using="default", progress=None):
+def import_csv(
+    path: StrPath,
+    tables: list[Table] | None = None,
+    *,
+    dry_run: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+) -> ImportReport:
     """Import CSV files through the resources; returns an ImportReport (written only if ok)."""
     started = time.monotonic()
     report = ImportReport(format="csv", dry_run=dry_run)

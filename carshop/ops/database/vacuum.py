@@ -1,7 +1,10 @@
 """vacuum_database: VACUUM (and ANALYZE) on PostgreSQL and SQLite, with the space reclaimed.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -9,6 +12,11 @@ from django.core.management.base import CommandError
 from carshop.ops import facts
 from carshop.ops.data import tables
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger("carshop.commands")
 
@@ -62,7 +70,7 @@ def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=
     raise CommandError(f"vacuum_database supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _pg_table_stats(cursor, tables):
+def _pg_table_stats(cursor, tables) -> dict:
     cursor.execute(
         "SELECT c.relname, pg_total_relation_size(c.oid), COALESCE(s.n_dead_tup, 0) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -72,7 +80,13 @@ def _pg_table_stats(cursor, tables):
     return {name: (size, dead) for name, size, dead in cursor.fetchall()}
 
 
-def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
+def _vacuum_postgresql(
+    connection: BaseDatabaseWrapper,
+    tables,
+    analyze_only: bool,
+    full: bool,
+    progress: Callable[..., Any],
+) -> dict:
     connection.ensure_connection()
     if tables is None:
         tables = sorted(connection.introspection.table_names())
@@ -102,7 +116,7 @@ def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
                           rows)
 
 
-def _sqlite_pages(cursor):
+def _sqlite_pages(cursor) -> tuple:
     cursor.execute("PRAGMA page_count")
     pages = cursor.fetchone()[0]
     cursor.execute("PRAGMA freelist_count")
@@ -111,7 +125,7 @@ def _sqlite_pages(cursor):
     return pages, free, cursor.fetchone()[0]
 
 
-def _sqlite_file_size(connection):
+def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     from carshop.ops.database.connections import sqlite_files
 
     path, wal = sqlite_files(connection)
@@ -120,7 +134,7 @@ def _sqlite_file_size(connection):
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection, tables, analyze_only, full):
+def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables, analyze_only: bool, full: bool) -> dict:
     if tables is not None and not analyze_only:
         raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
                            "--analyze-only to analyze only those tables")
@@ -148,7 +162,7 @@ def _vacuum_sqlite(connection, tables, analyze_only, full):
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
-def _vacuum_report(connection, statement, rows):
+def _vacuum_report(connection: BaseDatabaseWrapper, statement, rows) -> dict:
     report = {
         "database": connection.vendor,
         "name": str(connection.settings_dict["NAME"]),

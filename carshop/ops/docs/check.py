@@ -29,7 +29,7 @@ from django.conf import settings
 from carshop.ops.toolkit import Report, first_line
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Collection, Iterable, Iterator
 
     from _typeshed import StrPath
 
@@ -250,7 +250,7 @@ def command_options(names):
     return options
 
 
-def project_commands(apps=PROJECT_APPS):
+def project_commands(apps: Collection[str] = PROJECT_APPS) -> list[str]:
     from django.core.management import get_commands
 
     return sorted(name for name, app in get_commands().items() if app in apps)

@@ -1,14 +1,21 @@
 """The anonymization of a test environment's copy: personal data replaced, deterministically.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import random
 import re
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from carshop.ops import facts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from random import Random
 
 CHUNK = 1000
 ANONYMIZED = "[anonymized]"
@@ -72,18 +79,20 @@ class Anonymizer:
     (axes) are deleted: they are per-person and of no use in a copy.
     """
 
-    def __init__(self, alias, seed=0, progress=None):
+    def __init__(
+        self, alias: str, seed: int = 0, progress: Callable[..., Any] | None = None
+    ) -> None:
         self.alias = alias
         self.seed = seed
         self.progress = progress
-        self.values = {}   # whole original value -> replacement
-        self.words = {}    # original word (name, email, plate) -> replacement
-        self.literals = {}  # substrings replaced anywhere (webhook URLs)
-        self.customer_names = {}
-        self.counts = {}
+        self.values: dict[Any, Any] = {}   # whole original value -> replacement
+        self.words: dict[Any, Any] = {}    # original word (name, email, plate) -> replacement
+        self.literals: dict[Any, Any] = {}  # substrings replaced anywhere (webhook URLs)
+        self.customer_names: dict[Any, Any] = {}
+        self.counts: dict[Any, Any] = {}
 
     @staticmethod
-    def preview():
+    def preview() -> dict:
         """What a run would anonymize, counted on the live database (for --dry-run)."""
         from django.apps import apps
 
@@ -97,15 +106,15 @@ class Anonymizer:
 
     # -- helpers --
 
-    def rng(self, kind, pk):
+    def rng(self, kind: str, pk) -> Random:
         return random.Random(f"{self.seed}:{kind}:{pk}")  # noqa: S311 - fake data, not secrets
 
-    def model(self, label):
+    def model(self, label: str):
         from django.apps import apps
 
         return apps.get_model(label)
 
-    def remember(self, old, new, word=False):
+    def remember(self, old, new, word: bool = False) -> None:
         if not old or old == new:
             return
         self.values.setdefault(old, new)
@@ -114,7 +123,7 @@ class Anonymizer:
             if "@" in old:  # emails are written in any case
                 self.words.setdefault(old.lower(), new.lower())
 
-    def rewrite(self, label, fields, change, queryset=None, read=()):
+    def rewrite(self, label: str, fields, change, queryset=None, read=()):
         """Run `change(row)` on every row (in id order, CHUNK at a time); rows for which it
         returns True have `fields` saved (bulk_update: no signals, no audit entries). `read`:
         more fields `change` reads."""
@@ -139,7 +148,7 @@ class Anonymizer:
             self.progress(f"{model._meta.db_table}: {changed} rows anonymized")
         return changed
 
-    def scrub_text(self, text):
+    def scrub_text(self, text: str):
         if not text or not isinstance(text, str):
             return text
         if text in self.values:
@@ -160,7 +169,7 @@ class Anonymizer:
 
     # -- the run --
 
-    def run(self):
+    def run(self) -> dict:
         self.customers()
         self.users()
         self.partners()
@@ -176,7 +185,7 @@ class Anonymizer:
         self.sessions_and_logins()
         return self.counts
 
-    def customers(self):
+    def customers(self) -> None:
         from accounts.models import phone_digits
 
         def change(c):
@@ -224,7 +233,7 @@ class Anonymizer:
         self.rewrite("accounts.Customer", sorted(PERSONAL_FIELDS["accounts.customer"]), change,
                      read=("kind",))
 
-    def users(self):
+    def users(self) -> None:
         from carshop.audit import SYSTEM_USERNAME
 
         def change(u):
@@ -259,11 +268,11 @@ class Anonymizer:
         self.rewrite("accounts.User", ("first_name", "last_name", "email", "phone", "password"),
                      change, read=("username",))
 
-    def unusable_password(self, pk):
+    def unusable_password(self, pk) -> str:
         # "!" makes it unusable (Django's own mark); the rest is fixed so copies compare equal.
         return "!test-env-" + hashlib.sha256(f"{self.seed}:password:{pk}".encode()).hexdigest()[:32]
 
-    def partners(self):
+    def partners(self) -> None:
         def change(p):
             r = self.rng("partner", p.pk)
             old = (p.contact_name, p.contact_email, p.contact_phone, p.notes)
@@ -288,14 +297,14 @@ class Anonymizer:
                                           "notes"), change)
         now = timezone.now()
 
-        def revoke(key):
+        def revoke(key) -> bool:
             key.hashed_key = "!revoked-in-test-env"
             key.revoked_at = key.revoked_at or now
             return True
 
         self.rewrite("accounts.PartnerKey", ("hashed_key", "revoked_at"), revoke)
 
-        def unhook(sub):
+        def unhook(sub) -> bool:
             new_url = f"https://webhooks.example.invalid/test-env/{sub.pk}"
             if sub.url:
                 self.literals.setdefault(sub.url, new_url)
@@ -305,8 +314,8 @@ class Anonymizer:
 
         self.rewrite("accounts.WebhookSubscription", ("url", "secret"), unhook)
 
-    def vehicles(self):
-        def change(v):
+    def vehicles(self) -> None:
+        def change(v) -> bool:
             if not v.plate:
                 return False
             r = self.rng("plate", v.pk)
@@ -319,7 +328,7 @@ class Anonymizer:
         self.rewrite("inventory.Vehicle", ("plate",), change,
                      self.model("inventory.Vehicle")._base_manager.exclude(plate=""))
 
-    def leads(self):
+    def leads(self) -> None:
         def change(lead):
             old = (lead.notes, lead.message)
             lead.notes = NOTES_REMOVED if lead.notes else ""
@@ -328,12 +337,12 @@ class Anonymizer:
 
         self.rewrite("sales.Lead", ("notes", "message"), change)
 
-    def jobs(self):
+    def jobs(self) -> None:
         model = self.model("repairs.Job")
         customers = dict(model._base_manager.using(self.alias).exclude(authorized_by="")
                          .values_list("pk", "repair_order__customer_id"))
 
-        def change(job):
+        def change(job) -> bool:
             # The customer's name as given on the phone: the copy's name of the order's customer.
             new = self.customer_names.get(customers.get(job.pk)) or "Customer"
             self.remember(job.authorized_by, new)
@@ -343,7 +352,7 @@ class Anonymizer:
         self.rewrite("repairs.Job", ("authorized_by",), change,
                      model._base_manager.exclude(authorized_by=""))
 
-    def stock_units(self):
+    def stock_units(self) -> None:
         model = self.model("inventory.StockUnit")
         private = ("trade_in", "private")
 
@@ -359,7 +368,7 @@ class Anonymizer:
         self.rewrite("inventory.StockUnit", ("acquired_from",), change,
                      model._base_manager.exclude(acquired_from=""), read=("source",))
 
-    def free_text(self):
+    def free_text(self) -> None:
         for label, fields in FREE_TEXT:
             def change(row, fields=fields):
                 changed = False
@@ -373,7 +382,7 @@ class Anonymizer:
 
             self.rewrite(label, fields, change)
 
-    def invoices(self):
+    def invoices(self) -> None:
         from repairs.documents import customer_details
 
         customers = {c.pk: c for c in self.model("accounts.Customer")._base_manager
@@ -390,7 +399,7 @@ class Anonymizer:
 
         self.rewrite("repairs.Invoice", ("snapshot",), change, read=("customer",))
 
-    def stored_answers(self):
+    def stored_answers(self) -> None:
         def change(request):
             old = request.response_body
             request.response_body = self.scrub_json(old)
@@ -398,7 +407,7 @@ class Anonymizer:
 
         self.rewrite("accounts.IdempotentRequest", ("response_body",), change)
 
-    def audit_log(self):
+    def audit_log(self) -> None:
         from django.contrib.contenttypes.models import ContentType
 
         labels = {ct.pk: f"{ct.app_label}.{ct.model}" for ct in
@@ -463,7 +472,7 @@ class Anonymizer:
                               for k, v in fields.items()}
         return data
 
-    def admin_log(self):
+    def admin_log(self) -> None:
         def change(entry):
             old = entry.object_repr
             entry.object_repr = self.scrub_text(old)
@@ -471,7 +480,7 @@ class Anonymizer:
 
         self.rewrite("admin.LogEntry", ("object_repr",), change)
 
-    def sessions_and_logins(self):
+    def sessions_and_logins(self) -> None:
         from django.apps import apps
 
         for label in ("sessions.Session", "axes.AccessAttempt", "axes.AccessLog",
@@ -495,7 +504,7 @@ def _blank_values(value):
     return ANONYMIZED
 
 
-def fake_phone(r):
+def fake_phone(r) -> str:
     # 555-01xx: the numbers reserved for fiction in North America; never someone's phone.
     return f"+1 {r.randint(201, 989)} 555-01{r.randint(0, 99):02d}"
 
