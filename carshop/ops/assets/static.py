@@ -52,7 +52,7 @@ def _brotli_available() -> bool:
     return True
 
 
-def static_inventory(root):
+def static_inventory(root: StrPath) -> dict[str, Any]:
     """Files under STATIC_ROOT: originals, their hashed copies (manifest) and compressed copies,
     with sizes and the savings of each compression."""
     root = Path(root)
@@ -67,10 +67,10 @@ def static_inventory(root):
 
         manifest = json.loads(manifest_path.read_text()).get("paths", {})
         hashed = {name for original, name in manifest.items() if name != original}
-    compressed = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
+    compressed: dict[str, dict[str, float]] = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
                   for label in COMPRESSED_SUFFIXES.values()}
     plain_count = plain_bytes = 0
-    by_type = Counter()
+    by_type: Counter[str] = Counter()
     for name, size in files.items():
         suffix = Path(name).suffix
         if suffix in COMPRESSED_SUFFIXES and name[: -len(suffix)] in files:

@@ -65,7 +65,8 @@ def _live_backup_id() -> Any:
     return state and state.get("backup_id")
 
 
-def prune(root=None, dry_run: bool = False, now: datetime | None = None):
+def prune(root: Destination | None = None, dry_run: bool = False,
+          now: datetime | None = None) -> dict[str, Any]:
     """Apply the retention policy to every backup of the tree at `root` (default: BACKUP_DIR).
     Deletes a backup's manifest before its data (a crash leaves a stray file, never a manifest
     pointing at nothing), removes per-run folders left empty, and leftovers of interrupted

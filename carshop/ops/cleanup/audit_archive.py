@@ -22,7 +22,11 @@ from carshop.ops.cleanup.deletion import BATCH_SIZE, check_age
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import timedelta
+
     from _typeshed import StrPath
+    from django.db.models import QuerySet
 
 logger = logging.getLogger("carshop.commands")
 
@@ -114,7 +118,7 @@ def read_archive(path: StrPath, verify: bool = True) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle]
 
 
-def _verify(path, expected_ids, content_digest) -> None:
+def _verify(path: Path, expected_ids: list[int], content_digest: str) -> None:
     """Read the written file back: it must decompress, parse, and hold exactly the entries."""
     digest = hashlib.sha256()
     ids = []
@@ -127,13 +131,15 @@ def _verify(path, expected_ids, content_digest) -> None:
                            "nothing was deleted")
 
 
-def archive_candidates(cutoff: dt.datetime):
+def archive_candidates(cutoff: dt.datetime) -> QuerySet[Any]:
     from auditlog.models import LogEntry
 
     return LogEntry.objects.filter(timestamp__lt=cutoff)
 
 
-def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=no_progress):
+def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = False,
+                      now: dt.datetime | None = None,
+                      progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Move audit entries older than `age` into a verified archive file in `destination`.
 
     The file is written under a temporary name, fsynced, read back and compared, then renamed
@@ -176,7 +182,8 @@ def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=no_
             partial = folder / (name + PARTIAL_SUFFIX)
             written.append(partial)
             content = hashlib.sha256()
-            first = last = None
+            first: Any = None
+            last: Any = None
             chunks = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
             with open(partial, "wb") as raw:
                 with gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0) as out:

@@ -14,7 +14,9 @@ from django.db import transaction
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+
+    from django.db.models import QuerySet
 
 # Rows deleted per statement: big enough to be quick, small enough not to hold long locks.
 BATCH_SIZE = 2000
@@ -46,14 +48,15 @@ def check_age(age: timedelta, option: str = "--age") -> timedelta:
     return age
 
 
-def delete_in_batches(queryset, progress=no_progress, label="deleting"):
+def delete_in_batches(queryset: QuerySet[Any], progress: Callable[..., Any] = no_progress,
+                      label: str = "deleting") -> int:
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
     total = queryset.count()
     deleted = 0
 
-    def batches():
+    def batches() -> Iterator[list[Any]]:
         while True:
             ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
             if not ids:
@@ -68,8 +71,9 @@ def delete_in_batches(queryset, progress=no_progress, label="deleting"):
 
 
 def _count_or_delete(
-    kind: str, what, queryset, dry_run: bool, progress: Callable[..., Any], note: str = ""
-):
+    kind: str, what: str, queryset: QuerySet[Any], dry_run: bool, progress: Callable[..., Any],
+    note: str = "",
+) -> Outcome:
     if dry_run:
         return Outcome(kind, what, queryset.count(), "would delete", note)
     return Outcome(kind, what, delete_in_batches(queryset, progress, kind), "deleted", note)

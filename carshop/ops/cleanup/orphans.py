@@ -18,7 +18,7 @@ from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from django.core.files.storage import Storage
     from django.db.models import FileField, Model
@@ -35,7 +35,7 @@ ORPHAN_FILE_GRACE = timedelta(days=1)
 # ---------------------------------------------------------------------------------------------
 
 
-def _upload_prefix(upload_to) -> Any:
+def _upload_prefix(upload_to: Any) -> Any:
     """The fixed folder of an upload_to such as 'stock/photos/%Y/%m/' -> 'stock/photos/'."""
     if callable(upload_to) or not upload_to:
         return None
@@ -163,7 +163,8 @@ def partner_users_without_partner() -> int:
             .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
 
 
-def cleanup_orphans(*, dry_run=False, progress=no_progress):
+def cleanup_orphans(*, dry_run: bool = False,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()

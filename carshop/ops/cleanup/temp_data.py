@@ -35,7 +35,8 @@ logger = logging.getLogger("carshop.commands")
 # ---------------------------------------------------------------------------------------------
 
 
-def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool, progress: Callable[..., Any]):
+def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool,
+                        progress: Callable[..., Any]) -> Outcome:
     """Deleted one by one through the model, so each deletion (and its add-ons') is in the audit
     log, credited to the operator."""
     from sales.models import Deal
@@ -107,7 +108,7 @@ def old_temporary_files(cutoff: dt.datetime) -> list[Path]:
     return sorted(found)
 
 
-def _temporary_files(cutoff: dt.datetime, dry_run: bool):
+def _temporary_files(cutoff: dt.datetime, dry_run: bool) -> Outcome:
     files = old_temporary_files(cutoff)
     folders = ", ".join(str(folder) for folder, _ in temporary_file_rules())
     what = f"temporary upload and backup staging files in {folders}"
@@ -121,7 +122,8 @@ def _temporary_files(cutoff: dt.datetime, dry_run: bool):
     return Outcome("temporary_files", what, removed, "deleted")
 
 
-def prune_temp_data(age, *, dry_run=False, now=None, progress=no_progress):
+def prune_temp_data(age: timedelta, *, dry_run: bool = False, now: dt.datetime | None = None,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 

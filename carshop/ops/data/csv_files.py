@@ -33,7 +33,7 @@ from carshop.ops.data.transfer import (
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from _typeshed import StrPath
 
@@ -52,7 +52,7 @@ _FORMULA_CELL = re.compile(r"'*[=+\-@\t\r]")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
-def neutralize_cell(value, *, numeric: bool = False) -> str:
+def neutralize_cell(value: Any, *, numeric: bool = False) -> str:
     """The text written in a CSV cell: a formula-like text gets a single quote in front; a number
     of a numeric column is left as it is."""
     text = "" if value is None else str(value)
@@ -61,18 +61,18 @@ def neutralize_cell(value, *, numeric: bool = False) -> str:
     return "'" + text if _FORMULA_CELL.match(text) else text
 
 
-def restore_cell(text: str):
+def restore_cell(text: str) -> str:
     """A cell as neutralize_cell wrote it -> the value (its leading quote removed)."""
     if text.startswith("'") and _FORMULA_CELL.match(text):
         return text[1:]
     return text
 
 
-def _is_numeric(field):
+def _is_numeric(field: Any) -> bool:
     return isinstance(field.widget, import_export_widgets.NumberWidget)
 
 
-def resource_for(table, *, include_secrets: bool = False):
+def resource_for(table: Table, *, include_secrets: bool = False) -> Any:
     """The django-import-export resource of a table: the app's own where it has one (e.g.
     accounts.resources.CustomerResource), else one made from the model."""
     from accounts.resources import CarshopResource
@@ -89,14 +89,14 @@ def resource_for(table, *, include_secrets: bool = False):
 
 
 def export_csv(
-    path,
-    tables=None,
+    path: StrPath,
+    tables: str | Iterable[str] | None = None,
     *,
     include_secrets: bool = False,
     using: str = "default",
     progress: Callable[..., Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> dict[str, str | list | dict]:
+) -> dict[str, Any]:
     """One CSV file per table in the folder `path`, or the file `path` for one table."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -174,7 +174,7 @@ def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]
     return pairs
 
 
-def _find_csv(folder, table):
+def _find_csv(folder: StrPath, table: Table) -> str | None:
     for name in table.names:
         candidate = os.path.join(folder, f"{name}.csv")
         if os.path.isfile(candidate):

@@ -25,7 +25,7 @@ logger = logging.getLogger("carshop.commands")
 # ---------------------------------------------------------------------------------------------
 
 
-def resolve_tables(value, connection):
+def resolve_tables(value: str | None, connection: BaseDatabaseWrapper) -> list[str]:
     """`--tables` (friendly names of carshop.ops.data.tables, sessions, tasks, logins, or the
     database's own table names) -> sorted table names. An unknown name raises CommandError
     listing them."""
@@ -34,7 +34,7 @@ def resolve_tables(value, connection):
     names = [name.strip() for name in str(value or "").split(",") if name.strip()]
     if not names:
         raise CommandError("--tables is empty: give friendly names such as sessions,audit")
-    chosen = set()
+    chosen: set[str] = set()
     for name in names:
         key = name.lower()
         if key in system_tables:
@@ -56,7 +56,9 @@ def resolve_tables(value, connection):
 # ---------------------------------------------------------------------------------------------
 
 
-def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=no_progress):
+def vacuum(connection: BaseDatabaseWrapper, *, tables: list[str] | None = None,
+           analyze_only: bool = False, full: bool = False,
+           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
     if analyze_only and full:
@@ -70,7 +72,7 @@ def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=
     raise CommandError(f"vacuum_database supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _pg_table_stats(cursor, tables) -> dict:
+def _pg_table_stats(cursor: Any, tables: list[str]) -> dict[str, Any]:
     cursor.execute(
         "SELECT c.relname, pg_total_relation_size(c.oid), COALESCE(s.n_dead_tup, 0) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -82,7 +84,7 @@ def _pg_table_stats(cursor, tables) -> dict:
 
 def _vacuum_postgresql(
     connection: BaseDatabaseWrapper,
-    tables,
+    tables: list[str] | None,
     analyze_only: bool,
     full: bool,
     progress: Callable[..., Any],
@@ -116,7 +118,7 @@ def _vacuum_postgresql(
                           rows)
 
 
-def _sqlite_pages(cursor) -> tuple:
+def _sqlite_pages(cursor: Any) -> tuple[Any, Any, Any]:
     cursor.execute("PRAGMA page_count")
     pages = cursor.fetchone()[0]
     cursor.execute("PRAGMA freelist_count")
@@ -134,7 +136,8 @@ def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables, analyze_only: bool, full: bool) -> dict:
+def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables: list[str] | None, analyze_only: bool,
+                   full: bool) -> dict[str, Any]:
     if tables is not None and not analyze_only:
         raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
                            "--analyze-only to analyze only those tables")
@@ -146,7 +149,8 @@ def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables, analyze_only: bool, 
         pages_before, free_before, page_size = _sqlite_pages(cursor)
         size_before = _sqlite_file_size(connection)
         if analyze_only:
-            for table in tables or [None]:
+            targets: list[str | None] = [*tables] if tables else [None]
+            for table in targets:
                 cursor.execute("ANALYZE" if table is None else f"ANALYZE {quote(table)}")
         else:
             cursor.execute("VACUUM")
@@ -162,7 +166,7 @@ def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables, analyze_only: bool, 
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
-def _vacuum_report(connection: BaseDatabaseWrapper, statement, rows) -> dict:
+def _vacuum_report(connection: BaseDatabaseWrapper, statement: str, rows: Any) -> dict[str, Any]:
     report = {
         "database": connection.vendor,
         "name": str(connection.settings_dict["NAME"]),
