@@ -211,7 +211,8 @@ def _redis_db(client: Any) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def _analyze_redis(report: Report, cache, alias: str, progress: Callable[..., Any] | None) -> None:
+def _analyze_redis(report: Report, cache: Any, alias: str,
+                   progress: Callable[..., Any] | None) -> None:
     try:
         client = _redis_client(cache)
         info = client.info()
@@ -400,7 +401,8 @@ def warm_cache(cache, dry_run=False):
     return actions
 
 
-def _clear_stale_redis(cache, dry_run: bool, progress: Callable[..., Any] | None):
+def _clear_stale_redis(cache: Any, dry_run: bool,
+                       progress: Callable[..., Any] | None) -> dict[str, Any]:
     client = _redis_client(cache)
     keys = scan_app_keys(cache, client, progress)
     stale = keys["stale"]
@@ -418,7 +420,7 @@ def _clear_stale_redis(cache, dry_run: bool, progress: Callable[..., Any] | None
                     f"database are not the app's and are kept"}
 
 
-def _clear_stale_db(cache, dry_run: bool) -> dict[str, Any]:
+def _clear_stale_db(cache: Any, dry_run: bool) -> dict[str, Any]:
     from django.db import connections, router
     from django.utils import timezone
 

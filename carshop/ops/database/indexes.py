@@ -35,7 +35,7 @@ from carshop.ops.toolkit import first_line, no_progress
 from core.migration_operations import TrigramIndexSQL
 
 if TYPE_CHECKING:
-    from collections.abc import Container, Iterable, Iterator
+    from collections.abc import Callable, Container, Iterable, Iterator
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -56,7 +56,7 @@ def _vendor_check(connection: BaseDatabaseWrapper) -> None:
                            f"{connection.vendor}")
 
 
-def _pg_version(connection):
+def _pg_version(connection: Any) -> int:
     connection.ensure_connection()
     return connection.pg_version
 
@@ -215,7 +215,7 @@ def _concurrently(sql: str) -> str:
 
 
 def _unique_statements(
-    connection: BaseDatabaseWrapper, editor, table, name: str, columns
+    connection: BaseDatabaseWrapper, editor: Any, table: str, name: str, columns: Iterable[str],
 ) -> list[str]:
     """A plain unique constraint, built without locking the table for writes on PostgreSQL (a
     unique index, then the constraint on it); a unique index on SQLite, which cannot add a
@@ -229,7 +229,7 @@ def _unique_statements(
     return [f"CREATE UNIQUE INDEX {quote(name)} ON {quote(table)} ({cols})"]
 
 
-def _plain_unique(constraint):
+def _plain_unique(constraint: Any) -> bool:
     return (constraint.fields and not constraint.condition and not constraint.expressions
             and not constraint.include and not constraint.opclasses
             and constraint.deferrable is None
@@ -329,7 +329,8 @@ def _trigram_operations(connection: BaseDatabaseWrapper) -> Iterator:
                 yield f"{key[0]}.{key[1]}", operation
 
 
-def _constraint_names(connection: BaseDatabaseWrapper, tables) -> defaultdict:
+def _constraint_names(connection: BaseDatabaseWrapper,
+                      tables: Iterable[str]) -> defaultdict[str, set[str]]:
     names = defaultdict(set)
     with connection.cursor() as cursor:
         for table in tables:
@@ -337,7 +338,8 @@ def _constraint_names(connection: BaseDatabaseWrapper, tables) -> defaultdict:
     return names
 
 
-def _present(item, indexes_by_table, names) -> str:
+def _present(item: DeclaredIndex, indexes_by_table: dict[str, list[DbIndex]],
+             names: dict[str, set[str]]) -> str:
     """'present', 'invalid' (PostgreSQL: an index left INVALID by a failed concurrent build)
     or 'missing'."""
     by_name = {index.name: index for index in indexes_by_table.get(item.table, [])}
@@ -410,7 +412,8 @@ def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str,
     return found
 
 
-def analyze_indexes(connection, *, min_rows=10000, progress=no_progress):
+def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -517,7 +520,8 @@ def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list[di
         ]
 
 
-def _unused_indexes(connection: BaseDatabaseWrapper, indexes, declared_names) -> tuple:
+def _unused_indexes(connection: BaseDatabaseWrapper, indexes: list[DbIndex],
+                    declared_names: Any) -> tuple[Any, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = "
                        "current_database()")
@@ -577,8 +581,9 @@ def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
 # ---------------------------------------------------------------------------------------------
 
 
-def create_missing_indexes(connection, *, dry_run=False, reindex_bloated=False,
-                           progress=no_progress):
+def create_missing_indexes(connection: BaseDatabaseWrapper, *, dry_run: bool = False,
+                           reindex_bloated: bool = False,
+                           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Create every declared index the database lacks (dropping an INVALID leftover of the same
     name first) and, when asked, rebuild bloated ones. Returns the analysis and what was done;
     an index that fails is reported, and the others still go ahead."""

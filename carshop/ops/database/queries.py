@@ -31,7 +31,9 @@ from carshop.ops.logs.reading import LogReader, latency_summary, normalize_sql
 from carshop.ops.toolkit import first_line, no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from datetime import datetime
+    from pathlib import Path
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -53,7 +55,7 @@ def _vendor_check(connection: BaseDatabaseWrapper) -> None:
                            f"{connection.vendor}")
 
 
-def _pg_version(connection):
+def _pg_version(connection: Any) -> int:
     connection.ensure_connection()
     return connection.pg_version
 
@@ -63,7 +65,7 @@ def _pg_version(connection):
 # ---------------------------------------------------------------------------------------------
 
 
-def log_slow_queries(reader, threshold_ms) -> dict[str, Any]:
+def log_slow_queries(reader: Iterable[Any], threshold_ms: float) -> dict[str, Any]:
     """db.log statements at or over threshold_ms, grouped with their literals replaced; each
     with latency figures and its slowest occurrence as written (for EXPLAIN)."""
     groups = defaultdict(list)
@@ -87,10 +89,11 @@ def log_slow_queries(reader, threshold_ms) -> dict[str, Any]:
     return {"count": sum(len(items) for items in groups.values()), "statements": statements}
 
 
-def statement_statistics(connection, threshold_ms, top):
+def statement_statistics(connection: BaseDatabaseWrapper, threshold_ms: float,
+                         top: int) -> dict[str, Any]:
     """The slowest statements of pg_stat_statements in this database (mean or max at or over
     threshold_ms), or why there are none to read."""
-    result = {"available": False, "statements": [], "note": ""}
+    result: dict[str, Any] = {"available": False, "statements": [], "note": ""}
     if connection.vendor != "postgresql":
         result["note"] = "SQLite has no pg_stat_statements: db.log only"
         return result
@@ -155,8 +158,9 @@ def running_queries(connection: BaseDatabaseWrapper,
         ]
 
 
-def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
-                 progress=no_progress):
+def slow_queries(connection: BaseDatabaseWrapper, *, threshold_seconds: float,
+                 since: datetime | None, until: datetime | None, log_dir: Path | None, top: int,
+                 progress: Callable[..., Any] = no_progress) -> tuple[dict[str, Any], LogReader]:
     """pg_stat_statements (its `top` slowest) and db.log (every statement), for the period.
     Returns (report dict, the LogReader)."""
     _vendor_check(connection)
@@ -193,7 +197,7 @@ def _strip_literals(text: str) -> str:
     return _LITERAL.sub("''", text or "")
 
 
-def _columns_in(text, columns) -> list:
+def _columns_in(text: Any, columns: Collection[str]) -> list[str]:
     """Columns of a table named in a filter or WHERE clause, in order of appearance, once."""
     found = []
     for match in _IDENTIFIER.finditer(_strip_literals(text)):
@@ -217,7 +221,7 @@ def _explainable(sql: str) -> tuple[Any, ...]:
     return text, params, None
 
 
-def _logged_values(text: str, params, values) -> tuple | tuple[None, str]:
+def _logged_values(text: str, params: int, values: Any) -> tuple[Any, str]:
     """The logged parameter values to plan with, and a note, or (None, "") when they do not fit
     the statement (not kept, or $1 placeholders). Masked values are planned with the mask as a
     stand-in string."""
@@ -248,9 +252,9 @@ def explain(
 def _explain_postgresql(
     connection: BaseDatabaseWrapper,
     text: str,
-    params,
+    params: int,
     min_rows: int,
-    values=None,
+    values: Any = None,
     values_note: str = "",
 ) -> dict[str, Any]:
     version = _pg_version(connection)
@@ -312,7 +316,7 @@ def _plan_lines(root: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _table_facts(connection: BaseDatabaseWrapper, table):
+def _table_facts(connection: BaseDatabaseWrapper, table: str) -> dict[str, Any] | None:
     """(estimated rows, columns, statistics) of a PostgreSQL table."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -332,7 +336,7 @@ def _table_facts(connection: BaseDatabaseWrapper, table):
             "analyzed": max(filter(None, [last_analyze, last_autoanalyze]), default=None)}
 
 
-def _index_sql(connection: BaseDatabaseWrapper, table, columns) -> str:
+def _index_sql(connection: BaseDatabaseWrapper, table: str, columns: Iterable[str]) -> str:
     quote = connection.ops.quote_name
     how = "CONCURRENTLY " if connection.vendor == "postgresql" else ""
     name = f"{table}_{'_'.join(columns)}_idx"[:63]
@@ -340,11 +344,12 @@ def _index_sql(connection: BaseDatabaseWrapper, table, columns) -> str:
             f"({', '.join(quote(column) for column in columns)});")
 
 
-def _pg_suggestions(connection: BaseDatabaseWrapper, root, min_rows: int) -> list:
+def _pg_suggestions(connection: BaseDatabaseWrapper, root: dict[str, Any],
+                    min_rows: int) -> list[dict[str, Any]]:
     suggestions = []
     facts = {}
 
-    def facts_of(table):
+    def facts_of(table: str) -> dict[str, Any] | None:
         if table not in facts:
             facts[table] = _table_facts(connection, table)
         return facts[table]
@@ -409,11 +414,11 @@ _WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?:\bGROUP BY\b|\bORDER BY\b|\bLIMI
 def _explain_sqlite(
     connection: BaseDatabaseWrapper,
     text: str,
-    params,
+    params: int,
     min_rows: int,
-    values=None,
+    values: Any = None,
     values_note: str = "",
-) -> Any:
+) -> dict[str, Any]:
     if values is None:
         values = [None] * params if params else None
         note = "parameters bound to NULL for the plan" if params else ""
@@ -470,7 +475,9 @@ def _explain_sqlite(
     return {"status": "explained", "note": note, "plan": plan, "suggestions": suggestions}
 
 
-def optimize_queries(connection, report, *, min_rows=10000, progress=no_progress):
+def optimize_queries(connection: BaseDatabaseWrapper, report: dict[str, Any], *,
+                     min_rows: int = 10000,
+                     progress: Callable[..., Any] = no_progress) -> list[dict[str, Any]]:
     """EXPLAIN the statements of a slow_queries report with suggestions: SELECTs first (the
     only ones explained), slowest first."""
     candidates = [*report["db_log"]["statements"],

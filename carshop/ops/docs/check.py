@@ -145,7 +145,7 @@ def check_link(root: Path, source: Path, target: str) -> str | None:
     return None
 
 
-def fetch(url: str, timeout: int = 10):
+def fetch(url: str, timeout: int = 10) -> str | None:
     """None when the URL answers below 400, else why not."""
     if not url.lower().startswith(("http://", "https://")):
         return "not an http(s) URL"
@@ -208,7 +208,7 @@ def documented_commands(root: StrPath) -> dict[str, str]:
     return places
 
 
-def documented_options(root):
+def documented_options(root: StrPath) -> list[tuple[str, str, str]]:
     """[(command, option, place)]: each `--option` the docs show after `manage.py command`, with
     the file:line the option is on. A line ending in a backslash continues on the next one."""
     root = Path(root)
@@ -234,7 +234,7 @@ def documented_options(root):
     return found
 
 
-def command_options(names):
+def command_options(names: Iterable[str]) -> dict[str, set[str]]:
     """{command: the option strings its parser accepts} for the commands manage.py has."""
     from django.core.management import get_commands, load_command_class
 

@@ -25,9 +25,10 @@ from packaging.utils import canonicalize_name
 from carshop.ops.toolkit import FAIL, OK, WARN, Report, first_line
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable
+    from collections.abc import Callable, Collection, Iterable
 
     from _typeshed import StrPath
+    from packaging.utils import NormalizedName
 
 # --- security_scan ----------------------------------------------------------------------------
 
@@ -127,7 +128,7 @@ def read_requirements(files: Iterable[StrPath], pins: Pins | None = None,
     return pins
 
 
-def installed_pins(pinned) -> dict:
+def installed_pins(pinned: Collection[str]) -> dict[NormalizedName, Pin]:
     """What this environment has installed beyond the pins (their dependencies, mostly)."""
     extra = {}
     for dist in metadata.distributions():
@@ -287,7 +288,8 @@ def ruff_reviewed_rules(
     return everywhere, [(pattern, codes) for pattern, codes in per_file if codes]
 
 
-def _reviewed(issue, rule, relative, everywhere, per_file, lines_of) -> str:
+def _reviewed(issue: dict[str, Any], rule: str, relative: str, everywhere: Collection[str],
+              per_file: list[tuple[str, Any]], lines_of: Callable[[str], list[str]]) -> str:
     if rule in everywhere:
         return "pyproject.toml ruff ignore"
     for pattern, codes in per_file:
@@ -324,7 +326,7 @@ def scan_code(report: Report, paths=None, pyproject=None) -> None:
     everywhere, per_file = ruff_reviewed_rules(pyproject)
     cache = {}
 
-    def lines_of(filename):
+    def lines_of(filename: str) -> list[str]:
         if filename not in cache:
             try:
                 cache[filename] = Path(settings.BASE_DIR, filename).read_text().splitlines()
