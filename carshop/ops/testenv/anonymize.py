@@ -14,8 +14,10 @@ from django.utils import timezone
 from carshop.ops import facts
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Sequence
     from random import Random
+
+    from django.db.models import QuerySet
 
 CHUNK = 1000
 ANONYMIZED = "[anonymized]"
@@ -106,15 +108,15 @@ class Anonymizer:
 
     # -- helpers --
 
-    def rng(self, kind: str, pk) -> Random:
+    def rng(self, kind: str, pk: Any) -> Random:
         return random.Random(f"{self.seed}:{kind}:{pk}")  # noqa: S311 - fake data, not secrets
 
-    def model(self, label: str):
+    def model(self, label: str) -> Any:
         from django.apps import apps
 
         return apps.get_model(label)
 
-    def remember(self, old, new, word: bool = False) -> None:
+    def remember(self, old: str, new: str, word: bool = False) -> None:
         if not old or old == new:
             return
         self.values.setdefault(old, new)
@@ -123,7 +125,8 @@ class Anonymizer:
             if "@" in old:  # emails are written in any case
                 self.words.setdefault(old.lower(), new.lower())
 
-    def rewrite(self, label: str, fields, change, queryset=None, read=()):
+    def rewrite(self, label: str, fields: Sequence[str], change: Callable[[Any], bool],
+                queryset: QuerySet[Any] | None = None, read: Sequence[str] = ()) -> int:
         """Run `change(row)` on every row (in id order, CHUNK at a time); rows for which it
         returns True have `fields` saved (bulk_update: no signals, no audit entries). `read`:
         more fields `change` reads."""
@@ -148,7 +151,7 @@ class Anonymizer:
             self.progress(f"{model._meta.db_table}: {changed} rows anonymized")
         return changed
 
-    def scrub_text(self, text: str):
+    def scrub_text(self, text: str) -> str:
         if not text or not isinstance(text, str):
             return text
         if text in self.values:
@@ -158,7 +161,7 @@ class Anonymizer:
                 text = text.replace(old, new)
         return _TOKEN.sub(lambda m: self.words.get(m.group(0), m.group(0)), text)
 
-    def scrub_json(self, value):
+    def scrub_json(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.scrub_text(value)
         if isinstance(value, list):
@@ -268,7 +271,7 @@ class Anonymizer:
         self.rewrite("accounts.User", ("first_name", "last_name", "email", "phone", "password"),
                      change, read=("username",))
 
-    def unusable_password(self, pk) -> str:
+    def unusable_password(self, pk: Any) -> str:
         # "!" makes it unusable (Django's own mark); the rest is fixed so copies compare equal.
         return "!test-env-" + hashlib.sha256(f"{self.seed}:password:{pk}".encode()).hexdigest()[:32]
 
@@ -451,7 +454,7 @@ class Anonymizer:
                                            "actor_email"), change,
                      read=("content_type", "object_pk", "actor"))
 
-    def scrub_changes(self, changes, personal):
+    def scrub_changes(self, changes: Any, personal: Collection[str]) -> Any:
         if not isinstance(changes, dict):
             return self.scrub_json(changes)
         scrubbed = {}
@@ -462,7 +465,7 @@ class Anonymizer:
                 scrubbed[field] = self.scrub_json(value)
         return scrubbed
 
-    def scrub_serialized(self, data, personal):
+    def scrub_serialized(self, data: Any, personal: Collection[str]) -> Any:
         if not isinstance(data, dict):
             return self.scrub_json(data)
         data = self.scrub_json(data)
@@ -493,7 +496,7 @@ class Anonymizer:
             self.counts[model._meta.db_table] = deleted
 
 
-def _blank_values(value):
+def _blank_values(value: Any) -> Any:
     """An audit change of a personal field: every value but empty ones becomes [anonymized]."""
     if isinstance(value, list):
         return [_blank_values(item) for item in value]
@@ -504,7 +507,7 @@ def _blank_values(value):
     return ANONYMIZED
 
 
-def fake_phone(r) -> str:
+def fake_phone(r: Random) -> str:
     # 555-01xx: the numbers reserved for fiction in North America; never someone's phone.
     return f"+1 {r.randint(201, 989)} 555-01{r.randint(0, 99):02d}"
 

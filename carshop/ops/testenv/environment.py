@@ -56,14 +56,14 @@ class TestEnvError(Exception):
 
 # --- the databases -----------------------------------------------------------------------------
 
-def default_name(live: Target):
+def default_name(live: Target) -> str:
     if live.vendor == "postgresql":
         return f"{live.name}_test_env"[:63]
     base, ext = os.path.splitext(live.name)
     return f"{base}_test_env{ext or '.sqlite3'}"
 
 
-def resolve_target(value=None, live: Target | None = None):
+def resolve_target(value: str | None = None, live: Target | None = None) -> Target:
     """The test environment's database: a name (PostgreSQL, same server), a path (SQLite) or a
     database URL; never the live database."""
     live = live or service.Target.live()
@@ -118,7 +118,7 @@ def target_url(target: Target) -> str:
     return f"postgres://{credentials}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-def shown_url(target: Target):
+def shown_url(target: Target) -> str:
     """target_url() with the password hidden, for printing."""
     url = target_url(target)
     if target.vendor == "postgresql" and target.settings.get("PASSWORD"):
@@ -169,7 +169,7 @@ def drop(target: Target) -> None:
         remove_quietly(*_sqlite_files(target.name))
 
 
-def _sqlite_files(path) -> tuple:
+def _sqlite_files(path: str) -> tuple[str, str, str, str]:
     return (path, path + "-wal", path + "-shm", path + "-journal")
 
 
@@ -195,7 +195,7 @@ def opened(target: Target) -> Iterator:
 
 # --- create_test_env ---------------------------------------------------------------------------
 
-def plan(target_value: str | None = None, replace: bool = False):
+def plan(target_value: str | None = None, replace: bool = False) -> tuple[Target, Target, bool]:
     """Where the copy goes; raises TestEnvError when it must not be made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -213,9 +213,9 @@ def create_test_env(
     replace: bool = False,
     seed: int = 0,
     dry_run: bool = False,
-    test_login=None,
+    test_login: str | None = None,
     progress: Callable[..., Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     live, target, present = plan(target_value, replace)
     report = {"source": live.label(), "target": target.label(), "target_name": target.name,
               "database_url": shown_url(target), "engine": live.vendor, "seed": seed,
@@ -250,7 +250,8 @@ def create_test_env(
 
 
 def _copy(
-    live: Target, target: Target, building, present, progress: Callable[..., Any] | None
+    live: Target, target: Target, building: Target, present: bool,
+    progress: Callable[..., Any] | None,
 ) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
@@ -281,7 +282,7 @@ def _copy(
         progress(f"copied into {target.label()}")
 
 
-def _replace_sqlite(partial, final) -> None:
+def _replace_sqlite(partial: str, final: str) -> None:
     remove_quietly(final + "-wal", final + "-shm", final + "-journal")
     os.replace(partial, final)
 
@@ -295,7 +296,7 @@ def _remove_capture(alias: str) -> None:
             capture.uninstall(cursor, connection.vendor)
 
 
-def _mark(alias: str, live: Target, seed) -> None:
+def _mark(alias: str, live: Target, seed: int) -> None:
     facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
                         "seed": seed, "made_by": "create_test_env"})
     with connections[alias].cursor() as cursor:

@@ -26,6 +26,8 @@ from carshop.ops.testenv.environment import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from carshop.ops.backups.service import Target
 
 # --- test_in_isolation -------------------------------------------------------------------------
@@ -46,13 +48,14 @@ def prepare_isolation(target_value: str | None = None) -> tuple:
     return live, target, marker
 
 
-def child_environment(live: Target, target: Target):
+def child_environment(live: Target, target: Target) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": target_url(target),
            LIVE_IDENTITY_ENV: json.dumps(list(live.identity()))}
     return env
 
 
-def run_in_copy(live: Target, target: Target, checks, max_queries: int, timeout: int = 1800) -> Any:
+def run_in_copy(live: Target, target: Target, checks: Iterable[str], max_queries: int,
+                timeout: int = 1800) -> Any:
     """Run the checks in a child manage.py whose only database is the copy; returns its report."""
     command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "test_in_isolation",
                "--inside-copy", "--format=json", f"--checks={','.join(checks)}",
@@ -69,7 +72,7 @@ def run_in_copy(live: Target, target: Target, checks, max_queries: int, timeout:
             from None
 
 
-def run_pytest(target: Target, pytest_args, timeout: int = 7200):
+def run_pytest(target: Target, pytest_args: Iterable[str], timeout: int = 7200) -> dict[str, Any]:
     """The project's pytest suite with DATABASE_URL on the copy's server (pytest-django makes its
     own test_<name> database there; on SQLite the test settings' var/test.sqlite3)."""
     live = service.Target.live()
@@ -99,7 +102,7 @@ def verify_inside_copy() -> Target:
     return here
 
 
-def isolated_checks(checks, max_queries: int) -> list:
+def isolated_checks(checks: Iterable[str], max_queries: int) -> list[dict[str, Any]]:
     """The checks, in the process whose database is the copy. Returns [check results]."""
     runners = {"system": check_system, "migrations": check_migrations,
                "health": check_health, "smoke": lambda: smoke(max_queries)}
@@ -209,7 +212,7 @@ def smoke_pages() -> list:
     return pages
 
 
-def _partner_only(viewset) -> bool:
+def _partner_only(viewset: Any) -> bool:
     """Endpoints about the calling partner itself: no staff session is admitted."""
     from accounts.api.permissions import HasScope
 
@@ -223,7 +226,7 @@ def _partner_only(viewset) -> bool:
                                      for p in permissions)
 
 
-def smoke(max_queries: int):
+def smoke(max_queries: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
