@@ -52,7 +52,9 @@ from carshop.ops.backups.util import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Iterable
+
+    from _typeshed import SupportsWrite
 
     from carshop.ops.backups.introspect import Table
 
@@ -68,7 +70,8 @@ class NeedsFull(Exception):
 
 # --- connections -------------------------------------------------------------------------------
 
-def connect(settings_dict: dict[str, Any], dbname: str | None = None, autocommit: bool = False):
+def connect(settings_dict: dict[str, Any], dbname: str | None = None,
+            autocommit: bool = False) -> Any:
     import psycopg2
     from django.db.backends.postgresql.base import DatabaseWrapper
 
@@ -97,7 +100,7 @@ def cli_args(settings_dict: dict[str, Any], dbname: str | None = None) -> tuple:
     return args, {**os.environ, **env}
 
 
-def tool(name: str):
+def tool(name: str) -> str:
     from django.conf import settings
 
     folder = getattr(settings, "BACKUP_PG_BIN_DIR", "")
@@ -108,31 +111,33 @@ def tool(name: str):
     return path
 
 
-def hash_settings(cursor) -> None:
+def hash_settings(cursor: Any) -> None:
     for key, value in capture.PG_HASH_SETTINGS.items():
         cursor.execute(f"SET LOCAL {key} = {ql(value)}")
 
 
-def server_facts(cursor) -> dict[str, Any]:
+def server_facts(cursor: Any) -> dict[str, Any]:
     cursor.execute("SELECT current_setting('server_version'), "
                    "(SELECT system_identifier FROM pg_control_system())::text")
     version, system_identifier = cursor.fetchone()
     return {"server_version": version, "system_identifier": system_identifier}
 
 
-def _scan_checksum(cursor, schema, table: Table) -> dict[str, Any]:
+def _scan_checksum(cursor: Any, schema: str, table: Table) -> dict[str, Any]:
     cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text "
                    f"FROM {qi(schema)}.{qi(table.name)} t")
     rows, total = cursor.fetchone()
     return {"rows": rows, "checksum": checksum_hex(int(total))}
 
 
-def table_checksums(cursor, schema, tables: list[Table], only=None) -> dict:
+def table_checksums(cursor: Any, schema: str, tables: list[Table],
+                    only: Collection[str] | None = None) -> dict[str, Any]:
     return {t.name: _scan_checksum(cursor, schema, t) for t in tables
             if only is None or t.name in only}
 
 
-def describe(settings_dict: dict[str, Any], dbname: str | None = None):
+def describe(settings_dict: dict[str, Any],
+             dbname: str | None = None) -> tuple[list[Table], list[list[str]], str]:
     """Tables, migrations and schema fingerprint of a database."""
     conn = connect(settings_dict, dbname)
     try:
@@ -144,8 +149,8 @@ def describe(settings_dict: dict[str, Any], dbname: str | None = None):
         conn.close()
 
 
-def _fetch(cur):
-    def execute(sql: str):
+def _fetch(cur: Any) -> Callable[[str], list[Any]]:
+    def execute(sql: str) -> list[Any]:
         cur.execute(sql)
         return cur.fetchall()
     return execute
@@ -225,7 +230,7 @@ def prepare_capture(settings_dict: dict[str, Any]) -> tuple[dict | None, list, l
         conn.close()
 
 
-def _blocked_message(conn, what) -> str:
+def _blocked_message(conn: Any, what: str) -> str:
     """One line naming the session whose open transaction holds the locks a backup needed."""
     conn.rollback()
     with conn.cursor() as cur:
@@ -255,7 +260,7 @@ def _blocked_message(conn, what) -> str:
 
 
 def confirm_backup(
-    settings_dict: dict[str, Any], backup_id: str, snapshot, system_identifier
+    settings_dict: dict[str, Any], backup_id: str, snapshot: Any, system_identifier: Any,
 ) -> None:
     """After a backup is safely stored: the chain continues from it, and the change log entries
     it holds are no longer needed."""
@@ -277,7 +282,7 @@ def full_backup(
     out_path: str,
     compress: bool,
     progress: Callable[..., Any] | None = None,
-):
+) -> dict[str, Any]:
     """pg_dump (custom format) of one snapshot, and that snapshot's row counts and checksums."""
     conn = connect(settings_dict)
     try:
@@ -331,7 +336,7 @@ def full_backup(
 class _Drain(threading.Thread):
     """Read a child's stderr in the background, so a chatty child never blocks on a full pipe."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: Any) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.data = b""
@@ -340,7 +345,7 @@ class _Drain(threading.Thread):
         self.data = self.stream.read()
 
 
-def _drain(stream) -> _Drain:
+def _drain(stream: Any) -> _Drain:
     reader = _Drain(stream)
     reader.start()
     return reader
@@ -350,11 +355,11 @@ def _drain(stream) -> _Drain:
 
 def incremental_backup(
     settings_dict: dict[str, Any],
-    out_handle,
-    parent,
+    out_handle: SupportsWrite[bytes],
+    parent: dict[str, Any],
     progress: Callable[..., Any] | None = None,
     full_check: bool = False,
-) -> dict[str, dict]:
+) -> dict[str, Any]:
     """Write the incremental psql script to `out_handle` (binary). `parent`: the parent manifest.
     Raises NeedsFull when the chain cannot be continued, and CaptureBypassed when the tables
     are not what the chain and the change log say (changes were made with the triggers off).
@@ -464,7 +469,8 @@ class CaptureBypassed(NeedsFull):
     dropped for a while)."""
 
 
-def _check_capture(cur, schema, tables, expected, full_check: bool) -> None:
+def _check_capture(cur: Any, schema: str, tables: dict[str, Table], expected: dict[str, Any],
+                   full_check: bool) -> None:
     """Every table's row count (and with `full_check` its checksum) in this snapshot against
     what the chain says it is."""
     differ = []
@@ -480,7 +486,8 @@ def _check_capture(cur, schema, tables, expected, full_check: bool) -> None:
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _check_chain(state, parent: dict[str, Any], facts) -> None:
+def _check_chain(state: dict[str, Any] | None, parent: dict[str, Any],
+                 facts: dict[str, Any]) -> None:
     if state is None:
         raise NeedsFull("change capture is not installed yet")
     if state["needs_full"]:
@@ -536,7 +543,8 @@ $carshop$;
 """
 
 
-def _epilogue(last, restored_tables, checked_tables, restored_id, token):
+def _epilogue(last: dict[str, Any], restored_tables: Iterable[str], checked_tables: Iterable[str],
+              restored_id: str, token: str) -> bytes:
     """SQL run last in the restore transaction: reset change capture (the next backup must be
     full) and check every table's row count, and the checksum of every table an incremental
     touched, against the manifest. Any difference raises, and nothing is committed."""
@@ -671,7 +679,7 @@ def restore(settings_dict, dbname, chain, progress=None):
     pause_point("after-commit")
 
 
-def refuse_large_objects(dump_path) -> None:
+def refuse_large_objects(dump_path: str) -> None:
     """pg_restore writes large objects between its own BEGIN and COMMIT, which would commit the
     restore's transaction half-way: a dump that holds any is refused (Carshop makes none)."""
     import re
@@ -686,7 +694,7 @@ def refuse_large_objects(dump_path) -> None:
                           "transaction: restore it with pg_restore by hand")
 
 
-def _committed(settings_dict: dict[str, Any], dbname: str, token) -> bool:
+def _committed(settings_dict: dict[str, Any], dbname: str, token: str) -> bool:
     """Whether the restore that wrote `token` into the change-capture state was committed."""
     try:
         conn = connect(settings_dict, dbname)
@@ -706,7 +714,7 @@ def _committed(settings_dict: dict[str, Any], dbname: str, token) -> bool:
 
 # --- validation --------------------------------------------------------------------------------
 
-def compare(settings_dict: dict[str, Any], dbname: str):
+def compare(settings_dict: dict[str, Any], dbname: str) -> dict[str, Any]:
     """Every table's row count and checksum in `dbname`, in one snapshot."""
     conn = connect(settings_dict, dbname)
     try:
