@@ -34,7 +34,8 @@ from carshop.ops.backups.util import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from types import ModuleType
 
     from carshop.ops.backups.destination import Destination
 
@@ -69,13 +70,13 @@ class Target:
         return str(self.settings["NAME"])
 
     @property
-    def engine(self):
+    def engine(self) -> ModuleType:
         return postgres if self.vendor == "postgresql" else sqlite
 
-    def with_name(self, name: str):
+    def with_name(self, name: str) -> Target:
         return Target(self.vendor, {**self.settings, "NAME": name})
 
-    def identity(self):
+    def identity(self) -> tuple[str, ...]:
         if self.vendor == "sqlite":
             return ("sqlite", os.path.realpath(self.name))
         s = self.settings
@@ -92,7 +93,7 @@ class Target:
         return postgres.has_tables(self.settings)
 
 
-def app_version():
+def app_version() -> str:
     import subprocess
     import tomllib
 
@@ -117,7 +118,7 @@ def new_backup_id(kind: str, now: datetime) -> str:
     return f"carshop-{now.astimezone(UTC):%Y%m%d-%H%M%S-%f}-{kind}"
 
 
-def _data_name(backup_id: str, vendor: str, base_kind, compress: bool):
+def _data_name(backup_id: str, vendor: str, base_kind: str | None, compress: bool) -> str:
     if vendor == "postgresql":
         name = f"{backup_id}.dump" if base_kind == "full" else f"{backup_id}.inc.sql"
         return name + (".gz" if compress and base_kind != "full" else "")
@@ -127,7 +128,7 @@ def _data_name(backup_id: str, vendor: str, base_kind, compress: bool):
 
 # --- finding backups ---------------------------------------------------------------------------
 
-def read_manifest(place: Destination, name: str):
+def read_manifest(place: Destination, name: str) -> dict[str, Any]:
     """A manifest, or a one-line BackupError naming the damaged file."""
     try:
         manifest = place.read_manifest(name)
@@ -153,7 +154,7 @@ def _id_of_data_file(name: str):
     return None
 
 
-def _id_time(backup_id: str):
+def _id_time(backup_id: str) -> str:
     """The time part of a backup id (carshop-YYYYmmdd-HHMMSS-ffffff-...): ids sort by it."""
     return backup_id[:len("carshop-20250101-000000-000000")]
 
@@ -238,7 +239,7 @@ def resolve_source(source: str, destination: Destination | None = None) -> tuple
                       "restored")
 
 
-def _newest(place: Destination, pre_update_only: bool = False):
+def _newest(place: Destination, pre_update_only: bool = False) -> dict[str, Any]:
     """The newest backup of a place. Never quietly an older one: when a newer backup is there
     but damaged (its manifest unreadable or missing, or the last backup recorded is gone), this
     refuses, names it, and names the backup an operator can choose instead."""
@@ -267,7 +268,8 @@ def _newest(place: Destination, pre_update_only: bool = False):
     return candidates[-1]
 
 
-def _alternative(place: Destination, candidates, before=None) -> str:
+def _alternative(place: Destination, candidates: list[dict[str, Any]],
+                 before: str | None = None) -> str:
     """What the operator can choose instead of a damaged backup: an older one, by path."""
     older = [m for m in candidates if before is None or _id_time(m["id"]) < _id_time(before)]
     if not older:
@@ -280,7 +282,7 @@ def _alternative(place: Destination, candidates, before=None) -> str:
             f"give it explicitly: --source {where}")
 
 
-def _chain_alternative(broken_id: str, place: Destination):
+def _chain_alternative(broken_id: str, place: Destination) -> str:
     """An older backup, before the broken link, that can be restored instead."""
     try:
         candidates = [m for m in list_manifests(place) if m["type"] != "safety"]
@@ -315,7 +317,7 @@ def resolve_chain(manifest: dict[str, Any], place: Destination) -> list:
 
 # --- backup ------------------------------------------------------------------------------------
 
-_HELD: set[str] = set()
+_HELD: set[tuple[str, ...]] = set()
 
 
 @contextlib.contextmanager
@@ -367,14 +369,14 @@ def exclusive(target: Target) -> Iterator:
 
 def create_backup(
     kind: str = "full",
-    destination=None,
+    destination: Destination | None = None,
     compress: bool = False,
     now: datetime | None = None,
-    target=None,
+    target: Target | None = None,
     progress: Callable[..., Any] | None = None,
     dry_run: bool = False,
-    full_because=None,
-):
+    full_because: str | None = None,
+) -> dict[str, Any]:
     """Take a backup; returns its manifest. kind: full, incremental, pre-update, or safety (a full
     backup taken before a restore, which leaves the incremental chain alone)."""
     target = target or Target.live()
@@ -520,7 +522,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
     return manifest
 
 
-def _capture_check_due(parent, now: datetime):
+def _capture_check_due(parent: Any, now: datetime) -> bool:
     """Whether this incremental compares every table's checksum with the chain's (a row count
     check is made every time): when the chain's last such check is BACKUP_CAPTURE_CHECK_HOURS
     old. It catches updates made with the capture triggers off, which leave counts alone."""
@@ -533,14 +535,14 @@ def _capture_check_due(parent, now: datetime):
     return (now - checked).total_seconds() >= hours * 3600
 
 
-def _capture_checked_at(info, parent) -> datetime:
+def _capture_checked_at(info: dict[str, Any], parent: dict[str, Any] | None) -> str | None:
     if parent is None or info.get("capture_checked"):
         # A full backup's checksums are computed from the tables themselves.
         return info.get("snapshot_at")
     return parent.get("capture_checked_at") or parent.get("created_at")
 
 
-def _remove_partial(*paths) -> None:
+def _remove_partial(*paths: str) -> None:
     """A failed backup's files, SQLite's journal of a copy cut short included."""
     for path in paths:
         remove_quietly(path, path + "-journal", path + "-wal", path + "-shm")
@@ -600,7 +602,7 @@ def _new_scheme(parent: dict[str, Any], target: Target) -> str | None:
             f"the previous backup has scheme {checksum_scheme(parent)})")
 
 
-def checksum_scheme(manifest: dict[str, Any]):
+def checksum_scheme(manifest: dict[str, Any]) -> int:
     """How the manifest's table checksums were computed (see capture.sqlite_row_text); manifests
     written before there was a choice have none: scheme 1."""
     return manifest.get("checksum_scheme", 1)
@@ -679,12 +681,12 @@ def _check_scheme(manifest: dict[str, Any], target: Target) -> None:
                           "newer Carshop")
 
 
-def release(local_files) -> None:
+def release(local_files: Iterable[tuple[dict[str, Any], str, Destination]]) -> None:
     for _manifest, local, place in local_files:
         place.release(local)
 
 
-def _check_magic(manifest: dict[str, Any], local, target: Target) -> None:
+def _check_magic(manifest: dict[str, Any], local: str, target: Target) -> None:
     magic = read_magic(local)
     if manifest["kind"] == "full":
         expected = postgres.DUMP_MAGIC if target.vendor == "postgresql" else sqlite.FILE_MAGIC
@@ -711,15 +713,18 @@ def _unknown_migrations(manifest: dict[str, Any]) -> list:
 
 # --- restore -----------------------------------------------------------------------------------
 
-def plan_restore(source: str, destination: Destination | None = None, target: Target | None = None):
+def plan_restore(
+    source: str, destination: Destination | None = None, target: Target | None = None,
+) -> tuple[Target, list[tuple[dict[str, Any], Destination]]]:
     target = target or Target.live()
     manifest, place = resolve_source(source, destination)
     chain = resolve_chain(manifest, place)
     return target, chain
 
 
-def restore(source, destination=None, target=None, safety_destination=None, dry_run: bool = False,
-            progress=None) -> dict:
+def restore(source: str, destination: Destination | None = None, target: Target | None = None,
+            safety_destination: Destination | None = None, dry_run: bool = False,
+            progress: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Verify the chain, take a safety backup of the current database, then restore the chain
     all-or-nothing. Returns a report."""
     target, chain = plan_restore(source, destination, target)
@@ -750,7 +755,9 @@ def restore(source, destination=None, target=None, safety_destination=None, dry_
     return report
 
 
-def _safety_then_restore(target, local_files, report, safety_destination, progress) -> None:
+def _safety_then_restore(target: Target, local_files: list[Any], report: dict[str, Any],
+                         safety_destination: Destination | None,
+                         progress: Callable[..., Any] | None) -> None:
     pause_point("verified")
     connections.close_all()
     if target.has_tables():
@@ -777,7 +784,7 @@ def _restore_into(
 
 # --- recovery drills ---------------------------------------------------------------------------
 
-def scratch_target(value: str = "scratch", live: Target | None = None):
+def scratch_target(value: str = "scratch", live: Target | None = None) -> Target:
     """The database a drill restores into: never the live one."""
     live = live or Target.live()
     value = (value or "scratch").strip()
@@ -807,7 +814,7 @@ def scratch_target(value: str = "scratch", live: Target | None = None):
     return target
 
 
-def same_database(one, other):
+def same_database(one: Target, other: Target) -> bool:
     """Whether two targets are the same database, asking PostgreSQL servers when their names
     differ (also used by the test environments, which must never touch the live database)."""
     if one.identity() == other.identity():
@@ -834,9 +841,9 @@ def same_database(one, other):
 def test_recovery(
     target_value: str = "scratch",
     source: str = "latest",
-    destination=None,
+    destination: Destination | None = None,
     progress: Callable[..., Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Restore the newest chain into a scratch database and compare it with its manifest."""
     live = Target.live()
     target = scratch_target(target_value, live)
@@ -880,7 +887,7 @@ def test_recovery(
     return drill
 
 
-def check_capture(live: Target, destination: Destination | None = None):
+def check_capture(live: Target, destination: Destination | None = None) -> str | None:
     """Whether the live database still is what its backup chain and change log say: disabled
     capture triggers, and every table's row count and checksum against the chain (changes made
     with session_replication_role = replica or with triggers off are in no backup). When not,
@@ -941,7 +948,7 @@ def check_capture(live: Target, destination: Destination | None = None):
 class _Discard:
     """A file that forgets what is written to it."""
 
-    def write(self, data):
+    def write(self, data: bytes) -> int:
         return len(data)
 
 
@@ -1030,8 +1037,9 @@ def record_recovery_metrics() -> dict:
 # --- retention ---------------------------------------------------------------------------------
 
 def retention_plan(
-    manifests: list[dict[str, Any]], now: datetime, daily, weekly, monthly, live_backup_id=None
-) -> tuple[set, dict]:
+    manifests: list[dict[str, Any]], now: datetime, daily: int, weekly: int, monthly: int,
+    live_backup_id: Any = None,
+) -> tuple[set[str], dict[str, list[str]]]:
     """Which backups to keep: the newest restore point of each of the last `daily` days,
     `weekly` ISO weeks and `monthly` months that have backups; the whole newest chain; the chain
     the database continues (live_backup_id); the newest pre-update and safety backups; and every
@@ -1042,7 +1050,7 @@ def retention_plan(
     tz = timezone.get_current_timezone()
     reasons: dict[Any, Any] = {}
 
-    def local(m):
+    def local(m: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(m["created_at"]).astimezone(tz)
 
     for label, count, key in (
@@ -1084,8 +1092,8 @@ def retention_plan(
 
 
 def prune(
-    destination: Destination | None = None, dry_run: bool = False, now: datetime | None = None
-):
+    destination: Destination | None = None, dry_run: bool = False, now: datetime | None = None,
+) -> dict[str, Any]:
     destination = destination or destinations.default_destination()
     now = now or timezone.now()
     manifests = list_manifests(destination)
