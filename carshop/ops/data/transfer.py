@@ -49,7 +49,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -66,9 +66,10 @@ from carshop.ops.data import tables as table_registry
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
     from _typeshed import StrPath
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models import Model
 
     from carshop.ops.data.tables import Table
@@ -112,16 +113,16 @@ class ImportReport:
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, where, reason: str) -> None:
+    def add(self, where: str, reason: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(where, reason))
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.problem_count == 0
 
-    def as_dict(self) -> dict[str, str | bool]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "format": self.format, "dry_run": self.dry_run, "ok": self.ok,
             "counts": self.counts, "problem_count": self.problem_count,
@@ -131,7 +132,7 @@ class ImportReport:
 
 
 
-def _label(model):
+def _label(model: Any) -> str:
     return model._meta.label_lower
 
 
@@ -161,14 +162,14 @@ def dependency_order(tables):
     return ordered
 
 
-def _applied_migrations(using: str):
+def _applied_migrations(using: str) -> list[list[str]]:
     recorder = MigrationRecorder(connections[using])
     return sorted([app, name] for app, name in recorder.applied_migrations()
                   if app in SCHEMA_APPS)
 
 
 @contextlib.contextmanager
-def read_snapshot(using):
+def read_snapshot(using: str) -> Iterator[None]:
     """One consistent view of the database for the whole export (REPEATABLE READ on
     PostgreSQL; an SQLite read transaction is one already)."""
     connection = connections[using]
@@ -181,7 +182,7 @@ def read_snapshot(using):
 
 
 @contextlib.contextmanager
-def output_file(path, newline=None):
+def output_file(path: StrPath, newline: str | None = None) -> Iterator[IO[str]]:
     """A file written beside `path` and moved in place only when complete."""
     partial = f"{path}.partial"
     try:
@@ -204,7 +205,7 @@ class _Encoder(DjangoJSONEncoder):
     """DjangoJSONEncoder keeps times to the millisecond; a restore keeps them to the
     microsecond."""
 
-    def default(self, o):
+    def default(self, o: Any) -> Any:
         if isinstance(o, datetime.datetime):
             text = o.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -219,7 +220,7 @@ class _NaturalKeys:
     def __init__(self) -> None:
         self._keys: dict[Any, Any] = {}
 
-    def key(self, model, pk):
+    def key(self, model: Any, pk: Any) -> list[Any]:
         label = _label(model)
         if label not in self._keys:
             queryset = model._default_manager.all()
@@ -235,7 +236,8 @@ class _RowSerializer(python_serializers.Serializer):
     key (every other row by id: a restore keeps ids, and a natural key would cost a query per
     row)."""
 
-    def __init__(self, natural_keys, secret_fields, sink) -> None:
+    def __init__(self, natural_keys: _NaturalKeys, secret_fields: Collection[str],
+                 sink: Callable[[dict[str, Any]], None]) -> None:
         super().__init__()
         self.natural_keys = natural_keys
         self.secret_fields = secret_fields
@@ -259,7 +261,7 @@ class _RowSerializer(python_serializers.Serializer):
             ids = [self.natural_keys.key(model, pk) for pk in ids]
         self._current[field.name] = ids
 
-    def end_object(self, obj) -> None:
+    def end_object(self, obj: Model) -> None:
         record = self.get_dump_object(obj)
         for name in self.secret_fields:
             record["fields"].pop(name, None)
@@ -323,7 +325,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _app_version():
+def _app_version() -> str:
     from carshop.ops.backups.service import app_version
 
     return app_version()
@@ -473,7 +475,7 @@ class _Deserializer(python_serializers.Deserializer):
 _NOT_VALIDATED = {"accounts.user": ("username",)}
 
 
-def _validate(obj) -> None:
+def _validate(obj: Model) -> None:
     """The model's own rules for one row of a Carshop table (field rules and clean()), without
     changing it. Foreign keys are checked after loading, all at once (_dangling). Roles and the
     audit log are records of other apps, kept as they are (the database's constraints still
@@ -507,7 +509,7 @@ def error_reason(exc):
     return text[0] if text else type(exc).__name__
 
 
-def _fill_secrets(obj, fields_in_record) -> None:
+def _fill_secrets(obj: Any, fields_in_record: Collection[str]) -> None:
     """Safe values for secrets an export left out (see the module's docstring)."""
     label = _label(type(obj))
     if label == "accounts.user" and "password" not in fields_in_record:
@@ -587,7 +589,7 @@ class _Loader:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
 
 
-def _migrate_rows(model: type[Model], using: str):
+def _migrate_rows(model: type[Model], using: str) -> Any:
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account, the shop settings row, and the audit entries about them),
     which a JSON import replaces with the file's."""
@@ -614,7 +616,7 @@ def _migrate_rows(model: type[Model], using: str):
     return manager.none()
 
 
-def _refuse_non_empty(tables, using: str) -> None:
+def _refuse_non_empty(tables: Iterable[Table], using: str) -> None:
     busy = []
     for table in tables:
         model = table.model
@@ -629,7 +631,7 @@ def _refuse_non_empty(tables, using: str) -> None:
             "import into a new, migrated database, or choose empty tables with --tables")
 
 
-def _clear_migrate_rows(tables, using: str) -> None:
+def _clear_migrate_rows(tables: Sequence[Table], using: str) -> None:
     from auditlog.context import disable_auditlog
 
     with disable_auditlog():
@@ -639,7 +641,7 @@ def _clear_migrate_rows(tables, using: str) -> None:
                 rows.delete()
 
 
-def _check_schema(export, using: str, report: ImportReport) -> None:
+def _check_schema(export: ExportFile, using: str, report: ImportReport) -> None:
     in_file = {tuple(item) for item in export.header.get("migrations", [])}
     if not in_file:
         report.notes.append("the file does not say which migrations it was made with; rows "
@@ -790,7 +792,7 @@ def import_json(
     return report
 
 
-def _names_of(labels) -> list:
+def _names_of(labels: Iterable[str]) -> list[str]:
     names = []
     for label in labels:
         table = table_registry.for_label(label)
@@ -798,7 +800,8 @@ def _names_of(labels) -> list:
     return names
 
 
-def _report_dangling(export, dangling, report: ImportReport) -> None:
+def _report_dangling(export: ExportFile, dangling: list[tuple[Any, ...]],
+                     report: ImportReport) -> None:
     """Name each dangling row by its line: a second pass over the file, only when needed."""
     wanted: dict[Any, Any] = {}
     for model, pk, _parent, _value, reason in dangling:
@@ -814,7 +817,7 @@ def _report_dangling(export, dangling, report: ImportReport) -> None:
             report.add(f"{label} {pk} (in the database)", reason)
 
 
-def reset_sequences(models, connection):
+def reset_sequences(models: list[type[Model]], connection: BaseDatabaseWrapper) -> None:
     statements = connection.ops.sequence_reset_sql(no_style(), models)
     if statements:
         with connection.cursor() as cursor:
