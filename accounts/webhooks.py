@@ -167,7 +167,8 @@ def sign(secret: str, timestamp: float | str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret, timestamp, body, signature, *, tolerance=300, now=None):
+def verify(secret: str, timestamp: int | str, body: bytes, signature: str, *,
+           tolerance: int = 300, now: float | None = None) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
     now = time.time() if now is None else now
     try:
@@ -465,7 +466,7 @@ def resolve_target(url):
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP to a fixed address; the Host header still names the URL's host."""
 
-    def __init__(self, host, port, *, address, timeout) -> None:
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self.pinned_address = address
 
@@ -477,7 +478,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a fixed address; the certificate is checked for, and SNI and Host name, the
     URL's host."""
 
-    def __init__(self, host, port, *, address, timeout) -> None:
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self.pinned_address = address
 

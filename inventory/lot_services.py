@@ -156,7 +156,7 @@ UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
                   StockUnit.Status.AVAILABLE)
 
 
-def unit_deletion_refusal(unit):
+def unit_deletion_refusal(unit: StockUnit) -> str | None:
     """Why a stock unit may not be deleted (it stays for the record), or None when it may be."""
     if unit.status not in UNIT_DELETABLE or unit.deals.exists():
         return (f"{unit.stock_number} is {unit.get_status_display().lower()}"

@@ -256,7 +256,7 @@ def _lock_order(order: PurchaseOrder) -> PurchaseOrder:
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
 
 
-def _refresh(order, locked):
+def _refresh(order: PurchaseOrder, locked: PurchaseOrder) -> PurchaseOrder:
     for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
                  "cancel_reason", "supplier_reference", "updated_at"):
         setattr(order, name, getattr(locked, name))
@@ -459,7 +459,7 @@ def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> Reorder
     return result
 
 
-def purchase_order_deletion_refusal(order):
+def purchase_order_deletion_refusal(order: PurchaseOrder) -> str | None:
     """Why a purchase order may not be deleted (it stays for the record), or None when it may be."""
     if order.status != Status.DRAFT:
         return (f"{order.number} is {order.get_status_display().lower()}: it stays as history "

@@ -88,7 +88,8 @@ def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
-def _move(repair_order, to_status, user=None, note=""):
+def _move(repair_order: RepairOrder, to_status: str, user: User | None = None,
+          note: str = "") -> None:
     """Record the status change on the (locked) order and in its history."""
     now = timezone.now()
     from_status = repair_order.status
@@ -100,7 +101,7 @@ def _move(repair_order, to_status, user=None, note=""):
     _publish_status_change(repair_order, from_status, now)
 
 
-def _publish_status_change(repair_order: RepairOrder, from_status, at) -> None:
+def _publish_status_change(repair_order: RepairOrder, from_status: str, at: datetime) -> None:
     """`repair_order.status_changed` for the partners that may read the order through the API:
     linked to the vehicle's owner and to the customer who pays (the same rule as the API's
     repair orders endpoint). Internal orders are never sent."""
@@ -943,7 +944,7 @@ def actual_hours(job: Job) -> Decimal:
 # Deleting: only what is not yet part of the shop's record
 # --------------------------------------------------------------------------------------------
 
-def appointment_deletion_refusal(appointment):
+def appointment_deletion_refusal(appointment: Appointment) -> str | None:
     """Why an appointment may not be deleted (it stays for the record), or None when it may be."""
     if appointment.status != AppointmentStatus.SCHEDULED:
         return (f"The appointment of {appointment.customer} on {appointment.date} is "
@@ -952,7 +953,7 @@ def appointment_deletion_refusal(appointment):
     return None
 
 
-def job_deletion_refusal(job):
+def job_deletion_refusal(job: Job) -> str | None:
     """Why a job may not be deleted (it stays for the record), or None when it may be."""
     order = job.repair_order
     if order.status not in EDITABLE_STATUSES:
@@ -965,7 +966,7 @@ def job_deletion_refusal(job):
     return None
 
 
-def time_entry_deletion_refusal(entry):
+def time_entry_deletion_refusal(entry: TimeEntry) -> str | None:
     """Why a time entry may not be deleted (it stays for the record), or None when it may be."""
     order = entry.job.repair_order
     if order.status not in EDITABLE_STATUSES:

@@ -133,7 +133,7 @@ def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
     queryset = queryset.annotate(
         _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
 
-    def reconditioning(kind):
+    def reconditioning(kind: str) -> Any:
         return cost_subquery(
             kind, "job__repair_order__vehicle",
             job__repair_order__internal=True,
@@ -660,7 +660,7 @@ def _move(unit: StockUnit, status: str, *, on: date | None = None) -> None:
         raise DealError(str(exc)) from None
 
 
-def _unit_not_available(unit):
+def _unit_not_available(unit: StockUnit) -> str:
     if unit.status == StockUnit.Status.RESERVED:
         holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related(
             "salesperson").first()
@@ -704,7 +704,8 @@ def _check_terms(deal: Deal, result: calculations.DealFigures) -> None:
     check_down_payment(deal)
 
 
-def _record_commission(deal: Deal, result, now) -> Any:
+def _record_commission(deal: Deal, result: calculations.DealFigures,
+                       now: datetime) -> Commission | None:
     plan = commission_plan_for(deal.salesperson)
     if plan is None:
         return None
@@ -716,7 +717,7 @@ def _record_commission(deal: Deal, result, now) -> Any:
     )
 
 
-def deal_deletion_refusal(deal):
+def deal_deletion_refusal(deal: Deal) -> str | None:
     """Why a deal may not be deleted (it stays for the record), or None when it may be."""
     if not deal.is_draft:
         return (f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
@@ -725,7 +726,7 @@ def deal_deletion_refusal(deal):
     return None
 
 
-def lead_deletion_refusal(lead):
+def lead_deletion_refusal(lead: Lead) -> str | None:
     """Why a lead may not be deleted (it stays for the record), or None when it may be."""
     if lead.status not in Lead.OPEN:
         return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
@@ -733,7 +734,7 @@ def lead_deletion_refusal(lead):
     return None
 
 
-def stale_draft_deals(cutoff):
+def stale_draft_deals(cutoff: datetime) -> QuerySet[Deal]:
     """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
     (money received), no commission, no trade-in (an appraisal of the buyer's car). The rule of
     `prune_temp_data`, which deletes them."""
