@@ -217,7 +217,8 @@ def audit_dependencies(
     _audit_findings(report, audit, everything, scope, service)
 
 
-def _audit_findings(report: Report, audit, pins, scope, service) -> None:
+def _audit_findings(report: Report, audit: dict[str, Any], pins: Any, scope: str,
+                    service: str) -> None:
     vulnerable, skipped = [], []
     for dependency in audit.get("dependencies", []):
         pin = pins.get(canonicalize_name(dependency["name"]))
