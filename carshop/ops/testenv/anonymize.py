@@ -191,7 +191,7 @@ class Anonymizer:
     def customers(self) -> None:
         from accounts.models import phone_digits
 
-        def change(c):
+        def change(c: Any) -> bool:
             r = self.rng("customer", c.pk)
             old = {f: getattr(c, f) for f in PERSONAL_FIELDS["accounts.customer"]}
             first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
@@ -239,7 +239,7 @@ class Anonymizer:
     def users(self) -> None:
         from carshop.audit import SYSTEM_USERNAME
 
-        def change(u):
+        def change(u: Any) -> bool:
             if u.username == SYSTEM_USERNAME or u.username.startswith("partner:"):
                 # Not people: the commands' account, and partners' service users (named after
                 # the partner company).
@@ -276,7 +276,7 @@ class Anonymizer:
         return "!test-env-" + hashlib.sha256(f"{self.seed}:password:{pk}".encode()).hexdigest()[:32]
 
     def partners(self) -> None:
-        def change(p):
+        def change(p: Any) -> bool:
             r = self.rng("partner", p.pk)
             old = (p.contact_name, p.contact_email, p.contact_phone, p.notes)
             if p.contact_name:
@@ -300,14 +300,14 @@ class Anonymizer:
                                           "notes"), change)
         now = timezone.now()
 
-        def revoke(key) -> bool:
+        def revoke(key: Any) -> bool:
             key.hashed_key = "!revoked-in-test-env"
             key.revoked_at = key.revoked_at or now
             return True
 
         self.rewrite("accounts.PartnerKey", ("hashed_key", "revoked_at"), revoke)
 
-        def unhook(sub) -> bool:
+        def unhook(sub: Any) -> bool:
             new_url = f"https://webhooks.example.invalid/test-env/{sub.pk}"
             if sub.url:
                 self.literals.setdefault(sub.url, new_url)
@@ -318,7 +318,7 @@ class Anonymizer:
         self.rewrite("accounts.WebhookSubscription", ("url", "secret"), unhook)
 
     def vehicles(self) -> None:
-        def change(v) -> bool:
+        def change(v: Any) -> bool:
             if not v.plate:
                 return False
             r = self.rng("plate", v.pk)
@@ -332,7 +332,7 @@ class Anonymizer:
                      self.model("inventory.Vehicle")._base_manager.exclude(plate=""))
 
     def leads(self) -> None:
-        def change(lead):
+        def change(lead: Any) -> bool:
             old = (lead.notes, lead.message)
             lead.notes = NOTES_REMOVED if lead.notes else ""
             lead.message = LEAD_MESSAGE if lead.message else ""
@@ -345,7 +345,7 @@ class Anonymizer:
         customers = dict(model._base_manager.using(self.alias).exclude(authorized_by="")
                          .values_list("pk", "repair_order__customer_id"))
 
-        def change(job) -> bool:
+        def change(job: Any) -> bool:
             # The customer's name as given on the phone: the copy's name of the order's customer.
             new = self.customer_names.get(customers.get(job.pk)) or "Customer"
             self.remember(job.authorized_by, new)
@@ -359,7 +359,7 @@ class Anonymizer:
         model = self.model("inventory.StockUnit")
         private = ("trade_in", "private")
 
-        def change(unit):
+        def change(unit: Any) -> bool:
             old = unit.acquired_from
             if unit.source in private:
                 # A person sold or traded it in: their name goes.
@@ -373,7 +373,7 @@ class Anonymizer:
 
     def free_text(self) -> None:
         for label, fields in FREE_TEXT:
-            def change(row, fields=fields):
+            def change(row: Any, fields: Sequence[str] = fields) -> bool:
                 changed = False
                 for field in fields:
                     old = getattr(row, field)
@@ -391,7 +391,7 @@ class Anonymizer:
         customers = {c.pk: c for c in self.model("accounts.Customer")._base_manager
                      .using(self.alias).filter(invoices__isnull=False).distinct()}
 
-        def change(invoice):
+        def change(invoice: Any) -> bool:
             old = json.dumps(invoice.snapshot, sort_keys=True)
             snapshot = self.scrub_json(invoice.snapshot)
             if isinstance(snapshot, dict) and snapshot.get("customer"):
@@ -403,7 +403,7 @@ class Anonymizer:
         self.rewrite("repairs.Invoice", ("snapshot",), change, read=("customer",))
 
     def stored_answers(self) -> None:
-        def change(request):
+        def change(request: Any) -> bool:
             old = request.response_body
             request.response_body = self.scrub_json(old)
             return request.response_body != old
@@ -425,7 +425,7 @@ class Anonymizer:
         verbose = {label: self.model(label)._meta.verbose_name.capitalize()
                    for label in PERSON_MODELS}
 
-        def change(entry):
+        def change(entry: Any) -> bool:
             label = labels.get(entry.content_type_id, "")
             personal = PERSONAL_FIELDS.get(label, set())
             gone = label in existing and entry.object_pk not in existing[label]
@@ -476,7 +476,7 @@ class Anonymizer:
         return data
 
     def admin_log(self) -> None:
-        def change(entry):
+        def change(entry: Any) -> bool:
             old = entry.object_repr
             entry.object_repr = self.scrub_text(old)
             return entry.object_repr != old

@@ -170,7 +170,7 @@ def check_health() -> dict[str, bool | str | list]:
     # Liveness only: backup freshness is about the live database's backups, not the copy.
     view = HealthCheckView(checks=LIVENESS_CHECKS)
 
-    async def run_all():
+    async def run_all() -> list[Any]:
         return await asyncio.gather(*(check.get_result() for check in view.get_checks()))
 
     items = []
