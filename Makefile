@@ -35,6 +35,7 @@ lint: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
+	DJANGO_ENV=test $(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Benchmarks at scale (PostgreSQL only, never part of `make test`); see bench/RESULTS.md.

@@ -78,7 +78,7 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
                     "last_login")
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on UserAdmin; stubs say Optional
         ("Contact", {"fields": ("phone",)}),
     )
 

@@ -12,7 +12,7 @@ class PriceHidingMixin(HiddenFieldsMixin):
     """Hides the `price_fields` (prices, rates, amounts, totals, payments) from whoever may not
     see prices (accounts.roles.sees_prices): technicians."""
 
-    price_fields = ()
+    price_fields: tuple[str, ...] = ()
 
     def hidden_fields(self, request):
         hidden = super().hidden_fields(request)

@@ -56,10 +56,10 @@ class CarshopResource(resources.ModelResource):
     WIDGETS_MAP = {**resources.ModelResource.WIDGETS_MAP, "DateTimeField": IsoDateTimeWidget}
 
     # Model fields written out but never read in: computed on save or kept by the services.
-    read_only = ()
+    read_only: tuple[str, ...] = ()
     # Money columns, left out of the admin's exports for roles that may not see them.
-    price_fields = ()
-    cost_fields = ()
+    price_fields: tuple[str, ...] = ()
+    cost_fields: tuple[str, ...] = ()
 
     class Meta:
         clean_model_instances = True

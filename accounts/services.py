@@ -5,9 +5,13 @@ the audit log can credit what the partner's keys change. Keys are random strings
 their prefix and a SHA-512 hash are kept (djangorestframework-api-key's generator and hasher).
 """
 
+from __future__ import annotations
+
 import re
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -19,7 +23,14 @@ from rest_framework_api_key.crypto import KeyGenerator
 
 from accounts import webhooks
 from accounts.exceptions import AccountsError
-from accounts.models import IdempotentRequest, Partner, PartnerKey, User, WebhookSubscription
+from accounts.models import (
+    Customer,
+    IdempotentRequest,
+    Partner,
+    PartnerKey,
+    User,
+    WebhookSubscription,
+)
 from accounts.roles import PARTNER
 from accounts.scopes import EVENTS, SCOPES, events_allowed
 
@@ -27,11 +38,12 @@ KEY_GENERATOR = KeyGenerator(prefix_length=8, secret_key_length=40)
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
 
 
-def service_username(slug):
+def service_username(slug: str) -> str:
     return f"partner:{slug}"
 
 
-def create_partner(name, *, kind=Partner.Kind.OTHER, slug="", customers=(), **details):
+def create_partner(name: str, *, kind: str = Partner.Kind.OTHER, slug: str = "",
+                   customers: Iterable[Customer | int] = (), **details: Any) -> Partner:
     """Create a partner with its inactive service user (in the Partner group)."""
     name = (name or "").strip()
     if not name:
@@ -56,7 +68,7 @@ def create_partner(name, *, kind=Partner.Kind.OTHER, slug="", customers=(), **de
     return partner
 
 
-def validate_scopes(scopes):
+def validate_scopes(scopes: Iterable[str] | None) -> list[str]:
     scopes = list(dict.fromkeys(scopes or ()))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
@@ -67,7 +79,7 @@ def validate_scopes(scopes):
     return scopes
 
 
-def validate_throttle_rate(rate):
+def validate_throttle_rate(rate: str | None) -> str:
     rate = (rate or "").strip()
     if rate and not _RATE.match(rate):
         raise AccountsError("Write the rate as a number of requests per sec, min, hour or day, "
@@ -75,7 +87,15 @@ def validate_throttle_rate(rate):
     return rate.replace(" ", "")
 
 
-def issue_key(partner, *, name, scopes, expires_at=None, throttle_rate="", created_by=None):
+def issue_key(
+    partner: Partner,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+    throttle_rate: str = "",
+    created_by: User | None = None,
+) -> tuple[PartnerKey, str]:
     """Create a key for the partner. Returns (key, plain key): the plain key is shown once."""
     scopes = validate_scopes(scopes)
     throttle_rate = validate_throttle_rate(throttle_rate)
@@ -95,7 +115,7 @@ def issue_key(partner, *, name, scopes, expires_at=None, throttle_rate="", creat
     return key, plain
 
 
-def revoke_key(key):
+def revoke_key(key: PartnerKey) -> PartnerKey:
     """Stop a key from working, for good (its history stays)."""
     with transaction.atomic():
         key = PartnerKey.objects.select_for_update().get(pk=key.pk)
@@ -105,7 +125,7 @@ def revoke_key(key):
     return key
 
 
-def find_usable_key(plain):
+def find_usable_key(plain: str) -> PartnerKey | None:
     """The usable key whose plain text is `plain`, with its partner and service user, or None."""
     prefix, dot, secret = (plain or "").partition(".")
     if not dot or not prefix or not secret or len(prefix) > 16:
@@ -121,7 +141,7 @@ def find_usable_key(plain):
     return key
 
 
-def record_key_use(key, now=None, every_seconds=60):
+def record_key_use(key: PartnerKey, now: datetime | None = None, every_seconds: int = 60) -> None:
     """Note when a key was last used, writing at most once a minute per key."""
     now = now or timezone.now()
     if key.last_used_at is not None and (now - key.last_used_at).total_seconds() < every_seconds:
@@ -130,8 +150,16 @@ def record_key_use(key, now=None, every_seconds=60):
     key.last_used_at = now
 
 
-def subscribe(partner, *, url, events, scopes=None, description="", is_active=True,
-              verify=True):
+def subscribe(
+    partner: Partner,
+    *,
+    url: str,
+    events: Iterable[str],
+    scopes: Iterable[str] | None = None,
+    description: str = "",
+    is_active: bool = True,
+    verify: bool = True,
+) -> WebhookSubscription:
     """Subscribe a partner's URL to events. With `scopes` (the calling key's), only the events
     those scopes allow may be chosen. One subscription per partner and URL, at most
     WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER per partner. Then the URL is sent the verification
@@ -156,7 +184,7 @@ def subscribe(partner, *, url, events, scopes=None, description="", is_active=Tr
     return subscription
 
 
-def check_room_for_subscription(partner, url):
+def check_room_for_subscription(partner: Partner, url: str) -> None:
     """Refuse a second subscription of the same URL, or one over the partner's limit."""
     limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
     existing = WebhookSubscription.objects.filter(partner=partner)
@@ -168,7 +196,7 @@ def check_room_for_subscription(partner, url):
                             "first.", field="url")
 
 
-def _checked_events(events, scopes):
+def _checked_events(events: Iterable[str] | None, scopes: Iterable[str] | None) -> list[str]:
     events = list(dict.fromkeys(events or ()))
     unknown = [event for event in events if event not in EVENTS]
     if unknown:
@@ -186,7 +214,7 @@ def _checked_events(events, scopes):
     return events
 
 
-def verify_subscription(subscription, now=None):
+def verify_subscription(subscription: WebhookSubscription, now: datetime | None = None) -> bool:
     """Send the subscription's URL the verification handshake (accounts.webhooks); at most
     WEBHOOK_HANDSHAKES_PER_HOUR per partner, so the handshake itself cannot be used to flood a
     server. Returns True when the URL answered and now receives events."""
@@ -201,8 +229,15 @@ def verify_subscription(subscription, now=None):
     return webhooks.verify_subscription(subscription, now=now)
 
 
-def update_subscription(subscription, *, is_active=None, description=None, events=None,
-                        scopes=None, rotate_secret=False):
+def update_subscription(
+    subscription: WebhookSubscription,
+    *,
+    is_active: bool | None = None,
+    description: str | None = None,
+    events: Iterable[str] | None = None,
+    scopes: Iterable[str] | None = None,
+    rotate_secret: bool = False,
+) -> str | None:
     """Pause or resume a subscription, change its description or events, or give it a new
     signing secret (the old one stops working at once). Returns the new secret, or None."""
     with transaction.atomic():
@@ -222,7 +257,7 @@ def update_subscription(subscription, *, is_active=None, description=None, event
     return secret
 
 
-def subscription_deletion_refusal(subscription):
+def subscription_deletion_refusal(subscription: WebhookSubscription) -> str | None:
     """Why a webhook subscription may not be deleted (its deliveries stay in the log), or None
     when it may be."""
     if subscription.deliveries.exists():
@@ -231,11 +266,11 @@ def subscription_deletion_refusal(subscription):
     return None
 
 
-def new_webhook_secret():
+def new_webhook_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def forget_idempotency_keys(now=None):
+def forget_idempotency_keys(now: datetime | None = None) -> int:
     """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS. Returns how many."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()

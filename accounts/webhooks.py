@@ -30,6 +30,8 @@ error, timeout, any status but 2xx) is retried with exponential backoff, WEBHOOK
 seconds doubled after each failure, until WEBHOOK_MAX_ATTEMPTS.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import hmac
@@ -43,7 +45,9 @@ import socket
 import ssl
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -77,7 +81,9 @@ STALE_SENDING = timedelta(minutes=15)
 # Publishing (inside the caller's transaction)
 # ---------------------------------------------------------------------------------------------
 
-def publish(event_type, payload, *, scope=None, customer=None, partner=None):
+def publish(event_type: str, payload: dict[str, Any], *, scope: str | None = None,
+            customer: Any = None, partner: Any = None,
+            ) -> WebhookEvent:
     """Record an event and its deliveries in the current transaction; deliver after commit.
 
     `scope` defaults to the scope the event type needs (accounts.scopes.EVENTS); `customer` and
@@ -107,7 +113,10 @@ def publish(event_type, payload, *, scope=None, customer=None, partner=None):
     return event
 
 
-def subscribers(event_type, scope, *, customer_id=None, partner_id=None, now=None):
+def subscribers(
+    event_type: str, scope: str, *, customer_id: int | None = None, partner_id: int | None = None,
+    now: datetime | None = None
+) -> list[WebhookSubscription]:
     """Active subscriptions to `event_type` whose partner may receive an event with `scope`."""
     now = now or timezone.now()
     candidates = (
@@ -137,7 +146,7 @@ def subscribers(event_type, scope, *, customer_id=None, partner_id=None, now=Non
     return chosen
 
 
-def enqueue(delivery_ids, run_after=None):
+def enqueue(delivery_ids: Iterable[int], run_after: datetime | None = None) -> None:
     """Queue a delivery task for each id (deferred to `run_after` where the backend can)."""
     send = deliver_webhook.using(queue_name=QUEUE)
     if run_after is not None:
@@ -152,13 +161,14 @@ def enqueue(delivery_ids, run_after=None):
 # Delivering (in the worker)
 # ---------------------------------------------------------------------------------------------
 
-def sign(secret, timestamp, body):
+def sign(secret: str, timestamp: float | str, body: bytes) -> str:
     """The signature header's value for a request body sent at `timestamp` (Unix seconds)."""
     message = f"{int(timestamp)}.".encode() + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret, timestamp, body, signature, *, tolerance=300, now=None):
+def verify(secret: str, timestamp: int | str, body: bytes, signature: str, *,
+           tolerance: int = 300, now: float | None = None) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
     now = time.time() if now is None else now
     try:
@@ -168,13 +178,13 @@ def verify(secret, timestamp, body, signature, *, tolerance=300, now=None):
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
 
 
-def retry_delay(attempts):
+def retry_delay(attempts: int) -> int:
     """Seconds to wait after the n-th failed attempt: doubling, capped."""
     delay = settings.WEBHOOK_RETRY_DELAY * (2 ** max(attempts - 1, 0))
     return min(delay, settings.WEBHOOK_MAX_RETRY_DELAY)
 
 
-def body_of(event):
+def body_of(event: WebhookEvent) -> bytes:
     document = {
         "id": str(event.event_id),
         "type": event.event_type,
@@ -185,12 +195,12 @@ def body_of(event):
 
 
 @task(queue_name=QUEUE)
-def deliver_webhook(delivery_id):
+def deliver_webhook(delivery_id: int) -> str | None:
     """Task: send one delivery once; on failure schedule the next attempt. Returns its status."""
     return attempt_delivery(delivery_id)
 
 
-def attempt_delivery(delivery_id, now=None):
+def attempt_delivery(delivery_id: int, now: datetime | None = None) -> str | None:
     """Send a due delivery once (`now` is the clock, for tests). Returns the new status, or None
     when the delivery was not due (already sent, given up, or sent by another task)."""
     now = now or timezone.now()
@@ -232,15 +242,24 @@ def attempt_delivery(delivery_id, now=None):
     return WebhookDelivery.Status.PENDING
 
 
-def _finish(delivery, attempts, status, *, status_code=None, error="", delivered_at=None,
-            next_attempt_at=None):
+def _finish(
+    delivery: WebhookDelivery,
+    attempts: int,
+    status: str,
+    *,
+    status_code: int | None = None,
+    error: str = "",
+    delivered_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=status, attempts=attempts, response_status=status_code, error=error[:2000],
         delivered_at=delivered_at, next_attempt_at=next_attempt_at,
     )
 
 
-def post(subscription, event, delivery):
+def post(subscription: WebhookSubscription, event: WebhookEvent,
+         delivery: WebhookDelivery) -> tuple[int | None, str]:
     """POST the signed event. Returns (status code or None, error text)."""
     body = body_of(event)
     status, _text, error = send_signed(subscription.url, subscription.secret, body, {
@@ -251,7 +270,8 @@ def post(subscription, event, delivery):
     return status, error
 
 
-def send_signed(url, secret, body, headers):
+def send_signed(url: str, secret: str, body: bytes,
+                headers: dict[str, str]) -> tuple[int | None, bytes, str]:
     """POST `body` to `url`, signed with `secret`, connecting to the address that was checked.
     Returns (status code or None, the start of the answer's body, error text)."""
     timestamp = int(time.time())
@@ -282,7 +302,7 @@ def send_signed(url, secret, body, headers):
     return response.status, text, f"HTTP {response.status}: {detail}".strip()
 
 
-def verify_subscription(subscription, now=None):
+def verify_subscription(subscription: WebhookSubscription, now: datetime | None = None) -> bool:
     """The handshake: POST a signed challenge to the subscription's URL, which must answer 2xx
     with the challenge (`{"challenge": "..."}`, or the challenge alone). Records verified_at, or
     the reason in verification_error (and no events go there). Returns True when verified."""
@@ -308,7 +328,7 @@ def verify_subscription(subscription, now=None):
     return not error
 
 
-def _echoes(text, challenge):
+def _echoes(text: bytes, challenge: str) -> bool:
     try:
         answer = json.loads(text)
     except ValueError:
@@ -318,7 +338,7 @@ def _echoes(text, challenge):
     return isinstance(answer, str) and hmac.compare_digest(answer, challenge)
 
 
-def deliver_due(now=None, limit=1000):
+def deliver_due(now: datetime | None = None, limit: int = 1000) -> int:
     """Re-enqueue deliveries that are due but have no task (lost, or interrupted mid-send).
     Returns how many were queued."""
     now = now or timezone.now()
@@ -351,14 +371,14 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_ANSWER = 4096
 
 
-def _is_public(address):
+def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(str(address).split("%", 1)[0])
     if ip.version == 6 and any(ip in network for network in _EMBEDS_IPV4):
         return False
     return ip.is_global and not ip.is_multicast
 
 
-def allowed_ports(scheme):
+def allowed_ports(scheme: str) -> set[int] | None:
     """Ports a webhook URL may name: 443 for https, 80 for http where insecure URLs are allowed
     (development and tests, whose receivers also listen on other ports: any port there)."""
     if settings.WEBHOOK_ALLOW_INSECURE_URLS:
@@ -366,7 +386,7 @@ def allowed_ports(scheme):
     return {443} if scheme == "https" else {80}
 
 
-def validate_target_url(url):
+def validate_target_url(url: str) -> None:
     """Refuse URLs the worker must not call: not a well-formed http(s) URL, not https on port 443
     in production, or naming a loopback/private address. (Names are resolved when sending.)"""
     url = url or ""
@@ -416,7 +436,7 @@ class Target:
     path: str
     address: str
 
-    def connection(self, timeout):
+    def connection(self, timeout: float) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
         if self.scheme == "https":
             return _PinnedHTTPSConnection(self.host, self.port, address=self.address,
                                           timeout=timeout)
@@ -446,11 +466,11 @@ def resolve_target(url):
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP to a fixed address; the Host header still names the URL's host."""
 
-    def __init__(self, host, port, *, address, timeout):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self.pinned_address = address
 
-    def connect(self):
+    def connect(self) -> None:
         self.sock = socket.create_connection((self.pinned_address, self.port), self.timeout)
 
 
@@ -458,7 +478,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a fixed address; the certificate is checked for, and SNI and Host name, the
     URL's host."""
 
-    def __init__(self, host, port, *, address, timeout):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self.pinned_address = address
 

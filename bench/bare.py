@@ -1,10 +1,13 @@
 """Bare views: an API list's rows straight from .values(), as JSON, with nothing around them (no
 authentication, serializer, filters or pagination). The API pages are compared with these."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import Http404, JsonResponse
 
 # name -> function(request, page_size) returning the rows (see bench/api.py)
-BARE_LISTS = {}
+BARE_LISTS: dict[str, Callable[..., Any]] = {}
 
 
 def view(request, name):

@@ -7,12 +7,14 @@ search_fields across the related tables, no list_select_related, Django's pagina
 the list and of the whole table on every page).
 """
 
+from typing import Any
+
 from django.apps import apps
 from django.contrib import admin
 
 untuned_site = admin.AdminSite(name="untuned")
 
-PLAIN = {
+PLAIN: dict[str, dict[str, Any]] = {
     "repairs.RepairOrder": {
         "list_display": ("number", "status", "customer", "vehicle", "advisor", "opened_at",
                          "promised_at", "internal"),

@@ -33,7 +33,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
@@ -202,7 +202,7 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     delete_refused_help = ""
     # Rows that go with a deleted row (its lines), although their own admin never deletes one
     # by itself: deleting the row needs no permission on them.
-    deleted_with = ()
+    deleted_with: tuple[type[Model], ...] = ()
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))
@@ -313,7 +313,8 @@ def linked_only_where_allowed(field, remote_field, remote_obj):
     return _django_admin_url(field, remote_field, remote_obj)
 
 
-helpers.AdminReadonlyField.get_admin_url = linked_only_where_allowed
+# Django offers no hook for the link, so its method is replaced.
+helpers.AdminReadonlyField.get_admin_url = linked_only_where_allowed  # type: ignore[method-assign]
 
 DELETE_REFUSALS_SHOWN = 5
 

@@ -6,10 +6,10 @@ class DomainError(Exception):
     derive from this class, so the admin, the API and the commands each handle it in one place.
     """
 
-    def __init__(self, message, field=None):
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self.message)

@@ -6,6 +6,6 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-def money(value):
+def money(value: Decimal | int | str) -> Decimal:
     """`value` (a Decimal, int or numeric string) as an amount in cents, rounded half up."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -7,6 +7,15 @@ which actions and buttons to offer for a status. The refusal is the app's own Do
 subclass, with a message for the user written by the app (`refusal`).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from core.errors import DomainError
+
 
 class Pipeline:
     """The allowed moves of one status machine.
@@ -16,25 +25,28 @@ class Pipeline:
     message.
     """
 
-    def __init__(self, moves, *, error, refusal):
-        self.moves = {source: tuple(targets) for source, targets in moves.items()}
+    def __init__(self, moves: Mapping[str, Iterable[str]], *, error: type[DomainError],
+                 refusal: Callable[..., str]) -> None:
+        self.moves: dict[str, tuple[str, ...]] = {
+            source: tuple(targets) for source, targets in moves.items()}
         self.error = error
         self.refusal = refusal
 
-    def allows(self, status, *targets):
+    def allows(self, status: str, *targets: str) -> bool:
         """Whether `status` may move to one of `targets`."""
         allowed = self.moves.get(status, ())
         return any(target in allowed for target in targets)
 
-    def targets(self, status):
+    def targets(self, status: str) -> tuple[str, ...]:
         """The statuses `status` may move to, in the order declared."""
         return self.moves.get(status, ())
 
-    def sources(self, *targets):
+    def sources(self, *targets: str) -> tuple[str, ...]:
         """The statuses that may move to one of `targets`, in the order declared."""
         return tuple(source for source in self.moves if self.allows(source, *targets))
 
-    def check(self, obj, *targets, refusal=None):
+    def check(self, obj: Any, *targets: str,
+              refusal: Callable[..., str] | None = None) -> None:
         """Raise the pipeline's error unless `obj` may move from its status to one of
         `targets`; `refusal` words this refusal when the pipeline's own wording does not fit."""
         if not self.allows(obj.status, *targets):

@@ -9,6 +9,9 @@ transaction of the change: `stock_unit.available` when a unit goes on sale, `sto
 when it is sold.
 """
 
+from __future__ import annotations
+
+from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -22,7 +25,7 @@ from inventory.models import Vehicle
 from inventory.workflow import STOCK_UNIT_PIPELINE
 
 
-def transition(unit, status, *, on=None):
+def transition(unit: StockUnit, status: str, *, on: date | None = None) -> StockUnit:
     """Move a unit whose row the caller has locked to `status`, checked against the workflow."""
     STOCK_UNIT_PIPELINE.check(unit, status)
     unit.status = status
@@ -53,7 +56,7 @@ def _publish(unit):
     })
 
 
-def acquire_unit(unit):
+def acquire_unit(unit: StockUnit) -> StockUnit:
     """Put a new (unsaved) stock unit on the lot; the business becomes its vehicle's owner."""
     if unit.pk is not None:
         raise StockUnitError("This stock unit is already on the lot.")
@@ -87,7 +90,7 @@ def acquire_unit(unit):
     return unit
 
 
-def move_unit(unit, status, *, on=None):
+def move_unit(unit: StockUnit, status: str, *, on: date | None = None) -> StockUnit:
     """A manual step of the workflow: start reconditioning, or make the unit available (on the
     front line `on` that day, today by default, the first time)."""
     if status in StockUnit.DEAL_ONLY:
@@ -101,7 +104,7 @@ def move_unit(unit, status, *, on=None):
     return unit
 
 
-def wholesale_unit(unit, price, *, on=None):
+def wholesale_unit(unit: StockUnit, price: Decimal, *, on: date | None = None) -> StockUnit:
     """The unit leaves the lot to another dealer or an auction for `price`."""
     price = Decimal(price)
     if price < 0:
@@ -122,7 +125,7 @@ def wholesale_unit(unit, price, *, on=None):
     return unit
 
 
-def set_main_photo(photo):
+def set_main_photo(photo: StockUnitPhoto) -> StockUnitPhoto:
     """Make `photo` its unit's main photo (the previous main photo stays, as a normal one).
     Saved one by one (not a bulk update) so the audit log shows the change."""
     with transaction.atomic():
@@ -147,7 +150,7 @@ def ensure_main_photo(unit):
             first.save(update_fields=["is_main"])
 
 
-def _copy_state(source, target):
+def _copy_state(source: StockUnit, target: StockUnit) -> None:
     for field in ("status", "available_on", "disposed_on", "wholesale_price", "updated_at"):
         setattr(target, field, getattr(source, field))
 
@@ -157,7 +160,7 @@ UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
                   StockUnit.Status.AVAILABLE)
 
 
-def unit_deletion_refusal(unit):
+def unit_deletion_refusal(unit: StockUnit) -> str | None:
     """Why a stock unit may not be deleted (it stays for the record), or None when it may be."""
     if unit.status not in UNIT_DELETABLE or unit.deals.exists():
         return (f"{unit.stock_number} is {unit.get_status_display().lower()}"

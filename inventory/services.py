@@ -9,9 +9,14 @@ Lock order, everywhere, to rule out deadlocks: purchase order, then its lines, t
 ascending id. Functions that take several parts lock them in that order too.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,6 +24,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import limits
+from accounts.models import User
 from core.money import money
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
@@ -29,6 +35,7 @@ from inventory.models import (
     PurchaseReceipt,
     PurchaseReceiptLine,
     StockMovement,
+    Supplier,
     Vehicle,
 )
 from inventory.vin import decode_vin, validate_vin
@@ -38,7 +45,7 @@ from inventory.workflow import PURCHASE_ORDER_PIPELINE, RECEIVED_STATUSES, statu
 # ---------------------------------------------------------------------------------------------
 # Vehicles
 # ---------------------------------------------------------------------------------------------
-def save_vehicle(vehicle):
+def save_vehicle(vehicle: Vehicle) -> Vehicle:
     """Validate and decode the VIN, fill make and model year from it when empty, and save.
 
     Works for a new vehicle and for changes to a known one. Raises InvalidVin (message naming the
@@ -67,12 +74,12 @@ def save_vehicle(vehicle):
     return vehicle
 
 
-def create_vehicle(vin, **details):
+def create_vehicle(vin: str, **details: Any) -> Vehicle:
     """A new vehicle from its VIN and any of make, model, trim, engine, color, plate, owner."""
     return save_vehicle(Vehicle(vin=vin, **details))
 
 
-def check_odometer(vehicle, reading, read_on, note=""):
+def check_odometer(vehicle: Vehicle, reading: int, read_on: date, note: str = "") -> None:
     """Refuse a reading that breaks the odometer rule (InventoryError naming the field).
 
     A reading may not be lower than one taken on or before its date, nor higher than one taken
@@ -127,7 +134,16 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
 # ---------------------------------------------------------------------------------------------
 # Parts ledger
 # ---------------------------------------------------------------------------------------------
-def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="", user=None):
+def _record(
+    part_id: int,
+    kind: str,
+    quantity: int,
+    *,
+    unit_cost: Decimal | None = None,
+    reason: str = "",
+    reference: str = "",
+    user: User | None = None,
+) -> StockMovement:
     if abs(quantity) > limits.MAX_STOCK_QUANTITY:
         raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"),
                              field="quantity")
@@ -154,7 +170,8 @@ def _record(part_id, kind, quantity, *, unit_cost=None, reason="", reference="",
         return movement
 
 
-def issue_part(part, quantity, *, reference="", user=None):
+def issue_part(part: Part, quantity: int, *, reference: str = "",
+               user: User | None = None) -> StockMovement:
     """Take `quantity` of a part out of stock for a repair order."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
@@ -164,7 +181,14 @@ def issue_part(part, quantity, *, reference="", user=None):
     return movement
 
 
-def return_part(part, quantity, *, reference="", user=None, unit_cost=None):
+def return_part(
+    part: Part,
+    quantity: int,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    unit_cost: Decimal | None = None,
+) -> StockMovement:
     """Put parts back into stock (removed from a repair order, or the order was canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
@@ -174,7 +198,8 @@ def return_part(part, quantity, *, reference="", user=None, unit_cost=None):
     return movement
 
 
-def adjust_stock(part, quantity, *, reason, user=None):
+def adjust_stock(part: Part, quantity: int, *, reason: str,
+                 user: User | None = None) -> StockMovement:
     """Correct stock after a count: positive or negative, always with a reason."""
     if not quantity:
         raise InventoryError("An adjustment changes the quantity.", field="quantity")
@@ -186,7 +211,9 @@ def adjust_stock(part, quantity, *, reason, user=None):
     return movement
 
 
-def receive_part(part, quantity, unit_cost, *, reference="", user=None):
+def receive_part(
+    part: Part, quantity: int, unit_cost: Decimal, *, reference: str = "", user: User | None = None
+) -> StockMovement:
     """Add received parts to stock and move the part's average cost toward the new cost."""
     if quantity <= 0:
         raise InventoryError("Quantity received must be positive.")
@@ -209,7 +236,7 @@ def receive_part(part, quantity, unit_cost, *, reference="", user=None):
     return movement
 
 
-def ledger_balance(part):
+def ledger_balance(part: Part) -> int:
     """Stock on hand recomputed from the ledger (what on_hand must always equal)."""
     return part.movements.aggregate(total=Sum("quantity"))["total"] or 0
 
@@ -225,18 +252,21 @@ OPEN_STATUSES = (Status.DRAFT, Status.ORDERED, Status.PARTIALLY_RECEIVED)
 _EDIT_REFUSAL = "its lines can only be changed while it is a draft"
 
 
-def _lock_order(order):
+def _lock_order(order: PurchaseOrder) -> PurchaseOrder:
     return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
 
 
-def _refresh(order, locked):
+def _refresh(order: PurchaseOrder, locked: PurchaseOrder) -> PurchaseOrder:
     for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
                  "cancel_reason", "supplier_reference", "updated_at"):
         setattr(order, name, getattr(locked, name))
     return order
 
 
-def create_purchase_order(supplier, lines=(), *, user=None, notes="", expected_on=None):
+def create_purchase_order(
+    supplier: Supplier, lines: Iterable[tuple[Any, ...]] = (), *, user: User | None = None,
+    notes: str = "", expected_on: date | None = None
+) -> PurchaseOrder:
     """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
     (the part's average cost when not given)."""
     with transaction.atomic():
@@ -247,7 +277,9 @@ def create_purchase_order(supplier, lines=(), *, user=None, notes="", expected_o
     return order
 
 
-def add_purchase_order_line(order, part, quantity, unit_cost=None):
+def add_purchase_order_line(
+    order: PurchaseOrder, part: Part, quantity: int, unit_cost: Decimal | None = None
+) -> PurchaseOrderLine:
     """Add a part to a draft order (or add to its quantity if it is already on it)."""
     quantity = int(quantity)
     if quantity <= 0:
@@ -279,7 +311,9 @@ def add_purchase_order_line(order, part, quantity, unit_cost=None):
         return line
 
 
-def place_purchase_order(order, *, user=None, supplier_reference=""):
+def place_purchase_order(
+    order: PurchaseOrder, *, user: User | None = None, supplier_reference: str = ""
+) -> PurchaseOrder:
     """draft -> ordered: the order went to the supplier."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -295,7 +329,8 @@ def place_purchase_order(order, *, user=None, supplier_reference=""):
     return _refresh(order, locked)
 
 
-def cancel_purchase_order(order, *, user=None, reason=""):
+def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None,
+                          reason: str = "") -> PurchaseOrder:
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -307,7 +342,14 @@ def cancel_purchase_order(order, *, user=None, reason=""):
     return _refresh(order, locked)
 
 
-def receive_purchase_order(order, quantities=None, *, user=None, packing_slip="", notes=""):
+def receive_purchase_order(
+    order: PurchaseOrder,
+    quantities: Mapping[Any, int | str | None] | None = None,
+    *,
+    user: User | None = None,
+    packing_slip: str = "",
+    notes: str = "",
+) -> PurchaseReceipt:
     """Receive a delivery: the quantities per line (a mapping of line or line id to quantity;
     everything still outstanding when None). Each line received goes through receive_part
     (stock and average cost); the order becomes partially received or received.
@@ -348,7 +390,8 @@ def receive_purchase_order(order, quantities=None, *, user=None, packing_slip=""
     return receipt
 
 
-def _quantities_to_receive(order, lines, quantities):
+def _quantities_to_receive(order: PurchaseOrder, lines: dict[int, PurchaseOrderLine],
+                           quantities: Mapping[Any, int | str | None] | None) -> dict[int, int]:
     if quantities is None:
         wanted = {pk: line.outstanding for pk, line in lines.items() if line.outstanding}
     else:
@@ -380,7 +423,7 @@ class ReorderResult:
     skipped: list = field(default_factory=list)
 
 
-def reorder_parts(parts, *, user=None):
+def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> ReorderResult:
     """One draft purchase order per usual supplier for the given parts, each for its reorder
     quantity. Parts without a supplier or a reorder quantity, inactive ones, and parts already
     on an open order are left out, with the reason."""
@@ -408,7 +451,7 @@ def reorder_parts(parts, *, user=None):
         for supplier_id in sorted(by_supplier):
             items = by_supplier[supplier_id]
             order = create_purchase_order(
-                items[0].supplier,
+                items[0].supplier,  # type: ignore[arg-type]  # parts without one were skipped
                 [(part, part.reorder_quantity, part.unit_cost) for part in items],
                 user=user, notes="Reorder of parts at or below their reorder point.",
             )
@@ -416,7 +459,7 @@ def reorder_parts(parts, *, user=None):
     return result
 
 
-def purchase_order_deletion_refusal(order):
+def purchase_order_deletion_refusal(order: PurchaseOrder) -> str | None:
     """Why a purchase order may not be deleted (it stays for the record), or None when it may be."""
     if order.status != Status.DRAFT:
         return (f"{order.number} is {order.get_status_display().lower()}: it stays as history "

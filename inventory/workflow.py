@@ -13,16 +13,16 @@ from inventory.models import PurchaseOrder
 # ---------------------------------------------------------------------------------------------
 Status = PurchaseOrder.Status
 
-_STATUS_PHRASES = {Status.DRAFT: "a draft"}
+_STATUS_PHRASES: dict[str, str] = {Status.DRAFT: "a draft"}
 
 
-def status_phrase(order):
+def status_phrase(order: PurchaseOrder) -> str:
     """An order's status as a refusal words it ("PO-00001 is a draft: ...")."""
     return _STATUS_PHRASES.get(order.status, order.get_status_display().lower())
 
 
 # Why a step is refused, by the status it moves to.
-_REFUSALS = {
+_REFUSALS: dict[str, str] = {
     Status.ORDERED: "only a draft can be placed with the supplier",
     Status.CANCELED: "only a draft, or an order nothing was received on yet, can be cancelled",
     Status.PARTIALLY_RECEIVED: "only an ordered or partially received order can be received",
@@ -30,7 +30,7 @@ _REFUSALS = {
 }
 
 
-def _order_refusal(order, *targets):
+def _order_refusal(order: PurchaseOrder, *targets: str) -> str:
     return f"{order.number} is {status_phrase(order)}: {_REFUSALS[targets[0]]}."
 
 
@@ -52,7 +52,7 @@ RECEIVED_STATUSES = (Status.PARTIALLY_RECEIVED, Status.RECEIVED)
 Unit = StockUnit.Status
 
 
-def _unit_refusal(unit, status):
+def _unit_refusal(unit: StockUnit, status: str) -> str:
     return (
         f"Stock unit {unit.stock_number} is “{unit.get_status_display()}”; "
         f"it cannot move to “{Unit(status).label}”."

@@ -17,21 +17,24 @@ Webhook events (accounts.webhooks.publish) are written in the same transaction a
 `repair_order.status_changed` by every status step, `invoice.created` by invoicing.
 """
 
+from __future__ import annotations
+
 from collections import namedtuple
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts import limits, webhooks
-from accounts.models import Partner, ShopSettings
+from accounts.models import Customer, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
-from inventory.models import Vehicle
+from inventory.models import Part, Vehicle
 from repairs.choices import (
     EDITABLE_STATUSES,
     AppointmentStatus,
@@ -45,6 +48,7 @@ from repairs.documents import build_document, load_order, order_totals
 from repairs.exceptions import RepairError
 from repairs.models import (
     Appointment,
+    CannedJob,
     CreditNote,
     DocumentSequence,
     Invoice,
@@ -68,7 +72,7 @@ CreatedRepairOrder = namedtuple("CreatedRepairOrder", ["repair_order", "warnings
 # Helpers
 # --------------------------------------------------------------------------------------------
 
-def _lock(repair_order):
+def _lock(repair_order: RepairOrder) -> RepairOrder:
     """Lock the order's row for this transaction and return it fresh from the database.
 
     Every write to an order, its jobs, lines, invoice or payments starts here, so this is also
@@ -80,11 +84,12 @@ def _lock(repair_order):
     return locked
 
 
-def _name(user):
+def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
-def _move(repair_order, to_status, user=None, note=""):
+def _move(repair_order: RepairOrder, to_status: str, user: User | None = None,
+          note: str = "") -> None:
     """Record the status change on the (locked) order and in its history."""
     now = timezone.now()
     from_status = repair_order.status
@@ -96,7 +101,7 @@ def _move(repair_order, to_status, user=None, note=""):
     _publish_status_change(repair_order, from_status, now)
 
 
-def _publish_status_change(repair_order, from_status, at):
+def _publish_status_change(repair_order: RepairOrder, from_status: str, at: datetime) -> None:
     """`repair_order.status_changed` for the partners that may read the order through the API:
     linked to the vehicle's owner and to the customer who pays (the same rule as the API's
     repair orders endpoint). Internal orders are never sent."""
@@ -121,7 +126,7 @@ def _publish_status_change(repair_order, from_status, at):
                              partner=partner_id)
 
 
-def _check_editable(repair_order):
+def _check_editable(repair_order: RepairOrder) -> None:
     if repair_order.status not in EDITABLE_STATUSES:
         raise RepairError(
             f"{repair_order.number} is {repair_order.get_status_display().lower()}: its jobs and "
@@ -129,7 +134,7 @@ def _check_editable(repair_order):
         )
 
 
-def _next_number(series, year):
+def _next_number(series: str, year: int) -> int:
     """The next number of a series for a year; the counter row stays locked until commit."""
     counter, _ = DocumentSequence.objects.select_for_update().get_or_create(series=series,
                                                                              year=year)
@@ -138,7 +143,7 @@ def _next_number(series, year):
     return counter.last_number
 
 
-def _check_line(line):
+def _check_line(line: LaborLine | PartLine) -> None:
     """A labor or part line within its bounds (accounts.limits): each field, then what the line
     comes to. Raises RepairError with the bound in the message."""
     try:
@@ -149,12 +154,12 @@ def _check_line(line):
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
-def default_part_price(part):
+def default_part_price(part: Part) -> Decimal:
     """What a part sells for on an order: the part's selling price from inventory."""
     return part.selling_price
 
 
-def _issue(line, user):
+def _issue(line: PartLine, user: User | None) -> None:
     if line.issued_quantity:
         return
     try:
@@ -166,7 +171,7 @@ def _issue(line, user):
     line.save(update_fields=["issued_quantity"])
 
 
-def _return(line, user):
+def _return(line: PartLine, user: User | None) -> None:
     if not line.issued_quantity:
         return
     inventory_services.return_part(line.part, line.issued_quantity,
@@ -176,12 +181,12 @@ def _return(line, user):
     line.save(update_fields=["issued_quantity"])
 
 
-def _issue_job_parts(job, user):
+def _issue_job_parts(job: Job, user: User | None) -> None:
     for line in job.part_lines.select_related("part", "job").order_by("id"):
         _issue(line, user)
 
 
-def _return_job_parts(job, user):
+def _return_job_parts(job: Job, user: User | None) -> None:
     for line in job.part_lines.select_related("part").filter(issued_quantity__gt=0):
         _return(line, user)
 
@@ -190,7 +195,7 @@ def _return_job_parts(job, user):
 # Opening orders
 # --------------------------------------------------------------------------------------------
 
-def open_orders_warning(vehicle, exclude=None):
+def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) -> str:
     """A message when the vehicle already has an open repair order, else an empty string."""
     others = RepairOrder.objects.open().filter(vehicle=vehicle)
     if exclude is not None and exclude.pk:
@@ -202,7 +207,10 @@ def open_orders_warning(vehicle, exclude=None):
             "check it is not the same visit.")
 
 
-def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of=None):
+def check_new_repair_order(
+    vehicle: Vehicle, *, customer: Customer | None = None, internal: bool | None = None,
+    comeback_of: RepairOrder | None = None
+) -> tuple[Customer | None, bool]:
     """Who pays for a new order and whether it is internal; RepairError when it cannot be
     opened. Forms call it to show the reason next to the fields."""
     if internal is None:
@@ -227,10 +235,22 @@ def check_new_repair_order(vehicle, *, customer=None, internal=None, comeback_of
     return customer, internal
 
 
-def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=None,
-                        promised_at=None, comeback_of=None, notes="", internal=None,
-                        discount_percent=ZERO, hazardous_waste=True, appointment=None,
-                        user=None, instance=None):
+def create_repair_order(
+    vehicle: Vehicle,
+    *,
+    customer: Customer | None = None,
+    advisor: User | None = None,
+    odometer_in: int | None = None,
+    promised_at: datetime | None = None,
+    comeback_of: RepairOrder | None = None,
+    notes: str = "",
+    internal: bool | None = None,
+    discount_percent: Decimal = ZERO,
+    hazardous_waste: bool = True,
+    appointment: Appointment | None = None,
+    user: User | None = None,
+    instance: RepairOrder | None = None,
+) -> CreatedRepairOrder:
     """Open an estimate for a vehicle. Returns (repair_order, warnings).
 
     The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
@@ -273,7 +293,7 @@ def create_repair_order(vehicle, *, customer=None, advisor=None, odometer_in=Non
 # Appointments
 # --------------------------------------------------------------------------------------------
 
-def _vehicle_owner_error(vehicle, customer):
+def _vehicle_owner_error(vehicle: Vehicle, customer: Customer) -> str:
     if vehicle.owner_id == customer.pk:
         return ""
     whose = f"belongs to {vehicle.owner}" if vehicle.owner_id else "is the business's own"
@@ -281,7 +301,7 @@ def _vehicle_owner_error(vehicle, customer):
             "customer's vehicles, or record the change of owner on the vehicle first.")
 
 
-def check_appointment(appointment):
+def check_appointment(appointment: Appointment) -> None:
     """RepairError when `appointment` (saved or not) cannot be booked as it stands.
 
     The vehicle is the customer's; a new booking, or one moved to another day or time, is not in
@@ -315,7 +335,7 @@ def check_appointment(appointment):
                               "another time.")
 
 
-def save_appointment(appointment, *, user=None):
+def save_appointment(appointment: Appointment, *, user: User | None = None) -> Appointment:
     """Book a new appointment or save changes to one, after check_appointment. Two bookings of
     one slot at the same moment: the slot's unique constraint lets one in, the other is told
     who holds the slot."""
@@ -333,7 +353,9 @@ def save_appointment(appointment, *, user=None):
     return appointment
 
 
-def create_repair_order_from_appointment(appointment, *, user=None):
+def create_repair_order_from_appointment(
+    appointment: Appointment, *, user: User | None = None
+) -> CreatedRepairOrder:
     """Turn a booked appointment into an estimate with a first job for the customer's concern."""
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -361,8 +383,16 @@ def create_repair_order_from_appointment(appointment, *, user=None):
 # Jobs and lines
 # --------------------------------------------------------------------------------------------
 
-def add_job(repair_order, *, title, complaint="", cause="", correction="", user=None,
-            canned_job=None):
+def add_job(
+    repair_order: RepairOrder,
+    *,
+    title: str,
+    complaint: str = "",
+    cause: str = "",
+    correction: str = "",
+    user: User | None = None,
+    canned_job: CannedJob | None = None,
+) -> Job:
     """Add a job at the end of the order. Jobs of internal orders need no customer decision."""
     if not (title or "").strip():
         raise RepairError("A job needs a title.")
@@ -398,7 +428,7 @@ def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
     return job
 
 
-def remove_job(job, *, user=None):
+def remove_job(job: Job, *, user: User | None = None) -> None:
     """Take a job off the order, returning its issued parts to stock."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -411,7 +441,7 @@ def remove_job(job, *, user=None):
         job.delete()
 
 
-def save_job_text(job, *, user=None, **fields):
+def save_job_text(job: Job, *, user: User | None = None, **fields: str) -> Job:
     """Change a job's title, complaint, cause or correction (technicians write the last two)."""
     allowed = {"title", "complaint", "cause", "correction", "position"}
     unknown = set(fields) - allowed
@@ -427,7 +457,15 @@ def save_job_text(job, *, user=None, **fields):
     return job
 
 
-def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, user=None):
+def add_labor_line(
+    job: Job,
+    *,
+    operation: str,
+    hours_sold: Decimal,
+    rate: Decimal | None = None,
+    technician: User | None = None,
+    user: User | None = None,
+) -> LaborLine:
     """Sell labor on a job; the rate defaults to the shop's labor rate."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -442,7 +480,7 @@ def add_labor_line(job, *, operation, hours_sold, rate=None, technician=None, us
     return line
 
 
-def save_labor_line(line, *, user=None):
+def save_labor_line(line: LaborLine, *, user: User | None = None) -> LaborLine:
     """Save changes to an existing labor line (hours, rate, technician, operation)."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -453,21 +491,23 @@ def save_labor_line(line, *, user=None):
     return line
 
 
-def remove_labor_line(line, *, user=None):
+def remove_labor_line(line: LaborLine, *, user: User | None = None) -> None:
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
         line.delete()
 
 
-def _parts_due_now(job, repair_order):
+def _parts_due_now(job: Job, repair_order: RepairOrder) -> bool:
     """Lines added now are issued at once when the job is approved and work is on or about
     to start (order approved or in progress); otherwise when work starts."""
     return (job.authorization == Authorization.APPROVED
             and repair_order.status in (Status.APPROVED, Status.IN_PROGRESS))
 
 
-def add_part_line(job, part, quantity, *, price=None, user=None):
+def add_part_line(
+    job: Job, part: Part, quantity: int, *, price: Decimal | None = None, user: User | None = None
+) -> PartLine:
     """Put a part on a job at its selling price (internal orders: at cost), remembering its
     cost; issued from stock at once if the order is approved or in progress."""
     quantity = int(quantity)
@@ -489,7 +529,8 @@ def add_part_line(job, part, quantity, *, price=None, user=None):
     return line
 
 
-def change_part_line(line, *, quantity=None, price=None, user=None):
+def change_part_line(line: PartLine, *, quantity: int | None = None, price: Decimal | None = None,
+                     user: User | None = None) -> PartLine:
     """Change a part line's quantity or price; issued stock follows the new quantity."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -523,7 +564,7 @@ def change_part_line(line, *, quantity=None, price=None, user=None):
     return line
 
 
-def remove_part_line(line, *, user=None):
+def remove_part_line(line: PartLine, *, user: User | None = None) -> None:
     """Take a part off a job; what was issued goes back to stock."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -537,7 +578,15 @@ def remove_part_line(line, *, user=None):
 # Customer authorization
 # --------------------------------------------------------------------------------------------
 
-def authorize_job(job, decision, *, method, authorized_by, user=None, only_pending=False):
+def authorize_job(
+    job: Job,
+    decision: str,
+    *,
+    method: str,
+    authorized_by: str,
+    user: User | None = None,
+    only_pending: bool = False,
+) -> Job:
     """Record the customer's approval or decline of a job: by whom, when and how.
 
     A declined job stays on the vehicle as a recommendation; its issued parts go back to stock.
@@ -574,7 +623,7 @@ def authorize_job(job, decision, *, method, authorized_by, user=None, only_pendi
     return job
 
 
-def recommendations_for(vehicle):
+def recommendations_for(vehicle: Vehicle) -> QuerySet[Job]:
     """Work declined on earlier visits of a vehicle, newest first: to offer again."""
     return (Job.objects.recommendations().for_vehicle(vehicle)
             .select_related("repair_order").order_by("-authorized_at", "-id"))
@@ -584,7 +633,7 @@ def recommendations_for(vehicle):
 # Workflow: one function per step
 # --------------------------------------------------------------------------------------------
 
-def approve_repair_order(repair_order, *, user=None):
+def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -603,7 +652,7 @@ def approve_repair_order(repair_order, *, user=None):
     return repair_order
 
 
-def start_work(repair_order, *, user=None):
+def start_work(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -614,7 +663,7 @@ def start_work(repair_order, *, user=None):
     return repair_order
 
 
-def complete_work(repair_order, *, user=None):
+def complete_work(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """in_progress → completed: every job decided and nobody still clocked in."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -668,13 +717,21 @@ def invoice_repair_order(repair_order, *, user=None):
     return invoice
 
 
-def invoice_balance(invoice):
+def invoice_balance(invoice: Invoice) -> Decimal:
     """What the customer still owes: total less credit notes and payments (negative: refund)."""
     annotated = Invoice.objects.with_balance().get(pk=invoice.pk)
     return money(annotated.balance_amount)
 
 
-def record_payment(invoice, amount, method, *, reference="", user=None, received_at=None):
+def record_payment(
+    invoice: Invoice,
+    amount: Decimal,
+    method: str,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    received_at: datetime | None = None,
+) -> Payment:
     """Take a payment (partial or full) against an invoice. More than the balance is refused;
     the order becomes paid when nothing is left to pay."""
     try:
@@ -703,7 +760,8 @@ def record_payment(invoice, amount, method, *, reference="", user=None, received
     return payment
 
 
-def issue_credit_note(invoice, amount, reason, *, user=None):
+def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *,
+                      user: User | None = None) -> CreditNote:
     """Correct an invoice by a credit note with its own number; never by editing the invoice."""
     try:
         amount = money(amount)
@@ -731,7 +789,7 @@ def issue_credit_note(invoice, amount, reason, *, user=None):
     return note
 
 
-def close_internal_order(repair_order, *, user=None):
+def close_internal_order(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """completed → closed: an internal order's cost goes to the vehicle; no invoice."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -744,7 +802,8 @@ def close_internal_order(repair_order, *, user=None):
     return repair_order
 
 
-def cancel_repair_order(repair_order, *, user=None, reason=""):
+def cancel_repair_order(repair_order: RepairOrder, *, user: User | None = None,
+                        reason: str = "") -> RepairOrder:
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
@@ -773,7 +832,7 @@ TRANSITIONS = (
 # Technicians' time
 # --------------------------------------------------------------------------------------------
 
-def clock_in(technician, job, *, at=None):
+def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeEntry:
     """Start a technician's time on a job of an order in progress (one job at a time)."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
@@ -801,7 +860,7 @@ def clock_in(technician, job, *, at=None):
     return entry
 
 
-def clock_out(technician, *, at=None):
+def clock_out(technician: User, *, at: datetime | None = None) -> TimeEntry:
     """End the technician's open time entry."""
     with transaction.atomic():
         entry = (TimeEntry.objects.select_for_update()
@@ -823,14 +882,15 @@ TIME_LOCKED_STATUSES = (Status.INVOICED, Status.PAID, Status.CLOSED, Status.CANC
 CORRECT_TIME_PERMISSION = "repairs.correct_timeentry"
 
 
-def _check_not_future(moment, verb):
+def _check_not_future(moment: datetime | None, verb: str) -> None:
     now = timezone.now()
     if moment is not None and moment > now:
         raise RepairError(f"A time entry cannot {verb} in the future (it is now "
                           f"{timezone.localtime(now):%Y-%m-%d %H:%M}).")
 
 
-def check_time_entry_change(entry, *, started, ended, user, repair_order=None):
+def check_time_entry_change(entry: TimeEntry, *, started: datetime, ended: datetime | None,
+                            user: User, repair_order: RepairOrder | None = None) -> None:
     """RepairError when `user` may not set `entry` to run from `started` to `ended`.
 
     A technician moves the start of their own open entry or clocks it off; correcting a closed
@@ -859,7 +919,8 @@ def check_time_entry_change(entry, *, started, ended, user, repair_order=None):
                           "corrects a closed entry.")
 
 
-def change_time_entry(entry, *, started, ended, user):
+def change_time_entry(entry: TimeEntry, *, started: datetime, ended: datetime | None,
+                      user: User) -> TimeEntry:
     """Move a time entry's start or end (see check_time_entry_change for who may do what).
 
     The audit log keeps the old and new times with who changed them."""
@@ -874,7 +935,7 @@ def change_time_entry(entry, *, started, ended, user):
     return stored
 
 
-def actual_hours(job):
+def actual_hours(job: Job) -> Decimal:
     """Hours technicians clocked on a job (open entries count up to now)."""
     return sum((entry.hours for entry in job.time_entries.all()), ZERO)
 
@@ -883,7 +944,7 @@ def actual_hours(job):
 # Deleting: only what is not yet part of the shop's record
 # --------------------------------------------------------------------------------------------
 
-def appointment_deletion_refusal(appointment):
+def appointment_deletion_refusal(appointment: Appointment) -> str | None:
     """Why an appointment may not be deleted (it stays for the record), or None when it may be."""
     if appointment.status != AppointmentStatus.SCHEDULED:
         return (f"The appointment of {appointment.customer} on {appointment.date} is "
@@ -892,7 +953,7 @@ def appointment_deletion_refusal(appointment):
     return None
 
 
-def job_deletion_refusal(job):
+def job_deletion_refusal(job: Job) -> str | None:
     """Why a job may not be deleted (it stays for the record), or None when it may be."""
     order = job.repair_order
     if order.status not in EDITABLE_STATUSES:
@@ -905,7 +966,7 @@ def job_deletion_refusal(job):
     return None
 
 
-def time_entry_deletion_refusal(entry):
+def time_entry_deletion_refusal(entry: TimeEntry) -> str | None:
     """Why a time entry may not be deleted (it stays for the record), or None when it may be."""
     order = entry.job.repair_order
     if order.status not in EDITABLE_STATUSES:

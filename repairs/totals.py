@@ -13,13 +13,20 @@ The rules, in order (all money in Decimal, rounded half-up to the cent at each s
 Internal orders (the business's own vehicles) carry cost only: no discount, fees or tax.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.money import ZERO, money
 
+if TYPE_CHECKING:
+    from accounts.models import ShopSettings
 
-def percent_of(amount, rate):
+
+def percent_of(amount: Decimal | int | str, rate: Decimal | int | str) -> Decimal:
     return money(Decimal(amount) * Decimal(rate) / Decimal(100))
 
 
@@ -34,7 +41,7 @@ class Rates:
     hazardous_waste_fee: Decimal
 
     @classmethod
-    def from_settings(cls, shop):
+    def from_settings(cls, shop: ShopSettings) -> Rates:
         return cls(
             parts_tax_rate=shop.parts_tax_rate,
             labor_tax_rate=shop.labor_tax_rate,
@@ -43,7 +50,7 @@ class Rates:
             hazardous_waste_fee=shop.hazardous_waste_fee,
         )
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {name: str(value) for name, value in asdict(self).items()}
 
 
@@ -53,7 +60,7 @@ class LaborItem:
     rate: Decimal
 
     @property
-    def amount(self):
+    def amount(self) -> Decimal:
         return money(Decimal(self.hours) * Decimal(self.rate))
 
 
@@ -64,7 +71,7 @@ class PartItem:
     taxable: bool = True
 
     @property
-    def amount(self):
+    def amount(self) -> Decimal:
         return money(Decimal(self.quantity) * Decimal(self.price))
 
 
@@ -81,25 +88,26 @@ class Totals:
     total: Decimal
 
     @property
-    def discount(self):
+    def discount(self) -> Decimal:
         return self.labor_discount + self.parts_discount
 
     @property
-    def fees(self):
+    def fees(self) -> Decimal:
         return self.shop_supplies + self.hazardous_waste
 
     @property
-    def tax(self):
+    def tax(self) -> Decimal:
         return self.labor_tax + self.parts_tax
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         values = asdict(self)
         values.update(discount=self.discount, fees=self.fees, tax=self.tax)
         return {name: str(value) for name, value in values.items()}
 
 
-def compute_totals(labor, parts, rates, *, discount_percent=ZERO, hazardous_waste=True,
-                   internal=False):
+def compute_totals(labor: Iterable[LaborItem], parts: Iterable[PartItem], rates: Rates, *,
+                   discount_percent: Decimal | None = ZERO, hazardous_waste: bool = True,
+                   internal: bool = False) -> Totals:
     """Totals of an order from its counted labor items, part items and the shop's rates."""
     labor = list(labor)
     parts = list(parts)

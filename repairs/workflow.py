@@ -4,12 +4,19 @@ repairs.services checks every step against `REPAIR_ORDER_PIPELINE` before making
 offers the steps of `repairs.services.TRANSITIONS`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from core.workflow import Pipeline
 from repairs.choices import RepairOrderStatus as Status
 from repairs.exceptions import TransitionNotAllowed
 
+if TYPE_CHECKING:
+    from repairs.models import RepairOrder
+
 # What each step is called in a refusal ("it can be approved only when estimate").
-VERBS = {
+VERBS: dict[str, str] = {
     Status.APPROVED: "approved",
     Status.IN_PROGRESS: "started",
     Status.COMPLETED: "completed",
@@ -20,7 +27,7 @@ VERBS = {
 }
 
 
-def _refusal(repair_order, to_status):
+def _refusal(repair_order: RepairOrder, to_status: str) -> str:
     labels = " or ".join(
         Status(status).label.lower() for status in REPAIR_ORDER_PIPELINE.sources(to_status)
     )

@@ -4,15 +4,22 @@ No database here; sales.services feeds these from a deal's rows. Every amount is
 cent, half up, at the point a person would see it on the buyer's order.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from core.money import ZERO, money
 
+# What the functions take for an amount: a Decimal, or an int or string Decimal() reads exactly.
+Amount = Decimal | int | str
+
 HUNDRED = Decimal("100")
 
 
-def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trade_reduces):
+def sales_tax(*, sale_price: Amount, taxable_addons: Amount, trade_allowance: Amount,
+              rate_percent: Amount, trade_reduces: bool) -> Decimal:
     """Tax on the vehicle and taxable add-ons; where the law says so, the trade-in allowance is
     deducted from the taxable amount first (never below zero)."""
     taxable = Decimal(sale_price) + Decimal(taxable_addons)
@@ -22,7 +29,7 @@ def sales_tax(*, sale_price, taxable_addons, trade_allowance, rate_percent, trad
     return money(taxable * Decimal(rate_percent) / HUNDRED)
 
 
-def monthly_payment(principal, apr_percent, term_months):
+def monthly_payment(principal: Amount, apr_percent: Amount, term_months: int | None) -> Decimal:
     """The level monthly payment of a loan: P = A * r / (1 - (1 + r) ** -n), r = APR / 12.
 
     With APR 0 it is simply the amount over the months."""
@@ -80,17 +87,19 @@ class DealFigures:
     back_gross: Decimal
 
     @property
-    def total_gross(self):
+    def total_gross(self) -> Decimal:
         return self.front_gross + self.back_gross
 
     @property
-    def negative_equity(self):
+    def negative_equity(self) -> Decimal:
         return max(-self.net_trade, ZERO)
 
 
-def deal_figures(*, sale_price, documentation_fee, registration_fee, tax_rate, trade_reduces_tax,
-                 trades=(), addons=(), down_payment=ZERO, financed=False, apr=None,
-                 term_months=None, finance_reserve=ZERO, unit_cost=ZERO):
+def deal_figures(*, sale_price: Amount, documentation_fee: Amount, registration_fee: Amount,
+                 tax_rate: Amount, trade_reduces_tax: bool, trades: Iterable[TradeFigures] = (),
+                 addons: Iterable[AddonFigures] = (), down_payment: Amount = ZERO,
+                 financed: bool = False, apr: Amount | None = None, term_months: int | None = None,
+                 finance_reserve: Amount = ZERO, unit_cost: Amount = ZERO) -> DealFigures:
     """The whole deal from its inputs.
 
     Front gross is the price less what the unit cost the business, less any trade over-allowance
@@ -142,7 +151,7 @@ def deal_figures(*, sale_price, documentation_fee, registration_fee, tax_rate, t
     )
 
 
-def commission(gross, rate_percent, minimum):
+def commission(gross: Amount, rate_percent: Amount, minimum: Amount) -> Decimal:
     """A percentage of the gross, never less than the minimum (also when the gross is a loss)."""
     earned = money(max(Decimal(gross), ZERO) * Decimal(rate_percent) / HUNDRED)
     return max(earned, money(minimum))

@@ -7,6 +7,7 @@ recomputing; the live arithmetic is in sales.calculations.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -25,7 +26,7 @@ from accounts.models import Customer
 from core.money import ZERO
 from inventory.models import StockUnit, Vehicle
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 NOT_NEGATIVE = [MinValueValidator(Decimal("0"))]
 # Money about the vehicle (prices, trade-ins, payments) and the smaller charges around it.
 VEHICLE_AMOUNT = [*NOT_NEGATIVE, at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")]

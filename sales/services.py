@@ -13,9 +13,13 @@ the second waits, then finds it reserved and gets a DealError naming the deal th
 partial unique constraint deal_one_live_deal_per_unit is the last line of defence.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -26,6 +30,7 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -34,7 +39,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import limits, webhooks
-from accounts.models import Customer, ShopSettings
+from accounts.models import Customer, Partner, ShopSettings, User
 from accounts.scopes import LEAD_UPDATED
 from core.money import ZERO, money
 from inventory.exceptions import StockUnitError
@@ -119,7 +124,7 @@ class RepairOrderCost:
     labor: Decimal
 
     @property
-    def total(self):
+    def total(self) -> Decimal:
         return self.parts + self.labor
 
 
@@ -132,15 +137,15 @@ class UnitCosts:
     repair_orders: list = field(default_factory=list)
 
     @property
-    def reconditioning(self):
+    def reconditioning(self) -> Decimal:
         return sum((ro.total for ro in self.repair_orders), ZERO)
 
     @property
-    def total(self):
+    def total(self) -> Decimal:
         return self.acquisition + self.other + self.reconditioning
 
 
-def reconditioning_orders(unit):
+def reconditioning_orders(unit: StockUnit) -> list:
     """The unit's reconditioning: internal repair orders on its vehicle opened while it was ours
     (acquisition day to the day it left), each with its cost read live from the shop, so the
     cost follows an order as parts and labor are added, and drops to nothing if it is canceled.
@@ -155,13 +160,13 @@ def reconditioning_orders(unit):
             for order in with_internal_cost(orders)]
 
 
-def unit_costs(unit):
+def unit_costs(unit: StockUnit) -> UnitCosts:
     other = unit.costs.aggregate(total=Sum("amount"))["total"] or ZERO
     return UnitCosts(acquisition=unit.acquisition_cost, other=other,
                      repair_orders=reconditioning_orders(unit))
 
 
-def with_cost_totals(queryset):
+def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
     """Annotate stock units with `other_costs`, `reconditioning` and `total_cost` for lists, as
     subqueries of the list's one query. Reconditioning sums the internal orders' cost as
     repairs.costs defines it, within the unit's window (see reconditioning_orders)."""
@@ -171,7 +176,7 @@ def with_cost_totals(queryset):
     queryset = queryset.annotate(
         _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
 
-    def reconditioning(kind):
+    def reconditioning(kind: str) -> Any:
         return cost_subquery(
             kind, "job__repair_order__vehicle",
             during_stay("job__repair_order__", OuterRef("acquired_on"), OuterRef("_window_end")),
@@ -197,7 +202,7 @@ def with_cost_totals(queryset):
 # ---------------------------------------------------------------------------------------------
 
 
-def figures(deal, *, unit_cost=None):
+def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.DealFigures:
     """The deal's figures from its current rows (the unit's cost read live unless given)."""
     if unit_cost is None:
         unit_cost = unit_costs(deal.stock_unit).total
@@ -213,7 +218,7 @@ def figures(deal, *, unit_cost=None):
     )
 
 
-def amount_owed(deal):
+def amount_owed(deal: Deal) -> Decimal:
     """What the buyer owes before any down payment: the deal's total (price, add-ons, fees, tax)
     less the trade-in equity, never below zero. A deal not saved yet has no trade-ins or
     add-ons, and uses the shop's current tax rules."""
@@ -241,7 +246,7 @@ def amount_owed(deal):
     return max(result.total_price - result.net_trade, ZERO)
 
 
-def check_down_payment(deal):
+def check_down_payment(deal: Deal) -> None:
     """DealError when the down payment is more than the buyer owes."""
     down_payment = deal.down_payment or ZERO
     if down_payment <= 0:
@@ -265,15 +270,15 @@ def _check_bounds(deal):
                                  for name, messages in exc.message_dict.items())) from None
 
 
-def payments_received(deal):
+def payments_received(deal: Deal) -> Decimal:
     return deal.payments.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def refunds_made(deal):
+def refunds_made(deal: Deal) -> Decimal:
     return deal.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
-def money_held(deal):
+def money_held(deal: Deal) -> Decimal:
     """What the shop holds of the buyer's money on this deal: payments received less refunds."""
     return payments_received(deal) - refunds_made(deal)
 
@@ -283,7 +288,7 @@ def money_held(deal):
 # ---------------------------------------------------------------------------------------------
 
 
-def open_deal(deal):
+def open_deal(deal: Deal) -> Deal:
     """Save a new draft deal (an unsaved Deal), with the shop's current fees and tax rules."""
     if deal.pk is not None:
         raise DealError("This deal is already written up.")
@@ -309,12 +314,13 @@ def open_deal(deal):
     return deal
 
 
-def create_deal(*, stock_unit, buyer, salesperson, **fields):
+def create_deal(*, stock_unit: StockUnit, buyer: Customer, salesperson: User,
+                **fields: Any) -> Deal:
     """open_deal for callers that have the parts rather than a Deal (demo data, API, tests)."""
     return open_deal(Deal(stock_unit=stock_unit, buyer=buyer, salesperson=salesperson, **fields))
 
 
-def update_draft(deal):
+def update_draft(deal: Deal) -> Deal:
     """Save changes to a draft deal's terms; a signed deal's terms are what the buyer signed."""
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
@@ -334,7 +340,7 @@ def update_draft(deal):
     return deal
 
 
-def sign_deal(deal):
+def sign_deal(deal: Deal) -> Deal:
     """The buyer signs: the figures are frozen and the unit is reserved for this deal."""
     with transaction.atomic():
         unit, locked = _lock_unit_and_deal(deal)
@@ -364,7 +370,7 @@ def sign_deal(deal):
     return deal
 
 
-def deliver_deal(deal, *, on=None):
+def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
     """The buyer drives away: the unit is sold, each trade-in becomes a stock unit at its actual
     cash value owned by the business, the gross is frozen and the commission recorded."""
     now = timezone.now()
@@ -426,7 +432,7 @@ def deliver_deal(deal, *, on=None):
     return deal
 
 
-def cancel_deal(deal, *, reason):
+def cancel_deal(deal: Deal, *, reason: str) -> Deal:
     """The deal falls through before delivery; a signed deal's unit goes back on sale."""
     reason = (reason or "").strip()
     if not reason:
@@ -498,7 +504,15 @@ def unwind_deal(deal, *, reason):
     return deal
 
 
-def record_payment(deal, *, amount, method, reference="", received_at=None, user=None):
+def record_payment(
+    deal: Deal,
+    *,
+    amount: Decimal,
+    method: str,
+    reference: str = "",
+    received_at: datetime | None = None,
+    user: User | None = None,
+) -> DealPayment:
     """Money received from the buyer, before delivery."""
     amount = Decimal(amount)
     if amount <= 0:
@@ -519,7 +533,15 @@ def record_payment(deal, *, amount, method, reference="", received_at=None, user
 REFUNDABLE = (Deal.Status.CANCELED, Deal.Status.UNWOUND)
 
 
-def record_refund(deal, *, amount, method, reference="", refunded_at=None, user=None):
+def record_refund(
+    deal: Deal,
+    *,
+    amount: Decimal,
+    method: str,
+    reference: str = "",
+    refunded_at: datetime | None = None,
+    user: User | None = None,
+) -> DealRefund:
     """Money given back to the buyer of a deal that fell through (canceled or unwound), at most
     what the shop still holds of the buyer's payments. The deal row is locked, so two refunds
     recorded at once cannot together give back more than was received."""
@@ -557,8 +579,17 @@ def commission_plan_for(salesperson):
 # ---------------------------------------------------------------------------------------------
 
 
-def create_partner_lead(partner, *, stock_unit, first_name="", last_name="", email="",
-                        phone="", message="", source_reference=""):
+def create_partner_lead(
+    partner: Partner,
+    *,
+    stock_unit: StockUnit,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    message: str = "",
+    source_reference: str = "",
+) -> Lead:
     """A lead posted by a marketplace for a car it lists: a new customer record with the buyer's
     contact (a salesperson merges it with an existing customer if it is one: matching on an
     email a partner sends would attach its lead to someone else's record), and a new lead."""
@@ -584,7 +615,7 @@ def create_partner_lead(partner, *, stock_unit, first_name="", last_name="", ema
     return lead
 
 
-def save_lead(lead):
+def save_lead(lead: Lead) -> Lead:
     """Save a lead a salesperson edited; the marketplace that posted it hears of a new status."""
     with transaction.atomic():
         previous = None
@@ -597,7 +628,7 @@ def save_lead(lead):
     return lead
 
 
-def _publish_lead(lead):
+def _publish_lead(lead: Lead) -> None:
     """`lead.updated` to the partner that posted the lead (none for the lot's own leads)."""
     if lead.partner_id is None:
         return
@@ -607,7 +638,7 @@ def _publish_lead(lead):
     }, partner=lead.partner_id)
 
 
-def mark_lead_lost(lead, *, reason):
+def mark_lead_lost(lead: Lead, *, reason: str) -> Lead:
     reason = (reason or "").strip()
     if not reason:
         raise DealError("Say why the lead was lost.")
@@ -624,7 +655,7 @@ def mark_lead_lost(lead, *, reason):
     return lead
 
 
-def assign_lead(lead, salesperson):
+def assign_lead(lead: Lead, salesperson: User) -> Lead:
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.status not in Lead.OPEN:
@@ -641,7 +672,7 @@ def assign_lead(lead, salesperson):
 # ---------------------------------------------------------------------------------------------
 
 
-def _lock_unit_and_deal(deal):
+def _lock_unit_and_deal(deal: Deal) -> tuple:
     """Lock the deal's stock unit, then the deal (the fixed order; see the module docstring)."""
     unit_id = Deal.objects.values_list("stock_unit_id", flat=True).get(pk=deal.pk)
     unit = StockUnit.objects.select_for_update().get(pk=unit_id)
@@ -652,25 +683,25 @@ def _lock_unit_and_deal(deal):
     return unit, locked
 
 
-def _lock_vehicles(ids):
+def _lock_vehicles(ids: Iterable[int]) -> dict[int, Vehicle]:
     return {v.pk: v for v in Vehicle.objects.select_for_update().filter(pk__in=set(ids))
             .order_by("pk")}
 
 
-def _set_owner(vehicle, owner_id):
+def _set_owner(vehicle: Vehicle, owner_id: int | None) -> None:
     if vehicle.owner_id != owner_id:
         vehicle.owner_id = owner_id
         vehicle.save(update_fields=["owner", "updated_at"])
 
 
-def _move(unit, status, *, on=None):
+def _move(unit: StockUnit, status: str, *, on: date | None = None) -> None:
     try:
         transition(unit, status, on=on)
     except StockUnitError as exc:
         raise DealError(str(exc)) from None
 
 
-def _unit_not_available(unit):
+def _unit_not_available(unit: StockUnit) -> str:
     if unit.status == StockUnit.Status.RESERVED:
         holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related(
             "salesperson").first()
@@ -682,7 +713,7 @@ def _unit_not_available(unit):
             "available before signing.")
 
 
-def _check_trade_ins(deal, unit, trades):
+def _check_trade_ins(deal: Deal, unit: StockUnit, trades: Iterable[TradeIn]) -> None:
     owners = {deal.buyer_id, deal.co_buyer_id}
     for trade in trades:
         vehicle = trade.vehicle
@@ -699,7 +730,7 @@ def _check_trade_ins(deal, unit, trades):
             raise DealError(f"The trade-in {vehicle} is already traded in on {other.deal}.")
 
 
-def _check_terms(deal, result):
+def _check_terms(deal: Deal, result: calculations.DealFigures) -> None:
     if deal.sale_price <= 0:
         raise DealError("The deal needs a sale price.")
     if deal.is_financed:
@@ -714,7 +745,8 @@ def _check_terms(deal, result):
     check_down_payment(deal)
 
 
-def _record_commission(deal, result, now):
+def _record_commission(deal: Deal, result: calculations.DealFigures,
+                       now: datetime) -> Commission | None:
     plan = commission_plan_for(deal.salesperson)
     if plan is None:
         return None
@@ -726,7 +758,7 @@ def _record_commission(deal, result, now):
     )
 
 
-def deal_deletion_refusal(deal):
+def deal_deletion_refusal(deal: Deal) -> str | None:
     """Why a deal may not be deleted (it stays for the record), or None when it may be."""
     if not deal.is_draft:
         return (f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
@@ -735,7 +767,7 @@ def deal_deletion_refusal(deal):
     return None
 
 
-def lead_deletion_refusal(lead):
+def lead_deletion_refusal(lead: Lead) -> str | None:
     """Why a lead may not be deleted (it stays for the record), or None when it may be."""
     if lead.status not in Lead.OPEN:
         return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
@@ -743,7 +775,7 @@ def lead_deletion_refusal(lead):
     return None
 
 
-def stale_draft_deals(cutoff):
+def stale_draft_deals(cutoff: datetime) -> QuerySet[Deal]:
     """Draft deals untouched since `cutoff` with nothing attached that must be kept: no payment
     (money received), no commission, no trade-in (an appraisal of the buyer's car). The rule of
     `prune_temp_data`, which deletes them."""

@@ -16,17 +16,19 @@ STEPS = {
     "cancel": Status.CANCELED,
     "unwind": Status.UNWOUND,
 }
-_VERBS = {
+_VERBS: dict[str, str] = {
     Status.SIGNED: "signed",
     Status.DELIVERED: "delivered",
     Status.CANCELED: "canceled",
     Status.UNWOUND: "unwound",
 }
 # What to do instead, when a step is refused from a status.
-_INSTEAD = {(Status.DELIVERED, Status.CANCELED): " (unwind a delivered one)"}
+_INSTEAD: dict[tuple[str, str], str] = {
+    (Status.DELIVERED, Status.CANCELED): " (unwind a delivered one)",
+}
 
 
-def _refusal(deal, status):
+def _refusal(deal: Deal, status: str) -> str:
     sources = " or ".join(Status(source).label.lower() for source in DEAL_PIPELINE.sources(status))
     return (
         f"{deal.number} is {deal.get_status_display().lower()}; only a {sources} deal can "
@@ -45,6 +47,6 @@ DEAL_PIPELINE = Pipeline(
 )
 
 
-def steps_from(status):
+def steps_from(status: str) -> list[str]:
     """The names of the steps a deal in `status` may take, in workflow order."""
     return [name for name, target in STEPS.items() if DEAL_PIPELINE.allows(status, target)]

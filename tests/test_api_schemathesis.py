@@ -16,6 +16,7 @@ raise SCHEMATHESIS_EXAMPLES (and SCHEMATHESIS_STATEFUL_STEPS) to explore more.
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 import schemathesis
@@ -32,7 +33,7 @@ KEYS = {
     "fleet": ("fleet", ["repairs:read", "accounting:read"]),
     "marketplace": ("marketplace", ["listings:read", "leads:write"]),
 }
-HYPOTHESIS = {"deadline": None,
+HYPOTHESIS: dict[str, Any] = {"deadline": None,
               "suppress_health_check": [HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow, HealthCheck.filter_too_much]}
 
@@ -100,7 +101,7 @@ def _seed_lot(partner):
 
 
 # The key the requests of the current test send (set by the partner_key fixture).
-CURRENT_KEY = {}
+CURRENT_KEY: dict[str, str] = {}
 KEY_STAND_IN = "stand-in.for-the-test-key"
 
 

@@ -41,8 +41,8 @@ class PartnerScopedViewSet(viewsets.GenericViewSet):
     404, exactly as for a record that does not exist.
     """
 
-    required_scope = None
-    required_write_scope = None
+    required_scope: str | None = None
+    required_write_scope: str | None = None
 
     def get_permissions(self):
         return [HasScope(read=self.required_scope,
@@ -65,7 +65,7 @@ class ApiRootView(APIView):
     """What the API offers: its endpoints, the scopes keys can have, the webhook events."""
 
     permission_classes = [AllowAny]
-    endpoints = {}
+    endpoints: dict[str, str] = {}
 
     @extend_schema(summary="What the API offers", responses=ApiRootSerializer, tags=["api"])
     def get(self, request):

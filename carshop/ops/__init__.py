@@ -22,10 +22,12 @@ contributes (its tables, personal fields, secrets) is declared in the app's own 
 collected here (`facts`).
 """
 
+from __future__ import annotations
+
 SERVER_ENVIRONMENTS = ("production", "staging")
 
 
-def on_server():
+def on_server() -> bool:
     """Production or staging: where insecure or missing values are failures, not notes."""
     from django.conf import settings
 

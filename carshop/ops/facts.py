@@ -10,14 +10,18 @@ The project's own facts, for tables of the third-party apps it configures (audit
 sessions, tasks, axes' login records), are declared below, after the apps'.
 """
 
+from __future__ import annotations
+
 import functools
 import importlib
 import importlib.util
+from types import ModuleType
+from typing import Any
 
 from django.apps import apps
 
 # The project's own: tables of third-party apps that Carshop configures.
-PROJECT_FACTS = {
+PROJECT_FACTS: dict[str, Any] = {
     "TABLES": (
         {"name": "audit_log", "label": "auditlog.LogEntry", "aliases": ("audit",),
          "csv_import": False},
@@ -32,9 +36,9 @@ PROJECT_FACTS = {
 
 
 @functools.cache
-def declaring_apps():
+def declaring_apps() -> tuple[tuple[str, ModuleType], ...]:
     """The labels and ops modules of the installed apps that declare facts, in layer order."""
-    found = []
+    found: list[tuple[str, ModuleType]] = []
     for config in apps.get_app_configs():
         name = f"{config.name}.ops"
         if config.name == "carshop":
@@ -48,42 +52,42 @@ def declaring_apps():
     return tuple(found)
 
 
-def _sources():
+def _sources() -> list[dict[str, Any]]:
     return [module.__dict__ for _label, module in declaring_apps()] + [PROJECT_FACTS]
 
 
-def tables():
+def tables() -> list[dict[str, Any]]:
     """Every app's TABLES, then the project's: dicts of carshop.ops.data.tables.Table fields."""
     return [entry for source in _sources() for entry in source.get("TABLES", ())]
 
 
-def table_apps():
+def table_apps() -> tuple[str, ...]:
     """The labels of the apps that declare tables: each of their models must have one."""
     return tuple(label for label, module in declaring_apps() if getattr(module, "TABLES", ()))
 
 
-def personal_fields():
+def personal_fields() -> dict[str, set[str]]:
     """{"app_label.modelname": {field, ...}}: values an anonymized copy replaces or masks."""
-    merged = {}
+    merged: dict[str, set[str]] = {}
     for source in _sources():
         for label, fields in source.get("PERSONAL_FIELDS", {}).items():
             merged.setdefault(label, set()).update(fields)
     return merged
 
 
-def person_models():
+def person_models() -> tuple[str, ...]:
     """Models whose audit entries are named after a person ("app_label.modelname")."""
     return tuple(label for source in _sources() for label in source.get("PERSON_MODELS", ()))
 
 
-def free_text():
+def free_text() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(("app_label.Model", (field, ...)), ...): text that may mention people."""
     return tuple(item for source in _sources() for item in source.get("FREE_TEXT", ()))
 
 
-def system_tables():
+def system_tables() -> dict[str, list[str]]:
     """{"friendly name": ["app_label.Model", ...]} for tables outside the Carshop apps."""
-    merged = {}
+    merged: dict[str, list[str]] = {}
     for source in _sources():
         merged.update(source.get("SYSTEM_TABLES", {}))
     return merged

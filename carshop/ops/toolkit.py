@@ -16,6 +16,8 @@
   (`bool_value`), byte counts for people (`human_size`).
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import json
@@ -23,19 +25,30 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
 from django.core.serializers.json import DjangoJSONEncoder
 
 from carshop.audit import note_failure, operator_context
 from carshop.ops.backups.errors import BackupError
 from core.errors import DomainError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+T = TypeVar("T")
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
-def parse_duration(value):
+def parse_duration(value: object) -> timedelta:
     """'30d' -> timedelta(days=30); also 'h' hours and 'm' minutes."""
     match = _DURATION.match(str(value))
     if not match:
@@ -51,18 +64,19 @@ class OperationsCommand(BaseCommand):
     report_command = False
     changes_data = False
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.formatter_class = HelpFormatter
         refuse = parser.error
 
-        def error(message):
+        def error(message: str) -> None:
             note_failure(f"bad command line: {message}")
             refuse(message)
-        parser.error = error
+        # Noted in the log before argparse exits; argparse offers no hook for that.
+        parser.error = error  # type: ignore[method-assign]
         return parser
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         if self.report_command:
             parser.add_argument("--format", choices=("text", "json"), default="text",
                                 help="text for people (default), json for machines")
@@ -70,7 +84,7 @@ class OperationsCommand(BaseCommand):
             parser.add_argument("--dry-run", action="store_true",
                                 help="show what would change and change nothing")
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         with operator_context(self.__module__.rsplit(".", 1)[-1]):
             try:
                 return super().execute(*args, **options)
@@ -82,7 +96,7 @@ class OperationsCommand(BaseCommand):
                 note_failure(f"{type(exc).__name__}: {exc}")
                 raise
 
-    def emit(self, options, data, text_lines):
+    def emit(self, options: dict[str, Any], data: Any, text_lines: Iterable[str]) -> None:
         """Print a report: `data` as JSON, or the lines for people."""
         if options.get("format") == "json":
             self.stdout.write(json.dumps(data, cls=DjangoJSONEncoder, indent=2, sort_keys=True))
@@ -90,7 +104,8 @@ class OperationsCommand(BaseCommand):
             for line in text_lines:
                 self.stdout.write(line)
 
-    def progress(self, iterable, total=None, label="working"):
+    def progress(self, iterable: Iterable[T], total: int | None = None,
+                 label: str = "working") -> Iterator[T]:
         """Yield items; on a terminal, show how far along the work is."""
         interactive = getattr(self.stderr, "isatty", lambda: False)() and sys.stderr.isatty()
         for index, item in enumerate(iterable, start=1):
@@ -116,37 +131,37 @@ class Finding:
     check: str
     detail: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {"status": self.status, "check": self.check, "detail": self.detail}
 
 
 @dataclass
 class Report:
     title: str
-    findings: list = field(default_factory=list)
-    data: dict = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
 
-    def ok(self, check, detail=""):
+    def ok(self, check: str, detail: str = "") -> None:
         self.findings.append(Finding(OK, check, detail))
 
-    def warn(self, check, detail):
+    def warn(self, check: str, detail: str) -> None:
         self.findings.append(Finding(WARN, check, detail))
 
-    def fail(self, check, detail):
+    def fail(self, check: str, detail: str) -> None:
         self.findings.append(Finding(FAIL, check, detail))
 
-    def add(self, status, check, detail):
+    def add(self, status: str, check: str, detail: str) -> None:
         self.findings.append(Finding(status, check, detail))
 
     @property
-    def status(self):
+    def status(self) -> str:
         return worst(finding.status for finding in self.findings)
 
     @property
-    def failures(self):
+    def failures(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.status == FAIL]
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
             "status": self.status,
@@ -154,7 +169,7 @@ class Report:
             **({"data": self.data} if self.data else {}),
         }
 
-    def text_lines(self):
+    def text_lines(self) -> list[str]:
         lines = [f"{self.title}: {self.status}"]
         width = max([len(finding.check) for finding in self.findings] + [10])
         for finding in self.findings:
@@ -163,7 +178,7 @@ class Report:
         return lines
 
 
-def worst(statuses):
+def worst(statuses: Iterable[str]) -> str:
     result = OK
     for status in statuses:
         if _RANK[status] > _RANK[result]:
@@ -171,7 +186,7 @@ def worst(statuses):
     return result
 
 
-def threshold_status(value, warn_at, fail_at):
+def threshold_status(value: float, warn_at: float, fail_at: float) -> str:
     """FAIL at or above fail_at, WARN at or above warn_at, else OK."""
     if value >= fail_at:
         return FAIL
@@ -180,13 +195,14 @@ def threshold_status(value, warn_at, fail_at):
     return OK
 
 
-def emit_report(command, options, report, extra_lines=()):
+def emit_report(command: OperationsCommand, options: dict[str, Any], report: Report,
+                extra_lines: Iterable[str] = ()) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
 
 
-def raise_on_failure(report):
+def raise_on_failure(report: Report) -> None:
     failures = report.failures
     if len(failures) == 1:
         raise CommandError(f"{report.title}: FAIL {failures[0].check}: {failures[0].detail}")
@@ -195,7 +211,7 @@ def raise_on_failure(report):
         raise CommandError(f"{report.title}: {len(failures)} failed ({names})")
 
 
-def first_line(exc):
+def first_line(exc: BaseException | str) -> str:
     """An exception as one line, for a finding or a CommandError."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
@@ -206,7 +222,7 @@ def first_line(exc):
 
 
 @contextlib.contextmanager
-def operator_errors():
+def operator_errors() -> Iterator[None]:
     """A BackupError becomes Django's one-line error with a non-zero exit."""
     import sqlite3
 
@@ -221,7 +237,7 @@ def operator_errors():
         raise CommandError(f"{type(exc).__name__}: {first_line}") from None
 
 
-def bool_value(value):
+def bool_value(value: object) -> bool:
     lowered = str(value).strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
@@ -232,22 +248,23 @@ def bool_value(value):
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def progress_printer(command, label):
+def progress_printer(command: BaseCommand, label: str) -> Callable[[str], None] | None:
     """A callback that shows each finished step on a terminal and stays quiet in cron."""
     if not sys.stderr.isatty():
         return None
 
-    def show(step):
+    def show(step: str) -> None:
         command.stderr.write(f"{label}: {step}")
     return show
 
 
-def no_progress(iterable, total=None, label=None):
+def no_progress(iterable: Iterable[T], total: int | None = None,
+                label: str | None = None) -> Iterable[T]:
     """The progress protocol's silent form: the items, nothing shown."""
     return iterable
 
 
-def human_size(size):
+def human_size(size: float) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if value < 1024 or unit == "TB":

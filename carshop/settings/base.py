@@ -6,6 +6,7 @@ Each value comes from the environment (see docs/configuration.md for the table o
 
 import re
 from pathlib import Path
+from typing import Any
 
 import csp.constants as csp
 from django.core.exceptions import ImproperlyConfigured
@@ -211,7 +212,7 @@ CONTENT_SECURITY_POLICY = {
 }
 # Browser features no page of Carshop uses, refused to the page and to anything it embeds.
 # (The technicians' photo upload is a file input, which needs no camera permission.)
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in ("accelerometer", "autoplay", "camera", "display-capture", "geolocation",
                     "gyroscope", "hid", "magnetometer", "microphone", "midi", "payment",
@@ -236,7 +237,7 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # The only folders of MEDIA_ROOT that anyone may fetch from MEDIA_URL (nginx: deploy/nginx/).
 PUBLIC_MEDIA_FOLDERS = ["stock/photos/"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Private uploads (cost receipts): never under MEDIA_URL; their URLs are a view that checks
     # permissions (inventory/files.py). Same folder as the default storage, so files uploaded

@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler
 
 from core.api.parsers import RequestTooLarge
@@ -20,7 +21,7 @@ from core.errors import DomainError
 
 # Throttles counting refused authentications (no key, a bad key), each instantiated per refusal;
 # past its rate the answer is 429. accounts registers its per-address throttle (AccountsConfig).
-AUTHENTICATION_FAILURE_THROTTLES = []
+AUTHENTICATION_FAILURE_THROTTLES: list[type[BaseThrottle]] = []
 
 
 def throttle_authentication_failures(throttle_class):
@@ -103,7 +104,8 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField(help_text="Stable, machine-readable error code.")
     message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
+    # A field named like Serializer.fields: documents the error body, never bound to data.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages for each bad input field (empty when the error is not about input).",
     )

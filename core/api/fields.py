@@ -44,7 +44,7 @@ class CarshopModelSerializer(serializers.ModelSerializer):
         **serializers.ModelSerializer.serializer_field_mapping,
     }
     # What to say of a field the serializer does not take, when more helpful than "Unknown field."
-    unknown_field_messages = {}
+    unknown_field_messages: dict[str, str] = {}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -7,7 +7,9 @@ JSON in the declared charset is a 400 in the API's error format (parse_error).
 """
 
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser, get_encoding
+
+# get_encoding is DRF's own helper, missing from djangorestframework-stubs.
+from rest_framework.parsers import JSONParser, get_encoding  # type: ignore[attr-defined]
 from rest_framework.utils import json
 
 MAX_BODY_BYTES = 64 * 1024

@@ -20,11 +20,12 @@ the fields give; the formats below are DRF's own (tests compare both for the sam
 """
 
 import decimal
+from collections.abc import Sequence
 
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.response import Response
-from rest_framework.settings import ISO_8601, api_settings
+from rest_framework.settings import api_settings
 
 
 class RowFormats:
@@ -86,7 +87,7 @@ class RowSerializerMixin:
     Model instances (retrieve, create) are serialized by the declared fields as before.
     """
 
-    row_values = ()
+    row_values: Sequence[str] = ()
 
     def to_representation(self, instance):
         if isinstance(instance, dict):

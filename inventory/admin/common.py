@@ -19,7 +19,7 @@ class CostHidingMixin(HiddenFieldsMixin):
     a user without inventory.view_part_cost, and offers no history (it would show cost
     changes)."""
 
-    cost_fields = ()
+    cost_fields: tuple[str, ...] = ()
 
     def hidden_fields(self, request):
         hidden = super().hidden_fields(request)
@@ -48,7 +48,7 @@ class PreloadedAutocompleteFormSet(BaseInlineFormSet):
     """Inline formset that loads the labels of its autocomplete fields (`preload_fields`) for
     every row at once."""
 
-    preload_fields = ()
+    preload_fields: tuple[str, ...] = ()
 
     @cached_property
     def forms(self):

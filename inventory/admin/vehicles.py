@@ -1,5 +1,9 @@
 """Vehicles and their odometer readings."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
 from django import forms
 from django.contrib import admin
 
@@ -9,6 +13,9 @@ from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle
 from inventory.resources import VehicleResource
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
 
 
 class OwnershipFilter(admin.SimpleListFilter):
@@ -60,7 +67,8 @@ class OdometerReadingInline(AddOnlyMixin, admin.TabularInline):
 
 
 class VehicleSearchMixin:
-    search_help_text = "VIN, or its last 6 or 8 characters; plate; owner's name or phone."
+    search_help_text: ClassVar[_StrOrPromise | None] = (
+        "VIN, or its last 6 or 8 characters; plate; owner's name or phone.")
 
     def get_search_results(self, request, queryset, search_term):
         queryset = self._narrow_picker(request, queryset)

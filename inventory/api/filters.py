@@ -20,4 +20,4 @@ class ListingFilterSet(CarshopFilterSet):
 
     class Meta:
         model = StockUnit
-        fields = []
+        fields: list[str] = []

@@ -1,7 +1,10 @@
 """Invoices, payments and credit notes: written by services, never edited; document numbering."""
 
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin
+from django.db.models import Model
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -40,10 +43,11 @@ class FinalDocumentAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
 
 class PaymentInline(admin.TabularInline):
-    model = Payment
+    model: type[Model] = Payment
     extra = 0
-    fields = ("received_at", "method", "amount", "reference", "received_by")
-    readonly_fields = fields
+    fields: ClassVar[tuple[str, ...]] = ("received_at", "method", "amount", "reference",
+                                         "received_by")
+    readonly_fields: ClassVar[tuple[str, ...]] = fields
     can_delete = False
 
     def get_queryset(self, request):

@@ -80,7 +80,7 @@ class CustomerVehicleSearchMixin:
     to the customer book.
     """
 
-    number_path = None
+    number_path: str | None = None
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

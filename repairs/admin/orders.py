@@ -3,12 +3,13 @@
 import datetime
 import functools
 from decimal import Decimal
+from typing import ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
-from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models import Count, Model, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -472,10 +473,10 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
 # --------------------------------------------------------------------------------------------
 
 class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
-    model = LaborLine
+    model: type[Model] = LaborLine
     extra = 1
-    fields = ("operation", "hours_sold", "rate", "technician", "amount")
-    readonly_fields = ("amount",)
+    fields: ClassVar[tuple[str, ...]] = ("operation", "hours_sold", "rate", "technician", "amount")
+    readonly_fields: ClassVar[tuple[str, ...]] = ("amount",)
     price_fields = ("rate", "amount")
 
     def get_queryset(self, request):
@@ -762,8 +763,8 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
 class LineAdminBase(ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
     """Lines are listed here for searching; they are edited on their job's page."""
 
-    list_select_related = ("job__repair_order",)
-    search_fields = ("=job__repair_order__number",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("job__repair_order",)
+    search_fields: ClassVar[tuple[str, ...]] = ("=job__repair_order__number",)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -871,8 +872,9 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
 @admin.register(RepairOrderEvent)
 class RepairOrderEventAdmin(ReadOnlyMixin, CarshopModelAdmin):
-    list_display = ("at", "repair_order", "from_status", "to_status", "user", "note")
-    list_select_related = ("repair_order", "user")
-    list_filter = ("to_status", "at")
-    date_hierarchy = "at"
-    search_fields = ("=repair_order__number",)
+    list_display: tuple[str, ...] = ("at", "repair_order", "from_status", "to_status", "user",
+                                     "note")
+    list_select_related: ClassVar[tuple[str, ...]] = ("repair_order", "user")
+    list_filter: ClassVar[tuple[str, ...]] = ("to_status", "at")
+    date_hierarchy: ClassVar[str | None] = "at"
+    search_fields: ClassVar[tuple[str, ...]] = ("=repair_order__number",)

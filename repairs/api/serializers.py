@@ -2,6 +2,8 @@
 accounting feed (invoices, credit notes, payments). Costs (part costs, internal labor cost) are
 never among the fields: partners see what the customer is charged, not what the shop pays."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,7 +14,7 @@ from inventory.models import Vehicle
 from repairs.choices import AuthorizationMethod, RepairOrderStatus
 from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, RepairOrderEvent
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "read_only": True}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "read_only": True}
 
 
 class VehicleSummarySerializer(CarshopModelSerializer):

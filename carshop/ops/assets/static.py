@@ -4,16 +4,22 @@ Commands call these functions; they return plain dicts, which the commands print
 JSON.
 """
 
+from __future__ import annotations
+
 import os
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 
 from carshop.ops.toolkit import first_line
+
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 # ---------------------------------------------------------------------------------------------
 # optimize_assets
@@ -22,7 +28,7 @@ from carshop.ops.toolkit import first_line
 COMPRESSED_SUFFIXES = {".gz": "gzip", ".br": "brotli"}
 
 
-def check_writable(folder):
+def check_writable(folder: StrPath) -> None:
     """Make `folder` if missing and prove it can be written, or raise one CommandError line."""
     folder = Path(folder)
     try:
@@ -35,7 +41,7 @@ def check_writable(folder):
                            f"{exc.strerror or first_line(exc)}") from None
 
 
-def _brotli_available():
+def _brotli_available() -> bool:
     try:
         import brotli  # noqa: F401
     except ImportError:
@@ -46,7 +52,7 @@ def _brotli_available():
     return True
 
 
-def static_inventory(root):
+def static_inventory(root: StrPath) -> dict[str, Any]:
     """Files under STATIC_ROOT: originals, their hashed copies (manifest) and compressed copies,
     with sizes and the savings of each compression."""
     root = Path(root)
@@ -61,10 +67,10 @@ def static_inventory(root):
 
         manifest = json.loads(manifest_path.read_text()).get("paths", {})
         hashed = {name for original, name in manifest.items() if name != original}
-    compressed = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
+    compressed: dict[str, dict[str, float]] = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
                   for label in COMPRESSED_SUFFIXES.values()}
     plain_count = plain_bytes = 0
-    by_type = Counter()
+    by_type: Counter[str] = Counter()
     for name, size in files.items():
         suffix = Path(name).suffix
         if suffix in COMPRESSED_SUFFIXES and name[: -len(suffix)] in files:
@@ -93,7 +99,7 @@ def static_inventory(root):
     }
 
 
-def _collect():
+def _collect() -> dict[str, list[str]]:
     """Run collectstatic as Django does: {"modified", "unmodified", "post_processed"}."""
     from django.contrib.staticfiles.management.commands.collectstatic import (
         Command as CollectStatic,
@@ -106,7 +112,7 @@ def _collect():
     return collector.collect()
 
 
-def optimize_assets(dry_run=False):
+def optimize_assets(dry_run: bool = False) -> dict[str, Any]:
     """collectstatic with the configured storage (whitenoise's CompressedManifestStaticFiles
     Storage on servers: hashed names and gzip, brotli when installed), then what is on disk."""
     storage = settings.STORAGES["staticfiles"]["BACKEND"]

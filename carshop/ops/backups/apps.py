@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_migrate
 
@@ -9,7 +11,7 @@ class BackupsConfig(AppConfig):
     label = "backups"
     verbose_name = "Backups"
 
-    def ready(self):
+    def ready(self) -> None:
         from carshop.ops.backups import capture
 
         # Migrations may drop or rewrite tables under the change-capture triggers: take them off

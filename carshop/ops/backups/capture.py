@@ -25,9 +25,17 @@ text (`sqlite_row_text`, the text its checksum is computed from), from which the
 backup computes checksums without reading whole tables.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from carshop.ops.backups.introspect import OWN_PREFIX, pg_schema, pg_tables, qi, ql, sqlite_tables
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from carshop.ops.backups.introspect import Table
 
 logger = logging.getLogger("carshop.backups")
 
@@ -50,12 +58,12 @@ PG_HASH_SETTINGS = {
 
 # --- shared ------------------------------------------------------------------------------------
 
-def _run(cursor, statements):
+def _run(cursor: Any, statements: Iterable[str]) -> None:
     for statement in statements:
         cursor.execute(statement)
 
 
-def is_installed(cursor, vendor):
+def is_installed(cursor: Any, vendor: str) -> bool:
     if vendor == "postgresql":
         cursor.execute(f"SELECT to_regclass({ql(CHANGE_TABLE)}) IS NOT NULL")
         return cursor.fetchone()[0]
@@ -65,7 +73,7 @@ def is_installed(cursor, vendor):
     return cursor.fetchone()[0] == 1
 
 
-def install(cursor, vendor):
+def install(cursor: Any, vendor: str) -> list[str]:
     """Create the change log and state tables if missing and put triggers on every table that
     lacks them (or has stale ones). Returns the tables whose triggers were (re)made: changes to
     those tables before now may be missing from the log."""
@@ -74,7 +82,7 @@ def install(cursor, vendor):
     return _sqlite_install(cursor)
 
 
-def uninstall(cursor, vendor):
+def uninstall(cursor: Any, vendor: str) -> None:
     """Remove the triggers, the change log and the state: incremental backups stop."""
     drop_triggers(cursor, vendor)
     statements = [f"DROP TABLE IF EXISTS {CHANGE_TABLE}", f"DROP TABLE IF EXISTS {STATE_TABLE}"]
@@ -83,7 +91,7 @@ def uninstall(cursor, vendor):
     _run(cursor, statements)
 
 
-def drop_triggers(cursor, vendor):
+def drop_triggers(cursor: Any, vendor: str) -> None:
     if vendor == "postgresql":
         cursor.execute(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -98,7 +106,7 @@ def drop_triggers(cursor, vendor):
         _run(cursor, [f"DROP TRIGGER IF EXISTS {qi(name)}" for (name,) in cursor.fetchall()])
 
 
-def read_state(cursor, vendor):
+def read_state(cursor: Any, vendor: str) -> dict[str, Any] | None:
     """The chain state kept in the database: which backup it last matched, and whether the next
     backup must be full. None when change capture is not installed."""
     if not is_installed(cursor, vendor):
@@ -114,7 +122,7 @@ def read_state(cursor, vendor):
     return state
 
 
-def write_state(cursor, vendor, **values):
+def write_state(cursor: Any, vendor: str, **values: Any) -> None:
     now = "now()" if vendor == "postgresql" else "datetime('now')"
     assignments = [f"updated_at = {now}"]
     for key, value in values.items():
@@ -130,13 +138,13 @@ def write_state(cursor, vendor, **values):
     cursor.execute(f"UPDATE {STATE_TABLE} SET {', '.join(assignments)} WHERE id = 1")
 
 
-def mark_needs_full(cursor, vendor, reason):
+def mark_needs_full(cursor: Any, vendor: str, reason: str) -> None:
     if is_installed(cursor, vendor):
         write_state(cursor, vendor, needs_full=True)
         logger.info("next backup will be full", extra={"reason": reason})
 
 
-def bypass_message(differ):
+def bypass_message(differ: Sequence[tuple[str, Any, Any]]) -> str:
     name, found, expected = differ[0]
     what = (f"{found['rows']} rows where the chain says {expected['rows']}"
             if found["rows"] != expected["rows"] else "a checksum the chain does not explain")
@@ -147,7 +155,7 @@ def bypass_message(differ):
 
 # --- migrate hooks -----------------------------------------------------------------------------
 
-def before_migrate(sender, using="default", plan=None, **kwargs):
+def before_migrate(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
     from django.db import connections, transaction
 
     if not plan:
@@ -159,7 +167,7 @@ def before_migrate(sender, using="default", plan=None, **kwargs):
             mark_needs_full(cursor, connection.vendor, "migrations ran")
 
 
-def after_migrate(sender, using="default", **kwargs):
+def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     from django.db import connections, transaction
 
     connection = connections[using]
@@ -172,7 +180,7 @@ def after_migrate(sender, using="default", **kwargs):
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
-def pg_key_expression(table, alias="r"):
+def pg_key_expression(table: Table, alias: str = "r") -> str:
     """SQL text of a row's key as text: the primary key, or a JSON array for a composite one.
     Empty for a table without a primary key (its changes are logged as whole-table changes)."""
     if not table.pk:
@@ -182,7 +190,7 @@ def pg_key_expression(table, alias="r"):
     return "json_build_array(" + ", ".join(f"{alias}.{qi(c)}" for c in table.pk) + ")::text"
 
 
-def pg_key_match(table, row_alias, key_sql):
+def pg_key_match(table: Table, row_alias: str, key_sql: str) -> str:
     """SQL condition: the row `row_alias` has the key `key_sql` (text, as logged)."""
     if len(table.pk) == 1:
         return f"{row_alias}.{qi(table.pk[0])} = ({key_sql})::{table.pk_types[0]}"
@@ -191,7 +199,7 @@ def pg_key_match(table, row_alias, key_sql):
     return " AND ".join(parts)
 
 
-def _pg_function_sql(schema):
+def _pg_function_sql(schema: str) -> str:
     change = f"{qi(schema)}.{CHANGE_TABLE}"
     settings = " ".join(f"SET {k} = {ql(v)}" for k, v in PG_HASH_SETTINGS.items())
     return f"""
@@ -232,7 +240,7 @@ $carshop$
 """
 
 
-def _pg_trigger_sql(schema, table, kind):
+def _pg_trigger_sql(schema: str, table: Table, kind: str) -> str:
     key = ql(pg_key_expression(table))
     target = f"{qi(schema)}.{qi(table.name)}"
     function = f"{qi(schema)}.{PG_FUNCTION}({key})"
@@ -247,11 +255,11 @@ def _pg_trigger_sql(schema, table, kind):
             f"FOR EACH STATEMENT EXECUTE FUNCTION {function}")
 
 
-def _pg_function_body(schema):
+def _pg_function_body(schema: str) -> str:
     return _pg_function_sql(schema).split("$carshop$")[1]
 
 
-def _pg_install(cursor):
+def _pg_install(cursor: Any) -> list[str]:
     """Make what is missing, and only that. Every statement here takes a lock that the
     application's writes queue behind (CREATE INDEX: a share lock on the change log, which every
     write inserts into; CREATE TRIGGER: a lock on the table), even when "IF NOT EXISTS" turns it
@@ -299,7 +307,7 @@ def _pg_install(cursor):
         "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
         f"AND t.tgname LIKE {ql(PG_FUNCTION + '%')}"
     )
-    existing = {}
+    existing: dict[Any, Any] = {}
     for table, name, args, enabled in cursor.fetchall():
         existing.setdefault(table, {})[name] = (bytes(args), enabled)
     changed = []
@@ -320,7 +328,7 @@ def _pg_install(cursor):
     return changed
 
 
-def pg_disabled_triggers(cursor):
+def pg_disabled_triggers(cursor: Any) -> list[str]:
     """Tables whose capture triggers exist but do not fire in ordinary sessions (disabled, or
     set to fire on replicas only): their changes since were not captured."""
     cursor.execute(
@@ -346,7 +354,7 @@ SQLITE_CHECKSUM_SCHEME = 2
 SQLITE_CHECKSUM_SCHEMES = (1, 2)
 
 
-def sqlite_row_text(table, alias=None, scheme=None):
+def sqlite_row_text(table: Table, alias: str | None = None, scheme: int | None = None) -> str:
     """SQL text of a row as one string, for its checksum (see the schemes above; None: the
     current one). Used by the triggers (a changed row's old text) and by every checksum query."""
     scheme = scheme or SQLITE_CHECKSUM_SCHEME
@@ -361,7 +369,7 @@ def sqlite_row_text(table, alias=None, scheme=None):
     return f"json_array({', '.join(values)})"
 
 
-def sqlite_key_expression(table, alias):
+def sqlite_key_expression(table: Table, alias: str) -> str:
     if not table.pk:
         return "NULL"
     if len(table.pk) == 1:
@@ -369,7 +377,7 @@ def sqlite_key_expression(table, alias):
     return "json_array(" + ", ".join(f"{alias}.{qi(c)}" for c in table.pk) + ")"
 
 
-def sqlite_key_match(table, key_sql_source):
+def sqlite_key_match(table: Table, key_sql_source: str) -> str:
     """SQL condition: the row's key is among `key_sql_source` (a SELECT of logged keys)."""
     if len(table.pk) == 1:
         return f"{qi(table.pk[0])} IN ({key_sql_source})"
@@ -378,7 +386,7 @@ def sqlite_key_match(table, key_sql_source):
     return f"({columns}) IN (SELECT {extracted} FROM ({key_sql_source}))"
 
 
-def _sqlite_trigger_sql(table, kind):
+def _sqlite_trigger_sql(table: Table, kind: str) -> str:
     name = qi(f"{OWN_PREFIX}{kind}:{table.name}")
     tbl = ql(table.name)
     if not table.pk:
@@ -404,7 +412,7 @@ def _sqlite_trigger_sql(table, kind):
     return f"CREATE TRIGGER {name} AFTER {event} ON {qi(table.name)} BEGIN {body} END"
 
 
-def _sqlite_install(cursor):
+def _sqlite_install(cursor: Any) -> list[str]:
     _run(cursor, [
         f"""CREATE TABLE IF NOT EXISTS {CHANGE_TABLE} (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -418,7 +426,7 @@ def _sqlite_install(cursor):
     ])
     cursor.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
                    f"AND name LIKE {ql(OWN_PREFIX + '%')}")
-    existing = {}
+    existing: dict[Any, Any] = {}
     for name, table, sql in cursor.fetchall():
         existing.setdefault(table, {})[name] = sql
     changed = []

@@ -5,9 +5,16 @@ RunSQL, third-party tables), never a list written down today: other apps add mod
 The backup machinery's own tables (`carshop_backup_*`) are left out of row counts and checksums.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
 
 OWN_PREFIX = "carshop_backup_"
 
@@ -22,28 +29,28 @@ class Table:
     pk: tuple
     pk_types: tuple
 
-    def describe(self):
+    def describe(self) -> list[Any]:
         return [self.name, list(zip(self.columns, self.types, strict=True)), list(self.pk)]
 
 
-def qi(name):
+def qi(name: str) -> str:
     """Quote an identifier (the same rule for PostgreSQL and SQLite)."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def ql(value):
+def ql(value: object) -> str:
     """Quote a string literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-def pg_schema(cursor):
+def pg_schema(cursor: Any) -> str:
     cursor.execute("SELECT current_schema()")
     return cursor.fetchone()[0]
 
 
-def pg_tables(cursor):
+def pg_tables(cursor: Any) -> list[Table]:
     """Every ordinary table of the current schema, except the backup machinery's own."""
     cursor.execute(
         """
@@ -64,7 +71,7 @@ def pg_tables(cursor):
     return _assemble(cursor.fetchall())
 
 
-def pg_sequences(cursor):
+def pg_sequences(cursor: Any) -> list[str]:
     cursor.execute(
         """
         SELECT c.relname FROM pg_class c
@@ -79,7 +86,7 @@ def pg_sequences(cursor):
 
 # --- SQLite ----------------------------------------------------------------------------------
 
-def sqlite_tables(conn, schema="main"):
+def sqlite_tables(conn: Any, schema: str = "main") -> list[Table]:
     """Every table of an SQLite database, except SQLite's and the backup machinery's own.
     `conn`: an sqlite3 connection or cursor (or Django's cursor over one)."""
     names = [
@@ -101,8 +108,8 @@ def sqlite_tables(conn, schema="main"):
     return _assemble(rows)
 
 
-def _assemble(rows):
-    tables = {}
+def _assemble(rows: Iterable[Sequence[Any]]) -> list[Table]:
+    tables: dict[Any, Any] = {}
     for name, column, coltype, pkpos in rows:
         entry = tables.setdefault(name, {"columns": [], "types": [], "pk": {}})
         entry["columns"].append(column)
@@ -118,7 +125,8 @@ def _assemble(rows):
     return result
 
 
-def applied_migrations(execute, tables):
+def applied_migrations(execute: Callable[[str], Iterable[Sequence[Any]]],
+                       tables: Iterable[Table]) -> list[list[str]]:
     """[app, name] of every applied migration; `execute(sql)` returns rows."""
     if "django_migrations" not in {t.name for t in tables}:
         return []  # not a Django database yet
@@ -126,7 +134,7 @@ def applied_migrations(execute, tables):
     return [[app, name] for app, name in rows]
 
 
-def schema_fingerprint(tables, migrations):
+def schema_fingerprint(tables: Iterable[Table], migrations: Iterable[list[str]]) -> str:
     """Changes when a table, column, type or applied migration changes: an incremental backup
     can only continue a chain whose schema is the same."""
     payload = json.dumps([[t.describe() for t in tables], migrations], sort_keys=True)

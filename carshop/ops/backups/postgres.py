@@ -19,6 +19,8 @@ killed (psql's input ends without COMMIT), psql being killed or its connection c
 old database as it was.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import shutil
@@ -26,6 +28,7 @@ import subprocess
 import threading
 import time
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from carshop.ops.backups import capture
 from carshop.ops.backups.errors import BackupError
@@ -48,6 +51,13 @@ from carshop.ops.backups.util import (
     spawn,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable
+
+    from _typeshed import SupportsWrite
+
+    from carshop.ops.backups.introspect import Table
+
 VENDOR = "postgresql"
 DUMP_MAGIC = b"PGDMP"
 CHECKSUM_SCHEME = 1  # hashtextextended(row::text, 0), the only one so far
@@ -60,7 +70,8 @@ class NeedsFull(Exception):
 
 # --- connections -------------------------------------------------------------------------------
 
-def connect(settings_dict, dbname=None, autocommit=False):
+def connect(settings_dict: dict[str, Any], dbname: str | None = None,
+            autocommit: bool = False) -> Any:
     import psycopg2
     from django.db.backends.postgresql.base import DatabaseWrapper
 
@@ -77,7 +88,7 @@ def connect(settings_dict, dbname=None, autocommit=False):
     return conn
 
 
-def cli_args(settings_dict, dbname=None):
+def cli_args(settings_dict: dict[str, Any], dbname: str | None = None) -> tuple:
     """`--dbname=URI` and environment for pg_dump, pg_restore and psql, built by django-dbbackup
     (it knows how to pass passwords, TLS options and socket paths to libpq)."""
     from dbbackup.db.postgresql import parse_postgres_settings
@@ -89,7 +100,7 @@ def cli_args(settings_dict, dbname=None):
     return args, {**os.environ, **env}
 
 
-def tool(name):
+def tool(name: str) -> str:
     from django.conf import settings
 
     folder = getattr(settings, "BACKUP_PG_BIN_DIR", "")
@@ -100,31 +111,33 @@ def tool(name):
     return path
 
 
-def hash_settings(cursor):
+def hash_settings(cursor: Any) -> None:
     for key, value in capture.PG_HASH_SETTINGS.items():
         cursor.execute(f"SET LOCAL {key} = {ql(value)}")
 
 
-def server_facts(cursor):
+def server_facts(cursor: Any) -> dict[str, Any]:
     cursor.execute("SELECT current_setting('server_version'), "
                    "(SELECT system_identifier FROM pg_control_system())::text")
     version, system_identifier = cursor.fetchone()
     return {"server_version": version, "system_identifier": system_identifier}
 
 
-def _scan_checksum(cursor, schema, table):
+def _scan_checksum(cursor: Any, schema: str, table: Table) -> dict[str, Any]:
     cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text "
                    f"FROM {qi(schema)}.{qi(table.name)} t")
     rows, total = cursor.fetchone()
     return {"rows": rows, "checksum": checksum_hex(int(total))}
 
 
-def table_checksums(cursor, schema, tables, only=None):
+def table_checksums(cursor: Any, schema: str, tables: list[Table],
+                    only: Collection[str] | None = None) -> dict[str, Any]:
     return {t.name: _scan_checksum(cursor, schema, t) for t in tables
             if only is None or t.name in only}
 
 
-def describe(settings_dict, dbname=None):
+def describe(settings_dict: dict[str, Any],
+             dbname: str | None = None) -> tuple[list[Table], list[list[str]], str]:
     """Tables, migrations and schema fingerprint of a database."""
     conn = connect(settings_dict, dbname)
     try:
@@ -136,14 +149,14 @@ def describe(settings_dict, dbname=None):
         conn.close()
 
 
-def _fetch(cur):
-    def execute(sql):
+def _fetch(cur: Any) -> Callable[[str], list[Any]]:
+    def execute(sql: str) -> list[Any]:
         cur.execute(sql)
         return cur.fetchall()
     return execute
 
 
-def database_exists(settings_dict, dbname):
+def database_exists(settings_dict: dict[str, Any], dbname: str) -> bool:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -153,7 +166,7 @@ def database_exists(settings_dict, dbname):
         conn.close()
 
 
-def has_tables(settings_dict):
+def has_tables(settings_dict: dict[str, Any]) -> bool:
     conn = connect(settings_dict)
     try:
         with conn.cursor() as cur:
@@ -162,7 +175,7 @@ def has_tables(settings_dict):
         conn.close()
 
 
-def create_database(settings_dict, dbname):
+def create_database(settings_dict: dict[str, Any], dbname: str) -> None:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -171,7 +184,7 @@ def create_database(settings_dict, dbname):
         conn.close()
 
 
-def drop_database(settings_dict, dbname):
+def drop_database(settings_dict: dict[str, Any], dbname: str) -> None:
     conn = connect(settings_dict, "postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -182,13 +195,13 @@ def drop_database(settings_dict, dbname):
 
 # --- change capture ----------------------------------------------------------------------------
 
-def lock_timeout_ms():
+def lock_timeout_ms() -> int:
     from django.conf import settings
 
     return int(getattr(settings, "BACKUP_LOCK_TIMEOUT_MS", 500))
 
 
-def prepare_capture(settings_dict):
+def prepare_capture(settings_dict: dict[str, Any]) -> tuple[dict | None, list, list]:
     """Install or refresh change capture. Returns the state before, the tables whose triggers had
     to be made, and the tables whose triggers had been disabled.
 
@@ -217,7 +230,7 @@ def prepare_capture(settings_dict):
         conn.close()
 
 
-def _blocked_message(conn, what):
+def _blocked_message(conn: Any, what: str) -> str:
     """One line naming the session whose open transaction holds the locks a backup needed."""
     conn.rollback()
     with conn.cursor() as cur:
@@ -246,7 +259,9 @@ def _blocked_message(conn, what):
             f"(SELECT pg_terminate_backend({pid})) or run the backup again later")
 
 
-def confirm_backup(settings_dict, backup_id, snapshot, system_identifier):
+def confirm_backup(
+    settings_dict: dict[str, Any], backup_id: str, snapshot: Any, system_identifier: Any,
+) -> None:
     """After a backup is safely stored: the chain continues from it, and the change log entries
     it holds are no longer needed."""
     conn = connect(settings_dict)
@@ -262,7 +277,12 @@ def confirm_backup(settings_dict, backup_id, snapshot, system_identifier):
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(settings_dict, out_path, compress, progress=None):
+def full_backup(
+    settings_dict: dict[str, Any],
+    out_path: str,
+    compress: bool,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     """pg_dump (custom format) of one snapshot, and that snapshot's row counts and checksums."""
     conn = connect(settings_dict)
     try:
@@ -316,16 +336,16 @@ def full_backup(settings_dict, out_path, compress, progress=None):
 class _Drain(threading.Thread):
     """Read a child's stderr in the background, so a chatty child never blocks on a full pipe."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: Any) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.data = b""
 
-    def run(self):
+    def run(self) -> None:
         self.data = self.stream.read()
 
 
-def _drain(stream):
+def _drain(stream: Any) -> _Drain:
     reader = _Drain(stream)
     reader.start()
     return reader
@@ -333,7 +353,13 @@ def _drain(stream):
 
 # --- incremental backup ------------------------------------------------------------------------
 
-def incremental_backup(settings_dict, out_handle, parent, progress=None, full_check=False):
+def incremental_backup(
+    settings_dict: dict[str, Any],
+    out_handle: SupportsWrite[bytes],
+    parent: dict[str, Any],
+    progress: Callable[..., Any] | None = None,
+    full_check: bool = False,
+) -> dict[str, Any]:
     """Write the incremental psql script to `out_handle` (binary). `parent`: the parent manifest.
     Raises NeedsFull when the chain cannot be continued, and CaptureBypassed when the tables
     are not what the chain and the change log say (changes were made with the triggers off).
@@ -443,7 +469,8 @@ class CaptureBypassed(NeedsFull):
     dropped for a while)."""
 
 
-def _check_capture(cur, schema, tables, expected, full_check):
+def _check_capture(cur: Any, schema: str, tables: dict[str, Table], expected: dict[str, Any],
+                   full_check: bool) -> None:
     """Every table's row count (and with `full_check` its checksum) in this snapshot against
     what the chain says it is."""
     differ = []
@@ -459,7 +486,8 @@ def _check_capture(cur, schema, tables, expected, full_check):
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _check_chain(state, parent, facts):
+def _check_chain(state: dict[str, Any] | None, parent: dict[str, Any],
+                 facts: dict[str, Any]) -> None:
     if state is None:
         raise NeedsFull("change capture is not installed yet")
     if state["needs_full"]:
@@ -515,7 +543,8 @@ $carshop$;
 """
 
 
-def _epilogue(last, restored_tables, checked_tables, restored_id, token):
+def _epilogue(last: dict[str, Any], restored_tables: Iterable[str], checked_tables: Iterable[str],
+              restored_id: str, token: str) -> bytes:
     """SQL run last in the restore transaction: reset change capture (the next backup must be
     full) and check every table's row count, and the checksum of every table an incremental
     touched, against the manifest. Any difference raises, and nothing is committed."""
@@ -574,7 +603,7 @@ def _epilogue(last, restored_tables, checked_tables, restored_id, token):
 _COMMIT = b"\nCOMMIT;\n"
 
 
-def psql_command(settings_dict, dbname):
+def psql_command(settings_dict: dict[str, Any], dbname: str) -> list:
     """psql reading a script on stdin, stopping at the first error. Its transaction is the
     script's own (BEGIN ... COMMIT), never --single-transaction (see restore)."""
     args, _ = cli_args(settings_dict, dbname)
@@ -650,7 +679,7 @@ def restore(settings_dict, dbname, chain, progress=None):
     pause_point("after-commit")
 
 
-def refuse_large_objects(dump_path):
+def refuse_large_objects(dump_path: str) -> None:
     """pg_restore writes large objects between its own BEGIN and COMMIT, which would commit the
     restore's transaction half-way: a dump that holds any is refused (Carshop makes none)."""
     import re
@@ -665,7 +694,7 @@ def refuse_large_objects(dump_path):
                           "transaction: restore it with pg_restore by hand")
 
 
-def _committed(settings_dict, dbname, token):
+def _committed(settings_dict: dict[str, Any], dbname: str, token: str) -> bool:
     """Whether the restore that wrote `token` into the change-capture state was committed."""
     try:
         conn = connect(settings_dict, dbname)
@@ -685,7 +714,7 @@ def _committed(settings_dict, dbname, token):
 
 # --- validation --------------------------------------------------------------------------------
 
-def compare(settings_dict, dbname):
+def compare(settings_dict: dict[str, Any], dbname: str) -> dict[str, Any]:
     """Every table's row count and checksum in `dbname`, in one snapshot."""
     conn = connect(settings_dict, dbname)
     try:

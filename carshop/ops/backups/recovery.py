@@ -8,13 +8,21 @@ not validate, never the previous successful drill again; and a drill already in 
 not recorded twice.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
 from carshop.ops.backups import status
 from carshop.ops.backups.errors import BackupError
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def record_failure(source, target, error, now=None):
+
+def record_failure(source: str, target: str, error: str,
+                   now: datetime | None = None) -> dict[str, str]:
     """What `test_recovery` writes when the drill stopped before a comparison."""
     failure = {"at": (now or timezone.now()).isoformat(), "source": source, "target": target,
                "error": error}
@@ -29,7 +37,7 @@ def _newest_drill(data):
     return drill, False
 
 
-def record_recovery_metrics():
+def record_recovery_metrics() -> dict:
     data = status.load()
     drill, failed = _newest_drill(data)
     if not drill:

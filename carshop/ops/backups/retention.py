@@ -12,8 +12,11 @@ Only these folders are read: a backup tree may hold other trees (staging's
 `/var/backups/carapp/staging` sits inside production's), which are not this database's backups.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,11 +25,18 @@ from carshop.ops.backups import destination as destinations
 from carshop.ops.backups import service
 from carshop.ops.backups.destination import MANIFEST_SUFFIX
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from carshop.ops.backups.destination import LocalDestination, StorageDestination
+
+    Destination = LocalDestination | StorageDestination
+
 # The folders of BACKUP_DIR that deploy/scheduled-backup.sh writes into, one sub-folder per run.
 SCHEDULED_FOLDERS = ("daily", "weekly", "monthly")
 
 
-def places(root):
+def places(root: Destination) -> list[Destination]:
     """The root destination and every per-run folder of the scheduled backups under it."""
     found = [root]
     if isinstance(root, destinations.LocalDestination):
@@ -38,7 +48,7 @@ def places(root):
     return found
 
 
-def tree_root(destination):
+def tree_root(destination: LocalDestination) -> LocalDestination:
     """The backup tree a destination belongs to: `ROOT/daily/20261201` belongs to ROOT."""
     if isinstance(destination, destinations.LocalDestination):
         parent = destination.path.parent
@@ -47,7 +57,7 @@ def tree_root(destination):
     return destination
 
 
-def _live_backup_id():
+def _live_backup_id() -> Any:
     try:
         state = service._peek_state(service.Target.live())
     except Exception:  # no database yet, no capture tables: no live chain to protect
@@ -55,7 +65,8 @@ def _live_backup_id():
     return state and state.get("backup_id")
 
 
-def prune(root=None, dry_run=False, now=None):
+def prune(root: Destination | None = None, dry_run: bool = False,
+          now: datetime | None = None) -> dict[str, Any]:
     """Apply the retention policy to every backup of the tree at `root` (default: BACKUP_DIR).
     Deletes a backup's manifest before its data (a crash leaves a stray file, never a manifest
     pointing at nothing), removes per-run folders left empty, and leftovers of interrupted
@@ -108,13 +119,13 @@ def prune(root=None, dry_run=False, now=None):
     }
 
 
-def _label(place, root, name):
+def _label(place: Destination, root: Destination, name: str) -> str:
     if isinstance(place, destinations.LocalDestination) and place is not root:
         return str(Path(place.label) / name)
     return name
 
 
-def _remove_empty_run_folders(run_folders):
+def _remove_empty_run_folders(run_folders) -> list:
     removed = []
     for place in run_folders:
         if not place.names():

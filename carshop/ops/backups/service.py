@@ -4,6 +4,8 @@ Every function takes and returns plain data (manifests are dicts, as stored) and
 BackupError with one line for the operator when something is wrong.
 """
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import gzip
@@ -12,6 +14,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections
@@ -29,6 +32,13 @@ from carshop.ops.backups.util import (
     remove_quietly,
     sha256_file,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from types import ModuleType
+
+    from carshop.ops.backups.destination import Destination
+
 
 logger = logging.getLogger("carshop.backups")
 
@@ -48,7 +58,7 @@ class Target:
     settings: dict
 
     @classmethod
-    def live(cls, alias="default"):
+    def live(cls, alias: str = "default") -> Target:
         connection = connections[alias]
         vendor = connection.vendor
         if vendor not in ENGINE_NAMES:
@@ -56,34 +66,34 @@ class Target:
         return cls(vendor, dict(connection.settings_dict))
 
     @property
-    def name(self):
+    def name(self) -> str:
         return str(self.settings["NAME"])
 
     @property
-    def engine(self):
+    def engine(self) -> ModuleType:
         return postgres if self.vendor == "postgresql" else sqlite
 
-    def with_name(self, name):
+    def with_name(self, name: str) -> Target:
         return Target(self.vendor, {**self.settings, "NAME": name})
 
-    def identity(self):
+    def identity(self) -> tuple[str, ...]:
         if self.vendor == "sqlite":
             return ("sqlite", os.path.realpath(self.name))
         s = self.settings
         return ("postgresql", s.get("HOST") or "localhost", str(s.get("PORT") or 5432), self.name)
 
-    def label(self):
+    def label(self) -> str:
         if self.vendor == "sqlite":
             return self.name
         return f"PostgreSQL database {self.name}"
 
-    def has_tables(self):
+    def has_tables(self) -> bool:
         if self.vendor == "sqlite":
             return sqlite.has_tables(self.name)
         return postgres.has_tables(self.settings)
 
 
-def app_version():
+def app_version() -> str:
     import subprocess
     import tomllib
 
@@ -104,11 +114,11 @@ def app_version():
     return version
 
 
-def new_backup_id(kind, now):
+def new_backup_id(kind: str, now: datetime) -> str:
     return f"carshop-{now.astimezone(UTC):%Y%m%d-%H%M%S-%f}-{kind}"
 
 
-def _data_name(backup_id, vendor, base_kind, compress):
+def _data_name(backup_id: str, vendor: str, base_kind: str | None, compress: bool) -> str:
     if vendor == "postgresql":
         name = f"{backup_id}.dump" if base_kind == "full" else f"{backup_id}.inc.sql"
         return name + (".gz" if compress and base_kind != "full" else "")
@@ -118,7 +128,7 @@ def _data_name(backup_id, vendor, base_kind, compress):
 
 # --- finding backups ---------------------------------------------------------------------------
 
-def read_manifest(place, name):
+def read_manifest(place: Destination, name: str) -> dict[str, Any]:
     """A manifest, or a one-line BackupError naming the damaged file."""
     try:
         manifest = place.read_manifest(name)
@@ -137,19 +147,19 @@ _DATA_SUFFIXES = (".dump", ".inc.sql", ".inc.sql.gz", ".sqlite3", ".sqlite3.gz",
                   ".inc.sqlite3", ".inc.sqlite3.gz")
 
 
-def _id_of_data_file(name):
+def _id_of_data_file(name: str):
     for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return None
 
 
-def _id_time(backup_id):
+def _id_time(backup_id: str) -> str:
     """The time part of a backup id (carshop-YYYYmmdd-HHMMSS-ffffff-...): ids sort by it."""
     return backup_id[:len("carshop-20250101-000000-000000")]
 
 
-def list_manifests(destination, problems=None):
+def list_manifests(destination: Destination, problems=None):
     """Every backup in a destination, oldest first. Manifests that cannot be read are left out;
     with `problems` (a list), each one, and each data file whose manifest is missing, is
     appended to it as (backup id, what is wrong)."""
@@ -178,7 +188,7 @@ def list_manifests(destination, problems=None):
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
 
-def _search_places(destination, hint=None):
+def _search_places(destination: Destination, hint: str | None = None) -> list:
     places = [destination]
     for extra in (destinations.from_hint(hint), destinations.default_destination(),
                   destinations.from_hint((status.load().get("last_backup") or {}).get("location"))):
@@ -187,7 +197,9 @@ def _search_places(destination, hint=None):
     return places
 
 
-def find_backup(backup_id, destination, hint=None):
+def find_backup(
+    backup_id: str, destination: Destination, hint: str | None = None
+) -> tuple[None, None] | tuple:
     """(manifest, place) of a backup, or (None, None) when no place has it. A manifest that is
     there but damaged raises BackupError naming it."""
     for place in _search_places(destination, hint):
@@ -197,7 +209,7 @@ def find_backup(backup_id, destination, hint=None):
     return None, None
 
 
-def resolve_source(source, destination=None):
+def resolve_source(source: str, destination: Destination | None = None) -> tuple:
     """`latest`, `latest-pre-update`, a folder (its newest backup), FOLDER/latest, a manifest or
     a backup file: the manifest and where it lives."""
     source = (source or "").strip()
@@ -227,11 +239,11 @@ def resolve_source(source, destination=None):
                       "restored")
 
 
-def _newest(place, pre_update_only=False):
+def _newest(place: Destination, pre_update_only: bool = False) -> dict[str, Any]:
     """The newest backup of a place. Never quietly an older one: when a newer backup is there
     but damaged (its manifest unreadable or missing, or the last backup recorded is gone), this
     refuses, names it, and names the backup an operator can choose instead."""
-    problems = []
+    problems: list[Any] = []
     manifests = list_manifests(place, problems)
     candidates = [m for m in manifests
                   if m["type"] != "safety" and (not pre_update_only or m["type"] == "pre-update")]
@@ -256,7 +268,8 @@ def _newest(place, pre_update_only=False):
     return candidates[-1]
 
 
-def _alternative(place, candidates, before=None):
+def _alternative(place: Destination, candidates: list[dict[str, Any]],
+                 before: str | None = None) -> str:
     """What the operator can choose instead of a damaged backup: an older one, by path."""
     older = [m for m in candidates if before is None or _id_time(m["id"]) < _id_time(before)]
     if not older:
@@ -269,7 +282,7 @@ def _alternative(place, candidates, before=None):
             f"give it explicitly: --source {where}")
 
 
-def _chain_alternative(broken_id, place):
+def _chain_alternative(broken_id: str, place: Destination) -> str:
     """An older backup, before the broken link, that can be restored instead."""
     try:
         candidates = [m for m in list_manifests(place) if m["type"] != "safety"]
@@ -278,7 +291,7 @@ def _chain_alternative(broken_id, place):
     return _alternative(place, candidates, before=broken_id)
 
 
-def resolve_chain(manifest, place):
+def resolve_chain(manifest: dict[str, Any], place: Destination) -> list:
     """The full backup and the incrementals leading to `manifest`, oldest first."""
     chain = [(manifest, place)]
     seen = {manifest["id"]}
@@ -304,11 +317,11 @@ def resolve_chain(manifest, place):
 
 # --- backup ------------------------------------------------------------------------------------
 
-_HELD = set()
+_HELD: set[tuple[str, ...]] = set()
 
 
 @contextlib.contextmanager
-def exclusive(target):
+def exclusive(target: Target) -> Iterator:
     """One backup or restore of a database at a time (cron runs that overlap, a restore during a
     backup): the second one stops with a clear message instead of interleaving."""
     key = target.identity()
@@ -354,8 +367,16 @@ def exclusive(target):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def create_backup(kind="full", destination=None, compress=False, now=None, target=None,
-                  progress=None, dry_run=False, full_because=None):
+def create_backup(
+    kind: str = "full",
+    destination: Destination | None = None,
+    compress: bool = False,
+    now: datetime | None = None,
+    target: Target | None = None,
+    progress: Callable[..., Any] | None = None,
+    dry_run: bool = False,
+    full_because: str | None = None,
+) -> dict[str, Any]:
     """Take a backup; returns its manifest. kind: full, incremental, pre-update, or safety (a full
     backup taken before a restore, which leaves the incremental chain alone)."""
     target = target or Target.live()
@@ -501,7 +522,7 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
     return manifest
 
 
-def _capture_check_due(parent, now):
+def _capture_check_due(parent: Any, now: datetime) -> bool:
     """Whether this incremental compares every table's checksum with the chain's (a row count
     check is made every time): when the chain's last such check is BACKUP_CAPTURE_CHECK_HOURS
     old. It catches updates made with the capture triggers off, which leave counts alone."""
@@ -514,20 +535,22 @@ def _capture_check_due(parent, now):
     return (now - checked).total_seconds() >= hours * 3600
 
 
-def _capture_checked_at(info, parent):
+def _capture_checked_at(info: dict[str, Any], parent: dict[str, Any] | None) -> str | None:
     if parent is None or info.get("capture_checked"):
         # A full backup's checksums are computed from the tables themselves.
         return info.get("snapshot_at")
     return parent.get("capture_checked_at") or parent.get("created_at")
 
 
-def _remove_partial(*paths):
+def _remove_partial(*paths: str) -> None:
     """A failed backup's files, SQLite's journal of a copy cut short included."""
     for path in paths:
         remove_quietly(path, path + "-journal", path + "-wal", path + "-shm")
 
 
-def _incremental_parent(target, destination, backup_id, dry_run):
+def _incremental_parent(
+    target: Target, destination: Destination, backup_id: str, dry_run: bool
+) -> tuple | tuple[None, None, str]:
     """(parent manifest, its place, None) or (None, None, why the backup must be full)."""
     location = target.settings if target.vendor == "postgresql" else target.name
     if dry_run:
@@ -571,7 +594,7 @@ def _incremental_parent(target, destination, backup_id, dry_run):
     return parent, place, None
 
 
-def _new_scheme(parent, target):
+def _new_scheme(parent: dict[str, Any], target: Target) -> str | None:
     """Why `parent`'s checksums cannot be carried on (computed another way), or None."""
     if checksum_scheme(parent) == target.engine.CHECKSUM_SCHEME:
         return None
@@ -579,13 +602,13 @@ def _new_scheme(parent, target):
             f"the previous backup has scheme {checksum_scheme(parent)})")
 
 
-def checksum_scheme(manifest):
+def checksum_scheme(manifest: dict[str, Any]) -> int:
     """How the manifest's table checksums were computed (see capture.sqlite_row_text); manifests
     written before there was a choice have none: scheme 1."""
     return manifest.get("checksum_scheme", 1)
 
 
-def _peek_state(target):
+def _peek_state(target: Target) -> dict | None:
     from carshop.ops.backups import capture
 
     if target.vendor == "postgresql":
@@ -606,7 +629,7 @@ def _peek_state(target):
 
 # --- verification ------------------------------------------------------------------------------
 
-def verify_chain(chain, target):
+def verify_chain(chain, target) -> list:
     """Check everything before touching anything: engine, schema age, links, and every file's
     size and SHA-256. Returns [(manifest, local file)], local copies for remote storages."""
     last = chain[-1][0]
@@ -651,19 +674,19 @@ def verify_chain(chain, target):
     return local_files
 
 
-def _check_scheme(manifest, target):
+def _check_scheme(manifest: dict[str, Any], target: Target) -> None:
     if checksum_scheme(manifest) not in target.engine.CHECKSUM_SCHEMES:
         raise BackupError(f"backup {manifest['id']} has table checksums of a kind this code does "
                           f"not know (scheme {checksum_scheme(manifest)}): it was written by a "
                           "newer Carshop")
 
 
-def release(local_files):
+def release(local_files: Iterable[tuple[dict[str, Any], str, Destination]]) -> None:
     for _manifest, local, place in local_files:
         place.release(local)
 
 
-def _check_magic(manifest, local, target):
+def _check_magic(manifest: dict[str, Any], local: str, target: Target) -> None:
     magic = read_magic(local)
     if manifest["kind"] == "full":
         expected = postgres.DUMP_MAGIC if target.vendor == "postgresql" else sqlite.FILE_MAGIC
@@ -679,7 +702,7 @@ def _check_magic(manifest, local, target):
             postgres.refuse_large_objects(local)
 
 
-def _unknown_migrations(manifest):
+def _unknown_migrations(manifest: dict[str, Any]) -> list:
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -690,15 +713,18 @@ def _unknown_migrations(manifest):
 
 # --- restore -----------------------------------------------------------------------------------
 
-def plan_restore(source, destination=None, target=None):
+def plan_restore(
+    source: str, destination: Destination | None = None, target: Target | None = None,
+) -> tuple[Target, list[tuple[dict[str, Any], Destination]]]:
     target = target or Target.live()
     manifest, place = resolve_source(source, destination)
     chain = resolve_chain(manifest, place)
     return target, chain
 
 
-def restore(source, destination=None, target=None, safety_destination=None, dry_run=False,
-            progress=None):
+def restore(source: str, destination: Destination | None = None, target: Target | None = None,
+            safety_destination: Destination | None = None, dry_run: bool = False,
+            progress: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Verify the chain, take a safety backup of the current database, then restore the chain
     all-or-nothing. Returns a report."""
     target, chain = plan_restore(source, destination, target)
@@ -729,7 +755,9 @@ def restore(source, destination=None, target=None, safety_destination=None, dry_
     return report
 
 
-def _safety_then_restore(target, local_files, report, safety_destination, progress):
+def _safety_then_restore(target: Target, local_files: list[Any], report: dict[str, Any],
+                         safety_destination: Destination | None,
+                         progress: Callable[..., Any] | None) -> None:
     pause_point("verified")
     connections.close_all()
     if target.has_tables():
@@ -744,7 +772,10 @@ def _safety_then_restore(target, local_files, report, safety_destination, progre
     report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
 
 
-def _restore_into(target, chain, progress=None):
+def _restore_into(
+    target: Target, chain: list[tuple[dict[str, Any], str]],
+    progress: Callable[..., Any] | None = None,
+) -> None:
     if target.vendor == "postgresql":
         postgres.restore(target.settings, target.name, chain, progress)
     else:
@@ -753,7 +784,7 @@ def _restore_into(target, chain, progress=None):
 
 # --- recovery drills ---------------------------------------------------------------------------
 
-def scratch_target(value="scratch", live=None):
+def scratch_target(value: str = "scratch", live: Target | None = None) -> Target:
     """The database a drill restores into: never the live one."""
     live = live or Target.live()
     value = (value or "scratch").strip()
@@ -783,7 +814,7 @@ def scratch_target(value="scratch", live=None):
     return target
 
 
-def same_database(one, other):
+def same_database(one: Target, other: Target) -> bool:
     """Whether two targets are the same database, asking PostgreSQL servers when their names
     differ (also used by the test environments, which must never touch the live database)."""
     if one.identity() == other.identity():
@@ -807,7 +838,12 @@ def same_database(one, other):
     return facts[0] == facts[1]
 
 
-def test_recovery(target_value="scratch", source="latest", destination=None, progress=None):
+def test_recovery(
+    target_value: str = "scratch",
+    source: str = "latest",
+    destination: Destination | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     """Restore the newest chain into a scratch database and compare it with its manifest."""
     live = Target.live()
     target = scratch_target(target_value, live)
@@ -851,7 +887,7 @@ def test_recovery(target_value="scratch", source="latest", destination=None, pro
     return drill
 
 
-def check_capture(live, destination=None):
+def check_capture(live: Target, destination: Destination | None = None) -> str | None:
     """Whether the live database still is what its backup chain and change log say: disabled
     capture triggers, and every table's row count and checksum against the chain (changes made
     with session_replication_role = replica or with triggers off are in no backup). When not,
@@ -912,11 +948,11 @@ def check_capture(live, destination=None):
 class _Discard:
     """A file that forgets what is written to it."""
 
-    def write(self, data):
+    def write(self, data: bytes) -> int:
         return len(data)
 
 
-def _mark_needs_full(target, reason):
+def _mark_needs_full(target: Target, reason: str) -> None:
     from carshop.ops.backups import capture
 
     if target.vendor == "postgresql":
@@ -934,7 +970,7 @@ def _mark_needs_full(target, reason):
         conn.close()
 
 
-def compare(target, manifest):
+def compare(target: Target, manifest: dict[str, Any]) -> list:
     """Row counts and checksums of every table of `target` against the manifest."""
     _check_scheme(manifest, target)
     if target.vendor == "postgresql":
@@ -951,7 +987,9 @@ def compare(target, manifest):
     return mismatches
 
 
-def validate_restoration(target_value="scratch", source=None, destination=None):
+def validate_restoration(
+    target_value: str = "scratch", source: str | None = None, destination: Destination | None = None
+) -> dict:
     live = Target.live()
     target = scratch_target(target_value, live)
     if target.vendor == "postgresql" and not postgres.database_exists(target.settings,
@@ -977,7 +1015,7 @@ def validate_restoration(target_value="scratch", source=None, destination=None):
     return result
 
 
-def record_recovery_metrics():
+def record_recovery_metrics() -> dict:
     data = status.load()
     drill = data.get("last_drill")
     if not drill:
@@ -998,7 +1036,10 @@ def record_recovery_metrics():
 
 # --- retention ---------------------------------------------------------------------------------
 
-def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None):
+def retention_plan(
+    manifests: list[dict[str, Any]], now: datetime, daily: int, weekly: int, monthly: int,
+    live_backup_id: Any = None,
+) -> tuple[set[str], dict[str, list[str]]]:
     """Which backups to keep: the newest restore point of each of the last `daily` days,
     `weekly` ISO weeks and `monthly` months that have backups; the whole newest chain; the chain
     the database continues (live_backup_id); the newest pre-update and safety backups; and every
@@ -1007,9 +1048,9 @@ def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None):
     points = sorted((m for m in manifests if m["type"] != "safety"),
                     key=lambda m: (m["created_at"], m["id"]), reverse=True)
     tz = timezone.get_current_timezone()
-    reasons = {}
+    reasons: dict[Any, Any] = {}
 
-    def local(m):
+    def local(m: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(m["created_at"]).astimezone(tz)
 
     for label, count, key in (
@@ -1017,7 +1058,7 @@ def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None):
         ("weekly", weekly, lambda d: d.isocalendar()[:2]),
         ("monthly", monthly, lambda d: (d.year, d.month)),
     ):
-        periods = []
+        periods: list[Any] = []
         for manifest in points:
             period = key(local(manifest))
             if period in periods:
@@ -1050,7 +1091,9 @@ def retention_plan(manifests, now, daily, weekly, monthly, live_backup_id=None):
     return set(reasons), reasons
 
 
-def prune(destination=None, dry_run=False, now=None):
+def prune(
+    destination: Destination | None = None, dry_run: bool = False, now: datetime | None = None,
+) -> dict[str, Any]:
     destination = destination or destinations.default_destination()
     now = now or timezone.now()
     manifests = list_manifests(destination)
@@ -1090,7 +1133,7 @@ def prune(destination=None, dry_run=False, now=None):
     }
 
 
-def _stray_files(destination, manifests, now):
+def _stray_files(destination: Destination, manifests: list[dict[str, Any]], now: datetime) -> list:
     """Leftovers of interrupted backups, a day old or more: data files no manifest names."""
     named = {m["file"]["name"] for m in manifests} | {m["id"] + MANIFEST_SUFFIX for m in manifests}
     cutoff = now.timestamp() - 86400

@@ -22,6 +22,8 @@ still has the database open (stop the application first): no stale WAL can be re
 restored file. Killed at any moment, the path names either the old database or the new one.
 """
 
+from __future__ import annotations
+
 import contextlib
 import multiprocessing.connection
 import os
@@ -31,6 +33,7 @@ import sqlite3
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from carshop.ops.backups import capture
 from carshop.ops.backups.errors import BackupError
@@ -55,6 +58,11 @@ from carshop.ops.backups.util import (
     spawn,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterator
+
+    from carshop.ops.backups.introspect import Table
+
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
 CHECKSUM_SCHEME = capture.SQLITE_CHECKSUM_SCHEME
@@ -65,19 +73,20 @@ class NeedsFull(Exception):
     """An incremental backup is not possible now; the reason says why."""
 
 
-def connect(path, **options):
+def connect(path: str, **options: Any) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None, timeout=30, **options)
 
 
-def server_version():
+def server_version() -> str:
     return sqlite3.sqlite_version
 
 
-def _fetch(conn):
+def _fetch(conn: sqlite3.Connection) -> Callable[[str], list[Any]]:
     return lambda sql: conn.execute(sql).fetchall()
 
 
-def scan_checksum(conn, table, schema="main", scheme=None):
+def scan_checksum(conn: sqlite3.Connection, table: Table, schema: str = "main",
+                  scheme: int | None = None) -> dict[str, Any]:
     """The table's row count and checksum; `scheme`: how rows are hashed (None: the current
     scheme)."""
     scheme = scheme or CHECKSUM_SCHEME
@@ -95,18 +104,19 @@ def scan_checksum(conn, table, schema="main", scheme=None):
     return {"rows": count, "checksum": checksum_hex(total)}
 
 
-def table_checksums(conn, tables, only=None):
+def table_checksums(conn: sqlite3.Connection, tables: list[Table],
+                    only: Collection[str] | None = None) -> dict[str, Any]:
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
-def checksum_workers():
+def checksum_workers() -> int:
     from django.conf import settings
 
     return max(1, int(getattr(settings, "BACKUP_CHECKSUM_WORKERS", 0) or os.cpu_count() or 1))
 
 
 @contextlib.contextmanager
-def _writers_held_off(path):
+def _writers_held_off(path: str) -> Iterator:
     """While inside, no writer can commit: read transactions started inside all see one state.
     Held for as long as they take to start (milliseconds)."""
     writer = connect(path)
@@ -120,7 +130,7 @@ def _writers_held_off(path):
         writer.close()
 
 
-def _begin_read(conn):
+def _begin_read(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN")
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read starts here
 
@@ -135,7 +145,7 @@ class _Scanners:
     all in one state (see full_backup); they then take tables, biggest first, until none are
     left. They die with this process."""
 
-    def __init__(self, path, count, scheme):
+    def __init__(self, path: str, count: int, scheme: int) -> None:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ,
                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -155,7 +165,7 @@ class _Scanners:
             self.stop()
             raise
 
-    def begin(self):
+    def begin(self) -> None:
         for pipe in self.pipes:
             pipe.send("begin")
         for pipe in self.pipes:
@@ -175,7 +185,7 @@ class _Scanners:
                     busy.remove(pipe)
         return {t.name: results[t.name] for t in tables}
 
-    def _receive(self, pipe):
+    def _receive(self, pipe: Any) -> Any:
         try:
             message = pipe.recv()
         except EOFError:
@@ -184,12 +194,12 @@ class _Scanners:
             raise message
         return message
 
-    def kill(self):
+    def kill(self) -> Any:
         for process in self.processes:
             if process.poll() is None:
                 process.kill()
 
-    def stop(self):
+    def stop(self) -> None:
         self.kill()
         for process in self.processes:
             process.wait()
@@ -197,20 +207,20 @@ class _Scanners:
             pipe.close()
 
 
-def _scanner_main():
+def _scanner_main() -> None:
     """A _Scanners process: python -c ... FD PATH SCHEME."""
     fd, path, scheme = sys.argv[1:4]
     _scanner(multiprocessing.connection.Connection(int(fd)), path, int(scheme))
 
 
-def _scanner(pipe, path, scheme):
+def _scanner(pipe: Any, path: str, scheme: int) -> None:
     try:
         conn = connect(path)
         pipe.send("connected")
         pipe.recv()
         _begin_read(conn)
         pipe.send("reading")
-        done = {}
+        done: dict[Any, Any] = {}
         while True:
             pipe.send(done)
             table = pipe.recv()
@@ -224,13 +234,16 @@ def _scanner(pipe, path, scheme):
         pipe.send(exc)
 
 
-def _sizes(conn, tables):
+def _sizes(conn: sqlite3.Connection, tables: list[Table]) -> dict[str, int]:
     """How much work each table is, roughly: rows times columns."""
     return {t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
             * len(t.columns) for t in tables}
 
 
-def file_checksums(path, tables, progress=None, scheme=None):
+def file_checksums(
+    path: str, tables: list[Table], progress: Callable[..., Any] | None = None,
+    scheme: int | None = None,
+) -> dict[str, Any]:
     """Checksums of a database file nobody writes to (a restored scratch file)."""
     scanners = _Scanners(path, min(checksum_workers(), max(1, len(tables))),
                          scheme or CHECKSUM_SCHEME)
@@ -250,7 +263,7 @@ def file_checksums(path, tables, progress=None, scheme=None):
     return results
 
 
-def describe(path):
+def describe(path: str) -> tuple[list[Table], list[list[str]], str]:
     conn = connect(path)
     try:
         tables = sqlite_tables(conn)
@@ -260,7 +273,7 @@ def describe(path):
         conn.close()
 
 
-def has_tables(path):
+def has_tables(path: str) -> bool:
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return False
     conn = connect(path)
@@ -272,7 +285,7 @@ def has_tables(path):
 
 # --- change capture ----------------------------------------------------------------------------
 
-def prepare_capture(path):
+def prepare_capture(path: str) -> tuple[dict | None, list, list]:
     """Install or refresh change capture: (state before, tables whose triggers were made, []).
     The chain state is only written once a backup is safely stored (confirm_backup)."""
     conn = connect(path)
@@ -292,7 +305,7 @@ def prepare_capture(path):
         conn.close()
 
 
-def confirm_backup(path, backup_id, watermark):
+def confirm_backup(path: str, backup_id: str, watermark: int) -> None:
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -305,7 +318,7 @@ def confirm_backup(path, backup_id, watermark):
         conn.close()
 
 
-def _watermark(conn, schema="main"):
+def _watermark(conn: sqlite3.Connection, schema: str = "main") -> int:
     exists = conn.execute(f"SELECT count(*) FROM {qi(schema)}.sqlite_master WHERE type = 'table' "
                           f"AND name = {ql(capture.CHANGE_TABLE)}").fetchone()[0]
     if not exists:
@@ -317,7 +330,8 @@ def _watermark(conn, schema="main"):
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(path, out_path, progress=None, digest=False):
+def full_backup(path: str, out_path: str, progress: Callable[..., Any] | None = None,
+                digest: bool = False) -> dict[str, Any]:
     """Copy the database to `out_path` with the backup API; compute the row counts and checksums
     of the same state at the same time, from the live file. With `digest` (`out_path` is the file
     that will be stored, not one to compress), the copy's SHA-256 (info["sha256"]) is computed
@@ -341,7 +355,8 @@ def full_backup(path, out_path, progress=None, digest=False):
                 checksums = scanners.checksums(tables, sizes)
             except BaseException:
                 if copy.done() and copy.exception() is not None:
-                    raise copy.exception() from None
+                    # Not None: the line above checked it.
+                    raise copy.exception() from None  # type: ignore[misc]
                 stop.set()
                 raise
             migrations, watermark, sha256 = copy.result()
@@ -365,18 +380,19 @@ def full_backup(path, out_path, progress=None, digest=False):
     }
 
 
-def _utc_now():
+def _utc_now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
 
 
-def _copy(source, out_path, stop, digest):
+def _copy(source: sqlite3.Connection, out_path: str, stop: threading.Event,
+          digest: bool) -> tuple[list[list[str]], int, str | None]:
     """The backup API's copy of the state `source` reads (its transaction is open), in steps so
     that `stop` can end it; then the figures the manifest takes from the copy, and with `digest`
     its SHA-256 while it is flushed to disk (one fsync at the end: none while it is written, a
     copy cut short is never used)."""
-    def step(status, remaining, total):
+    def step(status: int, remaining: int, total: int) -> None:
         if stop.is_set():
             raise BackupError("backup stopped")
 
@@ -403,7 +419,13 @@ def _copy(source, out_path, stop, digest):
 
 # --- incremental backup ------------------------------------------------------------------------
 
-def incremental_backup(path, out_path, parent, progress=None, full_check=False):
+def incremental_backup(
+    path: str,
+    out_path: str,
+    parent: dict[str, Any],
+    progress: Callable[..., Any] | None = None,
+    full_check: bool = False,
+) -> dict:
     """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`.
     Raises NeedsFull when the chain cannot be continued, CaptureBypassed when the tables are not
     what the chain and the change log say; `full_check`: compare every table's checksum too,
@@ -429,7 +451,10 @@ def incremental_backup(path, out_path, parent, progress=None, full_check=False):
     return result
 
 
-def _write_incremental(conn, parent, progress, full_check=False):
+def _write_incremental(
+    conn: sqlite3.Connection, parent: dict[str, Any], progress: Callable[..., Any] | None,
+    full_check: bool = False,
+) -> dict[str, Any]:
     watermark = _watermark(conn)
     snapshot_at = _utc_now()
     state = capture.read_state(conn.cursor(), VENDOR)
@@ -520,7 +545,8 @@ class CaptureBypassed(NeedsFull):
     capture triggers did not see (triggers dropped for a while)."""
 
 
-def _check_capture(conn, tables, expected, full_check):
+def _check_capture(conn: sqlite3.Connection, tables: dict[str, Table], expected: dict[str, Any],
+                   full_check: bool) -> None:
     differ = []
     for name, table in tables.items():
         if full_check:
@@ -534,7 +560,8 @@ def _check_capture(conn, tables, expected, full_check):
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _delta_checksum(conn, table, base, window, match):
+def _delta_checksum(conn: sqlite3.Connection, table: Table, base: dict[str, Any], window: Any,
+                    match: Any) -> dict[str, Any]:
     """The table's checksum now, from the parent's and the rows that changed: minus each touched
     row as it was at the parent (the old text kept by the first change after it), plus each
     touched row as it is now (the parent is of the current checksum scheme, and so are the
@@ -567,16 +594,17 @@ def _delta_checksum(conn, table, base, window, match):
 
 # --- restore -----------------------------------------------------------------------------------
 
-def beside_path(live_path):
+def beside_path(live_path: str) -> str:
     return live_path + ".restoring"
 
 
-def clear_beside(live_path):
+def clear_beside(live_path: str) -> None:
     beside = beside_path(live_path)
     remove_quietly(beside, beside + "-journal", beside + "-wal", beside + "-shm")
 
 
-def restore(live_path, chain, progress=None):
+def restore(live_path: str, chain: list[tuple[dict[str, Any], str]],
+            progress: Callable[..., Any] | None = None) -> None:
     """Build the restored database beside the live one, check it, then rename it into place."""
     last = chain[-1][0]
     beside = beside_path(live_path)
@@ -619,7 +647,7 @@ def restore(live_path, chain, progress=None):
         raise
 
 
-def _apply_incremental(conn, path):
+def _apply_incremental(conn: sqlite3.Connection, path: str) -> None:
     local = path
     temporary = None
     with open(path, "rb") as handle:
@@ -665,7 +693,7 @@ def _apply_incremental(conn, path):
             remove_quietly(temporary)
 
 
-def _copy_verified(manifest, source, target):
+def _copy_verified(manifest: dict[str, Any], source: str, target: str) -> None:
     """Copy the full backup beside the live file, checking the SHA-256 of what is read as it is
     written: the copy is then known to be the verified backup, byte for byte."""
     import hashlib
@@ -686,7 +714,8 @@ def _copy_verified(manifest, source, target):
                           "restored: its SHA-256 does not match the manifest any more")
 
 
-def _verify(conn, last, checked, deep):
+def _verify(conn: sqlite3.Connection, last: dict[str, Any], checked: Collection[str],
+            deep: bool) -> None:
     """Row counts of every table; and where incrementals were applied, integrity, foreign keys
     and the checksum of every table they touched (a full backup alone is checked byte for byte
     as it is copied)."""
@@ -718,7 +747,7 @@ def _verify(conn, last, checked, deep):
                               f"{expected['rows']} ({expected['checksum']})")
 
 
-def _swap(live_path, beside):
+def _swap(live_path: str, beside: str) -> None:
     """Rename the checked copy over the live database: atomic, and safe against a stale WAL."""
     if os.path.exists(live_path):
         conn = connect(live_path)
@@ -745,7 +774,7 @@ def _swap(live_path, beside):
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))
 
 
-def compare(path, scheme=None):
+def compare(path: str, scheme: int | None = None) -> dict[str, Any]:
     """Every table's row count and checksum (of a database nobody else writes to), computed as
     `scheme` says (the manifest's; None: the current one)."""
     conn = connect(path)
@@ -756,7 +785,7 @@ def compare(path, scheme=None):
     return file_checksums(path, tables, scheme=scheme)
 
 
-def copy_database(source_path, target_path):
+def copy_database(source_path: str, target_path: str) -> None:
     """A consistent copy (backup API) of an SQLite database, for recovery drills."""
     source = connect(source_path)
     try:

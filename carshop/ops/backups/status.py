@@ -6,23 +6,29 @@ not roll back the record of the backups and drills made since. The health check 
 it with `load()`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import json
 import os
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 HISTORY = 100
 
 
-def path():
+def path() -> str:
     return str(settings.BACKUP_STATUS_FILE)
 
 
-def load():
+def load() -> dict[str, Any]:
     try:
         with open(path()) as handle:
             return json.load(handle)
@@ -31,7 +37,7 @@ def load():
 
 
 @contextlib.contextmanager
-def _locked():
+def _locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(path()) or ".", exist_ok=True)
     with open(path() + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -41,7 +47,7 @@ def _locked():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def update(**changes):
+def update(**changes: Any) -> dict[str, Any]:
     """Merge `changes` into the status file (atomically; safe against concurrent writers)."""
     with _locked():
         data = load()
@@ -59,11 +65,11 @@ def update(**changes):
     return data
 
 
-def parse_time(value):
+def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def last_backup_age(now=None):
+def last_backup_age(now: datetime | None = None) -> timedelta | None:
     """How long ago the last successful backup finished, or None if there never was one."""
     last = load().get("last_backup") or {}
     finished = parse_time(last.get("finished_at"))
@@ -72,5 +78,5 @@ def last_backup_age(now=None):
     return (now or timezone.now()) - finished
 
 
-def max_age():
+def max_age() -> timedelta:
     return timedelta(hours=settings.BACKUP_MAX_AGE_HOURS)

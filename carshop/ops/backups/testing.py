@@ -1,11 +1,14 @@
 """Helpers for the backup tests (tests/test_backup_*.py) and drills: an independent look at
 every row of every table, and running the commands in a child process."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connections
@@ -13,8 +16,11 @@ from django.db import connections
 from carshop.ops.backups import capture
 from carshop.ops.backups.introspect import pg_tables, qi, sqlite_tables
 
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess, Popen
 
-def table_contents(alias="default"):
+
+def table_contents(alias: str = "default") -> dict:
     """{table: sorted rows} of every table, read with plain SELECTs: a check that does not rely on
     the checksums under test."""
     connection = connections[alias]
@@ -28,7 +34,7 @@ def table_contents(alias="default"):
     return contents
 
 
-def remove_capture(alias="default"):
+def remove_capture(alias: str = "default") -> None:
     """Take change capture off a database (tests leave the test database as they found it)."""
     connection = connections[alias]
     with connection.cursor() as cursor:
@@ -36,7 +42,7 @@ def remove_capture(alias="default"):
             capture.uninstall(cursor, connection.vendor)
 
 
-def database_url(alias="default"):
+def database_url(alias: str = "default") -> str:
     s = connections[alias].settings_dict
     if connections[alias].vendor == "sqlite":
         return "sqlite:///" + os.path.abspath(s["NAME"])
@@ -62,11 +68,11 @@ def command_env(**extra):
     return env
 
 
-def manage_command():
+def manage_command() -> list[str]:
     return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
 
-def manage(*args, env=None, timeout=120):
+def manage(*args, env=None, timeout: int = 120) -> CompletedProcess:
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),
@@ -118,7 +124,7 @@ def configure(tmp_path, settings):
     return settings.BACKUP_DIR
 
 
-def cleanup():
+def cleanup() -> None:
     """After a test: no change capture left on the test database, no scratch database."""
     from carshop.ops.backups import postgres
 
@@ -129,7 +135,7 @@ def cleanup():
                                settings.BACKUP_SCRATCH_DATABASE)
 
 
-def seed():
+def seed() -> None:
     """A small shop: customers, vehicles, parts, a supplier, stock movements, a user in a group
     (rows in many tables, foreign keys and a many-to-many), and values that are awkward to copy
     (quotes, backslashes, newlines, non-ASCII, NULLs, decimals)."""
@@ -173,7 +179,7 @@ def seed():
     ])
 
 
-def checksums(alias="default"):
+def checksums(alias: str = "default"):
     """Row count and checksum of every table of the live database, as a manifest holds them:
     what the fault drills compare with "the old state" and "the restored backup"."""
     from carshop.ops.backups import postgres, service, sqlite
@@ -190,7 +196,7 @@ def checksums(alias="default"):
         conn.close()
 
 
-def start(*args, pause_at=None, pause_seconds=None, **env):
+def start(*args, pause_at=None, pause_seconds=None, **env) -> Popen:
     """`manage.py *args` in a child process (stderr piped, text), optionally pausing at a point."""
     connections.close_all()
     extra = dict(env)
@@ -202,7 +208,7 @@ def start(*args, pause_at=None, pause_seconds=None, **env):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_pause(process, point, timeout=60):
+def wait_for_pause(process, point, timeout: int = 60) -> str:
     """Read the child's stderr until it says "paused at POINT"; returns what it wrote."""
     seen = []
     deadline = time.monotonic() + timeout
@@ -217,7 +223,7 @@ def wait_for_pause(process, point, timeout=60):
     raise AssertionError(f"never paused at {point}: {''.join(seen)}")
 
 
-def descendants(pid):
+def descendants(pid) -> dict:
     """Pids of every process below `pid` (Linux /proc), with their command names."""
     found = {}
     pending = [pid]

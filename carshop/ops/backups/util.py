@@ -1,5 +1,7 @@
 """Small pieces shared by the engines: checksums, files, child processes, pause points."""
 
+from __future__ import annotations
+
 import contextlib
 import gzip
 import hashlib
@@ -9,10 +11,18 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from carshop.ops.backups.errors import BackupError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from io import BufferedReader
+    from subprocess import Popen
+
+    from _typeshed import StrPath
 
 MOD64 = 1 << 64
 CHUNK = 1024 * 1024
@@ -26,17 +36,17 @@ CHUNK = 1024 * 1024
 # endian) in scheme 1, XXH3-64 from scheme 2 on, ten times cheaper per row (the sums detect
 # damage and mistakes; they are not a signature).
 
-def checksum_hex(total):
+def checksum_hex(total: int) -> str:
     return f"{int(total) % MOD64:016x}"
 
 
-def row_hash(text_bytes, scheme):
+def row_hash(text_bytes: bytes, scheme: int) -> int:
     if scheme == 1:
         return int.from_bytes(hashlib.blake2b(text_bytes, digest_size=8).digest(), "little")
     return xxhash.xxh3_64_intdigest(text_bytes)
 
 
-def row_hash_sum(rows, scheme):
+def row_hash_sum(rows: Iterable[tuple[bytes]], scheme: int | None) -> int:
     """The sum of row_hash() of each row's text, for rows (text,) as a cursor returns them: one
     call per batch of rows, no Python function call per row."""
     if scheme == 1:
@@ -48,7 +58,7 @@ def row_hash_sum(rows, scheme):
 
 # --- files -------------------------------------------------------------------------------------
 
-def sha256_file(path):
+def sha256_file(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(CHUNK):
@@ -56,7 +66,7 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def fsync_file(path):
+def fsync_file(path: StrPath) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -64,34 +74,34 @@ def fsync_file(path):
         os.close(fd)
 
 
-def fsync_dir(path):
+def fsync_dir(path: StrPath) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
         fsync_file(path)
 
 
-def gzip_file(source, target, level=6):
+def gzip_file(source: StrPath, target: StrPath, level: int = 6) -> None:
     with open(source, "rb") as src, gzip.open(target, "wb", compresslevel=level) as dst:
         shutil.copyfileobj(src, dst, CHUNK)
 
 
-def open_maybe_gzip(path):
+def open_maybe_gzip(path: StrPath) -> gzip.GzipFile | BufferedReader:
     with open(path, "rb") as handle:
         magic = handle.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def read_magic(path, size=16):
+def read_magic(path: StrPath, size: int = 16) -> bytes:
     with open_maybe_gzip(path) as handle:
         return handle.read(size)
 
 
-def remove_quietly(*paths):
+def remove_quietly(*paths: StrPath) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
 
 
-def disk_error(exc, where):
+def disk_error(exc: OSError, where: str) -> BackupError:
     """A one-line message for a failed write (a full disk above all)."""
     import errno
 
@@ -103,7 +113,7 @@ def disk_error(exc, where):
 
 # --- child processes ---------------------------------------------------------------------------
 
-def _die_with_parent():
+def _die_with_parent() -> None:
     """Run in the child before exec: if this process is killed, the child is killed too, so a
     killed restore never leaves psql behind to commit a half-done job."""
     if sys.platform.startswith("linux"):
@@ -113,7 +123,7 @@ def _die_with_parent():
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def spawn(args, **kwargs):
+def spawn(args: Sequence[str], **kwargs: Any) -> Popen[bytes]:
     try:
         return subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
     except FileNotFoundError:
@@ -123,7 +133,7 @@ def spawn(args, **kwargs):
         ) from None
 
 
-def last_error_line(stderr_bytes, fallback):
+def last_error_line(stderr_bytes: bytes, fallback: str) -> str:
     lines = [line.strip() for line in stderr_bytes.decode("utf-8", "replace").splitlines()
              if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "error" in line or "FATAL" in line]
@@ -135,7 +145,7 @@ def last_error_line(stderr_bytes, fallback):
 PAUSE_ENV = "CARSHOP_BACKUP_PAUSE_AT"
 
 
-def pause_point(name):
+def pause_point(name: str) -> None:
     """Stop here for a while when CARSHOP_BACKUP_PAUSE_AT names this point.
 
     Fault-injection for the recovery tests and for drills: a test runs `restore` in a child

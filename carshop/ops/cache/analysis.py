@@ -20,12 +20,15 @@ Commands call these functions; they return findings (carshop.ops.toolkit.Report)
 dicts, which the commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -35,6 +38,11 @@ from django.core.management.base import CommandError
 from django.utils.module_loading import import_string
 
 from carshop.ops.toolkit import Report, first_line, human_size
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.core.cache.backends.base import BaseCache
 
 # ---------------------------------------------------------------------------------------------
 # What the application keeps in the cache
@@ -63,14 +71,14 @@ CACHE_FAMILIES = (
 )
 
 
-def family_of(key):
+def family_of(key: str) -> CacheFamily | None:
     for family in CACHE_FAMILIES:
         if fnmatch.fnmatchcase(key, family.pattern):
             return family
     return None
 
 
-def cache_kind(backend):
+def cache_kind(backend: str) -> str:
     name = backend.rsplit(".", 1)[-1].lower()
     for kind in ("redis", "locmem", "dummy", "database", "filebased", "memcache"):
         if kind in name or kind in backend.lower():
@@ -78,7 +86,7 @@ def cache_kind(backend):
     return "other"
 
 
-def redacted(location):
+def redacted(location: Any) -> Any:
     """A cache location without its password."""
     if isinstance(location, (list, tuple)):
         return [redacted(item) for item in location]
@@ -92,18 +100,18 @@ def redacted(location):
     return text
 
 
-def _cache(alias):
+def _cache(alias: str) -> BaseCache:
     if alias not in settings.CACHES:
         raise CommandError(f"no cache {alias!r} in CACHES (caches: {', '.join(settings.CACHES)})")
     return caches[alias]
 
 
-def _namespace(cache):
+def _namespace(cache: BaseCache) -> str:
     """The app's key namespace: 'PREFIX:VERSION:' (Django's default key function)."""
     return f"{cache.key_prefix}:{cache.version}:"
 
 
-def _custom_key_function(alias):
+def _custom_key_function(alias: str) -> bool:
     function = settings.CACHES[alias].get("KEY_FUNCTION")
     if function is None:
         return False
@@ -112,7 +120,7 @@ def _custom_key_function(alias):
     return function is not default_key_func
 
 
-def _split_key(name, prefix):
+def _split_key(name: str, prefix: str) -> tuple[int, str] | None:
     """'PREFIX:VERSION:key' -> (version, key); None when not of the prefix."""
     head = f"{prefix}:"
     if not name.startswith(head):
@@ -128,12 +136,12 @@ def _split_key(name, prefix):
 # ---------------------------------------------------------------------------------------------
 
 
-def _redis_client(cache):
+def _redis_client(cache: Any) -> Any:
     """The redis-py client Django's Redis backend uses (its connection pool and options)."""
     return cache._cache.get_client(write=True)
 
 
-def _decode(name):
+def _decode(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
@@ -190,7 +198,7 @@ def scan_app_keys(cache, client, progress=None):
     return result
 
 
-def _keyspace(info):
+def _keyspace(info: dict[str, Any]) -> dict[str, dict[str, int]]:
     databases = {}
     for name, value in info.items():
         if re.fullmatch(r"db\d+", name) and isinstance(value, dict):
@@ -199,11 +207,12 @@ def _keyspace(info):
     return databases
 
 
-def _redis_db(client):
+def _redis_db(client: Any) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def _analyze_redis(report, cache, alias, progress):
+def _analyze_redis(report: Report, cache: Any, alias: str,
+                   progress: Callable[..., Any] | None) -> None:
     try:
         client = _redis_client(cache)
         info = client.info()
@@ -292,7 +301,7 @@ NO_COUNTERS = ("not counted: hit and miss counters would live in each worker's m
                "this command's reach (Redis counts them: CACHE_URL=redis://...)")
 
 
-def _analyze_locmem(report, cache):
+def _analyze_locmem(report: Report, cache: Any) -> None:
     entries = len(cache._cache)
     report.data.update({"entries_in_this_process": entries,
                         "max_entries": cache._max_entries, "hit_rate_percent": None})
@@ -303,12 +312,12 @@ def _analyze_locmem(report, cache):
                                     "workers or hosts, use Redis (CACHE_URL=redis://...)")
 
 
-def _analyze_dummy(report, cache):
+def _analyze_dummy(report: Report, cache: BaseCache) -> None:
     report.data.update({"hit_rate_percent": None})
     report.warn("dummy", "nothing is cached, so the API rate limits never trigger")
 
 
-def _db_cache_rows(cache):
+def _db_cache_rows(cache: Any) -> tuple[int, int]:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -324,7 +333,7 @@ def _db_cache_rows(cache):
     return rows, expired
 
 
-def _analyze_db(report, cache):
+def _analyze_db(report: Report, cache: Any) -> None:
     try:
         rows, expired = _db_cache_rows(cache)
     except Exception as exc:
@@ -337,7 +346,7 @@ def _analyze_db(report, cache):
     report.ok("hit rate", "not counted by Django's database cache")
 
 
-def _analyze_file(report, cache):
+def _analyze_file(report: Report, cache: Any) -> None:
     files = list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(
         cache._dir) else []
     size = sum(path.stat().st_size for path in files)
@@ -346,7 +355,7 @@ def _analyze_file(report, cache):
     report.ok("hit rate", "not counted by Django's file cache")
 
 
-def analyze_cache(alias="default", progress=None):
+def analyze_cache(alias: str = "default", progress: Callable[..., Any] | None = None) -> Report:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
@@ -392,7 +401,8 @@ def warm_cache(cache, dry_run=False):
     return actions
 
 
-def _clear_stale_redis(cache, dry_run, progress):
+def _clear_stale_redis(cache: Any, dry_run: bool,
+                       progress: Callable[..., Any] | None) -> dict[str, Any]:
     client = _redis_client(cache)
     keys = scan_app_keys(cache, client, progress)
     stale = keys["stale"]
@@ -410,7 +420,7 @@ def _clear_stale_redis(cache, dry_run, progress):
                     f"database are not the app's and are kept"}
 
 
-def _clear_stale_db(cache, dry_run):
+def _clear_stale_db(cache: Any, dry_run: bool) -> dict[str, Any]:
     from django.db import connections, router
     from django.utils import timezone
 
@@ -428,7 +438,13 @@ def _clear_stale_db(cache, dry_run):
             "note": "expired rows of the database cache"}
 
 
-def optimize_cache(alias="default", warm=True, clear_stale=True, dry_run=False, progress=None):
+def optimize_cache(
+    alias: str = "default",
+    warm: bool = True,
+    clear_stale: bool = True,
+    dry_run: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])

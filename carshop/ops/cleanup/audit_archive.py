@@ -1,6 +1,8 @@
 """archive_logs --type=audit: old audit log entries moved to verified, gzipped JSON lines.
 """
 
+from __future__ import annotations
+
 import contextlib
 import datetime as dt
 import gzip
@@ -10,6 +12,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 from django.db import connections, models, transaction
@@ -17,6 +20,13 @@ from django.utils import timezone
 
 from carshop.ops.cleanup.deletion import BATCH_SIZE, check_age
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import timedelta
+
+    from _typeshed import StrPath
+    from django.db.models import QuerySet
 
 logger = logging.getLogger("carshop.commands")
 
@@ -34,7 +44,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 PARTIAL_SUFFIX = ".partial"
 
 
-def _json_default(value):
+def _json_default(value: object) -> str:
     # Full precision (DjangoJSONEncoder cuts datetimes to milliseconds): the archive must hold
     # exactly what the database held.
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -42,7 +52,7 @@ def _json_default(value):
     return str(value)
 
 
-def entry_as_dict(entry):
+def entry_as_dict(entry: Any) -> dict[str, Any]:
     """An audit entry as archived: every column, and its content type by name (ids differ from
     one database to another)."""
     row = {field.attname: getattr(entry, field.attname) for field in entry._meta.concrete_fields}
@@ -50,12 +60,12 @@ def entry_as_dict(entry):
     return row
 
 
-def entry_line(entry):
+def entry_line(entry: Any) -> bytes:
     return json.dumps(entry_as_dict(entry), default=_json_default, sort_keys=True,
                       ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def ensure_writable(destination, create=True):
+def ensure_writable(destination: StrPath, create: bool = True) -> Path:
     """The archive folder, made if missing (with `create`); CommandError in one line when it
     cannot be written. Without `create`, a missing folder is checked through the nearest folder
     above it that exists."""
@@ -78,7 +88,7 @@ def ensure_writable(destination, create=True):
     return path
 
 
-def _sha256(path):
+def _sha256(path: StrPath) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(1024 * 1024):
@@ -86,7 +96,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _fsync_dir(path):
+def _fsync_dir(path: StrPath) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -95,7 +105,7 @@ def _fsync_dir(path):
             os.close(fd)
 
 
-def read_archive(path, verify=True):
+def read_archive(path: StrPath, verify: bool = True) -> list[dict[str, Any]]:
     """The entries of an archive file (dicts), after checking its SHA-256 against the sidecar.
     Raises CommandError when the file does not match."""
     path = Path(path)
@@ -108,7 +118,7 @@ def read_archive(path, verify=True):
         return [json.loads(line) for line in handle]
 
 
-def _verify(path, expected_ids, content_digest):
+def _verify(path: Path, expected_ids: list[int], content_digest: str) -> None:
     """Read the written file back: it must decompress, parse, and hold exactly the entries."""
     digest = hashlib.sha256()
     ids = []
@@ -121,13 +131,15 @@ def _verify(path, expected_ids, content_digest):
                            "nothing was deleted")
 
 
-def archive_candidates(cutoff):
+def archive_candidates(cutoff: dt.datetime) -> QuerySet[Any]:
     from auditlog.models import LogEntry
 
     return LogEntry.objects.filter(timestamp__lt=cutoff)
 
 
-def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=no_progress):
+def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = False,
+                      now: dt.datetime | None = None,
+                      progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Move audit entries older than `age` into a verified archive file in `destination`.
 
     The file is written under a temporary name, fsynced, read back and compared, then renamed
@@ -170,7 +182,8 @@ def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=no_
             partial = folder / (name + PARTIAL_SUFFIX)
             written.append(partial)
             content = hashlib.sha256()
-            first = last = None
+            first: Any = None
+            last: Any = None
             chunks = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
             with open(partial, "wb") as raw:
                 with gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0) as out:
@@ -242,7 +255,7 @@ def archive_audit_log(age, destination, *, dry_run=False, now=None, progress=no_
             "cutoff": cutoff}
 
 
-def _write_synced(path, data):
+def _write_synced(path: StrPath, data: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -1,14 +1,22 @@
 """What the cleanup commands share: an outcome per kind of row, batched deletes, the age option.
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
 
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from django.db.models import QuerySet
 
 # Rows deleted per statement: big enough to be quick, small enough not to hold long locks.
 BATCH_SIZE = 2000
@@ -30,24 +38,25 @@ class Outcome:
     action: str  # deleted, would delete, kept (reported only), skipped
     note: str = ""
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def check_age(age, option="--age"):
+def check_age(age: timedelta, option: str = "--age") -> timedelta:
     if age <= timedelta(0):
         raise CommandError(f"{option} must be more than zero")
     return age
 
 
-def delete_in_batches(queryset, progress=no_progress, label="deleting"):
+def delete_in_batches(queryset: QuerySet[Any], progress: Callable[..., Any] = no_progress,
+                      label: str = "deleting") -> int:
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
     total = queryset.count()
     deleted = 0
 
-    def batches():
+    def batches() -> Iterator[list[Any]]:
         while True:
             ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
             if not ids:
@@ -61,13 +70,16 @@ def delete_in_batches(queryset, progress=no_progress, label="deleting"):
     return deleted
 
 
-def _count_or_delete(kind, what, queryset, dry_run, progress, note=""):
+def _count_or_delete(
+    kind: str, what: str, queryset: QuerySet[Any], dry_run: bool, progress: Callable[..., Any],
+    note: str = "",
+) -> Outcome:
     if dry_run:
         return Outcome(kind, what, queryset.count(), "would delete", note)
     return Outcome(kind, what, delete_in_batches(queryset, progress, kind), "deleted", note)
 
 
-def _db_sessions():
+def _db_sessions() -> Any:
     """The Session model when sessions are kept in the database, else None."""
     if settings.SESSION_ENGINE not in ("django.contrib.sessions.backends.db",
                                        "django.contrib.sessions.backends.cached_db"):
@@ -77,7 +89,7 @@ def _db_sessions():
     return Session
 
 
-def outcome_lines(report):
+def outcome_lines(report: dict[str, Any]) -> list[str]:
     """A cleanup report as lines for people: one line per kind, then the total."""
     width = max(len(kind["kind"]) for kind in report["kinds"])
     lines = []

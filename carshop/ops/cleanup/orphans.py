@@ -1,9 +1,12 @@
 """cleanup_orphans: files no row names, and rows whose owner is gone (see the package).
 """
 
+from __future__ import annotations
+
 import contextlib
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import models
@@ -12,6 +15,13 @@ from django.utils import timezone
 
 from carshop.ops.cleanup.deletion import BATCH_SIZE, Outcome, _db_sessions
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Iterator
+
+    from django.core.files.storage import Storage
+    from django.db.models import FileField, Model
 
 logger = logging.getLogger("carshop.commands")
 
@@ -25,7 +35,7 @@ ORPHAN_FILE_GRACE = timedelta(days=1)
 # ---------------------------------------------------------------------------------------------
 
 
-def _upload_prefix(upload_to):
+def _upload_prefix(upload_to: Any) -> Any:
     """The fixed folder of an upload_to such as 'stock/photos/%Y/%m/' -> 'stock/photos/'."""
     if callable(upload_to) or not upload_to:
         return None
@@ -33,13 +43,13 @@ def _upload_prefix(upload_to):
     return fixed.rsplit("/", 1)[0] + "/" if "/" in fixed else None
 
 
-def file_fields():
+def file_fields() -> list[tuple[type[Model], FileField]]:
     """Every FileField of every model, as (model, field)."""
     return [(model, field) for model in apps.get_models()
             for field in model._meta.concrete_fields if isinstance(field, models.FileField)]
 
 
-def _walk(storage, folder):
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
     try:
         dirs, files = storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -50,12 +60,12 @@ def _walk(storage, folder):
         yield from _walk(storage, f"{folder}{name}/")
 
 
-def orphan_files(now=None):
+def orphan_files(now: dt.datetime | None = None) -> list[tuple[Any, str, Any]]:
     """Files in the upload folders of the file fields that no row names, older than
     ORPHAN_FILE_GRACE. Returns [(storage, name, size)]. Files outside those folders are not
     Carshop's uploads and are never touched."""
     now = now or timezone.now()
-    by_storage = {}
+    by_storage: dict[int, dict[str, Any]] = {}
     for model, field in file_fields():
         prefix = _upload_prefix(field.upload_to)
         if prefix is None:
@@ -91,7 +101,7 @@ def orphan_files(now=None):
     return found
 
 
-def sessions_of_deleted_users():
+def sessions_of_deleted_users() -> list | None:
     """Live sessions of a user id that no longer exists (no foreign key ties a session to its
     user). Returns the session keys."""
     from django.contrib.auth import get_user_model
@@ -100,14 +110,14 @@ def sessions_of_deleted_users():
     if session is None:
         return None
     user_model = get_user_model()
-    owners = {}
+    owners: dict[str, list[str]] = {}
     for row in session.objects.filter(expire_date__gte=timezone.now()).iterator(chunk_size=1000):
         user_id = row.get_decoded().get("_auth_user_id")
         if user_id is not None:
             owners.setdefault(str(user_id), []).append(row.session_key)
     if not owners:
         return []
-    existing = set()
+    existing: set[str] = set()
     keys = list(owners)
     for start in range(0, len(keys), BATCH_SIZE):
         with contextlib.suppress(ValueError, TypeError):
@@ -117,7 +127,7 @@ def sessions_of_deleted_users():
                   for key in found)
 
 
-def queued_tasks_of_deleted_deliveries():
+def queued_tasks_of_deleted_deliveries() -> Any:
     """Webhook tasks still queued for a delivery that no longer exists (a task names its
     delivery by id in its arguments, not by a foreign key)."""
     if not apps.is_installed("django_tasks_db"):
@@ -128,12 +138,12 @@ def queued_tasks_of_deleted_deliveries():
 
     queued = DBTaskResult.objects.filter(status="READY",
                                          task_path="accounts.webhooks.deliver_webhook")
-    wanted = {}
+    wanted: dict[int, list[Any]] = {}
     for task_id, arguments in queued.values_list("pk", "args_kwargs").iterator(chunk_size=1000):
         args = (arguments or {}).get("args") or []
         if len(args) == 1 and isinstance(args[0], int):
             wanted.setdefault(args[0], []).append(task_id)
-    existing = set()
+    existing: set[int] = set()
     ids = list(wanted)
     for start in range(0, len(ids), BATCH_SIZE):
         existing.update(WebhookDelivery.objects.filter(pk__in=ids[start:start + BATCH_SIZE])
@@ -142,7 +152,7 @@ def queued_tasks_of_deleted_deliveries():
                   for task in tasks)
 
 
-def partner_users_without_partner():
+def partner_users_without_partner() -> int:
     """Inactive partner service accounts whose partner was deleted: reported, never deleted
     (the audit log credits them with the partner's changes)."""
     from django.contrib.auth import get_user_model
@@ -153,7 +163,8 @@ def partner_users_without_partner():
             .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
 
 
-def cleanup_orphans(*, dry_run=False, progress=no_progress):
+def cleanup_orphans(*, dry_run: bool = False,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()

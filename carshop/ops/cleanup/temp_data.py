@@ -1,6 +1,8 @@
 """prune_temp_data: machine records and files that only matter for a while (see the package).
 """
 
+from __future__ import annotations
+
 import contextlib
 import fnmatch
 import logging
@@ -8,6 +10,7 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -17,6 +20,10 @@ from django.utils import timezone
 
 from carshop.ops.cleanup.deletion import Outcome, _count_or_delete, _db_sessions, check_age
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable
 
 logger = logging.getLogger("carshop.commands")
 
@@ -28,7 +35,8 @@ logger = logging.getLogger("carshop.commands")
 # ---------------------------------------------------------------------------------------------
 
 
-def _delete_draft_deals(cutoff, dry_run, progress):
+def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool,
+                        progress: Callable[..., Any]) -> Outcome:
     """Deleted one by one through the model, so each deletion (and its add-ons') is in the audit
     log, credited to the operator."""
     from sales.models import Deal
@@ -56,7 +64,7 @@ def _delete_draft_deals(cutoff, dry_run, progress):
     return Outcome("draft_deals", what, deleted, "deleted", note)
 
 
-def _stale_estimates(cutoff):
+def _stale_estimates(cutoff: dt.datetime) -> Outcome:
     from repairs.models import RepairOrder
 
     count = RepairOrder.objects.filter(status=RepairOrder.Status.ESTIMATE,
@@ -66,7 +74,7 @@ def _stale_estimates(cutoff):
                    "never deleted (numbered documents): cancel them in the admin" if count else "")
 
 
-def temporary_file_rules():
+def temporary_file_rules() -> list[tuple[Path, tuple[str, ...]]]:
     """(folder, file name patterns) of the temporary files Carshop and Django leave behind."""
     upload_dir = settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
     staging_dir = getattr(settings, "BACKUP_STAGING_DIR", "") or tempfile.gettempdir()
@@ -76,13 +84,13 @@ def temporary_file_rules():
         # Backups staged for a remote storage, and files fetched from it for a restore.
         (Path(staging_dir), ("*.partial", "carshop-restore-*")),
     ]
-    merged = {}
+    merged: dict[Path, set[str]] = {}
     for folder, patterns in rules:
         merged.setdefault(folder, set()).update(patterns)
     return [(folder, tuple(sorted(patterns))) for folder, patterns in merged.items()]
 
 
-def old_temporary_files(cutoff):
+def old_temporary_files(cutoff: dt.datetime) -> list[Path]:
     """Regular files of temporary_file_rules() last modified before `cutoff`."""
     limit = cutoff.timestamp()
     found = []
@@ -100,7 +108,7 @@ def old_temporary_files(cutoff):
     return sorted(found)
 
 
-def _temporary_files(cutoff, dry_run):
+def _temporary_files(cutoff: dt.datetime, dry_run: bool) -> Outcome:
     files = old_temporary_files(cutoff)
     folders = ", ".join(str(folder) for folder, _ in temporary_file_rules())
     what = f"temporary upload and backup staging files in {folders}"
@@ -114,7 +122,8 @@ def _temporary_files(cutoff, dry_run):
     return Outcome("temporary_files", what, removed, "deleted")
 
 
-def prune_temp_data(age, *, dry_run=False, now=None, progress=no_progress):
+def prune_temp_data(age: timedelta, *, dry_run: bool = False, now: dt.datetime | None = None,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 

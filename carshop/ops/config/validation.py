@@ -6,8 +6,11 @@ can be written, the database and the cache answer, Django's system checks (and i
 checks on a server) pass, and values that each look fine agree with each other.
 """
 
+from __future__ import annotations
+
 import tempfile
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,7 +49,7 @@ THRESHOLDS = (
 )
 
 
-def validate_configuration():
+def validate_configuration() -> Report:
     report = Report("configuration")
     report.ok("DJANGO_ENV", settings.DJANGO_ENV)
     _required(report)
@@ -62,7 +65,7 @@ def validate_configuration():
     return report
 
 
-def _required(report):
+def _required(report: Report) -> None:
     for name, purpose in REQUIRED:
         value = getattr(settings, name, None)
         if value in (None, "", [], ()):
@@ -71,7 +74,7 @@ def _required(report):
             report.ok(name, "set")
 
 
-def weak_secret_key(key):
+def weak_secret_key(key: str | None) -> str:
     """Why `key` must not sign anything on a server, or "" when it is fit."""
     if not key:
         return "not set (signs sessions and CSRF tokens)"
@@ -84,7 +87,7 @@ def weak_secret_key(key):
     return ""
 
 
-def secret_key_and_debug(report, server=None):
+def secret_key_and_debug(report: Report, server: bool | None = None) -> None:
     server = on_server() if server is None else server
     key = settings.SECRET_KEY or ""
     problem = weak_secret_key(key)
@@ -100,13 +103,13 @@ def secret_key_and_debug(report, server=None):
         report.ok("DEBUG", str(settings.DEBUG))
 
 
-def _existing_parent(path):
+def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
 
 
-def _can_write(folder):
+def _can_write(folder: str | Path) -> bool:
     """Really write there (permission bits say nothing when running as root)."""
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".carshop-write-test-"):
@@ -115,7 +118,7 @@ def _can_write(folder):
         return False
 
 
-def _folder(report, name, purpose):
+def _folder(report: Report, name: str, purpose: str) -> None:
     value = getattr(settings, name, None)
     if not value:
         report.fail(name, f"not set ({purpose})")
@@ -136,7 +139,7 @@ def _folder(report, name, purpose):
             report.fail(name, f"{path} does not exist and cannot be created under {parent}")
 
 
-def _database(report):
+def _database(report: Report) -> None:
     for alias in connections:
         connection = connections[alias]
         label = f"database {alias}" if alias != "default" else "database"
@@ -154,7 +157,7 @@ def _database(report):
             report.ok(label, detail)
 
 
-def _caches(report):
+def _caches(report: Report) -> None:
     for alias in settings.CACHES:
         label = f"cache {alias}" if alias != "default" else "cache"
         backend = settings.CACHES[alias]["BACKEND"].rsplit(".", 1)[-1]
@@ -173,7 +176,8 @@ def _caches(report):
             report.ok(label, f"{backend} reachable")
 
 
-def system_checks(report, deploy=None, skip=()):
+def system_checks(report: Report, deploy: bool | None = None,
+                  skip: Collection[str] = ()) -> None:
     """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
     `skip`: check ids that the caller's own findings already judge."""
     deploy = on_server() if deploy is None else deploy
@@ -189,13 +193,13 @@ def system_checks(report, deploy=None, skip=()):
         report.ok("django checks", f"{scope} pass{note}")
 
 
-def _host_allowed(host, allowed):
+def _host_allowed(host: str, allowed: list[str]) -> bool:
     if host.startswith("*."):  # https://*.example.com: the hosts need a .example.com entry
         return "*" in allowed or host[1:] in allowed
     return validate_host(host, allowed)
 
 
-def hosts_and_origins(report, server=None):
+def hosts_and_origins(report: Report, server: bool | None = None) -> None:
     server = on_server() if server is None else server
     allowed = list(settings.ALLOWED_HOSTS)
     if server and "*" in allowed:
@@ -221,7 +225,7 @@ def hosts_and_origins(report, server=None):
                   f"{len(allowed)} hosts, {count} trusted origins, consistent")
 
 
-def _server_only(report):
+def _server_only(report: Report) -> None:
     if not on_server():
         return
     if settings.TRUSTED_PROXY_COUNT == 0:
@@ -239,7 +243,7 @@ def _server_only(report):
         report.warn("DEFAULT_FROM_EMAIL", f"{settings.DEFAULT_FROM_EMAIL}: set the shop's address")
 
 
-def _thresholds(report):
+def _thresholds(report: Report) -> None:
     consistent = True
     for warn_name, fail_name in THRESHOLDS:
         warn_at, fail_at = getattr(settings, warn_name), getattr(settings, fail_name)

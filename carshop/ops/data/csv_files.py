@@ -3,10 +3,13 @@ with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the 
 """
 
 
+from __future__ import annotations
+
 import csv
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 import tablib
 from django.core.exceptions import ValidationError
@@ -29,6 +32,13 @@ from carshop.ops.data.transfer import (
 from carshop.ops.toolkit import no_progress
 from core.spreadsheets import neutralize_cell, restore_cell
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from _typeshed import StrPath
+
+    from carshop.ops.data.tables import Table
+
 logger = logging.getLogger("carshop.commands")
 
 
@@ -36,11 +46,11 @@ logger = logging.getLogger("carshop.commands")
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-def _is_numeric(field):
+def _is_numeric(field: Any) -> bool:
     return isinstance(field.widget, import_export_widgets.NumberWidget)
 
 
-def resource_for(table, *, include_secrets=False):
+def resource_for(table: Table, *, include_secrets: bool = False) -> Any:
     """The django-import-export resource of a table: the app's own where it has one (e.g.
     accounts.resources.CustomerResource), else one made from the model."""
     from accounts.resources import CarshopResource
@@ -56,8 +66,15 @@ def resource_for(table, *, include_secrets=False):
     return resource
 
 
-def export_csv(path, tables=None, *, include_secrets=False, using="default", progress=None,
-               chunk_size=CHUNK_SIZE):
+def export_csv(
+    path: StrPath,
+    tables: str | Iterable[str] | None = None,
+    *,
+    include_secrets: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> dict[str, Any]:
     """One CSV file per table in the folder `path`, or the file `path` for one table."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -94,7 +111,7 @@ def export_csv(path, tables=None, *, include_secrets=False, using="default", pro
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _csv_inputs(path, tables):
+def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]:
     """(table, file) pairs to import: a file (one table, named by --tables or by the file's
     name), or a folder of <table>.csv files."""
     path = str(path)
@@ -135,7 +152,7 @@ def _csv_inputs(path, tables):
     return pairs
 
 
-def _find_csv(folder, table):
+def _find_csv(folder: StrPath, table: Table) -> str | None:
     for name in table.names:
         candidate = os.path.join(folder, f"{name}.csv")
         if os.path.isfile(candidate):
@@ -143,7 +160,7 @@ def _find_csv(folder, table):
     return None
 
 
-def _read_csv(path, report):
+def _read_csv(path: StrPath, report: ImportReport) -> tuple:
     """The file as a tablib Dataset, and the line each data row starts on. Without an id
     column, every row is a new one."""
     name = os.path.basename(path)
@@ -179,7 +196,14 @@ def _read_csv(path, report):
     return dataset, lines
 
 
-def import_csv(path, tables=None, *, dry_run=False, using="default", progress=None):
+def import_csv(
+    path: StrPath,
+    tables: list[Table] | None = None,
+    *,
+    dry_run: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+) -> ImportReport:
     """Import CSV files through the resources; returns an ImportReport (written only if ok)."""
     started = time.monotonic()
     report = ImportReport(format="csv", dry_run=dry_run)

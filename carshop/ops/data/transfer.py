@@ -38,6 +38,8 @@ partner keys do not authenticate (issue new ones), and webhook subscriptions get
 and are imported inactive (give the partner the new secret, then activate it).
 """
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import datetime
@@ -47,6 +49,7 @@ import os
 import secrets
 import time
 from collections import Counter
+from typing import IO, TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -61,6 +64,16 @@ from django.utils import timezone
 
 from carshop.ops.data import tables as table_registry
 from carshop.ops.toolkit import no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+
+    from _typeshed import StrPath
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Model
+
+    from carshop.ops.data.tables import Table
+
 
 logger = logging.getLogger("carshop.commands")
 
@@ -86,7 +99,7 @@ class Problem:
     where: str
     reason: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
 
 
@@ -100,16 +113,16 @@ class ImportReport:
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, where, reason):
+    def add(self, where: str, reason: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(where, reason))
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.problem_count == 0
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "format": self.format, "dry_run": self.dry_run, "ok": self.ok,
             "counts": self.counts, "problem_count": self.problem_count,
@@ -119,7 +132,7 @@ class ImportReport:
 
 
 
-def _label(model):
+def _label(model: Any) -> str:
     return model._meta.label_lower
 
 
@@ -149,14 +162,14 @@ def dependency_order(tables):
     return ordered
 
 
-def _applied_migrations(using):
+def _applied_migrations(using: str) -> list[list[str]]:
     recorder = MigrationRecorder(connections[using])
     return sorted([app, name] for app, name in recorder.applied_migrations()
                   if app in SCHEMA_APPS)
 
 
 @contextlib.contextmanager
-def read_snapshot(using):
+def read_snapshot(using: str) -> Iterator[None]:
     """One consistent view of the database for the whole export (REPEATABLE READ on
     PostgreSQL; an SQLite read transaction is one already)."""
     connection = connections[using]
@@ -169,7 +182,7 @@ def read_snapshot(using):
 
 
 @contextlib.contextmanager
-def output_file(path, newline=None):
+def output_file(path: StrPath, newline: str | None = None) -> Iterator[IO[str]]:
     """A file written beside `path` and moved in place only when complete."""
     partial = f"{path}.partial"
     try:
@@ -192,7 +205,7 @@ class _Encoder(DjangoJSONEncoder):
     """DjangoJSONEncoder keeps times to the millisecond; a restore keeps them to the
     microsecond."""
 
-    def default(self, o):
+    def default(self, o: Any) -> Any:
         if isinstance(o, datetime.datetime):
             text = o.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -204,10 +217,10 @@ class _Encoder(DjangoJSONEncoder):
 class _NaturalKeys:
     """Natural keys of content types, permissions and roles by id, read once."""
 
-    def __init__(self):
-        self._keys = {}
+    def __init__(self) -> None:
+        self._keys: dict[Any, Any] = {}
 
-    def key(self, model, pk):
+    def key(self, model: Any, pk: Any) -> list[Any]:
         label = _label(model)
         if label not in self._keys:
             queryset = model._default_manager.all()
@@ -223,7 +236,8 @@ class _RowSerializer(python_serializers.Serializer):
     key (every other row by id: a restore keeps ids, and a natural key would cost a query per
     row)."""
 
-    def __init__(self, natural_keys, secret_fields, sink):
+    def __init__(self, natural_keys: _NaturalKeys, secret_fields: Collection[str],
+                 sink: Callable[[dict[str, Any]], None]) -> None:
         super().__init__()
         self.natural_keys = natural_keys
         self.secret_fields = secret_fields
@@ -247,7 +261,7 @@ class _RowSerializer(python_serializers.Serializer):
             ids = [self.natural_keys.key(model, pk) for pk in ids]
         self._current[field.name] = ids
 
-    def end_object(self, obj):
+    def end_object(self, obj: Model) -> None:
         record = self.get_dump_object(obj)
         for name in self.secret_fields:
             record["fields"].pop(name, None)
@@ -278,7 +292,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
         handle.write(json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n")
         first = True
 
-        def write(record):
+        def write(record) -> None:
             nonlocal first
             if not first:
                 handle.write(",\n")
@@ -311,7 +325,7 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def _app_version():
+def _app_version() -> str:
     from carshop.ops.backups.service import app_version
 
     return app_version()
@@ -324,7 +338,7 @@ class ExportFile:
     called again for a second pass). A file of another layout (a `dumpdata` fixture, an export
     re-indented by an editor) is read whole instead."""
 
-    def __init__(self, path):
+    def __init__(self, path: StrPath) -> None:
         self.path = str(path)
         if not os.path.isfile(self.path):
             raise CommandError(f"no file {self.path}")
@@ -414,7 +428,7 @@ class ExportFile:
             else:
                 self._check_counts(seen, footer, problems)
 
-    def _check_counts(self, seen, footer, problems):
+    def _check_counts(self, seen, footer, problems) -> None:
         if footer is None:
             return
         for label, count in footer.items():
@@ -436,9 +450,9 @@ class _Deserializer(python_serializers.Deserializer):
     """Django's deserializer, one row at a time, with content types and permissions looked up
     once instead of once per row."""
 
-    def __init__(self, using):
+    def __init__(self, using: str) -> None:
         super().__init__([], using=using, handle_forward_references=False)
-        self._natural = {}
+        self._natural: dict[Any, Any] = {}
 
     def one(self, record):
         return next(iter(self._handle_object(record)))
@@ -461,7 +475,7 @@ class _Deserializer(python_serializers.Deserializer):
 _NOT_VALIDATED = {"accounts.user": ("username",)}
 
 
-def _validate(obj):
+def _validate(obj: Model) -> None:
     """The model's own rules for one row of a Carshop table (field rules and clean()), without
     changing it. Foreign keys are checked after loading, all at once (_dangling). Roles and the
     audit log are records of other apps, kept as they are (the database's constraints still
@@ -495,7 +509,7 @@ def error_reason(exc):
     return text[0] if text else type(exc).__name__
 
 
-def _fill_secrets(obj, fields_in_record):
+def _fill_secrets(obj: Any, fields_in_record: Collection[str]) -> None:
     """Safe values for secrets an export left out (see the module's docstring)."""
     label = _label(type(obj))
     if label == "accounts.user" and "password" not in fields_in_record:
@@ -512,15 +526,15 @@ class _Loader:
     no save(), no signals, times kept). A chunk that the database refuses is retried row by row
     to name the bad rows."""
 
-    def __init__(self, using, report, chunk_size):
+    def __init__(self, using: str, report: ImportReport, chunk_size: int) -> None:
         self.using = using
         self.connection = connections[using]
         self.report = report
         self.chunk_size = chunk_size
-        self.rows = []
+        self.rows: list[Any] = []
         self.model = None
-        self.inserted = Counter()
-        self.rejected = set()  # (label, pk) of rows not loaded
+        self.inserted: Counter[Any] = Counter()
+        self.rejected: set[Any] = set()  # (label, pk) of rows not loaded
 
     def add(self, where, deserialized, already_bad):
         model = type(deserialized.object)
@@ -529,7 +543,7 @@ class _Loader:
             self.model = model
         self.rows.append((where, deserialized, already_bad))
 
-    def flush(self):
+    def flush(self) -> None:
         rows, self.rows = self.rows, []
         if not rows:
             return
@@ -575,7 +589,7 @@ class _Loader:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
 
 
-def _migrate_rows(model, using):
+def _migrate_rows(model: type[Model], using: str) -> Any:
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account, the shop settings row, and the audit entries about them),
     which a JSON import replaces with the file's."""
@@ -602,7 +616,7 @@ def _migrate_rows(model, using):
     return manager.none()
 
 
-def _refuse_non_empty(tables, using):
+def _refuse_non_empty(tables: Iterable[Table], using: str) -> None:
     busy = []
     for table in tables:
         model = table.model
@@ -617,7 +631,7 @@ def _refuse_non_empty(tables, using):
             "import into a new, migrated database, or choose empty tables with --tables")
 
 
-def _clear_migrate_rows(tables, using):
+def _clear_migrate_rows(tables: Sequence[Table], using: str) -> None:
     from auditlog.context import disable_auditlog
 
     with disable_auditlog():
@@ -627,7 +641,7 @@ def _clear_migrate_rows(tables, using):
                 rows.delete()
 
 
-def _check_schema(export, using, report):
+def _check_schema(export: ExportFile, using: str, report: ImportReport) -> None:
     in_file = {tuple(item) for item in export.header.get("migrations", [])}
     if not in_file:
         report.notes.append("the file does not say which migrations it was made with; rows "
@@ -646,7 +660,7 @@ def _check_schema(export, using, report):
                             "without; rows are checked against the newer schema")
 
 
-def _dangling(models, using):
+def _dangling(models, using: str) -> list:
     """(model, pk, parent model, value, reason) for every loaded row whose foreign key points
     to no row."""
     connection = connections[using]
@@ -688,8 +702,15 @@ def _owner_column(table_model, owner):
     return table_model._meta.pk.column
 
 
-def import_json(path, tables=None, *, dry_run=False, using="default", progress=None,
-                chunk_size=CHUNK_SIZE):
+def import_json(
+    path: StrPath,
+    tables: list[Table] | None = None,
+    *,
+    dry_run: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportReport:
     """Load a JSON export into empty tables; returns an ImportReport (written only if ok)."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -771,7 +792,7 @@ def import_json(path, tables=None, *, dry_run=False, using="default", progress=N
     return report
 
 
-def _names_of(labels):
+def _names_of(labels: Iterable[str]) -> list[str]:
     names = []
     for label in labels:
         table = table_registry.for_label(label)
@@ -779,9 +800,10 @@ def _names_of(labels):
     return names
 
 
-def _report_dangling(export, dangling, report):
+def _report_dangling(export: ExportFile, dangling: list[tuple[Any, ...]],
+                     report: ImportReport) -> None:
     """Name each dangling row by its line: a second pass over the file, only when needed."""
-    wanted = {}
+    wanted: dict[Any, Any] = {}
     for model, pk, _parent, _value, reason in dangling:
         wanted.setdefault((_label(model), str(pk)), []).append(reason)
     for where, record in export.records():
@@ -795,7 +817,7 @@ def _report_dangling(export, dangling, report):
             report.add(f"{label} {pk} (in the database)", reason)
 
 
-def reset_sequences(models, connection):
+def reset_sequences(models: list[type[Model]], connection: BaseDatabaseWrapper) -> None:
     statements = connection.ops.sequence_reset_sql(no_style(), models)
     if statements:
         with connection.cursor() as cursor:

@@ -2,9 +2,12 @@
 and who holds its connections. PostgreSQL and SQLite each answer what applies to them.
 """
 
+from __future__ import annotations
+
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -13,20 +16,23 @@ from django.db.migrations.executor import MigrationExecutor
 
 from carshop.ops.toolkit import Report, first_line, threshold_status
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
 # A database on the same host or network answers SELECT 1 in about a millisecond.
 SLOW_ROUND_TRIP_MS = 50
 # A transaction left open this long holds locks and keeps VACUUM from cleaning up.
 IDLE_IN_TRANSACTION_WARN_SECONDS = 300
 
 
-def connection_for(alias):
+def connection_for(alias: str) -> BaseDatabaseWrapper:
     if alias not in connections:
         known = ", ".join(connections)
         raise CommandError(f"no database {alias!r} in DATABASES; databases: {known}")
     return connections[alias]
 
 
-def server_version(connection):
+def server_version(connection: BaseDatabaseWrapper) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
@@ -37,7 +43,7 @@ def server_version(connection):
     return connection.display_name
 
 
-def sqlite_files(connection):
+def sqlite_files(connection: BaseDatabaseWrapper):
     """(database file, WAL file) of an SQLite connection; None for an in-memory database."""
     name = str(connection.settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:"):
@@ -46,7 +52,7 @@ def sqlite_files(connection):
     return path, Path(f"{path}-wal")
 
 
-def database_size(connection):
+def database_size(connection: BaseDatabaseWrapper) -> int | None:
     """Bytes the database takes: pg_database_size, or the SQLite file plus its WAL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -64,18 +70,18 @@ def database_size(connection):
     return None
 
 
-def unapplied_migrations(connection):
+def unapplied_migrations(connection: BaseDatabaseWrapper) -> list[str]:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, backwards in plan
             if not backwards]
 
 
-def megabytes(size):
+def megabytes(size: float | None) -> float | None:
     return None if size is None else round(size / (1024 * 1024), 1)
 
 
-def check_connection(alias="default", round_trips=5):
+def check_connection(alias: str = "default", round_trips: int = 5) -> Report:
     """Connect afresh (not through the connection this process already holds) and measure."""
     if round_trips < 1:
         raise CommandError(f"--round-trips must be 1 or more, got {round_trips}")
@@ -139,7 +145,7 @@ def check_connection(alias="default", round_trips=5):
 # --- connections --------------------------------------------------------------------------
 
 
-def connection_usage(alias="default", limit=5):
+def connection_usage(alias: str = "default", limit: int = 5) -> Report:
     """Who holds the database's connections now, against what the server allows."""
     if limit < 1:
         raise CommandError(f"--limit must be 1 or more, got {limit}")
@@ -153,7 +159,7 @@ def connection_usage(alias="default", limit=5):
     return report
 
 
-def _postgresql_usage(connection, limit):
+def _postgresql_usage(connection: BaseDatabaseWrapper, limit: int) -> Report:
     report = Report("database connections")
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_connections")
@@ -217,7 +223,7 @@ def _postgresql_usage(connection, limit):
     return report
 
 
-def _sqlite_usage(connection):
+def _sqlite_usage(connection: BaseDatabaseWrapper) -> Report:
     report = Report("database connections")
     path, wal = sqlite_files(connection)
     with connection.cursor() as cursor:

@@ -18,9 +18,12 @@ Indexes
 Functions return plain data (dicts and lists) that the commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -31,6 +34,14 @@ from django.db.models import UniqueConstraint
 from carshop.ops.toolkit import first_line, no_progress
 from core.migration_operations import TrigramIndexSQL
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Container, Iterable, Iterator
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+T = TypeVar("T")
+
 # pgstatindex: a B-tree packs leaves to 90% (its default fillfactor); under half full is bloat.
 BLOATED_LEAF_DENSITY = 50
 # Indexes smaller than this are not worth measuring or rebuilding.
@@ -39,13 +50,13 @@ BLOAT_MIN_BYTES = 1024 * 1024
 
 
 
-def _vendor_check(connection):
+def _vendor_check(connection: BaseDatabaseWrapper) -> None:
     if connection.vendor not in ("postgresql", "sqlite"):
         raise CommandError(f"supported databases are PostgreSQL and SQLite, not "
                            f"{connection.vendor}")
 
 
-def _pg_version(connection):
+def _pg_version(connection: Any) -> int:
     connection.ensure_connection()
     return connection.pg_version
 
@@ -75,17 +86,17 @@ class DbIndex:
     oid: int | None = field(default=None, repr=False)
 
     @property
-    def signature(self):
+    def signature(self) -> tuple[Any, ...]:
         return (self.table, self.method, self.columns, self.expressions, self.predicate,
                 self.opclasses, self.options)
 
     @property
-    def plain(self):
+    def plain(self) -> bool:
         """A plain column index: no expression, no predicate, default operator classes."""
         return (self.expressions is None and self.predicate is None
                 and "pattern_ops" not in self.definition)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("oid")
         data["columns"] = list(self.columns)
@@ -117,7 +128,7 @@ ORDER BY c.relname, ic.relname
 """
 
 
-def database_indexes(connection):
+def database_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
     """Every index of the database's tables, as DbIndex, by table then name."""
     _vendor_check(connection)
     if connection.vendor == "postgresql":
@@ -141,7 +152,7 @@ _SQLITE_INDEX_SQL = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
-def _sqlite_indexes(connection):
+def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
     quote = connection.ops.quote_name
     result = []
     with connection.cursor() as cursor:
@@ -191,19 +202,21 @@ class DeclaredIndex:
     unique: bool = False
     like: bool = False
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)", re.IGNORECASE)
 
 
-def _concurrently(sql):
+def _concurrently(sql: str) -> str:
     return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", str(sql),
                              count=1)
 
 
-def _unique_statements(connection, editor, table, name, columns):
+def _unique_statements(
+    connection: BaseDatabaseWrapper, editor: Any, table: str, name: str, columns: Iterable[str],
+) -> list[str]:
     """A plain unique constraint, built without locking the table for writes on PostgreSQL (a
     unique index, then the constraint on it); a unique index on SQLite, which cannot add a
     constraint to an existing table."""
@@ -216,7 +229,7 @@ def _unique_statements(connection, editor, table, name, columns):
     return [f"CREATE UNIQUE INDEX {quote(name)} ON {quote(table)} ({cols})"]
 
 
-def _plain_unique(constraint):
+def _plain_unique(constraint: Any) -> bool:
     return (constraint.fields and not constraint.condition and not constraint.expressions
             and not constraint.include and not constraint.opclasses
             and constraint.deferrable is None
@@ -305,7 +318,7 @@ def declared_indexes(connection, tables=None):
     return declared
 
 
-def _trigram_operations(connection):
+def _trigram_operations(connection: BaseDatabaseWrapper) -> Iterator:
     """(migration, TrigramIndexSQL) of the applied migrations."""
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     for key, migration in sorted(loader.disk_migrations.items()):
@@ -316,7 +329,8 @@ def _trigram_operations(connection):
                 yield f"{key[0]}.{key[1]}", operation
 
 
-def _constraint_names(connection, tables):
+def _constraint_names(connection: BaseDatabaseWrapper,
+                      tables: Iterable[str]) -> defaultdict[str, set[str]]:
     names = defaultdict(set)
     with connection.cursor() as cursor:
         for table in tables:
@@ -324,7 +338,8 @@ def _constraint_names(connection, tables):
     return names
 
 
-def _present(item, indexes_by_table, names):
+def _present(item: DeclaredIndex, indexes_by_table: dict[str, list[DbIndex]],
+             names: dict[str, set[str]]) -> str:
     """'present', 'invalid' (PostgreSQL: an index left INVALID by a failed concurrent build)
     or 'missing'."""
     by_name = {index.name: index for index in indexes_by_table.get(item.table, [])}
@@ -346,14 +361,15 @@ def _present(item, indexes_by_table, names):
 # ---------------------------------------------------------------------------------------------
 
 
-def _drop_statement(connection, index):
+def _drop_statement(connection: BaseDatabaseWrapper, index: DbIndex) -> str:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
         return f"DROP INDEX CONCURRENTLY IF EXISTS {quote(index.name)};"
     return f"DROP INDEX IF EXISTS {quote(index.name)};"
 
 
-def duplicate_indexes(indexes, declared=()):
+def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str, str]] = (),
+                      ) -> list[tuple[DbIndex, DbIndex, str]]:
     """(redundant, kept, reason) for indexes that repeat another: the same table, method,
     columns, expressions, predicate and operator classes; or a B-tree whose columns lead another
     B-tree's (a non-unique one: a unique index enforces something). A constraint's index is
@@ -396,7 +412,8 @@ def duplicate_indexes(indexes, declared=()):
     return found
 
 
-def analyze_indexes(connection, *, min_rows=10000, progress=no_progress):
+def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
+                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -489,7 +506,7 @@ def _unindexed_foreign_keys(connection, by_table):
     return found
 
 
-def _sequential_scans(connection, min_rows):
+def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) "
@@ -503,7 +520,8 @@ def _sequential_scans(connection, min_rows):
         ]
 
 
-def _unused_indexes(connection, indexes, declared_names):
+def _unused_indexes(connection: BaseDatabaseWrapper, indexes: list[DbIndex],
+                    declared_names: Any) -> tuple[Any, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = "
                        "current_database()")
@@ -522,7 +540,8 @@ def _unused_indexes(connection, indexes, declared_names):
     return unused, since
 
 
-def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES):
+def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
+                  min_bytes: int = BLOAT_MIN_BYTES) -> dict[str, Any]:
     """B-tree leaf density from pgstattuple's pgstatindex, for indexes of min_bytes or more."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'")
@@ -562,8 +581,9 @@ def measure_bloat(connection, indexes, min_bytes=BLOAT_MIN_BYTES):
 # ---------------------------------------------------------------------------------------------
 
 
-def create_missing_indexes(connection, *, dry_run=False, reindex_bloated=False,
-                           progress=no_progress):
+def create_missing_indexes(connection: BaseDatabaseWrapper, *, dry_run: bool = False,
+                           reindex_bloated: bool = False,
+                           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """Create every declared index the database lacks (dropping an INVALID leftover of the same
     name first) and, when asked, rebuild bloated ones. Returns the analysis and what was done;
     an index that fails is reported, and the others still go ahead."""
@@ -604,7 +624,7 @@ def create_missing_indexes(connection, *, dry_run=False, reindex_bloated=False,
             "dry_run": dry_run, "actions": actions, "analysis": analysis}
 
 
-def _drop_invalid_leftover(connection, name):
+def _drop_invalid_leftover(connection: BaseDatabaseWrapper, name: str) -> None:
     """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: remove it."""
     if connection.vendor != "postgresql":
         return

@@ -15,9 +15,12 @@
 Functions return plain data (dicts and lists) that the commands print as text or JSON.
 """
 
+from __future__ import annotations
+
 import re
 from collections import defaultdict
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 from django.db import DatabaseError, transaction
@@ -26,6 +29,13 @@ from django.utils import timezone
 from carshop.dblog import MASKED
 from carshop.ops.logs.reading import LogReader, latency_summary, normalize_sql
 from carshop.ops.toolkit import first_line, no_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Statistics older than this, on a table that changed since, are stale.
 STALE_STATISTICS = timedelta(days=7)
@@ -39,13 +49,13 @@ ENABLE_PG_STAT_STATEMENTS = (
 
 
 
-def _vendor_check(connection):
+def _vendor_check(connection: BaseDatabaseWrapper) -> None:
     if connection.vendor not in ("postgresql", "sqlite"):
         raise CommandError(f"supported databases are PostgreSQL and SQLite, not "
                            f"{connection.vendor}")
 
 
-def _pg_version(connection):
+def _pg_version(connection: Any) -> int:
     connection.ensure_connection()
     return connection.pg_version
 
@@ -55,7 +65,7 @@ def _pg_version(connection):
 # ---------------------------------------------------------------------------------------------
 
 
-def log_slow_queries(reader, threshold_ms):
+def log_slow_queries(reader: Iterable[Any], threshold_ms: float) -> dict[str, Any]:
     """db.log statements at or over threshold_ms, grouped with their literals replaced; each
     with latency figures and its slowest occurrence as written (for EXPLAIN)."""
     groups = defaultdict(list)
@@ -79,10 +89,11 @@ def log_slow_queries(reader, threshold_ms):
     return {"count": sum(len(items) for items in groups.values()), "statements": statements}
 
 
-def statement_statistics(connection, threshold_ms, top):
+def statement_statistics(connection: BaseDatabaseWrapper, threshold_ms: float,
+                         top: int) -> dict[str, Any]:
     """The slowest statements of pg_stat_statements in this database (mean or max at or over
     threshold_ms), or why there are none to read."""
-    result = {"available": False, "statements": [], "note": ""}
+    result: dict[str, Any] = {"available": False, "statements": [], "note": ""}
     if connection.vendor != "postgresql":
         result["note"] = "SQLite has no pg_stat_statements: db.log only"
         return result
@@ -124,7 +135,8 @@ def statement_statistics(connection, threshold_ms, top):
     return result
 
 
-def running_queries(connection, threshold_seconds):
+def running_queries(connection: BaseDatabaseWrapper,
+                    threshold_seconds: float) -> list[dict[str, Any]]:
     """Queries running now for threshold_seconds or longer (PostgreSQL's pg_stat_activity)."""
     if connection.vendor != "postgresql":
         raise CommandError(f"--running needs PostgreSQL: SQLite has no list of running queries "
@@ -146,8 +158,9 @@ def running_queries(connection, threshold_seconds):
         ]
 
 
-def slow_queries(connection, *, threshold_seconds, since, until, log_dir, top,
-                 progress=no_progress):
+def slow_queries(connection: BaseDatabaseWrapper, *, threshold_seconds: float,
+                 since: datetime | None, until: datetime | None, log_dir: Path | None, top: int,
+                 progress: Callable[..., Any] = no_progress) -> tuple[dict[str, Any], LogReader]:
     """pg_stat_statements (its `top` slowest) and db.log (every statement), for the period.
     Returns (report dict, the LogReader)."""
     _vendor_check(connection)
@@ -180,11 +193,11 @@ _PG_PARAM = re.compile(r"\$\d+")
 _PLACEHOLDER = re.compile(r"%%|%s")  # %% is a literal per cent sign
 
 
-def _strip_literals(text):
+def _strip_literals(text: str) -> str:
     return _LITERAL.sub("''", text or "")
 
 
-def _columns_in(text, columns):
+def _columns_in(text: Any, columns: Collection[str]) -> list[str]:
     """Columns of a table named in a filter or WHERE clause, in order of appearance, once."""
     found = []
     for match in _IDENTIFIER.finditer(_strip_literals(text)):
@@ -194,7 +207,7 @@ def _columns_in(text, columns):
     return found
 
 
-def _explainable(sql):
+def _explainable(sql: str) -> tuple[Any, ...]:
     """(statement to explain, parameter count, reason it cannot be) for a logged statement."""
     text = (sql or "").strip().rstrip(";").strip()
     if not re.match(r"^\(?\s*SELECT\b", text, re.IGNORECASE):
@@ -208,7 +221,7 @@ def _explainable(sql):
     return text, params, None
 
 
-def _logged_values(text, params, values):
+def _logged_values(text: str, params: int, values: Any) -> tuple[Any, str]:
     """The logged parameter values to plan with, and a note, or (None, "") when they do not fit
     the statement (not kept, or $1 placeholders). Masked values are planned with the mask as a
     stand-in string."""
@@ -221,7 +234,10 @@ def _logged_values(text, params, values):
     return values, note
 
 
-def explain(connection, sql, *, min_rows=10000, params=None):
+def explain(
+    connection: BaseDatabaseWrapper, sql: str, *, min_rows: int = 10000,
+    params: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """Plan one statement and derive suggestions. Returns {"status": explained|skipped, ...}.
     params: the values logged with the statement in db.log, if any."""
     text, count, reason = _explainable(sql)
@@ -233,7 +249,14 @@ def explain(connection, sql, *, min_rows=10000, params=None):
     return _explain_sqlite(connection, text, count, min_rows, values, note)
 
 
-def _explain_postgresql(connection, text, params, min_rows, values=None, values_note=""):
+def _explain_postgresql(
+    connection: BaseDatabaseWrapper,
+    text: str,
+    params: int,
+    min_rows: int,
+    values: Any = None,
+    values_note: str = "",
+) -> dict[str, Any]:
     version = _pg_version(connection)
     note = values_note
     if values is not None:
@@ -269,13 +292,13 @@ def _explain_postgresql(connection, text, params, min_rows, values=None, values_
             "estimated_cost": root.get("Total Cost"), "suggestions": suggestions}
 
 
-def _nodes(node, depth=0):
+def _nodes(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
     yield node, depth
     for child in node.get("Plans", []):
         yield from _nodes(child, depth + 1)
 
 
-def _plan_lines(root):
+def _plan_lines(root: dict[str, Any]) -> list[str]:
     lines = []
     for node, depth in _nodes(root):
         what = node["Node Type"]
@@ -293,7 +316,7 @@ def _plan_lines(root):
     return lines
 
 
-def _table_facts(connection, table):
+def _table_facts(connection: BaseDatabaseWrapper, table: str) -> dict[str, Any] | None:
     """(estimated rows, columns, statistics) of a PostgreSQL table."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -313,7 +336,7 @@ def _table_facts(connection, table):
             "analyzed": max(filter(None, [last_analyze, last_autoanalyze]), default=None)}
 
 
-def _index_sql(connection, table, columns):
+def _index_sql(connection: BaseDatabaseWrapper, table: str, columns: Iterable[str]) -> str:
     quote = connection.ops.quote_name
     how = "CONCURRENTLY " if connection.vendor == "postgresql" else ""
     name = f"{table}_{'_'.join(columns)}_idx"[:63]
@@ -321,11 +344,12 @@ def _index_sql(connection, table, columns):
             f"({', '.join(quote(column) for column in columns)});")
 
 
-def _pg_suggestions(connection, root, min_rows):
+def _pg_suggestions(connection: BaseDatabaseWrapper, root: dict[str, Any],
+                    min_rows: int) -> list[dict[str, Any]]:
     suggestions = []
     facts = {}
 
-    def facts_of(table):
+    def facts_of(table: str) -> dict[str, Any] | None:
         if table not in facts:
             facts[table] = _table_facts(connection, table)
         return facts[table]
@@ -387,7 +411,14 @@ _WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?:\bGROUP BY\b|\bORDER BY\b|\bLIMI
                     re.IGNORECASE | re.DOTALL)
 
 
-def _explain_sqlite(connection, text, params, min_rows, values=None, values_note=""):
+def _explain_sqlite(
+    connection: BaseDatabaseWrapper,
+    text: str,
+    params: int,
+    min_rows: int,
+    values: Any = None,
+    values_note: str = "",
+) -> dict[str, Any]:
     if values is None:
         values = [None] * params if params else None
         note = "parameters bound to NULL for the plan" if params else ""
@@ -444,7 +475,9 @@ def _explain_sqlite(connection, text, params, min_rows, values=None, values_note
     return {"status": "explained", "note": note, "plan": plan, "suggestions": suggestions}
 
 
-def optimize_queries(connection, report, *, min_rows=10000, progress=no_progress):
+def optimize_queries(connection: BaseDatabaseWrapper, report: dict[str, Any], *,
+                     min_rows: int = 10000,
+                     progress: Callable[..., Any] = no_progress) -> list[dict[str, Any]]:
     """EXPLAIN the statements of a slow_queries report with suggestions: SELECTs first (the
     only ones explained), slowest first."""
     candidates = [*report["db_log"]["statements"],

@@ -1,7 +1,10 @@
 """vacuum_database: VACUUM (and ANALYZE) on PostgreSQL and SQLite, with the space reclaimed.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -10,6 +13,11 @@ from carshop.ops import facts
 from carshop.ops.data import tables
 from carshop.ops.toolkit import no_progress
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
 logger = logging.getLogger("carshop.commands")
 
 # ---------------------------------------------------------------------------------------------
@@ -17,7 +25,7 @@ logger = logging.getLogger("carshop.commands")
 # ---------------------------------------------------------------------------------------------
 
 
-def resolve_tables(value, connection):
+def resolve_tables(value: str | None, connection: BaseDatabaseWrapper) -> list[str]:
     """`--tables` (friendly names of carshop.ops.data.tables, sessions, tasks, logins, or the
     database's own table names) -> sorted table names. An unknown name raises CommandError
     listing them."""
@@ -26,7 +34,7 @@ def resolve_tables(value, connection):
     names = [name.strip() for name in str(value or "").split(",") if name.strip()]
     if not names:
         raise CommandError("--tables is empty: give friendly names such as sessions,audit")
-    chosen = set()
+    chosen: set[str] = set()
     for name in names:
         key = name.lower()
         if key in system_tables:
@@ -48,7 +56,9 @@ def resolve_tables(value, connection):
 # ---------------------------------------------------------------------------------------------
 
 
-def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=no_progress):
+def vacuum(connection: BaseDatabaseWrapper, *, tables: list[str] | None = None,
+           analyze_only: bool = False, full: bool = False,
+           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
     if analyze_only and full:
@@ -62,7 +72,7 @@ def vacuum(connection, *, tables=None, analyze_only=False, full=False, progress=
     raise CommandError(f"vacuum_database supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _pg_table_stats(cursor, tables):
+def _pg_table_stats(cursor: Any, tables: list[str]) -> dict[str, Any]:
     cursor.execute(
         "SELECT c.relname, pg_total_relation_size(c.oid), COALESCE(s.n_dead_tup, 0) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -72,7 +82,13 @@ def _pg_table_stats(cursor, tables):
     return {name: (size, dead) for name, size, dead in cursor.fetchall()}
 
 
-def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
+def _vacuum_postgresql(
+    connection: BaseDatabaseWrapper,
+    tables: list[str] | None,
+    analyze_only: bool,
+    full: bool,
+    progress: Callable[..., Any],
+) -> dict:
     connection.ensure_connection()
     if tables is None:
         tables = sorted(connection.introspection.table_names())
@@ -102,7 +118,7 @@ def _vacuum_postgresql(connection, tables, analyze_only, full, progress):
                           rows)
 
 
-def _sqlite_pages(cursor):
+def _sqlite_pages(cursor: Any) -> tuple[Any, Any, Any]:
     cursor.execute("PRAGMA page_count")
     pages = cursor.fetchone()[0]
     cursor.execute("PRAGMA freelist_count")
@@ -111,7 +127,7 @@ def _sqlite_pages(cursor):
     return pages, free, cursor.fetchone()[0]
 
 
-def _sqlite_file_size(connection):
+def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     from carshop.ops.database.connections import sqlite_files
 
     path, wal = sqlite_files(connection)
@@ -120,7 +136,8 @@ def _sqlite_file_size(connection):
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection, tables, analyze_only, full):
+def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables: list[str] | None, analyze_only: bool,
+                   full: bool) -> dict[str, Any]:
     if tables is not None and not analyze_only:
         raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
                            "--analyze-only to analyze only those tables")
@@ -132,7 +149,8 @@ def _vacuum_sqlite(connection, tables, analyze_only, full):
         pages_before, free_before, page_size = _sqlite_pages(cursor)
         size_before = _sqlite_file_size(connection)
         if analyze_only:
-            for table in tables or [None]:
+            targets: list[str | None] = [*tables] if tables else [None]
+            for table in targets:
                 cursor.execute("ANALYZE" if table is None else f"ANALYZE {quote(table)}")
         else:
             cursor.execute("VACUUM")
@@ -148,7 +166,7 @@ def _vacuum_sqlite(connection, tables, analyze_only, full):
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
-def _vacuum_report(connection, statement, rows):
+def _vacuum_report(connection: BaseDatabaseWrapper, statement: str, rows: Any) -> dict[str, Any]:
     report = {
         "database": connection.vendor,
         "name": str(connection.settings_dict["NAME"]),

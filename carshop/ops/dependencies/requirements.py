@@ -7,6 +7,8 @@ the index does not answer (it reports what the local wheels offer, or nothing), 
 asked first and an unreachable index is an error, never an empty report.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -16,10 +18,17 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from subprocess import CompletedProcess
+
+    from _typeshed import StrPath
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_TIMEOUT_SECONDS = 15
@@ -28,11 +37,11 @@ _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#;]+)
 _REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#;]+)$")
 
 
-def requirements_dir():
+def requirements_dir() -> Path:
     return Path(settings.BASE_DIR) / "requirements"
 
 
-def canonical(name):
+def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -43,11 +52,11 @@ class Pin:
     name: str
     version: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def read_pins(directory):
+def read_pins(directory: StrPath) -> list[Pin]:
     """Every `name==version` line of the directory's *.txt files, by file then line."""
     directory = Path(directory)
     files = sorted(directory.glob("*.txt"))
@@ -63,7 +72,7 @@ def read_pins(directory):
     return pins
 
 
-def parse_requirement(value):
+def parse_requirement(value: str) -> tuple[str, str]:
     """NAME==VERSION from the command line, or CommandError."""
     match = _REQUIREMENT.match(value.strip())
     if not match:
@@ -80,7 +89,7 @@ def parse_requirement(value):
 # --- newer versions -----------------------------------------------------------------------------
 
 
-def _pip(*args, env=None):
+def _pip(*args: str, env: dict[str, str] | None = None) -> CompletedProcess[str]:
     try:
         return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True,
                               text=True, timeout=600, env=env, check=False)
@@ -89,7 +98,7 @@ def _pip(*args, env=None):
                            f"in 10 minutes") from None
 
 
-def configured_index():
+def configured_index() -> str:
     """The index pip uses: PIP_INDEX_URL, else pip's configuration, else PyPI."""
     if os.environ.get("PIP_INDEX_URL"):
         return os.environ["PIP_INDEX_URL"]
@@ -98,7 +107,7 @@ def configured_index():
     return value if result.returncode == 0 and value else DEFAULT_INDEX
 
 
-def check_index(index_url):
+def check_index(index_url: str) -> None:
     """CommandError unless the index answers for a project every index has (pip)."""
     url = f"{index_url.rstrip('/')}/pip/"
     if not url.startswith(("https://", "http://")):
@@ -148,7 +157,7 @@ def outdated(directory, index_url):
 # --- moving one pin -----------------------------------------------------------------------------
 
 
-def rewrite_pin(text, name, version):
+def rewrite_pin(text: str, name: str, version: str) -> tuple[str, list[str]]:
     """The file's text with NAME's pin set to version, its comment kept in its column.
     Returns (new text, [old versions])."""
     key = canonical(name)
@@ -169,7 +178,8 @@ def rewrite_pin(text, name, version):
     return "".join(lines), old
 
 
-def plan_update(directory, name, version):
+def plan_update(directory: StrPath, name: str,
+                version: str) -> tuple[dict[Path, tuple[str, str]], list[str]]:
     """{file: (old text, new text)} for the files that pin NAME, and its old versions, or
     CommandError."""
     directory = Path(directory)
@@ -189,7 +199,8 @@ def plan_update(directory, name, version):
     return changes, sorted(set(old_versions))
 
 
-def _run(step, args, env=None, cwd=None):
+def _run(step: str, args: list[str], env: dict[str, str] | None = None,
+         cwd: StrPath | None = None) -> tuple[bool, str]:
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd,
                             check=False)
     tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
@@ -197,7 +208,9 @@ def _run(step, args, env=None, cwd=None):
                                    f"({tail[0][:200]})"
 
 
-def update_requirement(directory, name, version, *, install, test, say=print):
+def update_requirement(directory: StrPath, name: str, version: str, *,
+                       install: Callable[[str, str], list[str]], test: Callable[[], list[str]],
+                       say: Callable[[str], object] = print) -> list[str]:
     """Pin NAME==version in every file that pins it, install it and run the tests; when the
     install or the tests fail, put the old pins back and reinstall the old version.
     install(name, version) and test() are argument lists. Returns (True, steps) or raises
@@ -233,9 +246,9 @@ def update_requirement(directory, name, version, *, install, test, say=print):
                        f"{name}=={old_versions[0]} is restored and reinstalled")
 
 
-def pip_install(name, version):
+def pip_install(name: str, version: str) -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--quiet", f"{name}=={version}"]
 
 
-def pytest_suite():
+def pytest_suite() -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-x"]

@@ -11,13 +11,22 @@ in a section, and sections of commits the run does not cover (`--since`). A seco
 new commits therefore writes nothing.
 """
 
+from __future__ import annotations
+
 import re
 import shutil
 import subprocess
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from subprocess import CompletedProcess
+
+    from _typeshed import StrPath
 
 HEADER = (
     "# Changelog\n\n"
@@ -30,7 +39,7 @@ _ENTRY_HASH = re.compile(r"\(([0-9a-f]{7,40})\)\s*$")
 _MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: into \S+)?(?::\s*(.*))?$")
 
 
-def _git(repository, *args):
+def _git(repository: StrPath, *args: str) -> CompletedProcess[str]:
     try:
         completed = subprocess.run(["git", "-C", str(repository), *args],
                                    capture_output=True, text=True, check=False)
@@ -39,7 +48,7 @@ def _git(repository, *args):
     return completed
 
 
-def repository_root(folder):
+def repository_root(folder: StrPath) -> Path:
     if shutil.which("git") is None:
         raise CommandError("git is not installed (or not on PATH): the changelog is made from "
                            "git log")
@@ -52,14 +61,14 @@ def repository_root(folder):
     return Path(answer.stdout.strip())
 
 
-def _resolve(repository, ref):
+def _resolve(repository: StrPath, ref: str) -> str:
     answer = _git(repository, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if answer.returncode != 0:
         raise CommandError(f"--since: {ref!r} is not a commit, branch or tag of {repository}")
     return answer.stdout.strip()
 
 
-def commits(repository, since=None):
+def commits(repository: StrPath, since: str | None = None) -> list[dict[str, Any]]:
     """Newest first: dicts of hash, short, date (the commit date), subject, merge."""
     if _git(repository, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         return []  # a repository without commits
@@ -80,12 +89,12 @@ def commits(repository, since=None):
     return result
 
 
-def releases(repository):
+def releases(repository: StrPath) -> dict[str, Any]:
     """{commit hash: (tag, date)} of the tags, for the commits the tags point to."""
     answer = _git(repository, "for-each-ref", "--sort=-creatordate", "--merged=HEAD",
                   f"--format=%(refname:short){_FIELD}%(*objectname)%(objectname)"
                   f"{_FIELD}%(creatordate:short)", "refs/tags")
-    tags = {}
+    tags: dict[Any, Any] = {}
     for line in answer.stdout.splitlines():
         name, objects, date = line.split(_FIELD)
         # Annotated tags: the commit (%(*objectname)) then the tag object; light ones: the commit.
@@ -94,7 +103,7 @@ def releases(repository):
     return tags
 
 
-def entry_line(commit):
+def entry_line(commit: dict[str, Any]) -> str:
     subject = commit["subject"]
     if commit["merge"]:
         match = _MERGE.match(subject)
@@ -106,10 +115,10 @@ def entry_line(commit):
     return f"- {subject} ({commit['short']})"
 
 
-def group(repository, history):
+def group(repository: StrPath, history: list[dict[str, Any]]) -> OrderedDict[str, list[str]]:
     """OrderedDict heading -> [(hash, line)], newest first."""
     tags = releases(repository)
-    sections = OrderedDict()
+    sections: OrderedDict[Any, Any] = OrderedDict()
     if tags:
         # A commit belongs to the oldest tag that contains it; commits of no tag are unreleased.
         contained = _tag_membership(repository, tags, history)
@@ -122,10 +131,11 @@ def group(repository, history):
     return sections
 
 
-def _tag_membership(repository, tags, history):
+def _tag_membership(repository: StrPath, tags: dict[str, Any],
+                    history: list[dict[str, Any]]) -> dict[str, str]:
     """{commit hash: heading} with the oldest tag containing each commit."""
     ordered = sorted(tags.items(), key=lambda item: item[1][1])  # oldest tag first
-    membership = {}
+    membership: dict[Any, Any] = {}
     for commit, (name, date) in ordered:
         answer = _git(repository, "rev-list", commit)
         heading = f"{name} ({date})"
@@ -148,12 +158,12 @@ def parse(text):
     return "\n".join(preamble).rstrip("\n") + "\n", sections
 
 
-def _hash_of(line):
+def _hash_of(line: str) -> str | None:
     match = _ENTRY_HASH.search(line)
     return match.group(1) if match else None
 
 
-def render(preamble, sections):
+def render(preamble: str, sections: Mapping[str, list[str]]) -> str:
     parts = [preamble.rstrip("\n") + "\n"]
     for heading, lines in sections.items():
         parts.append(f"\n## {heading}\n\n" + "\n".join(lines) + "\n")
@@ -198,7 +208,7 @@ def build(existing_text, generated):
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _newest_first(sections):
+def _newest_first(sections: Mapping[str, list[str]]) -> OrderedDict[str, list[str]]:
     """Unreleased, then the dated sections newest first, then any others in their order."""
     def dated(heading):
         match = _DATE.search(heading)
@@ -213,7 +223,8 @@ def _newest_first(sections):
     return OrderedDict(unreleased + with_date + others)
 
 
-def update_changelog(repository, output=None, since=None, dry_run=False):
+def update_changelog(repository: StrPath, output: StrPath | None = None, since: str | None = None,
+                     dry_run: bool = False) -> dict[str, Any]:
     root = repository_root(repository)
     output = Path(output) if output else root / "CHANGELOG.md"
     if not output.is_absolute():

@@ -16,14 +16,22 @@ Broken links, documented commands that do not exist and options they do not take
 the rest are warnings.
 """
 
+from __future__ import annotations
+
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from carshop.ops.toolkit import Report, first_line
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator
+
+    from _typeshed import StrPath
 
 PROJECT_APPS = ("carshop", "carshop.ops.backups", "accounts", "inventory", "repairs", "sales")
 # Names `manage.py` accepts that are not commands of an app.
@@ -44,7 +52,7 @@ _COMMAND_LINE_END = re.compile(r"`|\||\s#|&&|;|\s--(?:\s|$)")
 _OPTION = re.compile(r"(?<![\w-])(--[A-Za-z][A-Za-z0-9_-]*)")
 
 
-def markdown_files(root):
+def markdown_files(root: StrPath) -> list[Path]:
     root = Path(root)
     files = [root / "README.md"] if (root / "README.md").is_file() else []
     docs = root / "docs"
@@ -53,7 +61,7 @@ def markdown_files(root):
     return files
 
 
-def _lines_outside_code(text):
+def _lines_outside_code(text: str) -> Iterator[tuple[int, str]]:
     """(line number, line) of the lines outside fenced code blocks."""
     fenced = False
     for number, line in enumerate(text.splitlines(), start=1):
@@ -64,11 +72,11 @@ def _lines_outside_code(text):
             yield number, line
 
 
-def _strip_code_spans(line):
+def _strip_code_spans(line: str) -> str:
     return _CODE_SPAN.sub(lambda match: " " * len(match.group(0)), line)
 
 
-def github_anchor(heading):
+def github_anchor(heading: str) -> str:
     """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to dashes."""
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
     text = re.sub(r"<[^>]+>", "", text)  # inline HTML
@@ -96,7 +104,7 @@ def anchors_of(path, _cache={}):  # noqa: B006 - a cache for one run's files
     return _cache[key]
 
 
-def links_of(path):
+def links_of(path: StrPath) -> list[tuple[int, str, str]]:
     """(line, text, target) of each link of a Markdown file, code blocks and spans left out."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     found = []
@@ -117,11 +125,11 @@ def links_of(path):
     return found
 
 
-def _external(target):
+def _external(target: str) -> bool:
     return re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) is not None
 
 
-def check_link(root, source, target):
+def check_link(root: Path, source: Path, target: str) -> str | None:
     """None when the link is good, else why it is broken."""
     path_part, _hash, anchor = target.partition("#")
     if path_part:
@@ -137,7 +145,7 @@ def check_link(root, source, target):
     return None
 
 
-def fetch(url, timeout=10):
+def fetch(url: str, timeout: int = 10) -> str | None:
     """None when the URL answers below 400, else why not."""
     if not url.lower().startswith(("http://", "https://")):
         return "not an http(s) URL"
@@ -166,12 +174,12 @@ def fetch(url, timeout=10):
 # Commands
 # ---------------------------------------------------------------------------------------------
 
-def documented_commands(root):
+def documented_commands(root: StrPath) -> dict[str, str]:
     """{command: first place (file:line) the docs document it}."""
     root = Path(root)
-    places = {}
+    places: dict[Any, Any] = {}
 
-    def note(name, path, number):
+    def note(name: str, path: Path, number: int) -> None:
         if _COMMAND_NAME.match(name) and name not in BUILTIN_WORDS:
             places.setdefault(name, f"{path.relative_to(root)}:{number}")
 
@@ -200,7 +208,7 @@ def documented_commands(root):
     return places
 
 
-def documented_options(root):
+def documented_options(root: StrPath) -> list[tuple[str, str, str]]:
     """[(command, option, place)]: each `--option` the docs show after `manage.py command`, with
     the file:line the option is on. A line ending in a backslash continues on the next one."""
     root = Path(root)
@@ -226,7 +234,7 @@ def documented_options(root):
     return found
 
 
-def command_options(names):
+def command_options(names: Iterable[str]) -> dict[str, set[str]]:
     """{command: the option strings its parser accepts} for the commands manage.py has."""
     from django.core.management import get_commands, load_command_class
 
@@ -242,13 +250,13 @@ def command_options(names):
     return options
 
 
-def project_commands(apps=PROJECT_APPS):
+def project_commands(apps: Collection[str] = PROJECT_APPS) -> list[str]:
     from django.core.management import get_commands
 
     return sorted(name for name, app in get_commands().items() if app in apps)
 
 
-def mentioned_commands(root, names):
+def mentioned_commands(root: StrPath, names: Iterable[str]) -> set[str]:
     """The names that appear in the docs as a command: in backticks, as a heading, or after
     manage.py."""
     text = "\n".join(path.read_text(encoding="utf-8", errors="replace")
@@ -269,7 +277,7 @@ _ENVIRON = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]+)[\"']"
 _GUNICORN = re.compile(r"[\"'](GUNICORN_[A-Z0-9_]+)[\"']")
 
 
-def variables_read(root):
+def variables_read(root: StrPath) -> set[str]:
     root = Path(root)
     names = set()
     for path in sorted((root / "carshop" / "settings").glob("*.py")):
@@ -284,7 +292,7 @@ def variables_read(root):
     return names
 
 
-def variables_documented(root):
+def variables_documented(root: StrPath) -> set[str] | None:
     path = Path(root) / "docs" / "configuration.md"
     if not path.is_file():
         return None
@@ -296,14 +304,14 @@ def variables_documented(root):
     return names
 
 
-def variables_in_example(root):
+def variables_in_example(root: StrPath) -> set[str] | None:
     path = Path(root) / ".env.example"
     if not path.is_file():
         return None
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", path.read_text(), re.M))
 
 
-def variables_read_elsewhere(root, names):
+def variables_read_elsewhere(root: StrPath, names: Iterable[str]) -> set[str]:
     """Of `names`, those the project's code reads outside the settings (CARSHOP_OPERATOR...)."""
     root = Path(root)
     found = set()
@@ -394,7 +402,7 @@ def check_docs(root=None, online=False, commands=None, own_commands=None, option
     return report
 
 
-def _compare_variables(report, root):
+def _compare_variables(report: Report, root: StrPath) -> dict[str, Any] | None:
     read = variables_read(root)
     documented = variables_documented(root)
     example = variables_in_example(root)

@@ -11,6 +11,8 @@ Also here: the percentile used by every latency figure, the path normalisation t
 request statistics, and the parsing of tracebacks and SQL that error and slow-query reports share.
 """
 
+from __future__ import annotations
+
 import argparse
 import gzip
 import json
@@ -18,8 +20,9 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -27,19 +30,26 @@ from django.utils import timezone
 
 from carshop.ops.toolkit import parse_duration
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import IO
+
+    from _typeshed import StrPath
+
 _ROTATED = re.compile(r"^(?:\.(?P<number>\d+)|-(?P<date>\d{8,10}))(?P<gz>\.gz)?$")
 
 
 class _DaysAsPeriod(argparse.Action):
     """--days N: the same as --period=Nd (the spelling `inactive_users --days` uses)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
         if values < 1:
             raise argparse.ArgumentError(self, f"must be 1 or more, got {values}")
         namespace.period = f"{values}d"
 
 
-def add_log_arguments(parser, default_period):
+def add_log_arguments(parser: argparse.ArgumentParser, default_period: str) -> None:
     """--period (or --days) and --log-dir, spelled the same by every log command."""
     how_far = parser.add_mutually_exclusive_group()
     how_far.add_argument(
@@ -54,7 +64,7 @@ def add_log_arguments(parser, default_period):
     )
 
 
-def parse_period(value):
+def parse_period(value: str) -> timedelta:
     """A --period value as a timedelta; CommandError for a bad or empty one."""
     period = parse_duration(value)
     if period <= timedelta(0):
@@ -62,14 +72,15 @@ def parse_period(value):
     return period
 
 
-def resolve_log_dir(value=None):
+def resolve_log_dir(value: StrPath | None = None) -> Path:
     folder = Path(value) if value else Path(settings.LOG_DIR)
     if not folder.is_dir():
         raise CommandError(f"log folder {folder} does not exist")
     return folder
 
 
-def log_files(name, log_dir=None, since=None):
+def log_files(name: str, log_dir: StrPath | None = None,
+              since: datetime | None = None) -> list[Path]:
     """The files of one log, oldest first: rotated copies, then the current file.
 
     With `since`, files last modified before it are left out: they cannot hold a line of the
@@ -92,20 +103,20 @@ def log_files(name, log_dir=None, since=None):
     return [path for _, _, path in sorted(found)]
 
 
-def _rotation_number(suffix):
+def _rotation_number(suffix: str) -> int:
     match = _ROTATED.match(suffix) if suffix else None
     if match and match.group("number"):
         return int(match.group("number"))
     return 0
 
 
-def _open(path):
+def _open(path: Path) -> IO[str]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return path.open("r", encoding="utf-8", errors="replace")
 
 
-def parse_time(value):
+def parse_time(value: object) -> datetime | None:
     """The `time` of a log line as an aware datetime (None if missing or malformed)."""
     if not isinstance(value, str):
         return None
@@ -114,7 +125,7 @@ def parse_time(value):
     except ValueError:
         return None
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.utc)
+        moment = timezone.make_aware(moment, UTC)
     return moment
 
 
@@ -133,7 +144,7 @@ class LogReader:
     lines: int = 0
     skipped: int = 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         self.files = log_files(self.name, self.log_dir, self.since)
         for path in self.files:
             with _open(path) as handle:
@@ -152,7 +163,7 @@ class LogReader:
                     yield entry
 
     @staticmethod
-    def _parse(raw):
+    def _parse(raw: str) -> dict[str, Any] | None:
         try:
             entry = json.loads(raw)
         except ValueError:
@@ -165,7 +176,7 @@ class LogReader:
         entry["time"] = moment
         return entry
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """What was read, for the report: files, lines in the period, lines skipped."""
         return {
             "log": self.name,
@@ -174,13 +185,13 @@ class LogReader:
             "skipped_lines": self.skipped,
         }
 
-    def summary_line(self):
+    def summary_line(self) -> str:
         files = ", ".join(path.name for path in self.files) or f"no {self.name} found"
         skipped = f", {self.skipped} unreadable lines skipped" if self.skipped else ""
         return f"read {self.lines} lines of the period from {files}{skipped}"
 
 
-def reader_for(name, options):
+def reader_for(name: str, options: dict[str, Any]) -> tuple[LogReader, datetime]:
     """A LogReader for a command's --period and --log-dir; returns (reader, since)."""
     period = parse_period(options["period"])
     log_dir = resolve_log_dir(options.get("log_dir"))
@@ -192,7 +203,7 @@ def reader_for(name, options):
 # --- statistics -------------------------------------------------------------------------------
 
 
-def percentile(values, p):
+def percentile(values: Iterable[float], p: float) -> float | None:
     """The p-th percentile (0-100) by linear interpolation between the closest ranks.
 
     The same method as numpy's default and spreadsheets' PERCENTILE.INC: with the values sorted,
@@ -209,10 +220,10 @@ def percentile(values, p):
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def latency_summary(durations):
+def latency_summary(durations: Sequence[float]) -> dict[str, Any]:
     """count, p50, p95, p99, max and mean of durations in milliseconds, rounded to 0.1 ms."""
 
-    def rounded(value):
+    def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 1)
 
     return {
@@ -231,7 +242,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{16,}$")
 
 
-def _is_identifier(segment):
+def _is_identifier(segment: str) -> bool:
     if segment.isdigit() or _UUID.match(segment) or _HEX_TOKEN.match(segment):
         return True
     # VINs, tokens and other long codes: letters and digits mixed, 10 characters or more.
@@ -239,7 +250,7 @@ def _is_identifier(segment):
             and any(c.isalpha() for c in segment))
 
 
-def normalize_path(path):
+def normalize_path(path: str | None) -> str:
     """The endpoint of a path: identifiers replaced by {id}, the query string dropped.
 
     /admin/accounts/customer/123/change/ -> /admin/accounts/customer/{id}/change/
@@ -249,14 +260,14 @@ def normalize_path(path):
                     for segment in path.split("/"))
 
 
-def status_class(status):
+def status_class(status: Any) -> str:
     try:
         return f"{int(status) // 100}xx"
     except (TypeError, ValueError):
         return "other"
 
 
-def request_statistics(entries):
+def request_statistics(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Access-log entries summed up: totals, status classes and latency per endpoint.
 
     An endpoint is the method and the normalised path: "GET /admin/accounts/customer/{id}/change/".
@@ -264,8 +275,10 @@ def request_statistics(entries):
     request count (most first), each with its status classes and latency summary.
     """
     durations = []
-    classes = defaultdict(int)
-    per_endpoint = defaultdict(lambda: {"durations": [], "classes": defaultdict(int)})
+    classes: defaultdict[Any, Any] = defaultdict(int)
+    per_endpoint: defaultdict[Any, Any] = defaultdict(
+        lambda: {"durations": [], "classes": defaultdict(int)}
+    )
     for entry in entries:
         if "path" not in entry:
             continue
@@ -299,7 +312,7 @@ def request_statistics(entries):
     }
 
 
-def endpoint_table(endpoints):
+def endpoint_table(endpoints: list[dict[str, Any]]) -> list[str]:
     """Text lines of a per-endpoint latency table."""
     width = max([len(row["endpoint"]) for row in endpoints] + [8])
     lines = [f"  {'endpoint':<{width}} {'count':>7} {'5xx':>5} {'p50 ms':>9} {'p95 ms':>9} "
@@ -312,7 +325,7 @@ def endpoint_table(endpoints):
     return lines
 
 
-def _ms(value):
+def _ms(value: float | None) -> str:
     return f"{'-' if value is None else f'{value:.1f}':>9}"
 
 
@@ -339,7 +352,7 @@ def exception_place(exc_info):
     return _exception_type(lines[last_frame + 1:]), place
 
 
-def _exception_type(lines):
+def _exception_type(lines: list[str]) -> str:
     for line in lines:
         if line and not line[0].isspace():
             name = line.split(":", 1)[0].strip()
@@ -348,7 +361,7 @@ def _exception_type(lines):
     return "?"
 
 
-def _short_file(path):
+def _short_file(path: str) -> str:
     base = f"{settings.BASE_DIR}/"
     if path.startswith(base):
         return path[len(base):]
@@ -366,7 +379,7 @@ _SQL_IN_LIST = re.compile(r"\(\s*(?:\?|%s)(?:\s*,\s*(?:\?|%s))*\s*\)")
 _SPACES = re.compile(r"\s+")
 
 
-def normalize_sql(sql):
+def normalize_sql(sql: str) -> str:
     """A statement with its literals replaced by ?, so the same query with other values groups."""
     text = _SQL_STRING.sub("?", sql or "")
     text = _SQL_NUMBER.sub("?", text)

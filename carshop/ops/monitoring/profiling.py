@@ -11,6 +11,8 @@ profile`, the maintenance guide's usage), a second one cannot run at the same ti
 command is then run under the outer profiler, which writes its file when the process ends.
 """
 
+from __future__ import annotations
+
 import contextlib
 import cProfile
 import io
@@ -19,11 +21,17 @@ import pstats
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from accounts.models import User
 
 SIGNED_COOKIE_SESSIONS = "django.contrib.sessions.backends.signed_cookies"
 
@@ -34,7 +42,7 @@ class ProfileError(Exception):
 
 # --- a logged-in test Client -------------------------------------------------------------------
 
-def client_host():
+def client_host() -> str:
     """A host name the configured ALLOWED_HOSTS accept (production allows no `testserver`)."""
     for host in settings.ALLOWED_HOSTS:
         if host and host != "*" and not host.startswith("."):
@@ -42,7 +50,7 @@ def client_host():
     return "testserver"
 
 
-def find_user(username=None):
+def find_user(username: str | None = None) -> User:
     """The user to log in as: `username`, else the first active superuser."""
     from django.contrib.auth import get_user_model
 
@@ -78,13 +86,13 @@ def logged_in_client(user):
         yield client
 
 
-def _login_backend():
+def _login_backend() -> str:
     """The backend a password login would record (axes' only guards logins, it loads nobody)."""
     return next((path for path in settings.AUTHENTICATION_BACKENDS if ".axes" not in path and
                  not path.startswith("axes.")), settings.AUTHENTICATION_BACKENDS[-1])
 
 
-def check_path(path):
+def check_path(path: str | None) -> str:
     from django.urls import Resolver404, resolve
 
     path = (path or "").strip()
@@ -100,11 +108,12 @@ def check_path(path):
 
 # --- profiling ---------------------------------------------------------------------------------
 
-def outer_profiler_active():
+def outer_profiler_active() -> bool:
     return sys.getprofile() is not None
 
 
-def _run_profiled(work, repeat, output):
+def _run_profiled(work: Callable[[], object], repeat: int,
+                  output: str) -> tuple[list[float], bool]:
     """Run `work()` `repeat` times under cProfile (or the outer profiler); returns the seconds
     of each run and whether a profile file was written here."""
     durations = []
@@ -129,7 +138,10 @@ def _run_profiled(work, repeat, output):
     return durations, True
 
 
-def profile_page(path, username=None, repeat=1, output="profile.pstats", top=20):
+def profile_page(
+    path: str, username: str | None = None, repeat: int = 1, output: str = "profile.pstats",
+    top: int = 20
+) -> dict[str, Any]:
     path = check_path(path)
     user = find_user(username) if username or not _public(path) else None
     with logged_in_client(user) as client:
@@ -146,14 +158,16 @@ def profile_page(path, username=None, repeat=1, output="profile.pstats", top=20)
                    durations, written, output, top)
 
 
-def _public(path):
+def _public(path: str) -> bool:
     """Pages that need no login (health checks, API docs): profiled as anonymous when no --user
     is given; everything else is profiled as a logged-in user."""
     return not (path.startswith("/admin") or path.startswith("/api/") or
                 path.startswith("/reports"))
 
 
-def profile_command(command_line, repeat=1, output="profile.pstats", top=20):
+def profile_command(
+    command_line: str, repeat: int = 1, output: str = "profile.pstats", top: int = 20
+) -> dict[str, Any]:
     from django.core.management import call_command, get_commands
 
     try:
@@ -169,7 +183,7 @@ def profile_command(command_line, repeat=1, output="profile.pstats", top=20):
         raise ProfileError("--command cannot profile the profile command itself")
     failures = []
 
-    def work():
+    def work() -> None:
         try:
             call_command(name, *args, stdout=io.StringIO(), stderr=io.StringIO())
         except CommandError as exc:
@@ -189,7 +203,8 @@ def profile_command(command_line, repeat=1, output="profile.pstats", top=20):
                    durations, written, output, top)
 
 
-def _report(report, durations, written, output, top):
+def _report(report: dict[str, Any], durations: list[float], written: bool, output: str,
+            top: int) -> dict[str, Any]:
     report.update({
         "repeat": len(durations),
         "seconds": [round(d, 4) for d in durations],
@@ -212,7 +227,7 @@ def top_functions(path, top=20):
     return rows[:top]
 
 
-def _short(filename):
+def _short(filename: str) -> str:
     """Paths relative to the project or to site-packages, so the table stays readable."""
     marker = os.sep + "site-packages" + os.sep
     if marker in filename:

@@ -4,6 +4,8 @@ Thresholds come from the settings (MONITOR_*_WARN_PERCENT / MONITOR_*_FAIL_PERCE
 less free space than HEALTH_MIN_FREE_DISK_MB fails as the health check does.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from carshop.ops.toolkit import Report, first_line, threshold_status
 FOLDERS = (("data", "VAR_DIR"), ("logs", "LOG_DIR"), ("backups", "BACKUP_DIR"))
 
 
-def _existing(path):
+def _existing(path: str | Path) -> Path:
     """The folder itself, or the nearest parent that exists (the disk it will be on)."""
     path = Path(path)
     while not path.exists() and path != path.parent:
@@ -26,7 +28,7 @@ def _existing(path):
     return path
 
 
-def monitor_resources(cpu_interval=1.0):
+def monitor_resources(cpu_interval: float = 1.0) -> Report:
     if not 0 < cpu_interval <= 60:
         raise CommandError(f"--cpu-interval must be more than 0 and at most 60 seconds, "
                            f"got {cpu_interval}")

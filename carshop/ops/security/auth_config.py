@@ -3,7 +3,10 @@
 What check_auth_config prints, and the lockout figures reset_password and diagnostics use.
 """
 
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -11,6 +14,11 @@ from django.utils import timezone
 
 from carshop.ops import on_server
 from carshop.ops.toolkit import Report, first_line
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.db.models import QuerySet
 
 # Hashers fit for a test run only: fast and weak.
 WEAK_HASHERS = {"MD5PasswordHasher", "UnsaltedMD5PasswordHasher", "UnsaltedSHA1PasswordHasher",
@@ -22,7 +30,7 @@ AXES_BACKENDS = {"axes.backends.AxesStandaloneBackend", "axes.backends.AxesBacke
                  "axes.backends.AxesModelBackend"}
 
 
-def cool_off():
+def cool_off() -> timedelta | None:
     """How long a lockout lasts (None: until an administrator resets it)."""
     import axes.conf  # noqa: F401 - sets axes' defaults on the settings
     from axes.helpers import get_cool_off
@@ -30,7 +38,7 @@ def cool_off():
     return get_cool_off()
 
 
-def locked_out_attempts(now=None):
+def locked_out_attempts(now: datetime | None = None) -> QuerySet[Any]:
     """Axes records that lock a login now: failures at the limit, within the cool-off time."""
     from axes.models import AccessAttempt
 
@@ -41,7 +49,7 @@ def locked_out_attempts(now=None):
     return attempts.order_by("-attempt_time")
 
 
-def human_duration(delta):
+def human_duration(delta: timedelta | None) -> str:
     if delta is None:
         return "until reset by an administrator"
     seconds = int(delta.total_seconds())
@@ -52,7 +60,7 @@ def human_duration(delta):
     return f"{seconds} s"
 
 
-def check_auth_config(now=None, server=None):
+def check_auth_config(now: datetime | None = None, server: bool | None = None) -> Report:
     """The authentication findings. `server`: judge the settings as a server needs them (default:
     when DJANGO_ENV is production or staging); security_check always does."""
     now = now or timezone.now()
@@ -64,7 +72,8 @@ def check_auth_config(now=None, server=None):
     return report
 
 
-def _cookie_flag(report, name, value, needed, why, server):
+def _cookie_flag(report: Report, name: str, value: object, needed: object, why: str,
+                 server: bool) -> None:
     if value == needed:
         report.ok(name, str(value))
     elif server:
@@ -73,7 +82,7 @@ def _cookie_flag(report, name, value, needed, why, server):
         report.ok(name, f"{value} ({settings.DJANGO_ENV}: plain HTTP; production sets it)")
 
 
-def _sessions(report, now, server):
+def _sessions(report: Report, now: datetime, server: bool) -> None:
     report.ok("SESSION_ENGINE", settings.SESSION_ENGINE)
     age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if age > timedelta(days=1):

@@ -2,6 +2,8 @@
 code scanned (bandit), with reviewed exceptions (see the package).
 """
 
+from __future__ import annotations
+
 import fnmatch
 import json
 import re
@@ -13,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -20,6 +23,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from carshop.ops.toolkit import FAIL, OK, WARN, Report, first_line
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable
+
+    from _typeshed import StrPath
+    from packaging.utils import NormalizedName
 
 # --- security_scan ----------------------------------------------------------------------------
 
@@ -39,7 +48,7 @@ _UNREACHABLE = ("ConnectionError", "Could not connect", "Max retries", "timed ou
                 "Name or service not known", "Temporary failure in name resolution")
 
 
-def project_packages():
+def project_packages() -> list[Path]:
     """The project's own Python code: each local app's folder (outermost only) and deploy/ (the
     gunicorn configuration runs on the server)."""
     base = Path(settings.BASE_DIR).resolve()
@@ -55,13 +64,13 @@ def project_packages():
     return outermost + ([deploy] if deploy.is_dir() else [])
 
 
-def default_requirement_files():
+def default_requirement_files() -> list[Path]:
     folder = Path(settings.BASE_DIR) / "requirements"
     return [path for path in (folder / "production.txt", folder / "development.txt")
             if path.is_file()]
 
 
-def display_path(path):
+def display_path(path: StrPath) -> str:
     path = Path(path)
     try:
         return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
@@ -83,7 +92,8 @@ class Pins:
     missing: list = field(default_factory=list)  # files that do not exist
 
 
-def read_requirements(files, pins=None, seen=None):
+def read_requirements(files: Iterable[StrPath], pins: Pins | None = None,
+                      seen: set[Path] | None = None) -> Pins:
     """The exact pins of requirement files, following `-r` includes; the first file naming a
     package is its source."""
     pins = pins or Pins()
@@ -118,7 +128,7 @@ def read_requirements(files, pins=None, seen=None):
     return pins
 
 
-def installed_pins(pinned):
+def installed_pins(pinned: Collection[str]) -> dict[NormalizedName, Pin]:
     """What this environment has installed beyond the pins (their dependencies, mostly)."""
     extra = {}
     for dist in metadata.distributions():
@@ -131,11 +141,12 @@ def installed_pins(pinned):
     return extra
 
 
-def tool_available(module):
+def tool_available(module: str) -> bool:
     return util.find_spec(module) is not None
 
 
-def run_pip_audit(pins, osv_url=None, timeout=15):
+def run_pip_audit(pins: Collection[Pin], osv_url: str | None = None,
+                  timeout: int = 15) -> tuple[Any, str]:
     """pip-audit over exact pins (no resolution, nothing installed): (JSON report or None, the
     last line of its error output)."""
     with tempfile.TemporaryDirectory(prefix="carshop-pip-audit-") as folder:
@@ -155,8 +166,15 @@ def run_pip_audit(pins, osv_url=None, timeout=15):
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url=None,
-                       include_installed=None, timeout=15):
+def audit_dependencies(
+    report: Report,
+    requirement_files=None,
+    *,
+    offline: bool = False,
+    osv_url=None,
+    include_installed=None,
+    timeout: int = 15,
+) -> None:
     """Known vulnerabilities of the pinned requirements (and, with the default files, of what is
     installed beside them) from PyPI's vulnerability data or an OSV service."""
     default_files = requirement_files is None
@@ -199,7 +217,8 @@ def audit_dependencies(report, requirement_files=None, *, offline=False, osv_url
     _audit_findings(report, audit, everything, scope, service)
 
 
-def _audit_findings(report, audit, pins, scope, service):
+def _audit_findings(report: Report, audit: dict[str, Any], pins: Any, scope: str,
+                    service: str) -> None:
     vulnerable, skipped = [], []
     for dependency in audit.get("dependencies", []):
         pin = pins.get(canonicalize_name(dependency["name"]))
@@ -241,7 +260,7 @@ def _audit_findings(report, audit, pins, scope, service):
                   f"no known vulnerability in {service}: {audited} audited of {scope}")
 
 
-def run_bandit(paths):
+def run_bandit(paths: Iterable[Path]) -> tuple[Any, str]:
     """bandit over `paths` as JSON (its exit code says only whether it found something)."""
     command = [sys.executable, "-m", "bandit", "--recursive", *map(str, paths), "--format",
                "json", "--quiet", "--exclude", ",".join(SCAN_EXCLUDES),
@@ -255,7 +274,9 @@ def run_bandit(paths):
         return None, lines[-1] if lines else f"exit code {result.returncode}"
 
 
-def ruff_reviewed_rules(pyproject=None):
+def ruff_reviewed_rules(
+    pyproject: StrPath | None = None,
+) -> tuple[set[str], list[tuple[str, set[str]]]]:
     """(rules ignored everywhere, [(file pattern, rules)]) from ruff's settings in pyproject.toml:
     the bandit rules (S...) the project has reviewed for whole files."""
     path = Path(pyproject or Path(settings.BASE_DIR) / "pyproject.toml")
@@ -268,7 +289,8 @@ def ruff_reviewed_rules(pyproject=None):
     return everywhere, [(pattern, codes) for pattern, codes in per_file if codes]
 
 
-def _reviewed(issue, rule, relative, everywhere, per_file, lines_of):
+def _reviewed(issue: dict[str, Any], rule: str, relative: str, everywhere: Collection[str],
+              per_file: list[tuple[str, Any]], lines_of: Callable[[str], list[str]]) -> str:
     if rule in everywhere:
         return "pyproject.toml ruff ignore"
     for pattern, codes in per_file:
@@ -283,7 +305,7 @@ def _reviewed(issue, rule, relative, everywhere, per_file, lines_of):
     return ""
 
 
-def scan_code(report, paths=None, pyproject=None):
+def scan_code(report: Report, paths=None, pyproject=None) -> None:
     """bandit over the project's own packages (or `paths`); findings the project has reviewed
     (ruff noqa or per-file-ignores of the same rule, or # nosec) are counted, not reported."""
     paths = [Path(path) for path in (paths or project_packages())]
@@ -305,7 +327,7 @@ def scan_code(report, paths=None, pyproject=None):
     everywhere, per_file = ruff_reviewed_rules(pyproject)
     cache = {}
 
-    def lines_of(filename):
+    def lines_of(filename: str) -> list[str]:
         if filename not in cache:
             try:
                 cache[filename] = Path(settings.BASE_DIR, filename).read_text().splitlines()
@@ -349,8 +371,10 @@ def scan_code(report, paths=None, pyproject=None):
 _SEVERITY_RANK = {"HIGH": 3, "MEDIUM": 2, "LOW": 1, "UNDEFINED": 0}
 
 
-def scan_security(*, paths=None, requirement_files=None, offline=False, osv_url=None,
-                  timeout=15):
+def scan_security(*, paths: Iterable[StrPath] | None = None,
+                  requirement_files: Iterable[StrPath] | None = None, offline: bool = False,
+                  osv_url: str | None = None,
+                  timeout: int = 15) -> Report:
     """security_scan: known-vulnerable dependencies, then insecure patterns in the code."""
     report = Report("security scan")
     audit_dependencies(report, requirement_files, offline=offline, osv_url=osv_url,

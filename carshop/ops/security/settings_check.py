@@ -2,7 +2,10 @@
 keys (see the package).
 """
 
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,6 +23,11 @@ from carshop.ops.config.validation import (
 )
 from carshop.ops.security.auth_config import check_auth_config
 from carshop.ops.toolkit import Report, first_line
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from accounts.models import PartnerKey
 
 # --- security_check ---------------------------------------------------------------------------
 
@@ -46,7 +54,7 @@ AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessio
                     "AXES_RESET_ON_SUCCESS"}
 
 
-def check_security(now=None):
+def check_security(now: datetime | None = None) -> Report:
     """The settings in effect, judged as a server needs them whatever DJANGO_ENV says, and the
     accounts and keys that open the shop to the outside."""
     now = now or timezone.now()
@@ -72,7 +80,7 @@ def check_security(now=None):
     return report
 
 
-def _secret_key_fallbacks(report):
+def _secret_key_fallbacks(report: Report) -> None:
     fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
     weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
     if weak:
@@ -83,7 +91,7 @@ def _secret_key_fallbacks(report):
         report.ok("SECRET_KEY_FALLBACKS", f"{len(fallbacks)} old keys, none weak")
 
 
-def _allowed_hosts(report):
+def _allowed_hosts(report: Report) -> None:
     allowed = list(settings.ALLOWED_HOSTS)
     if not allowed:
         report.fail("ALLOWED_HOSTS", "empty: the site answers to no host name")
@@ -91,7 +99,7 @@ def _allowed_hosts(report):
         report.ok("ALLOWED_HOSTS", ", ".join(allowed))
 
 
-def _https(report):
+def _https(report: Report) -> None:
     if settings.SECURE_SSL_REDIRECT:
         report.ok("SECURE_SSL_REDIRECT", "True")
     else:
@@ -110,7 +118,7 @@ def _https(report):
                   + (f" ({', '.join(extras)})" if extras else ""))
 
 
-def _proxies(report):
+def _proxies(report: Report) -> None:
     """TRUSTED_PROXY_COUNT (client addresses for the lockout) and SECURE_PROXY_SSL_HEADER (HTTPS
     as nginx saw it) describe the same proxy: both set, or neither."""
     proxies = settings.TRUSTED_PROXY_COUNT
@@ -132,7 +140,7 @@ def _proxies(report):
                   f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""))
 
 
-def _superusers(report, now):
+def _superusers(report: Report, now: datetime) -> None:
     cutoff = now - timedelta(days=SUPERUSER_DORMANT_DAYS)
     superusers = (get_user_model()._default_manager
                   .filter(is_superuser=True, is_active=True)
@@ -152,11 +160,11 @@ def _superusers(report, now):
                                 f"{SUPERUSER_DORMANT_DAYS} days" if count else "none active")
 
 
-def _key_label(key):
+def _key_label(key: PartnerKey) -> str:
     return f"{key.partner.slug}/{key.prefix}"
 
 
-def _partner_keys(report, now):
+def _partner_keys(report: Report, now: datetime) -> None:
     from accounts.models import PartnerKey
 
     keys = PartnerKey.objects.select_related("partner")

@@ -1,14 +1,23 @@
 """The anonymization of a test environment's copy: personal data replaced, deterministically.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import random
 import re
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from carshop.ops import facts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Sequence
+    from random import Random
+
+    from django.db.models import QuerySet
 
 CHUNK = 1000
 ANONYMIZED = "[anonymized]"
@@ -72,18 +81,20 @@ class Anonymizer:
     (axes) are deleted: they are per-person and of no use in a copy.
     """
 
-    def __init__(self, alias, seed=0, progress=None):
+    def __init__(
+        self, alias: str, seed: int = 0, progress: Callable[..., Any] | None = None
+    ) -> None:
         self.alias = alias
         self.seed = seed
         self.progress = progress
-        self.values = {}   # whole original value -> replacement
-        self.words = {}    # original word (name, email, plate) -> replacement
-        self.literals = {}  # substrings replaced anywhere (webhook URLs)
-        self.customer_names = {}
-        self.counts = {}
+        self.values: dict[Any, Any] = {}   # whole original value -> replacement
+        self.words: dict[Any, Any] = {}    # original word (name, email, plate) -> replacement
+        self.literals: dict[Any, Any] = {}  # substrings replaced anywhere (webhook URLs)
+        self.customer_names: dict[Any, Any] = {}
+        self.counts: dict[Any, Any] = {}
 
     @staticmethod
-    def preview():
+    def preview() -> dict:
         """What a run would anonymize, counted on the live database (for --dry-run)."""
         from django.apps import apps
 
@@ -97,15 +108,15 @@ class Anonymizer:
 
     # -- helpers --
 
-    def rng(self, kind, pk):
+    def rng(self, kind: str, pk: Any) -> Random:
         return random.Random(f"{self.seed}:{kind}:{pk}")  # noqa: S311 - fake data, not secrets
 
-    def model(self, label):
+    def model(self, label: str) -> Any:
         from django.apps import apps
 
         return apps.get_model(label)
 
-    def remember(self, old, new, word=False):
+    def remember(self, old: str, new: str, word: bool = False) -> None:
         if not old or old == new:
             return
         self.values.setdefault(old, new)
@@ -114,7 +125,8 @@ class Anonymizer:
             if "@" in old:  # emails are written in any case
                 self.words.setdefault(old.lower(), new.lower())
 
-    def rewrite(self, label, fields, change, queryset=None, read=()):
+    def rewrite(self, label: str, fields: Sequence[str], change: Callable[[Any], bool],
+                queryset: QuerySet[Any] | None = None, read: Sequence[str] = ()) -> int:
         """Run `change(row)` on every row (in id order, CHUNK at a time); rows for which it
         returns True have `fields` saved (bulk_update: no signals, no audit entries). `read`:
         more fields `change` reads."""
@@ -139,7 +151,7 @@ class Anonymizer:
             self.progress(f"{model._meta.db_table}: {changed} rows anonymized")
         return changed
 
-    def scrub_text(self, text):
+    def scrub_text(self, text: str) -> str:
         if not text or not isinstance(text, str):
             return text
         if text in self.values:
@@ -149,7 +161,7 @@ class Anonymizer:
                 text = text.replace(old, new)
         return _TOKEN.sub(lambda m: self.words.get(m.group(0), m.group(0)), text)
 
-    def scrub_json(self, value):
+    def scrub_json(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.scrub_text(value)
         if isinstance(value, list):
@@ -160,7 +172,7 @@ class Anonymizer:
 
     # -- the run --
 
-    def run(self):
+    def run(self) -> dict:
         self.customers()
         self.users()
         self.partners()
@@ -176,10 +188,10 @@ class Anonymizer:
         self.sessions_and_logins()
         return self.counts
 
-    def customers(self):
+    def customers(self) -> None:
         from accounts.models import phone_digits
 
-        def change(c):
+        def change(c: Any) -> bool:
             r = self.rng("customer", c.pk)
             old = {f: getattr(c, f) for f in PERSONAL_FIELDS["accounts.customer"]}
             first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
@@ -224,10 +236,10 @@ class Anonymizer:
         self.rewrite("accounts.Customer", sorted(PERSONAL_FIELDS["accounts.customer"]), change,
                      read=("kind",))
 
-    def users(self):
+    def users(self) -> None:
         from carshop.audit import SYSTEM_USERNAME
 
-        def change(u):
+        def change(u: Any) -> bool:
             if u.username == SYSTEM_USERNAME or u.username.startswith("partner:"):
                 # Not people: the commands' account, and partners' service users (named after
                 # the partner company).
@@ -259,12 +271,12 @@ class Anonymizer:
         self.rewrite("accounts.User", ("first_name", "last_name", "email", "phone", "password"),
                      change, read=("username",))
 
-    def unusable_password(self, pk):
+    def unusable_password(self, pk: Any) -> str:
         # "!" makes it unusable (Django's own mark); the rest is fixed so copies compare equal.
         return "!test-env-" + hashlib.sha256(f"{self.seed}:password:{pk}".encode()).hexdigest()[:32]
 
-    def partners(self):
-        def change(p):
+    def partners(self) -> None:
+        def change(p: Any) -> bool:
             r = self.rng("partner", p.pk)
             old = (p.contact_name, p.contact_email, p.contact_phone, p.notes)
             if p.contact_name:
@@ -288,14 +300,14 @@ class Anonymizer:
                                           "notes"), change)
         now = timezone.now()
 
-        def revoke(key):
+        def revoke(key: Any) -> bool:
             key.hashed_key = "!revoked-in-test-env"
             key.revoked_at = key.revoked_at or now
             return True
 
         self.rewrite("accounts.PartnerKey", ("hashed_key", "revoked_at"), revoke)
 
-        def unhook(sub):
+        def unhook(sub: Any) -> bool:
             new_url = f"https://webhooks.example.invalid/test-env/{sub.pk}"
             if sub.url:
                 self.literals.setdefault(sub.url, new_url)
@@ -305,8 +317,8 @@ class Anonymizer:
 
         self.rewrite("accounts.WebhookSubscription", ("url", "secret"), unhook)
 
-    def vehicles(self):
-        def change(v):
+    def vehicles(self) -> None:
+        def change(v: Any) -> bool:
             if not v.plate:
                 return False
             r = self.rng("plate", v.pk)
@@ -319,8 +331,8 @@ class Anonymizer:
         self.rewrite("inventory.Vehicle", ("plate",), change,
                      self.model("inventory.Vehicle")._base_manager.exclude(plate=""))
 
-    def leads(self):
-        def change(lead):
+    def leads(self) -> None:
+        def change(lead: Any) -> bool:
             old = (lead.notes, lead.message)
             lead.notes = NOTES_REMOVED if lead.notes else ""
             lead.message = LEAD_MESSAGE if lead.message else ""
@@ -328,12 +340,12 @@ class Anonymizer:
 
         self.rewrite("sales.Lead", ("notes", "message"), change)
 
-    def jobs(self):
+    def jobs(self) -> None:
         model = self.model("repairs.Job")
         customers = dict(model._base_manager.using(self.alias).exclude(authorized_by="")
                          .values_list("pk", "repair_order__customer_id"))
 
-        def change(job):
+        def change(job: Any) -> bool:
             # The customer's name as given on the phone: the copy's name of the order's customer.
             new = self.customer_names.get(customers.get(job.pk)) or "Customer"
             self.remember(job.authorized_by, new)
@@ -343,11 +355,11 @@ class Anonymizer:
         self.rewrite("repairs.Job", ("authorized_by",), change,
                      model._base_manager.exclude(authorized_by=""))
 
-    def stock_units(self):
+    def stock_units(self) -> None:
         model = self.model("inventory.StockUnit")
         private = ("trade_in", "private")
 
-        def change(unit):
+        def change(unit: Any) -> bool:
             old = unit.acquired_from
             if unit.source in private:
                 # A person sold or traded it in: their name goes.
@@ -359,9 +371,9 @@ class Anonymizer:
         self.rewrite("inventory.StockUnit", ("acquired_from",), change,
                      model._base_manager.exclude(acquired_from=""), read=("source",))
 
-    def free_text(self):
+    def free_text(self) -> None:
         for label, fields in FREE_TEXT:
-            def change(row, fields=fields):
+            def change(row: Any, fields: Sequence[str] = fields) -> bool:
                 changed = False
                 for field in fields:
                     old = getattr(row, field)
@@ -373,13 +385,13 @@ class Anonymizer:
 
             self.rewrite(label, fields, change)
 
-    def invoices(self):
+    def invoices(self) -> None:
         from repairs.documents import customer_details
 
         customers = {c.pk: c for c in self.model("accounts.Customer")._base_manager
                      .using(self.alias).filter(invoices__isnull=False).distinct()}
 
-        def change(invoice):
+        def change(invoice: Any) -> bool:
             old = json.dumps(invoice.snapshot, sort_keys=True)
             snapshot = self.scrub_json(invoice.snapshot)
             if isinstance(snapshot, dict) and snapshot.get("customer"):
@@ -390,15 +402,15 @@ class Anonymizer:
 
         self.rewrite("repairs.Invoice", ("snapshot",), change, read=("customer",))
 
-    def stored_answers(self):
-        def change(request):
+    def stored_answers(self) -> None:
+        def change(request: Any) -> bool:
             old = request.response_body
             request.response_body = self.scrub_json(old)
             return request.response_body != old
 
         self.rewrite("accounts.IdempotentRequest", ("response_body",), change)
 
-    def audit_log(self):
+    def audit_log(self) -> None:
         from django.contrib.contenttypes.models import ContentType
 
         labels = {ct.pk: f"{ct.app_label}.{ct.model}" for ct in
@@ -413,7 +425,7 @@ class Anonymizer:
         verbose = {label: self.model(label)._meta.verbose_name.capitalize()
                    for label in PERSON_MODELS}
 
-        def change(entry):
+        def change(entry: Any) -> bool:
             label = labels.get(entry.content_type_id, "")
             personal = PERSONAL_FIELDS.get(label, set())
             gone = label in existing and entry.object_pk not in existing[label]
@@ -442,7 +454,7 @@ class Anonymizer:
                                            "actor_email"), change,
                      read=("content_type", "object_pk", "actor"))
 
-    def scrub_changes(self, changes, personal):
+    def scrub_changes(self, changes: Any, personal: Collection[str]) -> Any:
         if not isinstance(changes, dict):
             return self.scrub_json(changes)
         scrubbed = {}
@@ -453,7 +465,7 @@ class Anonymizer:
                 scrubbed[field] = self.scrub_json(value)
         return scrubbed
 
-    def scrub_serialized(self, data, personal):
+    def scrub_serialized(self, data: Any, personal: Collection[str]) -> Any:
         if not isinstance(data, dict):
             return self.scrub_json(data)
         data = self.scrub_json(data)
@@ -463,15 +475,15 @@ class Anonymizer:
                               for k, v in fields.items()}
         return data
 
-    def admin_log(self):
-        def change(entry):
+    def admin_log(self) -> None:
+        def change(entry: Any) -> bool:
             old = entry.object_repr
             entry.object_repr = self.scrub_text(old)
             return entry.object_repr != old
 
         self.rewrite("admin.LogEntry", ("object_repr",), change)
 
-    def sessions_and_logins(self):
+    def sessions_and_logins(self) -> None:
         from django.apps import apps
 
         for label in ("sessions.Session", "axes.AccessAttempt", "axes.AccessLog",
@@ -484,7 +496,7 @@ class Anonymizer:
             self.counts[model._meta.db_table] = deleted
 
 
-def _blank_values(value):
+def _blank_values(value: Any) -> Any:
     """An audit change of a personal field: every value but empty ones becomes [anonymized]."""
     if isinstance(value, list):
         return [_blank_values(item) for item in value]
@@ -495,7 +507,7 @@ def _blank_values(value):
     return ANONYMIZED
 
 
-def fake_phone(r):
+def fake_phone(r: Random) -> str:
     # 555-01xx: the numbers reserved for fiction in North America; never someone's phone.
     return f"+1 {r.randint(201, 989)} 555-01{r.randint(0, 99):02d}"
 

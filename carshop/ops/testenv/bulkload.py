@@ -12,6 +12,8 @@ duplicate number or an impossible amount fails the load right away. If the load 
 transaction rolls back and the schema is as it was.
 """
 
+from __future__ import annotations
+
 import contextlib
 import datetime
 import io
@@ -20,23 +22,30 @@ import queue
 import threading
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.color import no_style
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
 
-def _copy_text(value):
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Field, Model
+
+
+def _copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
                 .replace("\r", "\\r"))
     return value
 
 
-def _copy_json(value):
+def _copy_json(value: Any) -> str:
     return _copy_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 # COPY's text format, by Python type (looked up by exact type: bool before int matters).
-_COPY_FORMAT = {
+_COPY_FORMAT: dict[type, Callable[[Any], str]] = {
     int: str,
     str: _copy_text,
     type(None): lambda value: "\\N",
@@ -59,12 +68,13 @@ class Table:
     NULL. So a column added by a later migration does not break the generator.
     """
 
-    def __init__(self, model, fields, *, stamp=None):
+    def __init__(self, model: type[Model], fields: Sequence[str], *,
+                 stamp: str | None = None) -> None:
         self.model = model
         meta = model._meta
-        self.fields = [meta.get_field(name) for name in fields]
+        self.fields: list[Any] = [meta.get_field(name) for name in fields]
         given = {field.name for field in self.fields}
-        self.extra = []
+        self.extra: list[tuple[Field[Any, Any], str, Any]] = []
         for field in meta.concrete_fields:
             if field.name in given or getattr(field, "db_returning", False):
                 continue  # given, or an id the database numbers
@@ -83,7 +93,7 @@ class Table:
         self.all_fields = self.fields + [field for field, _kind, _value in self.extra]
         self.columns = [field.column for field in self.all_fields]
 
-    def complete(self, rows):
+    def complete(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not self.extra:
             return rows
         fill = [(kind == "stamp", value) for _field, kind, value in self.extra]
@@ -91,7 +101,7 @@ class Table:
                 for row in rows]
 
     @property
-    def db_table(self):
+    def db_table(self) -> str:
         return self.model._meta.db_table
 
 
@@ -103,16 +113,17 @@ class BulkWriter:
     waits for it, and must be called before the connection is used for anything else.
     """
 
-    def __init__(self, connection):
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
         self.postgresql = connection.vendor == "postgresql"
-        self.counts = {}
-        self.seconds = {}
-        self._queue = None
-        self._thread = None
-        self._error = None
+        self.counts: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        # Made on the first COPY (PostgreSQL only).
+        self._queue: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
 
-    def _copier(self, cursor):
+    def _copier(self, cursor: Any) -> None:
         while True:
             item = self._queue.get()
             try:
@@ -126,7 +137,7 @@ class BulkWriter:
             finally:
                 self._queue.task_done()
 
-    def _send(self, statement, buffer):
+    def _send(self, statement: str, buffer: io.StringIO) -> None:
         if self._thread is None:
             # The driver's connection, taken here: Django's connection handle is per thread.
             self.connection.ensure_connection()
@@ -139,7 +150,7 @@ class BulkWriter:
             self.drain()
         self._queue.put((statement, buffer))
 
-    def drain(self):
+    def drain(self) -> None:
         """Wait until every COPY sent has finished; raise the first one's error, if any."""
         if self._thread is not None:
             self._queue.join()
@@ -147,14 +158,14 @@ class BulkWriter:
             error, self._error = self._error, None
             raise error
 
-    def close(self):
+    def close(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
         self.drain()
 
-    def write(self, table, rows):
+    def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         started = time.monotonic()
@@ -177,12 +188,13 @@ class BulkWriter:
                 marks = ", ".join(["%s"] * len(fields))
                 # Table and column names come from the models, values are parameters.
                 insert = f"INSERT INTO {quote(table.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-                cursor.executemany(insert, prepared)
+                # Not None: off PostgreSQL the `with` opened a cursor.
+                cursor.executemany(insert, prepared)  # type: ignore[union-attr]
         label = table.model._meta.label
         self.counts[label] = self.counts.get(label, 0) + len(rows)
         self.seconds[label] = self.seconds.get(label, 0) + time.monotonic() - started
 
-    def reset_sequences(self, model_list):
+    def reset_sequences(self, model_list: list[type[Model]]) -> None:
         self.drain()
         statements = self.connection.ops.sequence_reset_sql(no_style(), model_list)
         with self.connection.cursor() as cursor:
@@ -196,13 +208,13 @@ class BulkLoadSchema:
     PostgreSQL only; elsewhere both steps do nothing. Use inside one transaction.
     """
 
-    def __init__(self, connection, model_list):
+    def __init__(self, connection: BaseDatabaseWrapper, model_list: Iterable[type[Model]]) -> None:
         self.connection = connection
         self.tables = [model._meta.db_table for model in model_list]
-        self.indexes = []
-        self.foreign_keys = []
+        self.indexes: list[tuple[str, str]] = []
+        self.foreign_keys: list[tuple[str, str, str]] = []
 
-    def drop(self):
+    def drop(self) -> None:
         if self.connection.vendor != "postgresql":
             return
         with self.connection.cursor() as cursor:
@@ -235,7 +247,7 @@ class BulkLoadSchema:
             for name, _definition in self.indexes:
                 cursor.execute(f"DROP INDEX {name}")
 
-    def restore(self, progress=None):
+    def restore(self, progress: Callable[[str], Any] | None = None) -> None:
         if self.connection.vendor != "postgresql":
             return
         quote = self.connection.ops.quote_name

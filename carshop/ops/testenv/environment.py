@@ -16,6 +16,8 @@ Only databases with the mark are replaced (`--replace`) or checked: a mistyped -
 drops or tests a database create_test_env did not make.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -23,6 +25,7 @@ import re
 import shutil
 import tempfile
 import time
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.db import connections, transaction
@@ -32,6 +35,11 @@ from carshop.ops.backups import capture, postgres, service, sqlite
 from carshop.ops.backups.errors import BackupError
 from carshop.ops.backups.util import remove_quietly
 from carshop.ops.testenv.anonymize import Anonymizer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from carshop.ops.backups.service import Target
 
 MARKER_TABLE = "carshop_test_env"
 ALIAS = "carshop_test_env"
@@ -48,14 +56,14 @@ class TestEnvError(Exception):
 
 # --- the databases -----------------------------------------------------------------------------
 
-def default_name(live):
+def default_name(live: Target) -> str:
     if live.vendor == "postgresql":
         return f"{live.name}_test_env"[:63]
     base, ext = os.path.splitext(live.name)
     return f"{base}_test_env{ext or '.sqlite3'}"
 
 
-def resolve_target(value=None, live=None):
+def resolve_target(value: str | None = None, live: Target | None = None) -> Target:
     """The test environment's database: a name (PostgreSQL, same server), a path (SQLite) or a
     database URL; never the live database."""
     live = live or service.Target.live()
@@ -88,7 +96,7 @@ def resolve_target(value=None, live=None):
     return target
 
 
-def is_live(target, live=None):
+def is_live(target: Target, live: Target | None = None) -> bool:
     live = live or service.Target.live()
     try:
         return service.same_database(target, live)
@@ -96,7 +104,7 @@ def is_live(target, live=None):
         return False
 
 
-def target_url(target):
+def target_url(target: Target) -> str:
     """DATABASE_URL of the copy, for the operator and for the child process."""
     if target.vendor == "sqlite":
         return "sqlite:///" + os.path.abspath(target.name)
@@ -110,7 +118,7 @@ def target_url(target):
     return f"postgres://{credentials}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-def shown_url(target):
+def shown_url(target: Target) -> str:
     """target_url() with the password hidden, for printing."""
     url = target_url(target)
     if target.vendor == "postgresql" and target.settings.get("PASSWORD"):
@@ -118,13 +126,13 @@ def shown_url(target):
     return url
 
 
-def exists(target):
+def exists(target: Target) -> bool:
     if target.vendor == "sqlite":
         return os.path.exists(target.name)
     return postgres.database_exists(target.settings, target.name)
 
 
-def read_marker(target):
+def read_marker(target: Target) -> Any:
     """The mark create_test_env leaves in a copy (a dict), or None."""
     if not exists(target):
         return None
@@ -154,19 +162,19 @@ def read_marker(target):
     return json.loads(row[0]) if row else None
 
 
-def drop(target):
+def drop(target: Target) -> None:
     if target.vendor == "postgresql":
         postgres.drop_database(target.settings, target.name)
     else:
         remove_quietly(*_sqlite_files(target.name))
 
 
-def _sqlite_files(path):
+def _sqlite_files(path: str) -> tuple[str, str, str, str]:
     return (path, path + "-wal", path + "-shm", path + "-journal")
 
 
 @contextlib.contextmanager
-def opened(target):
+def opened(target: Target) -> Iterator:
     """A Django connection alias on the copy, for the ORM (`.using(ALIAS)`). The connection is
     handed to Django's handler for this thread only, not added to the configured databases:
     nothing that walks every configured database (close_all, test isolation) sees it."""
@@ -187,7 +195,7 @@ def opened(target):
 
 # --- create_test_env ---------------------------------------------------------------------------
 
-def plan(target_value=None, replace=False):
+def plan(target_value: str | None = None, replace: bool = False) -> tuple[Target, Target, bool]:
     """Where the copy goes; raises TestEnvError when it must not be made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -200,8 +208,14 @@ def plan(target_value=None, replace=False):
     return live, target, present
 
 
-def create_test_env(target_value=None, replace=False, seed=0, dry_run=False, test_login=None,
-                    progress=None):
+def create_test_env(
+    target_value: str | None = None,
+    replace: bool = False,
+    seed: int = 0,
+    dry_run: bool = False,
+    test_login: str | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     live, target, present = plan(target_value, replace)
     report = {"source": live.label(), "target": target.label(), "target_name": target.name,
               "database_url": shown_url(target), "engine": live.vendor, "seed": seed,
@@ -235,7 +249,10 @@ def create_test_env(target_value=None, replace=False, seed=0, dry_run=False, tes
     return report
 
 
-def _copy(live, target, building, present, progress):
+def _copy(
+    live: Target, target: Target, building: Target, present: bool,
+    progress: Callable[..., Any] | None,
+) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
         try:
@@ -265,12 +282,12 @@ def _copy(live, target, building, present, progress):
         progress(f"copied into {target.label()}")
 
 
-def _replace_sqlite(partial, final):
+def _replace_sqlite(partial: str, final: str) -> None:
     remove_quietly(final + "-wal", final + "-shm", final + "-journal")
     os.replace(partial, final)
 
 
-def _remove_capture(alias):
+def _remove_capture(alias: str) -> None:
     """The live database's change capture (backup triggers) is not wanted in a test copy: it
     would log every anonymized row, and the copy is not backed up in the live chain."""
     connection = connections[alias]
@@ -279,7 +296,7 @@ def _remove_capture(alias):
             capture.uninstall(cursor, connection.vendor)
 
 
-def _mark(alias, live, seed):
+def _mark(alias: str, live: Target, seed: int) -> None:
     facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
                         "seed": seed, "made_by": "create_test_env"})
     with connections[alias].cursor() as cursor:
@@ -287,7 +304,7 @@ def _mark(alias, live, seed):
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (facts) VALUES (%s)", [facts])  # noqa: S608
 
 
-def _row_counts(alias):
+def _row_counts(alias: str) -> dict:
     from django.apps import apps
 
     counts = {}
@@ -298,7 +315,7 @@ def _row_counts(alias):
     return counts
 
 
-def _test_login(alias, username):
+def _test_login(alias: str, username: str) -> dict[str, Any]:
     """The one account of the copy that can log in: an existing user (keeps their roles) or a
     new superuser. Its password is random and printed once."""
     import secrets

@@ -1,6 +1,8 @@
 """test_in_isolation: checks run against a test environment, never the live database.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -8,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections
@@ -22,12 +25,17 @@ from carshop.ops.testenv.environment import (
     target_url,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from carshop.ops.backups.service import Target
+
 # --- test_in_isolation -------------------------------------------------------------------------
 
 CHECKS = ("system", "migrations", "health", "smoke")
 
 
-def prepare_isolation(target_value=None):
+def prepare_isolation(target_value: str | None = None) -> tuple:
     """The copy to check: never the live database, and one create_test_env made."""
     live = service.Target.live()
     target = resolve_target(target_value, live)
@@ -40,13 +48,14 @@ def prepare_isolation(target_value=None):
     return live, target, marker
 
 
-def child_environment(live, target):
+def child_environment(live: Target, target: Target) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": target_url(target),
            LIVE_IDENTITY_ENV: json.dumps(list(live.identity()))}
     return env
 
 
-def run_in_copy(live, target, checks, max_queries, timeout=1800):
+def run_in_copy(live: Target, target: Target, checks: Iterable[str], max_queries: int,
+                timeout: int = 1800) -> Any:
     """Run the checks in a child manage.py whose only database is the copy; returns its report."""
     command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "test_in_isolation",
                "--inside-copy", "--format=json", f"--checks={','.join(checks)}",
@@ -63,7 +72,7 @@ def run_in_copy(live, target, checks, max_queries, timeout=1800):
             from None
 
 
-def run_pytest(target, pytest_args, timeout=7200):
+def run_pytest(target: Target, pytest_args: Iterable[str], timeout: int = 7200) -> dict[str, Any]:
     """The project's pytest suite with DATABASE_URL on the copy's server (pytest-django makes its
     own test_<name> database there; on SQLite the test settings' var/test.sqlite3)."""
     live = service.Target.live()
@@ -80,7 +89,7 @@ def run_pytest(target, pytest_args, timeout=7200):
             "output": result.stdout[-20000:], "items": []}
 
 
-def verify_inside_copy():
+def verify_inside_copy() -> Target:
     """In the child: the configured database is the copy, not the live one the parent named."""
     live_identity = os.environ.get(LIVE_IDENTITY_ENV)
     if not live_identity:
@@ -93,7 +102,7 @@ def verify_inside_copy():
     return here
 
 
-def isolated_checks(checks, max_queries):
+def isolated_checks(checks: Iterable[str], max_queries: int) -> list[dict[str, Any]]:
     """The checks, in the process whose database is the copy. Returns [check results]."""
     runners = {"system": check_system, "migrations": check_migrations,
                "health": check_health, "smoke": lambda: smoke(max_queries)}
@@ -112,7 +121,7 @@ def isolated_checks(checks, max_queries):
     return results
 
 
-def check_system():
+def check_system() -> Any:
     import io
 
     from django.core.management import call_command
@@ -129,7 +138,7 @@ def check_system():
             "items": []}
 
 
-def check_migrations():
+def check_migrations() -> Any:
     from django.db import connection
     from django.db.migrations.exceptions import InconsistentMigrationHistory
     from django.db.migrations.executor import MigrationExecutor
@@ -151,7 +160,7 @@ def check_migrations():
     return {"ok": not items, "detail": detail, "items": items}
 
 
-def check_health():
+def check_health() -> dict[str, bool | str | list]:
     import asyncio
 
     from health_check.views import HealthCheckView
@@ -161,7 +170,7 @@ def check_health():
     # Liveness only: backup freshness is about the live database's backups, not the copy.
     view = HealthCheckView(checks=LIVENESS_CHECKS)
 
-    async def run_all():
+    async def run_all() -> list[Any]:
         return await asyncio.gather(*(check.get_result() for check in view.get_checks()))
 
     items = []
@@ -173,7 +182,7 @@ def check_health():
             "items": items}
 
 
-def smoke_pages():
+def smoke_pages() -> list:
     """The admin index, every admin list and the first row's change page of each, and every
     API list a staff member may read: what people and partners open first."""
     from django.contrib import admin
@@ -203,7 +212,7 @@ def smoke_pages():
     return pages
 
 
-def _partner_only(viewset):
+def _partner_only(viewset: Any) -> bool:
     """Endpoints about the calling partner itself: no staff session is admitted."""
     from accounts.api.permissions import HasScope
 
@@ -217,7 +226,7 @@ def _partner_only(viewset):
                                      for p in permissions)
 
 
-def smoke(max_queries):
+def smoke(max_queries: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

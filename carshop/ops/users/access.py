@@ -5,17 +5,26 @@ did (audit log entries, repair orders, deals) stay, and an administrator can ena
 Django refuses an inactive user at the next request, so open sessions end too.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from carshop.audit import SYSTEM_USERNAME
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from accounts.models import User
 
 AUTH_EVENTS = ("login", "login_failed", "lockout", "logout", "password_changed")
 AUDIT_ACTIONS = {
@@ -25,11 +34,11 @@ AUDIT_ACTIONS = {
 }
 
 
-def user_model():
+def user_model() -> type[User]:
     return get_user_model()
 
 
-def get_user(username):
+def get_user(username: str) -> User:
     """The user with that username, or CommandError naming it."""
     user = user_model()._default_manager.filter(username=username).first()
     if user is None:
@@ -37,12 +46,12 @@ def get_user(username):
     return user
 
 
-def role_names(user):
+def role_names(user: User) -> list[str]:
     """The user's roles (groups), alphabetical; uses prefetched groups."""
     return sorted(group.name for group in user.groups.all())
 
 
-def describe_user(user):
+def describe_user(user: User) -> dict[str, Any]:
     """One user as a report row."""
     return {
         "username": user.username,
@@ -57,20 +66,20 @@ def describe_user(user):
     }
 
 
-def users_with_roles(role=None):
+def users_with_roles(role: str | None = None) -> QuerySet[User]:
     users = user_model()._default_manager.prefetch_related("groups").order_by("username")
     if role:
         users = users.filter(groups__name=role).distinct()
     return users
 
 
-def inactivity_cutoff(days, now=None):
+def inactivity_cutoff(days: int, now: datetime | None = None) -> datetime:
     if days < 1:
         raise CommandError(f"the number of days must be 1 or more, got {days}")
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def _inactive(cutoff):
+def _inactive(cutoff: datetime) -> Q:
     return (
         Q(is_active=True)
         & (Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))
@@ -78,7 +87,7 @@ def _inactive(cutoff):
     )
 
 
-def inactive_users(days, now=None):
+def inactive_users(days: int, now: datetime | None = None) -> QuerySet[User]:
     """Active accounts with no login for `days` days; never-logged-in ones count from joining.
 
     The `system` account (credited with commands' changes) is never listed: it cannot log in.
@@ -88,19 +97,21 @@ def inactive_users(days, now=None):
             .prefetch_related("groups").order_by("username"))
 
 
-def last_seen(user):
+def last_seen(user: User) -> datetime:
     """The last login, or the day the account was made for a user who never logged in."""
     return user.last_login or user.date_joined
 
 
-def inactive_row(user, now=None):
+def inactive_row(user: User, now: datetime | None = None) -> dict[str, Any]:
     row = describe_user(user)
     row["inactive_days"] = ((now or timezone.now()) - last_seen(user)).days
     row["never_logged_in"] = user.last_login is None
     return row
 
 
-def disable_inactive_users(days, include_superusers=False, dry_run=False):
+def disable_inactive_users(
+    days: int, include_superusers: bool = False, dry_run: bool = False
+) -> tuple[list[User], list[User]]:
     """Disable every active account inactive for `days` days; superusers only when asked.
 
     Returns (disabled, kept): the users disabled (or that would be, in a dry run) and the
@@ -128,13 +139,14 @@ def disable_inactive_users(days, include_superusers=False, dry_run=False):
     return disabled, kept
 
 
-def user_activity(auth_entries, since, username=None):
+def user_activity(auth_entries: Iterable[dict[str, Any]], since: datetime,
+                  username: str | None = None) -> list[dict[str, Any]]:
     """Per username: auth events from auth.log entries and audit log changes since `since`.
 
     Returns rows sorted by username, one per account plus one per name that appears in auth.log
     without an account (failed logins for unknown names), each with `account` True/False.
     """
-    rows = defaultdict(_empty_activity)
+    rows: defaultdict[Any, Any] = defaultdict(_empty_activity)
     for entry in auth_entries:
         name = entry.get("user")
         event = entry.get("event")
@@ -187,11 +199,11 @@ def user_activity(auth_entries, since, username=None):
     return result
 
 
-def _empty_activity():
+def _empty_activity() -> dict[str, Any]:
     return {**dict.fromkeys(AUTH_EVENTS, 0), "last_login": None, "failed_from": set(),
             "changes": defaultdict(int)}
 
 
-def has_activity(row):
+def has_activity(row: dict[str, Any]) -> bool:
     return any(row[key] for key in ("logins", "failed_logins", "lockouts", "logouts",
                                     "password_changes", "changes"))
