@@ -24,7 +24,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from import_export import widgets
+from import_export import resources, widgets
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import SelectableFieldsExportForm
@@ -91,7 +91,7 @@ class ListExportMixin(ExportMixin):
     """CSV and Excel export of the filtered list; put it before the admin base class."""
 
     # The table's django-import-export resource (its columns).
-    export_resource_class = None
+    export_resource_class: type[resources.ModelResource] | None = None
     export_formats = [CSV, XLSX]
     export_form_class = ExportForm
 

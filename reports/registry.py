@@ -74,7 +74,7 @@ class Report:
         return user.is_active and user.is_staff and user.has_perm(self.permission)
 
 
-REPORTS = {}
+REPORTS: dict[str, Report] = {}
 
 
 def report(*, slug, title, area, permission, columns, chart, chart_label, chart_series,
