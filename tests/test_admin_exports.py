@@ -23,6 +23,7 @@ from sales.models import Deal, Lead
 from sales.resources import DealResource, LeadResource
 from tests.helpers.builders import lot
 from tests.helpers.builders import repairs as shop
+from tests.helpers.exports import changelist_url, model_columns, repair_orders
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +35,6 @@ MONEY_WORDS = {"price", "cost", "amount", "total", "rate", "discount", "fee", "g
 
 def export_url(model, query=""):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_export") + query
-
-
-def changelist_url(model, query=""):
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist") + query
 
 
 def offered_columns(client, model, query=""):
@@ -70,10 +67,6 @@ def read_xlsx(response):
     return [cell.value for cell in rows[0]], rows[1:]
 
 
-def model_columns(model, *, without=()):
-    return [f.name for f in model._meta.concrete_fields if f.name not in without]
-
-
 # --- Each list: rows in and out of a filter -----------------------------------------------------
 
 
@@ -94,14 +87,6 @@ def parts():
     Part.objects.filter(pk=wanted.pk).update(active=False)
     shop.make_part("OF-1", on_hand=0)
     return "?active__exact=0", [wanted.pk]
-
-
-def repair_orders(technician=None):
-    wanted = shop.make_order()
-    shop.add_job_with_lines(wanted, labor=[("1.0", "100.00")], technician=technician)
-    shop.take_to(wanted, "approved")
-    shop.make_order()
-    return "?status__exact=approved", [wanted.pk]
 
 
 def invoiced_order(last_name):
@@ -397,36 +382,3 @@ def test_an_export_reads_its_rows_in_the_same_queries_however_many(
         response = download(client, model, file_format=XLSX_FORMAT, columns=columns)
 
     assert len(read_xlsx(response)[1]) == model.objects.count()
-
-
-# --- In a browser -------------------------------------------------------------------------------
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_a_manager_filters_repair_orders_and_downloads_them_as_csv(people, manager):
-    query, wanted = repair_orders()
-    person = people.open().log_in("manager")
-    page = person.page
-
-    person.go(changelist_url(RepairOrder))
-    page.click(f"#changelist-filter a[href='{query}']")
-    page.wait_for_load_state()
-    assert page.locator("#result_list tbody tr").count() == 1
-    page.click("a.export_link")
-    page.wait_for_load_state()
-    # "Select all" works under the Content-Security-Policy (no inline handler).
-    number = page.locator("#id_repairorderresource_number")
-    page.uncheck(".select-toggle")
-    assert not number.is_checked()
-    page.check(".select-toggle")
-    assert number.is_checked()
-    page.select_option("#id_format", label="csv")
-    with page.expect_download() as download_info:
-        page.click("input[type=submit]")
-
-    with open(download_info.value.path(), newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    assert download_info.value.suggested_filename.endswith(".csv")
-    assert rows[0] == model_columns(RepairOrder)
-    assert [int(row[0]) for row in rows[1:]] == wanted
