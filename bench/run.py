@@ -669,6 +669,8 @@ def main(argv=None):
                              "section of --output (bench/data/last-run-reports.json)")
     parser.add_argument("--reports", default="",
                         help="with --reports-only: only these report slugs (comma-separated)")
+    parser.add_argument("--reports-quick", action="store_true",
+                        help="with --reports-only: the pages alone (no CSV, no bare queries)")
     parser.add_argument("--reports-note", action="append", default=[],
                         help="a line added under the report pages' table (repeatable)")
     parser.add_argument("--report-only", action="store_true",
