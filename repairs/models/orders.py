@@ -196,6 +196,8 @@ class Job(models.Model):
         ordering = ["repair_order", "position", "id"]
         indexes = [
             models.Index(fields=["authorization", "repair_order"], name="job_authorization_idx"),
+            # The report pages: the jobs approved or declined in a period.
+            models.Index(fields=["authorized_at"], name="job_authorized_idx"),
         ]
         constraints = [
             models.CheckConstraint(
