@@ -139,21 +139,30 @@ def section(context):
         "| CSV ms (month / year / 5 years) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    before = context.get("reports_before", {})
+    if before:
+        lines[2] += (f" In brackets: the same page before this round of indexes and query fixes "
+                     f"({context.get('reports_before_date', 'earlier')}, "
+                     f"{context.get('reports_before_runs', 1)} timed run(s)).")
     missed = []
     for row in rows:
         by = row["ranges"]
         if "today" in by:
             r = by["today"]
-            lines.append(f"| {row['title']} (today and this month) | {_ms(r['ms'])} | - | - | "
+            was = before.get(row["report"], {}).get("today")
+            lines.append(f"| {row['title']} (today and this month) | {_ms(r['ms'])}"
+                         + (f" ({_ms(was)})" if was else "") + " | - | - | "
                          f"{r['queries']} | {_ms(r['sql_ms'])} | {_ms(r['bare_ms'])} | - |")
             if r["ms"] >= TARGET_MS:
                 missed.append(row["title"])
             continue
         queries = sorted({by[k]["queries"] for k, _label in RANGES})
         five = by["five_years"]
+        earlier = before.get(row["report"], {})
         lines.append(
             f"| {row['title']} (`{row['report']}`) | "
-            + " | ".join(_ms(by[k]["ms"]) for k, _label in RANGES)
+            + " | ".join(_ms(by[k]["ms"]) + (f" ({_ms(earlier[k])})" if k in earlier else "")
+                         for k, _label in RANGES)
             + f" | {'-'.join(str(q) for q in queries)} | {_ms(five['sql_ms'])} | "
             f"{_ms(five['bare_ms'])} | "
             + " / ".join(_ms(by[k]["csv_ms"]) for k, _label in RANGES) + " |")
@@ -164,6 +173,16 @@ def section(context):
     for note in context.get("reports_notes", []):
         lines.append(f"- {note}")
     return [*lines, ""]
+
+
+def before_of(path):
+    """{report: {range: ms}} of an earlier run's JSON (bench/data/last-run-reports.json)."""
+    import json
+    from pathlib import Path
+
+    earlier = json.loads(Path(path).read_text())
+    return ({row["report"]: {key: r["ms"] for key, r in row["ranges"].items()}
+             for row in earlier["reports"]}, earlier["date"], earlier["runs"])
 
 
 def replace_or_add(text, lines, heading="## Report pages", before="## Reproduce"):

@@ -671,6 +671,8 @@ def main(argv=None):
                         help="with --reports-only: only these report slugs (comma-separated)")
     parser.add_argument("--reports-quick", action="store_true",
                         help="with --reports-only: the pages alone (no CSV, no bare queries)")
+    parser.add_argument("--reports-before", default="",
+                        help="an earlier run's JSON: its milliseconds shown in brackets")
     parser.add_argument("--reports-note", action="append", default=[],
                         help="a line added under the report pages' table (repeatable)")
     parser.add_argument("--report-only", action="store_true",
@@ -689,6 +691,11 @@ def main(argv=None):
 
         context = json.loads((BENCH_DIR / "data" / "last-run-reports.json").read_text())
         context["reports_notes"] = args.reports_note or context.get("reports_notes", [])
+        if args.reports_before:
+            from bench.reports import before_of
+
+            (context["reports_before"], context["reports_before_date"],
+             context["reports_before_runs"]) = before_of(args.reports_before)
         output = Path(args.output)
         output.write_text(replace_or_add(output.read_text(), section(context)))
         return
@@ -736,6 +743,11 @@ def main(argv=None):
         log("\nReport pages")
         context["reports"] = run_reports(args, log, clients())
         context["reports_notes"] = args.reports_note
+        if args.reports_before:
+            from bench.reports import before_of
+
+            (context["reports_before"], context["reports_before_date"],
+             context["reports_before_runs"]) = before_of(args.reports_before)
         context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
         output = Path(args.output)
         output.write_text(replace_or_add(output.read_text(), section(context)))
