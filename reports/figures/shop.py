@@ -88,12 +88,10 @@ def invoices_in(period):
 def finished_orders(period):
     """Orders whose work was finished in the period: invoiced in it, or internal and closed at
     cost in it."""
-    # (One set of ids, a UNION: with an OR across the join to the invoice PostgreSQL read
-    # every order and every invoice.)
-    return RepairOrder.objects.filter(pk__in=invoices_in(period).order_by().values(
-        "repair_order").union(RepairOrder.objects.filter(
-            status=RepairOrderStatus.CLOSED, status_changed_at__gte=period.start_at,
-            status_changed_at__lt=period.end_at).order_by().values("pk"), all=True))
+    return RepairOrder.objects.filter(
+        Q(invoice__issued_at__gte=period.start_at, invoice__issued_at__lt=period.end_at)
+        | Q(status=RepairOrderStatus.CLOSED, status_changed_at__gte=period.start_at,
+            status_changed_at__lt=period.end_at))
 
 
 def net_of_discount(amount):
