@@ -154,7 +154,7 @@ def section(context):
                          + (f" ({_ms(was)})" if was else "") + " | - | - | "
                          f"{r['queries']} | {_ms(r['sql_ms'])} | {_ms(r['bare_ms'])} | - |")
             if r["ms"] >= TARGET_MS:
-                missed.append(row["title"])
+                missed.append(f"{row['title']} ({r['ms']:,.0f} ms)")
             continue
         queries = sorted({by[k]["queries"] for k, _label in RANGES})
         five = by["five_years"]

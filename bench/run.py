@@ -636,6 +636,7 @@ def report(context):
         "export BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/carshop_bench",
         "make bench-data   # migrate, then seed_demo --scale large (one time, about 10-15 min)",
         "make bench        # these tables, into bench/RESULTS.md (a few minutes)",
+        "make bench-reports  # the report pages alone (their section only)",
         "```",
         "",
         "`make bench` also fills `carshop_bench_small` (BENCH_SMALL_DATABASE_URL) with 1% of the "
@@ -698,6 +699,8 @@ def main(argv=None):
              context["reports_before_runs"]) = before_of(args.reports_before)
         output = Path(args.output)
         output.write_text(replace_or_add(output.read_text(), section(context)))
+        (BENCH_DIR / "data" / "last-run-reports.json").write_text(
+            json.dumps(context, indent=1, default=str))
         return
     if args.report_only:
         context = json.loads((BENCH_DIR / "data" / "last-run.json").read_text())
