@@ -196,8 +196,8 @@ class Job(models.Model):
         ordering = ["repair_order", "position", "id"]
         indexes = [
             models.Index(fields=["authorization", "repair_order"], name="job_authorization_idx"),
-            # The report pages: the jobs approved or declined in a period.
-            models.Index(fields=["authorized_at"], name="job_authorized_idx"),
+            # The approval-rate report: jobs decided in a date range.
+            models.Index(fields=["authorized_at"], name="job_authorized_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -326,6 +326,8 @@ class TimeEntry(models.Model):
                         "Can correct another technician's or a clocked-off time entry")]
         indexes = [
             models.Index(fields=["technician", "-started"], name="timeentry_tech_started_idx"),
+            # The technicians' report: every technician's time in a date range.
+            models.Index(fields=["started"], name="timeentry_started_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
