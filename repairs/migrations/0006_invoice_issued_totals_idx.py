@@ -7,15 +7,12 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('repairs', '0005_internal_orders_by_vehicle'),
+        ('repairs', '0005_report_date_indexes'),
     ]
 
     operations = [
         migrations.AddIndex(
             model_name='invoice',
             index=models.Index(fields=['issued_at'], include=('labor_total', 'parts_total', 'discount_total', 'total', 'repair_order'), name='invoice_issued_totals_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['authorized_at'], name='job_authorized_idx'),
         ),
     ]
