@@ -17,7 +17,9 @@ What it measures, each page once to warm up and then the median of --runs runs:
 It prints each table and writes them to bench/RESULTS.md with the date, the machine and the
 database size. It only reads: the key it issues itself per API partner, and what the API records
 of its use, are rolled back when the API lists are measured (the memory worker keeps its keys).
-`--api-only` measures the API lists alone and rewrites only that section of the file.
+`--api-only` measures the API lists alone and rewrites only that section of the file;
+`--reports-only` measures the managers' report pages alone (bench/reports.py: each report's page
+and CSV over a month, a year and five years) and rewrites only their section.
 """
 
 import argparse
@@ -55,8 +57,11 @@ def setup_django(database_url=None):
     settings.ROOT_URLCONF = "bench.urls"
     settings.ALLOWED_HOSTS = ["*"]
     # Static file URLs without a collectstatic manifest (the files are not served here).
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    # (override_settings resets the storages Django may have built already, e.g. whitenoise's.)
+    from django.test.utils import override_settings
+
+    override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -605,6 +610,10 @@ def report(context):
                      "the many customers a common surname matches."))
     lines += ["", *admin_targets(admin_rows), ""]
     lines += api_section(context)
+    if context.get("reports"):
+        from bench.reports import section
+
+        lines += section(context)
     if context.get("memory"):
         lines += [
             "## Memory",
@@ -627,6 +636,7 @@ def report(context):
         "export BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/carshop_bench",
         "make bench-data   # migrate, then seed_demo --scale large (one time, about 10-15 min)",
         "make bench        # these tables, into bench/RESULTS.md (a few minutes)",
+        "make bench-reports  # the report pages alone (their section only)",
         "```",
         "",
         "`make bench` also fills `carshop_bench_small` (BENCH_SMALL_DATABASE_URL) with 1% of the "
@@ -655,6 +665,17 @@ def main(argv=None):
     parser.add_argument("--api-note", default="",
                         help="a line added under the API lists' table (with --api-only; with "
                              "--report-only too, to the last API run's figures)")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="only the report pages (bench/reports.py): rewrite only their "
+                             "section of --output (bench/data/last-run-reports.json)")
+    parser.add_argument("--reports", default="",
+                        help="with --reports-only: only these report slugs (comma-separated)")
+    parser.add_argument("--reports-quick", action="store_true",
+                        help="with --reports-only: the pages alone (no CSV, no bare queries)")
+    parser.add_argument("--reports-before", default="",
+                        help="an earlier run's JSON: its milliseconds shown in brackets")
+    parser.add_argument("--reports-note", action="append", default=[],
+                        help="a line added under the report pages' table (repeatable)")
     parser.add_argument("--report-only", action="store_true",
                         help="write the report again from the last run's figures "
                              "(bench/data/last-run.json), measuring nothing")
@@ -665,6 +686,21 @@ def main(argv=None):
             context["api_note"] = args.api_note
         output = Path(args.output)
         output.write_text(replace_section(output.read_text(), api_section(context)))
+        return
+    if args.report_only and args.reports_only:
+        from bench.reports import replace_or_add, section
+
+        context = json.loads((BENCH_DIR / "data" / "last-run-reports.json").read_text())
+        context["reports_notes"] = args.reports_note or context.get("reports_notes", [])
+        if args.reports_before:
+            from bench.reports import before_of
+
+            (context["reports_before"], context["reports_before_date"],
+             context["reports_before_runs"]) = before_of(args.reports_before)
+        output = Path(args.output)
+        output.write_text(replace_or_add(output.read_text(), section(context)))
+        (BENCH_DIR / "data" / "last-run-reports.json").write_text(
+            json.dumps(context, indent=1, default=str))
         return
     if args.report_only:
         context = json.loads((BENCH_DIR / "data" / "last-run.json").read_text())
@@ -706,10 +742,33 @@ def main(argv=None):
                                                                          default=str))
         log(f"\nWritten to {args.output} (its API lists section)")
         return
+    if args.reports_only:
+        from bench.reports import replace_or_add, run_reports, section
+
+        log("\nReport pages")
+        context["reports"] = run_reports(args, log, clients())
+        context["reports_notes"] = args.reports_note
+        if args.reports_before:
+            from bench.reports import before_of
+
+            (context["reports_before"], context["reports_before_date"],
+             context["reports_before_runs"]) = before_of(args.reports_before)
+        context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
+        output = Path(args.output)
+        output.write_text(replace_or_add(output.read_text(), section(context)))
+        (BENCH_DIR / "data").mkdir(exist_ok=True)
+        (BENCH_DIR / "data" / "last-run-reports.json").write_text(
+            json.dumps(context, indent=1, default=str))
+        log(f"\nWritten to {args.output} (its report pages section)")
+        return
     log("\nAdmin pages")
     context["admin"] = run_admin(args, log)
     log("\nAPI lists")
     context["api"] = run_api(args, log)
+    log("\nReport pages")
+    from bench.reports import run_reports
+
+    context["reports"] = run_reports(args, log, clients())
     if not args.skip_memory:
         log("\nMemory")
         url = os.environ["DATABASE_URL"]

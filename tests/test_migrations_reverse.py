@@ -23,6 +23,18 @@ def migrations_of(app):
             if label == app]
 
 
+def reverse_target(app, names, index):
+    """Where to migrate `app` back to so that names[index] is no longer applied: the migration
+    before it in the plan, or, after two branches of the app's history were merged, the last
+    one before it that it follows from (migrating to a sibling branch unapplies nothing)."""
+    ancestors = MigrationLoader(None, ignore_no_migrations=True).graph.forwards_plan(
+        (app, names[index]))
+    for earlier in reversed(names[:index]):
+        if (app, earlier) in ancestors:
+            return earlier
+    return "zero"
+
+
 def applied():
     return set(MigrationLoader(connection).applied_migrations)
 
@@ -57,7 +69,7 @@ def test_each_migration_reverses_and_applies_again_with_the_demo_data(monkeypatc
         for app in APPS:
             names = migrations_of(app)
             for index in reversed(range(len(names))):
-                target = names[index - 1] if index else "zero"
+                target = reverse_target(app, names, index)
                 monkeypatch.delenv(ALLOW_DATA_LOSS, raising=False)
                 before = applied()
                 if at_risk(app, target):

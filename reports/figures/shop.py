@@ -522,10 +522,15 @@ def receivables(period):
 
     # Only invoices that may owe something on that day: unpaid now, or paid or credited since
     # (an order is "paid" when nothing is left; what came in after the day was owed on it).
-    maybe_owing = (Q(repair_order__status=RepairOrderStatus.INVOICED)
-                   | Q(pk__in=Payment.objects.filter(received_at__gte=end).values("invoice"))
-                   | Q(pk__in=CreditNote.objects.filter(issued_at__gte=end).values("invoice")))
-    invoices = (Invoice.objects.filter(maybe_owing, issued_at__lt=end)
+    # (One set of ids, a UNION: an OR of the three made PostgreSQL work out the balance of
+    # every invoice ever issued before it looked at the order's status.)
+    maybe_owing = (
+        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED).order_by()
+        .values("pk").union(
+            Payment.objects.filter(received_at__gte=end).order_by().values("invoice"),
+            CreditNote.objects.filter(issued_at__gte=end).order_by().values("invoice"),
+            all=True))
+    invoices = (Invoice.objects.filter(pk__in=maybe_owing, issued_at__lt=end)
                 .annotate(due=ExpressionWrapper(
                     F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
                     output_field=MONEY))
