@@ -6,8 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repairs', '0005_internal_orders_by_vehicle'),
-        ('repairs', '0005_report_date_indexes'),
+        ('repairs', '0006_internal_orders_by_vehicle'),
     ]
 
     operations = [
