@@ -35,6 +35,7 @@ lint: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	DJANGO_ENV=test $(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 

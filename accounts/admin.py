@@ -58,15 +58,19 @@ def may_manage_user(actor, user):
 def held_permissions(user):
     """The permissions `user` holds, through roles or their own, whether or not the account is
     active (an inactive manager reactivated would have them all again)."""
-    rows = (Permission.objects.filter(Q(user=user) | Q(group__user=user))
-            .values_list("content_type__app_label", "codename").distinct())
+    rows = (
+        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
     return {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
 def _without_fields(fieldsets, hidden):
-    return [(title, {**options, "fields": [name for name in options["fields"]
-                                           if name not in hidden]})
-            for title, options in fieldsets]
+    return [
+        (title, {**options, "fields": [name for name in options["fields"] if name not in hidden]})
+        for title, options in fieldsets
+    ]
 
 
 @admin.register(User)
@@ -75,8 +79,15 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
     permissions (accounts.roles); anyone else who may change users sees no privileges, staff
     status read-only, and cannot change a user with rights they do not have themselves."""
 
-    list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
-                    "last_login")
+    list_display = (
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "last_login",
+    )
     fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on UserAdmin; stubs say Optional
         ("Contact", {"fields": ("phone",)}),
@@ -108,11 +119,13 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (
-            obj is None or may_manage_user(request.user, obj))
+            obj is None or may_manage_user(request.user, obj)
+        )
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (
-            obj is None or may_manage_user(request.user, obj))
+            obj is None or may_manage_user(request.user, obj)
+        )
 
 
 # Django's auth admin registers Group when imported (it is imported above, before this line).
@@ -129,8 +142,9 @@ class AuditLogEntryAdmin(AuditlogLogEntryAdmin):
         return render_for(request, super().changelist_view(request, extra_context))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return render_for(request, super().changeform_view(request, object_id, form_url,
-                                                           extra_context))
+        return render_for(
+            request, super().changeform_view(request, object_id, form_url, extra_context)
+        )
 
     @admin.display(description="Resource")
     def resource_url(self, obj):
@@ -189,19 +203,48 @@ class CustomerAdmin(RoleExportMixin, CarshopModelAdmin):
 @admin.register(ShopSettings)
 class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
     list_display = ("name", "labor_rate", "parts_tax_rate", "labor_tax_rate", "sales_tax_rate")
-    price_fields = ("labor_rate", "parts_tax_rate", "labor_tax_rate", "shop_supplies_rate",
-                    "shop_supplies_cap", "hazardous_waste_fee", "technician_cost_rate",
-                    "sales_tax_rate", "trade_in_reduces_sales_tax", "documentation_fee",
-                    "registration_fee")
+    price_fields = (
+        "labor_rate",
+        "parts_tax_rate",
+        "labor_tax_rate",
+        "shop_supplies_rate",
+        "shop_supplies_cap",
+        "hazardous_waste_fee",
+        "technician_cost_rate",
+        "sales_tax_rate",
+        "trade_in_reduces_sales_tax",
+        "documentation_fee",
+        "registration_fee",
+    )
     fieldsets = (
         ("Business", {"fields": ("name", "address", "phone", "email", "tax_id")}),
-        ("Service shop", {"fields": ("labor_rate", "parts_tax_rate", "labor_tax_rate",
-                                     "shop_supplies_rate", "shop_supplies_cap",
-                                     "hazardous_waste_fee", "technician_cost_rate",
-                                     "estimate_link_days")}),
-        ("Car lot", {"fields": ("sales_tax_rate", "trade_in_reduces_sales_tax",
-                                "documentation_fee", "registration_fee",
-                                "aging_threshold_days")}),
+        (
+            "Service shop",
+            {
+                "fields": (
+                    "labor_rate",
+                    "parts_tax_rate",
+                    "labor_tax_rate",
+                    "shop_supplies_rate",
+                    "shop_supplies_cap",
+                    "hazardous_waste_fee",
+                    "technician_cost_rate",
+                    "estimate_link_days",
+                )
+            },
+        ),
+        (
+            "Car lot",
+            {
+                "fields": (
+                    "sales_tax_rate",
+                    "trade_in_reduces_sales_tax",
+                    "documentation_fee",
+                    "registration_fee",
+                    "aging_threshold_days",
+                )
+            },
+        ),
     )
 
     def has_add_permission(self, request):
@@ -217,18 +260,30 @@ class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
 
 
 class PartnerForm(forms.ModelForm):
-    slug = forms.SlugField(max_length=60, required=False,
-                           help_text="Short name (letters, digits, dashes); made from the name "
-                                     "when empty. The service user is partner:<short name>.")
+    slug = forms.SlugField(
+        max_length=60,
+        required=False,
+        help_text="Short name (letters, digits, dashes); made from the name "
+        "when empty. The service user is partner:<short name>.",
+    )
 
     class Meta:
         model = Partner
-        fields = ("name", "slug", "kind", "is_active", "contact_name", "contact_email",
-                  "contact_phone", "notes", "customers")
+        fields = (
+            "name",
+            "slug",
+            "kind",
+            "is_active",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "notes",
+            "customers",
+        )
         help_texts = {
             "kind": "Only an accounting system's keys with accounting:read read the invoices, "
-                    "credit notes and payments of every customer of the shop; any other "
-                    "partner's read those of its linked customer accounts only.",
+            "credit notes and payments of every customer of the shop; any other "
+            "partner's read those of its linked customer accounts only.",
         }
 
     def clean(self):
@@ -237,8 +292,10 @@ class PartnerForm(forms.ModelForm):
             slug = slugify(cleaned.get("slug") or cleaned.get("name") or "")[:60]
             if not slug:
                 self.add_error("slug", "Choose a short name made of letters and digits.")
-            elif (Partner.objects.filter(slug=slug).exists()
-                  or User.objects.filter(username=services.service_username(slug)).exists()):
+            elif (
+                Partner.objects.filter(slug=slug).exists()
+                or User.objects.filter(username=services.service_username(slug)).exists()
+            ):
                 self.add_error("slug", f"The short name {slug!r} is taken.")
             cleaned["slug"] = slug
         return cleaned
@@ -296,18 +353,29 @@ class PartnerAdmin(CarshopModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        data = {name: form.cleaned_data.get(name) for name in (
-            "kind", "is_active", "contact_name", "contact_email", "contact_phone", "notes")}
-        partner = services.create_partner(form.cleaned_data["name"],
-                                          slug=form.cleaned_data["slug"], **data)
+        data = {
+            name: form.cleaned_data.get(name)
+            for name in (
+                "kind",
+                "is_active",
+                "contact_name",
+                "contact_email",
+                "contact_phone",
+                "notes",
+            )
+        }
+        partner = services.create_partner(
+            form.cleaned_data["name"], slug=form.cleaned_data["slug"], **data
+        )
         obj.pk, obj.user_id, obj.slug = partner.pk, partner.user_id, partner.slug
         obj.created_at, obj.updated_at = partner.created_at, partner.updated_at
         obj._state.adding = False
 
 
 class PartnerKeyForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple,
-                                       help_text="What the key may do.")
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, help_text="What the key may do."
+    )
 
     class Meta:
         model = PartnerKey
@@ -317,8 +385,7 @@ class PartnerKeyForm(forms.ModelForm):
         cleaned = super().clean()
         try:
             cleaned["scopes"] = services.validate_scopes(cleaned.get("scopes"))
-            cleaned["throttle_rate"] = services.validate_throttle_rate(
-                cleaned.get("throttle_rate"))
+            cleaned["throttle_rate"] = services.validate_throttle_rate(cleaned.get("throttle_rate"))
         except AccountsError as exc:
             add_refusal_to_form(self, exc)
         expires_at = cleaned.get("expires_at")
@@ -332,8 +399,15 @@ class PartnerKeyAdmin(CarshopModelAdmin):
     """Keys are issued here; the key is shown once, on the page right after saving."""
 
     form = PartnerKeyForm
-    list_display = ("name", "partner", "prefix", "scopes_list", "expires_at", "revoked_at",
-                    "last_used_at")
+    list_display = (
+        "name",
+        "partner",
+        "prefix",
+        "scopes_list",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
     list_filter = ("partner__kind", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("partner",)
     search_fields = ("name", "prefix", "partner__name")
@@ -360,9 +434,13 @@ class PartnerKeyAdmin(CarshopModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         key, plain = services.issue_key(
-            form.cleaned_data["partner"], name=form.cleaned_data["name"],
-            scopes=form.cleaned_data["scopes"], expires_at=form.cleaned_data.get("expires_at"),
-            throttle_rate=form.cleaned_data.get("throttle_rate", ""), created_by=request.user)
+            form.cleaned_data["partner"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            throttle_rate=form.cleaned_data.get("throttle_rate", ""),
+            created_by=request.user,
+        )
         obj.pk, obj.prefix, obj.hashed_key = key.pk, key.prefix, key.hashed_key
         obj.created_at, obj.created_by = key.created_at, key.created_by
         obj._state.adding = False
@@ -377,7 +455,10 @@ class PartnerKeyAdmin(CarshopModelAdmin):
         key, plain = issued
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.opts, "key": key, "plain": plain, "title": "Key issued",
+            "opts": self.opts,
+            "key": key,
+            "plain": plain,
+            "title": "Key issued",
             "whole_shop": key.partner.reads_whole_shop(ACCOUNTING_READ)
             and key.has_scope(ACCOUNTING_READ),
         }
@@ -385,8 +466,7 @@ class PartnerKeyAdmin(CarshopModelAdmin):
         add_never_cache_headers(response)
         return response
 
-    @admin.action(description="Revoke selected keys (cannot be undone)",
-                  permissions=["change"])
+    @admin.action(description="Revoke selected keys (cannot be undone)", permissions=["change"])
     def revoke_keys(self, request, queryset):
         count = 0
         for key in queryset.filter(revoked_at__isnull=True):
@@ -405,9 +485,11 @@ def _https_url_fields(db_field, **kwargs):
 
 class WebhookSubscriptionForm(forms.ModelForm):
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
-    events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple,
-                                       help_text="Sent only while the partner has a usable key "
-                                                 "with each event's scope.")
+    events = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Sent only while the partner has a usable key with each event's scope.",
+    )
 
     class Meta:
         model = WebhookSubscription
@@ -461,8 +543,11 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
                 verified += 1
             else:
                 failed += 1
-                self.message_user(request, f"{subscription.url}: "
-                                           f"{subscription.verification_error}", messages.WARNING)
+                self.message_user(
+                    request,
+                    f"{subscription.url}: {subscription.verification_error}",
+                    messages.WARNING,
+                )
         self.message_user(request, f"{verified} verified, {failed} not verified.")
 
     @admin.display(description="events")
@@ -476,9 +561,13 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
-        subscription = services.subscribe(data["partner"], url=data["url"], events=data["events"],
-                                          description=data.get("description", ""),
-                                          is_active=data.get("is_active", True))
+        subscription = services.subscribe(
+            data["partner"],
+            url=data["url"],
+            events=data["events"],
+            description=data.get("description", ""),
+            is_active=data.get("is_active", True),
+        )
         obj.pk, obj.secret = subscription.pk, subscription.secret
         obj.created_at = subscription.created_at
         obj.verified_at = subscription.verified_at
@@ -494,11 +583,14 @@ class WebhookSubscriptionAdmin(CarshopModelAdmin):
             return super().response_add(request, obj, post_url_continue)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.opts, "subscription": subscription, "secret": subscription.secret,
+            "opts": self.opts,
+            "subscription": subscription,
+            "secret": subscription.secret,
             "title": "Subscription added",
         }
         response = TemplateResponse(
-            request, "admin/accounts/webhooksubscription/created.html", context)
+            request, "admin/accounts/webhooksubscription/created.html", context
+        )
         add_never_cache_headers(response)
         return response
 
@@ -511,8 +603,17 @@ class ReadOnlyAdmin(ReadOnlyMixin, CarshopModelAdmin):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log: every event sent to every subscription, with its attempts."""
 
-    list_display = ("event_type", "partner", "url", "status", "attempts", "response_status",
-                    "last_attempt_at", "next_attempt_at", "delivered_at")
+    list_display = (
+        "event_type",
+        "partner",
+        "url",
+        "status",
+        "attempts",
+        "response_status",
+        "last_attempt_at",
+        "next_attempt_at",
+        "delivered_at",
+    )
     list_filter = ("status", "event__event_type")
     list_select_related = ("event", "subscription", "subscription__partner")
     search_fields = ("subscription__url", "subscription__partner__name", "=event__event_id")

@@ -19,8 +19,9 @@ class AccountsConfig(AppConfig):
 
         # Migrating back never drops data unless the operator confirmed it: every guard of the
         # plan is checked before the first migration is reversed (sent once: for this app).
-        pre_migrate.connect(refuse_data_loss_before_migrate, sender=self,
-                            dispatch_uid="accounts_refuse_data_loss")
+        pre_migrate.connect(
+            refuse_data_loss_before_migrate, sender=self, dispatch_uid="accounts_refuse_data_loss"
+        )
 
         from auditlog.models import LogEntry
         from django.db.models.signals import pre_save

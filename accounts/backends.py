@@ -21,10 +21,16 @@ from django.db.models.functions import Concat
 
 def _labels(**filters):
     # "app_label.codename", as ModelBackend names permissions.
-    return (Permission.objects.filter(**filters).order_by()
-            .annotate(label=Concat(F("content_type__app_label"), Value("."), F("codename"),
-                                   output_field=CharField()))
-            .values("label"))
+    return (
+        Permission.objects.filter(**filters)
+        .order_by()
+        .annotate(
+            label=Concat(
+                F("content_type__app_label"), Value("."), F("codename"), output_field=CharField()
+            )
+        )
+        .values("label")
+    )
 
 
 class PermissionsInOneQueryBackend(ModelBackend):

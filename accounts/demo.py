@@ -25,13 +25,58 @@ DEMO_USERS = [
     ("partner", "Fleet", "Partner", PARTNER, False, False),
 ]
 
-FIRST = ["James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Carlos",
-         "Aisha", "Wei", "Fatima", "Daniel", "Olga", "Kwame", "Sofia", "Ahmed", "Emily", "Noah",
-         "Grace"]
-LAST = ["Smith", "Garcia", "Johnson", "Brown", "Nguyen", "Martinez", "Lee", "Wilson", "Patel",
-        "Anderson", "Thomas", "Kim", "Lopez", "Clark", "Lewis", "Walker", "Young", "Hall"]
-COMPANIES = ["Acme Plumbing", "Blue River Logistics", "City Cab Co", "Green Valley Farms",
-             "Metro Delivery", "Northside Electric", "Sunrise Bakery", "Tri-County Rentals"]
+FIRST = [
+    "James",
+    "Maria",
+    "Robert",
+    "Linda",
+    "Michael",
+    "Patricia",
+    "David",
+    "Jennifer",
+    "Carlos",
+    "Aisha",
+    "Wei",
+    "Fatima",
+    "Daniel",
+    "Olga",
+    "Kwame",
+    "Sofia",
+    "Ahmed",
+    "Emily",
+    "Noah",
+    "Grace",
+]
+LAST = [
+    "Smith",
+    "Garcia",
+    "Johnson",
+    "Brown",
+    "Nguyen",
+    "Martinez",
+    "Lee",
+    "Wilson",
+    "Patel",
+    "Anderson",
+    "Thomas",
+    "Kim",
+    "Lopez",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "Hall",
+]
+COMPANIES = [
+    "Acme Plumbing",
+    "Blue River Logistics",
+    "City Cab Co",
+    "Green Valley Farms",
+    "Metro Delivery",
+    "Northside Electric",
+    "Sunrise Bakery",
+    "Tri-County Rentals",
+]
 CITIES = [("Springfield", "IL", "62701"), ("Riverton", "WY", "82501"), ("Fairview", "TN", "37062")]
 
 
@@ -48,8 +93,13 @@ def seed(rng, scale, context):
     for username, first, last, role, is_staff, is_superuser in DEMO_USERS:
         user, _ = User.objects.get_or_create(
             username=username,
-            defaults={"first_name": first, "last_name": last, "is_staff": is_staff,
-                      "is_superuser": is_superuser, "email": f"{username}@mainstreet.example"},
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "is_staff": is_staff,
+                "is_superuser": is_superuser,
+                "email": f"{username}@mainstreet.example",
+            },
         )
         user.set_password(DEMO_PASSWORD)
         user.save()
@@ -64,8 +114,11 @@ def seed(rng, scale, context):
         city, region, postal = rng.choice(CITIES)
         if index % 8 == 7:
             name = rng.choice(COMPANIES) + ("" if index < 64 else f" #{index}")
-            customer = Customer(kind=Customer.Kind.COMPANY, company_name=name,
-                                tax_id=f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}")
+            customer = Customer(
+                kind=Customer.Kind.COMPANY,
+                company_name=name,
+                tax_id=f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}",
+            )
         else:
             customer = Customer(first_name=rng.choice(FIRST), last_name=rng.choice(LAST))
         customer.phone = f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}"
@@ -91,8 +144,9 @@ def seed_partners(customers, manager):
     from accounts.models import Partner
 
     companies = [c for c in customers if c.kind == Customer.Kind.COMPANY][:3]
-    fleet = services.create_partner("Metro Fleet Services", kind=Partner.Kind.FLEET,
-                                    customers=companies)
+    fleet = services.create_partner(
+        "Metro Fleet Services", kind=Partner.Kind.FLEET, customers=companies
+    )
     market = services.create_partner("AutoMarket", kind=Partner.Kind.MARKETPLACE)
     books = services.create_partner("Ledgerline Books", kind=Partner.Kind.ACCOUNTING)
     keys = []

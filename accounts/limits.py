@@ -57,14 +57,18 @@ def bounded(*fields, limit, name, what, nullable=False):
     for field in fields:
         part = Q(**{f"{field}__lte": limit})
         condition &= (Q(**{f"{field}__isnull": True}) | part) if nullable else part
-    return CheckConstraint(condition=condition, name=name,
-                           violation_error_message=message(limit, what))
+    return CheckConstraint(
+        condition=condition, name=name, violation_error_message=message(limit, what)
+    )
 
 
 def product_bounded(first, second, *, limit, name, what):
     """A CheckConstraint keeping `first` x `second` at or below `limit` (a line's amount)."""
-    amount = ExpressionWrapper(F(first) * F(second),
-                               output_field=DecimalField(max_digits=24, decimal_places=4))
-    return CheckConstraint(condition=LessThanOrEqual(amount, Value(limit)),
-                           name=name,
-                           violation_error_message=message(limit, what))
+    amount = ExpressionWrapper(
+        F(first) * F(second), output_field=DecimalField(max_digits=24, decimal_places=4)
+    )
+    return CheckConstraint(
+        condition=LessThanOrEqual(amount, Value(limit)),
+        name=name,
+        violation_error_message=message(limit, what),
+    )

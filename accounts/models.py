@@ -58,8 +58,7 @@ class CustomerQuerySet(models.QuerySet):
     @staticmethod
     def word_condition(word):
         digits = "".join(char for char in word if char.isdigit())
-        if len(digits) >= 3 and all(char.isdigit() or char in _PHONE_PUNCTUATION
-                                    for char in word):
+        if len(digits) >= 3 and all(char.isdigit() or char in _PHONE_PUNCTUATION for char in word):
             return models.Q(phone_digits__contains=digits)
         if "@" in word:
             return models.Q(email__icontains=word)
@@ -91,10 +90,15 @@ class Customer(models.Model):
     city = models.CharField(max_length=100, blank=True)
     region = models.CharField("state / region", max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    tax_id = models.CharField("tax id", max_length=40, blank=True,
-                              help_text="Companies: tax or VAT id printed on invoices.")
+    tax_id = models.CharField(
+        "tax id",
+        max_length=40,
+        blank=True,
+        help_text="Companies: tax or VAT id printed on invoices.",
+    )
     consent_reminders = models.BooleanField(
-        "agrees to service reminders", default=False,
+        "agrees to service reminders",
+        default=False,
         help_text="Only customers who agreed are sent reminders.",
     )
     notes = models.TextField(blank=True)
@@ -157,44 +161,83 @@ class ShopSettings(models.Model):
     email = models.EmailField(blank=True)
     tax_id = models.CharField("tax id", max_length=40, blank=True)
 
-    labor_rate = models.DecimalField("labor rate per hour", max_digits=8, decimal_places=2,
-                                     default=Decimal("120.00"),
-                                     validators=[MinValueValidator(Decimal("0"))])
+    labor_rate = models.DecimalField(
+        "labor rate per hour",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("120.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     parts_tax_rate = models.DecimalField(
-        "parts tax rate %", max_digits=5, decimal_places=3, default=Decimal("7.000"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+        "parts tax rate %",
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("7.000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     labor_tax_rate = models.DecimalField(
-        "labor tax rate %", max_digits=5, decimal_places=3, default=Decimal("0.000"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+        "labor tax rate %",
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("0.000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     shop_supplies_rate = models.DecimalField(
-        "shop supplies % of labor", max_digits=5, decimal_places=2, default=Decimal("5.00"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+        "shop supplies % of labor",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     shop_supplies_cap = models.DecimalField(
-        "shop supplies cap", max_digits=8, decimal_places=2, default=Decimal("35.00"),
-        validators=[MinValueValidator(Decimal("0"))])
+        "shop supplies cap",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("35.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     technician_cost_rate = models.DecimalField(
-        "technician cost per hour worked", max_digits=8, decimal_places=2, default=Decimal("0.00"),
+        "technician cost per hour worked",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text="What an hour of a technician's clocked time costs the shop (wages and "
-                  "charges): the labor cost of the reports' gross profit.")
-    hazardous_waste_fee = models.DecimalField(max_digits=8, decimal_places=2,
-                                              default=Decimal("4.50"),
-                                              validators=[MinValueValidator(Decimal("0"))])
+        "charges): the labor cost of the reports' gross profit.",
+    )
+    hazardous_waste_fee = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("4.50"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     sales_tax_rate = models.DecimalField(
-        "vehicle sales tax rate %", max_digits=5, decimal_places=3, default=Decimal("6.250"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+        "vehicle sales tax rate %",
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("6.250"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     trade_in_reduces_sales_tax = models.BooleanField(
-        "trade-in allowance reduces taxable amount", default=True)
-    documentation_fee = models.DecimalField(max_digits=8, decimal_places=2,
-                                            default=Decimal("199.00"),
-                                            validators=[MinValueValidator(Decimal("0"))])
-    registration_fee = models.DecimalField("registration and title fee", max_digits=8,
-                                           decimal_places=2, default=Decimal("85.00"),
-                                           validators=[MinValueValidator(Decimal("0"))])
-    aging_threshold_days = models.PositiveIntegerField(
-        "stock aging threshold (days)", default=60)
+        "trade-in allowance reduces taxable amount", default=True
+    )
+    documentation_fee = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("199.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    registration_fee = models.DecimalField(
+        "registration and title fee",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("85.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    aging_threshold_days = models.PositiveIntegerField("stock aging threshold (days)", default=60)
     estimate_link_days = models.PositiveIntegerField(
-        "estimate approval links expire after (days)", default=7)
+        "estimate approval links expire after (days)", default=7
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -203,8 +246,11 @@ class ShopSettings(models.Model):
         # Who sees money at all (accounts.roles.sees_prices): technicians never do.
         permissions = [("view_prices", "Can see prices, rates, amounts and totals")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(id=1), name="shop_settings_single_row",
-                                   violation_error_message="There is only one shop settings row."),
+            models.CheckConstraint(
+                condition=models.Q(id=1),
+                name="shop_settings_single_row",
+                violation_error_message="There is only one shop settings row.",
+            ),
         ]
 
     def __str__(self):
@@ -238,23 +284,33 @@ class Partner(models.Model):
         OTHER = "other", "Other"
 
     name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=60, unique=True,
-                            help_text="Short name; the service user is partner:<slug>.")
+    slug = models.SlugField(
+        max_length=60, unique=True, help_text="Short name; the service user is partner:<slug>."
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OTHER)
     is_active = models.BooleanField(
-        "active", default=True,
-        help_text="An inactive partner's keys stop working and it receives no webhooks.")
+        "active",
+        default=True,
+        help_text="An inactive partner's keys stop working and it receives no webhooks.",
+    )
     customers = models.ManyToManyField(
-        Customer, blank=True, related_name="partners",
+        Customer,
+        blank=True,
+        related_name="partners",
         verbose_name="linked customer accounts",
-        help_text="Fleet and insurance partners see repair orders of these customers' vehicles.")
+        help_text="Fleet and insurance partners see repair orders of these customers' vehicles.",
+    )
     contact_name = models.CharField(max_length=120, blank=True)
     contact_email = models.EmailField(blank=True)
     contact_phone = models.CharField(max_length=32, blank=True)
     notes = models.TextField(blank=True)
     user = models.OneToOneField(
-        User, on_delete=models.PROTECT, related_name="partner", editable=False,
-        help_text="Inactive account the audit log credits this partner's changes to.")
+        User,
+        on_delete=models.PROTECT,
+        related_name="partner",
+        editable=False,
+        help_text="Inactive account the audit log credits this partner's changes to.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -288,7 +344,8 @@ class PartnerKeyQuerySet(models.QuerySet):
 
         now = now or timezone.now()
         return self.filter(revoked_at__isnull=True, partner__is_active=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
 
 
 class PartnerKey(models.Model):
@@ -299,18 +356,23 @@ class PartnerKey(models.Model):
     name = models.CharField(max_length=80, help_text="What the key is for, e.g. 'nightly sync'.")
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     hashed_key = models.CharField(max_length=160, editable=False)
-    scopes = models.JSONField(default=list,
-                              help_text="What the key may do; see accounts/scopes.py.")
-    expires_at = models.DateTimeField("expires", null=True, blank=True,
-                                      help_text="Empty: never expires.")
+    scopes = models.JSONField(
+        default=list, help_text="What the key may do; see accounts/scopes.py."
+    )
+    expires_at = models.DateTimeField(
+        "expires", null=True, blank=True, help_text="Empty: never expires."
+    )
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     throttle_rate = models.CharField(
-        max_length=20, blank=True,
+        max_length=20,
+        blank=True,
         help_text="Requests allowed, e.g. 600/min or 10/sec. "
-                  "Empty: the default (API_KEY_THROTTLE_RATE).")
+        "Empty: the default (API_KEY_THROTTLE_RATE).",
+    )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerKeyQuerySet.as_manager()
@@ -338,8 +400,7 @@ class PartnerKey(models.Model):
     def is_usable(self, now=None):
         """PartnerKey.objects.usable() for this key: not revoked, not expired, of an active
         partner."""
-        return (self.revoked_at is None and not self.has_expired(now)
-                and self.partner.is_active)
+        return self.revoked_at is None and not self.has_expired(now) and self.partner.is_active
 
 
 class WebhookSubscription(models.Model):
@@ -365,8 +426,10 @@ class WebhookSubscription(models.Model):
         indexes = [models.Index(fields=["partner", "is_active"], name="webhooksub_partner_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "url"], name="webhooksub_one_per_partner_url",
-                violation_error_message="This partner already has a subscription for this URL."),
+                fields=["partner", "url"],
+                name="webhooksub_one_per_partner_url",
+                violation_error_message="This partner already has a subscription for this URL.",
+            ),
         ]
 
     def __str__(self):
@@ -382,11 +445,21 @@ class WebhookEvent(models.Model):
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     scope = models.CharField(max_length=40)
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="When set, only partners linked to this customer receive the event.")
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="When set, only partners linked to this customer receive the event.",
+    )
     partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="When set, only this partner receives the event (e.g. a lead it posted).")
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="When set, only this partner receives the event (e.g. a lead it posted).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -406,8 +479,9 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed (gave up)"
 
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE,
-                                     related_name="deliveries")
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -424,10 +498,11 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["event", "subscription"],
-                                    name="webhookdelivery_once_per_subscription",
-                                    violation_error_message="An event is delivered once to each "
-                                                            "subscription."),
+            models.UniqueConstraint(
+                fields=["event", "subscription"],
+                name="webhookdelivery_once_per_subscription",
+                violation_error_message="An event is delivered once to each subscription.",
+            ),
         ]
 
     def __str__(self):
@@ -449,8 +524,11 @@ class IdempotentRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "key"], name="idempotentrequest_once",
-                                    violation_error_message="This Idempotency-Key was used."),
+            models.UniqueConstraint(
+                fields=["partner", "key"],
+                name="idempotentrequest_once",
+                violation_error_message="This Idempotency-Key was used.",
+            ),
         ]
 
     def __str__(self):

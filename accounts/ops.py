@@ -12,33 +12,64 @@ people, where replaced names are replaced too.
 WORKFLOW_ONLY = {"csv_import": False}
 
 TABLES = (
-    {"name": "roles", "label": "auth.Group", "aliases": ("groups",),
-     **WORKFLOW_ONLY},  # setup_roles keeps them
-    {"name": "users", "label": "accounts.User", "aliases": ("staff",),
-     "secret_fields": ("password",), "resource": "accounts.resources.UserResource"},
-    {"name": "customers", "label": "accounts.Customer",
-     "resource": "accounts.resources.CustomerResource"},
+    {
+        "name": "roles",
+        "label": "auth.Group",
+        "aliases": ("groups",),
+        **WORKFLOW_ONLY,
+    },  # setup_roles keeps them
+    {
+        "name": "users",
+        "label": "accounts.User",
+        "aliases": ("staff",),
+        "secret_fields": ("password",),
+        "resource": "accounts.resources.UserResource",
+    },
+    {
+        "name": "customers",
+        "label": "accounts.Customer",
+        "resource": "accounts.resources.CustomerResource",
+    },
     {"name": "shop_settings", "label": "accounts.ShopSettings", "aliases": ("settings",)},
     {"name": "partners", "label": "accounts.Partner", **WORKFLOW_ONLY},  # with their service user
-    {"name": "partner_keys", "label": "accounts.PartnerKey", "aliases": ("api_keys",),
-     "secret_fields": ("hashed_key",), **WORKFLOW_ONLY},
-    {"name": "webhook_subscriptions", "label": "accounts.WebhookSubscription",
-     "aliases": ("webhooks",), "secret_fields": ("secret",), **WORKFLOW_ONLY},
+    {
+        "name": "partner_keys",
+        "label": "accounts.PartnerKey",
+        "aliases": ("api_keys",),
+        "secret_fields": ("hashed_key",),
+        **WORKFLOW_ONLY,
+    },
+    {
+        "name": "webhook_subscriptions",
+        "label": "accounts.WebhookSubscription",
+        "aliases": ("webhooks",),
+        "secret_fields": ("secret",),
+        **WORKFLOW_ONLY,
+    },
     {"name": "webhook_events", "label": "accounts.WebhookEvent", **WORKFLOW_ONLY},
     {"name": "webhook_deliveries", "label": "accounts.WebhookDelivery", **WORKFLOW_ONLY},
     {"name": "idempotent_requests", "label": "accounts.IdempotentRequest", **WORKFLOW_ONLY},
 )
 
 PERSONAL_FIELDS = {
-    "accounts.customer": {"first_name", "last_name", "company_name", "display_name", "phone",
-                          "phone_other", "phone_digits", "email", "address_line",
-                          "postal_code", "tax_id", "notes"},
+    "accounts.customer": {
+        "first_name",
+        "last_name",
+        "company_name",
+        "display_name",
+        "phone",
+        "phone_other",
+        "phone_digits",
+        "email",
+        "address_line",
+        "postal_code",
+        "tax_id",
+        "notes",
+    },
     "accounts.user": {"first_name", "last_name", "email", "phone", "password"},
     "accounts.partner": {"contact_name", "contact_email", "contact_phone", "notes"},
     "accounts.partnerkey": {"hashed_key"},
     "accounts.webhooksubscription": {"url", "secret"},
 }
 PERSON_MODELS = ("accounts.customer", "accounts.user")
-FREE_TEXT = (
-    ("accounts.WebhookDelivery", ("error",)),
-)
+FREE_TEXT = (("accounts.WebhookDelivery", ("error",)),)

@@ -79,7 +79,8 @@ class CarshopResource(resources.ModelResource):
         for name, field in self.fields.items():
             model_field = model_fields.get(name)
             automatic = getattr(model_field, "auto_now", False) or getattr(
-                model_field, "auto_now_add", False)
+                model_field, "auto_now_add", False
+            )
             if automatic or name in self.read_only:
                 field.readonly = True
 
@@ -96,13 +97,29 @@ class UserResource(CarshopResource):
     """Staff accounts. Roles by name; the password hash only with --include-secrets (a new user
     imported without one cannot log in until `reset_password`)."""
 
-    groups = fields.Field(attribute="groups", column_name="groups",
-                          widget=widgets.ManyToManyWidget(Group, field="name", separator="|"))
+    groups = fields.Field(
+        attribute="groups",
+        column_name="groups",
+        widget=widgets.ManyToManyWidget(Group, field="name", separator="|"),
+    )
 
     class Meta:
         model = User
-        fields = ("id", "username", "password", "first_name", "last_name", "email", "phone",
-                  "is_active", "is_staff", "is_superuser", "date_joined", "last_login", "groups")
+        fields = (
+            "id",
+            "username",
+            "password",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+            "last_login",
+            "groups",
+        )
         export_order = fields
 
     def after_init_instance(self, instance, new, row, **kwargs):

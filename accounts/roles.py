@@ -93,7 +93,7 @@ ROLES = {
         "accounts.webhookdelivery": "view",
         # Every report page, and the dashboard as the landing page of the back office.
         "reports.report": "view_dashboard view_shop_reports view_work_in_progress "
-                          "view_lot_reports view_lot_units_sold",
+        "view_lot_reports view_lot_units_sold",
     },
     OPERATIONS: {
         "accounts.user": "view add change",
@@ -183,6 +183,7 @@ def apply_roles_after_migrate(sender, apps=None, using="default", **kwargs):
     # (django-axes') would not exist yet and the roles would lose them.
     from django.contrib.auth.management import create_permissions
 
-    create_permissions(sender, verbosity=0, interactive=False, using=using,
-                       apps=apps or global_apps)
+    create_permissions(
+        sender, verbosity=0, interactive=False, using=using, apps=apps or global_apps
+    )
     apply_roles()

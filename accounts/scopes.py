@@ -14,7 +14,7 @@ SCOPES = {
     LISTINGS_READ: "Read the cars for sale (available stock units, photos, prices).",
     LEADS_WRITE: "Post leads for cars for sale, and follow the leads it posted.",
     REPAIRS_READ: "Read repair orders, their status history, jobs and invoice totals of the "
-                  "vehicles owned by the customer accounts linked to the partner.",
+    "vehicles owned by the customer accounts linked to the partner.",
     ACCOUNTING_READ: "Read invoices, credit notes and payments.",
 }
 SCOPE_CHOICES = [(scope, scope) for scope in SCOPES]

@@ -42,8 +42,14 @@ def service_username(slug: str) -> str:
     return f"partner:{slug}"
 
 
-def create_partner(name: str, *, kind: str = Partner.Kind.OTHER, slug: str = "",
-                   customers: Iterable[Customer | int] = (), **details: Any) -> Partner:
+def create_partner(
+    name: str,
+    *,
+    kind: str = Partner.Kind.OTHER,
+    slug: str = "",
+    customers: Iterable[Customer | int] = (),
+    **details: Any,
+) -> Partner:
     """Create a partner with its inactive service user (in the Partner group)."""
     name = (name or "").strip()
     if not name:
@@ -52,11 +58,18 @@ def create_partner(name: str, *, kind: str = Partner.Kind.OTHER, slug: str = "",
     if not slug:
         raise AccountsError("Choose a short name made of letters and digits.", field="slug")
     with transaction.atomic():
-        if Partner.objects.filter(slug=slug).exists() or User.objects.filter(
-                username=service_username(slug)).exists():
+        if (
+            Partner.objects.filter(slug=slug).exists()
+            or User.objects.filter(username=service_username(slug)).exists()
+        ):
             raise AccountsError(f"The short name {slug!r} is taken.", field="slug")
-        user = User(username=service_username(slug), first_name=name[:150],
-                    last_name="(API partner)", is_active=False, is_staff=False)
+        user = User(
+            username=service_username(slug),
+            first_name=name[:150],
+            last_name="(API partner)",
+            is_active=False,
+            is_staff=False,
+        )
         user.set_unusable_password()
         user.save()
         group = Group.objects.filter(name=PARTNER).first()
@@ -72,8 +85,9 @@ def validate_scopes(scopes: Iterable[str] | None) -> list[str]:
     scopes = list(dict.fromkeys(scopes or ()))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
-        raise AccountsError(f"Unknown scope: {', '.join(unknown)}. Scopes are "
-                            f"{', '.join(SCOPES)}.", field="scopes")
+        raise AccountsError(
+            f"Unknown scope: {', '.join(unknown)}. Scopes are {', '.join(SCOPES)}.", field="scopes"
+        )
     if not scopes:
         raise AccountsError("Give the key at least one scope.", field="scopes")
     return scopes
@@ -82,8 +96,10 @@ def validate_scopes(scopes: Iterable[str] | None) -> list[str]:
 def validate_throttle_rate(rate: str | None) -> str:
     rate = (rate or "").strip()
     if rate and not _RATE.match(rate):
-        raise AccountsError("Write the rate as a number of requests per sec, min, hour or day, "
-                            "e.g. 600/min.", field="throttle_rate")
+        raise AccountsError(
+            "Write the rate as a number of requests per sec, min, hour or day, e.g. 600/min.",
+            field="throttle_rate",
+        )
     return rate.replace(" ", "")
 
 
@@ -109,8 +125,14 @@ def issue_key(
             if not PartnerKey.objects.filter(prefix=prefix).exists():
                 break
         key = PartnerKey.objects.create(
-            partner=partner, name=name.strip(), prefix=prefix, hashed_key=hashed, scopes=scopes,
-            expires_at=expires_at, throttle_rate=throttle_rate, created_by=created_by,
+            partner=partner,
+            name=name.strip(),
+            prefix=prefix,
+            hashed_key=hashed,
+            scopes=scopes,
+            expires_at=expires_at,
+            throttle_rate=throttle_rate,
+            created_by=created_by,
         )
     return key, plain
 
@@ -174,11 +196,17 @@ def subscribe(
         try:
             with transaction.atomic():
                 subscription = WebhookSubscription.objects.create(
-                    partner=partner, url=url, events=events, secret=new_webhook_secret(),
-                    description=description, is_active=is_active)
+                    partner=partner,
+                    url=url,
+                    events=events,
+                    secret=new_webhook_secret(),
+                    description=description,
+                    is_active=is_active,
+                )
         except IntegrityError:  # the unique constraint, should a writer skip the lock above
-            raise AccountsError("You already have a subscription for this URL.",
-                                field="url") from None
+            raise AccountsError(
+                "You already have a subscription for this URL.", field="url"
+            ) from None
     if verify:
         verify_subscription(subscription)
     return subscription
@@ -189,11 +217,15 @@ def check_room_for_subscription(partner: Partner, url: str) -> None:
     limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
     existing = WebhookSubscription.objects.filter(partner=partner)
     if existing.filter(url=url).exists():
-        raise AccountsError("You already have a subscription for this URL: change its events "
-                            "there, or delete it first.", field="url")
+        raise AccountsError(
+            "You already have a subscription for this URL: change its events "
+            "there, or delete it first.",
+            field="url",
+        )
     if existing.count() >= limit:
-        raise AccountsError(f"A partner has at most {limit} webhook subscriptions: delete one "
-                            "first.", field="url")
+        raise AccountsError(
+            f"A partner has at most {limit} webhook subscriptions: delete one first.", field="url"
+        )
 
 
 def _checked_events(events: Iterable[str] | None, scopes: Iterable[str] | None) -> list[str]:
@@ -209,8 +241,10 @@ def _checked_events(events: Iterable[str] | None, scopes: Iterable[str] | None) 
         if refused:
             raise AccountsError(
                 "Your key's scopes do not allow "
-                + ", ".join(f"{event} (needs {EVENTS[event]})" for event in refused) + ".",
-                field="events")
+                + ", ".join(f"{event} (needs {EVENTS[event]})" for event in refused)
+                + ".",
+                field="events",
+            )
     return events
 
 
@@ -222,7 +256,7 @@ def verify_subscription(subscription: WebhookSubscription, now: datetime | None 
     counter = f"webhook-handshakes:{subscription.partner_id}:{now:%Y%m%d%H}"
     cache.add(counter, 0, timeout=3600)
     if cache.incr(counter) > settings.WEBHOOK_HANDSHAKES_PER_HOUR:
-        message = ("Too many verification handshakes this hour: try again later.")
+        message = "Too many verification handshakes this hour: try again later."
         WebhookSubscription.objects.filter(pk=subscription.pk).update(verification_error=message)
         subscription.verification_error = message
         return False
@@ -261,8 +295,10 @@ def subscription_deletion_refusal(subscription: WebhookSubscription) -> str | No
     """Why a webhook subscription may not be deleted (its deliveries stay in the log), or None
     when it may be."""
     if subscription.deliveries.exists():
-        return (f"The subscription of {subscription.url} has deliveries in the log, which stay: "
-                f"untick \"active\" to stop sending to it.")
+        return (
+            f"The subscription of {subscription.url} has deliveries in the log, which stay: "
+            f'untick "active" to stop sending to it.'
+        )
     return None
 
 

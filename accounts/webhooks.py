@@ -81,9 +81,15 @@ STALE_SENDING = timedelta(minutes=15)
 # Publishing (inside the caller's transaction)
 # ---------------------------------------------------------------------------------------------
 
-def publish(event_type: str, payload: dict[str, Any], *, scope: str | None = None,
-            customer: Any = None, partner: Any = None,
-            ) -> WebhookEvent:
+
+def publish(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    scope: str | None = None,
+    customer: Any = None,
+    partner: Any = None,
+) -> WebhookEvent:
     """Record an event and its deliveries in the current transaction; deliver after commit.
 
     `scope` defaults to the scope the event type needs (accounts.scopes.EVENTS); `customer` and
@@ -99,8 +105,12 @@ def publish(event_type: str, payload: dict[str, Any], *, scope: str | None = Non
     # Serialize now: the payload is what the change looked like, and must be plain JSON.
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     event = WebhookEvent.objects.create(
-        event_id=uuid.uuid4(), event_type=event_type, payload=payload, scope=scope,
-        customer_id=customer_id, partner_id=partner_id,
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        payload=payload,
+        scope=scope,
+        customer_id=customer_id,
+        partner_id=partner_id,
     )
     recipients = subscribers(event_type, scope, customer_id=customer_id, partner_id=partner_id)
     deliveries = WebhookDelivery.objects.bulk_create(
@@ -114,14 +124,19 @@ def publish(event_type: str, payload: dict[str, Any], *, scope: str | None = Non
 
 
 def subscribers(
-    event_type: str, scope: str, *, customer_id: int | None = None, partner_id: int | None = None,
-    now: datetime | None = None
+    event_type: str,
+    scope: str,
+    *,
+    customer_id: int | None = None,
+    partner_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[WebhookSubscription]:
     """Active subscriptions to `event_type` whose partner may receive an event with `scope`."""
     now = now or timezone.now()
     candidates = (
-        WebhookSubscription.objects.filter(is_active=True, partner__is_active=True,
-                                           verified_at__isnull=False)
+        WebhookSubscription.objects.filter(
+            is_active=True, partner__is_active=True, verified_at__isnull=False
+        )
         .select_related("partner")
         .prefetch_related("partner__keys")
     )
@@ -161,14 +176,22 @@ def enqueue(delivery_ids: Iterable[int], run_after: datetime | None = None) -> N
 # Delivering (in the worker)
 # ---------------------------------------------------------------------------------------------
 
+
 def sign(secret: str, timestamp: float | str, body: bytes) -> str:
     """The signature header's value for a request body sent at `timestamp` (Unix seconds)."""
     message = f"{int(timestamp)}.".encode() + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, timestamp: int | str, body: bytes, signature: str, *,
-           tolerance: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    timestamp: int | str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance: int = 300,
+    now: float | None = None,
+) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
     now = time.time() if now is None else now
     try:
@@ -207,37 +230,60 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> str | Non
     # Claim the delivery (one statement, no lock held while the partner's server answers), so a
     # duplicate task for the same delivery does nothing.
     claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
+        pk=delivery_id,
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at__lte=now,
     ).update(status=WebhookDelivery.Status.SENDING, last_attempt_at=now)
     if not claimed:
         return None
     delivery = WebhookDelivery.objects.select_related(
-        "event", "subscription", "subscription__partner").get(pk=delivery_id)
+        "event", "subscription", "subscription__partner"
+    ).get(pk=delivery_id)
     subscription, event = delivery.subscription, delivery.event
     attempts = delivery.attempts + 1
 
     still_allowed = subscription.is_active and subscription in subscribers(
-        event.event_type, event.scope, customer_id=event.customer_id,
-        partner_id=subscription.partner_id)
+        event.event_type,
+        event.scope,
+        customer_id=event.customer_id,
+        partner_id=subscription.partner_id,
+    )
     if not still_allowed:
-        _finish(delivery, attempts - 1, WebhookDelivery.Status.FAILED,
-                error="Not sent: the subscription is inactive or the partner lost the scope.")
+        _finish(
+            delivery,
+            attempts - 1,
+            WebhookDelivery.Status.FAILED,
+            error="Not sent: the subscription is inactive or the partner lost the scope.",
+        )
         return WebhookDelivery.Status.FAILED
 
     status_code, error = post(subscription, event, delivery)
     if status_code is not None and 200 <= status_code < 300:
-        _finish(delivery, attempts, WebhookDelivery.Status.DELIVERED, status_code=status_code,
-                delivered_at=now)
+        _finish(
+            delivery,
+            attempts,
+            WebhookDelivery.Status.DELIVERED,
+            status_code=status_code,
+            delivered_at=now,
+        )
         return WebhookDelivery.Status.DELIVERED
     if attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-        _finish(delivery, attempts, WebhookDelivery.Status.FAILED, status_code=status_code,
-                error=error)
-        logger.warning("webhook delivery gave up", extra={"delivery": delivery.pk,
-                                                          "url": subscription.url})
+        _finish(
+            delivery, attempts, WebhookDelivery.Status.FAILED, status_code=status_code, error=error
+        )
+        logger.warning(
+            "webhook delivery gave up", extra={"delivery": delivery.pk, "url": subscription.url}
+        )
         return WebhookDelivery.Status.FAILED
     next_attempt_at = now + timedelta(seconds=retry_delay(attempts))
-    _finish(delivery, attempts, WebhookDelivery.Status.PENDING, status_code=status_code,
-            error=error, next_attempt_at=next_attempt_at)
+    _finish(
+        delivery,
+        attempts,
+        WebhookDelivery.Status.PENDING,
+        status_code=status_code,
+        error=error,
+        next_attempt_at=next_attempt_at,
+    )
     enqueue([delivery.pk], run_after=next_attempt_at)
     return WebhookDelivery.Status.PENDING
 
@@ -253,25 +299,36 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=status, attempts=attempts, response_status=status_code, error=error[:2000],
-        delivered_at=delivered_at, next_attempt_at=next_attempt_at,
+        status=status,
+        attempts=attempts,
+        response_status=status_code,
+        error=error[:2000],
+        delivered_at=delivered_at,
+        next_attempt_at=next_attempt_at,
     )
 
 
-def post(subscription: WebhookSubscription, event: WebhookEvent,
-         delivery: WebhookDelivery) -> tuple[int | None, str]:
+def post(
+    subscription: WebhookSubscription, event: WebhookEvent, delivery: WebhookDelivery
+) -> tuple[int | None, str]:
     """POST the signed event. Returns (status code or None, error text)."""
     body = body_of(event)
-    status, _text, error = send_signed(subscription.url, subscription.secret, body, {
-        EVENT_HEADER: event.event_type,
-        EVENT_ID_HEADER: str(event.event_id),
-        DELIVERY_HEADER: str(delivery.pk),
-    })
+    status, _text, error = send_signed(
+        subscription.url,
+        subscription.secret,
+        body,
+        {
+            EVENT_HEADER: event.event_type,
+            EVENT_ID_HEADER: str(event.event_id),
+            DELIVERY_HEADER: str(delivery.pk),
+        },
+    )
     return status, error
 
 
-def send_signed(url: str, secret: str, body: bytes,
-                headers: dict[str, str]) -> tuple[int | None, bytes, str]:
+def send_signed(
+    url: str, secret: str, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, bytes, str]:
     """POST `body` to `url`, signed with `secret`, connecting to the address that was checked.
     Returns (status code or None, the start of the answer's body, error text)."""
     timestamp = int(time.time())
@@ -308,23 +365,35 @@ def verify_subscription(subscription: WebhookSubscription, now: datetime | None 
     the reason in verification_error (and no events go there). Returns True when verified."""
     now = now or timezone.now()
     challenge = secrets.token_urlsafe(32)
-    body = json.dumps({
-        "type": VERIFICATION_EVENT, "challenge": challenge, "subscription": subscription.pk,
-        "created_at": now.isoformat(),
-    }, separators=(",", ":"), sort_keys=True).encode()
-    status, text, error = send_signed(subscription.url, subscription.secret, body,
-                                      {EVENT_HEADER: VERIFICATION_EVENT})
+    body = json.dumps(
+        {
+            "type": VERIFICATION_EVENT,
+            "challenge": challenge,
+            "subscription": subscription.pk,
+            "created_at": now.isoformat(),
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    status, text, error = send_signed(
+        subscription.url, subscription.secret, body, {EVENT_HEADER: VERIFICATION_EVENT}
+    )
     if not error and not _echoes(text, challenge):
-        error = (f"HTTP {status}, but the answer did not echo the challenge: answer "
-                 '{"challenge": "<the challenge you received>"}.')
+        error = (
+            f"HTTP {status}, but the answer did not echo the challenge: answer "
+            '{"challenge": "<the challenge you received>"}.'
+        )
     verified_at = None if error else now
     # A machine record like a delivery's outcome: written without save() (no audit entry).
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
-        verified_at=verified_at, verification_error=error[:500])
+        verified_at=verified_at, verification_error=error[:500]
+    )
     subscription.verified_at, subscription.verification_error = verified_at, error[:500]
     if error:
-        logger.info("webhook verification failed", extra={"subscription": subscription.pk,
-                                                          "url": subscription.url})
+        logger.info(
+            "webhook verification failed",
+            extra={"subscription": subscription.pk, "url": subscription.url},
+        )
     return not error
 
 
@@ -343,12 +412,15 @@ def deliver_due(now: datetime | None = None, limit: int = 1000) -> int:
     Returns how many were queued."""
     now = now or timezone.now()
     WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.SENDING, last_attempt_at__lt=now - STALE_SENDING,
+        status=WebhookDelivery.Status.SENDING,
+        last_attempt_at__lt=now - STALE_SENDING,
     ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now)
     due = list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING,
-                                       next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit]
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
     )
     enqueue(due)
     return len(due)
@@ -361,8 +433,17 @@ def deliver_due(now: datetime | None = None, limit: int = 1000) -> int:
 # IPv6 forms that carry an IPv4 address (which may be 127.0.0.1 or a private one): IPv4-compatible
 # (::a.b.c.d), IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96 and the local 64:ff9b:1::/48),
 # 6to4 (2002::/16) and Teredo (2001::/32). Python counts some of them as global.
-_EMBEDS_IPV4 = tuple(ipaddress.ip_network(net) for net in (
-    "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32"))
+_EMBEDS_IPV4 = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "::/96",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "2002::/16",
+        "2001::/32",
+    )
+)
 # Characters a URL may hold as they are (RFC 3986); anything else (<, >, ", spaces, ...) must
 # be percent-encoded.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
@@ -395,7 +476,8 @@ def validate_target_url(url: str) -> None:
     if not _URL_CHARACTERS.fullmatch(url) or _BAD_PERCENT.search(url):
         raise AccountsError(
             "Enter a URL without spaces, quotes or <> (percent-encode such characters).",
-            field="url")
+            field="url",
+        )
     try:
         URLValidator(schemes=["http", "https"])(url)
         parts = urlsplit(url)
@@ -438,8 +520,9 @@ class Target:
 
     def connection(self, timeout: float) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
         if self.scheme == "https":
-            return _PinnedHTTPSConnection(self.host, self.port, address=self.address,
-                                          timeout=timeout)
+            return _PinnedHTTPSConnection(
+                self.host, self.port, address=self.address, timeout=timeout
+            )
         return _PinnedHTTPConnection(self.host, self.port, address=self.address, timeout=timeout)
 
 
@@ -450,8 +533,9 @@ def resolve_target(url):
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM,
-                                   proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(
+            parts.hostname, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
     except (OSError, UnicodeError) as exc:
         raise AccountsError(f"Cannot resolve {parts.hostname}: {exc}", field="url") from None
     addresses = [info[4][0] for info in infos]

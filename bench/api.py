@@ -33,12 +33,26 @@ def register_bare(name):
 def listings(request, size):
     from inventory.models import StockUnit
 
-    return (StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE)
-            .annotate(price=Coalesce("internet_price", "asking_price"))
-            .filter(price__isnull=False).order_by("id")
-            .values("id", "stock_number", "price", "acquired_on", "vehicle__vin",
-                    "vehicle__make", "vehicle__model", "vehicle__model_year", "vehicle__trim",
-                    "vehicle__engine", "vehicle__color", "vehicle__odometer")[:size])
+    return (
+        StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE)
+        .annotate(price=Coalesce("internet_price", "asking_price"))
+        .filter(price__isnull=False)
+        .order_by("id")
+        .values(
+            "id",
+            "stock_number",
+            "price",
+            "acquired_on",
+            "vehicle__vin",
+            "vehicle__make",
+            "vehicle__model",
+            "vehicle__model_year",
+            "vehicle__trim",
+            "vehicle__engine",
+            "vehicle__color",
+            "vehicle__odometer",
+        )[:size]
+    )
 
 
 @register_bare("fleet repair orders")
@@ -46,12 +60,25 @@ def fleet_repair_orders(request, size):
     from repairs.models import RepairOrder
 
     customers = list(_partner("bench-fleet").customers.values_list("pk", flat=True))
-    return (RepairOrder.objects.filter(internal=False, customer_id__in=customers,
-                                       vehicle__owner_id__in=customers)
-            .order_by("updated_at", "id")
-            .values("id", "number", "status", "vehicle__vin", "vehicle__make", "vehicle__model",
-                    "customer__display_name", "odometer_in", "opened_at", "status_changed_at",
-                    "updated_at")[:size])
+    return (
+        RepairOrder.objects.filter(
+            internal=False, customer_id__in=customers, vehicle__owner_id__in=customers
+        )
+        .order_by("updated_at", "id")
+        .values(
+            "id",
+            "number",
+            "status",
+            "vehicle__vin",
+            "vehicle__make",
+            "vehicle__model",
+            "customer__display_name",
+            "odometer_in",
+            "opened_at",
+            "status_changed_at",
+            "updated_at",
+        )[:size]
+    )
 
 
 def sync_since():
@@ -67,20 +94,47 @@ def invoices_since(request, size):
     from repairs.models import Invoice
 
     since = datetime.datetime.fromisoformat(request.GET["updated_since"])
-    return (Invoice.objects.filter(updated_at__gte=since).order_by("updated_at")
-            .values("id", "number", "issued_at", "repair_order", "repair_order__number",
-                    "customer", "customer__display_name", "labor_total", "parts_total",
-                    "discount_total", "fees_total", "tax_total", "total", "updated_at")[:size])
+    return (
+        Invoice.objects.filter(updated_at__gte=since)
+        .order_by("updated_at")
+        .values(
+            "id",
+            "number",
+            "issued_at",
+            "repair_order",
+            "repair_order__number",
+            "customer",
+            "customer__display_name",
+            "labor_total",
+            "parts_total",
+            "discount_total",
+            "fees_total",
+            "tax_total",
+            "total",
+            "updated_at",
+        )[:size]
+    )
 
 
 @register_bare("leads")
 def leads(request, size):
     from sales.models import Lead
 
-    return (Lead.objects.filter(partner=_partner("bench-market")).order_by("id")
-            .values("id", "status", "source_reference", "stock_unit", "message",
-                    "customer__display_name", "customer__email", "created_at",
-                    "updated_at")[:size])
+    return (
+        Lead.objects.filter(partner=_partner("bench-market"))
+        .order_by("id")
+        .values(
+            "id",
+            "status",
+            "source_reference",
+            "stock_unit",
+            "message",
+            "customer__display_name",
+            "customer__email",
+            "created_at",
+            "updated_at",
+        )[:size]
+    )
 
 
 def api_pages():
@@ -88,10 +142,10 @@ def api_pages():
 
     pages = [
         ApiPage("listings", "api:listing-list", "bench-market", scopes.LISTINGS_READ),
-        ApiPage("fleet repair orders", "api:repair-order-list", "bench-fleet",
-                scopes.REPAIRS_READ),
-        ApiPage("invoices updated since", "api:invoice-list", "bench-books",
-                scopes.ACCOUNTING_READ),
+        ApiPage("fleet repair orders", "api:repair-order-list", "bench-fleet", scopes.REPAIRS_READ),
+        ApiPage(
+            "invoices updated since", "api:invoice-list", "bench-books", scopes.ACCOUNTING_READ
+        ),
         ApiPage("leads", "api:lead-list", "bench-market", scopes.LEADS_WRITE),
     ]
     pages = [page for page in pages if page.available()]

@@ -26,28 +26,51 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
-GROWN = ("accounts_customer", "inventory_vehicle", "inventory_part", "inventory_supplier",
-         "inventory_stockmovement", "inventory_odometerreading")
+GROWN = (
+    "accounts_customer",
+    "inventory_vehicle",
+    "inventory_part",
+    "inventory_supplier",
+    "inventory_stockmovement",
+    "inventory_odometerreading",
+)
 
 
 def setup(engine, database):
     DATA.mkdir(parents=True, exist_ok=True)
     if engine == "postgresql":
         url = f"postgres://postgres@127.0.0.1:5432/{database}"
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'], check=True)
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                        f'CREATE DATABASE "{database}"'], check=True)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-qc",
+                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+            ],
+            check=True,
+        )
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{database}"'],
+            check=True,
+        )
     else:
         path = DATA / "bench.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         url = f"sqlite:///{path}"
-    os.environ.update({
-        "DATABASE_URL": url, "DJANGO_ENV": "development", "LOG_TO_CONSOLE": "false",
-        "VAR_DIR": str(DATA / "var"), "BACKUP_DIR": str(DATA / "backups"),
-        "DJANGO_SETTINGS_MODULE": "carshop.settings",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "DJANGO_ENV": "development",
+            "LOG_TO_CONSOLE": "false",
+            "VAR_DIR": str(DATA / "var"),
+            "BACKUP_DIR": str(DATA / "backups"),
+            "DJANGO_SETTINGS_MODULE": "carshop.settings",
+        }
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -67,8 +90,9 @@ def grow(target_mb):
     vendor = connection.vendor
     plans = {}
     with connection.cursor() as cursor:
-        tables = (testing.pg_tables(cursor) if vendor == "postgresql"
-                  else testing.sqlite_tables(cursor))
+        tables = (
+            testing.pg_tables(cursor) if vendor == "postgresql" else testing.sqlite_tables(cursor)
+        )
     for table in tables:
         if table.name not in GROWN:
             continue
@@ -85,21 +109,31 @@ def grow(target_mb):
             else:
                 values.append(f"t.{testing.qi(column)}")
         plans[table.name] = (columns, values)
-    weights = {"inventory_stockmovement": 8, "inventory_odometerreading": 4,
-               "accounts_customer": 4, "inventory_vehicle": 3, "inventory_part": 2,
-               "inventory_supplier": 1}
+    weights = {
+        "inventory_stockmovement": 8,
+        "inventory_odometerreading": 4,
+        "accounts_customer": 4,
+        "inventory_vehicle": 3,
+        "inventory_part": 2,
+        "inventory_supplier": 1,
+    }
     batch = 0
     while size_mb() < target_mb:
         batch += 1
         for name, (columns, values) in plans.items():
             count = 2500 * weights.get(name, 1)
             column_list = ", ".join(testing.qi(c) for c in columns)
-            series = (f"generate_series(1, {count}) AS g(n)" if vendor == "postgresql" else
-                      f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s "
-                      f"WHERE n < {count}) SELECT n FROM s) AS g")
-            sql = (f"INSERT INTO {testing.qi(name)} ({column_list}) "
-                   f"SELECT {', '.join(values)} FROM (SELECT * FROM {testing.qi(name)} "
-                   f"ORDER BY 1 LIMIT 1) AS t, {series}")
+            series = (
+                f"generate_series(1, {count}) AS g(n)"
+                if vendor == "postgresql"
+                else f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s "
+                f"WHERE n < {count}) SELECT n FROM s) AS g"
+            )
+            sql = (
+                f"INSERT INTO {testing.qi(name)} ({column_list}) "
+                f"SELECT {', '.join(values)} FROM (SELECT * FROM {testing.qi(name)} "
+                f"ORDER BY 1 LIMIT 1) AS t, {series}"
+            )
             sql = sql.replace("{batch}", str(batch))
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql)
@@ -110,8 +144,9 @@ def grow(target_mb):
 
 def _vary(vendor, expression, limit, column):
     # Random hex, so that the data compresses about as well as real text does, not to nothing.
-    noise = ("md5(g.n::text || '{batch}')" if vendor == "postgresql"
-             else "lower(hex(randomblob(16)))")
+    noise = (
+        "md5(g.n::text || '{batch}')" if vendor == "postgresql" else "lower(hex(randomblob(16)))"
+    )
     suffix = f"'{{batch}}-' || g.n || ' ' || {noise}"
     if column.startswith("vin"):
         # A VIN is exactly 17 characters and unique (and so are the columns derived from it).
@@ -140,10 +175,19 @@ def rows_by_table():
     from carshop.ops.backups import testing
 
     with connection.cursor() as cursor:
-        return {name: _count(cursor, name) for name in GROWN
-                if name in {t.name for t in (testing.pg_tables(cursor)
-                                             if connection.vendor == "postgresql"
-                                             else testing.sqlite_tables(cursor))}}
+        return {
+            name: _count(cursor, name)
+            for name in GROWN
+            if name
+            in {
+                t.name
+                for t in (
+                    testing.pg_tables(cursor)
+                    if connection.vendor == "postgresql"
+                    else testing.sqlite_tables(cursor)
+                )
+            }
+        }
 
 
 def _count(cursor, name):
@@ -183,22 +227,33 @@ def run(engine, target_mb, database, write):
     if engine == "postgresql":
         args, env = postgres.cli_args(settings_dict)
         bare_file = out / "bare.dump"
-        bare_seconds, _ = timed(lambda: subprocess.run(
-            ["pg_dump", *args, "-Fc", f"--file={bare_file}"], env=env, check=True))
+        bare_seconds, _ = timed(
+            lambda: subprocess.run(
+                ["pg_dump", *args, "-Fc", f"--file={bare_file}"], env=env, check=True
+            )
+        )
     else:
         bare_file = out / "bare.sqlite3"
-        bare_seconds, _ = timed(lambda: subprocess.run(
-            ["sqlite3", settings_dict["NAME"], f".backup '{bare_file}'"], check=True))
+        bare_seconds, _ = timed(
+            lambda: subprocess.run(
+                ["sqlite3", settings_dict["NAME"], f".backup '{bare_file}'"], check=True
+            )
+        )
     place = destination.LocalDestination(out / "carshop")
     full_seconds, full = timed(lambda: service.create_backup("full", place))
     figures["full"] = {
-        "bare_seconds": round(bare_seconds, 2), "bare_bytes": bare_file.stat().st_size,
-        "carshop_seconds": round(full_seconds, 2), "carshop_bytes": full["file"]["size"],
+        "bare_seconds": round(bare_seconds, 2),
+        "bare_bytes": bare_file.stat().st_size,
+        "carshop_seconds": round(full_seconds, 2),
+        "carshop_bytes": full["file"]["size"],
     }
-    print(f"full: bare {bare_seconds:.1f}s {bare_file.stat().st_size / 1048576:.0f} MB; carshop "
-          f"{full_seconds:.1f}s {full['file']['size'] / 1048576:.0f} MB "
-          f"(x{full_seconds / bare_seconds:.2f} time, "
-          f"x{full['file']['size'] / bare_file.stat().st_size:.2f} size)", flush=True)
+    print(
+        f"full: bare {bare_seconds:.1f}s {bare_file.stat().st_size / 1048576:.0f} MB; carshop "
+        f"{full_seconds:.1f}s {full['file']['size'] / 1048576:.0f} MB "
+        f"(x{full_seconds / bare_seconds:.2f} time, "
+        f"x{full['file']['size'] / bare_file.stat().st_size:.2f} size)",
+        flush=True,
+    )
 
     # --- restore into an empty database --------------------------------------------------------
     if engine == "postgresql":
@@ -207,13 +262,19 @@ def run(engine, target_mb, database, write):
             postgres.drop_database(settings_dict, name)
             postgres.create_database(settings_dict, name)
         args, env = postgres.cli_args(settings_dict, bare_db)
-        bare_restore, _ = timed(lambda: subprocess.run(
-            ["pg_restore", *args, "--no-owner", str(bare_file)], env=env, check=True))
+        bare_restore, _ = timed(
+            lambda: subprocess.run(
+                ["pg_restore", *args, "--no-owner", str(bare_file)], env=env, check=True
+            )
+        )
         target = service.Target("postgresql", {**settings_dict, "NAME": our_db})
     else:
         bare_path, our_path = out / "bare-restored.sqlite3", out / "ours-restored.sqlite3"
-        bare_restore, _ = timed(lambda: subprocess.run(
-            ["sqlite3", str(bare_path), f".restore '{bare_file}'"], check=True))
+        bare_restore, _ = timed(
+            lambda: subprocess.run(
+                ["sqlite3", str(bare_path), f".restore '{bare_file}'"], check=True
+            )
+        )
         target = service.Target("sqlite", {**settings_dict, "NAME": str(our_path)})
 
     def our_restore():
@@ -222,10 +283,15 @@ def run(engine, target_mb, database, write):
         service._restore_into(target, [(m, path) for m, path, _ in local])
 
     ours_restore, _ = timed(our_restore)
-    figures["restore"] = {"bare_seconds": round(bare_restore, 2),
-                          "carshop_seconds": round(ours_restore, 2)}
-    print(f"restore: bare {bare_restore:.1f}s; carshop {ours_restore:.1f}s "
-          f"(x{ours_restore / bare_restore:.2f})", flush=True)
+    figures["restore"] = {
+        "bare_seconds": round(bare_restore, 2),
+        "carshop_seconds": round(ours_restore, 2),
+    }
+    print(
+        f"restore: bare {bare_restore:.1f}s; carshop {ours_restore:.1f}s "
+        f"(x{ours_restore / bare_restore:.2f})",
+        flush=True,
+    )
     if engine == "postgresql":
         for name in (bare_db, our_db):
             postgres.drop_database(settings_dict, name)
@@ -236,27 +302,33 @@ def run(engine, target_mb, database, write):
     changed = 0
     with transaction.atomic(), connection.cursor() as cursor:
         for name in rows:
-            text_column = {"accounts_customer": "city", "inventory_vehicle": "color",
-                           "inventory_part": "bin_location", "inventory_supplier": "phone",
-                           "inventory_stockmovement": "reference",
-                           "inventory_odometerreading": "note"}[name]
-            cursor.execute(f"UPDATE {name} SET {text_column} = 'changed' "
-                           "WHERE id % 100 = 0")
+            text_column = {
+                "accounts_customer": "city",
+                "inventory_vehicle": "color",
+                "inventory_part": "bin_location",
+                "inventory_supplier": "phone",
+                "inventory_stockmovement": "reference",
+                "inventory_odometerreading": "note",
+            }[name]
+            cursor.execute(f"UPDATE {name} SET {text_column} = 'changed' WHERE id % 100 = 0")
             changed += cursor.rowcount
     connection.close()
-    inc_seconds, inc = timed(lambda: service.create_backup("incremental", place,
-                                                          compress=True))
+    inc_seconds, inc = timed(lambda: service.create_backup("incremental", place, compress=True))
     assert inc["kind"] == "incremental", inc.get("promoted_reason")
     figures["incremental"] = {
-        "changed_rows": changed, "carshop_seconds": round(inc_seconds, 2),
+        "changed_rows": changed,
+        "carshop_seconds": round(inc_seconds, 2),
         "carshop_bytes": inc["file"]["size"],
         "time_vs_full": round(inc_seconds / full_seconds, 4),
         "size_vs_full": round(inc["file"]["size"] / full["file"]["size"], 4),
     }
-    print(f"incremental, compressed ({changed} rows changed): {inc_seconds:.2f}s "
-          f"{inc['file']['size'] / 1048576:.1f} MB = {100 * inc_seconds / full_seconds:.1f}% of "
-          f"the full backup's time, {100 * inc['file']['size'] / full['file']['size']:.1f}% of "
-          "its size", flush=True)
+    print(
+        f"incremental, compressed ({changed} rows changed): {inc_seconds:.2f}s "
+        f"{inc['file']['size'] / 1048576:.1f} MB = {100 * inc_seconds / full_seconds:.1f}% of "
+        f"the full backup's time, {100 * inc['file']['size'] / full['file']['size']:.1f}% of "
+        "its size",
+        flush=True,
+    )
     if write:
         _write(figures)
     return figures
@@ -272,13 +344,15 @@ def _write(figures):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--database", default="carshop_backups_bench")
-    parser.add_argument("--write", action="store_true",
-                        help="append the raw figures to bench/RESULTS-backups.md")
+    parser.add_argument(
+        "--write", action="store_true", help="append the raw figures to bench/RESULTS-backups.md"
+    )
     options = parser.parse_args()
     run(options.engine, options.size_mb, options.database, options.write)
 

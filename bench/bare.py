@@ -17,6 +17,5 @@ def view(request, name):
     from core.api.pagination import CarshopCursorPagination
 
     # The same rows as the API page: capped at the API's largest page.
-    page_size = min(int(request.GET.get("page_size", "50")),
-                    CarshopCursorPagination.max_page_size)
+    page_size = min(int(request.GET.get("page_size", "50")), CarshopCursorPagination.max_page_size)
     return JsonResponse({"results": list(rows_of(request, page_size))})

@@ -36,13 +36,17 @@ def main(argv=None):
         if first_round is None:
             first_round = process.memory_info().rss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    print(json.dumps({
-        "database": connection.settings_dict["NAME"],
-        "repair_orders": RepairOrder.objects.count(),
-        "pages": len(pages) + 2 * len(api),
-        "rss_first_round_mb": first_round / 2**20,
-        "peak_rss_mb": peak / 2**20,
-    }))
+    print(
+        json.dumps(
+            {
+                "database": connection.settings_dict["NAME"],
+                "repair_orders": RepairOrder.objects.count(),
+                "pages": len(pages) + 2 * len(api),
+                "rss_first_round_mb": first_round / 2**20,
+                "peak_rss_mb": peak / 2**20,
+            }
+        )
+    )
 
 
 def api_clients():
@@ -57,9 +61,11 @@ def api_clients():
     for page in api_pages():
         if (page.partner, page.scope) not in keys:
             keys[page.partner, page.scope] = issue_bench_key(
-                page.partner, page.scope, f"benchmarks-memory {page.scope}")
-        clients.append((page, Client(
-            HTTP_AUTHORIZATION=f"Api-Key {keys[page.partner, page.scope]}")))
+                page.partner, page.scope, f"benchmarks-memory {page.scope}"
+            )
+        clients.append(
+            (page, Client(HTTP_AUTHORIZATION=f"Api-Key {keys[page.partner, page.scope]}"))
+        )
     return clients
 
 

@@ -63,32 +63,76 @@ def admin_pages(advisor="advisor", salesperson="sales"):
     vin_tail = vehicle.vin[-6:]
     pages += [
         AdminPage("repair orders: list", "repairs.RepairOrder", "list", advisor),
-        AdminPage("repair orders: search VIN tail", "repairs.RepairOrder", "search", advisor,
-                  {"q": vin_tail}),
-        AdminPage("repair orders: search plate", "repairs.RepairOrder", "search", advisor,
-                  {"q": vehicle.plate}),
-        AdminPage("repair orders: search customer name", "repairs.RepairOrder", "search",
-                  advisor, {"q": surname(customer)}),
-        AdminPage("repair orders: search RO number", "repairs.RepairOrder", "search", advisor,
-                  {"q": order.number}),
-        AdminPage("repair orders: change page", "repairs.RepairOrder", "change", advisor,
-                  object_id=order.pk),
+        AdminPage(
+            "repair orders: search VIN tail",
+            "repairs.RepairOrder",
+            "search",
+            advisor,
+            {"q": vin_tail},
+        ),
+        AdminPage(
+            "repair orders: search plate",
+            "repairs.RepairOrder",
+            "search",
+            advisor,
+            {"q": vehicle.plate},
+        ),
+        AdminPage(
+            "repair orders: search customer name",
+            "repairs.RepairOrder",
+            "search",
+            advisor,
+            {"q": surname(customer)},
+        ),
+        AdminPage(
+            "repair orders: search RO number",
+            "repairs.RepairOrder",
+            "search",
+            advisor,
+            {"q": order.number},
+        ),
+        AdminPage(
+            "repair orders: change page",
+            "repairs.RepairOrder",
+            "change",
+            advisor,
+            object_id=order.pk,
+        ),
         AdminPage("vehicles: list", "inventory.Vehicle", "list", advisor),
-        AdminPage("vehicles: search VIN tail", "inventory.Vehicle", "search", advisor,
-                  {"q": vin_tail}),
-        AdminPage("vehicles: search plate", "inventory.Vehicle", "search", advisor,
-                  {"q": vehicle.plate}),
-        AdminPage("vehicles: search owner name", "inventory.Vehicle", "search", advisor,
-                  {"q": surname(customer)}),
-        AdminPage("vehicles: change page", "inventory.Vehicle", "change", advisor,
-                  object_id=vehicle.pk),
+        AdminPage(
+            "vehicles: search VIN tail", "inventory.Vehicle", "search", advisor, {"q": vin_tail}
+        ),
+        AdminPage(
+            "vehicles: search plate", "inventory.Vehicle", "search", advisor, {"q": vehicle.plate}
+        ),
+        AdminPage(
+            "vehicles: search owner name",
+            "inventory.Vehicle",
+            "search",
+            advisor,
+            {"q": surname(customer)},
+        ),
+        AdminPage(
+            "vehicles: change page", "inventory.Vehicle", "change", advisor, object_id=vehicle.pk
+        ),
         AdminPage("customers: list", "accounts.Customer", "list", advisor),
-        AdminPage("customers: search name", "accounts.Customer", "search", advisor,
-                  {"q": surname(customer)}),
-        AdminPage("customers: search phone", "accounts.Customer", "search", advisor,
-                  {"q": customer.phone[-8:]}),
-        AdminPage("customers: change page", "accounts.Customer", "change", advisor,
-                  object_id=customer.pk),
+        AdminPage(
+            "customers: search name",
+            "accounts.Customer",
+            "search",
+            advisor,
+            {"q": surname(customer)},
+        ),
+        AdminPage(
+            "customers: search phone",
+            "accounts.Customer",
+            "search",
+            advisor,
+            {"q": customer.phone[-8:]},
+        ),
+        AdminPage(
+            "customers: change page", "accounts.Customer", "change", advisor, object_id=customer.pk
+        ),
     ]
     from inventory.models import Part
 
@@ -97,32 +141,55 @@ def admin_pages(advisor="advisor", salesperson="sales"):
     pages += [
         AdminPage("parts: list", "inventory.Part", "list", advisor),
         AdminPage("parts: search SKU", "inventory.Part", "search", advisor, {"q": part.sku}),
-        AdminPage("parts: search description", "inventory.Part", "search", advisor,
-                  {"q": part.description.split(" (")[0].split()[-1].lower()}),
-        AdminPage("parts: change page", "inventory.Part", "change", advisor,
-                  object_id=part.pk),
+        AdminPage(
+            "parts: search description",
+            "inventory.Part",
+            "search",
+            advisor,
+            {"q": part.description.split(" (")[0].split()[-1].lower()},
+        ),
+        AdminPage("parts: change page", "inventory.Part", "change", advisor, object_id=part.pk),
     ]
     stock_unit = _model("inventory.StockUnit")
     if stock_unit is not None and stock_unit._default_manager.exists():
         unit = _middle(stock_unit)
         pages += [
             AdminPage("stock units: list", "inventory.StockUnit", "list", salesperson),
-            AdminPage("stock units: search VIN tail", "inventory.StockUnit", "search",
-                      salesperson, {"q": unit.vehicle.vin[-6:]}),
-            AdminPage("stock units: change page", "inventory.StockUnit", "change", salesperson,
-                      object_id=unit.pk),
+            AdminPage(
+                "stock units: search VIN tail",
+                "inventory.StockUnit",
+                "search",
+                salesperson,
+                {"q": unit.vehicle.vin[-6:]},
+            ),
+            AdminPage(
+                "stock units: change page",
+                "inventory.StockUnit",
+                "change",
+                salesperson,
+                object_id=unit.pk,
+            ),
         ]
     deal_model = _model("sales.Deal")
     if deal_model is not None and deal_model._default_manager.exists():
         deal = _middle(deal_model)
         pages += [
             AdminPage("deals: list", "sales.Deal", "list", salesperson),
-            AdminPage("deals: search buyer name", "sales.Deal", "search", salesperson,
-                      {"q": surname(deal.buyer)}),
-            AdminPage("deals: search VIN tail", "sales.Deal", "search", salesperson,
-                      {"q": deal.stock_unit.vehicle.vin[-6:]}),
-            AdminPage("deals: change page", "sales.Deal", "change", salesperson,
-                      object_id=deal.pk),
+            AdminPage(
+                "deals: search buyer name",
+                "sales.Deal",
+                "search",
+                salesperson,
+                {"q": surname(deal.buyer)},
+            ),
+            AdminPage(
+                "deals: search VIN tail",
+                "sales.Deal",
+                "search",
+                salesperson,
+                {"q": deal.stock_unit.vehicle.vin[-6:]},
+            ),
+            AdminPage("deals: change page", "sales.Deal", "change", salesperson, object_id=deal.pk),
         ]
     return pages
 

@@ -26,8 +26,11 @@ def ranges(today):
     return {
         "month": {"period": "last_month"},
         "year": {"period": "year"},
-        "five_years": {"period": "custom", "start": five_years_ago.isoformat(),
-                       "end": today.isoformat()},
+        "five_years": {
+            "period": "custom",
+            "start": five_years_ago.isoformat(),
+            "end": today.isoformat(),
+        },
     }
 
 
@@ -90,16 +93,33 @@ def run_reports(args, log, client_for):
         queries = _captured(client, url, params)
         sql_ms = sum(float(q["time"]) for q in queries) * 1000
         bare_ms = None if quick else _bare(queries, args.runs)
-        csv_ms = (_median(lambda: _get(client, csv_url, params), args.runs)
-                  if csv_url and not quick else None)
-        row = {"page": name, "ms": page_ms, "queries": len(queries), "sql_ms": sql_ms,
-               "bare_ms": bare_ms, "csv_ms": csv_ms}
-        log(f"{name}: {page_ms:,.1f} ms, {len(queries)} queries, SQL {sql_ms:,.1f} ms, "
-            f"bare {_ms(bare_ms)} ms" + (f", CSV {csv_ms:,.1f} ms" if csv_ms else ""))
+        csv_ms = (
+            _median(lambda: _get(client, csv_url, params), args.runs)
+            if csv_url and not quick
+            else None
+        )
+        row = {
+            "page": name,
+            "ms": page_ms,
+            "queries": len(queries),
+            "sql_ms": sql_ms,
+            "bare_ms": bare_ms,
+            "csv_ms": csv_ms,
+        }
+        log(
+            f"{name}: {page_ms:,.1f} ms, {len(queries)} queries, SQL {sql_ms:,.1f} ms, "
+            f"bare {_ms(bare_ms)} ms" + (f", CSV {csv_ms:,.1f} ms" if csv_ms else "")
+        )
         return row
 
-    results.append({"report": "dashboard", "title": "Dashboard", "area": "", "ranges": {
-        "today": measure("dashboard", reverse("reports:index"), {})}})
+    results.append(
+        {
+            "report": "dashboard",
+            "title": "Dashboard",
+            "area": "",
+            "ranges": {"today": measure("dashboard", reverse("reports:index"), {})},
+        }
+    )
     selected = set(args.reports.split(",")) if getattr(args, "reports", "") else None
     ordered = sorted(REPORTS.values(), key=lambda r: (list(AREAS).index(r.area), r.order))
     for found in ordered:
@@ -108,8 +128,11 @@ def run_reports(args, log, client_for):
         entry = {"report": found.slug, "title": found.title, "area": found.area, "ranges": {}}
         for key, _label in RANGES:
             entry["ranges"][key] = measure(
-                f"{found.slug} ({key})", reverse("reports:report", args=[found.slug]),
-                params_of[key], reverse("reports:csv", args=[found.slug]))
+                f"{found.slug} ({key})",
+                reverse("reports:report", args=[found.slug]),
+                params_of[key],
+                reverse("reports:csv", args=[found.slug]),
+            )
         results.append(entry)
     return results
 
@@ -141,18 +164,23 @@ def section(context):
     ]
     before = context.get("reports_before", {})
     if before:
-        lines[2] += (f" In brackets: the same page before this round of indexes and query fixes "
-                     f"({context.get('reports_before_date', 'earlier')}, "
-                     f"{context.get('reports_before_runs', 1)} timed run(s)).")
+        lines[2] += (
+            f" In brackets: the same page before this round of indexes and query fixes "
+            f"({context.get('reports_before_date', 'earlier')}, "
+            f"{context.get('reports_before_runs', 1)} timed run(s))."
+        )
     missed = []
     for row in rows:
         by = row["ranges"]
         if "today" in by:
             r = by["today"]
             was = before.get(row["report"], {}).get("today")
-            lines.append(f"| {row['title']} (today and this month) | {_ms(r['ms'])}"
-                         + (f" ({_ms(was)})" if was else "") + " | - | - | "
-                         f"{r['queries']} | {_ms(r['sql_ms'])} | {_ms(r['bare_ms'])} | - |")
+            lines.append(
+                f"| {row['title']} (today and this month) | {_ms(r['ms'])}"
+                + (f" ({_ms(was)})" if was else "")
+                + " | - | - | "
+                f"{r['queries']} | {_ms(r['sql_ms'])} | {_ms(r['bare_ms'])} | - |"
+            )
             if r["ms"] >= TARGET_MS:
                 missed.append(f"{row['title']} ({r['ms']:,.0f} ms)")
             continue
@@ -161,11 +189,15 @@ def section(context):
         earlier = before.get(row["report"], {})
         lines.append(
             f"| {row['title']} (`{row['report']}`) | "
-            + " | ".join(_ms(by[k]["ms"]) + (f" ({_ms(earlier[k])})" if k in earlier else "")
-                         for k, _label in RANGES)
+            + " | ".join(
+                _ms(by[k]["ms"]) + (f" ({_ms(earlier[k])})" if k in earlier else "")
+                for k, _label in RANGES
+            )
             + f" | {'-'.join(str(q) for q in queries)} | {_ms(five['sql_ms'])} | "
             f"{_ms(five['bare_ms'])} | "
-            + " / ".join(_ms(by[k]["csv_ms"]) for k, _label in RANGES) + " |")
+            + " / ".join(_ms(by[k]["csv_ms"]) for k, _label in RANGES)
+            + " |"
+        )
         worst = max(max(by[k]["ms"], by[k]["csv_ms"] or 0) for k, _label in RANGES)
         if worst >= TARGET_MS:
             missed.append(f"{row['title']} ({worst:,.0f} ms)")
@@ -181,8 +213,14 @@ def before_of(path):
     from pathlib import Path
 
     earlier = json.loads(Path(path).read_text())
-    return ({row["report"]: {key: r["ms"] for key, r in row["ranges"].items()}
-             for row in earlier["reports"]}, earlier["date"], earlier["runs"])
+    return (
+        {
+            row["report"]: {key: r["ms"] for key, r in row["ranges"].items()}
+            for row in earlier["reports"]
+        },
+        earlier["date"],
+        earlier["runs"],
+    )
 
 
 def replace_or_add(text, lines, heading="## Report pages", before="## Reproduce"):
@@ -197,7 +235,7 @@ def replace_or_add(text, lines, heading="## Report pages", before="## Reproduce"
     at = text.find(f"\n{before}\n")
     if at < 0:
         return text.rstrip("\n") + "\n\n" + body
-    return text[:at + 1] + body + text[at + 1:]
+    return text[: at + 1] + body + text[at + 1 :]
 
 
 def load():

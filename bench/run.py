@@ -60,11 +60,16 @@ def setup_django(database_url=None):
     # (override_settings resets the storages Django may have built already, e.g. whitenoise's.)
     from django.test.utils import override_settings
 
-    override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
+    override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ).enable()
 
 
 # -- measuring ---------------------------------------------------------------------------------
+
 
 def timed(function, runs, warmup=1):
     for _ in range(warmup):
@@ -111,8 +116,14 @@ def captured(client, url, params=None):
 def main_query(queries, table, kind):
     """The query that reads the page's own rows: the list's page, or the object shown."""
     quoted = f'FROM "{table}"'
-    candidates = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and quoted in
-                  q["sql"] and "COUNT(" not in q["sql"] and "EXPLAIN" not in q["sql"]]
+    candidates = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT")
+        and quoted in q["sql"]
+        and "COUNT(" not in q["sql"]
+        and "EXPLAIN" not in q["sql"]
+    ]
     if kind == "change":
         for sql in candidates:
             if f'WHERE "{table}"."id" =' in sql:
@@ -136,8 +147,11 @@ def big_tables():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relname, reltuples::bigint FROM pg_class "
-                       "WHERE relkind = 'r' AND reltuples > %s", [SEQ_SCAN_ROWS])
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class "
+            "WHERE relkind = 'r' AND reltuples > %s",
+            [SEQ_SCAN_ROWS],
+        )
         return dict(cursor.fetchall())
 
 
@@ -150,8 +164,11 @@ def sequential_scans(queries, large):
     def walk(node):
         # Plans are run (EXPLAIN ANALYZE, the pages only read): a branch the database skipped
         # (say, the exact count of a table it estimates instead) does not count.
-        if (node.get("Node Type") == "Seq Scan" and node.get("Relation Name") in large
-                and node.get("Actual Loops", 1) > 0):
+        if (
+            node.get("Node Type") == "Seq Scan"
+            and node.get("Relation Name") in large
+            and node.get("Actual Loops", 1) > 0
+        ):
             found.append((node["Relation Name"], large[node["Relation Name"]]))
         for child in node.get("Plans", []):
             walk(child)
@@ -171,6 +188,7 @@ def sequential_scans(queries, large):
 
 # -- the admin ---------------------------------------------------------------------------------
 
+
 def clients():
     from django.test import Client
 
@@ -181,8 +199,10 @@ def clients():
     def client_for(username):
         if username not in cache:
             client = Client()
-            client.force_login(User.objects.get(username=username),
-                               backend="accounts.backends.PermissionsInOneQueryBackend")
+            client.force_login(
+                User.objects.get(username=username),
+                backend="accounts.backends.PermissionsInOneQueryBackend",
+            )
             cache[username] = client
         return cache[username]
 
@@ -198,17 +218,27 @@ def run_admin(args, log):
     for page in admin_pages():
         client = client_for(page.user)
         url = page.url()
-        tuned_ms = timed(lambda client=client, url=url, page=page: get(client, url, page.params),
-                         args.runs)
+        tuned_ms = timed(
+            lambda client=client, url=url, page=page: get(client, url, page.params), args.runs
+        )
         queries = captured(client, url, page.params)
         sql_ms = sum(float(q["time"]) for q in queries) * 1000
         table = page.model_class._meta.db_table
         sql = main_query(queries, table, page.kind)
         bare = bare_ms(sql, args.runs) if sql else None
         scans = sequential_scans(queries, large) if page.kind == "search" else []
-        row = {"page": page.label, "kind": page.kind, "url": url, "params": page.params,
-               "queries": len(queries), "ms": tuned_ms, "sql_ms": sql_ms, "bare_ms": bare,
-               "seq_scans": scans, "main_sql": sql}
+        row = {
+            "page": page.label,
+            "kind": page.kind,
+            "url": url,
+            "params": page.params,
+            "queries": len(queries),
+            "ms": tuned_ms,
+            "sql_ms": sql_ms,
+            "bare_ms": bare,
+            "seq_scans": scans,
+            "main_sql": sql,
+        }
         if not args.skip_untuned:
             row.update(untuned(client, page, args))
         results.append(row)
@@ -238,11 +268,27 @@ def untuned(client, page, args):
 def untuned_in_own_process(page, url, timeout):
     """A page that may take minutes (a change page whose selects list a whole table), timed in a
     process of its own that is stopped after `timeout` seconds."""
-    command = [sys.executable, "-m", "bench.one_page", "--user", page.user, "--url", url,
-               "--params", json.dumps(page.params)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.one_page",
+        "--user",
+        page.user,
+        "--url",
+        url,
+        "--params",
+        json.dumps(page.params),
+    ]
     try:
-        output = subprocess.run(command, cwd=ROOT, env=os.environ.copy(), capture_output=True,
-                                text=True, timeout=timeout, check=True)
+        output = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
     except subprocess.TimeoutExpired:
         return {"untuned_ms": None, "untuned_timeout": timeout, "untuned_queries": None}
     result = json.loads(output.stdout.strip().splitlines()[-1])
@@ -251,8 +297,13 @@ def untuned_in_own_process(page, url, timeout):
 
 def format_admin_row(row):
     untuned_ms = row.get("untuned_ms")
-    parts = [f"{row['page']:<42}", f"{row['queries']:>3} q", f"{row['ms']:8.1f} ms",
-             f"sql {row['sql_ms']:7.1f}", f"bare {row['bare_ms'] or 0:7.1f}"]
+    parts = [
+        f"{row['page']:<42}",
+        f"{row['queries']:>3} q",
+        f"{row['ms']:8.1f} ms",
+        f"sql {row['sql_ms']:7.1f}",
+        f"bare {row['bare_ms'] or 0:7.1f}",
+    ]
     if untuned_ms is not None:
         parts.append(f"untuned {untuned_ms:9.1f} ms ({row.get('untuned_queries')} q)")
     elif row.get("untuned_timeout"):
@@ -264,6 +315,7 @@ def format_admin_row(row):
 
 # -- the API -----------------------------------------------------------------------------------
 
+
 def issue_bench_key(slug, scope, name="benchmarks"):
     """A key of the bench partner `slug` for the scope (its earlier benchmark keys revoked),
     with a rate limit the benchmark never reaches."""
@@ -273,8 +325,7 @@ def issue_bench_key(slug, scope, name="benchmarks"):
     partner = Partner.objects.get(slug=slug)
     for key in partner.keys.filter(name=name, revoked_at__isnull=True):
         services.revoke_key(key)
-    _key, plain = services.issue_key(partner, name=name, scopes=[scope],
-                                     throttle_rate="100000/min")
+    _key, plain = services.issue_key(partner, name=name, scopes=[scope], throttle_rate="100000/min")
     return plain
 
 
@@ -308,8 +359,9 @@ def _measure_api(args, log, results):
     keys = {}
     for page in api_pages():
         if (page.partner, page.scope) not in keys:
-            keys[page.partner, page.scope] = issue_bench_key(page.partner, page.scope,
-                                                            f"benchmarks {page.scope}")
+            keys[page.partner, page.scope] = issue_bench_key(
+                page.partner, page.scope, f"benchmarks {page.scope}"
+            )
         client = Client(HTTP_AUTHORIZATION=f"Api-Key {keys[page.partner, page.scope]}")
         bare = Client()
         for size in (50, 500):
@@ -319,32 +371,48 @@ def _measure_api(args, log, results):
             ms, bare_ms_ = timed_pair(
                 lambda client=client, url=url, params=params: get(client, url, params),
                 lambda bare=bare, bare_url=bare_url, params=params: get(bare, bare_url, params),
-                args.runs)
+                args.runs,
+            )
             with CaptureQueriesContext(connection) as context:
                 response = get(client, url, params)
             # Counted now: the next request empties the connection's query log.
             queries = len(context.captured_queries)
             rows = len(response.json().get("results", []))
             bare_rows = len(get(bare, bare_url, params).json()["results"])
-            row = {"endpoint": page.label, "url": url, "page_size": size, "rows": rows,
-                   "ms": ms, "queries": queries,
-                   "rows_per_s": rows / ms * 1000 if ms else 0, "bare_ms": bare_ms_,
-                   "bare_rows": bare_rows,
-                   "bare_rows_per_s": bare_rows / bare_ms_ * 1000 if bare_ms_ else 0}
+            row = {
+                "endpoint": page.label,
+                "url": url,
+                "page_size": size,
+                "rows": rows,
+                "ms": ms,
+                "queries": queries,
+                "rows_per_s": rows / ms * 1000 if ms else 0,
+                "bare_ms": bare_ms_,
+                "bare_rows": bare_rows,
+                "bare_rows_per_s": bare_rows / bare_ms_ * 1000 if bare_ms_ else 0,
+            }
             results.append(row)
-            log(f"{page.label:<40} size {size:>3}: {rows:>3} rows {ms:7.1f} ms "
+            log(
+                f"{page.label:<40} size {size:>3}: {rows:>3} rows {ms:7.1f} ms "
                 f"{row['queries']} q {row['rows_per_s']:9,.0f} rows/s | bare {bare_ms_:7.1f} ms "
-                f"{row['bare_rows_per_s']:9,.0f} rows/s")
+                f"{row['bare_rows_per_s']:9,.0f} rows/s"
+            )
 
 
 # -- memory ------------------------------------------------------------------------------------
 
+
 def run_memory(database_url, rounds):
     """Peak RSS of a separate process serving every page `rounds` times (bench/memory.py)."""
     environment = {**os.environ, "DATABASE_URL": database_url}
-    output = subprocess.run([sys.executable, "-m", "bench.memory", "--rounds", str(rounds)],
-                            cwd=ROOT, env=environment, capture_output=True, text=True,
-                            check=False)
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.memory", "--rounds", str(rounds)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if output.returncode != 0:
         raise RuntimeError(f"memory run on {database_url} failed:\n{output.stderr[-3000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -356,25 +424,43 @@ def ensure_small_database(url, log):
     environment = {**os.environ, "DATABASE_URL": url}
     name = url.rsplit("/", 1)[-1]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    check = subprocess.run(["psql", admin_url, "-Atc", "SELECT datname FROM pg_database"],
-                           capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        ["psql", admin_url, "-Atc", "SELECT datname FROM pg_database"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if name not in check.stdout.split():
         log(f"creating {name}")
         subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment,
-                   check=True)
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
     counted = subprocess.run(
-        [*manage, "shell", "-v0", "-c", "from repairs.models import RepairOrder;"
-                                        "print(RepairOrder.objects.exists())"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
+        [
+            *manage,
+            "shell",
+            "-v0",
+            "-c",
+            "from repairs.models import RepairOrder;print(RepairOrder.objects.exists())",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if counted.stdout.strip().splitlines()[-1:] != ["True"]:
         log(f"filling {name} with 1% of the large data set")
-        subprocess.run([*manage, "seed_demo", "--scale", "large", "--fraction", "0.01",
-                        "-v0"], cwd=ROOT, env=environment, check=True)
+        subprocess.run(
+            [*manage, "seed_demo", "--scale", "large", "--fraction", "0.01", "-v0"],
+            cwd=ROOT,
+            env=environment,
+            check=True,
+        )
 
 
 # -- the report --------------------------------------------------------------------------------
+
 
 def machine():
     import psutil
@@ -389,24 +475,44 @@ def machine():
     except OSError:
         pass
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version(), pg_size_pretty(pg_database_size(current_database())),"
-                       " current_setting('shared_buffers'), current_database()")
+        cursor.execute(
+            "SELECT version(), pg_size_pretty(pg_database_size(current_database())),"
+            " current_setting('shared_buffers'), current_database()"
+        )
         version, size, shared_buffers, database = cursor.fetchone()
-    return {"cpu": cpu, "cores": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "load": [round(value, 2) for value in os.getloadavg()],
-            "python": platform.python_version(), "postgresql": version.split(" on ")[0],
-            "database": database, "database_size": size, "shared_buffers": shared_buffers}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load": [round(value, 2) for value in os.getloadavg()],
+        "python": platform.python_version(),
+        "postgresql": version.split(" on ")[0],
+        "database": database,
+        "database_size": size,
+        "shared_buffers": shared_buffers,
+    }
 
 
 def row_counts():
     from django.apps import apps
 
-    labels = ["accounts.Customer", "inventory.Vehicle", "inventory.Part",
-              "inventory.StockMovement", "repairs.RepairOrder", "repairs.RepairOrderEvent",
-              "repairs.Job", "repairs.LaborLine", "repairs.PartLine", "repairs.TimeEntry",
-              "repairs.Invoice", "repairs.Payment", "inventory.StockUnit", "sales.Lead",
-              "sales.Deal"]
+    labels = [
+        "accounts.Customer",
+        "inventory.Vehicle",
+        "inventory.Part",
+        "inventory.StockMovement",
+        "repairs.RepairOrder",
+        "repairs.RepairOrderEvent",
+        "repairs.Job",
+        "repairs.LaborLine",
+        "repairs.PartLine",
+        "repairs.TimeEntry",
+        "repairs.Invoice",
+        "repairs.Payment",
+        "inventory.StockUnit",
+        "sales.Lead",
+        "sales.Deal",
+    ]
     counts = {}
     for label in labels:
         try:
@@ -444,13 +550,20 @@ def _untuned_ratio(row):
 
 def admin_targets(rows):
     """The issue's targets, page by page: which pages meet them and which do not."""
+
     def names(selected):
         return ", ".join(row["page"] for row in selected) or "none"
 
-    slow_untuned = [row for row in rows if not row.get("untuned_timeout")
-                    and row.get("untuned_ms") and row["untuned_ms"] < 10 * row["ms"]]
-    far_from_bare = [row for row in rows if row["bare_ms"] and row["sql_ms"] > 5 * max(
-        row["bare_ms"], 1.0)]
+    slow_untuned = [
+        row
+        for row in rows
+        if not row.get("untuned_timeout")
+        and row.get("untuned_ms")
+        and row["untuned_ms"] < 10 * row["ms"]
+    ]
+    far_from_bare = [
+        row for row in rows if row["bare_ms"] and row["sql_ms"] > 5 * max(row["bare_ms"], 1.0)
+    ]
     return [
         f"- At least 10x faster than the untuned admin: {len(rows) - len(slow_untuned)} of "
         f"{len(rows)} pages. Not 10x: {names(slow_untuned)}. There the plain admin does little "
@@ -474,8 +587,12 @@ def api_section(context):
     """The "## API lists" section of the report."""
     rows = context.get("api")
     if not rows:
-        return ["## API lists", "", context.get("api_note", "No API list endpoints are "
-                                                            "installed yet."), ""]
+        return [
+            "## API lists",
+            "",
+            context.get("api_note", "No API list endpoints are installed yet."),
+            "",
+        ]
     lines = ["## API lists", ""]
     if context.get("api_only"):
         m = context["machine"]
@@ -501,11 +618,13 @@ def api_section(context):
         "| endpoint | page size | rows | ms | queries | rows/s | bare ms | bare rows/s | "
         "API ÷ bare |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        *(f"| {r['endpoint']} | {r['page_size']} | {r['rows']} | {_ms(r['ms'])} | "
-          f"{r['queries']} | {r['rows_per_s']:,.0f} | {_ms(r['bare_ms'])} | "
-          f"{r['bare_rows_per_s']:,.0f} | "
-          f"{_ratio(r['ms'], r['bare_ms'])} |"
-          for r in rows),
+        *(
+            f"| {r['endpoint']} | {r['page_size']} | {r['rows']} | {_ms(r['ms'])} | "
+            f"{r['queries']} | {r['rows_per_s']:,.0f} | {_ms(r['bare_ms'])} | "
+            f"{r['bare_rows_per_s']:,.0f} | "
+            f"{_ratio(r['ms'], r['bare_ms'])} |"
+            for r in rows
+        ),
         "",
         "Both return the same rows (the bare view is capped at the API's largest page too). "
         "The API's own work on top: finding the key, checking its scope and rate, the "
@@ -516,8 +635,11 @@ def api_section(context):
         "field by field (tests/test_api_list_rows.py compares them).",
         "",
         f"- Within 2x of the bare view: {len(rows) - len(over)} of {len(rows)} pages."
-        + (" Not within: " + ", ".join(f"{r['endpoint']} ({r['page_size']})" for r in over)
-           + "." if over else ""),
+        + (
+            " Not within: " + ", ".join(f"{r['endpoint']} ({r['page_size']})" for r in over) + "."
+            if over
+            else ""
+        ),
     ]
     note = context.get("api_note")
     if note:
@@ -591,7 +713,8 @@ def report(context):
             f"| {row['page']} | {row['queries']} | {_ms(row['ms'])} | {_ms(row['sql_ms'])} | "
             f"{_ms(row['bare_ms'])} | {_ratio(row['sql_ms'], row['bare_ms'])} | "
             f"{_untuned_ms(row)} | {row.get('untuned_queries') or NONE} | "
-            f"{_untuned_ratio(row)} |")
+            f"{_untuned_ratio(row)} |"
+        )
     worst_queries = max((row["queries"] for row in admin_rows), default=0)
     scans = [(row["page"], table, rows) for row in admin_rows for table, rows in row["seq_scans"]]
     lines += [
@@ -600,14 +723,20 @@ def report(context):
         "at any row count: tests/test_scale_queries.py checks the count does not change with "
         "the rows).",
     ]
-    lines.append("- Sequential scans of a table over 10,000 rows in the plans of every search "
-                 "query (EXPLAIN ANALYZE): " + ("**none**." if not scans else ", ".join(
-                     f"{page}: {table} ({rows:,} rows)" for page, table, rows in scans) + ". "
-                     "Each search can be answered by indexes (tests/test_scale_search.py plans "
-                     "every search with sequential scans priced out and finds no table read "
-                     "whole); a scan listed here is PostgreSQL's choice for that query, e.g. "
-                     "reading a table of 26,000 deals once rather than probing two indexes for "
-                     "the many customers a common surname matches."))
+    lines.append(
+        "- Sequential scans of a table over 10,000 rows in the plans of every search "
+        "query (EXPLAIN ANALYZE): "
+        + (
+            "**none**."
+            if not scans
+            else ", ".join(f"{page}: {table} ({rows:,} rows)" for page, table, rows in scans) + ". "
+            "Each search can be answered by indexes (tests/test_scale_search.py plans "
+            "every search with sequential scans priced out and finds no table read "
+            "whole); a scan listed here is PostgreSQL's choice for that query, e.g. "
+            "reading a table of 26,000 deals once rather than probing two indexes for "
+            "the many customers a common surname matches."
+        )
+    )
     lines += ["", *admin_targets(admin_rows), ""]
     lines += api_section(context)
     if context.get("reports"):
@@ -624,8 +753,11 @@ def report(context):
             "",
             "| database | repair orders | RSS after the first round, MB | peak RSS, MB |",
             "| --- | ---: | ---: | ---: |",
-            *(f"| {r['database']} | {r['repair_orders']:,} | {r['rss_first_round_mb']:.0f} | "
-              f"{r['peak_rss_mb']:.0f} |" for r in context["memory"]),
+            *(
+                f"| {r['database']} | {r['repair_orders']:,} | {r['rss_first_round_mb']:.0f} | "
+                f"{r['peak_rss_mb']:.0f} |"
+                for r in context["memory"]
+            ),
             "",
         ]
     lines += [
@@ -651,34 +783,65 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per page (default 5)")
     parser.add_argument("--skip-untuned", action="store_true", help="no untuned admin pages")
-    parser.add_argument("--untuned-timeout", type=int, default=60,
-                        help="seconds an untuned change page may take before it is stopped")
+    parser.add_argument(
+        "--untuned-timeout",
+        type=int,
+        default=60,
+        help="seconds an untuned change page may take before it is stopped",
+    )
     parser.add_argument("--skip-memory", action="store_true", help="no memory measurement")
     parser.add_argument("--memory-rounds", type=int, default=3)
-    parser.add_argument("--small-database-url",
-                        default=os.environ.get("BENCH_SMALL_DATABASE_URL", ""),
-                        help="the small database of the memory comparison")
+    parser.add_argument(
+        "--small-database-url",
+        default=os.environ.get("BENCH_SMALL_DATABASE_URL", ""),
+        help="the small database of the memory comparison",
+    )
     parser.add_argument("--output", default=str(BENCH_DIR / "RESULTS.md"))
-    parser.add_argument("--api-only", action="store_true",
-                        help="only the API lists: rewrite only their section of --output "
-                             "(bench/data/last-run-api.json)")
-    parser.add_argument("--api-note", default="",
-                        help="a line added under the API lists' table (with --api-only; with "
-                             "--report-only too, to the last API run's figures)")
-    parser.add_argument("--reports-only", action="store_true",
-                        help="only the report pages (bench/reports.py): rewrite only their "
-                             "section of --output (bench/data/last-run-reports.json)")
-    parser.add_argument("--reports", default="",
-                        help="with --reports-only: only these report slugs (comma-separated)")
-    parser.add_argument("--reports-quick", action="store_true",
-                        help="with --reports-only: the pages alone (no CSV, no bare queries)")
-    parser.add_argument("--reports-before", default="",
-                        help="an earlier run's JSON: its milliseconds shown in brackets")
-    parser.add_argument("--reports-note", action="append", default=[],
-                        help="a line added under the report pages' table (repeatable)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="write the report again from the last run's figures "
-                             "(bench/data/last-run.json), measuring nothing")
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        help="only the API lists: rewrite only their section of --output "
+        "(bench/data/last-run-api.json)",
+    )
+    parser.add_argument(
+        "--api-note",
+        default="",
+        help="a line added under the API lists' table (with --api-only; with "
+        "--report-only too, to the last API run's figures)",
+    )
+    parser.add_argument(
+        "--reports-only",
+        action="store_true",
+        help="only the report pages (bench/reports.py): rewrite only their "
+        "section of --output (bench/data/last-run-reports.json)",
+    )
+    parser.add_argument(
+        "--reports",
+        default="",
+        help="with --reports-only: only these report slugs (comma-separated)",
+    )
+    parser.add_argument(
+        "--reports-quick",
+        action="store_true",
+        help="with --reports-only: the pages alone (no CSV, no bare queries)",
+    )
+    parser.add_argument(
+        "--reports-before",
+        default="",
+        help="an earlier run's JSON: its milliseconds shown in brackets",
+    )
+    parser.add_argument(
+        "--reports-note",
+        action="append",
+        default=[],
+        help="a line added under the report pages' table (repeatable)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from the last run's figures "
+        "(bench/data/last-run.json), measuring nothing",
+    )
     args = parser.parse_args(argv)
     if args.report_only and args.api_only:
         context = json.loads((BENCH_DIR / "data" / "last-run-api.json").read_text())
@@ -695,12 +858,16 @@ def main(argv=None):
         if args.reports_before:
             from bench.reports import before_of
 
-            (context["reports_before"], context["reports_before_date"],
-             context["reports_before_runs"]) = before_of(args.reports_before)
+            (
+                context["reports_before"],
+                context["reports_before_date"],
+                context["reports_before_runs"],
+            ) = before_of(args.reports_before)
         output = Path(args.output)
         output.write_text(replace_or_add(output.read_text(), section(context)))
         (BENCH_DIR / "data" / "last-run-reports.json").write_text(
-            json.dumps(context, indent=1, default=str))
+            json.dumps(context, indent=1, default=str)
+        )
         return
     if args.report_only:
         context = json.loads((BENCH_DIR / "data" / "last-run.json").read_text())
@@ -712,22 +879,30 @@ def main(argv=None):
     from django.utils import timezone
 
     if connection.vendor != "postgresql":
-        parser.error("the benchmarks need the PostgreSQL database filled by "
-                     "`seed_demo --scale large`: set DATABASE_URL (make bench sets it from "
-                     "BENCH_DATABASE_URL)")
+        parser.error(
+            "the benchmarks need the PostgreSQL database filled by "
+            "`seed_demo --scale large`: set DATABASE_URL (make bench sets it from "
+            "BENCH_DATABASE_URL)"
+        )
 
     def log(line):
         print(line, flush=True)
 
-    context = {"date": timezone.localtime().strftime("%Y-%m-%d %H:%M %Z"), "runs": args.runs,
-               "machine": machine(), "counts": row_counts()}
+    context = {
+        "date": timezone.localtime().strftime("%Y-%m-%d %H:%M %Z"),
+        "runs": args.runs,
+        "machine": machine(),
+        "counts": row_counts(),
+    }
     from carshop.ops.testenv.large_data import summary_path
 
     generated = summary_path()
     if generated.exists():
         context["generated"] = json.loads(generated.read_text())
-    log(f"{context['machine']['database']}: {context['machine']['database_size']}, "
-        f"{context['counts'].get('repair orders', 0):,} repair orders")
+    log(
+        f"{context['machine']['database']}: {context['machine']['database_size']}, "
+        f"{context['counts'].get('repair orders', 0):,} repair orders"
+    )
     if args.api_only:
         context["api_only"] = True
         if args.api_note:
@@ -738,8 +913,9 @@ def main(argv=None):
         output = Path(args.output)
         output.write_text(replace_section(output.read_text(), api_section(context)))
         (BENCH_DIR / "data").mkdir(exist_ok=True)
-        (BENCH_DIR / "data" / "last-run-api.json").write_text(json.dumps(context, indent=1,
-                                                                         default=str))
+        (BENCH_DIR / "data" / "last-run-api.json").write_text(
+            json.dumps(context, indent=1, default=str)
+        )
         log(f"\nWritten to {args.output} (its API lists section)")
         return
     if args.reports_only:
@@ -751,14 +927,18 @@ def main(argv=None):
         if args.reports_before:
             from bench.reports import before_of
 
-            (context["reports_before"], context["reports_before_date"],
-             context["reports_before_runs"]) = before_of(args.reports_before)
+            (
+                context["reports_before"],
+                context["reports_before_date"],
+                context["reports_before_runs"],
+            ) = before_of(args.reports_before)
         context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
         output = Path(args.output)
         output.write_text(replace_or_add(output.read_text(), section(context)))
         (BENCH_DIR / "data").mkdir(exist_ok=True)
         (BENCH_DIR / "data" / "last-run-reports.json").write_text(
-            json.dumps(context, indent=1, default=str))
+            json.dumps(context, indent=1, default=str)
+        )
         log(f"\nWritten to {args.output} (its report pages section)")
         return
     log("\nAdmin pages")
@@ -779,13 +959,14 @@ def main(argv=None):
         for database_url in (small, url):
             result = run_memory(database_url, args.memory_rounds)
             context["memory"].append(result)
-            log(f"{result['database']}: {result['repair_orders']:,} repair orders, peak RSS "
-                f"{result['peak_rss_mb']:.0f} MB")
+            log(
+                f"{result['database']}: {result['repair_orders']:,} repair orders, peak RSS "
+                f"{result['peak_rss_mb']:.0f} MB"
+            )
     context["machine"]["load_end"] = [round(value, 2) for value in os.getloadavg()]
     Path(args.output).write_text(report(context))
     (BENCH_DIR / "data").mkdir(exist_ok=True)
-    (BENCH_DIR / "data" / "last-run.json").write_text(json.dumps(context, indent=1,
-                                                                 default=str))
+    (BENCH_DIR / "data" / "last-run.json").write_text(json.dumps(context, indent=1, default=str))
     log(f"\nWritten to {args.output}")
 
 

@@ -26,8 +26,7 @@ for app in API_APPS:
         importlib.import_module(f"{app}.api.routes").register(router)
 
 endpoints = {"me": "api:me"}
-endpoints.update({prefix: f"api:{basename}-list" for prefix, _viewset, basename
-                  in router.registry})
+endpoints.update({prefix: f"api:{basename}-list" for prefix, _viewset, basename in router.registry})
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -44,8 +43,13 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # Redoc shows its maker's logo from their site: the one image the policy lets in, here only.
-    path("redoc/", csp_update({"img-src": ["https://cdn.redoc.ly"]})(
-        SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
+    path(
+        "redoc/",
+        csp_update({"img-src": ["https://cdn.redoc.ly"]})(
+            SpectacularRedocView.as_view(url_name="api:schema")
+        ),
+        name="redoc",
+    ),
     path("", include(router.urls)),
     # Any other path, whatever it holds (`.*` would not match one with a newline: `/1.%0A/`).
     re_path(r"^[\s\S]*$", not_found),

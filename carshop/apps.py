@@ -17,8 +17,9 @@ class CarshopConfig(AppConfig):
 
         connection_created.connect(dblog.install_slow_query_logger, dispatch_uid="carshop_slow_sql")
         auth_signals.user_logged_in.connect(authlog.logged_in, dispatch_uid="carshop_login")
-        auth_signals.user_login_failed.connect(authlog.login_failed,
-                                               dispatch_uid="carshop_login_failed")
+        auth_signals.user_login_failed.connect(
+            authlog.login_failed, dispatch_uid="carshop_login_failed"
+        )
         auth_signals.user_logged_out.connect(authlog.logged_out, dispatch_uid="carshop_logout")
         user_locked_out.connect(authlog.locked_out, dispatch_uid="carshop_lockout")
         password_changed.connect(authlog.password_changed, dispatch_uid="carshop_password")

@@ -97,20 +97,27 @@ def operator_context(command, login=None):
             logger.info("command ended", extra={**context, "outcome": "ok", "exit_code": 0})
         else:
             exit_code = code if isinstance(code, int) else 1
-            reason = state.get("failure") or (code if isinstance(code, str) else
-                                              f"exited with status {exit_code}")
-            logger.error(f"command {command} failed: {reason}",
-                         extra={**context, "outcome": "failed", "exit_code": exit_code,
-                                "reason": reason})
+            reason = state.get("failure") or (
+                code if isinstance(code, str) else f"exited with status {exit_code}"
+            )
+            logger.error(
+                f"command {command} failed: {reason}",
+                extra={**context, "outcome": "failed", "exit_code": exit_code, "reason": reason},
+            )
         raise
     except KeyboardInterrupt:
-        logger.warning(f"command {command} interrupted",
-                       extra={**context, "outcome": "interrupted", "exit_code": 130})
+        logger.warning(
+            f"command {command} interrupted",
+            extra={**context, "outcome": "interrupted", "exit_code": 130},
+        )
         raise
     except BaseException as exc:
         reason = state.get("failure") or f"{type(exc).__name__}: {exc}"
-        logger.error(f"command {command} failed: {reason}", exc_info=True,
-                     extra={**context, "outcome": "failed", "exit_code": 1, "reason": reason})
+        logger.error(
+            f"command {command} failed: {reason}",
+            exc_info=True,
+            extra={**context, "outcome": "failed", "exit_code": 1, "reason": reason},
+        )
         raise
     else:
         logger.info("command ended", extra={**context, "outcome": "ok", "exit_code": 0})

@@ -14,23 +14,30 @@ def _client_ip(request):
 
 
 def logged_in(sender, request, user, **kwargs):
-    logger.info("login", extra={"event": "login", "user": user.get_username(),
-                                "ip": _client_ip(request)})
+    logger.info(
+        "login", extra={"event": "login", "user": user.get_username(), "ip": _client_ip(request)}
+    )
 
 
 def login_failed(sender, credentials, request=None, **kwargs):
     logger.warning(
         "login failed",
-        extra={"event": "login_failed", "user": credentials.get("username"),
-               "ip": _client_ip(request)},
+        extra={
+            "event": "login_failed",
+            "user": credentials.get("username"),
+            "ip": _client_ip(request),
+        },
     )
 
 
 def logged_out(sender, request, user, **kwargs):
     logger.info(
         "logout",
-        extra={"event": "logout", "user": user.get_username() if user else None,
-               "ip": _client_ip(request)},
+        extra={
+            "event": "logout",
+            "user": user.get_username() if user else None,
+            "ip": _client_ip(request),
+        },
     )
 
 
@@ -39,5 +46,6 @@ def locked_out(sender, request, username, ip_address, **kwargs):
 
 
 def password_changed(sender, user, **kwargs):
-    logger.info("password changed", extra={"event": "password_changed",
-                                           "user": user.get_username()})
+    logger.info(
+        "password changed", extra={"event": "password_changed", "user": user.get_username()}
+    )

@@ -28,17 +28,55 @@ PARAMS_MAX_CHARS = 8000
 SQL_MAX_CHARS = 4000
 
 # Column names that hold secrets: their values never reach the log.
-SECRET_COLUMN = re.compile(r"pass|secret|token|key|hash|salt|session_data|otp|credential",
-                           re.IGNORECASE)
+SECRET_COLUMN = re.compile(
+    r"pass|secret|token|key|hash|salt|session_data|otp|credential", re.IGNORECASE
+)
 _IDENT = re.compile(r'"((?:[^"]|"")+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b')
 _NOT_A_COLUMN = {
-    "and", "or", "not", "in", "is", "null", "like", "ilike", "between", "upper", "lower",
-    "values", "set", "where", "any", "all", "some", "cast", "as", "text", "varchar", "then",
-    "when", "case", "else", "coalesce", "limit", "offset", "escape", "replace", "unaccent",
-    "similar", "to", "similarity", "array", "exists", "select", "on", "date", "timestamp",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "null",
+    "like",
+    "ilike",
+    "between",
+    "upper",
+    "lower",
+    "values",
+    "set",
+    "where",
+    "any",
+    "all",
+    "some",
+    "cast",
+    "as",
+    "text",
+    "varchar",
+    "then",
+    "when",
+    "case",
+    "else",
+    "coalesce",
+    "limit",
+    "offset",
+    "escape",
+    "replace",
+    "unaccent",
+    "similar",
+    "to",
+    "similarity",
+    "array",
+    "exists",
+    "select",
+    "on",
+    "date",
+    "timestamp",
 }
-_INSERT_COLUMNS = re.compile(r"^\s*INSERT\s+INTO\s+\S+\s*\((?P<columns>[^)]*)\)\s*VALUES",
-                             re.IGNORECASE)
+_INSERT_COLUMNS = re.compile(
+    r"^\s*INSERT\s+INTO\s+\S+\s*\((?P<columns>[^)]*)\)\s*VALUES", re.IGNORECASE
+)
 _PLACEHOLDER = re.compile(r"%%|%s")  # %% is a literal per cent sign
 
 
@@ -89,8 +127,10 @@ def safe_params(sql, params):
     columns = _placeholder_columns(sql)
     if len(columns) != len(params):
         return None
-    logged = [MASKED if column and SECRET_COLUMN.search(column) else _safe_value(value)
-              for column, value in zip(columns, params, strict=True)]
+    logged = [
+        MASKED if column and SECRET_COLUMN.search(column) else _safe_value(value)
+        for column, value in zip(columns, params, strict=True)
+    ]
     if len(json.dumps(logged, default=str)) > PARAMS_MAX_CHARS:
         return None
     return logged

@@ -138,6 +138,7 @@ class HealthProbeMiddleware:
 
                     async def awaited():
                         return await response
+
                     response = async_to_sync(awaited)()
                 if callable(getattr(response, "render", None)):
                     response = response.render()

@@ -16,8 +16,17 @@ from carshop.clientip import client_ip
 
 # Loopback and the private networks (RFC 1918, IPv6 unique local), as nginx's allow lines.
 # (Python's is_private also counts documentation and other reserved ranges: not used here.)
-LOCAL_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
-    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    )
+)
 
 
 def is_local_address(address):
@@ -40,10 +49,14 @@ class CarshopHealthCheckView(HealthCheckView):
             return await super().get(request, *args, **kwargs)
         with self.get_executor() as executor:
             results = await asyncio.gather(
-                *(check.get_result(executor) for check in self.get_checks()))
+                *(check.get_result(executor) for check in self.get_checks())
+            )
         healthy = not any(result.error for result in results)
         status = 200 if healthy else 500
         if request.GET.get("format") == "json" or "json" in request.headers.get("accept", ""):
             return JsonResponse({"status": "healthy" if healthy else "unhealthy"}, status=status)
-        return HttpResponse("healthy\n" if healthy else "unhealthy\n", status=status,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "healthy\n" if healthy else "unhealthy\n",
+            status=status,
+            content_type="text/plain; charset=utf-8",
+        )

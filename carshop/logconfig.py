@@ -48,8 +48,9 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
     """WatchedFileHandler that creates its file with LOG_FILE_MODE."""
 
     def _open(self):
-        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                             LOG_FILE_MODE)
+        descriptor = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, LOG_FILE_MODE
+        )
         return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
 
 
@@ -88,7 +89,9 @@ def build_logging_config(log_dir, level="INFO", console=False):
             "db": file_handler("db.log"),
             "auth": file_handler("auth.log"),
             "console": {
-                "class": "logging.StreamHandler", "formatter": "console", "level": "WARNING",
+                "class": "logging.StreamHandler",
+                "formatter": "console",
+                "level": "WARNING",
             },
         },
         "root": {"handlers": app_handlers, "level": level},

@@ -30,8 +30,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on every page that names no icon.
     path("favicon.ico", favicon),
     path("health/", CarshopHealthCheckView.as_view(checks=HEALTH_CHECKS), name="health"),
-    path("health/live/", CarshopHealthCheckView.as_view(checks=LIVENESS_CHECKS),
-         name="health-live"),
+    path(
+        "health/live/", CarshopHealthCheckView.as_view(checks=LIVENESS_CHECKS), name="health-live"
+    ),
     path("api/v1/", include("carshop.api_urls")),
     # Elsewhere under /api/ too, an unknown endpoint is a 404 in the API's error format (but
     # /api/v1 is still redirected to /api/v1/).
@@ -40,7 +41,6 @@ urlpatterns = [
     # Private uploads (cost receipts): a permission check, then the file (inventory/files.py).
     path("private-media/", include("inventory.urls")),
 ]
-
 
 
 def public_media(request, path):

@@ -53,7 +53,8 @@ def table_count_or_estimate(connection, model, limit):
         cursor.execute(
             "SELECT reltuples::bigint, CASE WHEN reltuples > %s THEN NULL "  # noqa: S608
             f"ELSE (SELECT COUNT(*) FROM {table}) END FROM pg_class WHERE oid = %s::regclass",
-            [limit, model._meta.db_table])
+            [limit, model._meta.db_table],
+        )
         estimate, exact = cursor.fetchone()
     return (exact, False) if exact is not None else (estimate, True)
 
@@ -89,8 +90,9 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         query = queryset.query
         if not query.where and not query.distinct and not query.combinator:
-            count, self.estimated = table_count_or_estimate(connection, queryset.model,
-                                                            self.exact_limit)
+            count, self.estimated = table_count_or_estimate(
+                connection, queryset.model, self.exact_limit
+            )
             return count
         bounded = queryset.order_by()[: self.exact_limit + 1].count()
         if bounded <= self.exact_limit:
@@ -112,7 +114,7 @@ def ids_or_subquery(queryset, limit=SEARCH_MATCH_LIMIT):
     tail...), each with its own index, and filter the list on those ids, which the list's foreign
     key index answers. Written as one query with joins and ORs instead, PostgreSQL can only read
     the whole list."""
-    ids = list(queryset.order_by().values_list("pk", flat=True)[:limit + 1])
+    ids = list(queryset.order_by().values_list("pk", flat=True)[: limit + 1])
     return ids if len(ids) <= limit else queryset.order_by().values("pk")
 
 
@@ -121,13 +123,15 @@ def skip_scan_sql(connection, model, column):
     index probe per value (a recursive query), not a read of every row. PostgreSQL only."""
     quote = connection.ops.quote_name
     table, column = quote(model._meta.db_table), quote(column)
-    return (f"WITH RECURSIVE found(value) AS ("  # noqa: S608 - names from the model
-            f" (SELECT {column} FROM {table} WHERE {column} IS NOT NULL"
-            f"  ORDER BY {column} LIMIT 1)"
-            f" UNION ALL"
-            f" SELECT (SELECT {column} FROM {table} WHERE {column} > found.value"
-            f"  ORDER BY {column} LIMIT 1) FROM found WHERE found.value IS NOT NULL)"
-            f" SELECT value FROM found WHERE value IS NOT NULL")
+    return (
+        f"WITH RECURSIVE found(value) AS ("  # noqa: S608 - names from the model
+        f" (SELECT {column} FROM {table} WHERE {column} IS NOT NULL"
+        f"  ORDER BY {column} LIMIT 1)"
+        f" UNION ALL"
+        f" SELECT (SELECT {column} FROM {table} WHERE {column} > found.value"
+        f"  ORDER BY {column} LIMIT 1) FROM found WHERE found.value IS NOT NULL)"
+        f" SELECT value FROM found WHERE value IS NOT NULL"
+    )
 
 
 class _SkipScan:
@@ -151,8 +155,11 @@ class IndexedValuesListFilter(admin.AllValuesFieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
         queryset = model_admin.get_queryset(request)
-        if (connections[queryset.db].vendor == "postgresql" and "__" not in field_path
-                and not queryset.query.where):
+        if (
+            connections[queryset.db].vendor == "postgresql"
+            and "__" not in field_path
+            and not queryset.query.where
+        ):
             self.lookup_choices = _SkipScan(model, field.column, queryset.db)
 
 
@@ -164,14 +171,14 @@ class IndexedRelatedOnlyListFilter(admin.RelatedOnlyFieldListFilter):
     def field_choices(self, field, request, model_admin):
         queryset = model_admin.get_queryset(request)
         connection = connections[queryset.db]
-        if (connection.vendor != "postgresql" or queryset.query.where
-                or "__" in self.field_path):
+        if connection.vendor != "postgresql" or queryset.query.where or "__" in self.field_path:
             return super().field_choices(field, request, model_admin)
         # Table and column names from the model, no user input.
         used = RawSQL(skip_scan_sql(connection, queryset.model, field.column), [])  # noqa: S611
         ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(include_blank=False, ordering=ordering,
-                                 limit_choices_to={"pk__in": used})
+        return field.get_choices(
+            include_blank=False, ordering=ordering, limit_choices_to={"pk__in": used}
+        )
 
 
 class PrefetchedInlineFormSet(BaseInlineFormSet):
@@ -214,8 +221,7 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         """Whether the History button (the audit log of the row) is offered."""
         return self.has_view_or_change_permission(request, obj)
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="",
-                           obj=None):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.setdefault("show_history", self.has_history_permission(request, obj))
         response = super().render_change_form(request, context, add, change, form_url, obj)
         # Rendered now, while the page knows whose it is: read-only links to related rows
@@ -241,13 +247,20 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         obj = self.get_object(request, unquote(object_id))
         reason = self.delete_refusal(obj) if obj is not None else None
         if reason:
-            if not (self.has_delete_permission(request)
-                    and self.has_view_or_change_permission(request, obj)):
+            if not (
+                self.has_delete_permission(request)
+                and self.has_view_or_change_permission(request, obj)
+            ):
                 raise PermissionDenied(reason)
             self.message_user(request, reason, messages.ERROR)
             info = self.opts.app_label, self.opts.model_name
-            return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info),
-                                                args=[obj.pk], current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse(
+                    "admin:{}_{}_change".format(*info),
+                    args=[obj.pk],
+                    current_app=self.admin_site.name,
+                )
+            )
         return super().delete_view(request, object_id, extra_context)
 
     def get_deleted_objects(self, objs, request):
@@ -263,11 +276,13 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         return actions
 
     def response_action(self, request, queryset):
-        if (request.POST.get("action") == "delete_selected"
-                and "delete_selected" not in self.get_actions(request)):
+        if request.POST.get(
+            "action"
+        ) == "delete_selected" and "delete_selected" not in self.get_actions(request):
             message = f"{self.opts.verbose_name_plural.capitalize()} are not deleted here."
-            self.message_user(request, " ".join(filter(None, [message, self.delete_refused_help])),
-                              messages.ERROR)
+            self.message_user(
+                request, " ".join(filter(None, [message, self.delete_refused_help])), messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
 
@@ -299,8 +314,9 @@ def page_viewer_may_open(admin_site, model):
     answers = request.__dict__.setdefault("_carshop_may_open", {})
     if model not in answers:
         model_admin = admin_site._registry.get(model)
-        answers[model] = (model_admin is not None
-                          and model_admin.has_view_or_change_permission(request))
+        answers[model] = model_admin is not None and model_admin.has_view_or_change_permission(
+            request
+        )
     return answers[model]
 
 
@@ -329,8 +345,10 @@ def delete_selected_outside_workflow(modeladmin, request, queryset):
         modeladmin.message_user(request, reason, messages.ERROR)
     more = len(refusals) - DELETE_REFUSALS_SHOWN
     modeladmin.message_user(
-        request, (f"…and {more} more. " if more > 0 else "") + "Nothing was deleted.",
-        messages.ERROR)
+        request,
+        (f"…and {more} more. " if more > 0 else "") + "Nothing was deleted.",
+        messages.ERROR,
+    )
     return None
 
 
@@ -416,22 +434,28 @@ class HiddenFieldsMixin:
         return self.without_hidden(request, super().get_fieldsets(request, obj))
 
     def get_readonly_fields(self, request, obj=None):
-        return without_fields(super().get_readonly_fields(request, obj),
-                              self.hidden_fields(request))
+        return without_fields(
+            super().get_readonly_fields(request, obj), self.hidden_fields(request)
+        )
 
     def get_list_display(self, request):
         return without_fields(super().get_list_display(request), self.hidden_fields(request))
 
     def get_list_filter(self, request):
         hidden = self.hidden_fields(request)
-        return [item for item in super().get_list_filter(request)
-                if (item[0] if isinstance(item, list | tuple) else item) not in hidden]
+        return [
+            item
+            for item in super().get_list_filter(request)
+            if (item[0] if isinstance(item, list | tuple) else item) not in hidden
+        ]
 
     def get_search_fields(self, request):
         hidden = self.hidden_fields(request)
-        return [name for name in super().get_search_fields(request)
-                if name.lstrip("^=@").split("__")[0] not in hidden]
+        return [
+            name
+            for name in super().get_search_fields(request)
+            if name.lstrip("^=@").split("__")[0] not in hidden
+        ]
 
     def has_history_permission(self, request, obj=None):
-        return (not self.hidden_fields(request)
-                and super().has_history_permission(request, obj))
+        return not self.hidden_fields(request) and super().has_history_permission(request, obj)

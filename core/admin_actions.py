@@ -45,8 +45,13 @@ def report_refusal(modeladmin: ModelAdmin[Any], request: HttpRequest, exc: Excep
     modeladmin.message_user(request, refusal_text(exc), messages.ERROR)
 
 
-def run_service(modeladmin: ModelAdmin[Any], request: HttpRequest, call: Callable[..., T],
-                *args: Any, **kwargs: Any) -> tuple[bool, T | None]:
+def run_service(
+    modeladmin: ModelAdmin[Any],
+    request: HttpRequest,
+    call: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> tuple[bool, T | None]:
     """Call a service; report its refusal. (True, result) when it ran, (False, None) when it
     refused."""
     try:
@@ -56,10 +61,13 @@ def run_service(modeladmin: ModelAdmin[Any], request: HttpRequest, call: Callabl
         return False, None
 
 
-def run_for_each(modeladmin: ModelAdmin[Any], request: HttpRequest, objects: Iterable[T],
-                 call: Callable[[T], R],
-                 summary: Callable[[list[tuple[T, R]]], str | None] | None = None,
-                 ) -> list[tuple[T, R]]:
+def run_for_each(
+    modeladmin: ModelAdmin[Any],
+    request: HttpRequest,
+    objects: Iterable[T],
+    call: Callable[[T], R],
+    summary: Callable[[list[tuple[T, R]]], str | None] | None = None,
+) -> list[tuple[T, R]]:
     """Call `call(obj)` for each object (an action over the selected rows). What was done is
     reported first: `summary` is given the (object, result) pairs of the calls that ran, when
     there are any, and returns the success message (or None when it reported them itself).
@@ -89,17 +97,22 @@ class RefusalsAsMessages(_AdminBase):
     """A refusal raised while saving or deleting on an admin page is shown as a message on the
     same page (the admin view's transaction was rolled back whole), not as an error page."""
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "",
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except REFUSALS as exc:
             report_refusal(self, request, exc)
             return HttpResponseRedirect(request.get_full_path())
 
-    def delete_view(self, request: HttpRequest, object_id: str,
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         try:
             return super().delete_view(request, object_id, extra_context)
         except REFUSALS as exc:

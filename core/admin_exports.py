@@ -47,29 +47,46 @@ def export_resource(resource_class, hidden):
                 continue
             field = self.fields[name]
             model_field = concrete.get(field.attribute)
-            if (model_field is not None and model_field.many_to_one
-                    and isinstance(field.widget, widgets.ForeignKeyWidget)
-                    and field.widget.field == "pk"):
+            if (
+                model_field is not None
+                and model_field.many_to_one
+                and isinstance(field.widget, widgets.ForeignKeyWidget)
+                and field.widget.field == "pk"
+            ):
                 field.attribute = model_field.attname
-                field.widget = (widgets.IntegerWidget()
-                                if isinstance(model_field.target_field, models.IntegerField)
-                                else widgets.Widget())
+                field.widget = (
+                    widgets.IntegerWidget()
+                    if isinstance(model_field.target_field, models.IntegerField)
+                    else widgets.Widget()
+                )
 
     # Named like the resource it narrows: the export form names its fields after it.
-    return type(resource_class.__name__, (resource_class,),
-                {"__init__": __init__, "__module__": resource_class.__module__,
-                 "__qualname__": resource_class.__qualname__})
+    return type(
+        resource_class.__name__,
+        (resource_class,),
+        {
+            "__init__": __init__,
+            "__module__": resource_class.__module__,
+            "__qualname__": resource_class.__qualname__,
+        },
+    )
 
 
 def neutralized(dataset, resource, selected_fields):
     """`dataset` with every text a spreadsheet would evaluate written as text; numbers of
     numeric columns (a negative quantity) left as they are."""
-    numeric = [isinstance(field.widget, widgets.NumberWidget)
-               for field in resource.get_export_fields(selected_fields)]
+    numeric = [
+        isinstance(field.widget, widgets.NumberWidget)
+        for field in resource.get_export_fields(selected_fields)
+    ]
     safe = tablib.Dataset(headers=dataset.headers, title=dataset.title)
     for row in dataset:
-        safe.append([neutralize_value(value, numeric=number)
-                     for value, number in zip(row, numeric, strict=True)])
+        safe.append(
+            [
+                neutralize_value(value, numeric=number)
+                for value, number in zip(row, numeric, strict=True)
+            ]
+        )
     return safe
 
 
@@ -83,8 +100,11 @@ class ExportForm(SelectableFieldsExportForm):
         for name, field in list(self.fields.items()):
             if field.widget.is_hidden and name in self.errors:
                 for error in self.errors.pop(name):
-                    self.add_error(None, f"The form was changed before it was sent ({name}: "
-                                   f"{error}). Open the export again from the list.")
+                    self.add_error(
+                        None,
+                        f"The form was changed before it was sent ({name}: "
+                        f"{error}). Open the export again from the list.",
+                    )
 
 
 class ListExportMixin(ExportMixin):
@@ -121,8 +141,12 @@ class ListExportMixin(ExportMixin):
         except IncorrectLookupParameters:
             # Django's list answers such an address with ?e=1; the export says what happened.
             self.message_user(
-                request, "The list's filters in this address cannot be read, so nothing was "
-                "exported. Filter the list again and export from there.", messages.ERROR)
+                request,
+                "The list's filters in this address cannot be read, so nothing was "
+                "exported. Filter the list again and export from there.",
+                messages.ERROR,
+            )
             info = self.opts.app_label, self.opts.model_name
-            return HttpResponseRedirect(reverse("admin:{}_{}_changelist".format(*info),
-                                                current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
+            )

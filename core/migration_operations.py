@@ -36,8 +36,9 @@ class PostgreSQLOnlySQL(migrations.RunSQL):
 def trigram_extension():
     """pg_trgm, which "contains" indexes need (trusted: a database owner may create it). It is
     left in place when migrating back: other indexes may use it."""
-    return PostgreSQLOnlySQL("CREATE EXTENSION IF NOT EXISTS pg_trgm",
-                             reverse_sql=migrations.RunSQL.noop)
+    return PostgreSQLOnlySQL(
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm", reverse_sql=migrations.RunSQL.noop
+    )
 
 
 class TrigramIndexSQL(PostgreSQLOnlySQL):
@@ -50,15 +51,19 @@ class TrigramIndexSQL(PostgreSQLOnlySQL):
 
     def create_sql(self, concurrently=False):
         how = "CONCURRENTLY " if concurrently else ""
-        return (f"CREATE INDEX {how}IF NOT EXISTS {self.index_name} ON {self.table} "
-                f"USING gin (({self.expression}) gin_trgm_ops)")
+        return (
+            f"CREATE INDEX {how}IF NOT EXISTS {self.index_name} ON {self.table} "
+            f"USING gin (({self.expression}) gin_trgm_ops)"
+        )
 
 
 def trigram_index(name, table, expression):
     """A GIN trigram index, so `LIKE '%words%'` on `expression` is an index scan. For Django's
     icontains the expression is UPPER("column"), which is what the lookup compares."""
     return TrigramIndexSQL(
-        name, table, expression,
+        name,
+        table,
+        expression,
         sql=f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (({expression}) gin_trgm_ops)",
         reverse_sql=f"DROP INDEX IF EXISTS {name}",
     )
@@ -79,8 +84,13 @@ class CheckExistingRows(migrations.AddConstraint):
             if constraint.condition is not None:
                 rows = rows.filter(constraint.condition)
             fields = list(constraint.fields)
-            twice = (rows.order_by().values(*fields).annotate(count=models.Count("pk"))
-                     .filter(count__gt=1).values(*fields))
+            twice = (
+                rows.order_by()
+                .values(*fields)
+                .annotate(count=models.Count("pk"))
+                .filter(count__gt=1)
+                .values(*fields)
+            )
             taken = models.Q()
             for values in twice[:10]:
                 taken |= models.Q(**values)
@@ -96,7 +106,8 @@ class CheckExistingRows(migrations.AddConstraint):
             raise ValueError(
                 f"{model._meta.label_lower} rows break {self.constraint.name} "
                 f"({self.constraint.violation_error_message}): ids {shown}. Correct them, then "
-                "migrate again.")
+                "migrate again."
+            )
         super().database_forwards(app_label, schema_editor, from_state, to_state)
 
 
@@ -148,8 +159,10 @@ class GuardDataLoss(Operation):
         refuse_data_loss(schema_editor.connection, [(app_label, None, self)])
 
     def describe(self):
-        return (f"Refuse to migrate back while {', '.join(self.tables + list(self.columns))} "
-                f"hold data, unless {ALLOW_DATA_LOSS}=1")
+        return (
+            f"Refuse to migrate back while {', '.join(self.tables + list(self.columns))} "
+            f"hold data, unless {ALLOW_DATA_LOSS}=1"
+        )
 
     def data_at_risk(self, connection):
         """["table (N rows)", "table.column (N values)"] of what reversing would delete."""
@@ -166,18 +179,21 @@ class GuardDataLoss(Operation):
             for table, names in self.columns.items():
                 if table not in existing:
                     continue
-                present = {c.name for c in connection.introspection.get_table_description(
-                    cursor, table)}
+                present = {
+                    c.name for c in connection.introspection.get_table_description(cursor, table)
+                }
                 for column in names:
                     if column not in present:
                         continue
                     cursor.execute(
                         f"SELECT COUNT(*) FROM {qn(table)} WHERE {qn(column)} IS NOT NULL "  # noqa: S608
-                        f"AND CAST({qn(column)} AS TEXT) <> ''")
+                        f"AND CAST({qn(column)} AS TEXT) <> ''"
+                    )
                     values = cursor.fetchone()[0]
                     if values:
-                        found.append(f"{table}.{column} ({values} value"
-                                     f"{'' if values == 1 else 's'})")
+                        found.append(
+                            f"{table}.{column} ({values} value{'' if values == 1 else 's'})"
+                        )
         return found
 
 
@@ -191,14 +207,16 @@ def refuse_data_loss(connection, guards):
     if not at_risk:
         return
     if data_loss_allowed():
-        logger.warning("migrating back deletes data (%s=1)", ALLOW_DATA_LOSS,
-                       extra={"data": at_risk})
+        logger.warning(
+            "migrating back deletes data (%s=1)", ALLOW_DATA_LOSS, extra={"data": at_risk}
+        )
         return
     raise DataLossRefused(
         f"migrating back would delete data: {', '.join(at_risk)}. Nothing was changed. Take a "
         f"backup first (manage.py backup --type=pre-update), then run again with "
         f"{ALLOW_DATA_LOSS}=1, or restore the pre-update backup instead of migrating back "
-        "(docs/operations.md, Rolling back a release)")
+        "(docs/operations.md, Rolling back a release)"
+    )
 
 
 def plan_guards(plan, apps):
@@ -221,16 +239,17 @@ def plan_guards(plan, apps):
                 except LookupError:  # deleted or renamed by a later migration
                     continue
                 tables.append(model._meta.db_table)
-                tables += [field.remote_field.through._meta.db_table
-                           for field in model._meta.local_many_to_many
-                           if field.remote_field.through._meta.auto_created]
+                tables += [
+                    field.remote_field.through._meta.db_table
+                    for field in model._meta.local_many_to_many
+                    if field.remote_field.through._meta.auto_created
+                ]
             own = [GuardDataLoss(tables=tables)] if tables else []
         guards += [(migration.app_label, migration.name, guard) for guard in own]
     return guards
 
 
-def refuse_data_loss_before_migrate(sender, plan=None, apps=None, using=DEFAULT_DB_ALIAS,
-                                    **kwargs):
+def refuse_data_loss_before_migrate(sender, plan=None, apps=None, using=DEFAULT_DB_ALIAS, **kwargs):
     """pre_migrate receiver: check every guard of the migrations `migrate` is about to reverse,
     before the first one is."""
     guards = plan_guards(plan, apps)

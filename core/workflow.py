@@ -25,10 +25,16 @@ class Pipeline:
     message.
     """
 
-    def __init__(self, moves: Mapping[str, Iterable[str]], *, error: type[DomainError],
-                 refusal: Callable[..., str]) -> None:
+    def __init__(
+        self,
+        moves: Mapping[str, Iterable[str]],
+        *,
+        error: type[DomainError],
+        refusal: Callable[..., str],
+    ) -> None:
         self.moves: dict[str, tuple[str, ...]] = {
-            source: tuple(targets) for source, targets in moves.items()}
+            source: tuple(targets) for source, targets in moves.items()
+        }
         self.error = error
         self.refusal = refusal
 
@@ -45,8 +51,7 @@ class Pipeline:
         """The statuses that may move to one of `targets`, in the order declared."""
         return tuple(source for source in self.moves if self.allows(source, *targets))
 
-    def check(self, obj: Any, *targets: str,
-              refusal: Callable[..., str] | None = None) -> None:
+    def check(self, obj: Any, *targets: str, refusal: Callable[..., str] | None = None) -> None:
         """Raise the pipeline's error unless `obj` may move from its status to one of
         `targets`; `refusal` words this refusal when the pipeline's own wording does not fit."""
         if not self.allows(obj.status, *targets):

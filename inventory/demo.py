@@ -40,20 +40,44 @@ SUPPLIERS = [
 ]
 # category, descriptions, brands, cost range (dollars)
 CATALOG = [
-    ("Filters", ["Oil filter", "Engine air filter", "Cabin air filter", "Fuel filter"],
-     ["Wix", "Fram", "Mann"], (4, 28)),
-    ("Brakes", ["Front brake pads", "Rear brake pads", "Front rotor", "Rear rotor",
-                "Brake caliper"], ["Akebono", "Wagner", "Bosch"], (25, 160)),
+    (
+        "Filters",
+        ["Oil filter", "Engine air filter", "Cabin air filter", "Fuel filter"],
+        ["Wix", "Fram", "Mann"],
+        (4, 28),
+    ),
+    (
+        "Brakes",
+        ["Front brake pads", "Rear brake pads", "Front rotor", "Rear rotor", "Brake caliper"],
+        ["Akebono", "Wagner", "Bosch"],
+        (25, 160),
+    ),
     ("Ignition", ["Spark plug", "Ignition coil"], ["NGK", "Denso", "Champion"], (6, 75)),
-    ("Fluids", ["Synthetic oil 5W-30 (qt)", "ATF (qt)", "Coolant (gal)", "Brake fluid"],
-     ["Mobil 1", "Valvoline", "Prestone"], (5, 30)),
-    ("Electrical", ["Battery group 24F", "Alternator", "Starter", "Headlight bulb"],
-     ["Interstate", "Bosch", "Sylvania"], (12, 320)),
+    (
+        "Fluids",
+        ["Synthetic oil 5W-30 (qt)", "ATF (qt)", "Coolant (gal)", "Brake fluid"],
+        ["Mobil 1", "Valvoline", "Prestone"],
+        (5, 30),
+    ),
+    (
+        "Electrical",
+        ["Battery group 24F", "Alternator", "Starter", "Headlight bulb"],
+        ["Interstate", "Bosch", "Sylvania"],
+        (12, 320),
+    ),
     ("Wipers", ["Wiper blade 22in", "Wiper blade 18in"], ["Bosch", "Rain-X"], (6, 22)),
-    ("Suspension", ["Front strut", "Sway bar link", "Control arm", "Wheel bearing"],
-     ["Monroe", "Moog", "KYB"], (18, 210)),
-    ("Belts & hoses", ["Serpentine belt", "Timing belt kit", "Upper radiator hose"],
-     ["Gates", "Dayco"], (15, 180)),
+    (
+        "Suspension",
+        ["Front strut", "Sway bar link", "Control arm", "Wheel bearing"],
+        ["Monroe", "Moog", "KYB"],
+        (18, 210),
+    ),
+    (
+        "Belts & hoses",
+        ["Serpentine belt", "Timing belt kit", "Upper radiator hose"],
+        ["Gates", "Dayco"],
+        (15, 180),
+    ),
 ]
 
 
@@ -85,10 +109,17 @@ def seed(rng, scale, context):
         MarkupRule.objects.get_or_create(up_to=up_to, defaults={"multiplier": multiplier})
 
     vehicles = _vehicles(rng, scale, customers, advisor)
-    suppliers = [Supplier.objects.get_or_create(name=name, defaults={
-        "account_number": account, "phone": phone,
-        "email": f"orders@{name.split()[0].lower()}.example"})[0]
-        for name, account, phone in SUPPLIERS]
+    suppliers = [
+        Supplier.objects.get_or_create(
+            name=name,
+            defaults={
+                "account_number": account,
+                "phone": phone,
+                "email": f"orders@{name.split()[0].lower()}.example",
+            },
+        )[0]
+        for name, account, phone in SUPPLIERS
+    ]
     parts = _parts(rng, scale, suppliers)
     orders = _stock_the_parts_room(rng, parts, suppliers, manager or advisor)
 
@@ -96,8 +127,10 @@ def seed(rng, scale, context):
     context["parts"] = parts
     context["suppliers"] = suppliers
     low = Part.objects.low_stock().count()
-    return (f"{len(vehicles)} vehicles, {len(suppliers)} suppliers, {len(parts)} parts "
-            f"({low} low on stock), {len(orders)} purchase orders")
+    return (
+        f"{len(vehicles)} vehicles, {len(suppliers)} suppliers, {len(parts)} parts "
+        f"({low} low on stock), {len(orders)} purchase orders"
+    )
 
 
 def _vehicles(rng, scale, customers, advisor):
@@ -109,10 +142,16 @@ def _vehicles(rng, scale, customers, advisor):
         # One in eight belongs to the business (trade-ins, lot cars).
         owner = rng.choice(customers) if customers and index % 8 else None
         vehicle = services.create_vehicle(
-            make_vin(rng, wmi, year, used), model=rng.choice(models), model_year=year,
-            color=rng.choice(COLORS), engine=rng.choice(ENGINES), owner=owner,
-            plate="" if owner is None else f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
-                                           f"{rng.randint(100, 999)}{rng.randint(1000, 9999)}",
+            make_vin(rng, wmi, year, used),
+            model=rng.choice(models),
+            model_year=year,
+            color=rng.choice(COLORS),
+            engine=rng.choice(ENGINES),
+            owner=owner,
+            plate=""
+            if owner is None
+            else f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
+            f"{rng.randint(100, 999)}{rng.randint(1000, 9999)}",
         )
         reading = rng.randint(7_000, 15_000) * max(1, today.year - year)
         read_on = today - timedelta(days=rng.randint(400, 900))
@@ -133,17 +172,21 @@ def _parts(rng, scale, suppliers):
         brand = rng.choice(brands)
         cost = Decimal(rng.randint(low * 100, high * 100)) / 100
         reorder_point = rng.choice([0, 2, 2, 4, 6, 10])
-        parts.append(Part.objects.create(
-            sku=f"{category[:3].upper()}-{brand[:3].upper()}-{index + 1:05d}",
-            description=f"{rng.choice(descriptions)} ({brand})",
-            brand=brand, category=category, unit_cost=cost,
-            price_override=(cost * 2).quantize(Decimal("0.01")) if index % 25 == 0 else None,
-            taxable=category != "Fluids" or index % 2 == 0,
-            bin_location=f"{chr(65 + index % 6)}-{index % 12 + 1:02d}",
-            reorder_point=reorder_point,
-            reorder_quantity=max(reorder_point * 2, 4) if reorder_point else 0,
-            supplier=suppliers[index % len(suppliers)],
-        ))
+        parts.append(
+            Part.objects.create(
+                sku=f"{category[:3].upper()}-{brand[:3].upper()}-{index + 1:05d}",
+                description=f"{rng.choice(descriptions)} ({brand})",
+                brand=brand,
+                category=category,
+                unit_cost=cost,
+                price_override=(cost * 2).quantize(Decimal("0.01")) if index % 25 == 0 else None,
+                taxable=category != "Fluids" or index % 2 == 0,
+                bin_location=f"{chr(65 + index % 6)}-{index % 12 + 1:02d}",
+                reorder_point=reorder_point,
+                reorder_quantity=max(reorder_point * 2, 4) if reorder_point else 0,
+                supplier=suppliers[index % len(suppliers)],
+            )
+        )
     return parts
 
 
@@ -158,34 +201,41 @@ def _stock_the_parts_room(rng, parts, suppliers, user):
         if not items:
             continue
         # A fifth of the parts arrive short, so the low-stock list has something on it.
-        lines = [(part, part.reorder_point + rng.randint(1, 8) if index % 5 else
-                  max(part.reorder_point, 1), part.unit_cost)
-                 for index, part in enumerate(items)]
-        order = services.create_purchase_order(supplier, lines, user=user,
-                                               notes="Opening stock.")
+        lines = [
+            (
+                part,
+                part.reorder_point + rng.randint(1, 8) if index % 5 else max(part.reorder_point, 1),
+                part.unit_cost,
+            )
+            for index, part in enumerate(items)
+        ]
+        order = services.create_purchase_order(supplier, lines, user=user, notes="Opening stock.")
         services.place_purchase_order(order, user=user, supplier_reference=f"OS-{order.pk}")
         services.receive_purchase_order(order, user=user, packing_slip=f"PS-{order.pk}01")
         orders.append(order)
 
     for part in parts[:: max(1, len(parts) // 6)][:6]:
         if part.on_hand > 1:
-            services.adjust_stock(part, -1, reason="Cycle count: one short on the shelf",
-                                  user=user)
+            services.adjust_stock(part, -1, reason="Cycle count: one short on the shelf", user=user)
 
     first, second, third, fourth = (by_supplier[s.pk] for s in suppliers[:4])
-    draft = services.create_purchase_order(suppliers[0], [(p, 5) for p in first[:3]],
-                                           user=user, notes="Filters for the spring special.")
-    ordered = services.create_purchase_order(suppliers[1], [(p, 4) for p in second[:4]],
-                                             user=user)
+    draft = services.create_purchase_order(
+        suppliers[0],
+        [(p, 5) for p in first[:3]],
+        user=user,
+        notes="Filters for the spring special.",
+    )
+    ordered = services.create_purchase_order(suppliers[1], [(p, 4) for p in second[:4]], user=user)
     services.place_purchase_order(ordered, user=user, supplier_reference="WP-55012")
-    partial = services.create_purchase_order(suppliers[2], [(p, 6) for p in third[:3]],
-                                             user=user)
+    partial = services.create_purchase_order(suppliers[2], [(p, 6) for p in third[:3]], user=user)
     services.place_purchase_order(partial, user=user)
     lines = list(partial.lines.order_by("id"))
-    services.receive_purchase_order(partial, {lines[0].pk: 6, lines[1].pk: 2}, user=user,
-                                    packing_slip="DPD-77881")
-    cancelled = services.create_purchase_order(suppliers[3], [(p, 2) for p in fourth[:2]],
-                                               user=user)
+    services.receive_purchase_order(
+        partial, {lines[0].pk: 6, lines[1].pk: 2}, user=user, packing_slip="DPD-77881"
+    )
+    cancelled = services.create_purchase_order(
+        suppliers[3], [(p, 2) for p in fourth[:2]], user=user
+    )
     services.cancel_purchase_order(cancelled, user=user, reason="Found them cheaper locally.")
     orders += [draft, ordered, partial, cancelled]
     return [PurchaseOrder.objects.get(pk=order.pk) for order in orders]

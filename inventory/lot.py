@@ -55,38 +55,55 @@ class StockUnit(models.Model):
     DEAL_ONLY = (Status.RESERVED, Status.SOLD, Status.RETURNED)
 
     stock_number = models.CharField(max_length=20, unique=True)
-    vehicle = models.ForeignKey("inventory.Vehicle", on_delete=models.PROTECT,
-                                related_name="stock_units")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACQUIRED,
-                              editable=False)
+    vehicle = models.ForeignKey(
+        "inventory.Vehicle", on_delete=models.PROTECT, related_name="stock_units"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACQUIRED, editable=False
+    )
     source = models.CharField("acquired by", max_length=12, choices=Source.choices)
-    acquired_from = models.CharField(max_length=160, blank=True,
-                                     help_text="Seller, auction house or dealer.")
+    acquired_from = models.CharField(
+        max_length=160, blank=True, help_text="Seller, auction house or dealer."
+    )
     acquired_on = models.DateField(default=timezone.localdate)
-    acquisition_cost = models.DecimalField(max_digits=10, decimal_places=2,
-                                           validators=[MinValueValidator(Decimal("0")),
-                                                       at_most(MAX_VEHICLE_AMOUNT,
-                                                               "for a vehicle")])
-    asking_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
-                                       validators=[MinValueValidator(Decimal("0")),
-                                                   at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
-    internet_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
-                                         validators=[MinValueValidator(Decimal("0")),
-                                                     at_most(MAX_VEHICLE_AMOUNT,
-                                                             "for a vehicle")],
-                                         help_text="Price advertised online, if different.")
-    title_status = models.CharField(max_length=12, choices=TitleStatus.choices,
-                                    default=TitleStatus.MISSING)
+    acquisition_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+    )
+    asking_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+    )
+    internet_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+        help_text="Price advertised online, if different.",
+    )
+    title_status = models.CharField(
+        max_length=12, choices=TitleStatus.choices, default=TitleStatus.MISSING
+    )
     # The first day the unit was on sale during this stay (the front line): set when it first
     # becomes available, kept when it goes back to reconditioning or a deal is unwound.
-    available_on = models.DateField("on the front line since", null=True, blank=True,
-                                    editable=False)
+    available_on = models.DateField(
+        "on the front line since", null=True, blank=True, editable=False
+    )
     # The day the unit left the lot (sold, wholesaled, returned); days in stock stop there.
     disposed_on = models.DateField(null=True, blank=True, editable=False)
-    wholesale_price = models.DecimalField(max_digits=10, decimal_places=2, null=True,
-                                          blank=True, editable=False,
-                                          validators=[at_most(MAX_VEHICLE_AMOUNT,
-                                                              "for a vehicle")])
+    wholesale_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,19 +119,24 @@ class StockUnit(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["vehicle"], condition=~Q(status__in=["sold", "wholesaled", "returned"]),
+                fields=["vehicle"],
+                condition=~Q(status__in=["sold", "wholesaled", "returned"]),
                 name="stockunit_one_in_stock_per_vehicle",
                 violation_error_message="This vehicle is already in stock.",
             ),
             models.CheckConstraint(
-                condition=Q(acquisition_cost__gte=0), name="stockunit_cost_not_negative",
+                condition=Q(acquisition_cost__gte=0),
+                name="stockunit_cost_not_negative",
                 violation_error_message="An acquisition cost cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=(Q(status__in=["sold", "wholesaled", "returned"],
-                             disposed_on__isnull=False)
-                           | (~Q(status__in=["sold", "wholesaled", "returned"])
-                              & Q(disposed_on__isnull=True))),
+                condition=(
+                    Q(status__in=["sold", "wholesaled", "returned"], disposed_on__isnull=False)
+                    | (
+                        ~Q(status__in=["sold", "wholesaled", "returned"])
+                        & Q(disposed_on__isnull=True)
+                    )
+                ),
                 name="stockunit_disposed_iff_gone",
                 violation_error_message="Only a unit that left the lot has a disposal date.",
             ),
@@ -128,9 +150,16 @@ class StockUnit(models.Model):
                 name="stockunit_available_after_acquired",
                 violation_error_message="A unit cannot go on sale before it was acquired.",
             ),
-            bounded("acquisition_cost", "asking_price", "internet_price", "wholesale_price",
-                    limit=MAX_VEHICLE_AMOUNT, name="stockunit_amounts_bounded",
-                    what="for a vehicle", nullable=True),
+            bounded(
+                "acquisition_cost",
+                "asking_price",
+                "internet_price",
+                "wholesale_price",
+                limit=MAX_VEHICLE_AMOUNT,
+                name="stockunit_amounts_bounded",
+                what="for a vehicle",
+                nullable=True,
+            ),
         ]
 
     def __str__(self):
@@ -195,15 +224,25 @@ class StockUnitCost(models.Model):
     # Private: a random folder per file, served only through a permission check
     # (inventory/files.py); receipts uploaded before keep their old names and work the same.
     receipt = models.FileField(
-        upload_to="stock/receipts/%Y/%m/", storage=private_storage, blank=True,
+        upload_to="stock/receipts/%Y/%m/",
+        storage=private_storage,
+        blank=True,
         validators=[FileExtensionValidator(["pdf", "jpg", "jpeg", "png", "webp"])],
     )
-    amount = models.DecimalField(max_digits=10, decimal_places=2,
-                                 validators=[MinValueValidator(Decimal("0")),
-                                             at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
+    amount = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+    )
     incurred_on = models.DateField(default=timezone.localdate)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -211,10 +250,17 @@ class StockUnitCost(models.Model):
         ordering = ["unit", "incurred_on", "id"]
         verbose_name = "stock unit cost"
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="stockunitcost_not_negative",
-                                   violation_error_message="A cost cannot be negative."),
-            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="stockunitcost_amount_bounded",
-                    what="for a vehicle"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="stockunitcost_not_negative",
+                violation_error_message="A cost cannot be negative.",
+            ),
+            bounded(
+                "amount",
+                limit=MAX_VEHICLE_AMOUNT,
+                name="stockunitcost_amount_bounded",
+                what="for a vehicle",
+            ),
         ]
 
     def __str__(self):
@@ -237,7 +283,9 @@ class StockUnitPhoto(models.Model):
         verbose_name = "stock unit photo"
         constraints = [
             models.UniqueConstraint(
-                fields=["unit"], condition=Q(is_main=True), name="stockunitphoto_one_main",
+                fields=["unit"],
+                condition=Q(is_main=True),
+                name="stockunitphoto_one_main",
                 violation_error_message="A stock unit has one main photo.",
             ),
         ]

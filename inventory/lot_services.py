@@ -36,24 +36,33 @@ def transition(unit: StockUnit, status: str, *, on: date | None = None) -> Stock
     else:
         unit.disposed_on = None
         unit.wholesale_price = None
-    unit.save(update_fields=["status", "available_on", "disposed_on", "wholesale_price",
-                             "updated_at"])
+    unit.save(
+        update_fields=["status", "available_on", "disposed_on", "wholesale_price", "updated_at"]
+    )
     _publish(unit)
     return unit
 
 
-LISTING_EVENTS = {StockUnit.Status.AVAILABLE: STOCK_UNIT_AVAILABLE,
-                  StockUnit.Status.SOLD: STOCK_UNIT_SOLD}
+LISTING_EVENTS = {
+    StockUnit.Status.AVAILABLE: STOCK_UNIT_AVAILABLE,
+    StockUnit.Status.SOLD: STOCK_UNIT_SOLD,
+}
 
 
 def _publish(unit):
     event_type = LISTING_EVENTS.get(unit.status)
     if event_type is None:
         return
-    webhooks.publish(event_type, {
-        "stock_unit": unit.pk, "stock_number": unit.stock_number, "status": unit.status,
-        "price": unit.internet_price or unit.asking_price, "vehicle": unit.vehicle_id,
-    })
+    webhooks.publish(
+        event_type,
+        {
+            "stock_unit": unit.pk,
+            "stock_number": unit.stock_number,
+            "status": unit.status,
+            "price": unit.internet_price or unit.asking_price,
+            "vehicle": unit.vehicle_id,
+        },
+    )
 
 
 def acquire_unit(unit: StockUnit) -> StockUnit:
@@ -65,9 +74,7 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
         vehicle = Vehicle.objects.select_for_update().get(pk=unit.vehicle_id)
         current = vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).first()
         if current is not None:
-            raise StockUnitError(
-                f"{vehicle} is already in stock as {current.stock_number}."
-            )
+            raise StockUnitError(f"{vehicle} is already in stock as {current.stock_number}.")
         too_much = limits.message(limits.MAX_VEHICLE_AMOUNT, "for a vehicle")
         for name in ("acquisition_cost", "asking_price", "internet_price"):
             if (getattr(unit, name) or 0) > limits.MAX_VEHICLE_AMOUNT:
@@ -130,8 +137,9 @@ def set_main_photo(photo: StockUnitPhoto) -> StockUnitPhoto:
     Saved one by one (not a bulk update) so the audit log shows the change."""
     with transaction.atomic():
         StockUnit.objects.select_for_update().get(pk=photo.unit_id)
-        for previous in StockUnitPhoto.objects.filter(unit_id=photo.unit_id,
-                                                      is_main=True).exclude(pk=photo.pk):
+        for previous in StockUnitPhoto.objects.filter(unit_id=photo.unit_id, is_main=True).exclude(
+            pk=photo.pk
+        ):
             previous.is_main = False
             previous.save(update_fields=["is_main"])
         photo.is_main = True
@@ -156,15 +164,20 @@ def _copy_state(source: StockUnit, target: StockUnit) -> None:
 
 
 # A unit may be deleted (entered by mistake) only while it is on the lot and on no deal.
-UNIT_DELETABLE = (StockUnit.Status.ACQUIRED, StockUnit.Status.RECONDITIONING,
-                  StockUnit.Status.AVAILABLE)
+UNIT_DELETABLE = (
+    StockUnit.Status.ACQUIRED,
+    StockUnit.Status.RECONDITIONING,
+    StockUnit.Status.AVAILABLE,
+)
 
 
 def unit_deletion_refusal(unit: StockUnit) -> str | None:
     """Why a stock unit may not be deleted (it stays for the record), or None when it may be."""
     if unit.status not in UNIT_DELETABLE or unit.deals.exists():
-        return (f"{unit.stock_number} is {unit.get_status_display().lower()}"
-                f"{' and has deals' if unit.status in UNIT_DELETABLE else ''}: a unit is "
-                f"moved through its deals, wholesaled or returned, never deleted; only a "
-                f"unit entered by mistake, with no deal, is.")
+        return (
+            f"{unit.stock_number} is {unit.get_status_display().lower()}"
+            f"{' and has deals' if unit.status in UNIT_DELETABLE else ''}: a unit is "
+            f"moved through its deals, wholesaled or returned, never deleted; only a "
+            f"unit entered by mistake, with no deal, is."
+        )
     return None

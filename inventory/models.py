@@ -59,12 +59,13 @@ class VehicleQuerySet(models.QuerySet):
         if not digits and all(char.isalpha() or char in _NAME_PUNCTUATION for char in word):
             matched = Customer.objects.filter(display_name__icontains=word)
         elif (digits >= 7 or (digits >= 4 and not word.isdigit())) and all(
-                char.isdigit() or char in "()+-. " for char in word):
+            char.isdigit() or char in "()+-. " for char in word
+        ):
             # Six digits alone are the tail of a VIN, not a phone number.
             matched = Customer.objects.search(word)
         else:
             return condition
-        ids = list(matched.order_by().values_list("pk", flat=True)[:OWNER_MATCH_LIMIT + 1])
+        ids = list(matched.order_by().values_list("pk", flat=True)[: OWNER_MATCH_LIMIT + 1])
         if len(ids) > OWNER_MATCH_LIMIT:
             return condition | Q(owner__in=matched.values("pk"))
         return condition | Q(owner_id__in=ids) if ids else condition
@@ -76,26 +77,35 @@ class Vehicle(models.Model):
     vin = models.CharField("VIN", max_length=17, unique=True)
     # The VIN read backwards: "last 6 of the VIN" becomes a prefix search the index can answer.
     vin_reversed = models.CharField(max_length=17, editable=False, db_index=True)
-    make = models.CharField(max_length=60, blank=True,
-                            help_text="Filled from the VIN when left empty.")
+    make = models.CharField(
+        max_length=60, blank=True, help_text="Filled from the VIN when left empty."
+    )
     model = models.CharField(max_length=60, blank=True)
-    model_year = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                  help_text="Filled from the VIN when left empty.")
+    model_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Filled from the VIN when left empty."
+    )
     trim = models.CharField(max_length=60, blank=True)
     engine = models.CharField(max_length=60, blank=True)
     color = models.CharField("colour", max_length=40, blank=True)
     plate = models.CharField(max_length=16, blank=True)
     country = models.CharField("made in", max_length=60, blank=True, editable=False)
     owner = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="vehicles",
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="vehicles",
         help_text="Empty while the business itself owns the vehicle.",
     )
     # The latest reading (by date), kept by inventory.services.record_odometer.
-    odometer = models.PositiveIntegerField("last odometer reading", null=True, blank=True,
-                                           editable=False,
-                                           validators=[at_most(MAX_ODOMETER, "on an odometer")])
-    odometer_read_on = models.DateField("odometer read on", null=True, blank=True,
-                                        editable=False)
+    odometer = models.PositiveIntegerField(
+        "last odometer reading",
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[at_most(MAX_ODOMETER, "on an odometer")],
+    )
+    odometer_read_on = models.DateField("odometer read on", null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -110,10 +120,18 @@ class Vehicle(models.Model):
             models.Index(fields=["model_year"], name="vehicle_model_year_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Exact(Length("vin"), 17), name="vehicle_vin_17",
-                                   violation_error_message="A VIN has 17 characters."),
-            bounded("odometer", limit=MAX_ODOMETER, name="vehicle_odometer_bounded",
-                    what="on an odometer", nullable=True),
+            models.CheckConstraint(
+                condition=Exact(Length("vin"), 17),
+                name="vehicle_vin_17",
+                violation_error_message="A VIN has 17 characters.",
+            ),
+            bounded(
+                "odometer",
+                limit=MAX_ODOMETER,
+                name="vehicle_odometer_bounded",
+                what="on an odometer",
+                nullable=True,
+            ),
         ]
 
     def __str__(self):
@@ -143,10 +161,14 @@ class OdometerReading(models.Model):
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="readings")
     reading = models.PositiveIntegerField(validators=[at_most(MAX_ODOMETER, "on an odometer")])
     read_on = models.DateField()
-    note = models.CharField(max_length=200, blank=True,
-                            help_text="Required when the reading is lower than an earlier one.")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Required when the reading is lower than an earlier one.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -156,8 +178,12 @@ class OdometerReading(models.Model):
             models.Index(fields=["read_on"], name="odometer_read_on_idx"),
         ]
         constraints = [
-            bounded("reading", limit=MAX_ODOMETER, name="odometer_reading_bounded",
-                    what="on an odometer"),
+            bounded(
+                "reading",
+                limit=MAX_ODOMETER,
+                name="odometer_reading_bounded",
+                what="on an odometer",
+            ),
         ]
 
     def __str__(self):
@@ -183,27 +209,44 @@ class Part(models.Model):
     description = models.CharField(max_length=200)
     brand = models.CharField(max_length=60, blank=True)
     category = models.CharField(max_length=60, blank=True, db_index=True)
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
-                                    validators=[MinValueValidator(Decimal("0")),
-                                                at_most(MAX_PART_PRICE, "per part")],
-                                    help_text="Average cost, updated on each receipt.")
-    price_override = models.DecimalField(
-        "selling price (override)", max_digits=10, decimal_places=2, null=True, blank=True,
+    unit_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=ZERO,
         validators=[MinValueValidator(Decimal("0")), at_most(MAX_PART_PRICE, "per part")],
-        help_text="Leave empty to price from the markup matrix.")
+        help_text="Average cost, updated on each receipt.",
+    )
+    price_override = models.DecimalField(
+        "selling price (override)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_PART_PRICE, "per part")],
+        help_text="Leave empty to price from the markup matrix.",
+    )
     taxable = models.BooleanField(default=True)
     bin_location = models.CharField("bin", max_length=30, blank=True)
     reorder_point = models.PositiveIntegerField(
-        default=0, validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
-        help_text="Reorder when stock on hand is at or below this.")
+        default=0,
+        validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="Reorder when stock on hand is at or below this.",
+    )
     reorder_quantity = models.PositiveIntegerField(
-        default=0, validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
-        help_text="How many to order when reordering.")
+        default=0,
+        validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="How many to order when reordering.",
+    )
     # Kept equal to the sum of the ledger by inventory.services, in the same transaction.
     on_hand = models.IntegerField(default=0, editable=False)
-    supplier = models.ForeignKey("inventory.Supplier", null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="parts",
-                                 help_text="Usual supplier, for reorders.")
+    supplier = models.ForeignKey(
+        "inventory.Supplier",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="parts",
+        help_text="Usual supplier, for reorders.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -216,25 +259,43 @@ class Part(models.Model):
         indexes = [
             models.Index(Upper("description"), name="part_description_upper_idx"),
             # The low-stock list: small, and read by managers every morning.
-            models.Index(fields=["sku"], name="part_low_stock_idx",
-                         condition=Q(active=True, on_hand__lte=F("reorder_point"))),
+            models.Index(
+                fields=["sku"],
+                name="part_low_stock_idx",
+                condition=Q(active=True, on_hand__lte=F("reorder_point")),
+            ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(on_hand__gte=0),
-                                   name="part_on_hand_not_negative",
-                                   violation_error_message="Stock on hand cannot go below zero."),
-            models.CheckConstraint(condition=models.Q(unit_cost__gte=0),
-                                   name="part_unit_cost_not_negative",
-                                   violation_error_message="A cost cannot be negative."),
             models.CheckConstraint(
-                condition=models.Q(price_override__isnull=True)
-                | models.Q(price_override__gte=0),
+                condition=models.Q(on_hand__gte=0),
+                name="part_on_hand_not_negative",
+                violation_error_message="Stock on hand cannot go below zero.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_cost__gte=0),
+                name="part_unit_cost_not_negative",
+                violation_error_message="A cost cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_override__isnull=True) | models.Q(price_override__gte=0),
                 name="part_price_override_not_negative",
-                violation_error_message="A price cannot be negative."),
-            bounded("unit_cost", "price_override", limit=MAX_PART_PRICE,
-                    name="part_prices_bounded", what="per part", nullable=True),
-            bounded("reorder_point", "reorder_quantity", limit=MAX_STOCK_QUANTITY,
-                    name="part_reorder_levels_bounded", what="parts"),
+                violation_error_message="A price cannot be negative.",
+            ),
+            bounded(
+                "unit_cost",
+                "price_override",
+                limit=MAX_PART_PRICE,
+                name="part_prices_bounded",
+                what="per part",
+                nullable=True,
+            ),
+            bounded(
+                "reorder_point",
+                "reorder_quantity",
+                limit=MAX_STOCK_QUANTITY,
+                name="part_reorder_levels_bounded",
+                what="parts",
+            ),
         ]
 
     def __str__(self):
@@ -257,27 +318,41 @@ class MarkupRule(models.Model):
     inventory.pricing.DEFAULT_MATRIX applies.
     """
 
-    up_to = models.DecimalField("unit cost up to", max_digits=10, decimal_places=2, unique=True,
-                                validators=[MinValueValidator(Decimal("0.01")),
-                                            at_most(MAX_PART_PRICE, "per part")])
-    multiplier = models.DecimalField(max_digits=6, decimal_places=3,
-                                     validators=[MinValueValidator(Decimal("1")),
-                                                 at_most(MAX_MARKUP, "times the cost")],
-                                     help_text="2.000 sells a part at twice its cost.")
+    up_to = models.DecimalField(
+        "unit cost up to",
+        max_digits=10,
+        decimal_places=2,
+        unique=True,
+        validators=[MinValueValidator(Decimal("0.01")), at_most(MAX_PART_PRICE, "per part")],
+    )
+    multiplier = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        validators=[MinValueValidator(Decimal("1")), at_most(MAX_MARKUP, "times the cost")],
+        help_text="2.000 sells a part at twice its cost.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["up_to"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(up_to__gt=0), name="markup_up_to_positive",
-                                   violation_error_message="A cost band ends above zero."),
-            models.CheckConstraint(condition=models.Q(multiplier__gte=1),
-                                   name="markup_multiplier_at_least_one",
-                                   violation_error_message="A multiplier below 1 sells at a loss."),
-            bounded("up_to", limit=MAX_PART_PRICE, name="markup_up_to_bounded",
-                    what="per part"),
-            bounded("multiplier", limit=MAX_MARKUP, name="markup_multiplier_bounded",
-                    what="times the cost"),
+            models.CheckConstraint(
+                condition=models.Q(up_to__gt=0),
+                name="markup_up_to_positive",
+                violation_error_message="A cost band ends above zero.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(multiplier__gte=1),
+                name="markup_multiplier_at_least_one",
+                violation_error_message="A multiplier below 1 sells at a loss.",
+            ),
+            bounded("up_to", limit=MAX_PART_PRICE, name="markup_up_to_bounded", what="per part"),
+            bounded(
+                "multiplier",
+                limit=MAX_MARKUP,
+                name="markup_multiplier_bounded",
+                what="times the cost",
+            ),
         ]
 
     def __str__(self):
@@ -311,17 +386,27 @@ class StockMovement(models.Model):
 
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    quantity = models.IntegerField(validators=[
-        at_most(MAX_STOCK_QUANTITY, "parts in one movement"),
-        MinValueValidator(-MAX_STOCK_QUANTITY,
-                          message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement.")])
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO,
-                                    validators=[at_most(MAX_PART_PRICE, "per part")])
+    quantity = models.IntegerField(
+        validators=[
+            at_most(MAX_STOCK_QUANTITY, "parts in one movement"),
+            MinValueValidator(
+                -MAX_STOCK_QUANTITY,
+                message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement.",
+            ),
+        ]
+    )
+    unit_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=ZERO,
+        validators=[at_most(MAX_PART_PRICE, "per part")],
+    )
     reason = models.CharField(max_length=200, blank=True)
     # What caused it, as "app.model:id" (a repair order's part line, a receipt line).
     reference = models.CharField(max_length=60, blank=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -331,18 +416,27 @@ class StockMovement(models.Model):
             models.Index(fields=["kind", "-created_at"], name="movement_kind_date_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(quantity=0), name="movement_not_zero",
-                                   violation_error_message="A movement moves something."),
+            models.CheckConstraint(
+                condition=~models.Q(quantity=0),
+                name="movement_not_zero",
+                violation_error_message="A movement moves something.",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(kind="adjustment") | ~models.Q(reason=""),
                 name="adjustment_has_reason",
-                violation_error_message="An adjustment needs a reason."),
+                violation_error_message="An adjustment needs a reason.",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity__lte=MAX_STOCK_QUANTITY, quantity__gte=-MAX_STOCK_QUANTITY),
                 name="movement_quantity_bounded",
-                violation_error_message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement."),
-            bounded("unit_cost", limit=MAX_PART_PRICE, name="movement_unit_cost_bounded",
-                    what="per part"),
+                violation_error_message=f"At most {MAX_STOCK_QUANTITY:,} parts in one movement.",
+            ),
+            bounded(
+                "unit_cost",
+                limit=MAX_PART_PRICE,
+                name="movement_unit_cost_bounded",
+                what="per part",
+            ),
         ]
 
     def __str__(self):
@@ -363,22 +457,34 @@ class PurchaseOrder(models.Model):
         RECEIVED = "received", "Received"
         CANCELED = "cancelled", "Cancelled"  # the stored value keeps its spelling
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT,
-                                 related_name="purchase_orders")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT,
-                              editable=False)
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
     supplier_reference = models.CharField(
-        max_length=60, blank=True, help_text="The supplier's order or confirmation number.")
+        max_length=60, blank=True, help_text="The supplier's order or confirmation number."
+    )
     expected_on = models.DateField("expected on", null=True, blank=True)
     notes = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     ordered_at = models.DateTimeField(null=True, blank=True, editable=False)
-    ordered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+", editable=False)
-    received_at = models.DateTimeField("fully received at", null=True, blank=True,
-                                       editable=False)
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    received_at = models.DateTimeField("fully received at", null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancel_reason = models.CharField(max_length=200, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -394,11 +500,13 @@ class PurchaseOrder(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "cancelled"]) | Q(ordered_at__isnull=False),
                 name="po_ordered_has_date",
-                violation_error_message="An order that was placed has the date it was placed."),
+                violation_error_message="An order that was placed has the date it was placed.",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="received") | Q(received_at__isnull=False),
                 name="po_received_has_date",
-                violation_error_message="A received order has the date it was received."),
+                violation_error_message="A received order has the date it was received.",
+            ),
         ]
 
     def __str__(self):
@@ -421,31 +529,49 @@ class PurchaseOrderLine(models.Model):
     order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="order_lines")
     quantity_ordered = models.PositiveIntegerField(
-        validators=[MinValueValidator(1), at_most(MAX_STOCK_QUANTITY, "per line")])
+        validators=[MinValueValidator(1), at_most(MAX_STOCK_QUANTITY, "per line")]
+    )
     quantity_received = models.PositiveIntegerField(default=0, editable=False)
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2,
-                                    validators=[MinValueValidator(Decimal("0")),
-                                                at_most(MAX_PART_PRICE, "per part")],
-                                    help_text="Cost per unit agreed with the supplier.")
+    unit_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_PART_PRICE, "per part")],
+        help_text="Cost per unit agreed with the supplier.",
+    )
 
     class Meta:
         ordering = ["order_id", "id"]
         indexes = [models.Index(fields=["part", "order"], name="po_line_part_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["order", "part"], name="po_line_part_once",
-                                    violation_error_message="This part is already on the order."),
-            models.CheckConstraint(condition=Q(quantity_ordered__gt=0),
-                                   name="po_line_quantity_positive",
-                                   violation_error_message="Order at least one."),
-            models.CheckConstraint(condition=Q(quantity_received__lte=F("quantity_ordered")),
-                                   name="po_line_not_over_received",
-                                   violation_error_message="More received than ordered."),
-            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="po_line_cost_positive",
-                                   violation_error_message="A cost cannot be negative."),
-            bounded("quantity_ordered", limit=MAX_STOCK_QUANTITY, name="po_line_quantity_bounded",
-                    what="per line"),
-            bounded("unit_cost", limit=MAX_PART_PRICE, name="po_line_cost_bounded",
-                    what="per part"),
+            models.UniqueConstraint(
+                fields=["order", "part"],
+                name="po_line_part_once",
+                violation_error_message="This part is already on the order.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_ordered__gt=0),
+                name="po_line_quantity_positive",
+                violation_error_message="Order at least one.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_received__lte=F("quantity_ordered")),
+                name="po_line_not_over_received",
+                violation_error_message="More received than ordered.",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_cost__gte=0),
+                name="po_line_cost_positive",
+                violation_error_message="A cost cannot be negative.",
+            ),
+            bounded(
+                "quantity_ordered",
+                limit=MAX_STOCK_QUANTITY,
+                name="po_line_quantity_bounded",
+                what="per line",
+            ),
+            bounded(
+                "unit_cost", limit=MAX_PART_PRICE, name="po_line_cost_bounded", what="per part"
+            ),
         ]
 
     def __str__(self):
@@ -461,10 +587,12 @@ class PurchaseReceipt(models.Model):
 
     order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts")
     received_at = models.DateTimeField(default=timezone.now)
-    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    packing_slip = models.CharField(max_length=60, blank=True,
-                                    help_text="The supplier's packing slip or invoice number.")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    packing_slip = models.CharField(
+        max_length=60, blank=True, help_text="The supplier's packing slip or invoice number."
+    )
     notes = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -479,24 +607,34 @@ class PurchaseReceiptLine(models.Model):
     """What one delivery brought of one order line, and the stock movement it made."""
 
     receipt = models.ForeignKey(PurchaseReceipt, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT,
-                                   related_name="receipt_lines")
+    order_line = models.ForeignKey(
+        PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines"
+    )
     quantity = models.PositiveIntegerField(validators=[at_most(MAX_STOCK_QUANTITY, "per line")])
-    unit_cost = models.DecimalField(max_digits=10, decimal_places=2,
-                                    validators=[at_most(MAX_PART_PRICE, "per part")])
-    movement = models.OneToOneField(StockMovement, on_delete=models.PROTECT,
-                                    related_name="receipt_line")
+    unit_cost = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[at_most(MAX_PART_PRICE, "per part")]
+    )
+    movement = models.OneToOneField(
+        StockMovement, on_delete=models.PROTECT, related_name="receipt_line"
+    )
 
     class Meta:
         ordering = ["receipt_id", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0),
-                                   name="receipt_line_quantity_positive",
-                                   violation_error_message="A receipt line receives something."),
-            bounded("quantity", limit=MAX_STOCK_QUANTITY, name="receipt_line_quantity_bounded",
-                    what="per line"),
-            bounded("unit_cost", limit=MAX_PART_PRICE, name="receipt_line_cost_bounded",
-                    what="per part"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0),
+                name="receipt_line_quantity_positive",
+                violation_error_message="A receipt line receives something.",
+            ),
+            bounded(
+                "quantity",
+                limit=MAX_STOCK_QUANTITY,
+                name="receipt_line_quantity_bounded",
+                what="per line",
+            ),
+            bounded(
+                "unit_cost", limit=MAX_PART_PRICE, name="receipt_line_cost_bounded", what="per part"
+            ),
         ]
 
     def __str__(self):

@@ -4,22 +4,37 @@ carshop.ops.facts; the keys are described in accounts/ops.py)."""
 WORKFLOW_ONLY = {"csv_import": False}
 
 TABLES = (
-    {"name": "vehicles", "label": "inventory.Vehicle", "aliases": ("cars",),
-     "resource": "inventory.resources.VehicleResource"},
-    {"name": "odometer_readings", "label": "inventory.OdometerReading",
-     "aliases": ("odometer",), **WORKFLOW_ONLY},
+    {
+        "name": "vehicles",
+        "label": "inventory.Vehicle",
+        "aliases": ("cars",),
+        "resource": "inventory.resources.VehicleResource",
+    },
+    {
+        "name": "odometer_readings",
+        "label": "inventory.OdometerReading",
+        "aliases": ("odometer",),
+        **WORKFLOW_ONLY,
+    },
     {"name": "parts", "label": "inventory.Part", "resource": "inventory.resources.PartResource"},
     {"name": "markup_rules", "label": "inventory.MarkupRule", "aliases": ("markup",)},
     {"name": "suppliers", "label": "inventory.Supplier"},
-    {"name": "stock_movements", "label": "inventory.StockMovement", "aliases": ("parts_ledger",),
-     **WORKFLOW_ONLY},
+    {
+        "name": "stock_movements",
+        "label": "inventory.StockMovement",
+        "aliases": ("parts_ledger",),
+        **WORKFLOW_ONLY,
+    },
     {"name": "purchase_orders", "label": "inventory.PurchaseOrder", **WORKFLOW_ONLY},
     {"name": "purchase_order_lines", "label": "inventory.PurchaseOrderLine", **WORKFLOW_ONLY},
     {"name": "purchase_receipts", "label": "inventory.PurchaseReceipt", **WORKFLOW_ONLY},
-    {"name": "purchase_receipt_lines", "label": "inventory.PurchaseReceiptLine",
-     **WORKFLOW_ONLY},
-    {"name": "stock", "label": "inventory.StockUnit", "aliases": ("stock_units",),
-     "resource": "inventory.resources.StockUnitResource"},
+    {"name": "purchase_receipt_lines", "label": "inventory.PurchaseReceiptLine", **WORKFLOW_ONLY},
+    {
+        "name": "stock",
+        "label": "inventory.StockUnit",
+        "aliases": ("stock_units",),
+        "resource": "inventory.resources.StockUnitResource",
+    },
     {"name": "stock_costs", "label": "inventory.StockUnitCost"},
     {"name": "stock_photos", "label": "inventory.StockUnitPhoto", **WORKFLOW_ONLY},
 )
@@ -28,6 +43,4 @@ PERSONAL_FIELDS = {
     "inventory.vehicle": {"plate"},
     "inventory.stockunit": {"acquired_from"},
 }
-FREE_TEXT = (
-    ("inventory.StockUnit", ("notes",)),
-)
+FREE_TEXT = (("inventory.StockUnit", ("notes",)),)

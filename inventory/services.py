@@ -88,8 +88,7 @@ def check_odometer(vehicle: Vehicle, reading: int, read_on: date, note: str = ""
     if reading is None or int(reading) < 0:
         raise InventoryError("An odometer reading is a whole number, 0 or more.", field="reading")
     if int(reading) > limits.MAX_ODOMETER:
-        raise InventoryError(limits.message(limits.MAX_ODOMETER, "on an odometer"),
-                             field="reading")
+        raise InventoryError(limits.message(limits.MAX_ODOMETER, "on an odometer"), field="reading")
     if read_on is None:
         raise InventoryError("Give the date of the reading.", field="read_on")
     if read_on > timezone.localdate():
@@ -120,7 +119,10 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
         locked = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
         check_odometer(locked, reading, read_on, note)
         entry = OdometerReading.objects.create(
-            vehicle=locked, reading=reading, read_on=read_on, note=(note or "").strip(),
+            vehicle=locked,
+            reading=reading,
+            read_on=read_on,
+            note=(note or "").strip(),
             recorded_by=user,
         )
         latest = locked.readings.order_by("-read_on", "-id").first()
@@ -145,11 +147,11 @@ def _record(
     user: User | None = None,
 ) -> StockMovement:
     if abs(quantity) > limits.MAX_STOCK_QUANTITY:
-        raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"),
-                             field="quantity")
+        raise InventoryError(
+            limits.message(limits.MAX_STOCK_QUANTITY, "parts in one movement"), field="quantity"
+        )
     if unit_cost is not None and Decimal(unit_cost) > limits.MAX_PART_PRICE:
-        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"),
-                             field="unit_cost")
+        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"), field="unit_cost")
     with transaction.atomic():
         part = Part.objects.select_for_update().get(pk=part_id)
         if part.on_hand + quantity < 0:
@@ -157,9 +159,13 @@ def _record(
                 f"Only {part.on_hand} of {part.sku} in stock; cannot take {-quantity}."
             )
         movement = StockMovement.objects.create(
-            part=part, kind=kind, quantity=quantity,
+            part=part,
+            kind=kind,
+            quantity=quantity,
             unit_cost=part.unit_cost if unit_cost is None else unit_cost,
-            reason=reason, reference=reference, user=user,
+            reason=reason,
+            reference=reference,
+            user=user,
         )
         try:
             with transaction.atomic():
@@ -170,13 +176,13 @@ def _record(
         return movement
 
 
-def issue_part(part: Part, quantity: int, *, reference: str = "",
-               user: User | None = None) -> StockMovement:
+def issue_part(
+    part: Part, quantity: int, *, reference: str = "", user: User | None = None
+) -> StockMovement:
     """Take `quantity` of a part out of stock for a repair order."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
-    movement = _record(part.pk, StockMovement.Kind.ISSUE, -quantity, reference=reference,
-                       user=user)
+    movement = _record(part.pk, StockMovement.Kind.ISSUE, -quantity, reference=reference, user=user)
     part.on_hand = movement.part.on_hand
     return movement
 
@@ -192,21 +198,29 @@ def return_part(
     """Put parts back into stock (removed from a repair order, or the order was canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
-    movement = _record(part.pk, StockMovement.Kind.RETURN, quantity, reference=reference,
-                       user=user, unit_cost=unit_cost)
+    movement = _record(
+        part.pk,
+        StockMovement.Kind.RETURN,
+        quantity,
+        reference=reference,
+        user=user,
+        unit_cost=unit_cost,
+    )
     part.on_hand = movement.part.on_hand
     return movement
 
 
-def adjust_stock(part: Part, quantity: int, *, reason: str,
-                 user: User | None = None) -> StockMovement:
+def adjust_stock(
+    part: Part, quantity: int, *, reason: str, user: User | None = None
+) -> StockMovement:
     """Correct stock after a count: positive or negative, always with a reason."""
     if not quantity:
         raise InventoryError("An adjustment changes the quantity.", field="quantity")
     if not (reason or "").strip():
         raise InventoryError("An adjustment needs a reason.", field="reason")
-    movement = _record(part.pk, StockMovement.Kind.ADJUSTMENT, quantity, reason=reason.strip(),
-                       user=user)
+    movement = _record(
+        part.pk, StockMovement.Kind.ADJUSTMENT, quantity, reason=reason.strip(), user=user
+    )
     part.on_hand = movement.part.on_hand
     return movement
 
@@ -227,11 +241,15 @@ def receive_part(
         on_hand = max(locked.on_hand, 0)
         total = on_hand + quantity
         average = ((locked.unit_cost * on_hand) + (unit_cost * quantity)) / total
-        Part.objects.filter(pk=part.pk).update(
-            unit_cost=money(average)
+        Part.objects.filter(pk=part.pk).update(unit_cost=money(average))
+        movement = _record(
+            part.pk,
+            StockMovement.Kind.RECEIPT,
+            quantity,
+            unit_cost=unit_cost,
+            reference=reference,
+            user=user,
         )
-        movement = _record(part.pk, StockMovement.Kind.RECEIPT, quantity, unit_cost=unit_cost,
-                           reference=reference, user=user)
     part.refresh_from_db(fields=["on_hand", "unit_cost"])
     return movement
 
@@ -257,21 +275,34 @@ def _lock_order(order: PurchaseOrder) -> PurchaseOrder:
 
 
 def _refresh(order: PurchaseOrder, locked: PurchaseOrder) -> PurchaseOrder:
-    for name in ("status", "ordered_at", "ordered_by_id", "received_at", "cancelled_at",
-                 "cancel_reason", "supplier_reference", "updated_at"):
+    for name in (
+        "status",
+        "ordered_at",
+        "ordered_by_id",
+        "received_at",
+        "cancelled_at",
+        "cancel_reason",
+        "supplier_reference",
+        "updated_at",
+    ):
         setattr(order, name, getattr(locked, name))
     return order
 
 
 def create_purchase_order(
-    supplier: Supplier, lines: Iterable[tuple[Any, ...]] = (), *, user: User | None = None,
-    notes: str = "", expected_on: date | None = None
+    supplier: Supplier,
+    lines: Iterable[tuple[Any, ...]] = (),
+    *,
+    user: User | None = None,
+    notes: str = "",
+    expected_on: date | None = None,
 ) -> PurchaseOrder:
     """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
     (the part's average cost when not given)."""
     with transaction.atomic():
-        order = PurchaseOrder.objects.create(supplier=supplier, created_by=user, notes=notes,
-                                             expected_on=expected_on)
+        order = PurchaseOrder.objects.create(
+            supplier=supplier, created_by=user, notes=notes, expected_on=expected_on
+        )
         for line in lines:
             add_purchase_order_line(order, *line)
     return order
@@ -287,21 +318,21 @@ def add_purchase_order_line(
     if unit_cost is not None and Decimal(unit_cost) < 0:
         raise InventoryError("A cost cannot be negative.", field="unit_cost")
     if unit_cost is not None and Decimal(unit_cost) > limits.MAX_PART_PRICE:
-        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"),
-                             field="unit_cost")
+        raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"), field="unit_cost")
     with transaction.atomic():
         locked = _lock_order(order)
         if locked.status != Status.DRAFT:
-            raise InvalidTransition(
-                f"{locked.number} is {status_phrase(locked)}: {_EDIT_REFUSAL}."
-            )
+            raise InvalidTransition(f"{locked.number} is {status_phrase(locked)}: {_EDIT_REFUSAL}.")
         line = locked.lines.filter(part=part).first()
         if (line.quantity_ordered if line else 0) + quantity > limits.MAX_STOCK_QUANTITY:
-            raise InventoryError(limits.message(limits.MAX_STOCK_QUANTITY, "per line"),
-                                 field="quantity_ordered")
+            raise InventoryError(
+                limits.message(limits.MAX_STOCK_QUANTITY, "per line"), field="quantity_ordered"
+            )
         if line is None:
             return PurchaseOrderLine.objects.create(
-                order=locked, part=part, quantity_ordered=quantity,
+                order=locked,
+                part=part,
+                quantity_ordered=quantity,
                 unit_cost=part.unit_cost if unit_cost is None else Decimal(unit_cost),
             )
         line.quantity_ordered += quantity
@@ -329,8 +360,9 @@ def place_purchase_order(
     return _refresh(order, locked)
 
 
-def cancel_purchase_order(order: PurchaseOrder, *, user: User | None = None,
-                          reason: str = "") -> PurchaseOrder:
+def cancel_purchase_order(
+    order: PurchaseOrder, *, user: User | None = None, reason: str = ""
+) -> PurchaseOrder:
     """draft or ordered (nothing received) -> cancelled."""
     with transaction.atomic():
         locked = _lock_order(order)
@@ -361,23 +393,32 @@ def receive_purchase_order(
         locked = _lock_order(order)
         PURCHASE_ORDER_PIPELINE.check(locked, *RECEIVED_STATUSES)
         lines = {
-            line.pk: line
-            for line in locked.lines.select_for_update().order_by("part_id", "id")
+            line.pk: line for line in locked.lines.select_for_update().order_by("part_id", "id")
         }
         wanted = _quantities_to_receive(locked, lines, quantities)
         receipt = PurchaseReceipt.objects.create(
-            order=locked, received_by=user, packing_slip=(packing_slip or "").strip(),
+            order=locked,
+            received_by=user,
+            packing_slip=(packing_slip or "").strip(),
             notes=(notes or "").strip(),
         )
         parts = Part.objects.in_bulk([lines[pk].part_id for pk in wanted])
         for pk in sorted(wanted, key=lambda pk: (lines[pk].part_id, pk)):
             line, quantity = lines[pk], wanted[pk]
-            movement = receive_part(parts[line.part_id], quantity, line.unit_cost,
-                                    reference=f"inventory.purchasereceipt:{receipt.pk}",
-                                    user=user)
-            PurchaseReceiptLine.objects.create(receipt=receipt, order_line=line,
-                                               quantity=quantity, unit_cost=line.unit_cost,
-                                               movement=movement)
+            movement = receive_part(
+                parts[line.part_id],
+                quantity,
+                line.unit_cost,
+                reference=f"inventory.purchasereceipt:{receipt.pk}",
+                user=user,
+            )
+            PurchaseReceiptLine.objects.create(
+                receipt=receipt,
+                order_line=line,
+                quantity=quantity,
+                unit_cost=line.unit_cost,
+                movement=movement,
+            )
             line.quantity_received += quantity
             line.save(update_fields=["quantity_received"])
         if all(line.outstanding == 0 for line in lines.values()):
@@ -390,8 +431,11 @@ def receive_purchase_order(
     return receipt
 
 
-def _quantities_to_receive(order: PurchaseOrder, lines: dict[int, PurchaseOrderLine],
-                           quantities: Mapping[Any, int | str | None] | None) -> dict[int, int]:
+def _quantities_to_receive(
+    order: PurchaseOrder,
+    lines: dict[int, PurchaseOrderLine],
+    quantities: Mapping[Any, int | str | None] | None,
+) -> dict[int, int]:
     if quantities is None:
         wanted = {pk: line.outstanding for pk, line in lines.items() if line.outstanding}
     else:
@@ -430,7 +474,8 @@ def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> Reorder
     parts = sorted(parts, key=lambda part: part.sku)
     on_order = dict(
         PurchaseOrderLine.objects.filter(
-            part__in=[part.pk for part in parts], order__status__in=OPEN_STATUSES,
+            part__in=[part.pk for part in parts],
+            order__status__in=OPEN_STATUSES,
             quantity_received__lt=F("quantity_ordered"),
         ).values_list("part_id", "order_id")
     )
@@ -453,7 +498,8 @@ def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> Reorder
             order = create_purchase_order(
                 items[0].supplier,  # type: ignore[arg-type]  # parts without one were skipped
                 [(part, part.reorder_quantity, part.unit_cost) for part in items],
-                user=user, notes="Reorder of parts at or below their reorder point.",
+                user=user,
+                notes="Reorder of parts at or below their reorder point.",
             )
             result.orders.append(order)
     return result
@@ -462,6 +508,8 @@ def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> Reorder
 def purchase_order_deletion_refusal(order: PurchaseOrder) -> str | None:
     """Why a purchase order may not be deleted (it stays for the record), or None when it may be."""
     if order.status != Status.DRAFT:
-        return (f"{order.number} is {order.get_status_display().lower()}: it stays as history "
-                f"(cancel it if it is still open); only a draft is deleted.")
+        return (
+            f"{order.number} is {order.get_status_display().lower()}: it stays as history "
+            f"(cancel it if it is still open); only a draft is deleted."
+        )
     return None

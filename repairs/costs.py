@@ -32,8 +32,9 @@ def counted_lines(kind: str) -> QuerySet[Any]:
     """The lines of `kind` ("parts" or "labor") whose cost counts: on approved jobs of orders
     that are not canceled."""
     line_model, _amount = LINE_COSTS[kind]
-    return (line_model.objects.filter(job__authorization=Authorization.APPROVED)
-            .exclude(job__repair_order__status=RepairOrderStatus.CANCELED))
+    return line_model.objects.filter(job__authorization=Authorization.APPROVED).exclude(
+        job__repair_order__status=RepairOrderStatus.CANCELED
+    )
 
 
 def cost_subquery(kind: str, group_by: str, *conditions: Q, **filters: Any) -> Coalesce:
@@ -41,21 +42,34 @@ def cost_subquery(kind: str, group_by: str, *conditions: Q, **filters: Any) -> C
     (which may use OuterRef), grouped by `group_by` (a lookup from the line, e.g.
     "job__repair_order"), as a subquery; zero when there are none."""
     _line_model, amount = LINE_COSTS[kind]
-    total = (counted_lines(kind).filter(*conditions, **filters).order_by().values(group_by)
-             .annotate(total=Sum(amount, output_field=MONEY)).values("total"))
+    total = (
+        counted_lines(kind)
+        .filter(*conditions, **filters)
+        .order_by()
+        .values(group_by)
+        .annotate(total=Sum(amount, output_field=MONEY))
+        .values("total")
+    )
     return Coalesce(Subquery(total, output_field=MONEY), Value(ZERO), output_field=MONEY)
 
 
 def with_internal_cost(queryset: QuerySet[RepairOrder]) -> QuerySet[Any]:
     """Repair orders annotated with `parts_cost` and `labor_cost`, in the list's one query."""
-    return queryset.annotate(**{
-        f"{kind}_cost": cost_subquery(kind, "job__repair_order",
-                                      job__repair_order=OuterRef("pk"))
-        for kind in LINE_COSTS})
+    return queryset.annotate(
+        **{
+            f"{kind}_cost": cost_subquery(
+                kind, "job__repair_order", job__repair_order=OuterRef("pk")
+            )
+            for kind in LINE_COSTS
+        }
+    )
 
 
 def internal_cost(repair_order: RepairOrder) -> tuple[Decimal, Decimal]:
     """(parts_cost, labor_cost) of an order, in Decimal cents (see the module doc)."""
-    parts, labor = (with_internal_cost(RepairOrder.objects.filter(pk=repair_order.pk))
-                    .values_list("parts_cost", "labor_cost").get())
+    parts, labor = (
+        with_internal_cost(RepairOrder.objects.filter(pk=repair_order.pk))
+        .values_list("parts_cost", "labor_cost")
+        .get()
+    )
     return money(parts), money(labor)

@@ -48,28 +48,68 @@ SAMPLE_PARTS = [
 ]
 CANNED = [
     # name, complaint, correction, [(operation, hours)], [(sku, qty)]
-    ("Oil and filter change", "Due for oil service", "Changed oil and filter, reset reminder",
-     [("Drain oil, replace filter, refill", "0.5")], [("OF-4967", 1), ("OIL-5W30-QT", 5)]),
-    ("Front brake pads and rotors", "Brakes squeal / pulsate", "Replaced front pads and rotors",
-     [("R&R front pads and rotors", "1.8")], [("BP-F-1210", 1), ("BR-F-5521", 2)]),
-    ("Replace wiper blades", "Wipers streak", "Replaced both wiper blades",
-     [("R&R wiper blades", "0.2")], [("WB-22", 2)]),
-    ("Cabin air filter", "Musty smell from vents", "Replaced cabin air filter",
-     [("R&R cabin air filter", "0.3")], [("CAF-118", 1)]),
-    ("Battery replacement", "Slow crank", "Tested and replaced battery",
-     [("Test charging system", "0.3"), ("R&R battery", "0.4")],
-     [("BAT-H6", 1), ("CORE-BAT", 1)]),
+    (
+        "Oil and filter change",
+        "Due for oil service",
+        "Changed oil and filter, reset reminder",
+        [("Drain oil, replace filter, refill", "0.5")],
+        [("OF-4967", 1), ("OIL-5W30-QT", 5)],
+    ),
+    (
+        "Front brake pads and rotors",
+        "Brakes squeal / pulsate",
+        "Replaced front pads and rotors",
+        [("R&R front pads and rotors", "1.8")],
+        [("BP-F-1210", 1), ("BR-F-5521", 2)],
+    ),
+    (
+        "Replace wiper blades",
+        "Wipers streak",
+        "Replaced both wiper blades",
+        [("R&R wiper blades", "0.2")],
+        [("WB-22", 2)],
+    ),
+    (
+        "Cabin air filter",
+        "Musty smell from vents",
+        "Replaced cabin air filter",
+        [("R&R cabin air filter", "0.3")],
+        [("CAF-118", 1)],
+    ),
+    (
+        "Battery replacement",
+        "Slow crank",
+        "Tested and replaced battery",
+        [("Test charging system", "0.3"), ("R&R battery", "0.4")],
+        [("BAT-H6", 1), ("CORE-BAT", 1)],
+    ),
 ]
-CONCERNS = ["Check engine light on", "Noise from front end over bumps", "A/C blows warm",
-            "Pulls to the right", "Oil leak under the car", "Due for 60k service",
-            "Brakes squeal when stopping", "Vibration at highway speed"]
-DECLINED = [("Timing belt due", "Recommended at 105k miles"),
-            ("Rear tires worn", "3/32 in tread left"),
-            ("Coolant flush", "Coolant tested weak")]
+CONCERNS = [
+    "Check engine light on",
+    "Noise from front end over bumps",
+    "A/C blows warm",
+    "Pulls to the right",
+    "Oil leak under the car",
+    "Due for 60k service",
+    "Brakes squeal when stopping",
+    "Vibration at highway speed",
+]
+DECLINED = [
+    ("Timing belt due", "Recommended at 105k miles"),
+    ("Rear tires worn", "3/32 in tread left"),
+    ("Coolant flush", "Coolant tested weak"),
+]
 
 # How many orders end in each status at scale 1 (40 in all with the two internal ones).
-PLAN = [("estimate", 6), ("approved", 5), ("in_progress", 7), ("completed", 5),
-        ("invoiced", 6), ("paid", 8), ("canceled", 1)]
+PLAN = [
+    ("estimate", 6),
+    ("approved", 5),
+    ("in_progress", 7),
+    ("completed", 5),
+    ("invoiced", 6),
+    ("paid", 8),
+    ("canceled", 1),
+]
 
 
 def _vin_variant(base, serial):
@@ -87,15 +127,22 @@ def _vehicles(rng, scale, context):
             base, make, model, year = SAMPLE_VEHICLES[index % len(SAMPLE_VEHICLES)]
             vin = base if index < len(SAMPLE_VEHICLES) else _vin_variant(base, 500000 + index)
             vehicle, _ = Vehicle.objects.get_or_create(
-                vin=vin, defaults={"make": make, "model": model, "model_year": year,
-                                   "owner": customers[index % len(customers)],
-                                   "plate": f"DEM{index:04d}"})
+                vin=vin,
+                defaults={
+                    "make": make,
+                    "model": model,
+                    "model_year": year,
+                    "owner": customers[index % len(customers)],
+                    "plate": f"DEM{index:04d}",
+                },
+            )
             owned.append(vehicle)
     while len(business) < 2:
         base, make, model, year = SAMPLE_VEHICLES[len(business) % len(SAMPLE_VEHICLES)]
         vehicle, _ = Vehicle.objects.get_or_create(
             vin=_vin_variant(base, 900000 + len(business)),
-            defaults={"make": make, "model": model, "model_year": year})
+            defaults={"make": make, "model": model, "model_year": year},
+        )
         business.append(vehicle)
     return owned, business
 
@@ -106,8 +153,14 @@ def _parts(context):
         if sku in parts:
             continue
         part, created = Part.objects.get_or_create(
-            sku=sku, defaults={"description": description, "unit_cost": Decimal(cost),
-                               "price_override": Decimal(price), "taxable": taxable})
+            sku=sku,
+            defaults={
+                "description": description,
+                "unit_cost": Decimal(cost),
+                "price_override": Decimal(price),
+                "taxable": taxable,
+            },
+        )
         if created:
             inventory_services.adjust_stock(part, 400, reason="demo opening stock")
         parts[sku] = part
@@ -118,25 +171,34 @@ def _canned_jobs(parts):
     jobs = []
     for name, complaint, correction, labor, used in CANNED:
         canned, created = CannedJob.objects.get_or_create(
-            name=name, defaults={"complaint": complaint, "correction": correction})
+            name=name, defaults={"complaint": complaint, "correction": correction}
+        )
         if created:
             for operation, hours in labor:
-                CannedJobLabor.objects.create(canned_job=canned, operation=operation,
-                                              hours=Decimal(hours))
+                CannedJobLabor.objects.create(
+                    canned_job=canned, operation=operation, hours=Decimal(hours)
+                )
             for sku, quantity in used:
                 if sku in parts:
-                    CannedJobPart.objects.create(canned_job=canned, part=parts[sku],
-                                                 quantity=quantity)
+                    CannedJobPart.objects.create(
+                        canned_job=canned, part=parts[sku], quantity=quantity
+                    )
         jobs.append(canned)
     return jobs
 
 
 def _approve_all(order, advisor, rng):
     for job in order.jobs.filter(authorization=Authorization.PENDING):
-        method = rng.choice([AuthorizationMethod.IN_PERSON, AuthorizationMethod.PHONE,
-                             AuthorizationMethod.ONLINE])
-        services.authorize_job(job, Authorization.APPROVED, method=method,
-                               authorized_by=str(order.customer or advisor), user=advisor)
+        method = rng.choice(
+            [AuthorizationMethod.IN_PERSON, AuthorizationMethod.PHONE, AuthorizationMethod.ONLINE]
+        )
+        services.authorize_job(
+            job,
+            Authorization.APPROVED,
+            method=method,
+            authorized_by=str(order.customer or advisor),
+            user=advisor,
+        )
 
 
 def _clock(order, techs, rng, start):
@@ -156,34 +218,48 @@ def _backdate(order, days_ago, rng):
     for event in order.events.all():
         RepairOrderEvent.objects.filter(pk=event.pk).update(at=event.at - shift)
     RepairOrder.objects.filter(pk=order.pk).update(
-        opened_at=order.opened_at - shift, status_changed_at=order.status_changed_at - shift)
+        opened_at=order.opened_at - shift, status_changed_at=order.status_changed_at - shift
+    )
     Invoice.objects.filter(repair_order=order).update(issued_at=F("issued_at") - shift)
-    Payment.objects.filter(invoice__repair_order=order).update(
-        received_at=F("received_at") - shift)
-    TimeEntry.objects.filter(job__repair_order=order).update(started=F("started") - shift,
-                                                             ended=F("ended") - shift)
+    Payment.objects.filter(invoice__repair_order=order).update(received_at=F("received_at") - shift)
+    TimeEntry.objects.filter(job__repair_order=order).update(
+        started=F("started") - shift, ended=F("ended") - shift
+    )
 
 
 def _build_order(rng, vehicle, status, canned, users, *, comeback_of=None):
     advisor = users.get("advisor")
     techs = [user for user in (users.get("tech"), users.get("tech2")) if user]
     order = services.create_repair_order(
-        vehicle, advisor=advisor, user=advisor, comeback_of=comeback_of,
+        vehicle,
+        advisor=advisor,
+        user=advisor,
+        comeback_of=comeback_of,
         odometer_in=rng.randint(8000, 160000),
         promised_at=timezone.now() + datetime.timedelta(hours=rng.randint(2, 48)),
     ).repair_order
     for template in rng.sample(canned, min(len(canned), rng.randint(1, 3))):
-        services.add_canned_job(order, template, technician=rng.choice(techs) if techs else None,
-                                user=advisor)
+        services.add_canned_job(
+            order, template, technician=rng.choice(techs) if techs else None, user=advisor
+        )
     if not order.internal and rng.random() < 0.35:
         title, complaint = rng.choice(DECLINED)
         declined = services.add_job(order, title=title, complaint=complaint, user=advisor)
-        services.add_labor_line(declined, operation=title, hours_sold=Decimal("2.5"),
-                                technician=rng.choice(techs) if techs else None, user=advisor)
+        services.add_labor_line(
+            declined,
+            operation=title,
+            hours_sold=Decimal("2.5"),
+            technician=rng.choice(techs) if techs else None,
+            user=advisor,
+        )
         if status != "estimate":
-            services.authorize_job(declined, Authorization.DECLINED,
-                                   method=AuthorizationMethod.PHONE,
-                                   authorized_by=str(order.customer), user=advisor)
+            services.authorize_job(
+                declined,
+                Authorization.DECLINED,
+                method=AuthorizationMethod.PHONE,
+                authorized_by=str(order.customer),
+                user=advisor,
+            )
     if status == "estimate":
         return order
     if status == "canceled":
@@ -211,8 +287,9 @@ def _build_order(rng, vehicle, status, canned, users, *, comeback_of=None):
         if status == "paid":
             services.record_payment(invoice, balance, method, user=advisor)
         elif rng.random() < 0.5:
-            services.record_payment(invoice, (balance / 2).quantize(Decimal("0.01")), method,
-                                    user=advisor)
+            services.record_payment(
+                invoice, (balance / 2).quantize(Decimal("0.01")), method, user=advisor
+            )
     return order
 
 
@@ -231,8 +308,11 @@ def _link_fleet_partner():
     fleet = Partner.objects.filter(kind=Partner.Kind.FLEET).order_by("pk").first()
     if fleet is None:
         return
-    orders = (RepairOrder.objects.filter(internal=False, customer__isnull=False)
-              .select_related("vehicle").order_by("pk"))
+    orders = (
+        RepairOrder.objects.filter(internal=False, customer__isnull=False)
+        .select_related("vehicle")
+        .order_by("pk")
+    )
     owners = {order.customer_id for order in orders if order.vehicle.owner_id == order.customer_id}
     fleet.customers.add(*sorted(owners)[:4])
 
@@ -251,29 +331,37 @@ def _seed(rng, scale, context):
     for index, status in enumerate(statuses):
         vehicle = owned[index % len(owned)]
         order = _build_order(rng, vehicle, status, canned, users)
-        _backdate(order, rng.randint(0, 45) if status not in ("estimate", "approved") else 0,
-                  rng)
+        _backdate(order, rng.randint(0, 45) if status not in ("estimate", "approved") else 0, rng)
         orders.append(order)
 
     # A comeback: the vehicle of a paid order is back with the same trouble.
     earlier = RepairOrder.objects.filter(pk__in=[o.pk for o in orders], status="paid").first()
     if earlier is not None:
-        orders.append(_build_order(rng, earlier.vehicle, "in_progress", canned[:1], users,
-                                   comeback_of=earlier))
+        orders.append(
+            _build_order(
+                rng, earlier.vehicle, "in_progress", canned[:1], users, comeback_of=earlier
+            )
+        )
 
     # Internal orders recondition the business's own vehicles, at cost.
-    internal = [_build_order(rng, business[0], "in_progress", canned, users),
-                _build_order(rng, business[1], "completed", canned, users)]
+    internal = [
+        _build_order(rng, business[0], "in_progress", canned, users),
+        _build_order(rng, business[1], "completed", canned, users),
+    ]
     services.close_internal_order(internal[1], user=users.get("advisor"))
     orders += internal
 
     # A technician on the clock right now.
     tech = users.get("tech")
-    running = RepairOrder.objects.filter(pk__in=[o.pk for o in orders], status="in_progress",
-                                         internal=False).order_by("pk").first()
+    running = (
+        RepairOrder.objects.filter(
+            pk__in=[o.pk for o in orders], status="in_progress", internal=False
+        )
+        .order_by("pk")
+        .first()
+    )
     if tech and running:
-        services.clock_in(tech, running.jobs.filter(
-            authorization=Authorization.APPROVED).first())
+        services.clock_in(tech, running.jobs.filter(authorization=Authorization.APPROVED).first())
 
     appointments = []
     today = timezone.localdate()
@@ -281,13 +369,21 @@ def _seed(rng, scale, context):
     for day, count in ((today, 5 * scale), (today + datetime.timedelta(days=1), 4 * scale)):
         for index in range(count):
             vehicle = rng.choice(customers_vehicles)
-            appointments.append(Appointment.objects.create(
-                # One booking per slot: a quarter hour from 8:00, each hour filled in turn.
-                date=day, time=datetime.time(8 + index % 9, index // 9 % 4 * 15),
-                customer=vehicle.owner, vehicle=vehicle, concern=rng.choice(CONCERNS),
-                advisor=users.get("advisor")))
+            appointments.append(
+                Appointment.objects.create(
+                    # One booking per slot: a quarter hour from 8:00, each hour filled in turn.
+                    date=day,
+                    time=datetime.time(8 + index % 9, index // 9 % 4 * 15),
+                    customer=vehicle.owner,
+                    vehicle=vehicle,
+                    concern=rng.choice(CONCERNS),
+                    advisor=users.get("advisor"),
+                )
+            )
 
     context["repair_orders"] = orders
     context["internal_repair_orders"] = internal
-    return (f"{len(canned)} canned jobs, {len(orders)} repair orders "
-            f"({Invoice.objects.count()} invoiced), {len(appointments)} appointments")
+    return (
+        f"{len(canned)} canned jobs, {len(orders)} repair orders "
+        f"({Invoice.objects.count()} invoiced), {len(appointments)} appointments"
+    )

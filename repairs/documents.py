@@ -24,9 +24,11 @@ def load_order(pk, queryset=None):
     """A repair order with everything a document or a total needs, in a fixed number of
     queries."""
     queryset = queryset if queryset is not None else RepairOrder.objects.all()
-    return queryset.select_related("customer", "vehicle", "advisor").prefetch_related(
-        Prefetch("jobs", queryset=jobs_with_lines())
-    ).get(pk=pk)
+    return (
+        queryset.select_related("customer", "vehicle", "advisor")
+        .prefetch_related(Prefetch("jobs", queryset=jobs_with_lines()))
+        .get(pk=pk)
+    )
 
 
 def counted_jobs(repair_order):
@@ -46,21 +48,32 @@ def order_totals(repair_order, rates):
         job_labor, job_parts = job_items(job)
         labor += job_labor
         parts += job_parts
-    return compute_totals(labor, parts, rates, discount_percent=repair_order.discount_percent,
-                          hazardous_waste=repair_order.hazardous_waste,
-                          internal=repair_order.internal)
+    return compute_totals(
+        labor,
+        parts,
+        rates,
+        discount_percent=repair_order.discount_percent,
+        hazardous_waste=repair_order.hazardous_waste,
+        internal=repair_order.internal,
+    )
 
 
 def shop_details(shop):
-    return {"name": shop.name, "address": shop.address, "phone": shop.phone,
-            "email": shop.email, "tax_id": shop.tax_id}
+    return {
+        "name": shop.name,
+        "address": shop.address,
+        "phone": shop.phone,
+        "email": shop.email,
+        "tax_id": shop.tax_id,
+    }
 
 
 def customer_details(customer):
     if customer is None:
         return None
-    city_line = " ".join(part for part in (customer.city, customer.region, customer.postal_code)
-                         if part)
+    city_line = " ".join(
+        part for part in (customer.city, customer.region, customer.postal_code) if part
+    )
     return {
         "name": customer.display_name,
         "address": "\n".join(line for line in (customer.address_line, city_line) if line),
@@ -71,10 +84,15 @@ def customer_details(customer):
 
 
 def vehicle_details(vehicle, odometer_in=None):
-    description = " ".join(str(part) for part in (vehicle.model_year, vehicle.make,
-                                                  vehicle.model) if part)
-    return {"vin": vehicle.vin, "description": description, "plate": vehicle.plate,
-            "odometer_in": odometer_in}
+    description = " ".join(
+        str(part) for part in (vehicle.model_year, vehicle.make, vehicle.model) if part
+    )
+    return {
+        "vin": vehicle.vin,
+        "description": description,
+        "plate": vehicle.plate,
+        "odometer_in": odometer_in,
+    }
 
 
 def _job_entry(job):
@@ -88,15 +106,24 @@ def _job_entry(job):
         "authorization": job.authorization,
         "authorization_label": job.get_authorization_display(),
         "labor": [
-            {"operation": line.operation, "hours": str(line.hours_sold), "rate": str(line.rate),
-             "amount": str(line.amount),
-             "technician": str(line.technician) if line.technician else ""}
+            {
+                "operation": line.operation,
+                "hours": str(line.hours_sold),
+                "rate": str(line.rate),
+                "amount": str(line.amount),
+                "technician": str(line.technician) if line.technician else "",
+            }
             for line in job.labor_lines.all()
         ],
         "parts": [
-            {"sku": line.part.sku, "description": line.part.description,
-             "quantity": line.quantity, "price": str(line.price), "amount": str(line.amount),
-             "taxable": line.taxable}
+            {
+                "sku": line.part.sku,
+                "description": line.part.description,
+                "quantity": line.quantity,
+                "price": str(line.price),
+                "amount": str(line.amount),
+                "taxable": line.taxable,
+            }
             for line in job.part_lines.all()
         ],
     }
@@ -106,8 +133,9 @@ def build_document(repair_order, shop, *, rates=None, totals=None):
     """The printable content of an order (its estimate, or the invoice being written)."""
     rates = rates or Rates.from_settings(shop)
     totals = totals or order_totals(repair_order, rates)
-    declined = [job for job in repair_order.jobs.all()
-                if job.authorization == Authorization.DECLINED]
+    declined = [
+        job for job in repair_order.jobs.all() if job.authorization == Authorization.DECLINED
+    ]
     return {
         "shop": shop_details(shop),
         "customer": customer_details(repair_order.customer),
@@ -120,8 +148,7 @@ def build_document(repair_order, shop, *, rates=None, totals=None):
             "discount_percent": str(repair_order.discount_percent),
         },
         "jobs": [_job_entry(job) for job in counted_jobs(repair_order)],
-        "recommendations": [{"title": job.title, "complaint": job.complaint}
-                            for job in declined],
+        "recommendations": [{"title": job.title, "complaint": job.complaint} for job in declined],
         "rates": rates.as_dict(),
         "totals": totals.as_dict(),
     }

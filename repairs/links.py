@@ -22,8 +22,7 @@ def _signer():
 
 
 def estimate_token(repair_order):
-    return _signer().sign_object({"ro": repair_order.pk, "n": repair_order.number},
-                                 compress=True)
+    return _signer().sign_object({"ro": repair_order.pk, "n": repair_order.number}, compress=True)
 
 
 def repair_order_for_token(token, queryset=None):
@@ -36,5 +35,6 @@ def repair_order_for_token(token, queryset=None):
     if not isinstance(data, dict) or not isinstance(data.get("ro"), int):
         return None
     queryset = queryset if queryset is not None else RepairOrder.objects.all()
-    return queryset.filter(pk=data["ro"], number=str(data.get("n")), internal=False,
-                           status__in=EDITABLE_STATUSES).first()
+    return queryset.filter(
+        pk=data["ro"], number=str(data.get("n")), internal=False, status__in=EDITABLE_STATUSES
+    ).first()

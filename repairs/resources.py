@@ -16,8 +16,15 @@ class RepairOrderResource(CarshopResource):
 class InvoiceResource(CarshopResource):
     """The snapshot holds the invoice's lines with their prices."""
 
-    price_fields = ("labor_total", "parts_total", "discount_total", "fees_total", "tax_total",
-                    "total", "snapshot")
+    price_fields = (
+        "labor_total",
+        "parts_total",
+        "discount_total",
+        "fees_total",
+        "tax_total",
+        "total",
+        "snapshot",
+    )
 
     class Meta:
         model = Invoice

@@ -72,6 +72,7 @@ CreatedRepairOrder = namedtuple("CreatedRepairOrder", ["repair_order", "warnings
 # Helpers
 # --------------------------------------------------------------------------------------------
 
+
 def _lock(repair_order: RepairOrder) -> RepairOrder:
     """Lock the order's row for this transaction and return it fresh from the database.
 
@@ -88,16 +89,23 @@ def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
-def _move(repair_order: RepairOrder, to_status: str, user: User | None = None,
-          note: str = "") -> None:
+def _move(
+    repair_order: RepairOrder, to_status: str, user: User | None = None, note: str = ""
+) -> None:
     """Record the status change on the (locked) order and in its history."""
     now = timezone.now()
     from_status = repair_order.status
     repair_order.status = to_status
     repair_order.status_changed_at = now
     repair_order.save(update_fields=["status", "status_changed_at", "updated_at"])
-    RepairOrderEvent.objects.create(repair_order=repair_order, from_status=from_status,
-                                    to_status=to_status, at=now, user=user, note=note[:300])
+    RepairOrderEvent.objects.create(
+        repair_order=repair_order,
+        from_status=from_status,
+        to_status=to_status,
+        at=now,
+        user=user,
+        note=note[:300],
+    )
     _publish_status_change(repair_order, from_status, now)
 
 
@@ -107,23 +115,34 @@ def _publish_status_change(repair_order: RepairOrder, from_status: str, at: date
     repair orders endpoint). Internal orders are never sent."""
     if repair_order.internal:
         return
-    owner_id = (Vehicle.objects.filter(pk=repair_order.vehicle_id)
-                .values_list("owner_id", flat=True).first())
+    owner_id = (
+        Vehicle.objects.filter(pk=repair_order.vehicle_id)
+        .values_list("owner_id", flat=True)
+        .first()
+    )
     if owner_id is None:
         return
-    partner_ids = list(Partner.objects.filter(customers=owner_id)
-                       .filter(customers=repair_order.customer_id)
-                       .values_list("pk", flat=True))
+    partner_ids = list(
+        Partner.objects.filter(customers=owner_id)
+        .filter(customers=repair_order.customer_id)
+        .values_list("pk", flat=True)
+    )
     if not partner_ids:
         return  # nobody may receive it: no event to keep
-    payload = {"repair_order": repair_order.pk, "number": repair_order.number,
-               "status": repair_order.status, "from_status": from_status, "changed_at": at}
+    payload = {
+        "repair_order": repair_order.pk,
+        "number": repair_order.number,
+        "status": repair_order.status,
+        "from_status": from_status,
+        "changed_at": at,
+    }
     if repair_order.customer_id == owner_id:
         webhooks.publish(REPAIR_ORDER_STATUS_CHANGED, payload, customer=owner_id)
     else:  # paid by someone else than the owner: only partners linked to both
         for partner_id in partner_ids:
-            webhooks.publish(REPAIR_ORDER_STATUS_CHANGED, payload, customer=owner_id,
-                             partner=partner_id)
+            webhooks.publish(
+                REPAIR_ORDER_STATUS_CHANGED, payload, customer=owner_id, partner=partner_id
+            )
 
 
 def _check_editable(repair_order: RepairOrder) -> None:
@@ -136,8 +155,9 @@ def _check_editable(repair_order: RepairOrder) -> None:
 
 def _next_number(series: str, year: int) -> int:
     """The next number of a series for a year; the counter row stays locked until commit."""
-    counter, _ = DocumentSequence.objects.select_for_update().get_or_create(series=series,
-                                                                             year=year)
+    counter, _ = DocumentSequence.objects.select_for_update().get_or_create(
+        series=series, year=year
+    )
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     return counter.last_number
@@ -163,8 +183,9 @@ def _issue(line: PartLine, user: User | None) -> None:
     if line.issued_quantity:
         return
     try:
-        inventory_services.issue_part(line.part, line.quantity, reference=line.stock_reference,
-                                      user=user)
+        inventory_services.issue_part(
+            line.part, line.quantity, reference=line.stock_reference, user=user
+        )
     except InventoryError as exc:
         raise RepairError(f"{line.part.sku} for job {line.job.position}: {exc}") from None
     line.issued_quantity = line.quantity
@@ -174,9 +195,13 @@ def _issue(line: PartLine, user: User | None) -> None:
 def _return(line: PartLine, user: User | None) -> None:
     if not line.issued_quantity:
         return
-    inventory_services.return_part(line.part, line.issued_quantity,
-                                   reference=line.stock_reference, user=user,
-                                   unit_cost=line.unit_cost)
+    inventory_services.return_part(
+        line.part,
+        line.issued_quantity,
+        reference=line.stock_reference,
+        user=user,
+        unit_cost=line.unit_cost,
+    )
     line.issued_quantity = 0
     line.save(update_fields=["issued_quantity"])
 
@@ -195,6 +220,7 @@ def _return_job_parts(job: Job, user: User | None) -> None:
 # Opening orders
 # --------------------------------------------------------------------------------------------
 
+
 def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) -> str:
     """A message when the vehicle already has an open repair order, else an empty string."""
     others = RepairOrder.objects.open().filter(vehicle=vehicle)
@@ -203,13 +229,18 @@ def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) ->
     numbers = list(others.order_by("opened_at").values_list("number", flat=True)[:3])
     if not numbers:
         return ""
-    return (f"{vehicle} already has an open repair order ({', '.join(numbers)}); "
-            "check it is not the same visit.")
+    return (
+        f"{vehicle} already has an open repair order ({', '.join(numbers)}); "
+        "check it is not the same visit."
+    )
 
 
 def check_new_repair_order(
-    vehicle: Vehicle, *, customer: Customer | None = None, internal: bool | None = None,
-    comeback_of: RepairOrder | None = None
+    vehicle: Vehicle,
+    *,
+    customer: Customer | None = None,
+    internal: bool | None = None,
+    comeback_of: RepairOrder | None = None,
 ) -> tuple[Customer | None, bool]:
     """Who pays for a new order and whether it is internal; RepairError when it cannot be
     opened. Forms call it to show the reason next to the fields."""
@@ -219,17 +250,23 @@ def check_new_repair_order(
     elif not internal:
         customer = customer or vehicle.owner
     if internal and vehicle.owner_id is not None:
-        raise RepairError(f"{vehicle} belongs to {vehicle.owner}: only the business's own "
-                          "vehicles get internal orders.")
+        raise RepairError(
+            f"{vehicle} belongs to {vehicle.owner}: only the business's own "
+            "vehicles get internal orders."
+        )
     if internal and customer is not None:
-        raise RepairError("An internal order is for the business's own vehicle and has no "
-                          "customer; clear the customer or the internal flag.")
+        raise RepairError(
+            "An internal order is for the business's own vehicle and has no "
+            "customer; clear the customer or the internal flag."
+        )
     if not internal and customer is None:
         raise RepairError(f"{vehicle} has no owner on file: choose the customer who pays.")
     if comeback_of is not None:
         if comeback_of.vehicle_id != vehicle.pk:
-            raise RepairError(f"{comeback_of.number} was for another vehicle; a comeback links "
-                              "to an earlier order of the same vehicle.")
+            raise RepairError(
+                f"{comeback_of.number} was for another vehicle; a comeback links "
+                "to an earlier order of the same vehicle."
+            )
         if comeback_of.status == Status.CANCELED:
             raise RepairError(f"{comeback_of.number} was canceled; no work to come back for.")
     return customer, internal
@@ -257,8 +294,9 @@ def create_repair_order(
     internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
     A vehicle that already has an open order is not refused, but a warning comes back.
     """
-    customer, internal = check_new_repair_order(vehicle, customer=customer, internal=internal,
-                                                comeback_of=comeback_of)
+    customer, internal = check_new_repair_order(
+        vehicle, customer=customer, internal=internal, comeback_of=comeback_of
+    )
     warnings = [w for w in [open_orders_warning(vehicle)] if w]
     with transaction.atomic():
         now = timezone.now()
@@ -279,13 +317,17 @@ def create_repair_order(
             repair_order.notes = notes
             repair_order.discount_percent = discount_percent
             repair_order.hazardous_waste = hazardous_waste
-        repair_order.full_clean(exclude=["number"], validate_unique=False,
-                                  validate_constraints=False)
+        repair_order.full_clean(
+            exclude=["number"], validate_unique=False, validate_constraints=False
+        )
         repair_order.save()
-        RepairOrderEvent.objects.create(repair_order=repair_order, to_status=Status.ESTIMATE,
-                                        at=now, user=user,
-                                        note=f"comeback of {comeback_of.number}"
-                                        if comeback_of else "")
+        RepairOrderEvent.objects.create(
+            repair_order=repair_order,
+            to_status=Status.ESTIMATE,
+            at=now,
+            user=user,
+            note=f"comeback of {comeback_of.number}" if comeback_of else "",
+        )
     return CreatedRepairOrder(repair_order, warnings)
 
 
@@ -293,12 +335,15 @@ def create_repair_order(
 # Appointments
 # --------------------------------------------------------------------------------------------
 
+
 def _vehicle_owner_error(vehicle: Vehicle, customer: Customer) -> str:
     if vehicle.owner_id == customer.pk:
         return ""
     whose = f"belongs to {vehicle.owner}" if vehicle.owner_id else "is the business's own"
-    return (f"{vehicle} is not a vehicle of {customer}: it {whose}. Choose one of the "
-            "customer's vehicles, or record the change of owner on the vehicle first.")
+    return (
+        f"{vehicle} is not a vehicle of {customer}: it {whose}. Choose one of the "
+        "customer's vehicles, or record the change of owner on the vehicle first."
+    )
 
 
 def check_appointment(appointment: Appointment) -> None:
@@ -309,30 +354,44 @@ def check_appointment(appointment: Appointment) -> None:
     """
     if appointment.customer_id is None or appointment.vehicle_id is None:
         raise RepairError("An appointment needs a customer and one of their vehicles.")
-    stored = (Appointment.objects.filter(pk=appointment.pk)
-              .values("date", "time", "customer_id", "vehicle_id").first()
-              if appointment.pk else None)
+    stored = (
+        Appointment.objects.filter(pk=appointment.pk)
+        .values("date", "time", "customer_id", "vehicle_id")
+        .first()
+        if appointment.pk
+        else None
+    )
     # A booking kept as it was (a no-show marked, a note added) is not checked again against
     # what changed since: the car sold on, the day gone by.
     relinked = stored is None or (stored["customer_id"], stored["vehicle_id"]) != (
-        appointment.customer_id, appointment.vehicle_id)
+        appointment.customer_id,
+        appointment.vehicle_id,
+    )
     if relinked:
         error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
         if error:
             raise RepairError(error)
-    moved = stored is None or (stored["date"], stored["time"]) != (appointment.date,
-                                                                   appointment.time)
+    moved = stored is None or (stored["date"], stored["time"]) != (
+        appointment.date,
+        appointment.time,
+    )
     if moved and appointment.date < timezone.localdate():
-        raise RepairError(f"{appointment.date:%Y-%m-%d} is in the past: book today or a later "
-                          "day.")
+        raise RepairError(f"{appointment.date:%Y-%m-%d} is in the past: book today or a later day.")
     if appointment.status == AppointmentStatus.SCHEDULED:
-        taken = (Appointment.objects.filter(date=appointment.date, time=appointment.time,
-                                            status=AppointmentStatus.SCHEDULED)
-                 .exclude(pk=appointment.pk).select_related("customer").first())
+        taken = (
+            Appointment.objects.filter(
+                date=appointment.date, time=appointment.time, status=AppointmentStatus.SCHEDULED
+            )
+            .exclude(pk=appointment.pk)
+            .select_related("customer")
+            .first()
+        )
         if taken is not None:
-            raise RepairError(f"{taken.customer} is already booked on "
-                              f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M}: choose "
-                              "another time.")
+            raise RepairError(
+                f"{taken.customer} is already booked on "
+                f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M}: choose "
+                "another time."
+            )
 
 
 def save_appointment(appointment: Appointment, *, user: User | None = None) -> Appointment:
@@ -348,8 +407,10 @@ def save_appointment(appointment: Appointment, *, user: User | None = None) -> A
                 appointment.save()
         except IntegrityError:
             check_appointment(appointment)  # names the booking that got the slot first
-            raise RepairError(f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M} was "
-                              "booked a moment ago: choose another time.") from None
+            raise RepairError(
+                f"{appointment.date:%Y-%m-%d} at {appointment.time:%H:%M} was "
+                "booked a moment ago: choose another time."
+            ) from None
     return appointment
 
 
@@ -360,17 +421,24 @@ def create_repair_order_from_appointment(
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if appointment.status != AppointmentStatus.SCHEDULED:
-            raise RepairError(f"The appointment of {appointment.customer} on "
-                              f"{appointment.date:%Y-%m-%d} is "
-                              f"{appointment.get_status_display().lower()}; only scheduled "
-                              "appointments become repair orders.")
+            raise RepairError(
+                f"The appointment of {appointment.customer} on "
+                f"{appointment.date:%Y-%m-%d} is "
+                f"{appointment.get_status_display().lower()}; only scheduled "
+                "appointments become repair orders."
+            )
         error = _vehicle_owner_error(appointment.vehicle, appointment.customer)
         if error:
-            raise RepairError(f"The appointment of {appointment.customer} on "
-                              f"{appointment.date:%Y-%m-%d}: {error}")
-        created = create_repair_order(appointment.vehicle, customer=appointment.customer,
-                                      advisor=appointment.advisor or user,
-                                      appointment=appointment, user=user)
+            raise RepairError(
+                f"The appointment of {appointment.customer} on {appointment.date:%Y-%m-%d}: {error}"
+            )
+        created = create_repair_order(
+            appointment.vehicle,
+            customer=appointment.customer,
+            advisor=appointment.advisor or user,
+            appointment=appointment,
+            user=user,
+        )
         concern = appointment.concern.strip()
         title = (concern.splitlines()[0] if concern else "Customer concern")[:160]
         add_job(created.repair_order, title=title, complaint=concern, user=user)
@@ -382,6 +450,7 @@ def create_repair_order_from_appointment(
 # --------------------------------------------------------------------------------------------
 # Jobs and lines
 # --------------------------------------------------------------------------------------------
+
 
 def add_job(
     repair_order: RepairOrder,
@@ -400,8 +469,15 @@ def add_job(
         repair_order = _lock(repair_order)
         _check_editable(repair_order)
         last = repair_order.jobs.aggregate(last=Max("position"))["last"] or 0
-        job = Job(repair_order=repair_order, position=last + 1, title=title.strip()[:160],
-                  complaint=complaint, cause=cause, correction=correction, canned_job=canned_job)
+        job = Job(
+            repair_order=repair_order,
+            position=last + 1,
+            title=title.strip()[:160],
+            complaint=complaint,
+            cause=cause,
+            correction=correction,
+            canned_job=canned_job,
+        )
         if repair_order.internal:
             job.authorization = Authorization.APPROVED
             job.authorization_method = AuthorizationMethod.INTERNAL
@@ -417,12 +493,24 @@ def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
     if not canned_job.active:
         raise RepairError(f"The canned job {canned_job} is no longer offered.")
     with transaction.atomic():
-        job = add_job(repair_order, title=canned_job.name, complaint=canned_job.complaint,
-                      correction=canned_job.correction, user=user, canned_job=canned_job)
+        job = add_job(
+            repair_order,
+            title=canned_job.name,
+            complaint=canned_job.complaint,
+            correction=canned_job.correction,
+            user=user,
+            canned_job=canned_job,
+        )
         rate = ShopSettings.current().labor_rate
         for template in canned_job.labor.all():
-            add_labor_line(job, operation=template.operation, hours_sold=template.hours,
-                           rate=rate, technician=technician, user=user)
+            add_labor_line(
+                job,
+                operation=template.operation,
+                hours_sold=template.hours,
+                rate=rate,
+                technician=technician,
+                user=user,
+            )
         for template in canned_job.parts.select_related("part"):
             add_part_line(job, template.part, template.quantity, user=user)
     return job
@@ -435,8 +523,10 @@ def remove_job(job: Job, *, user: User | None = None) -> None:
         _check_editable(repair_order)
         job = Job.objects.get(pk=job.pk)
         if job.time_entries.exists():
-            raise RepairError(f"Technicians clocked time on job {job.position}; decline it "
-                              "instead of removing it.")
+            raise RepairError(
+                f"Technicians clocked time on job {job.position}; decline it "
+                "instead of removing it."
+            )
         _return_job_parts(job, user)
         job.delete()
 
@@ -472,8 +562,13 @@ def add_labor_line(
         _check_editable(repair_order)
         if rate is None:
             rate = ShopSettings.current().labor_rate
-        line = LaborLine(job=job, operation=operation, hours_sold=Decimal(hours_sold),
-                         rate=Decimal(rate), technician=technician)
+        line = LaborLine(
+            job=job,
+            operation=operation,
+            hours_sold=Decimal(hours_sold),
+            rate=Decimal(rate),
+            technician=technician,
+        )
         _check_line(line)
         line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
@@ -501,8 +596,10 @@ def remove_labor_line(line: LaborLine, *, user: User | None = None) -> None:
 def _parts_due_now(job: Job, repair_order: RepairOrder) -> bool:
     """Lines added now are issued at once when the job is approved and work is on or about
     to start (order approved or in progress); otherwise when work starts."""
-    return (job.authorization == Authorization.APPROVED
-            and repair_order.status in (Status.APPROVED, Status.IN_PROGRESS))
+    return job.authorization == Authorization.APPROVED and repair_order.status in (
+        Status.APPROVED,
+        Status.IN_PROGRESS,
+    )
 
 
 def add_part_line(
@@ -519,8 +616,14 @@ def add_part_line(
         job = Job.objects.get(pk=job.pk)
         if price is None:
             price = part.unit_cost if repair_order.internal else default_part_price(part)
-        line = PartLine(job=job, part=part, quantity=quantity, price=money(price),
-                        unit_cost=part.unit_cost, taxable=part.taxable)
+        line = PartLine(
+            job=job,
+            part=part,
+            quantity=quantity,
+            price=money(price),
+            unit_cost=part.unit_cost,
+            taxable=part.taxable,
+        )
         _check_line(line)
         line.full_clean(exclude=["job", "part"], validate_constraints=False)
         line.save()
@@ -529,8 +632,13 @@ def add_part_line(
     return line
 
 
-def change_part_line(line: PartLine, *, quantity: int | None = None, price: Decimal | None = None,
-                     user: User | None = None) -> PartLine:
+def change_part_line(
+    line: PartLine,
+    *,
+    quantity: int | None = None,
+    price: Decimal | None = None,
+    user: User | None = None,
+) -> PartLine:
     """Change a part line's quantity or price; issued stock follows the new quantity."""
     with transaction.atomic():
         repair_order = _lock(line.job.repair_order)
@@ -550,14 +658,19 @@ def change_part_line(line: PartLine, *, quantity: int | None = None, price: Deci
             if line.issued_quantity:
                 if difference > 0:
                     try:
-                        inventory_services.issue_part(line.part, difference,
-                                                      reference=line.stock_reference, user=user)
+                        inventory_services.issue_part(
+                            line.part, difference, reference=line.stock_reference, user=user
+                        )
                     except InventoryError as exc:
                         raise RepairError(f"{line.part.sku}: {exc}") from None
                 else:
-                    inventory_services.return_part(line.part, -difference,
-                                                   reference=line.stock_reference, user=user,
-                                                   unit_cost=line.unit_cost)
+                    inventory_services.return_part(
+                        line.part,
+                        -difference,
+                        reference=line.stock_reference,
+                        user=user,
+                        unit_cost=line.unit_cost,
+                    )
                 line.issued_quantity = quantity
         _check_line(line)
         line.save()
@@ -577,6 +690,7 @@ def remove_part_line(line: PartLine, *, user: User | None = None) -> None:
 # --------------------------------------------------------------------------------------------
 # Customer authorization
 # --------------------------------------------------------------------------------------------
+
 
 def authorize_job(
     job: Job,
@@ -604,18 +718,28 @@ def authorize_job(
         _check_editable(repair_order)
         job = Job.objects.get(pk=job.pk)
         if only_pending and job.authorization != Authorization.PENDING:
-            raise RepairError(f"Job {job.position} was already "
-                              f"{job.get_authorization_display().lower()}.")
+            raise RepairError(
+                f"Job {job.position} was already {job.get_authorization_display().lower()}."
+            )
         if decision == Authorization.DECLINED and job.time_entries.exists():
-            raise RepairError(f"Work on job {job.position} has started (time was clocked); it "
-                              "cannot be declined now.")
+            raise RepairError(
+                f"Work on job {job.position} has started (time was clocked); it "
+                "cannot be declined now."
+            )
         job.authorization = decision
         job.authorization_method = method
         job.authorized_by = authorized_by[:160]
         job.authorized_at = timezone.now()
         job.authorization_recorded_by = user
-        job.save(update_fields=["authorization", "authorization_method", "authorized_by",
-                                "authorized_at", "authorization_recorded_by"])
+        job.save(
+            update_fields=[
+                "authorization",
+                "authorization_method",
+                "authorized_by",
+                "authorized_at",
+                "authorization_recorded_by",
+            ]
+        )
         if decision == Authorization.DECLINED:
             _return_job_parts(job, user)
         elif _parts_due_now(job, repair_order):
@@ -625,13 +749,18 @@ def authorize_job(
 
 def recommendations_for(vehicle: Vehicle) -> QuerySet[Job]:
     """Work declined on earlier visits of a vehicle, newest first: to offer again."""
-    return (Job.objects.recommendations().for_vehicle(vehicle)
-            .select_related("repair_order").order_by("-authorized_at", "-id"))
+    return (
+        Job.objects.recommendations()
+        .for_vehicle(vehicle)
+        .select_related("repair_order")
+        .order_by("-authorized_at", "-id")
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Workflow: one function per step
 # --------------------------------------------------------------------------------------------
+
 
 def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """estimate → approved: the customer approved at least one job (internal orders: all)."""
@@ -643,11 +772,15 @@ def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None)
             jobs.filter(authorization=Authorization.PENDING).update(
                 authorization=Authorization.APPROVED,
                 authorization_method=AuthorizationMethod.INTERNAL,
-                authorized_by=_name(user) or "Internal", authorized_at=timezone.now(),
-                authorization_recorded_by=user)
+                authorized_by=_name(user) or "Internal",
+                authorized_at=timezone.now(),
+                authorization_recorded_by=user,
+            )
         if not jobs.filter(authorization=Authorization.APPROVED).exists():
-            raise RepairError(f"{repair_order.number} has no approved job: record the "
-                              "customer's approval of at least one job first.")
+            raise RepairError(
+                f"{repair_order.number} has no approved job: record the "
+                "customer's approval of at least one job first."
+            )
         _move(repair_order, Status.APPROVED, user)
     return repair_order
 
@@ -668,16 +801,26 @@ def complete_work(repair_order: RepairOrder, *, user: User | None = None) -> Rep
     with transaction.atomic():
         repair_order = _lock(repair_order)
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.COMPLETED)
-        pending = list(repair_order.jobs.filter(authorization=Authorization.PENDING)
-                       .values_list("position", flat=True))
+        pending = list(
+            repair_order.jobs.filter(authorization=Authorization.PENDING).values_list(
+                "position", flat=True
+            )
+        )
         if pending:
-            raise RepairError(f"Job {', '.join(map(str, pending))} of {repair_order.number} "
-                              "still waits for the customer's decision.")
-        clocked = (TimeEntry.objects.filter(job__repair_order=repair_order, ended__isnull=True)
-                   .select_related("technician", "job").first())
+            raise RepairError(
+                f"Job {', '.join(map(str, pending))} of {repair_order.number} "
+                "still waits for the customer's decision."
+            )
+        clocked = (
+            TimeEntry.objects.filter(job__repair_order=repair_order, ended__isnull=True)
+            .select_related("technician", "job")
+            .first()
+        )
         if clocked:
-            raise RepairError(f"{clocked.technician} is still clocked in on job "
-                              f"{clocked.job.position}; clock out first.")
+            raise RepairError(
+                f"{clocked.technician} is still clocked in on job "
+                f"{clocked.job.position}; clock out first."
+            )
         _move(repair_order, Status.COMPLETED, user)
     return repair_order
 
@@ -689,8 +832,9 @@ def invoice_repair_order(repair_order, *, user=None):
         repair_order = _lock(repair_order)
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.INVOICED)
         if repair_order.internal:
-            raise RepairError(f"{repair_order.number} is internal: it is closed at cost, not "
-                              "invoiced.")
+            raise RepairError(
+                f"{repair_order.number} is internal: it is closed at cost, not invoiced."
+            )
         shop = ShopSettings.current()
         rates = Rates.from_settings(shop)
         order = load_order(repair_order.pk)
@@ -700,17 +844,34 @@ def invoice_repair_order(repair_order, *, user=None):
         year = timezone.localdate(now).year
         sequence = _next_number(DocumentSeries.INVOICE, year)
         invoice = Invoice.objects.create(
-            repair_order=repair_order, customer_id=repair_order.customer_id,
-            number=invoice_number(year, sequence), year=year, sequence=sequence, issued_at=now,
-            issued_by=user, labor_total=totals.labor, parts_total=totals.parts,
-            discount_total=totals.discount, fees_total=totals.fees, tax_total=totals.tax,
-            total=totals.total, snapshot=document,
+            repair_order=repair_order,
+            customer_id=repair_order.customer_id,
+            number=invoice_number(year, sequence),
+            year=year,
+            sequence=sequence,
+            issued_at=now,
+            issued_by=user,
+            labor_total=totals.labor,
+            parts_total=totals.parts,
+            discount_total=totals.discount,
+            fees_total=totals.fees,
+            tax_total=totals.tax,
+            total=totals.total,
+            snapshot=document,
         )
-        webhooks.publish(INVOICE_CREATED, {
-            "invoice": invoice.pk, "number": invoice.number, "repair_order": repair_order.pk,
-            "customer": invoice.customer_id, "issued_at": invoice.issued_at,
-            "total": invoice.total, "tax_total": invoice.tax_total,
-        }, customer=invoice.customer_id)  # accounting partners, and partners linked to the payer
+        webhooks.publish(
+            INVOICE_CREATED,
+            {
+                "invoice": invoice.pk,
+                "number": invoice.number,
+                "repair_order": repair_order.pk,
+                "customer": invoice.customer_id,
+                "issued_at": invoice.issued_at,
+                "total": invoice.total,
+                "tax_total": invoice.tax_total,
+            },
+            customer=invoice.customer_id,
+        )  # accounting partners, and partners linked to the payer
         _move(repair_order, Status.INVOICED, user, note=f"invoice {invoice.number}")
         if invoice.total == 0:
             _move(repair_order, Status.PAID, user, note="nothing to pay")
@@ -745,23 +906,33 @@ def record_payment(
     with transaction.atomic():
         repair_order = _lock(invoice.repair_order)
         if repair_order.status != Status.INVOICED:
-            raise RepairError(f"{repair_order.number} is "
-                              f"{repair_order.get_status_display().lower()}: payments are taken "
-                              "on invoiced orders.")
+            raise RepairError(
+                f"{repair_order.number} is "
+                f"{repair_order.get_status_display().lower()}: payments are taken "
+                "on invoiced orders."
+            )
         balance = invoice_balance(invoice)
         if amount > balance:
-            raise RepairError(f"A payment of {amount} is more than the balance of {balance} on "
-                              f"invoice {invoice.number}.")
-        payment = Payment.objects.create(invoice=invoice, amount=amount, method=method,
-                                         reference=reference, received_by=user,
-                                         received_at=received_at or timezone.now())
+            raise RepairError(
+                f"A payment of {amount} is more than the balance of {balance} on "
+                f"invoice {invoice.number}."
+            )
+        payment = Payment.objects.create(
+            invoice=invoice,
+            amount=amount,
+            method=method,
+            reference=reference,
+            received_by=user,
+            received_at=received_at or timezone.now(),
+        )
         if amount == balance:
             _move(repair_order, Status.PAID, user, note=f"paid by {payment.get_method_display()}")
     return payment
 
 
-def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *,
-                      user: User | None = None) -> CreditNote:
+def issue_credit_note(
+    invoice: Invoice, amount: Decimal, reason: str, *, user: User | None = None
+) -> CreditNote:
     """Correct an invoice by a credit note with its own number; never by editing the invoice."""
     try:
         amount = money(amount)
@@ -781,9 +952,16 @@ def issue_credit_note(invoice: Invoice, amount: Decimal, reason: str, *,
         now = timezone.now()
         year = timezone.localdate(now).year
         sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
-        note = CreditNote.objects.create(invoice=invoice, number=credit_note_number(year, sequence),
-                                         year=year, sequence=sequence, amount=amount,
-                                         reason=reason[:300], issued_at=now, issued_by=user)
+        note = CreditNote.objects.create(
+            invoice=invoice,
+            number=credit_note_number(year, sequence),
+            year=year,
+            sequence=sequence,
+            amount=amount,
+            reason=reason[:300],
+            issued_at=now,
+            issued_by=user,
+        )
         if repair_order.status == Status.INVOICED and money(annotated.balance_amount) <= amount:
             _move(repair_order, Status.PAID, user, note=f"settled by credit note {note.number}")
     return note
@@ -797,19 +975,24 @@ def close_internal_order(repair_order: RepairOrder, *, user: User | None = None)
         if not repair_order.internal:
             raise RepairError(f"{repair_order.number} is a customer's order: invoice it.")
         parts_cost, labor_cost = internal_cost(repair_order)
-        _move(repair_order, Status.CLOSED, user,
-              note=f"cost: parts {parts_cost}, labor {labor_cost}")
+        _move(
+            repair_order, Status.CLOSED, user, note=f"cost: parts {parts_cost}, labor {labor_cost}"
+        )
     return repair_order
 
 
-def cancel_repair_order(repair_order: RepairOrder, *, user: User | None = None,
-                        reason: str = "") -> RepairOrder:
+def cancel_repair_order(
+    repair_order: RepairOrder, *, user: User | None = None, reason: str = ""
+) -> RepairOrder:
     """estimate or approved → canceled: issued parts go back to stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.CANCELED)
-        lines = (PartLine.objects.filter(job__repair_order=repair_order, issued_quantity__gt=0)
-                 .select_related("part").order_by("id"))
+        lines = (
+            PartLine.objects.filter(job__repair_order=repair_order, issued_quantity__gt=0)
+            .select_related("part")
+            .order_by("id")
+        )
         for line in lines:
             _return(line, user)
         _move(repair_order, Status.CANCELED, user, note=reason)
@@ -832,29 +1015,36 @@ TRANSITIONS = (
 # Technicians' time
 # --------------------------------------------------------------------------------------------
 
+
 def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeEntry:
     """Start a technician's time on a job of an order in progress (one job at a time)."""
     with transaction.atomic():
         repair_order = _lock(job.repair_order)
         if repair_order.status != Status.IN_PROGRESS:
-            raise RepairError(f"{repair_order.number} is "
-                              f"{repair_order.get_status_display().lower()}: time is clocked "
-                              "only on orders in progress.")
+            raise RepairError(
+                f"{repair_order.number} is "
+                f"{repair_order.get_status_display().lower()}: time is clocked "
+                "only on orders in progress."
+            )
         job = Job.objects.get(pk=job.pk)
         if job.authorization != Authorization.APPROVED:
             raise RepairError(f"Job {job.position} is not approved by the customer.")
-        current = (TimeEntry.objects.filter(technician=technician, ended__isnull=True)
-                   .select_related("job__repair_order").first())
+        current = (
+            TimeEntry.objects.filter(technician=technician, ended__isnull=True)
+            .select_related("job__repair_order")
+            .first()
+        )
         if current:
-            raise RepairError(f"{technician} is already clocked in on "
-                              f"{current.job.repair_order.number} job {current.job.position}; "
-                              "clock out first.")
+            raise RepairError(
+                f"{technician} is already clocked in on "
+                f"{current.job.repair_order.number} job {current.job.position}; "
+                "clock out first."
+            )
         started = at or timezone.now()
         _check_not_future(started, "start")
         try:
             with transaction.atomic():
-                entry = TimeEntry.objects.create(technician=technician, job=job,
-                                                 started=started)
+                entry = TimeEntry.objects.create(technician=technician, job=job, started=started)
         except IntegrityError:
             raise RepairError(f"{technician} is already clocked in on a job.") from None
     return entry
@@ -863,8 +1053,11 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
 def clock_out(technician: User, *, at: datetime | None = None) -> TimeEntry:
     """End the technician's open time entry."""
     with transaction.atomic():
-        entry = (TimeEntry.objects.select_for_update()
-                 .filter(technician=technician, ended__isnull=True).first())
+        entry = (
+            TimeEntry.objects.select_for_update()
+            .filter(technician=technician, ended__isnull=True)
+            .first()
+        )
         if entry is None:
             raise RepairError(f"{technician} is not clocked in.")
         ended = at or timezone.now()
@@ -885,12 +1078,20 @@ CORRECT_TIME_PERMISSION = "repairs.correct_timeentry"
 def _check_not_future(moment: datetime | None, verb: str) -> None:
     now = timezone.now()
     if moment is not None and moment > now:
-        raise RepairError(f"A time entry cannot {verb} in the future (it is now "
-                          f"{timezone.localtime(now):%Y-%m-%d %H:%M}).")
+        raise RepairError(
+            f"A time entry cannot {verb} in the future (it is now "
+            f"{timezone.localtime(now):%Y-%m-%d %H:%M})."
+        )
 
 
-def check_time_entry_change(entry: TimeEntry, *, started: datetime, ended: datetime | None,
-                            user: User, repair_order: RepairOrder | None = None) -> None:
+def check_time_entry_change(
+    entry: TimeEntry,
+    *,
+    started: datetime,
+    ended: datetime | None,
+    user: User,
+    repair_order: RepairOrder | None = None,
+) -> None:
     """RepairError when `user` may not set `entry` to run from `started` to `ended`.
 
     A technician moves the start of their own open entry or clocks it off; correcting a closed
@@ -899,8 +1100,10 @@ def check_time_entry_change(entry: TimeEntry, *, started: datetime, ended: datet
     """
     repair_order = repair_order or entry.job.repair_order
     if repair_order.status in TIME_LOCKED_STATUSES:
-        raise RepairError(f"{repair_order.number} is {repair_order.get_status_display().lower()}"
-                          ": its time entries are locked.")
+        raise RepairError(
+            f"{repair_order.number} is {repair_order.get_status_display().lower()}"
+            ": its time entries are locked."
+        )
     if started is None:
         raise RepairError("A time entry needs its start.")
     _check_not_future(started, "start")
@@ -911,25 +1114,30 @@ def check_time_entry_change(entry: TimeEntry, *, started: datetime, ended: datet
         raise RepairError("A clocked-off entry stays closed; clock in again instead.")
     may_correct = user is not None and user.has_perm(CORRECT_TIME_PERMISSION)
     if entry.technician_id != getattr(user, "pk", None) and not may_correct:
-        raise RepairError(f"This is {entry.technician}'s time: only a manager corrects "
-                          "another technician's entry.")
+        raise RepairError(
+            f"This is {entry.technician}'s time: only a manager corrects "
+            "another technician's entry."
+        )
     if entry.ended is not None and not may_correct:
-        raise RepairError(f"This entry was clocked off at "
-                          f"{timezone.localtime(entry.ended):%Y-%m-%d %H:%M}: only a manager "
-                          "corrects a closed entry.")
+        raise RepairError(
+            f"This entry was clocked off at "
+            f"{timezone.localtime(entry.ended):%Y-%m-%d %H:%M}: only a manager "
+            "corrects a closed entry."
+        )
 
 
-def change_time_entry(entry: TimeEntry, *, started: datetime, ended: datetime | None,
-                      user: User) -> TimeEntry:
+def change_time_entry(
+    entry: TimeEntry, *, started: datetime, ended: datetime | None, user: User
+) -> TimeEntry:
     """Move a time entry's start or end (see check_time_entry_change for who may do what).
 
     The audit log keeps the old and new times with who changed them."""
     with transaction.atomic():
         repair_order = _lock(entry.job.repair_order)
-        stored = TimeEntry.objects.select_for_update().select_related("technician").get(
-            pk=entry.pk)
-        check_time_entry_change(stored, started=started, ended=ended, user=user,
-                                repair_order=repair_order)
+        stored = TimeEntry.objects.select_for_update().select_related("technician").get(pk=entry.pk)
+        check_time_entry_change(
+            stored, started=started, ended=ended, user=user, repair_order=repair_order
+        )
         stored.started, stored.ended = started, ended
         stored.save(update_fields=["started", "ended"])
     return stored
@@ -944,12 +1152,15 @@ def actual_hours(job: Job) -> Decimal:
 # Deleting: only what is not yet part of the shop's record
 # --------------------------------------------------------------------------------------------
 
+
 def appointment_deletion_refusal(appointment: Appointment) -> str | None:
     """Why an appointment may not be deleted (it stays for the record), or None when it may be."""
     if appointment.status != AppointmentStatus.SCHEDULED:
-        return (f"The appointment of {appointment.customer} on {appointment.date} is "
-                f"{appointment.get_status_display().lower()}: it stays for the shop's history; "
-                f"only a scheduled appointment is deleted (or canceled).")
+        return (
+            f"The appointment of {appointment.customer} on {appointment.date} is "
+            f"{appointment.get_status_display().lower()}: it stays for the shop's history; "
+            f"only a scheduled appointment is deleted (or canceled)."
+        )
     return None
 
 
@@ -957,12 +1168,13 @@ def job_deletion_refusal(job: Job) -> str | None:
     """Why a job may not be deleted (it stays for the record), or None when it may be."""
     order = job.repair_order
     if order.status not in EDITABLE_STATUSES:
-        return (f"Job {job} is on {order.number}, which is "
-                f"{order.get_status_display().lower()}: a job is removed only while its "
-                f"order is open (estimate, approved or in progress).")
+        return (
+            f"Job {job} is on {order.number}, which is "
+            f"{order.get_status_display().lower()}: a job is removed only while its "
+            f"order is open (estimate, approved or in progress)."
+        )
     if job.time_entries.exists():
-        return (f"Technicians clocked time on job {job}: decline it instead of removing "
-                f"it.")
+        return f"Technicians clocked time on job {job}: decline it instead of removing it."
     return None
 
 
@@ -970,7 +1182,9 @@ def time_entry_deletion_refusal(entry: TimeEntry) -> str | None:
     """Why a time entry may not be deleted (it stays for the record), or None when it may be."""
     order = entry.job.repair_order
     if order.status not in EDITABLE_STATUSES:
-        return (f"The time clocked on {order.number} stays: the order is "
-                f"{order.get_status_display().lower()}, and its hours are the "
-                f"technician's record.")
+        return (
+            f"The time clocked on {order.number} stays: the order is "
+            f"{order.get_status_display().lower()}, and its hours are the "
+            f"technician's record."
+        )
     return None

@@ -105,18 +105,32 @@ class Totals:
         return {name: str(value) for name, value in values.items()}
 
 
-def compute_totals(labor: Iterable[LaborItem], parts: Iterable[PartItem], rates: Rates, *,
-                   discount_percent: Decimal | None = ZERO, hazardous_waste: bool = True,
-                   internal: bool = False) -> Totals:
+def compute_totals(
+    labor: Iterable[LaborItem],
+    parts: Iterable[PartItem],
+    rates: Rates,
+    *,
+    discount_percent: Decimal | None = ZERO,
+    hazardous_waste: bool = True,
+    internal: bool = False,
+) -> Totals:
     """Totals of an order from its counted labor items, part items and the shop's rates."""
     labor = list(labor)
     parts = list(parts)
     labor_total = sum((item.amount for item in labor), ZERO)
     parts_total = sum((item.amount for item in parts), ZERO)
     if internal:
-        return Totals(labor=labor_total, parts=parts_total, labor_discount=ZERO,
-                      parts_discount=ZERO, shop_supplies=ZERO, hazardous_waste=ZERO,
-                      labor_tax=ZERO, parts_tax=ZERO, total=labor_total + parts_total)
+        return Totals(
+            labor=labor_total,
+            parts=parts_total,
+            labor_discount=ZERO,
+            parts_discount=ZERO,
+            shop_supplies=ZERO,
+            hazardous_waste=ZERO,
+            labor_tax=ZERO,
+            parts_tax=ZERO,
+            total=labor_total + parts_total,
+        )
 
     taxable_parts = sum((item.amount for item in parts if item.taxable), ZERO)
     discount_percent = Decimal(discount_percent or 0)
@@ -126,14 +140,22 @@ def compute_totals(labor: Iterable[LaborItem], parts: Iterable[PartItem], rates:
     parts_net = parts_total - parts_discount
     taxable_parts_net = taxable_parts - percent_of(taxable_parts, discount_percent)
 
-    shop_supplies = min(percent_of(labor_net, rates.shop_supplies_rate),
-                        money(rates.shop_supplies_cap))
+    shop_supplies = min(
+        percent_of(labor_net, rates.shop_supplies_rate), money(rates.shop_supplies_cap)
+    )
     has_lines = bool(labor or parts)
     hazardous = money(rates.hazardous_waste_fee) if hazardous_waste and has_lines else ZERO
     labor_tax = percent_of(labor_net, rates.labor_tax_rate)
     parts_tax = percent_of(taxable_parts_net, rates.parts_tax_rate)
     total = labor_net + parts_net + shop_supplies + hazardous + labor_tax + parts_tax
-    return Totals(labor=labor_total, parts=parts_total, labor_discount=labor_discount,
-                  parts_discount=parts_discount, shop_supplies=shop_supplies,
-                  hazardous_waste=hazardous, labor_tax=labor_tax, parts_tax=parts_tax,
-                  total=total)
+    return Totals(
+        labor=labor_total,
+        parts=parts_total,
+        labor_discount=labor_discount,
+        parts_discount=parts_discount,
+        shop_supplies=shop_supplies,
+        hazardous_waste=hazardous,
+        labor_tax=labor_tax,
+        parts_tax=parts_tax,
+        total=total,
+    )

@@ -55,21 +55,30 @@ def customer_estimate(request, token):
         if job is None or decision not in (Authorization.APPROVED, Authorization.DECLINED):
             return _unavailable(request)
         try:
-            services.authorize_job(job, decision, method=AuthorizationMethod.ONLINE,
-                                   authorized_by=f"{repair_order.customer} (online)",
-                                   only_pending=True)
+            services.authorize_job(
+                job,
+                decision,
+                method=AuthorizationMethod.ONLINE,
+                authorized_by=f"{repair_order.customer} (online)",
+                only_pending=True,
+            )
             _approve_when_all_decided(repair_order)
         except RepairError as exc:
             error = str(exc)
         else:
             return redirect(request.path)
     document = build_document(load_order(repair_order.pk), ShopSettings.current())
-    response = render(request, "repairs/customer_estimate.html", {
-        "document": document,
-        "pending_count": sum(1 for job in document["jobs"]
-                             if job["authorization"] == Authorization.PENDING),
-        "error": error,
-    })
+    response = render(
+        request,
+        "repairs/customer_estimate.html",
+        {
+            "document": document,
+            "pending_count": sum(
+                1 for job in document["jobs"] if job["authorization"] == Authorization.PENDING
+            ),
+            "error": error,
+        },
+    )
     return _private(response)
 
 
@@ -77,15 +86,18 @@ def _approve_when_all_decided(repair_order):
     """Once the customer has decided every job online and approved one, the estimate is
     approved: the shop may order parts and schedule the work."""
     jobs = repair_order.jobs.all()
-    if (RepairOrder.objects.filter(pk=repair_order.pk, status=RepairOrderStatus.ESTIMATE).exists()
-            and not jobs.filter(authorization=Authorization.PENDING).exists()
-            and jobs.filter(authorization=Authorization.APPROVED).exists()):
+    if (
+        RepairOrder.objects.filter(pk=repair_order.pk, status=RepairOrderStatus.ESTIMATE).exists()
+        and not jobs.filter(authorization=Authorization.PENDING).exists()
+        and jobs.filter(authorization=Authorization.APPROVED).exists()
+    ):
         services.approve_repair_order(repair_order)
 
 
 # --------------------------------------------------------------------------------------------
 # Printing
 # --------------------------------------------------------------------------------------------
+
 
 def _require_print_permission(request):
     if not request.user.has_perm(PRINT_PERMISSION):
@@ -97,8 +109,7 @@ def _document_or_404(queryset, pk):
     many for the id column) is a page that does not exist, never a server error."""
     try:
         return queryset.get(pk=int(pk))
-    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError,
-            OverflowError):
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
         raise Http404(f"No {queryset.model._meta.verbose_name} {pk}.") from None
 
 

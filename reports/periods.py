@@ -93,8 +93,9 @@ def _quarter_start(day):
 def _add_days_in_month(first, days):
     day = first + datetime.timedelta(days=days)
     if day.month != first.month:  # the previous month is shorter: its last day
-        return (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1) - \
-            datetime.timedelta(days=1)
+        return (first.replace(day=28) + datetime.timedelta(days=4)).replace(
+            day=1
+        ) - datetime.timedelta(days=1)
     return day
 
 

@@ -77,8 +77,22 @@ class Report:
 REPORTS: dict[str, Report] = {}
 
 
-def report(*, slug, title, area, permission, columns, chart, chart_label, chart_series,
-           summary=(), description="", snapshot=False, compare=True, order=100):
+def report(
+    *,
+    slug,
+    title,
+    area,
+    permission,
+    columns,
+    chart,
+    chart_label,
+    chart_series,
+    summary=(),
+    description="",
+    snapshot=False,
+    compare=True,
+    order=100,
+):
     """Register the decorated figure function as the report page /admin/reports/<slug>/."""
     if area not in AREAS:
         raise ValueError(f"Report {slug}: area {area!r} is not one of {list(AREAS)}")
@@ -93,10 +107,20 @@ def report(*, slug, title, area, permission, columns, chart, chart_label, chart_
         if slug in REPORTS:
             raise ValueError(f"Report {slug} is registered twice")
         REPORTS[slug] = Report(
-            slug=slug, title=title, area=area, function=function, permission=permission,
-            columns=tuple(columns), chart=chart, chart_label=chart_label,
-            chart_series=tuple(chart_series), summary=tuple(summary),
-            description=description, snapshot=snapshot, compare=compare, order=order,
+            slug=slug,
+            title=title,
+            area=area,
+            function=function,
+            permission=permission,
+            columns=tuple(columns),
+            chart=chart,
+            chart_label=chart_label,
+            chart_series=tuple(chart_series),
+            summary=tuple(summary),
+            description=description,
+            snapshot=snapshot,
+            compare=compare,
+            order=order,
         )
         return function
 

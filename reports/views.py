@@ -37,15 +37,22 @@ def change(current, previous):
     if not previous:
         return None
     return ((Decimal(current) - Decimal(previous)) * 100 / abs(Decimal(previous))).quantize(
-        Decimal("0.1"))
+        Decimal("0.1")
+    )
 
 
 def comparison(found, figure, before):
-    return [{"column": column, "current": figure.summary.get(column.key),
-             "previous": before.summary.get(column.key) if before else None,
-             "change": change(figure.summary.get(column.key),
-                              before.summary.get(column.key)) if before else None}
-            for column in found.summary]
+    return [
+        {
+            "column": column,
+            "current": figure.summary.get(column.key),
+            "previous": before.summary.get(column.key) if before else None,
+            "change": change(figure.summary.get(column.key), before.summary.get(column.key))
+            if before
+            else None,
+        }
+        for column in found.summary
+    ]
 
 
 def chart_data(found, figure, title=None):
@@ -54,12 +61,23 @@ def chart_data(found, figure, title=None):
     return {
         "kind": found.chart,
         "title": title or found.title,
-        "labels": [_text(row.get(found.chart_label), columns[found.chart_label].kind)
-                   for row in figure.rows if row.get(found.chart_label) != "Total"],
-        "datasets": [{"label": columns[key].label, "unit": columns[key].kind,
-                      "data": [_number(row.get(key)) for row in figure.rows
-                               if row.get(found.chart_label) != "Total"]}
-                     for key in found.chart_series],
+        "labels": [
+            _text(row.get(found.chart_label), columns[found.chart_label].kind)
+            for row in figure.rows
+            if row.get(found.chart_label) != "Total"
+        ],
+        "datasets": [
+            {
+                "label": columns[key].label,
+                "unit": columns[key].kind,
+                "data": [
+                    _number(row.get(key))
+                    for row in figure.rows
+                    if row.get(found.chart_label) != "Total"
+                ],
+            }
+            for key in found.chart_series
+        ],
     }
 
 
@@ -93,9 +111,17 @@ def index(request):
     if not reports and not dashboard:
         raise PermissionDenied("Your role opens no report.")
     sections = [(label, [r for r in reports if r.area == area]) for area, label in AREAS.items()]
-    return render(request, "reports/index.html", _context(
-        request, title="Reports", reports=reports, dashboard=dashboard,
-        sections=[(label, found) for label, found in sections if found]))
+    return render(
+        request,
+        "reports/index.html",
+        _context(
+            request,
+            title="Reports",
+            reports=reports,
+            dashboard=dashboard,
+            sections=[(label, found) for label, found in sections if found],
+        ),
+    )
 
 
 @staff_member_required
@@ -105,16 +131,33 @@ def report_page(request, slug):
     figure = found.figure(period)
     before = found.figure(period.previous()) if found.compare else None
     columns = list(found.columns)
-    rows = [{"cells": [{"value": row.get(c.key), "column": c} for c in columns],
-             "url": row.get("url")} for row in figure.rows]
-    return render(request, "reports/report.html", _context(
-        request, title=found.title, report=found, period=period, previous=period.previous(),
-        presets=PRESETS, error=error, figure=figure, columns=columns, rows=rows,
-        comparison=comparison(found, figure, before), chart=chart_data(found, figure),
-        query=request.GET.urlencode(), reports=visible_reports(request.user),
-        start=request.GET.get("start", period.start.isoformat())[:20],
-        end=request.GET.get("end", period.end.isoformat())[:20],
-    ), status=400 if error else 200)
+    rows = [
+        {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}
+        for row in figure.rows
+    ]
+    return render(
+        request,
+        "reports/report.html",
+        _context(
+            request,
+            title=found.title,
+            report=found,
+            period=period,
+            previous=period.previous(),
+            presets=PRESETS,
+            error=error,
+            figure=figure,
+            columns=columns,
+            rows=rows,
+            comparison=comparison(found, figure, before),
+            chart=chart_data(found, figure),
+            query=request.GET.urlencode(),
+            reports=visible_reports(request.user),
+            start=request.GET.get("start", period.start.isoformat())[:20],
+            end=request.GET.get("end", period.end.isoformat())[:20],
+        ),
+        status=400 if error else 200,
+    )
 
 
 @staff_member_required
@@ -122,11 +165,23 @@ def report_csv(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
     if error:
-        return render(request, "reports/report.html", _context(
-            request, title=found.title, report=found, period=period, presets=PRESETS,
-            error=error, reports=visible_reports(request.user), csv_error=True,
-            start=request.GET.get("start", "")[:20], end=request.GET.get("end", "")[:20]),
-            status=400)
+        return render(
+            request,
+            "reports/report.html",
+            _context(
+                request,
+                title=found.title,
+                report=found,
+                period=period,
+                presets=PRESETS,
+                error=error,
+                reports=visible_reports(request.user),
+                csv_error=True,
+                start=request.GET.get("start", "")[:20],
+                end=request.GET.get("end", "")[:20],
+            ),
+            status=400,
+        )
     figure = found.figure(period)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{found.slug}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
@@ -134,9 +189,12 @@ def report_csv(request, slug):
     writer = csv.writer(response)
     writer.writerow([neutralize_cell(column.label) for column in found.columns])
     for row in figure.rows:
-        writer.writerow([neutralize_cell(_csv_value(row.get(column.key)),
-                                         numeric=column.kind in NUMERIC)
-                         for column in found.columns])
+        writer.writerow(
+            [
+                neutralize_cell(_csv_value(row.get(column.key)), numeric=column.kind in NUMERIC)
+                for column in found.columns
+            ]
+        )
     return response
 
 
@@ -160,19 +218,54 @@ def dashboard_figures(user, today=None):
         gross, gross_before = shop.sales_gross(period), shop.sales_gross(before)
         figures = [
             ("Car count", "int", cars.summary["cars"], cars_before.summary["cars"], "car-count"),
-            ("Net sales", "money", cars.summary["sales"], cars_before.summary["sales"],
-             "sales-gross"),
-            ("Average repair order", "money", cars.summary["aro"], cars_before.summary["aro"],
-             "car-count"),
-            ("Gross profit", "money", gross.summary["gross"], gross_before.summary["gross"],
-             "sales-gross"),
-            ("Effective labor rate", "money", gross.summary["elr"],
-             gross_before.summary["elr"], "sales-gross"),
+            (
+                "Net sales",
+                "money",
+                cars.summary["sales"],
+                cars_before.summary["sales"],
+                "sales-gross",
+            ),
+            (
+                "Average repair order",
+                "money",
+                cars.summary["aro"],
+                cars_before.summary["aro"],
+                "car-count",
+            ),
+            (
+                "Gross profit",
+                "money",
+                gross.summary["gross"],
+                gross_before.summary["gross"],
+                "sales-gross",
+            ),
+            (
+                "Effective labor rate",
+                "money",
+                gross.summary["elr"],
+                gross_before.summary["elr"],
+                "sales-gross",
+            ),
         ]
-        panels.append({"label": label, "period": period, "previous": before, "figures": [
-            {"label": name, "kind": kind, "current": now, "previous": then,
-             "change": change(now, then), "slug": slug,
-             "query": period.querystring()} for name, kind, now, then, slug in figures]})
+        panels.append(
+            {
+                "label": label,
+                "period": period,
+                "previous": before,
+                "figures": [
+                    {
+                        "label": name,
+                        "kind": kind,
+                        "current": now,
+                        "previous": then,
+                        "change": change(now, then),
+                        "slug": slug,
+                        "query": period.querystring(),
+                    }
+                    for name, kind, now, then, slug in figures
+                ],
+            }
+        )
     month = preset_period("month", today)
     chart = chart_data(REPORTS["car-count"], month_cars, title="Cars this month, per day")
     wip = shop.work_in_progress(month).summary

@@ -18,8 +18,14 @@ Amount = Decimal | int | str
 HUNDRED = Decimal("100")
 
 
-def sales_tax(*, sale_price: Amount, taxable_addons: Amount, trade_allowance: Amount,
-              rate_percent: Amount, trade_reduces: bool) -> Decimal:
+def sales_tax(
+    *,
+    sale_price: Amount,
+    taxable_addons: Amount,
+    trade_allowance: Amount,
+    rate_percent: Amount,
+    trade_reduces: bool,
+) -> Decimal:
     """Tax on the vehicle and taxable add-ons; where the law says so, the trade-in allowance is
     deducted from the taxable amount first (never below zero)."""
     taxable = Decimal(sale_price) + Decimal(taxable_addons)
@@ -95,11 +101,22 @@ class DealFigures:
         return max(-self.net_trade, ZERO)
 
 
-def deal_figures(*, sale_price: Amount, documentation_fee: Amount, registration_fee: Amount,
-                 tax_rate: Amount, trade_reduces_tax: bool, trades: Iterable[TradeFigures] = (),
-                 addons: Iterable[AddonFigures] = (), down_payment: Amount = ZERO,
-                 financed: bool = False, apr: Amount | None = None, term_months: int | None = None,
-                 finance_reserve: Amount = ZERO, unit_cost: Amount = ZERO) -> DealFigures:
+def deal_figures(
+    *,
+    sale_price: Amount,
+    documentation_fee: Amount,
+    registration_fee: Amount,
+    tax_rate: Amount,
+    trade_reduces_tax: bool,
+    trades: Iterable[TradeFigures] = (),
+    addons: Iterable[AddonFigures] = (),
+    down_payment: Amount = ZERO,
+    financed: bool = False,
+    apr: Amount | None = None,
+    term_months: int | None = None,
+    finance_reserve: Amount = ZERO,
+    unit_cost: Amount = ZERO,
+) -> DealFigures:
     """The whole deal from its inputs.
 
     Front gross is the price less what the unit cost the business, less any trade over-allowance
@@ -116,17 +133,24 @@ def deal_figures(*, sale_price: Amount, documentation_fee: Amount, registration_
     fees = documentation_fee + registration_fee
 
     taxable = max(sale_price + taxable_addons - (allowance if trade_reduces_tax else 0), ZERO)
-    tax = sales_tax(sale_price=sale_price, taxable_addons=taxable_addons,
-                    trade_allowance=allowance, rate_percent=tax_rate,
-                    trade_reduces=trade_reduces_tax)
+    tax = sales_tax(
+        sale_price=sale_price,
+        taxable_addons=taxable_addons,
+        trade_allowance=allowance,
+        rate_percent=tax_rate,
+        trade_reduces=trade_reduces_tax,
+    )
     total = sale_price + addon_total + fees + tax
     net_trade = allowance - payoff
     down_payment = Decimal(down_payment)
     balance = total - net_trade - down_payment
     if financed:
         amount_financed = max(balance, ZERO)
-        payment = (monthly_payment(amount_financed, apr, term_months)
-                   if apr is not None and term_months else None)
+        payment = (
+            monthly_payment(amount_financed, apr, term_months)
+            if apr is not None and term_months
+            else None
+        )
         cash_due = down_payment
     else:
         amount_financed, payment = ZERO, None
@@ -138,15 +162,27 @@ def deal_figures(*, sale_price: Amount, documentation_fee: Amount, registration_
     addon_profit = sum((Decimal(a.price) - Decimal(a.cost) for a in addons), ZERO)
     reserve = Decimal(finance_reserve) if financed else ZERO
     return DealFigures(
-        sale_price=money(sale_price), addons=money(addon_total),
-        documentation_fee=money(documentation_fee), registration_fee=money(registration_fee),
-        fees=money(fees), taxable_amount=money(taxable), sales_tax=tax, total_price=money(total),
-        trade_allowance=money(allowance), trade_payoff=money(payoff), net_trade=money(net_trade),
-        down_payment=money(down_payment), balance=money(balance),
-        amount_financed=money(amount_financed), monthly_payment=payment,
-        cash_due=money(cash_due), unit_cost=money(unit_cost),
-        trade_over_allowance=money(over_allowance), front_gross=money(front),
-        addon_profit=money(addon_profit), finance_reserve=money(reserve),
+        sale_price=money(sale_price),
+        addons=money(addon_total),
+        documentation_fee=money(documentation_fee),
+        registration_fee=money(registration_fee),
+        fees=money(fees),
+        taxable_amount=money(taxable),
+        sales_tax=tax,
+        total_price=money(total),
+        trade_allowance=money(allowance),
+        trade_payoff=money(payoff),
+        net_trade=money(net_trade),
+        down_payment=money(down_payment),
+        balance=money(balance),
+        amount_financed=money(amount_financed),
+        monthly_payment=payment,
+        cash_due=money(cash_due),
+        unit_cost=money(unit_cost),
+        trade_over_allowance=money(over_allowance),
+        front_gross=money(front),
+        addon_profit=money(addon_profit),
+        finance_reserve=money(reserve),
         back_gross=money(addon_profit + reserve),
     )
 

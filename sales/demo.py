@@ -33,8 +33,16 @@ CARS = [
 ]
 COLORS = ["White", "Black", "Silver", "Gray", "Blue", "Red"]
 # Model year letter at position 10.
-YEAR_CODES = {2015: "F", 2016: "G", 2017: "H", 2018: "J", 2019: "K", 2020: "L", 2021: "M",
-              2022: "N"}
+YEAR_CODES = {
+    2015: "F",
+    2016: "G",
+    2017: "H",
+    2018: "J",
+    2019: "K",
+    2020: "L",
+    2021: "M",
+    2022: "N",
+}
 LENDERS = ["Prairie Credit Union", "First Federal Auto", "Capital Motor Finance"]
 
 
@@ -46,9 +54,15 @@ def _vehicle(rng, owner=None):
         vin = body[:8] + check_digit(body) + body[9:]
         if not Vehicle.objects.filter(vin=vin).exists():
             break
-    vehicle = Vehicle.objects.create(vin=vin, make=make, model=model, model_year=year,
-                                     trim=rng.choice(trims), color=rng.choice(COLORS),
-                                     owner=owner)
+    vehicle = Vehicle.objects.create(
+        vin=vin,
+        make=make,
+        model=model,
+        model_year=year,
+        trim=rng.choice(trims),
+        color=rng.choice(COLORS),
+        owner=owner,
+    )
     return vehicle, band
 
 
@@ -79,33 +93,61 @@ def _unit(rng, number, days_ago, source=StockUnit.Source.AUCTION, vehicle=None):
         low, high = 9000, 22000
     cost = _money(rng, low, high)
     unit = StockUnit(
-        stock_number=f"L{number:04d}", vehicle=vehicle, source=source,
-        acquired_from=rng.choice(["Manheim Springfield", "ADESA Riverton", "Private seller",
-                                  "Greenway Motors (wholesale)"]),
-        acquired_on=timezone.localdate() - timedelta(days=days_ago), acquisition_cost=cost,
+        stock_number=f"L{number:04d}",
+        vehicle=vehicle,
+        source=source,
+        acquired_from=rng.choice(
+            [
+                "Manheim Springfield",
+                "ADESA Riverton",
+                "Private seller",
+                "Greenway Motors (wholesale)",
+            ]
+        ),
+        acquired_on=timezone.localdate() - timedelta(days=days_ago),
+        acquisition_cost=cost,
         asking_price=(cost * D("1.28")).quantize(D("1")) - 5,
-        title_status=rng.choice([StockUnit.TitleStatus.RECEIVED,
-                                 StockUnit.TitleStatus.RECEIVED,
-                                 StockUnit.TitleStatus.MISSING]),
+        title_status=rng.choice(
+            [
+                StockUnit.TitleStatus.RECEIVED,
+                StockUnit.TitleStatus.RECEIVED,
+                StockUnit.TitleStatus.MISSING,
+            ]
+        ),
     )
     unit.internet_price = unit.asking_price - 300
     acquire_unit(unit)
-    StockUnitCost.objects.create(unit=unit, kind=StockUnitCost.Kind.TRANSPORT,
-                                 vendor="Midwest Car Haulers", amount=_money(rng, 150, 450, 25),
-                                 receipt_number=f"MCH-{rng.randint(1000, 9999)}")
+    StockUnitCost.objects.create(
+        unit=unit,
+        kind=StockUnitCost.Kind.TRANSPORT,
+        vendor="Midwest Car Haulers",
+        amount=_money(rng, 150, 450, 25),
+        receipt_number=f"MCH-{rng.randint(1000, 9999)}",
+    )
     if unit.source == StockUnit.Source.AUCTION:
-        StockUnitCost.objects.create(unit=unit, kind=StockUnitCost.Kind.AUCTION_FEE,
-                                     vendor=unit.acquired_from, amount=_money(rng, 200, 600, 25))
+        StockUnitCost.objects.create(
+            unit=unit,
+            kind=StockUnitCost.Kind.AUCTION_FEE,
+            vendor=unit.acquired_from,
+            amount=_money(rng, 200, 600, 25),
+        )
     if rng.random() < 0.6:
-        StockUnitCost.objects.create(unit=unit, kind=StockUnitCost.Kind.DETAILING,
-                                     vendor="Shine Bros Detailing", amount=D("149.00"))
+        StockUnitCost.objects.create(
+            unit=unit,
+            kind=StockUnitCost.Kind.DETAILING,
+            vendor="Shine Bros Detailing",
+            amount=D("149.00"),
+        )
     return unit
 
 
 def _photos(rng, unit):
-    photos = [StockUnitPhoto.objects.create(unit=unit, image=_photo(rng, f"{unit} {side}"),
-                                            caption=side.title(), position=index)
-              for index, side in enumerate(("front", "side", "interior"), start=1)]
+    photos = [
+        StockUnitPhoto.objects.create(
+            unit=unit, image=_photo(rng, f"{unit} {side}"), caption=side.title(), position=index
+        )
+        for index, side in enumerate(("front", "side", "interior"), start=1)
+    ]
     set_main_photo(photos[0])
 
 
@@ -113,10 +155,16 @@ RECON_JOBS = [
     # title, [(operation, hours)], [(sku, quantity)]
     ("Safety inspection", [("Multi-point inspection for resale", "1.0")], []),
     ("Detail and paint touch-up", [("Full detail", "2.5"), ("Touch up chips", "1.2")], []),
-    ("Front brakes", [("Replace front pads and rotors", "1.8")],
-     [("BP-F-1210", 1), ("BR-F-5521", 2)]),
-    ("Wipers and cabin filter", [("Replace wipers and cabin filter", "0.4")],
-     [("WB-22", 2), ("CAF-118", 1)]),
+    (
+        "Front brakes",
+        [("Replace front pads and rotors", "1.8")],
+        [("BP-F-1210", 1), ("BR-F-5521", 2)],
+    ),
+    (
+        "Wipers and cabin filter",
+        [("Replace wipers and cabin filter", "0.4")],
+        [("WB-22", 2), ("CAF-118", 1)],
+    ),
 ]
 
 
@@ -127,12 +175,17 @@ def _reconditioning(rng, units, context, *, close):
     from repairs import services as shop
 
     advisor = context["users"].get("advisor")
-    parts = {part.sku: part for part in Part.objects.filter(
-        sku__in=[sku for _, _, lines in RECON_JOBS for sku, _ in lines])}
+    parts = {
+        part.sku: part
+        for part in Part.objects.filter(
+            sku__in=[sku for _, _, lines in RECON_JOBS for sku, _ in lines]
+        )
+    }
     orders = []
     for unit in units:
-        order = shop.create_repair_order(unit.vehicle, advisor=advisor, user=advisor,
-                                         notes=f"Reconditioning {unit.stock_number}").repair_order
+        order = shop.create_repair_order(
+            unit.vehicle, advisor=advisor, user=advisor, notes=f"Reconditioning {unit.stock_number}"
+        ).repair_order
         for title, labor, lines in rng.sample(RECON_JOBS, 2):
             job = shop.add_job(order, title=title, complaint="Ready it for sale", user=advisor)
             for operation, hours in labor:
@@ -154,13 +207,17 @@ def _reconditioning(rng, units, context, *, close):
 def _lot_vehicles(context):
     """The business's own cars from the inventory demo that are not on the lot yet, and which
     of them the shop is reconditioning (open internal orders) or has reconditioned."""
-    own = [v for v in context.get("vehicles") or [] if v.owner_id is None
-           and not v.stock_units.filter(status__in=StockUnit.IN_STOCK).exists()]
+    own = [
+        v
+        for v in context.get("vehicles") or []
+        if v.owner_id is None and not v.stock_units.filter(status__in=StockUnit.IN_STOCK).exists()
+    ]
     from repairs.models import RepairOrder
 
     internal = [order.pk for order in context.get("internal_repair_orders") or []]
-    in_shop = set(RepairOrder.objects.filter(pk__in=internal).open()
-                  .values_list("vehicle_id", flat=True))
+    in_shop = set(
+        RepairOrder.objects.filter(pk__in=internal).open().values_list("vehicle_id", flat=True)
+    )
     return own, in_shop
 
 
@@ -178,11 +235,17 @@ def _seed(rng, scale, context):
     people = iter(customers * 2)
 
     CommissionPlan.objects.get_or_create(
-        salesperson=None, defaults={"name": "House plan", "rate": D("20"), "minimum": D("250")})
+        salesperson=None, defaults={"name": "House plan", "rate": D("20"), "minimum": D("250")}
+    )
     CommissionPlan.objects.get_or_create(
-        salesperson=jordan, defaults={"name": "Closer (front gross)", "rate": D("25"),
-                                      "basis": CommissionPlan.Basis.FRONT,
-                                      "minimum": D("200")})
+        salesperson=jordan,
+        defaults={
+            "name": "Closer (front gross)",
+            "rate": D("25"),
+            "basis": CommissionPlan.Basis.FRONT,
+            "minimum": D("200"),
+        },
+    )
 
     number = StockUnit.objects.count() + 1
     units = []
@@ -212,27 +275,36 @@ def _seed(rng, scale, context):
 
     for unit in recon:
         move_unit(unit, StockUnit.Status.RECONDITIONING)
-    for unit in [*available, *to_reserve, *to_sell, *to_wholesale, *to_unwind, *to_cancel,
-                 *rest]:
+    for unit in [*available, *to_reserve, *to_sell, *to_wholesale, *to_unwind, *to_cancel, *rest]:
         move_unit(unit, StockUnit.Status.AVAILABLE, on=_front_line_day(unit))
     for unit in available[:4] + to_reserve + to_sell[:1]:
         _photos(rng, unit)
     for unit in to_wholesale:
         wholesale_unit(unit, unit.acquisition_cost - 400)
-    recon_orders = _reconditioning(rng, recon + available[:2] + to_sell[:2], context,
-                                   close=available[:2] + to_sell[:2])
+    recon_orders = _reconditioning(
+        rng, recon + available[:2] + to_sell[:2], context, close=available[:2] + to_sell[:2]
+    )
 
     # The business's own cars from the inventory demo join the lot; the ones the shop is
     # working on (internal orders of the repairs demo) are in reconditioning.
     own, in_shop = _lot_vehicles(context)
     for vehicle in own:
-        unit = _unit(rng, number, rng.choice((6, 12, 19, 27)),
-                     source=rng.choice([StockUnit.Source.PRIVATE, StockUnit.Source.WHOLESALE]),
-                     vehicle=vehicle)
+        unit = _unit(
+            rng,
+            number,
+            rng.choice((6, 12, 19, 27)),
+            source=rng.choice([StockUnit.Source.PRIVATE, StockUnit.Source.WHOLESALE]),
+            vehicle=vehicle,
+        )
         number += 1
         units.append(unit)
-        move_unit(unit, StockUnit.Status.RECONDITIONING if vehicle.pk in in_shop
-                  else StockUnit.Status.AVAILABLE, on=_front_line_day(unit))
+        move_unit(
+            unit,
+            StockUnit.Status.RECONDITIONING
+            if vehicle.pk in in_shop
+            else StockUnit.Status.AVAILABLE,
+            on=_front_line_day(unit),
+        )
         rest.append(unit)
 
     def deal(unit, salesperson, *, trade=None, finance=False, addons=(), negative=False):
@@ -240,32 +312,50 @@ def _seed(rng, scale, context):
         price = unit.internet_price or unit.asking_price
         fields = {"sale_price": price - _money(rng, 0, 800, 100)}
         if finance:
-            fields.update(lender=rng.choice(LENDERS), apr=rng.choice([D("4.9"), D("6.9"),
-                                                                     D("8.49"), D("0")]),
-                          term_months=rng.choice([48, 60, 72]), down_payment=D("2000"),
-                          finance_reserve=_money(rng, 150, 600, 50))
-        lead = Lead.objects.create(customer=buyer, source=rng.choice(Lead.Source.values),
-                                   stock_unit=unit, salesperson=salesperson,
-                                   status=Lead.Status.NEGOTIATING)
-        created = services.create_deal(stock_unit=unit, buyer=buyer, salesperson=salesperson,
-                                       lead=lead, **fields)
+            fields.update(
+                lender=rng.choice(LENDERS),
+                apr=rng.choice([D("4.9"), D("6.9"), D("8.49"), D("0")]),
+                term_months=rng.choice([48, 60, 72]),
+                down_payment=D("2000"),
+                finance_reserve=_money(rng, 150, 600, 50),
+            )
+        lead = Lead.objects.create(
+            customer=buyer,
+            source=rng.choice(Lead.Source.values),
+            stock_unit=unit,
+            salesperson=salesperson,
+            status=Lead.Status.NEGOTIATING,
+        )
+        created = services.create_deal(
+            stock_unit=unit, buyer=buyer, salesperson=salesperson, lead=lead, **fields
+        )
         if trade:
             vehicle, (low, _) = _vehicle(rng, owner=buyer)
             acv = _money(rng, low // 3, low // 2)
             payoff = acv + 2500 if negative else (D("0") if rng.random() < 0.5 else acv / 2)
-            TradeIn.objects.create(deal=created, vehicle=vehicle, allowance=acv + 500,
-                                   payoff=payoff.quantize(D("1")), actual_cash_value=acv,
-                                   payoff_lender="Prairie Credit Union" if payoff else "")
+            TradeIn.objects.create(
+                deal=created,
+                vehicle=vehicle,
+                allowance=acv + 500,
+                payoff=payoff.quantize(D("1")),
+                actual_cash_value=acv,
+                payoff_lender="Prairie Credit Union" if payoff else "",
+            )
         for kind, price, cost, taxable in addons:
-            DealAddon.objects.create(deal=created, kind=kind, price=D(price), cost=D(cost),
-                                     taxable=taxable)
+            DealAddon.objects.create(
+                deal=created, kind=kind, price=D(price), cost=D(cost), taxable=taxable
+            )
         return created
 
     def paid(created):
         due = services.figures(created, unit_cost=0).cash_due
         if due > 0:
-            services.record_payment(created, amount=due, method=rng.choice(
-                ["check", "card", "transfer"]), reference="demo")
+            services.record_payment(
+                created,
+                amount=due,
+                method=rng.choice(["check", "card", "transfer"]),
+                reference="demo",
+            )
         return created
 
     contract = ("service_contract", "1895.00", "780.00", False)
@@ -281,8 +371,11 @@ def _seed(rng, scale, context):
         services.sign_deal(signed)
         deals.append(signed)
     # Delivered: cash, financed with a trade-in, financed with negative equity.
-    sold_specs = [{}, {"trade": True, "finance": True, "addons": [contract, mats]},
-                  {"trade": True, "finance": True, "negative": True, "addons": [gap]}]
+    sold_specs = [
+        {},
+        {"trade": True, "finance": True, "addons": [contract, mats]},
+        {"trade": True, "finance": True, "negative": True, "addons": [gap]},
+    ]
     for unit, person, spec in zip(to_sell, (pat, jordan, pat), sold_specs, strict=True):
         sold = deal(unit, person, **spec)
         services.sign_deal(sold)
@@ -300,23 +393,34 @@ def _seed(rng, scale, context):
     services.sign_deal(canceled)
     services.record_payment(canceled, amount=D("500.00"), method="card", reference="deposit")
     services.cancel_deal(canceled, reason="Buyer found a cheaper car elsewhere")
-    services.record_refund(canceled, amount=D("500.00"), method="card",
-                           reference="deposit returned")
+    services.record_refund(
+        canceled, amount=D("500.00"), method="card", reference="deposit returned"
+    )
     deals.append(canceled)
 
     # Leads that have not become deals yet, with follow-ups due, overdue and unplanned.
     today = timezone.localdate()
     lead_count = 0
     for index in range(12 * scale):
-        status = rng.choice([Lead.Status.NEW, Lead.Status.CONTACTED, Lead.Status.APPOINTMENT,
-                             Lead.Status.NEGOTIATING, Lead.Status.LOST])
+        status = rng.choice(
+            [
+                Lead.Status.NEW,
+                Lead.Status.CONTACTED,
+                Lead.Status.APPOINTMENT,
+                Lead.Status.NEGOTIATING,
+                Lead.Status.LOST,
+            ]
+        )
         Lead.objects.create(
-            customer=next(people), source=rng.choice(Lead.Source.values),
+            customer=next(people),
+            source=rng.choice(Lead.Source.values),
             source_reference=f"MP-{rng.randint(10000, 99999)}" if index % 3 == 0 else "",
             stock_unit=rng.choice(available + rest) if rng.random() < 0.8 else None,
-            status=status, salesperson=rng.choice([pat, jordan, None]),
-            next_follow_up=(None if status == Lead.Status.LOST
-                            else today + timedelta(days=rng.randint(-6, 10))),
+            status=status,
+            salesperson=rng.choice([pat, jordan, None]),
+            next_follow_up=(
+                None if status == Lead.Status.LOST else today + timedelta(days=rng.randint(-6, 10))
+            ),
             lost_reason="Bought elsewhere" if status == Lead.Status.LOST else "",
         )
         lead_count += 1
@@ -324,6 +428,8 @@ def _seed(rng, scale, context):
     context["stock_units"] = units
     context["deals"] = deals
     statuses = sorted(set(StockUnit.objects.values_list("status", flat=True)))
-    return (f"{len(units)} stock units and their trade-ins ({', '.join(statuses)}), "
-            f"{len(recon_orders)} reconditioning orders, {len(deals)} deals, "
-            f"{lead_count + len(deals)} leads")
+    return (
+        f"{len(units)} stock units and their trade-ins ({', '.join(statuses)}), "
+        f"{len(recon_orders)} reconditioning orders, {len(deals)} deals, "
+        f"{lead_count + len(deals)} leads"
+    )

@@ -12,8 +12,9 @@ from sales.models import Deal
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text="Kept on the record.")
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept on the record."
+    )
 
 
 class ConfirmForm(forms.Form):
@@ -21,9 +22,13 @@ class ConfirmForm(forms.Form):
 
 
 class WholesaleForm(forms.Form):
-    price = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"),
-                               validators=[at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
-                               help_text="What the unit went for.")
+    price = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        validators=[at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")],
+        help_text="What the unit went for.",
+    )
 
 
 class MainPhotoFormSet(forms.BaseInlineFormSet):
@@ -31,8 +36,11 @@ class MainPhotoFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
-        ticked = [form for form in self.forms
-                  if form.cleaned_data.get("is_main") and not form.cleaned_data.get("DELETE")]
+        ticked = [
+            form
+            for form in self.forms
+            if form.cleaned_data.get("is_main") and not form.cleaned_data.get("DELETE")
+        ]
         if len(ticked) > 1:
             raise ValidationError("Tick one main photo.")
 
@@ -42,13 +50,26 @@ class StockUnitForm(forms.ModelForm):
 
     class Meta:
         model = StockUnit
-        fields = ("stock_number", "vehicle", "source", "acquired_from", "acquired_on",
-                  "acquisition_cost", "asking_price", "internet_price", "title_status", "notes")
+        fields = (
+            "stock_number",
+            "vehicle",
+            "source",
+            "acquired_from",
+            "acquired_on",
+            "acquisition_cost",
+            "asking_price",
+            "internet_price",
+            "title_status",
+            "notes",
+        )
 
     def clean_vehicle(self):
         vehicle = self.cleaned_data["vehicle"]
-        current = (StockUnit.objects.filter(vehicle=vehicle, status__in=StockUnit.IN_STOCK)
-                   .exclude(pk=self.instance.pk).first())
+        current = (
+            StockUnit.objects.filter(vehicle=vehicle, status__in=StockUnit.IN_STOCK)
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
         if current is not None:
             raise ValidationError(f"This vehicle is already in stock as {current.stock_number}.")
         return vehicle
@@ -59,15 +80,30 @@ class DealForm(forms.ModelForm):
 
     class Meta:
         model = Deal
-        fields = ("stock_unit", "buyer", "co_buyer", "salesperson", "lead", "sale_price",
-                  "documentation_fee", "registration_fee", "down_payment", "lender", "apr",
-                  "term_months", "finance_reserve", "notes")
+        fields = (
+            "stock_unit",
+            "buyer",
+            "co_buyer",
+            "salesperson",
+            "lead",
+            "sale_price",
+            "documentation_fee",
+            "registration_fee",
+            "down_payment",
+            "lender",
+            "apr",
+            "term_months",
+            "finance_reserve",
+            "notes",
+        )
 
     def clean_stock_unit(self):
         unit = self.cleaned_data["stock_unit"]
         if not unit.in_stock:
-            raise ValidationError(f"Stock unit {unit.stock_number} is "
-                                  f"{unit.get_status_display().lower()}; it is not for sale.")
+            raise ValidationError(
+                f"Stock unit {unit.stock_number} is "
+                f"{unit.get_status_display().lower()}; it is not for sale."
+            )
         return unit
 
     def _post_clean(self):

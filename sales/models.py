@@ -54,24 +54,42 @@ class Lead(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="leads")
     source = models.CharField(max_length=12, choices=Source.choices)
-    source_reference = models.CharField(max_length=80, blank=True,
-                                        help_text="The marketplace's or website's lead id.")
-    stock_unit = models.ForeignKey(StockUnit, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="leads", verbose_name="stock unit of interest")
+    source_reference = models.CharField(
+        max_length=80, blank=True, help_text="The marketplace's or website's lead id."
+    )
+    stock_unit = models.ForeignKey(
+        StockUnit,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        verbose_name="stock unit of interest",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
-    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="leads",
-                                    verbose_name="assigned salesperson")
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
+        verbose_name="assigned salesperson",
+    )
     next_follow_up = models.DateField(null=True, blank=True, db_index=True)
     lost_reason = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
     partner = models.ForeignKey(
-        "accounts.Partner", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="leads", editable=False,
+        "accounts.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
+        editable=False,
         help_text="The marketplace that posted the lead through the API; it follows the lead "
-                  "and is told when its status changes.")
-    message = models.TextField(blank=True, editable=False,
-                               help_text="What the buyer wrote on the marketplace.")
+        "and is told when its status changes.",
+    )
+    message = models.TextField(
+        blank=True, editable=False, help_text="What the buyer wrote on the marketplace."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,7 +103,8 @@ class Lead(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(status="lost") | ~Q(lost_reason=""), name="lead_lost_has_reason",
+                condition=~Q(status="lost") | ~Q(lost_reason=""),
+                name="lead_lost_has_reason",
                 violation_error_message="Say why the lead was lost.",
             ),
         ]
@@ -109,38 +128,55 @@ class Deal(models.Model):
 
     stock_unit = models.ForeignKey(StockUnit, on_delete=models.PROTECT, related_name="deals")
     buyer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deals")
-    co_buyer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="co_bought_deals")
-    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="deals")
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="deals")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT,
-                              editable=False)
+    co_buyer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="co_bought_deals"
+    )
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals"
+    )
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
 
     sale_price = models.DecimalField(**MONEY, validators=VEHICLE_AMOUNT)
     documentation_fee = models.DecimalField(**MONEY, validators=CHARGE)
-    registration_fee = models.DecimalField("registration and title fee", **MONEY,
-                                           validators=CHARGE)
+    registration_fee = models.DecimalField("registration and title fee", **MONEY, validators=CHARGE)
     # The shop's tax rules when the deal was written up (ShopSettings may change later).
-    sales_tax_rate = models.DecimalField("sales tax rate %", max_digits=5, decimal_places=3,
-                                         editable=False)
+    sales_tax_rate = models.DecimalField(
+        "sales tax rate %", max_digits=5, decimal_places=3, editable=False
+    )
     trade_in_reduces_tax = models.BooleanField(editable=False)
     down_payment = models.DecimalField(
-        **MONEY, default=ZERO, validators=VEHICLE_AMOUNT,
-        help_text="At most what the buyer owes: the total less the trade-in equity.")
+        **MONEY,
+        default=ZERO,
+        validators=VEHICLE_AMOUNT,
+        help_text="At most what the buyer owes: the total less the trade-in equity.",
+    )
 
-    lender = models.CharField(max_length=120, blank=True,
-                              help_text="Leave empty for a cash deal.")
-    apr = models.DecimalField("APR %", max_digits=6, decimal_places=3, null=True, blank=True,
-                              validators=[MinValueValidator(Decimal("0")),
-                                          MaxValueValidator(Decimal("99"))])
+    lender = models.CharField(max_length=120, blank=True, help_text="Leave empty for a cash deal.")
+    apr = models.DecimalField(
+        "APR %",
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("99"))],
+    )
     term_months = models.PositiveSmallIntegerField(
-        "term (months)", null=True, blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(120)])
+        "term (months)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+    )
     finance_reserve = models.DecimalField(
-        **MONEY, default=ZERO, validators=CHARGE,
-        help_text="What the lender pays the business for arranging the loan.")
+        **MONEY,
+        default=ZERO,
+        validators=CHARGE,
+        help_text="What the lender pays the business for arranging the loan.",
+    )
 
     # Frozen when signed (the figures on the buyer's order the buyer signed).
     sales_tax = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
@@ -154,10 +190,12 @@ class Deal(models.Model):
 
     signed_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
-    closed_at = models.DateTimeField("canceled or unwound at", null=True, blank=True,
-                                     editable=False)
-    close_reason = models.CharField("why canceled or unwound", max_length=300, blank=True,
-                                    editable=False)
+    closed_at = models.DateTimeField(
+        "canceled or unwound at", null=True, blank=True, editable=False
+    )
+    close_reason = models.CharField(
+        "why canceled or unwound", max_length=300, blank=True, editable=False
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -175,10 +213,10 @@ class Deal(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["stock_unit"], condition=Q(status__in=["signed", "delivered"]),
+                fields=["stock_unit"],
+                condition=Q(status__in=["signed", "delivered"]),
                 name="deal_one_live_deal_per_unit",
-                violation_error_message="This stock unit is already in a signed or delivered "
-                                        "deal.",
+                violation_error_message="This stock unit is already in a signed or delivered deal.",
             ),
             models.CheckConstraint(
                 condition=Q(co_buyer__isnull=True) | ~Q(co_buyer=models.F("buyer")),
@@ -186,16 +224,31 @@ class Deal(models.Model):
                 violation_error_message="The co-buyer cannot be the buyer.",
             ),
             models.CheckConstraint(
-                condition=Q(sale_price__gte=0, documentation_fee__gte=0, registration_fee__gte=0,
-                            down_payment__gte=0, finance_reserve__gte=0),
+                condition=Q(
+                    sale_price__gte=0,
+                    documentation_fee__gte=0,
+                    registration_fee__gte=0,
+                    down_payment__gte=0,
+                    finance_reserve__gte=0,
+                ),
                 name="deal_amounts_not_negative",
                 violation_error_message="Prices, fees and payments cannot be negative.",
             ),
-            bounded("sale_price", "down_payment", limit=MAX_VEHICLE_AMOUNT,
-                    name="deal_vehicle_amounts_bounded", what="for a vehicle"),
-            bounded("documentation_fee", "registration_fee", "finance_reserve",
-                    limit=MAX_DEAL_CHARGE, name="deal_charges_bounded",
-                    what="per fee or add-on"),
+            bounded(
+                "sale_price",
+                "down_payment",
+                limit=MAX_VEHICLE_AMOUNT,
+                name="deal_vehicle_amounts_bounded",
+                what="for a vehicle",
+            ),
+            bounded(
+                "documentation_fee",
+                "registration_fee",
+                "finance_reserve",
+                limit=MAX_DEAL_CHARGE,
+                name="deal_charges_bounded",
+                what="per fee or add-on",
+            ),
             models.CheckConstraint(
                 condition=~Q(status__in=["signed", "delivered", "unwound"])
                 | Q(signed_at__isnull=False, total_price__isnull=False),
@@ -251,8 +304,7 @@ class Deal(models.Model):
 # delivered (deliver_deal); the total is their sum, as Deal.total_gross says for one deal.
 FRONT_GROSS = F("front_gross")
 BACK_GROSS = F("back_gross")
-TOTAL_GROSS = ExpressionWrapper(FRONT_GROSS + BACK_GROSS,
-                                output_field=models.DecimalField(**MONEY))
+TOTAL_GROSS = ExpressionWrapper(FRONT_GROSS + BACK_GROSS, output_field=models.DecimalField(**MONEY))
 
 
 class TradeIn(models.Model):
@@ -261,39 +313,67 @@ class TradeIn(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="trade_ins")
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="trade_ins")
-    allowance = models.DecimalField(**MONEY, validators=VEHICLE_AMOUNT,
-                                    help_text="What the deal credits the buyer for it.")
-    payoff = models.DecimalField(**MONEY, default=ZERO, validators=VEHICLE_AMOUNT,
-                                 help_text="Still owed to the buyer's lender; the business pays "
-                                           "it off.")
+    allowance = models.DecimalField(
+        **MONEY, validators=VEHICLE_AMOUNT, help_text="What the deal credits the buyer for it."
+    )
+    payoff = models.DecimalField(
+        **MONEY,
+        default=ZERO,
+        validators=VEHICLE_AMOUNT,
+        help_text="Still owed to the buyer's lender; the business pays it off.",
+    )
     payoff_lender = models.CharField(max_length=120, blank=True)
     actual_cash_value = models.DecimalField(
-        "actual cash value", **MONEY, validators=VEHICLE_AMOUNT,
-        help_text="What it is really worth; it enters stock at this cost.")
-    odometer = models.PositiveIntegerField(null=True, blank=True,
-                                           validators=[at_most(MAX_ODOMETER, "on an odometer")])
+        "actual cash value",
+        **MONEY,
+        validators=VEHICLE_AMOUNT,
+        help_text="What it is really worth; it enters stock at this cost.",
+    )
+    odometer = models.PositiveIntegerField(
+        null=True, blank=True, validators=[at_most(MAX_ODOMETER, "on an odometer")]
+    )
     # Set on delivery: the stock unit it became and whose it was (given back on an unwind).
-    stock_unit = models.OneToOneField(StockUnit, null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="trade_in", editable=False)
-    previous_owner = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="+", editable=False)
+    stock_unit = models.OneToOneField(
+        StockUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="trade_in",
+        editable=False,
+    )
+    previous_owner = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["deal", "id"]
         verbose_name = "trade-in"
         constraints = [
-            models.UniqueConstraint(fields=["deal", "vehicle"], name="tradein_vehicle_once",
-                                    violation_error_message="This vehicle is already traded in "
-                                                            "on this deal."),
+            models.UniqueConstraint(
+                fields=["deal", "vehicle"],
+                name="tradein_vehicle_once",
+                violation_error_message="This vehicle is already traded in on this deal.",
+            ),
             models.CheckConstraint(
                 condition=Q(allowance__gte=0, payoff__gte=0, actual_cash_value__gte=0),
                 name="tradein_amounts_not_negative",
                 violation_error_message="Trade-in amounts cannot be negative.",
             ),
-            bounded("allowance", "payoff", "actual_cash_value", limit=MAX_VEHICLE_AMOUNT,
-                    name="tradein_amounts_bounded", what="for a vehicle"),
-            bounded("odometer", limit=MAX_ODOMETER, name="tradein_odometer_bounded",
-                    what="on an odometer", nullable=True),
+            bounded(
+                "allowance",
+                "payoff",
+                "actual_cash_value",
+                limit=MAX_VEHICLE_AMOUNT,
+                name="tradein_amounts_bounded",
+                what="for a vehicle",
+            ),
+            bounded(
+                "odometer",
+                limit=MAX_ODOMETER,
+                name="tradein_odometer_bounded",
+                what="on an odometer",
+                nullable=True,
+            ),
         ]
 
     def __str__(self):
@@ -325,18 +405,26 @@ class DealAddon(models.Model):
     description = models.CharField(max_length=200, blank=True)
     price = models.DecimalField(**MONEY, validators=CHARGE)
     cost = models.DecimalField(**MONEY, default=ZERO, validators=CHARGE)
-    taxable = models.BooleanField(default=False,
-                                  help_text="Accessories usually are; contracts usually not.")
+    taxable = models.BooleanField(
+        default=False, help_text="Accessories usually are; contracts usually not."
+    )
 
     class Meta:
         ordering = ["deal", "id"]
         verbose_name = "add-on"
         constraints = [
-            models.CheckConstraint(condition=Q(price__gte=0, cost__gte=0),
-                                   name="dealaddon_amounts_not_negative",
-                                   violation_error_message="Add-on amounts cannot be negative."),
-            bounded("price", "cost", limit=MAX_DEAL_CHARGE, name="dealaddon_amounts_bounded",
-                    what="per fee or add-on"),
+            models.CheckConstraint(
+                condition=Q(price__gte=0, cost__gte=0),
+                name="dealaddon_amounts_not_negative",
+                violation_error_message="Add-on amounts cannot be negative.",
+            ),
+            bounded(
+                "price",
+                "cost",
+                limit=MAX_DEAL_CHARGE,
+                name="dealaddon_amounts_bounded",
+                what="per fee or add-on",
+            ),
         ]
 
     def __str__(self):
@@ -357,23 +445,38 @@ class DealPayment(models.Model):
         TRANSFER = "transfer", "Bank transfer"
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
-    amount = models.DecimalField(**MONEY, validators=[
-        MinValueValidator(Decimal("0.01")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
+    amount = models.DecimalField(
+        **MONEY,
+        validators=[
+            MinValueValidator(Decimal("0.01")),
+            at_most(MAX_VEHICLE_AMOUNT, "for a vehicle"),
+        ],
+    )
     method = models.CharField(max_length=10, choices=Method.choices)
     reference = models.CharField(max_length=80, blank=True)
     received_at = models.DateTimeField()
-    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["deal", "received_at", "id"]
         verbose_name = "payment received"
         verbose_name_plural = "payments received"
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="dealpayment_positive",
-                                   violation_error_message="A payment is more than zero."),
-            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="dealpayment_bounded",
-                    what="for a vehicle"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="dealpayment_positive",
+                violation_error_message="A payment is more than zero.",
+            ),
+            bounded(
+                "amount", limit=MAX_VEHICLE_AMOUNT, name="dealpayment_bounded", what="for a vehicle"
+            ),
         ]
 
     def __str__(self):
@@ -385,22 +488,37 @@ class DealRefund(models.Model):
     in all, than the deal's payments received."""
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(**MONEY, validators=[
-        MinValueValidator(Decimal("0.01")), at_most(MAX_VEHICLE_AMOUNT, "for a vehicle")])
+    amount = models.DecimalField(
+        **MONEY,
+        validators=[
+            MinValueValidator(Decimal("0.01")),
+            at_most(MAX_VEHICLE_AMOUNT, "for a vehicle"),
+        ],
+    )
     method = models.CharField(max_length=10, choices=DealPayment.Method.choices)
     reference = models.CharField(max_length=80, blank=True)
     refunded_at = models.DateTimeField()
-    refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+", editable=False)
+    refunded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["deal", "refunded_at", "id"]
         verbose_name = "refund"
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="dealrefund_positive",
-                                   violation_error_message="A refund is more than zero."),
-            bounded("amount", limit=MAX_VEHICLE_AMOUNT, name="dealrefund_bounded",
-                    what="for a vehicle"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="dealrefund_positive",
+                violation_error_message="A refund is more than zero.",
+            ),
+            bounded(
+                "amount", limit=MAX_VEHICLE_AMOUNT, name="dealrefund_bounded", what="for a vehicle"
+            ),
         ]
 
     def __str__(self):
@@ -419,32 +537,50 @@ class CommissionPlan(models.Model):
         TOTAL = "total", "Total gross (front + back)"
 
     name = models.CharField(max_length=80)
-    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.CASCADE, related_name="commission_plans",
-                                    help_text="Empty: the house plan.")
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="commission_plans",
+        help_text="Empty: the house plan.",
+    )
     basis = models.CharField(max_length=6, choices=Basis.choices, default=Basis.TOTAL)
-    rate = models.DecimalField("percent of gross", max_digits=5, decimal_places=2,
-                               validators=[MinValueValidator(Decimal("0")),
-                                           MaxValueValidator(Decimal("100"))])
-    minimum = models.DecimalField("minimum per deal", **MONEY, default=ZERO,
-                                  validators=[*NOT_NEGATIVE,
-                                              at_most(MAX_DEAL_CHARGE, "as a minimum")])
+    rate = models.DecimalField(
+        "percent of gross",
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    minimum = models.DecimalField(
+        "minimum per deal",
+        **MONEY,
+        default=ZERO,
+        validators=[*NOT_NEGATIVE, at_most(MAX_DEAL_CHARGE, "as a minimum")],
+    )
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
             # One plan per salesperson, and one house plan (no salesperson: counted as 0).
-            models.UniqueConstraint(Coalesce("salesperson", Value(0)),
-                                    name="commissionplan_one_per_salesperson",
-                                    violation_error_message="This salesperson already has a plan "
-                                                            "(or there is a house plan "
-                                                            "already)."),
-            models.CheckConstraint(condition=Q(rate__gte=0, rate__lte=100, minimum__gte=0),
-                                   name="commissionplan_sane_numbers",
-                                   violation_error_message="A rate is 0 to 100 %; a minimum is "
-                                                           "not negative."),
-            bounded("minimum", limit=MAX_DEAL_CHARGE, name="commissionplan_minimum_bounded",
-                    what="as a minimum"),
+            models.UniqueConstraint(
+                Coalesce("salesperson", Value(0)),
+                name="commissionplan_one_per_salesperson",
+                violation_error_message="This salesperson already has a plan "
+                "(or there is a house plan "
+                "already).",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0, rate__lte=100, minimum__gte=0),
+                name="commissionplan_sane_numbers",
+                violation_error_message="A rate is 0 to 100 %; a minimum is not negative.",
+            ),
+            bounded(
+                "minimum",
+                limit=MAX_DEAL_CHARGE,
+                name="commissionplan_minimum_bounded",
+                what="as a minimum",
+            ),
         ]
 
     def __str__(self):
@@ -460,8 +596,9 @@ class Commission(models.Model):
         CHARGEBACK = "chargeback", "Chargeback (deal unwound)"
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="commissions")
-    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="commissions")
+    salesperson = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commissions"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.EARNED)
     plan_name = models.CharField(max_length=80)
     gross = models.DecimalField("gross it was paid on", **MONEY)
@@ -477,10 +614,11 @@ class Commission(models.Model):
             models.Index(fields=["salesperson", "-recorded_at"], name="commission_person_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["deal", "salesperson", "kind"],
-                                    name="commission_once_per_deal",
-                                    violation_error_message="This commission is already "
-                                                            "recorded."),
+            models.UniqueConstraint(
+                fields=["deal", "salesperson", "kind"],
+                name="commission_once_per_deal",
+                violation_error_message="This commission is already recorded.",
+            ),
             models.CheckConstraint(
                 condition=Q(kind="earned", amount__gte=0) | Q(kind="chargeback", amount__lte=0),
                 name="commission_sign_matches_kind",

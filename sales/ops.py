@@ -5,8 +5,13 @@ WORKFLOW_ONLY = {"csv_import": False}
 
 TABLES = (
     {"name": "leads", "label": "sales.Lead", "resource": "sales.resources.LeadResource"},
-    {"name": "sales", "label": "sales.Deal", "aliases": ("deals",),
-     "resource": "sales.resources.DealResource", **WORKFLOW_ONLY},
+    {
+        "name": "sales",
+        "label": "sales.Deal",
+        "aliases": ("deals",),
+        "resource": "sales.resources.DealResource",
+        **WORKFLOW_ONLY,
+    },
     {"name": "trade_ins", "label": "sales.TradeIn", **WORKFLOW_ONLY},
     {"name": "deal_addons", "label": "sales.DealAddon", **WORKFLOW_ONLY},
     {"name": "deal_payments", "label": "sales.DealPayment", **WORKFLOW_ONLY},

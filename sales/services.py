@@ -76,8 +76,13 @@ def during_stay(order, acquired_on, left_on):
     day it left (`left_on`: date.max while it is still here). `order` is the lookup path to the
     repair order ("" on a RepairOrder query, "job__repair_order__" from a line); the two days
     are values or query expressions (OuterRef, F)."""
-    return Q(**{f"{order}internal": True, f"{order}opened_at__date__gte": acquired_on,
-                f"{order}opened_at__date__lte": left_on})
+    return Q(
+        **{
+            f"{order}internal": True,
+            f"{order}opened_at__date__gte": acquired_on,
+            f"{order}opened_at__date__lte": left_on,
+        }
+    )
 
 
 # From a labor or part line to the stock units of its order's vehicle (a join, for figures over
@@ -95,8 +100,9 @@ def _during_a_stay(queryset, order, to_unit):
         unit=F(to_unit),
         unit_acquired_on=F(f"{to_unit}__acquired_on"),
         unit_disposed_on=F(f"{to_unit}__disposed_on"),
-        unit_left_on=Coalesce(F(f"{to_unit}__disposed_on"), Value(date.max),
-                              output_field=DateField()),
+        unit_left_on=Coalesce(
+            F(f"{to_unit}__disposed_on"), Value(date.max), output_field=DateField()
+        ),
     ).filter(during_stay(order, F("unit_acquired_on"), F("unit_left_on")))
 
 
@@ -156,14 +162,17 @@ def reconditioning_orders(unit: StockUnit) -> list:
     ).order_by("opened_at", "id")
     # Each order's cost as repairs.costs defines it, summed in the same query (a page listing a
     # unit's orders costs one query, not three per order).
-    return [RepairOrderCost(order, money(order.parts_cost), money(order.labor_cost))
-            for order in with_internal_cost(orders)]
+    return [
+        RepairOrderCost(order, money(order.parts_cost), money(order.labor_cost))
+        for order in with_internal_cost(orders)
+    ]
 
 
 def unit_costs(unit: StockUnit) -> UnitCosts:
     other = unit.costs.aggregate(total=Sum("amount"))["total"] or ZERO
-    return UnitCosts(acquisition=unit.acquisition_cost, other=other,
-                     repair_orders=reconditioning_orders(unit))
+    return UnitCosts(
+        acquisition=unit.acquisition_cost, other=other, repair_orders=reconditioning_orders(unit)
+    )
 
 
 def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
@@ -171,14 +180,21 @@ def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
     subqueries of the list's one query. Reconditioning sums the internal orders' cost as
     repairs.costs defines it, within the unit's window (see reconditioning_orders)."""
     money = DecimalField(max_digits=12, decimal_places=2)
-    other = (StockUnitCost.objects.filter(unit=OuterRef("pk")).order_by()
-             .values("unit").annotate(total=Sum("amount")).values("total"))
+    other = (
+        StockUnitCost.objects.filter(unit=OuterRef("pk"))
+        .order_by()
+        .values("unit")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
     queryset = queryset.annotate(
-        _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField()))
+        _window_end=Coalesce("disposed_on", Value(date.max), output_field=DateField())
+    )
 
     def reconditioning(kind: str) -> Any:
         return cost_subquery(
-            kind, "job__repair_order__vehicle",
+            kind,
+            "job__repair_order__vehicle",
             during_stay("job__repair_order__", OuterRef("acquired_on"), OuterRef("_window_end")),
             job__repair_order__vehicle=OuterRef("vehicle_id"),
         )
@@ -189,11 +205,16 @@ def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
         reconditioning_labor=reconditioning("labor"),
     )
     return queryset.annotate(
-        reconditioning=ExpressionWrapper(F("reconditioning_parts") + F("reconditioning_labor"),
-                                         output_field=money),
-        total_cost=ExpressionWrapper(F("acquisition_cost") + F("other_costs")
-                                     + F("reconditioning_parts") + F("reconditioning_labor"),
-                                     output_field=money),
+        reconditioning=ExpressionWrapper(
+            F("reconditioning_parts") + F("reconditioning_labor"), output_field=money
+        ),
+        total_cost=ExpressionWrapper(
+            F("acquisition_cost")
+            + F("other_costs")
+            + F("reconditioning_parts")
+            + F("reconditioning_labor"),
+            output_field=money,
+        ),
     )
 
 
@@ -206,15 +227,25 @@ def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.Dea
     """The deal's figures from its current rows (the unit's cost read live unless given)."""
     if unit_cost is None:
         unit_cost = unit_costs(deal.stock_unit).total
-    trades = [calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
-              for t in deal.trade_ins.all()]
+    trades = [
+        calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
+        for t in deal.trade_ins.all()
+    ]
     addons = [calculations.AddonFigures(a.price, a.cost, a.taxable) for a in deal.addons.all()]
     return calculations.deal_figures(
-        sale_price=deal.sale_price, documentation_fee=deal.documentation_fee,
-        registration_fee=deal.registration_fee, tax_rate=deal.sales_tax_rate,
-        trade_reduces_tax=deal.trade_in_reduces_tax, trades=trades, addons=addons,
-        down_payment=deal.down_payment, financed=deal.is_financed, apr=deal.apr,
-        term_months=deal.term_months, finance_reserve=deal.finance_reserve, unit_cost=unit_cost,
+        sale_price=deal.sale_price,
+        documentation_fee=deal.documentation_fee,
+        registration_fee=deal.registration_fee,
+        tax_rate=deal.sales_tax_rate,
+        trade_reduces_tax=deal.trade_in_reduces_tax,
+        trades=trades,
+        addons=addons,
+        down_payment=deal.down_payment,
+        financed=deal.is_financed,
+        apr=deal.apr,
+        term_months=deal.term_months,
+        finance_reserve=deal.finance_reserve,
+        unit_cost=unit_cost,
     )
 
 
@@ -226,23 +257,32 @@ def amount_owed(deal: Deal) -> Decimal:
         shop = ShopSettings.current()
         trades, addons = [], []
         tax_rate = deal.sales_tax_rate if deal.sales_tax_rate is not None else shop.sales_tax_rate
-        reduces = (deal.trade_in_reduces_tax if deal.trade_in_reduces_tax is not None
-                   else shop.trade_in_reduces_sales_tax)
-        fees = [shop.documentation_fee if deal.documentation_fee is None
-                else deal.documentation_fee,
-                shop.registration_fee if deal.registration_fee is None
-                else deal.registration_fee]
+        reduces = (
+            deal.trade_in_reduces_tax
+            if deal.trade_in_reduces_tax is not None
+            else shop.trade_in_reduces_sales_tax
+        )
+        fees = [
+            shop.documentation_fee if deal.documentation_fee is None else deal.documentation_fee,
+            shop.registration_fee if deal.registration_fee is None else deal.registration_fee,
+        ]
     else:
-        trades = [calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
-                  for t in deal.trade_ins.all()]
-        addons = [calculations.AddonFigures(a.price, a.cost, a.taxable)
-                  for a in deal.addons.all()]
+        trades = [
+            calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
+            for t in deal.trade_ins.all()
+        ]
+        addons = [calculations.AddonFigures(a.price, a.cost, a.taxable) for a in deal.addons.all()]
         tax_rate, reduces = deal.sales_tax_rate, deal.trade_in_reduces_tax
         fees = [deal.documentation_fee, deal.registration_fee]
     result = calculations.deal_figures(
-        sale_price=deal.sale_price or ZERO, documentation_fee=fees[0] or ZERO,
-        registration_fee=fees[1] or ZERO, tax_rate=tax_rate, trade_reduces_tax=reduces,
-        trades=trades, addons=addons)
+        sale_price=deal.sale_price or ZERO,
+        documentation_fee=fees[0] or ZERO,
+        registration_fee=fees[1] or ZERO,
+        tax_rate=tax_rate,
+        trade_reduces_tax=reduces,
+        trades=trades,
+        addons=addons,
+    )
     return max(result.total_price - result.net_trade, ZERO)
 
 
@@ -253,21 +293,34 @@ def check_down_payment(deal: Deal) -> None:
         return
     owed = amount_owed(deal)
     if down_payment > owed:
-        raise DealError(f"A down payment of {down_payment:,.2f} is more than the buyer owes "
-                        f"({owed:,.2f}: the total less the trade-in equity).")
+        raise DealError(
+            f"A down payment of {down_payment:,.2f} is more than the buyer owes "
+            f"({owed:,.2f}: the total less the trade-in equity)."
+        )
 
 
 def _check_bounds(deal):
     """Each amount of the deal within its bound (accounts.limits), as DealError."""
-    money_fields = ["sale_price", "documentation_fee", "registration_fee", "down_payment",
-                    "finance_reserve", "apr", "term_months"]
+    money_fields = [
+        "sale_price",
+        "documentation_fee",
+        "registration_fee",
+        "down_payment",
+        "finance_reserve",
+        "apr",
+        "term_months",
+    ]
     try:
-        deal.clean_fields(exclude=[f.name for f in Deal._meta.concrete_fields
-                                   if f.name not in money_fields])
+        deal.clean_fields(
+            exclude=[f.name for f in Deal._meta.concrete_fields if f.name not in money_fields]
+        )
     except ValidationError as exc:
-        raise DealError(" ".join(f"{Deal._meta.get_field(name).verbose_name.capitalize()}: "
-                                 f"{' '.join(messages)}"
-                                 for name, messages in exc.message_dict.items())) from None
+        raise DealError(
+            " ".join(
+                f"{Deal._meta.get_field(name).verbose_name.capitalize()}: {' '.join(messages)}"
+                for name, messages in exc.message_dict.items()
+            )
+        ) from None
 
 
 def payments_received(deal: Deal) -> Decimal:
@@ -295,8 +348,10 @@ def open_deal(deal: Deal) -> Deal:
     shop = ShopSettings.current()
     unit = StockUnit.objects.get(pk=deal.stock_unit_id)
     if not unit.in_stock:
-        raise DealError(f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; "
-                        "it is not for sale.")
+        raise DealError(
+            f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; "
+            "it is not for sale."
+        )
     if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
         raise DealError("The co-buyer cannot be the buyer.")
     if deal.sale_price is None:
@@ -314,8 +369,9 @@ def open_deal(deal: Deal) -> Deal:
     return deal
 
 
-def create_deal(*, stock_unit: StockUnit, buyer: Customer, salesperson: User,
-                **fields: Any) -> Deal:
+def create_deal(
+    *, stock_unit: StockUnit, buyer: Customer, salesperson: User, **fields: Any
+) -> Deal:
     """open_deal for callers that have the parts rather than a Deal (demo data, API, tests)."""
     return open_deal(Deal(stock_unit=stock_unit, buyer=buyer, salesperson=salesperson, **fields))
 
@@ -325,12 +381,16 @@ def update_draft(deal: Deal) -> Deal:
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
         if not locked.is_draft:
-            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; its terms "
-                            "cannot change.")
+            raise DealError(
+                f"{locked.number} is {locked.get_status_display().lower()}; its terms "
+                "cannot change."
+            )
         unit = StockUnit.objects.get(pk=deal.stock_unit_id)
         if not unit.in_stock:
-            raise DealError(f"Stock unit {unit.stock_number} is "
-                            f"{unit.get_status_display().lower()}; it is not for sale.")
+            raise DealError(
+                f"Stock unit {unit.stock_number} is "
+                f"{unit.get_status_display().lower()}; it is not for sale."
+            )
         if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
             raise DealError("The co-buyer cannot be the buyer.")
         _check_bounds(deal)
@@ -363,8 +423,9 @@ def sign_deal(deal: Deal) -> Deal:
             with transaction.atomic():
                 locked.save()
         except IntegrityError:
-            raise DealError(f"Stock unit {unit.stock_number} is already in another signed "
-                            "deal.") from None
+            raise DealError(
+                f"Stock unit {unit.stock_number} is already in another signed deal."
+            ) from None
         _move(unit, StockUnit.Status.RESERVED)
     deal.refresh_from_db()
     return deal
@@ -379,13 +440,17 @@ def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
         unit, locked = _lock_unit_and_deal(deal)
         DEAL_PIPELINE.check(locked, Deal.Status.DELIVERED)
         if unit.status != StockUnit.Status.RESERVED:
-            raise DealError(f"Stock unit {unit.stock_number} is "
-                            f"{unit.get_status_display().lower()}, not reserved for this deal.")
+            raise DealError(
+                f"Stock unit {unit.stock_number} is "
+                f"{unit.get_status_display().lower()}, not reserved for this deal."
+            )
         result = figures(locked)
         outstanding = result.cash_due - payments_received(locked)
         if outstanding > 0:
-            raise DealError(f"{locked.number} still has {outstanding:,.2f} to collect from the "
-                            "buyer before delivery.")
+            raise DealError(
+                f"{locked.number} still has {outstanding:,.2f} to collect from the "
+                "buyer before delivery."
+            )
         trades = list(locked.trade_ins.order_by("id"))
         vehicles = _lock_vehicles([unit.vehicle_id] + [t.vehicle_id for t in trades])
 
@@ -394,20 +459,27 @@ def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
             if vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).exists():
                 raise DealError(f"The trade-in {vehicle} is already in stock.")
             new_unit = StockUnit(
-                stock_number=f"T{locked.pk}-{index}", vehicle=vehicle,
-                source=StockUnit.Source.TRADE_IN, acquired_from=str(locked.buyer),
+                stock_number=f"T{locked.pk}-{index}",
+                vehicle=vehicle,
+                source=StockUnit.Source.TRADE_IN,
+                acquired_from=str(locked.buyer),
                 acquired_on=on,
                 acquisition_cost=trade.actual_cash_value,
-                title_status=(StockUnit.TitleStatus.MISSING if trade.payoff
-                              else StockUnit.TitleStatus.RECEIVED),
+                title_status=(
+                    StockUnit.TitleStatus.MISSING
+                    if trade.payoff
+                    else StockUnit.TitleStatus.RECEIVED
+                ),
                 notes=f"Traded in on {locked.number}.",
             )
             try:
                 with transaction.atomic():
                     new_unit.save()
             except IntegrityError:
-                raise DealError(f"Stock number {new_unit.stock_number} is already used, or "
-                                f"{vehicle} is already in stock.") from None
+                raise DealError(
+                    f"Stock number {new_unit.stock_number} is already used, or "
+                    f"{vehicle} is already in stock."
+                ) from None
             trade.stock_unit = new_unit
             trade.previous_owner_id = vehicle.owner_id or locked.buyer_id
             trade.save(update_fields=["stock_unit", "previous_owner"])
@@ -460,27 +532,36 @@ def unwind_deal(deal, *, reason):
     with transaction.atomic():
         # Every stock unit involved (the one sold and the trade-ins') first, by id; then the deal.
         unit_id = Deal.objects.values_list("stock_unit_id", flat=True).get(pk=deal.pk)
-        trades = [t for t in TradeIn.objects.filter(deal_id=deal.pk).order_by("id")
-                  if t.stock_unit_id]
+        trades = [
+            t for t in TradeIn.objects.filter(deal_id=deal.pk).order_by("id") if t.stock_unit_id
+        ]
         unit_ids = {unit_id, *(t.stock_unit_id for t in trades)}
-        units = {u.pk: u for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids)
-                 .order_by("pk")}
+        units = {
+            u.pk: u
+            for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids).order_by("pk")
+        }
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
         DEAL_PIPELINE.check(locked, Deal.Status.UNWOUND)
         unit = units[locked.stock_unit_id]
         if unit.status != StockUnit.Status.SOLD:
-            raise DealError(f"Stock unit {unit.stock_number} is "
-                            f"{unit.get_status_display().lower()}, not sold by this deal.")
+            raise DealError(
+                f"Stock unit {unit.stock_number} is "
+                f"{unit.get_status_display().lower()}, not sold by this deal."
+            )
         for trade in trades:
             trade_unit = units[trade.stock_unit_id]
             if trade_unit.status == StockUnit.Status.RESERVED:
                 holder = trade_unit.deals.filter(status=Deal.Status.SIGNED).first()
-                raise DealError(f"The trade-in {trade_unit.stock_number} is reserved by "
-                                f"{holder or 'a signed deal'}; cancel that deal first.")
+                raise DealError(
+                    f"The trade-in {trade_unit.stock_number} is reserved by "
+                    f"{holder or 'a signed deal'}; cancel that deal first."
+                )
             if not trade_unit.in_stock:
-                raise DealError(f"The trade-in {trade_unit.stock_number} has left the lot "
-                                f"({trade_unit.get_status_display().lower()}); the deal cannot "
-                                "be unwound.")
+                raise DealError(
+                    f"The trade-in {trade_unit.stock_number} has left the lot "
+                    f"({trade_unit.get_status_display().lower()}); the deal cannot "
+                    "be unwound."
+                )
         vehicles = _lock_vehicles([unit.vehicle_id] + [t.vehicle_id for t in trades])
 
         for trade in trades:
@@ -495,9 +576,14 @@ def unwind_deal(deal, *, reason):
         locked.save()
         for earned in locked.commissions.filter(kind=Commission.Kind.EARNED):
             Commission.objects.create(
-                deal=locked, salesperson_id=earned.salesperson_id,
-                kind=Commission.Kind.CHARGEBACK, plan_name=earned.plan_name, gross=earned.gross,
-                rate=earned.rate, minimum=earned.minimum, amount=-earned.amount,
+                deal=locked,
+                salesperson_id=earned.salesperson_id,
+                kind=Commission.Kind.CHARGEBACK,
+                plan_name=earned.plan_name,
+                gross=earned.gross,
+                rate=earned.rate,
+                minimum=earned.minimum,
+                amount=-earned.amount,
                 recorded_at=now,
             )
     deal.refresh_from_db()
@@ -522,11 +608,17 @@ def record_payment(
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
         if locked.status not in (Deal.Status.DRAFT, Deal.Status.SIGNED):
-            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; "
-                            "payments are taken before delivery.")
+            raise DealError(
+                f"{locked.number} is {locked.get_status_display().lower()}; "
+                "payments are taken before delivery."
+            )
         return DealPayment.objects.create(
-            deal=locked, amount=amount, method=method, reference=reference,
-            received_at=received_at or timezone.now(), received_by=user,
+            deal=locked,
+            amount=amount,
+            method=method,
+            reference=reference,
+            received_at=received_at or timezone.now(),
+            received_by=user,
         )
 
 
@@ -551,24 +643,33 @@ def record_refund(
     with transaction.atomic():
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
         if locked.status not in REFUNDABLE:
-            raise DealError(f"{locked.number} is {locked.get_status_display().lower()}; money is "
-                            "refunded once a deal is canceled or unwound.")
+            raise DealError(
+                f"{locked.number} is {locked.get_status_display().lower()}; money is "
+                "refunded once a deal is canceled or unwound."
+            )
         held = money_held(locked)
         if amount > held:
-            raise DealError(f"{locked.number} holds {held:,.2f} of the buyer's money "
-                            f"({payments_received(locked):,.2f} received, "
-                            f"{refunds_made(locked):,.2f} refunded): a refund of {amount:,.2f} "
-                            "is more than that.")
+            raise DealError(
+                f"{locked.number} holds {held:,.2f} of the buyer's money "
+                f"({payments_received(locked):,.2f} received, "
+                f"{refunds_made(locked):,.2f} refunded): a refund of {amount:,.2f} "
+                "is more than that."
+            )
         return DealRefund.objects.create(
-            deal=locked, amount=amount, method=method, reference=reference,
-            refunded_at=refunded_at or timezone.now(), refunded_by=user,
+            deal=locked,
+            amount=amount,
+            method=method,
+            reference=reference,
+            refunded_at=refunded_at or timezone.now(),
+            refunded_by=user,
         )
 
 
 def commission_plan_for(salesperson):
     """The salesperson's own plan, else the house plan, else None."""
-    plans = list(CommissionPlan.objects.filter(
-        Q(salesperson=salesperson) | Q(salesperson__isnull=True)))
+    plans = list(
+        CommissionPlan.objects.filter(Q(salesperson=salesperson) | Q(salesperson__isnull=True))
+    )
     own = [plan for plan in plans if plan.salesperson_id == salesperson.pk]
     house = [plan for plan in plans if plan.salesperson_id is None]
     return (own or house or [None])[0]
@@ -598,20 +699,30 @@ def create_partner_lead(
     if not (first_name or last_name):
         raise LeadRefused("Give the buyer's first or last name.", field="last_name")
     if not (email or phone):
-        raise LeadRefused("Give an email address or a phone number to reach the buyer.",
-                          field="email")
+        raise LeadRefused(
+            "Give an email address or a phone number to reach the buyer.", field="email"
+        )
     with transaction.atomic():
         unit = StockUnit.objects.filter(pk=getattr(stock_unit, "pk", stock_unit)).first()
         if unit is None or unit.status != StockUnit.Status.AVAILABLE:
             raise LeadRefused("This car is not for sale (any more).", field="stock_unit")
         customer = Customer.objects.create(
-            kind=Customer.Kind.PERSON, first_name=first_name[:80], last_name=last_name[:80],
-            email=email, phone=phone,
-            notes=f"Posted by {partner.name} through the partner API.")
+            kind=Customer.Kind.PERSON,
+            first_name=first_name[:80],
+            last_name=last_name[:80],
+            email=email,
+            phone=phone,
+            notes=f"Posted by {partner.name} through the partner API.",
+        )
         lead = Lead.objects.create(
-            customer=customer, source=Lead.Source.MARKETPLACE,
-            source_reference=(source_reference or "").strip()[:80], stock_unit=unit,
-            partner=partner, message=(message or "").strip(), status=Lead.Status.NEW)
+            customer=customer,
+            source=Lead.Source.MARKETPLACE,
+            source_reference=(source_reference or "").strip()[:80],
+            stock_unit=unit,
+            partner=partner,
+            message=(message or "").strip(),
+            status=Lead.Status.NEW,
+        )
     return lead
 
 
@@ -620,8 +731,12 @@ def save_lead(lead: Lead) -> Lead:
     with transaction.atomic():
         previous = None
         if lead.pk is not None:
-            previous = (Lead.objects.select_for_update().filter(pk=lead.pk)
-                        .values_list("status", flat=True).first())
+            previous = (
+                Lead.objects.select_for_update()
+                .filter(pk=lead.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
         lead.save()
         if previous is not None and previous != lead.status:
             _publish_lead(lead)
@@ -632,10 +747,17 @@ def _publish_lead(lead: Lead) -> None:
     """`lead.updated` to the partner that posted the lead (none for the lot's own leads)."""
     if lead.partner_id is None:
         return
-    webhooks.publish(LEAD_UPDATED, {
-        "lead": lead.pk, "status": lead.status, "source_reference": lead.source_reference,
-        "stock_unit": lead.stock_unit_id, "changed_at": timezone.now(),
-    }, partner=lead.partner_id)
+    webhooks.publish(
+        LEAD_UPDATED,
+        {
+            "lead": lead.pk,
+            "status": lead.status,
+            "source_reference": lead.source_reference,
+            "stock_unit": lead.stock_unit_id,
+            "changed_at": timezone.now(),
+        },
+        partner=lead.partner_id,
+    )
 
 
 def mark_lead_lost(lead: Lead, *, reason: str) -> Lead:
@@ -659,8 +781,9 @@ def assign_lead(lead: Lead, salesperson: User) -> Lead:
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.status not in Lead.OPEN:
-            raise DealError(f"{locked} is {locked.get_status_display().lower()}; it needs no "
-                            "salesperson.")
+            raise DealError(
+                f"{locked} is {locked.get_status_display().lower()}; it needs no salesperson."
+            )
         locked.salesperson = salesperson
         locked.save(update_fields=["salesperson", "updated_at"])
     lead.refresh_from_db()
@@ -684,8 +807,9 @@ def _lock_unit_and_deal(deal: Deal) -> tuple:
 
 
 def _lock_vehicles(ids: Iterable[int]) -> dict[int, Vehicle]:
-    return {v.pk: v for v in Vehicle.objects.select_for_update().filter(pk__in=set(ids))
-            .order_by("pk")}
+    return {
+        v.pk: v for v in Vehicle.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")
+    }
 
 
 def _set_owner(vehicle: Vehicle, owner_id: int | None) -> None:
@@ -703,14 +827,15 @@ def _move(unit: StockUnit, status: str, *, on: date | None = None) -> None:
 
 def _unit_not_available(unit: StockUnit) -> str:
     if unit.status == StockUnit.Status.RESERVED:
-        holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related(
-            "salesperson").first()
+        holder = unit.deals.filter(status=Deal.Status.SIGNED).select_related("salesperson").first()
         who = f" by {holder} ({holder.salesperson})" if holder else ""
         return f"Stock unit {unit.stock_number} is already reserved{who}."
     if unit.status == StockUnit.Status.SOLD:
         return f"Stock unit {unit.stock_number} is already sold."
-    return (f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; make it "
-            "available before signing.")
+    return (
+        f"Stock unit {unit.stock_number} is {unit.get_status_display().lower()}; make it "
+        "available before signing."
+    )
 
 
 def _check_trade_ins(deal: Deal, unit: StockUnit, trades: Iterable[TradeIn]) -> None:
@@ -720,12 +845,17 @@ def _check_trade_ins(deal: Deal, unit: StockUnit, trades: Iterable[TradeIn]) -> 
         if vehicle.pk == unit.vehicle_id:
             raise DealError("The car being sold cannot be traded in on its own deal.")
         if vehicle.owner_id is not None and vehicle.owner_id not in owners:
-            raise DealError(f"The trade-in {vehicle} belongs to {vehicle.owner}, not to the "
-                            "buyer or co-buyer.")
+            raise DealError(
+                f"The trade-in {vehicle} belongs to {vehicle.owner}, not to the buyer or co-buyer."
+            )
         if vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).exists():
             raise DealError(f"The trade-in {vehicle} is the business's own stock.")
-        other = (TradeIn.objects.filter(vehicle=vehicle, deal__status=Deal.Status.SIGNED)
-                 .exclude(deal=deal).select_related("deal").first())
+        other = (
+            TradeIn.objects.filter(vehicle=vehicle, deal__status=Deal.Status.SIGNED)
+            .exclude(deal=deal)
+            .select_related("deal")
+            .first()
+        )
         if other is not None:
             raise DealError(f"The trade-in {vehicle} is already traded in on {other.deal}.")
 
@@ -737,41 +867,52 @@ def _check_terms(deal: Deal, result: calculations.DealFigures) -> None:
         if deal.apr is None or not deal.term_months:
             raise DealError("A financed deal needs the APR and the term.")
         if result.balance <= 0:
-            raise DealError("Nothing is left to finance: remove the lender or lower the down "
-                            "payment.")
+            raise DealError(
+                "Nothing is left to finance: remove the lender or lower the down payment."
+            )
     elif result.total_price - result.net_trade < 0:
-        raise DealError("The trade-in equity is more than the deal's total; lower the "
-                        "allowance.")
+        raise DealError("The trade-in equity is more than the deal's total; lower the allowance.")
     check_down_payment(deal)
 
 
-def _record_commission(deal: Deal, result: calculations.DealFigures,
-                       now: datetime) -> Commission | None:
+def _record_commission(
+    deal: Deal, result: calculations.DealFigures, now: datetime
+) -> Commission | None:
     plan = commission_plan_for(deal.salesperson)
     if plan is None:
         return None
     gross = result.front_gross if plan.basis == CommissionPlan.Basis.FRONT else result.total_gross
     return Commission.objects.create(
-        deal=deal, salesperson=deal.salesperson, kind=Commission.Kind.EARNED,
-        plan_name=plan.name, gross=gross, rate=plan.rate, minimum=plan.minimum,
-        amount=calculations.commission(gross, plan.rate, plan.minimum), recorded_at=now,
+        deal=deal,
+        salesperson=deal.salesperson,
+        kind=Commission.Kind.EARNED,
+        plan_name=plan.name,
+        gross=gross,
+        rate=plan.rate,
+        minimum=plan.minimum,
+        amount=calculations.commission(gross, plan.rate, plan.minimum),
+        recorded_at=now,
     )
 
 
 def deal_deletion_refusal(deal: Deal) -> str | None:
     """Why a deal may not be deleted (it stays for the record), or None when it may be."""
     if not deal.is_draft:
-        return (f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
-                f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
-                f"money stay accounted for. Only a draft is deleted.")
+        return (
+            f"{deal.number} is {deal.get_status_display().lower()}: a deal past draft is "
+            f"canceled (Cancel…) or unwound, never deleted, so its stock unit and "
+            f"money stay accounted for. Only a draft is deleted."
+        )
     return None
 
 
 def lead_deletion_refusal(lead: Lead) -> str | None:
     """Why a lead may not be deleted (it stays for the record), or None when it may be."""
     if lead.status not in Lead.OPEN:
-        return (f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
-                f"for the sales history; only an open lead is deleted (or marked lost).")
+        return (
+            f"The lead of {lead.customer} is {lead.get_status_display().lower()}: it stays "
+            f"for the sales history; only an open lead is deleted (or marked lost)."
+        )
     return None
 
 
@@ -781,7 +922,9 @@ def stale_draft_deals(cutoff: datetime) -> QuerySet[Deal]:
     `prune_temp_data`, which deletes them."""
     from django.db.models import Exists
 
-    return (Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
-            .exclude(Exists(DealPayment.objects.filter(deal=OuterRef("pk"))))
-            .exclude(Exists(Commission.objects.filter(deal=OuterRef("pk"))))
-            .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk")))))
+    return (
+        Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
+        .exclude(Exists(DealPayment.objects.filter(deal=OuterRef("pk"))))
+        .exclude(Exists(Commission.objects.filter(deal=OuterRef("pk"))))
+        .exclude(Exists(TradeIn.objects.filter(deal=OuterRef("pk"))))
+    )

@@ -41,8 +41,13 @@ def backup_dir(tmp_path, settings):
 @pytest.fixture
 def make_user(db):
     def make(username, role=None, *, staff=True, superuser=False, password="s3cret-Pass-word"):
-        user = User.objects.create_user(username=username, password=password, is_staff=staff,
-                                        is_superuser=superuser, email=f"{username}@example.com")
+        user = User.objects.create_user(
+            username=username,
+            password=password,
+            is_staff=staff,
+            is_superuser=superuser,
+            email=f"{username}@example.com",
+        )
         if role:
             user.groups.add(Group.objects.get(name=role))
         return user

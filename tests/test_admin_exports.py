@@ -29,8 +29,22 @@ pytestmark = pytest.mark.django_db
 
 CSV_FORMAT, XLSX_FORMAT = "0", "1"
 # Words of a column name that holds money; none may reach a role without accounts.view_prices.
-MONEY_WORDS = {"price", "cost", "amount", "total", "rate", "discount", "fee", "gross", "tax",
-               "apr", "reserve", "payment", "financed", "snapshot"}
+MONEY_WORDS = {
+    "price",
+    "cost",
+    "amount",
+    "total",
+    "rate",
+    "discount",
+    "fee",
+    "gross",
+    "tax",
+    "apr",
+    "reserve",
+    "payment",
+    "financed",
+    "snapshot",
+}
 
 
 def export_url(model, query=""):
@@ -49,8 +63,9 @@ def download(client, model, query="", file_format=CSV_FORMAT, *, columns=None, *
     """POST the export form as the page does (to its own address, filters included), with
     every column it offers ticked unless `columns` says which."""
     ticked = offered_columns(client, model, query) if columns is None else columns
-    return client.post(export_url(model, query), {"format": file_format, "resource": "0",
-                                                  **ticked, **extra})
+    return client.post(
+        export_url(model, query), {"format": file_format, "resource": "0", **ticked, **extra}
+    )
 
 
 def read_csv(response):
@@ -179,8 +194,9 @@ def test_the_export_form_lets_a_manager_leave_columns_out(manager, login):
     shop.make_customer(last_name="Lovelace")
     client = login(manager)
 
-    response = download(client, Customer, columns={"customerresource_id": "on",
-                                                   "customerresource_last_name": "on"})
+    response = download(
+        client, Customer, columns={"customerresource_id": "on", "customerresource_last_name": "on"}
+    )
 
     headers, data = read_csv(response)
     assert headers == ["id", "last_name"]
@@ -218,9 +234,15 @@ def test_a_tampered_form_asking_for_a_hidden_column_gets_none(technician, login)
     shop.make_part("BR-1", cost="31.17", price="55.00")
     client = login(technician)
 
-    response = download(client, Part, columns={"partresource_sku": "on",
-                                               "partresource_unit_cost": "on",
-                                               "partresource_price_override": "on"})
+    response = download(
+        client,
+        Part,
+        columns={
+            "partresource_sku": "on",
+            "partresource_unit_cost": "on",
+            "partresource_price_override": "on",
+        },
+    )
 
     headers, data = read_csv(response)
     assert headers == ["sku"] and data == [["BR-1"]]
@@ -272,8 +294,14 @@ def test_a_user_without_a_role_is_refused(make_user, login):
 
 # --- Formulas -----------------------------------------------------------------------------------
 
-FORMULAS = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = [
+    '=HYPERLINK("http://x","y")',
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(A1)",
+    "-2+3",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 def test_formulas_are_written_as_text_in_csv_and_excel(manager, login):
@@ -309,8 +337,9 @@ def test_numbers_stay_numbers_in_excel(manager, login):
 # --- Bad input ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fields", [{"format": "7"}, {"format": "csv"}, {"format": ""},
-                                    {"resource": "3"}])
+@pytest.mark.parametrize(
+    "fields", [{"format": "7"}, {"format": "csv"}, {"format": ""}, {"resource": "3"}]
+)
 def test_an_unknown_format_or_resource_is_a_message_on_the_form(fields, manager, login):
     shop.make_order()
     client = login(manager)
@@ -320,7 +349,7 @@ def test_an_unknown_format_or_resource_is_a_message_on_the_form(fields, manager,
     assert response.status_code == 200
     assert "text/html" in response["Content-Type"]
     page = response.content.decode()
-    assert ("Select a valid choice" in page or "This field is required" in page), fields
+    assert "Select a valid choice" in page or "This field is required" in page, fields
     assert 'class="errorlist' in page
 
 
@@ -364,16 +393,26 @@ def many_deals(count):
 
 
 def many_customers(count):
-    Customer.objects.bulk_create(Customer(first_name=f"C{i}", last_name="Bulk",
-                                          display_name=f"Bulk, C{i}") for i in range(count))
+    Customer.objects.bulk_create(
+        Customer(first_name=f"C{i}", last_name="Bulk", display_name=f"Bulk, C{i}")
+        for i in range(count)
+    )
 
 
-@pytest.mark.parametrize("model, make", [(RepairOrder, many_orders), (StockUnit, many_units),
-                                         (Deal, many_deals), (Customer, many_customers)],
-                         ids=["repair orders", "stock units", "deals", "customers"])
+@pytest.mark.parametrize(
+    "model, make",
+    [
+        (RepairOrder, many_orders),
+        (StockUnit, many_units),
+        (Deal, many_deals),
+        (Customer, many_customers),
+    ],
+    ids=["repair orders", "stock units", "deals", "customers"],
+)
 @pytest.mark.parametrize("count", [1, 50])
 def test_an_export_reads_its_rows_in_the_same_queries_however_many(
-        model, make, count, manager, login, django_assert_max_num_queries):
+    model, make, count, manager, login, django_assert_max_num_queries
+):
     make(count)
     client = login(manager)
     columns = offered_columns(client, model)

@@ -2,7 +2,6 @@
 open, and is offered no button (print, PDF, history) that would show one or answer 403.
 Who sees prices is one permission (accounts.roles.sees_prices); an advisor sees them all."""
 
-
 import pytest
 from django.urls import reverse
 
@@ -29,13 +28,19 @@ PRICE_WORDS = ("unit price", "rate per hour", "amount", "total", "unit cost", "d
 def work(tech):
     part = make_part("BP-1", cost="31.17", price="55.00")
     order = make_order()
-    job = add_job_with_lines(order, title="Brakes", labor=[("1.5", "97.00")],
-                             parts=[(part, 1, None)], technician=tech)
+    job = add_job_with_lines(
+        order, title="Brakes", labor=[("1.5", "97.00")], parts=[(part, 1, None)], technician=tech
+    )
     take_to(order, "in_progress")
     services.clock_in(tech, job)
     services.clock_out(tech)
-    return {"order": order, "job": job, "part": part, "labor": job.labor_lines.get(),
-            "part_line": job.part_lines.get()}
+    return {
+        "order": order,
+        "job": job,
+        "part": part,
+        "labor": job.labor_lines.get(),
+        "part_line": job.part_lines.get(),
+    }
 
 
 def pages(work):
@@ -75,16 +80,19 @@ def test_a_technician_sees_no_figure_and_no_price_word_anywhere(client, tech, wo
         assert 'name="labor_lines-0-rate"' not in html and "-price" not in html, url
 
 
-def test_a_technician_is_offered_no_print_pdf_or_history_that_would_show_prices(client, tech,
-                                                                               work):
+def test_a_technician_is_offered_no_print_pdf_or_history_that_would_show_prices(client, tech, work):
     client.force_login(tech)
-    order_page = client.get(reverse("admin:repairs_repairorder_change",
-                                    args=[work["order"].pk])).content.decode()
+    order_page = client.get(
+        reverse("admin:repairs_repairorder_change", args=[work["order"].pk])
+    ).content.decode()
     print_url = reverse("admin:repairs_repairorder_print", args=[work["order"].pk])
     assert print_url not in order_page and "PDF" not in order_page
     assert "historylink" not in order_page
-    for name, pk in (("laborline", work["labor"].pk), ("partline", work["part_line"].pk),
-                     ("repairorder", work["order"].pk)):
+    for name, pk in (
+        ("laborline", work["labor"].pk),
+        ("partline", work["part_line"].pk),
+        ("repairorder", work["order"].pk),
+    ):
         assert client.get(reverse(f"admin:repairs_{name}_history", args=[pk])).status_code == 403
     assert client.get(print_url).status_code == 403
 
@@ -94,23 +102,24 @@ def test_an_advisor_sees_the_same_pages_with_their_prices(client, work):
     job_page = client.get(reverse("admin:repairs_job_change", args=[work["job"].pk]))
     html = job_page.content.decode()
     assert "97.00" in html and "145.50" in html and "55.00" in html
-    order_page = client.get(reverse("admin:repairs_repairorder_change",
-                                    args=[work["order"].pk])).content.decode()
+    order_page = client.get(
+        reverse("admin:repairs_repairorder_change", args=[work["order"].pk])
+    ).content.decode()
     assert "Total" in order_page and "200.50" in order_page
     assert reverse("admin:repairs_repairorder_print", args=[work["order"].pk]) in order_page
     assert "historylink" in order_page
-    lines = visible_text(client.get(reverse("admin:repairs_laborline_changelist")
-                                    ).content.decode())
+    lines = visible_text(client.get(reverse("admin:repairs_laborline_changelist")).content.decode())
     assert "Rate per hour" in lines and "97.00" in lines
-    parts = visible_text(client.get(reverse("admin:repairs_partline_changelist")
-                                    ).content.decode())
+    parts = visible_text(client.get(reverse("admin:repairs_partline_changelist")).content.decode())
     assert "Unit price" in parts and "55.00" in parts
 
 
 def test_the_part_picker_shows_a_technician_no_price(client, tech, work):
     client.force_login(tech)
-    response = client.get(reverse("admin:autocomplete"), {
-        "app_label": "repairs", "model_name": "partline", "field_name": "part", "term": "BP"})
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "repairs", "model_name": "partline", "field_name": "part", "term": "BP"},
+    )
     assert response.status_code == 200
     assert [row["text"] for row in response.json()["results"]] == ["BP-1 Part BP-1"]
     for figure in FIGURES:

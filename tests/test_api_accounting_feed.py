@@ -24,8 +24,9 @@ FEEDS = {"invoices": Invoice, "credit-notes": CreditNote, "payments": Payment}
 
 
 def _books():
-    _partner, _key, plain = partner_with_key(name="Books", scopes=["accounting:read"],
-                                             kind="accounting")
+    _partner, _key, plain = partner_with_key(
+        name="Books", scopes=["accounting:read"], kind="accounting"
+    )
     return key_client(plain)
 
 
@@ -67,9 +68,15 @@ def test_the_feed_lists_documents_with_their_amounts_oldest_first():
     assert Decimal(invoices[0]["total"]) == invoice.total
     assert "snapshot" not in invoices[0]
     assert (notes[0]["invoice"], notes[0]["amount"], notes[0]["reason"]) == (
-        invoice.pk, "10.00", "Goodwill")
+        invoice.pk,
+        "10.00",
+        "Goodwill",
+    )
     assert (payments[0]["invoice_number"], payments[0]["amount"], payments[0]["method"]) == (
-        invoice.number, "40.00", "card")
+        invoice.number,
+        "40.00",
+        "card",
+    )
     assert client.get(f"/api/v1/payments/{payments[0]['id']}/").json() == payments[0]
 
 
@@ -96,8 +103,9 @@ def test_updated_since_includes_rows_at_that_time_and_bad_times_are_refused():
     client = _books()
     invoice = _invoiced()
     at = invoice.updated_at.isoformat()
-    assert [r["id"] for r in client.get("/api/v1/invoices/", {"updated_since": at}).json()[
-        "results"]] == [invoice.pk]
+    assert [
+        r["id"] for r in client.get("/api/v1/invoices/", {"updated_since": at}).json()["results"]
+    ] == [invoice.pk]
     assert client.get("/api/v1/invoices/", {"updated_after": at}).json()["results"] == []
     refused = client.get("/api/v1/invoices/", {"updated_after": "last night"})
     assert refused.status_code == 400
@@ -123,7 +131,8 @@ def test_the_feed_answers_401_without_a_key(feed):
 
 @pytest.mark.parametrize("rows", [1, 50])
 def test_a_feed_page_costs_the_same_number_of_queries_with_1_or_50_rows(
-        rows, django_assert_max_num_queries):
+    rows, django_assert_max_num_queries
+):
     invoice = _invoiced(str(rows))
     for _ in range(rows):
         services.record_payment(invoice, Decimal("1.00"), "cash")
@@ -185,16 +194,20 @@ def test_syncs_during_concurrent_invoicing_and_payments_receive_every_document_e
         lambda: invoice_orders(completed[1::2], False),
         lambda: take_payments(to_pay[0], True),
         lambda: take_payments(to_pay[1], False),
-        caller_waits=True, wait=None)
+        caller_waits=True,
+        wait=None,
+    )
     start.wait()
     invoices_seen, payments_seen = [], []
     invoices_after = payments_after = None
     while any(thread.is_alive() for thread in threads):  # nightly syncs, while writing
-        received, invoices_after = _sync(client, "invoices", invoices_after, page_size=2,
-                                         pause=0.01)
+        received, invoices_after = _sync(
+            client, "invoices", invoices_after, page_size=2, pause=0.01
+        )
         invoices_seen += received
-        received, payments_after = _sync(client, "payments", payments_after, page_size=2,
-                                         pause=0.01)
+        received, payments_after = _sync(
+            client, "payments", payments_after, page_size=2, pause=0.01
+        )
         payments_seen += received
     join(threads, timeout=None)
     assert not errors
@@ -213,7 +226,8 @@ def test_a_document_written_before_the_clock_existed_still_gets_a_later_time(set
     FeedClock.objects.all().delete()
     first = _invoiced()
     FeedClock.objects.filter(feed="repairs.invoice").update(
-        last_at=timezone.now() + timedelta(minutes=5))  # a clock ahead of this server
+        last_at=timezone.now() + timedelta(minutes=5)
+    )  # a clock ahead of this server
     second = _invoiced()
     assert second.updated_at > first.updated_at
     assert second.updated_at > timezone.now()
@@ -263,8 +277,7 @@ def test_a_payment_committed_after_a_later_one_is_still_received_by_the_next_syn
     seen_after, _after = _sync(client, "payments", after)
 
     assert not errors
-    assert sorted(seen_during + seen_after) == sorted(Payment.objects.values_list("pk",
-                                                                                flat=True))
+    assert sorted(seen_during + seen_after) == sorted(Payment.objects.values_list("pk", flat=True))
     assert len(seen_during + seen_after) == 2
 
 
@@ -280,8 +293,9 @@ def test_a_tampered_cursor_is_an_invalid_cursor_not_a_server_error(position):
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("params", "status"), [({"id__in": ""}, 400), ({"id__in": "1,x"}, 400),
-                                                ({"cursor": ""}, 404)])
+@pytest.mark.parametrize(
+    ("params", "status"), [({"id__in": ""}, 400), ({"id__in": "1,x"}, 400), ({"cursor": ""}, 404)]
+)
 def test_an_empty_id_list_or_cursor_is_an_error_not_everything(params, status):
     _invoiced()
     response = _books().get("/api/v1/invoices/", params)
@@ -311,8 +325,7 @@ def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
     own = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     stranger = make_customer(last_name="Stranger")
     mine, theirs = _invoiced_for(own), _invoiced_for(stranger)
-    fleet, _key, plain = partner_with_key(name="Fleet", scopes=["repairs:read",
-                                                                "accounting:read"])
+    fleet, _key, plain = partner_with_key(name="Fleet", scopes=["repairs:read", "accounting:read"])
     fleet.customers.add(own)
     client = key_client(plain)
 
@@ -320,7 +333,7 @@ def test_a_fleet_with_the_accounting_scope_reads_only_its_own_customers_money():
         listed = [row["id"] for row in client.get(f"/api/v1/{feed}/").json()["results"]]
         invoice_of = (lambda row: row) if model is Invoice else (lambda row: row.invoice)
         assert {invoice_of(row).pk for row in model.objects.filter(pk__in=listed)} == {mine.pk}
-        other_row = (theirs if model is Invoice else model.objects.get(invoice=theirs))
+        other_row = theirs if model is Invoice else model.objects.get(invoice=theirs)
         response = client.get(f"/api/v1/{feed}/{other_row.pk}/")
         assert response.status_code == 404, feed
         assert response.json()["code"] == "not_found"
@@ -334,8 +347,9 @@ def test_only_an_accounting_partner_reads_every_customers_invoices():
 
     invoices = {_invoiced_for(make_customer(last_name=name)).pk for name in ("One", "Two")}
     for kind in ("fleet", "marketplace", "other"):
-        _partner, _key, plain = partner_with_key(name=f"Not books {kind}",
-                                                 scopes=["accounting:read"], kind=kind)
+        _partner, _key, plain = partner_with_key(
+            name=f"Not books {kind}", scopes=["accounting:read"], kind=kind
+        )
         assert key_client(plain).get("/api/v1/invoices/").json()["results"] == [], kind
 
     listed = {row["id"] for row in _books().get("/api/v1/invoices/").json()["results"]}

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _entries_for(model, pk):
-    return LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(model),
-                                   object_pk=str(pk)).order_by("id")
+    return LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), object_pk=str(pk)
+    ).order_by("id")
 
 
 def test_a_subscription_created_through_the_api_is_credited_to_the_partners_key():
@@ -21,7 +22,8 @@ def test_a_subscription_created_through_the_api_is_credited_to_the_partners_key(
     response = key_client(plain).post(
         "/api/v1/webhook-subscriptions/",
         {"url": "https://hooks.example.com/h", "events": ["repair_order.status_changed"]},
-        format="json")
+        format="json",
+    )
     assert response.status_code == 201
     entry = _entries_for(WebhookSubscription, response.json()["id"]).get()
     assert entry.action == LogEntry.Action.CREATE
@@ -33,10 +35,15 @@ def test_a_subscription_created_through_the_api_is_credited_to_the_partners_key(
 
 def test_a_deletion_through_the_api_is_credited_too():
     partner, _key, plain = partner_with_key()
-    created = key_client(plain).post(
-        "/api/v1/webhook-subscriptions/",
-        {"url": "https://hooks.example.com/h", "events": ["repair_order.status_changed"]},
-        format="json").json()
+    created = (
+        key_client(plain)
+        .post(
+            "/api/v1/webhook-subscriptions/",
+            {"url": "https://hooks.example.com/h", "events": ["repair_order.status_changed"]},
+            format="json",
+        )
+        .json()
+    )
     key_client(plain).delete(f"/api/v1/webhook-subscriptions/{created['id']}/")
     deletion = _entries_for(WebhookSubscription, created["id"]).last()
     assert deletion.action == LogEntry.Action.DELETE
@@ -47,8 +54,10 @@ def test_the_partner_credit_ends_with_the_request():
     _partner, _key, plain = partner_with_key()
     key_client(plain).get("/api/v1/me/")
     client, manager = staff_client("robin", MANAGER)
-    response = client.post("/admin/accounts/customer/add/", {
-        "kind": "person", "first_name": "Ada", "last_name": "Lovelace"})
+    response = client.post(
+        "/admin/accounts/customer/add/",
+        {"kind": "person", "first_name": "Ada", "last_name": "Lovelace"},
+    )
     assert response.status_code == 302
     customer = Customer.objects.get(last_name="Lovelace")
     entry = _entries_for(Customer, customer.pk).get()

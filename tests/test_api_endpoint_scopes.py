@@ -36,17 +36,24 @@ ENDPOINTS = {
 @pytest.fixture
 def rows():
     """One row of each endpoint, readable by a partner linked to the customer."""
-    customer = make_customer(kind="company", company_name="Fleet Co", first_name="",
-                             last_name="")
+    customer = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     order = make_order(make_vehicle(owner=customer), customer=customer)
     add_job_with_lines(order, labor=[("1", "100")])
     invoice = take_to(order, "invoiced").invoice
     note = services.issue_credit_note(invoice, Decimal("5.00"), "Goodwill")
     payment = services.record_payment(invoice, Decimal("5.00"), "cash")
     unit = make_unit()
-    return customer, unit, {"listings": unit.pk, "repair-orders": order.pk,
-                            "invoices": invoice.pk, "credit-notes": note.pk,
-                            "payments": payment.pk}
+    return (
+        customer,
+        unit,
+        {
+            "listings": unit.pk,
+            "repair-orders": order.pk,
+            "invoices": invoice.pk,
+            "credit-notes": note.pk,
+            "payments": payment.pk,
+        },
+    )
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -56,8 +63,12 @@ def test_a_key_reads_an_endpoint_only_with_its_scope(endpoint, scope, rows):
     partner, _key, plain = partner_with_key(name=f"Partner {scope}", scopes=[scope])
     partner.customers.add(customer)
     client = key_client(plain)
-    ids = {**ids, "leads": create_partner_lead(partner, stock_unit=unit, first_name="Jo",
-                                               phone="555 0100").pk}
+    ids = {
+        **ids,
+        "leads": create_partner_lead(
+            partner, stock_unit=unit, first_name="Jo", phone="555 0100"
+        ).pk,
+    }
 
     listing = client.get(f"/api/v1/{endpoint}/")
     detail = client.get(f"/api/v1/{endpoint}/{ids[endpoint]}/")

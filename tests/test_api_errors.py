@@ -27,8 +27,9 @@ def _assert_error_format(body):
 
 def test_bad_input_gets_400_naming_each_bad_field_and_creates_nothing():
     _partner, _key, plain = partner_with_key()
-    response = key_client(plain).post(SUBSCRIPTIONS, {"url": "not a url", "events": []},
-                                      format="json")
+    response = key_client(plain).post(
+        SUBSCRIPTIONS, {"url": "not a url", "events": []}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     _assert_error_format(body)
@@ -41,8 +42,8 @@ def test_bad_input_gets_400_naming_each_bad_field_and_creates_nothing():
 def test_an_unknown_event_type_is_named_in_the_field_errors():
     _partner, _key, plain = partner_with_key()
     response = key_client(plain).post(
-        SUBSCRIPTIONS, {"url": "https://h.example.com/", "events": ["car.exploded"]},
-        format="json")
+        SUBSCRIPTIONS, {"url": "https://h.example.com/", "events": ["car.exploded"]}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["fields"] == {"events.0": ['"car.exploded" is not a valid choice.']}
 
@@ -59,20 +60,23 @@ def test_a_private_address_is_refused_when_insecure_urls_are_not_allowed(setting
     settings.WEBHOOK_ALLOW_INSECURE_URLS = False
     _partner, _key, plain = partner_with_key()
     client = key_client(plain)
-    for url, message in [("http://hooks.example.com/", "must use https"),
-                         ("https://127.0.0.1/h", "public address"),
-                         ("https://10.1.2.3/h", "public address"),
-                         ("https://localhost/h", "public host")]:
-        response = client.post(SUBSCRIPTIONS, {"url": url,
-                                               "events": ["repair_order.status_changed"]},
-                               format="json")
+    for url, message in [
+        ("http://hooks.example.com/", "must use https"),
+        ("https://127.0.0.1/h", "public address"),
+        ("https://10.1.2.3/h", "public address"),
+        ("https://localhost/h", "public host"),
+    ]:
+        response = client.post(
+            SUBSCRIPTIONS, {"url": url, "events": ["repair_order.status_changed"]}, format="json"
+        )
         assert response.status_code == 400, url
         assert message in response.json()["fields"]["url"][0]
     assert WebhookSubscription.objects.count() == 0
 
 
-@pytest.mark.parametrize(("path", "code"), [("/api/v1/me/", "not_authenticated"),
-                                            ("/api/v1/nothing-here/", "not_found")])
+@pytest.mark.parametrize(
+    ("path", "code"), [("/api/v1/me/", "not_authenticated"), ("/api/v1/nothing-here/", "not_found")]
+)
 def test_401_and_unknown_endpoints_answer_in_the_error_format(path, code):
     response = APIClient().get(path)
     assert response["Content-Type"] == "application/json"
@@ -122,13 +126,16 @@ def test_each_key_has_its_own_counter_and_may_have_its_own_rate(settings):
     assert key_client(generous).get("/api/v1/me/").json()["code"] == "throttled"
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ({"updated_sinse": "2026-01-01"}, "updated_sinse"),
-    ({"is_active": "maybe"}, "is_active"),
-    ({"is_active": ""}, "is_active"),
-    ({"id__in": "1,99999999999999999999999"}, "id__in"),
-    ({"page_size": "0"}, "page_size"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"updated_sinse": "2026-01-01"}, "updated_sinse"),
+        ({"is_active": "maybe"}, "is_active"),
+        ({"is_active": ""}, "is_active"),
+        ({"id__in": "1,99999999999999999999999"}, "id__in"),
+        ({"page_size": "0"}, "page_size"),
+    ],
+)
 def test_a_bad_or_unknown_query_parameter_gets_400_naming_it(query, field):
     _partner, _key, plain = partner_with_key()
     response = key_client(plain).get(SUBSCRIPTIONS, query)
@@ -136,12 +143,15 @@ def test_a_bad_or_unknown_query_parameter_gets_400_naming_it(query, field):
     assert list(response.json()["fields"]) == [field]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"is_active": 0}, "is_active"),
-    ({"description": 12}, "description"),
-    ({"url": 12}, "url"),
-    ({"events": "repair_order.status_changed"}, "events"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"is_active": 0}, "is_active"),
+        ({"description": 12}, "description"),
+        ({"url": 12}, "url"),
+        ({"events": "repair_order.status_changed"}, "events"),
+    ],
+)
 def test_json_values_of_the_wrong_type_are_refused_not_converted(body, field):
     _partner, _key, plain = partner_with_key()
     data = {"url": "https://h.example.com/", "events": ["repair_order.status_changed"], **body}
@@ -165,10 +175,13 @@ def test_a_domain_error_of_another_app_answers_400_with_its_message():
             raise InsufficientStock("Only 1 of OIL-5W30 in stock; cannot take 2.")
 
     _partner, _key, plain = partner_with_key()
-    request = APIRequestFactory().post("/x/", {}, format="json",
-                                       HTTP_AUTHORIZATION=f"Api-Key {plain}")
+    request = APIRequestFactory().post(
+        "/x/", {}, format="json", HTTP_AUTHORIZATION=f"Api-Key {plain}"
+    )
     response = IssuePartView.as_view()(request)
     assert response.status_code == 400
     assert response.data == {
-        "code": "invalid", "message": "Only 1 of OIL-5W30 in stock; cannot take 2.",
-        "fields": {"non_field_errors": ["Only 1 of OIL-5W30 in stock; cannot take 2."]}}
+        "code": "invalid",
+        "message": "Only 1 of OIL-5W30 in stock; cannot take 2.",
+        "fields": {"non_field_errors": ["Only 1 of OIL-5W30 in stock; cannot take 2."]},
+    }

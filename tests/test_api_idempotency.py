@@ -1,6 +1,5 @@
 """Idempotency-Key: a write sent again returns the first answer and creates nothing new."""
 
-
 import pytest
 
 from accounts.models import WebhookSubscription
@@ -112,7 +111,8 @@ def test_idempotency_keys_are_forgotten_after_a_day():
     _post(client, key="old")
     _post(client, {**BODY, "url": "https://h.example.com/new"}, key="new")
     IdempotentRequest.objects.filter(key="old").update(
-        created_at=timezone.now() - timedelta(hours=25))
+        created_at=timezone.now() - timedelta(hours=25)
+    )
     assert forget_idempotency_keys() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
     again = {**BODY, "url": "https://h.example.com/again"}

@@ -43,8 +43,11 @@ def test_the_key_opens_the_api_and_me_shows_partner_and_scopes():
     partner, key, plain = partner_with_key(scopes=["repairs:read", "accounting:read"])
     response = key_client(plain).get(ME)
     assert response.status_code == 200
-    assert response.json()["partner"] == {"name": partner.name, "slug": partner.slug,
-                                          "kind": "fleet"}
+    assert response.json()["partner"] == {
+        "name": partner.name,
+        "slug": partner.slug,
+        "kind": "fleet",
+    }
     assert response.json()["key"]["scopes"] == ["repairs:read", "accounting:read"]
     assert response.json()["key"]["prefix"] == key.prefix
     assert response.json()["key"]["throttle_rate"] == "600/min"
@@ -107,16 +110,19 @@ def test_a_key_is_usable_exactly_when_the_usable_keys_include_it():
     inactive.partner.save()
 
     usable = set(PartnerKey.objects.usable().values_list("pk", flat=True))
-    checked = {key.pk for key in PartnerKey.objects.select_related("partner")
-               if key.is_usable()}
+    checked = {key.pk for key in PartnerKey.objects.select_related("partner") if key.is_usable()}
     assert usable == checked == {fresh.pk, expiring.pk}
 
 
 def test_a_key_cannot_be_issued_already_expired_or_without_a_known_scope():
     partner, _key, _plain = partner_with_key()
     with pytest.raises(AccountsError, match="past"):
-        services.issue_key(partner, name="x", scopes=["repairs:read"],
-                           expires_at=timezone.now() - timedelta(days=1))
+        services.issue_key(
+            partner,
+            name="x",
+            scopes=["repairs:read"],
+            expires_at=timezone.now() - timedelta(days=1),
+        )
     with pytest.raises(AccountsError, match="Unknown scope"):
         services.issue_key(partner, name="x", scopes=["repairs:write"])
     with pytest.raises(AccountsError, match="at least one scope"):

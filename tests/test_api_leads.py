@@ -23,9 +23,16 @@ def _marketplace(name="CarsNow", scopes=("listings:read", "leads:write")):
 
 
 def _lead_body(unit, **fields):
-    return {"stock_unit": unit.pk, "first_name": "Jo", "last_name": "Rivera",
-            "email": "jo@example.com", "phone": "+1 217 555 0100",
-            "message": "Is it still available?", "source_reference": "cn-981", **fields}
+    return {
+        "stock_unit": unit.pk,
+        "first_name": "Jo",
+        "last_name": "Rivera",
+        "email": "jo@example.com",
+        "phone": "+1 217 555 0100",
+        "message": "Is it still available?",
+        "source_reference": "cn-981",
+        **fields,
+    }
 
 
 def test_a_marketplace_posts_a_lead_for_a_car_for_sale():
@@ -39,7 +46,11 @@ def test_a_marketplace_posts_a_lead_for_a_car_for_sale():
     assert response.json()["id"] == lead.pk
     assert response.json()["status"] == "new"
     assert (lead.partner, lead.stock_unit, lead.source, lead.source_reference) == (
-        partner, unit, "marketplace", "cn-981")
+        partner,
+        unit,
+        "marketplace",
+        "cn-981",
+    )
     assert lead.message == "Is it still available?"
     assert (lead.customer.first_name, lead.customer.email) == ("Jo", "jo@example.com")
 
@@ -49,8 +60,9 @@ def test_the_same_idempotency_key_returns_the_first_answer_and_creates_nothing_n
     unit = make_unit()
     first = client.post(LEADS, _lead_body(unit), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = client.post(LEADS, _lead_body(unit), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    other = client.post(LEADS, _lead_body(unit, message="Changed"), format="json",
-                        HTTP_IDEMPOTENCY_KEY="k-1")
+    other = client.post(
+        LEADS, _lead_body(unit, message="Changed"), format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
 
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
@@ -69,13 +81,16 @@ def test_a_lead_for_a_car_not_for_sale_is_refused_and_nothing_is_written(status)
     assert not Lead.objects.exists()
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"first_name": "", "last_name": ""}, "last_name"),
-    ({"email": "", "phone": ""}, "email"),
-    ({"email": "not-an-email"}, "email"),
-    ({"stock_unit": "12"}, "stock_unit"),
-    ({"phone": 2175550100}, "phone"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"first_name": "", "last_name": ""}, "last_name"),
+        ({"email": "", "phone": ""}, "email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"stock_unit": "12"}, "stock_unit"),
+        ({"phone": 2175550100}, "phone"),
+    ],
+)
 def test_bad_lead_input_names_the_field_and_writes_nothing(change, field):
     _partner, client = _marketplace()
     unit = make_unit()
@@ -91,14 +106,16 @@ def test_a_marketplace_sees_only_its_own_leads_404_for_the_others():
     unit = make_unit()
     mine = client.post(LEADS, _lead_body(unit), format="json").json()
     theirs = other.post(LEADS, _lead_body(unit, source_reference="ah-1"), format="json").json()
-    walk_in = Lead.objects.create(customer=Lead.objects.get(pk=mine["id"]).customer,
-                                  source="walk_in", stock_unit=unit)
+    walk_in = Lead.objects.create(
+        customer=Lead.objects.get(pk=mine["id"]).customer, source="walk_in", stock_unit=unit
+    )
 
     assert [row["id"] for row in client.get(LEADS).json()["results"]] == [mine["id"]]
     assert client.get(f"{LEADS}{theirs['id']}/").status_code == 404
     assert client.get(f"{LEADS}{walk_in.pk}/").status_code == 404
     assert client.get(f"{LEADS}{mine['id']}/").json() == mine | {
-        "updated_at": client.get(f"{LEADS}{mine['id']}/").json()["updated_at"]}
+        "updated_at": client.get(f"{LEADS}{mine['id']}/").json()["updated_at"]
+    }
 
 
 @pytest.mark.parametrize("scope", ["listings:read", "repairs:read", "accounting:read"])
@@ -121,12 +138,14 @@ def test_staff_read_leads_with_their_role_but_post_them_in_the_admin():
 
 @pytest.mark.parametrize("rows", [1, 50])
 def test_a_page_of_leads_costs_the_same_number_of_queries_with_1_or_50_leads(
-        rows, django_assert_max_num_queries):
+    rows, django_assert_max_num_queries
+):
     partner, client = _marketplace()
     unit = make_unit()
     for index in range(rows):
-        services.create_partner_lead(partner, stock_unit=unit, first_name=f"B{index}",
-                                     email=f"b{index}@example.com")
+        services.create_partner_lead(
+            partner, stock_unit=unit, first_name=f"B{index}", email=f"b{index}@example.com"
+        )
     client.get("/api/v1/me/")
     with django_assert_max_num_queries(2):  # the key, the page with its customers
         response = client.get(LEADS, {"page_size": 50})
@@ -135,11 +154,9 @@ def test_a_page_of_leads_costs_the_same_number_of_queries_with_1_or_50_leads(
 
 def _subscribed_marketplace():
     partner, client = _marketplace()
-    verified_subscription(partner, url="https://hooks.example.com/leads",
-                          events=["lead.updated"])
+    verified_subscription(partner, url="https://hooks.example.com/leads", events=["lead.updated"])
     other, _other_client = _marketplace(name="AutoHub")
-    verified_subscription(other, url="https://hooks.example.com/other",
-                          events=["lead.updated"])
+    verified_subscription(other, url="https://hooks.example.com/other", events=["lead.updated"])
     return partner, client
 
 
@@ -158,8 +175,10 @@ def test_the_marketplace_hears_when_its_lead_is_worked_lost_or_won():
     assert [event.payload["status"] for event in events] == ["contacted", "lost"]
     assert all(event.partner_id == partner.pk for event in events)
     assert events[0].payload["source_reference"] == "cn-981"
-    assert all([d.subscription.partner_id for d in event.deliveries.all()] == [partner.pk]
-               for event in events)
+    assert all(
+        [d.subscription.partner_id for d in event.deliveries.all()] == [partner.pk]
+        for event in events
+    )
 
 
 def test_a_delivered_deal_tells_the_marketplace_its_lead_was_won():
@@ -177,8 +196,12 @@ def test_a_delivered_deal_tells_the_marketplace_its_lead_was_won():
 def test_the_lot_own_leads_publish_nothing_and_a_failed_change_rolls_its_event_back():
     partner, client = _subscribed_marketplace()
     unit = make_unit()
-    walk_in = Lead.objects.create(customer=services.create_partner_lead(
-        partner, stock_unit=unit, first_name="X", phone="1").customer, source="walk_in")
+    walk_in = Lead.objects.create(
+        customer=services.create_partner_lead(
+            partner, stock_unit=unit, first_name="X", phone="1"
+        ).customer,
+        source="walk_in",
+    )
     services.mark_lead_lost(walk_in, reason="No budget")
     assert not WebhookEvent.objects.filter(event_type="lead.updated").exists()
 
@@ -199,10 +222,19 @@ def test_a_status_changed_in_the_admin_reaches_the_marketplace(client):
     _staff, salesperson = staff_client("sally", SALESPERSON)
     client.force_login(salesperson)
 
-    response = client.post(f"/admin/sales/lead/{lead.pk}/change/", {
-        "customer": lead.customer_id, "source": "marketplace", "source_reference": "cn-981",
-        "stock_unit": unit.pk, "status": "appointment", "salesperson": salesperson.pk,
-        "next_follow_up": "", "notes": "Test drive Saturday"})
+    response = client.post(
+        f"/admin/sales/lead/{lead.pk}/change/",
+        {
+            "customer": lead.customer_id,
+            "source": "marketplace",
+            "source_reference": "cn-981",
+            "stock_unit": unit.pk,
+            "status": "appointment",
+            "salesperson": salesperson.pk,
+            "next_follow_up": "",
+            "notes": "Test drive Saturday",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     (event,) = WebhookEvent.objects.filter(event_type="lead.updated")

@@ -47,8 +47,9 @@ def _photo(unit, name, **fields):
 def _partner():
     """A partner with every scope, linked to a fleet customer."""
     partner, _key, plain = partner_with_key(name="Everything Inc", scopes=ALL_SCOPES)
-    customer = make_customer(kind="company", company_name="Acme Logistics", first_name="",
-                             last_name="")
+    customer = make_customer(
+        kind="company", company_name="Acme Logistics", first_name="", last_name=""
+    )
     partner.customers.add(customer)
     return partner, customer, key_client(plain)
 
@@ -64,11 +65,11 @@ def _orders(customer):
         if index % 2:
             order.promised_at = timezone.now() + datetime.timedelta(days=1, microseconds=7)
             order.save(update_fields=["promised_at"])
-        add_job_with_lines(order, title="Front brakes", labor=[("1.5", "120")],
-                           parts=[(part, 1, None)])
+        add_job_with_lines(
+            order, title="Front brakes", labor=[("1.5", "120")], parts=[(part, 1, None)]
+        )
         declined = services.add_job(order, title="Wiper blades", complaint="Streaks")
-        services.authorize_job(declined, "declined", method="phone",
-                               authorized_by="Fleet desk")
+        services.authorize_job(declined, "declined", method="phone", authorized_by="Fleet desk")
         if status != "estimate":
             take_to(order, status)
         orders.append(order)
@@ -101,19 +102,29 @@ def test_list_rows_equal_the_detail_pages_field_by_field(settings, media, zone):
     _photo(online, "front.jpg", position=1, is_main=True)
     _photo(plain, "back.jpg", position=1)
     for unit, message in [(plain, "Still there?"), (online, "")]:
-        sales_services.create_partner_lead(partner, stock_unit=unit, message=message,
-                                           source_reference="ref-1", first_name="Jo",
-                                           last_name="", email="jo@example.com", phone="")
+        sales_services.create_partner_lead(
+            partner,
+            stock_unit=unit,
+            message=message,
+            source_reference="ref-1",
+            first_name="Jo",
+            last_name="",
+            email="jo@example.com",
+            phone="",
+        )
     assert Lead.objects.filter(partner=partner).count() == 2
 
     orders = _list_matches_detail(client, "/api/v1/repair-orders/", 4)
     assert {order["invoice"] is None for order in orders} == {True, False}
-    assert any(order["invoice"] and order["invoice"]["credited"] == "10.00"
-               for order in orders)
+    assert any(order["invoice"] and order["invoice"]["credited"] == "10.00" for order in orders)
     invoices = _list_matches_detail(client, "/api/v1/invoices/", Invoice.objects.count())
     assert invoices[0]["total"].endswith(tuple("0123456789")) and "." in invoices[0]["total"]
-    _list_matches_detail(client, "/api/v1/invoices/", Invoice.objects.count(),
-                         {"updated_since": "2000-01-01T00:00:00Z"})
+    _list_matches_detail(
+        client,
+        "/api/v1/invoices/",
+        Invoice.objects.count(),
+        {"updated_since": "2000-01-01T00:00:00Z"},
+    )
     listings = _list_matches_detail(client, "/api/v1/listings/", 2)
     assert [len(listing["photos"]) for listing in listings] == [1, 2]
     assert listings[1]["main_photo_url"].endswith(".jpg")
@@ -131,14 +142,16 @@ def test_list_rows_equal_the_declared_fields_output():
     from repairs.api.views import InvoiceViewSet, RepairOrderViewSet
 
     for url, view, serializer_class in [
-            ("/api/v1/repair-orders/", RepairOrderViewSet, RepairOrderSerializer),
-            ("/api/v1/invoices/", InvoiceViewSet, InvoiceSerializer)]:
+        ("/api/v1/repair-orders/", RepairOrderViewSet, RepairOrderSerializer),
+        ("/api/v1/invoices/", InvoiceViewSet, InvoiceSerializer),
+    ]:
         rows = client.get(url).json()["results"]
         instances = {instance.pk: instance for instance in view.queryset.all()}
         for row in rows:
             instance = instances[row["id"]]
             expected = serializers.ModelSerializer.to_representation(
-                serializer_class(context={"request": None}), instance)
+                serializer_class(context={"request": None}), instance
+            )
             assert row == dict(expected)
 
 
@@ -146,17 +159,27 @@ def test_row_formats_are_drfs_formats(settings):
     settings.TIME_ZONE = "Europe/Paris"
     formats = RowFormats()
     money = serializers.DecimalField(max_digits=12, decimal_places=2)
-    for value in [Decimal("12.50"), Decimal("12.5"), Decimal("12"), Decimal("-0.00"),
-                  Decimal("1E+2"), Decimal("0.005"), Decimal("9999999999.99")]:
+    for value in [
+        Decimal("12.50"),
+        Decimal("12.5"),
+        Decimal("12"),
+        Decimal("-0.00"),
+        Decimal("1E+2"),
+        Decimal("0.005"),
+        Decimal("9999999999.99"),
+    ]:
         assert formats.money(value) == money.to_representation(value)
     assert formats.money(None) is None
     moments = serializers.DateTimeField()
-    for value in [datetime.datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=datetime.UTC),
-                  datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.UTC),
-                  datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.UTC),
-                  datetime.datetime(2026, 7, 1, 12, 0, 0, 123,
-                                    tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
-                  datetime.datetime(2026, 7, 1, 12, 0)]:
+    for value in [
+        datetime.datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.UTC),
+        datetime.datetime(
+            2026, 7, 1, 12, 0, 0, 123, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))
+        ),
+        datetime.datetime(2026, 7, 1, 12, 0),
+    ]:
         assert formats.datetime(value) == moments.to_representation(value)
     with timezone.override(datetime.UTC):
         utc = RowFormats()

@@ -22,8 +22,9 @@ LISTINGS = "/api/v1/listings/"
 
 
 def _marketplace(name="CarsNow"):
-    _partner, _key, plain = partner_with_key(name=name, scopes=["listings:read"],
-                                             kind="marketplace")
+    _partner, _key, plain = partner_with_key(
+        name=name, scopes=["listings:read"], kind="marketplace"
+    )
     return key_client(plain)
 
 
@@ -41,9 +42,13 @@ def _photo(unit, name, **fields):
 
 
 def test_a_car_for_sale_shows_price_specs_photos_and_days_listed(media):
-    unit = make_unit(cost="9000.00", asking="14500.00", days_ago=12,
-                     internet_price=Decimal("13990.00"),
-                     other_costs=[("transport", "350.00")])
+    unit = make_unit(
+        cost="9000.00",
+        asking="14500.00",
+        days_ago=12,
+        internet_price=Decimal("13990.00"),
+        other_costs=[("transport", "350.00")],
+    )
     unit.vehicle.trim, unit.vehicle.odometer = "EX-L", 61000
     unit.vehicle.save()
     _photo(unit, "side.jpg", position=2)
@@ -64,12 +69,26 @@ def test_a_car_for_sale_shows_price_specs_photos_and_days_listed(media):
 
 
 def test_no_cost_or_purchase_detail_ever_reaches_a_marketplace(media):
-    unit = make_unit(cost="9123.45", asking="14000.00", acquired_from="Manheim Dallas",
-                     other_costs=[("transport", "377.77")], notes="Hail damage on the roof")
+    unit = make_unit(
+        cost="9123.45",
+        asking="14000.00",
+        acquired_from="Manheim Dallas",
+        other_costs=[("transport", "377.77")],
+        notes="Hail damage on the roof",
+    )
     text = json.dumps(_marketplace().get(LISTINGS).json())
     assert unit.stock_number in text
-    for secret in ("9123.45", "377.77", "Manheim", "Hail", "cost", "acquired_from", "source",
-                   "notes", "wholesale"):
+    for secret in (
+        "9123.45",
+        "377.77",
+        "Manheim",
+        "Hail",
+        "cost",
+        "acquired_from",
+        "source",
+        "notes",
+        "wholesale",
+    ):
         assert secret not in text
 
 
@@ -106,7 +125,8 @@ def test_listings_filter_by_make_year_and_price():
 
 @pytest.mark.parametrize("rows", [1, 50])
 def test_a_page_of_listings_costs_the_same_number_of_queries_with_1_or_50_cars(
-        rows, django_assert_max_num_queries):
+    rows, django_assert_max_num_queries
+):
     bulk_units(rows, photo="stock/photos/x.jpg")
     client = _marketplace()
     client.get("/api/v1/me/")  # the key's last use is recorded once a minute, not per page
@@ -134,8 +154,11 @@ def test_staff_read_listings_with_their_role():
 
 def _subscribe_marketplace():
     partner, _key, _plain = partner_with_key(name="CarsNow", scopes=["listings:read"])
-    verified_subscription(partner, url="https://hooks.example.com/cars",
-                          events=["stock_unit.available", "stock_unit.sold"])
+    verified_subscription(
+        partner,
+        url="https://hooks.example.com/cars",
+        events=["stock_unit.available", "stock_unit.sold"],
+    )
     return partner
 
 

@@ -16,9 +16,14 @@ SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
 
 def _add_subscriptions(partner, count):
     WebhookSubscription.objects.bulk_create(
-        WebhookSubscription(partner=partner, url=f"https://h.example.com/{i}",
-                            events=["repair_order.status_changed"], secret="whsec_x")
-        for i in range(count))
+        WebhookSubscription(
+            partner=partner,
+            url=f"https://h.example.com/{i}",
+            events=["repair_order.status_changed"],
+            secret="whsec_x",
+        )
+        for i in range(count)
+    )
 
 
 def _walk(client, page_size):
@@ -33,7 +38,8 @@ def _walk(client, page_size):
 
 @pytest.mark.parametrize("rows", [1, 50])
 def test_a_page_costs_the_same_number_of_queries_with_1_or_50_rows(
-        rows, django_assert_max_num_queries):
+    rows, django_assert_max_num_queries
+):
     partner, _key, plain = partner_with_key()
     _add_subscriptions(partner, rows)
     client = key_client(plain)
@@ -82,9 +88,14 @@ def test_rows_inserted_while_a_partner_pages_are_never_repeated_and_nothing_is_s
 
     def insert_while_paging():
         while not stop.is_set() and len(inserted) < 200:
-            inserted.append(WebhookSubscription.objects.create(
-                partner=partner, url="https://h.example.com/new",
-                events=["repair_order.status_changed"], secret="whsec_x").pk)
+            inserted.append(
+                WebhookSubscription.objects.create(
+                    partner=partner,
+                    url="https://h.example.com/new",
+                    events=["repair_order.status_changed"],
+                    secret="whsec_x",
+                ).pk
+            )
 
     writers, started = start_together(insert_while_paging, caller_waits=True)
     try:
@@ -118,9 +129,12 @@ def test_updated_since_keeps_rows_changed_at_or_after_the_time():
     WebhookSubscription.objects.filter(pk=old.pk).update(updated_at=now - timedelta(days=2))
     WebhookSubscription.objects.filter(pk=recent.pk).update(updated_at=now - timedelta(hours=1))
     since = (now - timedelta(days=1)).isoformat()
-    feed = SubscriptionFeed({"updated_since": since, "partner": str(partner.pk)},
-                            queryset=WebhookSubscription.objects.all())
+    feed = SubscriptionFeed(
+        {"updated_since": since, "partner": str(partner.pk)},
+        queryset=WebhookSubscription.objects.all(),
+    )
     assert sorted(feed.qs.values_list("id", flat=True)) == [recent.pk, new.pk]
-    bad = SubscriptionFeed({"updated_since": "yesterday"},
-                           queryset=WebhookSubscription.objects.all())
+    bad = SubscriptionFeed(
+        {"updated_since": "yesterday"}, queryset=WebhookSubscription.objects.all()
+    )
     assert not bad.is_valid() and "updated_since" in bad.errors

@@ -47,14 +47,18 @@ def test_every_scope_may_read_me_and_its_own_subscriptions(scope):
 def test_a_key_may_subscribe_only_to_the_events_of_its_scopes(scope):
     _partner, _key, plain = partner_with_key(scopes=[scope])
     client = key_client(plain)
-    allowed = client.post("/api/v1/webhook-subscriptions/",
-                          {"url": "https://hooks.example.com/x", "events": EVENTS_OF[scope]},
-                          format="json")
+    allowed = client.post(
+        "/api/v1/webhook-subscriptions/",
+        {"url": "https://hooks.example.com/x", "events": EVENTS_OF[scope]},
+        format="json",
+    )
     assert allowed.status_code == 201, allowed.json()
     others = [e for s, events in EVENTS_OF.items() if s != scope for e in events]
-    refused = client.post("/api/v1/webhook-subscriptions/",
-                          {"url": "https://hooks.example.com/y", "events": others[:1]},
-                          format="json")
+    refused = client.post(
+        "/api/v1/webhook-subscriptions/",
+        {"url": "https://hooks.example.com/y", "events": others[:1]},
+        format="json",
+    )
     assert refused.status_code == 400
     assert refused.json()["code"] == "invalid"
     assert "needs" in refused.json()["fields"]["events"][0]
@@ -63,8 +67,9 @@ def test_a_key_may_subscribe_only_to_the_events_of_its_scopes(scope):
 
 def test_a_partner_never_sees_another_partners_subscription_and_cannot_tell_it_exists():
     other, _other_key, _ = partner_with_key(name="Other Fleet")
-    theirs = subscribe(other, url="https://other.example.com/h",
-                       events=["repair_order.status_changed"])
+    theirs = subscribe(
+        other, url="https://other.example.com/h", events=["repair_order.status_changed"]
+    )
     _partner, _key, plain = partner_with_key(name="Acme Fleet")
     client = key_client(plain)
 
@@ -79,8 +84,9 @@ def test_a_partner_never_sees_another_partners_subscription_and_cannot_tell_it_e
 
 def test_a_partner_deletes_its_own_subscription():
     partner, _key, plain = partner_with_key()
-    mine = subscribe(partner, url="https://hooks.example.com/h",
-                     events=["repair_order.status_changed"])
+    mine = subscribe(
+        partner, url="https://hooks.example.com/h", events=["repair_order.status_changed"]
+    )
     response = key_client(plain).delete(f"/api/v1/webhook-subscriptions/{mine.pk}/")
     assert response.status_code == 204
     assert not WebhookSubscription.objects.filter(pk=mine.pk).exists()
@@ -101,6 +107,7 @@ def test_the_partner_service_user_cannot_log_in_to_the_admin():
 
 
 # HasScope as every later endpoint declares it, on a view over an existing model.
+
 
 class CustomerNameSerializer(serializers.ModelSerializer):
     class Meta:
@@ -152,8 +159,9 @@ def test_has_scope_can_ask_a_different_scope_for_writes():
     assert _call(ListingsReadLeadsWriteView, "post", plain=writer).status_code == 400
 
 
-@pytest.mark.parametrize(("role", "status"), [(MANAGER, 200), (SERVICE_ADVISOR, 200),
-                                              (TECHNICIAN, 403), (None, 403)])
+@pytest.mark.parametrize(
+    ("role", "status"), [(MANAGER, 200), (SERVICE_ADVISOR, 200), (TECHNICIAN, 403), (None, 403)]
+)
 def test_staff_sessions_pass_has_scope_by_their_roles_model_permissions(role, status):
     _client, user = staff_client(f"user-{role}", role)
     assert _call(RepairsOnlyView, user=user).status_code == status

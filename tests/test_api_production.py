@@ -24,8 +24,10 @@ print(json.dumps(answers))
 
 def test_production_serves_no_browsable_api():
     prefix = f"carshop-test-{uuid.uuid4().hex[:12]}"
-    environment = {**REALISTIC_PRODUCTION,
-                   "CACHE_URL": f"redis://127.0.0.1:6379/15?key_prefix={prefix}"}
+    environment = {
+        **REALISTIC_PRODUCTION,
+        "CACHE_URL": f"redis://127.0.0.1:6379/15?key_prefix={prefix}",
+    }
     try:
         result = run_manage(environment, "shell", "-c", "import json\n" + ASK, inherit=True)
     finally:

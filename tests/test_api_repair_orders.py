@@ -32,8 +32,7 @@ ORDERS = "/api/v1/repair-orders/"
 def _fleet(name="Acme Fleet", company="Acme Logistics"):
     """A fleet partner with a repairs:read key, linked to its company's customer account."""
     partner, _key, plain = partner_with_key(name=name)
-    customer = make_customer(kind="company", company_name=company, first_name="",
-                             last_name="")
+    customer = make_customer(kind="company", company_name=company, first_name="", last_name="")
     partner.customers.add(customer)
     return partner, customer, key_client(plain)
 
@@ -42,8 +41,7 @@ def _invoiced_order(customer, *, plate="FLT 001"):
     vehicle = make_vehicle(owner=customer, plate=plate)
     order = make_order(vehicle, customer=customer)
     part = make_part(sku=f"BP-{vehicle.pk}", cost="30.00", price="55.00")
-    add_job_with_lines(order, title="Front brakes", labor=[("1.5", "120")],
-                       parts=[(part, 1, None)])
+    add_job_with_lines(order, title="Front brakes", labor=[("1.5", "120")], parts=[(part, 1, None)])
     declined = services.add_job(order, title="Wiper blades", complaint="Streaks")
     services.authorize_job(declined, "declined", method="phone", authorized_by="Fleet desk")
     take_to(order, "invoiced")
@@ -67,10 +65,17 @@ def test_a_fleet_partner_reads_its_orders_with_history_jobs_and_invoice_totals()
     assert body["vehicle"]["year"] == order.vehicle.model_year
     assert body["customer"] == {"id": customer.pk, "name": "Acme Logistics"}
     assert [step["to_status"] for step in body["history"]] == [
-        "estimate", "approved", "in_progress", "completed", "invoiced"]
+        "estimate",
+        "approved",
+        "in_progress",
+        "completed",
+        "invoiced",
+    ]
     assert body["completed_at"] is not None
     assert [(job["title"], job["authorization"]) for job in body["jobs"]] == [
-        ("Front brakes", "approved"), ("Wiper blades", "declined")]
+        ("Front brakes", "approved"),
+        ("Wiper blades", "declined"),
+    ]
     assert body["jobs"][0]["complaint"] == "Front brakes needed"
     invoice = order.invoice
     assert body["invoice"]["number"] == invoice.number
@@ -127,7 +132,8 @@ def test_orders_are_filtered_by_status_vehicle_and_change_time():
     open_order = make_order(make_vehicle(owner=customer), customer=customer)
     done = _invoiced_order(customer)
     RepairOrder.objects.filter(pk=open_order.pk).update(
-        updated_at=timezone.now() - timedelta(days=3))
+        updated_at=timezone.now() - timedelta(days=3)
+    )
     RepairOrder.objects.filter(pk=done.pk).update(updated_at=timezone.now() - timedelta(hours=1))
 
     def ids(**params):
@@ -151,10 +157,10 @@ def test_a_sync_leaves_out_the_last_seconds_so_a_change_still_being_saved_is_nev
 
     assert client.get(ORDERS, {"updated_since": since}).json()["results"] == []
     assert [row["id"] for row in client.get(ORDERS).json()["results"]] == [order.pk]
-    RepairOrder.objects.filter(pk=order.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=1))
-    assert [row["id"] for row in client.get(ORDERS, {"updated_since": since}).json()[
-        "results"]] == [order.pk]
+    RepairOrder.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    assert [
+        row["id"] for row in client.get(ORDERS, {"updated_since": since}).json()["results"]
+    ] == [order.pk]
 
 
 def test_every_change_through_the_services_marks_the_order_changed():
@@ -169,9 +175,17 @@ def test_every_change_through_the_services_marks_the_order_changed():
     assert order.updated_at > long_ago
 
 
-@pytest.mark.parametrize("bad", [{"status": "broken"}, {"vehicle": "x"}, {"vehicle": "0"},
-                                 {"updated_since": "yesterday"}, {"statuss": "paid"},
-                                 {"ordering": "unit_cost"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": "broken"},
+        {"vehicle": "x"},
+        {"vehicle": "0"},
+        {"updated_since": "yesterday"},
+        {"statuss": "paid"},
+        {"ordering": "unit_cost"},
+    ],
+)
 def test_bad_filters_are_refused_with_the_parameter_named(bad):
     _partner, _customer, client = _fleet()
     response = client.get(ORDERS, bad)
@@ -181,7 +195,8 @@ def test_bad_filters_are_refused_with_the_parameter_named(bad):
 
 @pytest.mark.parametrize("orders", [1, 50])
 def test_a_page_of_orders_costs_the_same_number_of_queries_with_1_or_50_orders(
-        orders, django_assert_max_num_queries):
+    orders, django_assert_max_num_queries
+):
     _partner, customer, client = _fleet()
     first = _invoiced_order(customer)
     for _ in range(orders - 1):
@@ -229,16 +244,18 @@ def test_a_time_without_its_time_zone_is_refused():
     assert "time zone" in response.json()["fields"]["updated_since"][0]
 
 
-@pytest.mark.parametrize("value, listed", [
-    ("4882-07-07T13:34:18+20:43", False),  # any offset RFC 3339 allows, as the schema says
-    ("9999-12-31T23:59:59-05:00", False),  # past the calendar in UTC: later than every order
-    ("0001-01-01T00:00:00+23:59", True),   # before it: earlier than every order
-])
+@pytest.mark.parametrize(
+    "value, listed",
+    [
+        ("4882-07-07T13:34:18+20:43", False),  # any offset RFC 3339 allows, as the schema says
+        ("9999-12-31T23:59:59-05:00", False),  # past the calendar in UTC: later than every order
+        ("0001-01-01T00:00:00+23:59", True),  # before it: earlier than every order
+    ],
+)
 def test_any_offset_is_taken_and_a_time_past_the_calendar_compares_as_its_edge(value, listed):
     _partner, customer, client = _fleet()
     order = make_order(make_vehicle(owner=customer), customer=customer)
-    RepairOrder.objects.filter(pk=order.pk).update(
-        updated_at=timezone.now() - timedelta(hours=2))
+    RepairOrder.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     response = client.get(ORDERS, {"updated_since": value})
     assert response.status_code == 200, response.json()
     assert [row["id"] for row in response.json()["results"]] == ([order.pk] if listed else [])
@@ -247,9 +264,12 @@ def test_any_offset_is_taken_and_a_time_past_the_calendar_compares_as_its_edge(v
 def test_a_time_in_another_zone_is_the_same_moment():
     _partner, customer, client = _fleet()
     order = make_order(make_vehicle(owner=customer), customer=customer)
-    RepairOrder.objects.filter(pk=order.pk).update(
-        updated_at=timezone.now() - timedelta(hours=2))
-    just_before = (timezone.now() - timedelta(hours=2, minutes=1)).astimezone(
-        timezone.get_fixed_timezone(13 * 60)).isoformat()
-    assert [row["id"] for row in client.get(ORDERS, {"updated_since": just_before}).json()[
-        "results"]] == [order.pk]
+    RepairOrder.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    just_before = (
+        (timezone.now() - timedelta(hours=2, minutes=1))
+        .astimezone(timezone.get_fixed_timezone(13 * 60))
+        .isoformat()
+    )
+    assert [
+        row["id"] for row in client.get(ORDERS, {"updated_since": just_before}).json()["results"]
+    ] == [order.pk]

@@ -18,8 +18,9 @@ SUBSCRIPTIONS = "/api/v1/webhook-subscriptions/"
 
 @pytest.fixture
 def client():
-    _partner, _key, plain = partner_with_key(name="Market", kind="marketplace",
-                                             scopes=["listings:read", "leads:write"])
+    _partner, _key, plain = partner_with_key(
+        name="Market", kind="marketplace", scopes=["listings:read", "leads:write"]
+    )
     return key_client(plain)
 
 
@@ -37,11 +38,14 @@ def _nested(depth):
 
 
 @pytest.mark.parametrize("url", [LEADS, SUBSCRIPTIONS])
-@pytest.mark.parametrize("body", [
-    _nested(1000),                                  # a RecursionError in the decoder
-    '{"stock_unit": ' + _nested(30_000) + "}",      # far deeper still (60 KB)
-    '{"a": ' * 40 + "1" + "}" * 40,                 # parses, but no request nests that deep
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        _nested(1000),  # a RecursionError in the decoder
+        '{"stock_unit": ' + _nested(30_000) + "}",  # far deeper still (60 KB)
+        '{"a": ' * 40 + "1" + "}" * 40,  # parses, but no request nests that deep
+    ],
+)
 def test_a_deeply_nested_body_gets_400_not_a_server_error(client, url, body):
     response = client.generic("POST", url, body, content_type="application/json")
     body = _error(response, 400, "parse_error")
@@ -49,16 +53,19 @@ def test_a_deeply_nested_body_gets_400_not_a_server_error(client, url, body):
     assert not Lead.objects.exists() and not WebhookSubscription.objects.exists()
 
 
-@pytest.mark.parametrize("body, content_type", [
-    (b"{nope", "application/json"),
-    (b'{"a": NaN}', "application/json"),
-    (b'\xff\xfe{"a": 1}', "application/json"),       # not UTF-8
-    (b'{"a": 1}', "application/json; charset=no-such-charset"),
-    (b"[1, 2", "application/json"),
-    (b'"just a string"', "application/json"),
-    (b"[]", "application/json"),
-    (b"null", "application/json"),
-])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"{nope", "application/json"),
+        (b'{"a": NaN}', "application/json"),
+        (b'\xff\xfe{"a": 1}', "application/json"),  # not UTF-8
+        (b'{"a": 1}', "application/json; charset=no-such-charset"),
+        (b"[1, 2", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b"[]", "application/json"),
+        (b"null", "application/json"),
+    ],
+)
 def test_a_malformed_body_gets_400(client, body, content_type):
     response = client.generic("POST", LEADS, body, content_type=content_type)
     assert response.status_code == 400, response.content[:300]
@@ -82,13 +89,19 @@ def test_a_body_over_djangos_own_limit_gets_413_in_json_too(client):
         assert response["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "application/xml",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ],
+)
 def test_a_body_that_is_not_json_gets_415(client, content_type):
-    response = client.generic("POST", LEADS, b"stock_unit=1&first_name=Jo",
-                              content_type=content_type)
+    response = client.generic(
+        "POST", LEADS, b"stock_unit=1&first_name=Jo", content_type=content_type
+    )
     _error(response, 415, "unsupported_media_type")
     assert not Lead.objects.exists()
 

@@ -28,7 +28,8 @@ def test_every_operation_documents_the_error_format():
             responses = operation["responses"]
             for code in ("404", "429"):
                 assert responses[code]["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Error"}, f"{method} {path} {code}"
+                    "$ref": "#/components/schemas/Error"
+                }, f"{method} {path} {code}"
 
 
 def test_the_schema_and_the_docs_page_are_served():
@@ -55,12 +56,14 @@ def test_generate_api_docs_writes_the_schema_and_a_readable_reference(tmp_path):
 
 def test_generate_api_docs_check_fails_when_the_docs_are_stale(tmp_path):
     call_command("generate_api_docs", "--output-dir", str(tmp_path), stdout=io.StringIO())
-    call_command("generate_api_docs", "--output-dir", str(tmp_path), "--check",
-                 stdout=io.StringIO())
+    call_command(
+        "generate_api_docs", "--output-dir", str(tmp_path), "--check", stdout=io.StringIO()
+    )
     (tmp_path / "README.md").write_text("old\n")
     with pytest.raises(CommandError, match=r"out of date .*README\.md"):
-        call_command("generate_api_docs", "--output-dir", str(tmp_path), "--check",
-                     stdout=io.StringIO())
+        call_command(
+            "generate_api_docs", "--output-dir", str(tmp_path), "--check", stdout=io.StringIO()
+        )
 
 
 def test_the_committed_api_docs_are_up_to_date():

@@ -33,9 +33,14 @@ KEYS = {
     "fleet": ("fleet", ["repairs:read", "accounting:read"]),
     "marketplace": ("marketplace", ["listings:read", "leads:write"]),
 }
-HYPOTHESIS: dict[str, Any] = {"deadline": None,
-              "suppress_health_check": [HealthCheck.function_scoped_fixture,
-                                        HealthCheck.too_slow, HealthCheck.filter_too_much]}
+HYPOTHESIS: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+}
 
 
 @pytest.fixture
@@ -72,8 +77,9 @@ def _seed_repairs(partner):
         take_to,
     )
 
-    customer = make_customer(kind="company", company_name="Schemathesis Fleet", first_name="",
-                             last_name="")
+    customer = make_customer(
+        kind="company", company_name="Schemathesis Fleet", first_name="", last_name=""
+    )
     partner.customers.add(customer)
     vehicle = make_vehicle(owner=customer, plate="ST 1")
     make_order(vehicle, customer=customer)
@@ -96,8 +102,13 @@ def _seed_lot(partner):
     units = [make_unit() for _ in range(3)]
     StockUnitPhoto.objects.create(unit=units[0], image="stock/photos/front.jpg", is_main=True)
     for index, unit in enumerate(units[:2]):
-        create_partner_lead(partner, stock_unit=unit, first_name=f"Buyer {index}",
-                            email=f"buyer{index}@example.com", source_reference=f"st-{index}")
+        create_partner_lead(
+            partner,
+            stock_unit=unit,
+            first_name=f"Buyer {index}",
+            email=f"buyer{index}@example.com",
+            source_reference=f"st-{index}",
+        )
 
 
 # The key the requests of the current test send (set by the partner_key fixture).
@@ -108,8 +119,7 @@ KEY_STAND_IN = "stand-in.for-the-test-key"
 @pytest.fixture(params=sorted(KEYS))
 def partner_key(request, db):
     kind, scopes = KEYS[request.param]
-    partner, _key, plain = partner_with_key(name=f"Schemathesis {kind}", kind=kind,
-                                            scopes=scopes)
+    partner, _key, plain = partner_with_key(name=f"Schemathesis {kind}", kind=kind, scopes=scopes)
     _seed_repairs(partner)
     _seed_lot(partner)
     CURRENT_KEY["plain"] = plain
@@ -158,8 +168,11 @@ def meet_business_rules(case):
     if not _positive(case) or not isinstance(case.body, dict):
         return
     if operation == ("POST", "/api/v1/leads/"):
-        listed = (StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE)
-                  .values_list("pk", flat=True).first())
+        listed = (
+            StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE)
+            .values_list("pk", flat=True)
+            .first()
+        )
         case.body["stock_unit"] = listed if listed is not None else case.body["stock_unit"]
         if not (case.body.get("first_name", "").strip() or case.body.get("last_name", "").strip()):
             case.body["first_name"] = "Jo"
@@ -174,7 +187,7 @@ def meet_business_rules(case):
         # One subscription per URL, a few per partner: a new URL, and room for it.
         case.body["url"] = f"https://hooks.example.com/carshop/{uuid.uuid4().hex}"
         limit = django_settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_PARTNER
-        oldest = partner.subscriptions.order_by("-pk").values_list("pk", flat=True)[limit - 1:]
+        oldest = partner.subscriptions.order_by("-pk").values_list("pk", flat=True)[limit - 1 :]
         partner.subscriptions.filter(pk__in=list(oldest)).delete()
 
 
@@ -190,5 +203,6 @@ def test_sequences_of_calls_never_fail_and_always_answer_as_documented(partner_k
         def before_call(self, case):
             meet_business_rules(case)
 
-    APIWorkflow.run(settings=settings(max_examples=EXAMPLES, stateful_step_count=STATEFUL_STEPS,
-                                      **HYPOTHESIS))
+    APIWorkflow.run(
+        settings=settings(max_examples=EXAMPLES, stateful_step_count=STATEFUL_STEPS, **HYPOTHESIS)
+    )

@@ -22,8 +22,9 @@ LEADS = "/api/v1/leads/"
 
 @pytest.fixture
 def market():
-    _partner, _key, plain = partner_with_key(name="Market", kind="marketplace",
-                                             scopes=["listings:read", "leads:write"])
+    _partner, _key, plain = partner_with_key(
+        name="Market", kind="marketplace", scopes=["listings:read", "leads:write"]
+    )
     return key_client(plain)
 
 
@@ -31,15 +32,18 @@ def _lead_body(unit, **fields):
     return {"stock_unit": unit.pk, "first_name": "Jo", "email": "jo@example.com", **fields}
 
 
-@pytest.mark.parametrize("url, name", [
-    ("/api/v1/listings/", "make"),
-    ("/api/v1/listings/", "model"),
-    ("/api/v1/listings/", "price_max"),
-    ("/api/v1/listings/", "year_min"),
-    ("/api/v1/leads/", "source_reference"),
-    ("/api/v1/leads/", "status"),
-    ("/api/v1/leads/", "stock_unit"),
-])
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("/api/v1/listings/", "make"),
+        ("/api/v1/listings/", "model"),
+        ("/api/v1/listings/", "price_max"),
+        ("/api/v1/listings/", "year_min"),
+        ("/api/v1/leads/", "source_reference"),
+        ("/api/v1/leads/", "status"),
+        ("/api/v1/leads/", "stock_unit"),
+    ],
+)
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_filter_value_is_an_error_not_any(market, url, name, value):
     make_unit()
@@ -52,8 +56,10 @@ def test_an_empty_filter_value_is_an_error_not_any(market, url, name, value):
 def test_a_filter_with_a_value_still_filters(market):
     unit = make_unit()
     make = unit.vehicle.make
-    assert [row["id"] for row in market.get("/api/v1/listings/", {"make": make.lower()})
-            .json()["results"]] == [unit.pk]
+    assert [
+        row["id"]
+        for row in market.get("/api/v1/listings/", {"make": make.lower()}).json()["results"]
+    ] == [unit.pk]
     assert market.get("/api/v1/listings/", {"make": "Nomake"}).json()["results"] == []
 
 
@@ -65,8 +71,9 @@ def test_a_phone_that_is_not_a_phone_number_is_refused(market, phone):
     assert not Lead.objects.exists()
 
 
-@pytest.mark.parametrize("phone", ["+1 217 555 0100", "(217) 555-0100", "0044.20.7946.0958",
-                                   "5550100", ""])
+@pytest.mark.parametrize(
+    "phone", ["+1 217 555 0100", "(217) 555-0100", "0044.20.7946.0958", "5550100", ""]
+)
 def test_phone_numbers_as_people_write_them_are_taken(market, phone):
     response = market.post(LEADS, _lead_body(make_unit(), phone=phone), format="json")
     assert response.status_code == 201, response.json()
@@ -75,17 +82,22 @@ def test_phone_numbers_as_people_write_them_are_taken(market, phone):
 
 def test_an_unknown_or_read_only_body_field_is_named_not_dropped(market):
     unit = make_unit()
-    response = market.post(LEADS, _lead_body(unit, emial="typo@example.com", status="won",
-                                             id=7), format="json")
+    response = market.post(
+        LEADS, _lead_body(unit, emial="typo@example.com", status="won", id=7), format="json"
+    )
     assert response.status_code == 400
-    assert response.json()["fields"] == {"emial": ["Unknown field."],
-                                         "id": ["This field is read-only."],
-                                         "status": ["This field is read-only."]}
+    assert response.json()["fields"] == {
+        "emial": ["Unknown field."],
+        "id": ["This field is read-only."],
+        "status": ["This field is read-only."],
+    }
     assert not Lead.objects.exists()
 
-    response = market.post("/api/v1/webhook-subscriptions/",
-                           {"url": "https://hooks.example.com/", "events": ["lead.updated"],
-                            "secret": "mine"}, format="json")
+    response = market.post(
+        "/api/v1/webhook-subscriptions/",
+        {"url": "https://hooks.example.com/", "events": ["lead.updated"], "secret": "mine"},
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["fields"] == {"secret": ["This field is read-only."]}
     assert not WebhookSubscription.objects.exists()
@@ -116,8 +128,9 @@ def test_the_schema_gives_the_bounds_the_filters_check(client):
 
 
 def test_a_pending_jobs_decision_is_null_as_the_schema_says(client):
-    fleet_customer = make_customer(kind="company", company_name="Fleet Co", first_name="",
-                                   last_name="")
+    fleet_customer = make_customer(
+        kind="company", company_name="Fleet Co", first_name="", last_name=""
+    )
     partner, _key, plain = partner_with_key(name="Fleet")
     partner.customers.add(fleet_customer)
     order = make_order(make_vehicle(owner=fleet_customer), customer=fleet_customer)
@@ -131,7 +144,6 @@ def test_a_pending_jobs_decision_is_null_as_the_schema_says(client):
         assert job["authorization"] == "pending"
         assert job["authorization_method"] is None
 
-    method = (_schema(client)["components"]["schemas"]["Job"]["properties"]
-              ["authorization_method"])
+    method = _schema(client)["components"]["schemas"]["Job"]["properties"]["authorization_method"]
     assert method["nullable"] is True
     assert fleet.get("/api/v1/repair-orders/", {"customer": 0}).status_code == 400

@@ -65,13 +65,24 @@ WORKER = textwrap.dedent("""
 
 def _requests_passed_in_workers(cache_url, barrier, workers=3, attempts=5):
     coordinator = redis.Redis.from_url(REDIS_URL, socket_timeout=None)  # it waits for them
-    env = {**os.environ, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "carshop.settings",
-           "CACHE_URL": cache_url}
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "carshop.settings",
+        "CACHE_URL": cache_url,
+    }
     key_id = str(uuid.uuid4().int % 10**9)
-    processes = [subprocess.Popen([sys.executable, "-c", WORKER, barrier, key_id, str(attempts)],
-                                  cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-                 for _ in range(workers)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, barrier, key_id, str(attempts)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
     try:
         for _ in range(workers):  # every worker is ready: open the barrier for all at once
             assert coordinator.blpop(barrier + ":ready", timeout=60), "a worker did not start"
@@ -95,29 +106,44 @@ def test_a_keys_limit_holds_across_worker_processes_sharing_redis(raw_redis):
 
     # With a cache of each process's own, every worker lets its 5 through: what
     # accounts.E002 keeps out of production.
-    assert _requests_passed_in_workers("locmemcache://each-worker",
-                                       f"{prefix}:barrier-locmem") == 15
+    assert (
+        _requests_passed_in_workers("locmemcache://each-worker", f"{prefix}:barrier-locmem") == 15
+    )
 
 
 def _deploy_check_ids():
-    return [message.id for message in checks.run_checks(include_deployment_checks=True)
-            if message.id == "accounts.E002"]
+    return [
+        message.id
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.id == "accounts.E002"
+    ]
 
 
 def test_deploy_check_fails_while_rate_limits_are_counted_in_a_cache_of_one_process(settings):
     throttles = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
     assert throttles, "the API is throttled"
-    with override_settings(CACHES={"default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
-        (error,) = [message for message in checks.run_checks(include_deployment_checks=True)
-                    if message.id == "accounts.E002"]
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ):
+        (error,) = [
+            message
+            for message in checks.run_checks(include_deployment_checks=True)
+            if message.id == "accounts.E002"
+        ]
         assert "CACHE_URL" in error.hint and "redis://" in error.hint
-    with override_settings(CACHES={"default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}):
+    with override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+            }
+        }
+    ):
         assert _deploy_check_ids() == []
     with override_settings(
-            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
-            REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}):
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []},
+    ):
         assert _deploy_check_ids() == []  # nothing counted, nothing to share
 
 
@@ -144,10 +170,12 @@ def test_bad_keys_are_throttled_per_address_and_then_no_key_is_checked(settings)
 def test_requests_without_a_key_are_throttled_per_address_behind_the_proxy(client, settings):
     settings.API_UNAUTHENTICATED_THROTTLE_RATE = "3/day"
     settings.TRUSTED_PROXY_COUNT = 1
+
     # Behind nginx every request comes from 127.0.0.1: the client is in X-Forwarded-For.
     def ask(address):
-        return client.get(ME, REMOTE_ADDR="127.0.0.1",
-                          HTTP_X_FORWARDED_FOR=f"10.9.9.9, {address}").status_code
+        return client.get(
+            ME, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"10.9.9.9, {address}"
+        ).status_code
 
     assert [ask("203.0.113.9") for _ in range(4)] == [401, 401, 401, 429]
     assert ask("203.0.113.10") == 401

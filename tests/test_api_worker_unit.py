@@ -12,8 +12,11 @@ UNIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "carapp-w
 
 
 def _values(key):
-    return [line.split("=", 1)[1] for line in UNIT.read_text().splitlines()
-            if line.startswith(f"{key}=")]
+    return [
+        line.split("=", 1)[1]
+        for line in UNIT.read_text().splitlines()
+        if line.startswith(f"{key}=")
+    ]
 
 
 def test_the_worker_runs_the_webhooks_queue_of_the_database_backend_as_carapp():
@@ -41,8 +44,12 @@ def test_systemd_accepts_the_worker_unit(tmp_path):
     python.chmod(0o755)
     unit = tmp_path / UNIT.name
     unit.write_text(UNIT.read_text().replace("/opt/", f"{tmp_path}/opt/"))
-    result = subprocess.run([shutil.which("systemd-analyze"), "verify", unit.name],
-                            cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [shutil.which("systemd-analyze"), "verify", unit.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

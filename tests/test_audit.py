@@ -14,10 +14,16 @@ from accounts.models import Customer
 @pytest.mark.django_db
 def test_admin_change_is_credited_to_the_staff_user(advisor, login):
     client = login(advisor)
-    response = client.post("/admin/accounts/customer/add/", {
-        "kind": "person", "first_name": "Ada", "last_name": "Lovelace", "phone": "555-0101",
-        "email": "ada@example.com",
-    })
+    response = client.post(
+        "/admin/accounts/customer/add/",
+        {
+            "kind": "person",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "phone": "555-0101",
+            "email": "ada@example.com",
+        },
+    )
     assert response.status_code == 302, response.content
     customer = Customer.objects.get(last_name="Lovelace")
     entry = LogEntry.objects.get_for_object(customer).get()
@@ -31,8 +37,7 @@ def test_delete_is_logged_with_the_actor(manager, login):
     client = login(manager)
     response = client.post(f"/admin/accounts/customer/{customer.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    entry = LogEntry.objects.filter(object_pk=str(customer.pk),
-                                    action=LogEntry.Action.DELETE).get()
+    entry = LogEntry.objects.filter(object_pk=str(customer.pk), action=LogEntry.Action.DELETE).get()
     assert entry.actor == manager
 
 

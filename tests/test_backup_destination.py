@@ -46,8 +46,7 @@ def fill(folder):
             handle.flush()
 
 
-def test_a_destination_that_fills_up_fails_the_backup_and_keeps_earlier_ones(backup_dir,
-                                                                            tmp_path):
+def test_a_destination_that_fills_up_fails_the_backup_and_keeps_earlier_ones(backup_dir, tmp_path):
     small = tmp_path / "small"
     with small_filesystem(small) as mounted:
         if not mounted:
@@ -79,8 +78,9 @@ def fill_up_with_a_file_size_limit(backup_dir):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("cannot mount a small filesystem, and RLIMIT_FSIZE would hit the live "
-                    "SQLite file too")
+        pytest.skip(
+            "cannot mount a small filesystem, and RLIMIT_FSIZE would hit the live SQLite file too"
+        )
     first = backup("full")
     Part.objects.update(description="x" * 150)
     before = sorted(os.listdir(backup_dir))
@@ -89,8 +89,14 @@ def fill_up_with_a_file_size_limit(backup_dir):
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
     result = subprocess.run(
-        [*testing.manage_command(), "backup", "--type=full"], env=testing.command_env(),
-        capture_output=True, text=True, preexec_fn=limit, check=False, timeout=120)
+        [*testing.manage_command(), "backup", "--type=full"],
+        env=testing.command_env(),
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        check=False,
+        timeout=120,
+    )
 
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -101,10 +107,13 @@ def fill_up_with_a_file_size_limit(backup_dir):
 
 
 def test_backups_can_go_to_a_django_storage(backup_dir, settings):
-    settings.STORAGES = {**settings.STORAGES, "dbbackup": {
-        "BACKEND": "django.core.files.storage.InMemoryStorage",
-        "OPTIONS": {"location": f"carshop-test-{uuid.uuid4().hex}"},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "dbbackup": {
+            "BACKEND": "django.core.files.storage.InMemoryStorage",
+            "OPTIONS": {"location": f"carshop-test-{uuid.uuid4().hex}"},
+        },
+    }
     from django.core.files.storage import storages
 
     storages._storages.pop("dbbackup", None)

@@ -23,8 +23,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def restore(manifest, folder):
-    call_command("restore", "--source", str(folder / f"{manifest['id']}.manifest.json"), "--yes",
-                 stdout=io.StringIO())
+    call_command(
+        "restore",
+        "--source",
+        str(folder / f"{manifest['id']}.manifest.json"),
+        "--yes",
+        stdout=io.StringIO(),
+    )
 
 
 def pg_session(application_name):
@@ -42,8 +47,9 @@ def timed_write(sku, limit=5):
         started = time.monotonic()
         with conn.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = '{limit}s'")
-            cursor.execute("UPDATE inventory_part SET description = 'written meanwhile' "
-                           "WHERE sku = %s", [sku])
+            cursor.execute(
+                "UPDATE inventory_part SET description = 'written meanwhile' WHERE sku = %s", [sku]
+            )
         conn.commit()
         return time.monotonic() - started
     finally:
@@ -75,9 +81,11 @@ def wait_for_lock_wait(result, timeout=10):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and "ended" not in result:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
-                               "USING (pid) WHERE NOT l.granted "
-                               "AND a.datname = current_database()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+                    "USING (pid) WHERE NOT l.granted "
+                    "AND a.datname = current_database()"
+                )
                 if cursor.fetchone()[0]:
                     return True
             conn.rollback()
@@ -88,6 +96,7 @@ def wait_for_lock_wait(result, timeout=10):
 
 
 # --- an open transaction while a backup runs ---------------------------------------------------
+
 
 @pytest.mark.postgresql
 def test_an_open_transaction_does_not_hold_up_writes_while_an_incremental_runs(backup_dir):
@@ -139,12 +148,19 @@ def test_a_backup_that_needs_a_lock_fails_fast_naming_the_blocker_and_writes_go_
 
 # --- a full disk during a full backup ----------------------------------------------------------
 
+
 @contextlib.contextmanager
 def small_filesystem(path, size="16m"):
     """A real small filesystem (tmpfs) at `path`."""
     path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, check=False).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     if not mounted:
         # CI runs as root and must drill the full disk; a developer without root skips it.
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
@@ -168,7 +184,8 @@ def fill(folder):
 
 
 def test_a_full_backup_that_fills_the_disk_leaves_the_chain_to_the_last_good_backup(
-        backup_dir, tmp_path):
+    backup_dir, tmp_path
+):
     from inventory.models import Part
 
     with small_filesystem(tmp_path / "small") as small:
@@ -196,7 +213,8 @@ def test_a_full_backup_that_fills_the_disk_leaves_the_chain_to_the_last_good_bac
 
 @pytest.mark.parametrize("kind", ["full", "incremental"])
 def test_a_backup_killed_before_it_is_stored_leaves_the_chain_to_the_last_good_backup(
-        backup_dir, kind):
+    backup_dir, kind
+):
     from inventory.models import Part
 
     first = backup("full")
@@ -211,6 +229,7 @@ def test_a_backup_killed_before_it_is_stored_leaves_the_chain_to_the_last_good_b
 
 
 # --- changes that bypass the capture triggers --------------------------------------------------
+
 
 def bypass(*statements):
     """Run SQL that the capture triggers do not see: PostgreSQL in a replica-role session, SQLite
@@ -255,7 +274,8 @@ def test_a_delete_that_bypassed_capture_makes_the_next_backup_full(backup_dir):
 
 
 def test_an_update_that_bypassed_capture_is_caught_by_the_periodic_checksum_check(
-        backup_dir, settings):
+    backup_dir, settings
+):
     backup("full")
     bypass(UPDATE)
     settings.BACKUP_CAPTURE_CHECK_HOURS = 0  # the check is due
@@ -284,8 +304,10 @@ def test_disabled_capture_triggers_make_the_next_backup_full_and_are_enabled_aga
     assert manifest["kind"] == "full"
     assert "disabled on 1 tables (inventory_part)" in manifest["promoted_reason"]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT tgenabled FROM pg_trigger WHERE NOT tgisinternal "
-                       "AND tgrelid = 'inventory_part'::regclass")
+        cursor.execute(
+            "SELECT DISTINCT tgenabled FROM pg_trigger WHERE NOT tgisinternal "
+            "AND tgrelid = 'inventory_part'::regclass"
+        )
         assert cursor.fetchall() == [("O",)]
 
 
@@ -303,6 +325,7 @@ def test_a_recovery_drill_reports_changes_that_bypassed_capture(backup_dir):
 
 
 # --- a backup's time is the time of its data ---------------------------------------------------
+
 
 def test_a_backup_that_waited_is_dated_when_its_data_was_read(backup_dir):
     backup("full")

@@ -42,8 +42,9 @@ def damage(folder, manifest, how):
 
 @pytest.mark.parametrize("how", ["truncated", "deleted"])
 @pytest.mark.parametrize("position", ["full", "first", "second"])
-def test_latest_refuses_a_chain_with_a_damaged_or_missing_manifest(chain, backup_dir, position,
-                                                                   how):
+def test_latest_refuses_a_chain_with_a_damaged_or_missing_manifest(
+    chain, backup_dir, position, how
+):
     damage(backup_dir, chain[position], how)
     before, files_before = testing.checksums(), files_in(backup_dir)
 

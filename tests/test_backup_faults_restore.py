@@ -77,8 +77,14 @@ def restore_args(chain, manifest):
 def assert_whole(after, before, manifest, what):
     assert after in (before, manifest["tables"]), (
         f"{what}: the database is neither the old state nor backup {manifest['id']}: "
-        + ", ".join(sorted(t for t in set(after) | set(before)
-                           if after.get(t) not in (before.get(t), manifest["tables"].get(t)))))
+        + ", ".join(
+            sorted(
+                t
+                for t in set(after) | set(before)
+                if after.get(t) not in (before.get(t), manifest["tables"].get(t))
+            )
+        )
+    )
 
 
 def last_steps():
@@ -162,9 +168,11 @@ def test_a_restore_whose_server_connection_is_cut_changes_nothing(chain, point):
     testing.wait_for_pause(process, point)
     with connection.cursor() as cursor:
         # Only the restore's own session: the sessions of this test database, run by psql.
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND application_name = 'psql' "
-                       "AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'psql' "
+            "AND pid <> pg_backend_pid()"
+        )
         assert cursor.fetchall(), "no psql session to cut"
     connection.close()
     _, errors = process.communicate(timeout=60)
@@ -208,8 +216,9 @@ def test_psql_input_that_ends_before_commit_commits_nothing(backup_dir):
     change = b"UPDATE inventory_part SET description = 'half' WHERE sku = 'BK-001';\n"
 
     def feed(args, script):
-        psql = subprocess.run([*command, *args], input=script, env=env, capture_output=True,
-                              timeout=60, check=False)
+        psql = subprocess.run(
+            [*command, *args], input=script, env=env, capture_output=True, timeout=60, check=False
+        )
         assert psql.returncode == 0, psql.stderr  # for psql, the input simply ended
         return Part.objects.get(sku="BK-001").description
 
@@ -231,8 +240,13 @@ def test_a_full_backup_holding_large_objects_is_refused_before_anything_is_touch
         Part.objects.update(description="current")
         before = testing.checksums()
         with pytest.raises(CommandError, match="large objects"):
-            call_command("restore", "--source", str(backup_dir / f"{full['id']}.manifest.json"),
-                         "--yes", stdout=io.StringIO())
+            call_command(
+                "restore",
+                "--source",
+                str(backup_dir / f"{full['id']}.manifest.json"),
+                "--yes",
+                stdout=io.StringIO(),
+            )
         assert testing.checksums() == before
     finally:
         with connection.cursor() as cursor:

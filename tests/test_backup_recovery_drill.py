@@ -51,15 +51,19 @@ def test_validate_restoration_reports_a_scratch_database_that_differs(backup_dir
 
         conn = postgres.connect(target.settings, target.name, autocommit=True)
         with conn.cursor() as cursor:
-            cursor.execute("UPDATE inventory_part SET description = 'tampered' WHERE id IN "
-                           "(SELECT min(id) FROM inventory_part)")
+            cursor.execute(
+                "UPDATE inventory_part SET description = 'tampered' WHERE id IN "
+                "(SELECT min(id) FROM inventory_part)"
+            )
         conn.close()
     else:
         import sqlite3
 
         conn = sqlite3.connect(target.name)
-        conn.execute("UPDATE inventory_part SET description = 'tampered' WHERE id IN "
-                     "(SELECT min(id) FROM inventory_part)")
+        conn.execute(
+            "UPDATE inventory_part SET description = 'tampered' WHERE id IN "
+            "(SELECT min(id) FROM inventory_part)"
+        )
         conn.commit()
         conn.close()
 
@@ -70,8 +74,7 @@ def test_validate_restoration_reports_a_scratch_database_that_differs(backup_dir
 def test_a_drill_never_restores_over_the_live_database(backup_dir):
     call_command("backup", "--type=full", stdout=io.StringIO())
     with pytest.raises(CommandError, match="live database"):
-        call_command("test_recovery", f"--target={testing.database_url()}",
-                     stdout=io.StringIO())
+        call_command("test_recovery", f"--target={testing.database_url()}", stdout=io.StringIO())
 
 
 def test_record_recovery_metrics_needs_a_drill_first(backup_dir):
@@ -97,8 +100,14 @@ def test_the_health_check_fails_without_a_recent_backup(backup_dir, settings):
 def test_every_backup_command_explains_itself_with_an_example():
     from django.core.management import load_command_class
 
-    for name in ("backup", "restore", "prune_backups", "test_recovery", "validate_restoration",
-                 "record_recovery_metrics"):
+    for name in (
+        "backup",
+        "restore",
+        "prune_backups",
+        "test_recovery",
+        "validate_restoration",
+        "record_recovery_metrics",
+    ):
         help_text = load_command_class("carshop", name).create_parser("manage.py", name)
         assert "Example" in help_text.format_help(), name
 
@@ -111,7 +120,8 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(backup_dir):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "CommandError: no backup at /nowhere/at/all.dump: give a manifest, a backup file, "
-        "a folder or 'latest'"]
+        "a folder or 'latest'"
+    ]
 
 
 def test_a_dry_run_backup_writes_nothing(backup_dir):

@@ -40,13 +40,15 @@ def chain_and_newer_data(backup_dir):
 # checked copy ready to be renamed).
 @pytest.mark.parametrize("point", ["safety-backup-taken", "full-restored", "last-step"])
 def test_a_restore_killed_before_it_commits_leaves_the_old_database(
-        chain_and_newer_data, backup_dir, point):
+    chain_and_newer_data, backup_dir, point
+):
     incremental, current = chain_and_newer_data
     if point == "last-step":
         point = "before-commit" if connection.vendor == "postgresql" else "before-swap"
 
-    testing.kill_at(point, "restore", "--source", str(manifest_path(backup_dir, incremental)),
-                    "--yes")
+    testing.kill_at(
+        point, "restore", "--source", str(manifest_path(backup_dir, incremental)), "--yes"
+    )
 
     assert testing.table_contents() == current
     # ...and usable: it takes writes, and a backup of it is a full one of the new state.
@@ -55,31 +57,43 @@ def test_a_restore_killed_before_it_commits_leaves_the_old_database(
     if point in ("full-restored", "before-swap", "before-commit"):
         # A later restore is not hindered by what the killed one left behind.
         connection.close()
-        call_command("restore", "--source", str(manifest_path(backup_dir, incremental)),
-                     "--yes", stdout=io.StringIO())
+        call_command(
+            "restore",
+            "--source",
+            str(manifest_path(backup_dir, incremental)),
+            "--yes",
+            stdout=io.StringIO(),
+        )
         assert Part.objects.get(sku="BK-002").description == "restored version"
         folder = os.path.dirname(os.path.abspath(connection.settings_dict["NAME"]))
         assert not [n for n in os.listdir(folder) if n.endswith(".restoring")]
 
 
 def test_a_restore_killed_after_it_committed_leaves_exactly_the_restored_database(
-        chain_and_newer_data, backup_dir):
+    chain_and_newer_data, backup_dir
+):
     incremental, current = chain_and_newer_data
     point = "after-commit" if connection.vendor == "postgresql" else "after-swap"
 
-    testing.kill_at(point, "restore", "--source", str(manifest_path(backup_dir, incremental)),
-                    "--yes")
+    testing.kill_at(
+        point, "restore", "--source", str(manifest_path(backup_dir, incremental)), "--yes"
+    )
 
     assert Part.objects.get(sku="BK-002").description == "restored version"
     assert not Customer.objects.filter(first_name="Only").exists()
     assert testing.table_contents() != current
 
 
-def test_a_restore_run_to_the_end_in_its_own_process_succeeds(chain_and_newer_data,
-                                                               backup_dir):
+def test_a_restore_run_to_the_end_in_its_own_process_succeeds(chain_and_newer_data, backup_dir):
     incremental, _ = chain_and_newer_data
-    result = testing.manage("restore", "--source", str(manifest_path(backup_dir, incremental)),
-                            "--yes", "--format", "json")
+    result = testing.manage(
+        "restore",
+        "--source",
+        str(manifest_path(backup_dir, incremental)),
+        "--yes",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["safety_backup"]
@@ -92,11 +106,10 @@ def corrupt(path, how):
         path.write_bytes(data[: len(data) // 2])
     else:
         middle = len(data) // 2
-        path.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:])
+        path.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])
 
 
-@pytest.mark.parametrize(("which", "how"), [("full", "truncated"),
-                                            ("incremental", "flipped byte")])
+@pytest.mark.parametrize(("which", "how"), [("full", "truncated"), ("incremental", "flipped byte")])
 def test_a_damaged_backup_file_is_refused_before_anything_is_touched(backup_dir, how, which):
     full = backup("full")
     Part.objects.filter(sku="BK-004").update(description="in the incremental")
@@ -122,8 +135,11 @@ def rewrite_manifest(folder, manifest, **changes):
 
 def test_a_backup_with_a_newer_schema_is_refused(backup_dir):
     manifest = backup("full")
-    rewrite_manifest(backup_dir, manifest,
-                     migrations=[*manifest["migrations"], ["inventory", "9999_from_the_future"]])
+    rewrite_manifest(
+        backup_dir,
+        manifest,
+        migrations=[*manifest["migrations"], ["inventory", "9999_from_the_future"]],
+    )
     before, files_before = testing.table_contents(), files_in(backup_dir)
 
     with pytest.raises(CommandError, match=r"newer schema.*inventory\.9999_from_the_future"):
@@ -146,10 +162,18 @@ def other_engine_backup(folder, template):
         engine, name = "postgresql", "carshop-other-engine.dump"
         (folder / name).write_bytes(b"PGDMP\x01\x0e\x00" + b"\x00" * 512)
     data = (folder / name).read_bytes()
-    manifest = {**template, "id": "carshop-other-engine", "engine": engine,
-                "created_at": "2099-01-01T00:00:00+00:00",
-                "file": {**template["file"], "name": name, "size": len(data),
-                         "sha256": hashlib.sha256(data).hexdigest()}}
+    manifest = {
+        **template,
+        "id": "carshop-other-engine",
+        "engine": engine,
+        "created_at": "2099-01-01T00:00:00+00:00",
+        "file": {
+            **template["file"],
+            "name": name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    }
     (folder / "carshop-other-engine.manifest.json").write_text(json.dumps(manifest))
 
 
@@ -179,8 +203,11 @@ def test_a_file_of_another_engine_under_a_matching_manifest_is_refused(backup_di
     else:
         data = b"PGDMP" + b"\x00" * 100
     path.write_bytes(data)
-    rewrite_manifest(backup_dir, manifest, file={**manifest["file"], "size": len(data),
-                                                 "sha256": hashlib.sha256(data).hexdigest()})
+    rewrite_manifest(
+        backup_dir,
+        manifest,
+        file={**manifest["file"], "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+    )
 
     with pytest.raises(CommandError, match=r"is a (SQLite|PostgreSQL) database"):
         call_command("restore", "--source", "latest", "--yes", stdout=io.StringIO())
@@ -233,8 +260,11 @@ def test_a_backup_with_checksums_of_an_unknown_scheme_is_refused(backup_dir):
     rewrite_manifest(backup_dir, manifest, checksum_scheme=99)
     before, files_before = testing.table_contents(), files_in(backup_dir)
 
-    with pytest.raises(CommandError, match=r"checksums of a kind this code does not know "
-                                           r"\(scheme 99\).*newer Carshop"):
+    with pytest.raises(
+        CommandError,
+        match=r"checksums of a kind this code does not know "
+        r"\(scheme 99\).*newer Carshop",
+    ):
         call_command("restore", "--source", "latest", "--yes", stdout=io.StringIO())
 
     assert testing.table_contents() == before

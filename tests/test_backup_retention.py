@@ -16,9 +16,15 @@ NOW = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
 
 
 def manifest(backup_id, when, kind="full", parent=None, chain=None, type_=None):
-    return {"id": backup_id, "created_at": when.isoformat(), "kind": kind,
-            "type": type_ or kind, "parent": parent, "chain": chain or backup_id,
-            "file": {"name": backup_id + ".dump", "size": 1}}
+    return {
+        "id": backup_id,
+        "created_at": when.isoformat(),
+        "kind": kind,
+        "type": type_ or kind,
+        "parent": parent,
+        "chain": chain or backup_id,
+        "file": {"name": backup_id + ".dump", "size": 1},
+    }
 
 
 def daily_fulls(days):
@@ -50,13 +56,19 @@ def test_it_never_deletes_the_newest_full_backup_of_the_live_chain():
     incrementals = []
     parent = full["id"]
     for day in range(19, -1, -1):
-        inc = manifest(f"inc-{day:02d}", NOW - timedelta(days=day), kind="incremental",
-                       parent=parent, chain=full["id"])
+        inc = manifest(
+            f"inc-{day:02d}",
+            NOW - timedelta(days=day),
+            kind="incremental",
+            parent=parent,
+            chain=full["id"],
+        )
         incrementals.append(inc)
         parent = inc["id"]
     older = daily_fulls(60)[25:]
-    keep, _reasons = service.retention_plan([*older, full, *incrementals], NOW,
-                                           daily=1, weekly=0, monthly=0)
+    keep, _reasons = service.retention_plan(
+        [*older, full, *incrementals], NOW, daily=1, weekly=0, monthly=0
+    )
 
     assert full["id"] in keep
     assert {i["id"] for i in incrementals} <= keep  # every link of the chain still restorable
@@ -65,13 +77,15 @@ def test_it_never_deletes_the_newest_full_backup_of_the_live_chain():
 
 def test_a_kept_incremental_keeps_its_ancestors_and_the_newest_pre_update_and_safety():
     full = manifest("full-a", NOW - timedelta(days=40))
-    inc = manifest("inc-a", NOW - timedelta(days=39), kind="incremental", parent="full-a",
-                   chain="full-a")
+    inc = manifest(
+        "inc-a", NOW - timedelta(days=39), kind="incremental", parent="full-a", chain="full-a"
+    )
     pre_update = manifest("pre-b", NOW - timedelta(days=50), type_="pre-update")
     safety = manifest("safety-c", NOW - timedelta(days=25), type_="safety")
     newest = manifest("full-d", NOW)
-    keep, _ = service.retention_plan([full, inc, pre_update, safety, newest], NOW,
-                                     daily=1, weekly=0, monthly=2)
+    keep, _ = service.retention_plan(
+        [full, inc, pre_update, safety, newest], NOW, daily=1, weekly=0, monthly=2
+    )
 
     assert keep == {"full-a", "inc-a", "pre-b", "safety-c", "full-d"}  # inc-a: newest of May
 
@@ -111,7 +125,8 @@ def test_prune_backups_deletes_exactly_what_the_policy_drops(tmp_path, settings)
 
 @pytest.mark.django_db(transaction=True)
 def test_prune_backups_judges_the_scheduled_folders_together_and_kept_backups_restore(
-        tmp_path, settings):
+    tmp_path, settings
+):
     """The timers write one folder per run (daily/YYYYMMDD, weekly/YYYYMMDD, monthly/YYYYMM) and
     chains cross them; pre-update backups go to BACKUP_DIR itself."""
     from carshop.ops.backups.destination import LocalDestination
@@ -128,7 +143,8 @@ def test_prune_backups_judges_the_scheduled_folders_together_and_kept_backups_re
         Part.objects.update(description=f"as of {when:%m-%d}")
         place = LocalDestination(root / folder) if folder else None
         made[folder or when.strftime("root-%m%d")] = service.create_backup(
-            kind, place, compress=compress, now=when)
+            kind, place, compress=compress, now=when
+        )
 
     made = {}
     try:
@@ -163,7 +179,8 @@ def test_prune_backups_judges_the_scheduled_folders_together_and_kept_backups_re
             folder = root / key if "/" in key else root
             assert (folder / manifest["file"]["name"]).is_file(), key
             drill = service.test_recovery(
-                "scratch", source=str(folder / f"{manifest['id']}.manifest.json"))
+                "scratch", source=str(folder / f"{manifest['id']}.manifest.json")
+            )
             assert drill["validated"], (key, drill["mismatches"])
             assert drill["chain"][-1] == manifest["id"]
     finally:

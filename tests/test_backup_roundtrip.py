@@ -154,8 +154,9 @@ def test_an_incremental_in_another_folder_finds_its_parent(backup_dir, tmp_path)
 def test_a_second_backup_while_one_runs_is_refused(backup_dir):
     target = service.Target.live()
     with service.exclusive(target):
-        other_process = testing.manage("backup", "--type=full",
-                                       env=testing.command_env(BACKUP_LOCK_WAIT_SECONDS=0))
+        other_process = testing.manage(
+            "backup", "--type=full", env=testing.command_env(BACKUP_LOCK_WAIT_SECONDS=0)
+        )
     assert other_process.returncode != 0
     assert "another backup or restore of this database is running" in other_process.stderr
     assert testing.manage("backup", "--type=full").returncode == 0  # free again afterwards
@@ -180,8 +181,10 @@ def test_awkward_sqlite_values_keep_their_checksums_through_an_incremental(backu
     number or like JSON: the change capture's triggers accept them, and the checksums an
     incremental computes from the change alone are those of a full scan."""
     backup("full")
-    raw("UPDATE inventory_part SET description = x'00ff27', bin_location = '[\"X''41''\"]' "
-        "WHERE sku = 'BK-003'")
+    raw(
+        "UPDATE inventory_part SET description = x'00ff27', bin_location = '[\"X''41''\"]' "
+        "WHERE sku = 'BK-003'"
+    )
     raw("UPDATE inventory_part SET unit_cost = 0.1 + 0.2, bin_location = '5' WHERE sku = 'BK-004'")
     incremental = backup("incremental")
     expected = testing.table_contents()
@@ -195,7 +198,8 @@ def test_awkward_sqlite_values_keep_their_checksums_through_an_incremental(backu
 
 @pytest.mark.sqlite
 def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
-        backup_dir, monkeypatch):
+    backup_dir, monkeypatch
+):
     """The checksums are read from the live file while the copy is made: both start in the same
     state, so a write that commits meanwhile is in neither, and the next incremental has it."""
     from carshop.ops.backups import sqlite
@@ -227,7 +231,8 @@ def test_a_full_backup_and_its_checksums_are_of_one_state_while_writers_go_on(
 
 @pytest.mark.sqlite
 def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
-        backup_dir, monkeypatch):
+    backup_dir, monkeypatch
+):
     """Backups made before the SQLite checksums were computed from JSON row text (scheme 1,
     manifests without checksum_scheme, triggers keeping quote() text): they restore and validate
     as they are, and the next backup starts a new chain instead of carrying on their sums."""

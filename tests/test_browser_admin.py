@@ -15,8 +15,9 @@ def log_in(page, live_server, username, password):
     page.wait_for_load_state()
 
 
-def test_advisor_logs_in_adds_a_customer_and_finds_them_by_phone(browser_page, live_server,
-                                                                  advisor):
+def test_advisor_logs_in_adds_a_customer_and_finds_them_by_phone(
+    browser_page, live_server, advisor
+):
     page = browser_page
     log_in(page, live_server, "advisor", "s3cret-Pass-word")
     assert "Shop and lot" in page.locator("#content h1").inner_text()
@@ -35,8 +36,7 @@ def test_advisor_logs_in_adds_a_customer_and_finds_them_by_phone(browser_page, l
     assert page.locator("#result_list").inner_text().count("Lovelace, Ada") == 1
 
 
-def test_wrong_company_form_shows_the_message_next_to_the_field(browser_page, live_server,
-                                                                advisor):
+def test_wrong_company_form_shows_the_message_next_to_the_field(browser_page, live_server, advisor):
     page = browser_page
     log_in(page, live_server, "advisor", "s3cret-Pass-word")
     page.goto(f"{live_server.url}/admin/accounts/customer/add/")
@@ -54,8 +54,9 @@ def test_repeated_wrong_passwords_lock_the_login(browser_page, live_server, advi
     assert "Too many failed logins" in page.locator("#content h1").inner_text()
 
 
-def test_manager_cancels_a_deal_with_a_deposit_and_refunds_it(browser_page, live_server,
-                                                              manager, salesperson):
+def test_manager_cancels_a_deal_with_a_deposit_and_refunds_it(
+    browser_page, live_server, manager, salesperson
+):
     from decimal import Decimal
 
     from sales import services

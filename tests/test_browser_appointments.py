@@ -16,8 +16,7 @@ def _pick(page, field, text):
     option.click()
 
 
-def test_the_vehicle_picker_offers_the_chosen_customers_vehicles_only(people, advisor,
-                                                                      live_server):
+def test_the_vehicle_picker_offers_the_chosen_customers_vehicles_only(people, advisor, live_server):
     dana = make_customer("Lee", "Dana", phone="(217) 555-0100")
     maria = make_customer()
     danas = make_vehicle(owner=dana, make="Mazda", model="Miata")

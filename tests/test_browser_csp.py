@@ -16,8 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def assert_policies(response):
     headers = response.headers
     policy = headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split(
-        "script-src", 1)[1].split(";", 1)[0]
+    assert (
+        "script-src 'self'" in policy
+        and "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    )
     assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert "camera=()" in headers["permissions-policy"]
 
@@ -82,9 +84,14 @@ def test_the_api_docs_run_under_the_policy(people):
     person.page.click("text=webhooks >> nth=0")
 
     # Redoc's logo comes from its maker's site, outside this test's world: answered here.
-    person.page.route("https://cdn.redoc.ly/**", lambda route: route.fulfill(
-        status=200, content_type="image/svg+xml",
-        body='<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'))
+    person.page.route(
+        "https://cdn.redoc.ly/**",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="image/svg+xml",
+            body='<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>',
+        ),
+    )
     response = person.go("/api/v1/redoc/")
     person.page.wait_for_selector("text=Carshop partner API")
     assert_policies(response)

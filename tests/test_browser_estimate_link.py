@@ -12,14 +12,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_the_customer_approves_and_declines_from_the_link_the_advisor_copied(people, advisor):
     order = make_order()
-    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")],
-                       approve=False)
-    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")],
-                       approve=False)
+    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")], approve=False)
+    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")], approve=False)
 
     desk = people.open(phone=False)
-    desk.context.grant_permissions(["clipboard-read", "clipboard-write"],
-                                   origin=desk.base_url)
+    desk.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=desk.base_url)
     desk.log_in("advisor")
     desk.go(f"/admin/repairs/repairorder/{order.pk}/change/")
     shown = desk.page.locator("#approval-link").input_value()
@@ -52,7 +49,9 @@ def test_the_customer_approves_and_declines_from_the_link_the_advisor_copied(peo
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.APPROVED
     decisions = dict(order.jobs.values_list("title", "authorization"))
-    assert decisions == {"Front brake pads": Authorization.APPROVED,
-                         "Cabin air filter": Authorization.DECLINED}
+    assert decisions == {
+        "Front brake pads": Authorization.APPROVED,
+        "Cabin air filter": Authorization.DECLINED,
+    }
     assert order.jobs.get(title="Front brake pads").authorization_method == "online"
     assert all(url.startswith(customer.base_url) for url in requested), requested

@@ -35,8 +35,7 @@ def test_the_manager_s_dashboard_and_a_report(people, manager):
     assert "Today" in dashboard and "This month" in dashboard and "Car count" in dashboard
     assert drawn(desk) > 100
 
-    desk.page.locator("#reports-module").get_by_role("link", name="Sales and gross profit") \
-        .click()
+    desk.page.locator("#reports-module").get_by_role("link", name="Sales and gross profit").click()
     desk.page.wait_for_load_state()
     assert "/admin/reports/sales-gross/" in desk.page.url
     assert drawn(desk) > 100

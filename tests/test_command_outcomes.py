@@ -14,12 +14,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(tmp_path, *args):
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8",
-           "DJANGO_ENV": "development", "VAR_DIR": str(tmp_path / "var"),
-           "LOG_DIR": str(tmp_path / "log"), "LOG_TO_CONSOLE": "false",
-           "CARSHOP_OPERATOR": "nightly"}
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/"),
+        "LANG": "C.UTF-8",
+        "DJANGO_ENV": "development",
+        "VAR_DIR": str(tmp_path / "var"),
+        "LOG_DIR": str(tmp_path / "log"),
+        "LOG_TO_CONSOLE": "false",
+        "CARSHOP_OPERATOR": "nightly",
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def lines(tmp_path, name):
@@ -42,7 +54,11 @@ def test_a_failed_backup_is_an_error_with_its_reason_in_app_and_error_log(tmp_pa
     [end] = ends(tmp_path, "app.log")
     assert end["level"] == "ERROR"
     assert (end["command"], end["operator"], end["outcome"], end["exit_code"]) == (
-        "backup", "nightly", "failed", 1)
+        "backup",
+        "nightly",
+        "failed",
+        1,
+    )
     assert end["reason"] == result.stderr.strip()  # the line the operator saw
     assert end["reason"].startswith("CommandError: could not write to ")
     assert end["reason"] in end["message"]
@@ -67,7 +83,11 @@ def test_help_and_success_stay_at_info_and_out_of_error_log(tmp_path, args):
     assert result.returncode == 0, result.stderr
     end = ends(tmp_path, "app.log")[-1]
     assert (end["level"], end["command"], end["outcome"], end["exit_code"]) == (
-        "INFO", args[0], "ok", 0)
+        "INFO",
+        args[0],
+        "ok",
+        0,
+    )
     assert lines(tmp_path, "error.log") == []
 
 
@@ -81,5 +101,8 @@ def test_error_report_shows_a_failed_scheduled_backup_by_command(tmp_path):
     assert result.returncode == 0, result.stderr
     [group] = json.loads(result.stdout)["groups"]
     assert (group["type"], group["place"], group["count"]) == (
-        "command failed", "manage.py backup", 2)
+        "command failed",
+        "manage.py backup",
+        2,
+    )
     assert "could not write to" in group["message"]

@@ -32,8 +32,7 @@ def rows(path):
 
 def test_a_lead_named_with_a_formula_is_exported_as_text(tmp_path):
     customer = make_customer(first_name='=HYPERLINK("http://x","y")', last_name="@SUM(A1)")
-    Lead.objects.create(customer=customer, source=Lead.Source.MARKETPLACE,
-                        source_reference="=1+1")
+    Lead.objects.create(customer=customer, source=Lead.Source.MARKETPLACE, source_reference="=1+1")
     run("export", "--format=csv", "--tables=customers,leads", f"--output={tmp_path}")
 
     (person,) = rows(tmp_path / "customers.csv")
@@ -67,8 +66,9 @@ def test_every_formula_form_is_neutralized_and_imports_back_unchanged(tmp_path):
 
 def test_negative_numbers_stay_numbers_while_text_beside_them_is_neutralized(tmp_path):
     part = make_part(on_hand=5)
-    StockMovement.objects.create(part=part, kind=StockMovement.Kind.ADJUSTMENT, quantity=-2,
-                                 reason="-2 damaged in the shop")
+    StockMovement.objects.create(
+        part=part, kind=StockMovement.Kind.ADJUSTMENT, quantity=-2, reason="-2 damaged in the shop"
+    )
     path = tmp_path / "ledger.csv"
     run("export", "--format=csv", "--tables=stock_movements", f"--output={path}")
 

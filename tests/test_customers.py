@@ -22,8 +22,9 @@ def test_database_refuses_a_company_without_a_name():
 
 @pytest.mark.django_db
 def test_admin_form_explains_a_missing_company_name_and_saves_nothing(advisor, login):
-    response = login(advisor).post("/admin/accounts/customer/add/",
-                                   {"kind": "company", "company_name": "", "tax_id": "12-34"})
+    response = login(advisor).post(
+        "/admin/accounts/customer/add/", {"kind": "company", "company_name": "", "tax_id": "12-34"}
+    )
     assert response.status_code == 200
     assert b"A company needs a company name." in response.content
     assert not Customer.objects.exists()
@@ -32,10 +33,16 @@ def test_admin_form_explains_a_missing_company_name_and_saves_nothing(advisor, l
 @pytest.mark.django_db
 @pytest.mark.parametrize("term", ["lovelace", "555-0142", "ADA@EXAMPLE.COM", "Analytical"])
 def test_admin_search_finds_customers_by_name_phone_and_email(advisor, login, term):
-    Customer.objects.create(first_name="Ada", last_name="Lovelace", phone="(217) 555-0142",
-                            email="ada@example.com", company_name="")
-    Customer.objects.create(kind="company", company_name="Analytical Engines Ltd",
-                            email="ada@example.com")
+    Customer.objects.create(
+        first_name="Ada",
+        last_name="Lovelace",
+        phone="(217) 555-0142",
+        email="ada@example.com",
+        company_name="",
+    )
+    Customer.objects.create(
+        kind="company", company_name="Analytical Engines Ltd", email="ada@example.com"
+    )
     Customer.objects.create(first_name="Charles", last_name="Babbage", phone="(217) 555-9999")
     response = login(advisor).get("/admin/accounts/customer/", {"q": term})
     assert response.status_code == 200
@@ -44,8 +51,7 @@ def test_admin_search_finds_customers_by_name_phone_and_email(advisor, login, te
 
 
 @pytest.mark.django_db
-def test_customer_list_queries_do_not_grow_with_rows(advisor, login,
-                                                     django_assert_max_num_queries):
+def test_customer_list_queries_do_not_grow_with_rows(advisor, login, django_assert_max_num_queries):
     client = login(advisor)
     Customer.objects.create(first_name="One", last_name="Row")
     with django_assert_max_num_queries(8):

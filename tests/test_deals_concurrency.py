@@ -33,8 +33,9 @@ def test_two_salespeople_signing_for_one_unit_at_the_same_moment_one_wins(make_u
         make_deal(unit=unit, salesperson=jordan, buyer=make_customer("Ben", "Second")),
     ]
 
-    outcomes = run_together(*[lambda d=deal: services.sign_deal(Deal.objects.get(pk=d.pk))
-                              for deal in deals])
+    outcomes = run_together(
+        *[lambda d=deal: services.sign_deal(Deal.objects.get(pk=d.pk)) for deal in deals]
+    )
 
     results = sorted(kind for kind, _ in outcomes)
     assert results == ["error", "ok"]
@@ -52,12 +53,24 @@ def test_one_trade_in_car_signed_on_two_deals_at_once_goes_to_one(make_user):
     pat = make_user("pat", roles.SALESPERSON)
     buyer = make_customer()
     trade_car = make_vehicle(owner=buyer)
-    deals = [make_deal(salesperson=pat, buyer=buyer, trades=[{
-        "vehicle": trade_car, "allowance": Decimal("2000"), "actual_cash_value": Decimal("2000"),
-    }]) for _ in range(2)]
+    deals = [
+        make_deal(
+            salesperson=pat,
+            buyer=buyer,
+            trades=[
+                {
+                    "vehicle": trade_car,
+                    "allowance": Decimal("2000"),
+                    "actual_cash_value": Decimal("2000"),
+                }
+            ],
+        )
+        for _ in range(2)
+    ]
 
-    outcomes = run_together(*[lambda d=deal: services.sign_deal(Deal.objects.get(pk=d.pk))
-                              for deal in deals])
+    outcomes = run_together(
+        *[lambda d=deal: services.sign_deal(Deal.objects.get(pk=d.pk)) for deal in deals]
+    )
 
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     error = next(value for kind, value in outcomes if kind == "error")
@@ -81,6 +94,8 @@ def test_delivering_and_canceling_one_deal_at_once_leave_a_consistent_unit(make_
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     deal.refresh_from_db()
     unit = StockUnit.objects.get(pk=deal.stock_unit_id)
-    expected = {Deal.Status.DELIVERED: StockUnit.Status.SOLD,
-                Deal.Status.CANCELED: StockUnit.Status.AVAILABLE}
+    expected = {
+        Deal.Status.DELIVERED: StockUnit.Status.SOLD,
+        Deal.Status.CANCELED: StockUnit.Status.AVAILABLE,
+    }
     assert unit.status == expected[deal.status]

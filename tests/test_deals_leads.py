@@ -21,16 +21,17 @@ def lead(**fields):
     return Lead.objects.create(**fields)
 
 
-def test_lead_list_queries_do_not_grow_with_rows(salesperson, login,
-                                                 django_assert_max_num_queries):
+def test_lead_list_queries_do_not_grow_with_rows(salesperson, login, django_assert_max_num_queries):
     client = login(salesperson)
     unit = make_unit()
     lead(stock_unit=unit, salesperson=salesperson)
     with django_assert_max_num_queries(8):
         assert client.get(LIST).status_code == 200
     customers = [make_customer(f"C{i}", "Lead") for i in range(49)]
-    Lead.objects.bulk_create(Lead(customer=c, source="phone", stock_unit=unit,
-                                  salesperson=salesperson) for c in customers)
+    Lead.objects.bulk_create(
+        Lead(customer=c, source="phone", stock_unit=unit, salesperson=salesperson)
+        for c in customers
+    )
     with django_assert_max_num_queries(8):
         response = client.get(LIST)
     assert response.content.count(b'class="field-customer_column') == 50
@@ -65,23 +66,40 @@ def test_marking_a_lead_lost_asks_why_and_needs_an_answer(salesperson, login):
     client = login(salesperson)
     asked = client.post(LIST, {"action": "mark_lost", "_selected_action": [item.pk]})
     assert b"These leads are closed as lost." in asked.content
-    client.post(LIST, {"action": "mark_lost", "_selected_action": [item.pk], "apply": "yes",
-                       "reason": ""})
+    client.post(
+        LIST, {"action": "mark_lost", "_selected_action": [item.pk], "apply": "yes", "reason": ""}
+    )
     assert Lead.objects.get(pk=item.pk).status == Lead.Status.NEW
-    client.post(LIST, {"action": "mark_lost", "_selected_action": [item.pk], "apply": "yes",
-                       "reason": "Bought elsewhere"})
+    client.post(
+        LIST,
+        {
+            "action": "mark_lost",
+            "_selected_action": [item.pk],
+            "apply": "yes",
+            "reason": "Bought elsewhere",
+        },
+    )
     item.refresh_from_db()
     assert (item.status, item.lost_reason, item.next_follow_up) == (
-        Lead.Status.LOST, "Bought elsewhere", None)
+        Lead.Status.LOST,
+        "Bought elsewhere",
+        None,
+    )
 
 
 def test_assign_to_me_takes_open_leads_only(salesperson, make_user, login):
     other = make_user("jordan", roles.SALESPERSON)
     open_lead = lead(salesperson=other)
     lost = lead(salesperson=other, status=Lead.Status.LOST, lost_reason="No budget")
-    page = login(salesperson).post(
-        LIST, {"action": "assign_to_me", "_selected_action": [open_lead.pk, lost.pk]},
-        follow=True).content.decode()
+    page = (
+        login(salesperson)
+        .post(
+            LIST,
+            {"action": "assign_to_me", "_selected_action": [open_lead.pk, lost.pk]},
+            follow=True,
+        )
+        .content.decode()
+    )
     assert "1 lead(s) assigned to you." in page
     assert "is lost; it needs no salesperson." in page
     assert Lead.objects.get(pk=open_lead.pk).salesperson == salesperson

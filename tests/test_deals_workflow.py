@@ -42,14 +42,19 @@ def deal_in(status, salesperson):
 
 STEPS = {
     "sign": lambda deal: services.sign_deal(deal),
-    "deliver": lambda deal: services.deliver_deal(pay_in_full(deal) if deal.status in (
-        S.DRAFT, S.SIGNED) else deal),
+    "deliver": lambda deal: services.deliver_deal(
+        pay_in_full(deal) if deal.status in (S.DRAFT, S.SIGNED) else deal
+    ),
     "cancel": lambda deal: services.cancel_deal(deal, reason="Test"),
     "unwind": lambda deal: services.unwind_deal(deal, reason="Test"),
 }
-ALLOWED = {("sign", S.DRAFT): S.SIGNED, ("deliver", S.SIGNED): S.DELIVERED,
-           ("cancel", S.DRAFT): S.CANCELED, ("cancel", S.SIGNED): S.CANCELED,
-           ("unwind", S.DELIVERED): S.UNWOUND}
+ALLOWED = {
+    ("sign", S.DRAFT): S.SIGNED,
+    ("deliver", S.SIGNED): S.DELIVERED,
+    ("cancel", S.DRAFT): S.CANCELED,
+    ("cancel", S.SIGNED): S.CANCELED,
+    ("unwind", S.DELIVERED): S.UNWOUND,
+}
 
 
 @pytest.mark.parametrize("step", list(STEPS))
@@ -92,8 +97,9 @@ def test_a_second_deal_cannot_sign_for_a_reserved_unit(salesperson, make_user):
     first = make_deal(unit=unit, salesperson=salesperson)
     second = make_deal(unit=unit, salesperson=other, buyer=make_customer("Bo", "Other"))
     services.sign_deal(first)
-    with pytest.raises(services.DealError,
-                       match=rf"{unit.stock_number} is already reserved by {first.number}"):
+    with pytest.raises(
+        services.DealError, match=rf"{unit.stock_number} is already reserved by {first.number}"
+    ):
         services.sign_deal(second)
     second.refresh_from_db()
     assert second.status == S.DRAFT
@@ -112,8 +118,9 @@ def test_database_refuses_two_live_deals_for_one_unit(salesperson):
     second = make_deal(unit=unit, salesperson=salesperson, buyer=make_customer("Bo", "Other"))
     services.sign_deal(first)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Deal.objects.filter(pk=second.pk).update(status=S.SIGNED, signed_at=first.signed_at,
-                                                 total_price=D("1"))
+        Deal.objects.filter(pk=second.pk).update(
+            status=S.SIGNED, signed_at=first.signed_at, total_price=D("1")
+        )
 
 
 def test_a_sold_unit_cannot_be_written_up_again(salesperson):
@@ -135,27 +142,38 @@ def test_delivery_waits_for_the_money_and_changes_nothing_until_then(salesperson
 
 
 def test_delivery_sells_the_unit_to_the_buyer_and_freezes_the_gross(salesperson):
-    unit = make_unit(cost="9000", other_costs=[(StockUnitCost.Kind.TRANSPORT, "400"),
-                                               (StockUnitCost.Kind.DETAILING, "600")])
+    unit = make_unit(
+        cost="9000",
+        other_costs=[(StockUnitCost.Kind.TRANSPORT, "400"), (StockUnitCost.Kind.DETAILING, "600")],
+    )
     buyer = make_customer()
-    deal = delivered_deal(unit=unit, buyer=buyer, salesperson=salesperson,
-                          sale_price=D("12000"))
+    deal = delivered_deal(unit=unit, buyer=buyer, salesperson=salesperson, sale_price=D("12000"))
     unit.refresh_from_db()
     assert unit.status == StockUnit.Status.SOLD and unit.disposed_on is not None
     assert unit.vehicle.owner == buyer
     # Cost 9,000 + 400 + 600 = 10,000; front gross 12,000 - 10,000 = 2,000.
     assert (deal.unit_cost, deal.front_gross, deal.back_gross) == (
-        D("10000.00"), D("2000.00"), D("0.00"))
+        D("10000.00"),
+        D("2000.00"),
+        D("0.00"),
+    )
 
 
-def test_trade_in_becomes_a_stock_unit_at_its_actual_cash_value_owned_by_the_business(
-        salesperson):
+def test_trade_in_becomes_a_stock_unit_at_its_actual_cash_value_owned_by_the_business(salesperson):
     buyer = make_customer()
     trade_car = make_vehicle(owner=buyer, make="Ford", model="Focus")
     deal = delivered_deal(
-        buyer=buyer, salesperson=salesperson, sale_price=D("20000"),
-        trades=[{"vehicle": trade_car, "allowance": D("5000"), "payoff": D("2000"),
-                 "actual_cash_value": D("4500")}],
+        buyer=buyer,
+        salesperson=salesperson,
+        sale_price=D("20000"),
+        trades=[
+            {
+                "vehicle": trade_car,
+                "allowance": D("5000"),
+                "payoff": D("2000"),
+                "actual_cash_value": D("4500"),
+            }
+        ],
     )
     trade = deal.trade_ins.get()
     new_unit = trade.stock_unit
@@ -172,17 +190,27 @@ def test_trade_in_becomes_a_stock_unit_at_its_actual_cash_value_owned_by_the_bus
 
 def test_a_trade_in_owned_by_someone_else_is_refused(salesperson):
     stranger = make_customer("Sam", "Stranger")
-    deal = make_deal(salesperson=salesperson, trades=[{
-        "vehicle": make_vehicle(owner=stranger), "allowance": D("1000"),
-        "actual_cash_value": D("1000")}])
+    deal = make_deal(
+        salesperson=salesperson,
+        trades=[
+            {
+                "vehicle": make_vehicle(owner=stranger),
+                "allowance": D("1000"),
+                "actual_cash_value": D("1000"),
+            }
+        ],
+    )
     with pytest.raises(services.DealError, match="belongs to Stranger, Sam"):
         services.sign_deal(deal)
 
 
 def test_the_car_being_sold_cannot_be_its_own_trade_in(salesperson):
     unit = make_unit()
-    deal = make_deal(unit=unit, salesperson=salesperson, trades=[{
-        "vehicle": unit.vehicle, "allowance": D("1000"), "actual_cash_value": D("1000")}])
+    deal = make_deal(
+        unit=unit,
+        salesperson=salesperson,
+        trades=[{"vehicle": unit.vehicle, "allowance": D("1000"), "actual_cash_value": D("1000")}],
+    )
     with pytest.raises(services.DealError, match="cannot be traded in on its own deal"):
         services.sign_deal(deal)
 
@@ -200,8 +228,14 @@ def test_a_financed_deal_needs_its_terms_and_something_to_finance(salesperson):
 
 def test_financed_deal_stores_amount_financed_and_payment(salesperson):
     # 20,000 + 284 + 1,250 tax = 21,534; down 1,534 -> 20,000 financed at 6 % for 60: 386.66.
-    deal = make_deal(salesperson=salesperson, sale_price=D("20000"), lender="Credit Union",
-                     apr=D("6"), term_months=60, down_payment=D("1534"))
+    deal = make_deal(
+        salesperson=salesperson,
+        sale_price=D("20000"),
+        lender="Credit Union",
+        apr=D("6"),
+        term_months=60,
+        down_payment=D("1534"),
+    )
     services.sign_deal(deal)
     assert (deal.amount_financed, deal.monthly_payment) == (D("20000.00"), D("386.66"))
     services.record_payment(deal, amount=D("1534"), method="card")
@@ -238,9 +272,17 @@ def test_unwinding_restores_stock_and_trade_ins(salesperson):
     buyer = make_customer()
     trade_car = make_vehicle(owner=buyer, make="Ford", model="Focus")
     deal = delivered_deal(
-        buyer=buyer, salesperson=salesperson, sale_price=D("20000"),
-        trades=[{"vehicle": trade_car, "allowance": D("5000"), "payoff": D("0"),
-                 "actual_cash_value": D("4500")}],
+        buyer=buyer,
+        salesperson=salesperson,
+        sale_price=D("20000"),
+        trades=[
+            {
+                "vehicle": trade_car,
+                "allowance": D("5000"),
+                "payoff": D("0"),
+                "actual_cash_value": D("4500"),
+            }
+        ],
     )
     trade_unit = deal.trade_ins.get().stock_unit
 
@@ -254,24 +296,31 @@ def test_unwinding_restores_stock_and_trade_ins(salesperson):
     assert trade_unit.status == StockUnit.Status.RETURNED
     trade_car.refresh_from_db()
     assert trade_car.owner == buyer
-    earned, chargeback = (Commission.objects.get(deal=deal, kind=k) for k in ("earned",
-                                                                            "chargeback"))
+    earned, chargeback = (
+        Commission.objects.get(deal=deal, kind=k) for k in ("earned", "chargeback")
+    )
     assert chargeback.amount == -earned.amount
     # The unit can be sold again; the returned trade-in car can be traded in again.
-    again = delivered_deal(unit=unit, buyer=buyer, salesperson=salesperson, trades=[{
-        "vehicle": trade_car, "allowance": D("4000"), "actual_cash_value": D("4000")}])
+    again = delivered_deal(
+        unit=unit,
+        buyer=buyer,
+        salesperson=salesperson,
+        trades=[{"vehicle": trade_car, "allowance": D("4000"), "actual_cash_value": D("4000")}],
+    )
     assert again.status == S.DELIVERED
     assert StockUnit.objects.filter(vehicle=trade_car).count() == 2
 
 
 def test_unwinding_waits_while_the_trade_in_is_reserved_by_another_deal(salesperson):
     buyer = make_customer()
-    deal = delivered_deal(buyer=buyer, salesperson=salesperson, trades=[{
-        "allowance": D("3000"), "actual_cash_value": D("3000")}])
+    deal = delivered_deal(
+        buyer=buyer,
+        salesperson=salesperson,
+        trades=[{"allowance": D("3000"), "actual_cash_value": D("3000")}],
+    )
     trade_unit = deal.trade_ins.get().stock_unit
     move_unit(trade_unit, StockUnit.Status.AVAILABLE)
-    resale = make_deal(unit=trade_unit, salesperson=salesperson,
-                       buyer=make_customer("Cy", "Next"))
+    resale = make_deal(unit=trade_unit, salesperson=salesperson, buyer=make_customer("Cy", "Next"))
     services.sign_deal(resale)
     with pytest.raises(services.DealError, match=f"reserved by {resale.number}; cancel that"):
         services.unwind_deal(deal, reason="Customer returned the car")
@@ -279,20 +328,23 @@ def test_unwinding_waits_while_the_trade_in_is_reserved_by_another_deal(salesper
     assert StockUnit.objects.get(pk=deal.stock_unit_id).status == StockUnit.Status.SOLD
 
 
-def test_commission_follows_the_salespersons_own_plan_else_the_house_plan(salesperson,
-                                                                         make_user):
+def test_commission_follows_the_salespersons_own_plan_else_the_house_plan(salesperson, make_user):
     CommissionPlan.objects.create(name="House", rate=D("20"), minimum=D("250"))
-    CommissionPlan.objects.create(name="Senior", salesperson=salesperson, rate=D("30"),
-                                  minimum=D("300"), basis=CommissionPlan.Basis.FRONT)
+    CommissionPlan.objects.create(
+        name="Senior",
+        salesperson=salesperson,
+        rate=D("30"),
+        minimum=D("300"),
+        basis=CommissionPlan.Basis.FRONT,
+    )
     junior = make_user("junior", "Salesperson")
     # Unit cost 10,000; price 13,000: front gross 3,000.
-    mine = delivered_deal(unit=make_unit(cost="10000"), salesperson=salesperson,
-                          sale_price=D("13000"))
-    theirs = delivered_deal(unit=make_unit(cost="10000"), salesperson=junior,
-                            sale_price=D("10500"))
+    mine = delivered_deal(
+        unit=make_unit(cost="10000"), salesperson=salesperson, sale_price=D("13000")
+    )
+    theirs = delivered_deal(unit=make_unit(cost="10000"), salesperson=junior, sale_price=D("10500"))
     senior = Commission.objects.get(deal=mine)
-    assert (senior.plan_name, senior.gross, senior.amount) == ("Senior", D("3000.00"),
-                                                               D("900.00"))
+    assert (senior.plan_name, senior.gross, senior.amount) == ("Senior", D("3000.00"), D("900.00"))
     house = Commission.objects.get(deal=theirs)  # 20 % of 500 = 100: the minimum, 250
     assert (house.plan_name, house.gross, house.amount) == ("House", D("500.00"), D("250.00"))
 
@@ -304,8 +356,7 @@ def test_without_any_plan_no_commission_is_recorded(salesperson):
 
 def test_delivering_a_deal_wins_its_lead(salesperson):
     buyer = make_customer()
-    lead = Lead.objects.create(customer=buyer, source=Lead.Source.WEBSITE,
-                               salesperson=salesperson)
+    lead = Lead.objects.create(customer=buyer, source=Lead.Source.WEBSITE, salesperson=salesperson)
     delivered_deal(buyer=buyer, salesperson=salesperson, lead=lead)
     lead.refresh_from_db()
     assert lead.status == Lead.Status.WON
@@ -316,5 +367,4 @@ def test_payments_are_taken_before_delivery_only(salesperson):
     with pytest.raises(services.DealError, match="payments are taken before delivery"):
         services.record_payment(deal, amount=D("10"), method="cash")
     with pytest.raises(services.DealError, match="more than zero"):
-        services.record_payment(make_deal(salesperson=salesperson), amount=D("0"),
-                                method="cash")
+        services.record_payment(make_deal(salesperson=salesperson), amount=D("0"), method="cash")

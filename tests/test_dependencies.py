@@ -71,30 +71,48 @@ def test_every_spelling_of_a_name_is_one_package():
 def test_dry_run_shows_the_new_line_and_changes_nothing(requirements):
     before = {path.name: path.read_bytes() for path in requirements.glob("*.txt")}
 
-    text = run("update_requirements", "--package", "ruff==0.18.0", "--dry-run",
-               "--requirements-dir", str(requirements))
+    text = run(
+        "update_requirements",
+        "--package",
+        "ruff==0.18.0",
+        "--dry-run",
+        "--requirements-dir",
+        str(requirements),
+    )
 
     assert "would pin ruff==0.18.0 (was 0.17.6):" in text
     assert re.search(r"development.txt: \+ ruff==0\.18\.0 +# https://docs.astral.sh/ruff/", text)
     assert {path.name: path.read_bytes() for path in requirements.glob("*.txt")} == before
-    data = json.loads(run("update_requirements", "--package", "ruff==0.18.0", "--dry-run",
-                          "--requirements-dir", str(requirements), "--format", "json"))
+    data = json.loads(
+        run(
+            "update_requirements",
+            "--package",
+            "ruff==0.18.0",
+            "--dry-run",
+            "--requirements-dir",
+            str(requirements),
+            "--format",
+            "json",
+        )
+    )
     assert data["old_versions"] == ["0.17.6"]
     assert [row["file"] for row in data["lines"]] == ["development.txt"]
 
 
-@pytest.mark.parametrize(("package", "message"), [
-    ("ruff", r"--package must be NAME==VERSION \(for example Django==5\.2\.20\), got .ruff."),
-    ("ruff>=1.0", "--package must be NAME==VERSION"),
-    ("ruff==latest", "--package ruff==latest: 'latest' is not a version number"),
-    ("left-pad==1.0", "left-pad is not pinned in .*; pinned: bandit, "),
-    ("ruff==0.17.6", "ruff is already pinned at 0.17.6"),
-])
+@pytest.mark.parametrize(
+    ("package", "message"),
+    [
+        ("ruff", r"--package must be NAME==VERSION \(for example Django==5\.2\.20\), got .ruff."),
+        ("ruff>=1.0", "--package must be NAME==VERSION"),
+        ("ruff==latest", "--package ruff==latest: 'latest' is not a version number"),
+        ("left-pad==1.0", "left-pad is not pinned in .*; pinned: bandit, "),
+        ("ruff==0.17.6", "ruff is already pinned at 0.17.6"),
+    ],
+)
 def test_bad_packages_are_refused_and_nothing_changes(requirements, package, message):
     before = {path.name: path.read_bytes() for path in requirements.glob("*.txt")}
     with pytest.raises(CommandError, match=message):
-        run("update_requirements", "--package", package, "--requirements-dir",
-            str(requirements))
+        run("update_requirements", "--package", package, "--requirements-dir", str(requirements))
     assert {path.name: path.read_bytes() for path in requirements.glob("*.txt")} == before
 
 
@@ -110,10 +128,14 @@ def test_failing_tests_put_the_old_pin_back(requirements):
     before = {path.name: path.read_bytes() for path in requirements.glob("*.txt")}
     said = []
 
-    with pytest.raises(CommandError, match=r"ruff==0\.18\.0: tests failed; the old pin "
-                                           r"ruff==0\.17\.6 is restored and reinstalled"):
-        update_requirement(requirements, "ruff", "0.18.0", install=succeed, test=fail,
-                           say=said.append)
+    with pytest.raises(
+        CommandError,
+        match=r"ruff==0\.18\.0: tests failed; the old pin "
+        r"ruff==0\.17\.6 is restored and reinstalled",
+    ):
+        update_requirement(
+            requirements, "ruff", "0.18.0", install=succeed, test=fail, say=said.append
+        )
 
     assert {path.name: path.read_bytes() for path in requirements.glob("*.txt")} == before
     assert "tests: failed (2 failed, 900 passed)" in said
@@ -124,23 +146,29 @@ def test_a_failing_install_puts_the_old_pin_back_without_running_the_tests(requi
     before = (requirements / "development.txt").read_bytes()
     said = []
     with pytest.raises(CommandError, match="install failed"):
-        update_requirement(requirements, "ruff", "0.18.0", install=fail, test=succeed,
-                           say=said.append)
+        update_requirement(
+            requirements, "ruff", "0.18.0", install=fail, test=succeed, say=said.append
+        )
     assert (requirements / "development.txt").read_bytes() == before
     assert not [line for line in said if line.startswith("tests:")]
 
 
 def test_passing_tests_keep_the_new_pin(requirements):
-    steps = update_requirement(requirements, "ruff", "0.18.0", install=succeed, test=succeed,
-                               say=lambda line: None)
+    steps = update_requirement(
+        requirements, "ruff", "0.18.0", install=succeed, test=succeed, say=lambda line: None
+    )
     assert steps[-1].startswith("tests: ok")
     assert "ruff==0.18.0                        # https://docs.astral.sh/ruff/" in (
-        requirements / "development.txt").read_text(encoding="utf-8")
+        requirements / "development.txt"
+    ).read_text(encoding="utf-8")
 
 
 def test_an_index_that_does_not_answer_is_an_error_not_an_empty_report():
-    with pytest.raises(CommandError, match=r"could not check for newer versions: the package "
-                                           r"index http://127.0.0.1:9/simple did not answer"):
+    with pytest.raises(
+        CommandError,
+        match=r"could not check for newer versions: the package "
+        r"index http://127.0.0.1:9/simple did not answer",
+    ):
         run("outdated_dependencies", "--index-url", "http://127.0.0.1:9/simple")
 
 
@@ -150,12 +178,20 @@ def test_the_report_of_the_running_environment(tmp_path):
     says so."""
     folder = tmp_path / "requirements"
     folder.mkdir()
-    (folder / "base.txt").write_text("pip==1.0        # the installer\n"
-                                     "carshop-not-installed==1.0  # nowhere\n")
+    (folder / "base.txt").write_text(
+        "pip==1.0        # the installer\ncarshop-not-installed==1.0  # nowhere\n"
+    )
     out = io.StringIO()
     try:
-        call_command("outdated_dependencies", "--requirements-dir", str(folder), "--format",
-                     "json", stdout=out, stderr=io.StringIO())
+        call_command(
+            "outdated_dependencies",
+            "--requirements-dir",
+            str(folder),
+            "--format",
+            "json",
+            stdout=out,
+            stderr=io.StringIO(),
+        )
     except CommandError as exc:
         if "could not check for newer versions" in str(exc):
             assert "did not answer" in str(exc)

@@ -48,11 +48,18 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # (unit, DJANGO_ENV, checkout, runtime directory, nginx site, folders the service may write)
 SERVICES = [
     (
-        "carapp.service", "production", "/opt/carapp", "carapp", "carapp.conf",
+        "carapp.service",
+        "production",
+        "/opt/carapp",
+        "carapp",
+        "carapp.conf",
         ["/var/log/carapp", "/var/lib/carapp", "/var/backups/carapp"],
     ),
     (
-        "carapp-staging.service", "staging", "/opt/carapp-staging", "carapp-staging",
+        "carapp-staging.service",
+        "staging",
+        "/opt/carapp-staging",
+        "carapp-staging",
         "carapp-staging.conf",
         ["/var/log/carapp/staging", "/var/lib/carapp/staging", "/var/backups/carapp/staging"],
     ),
@@ -205,7 +212,8 @@ def test_gunicorn_config_sets_only_settings_gunicorn_knows(monkeypatch):
     names = {
         name
         for name, value in config.items()
-        if not name.startswith("_") and not callable(value)
+        if not name.startswith("_")
+        and not callable(value)
         and not isinstance(value, types.ModuleType)
     }
 
@@ -234,7 +242,9 @@ def test_gunicorn_accepts_the_config_and_loads_the_application():
     gunicorn = Path(sys.executable).parent / "gunicorn"
     result = subprocess.run(
         [str(gunicorn), "--config", str(DEPLOY / "gunicorn.conf.py"), "--check-config"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "DJANGO_ENV": "test"},
     )
 
@@ -332,8 +342,12 @@ def test_systemd_accepts_every_unit(tmp_path):
     units = tmp_path / "units"
     units.mkdir()
     for checkout in ("carapp", "carapp-staging"):
-        for program in (".venv/bin/gunicorn", ".venv/bin/python", "deploy/scheduled-backup.sh",
-                        "deploy/scheduled-task.sh"):
+        for program in (
+            ".venv/bin/gunicorn",
+            ".venv/bin/python",
+            "deploy/scheduled-backup.sh",
+            "deploy/scheduled-task.sh",
+        ):
             path = tmp_path / "opt" / checkout / program
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("#!/bin/sh\n")
@@ -344,7 +358,10 @@ def test_systemd_accepts_every_unit(tmp_path):
         names.append(source.name.replace("@.service", "@daily.service"))
 
     result = subprocess.run(
-        ["systemd-analyze", "verify", *names], cwd=units, capture_output=True, text=True,
+        ["systemd-analyze", "verify", *names],
+        cwd=units,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -380,8 +397,14 @@ def test_deploy_guide_lists_exactly_the_log_files_carshop_writes():
 def test_logrotate_rotates_every_log_file_daily_as_the_guide_says(tmp_path):
     directives = [line.strip() for line in LOGROTATE.read_text().split("{", 1)[1].splitlines()]
     for expected in (
-        "daily", "missingok", "rotate 14", "compress", "delaycompress", "notifempty",
-        "create 0640 carapp carapp", "su carapp carapp",
+        "daily",
+        "missingok",
+        "rotate 14",
+        "compress",
+        "delaycompress",
+        "notifempty",
+        "create 0640 carapp carapp",
+        "su carapp carapp",
     ):
         assert expected in directives
 
@@ -408,7 +431,9 @@ def test_logrotate_rotates_every_log_file_daily_as_the_guide_says(tmp_path):
     )
     result = subprocess.run(
         ["logrotate", "--debug", "--state", str(tmp_path / "state"), str(config)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     output = result.stdout + result.stderr
@@ -440,9 +465,25 @@ def test_nginx_passes_the_proxy_headers_and_leaves_hsts_to_django(site):
 def test_nginx_accepts_both_sites_together(tmp_path):
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=carshop.example.com", "-keyout", str(key), "-out", str(certificate)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=carshop.example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     # nginx -t opens the listening sockets: use free ports, IPv4 only, so it works unprivileged.
     http_port, https_port = free_port(), free_port()
@@ -465,7 +506,9 @@ def test_nginx_accepts_both_sites_together(tmp_path):
 
     result = subprocess.run(
         ["nginx", "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0, result.stderr
@@ -490,7 +533,9 @@ def test_script_is_valid_strict_bash(script):
 def test_scripts_pass_shellcheck():
     result = subprocess.run(
         ["shellcheck", "-x", *(str(DEPLOY / script) for script in SCRIPTS)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0, result.stdout
@@ -516,22 +561,25 @@ def test_deploy_takes_the_pre_update_backup_before_migrating_and_checks_before_r
     result = run_script("deploy.sh", "--dry-run", "production", app=app)
 
     assert result.returncode == 0, result.stderr
-    assert_in_order(result.stdout, [
-        "git update-ref refs/carapp/previous-deploy",
-        "git pull --ff-only origin main",
-        "pip install --quiet --disable-pip-version-check -r requirements/production.txt",
-        "manage.py backup --type=pre-update",
-        "manage.py migrate --noinput",
-        "manage.py collectstatic --noinput",
-        "manage.py check --deploy --fail-level WARNING",
-        # The guide runs the tests before the restart: here on a copy of the migrated database.
-        "manage.py create_test_env --replace",
-        "manage.py test_in_isolation",
-        "manage.py health_check",
-        "(as root) systemctl restart carapp",
-        "(as root) systemctl restart carapp-worker",
-        "git update-ref refs/carapp/deployed HEAD",
-    ])
+    assert_in_order(
+        result.stdout,
+        [
+            "git update-ref refs/carapp/previous-deploy",
+            "git pull --ff-only origin main",
+            "pip install --quiet --disable-pip-version-check -r requirements/production.txt",
+            "manage.py backup --type=pre-update",
+            "manage.py migrate --noinput",
+            "manage.py collectstatic --noinput",
+            "manage.py check --deploy --fail-level WARNING",
+            # The guide runs the tests before the restart: here on a copy of the migrated database.
+            "manage.py create_test_env --replace",
+            "manage.py test_in_isolation",
+            "manage.py health_check",
+            "(as root) systemctl restart carapp",
+            "(as root) systemctl restart carapp-worker",
+            "git update-ref refs/carapp/deployed HEAD",
+        ],
+    )
     assert "-m pytest" not in result.stdout
     assert "(as carapp)" in result.stdout
 
@@ -555,15 +603,18 @@ def test_deploying_staging_pulls_main_runs_the_tests_and_restarts_staging(tmp_pa
     skipped = run_script("deploy.sh", "--dry-run", "--skip-tests", "staging", app=app)
 
     assert result.returncode == 0, result.stderr
-    assert_in_order(result.stdout, [
-        "git pull --ff-only origin main",
-        "-r requirements/development.txt",
-        "manage.py backup --type=pre-update",
-        "manage.py migrate --noinput",
-        "env DJANGO_ENV=test /",
-        "manage.py health_check",
-        "systemctl restart carapp-staging",
-    ])
+    assert_in_order(
+        result.stdout,
+        [
+            "git pull --ff-only origin main",
+            "-r requirements/development.txt",
+            "manage.py backup --type=pre-update",
+            "manage.py migrate --noinput",
+            "env DJANGO_ENV=test /",
+            "manage.py health_check",
+            "systemctl restart carapp-staging",
+        ],
+    )
     assert "-m pytest" in result.stdout
     assert "-m pytest" not in skipped.stdout
     assert "create_test_env" not in result.stdout  # the suite has its own test database
@@ -596,17 +647,20 @@ def test_rollback_restores_while_stopped_then_puts_the_previous_code_back(tmp_pa
     result = run_script("rollback.sh", "--dry-run", "production", app=app)
 
     assert result.returncode == 0, result.stderr
-    assert_in_order(result.stdout, [
-        "(as root) systemctl stop carapp",
-        "manage.py restore --source latest-pre-update --yes",
-        f"git checkout --quiet --detach {previous}",
-        "-r requirements/production.txt",
-        "manage.py collectstatic --noinput",
-        "manage.py check --deploy --fail-level WARNING",
-        "(as root) systemctl start carapp",
-        "manage.py health_check",
-        "git update-ref -d refs/carapp/previous-deploy",
-    ])
+    assert_in_order(
+        result.stdout,
+        [
+            "(as root) systemctl stop carapp",
+            "manage.py restore --source latest-pre-update --yes",
+            f"git checkout --quiet --detach {previous}",
+            "-r requirements/production.txt",
+            "manage.py collectstatic --noinput",
+            "manage.py check --deploy --fail-level WARNING",
+            "(as root) systemctl start carapp",
+            "manage.py health_check",
+            "git update-ref -d refs/carapp/previous-deploy",
+        ],
+    )
 
 
 def test_rollback_of_code_only_leaves_the_database_alone(tmp_path):
@@ -680,8 +734,9 @@ def test_configuration_table_lists_exactly_the_variables_the_code_reads():
 
 
 def test_documented_production_example_passes_the_deploy_checks(tmp_path):
-    result = run_manage(production_environment(tmp_path), "check", "--deploy",
-                        "--fail-level", "WARNING")
+    result = run_manage(
+        production_environment(tmp_path), "check", "--deploy", "--fail-level", "WARNING"
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."

@@ -20,18 +20,26 @@ GUIDE_DUTIES = {
     "weekly full backup": ("weekly", {"backup --type=full"}),
     "monthly archive backup": ("monthly", {"backup --type=full --compress"}),
     "backup retention": ("daily", {"prune_backups"}),
-    "performance monitoring": ("daily", {"monitor_resources", "monitor_performance",
-                                         "monitor_db_connections"}),
+    "performance monitoring": (
+        "daily",
+        {"monitor_resources", "monitor_performance", "monitor_db_connections"},
+    ),
     "log analysis": ("daily", {"analyze_logs"}),
     "error log analysis": ("weekly", {"error_report"}),
     "security updates": ("weekly", {"security_scan"}),
     "inactive user audit": ("monthly", {"inactive_users"}),
-    "database optimization": ("monthly", {"analyze_indexes", "optimize_indexes",
-                                          "vacuum_database"}),
-    "data cleanup": ("monthly", {"prune_temp_data", "cleanup_orphans",
-                                 "archive_logs --type=audit"}),
-    "recovery testing": ("monthly", {"test_recovery", "validate_restoration",
-                                     "record_recovery_metrics"}),
+    "database optimization": (
+        "monthly",
+        {"analyze_indexes", "optimize_indexes", "vacuum_database"},
+    ),
+    "data cleanup": (
+        "monthly",
+        {"prune_temp_data", "cleanup_orphans", "archive_logs --type=audit"},
+    ),
+    "recovery testing": (
+        "monthly",
+        {"test_recovery", "validate_restoration", "record_recovery_metrics"},
+    ),
     "full security audit": ("quarterly", {"security_check", "security_scan", "list_users"}),
     "performance optimization": ("quarterly", {"optimize_queries", "analyze_cache"}),
 }
@@ -54,9 +62,13 @@ def commands_of(service):
     exec_start = unit_values(read_unit(SYSTEMD / f"{template}@.service"), "Service", "ExecStart")
     assert len(exec_start) == 1, service
     program = exec_start[0].split()[0].replace("/opt/carapp/", "")
-    result = subprocess.run(["bash", str(DEPLOY.parent / program), "--dry-run", instance],
-                            capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin", "BACKUP_DIR": "/b"})
+    result = subprocess.run(
+        ["bash", str(DEPLOY.parent / program), "--dry-run", instance],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "BACKUP_DIR": "/b"},
+    )
     assert result.returncode == 0, result.stderr
     lines = [line.split("manage.py ", 1)[1] for line in result.stdout.splitlines()]
     assert lines, service
@@ -83,7 +95,8 @@ def test_every_guide_duty_has_a_timer_at_its_frequency(duty):
 
     for command in needed:
         assert any(line == command or line.startswith(command + " ") for line in lines), (
-            f"{duty}: no {how_often} timer runs `{command}`")
+            f"{duty}: no {how_often} timer runs `{command}`"
+        )
 
 
 def test_every_scheduled_command_exists_and_accepts_its_options():
@@ -125,15 +138,25 @@ def test_a_failing_command_does_not_stop_the_others_but_fails_the_duty(tmp_path)
     (app / ".venv" / "bin").mkdir(parents=True)
     python = app / ".venv" / "bin" / "python"
     # A fake manage.py run: writes its command down; monitor_performance fails.
-    python.write_text('#!/bin/sh\necho "$2" >> "$(dirname "$0")/ran"\n'
-                      '[ "$2" != monitor_performance ]\n')
+    python.write_text(
+        '#!/bin/sh\necho "$2" >> "$(dirname "$0")/ran"\n[ "$2" != monitor_performance ]\n'
+    )
     python.chmod(0o755)
 
-    result = subprocess.run(["bash", str(app / "deploy" / "scheduled-task.sh"), "monitoring"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(app / "deploy" / "scheduled-task.sh"), "monitoring"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert result.returncode == 1
     assert result.stderr.strip() == "scheduled-task: monitoring: failed: monitor_performance"
     ran = (app / ".venv" / "bin" / "ran").read_text().split()
-    assert ran == ["monitor_resources", "monitor_performance", "monitor_db_connections",
-                   "analyze_logs", "health_check"]
+    assert ran == [
+        "monitor_resources",
+        "monitor_performance",
+        "monitor_db_connections",
+        "analyze_logs",
+        "health_check",
+    ]

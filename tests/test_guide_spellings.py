@@ -13,10 +13,10 @@ from tests.helpers.commands import run
 
 def test_log_commands_take_days_as_a_period(tmp_path):
     (tmp_path / "access.log").write_text("")
-    by_days = json.loads(run("analyze_logs", "--days=7", f"--log-dir={tmp_path}",
-                             "--format=json"))
-    by_period = json.loads(run("analyze_logs", "--period=7d", f"--log-dir={tmp_path}",
-                               "--format=json"))
+    by_days = json.loads(run("analyze_logs", "--days=7", f"--log-dir={tmp_path}", "--format=json"))
+    by_period = json.loads(
+        run("analyze_logs", "--period=7d", f"--log-dir={tmp_path}", "--format=json")
+    )
 
     assert by_days["since"][:13] == by_period["since"][:13]
     with pytest.raises(CommandError, match="--days: must be 1 or more, got 0"):
@@ -29,8 +29,10 @@ def test_log_commands_take_days_as_a_period(tmp_path):
 def test_validate_config_takes_the_environment_it_runs_in_and_names_the_way_to_check_another():
     with pytest.raises(CommandError) as refused:
         run("validate_config", "--env=production")
-    assert str(refused.value) == ("this run reads the test settings; to check production: "
-                                  "DJANGO_ENV=production python manage.py validate_config")
+    assert str(refused.value) == (
+        "this run reads the test settings; to check production: "
+        "DJANGO_ENV=production python manage.py validate_config"
+    )
 
     try:
         out = run("validate_config", "--env=test")
@@ -53,8 +55,7 @@ def test_export_all_tables_and_import_one_table_from_a_file(tmp_path):
 
     customers = tmp_path / "customers.csv"
     run("export", "--format=csv", "--table=customers", f"--file={customers}")
-    out = run("import", "--format=csv", "--table=customers", f"--file={customers}",
-              "--dry-run")
+    out = run("import", "--format=csv", "--table=customers", f"--file={customers}", "--dry-run")
     assert out.strip().endswith("rows are good; dry run, nothing written")
 
 
@@ -67,8 +68,7 @@ def test_restore_takes_the_guides_pre_update_latest(tmp_path, settings):
         service.create_backup("full")  # newer, but not a pre-update backup
 
         for source in (f"{folder}/pre-update/latest", "/backup/pre-update/latest"):
-            report = json.loads(run("restore", f"--source={source}", "--dry-run",
-                                    "--format=json"))
+            report = json.loads(run("restore", f"--source={source}", "--dry-run", "--format=json"))
             assert report["chain"] == [pre_update["id"]], source
     finally:
         testing.cleanup()

@@ -84,12 +84,14 @@ def database_down():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_logged_in_browser_asking_for_json_gets_json_while_the_database_is_down(
-        client, django_user_model):
+    client, django_user_model
+):
     client.force_login(django_user_model.objects.create_user("health-browser", password="x"))
 
     with database_down():
-        response = client.get("/health/?format=json",
-                              HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+        response = client.get(
+            "/health/?format=json", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8"
+        )
 
     assert response.status_code == 500
     assert response["Content-Type"].startswith("application/json")
@@ -106,19 +108,30 @@ def test_health_check_with_the_database_down_prints_its_summary_not_tracebacks(t
 
     from django.conf import settings
 
-    env = {**os.environ, "DJANGO_ENV": "development", "LOG_DIR": str(tmp_path),
-           "LOG_TO_CONSOLE": "true", "DATABASE_URL": "postgres://carshop@127.0.0.1:1/carshop"}
-    result = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"),
-                             "health_check"], env=env, capture_output=True, text=True,
-                            timeout=120, check=False)
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "development",
+        "LOG_DIR": str(tmp_path),
+        "LOG_TO_CONSOLE": "true",
+        "DATABASE_URL": "postgres://carshop@127.0.0.1:1/carshop",
+    }
+    result = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "health_check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert result.returncode != 0
     # The summary, and with console logging on, the one log line that records the failure.
     stderr = result.stderr.strip().splitlines()
     assert "CommandError: unhealthy: Database" in stderr
-    assert set(stderr) <= {"CommandError: unhealthy: Database",
-                           "ERROR carshop.commands: command health_check failed: "
-                           "CommandError: unhealthy: Database"}
+    assert set(stderr) <= {
+        "CommandError: unhealthy: Database",
+        "ERROR carshop.commands: command health_check failed: CommandError: unhealthy: Database",
+    }
     assert "Traceback" not in result.stderr
     assert result.stdout.splitlines()[0].startswith("Database     FAIL: ")
     assert "Traceback" not in result.stdout

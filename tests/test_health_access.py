@@ -48,10 +48,14 @@ def test_staff_see_every_check_from_anywhere(client, operator):
 def test_behind_nginx_the_clients_address_decides_not_a_forged_one(client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     # nginx appends the real client (203.0.113.5) after what the client claimed (10.0.0.1).
-    forged = client.get("/health/?format=json", REMOTE_ADDR="127.0.0.1",
-                        HTTP_X_FORWARDED_FOR="10.0.0.1, 203.0.113.5")
-    probe = client.get("/health/?format=json", REMOTE_ADDR="127.0.0.1",
-                       HTTP_X_FORWARDED_FOR="10.0.0.7")
+    forged = client.get(
+        "/health/?format=json",
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="10.0.0.1, 203.0.113.5",
+    )
+    probe = client.get(
+        "/health/?format=json", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.7"
+    )
     assert json.loads(forged.content) == {"status": "healthy"}
     assert "Database" in probe.content.decode()
 
@@ -70,6 +74,11 @@ def test_nginx_lets_only_the_private_network_reach_health(site, port):
     rules = re.findall(r"^\s*(allow|deny) ([^;]+);", health.group(1), flags=re.M)
     assert rules[-1] == ("deny", "all")
     assert {address for verb, address in rules if verb == "allow"} <= {
-        "127.0.0.1", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+        "127.0.0.1",
+        "::1",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    }
     if port == "443":
         assert health.group(0).startswith("location ^~ /health/")  # /health/live/ too

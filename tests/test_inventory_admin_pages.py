@@ -34,14 +34,22 @@ def shop():
     services.place_purchase_order(order)
     receipt = services.receive_purchase_order(order, {order.lines.get().pk: 1})
     MarkupRule.objects.create(up_to=Decimal("10.00"), multiplier=Decimal("2.000"))
-    acquire_unit(StockUnit(stock_number="S-1", vehicle=make_vehicle(VALID_VINS[1]),
-                           source="auction", acquisition_cost=Decimal("9000.00")))
+    acquire_unit(
+        StockUnit(
+            stock_number="S-1",
+            vehicle=make_vehicle(VALID_VINS[1]),
+            source="auction",
+            acquisition_cost=Decimal("9000.00"),
+        )
+    )
     return {"vehicle": vehicle, "part": part, "order": order, "receipt": receipt}
 
 
 def inventory_models():
-    return sorted((model for model in admin.site._registry
-                   if model._meta.app_label == "inventory"), key=lambda m: m._meta.model_name)
+    return sorted(
+        (model for model in admin.site._registry if model._meta.app_label == "inventory"),
+        key=lambda m: m._meta.model_name,
+    )
 
 
 @pytest.mark.parametrize("model", inventory_models(), ids=lambda model: model._meta.model_name)
@@ -61,9 +69,18 @@ def test_a_manager_opens_the_list_and_a_page_of_every_inventory_model(client, sh
 
 def test_every_inventory_model_is_in_the_admin():
     assert [model._meta.model_name for model in inventory_models()] == [
-        "markuprule", "odometerreading", "part", "purchaseorder", "purchaseorderline",
-        "purchasereceipt", "purchasereceiptline", "stockmovement", "stockunit", "supplier",
-        "vehicle"]
+        "markuprule",
+        "odometerreading",
+        "part",
+        "purchaseorder",
+        "purchaseorderline",
+        "purchasereceipt",
+        "purchasereceiptline",
+        "stockmovement",
+        "stockunit",
+        "supplier",
+        "vehicle",
+    ]
 
 
 def test_the_order_pages_offer_the_steps_its_status_allows(client, shop):
@@ -73,16 +90,26 @@ def test_the_order_pages_offer_the_steps_its_status_allows(client, shop):
     assert reverse("admin:inventory_purchaseorder_receive", args=[order.pk]) in page.text
     assert reverse("admin:inventory_purchaseorder_place", args=[order.pk]) not in page.text
     assert reverse("admin:inventory_purchaseorder_cancel", args=[order.pk]) not in page.text
-    assert client.get(reverse("admin:inventory_purchaseorder_receive",
-                              args=[order.pk])).status_code == 200
+    assert (
+        client.get(reverse("admin:inventory_purchaseorder_receive", args=[order.pk])).status_code
+        == 200
+    )
 
 
 def test_a_technician_opens_vehicles_and_parts_but_not_purchasing(client, shop):
     client.force_login(make_staff("tech", TECHNICIAN))
-    assert client.get(reverse("admin:inventory_vehicle_change",
-                              args=[shop["vehicle"].pk])).status_code == 200
-    assert client.get(reverse("admin:inventory_part_change",
-                              args=[shop["part"].pk])).status_code == 200
+    assert (
+        client.get(reverse("admin:inventory_vehicle_change", args=[shop["vehicle"].pk])).status_code
+        == 200
+    )
+    assert (
+        client.get(reverse("admin:inventory_part_change", args=[shop["part"].pk])).status_code
+        == 200
+    )
     assert client.get(reverse("admin:inventory_purchaseorder_changelist")).status_code == 403
-    assert client.get(reverse("admin:inventory_purchaseorder_receive",
-                              args=[shop["order"].pk])).status_code == 403
+    assert (
+        client.get(
+            reverse("admin:inventory_purchaseorder_receive", args=[shop["order"].pk])
+        ).status_code
+        == 403
+    )

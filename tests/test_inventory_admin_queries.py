@@ -30,18 +30,30 @@ def advisor_client(client):
 def vehicles(count):
     rng, used = random.Random(count), set()
     customers = [make_customer(f"Owner{index}") for index in range(3)]
-    return [services.create_vehicle(make_vin(rng, NORTH_AMERICAN[index % 6][0], 2015, used),
-                                    owner=customers[index % 3], plate=f"P{index:05d}")
-            for index in range(count)]
+    return [
+        services.create_vehicle(
+            make_vin(rng, NORTH_AMERICAN[index % 6][0], 2015, used),
+            owner=customers[index % 3],
+            plate=f"P{index:05d}",
+        )
+        for index in range(count)
+    ]
 
 
 def parts(count, supplier=None):
-    suppliers = [supplier] if supplier else [make_supplier(f"Supplier {index}")
-                                             for index in range(3)]
+    suppliers = (
+        [supplier] if supplier else [make_supplier(f"Supplier {index}") for index in range(3)]
+    )
     return Part.objects.bulk_create(
-        Part(sku=f"SKU-{index:04d}", description=f"Part {index}", unit_cost="12.50",
-             reorder_point=2, supplier=suppliers[index % len(suppliers)])
-        for index in range(count))
+        Part(
+            sku=f"SKU-{index:04d}",
+            description=f"Part {index}",
+            unit_cost="12.50",
+            reorder_point=2,
+            supplier=suppliers[index % len(suppliers)],
+        )
+        for index in range(count)
+    )
 
 
 def get(client, url, params=None):
@@ -78,8 +90,7 @@ def test_part_list(advisor_client, django_assert_max_num_queries, rows):
 def test_low_stock_list(advisor_client, django_assert_max_num_queries, rows):
     parts(rows)
     with django_assert_max_num_queries(11):
-        response = get(advisor_client, reverse("admin:inventory_part_changelist"),
-                       {"stock": "low"})
+        response = get(advisor_client, reverse("admin:inventory_part_changelist"), {"stock": "low"})
     assert len(response.context["cl"].result_list) == rows
 
 
@@ -155,8 +166,12 @@ def test_vehicle_page_with_its_readings(advisor_client, django_assert_max_num_qu
     vehicle = vehicles(1)[0]
     start = date(2020, 1, 1)
     for index in range(rows):
-        services.record_odometer(vehicle, 1000 * index, start + timedelta(days=10 * index),
-                                 user=make_staff(f"reader{index}") if index < 3 else None)
+        services.record_odometer(
+            vehicle,
+            1000 * index,
+            start + timedelta(days=10 * index),
+            user=make_staff(f"reader{index}") if index < 3 else None,
+        )
     with django_assert_max_num_queries(9):
         get(advisor_client, reverse("admin:inventory_vehicle_change", args=[vehicle.pk]))
 
@@ -172,16 +187,18 @@ def test_part_page_with_its_movements(advisor_client, django_assert_max_num_quer
 
 @pytest.mark.parametrize("status", [PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.ORDERED])
 @pytest.mark.parametrize("rows", ROWS)
-def test_purchase_order_page_with_its_lines(advisor_client, django_assert_max_num_queries,
-                                           rows, status):
+def test_purchase_order_page_with_its_lines(
+    advisor_client, django_assert_max_num_queries, rows, status
+):
     supplier = make_supplier()
     order = services.create_purchase_order(supplier, [(part, 2) for part in parts(rows, supplier)])
     if status == PurchaseOrder.Status.ORDERED:
         services.place_purchase_order(order)
         services.receive_purchase_order(order, {order.lines.first().pk: 1})
     with django_assert_max_num_queries(13):
-        response = get(advisor_client,
-                       reverse("admin:inventory_purchaseorder_change", args=[order.pk]))
+        response = get(
+            advisor_client, reverse("admin:inventory_purchaseorder_change", args=[order.pk])
+        )
     assert "SKU-0000" in response.text
 
 

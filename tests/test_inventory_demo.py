@@ -34,7 +34,8 @@ def test_the_demo_seeds_valid_vehicles_and_a_parts_room_stocked_through_the_ledg
         assert services.ledger_balance(part) == part.on_hand
     assert Part.objects.low_stock().exists()
     assert set(PurchaseOrder.objects.values_list("status", flat=True)) == set(
-        PurchaseOrder.Status.values)
+        PurchaseOrder.Status.values
+    )
     assert summary.startswith("40 vehicles, 4 suppliers, 150 parts")
 
 

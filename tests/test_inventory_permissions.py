@@ -29,8 +29,9 @@ def tech_client(client):
 
 def staff_with(username, *codenames):
     user = make_staff(username)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="inventory",
-                                                        codename__in=codenames))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="inventory", codename__in=codenames)
+    )
     return user
 
 
@@ -55,8 +56,15 @@ def test_a_technician_sees_a_part_read_only_without_its_cost(tech_client, part):
 
 def test_a_technician_cannot_change_or_add_a_part(tech_client, part):
     url = reverse("admin:inventory_part_change", args=[part.pk])
-    response = tech_client.post(url, {"sku": "SECRET-1", "description": "Changed",
-                                      "reorder_point": "0", "reorder_quantity": "0"})
+    response = tech_client.post(
+        url,
+        {
+            "sku": "SECRET-1",
+            "description": "Changed",
+            "reorder_point": "0",
+            "reorder_quantity": "0",
+        },
+    )
     assert response.status_code == 403
     part.refresh_from_db()
     assert part.description == "Oxygen sensor"
@@ -64,13 +72,13 @@ def test_a_technician_cannot_change_or_add_a_part(tech_client, part):
 
 
 def test_a_technician_cannot_read_the_parts_history_where_cost_changes_are(tech_client, part):
-    assert tech_client.get(
-        reverse("admin:inventory_part_history", args=[part.pk])).status_code == 403
+    assert (
+        tech_client.get(reverse("admin:inventory_part_history", args=[part.pk])).status_code == 403
+    )
 
 
 def test_a_technician_cannot_read_the_stock_ledger(tech_client, part):
-    assert tech_client.get(
-        reverse("admin:inventory_stockmovement_changelist")).status_code == 403
+    assert tech_client.get(reverse("admin:inventory_stockmovement_changelist")).status_code == 403
 
 
 def test_without_the_cost_permission_the_ledger_shows_no_costs(client, part):
@@ -81,7 +89,7 @@ def test_without_the_cost_permission_the_ledger_shows_no_costs(client, part):
     assert COST not in ledger.text
     page = client.get(reverse("admin:inventory_part_change", args=[part.pk]))
     assert "Latest 20 stock movements" in page.text  # the ledger inline is there...
-    assert COST not in page.text                     # ...without its cost column
+    assert COST not in page.text  # ...without its cost column
 
 
 def test_without_the_cost_permission_orders_show_no_costs(client, part):

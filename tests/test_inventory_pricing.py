@@ -16,14 +16,17 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.mark.parametrize(("cost", "price"), [
-    ("4.00", "10.00"),     # up to 5: x 2.5
-    ("5.00", "12.50"),     # a band includes its upper bound
-    ("5.01", "11.27"),     # next band: x 2.25, rounded to the cent
-    ("80.00", "132.00"),   # up to 100: x 1.65
-    ("2000.00", "2600.00"),  # above the last band: its multiplier (x 1.3)
-    ("0.00", "0.00"),
-])
+@pytest.mark.parametrize(
+    ("cost", "price"),
+    [
+        ("4.00", "10.00"),  # up to 5: x 2.5
+        ("5.00", "12.50"),  # a band includes its upper bound
+        ("5.01", "11.27"),  # next band: x 2.25, rounded to the cent
+        ("80.00", "132.00"),  # up to 100: x 1.65
+        ("2000.00", "2600.00"),  # above the last band: its multiplier (x 1.3)
+        ("0.00", "0.00"),
+    ],
+)
 def test_without_bands_the_default_matrix_prices_by_cost_band(cost, price):
     assert pricing.markup_price(D(cost)) == D(price)
 
@@ -66,19 +69,23 @@ def test_a_manager_edits_a_band_in_the_admin_and_prices_follow(client):
     rule = MarkupRule.objects.create(up_to=D("50.00"), multiplier=D("2.000"))
     part = make_part(unit_cost="20.00")
     client.force_login(make_staff("manager", MANAGER))
-    response = client.post(reverse("admin:inventory_markuprule_change", args=[rule.pk]),
-                           {"up_to": "50.00", "multiplier": "2.500"})
+    response = client.post(
+        reverse("admin:inventory_markuprule_change", args=[rule.pk]),
+        {"up_to": "50.00", "multiplier": "2.500"},
+    )
     assert response.status_code == 302
     assert Part.objects.get(pk=part.pk).selling_price == D("50.00")
 
 
 def test_the_admin_refuses_a_multiplier_below_one_with_a_message(client):
     client.force_login(make_staff("manager", MANAGER))
-    response = client.post(reverse("admin:inventory_markuprule_add"),
-                           {"up_to": "50.00", "multiplier": "0.800"})
+    response = client.post(
+        reverse("admin:inventory_markuprule_add"), {"up_to": "50.00", "multiplier": "0.800"}
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["multiplier"] == [
-        "Ensure this value is greater than or equal to 1."]
+        "Ensure this value is greater than or equal to 1."
+    ]
     assert not MarkupRule.objects.exists()
 
 

@@ -23,7 +23,11 @@ def test_issuing_takes_stock_and_writes_a_ledger_line():
     advisor = make_staff("advisor")
     movement = services.issue_part(part, 2, reference="repairs.partline:7", user=advisor)
     assert (movement.kind, movement.quantity, movement.reference, movement.user) == (
-        "issue", -2, "repairs.partline:7", advisor)
+        "issue",
+        -2,
+        "repairs.partline:7",
+        advisor,
+    )
     assert movement.unit_cost == D("10.00")
     assert part.on_hand == 3
     assert Part.objects.get(pk=part.pk).on_hand == 3
@@ -70,7 +74,11 @@ def test_an_adjustment_needs_a_reason_and_keeps_who_made_it():
         services.adjust_stock(part, -1, reason="  ")
     movement = services.adjust_stock(part, -1, reason="Count found 3", user=manager)
     assert (movement.kind, movement.reason, movement.user, part.on_hand) == (
-        "adjustment", "Count found 3", manager, 3)
+        "adjustment",
+        "Count found 3",
+        manager,
+        3,
+    )
 
 
 @pytest.mark.django_db
@@ -89,8 +97,18 @@ def test_on_hand_always_equals_the_ledger_after_mixed_operations():
     for _ in range(60):
         part = rng.choice(parts)
         quantity = rng.randint(1, 4)
-        operation = rng.choice(["issue", "issue", "issue", "return", "receive", "adjust_up",
-                                "adjust_down", "adjust_down"])
+        operation = rng.choice(
+            [
+                "issue",
+                "issue",
+                "issue",
+                "return",
+                "receive",
+                "adjust_up",
+                "adjust_down",
+                "adjust_down",
+            ]
+        )
         try:
             if operation == "issue":
                 services.issue_part(part, quantity, reference="repairs.partline:1")
@@ -177,8 +195,10 @@ def test_an_adjustment_without_a_reason_is_refused_on_the_form_and_changes_nothi
 def test_an_adjustment_below_zero_is_refused_with_the_reason_shown(client):
     part = make_part("WIPER-22", on_hand=1)
     client.force_login(make_staff("advisor", SERVICE_ADVISOR))
-    response = client.post(reverse("admin:inventory_part_adjust_stock", args=[part.pk]),
-                           {"quantity": "-5", "reason": "Count"})
+    response = client.post(
+        reverse("admin:inventory_part_adjust_stock", args=[part.pk]),
+        {"quantity": "-5", "reason": "Count"},
+    )
     assert "Only 1 of WIPER-22 in stock; cannot take 5." in response.text
     assert Part.objects.get(pk=part.pk).on_hand == 1
 
@@ -187,8 +207,10 @@ def test_an_adjustment_below_zero_is_refused_with_the_reason_shown(client):
 def test_the_adjust_action_opens_the_form_for_the_one_selected_part(client):
     part = make_part(on_hand=5)
     client.force_login(make_staff("advisor", SERVICE_ADVISOR))
-    response = client.post(reverse("admin:inventory_part_changelist"),
-                           {"action": "adjust_selected", "_selected_action": [part.pk]})
+    response = client.post(
+        reverse("admin:inventory_part_changelist"),
+        {"action": "adjust_selected", "_selected_action": [part.pk]},
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:inventory_part_adjust_stock", args=[part.pk])
 
@@ -197,7 +219,9 @@ def test_the_adjust_action_opens_the_form_for_the_one_selected_part(client):
 def test_a_technician_cannot_adjust_stock(client):
     part = make_part(on_hand=5)
     client.force_login(make_staff("tech", TECHNICIAN))
-    response = client.post(reverse("admin:inventory_part_adjust_stock", args=[part.pk]),
-                           {"quantity": "-2", "reason": "Took one"})
+    response = client.post(
+        reverse("admin:inventory_part_adjust_stock", args=[part.pk]),
+        {"quantity": "-2", "reason": "Took one"},
+    )
     assert response.status_code == 403
     assert Part.objects.get(pk=part.pk).on_hand == 5

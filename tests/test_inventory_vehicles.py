@@ -36,7 +36,11 @@ def test_a_new_vehicle_gets_maker_model_year_and_country_from_its_vin():
     vehicle = services.create_vehicle(HONDA.lower(), model="Accord")
     vehicle.refresh_from_db()
     assert (vehicle.vin, vehicle.make, vehicle.model_year, vehicle.country) == (
-        HONDA, "Honda", 2003, "United States")
+        HONDA,
+        "Honda",
+        2003,
+        "United States",
+    )
     assert vehicle.model == "Accord"
 
 
@@ -79,8 +83,9 @@ def test_a_lower_reading_without_a_note_is_refused_and_not_recorded():
     with pytest.raises(InventoryError) as caught:
         services.record_odometer(vehicle, 49_000, date(2024, 6, 1))
     assert caught.value.field == "note"
-    assert caught.value.message.startswith("The odometer read 50,000 on 2024-03-01; a lower "
-                                           "reading needs a note")
+    assert caught.value.message.startswith(
+        "The odometer read 50,000 on 2024-03-01; a lower reading needs a note"
+    )
     assert vehicle.readings.count() == 1
     vehicle.refresh_from_db()
     assert vehicle.odometer == 50_000
@@ -90,8 +95,9 @@ def test_a_lower_reading_with_a_note_is_recorded_and_becomes_the_current_one():
     vehicle = make_vehicle()
     user = make_staff("advisor")
     services.record_odometer(vehicle, 50_000, date(2024, 3, 1))
-    reading = services.record_odometer(vehicle, 120, date(2024, 6, 1),
-                                       note="Instrument cluster replaced", user=user)
+    reading = services.record_odometer(
+        vehicle, 120, date(2024, 6, 1), note="Instrument cluster replaced", user=user
+    )
     assert (reading.note, reading.recorded_by) == ("Instrument cluster replaced", user)
     vehicle.refresh_from_db()
     assert vehicle.odometer == 120
@@ -124,25 +130,32 @@ def test_a_reading_dated_in_the_future_is_refused():
 def test_an_advisor_adds_a_vehicle_and_the_admin_decodes_the_vin(advisor_client):
     owner = make_customer()
     page = advisor_client.get(reverse("admin:inventory_vehicle_add"))
-    data = admin_form_data(page) | {"vin": HONDA.lower(), "model": "Accord", "owner": owner.pk,
-                                    "plate": "abc 123"}
+    data = admin_form_data(page) | {
+        "vin": HONDA.lower(),
+        "model": "Accord",
+        "owner": owner.pk,
+        "plate": "abc 123",
+    }
     response = advisor_client.post(reverse("admin:inventory_vehicle_add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     vehicle = Vehicle.objects.get()
     assert (vehicle.vin, vehicle.make, vehicle.model_year, vehicle.owner) == (
-        HONDA, "Honda", 2003, owner)
+        HONDA,
+        "Honda",
+        2003,
+        owner,
+    )
 
 
-def test_a_bad_vin_in_the_admin_shows_the_message_on_the_field_and_changes_nothing(
-        advisor_client):
+def test_a_bad_vin_in_the_admin_shows_the_message_on_the_field_and_changes_nothing(advisor_client):
     vehicle = make_vehicle(HONDA, model="Accord", color="Blue")
     url = reverse("admin:inventory_vehicle_change", args=[vehicle.pk])
-    data = admin_form_data(advisor_client.get(url)) | {"vin": "1HGCM82633A0O4352",
-                                                       "color": "Red"}
+    data = admin_form_data(advisor_client.get(url)) | {"vin": "1HGCM82633A0O4352", "color": "Red"}
     response = advisor_client.post(url, data)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["vin"] == [
-        "A VIN never contains the letter O (position 13); it is usually 0."]
+        "A VIN never contains the letter O (position 13); it is usually 0."
+    ]
     assert "it is usually 0." in response.text
     vehicle.refresh_from_db()
     assert (vehicle.vin, vehicle.color) == (HONDA, "Blue")
@@ -151,8 +164,9 @@ def test_a_bad_vin_in_the_admin_shows_the_message_on_the_field_and_changes_nothi
 def test_a_vin_already_on_file_is_refused_on_the_field(advisor_client):
     make_vehicle(HONDA)
     page = advisor_client.get(reverse("admin:inventory_vehicle_add"))
-    response = advisor_client.post(reverse("admin:inventory_vehicle_add"),
-                                   admin_form_data(page) | {"vin": HONDA.lower()})
+    response = advisor_client.post(
+        reverse("admin:inventory_vehicle_add"), admin_form_data(page) | {"vin": HONDA.lower()}
+    )
     assert response.status_code == 200
     assert "already exists" in response.context["adminform"].form.errors["vin"][0]
     assert Vehicle.objects.count() == 1
@@ -192,18 +206,21 @@ def fleet():
     }
 
 
-@pytest.mark.parametrize(("term", "expected"), [
-    ("1HGCM82633A004352", {"honda"}),
-    ("004352", {"honda"}),          # last 6, as read off a key tag
-    ("3a004352", {"honda"}),        # last 8, any case
-    ("5104377", {"chevy"}),
-    ("1G1YY", {"chevy"}),           # the start
-    ("xyz987", {"chevy"}),          # plate
-    ("garcia", {"honda"}),          # owner's name
-    ("555-0999", {"chevy"}),        # owner's phone
-    ("Lee 5104377", {"chevy"}),     # every word must match
-    ("nothing-like-it", set()),
-])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("1HGCM82633A004352", {"honda"}),
+        ("004352", {"honda"}),  # last 6, as read off a key tag
+        ("3a004352", {"honda"}),  # last 8, any case
+        ("5104377", {"chevy"}),
+        ("1G1YY", {"chevy"}),  # the start
+        ("xyz987", {"chevy"}),  # plate
+        ("garcia", {"honda"}),  # owner's name
+        ("555-0999", {"chevy"}),  # owner's phone
+        ("Lee 5104377", {"chevy"}),  # every word must match
+        ("nothing-like-it", set()),
+    ],
+)
 def test_vehicles_are_found_by_vin_its_tail_plate_and_owner(fleet, term, expected):
     found = set(Vehicle.objects.search(term))
     assert found == {fleet[name] for name in expected}
@@ -221,8 +238,14 @@ def test_the_admin_list_finds_a_vehicle_by_the_last_six_of_its_vin(advisor_clien
 
 def test_autocomplete_offers_vehicles_by_vin_tail(advisor_client, fleet):
     # Repair orders pick their vehicle with an autocomplete that runs this admin's search.
-    response = advisor_client.get(reverse("admin:autocomplete"), {
-        "term": "104377", "app_label": "inventory", "model_name": "odometerreading",
-        "field_name": "vehicle"})
+    response = advisor_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "104377",
+            "app_label": "inventory",
+            "model_name": "odometerreading",
+            "field_name": "vehicle",
+        },
+    )
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["results"]] == [str(fleet["chevy"].pk)]

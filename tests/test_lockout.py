@@ -45,8 +45,9 @@ def test_lockout_is_written_to_auth_log(client, make_user):
 
 
 @pytest.mark.django_db
-def test_behind_a_proxy_the_real_client_address_is_locked_not_the_proxy(client, make_user,
-                                                                       settings):
+def test_behind_a_proxy_the_real_client_address_is_locked_not_the_proxy(
+    client, make_user, settings
+):
     settings.TRUSTED_PROXY_COUNT = 1
     make_user("shared", password="right-Password-1")
     make_user("colleague", password="right-Password-2")
@@ -58,16 +59,18 @@ def test_behind_a_proxy_the_real_client_address_is_locked_not_the_proxy(client, 
     fail(client, "shared", settings.AXES_FAILURE_LIMIT - 1, **attacker)
     fail(client, "someone-else", 1, **attacker)
 
-    locked = client.post(LOGIN, {"username": "colleague", "password": "right-Password-2"},
-                         **attacker)
+    locked = client.post(
+        LOGIN, {"username": "colleague", "password": "right-Password-2"}, **attacker
+    )
     assert locked.status_code == 429
     from axes.models import AccessAttempt
 
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
     # Neither the forged address nor the proxy's is locked: the colleague behind the same proxy
     # logs in.
-    allowed = client.post(LOGIN, {"username": "colleague", "password": "right-Password-2"},
-                          **colleague)
+    allowed = client.post(
+        LOGIN, {"username": "colleague", "password": "right-Password-2"}, **colleague
+    )
     assert allowed.status_code == 302
 
 
@@ -87,15 +90,17 @@ def test_password_spraying_from_one_address_is_locked(client, make_user):
     for number in range(settings.AXES_FAILURE_LIMIT):
         fail(client, f"user{number}", 1, REMOTE_ADDR="203.0.113.50")
 
-    response = client.post(LOGIN, {"username": "real", "password": "right-Password-1"},
-                           REMOTE_ADDR="203.0.113.50")
+    response = client.post(
+        LOGIN, {"username": "real", "password": "right-Password-1"}, REMOTE_ADDR="203.0.113.50"
+    )
 
     assert response.status_code == 429
     assert b"Too many failed logins" in response.content
     assert "_auth_user_id" not in client.session
     # Another address is not locked by that.
-    elsewhere = client.post(LOGIN, {"username": "real", "password": "right-Password-1"},
-                            REMOTE_ADDR="198.51.100.20")
+    elsewhere = client.post(
+        LOGIN, {"username": "real", "password": "right-Password-1"}, REMOTE_ADDR="198.51.100.20"
+    )
     assert elsewhere.status_code == 302
 
 
@@ -106,12 +111,14 @@ def test_guessing_one_account_from_many_addresses_is_locked(client, make_user):
     for number in range(settings.AXES_FAILURE_LIMIT):
         fail(client, "target", 1, REMOTE_ADDR=f"203.0.113.{number + 1}")
 
-    response = client.post(LOGIN, {"username": "target", "password": "right-Password-1"},
-                           REMOTE_ADDR="198.51.100.99")
+    response = client.post(
+        LOGIN, {"username": "target", "password": "right-Password-1"}, REMOTE_ADDR="198.51.100.99"
+    )
 
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
     # The account is locked, not those addresses for everyone: another account logs in there.
-    other = client.post(LOGIN, {"username": "bystander", "password": "right-Password-2"},
-                        REMOTE_ADDR="203.0.113.1")
+    other = client.post(
+        LOGIN, {"username": "bystander", "password": "right-Password-2"}, REMOTE_ADDR="203.0.113.1"
+    )
     assert other.status_code == 302

@@ -11,7 +11,8 @@ from django.test import override_settings
 
 def read_lines(name):
     for handler in logging.getLogger().handlers + [
-        h for n in ("carshop.access", "carshop.auth", "carshop.db")
+        h
+        for n in ("carshop.access", "carshop.auth", "carshop.db")
         for h in logging.getLogger(n).handlers
     ]:
         handler.flush()
@@ -24,8 +25,9 @@ def read_lines(name):
 @pytest.mark.django_db
 def test_a_login_writes_access_and_auth_lines_with_the_same_request_id(client, make_user):
     make_user("loggy", password="right-Password-1")
-    response = client.post("/admin/login/?next=/admin/",
-                           {"username": "loggy", "password": "right-Password-1"})
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "loggy", "password": "right-Password-1"}
+    )
     assert response.status_code == 302
     request_id = response["X-Request-ID"]
 
@@ -47,8 +49,11 @@ def test_failed_login_and_logout_go_to_auth_log(client, make_user):
     client.post("/admin/login/", {"username": "forgetful", "password": "wrong"})
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     client.post("/admin/logout/")
-    events = [(line["event"], line["user"]) for line in read_lines("auth.log")
-              if line.get("user") == "forgetful"]
+    events = [
+        (line["event"], line["user"])
+        for line in read_lines("auth.log")
+        if line.get("user") == "forgetful"
+    ]
     assert ("login_failed", "forgetful") in events
     assert ("logout", "forgetful") in events
 
@@ -113,16 +118,18 @@ def test_lines_django_logs_about_a_request_carry_its_id(client):
     assert response.status_code == 404
     request_id = response["X-Request-ID"]
 
-    not_found = [line for line in read_lines("app.log")
-                 if "no-such-page-marker" in line["message"]]
+    not_found = [line for line in read_lines("app.log") if "no-such-page-marker" in line["message"]]
     assert not_found and {line["request_id"] for line in not_found} == {request_id}
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("path", "host", "status"), [
-    ("/health/", "evil.example.net", 400),  # refused host (DisallowedHost)
-    ("/admin", "testserver", 301),          # CommonMiddleware's APPEND_SLASH redirect
-])
+@pytest.mark.parametrize(
+    ("path", "host", "status"),
+    [
+        ("/health/", "evil.example.net", 400),  # refused host (DisallowedHost)
+        ("/admin", "testserver", 301),  # CommonMiddleware's APPEND_SLASH redirect
+    ],
+)
 def test_refused_hosts_and_redirects_are_in_the_access_log(client, path, host, status):
     response = client.get(path, HTTP_HOST=host)
     assert response.status_code == status
@@ -130,7 +137,8 @@ def test_refused_hosts_and_redirects_are_in_the_access_log(client, path, host, s
 
     access = [line for line in read_lines("access.log") if line.get("request_id") == request_id]
     assert [(line["method"], line["path"], line["status"]) for line in access] == [
-        ("GET", path, status)]
+        ("GET", path, status)
+    ]
 
 
 def test_log_files_are_created_with_the_mode_logrotate_gives_them(tmp_path):
@@ -143,8 +151,11 @@ def test_log_files_are_created_with_the_mode_logrotate_gives_them(tmp_path):
 
     config = build_logging_config(tmp_path, "INFO")
     config["disable_existing_loggers"] = False
-    handlers = [logging.config.DictConfigurator(config).configure_handler(dict(spec))
-                for name, spec in config["handlers"].items() if name != "console"]
+    handlers = [
+        logging.config.DictConfigurator(config).configure_handler(dict(spec))
+        for name, spec in config["handlers"].items()
+        if name != "console"
+    ]
     previous = os.umask(0o022)  # a shell's default: it would make 0644 files
     try:
         for handler in handlers:

@@ -22,8 +22,7 @@ def test_demo_lot_has_every_unit_and_deal_status_and_leads():
     assert Lead.objects.filter(status__in=Lead.OPEN, next_follow_up__isnull=False).exists()
     assert Commission.objects.filter(kind=Commission.Kind.CHARGEBACK).exists()
     assert StockUnit.objects.filter(photos__is_main=True).exists()
-    reconditioned = services.with_cost_totals(StockUnit.objects.all()).filter(
-        reconditioning__gt=0)
+    reconditioned = services.with_cost_totals(StockUnit.objects.all()).filter(reconditioning__gt=0)
     assert reconditioned.filter(status=StockUnit.Status.RECONDITIONING).exists()
     assert reconditioned.filter(status=StockUnit.Status.SOLD).exists()
     # Money after a deal fell through: the canceled deposit refunded, the unwound price held.

@@ -49,8 +49,11 @@ def costs_both_ways(unit):
 
 
 def test_reconditioning_cost_follows_an_internal_repair_order_through_its_lifecycle():
-    unit = make_unit(cost="8000", status=StockUnit.Status.RECONDITIONING,
-                     other_costs=[(StockUnitCost.Kind.TRANSPORT, "300")])
+    unit = make_unit(
+        cost="8000",
+        status=StockUnit.Status.RECONDITIONING,
+        other_costs=[(StockUnitCost.Kind.TRANSPORT, "300")],
+    )
     pads = make_part("PAD-1", on_hand=10, unit_cost="12.50")
 
     # Opened: on the unit, nothing spent yet.
@@ -64,8 +67,7 @@ def test_reconditioning_cost_follows_an_internal_repair_order_through_its_lifecy
     shop.add_labor_line(job, operation="Replace pads", hours_sold=D("1.5"), rate=D("100.00"))
     shop.add_part_line(job, pads, 2)
     costs = costs_both_ways(unit)
-    assert (costs.repair_orders[0].parts, costs.repair_orders[0].labor) == (D("25.00"),
-                                                                              D("150.00"))
+    assert (costs.repair_orders[0].parts, costs.repair_orders[0].labor) == (D("25.00"), D("150.00"))
     assert costs.total == D("8475.00")  # 8,000 + 300 + 175
 
     # Work starts (the pads leave stock) and more labor is sold: 0.75 h x 118.50 = 88.875,
@@ -95,12 +97,18 @@ def test_only_internal_orders_opened_while_the_unit_was_on_the_lot_count():
     counted = internal_order(unit, labor=[("1", "100")])
     before = internal_order(unit, labor=[("3", "100")])
     RepairOrder.objects.filter(pk=before.pk).update(
-        opened_at=timezone.now() - timedelta(days=40))  # a previous stay on the lot
-    customers = shop.create_repair_order(unit.vehicle, customer=make_customer(),
-                                         internal=False).repair_order
+        opened_at=timezone.now() - timedelta(days=40)
+    )  # a previous stay on the lot
+    customers = shop.create_repair_order(
+        unit.vehicle, customer=make_customer(), internal=False
+    ).repair_order
     assert not customers.internal
-    shop.add_labor_line(shop.add_job(customers, title="Paid by someone else"),
-                        operation="Work", hours_sold=D("5"), rate=D("100"))
+    shop.add_labor_line(
+        shop.add_job(customers, title="Paid by someone else"),
+        operation="Work",
+        hours_sold=D("5"),
+        rate=D("100"),
+    )
 
     assert [line.repair_order for line in costs_both_ways(unit).repair_orders] == [counted]
     assert costs_both_ways(unit).reconditioning == D("100.00")
@@ -123,14 +131,15 @@ def test_unit_page_lists_each_repair_order_with_a_link(salesperson, login):
     unit = make_unit(cost="9000")
     order = internal_order(unit, labor=[("2", "110")])
     page = login(salesperson).get(f"{LIST}{unit.pk}/change/").content.decode()
-    assert f'/admin/repairs/repairorder/{order.pk}/change/' in page
+    assert f"/admin/repairs/repairorder/{order.pk}/change/" in page
     assert order.number in page
     assert "Estimate: parts 0.00, labor 220.00" in page
     assert "9,220.00" in page
 
 
 def test_stock_list_queries_do_not_grow_with_reconditioning_orders(
-        salesperson, login, django_assert_max_num_queries):
+    salesperson, login, django_assert_max_num_queries
+):
     ShopSettings.current()  # the shop's settings row, as every installation has it
     client = login(salesperson)
     first = make_unit()

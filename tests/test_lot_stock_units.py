@@ -46,8 +46,11 @@ def test_acquiring_a_customers_car_makes_the_business_its_owner():
 def test_a_vehicle_already_in_stock_cannot_be_acquired_again():
     unit = make_unit()
     with pytest.raises(StockUnitError, match=f"already in stock as {unit.stock_number}"):
-        acquire_unit(StockUnit(stock_number="NEW1", vehicle=unit.vehicle, source="auction",
-                               acquisition_cost=D("1")))
+        acquire_unit(
+            StockUnit(
+                stock_number="NEW1", vehicle=unit.vehicle, source="auction", acquisition_cost=D("1")
+            )
+        )
     assert StockUnit.objects.count() == 1
 
 
@@ -60,21 +63,25 @@ def test_stock_numbers_are_unique():
 def test_database_refuses_two_units_in_stock_for_one_vehicle():
     unit = make_unit()
     with pytest.raises(IntegrityError), transaction.atomic():
-        StockUnit.objects.create(stock_number="DUP", vehicle=unit.vehicle, source="auction",
-                                 acquisition_cost=D("1"))
+        StockUnit.objects.create(
+            stock_number="DUP", vehicle=unit.vehicle, source="auction", acquisition_cost=D("1")
+        )
 
 
 MANUAL = [U.RECONDITIONING, U.AVAILABLE]
 
 
-@pytest.mark.parametrize(("start", "target", "allowed"), [
-    (U.ACQUIRED, U.RECONDITIONING, True),
-    (U.ACQUIRED, U.AVAILABLE, True),
-    (U.RECONDITIONING, U.AVAILABLE, True),
-    (U.AVAILABLE, U.RECONDITIONING, True),
-    (U.RECONDITIONING, U.RECONDITIONING, False),
-    (U.AVAILABLE, U.AVAILABLE, False),
-])
+@pytest.mark.parametrize(
+    ("start", "target", "allowed"),
+    [
+        (U.ACQUIRED, U.RECONDITIONING, True),
+        (U.ACQUIRED, U.AVAILABLE, True),
+        (U.RECONDITIONING, U.AVAILABLE, True),
+        (U.AVAILABLE, U.RECONDITIONING, True),
+        (U.RECONDITIONING, U.RECONDITIONING, False),
+        (U.AVAILABLE, U.AVAILABLE, False),
+    ],
+)
 def test_manual_workflow_steps(start, target, allowed):
     unit = make_unit(status=start)
     if allowed:
@@ -97,8 +104,9 @@ def test_reserving_selling_and_returning_happen_only_through_a_deal(target):
 def test_a_unit_reserved_or_sold_cannot_be_moved_by_hand(salesperson):
     deal = make_deal(salesperson=salesperson)
     services.sign_deal(deal)
-    with pytest.raises(StockUnitError,
-                       match=r"“Reserved \(signed deal\)”; it cannot move to “In reconditioning”"):
+    with pytest.raises(
+        StockUnitError, match=r"“Reserved \(signed deal\)”; it cannot move to “In reconditioning”"
+    ):
         move_unit(deal.stock_unit, U.RECONDITIONING)
 
 
@@ -132,12 +140,20 @@ def test_days_in_stock_count_until_today_then_stop_when_the_unit_leaves():
 
 
 def test_total_cost_is_acquisition_plus_other_costs():
-    unit = make_unit(cost="8000", other_costs=[(StockUnitCost.Kind.TRANSPORT, "350.00"),
-                                               (StockUnitCost.Kind.AUCTION_FEE, "225.50"),
-                                               (StockUnitCost.Kind.DETAILING, "149.50")])
+    unit = make_unit(
+        cost="8000",
+        other_costs=[
+            (StockUnitCost.Kind.TRANSPORT, "350.00"),
+            (StockUnitCost.Kind.AUCTION_FEE, "225.50"),
+            (StockUnitCost.Kind.DETAILING, "149.50"),
+        ],
+    )
     costs = services.unit_costs(unit)
-    assert (costs.acquisition, costs.other, costs.total) == (D("8000.00"), D("725.00"),
-                                                             D("8725.00"))
+    assert (costs.acquisition, costs.other, costs.total) == (
+        D("8000.00"),
+        D("725.00"),
+        D("8725.00"),
+    )
     listed = services.with_cost_totals(StockUnit.objects.filter(pk=unit.pk)).get()
     assert (listed.other_costs, listed.total_cost) == (D("725.00"), D("8725.00"))
 

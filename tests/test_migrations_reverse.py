@@ -19,8 +19,11 @@ APPS = ("sales", "repairs", "inventory", "accounts")  # the later layers first
 
 def migrations_of(app):
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    return [name for label, name in loader.graph.forwards_plan(loader.graph.leaf_nodes(app)[0])
-            if label == app]
+    return [
+        name
+        for label, name in loader.graph.forwards_plan(loader.graph.leaf_nodes(app)[0])
+        if label == app
+    ]
 
 
 def reverse_target(app, names, index):
@@ -28,7 +31,8 @@ def reverse_target(app, names, index):
     before it in the plan, or, after two branches of the app's history were merged, the last
     one before it that it follows from (migrating to a sibling branch unapplies nothing)."""
     ancestors = MigrationLoader(None, ignore_no_migrations=True).graph.forwards_plan(
-        (app, names[index]))
+        (app, names[index])
+    )
     for earlier in reversed(names[:index]):
         if (app, earlier) in ancestors:
             return earlier
@@ -44,8 +48,11 @@ def at_risk(app, target):
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan([(app, None if target == "zero" else target)])
     state = executor._create_project_state(with_applied_migrations=True)
-    return [item for _app, _name, guard in plan_guards(plan, state.apps)
-            for item in guard.data_at_risk(connection)]
+    return [
+        item
+        for _app, _name, guard in plan_guards(plan, state.apps)
+        for item in guard.data_at_risk(connection)
+    ]
 
 
 def migrate(*args):
@@ -73,8 +80,11 @@ def test_each_migration_reverses_and_applies_again_with_the_demo_data(monkeypatc
                 monkeypatch.delenv(ALLOW_DATA_LOSS, raising=False)
                 before = applied()
                 if at_risk(app, target):
-                    refunds = (rows("sales_dealrefund")
-                               if (app, names[index]) == ("sales", "0004_deal_refund") else None)
+                    refunds = (
+                        rows("sales_dealrefund")
+                        if (app, names[index]) == ("sales", "0004_deal_refund")
+                        else None
+                    )
                     with pytest.raises(CommandError, match=r"would delete data: .*Nothing was"):
                         migrate(app, target)
                     assert applied() == before, f"{app} {target}: refused, yet changed"
@@ -88,25 +98,37 @@ def test_each_migration_reverses_and_applies_again_with_the_demo_data(monkeypatc
         # so reversing one app never reverses another's data away first). Forwards again:
         monkeypatch.delenv(ALLOW_DATA_LOSS, raising=False)
         migrate()
-        assert MigrationExecutor(connection).migration_plan(
-            MigrationLoader(connection).graph.leaf_nodes()) == []
+        assert (
+            MigrationExecutor(connection).migration_plan(
+                MigrationLoader(connection).graph.leaf_nodes()
+            )
+            == []
+        )
     finally:
         monkeypatch.delenv(ALLOW_DATA_LOSS, raising=False)
         migrate()
 
     # The demo data has refunds, deals, repair orders, vehicles, users and shop settings.
-    assert {("sales", "0004_deal_refund"), ("sales", "0002_lead_partner"),
-            ("sales", "0001_initial"), ("repairs", "0001_initial"),
-            ("inventory", "0001_initial"), ("accounts", "0001_initial")} <= set(refused)
+    assert {
+        ("sales", "0004_deal_refund"),
+        ("sales", "0002_lead_partner"),
+        ("sales", "0001_initial"),
+        ("repairs", "0001_initial"),
+        ("inventory", "0001_initial"),
+        ("accounts", "0001_initial"),
+    } <= set(refused)
     # Migrations that only add indexes or derived data drop nothing: no question asked.
-    assert not {("sales", "0003_deal_list_order_index"),
-                ("accounts", "0002_roles_system_user_shop_settings"),
-                ("inventory", "0004_search_trigram_indexes"),
-                ("repairs", "0003_payment_reference_trigram")} & set(refused)
+    assert not {
+        ("sales", "0003_deal_list_order_index"),
+        ("accounts", "0002_roles_system_user_shop_settings"),
+        ("inventory", "0004_search_trigram_indexes"),
+        ("repairs", "0003_payment_reference_trigram"),
+    } & set(refused)
     # Forwards again, the roles are applied as after any migrate.
     from django.contrib.auth.models import Group
 
     from accounts.roles import ROLES
+
     assert set(Group.objects.values_list("name", flat=True)) >= set(ROLES)
     assert Group.objects.get(name=next(iter(ROLES))).permissions.exists()
 
@@ -119,10 +141,12 @@ def test_every_table_a_migration_makes_is_guarded_by_that_migration():
     for app in APPS:
         for name in migrations_of(app):
             migration = loader.graph.nodes[(app, name)]
-            created = [op.name_lower for op in migration.operations
-                       if isinstance(op, CreateModel)]
-            added_m2m = [(op.model_name_lower, op.name) for op in migration.operations
-                         if isinstance(op, AddField) and op.field.many_to_many]
+            created = [op.name_lower for op in migration.operations if isinstance(op, CreateModel)]
+            added_m2m = [
+                (op.model_name_lower, op.name)
+                for op in migration.operations
+                if isinstance(op, AddField) and op.field.many_to_many
+            ]
             if not created and not added_m2m:
                 continue
             models = loader.project_state((app, name), at_end=True).apps
@@ -130,14 +154,20 @@ def test_every_table_a_migration_makes_is_guarded_by_that_migration():
             for model_name in created:
                 model = models.get_model(app, model_name)
                 tables.add(model._meta.db_table)
-                tables |= {f.remote_field.through._meta.db_table
-                           for f in model._meta.local_many_to_many
-                           if f.remote_field.through._meta.auto_created}
+                tables |= {
+                    f.remote_field.through._meta.db_table
+                    for f in model._meta.local_many_to_many
+                    if f.remote_field.through._meta.auto_created
+                }
             for model_name, field in added_m2m:
                 through = models.get_model(app, model_name)._meta.get_field(field)
                 tables.add(through.remote_field.through._meta.db_table)
-            guarded = {table for op in migration.operations if isinstance(op, GuardDataLoss)
-                       for table in op.tables}
+            guarded = {
+                table
+                for op in migration.operations
+                if isinstance(op, GuardDataLoss)
+                for table in op.tables
+            }
             last = migration.operations[-1]
             if tables - guarded or not isinstance(last, GuardDataLoss):
                 missing.append(f"{app}.{name}: {sorted(tables - guarded)}")

@@ -54,7 +54,8 @@ def test_a_storage_that_does_not_compress_is_said(tmp_path, settings):
 def test_a_static_root_that_cannot_be_written_is_refused(tmp_path, settings):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with (override_settings(STATIC_ROOT=blocker / "static",
-                            STORAGES=storages(settings, WHITENOISE)),
-          pytest.raises(CommandError, match=r"^STATIC_ROOT .*a-file/static is not writable")):
+    with (
+        override_settings(STATIC_ROOT=blocker / "static", STORAGES=storages(settings, WHITENOISE)),
+        pytest.raises(CommandError, match=r"^STATIC_ROOT .*a-file/static is not writable"),
+    ):
         run_json("optimize_assets")

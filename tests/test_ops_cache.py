@@ -39,8 +39,14 @@ def redis_cache(raw_redis):
     those the test plants) are removed afterwards, never the whole database."""
     prefix = f"carshop-test-{uuid.uuid4().hex[:12]}"
     planted = []
-    config = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL, "KEY_PREFIX": prefix, "VERSION": 3}}
+    config = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+            "VERSION": 3,
+        }
+    }
     with override_settings(CACHES=config):
         yield prefix, planted
     for name in raw_redis.scan_iter(match=f"{prefix}:*"):
@@ -73,8 +79,12 @@ def test_analyze_cache_reads_redis_hits_misses_and_the_apps_keys(redis_cache):
 
 
 def test_analyze_cache_fails_in_one_line_when_redis_does_not_answer():
-    config = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": "redis://127.0.0.1:1/0"}}
+    config = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
     with override_settings(CACHES=config), pytest.raises(CommandError) as error:
         run("analyze_cache")
     assert str(error.value).startswith("cache: FAIL redis: does not answer")
@@ -112,8 +122,9 @@ def test_optimize_cache_without_a_prefix_leaves_other_sites_versions_alone(raw_r
     ours = f":7:throttle:api_key:{marker}"  # one of the app's kinds, under an old version
     raw_redis.set(theirs, "x")
     raw_redis.set(ours, "x")
-    config = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    config = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     try:
         with override_settings(CACHES=config):
             run("optimize_cache", "--clear-stale")
@@ -127,12 +138,19 @@ def test_warm_says_why_nothing_is_warmed(redis_cache):
     result = run("optimize_cache", "--warm")
     assert result["clear_stale"] is None
     assert {item["family"]: item["action"] for item in result["warm"]} == {
-        "throttle": "not warmed", "health_probe": "not warmed", "config_probe": "not warmed"}
+        "throttle": "not warmed",
+        "health_probe": "not warmed",
+        "config_probe": "not warmed",
+    }
 
 
 def test_analyze_cache_on_locmem_reports_what_this_process_can_know():
-    config = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                          "LOCATION": f"analyze-{uuid.uuid4().hex}"}}
+    config = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"analyze-{uuid.uuid4().hex}",
+        }
+    }
     with override_settings(CACHES=config):
         empty = run("analyze_cache")
         cache.set("throttle:api_key:1", [1.0], 60)

@@ -44,7 +44,6 @@ from tests.helpers.commands import run, run_json
 pytestmark = pytest.mark.django_db
 
 
-
 def kinds(report):
     return {kind["kind"]: kind for kind in report["kinds"]}
 
@@ -69,8 +68,12 @@ def make_session(expire_date, user=None):
 
 def make_event(created_at, *deliveries):
     """An event dated `created_at` with a delivery per (subscription, status)."""
-    event = WebhookEvent.objects.create(event_id=uuid.uuid4(), event_type="repair_order.status",
-                                        payload={"id": 1}, scope="repairs:read")
+    event = WebhookEvent.objects.create(
+        event_id=uuid.uuid4(),
+        event_type="repair_order.status",
+        payload={"id": 1},
+        scope="repairs:read",
+    )
     WebhookEvent.objects.filter(pk=event.pk).update(created_at=created_at)
     for subscription, status in deliveries:
         WebhookDelivery.objects.create(event=event, subscription=subscription, status=status)
@@ -78,27 +81,42 @@ def make_event(created_at, *deliveries):
 
 
 def subscription_of(partner, number=1):
-    return account_services.subscribe(partner, url=f"http://127.0.0.1:9/hook{number}",
-                                      events=["repair_order.status_changed"])
+    return account_services.subscribe(
+        partner, url=f"http://127.0.0.1:9/hook{number}", events=["repair_order.status_changed"]
+    )
 
 
 def make_idempotency_key(partner, key, created_at):
-    row = IdempotentRequest.objects.create(partner=partner, key=key, fingerprint="f" * 64,
-                                           response_status=201, response_body={"id": 1})
+    row = IdempotentRequest.objects.create(
+        partner=partner, key=key, fingerprint="f" * 64, response_status=201, response_body={"id": 1}
+    )
     IdempotentRequest.objects.filter(pk=row.pk).update(created_at=created_at)
     return row
 
 
 def make_task_result(status, finished_at):
     return DBTaskResult.objects.create(
-        status=status, args_kwargs={"args": [1], "kwargs": {}}, task_path="tests.noop",
-        backend_name="default", queue_name="default", run_after=ago(),
-        finished_at=finished_at, exception_class_path="", traceback="")
+        status=status,
+        args_kwargs={"args": [1], "kwargs": {}},
+        task_path="tests.noop",
+        backend_name="default",
+        queue_name="default",
+        run_after=ago(),
+        finished_at=finished_at,
+        exception_class_path="",
+        traceback="",
+    )
 
 
 def make_access(model, username, when, **fields):
-    row = model.objects.create(username=username, ip_address="203.0.113.9", user_agent="test",
-                               http_accept="*/*", path_info="/admin/login/", **fields)
+    row = model.objects.create(
+        username=username,
+        ip_address="203.0.113.9",
+        user_agent="test",
+        http_accept="*/*",
+        path_info="/admin/login/",
+        **fields,
+    )
     model.objects.filter(pk=row.pk).update(attempt_time=when)
     return row
 
@@ -128,9 +146,13 @@ def temp_dirs(tmp_path, settings):
 def media(tmp_path, settings):
     """A media folder of the test's own (the default storage follows STORAGES)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "media")}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
     return tmp_path / "media"
 
 
@@ -152,10 +174,12 @@ def temp_data(temp_dirs):
         "old_failed_task": make_task_result("FAILED", ago(40)),
         "waiting_task": make_task_result("READY", None),
         "new_task": make_task_result("SUCCESSFUL", ago(2)),
-        "old_attempt": make_access(AccessAttempt, "ann", ago(40), get_data="", post_data="",
-                                   failures_since_start=2),
-        "new_attempt": make_access(AccessAttempt, "bob", ago(hours=1), get_data="",
-                                   post_data="", failures_since_start=5),
+        "old_attempt": make_access(
+            AccessAttempt, "ann", ago(40), get_data="", post_data="", failures_since_start=2
+        ),
+        "new_attempt": make_access(
+            AccessAttempt, "bob", ago(hours=1), get_data="", post_data="", failures_since_start=5
+        ),
         "old_login": make_access(AccessLog, "ann", ago(40)),
         "new_login": make_access(AccessLog, "ann", ago(1)),
         "old_failure": make_access(AccessFailureLog, "ann", ago(40)),
@@ -186,13 +210,20 @@ def test_prune_temp_data_deletes_what_is_older_than_the_age_and_keeps_the_rest(t
 
     assert list(Session.objects.values_list("session_key", flat=True)) == [temp_data["live"]]
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {
-        temp_data["old_pending"].pk, temp_data["new_done"].pk}
+        temp_data["old_pending"].pk,
+        temp_data["new_done"].pk,
+    }
     # The deliveries of deleted events went with them; the pending one is still to send.
     assert sorted(WebhookDelivery.objects.values_list("status", flat=True)) == [
-        "delivered", "delivered", "pending"]
+        "delivered",
+        "delivered",
+        "pending",
+    ]
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
     assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {
-        temp_data["waiting_task"].pk, temp_data["new_task"].pk}
+        temp_data["waiting_task"].pk,
+        temp_data["new_task"].pk,
+    }
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["bob"]
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [temp_data["new_login"].pk]
     assert not AccessFailureLog.objects.exists()
@@ -202,10 +233,16 @@ def test_prune_temp_data_deletes_what_is_older_than_the_age_and_keeps_the_rest(t
 
 
 def test_prune_temp_data_dry_run_counts_and_changes_nothing(temp_data):
-    before = (Session.objects.count(), WebhookEvent.objects.count(),
-              WebhookDelivery.objects.count(), IdempotentRequest.objects.count(),
-              DBTaskResult.objects.count(), AccessAttempt.objects.count(),
-              AccessLog.objects.count(), AccessFailureLog.objects.count())
+    before = (
+        Session.objects.count(),
+        WebhookEvent.objects.count(),
+        WebhookDelivery.objects.count(),
+        IdempotentRequest.objects.count(),
+        DBTaskResult.objects.count(),
+        AccessAttempt.objects.count(),
+        AccessLog.objects.count(),
+        AccessFailureLog.objects.count(),
+    )
 
     report = run_json("prune_temp_data", "--age=30d", "--dry-run")
 
@@ -213,10 +250,16 @@ def test_prune_temp_data_dry_run_counts_and_changes_nothing(temp_data):
     assert {kind["action"] for kind in report["kinds"]} == {"would delete", "kept"}
     assert kinds(report)["webhook_events"]["count"] == 2
     assert report["removed"] == 11
-    assert (Session.objects.count(), WebhookEvent.objects.count(),
-            WebhookDelivery.objects.count(), IdempotentRequest.objects.count(),
-            DBTaskResult.objects.count(), AccessAttempt.objects.count(),
-            AccessLog.objects.count(), AccessFailureLog.objects.count()) == before
+    assert (
+        Session.objects.count(),
+        WebhookEvent.objects.count(),
+        WebhookDelivery.objects.count(),
+        IdempotentRequest.objects.count(),
+        DBTaskResult.objects.count(),
+        AccessAttempt.objects.count(),
+        AccessLog.objects.count(),
+        AccessFailureLog.objects.count(),
+    ) == before
     assert temp_data["old_upload"].exists() and temp_data["old_partial"].exists()
     assert "dry run, nothing changed" in run("prune_temp_data", "--age=30d", "--dry-run")
 
@@ -224,8 +267,14 @@ def test_prune_temp_data_dry_run_counts_and_changes_nothing(temp_data):
 def test_idempotency_keys_and_lockouts_outlive_a_short_age(temp_dirs):
     partner, _key, _plain = partner_with_key()
     make_idempotency_key(partner, "two-hours", ago(hours=2))
-    locked = make_access(AccessAttempt, "bob", timezone.now() - timedelta(minutes=10),
-                         get_data="", post_data="", failures_since_start=5)
+    locked = make_access(
+        AccessAttempt,
+        "bob",
+        timezone.now() - timedelta(minutes=10),
+        get_data="",
+        post_data="",
+        failures_since_start=5,
+    )
 
     report = run_json("prune_temp_data", "--age=5m")
 
@@ -237,16 +286,19 @@ def test_idempotency_keys_and_lockouts_outlive_a_short_age(temp_dirs):
     assert AccessAttempt.objects.filter(pk=locked.pk).exists()
 
 
-def test_stale_draft_deals_are_deleted_only_with_nothing_attached(temp_dirs, salesperson,
-                                                                  operator, monkeypatch):
+def test_stale_draft_deals_are_deleted_only_with_nothing_attached(
+    temp_dirs, salesperson, operator, monkeypatch
+):
     monkeypatch.setenv("CARSHOP_OPERATOR", operator.username)
-    bare = make_deal(salesperson=salesperson,
-                     addons=[{"kind": "accessory", "price": Decimal("300.00")}])
+    bare = make_deal(
+        salesperson=salesperson, addons=[{"kind": "accessory", "price": Decimal("300.00")}]
+    )
     paid = make_deal(salesperson=salesperson)
     sales_services.record_payment(paid, amount="500.00", method="cash")
-    traded = make_deal(salesperson=salesperson,
-                       trades=[{"allowance": Decimal("3000"), "actual_cash_value":
-                                Decimal("2800")}])
+    traded = make_deal(
+        salesperson=salesperson,
+        trades=[{"allowance": Decimal("3000"), "actual_cash_value": Decimal("2800")}],
+    )
     fresh = make_deal(salesperson=salesperson)
     signed = make_deal(salesperson=salesperson)
     sales_services.sign_deal(signed)
@@ -260,28 +312,40 @@ def test_stale_draft_deals_are_deleted_only_with_nothing_attached(temp_dirs, sal
 
     assert kinds(report)["draft_deals"]["count"] == 1
     assert kinds(report)["draft_deals"]["note"] == (
-        "2 stale drafts with payments, commissions or trade-ins kept")
-    assert set(Deal.objects.values_list("pk", flat=True)) == {paid.pk, traded.pk, fresh.pk,
-                                                              signed.pk}
+        "2 stale drafts with payments, commissions or trade-ins kept"
+    )
+    assert set(Deal.objects.values_list("pk", flat=True)) == {
+        paid.pk,
+        traded.pk,
+        fresh.pk,
+        signed.pk,
+    }
     assert not DealAddon.objects.filter(deal_id=bare.pk).exists()
     assert TradeIn.objects.filter(deal=traded).exists()
     # Repair orders are numbered documents: a stale estimate is reported, never deleted.
     assert kinds(report)["stale_estimates"] == {
-        "kind": "stale_estimates", "count": 1, "action": "kept",
+        "kind": "stale_estimates",
+        "count": 1,
+        "action": "kept",
         "what": "repair orders still estimates, untouched for the age",
-        "note": "never deleted (numbered documents): cancel them in the admin"}
+        "note": "never deleted (numbered documents): cancel them in the admin",
+    }
     assert RepairOrder.objects.filter(pk=estimate.pk, status="estimate").exists()
     # The deletion is in the audit log, credited to the operator.
-    deletion = LogEntry.objects.get(content_type__model="deal", object_pk=str(bare.pk),
-                                    action=LogEntry.Action.DELETE)
+    deletion = LogEntry.objects.get(
+        content_type__model="deal", object_pk=str(bare.pk), action=LogEntry.Action.DELETE
+    )
     assert deletion.actor == operator
 
 
-@pytest.mark.parametrize("age, message", [
-    ("abc", "--age: 'abc' is not a duration: use a number and d, h or m (30d, 24h)"),
-    ("30", "--age: '30' is not a duration: use a number and d, h or m (30d, 24h)"),
-    ("0d", "--age must be more than zero"),
-])
+@pytest.mark.parametrize(
+    "age, message",
+    [
+        ("abc", "--age: 'abc' is not a duration: use a number and d, h or m (30d, 24h)"),
+        ("30", "--age: '30' is not a duration: use a number and d, h or m (30d, 24h)"),
+        ("0d", "--age must be more than zero"),
+    ],
+)
 def test_prune_temp_data_refuses_a_bad_age_and_changes_nothing(temp_data, age, message):
     sessions = Session.objects.count()
     with pytest.raises(CommandError) as error:
@@ -332,8 +396,9 @@ def test_cleanup_orphans_deletes_sessions_of_deleted_users(make_user):
 
 
 def test_cleanup_orphans_deletes_queued_webhook_tasks_of_deleted_deliveries(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend",
-                                  "QUEUES": ["default", "webhooks"]}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "webhooks"]}
+    }
     partner, _key, _plain = partner_with_key()
     event = make_event(ago(), (subscription_of(partner), "pending"))
     delivery = WebhookDelivery.objects.get(event=event)
@@ -358,14 +423,19 @@ def test_cleanup_orphans_dry_run_changes_nothing_and_audit_history_is_kept(media
     report = run_json("cleanup_orphans", "--dry-run")
     gone_user_sessions = Session.objects.count()
 
-    assert kinds(report)["files"] == {**kinds(report)["files"], "count": 1,
-                                      "action": "would delete"}
+    assert kinds(report)["files"] == {
+        **kinds(report)["files"],
+        "count": 1,
+        "action": "would delete",
+    }
     assert kinds(report)["sessions"]["count"] == 1
     assert orphan.exists() and gone_user_sessions == 1
     run("cleanup_orphans")
     # Audit entries of the deleted customer are its history: never orphans.
-    assert LogEntry.objects.filter(content_type__model="customer",
-                                   object_pk=str(customer_id)).count() == 2
+    assert (
+        LogEntry.objects.filter(content_type__model="customer", object_pk=str(customer_id)).count()
+        == 2
+    )
     assert LogEntry.objects.count() >= entries
     assert kinds(report)["audit_entries"]["action"] == "kept"
     assert "NOT orphans" in load_command_class("carshop", "cleanup_orphans").help
@@ -400,8 +470,7 @@ def test_archive_logs_round_trip(tmp_path, operator, monkeypatch):
     expected = [as_json(entry) for entry in old]
     destination = tmp_path / "archive" / "audit"
 
-    result = run_json("archive_logs", "--type=audit", "--age=90d",
-                      f"--destination={destination}")
+    result = run_json("archive_logs", "--type=audit", "--age=90d", f"--destination={destination}")
 
     archive = destination / result["file"].rsplit("/", 1)[-1]
     assert result["entries"] == 5
@@ -415,15 +484,23 @@ def test_archive_logs_round_trip(tmp_path, operator, monkeypatch):
     # Its checksum verifies, in the sidecar (sha256sum format) and the manifest.
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     assert (destination / (archive.name + ".sha256")).read_text() == f"{digest}  {archive.name}\n"
-    manifest = json.loads((destination / archive.name.replace(".jsonl.gz", ".manifest.json"))
-                          .read_text())
+    manifest = json.loads(
+        (destination / archive.name.replace(".jsonl.gz", ".manifest.json")).read_text()
+    )
     assert manifest["sha256"] == digest == result["sha256"]
     assert (manifest["entries"], manifest["first_id"], manifest["last_id"]) == (
-        5, old[0].pk, old[-1].pk)
+        5,
+        old[0].pk,
+        old[-1].pk,
+    )
     assert manifest["operator"] == operator.username
     assert archive_files(destination) == sorted(
-        [archive.name, archive.name + ".sha256", manifest["file"].replace(".jsonl.gz", "")
-         + ".manifest.json"])
+        [
+            archive.name,
+            archive.name + ".sha256",
+            manifest["file"].replace(".jsonl.gz", "") + ".manifest.json",
+        ]
+    )
     # The audit log keeps a trace of where the entries went, credited to the operator.
     trace = LogEntry.objects.get(object_repr__contains="archived to")
     assert trace.actor == operator
@@ -469,18 +546,27 @@ def test_archive_logs_refuses_a_destination_it_cannot_write(tmp_path):
     with pytest.raises(CommandError) as error:
         run("archive_logs", "--age=90d", f"--destination={blocker / 'audit'}")
 
-    assert str(error.value) == (f"cannot write to the destination {blocker / 'audit'}: "
-                                "Not a directory")
+    assert str(error.value) == (
+        f"cannot write to the destination {blocker / 'audit'}: Not a directory"
+    )
     assert LogEntry.objects.filter(pk__in=[entry.pk for entry in old]).count() == 3
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--type=app"], "--type 'app': only audit can be archived (log files are rotated and "
-                     "compressed by logrotate)"),
-    (["--age=ninety"], "--age: 'ninety' is not a duration: use a number and d, h or m "
-                       "(30d, 24h)"),
-    (["--age=0m"], "--age must be more than zero"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--type=app"],
+            "--type 'app': only audit can be archived (log files are rotated and "
+            "compressed by logrotate)",
+        ),
+        (
+            ["--age=ninety"],
+            "--age: 'ninety' is not a duration: use a number and d, h or m (30d, 24h)",
+        ),
+        (["--age=0m"], "--age must be more than zero"),
+    ],
+)
 def test_archive_logs_refuses_bad_input_and_changes_nothing(tmp_path, args, message):
     make_audit_entries(3, 120)
     entries = LogEntry.objects.count()
@@ -506,8 +592,9 @@ def test_a_disk_full_while_writing_leaves_every_entry_in_the_database(tmp_path, 
     with pytest.raises(CommandError) as error:
         run("archive_logs", "--age=90d", f"--destination={tmp_path}")
 
-    assert str(error.value) == (f"could not write the archive in {tmp_path}: "
-                                "No space left on device; nothing was deleted")
+    assert str(error.value) == (
+        f"could not write the archive in {tmp_path}: No space left on device; nothing was deleted"
+    )
     assert LogEntry.objects.filter(pk__in=[entry.pk for entry in old]).count() == 6
     assert not LogEntry.objects.filter(object_repr__contains="archived to").exists()
     assert archive_files(tmp_path) == []
@@ -541,8 +628,9 @@ def test_a_file_that_does_not_read_back_as_written_deletes_nothing(tmp_path, mon
         return handle
 
     monkeypatch.setattr(cleanup.gzip, "open", losing_reader)
-    with pytest.raises(CommandError, match="does not hold the entries written; nothing was "
-                                           "deleted"):
+    with pytest.raises(
+        CommandError, match="does not hold the entries written; nothing was deleted"
+    ):
         run("archive_logs", "--age=90d", f"--destination={tmp_path}")
 
     assert LogEntry.objects.filter(pk__in=[entry.pk for entry in old]).count() == 4
@@ -557,8 +645,11 @@ def test_two_archive_runs_at_once_archive_each_entry_once(tmp_path):
     def archive(folder):
         return cleanup.archive_audit_log(timedelta(days=90), folder)["entries"]
 
-    outcomes = returned(run_together(*(lambda name=name: archive(tmp_path / name) for name in "ab"),
-                                     catch=(), timeout=60))
+    outcomes = returned(
+        run_together(
+            *(lambda name=name: archive(tmp_path / name) for name in "ab"), catch=(), timeout=60
+        )
+    )
 
     archived = []
     for name in "ab":

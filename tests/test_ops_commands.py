@@ -8,21 +8,50 @@ from django.core.management import get_commands
 from carshop.ops.toolkit import OperationsCommand
 from tests.helpers.commands import command, documented_sections, parser_options
 
-USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users",
-               "reset_password"]
-CHECKS = ["validate_config", "check_db_connection", "check_auth_config", "diagnostics",
-          "security_check", "security_scan"]
-LOGS_AND_MONITORING = ["analyze_logs", "error_report", "monitor_resources",
-                       "monitor_performance", "monitor_db_connections"]
+USER_ACCESS = ["list_users", "user_activity", "inactive_users", "disable_users", "reset_password"]
+CHECKS = [
+    "validate_config",
+    "check_db_connection",
+    "check_auth_config",
+    "diagnostics",
+    "security_check",
+    "security_scan",
+]
+LOGS_AND_MONITORING = [
+    "analyze_logs",
+    "error_report",
+    "monitor_resources",
+    "monitor_performance",
+    "monitor_db_connections",
+]
 CLEANUP = ["prune_temp_data", "cleanup_orphans", "archive_logs"]
 DATA = ["export", "import"]  # their --format is the data format (json or csv)
-APPLICATION = ["analyze_cache", "optimize_cache", "optimize_assets", "check_docs",
-               "update_changelog"]
-DATABASE = ["analyze_indexes", "optimize_indexes", "create_indexes", "analyze_queries",
-            "optimize_queries", "vacuum_database"]
+APPLICATION = [
+    "analyze_cache",
+    "optimize_cache",
+    "optimize_assets",
+    "check_docs",
+    "update_changelog",
+]
+DATABASE = [
+    "analyze_indexes",
+    "optimize_indexes",
+    "create_indexes",
+    "analyze_queries",
+    "optimize_queries",
+    "vacuum_database",
+]
 TEST_ENVIRONMENT = ["create_test_env", "test_in_isolation", "profile"]
-COMMANDS = (USER_ACCESS + CHECKS + LOGS_AND_MONITORING + CLEANUP + DATA + APPLICATION
-            + DATABASE + TEST_ENVIRONMENT)
+COMMANDS = (
+    USER_ACCESS
+    + CHECKS
+    + LOGS_AND_MONITORING
+    + CLEANUP
+    + DATA
+    + APPLICATION
+    + DATABASE
+    + TEST_ENVIRONMENT
+)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -34,10 +63,23 @@ def test_command_is_an_operations_command_with_an_example_in_its_help(name):
         assert "--format" in parser_options(name)  # every other one prints a report
 
 
-@pytest.mark.parametrize("name", ["disable_users", "reset_password", "prune_temp_data",
-                                  "cleanup_orphans", "archive_logs", "import",
-                                  "optimize_cache", "optimize_assets", "update_changelog",
-                                  "optimize_indexes", "create_indexes", "create_test_env"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "disable_users",
+        "reset_password",
+        "prune_temp_data",
+        "cleanup_orphans",
+        "archive_logs",
+        "import",
+        "optimize_cache",
+        "optimize_assets",
+        "update_changelog",
+        "optimize_indexes",
+        "create_indexes",
+        "create_test_env",
+    ],
+)
 def test_commands_that_change_data_have_a_dry_run(name):
     assert "--dry-run" in parser_options(name)
 

@@ -18,8 +18,18 @@ def test_validate_config_passes_for_the_test_environment(settings, tmp_path):
     assert error is None
     assert report["status"] == "OK"
     checks = {f["check"] for f in report["findings"]}
-    for check in ("DJANGO_ENV", "SECRET_KEY", "VAR_DIR", "LOG_DIR", "MEDIA_ROOT", "BACKUP_DIR",
-                  "database", "cache", "django checks", "ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS"):
+    for check in (
+        "DJANGO_ENV",
+        "SECRET_KEY",
+        "VAR_DIR",
+        "LOG_DIR",
+        "MEDIA_ROOT",
+        "BACKUP_DIR",
+        "database",
+        "cache",
+        "django checks",
+        "ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS",
+    ):
         assert check in checks
 
     text = io.StringIO()
@@ -46,14 +56,19 @@ def test_validate_config_fails_on_a_folder_that_cannot_be_created(settings, tmp_
 @pytest.mark.django_db
 def test_validate_config_checks_trusted_origins_against_allowed_hosts(settings):
     settings.ALLOWED_HOSTS = ["carshop.example.com", ".example.org"]
-    settings.CSRF_TRUSTED_ORIGINS = ["https://carshop.example.com", "https://shop.example.org",
-                                     "https://*.example.org", "https://elsewhere.example.net"]
+    settings.CSRF_TRUSTED_ORIGINS = [
+        "https://carshop.example.com",
+        "https://shop.example.org",
+        "https://*.example.org",
+        "https://elsewhere.example.net",
+    ]
     report, error = run_report("validate_config")
     assert error is None  # a warning, not a failure
-    warnings = [f["detail"] for f in report["findings"]
-                if f["check"] == "CSRF_TRUSTED_ORIGINS"]
-    assert warnings == ["https://elsewhere.example.net: elsewhere.example.net is not in "
-                        "ALLOWED_HOSTS, so its requests are refused"]
+    warnings = [f["detail"] for f in report["findings"] if f["check"] == "CSRF_TRUSTED_ORIGINS"]
+    assert warnings == [
+        "https://elsewhere.example.net: elsewhere.example.net is not in "
+        "ALLOWED_HOSTS, so its requests are refused"
+    ]
 
     settings.CSRF_TRUSTED_ORIGINS = ["carshop.example.com"]
     report, error = run_report("validate_config")
@@ -76,8 +91,12 @@ def test_validate_config_runs_the_deploy_checks_and_refuses_debug_in_production(
 
 @pytest.mark.django_db
 def test_validate_config_fails_when_the_cache_does_not_answer(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
     report, error = run_report("validate_config")
     assert "RedisCache does not answer" in findings(report)[("cache", "FAIL")]
     assert str(error).startswith("configuration: FAIL cache: RedisCache does not answer")
@@ -88,8 +107,10 @@ def test_validate_config_fails_on_thresholds_that_contradict_each_other(settings
     settings.MONITOR_DISK_WARN_PERCENT = 95
     settings.MONITOR_DISK_FAIL_PERCENT = 90
     report, error = run_report("validate_config")
-    assert "MONITOR_DISK_WARN_PERCENT=95 must be below MONITOR_DISK_FAIL_PERCENT=90" in findings(
-        report)[("MONITOR_DISK_PERCENT", "FAIL")]
+    assert (
+        "MONITOR_DISK_WARN_PERCENT=95 must be below MONITOR_DISK_FAIL_PERCENT=90"
+        in findings(report)[("MONITOR_DISK_PERCENT", "FAIL")]
+    )
     assert error is not None
 
 

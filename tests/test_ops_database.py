@@ -26,10 +26,12 @@ def test_check_db_connection_measures_round_trips_and_reads_the_server():
     data = report["data"]
     assert data["vendor"] == connection.vendor
     assert data["latency"]["round_trips"] == 7
-    assert 0 <= data["latency"]["min_ms"] <= data["latency"]["median_ms"] <= data["latency"][
-        "max_ms"]
-    assert data["server_version"].startswith({"sqlite": "SQLite ", "postgresql": "PostgreSQL "}[
-        connection.vendor])
+    assert (
+        0 <= data["latency"]["min_ms"] <= data["latency"]["median_ms"] <= data["latency"]["max_ms"]
+    )
+    assert data["server_version"].startswith(
+        {"sqlite": "SQLite ", "postgresql": "PostgreSQL "}[connection.vendor]
+    )
     assert data["size_bytes"] > 0
     assert data["unapplied_migrations"] == []
     assert findings(report)[("migrations", "OK")] == "all applied"
@@ -49,21 +51,32 @@ def test_check_db_connection_warns_about_unapplied_migrations():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--round-trips", "0"], "--round-trips must be 1 or more"),
-    (["--database", "replica"], "no database 'replica' in DATABASES; databases: default"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--round-trips", "0"], "--round-trips must be 1 or more"),
+        (["--database", "replica"], "no database 'replica' in DATABASES; databases: default"),
+    ],
+)
 def test_check_db_connection_refuses_bad_input(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("check_db_connection", *args, stdout=io.StringIO())
 
 
 def test_check_db_connection_exits_non_zero_with_one_line_when_the_server_is_down(tmp_path):
-    environment = {**os.environ, "DJANGO_ENV": "test",
-                   "DATABASE_URL": "postgres://carshop@127.0.0.1:1/carshop"}
+    environment = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": "postgres://carshop@127.0.0.1:1/carshop",
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "check_db_connection"], cwd=ROOT, env=environment,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "manage.py", "check_db_connection"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
@@ -109,8 +122,11 @@ def test_monitor_db_connections_counts_states_and_shows_the_longest_running_quer
         # The query is running once pg_stat_activity shows it; poll briefly for that.
         for _ in range(50):
             report, error = run_report("monitor_db_connections", "--limit", "20")
-            running = [row for row in report["data"]["longest_running"]
-                       if "ops-monitor-marker" in row["query"]]
+            running = [
+                row
+                for row in report["data"]["longest_running"]
+                if "ops-monitor-marker" in row["query"]
+            ]
             if running:
                 break
             time.sleep(0.05)

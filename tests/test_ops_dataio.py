@@ -45,8 +45,9 @@ def snapshot():
         data[model._meta.label] = list(model._base_manager.order_by("pk").values())
         for field in model._meta.many_to_many:
             through = field.remote_field.through
-            pairs = through.objects.values_list(f"{field.m2m_field_name()}_id",
-                                                f"{field.m2m_reverse_field_name()}_id")
+            pairs = through.objects.values_list(
+                f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+            )
             data[f"{model._meta.label}.{field.name}"] = sorted(pairs)
     return data
 
@@ -62,8 +63,9 @@ def empty_database():
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # rows loaded by COPY just now
-        for sql in connection.ops.sql_flush(no_style(), sorted(names), reset_sequences=True,
-                                            allow_cascade=True):
+        for sql in connection.ops.sql_flush(
+            no_style(), sorted(names), reset_sequences=True, allow_cascade=True
+        ):
             cursor.execute(sql)
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
@@ -77,23 +79,32 @@ def shop(db):
     their ledger, repair orders with invoices and payments, the car lot and deals) and a partner
     with an API key and a webhook subscription."""
     Generator(fraction=0.0005, seed=9, until=UNTIL).run()
-    partner = account_services.create_partner("Fleet Co", slug="fleet-co",
-                                              customers=Customer.objects.all()[:3])
+    partner = account_services.create_partner(
+        "Fleet Co", slug="fleet-co", customers=Customer.objects.all()[:3]
+    )
     account_services.issue_key(partner, name="nightly sync", scopes=["repairs:read"])
-    WebhookSubscription.objects.create(partner=partner, url="https://fleet.example/hook",
-                                       events=["repair_order.updated"], secret="s3cret-signing")
+    WebhookSubscription.objects.create(
+        partner=partner,
+        url="https://fleet.example/hook",
+        events=["repair_order.updated"],
+        secret="s3cret-signing",
+    )
 
 
 def test_every_carshop_model_has_a_table():
-    models = {model for app in tables.CARSHOP_APPS
-              for model in django_apps.get_app_config(app).get_models()}
+    models = {
+        model
+        for app in tables.CARSHOP_APPS
+        for model in django_apps.get_app_config(app).get_models()
+    }
     missing = sorted(model._meta.label for model in models if tables.for_model(model) is None)
     assert missing == []
 
 
 def test_unknown_table_name_lists_the_valid_ones(db, tmp_path):
-    message, _ = fails("export", "--format=json", "--tables=cars,bogus",
-                       f"--output={tmp_path / 'x.json'}")
+    message, _ = fails(
+        "export", "--format=json", "--tables=cars,bogus", f"--output={tmp_path / 'x.json'}"
+    )
     assert message.startswith("unknown table 'bogus'; tables: ")
     assert "customers" in message and "vehicles (cars)" in message and "sales (deals)" in message
     assert not (tmp_path / "x.json").exists()
@@ -128,12 +139,13 @@ def test_json_export_is_one_row_a_line_with_a_footer_and_a_cut_file_is_refused(s
     document = json.loads(path.read_text())  # one JSON document
     assert document["format"] == "carshop-export" and document["whole_database"] is True
     assert document["counts"]["repairs.repairorder"] == len(
-        [row for row in document["objects"] if row["model"] == "repairs.repairorder"])
+        [row for row in document["objects"] if row["model"] == "repairs.repairorder"]
+    )
     lines = path.read_text().splitlines()
     assert len(lines) == len(document["objects"]) + 3
 
     cut = tmp_path / "cut.json"
-    cut.write_text("\n".join(lines[:len(lines) // 2]) + "\n")
+    cut.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
     empty_database()
     message, out = fails("import", "--format=json", f"--input={cut}")
     assert "the file ends before its footer: it is incomplete" in out
@@ -149,8 +161,9 @@ def test_json_export_leaves_secrets_out_unless_asked(shop, tmp_path):
     run("export", "--format=json", f"--output={path}")
     text = path.read_text()
     assert key_hash not in text and "s3cret-signing" not in text
-    assert all("password" not in row["fields"] for row in _rows(path)
-               if row["model"] == "accounts.user")
+    assert all(
+        "password" not in row["fields"] for row in _rows(path) if row["model"] == "accounts.user"
+    )
     assert not any(value in text for value in hashes)
 
     empty_database()
@@ -168,8 +181,9 @@ def _rows(path):
 
 
 def _write(path, header_line, rows, footer_lines):
-    path.write_text("\n".join([header_line, ",\n".join(json.dumps(row) for row in rows),
-                               *footer_lines]) + "\n")
+    path.write_text(
+        "\n".join([header_line, ",\n".join(json.dumps(row) for row in rows), *footer_lines]) + "\n"
+    )
 
 
 @pytest.mark.django_db
@@ -190,15 +204,21 @@ def test_json_import_reports_each_bad_row_with_its_line_and_writes_nothing(shop,
     message, out = fails("import", "--format=json", f"--input={broken}")
     assert message == f"3 bad rows in {broken}; nothing was imported"
     reported = out.splitlines()
-    assert reported[1].startswith(f"line {bad_vin + 2}: inventory.vehicle "
-                                  f"{rows[bad_vin]['pk']}: vin: The check digit")
-    assert reported[2].startswith(f"line {missing + 2}: inventory.vehicle "
-                                  f"{rows[missing]['pk']}: vin: This field cannot be blank.")
-    assert reported[3] == (f"line {unknown_owner + 2}: inventory.vehicle "
-                           f"{rows[unknown_owner]['pk']}: owner: no customer with id 987654")
+    assert reported[1].startswith(
+        f"line {bad_vin + 2}: inventory.vehicle {rows[bad_vin]['pk']}: vin: The check digit"
+    )
+    assert reported[2].startswith(
+        f"line {missing + 2}: inventory.vehicle "
+        f"{rows[missing]['pk']}: vin: This field cannot be blank."
+    )
+    assert reported[3] == (
+        f"line {unknown_owner + 2}: inventory.vehicle "
+        f"{rows[unknown_owner]['pk']}: owner: no customer with id 987654"
+    )
     # The rows that point to the vehicle that could not be loaded are counted, not listed.
     assert reported[0].startswith("note: ") and reported[0].endswith(
-        "more rows refer to the bad rows below")
+        "more rows refer to the bad rows below"
+    )
     assert len(reported) == 4
     assert not Customer.objects.exists() and not Vehicle.objects.exists()
 
@@ -216,7 +236,8 @@ def test_json_dry_run_checks_every_row_and_writes_nothing(shop, tmp_path):
 
 @pytest.mark.django_db
 def test_json_import_refuses_a_database_with_data_unless_the_tables_asked_for_are_empty(
-        shop, tmp_path):
+    shop, tmp_path
+):
     path = tmp_path / "all.json"
     run("export", "--format=json", f"--output={path}")
     customers = Customer.objects.count()
@@ -234,6 +255,7 @@ def test_json_import_refuses_a_database_with_data_unless_the_tables_asked_for_ar
 
 # --- CSV -----------------------------------------------------------------------------------------
 
+
 def _read_csv(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -241,14 +263,36 @@ def _read_csv(path):
 
 def test_csv_round_trip_of_a_table_keeps_every_row(db, tmp_path, monkeypatch):
     for number in range(5):
-        make_customer(last_name=f"Driver{number}", first_name="Sam", email=f"s{number}@x.example",
-                      city="Springfield", consent_reminders=bool(number % 2),
-                      notes="line one\nline two, with a comma")
-    make_customer(kind=Customer.Kind.COMPANY, company_name="Fleet, Inc.", first_name="",
-                  last_name="")
-    fields = ["id", "kind", "first_name", "last_name", "company_name", "display_name", "phone",
-              "phone_other", "phone_digits", "email", "address_line", "city", "region",
-              "postal_code", "tax_id", "consent_reminders", "notes"]
+        make_customer(
+            last_name=f"Driver{number}",
+            first_name="Sam",
+            email=f"s{number}@x.example",
+            city="Springfield",
+            consent_reminders=bool(number % 2),
+            notes="line one\nline two, with a comma",
+        )
+    make_customer(
+        kind=Customer.Kind.COMPANY, company_name="Fleet, Inc.", first_name="", last_name=""
+    )
+    fields = [
+        "id",
+        "kind",
+        "first_name",
+        "last_name",
+        "company_name",
+        "display_name",
+        "phone",
+        "phone_other",
+        "phone_digits",
+        "email",
+        "address_line",
+        "city",
+        "region",
+        "postal_code",
+        "tax_id",
+        "consent_reminders",
+        "notes",
+    ]
     before = list(Customer.objects.order_by("pk").values(*fields))
     path = tmp_path / "customers.csv"
     out = run("export", "--format=csv", "--tables=customers", f"--output={path}")
@@ -259,7 +303,8 @@ def test_csv_round_trip_of_a_table_keeps_every_row(db, tmp_path, monkeypatch):
     if connection.vendor == "postgresql":  # a new database's sequence starts at 1
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_by_name_sql(
-                    no_style(), [{"table": "accounts_customer", "column": "id"}]):
+                no_style(), [{"table": "accounts_customer", "column": "id"}]
+            ):
                 cursor.execute(sql)
     monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
     operator = User.objects.create(username="ops")
@@ -319,8 +364,10 @@ def test_csv_dry_run_writes_nothing(db, tmp_path):
     path = tmp_path / "cars.csv"
     path.write_text(f"vin,make,model,owner\n{VALID_VINS[0]},Honda,Accord,{owner.pk}\n")
     out = run("import", "--format=csv", "--tables=cars", f"--input={path}", "--dry-run")
-    assert out.splitlines() == ["  vehicles                 1 new, 0 updated, 0 unchanged",
-                                "1 rows are good; dry run, nothing written"]
+    assert out.splitlines() == [
+        "  vehicles                 1 new, 0 updated, 0 unchanged",
+        "1 rows are good; dry run, nothing written",
+    ]
     assert not Vehicle.objects.exists()
 
 
@@ -334,7 +381,9 @@ def test_csv_import_refuses_tables_only_workflows_write(db, tmp_path):
 def test_csv_export_of_several_tables_writes_one_file_each(db, tmp_path):
     make_vehicle(owner=make_customer())
     out = run("export", "--format=csv", "--tables=cars,customers", f"--output={tmp_path / 'x'}")
-    assert sorted(path.name for path in (tmp_path / "x").iterdir()) == ["customers.csv",
-                                                                         "vehicles.csv"]
+    assert sorted(path.name for path in (tmp_path / "x").iterdir()) == [
+        "customers.csv",
+        "vehicles.csv",
+    ]
     assert "exported 2 rows of 2 tables" in out
     assert _read_csv(tmp_path / "x" / "vehicles.csv")[0]["vin"] == VALID_VINS[0]

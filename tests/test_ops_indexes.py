@@ -36,8 +36,11 @@ def drop_index(sql_name):
 def restore(model, name):
     """The test database is reused between runs: put a declared index back however a test
     ends."""
-    drop_invalid = (connection.vendor == "postgresql" and name in index_names(model._meta.db_table)
-                    and not _valid(name))
+    drop_invalid = (
+        connection.vendor == "postgresql"
+        and name in index_names(model._meta.db_table)
+        and not _valid(name)
+    )
     if drop_invalid:
         drop_index(name)
     if name not in index_names(model._meta.db_table):
@@ -70,7 +73,10 @@ def test_a_dropped_declared_index_is_reported_and_built_again(plate_index_droppe
     data = run_json("analyze_indexes")["data"]
     [missing] = data["missing"]
     assert (missing["name"], missing["table"], missing["source"]) == (
-        "vehicle_plate_idx", "inventory_vehicle", "inventory.Vehicle Meta.indexes")
+        "vehicle_plate_idx",
+        "inventory_vehicle",
+        "inventory.Vehicle Meta.indexes",
+    )
 
     dry, error = run_refused("optimize_indexes", "--dry-run")
     assert error is None
@@ -82,7 +88,8 @@ def test_a_dropped_declared_index_is_reported_and_built_again(plate_index_droppe
     assert action["status"] == "done"
     if connection.vendor == "postgresql":
         assert action["statements"][0].startswith(
-            'CREATE INDEX CONCURRENTLY "vehicle_plate_idx" ON "inventory_vehicle"')
+            'CREATE INDEX CONCURRENTLY "vehicle_plate_idx" ON "inventory_vehicle"'
+        )
         assert _valid("vehicle_plate_idx")
     assert "vehicle_plate_idx" in index_names("inventory_vehicle")
     assert run_json("analyze_indexes")["data"]["missing"] == []
@@ -90,8 +97,11 @@ def test_a_dropped_declared_index_is_reported_and_built_again(plate_index_droppe
 
 
 def test_create_indexes_builds_a_dropped_field_index(transactional_db):
-    name = next(item for item in index_names("accounts_customer")
-                if item.startswith("accounts_customer_phone_") and not item.endswith("_like"))
+    name = next(
+        item
+        for item in index_names("accounts_customer")
+        if item.startswith("accounts_customer_phone_") and not item.endswith("_like")
+    )
     drop_index(name)
     try:
         dry = run_json("create_indexes", "--dry-run")
@@ -103,8 +113,9 @@ def test_create_indexes_builds_a_dropped_field_index(transactional_db):
     finally:
         if name not in index_names("accounts_customer"):
             with connection.schema_editor() as editor:
-                for statement in editor._field_indexes_sql(Customer,
-                                                           Customer._meta.get_field("phone")):
+                for statement in editor._field_indexes_sql(
+                    Customer, Customer._meta.get_field("phone")
+                ):
                     if "_like" not in str(statement):
                         editor.execute(statement)
 
@@ -119,12 +130,12 @@ def test_a_duplicate_index_is_reported_and_never_dropped():
         assert row["duplicate_of"] == "vehicle_plate_idx"
         assert row["reason"] == "same definition as"
         assert row["declared"] is None
-        assert row["drop"].startswith('DROP INDEX ') and '"dup_vehicle_plate"' in row["drop"]
+        assert row["drop"].startswith("DROP INDEX ") and '"dup_vehicle_plate"' in row["drop"]
 
         out, error = run_refused("optimize_indexes")
         assert error is None
         assert "nothing to do" in out
-        assert 'DROP INDEX' in out and '"dup_vehicle_plate"' in out  # suggested, for review
+        assert "DROP INDEX" in out and '"dup_vehicle_plate"' in out  # suggested, for review
         assert "dup_vehicle_plate" in index_names("inventory_vehicle")
         run_refused("create_indexes")
         assert "dup_vehicle_plate" in index_names("inventory_vehicle")
@@ -154,8 +165,10 @@ def test_an_invalid_leftover_is_dropped_and_the_index_built_again(transactional_
     Customer.objects.create(first_name="Ada", last_name="Two")
     try:
         with connection.cursor() as cursor, pytest.raises(Exception, match="could not create"):
-            cursor.execute('CREATE UNIQUE INDEX CONCURRENTLY "customer_updated_idx" '
-                           'ON "accounts_customer" ("first_name")')
+            cursor.execute(
+                'CREATE UNIQUE INDEX CONCURRENTLY "customer_updated_idx" '
+                'ON "accounts_customer" ("first_name")'
+            )
         assert not _valid("customer_updated_idx")
         data = run_json("analyze_indexes")["data"]
         assert [item["name"] for item in data["invalid"]] == ["customer_updated_idx"]
@@ -179,16 +192,22 @@ def test_a_dropped_trigram_index_of_a_migration_is_built_again(transactional_db)
         data = run_json("analyze_indexes")["data"]
         [missing] = data["missing"]
         assert (missing["name"], missing["kind"], missing["source"]) == (
-            "vehicle_make_trgm", "trigram", "migration inventory.0004_search_trigram_indexes")
+            "vehicle_make_trgm",
+            "trigram",
+            "migration inventory.0004_search_trigram_indexes",
+        )
         report = run_json("create_indexes")
         assert report["actions"][0]["statements"] == [
-            'CREATE INDEX CONCURRENTLY IF NOT EXISTS vehicle_make_trgm ON inventory_vehicle '
-            'USING gin ((UPPER("make")) gin_trgm_ops)']
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS vehicle_make_trgm ON inventory_vehicle "
+            'USING gin ((UPPER("make")) gin_trgm_ops)'
+        ]
         assert _valid("vehicle_make_trgm")
     finally:
         with connection.cursor() as cursor:
-            cursor.execute('CREATE INDEX IF NOT EXISTS vehicle_make_trgm ON inventory_vehicle '
-                           'USING gin ((UPPER("make")) gin_trgm_ops)')
+            cursor.execute(
+                "CREATE INDEX IF NOT EXISTS vehicle_make_trgm ON inventory_vehicle "
+                'USING gin ((UPPER("make")) gin_trgm_ops)'
+            )
 
 
 @pytest.mark.postgresql
@@ -196,8 +215,9 @@ def test_a_dropped_trigram_index_of_a_migration_is_built_again(transactional_db)
 def test_creating_concurrently_inside_a_transaction_is_refused_and_changes_nothing():
     with pytest.raises(CommandError) as error:
         call_command("create_indexes", stdout=io.StringIO())
-    assert str(error.value) == ("CREATE INDEX CONCURRENTLY cannot run inside a transaction; "
-                                "run the command on its own")
+    assert str(error.value) == (
+        "CREATE INDEX CONCURRENTLY cannot run inside a transaction; run the command on its own"
+    )
 
 
 @pytest.mark.postgresql

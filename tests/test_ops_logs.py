@@ -1,6 +1,5 @@
 """Reading the JSON logs: rotated and compressed copies, periods, percentiles, endpoints."""
 
-
 import pytest
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -39,19 +38,31 @@ def test_percentile_of_one_value_is_that_value_and_of_none_is_none():
 
 def test_latency_summary_rounds_to_a_tenth_of_a_millisecond():
     summary = latency_summary([1.04, 2.0, 3.0, 5.0])
-    assert summary == {"count": 4, "p50_ms": 2.5, "p95_ms": 4.7, "p99_ms": 4.9, "max_ms": 5.0,
-                       "mean_ms": 2.8}
+    assert summary == {
+        "count": 4,
+        "p50_ms": 2.5,
+        "p95_ms": 4.7,
+        "p99_ms": 4.9,
+        "max_ms": 5.0,
+        "mean_ms": 2.8,
+    }
 
 
-@pytest.mark.parametrize(("path", "endpoint"), [
-    ("/admin/accounts/customer/123/change/", "/admin/accounts/customer/{id}/change/"),
-    ("/admin/accounts/customer/", "/admin/accounts/customer/"),
-    ("/api/v1/vehicles/1HGCM82633A004352/", "/api/v1/vehicles/{id}/"),
-    ("/api/v1/repair-orders/7/?page=2", "/api/v1/repair-orders/{id}/"),
-    ("/files/0f8fad5b-d9cb-469f-a165-70867728950e/", "/files/{id}/"),
-    ("/admin/inventory/purchaseorder/42/history/", "/admin/inventory/purchaseorder/{id}/history/"),
-    ("/api/v1/", "/api/v1/"),
-])
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [
+        ("/admin/accounts/customer/123/change/", "/admin/accounts/customer/{id}/change/"),
+        ("/admin/accounts/customer/", "/admin/accounts/customer/"),
+        ("/api/v1/vehicles/1HGCM82633A004352/", "/api/v1/vehicles/{id}/"),
+        ("/api/v1/repair-orders/7/?page=2", "/api/v1/repair-orders/{id}/"),
+        ("/files/0f8fad5b-d9cb-469f-a165-70867728950e/", "/files/{id}/"),
+        (
+            "/admin/inventory/purchaseorder/42/history/",
+            "/admin/inventory/purchaseorder/{id}/history/",
+        ),
+        ("/api/v1/", "/api/v1/"),
+    ],
+)
 def test_paths_become_endpoints_with_ids_replaced(path, endpoint):
     assert normalize_path(path) == endpoint
 
@@ -59,12 +70,22 @@ def test_paths_become_endpoints_with_ids_replaced(path, endpoint):
 def test_request_statistics_group_by_method_and_endpoint():
     now = ago(minutes=1)
     entries = [
-        {"time": now, "method": "GET", "path": f"/admin/accounts/customer/{n}/change/",
-         "status": 200, "duration_ms": float(n * 100)}
+        {
+            "time": now,
+            "method": "GET",
+            "path": f"/admin/accounts/customer/{n}/change/",
+            "status": 200,
+            "duration_ms": float(n * 100),
+        }
         for n in range(1, 11)
     ] + [
-        {"time": now, "method": "POST", "path": "/admin/accounts/customer/3/change/",
-         "status": 500, "duration_ms": 5.0},
+        {
+            "time": now,
+            "method": "POST",
+            "path": "/admin/accounts/customer/3/change/",
+            "status": 500,
+            "duration_ms": 5.0,
+        },
     ]
     stats = request_statistics(entries)
     assert stats["requests"] == 11
@@ -72,21 +93,35 @@ def test_request_statistics_group_by_method_and_endpoint():
     first, second = stats["endpoints"]
     assert first["endpoint"] == "GET /admin/accounts/customer/{id}/change/"
     assert (first["count"], first["p50_ms"], first["p95_ms"], first["p99_ms"]) == (
-        10, 550.0, 955.0, 991.0)
+        10,
+        550.0,
+        955.0,
+        991.0,
+    )
     assert second["endpoint"] == "POST /admin/accounts/customer/{id}/change/"
     assert second["server_errors"] == 1
 
 
 def test_a_log_is_read_with_its_rotated_and_compressed_copies_within_the_period(tmp_path):
-    write_log(tmp_path / "access.log.3.gz", [request(ago(days=3), "/old/", 1)],
-              compressed=True, modified=ago(days=3))
-    write_log(tmp_path / "access.log.2.gz", [request(ago(hours=30), "/a/", 1),
-                                             request(ago(hours=20), "/b/", 1)],
-              compressed=True, modified=ago(hours=20))
-    write_log(tmp_path / "access.log.1", [request(ago(hours=10), "/c/", 1), "not json {",
-                                          '["a list"]'])
-    write_log(tmp_path / "access.log", [request(ago(hours=1), "/d/", 1),
-                                        line(ago(hours=1), message="no path")])
+    write_log(
+        tmp_path / "access.log.3.gz",
+        [request(ago(days=3), "/old/", 1)],
+        compressed=True,
+        modified=ago(days=3),
+    )
+    write_log(
+        tmp_path / "access.log.2.gz",
+        [request(ago(hours=30), "/a/", 1), request(ago(hours=20), "/b/", 1)],
+        compressed=True,
+        modified=ago(hours=20),
+    )
+    write_log(
+        tmp_path / "access.log.1", [request(ago(hours=10), "/c/", 1), "not json {", '["a list"]']
+    )
+    write_log(
+        tmp_path / "access.log",
+        [request(ago(hours=1), "/d/", 1), line(ago(hours=1), message="no path")],
+    )
     write_log(tmp_path / "access.log.bak", [request(ago(hours=1), "/ignored/", 1)])
     write_log(tmp_path / "error.log", [request(ago(hours=1), "/other-log/", 1)])
 
@@ -95,8 +130,7 @@ def test_a_log_is_read_with_its_rotated_and_compressed_copies_within_the_period(
 
     assert paths == ["/b/", "/c/", "/d/", None]
     # The copy last written three days ago is not even opened.
-    assert [path.name for path in reader.files] == ["access.log.2.gz", "access.log.1",
-                                                    "access.log"]
+    assert [path.name for path in reader.files] == ["access.log.2.gz", "access.log.1", "access.log"]
     assert reader.skipped == 2
     assert reader.lines == 4
 
@@ -106,7 +140,10 @@ def test_log_files_come_oldest_first_also_with_dated_names(tmp_path):
     write_log(tmp_path / "db.log-20250102", [], modified=ago(days=1))
     write_log(tmp_path / "db.log", [])
     assert [path.name for path in log_files("db.log", tmp_path)] == [
-        "db.log-20250101.gz", "db.log-20250102", "db.log"]
+        "db.log-20250101.gz",
+        "db.log-20250102",
+        "db.log",
+    ]
 
 
 @pytest.mark.parametrize("value", ["0h", "-3d", "3 weeks", "", "24"])
@@ -123,13 +160,20 @@ def test_exception_type_and_place_come_from_the_last_frame():
 
 def test_chained_exceptions_are_placed_where_the_last_one_was_raised():
     first = traceback_text("KeyError", f"{settings.BASE_DIR}/inventory/models.py", 10)
-    second = traceback_text("django.db.utils.IntegrityError",
-                            "/srv/venv/lib/python3.11/site-packages/django/db/backends/utils.py",
-                            105, message="duplicate key\nDETAIL: Key (vin)=(X) exists.")
-    text = (f"{first}\n\nDuring handling of the above exception, another exception occurred:"
-            f"\n\n{second}")
-    assert exception_place(text) == ("django.db.utils.IntegrityError",
-                                     "django/db/backends/utils.py:105")
+    second = traceback_text(
+        "django.db.utils.IntegrityError",
+        "/srv/venv/lib/python3.11/site-packages/django/db/backends/utils.py",
+        105,
+        message="duplicate key\nDETAIL: Key (vin)=(X) exists.",
+    )
+    text = (
+        f"{first}\n\nDuring handling of the above exception, another exception occurred:"
+        f"\n\n{second}"
+    )
+    assert exception_place(text) == (
+        "django.db.utils.IntegrityError",
+        "django/db/backends/utils.py:105",
+    )
 
 
 def test_sql_literals_are_replaced_so_the_same_query_groups():

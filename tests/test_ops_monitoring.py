@@ -29,21 +29,39 @@ def log_dir(settings, tmp_path):
 def access_log(log_dir):
     # Customer change pages 100..1000 ms (p50 550, p95 955, p99 991), spread over the current
     # file and yesterday's compressed copy; logins with each status class; lines out of the period.
-    write_log(log_dir / "access.log.1.gz", [
-        request(ago(hours=30), "/admin/accounts/customer/1/change/", 99999),
-        *(request(ago(hours=20), f"/admin/accounts/customer/{n}/change/", n * 100)
-          for n in range(1, 6)),
-    ], compressed=True, modified=ago(hours=20))
-    write_log(log_dir / "access.log", [
-        *(request(ago(minutes=30), f"/admin/accounts/customer/{n}/change/", n * 100)
-          for n in range(6, 11)),
-        request(ago(minutes=20), "/admin/login/", 30, status=302, method="POST"),
-        request(ago(minutes=19), "/admin/login/", 20, status=200, method="POST"),
-        request(ago(minutes=18), "/admin/login/", 40, status=500, method="POST",
-                request_id="req-500"),
-        request(ago(minutes=17), "/admin/login/", 10, status=429, method="POST"),
-        "garbage line",
-    ])
+    write_log(
+        log_dir / "access.log.1.gz",
+        [
+            request(ago(hours=30), "/admin/accounts/customer/1/change/", 99999),
+            *(
+                request(ago(hours=20), f"/admin/accounts/customer/{n}/change/", n * 100)
+                for n in range(1, 6)
+            ),
+        ],
+        compressed=True,
+        modified=ago(hours=20),
+    )
+    write_log(
+        log_dir / "access.log",
+        [
+            *(
+                request(ago(minutes=30), f"/admin/accounts/customer/{n}/change/", n * 100)
+                for n in range(6, 11)
+            ),
+            request(ago(minutes=20), "/admin/login/", 30, status=302, method="POST"),
+            request(ago(minutes=19), "/admin/login/", 20, status=200, method="POST"),
+            request(
+                ago(minutes=18),
+                "/admin/login/",
+                40,
+                status=500,
+                method="POST",
+                request_id="req-500",
+            ),
+            request(ago(minutes=17), "/admin/login/", 10, status=429, method="POST"),
+            "garbage line",
+        ],
+    )
     return log_dir
 
 
@@ -55,8 +73,13 @@ def test_analyze_logs_counts_statuses_and_latency_percentiles_by_endpoint(access
     assert data["status_classes"] == {"2xx": 11, "3xx": 1, "4xx": 1, "5xx": 1}
     pages, logins = data["endpoints"]
     assert pages["endpoint"] == "GET /admin/accounts/customer/{id}/change/"
-    assert (pages["count"], pages["p50_ms"], pages["p95_ms"], pages["p99_ms"], pages["max_ms"]) \
-        == (10, 550.0, 955.0, 991.0, 1000.0)
+    assert (pages["count"], pages["p50_ms"], pages["p95_ms"], pages["p99_ms"], pages["max_ms"]) == (
+        10,
+        550.0,
+        955.0,
+        991.0,
+        1000.0,
+    )
     assert logins["endpoint"] == "POST /admin/login/"
     assert logins["status_classes"] == {"2xx": 1, "3xx": 1, "4xx": 1, "5xx": 1}
     assert logins["server_errors"] == 1
@@ -86,18 +109,22 @@ def test_analyze_logs_reads_what_the_application_really_logged(client, settings)
 
     data = run_json("analyze_logs", "--period", "10m", "--log-dir", real_folder, "--top", "1000")
 
-    [probe] = [row for row in data["endpoints"]
-               if row["endpoint"] == "GET /ops-analysis-probe/{id}/"]
+    [probe] = [
+        row for row in data["endpoints"] if row["endpoint"] == "GET /ops-analysis-probe/{id}/"
+    ]
     assert probe["count"] == 3 and probe["status_classes"] == {"4xx": 3}
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--period", "yesterday"], "is not a duration"),
-    (["--period", "0m"], "--period must be longer than zero"),
-    (["--top", "0"], "--top must be 1 or more"),
-    (["--log-dir", "/nonexistent/logs"], "log folder /nonexistent/logs does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period", "yesterday"], "is not a duration"),
+        (["--period", "0m"], "--period must be longer than zero"),
+        (["--top", "0"], "--top must be 1 or more"),
+        (["--log-dir", "/nonexistent/logs"], "log folder /nonexistent/logs does not exist"),
+    ],
+)
 def test_analyze_logs_refuses_bad_input(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("analyze_logs", *args, stdout=io.StringIO())
@@ -107,8 +134,12 @@ def test_analyze_logs_refuses_bad_input(log_dir, args, message):
 
 
 def error(when, exception=None, file=None, lineno=None, request_id="-", message="failed"):
-    fields = {"logger": "django.request", "message": message, "request_id": request_id,
-              "level": "ERROR"}
+    fields = {
+        "logger": "django.request",
+        "message": message,
+        "request_id": request_id,
+        "level": "ERROR",
+    }
     if exception:
         fields["exc_info"] = traceback_text(exception, file, lineno)
     return line(when, **fields)
@@ -118,19 +149,30 @@ def error(when, exception=None, file=None, lineno=None, request_id="-", message=
 def test_error_report_groups_by_exception_and_place_with_first_and_last_seen(log_dir):
     services = f"{django_settings.BASE_DIR}/repairs/services.py"
     first, last = ago(days=6), ago(hours=1)
-    write_log(log_dir / "error.log.2.gz", [
-        error(ago(days=9), "ValueError", services, 42),  # before the period
-        error(first, "ValueError", services, 42, request_id="-"),
-    ], compressed=True, modified=first)
-    write_log(log_dir / "error.log.1", [
-        error(ago(days=2), "ValueError", services, 42, request_id="req-a"),
-        error(ago(days=2), "ValueError", services, 57, request_id="req-b"),
-    ])
-    write_log(log_dir / "error.log", [
-        error(last, "ValueError", services, 42, request_id="req-c"),
-        error(ago(hours=3), "KeyError", "/srv/venv/lib/python3.11/site-packages/x/y.py", 7),
-        error(ago(hours=2), message="mail to admins failed"),
-    ])
+    write_log(
+        log_dir / "error.log.2.gz",
+        [
+            error(ago(days=9), "ValueError", services, 42),  # before the period
+            error(first, "ValueError", services, 42, request_id="-"),
+        ],
+        compressed=True,
+        modified=first,
+    )
+    write_log(
+        log_dir / "error.log.1",
+        [
+            error(ago(days=2), "ValueError", services, 42, request_id="req-a"),
+            error(ago(days=2), "ValueError", services, 57, request_id="req-b"),
+        ],
+    )
+    write_log(
+        log_dir / "error.log",
+        [
+            error(last, "ValueError", services, 42, request_id="req-c"),
+            error(ago(hours=3), "KeyError", "/srv/venv/lib/python3.11/site-packages/x/y.py", 7),
+            error(ago(hours=2), message="mail to admins failed"),
+        ],
+    )
 
     data = run_json("error_report", "--period", "7d")
 
@@ -172,11 +214,14 @@ def test_error_report_refuses_a_bad_period(log_dir):
 @pytest.mark.django_db
 def test_monitor_performance_ranks_slow_endpoints_and_counts_slow_queries(access_log):
     write_log(access_log / "db.log.1", [slow_query(ago(days=2), "SELECT 1 FROM old", 900)])
-    write_log(access_log / "db.log", [
-        slow_query(ago(hours=3), "SELECT * FROM part WHERE id = 5", 700),
-        slow_query(ago(hours=2), "SELECT * FROM part WHERE id = 9", 1200),
-        slow_query(ago(hours=1), "UPDATE stock SET qty = 3 WHERE id = 1", 600),
-    ])
+    write_log(
+        access_log / "db.log",
+        [
+            slow_query(ago(hours=3), "SELECT * FROM part WHERE id = 5", 700),
+            slow_query(ago(hours=2), "SELECT * FROM part WHERE id = 9", 1200),
+            slow_query(ago(hours=1), "UPDATE stock SET qty = 3 WHERE id = 1", 600),
+        ],
+    )
 
     data = run_json("monitor_performance", "--period", "24h", "--slow-ms", "650", "--top", "1")
 
@@ -184,13 +229,22 @@ def test_monitor_performance_ranks_slow_endpoints_and_counts_slow_queries(access
     assert data["slow_requests"] == 4  # 700, 800, 900 and 1000 ms
     [slowest] = data["slowest_endpoints"]
     assert (slowest["endpoint"], slowest["p95_ms"]) == (
-        "GET /admin/accounts/customer/{id}/change/", 955.0)
+        "GET /admin/accounts/customer/{id}/change/",
+        955.0,
+    )
     queries = data["slow_queries"]
     assert queries["count"] == 3
-    assert queries["statements"] == [{
-        "sql": "SELECT * FROM part WHERE id = ?", "count": 2, "p50_ms": 950.0, "p95_ms": 1175.0,
-        "p99_ms": 1195.0, "max_ms": 1200.0, "mean_ms": 950.0,
-    }]
+    assert queries["statements"] == [
+        {
+            "sql": "SELECT * FROM part WHERE id = ?",
+            "count": 2,
+            "p50_ms": 950.0,
+            "p95_ms": 1175.0,
+            "p99_ms": 1195.0,
+            "max_ms": 1200.0,
+            "mean_ms": 950.0,
+        }
+    ]
     text = run("monitor_performance", "--period", "24h", "--slow-ms", "650")
     assert "slower than 650 ms: 4 requests" in text
     assert "slow queries (db.log): 3" in text
@@ -198,10 +252,13 @@ def test_monitor_performance_ranks_slow_endpoints_and_counts_slow_queries(access
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--slow-ms", "0"], "--slow-ms must be more than 0"),
-    (["--period=-1h"], "is not a duration"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--slow-ms", "0"], "--slow-ms must be more than 0"),
+        (["--period=-1h"], "is not a duration"),
+    ],
+)
 def test_monitor_performance_refuses_bad_input(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("monitor_performance", *args, stdout=io.StringIO())
@@ -246,7 +303,8 @@ def test_monitor_resources_fails_on_a_full_disk_and_exits_non_zero(settings, cal
     settings.MONITOR_DISK_FAIL_PERCENT = 2
     report, error = run_report("monitor_resources", "--cpu-interval", "0.1")
     assert [f["status"] for f in report["findings"] if f["check"].startswith("disk")] == [
-        "FAIL"] * 3
+        "FAIL"
+    ] * 3
 
 
 @pytest.mark.django_db
@@ -270,11 +328,22 @@ def test_diagnostics_runs_every_section_in_one_report():
     data = json.loads(out.getvalue())
 
     sections = {section["title"]: section for section in data["sections"]}
-    assert list(sections) == ["health", "database connection", "authentication",
-                              "configuration", "resources"]
+    assert list(sections) == [
+        "health",
+        "database connection",
+        "authentication",
+        "configuration",
+        "resources",
+    ]
     health = {f["check"]: f["status"] for f in sections["health"]["findings"]}
-    assert health == {"Database": "OK", "Cache": "OK", "Storage": "OK", "DiskSpace": "OK",
-                      "LogFolder": "OK", "BackupFreshness": "OK"}
+    assert health == {
+        "Database": "OK",
+        "Cache": "OK",
+        "Storage": "OK",
+        "DiskSpace": "OK",
+        "LogFolder": "OK",
+        "BackupFreshness": "OK",
+    }
     for title in ("database connection", "authentication", "configuration"):
         assert sections[title]["status"] == "OK", sections[title]
     # The exit status follows the sections: non-zero exactly when one failed.

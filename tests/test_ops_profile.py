@@ -30,8 +30,18 @@ def test_a_page_is_profiled_as_the_user_into_a_readable_pstats_file(tmp_path, ma
     manager.refresh_from_db()
     last_login = manager.last_login
 
-    report = profile("--url", "/admin/accounts/customer/", "--user", "manager",
-                     "--repeat", "2", "--top", "5", "--output", str(output))
+    report = profile(
+        "--url",
+        "/admin/accounts/customer/",
+        "--user",
+        "manager",
+        "--repeat",
+        "2",
+        "--top",
+        "5",
+        "--output",
+        str(output),
+    )
 
     assert report["status"] == 200 and report["user"] == "manager" and report["repeat"] == 2
     stats = pstats.Stats(str(output))
@@ -61,14 +71,17 @@ def test_a_command_is_profiled(tmp_path, manager):
     assert pstats.Stats(str(output)).total_calls > 0
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--url", "/no/such/page/"], "no page at /no/such/page/"),
-    (["--url", "admin/"], "give a path that starts with /"),
-    (["--url", "/admin/", "--user", "ghost"], "no user 'ghost'"),
-    (["--command", "no_such_command"], "unknown command 'no_such_command'"),
-    (["--command", "list_users --period=banana"], "the profiled command failed"),
-    (["--repeat", "0"], "--repeat must be between 1 and 1000"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "/no/such/page/"], "no page at /no/such/page/"),
+        (["--url", "admin/"], "give a path that starts with /"),
+        (["--url", "/admin/", "--user", "ghost"], "no user 'ghost'"),
+        (["--command", "no_such_command"], "unknown command 'no_such_command'"),
+        (["--command", "list_users --period=banana"], "the profiled command failed"),
+        (["--repeat", "0"], "--repeat must be between 1 and 1000"),
+    ],
+)
 def test_bad_input_gives_one_clear_line_and_writes_nothing(tmp_path, manager, args, message):
     output = tmp_path / "bad.pstats"
     with pytest.raises(CommandError, match=message):
@@ -87,12 +100,17 @@ def test_the_guides_usage_under_python_m_cprofile_writes_the_outer_profile(tmp_p
     from django.db import connections
 
     connections.close_all()
-    result = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(output), str(manage),
-                             "profile"], env=testing.command_env(), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(output), str(manage), "profile"],
+        env=testing.command_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "an outer profiler is running" in result.stdout
     stats = pstats.Stats(str(output))
     # The outer profile holds the request to the admin index.
-    assert any(name == "index" and "admin" in filename
-               for filename, _line, name in stats.stats)
+    assert any(name == "index" and "admin" in filename for filename, _line, name in stats.stats)

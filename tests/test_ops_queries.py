@@ -23,12 +23,15 @@ def log_dir(settings, tmp_path):
 
 @pytest.mark.django_db
 def test_a_logged_slow_query_is_reported_with_its_duration(log_dir):
-    write_log(log_dir / "db.log", [
-        slow_query(ago(hours=2), "SELECT * FROM inventory_part WHERE sku = 'AB-1'", 2300.5),
-        slow_query(ago(hours=1), "SELECT * FROM inventory_part WHERE sku = 'ZZ-9'", 1500),
-        slow_query(ago(minutes=5), "SELECT 1 FROM fast", 600),  # under the threshold
-        slow_query(ago(days=3), "SELECT 1 FROM old", 9000),  # before the period
-    ])
+    write_log(
+        log_dir / "db.log",
+        [
+            slow_query(ago(hours=2), "SELECT * FROM inventory_part WHERE sku = 'AB-1'", 2300.5),
+            slow_query(ago(hours=1), "SELECT * FROM inventory_part WHERE sku = 'ZZ-9'", 1500),
+            slow_query(ago(minutes=5), "SELECT 1 FROM fast", 600),  # under the threshold
+            slow_query(ago(days=3), "SELECT 1 FROM old", 9000),  # before the period
+        ],
+    )
 
     data = run_json("analyze_queries", "--threshold=1.0", "--period=24h")
 
@@ -48,8 +51,11 @@ def test_a_logged_slow_query_is_reported_with_its_duration(log_dir):
 def test_pg_stat_statements_is_used_or_its_absence_explained(log_dir):
     stats = run_json("analyze_queries")["pg_stat_statements"]
     if connection.vendor == "sqlite":
-        assert stats == {"available": False, "statements": [],
-                         "note": "SQLite has no pg_stat_statements: db.log only"}
+        assert stats == {
+            "available": False,
+            "statements": [],
+            "note": "SQLite has no pg_stat_statements: db.log only",
+        }
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
@@ -103,11 +109,14 @@ def test_running_on_sqlite_says_it_needs_postgresql():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--threshold=0"], "--threshold must be more than 0 seconds, got 0"),
-    (["--top=0"], "--top must be 1 or more, got 0"),
-    (["--period=soon"], "is not a duration"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold=0"], "--threshold must be more than 0 seconds, got 0"),
+        (["--top=0"], "--top must be 1 or more, got 0"),
+        (["--period=soon"], "is not a duration"),
+    ],
+)
 def test_bad_input_is_refused_in_one_line(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         run("analyze_queries", *args)
@@ -116,10 +125,17 @@ def test_bad_input_is_refused_in_one_line(log_dir, args, message):
 @pytest.mark.django_db
 def test_optimize_queries_suggests_an_index_for_a_scan_filtered_on_a_column(log_dir):
     fill_customers()
-    write_log(log_dir / "db.log", [slow_query(
-        ago(minutes=10),
-        'SELECT "accounts_customer"."id" FROM "accounts_customer" '
-        "WHERE \"accounts_customer\".\"first_name\" = 'First7'", 1800)])
+    write_log(
+        log_dir / "db.log",
+        [
+            slow_query(
+                ago(minutes=10),
+                'SELECT "accounts_customer"."id" FROM "accounts_customer" '
+                'WHERE "accounts_customer"."first_name" = \'First7\'',
+                1800,
+            )
+        ],
+    )
 
     data = run_json("optimize_queries", "--threshold=1.0", "--min-rows=1000")
 
@@ -128,8 +144,10 @@ def test_optimize_queries_suggests_an_index_for_a_scan_filtered_on_a_column(log_
     [suggestion] = [row for row in statement["suggestions"] if row["kind"] == "index"]
     assert (suggestion["table"], suggestion["columns"]) == ("accounts_customer", ["first_name"])
     how = "CONCURRENTLY " if connection.vendor == "postgresql" else ""
-    assert suggestion["sql"] == (f'CREATE INDEX {how}"accounts_customer_first_name_idx" ON '
-                                 f'"accounts_customer" ("first_name");')
+    assert suggestion["sql"] == (
+        f'CREATE INDEX {how}"accounts_customer_first_name_idx" ON '
+        f'"accounts_customer" ("first_name");'
+    )
     text = run("optimize_queries", "--threshold=1.0", "--min-rows=1000")
     assert "suggest (index): " in text and "accounts_customer(first_name)" in text
 
@@ -141,10 +159,17 @@ def test_optimize_queries_suggests_an_index_for_a_scan_filtered_on_a_column(log_
 @pytest.mark.django_db
 def test_an_indexed_filter_gets_no_index_suggestion(log_dir):
     fill_customers()
-    write_log(log_dir / "db.log", [slow_query(
-        ago(minutes=10),
-        'SELECT "accounts_customer"."id" FROM "accounts_customer" '
-        "WHERE \"accounts_customer\".\"display_name\" = 'Last7, First7'", 1800)])
+    write_log(
+        log_dir / "db.log",
+        [
+            slow_query(
+                ago(minutes=10),
+                'SELECT "accounts_customer"."id" FROM "accounts_customer" '
+                'WHERE "accounts_customer"."display_name" = \'Last7, First7\'',
+                1800,
+            )
+        ],
+    )
     [statement] = run_json("optimize_queries", "--min-rows=1000")["statements"]
     assert statement["status"] == "explained"
     assert not [row for row in statement["suggestions"] if row["kind"] == "index"]
@@ -153,15 +178,24 @@ def test_an_indexed_filter_gets_no_index_suggestion(log_dir):
 @pytest.mark.django_db
 def test_writes_are_never_explained_nor_run(log_dir):
     customer = Customer.objects.create(first_name="Ada", last_name="Lovelace")
-    write_log(log_dir / "db.log", [
-        slow_query(ago(minutes=3), "UPDATE accounts_customer SET first_name = 'X' "  # noqa: S608
-                                   f"WHERE id = {customer.pk}", 3000),
-        slow_query(ago(minutes=2), "SELECT 1; DELETE FROM accounts_customer", 2000),
-    ])
+    write_log(
+        log_dir / "db.log",
+        [
+            slow_query(
+                ago(minutes=3),
+                "UPDATE accounts_customer SET first_name = 'X' "  # noqa: S608
+                f"WHERE id = {customer.pk}",
+                3000,
+            ),
+            slow_query(ago(minutes=2), "SELECT 1; DELETE FROM accounts_customer", 2000),
+        ],
+    )
     data = run_json("optimize_queries")
     notes = {row["sql"].split()[0]: (row["status"], row["note"]) for row in data["statements"]}
-    assert notes["UPDATE"] == ("skipped",
-                               "UPDATE statement: EXPLAIN runs on SELECT statements only")
+    assert notes["UPDATE"] == (
+        "skipped",
+        "UPDATE statement: EXPLAIN runs on SELECT statements only",
+    )
     assert notes["SELECT"] == ("skipped", "more than one statement: not explained")
     customer.refresh_from_db()
     assert customer.first_name == "Ada"
@@ -171,9 +205,17 @@ def test_writes_are_never_explained_nor_run(log_dir):
 @pytest.mark.django_db
 def test_a_statement_with_parameters_gets_a_generic_plan_or_a_note(log_dir):
     fill_customers(50)
-    write_log(log_dir / "db.log", [slow_query(
-        ago(minutes=1), 'SELECT "accounts_customer"."id" FROM "accounts_customer" '
-                        'WHERE "accounts_customer"."first_name" = %s', 1200)])
+    write_log(
+        log_dir / "db.log",
+        [
+            slow_query(
+                ago(minutes=1),
+                'SELECT "accounts_customer"."id" FROM "accounts_customer" '
+                'WHERE "accounts_customer"."first_name" = %s',
+                1200,
+            )
+        ],
+    )
     [statement] = run_json("optimize_queries")["statements"]
     if connection.vendor == "sqlite":
         assert statement["status"] == "explained"
@@ -183,6 +225,8 @@ def test_a_statement_with_parameters_gets_a_generic_plan_or_a_note(log_dir):
         assert statement["note"] == "generic plan (parameter values unknown)"
     else:
         assert statement["status"] == "skipped"
-        assert statement["note"].startswith("has 1 parameters whose values were not logged; "
-                                             "generic plans (EXPLAIN (GENERIC_PLAN)) need "
-                                             "PostgreSQL 16 or later")
+        assert statement["note"].startswith(
+            "has 1 parameters whose values were not logged; "
+            "generic plans (EXPLAIN (GENERIC_PLAN)) need "
+            "PostgreSQL 16 or later"
+        )

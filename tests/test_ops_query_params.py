@@ -20,8 +20,11 @@ def db_log(settings, tmp_path):
     settings.LOG_DIR = tmp_path
     settings.SLOW_QUERY_MS = 0
     logger = logging.getLogger("carshop.db")
-    [configured] = [handler for handler in logger.handlers
-                    if getattr(handler, "baseFilename", "").endswith("db.log")]
+    [configured] = [
+        handler
+        for handler in logger.handlers
+        if getattr(handler, "baseFilename", "").endswith("db.log")
+    ]
     handler = logging.FileHandler(tmp_path / "db.log", encoding="utf-8")
     handler.setFormatter(configured.formatter)
     for log_filter in configured.filters:
@@ -37,10 +40,13 @@ def entries(path):
 
 
 def customers_named_first7(data):
-    [statement] = [row for row in data["statements"] if row["source"] == "db.log"
-                   and row["sql"].startswith('SELECT COUNT(*) AS "__count" FROM '
-                                             '"accounts_customer"')
-                   and '"accounts_customer"."first_name" = %s' in row["sql"]]
+    [statement] = [
+        row
+        for row in data["statements"]
+        if row["source"] == "db.log"
+        and row["sql"].startswith('SELECT COUNT(*) AS "__count" FROM "accounts_customer"')
+        and '"accounts_customer"."first_name" = %s' in row["sql"]
+    ]
     return statement
 
 
@@ -50,12 +56,16 @@ def test_a_slow_orm_query_is_explained_with_the_values_it_ran_with(db_log):
     db_log.write_text("")  # only what follows: the page's query
     assert Customer.objects.filter(first_name="First7").count() == 1
 
-    [logged] = [entry for entry in entries(db_log)
-                if '"accounts_customer"."first_name" = %s' in entry["sql"]]
+    [logged] = [
+        entry
+        for entry in entries(db_log)
+        if '"accounts_customer"."first_name" = %s' in entry["sql"]
+    ]
     assert logged["params"] == ["First7"]
 
     statement = customers_named_first7(
-        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50"))
+        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50")
+    )
     assert statement["status"] == "explained", statement["note"]
     assert statement["note"] == "planned with the logged parameter values"
     assert any("accounts_customer" in line for line in statement["plan"])
@@ -71,13 +81,15 @@ def test_on_postgresql_the_plan_is_concrete_even_before_version_16(db_log):
     Customer.objects.filter(first_name="First7").count()
 
     statement = customers_named_first7(
-        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50"))
+        run_json("optimize_queries", "--threshold=0.00001", "--min-rows=1000", "--top=50")
+    )
     assert statement["status"] == "explained", statement["note"]
     # The value the query ran with is in the plan: a scan filtered on 'First7'.
     [scan] = [line for line in statement["plan"] if "Seq Scan on accounts_customer" in line]
     assert "'First7'" in scan
-    assert [row["columns"] for row in statement["suggestions"] if row["kind"] == "index"] \
-        == [["first_name"]]
+    assert [row["columns"] for row in statement["suggestions"] if row["kind"] == "index"] == [
+        ["first_name"]
+    ]
 
 
 @pytest.mark.django_db
@@ -90,14 +102,21 @@ def test_a_password_never_reaches_the_log(db_log):
 
 
 def test_secret_columns_are_masked_wherever_the_placeholder_is():
-    insert = ('INSERT INTO "t" ("name", "api_token", "note") VALUES (%s, %s, %s), '
-              "(%s, %s, %s)")
-    assert safe_params(insert, ["a", "tok1", "n", "b", "tok2", "m"]) \
-        == ["a", MASKED, "n", "b", MASKED, "m"]
+    insert = 'INSERT INTO "t" ("name", "api_token", "note") VALUES (%s, %s, %s), (%s, %s, %s)'
+    assert safe_params(insert, ["a", "tok1", "n", "b", "tok2", "m"]) == [
+        "a",
+        MASKED,
+        "n",
+        "b",
+        MASKED,
+        "m",
+    ]
     update = 'UPDATE "t" SET "secret" = %s, "label" = %s WHERE "t"."id" IN (%s, %s)'
     assert safe_params(update, ["s3cr3t", "x", 1, 2]) == [MASKED, "x", 1, 2]
-    like = ('SELECT 1 FROM "t" WHERE UPPER("t"."session_key"::text) LIKE UPPER(%s) '
-            "AND \"t\".\"note\" LIKE '50%%' AND \"t\".\"n\" = %s")
+    like = (
+        'SELECT 1 FROM "t" WHERE UPPER("t"."session_key"::text) LIKE UPPER(%s) '
+        'AND "t"."note" LIKE \'50%%\' AND "t"."n" = %s'
+    )
     assert safe_params(like, ["abc", 3]) == [MASKED, 3]
 
 
@@ -112,13 +131,12 @@ def test_parameters_are_bounded():
 
 @pytest.mark.django_db
 def test_logging_in_leaves_no_password_hash_or_session_in_the_log(db_log, client):
-    user = get_user_model().objects.create_user("robin", password="Robin-s3cret-pw",
-                                                is_staff=True)
+    user = get_user_model().objects.create_user("robin", password="Robin-s3cret-pw", is_staff=True)
     db_log.write_text("")
 
-    response = client.post("/admin/login/", {"username": "robin",
-                                             "password": "Robin-s3cret-pw",
-                                             "next": "/admin/"})
+    response = client.post(
+        "/admin/login/", {"username": "robin", "password": "Robin-s3cret-pw", "next": "/admin/"}
+    )
 
     assert response.status_code == 302, "the login should have worked"
     text = db_log.read_text(encoding="utf-8")

@@ -32,9 +32,13 @@ def server_settings(settings):
     settings.WEBHOOK_ALLOW_INSECURE_URLS = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     # A cache every worker shares (the API's rate limits are counted in it): judged, not used.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/15",
-                                   "KEY_PREFIX": "carshop-test-security-check"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": "carshop-test-security-check",
+        }
+    }
     return settings
 
 
@@ -48,10 +52,20 @@ def test_security_check_passes_when_the_settings_are_fit_for_a_server(server_set
     assert findings(report, "FAIL") == {}
     assert findings(report, "WARN") == {}
     checks = {f["check"] for f in report["findings"]}
-    for check in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_HSTS_SECONDS",
-                  "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "minimum password length",
-                  "AXES_FAILURE_LIMIT", "TRUSTED_PROXY_COUNT", "django checks", "superusers",
-                  "API keys"):
+    for check in (
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "minimum password length",
+        "AXES_FAILURE_LIMIT",
+        "TRUSTED_PROXY_COUNT",
+        "django checks",
+        "superusers",
+        "API keys",
+    ):
         assert check in checks
 
 
@@ -62,8 +76,11 @@ def test_security_check_passes_when_the_settings_are_fit_for_a_server(server_set
         ({"DEBUG": True}, "DEBUG", "True on a server shows tracebacks"),
         ({"SECRET_KEY": "short-key"}, "SECRET_KEY", "too weak: 9 characters"),
         ({"SECRET_KEY": "django-insecure-" + STRONG_KEY}, "SECRET_KEY", "a published key"),
-        ({"SECRET_KEY": "replace-with-50-random-characters" + STRONG_KEY}, "SECRET_KEY",
-         "a published key"),
+        (
+            {"SECRET_KEY": "replace-with-50-random-characters" + STRONG_KEY},
+            "SECRET_KEY",
+            "a published key",
+        ),
         ({"SECRET_KEY_FALLBACKS": ["old"]}, "SECRET_KEY_FALLBACKS", "key 1 of 1 is weak"),
         ({"ALLOWED_HOSTS": ["*"]}, "ALLOWED_HOSTS", "'*' answers to any host name"),
         ({"SESSION_COOKIE_SECURE": False}, "SESSION_COOKIE_SECURE", "also sent over plain HTTP"),
@@ -90,8 +107,14 @@ def test_security_check_fails_in_any_environment_with_development_settings(setti
     settings.DEBUG = True
     report, error = run_report("security_check")
     failed = {check for check, _status in findings(report, "FAIL")}
-    assert {"DEBUG", "SECRET_KEY", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-            "PASSWORD_HASHERS", "accounts.E001"} <= failed
+    assert {
+        "DEBUG",
+        "SECRET_KEY",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "PASSWORD_HASHERS",
+        "accounts.E001",
+    } <= failed
     assert findings(report)[("DJANGO_ENV", "OK")] == "test (judged as a server would be)"
     assert error is not None
 
@@ -120,10 +143,12 @@ def test_security_check_warns_on_weaker_choices(server_settings, override, warni
 
 @pytest.mark.django_db
 def test_security_check_reports_dormant_superusers_and_unused_or_misused_keys(
-        server_settings, make_user):
+    server_settings, make_user
+):
     now = timezone.now()
     make_user("recent", superuser=True).__class__.objects.filter(username="recent").update(
-        last_login=now - timedelta(days=3))
+        last_login=now - timedelta(days=3)
+    )
     dormant = make_user("dormant", superuser=True)
     type(dormant).objects.filter(pk=dormant.pk).update(last_login=now - timedelta(days=120))
     make_user("clerk")  # not a superuser: not reported
@@ -131,15 +156,16 @@ def test_security_check_reports_dormant_superusers_and_unused_or_misused_keys(
     _partner, idle, _plain = partner_with_key("Idle Marketplace", scopes=("listings:read",))
     PartnerKey.objects.filter(pk=idle.pk).update(created_at=now - timedelta(days=45))
     _partner, fresh, _plain = partner_with_key("Fresh Fleet")  # issued today: not yet reported
-    _partner, ended, _plain = partner_with_key(
-        "Ended Insurer", expires_at=now + timedelta(days=1))
-    PartnerKey.objects.filter(pk=ended.pk).update(expires_at=now - timedelta(days=10),
-                                                  last_used_at=now - timedelta(days=2))
+    _partner, ended, _plain = partner_with_key("Ended Insurer", expires_at=now + timedelta(days=1))
+    PartnerKey.objects.filter(pk=ended.pk).update(
+        expires_at=now - timedelta(days=10), last_used_at=now - timedelta(days=2)
+    )
 
     report, error = run_report("security_check")
 
     assert findings(report)[("superusers", "WARN")].startswith(
-        "1 of 2 not logged in for 90 days: dormant")
+        "1 of 2 not logged in for 90 days: dormant"
+    )
     never = findings(report)[("API keys never used", "WARN")]
     assert f"idle-marketplace/{idle.prefix}" in never and fresh.prefix not in never
     used_after_end = findings(report)[("API keys used after their end", "FAIL")]
@@ -207,21 +233,25 @@ def test_security_scan_fails_on_a_planted_insecure_pattern(planted_package):
     report, error = run_report("security_scan", "--offline", "--path", str(planted_package))
 
     shell = planted_package / "shell.py"
-    code_findings = {key: detail for key, detail in findings(report).items()
-                     if key[0].startswith("B")}
+    code_findings = {
+        key: detail for key, detail in findings(report).items() if key[0].startswith("B")
+    }
     assert set(code_findings) == {(f"B602 {shell}:6", "FAIL"), (f"B403 {shell}:14", "WARN")}
     assert code_findings[(f"B602 {shell}:6", "FAIL")].startswith(
-        "HIGH: subprocess call with shell=True")
+        "HIGH: subprocess call with shell=True"
+    )
     assert code_findings[(f"B403 {shell}:14", "WARN")].startswith("LOW: ")  # import pickle
     # pickle.loads (B301) is marked # nosec; the SQL is reviewed with ruff's noqa of S608.
     summary = findings(report)[("code", "WARN")]
-    assert summary.endswith("1 high, 0 medium, 1 low; "
-                            "1 reviewed (ruff noqa / per-file-ignores), 1 # nosec")
+    assert summary.endswith(
+        "1 high, 0 medium, 1 low; 1 reviewed (ruff noqa / per-file-ignores), 1 # nosec"
+    )
     [reviewed] = report["data"]["code"]["reviewed"]
     assert (reviewed["rule"], reviewed["line"]) == ("B608", 10)
     assert reviewed["reviewed"] == "# noqa: S608 on line 10"
-    assert str(error) == (f"security scan: FAIL B602 {shell}:6: "
-                          f"{code_findings[(f'B602 {shell}:6', 'FAIL')]}")
+    assert str(error) == (
+        f"security scan: FAIL B602 {shell}:6: {code_findings[(f'B602 {shell}:6', 'FAIL')]}"
+    )
 
 
 @pytest.mark.django_db
@@ -231,12 +261,21 @@ def test_security_scan_finds_nothing_unreviewed_in_the_product():
     assert report["data"]["code"]["issues"] == []
     assert findings(report)[("dependencies", "OK")].startswith("not audited (--offline)")
     paths = report["data"]["code"]["paths"]
-    assert {"carshop", "core", "accounts", "inventory", "repairs", "sales", "reports",
-            "deploy"} == set(paths)
+    assert {
+        "carshop",
+        "core",
+        "accounts",
+        "inventory",
+        "repairs",
+        "sales",
+        "reports",
+        "deploy",
+    } == set(paths)
     # The backup code's SQL from introspected names is reviewed in pyproject.toml for ruff.
-    assert any(item["reviewed"].startswith(
-                   "pyproject.toml ruff per-file-ignores carshop/ops/backups")
-               for item in report["data"]["code"]["reviewed"])
+    assert any(
+        item["reviewed"].startswith("pyproject.toml ruff per-file-ignores carshop/ops/backups")
+        for item in report["data"]["code"]["reviewed"]
+    )
 
 
 def test_security_scan_refuses_a_folder_that_does_not_exist(tmp_path):
@@ -254,13 +293,17 @@ DJANGO_ADVISORY = {
     "aliases": ["CVE-2021-31542", "PYSEC-2021-7"],
     "summary": "Path Traversal in Django",
     "details": "MultiPartParser, UploadedFile, and FieldFile allowed directory traversal via "
-               "uploaded files with suitably crafted file names.",
+    "uploaded files with suitably crafted file names.",
     "published": "2021-05-06T17:29:00Z",
-    "affected": [{
-        "package": {"ecosystem": "PyPI", "name": "django"},
-        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.2"}, {"fixed": "3.2.1"}]}],
-        "versions": ["3.2"],
-    }],
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "django"},
+            "ranges": [
+                {"type": "ECOSYSTEM", "events": [{"introduced": "3.2"}, {"fixed": "3.2.1"}]}
+            ],
+            "versions": ["3.2"],
+        }
+    ],
 }
 
 
@@ -276,10 +319,14 @@ class LocalOSV:
                 query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.queries.append(query)
                 name, version = query["package"]["name"], query["version"]
-                vulns = [advisory for advisory in advisories
-                         if any(affected["package"]["name"] == name
-                                and version in affected["versions"]
-                                for affected in advisory["affected"])]
+                vulns = [
+                    advisory
+                    for advisory in advisories
+                    if any(
+                        affected["package"]["name"] == name and version in affected["versions"]
+                        for affected in advisory["affected"]
+                    )
+                ]
                 body = json.dumps({"vulns": vulns} if vulns else {}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -306,8 +353,9 @@ class LocalOSV:
 @pytest.fixture
 def planted_requirements(tmp_path):
     """A requirements file that includes another, with one vulnerable pin among safe ones."""
-    (tmp_path / "base.txt").write_text("Django==3.2           # the vulnerable pin\n"
-                                       "vininfo==1.11.0\n")
+    (tmp_path / "base.txt").write_text(
+        "Django==3.2           # the vulnerable pin\nvininfo==1.11.0\n"
+    )
     top = tmp_path / "production.txt"
     top.write_text("-r base.txt\ngunicorn==27.0.1\nsomething-unpinned>=1.0\n")
     clean = tmp_path / "clean"
@@ -320,14 +368,25 @@ def planted_requirements(tmp_path):
 def test_security_scan_reports_a_planted_vulnerable_requirement(planted_requirements):
     requirements, clean = planted_requirements
     with LocalOSV([DJANGO_ADVISORY]) as osv:
-        report, error = run_report("security_scan", "--requirement", str(requirements),
-                                   "--osv-url", osv.url, "--path", str(clean))
+        report, error = run_report(
+            "security_scan",
+            "--requirement",
+            str(requirements),
+            "--osv-url",
+            osv.url,
+            "--path",
+            str(clean),
+        )
 
     assert sorted(query["package"]["name"] for query in osv.queries) == [
-        "django", "gunicorn", "vininfo"]
+        "django",
+        "gunicorn",
+        "vininfo",
+    ]
     detail = findings(report)[("Django==3.2", "FAIL")]
-    assert detail == ("PYSEC-2021-7 (CVE-2021-31542): fixed in 3.2.1; "
-                      f"{requirements.parent / 'base.txt'}")
+    assert detail == (
+        f"PYSEC-2021-7 (CVE-2021-31542): fixed in 3.2.1; {requirements.parent / 'base.txt'}"
+    )
     assert "'something-unpinned>=1.0'" in findings(report)[("requirements", "WARN")]
     [vulnerable] = report["data"]["dependencies"]["vulnerable"]
     assert vulnerable["description"] == "Path Traversal in Django"
@@ -335,18 +394,19 @@ def test_security_scan_reports_a_planted_vulnerable_requirement(planted_requirem
 
 
 @pytest.mark.django_db
-def test_security_scan_passes_when_no_pin_is_known_to_be_vulnerable(planted_requirements,
-                                                                     tmp_path):
+def test_security_scan_passes_when_no_pin_is_known_to_be_vulnerable(planted_requirements, tmp_path):
     _requirements, clean = planted_requirements
     safe = tmp_path / "safe.txt"
     safe.write_text("Django==5.2.19\n")
     with LocalOSV([DJANGO_ADVISORY]) as osv:
-        report, error = run_report("security_scan", "--requirement", str(safe),
-                                   "--osv-url", osv.url, "--path", str(clean))
+        report, error = run_report(
+            "security_scan", "--requirement", str(safe), "--osv-url", osv.url, "--path", str(clean)
+        )
     assert error is None
     assert report["status"] == "OK"
     assert findings(report)[("dependencies", "OK")] == (
-        f"no known vulnerability in {osv.url}: 1 audited of 1 pinned in {safe}")
+        f"no known vulnerability in {osv.url}: 1 audited of 1 pinned in {safe}"
+    )
 
 
 def _closed_port():
@@ -356,12 +416,12 @@ def _closed_port():
 
 
 @pytest.mark.django_db
-def test_security_scan_fails_when_the_vulnerability_data_cannot_be_reached(
-        planted_requirements):
+def test_security_scan_fails_when_the_vulnerability_data_cannot_be_reached(planted_requirements):
     requirements, clean = planted_requirements
     url = f"http://127.0.0.1:{_closed_port()}/v1/query"
-    report, error = run_report("security_scan", "--requirement", str(requirements),
-                               "--osv-url", url, "--path", str(clean))
+    report, error = run_report(
+        "security_scan", "--requirement", str(requirements), "--osv-url", url, "--path", str(clean)
+    )
     # An audit that could not run is an unknown result, not a pass: cron must see it.
     detail = findings(report)[("dependencies", "FAIL")]
     assert detail.startswith(f"not audited: {url} cannot be reached (no network?)")
@@ -378,12 +438,23 @@ def test_a_dependency_audit_with_no_data_for_any_package_fails(tmp_path):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("vininfo==1.11.0\ngunicorn==23.0.0\n")
     pins = read_requirements([requirements]).pins
-    audit = {"dependencies": [
-        {"name": name, "skip_reason": f"Dependency not found on PyPI and could not be audited: "
-                                      f"{name} ({version})"}
-        for name, version in (("vininfo", "1.11.0"), ("gunicorn", "23.0.0"))], "fixes": []}
-    partly = {"dependencies": [audit["dependencies"][0],
-                               {"name": "gunicorn", "version": "23.0.0", "vulns": []}]}
+    audit = {
+        "dependencies": [
+            {
+                "name": name,
+                "skip_reason": f"Dependency not found on PyPI and could not be audited: "
+                f"{name} ({version})",
+            }
+            for name, version in (("vininfo", "1.11.0"), ("gunicorn", "23.0.0"))
+        ],
+        "fixes": [],
+    }
+    partly = {
+        "dependencies": [
+            audit["dependencies"][0],
+            {"name": "gunicorn", "version": "23.0.0", "vulns": []},
+        ]
+    }
 
     none_audited, some_audited = Report("scan"), Report("scan")
     for report in (none_audited, some_audited):
@@ -393,8 +464,10 @@ def test_a_dependency_audit_with_no_data_for_any_package_fails(tmp_path):
 
     [finding] = none_audited.findings
     assert (finding.status, finding.check) == ("FAIL", "dependencies")
-    assert finding.detail.startswith("not audited: none of 2 packages, PyPI's vulnerability "
-                                     "data had no data for them (vininfo, gunicorn)")
+    assert finding.detail.startswith(
+        "not audited: none of 2 packages, PyPI's vulnerability "
+        "data had no data for them (vininfo, gunicorn)"
+    )
     assert [f.status for f in some_audited.findings] == ["WARN", "OK"]
 
 
@@ -402,11 +475,13 @@ def test_a_dependency_audit_with_no_data_for_any_package_fails(tmp_path):
 def test_security_scan_against_pypi_finds_the_planted_requirement(planted_requirements):
     """Network: PyPI's own vulnerability data. Skipped where it does not answer."""
     requirements, clean = planted_requirements
-    report, _error = run_report("security_scan", "--requirement", str(requirements),
-                                "--path", str(clean))
+    report, _error = run_report(
+        "security_scan", "--requirement", str(requirements), "--path", str(clean)
+    )
     vulnerable = report["data"]["dependencies"]["vulnerable"]
     audited = {item["name"] for item in report["data"]["dependencies"]["not_audited"]}
-    if not vulnerable and ({"Django", "django"} & audited
-                           or statuses(report, "dependencies") == ["FAIL"]):
+    if not vulnerable and (
+        {"Django", "django"} & audited or statuses(report, "dependencies") == ["FAIL"]
+    ):
         pytest.skip("PyPI's vulnerability data is not reachable from here")
     assert any("CVE-2021-31542" in item["aliases"] for item in vulnerable)

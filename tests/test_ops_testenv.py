@@ -22,11 +22,23 @@ from sales.models import Lead
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Anonymized or removed on purpose: their rows differ (or go) in the copy.
-CHANGED_TABLES = {"django_session", "axes_accesslog", "axes_accessattempt",
-                  "axes_accessfailurelog", "axes_accessattemptexpiration"}
+CHANGED_TABLES = {
+    "django_session",
+    "axes_accesslog",
+    "axes_accessattempt",
+    "axes_accessfailurelog",
+    "axes_accessattemptexpiration",
+}
 # Tables whose every column is compared between the live database and the copy: no personal data.
-UNCHANGED_TABLES = ("repairs_repairorder", "repairs_laborline", "sales_deal", "inventory_part",
-                    "inventory_stockmovement", "accounts_user_groups", "repairs_payment")
+UNCHANGED_TABLES = (
+    "repairs_repairorder",
+    "repairs_laborline",
+    "sales_deal",
+    "inventory_part",
+    "inventory_stockmovement",
+    "accounts_user_groups",
+    "repairs_payment",
+)
 
 
 def copy_name(suffix="copy"):
@@ -63,24 +75,42 @@ def shop():
     empty: a company with a tax id, a deleted customer (alive only in the audit log), a
     partner's contact, a webhook, a lead's message, a job authorized on the phone."""
     call_command("seed_demo", "--seed", "1", "--scale", "1", stdout=io.StringIO())
-    Customer.objects.create(kind="company", company_name="Quackenbush Haulage Ltd",
-                            first_name="Zebediah", last_name="Quackenbush",
-                            email="zeb@quackenbush-haulage.test", phone="+44 20 7946 0321",
-                            phone_other="07700 900123", address_line="17 Wharf Lane",
-                            postal_code="QB1 7ZZ", tax_id="GB999888777",
-                            notes="Zebediah prefers calls after 5pm")
-    gone = Customer.objects.create(first_name="Philomena", last_name="Vandersloot",
-                                   email="philomena@vandersloot.test", phone="0161 496 0999")
+    Customer.objects.create(
+        kind="company",
+        company_name="Quackenbush Haulage Ltd",
+        first_name="Zebediah",
+        last_name="Quackenbush",
+        email="zeb@quackenbush-haulage.test",
+        phone="+44 20 7946 0321",
+        phone_other="07700 900123",
+        address_line="17 Wharf Lane",
+        postal_code="QB1 7ZZ",
+        tax_id="GB999888777",
+        notes="Zebediah prefers calls after 5pm",
+    )
+    gone = Customer.objects.create(
+        first_name="Philomena",
+        last_name="Vandersloot",
+        email="philomena@vandersloot.test",
+        phone="0161 496 0999",
+    )
     gone.delete()
     partner = Partner.objects.get(slug="metro-fleet-services")
     Partner.objects.filter(pk=partner.pk).update(
-        contact_name="Ignatius Fotheringham", contact_email="ignatius@metrofleet.test",
-        contact_phone="+1 312 555 0177")
-    WebhookSubscription.objects.create(partner=partner, url="https://hooks.metrofleet.test/in",
-                                       secret="s3cr3t-webhook-key", events=["invoice.created"])
+        contact_name="Ignatius Fotheringham",
+        contact_email="ignatius@metrofleet.test",
+        contact_phone="+1 312 555 0177",
+    )
+    WebhookSubscription.objects.create(
+        partner=partner,
+        url="https://hooks.metrofleet.test/in",
+        secret="s3cr3t-webhook-key",
+        events=["invoice.created"],
+    )
     lead = Lead.objects.order_by("pk").first()
     Lead.objects.filter(pk=lead.pk).update(
-        message="Call Zebediah on +44 20 7946 0321 please", notes="met Zebediah Quackenbush")
+        message="Call Zebediah on +44 20 7946 0321 please", notes="met Zebediah Quackenbush"
+    )
     from repairs.models import Job
 
     job = Job.objects.order_by("pk").first()
@@ -92,8 +122,16 @@ def personal_values():
     """Every personal value of the live database, to be looked for in the copy."""
     values = set()
     for c in Customer.objects.all():
-        values |= {c.email, c.phone, c.phone_other, c.address_line, c.tax_id, c.display_name,
-                   f"{c.first_name} {c.last_name}", c.notes}
+        values |= {
+            c.email,
+            c.phone,
+            c.phone_other,
+            c.address_line,
+            c.tax_id,
+            c.display_name,
+            f"{c.first_name} {c.last_name}",
+            c.notes,
+        }
         if c.kind == "company":
             values.add(c.company_name)
     for u in User.objects.exclude(username="system").exclude(username__startswith="partner:"):
@@ -105,8 +143,16 @@ def personal_values():
     for lead in Lead.objects.exclude(message=""):
         values.add(lead.message)
     # The distinctive single words of the fixture, and the deleted customer.
-    values |= {"Zebediah", "Quackenbush", "Philomena", "Vandersloot", "Fotheringham",
-               "philomena@vandersloot.test", "0161 496 0999", "GB999888777"}
+    values |= {
+        "Zebediah",
+        "Quackenbush",
+        "Philomena",
+        "Vandersloot",
+        "Fotheringham",
+        "philomena@vandersloot.test",
+        "0161 496 0999",
+        "GB999888777",
+    }
     return {v.strip() for v in values if v and len(v.strip()) >= 4}
 
 
@@ -146,17 +192,32 @@ def test_the_copy_has_every_row_and_relation_and_no_personal_value(shop, targets
     for table in UNCHANGED_TABLES:
         assert copy[table] == live_before[table], table
     with testenv.opened(target) as alias:
-        live_customers = list(Customer.objects.order_by("pk").values_list(
-            "pk", "kind", "city", "consent_reminders", "created_at"))
-        assert list(Customer.objects.using(alias).order_by("pk").values_list(
-            "pk", "kind", "city", "consent_reminders", "created_at")) == live_customers
-        live_users = list(User.objects.order_by("pk").values_list("pk", "username",
-                                                                  "is_superuser"))
-        assert list(User.objects.using(alias).order_by("pk").values_list(
-            "pk", "username", "is_superuser")) == live_users
+        live_customers = list(
+            Customer.objects.order_by("pk").values_list(
+                "pk", "kind", "city", "consent_reminders", "created_at"
+            )
+        )
+        assert (
+            list(
+                Customer.objects.using(alias)
+                .order_by("pk")
+                .values_list("pk", "kind", "city", "consent_reminders", "created_at")
+            )
+            == live_customers
+        )
+        live_users = list(User.objects.order_by("pk").values_list("pk", "username", "is_superuser"))
+        assert (
+            list(
+                User.objects.using(alias)
+                .order_by("pk")
+                .values_list("pk", "username", "is_superuser")
+            )
+            == live_users
+        )
         assert not any(u.has_usable_password() for u in User.objects.using(alias))
-        assert set(User.groups.through.objects.using(alias).values_list("user_id", "group_id")) \
-            == set(User.groups.through.objects.values_list("user_id", "group_id"))
+        assert set(
+            User.groups.through.objects.using(alias).values_list("user_id", "group_id")
+        ) == set(User.groups.through.objects.values_list("user_id", "group_id"))
         keys = PartnerKey.objects.using(alias)
         assert keys.count() == PartnerKey.objects.count() >= 1
         assert all(key.revoked_at is not None for key in keys)
@@ -257,8 +318,19 @@ def test_pytest_runs_with_the_copy_as_database(targets):
     name = targets()
     create("--target", name)
     out = io.StringIO()
-    call_command("test_in_isolation", "--target", name, "--checks", "migrations",
-                 "--format=json", "--", "--collect-only", "-q", "tests/test_vin.py", stdout=out)
+    call_command(
+        "test_in_isolation",
+        "--target",
+        name,
+        "--checks",
+        "migrations",
+        "--format=json",
+        "--",
+        "--collect-only",
+        "-q",
+        "tests/test_vin.py",
+        stdout=out,
+    )
     result = json.loads(out.getvalue())
     pytest_run = result["checks"][-1]
     assert pytest_run["check"] == "pytest" and pytest_run["ok"]

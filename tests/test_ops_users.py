@@ -30,9 +30,11 @@ def set_joined(user, days_ago):
 
 
 def is_active_changes(user):
-    return [entry for entry in LogEntry.objects.get_for_object(user)
-            if "is_active" in (entry.changes_dict or {})
-            and entry.action == LogEntry.Action.UPDATE]
+    return [
+        entry
+        for entry in LogEntry.objects.get_for_object(user)
+        if "is_active" in (entry.changes_dict or {}) and entry.action == LogEntry.Action.UPDATE
+    ]
 
 
 # --- list_users -------------------------------------------------------------------------------
@@ -102,8 +104,9 @@ def test_inactive_users_counts_never_logged_in_from_the_day_they_joined(staff_wi
     assert rows["never_old"]["never_logged_in"] is True
     assert rows["never_old"]["inactive_days"] == 200
 
-    assert sorted(row["username"] for row in run_json("inactive_users", "--days", "150")[
-        "users"]) == ["boss", "never_old"]
+    assert sorted(
+        row["username"] for row in run_json("inactive_users", "--days", "150")["users"]
+    ) == ["boss", "never_old"]
     assert "3 active users without a login for 90 days" in run("inactive_users")
 
 
@@ -133,7 +136,8 @@ def test_disable_users_dry_run_changes_nothing(staff_with_history):
 
 @pytest.mark.django_db
 def test_disable_users_disables_only_the_inactive_keeps_history_and_credits_the_operator(
-        staff_with_history, operator, monkeypatch):
+    staff_with_history, operator, monkeypatch
+):
     monkeypatch.setenv("CARSHOP_OPERATOR", operator.username)
     old = staff_with_history["old"]
     with set_actor(old):
@@ -170,11 +174,14 @@ def test_disable_users_includes_superusers_only_when_asked(staff_with_history):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--inactive-days=-1"], "--inactive-days must be 1 or more, got -1"),
-    (["--inactive-days", "0"], "--inactive-days must be 1 or more, got 0"),
-    (["--inactive-days", "soon"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--inactive-days=-1"], "--inactive-days must be 1 or more, got -1"),
+        (["--inactive-days", "0"], "--inactive-days must be 1 or more, got 0"),
+        (["--inactive-days", "soon"], "invalid int value"),
+    ],
+)
 def test_disable_users_refuses_bad_input_and_changes_nothing(staff_with_history, args, message):
     before = dict(User.objects.values_list("username", "is_active"))
     with pytest.raises(CommandError, match=message):
@@ -186,19 +193,26 @@ def test_disable_users_refuses_bad_input_and_changes_nothing(staff_with_history,
 
 
 @pytest.mark.django_db
-def test_reset_password_from_stdin_sets_it_and_credits_the_operator(advisor, operator,
-                                                                    monkeypatch):
+def test_reset_password_from_stdin_sets_it_and_credits_the_operator(advisor, operator, monkeypatch):
     monkeypatch.setenv("CARSHOP_OPERATOR", operator.username)
 
-    output = run("reset_password", "--username", "advisor", "--password-stdin",
-                 stdin=io.StringIO("Brand-new-Password-7\n"))
+    output = run(
+        "reset_password",
+        "--username",
+        "advisor",
+        "--password-stdin",
+        stdin=io.StringIO("Brand-new-Password-7\n"),
+    )
 
     advisor.refresh_from_db()
     assert advisor.check_password("Brand-new-Password-7")
     assert "password of advisor changed" in output
     assert "Brand-new-Password-7" not in output
-    entry = LogEntry.objects.get_for_object(advisor).filter(
-        action=LogEntry.Action.UPDATE).latest("timestamp")
+    entry = (
+        LogEntry.objects.get_for_object(advisor)
+        .filter(action=LogEntry.Action.UPDATE)
+        .latest("timestamp")
+    )
     assert "password" in entry.changes_dict
     assert entry.actor == operator
 
@@ -207,8 +221,15 @@ def test_reset_password_from_stdin_sets_it_and_credits_the_operator(advisor, ope
 def test_reset_password_prints_every_broken_rule_and_changes_nothing(advisor):
     err = io.StringIO()
     with pytest.raises(CommandError, match="password not changed: it breaks 3 of the password"):
-        call_command("reset_password", "--username", "advisor", "--password-stdin",
-                     stdin=io.StringIO("12345\n"), stdout=io.StringIO(), stderr=err)
+        call_command(
+            "reset_password",
+            "--username",
+            "advisor",
+            "--password-stdin",
+            stdin=io.StringIO("12345\n"),
+            stdout=io.StringIO(),
+            stderr=err,
+        )
     advisor.refresh_from_db()
     assert advisor.check_password("s3cret-Pass-word")
     messages = err.getvalue()
@@ -247,20 +268,29 @@ def test_reset_password_asks_twice_on_a_terminal(advisor, monkeypatch):
 
 @pytest.mark.django_db
 def test_reset_password_dry_run_checks_the_rules_and_changes_nothing(advisor):
-    output = run("reset_password", "--username", "advisor", "--password-stdin", "--dry-run",
-                 stdin=io.StringIO("Brand-new-Password-7\n"))
+    output = run(
+        "reset_password",
+        "--username",
+        "advisor",
+        "--password-stdin",
+        "--dry-run",
+        stdin=io.StringIO("Brand-new-Password-7\n"),
+    )
     assert "passes the rules; dry run, nothing changed" in output
     advisor.refresh_from_db()
     assert advisor.check_password("s3cret-Pass-word")
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["--username", "nobody", "--generate"], "", "no user named 'nobody'"),
-    (["--username", "advisor"], "", "not a terminal: use --password-stdin or --generate"),
-    (["--username", "advisor", "--password-stdin"], "\n", "no password on standard input"),
-    (["--username", "advisor", "--password-stdin", "--generate"], "", "not allowed with"),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--username", "nobody", "--generate"], "", "no user named 'nobody'"),
+        (["--username", "advisor"], "", "not a terminal: use --password-stdin or --generate"),
+        (["--username", "advisor", "--password-stdin"], "\n", "no password on standard input"),
+        (["--username", "advisor", "--password-stdin", "--generate"], "", "not allowed with"),
+    ],
+)
 def test_reset_password_refuses_bad_input_in_one_line(advisor, args, stdin, message):
     with pytest.raises(CommandError, match=message) as error:
         run("reset_password", *args, stdin=io.StringIO(stdin))
@@ -295,19 +325,28 @@ def auth(when, event, user, ip="203.0.113.5"):
 
 @pytest.mark.django_db
 def test_user_activity_counts_auth_events_and_audit_changes_in_the_period(
-        log_dir, advisor, technician, manager):
-    write_log(log_dir / "auth.log.2.gz", [auth(ago(days=40), "login", "advisor"),
-                                          auth(ago(days=20), "login", "advisor")],
-              compressed=True, modified=ago(days=20))
-    write_log(log_dir / "auth.log.1", [auth(ago(days=5), "login_failed", "advisor"),
-                                       auth(ago(days=5), "login", "advisor")])
-    write_log(log_dir / "auth.log", [
-        auth(ago(hours=2), "login", "tech"),
-        auth(ago(hours=2), "logout", "tech"),
-        auth(ago(hours=1), "login_failed", "ghost", ip="198.51.100.9"),
-        auth(ago(hours=1), "lockout", "ghost", ip="198.51.100.9"),
-        auth(ago(minutes=5), "password_changed", "advisor"),
-    ])
+    log_dir, advisor, technician, manager
+):
+    write_log(
+        log_dir / "auth.log.2.gz",
+        [auth(ago(days=40), "login", "advisor"), auth(ago(days=20), "login", "advisor")],
+        compressed=True,
+        modified=ago(days=20),
+    )
+    write_log(
+        log_dir / "auth.log.1",
+        [auth(ago(days=5), "login_failed", "advisor"), auth(ago(days=5), "login", "advisor")],
+    )
+    write_log(
+        log_dir / "auth.log",
+        [
+            auth(ago(hours=2), "login", "tech"),
+            auth(ago(hours=2), "logout", "tech"),
+            auth(ago(hours=1), "login_failed", "ghost", ip="198.51.100.9"),
+            auth(ago(hours=1), "lockout", "ghost", ip="198.51.100.9"),
+            auth(ago(minutes=5), "password_changed", "advisor"),
+        ],
+    )
     with set_actor(advisor):
         Customer.objects.create(first_name="New", last_name="One")
         customer = Customer.objects.create(first_name="Changed", last_name="Two")
@@ -321,8 +360,11 @@ def test_user_activity_counts_auth_events_and_audit_changes_in_the_period(
     rows = {row["username"]: row for row in data["users"]}
     assert sorted(rows) == ["advisor", "ghost", "tech"]  # manager did nothing
     advisor_row = rows["advisor"]
-    assert (advisor_row["logins"], advisor_row["failed_logins"],
-            advisor_row["password_changes"]) == (2, 1, 1)
+    assert (
+        advisor_row["logins"],
+        advisor_row["failed_logins"],
+        advisor_row["password_changes"],
+    ) == (2, 1, 1)
     assert advisor_row["changes"] == 3
     assert advisor_row["changes_by_action"] == {"created": 2, "updated": 1, "deleted": 0}
     assert (rows["tech"]["logins"], rows["tech"]["logouts"]) == (1, 1)
@@ -343,12 +385,18 @@ def test_user_activity_counts_auth_events_and_audit_changes_in_the_period(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("args", "message"), [
-    (["--period", "30x"], "is not a duration"),
-    (["--period", "0d"], "--period must be longer than zero"),
-    (["--user", "nobody"], "no user named 'nobody'"),
-    (["--log-dir", "/nonexistent/carshop-logs"], "log folder /nonexistent/carshop-logs does not"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period", "30x"], "is not a duration"),
+        (["--period", "0d"], "--period must be longer than zero"),
+        (["--user", "nobody"], "no user named 'nobody'"),
+        (
+            ["--log-dir", "/nonexistent/carshop-logs"],
+            "log folder /nonexistent/carshop-logs does not",
+        ),
+    ],
+)
 def test_user_activity_refuses_bad_input(log_dir, args, message):
     with pytest.raises(CommandError, match=message):
         run("user_activity", *args)

@@ -21,9 +21,11 @@ def fill_and_empty_sessions(rows=3000):
     """Write then delete a few megabytes of sessions: free space for VACUUM to reclaim."""
     expire = timezone.now() + timedelta(days=1)
     Session.objects.bulk_create(
-        Session(session_key=f"vacuum-test-{number:06d}", session_data="x" * 1500,
-                expire_date=expire)
-        for number in range(rows))
+        Session(
+            session_key=f"vacuum-test-{number:06d}", session_data="x" * 1500, expire_date=expire
+        )
+        for number in range(rows)
+    )
     Session.objects.all().delete()
 
 
@@ -42,8 +44,9 @@ def other_session(request):
     raw.set_session(isolation_level="REPEATABLE READ", autocommit=False)
     with raw.cursor() as cursor:
         cursor.execute("SELECT 1")  # the transaction's snapshot is taken here, and kept
-        cursor.execute("SELECT backend_xmin IS NOT NULL FROM pg_stat_activity "
-                       "WHERE pid = pg_backend_pid()")
+        cursor.execute(
+            "SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        )
         assert cursor.fetchone()[0], "the other session holds no snapshot"
     try:
         yield other
@@ -67,10 +70,12 @@ def pg_table(table):
     """PostgreSQL's own figures for a table: total size (with indexes and TOAST), file node,
     and how many times it was vacuumed (not counting VACUUM FULL, which rewrites instead)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size(%s::regclass), "
-                       "pg_relation_filenode(%s::regclass), "
-                       "(SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s)",
-                       [table, table, table])
+        cursor.execute(
+            "SELECT pg_total_relation_size(%s::regclass), "
+            "pg_relation_filenode(%s::regclass), "
+            "(SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s)",
+            [table, table, table],
+        )
         size, filenode, vacuums = cursor.fetchone()
     return {"size": size, "filenode": filenode, "vacuums": vacuums}
 
@@ -105,8 +110,9 @@ def test_sqlite_vacuum_reclaims_the_space_of_deleted_rows():
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_vacuum_runs_on_the_tables_asked_for_and_reports_their_sizes(other_session,
-                                                                      sessions_without_autovacuum):
+def test_vacuum_runs_on_the_tables_asked_for_and_reports_their_sizes(
+    other_session, sessions_without_autovacuum
+):
     fill_and_empty_sessions()
     before = pg_table("django_session")
 
@@ -130,15 +136,16 @@ def test_analyze_only_reclaims_nothing_and_refreshes_statistics():
     report = run_json("vacuum_database", "--analyze-only", "--tables=sessions,audit")
     assert report["statement"] == "ANALYZE"
     if connection.vendor == "postgresql":
-        assert {row["table"] for row in report["tables"]} == {"django_session",
-                                                              "auditlog_logentry"}
+        assert {row["table"] for row in report["tables"]} == {"django_session", "auditlog_logentry"}
         with connection.cursor() as cursor:
-            cursor.execute("SELECT last_analyze FROM pg_stat_user_tables "
-                           "WHERE relname = 'django_session'")
+            cursor.execute(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'django_session'"
+            )
             assert cursor.fetchone()[0] is not None
     else:
-        assert report["tables"][0]["free_pages_after"] == report["tables"][0][
-            "free_pages_before"] > 0
+        assert (
+            report["tables"][0]["free_pages_after"] == report["tables"][0]["free_pages_before"] > 0
+        )
         with connection.cursor() as cursor:
             cursor.execute("SELECT tbl FROM sqlite_stat1 WHERE tbl = 'auditlog_logentry'")
             assert cursor.fetchone() is not None
@@ -148,8 +155,9 @@ def test_analyze_only_reclaims_nothing_and_refreshes_statistics():
 def test_vacuum_refuses_to_run_inside_a_transaction():
     with pytest.raises(CommandError) as error:
         run("vacuum_database")
-    assert str(error.value) == ("VACUUM cannot run inside a transaction; run the command on "
-                                "its own")
+    assert str(error.value) == (
+        "VACUUM cannot run inside a transaction; run the command on its own"
+    )
 
 
 @pytest.mark.django_db
@@ -172,14 +180,17 @@ def test_full_and_analyze_only_exclude_each_other():
 def test_sqlite_vacuums_the_whole_file_and_says_so_for_tables():
     with pytest.raises(CommandError) as error:
         run("vacuum_database", "--tables=sessions")
-    assert str(error.value) == ("SQLite vacuums the whole file: leave out --tables, or add "
-                                "--analyze-only to analyze only those tables")
+    assert str(error.value) == (
+        "SQLite vacuums the whole file: leave out --tables, or add "
+        "--analyze-only to analyze only those tables"
+    )
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_vacuum_full_rewrites_the_table_and_every_table_is_listed_by_default(
-        other_session, sessions_without_autovacuum):
+    other_session, sessions_without_autovacuum
+):
     fill_and_empty_sessions()
     before = pg_table("django_session")
 
@@ -192,4 +203,8 @@ def test_vacuum_full_rewrites_the_table_and_every_table_is_listed_by_default(
 
     everything = run_json("vacuum_database", "--analyze-only")
     assert {row["table"] for row in everything["tables"]} >= {
-        "django_session", "auditlog_logentry", "repairs_repairorder", "sales_deal"}
+        "django_session",
+        "auditlog_logentry",
+        "repairs_repairorder",
+        "sales_deal",
+    }

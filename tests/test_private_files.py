@@ -18,8 +18,9 @@ PDF = b"%PDF-1.4\n% a scanned receipt\n"
 
 def receipt_on_a_unit():
     unit = make_unit()
-    cost = StockUnitCost.objects.create(unit=unit, kind=StockUnitCost.Kind.TRANSPORT,
-                                        amount="250.00")
+    cost = StockUnitCost.objects.create(
+        unit=unit, kind=StockUnitCost.Kind.TRANSPORT, amount="250.00"
+    )
     cost.receipt.save("receipt.pdf", ContentFile(PDF))
     return cost
 
@@ -32,13 +33,16 @@ def test_a_receipt_is_stored_under_a_random_folder_and_linked_through_the_privat
     assert first.receipt.url == f"/private-media/{first.receipt.name}"
 
 
-@pytest.mark.parametrize("role, allowed", [
-    ("salesperson", True),   # records the lot's costs
-    ("manager", True),       # everything in inventory
-    ("advisor", False),      # the service shop: no stock unit costs
-    ("technician", False),   # never costs
-    ("operator", False),     # users and operations, not the lot's money
-])
+@pytest.mark.parametrize(
+    "role, allowed",
+    [
+        ("salesperson", True),  # records the lot's costs
+        ("manager", True),  # everything in inventory
+        ("advisor", False),  # the service shop: no stock unit costs
+        ("technician", False),  # never costs
+        ("operator", False),  # users and operations, not the lot's money
+    ],
+)
 def test_only_roles_that_see_stock_unit_costs_get_the_receipt(role, allowed, request, login):
     cost = receipt_on_a_unit()
     client = login(request.getfixturevalue(role))
@@ -83,7 +87,8 @@ def test_behind_nginx_the_file_is_handed_over_with_x_accel_redirect(manager, log
 
 
 def test_a_receipt_uploaded_before_it_was_private_is_served_through_the_check(
-        salesperson, advisor, client):
+    salesperson, advisor, client
+):
     # Files uploaded when receipts were public kept their guessable names in the same folder.
     cost = receipt_on_a_unit()
     old_name = "stock/receipts/2026/12/receipt.pdf"
@@ -100,8 +105,7 @@ def test_a_receipt_uploaded_before_it_was_private_is_served_through_the_check(
     assert client.get(cost.receipt.url).status_code == 403
 
 
-def test_django_never_serves_a_receipt_from_media_even_in_development(
-        salesperson, login, settings):
+def test_django_never_serves_a_receipt_from_media_even_in_development(salesperson, login, settings):
     settings.DEBUG = True
     cost = receipt_on_a_unit()
     unit = cost.unit
@@ -116,13 +120,19 @@ def test_django_never_serves_a_receipt_from_media_even_in_development(
 
 def test_uploading_a_receipt_in_the_admin_stores_it_privately(salesperson, login):
     unit = make_unit()
-    data = {"title_status": unit.title_status, "source": unit.source,
-            "acquired_on": unit.acquired_on.isoformat(), "acquisition_cost": "10000.00",
-            "asking_price": "14000.00", **inline_management("costs", total=1),
-            **inline_management("photos"),
-            "costs-0-kind": "transport", "costs-0-amount": "120.00",
-            "costs-0-incurred_on": unit.acquired_on.isoformat(),
-            "costs-0-receipt": SimpleUploadedFile("receipt.pdf", PDF, "application/pdf")}
+    data = {
+        "title_status": unit.title_status,
+        "source": unit.source,
+        "acquired_on": unit.acquired_on.isoformat(),
+        "acquisition_cost": "10000.00",
+        "asking_price": "14000.00",
+        **inline_management("costs", total=1),
+        **inline_management("photos"),
+        "costs-0-kind": "transport",
+        "costs-0-amount": "120.00",
+        "costs-0-incurred_on": unit.acquired_on.isoformat(),
+        "costs-0-receipt": SimpleUploadedFile("receipt.pdf", PDF, "application/pdf"),
+    }
     client = login(salesperson)
 
     response = client.post(f"/admin/inventory/stockunit/{unit.pk}/change/", data)
@@ -146,8 +156,7 @@ def test_nginx_serves_only_photos_from_media_and_private_files_only_internally(s
     https = next(block for block in nginx_server_blocks(site) if "listen 443" in block)
     media = re.search(r"location /media/ \{(.*?)\}", https, flags=re.S).group(1)
     photos = re.search(r"location \^~ /media/stock/photos/ \{(.*?)\}", https, flags=re.S).group(1)
-    protected = re.search(r"location \^~ /protected-media/ \{(.*?)\}", https,
-                          flags=re.S).group(1)
+    protected = re.search(r"location \^~ /protected-media/ \{(.*?)\}", https, flags=re.S).group(1)
 
     assert "return 404;" in media and "alias" not in media
     assert re.search(r"alias /var/lib/carapp/(staging/)?media/stock/photos/;", photos)

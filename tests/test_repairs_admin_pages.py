@@ -40,9 +40,22 @@ def invoiced():
     return services.invoice_repair_order(take_to(order, "completed"))
 
 
-MODELS = ["repairorder", "job", "laborline", "partline", "timeentry", "appointment",
-          "cannedjob", "cannedjoblabor", "cannedjobpart", "invoice", "payment", "creditnote",
-          "repairorderevent", "documentsequence"]
+MODELS = [
+    "repairorder",
+    "job",
+    "laborline",
+    "partline",
+    "timeentry",
+    "appointment",
+    "cannedjob",
+    "cannedjoblabor",
+    "cannedjobpart",
+    "invoice",
+    "payment",
+    "creditnote",
+    "repairorderevent",
+    "documentsequence",
+]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -55,13 +68,15 @@ def test_every_list_opens_for_a_manager(client, model, invoiced):
 def test_every_change_page_of_an_order_opens(client, advisor, invoiced):
     order = invoiced.repair_order
     job = order.jobs.get()
-    for url in [reverse("admin:repairs_repairorder_change", args=[order.pk]),
-                reverse("admin:repairs_job_change", args=[job.pk]),
-                reverse("admin:repairs_invoice_change", args=[invoiced.pk]),
-                reverse("admin:repairs_repairorder_add"),
-                reverse("admin:repairs_payment_add"),
-                reverse("admin:repairs_repairorder_board"),
-                reverse("admin:repairs_appointment_day")]:
+    for url in [
+        reverse("admin:repairs_repairorder_change", args=[order.pk]),
+        reverse("admin:repairs_job_change", args=[job.pk]),
+        reverse("admin:repairs_invoice_change", args=[invoiced.pk]),
+        reverse("admin:repairs_repairorder_add"),
+        reverse("admin:repairs_payment_add"),
+        reverse("admin:repairs_repairorder_board"),
+        reverse("admin:repairs_appointment_day"),
+    ]:
         assert client.get(url).status_code == 200, url
 
 
@@ -69,12 +84,23 @@ def test_an_advisor_opens_an_order_and_is_warned_about_another_open_one(client, 
     customer = make_customer()
     vehicle = make_vehicle(owner=customer)
     make_order(vehicle)
-    response = client.post(reverse("admin:repairs_repairorder_add"), {
-        "customer": customer.pk, "vehicle": vehicle.pk, "odometer_in": "120500",
-        "advisor": advisor.pk, "discount_percent": "0", "hazardous_waste": "on",
-        "jobs-TOTAL_FORMS": "1", "jobs-INITIAL_FORMS": "0",
-        "jobs-0-position": "1", "jobs-0-title": "Noise from the front", "jobs-0-complaint": "",
-    }, follow=True)
+    response = client.post(
+        reverse("admin:repairs_repairorder_add"),
+        {
+            "customer": customer.pk,
+            "vehicle": vehicle.pk,
+            "odometer_in": "120500",
+            "advisor": advisor.pk,
+            "discount_percent": "0",
+            "hazardous_waste": "on",
+            "jobs-TOTAL_FORMS": "1",
+            "jobs-INITIAL_FORMS": "0",
+            "jobs-0-position": "1",
+            "jobs-0-title": "Noise from the front",
+            "jobs-0-complaint": "",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     order = RepairOrder.objects.order_by("-id").first()
     assert order.number.startswith("RO-") and order.odometer_in == 120500
@@ -87,9 +113,16 @@ def test_an_advisor_opens_an_order_and_is_warned_about_another_open_one(client, 
 def test_a_comeback_to_another_vehicle_is_refused_in_the_form(client, advisor):
     earlier = make_order()
     vehicle = make_vehicle(owner=make_customer())
-    response = client.post(reverse("admin:repairs_repairorder_add"), {
-        "vehicle": vehicle.pk, "comeback_of": earlier.pk, "discount_percent": "0",
-        "jobs-TOTAL_FORMS": "0", "jobs-INITIAL_FORMS": "0"})
+    response = client.post(
+        reverse("admin:repairs_repairorder_add"),
+        {
+            "vehicle": vehicle.pk,
+            "comeback_of": earlier.pk,
+            "discount_percent": "0",
+            "jobs-TOTAL_FORMS": "0",
+            "jobs-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     assert "was for another vehicle" in str(response.context["adminform"].form.errors)
     assert RepairOrder.objects.count() == 1
@@ -101,8 +134,15 @@ def test_orders_are_found_by_number_customer_phone_vin_tail_and_plate(client, ad
     wanted = make_order(vehicle)
     make_order()
     url = reverse("admin:repairs_repairorder_changelist")
-    for term in [wanted.number, "Okafor", "555-0199", vehicle.vin[-6:], vehicle.vin[-8:],
-                 "KLM442", vehicle.vin]:
+    for term in [
+        wanted.number,
+        "Okafor",
+        "555-0199",
+        vehicle.vin[-6:],
+        vehicle.vin[-8:],
+        "KLM442",
+        vehicle.vin,
+    ]:
         response = client.get(url, {"q": term})
         assert [o.pk for o in response.context["cl"].result_list] == [wanted.pk], term
 
@@ -113,13 +153,21 @@ def test_a_canned_job_is_added_from_the_order_page(client, advisor):
     CannedJobLabor.objects.create(canned_job=canned, operation="Oil change", hours="0.5")
     order = make_order()
     url = reverse("admin:repairs_repairorder_change", args=[order.pk])
-    response = client.post(url, {
-        "odometer_in": "", "advisor": "", "discount_percent": "0", "hazardous_waste": "on",
-        "add_canned_job": canned.pk,
-        "jobs-TOTAL_FORMS": "0", "jobs-INITIAL_FORMS": "0",
-    })
-    assert response.status_code == 302, response.context and response.context[
-        "adminform"].form.errors
+    response = client.post(
+        url,
+        {
+            "odometer_in": "",
+            "advisor": "",
+            "discount_percent": "0",
+            "hazardous_waste": "on",
+            "add_canned_job": canned.pk,
+            "jobs-TOTAL_FORMS": "0",
+            "jobs-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, (
+        response.context and response.context["adminform"].form.errors
+    )
     job = order.jobs.get()
     assert job.title == "Oil change"
     assert job.labor_lines.get().amount == D("50.00")
@@ -130,8 +178,11 @@ def test_workflow_actions_call_the_services_and_report_what_they_did(client, adv
     add_job_with_lines(ready)
     not_ready = make_order()
     add_job_with_lines(not_ready, approve=False)
-    response = client.post(reverse("admin:repairs_repairorder_changelist"), {
-        "action": "approve", "_selected_action": [ready.pk, not_ready.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:repairs_repairorder_changelist"),
+        {"action": "approve", "_selected_action": [ready.pk, not_ready.pk]},
+        follow=True,
+    )
     messages = [str(m) for m in response.context["messages"]]
     assert f"Approved: {ready.number}." in messages
     assert any("has no approved job" in m for m in messages)
@@ -145,11 +196,13 @@ def test_the_invoice_action_writes_an_invoice(client, advisor):
     order = make_order()
     add_job_with_lines(order, labor=[("1", "100")])
     take_to(order, "completed")
-    response = client.post(reverse("admin:repairs_repairorder_changelist"), {
-        "action": "invoice", "_selected_action": [order.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:repairs_repairorder_changelist"),
+        {"action": "invoice", "_selected_action": [order.pk]},
+        follow=True,
+    )
     invoice = Invoice.objects.get()
-    assert f"Invoices written: {invoice.number}." in [str(m) for m in
-                                                       response.context["messages"]]
+    assert f"Invoices written: {invoice.number}." in [str(m) for m in response.context["messages"]]
 
 
 def test_parts_added_on_the_job_page_are_issued_and_a_stock_refusal_is_shown(client, advisor):
@@ -159,11 +212,20 @@ def test_parts_added_on_the_job_page_are_issued_and_a_stock_refusal_is_shown(cli
     take_to(order, "in_progress")
     url = reverse("admin:repairs_job_change", args=[job.pk])
     form = {
-        "position": "1", "title": job.title, "complaint": "", "cause": "Worn", "correction": "",
-        "labor_lines-TOTAL_FORMS": "0", "labor_lines-INITIAL_FORMS": "0",
-        "part_lines-TOTAL_FORMS": "1", "part_lines-INITIAL_FORMS": "0",
-        "part_lines-0-part": part.pk, "part_lines-0-quantity": "3", "part_lines-0-price": "",
-        "time_entries-TOTAL_FORMS": "0", "time_entries-INITIAL_FORMS": "0",
+        "position": "1",
+        "title": job.title,
+        "complaint": "",
+        "cause": "Worn",
+        "correction": "",
+        "labor_lines-TOTAL_FORMS": "0",
+        "labor_lines-INITIAL_FORMS": "0",
+        "part_lines-TOTAL_FORMS": "1",
+        "part_lines-INITIAL_FORMS": "0",
+        "part_lines-0-part": part.pk,
+        "part_lines-0-quantity": "3",
+        "part_lines-0-price": "",
+        "time_entries-TOTAL_FORMS": "0",
+        "time_entries-INITIAL_FORMS": "0",
     }
     response = client.post(url, form, follow=True)
     assert any("Only 1 of BP-7 in stock" in str(m) for m in response.context["messages"])
@@ -181,15 +243,21 @@ def test_parts_added_on_the_job_page_are_issued_and_a_stock_refusal_is_shown(cli
 
 
 def test_a_payment_over_the_balance_is_refused_with_the_reason_in_the_form(
-        client, advisor, invoiced):
-    response = client.post(reverse("admin:repairs_payment_add"), {
-        "invoice": invoiced.pk, "amount": "150.00", "method": "cash", "reference": ""})
+    client, advisor, invoiced
+):
+    response = client.post(
+        reverse("admin:repairs_payment_add"),
+        {"invoice": invoiced.pk, "amount": "150.00", "method": "cash", "reference": ""},
+    )
     assert response.status_code == 200
-    assert ("A payment of 150.00 is more than the balance of 100.00"
-            in str(response.context["adminform"].form.errors))
+    assert "A payment of 150.00 is more than the balance of 100.00" in str(
+        response.context["adminform"].form.errors
+    )
     assert not Payment.objects.exists()
-    response = client.post(reverse("admin:repairs_payment_add"), {
-        "invoice": invoiced.pk, "amount": "100.00", "method": "cash", "reference": ""})
+    response = client.post(
+        reverse("admin:repairs_payment_add"),
+        {"invoice": invoiced.pk, "amount": "100.00", "method": "cash", "reference": ""},
+    )
     assert response.status_code == 302
     assert Payment.objects.get().received_by == advisor
     assert RepairOrder.objects.get(pk=invoiced.repair_order_id).status == "paid"
@@ -203,30 +271,49 @@ def test_invoices_are_read_only_in_the_admin(client, advisor, invoiced):
     assert invoiced.total == D("100.00")
     client.force_login(make_staff("boss", MANAGER))
     assert client.post(url, {"total": "1.00"}).status_code == 403
-    assert client.get(reverse("admin:repairs_invoice_delete", args=[invoiced.pk])
-                      ).status_code == 403
+    assert (
+        client.get(reverse("admin:repairs_invoice_delete", args=[invoiced.pk])).status_code == 403
+    )
 
 
 def test_an_appointment_becomes_a_repair_order_by_an_admin_action(client, advisor):
     customer = make_customer()
     appointment = Appointment.objects.create(
-        date=timezone.localdate(), time=datetime.time(8, 0), customer=customer,
-        vehicle=make_vehicle(owner=customer), concern="Check engine light")
-    response = client.post(reverse("admin:repairs_appointment_changelist"), {
-        "action": "open_repair_order", "_selected_action": [appointment.pk]}, follow=True)
+        date=timezone.localdate(),
+        time=datetime.time(8, 0),
+        customer=customer,
+        vehicle=make_vehicle(owner=customer),
+        concern="Check engine light",
+    )
+    response = client.post(
+        reverse("admin:repairs_appointment_changelist"),
+        {"action": "open_repair_order", "_selected_action": [appointment.pk]},
+        follow=True,
+    )
     order = RepairOrder.objects.get()
-    assert f"Opened {order.number} for {customer}." in [str(m) for m in
-                                                         response.context["messages"]]
+    assert f"Opened {order.number} for {customer}." in [
+        str(m) for m in response.context["messages"]
+    ]
 
 
 def test_the_day_view_lists_the_day_with_previous_and_next_day(client, advisor):
     customer = make_customer()
     vehicle = make_vehicle(owner=customer)
     day = datetime.date(2026, 3, 10)
-    Appointment.objects.create(date=day, time=datetime.time(10, 0), customer=customer,
-                               vehicle=vehicle, concern="Brakes squeal")
-    Appointment.objects.create(date=day + datetime.timedelta(days=1), time=datetime.time(9, 0),
-                               customer=customer, vehicle=vehicle, concern="Oil change")
+    Appointment.objects.create(
+        date=day,
+        time=datetime.time(10, 0),
+        customer=customer,
+        vehicle=vehicle,
+        concern="Brakes squeal",
+    )
+    Appointment.objects.create(
+        date=day + datetime.timedelta(days=1),
+        time=datetime.time(9, 0),
+        customer=customer,
+        vehicle=vehicle,
+        concern="Oil change",
+    )
     response = client.get(reverse("admin:repairs_appointment_day"), {"date": "2026-03-10"})
     page = response.content.decode()
     assert "Brakes squeal" in page and "Oil change" not in page
@@ -237,7 +324,8 @@ def test_the_board_shows_open_orders_oldest_first_by_status(client, advisor):
     first = make_order()
     second = make_order()
     RepairOrder.objects.filter(pk=first.pk).update(
-        opened_at=timezone.now() - datetime.timedelta(days=2))
+        opened_at=timezone.now() - datetime.timedelta(days=2)
+    )
     done = make_order()
     add_job_with_lines(done)
     services.cancel_repair_order(done)

@@ -40,8 +40,9 @@ def _orders(count, tech, status="in_progress"):
     orders = []
     for _ in range(count):
         order = make_order()
-        add_job_with_lines(order, labor=[("1.0", "100.00")], parts=[(part, 1, None)],
-                           technician=tech)
+        add_job_with_lines(
+            order, labor=[("1.0", "100.00")], parts=[(part, 1, None)], technician=tech
+        )
         if status != "estimate":
             take_to(order, status)
         orders.append(order)
@@ -54,8 +55,13 @@ def _one_order_with_jobs(count, tech):
     part = make_part("BP-1", on_hand=10 * count)
     order = make_order()
     for index in range(count):
-        add_job_with_lines(order, title=f"Job {index}", labor=[("1.0", "100.00")],
-                           parts=[(part, 1, None)], technician=tech)
+        add_job_with_lines(
+            order,
+            title=f"Job {index}",
+            labor=[("1.0", "100.00")],
+            parts=[(part, 1, None)],
+            technician=tech,
+        )
     return take_to(order, "in_progress")
 
 
@@ -76,8 +82,9 @@ LISTS = {"repairorder": 12, "job": 10, "laborline": 10, "partline": 10}
 
 
 @pytest.mark.parametrize("rows", SIZES)
-def test_lists_of_orders_jobs_and_lines_and_the_board(client, tech, rows,
-                                                      django_assert_max_num_queries):
+def test_lists_of_orders_jobs_and_lines_and_the_board(
+    client, tech, rows, django_assert_max_num_queries
+):
     orders = _orders(rows, tech)
     services.clock_in(tech, orders[0].jobs.get())
     client.force_login(make_staff("sam", SERVICE_ADVISOR))
@@ -94,17 +101,14 @@ def test_lists_of_orders_jobs_and_lines_and_the_board(client, tech, rows,
         with django_assert_max_num_queries(12):
             response = client.get(reverse(f"admin:repairs_{name}_changelist"))
         assert response.status_code == 200, name
-        assert len(response.context["cl"].result_list) == (1 if name == "timeentry"
-                                                            else rows), name
+        assert len(response.context["cl"].result_list) == (1 if name == "timeentry" else rows), name
 
 
 @pytest.mark.parametrize("rows", SIZES)
-def test_repair_order_page_with_its_jobs(advisor_client, tech, rows,
-                                         django_assert_max_num_queries):
+def test_repair_order_page_with_its_jobs(advisor_client, tech, rows, django_assert_max_num_queries):
     order = _one_order_with_jobs(rows, tech)
     with django_assert_max_num_queries(24):
-        response = advisor_client.get(reverse("admin:repairs_repairorder_change",
-                                              args=[order.pk]))
+        response = advisor_client.get(reverse("admin:repairs_repairorder_change", args=[order.pk]))
     assert response.status_code == 200
     assert response.content.decode().count("Labor, parts and decision") == rows
 
@@ -119,10 +123,12 @@ def test_job_page_with_its_lines(advisor_client, tech, rows, django_assert_max_n
 
 
 @pytest.mark.parametrize("rows", SIZES)
-def test_invoice_and_payment_lists_and_invoice_page(advisor_client, tech, rows,
-                                                    django_assert_max_num_queries):
-    invoices = [services.invoice_repair_order(order)
-                for order in _orders(rows, tech, status="completed")]
+def test_invoice_and_payment_lists_and_invoice_page(
+    advisor_client, tech, rows, django_assert_max_num_queries
+):
+    invoices = [
+        services.invoice_repair_order(order) for order in _orders(rows, tech, status="completed")
+    ]
     for invoice in invoices:
         services.record_payment(invoice, "10.00", "cash")
     with django_assert_max_num_queries(10):
@@ -132,8 +138,9 @@ def test_invoice_and_payment_lists_and_invoice_page(advisor_client, tech, rows,
         response = advisor_client.get(reverse("admin:repairs_payment_changelist"))
     assert len(response.context["cl"].result_list) == rows
     with django_assert_max_num_queries(12):
-        response = advisor_client.get(reverse("admin:repairs_invoice_change",
-                                              args=[invoices[0].pk]))
+        response = advisor_client.get(
+            reverse("admin:repairs_invoice_change", args=[invoices[0].pk])
+        )
     assert response.status_code == 200
 
 
@@ -145,8 +152,12 @@ def test_appointment_list_and_day_view(advisor_client, rows, django_assert_max_n
         vehicle = make_vehicle(owner=customer)
         appointment = Appointment.objects.create(
             # One booking per slot (day and time).
-            date=today, time=datetime.time(8 + index % 9, index // 9 * 5), customer=customer,
-            vehicle=vehicle, concern="Noise")
+            date=today,
+            time=datetime.time(8 + index % 9, index // 9 * 5),
+            customer=customer,
+            vehicle=vehicle,
+            concern="Noise",
+        )
         if index % 2:
             services.create_repair_order_from_appointment(appointment)
     with django_assert_max_num_queries(12):
@@ -161,6 +172,5 @@ def test_appointment_list_and_day_view(advisor_client, rows, django_assert_max_n
 def test_print_page_of_an_estimate(advisor_client, tech, rows, django_assert_max_num_queries):
     order = _one_order_with_jobs(rows, tech)
     with django_assert_max_num_queries(10):
-        response = advisor_client.get(reverse("admin:repairs_repairorder_print",
-                                              args=[order.pk]))
+        response = advisor_client.get(reverse("admin:repairs_repairorder_print", args=[order.pk]))
     assert response.status_code == 200

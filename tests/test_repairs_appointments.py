@@ -35,17 +35,31 @@ def maria():
 
 
 def _booking(customer, vehicle, *, date=None, time=NINE, **fields):
-    return Appointment(date=date or timezone.localdate() + TOMORROW, time=time,
-                       customer=customer, vehicle=vehicle, concern="Brakes squeal", **fields)
+    return Appointment(
+        date=date or timezone.localdate() + TOMORROW,
+        time=time,
+        customer=customer,
+        vehicle=vehicle,
+        concern="Brakes squeal",
+        **fields,
+    )
 
 
 def _form(customer, vehicle, *, date=None, time=NINE, status="scheduled"):
     date = date or timezone.localdate() + TOMORROW
-    return {"date": f"{date:%Y-%m-%d}", "time": f"{time:%H:%M}", "customer": customer.pk,
-            "vehicle": vehicle.pk, "concern": "Brakes squeal", "advisor": "", "status": status}
+    return {
+        "date": f"{date:%Y-%m-%d}",
+        "time": f"{time:%H:%M}",
+        "customer": customer.pk,
+        "vehicle": vehicle.pk,
+        "concern": "Brakes squeal",
+        "advisor": "",
+        "status": status,
+    }
 
 
 # Services ---------------------------------------------------------------------------------------
+
 
 def test_a_booking_is_for_a_vehicle_the_customer_owns(dana, maria):
     marias_car = make_vehicle(owner=maria)
@@ -76,8 +90,12 @@ def test_a_booking_whose_car_was_sold_since_can_still_be_marked_a_no_show(dana, 
 def test_a_booking_with_another_customers_car_never_becomes_a_repair_order(dana, maria):
     # Booked before the rule (or written straight to the table): refused when it is converted.
     appointment = Appointment.objects.create(
-        date=timezone.localdate(), time=NINE, customer=dana, vehicle=make_vehicle(owner=maria),
-        concern="Oil change")
+        date=timezone.localdate(),
+        time=NINE,
+        customer=dana,
+        vehicle=make_vehicle(owner=maria),
+        concern="Oil change",
+    )
     with pytest.raises(RepairError, match=NOT_DANAS):
         services.create_repair_order_from_appointment(appointment)
     assert not RepairOrder.objects.exists()
@@ -92,8 +110,9 @@ def test_a_day_already_gone_is_refused_on_booking_but_a_past_booking_can_still_b
         services.save_appointment(_booking(dana, car, date=yesterday))
     assert not Appointment.objects.exists()
     # Yesterday's booking (made the day before) is marked a no-show today.
-    booked = Appointment.objects.create(date=yesterday, time=NINE, customer=dana, vehicle=car,
-                                        concern="Brakes")
+    booked = Appointment.objects.create(
+        date=yesterday, time=NINE, customer=dana, vehicle=car, concern="Brakes"
+    )
     booked.status = AppointmentStatus.NO_SHOW
     services.save_appointment(booked)
     assert Appointment.objects.get().status == AppointmentStatus.NO_SHOW
@@ -108,8 +127,10 @@ def test_a_slot_holds_one_scheduled_booking(dana, maria):
     services.save_appointment(_booking(maria, make_vehicle(owner=maria)))
     danas_car = make_vehicle(owner=dana)
     day = timezone.localdate() + TOMORROW
-    with pytest.raises(RepairError, match=f"Garcia, Maria is already booked on {day:%Y-%m-%d} "
-                                          "at 09:00: choose another time"):
+    with pytest.raises(
+        RepairError,
+        match=f"Garcia, Maria is already booked on {day:%Y-%m-%d} at 09:00: choose another time",
+    ):
         services.save_appointment(_booking(dana, danas_car))
     assert Appointment.objects.count() == 1
     services.save_appointment(_booking(dana, danas_car, time=datetime.time(9, 30)))
@@ -121,48 +142,54 @@ def test_a_slot_holds_one_scheduled_booking(dana, maria):
 
 # Through the admin ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def advisor_client(client, advisor):
     client.force_login(advisor)
     return client
 
 
-def test_the_admin_refuses_another_customers_vehicle_with_a_message(advisor_client, dana,
-                                                                     maria):
-    response = advisor_client.post(reverse("admin:repairs_appointment_add"),
-                                   _form(dana, make_vehicle(owner=maria)))
+def test_the_admin_refuses_another_customers_vehicle_with_a_message(advisor_client, dana, maria):
+    response = advisor_client.post(
+        reverse("admin:repairs_appointment_add"), _form(dana, make_vehicle(owner=maria))
+    )
     assert response.status_code == 200
     assert NOT_DANAS in unescape(response.content.decode())
     assert not Appointment.objects.exists()
 
 
-def test_the_admin_refuses_a_past_day_and_a_taken_slot_with_a_message(advisor_client, dana,
-                                                                       maria):
+def test_the_admin_refuses_a_past_day_and_a_taken_slot_with_a_message(advisor_client, dana, maria):
     car = make_vehicle(owner=dana)
     yesterday = timezone.localdate() - TOMORROW
-    response = advisor_client.post(reverse("admin:repairs_appointment_add"),
-                                   _form(dana, car, date=yesterday))
+    response = advisor_client.post(
+        reverse("admin:repairs_appointment_add"), _form(dana, car, date=yesterday)
+    )
     assert f"{yesterday:%Y-%m-%d} is in the past" in unescape(response.content.decode())
     assert not Appointment.objects.exists()
 
     services.save_appointment(_booking(maria, make_vehicle(owner=maria)))
     response = advisor_client.post(reverse("admin:repairs_appointment_add"), _form(dana, car))
-    assert ("Another appointment is already booked on this day at this time: choose another "
-            "time.") in unescape(response.content.decode())
+    assert (
+        "Another appointment is already booked on this day at this time: choose another time."
+    ) in unescape(response.content.decode())
     assert Appointment.objects.count() == 1
 
-    response = advisor_client.post(reverse("admin:repairs_appointment_add"),
-                                   _form(dana, car, time=datetime.time(10, 0)))
+    response = advisor_client.post(
+        reverse("admin:repairs_appointment_add"), _form(dana, car, time=datetime.time(10, 0))
+    )
     assert response.status_code == 302
     assert Appointment.objects.filter(customer=dana).count() == 1
 
 
-def test_the_vehicle_picker_lists_only_the_chosen_customers_vehicles(advisor_client, dana,
-                                                                     maria):
+def test_the_vehicle_picker_lists_only_the_chosen_customers_vehicles(advisor_client, dana, maria):
     danas = make_vehicle(owner=dana, make="Mazda")
     marias = make_vehicle(owner=maria, make="Ford")
-    picker = {"app_label": "repairs", "model_name": "appointment", "field_name": "vehicle",
-              "term": ""}
+    picker = {
+        "app_label": "repairs",
+        "model_name": "appointment",
+        "field_name": "vehicle",
+        "term": "",
+    }
 
     def listed(**extra):
         response = advisor_client.get(reverse("admin:autocomplete"), {**picker, **extra})
@@ -186,10 +213,13 @@ def test_the_database_holds_one_scheduled_booking_per_slot(dana, maria):
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_advisors_booking_one_slot_at_the_same_moment_get_one_booking(dana, maria):
-    bookings = [_booking(dana, make_vehicle(owner=dana)),
-                _booking(maria, make_vehicle(owner=maria))]
-    outcomes = run_together(*(lambda booking=booking: services.save_appointment(booking)
-                              for booking in bookings))
+    bookings = [
+        _booking(dana, make_vehicle(owner=dana)),
+        _booking(maria, make_vehicle(owner=maria)),
+    ]
+    outcomes = run_together(
+        *(lambda booking=booking: services.save_appointment(booking) for booking in bookings)
+    )
 
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     error = next(value for kind, value in outcomes if kind == "error")

@@ -21,12 +21,22 @@ def test_the_demo_shows_every_part_of_the_service_shop():
     assert "repair orders" in summary
 
     statuses = set(RepairOrder.objects.values_list("status", flat=True))
-    assert statuses == {"estimate", "approved", "in_progress", "completed", "invoiced", "paid",
-                        "canceled", "closed"}
+    assert statuses == {
+        "estimate",
+        "approved",
+        "in_progress",
+        "completed",
+        "invoiced",
+        "paid",
+        "canceled",
+        "closed",
+    }
     assert 38 <= RepairOrder.objects.count() <= 45
     assert CannedJob.objects.count() >= 5
-    assert Invoice.objects.count() == RepairOrder.objects.filter(
-        status__in=["invoiced", "paid"]).count()
+    assert (
+        Invoice.objects.count()
+        == RepairOrder.objects.filter(status__in=["invoiced", "paid"]).count()
+    )
     for order in RepairOrder.objects.filter(status="paid"):
         assert services.invoice_balance(order.invoice) == 0
     assert Payment.objects.exists()

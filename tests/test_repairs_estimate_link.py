@@ -20,10 +20,8 @@ pytestmark = pytest.mark.django_db
 def order():
     set_rates(estimate_link_days=7)
     order = make_order()
-    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")],
-                       approve=False)
-    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")],
-                       approve=False)
+    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")], approve=False)
+    add_job_with_lines(order, title="Cabin air filter", labor=[("0.3", "100.00")], approve=False)
     return order
 
 
@@ -37,7 +35,8 @@ def _token_days_old(order, days):
             return signing.b62_encode(int(time.time()) - days * 86400)
 
     return SignerInThePast(salt=links.SALT).sign_object(
-        {"ro": order.pk, "n": order.number}, compress=True)
+        {"ro": order.pk, "n": order.number}, compress=True
+    )
 
 
 def test_the_customer_sees_the_jobs_and_total_without_logging_in(client, order):
@@ -86,16 +85,19 @@ def _bad_links(order):
     good = links.estimate_token(order)
     other = make_order()
     unknown = signing.TimestampSigner(salt=links.SALT).sign_object(
-        {"ro": 987654, "n": "RO-1999-00001"}, compress=True)
+        {"ro": 987654, "n": "RO-1999-00001"}, compress=True
+    )
     return {
         "tampered": good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb"),
         "other payload, same signature": good.replace(good.split(":")[0], "eyJybyI6MX0", 1),
         "expired": _token_days_old(order, 8),
         "unknown order": unknown,
         "number of another order": signing.TimestampSigner(salt=links.SALT).sign_object(
-            {"ro": order.pk, "n": other.number}, compress=True),
+            {"ro": order.pk, "n": other.number}, compress=True
+        ),
         "signed for another purpose": signing.TimestampSigner(salt="other").sign_object(
-            {"ro": order.pk, "n": order.number}, compress=True),
+            {"ro": order.pk, "n": order.number}, compress=True
+        ),
         "garbage": "not-a-token",
     }
 
@@ -105,9 +107,12 @@ def test_wrong_old_or_unknown_links_all_get_the_same_page_that_reveals_nothing(c
     assert reference.status_code == 404
     for label, token in _bad_links(order).items():
         for method in ("get", "post"):
-            response = getattr(client, method)(_url(token), {"job": order.jobs.first().pk,
-                                                             "decision": "approved"}
-                                               if method == "post" else None)
+            response = getattr(client, method)(
+                _url(token),
+                {"job": order.jobs.first().pk, "decision": "approved"}
+                if method == "post"
+                else None,
+            )
             assert response.status_code == 404, label
             assert response.content == reference.content, label
             page = response.content.decode()
@@ -134,29 +139,40 @@ def test_the_link_stops_working_once_the_work_is_done(client, order):
 def test_a_job_of_another_order_cannot_be_decided_through_the_link(client, order):
     other = make_order()
     stranger = add_job_with_lines(other, title="Other job", approve=False)
-    response = client.post(_url(links.estimate_token(order)),
-                           {"job": stranger.pk, "decision": "approved"})
+    response = client.post(
+        _url(links.estimate_token(order)), {"job": stranger.pk, "decision": "approved"}
+    )
     assert response.status_code == 404
     stranger.refresh_from_db()
     assert stranger.authorization == Authorization.PENDING
 
 
-def test_the_advisor_sees_the_whole_link_as_the_customer_will_open_it(login, advisor, order,
-                                                                      settings):
+def test_the_advisor_sees_the_whole_link_as_the_customer_will_open_it(
+    login, advisor, order, settings
+):
     # Behind nginx, which names the site and says the visitor came over https.
     settings.ALLOWED_HOSTS = ["shop.example.com"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    page = login(advisor).get(f"/admin/repairs/repairorder/{order.pk}/change/",
-                              HTTP_HOST="shop.example.com",
-                              HTTP_X_FORWARDED_PROTO="https").content.decode()
+    page = (
+        login(advisor)
+        .get(
+            f"/admin/repairs/repairorder/{order.pk}/change/",
+            HTTP_HOST="shop.example.com",
+            HTTP_X_FORWARDED_PROTO="https",
+        )
+        .content.decode()
+    )
 
     link = re.search(r'id="approval-link" readonly size="\d+" value="([^"]+)"', page).group(1)
     assert link.startswith("https://shop.example.com/estimate/")
     assert 'data-copy="approval-link">Copy link</button>' in page
     assert "repairs/copy-link" in page  # the script of the button, a static file
     customer = Client()
-    opened = customer.get(link.removeprefix("https://shop.example.com"),
-                          HTTP_HOST="shop.example.com", HTTP_X_FORWARDED_PROTO="https")
+    opened = customer.get(
+        link.removeprefix("https://shop.example.com"),
+        HTTP_HOST="shop.example.com",
+        HTTP_X_FORWARDED_PROTO="https",
+    )
     assert order.number in opened.content.decode()
 
 

@@ -23,8 +23,9 @@ def cost_from_lines(order):
     """The rule read line by line in Python: approved jobs only, parts at quantity x unit cost,
     labor at each line's amount (hours x rate, rounded half up to the cent)."""
     approved = {"job__repair_order": order, "job__authorization": Authorization.APPROVED}
-    parts = sum((line.quantity * line.unit_cost for line in PartLine.objects.filter(**approved)),
-                D("0.00"))
+    parts = sum(
+        (line.quantity * line.unit_cost for line in PartLine.objects.filter(**approved)), D("0.00")
+    )
     labor = sum((line.amount for line in LaborLine.objects.filter(**approved)), D("0.00"))
     return parts, labor
 
@@ -53,8 +54,12 @@ def test_the_order_the_unit_page_and_the_stock_list_count_an_order_the_same_way(
     # A declined job counts for nothing.
     declined = shop.add_job(order, title="Wipers", complaint="Streaks")
     shop.add_labor_line(declined, operation="Wipers", hours_sold=D("1"), rate=D("50"))
-    shop.authorize_job(declined, Authorization.DECLINED, method=AuthorizationMethod.IN_PERSON,
-                       authorized_by="Lot manager")
+    shop.authorize_job(
+        declined,
+        Authorization.DECLINED,
+        method=AuthorizationMethod.IN_PERSON,
+        authorized_by="Lot manager",
+    )
 
     assert every_reading(unit, order) == cost_from_lines(order) == (D("37.50"), D("127.72"))
 

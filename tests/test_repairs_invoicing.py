@@ -27,8 +27,13 @@ def _completed_order(labor=("1.0", "100.00")):
 
 @pytest.fixture
 def rates(db):
-    return set_rates(parts_tax_rate="8", labor_tax_rate="0", shop_supplies_rate="10",
-                     shop_supplies_cap="25", hazardous_waste_fee="3.50")
+    return set_rates(
+        parts_tax_rate="8",
+        labor_tax_rate="0",
+        shop_supplies_rate="10",
+        shop_supplies_cap="25",
+        hazardous_waste_fee="3.50",
+    )
 
 
 @pytest.mark.django_db
@@ -40,13 +45,22 @@ def test_invoicing_freezes_lines_customer_vehicle_and_totals(rates):
     # 150.00 labor + 45.99 parts + 15.00 supplies + 3.50 waste + 3.68 tax (8 % of 45.99)
     assert invoice.total == D("218.17")
     assert (invoice.labor_total, invoice.parts_total, invoice.fees_total, invoice.tax_total) == (
-        D("150.00"), D("45.99"), D("18.50"), D("3.68"))
+        D("150.00"),
+        D("45.99"),
+        D("18.50"),
+        D("3.68"),
+    )
     snapshot = invoice.snapshot
     assert snapshot["customer"]["name"] == "Garcia, Maria"
     assert snapshot["vehicle"]["vin"] == order.vehicle.vin
-    assert snapshot["jobs"][0]["parts"][0] == {"sku": "BP-1", "description": "Part BP-1",
-                                               "quantity": 1, "price": "45.99",
-                                               "amount": "45.99", "taxable": True}
+    assert snapshot["jobs"][0]["parts"][0] == {
+        "sku": "BP-1",
+        "description": "Part BP-1",
+        "quantity": 1,
+        "price": "45.99",
+        "amount": "45.99",
+        "taxable": True,
+    }
     # Later changes of prices, rates or the customer do not touch the invoice.
     set_rates(parts_tax_rate="20")
     order.customer.last_name = "Changed"
@@ -132,8 +146,9 @@ def test_an_invoice_for_nothing_is_paid_at_once(rates):
 def test_concurrent_invoicing_gives_numbers_one_to_n_without_gap_or_duplicate():
     set_rates(hazardous_waste_fee="3.50")
     orders = [_completed_order() for _ in range(8)]
-    errors = raised(run_together(*[lambda o=o: services.invoice_repair_order(o) for o in orders],
-                                 timeout=60))
+    errors = raised(
+        run_together(*[lambda o=o: services.invoice_repair_order(o) for o in orders], timeout=60)
+    )
     assert errors == []
     year = timezone.localdate().year
     sequences = sorted(Invoice.objects.filter(year=year).values_list("sequence", flat=True))

@@ -59,8 +59,12 @@ def test_parts_of_a_job_waiting_for_approval_are_issued_when_it_is_approved(part
     take_to(order, "in_progress")
     extra = add_job_with_lines(order, title="Wipers", parts=[(part, 2, None)], approve=False)
     assert _on_hand(part) == 10
-    services.authorize_job(extra, Authorization.APPROVED, method=AuthorizationMethod.PHONE,
-                           authorized_by="Maria Garcia")
+    services.authorize_job(
+        extra,
+        Authorization.APPROVED,
+        method=AuthorizationMethod.PHONE,
+        authorized_by="Maria Garcia",
+    )
     assert _on_hand(part) == 8
 
 
@@ -93,8 +97,9 @@ def test_declining_a_job_returns_its_parts(part):
     take_to(order, "approved")
     job = add_job_with_lines(order, title="Rotors", parts=[(part, 2, None)])
     assert _on_hand(part) == 8
-    services.authorize_job(job, Authorization.DECLINED, method=AuthorizationMethod.PHONE,
-                           authorized_by="Maria Garcia")
+    services.authorize_job(
+        job, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria Garcia"
+    )
     assert _on_hand(part) == 10
 
 

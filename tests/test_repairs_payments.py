@@ -13,8 +13,9 @@ from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_r
 
 
 def _invoice(total_labor="100.00"):
-    set_rates(parts_tax_rate="0", labor_tax_rate="0", shop_supplies_rate="0",
-              hazardous_waste_fee="0")
+    set_rates(
+        parts_tax_rate="0", labor_tax_rate="0", shop_supplies_rate="0", hazardous_waste_fee="0"
+    )
     order = make_order()
     add_job_with_lines(order, labor=[("1", total_labor)])
     return services.invoice_repair_order(take_to(order, "completed"))
@@ -43,8 +44,9 @@ def test_paying_more_than_the_balance_is_refused_and_nothing_is_recorded():
     services.record_payment(invoice, "30", "check")
     with pytest.raises(RepairError) as refused:
         services.record_payment(invoice, "70.01", "cash")
-    assert str(refused.value) == (f"A payment of 70.01 is more than the balance of 70.00 on "
-                                  f"invoice {invoice.number}.")
+    assert str(refused.value) == (
+        f"A payment of 70.01 is more than the balance of 70.00 on invoice {invoice.number}."
+    )
     assert Payment.objects.count() == 1
     assert _status(invoice) == "invoiced"
 

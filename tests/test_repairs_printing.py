@@ -25,8 +25,9 @@ def invoice():
     shop.save()
     part = make_part("BP-1", price="45.99")
     order = make_order()
-    add_job_with_lines(order, title="Front brake pads", labor=[("1.5", "100.00")],
-                       parts=[(part, 1, None)])
+    add_job_with_lines(
+        order, title="Front brake pads", labor=[("1.5", "100.00")], parts=[(part, 1, None)]
+    )
     return services.invoice_repair_order(take_to(order, "completed"))
 
 
@@ -83,8 +84,16 @@ def _bad_document_urls(invoice):
     paths = []
     for model, pk in (("repairorder", order.pk), ("invoice", invoice.pk)):
         for suffix in ("print/", "print/pdf/"):
-            for bad_id in (f"{pk}/change", "abc", "-1", "0", "1.5", f"{pk}abc",
-                           "99999999999999999999999", f"{pk + 1000}"):
+            for bad_id in (
+                f"{pk}/change",
+                "abc",
+                "-1",
+                "0",
+                "1.5",
+                f"{pk}abc",
+                "99999999999999999999999",
+                f"{pk + 1000}",
+            ):
                 paths.append(f"/admin/repairs/{model}/{bad_id}/{suffix}")
     for bad_id in (f"{order.pk}/change", "abc", "99999999999999999999999"):
         paths.append(f"/admin/sales/deal/{bad_id}/buyers-order/")

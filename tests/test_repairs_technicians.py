@@ -27,11 +27,16 @@ def work(tech):
     """One order with a job of terry's, one with somebody else's."""
     part = make_part("BP-1", cost="31.17", price="55.00")
     mine = make_order()
-    my_job = add_job_with_lines(mine, title="Brakes", labor=[("1.5", "100.00")],
-                                parts=[(part, 1, None)], technician=tech)
+    my_job = add_job_with_lines(
+        mine, title="Brakes", labor=[("1.5", "100.00")], parts=[(part, 1, None)], technician=tech
+    )
     theirs = make_order()
-    their_job = add_job_with_lines(theirs, title="Alignment", labor=[("1", "100.00")],
-                                   technician=make_staff("morgan", TECHNICIAN))
+    their_job = add_job_with_lines(
+        theirs,
+        title="Alignment",
+        labor=[("1", "100.00")],
+        technician=make_staff("morgan", TECHNICIAN),
+    )
     take_to(mine, "in_progress")
     return {"mine": mine, "my_job": my_job, "theirs": theirs, "their_job": their_job}
 
@@ -48,8 +53,10 @@ def test_a_technician_lists_only_orders_and_jobs_with_their_labor(client, tech, 
 
 def test_a_technician_cannot_open_an_order_or_job_of_someone_else(client, tech, work):
     client.force_login(tech)
-    for url in [reverse("admin:repairs_repairorder_change", args=[work["theirs"].pk]),
-                reverse("admin:repairs_job_change", args=[work["their_job"].pk])]:
+    for url in [
+        reverse("admin:repairs_repairorder_change", args=[work["theirs"].pk]),
+        reverse("admin:repairs_job_change", args=[work["their_job"].pk]),
+    ]:
         response = client.get(url)
         assert response.status_code == 302  # "does not exist", back to the admin index
         assert response.url == reverse("admin:index")
@@ -57,9 +64,11 @@ def test_a_technician_cannot_open_an_order_or_job_of_someone_else(client, tech, 
 
 def test_a_technician_never_sees_part_costs(client, tech, work):
     client.force_login(tech)
-    for url in [reverse("admin:repairs_job_change", args=[work["my_job"].pk]),
-                reverse("admin:repairs_partline_changelist"),
-                reverse("admin:repairs_repairorder_change", args=[work["mine"].pk])]:
+    for url in [
+        reverse("admin:repairs_job_change", args=[work["my_job"].pk]),
+        reverse("admin:repairs_partline_changelist"),
+        reverse("admin:repairs_repairorder_change", args=[work["mine"].pk]),
+    ]:
         page = client.get(url).content.decode()
         assert "31.17" not in page, url
         assert "unit cost" not in page.lower(), url
@@ -77,19 +86,32 @@ def test_a_technician_writes_cause_and_correction_but_cannot_change_prices(clien
     assert 'name="labor_lines-0-rate"' not in page
     assert 'name="part_lines-0-price"' not in page
     assert 'name="cause"' in page and 'name="title"' not in page
-    response = client.post(url, {
-        "cause": "Pads worn to 2 mm", "correction": "Replaced pads",
-        "title": "Free brakes", "labor_lines-TOTAL_FORMS": "1", "labor_lines-INITIAL_FORMS": "1",
-        "labor_lines-0-id": line.pk, "labor_lines-0-job": job.pk,
-        "labor_lines-0-rate": "1.00", "labor_lines-0-hours_sold": "9",
-        "part_lines-TOTAL_FORMS": "0", "part_lines-INITIAL_FORMS": "0",
-        "time_entries-TOTAL_FORMS": "0", "time_entries-INITIAL_FORMS": "0",
-    })
+    response = client.post(
+        url,
+        {
+            "cause": "Pads worn to 2 mm",
+            "correction": "Replaced pads",
+            "title": "Free brakes",
+            "labor_lines-TOTAL_FORMS": "1",
+            "labor_lines-INITIAL_FORMS": "1",
+            "labor_lines-0-id": line.pk,
+            "labor_lines-0-job": job.pk,
+            "labor_lines-0-rate": "1.00",
+            "labor_lines-0-hours_sold": "9",
+            "part_lines-TOTAL_FORMS": "0",
+            "part_lines-INITIAL_FORMS": "0",
+            "time_entries-TOTAL_FORMS": "0",
+            "time_entries-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     job.refresh_from_db()
     line.refresh_from_db()
-    assert (job.cause, job.correction, job.title) == ("Pads worn to 2 mm", "Replaced pads",
-                                                      "Brakes")
+    assert (job.cause, job.correction, job.title) == (
+        "Pads worn to 2 mm",
+        "Replaced pads",
+        "Brakes",
+    )
     assert (line.rate, line.hours_sold) == (D("100.00"), D("1.50"))
 
 

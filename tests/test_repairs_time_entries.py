@@ -46,12 +46,16 @@ def _as_stored(entry):
 
 def _form_data(started, ended):
     started, ended = timezone.localtime(started), ended and timezone.localtime(ended)
-    return {"started_0": f"{started:%Y-%m-%d}", "started_1": f"{started:%H:%M:%S}",
-            "ended_0": f"{ended:%Y-%m-%d}" if ended else "",
-            "ended_1": f"{ended:%H:%M:%S}" if ended else ""}
+    return {
+        "started_0": f"{started:%Y-%m-%d}",
+        "started_1": f"{started:%H:%M:%S}",
+        "ended_0": f"{ended:%Y-%m-%d}" if ended else "",
+        "ended_1": f"{ended:%H:%M:%S}" if ended else "",
+    }
 
 
 # Services ---------------------------------------------------------------------------------------
+
 
 def test_nothing_is_clocked_in_or_out_in_the_future(tech, job):
     with pytest.raises(RepairError, match="cannot start in the future"):
@@ -71,8 +75,7 @@ def test_a_technician_moves_the_start_of_their_own_open_entry_but_not_into_the_f
     with pytest.raises(RepairError, match="cannot start in the future"):
         services.change_time_entry(entry, started=timezone.now() + HOUR, ended=None, user=tech)
     with pytest.raises(RepairError, match="cannot end in the future"):
-        services.change_time_entry(entry, started=earlier, ended=timezone.now() + HOUR,
-                                   user=tech)
+        services.change_time_entry(entry, started=earlier, ended=timezone.now() + HOUR, user=tech)
     assert _as_stored(entry) == (earlier, None)
 
 
@@ -80,12 +83,12 @@ def test_a_technician_cannot_rewrite_a_closed_entry_or_someone_elses(tech, job):
     entry = _closed_entry(tech, job)
     before = _as_stored(entry)
     with pytest.raises(RepairError, match="only a manager corrects a closed entry"):
-        services.change_time_entry(entry, started=entry.started - 3 * HOUR, ended=entry.ended,
-                                   user=tech)
+        services.change_time_entry(
+            entry, started=entry.started - 3 * HOUR, ended=entry.ended, user=tech
+        )
     colleague = make_staff("morgan", TECHNICIAN)
     with pytest.raises(RepairError, match="This is Terry's time: only a manager"):
-        services.change_time_entry(entry, started=entry.started, ended=entry.ended,
-                                   user=colleague)
+        services.change_time_entry(entry, started=entry.started, ended=entry.ended, user=colleague)
     assert _as_stored(entry) == before
 
 
@@ -105,30 +108,38 @@ def test_the_time_of_an_invoiced_or_paid_order_is_locked_even_for_a_manager(tech
     invoice = services.invoice_repair_order(order)
     before = _as_stored(entry)
     with pytest.raises(RepairError, match="is invoiced: its time entries are locked"):
-        services.change_time_entry(entry, started=entry.started, ended=entry.ended + HOUR,
-                                   user=manager)
+        services.change_time_entry(
+            entry, started=entry.started, ended=entry.ended + HOUR, user=manager
+        )
     services.record_payment(invoice, invoice.total, "cash")
     with pytest.raises(RepairError, match="is paid: its time entries are locked"):
-        services.change_time_entry(entry, started=entry.started, ended=entry.ended + HOUR,
-                                   user=manager)
+        services.change_time_entry(
+            entry, started=entry.started, ended=entry.ended + HOUR, user=manager
+        )
     assert _as_stored(entry) == before
 
 
 # Through the admin ------------------------------------------------------------------------------
 
+
 def test_a_technician_cannot_stretch_a_paid_orders_entry_into_the_future_in_the_admin(
-        client, tech, job):
+    client, tech, job
+):
     # The case found: 0.01 h changed to 00:00-04:00 of a day still to come, on a paid order.
     entry = _closed_entry(tech, job, minutes=0, ago=HOUR)
-    TimeEntry.objects.filter(pk=entry.pk).update(ended=entry.started + datetime.timedelta(
-        seconds=36))
+    TimeEntry.objects.filter(pk=entry.pk).update(
+        ended=entry.started + datetime.timedelta(seconds=36)
+    )
     order = job.repair_order
     services.complete_work(order)
     invoice = services.invoice_repair_order(order)
     services.record_payment(invoice, invoice.total, "cash")
     before = _as_stored(entry)
-    midnight = timezone.make_aware(datetime.datetime.combine(
-        timezone.localdate() + datetime.timedelta(days=1), datetime.time(0, 0)))
+    midnight = timezone.make_aware(
+        datetime.datetime.combine(
+            timezone.localdate() + datetime.timedelta(days=1), datetime.time(0, 0)
+        )
+    )
     client.force_login(tech)
     url = reverse("admin:repairs_timeentry_change", args=[entry.pk])
     response = client.post(url, _form_data(midnight, midnight + 4 * HOUR))
@@ -139,7 +150,8 @@ def test_a_technician_cannot_stretch_a_paid_orders_entry_into_the_future_in_the_
 
 
 def test_a_technician_gets_a_message_for_a_future_end_or_a_closed_entry_in_the_admin(
-        client, tech, job):
+    client, tech, job
+):
     client.force_login(tech)
     entry = services.clock_in(tech, job, at=timezone.now() - HOUR)
     url = reverse("admin:repairs_timeentry_change", args=[entry.pk])
@@ -161,17 +173,22 @@ def test_a_technician_gets_a_message_for_a_future_end_or_a_closed_entry_in_the_a
 
 
 def test_a_manager_corrects_a_technicians_closed_entry_in_the_admin_and_is_audited(
-        client, tech, manager, job):
+    client, tech, manager, job
+):
     entry = _closed_entry(tech, job, minutes=1)
     ended = (entry.started + 2 * HOUR).replace(microsecond=0)
     started = entry.started.replace(microsecond=0)
     client.force_login(manager)
-    response = client.post(reverse("admin:repairs_timeentry_change", args=[entry.pk]),
-                           _form_data(started, ended))
+    response = client.post(
+        reverse("admin:repairs_timeentry_change", args=[entry.pk]), _form_data(started, ended)
+    )
     assert response.status_code == 302
     assert _as_stored(entry) == (started, ended)
-    log = LogEntry.objects.get_for_object(entry).filter(action=LogEntry.Action.UPDATE).latest(
-        "timestamp")
+    log = (
+        LogEntry.objects.get_for_object(entry)
+        .filter(action=LogEntry.Action.UPDATE)
+        .latest("timestamp")
+    )
     assert log.actor == manager
     assert "ended" in log.changes_dict
     assert TimeEntry.objects.get(pk=entry.pk).hours == D("2.00")
@@ -181,7 +198,9 @@ def test_an_advisor_does_not_change_time_entries(client, tech, job):
     entry = _closed_entry(tech, job)
     before = _as_stored(entry)
     client.force_login(make_staff("sam", SERVICE_ADVISOR))
-    response = client.post(reverse("admin:repairs_timeentry_change", args=[entry.pk]),
-                           _form_data(entry.started - HOUR, entry.ended))
+    response = client.post(
+        reverse("admin:repairs_timeentry_change", args=[entry.pk]),
+        _form_data(entry.started - HOUR, entry.ended),
+    )
     assert response.status_code == 403
     assert _as_stored(entry) == before

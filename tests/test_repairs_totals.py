@@ -16,8 +16,13 @@ from tests.helpers.builders.repairs import (
     take_to,
 )
 
-RATES = Rates(parts_tax_rate=D("8"), labor_tax_rate=D("0"), shop_supplies_rate=D("10"),
-              shop_supplies_cap=D("25.00"), hazardous_waste_fee=D("3.50"))
+RATES = Rates(
+    parts_tax_rate=D("8"),
+    labor_tax_rate=D("0"),
+    shop_supplies_rate=D("10"),
+    shop_supplies_cap=D("25.00"),
+    hazardous_waste_fee=D("3.50"),
+)
 
 
 def test_an_ordinary_order_adds_labor_parts_supplies_waste_fee_and_parts_tax():
@@ -37,10 +42,19 @@ def test_an_ordinary_order_adds_labor_parts_supplies_waste_fee_and_parts_tax():
 
 
 def test_a_discount_comes_off_before_capped_supplies_and_both_taxes():
-    rates = Rates(parts_tax_rate=D("7.25"), labor_tax_rate=D("5"), shop_supplies_rate=D("10"),
-                  shop_supplies_cap=D("25.00"), hazardous_waste_fee=D("4.50"))
-    totals = compute_totals([LaborItem(D("3.2"), D("125.00"))], [PartItem(4, D("12.35"))],
-                            rates, discount_percent=D("10"))
+    rates = Rates(
+        parts_tax_rate=D("7.25"),
+        labor_tax_rate=D("5"),
+        shop_supplies_rate=D("10"),
+        shop_supplies_cap=D("25.00"),
+        hazardous_waste_fee=D("4.50"),
+    )
+    totals = compute_totals(
+        [LaborItem(D("3.2"), D("125.00"))],
+        [PartItem(4, D("12.35"))],
+        rates,
+        discount_percent=D("10"),
+    )
     assert totals.labor == D("400.00")
     assert totals.parts == D("49.40")
     assert totals.labor_discount == D("40.00")
@@ -52,8 +66,13 @@ def test_a_discount_comes_off_before_capped_supplies_and_both_taxes():
 
 
 def test_amounts_round_half_up_to_the_cent():
-    rates = Rates(parts_tax_rate=D("7"), labor_tax_rate=D("0"), shop_supplies_rate=D("0"),
-                  shop_supplies_cap=D("0"), hazardous_waste_fee=D("0"))
+    rates = Rates(
+        parts_tax_rate=D("7"),
+        labor_tax_rate=D("0"),
+        shop_supplies_rate=D("0"),
+        shop_supplies_cap=D("0"),
+        hazardous_waste_fee=D("0"),
+    )
     totals = compute_totals([LaborItem(D("0.7"), D("99.99"))], [PartItem(1, D("3.50"))], rates)
     assert totals.labor == D("69.99")  # 69.993
     assert totals.parts_tax == D("0.25")  # 0.245 rounds up, not to even
@@ -61,8 +80,13 @@ def test_amounts_round_half_up_to_the_cent():
 
 
 def test_an_internal_order_carries_cost_only_without_discount_fees_or_tax():
-    totals = compute_totals([LaborItem(D("2"), D("100.00"))], [PartItem(3, D("10.00"))], RATES,
-                            discount_percent=D("10"), internal=True)
+    totals = compute_totals(
+        [LaborItem(D("2"), D("100.00"))],
+        [PartItem(3, D("10.00"))],
+        RATES,
+        discount_percent=D("10"),
+        internal=True,
+    )
     assert (totals.discount, totals.fees, totals.tax) == (D("0"), D("0"), D("0"))
     assert totals.total == D("230.00")
 
@@ -73,19 +97,33 @@ def test_an_order_without_lines_owes_nothing_not_even_the_waste_fee():
 
 @pytest.mark.django_db
 def test_an_order_in_the_database_totals_the_same_and_declined_jobs_do_not_count():
-    set_rates(parts_tax_rate="8", labor_tax_rate="0", shop_supplies_rate="10",
-              shop_supplies_cap="25", hazardous_waste_fee="3.50")
+    set_rates(
+        parts_tax_rate="8",
+        labor_tax_rate="0",
+        shop_supplies_rate="10",
+        shop_supplies_cap="25",
+        hazardous_waste_fee="3.50",
+    )
     filter_part = make_part("OF-1", price="9.50")
     pads = make_part("BP-1", price="45.99")
     bulb = make_part("BU-1", price="12.00", taxable=False)
     order = make_order()
-    add_job_with_lines(order, title="Oil service", labor=[("1.5", "100.00")],
-                       parts=[(filter_part, 2, None), (pads, 1, None)])
+    add_job_with_lines(
+        order,
+        title="Oil service",
+        labor=[("1.5", "100.00")],
+        parts=[(filter_part, 2, None), (pads, 1, None)],
+    )
     add_job_with_lines(order, title="Bulb", labor=[("0.3", "100.00")], parts=[(bulb, 1, None)])
-    declined = add_job_with_lines(order, title="Timing belt", labor=[("4", "100.00")],
-                                  approve=False)
-    services.authorize_job(declined, Authorization.DECLINED, method=AuthorizationMethod.PHONE,
-                           authorized_by="Maria Garcia")
+    declined = add_job_with_lines(
+        order, title="Timing belt", labor=[("4", "100.00")], approve=False
+    )
+    services.authorize_job(
+        declined,
+        Authorization.DECLINED,
+        method=AuthorizationMethod.PHONE,
+        authorized_by="Maria Garcia",
+    )
 
     totals = order_totals(load_order(order.pk), Rates.from_settings(set_rates()))
     assert totals.total == D("283.69")

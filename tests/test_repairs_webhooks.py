@@ -30,15 +30,21 @@ def _subscribed(name, scopes, events, customers=(), kind="fleet"):
 
 
 def _received_by(event):
-    return sorted(delivery.subscription.partner.name
-                  for delivery in event.deliveries.select_related("subscription__partner"))
+    return sorted(
+        delivery.subscription.partner.name
+        for delivery in event.deliveries.select_related("subscription__partner")
+    )
 
 
 def test_each_status_step_of_a_linked_customers_order_is_published_to_its_partners():
     fleet = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     _subscribed("Fleet", ["repairs:read"], [STATUS_CHANGED], customers=[fleet])
-    _subscribed("Someone else", ["repairs:read"], [STATUS_CHANGED],
-                customers=[make_customer(last_name="Other")])
+    _subscribed(
+        "Someone else",
+        ["repairs:read"],
+        [STATUS_CHANGED],
+        customers=[make_customer(last_name="Other")],
+    )
     order = make_order(make_vehicle(owner=fleet), customer=fleet)
     add_job_with_lines(order, labor=[("1", "100")])
 
@@ -47,7 +53,9 @@ def test_each_status_step_of_a_linked_customers_order_is_published_to_its_partne
 
     events = list(WebhookEvent.objects.filter(event_type=STATUS_CHANGED).order_by("id"))
     assert [(e.payload["from_status"], e.payload["status"]) for e in events] == [
-        ("estimate", "approved"), ("approved", "in_progress")]
+        ("estimate", "approved"),
+        ("approved", "in_progress"),
+    ]
     assert events[0].payload["repair_order"] == order.pk
     assert events[0].payload["number"] == order.number
     assert events[0].customer_id == fleet.pk
@@ -55,8 +63,9 @@ def test_each_status_step_of_a_linked_customers_order_is_published_to_its_partne
 
 
 def test_orders_nobody_may_read_publish_nothing():
-    _subscribed("Fleet", ["repairs:read"], [STATUS_CHANGED],
-                customers=[make_customer(last_name="Linked")])
+    _subscribed(
+        "Fleet", ["repairs:read"], [STATUS_CHANGED], customers=[make_customer(last_name="Linked")]
+    )
     unlinked = make_order()  # its customer is linked to no partner
     internal = make_order(make_vehicle(owner=None))
     for order in (unlinked, internal):
@@ -69,8 +78,7 @@ def test_an_order_paid_by_someone_else_than_the_owner_goes_only_to_partners_link
     fleet = make_customer(kind="company", company_name="Fleet Co", first_name="", last_name="")
     driver = make_customer(last_name="Driver")
     _subscribed("Fleet only", ["repairs:read"], [STATUS_CHANGED], customers=[fleet])
-    _subscribed("Insurer of both", ["repairs:read"], [STATUS_CHANGED],
-                customers=[fleet, driver])
+    _subscribed("Insurer of both", ["repairs:read"], [STATUS_CHANGED], customers=[fleet, driver])
     order = make_order(make_vehicle(owner=fleet), customer=driver)
     add_job_with_lines(order, labor=[("1", "100")])
 
@@ -96,22 +104,32 @@ def test_invoicing_publishes_invoice_created_to_accounting_partners():
 
 
 def test_invoice_created_reaches_a_fleet_only_for_its_own_customers_invoices():
-    fleet_customer = make_customer(kind="company", company_name="Fleet Co", first_name="",
-                                   last_name="")
+    fleet_customer = make_customer(
+        kind="company", company_name="Fleet Co", first_name="", last_name=""
+    )
     stranger = make_customer(last_name="Stranger")
     _subscribed("Books", ["accounting:read"], ["invoice.created"], kind="accounting")
     # A fleet holding accounting:read: its own bills, never another customer's money.
-    _subscribed("Fleet", ["repairs:read", "accounting:read"], ["invoice.created"],
-                customers=[fleet_customer])
-    _subscribed("Other fleet", ["accounting:read"], ["invoice.created"],
-                customers=[make_customer(last_name="Elsewhere")])
+    _subscribed(
+        "Fleet",
+        ["repairs:read", "accounting:read"],
+        ["invoice.created"],
+        customers=[fleet_customer],
+    )
+    _subscribed(
+        "Other fleet",
+        ["accounting:read"],
+        ["invoice.created"],
+        customers=[make_customer(last_name="Elsewhere")],
+    )
     received = {}
     for customer in (fleet_customer, stranger):
         order = make_order(make_vehicle(owner=customer), customer=customer)
         add_job_with_lines(order, labor=[("1", "100")])
         take_to(order, "invoiced")
-        event = WebhookEvent.objects.get(event_type="invoice.created",
-                                         payload__invoice=order.invoice.pk)
+        event = WebhookEvent.objects.get(
+            event_type="invoice.created", payload__invoice=order.invoice.pk
+        )
         received[customer.last_name or customer.company_name] = _received_by(event)
 
     assert received == {"Fleet Co": ["Books", "Fleet"], "Stranger": ["Books"]}

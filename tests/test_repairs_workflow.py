@@ -43,9 +43,14 @@ def test_an_order_goes_from_estimate_to_paid_and_every_step_is_timestamped(order
     services.record_payment(invoice, invoice.total, "card")
     order.refresh_from_db()
     assert order.status == S.PAID
-    assert _steps(order) == [("", "estimate"), ("estimate", "approved"),
-                             ("approved", "in_progress"), ("in_progress", "completed"),
-                             ("completed", "invoiced"), ("invoiced", "paid")]
+    assert _steps(order) == [
+        ("", "estimate"),
+        ("estimate", "approved"),
+        ("approved", "in_progress"),
+        ("in_progress", "completed"),
+        ("completed", "invoiced"),
+        ("invoiced", "paid"),
+    ]
     times = [event.at for event in order.events.all()]
     assert times == sorted(times)
     assert order.status_changed_at == times[-1]
@@ -59,10 +64,14 @@ ALLOWED = {
     "cancel": {S.ESTIMATE, S.APPROVED},
 }
 FUNCTIONS = {key: function for key, _label, function in services.TRANSITIONS}
-REACH = {S.ESTIMATE: [], S.APPROVED: ["approve"], S.IN_PROGRESS: ["approve", "start"],
-         S.COMPLETED: ["approve", "start", "complete"],
-         S.INVOICED: ["approve", "start", "complete", "invoice"],
-         S.CANCELED: ["cancel"]}
+REACH = {
+    S.ESTIMATE: [],
+    S.APPROVED: ["approve"],
+    S.IN_PROGRESS: ["approve", "start"],
+    S.COMPLETED: ["approve", "start", "complete"],
+    S.INVOICED: ["approve", "start", "complete", "invoice"],
+    S.CANCELED: ["cancel"],
+}
 
 
 @pytest.mark.parametrize("step", sorted(ALLOWED))
@@ -88,8 +97,9 @@ def test_refusal_says_what_the_order_is_and_when_the_step_is_possible(order):
     take_to(order, "in_progress")
     with pytest.raises(TransitionNotAllowed) as refused:
         services.cancel_repair_order(order)
-    assert str(refused.value) == (f"{order.number} is in progress: it can be canceled only when "
-                                  "estimate or approved.")
+    assert str(refused.value) == (
+        f"{order.number} is in progress: it can be canceled only when estimate or approved."
+    )
 
 
 def test_an_estimate_without_an_approved_job_cannot_be_approved():
@@ -141,8 +151,12 @@ def test_an_appointment_becomes_an_estimate_with_the_customer_concern_as_first_j
     customer = make_customer()
     vehicle = make_vehicle(owner=customer)
     appointment = Appointment.objects.create(
-        date=timezone.localdate(), time=datetime.time(9, 30), customer=customer, vehicle=vehicle,
-        concern="Squeal when braking\nmostly in the morning")
+        date=timezone.localdate(),
+        time=datetime.time(9, 30),
+        customer=customer,
+        vehicle=vehicle,
+        concern="Squeal when braking\nmostly in the morning",
+    )
     created = services.create_repair_order_from_appointment(appointment)
     order = created.repair_order
     appointment.refresh_from_db()
@@ -158,8 +172,9 @@ def test_an_appointment_becomes_an_estimate_with_the_customer_concern_as_first_j
 def test_a_canned_job_is_added_in_one_step_with_labor_at_the_shop_rate_and_parts_priced():
     set_rates(labor_rate="110.00")
     oil = make_part("OIL-5W30", price="6.25")
-    canned = CannedJob.objects.create(name="Oil change", complaint="Due for service",
-                                      correction="Changed oil and filter")
+    canned = CannedJob.objects.create(
+        name="Oil change", complaint="Due for service", correction="Changed oil and filter"
+    )
     CannedJobLabor.objects.create(canned_job=canned, operation="Drain and refill", hours="0.5")
     CannedJobPart.objects.create(canned_job=canned, part=oil, quantity=5)
     order = make_order()
@@ -168,8 +183,7 @@ def test_a_canned_job_is_added_in_one_step_with_labor_at_the_shop_rate_and_parts
     part_line = job.part_lines.get()
     assert (job.title, job.correction) == ("Oil change", "Changed oil and filter")
     assert (labor.hours_sold, labor.rate, labor.amount) == (D("0.50"), D("110.00"), D("55.00"))
-    assert (part_line.quantity, part_line.price, part_line.unit_cost) == (5, D("6.25"),
-                                                                         D("4.00"))
+    assert (part_line.quantity, part_line.price, part_line.unit_cost) == (5, D("6.25"), D("4.00"))
     assert job.authorization == Authorization.PENDING
 
 
@@ -187,8 +201,9 @@ def test_declined_jobs_stay_on_the_vehicle_as_recommendations():
     order = make_order()
     add_job_with_lines(order, title="Brakes")
     belt = add_job_with_lines(order, title="Timing belt", approve=False)
-    services.authorize_job(belt, Authorization.DECLINED, method=AuthorizationMethod.PHONE,
-                           authorized_by="Maria Garcia")
+    services.authorize_job(
+        belt, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria Garcia"
+    )
     belt.refresh_from_db()
     assert (belt.authorized_by, belt.authorization_method) == ("Maria Garcia", "phone")
     assert belt.authorized_at is not None
@@ -199,8 +214,9 @@ def test_declined_jobs_stay_on_the_vehicle_as_recommendations():
 def test_a_decision_needs_to_say_who_gave_it(order):
     job = add_job_with_lines(order, title="Wipers", approve=False)
     with pytest.raises(RepairError, match="who gave the decision"):
-        services.authorize_job(job, Authorization.APPROVED,
-                               method=AuthorizationMethod.PHONE, authorized_by=" ")
+        services.authorize_job(
+            job, Authorization.APPROVED, method=AuthorizationMethod.PHONE, authorized_by=" "
+        )
     job.refresh_from_db()
     assert job.authorization == Authorization.PENDING
 

@@ -98,14 +98,22 @@ def lot_world(salesperson, make_user):
     website = lead(Lead.Source.WEBSITE)
     unit_a = make_unit(cost="10000", other_costs=[(StockUnitCost.Kind.TRANSPORT, "500")])
     a = delivered_deal(
-        unit=unit_a, salesperson=sam, lead=website, sale_price=D("15000"),
-        lender="Credit Union", apr=D("6.9"), term_months=60, finance_reserve=D("300"),
+        unit=unit_a,
+        salesperson=sam,
+        lead=website,
+        sale_price=D("15000"),
+        lender="Credit Union",
+        apr=D("6.9"),
+        term_months=60,
+        finance_reserve=D("300"),
         trades=[{"allowance": D("4000"), "actual_cash_value": D("3000")}],
-        addons=[{"kind": "service_contract", "price": D("1500"), "cost": D("600")}])
+        addons=[{"kind": "service_contract", "price": D("1500"), "cost": D("600")}],
+    )
     b = delivered_deal(unit=make_unit(cost="8000"), salesperson=kim, sale_price=D("9000"))
     phone = lead(Lead.Source.PHONE)
-    c = delivered_deal(unit=make_unit(cost="12000"), salesperson=sam, lead=phone,
-                       sale_price=D("13000"))
+    c = delivered_deal(
+        unit=make_unit(cost="12000"), salesperson=sam, lead=phone, sale_price=D("13000")
+    )
     services.unwind_deal(c, reason="Buyer's financing fell through")
     services.record_refund(c, amount=D("1000"), method="check")
 
@@ -115,8 +123,9 @@ def lot_world(salesperson, make_user):
     services.cancel_deal(d, reason="Changed their mind")
     services.record_refund(d, amount=D("500"), method="cash")
 
-    e = delivered_deal(unit=make_unit(cost="9000", days_ago=60), salesperson=kim,
-                       sale_price=D("10000"))
+    e = delivered_deal(
+        unit=make_unit(cost="9000", days_ago=60), salesperson=kim, sale_price=D("10000")
+    )
     back_date(e, 40)
     services.unwind_deal(e, reason="Title problem")
     return {"sam": sam, "kim": kim, "a": a, "b": b, "c": c, "d": d, "e": e}
@@ -132,16 +141,24 @@ def test_the_frozen_gross_is_the_deal_arithmetic_and_the_query_total_agrees(lot_
     from the deal's rows, and the query's total is Deal.total_gross."""
     a = lot_world["a"]
     live = services.figures(a, unit_cost=a.unit_cost)
-    assert (a.unit_cost, a.front_gross, a.back_gross) == (D("10500.00"), D("3500.00"),
-                                                          D("1200.00"))
+    assert (a.unit_cost, a.front_gross, a.back_gross) == (D("10500.00"), D("3500.00"), D("1200.00"))
     assert (live.front_gross, live.back_gross, live.total_gross) == (
-        a.front_gross, a.back_gross, a.total_gross)
+        a.front_gross,
+        a.back_gross,
+        a.total_gross,
+    )
     assert live.trade_over_allowance == D("1000.00")
-    totals = dict(Deal.objects.filter(front_gross__isnull=False)
-                  .annotate(total=TOTAL_GROSS).values_list("pk", "total"))
+    totals = dict(
+        Deal.objects.filter(front_gross__isnull=False)
+        .annotate(total=TOTAL_GROSS)
+        .values_list("pk", "total")
+    )
     for deal in Deal.objects.filter(pk__in=totals):
-        assert totals[deal.pk] == deal.total_gross == services.figures(
-            deal, unit_cost=deal.unit_cost).total_gross
+        assert (
+            totals[deal.pk]
+            == deal.total_gross
+            == services.figures(deal, unit_cost=deal.unit_cost).total_gross
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +167,8 @@ def test_the_frozen_gross_is_the_deal_arithmetic_and_the_query_total_agrees(lot_
 
 
 def test_units_sold_count_deliveries_less_unwinds_in_the_period_they_happen(
-        lot_world, django_assert_max_num_queries):
+    lot_world, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(2):
         figure = lot.units_sold(this_day())
     # Today: A, B and C delivered (3); C and E unwound (2). D was canceled: never sold.
@@ -166,9 +184,15 @@ def test_gross_per_deal_by_month(lot_world, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         figure = lot.gross_by_month(this_day())
     # Front: A 3,500 + B 1,000 + C 1,000 - C 1,000 - E 1,000 = 3,500; back: A's 1,200.
-    expected = {"deals": 1, "front": D("3500.00"), "back": D("1200.00"),
-                "total": D("4700.00"), "front_per_deal": D("3500.00"),
-                "back_per_deal": D("1200.00"), "total_per_deal": D("4700.00")}
+    expected = {
+        "deals": 1,
+        "front": D("3500.00"),
+        "back": D("1200.00"),
+        "total": D("4700.00"),
+        "front_per_deal": D("3500.00"),
+        "back_per_deal": D("1200.00"),
+        "total_per_deal": D("4700.00"),
+    }
     assert figure.summary == expected
     [row] = figure.rows
     assert row["month"] == today().replace(day=1)
@@ -182,9 +206,19 @@ def test_gross_per_salesperson(lot_world, django_assert_max_num_queries):
     # Sam: A, and C delivered and unwound; Kim: B, and E unwound (sold in an earlier period).
     sam, kim = rows["Sam Seller"], rows["Kim Closer"]
     assert (sam["deals"], sam["front"], sam["back"], sam["total"], sam["total_per_deal"]) == (
-        1, D("3500.00"), D("1200.00"), D("4700.00"), D("4700.00"))
+        1,
+        D("3500.00"),
+        D("1200.00"),
+        D("4700.00"),
+        D("4700.00"),
+    )
     assert (kim["deals"], kim["front"], kim["back"], kim["total"], kim["total_per_deal"]) == (
-        0, D("0.00"), D("0.00"), D("0.00"), None)
+        0,
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+        None,
+    )
     assert [r["salesperson"] for r in figure.rows] == ["Sam Seller", "Kim Closer"]
     assert f"salesperson__id__exact={lot_world['sam'].pk}" in sam["url"]
     assert figure.summary["total"] == D("4700.00")
@@ -208,32 +242,42 @@ def test_the_previous_period_keeps_what_was_sold_in_it(lot_world):
     back = today() - timedelta(days=40)
     figure = lot.gross_by_salesperson(Period(back, back))
     assert [(r["salesperson"], r["deals"], r["total"]) for r in figure.rows] == [
-        ("Kim Closer", 1, D("1000.00"))]
+        ("Kim Closer", 1, D("1000.00"))
+    ]
 
 
 def test_commissions_due_are_earned_less_chargebacks(lot_world, django_assert_max_num_queries):
     with django_assert_max_num_queries(1):
         figure = lot.commissions(this_day())
-    rows = {r["salesperson"]: (r["deals"], r["earned"], r["chargebacks"], r["due"])
-            for r in figure.rows}
+    rows = {
+        r["salesperson"]: (r["deals"], r["earned"], r["chargebacks"], r["due"]) for r in figure.rows
+    }
     # Sam: 940.00 on A + 250.00 on C, C charged back; Kim: 250.00 on B, E charged back.
-    assert rows == {"Sam Seller": (2, D("1190.00"), D("-250.00"), D("940.00")),
-                    "Kim Closer": (1, D("250.00"), D("-250.00"), D("0.00"))}
+    assert rows == {
+        "Sam Seller": (2, D("1190.00"), D("-250.00"), D("940.00")),
+        "Kim Closer": (1, D("250.00"), D("-250.00"), D("0.00")),
+    }
     assert figure.summary == {"due": D("940.00"), "chargebacks": D("-500.00")}
     assert "/admin/sales/commission/?salesperson__id__exact=" in figure.rows[0]["url"]
 
 
 def test_canceled_deals_and_refunds_change_no_figure(lot_world):
-    before = [lot.units_sold(this_day()), lot.gross_by_salesperson(this_day()),
-              lot.commissions(this_day())]
+    before = [
+        lot.units_sold(this_day()),
+        lot.gross_by_salesperson(this_day()),
+        lot.commissions(this_day()),
+    ]
     unit = make_unit(cost="5000")
     deal = make_deal(unit=unit, salesperson=lot_world["sam"], sale_price=D("6000"))
     services.sign_deal(deal)
     pay_in_full(deal)
     services.cancel_deal(deal, reason="Walked away")
     services.record_refund(deal, amount=services.money_held(deal), method="check")
-    after = [lot.units_sold(this_day()), lot.gross_by_salesperson(this_day()),
-             lot.commissions(this_day())]
+    after = [
+        lot.units_sold(this_day()),
+        lot.gross_by_salesperson(this_day()),
+        lot.commissions(this_day()),
+    ]
     assert [(f.rows, f.summary) for f in after] == [(f.rows, f.summary) for f in before]
 
 
@@ -242,8 +286,7 @@ def test_canceled_deals_and_refunds_change_no_figure(lot_world):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_inventory_aging_buckets_capital_and_units_past_the_target(
-        django_assert_max_num_queries):
+def test_inventory_aging_buckets_capital_and_units_past_the_target(django_assert_max_num_queries):
     """Target 45 days (shop settings). On the lot today:
     U1 20 days, 5,000                          -> 0-30
     U2 40 days, 6,000                          -> 31-60, not past 45 days
@@ -267,10 +310,12 @@ def test_inventory_aging_buckets_capital_and_units_past_the_target(
     with django_assert_max_num_queries(5):
         figure = lot.inventory_aging(this_day())
     rows = [(r["bucket"], r["units"], r["capital"], r["past_target"]) for r in figure.rows]
-    assert rows == [("0 to 30 days", 1, D("5000.00"), 0),
-                    ("31 to 60 days", 2, D("13200.00"), 1),
-                    ("61 to 90 days", 1, D("8175.00"), 1),
-                    ("Over 90 days", 1, D("9000.00"), 1)]
+    assert rows == [
+        ("0 to 30 days", 1, D("5000.00"), 0),
+        ("31 to 60 days", 2, D("13200.00"), 1),
+        ("61 to 90 days", 1, D("8175.00"), 1),
+        ("Over 90 days", 1, D("9000.00"), 1),
+    ]
     assert figure.summary == {"units": 5, "capital": D("35375.00"), "past_target": 3}
     # The capital is what the stock list says each unit cost (one rule).
     listed = services.with_cost_totals(StockUnit.objects.filter(status__in=StockUnit.IN_STOCK))
@@ -283,12 +328,12 @@ def test_inventory_aging_as_of_an_earlier_day_sees_the_lot_as_it_was():
     """30 days ago U1 (acquired 20 days ago) was not there yet, the unit wholesaled 10 days
     ago still was (acquired 100 days ago: 70 days in stock then)."""
     make_unit(cost="5000", days_ago=20)
-    wholesale_unit(make_unit(cost="4000", days_ago=100), D("3500"),
-                   on=today() - timedelta(days=10))
+    wholesale_unit(make_unit(cost="4000", days_ago=100), D("3500"), on=today() - timedelta(days=10))
     day = today() - timedelta(days=30)
     figure = lot.inventory_aging(Period(day - timedelta(days=5), day))
     assert [(r["bucket"], r["units"], r["capital"]) for r in figure.rows if r["units"]] == [
-        ("61 to 90 days", 1, D("4000.00"))]
+        ("61 to 90 days", 1, D("4000.00"))
+    ]
     assert all(r["url"] is None for r in figure.rows)  # the stock list shows today's lot
 
 
@@ -325,10 +370,18 @@ def test_reconditioning_spend_and_days_to_the_front_line(django_assert_max_num_q
         figure = lot.reconditioning(this_day())
     [row] = figure.rows
     assert (row["spend"], row["orders"], row["units"], row["spend_per_unit"]) == (
-        D("380.00"), 3, 2, D("190.00"))
+        D("380.00"),
+        3,
+        2,
+        D("190.00"),
+    )
     assert (row["front_lined"], row["days_to_front_line"]) == (2, D("4.0"))
-    assert figure.summary == {"spend": D("380.00"), "units": 2, "front_lined": 2,
-                              "days_to_front_line": D("4.0")}
+    assert figure.summary == {
+        "spend": D("380.00"),
+        "units": 2,
+        "front_lined": 2,
+        "days_to_front_line": D("4.0"),
+    }
     # The same spend as the units' own cost breakdowns.
     assert sum(services.unit_costs(u).reconditioning for u in (r1, r2, r3)) == D("380.00")
     assert "internal__exact=1" in figure.url
@@ -358,11 +411,15 @@ def test_lead_sources_and_conversion(lot_world, django_assert_max_num_queries):
     lead(Lead.Source.WALK_IN, Lead.Status.CONTACTED)
     with django_assert_max_num_queries(1):
         figure = lot.leads(this_day())
-    rows = {r["source"]: (r["leads"], r["converted"], r["lost"], r["open"], r["conversion"])
-            for r in figure.rows}
-    assert rows == {"Walk-in": (2, 0, 1, 1, D("0.0")),
-                    "Website": (1, 1, 0, 0, D("100.0")),
-                    "Phone": (1, 0, 0, 0, D("0.0"))}
+    rows = {
+        r["source"]: (r["leads"], r["converted"], r["lost"], r["open"], r["conversion"])
+        for r in figure.rows
+    }
+    assert rows == {
+        "Walk-in": (2, 0, 1, 1, D("0.0")),
+        "Website": (1, 1, 0, 0, D("100.0")),
+        "Phone": (1, 0, 0, 0, D("0.0")),
+    }
     assert figure.summary == {"leads": 4, "converted": 1, "conversion": D("25.0")}
     assert "source=walk_in" in figure.rows[0]["url"]
 
@@ -387,13 +444,16 @@ def test_a_period_over_several_months_has_a_row_for_each_month(lot_world):
     assert sum(r["units"] for r in figure.rows) == 2
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"period": "custom", "start": "2026-13-01", "end": "2026-12-31"}, "not a valid start"),
-    ({"period": "custom", "start": "2026-02-01", "end": "2026-01-01"}, "before the start"),
-    ({"period": "custom", "start": "2015-01-01", "end": "2026-01-01"}, "at most five years"),
-    ({"period": "custom", "start": "", "end": "2026-01-01"}, "Enter the start"),
-    ({"period": "fortnight"}, "Unknown period"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"period": "custom", "start": "2026-13-01", "end": "2026-12-31"}, "not a valid start"),
+        ({"period": "custom", "start": "2026-02-01", "end": "2026-01-01"}, "before the start"),
+        ({"period": "custom", "start": "2015-01-01", "end": "2026-01-01"}, "at most five years"),
+        ({"period": "custom", "start": "", "end": "2026-01-01"}, "Enter the start"),
+        ({"period": "fortnight"}, "Unknown period"),
+    ],
+)
 def test_bad_period_input_is_refused_with_a_message(query, message):
     with pytest.raises(PeriodError, match=message):
         period_from_query(query)
@@ -401,9 +461,16 @@ def test_bad_period_input_is_refused_with_a_message(query, message):
 
 def test_every_lot_figure_answers_for_an_empty_lot_over_five_years():
     period = Period(datetime.date(2022, 1, 1), datetime.date(2026, 12, 31))
-    for function in (lot.units_sold, lot.gross_by_month, lot.gross_by_salesperson,
-                     lot.gross_by_source, lot.inventory_aging, lot.reconditioning, lot.leads,
-                     lot.commissions):
+    for function in (
+        lot.units_sold,
+        lot.gross_by_month,
+        lot.gross_by_salesperson,
+        lot.gross_by_source,
+        lot.inventory_aging,
+        lot.reconditioning,
+        lot.leads,
+        lot.commissions,
+    ):
         figure = function(period)
         assert isinstance(figure.summary, dict)
 
@@ -421,10 +488,18 @@ def page(client, slug, query=""):
 
 
 def test_every_lot_report_opens_for_a_manager_with_chart_table_csv_and_links(
-        login, manager, lot_world):
-    assert set(LOT_REPORTS) == {"lot-units-sold", "lot-gross", "lot-gross-salespeople",
-                                "lot-gross-sources", "lot-aging", "lot-reconditioning",
-                                "lot-leads", "lot-commissions"}
+    login, manager, lot_world
+):
+    assert set(LOT_REPORTS) == {
+        "lot-units-sold",
+        "lot-gross",
+        "lot-gross-salespeople",
+        "lot-gross-sources",
+        "lot-aging",
+        "lot-reconditioning",
+        "lot-leads",
+        "lot-commissions",
+    }
     client = login(manager)
     for slug in LOT_REPORTS:
         response = page(client, slug, "?period=month")
@@ -447,9 +522,16 @@ def test_every_lot_report_opens_for_a_manager_with_chart_table_csv_and_links(
 def test_every_lot_link_opens_its_admin_list_for_a_manager(login, manager, lot_world):
     client = login(manager)
     period = this_day()
-    for function in (lot.units_sold, lot.gross_by_month, lot.gross_by_salesperson,
-                     lot.gross_by_source, lot.inventory_aging, lot.reconditioning, lot.leads,
-                     lot.commissions):
+    for function in (
+        lot.units_sold,
+        lot.gross_by_month,
+        lot.gross_by_salesperson,
+        lot.gross_by_source,
+        lot.inventory_aging,
+        lot.reconditioning,
+        lot.leads,
+        lot.commissions,
+    ):
         figure = function(period)
         urls = [figure.url] + [row["url"] for row in figure.rows if row.get("url")]
         for url in urls:
@@ -494,12 +576,15 @@ def test_a_salesperson_sees_units_sold_but_no_gross(login, salesperson, lot_worl
     assert reverse("reports:report", args=["lot-gross"]) not in html
 
 
-@pytest.mark.parametrize("query", [
-    "?period=custom&start=2026-13-01&end=2026-12-31",
-    "?period=custom&start=2026-02-01&end=2026-01-01",
-    "?period=custom&start=2015-01-01&end=2026-01-01",
-    "?period=fortnight",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?period=custom&start=2026-13-01&end=2026-12-31",
+        "?period=custom&start=2026-02-01&end=2026-01-01",
+        "?period=custom&start=2015-01-01&end=2026-01-01",
+        "?period=fortnight",
+    ],
+)
 def test_a_lot_page_explains_a_bad_period(login, manager, query):
     client = login(manager)
     for slug in ("lot-gross", "lot-aging"):

@@ -73,8 +73,10 @@ def test_a_salesperson_sees_no_shop_report(login, salesperson):
     client = login(salesperson)
     for slug in SHOP_REPORTS:
         assert page(client, slug).status_code == 403
-    assert "/admin/reports/work-in-progress/" not in client.get(
-        reverse("admin:index")).content.decode()
+    assert (
+        "/admin/reports/work-in-progress/"
+        not in client.get(reverse("admin:index")).content.decode()
+    )
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client):
@@ -87,14 +89,17 @@ def test_the_old_addresses_lead_to_the_reports(client):
     assert client.get("/dashboard/")["Location"] == reverse("reports:index")
 
 
-@pytest.mark.parametrize("query, message", [
-    ("?period=custom&start=2026-13-01&end=2026-12-31", "is not a valid start date"),
-    ("?period=custom&start=2026-01-01", "Enter the end date"),
-    ("?period=custom&start=2026-05-01&end=2026-04-01", "end date is before the start date"),
-    ("?period=custom&start=2000-01-01&end=2026-01-01", "at most five years"),
-    ("?period=fortnight", "Unknown period"),
-    ("?period=custom&start=%00%27&end=x", "is not a valid start date"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("?period=custom&start=2026-13-01&end=2026-12-31", "is not a valid start date"),
+        ("?period=custom&start=2026-01-01", "Enter the end date"),
+        ("?period=custom&start=2026-05-01&end=2026-04-01", "end date is before the start date"),
+        ("?period=custom&start=2000-01-01&end=2026-01-01", "at most five years"),
+        ("?period=fortnight", "Unknown period"),
+        ("?period=custom&start=%00%27&end=x", "is not a valid start date"),
+    ],
+)
 def test_bad_periods_are_explained_never_a_server_error(login, manager, query, message):
     client = login(manager)
     response = page(client, "car-count", query)
@@ -105,8 +110,9 @@ def test_bad_periods_are_explained_never_a_server_error(login, manager, query, m
 
 
 def test_a_custom_period_is_shown_with_the_period_before(login, manager):
-    html = page(login(manager), "comebacks",
-                "?period=custom&start=2026-03-01&end=2026-03-10").content.decode()
+    html = page(
+        login(manager), "comebacks", "?period=custom&start=2026-03-01&end=2026-03-10"
+    ).content.decode()
     assert "2026-03-01 - 2026-03-10" in html and "2026-02-19 - 2026-02-28" in html
 
 
@@ -118,10 +124,13 @@ def test_the_csv_is_the_table_with_formulas_neutralized(login, manager):
     from repairs import services
     from repairs.choices import Authorization, AuthorizationMethod
 
-    services.authorize_job(order.jobs.get(), Authorization.DECLINED,
-                           method=AuthorizationMethod.PHONE, authorized_by="Maria")
-    response = login(manager).get(reverse("reports:csv", args=["declined-work"])
-                                  + "?period=today")
+    services.authorize_job(
+        order.jobs.get(),
+        Authorization.DECLINED,
+        method=AuthorizationMethod.PHONE,
+        authorized_by="Maria",
+    )
+    response = login(manager).get(reverse("reports:csv", args=["declined-work"]) + "?period=today")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -141,11 +150,15 @@ def _invoiced(n):
 
 
 @pytest.mark.parametrize("slug", [*SHOP_REPORTS, None])
-def test_a_page_s_queries_do_not_grow_with_its_rows(login, manager, slug,
-                                                      django_assert_max_num_queries):
+def test_a_page_s_queries_do_not_grow_with_its_rows(
+    login, manager, slug, django_assert_max_num_queries
+):
     client = login(manager)
-    url = (reverse("reports:report", args=[slug]) + "?period=year" if slug
-           else reverse("reports:index"))
+    url = (
+        reverse("reports:report", args=[slug]) + "?period=year"
+        if slug
+        else reverse("reports:index")
+    )
     _invoiced(1)
     client.get(url)  # sessions, permissions and the shop settings are cached after the first
     with django_assert_max_num_queries(40) as few:
@@ -160,22 +173,28 @@ def test_each_row_links_to_the_admin_list_behind_it(login, manager):
     client = login(manager)
     html = page(client, "sales-gross", "?period=today").content.decode()
     assert reverse("admin:repairs_invoice_changelist") + "?issued_at__gte=" in html
-    invoices = client.get(reverse("admin:repairs_invoice_changelist")
-                          + _first_link(html, "/admin/repairs/invoice/?"))
+    invoices = client.get(
+        reverse("admin:repairs_invoice_changelist") + _first_link(html, "/admin/repairs/invoice/?")
+    )
     assert invoices.status_code == 200 and "1 invoice" in invoices.content.decode()
-    assert Decimal("100.00") == REPORTS["sales-gross"].figure(
-        __import__("reports.periods").periods.preset_period("today")).rows[0]["sales"]
+    assert (
+        Decimal("100.00")
+        == REPORTS["sales-gross"]
+        .figure(__import__("reports.periods").periods.preset_period("today"))
+        .rows[0]["sales"]
+    )
 
 
 def _first_link(html, prefix):
     import html as markup
 
     start = html.index(prefix) + len(prefix) - 1
-    return markup.unescape(html[start:html.index('"', start)])
+    return markup.unescape(html[start : html.index('"', start)])
 
 
 def test_the_chart_library_is_served_by_carshop_with_its_licence_and_no_inline_script(
-        login, manager):
+    login, manager
+):
     from django.contrib.staticfiles import finders
 
     def read(name):
@@ -203,16 +222,18 @@ def test_every_link_of_a_report_opens_its_admin_list(login, manager, slug):
     order = make_order()
     add_job_with_lines(order, labor=[("1.0", "100.00")], parts=[(part, 1, "10.00")])
     job = add_job_with_lines(order, title="Wipers", labor=[("0.5", "100.00")], approve=False)
-    services.authorize_job(job, Authorization.DECLINED, method=AuthorizationMethod.PHONE,
-                           authorized_by="Maria")
+    services.authorize_job(
+        job, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
+    )
     take_to(order, "invoiced")
     make_order(comeback_of=None)
     client = login(manager)
     html = page(client, slug, "?period=today").content.decode()
     import html as markup
 
-    links = {markup.unescape(link) for link in re.findall(r'href="(/admin/[a-z]+/[a-z]+/\?[^"]*)"',
-                                                           html)}
+    links = {
+        markup.unescape(link) for link in re.findall(r'href="(/admin/[a-z]+/[a-z]+/\?[^"]*)"', html)
+    }
     assert links, slug
     for link in links:
         response = client.get(link)

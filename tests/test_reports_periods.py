@@ -10,14 +10,17 @@ D = datetime.date
 TODAY = D(2026, 5, 20)  # a Wednesday
 
 
-@pytest.mark.parametrize("preset, start, end, before_start, before_end", [
-    ("today", D(2026, 5, 20), D(2026, 5, 20), D(2026, 5, 19), D(2026, 5, 19)),
-    ("week", D(2026, 5, 18), D(2026, 5, 20), D(2026, 5, 15), D(2026, 5, 17)),
-    ("month", D(2026, 5, 1), D(2026, 5, 20), D(2026, 4, 1), D(2026, 4, 20)),
-    ("last_month", D(2026, 4, 1), D(2026, 4, 30), D(2026, 3, 1), D(2026, 3, 31)),
-    ("quarter", D(2026, 4, 1), D(2026, 5, 20), D(2026, 1, 1), D(2026, 2, 19)),
-    ("year", D(2026, 1, 1), D(2026, 5, 20), D(2025, 1, 1), D(2025, 5, 20)),
-])
+@pytest.mark.parametrize(
+    "preset, start, end, before_start, before_end",
+    [
+        ("today", D(2026, 5, 20), D(2026, 5, 20), D(2026, 5, 19), D(2026, 5, 19)),
+        ("week", D(2026, 5, 18), D(2026, 5, 20), D(2026, 5, 15), D(2026, 5, 17)),
+        ("month", D(2026, 5, 1), D(2026, 5, 20), D(2026, 4, 1), D(2026, 4, 20)),
+        ("last_month", D(2026, 4, 1), D(2026, 4, 30), D(2026, 3, 1), D(2026, 3, 31)),
+        ("quarter", D(2026, 4, 1), D(2026, 5, 20), D(2026, 1, 1), D(2026, 2, 19)),
+        ("year", D(2026, 1, 1), D(2026, 5, 20), D(2025, 1, 1), D(2025, 5, 20)),
+    ],
+)
 def test_presets_and_the_period_before(preset, start, end, before_start, before_end):
     period = preset_period(preset, TODAY)
     assert (period.start, period.end) == (start, end)
@@ -41,14 +44,17 @@ def test_the_default_is_this_month():
     assert period_from_query({}, TODAY) == preset_period("month", TODAY)
 
 
-@pytest.mark.parametrize("query", [
-    {"period": "custom", "start": "2026-02-30", "end": "2026-03-01"},
-    {"period": "custom", "start": "", "end": "2026-03-01"},
-    {"period": "custom", "start": "2026-03-02", "end": "2026-03-01"},
-    {"period": "custom", "start": "2019-01-01", "end": "2026-03-01"},
-    {"period": "custom", "start": "0001-01-01", "end": "0001-01-02"},
-    {"period": "yesterday"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"period": "custom", "start": "2026-02-30", "end": "2026-03-01"},
+        {"period": "custom", "start": "", "end": "2026-03-01"},
+        {"period": "custom", "start": "2026-03-02", "end": "2026-03-01"},
+        {"period": "custom", "start": "2019-01-01", "end": "2026-03-01"},
+        {"period": "custom", "start": "0001-01-01", "end": "0001-01-02"},
+        {"period": "yesterday"},
+    ],
+)
 def test_bad_input_is_a_period_error_with_a_message(query):
     with pytest.raises(PeriodError) as refused:
         period_from_query(query, TODAY)

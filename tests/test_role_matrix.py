@@ -51,8 +51,15 @@ from tests.helpers.builders.repairs import (
 )
 
 SUPERUSER = "superuser"
-ROLES = [roles.SERVICE_ADVISOR, roles.TECHNICIAN, roles.SALESPERSON, roles.MANAGER,
-         roles.OPERATIONS, SUPERUSER, roles.PARTNER]
+ROLES = [
+    roles.SERVICE_ADVISOR,
+    roles.TECHNICIAN,
+    roles.SALESPERSON,
+    roles.MANAGER,
+    roles.OPERATIONS,
+    SUPERUSER,
+    roles.PARTNER,
+]
 
 # What the admin never does by hand, whoever asks: rows written by services (ledgers, final
 # documents, events, machine records), added elsewhere (jobs on their order, time by clocking
@@ -89,29 +96,50 @@ ADMIN_NEVER = {
 # received purchase order, a job of an invoiced order and its time, an appointment turned into
 # an order, a webhook subscription with deliveries in the log):
 # whoever may delete such rows is refused with a message (302 back to the row), not offered.
-IN_WORKFLOW = {"sales.deal", "inventory.stockunit", "inventory.purchaseorder", "repairs.job",
-               "repairs.timeentry", "repairs.appointment", "accounts.webhooksubscription"}
+IN_WORKFLOW = {
+    "sales.deal",
+    "inventory.stockunit",
+    "inventory.purchaseorder",
+    "repairs.job",
+    "repairs.timeentry",
+    "repairs.appointment",
+    "accounts.webhooksubscription",
+}
 # Lists whose rows are deleted one by one from their own page (a draft), never in bulk.
 NO_BULK_DELETE = {"inventory.purchaseorder"}
 
 # The permission each admin action needs: an action of the model's own ("change"...) or a
 # permission of the matrix ("app.codename").
 ACTION_PERMISSIONS = {
-    "revoke_keys": "change", "cleanup_expired_attempts": "view",
+    "revoke_keys": "change",
+    "cleanup_expired_attempts": "view",
     "reorder_selected": "inventory.add_purchaseorder",
     "adjust_selected": "inventory.add_stockmovement",
-    "place_selected": "change", "cancel_selected": "change",
+    "place_selected": "change",
+    "cancel_selected": "change",
     "receive_selected": "inventory.add_purchasereceipt",
-    "start_reconditioning": "change", "make_available": "change", "wholesale": "change",
+    "start_reconditioning": "change",
+    "make_available": "change",
+    "wholesale": "change",
     "open_repair_order": "repairs.add_repairorder",
-    "clock_in": "repairs.add_timeentry", "clock_out": "repairs.add_timeentry",
-    "approve_in_person": "repairs.change_laborline", "approve_by_phone":
-    "repairs.change_laborline", "decline_in_person": "repairs.change_laborline",
+    "clock_in": "repairs.add_timeentry",
+    "clock_out": "repairs.add_timeentry",
+    "approve_in_person": "repairs.change_laborline",
+    "approve_by_phone": "repairs.change_laborline",
+    "decline_in_person": "repairs.change_laborline",
     "decline_by_phone": "repairs.change_laborline",
-    "approve": "change", "start": "change", "complete": "change", "close_internal": "change",
-    "cancel": "change", "invoice": "repairs.add_invoice",
-    "sign": "change", "deliver": "change", "unwind": "sales.unwind_deal",
-    "assign_to_me": "change", "mark_lost": "change", "send_handshake": "change",
+    "approve": "change",
+    "start": "change",
+    "complete": "change",
+    "close_internal": "change",
+    "cancel": "change",
+    "invoice": "repairs.add_invoice",
+    "sign": "change",
+    "deliver": "change",
+    "unwind": "sales.unwind_deal",
+    "assign_to_me": "change",
+    "mark_lost": "change",
+    "send_handshake": "change",
 }
 
 # The module's figures: a labor rate, its amount for 1.5 h, a part's price and its cost, the
@@ -119,8 +147,13 @@ ACTION_PERMISSIONS = {
 PRICE_FIGURES = ("97.00", "145.50", "55.00", "200.50")
 PART_COST = "31.17"
 PRICE_WORDS = ("unit price", "rate per hour", "amount", "total", "discount", "unit cost")
-PRIVILEGE_MARKS = ('name="is_superuser"', 'name="groups"', 'name="user_permissions"',
-                   "Superuser status", "User permissions")
+PRIVILEGE_MARKS = (
+    'name="is_superuser"',
+    'name="groups"',
+    'name="user_permissions"',
+    "Superuser status",
+    "User permissions",
+)
 # The audit log shows every change as it was recorded, money included; who may read it
 # (managers, operations) is decided by the matrix, not by figure.
 FIGURES_NOT_CHECKED = {"auditlog.logentry"}
@@ -135,8 +168,9 @@ def _models_by_app():
     return by_app
 
 
-GRANTED = {role: roles.expand(roles.ROLES[role], _models_by_app())
-           for role in ROLES if role != SUPERUSER}
+GRANTED = {
+    role: roles.expand(roles.ROLES[role], _models_by_app()) for role in ROLES if role != SUPERUSER
+}
 
 
 def may(role, app_label, codename):
@@ -150,24 +184,33 @@ class World:
         self.users = {}
         for role in ROLES:
             if role == SUPERUSER:
-                user = User.objects.create_superuser("root", "root@example.com",
-                                                     "s3cret-Pass-word")
+                user = User.objects.create_superuser("root", "root@example.com", "s3cret-Pass-word")
             else:
                 user = User.objects.create_user(
-                    f"user-{role.lower().replace(' ', '-')}", password="s3cret-Pass-word",
-                    is_staff=role != roles.PARTNER, first_name=role.split()[0])
+                    f"user-{role.lower().replace(' ', '-')}",
+                    password="s3cret-Pass-word",
+                    is_staff=role != roles.PARTNER,
+                    first_name=role.split()[0],
+                )
                 user.groups.add(Group.objects.get(name=role))
             self.users[role] = user
         tech, sales = self.users[roles.TECHNICIAN], self.users[roles.SALESPERSON]
-        rows = {"accounts.user": User.objects.create_user("clerk", is_staff=False),
-                "auth.group": Group.objects.get(name=roles.OPERATIONS)}
+        rows = {
+            "accounts.user": User.objects.create_user("clerk", is_staff=False),
+            "auth.group": Group.objects.get(name=roles.OPERATIONS),
+        }
 
         # The service shop: an order worked by the technician, invoiced, paid in part, credited.
         customer = make_customer()
         part = make_part("BP-1", cost=PART_COST, price="55.00")
         order = make_order(customer=customer)
-        job = add_job_with_lines(order, title="Brakes", labor=[("1.5", "97.00")],
-                                 parts=[(part, 1, None)], technician=tech)
+        job = add_job_with_lines(
+            order,
+            title="Brakes",
+            labor=[("1.5", "97.00")],
+            parts=[(part, 1, None)],
+            technician=tech,
+        )
         take_to(order, "in_progress")
         repair_services.clock_in(tech, job)
         repair_services.clock_out(tech)
@@ -176,11 +219,15 @@ class World:
         repair_services.record_payment(invoice, D("10.00"), PaymentMethod.CASH)
         repair_services.issue_credit_note(invoice, D("5.00"), "Goodwill")
         appointment = Appointment.objects.create(
-            date=timezone.localdate() + timedelta(days=1), time=time(9), customer=customer,
-            vehicle=order.vehicle, concern="Noise", status=AppointmentStatus.CONVERTED)
+            date=timezone.localdate() + timedelta(days=1),
+            time=time(9),
+            customer=customer,
+            vehicle=order.vehicle,
+            concern="Noise",
+            status=AppointmentStatus.CONVERTED,
+        )
         canned = CannedJob.objects.create(name="Oil change")
-        CannedJobLabor.objects.create(canned_job=canned, operation="Drain and fill",
-                                      hours=D("0.5"))
+        CannedJobLabor.objects.create(canned_job=canned, operation="Drain and fill", hours=D("0.5"))
         CannedJobPart.objects.create(canned_job=canned, part=part, quantity=1)
         inventory_services.record_odometer(order.vehicle, 50000, timezone.localdate())
         MarkupRule.objects.create(up_to=D("100.00"), multiplier=D("1.80"))
@@ -202,22 +249,35 @@ class World:
         partner = account_services.create_partner("Fleet Co", slug="fleet-co")
         account_services.issue_key(partner, name="main", scopes=[roles_scope()])
         subscription = WebhookSubscription.objects.create(
-            partner=partner, url="https://fleet.example.com/hook", events=[], secret="s")
-        event = WebhookEvent.objects.create(event_id=uuid.uuid4(), event_type="invoice.created",
-                                            payload={}, scope=roles_scope())
+            partner=partner, url="https://fleet.example.com/hook", events=[], secret="s"
+        )
+        event = WebhookEvent.objects.create(
+            event_id=uuid.uuid4(), event_type="invoice.created", payload={}, scope=roles_scope()
+        )
         WebhookDelivery.objects.create(event=event, subscription=subscription)
 
         # Lockouts.
-        seen = {"username": "locked-lou", "ip_address": "203.0.113.5", "user_agent": "test",
-                "http_accept": "*/*", "path_info": "/admin/login/"}
+        seen = {
+            "username": "locked-lou",
+            "ip_address": "203.0.113.5",
+            "user_agent": "test",
+            "http_accept": "*/*",
+            "path_info": "/admin/login/",
+        }
         AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=5)
         AccessLog.objects.create(**seen)
         AccessFailureLog.objects.create(**seen, locked_out=True)
 
-        rows.update({"repairs.repairorder": order, "repairs.job": job,
-                     "repairs.appointment": appointment, "sales.deal": deal,
-                     "inventory.stockunit": deal.stock_unit,
-                     "inventory.purchaseorder": purchase})
+        rows.update(
+            {
+                "repairs.repairorder": order,
+                "repairs.job": job,
+                "repairs.appointment": appointment,
+                "sales.deal": deal,
+                "inventory.stockunit": deal.stock_unit,
+                "inventory.purchaseorder": purchase,
+            }
+        )
         self.rows = {}
         for label in REGISTERED:
             model = apps.get_model(label)
@@ -253,8 +313,7 @@ def admin_url(label, page, *args):
 
 def offered_actions(response):
     form = response.context.get("action_form")
-    return set() if form is None else {value for value, _ in form.fields["action"].choices
-                                       if value}
+    return set() if form is None else {value for value, _ in form.fields["action"].choices if value}
 
 
 def expected_actions(label, role):
@@ -267,13 +326,17 @@ def expected_actions(label, role):
         if "." in needed:
             allowed = may(role, *needed.split("."))
         else:
-            allowed = (needed not in never and (may(role, app_label, f"{needed}_{model_name}")
-                                                or (needed == "view" and may(
-                                                    role, app_label, f"change_{model_name}"))))
+            allowed = needed not in never and (
+                may(role, app_label, f"{needed}_{model_name}")
+                or (needed == "view" and may(role, app_label, f"change_{model_name}"))
+            )
         if allowed:
             expected.add(action)
-    if (may(role, app_label, f"delete_{model_name}") and "delete" not in never
-            and label not in NO_BULK_DELETE):
+    if (
+        may(role, app_label, f"delete_{model_name}")
+        and "delete" not in never
+        and label not in NO_BULK_DELETE
+    ):
         expected.add("delete_selected")
     return expected
 
@@ -303,14 +366,16 @@ def check_what_the_role_must_not_see(label, role, user, url, html):
 def links_in_content(html, row_change):
     """The admin pages a change page links to from its content: not the menus, not the pages
     of its own row that the test opens anyway (change, delete, history)."""
-    content = html[html.find('id="content"'):]
+    content = html[html.find('id="content"') :]
     links = set(re.findall(r'href="(/admin/[^"#?]*)"', content))
     own_row = row_change.removesuffix("change/")
     skipped = re.compile(r"^/admin/(\w+/)?$|^/admin/logout/")
-    return sorted(link for link in links
-                  if not skipped.search(link)
-                  and link not in (own_row + "change/", own_row + "delete/",
-                                   own_row + "history/"))
+    return sorted(
+        link
+        for link in links
+        if not skipped.search(link)
+        and link not in (own_row + "change/", own_row + "delete/", own_row + "history/")
+    )
 
 
 @pytest.mark.django_db
@@ -321,8 +386,9 @@ def test_admin_pages_follow_the_role_matrix(client, world, label, role):
     client.force_login(user)
     app_label, model_name = label.split(".")
     never = ADMIN_NEVER.get(label, set())
-    can_view = may(role, app_label, f"view_{model_name}") or may(role, app_label,
-                                                                  f"change_{model_name}")
+    can_view = may(role, app_label, f"view_{model_name}") or may(
+        role, app_label, f"change_{model_name}"
+    )
     can_add = may(role, app_label, f"add_{model_name}") and "add" not in never
     can_change = may(role, app_label, f"change_{model_name}") and "change" not in never
     can_delete = may(role, app_label, f"delete_{model_name}") and "delete" not in never
@@ -366,8 +432,12 @@ def test_admin_pages_follow_the_role_matrix(client, world, label, role):
             assert response.status_code == (200 if can_delete else 403), "delete page"
         # Deleted (302), or kept because other rows protect it (200, saying which).
         assert client.post(delete, {"post": "yes"}).status_code in (
-            (200, 302) if can_delete and label not in IN_WORKFLOW
-            else (302,) if can_delete else (403,)), "delete by POST"
+            (200, 302)
+            if can_delete and label not in IN_WORKFLOW
+            else (302,)
+            if can_delete
+            else (403,)
+        ), "delete by POST"
         if not can_delete or label in IN_WORKFLOW:
             assert apps.get_model(label)._default_manager.filter(pk=pk).exists(), "deleted"
 

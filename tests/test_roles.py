@@ -16,8 +16,10 @@ def test_every_role_exists_after_migrate():
 
 @pytest.mark.django_db
 def test_technician_cannot_change_prices_or_see_part_costs(technician):
-    assert technician.has_perm("repairs.view_repairorder") or not Permission.objects.filter(
-        content_type__app_label="repairs").exists()
+    assert (
+        technician.has_perm("repairs.view_repairorder")
+        or not Permission.objects.filter(content_type__app_label="repairs").exists()
+    )
     assert not technician.has_perm("inventory.change_part")
     assert not technician.has_perm("inventory.view_part_cost")
     assert not technician.has_perm("accounts.change_shopsettings")
@@ -77,6 +79,10 @@ def test_matrix_expands_wildcards_all_and_custom_codenames():
         {"shop": ["part", "bin"]},
     )
     assert granted == {
-        ("shop", "view_part"), ("shop", "view_bin"), ("shop", "add_part"),
-        ("shop", "change_part"), ("shop", "delete_part"), ("shop", "view_part_cost"),
+        ("shop", "view_part"),
+        ("shop", "view_bin"),
+        ("shop", "add_part"),
+        ("shop", "change_part"),
+        ("shop", "delete_part"),
+        ("shop", "view_part_cost"),
     }

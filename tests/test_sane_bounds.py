@@ -35,6 +35,7 @@ def _page(response):
 
 # Repair orders -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def job():
     order = make_order()
@@ -74,32 +75,51 @@ def test_the_job_page_says_the_bound_and_the_order_total_stays_sane(client, job)
     part = make_part("BP-1", price="262.66")
     url = reverse("admin:repairs_job_change", args=[job.pk])
     form = {
-        "position": "1", "title": job.title, "complaint": "", "cause": "", "correction": "",
-        "labor_lines-TOTAL_FORMS": "0", "labor_lines-INITIAL_FORMS": "0",
-        "part_lines-TOTAL_FORMS": "1", "part_lines-INITIAL_FORMS": "0",
-        "part_lines-0-part": part.pk, "part_lines-0-quantity": str(TRILLION),
+        "position": "1",
+        "title": job.title,
+        "complaint": "",
+        "cause": "",
+        "correction": "",
+        "labor_lines-TOTAL_FORMS": "0",
+        "labor_lines-INITIAL_FORMS": "0",
+        "part_lines-TOTAL_FORMS": "1",
+        "part_lines-INITIAL_FORMS": "0",
+        "part_lines-0-part": part.pk,
+        "part_lines-0-quantity": str(TRILLION),
         "part_lines-0-price": "",
-        "time_entries-TOTAL_FORMS": "0", "time_entries-INITIAL_FORMS": "0",
+        "time_entries-TOTAL_FORMS": "0",
+        "time_entries-INITIAL_FORMS": "0",
     }
     response = client.post(url, form)
     assert response.status_code == 200
     assert "At most 10,000 per line." in _page(response)
     assert not PartLine.objects.exists()
-    page = _page(client.get(reverse("admin:repairs_repairorder_print",
-                                    args=[job.repair_order_id])))
+    page = _page(client.get(reverse("admin:repairs_repairorder_print", args=[job.repair_order_id])))
     assert "262,663,600" not in page and "262663600" not in page
 
 
 def test_the_job_page_refuses_a_line_that_comes_to_more_than_the_bound(client, job):
     client.force_login(make_staff("sam", SERVICE_ADVISOR))
     part = make_part("ENG-1", price="90000.00", on_hand=10)
-    response = client.post(reverse("admin:repairs_job_change", args=[job.pk]), {
-        "position": "1", "title": job.title, "complaint": "", "cause": "", "correction": "",
-        "labor_lines-TOTAL_FORMS": "0", "labor_lines-INITIAL_FORMS": "0",
-        "part_lines-TOTAL_FORMS": "1", "part_lines-INITIAL_FORMS": "0",
-        "part_lines-0-part": part.pk, "part_lines-0-quantity": "3",
-        "part_lines-0-price": "90000.00",
-        "time_entries-TOTAL_FORMS": "0", "time_entries-INITIAL_FORMS": "0"})
+    response = client.post(
+        reverse("admin:repairs_job_change", args=[job.pk]),
+        {
+            "position": "1",
+            "title": job.title,
+            "complaint": "",
+            "cause": "",
+            "correction": "",
+            "labor_lines-TOTAL_FORMS": "0",
+            "labor_lines-INITIAL_FORMS": "0",
+            "part_lines-TOTAL_FORMS": "1",
+            "part_lines-INITIAL_FORMS": "0",
+            "part_lines-0-part": part.pk,
+            "part_lines-0-quantity": "3",
+            "part_lines-0-price": "90000.00",
+            "time_entries-TOTAL_FORMS": "0",
+            "time_entries-INITIAL_FORMS": "0",
+        },
+    )
     assert "At most 250,000.00 on one line." in _page(response)
     assert not PartLine.objects.exists()
 
@@ -110,17 +130,29 @@ def test_the_odometer_in_of_a_repair_order_is_bounded_in_the_form(client, job):
     url = reverse("admin:repairs_repairorder_change", args=[order.pk])
     page = client.get(url)
     assert page.status_code == 200
-    response = client.post(url, {
-        "customer": order.customer_id, "vehicle": order.vehicle_id,
-        "odometer_in": "99999999999999", "discount_percent": "0", "hazardous_waste": "on",
-        "notes": "", "promised_at_0": "", "promised_at_1": "", "comeback_of": "",
-        "advisor": "",
-        "jobs-TOTAL_FORMS": "0", "jobs-INITIAL_FORMS": "0"})
+    response = client.post(
+        url,
+        {
+            "customer": order.customer_id,
+            "vehicle": order.vehicle_id,
+            "odometer_in": "99999999999999",
+            "discount_percent": "0",
+            "hazardous_waste": "on",
+            "notes": "",
+            "promised_at_0": "",
+            "promised_at_1": "",
+            "comeback_of": "",
+            "advisor": "",
+            "jobs-TOTAL_FORMS": "0",
+            "jobs-INITIAL_FORMS": "0",
+        },
+    )
     assert "At most 2,000,000 on an odometer." in _page(response)
     assert RepairOrder.objects.get(pk=order.pk).odometer_in is None
 
 
 # Inventory -------------------------------------------------------------------------------------
+
 
 def test_an_odometer_of_99_999_999_999_999_is_refused():
     vehicle = Vehicle.objects.create(vin="1HGCM82633A004352")
@@ -145,10 +177,19 @@ def test_stock_and_purchasing_refuse_absurd_quantities_and_costs():
 
 def test_the_part_form_says_the_bound(client):
     client.force_login(make_staff("robin", MANAGER))
-    response = client.post(reverse("admin:inventory_part_add"), {
-        "sku": "X-1", "description": "Gold filter", "unit_cost": "1000000",
-        "price_override": "", "taxable": "on", "reorder_point": "0",
-        "reorder_quantity": str(TRILLION), "active": "on"})
+    response = client.post(
+        reverse("admin:inventory_part_add"),
+        {
+            "sku": "X-1",
+            "description": "Gold filter",
+            "unit_cost": "1000000",
+            "price_override": "",
+            "taxable": "on",
+            "reorder_point": "0",
+            "reorder_quantity": str(TRILLION),
+            "active": "on",
+        },
+    )
     page = _page(response)
     assert "At most 100,000.00 per part." in page
     assert "At most 1,000,000 parts." in page
@@ -156,6 +197,7 @@ def test_the_part_form_says_the_bound(client):
 
 
 # Sales -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def salesperson():
@@ -167,12 +209,12 @@ def test_a_down_payment_may_not_exceed_what_the_buyer_owes(salesperson):
     owed = sales_services.amount_owed(deal)
     assert owed == sales_services.figures(deal, unit_cost=0).total_price
     deal.down_payment = D("999999999.00")
-    with pytest.raises(sales_services.DealError,
-                       match=re.escape("At most 2,000,000.00 for a vehicle.")):
+    with pytest.raises(
+        sales_services.DealError, match=re.escape("At most 2,000,000.00 for a vehicle.")
+    ):
         sales_services.update_draft(deal)
     deal.down_payment = owed + D("0.01")
-    with pytest.raises(sales_services.DealError,
-                       match=f"more than the buyer owes \\({owed:,.2f}"):
+    with pytest.raises(sales_services.DealError, match=f"more than the buyer owes \\({owed:,.2f}"):
         sales_services.update_draft(deal)
     assert Deal.objects.get(pk=deal.pk).down_payment == 0
     deal.down_payment = owed
@@ -181,11 +223,11 @@ def test_a_down_payment_may_not_exceed_what_the_buyer_owes(salesperson):
 
 
 def test_a_trade_in_lowers_what_the_down_payment_may_be_and_signing_checks_it(salesperson):
-    deal = make_deal(salesperson=salesperson, sale_price=D("17000.00"),
-                     down_payment=D("15000.00"))
+    deal = make_deal(salesperson=salesperson, sale_price=D("17000.00"), down_payment=D("15000.00"))
     buyer_car = Vehicle.objects.create(vin="1HGCM82633A004352", owner=deal.buyer)
-    TradeIn.objects.create(deal=deal, vehicle=buyer_car, allowance=D("9000.00"),
-                           actual_cash_value=D("9000.00"))
+    TradeIn.objects.create(
+        deal=deal, vehicle=buyer_car, allowance=D("9000.00"), actual_cash_value=D("9000.00")
+    )
     owed = sales_services.amount_owed(deal)
     with pytest.raises(sales_services.DealError, match="more than the buyer owes"):
         sales_services.sign_deal(deal)
@@ -196,9 +238,16 @@ def test_a_trade_in_lowers_what_the_down_payment_may_be_and_signing_checks_it(sa
 def test_the_deal_form_refuses_a_down_payment_over_what_is_owed(client, salesperson):
     unit = make_unit(stock_number="NEW-1")
     client.force_login(salesperson)
-    data = {"stock_unit": unit.pk, "buyer": make_customer().pk, "salesperson": salesperson.pk,
-            "sale_price": "17000.00", "documentation_fee": "199.00", "registration_fee": "85.00",
-            "down_payment": "999999999", "finance_reserve": "0"}
+    data = {
+        "stock_unit": unit.pk,
+        "buyer": make_customer().pk,
+        "salesperson": salesperson.pk,
+        "sale_price": "17000.00",
+        "documentation_fee": "199.00",
+        "registration_fee": "85.00",
+        "down_payment": "999999999",
+        "finance_reserve": "0",
+    }
     for prefix in ("trade_ins", "addons", "payments", "refunds", "commissions"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     response = client.post(reverse("admin:sales_deal_add"), data)
@@ -214,17 +263,25 @@ def test_the_deal_form_refuses_a_down_payment_over_what_is_owed(client, salesper
 
 # The database holds the bounds whatever path writes -------------------------------------------
 
+
 def _rows(salesperson):
     order = make_order()
-    job = add_job_with_lines(order, labor=[("1", "100.00")],
-                             parts=[(make_part("BP-1", price="20.00"), 1, None)])
-    deal = make_deal(salesperson=salesperson,
-                     addons=[{"kind": "gap", "price": D("695.00"), "cost": D("250.00")}])
+    job = add_job_with_lines(
+        order, labor=[("1", "100.00")], parts=[(make_part("BP-1", price="20.00"), 1, None)]
+    )
+    deal = make_deal(
+        salesperson=salesperson, addons=[{"kind": "gap", "price": D("695.00"), "cost": D("250.00")}]
+    )
     vehicle = order.vehicle
     inventory_services.record_odometer(vehicle, 120_000, timezone.localdate())
     canned_part = CannedJobPart(part=Part.objects.get(), quantity=1)
-    return {"order": order, "job": job, "deal": deal, "vehicle": vehicle,
-            "canned_part": canned_part}
+    return {
+        "order": order,
+        "job": job,
+        "deal": deal,
+        "vehicle": vehicle,
+        "canned_part": canned_part,
+    }
 
 
 CASES = [
@@ -255,8 +312,11 @@ def _queryset(model, key, rows):
     return model.objects.filter(**{related: target})
 
 
-@pytest.mark.parametrize(("model", "key", "field", "value"), CASES,
-                         ids=[f"{case[0].__name__}.{case[2]}" for case in CASES])
+@pytest.mark.parametrize(
+    ("model", "key", "field", "value"),
+    CASES,
+    ids=[f"{case[0].__name__}.{case[2]}" for case in CASES],
+)
 def test_the_database_refuses_a_value_over_the_bound(salesperson, model, key, field, value):
     rows = _rows(salesperson)
     queryset = _queryset(model, key, rows)
@@ -276,8 +336,9 @@ def test_the_database_refuses_a_line_that_comes_to_more_than_the_bound(salespers
 
 def test_the_bounds_hold_at_the_bound_itself(salesperson):
     rows = _rows(salesperson)
-    PartLine.objects.filter(job=rows["job"]).update(quantity=limits.MAX_LINE_QUANTITY,
-                                                   price=D("25.00"))
+    PartLine.objects.filter(job=rows["job"]).update(
+        quantity=limits.MAX_LINE_QUANTITY, price=D("25.00")
+    )
     Vehicle.objects.filter(pk=rows["vehicle"].pk).update(odometer=limits.MAX_ODOMETER)
     Deal.objects.filter(pk=rows["deal"].pk).update(sale_price=limits.MAX_VEHICLE_AMOUNT)
     assert Vehicle.objects.get(pk=rows["vehicle"].pk).odometer == limits.MAX_ODOMETER

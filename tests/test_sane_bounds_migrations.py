@@ -20,10 +20,16 @@ from tests.helpers.builders.repairs import add_job_with_lines, make_order, make_
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("inventory", "0004_search_trigram_indexes"),
-          ("repairs", "0003_payment_reference_trigram"), ("sales", "0004_deal_refund")]
-AFTER = [("inventory", "0005_sane_bounds"), ("repairs", "0004_sane_bounds_and_time_corrections"),
-         ("sales", "0005_sane_bounds")]
+BEFORE = [
+    ("inventory", "0004_search_trigram_indexes"),
+    ("repairs", "0003_payment_reference_trigram"),
+    ("sales", "0004_deal_refund"),
+]
+AFTER = [
+    ("inventory", "0005_sane_bounds"),
+    ("repairs", "0004_sane_bounds_and_time_corrections"),
+    ("sales", "0005_sane_bounds"),
+]
 
 
 def _migrate(targets):
@@ -55,8 +61,9 @@ def _quantity(pk):
 
 def test_the_bounds_migrate_back_and_forth_with_data_and_name_rows_out_of_bounds():
     order = make_order()
-    job = add_job_with_lines(order, labor=[("1", "100.00")],
-                             parts=[(make_part("BP-1", price="20.00"), 2, None)])
+    job = add_job_with_lines(
+        order, labor=[("1", "100.00")], parts=[(make_part("BP-1", price="20.00"), 2, None)]
+    )
     inventory_services.record_odometer(order.vehicle, 120_000, timezone.localdate())
     deal = make_deal(salesperson=make_staff("sally", SALESPERSON), sale_price=D("15000.00"))
     line = PartLine.objects.get(job=job)
@@ -66,9 +73,12 @@ def test_the_bounds_migrate_back_and_forth_with_data_and_name_rows_out_of_bounds
         assert PartLine.objects.filter(pk=line.pk).exists()
         _set_quantity(1_000_000_000, line.pk)
 
-        with pytest.raises(ValueError, match=f"repairs.partline rows break "
-                                             f"partline_quantity_bounded .*ids {line.pk}\\. "
-                                             "Correct them"):
+        with pytest.raises(
+            ValueError,
+            match=f"repairs.partline rows break "
+            f"partline_quantity_bounded .*ids {line.pk}\\. "
+            "Correct them",
+        ):
             _migrate(AFTER)
         # The refusal changed nothing: the row is as it was.
         assert _quantity(line.pk) == 1_000_000_000
@@ -76,12 +86,22 @@ def test_the_bounds_migrate_back_and_forth_with_data_and_name_rows_out_of_bounds
         _set_quantity(2, line.pk)
 
         # Two scheduled bookings of one slot, from before the rule: named, not merged.
-        first, second = (Appointment.objects.create(
-            date=timezone.localdate(), time=datetime.time(9, 0), customer=order.customer,
-            vehicle=order.vehicle, concern="Brakes") for _ in range(2))
-        with pytest.raises(ValueError, match=f"repairs.appointment rows break "
-                                             f"appointment_one_per_slot .*ids {first.pk}, "
-                                             rf"{second.pk}\. Correct them"):
+        first, second = (
+            Appointment.objects.create(
+                date=timezone.localdate(),
+                time=datetime.time(9, 0),
+                customer=order.customer,
+                vehicle=order.vehicle,
+                concern="Brakes",
+            )
+            for _ in range(2)
+        )
+        with pytest.raises(
+            ValueError,
+            match=f"repairs.appointment rows break "
+            f"appointment_one_per_slot .*ids {first.pk}, "
+            rf"{second.pk}\. Correct them",
+        ):
             _migrate(AFTER)
         Appointment.objects.filter(pk=second.pk).update(status=AppointmentStatus.CANCELED)
         _migrate(AFTER)

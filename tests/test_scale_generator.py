@@ -70,20 +70,25 @@ def test_generated_customers_are_searchable_by_their_phone_digits(generated):
 
 
 def test_stock_on_hand_is_the_sum_of_the_ledger_and_never_went_below_zero(generated):
-    ledger = dict(StockMovement.objects.values("part").annotate(total=Sum("quantity"))
-                  .values_list("part", "total"))
+    ledger = dict(
+        StockMovement.objects.values("part")
+        .annotate(total=Sum("quantity"))
+        .values_list("part", "total")
+    )
     for part in Part.objects.all():
         assert part.on_hand == ledger.get(part.pk, 0) >= 0
     running = defaultdict(int)
     for part_id, quantity in StockMovement.objects.order_by("created_at", "id").values_list(
-            "part", "quantity"):
+        "part", "quantity"
+    ):
         running[part_id] += quantity
         assert running[part_id] >= 0
 
 
 def test_every_issued_part_line_has_its_issue_movement(generated):
-    movements = Counter(StockMovement.objects.filter(kind="issue").values_list("reference",
-                                                                              flat=True))
+    movements = Counter(
+        StockMovement.objects.filter(kind="issue").values_list("reference", flat=True)
+    )
     issued = PartLine.objects.filter(issued_quantity__gt=0)
     assert issued.exists()
     for line in issued:
@@ -106,7 +111,8 @@ def test_invoice_and_repair_order_numbers_are_gapless_per_year(generated):
         for year, numbers in by_year.items():
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
             assert DocumentSequence.objects.get(series=series, year=year).last_number == len(
-                numbers)
+                numbers
+            )
 
 
 def test_invoices_carry_the_totals_of_their_counted_lines_and_payments_settle_them(generated):
@@ -128,22 +134,28 @@ def test_invoices_carry_the_totals_of_their_counted_lines_and_payments_settle_th
 
 def test_orders_move_through_the_workflow_in_time_order(generated):
     assert set(RepairOrder.objects.values_list("status", flat=True)) >= {
-        "paid", "canceled", "closed"}
+        "paid",
+        "canceled",
+        "closed",
+    }
     for order in RepairOrder.objects.prefetch_related("events")[:200]:
         events = list(order.events.all())
         assert events[0].to_status == "estimate" and events[0].at == order.opened_at
         assert events[-1].to_status == order.status
         assert [e.at for e in events] == sorted(e.at for e in events)
-        assert all(event.from_status == previous.to_status
-                   for previous, event in itertools.pairwise(events))
+        assert all(
+            event.from_status == previous.to_status
+            for previous, event in itertools.pairwise(events)
+        )
     assert RepairOrder.objects.filter(internal=True, customer__isnull=True).exists()
     assert RepairOrderEvent.objects.filter(to_status="invoiced", note__startswith="invoice ")
 
 
 def test_every_deal_sells_its_stock_unit_once(generated):
     deal_model = Deal
-    delivered = Counter(deal_model.objects.filter(status="delivered").values_list(
-        "stock_unit", flat=True))
+    delivered = Counter(
+        deal_model.objects.filter(status="delivered").values_list("stock_unit", flat=True)
+    )
     assert delivered and max(delivered.values()) == 1
     unit_model = StockUnit
     for unit in unit_model.objects.filter(pk__in=delivered).select_related("vehicle"):
@@ -152,21 +164,30 @@ def test_every_deal_sells_its_stock_unit_once(generated):
         assert unit.vehicle.owner_id == buyer
     for unit in unit_model.objects.filter(status="reserved"):
         assert deal_model.objects.filter(stock_unit=unit, status="signed").count() == 1
-    assert not deal_model.objects.filter(status__in=["signed", "delivered"]).exclude(
-        stock_unit__status__in=["reserved", "sold"]).exists()
+    assert (
+        not deal_model.objects.filter(status__in=["signed", "delivered"])
+        .exclude(stock_unit__status__in=["reserved", "sold"])
+        .exists()
+    )
 
 
 def test_delivered_deals_keep_the_figures_the_lot_services_compute(generated):
     from sales import services
 
-    deals = Deal.objects.filter(status="delivered").select_related(
-        "stock_unit").prefetch_related("trade_ins", "addons")
+    deals = (
+        Deal.objects.filter(status="delivered")
+        .select_related("stock_unit")
+        .prefetch_related("trade_ins", "addons")
+    )
     assert deals.exists()
     for deal in deals[:25]:
         assert services.unit_costs(deal.stock_unit).total == deal.unit_cost
         result = services.figures(deal, unit_cost=deal.unit_cost)
         assert (result.front_gross, result.back_gross, result.total_price) == (
-            deal.front_gross, deal.back_gross, deal.total_price)
+            deal.front_gross,
+            deal.back_gross,
+            deal.total_price,
+        )
         assert services.payments_received(deal) >= result.cash_due
         assert deal.commissions.get().amount > 0
     for trade in TradeIn.objects.select_related("stock_unit", "deal"):
@@ -199,18 +220,28 @@ def test_the_same_seed_gives_the_same_data_and_another_seed_other_data():
 @pytest.mark.django_db
 def test_the_large_scale_refuses_a_database_that_has_data(generated):
     with pytest.raises(CommandError, match="empty"):
-        call_command("seed_demo", "--scale", "large", "--fraction", "0.001", stdout=io.StringIO(),
-                     stderr=io.StringIO())
+        call_command(
+            "seed_demo",
+            "--scale",
+            "large",
+            "--fraction",
+            "0.001",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("arguments, message", [
-    (["--scale", "large", "--fraction", "0"], "more than 0"),
-    (["--scale", "large", "--fraction", "2"], "at most 1"),
-    (["--scale", "large", "--until", "yesterday"], "ISO 8601"),
-    (["--scale", "huge"], "'large'"),
-    (["--fraction", "0.5"], "go with --scale large"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--scale", "large", "--fraction", "0"], "more than 0"),
+        (["--scale", "large", "--fraction", "2"], "at most 1"),
+        (["--scale", "large", "--until", "yesterday"], "ISO 8601"),
+        (["--scale", "huge"], "'large'"),
+        (["--fraction", "0.5"], "go with --scale large"),
+    ],
+)
 def test_bad_large_scale_options_are_refused_with_a_reason(arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("seed_demo", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
@@ -225,9 +256,12 @@ def test_rows_saved_after_the_load_get_new_ids(generated):
     assert customer.pk == Customer.objects.order_by("-pk").values_list("pk", flat=True)[0]
     part = Part.objects.order_by("pk").first()
     movement = inventory_services.adjust_stock(part, 1, reason="count")
-    assert movement.pk > StockMovement.objects.exclude(pk=movement.pk).order_by(
-        "-pk").values_list("pk", flat=True)[0]
+    assert (
+        movement.pk
+        > StockMovement.objects.exclude(pk=movement.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[0]
+    )
     deal = Deal.objects.order_by("pk").first()
     addon = DealAddon.objects.create(deal=deal, kind="accessory", price=Decimal("10.00"))
     assert addon.pk > DealAddon.objects.exclude(pk=addon.pk).aggregate(last=Max("pk"))["last"]
-

@@ -72,7 +72,8 @@ def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monke
     sql = [query["sql"] for query in context.captured_queries]
     # One catalog lookup, whose COUNT branch the database skips for a table this large.
     assert [query for query in sql if "COUNT(" in query] == [
-        query for query in sql if "reltuples" in query]
+        query for query in sql if "reltuples" in query
+    ]
     assert len([query for query in sql if "reltuples" in query]) == 1
     assert b"about 1,000" in response.content or b"about " in response.content
     assert response.context["cl"].paginator.estimated

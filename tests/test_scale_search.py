@@ -21,8 +21,14 @@ from inventory.models import Vehicle
 UNTIL = datetime.datetime(2026, 6, 30, 21, 0, tzinfo=datetime.UTC)
 BACKEND = settings.AUTHENTICATION_BACKENDS[1]
 # Tables that grow with the business: none of them may be read whole by a search.
-LARGE_TABLES = {"accounts_customer", "inventory_vehicle", "inventory_part",
-                "inventory_stockunit", "repairs_repairorder", "sales_deal"}
+LARGE_TABLES = {
+    "accounts_customer",
+    "inventory_vehicle",
+    "inventory_part",
+    "inventory_stockunit",
+    "repairs_repairorder",
+    "sales_deal",
+}
 
 
 @pytest.fixture
@@ -79,7 +85,7 @@ def test_every_benchmarked_search_can_be_answered_by_indexes(data):
 def test_a_vin_tail_is_searched_as_the_start_of_the_reversed_vin(data):
     vehicle = Vehicle.objects.exclude(plate="").order_by("pk")[10]
     sql = str(Vehicle.objects.search(vehicle.vin[-6:]).query)
-    assert f"vin_reversed\" LIKE {vehicle.vin[-6:][::-1]}%" in sql.replace("::text", "")
+    assert f'vin_reversed" LIKE {vehicle.vin[-6:][::-1]}%' in sql.replace("::text", "")
     assert list(Vehicle.objects.search(vehicle.vin[-6:])) == [vehicle]
 
 
@@ -105,8 +111,10 @@ def test_the_user_and_their_permissions_come_in_one_query(data):
     client.force_login(advisor, backend=BACKEND)
     with CaptureQueriesContext(connection) as context:
         assert client.get("/admin/repairs/repairorder/").status_code == 200
-    assert not any("auth_permission" in query["sql"] and "accounts_user" not in query["sql"]
-                   for query in context.captured_queries)
+    assert not any(
+        "auth_permission" in query["sql"] and "accounts_user" not in query["sql"]
+        for query in context.captured_queries
+    )
     loaded = client.get("/admin/").wsgi_request.user
     plain = User.objects.get(pk=advisor.pk)
     assert loaded.get_all_permissions() == ModelBackend().get_all_permissions(plain)

@@ -6,8 +6,10 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/admin/login/", "/api/v1/", "/api/v1/docs/",
-                                  "/estimate/not-a-token/", "/no-such-page/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/login/", "/api/v1/", "/api/v1/docs/", "/estimate/not-a-token/", "/no-such-page/"],
+)
 def test_every_answer_has_both_policies(client, path):
     response = client.get(path)
 
@@ -25,8 +27,10 @@ def test_the_api_docs_inline_script_carries_the_answers_nonce(client):
 
     nonce = response["Content-Security-Policy"].split("'nonce-", 1)[1].split("'", 1)[0]
     assert f'<script nonce="{nonce}">' in response.content.decode()
-    assert client.get("/api/v1/docs/")["Content-Security-Policy"] != response[
-        "Content-Security-Policy"]  # a new nonce for each answer
+    assert (
+        client.get("/api/v1/docs/")["Content-Security-Policy"]
+        != response["Content-Security-Policy"]
+    )  # a new nonce for each answer
 
 
 def test_printable_documents_have_no_inline_event_handlers(advisor, login):

@@ -10,9 +10,12 @@ import pytest
 from tests.helpers.commands import REALISTIC_PRODUCTION, run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def test_realistic_production_environment_passes_deploy_checks_without_warnings():
-    result = run_manage(REALISTIC_PRODUCTION, "check", "--deploy", "--fail-level", "WARNING",
-                        inherit=True)
+    result = run_manage(
+        REALISTIC_PRODUCTION, "check", "--deploy", "--fail-level", "WARNING", inherit=True
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues" in result.stdout
 
@@ -52,18 +55,29 @@ def test_production_settings_are_strict_about_https_and_cookies():
         " s.SECURE_HSTS_SECONDS >= 31536000, s.DEBUG)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(REALISTIC_PRODUCTION, DJANGO_SETTINGS_MODULE="carshop.settings",
-               LOG_DIR=str(ROOT / "var" / "log-test-settings"))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    env.update(
+        REALISTIC_PRODUCTION,
+        DJANGO_SETTINGS_MODULE="carshop.settings",
+        LOG_DIR=str(ROOT / "var" / "log-test-settings"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.stdout.split() == ["True", "True", "True", "True", "False"], result.stderr
 
 
 def test_environment_file_layers_real_environment_wins(tmp_path, monkeypatch):
     from carshop.settings.env import load_files
 
-    (tmp_path / ".env").write_text("CARSHOP_T_A=from-dotenv\nCARSHOP_T_B=from-dotenv\n"
-                                   "CARSHOP_T_C=from-dotenv\n")
+    (tmp_path / ".env").write_text(
+        "CARSHOP_T_A=from-dotenv\nCARSHOP_T_B=from-dotenv\nCARSHOP_T_C=from-dotenv\n"
+    )
     (tmp_path / ".env.staging").write_text("CARSHOP_T_B=from-staging\nCARSHOP_T_C=from-staging\n")
     monkeypatch.setenv("CARSHOP_T_C", "from-real-env")
     for name in ("CARSHOP_T_A", "CARSHOP_T_B"):

@@ -33,8 +33,10 @@ def test_a_vin_with_x_as_check_digit_is_accepted():
 
 def test_a_wrong_check_digit_is_refused_naming_both_digits():
     message = refusal("1HGCM82643A004352")  # position 9 typed 4 instead of 3
-    assert message == ("The check digit (position 9) is 4 but the other characters give 3: "
-                       "a character was probably mistyped.")
+    assert message == (
+        "The check digit (position 9) is 4 but the other characters give 3: "
+        "a character was probably mistyped."
+    )
 
 
 def test_a_mistyped_character_elsewhere_is_caught_by_the_check_digit():
@@ -45,46 +47,57 @@ def test_the_check_digit_is_not_required_outside_north_america():
     assert validate_vin("WBA3A5C51CF256651") == "WBA3A5C51CF256651"
 
 
-@pytest.mark.parametrize(("vin", "letter", "position", "usual"), [
-    ("1HGCM82633A0O4352", "O", 13, "0"),
-    ("1HGCM8I633A004352", "I", 7, "1"),
-    ("QHGCM82633A004352", "Q", 1, "0"),
-])
+@pytest.mark.parametrize(
+    ("vin", "letter", "position", "usual"),
+    [
+        ("1HGCM82633A0O4352", "O", 13, "0"),
+        ("1HGCM8I633A004352", "I", 7, "1"),
+        ("QHGCM82633A004352", "Q", 1, "0"),
+    ],
+)
 def test_i_o_and_q_are_refused_naming_the_letter_and_its_position(vin, letter, position, usual):
-    assert refusal(vin) == (f"A VIN never contains the letter {letter} (position {position}); "
-                            f"it is usually {usual}.")
+    assert refusal(vin) == (
+        f"A VIN never contains the letter {letter} (position {position}); it is usually {usual}."
+    )
 
 
-@pytest.mark.parametrize(("vin", "length"), [("1HGCM82633A00435", 16),
-                                              ("1HGCM82633A0043521", 18), ("", 0)])
+@pytest.mark.parametrize(
+    ("vin", "length"), [("1HGCM82633A00435", 16), ("1HGCM82633A0043521", 18), ("", 0)]
+)
 def test_a_vin_of_the_wrong_length_is_refused_with_its_length(vin, length):
     assert refusal(vin) == f"A VIN has 17 characters; this one has {length}."
 
 
 def test_punctuation_is_refused_naming_the_character():
     assert refusal("1HGCM82633A00435*") == (
-        "A VIN has only letters and digits; '*' at position 17 is not one.")
+        "A VIN has only letters and digits; '*' at position 17 is not one."
+    )
 
 
 def test_seventeen_ones_pass_the_check_digit_but_are_refused_as_a_placeholder():
     assert check_digit("11111111111111111") == "1"
     assert refusal("11111111111111111") == (
         "11111111111111111 is a placeholder, not a VIN: type the VIN from the windshield or "
-        "the title.")
+        "the title."
+    )
 
 
 def test_a_north_american_model_year_code_of_zero_is_refused():
     assert refusal("1HGCM82630A004352") == (
-        "Position 10 is the model year and is never 0 in a North American VIN.")
+        "Position 10 is the model year and is never 0 in a North American VIN."
+    )
 
 
-@pytest.mark.parametrize(("vin", "make", "year", "country"), [
-    ("1HGCM82633A004352", "Honda", 2003, "United States"),
-    ("1FTFW1ET5DFC10312", "Ford", 2013, "United States"),
-    ("5YJ3E1EA7KF317000", "Tesla", 2019, "United States"),
-    ("JH4KA7561PC008269", "Acura", 1993, "Japan"),
-    ("WBA3A5C51CF256651", "BMW", 2012, "Germany"),
-])
+@pytest.mark.parametrize(
+    ("vin", "make", "year", "country"),
+    [
+        ("1HGCM82633A004352", "Honda", 2003, "United States"),
+        ("1FTFW1ET5DFC10312", "Ford", 2013, "United States"),
+        ("5YJ3E1EA7KF317000", "Tesla", 2019, "United States"),
+        ("JH4KA7561PC008269", "Acura", 1993, "Japan"),
+        ("WBA3A5C51CF256651", "BMW", 2012, "Germany"),
+    ],
+)
 def test_decoding_gives_maker_model_year_and_country_offline(vin, make, year, country):
     decoded = decode_vin(vin)
     assert (decoded.make, decoded.model_year, decoded.country) == (make, year, country)

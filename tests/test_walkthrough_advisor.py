@@ -17,14 +17,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
-    set_rates(labor_rate="120.00", parts_tax_rate="7.000", labor_tax_rate="0.000",
-              shop_supplies_rate="5.00", shop_supplies_cap="35.00", estimate_link_days=7)
-    make_part("BP-200", description="Front brake pads", cost="28.00", price="64.00",
-              on_hand=4)
+    set_rates(
+        labor_rate="120.00",
+        parts_tax_rate="7.000",
+        labor_tax_rate="0.000",
+        shop_supplies_rate="5.00",
+        shop_supplies_cap="35.00",
+        estimate_link_days=7,
+    )
+    make_part("BP-200", description="Front brake pads", cost="28.00", price="64.00", on_hand=4)
     vin = valid_vin(424242)
     desk = people.open(phone=False)
-    desk.context.grant_permissions(["clipboard-read", "clipboard-write"],
-                                   origin=desk.base_url)
+    desk.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=desk.base_url)
     page = desk.page
     desk.log_in("advisor")
 
@@ -67,7 +71,8 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
 
     # Labor and the part on the brake job, labor on the wipers.
     page.get_by_role("row", name=re.compile("Front brakes")).get_by_role(
-        "link", name="Labor, parts and decision").click()
+        "link", name="Labor, parts and decision"
+    ).click()
     page.fill("#id_labor_lines-0-operation", "Replace front pads")
     page.fill("#id_labor_lines-0-hours_sold", "1.5")
     choose(page, "id_part_lines-0-part", "BP-200")
@@ -78,7 +83,8 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     assert "64.00" in desk.text("#part_lines-group")
     page.get_by_role("link", name=order.number).click()
     page.get_by_role("row", name=re.compile("Wiper blades")).get_by_role(
-        "link", name="Labor, parts and decision").click()
+        "link", name="Labor, parts and decision"
+    ).click()
     page.fill("#id_labor_lines-0-operation", "Replace blades")
     page.fill("#id_labor_lines-0-hours_sold", "0.2")
     save(page, "_continue")
@@ -98,10 +104,12 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     customer.go(link)
     assert "2 jobs still need your decision" in customer.text("main")
     customer.page.locator("section.card", has_text="Front brakes").get_by_role(
-        "button", name="Approve").click()
+        "button", name="Approve"
+    ).click()
     customer.page.wait_for_load_state()
     customer.page.locator("section.card", has_text="Wiper blades").get_by_role(
-        "button", name="Decline").click()
+        "button", name="Decline"
+    ).click()
     customer.page.wait_for_load_state()
     assert "Thank you: every job has your decision." in customer.text("main")
     assert "Wiper blades" in customer.text("main")
@@ -156,5 +164,7 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.PAID
     assert dict(order.jobs.values_list("title", "authorization")) == {
-        "Front brakes": Authorization.APPROVED, "Wiper blades": Authorization.DECLINED}
+        "Front brakes": Authorization.APPROVED,
+        "Wiper blades": Authorization.DECLINED,
+    }
     assert Customer.objects.get(last_name="Hopper").vehicles.get().vin == vin

@@ -27,8 +27,7 @@ def test_a_manager_s_day(people, manager, salesperson):
     aged = make_unit(stock_number="OLD-1", days_ago=120)
     fresh = make_unit(stock_number="NEW-1", days_ago=5)
     CommissionPlan.objects.create(name="House", rate=Decimal("20.00"))
-    deal = delivered_deal(salesperson=salesperson,
-                          buyer=make_customer("Katherine", "Johnson"))
+    deal = delivered_deal(salesperson=salesperson, buyer=make_customer("Katherine", "Johnson"))
     order = make_order()
     add_job_with_lines(order, title="Timing belt", labor=[("4.0", "120.00")])
     take_to(order, "invoiced")
@@ -56,8 +55,7 @@ def test_a_manager_s_day(people, manager, salesperson):
     # ...and the history says who changed it.
     desk.go(f"/admin/accounts/shopsettings/{shop.pk}/history/")
     history = desk.text("#content")
-    assert re.search(r"manager\s+update\s.*Labor rate per hour\s+120\.00\s+135\.00", history,
-                     re.S)
+    assert re.search(r"manager\s+update\s.*Labor rate per hour\s+120\.00\s+135\.00", history, re.S)
 
     # The cars sitting on the lot longer than that.
     desk.go("/admin/inventory/stockunit/")

@@ -19,8 +19,9 @@ def try_to_log_in(username, password):
     return elsewhere.post(LOGIN, {"username": username, "password": password}).status_code
 
 
-def test_ops_sees_the_users_unlocks_a_login_and_cannot_raise_their_rights(people, live_server,
-                                                                          operator, advisor):
+def test_ops_sees_the_users_unlocks_a_login_and_cannot_raise_their_rights(
+    people, live_server, operator, advisor
+):
     # Someone hammers the advisor's account until it locks.
     for _ in range(settings.AXES_FAILURE_LIMIT):
         try_to_log_in("advisor", "guessing-wrong")

@@ -27,8 +27,13 @@ def assert_no_price(text, where):
 def brake_job(technician):
     part = make_part("BP-4471", cost="31.17", price="55.00", description="Front brake pads")
     order = make_order()
-    job = add_job_with_lines(order, title="Front brakes", labor=[("1.5", "97.00")],
-                             parts=[(part, 1, None)], technician=technician)
+    job = add_job_with_lines(
+        order,
+        title="Front brakes",
+        labor=[("1.5", "97.00")],
+        parts=[(part, 1, None)],
+        technician=technician,
+    )
     take_to(order, "in_progress")
     return job
 

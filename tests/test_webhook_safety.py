@@ -22,8 +22,9 @@ STATUS_CHANGED = "repair_order.status_changed"
 
 
 def _subscribe(client, url, **extra):
-    return client.post(SUBSCRIPTIONS, {"url": url, "events": [STATUS_CHANGED], **extra},
-                       format="json")
+    return client.post(
+        SUBSCRIPTIONS, {"url": url, "events": [STATUS_CHANGED], **extra}, format="json"
+    )
 
 
 @pytest.fixture
@@ -46,7 +47,8 @@ def test_thirty_identical_subscriptions_make_one(settings, publish):
         assert [a.status_code for a in answers] == [201] + [400] * 29
         assert answers[1].json()["fields"]["url"] == [
             "You already have a subscription for this URL: change its events there, or delete "
-            "it first."]
+            "it first."
+        ]
         assert WebhookSubscription.objects.count() == 1
         assert len(receiver.challenges) == 1  # refused requests send nothing
         publish()
@@ -55,11 +57,11 @@ def test_thirty_identical_subscriptions_make_one(settings, publish):
 
 def test_the_database_refuses_a_second_subscription_of_the_same_url():
     partner, _key, _plain = partner_with_key()
-    services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED],
-                       verify=False)
+    services.subscribe(partner, url="https://h.example.com/", events=[STATUS_CHANGED], verify=False)
     with pytest.raises(IntegrityError), transaction.atomic():
-        WebhookSubscription.objects.create(partner=partner, url="https://h.example.com/",
-                                           events=[STATUS_CHANGED], secret="whsec_x")
+        WebhookSubscription.objects.create(
+            partner=partner, url="https://h.example.com/", events=[STATUS_CHANGED], secret="whsec_x"
+        )
 
 
 def test_a_partner_has_at_most_ten_subscriptions():
@@ -72,7 +74,8 @@ def test_a_partner_has_at_most_ten_subscriptions():
 
     assert refused.status_code == 400
     assert refused.json()["fields"]["url"] == [
-        "A partner has at most 10 webhook subscriptions: delete one first."]
+        "A partner has at most 10 webhook subscriptions: delete one first."
+    ]
     assert WebhookSubscription.objects.count() == 10
 
 
@@ -86,8 +89,9 @@ def test_the_url_answers_a_signed_challenge_before_it_receives_events(publish):
     assert created["verified_at"] is not None and created["verification_error"] == ""
     headers, body = challenge["headers"], challenge["body"]
     assert headers["X-Carshop-Event"] == "webhook.verification"
-    assert webhooks.verify(created["secret"], headers["X-Carshop-Timestamp"], body,
-                           headers["X-Carshop-Signature"])
+    assert webhooks.verify(
+        created["secret"], headers["X-Carshop-Timestamp"], body, headers["X-Carshop-Signature"]
+    )
     assert json.loads(body)["subscription"] == created["id"]
     assert len(receiver.received) == 1  # the event, after the handshake
 
@@ -130,17 +134,21 @@ def test_handshakes_are_limited_per_partner_and_hour(settings):
         third = client.post(f"{SUBSCRIPTIONS}{created['id']}/verify/").json()
     assert len(receiver.challenges) == 2
     assert third["verification_error"] == (
-        "Too many verification handshakes this hour: try again later.")
+        "Too many verification handshakes this hour: try again later."
+    )
 
 
-@pytest.mark.parametrize("url, message", [
-    ('https://h.example.com/?q=<script>alert(1)</script>', "without spaces, quotes or <>"),
-    ('https://h.example.com/a"b', "without spaces, quotes or <>"),
-    ("https://h.example.com/a b", "Enter a valid URL."),
-    ("https://h.example.com/%zz", "without spaces, quotes or <>"),
-    ("https://2130706433/", "Enter a valid URL."),
-    ("javascript:alert(1)", "Enter a valid URL."),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("https://h.example.com/?q=<script>alert(1)</script>", "without spaces, quotes or <>"),
+        ('https://h.example.com/a"b', "without spaces, quotes or <>"),
+        ("https://h.example.com/a b", "Enter a valid URL."),
+        ("https://h.example.com/%zz", "without spaces, quotes or <>"),
+        ("https://2130706433/", "Enter a valid URL."),
+        ("javascript:alert(1)", "Enter a valid URL."),
+    ],
+)
 def test_malformed_urls_are_refused_with_a_message(url, message):
     _partner, _key, plain = partner_with_key()
     response = _subscribe(key_client(plain), url)
@@ -169,10 +177,15 @@ def test_a_subscription_can_be_paused_resumed_and_given_a_new_secret(publish):
     assert new_secret.startswith("whsec_") and new_secret != created["secret"]
     [request] = receiver.received  # nothing while paused
     headers = request["headers"]
-    assert webhooks.verify(new_secret, headers["X-Carshop-Timestamp"], request["body"],
-                           headers["X-Carshop-Signature"])
-    assert not webhooks.verify(created["secret"], headers["X-Carshop-Timestamp"],
-                               request["body"], headers["X-Carshop-Signature"])
+    assert webhooks.verify(
+        new_secret, headers["X-Carshop-Timestamp"], request["body"], headers["X-Carshop-Signature"]
+    )
+    assert not webhooks.verify(
+        created["secret"],
+        headers["X-Carshop-Timestamp"],
+        request["body"],
+        headers["X-Carshop-Signature"],
+    )
 
 
 def test_the_url_cannot_be_patched_and_put_is_not_offered():
@@ -182,8 +195,9 @@ def test_the_url_cannot_be_patched_and_put_is_not_offered():
     detail = f"{SUBSCRIPTIONS}{created['id']}/"
 
     moved = client.patch(detail, {"url": "https://elsewhere.example.com/"}, format="json")
-    replaced = client.put(detail, {"url": "https://elsewhere.example.com/",
-                                   "events": [STATUS_CHANGED]}, format="json")
+    replaced = client.put(
+        detail, {"url": "https://elsewhere.example.com/", "events": [STATUS_CHANGED]}, format="json"
+    )
 
     assert moved.status_code == 400
     assert "subscribe it and delete this subscription" in moved.json()["fields"]["url"][0]
@@ -193,11 +207,13 @@ def test_the_url_cannot_be_patched_and_put_is_not_offered():
 
 def test_another_partners_subscription_cannot_be_patched():
     other, _key, _plain = partner_with_key(name="Other")
-    theirs = services.subscribe(other, url="https://h.example.com/", events=[STATUS_CHANGED],
-                                verify=False)
+    theirs = services.subscribe(
+        other, url="https://h.example.com/", events=[STATUS_CHANGED], verify=False
+    )
     _partner, _key, plain = partner_with_key(name="Me")
-    response = key_client(plain).patch(f"{SUBSCRIPTIONS}{theirs.pk}/", {"is_active": False},
-                                       format="json")
+    response = key_client(plain).patch(
+        f"{SUBSCRIPTIONS}{theirs.pk}/", {"is_active": False}, format="json"
+    )
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.is_active is True
@@ -207,11 +223,15 @@ def test_the_audit_log_shows_no_part_of_a_secret():
     _partner, _key, plain = partner_with_key()
     client = key_client(plain)
     created = _subscribe(client, "https://h.example.com/").json()
-    rotated = client.patch(f"{SUBSCRIPTIONS}{created['id']}/", {"rotate_secret": True},
-                           format="json").json()
+    rotated = client.patch(
+        f"{SUBSCRIPTIONS}{created['id']}/", {"rotate_secret": True}, format="json"
+    ).json()
 
-    entries = LogEntry.objects.get_for_model(WebhookSubscription).filter(
-        object_pk=str(created["id"])).order_by("id")
+    entries = (
+        LogEntry.objects.get_for_model(WebhookSubscription)
+        .filter(object_pk=str(created["id"]))
+        .order_by("id")
+    )
     logged = json.dumps([entry.changes_dict for entry in entries])
     for secret in (created["secret"], rotated["secret"]):
         for part in (secret[:12], secret[-12:], secret[20:32]):
@@ -225,22 +245,38 @@ def test_the_migration_merges_duplicate_subscriptions_and_keeps_existing_urls_ve
     from django.db.migrations.executor import MigrationExecutor
 
     partner, _key, _plain = partner_with_key()
-    before, latest = [("accounts", "0004_customer_phone_digits")], [
-        ("accounts", "0007_mask_secrets_in_audit_log")]
+    before, latest = (
+        [("accounts", "0004_customer_phone_digits")],
+        [("accounts", "0007_mask_secrets_in_audit_log")],
+    )
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("accounts", "WebhookSubscription")
     old_apps = executor.loader.project_state(before).apps
     event = old_apps.get_model("accounts", "WebhookEvent").objects.create(
-        event_id=uuid.uuid4(), event_type=STATUS_CHANGED, payload={}, scope="repairs:read")
-    for events, active in ([[STATUS_CHANGED], False], [["invoice.created"], True],
-                           [[STATUS_CHANGED], False]):
-        duplicate = old.objects.create(partner_id=partner.pk, url="https://h.example.com/",
-                                       events=events, secret="whsec_x", is_active=active)
+        event_id=uuid.uuid4(), event_type=STATUS_CHANGED, payload={}, scope="repairs:read"
+    )
+    for events, active in (
+        [[STATUS_CHANGED], False],
+        [["invoice.created"], True],
+        [[STATUS_CHANGED], False],
+    ):
+        duplicate = old.objects.create(
+            partner_id=partner.pk,
+            url="https://h.example.com/",
+            events=events,
+            secret="whsec_x",
+            is_active=active,
+        )
         old_apps.get_model("accounts", "WebhookDelivery").objects.create(
-            event_id=event.pk, subscription_id=duplicate.pk)
-    other = old.objects.create(partner_id=partner.pk, url="https://other.example.com/",
-                               events=[STATUS_CHANGED], secret="whsec_y")
+            event_id=event.pk, subscription_id=duplicate.pk
+        )
+    other = old.objects.create(
+        partner_id=partner.pk,
+        url="https://other.example.com/",
+        events=[STATUS_CHANGED],
+        secret="whsec_y",
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -262,16 +298,24 @@ def test_two_subscriptions_at_the_same_moment_cannot_pass_the_limits(same_url):
 
     partner, _key, _plain = partner_with_key()
     for number in range(9):
-        services.subscribe(partner, url=f"https://h{number}.example.com/",
-                           events=[STATUS_CHANGED], verify=False)
+        services.subscribe(
+            partner, url=f"https://h{number}.example.com/", events=[STATUS_CHANGED], verify=False
+        )
 
     def subscribe(url):
         services.subscribe(partner, url=url, events=[STATUS_CHANGED], verify=False)
 
-    urls = (["https://last.example.com/"] * 2 if same_url
-            else ["https://last.example.com/", "https://one-too-many.example.com/"])
-    outcomes = run_together(*(lambda url=url: subscribe(url) for url in urls),
-                            catch=AccountsError, wait=None, timeout=None)
+    urls = (
+        ["https://last.example.com/"] * 2
+        if same_url
+        else ["https://last.example.com/", "https://one-too-many.example.com/"]
+    )
+    outcomes = run_together(
+        *(lambda url=url: subscribe(url) for url in urls),
+        catch=AccountsError,
+        wait=None,
+        timeout=None,
+    )
     refused = [exc.message for exc in raised(outcomes)]
 
     assert WebhookSubscription.objects.filter(partner=partner).count() == 10
@@ -285,39 +329,54 @@ def test_old_audit_entries_that_showed_half_a_secret_are_masked_entirely():
     from django.db.migrations.executor import MigrationExecutor
 
     partner, _key, _plain = partner_with_key()
-    subscription = services.subscribe(partner, url="https://h.example.com/",
-                                      events=[STATUS_CHANGED], verify=False)
+    subscription = services.subscribe(
+        partner, url="https://h.example.com/", events=[STATUS_CHANGED], verify=False
+    )
     before = [("accounts", "0006_webhook_subscription_one_per_url")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old_entry = LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(WebhookSubscription),
-        object_pk=str(subscription.pk), object_repr="old", action=LogEntry.Action.UPDATE,
-        changes={"secret": ["******************abcdefghijkl", "*****************mnopqrstuvwx"],
-                 "description": ["", "kept"]})
+        object_pk=str(subscription.pk),
+        object_repr="old",
+        action=LogEntry.Action.UPDATE,
+        changes={
+            "secret": ["******************abcdefghijkl", "*****************mnopqrstuvwx"],
+            "description": ["", "kept"],
+        },
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([("accounts", "0007_mask_secrets_in_audit_log")])
 
     old_entry.refresh_from_db()
-    assert old_entry.changes_dict == {"secret": ["********", "********"],
-                                      "description": ["", "kept"]}
+    assert old_entry.changes_dict == {
+        "secret": ["********", "********"],
+        "description": ["", "kept"],
+    }
 
 
 def test_a_manager_subscribes_in_the_admin_and_the_handshake_runs(manager, login):
     partner, _key, _plain = partner_with_key()
     client = login(manager)
     with Receiver(echo=False) as receiver:
-        form = {"partner": partner.pk, "url": receiver.url, "events": [STATUS_CHANGED],
-                "description": "", "is_active": "on"}
+        form = {
+            "partner": partner.pk,
+            "url": receiver.url,
+            "events": [STATUS_CHANGED],
+            "description": "",
+            "is_active": "on",
+        }
         added = client.post("/admin/accounts/webhooksubscription/add/", form, follow=True)
         subscription = WebhookSubscription.objects.get()
         again = client.post("/admin/accounts/webhooksubscription/add/", form)
 
         receiver.echo = True
-        client.post("/admin/accounts/webhooksubscription/", {
-            "action": "send_handshake", "_selected_action": [subscription.pk]})
+        client.post(
+            "/admin/accounts/webhooksubscription/",
+            {"action": "send_handshake", "_selected_action": [subscription.pk]},
+        )
 
     assert "did not answer the verification handshake" in added.content.decode()
     assert "You already have a subscription for this URL" in again.content.decode()

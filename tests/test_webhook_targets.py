@@ -120,23 +120,43 @@ def test_the_connection_goes_to_the_first_answer_and_names_the_host(monkeypatch)
     assert other.received == []
 
 
-@pytest.mark.parametrize("answer", [
-    "127.0.0.1", "10.1.2.3", "::1", "::127.0.0.1", "::ffff:127.0.0.1", "64:ff9b::7f00:1",
-    "64:ff9b::808:808", "2002:7f00:1::1", "2002:808:808::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
-    "fe80::1", "fc00::1",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "::1",
+        "::127.0.0.1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1",
+        "64:ff9b::808:808",
+        "2002:7f00:1::1",
+        "2002:808:808::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "fe80::1",
+        "fc00::1",
+    ],
+)
 def test_a_name_answering_a_non_public_or_ipv4_carrying_address_is_refused(
-        answer, settings, monkeypatch):
+    answer, settings, monkeypatch
+):
     settings.WEBHOOK_ALLOW_INSECURE_URLS = False
     monkeypatch.setattr(socket, "getaddrinfo", Resolver("hooks.example.com", answer))
     with pytest.raises(AccountsError, match="resolves to a non-public address"):
         webhooks.resolve_target("https://hooks.example.com/")
 
 
-@pytest.mark.parametrize("url", [
-    "https://[::127.0.0.1]/", "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/",
-    "https://[64:ff9b::7f00:1]/", "https://[2002:7f00:1::]/", "https://127.0.0.1/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::127.0.0.1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:7f00:1]/",
+        "https://[64:ff9b::7f00:1]/",
+        "https://[2002:7f00:1::]/",
+        "https://127.0.0.1/",
+    ],
+)
 def test_subscribing_an_ipv6_form_of_a_private_address_is_refused(url, settings):
     settings.WEBHOOK_ALLOW_INSECURE_URLS = False
     partner, _key, _plain = partner_with_key()
@@ -144,13 +164,16 @@ def test_subscribing_an_ipv6_form_of_a_private_address_is_refused(url, settings)
         services.subscribe(partner, url=url, events=[STATUS_CHANGED])
 
 
-@pytest.mark.parametrize("url, allowed", [
-    ("https://hooks.example.com/", True),
-    ("https://hooks.example.com:443/", True),
-    ("https://hooks.example.com:8443/", False),
-    ("https://hooks.example.com:22/", False),
-    ("https://hooks.example.com:6379/", False),
-])
+@pytest.mark.parametrize(
+    "url, allowed",
+    [
+        ("https://hooks.example.com/", True),
+        ("https://hooks.example.com:443/", True),
+        ("https://hooks.example.com:8443/", False),
+        ("https://hooks.example.com:22/", False),
+        ("https://hooks.example.com:6379/", False),
+    ],
+)
 def test_production_urls_use_the_https_port(url, allowed, settings):
     settings.WEBHOOK_ALLOW_INSECURE_URLS = False
     if allowed:
@@ -161,16 +184,35 @@ def test_production_urls_use_the_https_port(url, allowed, settings):
 
 
 def test_https_checks_the_certificate_for_the_name_while_connecting_to_the_pinned_address(
-        tmp_path, monkeypatch, settings):
+    tmp_path, monkeypatch, settings
+):
     import http.server
     import ssl
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=hooks.example.com", "-addext", "subjectAltName=DNS:hooks.example.com",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.example.com",
+            "-addext",
+            "subjectAltName=DNS:hooks.example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     seen = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -188,17 +230,20 @@ def test_https_checks_the_certificate_for_the_name_while_connecting_to_the_pinne
     context.load_cert_chain(cert, key)
     context.sni_callback = lambda sock, name, ctx: seen.setdefault("sni", []).append(name) and None
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     port = server.server_address[1]
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test's certificate
     monkeypatch.setattr(socket, "getaddrinfo", Resolver("hooks.example.com", "127.0.0.1"))
     try:
         status, _text, error = webhooks.send_signed(
-            f"https://hooks.example.com:{port}/h", "whsec_x", b"{}", {})
+            f"https://hooks.example.com:{port}/h", "whsec_x", b"{}", {}
+        )
         wrong_name, _text, name_error = webhooks.send_signed(
-            f"https://127.0.0.1:{port}/h", "whsec_x", b"{}", {})
+            f"https://127.0.0.1:{port}/h", "whsec_x", b"{}", {}
+        )
     finally:
         server.shutdown()
         server.server_close()

@@ -30,8 +30,10 @@ def _publish(event_type, payload, **audience):
 
 
 def _recipients(event):
-    return sorted(d.subscription.partner.name for d in event.deliveries.select_related(
-        "subscription__partner"))
+    return sorted(
+        d.subscription.partner.name
+        for d in event.deliveries.select_related("subscription__partner")
+    )
 
 
 def test_an_event_goes_only_to_partners_whose_keys_have_its_scope():
@@ -39,8 +41,9 @@ def test_an_event_goes_only_to_partners_whose_keys_have_its_scope():
     books, _k, _ = partner_with_key(name="Books", scopes=["accounting:read"], kind="accounting")
     for partner in (fleet, books):
         # Subscribed through the admin (not limited by scope); delivery still is.
-        verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED,
-                                                                          "invoice.created"])
+        verified_subscription(
+            partner, url="https://h.example.com/", events=[STATUS_CHANGED, "invoice.created"]
+        )
     assert _recipients(_publish(STATUS_CHANGED, {"id": 1})) == ["Fleet"]
     assert _recipients(_publish("invoice.created", {"id": 2})) == ["Books"]
 
@@ -74,8 +77,12 @@ def test_revoked_or_expired_keys_inactive_partners_and_subscriptions_receive_not
     inactive.save()
     paused, _k, _ = partner_with_key(name="Paused")
     for partner in (revoked, expired, inactive, paused):
-        verified_subscription(partner, url="https://h.example.com/", events=[STATUS_CHANGED],
-                           is_active=partner is not paused)
+        verified_subscription(
+            partner,
+            url="https://h.example.com/",
+            events=[STATUS_CHANGED],
+            is_active=partner is not paused,
+        )
     event = _publish(STATUS_CHANGED, {"id": 1})
     assert _recipients(event) == []
     assert WebhookEvent.objects.filter(pk=event.pk).exists()  # the outbox keeps it anyway
@@ -102,8 +109,9 @@ def test_a_delivery_is_signed_and_the_receiver_can_verify_it(django_capture_on_c
     with Receiver([200]) as receiver:
         subscription = services.subscribe(partner, url=receiver.url, events=[STATUS_CHANGED])
         with django_capture_on_commit_callbacks(execute=True):
-            event = _publish(STATUS_CHANGED, {"repair_order": 7, "status": "completed",
-                                              "total": "12.50"})
+            event = _publish(
+                STATUS_CHANGED, {"repair_order": 7, "status": "completed", "total": "12.50"}
+            )
     delivery = WebhookDelivery.objects.get(event=event)
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.attempts == 1 and delivery.response_status == 200
@@ -119,8 +127,9 @@ def test_a_delivery_is_signed_and_the_receiver_can_verify_it(django_capture_on_c
     import hashlib
     import hmac
 
-    expected = hmac.new(subscription.secret.encode(), f"{timestamp}.".encode() + body,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        subscription.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     assert headers["X-Carshop-Signature"] == f"sha256={expected}"
     document = json.loads(body)
     assert document["type"] == STATUS_CHANGED
@@ -139,7 +148,8 @@ def test_a_signature_with_another_secret_a_changed_body_or_an_old_timestamp_fail
 
 
 def test_a_failed_delivery_is_retried_with_backoff_until_it_succeeds(
-        django_capture_on_commit_callbacks, settings):
+    django_capture_on_commit_callbacks, settings
+):
     settings.WEBHOOK_RETRY_DELAY = 30
     partner, _k, _ = partner_with_key()
     with Receiver([500, 503, 200]) as receiver:
@@ -165,8 +175,12 @@ def test_a_failed_delivery_is_retried_with_backoff_until_it_succeeds(
         second_wait = (delivery.next_attempt_at - later).total_seconds()
         assert 59 <= second_wait <= 70  # doubled
 
-        assert webhooks.attempt_delivery(
-            delivery.pk, now=delivery.next_attempt_at + timedelta(seconds=1)) == "delivered"
+        assert (
+            webhooks.attempt_delivery(
+                delivery.pk, now=delivery.next_attempt_at + timedelta(seconds=1)
+            )
+            == "delivered"
+        )
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 3, 200)
     assert delivery.delivered_at is not None and delivery.next_attempt_at is None
@@ -190,7 +204,8 @@ def test_a_delivery_gives_up_after_the_last_attempt(django_capture_on_commit_cal
 
 
 def test_an_unreachable_receiver_is_a_failed_attempt_with_the_error_kept(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     partner, _k, _ = partner_with_key()
     with Receiver() as receiver:
         services.subscribe(partner, url=receiver.url, events=[STATUS_CHANGED])
@@ -204,7 +219,8 @@ def test_an_unreachable_receiver_is_a_failed_attempt_with_the_error_kept(
 
 
 def test_a_partner_that_lost_the_scope_before_delivery_is_not_sent_the_event(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     partner, key, _ = partner_with_key()
     with Receiver([200]) as receiver:
         services.subscribe(partner, url=receiver.url, events=[STATUS_CHANGED])
@@ -223,9 +239,16 @@ def _run_ready_tasks():
     from django_tasks_db.management.commands.db_worker import Worker
     from django_tasks_db.models import DBTaskResult
 
-    worker = Worker(queue_names=["webhooks"], interval=0, batch=True, backend_name="default",
-                    startup_delay=False, max_tasks=None, worker_id="test-worker",
-                    excluded_queue_names=[])
+    worker = Worker(
+        queue_names=["webhooks"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
     ran = 0
     for result in DBTaskResult.objects.ready().filter(queue_name="webhooks"):
         result.claim(worker.worker_id)
@@ -235,11 +258,13 @@ def _run_ready_tasks():
 
 
 def test_with_the_database_backend_deliveries_and_retries_are_queued_tasks(
-        django_capture_on_commit_callbacks, settings):
+    django_capture_on_commit_callbacks, settings
+):
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend",
-                                  "QUEUES": ["default", "webhooks"]}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "webhooks"]}
+    }
     partner, _k, _ = partner_with_key()
     with Receiver([500, 200]) as receiver:
         services.subscribe(partner, url=receiver.url, events=[STATUS_CHANGED])
@@ -279,9 +304,11 @@ def test_deliver_webhooks_sends_what_was_due_but_never_queued():
 def test_a_subscription_secret_is_shown_only_when_created():
     _partner, _key, plain = partner_with_key()
     client = key_client(plain)
-    created = client.post("/api/v1/webhook-subscriptions/",
-                          {"url": "https://h.example.com/", "events": [STATUS_CHANGED]},
-                          format="json").json()
+    created = client.post(
+        "/api/v1/webhook-subscriptions/",
+        {"url": "https://h.example.com/", "events": [STATUS_CHANGED]},
+        format="json",
+    ).json()
     assert created["secret"].startswith("whsec_")
     listed = client.get("/api/v1/webhook-subscriptions/").json()["results"][0]
     detail = client.get(f"/api/v1/webhook-subscriptions/{created['id']}/").json()

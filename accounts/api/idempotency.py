@@ -38,8 +38,10 @@ class IdempotencyConflict(exceptions.APIException):
 class IdempotentResourceGone(exceptions.APIException):
     status_code = 410
     default_code = "idempotent_resource_gone"
-    default_detail = ("What this Idempotency-Key created has been deleted since. To create it "
-                      "again, send the request with a new key.")
+    default_detail = (
+        "What this Idempotency-Key created has been deleted since. To create it "
+        "again, send the request with a new key."
+    )
 
 
 def fingerprint(request):
@@ -64,27 +66,34 @@ class IdempotentCreateMixin:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > MAX_LENGTH:
             raise exceptions.ValidationError(
-                {HEADER: [f"Give 1 to {MAX_LENGTH} characters, e.g. a UUID."]})
+                {HEADER: [f"Give 1 to {MAX_LENGTH} characters, e.g. a UUID."]}
+            )
         print_ = fingerprint(request)
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     record = IdempotentRequest.objects.create(
-                        partner=key.partner, key=idempotency_key, fingerprint=print_)
+                        partner=key.partner, key=idempotency_key, fingerprint=print_
+                    )
             except IntegrityError:
                 record = IdempotentRequest.objects.select_for_update().get(
-                    partner=key.partner, key=idempotency_key)
+                    partner=key.partner, key=idempotency_key
+                )
                 if record.fingerprint != print_ or record.response_status is None:
                     raise IdempotencyConflict() from None
                 if not self._still_exists(record.response_body):
                     raise IdempotentResourceGone() from None
-                return Response(record.response_body, status=record.response_status,
-                                headers={"Idempotent-Replayed": "true"})
+                return Response(
+                    record.response_body,
+                    status=record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
             # A refusal (exception) rolls back the record with the write: the key stays free.
             response = super().create(request, *args, **kwargs)
             if 200 <= response.status_code < 300:
                 IdempotentRequest.objects.filter(pk=record.pk).update(
-                    response_status=response.status_code, response_body=response.data)
+                    response_status=response.status_code, response_body=response.data
+                )
             else:
                 IdempotentRequest.objects.filter(pk=record.pk).delete()
         return response

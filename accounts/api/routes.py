@@ -4,5 +4,6 @@ from accounts.api.views import WebhookSubscriptionViewSet
 
 
 def register(router):
-    router.register("webhook-subscriptions", WebhookSubscriptionViewSet,
-                    basename="webhook-subscription")
+    router.register(
+        "webhook-subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription"
+    )

@@ -36,27 +36,43 @@ class MeSerializer(serializers.Serializer):
 
 def _events_field(**options):
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_CHOICES), allow_empty=False, min_length=1,
-        max_length=20, help_text="Event types to receive; each needs a scope of your key.",
-        **options)
+        child=serializers.ChoiceField(choices=EVENT_CHOICES),
+        allow_empty=False,
+        min_length=1,
+        max_length=20,
+        help_text="Event types to receive; each needs a scope of your key.",
+        **options,
+    )
 
 
 class WebhookSubscriptionSerializer(CarshopModelSerializer):
     url = StrictURLField(
         max_length=500,
         help_text="Where events are POSTed: https on port 443, on a public host. It must first "
-                  "answer the verification handshake (see docs/api/partners.md).")
+        "answer the verification handshake (see docs/api/partners.md).",
+    )
     events = _events_field()
     verified_at = serializers.DateTimeField(
-        read_only=True, allow_null=True,
-        help_text="When the URL echoed the verification challenge; null: it receives nothing.")
+        read_only=True,
+        allow_null=True,
+        help_text="When the URL echoed the verification challenge; null: it receives nothing.",
+    )
     verification_error = serializers.CharField(
-        read_only=True, help_text="Why the last verification failed (empty when verified).")
+        read_only=True, help_text="Why the last verification failed (empty when verified)."
+    )
 
     class Meta:
         model = WebhookSubscription
-        fields = ["id", "url", "events", "description", "is_active", "verified_at",
-                  "verification_error", "created_at"]
+        fields = [
+            "id",
+            "url",
+            "events",
+            "description",
+            "is_active",
+            "verified_at",
+            "verification_error",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
 
@@ -66,9 +82,11 @@ class WebhookSubscriptionUpdateSerializer(CarshopModelSerializer):
 
     events = _events_field(required=False)
     rotate_secret = StrictBooleanField(
-        required=False, write_only=True,
+        required=False,
+        write_only=True,
         help_text="true: a new signing secret replaces the old one at once; the answer shows it, "
-                  "only then.")
+        "only then.",
+    )
 
     class Meta:
         model = WebhookSubscription
@@ -77,13 +95,14 @@ class WebhookSubscriptionUpdateSerializer(CarshopModelSerializer):
 
     unknown_field_messages = {
         "url": "Cannot be changed. To move to another URL, subscribe it and delete this "
-               "subscription.",
+        "subscription.",
     }
 
     def validate(self, attrs):
         if not attrs:
             raise serializers.ValidationError(
-                "Send is_active, description, events or rotate_secret.")
+                "Send is_active, description, events or rotate_secret."
+            )
         return attrs
 
 
@@ -91,7 +110,8 @@ class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
     """The subscription as created: the only time its signing secret is shown."""
 
     secret = serializers.CharField(
-        read_only=True, help_text="Verifies the X-Carshop-Signature header. Shown only now.")
+        read_only=True, help_text="Verifies the X-Carshop-Signature header. Shown only now."
+    )
 
     class Meta(WebhookSubscriptionSerializer.Meta):
         fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]

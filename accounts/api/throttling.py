@@ -88,8 +88,7 @@ class ApiKeyRateThrottle(AtomicWindowRateThrottle):
 
     def allow_request(self, request, view):
         key = partner_key(request)
-        self.rate = (key.throttle_rate if key is not None and key.throttle_rate
-                     else self.get_rate())
+        self.rate = key.throttle_rate if key is not None and key.throttle_rate else self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 

@@ -45,8 +45,11 @@ class PartnerScopedViewSet(viewsets.GenericViewSet):
     required_write_scope: str | None = None
 
     def get_permissions(self):
-        return [HasScope(read=self.required_scope,
-                         write=self.required_write_scope or self.required_scope)]
+        return [
+            HasScope(
+                read=self.required_scope, write=self.required_write_scope or self.required_scope
+            )
+        ]
 
     def limit_to_partner(self, queryset, partner):
         return queryset
@@ -75,8 +78,7 @@ class ApiRootView(APIView):
                 links[name] = request.build_absolute_uri(reverse(url_name))
             except NoReverseMatch:  # pragma: no cover - a route registered without a list view
                 continue
-        return Response({"version": "v1", "endpoints": links, "scopes": SCOPES,
-                         "events": EVENTS})
+        return Response({"version": "v1", "endpoints": links, "scopes": SCOPES, "events": EVENTS})
 
 
 class MeView(generics.GenericAPIView):
@@ -100,21 +102,32 @@ class WebhookSubscriptionFilterSet(CarshopFilterSet):
 @extend_schema_view(
     list=extend_schema(summary="List your webhook subscriptions"),
     retrieve=extend_schema(summary="One of your webhook subscriptions"),
-    create=extend_schema(summary="Subscribe a URL to events",
-                         request=WebhookSubscriptionSerializer,
-                         responses={201: WebhookSubscriptionCreatedSerializer}),
+    create=extend_schema(
+        summary="Subscribe a URL to events",
+        request=WebhookSubscriptionSerializer,
+        responses={201: WebhookSubscriptionCreatedSerializer},
+    ),
     partial_update=extend_schema(
         summary="Pause or resume a subscription, change its events, or rotate its secret",
         request=WebhookSubscriptionUpdateSerializer,
-        responses={200: WebhookSubscriptionCreatedSerializer}),
-    verify=extend_schema(summary="Send the verification handshake to the URL again",
-                         request=None, responses={200: WebhookSubscriptionSerializer}),
+        responses={200: WebhookSubscriptionCreatedSerializer},
+    ),
+    verify=extend_schema(
+        summary="Send the verification handshake to the URL again",
+        request=None,
+        responses={200: WebhookSubscriptionSerializer},
+    ),
     destroy=extend_schema(summary="Delete a webhook subscription"),
 )
 @extend_schema(tags=["webhooks"])
-class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
-                                 mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                                 mixins.DestroyModelMixin, PartnerScopedViewSet):
+class WebhookSubscriptionViewSet(
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    PartnerScopedViewSet,
+):
     """The calling partner's webhook subscriptions. Events are limited to the key's scopes; the
     signing secret is in the creation response only (and in its replays: a creation sent again
     with the same Idempotency-Key returns the first answer), or in the answer to a PATCH that
@@ -142,8 +155,9 @@ class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
             raise exceptions.PermissionDenied()
         # subscribe() commits the row, then sends the handshake (no transaction held open while
         # the partner's server answers, unless an Idempotency-Key's record wraps the request).
-        serializer.instance = services.subscribe(key.partner, scopes=key.scopes,
-                                                 **serializer.validated_data)
+        serializer.instance = services.subscribe(
+            key.partner, scopes=key.scopes, **serializer.validated_data
+        )
 
     def partial_update(self, request, *args, **kwargs):
         subscription = self.get_object()
@@ -151,9 +165,13 @@ class WebhookSubscriptionViewSet(IdempotentCreateMixin, mixins.ListModelMixin,
         change.is_valid(raise_exception=True)
         data = change.validated_data
         secret = services.update_subscription(
-            subscription, scopes=partner_key(request).scopes, is_active=data.get("is_active"),
-            description=data.get("description"), events=data.get("events"),
-            rotate_secret=data.get("rotate_secret", False))
+            subscription,
+            scopes=partner_key(request).scopes,
+            is_active=data.get("is_active"),
+            description=data.get("description"),
+            events=data.get("events"),
+            rotate_secret=data.get("rotate_secret", False),
+        )
         if secret:
             return Response(WebhookSubscriptionCreatedSerializer(subscription).data)
         return Response(WebhookSubscriptionSerializer(subscription).data)

@@ -23,8 +23,12 @@ from django.apps import apps
 # The project's own: tables of third-party apps that Carshop configures.
 PROJECT_FACTS: dict[str, Any] = {
     "TABLES": (
-        {"name": "audit_log", "label": "auditlog.LogEntry", "aliases": ("audit",),
-         "csv_import": False},
+        {
+            "name": "audit_log",
+            "label": "auditlog.LogEntry",
+            "aliases": ("audit",),
+            "csv_import": False,
+        },
     ),
     # Tables outside the Carshop apps that vacuum_database names (`--tables=sessions,logins`).
     "SYSTEM_TABLES": {

@@ -72,17 +72,23 @@ class OperationsCommand(BaseCommand):
         def error(message: str) -> None:
             note_failure(f"bad command line: {message}")
             refuse(message)
+
         # Noted in the log before argparse exits; argparse offers no hook for that.
         parser.error = error  # type: ignore[method-assign]
         return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         if self.report_command:
-            parser.add_argument("--format", choices=("text", "json"), default="text",
-                                help="text for people (default), json for machines")
+            parser.add_argument(
+                "--format",
+                choices=("text", "json"),
+                default="text",
+                help="text for people (default), json for machines",
+            )
         if self.changes_data:
-            parser.add_argument("--dry-run", action="store_true",
-                                help="show what would change and change nothing")
+            parser.add_argument(
+                "--dry-run", action="store_true", help="show what would change and change nothing"
+            )
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         with operator_context(self.__module__.rsplit(".", 1)[-1]):
@@ -104,8 +110,9 @@ class OperationsCommand(BaseCommand):
             for line in text_lines:
                 self.stdout.write(line)
 
-    def progress(self, iterable: Iterable[T], total: int | None = None,
-                 label: str = "working") -> Iterator[T]:
+    def progress(
+        self, iterable: Iterable[T], total: int | None = None, label: str = "working"
+    ) -> Iterator[T]:
         """Yield items; on a terminal, show how far along the work is."""
         interactive = getattr(self.stderr, "isatty", lambda: False)() and sys.stderr.isatty()
         for index, item in enumerate(iterable, start=1):
@@ -195,8 +202,12 @@ def threshold_status(value: float, warn_at: float, fail_at: float) -> str:
     return OK
 
 
-def emit_report(command: OperationsCommand, options: dict[str, Any], report: Report,
-                extra_lines: Iterable[str] = ()) -> None:
+def emit_report(
+    command: OperationsCommand,
+    options: dict[str, Any],
+    report: Report,
+    extra_lines: Iterable[str] = (),
+) -> None:
     """Print a report (JSON or text) and exit non-zero, with one line, if a finding failed."""
     command.emit(options, report.as_dict(), [*report.text_lines(), *extra_lines])
     raise_on_failure(report)
@@ -218,7 +229,6 @@ def first_line(exc: BaseException | str) -> str:
 
 
 # --- errors, progress and values ------------------------------------------------------------
-
 
 
 @contextlib.contextmanager
@@ -255,11 +265,13 @@ def progress_printer(command: BaseCommand, label: str) -> Callable[[str], None] 
 
     def show(step: str) -> None:
         command.stderr.write(f"{label}: {step}")
+
     return show
 
 
-def no_progress(iterable: Iterable[T], total: int | None = None,
-                label: str | None = None) -> Iterable[T]:
+def no_progress(
+    iterable: Iterable[T], total: int | None = None, label: str | None = None
+) -> Iterable[T]:
     """The progress protocol's silent form: the items, nothing shown."""
     return iterable
 

@@ -214,9 +214,23 @@ CONTENT_SECURITY_POLICY = {
 # (The technicians' photo upload is a file input, which needs no camera permission.)
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
-    for feature in ("accelerometer", "autoplay", "camera", "display-capture", "geolocation",
-                    "gyroscope", "hid", "magnetometer", "microphone", "midi", "payment",
-                    "publickey-credentials-get", "serial", "usb", "xr-spatial-tracking")
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +327,8 @@ API_KEY_THROTTLE_RATE = env_str("API_KEY_THROTTLE_RATE", "600/min").replace(" ",
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_KEY_THROTTLE_RATE):
     raise ImproperlyConfigured(
         f"API_KEY_THROTTLE_RATE: expected requests per period like 600/min, "
-        f"got {API_KEY_THROTTLE_RATE!r}")
+        f"got {API_KEY_THROTTLE_RATE!r}"
+    )
 
 # Requests with a bad or missing API key, per client address: past it, every request from the
 # address gets 429 until the period ends, its key not even looked up (no guessing keys at speed).
@@ -357,7 +372,8 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------------------------------------
 # Tests deliver in the process right after the commit (to servers they start on 127.0.0.1).
 _DEFAULT_TASKS_BACKEND = (
-    "django_tasks.backends.immediate.ImmediateBackend" if DJANGO_ENV == "test"
+    "django_tasks.backends.immediate.ImmediateBackend"
+    if DJANGO_ENV == "test"
     else "django_tasks_db.DatabaseBackend"
 )
 TASKS = {
@@ -380,8 +396,9 @@ WEBHOOK_HANDSHAKES_PER_HOUR = 20
 # Partners' URLs must be https on public addresses. Development and tests allow plain http and
 # loopback/private addresses; never turn this on in production (a partner could make the worker
 # call internal services).
-WEBHOOK_ALLOW_INSECURE_URLS = env_bool("WEBHOOK_ALLOW_INSECURE_URLS",
-                                       DJANGO_ENV in ("development", "test"))
+WEBHOOK_ALLOW_INSECURE_URLS = env_bool(
+    "WEBHOOK_ALLOW_INSECURE_URLS", DJANGO_ENV in ("development", "test")
+)
 
 # ---------------------------------------------------------------------------------------------
 # Logging: JSON lines in LOG_DIR (see carshop/logconfig.py)
@@ -424,8 +441,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # none; enforced by default in staging and production only (development and test databases are
 # not backed up).
 BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26, minimum=1)
-BACKUP_FRESHNESS_REQUIRED = env_bool("BACKUP_FRESHNESS_REQUIRED",
-                                     DJANGO_ENV in ("staging", "production"))
+BACKUP_FRESHNESS_REQUIRED = env_bool(
+    "BACKUP_FRESHNESS_REQUIRED", DJANGO_ENV in ("staging", "production")
+)
 # Retention (prune_backups, backup --clean): restore points kept per day, ISO week and month.
 BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7, minimum=1)
 BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
@@ -459,7 +477,5 @@ MONITOR_MEMORY_FAIL_PERCENT = env_int("MONITOR_MEMORY_FAIL_PERCENT", 95, minimum
 MONITOR_DISK_WARN_PERCENT = env_int("MONITOR_DISK_WARN_PERCENT", 80, minimum=1)
 MONITOR_DISK_FAIL_PERCENT = env_int("MONITOR_DISK_FAIL_PERCENT", 90, minimum=1)
 # monitor_db_connections: share of the database server's connections in use (percent).
-MONITOR_DB_CONNECTIONS_WARN_PERCENT = env_int("MONITOR_DB_CONNECTIONS_WARN_PERCENT", 70,
-                                              minimum=1)
-MONITOR_DB_CONNECTIONS_FAIL_PERCENT = env_int("MONITOR_DB_CONNECTIONS_FAIL_PERCENT", 90,
-                                              minimum=1)
+MONITOR_DB_CONNECTIONS_WARN_PERCENT = env_int("MONITOR_DB_CONNECTIONS_WARN_PERCENT", 70, minimum=1)
+MONITOR_DB_CONNECTIONS_FAIL_PERCENT = env_int("MONITOR_DB_CONNECTIONS_FAIL_PERCENT", 90, minimum=1)

@@ -48,5 +48,7 @@ if not env_str("EMAIL_URL", ""):
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 
 # The partner API answers JSON only: no browsable API (HTML forms, the session's user) to explore.
-REST_FRAMEWORK = {**REST_FRAMEWORK,
-                  "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}

@@ -59,16 +59,18 @@ class TimeField(django_filters.fields.IsoDateTimeField):
 
     def to_python(self, value):
         if value == "":
-            raise forms.ValidationError("Give a date and time (ISO 8601, with time zone).",
-                                        code="required")
+            raise forms.ValidationError(
+                "Give a date and time (ISO 8601, with time zone).", code="required"
+            )
         if isinstance(value, str):
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is None:
-                raise forms.ValidationError("Give the time zone too (e.g. Z or +02:00).",
-                                            code="invalid")
+                raise forms.ValidationError(
+                    "Give the time zone too (e.g. Z or +02:00).", code="invalid"
+                )
         value = super().to_python(value)
         if value is not None:
             try:  # compared in UTC (the database need not know odd offsets)
@@ -129,8 +131,12 @@ class NoEmptyValuesForm(forms.Form):
             if name in self.data and name not in self.errors:
                 value = self.data.get(name)
                 if isinstance(value, str) and not value.strip():
-                    self.add_error(name, forms.ValidationError(
-                        'Give a value: an empty one is an error, not "any".', code="required"))
+                    self.add_error(
+                        name,
+                        forms.ValidationError(
+                            'Give a value: an empty one is an error, not "any".', code="required"
+                        ),
+                    )
         return cleaned
 
 
@@ -145,9 +151,12 @@ class CarshopFilterSet(django_filters.FilterSet):
         models.BooleanField: {"filter_class": StrictBooleanFilter},
     }
 
-    id__in = IdInFilter(field_name="id", lookup_expr="in",
-                        help_text="Comma-separated ids, in the parameter given once "
-                                  "(`?id__in=1,2,3`; one id is a list of one).")
+    id__in = IdInFilter(
+        field_name="id",
+        lookup_expr="in",
+        help_text="Comma-separated ids, in the parameter given once "
+        "(`?id__in=1,2,3`; one id is a list of one).",
+    )
 
     def get_form_class(self):
         """The form of the filters, built once per FilterSet class (django-filter builds it
@@ -157,10 +166,13 @@ class CarshopFilterSet(django_filters.FilterSet):
         cls = type(self)
         form_class = cls.__dict__.get("_carshop_form_class")
         if form_class is None:
-            form_class = type(f"{cls.__name__}Form", (NoEmptyValuesForm, super().get_form_class()),
-                              {})
-            if not any(isinstance(filter_, django_filters.filters.QuerySetRequestMixin)
-                       for filter_ in self.filters.values()):
+            form_class = type(
+                f"{cls.__name__}Form", (NoEmptyValuesForm, super().get_form_class()), {}
+            )
+            if not any(
+                isinstance(filter_, django_filters.filters.QuerySetRequestMixin)
+                for filter_ in self.filters.values()
+            ):
                 cls._carshop_form_class = form_class
         return form_class
 
@@ -178,12 +190,16 @@ class UpdatedSinceFilterSet(CarshopFilterSet):
     receiving that row again)."""
 
     updated_since = TimeFilter(
-        field_name="updated_at", lookup_expr="gte",
-        help_text="Only rows changed at or after this time (ISO 8601, with time zone).")
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Only rows changed at or after this time (ISO 8601, with time zone).",
+    )
     updated_after = TimeFilter(
-        field_name="updated_at", lookup_expr="gt",
+        field_name="updated_at",
+        lookup_expr="gt",
         help_text="Only rows changed after this time: give the `updated_at` of the last row "
-                  "your previous sync received, exactly as it was sent (microseconds included).")
+        "your previous sync received, exactly as it was sent (microseconds included).",
+    )
 
 
 class RejectUnknownParameters(BaseFilterBackend):
@@ -194,8 +210,9 @@ class RejectUnknownParameters(BaseFilterBackend):
     one; several ids go in one value (`?id__in=1,2,3`)."""
 
     always_allowed = {"format"}
-    repeated_messages = {"id__in": "Give this parameter once, with the ids separated by commas "
-                                   "(e.g. 1,2,3)."}
+    repeated_messages = {
+        "id__in": "Give this parameter once, with the ids separated by commas (e.g. 1,2,3)."
+    }
     repeated_message = "Give this parameter once: it takes one value."
 
     def filter_queryset(self, request, queryset, view):
@@ -211,8 +228,13 @@ class RejectUnknownParameters(BaseFilterBackend):
             elif isinstance(backend, SearchFilter):
                 allowed.add(backend.search_param)
         paginator = getattr(view, "paginator", None)
-        for attribute in ("cursor_query_param", "page_size_query_param", "page_query_param",
-                          "limit_query_param", "offset_query_param"):
+        for attribute in (
+            "cursor_query_param",
+            "page_size_query_param",
+            "page_query_param",
+            "limit_query_param",
+            "offset_query_param",
+        ):
             name = getattr(paginator, attribute, None)
             if name:
                 allowed.add(name)
@@ -243,8 +265,9 @@ class CarshopOrderingFilter(OrderingFilter):
         choices = self._choices(view)
         if value is not None and choices is not None:
             if value.strip() not in choices:
-                raise ValidationError({self.ordering_param: [
-                    f"Order by one of: {', '.join(choices)}."]})
+                raise ValidationError(
+                    {self.ordering_param: [f"Order by one of: {', '.join(choices)}."]}
+                )
             return (value.strip(),)
         return super().get_ordering(request, queryset, view)
 

@@ -29,8 +29,13 @@ class CarshopCursorPagination(CursorPagination):
             except ValueError:
                 size = 0
             if size < 1:
-                raise ValidationError({self.page_size_query_param: [
-                    f"Give a whole number from 1 to {self.max_page_size}."]})
+                raise ValidationError(
+                    {
+                        self.page_size_query_param: [
+                            f"Give a whole number from 1 to {self.max_page_size}."
+                        ]
+                    }
+                )
             return min(size, self.max_page_size)
         return self.page_size
 
@@ -40,7 +45,8 @@ class CarshopCursorPagination(CursorPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update({"minimum": 1})
                 parameter["description"] = (
-                    f"Rows per page, 1 to {self.max_page_size} (larger values are capped).")
+                    f"Rows per page, 1 to {self.max_page_size} (larger values are capped)."
+                )
         return parameters
 
     def paginate_queryset(self, queryset, request, view=None):

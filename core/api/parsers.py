@@ -61,7 +61,8 @@ class CarshopJSONParser(JSONParser):
             text = body.decode(encoding)
         except ValueError:
             raise exceptions.ParseError(
-                f"The request body is not valid JSON: it is not {encoding} text.") from None
+                f"The request body is not valid JSON: it is not {encoding} text."
+            ) from None
         try:
             data = json.loads(text)  # NaN and Infinity refused, as DRF's STRICT_JSON
         except RecursionError:
@@ -75,4 +76,5 @@ class CarshopJSONParser(JSONParser):
     def _too_deep_error(self):
         return exceptions.ParseError(
             f"The request body is nested too deeply: at most {self.max_depth} levels of arrays "
-            "and objects.")
+            "and objects."
+        )

@@ -98,8 +98,9 @@ class RowSerializerMixin:
         return super().to_representation(instance)
 
     def represent_row(self, row, f):
-        raise NotImplementedError(f"{type(self).__name__} says how a row is shown in "
-                                  "represent_row()")
+        raise NotImplementedError(
+            f"{type(self).__name__} says how a row is shown in represent_row()"
+        )
 
     @classmethod
     def add_related_rows(cls, rows):
@@ -116,8 +117,7 @@ class ValuesListMixin:
         queryset = self.filter_queryset(self.get_queryset())
         # The cursor reads its position from the last row: the fields it may order by are read
         # too.
-        names = list(dict.fromkeys([*serializer_class.row_values,
-                                    *(self.ordering_fields or ())]))
+        names = list(dict.fromkeys([*serializer_class.row_values, *(self.ordering_fields or ())]))
         queryset = queryset.prefetch_related(None).values(*names)
         page = self.paginate_queryset(queryset)
         rows = list(queryset) if page is None else page

@@ -15,24 +15,26 @@ ERRORS = {
     "404": "No such record (or one this key may not see), or an invalid cursor.",
     "406": "The Accept header asks for a format the API does not give (it answers JSON).",
     "429": "Too many requests for this key, or too many bad keys from this address: wait the "
-           "seconds in `Retry-After`.",
+    "seconds in `Retry-After`.",
 }
 # Operations that take a body also refuse one too large, or one that is not JSON.
 BODY_ERRORS = {
     "400": "Bad input: `fields` names each bad field; or a body that is not valid JSON, or "
-           "nests deeper than 16 levels (`parse_error`).",
+    "nests deeper than 16 levels (`parse_error`).",
     "413": "The request body is larger than 64 KB.",
     "415": "The request body is not JSON (send `Content-Type: application/json`).",
 }
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
-    OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    OpenApiParameter.HEADER,
+    required=False,
     description="Any unique string (e.g. a UUID), 1 to 255 characters. Sent again with the "
-                "same request, it returns the first answer (header `Idempotent-Replayed: true`) "
-                "and creates nothing new; with a different request, 409; when what it created "
-                "has been deleted since, 410.",
+    "same request, it returns the first answer (header `Idempotent-Replayed: true`) "
+    "and creates nothing new; with a different request, 409; when what it created "
+    "has been deleted since, 410.",
 )
 
 
@@ -55,14 +57,22 @@ class CarshopAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if self._idempotent():
             responses["409"] = self._get_response_for_code(
-                OpenApiResponse(response=ErrorSerializer,
-                                description="The Idempotency-Key was used for another request."),
-                "409", direction=direction)
+                OpenApiResponse(
+                    response=ErrorSerializer,
+                    description="The Idempotency-Key was used for another request.",
+                ),
+                "409",
+                direction=direction,
+            )
             responses["410"] = self._get_response_for_code(
-                OpenApiResponse(response=ErrorSerializer,
-                                description="A replay (same Idempotency-Key) of a creation "
-                                            "whose record has been deleted since."),
-                "410", direction=direction)
+                OpenApiResponse(
+                    response=ErrorSerializer,
+                    description="A replay (same Idempotency-Key) of a creation "
+                    "whose record has been deleted since.",
+                ),
+                "410",
+                direction=direction,
+            )
         public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
         errors = dict(ERRORS)
         if self.method in ("POST", "PUT", "PATCH"):
@@ -72,15 +82,18 @@ class CarshopAutoSchema(AutoSchema):
             if code in responses or (public and code == "403"):
                 continue
             responses[code] = self._get_response_for_code(
-                OpenApiResponse(response=ErrorSerializer, description=description), code,
-                direction=direction)
+                OpenApiResponse(response=ErrorSerializer, description=description),
+                code,
+                direction=direction,
+            )
         return dict(sorted(responses.items()))
 
     def get_auth(self):
         auth = super().get_auth()
         permissions = self.view.get_permissions()
         keys_only = permissions and all(
-            isinstance(p, ScopedPermission) and not p.staff for p in permissions)
+            isinstance(p, ScopedPermission) and not p.staff for p in permissions
+        )
         if keys_only:
             auth = [entry for entry in auth if "cookieAuth" not in entry]
         return auth
@@ -90,8 +103,11 @@ class CarshopAutoSchema(AutoSchema):
         scopes = set()
         for permission in self.view.get_permissions():
             if isinstance(permission, ScopedPermission):
-                scope = (permission.read_scope if self.method in ("GET", "HEAD", "OPTIONS")
-                         else permission.write_scope)
+                scope = (
+                    permission.read_scope
+                    if self.method in ("GET", "HEAD", "OPTIONS")
+                    else permission.write_scope
+                )
                 scopes.add(scope or "any")
         if scopes:
             extensions["x-required-scope"] = " or ".join(sorted(scopes))
@@ -105,10 +121,10 @@ class CarshopFilterExtension(DjangoFilterExtension):
 
     priority = 1
 
-    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name,
-                             filter_field):
-        parameters = super().resolve_filter_field(auto_schema, model, filterset_class,
-                                                  field_name, filter_field)
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
         for parameter in parameters:
             schema = parameter["schema"]
             value = schema.get("items", schema) if schema.get("type") == "array" else schema
@@ -133,8 +149,11 @@ def close_request_bodies(result, generator, request, public):
             component["additionalProperties"] = False
             for field in component.get("properties", {}).values():
                 for variant in [field, *field.get("oneOf", ())]:
-                    if (variant.get("type") == "string" and not variant.get("readOnly")
-                            and not {"pattern", "format", "enum"} & set(variant)
-                            and variant.get("maxLength") != 0):
+                    if (
+                        variant.get("type") == "string"
+                        and not variant.get("readOnly")
+                        and not {"pattern", "format", "enum"} & set(variant)
+                        and variant.get("maxLength") != 0
+                    ):
                         variant["pattern"] = NO_NUL_TEXT
     return result

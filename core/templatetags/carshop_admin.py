@@ -51,8 +51,9 @@ class _PeriodsBetweenFirstAndLast:
                 periods.append(datetime.date(year, month, 1))
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         else:
-            periods = [first + datetime.timedelta(days=offset)
-                       for offset in range((last - first).days + 1)]
+            periods = [
+                first + datetime.timedelta(days=offset) for offset in range((last - first).days + 1)
+            ]
         return periods
 
 
@@ -69,8 +70,7 @@ def carshop_date_hierarchy(changelist):
     """Django's date drill-down; above EXACT_DATES_LIMIT rows, without reading them all; not
     at all over a list that fits on one page (a search's result: nothing to narrow down)."""
     estimated = getattr(changelist.paginator, "estimated", False)
-    drilling = any(name.startswith(f"{changelist.date_hierarchy}__")
-                   for name in changelist.params)
+    drilling = any(name.startswith(f"{changelist.date_hierarchy}__") for name in changelist.params)
     if not (estimated or drilling or changelist.result_count > changelist.list_per_page):
         return {"show": False}
     large = estimated or changelist.result_count > EXACT_DATES_LIMIT
@@ -79,5 +79,10 @@ def carshop_date_hierarchy(changelist):
 
 @register.tag(name="carshop_date_hierarchy")
 def carshop_date_hierarchy_tag(parser, token):
-    return InclusionAdminNode(parser, token, func=carshop_date_hierarchy,
-                              template_name="date_hierarchy.html", takes_context=False)
+    return InclusionAdminNode(
+        parser,
+        token,
+        func=carshop_date_hierarchy,
+        template_name="date_hierarchy.html",
+        takes_context=False,
+    )

@@ -57,10 +57,14 @@ class PreloadedAutocompleteFormSet(BaseInlineFormSet):
             field = self.form.base_fields[name]
             values = {str(form[name].value()) for form in forms}
             values = {value for value in values if value.isdigit()}
-            labels = {
-                str(obj.pk): field.label_from_instance(obj)
-                for obj in field.queryset.filter(pk__in=values)
-            } if values else {}
+            labels = (
+                {
+                    str(obj.pk): field.label_from_instance(obj)
+                    for obj in field.queryset.filter(pk__in=values)
+                }
+                if values
+                else {}
+            )
             for form in forms:
                 widget = form.fields[name].widget
                 widget = getattr(widget, "widget", widget)  # inside RelatedFieldWidgetWrapper

@@ -29,8 +29,7 @@ class StockFilter(admin.SimpleListFilter):
     parameter_name = "stock"
 
     def lookups(self, request, model_admin):
-        return (("low", "At or below reorder point"), ("out", "Out of stock"),
-                ("in", "In stock"))
+        return (("low", "At or below reorder point"), ("out", "Out of stock"), ("in", "In stock"))
 
     def queryset(self, request, queryset):
         if self.value() == "low":
@@ -63,17 +62,24 @@ class RecentMovementInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         # The row title is str(movement), which names the part.
-        return super().get_queryset(request).select_related("part", "user").order_by(
-            "-created_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("part", "user")
+            .order_by("-created_at", "-id")
+        )
 
 
 class AdjustStockForm(ServiceForm):
     quantity = forms.IntegerField(
         label="Change by",
-        help_text="Positive adds stock, negative removes it (-2 when a count found two fewer).")
+        help_text="Positive adds stock, negative removes it (-2 when a count found two fewer).",
+    )
     reason = forms.CharField(
-        max_length=200, required=False,
-        help_text="Why the stock changes: count, damaged, found, returned to supplier...")
+        max_length=200,
+        required=False,
+        help_text="Why the stock changes: count, damaged, found, returned to supplier...",
+    )
 
 
 class PricingAdminMixin:
@@ -90,19 +96,36 @@ class PricingAdminMixin:
         return self._with_matrix(super().changelist_view, request, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return self._with_matrix(super().changeform_view, request, object_id, form_url,
-                                 extra_context)
+        return self._with_matrix(
+            super().changeform_view, request, object_id, form_url, extra_context
+        )
 
 
 @admin.register(Part)
 class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopModelAdmin):
     export_resource_class = PartResource
-    list_display = ("sku", "description", "brand", "category", "bin_location", "on_hand",
-                    "reorder_point", "reorder_quantity", "unit_cost", "price", "supplier",
-                    "active")
+    list_display = (
+        "sku",
+        "description",
+        "brand",
+        "category",
+        "bin_location",
+        "on_hand",
+        "reorder_point",
+        "reorder_quantity",
+        "unit_cost",
+        "price",
+        "supplier",
+        "active",
+    )
     list_select_related = ("supplier",)
-    list_filter = (StockFilter, "active", "taxable", ("category", IndexedValuesListFilter),
-                   "supplier")
+    list_filter = (
+        StockFilter,
+        "active",
+        "taxable",
+        ("category", IndexedValuesListFilter),
+        "supplier",
+    )
     search_fields = ("sku", "description", "brand")
     search_help_text = "SKU (or its start), words of the description, brand."
     autocomplete_fields = ("supplier",)
@@ -113,8 +136,16 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
     fieldsets = (
         (None, {"fields": ("sku", "description", ("brand", "category"), "supplier", "active")}),
         ("Price", {"fields": (("unit_cost", "price_override", "price"), "taxable")}),
-        ("Stock", {"fields": (("on_hand", "bin_location"), ("reorder_point", "reorder_quantity"),
-                              ("created_at", "updated_at"))}),
+        (
+            "Stock",
+            {
+                "fields": (
+                    ("on_hand", "bin_location"),
+                    ("reorder_point", "reorder_quantity"),
+                    ("created_at", "updated_at"),
+                )
+            },
+        ),
     )
     inlines = (RecentMovementInline,)
     actions = ("reorder_selected", "adjust_selected")
@@ -126,16 +157,19 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
     def get_search_results(self, request, queryset, search_term):
         for word in search_term.split():
             queryset = queryset.filter(
-                Q(sku__startswith=word.upper()) | Q(description__icontains=word)
+                Q(sku__startswith=word.upper())
+                | Q(description__icontains=word)
                 | Q(brand__istartswith=word)
             )
         return queryset, False
 
     def get_urls(self):
         return [
-            path("<path:object_id>/adjust-stock/",
-                 self.admin_site.admin_view(self.adjust_stock_view),
-                 name="inventory_part_adjust_stock"),
+            path(
+                "<path:object_id>/adjust-stock/",
+                self.admin_site.admin_view(self.adjust_stock_view),
+                name="inventory_part_adjust_stock",
+            ),
             *super().get_urls(),
         ]
 
@@ -146,8 +180,10 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
         return request.user.has_perm("inventory.add_purchaseorder")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "can_adjust_stock": self.has_adjust_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_adjust_stock": self.has_adjust_permission(request),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def adjust_stock_view(self, request, object_id):
@@ -159,45 +195,62 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
         form = AdjustStockForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                movement = services.adjust_stock(part, form.cleaned_data["quantity"],
-                                                 reason=form.cleaned_data["reason"],
-                                                 user=request.user)
+                movement = services.adjust_stock(
+                    part,
+                    form.cleaned_data["quantity"],
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
             except InventoryError as exc:
                 add_refusal_to_form(form, exc)
             else:
                 self.message_user(
-                    request, f"Stock of {part.sku} adjusted by {movement.quantity:+d}: "
-                             f"{part.on_hand} on hand now.", messages.SUCCESS)
+                    request,
+                    f"Stock of {part.sku} adjusted by {movement.quantity:+d}: "
+                    f"{part.on_hand} on hand now.",
+                    messages.SUCCESS,
+                )
                 return redirect(reverse("admin:inventory_part_change", args=[part.pk]))
-        return TemplateResponse(request, "admin/inventory/service_form.html", {
-            **self.admin_site.each_context(request),
-            "title": f"Adjust stock of {part.sku}",
-            "intro": f"{part} - {part.on_hand} on hand, bin {part.bin_location or 'none'}.",
-            "opts": self.model._meta,
-            "original": part,
-            "form": form,
-            "submit_label": "Adjust stock",
-        })
+        return TemplateResponse(
+            request,
+            "admin/inventory/service_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Adjust stock of {part.sku}",
+                "intro": f"{part} - {part.on_hand} on hand, bin {part.bin_location or 'none'}.",
+                "opts": self.model._meta,
+                "original": part,
+                "form": form,
+                "submit_label": "Adjust stock",
+            },
+        )
 
-    @admin.action(description="Order reorder quantities (a draft purchase order per supplier)",
-                  permissions=["reorder"])
+    @admin.action(
+        description="Order reorder quantities (a draft purchase order per supplier)",
+        permissions=["reorder"],
+    )
     def reorder_selected(self, request, queryset):
         result = services.reorder_parts(queryset.select_related("supplier"), user=request.user)
         if result.orders:
             made = ", ".join(f"{order.number} ({order.supplier.name})" for order in result.orders)
-            self.message_user(request, f"Created {len(result.orders)} draft purchase "
-                                       f"order(s): {made}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Created {len(result.orders)} draft purchase order(s): {made}.",
+                messages.SUCCESS,
+            )
         if result.skipped:
             left = "; ".join(f"{part.sku}: {why}" for part, why in result.skipped)
-            self.message_user(request, f"Left out {len(result.skipped)} part(s) - {left}.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"Left out {len(result.skipped)} part(s) - {left}.", messages.WARNING
+            )
 
     @admin.action(description="Adjust stock of the selected part", permissions=["adjust"])
     def adjust_selected(self, request, queryset):
         selected = list(queryset.values_list("pk", flat=True)[:2])
         if len(selected) != 1:
-            self.message_user(request, "Select exactly one part to adjust its stock.",
-                              messages.ERROR)
+            self.message_user(
+                request, "Select exactly one part to adjust its stock.", messages.ERROR
+            )
             return None
         return redirect(reverse("admin:inventory_part_adjust_stock", args=[selected[0]]))
 
@@ -207,8 +260,16 @@ class StockMovementAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """The parts ledger, read-only: movements are made by issuing, returning, receiving and
     adjusting stock."""
 
-    list_display = ("created_at", "part", "kind", "quantity", "unit_cost", "reason",
-                    "reference", "user")
+    list_display = (
+        "created_at",
+        "part",
+        "kind",
+        "quantity",
+        "unit_cost",
+        "reason",
+        "reference",
+        "user",
+    )
     list_select_related = ("part", "user")
     list_filter = ("kind",)
     date_hierarchy = "created_at"
@@ -218,8 +279,9 @@ class StockMovementAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         for word in search_term.split():
-            queryset = queryset.filter(Q(part__sku__startswith=word.upper())
-                                       | Q(reference__startswith=word))
+            queryset = queryset.filter(
+                Q(part__sku__startswith=word.upper()) | Q(reference__startswith=word)
+            )
         return queryset, False
 
 
@@ -230,15 +292,23 @@ class SupplierAdmin(CarshopModelAdmin):
 
     def get_queryset(self, request):
         parts = Part.objects.filter(supplier=OuterRef("pk")).order_by().values("supplier")
-        orders = PurchaseOrder.objects.filter(
-            supplier=OuterRef("pk"), status__in=services.OPEN_STATUSES
-        ).order_by().values("supplier")
+        orders = (
+            PurchaseOrder.objects.filter(supplier=OuterRef("pk"), status__in=services.OPEN_STATUSES)
+            .order_by()
+            .values("supplier")
+        )
         count = Count("pk")
-        return super().get_queryset(request).annotate(
-            part_count=Coalesce(Subquery(parts.annotate(n=count).values("n")), 0,
-                                output_field=IntegerField()),
-            open_orders=Coalesce(Subquery(orders.annotate(n=count).values("n")), 0,
-                                 output_field=IntegerField()),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                part_count=Coalesce(
+                    Subquery(parts.annotate(n=count).values("n")), 0, output_field=IntegerField()
+                ),
+                open_orders=Coalesce(
+                    Subquery(orders.annotate(n=count).values("n")), 0, output_field=IntegerField()
+                ),
+            )
         )
 
     @admin.display(description="parts", ordering="part_count")
@@ -264,6 +334,10 @@ class MarkupRuleAdmin(CarshopModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not MarkupRule.objects.exists():
             bands = ", ".join(f"up to {up_to}: x {mult}" for up_to, mult in pricing.DEFAULT_MATRIX)
-            self.message_user(request, f"No bands yet, so the default matrix applies ({bands}; "
-                                       f"above: the last multiplier).", messages.INFO)
+            self.message_user(
+                request,
+                f"No bands yet, so the default matrix applies ({bands}; "
+                f"above: the last multiplier).",
+                messages.INFO,
+            )
         return super().changelist_view(request, extra_context)

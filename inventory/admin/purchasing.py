@@ -68,8 +68,9 @@ class OrderLineInline(EditableWhileParentAllows, CostHidingMixin, admin.TabularI
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "part":
-            kwargs["widget"] = PreloadedAutocompleteSelect(db_field, self.admin_site,
-                                                           using=kwargs.get("using"))
+            kwargs["widget"] = PreloadedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def parent_editable(self, obj):
@@ -92,20 +93,24 @@ class ReceiptInline(ReadOnlyMixin, admin.TabularInline):
 
 class PlaceForm(ServiceForm):
     supplier_reference = forms.CharField(
-        max_length=60, required=False,
-        help_text="The supplier's order or confirmation number, if they gave one.")
+        max_length=60,
+        required=False,
+        help_text="The supplier's order or confirmation number, if they gave one.",
+    )
 
 
 class CancelForm(ServiceForm):
-    reason = forms.CharField(max_length=200, required=False,
-                             help_text="Why, for whoever looks at this order later.")
+    reason = forms.CharField(
+        max_length=200, required=False, help_text="Why, for whoever looks at this order later."
+    )
 
 
 class ReceiveForm(ServiceForm):
     """One quantity per line still expected, filled with what is outstanding."""
 
-    packing_slip = forms.CharField(max_length=60, required=False,
-                                   help_text="The supplier's packing slip or invoice number.")
+    packing_slip = forms.CharField(
+        max_length=60, required=False, help_text="The supplier's packing slip or invoice number."
+    )
     notes = forms.CharField(max_length=200, required=False)
 
     def __init__(self, lines, *args, **kwargs):
@@ -113,10 +118,13 @@ class ReceiveForm(ServiceForm):
         self.lines = lines
         for line in lines:
             self.fields[f"line_{line.pk}"] = forms.IntegerField(
-                label=f"{line.part.sku} {line.part.description}", min_value=0, required=False,
-                max_value=line.outstanding, initial=line.outstanding,
+                label=f"{line.part.sku} {line.part.description}",
+                min_value=0,
+                required=False,
+                max_value=line.outstanding,
+                initial=line.outstanding,
                 help_text=f"Ordered {line.quantity_ordered}, received so far "
-                          f"{line.quantity_received}.",
+                f"{line.quantity_received}.",
             )
         self.order_fields([f"line_{line.pk}" for line in lines] + ["packing_slip", "notes"])
 
@@ -126,8 +134,16 @@ class ReceiveForm(ServiceForm):
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
-    list_display = ("number", "supplier", "status", "line_count", "total_cost", "created_at",
-                    "ordered_at", "expected_on")
+    list_display = (
+        "number",
+        "supplier",
+        "status",
+        "line_count",
+        "total_cost",
+        "created_at",
+        "ordered_at",
+        "expected_on",
+    )
     list_display_links = ("number",)
     list_select_related = ("supplier",)
     list_filter = ("status", "supplier")
@@ -135,26 +151,64 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
     search_fields = ("supplier__name", "supplier_reference")
     search_help_text = "Order number (PO-00012 or 12), supplier name, supplier's reference."
     autocomplete_fields = ("supplier",)
-    readonly_fields = ("status", "total_cost", "created_by", "created_at", "ordered_at",
-                       "ordered_by", "received_at", "cancelled_at", "cancel_reason")
+    readonly_fields = (
+        "status",
+        "total_cost",
+        "created_by",
+        "created_at",
+        "ordered_at",
+        "ordered_by",
+        "received_at",
+        "cancelled_at",
+        "cancel_reason",
+    )
     cost_fields = ("total_cost",)
     fieldsets = (
-        (None, {"fields": ("supplier", "status", ("supplier_reference", "expected_on"),
-                           "notes", "total_cost")}),
-        ("History", {"fields": (("created_at", "created_by"), ("ordered_at", "ordered_by"),
-                                "received_at", ("cancelled_at", "cancel_reason"))}),
+        (
+            None,
+            {
+                "fields": (
+                    "supplier",
+                    "status",
+                    ("supplier_reference", "expected_on"),
+                    "notes",
+                    "total_cost",
+                )
+            },
+        ),
+        (
+            "History",
+            {
+                "fields": (
+                    ("created_at", "created_by"),
+                    ("ordered_at", "ordered_by"),
+                    "received_at",
+                    ("cancelled_at", "cancel_reason"),
+                )
+            },
+        ),
     )
     inlines = (OrderLineInline, ReceiptInline)
     actions = ("place_selected", "receive_selected", "cancel_selected")
 
     def get_queryset(self, request):
         lines = PurchaseOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
-        return super().get_queryset(request).annotate(
-            line_count=Coalesce(Subquery(lines.annotate(n=Count("pk")).values("n")), 0,
-                                output_field=IntegerField()),
-            total_cost=Subquery(lines.annotate(
-                total=Sum(F("quantity_ordered") * F("unit_cost"), output_field=MONEY)
-            ).values("total"), output_field=MONEY),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                line_count=Coalesce(
+                    Subquery(lines.annotate(n=Count("pk")).values("n")),
+                    0,
+                    output_field=IntegerField(),
+                ),
+                total_cost=Subquery(
+                    lines.annotate(
+                        total=Sum(F("quantity_ordered") * F("unit_cost"), output_field=MONEY)
+                    ).values("total"),
+                    output_field=MONEY,
+                ),
+            )
         )
 
     @admin.display(description="number", ordering="pk")
@@ -226,20 +280,32 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             if not line_form.has_changed() or line_form in formset.deleted_forms:
                 continue
             data = line_form.cleaned_data
-            formset.new_objects.append(services.add_purchase_order_line(
-                form.instance, data["part"], data["quantity_ordered"], data.get("unit_cost")))
+            formset.new_objects.append(
+                services.add_purchase_order_line(
+                    form.instance, data["part"], data["quantity_ordered"], data.get("unit_cost")
+                )
+            )
         return None
 
     # -- transitions: pages reached from the buttons of the order's page ----------------------
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/place/", view(self.place_view),
-                 name="inventory_purchaseorder_place"),
-            path("<path:object_id>/receive/", view(self.receive_view),
-                 name="inventory_purchaseorder_receive"),
-            path("<path:object_id>/cancel/", view(self.cancel_view),
-                 name="inventory_purchaseorder_cancel"),
+            path(
+                "<path:object_id>/place/",
+                view(self.place_view),
+                name="inventory_purchaseorder_place",
+            ),
+            path(
+                "<path:object_id>/receive/",
+                view(self.receive_view),
+                name="inventory_purchaseorder_receive",
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                view(self.cancel_view),
+                name="inventory_purchaseorder_cancel",
+            ),
             *super().get_urls(),
         ]
 
@@ -264,11 +330,19 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         return order
 
     def _service_page(self, request, order, form, title, submit_label, intro=""):
-        return TemplateResponse(request, "admin/inventory/service_form.html", {
-            **self.admin_site.each_context(request),
-            "title": title, "intro": intro, "opts": self.model._meta, "original": order,
-            "form": form, "submit_label": submit_label,
-        })
+        return TemplateResponse(
+            request,
+            "admin/inventory/service_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "intro": intro,
+                "opts": self.model._meta,
+                "original": order,
+                "form": form,
+                "submit_label": submit_label,
+            },
+        )
 
     def _back_to(self, order):
         return redirect(reverse("admin:inventory_purchaseorder_change", args=[order.pk]))
@@ -284,12 +358,19 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             except InventoryError as exc:
                 add_refusal_to_form(form, exc)
             else:
-                self.message_user(request, f"{order.number} placed with {order.supplier}.",
-                                  messages.SUCCESS)
+                self.message_user(
+                    request, f"{order.number} placed with {order.supplier}.", messages.SUCCESS
+                )
                 return self._back_to(order)
-        return self._service_page(request, order, form, f"Place {order.number}", "Place order",
-                                  f"Send {order.number} to {order.supplier}: its lines can no "
-                                  f"longer be changed afterwards.")
+        return self._service_page(
+            request,
+            order,
+            form,
+            f"Place {order.number}",
+            "Place order",
+            f"Send {order.number} to {order.supplier}: its lines can no "
+            f"longer be changed afterwards.",
+        )
 
     def cancel_view(self, request, object_id):
         order = self._order_or_404(request, object_id)
@@ -304,58 +385,90 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             else:
                 self.message_user(request, f"{order.number} cancelled.", messages.SUCCESS)
                 return self._back_to(order)
-        return self._service_page(request, order, form, f"Cancel {order.number}",
-                                  "Cancel order")
+        return self._service_page(request, order, form, f"Cancel {order.number}", "Cancel order")
 
     def receive_view(self, request, object_id):
         order = self._order_or_404(request, object_id)
         if not self.has_receive_permission(request):
             raise PermissionDenied
-        lines = [line for line in order.lines.select_related("part").order_by("id")
-                 if line.outstanding]
+        lines = [
+            line for line in order.lines.select_related("part").order_by("id") if line.outstanding
+        ]
         form = ReceiveForm(lines, request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
                 receipt = services.receive_purchase_order(
-                    order, form.quantities(), user=request.user,
+                    order,
+                    form.quantities(),
+                    user=request.user,
                     packing_slip=form.cleaned_data["packing_slip"],
-                    notes=form.cleaned_data["notes"])
+                    notes=form.cleaned_data["notes"],
+                )
             except InventoryError as exc:
                 add_refusal_to_form(form, exc)
             else:
                 units = sum(line.quantity for line in receipt.lines.all())
-                self.message_user(request, f"Received {units} unit(s) on {order.number}; it is "
-                                           f"{order.get_status_display().lower()} now.",
-                                  messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Received {units} unit(s) on {order.number}; it is "
+                    f"{order.get_status_display().lower()} now.",
+                    messages.SUCCESS,
+                )
                 return self._back_to(order)
-        return self._service_page(request, order, form, f"Receive on {order.number}",
-                                  "Receive", f"What arrived from {order.supplier}: enter the "
-                                             f"quantity of each line in this delivery.")
+        return self._service_page(
+            request,
+            order,
+            form,
+            f"Receive on {order.number}",
+            "Receive",
+            f"What arrived from {order.supplier}: enter the "
+            f"quantity of each line in this delivery.",
+        )
 
     # -- actions -------------------------------------------------------------------------------
     def _each(self, request, queryset, verb, perform):
         def summary(done):
             return f"{verb} {len(done)} order(s): {', '.join(order.number for order, _ in done)}."
 
-        run_for_each(self, request, queryset.select_related("supplier").order_by("pk"), perform,
-                     summary=summary)
+        run_for_each(
+            self,
+            request,
+            queryset.select_related("supplier").order_by("pk"),
+            perform,
+            summary=summary,
+        )
 
-    @admin.action(description="Place the selected drafts with their suppliers",
-                  permissions=["change"])
+    @admin.action(
+        description="Place the selected drafts with their suppliers", permissions=["change"]
+    )
     def place_selected(self, request, queryset):
-        self._each(request, queryset, "Placed",
-                   lambda order: services.place_purchase_order(order, user=request.user))
+        self._each(
+            request,
+            queryset,
+            "Placed",
+            lambda order: services.place_purchase_order(order, user=request.user),
+        )
 
-    @admin.action(description="Receive everything still expected on the selected orders",
-                  permissions=["receive"])
+    @admin.action(
+        description="Receive everything still expected on the selected orders",
+        permissions=["receive"],
+    )
     def receive_selected(self, request, queryset):
-        self._each(request, queryset, "Received",
-                   lambda order: services.receive_purchase_order(order, user=request.user))
+        self._each(
+            request,
+            queryset,
+            "Received",
+            lambda order: services.receive_purchase_order(order, user=request.user),
+        )
 
     @admin.action(description="Cancel the selected orders", permissions=["change"])
     def cancel_selected(self, request, queryset):
-        self._each(request, queryset, "Cancelled",
-                   lambda order: services.cancel_purchase_order(order, user=request.user))
+        self._each(
+            request,
+            queryset,
+            "Cancelled",
+            lambda order: services.cancel_purchase_order(order, user=request.user),
+        )
 
 
 class ReceiptLineInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
@@ -374,8 +487,7 @@ class ReceiptLineInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
 class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
     """Deliveries received, read-only: receive from the purchase order's page."""
 
-    list_display = ("__str__", "order", "received_at", "received_by", "packing_slip",
-                    "line_count")
+    list_display = ("__str__", "order", "received_at", "received_by", "packing_slip", "line_count")
     list_select_related = ("order__supplier", "received_by")
     date_hierarchy = "received_at"
     search_fields = ("packing_slip",)
@@ -383,11 +495,20 @@ class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
     inlines = (ReceiptLineInline,)
 
     def get_queryset(self, request):
-        lines = PurchaseReceiptLine.objects.filter(receipt=OuterRef("pk")).order_by().values(
-            "receipt")
-        return super().get_queryset(request).annotate(
-            line_count=Coalesce(Subquery(lines.annotate(n=Count("pk")).values("n")), 0,
-                                output_field=IntegerField()))
+        lines = (
+            PurchaseReceiptLine.objects.filter(receipt=OuterRef("pk")).order_by().values("receipt")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                line_count=Coalesce(
+                    Subquery(lines.annotate(n=Count("pk")).values("n")),
+                    0,
+                    output_field=IntegerField(),
+                )
+            )
+        )
 
     @admin.display(description="lines", ordering="line_count")
     def line_count(self, obj):
@@ -408,8 +529,7 @@ class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
 class PurchaseOrderLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """What is on order, part by part (lines are edited on their order's page)."""
 
-    list_display = ("order", "part", "quantity_ordered", "quantity_received", "unit_cost",
-                    "status")
+    list_display = ("order", "part", "quantity_ordered", "quantity_received", "unit_cost", "status")
     list_select_related = ("order__supplier", "part")
     list_filter = ("order__status",)
     search_fields = ("part__sku",)

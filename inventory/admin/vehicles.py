@@ -44,8 +44,9 @@ class OdometerReadingForm(forms.ModelForm):
             return data
         vehicle = Vehicle(pk=self.instance.vehicle_id)
         try:
-            services.check_odometer(vehicle, data.get("reading"), data.get("read_on"),
-                                    data.get("note", ""))
+            services.check_odometer(
+                vehicle, data.get("reading"), data.get("read_on"), data.get("note", "")
+            )
         except InventoryError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
         return data
@@ -68,7 +69,8 @@ class OdometerReadingInline(AddOnlyMixin, admin.TabularInline):
 
 class VehicleSearchMixin:
     search_help_text: ClassVar[_StrOrPromise | None] = (
-        "VIN, or its last 6 or 8 characters; plate; owner's name or phone.")
+        "VIN, or its last 6 or 8 characters; plate; owner's name or phone."
+    )
 
     def get_search_results(self, request, queryset, search_term):
         queryset = self._narrow_picker(request, queryset)
@@ -81,8 +83,12 @@ class VehicleSearchMixin:
         only that customer's vehicles."""
         owner = request.GET.get("vehicle_owner", "")
         match = getattr(request, "resolver_match", None)
-        if (owner.isdigit() and match is not None and match.url_name == "autocomplete"
-                and queryset.model is Vehicle):
+        if (
+            owner.isdigit()
+            and match is not None
+            and match.url_name == "autocomplete"
+            and queryset.model is Vehicle
+        ):
             return queryset.filter(owner_id=int(owner))
         return queryset
 
@@ -90,8 +96,16 @@ class VehicleSearchMixin:
 @admin.register(Vehicle)
 class VehicleAdmin(RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
     export_resource_class = VehicleResource
-    list_display = ("vin", "model_year", "make", "model", "plate", "owner", "odometer",
-                    "odometer_read_on")
+    list_display = (
+        "vin",
+        "model_year",
+        "make",
+        "model",
+        "plate",
+        "owner",
+        "odometer",
+        "odometer_read_on",
+    )
     list_select_related = ("owner",)
     list_filter = (OwnershipFilter, ("make", IndexedValuesListFilter))
     # Searched by VehicleQuerySet.search (index-friendly); listed here for autocomplete.
@@ -99,10 +113,22 @@ class VehicleAdmin(RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
     autocomplete_fields = ("owner",)
     readonly_fields = ("country", "odometer", "odometer_read_on", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("vin", ("model_year", "make", "model"), ("trim", "engine"),
-                           ("color", "plate"), "owner")}),
-        ("From the VIN and the readings", {"fields": (
-            "country", ("odometer", "odometer_read_on"), ("created_at", "updated_at"))}),
+        (
+            None,
+            {
+                "fields": (
+                    "vin",
+                    ("model_year", "make", "model"),
+                    ("trim", "engine"),
+                    ("color", "plate"),
+                    "owner",
+                )
+            },
+        ),
+        (
+            "From the VIN and the readings",
+            {"fields": ("country", ("odometer", "odometer_read_on"), ("created_at", "updated_at"))},
+        ),
     )
     inlines = (OdometerReadingInline,)
 
@@ -118,10 +144,15 @@ class VehicleAdmin(RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
             if not reading_form.has_changed():
                 continue
             data = reading_form.cleaned_data
-            formset.new_objects.append(services.record_odometer(
-                form.instance, data["reading"], data["read_on"], data.get("note", ""),
-                user=request.user,
-            ))
+            formset.new_objects.append(
+                services.record_odometer(
+                    form.instance,
+                    data["reading"],
+                    data["read_on"],
+                    data.get("note", ""),
+                    user=request.user,
+                )
+            )
         return None
 
 

@@ -46,18 +46,32 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
 
     vehicle = ListingVehicleSerializer(read_only=True)
     price = serializers.DecimalField(
-        max_digits=10, decimal_places=2, read_only=True,
-        help_text="The price advertised online (or the asking price when there is none).")
+        max_digits=10,
+        decimal_places=2,
+        read_only=True,
+        help_text="The price advertised online (or the asking price when there is none).",
+    )
     days_listed = serializers.SerializerMethodField(
-        help_text="Days since the car arrived on the lot.")
+        help_text="Days since the car arrived on the lot."
+    )
     main_photo_url = serializers.SerializerMethodField(
-        help_text="The main photo (or the first one); null when the car has no photo yet.")
+        help_text="The main photo (or the first one); null when the car has no photo yet."
+    )
     photos = PhotoSerializer(many=True, read_only=True)
 
     class Meta:
         model = StockUnit
-        fields = ["id", "stock_number", "vehicle", "price", "asking_price", "days_listed",
-                  "main_photo_url", "photos", "updated_at"]
+        fields = [
+            "id",
+            "stock_number",
+            "vehicle",
+            "price",
+            "asking_price",
+            "days_listed",
+            "main_photo_url",
+            "photos",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_days_listed(self, unit) -> int:
@@ -71,10 +85,23 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
 
     # List pages: built from .values() rows (core/api/rows.py), the photos read for the whole
     # page with one query, as the prefetch does.
-    row_values = ["id", "stock_number", "vehicle__vin", "vehicle__make", "vehicle__model",
-                  "vehicle__model_year", "vehicle__trim", "vehicle__engine", "vehicle__color",
-                  "vehicle__odometer", "price", "asking_price", "acquired_on", "disposed_on",
-                  "updated_at"]
+    row_values = [
+        "id",
+        "stock_number",
+        "vehicle__vin",
+        "vehicle__make",
+        "vehicle__model",
+        "vehicle__model_year",
+        "vehicle__trim",
+        "vehicle__engine",
+        "vehicle__color",
+        "vehicle__odometer",
+        "price",
+        "asking_price",
+        "acquired_on",
+        "disposed_on",
+        "updated_at",
+    ]
 
     _today = None
 
@@ -85,8 +112,11 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
             row["photos"] = []
             by_id[row["id"]] = row
         if by_id:
-            photos = (StockUnitPhoto.objects.filter(unit_id__in=by_id).order_by("position", "id")
-                      .values_list("unit_id", "image", "caption", "position", "is_main"))
+            photos = (
+                StockUnitPhoto.objects.filter(unit_id__in=by_id)
+                .order_by("position", "id")
+                .values_list("unit_id", "image", "caption", "position", "is_main")
+            )
             for unit_id, *photo in photos:
                 by_id[unit_id]["photos"].append(photo)
         return rows
@@ -94,24 +124,36 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
     def represent_row(self, row, f):
         request = self.context.get("request")
         storage = StockUnitPhoto._meta.get_field("image").storage
-        photos = [{"url": _absolute(request, storage.url(image)), "caption": caption,
-                   "position": position, "is_main": is_main}
-                  for image, caption, position, is_main in row["photos"]]
-        main = next((photo for photo in photos if photo["is_main"]),
-                    photos[0] if photos else None)
+        photos = [
+            {
+                "url": _absolute(request, storage.url(image)),
+                "caption": caption,
+                "position": position,
+                "is_main": is_main,
+            }
+            for image, caption, position, is_main in row["photos"]
+        ]
+        main = next((photo for photo in photos if photo["is_main"]), photos[0] if photos else None)
         if self._today is None:
             self._today = self.context.get("today") or timezone.localdate()
         return {
             "id": row["id"],
             "stock_number": row["stock_number"],
-            "vehicle": {"vin": row["vehicle__vin"], "make": row["vehicle__make"],
-                        "model": row["vehicle__model"], "year": row["vehicle__model_year"],
-                        "trim": row["vehicle__trim"], "engine": row["vehicle__engine"],
-                        "color": row["vehicle__color"], "odometer": row["vehicle__odometer"]},
+            "vehicle": {
+                "vin": row["vehicle__vin"],
+                "make": row["vehicle__make"],
+                "model": row["vehicle__model"],
+                "year": row["vehicle__model_year"],
+                "trim": row["vehicle__trim"],
+                "engine": row["vehicle__engine"],
+                "color": row["vehicle__color"],
+                "odometer": row["vehicle__odometer"],
+            },
             "price": f.money(row["price"], max_digits=10),
             "asking_price": f.money(row["asking_price"], max_digits=10),
-            "days_listed": StockUnit.days_between(row["acquired_on"], row["disposed_on"],
-                                                  self._today),
+            "days_listed": StockUnit.days_between(
+                row["acquired_on"], row["disposed_on"], self._today
+            ),
             "main_photo_url": main["url"] if main else None,
             "photos": photos,
             "updated_at": f.datetime(row["updated_at"]),

@@ -17,14 +17,16 @@ from inventory.lot import StockUnit, StockUnitPhoto
     list=extend_schema(
         summary="List the cars for sale",
         description="Stock units that are available and have a price. A car leaves this list "
-                    "when a deal reserves it, when it is sold (`stock_unit.sold`) or when it "
-                    "goes back to reconditioning; it appears when it goes on sale "
-                    "(`stock_unit.available`)."),
+        "when a deal reserves it, when it is sold (`stock_unit.sold`) or when it "
+        "goes back to reconditioning; it appears when it goes on sale "
+        "(`stock_unit.available`).",
+    ),
     retrieve=extend_schema(summary="One car for sale"),
 )
 @extend_schema(tags=["listings"])
-class ListingViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     PartnerScopedViewSet):
+class ListingViewSet(
+    ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet
+):
     """A car for sale: price, specs, photos, days on the lot."""
 
     # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
@@ -35,8 +37,9 @@ class ListingViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveMode
         .annotate(price=Coalesce("internet_price", "asking_price"))
         .filter(price__isnull=False)
         .select_related("vehicle")
-        .prefetch_related(Prefetch("photos",
-                                   queryset=StockUnitPhoto.objects.order_by("position", "id")))
+        .prefetch_related(
+            Prefetch("photos", queryset=StockUnitPhoto.objects.order_by("position", "id"))
+        )
     )
     serializer_class = ListingSerializer
     filterset_class = ListingFilterSet

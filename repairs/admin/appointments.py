@@ -34,6 +34,7 @@ from repairs.models import (
 # Appointments
 # --------------------------------------------------------------------------------------------
 
+
 class AppointmentForm(forms.ModelForm):
     """A booking, checked by repairs.services.check_appointment: the customer's own vehicle, not
     in the past, a free slot."""
@@ -54,8 +55,7 @@ class AppointmentForm(forms.ModelForm):
 @admin.register(Appointment)
 class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopModelAdmin):
     form = AppointmentForm
-    list_display = ("date", "time", "customer", "vehicle", "status", "advisor",
-                    "repair_order_link")
+    list_display = ("date", "time", "customer", "vehicle", "status", "advisor", "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")
     list_filter = ("status", "date")
     date_hierarchy = "date"
@@ -84,9 +84,11 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
         order = getattr(appointment, "repair_order", None)
         if order is None:
             return "-"
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:repairs_repairorder_change", args=[order.pk]),
-                           order.number)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:repairs_repairorder_change", args=[order.pk]),
+            order.number,
+        )
 
     def save_model(self, request, obj, form, change):
         services.save_appointment(obj, user=request.user)
@@ -94,24 +96,31 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
     def has_open_order_permission(self, request):
         return request.user.has_perm("repairs.add_repairorder")
 
-    @admin.action(description="Open a repair order for the appointment",
-                  permissions=["open_order"])
+    @admin.action(description="Open a repair order for the appointment", permissions=["open_order"])
     def open_repair_order(self, request, queryset):
         def report(done):
             for appointment, created in done:
-                self.message_user(request, f"Opened {created.repair_order.number} for "
-                                           f"{appointment.customer}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Opened {created.repair_order.number} for {appointment.customer}.",
+                    messages.SUCCESS,
+                )
                 for warning in created.warnings:
                     self.message_user(request, warning, messages.WARNING)
 
-        run_for_each(self, request, queryset.select_related("customer", "vehicle"),
-                     lambda appointment: services.create_repair_order_from_appointment(
-                         appointment, user=request.user), summary=report)
+        run_for_each(
+            self,
+            request,
+            queryset.select_related("customer", "vehicle"),
+            lambda appointment: services.create_repair_order_from_appointment(
+                appointment, user=request.user
+            ),
+            summary=report,
+        )
 
     def get_urls(self):
         return [
-            path("day/", self.admin_site.admin_view(self.day_view),
-                 name="repairs_appointment_day"),
+            path("day/", self.admin_site.admin_view(self.day_view), name="repairs_appointment_day"),
             *super().get_urls(),
         ]
 
@@ -120,9 +129,12 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
         if not self.has_view_permission(request):
             raise PermissionDenied
         day = parse_date(request.GET.get("date", "") or "") or timezone.localdate()
-        appointments = (self.get_queryset(request).filter(date=day)
-                        .select_related("customer", "vehicle", "advisor", "repair_order")
-                        .order_by("time", "id"))
+        appointments = (
+            self.get_queryset(request)
+            .filter(date=day)
+            .select_related("customer", "vehicle", "advisor", "repair_order")
+            .order_by("time", "id")
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Appointments on {day:%A %Y-%m-%d}",
@@ -137,6 +149,8 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
         return TemplateResponse(request, "admin/repairs/appointment_day.html", context)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "day_url": reverse("admin:repairs_appointment_day")}
+        extra_context = {
+            **(extra_context or {}),
+            "day_url": reverse("admin:repairs_appointment_day"),
+        }
         return super().changelist_view(request, extra_context)

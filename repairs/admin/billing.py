@@ -31,9 +31,12 @@ from repairs.resources import InvoiceResource, PaymentResource
 # Invoices, credit notes, payments: written by services, never edited
 # --------------------------------------------------------------------------------------------
 
+
 class FinalDocumentAdmin(RefusalsAsMessages, CarshopModelAdmin):
-    delete_refused_help = ("Invoices, payments and credit notes are final: a credit note "
-                           "corrects an invoice; nothing is deleted.")
+    delete_refused_help = (
+        "Invoices, payments and credit notes are final: a credit note "
+        "corrects an invoice; nothing is deleted."
+    )
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -45,8 +48,13 @@ class FinalDocumentAdmin(RefusalsAsMessages, CarshopModelAdmin):
 class PaymentInline(admin.TabularInline):
     model: type[Model] = Payment
     extra = 0
-    fields: ClassVar[tuple[str, ...]] = ("received_at", "method", "amount", "reference",
-                                         "received_by")
+    fields: ClassVar[tuple[str, ...]] = (
+        "received_at",
+        "method",
+        "amount",
+        "reference",
+        "received_by",
+    )
     readonly_fields: ClassVar[tuple[str, ...]] = fields
     can_delete = False
 
@@ -69,18 +77,33 @@ class CreditNoteInline(PaymentInline):
 @admin.register(Invoice)
 class InvoiceAdmin(RoleExportMixin, FinalDocumentAdmin):
     export_resource_class = InvoiceResource
-    list_display = ("number", "issued_at", "customer", "repair_order", "total", "paid",
-                    "balance")
+    list_display = ("number", "issued_at", "customer", "repair_order", "total", "paid", "balance")
     list_select_related = ("customer", "repair_order")
     list_filter = ("issued_at", "repair_order__status")
     date_hierarchy = "issued_at"
     # Searched by get_search_results (index-friendly); listed here for autocomplete.
-    search_fields = ("=number", "=repair_order__number", "customer__display_name",
-                     "customer__phone")
+    search_fields = (
+        "=number",
+        "=repair_order__number",
+        "customer__display_name",
+        "customer__phone",
+    )
     search_help_text = "Invoice number (2024-000123), repair order number, customer name or phone."
-    fields = ("number", "repair_order", "customer", "issued_at", "issued_by", "labor_total",
-              "parts_total", "discount_total", "fees_total", "tax_total", "total", "balance",
-              "documents")
+    fields = (
+        "number",
+        "repair_order",
+        "customer",
+        "issued_at",
+        "issued_by",
+        "labor_total",
+        "parts_total",
+        "discount_total",
+        "fees_total",
+        "tax_total",
+        "total",
+        "balance",
+        "documents",
+    )
     readonly_fields = fields
     inlines = [PaymentInline, CreditNoteInline]
 
@@ -119,8 +142,7 @@ class InvoiceAdmin(RoleExportMixin, FinalDocumentAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/print/", wrap(self.print_view),
-                 name="repairs_invoice_print"),
+            path("<path:object_id>/print/", wrap(self.print_view), name="repairs_invoice_print"),
             path("<path:object_id>/print/pdf/", wrap(self.pdf_view), name="repairs_invoice_pdf"),
             *super().get_urls(),
         ]
@@ -143,8 +165,11 @@ class PaymentForm(forms.ModelForm):
         if invoice is not None and amount is not None:
             balance = services.invoice_balance(invoice)
             if amount > balance:
-                self.add_error("amount", f"A payment of {amount} is more than the balance of "
-                                         f"{balance} on invoice {invoice.number}.")
+                self.add_error(
+                    "amount",
+                    f"A payment of {amount} is more than the balance of "
+                    f"{balance} on invoice {invoice.number}.",
+                )
         return data
 
 
@@ -177,8 +202,9 @@ class PaymentAdmin(RoleExportMixin, FinalDocumentAdmin):
         return ("invoice", "amount", "method", "reference", "received_at", "received_by")
 
     def save_model(self, request, obj, form, change):
-        payment = services.record_payment(obj.invoice, obj.amount, obj.method,
-                                          reference=obj.reference, user=request.user)
+        payment = services.record_payment(
+            obj.invoice, obj.amount, obj.method, reference=obj.reference, user=request.user
+        )
         adopt(obj, payment)
 
 
@@ -204,10 +230,8 @@ class CreditNoteAdmin(FinalDocumentAdmin):
         return ("number", "invoice", "amount", "reason", "issued_at", "issued_by")
 
     def save_model(self, request, obj, form, change):
-        note = services.issue_credit_note(obj.invoice, obj.amount, obj.reason,
-                                          user=request.user)
+        note = services.issue_credit_note(obj.invoice, obj.amount, obj.reason, user=request.user)
         adopt(obj, note)
-
 
 
 @admin.register(DocumentSequence)

@@ -17,6 +17,7 @@ from repairs.models import (
 # Canned jobs
 # --------------------------------------------------------------------------------------------
 
+
 class CannedJobLaborInline(admin.TabularInline):
     model = CannedJobLabor
     extra = 1

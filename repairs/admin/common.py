@@ -1,7 +1,6 @@
 """What the service shop's admin pages share: who sees what, searching by number, customer
 or vehicle, staff pickers."""
 
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -22,13 +21,17 @@ from repairs.numbers import parse_repair_order_number
 # Shared helpers
 # --------------------------------------------------------------------------------------------
 
+
 def technician_only(request):
     """True for a technician without the advisors' rights: sees only their own work."""
     cached = getattr(request, "_repairs_technician_only", None)
     if cached is None:
         user = request.user
-        cached = (not user.is_superuser and not user.has_perm("repairs.change_repairorder")
-                  and user.groups.filter(name=TECHNICIAN).exists())
+        cached = (
+            not user.is_superuser
+            and not user.has_perm("repairs.change_repairorder")
+            and user.groups.filter(name=TECHNICIAN).exists()
+        )
         request._repairs_technician_only = cached
     return cached
 
@@ -66,7 +69,8 @@ def staff_choices(group_name):
     """(id, name) of active staff in a role, evaluated once: a select in every inline row then
     costs no query."""
     users = User.objects.filter(is_active=True, groups__name=group_name).order_by(
-        "first_name", "last_name", "username")
+        "first_name", "last_name", "username"
+    )
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 
@@ -107,10 +111,18 @@ class PlainLabel(forms.Widget):
 
 def run_action(modeladmin, request, queryset, function, verb):
     """Run a workflow service on each selected order and report what happened."""
+
     def summary(done):
-        numbers = [result.number if isinstance(result, Invoice) else repair_order.number
-                   for repair_order, result in done]
+        numbers = [
+            result.number if isinstance(result, Invoice) else repair_order.number
+            for repair_order, result in done
+        ]
         return f"{verb}: {', '.join(numbers)}."
 
-    run_for_each(modeladmin, request, queryset.order_by("pk"),
-                 lambda repair_order: function(repair_order, user=request.user), summary=summary)
+    run_for_each(
+        modeladmin,
+        request,
+        queryset.order_by("pk"),
+        lambda repair_order: function(repair_order, user=request.user),
+        summary=summary,
+    )

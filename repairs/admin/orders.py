@@ -67,6 +67,7 @@ from repairs.totals import Rates
 # Repair orders
 # --------------------------------------------------------------------------------------------
 
+
 class AdvisorFilter(admin.SimpleListFilter):
     title = "advisor"
     parameter_name = "advisor"
@@ -96,18 +97,36 @@ def _with_history_and_recommendations(queryset):
     with the order itself, as arrays of JSON rows (one statement instead of three)."""
     from django.contrib.postgres.expressions import ArraySubquery
 
-    user_name = Coalesce(NullIf(Trim(Concat("user__first_name", Value(" "), "user__last_name")),
-                                Value("")), "user__username", Value(""))
-    events = (RepairOrderEvent.objects.filter(repair_order=OuterRef("pk")).order_by("at", "id")
-              .values(row=JSONObject(at="at", from_status="from_status", to_status="to_status",
-                                     user=user_name, note="note")))
-    declined = (Job.objects.recommendations()
-                .filter(repair_order__vehicle=OuterRef("vehicle_id"))
-                .exclude(repair_order=OuterRef("pk")).order_by("-authorized_at", "-id")
-                .values(row=JSONObject(title="title", number="repair_order__number",
-                                       at="authorized_at"))[:RECOMMENDATIONS_SHOWN])
-    return queryset.annotate(history_rows=ArraySubquery(events),
-                             recommendation_rows=ArraySubquery(declined))
+    user_name = Coalesce(
+        NullIf(Trim(Concat("user__first_name", Value(" "), "user__last_name")), Value("")),
+        "user__username",
+        Value(""),
+    )
+    events = (
+        RepairOrderEvent.objects.filter(repair_order=OuterRef("pk"))
+        .order_by("at", "id")
+        .values(
+            row=JSONObject(
+                at="at",
+                from_status="from_status",
+                to_status="to_status",
+                user=user_name,
+                note="note",
+            )
+        )
+    )
+    declined = (
+        Job.objects.recommendations()
+        .filter(repair_order__vehicle=OuterRef("vehicle_id"))
+        .exclude(repair_order=OuterRef("pk"))
+        .order_by("-authorized_at", "-id")
+        .values(row=JSONObject(title="title", number="repair_order__number", at="authorized_at"))[
+            :RECOMMENDATIONS_SHOWN
+        ]
+    )
+    return queryset.annotate(
+        history_rows=ArraySubquery(events), recommendation_rows=ArraySubquery(declined)
+    )
 
 
 class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
@@ -143,8 +162,10 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
             return "-"
         if job.authorization == Authorization.PENDING:
             return job.get_authorization_display()
-        return (f"{job.get_authorization_display()} by {job.authorized_by} "
-                f"({job.get_authorization_method_display().lower()})")
+        return (
+            f"{job.get_authorization_display()} by {job.authorized_by} "
+            f"({job.get_authorization_method_display().lower()})"
+        )
 
     @admin.display(description="amount")
     def amount(self, job):
@@ -158,8 +179,10 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
     def job_link(self, job):
         if not job.pk:
             return ""
-        return format_html('<a href="{}">Labor, parts and decision</a>',
-                           reverse("admin:repairs_job_change", args=[job.pk]))
+        return format_html(
+            '<a href="{}">Labor, parts and decision</a>',
+            reverse("admin:repairs_job_change", args=[job.pk]),
+        )
 
     def parent_editable(self, obj):
         return obj is None or obj.status in EDITABLE_STATUSES
@@ -167,50 +190,79 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
 
 class RepairOrderForm(forms.ModelForm):
     add_canned_job = forms.ModelChoiceField(
-        queryset=CannedJob.objects.filter(active=True), required=False,
-        help_text="Adds the job with its labor and parts when you save.")
+        queryset=CannedJob.objects.filter(active=True),
+        required=False,
+        help_text="Adds the job with its labor and parts when you save.",
+    )
 
     class Meta:
         model = RepairOrder
-        fields = ("customer", "vehicle", "odometer_in", "advisor", "promised_at", "comeback_of",
-                  "discount_percent", "hazardous_waste", "notes")
+        fields = (
+            "customer",
+            "vehicle",
+            "odometer_in",
+            "advisor",
+            "promised_at",
+            "comeback_of",
+            "discount_percent",
+            "hazardous_waste",
+            "notes",
+        )
 
     def __init__(self, *args, advisor_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         if "advisor" in self.fields and advisor_choices is not None:
             self.fields["advisor"].choices = advisor_choices()
-        if ("add_canned_job" in self.fields and self.instance.pk
-                and self.instance.status in EDITABLE_STATUSES):
+        if (
+            "add_canned_job" in self.fields
+            and self.instance.pk
+            and self.instance.status in EDITABLE_STATUSES
+        ):
             field = self.fields["add_canned_job"]
-            field.choices = [("", "---------"), *((job.pk, job.name)
-                                                  for job in field.queryset)]
-
+            field.choices = [("", "---------"), *((job.pk, job.name) for job in field.queryset)]
 
     def clean(self):
         data = super().clean()
         if self.instance.pk is None and data.get("vehicle") is not None:
             try:
-                services.check_new_repair_order(data["vehicle"], customer=data.get("customer"),
-                                                comeback_of=data.get("comeback_of"))
+                services.check_new_repair_order(
+                    data["vehicle"],
+                    customer=data.get("customer"),
+                    comeback_of=data.get("comeback_of"),
+                )
             except RepairError as exc:
                 raise ValidationError(str(exc)) from None
         return data
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMessages,
-                       PriceHidingMixin, CarshopModelAdmin):
+class RepairOrderAdmin(
+    RoleExportMixin,
+    CustomerVehicleSearchMixin,
+    RefusalsAsMessages,
+    PriceHidingMixin,
+    CarshopModelAdmin,
+):
     export_resource_class = RepairOrderResource
     form = RepairOrderForm
-    list_display = ("number", "status", "customer", "vehicle_label", "advisor", "opened_at",
-                    "promised_at", "internal")
+    list_display = (
+        "number",
+        "status",
+        "customer",
+        "vehicle_label",
+        "advisor",
+        "opened_at",
+        "promised_at",
+        "internal",
+    )
     list_select_related = ("customer", "vehicle", "advisor")
     list_filter = ("status", AdvisorFilter, "internal", "opened_at")
     date_hierarchy = "opened_at"
     # Searched by CustomerVehicleSearchMixin; listed here for autocomplete.
     search_fields = ("=number", "customer__display_name", "customer__phone")
-    search_help_text = ("Order number, customer name, phone or email, VIN or its last 6 or 8 "
-                        "characters, plate.")
+    search_help_text = (
+        "Order number, customer name, phone or email, VIN or its last 6 or 8 characters, plate."
+    )
     number_path = "number"
     autocomplete_fields, raw_id_fields = lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
@@ -219,8 +271,9 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
     actions = [key for key, _label, _function in services.TRANSITIONS]
     ordering = ("-opened_at", "-id")
     price_fields = ("totals", "discount_percent", "documents")
-    delete_refused_help = ("Repair orders are canceled (action Cancel), never deleted: their "
-                           "numbers and history stay.")
+    delete_refused_help = (
+        "Repair orders are canceled (action Cancel), never deleted: their numbers and history stay."
+    )
 
     class Media:
         js = ("repairs/copy-link.js",)
@@ -229,9 +282,14 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
         header = ["customer", "vehicle", "odometer_in", "advisor", "promised_at", "comeback_of"]
         if obj is None:
             return [
-                (None, {"fields": header,
+                (
+                    None,
+                    {
+                        "fields": header,
                         "description": "Leave the customer empty for the business's own "
-                                       "vehicle: the order is then internal (at cost)."}),
+                        "vehicle: the order is then internal (at cost).",
+                    },
+                ),
                 ("Billing", {"fields": ["discount_percent", "hazardous_waste"]}),
                 ("Notes", {"fields": ["notes"]}),
             ]
@@ -247,16 +305,35 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
             if request.user.has_perm(views.PRINT_PERMISSION):
                 customer.insert(0, "documents")
             fieldsets.append(("Customer", {"fields": customer}))
-        fieldsets += [("Notes", {"fields": ["notes"]}),
-                      ("History", {"fields": ["history"], "classes": ["collapse"]})]
+        fieldsets += [
+            ("Notes", {"fields": ["notes"]}),
+            ("History", {"fields": ["history"], "classes": ["collapse"]}),
+        ]
         return self.without_hidden(request, fieldsets)
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ["number", "status", "internal", "totals", "documents", "recommendations",
-                    "history"]
+        computed = [
+            "number",
+            "status",
+            "internal",
+            "totals",
+            "documents",
+            "recommendations",
+            "history",
+        ]
         if obj is not None and obj.status not in EDITABLE_STATUSES:
-            return [*computed, "customer", "vehicle", "odometer_in", "advisor", "promised_at",
-                    "comeback_of", "discount_percent", "hazardous_waste", "notes"]
+            return [
+                *computed,
+                "customer",
+                "vehicle",
+                "odometer_in",
+                "advisor",
+                "promised_at",
+                "comeback_of",
+                "discount_percent",
+                "hazardous_waste",
+                "notes",
+            ]
         if obj is not None:
             # The vehicle and who pays are fixed once the order is open (internal or not).
             return [*computed, "customer", "vehicle"]
@@ -280,10 +357,13 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
         return queryset
 
     def get_object(self, request, object_id, from_field=None):
-        queryset = (self.get_queryset(request)
-                    .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
-                    .prefetch_related(Prefetch("jobs", queryset=Job.objects.prefetch_related(
-                        "labor_lines", "part_lines"))))
+        queryset = (
+            self.get_queryset(request)
+            .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
+            .prefetch_related(
+                Prefetch("jobs", queryset=Job.objects.prefetch_related("labor_lines", "part_lines"))
+            )
+        )
         if connections[queryset.db].vendor == "postgresql":
             queryset = _with_history_and_recommendations(queryset)
         obj = get_or_none(queryset, object_id)
@@ -302,19 +382,31 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
     @admin.display(description="totals")
     def totals(self, obj):
         totals = order_totals(obj, Rates.from_settings(ShopSettings.current()))
-        rows = [("Labor", totals.labor), ("Parts", totals.parts),
-                ("Discount", -totals.discount), ("Shop supplies", totals.shop_supplies),
-                ("Hazardous waste", totals.hazardous_waste), ("Tax", totals.tax),
-                ("Total", totals.total)]
-        return render_to_string("admin/repairs/repairorder/totals.html", {
-            "rows": [(label, str(amount)) for label, amount in rows],
-            "note": "Declined jobs are not counted." if not obj.internal else "Internal: at cost.",
-        })
+        rows = [
+            ("Labor", totals.labor),
+            ("Parts", totals.parts),
+            ("Discount", -totals.discount),
+            ("Shop supplies", totals.shop_supplies),
+            ("Hazardous waste", totals.hazardous_waste),
+            ("Tax", totals.tax),
+            ("Total", totals.total),
+        ]
+        return render_to_string(
+            "admin/repairs/repairorder/totals.html",
+            {
+                "rows": [(label, str(amount)) for label, amount in rows],
+                "note": "Declined jobs are not counted."
+                if not obj.internal
+                else "Internal: at cost.",
+            },
+        )
 
     @admin.display(description="documents")
     def documents(self, obj):
-        context = {"print_url": reverse("admin:repairs_repairorder_print", args=[obj.pk]),
-                   "invoice": getattr(obj, "invoice", None)}
+        context = {
+            "print_url": reverse("admin:repairs_repairorder_print", args=[obj.pk]),
+            "invoice": getattr(obj, "invoice", None),
+        }
         if obj.status in EDITABLE_STATUSES and not obj.internal:
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
             absolute_uri = getattr(obj, "absolute_uri", None)
@@ -326,33 +418,58 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
     def recommendations(self, obj):
         rows = getattr(obj, "recommendation_rows", None)
         if rows is None:
-            rows = [{"title": job.title, "number": job.repair_order.number,
-                     "at": job.authorized_at}
-                    for job in services.recommendations_for(obj.vehicle).exclude(
-                        repair_order=obj)[:RECOMMENDATIONS_SHOWN]]
+            rows = [
+                {"title": job.title, "number": job.repair_order.number, "at": job.authorized_at}
+                for job in services.recommendations_for(obj.vehicle).exclude(repair_order=obj)[
+                    :RECOMMENDATIONS_SHOWN
+                ]
+            ]
         if not rows:
             return "-"
-        return render_to_string("admin/repairs/repairorder/recommendations.html", {"rows": [
-            {**row, "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d}"}
-            for row in rows]})
+        return render_to_string(
+            "admin/repairs/repairorder/recommendations.html",
+            {
+                "rows": [
+                    {**row, "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d}"}
+                    for row in rows
+                ]
+            },
+        )
 
     @admin.display(description="history")
     def history(self, obj):
         rows = getattr(obj, "history_rows", None)
         if rows is None:
-            rows = [{"at": e.at, "from_status": e.from_status, "to_status": e.to_status,
-                     "user": str(e.user or ""), "note": e.note}
-                    for e in obj.events.select_related("user")]
-        return render_to_string("admin/repairs/repairorder/history.html", {"rows": [
-            {**row, "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d %H:%M}",
-             "from_status": _status_label(row["from_status"]) or "new",
-             "to_status": _status_label(row["to_status"])}
-            for row in rows]})
+            rows = [
+                {
+                    "at": e.at,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "user": str(e.user or ""),
+                    "note": e.note,
+                }
+                for e in obj.events.select_related("user")
+            ]
+        return render_to_string(
+            "admin/repairs/repairorder/history.html",
+            {
+                "rows": [
+                    {
+                        **row,
+                        "at": f"{timezone.localtime(_moment(row['at'])):%Y-%m-%d %H:%M}",
+                        "from_status": _status_label(row["from_status"]) or "new",
+                        "to_status": _status_label(row["to_status"]),
+                    }
+                    for row in rows
+                ]
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
-            created = services.create_repair_order(obj.vehicle, customer=obj.customer,
-                                                   user=request.user, instance=obj)
+            created = services.create_repair_order(
+                obj.vehicle, customer=obj.customer, user=request.user, instance=obj
+            )
             for warning in created.warnings:
                 self.message_user(request, warning, messages.WARNING)
             return
@@ -368,13 +485,17 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
         for job in formset.deleted_objects:
             services.remove_job(job, user=request.user)
         for job, changed in formset.changed_objects:
-            fields = {name: getattr(job, name) for name in changed
-                      if name in ("position", "title", "complaint")}
+            fields = {
+                name: getattr(job, name)
+                for name in changed
+                if name in ("position", "title", "complaint")
+            }
             if fields:
                 services.save_job_text(job, user=request.user, **fields)
         for job in formset.new_objects:
-            services.add_job(form.instance, title=job.title, complaint=job.complaint,
-                             user=request.user)
+            services.add_job(
+                form.instance, title=job.title, complaint=job.complaint, user=request.user
+            )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -392,8 +513,9 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
     def has_invoice_permission(self, request):
         return request.user.has_perm("repairs.add_invoice")
 
-    @admin.action(description="Approve (customer approved at least one job)",
-                  permissions=["change"])
+    @admin.action(
+        description="Approve (customer approved at least one job)", permissions=["change"]
+    )
     def approve(self, request, queryset):
         run_action(self, request, queryset, services.approve_repair_order, "Approved")
 
@@ -423,17 +545,21 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
         wrap = self.admin_site.admin_view
         return [
             path("board/", wrap(self.board_view), name="repairs_repairorder_board"),
-            path("<path:object_id>/print/", wrap(self.print_view),
-                 name="repairs_repairorder_print"),
-            path("<path:object_id>/print/pdf/", wrap(self.pdf_view),
-                 name="repairs_repairorder_pdf"),
+            path(
+                "<path:object_id>/print/", wrap(self.print_view), name="repairs_repairorder_print"
+            ),
+            path(
+                "<path:object_id>/print/pdf/", wrap(self.pdf_view), name="repairs_repairorder_pdf"
+            ),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # The Print and PDF buttons only for whoever may print (the documents show prices).
-        extra_context = {"can_print": request.user.has_perm(views.PRINT_PERMISSION),
-                         **(extra_context or {})}
+        extra_context = {
+            "can_print": request.user.has_perm(views.PRINT_PERMISSION),
+            **(extra_context or {}),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def print_view(self, request, object_id):
@@ -449,28 +575,46 @@ class RepairOrderAdmin(RoleExportMixin, CustomerVehicleSearchMixin, RefusalsAsMe
         if not self.has_view_permission(request):
             raise PermissionDenied
         queryset = self.get_queryset(request).select_related("customer", "vehicle", "advisor")
-        counts = dict(queryset.filter(status__in=OPEN_STATUSES).values_list("status")
-                      .annotate(n=Count("id")).order_by())
+        counts = dict(
+            queryset.filter(status__in=OPEN_STATUSES)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
         columns = [
-            {"status": RepairOrderStatus(status).label, "count": counts.get(status, 0),
-             "orders": list(queryset.filter(status=status)
-                            .order_by("opened_at", "id")[:self.BOARD_COLUMN_LIMIT])}
+            {
+                "status": RepairOrderStatus(status).label,
+                "count": counts.get(status, 0),
+                "orders": list(
+                    queryset.filter(status=status).order_by("opened_at", "id")[
+                        : self.BOARD_COLUMN_LIMIT
+                    ]
+                ),
+            }
             for status in OPEN_STATUSES
         ]
-        context = {**self.admin_site.each_context(request), "title": "Repair order board",
-                   "opts": self.model._meta, "columns": columns, "now": timezone.now(),
-                   "limit": self.BOARD_COLUMN_LIMIT}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Repair order board",
+            "opts": self.model._meta,
+            "columns": columns,
+            "now": timezone.now(),
+            "limit": self.BOARD_COLUMN_LIMIT,
+        }
         return TemplateResponse(request, "admin/repairs/status_board.html", context)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "board_url": reverse("admin:repairs_repairorder_board")}
+        extra_context = {
+            **(extra_context or {}),
+            "board_url": reverse("admin:repairs_repairorder_board"),
+        }
         return super().changelist_view(request, extra_context)
 
 
 # --------------------------------------------------------------------------------------------
 # Jobs and their lines
 # --------------------------------------------------------------------------------------------
+
 
 class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
     model: type[Model] = LaborLine
@@ -555,16 +699,29 @@ class TimeEntryInline(admin.TabularInline):
 
 class JobForm(forms.ModelForm):
     record_decision = forms.ChoiceField(
-        label="record customer decision", required=False,
-        choices=[("", "—"), (Authorization.APPROVED, "Approved"),
-                 (Authorization.DECLINED, "Declined")])
+        label="record customer decision",
+        required=False,
+        choices=[
+            ("", "—"),
+            (Authorization.APPROVED, "Approved"),
+            (Authorization.DECLINED, "Declined"),
+        ],
+    )
     decision_method = forms.ChoiceField(
-        label="how", required=False,
-        choices=[("", "—"), (AuthorizationMethod.IN_PERSON, "In person"),
-                 (AuthorizationMethod.PHONE, "Phone")])
-    decided_by = forms.CharField(label="by whom", required=False, max_length=160,
-                                 help_text="The customer's name (defaults to the order's "
-                                           "customer).")
+        label="how",
+        required=False,
+        choices=[
+            ("", "—"),
+            (AuthorizationMethod.IN_PERSON, "In person"),
+            (AuthorizationMethod.PHONE, "Phone"),
+        ],
+    )
+    decided_by = forms.CharField(
+        label="by whom",
+        required=False,
+        max_length=160,
+        help_text="The customer's name (defaults to the order's customer).",
+    )
 
     class Meta:
         model = Job
@@ -580,44 +737,80 @@ class JobForm(forms.ModelForm):
 @admin.register(Job)
 class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
     form = JobForm
-    list_display = ("__str__", "repair_order", "order_status", "vehicle", "authorization",
-                    "hours_sold", "actual_hours")
+    list_display = (
+        "__str__",
+        "repair_order",
+        "order_status",
+        "vehicle",
+        "authorization",
+        "hours_sold",
+        "actual_hours",
+    )
     list_select_related = ("repair_order__vehicle",)
     list_filter = ("authorization", "repair_order__status")
     search_fields = ("=repair_order__number", "title")
     inlines = [LaborLineInline, PartLineInline, TimeEntryInline]
-    actions = ["clock_in", "clock_out", "approve_in_person", "approve_by_phone",
-               "decline_in_person", "decline_by_phone"]
+    actions = [
+        "clock_in",
+        "clock_out",
+        "approve_in_person",
+        "approve_by_phone",
+        "decline_in_person",
+        "decline_by_phone",
+    ]
     # Removing a job (services.remove_job) takes its lines, returning issued parts to stock.
     deleted_with = (LaborLine, PartLine)
 
     def get_queryset(self, request):
-        sold = (LaborLine.objects.filter(job=OuterRef("pk")).values("job")
-                .annotate(total=Sum("hours_sold")).values("total"))
-        queryset = (super().get_queryset(request)
-                    .select_related("repair_order__vehicle", "repair_order__customer")
-                    .annotate(sold_hours=Coalesce(Subquery(sold), Decimal("0")))
-                    .prefetch_related(Prefetch("time_entries", to_attr="clocked_entries")))
+        sold = (
+            LaborLine.objects.filter(job=OuterRef("pk"))
+            .values("job")
+            .annotate(total=Sum("hours_sold"))
+            .values("total")
+        )
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("repair_order__vehicle", "repair_order__customer")
+            .annotate(sold_hours=Coalesce(Subquery(sold), Decimal("0")))
+            .prefetch_related(Prefetch("time_entries", to_attr="clocked_entries"))
+        )
         if technician_only(request):
             queryset = queryset.for_technician(request.user)
         return queryset
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ["repair_order_link", "position", "title", "complaint", "cause",
-                               "correction"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "repair_order_link",
+                        "position",
+                        "title",
+                        "complaint",
+                        "cause",
+                        "correction",
+                    ]
+                },
+            ),
             ("Customer decision", {"fields": ["decision"]}),
             ("Time", {"fields": ["hours_sold", "actual_hours"]}),
         ]
-        if (obj is not None and obj.repair_order.status in EDITABLE_STATUSES
-                and request.user.has_perm("repairs.change_laborline")):
+        if (
+            obj is not None
+            and obj.repair_order.status in EDITABLE_STATUSES
+            and request.user.has_perm("repairs.change_laborline")
+        ):
             fieldsets[1][1]["fields"] += ["record_decision", "decision_method", "decided_by"]
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["repair_order_link", "decision", "hours_sold", "actual_hours"]
-        if obj is not None and obj.repair_order.status not in (*EDITABLE_STATUSES,
-                                                               RepairOrderStatus.COMPLETED):
+        if obj is not None and obj.repair_order.status not in (
+            *EDITABLE_STATUSES,
+            RepairOrderStatus.COMPLETED,
+        ):
             return [*readonly, "position", "title", "complaint", "cause", "correction"]
         if technician_only(request):
             # Technicians write what they found and what they did; the rest is the advisor's.
@@ -630,9 +823,13 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
     @admin.display(description="repair order")
     def repair_order_link(self, job):
         order = job.repair_order
-        return format_html('<a href="{}">{}</a> ({}) · {}',
-                           reverse("admin:repairs_repairorder_change", args=[order.pk]),
-                           order.number, order.get_status_display(), order.vehicle)
+        return format_html(
+            '<a href="{}">{}</a> ({}) · {}',
+            reverse("admin:repairs_repairorder_change", args=[order.pk]),
+            order.number,
+            order.get_status_display(),
+            order.vehicle,
+        )
 
     @admin.display(description="status", ordering="repair_order__status")
     def order_status(self, job):
@@ -646,9 +843,11 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
     def decision(self, job):
         if job.authorization == Authorization.PENDING:
             return job.get_authorization_display()
-        return (f"{job.get_authorization_display()} by {job.authorized_by}, "
-                f"{job.get_authorization_method_display().lower()}, "
-                f"{timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}")
+        return (
+            f"{job.get_authorization_display()} by {job.authorized_by}, "
+            f"{job.get_authorization_method_display().lower()}, "
+            f"{timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}"
+        )
 
     @admin.display(description="hours sold")
     def hours_sold(self, job):
@@ -663,17 +862,23 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.changed_data
-                  if name in ("position", "title", "complaint", "cause", "correction")}
+        fields = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in ("position", "title", "complaint", "cause", "correction")
+        }
         if fields:
             services.save_job_text(obj, user=request.user, **fields)
         decision = form.cleaned_data.get("record_decision")
         if decision:
             services.authorize_job(
-                obj, decision, method=form.cleaned_data["decision_method"],
-                authorized_by=form.cleaned_data.get("decided_by") or str(
-                    obj.repair_order.customer or request.user),
-                user=request.user)
+                obj,
+                decision,
+                method=form.cleaned_data["decision_method"],
+                authorized_by=form.cleaned_data.get("decided_by")
+                or str(obj.repair_order.customer or request.user),
+                user=request.user,
+            )
 
     def save_formset(self, request, form, formset, change):
         job = form.instance
@@ -686,18 +891,25 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
                 services.remove_labor_line(line, user=request.user)
         for line, _changed in formset.changed_objects:
             if parts:
-                services.change_part_line(line, quantity=line.quantity, price=line.price,
-                                          user=request.user)
+                services.change_part_line(
+                    line, quantity=line.quantity, price=line.price, user=request.user
+                )
             else:
                 services.save_labor_line(line, user=request.user)
         for line in formset.new_objects:
             if parts:
-                services.add_part_line(job, line.part, line.quantity, price=line.price,
-                                       user=request.user)
+                services.add_part_line(
+                    job, line.part, line.quantity, price=line.price, user=request.user
+                )
             else:
-                services.add_labor_line(job, operation=line.operation,
-                                        hours_sold=line.hours_sold, rate=line.rate,
-                                        technician=line.technician, user=request.user)
+                services.add_labor_line(
+                    job,
+                    operation=line.operation,
+                    hours_sold=line.hours_sold,
+                    rate=line.rate,
+                    technician=line.technician,
+                    user=request.user,
+                )
 
     def delete_refusal(self, obj):
         return services.job_deletion_refusal(obj)
@@ -720,13 +932,13 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
     @admin.action(description="Clock in on this job", permissions=["clock"])
     def clock_in(self, request, queryset):
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one job to clock in on.",
-                              messages.WARNING)
+            self.message_user(request, "Select exactly one job to clock in on.", messages.WARNING)
             return
         ran, entry = run_service(self, request, services.clock_in, request.user, queryset.get())
         if ran:
-            self.message_user(request, f"Clocked in on {entry.job} at "
-                                       f"{timezone.localtime(entry.started):%H:%M}.")
+            self.message_user(
+                request, f"Clocked in on {entry.job} at {timezone.localtime(entry.started):%H:%M}."
+            )
 
     @admin.action(description="Clock out", permissions=["clock"])
     def clock_out(self, request, queryset):
@@ -736,12 +948,19 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
     def _decide(self, request, queryset, decision, method):
         label = "approved" if decision == Authorization.APPROVED else "declined"
-        run_for_each(self, request, queryset.select_related("repair_order__customer"),
-                     lambda job: services.authorize_job(
-                         job, decision, method=method,
-                         authorized_by=str(job.repair_order.customer or request.user),
-                         user=request.user),
-                     summary=lambda done: f"{len(done)} job(s) {label}.")
+        run_for_each(
+            self,
+            request,
+            queryset.select_related("repair_order__customer"),
+            lambda job: services.authorize_job(
+                job,
+                decision,
+                method=method,
+                authorized_by=str(job.repair_order.customer or request.user),
+                user=request.user,
+            ),
+            summary=lambda done: f"{len(done)} job(s) {label}.",
+        )
 
     @admin.action(description="Customer approved in person", permissions=["decide"])
     def approve_in_person(self, request, queryset):
@@ -801,6 +1020,7 @@ class PartLineAdmin(CostHidingMixin, LineAdminBase):
 # Time
 # --------------------------------------------------------------------------------------------
 
+
 class TimeEntryForm(forms.ModelForm):
     """Start and end of a time entry, checked against repairs.services' rules for who may
     change what (the person saving is given by the admin as `user`)."""
@@ -815,10 +1035,12 @@ class TimeEntryForm(forms.ModelForm):
         data = super().clean()
         if self.instance.pk and not self.errors:
             stored = TimeEntry.objects.select_related("technician", "job__repair_order").get(
-                pk=self.instance.pk)
+                pk=self.instance.pk
+            )
             try:
-                services.check_time_entry_change(stored, started=data.get("started"),
-                                                 ended=data.get("ended"), user=self.user)
+                services.check_time_entry_change(
+                    stored, started=data.get("started"), ended=data.get("ended"), user=self.user
+                )
             except RepairError as exc:
                 raise ValidationError(str(exc)) from None
         return data
@@ -836,8 +1058,7 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
     readonly_fields = ("technician", "job")
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("technician",
-                                                                "job__repair_order")
+        queryset = super().get_queryset(request).select_related("technician", "job__repair_order")
         if technician_only(request):
             queryset = queryset.filter(technician=request.user)
         return queryset
@@ -859,8 +1080,12 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
         return type(form.__name__, (form,), {"user": request.user})
 
     def save_model(self, request, obj, form, change):
-        adopt(obj, services.change_time_entry(obj, started=obj.started, ended=obj.ended,
-                                               user=request.user))
+        adopt(
+            obj,
+            services.change_time_entry(
+                obj, started=obj.started, ended=obj.ended, user=request.user
+            ),
+        )
 
     def delete_refusal(self, obj):
         return services.time_entry_deletion_refusal(obj)
@@ -870,10 +1095,17 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
 # Bookkeeping rows, visible for audits
 # --------------------------------------------------------------------------------------------
 
+
 @admin.register(RepairOrderEvent)
 class RepairOrderEventAdmin(ReadOnlyMixin, CarshopModelAdmin):
-    list_display: tuple[str, ...] = ("at", "repair_order", "from_status", "to_status", "user",
-                                     "note")
+    list_display: tuple[str, ...] = (
+        "at",
+        "repair_order",
+        "from_status",
+        "to_status",
+        "user",
+        "note",
+    )
     list_select_related: ClassVar[tuple[str, ...]] = ("repair_order", "user")
     list_filter: ClassVar[tuple[str, ...]] = ("to_status", "at")
     date_hierarchy: ClassVar[str | None] = "at"

@@ -42,8 +42,11 @@ class StatusStepSerializer(CarshopModelSerializer):
     """One step of the order's history."""
 
     from_status = serializers.ChoiceField(
-        choices=RepairOrderStatus.choices, allow_null=True, read_only=True,
-        help_text="Null for the step that opened the order.")
+        choices=RepairOrderStatus.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Null for the step that opened the order.",
+    )
 
     class Meta:
         model = RepairOrderEvent
@@ -60,13 +63,25 @@ class JobSerializer(CarshopModelSerializer):
     """A job: the three Cs and the customer's decision on it."""
 
     authorization_method = serializers.ChoiceField(
-        choices=AuthorizationMethod.choices, allow_null=True, read_only=True,
-        help_text="How the customer's decision was given; null while it is pending.")
+        choices=AuthorizationMethod.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="How the customer's decision was given; null while it is pending.",
+    )
 
     class Meta:
         model = Job
-        fields = ["position", "title", "complaint", "cause", "correction", "authorization",
-                  "authorization_method", "authorized_by", "authorized_at"]
+        fields = [
+            "position",
+            "title",
+            "complaint",
+            "cause",
+            "correction",
+            "authorization",
+            "authorization_method",
+            "authorized_by",
+            "authorized_at",
+        ]
         read_only_fields = fields
 
     def to_representation(self, job):
@@ -80,13 +95,26 @@ class InvoiceTotalsSerializer(CarshopModelSerializer):
 
     paid = serializers.DecimalField(source="paid_amount", **MONEY)
     credited = serializers.DecimalField(source="credited_amount", **MONEY)
-    balance = serializers.DecimalField(source="balance_amount", **MONEY,
-                                       help_text="What the customer still owes.")
+    balance = serializers.DecimalField(
+        source="balance_amount", **MONEY, help_text="What the customer still owes."
+    )
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "issued_at", "labor_total", "parts_total", "discount_total",
-                  "fees_total", "tax_total", "total", "paid", "credited", "balance"]
+        fields = [
+            "id",
+            "number",
+            "issued_at",
+            "labor_total",
+            "parts_total",
+            "discount_total",
+            "fees_total",
+            "tax_total",
+            "total",
+            "paid",
+            "credited",
+            "balance",
+        ]
         read_only_fields = fields
 
 
@@ -96,38 +124,91 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
     vehicle = VehicleSummarySerializer(read_only=True)
     customer = CustomerSummarySerializer(read_only=True)
     completed_at = serializers.SerializerMethodField(
-        help_text="When the work was last completed; null while it is not.")
-    history = StatusStepSerializer(source="events", many=True, read_only=True,
-                                   help_text="Every status step, oldest first.")
+        help_text="When the work was last completed; null while it is not."
+    )
+    history = StatusStepSerializer(
+        source="events", many=True, read_only=True, help_text="Every status step, oldest first."
+    )
     jobs = JobSerializer(many=True, read_only=True)
-    invoice = InvoiceTotalsSerializer(read_only=True, allow_null=True,
-                                      help_text="Null until the order is invoiced.")
+    invoice = InvoiceTotalsSerializer(
+        read_only=True, allow_null=True, help_text="Null until the order is invoiced."
+    )
 
     class Meta:
         model = RepairOrder
-        fields = ["id", "number", "status", "vehicle", "customer", "odometer_in", "opened_at",
-                  "promised_at", "completed_at", "status_changed_at", "updated_at", "history",
-                  "jobs", "invoice"]
+        fields = [
+            "id",
+            "number",
+            "status",
+            "vehicle",
+            "customer",
+            "odometer_in",
+            "opened_at",
+            "promised_at",
+            "completed_at",
+            "status_changed_at",
+            "updated_at",
+            "history",
+            "jobs",
+            "invoice",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_completed_at(self, repair_order):
         # From the prefetched history: no query per order.
-        times = [event.at for event in repair_order.events.all()
-                 if event.to_status == RepairOrderStatus.COMPLETED]
+        times = [
+            event.at
+            for event in repair_order.events.all()
+            if event.to_status == RepairOrderStatus.COMPLETED
+        ]
         return serializers.DateTimeField().to_representation(max(times)) if times else None
 
     # List pages: built from .values() rows (core/api/rows.py), the history, jobs and
     # invoice read for the whole page with one query each, as the prefetches do.
-    row_values = ["id", "number", "status", "vehicle", "vehicle__vin", "vehicle__make",
-                  "vehicle__model", "vehicle__model_year", "vehicle__plate", "customer",
-                  "customer__display_name", "odometer_in", "opened_at", "promised_at",
-                  "status_changed_at", "updated_at"]
-    job_values = ["position", "title", "complaint", "cause", "correction", "authorization",
-                  "authorization_method", "authorized_by", "authorized_at"]
-    invoice_values = ["id", "number", "issued_at", "labor_total", "parts_total",
-                      "discount_total", "fees_total", "tax_total", "total", "paid_amount",
-                      "credited_amount", "balance_amount"]
+    row_values = [
+        "id",
+        "number",
+        "status",
+        "vehicle",
+        "vehicle__vin",
+        "vehicle__make",
+        "vehicle__model",
+        "vehicle__model_year",
+        "vehicle__plate",
+        "customer",
+        "customer__display_name",
+        "odometer_in",
+        "opened_at",
+        "promised_at",
+        "status_changed_at",
+        "updated_at",
+    ]
+    job_values = [
+        "position",
+        "title",
+        "complaint",
+        "cause",
+        "correction",
+        "authorization",
+        "authorization_method",
+        "authorized_by",
+        "authorized_at",
+    ]
+    invoice_values = [
+        "id",
+        "number",
+        "issued_at",
+        "labor_total",
+        "parts_total",
+        "discount_total",
+        "fees_total",
+        "tax_total",
+        "total",
+        "paid_amount",
+        "credited_amount",
+        "balance_amount",
+    ]
 
     @classmethod
     def add_related_rows(cls, rows):
@@ -137,16 +218,26 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
             by_id[row["id"]] = row
         if not by_id:
             return rows
-        events = (RepairOrderEvent.objects.filter(repair_order_id__in=by_id).order_by("at", "id")
-                  .values_list("repair_order_id", "from_status", "to_status", "at"))
+        events = (
+            RepairOrderEvent.objects.filter(repair_order_id__in=by_id)
+            .order_by("at", "id")
+            .values_list("repair_order_id", "from_status", "to_status", "at")
+        )
         for order_id, from_status, to_status, at in events:
             by_id[order_id]["events"].append((from_status, to_status, at))
-        jobs = (Job.objects.filter(repair_order_id__in=by_id).order_by("position", "id")
-                .values("repair_order_id", *cls.job_values))
+        jobs = (
+            Job.objects.filter(repair_order_id__in=by_id)
+            .order_by("position", "id")
+            .values("repair_order_id", *cls.job_values)
+        )
         for job in jobs:
             by_id[job.pop("repair_order_id")]["jobs"].append(job)
-        invoices = (Invoice.objects.filter(repair_order_id__in=by_id).with_balance().order_by()
-                    .values("repair_order_id", *cls.invoice_values))
+        invoices = (
+            Invoice.objects.filter(repair_order_id__in=by_id)
+            .with_balance()
+            .order_by()
+            .values("repair_order_id", *cls.invoice_values)
+        )
         for invoice in invoices:
             by_id[invoice.pop("repair_order_id")]["invoice"] = invoice
         return rows
@@ -158,9 +249,14 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
             "id": row["id"],
             "number": row["number"],
             "status": row["status"],
-            "vehicle": {"id": row["vehicle"], "vin": row["vehicle__vin"],
-                        "make": row["vehicle__make"], "model": row["vehicle__model"],
-                        "year": row["vehicle__model_year"], "plate": row["vehicle__plate"]},
+            "vehicle": {
+                "id": row["vehicle"],
+                "vin": row["vehicle__vin"],
+                "make": row["vehicle__make"],
+                "model": row["vehicle__model"],
+                "year": row["vehicle__model_year"],
+                "plate": row["vehicle__plate"],
+            },
             "customer": {"id": row["customer"], "name": row["customer__display_name"]},
             "odometer_in": row["odometer_in"],
             "opened_at": f.datetime(row["opened_at"]),
@@ -168,12 +264,21 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
             "completed_at": f.datetime(max(completed)) if completed else None,
             "status_changed_at": f.datetime(row["status_changed_at"]),
             "updated_at": f.datetime(row["updated_at"]),
-            "history": [{"from_status": from_status or None, "to_status": to_status,
-                         "at": f.datetime(at)} for from_status, to_status, at in row["events"]],
-            "jobs": [{**job, "authorization_method": job["authorization_method"] or None,
-                      "authorized_at": f.datetime(job["authorized_at"])}
-                     for job in row["jobs"]],
-            "invoice": None if invoice is None else {
+            "history": [
+                {"from_status": from_status or None, "to_status": to_status, "at": f.datetime(at)}
+                for from_status, to_status, at in row["events"]
+            ],
+            "jobs": [
+                {
+                    **job,
+                    "authorization_method": job["authorization_method"] or None,
+                    "authorized_at": f.datetime(job["authorized_at"]),
+                }
+                for job in row["jobs"]
+            ],
+            "invoice": None
+            if invoice is None
+            else {
                 "id": invoice["id"],
                 "number": invoice["number"],
                 "issued_at": f.datetime(invoice["issued_at"]),
@@ -198,15 +303,41 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "issued_at", "repair_order", "repair_order_number", "customer",
-                  "customer_name", "labor_total", "parts_total", "discount_total", "fees_total",
-                  "tax_total", "total", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "issued_at",
+            "repair_order",
+            "repair_order_number",
+            "customer",
+            "customer_name",
+            "labor_total",
+            "parts_total",
+            "discount_total",
+            "fees_total",
+            "tax_total",
+            "total",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     # List pages: built from .values() rows (core/api/rows.py).
-    row_values = ["id", "number", "issued_at", "repair_order", "repair_order__number",
-                  "customer", "customer__display_name", "labor_total", "parts_total",
-                  "discount_total", "fees_total", "tax_total", "total", "updated_at"]
+    row_values = [
+        "id",
+        "number",
+        "issued_at",
+        "repair_order",
+        "repair_order__number",
+        "customer",
+        "customer__display_name",
+        "labor_total",
+        "parts_total",
+        "discount_total",
+        "fees_total",
+        "tax_total",
+        "total",
+        "updated_at",
+    ]
 
     def represent_row(self, row, f):
         return {
@@ -234,8 +365,16 @@ class CreditNoteSerializer(CarshopModelSerializer):
 
     class Meta:
         model = CreditNote
-        fields = ["id", "number", "issued_at", "invoice", "invoice_number", "amount", "reason",
-                  "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "issued_at",
+            "invoice",
+            "invoice_number",
+            "amount",
+            "reason",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -246,6 +385,14 @@ class PaymentSerializer(CarshopModelSerializer):
 
     class Meta:
         model = Payment
-        fields = ["id", "received_at", "invoice", "invoice_number", "amount", "method",
-                  "reference", "updated_at"]
+        fields = [
+            "id",
+            "received_at",
+            "invoice",
+            "invoice_number",
+            "amount",
+            "method",
+            "reference",
+            "updated_at",
+        ]
         read_only_fields = fields

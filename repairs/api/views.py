@@ -47,16 +47,18 @@ class StaffSeesInvoices(BasePermission):
     list=extend_schema(
         summary="List repair orders of your linked customers' vehicles",
         description="Orders of vehicles owned by the customer accounts linked to your partner "
-                    "account and billed to one of them; never the shop's internal orders. "
-                    "Oldest change first. With `updated_since` or `updated_after`, orders "
-                    f"changed in the last {SYNC_SAFETY_WINDOW.seconds} seconds are left for "
-                    "the next sync (a change still being saved is never passed): resume with "
-                    "`updated_after=<updated_at of the last order received>`."),
+        "account and billed to one of them; never the shop's internal orders. "
+        "Oldest change first. With `updated_since` or `updated_after`, orders "
+        f"changed in the last {SYNC_SAFETY_WINDOW.seconds} seconds are left for "
+        "the next sync (a change still being saved is never passed): resume with "
+        "`updated_after=<updated_at of the last order received>`.",
+    ),
     retrieve=extend_schema(summary="One repair order"),
 )
 @extend_schema(tags=["repair orders"])
-class RepairOrderViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                         PartnerScopedViewSet):
+class RepairOrderViewSet(
+    ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet
+):
     """Repair orders with their status history, jobs and invoice totals."""
 
     # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
@@ -95,13 +97,14 @@ class RepairOrderViewSet(ValuesListMixin, mixins.ListModelMixin, mixins.Retrieve
         return queryset
 
 
-FEED_SYNC = (" Oldest first by `updated_at`, which is unique in the feed and in the order rows "
-             "became visible: resume a sync with `updated_after=<updated_at of the last row "
-             "received>` and nothing is missed or received twice.")
+FEED_SYNC = (
+    " Oldest first by `updated_at`, which is unique in the feed and in the order rows "
+    "became visible: resume a sync with `updated_after=<updated_at of the last row "
+    "received>` and nothing is missed or received twice."
+)
 
 
-class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                            PartnerScopedViewSet):
+class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
     # Base of the accounting feed, oldest first by `updated_at` from repairs.models.FeedClock.
     # An accounting partner (kind "accounting", set by a manager) keeps the books of the whole
     # business and reads every row; any other partner reads only the money of the customer
@@ -119,11 +122,14 @@ class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List invoices (accounting feed)",
-                       description="Every invoice of the service shop for an accounting "
-                                   "partner's key; your linked customers' invoices for any "
-                                   "other partner's." + FEED_SYNC),
-    retrieve=extend_schema(summary="One invoice"))
+    list=extend_schema(
+        summary="List invoices (accounting feed)",
+        description="Every invoice of the service shop for an accounting "
+        "partner's key; your linked customers' invoices for any "
+        "other partner's." + FEED_SYNC,
+    ),
+    retrieve=extend_schema(summary="One invoice"),
+)
 @extend_schema(tags=["accounting"])
 class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
     """Invoices of the service shop: never changed once written (corrections are credit
@@ -138,10 +144,13 @@ class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List credit notes (accounting feed)",
-                       description="Credit notes of the service shop, or of your linked "
-                                   "customers' invoices (as for invoices)." + FEED_SYNC),
-    retrieve=extend_schema(summary="One credit note"))
+    list=extend_schema(
+        summary="List credit notes (accounting feed)",
+        description="Credit notes of the service shop, or of your linked "
+        "customers' invoices (as for invoices)." + FEED_SYNC,
+    ),
+    retrieve=extend_schema(summary="One credit note"),
+)
 @extend_schema(tags=["accounting"])
 class CreditNoteViewSet(AccountingFeedViewSet):
     """Credit notes: amounts taken off invoices, with their own numbers; never changed."""
@@ -154,10 +163,13 @@ class CreditNoteViewSet(AccountingFeedViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List payments (accounting feed)",
-                       description="Payments received against invoices of the service shop, "
-                                   "or of your linked customers (as for invoices)." + FEED_SYNC),
-    retrieve=extend_schema(summary="One payment"))
+    list=extend_schema(
+        summary="List payments (accounting feed)",
+        description="Payments received against invoices of the service shop, "
+        "or of your linked customers (as for invoices)." + FEED_SYNC,
+    ),
+    retrieve=extend_schema(summary="One payment"),
+)
 @extend_schema(tags=["accounting"])
 class PaymentViewSet(AccountingFeedViewSet):
     """Payments received against invoices; never changed once recorded."""

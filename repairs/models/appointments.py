@@ -17,10 +17,16 @@ class Appointment(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="appointments")
     concern = models.TextField(help_text="What the customer says is wrong, in their words.")
-    advisor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="appointments")
-    status = models.CharField(max_length=12, choices=AppointmentStatus.choices,
-                              default=AppointmentStatus.SCHEDULED)
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="appointments",
+    )
+    status = models.CharField(
+        max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -33,10 +39,12 @@ class Appointment(models.Model):
             # A slot is a day and a time: one scheduled booking each (repairs.services also
             # says who holds it). Canceled, no-show and converted bookings free their slot.
             models.UniqueConstraint(
-                fields=["date", "time"], condition=models.Q(status="scheduled"),
+                fields=["date", "time"],
+                condition=models.Q(status="scheduled"),
                 name="appointment_one_per_slot",
                 violation_error_message="Another appointment is already booked on this day at "
-                                        "this time: choose another time."),
+                "this time: choose another time.",
+            ),
         ]
 
     def __str__(self):

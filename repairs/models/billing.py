@@ -30,8 +30,11 @@ class DocumentSequence(models.Model):
     class Meta:
         ordering = ["series", "year"]
         constraints = [
-            models.UniqueConstraint(fields=["series", "year"], name="documentsequence_series_year",
-                                    violation_error_message="One counter per series and year."),
+            models.UniqueConstraint(
+                fields=["series", "year"],
+                name="documentsequence_series_year",
+                violation_error_message="One counter per series and year.",
+            ),
         ]
 
     def __str__(self):
@@ -53,8 +56,9 @@ class FeedClock(models.Model):
     document's insert to the commit.
     """
 
-    feed = models.CharField(max_length=40, unique=True, help_text="The model, e.g. "
-                                                                   "repairs.invoice.")
+    feed = models.CharField(
+        max_length=40, unique=True, help_text="The model, e.g. repairs.invoice."
+    )
     last_at = models.DateTimeField()
 
     class Meta:
@@ -69,7 +73,8 @@ class FeedClock(models.Model):
         Call inside the transaction that writes the row: the clock stays locked until it ends."""
         now = timezone.now()
         clock, created = cls.objects.select_for_update().get_or_create(
-            feed=feed, defaults={"last_at": now})
+            feed=feed, defaults={"last_at": now}
+        )
         if not created:
             clock.last_at = max(now, clock.last_at + timedelta(microseconds=1))
             clock.save(update_fields=["last_at"])
@@ -84,42 +89,58 @@ class FinalDocument(models.Model):
     """
 
     updated_at = models.DateTimeField(
-        editable=False, help_text="When the document entered the accounting feed (unique, "
-                                  "in commit order).")
+        editable=False,
+        help_text="When the document entered the accounting feed (unique, in commit order).",
+    )
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise InvoiceIsFinal(f"{self._meta.verbose_name.capitalize()} {self} is final and "
-                                 "cannot be changed; issue a credit note instead.")
+            raise InvoiceIsFinal(
+                f"{self._meta.verbose_name.capitalize()} {self} is final and "
+                "cannot be changed; issue a credit note instead."
+            )
         with transaction.atomic():
             self.updated_at = FeedClock.next_time(self._meta.label_lower)
             super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise InvoiceIsFinal(f"{self._meta.verbose_name.capitalize()} {self} is final and "
-                             "cannot be deleted; issue a credit note instead.")
+        raise InvoiceIsFinal(
+            f"{self._meta.verbose_name.capitalize()} {self} is final and "
+            "cannot be deleted; issue a credit note instead."
+        )
 
 
 class InvoiceQuerySet(models.QuerySet):
     def with_balance(self):
         """Annotate paid, credited and balance with subqueries (no query per row)."""
-        paid = Payment.objects.filter(invoice=models.OuterRef("pk")).values("invoice").annotate(
-            s=models.Sum("amount")).values("s")
-        credited = CreditNote.objects.filter(invoice=models.OuterRef("pk")).values(
-            "invoice").annotate(s=models.Sum("amount")).values("s")
+        paid = (
+            Payment.objects.filter(invoice=models.OuterRef("pk"))
+            .values("invoice")
+            .annotate(s=models.Sum("amount"))
+            .values("s")
+        )
+        credited = (
+            CreditNote.objects.filter(invoice=models.OuterRef("pk"))
+            .values("invoice")
+            .annotate(s=models.Sum("amount"))
+            .values("s")
+        )
         money = models.DecimalField(max_digits=12, decimal_places=2)
         return self.annotate(
-            paid_amount=Coalesce(models.Subquery(paid, output_field=money),
-                                                  ZERO, output_field=money),
+            paid_amount=Coalesce(
+                models.Subquery(paid, output_field=money), ZERO, output_field=money
+            ),
             credited_amount=Coalesce(
-                models.Subquery(credited, output_field=money), ZERO, output_field=money),
+                models.Subquery(credited, output_field=money), ZERO, output_field=money
+            ),
         ).annotate(
             balance_amount=models.ExpressionWrapper(
                 models.F("total") - models.F("paid_amount") - models.F("credited_amount"),
-                output_field=money),
+                output_field=money,
+            ),
         )
 
 
@@ -127,23 +148,24 @@ class Invoice(FinalDocument):
     """The bill for a completed repair order: totals and a snapshot of every line, customer and
     vehicle as they were when invoiced. Never edited; corrected only by a credit note."""
 
-    repair_order = models.OneToOneField("repairs.RepairOrder", on_delete=models.PROTECT,
-                                        related_name="invoice")
+    repair_order = models.OneToOneField(
+        "repairs.RepairOrder", on_delete=models.PROTECT, related_name="invoice"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     number = models.CharField(max_length=20, unique=True)
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
     issued_at = models.DateTimeField(default=timezone.now)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     labor_total = _money_field("labor")
     parts_total = _money_field("parts")
     discount_total = _money_field("discount")
     fees_total = _money_field("fees")
     tax_total = _money_field("tax")
     total = _money_field("total")
-    snapshot = models.JSONField(help_text="Lines, customer, vehicle, shop and totals as "
-                                          "invoiced.")
+    snapshot = models.JSONField(help_text="Lines, customer, vehicle, shop and totals as invoiced.")
 
     objects = InvoiceQuerySet.as_manager()
 
@@ -153,16 +175,23 @@ class Invoice(FinalDocument):
             models.Index(fields=["-issued_at", "-id"], name="invoice_issued_idx"),
             # The report pages' sums of the invoices of a period, read from the index alone
             # (PostgreSQL; elsewhere a plain index on the date).
-            models.Index(fields=["issued_at"], name="invoice_issued_totals_idx",
-                         include=["labor_total", "parts_total", "discount_total", "total",
-                                  "repair_order"]),
+            models.Index(
+                fields=["issued_at"],
+                name="invoice_issued_totals_idx",
+                include=["labor_total", "parts_total", "discount_total", "total", "repair_order"],
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["updated_at"], name="invoice_updated_at_unique",
-                                    violation_error_message="Feed times are unique."),
-            models.UniqueConstraint(fields=["year", "sequence"], name="invoice_year_sequence",
-                                    violation_error_message="Invoice numbers are unique per "
-                                                            "year."),
+            models.UniqueConstraint(
+                fields=["updated_at"],
+                name="invoice_updated_at_unique",
+                violation_error_message="Feed times are unique.",
+            ),
+            models.UniqueConstraint(
+                fields=["year", "sequence"],
+                name="invoice_year_sequence",
+                violation_error_message="Invoice numbers are unique per year.",
+            ),
         ]
 
     def __str__(self):
@@ -179,24 +208,34 @@ class CreditNote(FinalDocument):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     reason = models.CharField(max_length=300)
     issued_at = models.DateTimeField(default=timezone.now)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-issued_at", "-id"]
         indexes = [models.Index(fields=["-issued_at", "-id"], name="creditnote_issued_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["updated_at"], name="creditnote_updated_at_unique",
-                                    violation_error_message="Feed times are unique."),
-            models.UniqueConstraint(fields=["year", "sequence"], name="creditnote_year_sequence",
-                                    violation_error_message="Credit note numbers are unique per "
-                                                            "year."),
-            models.CheckConstraint(condition=models.Q(amount__gt=0),
-                                   name="creditnote_amount_positive",
-                                   violation_error_message="A credit note is for a positive "
-                                                           "amount."),
-            models.CheckConstraint(condition=~models.Q(reason=""), name="creditnote_has_reason",
-                                   violation_error_message="A credit note needs a reason."),
+            models.UniqueConstraint(
+                fields=["updated_at"],
+                name="creditnote_updated_at_unique",
+                violation_error_message="Feed times are unique.",
+            ),
+            models.UniqueConstraint(
+                fields=["year", "sequence"],
+                name="creditnote_year_sequence",
+                violation_error_message="Credit note numbers are unique per year.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0),
+                name="creditnote_amount_positive",
+                violation_error_message="A credit note is for a positive amount.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reason=""),
+                name="creditnote_has_reason",
+                violation_error_message="A credit note needs a reason.",
+            ),
         ]
 
     def __str__(self):
@@ -211,11 +250,13 @@ class Payment(FinalDocument):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     method = models.CharField(max_length=12, choices=PaymentMethod.choices)
-    reference = models.CharField(max_length=80, blank=True,
-                                 help_text="Check number, card slip, transfer reference.")
+    reference = models.CharField(
+        max_length=80, blank=True, help_text="Check number, card slip, transfer reference."
+    )
     received_at = models.DateTimeField(default=timezone.now)
-    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -224,11 +265,16 @@ class Payment(FinalDocument):
             models.Index(fields=["method", "received_at"], name="payment_method_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["updated_at"], name="payment_updated_at_unique",
-                                    violation_error_message="Feed times are unique."),
-            models.CheckConstraint(condition=models.Q(amount__gt=0),
-                                   name="payment_amount_positive",
-                                   violation_error_message="A payment is for a positive amount."),
+            models.UniqueConstraint(
+                fields=["updated_at"],
+                name="payment_updated_at_unique",
+                violation_error_message="Feed times are unique.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_message="A payment is for a positive amount.",
+            ),
         ]
 
     def __str__(self):

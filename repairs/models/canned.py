@@ -28,18 +28,26 @@ class CannedJobLabor(models.Model):
 
     canned_job = models.ForeignKey(CannedJob, on_delete=models.CASCADE, related_name="labor")
     operation = models.CharField(max_length=200)
-    hours = models.DecimalField(max_digits=6, decimal_places=2,
-                                validators=[MinValueValidator(Decimal("0")),
-                                            at_most(MAX_LABOR_HOURS, "hours per line")])
+    hours = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), at_most(MAX_LABOR_HOURS, "hours per line")],
+    )
 
     class Meta:
         ordering = ["canned_job", "id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(hours__gte=0),
-                                   name="cannedjoblabor_hours_not_negative",
-                                   violation_error_message="Hours cannot be negative."),
-            bounded("hours", limit=MAX_LABOR_HOURS, name="cannedjoblabor_hours_bounded",
-                    what="hours per line"),
+            models.CheckConstraint(
+                condition=models.Q(hours__gte=0),
+                name="cannedjoblabor_hours_not_negative",
+                violation_error_message="Hours cannot be negative.",
+            ),
+            bounded(
+                "hours",
+                limit=MAX_LABOR_HOURS,
+                name="cannedjoblabor_hours_bounded",
+                what="hours per line",
+            ),
         ]
 
     def __str__(self):
@@ -52,16 +60,23 @@ class CannedJobPart(models.Model):
     canned_job = models.ForeignKey(CannedJob, on_delete=models.CASCADE, related_name="parts")
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(
-        default=1, validators=[at_most(MAX_LINE_QUANTITY, "per line")])
+        default=1, validators=[at_most(MAX_LINE_QUANTITY, "per line")]
+    )
 
     class Meta:
         ordering = ["canned_job", "id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(quantity__gt=0),
-                                   name="cannedjobpart_quantity_positive",
-                                   violation_error_message="A quantity is at least 1."),
-            bounded("quantity", limit=MAX_LINE_QUANTITY, name="cannedjobpart_quantity_bounded",
-                    what="per line"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0),
+                name="cannedjobpart_quantity_positive",
+                violation_error_message="A quantity is at least 1.",
+            ),
+            bounded(
+                "quantity",
+                limit=MAX_LINE_QUANTITY,
+                name="cannedjobpart_quantity_bounded",
+                what="per line",
+            ),
         ]
 
     def __str__(self):

@@ -64,5 +64,6 @@ def truncate(field, period):
 def bucket_end(day, period):
     if daily(period):
         return day
-    return min(period.end, (day + datetime.timedelta(days=32)).replace(day=1)
-               - datetime.timedelta(days=1))
+    return min(
+        period.end, (day + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    )

@@ -81,8 +81,12 @@ def _person(row, prefix="salesperson"):
     return full or row[f"{prefix}__username"]
 
 
-PERSON = ("salesperson", "salesperson__first_name", "salesperson__last_name",
-          "salesperson__username")
+PERSON = (
+    "salesperson",
+    "salesperson__first_name",
+    "salesperson__last_name",
+    "salesperson__username",
+)
 
 
 def _per(amount, count):
@@ -115,17 +119,27 @@ def _net_gross(period, delivered_key, unwound_key, *fields):
         if month_of:
             queryset = queryset.annotate(month=_month(month_of))
         keys = (["month"] if month_of else []) + list(fields)
-        return (queryset.order_by().values(*keys)
-                .annotate(deals=Count("pk"), front=Sum(FRONT_GROSS), back=Sum(BACK_GROSS),
-                          total=Sum(TOTAL_GROSS)))
+        return (
+            queryset.order_by()
+            .values(*keys)
+            .annotate(
+                deals=Count("pk"),
+                front=Sum(FRONT_GROSS),
+                back=Sum(BACK_GROSS),
+                total=Sum(TOTAL_GROSS),
+            )
+        )
 
     result = {}
-    for sign, rows in ((1, grouped(deliveries(period), delivered_key)),
-                       (-1, grouped(unwinds(period), unwound_key))):
+    for sign, rows in (
+        (1, grouped(deliveries(period), delivered_key)),
+        (-1, grouped(unwinds(period), unwound_key)),
+    ):
         for row in rows:
             key = tuple(row[k] for k in (["month"] if delivered_key else []) + list(fields))
-            entry = result.setdefault(key, {"row": row, "deals": 0, "front": ZERO,
-                                            "back": ZERO, "total": ZERO})
+            entry = result.setdefault(
+                key, {"row": row, "deals": 0, "front": ZERO, "back": ZERO, "total": ZERO}
+            )
             entry["deals"] += sign * row["deals"]
             for name in ("front", "back", "total"):
                 entry[name] += sign * (row[name] or ZERO)
@@ -134,10 +148,15 @@ def _net_gross(period, delivered_key, unwound_key, *fields):
 
 def _gross_row(entry):
     deals = entry["deals"]
-    return {"deals": deals, "front": money(entry["front"]), "back": money(entry["back"]),
-            "total": money(entry["total"]), "front_per_deal": _per(entry["front"], deals),
-            "back_per_deal": _per(entry["back"], deals),
-            "total_per_deal": _per(entry["total"], deals)}
+    return {
+        "deals": deals,
+        "front": money(entry["front"]),
+        "back": money(entry["back"]),
+        "total": money(entry["total"]),
+        "front_per_deal": _per(entry["front"], deals),
+        "back_per_deal": _per(entry["back"], deals),
+        "total_per_deal": _per(entry["total"], deals),
+    }
 
 
 def _gross_summary(entries):
@@ -165,11 +184,19 @@ GROSS_SUMMARY = [
 
 
 @report(
-    slug="lot-units-sold", title="Units sold", area="lot",
+    slug="lot-units-sold",
+    title="Units sold",
+    area="lot",
     permission="reports.view_lot_units_sold",
-    columns=[Column("month", "Month", "date"), Column("delivered", "Delivered", "int"),
-             Column("unwound", "Unwound", "int"), Column("units", "Units sold", "int")],
-    chart="bar", chart_label="month", chart_series=["units"],
+    columns=[
+        Column("month", "Month", "date"),
+        Column("delivered", "Delivered", "int"),
+        Column("unwound", "Unwound", "int"),
+        Column("units", "Units sold", "int"),
+    ],
+    chart="bar",
+    chart_label="month",
+    chart_series=["units"],
     summary=[Column("units", "Units sold", "int"), Column("unwound", "Unwound", "int")],
     description="Cars delivered in each month, less the deals unwound in that month.",
     order=10,
@@ -178,30 +205,53 @@ def units_sold(period):
     """Two queries: deals delivered in the period, by month of delivery (deal_delivered_idx);
     deals unwound in the period, by month of the unwind."""
     counted = {}
-    for name, queryset, field in (("delivered", deliveries(period), "delivered_at"),
-                                  ("unwound", unwinds(period), "closed_at")):
-        rows = (queryset.order_by().annotate(month=_month(field)).values("month")
-                .annotate(units=Count("pk")))
+    for name, queryset, field in (
+        ("delivered", deliveries(period), "delivered_at"),
+        ("unwound", unwinds(period), "closed_at"),
+    ):
+        rows = (
+            queryset.order_by()
+            .annotate(month=_month(field))
+            .values("month")
+            .annotate(units=Count("pk"))
+        )
         counted[name] = {row["month"]: row["units"] for row in rows}
     rows = []
     for month in _months(period):
         delivered = counted["delivered"].get(month, 0)
         unwound = counted["unwound"].get(month, 0)
-        rows.append({"month": month, "delivered": delivered, "unwound": unwound,
-                     "units": delivered - unwound,
-                     "url": _deals_url(_month_period(month, period))})
-    return Figure(rows=rows, url=_deals_url(period), summary={
-        "units": sum(r["units"] for r in rows), "unwound": sum(r["unwound"] for r in rows)})
+        rows.append(
+            {
+                "month": month,
+                "delivered": delivered,
+                "unwound": unwound,
+                "units": delivered - unwound,
+                "url": _deals_url(_month_period(month, period)),
+            }
+        )
+    return Figure(
+        rows=rows,
+        url=_deals_url(period),
+        summary={
+            "units": sum(r["units"] for r in rows),
+            "unwound": sum(r["unwound"] for r in rows),
+        },
+    )
 
 
 @report(
-    slug="lot-gross", title="Gross per deal", area="lot", permission=LOT,
+    slug="lot-gross",
+    title="Gross per deal",
+    area="lot",
+    permission=LOT,
     columns=[Column("month", "Month", "date"), *GROSS_COLUMNS],
-    chart="stacked", chart_label="month", chart_series=["front", "back"],
+    chart="stacked",
+    chart_label="month",
+    chart_series=["front", "back"],
     summary=GROSS_SUMMARY,
     description="Front gross (price less the unit's cost and any trade-in over-allowance) and "
-                "back gross (add-on profit and finance reserve) of the deals delivered, less "
-                "those unwound, by month.",
+    "back gross (add-on profit and finance reserve) of the deals delivered, less "
+    "those unwound, by month.",
     order=20,
 )
 def gross_by_month(period):
@@ -209,39 +259,61 @@ def gross_by_month(period):
     deals unwound in the period by month of the unwind (both summed on the frozen columns)."""
     entries = _net_gross(period, "delivered_at", "closed_at")
     empty = {"deals": 0, "front": ZERO, "back": ZERO, "total": ZERO}
-    rows = [{"month": month, **_gross_row(entries.get((month,), empty)),
-             "url": _deals_url(_month_period(month, period))} for month in _months(period)]
-    return Figure(rows=rows, summary=_gross_summary(list(entries.values())),
-                  url=_deals_url(period))
+    rows = [
+        {
+            "month": month,
+            **_gross_row(entries.get((month,), empty)),
+            "url": _deals_url(_month_period(month, period)),
+        }
+        for month in _months(period)
+    ]
+    return Figure(rows=rows, summary=_gross_summary(list(entries.values())), url=_deals_url(period))
 
 
 @report(
-    slug="lot-gross-salespeople", title="Gross per salesperson", area="lot", permission=LOT,
+    slug="lot-gross-salespeople",
+    title="Gross per salesperson",
+    area="lot",
+    permission=LOT,
     columns=[Column("salesperson", "Salesperson"), *GROSS_COLUMNS],
-    chart="stacked", chart_label="salesperson", chart_series=["front", "back"],
+    chart="stacked",
+    chart_label="salesperson",
+    chart_series=["front", "back"],
     summary=GROSS_SUMMARY,
     description="Each salesperson's deals delivered less unwound in the period, with their "
-                "front, back and total gross, in all and per deal.",
+    "front, back and total gross, in all and per deal.",
     order=30,
 )
 def gross_by_salesperson(period):
     """Two queries: delivered and unwound deals of the period grouped by salesperson (joined to
     the user for the name)."""
     entries = _net_gross(period, None, None, *PERSON)
-    rows = sorted(({"salesperson": _person(e["row"]), **_gross_row(e),
-                    "url": _deals_url(period, salesperson__id__exact=e["row"]["salesperson"])}
-                   for e in entries.values()), key=lambda r: (-r["total"], r["salesperson"]))
-    return Figure(rows=rows, summary=_gross_summary(list(entries.values())),
-                  url=_deals_url(period))
+    rows = sorted(
+        (
+            {
+                "salesperson": _person(e["row"]),
+                **_gross_row(e),
+                "url": _deals_url(period, salesperson__id__exact=e["row"]["salesperson"]),
+            }
+            for e in entries.values()
+        ),
+        key=lambda r: (-r["total"], r["salesperson"]),
+    )
+    return Figure(rows=rows, summary=_gross_summary(list(entries.values())), url=_deals_url(period))
 
 
 @report(
-    slug="lot-gross-sources", title="Gross per lead source", area="lot", permission=LOT,
+    slug="lot-gross-sources",
+    title="Gross per lead source",
+    area="lot",
+    permission=LOT,
     columns=[Column("source", "Lead source"), *GROSS_COLUMNS],
-    chart="stacked", chart_label="source", chart_series=["front", "back"],
+    chart="stacked",
+    chart_label="source",
+    chart_series=["front", "back"],
     summary=GROSS_SUMMARY,
     description="Deals delivered less unwound in the period by where the buyer came from (the "
-                "deal's lead), with their gross; deals written without a lead are one line.",
+    "deal's lead), with their gross; deals written without a lead are one line.",
     order=40,
 )
 def gross_by_source(period):
@@ -249,11 +321,18 @@ def gross_by_source(period):
     (a left join to the lead)."""
     entries = _net_gross(period, None, None, "lead__source")
     labels = dict(Lead.Source.choices)
-    rows = sorted(({"source": labels.get(e["row"]["lead__source"], NO_LEAD), **_gross_row(e),
-                    "url": _deals_url(period, **_source_filter(e["row"]["lead__source"]))}
-                   for e in entries.values()), key=lambda r: (-r["total"], r["source"]))
-    return Figure(rows=rows, summary=_gross_summary(list(entries.values())),
-                  url=_deals_url(period))
+    rows = sorted(
+        (
+            {
+                "source": labels.get(e["row"]["lead__source"], NO_LEAD),
+                **_gross_row(e),
+                "url": _deals_url(period, **_source_filter(e["row"]["lead__source"])),
+            }
+            for e in entries.values()
+        ),
+        key=lambda r: (-r["total"], r["source"]),
+    )
+    return Figure(rows=rows, summary=_gross_summary(list(entries.values())), url=_deals_url(period))
 
 
 def _source_filter(source):
@@ -266,8 +345,12 @@ def _source_filter(source):
 # ---------------------------------------------------------------------------------------------
 
 # (key, label, fewest days, most days) in stock.
-BUCKETS = (("d0_30", "0 to 30 days", 0, 30), ("d31_60", "31 to 60 days", 31, 60),
-           ("d61_90", "61 to 90 days", 61, 90), ("d91_", "Over 90 days", 91, None))
+BUCKETS = (
+    ("d0_30", "0 to 30 days", 0, 30),
+    ("d31_60", "31 to 60 days", 31, 60),
+    ("d61_90", "61 to 90 days", 61, 90),
+    ("d91_", "Over 90 days", 91, None),
+)
 
 
 def _bucket(field, as_of, low, high):
@@ -281,23 +364,35 @@ def _bucket(field, as_of, low, high):
 def _in_stock_on(as_of, acquired_on, left_on):
     """Q: a unit acquired on `acquired_on` and gone on `left_on` (lookups) was on the lot at the
     end of `as_of`."""
-    return (Q(**{f"{acquired_on}__lte": as_of})
-            & (Q(**{f"{left_on}__isnull": True}) | Q(**{f"{left_on}__gt": as_of})))
+    return Q(**{f"{acquired_on}__lte": as_of}) & (
+        Q(**{f"{left_on}__isnull": True}) | Q(**{f"{left_on}__gt": as_of})
+    )
 
 
 @report(
-    slug="lot-aging", title="Inventory aging", area="lot", permission=LOT,
-    columns=[Column("bucket", "Days in stock"), Column("units", "Units", "int"),
-             Column("capital", "Capital tied up", "money"),
-             Column("past_target", "Past the target", "int")],
-    chart="bar", chart_label="bucket", chart_series=["units"],
-    summary=[Column("units", "Units in stock", "int"),
-             Column("capital", "Capital tied up", "money"),
-             Column("past_target", "Units past the target", "int")],
+    slug="lot-aging",
+    title="Inventory aging",
+    area="lot",
+    permission=LOT,
+    columns=[
+        Column("bucket", "Days in stock"),
+        Column("units", "Units", "int"),
+        Column("capital", "Capital tied up", "money"),
+        Column("past_target", "Past the target", "int"),
+    ],
+    chart="bar",
+    chart_label="bucket",
+    chart_series=["units"],
+    summary=[
+        Column("units", "Units in stock", "int"),
+        Column("capital", "Capital tied up", "money"),
+        Column("past_target", "Units past the target", "int"),
+    ],
     description="The units on the lot at the end of the period by days in stock, with what "
-                "they cost the business so far (acquisition, other costs, reconditioning) and "
-                "how many are past the aging target of the shop settings.",
-    snapshot=True, order=50,
+    "they cost the business so far (acquisition, other costs, reconditioning) and "
+    "how many are past the aging target of the shop settings.",
+    snapshot=True,
+    order=50,
 )
 def inventory_aging(period):
     """Five queries, as of the period's last day (today at the latest): the shop settings; the
@@ -318,41 +413,70 @@ def inventory_aging(period):
         aggregates[f"past_{key}"] = Count("pk", filter=bucket & past_target)
     found = units.aggregate(**aggregates)
 
-    other = (StockUnitCost.objects
-             .filter(_in_stock_on(as_of, "unit__acquired_on", "unit__disposed_on"),
-                     incurred_on__lte=as_of)
-             .aggregate(**{key: Sum("amount", filter=_bucket("unit__acquired_on", as_of, low, high))
-                           for key, _label, low, high in BUCKETS}))
+    other = StockUnitCost.objects.filter(
+        _in_stock_on(as_of, "unit__acquired_on", "unit__disposed_on"), incurred_on__lte=as_of
+    ).aggregate(
+        **{
+            key: Sum("amount", filter=_bucket("unit__acquired_on", as_of, low, high))
+            for key, _label, low, high in BUCKETS
+        }
+    )
     reconditioning = []
     for kind, (_model, amount) in LINE_COSTS.items():
         lines = reconditioning_lines(kind).filter(
             _in_stock_on(as_of, "unit_acquired_on", "unit_disposed_on"),
-            job__repair_order__opened_at__lt=Period(as_of, as_of).end_at)
-        reconditioning.append(lines.aggregate(**{
-            key: Sum(amount, filter=_bucket("unit_acquired_on", as_of, low, high))
-            for key, _label, low, high in BUCKETS}))
+            job__repair_order__opened_at__lt=Period(as_of, as_of).end_at,
+        )
+        reconditioning.append(
+            lines.aggregate(
+                **{
+                    key: Sum(amount, filter=_bucket("unit_acquired_on", as_of, low, high))
+                    for key, _label, low, high in BUCKETS
+                }
+            )
+        )
 
     on_lot_now = as_of == timezone.localdate()
     rows = []
     for key, label, low, high in BUCKETS:
-        capital = ((found[f"cost_{key}"] or ZERO) + (other[key] or ZERO)
-                   + sum((part[key] or ZERO for part in reconditioning), ZERO))
+        capital = (
+            (found[f"cost_{key}"] or ZERO)
+            + (other[key] or ZERO)
+            + sum((part[key] or ZERO for part in reconditioning), ZERO)
+        )
         url = None
         if on_lot_now:  # the stock list shows the lot as it is now
             url = admin_list(
-                "inventory_stockunit", status__in=",".join(StockUnit.IN_STOCK),
+                "inventory_stockunit",
+                status__in=",".join(StockUnit.IN_STOCK),
                 acquired_on__lte=(as_of - datetime.timedelta(days=low)).isoformat(),
-                **({} if high is None else
-                   {"acquired_on__gte": (as_of - datetime.timedelta(days=high)).isoformat()}))
-        rows.append({"bucket": label, "units": found[f"units_{key}"], "capital": money(capital),
-                     "past_target": found[f"past_{key}"], "url": url})
+                **(
+                    {}
+                    if high is None
+                    else {"acquired_on__gte": (as_of - datetime.timedelta(days=high)).isoformat()}
+                ),
+            )
+        rows.append(
+            {
+                "bucket": label,
+                "units": found[f"units_{key}"],
+                "capital": money(capital),
+                "past_target": found[f"past_{key}"],
+                "url": url,
+            }
+        )
     return Figure(
         rows=rows,
-        summary={"units": sum(r["units"] for r in rows),
-                 "capital": sum((r["capital"] for r in rows), ZERO),
-                 "past_target": sum(r["past_target"] for r in rows)},
-        url=(admin_list("inventory_stockunit", aging="aged") if on_lot_now
-             else admin_list("inventory_stockunit")),
+        summary={
+            "units": sum(r["units"] for r in rows),
+            "capital": sum((r["capital"] for r in rows), ZERO),
+            "past_target": sum(r["past_target"] for r in rows),
+        },
+        url=(
+            admin_list("inventory_stockunit", aging="aged")
+            if on_lot_now
+            else admin_list("inventory_stockunit")
+        ),
         note=f"As of {as_of.isoformat()}; the aging target is {target} days (shop settings).",
     )
 
@@ -363,22 +487,32 @@ def inventory_aging(period):
 
 
 @report(
-    slug="lot-reconditioning", title="Reconditioning", area="lot", permission=LOT,
-    columns=[Column("month", "Month", "date"), Column("spend", "Reconditioning spend", "money"),
-             Column("orders", "Internal orders", "int"),
-             Column("units", "Units reconditioned", "int"),
-             Column("spend_per_unit", "Spend per unit", "money"),
-             Column("front_lined", "Units on the front line", "int"),
-             Column("days_to_front_line", "Days from purchase to front line", "decimal")],
-    chart="bar", chart_label="month", chart_series=["spend"],
-    summary=[Column("spend", "Reconditioning spend", "money"),
-             Column("units", "Units reconditioned", "int"),
-             Column("front_lined", "Units on the front line", "int"),
-             Column("days_to_front_line", "Days from purchase to front line", "decimal")],
+    slug="lot-reconditioning",
+    title="Reconditioning",
+    area="lot",
+    permission=LOT,
+    columns=[
+        Column("month", "Month", "date"),
+        Column("spend", "Reconditioning spend", "money"),
+        Column("orders", "Internal orders", "int"),
+        Column("units", "Units reconditioned", "int"),
+        Column("spend_per_unit", "Spend per unit", "money"),
+        Column("front_lined", "Units on the front line", "int"),
+        Column("days_to_front_line", "Days from purchase to front line", "decimal"),
+    ],
+    chart="bar",
+    chart_label="month",
+    chart_series=["spend"],
+    summary=[
+        Column("spend", "Reconditioning spend", "money"),
+        Column("units", "Units reconditioned", "int"),
+        Column("front_lined", "Units on the front line", "int"),
+        Column("days_to_front_line", "Days from purchase to front line", "decimal"),
+    ],
     description="What the shop's internal repair orders opened in the period cost for the "
-                "stock units they reconditioned (parts at cost, labor hours sold x rate), and "
-                "how many days the units that went on sale in the period took from purchase to "
-                "the front line.",
+    "stock units they reconditioned (parts at cost, labor hours sold x rate), and "
+    "how many days the units that went on sale in the period took from purchase to "
+    "the front line.",
     order=60,
 )
 def reconditioning(period):
@@ -389,23 +523,36 @@ def reconditioning(period):
     (stockunit_available_idx)."""
     spend = {}
     for kind, (_model, amount) in LINE_COSTS.items():
-        rows = (reconditioning_lines(kind)
-                .filter(**_within("job__repair_order__opened_at", period))
-                .annotate(month=_month("job__repair_order__opened_at")).order_by()
-                .values("month").annotate(cost=Sum(amount)))
+        rows = (
+            reconditioning_lines(kind)
+            .filter(**_within("job__repair_order__opened_at", period))
+            .annotate(month=_month("job__repair_order__opened_at"))
+            .order_by()
+            .values("month")
+            .annotate(cost=Sum(amount))
+        )
         for row in rows:
             spend[row["month"]] = spend.get(row["month"], ZERO) + (row["cost"] or ZERO)
 
-    orders = (reconditioning_of_units().exclude(status=RepairOrderStatus.CANCELED)
-              .filter(**_within("opened_at", period))
-              .annotate(month=_month("opened_at")).order_by().values("month")
-              .annotate(orders=Count("pk", distinct=True), units=Count("unit", distinct=True)))
+    orders = (
+        reconditioning_of_units()
+        .exclude(status=RepairOrderStatus.CANCELED)
+        .filter(**_within("opened_at", period))
+        .annotate(month=_month("opened_at"))
+        .order_by()
+        .values("month")
+        .annotate(orders=Count("pk", distinct=True), units=Count("unit", distinct=True))
+    )
     orders = {row["month"]: row for row in orders}
 
     days = ExpressionWrapper(F("available_on") - F("acquired_on"), output_field=DurationField())
-    front = (StockUnit.objects.filter(available_on__range=(period.start, period.end))
-             .annotate(month=TruncMonth("available_on")).order_by().values("month")
-             .annotate(units=Count("pk"), days=Sum(days)))
+    front = (
+        StockUnit.objects.filter(available_on__range=(period.start, period.end))
+        .annotate(month=TruncMonth("available_on"))
+        .order_by()
+        .values("month")
+        .annotate(units=Count("pk"), days=Sum(days))
+    )
     front = {row["month"]: row for row in front}
 
     rows, totals = [], {"spend": ZERO, "units": 0, "front": 0, "days": datetime.timedelta()}
@@ -415,27 +562,35 @@ def reconditioning(period):
         cost = money(spend.get(month, ZERO))
         waited = lined["days"] or datetime.timedelta()
         part = _month_period(month, period)
-        rows.append({
-            "month": month, "spend": cost, "orders": ordered["orders"],
-            "units": ordered["units"], "spend_per_unit": _per(cost, ordered["units"]),
-            "front_lined": lined["units"],
-            "days_to_front_line": _days(waited, lined["units"]),
-            "url": admin_list("repairs_repairorder", internal__exact="1",
-                               **between("opened_at", part)),
-        })
+        rows.append(
+            {
+                "month": month,
+                "spend": cost,
+                "orders": ordered["orders"],
+                "units": ordered["units"],
+                "spend_per_unit": _per(cost, ordered["units"]),
+                "front_lined": lined["units"],
+                "days_to_front_line": _days(waited, lined["units"]),
+                "url": admin_list(
+                    "repairs_repairorder", internal__exact="1", **between("opened_at", part)
+                ),
+            }
+        )
         totals["spend"] += cost
         totals["units"] += ordered["units"]
         totals["front"] += lined["units"]
         totals["days"] += waited
     return Figure(
         rows=rows,
-        summary={"spend": totals["spend"], "units": totals["units"],
-                 "front_lined": totals["front"],
-                 "days_to_front_line": _days(totals["days"], totals["front"])},
-        url=admin_list("repairs_repairorder", internal__exact="1",
-                        **between("opened_at", period)),
+        summary={
+            "spend": totals["spend"],
+            "units": totals["units"],
+            "front_lined": totals["front"],
+            "days_to_front_line": _days(totals["days"], totals["front"]),
+        },
+        url=admin_list("repairs_repairorder", internal__exact="1", **between("opened_at", period)),
         note="Units reconditioned are counted in each month they had an order; the period's "
-             "total counts a unit once a month.",
+        "total counts a unit once a month.",
     )
 
 
@@ -452,38 +607,70 @@ def _days(total, count):
 
 
 @report(
-    slug="lot-leads", title="Lead sources and conversion", area="lot", permission=LOT,
-    columns=[Column("source", "Source"), Column("leads", "Leads", "int"),
-             Column("converted", "Sold", "int"), Column("lost", "Lost", "int"),
-             Column("open", "Still open", "int"), Column("conversion", "Conversion", "percent")],
-    chart="stacked", chart_label="source", chart_series=["converted", "lost", "open"],
-    summary=[Column("leads", "Leads", "int"), Column("converted", "Sold", "int"),
-             Column("conversion", "Conversion", "percent")],
+    slug="lot-leads",
+    title="Lead sources and conversion",
+    area="lot",
+    permission=LOT,
+    columns=[
+        Column("source", "Source"),
+        Column("leads", "Leads", "int"),
+        Column("converted", "Sold", "int"),
+        Column("lost", "Lost", "int"),
+        Column("open", "Still open", "int"),
+        Column("conversion", "Conversion", "percent"),
+    ],
+    chart="stacked",
+    chart_label="source",
+    chart_series=["converted", "lost", "open"],
+    summary=[
+        Column("leads", "Leads", "int"),
+        Column("converted", "Sold", "int"),
+        Column("conversion", "Conversion", "percent"),
+    ],
     description="The leads that came in during the period by source, and how many of them "
-                "bought (a deal on the lead delivered and not unwound), were lost or are still "
-                "open.",
+    "bought (a deal on the lead delivered and not unwound), were lost or are still "
+    "open.",
     order=70,
 )
 def leads(period):
     """One query: the leads created in the period (lead_created_idx) by source, left-joined to
     their deals to count those with a delivered deal."""
-    rows = (Lead.objects.filter(**_within("created_at", period)).order_by().values("source")
-            .annotate(leads=Count("pk", distinct=True),
-                      converted=Count("pk", distinct=True, filter=Q(deals__status=DELIVERED)),
-                      lost=Count("pk", distinct=True, filter=Q(status=Lead.Status.LOST)),
-                      open=Count("pk", distinct=True, filter=Q(status__in=Lead.OPEN))))
+    rows = (
+        Lead.objects.filter(**_within("created_at", period))
+        .order_by()
+        .values("source")
+        .annotate(
+            leads=Count("pk", distinct=True),
+            converted=Count("pk", distinct=True, filter=Q(deals__status=DELIVERED)),
+            lost=Count("pk", distinct=True, filter=Q(status=Lead.Status.LOST)),
+            open=Count("pk", distinct=True, filter=Q(status__in=Lead.OPEN)),
+        )
+    )
     labels = dict(Lead.Source.choices)
-    rows = sorted(({"source": labels.get(row["source"], row["source"]), "leads": row["leads"],
-                    "converted": row["converted"], "lost": row["lost"], "open": row["open"],
-                    "conversion": percent(row["converted"], row["leads"]),
-                    "url": admin_list("sales_lead", source=row["source"],
-                                       **between("created_at", period))}
-                   for row in rows), key=lambda r: (-r["leads"], r["source"]))
+    rows = sorted(
+        (
+            {
+                "source": labels.get(row["source"], row["source"]),
+                "leads": row["leads"],
+                "converted": row["converted"],
+                "lost": row["lost"],
+                "open": row["open"],
+                "conversion": percent(row["converted"], row["leads"]),
+                "url": admin_list(
+                    "sales_lead", source=row["source"], **between("created_at", period)
+                ),
+            }
+            for row in rows
+        ),
+        key=lambda r: (-r["leads"], r["source"]),
+    )
     total = sum(r["leads"] for r in rows)
     converted = sum(r["converted"] for r in rows)
-    return Figure(rows=rows, summary={"leads": total, "converted": converted,
-                                      "conversion": percent(converted, total)},
-                  url=admin_list("sales_lead", **between("created_at", period)))
+    return Figure(
+        rows=rows,
+        summary={"leads": total, "converted": converted, "conversion": percent(converted, total)},
+        url=admin_list("sales_lead", **between("created_at", period)),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,35 +679,65 @@ def leads(period):
 
 
 @report(
-    slug="lot-commissions", title="Commissions due", area="lot", permission=LOT,
-    columns=[Column("salesperson", "Salesperson"), Column("deals", "Deals", "int"),
-             Column("earned", "Earned", "money"), Column("chargebacks", "Charged back", "money"),
-             Column("due", "Due", "money")],
-    chart="hbar", chart_label="salesperson", chart_series=["due"],
-    summary=[Column("due", "Commissions due", "money"),
-             Column("chargebacks", "Charged back", "money")],
+    slug="lot-commissions",
+    title="Commissions due",
+    area="lot",
+    permission=LOT,
+    columns=[
+        Column("salesperson", "Salesperson"),
+        Column("deals", "Deals", "int"),
+        Column("earned", "Earned", "money"),
+        Column("chargebacks", "Charged back", "money"),
+        Column("due", "Due", "money"),
+    ],
+    chart="hbar",
+    chart_label="salesperson",
+    chart_series=["due"],
+    summary=[
+        Column("due", "Commissions due", "money"),
+        Column("chargebacks", "Charged back", "money"),
+    ],
     description="Commissions earned on the deals delivered in the period, less the "
-                "chargebacks of the deals unwound in it, per salesperson.",
+    "chargebacks of the deals unwound in it, per salesperson.",
     order=80,
 )
 def commissions(period):
     """One query: the commission rows recorded in the period (commission_person_idx) by
     salesperson."""
-    rows = (Commission.objects.filter(**_within("recorded_at", period)).order_by()
-            .values(*PERSON)
-            .annotate(deals=Count("pk", filter=Q(kind=Commission.Kind.EARNED)),
-                      earned=Sum("amount", filter=Q(kind=Commission.Kind.EARNED)),
-                      chargebacks=Sum("amount", filter=Q(kind=Commission.Kind.CHARGEBACK)),
-                      due=Sum("amount")))
-    rows = sorted(({"salesperson": _person(row), "deals": row["deals"],
-                    "earned": money(row["earned"] or ZERO),
-                    "chargebacks": money(row["chargebacks"] or ZERO),
-                    "due": money(row["due"] or ZERO),
-                    "url": admin_list("sales_commission",
-                                       salesperson__id__exact=row["salesperson"],
-                                       **between("recorded_at", period))}
-                   for row in rows), key=lambda r: (-r["due"], r["salesperson"]))
-    return Figure(rows=rows, summary={
-        "due": sum((r["due"] for r in rows), ZERO),
-        "chargebacks": sum((r["chargebacks"] for r in rows), ZERO)},
-        url=admin_list("sales_commission", **between("recorded_at", period)))
+    rows = (
+        Commission.objects.filter(**_within("recorded_at", period))
+        .order_by()
+        .values(*PERSON)
+        .annotate(
+            deals=Count("pk", filter=Q(kind=Commission.Kind.EARNED)),
+            earned=Sum("amount", filter=Q(kind=Commission.Kind.EARNED)),
+            chargebacks=Sum("amount", filter=Q(kind=Commission.Kind.CHARGEBACK)),
+            due=Sum("amount"),
+        )
+    )
+    rows = sorted(
+        (
+            {
+                "salesperson": _person(row),
+                "deals": row["deals"],
+                "earned": money(row["earned"] or ZERO),
+                "chargebacks": money(row["chargebacks"] or ZERO),
+                "due": money(row["due"] or ZERO),
+                "url": admin_list(
+                    "sales_commission",
+                    salesperson__id__exact=row["salesperson"],
+                    **between("recorded_at", period),
+                ),
+            }
+            for row in rows
+        ),
+        key=lambda r: (-r["due"], r["salesperson"]),
+    )
+    return Figure(
+        rows=rows,
+        summary={
+            "due": sum((r["due"] for r in rows), ZERO),
+            "chargebacks": sum((r["chargebacks"] for r in rows), ZERO),
+        },
+        url=admin_list("sales_commission", **between("recorded_at", period)),
+    )

@@ -67,17 +67,25 @@ HOURS_PER_WEEKDAY = Decimal(8)
 # A part on hand with no stock movement for this long is dead stock.
 DEAD_STOCK_DAYS = 180
 # Work in progress: ages (days since the order was opened) and their labels.
-WIP_AGES = (("age_0_1", "0-1 days", 0, 1), ("age_2_3", "2-3 days", 2, 3),
-            ("age_4_7", "4-7 days", 4, 7), ("age_8_plus", "8+ days", 8, None))
+WIP_AGES = (
+    ("age_0_1", "0-1 days", 0, 1),
+    ("age_2_3", "2-3 days", 2, 3),
+    ("age_4_7", "4-7 days", 4, 7),
+    ("age_8_plus", "8+ days", 8, None),
+)
 # Receivables: days since the invoice was issued (invoices are due when issued).
-AR_AGES = (("Current", 0, 0), ("1-30 days", 1, 30), ("31-60 days", 31, 60),
-           ("61-90 days", 61, 90), ("90+ days", 91, None))
+AR_AGES = (
+    ("Current", 0, 0),
+    ("1-30 days", 1, 30),
+    ("31-60 days", 31, 60),
+    ("61-90 days", 61, 90),
+    ("90+ days", 91, None),
+)
 
 
 def weekdays(period):
     full_weeks, rest = divmod(period.days, 7)
-    extra = sum(1 for n in range(rest)
-                if (period.start + datetime.timedelta(days=n)).weekday() < 5)
+    extra = sum(1 for n in range(rest) if (period.start + datetime.timedelta(days=n)).weekday() < 5)
     return full_weeks * 5 + extra
 
 
@@ -90,13 +98,20 @@ def finished_orders(period):
     cost in it."""
     return RepairOrder.objects.filter(
         Q(invoice__issued_at__gte=period.start_at, invoice__issued_at__lt=period.end_at)
-        | Q(status=RepairOrderStatus.CLOSED, status_changed_at__gte=period.start_at,
-            status_changed_at__lt=period.end_at))
+        | Q(
+            status=RepairOrderStatus.CLOSED,
+            status_changed_at__gte=period.start_at,
+            status_changed_at__lt=period.end_at,
+        )
+    )
 
 
 def net_of_discount(amount):
-    return amount * (Value(Decimal(100)) - F("job__repair_order__discount_percent")) / Value(
-        Decimal(100))
+    return (
+        amount
+        * (Value(Decimal(100)) - F("job__repair_order__discount_percent"))
+        / Value(Decimal(100))
+    )
 
 
 LABOR_AMOUNT = Round(F("hours_sold") * F("rate"), 2)
@@ -107,17 +122,29 @@ SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
 
 # --- car count and average repair order ------------------------------------------------------
 
+
 @report(
-    slug="car-count", title="Car count and average repair order", area="shop", permission=SHOP,
-    columns=[Column("day", "Day or month", "date"), Column("cars", "Cars", "int"),
-             Column("sales", "Net sales", "money"), Column("aro", "Average repair order",
-                                                         "money")],
-    chart="bar", chart_label="day", chart_series=["cars"],
-    summary=[Column("cars", "Car count", "int"), Column("sales", "Net sales", "money"),
-             Column("aro", "Average repair order", "money")],
+    slug="car-count",
+    title="Car count and average repair order",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("day", "Day or month", "date"),
+        Column("cars", "Cars", "int"),
+        Column("sales", "Net sales", "money"),
+        Column("aro", "Average repair order", "money"),
+    ],
+    chart="bar",
+    chart_label="day",
+    chart_series=["cars"],
+    summary=[
+        Column("cars", "Car count", "int"),
+        Column("sales", "Net sales", "money"),
+        Column("aro", "Average repair order", "money"),
+    ],
     description="Cars: customer repair orders invoiced. Net sales: labor and parts after "
-                "discount (no fees, no taxes), less the credit notes issued. Average repair "
-                "order: net sales ÷ cars.",
+    "discount (no fees, no taxes), less the credit notes issued. Average repair "
+    "order: net sales ÷ cars.",
     order=10,
 )
 def car_count(period):
@@ -125,28 +152,47 @@ def car_count(period):
     discount; credit notes of the period grouped the same way: their amounts."""
     when = truncate("issued_at", period)
     invoiced = {
-        row["day"]: row for row in invoices_in(period).order_by().annotate(day=when)
-        .values("day").annotate(cars=Count("id"), sales=Sum(
-            F("labor_total") + F("parts_total") - F("discount_total"), output_field=MONEY))
+        row["day"]: row
+        for row in invoices_in(period)
+        .order_by()
+        .annotate(day=when)
+        .values("day")
+        .annotate(
+            cars=Count("id"),
+            sales=Sum(
+                F("labor_total") + F("parts_total") - F("discount_total"), output_field=MONEY
+            ),
+        )
     }
     credited = dict(
         CreditNote.objects.filter(issued_at__gte=period.start_at, issued_at__lt=period.end_at)
-        .order_by().annotate(day=when).values("day").annotate(total=Sum("amount"))
-        .values_list("day", "total"))
+        .order_by()
+        .annotate(day=when)
+        .values("day")
+        .annotate(total=Sum("amount"))
+        .values_list("day", "total")
+    )
     rows = []
     for day in buckets(period):
         cars = invoiced.get(day, {}).get("cars", 0)
-        sales = money(invoiced.get(day, {}).get("sales") or ZERO) - money(credited.get(day)
-                                                                          or ZERO)
+        sales = money(invoiced.get(day, {}).get("sales") or ZERO) - money(credited.get(day) or ZERO)
         end = bucket_end(day, period)
-        rows.append({"day": day, "cars": cars, "sales": sales,
-                     "aro": money(sales / cars) if cars else None,
-                     "url": admin_list("repairs_invoice", **between("issued_at", _days(day, end)))})
+        rows.append(
+            {
+                "day": day,
+                "cars": cars,
+                "sales": sales,
+                "aro": money(sales / cars) if cars else None,
+                "url": admin_list("repairs_invoice", **between("issued_at", _days(day, end))),
+            }
+        )
     cars = sum(row["cars"] for row in rows)
     sales = sum((row["sales"] for row in rows), ZERO)
-    return Figure(rows=rows, summary={"cars": cars, "sales": sales,
-                                      "aro": money(sales / cars) if cars else None},
-                  url=admin_list("repairs_invoice", **between("issued_at", period)))
+    return Figure(
+        rows=rows,
+        summary={"cars": cars, "sales": sales, "aro": money(sales / cars) if cars else None},
+        url=admin_list("repairs_invoice", **between("issued_at", period)),
+    )
 
 
 def _days(start, end):
@@ -155,20 +201,33 @@ def _days(start, end):
 
 # --- sales and gross profit ------------------------------------------------------------------
 
+
 @report(
-    slug="sales-gross", title="Sales and gross profit", area="shop", permission=SHOP,
-    columns=[Column("kind", "Sales of", "text"), Column("sales", "Sales", "money"),
-             Column("cost", "Cost", "money"), Column("gross", "Gross profit", "money"),
-             Column("margin", "Margin", "percent")],
-    chart="bar", chart_label="kind", chart_series=["sales", "gross"],
-    summary=[Column("sales", "Net sales", "money"), Column("gross", "Gross profit", "money"),
-             Column("margin", "Margin", "percent"),
-             Column("elr", "Effective labor rate", "money"),
-             Column("hours_sold", "Hours sold", "hours")],
+    slug="sales-gross",
+    title="Sales and gross profit",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("kind", "Sales of", "text"),
+        Column("sales", "Sales", "money"),
+        Column("cost", "Cost", "money"),
+        Column("gross", "Gross profit", "money"),
+        Column("margin", "Margin", "percent"),
+    ],
+    chart="bar",
+    chart_label="kind",
+    chart_series=["sales", "gross"],
+    summary=[
+        Column("sales", "Net sales", "money"),
+        Column("gross", "Gross profit", "money"),
+        Column("margin", "Margin", "percent"),
+        Column("elr", "Effective labor rate", "money"),
+        Column("hours_sold", "Hours sold", "hours"),
+    ],
     description="Labor, parts and sublet sold on the invoices of the period, their cost and "
-                "gross profit. Labor cost: the hours technicians clocked on those orders x the "
-                "technician cost per hour (shop settings). Effective labor rate: labor after "
-                "discount ÷ hours sold.",
+    "gross profit. Labor cost: the hours technicians clocked on those orders x the "
+    "technician cost per hour (shop settings). Effective labor rate: labor after "
+    "discount ÷ hours sold.",
     order=20,
 )
 def sales_gross(period):
@@ -178,85 +237,145 @@ def sales_gross(period):
     the period (sum)."""
     rate = ShopSettings.current().technician_cost_rate
     invoices = invoices_in(period)
-    totals = invoices.aggregate(labor=Sum("labor_total"), parts=Sum("parts_total"),
-                                discount=Sum("discount_total"))
+    totals = invoices.aggregate(
+        labor=Sum("labor_total"), parts=Sum("parts_total"), discount=Sum("discount_total")
+    )
     on_invoices = {"job__repair_order__invoice__in": invoices}
-    parts = counted_lines("parts").filter(**on_invoices).aggregate(
-        sublet_sales=Sum(PART_AMOUNT, filter=SUBLET, output_field=MONEY),
-        sublet_cost=Sum(PART_COST, filter=SUBLET, output_field=MONEY),
-        parts_cost=Sum(PART_COST, filter=~SUBLET, output_field=MONEY))
-    labor = counted_lines("labor").filter(**on_invoices).aggregate(
-        hours=Sum("hours_sold"),
-        net=Sum(net_of_discount(LABOR_AMOUNT), output_field=MONEY))
-    worked = TimeEntry.objects.filter(job__repair_order__invoice__in=invoices,
-                                      ended__isnull=False).aggregate(
-        time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField())))
-    credits = CreditNote.objects.filter(
-        issued_at__gte=period.start_at, issued_at__lt=period.end_at).aggregate(
-        total=Sum("amount"))["total"] or ZERO
+    parts = (
+        counted_lines("parts")
+        .filter(**on_invoices)
+        .aggregate(
+            sublet_sales=Sum(PART_AMOUNT, filter=SUBLET, output_field=MONEY),
+            sublet_cost=Sum(PART_COST, filter=SUBLET, output_field=MONEY),
+            parts_cost=Sum(PART_COST, filter=~SUBLET, output_field=MONEY),
+        )
+    )
+    labor = (
+        counted_lines("labor")
+        .filter(**on_invoices)
+        .aggregate(
+            hours=Sum("hours_sold"), net=Sum(net_of_discount(LABOR_AMOUNT), output_field=MONEY)
+        )
+    )
+    worked = TimeEntry.objects.filter(
+        job__repair_order__invoice__in=invoices, ended__isnull=False
+    ).aggregate(
+        time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
+    )
+    credits = (
+        CreditNote.objects.filter(
+            issued_at__gte=period.start_at, issued_at__lt=period.end_at
+        ).aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
 
     sublet_sales = money(parts["sublet_sales"] or ZERO)
     hours_worked = hours(worked["time"])
     lines = [
         ("Labor", money(totals["labor"] or ZERO), money(hours_worked * rate)),
-        ("Parts", money(totals["parts"] or ZERO) - sublet_sales, money(parts["parts_cost"]
-                                                                       or ZERO)),
+        (
+            "Parts",
+            money(totals["parts"] or ZERO) - sublet_sales,
+            money(parts["parts_cost"] or ZERO),
+        ),
         ("Sublet", sublet_sales, money(parts["sublet_cost"] or ZERO)),
         ("Discounts", -money(totals["discount"] or ZERO), ZERO),
         ("Credit notes", -money(credits), ZERO),
     ]
     invoice_list = admin_list("repairs_invoice", **between("issued_at", period))
     links = {"Credit notes": admin_list("repairs_creditnote", **between("issued_at", period))}
-    rows = [{"kind": kind, "sales": sales, "cost": cost, "gross": sales - cost,
-             "margin": percent(sales - cost, sales) if kind in ("Labor", "Parts", "Sublet")
-             else None, "url": links.get(kind, invoice_list)}
-            for kind, sales, cost in lines]
+    rows = [
+        {
+            "kind": kind,
+            "sales": sales,
+            "cost": cost,
+            "gross": sales - cost,
+            "margin": percent(sales - cost, sales)
+            if kind in ("Labor", "Parts", "Sublet")
+            else None,
+            "url": links.get(kind, invoice_list),
+        }
+        for kind, sales, cost in lines
+    ]
     sales = sum((row["sales"] for row in rows), ZERO)
     cost = sum((row["cost"] for row in rows), ZERO)
-    rows.append({"kind": "Total", "sales": sales, "cost": cost, "gross": sales - cost,
-                 "margin": percent(sales - cost, sales), "url": invoice_list})
+    rows.append(
+        {
+            "kind": "Total",
+            "sales": sales,
+            "cost": cost,
+            "gross": sales - cost,
+            "margin": percent(sales - cost, sales),
+            "url": invoice_list,
+        }
+    )
     hours_sold = labor["hours"] or Decimal("0.00")
-    return Figure(rows=rows, summary={
-        "sales": sales, "gross": sales - cost, "margin": percent(sales - cost, sales),
-        "elr": money(labor["net"] / hours_sold) if hours_sold else None,
-        "hours_sold": hours_sold,
-    }, url=invoice_list)
+    return Figure(
+        rows=rows,
+        summary={
+            "sales": sales,
+            "gross": sales - cost,
+            "margin": percent(sales - cost, sales),
+            "elr": money(labor["net"] / hours_sold) if hours_sold else None,
+            "hours_sold": hours_sold,
+        },
+        url=invoice_list,
+    )
 
 
 # --- technicians ------------------------------------------------------------------------------
 
+
 @report(
-    slug="technicians", title="Technicians: hours sold and hours worked", area="shop",
+    slug="technicians",
+    title="Technicians: hours sold and hours worked",
+    area="shop",
     permission=SHOP,
-    columns=[Column("technician", "Technician", "text"),
-             Column("hours_sold", "Hours sold", "hours"),
-             Column("hours_worked", "Hours worked", "hours"),
-             Column("available", "Hours available", "hours"),
-             Column("efficiency", "Efficiency", "percent"),
-             Column("productivity", "Productivity", "percent")],
-    chart="bar", chart_label="technician", chart_series=["hours_sold", "hours_worked"],
-    summary=[Column("hours_sold", "Hours sold", "hours"),
-             Column("hours_worked", "Hours worked", "hours"),
-             Column("efficiency", "Efficiency", "percent")],
+    columns=[
+        Column("technician", "Technician", "text"),
+        Column("hours_sold", "Hours sold", "hours"),
+        Column("hours_worked", "Hours worked", "hours"),
+        Column("available", "Hours available", "hours"),
+        Column("efficiency", "Efficiency", "percent"),
+        Column("productivity", "Productivity", "percent"),
+    ],
+    chart="bar",
+    chart_label="technician",
+    chart_series=["hours_sold", "hours_worked"],
+    summary=[
+        Column("hours_sold", "Hours sold", "hours"),
+        Column("hours_worked", "Hours worked", "hours"),
+        Column("efficiency", "Efficiency", "percent"),
+    ],
     description="Hours sold: labor hours of the technician's lines on orders finished in the "
-                "period (invoiced, or internal and closed). Hours worked: time clocked on jobs, "
-                "started in the period. Efficiency: hours sold ÷ hours worked. Productivity: "
-                "hours worked ÷ hours available (8 h per weekday; attendance is not recorded).",
+    "period (invoiced, or internal and closed). Hours worked: time clocked on jobs, "
+    "started in the period. Efficiency: hours sold ÷ hours worked. Productivity: "
+    "hours worked ÷ hours available (8 h per weekday; attendance is not recorded).",
     order=30,
 )
 def technicians(period):
     """Queries: counted labor lines of the orders finished in the period, grouped by technician
     (hours sold); time entries started in the period and clocked off, grouped by technician
     (hours worked)."""
-    sold = (counted_lines("labor").filter(job__repair_order__in=finished_orders(period),
-                                          technician__isnull=False)
-            .order_by().values("technician").annotate(total=Sum("hours_sold")))
-    worked = (TimeEntry.objects.filter(started__gte=period.start_at, started__lt=period.end_at,
-                                       ended__isnull=False)
-              .order_by().values("technician", "technician__username",
-                                 "technician__first_name", "technician__last_name")
-              .annotate(time=Sum(ExpressionWrapper(F("ended") - F("started"),
-                                                   output_field=DurationField()))))
+    sold = (
+        counted_lines("labor")
+        .filter(job__repair_order__in=finished_orders(period), technician__isnull=False)
+        .order_by()
+        .values("technician")
+        .annotate(total=Sum("hours_sold"))
+    )
+    worked = (
+        TimeEntry.objects.filter(
+            started__gte=period.start_at, started__lt=period.end_at, ended__isnull=False
+        )
+        .order_by()
+        .values(
+            "technician", "technician__username", "technician__first_name", "technician__last_name"
+        )
+        .annotate(
+            time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
+        )
+    )
     names = {}
     sold_by = {row["technician"]: row["total"] for row in sold}
     worked_by = {}
@@ -267,26 +386,41 @@ def technicians(period):
     if missing:
         from django.contrib.auth import get_user_model
 
-        for row in get_user_model().objects.filter(pk__in=missing).values(
-                "pk", "username", "first_name", "last_name"):
+        for row in (
+            get_user_model()
+            .objects.filter(pk__in=missing)
+            .values("pk", "username", "first_name", "last_name")
+        ):
             names[row["pk"]] = _name({f"technician__{k}": v for k, v in row.items()})
     available = HOURS_PER_WEEKDAY * weekdays(period)
     rows = []
     for pk in sorted(names, key=lambda pk: names[pk].lower()):
         sold_hours = sold_by.get(pk) or Decimal("0.00")
         worked_hours = worked_by.get(pk, Decimal("0.00"))
-        rows.append({
-            "technician": names[pk], "hours_sold": sold_hours, "hours_worked": worked_hours,
-            "available": available, "efficiency": percent(sold_hours, worked_hours),
-            "productivity": percent(worked_hours, available),
-            "url": admin_list("repairs_timeentry", technician__id__exact=pk,
-                              **between("started", period)),
-        })
+        rows.append(
+            {
+                "technician": names[pk],
+                "hours_sold": sold_hours,
+                "hours_worked": worked_hours,
+                "available": available,
+                "efficiency": percent(sold_hours, worked_hours),
+                "productivity": percent(worked_hours, available),
+                "url": admin_list(
+                    "repairs_timeentry", technician__id__exact=pk, **between("started", period)
+                ),
+            }
+        )
     total_sold = sum((row["hours_sold"] for row in rows), Decimal("0.00"))
     total_worked = sum((row["hours_worked"] for row in rows), Decimal("0.00"))
-    return Figure(rows=rows, summary={"hours_sold": total_sold, "hours_worked": total_worked,
-                                      "efficiency": percent(total_sold, total_worked)},
-                  url=admin_list("repairs_timeentry", **between("started", period)))
+    return Figure(
+        rows=rows,
+        summary={
+            "hours_sold": total_sold,
+            "hours_worked": total_worked,
+            "efficiency": percent(total_sold, total_worked),
+        },
+        url=admin_list("repairs_timeentry", **between("started", period)),
+    )
 
 
 def _name(row):
@@ -296,171 +430,298 @@ def _name(row):
 
 # --- approvals and declined work -------------------------------------------------------------
 
+
 def decided_jobs(period):
     """Jobs of customers' orders approved or declined in the period."""
-    return Job.objects.filter(authorized_at__gte=period.start_at, authorized_at__lt=period.end_at,
-                              repair_order__internal=False,
-                              authorization__in=[Authorization.APPROVED, Authorization.DECLINED])
+    return Job.objects.filter(
+        authorized_at__gte=period.start_at,
+        authorized_at__lt=period.end_at,
+        repair_order__internal=False,
+        authorization__in=[Authorization.APPROVED, Authorization.DECLINED],
+    )
 
 
 @report(
-    slug="approvals", title="Approval rate of recommended work", area="shop", permission=SHOP,
-    columns=[Column("decision", "Decision", "text"), Column("jobs", "Jobs", "int"),
-             Column("value", "Value", "money"), Column("share", "Share of value", "percent")],
-    chart="bar", chart_label="decision", chart_series=["value"],
-    summary=[Column("rate", "Approval rate (value)", "percent"),
-             Column("rate_jobs", "Approval rate (jobs)", "percent"),
-             Column("declined", "Declined value", "money")],
+    slug="approvals",
+    title="Approval rate of recommended work",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("decision", "Decision", "text"),
+        Column("jobs", "Jobs", "int"),
+        Column("value", "Value", "money"),
+        Column("share", "Share of value", "percent"),
+    ],
+    chart="bar",
+    chart_label="decision",
+    chart_series=["value"],
+    summary=[
+        Column("rate", "Approval rate (value)", "percent"),
+        Column("rate_jobs", "Approval rate (jobs)", "percent"),
+        Column("declined", "Declined value", "money"),
+    ],
     description="Jobs of customers' orders the customer approved or declined in the period, "
-                "and their value (labor + parts at the quoted prices, before discount). "
-                "Approval rate: approved ÷ decided.",
+    "and their value (labor + parts at the quoted prices, before discount). "
+    "Approval rate: approved ÷ decided.",
     order=40,
 )
 def approvals(period):
     """Queries: decided jobs grouped by decision (count); their labor lines grouped by decision
     (amount); their part lines grouped by decision (amount)."""
     jobs = decided_jobs(period)
-    counts = dict(jobs.order_by().values("authorization").annotate(n=Count("id"))
-                  .values_list("authorization", "n"))
-    labor = dict(LaborLine.objects.filter(job__in=jobs).order_by().values("job__authorization")
-                 .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
-                 .values_list("job__authorization", "t"))
-    parts = dict(PartLine.objects.filter(job__in=jobs).order_by().values("job__authorization")
-                 .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
-                 .values_list("job__authorization", "t"))
-    values = {key: money(labor.get(key) or ZERO) + money(parts.get(key) or ZERO)
-              for key in (Authorization.APPROVED, Authorization.DECLINED)}
+    counts = dict(
+        jobs.order_by()
+        .values("authorization")
+        .annotate(n=Count("id"))
+        .values_list("authorization", "n")
+    )
+    labor = dict(
+        LaborLine.objects.filter(job__in=jobs)
+        .order_by()
+        .values("job__authorization")
+        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
+        .values_list("job__authorization", "t")
+    )
+    parts = dict(
+        PartLine.objects.filter(job__in=jobs)
+        .order_by()
+        .values("job__authorization")
+        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
+        .values_list("job__authorization", "t")
+    )
+    values = {
+        key: money(labor.get(key) or ZERO) + money(parts.get(key) or ZERO)
+        for key in (Authorization.APPROVED, Authorization.DECLINED)
+    }
     whole = sum(values.values(), ZERO)
-    rows = [{"decision": label, "jobs": counts.get(key, 0), "value": values[key],
-             "share": percent(values[key], whole),
-             "url": admin_list("repairs_job", authorization__exact=key,
-                               **between("authorized_at", period))}
-            for key, label in ((Authorization.APPROVED, "Approved"),
-                               (Authorization.DECLINED, "Declined"))]
+    rows = [
+        {
+            "decision": label,
+            "jobs": counts.get(key, 0),
+            "value": values[key],
+            "share": percent(values[key], whole),
+            "url": admin_list(
+                "repairs_job", authorization__exact=key, **between("authorized_at", period)
+            ),
+        }
+        for key, label in (
+            (Authorization.APPROVED, "Approved"),
+            (Authorization.DECLINED, "Declined"),
+        )
+    ]
     decided = sum(row["jobs"] for row in rows)
-    return Figure(rows=rows, summary={
-        "rate": percent(values[Authorization.APPROVED], whole),
-        "rate_jobs": percent(counts.get(Authorization.APPROVED, 0), decided),
-        "declined": values[Authorization.DECLINED],
-    }, url=admin_list("repairs_job", **between("authorized_at", period)))
+    return Figure(
+        rows=rows,
+        summary={
+            "rate": percent(values[Authorization.APPROVED], whole),
+            "rate_jobs": percent(counts.get(Authorization.APPROVED, 0), decided),
+            "declined": values[Authorization.DECLINED],
+        },
+        url=admin_list("repairs_job", **between("authorized_at", period)),
+    )
 
 
 FOLLOW_UP_ROWS = 50
 
 
 @report(
-    slug="declined-work", title="Declined work to follow up", area="shop", permission=SHOP,
-    columns=[Column("order", "Repair order", "text"), Column("customer", "Customer", "text"),
-             Column("vehicle", "Vehicle", "text"), Column("job", "Job", "text"),
-             Column("decided", "Declined on", "date"), Column("value", "Value", "money")],
-    chart="hbar", chart_label="order", chart_series=["value"],
-    summary=[Column("jobs", "Jobs to follow up", "int"), Column("value", "Their value",
-                                                                "money")],
+    slug="declined-work",
+    title="Declined work to follow up",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("order", "Repair order", "text"),
+        Column("customer", "Customer", "text"),
+        Column("vehicle", "Vehicle", "text"),
+        Column("job", "Job", "text"),
+        Column("decided", "Declined on", "date"),
+        Column("value", "Value", "money"),
+    ],
+    chart="hbar",
+    chart_label="order",
+    chart_series=["value"],
+    summary=[Column("jobs", "Jobs to follow up", "int"), Column("value", "Their value", "money")],
     description="Jobs customers declined in the period whose vehicle has not been back since "
-                "(no repair order opened after the decline): the work still due, to offer "
-                f"again. The {FOLLOW_UP_ROWS} of most value are listed; the summary counts all.",
+    "(no repair order opened after the decline): the work still due, to offer "
+    f"again. The {FOLLOW_UP_ROWS} of most value are listed; the summary counts all.",
     order=50,
 )
 def declined_work(period):
     """Queries: declined jobs of the period whose vehicle has no later order (NOT EXISTS): their
     count; the sums of their labor lines and of their part lines; the first rows by value (labor
     and part subqueries per job)."""
-    returned = RepairOrder.objects.filter(vehicle=OuterRef("repair_order__vehicle"),
-                                          opened_at__gt=OuterRef("authorized_at"))
-    labor = (LaborLine.objects.filter(job=OuterRef("pk")).order_by().values("job")
-             .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY)).values("t"))
-    parts = (PartLine.objects.filter(job=OuterRef("pk")).order_by().values("job")
-             .annotate(t=Sum(PART_AMOUNT, output_field=MONEY)).values("t"))
-    due = (decided_jobs(period).filter(authorization=Authorization.DECLINED)
-           .filter(~Exists(returned)))
-    jobs = due.annotate(value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO),
-                                       output_field=MONEY)
-                        + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO),
-                                   output_field=MONEY))
-    value = sum((money(model.objects.filter(job__in=due).aggregate(
-        t=Sum(amount, output_field=MONEY))["t"] or ZERO)
-        for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))), ZERO)
+    returned = RepairOrder.objects.filter(
+        vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
+    )
+    labor = (
+        LaborLine.objects.filter(job=OuterRef("pk"))
+        .order_by()
+        .values("job")
+        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
+        .values("t")
+    )
+    parts = (
+        PartLine.objects.filter(job=OuterRef("pk"))
+        .order_by()
+        .values("job")
+        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
+        .values("t")
+    )
+    due = (
+        decided_jobs(period).filter(authorization=Authorization.DECLINED).filter(~Exists(returned))
+    )
+    jobs = due.annotate(
+        value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO), output_field=MONEY)
+        + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO), output_field=MONEY)
+    )
+    value = sum(
+        (
+            money(
+                model.objects.filter(job__in=due).aggregate(t=Sum(amount, output_field=MONEY))["t"]
+                or ZERO
+            )
+            for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
+        ),
+        ZERO,
+    )
     total = {"n": due.count(), "value": value}
     top = jobs.order_by("-value", "-authorized_at").values(
-        "pk", "title", "authorized_at", "value", "repair_order__number",
-        "repair_order__customer__first_name", "repair_order__customer__last_name",
-        "repair_order__customer__company_name", "repair_order__vehicle__model_year",
-        "repair_order__vehicle__make", "repair_order__vehicle__model",
-        "repair_order__vehicle__vin")[:FOLLOW_UP_ROWS]
-    rows = [{
-        "order": row["repair_order__number"],
-        "customer": (row["repair_order__customer__company_name"] or
-                     f"{row['repair_order__customer__first_name']} "
-                     f"{row['repair_order__customer__last_name']}").strip(),
-        "vehicle": " ".join(str(part) for part in (row["repair_order__vehicle__model_year"],
-                                                   row["repair_order__vehicle__make"],
-                                                   row["repair_order__vehicle__model"]) if part)
-        or row["repair_order__vehicle__vin"],
-        "job": row["title"], "decided": timezone.localdate(row["authorized_at"]),
-        "value": money(row["value"]),
-        "url": admin_list("repairs_job", id__exact=row["pk"]),
-    } for row in top]
-    return Figure(rows=rows, summary={"jobs": total["n"], "value": money(total["value"]
-                                                                         or ZERO)},
-                  url=admin_list("repairs_job", authorization__exact=Authorization.DECLINED,
-                                 **between("authorized_at", period)))
+        "pk",
+        "title",
+        "authorized_at",
+        "value",
+        "repair_order__number",
+        "repair_order__customer__first_name",
+        "repair_order__customer__last_name",
+        "repair_order__customer__company_name",
+        "repair_order__vehicle__model_year",
+        "repair_order__vehicle__make",
+        "repair_order__vehicle__model",
+        "repair_order__vehicle__vin",
+    )[:FOLLOW_UP_ROWS]
+    rows = [
+        {
+            "order": row["repair_order__number"],
+            "customer": (
+                row["repair_order__customer__company_name"]
+                or f"{row['repair_order__customer__first_name']} "
+                f"{row['repair_order__customer__last_name']}"
+            ).strip(),
+            "vehicle": " ".join(
+                str(part)
+                for part in (
+                    row["repair_order__vehicle__model_year"],
+                    row["repair_order__vehicle__make"],
+                    row["repair_order__vehicle__model"],
+                )
+                if part
+            )
+            or row["repair_order__vehicle__vin"],
+            "job": row["title"],
+            "decided": timezone.localdate(row["authorized_at"]),
+            "value": money(row["value"]),
+            "url": admin_list("repairs_job", id__exact=row["pk"]),
+        }
+        for row in top
+    ]
+    return Figure(
+        rows=rows,
+        summary={"jobs": total["n"], "value": money(total["value"] or ZERO)},
+        url=admin_list(
+            "repairs_job",
+            authorization__exact=Authorization.DECLINED,
+            **between("authorized_at", period),
+        ),
+    )
 
 
 # --- comebacks --------------------------------------------------------------------------------
 
+
 @report(
-    slug="comebacks", title="Comebacks", area="shop", permission=SHOP,
-    columns=[Column("day", "Day or month", "date"), Column("orders", "Orders opened", "int"),
-             Column("comebacks", "Comebacks", "int"), Column("rate", "Comeback rate",
-                                                             "percent")],
-    chart="bar", chart_label="day", chart_series=["orders", "comebacks"],
-    summary=[Column("comebacks", "Comebacks", "int"), Column("rate", "Comeback rate",
-                                                             "percent")],
+    slug="comebacks",
+    title="Comebacks",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("day", "Day or month", "date"),
+        Column("orders", "Orders opened", "int"),
+        Column("comebacks", "Comebacks", "int"),
+        Column("rate", "Comeback rate", "percent"),
+    ],
+    chart="bar",
+    chart_label="day",
+    chart_series=["orders", "comebacks"],
+    summary=[Column("comebacks", "Comebacks", "int"), Column("rate", "Comeback rate", "percent")],
     description="Customers' repair orders opened in the period (canceled ones left out), and "
-                "those opened as a comeback: the vehicle came back for the work of an earlier "
-                "order (the order's “comeback of” field).",
+    "those opened as a comeback: the vehicle came back for the work of an earlier "
+    "order (the order's “comeback of” field).",
     order=60,
 )
 def comebacks(period):
     """Query: customers' orders opened in the period, not canceled, grouped by day (or month):
     count, and count of those with comeback_of set."""
-    orders = (RepairOrder.objects.filter(opened_at__gte=period.start_at,
-                                         opened_at__lt=period.end_at, internal=False)
-              .exclude(status=RepairOrderStatus.CANCELED))
-    grouped = {row["day"]: row for row in orders.order_by().annotate(
-        day=truncate("opened_at", period)).values("day").annotate(
-        orders=Count("id"), comebacks=Count("id", filter=Q(comeback_of__isnull=False)))}
+    orders = RepairOrder.objects.filter(
+        opened_at__gte=period.start_at, opened_at__lt=period.end_at, internal=False
+    ).exclude(status=RepairOrderStatus.CANCELED)
+    grouped = {
+        row["day"]: row
+        for row in orders.order_by()
+        .annotate(day=truncate("opened_at", period))
+        .values("day")
+        .annotate(orders=Count("id"), comebacks=Count("id", filter=Q(comeback_of__isnull=False)))
+    }
     rows = []
     for day in buckets(period):
         row = grouped.get(day, {})
         n, back = row.get("orders", 0), row.get("comebacks", 0)
-        rows.append({"day": day, "orders": n, "comebacks": back, "rate": percent(back, n),
-                     "url": admin_list("repairs_repairorder", comeback_of__isnull="False",
-                                       **between("opened_at",
-                                                 _days(day, bucket_end(day, period))))})
+        rows.append(
+            {
+                "day": day,
+                "orders": n,
+                "comebacks": back,
+                "rate": percent(back, n),
+                "url": admin_list(
+                    "repairs_repairorder",
+                    comeback_of__isnull="False",
+                    **between("opened_at", _days(day, bucket_end(day, period))),
+                ),
+            }
+        )
     n = sum(row["orders"] for row in rows)
     back = sum(row["comebacks"] for row in rows)
-    return Figure(rows=rows, summary={"comebacks": back, "rate": percent(back, n)},
-                  url=admin_list("repairs_repairorder", comeback_of__isnull="False",
-                                 **between("opened_at", period)))
+    return Figure(
+        rows=rows,
+        summary={"comebacks": back, "rate": percent(back, n)},
+        url=admin_list(
+            "repairs_repairorder", comeback_of__isnull="False", **between("opened_at", period)
+        ),
+    )
 
 
 # --- work in progress -------------------------------------------------------------------------
 
+
 @report(
-    slug="work-in-progress", title="Work in progress", area="shop",
+    slug="work-in-progress",
+    title="Work in progress",
+    area="shop",
     permission="reports.view_work_in_progress",
-    columns=[Column("status", "Status", "text"),
-             *[Column(key, label, "int") for key, label, _low, _high in WIP_AGES],
-             Column("total", "Total", "int")],
-    chart="stacked", chart_label="status",
+    columns=[
+        Column("status", "Status", "text"),
+        *[Column(key, label, "int") for key, label, _low, _high in WIP_AGES],
+        Column("total", "Total", "int"),
+    ],
+    chart="stacked",
+    chart_label="status",
     chart_series=[key for key, _label, _low, _high in WIP_AGES],
-    summary=[Column("total", "Open orders", "int"), Column("late", "Open 8 days or more",
-                                                           "int")],
+    summary=[Column("total", "Open orders", "int"), Column("late", "Open 8 days or more", "int")],
     description="Repair orders open now (estimate, approved, in progress, completed but not "
-                "invoiced), by status and by age: days since the order was opened. Always as "
-                "of now: the period does not change it.",
-    snapshot=True, compare=False, order=70,
+    "invoiced), by status and by age: days since the order was opened. Always as "
+    "of now: the period does not change it.",
+    snapshot=True,
+    compare=False,
+    order=70,
 )
 def work_in_progress(period):
     """Query: open orders grouped by status, counted per age (conditional counts)."""
@@ -475,8 +736,13 @@ def work_in_progress(period):
         if high is not None:
             condition &= Q(opened_at__gte=since(high))
         ages[key] = Count("id", filter=condition) if condition else Count("id")
-    grouped = {row["status"]: row for row in RepairOrder.objects.filter(
-        status__in=OPEN_STATUSES).order_by().values("status").annotate(**ages)}
+    grouped = {
+        row["status"]: row
+        for row in RepairOrder.objects.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values("status")
+        .annotate(**ages)
+    }
     rows = []
     for status in OPEN_STATUSES:
         row = {"status": RepairOrderStatus(status).label}
@@ -485,27 +751,40 @@ def work_in_progress(period):
         row["total"] = sum(row[key] for key, *_rest in WIP_AGES)
         row["url"] = admin_list("repairs_repairorder", status__exact=status)
         rows.append(row)
-    return Figure(rows=rows, summary={
-        "total": sum(row["total"] for row in rows),
-        "late": sum(row["age_8_plus"] for row in rows),
-    }, url=admin_list("repairs_repairorder"), note=f"As of now ({today.isoformat()})")
+    return Figure(
+        rows=rows,
+        summary={
+            "total": sum(row["total"] for row in rows),
+            "late": sum(row["age_8_plus"] for row in rows),
+        },
+        url=admin_list("repairs_repairorder"),
+        note=f"As of now ({today.isoformat()})",
+    )
 
 
 # --- receivables ------------------------------------------------------------------------------
 
+
 @report(
-    slug="receivables", title="Accounts receivable aging", area="shop", permission=SHOP,
-    columns=[Column("age", "Days since the invoice", "text"), Column("invoices", "Invoices",
-                                                                     "int"),
-             Column("balance", "Balance due", "money")],
-    chart="bar", chart_label="age", chart_series=["balance"],
-    summary=[Column("balance", "Receivables", "money"),
-             Column("over_60", "Over 60 days", "money")],
+    slug="receivables",
+    title="Accounts receivable aging",
+    area="shop",
+    permission=SHOP,
+    columns=[
+        Column("age", "Days since the invoice", "text"),
+        Column("invoices", "Invoices", "int"),
+        Column("balance", "Balance due", "money"),
+    ],
+    chart="bar",
+    chart_label="age",
+    chart_series=["balance"],
+    summary=[Column("balance", "Receivables", "money"), Column("over_60", "Over 60 days", "money")],
     description="What customers owed on the period's last day: each invoice issued by then, "
-                "less the payments received and credit notes issued by then, when something is "
-                "left to pay; by days since the invoice was issued (an invoice is due when "
-                "issued: “current” is the same day).",
-    snapshot=True, order=80,
+    "less the payments received and credit notes issued by then, when something is "
+    "left to pay; by days since the invoice was issued (an invoice is due when "
+    "issued: “current” is the same day).",
+    snapshot=True,
+    order=80,
 )
 def receivables(period):
     """Query: invoices issued by the period's end that may owe something then (order not paid
@@ -515,26 +794,43 @@ def receivables(period):
     end = period.end_at
 
     def paid(model, field):
-        return Coalesce(Subquery(
-            model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": end}).order_by()
-            .values("invoice").annotate(t=Sum("amount")).values("t"), output_field=MONEY),
-            Value(ZERO), output_field=MONEY)
+        return Coalesce(
+            Subquery(
+                model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": end})
+                .order_by()
+                .values("invoice")
+                .annotate(t=Sum("amount"))
+                .values("t"),
+                output_field=MONEY,
+            ),
+            Value(ZERO),
+            output_field=MONEY,
+        )
 
     # Only invoices that may owe something on that day: unpaid now, or paid or credited since
     # (an order is "paid" when nothing is left; what came in after the day was owed on it).
     # (One set of ids, a UNION: an OR of the three made PostgreSQL work out the balance of
     # every invoice ever issued before it looked at the order's status.)
     maybe_owing = (
-        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED).order_by()
-        .values("pk").union(
+        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED)
+        .order_by()
+        .values("pk")
+        .union(
             Payment.objects.filter(received_at__gte=end).order_by().values("invoice"),
             CreditNote.objects.filter(issued_at__gte=end).order_by().values("invoice"),
-            all=True))
-    invoices = (Invoice.objects.filter(pk__in=maybe_owing, issued_at__lt=end)
-                .annotate(due=ExpressionWrapper(
-                    F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
-                    output_field=MONEY))
-                .filter(due__gt=0))
+            all=True,
+        )
+    )
+    invoices = (
+        Invoice.objects.filter(pk__in=maybe_owing, issued_at__lt=end)
+        .annotate(
+            due=ExpressionWrapper(
+                F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
+                output_field=MONEY,
+            )
+        )
+        .filter(due__gt=0)
+    )
 
     def midnight(days_before):
         """The first instant of the day `days_before` days before the period's end."""
@@ -558,34 +854,51 @@ def receivables(period):
         filters = {"issued_at__lt": (midnight(low - 1) if low else end).isoformat()}
         if high is not None:
             filters["issued_at__gte"] = midnight(high).isoformat()
-        rows.append({"age": label, "invoices": totals[f"n{n}"],
-                     "balance": money(totals[f"b{n}"] or ZERO),
-                     "url": admin_list("repairs_invoice", **filters)})
+        rows.append(
+            {
+                "age": label,
+                "invoices": totals[f"n{n}"],
+                "balance": money(totals[f"b{n}"] or ZERO),
+                "url": admin_list("repairs_invoice", **filters),
+            }
+        )
     balance = sum((row["balance"] for row in rows), ZERO)
-    return Figure(rows=rows, summary={
-        "balance": balance, "over_60": sum((row["balance"] for row in rows[3:]), ZERO)},
+    return Figure(
+        rows=rows,
+        summary={"balance": balance, "over_60": sum((row["balance"] for row in rows[3:]), ZERO)},
         url=admin_list("repairs_invoice", issued_at__lt=end.isoformat()),
-        note=f"As of {as_of.isoformat()}")
+        note=f"As of {as_of.isoformat()}",
+    )
 
 
 # --- parts inventory --------------------------------------------------------------------------
 
+
 @report(
-    slug="parts-inventory", title="Parts inventory: value, turns and dead stock", area="shop",
+    slug="parts-inventory",
+    title="Parts inventory: value, turns and dead stock",
+    area="shop",
     permission=SHOP,
-    columns=[Column("category", "Category", "text"), Column("parts", "Parts in stock", "int"),
-             Column("value", "Value at cost", "money"),
-             Column("issued", "Cost issued in the period", "money"),
-             Column("turns", "Turns a year", "decimal"),
-             Column("dead_parts", "Dead stock parts", "int"),
-             Column("dead_value", "Dead stock value", "money")],
-    chart="stacked", chart_label="category", chart_series=["value", "dead_value"],
-    summary=[Column("value", "Inventory value", "money"), Column("turns", "Turns a year",
-                                                                 "decimal"),
-             Column("dead_value", "Dead stock", "money")],
+    columns=[
+        Column("category", "Category", "text"),
+        Column("parts", "Parts in stock", "int"),
+        Column("value", "Value at cost", "money"),
+        Column("issued", "Cost issued in the period", "money"),
+        Column("turns", "Turns a year", "decimal"),
+        Column("dead_parts", "Dead stock parts", "int"),
+        Column("dead_value", "Dead stock value", "money"),
+    ],
+    chart="stacked",
+    chart_label="category",
+    chart_series=["value", "dead_value"],
+    summary=[
+        Column("value", "Inventory value", "money"),
+        Column("turns", "Turns a year", "decimal"),
+        Column("dead_value", "Dead stock", "money"),
+    ],
     description="Value: parts on hand now x their unit cost. Turns: the cost of parts issued "
-                "to repair orders in the period (less returns), per year, ÷ the value. Dead "
-                f"stock: parts on hand with no stock movement for {DEAD_STOCK_DAYS} days.",
+    "to repair orders in the period (less returns), per year, ÷ the value. Dead "
+    f"stock: parts on hand with no stock movement for {DEAD_STOCK_DAYS} days.",
     order=90,
 )
 def parts_inventory(period):
@@ -595,34 +908,57 @@ def parts_inventory(period):
     recent = StockMovement.objects.filter(part=OuterRef("pk"), created_at__gte=cutoff)
     value = F("on_hand") * F("unit_cost")
     dead = Q(dead=True)
-    stock = {row["category"]: row for row in Part.objects.filter(on_hand__gt=0).annotate(
-        dead=~Exists(recent)).order_by().values("category").annotate(
-        parts=Count("id"), value=Sum(value, output_field=MONEY),
-        dead_parts=Count("id", filter=dead),
-        dead_value=Sum(value, filter=dead, output_field=MONEY))}
-    issued = dict(StockMovement.objects.filter(
-        kind__in=[StockMovement.Kind.ISSUE, StockMovement.Kind.RETURN],
-        created_at__gte=period.start_at, created_at__lt=period.end_at)
-        .order_by().values("part__category")
+    stock = {
+        row["category"]: row
+        for row in Part.objects.filter(on_hand__gt=0)
+        .annotate(dead=~Exists(recent))
+        .order_by()
+        .values("category")
+        .annotate(
+            parts=Count("id"),
+            value=Sum(value, output_field=MONEY),
+            dead_parts=Count("id", filter=dead),
+            dead_value=Sum(value, filter=dead, output_field=MONEY),
+        )
+    }
+    issued = dict(
+        StockMovement.objects.filter(
+            kind__in=[StockMovement.Kind.ISSUE, StockMovement.Kind.RETURN],
+            created_at__gte=period.start_at,
+            created_at__lt=period.end_at,
+        )
+        .order_by()
+        .values("part__category")
         .annotate(t=Sum(F("quantity") * F("unit_cost"), output_field=MONEY))
-        .values_list("part__category", "t"))
+        .values_list("part__category", "t")
+    )
     per_year = Decimal(365) / Decimal(period.days)
     rows = []
     for category in sorted(set(stock) | set(issued), key=str.lower):
         row = stock.get(category, {})
         cost = -money(issued.get(category) or ZERO)
         on_hand = money(row.get("value") or ZERO)
-        rows.append({"category": category or "(none)", "parts": row.get("parts", 0),
-                     "value": on_hand, "issued": cost,
-                     "turns": ratio(cost * per_year, on_hand, "0.1"),
-                     "dead_parts": row.get("dead_parts", 0),
-                     "dead_value": money(row.get("dead_value") or ZERO),
-                     "url": admin_list("inventory_part", category__exact=category)})
+        rows.append(
+            {
+                "category": category or "(none)",
+                "parts": row.get("parts", 0),
+                "value": on_hand,
+                "issued": cost,
+                "turns": ratio(cost * per_year, on_hand, "0.1"),
+                "dead_parts": row.get("dead_parts", 0),
+                "dead_value": money(row.get("dead_value") or ZERO),
+                "url": admin_list("inventory_part", category__exact=category),
+            }
+        )
     value_total = sum((row["value"] for row in rows), ZERO)
     issued_total = sum((row["issued"] for row in rows), ZERO)
-    return Figure(rows=rows, summary={
-        "value": value_total, "turns": ratio(issued_total * per_year, value_total, "0.1"),
-        "dead_value": sum((row["dead_value"] for row in rows), ZERO)},
-        url=admin_list("inventory_part"), note="Value and dead stock as of now")
-
-
+    return Figure(
+        rows=rows,
+        summary={
+            "value": value_total,
+            "turns": ratio(issued_total * per_year, value_total, "0.1"),
+            "dead_value": sum((row["dead_value"] for row in rows), ZERO),
+        },
+        url=admin_list("inventory_part"),
+        note="Value and dead stock as of now",
+    )

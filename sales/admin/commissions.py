@@ -25,12 +25,27 @@ class CommissionAdmin(CarshopModelAdmin):
     """Read-only: commissions are recorded by delivering and unwinding deals. A salesperson sees
     their own; a manager (sales.view_all_commissions) sees everyone's."""
 
-    list_display = ("date_column", "salesperson", "deal_column", "kind", "gross_column",
-                    "amount_column")
+    list_display = (
+        "date_column",
+        "salesperson",
+        "deal_column",
+        "kind",
+        "gross_column",
+        "amount_column",
+    )
     list_select_related = ("salesperson", "deal")
     search_fields = ("deal__buyer__display_name", "deal__stock_unit__stock_number")
-    fields = ("recorded_at", "salesperson", "deal", "kind", "plan_name", "gross", "rate",
-              "minimum", "amount")
+    fields = (
+        "recorded_at",
+        "salesperson",
+        "deal",
+        "kind",
+        "plan_name",
+        "gross",
+        "rate",
+        "minimum",
+        "amount",
+    )
     readonly_fields = fields
     date_hierarchy = "recorded_at"
 
@@ -46,8 +61,9 @@ class CommissionAdmin(CarshopModelAdmin):
 
     @admin.display(description="Deal", ordering="deal")
     def deal_column(self, obj):
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:sales_deal_change", args=[obj.deal_id]), obj.deal)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:sales_deal_change", args=[obj.deal_id]), obj.deal
+        )
 
     @admin.display(description="Gross", ordering="gross")
     def gross_column(self, obj):

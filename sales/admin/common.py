@@ -19,22 +19,42 @@ def amount_text(value):
     return "—" if value is None else f"{value:,.2f}"
 
 
-def run_action(modeladmin, request, queryset, *, title, explanation, submit_label, apply,
-               form_class=ConfirmForm, done="{count} done."):
+def run_action(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    title,
+    explanation,
+    submit_label,
+    apply,
+    form_class=ConfirmForm,
+    done="{count} done.",
+):
     """An action that first asks (a reason, a price, or just a confirmation), then calls `apply`
     for each selected object and reports each refusal with its message."""
     form = form_class(request.POST if request.POST.get("apply") else None)
     if form.is_bound and form.is_valid():
-        run_for_each(modeladmin, request, queryset, lambda obj: apply(obj, **form.cleaned_data),
-                     summary=lambda applied: done.format(count=len(applied)))
+        run_for_each(
+            modeladmin,
+            request,
+            queryset,
+            lambda obj: apply(obj, **form.cleaned_data),
+            summary=lambda applied: done.format(count=len(applied)),
+        )
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": title, "explanation": explanation, "submit_label": submit_label,
-        "objects": list(queryset), "form": form, "opts": modeladmin.model._meta,
+        "title": title,
+        "explanation": explanation,
+        "submit_label": submit_label,
+        "objects": list(queryset),
+        "form": form,
+        "opts": modeladmin.model._meta,
         "action_name": request.POST.get("action"),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "back_url": request.get_full_path(), "media": modeladmin.media + form.media,
+        "back_url": request.get_full_path(),
+        "media": modeladmin.media + form.media,
     }
     return TemplateResponse(request, ACTION_FORM_TEMPLATE, context)
 
@@ -47,6 +67,9 @@ def aging_threshold(request):
 
 
 def salespeople():
-    return (User.objects.filter(is_active=True, is_staff=True)
-            .filter(Q(groups__name__in=[roles.SALESPERSON, roles.MANAGER]) | Q(is_superuser=True))
-            .distinct().order_by("first_name", "last_name", "username"))
+    return (
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(Q(groups__name__in=[roles.SALESPERSON, roles.MANAGER]) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

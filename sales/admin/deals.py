@@ -1,6 +1,5 @@
 """Deals: terms while a draft, the steps of the sale, payments and refunds, the figures."""
 
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -63,8 +62,15 @@ class DraftOnlyInline(EditableWhileParentAllows, admin.TabularInline):
 class TradeInInline(DraftOnlyInline):
     model = TradeIn
     formset = PrefetchedInlineFormSet  # the trade-ins the deal's figures were computed from
-    fields = ("vehicle", "odometer", "allowance", "payoff", "payoff_lender",
-              "actual_cash_value", "stock_unit_link")
+    fields = (
+        "vehicle",
+        "odometer",
+        "allowance",
+        "payoff",
+        "payoff_lender",
+        "actual_cash_value",
+        "stock_unit_link",
+    )
     readonly_fields = ("stock_unit_link",)
     autocomplete_fields = ("vehicle",)
 
@@ -75,9 +81,11 @@ class TradeInInline(DraftOnlyInline):
     def stock_unit_link(self, obj):
         if obj.stock_unit_id is None:
             return "On delivery"
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:inventory_stockunit_change", args=[obj.stock_unit_id]),
-                           obj.stock_unit.stock_number)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:inventory_stockunit_change", args=[obj.stock_unit_id]),
+            obj.stock_unit.stock_number,
+        )
 
 
 class DealAddonInline(DraftOnlyInline):
@@ -157,18 +165,26 @@ DEAL_STEPS = {
     # name: (label, service call, needs a reason, permission)
     "sign": ("Sign", lambda deal, **_: services.sign_deal(deal), False, "change"),
     "deliver": ("Deliver", lambda deal, **_: services.deliver_deal(deal), False, "change"),
-    "cancel": ("Cancel", lambda deal, reason: services.cancel_deal(deal, reason=reason), True,
-               "change"),
-    "unwind": ("Unwind", lambda deal, reason: services.unwind_deal(deal, reason=reason), True,
-               "unwind"),
+    "cancel": (
+        "Cancel",
+        lambda deal, reason: services.cancel_deal(deal, reason=reason),
+        True,
+        "change",
+    ),
+    "unwind": (
+        "Unwind",
+        lambda deal, reason: services.unwind_deal(deal, reason=reason),
+        True,
+        "unwind",
+    ),
 }
 STEP_EXPLANATIONS = {
     "sign": "The buyer signed: the figures are frozen and the stock unit is reserved.",
     "deliver": "The buyer takes the car: the unit is sold, trade-ins enter stock at their actual "
-               "cash value, the gross is frozen and the commission recorded.",
+    "cash value, the gross is frozen and the commission recorded.",
     "cancel": "The deal falls through; a reserved unit goes back on sale.",
     "unwind": "The sale is taken back: the unit returns to stock, trade-ins go back to their "
-              "owner and the commission is charged back.",
+    "owner and the commission is charged back.",
 }
 
 
@@ -176,33 +192,73 @@ STEP_EXPLANATIONS = {
 class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     export_resource_class = DealResource
     form = DealForm
-    list_display = ("number_column", "unit_column", "buyer", "salesperson", "price_column",
-                    "gross_column", "date_column")
+    list_display = (
+        "number_column",
+        "unit_column",
+        "buyer",
+        "salesperson",
+        "price_column",
+        "gross_column",
+        "date_column",
+    )
     list_display_links = ("number_column", "unit_column")
-    list_filter = ("status", ("salesperson", IndexedRelatedOnlyListFilter), "delivered_at",
-                   "lead__source")
+    list_filter = (
+        "status",
+        ("salesperson", IndexedRelatedOnlyListFilter),
+        "delivered_at",
+        "lead__source",
+    )
     list_select_related = ("stock_unit__vehicle", "buyer", "salesperson")
-    search_fields = ("buyer__display_name", "co_buyer__display_name", "buyer__phone",
-                     "stock_unit__stock_number")
+    search_fields = (
+        "buyer__display_name",
+        "co_buyer__display_name",
+        "buyer__phone",
+        "stock_unit__stock_number",
+    )
     search_help_text = "Deal number (D-123), buyer, stock number or VIN."
     autocomplete_fields = ("stock_unit", "buyer", "co_buyer", "lead")
-    inlines = (TradeInInline, DealAddonInline, DealPaymentInline, DealRefundInline,
-               CommissionInline)
+    inlines = (
+        TradeInInline,
+        DealAddonInline,
+        DealPaymentInline,
+        DealRefundInline,
+        CommissionInline,
+    )
     actions = tuple(workflow.STEPS)
     fieldsets = (
         (None, {"fields": ("status", "stock_unit", "buyer", "co_buyer", "salesperson", "lead")}),
-        ("Price", {"fields": ("sale_price", "documentation_fee", "registration_fee",
-                              "down_payment")}),
+        (
+            "Price",
+            {"fields": ("sale_price", "documentation_fee", "registration_fee", "down_payment")},
+        ),
         ("Financing", {"fields": ("lender", "apr", "term_months", "finance_reserve")}),
         ("Figures", {"fields": ("figures_panel",)}),
         ("History", {"fields": ("signed_at", "delivered_at", "closed_at", "close_reason")}),
         ("Notes", {"fields": ("notes",)}),
     )
-    readonly_fields = ("status", "figures_panel", "signed_at", "delivered_at", "closed_at",
-                       "close_reason")
-    terms_fields = ("stock_unit", "buyer", "co_buyer", "salesperson", "lead", "sale_price",
-                    "documentation_fee", "registration_fee", "down_payment", "lender", "apr",
-                    "term_months", "finance_reserve")
+    readonly_fields = (
+        "status",
+        "figures_panel",
+        "signed_at",
+        "delivered_at",
+        "closed_at",
+        "close_reason",
+    )
+    terms_fields = (
+        "stock_unit",
+        "buyer",
+        "co_buyer",
+        "salesperson",
+        "lead",
+        "sale_price",
+        "documentation_fee",
+        "registration_fee",
+        "down_payment",
+        "lender",
+        "apr",
+        "term_months",
+        "finance_reserve",
+    )
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -220,9 +276,12 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     def get_changeform_initial_data(self, request):
         shop = ShopSettings.current()
-        return {"salesperson": request.user.pk, "documentation_fee": shop.documentation_fee,
-                "registration_fee": shop.registration_fee,
-                **super().get_changeform_initial_data(request)}
+        return {
+            "salesperson": request.user.pk,
+            "documentation_fee": shop.documentation_fee,
+            "registration_fee": shop.registration_fee,
+            **super().get_changeform_initial_data(request),
+        }
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "salesperson":
@@ -247,14 +306,16 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             # Only customers who are on a deal: a common surname matches hundreds of customers,
             # most of whom never bought a car, and the deals of the few who did are then found
             # through the buyer and co-buyer indexes rather than by reading every deal.
-            on_a_deal = (Exists(Deal.objects.filter(buyer=OuterRef("pk")))
-                         | Exists(Deal.objects.filter(co_buyer=OuterRef("pk"))))
+            on_a_deal = Exists(Deal.objects.filter(buyer=OuterRef("pk"))) | Exists(
+                Deal.objects.filter(co_buyer=OuterRef("pk"))
+            )
             buyers = ids_or_subquery(Customer.objects.search(term).filter(on_a_deal))
             condition |= Q(buyer__in=buyers) | Q(co_buyer__in=buyers)
         if digits:
             vehicles = ids_or_subquery(Vehicle.objects.search(term, owners=False))
-            units = StockUnit.objects.filter(Q(stock_number__icontains=term)
-                                             | Q(vehicle__in=vehicles))
+            units = StockUnit.objects.filter(
+                Q(stock_number__icontains=term) | Q(vehicle__in=vehicles)
+            )
             condition |= Q(stock_unit__in=ids_or_subquery(units))
         return queryset.filter(condition), False
 
@@ -271,13 +332,29 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             return super().save_formset(request, form, formset, change)
         for row in formset.save(commit=False):
             if isinstance(row, DealPayment):
-                run_service(self, request, services.record_payment, form.instance,
-                            amount=row.amount, method=row.method, reference=row.reference,
-                            received_at=row.received_at, user=request.user)
+                run_service(
+                    self,
+                    request,
+                    services.record_payment,
+                    form.instance,
+                    amount=row.amount,
+                    method=row.method,
+                    reference=row.reference,
+                    received_at=row.received_at,
+                    user=request.user,
+                )
             else:
-                run_service(self, request, services.record_refund, form.instance,
-                            amount=row.amount, method=row.method, reference=row.reference,
-                            refunded_at=row.refunded_at, user=request.user)
+                run_service(
+                    self,
+                    request,
+                    services.record_refund,
+                    form.instance,
+                    amount=row.amount,
+                    method=row.method,
+                    reference=row.reference,
+                    refunded_at=row.refunded_at,
+                    user=request.user,
+                )
         return None
 
     def get_object(self, request, object_id, from_field=None):
@@ -286,17 +363,20 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         cached = getattr(request, "_carshop_deal", None)
         if cached is not None and cached[0] == object_id:
             return cached[1]
-        queryset = (self.get_queryset(request)
-                    .select_related("stock_unit__vehicle", "buyer", "co_buyer", "salesperson",
-                                    "lead__customer")
-                    .prefetch_related(
-                        Prefetch("trade_ins", queryset=TradeIn.objects.select_related(
-                            "vehicle", "stock_unit")),
-                        "addons",
-                        Prefetch("payments", queryset=DealPayment.objects.select_related(
-                            "received_by")),
-                        Prefetch("refunds", queryset=DealRefund.objects.select_related(
-                            "refunded_by"))))
+        queryset = (
+            self.get_queryset(request)
+            .select_related(
+                "stock_unit__vehicle", "buyer", "co_buyer", "salesperson", "lead__customer"
+            )
+            .prefetch_related(
+                Prefetch(
+                    "trade_ins", queryset=TradeIn.objects.select_related("vehicle", "stock_unit")
+                ),
+                "addons",
+                Prefetch("payments", queryset=DealPayment.objects.select_related("received_by")),
+                Prefetch("refunds", queryset=DealRefund.objects.select_related("refunded_by")),
+            )
+        )
         try:
             deal = queryset.get(pk=object_id)
         except (Deal.DoesNotExist, ValueError, TypeError):
@@ -308,20 +388,28 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         deal = self.get_object(request, object_id)
         steps = []
         if deal is not None:
-            steps = [{"name": name, "label": DEAL_STEPS[name][0]}
-                     for name in workflow.steps_from(deal.status)
-                     if self._may(request, DEAL_STEPS[name][3])]
-        return super().change_view(request, object_id, form_url,
-                                   {"deal_steps": steps, **(extra_context or {})})
+            steps = [
+                {"name": name, "label": DEAL_STEPS[name][0]}
+                for name in workflow.steps_from(deal.status)
+                if self._may(request, DEAL_STEPS[name][3])
+            ]
+        return super().change_view(
+            request, object_id, form_url, {"deal_steps": steps, **(extra_context or {})}
+        )
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("<path:object_id>/buyers-order/",
-                 self.admin_site.admin_view(self.buyers_order_view),
-                 name="{}_{}_buyers_order".format(*info)),
-            path("<path:object_id>/step/<slug:step>/",
-                 self.admin_site.admin_view(self.step_view), name="{}_{}_step".format(*info)),
+            path(
+                "<path:object_id>/buyers-order/",
+                self.admin_site.admin_view(self.buyers_order_view),
+                name="{}_{}_buyers_order".format(*info),
+            ),
+            path(
+                "<path:object_id>/step/<slug:step>/",
+                self.admin_site.admin_view(self.step_view),
+                name="{}_{}_step".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -331,13 +419,16 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             raise Http404("No such deal.")
         if not self.has_view_permission(request, deal):
             raise PermissionDenied
-        deal = Deal.objects.select_related("buyer", "co_buyer", "salesperson",
-                                           "stock_unit__vehicle").get(pk=deal.pk)
+        deal = Deal.objects.select_related(
+            "buyer", "co_buyer", "salesperson", "stock_unit__vehicle"
+        ).get(pk=deal.pk)
         context = {
-            "deal": deal, "shop": ShopSettings.current(),
+            "deal": deal,
+            "shop": ShopSettings.current(),
             "f": services.figures(deal, unit_cost=0),
             "trade_ins": list(deal.trade_ins.select_related("vehicle")),
-            "addons": list(deal.addons.all()), "paid": services.payments_received(deal),
+            "addons": list(deal.addons.all()),
+            "paid": services.payments_received(deal),
             "order_date": (deal.signed_at or timezone.now()),
         }
         return TemplateResponse(request, "sales/buyers_order.html", context)
@@ -355,23 +446,34 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         if form.is_bound and form.is_valid():
             ran, _ = run_service(self, request, call, deal, **form.cleaned_data)
             if ran:
-                self.message_user(request, f"{deal.number} is now "
-                                           f"{deal.get_status_display().lower()}.",
-                                  messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"{deal.number} is now {deal.get_status_display().lower()}.",
+                    messages.SUCCESS,
+                )
                 self._remind_of_money_held(request, deal)
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{label} {deal.number}", "explanation": STEP_EXPLANATIONS[step],
-            "submit_label": label, "objects": [deal], "form": form, "opts": self.opts,
-            "back_url": change_url, "media": self.media + form.media,
+            "title": f"{label} {deal.number}",
+            "explanation": STEP_EXPLANATIONS[step],
+            "submit_label": label,
+            "objects": [deal],
+            "form": form,
+            "opts": self.opts,
+            "back_url": change_url,
+            "media": self.media + form.media,
         }
         return TemplateResponse(request, ACTION_FORM_TEMPLATE, context)
 
     def _remind_of_money_held(self, request, deal):
         if deal.status in services.REFUNDABLE and (held := services.money_held(deal)) > 0:
-            self.message_user(request, f"{deal.number} holds {held:,.2f} of the buyer's money: "
-                                       "record the refund under Refunds.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{deal.number} holds {held:,.2f} of the buyer's money: "
+                "record the refund under Refunds.",
+                messages.WARNING,
+            )
 
     def _may(self, request, perm):
         return request.user.has_perm(f"sales.{perm}_deal")
@@ -386,11 +488,17 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             call(deal, **data)
             self._remind_of_money_held(request, deal)
 
-        return run_action(self, request, queryset,
-                          form_class=ReasonForm if needs_reason else ConfirmForm,
-                          title=f"{label} deals", explanation=STEP_EXPLANATIONS[step],
-                          submit_label=label, apply=apply,
-                          done="{count} deal(s): " + label.lower() + " done.")
+        return run_action(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm if needs_reason else ConfirmForm,
+            title=f"{label} deals",
+            explanation=STEP_EXPLANATIONS[step],
+            submit_label=label,
+            apply=apply,
+            done="{count} deal(s): " + label.lower() + " done.",
+        )
 
     @admin.action(description="Sign…", permissions=["change"])
     def sign(self, request, queryset):
@@ -414,8 +522,9 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     @admin.display(description="Stock unit", ordering="stock_unit__stock_number")
     def unit_column(self, obj):
-        return format_html("{}<br><small>{}</small>", obj.stock_unit.stock_number,
-                           obj.stock_unit.vehicle_label)
+        return format_html(
+            "{}<br><small>{}</small>", obj.stock_unit.stock_number, obj.stock_unit.vehicle_label
+        )
 
     @admin.display(description="Sale price", ordering="sale_price")
     def price_column(self, obj):
@@ -427,11 +536,16 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     @admin.display(description="Date", ordering="signed_at")
     def date_column(self, obj):
-        moment, what = ((obj.delivered_at, "delivered") if obj.delivered_at
-                        else (obj.signed_at, "signed") if obj.signed_at
-                        else (obj.created_at, "written up"))
-        return format_html("{}<br><small>{}</small>",
-                           timezone.localtime(moment).date().isoformat(), what)
+        moment, what = (
+            (obj.delivered_at, "delivered")
+            if obj.delivered_at
+            else (obj.signed_at, "signed")
+            if obj.signed_at
+            else (obj.created_at, "written up")
+        )
+        return format_html(
+            "{}<br><small>{}</small>", timezone.localtime(moment).date().isoformat(), what
+        )
 
     @admin.display(description="Figures")
     def figures_panel(self, obj):
@@ -442,21 +556,33 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         received = sum((payment.amount for payment in obj.payments.all()), ZERO)
         refunded = sum((refund.amount for refund in obj.refunds.all()), ZERO)
         rows = [
-            ("Sale price", f.sale_price), ("Add-ons", f.addons), ("Fees", f.fees),
+            ("Sale price", f.sale_price),
+            ("Add-ons", f.addons),
+            ("Fees", f.fees),
             (f"Sales tax ({obj.sales_tax_rate:.3f}% on {f.taxable_amount:,.2f})", f.sales_tax),
-            ("Total price", f.total_price), ("Trade-in allowance", f.trade_allowance),
-            ("Trade-in payoff", f.trade_payoff), ("Down payment", f.down_payment),
-            ("Amount financed", f.amount_financed), ("Monthly payment", f.monthly_payment),
+            ("Total price", f.total_price),
+            ("Trade-in allowance", f.trade_allowance),
+            ("Trade-in payoff", f.trade_payoff),
+            ("Down payment", f.down_payment),
+            ("Amount financed", f.amount_financed),
+            ("Monthly payment", f.monthly_payment),
             ("Cash due from buyer", f.cash_due),
             ("Payments received", received),
-            *((("Refunded", refunded), ("Held for the buyer", received - refunded))
-              if refunded or obj.status in services.REFUNDABLE else ()),
-            ("Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
-             obj.unit_cost if obj.unit_cost is not None else f.unit_cost),
+            *(
+                (("Refunded", refunded), ("Held for the buyer", received - refunded))
+                if refunded or obj.status in services.REFUNDABLE
+                else ()
+            ),
+            (
+                "Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
+                obj.unit_cost if obj.unit_cost is not None else f.unit_cost,
+            ),
             ("Trade over-allowance", f.trade_over_allowance),
             ("Front gross", obj.front_gross if obj.front_gross is not None else f.front_gross),
             ("Back gross", obj.back_gross if obj.back_gross is not None else f.back_gross),
             ("Total gross", obj.total_gross if obj.total_gross is not None else f.total_gross),
         ]
-        return render_to_string("admin/sales/deal/figures.html", {
-            "rows": [(label, amount_text(value)) for label, value in rows]})
+        return render_to_string(
+            "admin/sales/deal/figures.html",
+            {"rows": [(label, amount_text(value)) for label, value in rows]},
+        )

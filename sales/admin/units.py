@@ -41,8 +41,11 @@ class AgingFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         threshold = aging_threshold(request)
-        return [("fresh", "30 days or less"), ("aging", f"31 to {threshold} days"),
-                ("aged", f"over {threshold} days")]
+        return [
+            ("fresh", "30 days or less"),
+            ("aging", f"31 to {threshold} days"),
+            ("aged", f"over {threshold} days"),
+        ]
 
     def queryset(self, request, queryset):
         today = timezone.localdate()
@@ -51,8 +54,10 @@ class AgingFilter(admin.SimpleListFilter):
         if self.value() == "fresh":
             return in_stock.filter(acquired_on__gte=today - timedelta(days=30))
         if self.value() == "aging":
-            return in_stock.filter(acquired_on__lt=today - timedelta(days=30),
-                                   acquired_on__gte=today - timedelta(days=threshold))
+            return in_stock.filter(
+                acquired_on__lt=today - timedelta(days=30),
+                acquired_on__gte=today - timedelta(days=threshold),
+            )
         if self.value() == "aged":
             return in_stock.filter(StockUnit.aged_on(today, threshold))
         return queryset
@@ -62,14 +67,12 @@ class StockUnitCostInline(admin.TabularInline):
     model = StockUnitCost
     formset = PrefetchedInlineFormSet  # the costs the page's cost breakdown loaded
     extra = 0
-    fields = ("kind", "description", "vendor", "receipt_number", "receipt", "amount",
-              "incurred_on")
+    fields = ("kind", "description", "vendor", "receipt_number", "receipt", "amount", "incurred_on")
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         # One line per receipt, even on a laptop screen.
-        widths = {"description": "9em", "vendor": "9em", "receipt_number": "7em",
-                  "amount": "6em"}
+        widths = {"description": "9em", "vendor": "9em", "receipt_number": "7em", "amount": "6em"}
         if db_field.name in widths:
             field.widget.attrs["style"] = f"width: {widths[db_field.name]}"
         return field
@@ -93,8 +96,16 @@ class StockUnitPhotoInline(admin.TabularInline):
 class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     export_resource_class = StockUnitResource
     form = StockUnitForm
-    list_display = ("stock_number", "photo", "vehicle_column", "status", "days_column",
-                    "price_column", "total_cost_column", "title_status")
+    list_display = (
+        "stock_number",
+        "photo",
+        "vehicle_column",
+        "status",
+        "days_column",
+        "price_column",
+        "total_cost_column",
+        "title_status",
+    )
     list_display_links = ("stock_number", "vehicle_column")
     list_filter = ("status", AgingFilter, "source", "title_status")
     list_select_related = ("vehicle",)
@@ -104,16 +115,24 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     autocomplete_fields = ("vehicle",)
     inlines = (StockUnitCostInline, StockUnitPhotoInline)
     actions = ("start_reconditioning", "make_available", "wholesale")
-    readonly_fields = ("status", "days_in_stock", "available_on", "disposed_on",
-                       "wholesale_price", "cost_breakdown", "deals_list")
+    readonly_fields = (
+        "status",
+        "days_in_stock",
+        "available_on",
+        "disposed_on",
+        "wholesale_price",
+        "cost_breakdown",
+        "deals_list",
+    )
     fieldsets = (
         (None, {"fields": ("stock_number", "vehicle", "status", "title_status")}),
-        ("Acquisition", {"fields": ("source", "acquired_from", "acquired_on",
-                                    "acquisition_cost")}),
+        ("Acquisition", {"fields": ("source", "acquired_from", "acquired_on", "acquisition_cost")}),
         ("Pricing", {"fields": ("asking_price", "internet_price")}),
         ("Cost", {"fields": ("cost_breakdown",)}),
-        ("Time on the lot", {"fields": ("days_in_stock", "available_on", "disposed_on",
-                                        "wholesale_price")}),
+        (
+            "Time on the lot",
+            {"fields": ("days_in_stock", "available_on", "disposed_on", "wholesale_price")},
+        ),
         ("Deals", {"fields": ("deals_list",)}),
         ("Notes", {"fields": ("notes",)}),
     )
@@ -123,7 +142,8 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     def get_queryset(self, request):
         main_photo = StockUnitPhoto.objects.filter(unit=OuterRef("pk"), is_main=True).values(
-            "image")[:1]
+            "image"
+        )[:1]
         queryset = services.with_cost_totals(super().get_queryset(request))
         return queryset.annotate(
             main_photo=Subquery(main_photo),
@@ -145,14 +165,21 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         if obj is not None and not obj.in_stock:
             # It left the lot: what it cost and was priced at is history (its deal's gross
             # was computed from it).
-            fields += ["source", "acquired_from", "acquired_on", "acquisition_cost",
-                       "asking_price", "internet_price"]
+            fields += [
+                "source",
+                "acquired_from",
+                "acquired_on",
+                "acquisition_cost",
+                "asking_price",
+                "internet_price",
+            ]
         return fields
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: nothing to show about costs, time or deals yet
-            return [fs for fs in self.fieldsets if fs[0] not in ("Cost", "Time on the lot",
-                                                                 "Deals")]
+            return [
+                fs for fs in self.fieldsets if fs[0] not in ("Cost", "Time on the lot", "Deals")
+            ]
         return self.fieldsets
 
     def get_search_results(self, request, queryset, search_term):
@@ -167,10 +194,13 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             vehicles = Vehicle.objects.search(word, owners=False)
             if word.isalpha():
                 vehicles = Vehicle.objects.filter(
-                    Q(pk__in=vehicles.values("pk")) | Q(make__icontains=word)
-                    | Q(model__icontains=word))
-            queryset = queryset.filter(Q(stock_number__icontains=word)
-                                       | Q(vehicle__in=ids_or_subquery(vehicles)))
+                    Q(pk__in=vehicles.values("pk"))
+                    | Q(make__icontains=word)
+                    | Q(model__icontains=word)
+                )
+            queryset = queryset.filter(
+                Q(stock_number__icontains=word) | Q(vehicle__in=ids_or_subquery(vehicles))
+            )
         return queryset, False
 
     def save_model(self, request, obj, form, change):
@@ -193,8 +223,14 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             photos = formset.save(commit=False)
             for photo in formset.deleted_objects:
                 photo.delete()
-            main = next((f.instance for f in formset.forms if f.cleaned_data.get("is_main")
-                         and not f.cleaned_data.get("DELETE")), None)
+            main = next(
+                (
+                    f.instance
+                    for f in formset.forms
+                    if f.cleaned_data.get("is_main") and not f.cleaned_data.get("DELETE")
+                ),
+                None,
+            )
             # Saved as normal photos first, so two main photos never exist even for a moment.
             for photo in photos:
                 photo.is_main = False
@@ -209,8 +245,9 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     def photo(self, obj):
         if not obj.main_photo:
             return ""
-        return format_html('<img src="{}" alt="" style="height:36px">',
-                           default_storage.url(obj.main_photo))
+        return format_html(
+            '<img src="{}" alt="" style="height:36px">', default_storage.url(obj.main_photo)
+        )
 
     @admin.display(description="Vehicle", ordering="vehicle__make")
     def vehicle_column(self, obj):
@@ -220,8 +257,11 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     def days_column(self, obj):
         days = obj.days_in_stock()
         if obj.is_aged(obj.aging_threshold):
-            return format_html('<strong class="aged" style="color:#ba2121" title="Over {} days">'
-                               '{} ⚠</strong>', obj.aging_threshold, days)
+            return format_html(
+                '<strong class="aged" style="color:#ba2121" title="Over {} days">{} ⚠</strong>',
+                obj.aging_threshold,
+                days,
+            )
         return days
 
     @admin.display(description="Asking price", ordering="asking_price")
@@ -230,9 +270,13 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     @admin.display(description="Total cost", ordering="total_cost")
     def total_cost_column(self, obj):
-        return format_html('<span title="acquisition {} + other {} + reconditioning {}">{}</span>',
-                           amount_text(obj.acquisition_cost), amount_text(obj.other_costs),
-                           amount_text(obj.reconditioning), amount_text(obj.total_cost))
+        return format_html(
+            '<span title="acquisition {} + other {} + reconditioning {}">{}</span>',
+            amount_text(obj.acquisition_cost),
+            amount_text(obj.other_costs),
+            amount_text(obj.reconditioning),
+            amount_text(obj.total_cost),
+        )
 
     @admin.display(description="Days in stock")
     def days_in_stock(self, obj):
@@ -245,17 +289,34 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         costs = services.UnitCosts(
             acquisition=obj.acquisition_cost,
             other=sum((cost.amount for cost in obj.costs.all()), ZERO),
-            repair_orders=services.reconditioning_orders(obj))
+            repair_orders=services.reconditioning_orders(obj),
+        )
         rows = [{"label": "Acquisition", "amount": amount_text(costs.acquisition)}]
-        rows += [{"label": cost.get_kind_display(), "detail": cost.description or cost.vendor,
-                  "amount": amount_text(cost.amount)} for cost in obj.costs.all()]
-        rows += [{"order": line.repair_order,
-                  "detail": f"{line.repair_order.get_status_display()}: parts "
-                            f"{amount_text(line.parts)}, labor {amount_text(line.labor)}",
-                  "amount": amount_text(line.total)} for line in costs.repair_orders]
-        return render_to_string("admin/sales/stockunit/cost_breakdown.html", {
-            "rows": rows, "reconditioning": amount_text(costs.reconditioning),
-            "total": amount_text(costs.total)})
+        rows += [
+            {
+                "label": cost.get_kind_display(),
+                "detail": cost.description or cost.vendor,
+                "amount": amount_text(cost.amount),
+            }
+            for cost in obj.costs.all()
+        ]
+        rows += [
+            {
+                "order": line.repair_order,
+                "detail": f"{line.repair_order.get_status_display()}: parts "
+                f"{amount_text(line.parts)}, labor {amount_text(line.labor)}",
+                "amount": amount_text(line.total),
+            }
+            for line in costs.repair_orders
+        ]
+        return render_to_string(
+            "admin/sales/stockunit/cost_breakdown.html",
+            {
+                "rows": rows,
+                "reconditioning": amount_text(costs.reconditioning),
+                "total": amount_text(costs.total),
+            },
+        )
 
     @admin.display(description="Deals")
     def deals_list(self, obj):
@@ -275,15 +336,26 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         self._move(request, queryset, StockUnit.Status.AVAILABLE)
 
     def _move(self, request, queryset, status):
-        run_for_each(self, request, queryset, lambda unit: lot_services.move_unit(unit, status),
-                     summary=lambda done: f"{len(done)} stock unit(s) now "
-                                          f"{StockUnit.Status(status).label.lower()}.")
+        run_for_each(
+            self,
+            request,
+            queryset,
+            lambda unit: lot_services.move_unit(unit, status),
+            summary=lambda done: (
+                f"{len(done)} stock unit(s) now {StockUnit.Status(status).label.lower()}."
+            ),
+        )
 
     @admin.action(description="Wholesale…", permissions=["change"])
     def wholesale(self, request, queryset):
         return run_action(
-            self, request, queryset, form_class=WholesaleForm, title="Wholesale stock units",
+            self,
+            request,
+            queryset,
+            form_class=WholesaleForm,
+            title="Wholesale stock units",
             explanation="These units leave the lot to another dealer or an auction.",
-            submit_label="Wholesale", done="{count} unit(s) wholesaled.",
+            submit_label="Wholesale",
+            done="{count} unit(s) wholesaled.",
             apply=lambda unit, price: lot_services.wholesale_unit(unit, price),
         )

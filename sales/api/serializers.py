@@ -24,36 +24,87 @@ class LeadSerializer(RowSerializerMixin, CarshopModelSerializer):
 
     stock_unit = StrictPrimaryKeyRelatedField(
         queryset=StockUnit.objects.filter(status=StockUnit.Status.AVAILABLE),
-        help_text="The listing's id (`/api/v1/listings/`); the car must still be for sale.")
-    first_name = StrictCharField(source="customer.first_name", max_length=80, required=False,
-                                 allow_blank=True, default="")
-    last_name = StrictCharField(source="customer.last_name", max_length=80, required=False,
-                                allow_blank=True, default="",
-                                help_text="A first or a last name is needed.")
-    email = StrictEmailField(source="customer.email", max_length=254, required=False,
-                             allow_blank=True, default="",
-                             help_text="An email address or a phone number is needed.")
+        help_text="The listing's id (`/api/v1/listings/`); the car must still be for sale.",
+    )
+    first_name = StrictCharField(
+        source="customer.first_name", max_length=80, required=False, allow_blank=True, default=""
+    )
+    last_name = StrictCharField(
+        source="customer.last_name",
+        max_length=80,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A first or a last name is needed.",
+    )
+    email = StrictEmailField(
+        source="customer.email",
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="An email address or a phone number is needed.",
+    )
     phone = StrictCharField(
-        source="customer.phone", max_length=32, required=False, allow_blank=True, default="",
-        validators=[RegexValidator(PHONE_PATTERN, "Enter a phone number: 7 to 15 digits, "
-                                                  "e.g. +1 217 555 0100.")],
+        source="customer.phone",
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[
+            RegexValidator(
+                PHONE_PATTERN, "Enter a phone number: 7 to 15 digits, e.g. +1 217 555 0100."
+            )
+        ],
         help_text="7 to 15 digits, with an optional leading + and spaces, dots, dashes or "
-                  "brackets between them.")
-    message = StrictCharField(max_length=4000, required=False, allow_blank=True, default="",
-                              help_text="What the buyer wrote.")
-    source_reference = StrictCharField(max_length=80, required=False, allow_blank=True,
-                                       default="", help_text="Your own id for this lead.")
+        "brackets between them.",
+    )
+    message = StrictCharField(
+        max_length=4000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What the buyer wrote.",
+    )
+    source_reference = StrictCharField(
+        max_length=80,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your own id for this lead.",
+    )
 
     class Meta:
         model = Lead
-        fields = ["id", "stock_unit", "first_name", "last_name", "email", "phone", "message",
-                  "source_reference", "status", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "stock_unit",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "message",
+            "source_reference",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
     # List pages: built from .values() rows (core/api/rows.py).
-    row_values = ["id", "stock_unit", "customer__first_name", "customer__last_name",
-                  "customer__email", "customer__phone", "message", "source_reference", "status",
-                  "created_at", "updated_at"]
+    row_values = [
+        "id",
+        "stock_unit",
+        "customer__first_name",
+        "customer__last_name",
+        "customer__email",
+        "customer__phone",
+        "message",
+        "source_reference",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
 
     def represent_row(self, row, f):
         return {

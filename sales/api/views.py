@@ -19,14 +19,21 @@ from sales.models import Lead
     create=extend_schema(
         summary="Post a lead for a car for sale",
         description="Creates the lead (status `new`) for a salesperson to follow up. Send an "
-                    "`Idempotency-Key` so that a retry after a lost answer creates nothing "
-                    "new. You receive `lead.updated` when its status changes."),
+        "`Idempotency-Key` so that a retry after a lost answer creates nothing "
+        "new. You receive `lead.updated` when its status changes.",
+    ),
     list=extend_schema(summary="List the leads you posted"),
     retrieve=extend_schema(summary="One lead you posted"),
 )
 @extend_schema(tags=["leads"])
-class LeadViewSet(IdempotentCreateMixin, mixins.CreateModelMixin, ValuesListMixin,
-                  mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
+class LeadViewSet(
+    IdempotentCreateMixin,
+    mixins.CreateModelMixin,
+    ValuesListMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    PartnerScopedViewSet,
+):
     """Leads posted by the calling marketplace."""
 
     # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
@@ -49,5 +56,9 @@ class LeadViewSet(IdempotentCreateMixin, mixins.CreateModelMixin, ValuesListMixi
         contact = data.get("customer", {})
         with transaction.atomic():
             serializer.instance = services.create_partner_lead(
-                key.partner, stock_unit=data["stock_unit"], message=data.get("message", ""),
-                source_reference=data.get("source_reference", ""), **contact)
+                key.partner,
+                stock_unit=data["stock_unit"],
+                message=data.get("message", ""),
+                source_reference=data.get("source_reference", ""),
+                **contact,
+            )

@@ -14,12 +14,12 @@ from accounts.models import Partner, User, WebhookSubscription
 ALL_SCOPES = ["listings:read", "leads:write", "repairs:read", "accounting:read"]
 
 
-def partner_with_key(name="Acme Fleet", scopes=("repairs:read",), kind=Partner.Kind.FLEET,
-                     **key_options):
+def partner_with_key(
+    name="Acme Fleet", scopes=("repairs:read",), kind=Partner.Kind.FLEET, **key_options
+):
     """A partner and one key; returns (partner, key, plain key)."""
     partner = services.create_partner(name, kind=kind)
-    key, plain = services.issue_key(partner, name="integration", scopes=list(scopes),
-                                    **key_options)
+    key, plain = services.issue_key(partner, name="integration", scopes=list(scopes), **key_options)
     return partner, key, plain
 
 
@@ -66,18 +66,23 @@ class Receiver:
                 body = self.rfile.read(length)
                 if self.headers.get("X-Carshop-Event") == "webhook.verification":
                     receiver.challenges.append({"headers": dict(self.headers), "body": body})
-                    answer = json.dumps({"challenge": json.loads(body)["challenge"]}
-                                        if receiver.echo else {"ok": True}).encode()
+                    answer = json.dumps(
+                        {"challenge": json.loads(body)["challenge"]}
+                        if receiver.echo
+                        else {"ok": True}
+                    ).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
                     self.wfile.write(answer)
                     return
-                receiver.received.append({"headers": dict(self.headers), "body": body,
-                                          "path": self.path})
-                status = (receiver.statuses.pop(0) if len(receiver.statuses) > 1
-                          else receiver.statuses[0])
+                receiver.received.append(
+                    {"headers": dict(self.headers), "body": body, "path": self.path}
+                )
+                status = (
+                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
@@ -87,8 +92,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer((host, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self):

@@ -15,8 +15,7 @@ def choose(page, field_id, search, option=None):
 def run_action(page, action, *row_labels):
     """On a change list: tick the rows whose text contains each label, run the action."""
     for label in row_labels:
-        page.locator("#result_list tbody tr", has_text=label).locator(
-            "input.action-select").check()
+        page.locator("#result_list tbody tr", has_text=label).locator("input.action-select").check()
     page.select_option("select[name=action]", action)
     page.click("button[name=index]")
     page.wait_for_load_state()
@@ -45,13 +44,18 @@ class Person:
     is collected; the `people` fixture fails the test on any that was not expected."""
 
     DESKTOP = {"viewport": {"width": 1366, "height": 768}}
-    PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-             "device_scale_factor": 3}
+    PHONE = {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 3,
+    }
 
     def __init__(self, browser, base_url, *, phone=False):
         self.base_url = base_url
-        self.context = browser.new_context(base_url=base_url,
-                                           **(self.PHONE if phone else self.DESKTOP))
+        self.context = browser.new_context(
+            base_url=base_url, **(self.PHONE if phone else self.DESKTOP)
+        )
         self.page = self.context.new_page()
         self.page.set_default_timeout(15000)
         self.problems = []

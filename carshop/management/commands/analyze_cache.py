@@ -15,12 +15,15 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--cache", default="default",
-                            help="cache alias of CACHES (default: default)")
+        parser.add_argument(
+            "--cache", default="default", help="cache alias of CACHES (default: default)"
+        )
 
     def handle(self, *args, **options):
         report = analyze_cache(options["cache"], progress=self.progress)
         data = report.data
-        extra = [f"backend {data['backend']} ({data['location']}), key prefix "
-                 f"{data['key_prefix']!r}, version {data['version']}"]
+        extra = [
+            f"backend {data['backend']} ({data['location']}), key prefix "
+            f"{data['key_prefix']!r}, version {data['version']}"
+        ]
         emit_report(self, options, report, extra)

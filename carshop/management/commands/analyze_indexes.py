@@ -11,33 +11,49 @@ def index_report(result):
     if missing:
         names = ", ".join(f"{item['name']} ({item['table']})" for item in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        report.fail("declared indexes", f"{len(missing)} of {result['declared']} missing: "
-                    f"{names}{more} (python manage.py create_indexes)")
+        report.fail(
+            "declared indexes",
+            f"{len(missing)} of {result['declared']} missing: "
+            f"{names}{more} (python manage.py create_indexes)",
+        )
     else:
         report.ok("declared indexes", f"all {result['declared']} present")
     if invalid:
         names = ", ".join(item["name"] for item in invalid)
-        report.fail("invalid indexes", f"{names}: left INVALID by a failed concurrent build "
-                    "(python manage.py create_indexes rebuilds them)")
+        report.fail(
+            "invalid indexes",
+            f"{names}: left INVALID by a failed concurrent build "
+            "(python manage.py create_indexes rebuilds them)",
+        )
     for row in result["invalid_other"]:
-        report.warn("invalid indexes", f"{row['index']} ({row['table']}) is INVALID and not "
-                    f"declared: review {row['drop']}")
+        report.warn(
+            "invalid indexes",
+            f"{row['index']} ({row['table']}) is INVALID and not declared: review {row['drop']}",
+        )
     unindexed = result["unindexed_foreign_keys"]
     if unindexed:
-        report.warn("foreign keys", f"{len(unindexed)} without an index: " + ", ".join(
-            f"{row['table']}.{row['column']}" for row in unindexed))
+        report.warn(
+            "foreign keys",
+            f"{len(unindexed)} without an index: "
+            + ", ".join(f"{row['table']}.{row['column']}" for row in unindexed),
+        )
     else:
         report.ok("foreign keys", "every foreign key is indexed")
     scans = result["sequential_scans"]
     if scans is None:
         report.ok("sequential scans", "not counted on SQLite")
     elif scans:
-        report.warn("sequential scans", f"{len(scans)} tables of {result['min_rows']} rows or "
-                    "more read by more sequential than index scans: " + ", ".join(
-                        row["table"] for row in scans))
+        report.warn(
+            "sequential scans",
+            f"{len(scans)} tables of {result['min_rows']} rows or "
+            "more read by more sequential than index scans: "
+            + ", ".join(row["table"] for row in scans),
+        )
     else:
-        report.ok("sequential scans", f"no table of {result['min_rows']} rows or more is "
-                  "mostly read sequentially")
+        report.ok(
+            "sequential scans",
+            f"no table of {result['min_rows']} rows or more is mostly read sequentially",
+        )
     unused = result["unused"]
     if unused is None:
         report.ok("unused indexes", "SQLite keeps no index usage figures")
@@ -52,18 +68,19 @@ def index_report(result):
     if duplicates:
         names = ", ".join(row["index"] for row in duplicates[:10])
         more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
-        report.warn("duplicate indexes", f"{len(duplicates)} repeat another index: "
-                    f"{names}{more}")
+        report.warn("duplicate indexes", f"{len(duplicates)} repeat another index: {names}{more}")
     else:
         report.ok("duplicate indexes", "none")
     bloat = result["bloat"]
     if bloat["indexes"]:
-        report.warn("bloat", f"{len(bloat['indexes'])} bloated: " + ", ".join(
-            f"{row['index']} ({row['leaf_density']}% full)" for row in bloat["indexes"])
-            + " (python manage.py optimize_indexes --reindex-bloated)")
+        report.warn(
+            "bloat",
+            f"{len(bloat['indexes'])} bloated: "
+            + ", ".join(f"{row['index']} ({row['leaf_density']}% full)" for row in bloat["indexes"])
+            + " (python manage.py optimize_indexes --reindex-bloated)",
+        )
     else:
-        report.ok("bloat", bloat["note"] if not bloat["measured"]
-                  else f"none ({bloat['note']})")
+        report.ok("bloat", bloat["note"] if not bloat["measured"] else f"none ({bloat['note']})")
     report.data = result
     return report
 
@@ -88,21 +105,43 @@ def suggestion_lines(result, limit=None):
             if len(shown) < len(rows):
                 lines.append(f"  ... and {len(rows) - len(shown)} more (--format json)")
 
-    section("missing declared indexes:", result["missing"],
-            lambda row: f"{row['name']} on {row['table']} ({row['source']})")
-    section("foreign keys without an index (suggestion):", result["unindexed_foreign_keys"],
-            lambda row: row["create"])
-    section("sequential scans (tables over --min-rows):", result["sequential_scans"] or [],
-            lambda row: f"{row['table']}: {row['rows']} rows, {row['seq_scan']} seq scans "
-                        f"({row['rows_per_seq_scan']} rows each) vs {row['idx_scan']} "
-                        f"index scans")
-    section("unused indexes (review before dropping):", result["unused"] or [],
-            lambda row: f"{drop_advice(row)}  -- {human_size(row['size_bytes'] or 0)}")
-    section("duplicate indexes (review before dropping):", result["duplicates"],
-            lambda row: f"{drop_advice(row)}  -- {row['reason']} {row['duplicate_of']}")
-    section("bloated indexes:", result["bloat"]["indexes"],
-            lambda row: f"{row['reindex']}  -- {row['leaf_density']}% full, about "
-                        f"{human_size(row['wasted_bytes'])} wasted")
+    section(
+        "missing declared indexes:",
+        result["missing"],
+        lambda row: f"{row['name']} on {row['table']} ({row['source']})",
+    )
+    section(
+        "foreign keys without an index (suggestion):",
+        result["unindexed_foreign_keys"],
+        lambda row: row["create"],
+    )
+    section(
+        "sequential scans (tables over --min-rows):",
+        result["sequential_scans"] or [],
+        lambda row: (
+            f"{row['table']}: {row['rows']} rows, {row['seq_scan']} seq scans "
+            f"({row['rows_per_seq_scan']} rows each) vs {row['idx_scan']} "
+            f"index scans"
+        ),
+    )
+    section(
+        "unused indexes (review before dropping):",
+        result["unused"] or [],
+        lambda row: f"{drop_advice(row)}  -- {human_size(row['size_bytes'] or 0)}",
+    )
+    section(
+        "duplicate indexes (review before dropping):",
+        result["duplicates"],
+        lambda row: f"{drop_advice(row)}  -- {row['reason']} {row['duplicate_of']}",
+    )
+    section(
+        "bloated indexes:",
+        result["bloat"]["indexes"],
+        lambda row: (
+            f"{row['reindex']}  -- {row['leaf_density']}% full, about "
+            f"{human_size(row['wasted_bytes'])} wasted"
+        ),
+    )
     return lines
 
 
@@ -122,16 +161,20 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--min-rows", type=int, default=10000,
-                            help="PostgreSQL: tables smaller than this are not reported for "
-                                 "sequential scans (default 10000)")
-        parser.add_argument("--database", default="default",
-                            help="database alias of DATABASES (default: default)")
+        parser.add_argument(
+            "--min-rows",
+            type=int,
+            default=10000,
+            help="PostgreSQL: tables smaller than this are not reported for "
+            "sequential scans (default 10000)",
+        )
+        parser.add_argument(
+            "--database", default="default", help="database alias of DATABASES (default: default)"
+        )
 
     def handle(self, *args, **options):
         connection = connection_for(options["database"])
-        result = analyze_indexes(connection, min_rows=options["min_rows"],
-                                 progress=self.progress)
+        result = analyze_indexes(connection, min_rows=options["min_rows"], progress=self.progress)
         report = index_report(result)
         report.title = f"indexes of {result['database']} {result['name']}"
         emit_report(self, options, report, suggestion_lines(result, limit=20))

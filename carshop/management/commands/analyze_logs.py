@@ -22,15 +22,16 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_log_arguments(parser, "24h")
-        parser.add_argument("--top", type=int, default=20,
-                            help="endpoints shown, busiest first (default 20)")
+        parser.add_argument(
+            "--top", type=int, default=20, help="endpoints shown, busiest first (default 20)"
+        )
 
     def handle(self, *args, **options):
         if options["top"] < 1:
             raise CommandError(f"--top must be 1 or more, got {options['top']}")
         reader, since = reader_for("access.log", options)
         stats = request_statistics(self.progress(reader, label="reading access.log"))
-        endpoints = stats["endpoints"][:options["top"]]
+        endpoints = stats["endpoints"][: options["top"]]
         latency = stats["latency"]
         classes = ", ".join(f"{klass} {count}" for klass, count in stats["status_classes"].items())
         lines = [
@@ -38,17 +39,23 @@ class Command(OperationsCommand):
             f"status: {classes or 'none'}",
         ]
         if stats["requests"]:
-            lines.append(f"latency: p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, "
-                         f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms")
+            lines.append(
+                f"latency: p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, "
+                f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms"
+            )
             lines.append(f"endpoints ({len(endpoints)} of {len(stats['endpoints'])}):")
             lines.extend(endpoint_table(endpoints))
         lines.append(reader.summary_line())
-        self.emit(options, {
-            "since": since,
-            "requests": stats["requests"],
-            "status_classes": stats["status_classes"],
-            "latency": latency,
-            "endpoints": endpoints,
-            "endpoint_count": len(stats["endpoints"]),
-            "access_log": reader.summary(),
-        }, lines)
+        self.emit(
+            options,
+            {
+                "since": since,
+                "requests": stats["requests"],
+                "status_classes": stats["status_classes"],
+                "latency": latency,
+                "endpoints": endpoints,
+                "endpoint_count": len(stats["endpoints"]),
+                "access_log": reader.summary(),
+            },
+            lines,
+        )

@@ -32,29 +32,50 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--type", choices=service.TYPES, default="full",
-                            help="full (default), incremental or pre-update")
-        parser.add_argument("--compress", nargs="?", const=True, default=False, type=bool_value,
-                            help="compress the backup (gzip; pg_dump at level 9)")
-        parser.add_argument("--destination", metavar="DIR",
-                            help="folder to write to (default: BACKUP_DIR)")
-        parser.add_argument("--clean", action="store_true",
-                            help="afterwards, delete backups the retention policy no longer keeps")
+        parser.add_argument(
+            "--type",
+            choices=service.TYPES,
+            default="full",
+            help="full (default), incremental or pre-update",
+        )
+        parser.add_argument(
+            "--compress",
+            nargs="?",
+            const=True,
+            default=False,
+            type=bool_value,
+            help="compress the backup (gzip; pg_dump at level 9)",
+        )
+        parser.add_argument(
+            "--destination", metavar="DIR", help="folder to write to (default: BACKUP_DIR)"
+        )
+        parser.add_argument(
+            "--clean",
+            action="store_true",
+            help="afterwards, delete backups the retention policy no longer keeps",
+        )
 
     def handle(self, *args, **options):
         with operator_errors():
             destination = destinations.destination_for(options["destination"])
             manifest = service.create_backup(
-                options["type"], destination, compress=options["compress"],
-                dry_run=options["dry_run"], progress=progress_printer(self, "backed up"))
+                options["type"],
+                destination,
+                compress=options["compress"],
+                dry_run=options["dry_run"],
+                progress=progress_printer(self, "backed up"),
+            )
             pruned = None
             if options["clean"]:
                 # The whole tree: a scheduled run's folder (daily/YYYYMMDD) holds one backup.
-                pruned = retention.prune(retention.tree_root(destination),
-                                         dry_run=options["dry_run"])
+                pruned = retention.prune(
+                    retention.tree_root(destination), dry_run=options["dry_run"]
+                )
         if options["dry_run"]:
-            lines = [f"would write a {manifest['kind']} backup ({manifest['type']}) to "
-                     f"{manifest['destination']}"]
+            lines = [
+                f"would write a {manifest['kind']} backup ({manifest['type']}) to "
+                f"{manifest['destination']}"
+            ]
             if manifest.get("promoted_reason"):
                 lines.append(f"  full because: {manifest['promoted_reason']}")
             if manifest.get("parent"):
@@ -71,14 +92,18 @@ class Command(OperationsCommand):
         ]
         if manifest.get("promoted_reason"):
             loud = "WARNING: " if "bypassed change capture" in manifest["promoted_reason"] else ""
-            lines.append(f"  {loud}full instead of {manifest['requested_type']}: "
-                         f"{manifest['promoted_reason']}")
+            lines.append(
+                f"  {loud}full instead of {manifest['requested_type']}: "
+                f"{manifest['promoted_reason']}"
+            )
             if loud:
                 self.stderr.write(f"WARNING: {manifest['promoted_reason']}")
         if manifest.get("parent"):
-            lines.append(f"  after {manifest['parent']} ({len(manifest['changed_tables'])} "
-                         "tables changed)")
+            lines.append(
+                f"  after {manifest['parent']} ({len(manifest['changed_tables'])} tables changed)"
+            )
         if pruned:
-            lines.append(f"  retention: {len(pruned['deleted'])} backups deleted, "
-                         f"{len(pruned['kept'])} kept")
+            lines.append(
+                f"  retention: {len(pruned['deleted'])} backups deleted, {len(pruned['kept'])} kept"
+            )
         self.emit(options, {"backup": manifest, "prune": pruned}, lines)

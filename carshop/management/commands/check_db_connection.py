@@ -13,10 +13,12 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--round-trips", type=int, default=5,
-                            help="SELECT 1 queries timed (default 5)")
-        parser.add_argument("--database", default="default",
-                            help="database alias of DATABASES (default: default)")
+        parser.add_argument(
+            "--round-trips", type=int, default=5, help="SELECT 1 queries timed (default 5)"
+        )
+        parser.add_argument(
+            "--database", default="default", help="database alias of DATABASES (default: default)"
+        )
 
     def handle(self, *args, **options):
         emit_report(self, options, check_connection(options["database"], options["round_trips"]))

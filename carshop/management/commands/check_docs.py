@@ -17,10 +17,12 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--online", action="store_true",
-                            help="also fetch the external http(s) links")
-        parser.add_argument("--root", metavar="DIR",
-                            help="the checkout to check (default: the project's)")
+        parser.add_argument(
+            "--online", action="store_true", help="also fetch the external http(s) links"
+        )
+        parser.add_argument(
+            "--root", metavar="DIR", help="the checkout to check (default: the project's)"
+        )
 
     def handle(self, *args, **options):
         report = check_docs(options["root"], online=options["online"])

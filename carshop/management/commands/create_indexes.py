@@ -18,11 +18,13 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--database", default="default",
-                            help="database alias of DATABASES (default: default)")
+        parser.add_argument(
+            "--database", default="default", help="database alias of DATABASES (default: default)"
+        )
 
     def handle(self, *args, **options):
         connection = connection_for(options["database"])
-        result = create_missing_indexes(connection, dry_run=options["dry_run"],
-                                        progress=self.progress)
+        result = create_missing_indexes(
+            connection, dry_run=options["dry_run"], progress=self.progress
+        )
         finish(self, options, result, [summary(result, "create_indexes"), *action_lines(result)])

@@ -27,25 +27,44 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--target", metavar="NAME_OR_PATH",
-                            help="PostgreSQL database name, SQLite file or database URL "
-                                 "(default: <live name>_test_env)")
-        parser.add_argument("--replace", action="store_true",
-                            help="drop and make again a test environment that exists")
-        parser.add_argument("--seed", type=int, default=0,
-                            help="the fake values' seed: same seed, same copy (default: 0)")
-        parser.add_argument("--test-login", metavar="USERNAME", nargs="?", const="test-env",
-                            help="the one account that can log in to the copy, with a random "
-                                 "password printed once: an existing user (keeps their roles) "
-                                 "or a new superuser (default name: test-env)")
+        parser.add_argument(
+            "--target",
+            metavar="NAME_OR_PATH",
+            help="PostgreSQL database name, SQLite file or database URL "
+            "(default: <live name>_test_env)",
+        )
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="drop and make again a test environment that exists",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="the fake values' seed: same seed, same copy (default: 0)",
+        )
+        parser.add_argument(
+            "--test-login",
+            metavar="USERNAME",
+            nargs="?",
+            const="test-env",
+            help="the one account that can log in to the copy, with a random "
+            "password printed once: an existing user (keeps their roles) "
+            "or a new superuser (default name: test-env)",
+        )
 
     def handle(self, *args, **options):
         try:
             with operator_errors():
                 report = testenv.create_test_env(
-                    options["target"], replace=options["replace"], seed=options["seed"],
-                    dry_run=options["dry_run"], test_login=options["test_login"],
-                    progress=progress_printer(self, "test environment"))
+                    options["target"],
+                    replace=options["replace"],
+                    seed=options["seed"],
+                    dry_run=options["dry_run"],
+                    test_login=options["test_login"],
+                    progress=progress_printer(self, "test environment"),
+                )
         except testenv.TestEnvError as exc:
             raise CommandError(str(exc)) from None
         self.emit(options, report, self.text(report))
@@ -53,27 +72,40 @@ class Command(OperationsCommand):
     @staticmethod
     def text(report):
         if report["dry_run"]:
-            lines = [f"dry run: would copy {report['source']} into {report['target']}"
-                     + (" (replacing it)" if report["replaced"] else "")
-                     + f" and anonymize, seed {report['seed']}:"]
-            lines += [f"  {table:<34} {rows:>9} rows" for table, rows in
-                      report["anonymized"].items()]
+            lines = [
+                f"dry run: would copy {report['source']} into {report['target']}"
+                + (" (replacing it)" if report["replaced"] else "")
+                + f" and anonymize, seed {report['seed']}:"
+            ]
+            lines += [
+                f"  {table:<34} {rows:>9} rows" for table, rows in report["anonymized"].items()
+            ]
             return lines
-        lines = [f"copied {report['source']} into {report['target']} in "
-                 f"{report['seconds']:.1f}s"
-                 + (" (replaced the previous copy)" if report["replaced"] else ""),
-                 f"anonymized (seed {report['seed']}):"]
-        lines += [f"  {table:<34} {rows:>9} rows" for table, rows in
-                  report["anonymized"].items() if rows]
+        lines = [
+            f"copied {report['source']} into {report['target']} in "
+            f"{report['seconds']:.1f}s"
+            + (" (replaced the previous copy)" if report["replaced"] else ""),
+            f"anonymized (seed {report['seed']}):",
+        ]
+        lines += [
+            f"  {table:<34} {rows:>9} rows" for table, rows in report["anonymized"].items() if rows
+        ]
         login = report["test_login"]
         if login:
-            lines.append(f"test login: {login['username']} / {login['password']}"
-                         + (" (new superuser)" if login["created"] else " (existing user)"))
+            lines.append(
+                f"test login: {login['username']} / {login['password']}"
+                + (" (new superuser)" if login["created"] else " (existing user)")
+            )
         else:
-            lines.append("no account can log in (passwords are unusable): use --test-login, "
-                         "or reset_password against the copy")
-        lines += ["", "point the application at it with:",
-                  f"  DATABASE_URL={report['database_url']}",
-                  "and check it with: python manage.py test_in_isolation"
-                  + (f" --target {report['target_name']}" if report["target_name"] else "")]
+            lines.append(
+                "no account can log in (passwords are unusable): use --test-login, "
+                "or reset_password against the copy"
+            )
+        lines += [
+            "",
+            "point the application at it with:",
+            f"  DATABASE_URL={report['database_url']}",
+            "and check it with: python manage.py test_in_isolation"
+            + (f" --target {report['target_name']}" if report["target_name"] else ""),
+        ]
         return lines

@@ -67,8 +67,9 @@ class Command(OperationsCommand):
             lines.extend(report.text_lines())
             lines.append("")
         lines.append(f"diagnostics: {status}")
-        self.emit(options, {"status": status,
-                            "sections": [report.as_dict() for report in reports]}, lines)
+        self.emit(
+            options, {"status": status, "sections": [report.as_dict() for report in reports]}, lines
+        )
         failed = [report.title for report in reports if report.status == FAIL]
         if failed:
             raise CommandError(f"diagnostics: {len(failed)} sections failed ({', '.join(failed)})")

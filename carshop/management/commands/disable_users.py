@@ -19,35 +19,42 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--inactive-days", type=int, default=90,
-                            help="days without a login (default 90)")
-        parser.add_argument("--include-superusers", action="store_true",
-                            help="also disable inactive superusers")
+        parser.add_argument(
+            "--inactive-days", type=int, default=90, help="days without a login (default 90)"
+        )
+        parser.add_argument(
+            "--include-superusers", action="store_true", help="also disable inactive superusers"
+        )
 
     def handle(self, *args, **options):
         if options["inactive_days"] < 1:
-            raise CommandError(
-                f"--inactive-days must be 1 or more, got {options['inactive_days']}")
+            raise CommandError(f"--inactive-days must be 1 or more, got {options['inactive_days']}")
         dry_run = options["dry_run"]
         disabled, kept = disable_inactive_users(
-            options["inactive_days"], include_superusers=options["include_superusers"],
+            options["inactive_days"],
+            include_superusers=options["include_superusers"],
             dry_run=dry_run,
         )
         verb = "would disable" if dry_run else "disabled"
         lines = []
         for user in disabled:
             seen = "never logged in, joined" if user.last_login is None else "last login"
-            lines.append(f"{verb} {user.username} ({seen} "
-                         f"{timezone.localtime(last_seen(user)):%Y-%m-%d})")
+            lines.append(
+                f"{verb} {user.username} ({seen} {timezone.localtime(last_seen(user)):%Y-%m-%d})"
+            )
         for user in kept:
             lines.append(f"kept superuser {user.username} (use --include-superusers)")
         if dry_run:
             lines.append(f"{len(disabled)} users would be disabled; dry run, nothing changed")
         else:
             lines.append(f"{len(disabled)} users disabled")
-        self.emit(options, {
-            "dry_run": dry_run,
-            "inactive_days": options["inactive_days"],
-            "disabled": [user.username for user in disabled],
-            "kept_superusers": [user.username for user in kept],
-        }, lines)
+        self.emit(
+            options,
+            {
+                "dry_run": dry_run,
+                "inactive_days": options["inactive_days"],
+                "disabled": [user.username for user in disabled],
+                "kept_superusers": [user.username for user in kept],
+            },
+            lines,
+        )

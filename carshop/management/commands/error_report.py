@@ -16,10 +16,18 @@ def group_errors(entries):
             kind, place = exception_place(entry["exc_info"])
         else:  # logged with logger.error(), no exception: the logger is the place
             kind, place = "(no exception)", entry.get("logger", "?")
-        group = groups.setdefault((kind, place), {
-            "type": kind, "place": place, "count": 0, "first_seen": entry["time"],
-            "last_seen": entry["time"], "request_id": None, "message": entry.get("message", ""),
-        })
+        group = groups.setdefault(
+            (kind, place),
+            {
+                "type": kind,
+                "place": place,
+                "count": 0,
+                "first_seen": entry["time"],
+                "last_seen": entry["time"],
+                "request_id": None,
+                "message": entry.get("message", ""),
+            },
+        )
         group["count"] += 1
         group["first_seen"] = min(group["first_seen"], entry["time"])
         group["last_seen"] = max(group["last_seen"], entry["time"])
@@ -41,8 +49,9 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_log_arguments(parser, "7d")
-        parser.add_argument("--top", type=int, default=20,
-                            help="groups shown, most frequent first (default 20)")
+        parser.add_argument(
+            "--top", type=int, default=20, help="groups shown, most frequent first (default 20)"
+        )
 
     def handle(self, *args, **options):
         if options["top"] < 1:
@@ -50,9 +59,11 @@ class Command(OperationsCommand):
         reader, since = reader_for("error.log", options)
         groups = group_errors(self.progress(reader, label="reading error.log"))
         total = sum(group["count"] for group in groups)
-        shown = groups[:options["top"]]
-        lines = [f"errors since {timezone.localtime(since):%Y-%m-%d %H:%M}: {total} "
-                 f"in {len(groups)} groups"]
+        shown = groups[: options["top"]]
+        lines = [
+            f"errors since {timezone.localtime(since):%Y-%m-%d %H:%M}: {total} "
+            f"in {len(groups)} groups"
+        ]
         for group in shown:
             lines.append(
                 f"{group['count']:>6}  {group['type']} at {group['place']}  "
@@ -63,5 +74,14 @@ class Command(OperationsCommand):
             if group["message"]:
                 lines.append(f"        {group['message'][:120]}")
         lines.append(reader.summary_line())
-        self.emit(options, {"since": since, "errors": total, "group_count": len(groups),
-                            "groups": shown, "error_log": reader.summary()}, lines)
+        self.emit(
+            options,
+            {
+                "since": since,
+                "errors": total,
+                "group_count": len(groups),
+                "groups": shown,
+                "error_log": reader.summary(),
+            },
+            lines,
+        )

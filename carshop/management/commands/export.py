@@ -19,24 +19,46 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--format", choices=("json", "csv"), required=True,
-                            help="json: whole-database export; csv: one file per table")
-        parser.add_argument("--tables", "--table", default="", dest="tables",
-                            help="comma-separated table names, or all (the default: every "
-                                 "table)")
-        parser.add_argument("--output", "--file", required=True, dest="output",
-                            help="the JSON file; for CSV the folder (or the file, for one table)")
-        parser.add_argument("--include-secrets", action="store_true",
-                            help="also export password hashes, API key hashes, webhook secrets")
+        parser.add_argument(
+            "--format",
+            choices=("json", "csv"),
+            required=True,
+            help="json: whole-database export; csv: one file per table",
+        )
+        parser.add_argument(
+            "--tables",
+            "--table",
+            default="",
+            dest="tables",
+            help="comma-separated table names, or all (the default: every table)",
+        )
+        parser.add_argument(
+            "--output",
+            "--file",
+            required=True,
+            dest="output",
+            help="the JSON file; for CSV the folder (or the file, for one table)",
+        )
+        parser.add_argument(
+            "--include-secrets",
+            action="store_true",
+            help="also export password hashes, API key hashes, webhook secrets",
+        )
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
         export = dataio.export_json if options["format"] == "json" else csv_files.export_csv
-        summary = export(options["output"], selected,
-                         include_secrets=options["include_secrets"], progress=self.progress)
+        summary = export(
+            options["output"],
+            selected,
+            include_secrets=options["include_secrets"],
+            progress=self.progress,
+        )
         for name, rows in summary["tables"].items():
             if rows or options["verbosity"] > 1:
                 self.stdout.write(f"  {name:<24} {rows:>10}")
         secrets = "with secrets" if summary["include_secrets"] else "without secrets"
-        self.stdout.write(f"exported {summary['rows']} rows of {len(summary['tables'])} tables "
-                          f"to {summary['path']} ({secrets}, {summary['seconds']:.1f} s)")
+        self.stdout.write(
+            f"exported {summary['rows']} rows of {len(summary['tables'])} tables "
+            f"to {summary['path']} ({secrets}, {summary['seconds']:.1f} s)"
+        )

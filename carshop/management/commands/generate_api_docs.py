@@ -27,32 +27,52 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--output-dir", default=str(Path(settings.BASE_DIR) / "docs" / "api"),
-                            help="folder for openapi.yaml and README.md (default docs/api)")
-        parser.add_argument("--check", action="store_true",
-                            help="write nothing; fail if the files differ from the generated ones")
+        parser.add_argument(
+            "--output-dir",
+            default=str(Path(settings.BASE_DIR) / "docs" / "api"),
+            help="folder for openapi.yaml and README.md (default docs/api)",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="write nothing; fail if the files differ from the generated ones",
+        )
 
     def handle(self, *args, **options):
         schema = build_schema()
         yaml_text = OpenApiYamlRenderer().render(schema, renderer_context={}).decode()
         files = {"openapi.yaml": yaml_text, "README.md": render_reference(schema)}
         out = Path(options["output_dir"])
-        stale = [name for name, text in files.items()
-                 if not (out / name).is_file() or (out / name).read_text() != text]
+        stale = [
+            name
+            for name, text in files.items()
+            if not (out / name).is_file() or (out / name).read_text() != text
+        ]
         if options["check"]:
             if stale:
-                raise CommandError(f"API docs are out of date in {out}: {', '.join(stale)} "
-                                   "(run python manage.py generate_api_docs)")
+                raise CommandError(
+                    f"API docs are out of date in {out}: {', '.join(stale)} "
+                    "(run python manage.py generate_api_docs)"
+                )
         else:
             out.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
                 (out / name).write_text(text)
         operations = sum(1 for item in schema["paths"].values() for m in item if m in METHODS)
-        self.emit(options, {"output_dir": str(out), "operations": operations,
-                            "files": sorted(files), "changed": stale,
-                            "checked_only": options["check"]},
-                  [f"{operations} operations; {'checked' if options['check'] else 'wrote'} "
-                   f"{', '.join(str(out / name) for name in sorted(files))}"])
+        self.emit(
+            options,
+            {
+                "output_dir": str(out),
+                "operations": operations,
+                "files": sorted(files),
+                "changed": stale,
+                "checked_only": options["check"],
+            },
+            [
+                f"{operations} operations; {'checked' if options['check'] else 'wrote'} "
+                f"{', '.join(str(out / name) for name in sorted(files))}"
+            ],
+        )
 
 
 def build_schema():
@@ -108,8 +128,7 @@ def render_reference(schema):
         "",
         _cell(info.get("description")),
         "",
-        "Every operation answers errors as `{\"code\", \"message\", \"fields\"}` "
-        "([Error](#error)).",
+        'Every operation answers errors as `{"code", "message", "fields"}` ([Error](#error)).',
         "",
     ]
     by_tag = {}
@@ -118,7 +137,8 @@ def render_reference(schema):
             if method in item:
                 operation = item[method]
                 by_tag.setdefault((operation.get("tags") or ["other"])[0], []).append(
-                    (path, method, operation))
+                    (path, method, operation)
+                )
     lines.append("## Operations")
     lines.append("")
     for tag in sorted(by_tag):
@@ -138,14 +158,17 @@ def render_reference(schema):
                 lines += ["Public: no key needed.", ""]
             parameters = operation.get("parameters", [])
             if parameters:
-                lines += ["| parameter | in | type | required | description |",
-                          "| --- | --- | --- | --- | --- |"]
+                lines += [
+                    "| parameter | in | type | required | description |",
+                    "| --- | --- | --- | --- | --- |",
+                ]
                 for parameter in parameters:
                     lines.append(
                         f"| `{parameter['name']}` | {parameter['in']} | "
                         f"{_type_of(parameter.get('schema', {}), components)} | "
                         f"{'yes' if parameter.get('required') else 'no'} | "
-                        f"{_cell(parameter.get('description'))} |")
+                        f"{_cell(parameter.get('description'))} |"
+                    )
                 lines.append("")
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body:
@@ -172,9 +195,11 @@ def render_reference(schema):
                     notes.append("(read-only)")
                 if spec.get("writeOnly"):
                     notes.append("(write-only)")
-                lines.append(f"| `{field}` | {_type_of(spec, components)} | "
-                             f"{'yes' if field in required else 'no'} | "
-                             f"{' '.join(n for n in notes if n)} |")
+                lines.append(
+                    f"| `{field}` | {_type_of(spec, components)} | "
+                    f"{'yes' if field in required else 'no'} | "
+                    f"{' '.join(n for n in notes if n)} |"
+                )
             lines.append("")
         elif "enum" in component:
             lines += [", ".join(f"`{value}`" for value in component["enum"]), ""]

@@ -37,9 +37,11 @@ class Command(OperationsCommand):
             }
             for result in results
         ]
-        self.emit(options, {"healthy": all(r["ok"] for r in data), "checks": data}, [
-            f"{r['check']:<12} {'OK' if r['ok'] else 'FAIL: ' + r['error']}" for r in data
-        ])
+        self.emit(
+            options,
+            {"healthy": all(r["ok"] for r in data), "checks": data},
+            [f"{r['check']:<12} {'OK' if r['ok'] else 'FAIL: ' + r['error']}" for r in data],
+        )
         failed = [r["check"] for r in data if not r["ok"]]
         if failed:
             raise CommandError(f"unhealthy: {', '.join(failed)}")
@@ -60,8 +62,11 @@ def _quiet_console(logger_name):
     handlers = []
     logger = logging.getLogger(logger_name)
     while logger is not None:
-        handlers += [h for h in logger.handlers if isinstance(h, logging.StreamHandler)
-                     and not isinstance(h, logging.FileHandler)]
+        handlers += [
+            h
+            for h in logger.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+        ]
         logger = logger.parent if logger.propagate else None
     quiet = _DropFrom(logger_name)
     for handler in handlers:

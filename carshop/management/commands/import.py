@@ -29,19 +29,33 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--format", choices=("json", "csv"), required=True,
-                            help="json: an export of this tool; csv: spreadsheets")
-        parser.add_argument("--tables", "--table", default="", dest="tables",
-                            help="comma-separated table names, or all (the default: all in "
-                                 "the input)")
-        parser.add_argument("--input", "--file", required=True, dest="input",
-                            help="the JSON file; for CSV a file or a folder of <table>.csv")
+        parser.add_argument(
+            "--format",
+            choices=("json", "csv"),
+            required=True,
+            help="json: an export of this tool; csv: spreadsheets",
+        )
+        parser.add_argument(
+            "--tables",
+            "--table",
+            default="",
+            dest="tables",
+            help="comma-separated table names, or all (the default: all in the input)",
+        )
+        parser.add_argument(
+            "--input",
+            "--file",
+            required=True,
+            dest="input",
+            help="the JSON file; for CSV a file or a folder of <table>.csv",
+        )
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
         load = dataio.import_json if options["format"] == "json" else csv_files.import_csv
-        report = load(options["input"], selected, dry_run=options["dry_run"],
-                      progress=self.progress)
+        report = load(
+            options["input"], selected, dry_run=options["dry_run"], progress=self.progress
+        )
         for note in report.notes:
             self.stdout.write(f"note: {note}")
         for problem in report.problems:
@@ -49,18 +63,24 @@ class Command(OperationsCommand):
         if report.problem_count > len(report.problems):
             self.stdout.write(f"... and {report.problem_count - len(report.problems)} more")
         if not report.ok:
-            raise CommandError(f"{report.problem_count} bad rows in {options['input']}; "
-                               "nothing was imported")
+            raise CommandError(
+                f"{report.problem_count} bad rows in {options['input']}; nothing was imported"
+            )
         for name, rows in report.counts.items():
             if isinstance(rows, dict):
                 rows = ", ".join(f"{count} {kind}" for kind, count in rows.items())
             self.stdout.write(f"  {name:<24} {rows}")
         if report.dry_run:
-            good = sum(rows if isinstance(rows, int) else sum(rows.values())
-                       for rows in report.counts.values())
+            good = sum(
+                rows if isinstance(rows, int) else sum(rows.values())
+                for rows in report.counts.values()
+            )
             self.stdout.write(f"{good} rows are good; dry run, nothing written")
         else:
-            written = sum(rows if isinstance(rows, int) else rows["new"] + rows["updated"]
-                          for rows in report.counts.values())
-            self.stdout.write(f"imported {written} rows from {options['input']} "
-                              f"({report.seconds:.1f} s)")
+            written = sum(
+                rows if isinstance(rows, int) else rows["new"] + rows["updated"]
+                for rows in report.counts.values()
+            )
+            self.stdout.write(
+                f"imported {written} rows from {options['input']} ({report.seconds:.1f} s)"
+            )

@@ -16,8 +16,9 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--days", type=int, default=90,
-                            help="days without a login (default 90)")
+        parser.add_argument(
+            "--days", type=int, default=90, help="days without a login (default 90)"
+        )
 
     def handle(self, *args, **options):
         if options["days"] < 1:
@@ -27,7 +28,8 @@ class Command(OperationsCommand):
         width = max([len(row["username"]) for row in rows] + [8])
         seen = [
             f"never (joined {timezone.localtime(row['date_joined']):%Y-%m-%d})"
-            if row["never_logged_in"] else f"{timezone.localtime(row['last_login']):%Y-%m-%d %H:%M}"
+            if row["never_logged_in"]
+            else f"{timezone.localtime(row['last_login']):%Y-%m-%d %H:%M}"
             for row in rows
         ]
         seen_width = max([len(text) for text in seen] + [10])
@@ -36,7 +38,9 @@ class Command(OperationsCommand):
             roles = ", ".join(row["roles"]) or "-"
             if row["superuser"]:
                 roles += " (superuser: disable_users keeps it unless --include-superusers)"
-            lines.append(f"{row['username']:<{width}}  {last:<{seen_width}}  "
-                         f"{row['inactive_days']:>5}  {roles}")
+            lines.append(
+                f"{row['username']:<{width}}  {last:<{seen_width}}  "
+                f"{row['inactive_days']:>5}  {roles}"
+            )
         lines.append(f"{len(rows)} active users without a login for {options['days']} days")
         self.emit(options, {"days": options["days"], "users": rows, "count": len(rows)}, lines)

@@ -14,17 +14,21 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--limit", type=int, default=5,
-                            help="longest-running connections shown (default 5)")
-        parser.add_argument("--database", default="default",
-                            help="database alias of DATABASES (default: default)")
+        parser.add_argument(
+            "--limit", type=int, default=5, help="longest-running connections shown (default 5)"
+        )
+        parser.add_argument(
+            "--database", default="default", help="database alias of DATABASES (default: default)"
+        )
 
     def handle(self, *args, **options):
         report = connection_usage(options["database"], options["limit"])
         extra = []
         for row in report.data.get("longest_running", []):
-            extra.append(f"  pid {row['pid']} {row['user']}@{row['database']} {row['state']} "
-                         f"{row['seconds']} s: {row['query'][:100]}")
+            extra.append(
+                f"  pid {row['pid']} {row['user']}@{row['database']} {row['state']} "
+                f"{row['seconds']} s: {row['query'][:100]}"
+            )
         if extra:
             extra.insert(0, "longest running:")
         emit_report(self, options, report, extra)

@@ -44,10 +44,18 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_log_arguments(parser, "24h")
-        parser.add_argument("--top", type=int, default=10,
-                            help="slowest endpoints and statements shown (default 10)")
-        parser.add_argument("--slow-ms", type=float, default=1000,
-                            help="a request slower than this is counted as slow (default 1000)")
+        parser.add_argument(
+            "--top",
+            type=int,
+            default=10,
+            help="slowest endpoints and statements shown (default 10)",
+        )
+        parser.add_argument(
+            "--slow-ms",
+            type=float,
+            default=1000,
+            help="a request slower than this is counted as slow (default 1000)",
+        )
 
     def handle(self, *args, **options):
         if options["top"] < 1:
@@ -66,17 +74,20 @@ class Command(OperationsCommand):
                 yield entry
 
         stats = request_statistics(counted(self.progress(access, label="reading access.log")))
-        slowest = sorted(stats["endpoints"],
-                         key=lambda row: (-(row["p95_ms"] or 0), row["endpoint"]))[:options["top"]]
+        slowest = sorted(
+            stats["endpoints"], key=lambda row: (-(row["p95_ms"] or 0), row["endpoint"])
+        )[: options["top"]]
         db = LogReader("db.log", since=access.since, until=access.until, log_dir=access.log_dir)
         queries = slow_query_statistics(self.progress(db, label="reading db.log"))
-        statements = queries["statements"][:options["top"]]
+        statements = queries["statements"][: options["top"]]
 
         latency = stats["latency"]
         lines = [f"since {timezone.localtime(since):%Y-%m-%d %H:%M}: {stats['requests']} requests"]
         if stats["requests"]:
-            lines.append(f"response time: p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, "
-                         f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms")
+            lines.append(
+                f"response time: p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, "
+                f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms"
+            )
             lines.append(f"slower than {options['slow_ms']:g} ms: {slow_requests} requests")
             lines.append("slowest endpoints (by p95):")
             lines.extend(endpoint_table(slowest))
@@ -85,15 +96,22 @@ class Command(OperationsCommand):
             lines.append(f"  {row['count']:>5} x  max {row['max_ms']} ms  {row['sql'][:100]}")
         lines.append(access.summary_line())
         lines.append(db.summary_line())
-        self.emit(options, {
-            "since": since,
-            "requests": stats["requests"],
-            "latency": latency,
-            "slow_ms": options["slow_ms"],
-            "slow_requests": slow_requests,
-            "slowest_endpoints": slowest,
-            "slow_queries": {"count": queries["count"], "latency": queries["latency"],
-                             "statements": statements},
-            "access_log": access.summary(),
-            "db_log": db.summary(),
-        }, lines)
+        self.emit(
+            options,
+            {
+                "since": since,
+                "requests": stats["requests"],
+                "latency": latency,
+                "slow_ms": options["slow_ms"],
+                "slow_requests": slow_requests,
+                "slowest_endpoints": slowest,
+                "slow_queries": {
+                    "count": queries["count"],
+                    "latency": queries["latency"],
+                    "statements": statements,
+                },
+                "access_log": access.summary(),
+                "db_log": db.summary(),
+            },
+            lines,
+        )

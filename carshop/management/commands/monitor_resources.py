@@ -13,8 +13,12 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--cpu-interval", type=float, default=1.0,
-                            help="seconds over which CPU use is measured (default 1)")
+        parser.add_argument(
+            "--cpu-interval",
+            type=float,
+            default=1.0,
+            help="seconds over which CPU use is measured (default 1)",
+        )
 
     def handle(self, *args, **options):
         emit_report(self, options, monitor_resources(options["cpu_interval"]))

@@ -18,22 +18,32 @@ class Command(OperationsCommand):
         result = optimize_assets(dry_run=options["dry_run"])
         lines = [f"static files: {result['storage']} into {result['static_root']}"]
         if result["dry_run"]:
-            lines.append(f"  {result['source_files']} files to collect, "
-                         f"{human_size(result['source_bytes'])}")
+            lines.append(
+                f"  {result['source_files']} files to collect, {human_size(result['source_bytes'])}"
+            )
         else:
-            lines.append(f"  collected: {result['copied']} copied, {result['unchanged']} "
-                         f"unchanged, {result['post_processed']} post-processed "
-                         f"in {result['seconds']} s")
-            lines.append(f"  {result['files']} files, {human_size(result['bytes'])}"
-                         + (f" (and {result['hashed_copies']} copies with hashed names)"
-                            if result["hashed_copies"] else ""))
+            lines.append(
+                f"  collected: {result['copied']} copied, {result['unchanged']} "
+                f"unchanged, {result['post_processed']} post-processed "
+                f"in {result['seconds']} s"
+            )
+            lines.append(
+                f"  {result['files']} files, {human_size(result['bytes'])}"
+                + (
+                    f" (and {result['hashed_copies']} copies with hashed names)"
+                    if result["hashed_copies"]
+                    else ""
+                )
+            )
             for label, entry in result["compressed"].items():
                 if entry["files"]:
-                    lines.append(f"  {label}: {entry['files']} files, "
-                                 f"{human_size(entry['original_bytes'])} -> "
-                                 f"{human_size(entry['bytes'])}, saves "
-                                 f"{human_size(entry['saved_bytes'])} "
-                                 f"({entry['saved_percent']}%)")
+                    lines.append(
+                        f"  {label}: {entry['files']} files, "
+                        f"{human_size(entry['original_bytes'])} -> "
+                        f"{human_size(entry['bytes'])}, saves "
+                        f"{human_size(entry['saved_bytes'])} "
+                        f"({entry['saved_percent']}%)"
+                    )
                 else:
                     lines.append(f"  {label}: no compressed files")
         lines.extend(f"  note: {note}" for note in result["notes"])

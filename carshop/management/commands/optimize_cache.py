@@ -17,21 +17,33 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--warm", action="store_true",
-                            help="fill what the application caches ahead of requests")
-        parser.add_argument("--clear-stale", action="store_true",
-                            help="delete the app's stale keys (other versions, no timeout)")
-        parser.add_argument("--cache", default="default",
-                            help="cache alias of CACHES (default: default)")
+        parser.add_argument(
+            "--warm", action="store_true", help="fill what the application caches ahead of requests"
+        )
+        parser.add_argument(
+            "--clear-stale",
+            action="store_true",
+            help="delete the app's stale keys (other versions, no timeout)",
+        )
+        parser.add_argument(
+            "--cache", default="default", help="cache alias of CACHES (default: default)"
+        )
 
     def handle(self, *args, **options):
         warm, clear = options["warm"], options["clear_stale"]
         if not warm and not clear:
             warm = clear = True
-        result = optimize_cache(options["cache"], warm=warm, clear_stale=clear,
-                                dry_run=options["dry_run"], progress=self.progress)
-        lines = [f"cache {result['alias']}: {result['backend']}, key prefix "
-                 f"{result['key_prefix']!r}, version {result['version']}"]
+        result = optimize_cache(
+            options["cache"],
+            warm=warm,
+            clear_stale=clear,
+            dry_run=options["dry_run"],
+            progress=self.progress,
+        )
+        lines = [
+            f"cache {result['alias']}: {result['backend']}, key prefix "
+            f"{result['key_prefix']!r}, version {result['version']}"
+        ]
         for action in result["warm"] or []:
             lines.append(f"  {action['action']:<10}  {action['family']:<13} {action['note']}")
         stale = result["clear_stale"]

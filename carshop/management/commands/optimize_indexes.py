@@ -11,8 +11,10 @@ def action_lines(result):
     lines = []
     for action in result["actions"]:
         status = {"planned": "PLAN", "done": "DONE", "failed": "FAIL"}[action["status"]]
-        lines.append(f"  {status}  {action['index']} on {action['table']} ({action['kind']}, "
-                     f"{action['source']})")
+        lines.append(
+            f"  {status}  {action['index']} on {action['table']} ({action['kind']}, "
+            f"{action['source']})"
+        )
         for statement in action["statements"]:
             lines.append(f"          {verb}: {statement}")
         if action.get("error"):
@@ -25,9 +27,10 @@ def finish(command, options, result, lines):
     command.emit(options, result, lines)
     failed = [action for action in result["actions"] if action["status"] == "failed"]
     if failed:
-        raise CommandError(f"{len(failed)} of {len(result['actions'])} index changes failed: "
-                           + ", ".join(f"{action['index']} ({action['error']})"
-                                       for action in failed))
+        raise CommandError(
+            f"{len(failed)} of {len(result['actions'])} index changes failed: "
+            + ", ".join(f"{action['index']} ({action['error']})" for action in failed)
+        )
 
 
 def summary(result, what):
@@ -55,16 +58,23 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--reindex-bloated", action="store_true",
-                            help="PostgreSQL: also rebuild bloated indexes (needs pgstattuple)")
-        parser.add_argument("--database", default="default",
-                            help="database alias of DATABASES (default: default)")
+        parser.add_argument(
+            "--reindex-bloated",
+            action="store_true",
+            help="PostgreSQL: also rebuild bloated indexes (needs pgstattuple)",
+        )
+        parser.add_argument(
+            "--database", default="default", help="database alias of DATABASES (default: default)"
+        )
 
     def handle(self, *args, **options):
         connection = connection_for(options["database"])
-        result = create_missing_indexes(connection, dry_run=options["dry_run"],
-                                        reindex_bloated=options["reindex_bloated"],
-                                        progress=self.progress)
+        result = create_missing_indexes(
+            connection,
+            dry_run=options["dry_run"],
+            reindex_bloated=options["reindex_bloated"],
+            progress=self.progress,
+        )
         lines = [summary(result, "optimize_indexes"), *action_lines(result)]
         if options["reindex_bloated"] and not result["analysis"]["bloat"]["measured"]:
             lines.append(f"bloat: {result['analysis']['bloat']['note']}")

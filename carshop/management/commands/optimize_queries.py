@@ -23,22 +23,28 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_query_arguments(parser)
-        parser.add_argument("--min-rows", type=int, default=10000,
-                            help="tables smaller than this are not worth an index "
-                                 "(default 10000)")
+        parser.add_argument(
+            "--min-rows",
+            type=int,
+            default=10000,
+            help="tables smaller than this are not worth an index (default 10000)",
+        )
 
     def handle(self, *args, **options):
         if options["min_rows"] < 0:
             raise CommandError(f"--min-rows must be 0 or more, got {options['min_rows']}")
         connection, report, reader = gather(self, options)
-        results = optimize_queries(connection, report, min_rows=options["min_rows"],
-                                   progress=self.progress)[:options["top"]]
+        results = optimize_queries(
+            connection, report, min_rows=options["min_rows"], progress=self.progress
+        )[: options["top"]]
         lines = [f"{len(results)} slow statements of {options['threshold']:g} s or more"]
         if not report["pg_stat_statements"]["available"]:
             lines.append(f"pg_stat_statements: not used: {report['pg_stat_statements']['note']}")
         for number, row in enumerate(results, start=1):
-            lines.append(f"{number}. [{row['source']}] {row['count']} x, max {row['max_ms']} ms: "
-                         f"{row['sql'][:160]}")
+            lines.append(
+                f"{number}. [{row['source']}] {row['count']} x, max {row['max_ms']} ms: "
+                f"{row['sql'][:160]}"
+            )
             if row["status"] == "skipped":
                 lines.append(f"   not explained: {row['note']}")
                 continue
@@ -52,10 +58,20 @@ class Command(OperationsCommand):
                 if suggestion.get("sql"):
                     lines.append(f"     {suggestion['sql']}")
         lines.append(reader.summary_line())
-        self.emit(options, {"threshold_seconds": options["threshold"], "since": report["since"],
-                            "pg_stat_statements": {
-                                key: value for key, value in report["pg_stat_statements"].items()
-                                if key != "statements"},
-                            "db_log": {key: value for key, value in report["db_log"].items()
-                                       if key != "statements"},
-                            "statements": results}, lines)
+        self.emit(
+            options,
+            {
+                "threshold_seconds": options["threshold"],
+                "since": report["since"],
+                "pg_stat_statements": {
+                    key: value
+                    for key, value in report["pg_stat_statements"].items()
+                    if key != "statements"
+                },
+                "db_log": {
+                    key: value for key, value in report["db_log"].items() if key != "statements"
+                },
+                "statements": results,
+            },
+            lines,
+        )

@@ -19,32 +19,46 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--index-url", metavar="URL",
-                            help="the package index to ask (default: pip's own)")
-        parser.add_argument("--requirements-dir", metavar="DIR",
-                            help="the folder of the requirements files (default: requirements/)")
+        parser.add_argument(
+            "--index-url", metavar="URL", help="the package index to ask (default: pip's own)"
+        )
+        parser.add_argument(
+            "--requirements-dir",
+            metavar="DIR",
+            help="the folder of the requirements files (default: requirements/)",
+        )
 
     def handle(self, *args, **options):
         directory = options["requirements_dir"] or requirements_dir()
         index = options["index_url"] or configured_index()
         report = outdated(directory, index)
-        lines = [f"{len(report['pins'])} pins in {directory}, checked against {index}: "
-                 f"{len(report['outdated'])} have newer versions"]
+        lines = [
+            f"{len(report['pins'])} pins in {directory}, checked against {index}: "
+            f"{len(report['outdated'])} have newer versions"
+        ]
         for row in report["outdated"]:
-            lines.append(f"  {row['name']} {row['version']} -> {row['latest']} "
-                         f"({row['file']}:{row['line']}; installed {row['installed']})")
+            lines.append(
+                f"  {row['name']} {row['version']} -> {row['latest']} "
+                f"({row['file']}:{row['line']}; installed {row['installed']})"
+            )
         for row in report["pins"]:
             if row["status"] == "current" and row["installed"] != row["version"]:
-                lines.append(f"  note: {row['name']} is pinned at {row['version']} but "
-                             f"{row['installed']} is installed here")
+                lines.append(
+                    f"  note: {row['name']} is pinned at {row['version']} but "
+                    f"{row['installed']} is installed here"
+                )
         for row in report["unchecked"]:
-            lines.append(f"  unchecked: {row['name']} ({row['file']}:{row['line']}) is not "
-                         f"installed in this environment")
+            lines.append(
+                f"  unchecked: {row['name']} ({row['file']}:{row['line']}) is not "
+                f"installed in this environment"
+            )
         if report["outdated"]:
-            lines.append("to move a pin: python manage.py update_requirements "
-                         "--package NAME==VERSION")
+            lines.append(
+                "to move a pin: python manage.py update_requirements --package NAME==VERSION"
+            )
         self.emit(options, report, lines)
         if report["unchecked"]:
             names = ", ".join(row["name"] for row in report["unchecked"])
-            raise CommandError(f"could not check {len(report['unchecked'])} pins, not "
-                               f"installed here: {names}")
+            raise CommandError(
+                f"could not check {len(report['unchecked'])} pins, not installed here: {names}"
+            )

@@ -23,18 +23,24 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--destination", metavar="DIR",
-                            help="backup folder to prune, with its daily/, weekly/ and monthly/ "
-                                 "folders (default: BACKUP_DIR)")
+        parser.add_argument(
+            "--destination",
+            metavar="DIR",
+            help="backup folder to prune, with its daily/, weekly/ and monthly/ "
+            "folders (default: BACKUP_DIR)",
+        )
 
     def handle(self, *args, **options):
         with operator_errors():
-            result = retention.prune(destinations.destination_for(options["destination"]),
-                                     dry_run=options["dry_run"])
+            result = retention.prune(
+                destinations.destination_for(options["destination"]), dry_run=options["dry_run"]
+            )
         verb = "would delete" if options["dry_run"] else "deleted"
-        lines = [f"{result['destination']} ({len(result['folders'])} folders): {verb} "
-                 f"{len(result['deleted'])} backups ({human_size(result['freed_bytes'])}), "
-                 f"kept {len(result['kept'])}"]
+        lines = [
+            f"{result['destination']} ({len(result['folders'])} folders): {verb} "
+            f"{len(result['deleted'])} backups ({human_size(result['freed_bytes'])}), "
+            f"kept {len(result['kept'])}"
+        ]
         lines += [f"  {verb} {d['id']} ({d['location']})" for d in result["deleted"]]
         lines += [f"  kept {k['id']}: {k['reason']}" for k in result["kept"]]
         self.emit(options, result, lines)

@@ -23,8 +23,11 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--age", default="30d",
-                            help="delete what is older than this: 30d, 24h, 90m (default 30d)")
+        parser.add_argument(
+            "--age",
+            default="30d",
+            help="delete what is older than this: 30d, 24h, 90m (default 30d)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -34,6 +37,11 @@ class Command(OperationsCommand):
         report = prune_temp_data(age, dry_run=options["dry_run"], progress=self.progress)
         report["age"] = options["age"]
         cutoff = timezone.localtime(report["cutoff"])
-        self.emit(options, report, [f"temporary data older than {options['age']} "
-                                    f"(before {cutoff:%Y-%m-%d %H:%M}):",
-                                    *outcome_lines(report)])
+        self.emit(
+            options,
+            report,
+            [
+                f"temporary data older than {options['age']} (before {cutoff:%Y-%m-%d %H:%M}):",
+                *outcome_lines(report),
+            ],
+        )

@@ -23,11 +23,14 @@ class Command(OperationsCommand):
             figures = "no RTO or RPO (the drill did not restore)"
         else:
             figures = f"RTO {entry['rto_seconds']:.1f}s, RPO {entry['rpo_seconds']:.0f}s"
-        lines = [f"recorded drill of {entry['drill_at']}: {figures}, "
-                 + ("validated" if entry["validated"] else f"NOT validated: {entry['error']}")]
+        lines = [
+            f"recorded drill of {entry['drill_at']}: {figures}, "
+            + ("validated" if entry["validated"] else f"NOT validated: {entry['error']}")
+        ]
         if entry["last_backup_age_seconds"] is not None:
             lines.append(f"  newest backup is {entry['last_backup_age_seconds']:.0f}s old")
         self.emit(options, entry, lines)
         if not entry["validated"]:
-            raise CommandError(f"the recovery drill of {entry['drill_at']} failed: "
-                               f"{entry['error']}")
+            raise CommandError(
+                f"the recovery drill of {entry['drill_at']} failed: {entry['error']}"
+            )

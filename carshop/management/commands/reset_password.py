@@ -42,10 +42,14 @@ class Command(OperationsCommand):
         super().add_arguments(parser)
         parser.add_argument("--username", required=True, help="the account whose password to set")
         source = parser.add_mutually_exclusive_group()
-        source.add_argument("--password-stdin", action="store_true",
-                            help="read the new password from the first line of standard input")
-        source.add_argument("--generate", action="store_true",
-                            help="set a random password and print it once")
+        source.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the new password from the first line of standard input",
+        )
+        source.add_argument(
+            "--generate", action="store_true", help="set a random password and print it once"
+        )
 
     def handle(self, *args, **options):
         stdin = options.get("stdin") or sys.stdin
@@ -69,8 +73,9 @@ class Command(OperationsCommand):
             ) from None
 
         if options["dry_run"]:
-            self.stdout.write(f"the password of {user.username} passes the rules; "
-                              "dry run, nothing changed")
+            self.stdout.write(
+                f"the password of {user.username} passes the rules; dry run, nothing changed"
+            )
             return
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -78,13 +83,19 @@ class Command(OperationsCommand):
         if options["generate"]:
             self.stdout.write(f"new password (shown once): {password}")
         if not user.is_active:
-            self.stdout.write(self.style.WARNING(
-                f"{user.username} is disabled: enable the account in the admin before it can "
-                "log in"))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{user.username} is disabled: enable the account in the admin before it can "
+                    "log in"
+                )
+            )
         if self.locked_out(user):
-            self.stdout.write(self.style.WARNING(
-                f"{user.username} is locked out after failed logins: "
-                f"python manage.py axes_reset_username {user.username}"))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{user.username} is locked out after failed logins: "
+                    f"python manage.py axes_reset_username {user.username}"
+                )
+            )
 
     def ask(self, stdin):
         if not getattr(stdin, "isatty", lambda: False)():

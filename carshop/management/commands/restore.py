@@ -31,44 +31,62 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--source", required=True, metavar="PATH|latest",
-                            help="the backup to restore")
+        parser.add_argument(
+            "--source", required=True, metavar="PATH|latest", help="the backup to restore"
+        )
         parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        parser.add_argument("--destination", metavar="DIR",
-                            help="where 'latest' is looked up (default: BACKUP_DIR)")
-        parser.add_argument("--safety-destination", metavar="DIR",
-                            help="where the safety backup goes (default: BACKUP_DIR)")
+        parser.add_argument(
+            "--destination", metavar="DIR", help="where 'latest' is looked up (default: BACKUP_DIR)"
+        )
+        parser.add_argument(
+            "--safety-destination",
+            metavar="DIR",
+            help="where the safety backup goes (default: BACKUP_DIR)",
+        )
 
     def handle(self, *args, **options):
-        options["source"], options["destination"] = guide_pre_update(options["source"],
-                                                                     options["destination"])
+        options["source"], options["destination"] = guide_pre_update(
+            options["source"], options["destination"]
+        )
         with operator_errors():
             place = destinations.destination_for(options["destination"])
-            safety = (destinations.LocalDestination(options["safety_destination"])
-                      if options["safety_destination"] else None)
+            safety = (
+                destinations.LocalDestination(options["safety_destination"])
+                if options["safety_destination"]
+                else None
+            )
             if not options["dry_run"] and not options["yes"]:
                 target, chain = service.plan_restore(options["source"], place)
                 self._confirm(target, chain)
-            report = service.restore(options["source"], place, safety_destination=safety,
-                                     dry_run=options["dry_run"],
-                                     progress=progress_printer(self, "restored"))
+            report = service.restore(
+                options["source"],
+                place,
+                safety_destination=safety,
+                dry_run=options["dry_run"],
+                progress=progress_printer(self, "restored"),
+            )
         chain = ", ".join(report["chain"])
         if options["dry_run"]:
-            lines = [f"verified, nothing changed: {report['target']} would be restored from "
-                     f"{chain}"]
+            lines = [
+                f"verified, nothing changed: {report['target']} would be restored from {chain}"
+            ]
         else:
             lines = [f"restored {report['target']} from {chain} in {report['total_seconds']:.1f}s"]
             if report["safety_backup"]:
-                lines.append(f"  the previous database is in safety backup "
-                             f"{report['safety_backup']}")
+                lines.append(
+                    f"  the previous database is in safety backup {report['safety_backup']}"
+                )
         self.emit(options, report, lines)
 
     def _confirm(self, target, chain):
         if not sys.stdin.isatty():
-            raise CommandError("restore replaces the database: add --yes to confirm "
-                               "(no terminal to ask)")
-        self.stdout.write(f"This replaces {target.label()} with backup {chain[-1][0]['id']} "
-                          f"({chain[-1][0]['created_at']}).")
+            raise CommandError(
+                "restore replaces the database: add --yes to confirm (no terminal to ask)"
+            )
+        self.stdout.write(
+            f"This replaces {target.label()} with backup {chain[-1][0]['id']} "
+            f"({chain[-1][0]['created_at']})."
+        )
         answer = input("Type 'yes' to continue: ")
         if answer.strip().lower() != "yes":
             raise CommandError("restore canceled; nothing was changed")

@@ -18,20 +18,37 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--offline", action="store_true",
-                            help="skip the dependency audit (it needs PyPI or an OSV service)")
-        parser.add_argument("--path", action="append", dest="paths", metavar="DIR",
-                            help="scan this folder or file instead of the project's packages "
-                                 "(repeatable)")
-        parser.add_argument("--requirement", action="append", dest="requirements",
-                            metavar="FILE",
-                            help="audit this requirements file instead of the project's "
-                                 "(repeatable; installed packages are then left out)")
-        parser.add_argument("--osv-url", metavar="URL",
-                            help="query this OSV service (a mirror) instead of PyPI's "
-                                 "vulnerability data")
+        parser.add_argument(
+            "--offline",
+            action="store_true",
+            help="skip the dependency audit (it needs PyPI or an OSV service)",
+        )
+        parser.add_argument(
+            "--path",
+            action="append",
+            dest="paths",
+            metavar="DIR",
+            help="scan this folder or file instead of the project's packages (repeatable)",
+        )
+        parser.add_argument(
+            "--requirement",
+            action="append",
+            dest="requirements",
+            metavar="FILE",
+            help="audit this requirements file instead of the project's "
+            "(repeatable; installed packages are then left out)",
+        )
+        parser.add_argument(
+            "--osv-url",
+            metavar="URL",
+            help="query this OSV service (a mirror) instead of PyPI's vulnerability data",
+        )
 
     def handle(self, *args, **options):
-        report = scan_security(paths=options["paths"], requirement_files=options["requirements"],
-                               offline=options["offline"], osv_url=options["osv_url"])
+        report = scan_security(
+            paths=options["paths"],
+            requirement_files=options["requirements"],
+            offline=options["offline"],
+            osv_url=options["osv_url"],
+        )
         emit_report(self, options, report)

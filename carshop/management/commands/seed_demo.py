@@ -45,16 +45,30 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--scale", type=_scale, default=1,
-                            help="multiplies the amount of demo data (default 1), or 'large'")
-        parser.add_argument("--fraction", type=float, default=1.0,
-                            help="with --scale large: the part of the full size to load, "
-                                 "more than 0 and at most 1 (default 1)")
-        parser.add_argument("--until", default="",
-                            help="with --scale large: the moment the data ends (ISO 8601, "
-                                 "default now); the same seed and --until give the same data")
-        parser.add_argument("--if-empty", action="store_true",
-                            help="do nothing if demo data is already there (just print logins)")
+        parser.add_argument(
+            "--scale",
+            type=_scale,
+            default=1,
+            help="multiplies the amount of demo data (default 1), or 'large'",
+        )
+        parser.add_argument(
+            "--fraction",
+            type=float,
+            default=1.0,
+            help="with --scale large: the part of the full size to load, "
+            "more than 0 and at most 1 (default 1)",
+        )
+        parser.add_argument(
+            "--until",
+            default="",
+            help="with --scale large: the moment the data ends (ISO 8601, "
+            "default now); the same seed and --until give the same data",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing if demo data is already there (just print logins)",
+        )
 
     def handle(self, *args, **options):
         if settings.DJANGO_ENV in ("production", "staging"):
@@ -93,7 +107,8 @@ class Command(OperationsCommand):
             users = users.filter(username__in=usernames)
         for user in users.prefetch_related("groups"):
             roles = ", ".join(g.name for g in user.groups.all()) or (
-                "superuser" if user.is_superuser else "-")
+                "superuser" if user.is_superuser else "-"
+            )
             self.stdout.write(f"  {user.username:<10} {roles}")
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
 
@@ -114,20 +129,28 @@ class Command(OperationsCommand):
         if options["until"]:
             until = parse_datetime(options["until"])
             if until is None:
-                raise CommandError(f"--until {options['until']!r} is not an ISO 8601 moment, "
-                                   "e.g. 2026-06-30T18:00:00+00:00")
+                raise CommandError(
+                    f"--until {options['until']!r} is not an ISO 8601 moment, "
+                    "e.g. 2026-06-30T18:00:00+00:00"
+                )
             if until.tzinfo is None:
                 until = until.replace(tzinfo=datetime.UTC)
         verbose = options["verbosity"] > 0
-        generator = Generator(fraction=fraction, seed=options["seed"], until=until,
-                              log=(lambda line: self.stderr.write(line)) if verbose else None)
+        generator = Generator(
+            fraction=fraction,
+            seed=options["seed"],
+            until=until,
+            log=(lambda line: self.stderr.write(line)) if verbose else None,
+        )
         try:
             summary = generator.run()
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.record(summary)
-        self.stdout.write(f"Loaded in {summary['seconds']['total']} s (seed {summary['seed']}, "
-                          f"fraction {summary['fraction']}, until {summary['until']}):")
+        self.stdout.write(
+            f"Loaded in {summary['seconds']['total']} s (seed {summary['seed']}, "
+            f"fraction {summary['fraction']}, until {summary['until']}):"
+        )
         for label, count in summary["rows"].items():
             self.stdout.write(f"  {label:<32} {count:>12,}")
         self.print_logins(usernames=["admin", *(username for username, *_ in STAFF)])

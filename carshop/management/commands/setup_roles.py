@@ -15,8 +15,6 @@ class Command(OperationsCommand):
             self.stdout.write(f"role {role}: ok")
         if missing:
             self.stdout.write(
-                self.style.WARNING(
-                    "not yet in the database (run migrate): " + ", ".join(missing)
-                )
+                self.style.WARNING("not yet in the database (run migrate): " + ", ".join(missing))
             )
         self.stdout.write(self.style.SUCCESS(f"{len(ROLES)} roles set up"))

@@ -25,23 +25,36 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--target", metavar="NAME_OR_PATH",
-                            help="the copy (default: <live name>_test_env)")
-        parser.add_argument("--checks", default=",".join(isolation.CHECKS),
-                            help=f"comma-separated, of {', '.join(isolation.CHECKS)} "
-                                 "(default: all)")
-        parser.add_argument("--max-queries", type=int, default=60,
-                            help="most queries a smoke page may make (default: 60)")
+        parser.add_argument(
+            "--target", metavar="NAME_OR_PATH", help="the copy (default: <live name>_test_env)"
+        )
+        parser.add_argument(
+            "--checks",
+            default=",".join(isolation.CHECKS),
+            help=f"comma-separated, of {', '.join(isolation.CHECKS)} (default: all)",
+        )
+        parser.add_argument(
+            "--max-queries",
+            type=int,
+            default=60,
+            help="most queries a smoke page may make (default: 60)",
+        )
         parser.add_argument("--inside-copy", action="store_true", help=argparse.SUPPRESS)
-        parser.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
-                            help="run pytest with these arguments against the copy's server")
+        parser.add_argument(
+            "pytest_args",
+            nargs="*",
+            metavar="-- PYTEST_ARGS",
+            help="run pytest with these arguments against the copy's server",
+        )
 
     def handle(self, *args, **options):
         checks = [c.strip() for c in options["checks"].split(",") if c.strip()]
         unknown = [c for c in checks if c not in isolation.CHECKS]
         if unknown or not (checks or options["pytest_args"]):
-            raise CommandError(f"--checks: unknown {', '.join(unknown) or 'empty list'}; "
-                               f"checks: {', '.join(isolation.CHECKS)}")
+            raise CommandError(
+                f"--checks: unknown {', '.join(unknown) or 'empty list'}; "
+                f"checks: {', '.join(isolation.CHECKS)}"
+            )
         if options["max_queries"] < 1:
             raise CommandError("--max-queries must be 1 or more")
         try:
@@ -51,15 +64,20 @@ class Command(OperationsCommand):
                 live, target, marker = isolation.prepare_isolation(options["target"])
                 results = []
                 if checks:
-                    results = isolation.run_in_copy(live, target, checks,
-                                                  options["max_queries"])["checks"]
+                    results = isolation.run_in_copy(live, target, checks, options["max_queries"])[
+                        "checks"
+                    ]
                 if options["pytest_args"]:
                     results.append(isolation.run_pytest(target, options["pytest_args"]))
         except environment.TestEnvError as exc:
             raise CommandError(str(exc)) from None
-        report = {"target": target.label(), "database_url": environment.shown_url(target),
-                  "made_at": marker.get("made_at"), "passed": all(r["ok"] for r in results),
-                  "checks": results}
+        report = {
+            "target": target.label(),
+            "database_url": environment.shown_url(target),
+            "made_at": marker.get("made_at"),
+            "passed": all(r["ok"] for r in results),
+            "checks": results,
+        }
         self.emit(options, report, self.text(report))
         failed = [r["check"] for r in results if not r["ok"]]
         if failed:
@@ -74,13 +92,16 @@ class Command(OperationsCommand):
     def text(report):
         lines = [f"checks against {report['target']} (made {report['made_at']}):"]
         for result in report["checks"]:
-            lines.append(f"  {result['check']:<11} {'OK  ' if result['ok'] else 'FAIL'} "
-                         f"{result['detail']} ({result['seconds']:.1f}s)")
+            lines.append(
+                f"  {result['check']:<11} {'OK  ' if result['ok'] else 'FAIL'} "
+                f"{result['detail']} ({result['seconds']:.1f}s)"
+            )
             for item in result.get("items", []):
                 if isinstance(item, dict):
                     if not item["ok"]:
-                        lines.append(f"      {item['page']}: {item['status']}, "
-                                     f"{item['queries']} queries")
+                        lines.append(
+                            f"      {item['page']}: {item['status']}, {item['queries']} queries"
+                        )
                 elif not result["ok"] or result["check"] == "health":
                     lines.append(f"      {item}")
             if result["check"] == "pytest" and not result["ok"]:

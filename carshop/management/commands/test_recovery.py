@@ -22,18 +22,22 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--target", default="scratch", help="scratch (default) or a URL")
-        parser.add_argument("--source", default="latest",
-                            help="the backup to restore (default: latest)")
-        parser.add_argument("--destination", metavar="DIR",
-                            help="where 'latest' is looked up (default: BACKUP_DIR)")
+        parser.add_argument(
+            "--source", default="latest", help="the backup to restore (default: latest)"
+        )
+        parser.add_argument(
+            "--destination", metavar="DIR", help="where 'latest' is looked up (default: BACKUP_DIR)"
+        )
 
     def handle(self, *args, **options):
         try:
             with operator_errors():
                 drill = service.test_recovery(
-                    options["target"], options["source"],
+                    options["target"],
+                    options["source"],
                     destinations.destination_for(options["destination"]),
-                    progress=progress_printer(self, "restored"))
+                    progress=progress_printer(self, "restored"),
+                )
         except CommandError as exc:
             # No restore, no comparison: record_recovery_metrics must see a failed drill, not
             # the last one that worked.
@@ -43,19 +47,29 @@ class Command(OperationsCommand):
             f"restored {drill['source']} into {drill['target']} in "
             f"{drill['restore_seconds']:.1f}s (backup age {drill['backup_age_seconds']:.0f}s)",
             f"  {drill['tables']} tables, {drill['rows']} rows: "
-            + ("identical to the manifest" if not drill["mismatches"] else
-               f"{len(drill['mismatches'])} tables DIFFER"),
+            + (
+                "identical to the manifest"
+                if not drill["mismatches"]
+                else f"{len(drill['mismatches'])} tables DIFFER"
+            ),
         ]
-        lines += [f"  {m['table']}: expected {m['expected']}, found {m['found']}"
-                  for m in drill["mismatches"]]
+        lines += [
+            f"  {m['table']}: expected {m['expected']}, found {m['found']}"
+            for m in drill["mismatches"]
+        ]
         if drill.get("capture_bypassed"):
-            lines.append(f"  WARNING: the live database is not what its backups say: "
-                         f"{drill['capture_bypassed']}; the next backup will be full")
+            lines.append(
+                f"  WARNING: the live database is not what its backups say: "
+                f"{drill['capture_bypassed']}; the next backup will be full"
+            )
         self.emit(options, drill, lines)
         if drill["mismatches"]:
-            raise CommandError(f"recovery drill failed: {len(drill['mismatches'])} tables differ "
-                               "from the backup")
+            raise CommandError(
+                f"recovery drill failed: {len(drill['mismatches'])} tables differ from the backup"
+            )
         if drill.get("capture_bypassed"):
-            raise CommandError("recovery drill failed: the backups miss changes made to the live "
-                               f"database ({drill['capture_bypassed']}); the next backup will be "
-                               "full")
+            raise CommandError(
+                "recovery drill failed: the backups miss changes made to the live "
+                f"database ({drill['capture_bypassed']}); the next backup will be "
+                "full"
+            )

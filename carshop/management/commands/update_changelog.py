@@ -18,25 +18,41 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--since", metavar="REF",
-                            help="only commits after this commit, branch or tag")
-        parser.add_argument("--output", metavar="FILE",
-                            help="the changelog file (default: CHANGELOG.md of the repository)")
-        parser.add_argument("--repository", metavar="DIR", default=str(settings.BASE_DIR),
-                            help="the git repository (default: the project's checkout)")
+        parser.add_argument(
+            "--since", metavar="REF", help="only commits after this commit, branch or tag"
+        )
+        parser.add_argument(
+            "--output",
+            metavar="FILE",
+            help="the changelog file (default: CHANGELOG.md of the repository)",
+        )
+        parser.add_argument(
+            "--repository",
+            metavar="DIR",
+            default=str(settings.BASE_DIR),
+            help="the git repository (default: the project's checkout)",
+        )
 
     def handle(self, *args, **options):
-        result = update_changelog(options["repository"], output=options["output"],
-                                  since=options["since"], dry_run=options["dry_run"])
+        result = update_changelog(
+            options["repository"],
+            output=options["output"],
+            since=options["since"],
+            dry_run=options["dry_run"],
+        )
         verb = "would add" if result["dry_run"] else "added"
-        lines = [f"{result['commits']} commits ({result['merges']} merges) in "
-                 f"{len(result['sections'])} sections"]
+        lines = [
+            f"{result['commits']} commits ({result['merges']} merges) in "
+            f"{len(result['sections'])} sections"
+        ]
         lines.extend(f"  {verb} {line}" for line in result["added"])
         if not result["changed"]:
             lines.append(f"{result['output']} is up to date: nothing to add")
         elif result["dry_run"]:
-            lines.append(f"{len(result['added'])} entries would be added to {result['output']}; "
-                         f"dry run, nothing written")
+            lines.append(
+                f"{len(result['added'])} entries would be added to {result['output']}; "
+                f"dry run, nothing written"
+            )
         else:
             lines.append(f"{len(result['added'])} entries added to {result['output']}")
         self.emit(options, result, lines)

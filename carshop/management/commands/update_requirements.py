@@ -25,10 +25,17 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--package", required=True, metavar="NAME==VERSION",
-                            help="the package and the version to pin")
-        parser.add_argument("--requirements-dir", metavar="DIR",
-                            help="the folder of the requirements files (default: requirements/)")
+        parser.add_argument(
+            "--package",
+            required=True,
+            metavar="NAME==VERSION",
+            help="the package and the version to pin",
+        )
+        parser.add_argument(
+            "--requirements-dir",
+            metavar="DIR",
+            help="the folder of the requirements files (default: requirements/)",
+        )
 
     def handle(self, *args, **options):
         name, version = parse_requirement(options["package"])
@@ -39,10 +46,18 @@ class Command(OperationsCommand):
             for before, after in zip(old.splitlines(), new.splitlines(), strict=True):
                 if before != after:
                     changed_lines.append({"file": path.name, "before": before, "after": after})
-        data = {"package": name, "version": version, "old_versions": old_versions,
-                "dry_run": options["dry_run"], "lines": changed_lines, "steps": []}
-        lines = [f"{'would pin' if options['dry_run'] else 'pinning'} {name}=={version} "
-                 f"(was {', '.join(old_versions)}):"]
+        data = {
+            "package": name,
+            "version": version,
+            "old_versions": old_versions,
+            "dry_run": options["dry_run"],
+            "lines": changed_lines,
+            "steps": [],
+        }
+        lines = [
+            f"{'would pin' if options['dry_run'] else 'pinning'} {name}=={version} "
+            f"(was {', '.join(old_versions)}):"
+        ]
         for row in changed_lines:
             lines += [f"  {row['file']}: - {row['before']}", f"  {row['file']}: + {row['after']}"]
         if options["dry_run"]:
@@ -52,7 +67,11 @@ class Command(OperationsCommand):
         if options["format"] != "json":
             for line in lines:
                 self.stdout.write(line)
-        data["steps"] = update_requirement(directory, name, version, install=pip_install,
-                                           test=pytest_suite, say=say)
-        self.emit(options, data, [f"{name}=={version} pinned, installed and tested; review "
-                                  f"and commit requirements/"])
+        data["steps"] = update_requirement(
+            directory, name, version, install=pip_install, test=pytest_suite, say=say
+        )
+        self.emit(
+            options,
+            data,
+            [f"{name}=={version} pinned, installed and tested; review and commit requirements/"],
+        )

@@ -18,8 +18,11 @@ class Command(OperationsCommand):
         super().add_arguments(parser)
         add_log_arguments(parser, "30d")
         parser.add_argument("--user", help="only this username")
-        parser.add_argument("--all", action="store_true",
-                            help="also list accounts without any activity in the period")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="also list accounts without any activity in the period",
+        )
 
     def handle(self, *args, **options):
         reader, since = reader_for("auth.log", options)
@@ -30,9 +33,11 @@ class Command(OperationsCommand):
         if not options["all"]:
             rows = [row for row in rows if has_activity(row)]
         width = max([len(row["username"]) for row in rows] + [8])
-        lines = [f"activity since {timezone.localtime(since):%Y-%m-%d %H:%M}",
-                 f"{'username':<{width}}  {'logins':>6}  {'failed':>6}  {'lockouts':>8}  "
-                 f"{'passwords':>9}  {'changes':>7}  last login"]
+        lines = [
+            f"activity since {timezone.localtime(since):%Y-%m-%d %H:%M}",
+            f"{'username':<{width}}  {'logins':>6}  {'failed':>6}  {'lockouts':>8}  "
+            f"{'passwords':>9}  {'changes':>7}  last login",
+        ]
         for row in rows:
             last = row["last_login_in_period"]
             note = "" if row["account"] else "  (no such account)"

@@ -21,14 +21,18 @@ class Command(OperationsCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--env", choices=ENVIRONMENTS, metavar="NAME",
-                            help="the environment to check: must be DJANGO_ENV's "
-                                 f"({', '.join(ENVIRONMENTS)})")
+        parser.add_argument(
+            "--env",
+            choices=ENVIRONMENTS,
+            metavar="NAME",
+            help=f"the environment to check: must be DJANGO_ENV's ({', '.join(ENVIRONMENTS)})",
+        )
 
     def handle(self, *args, **options):
         wanted = options.get("env")
         if wanted and wanted != settings.DJANGO_ENV:
             raise CommandError(
                 f"this run reads the {settings.DJANGO_ENV} settings; to check {wanted}: "
-                f"DJANGO_ENV={wanted} python manage.py validate_config")
+                f"DJANGO_ENV={wanted} python manage.py validate_config"
+            )
         emit_report(self, options, validate_configuration())

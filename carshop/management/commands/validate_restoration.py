@@ -17,22 +17,34 @@ class Command(OperationsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--target", default="scratch", help="scratch (default) or a URL")
-        parser.add_argument("--source", help="the backup to compare with (default: the one the "
-                                             "last drill restored)")
-        parser.add_argument("--destination", metavar="DIR",
-                            help="where backups are looked up (default: BACKUP_DIR)")
+        parser.add_argument(
+            "--source", help="the backup to compare with (default: the one the last drill restored)"
+        )
+        parser.add_argument(
+            "--destination", metavar="DIR", help="where backups are looked up (default: BACKUP_DIR)"
+        )
 
     def handle(self, *args, **options):
         with operator_errors():
             result = service.validate_restoration(
-                options["target"], options["source"],
-                destinations.destination_for(options["destination"]))
-        lines = [f"{result['target']} against {result['source']}: "
-                 + (f"all {result['tables']} tables identical" if result["validated"] else
-                    f"{len(result['mismatches'])} tables DIFFER")]
-        lines += [f"  {m['table']}: expected {m['expected']}, found {m['found']}"
-                  for m in result["mismatches"]]
+                options["target"],
+                options["source"],
+                destinations.destination_for(options["destination"]),
+            )
+        lines = [
+            f"{result['target']} against {result['source']}: "
+            + (
+                f"all {result['tables']} tables identical"
+                if result["validated"]
+                else f"{len(result['mismatches'])} tables DIFFER"
+            )
+        ]
+        lines += [
+            f"  {m['table']}: expected {m['expected']}, found {m['found']}"
+            for m in result["mismatches"]
+        ]
         self.emit(options, result, lines)
         if not result["validated"]:
-            raise CommandError(f"restoration differs from the backup in "
-                               f"{len(result['mismatches'])} tables")
+            raise CommandError(
+                f"restoration differs from the backup in {len(result['mismatches'])} tables"
+            )

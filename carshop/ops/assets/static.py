@@ -37,8 +37,9 @@ def check_writable(folder: StrPath) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise CommandError(f"STATIC_ROOT {folder} is not writable: "
-                           f"{exc.strerror or first_line(exc)}") from None
+        raise CommandError(
+            f"STATIC_ROOT {folder} is not writable: {exc.strerror or first_line(exc)}"
+        ) from None
 
 
 def _brotli_available() -> bool:
@@ -67,8 +68,10 @@ def static_inventory(root: StrPath) -> dict[str, Any]:
 
         manifest = json.loads(manifest_path.read_text()).get("paths", {})
         hashed = {name for original, name in manifest.items() if name != original}
-    compressed: dict[str, dict[str, float]] = {label: {"files": 0, "bytes": 0, "original_bytes": 0}
-                  for label in COMPRESSED_SUFFIXES.values()}
+    compressed: dict[str, dict[str, float]] = {
+        label: {"files": 0, "bytes": 0, "original_bytes": 0}
+        for label in COMPRESSED_SUFFIXES.values()
+    }
     plain_count = plain_bytes = 0
     by_type: Counter[str] = Counter()
     for name, size in files.items():
@@ -86,8 +89,11 @@ def static_inventory(root: StrPath) -> dict[str, Any]:
         by_type[suffix.lstrip(".").lower() or "(none)"] += size
     for entry in compressed.values():
         entry["saved_bytes"] = entry["original_bytes"] - entry["bytes"]
-        entry["saved_percent"] = (round(100 * entry["saved_bytes"] / entry["original_bytes"], 1)
-                                  if entry["original_bytes"] else 0.0)
+        entry["saved_percent"] = (
+            round(100 * entry["saved_bytes"] / entry["original_bytes"], 1)
+            if entry["original_bytes"]
+            else 0.0
+        )
     return {
         "files": plain_count,
         "bytes": plain_bytes,
@@ -106,9 +112,16 @@ def _collect() -> dict[str, list[str]]:
     )
 
     collector = CollectStatic()
-    collector.set_options(interactive=False, verbosity=0, link=False, clear=False,
-                          dry_run=False, ignore_patterns=[], use_default_ignore_patterns=True,
-                          post_process=True)
+    collector.set_options(
+        interactive=False,
+        verbosity=0,
+        link=False,
+        clear=False,
+        dry_run=False,
+        ignore_patterns=[],
+        use_default_ignore_patterns=True,
+        post_process=True,
+    )
     return collector.collect()
 
 
@@ -122,12 +135,16 @@ def optimize_assets(dry_run: bool = False) -> dict[str, Any]:
     compressing = "whitenoise" in storage and "Compressed" in storage
     notes = []
     if not compressing:
-        notes.append(f"{storage} does not compress: servers use "
-                     f"whitenoise.storage.CompressedManifestStaticFilesStorage")
+        notes.append(
+            f"{storage} does not compress: servers use "
+            f"whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
     elif not _brotli_available():
         notes.append("brotli is not installed: gzip only (pip install Brotli for .br files)")
-    notes.append("no minifying or bundling: the static files are Django's admin, the REST "
-                 "framework's and Swagger UI's, shipped minified; Carshop has no build step")
+    notes.append(
+        "no minifying or bundling: the static files are Django's admin, the REST "
+        "framework's and Swagger UI's, shipped minified; Carshop has no build step"
+    )
     started = time.monotonic()
     if dry_run:
         if root.exists() and not os.access(root, os.W_OK):
@@ -135,16 +152,29 @@ def optimize_assets(dry_run: bool = False) -> dict[str, Any]:
         elif not root.exists():
             notes.append(f"STATIC_ROOT {root} does not exist yet: a real run makes it")
         sources = static_sources()
-        return {"dry_run": True, "storage": storage, "static_root": str(root),
-                "source_files": len(sources), "source_bytes": sum(sources.values()),
-                "seconds": round(time.monotonic() - started, 2), "notes": notes}
+        return {
+            "dry_run": True,
+            "storage": storage,
+            "static_root": str(root),
+            "source_files": len(sources),
+            "source_bytes": sum(sources.values()),
+            "seconds": round(time.monotonic() - started, 2),
+            "notes": notes,
+        }
     check_writable(root)
     collected = _collect()
     inventory = static_inventory(root)
-    return {"dry_run": False, "storage": storage, "static_root": str(root),
-            "copied": len(collected["modified"]), "unchanged": len(collected["unmodified"]),
-            "post_processed": len(collected["post_processed"]),
-            "seconds": round(time.monotonic() - started, 2), "notes": notes, **inventory}
+    return {
+        "dry_run": False,
+        "storage": storage,
+        "static_root": str(root),
+        "copied": len(collected["modified"]),
+        "unchanged": len(collected["unmodified"]),
+        "post_processed": len(collected["post_processed"]),
+        "seconds": round(time.monotonic() - started, 2),
+        "notes": notes,
+        **inventory,
+    }
 
 
 def static_sources():
@@ -156,8 +186,9 @@ def static_sources():
     sources = {}
     for finder in finders.get_finders():
         for path, storage in finder.list(ignore):
-            prefixed = os.path.join(storage.prefix, path) if getattr(
-                storage, "prefix", None) else path
+            prefixed = (
+                os.path.join(storage.prefix, path) if getattr(storage, "prefix", None) else path
+            )
             if prefixed not in sources:
                 sources[prefixed] = storage.size(path)
     return sources

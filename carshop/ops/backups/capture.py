@@ -58,6 +58,7 @@ PG_HASH_SETTINGS = {
 
 # --- shared ------------------------------------------------------------------------------------
 
+
 def _run(cursor: Any, statements: Iterable[str]) -> None:
     for statement in statements:
         cursor.execute(statement)
@@ -98,11 +99,18 @@ def drop_triggers(cursor: Any, vendor: str) -> None:
             "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
             f"AND t.tgname LIKE {ql(PG_FUNCTION + '%')}"
         )
-        _run(cursor, [f"DROP TRIGGER IF EXISTS {qi(name)} ON {qi(table)}"
-                      for table, name in cursor.fetchall()])
+        _run(
+            cursor,
+            [
+                f"DROP TRIGGER IF EXISTS {qi(name)} ON {qi(table)}"
+                for table, name in cursor.fetchall()
+            ],
+        )
     else:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                       f"AND name LIKE {ql(OWN_PREFIX + '%')}")
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+            f"AND name LIKE {ql(OWN_PREFIX + '%')}"
+        )
         _run(cursor, [f"DROP TRIGGER IF EXISTS {qi(name)}" for (name,) in cursor.fetchall()])
 
 
@@ -111,8 +119,10 @@ def read_state(cursor: Any, vendor: str) -> dict[str, Any] | None:
     backup must be full. None when change capture is not installed."""
     if not is_installed(cursor, vendor):
         return None
-    cursor.execute(f"SELECT backup_id, snapshot, watermark, system_identifier, needs_full "
-                   f"FROM {STATE_TABLE} WHERE id = 1")
+    cursor.execute(
+        f"SELECT backup_id, snapshot, watermark, system_identifier, needs_full "
+        f"FROM {STATE_TABLE} WHERE id = 1"
+    )
     row = cursor.fetchone()
     if row is None:
         return None
@@ -146,14 +156,20 @@ def mark_needs_full(cursor: Any, vendor: str, reason: str) -> None:
 
 def bypass_message(differ: Sequence[tuple[str, Any, Any]]) -> str:
     name, found, expected = differ[0]
-    what = (f"{found['rows']} rows where the chain says {expected['rows']}"
-            if found["rows"] != expected["rows"] else "a checksum the chain does not explain")
+    what = (
+        f"{found['rows']} rows where the chain says {expected['rows']}"
+        if found["rows"] != expected["rows"]
+        else "a checksum the chain does not explain"
+    )
     more = f" and {len(differ) - 1} more tables" if len(differ) > 1 else ""
-    return (f"changes bypassed change capture (table {name} has {what}{more}; "
-            "session_replication_role = replica, or triggers disabled or dropped)")
+    return (
+        f"changes bypassed change capture (table {name} has {what}{more}; "
+        "session_replication_role = replica, or triggers disabled or dropped)"
+    )
 
 
 # --- migrate hooks -----------------------------------------------------------------------------
+
 
 def before_migrate(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
     from django.db import connections, transaction
@@ -180,6 +196,7 @@ def after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
+
 def pg_key_expression(table: Table, alias: str = "r") -> str:
     """SQL text of a row's key as text: the primary key, or a JSON array for a composite one.
     Empty for a table without a primary key (its changes are logged as whole-table changes)."""
@@ -194,8 +211,10 @@ def pg_key_match(table: Table, row_alias: str, key_sql: str) -> str:
     """SQL condition: the row `row_alias` has the key `key_sql` (text, as logged)."""
     if len(table.pk) == 1:
         return f"{row_alias}.{qi(table.pk[0])} = ({key_sql})::{table.pk_types[0]}"
-    parts = [f"{row_alias}.{qi(c)} = (({key_sql})::json->>{i})::{t}"
-             for i, (c, t) in enumerate(zip(table.pk, table.pk_types, strict=True))]
+    parts = [
+        f"{row_alias}.{qi(c)} = (({key_sql})::json->>{i})::{t}"
+        for i, (c, t) in enumerate(zip(table.pk, table.pk_types, strict=True))
+    ]
     return " AND ".join(parts)
 
 
@@ -251,8 +270,10 @@ def _pg_trigger_sql(schema: str, table: Table, kind: str) -> str:
         "del": ("DELETE", "REFERENCING OLD TABLE AS old_rows"),
         "trunc": ("TRUNCATE", ""),
     }[kind]
-    return (f"CREATE TRIGGER {name} AFTER {event} ON {target} {referencing} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}")
+    return (
+        f"CREATE TRIGGER {name} AFTER {event} ON {target} {referencing} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}"
+    )
 
 
 def _pg_function_body(schema: str) -> str:
@@ -271,8 +292,12 @@ def _pg_install(cursor: Any) -> list[str]:
         "to_regclass(%s) IS NOT NULL, "
         "(SELECT p.prosrc FROM pg_proc p WHERE p.proname = %s "
         " AND p.pronamespace = current_schema()::regnamespace)",
-        [f"{qi(schema)}.{CHANGE_TABLE}", f"{qi(schema)}.{CHANGE_TABLE}_tbl",
-         f"{qi(schema)}.{STATE_TABLE}", PG_FUNCTION],
+        [
+            f"{qi(schema)}.{CHANGE_TABLE}",
+            f"{qi(schema)}.{CHANGE_TABLE}_tbl",
+            f"{qi(schema)}.{STATE_TABLE}",
+            PG_FUNCTION,
+        ],
     )
     has_change, has_index, has_state, function_body = cursor.fetchone()
     statements = []
@@ -286,8 +311,10 @@ def _pg_install(cursor: Any) -> list[str]:
               nrows bigint NOT NULL DEFAULT 0,
               hash numeric NOT NULL DEFAULT 0)""")
     if not has_index:
-        statements.append(f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl "
-                          f"ON {qi(schema)}.{CHANGE_TABLE} (tbl, id)")
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl "
+            f"ON {qi(schema)}.{CHANGE_TABLE} (tbl, id)"
+        )
     if not has_state:
         statements.append(f"""CREATE TABLE IF NOT EXISTS {qi(schema)}.{STATE_TABLE} (
               id integer PRIMARY KEY CHECK (id = 1),
@@ -299,8 +326,9 @@ def _pg_install(cursor: Any) -> list[str]:
     _run(cursor, statements)
     cursor.execute(f"SELECT count(*) FROM {qi(schema)}.{STATE_TABLE} WHERE id = 1")
     if not cursor.fetchone()[0]:
-        cursor.execute(f"INSERT INTO {qi(schema)}.{STATE_TABLE} (id) VALUES (1) "
-                       "ON CONFLICT DO NOTHING")
+        cursor.execute(
+            f"INSERT INTO {qi(schema)}.{STATE_TABLE} (id) VALUES (1) ON CONFLICT DO NOTHING"
+        )
     cursor.execute(
         "SELECT c.relname, t.tgname, t.tgargs, t.tgenabled FROM pg_trigger t "
         "JOIN pg_class c ON c.oid = t.tgrelid "
@@ -317,11 +345,13 @@ def _pg_install(cursor: Any) -> list[str]:
         wanted = {f"{PG_FUNCTION}_{kind}" for kind in PG_TRIGGERS}
         # 'O': fires in normal sessions; 'A': always. 'D' (ALTER TABLE ... DISABLE TRIGGER) and
         # 'R' (replica sessions only) let writes through uncaptured: re-made like missing ones.
-        if set(have) == wanted and all(args == expected_args and enabled in ("O", "A")
-                                       for args, enabled in have.values()):
+        if set(have) == wanted and all(
+            args == expected_args and enabled in ("O", "A") for args, enabled in have.values()
+        ):
             continue
-        statements = [f"DROP TRIGGER IF EXISTS {qi(name)} ON {qi(schema)}.{qi(table.name)}"
-                      for name in have]
+        statements = [
+            f"DROP TRIGGER IF EXISTS {qi(name)} ON {qi(schema)}.{qi(table.name)}" for name in have
+        ]
         statements += [_pg_trigger_sql(schema, table, kind) for kind in PG_TRIGGERS]
         _run(cursor, statements)
         changed.append(table.name)
@@ -400,39 +430,50 @@ def _sqlite_trigger_sql(table: Table, kind: str) -> str:
         body = f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op) VALUES ({tbl}, {new_key}, 'I');"
         event = "INSERT"
     elif kind == "d":
-        body = (f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op, old) "
-                f"VALUES ({tbl}, {old_key}, 'D', {old_text});")
+        body = (
+            f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op, old) "
+            f"VALUES ({tbl}, {old_key}, 'D', {old_text});"
+        )
         event = "DELETE"
     else:
-        body = (f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op, old) "
-                f"VALUES ({tbl}, {old_key}, 'U', {old_text}); "
-                f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op) SELECT {tbl}, {new_key}, 'I' "
-                f"WHERE {new_key} IS NOT {old_key};")
+        body = (
+            f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op, old) "
+            f"VALUES ({tbl}, {old_key}, 'U', {old_text}); "
+            f"INSERT INTO {CHANGE_TABLE} (tbl, pk, op) SELECT {tbl}, {new_key}, 'I' "
+            f"WHERE {new_key} IS NOT {old_key};"
+        )
         event = "UPDATE"
     return f"CREATE TRIGGER {name} AFTER {event} ON {qi(table.name)} BEGIN {body} END"
 
 
 def _sqlite_install(cursor: Any) -> list[str]:
-    _run(cursor, [
-        f"""CREATE TABLE IF NOT EXISTS {CHANGE_TABLE} (
+    _run(
+        cursor,
+        [
+            f"""CREATE TABLE IF NOT EXISTS {CHANGE_TABLE} (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
               tbl TEXT NOT NULL, pk, op TEXT NOT NULL, old TEXT)""",
-        f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl ON {CHANGE_TABLE} (tbl, id)",
-        f"""CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+            f"CREATE INDEX IF NOT EXISTS {CHANGE_TABLE}_tbl ON {CHANGE_TABLE} (tbl, id)",
+            f"""CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
               id INTEGER PRIMARY KEY CHECK (id = 1),
               backup_id TEXT, snapshot TEXT, watermark INTEGER, system_identifier TEXT,
               needs_full INTEGER NOT NULL DEFAULT 1, updated_at TEXT)""",
-        f"INSERT OR IGNORE INTO {STATE_TABLE} (id) VALUES (1)",
-    ])
-    cursor.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
-                   f"AND name LIKE {ql(OWN_PREFIX + '%')}")
+            f"INSERT OR IGNORE INTO {STATE_TABLE} (id) VALUES (1)",
+        ],
+    )
+    cursor.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
+        f"AND name LIKE {ql(OWN_PREFIX + '%')}"
+    )
     existing: dict[Any, Any] = {}
     for name, table, sql in cursor.fetchall():
         existing.setdefault(table, {})[name] = sql
     changed = []
     for table in sqlite_tables(cursor):
-        wanted = {f"{OWN_PREFIX}{kind}:{table.name}": _sqlite_trigger_sql(table, kind)
-                  for kind in SQLITE_TRIGGERS}
+        wanted = {
+            f"{OWN_PREFIX}{kind}:{table.name}": _sqlite_trigger_sql(table, kind)
+            for kind in SQLITE_TRIGGERS
+        }
         have = existing.get(table.name, {})
         if have == wanted:
             continue

@@ -159,8 +159,9 @@ class StorageDestination:
         return self.storage.exists(name)
 
     def local_file(self, name: str) -> str:
-        handle_fd, local = tempfile.mkstemp(prefix="carshop-restore-", suffix="-" + name,
-                                            dir=self._staging_dir())
+        handle_fd, local = tempfile.mkstemp(
+            prefix="carshop-restore-", suffix="-" + name, dir=self._staging_dir()
+        )
         os.close(handle_fd)
         with self.storage.open(name, "rb") as src, open(local, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
@@ -188,8 +189,11 @@ Destination = LocalDestination | StorageDestination
 def default_destination() -> LocalDestination | StorageDestination:
     """STORAGES["dbbackup"]: its folder when it is a file-system storage, else the storage."""
     backend = settings.STORAGES.get("dbbackup", {}).get("BACKEND", "")
-    if backend in ("", "django.core.files.storage.FileSystemStorage",
-                   "django.core.files.storage.filesystem.FileSystemStorage"):
+    if backend in (
+        "",
+        "django.core.files.storage.FileSystemStorage",
+        "django.core.files.storage.filesystem.FileSystemStorage",
+    ):
         location = settings.STORAGES.get("dbbackup", {}).get("OPTIONS", {}).get("location")
         return LocalDestination(location or settings.BACKUP_DIR)
     from django.core.files.storage import storages

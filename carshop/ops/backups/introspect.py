@@ -45,6 +45,7 @@ def ql(value: object) -> str:
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
+
 def pg_schema(cursor: Any) -> str:
     cursor.execute("SELECT current_schema()")
     return cursor.fetchone()[0]
@@ -86,6 +87,7 @@ def pg_sequences(cursor: Any) -> list[str]:
 
 # --- SQLite ----------------------------------------------------------------------------------
 
+
 def sqlite_tables(conn: Any, schema: str = "main") -> list[Table]:
     """Every table of an SQLite database, except SQLite's and the backup machinery's own.
     `conn`: an sqlite3 connection or cursor (or Django's cursor over one)."""
@@ -120,13 +122,21 @@ def _assemble(rows: Iterable[Sequence[Any]]) -> list[Table]:
     for name in sorted(tables):
         entry = tables[name]
         pk = [entry["pk"][pos] for pos in sorted(entry["pk"])]
-        result.append(Table(name=name, columns=tuple(entry["columns"]), types=tuple(entry["types"]),
-                            pk=tuple(col for col, _ in pk), pk_types=tuple(t for _, t in pk)))
+        result.append(
+            Table(
+                name=name,
+                columns=tuple(entry["columns"]),
+                types=tuple(entry["types"]),
+                pk=tuple(col for col, _ in pk),
+                pk_types=tuple(t for _, t in pk),
+            )
+        )
     return result
 
 
-def applied_migrations(execute: Callable[[str], Iterable[Sequence[Any]]],
-                       tables: Iterable[Table]) -> list[list[str]]:
+def applied_migrations(
+    execute: Callable[[str], Iterable[Sequence[Any]]], tables: Iterable[Table]
+) -> list[list[str]]:
     """[app, name] of every applied migration; `execute(sql)` returns rows."""
     if "django_migrations" not in {t.name for t in tables}:
         return []  # not a Django database yet

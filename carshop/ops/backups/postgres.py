@@ -70,8 +70,10 @@ class NeedsFull(Exception):
 
 # --- connections -------------------------------------------------------------------------------
 
-def connect(settings_dict: dict[str, Any], dbname: str | None = None,
-            autocommit: bool = False) -> Any:
+
+def connect(
+    settings_dict: dict[str, Any], dbname: str | None = None, autocommit: bool = False
+) -> Any:
     import psycopg2
     from django.db.backends.postgresql.base import DatabaseWrapper
 
@@ -82,8 +84,9 @@ def connect(settings_dict: dict[str, Any], dbname: str | None = None,
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as exc:
         message = str(exc).strip().splitlines()[0]
-        raise BackupError(f"cannot connect to PostgreSQL database "
-                          f"{dbname or settings_dict['NAME']!r}: {message}") from None
+        raise BackupError(
+            f"cannot connect to PostgreSQL database {dbname or settings_dict['NAME']!r}: {message}"
+        ) from None
     conn.autocommit = autocommit
     return conn
 
@@ -93,8 +96,7 @@ def cli_args(settings_dict: dict[str, Any], dbname: str | None = None) -> tuple:
     (it knows how to pass passwords, TLS options and socket paths to libpq)."""
     from dbbackup.db.postgresql import parse_postgres_settings
 
-    connector = SimpleNamespace(settings={**settings_dict,
-                                          "NAME": dbname or settings_dict["NAME"]})
+    connector = SimpleNamespace(settings={**settings_dict, "NAME": dbname or settings_dict["NAME"]})
     dbname_arg, env = parse_postgres_settings(connector)
     args = dbname_arg.split()
     return args, {**os.environ, **env}
@@ -106,8 +108,10 @@ def tool(name: str) -> str:
     folder = getattr(settings, "BACKUP_PG_BIN_DIR", "")
     path = os.path.join(folder, name) if folder else shutil.which(name)
     if not path or not os.path.exists(path):
-        raise BackupError(f"{name} not found: install the PostgreSQL client tools "
-                          "(Debian: apt-get install postgresql-client) or set BACKUP_PG_BIN_DIR")
+        raise BackupError(
+            f"{name} not found: install the PostgreSQL client tools "
+            "(Debian: apt-get install postgresql-client) or set BACKUP_PG_BIN_DIR"
+        )
     return path
 
 
@@ -117,27 +121,34 @@ def hash_settings(cursor: Any) -> None:
 
 
 def server_facts(cursor: Any) -> dict[str, Any]:
-    cursor.execute("SELECT current_setting('server_version'), "
-                   "(SELECT system_identifier FROM pg_control_system())::text")
+    cursor.execute(
+        "SELECT current_setting('server_version'), "
+        "(SELECT system_identifier FROM pg_control_system())::text"
+    )
     version, system_identifier = cursor.fetchone()
     return {"server_version": version, "system_identifier": system_identifier}
 
 
 def _scan_checksum(cursor: Any, schema: str, table: Table) -> dict[str, Any]:
-    cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text "
-                   f"FROM {qi(schema)}.{qi(table.name)} t")
+    cursor.execute(
+        f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text "
+        f"FROM {qi(schema)}.{qi(table.name)} t"
+    )
     rows, total = cursor.fetchone()
     return {"rows": rows, "checksum": checksum_hex(int(total))}
 
 
-def table_checksums(cursor: Any, schema: str, tables: list[Table],
-                    only: Collection[str] | None = None) -> dict[str, Any]:
-    return {t.name: _scan_checksum(cursor, schema, t) for t in tables
-            if only is None or t.name in only}
+def table_checksums(
+    cursor: Any, schema: str, tables: list[Table], only: Collection[str] | None = None
+) -> dict[str, Any]:
+    return {
+        t.name: _scan_checksum(cursor, schema, t) for t in tables if only is None or t.name in only
+    }
 
 
-def describe(settings_dict: dict[str, Any],
-             dbname: str | None = None) -> tuple[list[Table], list[list[str]], str]:
+def describe(
+    settings_dict: dict[str, Any], dbname: str | None = None
+) -> tuple[list[Table], list[list[str]], str]:
     """Tables, migrations and schema fingerprint of a database."""
     conn = connect(settings_dict, dbname)
     try:
@@ -153,6 +164,7 @@ def _fetch(cur: Any) -> Callable[[str], list[Any]]:
     def execute(sql: str) -> list[Any]:
         cur.execute(sql)
         return cur.fetchall()
+
     return execute
 
 
@@ -194,6 +206,7 @@ def drop_database(settings_dict: dict[str, Any], dbname: str) -> None:
 
 
 # --- change capture ----------------------------------------------------------------------------
+
 
 def lock_timeout_ms() -> int:
     from django.conf import settings
@@ -249,33 +262,50 @@ def _blocked_message(conn: Any, what: str) -> str:
     conn.rollback()
     limit = lock_timeout_ms()
     if row is None:
-        return (f"backup stopped: {what} needs a lock that another session held for over "
-                f"{limit} ms (it has ended since); the application's writes were not held up: "
-                "run the backup again")
+        return (
+            f"backup stopped: {what} needs a lock that another session held for over "
+            f"{limit} ms (it has ended since); the application's writes were not held up: "
+            "run the backup again"
+        )
     pid, application, state, age, user = row
-    return (f"backup stopped: {what} needs a lock held by pid {pid} (application "
-            f"{application!r}, user {user}, {state}, transaction open for {age} s); waited "
-            f"{limit} ms rather than hold up the application's writes: end that transaction "
-            f"(SELECT pg_terminate_backend({pid})) or run the backup again later")
+    return (
+        f"backup stopped: {what} needs a lock held by pid {pid} (application "
+        f"{application!r}, user {user}, {state}, transaction open for {age} s); waited "
+        f"{limit} ms rather than hold up the application's writes: end that transaction "
+        f"(SELECT pg_terminate_backend({pid})) or run the backup again later"
+    )
 
 
 def confirm_backup(
-    settings_dict: dict[str, Any], backup_id: str, snapshot: Any, system_identifier: Any,
+    settings_dict: dict[str, Any],
+    backup_id: str,
+    snapshot: Any,
+    system_identifier: Any,
 ) -> None:
     """After a backup is safely stored: the chain continues from it, and the change log entries
     it holds are no longer needed."""
     conn = connect(settings_dict)
     try:
         with conn, conn.cursor() as cur:
-            capture.write_state(cur, VENDOR, backup_id=backup_id, snapshot=snapshot,
-                                system_identifier=system_identifier, needs_full=False)
-            cur.execute(f"DELETE FROM {capture.CHANGE_TABLE} "
-                        f"WHERE pg_visible_in_snapshot(xid, %s::pg_snapshot)", [snapshot])
+            capture.write_state(
+                cur,
+                VENDOR,
+                backup_id=backup_id,
+                snapshot=snapshot,
+                system_identifier=system_identifier,
+                needs_full=False,
+            )
+            cur.execute(
+                f"DELETE FROM {capture.CHANGE_TABLE} "
+                f"WHERE pg_visible_in_snapshot(xid, %s::pg_snapshot)",
+                [snapshot],
+            )
     finally:
         conn.close()
 
 
 # --- full backup -------------------------------------------------------------------------------
+
 
 def full_backup(
     settings_dict: dict[str, Any],
@@ -288,15 +318,22 @@ def full_backup(
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text, "
-                        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+            cur.execute(
+                "SELECT pg_export_snapshot(), pg_current_snapshot()::text, "
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+            )
             exported, snapshot, snapshot_at = cur.fetchone()
             facts = server_facts(cur)
             schema = pg_schema(cur)
             args, env = cli_args(settings_dict)
-            command = [tool("pg_dump"), *args, "--format=custom", f"--snapshot={exported}",
-                       f"--file={out_path}",
-                       f"--exclude-table-data={capture.CHANGE_TABLE}"]
+            command = [
+                tool("pg_dump"),
+                *args,
+                "--format=custom",
+                f"--snapshot={exported}",
+                f"--file={out_path}",
+                f"--exclude-table-data={capture.CHANGE_TABLE}",
+            ]
             if compress:
                 command.append("--compress=9")
             dump = spawn(command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -317,8 +354,9 @@ def full_backup(
             code = dump.wait()
             stderr_reader.join()
             if code != 0:
-                raise BackupError("pg_dump failed: " + last_error_line(
-                    stderr_reader.data, f"exit status {code}"))
+                raise BackupError(
+                    "pg_dump failed: " + last_error_line(stderr_reader.data, f"exit status {code}")
+                )
         conn.rollback()
     finally:
         conn.close()
@@ -353,6 +391,7 @@ def _drain(stream: Any) -> _Drain:
 
 # --- incremental backup ------------------------------------------------------------------------
 
+
 def incremental_backup(
     settings_dict: dict[str, Any],
     out_handle: SupportsWrite[bytes],
@@ -368,8 +407,10 @@ def incremental_backup(
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_current_snapshot()::text, "
-                        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+            cur.execute(
+                "SELECT pg_current_snapshot()::text, "
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+            )
             snapshot, snapshot_at = cur.fetchone()
             facts = server_facts(cur)
             state = capture.read_state(cur, VENDOR)
@@ -388,19 +429,21 @@ def incremental_backup(
                 f"coalesce(sum(c.hash), 0)::text FROM {qi(schema)}.{capture.CHANGE_TABLE} c "
                 f"WHERE {new} GROUP BY c.tbl ORDER BY c.tbl"
             )
-            changes = {tbl: (whole, int(nrows), int(total))
-                       for tbl, whole, nrows, total in cur.fetchall()}
+            changes = {
+                tbl: (whole, int(nrows), int(total)) for tbl, whole, nrows, total in cur.fetchall()
+            }
             by_name = {t.name: t for t in tables}
             unknown = sorted(set(changes) - set(by_name))
             if unknown:
                 raise NeedsFull(f"changes logged for tables that are gone: {', '.join(unknown)}")
 
             write = out_handle.write
-            write(b"-- Carshop incremental backup: a psql script, applied inside restore's "
-                  b"single transaction after the full backup and any earlier incrementals.\n")
+            write(
+                b"-- Carshop incremental backup: a psql script, applied inside restore's "
+                b"single transaction after the full backup and any earlier incrementals.\n"
+            )
             write(b"SET client_encoding = 'UTF8';\nSET CONSTRAINTS ALL DEFERRED;\n")
-            write(b"CREATE TEMP TABLE IF NOT EXISTS carshop_backup_keys (k text) "
-                  b"ON COMMIT DROP;\n")
+            write(b"CREATE TEMP TABLE IF NOT EXISTS carshop_backup_keys (k text) ON COMMIT DROP;\n")
             checksums = {}
             for name, table in by_name.items():
                 base = parent["tables"].get(name)
@@ -413,27 +456,35 @@ def incremental_backup(
                 target = f"{qi(schema)}.{qi(name)}"
                 columns = ", ".join(qi(c) for c in table.columns)
                 if whole or not table.pk:
-                    write(f"DELETE FROM {target};\nCOPY {target} ({columns}) FROM stdin;\n"
-                          .encode())
-                    cur.copy_expert(f"COPY (SELECT {columns} FROM {target}) TO STDOUT",
-                                    out_handle)
+                    write(
+                        f"DELETE FROM {target};\nCOPY {target} ({columns}) FROM stdin;\n".encode()
+                    )
+                    cur.copy_expert(f"COPY (SELECT {columns} FROM {target}) TO STDOUT", out_handle)
                     write(b"\\.\n")
                     checksums[name] = _scan_checksum(cur, schema, table)
                 else:
-                    keys = (f"SELECT DISTINCT c.pk FROM {qi(schema)}.{capture.CHANGE_TABLE} c "
-                            f"WHERE c.tbl = {ql(name)} AND c.op = 'K' AND {new}")
-                    write(b"TRUNCATE pg_temp.carshop_backup_keys;\n"
-                          b"COPY pg_temp.carshop_backup_keys (k) FROM stdin;\n")
+                    keys = (
+                        f"SELECT DISTINCT c.pk FROM {qi(schema)}.{capture.CHANGE_TABLE} c "
+                        f"WHERE c.tbl = {ql(name)} AND c.op = 'K' AND {new}"
+                    )
+                    write(
+                        b"TRUNCATE pg_temp.carshop_backup_keys;\n"
+                        b"COPY pg_temp.carshop_backup_keys (k) FROM stdin;\n"
+                    )
                     cur.copy_expert(f"COPY ({keys}) TO STDOUT", out_handle)
                     write(b"\\.\nANALYZE pg_temp.carshop_backup_keys;\n")
                     match = capture.pg_key_match(table, "t", "k.k")
-                    write(f"DELETE FROM {target} t USING pg_temp.carshop_backup_keys k "
-                          f"WHERE {match};\nCOPY {target} ({columns}) FROM stdin;\n".encode())
+                    write(
+                        f"DELETE FROM {target} t USING pg_temp.carshop_backup_keys k "
+                        f"WHERE {match};\nCOPY {target} ({columns}) FROM stdin;\n".encode()
+                    )
                     select_columns = ", ".join(f"t.{qi(c)}" for c in table.columns)
                     row_match = capture.pg_key_match(table, "t", "k.pk")
                     cur.copy_expert(
                         f"COPY (SELECT {select_columns} FROM {target} t WHERE EXISTS "
-                        f"(SELECT 1 FROM ({keys}) k WHERE {row_match})) TO STDOUT", out_handle)
+                        f"(SELECT 1 FROM ({keys}) k WHERE {row_match})) TO STDOUT",
+                        out_handle,
+                    )
                     write(b"\\.\n")
                     checksums[name] = {
                         "rows": base["rows"] + nrows,
@@ -445,8 +496,10 @@ def incremental_backup(
             for sequence in pg_sequences(cur):
                 cur.execute(f"SELECT last_value, is_called FROM {qi(schema)}.{qi(sequence)}")
                 value, called = cur.fetchone()
-                write(f"SELECT pg_catalog.setval({ql(qi(schema) + '.' + qi(sequence))}, "
-                      f"{int(value)}, {'true' if called else 'false'});\n".encode())
+                write(
+                    f"SELECT pg_catalog.setval({ql(qi(schema) + '.' + qi(sequence))}, "
+                    f"{int(value)}, {'true' if called else 'false'});\n".encode()
+                )
         conn.rollback()
     finally:
         conn.close()
@@ -469,8 +522,9 @@ class CaptureBypassed(NeedsFull):
     dropped for a while)."""
 
 
-def _check_capture(cur: Any, schema: str, tables: dict[str, Table], expected: dict[str, Any],
-                   full_check: bool) -> None:
+def _check_capture(
+    cur: Any, schema: str, tables: dict[str, Table], expected: dict[str, Any], full_check: bool
+) -> None:
     """Every table's row count (and with `full_check` its checksum) in this snapshot against
     what the chain says it is."""
     differ = []
@@ -486,15 +540,17 @@ def _check_capture(cur: Any, schema: str, tables: dict[str, Table], expected: di
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _check_chain(state: dict[str, Any] | None, parent: dict[str, Any],
-                 facts: dict[str, Any]) -> None:
+def _check_chain(
+    state: dict[str, Any] | None, parent: dict[str, Any], facts: dict[str, Any]
+) -> None:
     if state is None:
         raise NeedsFull("change capture is not installed yet")
     if state["needs_full"]:
         raise NeedsFull("migrations ran or the database was restored since the last backup")
     if state["backup_id"] != parent["id"]:
-        raise NeedsFull(f"the database last matched backup {state['backup_id']}, "
-                        f"not {parent['id']}")
+        raise NeedsFull(
+            f"the database last matched backup {state['backup_id']}, not {parent['id']}"
+        )
     if parent["capture"].get("system_identifier") != facts["system_identifier"]:
         raise NeedsFull("the previous backup was taken on another PostgreSQL server")
 
@@ -543,8 +599,13 @@ $carshop$;
 """
 
 
-def _epilogue(last: dict[str, Any], restored_tables: Iterable[str], checked_tables: Iterable[str],
-              restored_id: str, token: str) -> bytes:
+def _epilogue(
+    last: dict[str, Any],
+    restored_tables: Iterable[str],
+    checked_tables: Iterable[str],
+    restored_id: str,
+    token: str,
+) -> bytes:
     """SQL run last in the restore transaction: reset change capture (the next backup must be
     full) and check every table's row count, and the checksum of every table an incremental
     touched, against the manifest. Any difference raises, and nothing is committed."""
@@ -627,8 +688,13 @@ def restore(settings_dict, dbname, chain, progress=None):
     token = f"restored:{last['id']}:{os.getpid()}:{time.time_ns()}"
     _, env = cli_args(settings_dict, dbname)
     refuse_large_objects(chain[0][1])
-    psql = spawn(psql_command(settings_dict, dbname),
-                 env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    psql = spawn(
+        psql_command(settings_dict, dbname),
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     psql_errors = _drain(psql.stderr)
     try:
         try:
@@ -636,16 +702,21 @@ def restore(settings_dict, dbname, chain, progress=None):
             psql.stdin.write(_DROP_EVERYTHING.encode())
             psql.stdin.flush()
             full_manifest, full_path = chain[0]
-            pg_restore = spawn([tool("pg_restore"), "--no-owner", "--no-privileges",
-                                "--file=-", full_path],
-                               env=env, stdin=subprocess.DEVNULL, stdout=psql.stdin,
-                               stderr=subprocess.PIPE)
+            pg_restore = spawn(
+                [tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", full_path],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=psql.stdin,
+                stderr=subprocess.PIPE,
+            )
             restore_errors = _drain(pg_restore.stderr)
             code = pg_restore.wait()
             restore_errors.join()
             if code != 0:
-                raise BackupError("pg_restore failed: " + last_error_line(
-                    restore_errors.data, f"exit status {code}"))
+                raise BackupError(
+                    "pg_restore failed: "
+                    + last_error_line(restore_errors.data, f"exit status {code}")
+                )
             if progress:
                 progress(full_manifest["id"])
             pause_point("full-restored")
@@ -668,8 +739,10 @@ def restore(settings_dict, dbname, chain, progress=None):
         psql_errors.join()
         # A psql that died after the server committed (killed on its way out) did restore.
         if code != 0 and not _committed(settings_dict, dbname, token):
-            raise BackupError("restore failed, nothing was changed: " + last_error_line(
-                psql_errors.data, f"psql exit status {code}"))
+            raise BackupError(
+                "restore failed, nothing was changed: "
+                + last_error_line(psql_errors.data, f"psql exit status {code}")
+            )
     finally:
         if psql.poll() is None:
             psql.kill()
@@ -684,14 +757,19 @@ def refuse_large_objects(dump_path: str) -> None:
     restore's transaction half-way: a dump that holds any is refused (Carshop makes none)."""
     import re
 
-    listing = subprocess.run([tool("pg_restore"), "--list", dump_path],
-                             capture_output=True, timeout=300, check=False)
+    listing = subprocess.run(
+        [tool("pg_restore"), "--list", dump_path], capture_output=True, timeout=300, check=False
+    )
     if listing.returncode != 0:
-        raise BackupError("pg_restore cannot read the dump: " + last_error_line(
-            listing.stderr, f"exit status {listing.returncode}"))
+        raise BackupError(
+            "pg_restore cannot read the dump: "
+            + last_error_line(listing.stderr, f"exit status {listing.returncode}")
+        )
     if re.search(rb"^[^;\n]*;[^\n]*\b(BLOBS?|LARGE OBJECTS?)\b", listing.stdout, re.MULTILINE):
-        raise BackupError("the full backup holds large objects, which cannot be restored in one "
-                          "transaction: restore it with pg_restore by hand")
+        raise BackupError(
+            "the full backup holds large objects, which cannot be restored in one "
+            "transaction: restore it with pg_restore by hand"
+        )
 
 
 def _committed(settings_dict: dict[str, Any], dbname: str, token: str) -> bool:
@@ -713,6 +791,7 @@ def _committed(settings_dict: dict[str, Any], dbname: str, token: str) -> bool:
 
 
 # --- validation --------------------------------------------------------------------------------
+
 
 def compare(settings_dict: dict[str, Any], dbname: str) -> dict[str, Any]:
     """Every table's row count and checksum in `dbname`, in one snapshot."""

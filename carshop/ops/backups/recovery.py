@@ -21,11 +21,16 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def record_failure(source: str, target: str, error: str,
-                   now: datetime | None = None) -> dict[str, str]:
+def record_failure(
+    source: str, target: str, error: str, now: datetime | None = None
+) -> dict[str, str]:
     """What `test_recovery` writes when the drill stopped before a comparison."""
-    failure = {"at": (now or timezone.now()).isoformat(), "source": source, "target": target,
-               "error": error}
+    failure = {
+        "at": (now or timezone.now()).isoformat(),
+        "source": source,
+        "target": target,
+        "error": error,
+    }
     status.update(last_drill_failure=failure)
     return failure
 
@@ -43,8 +48,10 @@ def record_recovery_metrics() -> dict:
     if not drill:
         raise BackupError("no recovery drill recorded: run test_recovery first")
     if any(entry.get("drill_at") == drill["at"] for entry in data.get("recovery_metrics", [])):
-        raise BackupError(f"the recovery drill of {drill['at']} is already recorded: run "
-                          "test_recovery for a new one")
+        raise BackupError(
+            f"the recovery drill of {drill['at']} is already recorded: run "
+            "test_recovery for a new one"
+        )
     age = status.last_backup_age()
     entry = {
         "recorded_at": timezone.now().isoformat(),
@@ -53,9 +60,13 @@ def record_recovery_metrics() -> dict:
         "rto_seconds": None if failed else drill["restore_seconds"],
         "rpo_seconds": None if failed else drill["backup_age_seconds"],
         "validated": False if failed else drill["validated"],
-        "error": drill["error"] if failed else (
-            None if drill["validated"] else
-            f"{len(drill.get('mismatches') or [])} tables differ from the backup"),
+        "error": drill["error"]
+        if failed
+        else (
+            None
+            if drill["validated"]
+            else f"{len(drill.get('mismatches') or [])} tables differ from the backup"
+        ),
         "last_backup_age_seconds": round(age.total_seconds(), 1) if age else None,
     }
     status.update(recovery_metrics=entry)

@@ -43,8 +43,11 @@ def places(root: Destination) -> list[Destination]:
         for kind in SCHEDULED_FOLDERS:
             folder = root.path / kind
             if folder.is_dir():
-                found += [destinations.LocalDestination(folder / name)
-                          for name in sorted(os.listdir(folder)) if (folder / name).is_dir()]
+                found += [
+                    destinations.LocalDestination(folder / name)
+                    for name in sorted(os.listdir(folder))
+                    if (folder / name).is_dir()
+                ]
     return found
 
 
@@ -65,8 +68,9 @@ def _live_backup_id() -> Any:
     return state and state.get("backup_id")
 
 
-def prune(root: Destination | None = None, dry_run: bool = False,
-          now: datetime | None = None) -> dict[str, Any]:
+def prune(
+    root: Destination | None = None, dry_run: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
     """Apply the retention policy to every backup of the tree at `root` (default: BACKUP_DIR).
     Deletes a backup's manifest before its data (a crash leaves a stray file, never a manifest
     pointing at nothing), removes per-run folders left empty, and leftovers of interrupted
@@ -84,16 +88,27 @@ def prune(root: Destination | None = None, dry_run: bool = False,
             manifests.append(manifest)
     manifests.sort(key=lambda m: (m["created_at"], m["id"]))
     keep, reasons = service.retention_plan(
-        manifests, now, settings.BACKUP_KEEP_DAILY, settings.BACKUP_KEEP_WEEKLY,
-        settings.BACKUP_KEEP_MONTHLY, _live_backup_id())
+        manifests,
+        now,
+        settings.BACKUP_KEEP_DAILY,
+        settings.BACKUP_KEEP_WEEKLY,
+        settings.BACKUP_KEEP_MONTHLY,
+        _live_backup_id(),
+    )
     deleted = []
     for manifest in manifests:
         if manifest["id"] in keep:
             continue
         place = where[manifest["id"]]
-        deleted.append({"id": manifest["id"], "type": manifest["type"],
-                        "created_at": manifest["created_at"], "location": place.label,
-                        "size": manifest["file"].get("size", 0)})
+        deleted.append(
+            {
+                "id": manifest["id"],
+                "type": manifest["type"],
+                "created_at": manifest["created_at"],
+                "location": place.label,
+                "size": manifest["file"].get("size", 0),
+            }
+        )
         if not dry_run:
             place.delete(manifest["id"] + MANIFEST_SUFFIX)
             place.delete(manifest["file"]["name"])
@@ -109,8 +124,16 @@ def prune(root: Destination | None = None, dry_run: bool = False,
     return {
         "destination": root.label,
         "folders": [place.label for place in folders],
-        "kept": [{"id": m["id"], "type": m["type"], "location": where[m["id"]].label,
-                  "reason": reasons[m["id"]]} for m in manifests if m["id"] in keep],
+        "kept": [
+            {
+                "id": m["id"],
+                "type": m["type"],
+                "location": where[m["id"]].label,
+                "reason": reasons[m["id"]],
+            }
+            for m in manifests
+            if m["id"] in keep
+        ],
         "deleted": deleted,
         "stray_files_deleted": stray,
         "empty_folders_removed": removed_folders,

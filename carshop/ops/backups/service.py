@@ -50,6 +50,7 @@ INCREMENTAL_GZIP_LEVEL = 1
 
 # --- the database a command works on -----------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Target:
     """A database: the live one (settings), or a scratch copy for a recovery drill."""
@@ -105,8 +106,14 @@ def app_version() -> str:
     except (OSError, KeyError, ValueError):
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                                capture_output=True, text=True, timeout=5, check=False)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         if commit.returncode == 0 and commit.stdout.strip():
             version += "+" + commit.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -128,6 +135,7 @@ def _data_name(backup_id: str, vendor: str, base_kind: str | None, compress: boo
 
 # --- finding backups ---------------------------------------------------------------------------
 
+
 def read_manifest(place: Destination, name: str) -> dict[str, Any]:
     """A manifest, or a one-line BackupError naming the damaged file."""
     try:
@@ -137,14 +145,26 @@ def read_manifest(place: Destination, name: str) -> dict[str, Any]:
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise BackupError(f"the manifest {name} in {place.label} is damaged ({first})") from None
-    if not (isinstance(manifest, dict) and manifest.get("id") and manifest.get("file")
-            and manifest.get("created_at") and manifest.get("kind")):
+    if not (
+        isinstance(manifest, dict)
+        and manifest.get("id")
+        and manifest.get("file")
+        and manifest.get("created_at")
+        and manifest.get("kind")
+    ):
         raise BackupError(f"the manifest {name} in {place.label} is damaged (fields missing)")
     return manifest
 
 
-_DATA_SUFFIXES = (".dump", ".inc.sql", ".inc.sql.gz", ".sqlite3", ".sqlite3.gz",
-                  ".inc.sqlite3", ".inc.sqlite3.gz")
+_DATA_SUFFIXES = (
+    ".dump",
+    ".inc.sql",
+    ".inc.sql.gz",
+    ".sqlite3",
+    ".sqlite3.gz",
+    ".inc.sqlite3",
+    ".inc.sqlite3.gz",
+)
 
 
 def _id_of_data_file(name: str):
@@ -156,7 +176,7 @@ def _id_of_data_file(name: str):
 
 def _id_time(backup_id: str) -> str:
     """The time part of a backup id (carshop-YYYYmmdd-HHMMSS-ffffff-...): ids sort by it."""
-    return backup_id[:len("carshop-20250101-000000-000000")]
+    return backup_id[: len("carshop-20250101-000000-000000")]
 
 
 def list_manifests(destination: Destination, problems=None):
@@ -183,15 +203,19 @@ def list_manifests(destination: Destination, problems=None):
         for name in names:
             backup_id = _id_of_data_file(name)
             if backup_id and name.startswith("carshop-") and backup_id not in manifest_ids:
-                problems.append((backup_id, f"the manifest of {name} is missing from "
-                                            f"{destination.label}"))
+                problems.append(
+                    (backup_id, f"the manifest of {name} is missing from {destination.label}")
+                )
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
 
 def _search_places(destination: Destination, hint: str | None = None) -> list:
     places = [destination]
-    for extra in (destinations.from_hint(hint), destinations.default_destination(),
-                  destinations.from_hint((status.load().get("last_backup") or {}).get("location"))):
+    for extra in (
+        destinations.from_hint(hint),
+        destinations.default_destination(),
+        destinations.from_hint((status.load().get("last_backup") or {}).get("location")),
+    ):
         if extra is not None and extra.label not in {p.label for p in places}:
             places.append(extra)
     return places
@@ -223,8 +247,9 @@ def resolve_source(source: str, destination: Destination | None = None) -> tuple
         place = destinations.LocalDestination(path)
         return _newest(place), place
     if not os.path.isfile(path):
-        raise BackupError(f"no backup at {source}: give a manifest, a backup file, a folder or "
-                          "'latest'")
+        raise BackupError(
+            f"no backup at {source}: give a manifest, a backup file, a folder or 'latest'"
+        )
     place = destinations.LocalDestination(os.path.dirname(path))
     name = os.path.basename(path)
     if name.endswith(MANIFEST_SUFFIX):
@@ -235,8 +260,9 @@ def resolve_source(source: str, destination: Destination | None = None) -> tuple
     for manifest in list_manifests(place):
         if manifest["file"]["name"] == name:
             return manifest, place
-    raise BackupError(f"{source} has no manifest beside it: it cannot be verified, so it is not "
-                      "restored")
+    raise BackupError(
+        f"{source} has no manifest beside it: it cannot be verified, so it is not restored"
+    )
 
 
 def _newest(place: Destination, pre_update_only: bool = False) -> dict[str, Any]:
@@ -245,41 +271,68 @@ def _newest(place: Destination, pre_update_only: bool = False) -> dict[str, Any]
     refuses, names it, and names the backup an operator can choose instead."""
     problems: list[Any] = []
     manifests = list_manifests(place, problems)
-    candidates = [m for m in manifests
-                  if m["type"] != "safety" and (not pre_update_only or m["type"] == "pre-update")]
+    candidates = [
+        m
+        for m in manifests
+        if m["type"] != "safety" and (not pre_update_only or m["type"] == "pre-update")
+    ]
     last = status.load().get("last_backup") or {}
-    if (last.get("id") and last.get("location") == place.hint()
-            and not any(m["id"] == last["id"] for m in manifests)
-            and not any(backup_id == last["id"] for backup_id, _ in problems)):
-        problems.append((last["id"], f"the last backup recorded ({last['id']}, finished "
-                                     f"{last.get('finished_at')}) is missing from {place.label}"))
+    if (
+        last.get("id")
+        and last.get("location") == place.hint()
+        and not any(m["id"] == last["id"] for m in manifests)
+        and not any(backup_id == last["id"] for backup_id, _ in problems)
+    ):
+        problems.append(
+            (
+                last["id"],
+                f"the last backup recorded ({last['id']}, finished "
+                f"{last.get('finished_at')}) is missing from {place.label}",
+            )
+        )
     newest_time = _id_time(candidates[-1]["id"]) if candidates else ""
-    newer = sorted((p for p in problems
-                    if _id_time(p[0]) > newest_time and ("safety" not in p[0])
-                    and (not pre_update_only or "pre-update" in p[0])),
-                   key=lambda p: _id_time(p[0]))
+    newer = sorted(
+        (
+            p
+            for p in problems
+            if _id_time(p[0]) > newest_time
+            and ("safety" not in p[0])
+            and (not pre_update_only or "pre-update" in p[0])
+        ),
+        key=lambda p: _id_time(p[0]),
+    )
     if newer:
         backup_id, what = newer[-1]
-        raise BackupError(f"the newest backup {backup_id} is damaged: {what}; 'latest' will not "
-                          f"quietly mean an older backup: {_alternative(place, candidates)}")
+        raise BackupError(
+            f"the newest backup {backup_id} is damaged: {what}; 'latest' will not "
+            f"quietly mean an older backup: {_alternative(place, candidates)}"
+        )
     if not candidates:
         what = "pre-update backup" if pre_update_only else "backup"
         raise BackupError(f"no {what} found in {place.label}")
     return candidates[-1]
 
 
-def _alternative(place: Destination, candidates: list[dict[str, Any]],
-                 before: str | None = None) -> str:
+def _alternative(
+    place: Destination, candidates: list[dict[str, Any]], before: str | None = None
+) -> str:
     """What the operator can choose instead of a damaged backup: an older one, by path."""
     older = [m for m in candidates if before is None or _id_time(m["id"]) < _id_time(before)]
     if not older:
-        return ("no older backup is there to restore instead; repair the manifest or restore "
-                "another folder's backup with --source PATH")
+        return (
+            "no older backup is there to restore instead; repair the manifest or restore "
+            "another folder's backup with --source PATH"
+        )
     choice = older[-1]
-    where = (os.path.join(place.label, choice["id"] + MANIFEST_SUFFIX)
-             if isinstance(place, destinations.LocalDestination) else choice["id"])
-    return (f"to restore the older backup {choice['id']} ({choice['created_at']}) instead, "
-            f"give it explicitly: --source {where}")
+    where = (
+        os.path.join(place.label, choice["id"] + MANIFEST_SUFFIX)
+        if isinstance(place, destinations.LocalDestination)
+        else choice["id"]
+    )
+    return (
+        f"to restore the older backup {choice['id']} ({choice['created_at']}) instead, "
+        f"give it explicitly: --source {where}"
+    )
 
 
 def _chain_alternative(broken_id: str, place: Destination) -> str:
@@ -298,14 +351,19 @@ def resolve_chain(manifest: dict[str, Any], place: Destination) -> list:
     while chain[0][0].get("parent"):
         child, child_place = chain[0]
         try:
-            parent, parent_place = find_backup(child["parent"], child_place,
-                                               child.get("parent_hint"))
+            parent, parent_place = find_backup(
+                child["parent"], child_place, child.get("parent_hint")
+            )
         except BackupError as exc:
-            raise BackupError(f"backup {manifest['id']} cannot be restored: {exc}; "
-                              f"{_chain_alternative(child['parent'], place)}") from None
+            raise BackupError(
+                f"backup {manifest['id']} cannot be restored: {exc}; "
+                f"{_chain_alternative(child['parent'], place)}"
+            ) from None
         if parent is None:
-            raise BackupError(f"backup {child['id']} needs {child['parent']}, whose manifest is "
-                              f"missing; {_chain_alternative(child['parent'], place)}")
+            raise BackupError(
+                f"backup {child['id']} needs {child['parent']}, whose manifest is "
+                f"missing; {_chain_alternative(child['parent'], place)}"
+            )
         if parent["id"] in seen:
             raise BackupError(f"backup chain of {manifest['id']} loops at {parent['id']}")
         seen.add(parent["id"])
@@ -328,8 +386,9 @@ def exclusive(target: Target) -> Iterator:
     if key in _HELD:  # already ours (the safety backup inside a restore)
         yield
         return
-    busy = BackupError("another backup or restore of this database is running: try again "
-                       "when it has finished")
+    busy = BackupError(
+        "another backup or restore of this database is running: try again when it has finished"
+    )
     if target.vendor == "postgresql":
         conn = postgres.connect(target.settings, autocommit=True)
         try:
@@ -381,11 +440,13 @@ def create_backup(
     backup taken before a restore, which leaves the incremental chain alone)."""
     target = target or Target.live()
     if dry_run:
-        return _create_backup(kind, destination, compress, now, target, progress, True,
-                              full_because)
+        return _create_backup(
+            kind, destination, compress, now, target, progress, True, full_because
+        )
     with exclusive(target):
-        return _create_backup(kind, destination, compress, now, target, progress, False,
-                              full_because)
+        return _create_backup(
+            kind, destination, compress, now, target, progress, False, full_because
+        )
 
 
 def _create_backup(kind, destination, compress, now, target, progress, dry_run, full_because):
@@ -406,16 +467,24 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         base_kind = "full"
         backup_id = new_backup_id("full", now)
     if base_kind == "incremental":
-        parent, parent_place, promoted = _incremental_parent(target, destination, backup_id,
-                                                             dry_run)
+        parent, parent_place, promoted = _incremental_parent(
+            target, destination, backup_id, dry_run
+        )
         if promoted:
             base_kind = "full"
             backup_id = new_backup_id("full", now)
     full_check = parent is not None and _capture_check_due(parent, now)
     if dry_run:
-        return {"id": backup_id, "type": kind, "kind": base_kind, "dry_run": True,
-                "promoted_reason": promoted, "parent": parent["id"] if parent else None,
-                "destination": destination.label, "engine": target.vendor}
+        return {
+            "id": backup_id,
+            "type": kind,
+            "kind": base_kind,
+            "dry_run": True,
+            "promoted_reason": promoted,
+            "parent": parent["id"] if parent else None,
+            "destination": destination.label,
+            "engine": target.vendor,
+        }
 
     destination.ensure()
     if chain_backup and base_kind == "full":
@@ -430,8 +499,9 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
             if target.vendor == "postgresql":
                 info = postgres.full_backup(target.settings, staged, compress, progress)
             else:
-                info = sqlite.full_backup(target.name, raw if compress else staged, progress,
-                                          digest=not compress)
+                info = sqlite.full_backup(
+                    target.name, raw if compress else staged, progress, digest=not compress
+                )
                 if compress:
                     gzip_file(raw, staged)
                     remove_quietly(raw)
@@ -439,11 +509,13 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
             # Incrementals are small and frequent: the fastest gzip level (a few percent bigger).
             options = {"compresslevel": INCREMENTAL_GZIP_LEVEL} if compress else {}
             with (gzip.open if compress else open)(staged, "wb", **options) as handle:
-                info = postgres.incremental_backup(target.settings, handle, parent, progress,
-                                                   full_check)
+                info = postgres.incremental_backup(
+                    target.settings, handle, parent, progress, full_check
+                )
         else:
-            info = sqlite.incremental_backup(target.name, raw if compress else staged, parent,
-                                             progress, full_check)
+            info = sqlite.incremental_backup(
+                target.name, raw if compress else staged, parent, progress, full_check
+            )
             if compress:
                 gzip_file(raw, staged, level=INCREMENTAL_GZIP_LEVEL)
                 remove_quietly(raw)
@@ -455,13 +527,16 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         _remove_partial(staged, raw)
         if isinstance(reason, (postgres.CaptureBypassed, sqlite.CaptureBypassed)):
             # Loud: the chain's incrementals since the last full check may lack these changes.
-            logger.warning("changes bypassed change capture: incremental promoted to full",
-                           extra={"reason": str(reason)})
+            logger.warning(
+                "changes bypassed change capture: incremental promoted to full",
+                extra={"reason": str(reason)},
+            )
         else:
             # The chain could not be continued after all (it changed while we looked).
             logger.info("incremental promoted to full", extra={"reason": str(reason)})
-        return _create_backup(kind, destination, compress, None, target, progress, False,
-                              str(reason))
+        return _create_backup(
+            kind, destination, compress, None, target, progress, False, str(reason)
+        )
     except OSError as exc:
         _remove_partial(staged, raw)
         raise disk_error(exc, destination.label) from None
@@ -482,8 +557,9 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "chain": parent["chain"] if parent else backup_id,
         # The moment the backup's data is of (its snapshot), not when the command started: any
         # wait for a lock or another backup would otherwise be missing from the RPO.
-        "created_at": (now.isoformat() if dated_by_caller
-                       else info.get("snapshot_at") or now.isoformat()),
+        "created_at": (
+            now.isoformat() if dated_by_caller else info.get("snapshot_at") or now.isoformat()
+        ),
         "started_at": now.isoformat(),
         "finished_at": finished.isoformat(),
         "duration_seconds": round(time.monotonic() - started, 3),
@@ -498,8 +574,13 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         "changed_tables": info.get("changed_tables"),
         "capture": info["capture"],
         "capture_checked_at": _capture_checked_at(info, parent),
-        "file": {"name": data_name, "size": size, "sha256": digest, "format": info["format"],
-                 "compressed": bool(compress)},
+        "file": {
+            "name": data_name,
+            "size": size,
+            "sha256": digest,
+            "format": info["format"],
+            "compressed": bool(compress),
+        },
     }
     try:
         destination.write_manifest(manifest)
@@ -508,17 +589,29 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
         raise
     if chain_backup:
         if target.vendor == "postgresql":
-            postgres.confirm_backup(target.settings, backup_id, info["capture"]["snapshot"],
-                                    info["capture"]["system_identifier"])
+            postgres.confirm_backup(
+                target.settings,
+                backup_id,
+                info["capture"]["snapshot"],
+                info["capture"]["system_identifier"],
+            )
         else:
             sqlite.confirm_backup(target.name, backup_id, info["capture"]["watermark"])
-        status.update(last_backup={
-            "id": backup_id, "type": manifest["type"], "kind": base_kind,
-            "finished_at": manifest["finished_at"], "location": destination.hint(),
-            "size": size, "duration_seconds": manifest["duration_seconds"],
-        })
-    logger.info("backup written", extra={"backup": backup_id, "size": size,
-                                         "destination": destination.label})
+        status.update(
+            last_backup={
+                "id": backup_id,
+                "type": manifest["type"],
+                "kind": base_kind,
+                "finished_at": manifest["finished_at"],
+                "location": destination.hint(),
+                "size": size,
+                "duration_seconds": manifest["duration_seconds"],
+            }
+        )
+    logger.info(
+        "backup written",
+        extra={"backup": backup_id, "size": size, "destination": destination.label},
+    )
     return manifest
 
 
@@ -562,10 +655,14 @@ def _incremental_parent(
         return None, None, "first backup of this database: change capture starts now"
     if not dry_run and disabled:
         shown = ", ".join(disabled[:3]) + (" ..." if len(disabled) > 3 else "")
-        reason = (f"changes bypassed change capture: its triggers were disabled on "
-                  f"{len(disabled)} tables ({shown}); they are enabled again")
-        logger.warning("changes bypassed change capture: incremental promoted to full",
-                       extra={"reason": reason})
+        reason = (
+            f"changes bypassed change capture: its triggers were disabled on "
+            f"{len(disabled)} tables ({shown}); they are enabled again"
+        )
+        logger.warning(
+            "changes bypassed change capture: incremental promoted to full",
+            extra={"reason": reason},
+        )
         return None, None, reason
     if changed:
         parent = None
@@ -598,8 +695,10 @@ def _new_scheme(parent: dict[str, Any], target: Target) -> str | None:
     """Why `parent`'s checksums cannot be carried on (computed another way), or None."""
     if checksum_scheme(parent) == target.engine.CHECKSUM_SCHEME:
         return None
-    return (f"table checksums are computed a new way (scheme {target.engine.CHECKSUM_SCHEME}; "
-            f"the previous backup has scheme {checksum_scheme(parent)})")
+    return (
+        f"table checksums are computed a new way (scheme {target.engine.CHECKSUM_SCHEME}; "
+        f"the previous backup has scheme {checksum_scheme(parent)})"
+    )
 
 
 def checksum_scheme(manifest: dict[str, Any]) -> int:
@@ -629,6 +728,7 @@ def _peek_state(target: Target) -> dict | None:
 
 # --- verification ------------------------------------------------------------------------------
 
+
 def verify_chain(chain, target) -> list:
     """Check everything before touching anything: engine, schema age, links, and every file's
     size and SHA-256. Returns [(manifest, local file)], local copies for remote storages."""
@@ -637,20 +737,26 @@ def verify_chain(chain, target) -> list:
     for manifest, _ in chain:
         if manifest.get("engine") != target.vendor:
             backup_engine = ENGINE_NAMES.get(manifest.get("engine"), manifest.get("engine"))
-            raise BackupError(f"backup {manifest['id']} is of a {backup_engine} database; this "
-                              f"database is {engine_name}: restore it on {backup_engine}")
+            raise BackupError(
+                f"backup {manifest['id']} is of a {backup_engine} database; this "
+                f"database is {engine_name}: restore it on {backup_engine}"
+            )
         if manifest.get("format", 0) > MANIFEST_FORMAT:
             raise BackupError(f"backup {manifest['id']} was written by a newer Carshop")
         _check_scheme(manifest, target)
     unknown = _unknown_migrations(last)
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise BackupError(f"backup {last['id']} has a newer schema than this code "
-                          f"({len(unknown)} unknown migrations: {shown}): deploy the release "
-                          "that made it, then restore")
+        raise BackupError(
+            f"backup {last['id']} has a newer schema than this code "
+            f"({len(unknown)} unknown migrations: {shown}): deploy the release "
+            "that made it, then restore"
+        )
     for previous, current in itertools.pairwise(chain):
-        if current[0].get("parent") != previous[0]["id"] or \
-                current[0].get("chain") != chain[0][0]["id"]:
+        if (
+            current[0].get("parent") != previous[0]["id"]
+            or current[0].get("chain") != chain[0][0]["id"]
+        ):
             raise BackupError(f"backup {current[0]['id']} does not follow {previous[0]['id']}")
     local_files = []
     try:
@@ -662,11 +768,14 @@ def verify_chain(chain, target) -> list:
             local_files.append((manifest, local, place))
             size = os.path.getsize(local)
             if size != manifest["file"]["size"]:
-                raise BackupError(f"backup file {name} is damaged: {size} bytes, the manifest "
-                                  f"says {manifest['file']['size']} (truncated?)")
+                raise BackupError(
+                    f"backup file {name} is damaged: {size} bytes, the manifest "
+                    f"says {manifest['file']['size']} (truncated?)"
+                )
             if sha256_file(local) != manifest["file"]["sha256"]:
-                raise BackupError(f"backup file {name} is damaged: its SHA-256 does not match "
-                                  "the manifest")
+                raise BackupError(
+                    f"backup file {name} is damaged: its SHA-256 does not match the manifest"
+                )
             _check_magic(manifest, local, target)
     except BaseException:
         release(local_files)
@@ -676,9 +785,11 @@ def verify_chain(chain, target) -> list:
 
 def _check_scheme(manifest: dict[str, Any], target: Target) -> None:
     if checksum_scheme(manifest) not in target.engine.CHECKSUM_SCHEMES:
-        raise BackupError(f"backup {manifest['id']} has table checksums of a kind this code does "
-                          f"not know (scheme {checksum_scheme(manifest)}): it was written by a "
-                          "newer Carshop")
+        raise BackupError(
+            f"backup {manifest['id']} has table checksums of a kind this code does "
+            f"not know (scheme {checksum_scheme(manifest)}): it was written by a "
+            "newer Carshop"
+        )
 
 
 def release(local_files: Iterable[tuple[dict[str, Any], str, Destination]]) -> None:
@@ -693,11 +804,15 @@ def _check_magic(manifest: dict[str, Any], local: str, target: Target) -> None:
         other = sqlite.FILE_MAGIC if target.vendor == "postgresql" else postgres.DUMP_MAGIC
         if magic.startswith(other):
             other_name = "SQLite" if target.vendor == "postgresql" else "PostgreSQL"
-            raise BackupError(f"backup file {manifest['file']['name']} is a {other_name} "
-                              f"database; this database is {ENGINE_NAMES[target.vendor]}")
+            raise BackupError(
+                f"backup file {manifest['file']['name']} is a {other_name} "
+                f"database; this database is {ENGINE_NAMES[target.vendor]}"
+            )
         if not magic.startswith(expected):
-            raise BackupError(f"backup file {manifest['file']['name']} is not a "
-                              f"{ENGINE_NAMES[target.vendor]} backup")
+            raise BackupError(
+                f"backup file {manifest['file']['name']} is not a "
+                f"{ENGINE_NAMES[target.vendor]} backup"
+            )
         if target.vendor == "postgresql":
             postgres.refuse_large_objects(local)
 
@@ -707,14 +822,20 @@ def _unknown_migrations(manifest: dict[str, Any]) -> list:
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     known = {f"{app}.{name}" for app, name in loader.disk_migrations}
-    return [f"{app}.{name}" for app, name in manifest.get("migrations", [])
-            if f"{app}.{name}" not in known]
+    return [
+        f"{app}.{name}"
+        for app, name in manifest.get("migrations", [])
+        if f"{app}.{name}" not in known
+    ]
 
 
 # --- restore -----------------------------------------------------------------------------------
 
+
 def plan_restore(
-    source: str, destination: Destination | None = None, target: Target | None = None,
+    source: str,
+    destination: Destination | None = None,
+    target: Target | None = None,
 ) -> tuple[Target, list[tuple[dict[str, Any], Destination]]]:
     target = target or Target.live()
     manifest, place = resolve_source(source, destination)
@@ -722,9 +843,14 @@ def plan_restore(
     return target, chain
 
 
-def restore(source: str, destination: Destination | None = None, target: Target | None = None,
-            safety_destination: Destination | None = None, dry_run: bool = False,
-            progress: Callable[..., Any] | None = None) -> dict[str, Any]:
+def restore(
+    source: str,
+    destination: Destination | None = None,
+    target: Target | None = None,
+    safety_destination: Destination | None = None,
+    dry_run: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     """Verify the chain, take a safety backup of the current database, then restore the chain
     all-or-nothing. Returns a report."""
     target, chain = plan_restore(source, destination, target)
@@ -747,24 +873,33 @@ def restore(source: str, destination: Destination | None = None, target: Target 
     finally:
         release(local_files)
     report["total_seconds"] = round(time.monotonic() - started, 3)
-    status.update(last_restore={"id": report["source"], "target": report["target"],
-                                "finished_at": timezone.now().isoformat(),
-                                "seconds": report["total_seconds"]})
-    logger.info("database restored", extra={"backup": report["source"],
-                                            "target": report["target"]})
+    status.update(
+        last_restore={
+            "id": report["source"],
+            "target": report["target"],
+            "finished_at": timezone.now().isoformat(),
+            "seconds": report["total_seconds"],
+        }
+    )
+    logger.info("database restored", extra={"backup": report["source"], "target": report["target"]})
     return report
 
 
-def _safety_then_restore(target: Target, local_files: list[Any], report: dict[str, Any],
-                         safety_destination: Destination | None,
-                         progress: Callable[..., Any] | None) -> None:
+def _safety_then_restore(
+    target: Target,
+    local_files: list[Any],
+    report: dict[str, Any],
+    safety_destination: Destination | None,
+    progress: Callable[..., Any] | None,
+) -> None:
     pause_point("verified")
     connections.close_all()
     if target.has_tables():
         safety = create_backup("safety", safety_destination, target=target)
         report["safety_backup"] = safety["id"]
         report["safety_backup_destination"] = (
-            safety_destination or destinations.default_destination()).label
+            safety_destination or destinations.default_destination()
+        ).label
     pause_point("safety-backup-taken")
     restore_started = time.monotonic()
     connections.close_all()
@@ -773,7 +908,8 @@ def _safety_then_restore(target: Target, local_files: list[Any], report: dict[st
 
 
 def _restore_into(
-    target: Target, chain: list[tuple[dict[str, Any], str]],
+    target: Target,
+    chain: list[tuple[dict[str, Any], str]],
     progress: Callable[..., Any] | None = None,
 ) -> None:
     if target.vendor == "postgresql":
@@ -783,6 +919,7 @@ def _restore_into(
 
 
 # --- recovery drills ---------------------------------------------------------------------------
+
 
 def scratch_target(value: str = "scratch", live: Target | None = None) -> Target:
     """The database a drill restores into: never the live one."""
@@ -802,15 +939,22 @@ def scratch_target(value: str = "scratch", live: Target | None = None) -> Target
             config = db_url_config(value, "CARSHOP_BACKUP_TARGET_URL")
         except Exception as exc:
             raise BackupError(f"--target: {exc}") from None
-        vendor = "sqlite" if config["ENGINE"].endswith("sqlite3") else (
-            "postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
+        vendor = (
+            "sqlite"
+            if config["ENGINE"].endswith("sqlite3")
+            else ("postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
+        )
         if vendor != live.vendor:
-            raise BackupError(f"--target is {vendor}; backups of this database restore on "
-                              f"{ENGINE_NAMES[live.vendor]}")
+            raise BackupError(
+                f"--target is {vendor}; backups of this database restore on "
+                f"{ENGINE_NAMES[live.vendor]}"
+            )
         target = Target(vendor, {**live.settings, **{k: v for k, v in config.items() if v}})
     if same_database(target, live):
-        raise BackupError("the recovery target is the live database: a drill never restores "
-                          "over it; name a scratch database")
+        raise BackupError(
+            "the recovery target is the live database: a drill never restores "
+            "over it; name a scratch database"
+        )
     return target
 
 
@@ -830,8 +974,9 @@ def same_database(one: Target, other: Target) -> bool:
             return False  # the target does not exist yet, so it is not the live database
         try:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT (SELECT system_identifier FROM pg_control_system()), "
-                               "current_database()")
+                cursor.execute(
+                    "SELECT (SELECT system_identifier FROM pg_control_system()), current_database()"
+                )
                 facts.append(cursor.fetchone())
         finally:
             conn.close()
@@ -859,8 +1004,9 @@ def test_recovery(
                 postgres.create_database(target.settings, target.name)
         else:
             sqlite.clear_beside(target.name)
-            remove_quietly(target.name, target.name + "-wal", target.name + "-shm",
-                           target.name + "-journal")
+            remove_quietly(
+                target.name, target.name + "-wal", target.name + "-shm", target.name + "-journal"
+            )
         _restore_into(target, [(m, local) for m, local, _ in local_files], progress)
     finally:
         release(local_files)
@@ -899,8 +1045,9 @@ def check_capture(live: Target, destination: Destination | None = None) -> str |
     if state is None or state["needs_full"] or not state["backup_id"]:
         return None
     try:
-        parent, _ = find_backup(state["backup_id"], destination or
-                                destinations.default_destination())
+        parent, _ = find_backup(
+            state["backup_id"], destination or destinations.default_destination()
+        )
     except BackupError:
         return None
     if parent is None or _new_scheme(parent, live):
@@ -914,8 +1061,10 @@ def check_capture(live: Target, destination: Destination | None = None) -> str |
         finally:
             conn.close()
         if disabled:
-            reason = (f"changes bypassed change capture: its triggers are disabled on "
-                      f"{len(disabled)} tables ({', '.join(disabled[:3])})")
+            reason = (
+                f"changes bypassed change capture: its triggers are disabled on "
+                f"{len(disabled)} tables ({', '.join(disabled[:3])})"
+            )
         else:
             try:
                 postgres.incremental_backup(live.settings, _Discard(), parent, full_check=True)
@@ -928,8 +1077,9 @@ def check_capture(live: Target, destination: Destination | None = None) -> str |
 
         folder = tempfile.mkdtemp(prefix="carshop-capture-check-")
         try:
-            sqlite.incremental_backup(live.name, os.path.join(folder, "check.sqlite3"), parent,
-                                      full_check=True)
+            sqlite.incremental_backup(
+                live.name, os.path.join(folder, "check.sqlite3"), parent, full_check=True
+            )
         except sqlite.CaptureBypassed as exc:
             reason = str(exc)
         except sqlite.NeedsFull:
@@ -939,8 +1089,10 @@ def check_capture(live: Target, destination: Destination | None = None) -> str |
 
             shutil.rmtree(folder, ignore_errors=True)
     if reason:
-        logger.warning("changes bypassed change capture: the next backup will be full",
-                       extra={"reason": reason})
+        logger.warning(
+            "changes bypassed change capture: the next backup will be full",
+            extra={"reason": reason},
+        )
         _mark_needs_full(live, reason)
     return reason
 
@@ -992,26 +1144,39 @@ def validate_restoration(
 ) -> dict:
     live = Target.live()
     target = scratch_target(target_value, live)
-    if target.vendor == "postgresql" and not postgres.database_exists(target.settings,
-                                                                     target.name):
+    if target.vendor == "postgresql" and not postgres.database_exists(target.settings, target.name):
         raise BackupError(f"{target.label()} does not exist: run test_recovery first")
     drill = status.load().get("last_drill") or {}
     if source:
         manifest, _ = resolve_source(source, destination)
     elif drill.get("source") and drill.get("target_name") == target.name:
-        manifest, _ = find_backup(drill["source"], destination or
-                                  destinations.default_destination(), drill.get("source_hint"))
+        manifest, _ = find_backup(
+            drill["source"],
+            destination or destinations.default_destination(),
+            drill.get("source_hint"),
+        )
         if manifest is None:
             raise BackupError(f"backup {drill['source']} of the last drill is gone")
     else:
         manifest, _ = resolve_source("latest", destination)
     mismatches = compare(target, manifest)
-    result = {"target": target.label(), "source": manifest["id"],
-              "tables": len(manifest["tables"]), "validated": not mismatches,
-              "mismatches": mismatches, "at": timezone.now().isoformat()}
+    result = {
+        "target": target.label(),
+        "source": manifest["id"],
+        "tables": len(manifest["tables"]),
+        "validated": not mismatches,
+        "mismatches": mismatches,
+        "at": timezone.now().isoformat(),
+    }
     if drill.get("source") == manifest["id"] and drill.get("target_name") == target.name:
-        status.update(last_drill={**drill, "validated": not mismatches,
-                                  "mismatches": mismatches, "validated_at": result["at"]})
+        status.update(
+            last_drill={
+                **drill,
+                "validated": not mismatches,
+                "mismatches": mismatches,
+                "validated_at": result["at"],
+            }
+        )
     return result
 
 
@@ -1036,8 +1201,13 @@ def record_recovery_metrics() -> dict:
 
 # --- retention ---------------------------------------------------------------------------------
 
+
 def retention_plan(
-    manifests: list[dict[str, Any]], now: datetime, daily: int, weekly: int, monthly: int,
+    manifests: list[dict[str, Any]],
+    now: datetime,
+    daily: int,
+    weekly: int,
+    monthly: int,
     live_backup_id: Any = None,
 ) -> tuple[set[str], dict[str, list[str]]]:
     """Which backups to keep: the newest restore point of each of the last `daily` days,
@@ -1045,8 +1215,11 @@ def retention_plan(
     the database continues (live_backup_id); the newest pre-update and safety backups; and every
     ancestor of what is kept. Returns (keep ids, {id: reason})."""
     by_id = {m["id"]: m for m in manifests}
-    points = sorted((m for m in manifests if m["type"] != "safety"),
-                    key=lambda m: (m["created_at"], m["id"]), reverse=True)
+    points = sorted(
+        (m for m in manifests if m["type"] != "safety"),
+        key=lambda m: (m["created_at"], m["id"]),
+        reverse=True,
+    )
     tz = timezone.get_current_timezone()
     reasons: dict[Any, Any] = {}
 
@@ -1075,8 +1248,10 @@ def retention_plan(
     if live_backup_id and live_backup_id in by_id:
         live_chain = by_id[live_backup_id]["chain"]
         for manifest in manifests:
-            if manifest["chain"] == live_chain and manifest["created_at"] <= \
-                    by_id[live_backup_id]["created_at"]:
+            if (
+                manifest["chain"] == live_chain
+                and manifest["created_at"] <= by_id[live_backup_id]["created_at"]
+            ):
                 reasons.setdefault(manifest["id"], "chain the database continues")
     for kind in ("pre-update", "safety"):
         newest = [m for m in manifests if m["type"] == kind]
@@ -1092,7 +1267,9 @@ def retention_plan(
 
 
 def prune(
-    destination: Destination | None = None, dry_run: bool = False, now: datetime | None = None,
+    destination: Destination | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     destination = destination or destinations.default_destination()
     now = now or timezone.now()
@@ -1103,16 +1280,26 @@ def prune(
         live_id = state and state.get("backup_id")
     except Exception:
         live_id = None
-    keep, reasons = retention_plan(manifests, now, settings.BACKUP_KEEP_DAILY,
-                                   settings.BACKUP_KEEP_WEEKLY, settings.BACKUP_KEEP_MONTHLY,
-                                   live_id)
+    keep, reasons = retention_plan(
+        manifests,
+        now,
+        settings.BACKUP_KEEP_DAILY,
+        settings.BACKUP_KEEP_WEEKLY,
+        settings.BACKUP_KEEP_MONTHLY,
+        live_id,
+    )
     deleted = []
     for manifest in manifests:
         if manifest["id"] in keep:
             continue
-        deleted.append({"id": manifest["id"], "type": manifest["type"],
-                        "created_at": manifest["created_at"],
-                        "size": manifest["file"].get("size", 0)})
+        deleted.append(
+            {
+                "id": manifest["id"],
+                "type": manifest["type"],
+                "created_at": manifest["created_at"],
+                "size": manifest["file"].get("size", 0),
+            }
+        )
         if not dry_run:
             # Manifest first: a crash in between leaves a stray data file, never a manifest
             # that points at nothing.
@@ -1124,8 +1311,11 @@ def prune(
             destination.delete(name)
     return {
         "destination": destination.label,
-        "kept": [{"id": m["id"], "type": m["type"], "reason": reasons[m["id"]]}
-                 for m in manifests if m["id"] in keep],
+        "kept": [
+            {"id": m["id"], "type": m["type"], "reason": reasons[m["id"]]}
+            for m in manifests
+            if m["id"] in keep
+        ],
         "deleted": deleted,
         "stray_files_deleted": stray,
         "freed_bytes": sum(d["size"] for d in deleted),

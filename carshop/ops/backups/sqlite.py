@@ -85,8 +85,9 @@ def _fetch(conn: sqlite3.Connection) -> Callable[[str], list[Any]]:
     return lambda sql: conn.execute(sql).fetchall()
 
 
-def scan_checksum(conn: sqlite3.Connection, table: Table, schema: str = "main",
-                  scheme: int | None = None) -> dict[str, Any]:
+def scan_checksum(
+    conn: sqlite3.Connection, table: Table, schema: str = "main", scheme: int | None = None
+) -> dict[str, Any]:
     """The table's row count and checksum; `scheme`: how rows are hashed (None: the current
     scheme)."""
     scheme = scheme or CHECKSUM_SCHEME
@@ -94,8 +95,10 @@ def scan_checksum(conn: sqlite3.Connection, table: Table, schema: str = "main",
     try:
         count = 0
         total = 0
-        cursor = conn.execute(f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} "
-                              f"FROM {qi(schema)}.{qi(table.name)}")
+        cursor = conn.execute(
+            f"SELECT {capture.sqlite_row_text(table, scheme=scheme)} "
+            f"FROM {qi(schema)}.{qi(table.name)}"
+        )
         while rows := cursor.fetchmany(4096):
             total += row_hash_sum(rows, scheme)
             count += len(rows)
@@ -104,8 +107,9 @@ def scan_checksum(conn: sqlite3.Connection, table: Table, schema: str = "main",
     return {"rows": count, "checksum": checksum_hex(total)}
 
 
-def table_checksums(conn: sqlite3.Connection, tables: list[Table],
-                    only: Collection[str] | None = None) -> dict[str, Any]:
+def table_checksums(
+    conn: sqlite3.Connection, tables: list[Table], only: Collection[str] | None = None
+) -> dict[str, Any]:
     return {t.name: scan_checksum(conn, t) for t in tables if only is None or t.name in only}
 
 
@@ -147,17 +151,29 @@ class _Scanners:
 
     def __init__(self, path: str, count: int, scheme: int) -> None:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        }
         self.pipes, self.processes = [], []
         try:
             for _ in range(count):
                 mine, theirs = socket.socketpair()
                 with theirs:
-                    self.processes.append(spawn(
-                        [sys.executable, "-c", "from carshop.ops.backups import sqlite; "
-                         "sqlite._scanner_main()", str(theirs.fileno()), path, str(scheme)],
-                        pass_fds=[theirs.fileno()], env=env))
+                    self.processes.append(
+                        spawn(
+                            [
+                                sys.executable,
+                                "-c",
+                                "from carshop.ops.backups import sqlite; sqlite._scanner_main()",
+                                str(theirs.fileno()),
+                                path,
+                                str(scheme),
+                            ],
+                            pass_fds=[theirs.fileno()],
+                            env=env,
+                        )
+                    )
                 self.pipes.append(multiprocessing.connection.Connection(mine.detach()))
             for pipe in self.pipes:
                 self._receive(pipe)  # connected
@@ -236,17 +252,22 @@ def _scanner(pipe: Any, path: str, scheme: int) -> None:
 
 def _sizes(conn: sqlite3.Connection, tables: list[Table]) -> dict[str, int]:
     """How much work each table is, roughly: rows times columns."""
-    return {t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0]
-            * len(t.columns) for t in tables}
+    return {
+        t.name: conn.execute(f"SELECT count(*) FROM {qi(t.name)}").fetchone()[0] * len(t.columns)
+        for t in tables
+    }
 
 
 def file_checksums(
-    path: str, tables: list[Table], progress: Callable[..., Any] | None = None,
+    path: str,
+    tables: list[Table],
+    progress: Callable[..., Any] | None = None,
     scheme: int | None = None,
 ) -> dict[str, Any]:
     """Checksums of a database file nobody writes to (a restored scratch file)."""
-    scanners = _Scanners(path, min(checksum_workers(), max(1, len(tables))),
-                         scheme or CHECKSUM_SCHEME)
+    scanners = _Scanners(
+        path, min(checksum_workers(), max(1, len(tables))), scheme or CHECKSUM_SCHEME
+    )
     try:
         scanners.begin()
         conn = connect(path)
@@ -285,6 +306,7 @@ def has_tables(path: str) -> bool:
 
 # --- change capture ----------------------------------------------------------------------------
 
+
 def prepare_capture(path: str) -> tuple[dict | None, list, list]:
     """Install or refresh change capture: (state before, tables whose triggers were made, []).
     The chain state is only written once a backup is safely stored (confirm_backup)."""
@@ -310,8 +332,9 @@ def confirm_backup(path: str, backup_id: str, watermark: int) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         cur = conn.cursor()
-        capture.write_state(cur, VENDOR, backup_id=backup_id, watermark=int(watermark),
-                            needs_full=False)
+        capture.write_state(
+            cur, VENDOR, backup_id=backup_id, watermark=int(watermark), needs_full=False
+        )
         cur.execute(f"DELETE FROM {capture.CHANGE_TABLE} WHERE id <= {int(watermark)}")
         conn.execute("COMMIT")
     finally:
@@ -319,8 +342,10 @@ def confirm_backup(path: str, backup_id: str, watermark: int) -> None:
 
 
 def _watermark(conn: sqlite3.Connection, schema: str = "main") -> int:
-    exists = conn.execute(f"SELECT count(*) FROM {qi(schema)}.sqlite_master WHERE type = 'table' "
-                          f"AND name = {ql(capture.CHANGE_TABLE)}").fetchone()[0]
+    exists = conn.execute(
+        f"SELECT count(*) FROM {qi(schema)}.sqlite_master WHERE type = 'table' "
+        f"AND name = {ql(capture.CHANGE_TABLE)}"
+    ).fetchone()[0]
     if not exists:
         return 0
     return conn.execute(
@@ -330,8 +355,10 @@ def _watermark(conn: sqlite3.Connection, schema: str = "main") -> int:
 
 # --- full backup -------------------------------------------------------------------------------
 
-def full_backup(path: str, out_path: str, progress: Callable[..., Any] | None = None,
-                digest: bool = False) -> dict[str, Any]:
+
+def full_backup(
+    path: str, out_path: str, progress: Callable[..., Any] | None = None, digest: bool = False
+) -> dict[str, Any]:
     """Copy the database to `out_path` with the backup API; compute the row counts and checksums
     of the same state at the same time, from the live file. With `digest` (`out_path` is the file
     that will be stored, not one to compress), the copy's SHA-256 (info["sha256"]) is computed
@@ -386,12 +413,14 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _copy(source: sqlite3.Connection, out_path: str, stop: threading.Event,
-          digest: bool) -> tuple[list[list[str]], int, str | None]:
+def _copy(
+    source: sqlite3.Connection, out_path: str, stop: threading.Event, digest: bool
+) -> tuple[list[list[str]], int, str | None]:
     """The backup API's copy of the state `source` reads (its transaction is open), in steps so
     that `stop` can end it; then the figures the manifest takes from the copy, and with `digest`
     its SHA-256 while it is flushed to disk (one fsync at the end: none while it is written, a
     copy cut short is never used)."""
+
     def step(status: int, remaining: int, total: int) -> None:
         if stop.is_set():
             raise BackupError("backup stopped")
@@ -418,6 +447,7 @@ def _copy(source: sqlite3.Connection, out_path: str, stop: threading.Event,
 
 
 # --- incremental backup ------------------------------------------------------------------------
+
 
 def incremental_backup(
     path: str,
@@ -452,7 +482,9 @@ def incremental_backup(
 
 
 def _write_incremental(
-    conn: sqlite3.Connection, parent: dict[str, Any], progress: Callable[..., Any] | None,
+    conn: sqlite3.Connection,
+    parent: dict[str, Any],
+    progress: Callable[..., Any] | None,
     full_check: bool = False,
 ) -> dict[str, Any]:
     watermark = _watermark(conn)
@@ -463,8 +495,9 @@ def _write_incremental(
     if state["needs_full"]:
         raise NeedsFull("migrations ran or the database was restored since the last backup")
     if state["backup_id"] != parent["id"]:
-        raise NeedsFull(f"the database last matched backup {state['backup_id']}, "
-                        f"not {parent['id']}")
+        raise NeedsFull(
+            f"the database last matched backup {state['backup_id']}, not {parent['id']}"
+        )
     if parent.get("checksum_scheme", 1) != CHECKSUM_SCHEME:
         # The parent's checksums cannot be carried on with rows hashed another way.
         raise NeedsFull("the previous backup's checksums are of an older scheme")
@@ -487,8 +520,10 @@ def _write_incremental(
     if unknown:
         raise NeedsFull(f"changes logged for tables that are gone: {', '.join(unknown)}")
     conn.execute("CREATE TABLE inc.carshop_meta (key TEXT PRIMARY KEY, value TEXT)")
-    conn.execute("CREATE TABLE inc.carshop_tables (idx INTEGER PRIMARY KEY, name TEXT, "
-                 "whole INTEGER, columns TEXT)")
+    conn.execute(
+        "CREATE TABLE inc.carshop_tables (idx INTEGER PRIMARY KEY, name TEXT, "
+        "whole INTEGER, columns TEXT)"
+    )
     checksums = {}
     for index, (name, table) in enumerate(sorted(by_name.items())):
         base = parent["tables"].get(name)
@@ -499,8 +534,10 @@ def _write_incremental(
             continue
         whole = changed[name] or not table.pk
         columns = ", ".join(qi(c) for c in table.columns)
-        conn.execute("INSERT INTO inc.carshop_tables VALUES (?, ?, ?, ?)",
-                     [index, name, int(whole), ",".join(table.columns)])
+        conn.execute(
+            "INSERT INTO inc.carshop_tables VALUES (?, ?, ?, ?)",
+            [index, name, int(whole), ",".join(table.columns)],
+        )
         conn.execute(f"CREATE TABLE inc.{qi(f'r{index}')} ({columns})")  # untyped: exact values
         source = f"main.{qi(name)}"
         if whole:
@@ -509,22 +546,29 @@ def _write_incremental(
         else:
             keys = f"inc.{qi(f'k{index}')}"
             conn.execute(f"CREATE TABLE {keys} (k)")
-            conn.execute(f"INSERT INTO {keys} SELECT DISTINCT c.pk FROM {change} c "
-                         f"WHERE c.tbl = ? AND {window}", [name])
+            conn.execute(
+                f"INSERT INTO {keys} SELECT DISTINCT c.pk FROM {change} c "
+                f"WHERE c.tbl = ? AND {window}",
+                [name],
+            )
             key_source = f"SELECT k FROM {keys}"
             match = capture.sqlite_key_match(table, key_source)
-            conn.execute(f"INSERT INTO inc.{qi(f'r{index}')} SELECT {columns} FROM {source} "
-                         f"WHERE {match}")
+            conn.execute(
+                f"INSERT INTO inc.{qi(f'r{index}')} SELECT {columns} FROM {source} WHERE {match}"
+            )
             checksums[name] = _delta_checksum(conn, table, base, window, match)
         if progress:
             progress(name)
     _check_capture(conn, by_name, checksums, full_check)
-    has_sequence = conn.execute("SELECT count(*) FROM main.sqlite_master "
-                                "WHERE name = 'sqlite_sequence'").fetchone()[0]
+    has_sequence = conn.execute(
+        "SELECT count(*) FROM main.sqlite_master WHERE name = 'sqlite_sequence'"
+    ).fetchone()[0]
     conn.execute("CREATE TABLE inc.carshop_sequence (name, seq)")
     if has_sequence:
-        conn.execute("INSERT INTO inc.carshop_sequence SELECT name, seq FROM main.sqlite_sequence "
-                     f"WHERE substr(name, 1, 15) <> {ql('carshop_backup_')}")
+        conn.execute(
+            "INSERT INTO inc.carshop_sequence SELECT name, seq FROM main.sqlite_sequence "
+            f"WHERE substr(name, 1, 15) <> {ql('carshop_backup_')}"
+        )
     conn.execute("INSERT INTO inc.carshop_meta VALUES ('format', 'carshop-sqlite-incremental-1')")
     return {
         "tables": checksums,
@@ -545,8 +589,9 @@ class CaptureBypassed(NeedsFull):
     capture triggers did not see (triggers dropped for a while)."""
 
 
-def _check_capture(conn: sqlite3.Connection, tables: dict[str, Table], expected: dict[str, Any],
-                   full_check: bool) -> None:
+def _check_capture(
+    conn: sqlite3.Connection, tables: dict[str, Table], expected: dict[str, Any], full_check: bool
+) -> None:
     differ = []
     for name, table in tables.items():
         if full_check:
@@ -560,8 +605,9 @@ def _check_capture(conn: sqlite3.Connection, tables: dict[str, Table], expected:
         raise CaptureBypassed(capture.bypass_message(differ))
 
 
-def _delta_checksum(conn: sqlite3.Connection, table: Table, base: dict[str, Any], window: Any,
-                    match: Any) -> dict[str, Any]:
+def _delta_checksum(
+    conn: sqlite3.Connection, table: Table, base: dict[str, Any], window: Any, match: Any
+) -> dict[str, Any]:
     """The table's checksum now, from the parent's and the rows that changed: minus each touched
     row as it was at the parent (the old text kept by the first change after it), plus each
     touched row as it is now (the parent is of the current checksum scheme, and so are the
@@ -594,6 +640,7 @@ def _delta_checksum(conn: sqlite3.Connection, table: Table, base: dict[str, Any]
 
 # --- restore -----------------------------------------------------------------------------------
 
+
 def beside_path(live_path: str) -> str:
     return live_path + ".restoring"
 
@@ -603,8 +650,11 @@ def clear_beside(live_path: str) -> None:
     remove_quietly(beside, beside + "-journal", beside + "-wal", beside + "-shm")
 
 
-def restore(live_path: str, chain: list[tuple[dict[str, Any], str]],
-            progress: Callable[..., Any] | None = None) -> None:
+def restore(
+    live_path: str,
+    chain: list[tuple[dict[str, Any], str]],
+    progress: Callable[..., Any] | None = None,
+) -> None:
     """Build the restored database beside the live one, check it, then rename it into place."""
     last = chain[-1][0]
     beside = beside_path(live_path)
@@ -630,8 +680,9 @@ def restore(live_path: str, chain: list[tuple[dict[str, Any], str]],
             cur = conn.cursor()
             if capture.is_installed(cur, VENDOR):
                 cur.execute(f"DELETE FROM {capture.CHANGE_TABLE}")
-                capture.write_state(cur, VENDOR, backup_id=last["id"], watermark=None,
-                                    needs_full=True)
+                capture.write_state(
+                    cur, VENDOR, backup_id=last["id"], watermark=None, needs_full=True
+                )
             conn.execute("COMMIT")
             # Every table's checksum, not only those an incremental touched: the manifest's
             # figures are checked against what was restored, whatever the files are.
@@ -672,15 +723,22 @@ def _apply_incremental(conn: sqlite3.Connection, path: str) -> None:
                     table = tables[name]
                     match = capture.sqlite_key_match(table, f"SELECT k FROM inc.{qi(f'k{index}')}")
                     conn.execute(f"DELETE FROM {target} WHERE {match}")
-                conn.execute(f"INSERT INTO {target} ({column_list}) "
-                             f"SELECT {column_list} FROM inc.{qi(f'r{index}')}")
-            has_sequence = conn.execute("SELECT count(*) FROM main.sqlite_master "
-                                        "WHERE name = 'sqlite_sequence'").fetchone()[0]
+                conn.execute(
+                    f"INSERT INTO {target} ({column_list}) "
+                    f"SELECT {column_list} FROM inc.{qi(f'r{index}')}"
+                )
+            has_sequence = conn.execute(
+                "SELECT count(*) FROM main.sqlite_master WHERE name = 'sqlite_sequence'"
+            ).fetchone()[0]
             if has_sequence:
-                conn.execute("DELETE FROM main.sqlite_sequence WHERE name IN "
-                             "(SELECT name FROM inc.carshop_sequence)")
-                conn.execute("INSERT INTO main.sqlite_sequence (name, seq) "
-                             "SELECT name, seq FROM inc.carshop_sequence")
+                conn.execute(
+                    "DELETE FROM main.sqlite_sequence WHERE name IN "
+                    "(SELECT name FROM inc.carshop_sequence)"
+                )
+                conn.execute(
+                    "INSERT INTO main.sqlite_sequence (name, seq) "
+                    "SELECT name, seq FROM inc.carshop_sequence"
+                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -710,25 +768,29 @@ def _copy_verified(manifest: dict[str, Any], source: str, target: str) -> None:
                 digest.update(block)
                 dst.write(block)
     if digest.hexdigest() != manifest["file"]["sha256"]:
-        raise BackupError(f"backup file {manifest['file']['name']} changed while it was "
-                          "restored: its SHA-256 does not match the manifest any more")
+        raise BackupError(
+            f"backup file {manifest['file']['name']} changed while it was "
+            "restored: its SHA-256 does not match the manifest any more"
+        )
 
 
-def _verify(conn: sqlite3.Connection, last: dict[str, Any], checked: Collection[str],
-            deep: bool) -> None:
+def _verify(
+    conn: sqlite3.Connection, last: dict[str, Any], checked: Collection[str], deep: bool
+) -> None:
     """Row counts of every table; and where incrementals were applied, integrity, foreign keys
     and the checksum of every table they touched (a full backup alone is checked byte for byte
     as it is copied)."""
     if deep:
         problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
         if problems != ["ok"]:
-            raise BackupError("restore check failed: the restored file is damaged "
-                              f"({problems[0]})")
+            raise BackupError(f"restore check failed: the restored file is damaged ({problems[0]})")
     violations = conn.execute("PRAGMA foreign_key_check").fetchall() if deep else []
     if violations:
         table, rowid, parent, _ = violations[0]
-        raise BackupError(f"restore check failed: {len(violations)} broken foreign keys "
-                          f"(first: {table} row {rowid} -> {parent})")
+        raise BackupError(
+            f"restore check failed: {len(violations)} broken foreign keys "
+            f"(first: {table} row {rowid} -> {parent})"
+        )
     tables = sqlite_tables(conn)
     names = sorted(t.name for t in tables)
     if names != sorted(last["tables"]):
@@ -742,9 +804,11 @@ def _verify(conn: sqlite3.Connection, last: dict[str, Any], checked: Collection[
             rows = conn.execute(f"SELECT count(*) FROM {qi(table.name)}").fetchone()[0]
             found = {"rows": rows, "checksum": expected["checksum"]}
         if found != expected:
-            raise BackupError(f"restore check failed: table {table.name} has {found['rows']} "
-                              f"rows (checksum {found['checksum']}), the backup has "
-                              f"{expected['rows']} ({expected['checksum']})")
+            raise BackupError(
+                f"restore check failed: table {table.name} has {found['rows']} "
+                f"rows (checksum {found['checksum']}), the backup has "
+                f"{expected['rows']} ({expected['checksum']})"
+            )
 
 
 def _swap(live_path: str, beside: str) -> None:
@@ -761,14 +825,18 @@ def _swap(live_path: str, beside: str) -> None:
                     "and retry; nothing was changed"
                 ) from None
             if mode != "delete":
-                raise BackupError("the database is in use by another process: stop the "
-                                  "application and retry; nothing was changed")
+                raise BackupError(
+                    "the database is in use by another process: stop the "
+                    "application and retry; nothing was changed"
+                )
         finally:
             conn.close()
         for leftover in (live_path + "-wal", live_path + "-journal"):
             if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
-                raise BackupError(f"{leftover} still holds changes: stop the application and "
-                                  "retry; nothing was changed")
+                raise BackupError(
+                    f"{leftover} still holds changes: stop the application and "
+                    "retry; nothing was changed"
+                )
         remove_quietly(live_path + "-wal", live_path + "-shm")
     os.replace(beside, live_path)
     fsync_dir(os.path.dirname(os.path.abspath(live_path)))

@@ -75,8 +75,14 @@ def manage_command() -> list[str]:
 def manage(*args, env=None, timeout: int = 120) -> CompletedProcess:
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
-    return subprocess.run([sys.executable, str(manage_py), *args], env=env or command_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, str(manage_py), *args],
+        env=env or command_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def kill_at(point, *args, timeout=60):
@@ -85,8 +91,13 @@ def kill_at(point, *args, timeout=60):
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     env = command_env(CARSHOP_BACKUP_PAUSE_AT=point)
-    process = subprocess.Popen([sys.executable, str(manage_py), *args], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(manage_py), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     deadline = time.monotonic() + timeout
     try:
@@ -109,10 +120,13 @@ def kill_at(point, *args, timeout=60):
 def configure(tmp_path, settings):
     """Point every backup setting at `tmp_path` (pytest-django's `settings` fixture)."""
     settings.BACKUP_DIR = tmp_path / "backups"
-    settings.STORAGES = {**settings.STORAGES, "dbbackup": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "backups")},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "dbbackup": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "backups")},
+        },
+    }
     settings.BACKUP_STATUS_FILE = tmp_path / "backup-status.json"
     if connections["default"].vendor == "postgresql":
         # One scratch database per test database: parallel runs on other databases of the same
@@ -131,8 +145,9 @@ def cleanup() -> None:
     connections.close_all()
     remove_capture()
     if connections["default"].vendor == "postgresql":
-        postgres.drop_database(connections["default"].settings_dict,
-                               settings.BACKUP_SCRATCH_DATABASE)
+        postgres.drop_database(
+            connections["default"].settings_dict, settings.BACKUP_SCRATCH_DATABASE
+        )
 
 
 def seed() -> None:
@@ -151,32 +166,60 @@ def seed() -> None:
     user.groups.add(*Group.objects.all()[:2])
     # create() (not bulk_create) where a model fills derived fields in save().
     customers = [
-        Customer.objects.create(first_name=f"First{i}", last_name=f"Last{i}",
-                                email=f"c{i}@example.com", city="Springfield")
+        Customer.objects.create(
+            first_name=f"First{i}",
+            last_name=f"Last{i}",
+            email=f"c{i}@example.com",
+            city="Springfield",
+        )
         for i in range(30)
     ]
-    Customer.objects.create(first_name="Zoë", last_name="O'Brien",
-                            notes="quote ' backslash \\ tab\tnewline\n emoji \U0001F697 ;\\.")
+    Customer.objects.create(
+        first_name="Zoë",
+        last_name="O'Brien",
+        notes="quote ' backslash \\ tab\tnewline\n emoji \U0001f697 ;\\.",
+    )
     vehicles = [
-        Vehicle.objects.create(vin=f"1HGCM82633A{i:06d}", make="Honda", model="Accord",
-                               model_year=2010 + i, owner=customers[i] if i % 3 else None)
+        Vehicle.objects.create(
+            vin=f"1HGCM82633A{i:06d}",
+            make="Honda",
+            model="Accord",
+            model_year=2010 + i,
+            owner=customers[i] if i % 3 else None,
+        )
         for i in range(10)
     ]
-    OdometerReading.objects.bulk_create([
-        OdometerReading(vehicle=vehicle, reading=1000 * (i + 1), read_on=date(2024, 1, 1 + i),
-                        recorded_by=user)
-        for i, vehicle in enumerate(vehicles)
-    ])
-    parts = Part.objects.bulk_create([
-        Part(sku=f"BK-{i:03d}", description=f"Brake pad set {i}",
-             unit_cost=Decimal("12.50") + i, price_override=None if i % 2 else Decimal("99.99"))
-        for i in range(20)
-    ])
+    OdometerReading.objects.bulk_create(
+        [
+            OdometerReading(
+                vehicle=vehicle,
+                reading=1000 * (i + 1),
+                read_on=date(2024, 1, 1 + i),
+                recorded_by=user,
+            )
+            for i, vehicle in enumerate(vehicles)
+        ]
+    )
+    parts = Part.objects.bulk_create(
+        [
+            Part(
+                sku=f"BK-{i:03d}",
+                description=f"Brake pad set {i}",
+                unit_cost=Decimal("12.50") + i,
+                price_override=None if i % 2 else Decimal("99.99"),
+            )
+            for i in range(20)
+        ]
+    )
     Supplier.objects.create(name="Parts Depot", notes="Ships Tuesdays")
-    StockMovement.objects.bulk_create([
-        StockMovement(part=part, kind="receipt", quantity=5, unit_cost=part.unit_cost, user=user)
-        for part in parts[:10]
-    ])
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                part=part, kind="receipt", quantity=5, unit_cost=part.unit_cost, user=user
+            )
+            for part in parts[:10]
+        ]
+    )
 
 
 def checksums(alias: str = "default"):
@@ -204,8 +247,13 @@ def start(*args, pause_at=None, pause_seconds=None, **env) -> Popen:
         extra["CARSHOP_BACKUP_PAUSE_AT"] = pause_at
     if pause_seconds is not None:
         extra["CARSHOP_BACKUP_PAUSE_SECONDS"] = pause_seconds
-    return subprocess.Popen([*manage_command(), *args], env=command_env(**extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*manage_command(), *args],
+        env=command_env(**extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_pause(process, point, timeout: int = 60) -> str:

@@ -36,6 +36,7 @@ CHUNK = 1024 * 1024
 # endian) in scheme 1, XXH3-64 from scheme 2 on, ten times cheaper per row (the sums detect
 # damage and mistakes; they are not a signature).
 
+
 def checksum_hex(total: int) -> str:
     return f"{int(total) % MOD64:016x}"
 
@@ -51,12 +52,14 @@ def row_hash_sum(rows: Iterable[tuple[bytes]], scheme: int | None) -> int:
     call per batch of rows, no Python function call per row."""
     if scheme == 1:
         blake2b, from_bytes = hashlib.blake2b, int.from_bytes
-        return sum([from_bytes(blake2b(text, digest_size=8).digest(), "little")
-                    for (text,) in rows])
+        return sum(
+            [from_bytes(blake2b(text, digest_size=8).digest(), "little") for (text,) in rows]
+        )
     return sum(map(xxhash.xxh3_64_intdigest, [text for (text,) in rows]))
 
 
 # --- files -------------------------------------------------------------------------------------
+
 
 def sha256_file(path: StrPath) -> str:
     digest = hashlib.sha256()
@@ -106,12 +109,14 @@ def disk_error(exc: OSError, where: str) -> BackupError:
     import errno
 
     if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return BackupError(f"not enough space in {where}: {exc.strerror}; "
-                           "earlier backups are untouched")
+        return BackupError(
+            f"not enough space in {where}: {exc.strerror}; earlier backups are untouched"
+        )
     return BackupError(f"could not write to {where}: {exc}")
 
 
 # --- child processes ---------------------------------------------------------------------------
+
 
 def _die_with_parent() -> None:
     """Run in the child before exec: if this process is killed, the child is killed too, so a
@@ -134,8 +139,11 @@ def spawn(args: Sequence[str], **kwargs: Any) -> Popen[bytes]:
 
 
 def last_error_line(stderr_bytes: bytes, fallback: str) -> str:
-    lines = [line.strip() for line in stderr_bytes.decode("utf-8", "replace").splitlines()
-             if line.strip()]
+    lines = [
+        line.strip()
+        for line in stderr_bytes.decode("utf-8", "replace").splitlines()
+        if line.strip()
+    ]
     errors = [line for line in lines if "ERROR" in line or "error" in line or "FATAL" in line]
     return (errors or lines or [fallback])[-1]
 

@@ -60,14 +60,27 @@ class CacheFamily:
 
 
 CACHE_FAMILIES = (
-    CacheFamily("throttle", "throttle:api_*", "API rate-limit counters "
-                "(accounts/api/throttling.py)", True,
-                "made by requests: a counter written ahead of time would count requests "
-                "nobody made"),
-    CacheFamily("health_probe", "djangohealthcheck_test:*", "health check probes "
-                "(django-health-check, 5 s)", True, "written and read back by each health check"),
-    CacheFamily("config_probe", "carshop:validate_config:*", "validate_config probes (30 s)",
-                True, "written, read back and deleted by validate_config"),
+    CacheFamily(
+        "throttle",
+        "throttle:api_*",
+        "API rate-limit counters (accounts/api/throttling.py)",
+        True,
+        "made by requests: a counter written ahead of time would count requests nobody made",
+    ),
+    CacheFamily(
+        "health_probe",
+        "djangohealthcheck_test:*",
+        "health check probes (django-health-check, 5 s)",
+        True,
+        "written and read back by each health check",
+    ),
+    CacheFamily(
+        "config_probe",
+        "carshop:validate_config:*",
+        "validate_config probes (30 s)",
+        True,
+        "written, read back and deleted by validate_config",
+    ),
 )
 
 
@@ -125,7 +138,7 @@ def _split_key(name: str, prefix: str) -> tuple[int, str] | None:
     head = f"{prefix}:"
     if not name.startswith(head):
         return None
-    version, sep, key = name[len(head):].partition(":")
+    version, sep, key = name[len(head) :].partition(":")
     if not sep or not version.lstrip("-").isdigit():
         return None
     return int(version), key
@@ -202,8 +215,10 @@ def _keyspace(info: dict[str, Any]) -> dict[str, dict[str, int]]:
     databases = {}
     for name, value in info.items():
         if re.fullmatch(r"db\d+", name) and isinstance(value, dict):
-            databases[name] = {"keys": int(value.get("keys", 0)),
-                               "expires": int(value.get("expires", 0))}
+            databases[name] = {
+                "keys": int(value.get("keys", 0)),
+                "expires": int(value.get("expires", 0)),
+            }
     return databases
 
 
@@ -211,8 +226,9 @@ def _redis_db(client: Any) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def _analyze_redis(report: Report, cache: Any, alias: str,
-                   progress: Callable[..., Any] | None) -> None:
+def _analyze_redis(
+    report: Report, cache: Any, alias: str, progress: Callable[..., Any] | None
+) -> None:
     try:
         client = _redis_client(cache)
         info = client.info()
@@ -225,91 +241,135 @@ def _analyze_redis(report: Report, cache: Any, alias: str,
     db = _redis_db(client)
     keys = scan_app_keys(cache, client, progress)
     data = report.data
-    data.update({
-        "server": {"version": info.get("redis_version"),
-                   "uptime_seconds": info.get("uptime_in_seconds"),
-                   "db": db},
-        "hits": hits,
-        "misses": misses,
-        "hit_rate_percent": rate,
-        "used_memory": int(info.get("used_memory", 0)),
-        "used_memory_peak": int(info.get("used_memory_peak", 0)),
-        "maxmemory": int(info.get("maxmemory", 0)),
-        "maxmemory_policy": info.get("maxmemory_policy"),
-        "evicted_keys": int(info.get("evicted_keys", 0)),
-        "expired_keys": int(info.get("expired_keys", 0)),
-        "keyspace": _keyspace(info),
-        "app_keys": keys["app_keys"],
-        "app_keys_by_family": dict(sorted(keys["by_family"].items())),
-        "app_keys_without_ttl": dict(sorted(keys["without_ttl"].items())),
-        "unknown_key_samples": keys["unknown_samples"],
-        "other_versions": {str(version): count
-                           for version, count in sorted(keys["other_versions"].items())},
-        "stale_keys": len(keys["stale"]),
-        "other_keys_in_db": keys["foreign_keys"],
-    })
-    report.ok("redis", f"{info.get('redis_version')} at {redacted(cache._servers[0])}, "
-                       f"up {int(info.get('uptime_in_seconds', 0)) // 3600} h")
+    data.update(
+        {
+            "server": {
+                "version": info.get("redis_version"),
+                "uptime_seconds": info.get("uptime_in_seconds"),
+                "db": db,
+            },
+            "hits": hits,
+            "misses": misses,
+            "hit_rate_percent": rate,
+            "used_memory": int(info.get("used_memory", 0)),
+            "used_memory_peak": int(info.get("used_memory_peak", 0)),
+            "maxmemory": int(info.get("maxmemory", 0)),
+            "maxmemory_policy": info.get("maxmemory_policy"),
+            "evicted_keys": int(info.get("evicted_keys", 0)),
+            "expired_keys": int(info.get("expired_keys", 0)),
+            "keyspace": _keyspace(info),
+            "app_keys": keys["app_keys"],
+            "app_keys_by_family": dict(sorted(keys["by_family"].items())),
+            "app_keys_without_ttl": dict(sorted(keys["without_ttl"].items())),
+            "unknown_key_samples": keys["unknown_samples"],
+            "other_versions": {
+                str(version): count for version, count in sorted(keys["other_versions"].items())
+            },
+            "stale_keys": len(keys["stale"]),
+            "other_keys_in_db": keys["foreign_keys"],
+        }
+    )
+    report.ok(
+        "redis",
+        f"{info.get('redis_version')} at {redacted(cache._servers[0])}, "
+        f"up {int(info.get('uptime_in_seconds', 0)) // 3600} h",
+    )
     if rate is None:
         report.ok("hit rate", "no lookups since the server started")
     else:
-        report.ok("hit rate", f"{rate}% ({hits} hits, {misses} misses since the server started, "
-                              f"every database and client of the server)")
+        report.ok(
+            "hit rate",
+            f"{rate}% ({hits} hits, {misses} misses since the server started, "
+            f"every database and client of the server)",
+        )
     limit = data["maxmemory"]
     memory = f"{human_size(data['used_memory'])} used (peak {human_size(data['used_memory_peak'])})"
     if limit:
         share = 100 * data["used_memory"] / limit
         status = "WARN" if share >= 90 else "OK"
-        report.add(status, "memory", f"{memory}, {share:.0f}% of maxmemory "
-                                     f"{human_size(limit)} ({data['maxmemory_policy']})")
+        report.add(
+            status,
+            "memory",
+            f"{memory}, {share:.0f}% of maxmemory {human_size(limit)} ({data['maxmemory_policy']})",
+        )
     else:
         report.ok("memory", f"{memory}, no maxmemory limit")
     if data["evicted_keys"]:
-        report.warn("evictions", f"{data['evicted_keys']} keys evicted for memory since the "
-                                 f"server started: raise maxmemory, or rate limits reset early")
+        report.warn(
+            "evictions",
+            f"{data['evicted_keys']} keys evicted for memory since the "
+            f"server started: raise maxmemory, or rate limits reset early",
+        )
     else:
         report.ok("evictions", "none")
     families = ", ".join(f"{name} {count}" for name, count in data["app_keys_by_family"].items())
-    report.ok("app keys", f"{keys['app_keys']} in db{db} under '{_namespace(cache)}'"
-                          + (f": {families}" if families else ""))
+    report.ok(
+        "app keys",
+        f"{keys['app_keys']} in db{db} under '{_namespace(cache)}'"
+        + (f": {families}" if families else ""),
+    )
     if keys["stale"]:
-        report.warn("stale keys", f"{len(keys['stale'])} (other versions "
-                                  f"{data['other_versions'] or 'none'}, without a timeout "
-                                  f"{data['app_keys_without_ttl'] or 'none'}): "
-                                  f"python manage.py optimize_cache --clear-stale")
+        report.warn(
+            "stale keys",
+            f"{len(keys['stale'])} (other versions "
+            f"{data['other_versions'] or 'none'}, without a timeout "
+            f"{data['app_keys_without_ttl'] or 'none'}): "
+            f"python manage.py optimize_cache --clear-stale",
+        )
     else:
         report.ok("stale keys", "none")
     if keys["foreign_keys"]:
         detail = f"{keys['foreign_keys']} keys in db{db} are not the app's"
         if not cache.key_prefix:
-            report.warn("key prefix", f"{detail}, and KEY_PREFIX is empty: another Django site "
-                                      f"on this database shares the namespace; set one "
-                                      f"(CACHE_URL=redis://HOST:6379/1?key_prefix=carshop)")
+            report.warn(
+                "key prefix",
+                f"{detail}, and KEY_PREFIX is empty: another Django site "
+                f"on this database shares the namespace; set one "
+                f"(CACHE_URL=redis://HOST:6379/1?key_prefix=carshop)",
+            )
         else:
             report.ok("shared database", detail)
-    report.ok("keyspace", ", ".join(f"{name} {item['keys']} keys ({item['expires']} expiring)"
-                                    for name, item in data["keyspace"].items()) or "empty")
+    report.ok(
+        "keyspace",
+        ", ".join(
+            f"{name} {item['keys']} keys ({item['expires']} expiring)"
+            for name, item in data["keyspace"].items()
+        )
+        or "empty",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The other backends: what can be known from a command's process
 # ---------------------------------------------------------------------------------------------
 
-PER_PROCESS = ("each process (each gunicorn worker) has its own cache in its own memory; this "
-               "command runs in another process and sees only its own")
-NO_COUNTERS = ("not counted: hit and miss counters would live in each worker's memory, out of "
-               "this command's reach (Redis counts them: CACHE_URL=redis://...)")
+PER_PROCESS = (
+    "each process (each gunicorn worker) has its own cache in its own memory; this "
+    "command runs in another process and sees only its own"
+)
+NO_COUNTERS = (
+    "not counted: hit and miss counters would live in each worker's memory, out of "
+    "this command's reach (Redis counts them: CACHE_URL=redis://...)"
+)
 
 
 def _analyze_locmem(report: Report, cache: Any) -> None:
     entries = len(cache._cache)
-    report.data.update({"entries_in_this_process": entries,
-                        "max_entries": cache._max_entries, "hit_rate_percent": None})
+    report.data.update(
+        {
+            "entries_in_this_process": entries,
+            "max_entries": cache._max_entries,
+            "hit_rate_percent": None,
+        }
+    )
     report.ok("locmem", f"{PER_PROCESS}: {entries} entries here (at most {cache._max_entries})")
     report.ok("hit rate", NO_COUNTERS)
     if getattr(settings, "SERVER_ENVIRONMENT", False):
-        report.warn("shared cache", "API rate limits are counted per worker: with several "
-                                    "workers or hosts, use Redis (CACHE_URL=redis://...)")
+        report.warn(
+            "shared cache",
+            "API rate limits are counted per worker: with several "
+            "workers or hosts, use Redis (CACHE_URL=redis://...)",
+        )
 
 
 def _analyze_dummy(report: Report, cache: BaseCache) -> None:
@@ -327,8 +387,10 @@ def _db_cache_rows(cache: Any) -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - the cache's own table
         rows = cursor.fetchone()[0]
-        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE expires < %s",  # noqa: S608
-                       [timezone.now().replace(microsecond=0)])
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE expires < %s",  # noqa: S608
+            [timezone.now().replace(microsecond=0)],
+        )
         expired = cursor.fetchone()[0]
     return rows, expired
 
@@ -337,18 +399,24 @@ def _analyze_db(report: Report, cache: Any) -> None:
     try:
         rows, expired = _db_cache_rows(cache)
     except Exception as exc:
-        report.fail("database cache", f"table {cache._table} cannot be read: {first_line(exc)} "
-                                      f"(python manage.py createcachetable)")
+        report.fail(
+            "database cache",
+            f"table {cache._table} cannot be read: {first_line(exc)} "
+            f"(python manage.py createcachetable)",
+        )
         return
     report.data.update({"entries": rows, "expired_entries": expired, "hit_rate_percent": None})
-    report.ok("database cache", f"{rows} rows in {cache._table}, {expired} expired "
-                                f"(at most {cache._max_entries})")
+    report.ok(
+        "database cache",
+        f"{rows} rows in {cache._table}, {expired} expired (at most {cache._max_entries})",
+    )
     report.ok("hit rate", "not counted by Django's database cache")
 
 
 def _analyze_file(report: Report, cache: Any) -> None:
-    files = list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(
-        cache._dir) else []
+    files = (
+        list(Path(cache._dir).glob(f"*{cache.cache_suffix}")) if os.path.isdir(cache._dir) else []
+    )
     size = sum(path.stat().st_size for path in files)
     report.data.update({"entries": len(files), "bytes": size, "hit_rate_percent": None})
     report.ok("file cache", f"{len(files)} files, {human_size(size)} in {cache._dir}")
@@ -360,11 +428,20 @@ def analyze_cache(alias: str = "default", progress: Callable[..., Any] | None = 
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
     report = Report("cache" if alias == "default" else f"cache {alias}")
-    report.data.update({"alias": alias, "backend": config["BACKEND"], "kind": kind,
-                        "location": redacted(config.get("LOCATION", "")),
-                        "key_prefix": cache.key_prefix, "version": cache.version,
-                        "families": [{"name": family.name, "pattern": family.pattern,
-                                      "what": family.what} for family in CACHE_FAMILIES]})
+    report.data.update(
+        {
+            "alias": alias,
+            "backend": config["BACKEND"],
+            "kind": kind,
+            "location": redacted(config.get("LOCATION", "")),
+            "key_prefix": cache.key_prefix,
+            "version": cache.version,
+            "families": [
+                {"name": family.name, "pattern": family.pattern, "what": family.what}
+                for family in CACHE_FAMILIES
+            ],
+        }
+    )
     if kind == "redis":
         _analyze_redis(report, cache, alias, progress)
     elif kind == "locmem":
@@ -392,17 +469,24 @@ def warm_cache(cache, dry_run=False):
     actions = []
     for family in CACHE_FAMILIES:
         if family.warmer is None:
-            actions.append({"family": family.name, "action": "not warmed", "keys": 0,
-                            "note": family.warm_note})
+            actions.append(
+                {"family": family.name, "action": "not warmed", "keys": 0, "note": family.warm_note}
+            )
         else:
-            actions.append({"family": family.name,
-                            "action": "would warm" if dry_run else "warmed",
-                            "keys": 0 if dry_run else family.warmer(cache), "note": family.what})
+            actions.append(
+                {
+                    "family": family.name,
+                    "action": "would warm" if dry_run else "warmed",
+                    "keys": 0 if dry_run else family.warmer(cache),
+                    "note": family.what,
+                }
+            )
     return actions
 
 
-def _clear_stale_redis(cache: Any, dry_run: bool,
-                       progress: Callable[..., Any] | None) -> dict[str, Any]:
+def _clear_stale_redis(
+    cache: Any, dry_run: bool, progress: Callable[..., Any] | None
+) -> dict[str, Any]:
     client = _redis_client(cache)
     keys = scan_app_keys(cache, client, progress)
     stale = keys["stale"]
@@ -410,14 +494,18 @@ def _clear_stale_redis(cache: Any, dry_run: bool,
     deleted = 0
     if not dry_run:
         for start in range(0, len(stale), DELETE_BATCH):
-            batch = [name for name, _reason in stale[start:start + DELETE_BATCH]]
+            batch = [name for name, _reason in stale[start : start + DELETE_BATCH]]
             deleted += client.unlink(*batch)
-    return {"stale": len(stale), "deleted": deleted, "reasons": dict(sorted(reasons.items())),
-            "kept_app_keys": keys["app_keys"] - sum(keys["without_ttl"].values()),
-            "kept_other_keys": keys["foreign_keys"],
-            "note": f"only keys under '{cache.key_prefix}:' (the app's prefix) or of the app's "
-                    f"families are considered; the other {keys['foreign_keys']} keys of the "
-                    f"database are not the app's and are kept"}
+    return {
+        "stale": len(stale),
+        "deleted": deleted,
+        "reasons": dict(sorted(reasons.items())),
+        "kept_app_keys": keys["app_keys"] - sum(keys["without_ttl"].values()),
+        "kept_other_keys": keys["foreign_keys"],
+        "note": f"only keys under '{cache.key_prefix}:' (the app's prefix) or of the app's "
+        f"families are considered; the other {keys['foreign_keys']} keys of the "
+        f"database are not the app's and are kept",
+    }
 
 
 def _clear_stale_db(cache: Any, dry_run: bool) -> dict[str, Any]:
@@ -431,11 +519,17 @@ def _clear_stale_db(cache: Any, dry_run: bool) -> dict[str, Any]:
         connection = connections[db]
         table = connection.ops.quote_name(cache._table)
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE expires < %s",  # noqa: S608
-                           [timezone.now().replace(microsecond=0)])
+            cursor.execute(
+                f"DELETE FROM {table} WHERE expires < %s",  # noqa: S608
+                [timezone.now().replace(microsecond=0)],
+            )
             deleted = cursor.rowcount
-    return {"stale": expired, "deleted": deleted, "reasons": {"expired": expired},
-            "note": "expired rows of the database cache"}
+    return {
+        "stale": expired,
+        "deleted": deleted,
+        "reasons": {"expired": expired},
+        "note": "expired rows of the database cache",
+    }
 
 
 def optimize_cache(
@@ -448,12 +542,22 @@ def optimize_cache(
     cache = _cache(alias)
     config = settings.CACHES[alias]
     kind = cache_kind(config["BACKEND"])
-    result = {"alias": alias, "backend": config["BACKEND"], "kind": kind, "dry_run": dry_run,
-              "key_prefix": cache.key_prefix, "version": cache.version,
-              "warm": None, "clear_stale": None, "notes": []}
+    result = {
+        "alias": alias,
+        "backend": config["BACKEND"],
+        "kind": kind,
+        "dry_run": dry_run,
+        "key_prefix": cache.key_prefix,
+        "version": cache.version,
+        "warm": None,
+        "clear_stale": None,
+        "notes": [],
+    }
     if _custom_key_function(alias):
-        raise CommandError(f"CACHES[{alias!r}] has its own KEY_FUNCTION: the app's keys cannot "
-                           f"be told from others, nothing was changed")
+        raise CommandError(
+            f"CACHES[{alias!r}] has its own KEY_FUNCTION: the app's keys cannot "
+            f"be told from others, nothing was changed"
+        )
     if warm:
         result["warm"] = warm_cache(cache, dry_run)
     if clear_stale:
@@ -467,13 +571,15 @@ def optimize_cache(
         elif kind == "db":
             result["clear_stale"] = _clear_stale_db(cache, dry_run)
         elif kind == "locmem":
-            result["notes"].append(f"locmem: {PER_PROCESS}; its expired entries go when read or "
-                                   f"culled at MAX_ENTRIES; restarting the workers empties it")
+            result["notes"].append(
+                f"locmem: {PER_PROCESS}; its expired entries go when read or "
+                f"culled at MAX_ENTRIES; restarting the workers empties it"
+            )
         elif kind == "dummy":
             result["notes"].append("dummy: nothing is cached, nothing is stale")
         else:
-            result["notes"].append(f"{kind}: Django removes expired entries when they are read "
-                                   f"and culls at MAX_ENTRIES; nothing to clear from here")
+            result["notes"].append(
+                f"{kind}: Django removes expired entries when they are read "
+                f"and culls at MAX_ENTRIES; nothing to clear from here"
+            )
     return result
-
-

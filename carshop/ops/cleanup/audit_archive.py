@@ -1,5 +1,4 @@
-"""archive_logs --type=audit: old audit log entries moved to verified, gzipped JSON lines.
-"""
+"""archive_logs --type=audit: old audit log entries moved to verified, gzipped JSON lines."""
 
 from __future__ import annotations
 
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("carshop.commands")
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # archive_logs
 # ---------------------------------------------------------------------------------------------
@@ -61,8 +58,16 @@ def entry_as_dict(entry: Any) -> dict[str, Any]:
 
 
 def entry_line(entry: Any) -> bytes:
-    return json.dumps(entry_as_dict(entry), default=_json_default, sort_keys=True,
-                      ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return (
+        json.dumps(
+            entry_as_dict(entry),
+            default=_json_default,
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+    )
 
 
 def ensure_writable(destination: StrPath, create: bool = True) -> Path:
@@ -83,8 +88,9 @@ def ensure_writable(destination: StrPath, create: bool = True) -> Path:
         with tempfile.NamedTemporaryFile(dir=probe, prefix=".carshop-write-test-"):
             pass
     except OSError as exc:
-        raise CommandError(f"cannot write to the destination {path}: "
-                           f"{exc.strerror or exc}") from None
+        raise CommandError(
+            f"cannot write to the destination {path}: {exc.strerror or exc}"
+        ) from None
     return path
 
 
@@ -127,8 +133,10 @@ def _verify(path: Path, expected_ids: list[int], content_digest: str) -> None:
             digest.update(line)
             ids.append(json.loads(line)["id"])
     if ids != expected_ids or digest.hexdigest() != content_digest:
-        raise CommandError(f"{path.name}: the file read back does not hold the entries written; "
-                           "nothing was deleted")
+        raise CommandError(
+            f"{path.name}: the file read back does not hold the entries written; "
+            "nothing was deleted"
+        )
 
 
 def archive_candidates(cutoff: dt.datetime) -> QuerySet[Any]:
@@ -137,9 +145,14 @@ def archive_candidates(cutoff: dt.datetime) -> QuerySet[Any]:
     return LogEntry.objects.filter(timestamp__lt=cutoff)
 
 
-def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = False,
-                      now: dt.datetime | None = None,
-                      progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def archive_audit_log(
+    age: timedelta,
+    destination: StrPath,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    progress: Callable[..., Any] = no_progress,
+) -> dict[str, Any]:
     """Move audit entries older than `age` into a verified archive file in `destination`.
 
     The file is written under a temporary name, fsynced, read back and compared, then renamed
@@ -160,21 +173,34 @@ def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = F
     cutoff = now - age
     candidates = archive_candidates(cutoff)
     if dry_run:
-        summary = candidates.aggregate(count=models.Count("pk"), first=models.Min("timestamp"),
-                                       last=models.Max("timestamp"))
-        return {"dry_run": True, "type": "audit", "cutoff": cutoff, "destination": str(folder),
-                "entries": summary["count"], "first_timestamp": summary["first"],
-                "last_timestamp": summary["last"], "file": None}
+        summary = candidates.aggregate(
+            count=models.Count("pk"), first=models.Min("timestamp"), last=models.Max("timestamp")
+        )
+        return {
+            "dry_run": True,
+            "type": "audit",
+            "cutoff": cutoff,
+            "destination": str(folder),
+            "entries": summary["count"],
+            "first_timestamp": summary["first"],
+            "last_timestamp": summary["last"],
+            "file": None,
+        }
 
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     written = []  # files to remove if anything fails
     try:
         with transaction.atomic():
-            ids = list(candidates.select_for_update().order_by("pk")
-                       .values_list("pk", flat=True))
+            ids = list(candidates.select_for_update().order_by("pk").values_list("pk", flat=True))
             if not ids:
-                return {"dry_run": False, "type": "audit", "cutoff": cutoff,
-                        "destination": str(folder), "entries": 0, "file": None}
+                return {
+                    "dry_run": False,
+                    "type": "audit",
+                    "cutoff": cutoff,
+                    "destination": str(folder),
+                    "entries": 0,
+                    "file": None,
+                }
             name = f"audit-{stamp}-{ids[0]}-{ids[-1]}{ARCHIVE_SUFFIX}"
             final = folder / name
             if final.exists():
@@ -184,12 +210,15 @@ def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = F
             content = hashlib.sha256()
             first: Any = None
             last: Any = None
-            chunks = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+            chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
             with open(partial, "wb") as raw:
                 with gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0) as out:
                     for chunk in progress(chunks, total=len(chunks), label="archiving"):
-                        entries = (LogEntry.objects.filter(pk__in=chunk)
-                                   .select_related("content_type").order_by("pk"))
+                        entries = (
+                            LogEntry.objects.filter(pk__in=chunk)
+                            .select_related("content_type")
+                            .order_by("pk")
+                        )
                         for entry in entries:
                             line = entry_line(entry)
                             content.update(line)
@@ -203,7 +232,7 @@ def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = F
             manifest = {
                 "type": "audit",
                 "format": "gzip, one JSON object per line: the columns of auditlog's LogEntry, "
-                          "content_type as [app_label, model]",
+                "content_type as [app_label, model]",
                 "file": name,
                 "sha256": checksum,
                 "bytes": partial.stat().st_size,
@@ -222,37 +251,54 @@ def archive_audit_log(age: timedelta, destination: StrPath, *, dry_run: bool = F
             written += [final, sidecar, manifest_path]
             os.replace(partial, final)
             _write_synced(sidecar, f"{checksum}  {name}\n".encode())
-            _write_synced(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True)
-                                          + "\n").encode())
+            _write_synced(
+                manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+            )
             _fsync_dir(folder)
             if _sha256(final) != checksum:
-                raise CommandError(f"{final.name} changed after it was written; nothing was "
-                                   "deleted")
+                raise CommandError(
+                    f"{final.name} changed after it was written; nothing was deleted"
+                )
             for chunk in chunks:
                 LogEntry.objects.filter(pk__in=chunk).delete()
             # A trace in the audit log itself of where the entries went, credited to the
             # operator like every change a command makes.
             LogEntry.objects.create(
-                content_type=ContentType.objects.get_for_model(LogEntry), object_pk="",
+                content_type=ContentType.objects.get_for_model(LogEntry),
+                object_pk="",
                 object_repr=f"{len(ids)} audit entries archived to {name}",
                 action=LogEntry.Action.DELETE,
-                additional_data={"archive": str(final), "sha256": checksum,
-                                 "entries": len(ids), "first_id": ids[0],
-                                 "last_id": ids[-1], "cutoff": cutoff.isoformat()},
+                additional_data={
+                    "archive": str(final),
+                    "sha256": checksum,
+                    "entries": len(ids),
+                    "first_id": ids[0],
+                    "last_id": ids[-1],
+                    "cutoff": cutoff.isoformat(),
+                },
             )
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         if isinstance(exc, OSError):
-            raise CommandError(f"could not write the archive in {folder}: "
-                               f"{exc.strerror or exc}; nothing was deleted") from None
+            raise CommandError(
+                f"could not write the archive in {folder}: "
+                f"{exc.strerror or exc}; nothing was deleted"
+            ) from None
         raise
-    logger.info("audit log archived", extra={"archive": str(final), "entries": len(ids),
-                                              "sha256": checksum})
-    return {"dry_run": False, **manifest, "destination": str(folder),
-            "file": str(final), "manifest": str(manifest_path), "checksum_file": str(sidecar),
-            "cutoff": cutoff}
+    logger.info(
+        "audit log archived", extra={"archive": str(final), "entries": len(ids), "sha256": checksum}
+    )
+    return {
+        "dry_run": False,
+        **manifest,
+        "destination": str(folder),
+        "file": str(final),
+        "manifest": str(manifest_path),
+        "checksum_file": str(sidecar),
+        "cutoff": cutoff,
+    }
 
 
 def _write_synced(path: StrPath, data: bytes) -> None:
@@ -260,5 +306,3 @@ def _write_synced(path: StrPath, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-

@@ -1,5 +1,4 @@
-"""What the cleanup commands share: an outcome per kind of row, batched deletes, the age option.
-"""
+"""What the cleanup commands share: an outcome per kind of row, batched deletes, the age option."""
 
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
 # Rows deleted per statement: big enough to be quick, small enough not to hold long locks.
 BATCH_SIZE = 2000
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,8 +46,9 @@ def check_age(age: timedelta, option: str = "--age") -> timedelta:
     return age
 
 
-def delete_in_batches(queryset: QuerySet[Any], progress: Callable[..., Any] = no_progress,
-                      label: str = "deleting") -> int:
+def delete_in_batches(
+    queryset: QuerySet[Any], progress: Callable[..., Any] = no_progress, label: str = "deleting"
+) -> int:
     """Delete the rows of `queryset` BATCH_SIZE at a time, each batch in its own transaction.
     Returns how many rows of the queryset's model were deleted (cascades not counted)."""
     model = queryset.model
@@ -71,7 +70,11 @@ def delete_in_batches(queryset: QuerySet[Any], progress: Callable[..., Any] = no
 
 
 def _count_or_delete(
-    kind: str, what: str, queryset: QuerySet[Any], dry_run: bool, progress: Callable[..., Any],
+    kind: str,
+    what: str,
+    queryset: QuerySet[Any],
+    dry_run: bool,
+    progress: Callable[..., Any],
     note: str = "",
 ) -> Outcome:
     if dry_run:
@@ -81,8 +84,10 @@ def _count_or_delete(
 
 def _db_sessions() -> Any:
     """The Session model when sessions are kept in the database, else None."""
-    if settings.SESSION_ENGINE not in ("django.contrib.sessions.backends.db",
-                                       "django.contrib.sessions.backends.cached_db"):
+    if settings.SESSION_ENGINE not in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
         return None
     from django.contrib.sessions.models import Session
 
@@ -96,12 +101,11 @@ def outcome_lines(report: dict[str, Any]) -> list[str]:
     for kind in report["kinds"]:
         count = "-" if kind["count"] is None else kind["count"]
         note = f" ({kind['note']})" if kind["note"] else ""
-        lines.append(f"  {kind['action']:<12} {count:>7}  {kind['kind']:<{width}}  "
-                     f"{kind['what']}{note}")
+        lines.append(
+            f"  {kind['action']:<12} {count:>7}  {kind['kind']:<{width}}  {kind['what']}{note}"
+        )
     if report["dry_run"]:
         lines.append(f"{report['removed']} would be deleted; dry run, nothing changed")
     else:
         lines.append(f"{report['removed']} deleted")
     return lines
-
-

@@ -1,5 +1,4 @@
-"""cleanup_orphans: files no row names, and rows whose owner is gone (see the package).
-"""
+"""cleanup_orphans: files no row names, and rows whose owner is gone (see the package)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,6 @@ logger = logging.getLogger("carshop.commands")
 ORPHAN_FILE_GRACE = timedelta(days=1)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # cleanup_orphans
 # ---------------------------------------------------------------------------------------------
@@ -45,8 +43,12 @@ def _upload_prefix(upload_to: Any) -> Any:
 
 def file_fields() -> list[tuple[type[Model], FileField]]:
     """Every FileField of every model, as (model, field)."""
-    return [(model, field) for model in apps.get_models()
-            for field in model._meta.concrete_fields if isinstance(field, models.FileField)]
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.FileField)
+    ]
 
 
 def _walk(storage: Storage, folder: str) -> Iterator[str]:
@@ -70,8 +72,9 @@ def orphan_files(now: dt.datetime | None = None) -> list[tuple[Any, str, Any]]:
         prefix = _upload_prefix(field.upload_to)
         if prefix is None:
             continue
-        entry = by_storage.setdefault(id(field.storage), {"storage": field.storage,
-                                                          "prefixes": set(), "fields": []})
+        entry = by_storage.setdefault(
+            id(field.storage), {"storage": field.storage, "prefixes": set(), "fields": []}
+        )
         entry["prefixes"].add(prefix)
         entry["fields"].append((model, field))
     found = []
@@ -79,9 +82,11 @@ def orphan_files(now: dt.datetime | None = None) -> list[tuple[Any, str, Any]]:
         storage = entry["storage"]
         referenced = set()
         for model, field in entry["fields"]:
-            referenced.update(model._default_manager.exclude(**{field.name: ""})
-                              .exclude(**{f"{field.name}__isnull": True})
-                              .values_list(field.name, flat=True))
+            referenced.update(
+                model._default_manager.exclude(**{field.name: ""})
+                .exclude(**{f"{field.name}__isnull": True})
+                .values_list(field.name, flat=True)
+            )
         # A folder inside another (stock/ and stock/photos/) is walked once.
         prefixes = sorted(entry["prefixes"])
         prefixes = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
@@ -121,10 +126,15 @@ def sessions_of_deleted_users() -> list | None:
     keys = list(owners)
     for start in range(0, len(keys), BATCH_SIZE):
         with contextlib.suppress(ValueError, TypeError):
-            existing.update(str(pk) for pk in user_model._default_manager.filter(
-                pk__in=keys[start:start + BATCH_SIZE]).values_list("pk", flat=True))
-    return sorted(key for user_id, found in owners.items() if user_id not in existing
-                  for key in found)
+            existing.update(
+                str(pk)
+                for pk in user_model._default_manager.filter(
+                    pk__in=keys[start : start + BATCH_SIZE]
+                ).values_list("pk", flat=True)
+            )
+    return sorted(
+        key for user_id, found in owners.items() if user_id not in existing for key in found
+    )
 
 
 def queued_tasks_of_deleted_deliveries() -> Any:
@@ -136,8 +146,9 @@ def queued_tasks_of_deleted_deliveries() -> Any:
 
     from accounts.models import WebhookDelivery
 
-    queued = DBTaskResult.objects.filter(status="READY",
-                                         task_path="accounts.webhooks.deliver_webhook")
+    queued = DBTaskResult.objects.filter(
+        status="READY", task_path="accounts.webhooks.deliver_webhook"
+    )
     wanted: dict[int, list[Any]] = {}
     for task_id, arguments in queued.values_list("pk", "args_kwargs").iterator(chunk_size=1000):
         args = (arguments or {}).get("args") or []
@@ -146,10 +157,17 @@ def queued_tasks_of_deleted_deliveries() -> Any:
     existing: set[int] = set()
     ids = list(wanted)
     for start in range(0, len(ids), BATCH_SIZE):
-        existing.update(WebhookDelivery.objects.filter(pk__in=ids[start:start + BATCH_SIZE])
-                        .values_list("pk", flat=True))
-    return sorted(str(task) for delivery, tasks in wanted.items() if delivery not in existing
-                  for task in tasks)
+        existing.update(
+            WebhookDelivery.objects.filter(pk__in=ids[start : start + BATCH_SIZE]).values_list(
+                "pk", flat=True
+            )
+        )
+    return sorted(
+        str(task)
+        for delivery, tasks in wanted.items()
+        if delivery not in existing
+        for task in tasks
+    )
 
 
 def partner_users_without_partner() -> int:
@@ -159,12 +177,17 @@ def partner_users_without_partner() -> int:
 
     from accounts.models import Partner
 
-    return (get_user_model()._default_manager.filter(username__startswith="partner:")
-            .exclude(Exists(Partner.objects.filter(user=OuterRef("pk")))).count())
+    return (
+        get_user_model()
+        ._default_manager.filter(username__startswith="partner:")
+        .exclude(Exists(Partner.objects.filter(user=OuterRef("pk"))))
+        .count()
+    )
 
 
-def cleanup_orphans(*, dry_run: bool = False,
-                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def cleanup_orphans(
+    *, dry_run: bool = False, progress: Callable[..., Any] = no_progress
+) -> dict[str, Any]:
     """Delete (or count, in a dry run) rows and files whose parent is gone. Returns a report."""
     results = []
     files = orphan_files()
@@ -174,18 +197,32 @@ def cleanup_orphans(*, dry_run: bool = False,
         for storage, name, _ in progress(files, total=len(files), label="files"):
             storage.delete(name)
     folders = sorted({_upload_prefix(field.upload_to) or "" for _, field in file_fields()})
-    results.append(Outcome("files", f"uploaded files no row names (in {', '.join(folders)})",
-                           len(files), verb, f"{freed} bytes" if files else ""))
+    results.append(
+        Outcome(
+            "files",
+            f"uploaded files no row names (in {', '.join(folders)})",
+            len(files),
+            verb,
+            f"{freed} bytes" if files else "",
+        )
+    )
 
     keys = sessions_of_deleted_users()
     if keys is None:
-        results.append(Outcome("sessions", "sessions of deleted users", None, "skipped",
-                               "sessions are not kept in the database"))
+        results.append(
+            Outcome(
+                "sessions",
+                "sessions of deleted users",
+                None,
+                "skipped",
+                "sessions are not kept in the database",
+            )
+        )
     else:
         if not dry_run and keys:
             session = _db_sessions()
             for start in range(0, len(keys), BATCH_SIZE):
-                session.objects.filter(session_key__in=keys[start:start + BATCH_SIZE]).delete()
+                session.objects.filter(session_key__in=keys[start : start + BATCH_SIZE]).delete()
         results.append(Outcome("sessions", "sessions of deleted users", len(keys), verb))
 
     tasks = queued_tasks_of_deleted_deliveries()
@@ -194,18 +231,32 @@ def cleanup_orphans(*, dry_run: bool = False,
             from django_tasks_db.models import DBTaskResult
 
             for start in range(0, len(tasks), BATCH_SIZE):
-                DBTaskResult.objects.filter(pk__in=tasks[start:start + BATCH_SIZE],
-                                            status="READY").delete()
-        results.append(Outcome("webhook_tasks", "queued webhook tasks of deleted deliveries",
-                               len(tasks), verb))
+                DBTaskResult.objects.filter(
+                    pk__in=tasks[start : start + BATCH_SIZE], status="READY"
+                ).delete()
+        results.append(
+            Outcome("webhook_tasks", "queued webhook tasks of deleted deliveries", len(tasks), verb)
+        )
 
     partner_users = partner_users_without_partner()
-    results.append(Outcome("partner_users", "partner service accounts whose partner is gone",
-                           partner_users, "kept",
-                           "the audit log credits them: disable, never delete" if partner_users
-                           else ""))
-    results.append(Outcome("audit_entries", "audit entries of deleted objects", None, "kept",
-                           "history, not orphans; archive_logs moves old entries out"))
+    results.append(
+        Outcome(
+            "partner_users",
+            "partner service accounts whose partner is gone",
+            partner_users,
+            "kept",
+            "the audit log credits them: disable, never delete" if partner_users else "",
+        )
+    )
+    results.append(
+        Outcome(
+            "audit_entries",
+            "audit entries of deleted objects",
+            None,
+            "kept",
+            "history, not orphans; archive_logs moves old entries out",
+        )
+    )
     report = {
         "dry_run": dry_run,
         "kinds": [outcome.as_dict() for outcome in results],
@@ -213,8 +264,8 @@ def cleanup_orphans(*, dry_run: bool = False,
         "freed_bytes": freed,
     }
     if not dry_run:
-        logger.info("orphans cleaned up", extra={
-            "removed": {o.kind: o.count for o in results if o.action == "deleted"}})
+        logger.info(
+            "orphans cleaned up",
+            extra={"removed": {o.kind: o.count for o in results if o.action == "deleted"}},
+        )
     return report
-
-

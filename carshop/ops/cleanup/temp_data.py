@@ -1,5 +1,4 @@
-"""prune_temp_data: machine records and files that only matter for a while (see the package).
-"""
+"""prune_temp_data: machine records and files that only matter for a while (see the package)."""
 
 from __future__ import annotations
 
@@ -28,15 +27,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("carshop.commands")
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # prune_temp_data
 # ---------------------------------------------------------------------------------------------
 
 
-def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool,
-                        progress: Callable[..., Any]) -> Outcome:
+def _delete_draft_deals(
+    cutoff: dt.datetime, dry_run: bool, progress: Callable[..., Any]
+) -> Outcome:
     """Deleted one by one through the model, so each deletion (and its add-ons') is in the audit
     log, credited to the operator."""
     from sales.models import Deal
@@ -44,20 +42,27 @@ def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool,
 
     what = "draft deals untouched for the age, without payments, commissions or trade-ins"
     candidates = stale_draft_deals(cutoff)
-    kept = (Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
-            .exclude(pk__in=candidates.values("pk")).count())
+    kept = (
+        Deal.objects.filter(status=Deal.Status.DRAFT, updated_at__lt=cutoff)
+        .exclude(pk__in=candidates.values("pk"))
+        .count()
+    )
     note = f"{kept} stale drafts with payments, commissions or trade-ins kept" if kept else ""
     if dry_run:
         return Outcome("draft_deals", what, candidates.count(), "would delete", note)
     deleted = 0
     ids = list(candidates.order_by("pk").values_list("pk", flat=True))
-    chunks = [ids[i:i + 100] for i in range(0, len(ids), 100)]
+    chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
     for chunk in progress(chunks, total=len(chunks), label="draft deals"):
         with transaction.atomic():
             # Lock, then read the conditions again in a fresh statement: a deal edited or paid
             # meanwhile is no longer stale and stays.
-            list(Deal.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
-                 .values_list("pk", flat=True))
+            list(
+                Deal.objects.select_for_update()
+                .filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             for deal in stale_draft_deals(cutoff).filter(pk__in=chunk).order_by("pk"):
                 deal.delete()
                 deleted += 1
@@ -67,11 +72,16 @@ def _delete_draft_deals(cutoff: dt.datetime, dry_run: bool,
 def _stale_estimates(cutoff: dt.datetime) -> Outcome:
     from repairs.models import RepairOrder
 
-    count = RepairOrder.objects.filter(status=RepairOrder.Status.ESTIMATE,
-                                       updated_at__lt=cutoff).count()
-    return Outcome("stale_estimates", "repair orders still estimates, untouched for the age",
-                   count, "kept",
-                   "never deleted (numbered documents): cancel them in the admin" if count else "")
+    count = RepairOrder.objects.filter(
+        status=RepairOrder.Status.ESTIMATE, updated_at__lt=cutoff
+    ).count()
+    return Outcome(
+        "stale_estimates",
+        "repair orders still estimates, untouched for the age",
+        count,
+        "kept",
+        "never deleted (numbered documents): cancel them in the admin" if count else "",
+    )
 
 
 def temporary_file_rules() -> list[tuple[Path, tuple[str, ...]]]:
@@ -122,8 +132,13 @@ def _temporary_files(cutoff: dt.datetime, dry_run: bool) -> Outcome:
     return Outcome("temporary_files", what, removed, "deleted")
 
 
-def prune_temp_data(age: timedelta, *, dry_run: bool = False, now: dt.datetime | None = None,
-                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def prune_temp_data(
+    age: timedelta,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    progress: Callable[..., Any] = no_progress,
+) -> dict[str, Any]:
     """Delete (or count, in a dry run) the temporary data older than `age`. Returns a report."""
     from accounts.models import IdempotentRequest, WebhookDelivery, WebhookEvent
 
@@ -134,51 +149,101 @@ def prune_temp_data(age: timedelta, *, dry_run: bool = False, now: dt.datetime |
 
     session = _db_sessions()
     if session is None:
-        results.append(Outcome("sessions", "expired sessions", None, "skipped",
-                               f"not kept in the database ({settings.SESSION_ENGINE})"))
+        results.append(
+            Outcome(
+                "sessions",
+                "expired sessions",
+                None,
+                "skipped",
+                f"not kept in the database ({settings.SESSION_ENGINE})",
+            )
+        )
     else:
         # Expired is expired: a session past its expiry date is refused whatever its age.
-        results.append(_count_or_delete("sessions", "expired sessions (any age)",
-                                        session.objects.filter(expire_date__lt=now),
-                                        dry_run, progress))
+        results.append(
+            _count_or_delete(
+                "sessions",
+                "expired sessions (any age)",
+                session.objects.filter(expire_date__lt=now),
+                dry_run,
+                progress,
+            )
+        )
 
     unfinished = WebhookDelivery.objects.filter(
         event=OuterRef("pk"),
-        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING])
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING],
+    )
     events = WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(Exists(unfinished))
     deliveries = WebhookDelivery.objects.filter(event__in=events.values("pk")).count()
-    results.append(_count_or_delete(
-        "webhook_events", "webhook events all of whose deliveries were delivered or given up",
-        events, dry_run, progress, note=f"with {deliveries} deliveries" if deliveries else ""))
+    results.append(
+        _count_or_delete(
+            "webhook_events",
+            "webhook events all of whose deliveries were delivered or given up",
+            events,
+            dry_run,
+            progress,
+            note=f"with {deliveries} deliveries" if deliveries else "",
+        )
+    )
 
     # Never before a key's remembered window ends, whatever the age.
     key_cutoff = min(cutoff, now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS))
-    results.append(_count_or_delete(
-        "idempotency_keys", "API Idempotency-Keys and their stored answers",
-        IdempotentRequest.objects.filter(created_at__lt=key_cutoff), dry_run, progress))
+    results.append(
+        _count_or_delete(
+            "idempotency_keys",
+            "API Idempotency-Keys and their stored answers",
+            IdempotentRequest.objects.filter(created_at__lt=key_cutoff),
+            dry_run,
+            progress,
+        )
+    )
 
     if apps.is_installed("django_tasks_db"):
         from django_tasks_db.models import DBTaskResult
 
-        results.append(_count_or_delete(
-            "task_results", "finished background task results (succeeded or failed)",
-            DBTaskResult.objects.finished().filter(finished_at__lt=cutoff), dry_run, progress))
+        results.append(
+            _count_or_delete(
+                "task_results",
+                "finished background task results (succeeded or failed)",
+                DBTaskResult.objects.finished().filter(finished_at__lt=cutoff),
+                dry_run,
+                progress,
+            )
+        )
 
     if apps.is_installed("axes"):
         from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
         # A lockout lasts AXES_COOLOFF_TIME: attempts inside it still count, whatever the age.
         cooloff = timedelta(hours=float(getattr(settings, "AXES_COOLOFF_TIME", 0) or 0))
-        results.append(_count_or_delete(
-            "login_attempts", "failed-login counters (django-axes)",
-            AccessAttempt.objects.filter(attempt_time__lt=min(cutoff, now - cooloff)),
-            dry_run, progress))
-        results.append(_count_or_delete(
-            "login_records", "login records (django-axes)",
-            AccessLog.objects.filter(attempt_time__lt=cutoff), dry_run, progress))
-        results.append(_count_or_delete(
-            "login_failure_records", "failed-login records (django-axes)",
-            AccessFailureLog.objects.filter(attempt_time__lt=cutoff), dry_run, progress))
+        results.append(
+            _count_or_delete(
+                "login_attempts",
+                "failed-login counters (django-axes)",
+                AccessAttempt.objects.filter(attempt_time__lt=min(cutoff, now - cooloff)),
+                dry_run,
+                progress,
+            )
+        )
+        results.append(
+            _count_or_delete(
+                "login_records",
+                "login records (django-axes)",
+                AccessLog.objects.filter(attempt_time__lt=cutoff),
+                dry_run,
+                progress,
+            )
+        )
+        results.append(
+            _count_or_delete(
+                "login_failure_records",
+                "failed-login records (django-axes)",
+                AccessFailureLog.objects.filter(attempt_time__lt=cutoff),
+                dry_run,
+                progress,
+            )
+        )
 
     results.append(_delete_draft_deals(cutoff, dry_run, progress))
     results.append(_stale_estimates(cutoff))
@@ -191,9 +256,11 @@ def prune_temp_data(age: timedelta, *, dry_run: bool = False, now: dt.datetime |
         "removed": sum(o.count or 0 for o in results if o.action in ("deleted", "would delete")),
     }
     if not dry_run:
-        logger.info("temporary data pruned", extra={
-            "cutoff": cutoff.isoformat(),
-            "removed": {o.kind: o.count for o in results if o.action == "deleted"}})
+        logger.info(
+            "temporary data pruned",
+            extra={
+                "cutoff": cutoff.isoformat(),
+                "removed": {o.kind: o.count for o in results if o.action == "deleted"},
+            },
+        )
     return report
-
-

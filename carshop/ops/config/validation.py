@@ -80,7 +80,8 @@ def weak_secret_key(key: str | None) -> str:
         return "not set (signs sessions and CSRF tokens)"
     lowered = key.lower()
     if key.startswith(("django-insecure", DEV_SECRET_KEY_PREFIX)) or any(
-            marker in lowered for marker in PLACEHOLDER_MARKERS):
+        marker in lowered for marker in PLACEHOLDER_MARKERS
+    ):
         return "a published key (Django's, the development default or a documented placeholder)"
     if len(key) < 50 or len(set(key)) < 5:
         return f"too weak: {len(key)} characters, {len(set(key))} different (50+ random ones)"
@@ -176,14 +177,15 @@ def _caches(report: Report) -> None:
             report.ok(label, f"{backend} reachable")
 
 
-def system_checks(report: Report, deploy: bool | None = None,
-                  skip: Collection[str] = ()) -> None:
+def system_checks(report: Report, deploy: bool | None = None, skip: Collection[str] = ()) -> None:
     """Django's system checks; on a server also its deployment checks (manage.py check --deploy).
     `skip`: check ids that the caller's own findings already judge."""
     deploy = on_server() if deploy is None else deploy
-    messages = [message for message in checks.run_checks(include_deployment_checks=deploy)
-                if not message.is_silenced() and message.level >= checks.WARNING
-                and message.id not in skip]
+    messages = [
+        message
+        for message in checks.run_checks(include_deployment_checks=deploy)
+        if not message.is_silenced() and message.level >= checks.WARNING and message.id not in skip
+    ]
     for message in messages:
         status = "FAIL" if message.level >= checks.ERROR else "WARN"
         report.add(status, message.id or "check", first_line(message.msg))
@@ -213,31 +215,38 @@ def hosts_and_origins(report: Report, server: bool | None = None) -> None:
             continue
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         if not _host_allowed(host, allowed):
-            report.warn("CSRF_TRUSTED_ORIGINS",
-                        f"{origin}: {host} is not in ALLOWED_HOSTS, so its requests are refused")
+            report.warn(
+                "CSRF_TRUSTED_ORIGINS",
+                f"{origin}: {host} is not in ALLOWED_HOSTS, so its requests are refused",
+            )
             problems.append(origin)
         elif server and parts.scheme != "https":
             report.warn("CSRF_TRUSTED_ORIGINS", f"{origin}: plain HTTP on a server")
             problems.append(origin)
     if not problems:
         count = len(settings.CSRF_TRUSTED_ORIGINS)
-        report.ok("ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS",
-                  f"{len(allowed)} hosts, {count} trusted origins, consistent")
+        report.ok(
+            "ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS",
+            f"{len(allowed)} hosts, {count} trusted origins, consistent",
+        )
 
 
 def _server_only(report: Report) -> None:
     if not on_server():
         return
     if settings.TRUSTED_PROXY_COUNT == 0:
-        report.warn("TRUSTED_PROXY_COUNT",
-                    "0 on a server: behind nginx set 1, or lockouts count nginx's address")
+        report.warn(
+            "TRUSTED_PROXY_COUNT",
+            "0 on a server: behind nginx set 1, or lockouts count nginx's address",
+        )
     var_dir = Path(settings.VAR_DIR).resolve()
     if var_dir.is_relative_to(Path(settings.BASE_DIR).resolve()):
         report.warn("VAR_DIR", f"{var_dir} is inside the checkout; set /var/lib/carapp")
     if not settings.ADMINS:
         report.warn("ADMINS", "nobody is mailed when the server fails")
-    if settings.EMAIL_BACKEND.endswith(("console.EmailBackend", "locmem.EmailBackend",
-                                        "dummy.EmailBackend")):
+    if settings.EMAIL_BACKEND.endswith(
+        ("console.EmailBackend", "locmem.EmailBackend", "dummy.EmailBackend")
+    ):
         report.warn("EMAIL_BACKEND", f"{settings.EMAIL_BACKEND} sends no mail")
     if settings.DEFAULT_FROM_EMAIL.endswith("@localhost"):
         report.warn("DEFAULT_FROM_EMAIL", f"{settings.DEFAULT_FROM_EMAIL}: set the shop's address")
@@ -249,10 +258,10 @@ def _thresholds(report: Report) -> None:
         warn_at, fail_at = getattr(settings, warn_name), getattr(settings, fail_name)
         if not 0 < warn_at < fail_at <= 100:
             consistent = False
-            report.fail(warn_name.replace("_WARN", ""),
-                        f"{warn_name}={warn_at} must be below {fail_name}={fail_at}, "
-                        "both between 1 and 100")
+            report.fail(
+                warn_name.replace("_WARN", ""),
+                f"{warn_name}={warn_at} must be below {fail_name}={fail_at}, "
+                "both between 1 and 100",
+            )
     if consistent:
         report.ok("monitoring thresholds", "each warning below its failure, within 1-100")
-
-

@@ -2,7 +2,6 @@
 with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the whole story).
 """
 
-
 from __future__ import annotations
 
 import csv
@@ -42,9 +41,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("carshop.commands")
 
 
-
-
 # --- CSV ---------------------------------------------------------------------------------------
+
 
 def _is_numeric(field: Any) -> bool:
     return isinstance(field.widget, import_export_widgets.NumberWidget)
@@ -91,8 +89,11 @@ def export_csv(
         for table in selected:
             target = path if single else os.path.join(path, f"{table.name}.csv")
             resource = resource_for(table, include_secrets=include_secrets)
-            rows = table.model._base_manager.using(using).order_by("pk").iterator(
-                chunk_size=chunk_size)
+            rows = (
+                table.model._base_manager.using(using)
+                .order_by("pk")
+                .iterator(chunk_size=chunk_size)
+            )
             count = 0
             with output_file(target, newline="") as handle:
                 writer = csv.writer(handle)
@@ -100,15 +101,25 @@ def export_csv(
                 numeric = [_is_numeric(field) for field in resource.get_export_fields()]
                 for obj in progress(rows, label=f"export {table.name}"):
                     values = resource.export_resource(obj)
-                    writer.writerow([neutralize_cell(value, numeric=number)
-                                     for value, number in zip(values, numeric, strict=True)])
+                    writer.writerow(
+                        [
+                            neutralize_cell(value, numeric=number)
+                            for value, number in zip(values, numeric, strict=True)
+                        ]
+                    )
                     count += 1
             counts[table.name] = count
             files.append(target)
     logger.info("data exported", extra={"format": "csv", "path": path, "rows": counts})
-    return {"format": "csv", "path": path, "files": files, "tables": counts,
-            "rows": sum(counts.values()), "include_secrets": include_secrets,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "format": "csv",
+        "path": path,
+        "files": files,
+        "tables": counts,
+        "rows": sum(counts.values()),
+        "include_secrets": include_secrets,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]:
@@ -117,16 +128,20 @@ def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]
     path = str(path)
     if os.path.isfile(path):
         if tables and len(tables) > 1:
-            raise CommandError(f"{path} is one file: name one table with --tables, or give a "
-                               "folder of <table>.csv files")
+            raise CommandError(
+                f"{path} is one file: name one table with --tables, or give a "
+                "folder of <table>.csv files"
+            )
         if tables:
             return [(tables[0], path)]
         stem = os.path.splitext(os.path.basename(path))[0]
         try:
             return [(table_registry.get(stem), path)]
         except CommandError:
-            raise CommandError(f"which table is {path}? name it with --tables; tables: "
-                               f"{table_registry.valid_names()}") from None
+            raise CommandError(
+                f"which table is {path}? name it with --tables; tables: "
+                f"{table_registry.valid_names()}"
+            ) from None
     if not os.path.isdir(path):
         raise CommandError(f"no file or folder {path}")
     if tables:
@@ -145,8 +160,9 @@ def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]
         try:
             pairs.append((table_registry.get(stem), os.path.join(path, entry)))
         except CommandError:
-            raise CommandError(f"{entry} in {path} is no table; tables: "
-                               f"{table_registry.valid_names()}") from None
+            raise CommandError(
+                f"{entry} in {path} is no table; tables: {table_registry.valid_names()}"
+            ) from None
     if not pairs:
         raise CommandError(f"no <table>.csv file in {path}")
     return pairs
@@ -180,8 +196,10 @@ def _read_csv(path: StrPath, report: ImportReport) -> tuple:
                     start = reader.line_num + 1
                     continue
                 if len(row) != len(headers):
-                    report.add(f"{name} line {start}",
-                               f"{len(row)} values, the header names {len(headers)} columns")
+                    report.add(
+                        f"{name} line {start}",
+                        f"{len(row)} values, the header names {len(headers)} columns",
+                    )
                 else:
                     row = [restore_cell(cell) for cell in row]
                     dataset.append([*row, ""] if add_id else row)
@@ -213,7 +231,8 @@ def import_csv(
         raise CommandError(
             f"{', '.join(refused)} cannot be imported from CSV: their rows are written by the "
             "application's workflows (documents, ledgers, counters); restore them from a JSON "
-            "export")
+            "export"
+        )
     order = {table: index for index, table in enumerate(dependency_order([t for t, _ in pairs]))}
     pairs.sort(key=lambda pair: order[pair[0]])
     with transaction.atomic(using=using):
@@ -224,32 +243,39 @@ def import_csv(
             known = {field.column_name for field in resource.fields.values()}
             unknown = [column for column in dataset.headers if column not in known]
             if unknown:
-                raise CommandError(f"{name}: unknown column {', '.join(unknown)}; the columns "
-                                   f"of {table.name} are {', '.join(sorted(known))}")
-            result = resource.import_data(dataset, dry_run=False, use_transactions=True,
-                                          raise_errors=False)
+                raise CommandError(
+                    f"{name}: unknown column {', '.join(unknown)}; the columns "
+                    f"of {table.name} are {', '.join(sorted(known))}"
+                )
+            result = resource.import_data(
+                dataset, dry_run=False, use_transactions=True, raise_errors=False
+            )
             for error in result.base_errors:
                 report.add(name, error_reason(error.error))
             columns = {field.attribute: field.column_name for field in resource.fields.values()}
             for invalid in result.invalid_rows:
-                errors = {columns.get(key, key): value
-                          for key, value in invalid.error_dict.items()}
-                report.add(f"{name} line {lines[invalid.number - 1]}",
-                           error_reason(ValidationError(errors)))
+                errors = {columns.get(key, key): value for key, value in invalid.error_dict.items()}
+                report.add(
+                    f"{name} line {lines[invalid.number - 1]}",
+                    error_reason(ValidationError(errors)),
+                )
             for row in result.error_rows:
                 for error in row.errors:
                     report.add(f"{name} line {lines[row.number - 1]}", error_reason(error.error))
             report.counts[table.name] = {
-                "new": result.totals["new"], "updated": result.totals["update"],
-                "unchanged": result.totals["skip"]}
+                "new": result.totals["new"],
+                "updated": result.totals["update"],
+                "unchanged": result.totals["skip"],
+            }
         if report.ok and not dry_run:
             reset_sequences([table.model for table, _ in pairs], connections[using])
         else:
             transaction.set_rollback(True, using=using)
     report.seconds = time.monotonic() - started
     if report.ok and not dry_run:
-        logger.info("data imported", extra={"format": "csv", "path": str(path),
-                                             "rows": report.counts})
+        logger.info(
+            "data imported", extra={"format": "csv", "path": str(path), "rows": report.counts}
+        )
     return report
 
 

@@ -53,8 +53,7 @@ _BY_LABEL = {table.label.lower(): table for table in TABLES}
 def valid_names() -> str:
     """The names an operator can type, for error messages: main names with aliases in brackets."""
     return ", ".join(
-        table.name + (f" ({'/'.join(table.aliases)})" if table.aliases else "")
-        for table in TABLES
+        table.name + (f" ({'/'.join(table.aliases)})" if table.aliases else "") for table in TABLES
     )
 
 

@@ -124,12 +124,15 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "format": self.format, "dry_run": self.dry_run, "ok": self.ok,
-            "counts": self.counts, "problem_count": self.problem_count,
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "counts": self.counts,
+            "problem_count": self.problem_count,
             "problems": [dataclasses.asdict(problem) for problem in self.problems],
-            "notes": self.notes, "seconds": round(self.seconds, 3),
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
         }
-
 
 
 def _label(model: Any) -> str:
@@ -137,6 +140,7 @@ def _label(model: Any) -> str:
 
 
 # --- tables ------------------------------------------------------------------------------------
+
 
 def dependency_order(tables):
     """`tables` ordered so that a table comes after those its rows point to (foreign keys and
@@ -164,8 +168,7 @@ def dependency_order(tables):
 
 def _applied_migrations(using: str) -> list[list[str]]:
     recorder = MigrationRecorder(connections[using])
-    return sorted([app, name] for app, name in recorder.applied_migrations()
-                  if app in SCHEMA_APPS)
+    return sorted([app, name] for app, name in recorder.applied_migrations() if app in SCHEMA_APPS)
 
 
 @contextlib.contextmanager
@@ -200,6 +203,7 @@ def output_file(path: StrPath, newline: str | None = None) -> Iterator[IO[str]]:
 
 
 # --- JSON export -------------------------------------------------------------------------------
+
 
 class _Encoder(DjangoJSONEncoder):
     """DjangoJSONEncoder keeps times to the millisecond; a restore keeps them to the
@@ -236,8 +240,12 @@ class _RowSerializer(python_serializers.Serializer):
     key (every other row by id: a restore keeps ids, and a natural key would cost a query per
     row)."""
 
-    def __init__(self, natural_keys: _NaturalKeys, secret_fields: Collection[str],
-                 sink: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        natural_keys: _NaturalKeys,
+        secret_fields: Collection[str],
+        sink: Callable[[dict[str, Any]], None],
+    ) -> None:
         super().__init__()
         self.natural_keys = natural_keys
         self.secret_fields = secret_fields
@@ -247,8 +255,9 @@ class _RowSerializer(python_serializers.Serializer):
         model = field.remote_field.model
         if _label(model) in NATURAL_REFERENCES:
             value = getattr(obj, field.attname)
-            self._current[field.name] = (None if value is None
-                                         else self.natural_keys.key(model, value))
+            self._current[field.name] = (
+                None if value is None else self.natural_keys.key(model, value)
+            )
         else:
             super().handle_fk_field(obj, field)
 
@@ -269,8 +278,15 @@ class _RowSerializer(python_serializers.Serializer):
         self._current = None
 
 
-def export_json(path, tables=None, *, include_secrets=False, using="default", progress=None,
-                chunk_size=CHUNK_SIZE):
+def export_json(
+    path,
+    tables=None,
+    *,
+    include_secrets=False,
+    using="default",
+    progress=None,
+    chunk_size=CHUNK_SIZE,
+):
     """Write the tables (default: all) to `path`; returns a summary."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -279,7 +295,8 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
     counts = {}
     with read_snapshot(using), output_file(path, newline="\n") as handle:
         header = {
-            "format": FORMAT, "version": VERSION,
+            "format": FORMAT,
+            "version": VERSION,
             "created_at": timezone.now().isoformat(),
             "app_version": _app_version(),
             "database": connections[using].vendor,
@@ -297,14 +314,14 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
             if not first:
                 handle.write(",\n")
             first = False
-            handle.write(json.dumps(record, cls=_Encoder, ensure_ascii=False,
-                                    separators=(",", ":")))
+            handle.write(
+                json.dumps(record, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+            )
 
         for table in selected:
             model = table.model
             secret_fields = () if include_secrets else table.secret_fields
-            rows = model._base_manager.using(using).order_by("pk").iterator(
-                chunk_size=chunk_size)
+            rows = model._base_manager.using(using).order_by("pk").iterator(chunk_size=chunk_size)
             serializer = _RowSerializer(natural_keys, secret_fields, write)
             tally = Counter()
 
@@ -313,16 +330,24 @@ def export_json(path, tables=None, *, include_secrets=False, using="default", pr
                     tally["rows"] += 1
                     yield row
 
-            serializer.serialize(counted(progress(rows, label=f"export {table.name}")),
-                                 use_natural_primary_keys=False)
+            serializer.serialize(
+                counted(progress(rows, label=f"export {table.name}")),
+                use_natural_primary_keys=False,
+            )
             counts[_label(model)] = tally["rows"]
         handle.write("\n],\n" + _FOOTER_START + json.dumps(counts) + "}\n")
     size = os.path.getsize(path)
     by_name = {table.name: counts[_label(table.model)] for table in selected}
     logger.info("data exported", extra={"format": "json", "path": str(path), "rows": by_name})
-    return {"format": "json", "path": str(path), "bytes": size, "tables": by_name,
-            "rows": sum(by_name.values()), "include_secrets": include_secrets,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "format": "json",
+        "path": str(path),
+        "bytes": size,
+        "tables": by_name,
+        "rows": sum(by_name.values()),
+        "include_secrets": include_secrets,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _app_version() -> str:
@@ -332,6 +357,7 @@ def _app_version() -> str:
 
 
 # --- JSON files --------------------------------------------------------------------------------
+
 
 class ExportFile:
     """A JSON export to read: the header, then its rows one at a time (`records()`, which can be
@@ -351,17 +377,20 @@ class ExportFile:
         self._whole = None
         if self.streamed:
             try:
-                self.header = json.loads(first[:-len(_HEADER_END)] + "}")
+                self.header = json.loads(first[: -len(_HEADER_END)] + "}")
             except ValueError:
                 self.streamed = False
         if not self.streamed:
             self._read_whole()
         if self.header.get("format", FORMAT) != FORMAT:
-            raise CommandError(f"{self.path} is not a Carshop export "
-                               f"(format {self.header.get('format')!r})")
+            raise CommandError(
+                f"{self.path} is not a Carshop export (format {self.header.get('format')!r})"
+            )
         if self.header.get("version", VERSION) > VERSION:
-            raise CommandError(f"{self.path} is an export of version {self.header['version']}; "
-                               f"this Carshop reads version {VERSION} and older")
+            raise CommandError(
+                f"{self.path} is an export of version {self.header['version']}; "
+                f"this Carshop reads version {VERSION} and older"
+            )
 
     def _read_whole(self):
         try:
@@ -387,9 +416,15 @@ class ExportFile:
             for number, record in enumerate(self._whole, start=1):
                 yield f"record {number}", record
             if problems is not None:
-                self._check_counts(Counter(
-                    str(record.get("model", "")).lower() for record in self._whole
-                    if isinstance(record, dict)), self.footer, problems)
+                self._check_counts(
+                    Counter(
+                        str(record.get("model", "")).lower()
+                        for record in self._whole
+                        if isinstance(record, dict)
+                    ),
+                    self.footer,
+                    problems,
+                )
             return
         seen = Counter()
         footer = None
@@ -408,7 +443,7 @@ class ExportFile:
                 if not in_rows:
                     if text.startswith(_FOOTER_START) and text.endswith("}"):
                         try:
-                            footer = json.loads(text[len(_FOOTER_START):-1])
+                            footer = json.loads(text[len(_FOOTER_START) : -1])
                         except ValueError:
                             footer = None
                     continue
@@ -423,8 +458,10 @@ class ExportFile:
                 yield f"line {line_number}", record
         if problems is not None:
             if footer is None:
-                problems.add(f"line {line_number}",
-                             "the file ends before its footer: it is incomplete (cut off?)")
+                problems.add(
+                    f"line {line_number}",
+                    "the file ends before its footer: it is incomplete (cut off?)",
+                )
             else:
                 self._check_counts(seen, footer, problems)
 
@@ -433,18 +470,27 @@ class ExportFile:
             return
         for label, count in footer.items():
             if seen.get(label, 0) != count:
-                problems.add("footer", f"{count} rows of {label} were exported, the file has "
-                                       f"{seen.get(label, 0)}: the file is damaged")
+                problems.add(
+                    "footer",
+                    f"{count} rows of {label} were exported, the file has "
+                    f"{seen.get(label, 0)}: the file is damaged",
+                )
 
     def models(self):
         """Labels of the models the file holds (from the header, or from the rows)."""
         if "models" in self.header:
             return [label.lower() for label in self.header["models"]]
-        return list(dict.fromkeys(str(record.get("model", "")).lower()
-                                  for record in self._whole if isinstance(record, dict)))
+        return list(
+            dict.fromkeys(
+                str(record.get("model", "")).lower()
+                for record in self._whole
+                if isinstance(record, dict)
+            )
+        )
 
 
 # --- JSON import -------------------------------------------------------------------------------
+
 
 class _Deserializer(python_serializers.Deserializer):
     """Django's deserializer, one row at a time, with content types and permissions looked up
@@ -461,7 +507,8 @@ class _Deserializer(python_serializers.Deserializer):
         model = field.remote_field.model
         label = _label(model)
         if label in ("contenttypes.contenttype", "auth.permission") and isinstance(
-                field_value, list):
+            field_value, list
+        ):
             cache = self._natural.setdefault(label, {})
             key = tuple(field_value)
             if key not in cache:
@@ -486,8 +533,9 @@ def _validate(obj: Model) -> None:
     kept = [(field.attname, getattr(obj, field.attname)) for field in fields]
     exempt = _NOT_VALIDATED.get(_label(type(obj)), ())
     try:
-        obj.clean_fields(exclude=[field.name for field in fields
-                                  if field.is_relation or field.name in exempt])
+        obj.clean_fields(
+            exclude=[field.name for field in fields if field.is_relation or field.name in exempt]
+        )
         obj.clean()
     finally:
         for attname, value in kept:
@@ -497,9 +545,10 @@ def _validate(obj: Model) -> None:
 def error_reason(exc):
     if isinstance(exc, ValidationError):
         if hasattr(exc, "error_dict"):
-            return "; ".join(f"{field}: {' '.join(messages)}" if field != "__all__"
-                             else " ".join(messages)
-                             for field, messages in exc.message_dict.items())
+            return "; ".join(
+                f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+                for field, messages in exc.message_dict.items()
+            )
         return " ".join(exc.messages)
     if isinstance(exc, serializers_base.DeserializationError):
         text = str(exc)
@@ -576,15 +625,17 @@ class _Loader:
         manager = model._base_manager.db_manager(self.using)
         for start in range(0, len(objs), batch):
             # raw=True: the values as exported (auto_now fields keep their times), as loaddata.
-            manager._insert(objs[start:start + batch], fields=fields, using=self.using, raw=True)
+            manager._insert(objs[start : start + batch], fields=fields, using=self.using, raw=True)
         for field in model._meta.many_to_many:
             through = field.remote_field.through
             if not through._meta.auto_created:
                 continue
             source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
-            links = [through(**{source: deserialized.object.pk, target: value})
-                     for deserialized in deserialized_rows
-                     for value in deserialized.m2m_data.get(field.name, ())]
+            links = [
+                through(**{source: deserialized.object.pk, target: value})
+                for deserialized in deserialized_rows
+                for value in deserialized.m2m_data.get(field.name, ())
+            ]
             if links:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
 
@@ -611,8 +662,8 @@ def _migrate_rows(model: type[Model], using: str) -> Any:
     if label == "auditlog.logentry":
         kinds = ContentType.objects.db_manager(using).get_for_models(Group, User, ShopSettings)
         return manager.filter(content_type__in=list(kinds.values())).filter(
-            actor__username=SYSTEM_USERNAME) | manager.filter(
-            content_type__in=list(kinds.values()), actor__isnull=True)
+            actor__username=SYSTEM_USERNAME
+        ) | manager.filter(content_type__in=list(kinds.values()), actor__isnull=True)
     return manager.none()
 
 
@@ -621,14 +672,16 @@ def _refuse_non_empty(tables: Iterable[Table], using: str) -> None:
     for table in tables:
         model = table.model
         others = model._base_manager.db_manager(using).exclude(
-            pk__in=_migrate_rows(model, using).values("pk"))
+            pk__in=_migrate_rows(model, using).values("pk")
+        )
         if others.exists():
             busy.append(f"{table.name} has {others.count()} rows")
     if busy:
         shown = ", ".join(busy[:4]) + (f" and {len(busy) - 4} more" if len(busy) > 4 else "")
         raise CommandError(
             f"the database is not empty ({shown}): a JSON import loads into empty tables only; "
-            "import into a new, migrated database, or choose empty tables with --tables")
+            "import into a new, migrated database, or choose empty tables with --tables"
+        )
 
 
 def _clear_migrate_rows(tables: Sequence[Table], using: str) -> None:
@@ -644,20 +697,26 @@ def _clear_migrate_rows(tables: Sequence[Table], using: str) -> None:
 def _check_schema(export: ExportFile, using: str, report: ImportReport) -> None:
     in_file = {tuple(item) for item in export.header.get("migrations", [])}
     if not in_file:
-        report.notes.append("the file does not say which migrations it was made with; rows "
-                            "are checked against this database's schema")
+        report.notes.append(
+            "the file does not say which migrations it was made with; rows "
+            "are checked against this database's schema"
+        )
         return
     here = {tuple(item) for item in _applied_migrations(using)}
     missing = sorted(in_file - here)
     if missing:
         names = ", ".join(f"{app}.{name}" for app, name in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise CommandError(f"the export was made with migrations this database does not have "
-                           f"({names}{more}): migrate this database first")
+        raise CommandError(
+            f"the export was made with migrations this database does not have "
+            f"({names}{more}): migrate this database first"
+        )
     newer = sorted(here - in_file)
     if newer:
-        report.notes.append(f"this database has {len(newer)} migrations the export was made "
-                            "without; rows are checked against the newer schema")
+        report.notes.append(
+            f"this database has {len(newer)} migrations the export was made "
+            "without; rows are checked against the newer schema"
+        )
 
 
 def _dangling(models, using: str) -> list:
@@ -667,8 +726,11 @@ def _dangling(models, using: str) -> list:
     qn = connection.ops.quote_name
     found = []
     for model in models:
-        checks = [(model, field, model) for field in model._meta.local_concrete_fields
-                  if field.is_relation]
+        checks = [
+            (model, field, model)
+            for field in model._meta.local_concrete_fields
+            if field.is_relation
+        ]
         for field in model._meta.many_to_many:
             through = field.remote_field.through
             if through._meta.auto_created:
@@ -691,8 +753,15 @@ def _dangling(models, using: str) -> list:
                 rows = cursor.fetchall()
             name = field.name if owner is model else owner[1].name
             for pk, value in rows:
-                found.append((model, pk, parent, value,
-                              f"{name}: no {parent._meta.verbose_name} with id {value}"))
+                found.append(
+                    (
+                        model,
+                        pk,
+                        parent,
+                        value,
+                        f"{name}: no {parent._meta.verbose_name} with id {value}",
+                    )
+                )
     return found
 
 
@@ -721,22 +790,27 @@ def import_json(
     if tables:
         missing = [table.name for table in tables if _label(table.model) not in in_file]
         if missing:
-            raise CommandError(f"{path} has no table {', '.join(missing)}; it has: "
-                               + ", ".join(_names_of(in_file)))
+            raise CommandError(
+                f"{path} has no table {', '.join(missing)}; it has: "
+                + ", ".join(_names_of(in_file))
+            )
         selected = tables
     else:
         selected = [table for table in table_registry.TABLES if _label(table.model) in in_file]
         unknown = [label for label in in_file if table_registry.for_label(label) is None]
         if unknown:
-            raise CommandError(f"{path} has rows of models that are no Carshop table: "
-                               f"{', '.join(unknown)}")
+            raise CommandError(
+                f"{path} has rows of models that are no Carshop table: {', '.join(unknown)}"
+            )
     selected = dependency_order(selected)
     wanted = {_label(table.model) for table in selected}
     _refuse_non_empty(selected, using)
     if not export.header.get("include_secrets", True):
-        report.notes.append("the file has no password hashes, API key hashes or webhook "
-                            "secrets: users need reset_password, partners new keys, and "
-                            "webhook subscriptions are inactive with a new secret")
+        report.notes.append(
+            "the file has no password hashes, API key hashes or webhook "
+            "secrets: users need reset_password, partners new keys, and "
+            "webhook subscriptions are inactive with a new secret"
+        )
 
     connection = connections[using]
     with transaction.atomic(using=using):
@@ -772,8 +846,7 @@ def import_json(
         models = [table.model for table in selected]
         dangling = _dangling(models, using)
         # A row pointing to a bad row of the file is not reported again: the bad row is.
-        follow = [item for item in dangling
-                  if (_label(item[2]), str(item[3])) in loader.rejected]
+        follow = [item for item in dangling if (_label(item[2]), str(item[3])) in loader.rejected]
         if follow:
             report.notes.append(f"{len(follow)} more rows refer to the bad rows below")
             dangling = [item for item in dangling if item not in follow]
@@ -787,8 +860,9 @@ def import_json(
             transaction.set_rollback(True, using=using)
     report.seconds = time.monotonic() - started
     if report.ok and not dry_run:
-        logger.info("data imported", extra={"format": "json", "path": str(path),
-                                             "rows": report.counts})
+        logger.info(
+            "data imported", extra={"format": "json", "path": str(path), "rows": report.counts}
+        )
     return report
 
 
@@ -800,8 +874,9 @@ def _names_of(labels: Iterable[str]) -> list[str]:
     return names
 
 
-def _report_dangling(export: ExportFile, dangling: list[tuple[Any, ...]],
-                     report: ImportReport) -> None:
+def _report_dangling(
+    export: ExportFile, dangling: list[tuple[Any, ...]], report: ImportReport
+) -> None:
     """Name each dangling row by its line: a second pass over the file, only when needed."""
     wanted: dict[Any, Any] = {}
     for model, pk, _parent, _value, reason in dangling:
@@ -825,5 +900,11 @@ def reset_sequences(models: list[type[Model]], connection: BaseDatabaseWrapper) 
                 cursor.execute(sql)
 
 
-__all__ = ["ExportFile", "ImportReport", "Problem", "dependency_order", "export_json",
-           "import_json"]
+__all__ = [
+    "ExportFile",
+    "ImportReport",
+    "Problem",
+    "dependency_order",
+    "export_json",
+    "import_json",
+]

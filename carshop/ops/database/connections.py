@@ -73,8 +73,9 @@ def database_size(connection: BaseDatabaseWrapper) -> int | None:
 def unapplied_migrations(connection: BaseDatabaseWrapper) -> list[str]:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return [f"{migration.app_label}.{migration.name}" for migration, backwards in plan
-            if not backwards]
+    return [
+        f"{migration.app_label}.{migration.name}" for migration, backwards in plan if not backwards
+    ]
 
 
 def megabytes(size: float | None) -> float | None:
@@ -109,12 +110,17 @@ def check_connection(alias: str = "default", round_trips: int = 5) -> Report:
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
                 timings.append((time.perf_counter() - started) * 1000)
-        latency = {"round_trips": round_trips, "min_ms": round(min(timings), 3),
-                   "median_ms": round(statistics.median(timings), 3),
-                   "max_ms": round(max(timings), 3)}
+        latency = {
+            "round_trips": round_trips,
+            "min_ms": round(min(timings), 3),
+            "median_ms": round(statistics.median(timings), 3),
+            "max_ms": round(max(timings), 3),
+        }
         report.data["latency"] = latency
-        detail = (f"{round_trips} round trips: min {latency['min_ms']:.2f} ms, median "
-                  f"{latency['median_ms']:.2f} ms, max {latency['max_ms']:.2f} ms")
+        detail = (
+            f"{round_trips} round trips: min {latency['min_ms']:.2f} ms, median "
+            f"{latency['median_ms']:.2f} ms, max {latency['max_ms']:.2f} ms"
+        )
         if latency["median_ms"] >= SLOW_ROUND_TRIP_MS:
             report.warn("latency", f"{detail} (slow: expected about 1 ms)")
         else:
@@ -132,14 +138,14 @@ def check_connection(alias: str = "default", round_trips: int = 5) -> Report:
         report.data["unapplied_migrations"] = pending
         if pending:
             shown = ", ".join(pending[:10]) + (" ..." if len(pending) > 10 else "")
-            report.warn("migrations", f"{len(pending)} unapplied: {shown} "
-                        "(python manage.py migrate)")
+            report.warn(
+                "migrations", f"{len(pending)} unapplied: {shown} (python manage.py migrate)"
+            )
         else:
             report.ok("migrations", "all applied")
     finally:
         connection.close()
     return report
-
 
 
 # --- connections --------------------------------------------------------------------------
@@ -187,39 +193,55 @@ def _postgresql_usage(connection: BaseDatabaseWrapper, limit: int) -> Report:
             [limit],
         )
         longest = [
-            {"pid": pid, "user": user, "database": database, "application": application,
-             "client": client, "state": state,
-             "seconds": round(float(seconds), 1) if seconds is not None else None,
-             "query": " ".join((query or "").split())}
-            for pid, user, database, application, client, state, seconds, query
-            in cursor.fetchall()
+            {
+                "pid": pid,
+                "user": user,
+                "database": database,
+                "application": application,
+                "client": client,
+                "state": state,
+                "seconds": round(float(seconds), 1) if seconds is not None else None,
+                "query": " ".join((query or "").split()),
+            }
+            for pid, user, database, application, client, state, seconds, query in cursor.fetchall()
         ]
     usable = max_connections - reserved
     in_use = sum(by_state.values())
     percent = round(100 * in_use / usable, 1) if usable > 0 else 100.0
-    report.data.update({
-        "max_connections": max_connections,
-        "superuser_reserved_connections": reserved,
-        "in_use": in_use,
-        "percent_in_use": percent,
-        "by_state": by_state,
-        "by_database": by_database,
-        "longest_running": longest,
-        "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
-    })
-    status = threshold_status(percent, settings.MONITOR_DB_CONNECTIONS_WARN_PERCENT,
-                              settings.MONITOR_DB_CONNECTIONS_FAIL_PERCENT)
-    report.add(status, "connections in use",
-               f"{in_use} of {usable} ({percent}%; max_connections {max_connections}, "
-               f"{reserved} reserved for superusers)")
+    report.data.update(
+        {
+            "max_connections": max_connections,
+            "superuser_reserved_connections": reserved,
+            "in_use": in_use,
+            "percent_in_use": percent,
+            "by_state": by_state,
+            "by_database": by_database,
+            "longest_running": longest,
+            "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
+        }
+    )
+    status = threshold_status(
+        percent,
+        settings.MONITOR_DB_CONNECTIONS_WARN_PERCENT,
+        settings.MONITOR_DB_CONNECTIONS_FAIL_PERCENT,
+    )
+    report.add(
+        status,
+        "connections in use",
+        f"{in_use} of {usable} ({percent}%; max_connections {max_connections}, "
+        f"{reserved} reserved for superusers)",
+    )
     states = ", ".join(f"{state} {count}" for state, count in by_state.items())
     report.ok("by state", states or "none")
-    stuck = [row for row in longest if row["state"] == "idle in transaction"
-             and (row["seconds"] or 0) >= IDLE_IN_TRANSACTION_WARN_SECONDS]
+    stuck = [
+        row
+        for row in longest
+        if row["state"] == "idle in transaction"
+        and (row["seconds"] or 0) >= IDLE_IN_TRANSACTION_WARN_SECONDS
+    ]
     if stuck:
         pids = ", ".join(f"pid {row['pid']} ({row['seconds']:.0f} s)" for row in stuck)
-        report.warn("idle in transaction",
-                    f"{pids}: open transactions hold locks and block VACUUM")
+        report.warn("idle in transaction", f"{pids}: open transactions hold locks and block VACUUM")
     return report
 
 
@@ -233,15 +255,19 @@ def _sqlite_usage(connection: BaseDatabaseWrapper) -> Report:
         busy_timeout_ms = cursor.fetchone()[0]
     size = path.stat().st_size if path and path.exists() else None
     wal_size = wal.stat().st_size if wal and wal.exists() else 0
-    report.data.update({
-        "file": str(path) if path else ":memory:",
-        "size_bytes": size,
-        "wal_bytes": wal_size,
-        "journal_mode": journal_mode,
-        "busy_timeout_ms": busy_timeout_ms,
-    })
-    report.ok("server", "SQLite has no connection server: each process opens the file; "
-                        "writers queue for one lock")
+    report.data.update(
+        {
+            "file": str(path) if path else ":memory:",
+            "size_bytes": size,
+            "wal_bytes": wal_size,
+            "journal_mode": journal_mode,
+            "busy_timeout_ms": busy_timeout_ms,
+        }
+    )
+    report.ok(
+        "server",
+        "SQLite has no connection server: each process opens the file; writers queue for one lock",
+    )
     report.ok("file", f"{report.data['file']}, {megabytes(size)} MB")
     if journal_mode.lower() == "wal":
         report.ok("journal mode", f"wal; WAL file {megabytes(wal_size)} MB")

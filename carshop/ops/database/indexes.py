@@ -48,12 +48,11 @@ BLOATED_LEAF_DENSITY = 50
 BLOAT_MIN_BYTES = 1024 * 1024
 
 
-
-
 def _vendor_check(connection: BaseDatabaseWrapper) -> None:
     if connection.vendor not in ("postgresql", "sqlite"):
-        raise CommandError(f"supported databases are PostgreSQL and SQLite, not "
-                           f"{connection.vendor}")
+        raise CommandError(
+            f"supported databases are PostgreSQL and SQLite, not {connection.vendor}"
+        )
 
 
 def _pg_version(connection: Any) -> int:
@@ -87,14 +86,24 @@ class DbIndex:
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        return (self.table, self.method, self.columns, self.expressions, self.predicate,
-                self.opclasses, self.options)
+        return (
+            self.table,
+            self.method,
+            self.columns,
+            self.expressions,
+            self.predicate,
+            self.opclasses,
+            self.options,
+        )
 
     @property
     def plain(self) -> bool:
         """A plain column index: no expression, no predicate, default operator classes."""
-        return (self.expressions is None and self.predicate is None
-                and "pattern_ops" not in self.definition)
+        return (
+            self.expressions is None
+            and self.predicate is None
+            and "pattern_ops" not in self.definition
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -135,21 +144,50 @@ def database_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
         with connection.cursor() as cursor:
             cursor.execute(_PG_INDEXES)
             return [
-                DbIndex(name=name, table=table, method=method, columns=tuple(columns),
-                        expressions=expressions, predicate=predicate,
-                        opclasses=tuple(opclasses), options=tuple(options), unique=unique,
-                        primary=primary, constraint=constraint, valid=valid, size=size,
-                        scans=scans, definition=definition, oid=oid)
-                for (name, table, method, columns, expressions, predicate, opclasses, options,
-                     unique, primary, constraint, valid, size, scans, definition, oid)
-                in cursor.fetchall()
+                DbIndex(
+                    name=name,
+                    table=table,
+                    method=method,
+                    columns=tuple(columns),
+                    expressions=expressions,
+                    predicate=predicate,
+                    opclasses=tuple(opclasses),
+                    options=tuple(options),
+                    unique=unique,
+                    primary=primary,
+                    constraint=constraint,
+                    valid=valid,
+                    size=size,
+                    scans=scans,
+                    definition=definition,
+                    oid=oid,
+                )
+                for (
+                    name,
+                    table,
+                    method,
+                    columns,
+                    expressions,
+                    predicate,
+                    opclasses,
+                    options,
+                    unique,
+                    primary,
+                    constraint,
+                    valid,
+                    size,
+                    scans,
+                    definition,
+                    oid,
+                ) in cursor.fetchall()
             ]
     return _sqlite_indexes(connection)
 
 
 _SQLITE_INDEX_SQL = re.compile(
     r"\bON\s+(\"[^\"]+\"|\S+)\s*\((?P<key>.*?)\)\s*(?:WHERE\s+(?P<where>.*))?$",
-    re.IGNORECASE | re.DOTALL)
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
@@ -161,13 +199,15 @@ def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
             for _seq, name, unique, origin, partial in cursor.fetchall():
                 cursor.execute(f"PRAGMA index_xinfo({quote(name)})")
                 key = [row for row in cursor.fetchall() if row[5]]
-                cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s",
-                               [name])
+                cursor.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s", [name]
+                )
                 row = cursor.fetchone()
                 sql = (row[0] if row else None) or ""
                 match = _SQLITE_INDEX_SQL.search(sql)
-                columns = tuple(None if cid == -2 else column
-                                for _seqno, cid, column, _desc, _coll, _key in key)
+                columns = tuple(
+                    None if cid == -2 else column for _seqno, cid, column, _desc, _coll, _key in key
+                )
                 expressions = None
                 predicate = None
                 if match:
@@ -175,14 +215,22 @@ def _sqlite_indexes(connection: BaseDatabaseWrapper) -> list[DbIndex]:
                         expressions = " ".join(match.group("key").split())
                     if partial and match.group("where"):
                         predicate = " ".join(match.group("where").split())
-                result.append(DbIndex(
-                    name=name, table=table, columns=columns, expressions=expressions,
-                    predicate=predicate, opclasses=tuple(row[4] for row in key),
-                    options=tuple(row[3] for row in key), unique=bool(unique),
-                    primary=origin == "pk", constraint=origin in ("u", "pk"),
-                    definition=sql or f"({origin}) {name} ON {table} "
-                                      f"({', '.join(map(str, columns))})",
-                ))
+                result.append(
+                    DbIndex(
+                        name=name,
+                        table=table,
+                        columns=columns,
+                        expressions=expressions,
+                        predicate=predicate,
+                        opclasses=tuple(row[4] for row in key),
+                        options=tuple(row[3] for row in key),
+                        unique=bool(unique),
+                        primary=origin == "pk",
+                        constraint=origin in ("u", "pk"),
+                        definition=sql
+                        or f"({origin}) {name} ON {table} ({', '.join(map(str, columns))})",
+                    )
+                )
     return result
 
 
@@ -210,12 +258,17 @@ _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)",
 
 
 def _concurrently(sql: str) -> str:
-    return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", str(sql),
-                             count=1)
+    return _CREATE_INDEX.sub(
+        lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", str(sql), count=1
+    )
 
 
 def _unique_statements(
-    connection: BaseDatabaseWrapper, editor: Any, table: str, name: str, columns: Iterable[str],
+    connection: BaseDatabaseWrapper,
+    editor: Any,
+    table: str,
+    name: str,
+    columns: Iterable[str],
 ) -> list[str]:
     """A plain unique constraint, built without locking the table for writes on PostgreSQL (a
     unique index, then the constraint on it); a unique index on SQLite, which cannot add a
@@ -223,17 +276,24 @@ def _unique_statements(
     quote = connection.ops.quote_name
     cols = ", ".join(quote(column) for column in columns)
     if connection.vendor == "postgresql":
-        return [f"CREATE UNIQUE INDEX CONCURRENTLY {quote(name)} ON {quote(table)} ({cols})",
-                f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX "
-                f"{quote(name)}"]
+        return [
+            f"CREATE UNIQUE INDEX CONCURRENTLY {quote(name)} ON {quote(table)} ({cols})",
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX "
+            f"{quote(name)}",
+        ]
     return [f"CREATE UNIQUE INDEX {quote(name)} ON {quote(table)} ({cols})"]
 
 
 def _plain_unique(constraint: Any) -> bool:
-    return (constraint.fields and not constraint.condition and not constraint.expressions
-            and not constraint.include and not constraint.opclasses
-            and constraint.deferrable is None
-            and getattr(constraint, "nulls_distinct", None) is None)
+    return (
+        constraint.fields
+        and not constraint.condition
+        and not constraint.expressions
+        and not constraint.include
+        and not constraint.opclasses
+        and constraint.deferrable is None
+        and getattr(constraint, "nulls_distinct", None) is None
+    )
 
 
 def declared_indexes(connection, tables=None):
@@ -262,59 +322,106 @@ def declared_indexes(connection, tables=None):
             if model_field.db_index and not model_field.unique:
                 for statement in editor._field_indexes_sql(model, model_field):
                     like = "pattern_ops" in str(statement)
-                    declared.append(DeclaredIndex(
-                        name=editor._create_index_name(table, [model_field.column],
-                                                       suffix="_like" if like else ""),
-                        table=table, kind="like index" if like else "field index",
-                        source=f"{where} (db_index)", statements=[sql(statement)],
-                        columns=(model_field.column,), like=like))
+                    declared.append(
+                        DeclaredIndex(
+                            name=editor._create_index_name(
+                                table, [model_field.column], suffix="_like" if like else ""
+                            ),
+                            table=table,
+                            kind="like index" if like else "field index",
+                            source=f"{where} (db_index)",
+                            statements=[sql(statement)],
+                            columns=(model_field.column,),
+                            like=like,
+                        )
+                    )
             elif model_field.unique:
                 name = editor._create_index_name(table, [model_field.column], suffix="_uniq")
-                declared.append(DeclaredIndex(
-                    name=name, table=table, kind="unique", source=f"{where} (unique)",
-                    statements=_unique_statements(connection, editor, table, name,
-                                                  [model_field.column]),
-                    columns=(model_field.column,), unique=True))
+                declared.append(
+                    DeclaredIndex(
+                        name=name,
+                        table=table,
+                        kind="unique",
+                        source=f"{where} (unique)",
+                        statements=_unique_statements(
+                            connection, editor, table, name, [model_field.column]
+                        ),
+                        columns=(model_field.column,),
+                        unique=True,
+                    )
+                )
                 like = editor._create_like_index_sql(model, model_field) if postgres else None
                 if like is not None:
-                    declared.append(DeclaredIndex(
-                        name=editor._create_index_name(table, [model_field.column],
-                                                       suffix="_like"),
-                        table=table, kind="like index", source=f"{where} (unique)",
-                        statements=[sql(like)], columns=(model_field.column,), like=True))
+                    declared.append(
+                        DeclaredIndex(
+                            name=editor._create_index_name(
+                                table, [model_field.column], suffix="_like"
+                            ),
+                            table=table,
+                            kind="like index",
+                            source=f"{where} (unique)",
+                            statements=[sql(like)],
+                            columns=(model_field.column,),
+                            like=True,
+                        )
+                    )
         for names in meta.unique_together:
             columns = [meta.get_field(name).column for name in names]
             name = editor._create_index_name(table, columns, suffix="_uniq")
-            declared.append(DeclaredIndex(
-                name=name, table=table, kind="unique", source=f"{meta.label} unique_together",
-                statements=_unique_statements(connection, editor, table, name, columns),
-                columns=tuple(columns), unique=True))
+            declared.append(
+                DeclaredIndex(
+                    name=name,
+                    table=table,
+                    kind="unique",
+                    source=f"{meta.label} unique_together",
+                    statements=_unique_statements(connection, editor, table, name, columns),
+                    columns=tuple(columns),
+                    unique=True,
+                )
+            )
         for index in meta.indexes:
-            declared.append(DeclaredIndex(
-                name=index.name, table=table, kind="index", source=f"{meta.label} Meta.indexes",
-                statements=[sql(index.create_sql(model, editor))]))
+            declared.append(
+                DeclaredIndex(
+                    name=index.name,
+                    table=table,
+                    kind="index",
+                    source=f"{meta.label} Meta.indexes",
+                    statements=[sql(index.create_sql(model, editor))],
+                )
+            )
         for constraint in meta.constraints:
             if not isinstance(constraint, UniqueConstraint):
                 continue
             if _plain_unique(constraint):
                 columns = [meta.get_field(name).column for name in constraint.fields]
-                statements = _unique_statements(connection, editor, table, constraint.name,
-                                                columns)
+                statements = _unique_statements(connection, editor, table, constraint.name, columns)
             else:
                 statement = constraint.create_sql(model, editor)
                 if statement is None:  # a feature this database lacks
                     continue
                 statements = [sql(statement)]
-            declared.append(DeclaredIndex(
-                name=constraint.name, table=table, kind="unique constraint",
-                source=f"{meta.label} Meta.constraints", statements=statements, unique=True))
+            declared.append(
+                DeclaredIndex(
+                    name=constraint.name,
+                    table=table,
+                    kind="unique constraint",
+                    source=f"{meta.label} Meta.constraints",
+                    statements=statements,
+                    unique=True,
+                )
+            )
     if postgres:
         for migration, operation in _trigram_operations(connection):
             if operation.table in existing:
-                declared.append(DeclaredIndex(
-                    name=operation.index_name, table=operation.table, kind="trigram",
-                    source=f"migration {migration}",
-                    statements=[operation.create_sql(concurrently=True)]))
+                declared.append(
+                    DeclaredIndex(
+                        name=operation.index_name,
+                        table=operation.table,
+                        kind="trigram",
+                        source=f"migration {migration}",
+                        statements=[operation.create_sql(concurrently=True)],
+                    )
+                )
     return declared
 
 
@@ -329,8 +436,9 @@ def _trigram_operations(connection: BaseDatabaseWrapper) -> Iterator:
                 yield f"{key[0]}.{key[1]}", operation
 
 
-def _constraint_names(connection: BaseDatabaseWrapper,
-                      tables: Iterable[str]) -> defaultdict[str, set[str]]:
+def _constraint_names(
+    connection: BaseDatabaseWrapper, tables: Iterable[str]
+) -> defaultdict[str, set[str]]:
     names = defaultdict(set)
     with connection.cursor() as cursor:
         for table in tables:
@@ -338,8 +446,9 @@ def _constraint_names(connection: BaseDatabaseWrapper,
     return names
 
 
-def _present(item: DeclaredIndex, indexes_by_table: dict[str, list[DbIndex]],
-             names: dict[str, set[str]]) -> str:
+def _present(
+    item: DeclaredIndex, indexes_by_table: dict[str, list[DbIndex]], names: dict[str, set[str]]
+) -> str:
     """'present', 'invalid' (PostgreSQL: an index left INVALID by a failed concurrent build)
     or 'missing'."""
     by_name = {index.name: index for index in indexes_by_table.get(item.table, [])}
@@ -349,9 +458,14 @@ def _present(item: DeclaredIndex, indexes_by_table: dict[str, list[DbIndex]],
         return "present"
     if item.columns is not None:
         for index in indexes_by_table.get(item.table, []):
-            if (index.valid and index.columns == item.columns and index.expressions is None
-                    and index.predicate is None and (index.unique or not item.unique)
-                    and ("pattern_ops" in index.definition) == item.like):
+            if (
+                index.valid
+                and index.columns == item.columns
+                and index.expressions is None
+                and index.predicate is None
+                and (index.unique or not item.unique)
+                and ("pattern_ops" in index.definition) == item.like
+            ):
                 return "present"
     return "missing"
 
@@ -368,8 +482,10 @@ def _drop_statement(connection: BaseDatabaseWrapper, index: DbIndex) -> str:
     return f"DROP INDEX IF EXISTS {quote(index.name)};"
 
 
-def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str, str]] = (),
-                      ) -> list[tuple[DbIndex, DbIndex, str]]:
+def duplicate_indexes(
+    indexes: Iterable[DbIndex],
+    declared: Container[tuple[str, str]] = (),
+) -> list[tuple[DbIndex, DbIndex, str]]:
     """(redundant, kept, reason) for indexes that repeat another: the same table, method,
     columns, expressions, predicate and operator classes; or a B-tree whose columns lead another
     B-tree's (a non-unique one: a unique index enforces something). A constraint's index is
@@ -385,8 +501,16 @@ def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str,
         if len(group) < 2:
             continue
         # Keep the one that does most: primary key, constraint, unique, declared, first name.
-        group = sorted(group, key=lambda i: (not i.primary, not i.constraint, not i.unique,
-                                             (i.table, i.name) not in declared, i.name))
+        group = sorted(
+            group,
+            key=lambda i: (
+                not i.primary,
+                not i.constraint,
+                not i.unique,
+                (i.table, i.name) not in declared,
+                i.name,
+            ),
+        )
         kept = group[0]
         for other in group[1:]:
             if other.constraint:
@@ -394,17 +518,29 @@ def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str,
             found.append((other, kept, "same definition as"))
             seen.add(other.name)
     for shorter in indexes:
-        if (shorter.name in seen or not shorter.valid or shorter.method != "btree"
-                or shorter.unique or shorter.constraint or shorter.expressions is not None
-                or None in shorter.columns):
+        if (
+            shorter.name in seen
+            or not shorter.valid
+            or shorter.method != "btree"
+            or shorter.unique
+            or shorter.constraint
+            or shorter.expressions is not None
+            or None in shorter.columns
+        ):
             continue
         size = len(shorter.columns)
         for longer in indexes:
-            if (longer is shorter or not longer.valid or longer.table != shorter.table
-                    or longer.method != "btree" or longer.predicate != shorter.predicate
-                    or len(longer.columns) <= size or longer.columns[:size] != shorter.columns
-                    or longer.opclasses[:size] != shorter.opclasses
-                    or (size > 1 and longer.options[:size] != shorter.options)):
+            if (
+                longer is shorter
+                or not longer.valid
+                or longer.table != shorter.table
+                or longer.method != "btree"
+                or longer.predicate != shorter.predicate
+                or len(longer.columns) <= size
+                or longer.columns[:size] != shorter.columns
+                or longer.opclasses[:size] != shorter.opclasses
+                or (size > 1 and longer.options[:size] != shorter.options)
+            ):
                 continue
             found.append((shorter, longer, "columns lead"))
             seen.add(shorter.name)
@@ -412,8 +548,12 @@ def duplicate_indexes(indexes: Iterable[DbIndex], declared: Container[tuple[str,
     return found
 
 
-def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
-                    progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def analyze_indexes(
+    connection: BaseDatabaseWrapper,
+    *,
+    min_rows: int = 10000,
+    progress: Callable[..., Any] = no_progress,
+) -> dict[str, Any]:
     """What the database lacks and what it could do without. Returns a dict (see the keys)."""
     _vendor_check(connection)
     if min_rows < 0:
@@ -438,10 +578,16 @@ def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
 
     unindexed = _unindexed_foreign_keys(connection, by_table)
     duplicates = [
-        {"index": index.name, "table": index.table, "duplicate_of": kept.name, "reason": reason,
-         "definition": index.definition, "size_bytes": index.size,
-         "declared": declared_names.get((index.table, index.name)),
-         "drop": _drop_statement(connection, index)}
+        {
+            "index": index.name,
+            "table": index.table,
+            "duplicate_of": kept.name,
+            "reason": reason,
+            "definition": index.definition,
+            "size_bytes": index.size,
+            "declared": declared_names.get((index.table, index.name)),
+            "drop": _drop_statement(connection, index),
+        }
         for index, kept, reason in duplicate_indexes(indexes, declared_names)
     ]
     result = {
@@ -452,8 +598,12 @@ def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
         "missing": [item.as_dict() for item in missing],
         "invalid": [item.as_dict() for item in invalid],
         "invalid_other": [
-            {"index": index.name, "table": index.table, "definition": index.definition,
-             "drop": _drop_statement(connection, index)}
+            {
+                "index": index.name,
+                "table": index.table,
+                "definition": index.definition,
+                "drop": _drop_statement(connection, index),
+            }
             for index in indexes
             if not index.valid and (index.table, index.name) not in declared_names
         ],
@@ -463,15 +613,19 @@ def analyze_indexes(connection: BaseDatabaseWrapper, *, min_rows: int = 10000,
     if postgres:
         result["sequential_scans"] = _sequential_scans(connection, min_rows)
         result["min_rows"] = min_rows
-        result["unused"], result["statistics_since"] = _unused_indexes(connection, indexes,
-                                                                       declared_names)
+        result["unused"], result["statistics_since"] = _unused_indexes(
+            connection, indexes, declared_names
+        )
         result["bloat"] = measure_bloat(connection, indexes)
     else:
         result["sequential_scans"] = None
         result["unused"] = None
-        result["bloat"] = {"measured": False, "indexes": [],
-                           "note": "SQLite keeps no index bloat or usage figures; "
-                                   "vacuum_database rebuilds the whole file"}
+        result["bloat"] = {
+            "measured": False,
+            "indexes": [],
+            "note": "SQLite keeps no index bloat or usage figures; "
+            "vacuum_database rebuilds the whole file",
+        }
     return result
 
 
@@ -492,17 +646,22 @@ def _unindexed_foreign_keys(connection, by_table):
             if model_field.db_index or model_field.unique:
                 continue  # declared: reported as missing when absent
             column = model_field.column
-            if any(index.valid and index.predicate is None and index.columns[:1] == (column,)
-                   for index in by_table.get(meta.db_table, [])):
+            if any(
+                index.valid and index.predicate is None and index.columns[:1] == (column,)
+                for index in by_table.get(meta.db_table, [])
+            ):
                 continue
             name = f"{meta.db_table}_{column}_idx"
-            found.append({
-                "table": meta.db_table, "column": column,
-                "field": f"{meta.label}.{model_field.name}",
-                "references": model_field.related_model._meta.db_table,
-                "create": f"CREATE INDEX {concurrently}{quote(name)} ON {quote(meta.db_table)} "
-                          f"({quote(column)});",
-            })
+            found.append(
+                {
+                    "table": meta.db_table,
+                    "column": column,
+                    "field": f"{meta.label}.{model_field.name}",
+                    "references": model_field.related_model._meta.db_table,
+                    "create": f"CREATE INDEX {concurrently}{quote(name)} ON {quote(meta.db_table)} "
+                    f"({quote(column)});",
+                }
+            )
     return found
 
 
@@ -512,43 +671,62 @@ def _sequential_scans(connection: BaseDatabaseWrapper, min_rows: int) -> list[di
             "SELECT relname, n_live_tup, seq_scan, seq_tup_read, coalesce(idx_scan, 0) "
             "FROM pg_stat_user_tables WHERE schemaname = current_schema() "
             "AND n_live_tup >= %s AND seq_scan > 0 AND seq_scan > coalesce(idx_scan, 0) "
-            "ORDER BY seq_tup_read DESC", [min_rows])
+            "ORDER BY seq_tup_read DESC",
+            [min_rows],
+        )
         return [
-            {"table": table, "rows": rows, "seq_scan": seq_scan, "seq_tup_read": read,
-             "idx_scan": idx_scan, "rows_per_seq_scan": round(read / seq_scan)}
+            {
+                "table": table,
+                "rows": rows,
+                "seq_scan": seq_scan,
+                "seq_tup_read": read,
+                "idx_scan": idx_scan,
+                "rows_per_seq_scan": round(read / seq_scan),
+            }
             for table, rows, seq_scan, read, idx_scan in cursor.fetchall()
         ]
 
 
-def _unused_indexes(connection: BaseDatabaseWrapper, indexes: list[DbIndex],
-                    declared_names: Any) -> tuple[Any, Any]:
+def _unused_indexes(
+    connection: BaseDatabaseWrapper, indexes: list[DbIndex], declared_names: Any
+) -> tuple[Any, Any]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = "
-                       "current_database()")
+        cursor.execute(
+            "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()"
+        )
         row = cursor.fetchone()
     since = row[0] if row else None
     unused = [
-        {"index": index.name, "table": index.table, "size_bytes": index.size,
-         "definition": index.definition,
-         "declared": declared_names.get((index.table, index.name)),
-         "drop": _drop_statement(connection, index)}
+        {
+            "index": index.name,
+            "table": index.table,
+            "size_bytes": index.size,
+            "definition": index.definition,
+            "declared": declared_names.get((index.table, index.name)),
+            "drop": _drop_statement(connection, index),
+        }
         for index in indexes
-        if index.valid and index.scans == 0 and not (index.unique or index.primary
-                                                     or index.constraint)
+        if index.valid
+        and index.scans == 0
+        and not (index.unique or index.primary or index.constraint)
     ]
     unused.sort(key=lambda row: (-(row["size_bytes"] or 0), row["index"]))
     return unused, since
 
 
-def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
-                  min_bytes: int = BLOAT_MIN_BYTES) -> dict[str, Any]:
+def measure_bloat(
+    connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex], min_bytes: int = BLOAT_MIN_BYTES
+) -> dict[str, Any]:
     """B-tree leaf density from pgstattuple's pgstatindex, for indexes of min_bytes or more."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'")
         if cursor.fetchone() is None:
-            return {"measured": False, "indexes": [],
-                    "note": "not measured: the pgstattuple extension is not installed "
-                            "(CREATE EXTENSION pgstattuple; as a superuser)"}
+            return {
+                "measured": False,
+                "indexes": [],
+                "note": "not measured: the pgstattuple extension is not installed "
+                "(CREATE EXTENSION pgstattuple; as a superuser)",
+            }
     bloated = []
     measured = 0
     for index in indexes:
@@ -556,24 +734,39 @@ def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
             continue
         try:
             with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute("SELECT avg_leaf_density, leaf_fragmentation "
-                               "FROM pgstatindex(%s::regclass)", [index.oid])
+                cursor.execute(
+                    "SELECT avg_leaf_density, leaf_fragmentation FROM pgstatindex(%s::regclass)",
+                    [index.oid],
+                )
                 density, fragmentation = cursor.fetchone()
         except DatabaseError as exc:
-            return {"measured": False, "indexes": [],
-                    "note": f"not measured: pgstatindex failed: {first_line(exc)}"}
+            return {
+                "measured": False,
+                "indexes": [],
+                "note": f"not measured: pgstatindex failed: {first_line(exc)}",
+            }
         measured += 1
         if density == density and density < BLOATED_LEAF_DENSITY:  # NaN for empty indexes
-            bloated.append({
-                "index": index.name, "table": index.table, "size_bytes": index.size,
-                "leaf_density": round(density, 1),
-                "leaf_fragmentation": round(fragmentation, 1),
-                "wasted_bytes": int(index.size * (1 - density / 90)),
-                "reindex": f"REINDEX INDEX CONCURRENTLY {connection.ops.quote_name(index.name)};",
-            })
-    return {"measured": True, "measured_indexes": measured, "min_bytes": min_bytes,
-            "indexes": bloated, "note": f"{measured} B-tree indexes of "
-                                        f"{min_bytes // 1024} KB or more measured"}
+            bloated.append(
+                {
+                    "index": index.name,
+                    "table": index.table,
+                    "size_bytes": index.size,
+                    "leaf_density": round(density, 1),
+                    "leaf_fragmentation": round(fragmentation, 1),
+                    "wasted_bytes": int(index.size * (1 - density / 90)),
+                    "reindex": (
+                        f"REINDEX INDEX CONCURRENTLY {connection.ops.quote_name(index.name)};"
+                    ),
+                }
+            )
+    return {
+        "measured": True,
+        "measured_indexes": measured,
+        "min_bytes": min_bytes,
+        "indexes": bloated,
+        "note": f"{measured} B-tree indexes of {min_bytes // 1024} KB or more measured",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,35 +774,57 @@ def measure_bloat(connection: BaseDatabaseWrapper, indexes: Iterable[DbIndex],
 # ---------------------------------------------------------------------------------------------
 
 
-def create_missing_indexes(connection: BaseDatabaseWrapper, *, dry_run: bool = False,
-                           reindex_bloated: bool = False,
-                           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def create_missing_indexes(
+    connection: BaseDatabaseWrapper,
+    *,
+    dry_run: bool = False,
+    reindex_bloated: bool = False,
+    progress: Callable[..., Any] = no_progress,
+) -> dict[str, Any]:
     """Create every declared index the database lacks (dropping an INVALID leftover of the same
     name first) and, when asked, rebuild bloated ones. Returns the analysis and what was done;
     an index that fails is reported, and the others still go ahead."""
     _vendor_check(connection)
     postgres = connection.vendor == "postgresql"
     if postgres and not dry_run and connection.in_atomic_block:
-        raise CommandError("CREATE INDEX CONCURRENTLY cannot run inside a transaction; run the "
-                           "command on its own")
+        raise CommandError(
+            "CREATE INDEX CONCURRENTLY cannot run inside a transaction; run the command on its own"
+        )
     analysis = analyze_indexes(connection)
     quote = connection.ops.quote_name
     plan = []
     for item in analysis["invalid"]:
-        plan.append((item, [f"DROP INDEX CONCURRENTLY IF EXISTS {quote(item['name'])}",
-                            *item["statements"]]))
+        plan.append(
+            (
+                item,
+                [f"DROP INDEX CONCURRENTLY IF EXISTS {quote(item['name'])}", *item["statements"]],
+            )
+        )
     for item in analysis["missing"]:
         plan.append((item, list(item["statements"])))
     if reindex_bloated and postgres:
         for row in analysis["bloat"]["indexes"]:
-            plan.append(({"name": row["index"], "table": row["table"], "kind": "reindex",
-                          "source": f"leaf density {row['leaf_density']}%"},
-                         [row["reindex"].rstrip(";")]))
+            plan.append(
+                (
+                    {
+                        "name": row["index"],
+                        "table": row["table"],
+                        "kind": "reindex",
+                        "source": f"leaf density {row['leaf_density']}%",
+                    },
+                    [row["reindex"].rstrip(";")],
+                )
+            )
     actions = []
     for item, statements in progress(plan, total=len(plan), label="indexes"):
-        action = {"index": item["name"], "table": item["table"], "kind": item["kind"],
-                  "source": item["source"], "statements": statements,
-                  "status": "planned" if dry_run else "done"}
+        action = {
+            "index": item["name"],
+            "table": item["table"],
+            "kind": item["kind"],
+            "source": item["source"],
+            "statements": statements,
+            "status": "planned" if dry_run else "done",
+        }
         if not dry_run:
             try:
                 with connection.cursor() as cursor:
@@ -620,8 +835,13 @@ def create_missing_indexes(connection: BaseDatabaseWrapper, *, dry_run: bool = F
                 action["error"] = first_line(exc)
                 _drop_invalid_leftover(connection, item["name"])
         actions.append(action)
-    return {"database": connection.vendor, "name": str(connection.settings_dict["NAME"]),
-            "dry_run": dry_run, "actions": actions, "analysis": analysis}
+    return {
+        "database": connection.vendor,
+        "name": str(connection.settings_dict["NAME"]),
+        "dry_run": dry_run,
+        "actions": actions,
+        "analysis": analysis,
+    }
 
 
 def _drop_invalid_leftover(connection: BaseDatabaseWrapper, name: str) -> None:
@@ -629,11 +849,12 @@ def _drop_invalid_leftover(connection: BaseDatabaseWrapper, name: str) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                       "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE c.relname = %s AND n.nspname = current_schema() "
-                       "AND NOT i.indisvalid", [name])
+        cursor.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND n.nspname = current_schema() "
+            "AND NOT i.indisvalid",
+            [name],
+        )
         if cursor.fetchone():
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {connection.ops.quote_name(name)}")
-
-

@@ -1,5 +1,4 @@
-"""vacuum_database: VACUUM (and ANALYZE) on PostgreSQL and SQLite, with the space reclaimed.
-"""
+"""vacuum_database: VACUUM (and ANALYZE) on PostgreSQL and SQLite, with the space reclaimed."""
 
 from __future__ import annotations
 
@@ -47,7 +46,8 @@ def resolve_tables(value: str | None, connection: BaseDatabaseWrapper) -> list[s
             except CommandError:
                 raise CommandError(
                     f"unknown table {name!r}; tables: {tables.valid_names()}, "
-                    f"{', '.join(system_tables)} (or a table name of the database)") from None
+                    f"{', '.join(system_tables)} (or a table name of the database)"
+                ) from None
     return sorted(table for table in chosen if table in existing)
 
 
@@ -56,9 +56,14 @@ def resolve_tables(value: str | None, connection: BaseDatabaseWrapper) -> list[s
 # ---------------------------------------------------------------------------------------------
 
 
-def vacuum(connection: BaseDatabaseWrapper, *, tables: list[str] | None = None,
-           analyze_only: bool = False, full: bool = False,
-           progress: Callable[..., Any] = no_progress) -> dict[str, Any]:
+def vacuum(
+    connection: BaseDatabaseWrapper,
+    *,
+    tables: list[str] | None = None,
+    analyze_only: bool = False,
+    full: bool = False,
+    progress: Callable[..., Any] = no_progress,
+) -> dict[str, Any]:
     """VACUUM (and ANALYZE) the database, or ANALYZE only. Returns a report with sizes before and
     after. Must run outside a transaction (VACUUM cannot run inside one)."""
     if analyze_only and full:
@@ -78,7 +83,9 @@ def _pg_table_stats(cursor: Any, tables: list[str]) -> dict[str, Any]:
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
         "WHERE c.relkind IN ('r', 'm') AND n.nspname = current_schema() "
-        "AND c.relname = ANY(%s)", [list(tables)])
+        "AND c.relname = ANY(%s)",
+        [list(tables)],
+    )
     return {name: (size, dead) for name, size, dead in cursor.fetchall()}
 
 
@@ -112,10 +119,16 @@ def _vacuum_postgresql(
             continue
         size_before, dead = before[table]
         size_after = after.get(table, (size_before, 0))[0]
-        rows.append({"table": table, "bytes_before": size_before, "bytes_after": size_after,
-                     "reclaimed_bytes": size_before - size_after, "dead_rows_before": dead})
-    return _vacuum_report(connection, "ANALYZE" if analyze_only else statement.split(" {")[0],
-                          rows)
+        rows.append(
+            {
+                "table": table,
+                "bytes_before": size_before,
+                "bytes_after": size_after,
+                "reclaimed_bytes": size_before - size_after,
+                "dead_rows_before": dead,
+            }
+        )
+    return _vacuum_report(connection, "ANALYZE" if analyze_only else statement.split(" {")[0], rows)
 
 
 def _sqlite_pages(cursor: Any) -> tuple[Any, Any, Any]:
@@ -136,11 +149,14 @@ def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     return sum(file.stat().st_size for file in (path, wal) if file.exists())
 
 
-def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables: list[str] | None, analyze_only: bool,
-                   full: bool) -> dict[str, Any]:
+def _vacuum_sqlite(
+    connection: BaseDatabaseWrapper, tables: list[str] | None, analyze_only: bool, full: bool
+) -> dict[str, Any]:
     if tables is not None and not analyze_only:
-        raise CommandError("SQLite vacuums the whole file: leave out --tables, or add "
-                           "--analyze-only to analyze only those tables")
+        raise CommandError(
+            "SQLite vacuums the whole file: leave out --tables, or add "
+            "--analyze-only to analyze only those tables"
+        )
     connection.ensure_connection()
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -160,9 +176,16 @@ def _vacuum_sqlite(connection: BaseDatabaseWrapper, tables: list[str] | None, an
         size_after = _sqlite_file_size(connection)
     if size_before is None:  # in memory
         size_before, size_after = pages_before * page_size, pages_after * page_size
-    rows = [{"table": "(database file)", "bytes_before": size_before, "bytes_after": size_after,
-             "reclaimed_bytes": size_before - size_after, "free_pages_before": free_before,
-             "free_pages_after": free_after}]
+    rows = [
+        {
+            "table": "(database file)",
+            "bytes_before": size_before,
+            "bytes_after": size_after,
+            "reclaimed_bytes": size_before - size_after,
+            "free_pages_before": free_before,
+            "free_pages_after": free_after,
+        }
+    ]
     return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
 
 
@@ -176,7 +199,8 @@ def _vacuum_report(connection: BaseDatabaseWrapper, statement: str, rows: Any) -
         "bytes_after": sum(row["bytes_after"] for row in rows),
     }
     report["reclaimed_bytes"] = report["bytes_before"] - report["bytes_after"]
-    logger.info("database vacuumed", extra={"statement": statement,
-                                            "reclaimed_bytes": report["reclaimed_bytes"]})
+    logger.info(
+        "database vacuumed",
+        extra={"statement": statement, "reclaimed_bytes": report["reclaimed_bytes"]},
+    )
     return report
-

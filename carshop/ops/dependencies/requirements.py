@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_TIMEOUT_SECONDS = 15
-_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#;]+)"
-                  r"(?P<gap>\s*)(?P<rest>.*)$")
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#;]+)"
+    r"(?P<gap>\s*)(?P<rest>.*)$"
+)
 _REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#;]+)$")
 
 
@@ -67,8 +69,7 @@ def read_pins(directory: StrPath) -> list[Pin]:
         for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             match = _PIN.match(text)
             if match:
-                pins.append(Pin(path.name, number, match.group("name"),
-                                match.group("version")))
+                pins.append(Pin(path.name, number, match.group("name"), match.group("version")))
     return pins
 
 
@@ -76,13 +77,15 @@ def parse_requirement(value: str) -> tuple[str, str]:
     """NAME==VERSION from the command line, or CommandError."""
     match = _REQUIREMENT.match(value.strip())
     if not match:
-        raise CommandError(f"--package must be NAME==VERSION (for example Django==5.2.20), "
-                           f"got {value!r}")
+        raise CommandError(
+            f"--package must be NAME==VERSION (for example Django==5.2.20), got {value!r}"
+        )
     try:
         Version(match.group("version"))
     except InvalidVersion:
-        raise CommandError(f"--package {value}: {match.group('version')!r} is not a version "
-                           f"number") from None
+        raise CommandError(
+            f"--package {value}: {match.group('version')!r} is not a version number"
+        ) from None
     return match.group("name"), match.group("version")
 
 
@@ -91,11 +94,18 @@ def parse_requirement(value: str) -> tuple[str, str]:
 
 def _pip(*args: str, env: dict[str, str] | None = None) -> CompletedProcess[str]:
     try:
-        return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True,
-                              text=True, timeout=600, env=env, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "pip", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise CommandError(f"could not check for newer versions: pip {args[0]} did not finish "
-                           f"in 10 minutes") from None
+        raise CommandError(
+            f"could not check for newer versions: pip {args[0]} did not finish in 10 minutes"
+        ) from None
 
 
 def configured_index() -> str:
@@ -111,15 +121,19 @@ def check_index(index_url: str) -> None:
     """CommandError unless the index answers for a project every index has (pip)."""
     url = f"{index_url.rstrip('/')}/pip/"
     if not url.startswith(("https://", "http://")):
-        raise CommandError(f"could not check for newer versions: the package index {index_url} "
-                           f"is not an http(s) index")
+        raise CommandError(
+            f"could not check for newer versions: the package index {index_url} "
+            f"is not an http(s) index"
+        )
     try:
         with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT_SECONDS) as response:  # noqa: S310
             response.read(1)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CommandError(f"could not check for newer versions: the package index {index_url} "
-                           f"did not answer ({reason})") from None
+        raise CommandError(
+            f"could not check for newer versions: the package index {index_url} "
+            f"did not answer ({reason})"
+        ) from None
 
 
 def outdated(directory, index_url):
@@ -149,9 +163,12 @@ def outdated(directory, index_url):
         else:
             row["status"] = "current"
         rows.append(row)
-    return {"index": index_url, "pins": rows,
-            "outdated": [row for row in rows if row["status"] == "outdated"],
-            "unchecked": [row for row in rows if row["status"] == "unchecked"]}
+    return {
+        "index": index_url,
+        "pins": rows,
+        "outdated": [row for row in rows if row["status"] == "outdated"],
+        "unchecked": [row for row in rows if row["status"] == "unchecked"],
+    }
 
 
 # --- moving one pin -----------------------------------------------------------------------------
@@ -174,12 +191,13 @@ def rewrite_pin(text: str, name: str, version: str) -> tuple[str, list[str]]:
         if rest:
             width = match.start("rest")
             head = head.ljust(width - 1) + " " if len(head) < width else head + " "
-        lines[index] = head + rest + line[len(body):]
+        lines[index] = head + rest + line[len(body) :]
     return "".join(lines), old
 
 
-def plan_update(directory: StrPath, name: str,
-                version: str) -> tuple[dict[Path, tuple[str, str]], list[str]]:
+def plan_update(
+    directory: StrPath, name: str, version: str
+) -> tuple[dict[Path, tuple[str, str]], list[str]]:
     """{file: (old text, new text)} for the files that pin NAME, and its old versions, or
     CommandError."""
     directory = Path(directory)
@@ -199,18 +217,26 @@ def plan_update(directory: StrPath, name: str,
     return changes, sorted(set(old_versions))
 
 
-def _run(step: str, args: list[str], env: dict[str, str] | None = None,
-         cwd: StrPath | None = None) -> tuple[bool, str]:
-    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd,
-                            check=False)
+def _run(
+    step: str, args: list[str], env: dict[str, str] | None = None, cwd: StrPath | None = None
+) -> tuple[bool, str]:
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-    return result.returncode == 0, f"{step}: {'ok' if result.returncode == 0 else 'failed'} " \
-                                   f"({tail[0][:200]})"
+    return (
+        result.returncode == 0,
+        f"{step}: {'ok' if result.returncode == 0 else 'failed'} ({tail[0][:200]})",
+    )
 
 
-def update_requirement(directory: StrPath, name: str, version: str, *,
-                       install: Callable[[str, str], list[str]], test: Callable[[], list[str]],
-                       say: Callable[[str], object] = print) -> list[str]:
+def update_requirement(
+    directory: StrPath,
+    name: str,
+    version: str,
+    *,
+    install: Callable[[str, str], list[str]],
+    test: Callable[[], list[str]],
+    say: Callable[[str], object] = print,
+) -> list[str]:
     """Pin NAME==version in every file that pins it, install it and run the tests; when the
     install or the tests fail, put the old pins back and reinstall the old version.
     install(name, version) and test() are argument lists. Returns (True, steps) or raises
@@ -219,8 +245,7 @@ def update_requirement(directory: StrPath, name: str, version: str, *,
     steps = []
     for path, (_old, new) in changes.items():
         path.write_text(new, encoding="utf-8")
-        steps.append(f"pinned {name}=={version} in {path.name} (was "
-                     f"{', '.join(old_versions)})")
+        steps.append(f"pinned {name}=={version} in {path.name} (was {', '.join(old_versions)})")
         say(steps[-1])
     ok, line = _run("install", install(name, version))
     steps.append(line)
@@ -239,11 +264,15 @@ def update_requirement(directory: StrPath, name: str, version: str, *,
     say(line)
     failed = steps[-1].split(":", 1)[0]
     if not back:
-        raise CommandError(f"{name}=={version}: {failed} failed; the old pin is restored but "
-                           f"{name}=={old_versions[0]} did not reinstall: pip install -r "
-                           f"requirements/development.txt")
-    raise CommandError(f"{name}=={version}: {failed} failed; the old pin "
-                       f"{name}=={old_versions[0]} is restored and reinstalled")
+        raise CommandError(
+            f"{name}=={version}: {failed} failed; the old pin is restored but "
+            f"{name}=={old_versions[0]} did not reinstall: pip install -r "
+            f"requirements/development.txt"
+        )
+    raise CommandError(
+        f"{name}=={version}: {failed} failed; the old pin "
+        f"{name}=={old_versions[0]} is restored and reinstalled"
+    )
 
 
 def pip_install(name: str, version: str) -> list[str]:

@@ -41,8 +41,9 @@ _MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: into \S+)?
 
 def _git(repository: StrPath, *args: str) -> CompletedProcess[str]:
     try:
-        completed = subprocess.run(["git", "-C", str(repository), *args],
-                                   capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            ["git", "-C", str(repository), *args], capture_output=True, text=True, check=False
+        )
     except OSError as exc:
         raise CommandError(f"git cannot run: {exc.strerror or exc}") from None
     return completed
@@ -50,8 +51,9 @@ def _git(repository: StrPath, *args: str) -> CompletedProcess[str]:
 
 def repository_root(folder: StrPath) -> Path:
     if shutil.which("git") is None:
-        raise CommandError("git is not installed (or not on PATH): the changelog is made from "
-                           "git log")
+        raise CommandError(
+            "git is not installed (or not on PATH): the changelog is made from git log"
+        )
     folder = Path(folder)
     if not folder.is_dir():
         raise CommandError(f"{folder} is not a folder")
@@ -73,8 +75,13 @@ def commits(repository: StrPath, since: str | None = None) -> list[dict[str, Any
     if _git(repository, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         return []  # a repository without commits
     revision = f"{_resolve(repository, since)}..HEAD" if since else "HEAD"
-    answer = _git(repository, "log", "--date=short",
-                  f"--format=%H{_FIELD}%h{_FIELD}%cd{_FIELD}%P{_FIELD}%s{_RECORD}", revision)
+    answer = _git(
+        repository,
+        "log",
+        "--date=short",
+        f"--format=%H{_FIELD}%h{_FIELD}%cd{_FIELD}%P{_FIELD}%s{_RECORD}",
+        revision,
+    )
     if answer.returncode != 0:
         raise CommandError(f"git log failed: {answer.stderr.strip().splitlines()[0]}")
     result = []
@@ -83,17 +90,28 @@ def commits(repository: StrPath, since: str | None = None) -> list[dict[str, Any
         if not record:
             continue
         full, short, date, parents, subject = record.split(_FIELD, 4)
-        result.append({"hash": full, "short": short,
-                       "date": date, "subject": subject.strip(),
-                       "merge": len(parents.split()) > 1})
+        result.append(
+            {
+                "hash": full,
+                "short": short,
+                "date": date,
+                "subject": subject.strip(),
+                "merge": len(parents.split()) > 1,
+            }
+        )
     return result
 
 
 def releases(repository: StrPath) -> dict[str, Any]:
     """{commit hash: (tag, date)} of the tags, for the commits the tags point to."""
-    answer = _git(repository, "for-each-ref", "--sort=-creatordate", "--merged=HEAD",
-                  f"--format=%(refname:short){_FIELD}%(*objectname)%(objectname)"
-                  f"{_FIELD}%(creatordate:short)", "refs/tags")
+    answer = _git(
+        repository,
+        "for-each-ref",
+        "--sort=-creatordate",
+        "--merged=HEAD",
+        f"--format=%(refname:short){_FIELD}%(*objectname)%(objectname){_FIELD}%(creatordate:short)",
+        "refs/tags",
+    )
     tags: dict[Any, Any] = {}
     for line in answer.stdout.splitlines():
         name, objects, date = line.split(_FIELD)
@@ -109,7 +127,8 @@ def entry_line(commit: dict[str, Any]) -> str:
         match = _MERGE.match(subject)
         if match:
             subject = f"Merged branch {match.group(1)}" + (
-                f": {match.group(2)}" if match.group(2) else "")
+                f": {match.group(2)}" if match.group(2) else ""
+            )
         else:
             subject = f"Merged: {subject}"
     return f"- {subject} ({commit['short']})"
@@ -131,8 +150,9 @@ def group(repository: StrPath, history: list[dict[str, Any]]) -> OrderedDict[str
     return sections
 
 
-def _tag_membership(repository: StrPath, tags: dict[str, Any],
-                    history: list[dict[str, Any]]) -> dict[str, str]:
+def _tag_membership(
+    repository: StrPath, tags: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, str]:
     """{commit hash: heading} with the oldest tag containing each commit."""
     ordered = sorted(tags.items(), key=lambda item: item[1][1])  # oldest tag first
     membership: dict[Any, Any] = {}
@@ -193,8 +213,11 @@ def build(existing_text, generated):
                 lines.append(line)
                 added.append(line)
         # Lines people wrote in this section, and entries of commits the run does not cover.
-        lines.extend(line for line in old.get(heading, [])
-                     if (_hash_of(line) or "")[:7] not in covered and line not in lines)
+        lines.extend(
+            line
+            for line in old.get(heading, [])
+            if (_hash_of(line) or "")[:7] not in covered and line not in lines
+        )
         sections[heading] = lines
     for heading, lines in old.items():
         if heading in sections:
@@ -210,21 +233,27 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _newest_first(sections: Mapping[str, list[str]]) -> OrderedDict[str, list[str]]:
     """Unreleased, then the dated sections newest first, then any others in their order."""
+
     def dated(heading):
         match = _DATE.search(heading)
         return match.group(0) if match else None
 
     unreleased = [item for item in sections.items() if item[0] == "Unreleased"]
-    with_date = sorted((item for item in sections.items()
-                        if item[0] != "Unreleased" and dated(item[0])),
-                       key=lambda item: dated(item[0]), reverse=True)
-    others = [item for item in sections.items()
-              if item[0] != "Unreleased" and not dated(item[0])]
+    with_date = sorted(
+        (item for item in sections.items() if item[0] != "Unreleased" and dated(item[0])),
+        key=lambda item: dated(item[0]),
+        reverse=True,
+    )
+    others = [item for item in sections.items() if item[0] != "Unreleased" and not dated(item[0])]
     return OrderedDict(unreleased + with_date + others)
 
 
-def update_changelog(repository: StrPath, output: StrPath | None = None, since: str | None = None,
-                     dry_run: bool = False) -> dict[str, Any]:
+def update_changelog(
+    repository: StrPath,
+    output: StrPath | None = None,
+    since: str | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     root = repository_root(repository)
     output = Path(output) if output else root / "CHANGELOG.md"
     if not output.is_absolute():
@@ -244,7 +273,14 @@ def update_changelog(repository: StrPath, output: StrPath | None = None, since: 
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return {"repository": str(root), "output": str(output), "since": since,
-            "dry_run": dry_run, "commits": len(history), "sections": list(generated),
-            "added": added, "changed": changed,
-            "merges": sum(1 for commit in history if commit["merge"])}
+    return {
+        "repository": str(root),
+        "output": str(output),
+        "since": since,
+        "dry_run": dry_run,
+        "commits": len(history),
+        "sections": list(generated),
+        "added": added,
+        "changed": changed,
+        "merges": sum(1 for commit in history if commit["merge"]),
+    }

@@ -39,7 +39,8 @@ BUILTIN_WORDS = {"help", "version"}
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE_LINK = re.compile(
-    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
 _REF_DEF = re.compile(r"^\s{0,3}\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")?\s*$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -139,8 +140,12 @@ def check_link(root: Path, source: Path, target: str) -> str | None:
             return f"no such file {shown}"
     else:
         resolved = source
-    if (anchor and resolved.is_file() and resolved.suffix.lower() == ".md"
-            and anchor.lower() not in anchors_of(resolved)):
+    if (
+        anchor
+        and resolved.is_file()
+        and resolved.suffix.lower() == ".md"
+        and anchor.lower() not in anchors_of(resolved)
+    ):
         return f"no heading #{anchor} in {resolved.relative_to(root)}"
     return None
 
@@ -149,8 +154,11 @@ def fetch(url: str, timeout: int = 10) -> str | None:
     """None when the URL answers below 400, else why not."""
     if not url.lower().startswith(("http://", "https://")):
         return "not an http(s) URL"
-    request = urllib.request.Request(url, method="HEAD",  # noqa: S310 - http(s) only
-                                     headers={"User-Agent": "carshop-check-docs"})
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url,
+        method="HEAD",
+        headers={"User-Agent": "carshop-check-docs"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - http(s) only
             return None
@@ -158,7 +166,8 @@ def fetch(url: str, timeout: int = 10) -> str | None:
         if exc.code in (403, 405):  # servers that refuse HEAD: try GET
             try:
                 get = urllib.request.Request(  # noqa: S310 - http(s) only
-                    url, headers={"User-Agent": "carshop-check-docs"})
+                    url, headers={"User-Agent": "carshop-check-docs"}
+                )
                 with urllib.request.urlopen(get, timeout=timeout):  # noqa: S310
                     return None
             except urllib.error.HTTPError as again:
@@ -173,6 +182,7 @@ def fetch(url: str, timeout: int = 10) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------------------------
+
 
 def documented_commands(root: StrPath) -> dict[str, str]:
     """{command: first place (file:line) the docs document it}."""
@@ -225,12 +235,13 @@ def documented_options(root: StrPath) -> list[tuple[str, str, str]]:
                 line += lines[number]
             number += 1
             for match in _MANAGE.finditer(line):
-                rest = _COMMAND_LINE_END.split(line[match.end():], maxsplit=1)[0]
+                rest = _COMMAND_LINE_END.split(line[match.end() :], maxsplit=1)[0]
                 for option in _OPTION.finditer(rest):
                     offset = match.end() + option.start()
                     on = max(line_number for start, line_number in starts if start <= offset)
-                    found.append((match.group(1), option.group(1),
-                                  f"{path.relative_to(root)}:{on}"))
+                    found.append(
+                        (match.group(1), option.group(1), f"{path.relative_to(root)}:{on}")
+                    )
     return found
 
 
@@ -259,8 +270,9 @@ def project_commands(apps: Collection[str] = PROJECT_APPS) -> list[str]:
 def mentioned_commands(root: StrPath, names: Iterable[str]) -> set[str]:
     """The names that appear in the docs as a command: in backticks, as a heading, or after
     manage.py."""
-    text = "\n".join(path.read_text(encoding="utf-8", errors="replace")
-                     for path in markdown_files(root))
+    text = "\n".join(
+        path.read_text(encoding="utf-8", errors="replace") for path in markdown_files(root)
+    )
     found = set()
     for name in names:
         if re.search(rf"(`{name}[` ]|manage\.py\s+{name}\b|^#+\s+`?{name}`?\s*$)", text, re.M):
@@ -315,8 +327,11 @@ def variables_read_elsewhere(root: StrPath, names: Iterable[str]) -> set[str]:
     """Of `names`, those the project's code reads outside the settings (CARSHOP_OPERATOR...)."""
     root = Path(root)
     found = set()
-    sources = [path for app in ("carshop", "accounts", "inventory", "repairs", "sales")
-               for path in (root / app).rglob("*.py")]
+    sources = [
+        path
+        for app in ("carshop", "accounts", "inventory", "repairs", "sales")
+        for path in (root / app).rglob("*.py")
+    ]
     text = "\n".join(path.read_text(errors="replace") for path in sources)
     for name in names:
         if re.search(rf"[\"']{name}[\"']", text):
@@ -356,8 +371,7 @@ def check_docs(root=None, online=False, commands=None, own_commands=None, option
             links += 1
             problem = check_link(root, path, target)
             if problem:
-                broken.append({"place": place, "text": text, "target": target,
-                               "problem": problem})
+                broken.append({"place": place, "text": text, "target": target, "problem": problem})
                 report.fail("link", f"{place}: [{text}]({target}): {problem}")
     if online:
         for item in external:
@@ -372,33 +386,54 @@ def check_docs(root=None, online=False, commands=None, own_commands=None, option
     shown = [item for item in documented_options(root) if item[0] in commands]
     if options is None:
         options = command_options({name for name, _option, _place in shown})
-    unknown = [{"command": name, "option": option, "place": place}
-               for name, option, place in shown
-               if name in options and option not in options[name]]
+    unknown = [
+        {"command": name, "option": option, "place": place}
+        for name, option, place in shown
+        if name in options and option not in options[name]
+    ]
     for item in unknown:
-        report.fail("unknown option", f"{item['place']}: `{item['command']} {item['option']}`: "
-                                      f"{item['command']} has no such option")
+        report.fail(
+            "unknown option",
+            f"{item['place']}: `{item['command']} {item['option']}`: "
+            f"{item['command']} has no such option",
+        )
     mentioned = mentioned_commands(root, own_commands)
     undocumented = [name for name in own_commands if name not in mentioned]
     for name in undocumented:
         report.warn("undocumented command", f"{name}: named nowhere in README.md or docs/")
     variables = _compare_variables(report, root)
     if not report.failures:
-        report.ok("links", f"{links} relative links in {len(files)} files good"
-                           + (f"; {len(external)} external links "
-                              + ("fetched" if online else "listed, not fetched (--online)")
-                              if external else ""))
-        report.ok("commands", f"{len(documented)} documented commands exist; "
-                              f"{len(own_commands) - len(undocumented)} of the project's "
-                              f"{len(own_commands)} are documented")
+        report.ok(
+            "links",
+            f"{links} relative links in {len(files)} files good"
+            + (
+                f"; {len(external)} external links "
+                + ("fetched" if online else "listed, not fetched (--online)")
+                if external
+                else ""
+            ),
+        )
+        report.ok(
+            "commands",
+            f"{len(documented)} documented commands exist; "
+            f"{len(own_commands) - len(undocumented)} of the project's "
+            f"{len(own_commands)} are documented",
+        )
         report.ok("options", f"{len(shown)} options shown with a command exist")
-    report.data.update({
-        "root": str(root), "files": [str(path.relative_to(root)) for path in files],
-        "relative_links": links, "broken_links": broken, "external_links": external,
-        "documented_commands": documented, "missing_commands": missing,
-        "undocumented_commands": undocumented, "unknown_options": unknown,
-        "variables": variables,
-    })
+    report.data.update(
+        {
+            "root": str(root),
+            "files": [str(path.relative_to(root)) for path in files],
+            "relative_links": links,
+            "broken_links": broken,
+            "external_links": external,
+            "documented_commands": documented,
+            "missing_commands": missing,
+            "undocumented_commands": undocumented,
+            "unknown_options": unknown,
+            "variables": variables,
+        }
+    )
     return report
 
 
@@ -407,8 +442,10 @@ def _compare_variables(report: Report, root: StrPath) -> dict[str, Any] | None:
     documented = variables_documented(root)
     example = variables_in_example(root)
     if documented is None or example is None or not read:
-        report.ok("variables", "not compared: docs/configuration.md, .env.example or the "
-                               "settings are missing")
+        report.ok(
+            "variables",
+            "not compared: docs/configuration.md, .env.example or the settings are missing",
+        )
         return None
     elsewhere = variables_read_elsewhere(root, (documented | example) - read)
     result = {
@@ -427,6 +464,9 @@ def _compare_variables(report: Report, root: StrPath) -> dict[str, Any] | None:
         if names:
             report.warn("variables", f"{labels[key]}: {', '.join(names)}")
     if not any(result.values()):
-        report.ok("variables", f"{len(read)} variables read by the settings and gunicorn, each "
-                               f"in docs/configuration.md and .env.example")
+        report.ok(
+            "variables",
+            f"{len(read)} variables read by the settings and gunicorn, each "
+            f"in docs/configuration.md and .env.example",
+        )
     return result

@@ -42,8 +42,13 @@ _ROTATED = re.compile(r"^(?:\.(?P<number>\d+)|-(?P<date>\d{8,10}))(?P<gz>\.gz)?$
 class _DaysAsPeriod(argparse.Action):
     """--days N: the same as --period=Nd (the spelling `inactive_users --days` uses)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         if values < 1:
             raise argparse.ArgumentError(self, f"must be 1 or more, got {values}")
         namespace.period = f"{values}d"
@@ -53,13 +58,16 @@ def add_log_arguments(parser: argparse.ArgumentParser, default_period: str) -> N
     """--period (or --days) and --log-dir, spelled the same by every log command."""
     how_far = parser.add_mutually_exclusive_group()
     how_far.add_argument(
-        "--period", default=default_period,
+        "--period",
+        default=default_period,
         help=f"how far back to read: 30d, 24h or 90m (default {default_period})",
     )
-    how_far.add_argument("--days", type=int, metavar="N", action=_DaysAsPeriod,
-                         help="the same as --period=Nd")
+    how_far.add_argument(
+        "--days", type=int, metavar="N", action=_DaysAsPeriod, help="the same as --period=Nd"
+    )
     parser.add_argument(
-        "--log-dir", default=None,
+        "--log-dir",
+        default=None,
         help="folder of the logs (default: LOG_DIR of the settings)",
     )
 
@@ -79,8 +87,9 @@ def resolve_log_dir(value: StrPath | None = None) -> Path:
     return folder
 
 
-def log_files(name: str, log_dir: StrPath | None = None,
-              since: datetime | None = None) -> list[Path]:
+def log_files(
+    name: str, log_dir: StrPath | None = None, since: datetime | None = None
+) -> list[Path]:
     """The files of one log, oldest first: rotated copies, then the current file.
 
     With `since`, files last modified before it are left out: they cannot hold a line of the
@@ -91,7 +100,7 @@ def log_files(name: str, log_dir: StrPath | None = None,
     for path in folder.glob(f"{name}*"):
         if not path.is_file():
             continue
-        suffix = path.name[len(name):]
+        suffix = path.name[len(name) :]
         if suffix:
             match = _ROTATED.match(suffix)
             if not match:
@@ -246,8 +255,12 @@ def _is_identifier(segment: str) -> bool:
     if segment.isdigit() or _UUID.match(segment) or _HEX_TOKEN.match(segment):
         return True
     # VINs, tokens and other long codes: letters and digits mixed, 10 characters or more.
-    return (len(segment) >= 10 and segment.isalnum() and any(c.isdigit() for c in segment)
-            and any(c.isalpha() for c in segment))
+    return (
+        len(segment) >= 10
+        and segment.isalnum()
+        and any(c.isdigit() for c in segment)
+        and any(c.isalpha() for c in segment)
+    )
 
 
 def normalize_path(path: str | None) -> str:
@@ -256,8 +269,9 @@ def normalize_path(path: str | None) -> str:
     /admin/accounts/customer/123/change/ -> /admin/accounts/customer/{id}/change/
     """
     path = (path or "/").split("?", 1)[0]
-    return "/".join("{id}" if segment and _is_identifier(segment) else segment
-                    for segment in path.split("/"))
+    return "/".join(
+        "{id}" if segment and _is_identifier(segment) else segment for segment in path.split("/")
+    )
 
 
 def status_class(status: Any) -> str:
@@ -295,12 +309,14 @@ def request_statistics(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for endpoint, bucket in per_endpoint.items():
         summary = latency_summary(bucket["durations"])
         summary["count"] = sum(bucket["classes"].values())
-        endpoints.append({
-            "endpoint": endpoint,
-            "status_classes": dict(sorted(bucket["classes"].items())),
-            "server_errors": bucket["classes"].get("5xx", 0),
-            **summary,
-        })
+        endpoints.append(
+            {
+                "endpoint": endpoint,
+                "status_classes": dict(sorted(bucket["classes"].items())),
+                "server_errors": bucket["classes"].get("5xx", 0),
+                **summary,
+            }
+        )
     endpoints.sort(key=lambda row: (-row["count"], row["endpoint"]))
     overall = latency_summary(durations)
     overall["count"] = sum(classes.values())
@@ -315,8 +331,10 @@ def request_statistics(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def endpoint_table(endpoints: list[dict[str, Any]]) -> list[str]:
     """Text lines of a per-endpoint latency table."""
     width = max([len(row["endpoint"]) for row in endpoints] + [8])
-    lines = [f"  {'endpoint':<{width}} {'count':>7} {'5xx':>5} {'p50 ms':>9} {'p95 ms':>9} "
-             f"{'p99 ms':>9} {'max ms':>9}"]
+    lines = [
+        f"  {'endpoint':<{width}} {'count':>7} {'5xx':>5} {'p50 ms':>9} {'p95 ms':>9} "
+        f"{'p99 ms':>9} {'max ms':>9}"
+    ]
     for row in endpoints:
         lines.append(
             f"  {row['endpoint']:<{width}} {row['count']:>7} {row['server_errors']:>5} "
@@ -349,7 +367,7 @@ def exception_place(exc_info):
         return _exception_type(lines), "?"
     match = _FRAME.match(lines[last_frame])
     place = f"{_short_file(match.group('file'))}:{match.group('line')}"
-    return _exception_type(lines[last_frame + 1:]), place
+    return _exception_type(lines[last_frame + 1 :]), place
 
 
 def _exception_type(lines: list[str]) -> str:
@@ -364,7 +382,7 @@ def _exception_type(lines: list[str]) -> str:
 def _short_file(path: str) -> str:
     base = f"{settings.BASE_DIR}/"
     if path.startswith(base):
-        return path[len(base):]
+        return path[len(base) :]
     for marker in ("/site-packages/", "/dist-packages/"):
         if marker in path:
             return path.split(marker, 1)[1]

@@ -42,6 +42,7 @@ class ProfileError(Exception):
 
 # --- a logged-in test Client -------------------------------------------------------------------
 
+
 def client_host() -> str:
     """A host name the configured ALLOWED_HOSTS accept (production allows no `testserver`)."""
     for host in settings.ALLOWED_HOSTS:
@@ -88,8 +89,14 @@ def logged_in_client(user):
 
 def _login_backend() -> str:
     """The backend a password login would record (axes' only guards logins, it loads nobody)."""
-    return next((path for path in settings.AUTHENTICATION_BACKENDS if ".axes" not in path and
-                 not path.startswith("axes.")), settings.AUTHENTICATION_BACKENDS[-1])
+    return next(
+        (
+            path
+            for path in settings.AUTHENTICATION_BACKENDS
+            if ".axes" not in path and not path.startswith("axes.")
+        ),
+        settings.AUTHENTICATION_BACKENDS[-1],
+    )
 
 
 def check_path(path: str | None) -> str:
@@ -101,19 +108,20 @@ def check_path(path: str | None) -> str:
     try:
         resolve(path.split("?", 1)[0])
     except Resolver404:
-        raise ProfileError(f"no page at {path}: check the path (e.g. /admin/ or /api/v1/cars/)")\
-            from None
+        raise ProfileError(
+            f"no page at {path}: check the path (e.g. /admin/ or /api/v1/cars/)"
+        ) from None
     return path
 
 
 # --- profiling ---------------------------------------------------------------------------------
 
+
 def outer_profiler_active() -> bool:
     return sys.getprofile() is not None
 
 
-def _run_profiled(work: Callable[[], object], repeat: int,
-                  output: str) -> tuple[list[float], bool]:
+def _run_profiled(work: Callable[[], object], repeat: int, output: str) -> tuple[list[float], bool]:
     """Run `work()` `repeat` times under cProfile (or the outer profiler); returns the seconds
     of each run and whether a profile file was written here."""
     durations = []
@@ -139,30 +147,47 @@ def _run_profiled(work: Callable[[], object], repeat: int,
 
 
 def profile_page(
-    path: str, username: str | None = None, repeat: int = 1, output: str = "profile.pstats",
-    top: int = 20
+    path: str,
+    username: str | None = None,
+    repeat: int = 1,
+    output: str = "profile.pstats",
+    top: int = 20,
 ) -> dict[str, Any]:
     path = check_path(path)
     user = find_user(username) if username or not _public(path) else None
     with logged_in_client(user) as client:
         warm = client.get(path)
         if warm.status_code >= 400:
-            raise ProfileError(f"GET {path} answered {warm.status_code} as "
-                               f"{user.username if user else 'anonymous'}: nothing profiled")
+            raise ProfileError(
+                f"GET {path} answered {warm.status_code} as "
+                f"{user.username if user else 'anonymous'}: nothing profiled"
+            )
         statuses = []
         with CaptureQueriesContext(connection) as queries:
             durations, written = _run_profiled(
-                lambda: statuses.append(client.get(path).status_code), repeat, output)
-    return _report({"kind": "page", "target": path, "user": user.username if user else None,
-                    "status": statuses[-1], "queries_per_run": len(queries) // max(repeat, 1)},
-                   durations, written, output, top)
+                lambda: statuses.append(client.get(path).status_code), repeat, output
+            )
+    return _report(
+        {
+            "kind": "page",
+            "target": path,
+            "user": user.username if user else None,
+            "status": statuses[-1],
+            "queries_per_run": len(queries) // max(repeat, 1),
+        },
+        durations,
+        written,
+        output,
+        top,
+    )
 
 
 def _public(path: str) -> bool:
     """Pages that need no login (health checks, API docs): profiled as anonymous when no --user
     is given; everything else is profiled as a logged-in user."""
-    return not (path.startswith("/admin") or path.startswith("/api/") or
-                path.startswith("/reports"))
+    return not (
+        path.startswith("/admin") or path.startswith("/api/") or path.startswith("/reports")
+    )
 
 
 def profile_command(
@@ -175,7 +200,7 @@ def profile_command(
     except ValueError as exc:
         raise ProfileError(f"--command: {exc}") from None
     if not words:
-        raise ProfileError("--command needs a command, e.g. --command \"list_users\"")
+        raise ProfileError('--command needs a command, e.g. --command "list_users"')
     name, args = words[0], words[1:]
     if name not in get_commands():
         raise ProfileError(f"unknown command {name!r}: see python manage.py help")
@@ -198,21 +223,34 @@ def profile_command(
             with contextlib.suppress(OSError):
                 os.remove(output)
         raise ProfileError(f"the profiled command failed: {failures[-1]}")
-    return _report({"kind": "command", "target": command_line, "user": None, "status": None,
-                    "queries_per_run": len(queries) // max(repeat, 1)},
-                   durations, written, output, top)
+    return _report(
+        {
+            "kind": "command",
+            "target": command_line,
+            "user": None,
+            "status": None,
+            "queries_per_run": len(queries) // max(repeat, 1),
+        },
+        durations,
+        written,
+        output,
+        top,
+    )
 
 
-def _report(report: dict[str, Any], durations: list[float], written: bool, output: str,
-            top: int) -> dict[str, Any]:
-    report.update({
-        "repeat": len(durations),
-        "seconds": [round(d, 4) for d in durations],
-        "mean_seconds": round(sum(durations) / len(durations), 4) if durations else 0,
-        "output": os.path.abspath(output) if written else None,
-        "outer_profiler": not written,
-        "top": top_functions(output, top) if written else [],
-    })
+def _report(
+    report: dict[str, Any], durations: list[float], written: bool, output: str, top: int
+) -> dict[str, Any]:
+    report.update(
+        {
+            "repeat": len(durations),
+            "seconds": [round(d, 4) for d in durations],
+            "mean_seconds": round(sum(durations) / len(durations), 4) if durations else 0,
+            "output": os.path.abspath(output) if written else None,
+            "outer_profiler": not written,
+            "top": top_functions(output, top) if written else [],
+        }
+    )
     return report
 
 
@@ -221,8 +259,16 @@ def top_functions(path, top=20):
     stats = pstats.Stats(path, stream=io.StringIO())
     rows = []
     for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
-        rows.append({"function": name, "file": _short(filename), "line": line, "calls": calls,
-                     "tottime": round(tottime, 6), "cumtime": round(cumtime, 6)})
+        rows.append(
+            {
+                "function": name,
+                "file": _short(filename),
+                "line": line,
+                "calls": calls,
+                "tottime": round(tottime, 6),
+                "cumtime": round(cumtime, 6),
+            }
+        )
     rows.sort(key=lambda row: (-row["cumtime"], -row["tottime"], row["file"], row["line"]))
     return rows[:top]
 
@@ -234,5 +280,5 @@ def _short(filename: str) -> str:
         return filename.split(marker, 1)[1]
     base = str(settings.BASE_DIR) + os.sep
     if filename.startswith(base):
-        return filename[len(base):]
+        return filename[len(base) :]
     return filename

@@ -21,13 +21,20 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
 # Hashers fit for a test run only: fast and weak.
-WEAK_HASHERS = {"MD5PasswordHasher", "UnsaltedMD5PasswordHasher", "UnsaltedSHA1PasswordHasher",
-                "SHA1PasswordHasher"}
+WEAK_HASHERS = {
+    "MD5PasswordHasher",
+    "UnsaltedMD5PasswordHasher",
+    "UnsaltedSHA1PasswordHasher",
+    "SHA1PasswordHasher",
+}
 # Beyond these, the lockout hardly slows a password guesser down.
 MAX_SANE_FAILURE_LIMIT = 10
 MIN_SANE_COOL_OFF = timedelta(minutes=5)
-AXES_BACKENDS = {"axes.backends.AxesStandaloneBackend", "axes.backends.AxesBackend",
-                 "axes.backends.AxesModelBackend"}
+AXES_BACKENDS = {
+    "axes.backends.AxesStandaloneBackend",
+    "axes.backends.AxesBackend",
+    "axes.backends.AxesModelBackend",
+}
 
 
 def cool_off() -> timedelta | None:
@@ -72,8 +79,9 @@ def check_auth_config(now: datetime | None = None, server: bool | None = None) -
     return report
 
 
-def _cookie_flag(report: Report, name: str, value: object, needed: object, why: str,
-                 server: bool) -> None:
+def _cookie_flag(
+    report: Report, name: str, value: object, needed: object, why: str, server: bool
+) -> None:
     if value == needed:
         report.ok(name, str(value))
     elif server:
@@ -86,15 +94,28 @@ def _sessions(report: Report, now: datetime, server: bool) -> None:
     report.ok("SESSION_ENGINE", settings.SESSION_ENGINE)
     age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if age > timedelta(days=1):
-        report.warn("SESSION_COOKIE_AGE",
-                    f"{human_duration(age)}: a login outlives the working day")
+        report.warn(
+            "SESSION_COOKIE_AGE", f"{human_duration(age)}: a login outlives the working day"
+        )
     else:
         report.ok("SESSION_COOKIE_AGE", human_duration(age))
     report.ok("SESSION_EXPIRE_AT_BROWSER_CLOSE", str(settings.SESSION_EXPIRE_AT_BROWSER_CLOSE))
-    _cookie_flag(report, "SESSION_COOKIE_SECURE", settings.SESSION_COOKIE_SECURE, True,
-                 "the session cookie is also sent over plain HTTP", server)
-    _cookie_flag(report, "CSRF_COOKIE_SECURE", settings.CSRF_COOKIE_SECURE, True,
-                 "the CSRF cookie is also sent over plain HTTP", server)
+    _cookie_flag(
+        report,
+        "SESSION_COOKIE_SECURE",
+        settings.SESSION_COOKIE_SECURE,
+        True,
+        "the session cookie is also sent over plain HTTP",
+        server,
+    )
+    _cookie_flag(
+        report,
+        "CSRF_COOKIE_SECURE",
+        settings.CSRF_COOKIE_SECURE,
+        True,
+        "the CSRF cookie is also sent over plain HTTP",
+        server,
+    )
     for name in ("SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_HTTPONLY"):
         value = getattr(settings, name)
         if value:
@@ -130,11 +151,15 @@ def _passwords(report, server):
     ]
     if not validators:
         (report.fail if server else report.warn)(
-            "AUTH_PASSWORD_VALIDATORS", "none: any password is accepted")
+            "AUTH_PASSWORD_VALIDATORS", "none: any password is accepted"
+        )
     else:
         report.ok("AUTH_PASSWORD_VALIDATORS", ", ".join(names))
-    lengths = [item.get("OPTIONS", {}).get("min_length", 8) for item in validators
-               if item["NAME"].endswith("MinimumLengthValidator")]
+    lengths = [
+        item.get("OPTIONS", {}).get("min_length", 8)
+        for item in validators
+        if item["NAME"].endswith("MinimumLengthValidator")
+    ]
     if lengths:
         report.ok("minimum password length", str(max(lengths)))
     elif validators:
@@ -156,7 +181,8 @@ def _lockout(report, now, server):
     report.data["authentication_backends"] = list(backends)
     if not enabled:
         (report.fail if server else report.warn)(
-            "AXES_ENABLED", "False: failed logins are never locked out")
+            "AXES_ENABLED", "False: failed logins are never locked out"
+        )
         return
     if not AXES_BACKENDS & set(backends):
         report.fail("AUTHENTICATION_BACKENDS", "no axes backend: lockouts are not enforced")
@@ -170,29 +196,39 @@ def _lockout(report, now, server):
     length = cool_off()
     limit = settings.AXES_FAILURE_LIMIT
     if limit > MAX_SANE_FAILURE_LIMIT:
-        report.warn("AXES_FAILURE_LIMIT",
-                    f"{limit} failed logins lock: a guesser gets {limit} tries per lockout")
+        report.warn(
+            "AXES_FAILURE_LIMIT",
+            f"{limit} failed logins lock: a guesser gets {limit} tries per lockout",
+        )
     else:
         report.ok("AXES_FAILURE_LIMIT", f"{limit} failed logins lock")
     if length is not None and length < MIN_SANE_COOL_OFF:
-        report.warn("AXES_COOLOFF_TIME",
-                    f"{human_duration(length)}: a guesser is back after a short pause")
+        report.warn(
+            "AXES_COOLOFF_TIME", f"{human_duration(length)}: a guesser is back after a short pause"
+        )
     else:
         report.ok("AXES_COOLOFF_TIME", human_duration(length))
     parameters = settings.AXES_LOCKOUT_PARAMETERS
-    alone = {p for p in parameters if isinstance(p, str)} if isinstance(
-        parameters, (list, tuple)) else {"username", "ip_address"}  # a callable: its own rule
+    alone = (
+        {p for p in parameters if isinstance(p, str)}
+        if isinstance(parameters, (list, tuple))
+        else {"username", "ip_address"}
+    )  # a callable: its own rule
     if not {"username", "ip_address"} <= alone:
-        report.warn("AXES_LOCKOUT_PARAMETERS",
-                    f"{parameters}: lock by username and by address each on its own, or "
-                    "password spraying (one address) or guessing from many addresses is unlimited")
+        report.warn(
+            "AXES_LOCKOUT_PARAMETERS",
+            f"{parameters}: lock by username and by address each on its own, or "
+            "password spraying (one address) or guessing from many addresses is unlimited",
+        )
     else:
         report.ok("AXES_LOCKOUT_PARAMETERS", str(parameters))
     report.ok("AXES_RESET_ON_SUCCESS", str(settings.AXES_RESET_ON_SUCCESS))
     proxies = settings.TRUSTED_PROXY_COUNT
     if server and proxies == 0:
-        report.warn("TRUSTED_PROXY_COUNT",
-                    "0 on a server: behind nginx every failure counts against nginx's address")
+        report.warn(
+            "TRUSTED_PROXY_COUNT",
+            "0 on a server: behind nginx every failure counts against nginx's address",
+        )
     else:
         report.ok("TRUSTED_PROXY_COUNT", str(proxies))
 
@@ -219,7 +255,8 @@ def _lockout(report, now, server):
     if count:
         names = ", ".join(f"{a.username or '?'} from {a.ip_address or '?'}" for a in locked[:5])
         more = f" and {count - 5} more" if count > 5 else ""
-        report.warn("locked out now",
-                    f"{count}: {names}{more} (python manage.py axes_reset_username NAME)")
+        report.warn(
+            "locked out now", f"{count}: {names}{more} (python manage.py axes_reset_username NAME)"
+        )
     else:
         report.ok("locked out now", "0")

@@ -44,8 +44,14 @@ BANDIT_STATUS = {"HIGH": FAIL, "MEDIUM": WARN, "LOW": WARN}
 _NOQA = re.compile(r"#\s*noqa:\s*([A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)")
 _REQUIREMENT_INCLUDE = re.compile(r"^\s*(?:-r|--requirement)[\s=]+(\S+)")
 # What pip-audit says on standard error when the vulnerability data cannot be reached.
-_UNREACHABLE = ("ConnectionError", "Could not connect", "Max retries", "timed out",
-                "Name or service not known", "Temporary failure in name resolution")
+_UNREACHABLE = (
+    "ConnectionError",
+    "Could not connect",
+    "Max retries",
+    "timed out",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+)
 
 
 def project_packages() -> list[Path]:
@@ -53,21 +59,28 @@ def project_packages() -> list[Path]:
     gunicorn configuration runs on the server)."""
     base = Path(settings.BASE_DIR).resolve()
     installed = {Path(p).resolve() for p in (sys.prefix, *site.getsitepackages())}
-    folders = sorted({Path(config.path).resolve() for config in apps.get_app_configs()
-                      if Path(config.path).resolve().is_relative_to(base)
-                      and not any(Path(config.path).resolve().is_relative_to(place)
-                                  for place in installed)})
-    outermost = [folder for folder in folders
-                 if not any(folder != other and folder.is_relative_to(other)
-                            for other in folders)]
+    folders = sorted(
+        {
+            Path(config.path).resolve()
+            for config in apps.get_app_configs()
+            if Path(config.path).resolve().is_relative_to(base)
+            and not any(Path(config.path).resolve().is_relative_to(place) for place in installed)
+        }
+    )
+    outermost = [
+        folder
+        for folder in folders
+        if not any(folder != other and folder.is_relative_to(other) for other in folders)
+    ]
     deploy = base / "deploy"
     return outermost + ([deploy] if deploy.is_dir() else [])
 
 
 def default_requirement_files() -> list[Path]:
     folder = Path(settings.BASE_DIR) / "requirements"
-    return [path for path in (folder / "production.txt", folder / "development.txt")
-            if path.is_file()]
+    return [
+        path for path in (folder / "production.txt", folder / "development.txt") if path.is_file()
+    ]
 
 
 def display_path(path: StrPath) -> str:
@@ -92,8 +105,9 @@ class Pins:
     missing: list = field(default_factory=list)  # files that do not exist
 
 
-def read_requirements(files: Iterable[StrPath], pins: Pins | None = None,
-                      seen: set[Path] | None = None) -> Pins:
+def read_requirements(
+    files: Iterable[StrPath], pins: Pins | None = None, seen: set[Path] | None = None
+) -> Pins:
     """The exact pins of requirement files, following `-r` includes; the first file naming a
     package is its source."""
     pins = pins or Pins()
@@ -123,8 +137,10 @@ def read_requirements(files: Iterable[StrPath], pins: Pins | None = None,
             if len(exact) != 1 or "*" in exact[0]:
                 pins.unpinned.append((line, display_path(path)))
                 continue
-            pins.pins.setdefault(canonicalize_name(requirement.name),
-                                 Pin(requirement.name, exact[0], display_path(path)))
+            pins.pins.setdefault(
+                canonicalize_name(requirement.name),
+                Pin(requirement.name, exact[0], display_path(path)),
+            )
     return pins
 
 
@@ -145,20 +161,40 @@ def tool_available(module: str) -> bool:
     return util.find_spec(module) is not None
 
 
-def run_pip_audit(pins: Collection[Pin], osv_url: str | None = None,
-                  timeout: int = 15) -> tuple[Any, str]:
+def run_pip_audit(
+    pins: Collection[Pin], osv_url: str | None = None, timeout: int = 15
+) -> tuple[Any, str]:
     """pip-audit over exact pins (no resolution, nothing installed): (JSON report or None, the
     last line of its error output)."""
     with tempfile.TemporaryDirectory(prefix="carshop-pip-audit-") as folder:
         requirements = Path(folder) / "requirements.txt"
         requirements.write_text("".join(f"{pin.name}=={pin.version}\n" for pin in pins))
-        command = [sys.executable, "-m", "pip_audit", "--requirement", str(requirements),
-                   "--no-deps", "--disable-pip", "--format", "json", "--progress-spinner", "off",
-                   "--timeout", str(timeout), "--cache-dir", str(Path(folder) / "cache")]
+        command = [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "--requirement",
+            str(requirements),
+            "--no-deps",
+            "--disable-pip",
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+            "--timeout",
+            str(timeout),
+            "--cache-dir",
+            str(Path(folder) / "cache"),
+        ]
         if osv_url:
             command += ["--vulnerability-service", "osv", "--osv-url", osv_url]
-        result = subprocess.run(command, capture_output=True, text=True, check=False,
-                                timeout=max(120, timeout * (len(pins) + 2)))
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=max(120, timeout * (len(pins) + 2)),
+        )
     try:
         return json.loads(result.stdout), ""
     except ValueError:
@@ -184,89 +220,133 @@ def audit_dependencies(
     for missing in pins.missing:
         report.fail("requirements", f"{missing} does not exist")
     for line, source in pins.unpinned:
-        report.warn("requirements", f"{line!r} in {source} is not pinned to one version, so it "
-                                    "is not audited")
+        report.warn(
+            "requirements",
+            f"{line!r} in {source} is not pinned to one version, so it is not audited",
+        )
     everything = dict(pins.pins)
     if include_installed:
         everything.update(installed_pins(pins.pins))
     names = ", ".join(display_path(file) for file in files)
-    report.data["dependencies"] = {"requirement_files": [display_path(f) for f in files],
-                                   "packages": len(everything), "vulnerable": [],
-                                   "not_audited": []}
+    report.data["dependencies"] = {
+        "requirement_files": [display_path(f) for f in files],
+        "packages": len(everything),
+        "vulnerable": [],
+        "not_audited": [],
+    }
     scope = f"{len(pins.pins)} pinned in {names}" + (
-        f" and {len(everything) - len(pins.pins)} installed" if include_installed else "")
+        f" and {len(everything) - len(pins.pins)} installed" if include_installed else ""
+    )
     if offline:
         report.ok("dependencies", f"not audited (--offline): {scope}")
         return
     # A dependency audit that could not run is an unknown result, not a pass: FAIL, so that a
     # scheduled scan without its vulnerability data is seen. --offline is the operator's choice.
     if not tool_available("pip_audit"):
-        report.fail("dependencies", "not audited: pip-audit is not installed "
-                                    "(requirements/production.txt); --offline skips this")
+        report.fail(
+            "dependencies",
+            "not audited: pip-audit is not installed "
+            "(requirements/production.txt); --offline skips this",
+        )
         return
     service = osv_url or "PyPI's vulnerability data"
     audit, error = run_pip_audit(everything.values(), osv_url=osv_url, timeout=timeout)
     if audit is None:
         if any(marker in error for marker in _UNREACHABLE):
-            report.fail("dependencies", f"not audited: {service} cannot be reached (no network?) "
-                                        f"— {error[:200]}; --offline skips this")
+            report.fail(
+                "dependencies",
+                f"not audited: {service} cannot be reached (no network?) "
+                f"— {error[:200]}; --offline skips this",
+            )
         else:
-            report.fail("dependencies", f"not audited: pip-audit failed: {error[:300]}; "
-                                        "--offline skips this")
+            report.fail(
+                "dependencies",
+                f"not audited: pip-audit failed: {error[:300]}; --offline skips this",
+            )
         return
     _audit_findings(report, audit, everything, scope, service)
 
 
-def _audit_findings(report: Report, audit: dict[str, Any], pins: Any, scope: str,
-                    service: str) -> None:
+def _audit_findings(
+    report: Report, audit: dict[str, Any], pins: Any, scope: str, service: str
+) -> None:
     vulnerable, skipped = [], []
     for dependency in audit.get("dependencies", []):
         pin = pins.get(canonicalize_name(dependency["name"]))
         source = pin.source if pin else "?"
         if "skip_reason" in dependency:
-            skipped.append({"name": dependency["name"], "source": source,
-                            "reason": dependency["skip_reason"]})
+            skipped.append(
+                {"name": dependency["name"], "source": source, "reason": dependency["skip_reason"]}
+            )
             continue
         for vuln in dependency.get("vulns", []):
-            vulnerable.append({
-                "name": pin.name if pin else dependency["name"], "version": dependency["version"],
-                "source": source,
-                "id": vuln["id"], "aliases": vuln.get("aliases", []),
-                "fix_versions": vuln.get("fix_versions", []),
-                "description": vuln.get("description", ""),
-            })
+            vulnerable.append(
+                {
+                    "name": pin.name if pin else dependency["name"],
+                    "version": dependency["version"],
+                    "source": source,
+                    "id": vuln["id"],
+                    "aliases": vuln.get("aliases", []),
+                    "fix_versions": vuln.get("fix_versions", []),
+                    "description": vuln.get("description", ""),
+                }
+            )
     data = report.data["dependencies"]
     data["vulnerable"], data["not_audited"] = vulnerable, skipped
     for item in vulnerable:
         aliases = [alias for alias in item["aliases"] if alias.startswith("CVE-")]
-        fix = (f"fixed in {', '.join(item['fix_versions'])}" if item["fix_versions"]
-               else "no fixed version yet")
-        report.fail(f"{item['name']}=={item['version']}",
-                    f"{item['id']}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {fix}; "
-                    f"{item['source']}")
+        fix = (
+            f"fixed in {', '.join(item['fix_versions'])}"
+            if item["fix_versions"]
+            else "no fixed version yet"
+        )
+        report.fail(
+            f"{item['name']}=={item['version']}",
+            f"{item['id']}{' (' + ', '.join(aliases) + ')' if aliases else ''}: {fix}; "
+            f"{item['source']}",
+        )
     audited = len(pins) - len(skipped)
     if skipped:
         names = ", ".join(item["name"] for item in skipped[:8])
         more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
         if audited:
-            report.warn("dependencies", f"{len(skipped)} of {len(pins)} not audited ({names}"
-                                        f"{more}); first reason: {skipped[0]['reason']}")
+            report.warn(
+                "dependencies",
+                f"{len(skipped)} of {len(pins)} not audited ({names}"
+                f"{more}); first reason: {skipped[0]['reason']}",
+            )
         else:
-            report.fail("dependencies", f"not audited: none of {len(pins)} packages, {service} "
-                                        f"had no data for them ({names}{more}); first reason: "
-                                        f"{skipped[0]['reason']}; --offline skips this")
+            report.fail(
+                "dependencies",
+                f"not audited: none of {len(pins)} packages, {service} "
+                f"had no data for them ({names}{more}); first reason: "
+                f"{skipped[0]['reason']}; --offline skips this",
+            )
     if audited and not vulnerable:
-        report.ok("dependencies",
-                  f"no known vulnerability in {service}: {audited} audited of {scope}")
+        report.ok(
+            "dependencies", f"no known vulnerability in {service}: {audited} audited of {scope}"
+        )
 
 
 def run_bandit(paths: Iterable[Path]) -> tuple[Any, str]:
     """bandit over `paths` as JSON (its exit code says only whether it found something)."""
-    command = [sys.executable, "-m", "bandit", "--recursive", *map(str, paths), "--format",
-               "json", "--quiet", "--exclude", ",".join(SCAN_EXCLUDES),
-               "--skip", ",".join(BANDIT_SKIPS)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600,
-                            cwd=settings.BASE_DIR)
+    command = [
+        sys.executable,
+        "-m",
+        "bandit",
+        "--recursive",
+        *map(str, paths),
+        "--format",
+        "json",
+        "--quiet",
+        "--exclude",
+        ",".join(SCAN_EXCLUDES),
+        "--skip",
+        ",".join(BANDIT_SKIPS),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=600, cwd=settings.BASE_DIR
+    )
     try:
         return json.loads(result.stdout), ""
     except ValueError:
@@ -284,13 +364,21 @@ def ruff_reviewed_rules(
         return set(), []
     lint = tomllib.loads(path.read_text()).get("tool", {}).get("ruff", {}).get("lint", {})
     everywhere = {code for code in lint.get("ignore", []) if code.startswith("S")}
-    per_file = [(pattern, {code for code in codes if code.startswith("S")})
-                for pattern, codes in lint.get("per-file-ignores", {}).items()]
+    per_file = [
+        (pattern, {code for code in codes if code.startswith("S")})
+        for pattern, codes in lint.get("per-file-ignores", {}).items()
+    ]
     return everywhere, [(pattern, codes) for pattern, codes in per_file if codes]
 
 
-def _reviewed(issue: dict[str, Any], rule: str, relative: str, everywhere: Collection[str],
-              per_file: list[tuple[str, Any]], lines_of: Callable[[str], list[str]]) -> str:
+def _reviewed(
+    issue: dict[str, Any],
+    rule: str,
+    relative: str,
+    everywhere: Collection[str],
+    per_file: list[tuple[str, Any]],
+    lines_of: Callable[[str], list[str]],
+) -> str:
     if rule in everywhere:
         return "pyproject.toml ruff ignore"
     for pattern, codes in per_file:
@@ -313,8 +401,11 @@ def scan_code(report: Report, paths=None, pyproject=None) -> None:
     for path in missing:
         report.fail("code", f"{path} does not exist")
     paths = [path for path in paths if path.exists()]
-    report.data["code"] = {"paths": [display_path(path) for path in paths], "issues": [],
-                           "reviewed": []}
+    report.data["code"] = {
+        "paths": [display_path(path) for path in paths],
+        "issues": [],
+        "reviewed": [],
+    }
     if not paths:
         return
     if not tool_available("bandit"):
@@ -339,10 +430,16 @@ def scan_code(report: Report, paths=None, pyproject=None) -> None:
     for issue in result.get("results", []):
         rule = "S" + issue["test_id"][1:]
         relative = display_path(Path(settings.BASE_DIR, issue["filename"]))
-        item = {"rule": issue["test_id"], "name": issue["test_name"],
-                "severity": issue["issue_severity"], "confidence": issue["issue_confidence"],
-                "file": relative, "line": issue["line_number"], "text": issue["issue_text"],
-                "more_info": issue.get("more_info", "")}
+        item = {
+            "rule": issue["test_id"],
+            "name": issue["test_name"],
+            "severity": issue["issue_severity"],
+            "confidence": issue["issue_confidence"],
+            "file": relative,
+            "line": issue["line_number"],
+            "text": issue["issue_text"],
+            "more_info": issue.get("more_info", ""),
+        }
         why = _reviewed(issue, rule, relative, everywhere, per_file, lines_of)
         if why:
             reviewed.append({**item, "reviewed": why})
@@ -351,33 +448,45 @@ def scan_code(report: Report, paths=None, pyproject=None) -> None:
     issues.sort(key=lambda item: (-_SEVERITY_RANK[item["severity"]], item["file"], item["line"]))
     report.data["code"].update(issues=issues, reviewed=reviewed)
     for item in issues:
-        report.add(BANDIT_STATUS.get(item["severity"], WARN),
-                   f"{item['rule']} {item['file']}:{item['line']}",
-                   f"{item['severity']}: {item['text']} ({item['name']})")
+        report.add(
+            BANDIT_STATUS.get(item["severity"], WARN),
+            f"{item['rule']} {item['file']}:{item['line']}",
+            f"{item['severity']}: {item['text']} ({item['name']})",
+        )
     for error_item in result.get("errors", []):
-        report.warn("code", f"{display_path(error_item.get('filename', '?'))} not scanned: "
-                            f"{first_line(error_item.get('reason', 'error'))}")
+        report.warn(
+            "code",
+            f"{display_path(error_item.get('filename', '?'))} not scanned: "
+            f"{first_line(error_item.get('reason', 'error'))}",
+        )
     totals = result.get("metrics", {}).get("_totals", {})
     files = len([name for name in result.get("metrics", {}) if name != "_totals"])
-    counts = {level: sum(1 for item in issues if item["severity"] == level)
-              for level in ("HIGH", "MEDIUM", "LOW")}
-    summary = (f"{files} files, {totals.get('loc', 0)} lines: "
-               f"{counts['HIGH']} high, {counts['MEDIUM']} medium, {counts['LOW']} low; "
-               f"{len(reviewed)} reviewed (ruff noqa / per-file-ignores), "
-               f"{totals.get('nosec', 0) + totals.get('skipped_tests', 0)} # nosec")
+    counts = {
+        level: sum(1 for item in issues if item["severity"] == level)
+        for level in ("HIGH", "MEDIUM", "LOW")
+    }
+    summary = (
+        f"{files} files, {totals.get('loc', 0)} lines: "
+        f"{counts['HIGH']} high, {counts['MEDIUM']} medium, {counts['LOW']} low; "
+        f"{len(reviewed)} reviewed (ruff noqa / per-file-ignores), "
+        f"{totals.get('nosec', 0) + totals.get('skipped_tests', 0)} # nosec"
+    )
     report.add(WARN if issues else OK, "code", summary)
 
 
 _SEVERITY_RANK = {"HIGH": 3, "MEDIUM": 2, "LOW": 1, "UNDEFINED": 0}
 
 
-def scan_security(*, paths: Iterable[StrPath] | None = None,
-                  requirement_files: Iterable[StrPath] | None = None, offline: bool = False,
-                  osv_url: str | None = None,
-                  timeout: int = 15) -> Report:
+def scan_security(
+    *,
+    paths: Iterable[StrPath] | None = None,
+    requirement_files: Iterable[StrPath] | None = None,
+    offline: bool = False,
+    osv_url: str | None = None,
+    timeout: int = 15,
+) -> Report:
     """security_scan: known-vulnerable dependencies, then insecure patterns in the code."""
     report = Report("security scan")
-    audit_dependencies(report, requirement_files, offline=offline, osv_url=osv_url,
-                       timeout=timeout)
+    audit_dependencies(report, requirement_files, offline=offline, osv_url=osv_url, timeout=timeout)
     scan_code(report, paths)
     return report

@@ -50,8 +50,12 @@ SUPERUSER_DORMANT_DAYS = 90
 KEY_NEVER_USED_DAYS = 30
 KEY_DORMANT_DAYS = 90
 # Authentication findings that describe rather than judge; the security report leaves them out.
-AUTH_DESCRIPTIVE = {"SESSION_ENGINE", "SESSION_EXPIRE_AT_BROWSER_CLOSE", "sessions",
-                    "AXES_RESET_ON_SUCCESS"}
+AUTH_DESCRIPTIVE = {
+    "SESSION_ENGINE",
+    "SESSION_EXPIRE_AT_BROWSER_CLOSE",
+    "sessions",
+    "AXES_RESET_ON_SUCCESS",
+}
 
 
 def check_security(now: datetime | None = None) -> Report:
@@ -60,8 +64,10 @@ def check_security(now: datetime | None = None) -> Report:
     now = now or timezone.now()
     report = Report("security")
     server = on_server()
-    report.ok("DJANGO_ENV", settings.DJANGO_ENV if server
-              else f"{settings.DJANGO_ENV} (judged as a server would be)")
+    report.ok(
+        "DJANGO_ENV",
+        settings.DJANGO_ENV if server else f"{settings.DJANGO_ENV} (judged as a server would be)",
+    )
     secret_key_and_debug(report, server=True)
     _secret_key_fallbacks(report)
     _allowed_hosts(report)
@@ -84,9 +90,11 @@ def _secret_key_fallbacks(report: Report) -> None:
     fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
     weak = [index for index, key in enumerate(fallbacks, start=1) if weak_secret_key(key)]
     if weak:
-        report.fail("SECRET_KEY_FALLBACKS",
-                    f"key {', '.join(map(str, weak))} of {len(fallbacks)} is weak or published: "
-                    "what it signed is still accepted")
+        report.fail(
+            "SECRET_KEY_FALLBACKS",
+            f"key {', '.join(map(str, weak))} of {len(fallbacks)} is weak or published: "
+            "what it signed is still accepted",
+        )
     elif fallbacks:
         report.ok("SECRET_KEY_FALLBACKS", f"{len(fallbacks)} old keys, none weak")
 
@@ -103,19 +111,27 @@ def _https(report: Report) -> None:
     if settings.SECURE_SSL_REDIRECT:
         report.ok("SECURE_SSL_REDIRECT", "True")
     else:
-        report.warn("SECURE_SSL_REDIRECT",
-                    "False: plain HTTP is served unless nginx redirects it (it does in deploy/)")
+        report.warn(
+            "SECURE_SSL_REDIRECT",
+            "False: plain HTTP is served unless nginx redirects it (it does in deploy/)",
+        )
     seconds = settings.SECURE_HSTS_SECONDS
     if not seconds:
-        report.warn("SECURE_HSTS_SECONDS",
-                    "0: browsers may be sent to plain HTTP by anyone on the network")
+        report.warn(
+            "SECURE_HSTS_SECONDS", "0: browsers may be sent to plain HTTP by anyone on the network"
+        )
     elif seconds < HSTS_MIN_SECONDS:
         report.warn("SECURE_HSTS_SECONDS", f"{seconds}: less than a year")
     else:
-        extras = [name for name in ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
-                  if getattr(settings, name)]
-        report.ok("SECURE_HSTS_SECONDS", f"{seconds // 86400} days"
-                  + (f" ({', '.join(extras)})" if extras else ""))
+        extras = [
+            name
+            for name in ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+            if getattr(settings, name)
+        ]
+        report.ok(
+            "SECURE_HSTS_SECONDS",
+            f"{seconds // 86400} days" + (f" ({', '.join(extras)})" if extras else ""),
+        )
 
 
 def _proxies(report: Report) -> None:
@@ -124,40 +140,62 @@ def _proxies(report: Report) -> None:
     proxies = settings.TRUSTED_PROXY_COUNT
     ssl_header = settings.SECURE_PROXY_SSL_HEADER
     if proxies and not ssl_header:
-        report.warn("TRUSTED_PROXY_COUNT",
-                    f"{proxies} proxies, but SECURE_PROXY_SSL_HEADER is unset: Django takes every "
-                    "request for plain HTTP and SECURE_SSL_REDIRECT loops")
+        report.warn(
+            "TRUSTED_PROXY_COUNT",
+            f"{proxies} proxies, but SECURE_PROXY_SSL_HEADER is unset: Django takes every "
+            "request for plain HTTP and SECURE_SSL_REDIRECT loops",
+        )
     elif ssl_header and not proxies:
-        report.warn("TRUSTED_PROXY_COUNT",
-                    "0, but SECURE_PROXY_SSL_HEADER trusts a proxy: behind nginx set 1, or every "
-                    "failed login counts against nginx's address and locks everyone out")
+        report.warn(
+            "TRUSTED_PROXY_COUNT",
+            "0, but SECURE_PROXY_SSL_HEADER trusts a proxy: behind nginx set 1, or every "
+            "failed login counts against nginx's address and locks everyone out",
+        )
     elif proxies > 2:
-        report.warn("TRUSTED_PROXY_COUNT",
-                    f"{proxies}: more proxies than a load balancer and nginx; a client could "
-                    "choose its own address")
+        report.warn(
+            "TRUSTED_PROXY_COUNT",
+            f"{proxies}: more proxies than a load balancer and nginx; a client could "
+            "choose its own address",
+        )
     else:
-        report.ok("TRUSTED_PROXY_COUNT",
-                  f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""))
+        report.ok(
+            "TRUSTED_PROXY_COUNT",
+            f"{proxies}" + (" (SECURE_PROXY_SSL_HEADER set)" if ssl_header else ""),
+        )
 
 
 def _superusers(report: Report, now: datetime) -> None:
     cutoff = now - timedelta(days=SUPERUSER_DORMANT_DAYS)
-    superusers = (get_user_model()._default_manager
-                  .filter(is_superuser=True, is_active=True)
-                  .exclude(username=SYSTEM_USERNAME).order_by("username"))
-    dormant = [user.username for user in superusers.filter(
-        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))]
+    superusers = (
+        get_user_model()
+        ._default_manager.filter(is_superuser=True, is_active=True)
+        .exclude(username=SYSTEM_USERNAME)
+        .order_by("username")
+    )
+    dormant = [
+        user.username
+        for user in superusers.filter(
+            Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+        )
+    ]
     count = superusers.count()
     report.data["superusers"] = {"active": count, "dormant": dormant}
     if dormant:
-        names = ", ".join(dormant[:10]) + (f" and {len(dormant) - 10} more" if len(dormant) > 10
-                                           else "")
-        report.warn("superusers",
-                    f"{len(dormant)} of {count} not logged in for {SUPERUSER_DORMANT_DAYS} days: "
-                    f"{names} (python manage.py disable_users, or remove the superuser flag)")
+        names = ", ".join(dormant[:10]) + (
+            f" and {len(dormant) - 10} more" if len(dormant) > 10 else ""
+        )
+        report.warn(
+            "superusers",
+            f"{len(dormant)} of {count} not logged in for {SUPERUSER_DORMANT_DAYS} days: "
+            f"{names} (python manage.py disable_users, or remove the superuser flag)",
+        )
     else:
-        report.ok("superusers", f"{count} active, each logged in within "
-                                f"{SUPERUSER_DORMANT_DAYS} days" if count else "none active")
+        report.ok(
+            "superusers",
+            f"{count} active, each logged in within {SUPERUSER_DORMANT_DAYS} days"
+            if count
+            else "none active",
+        )
 
 
 def _key_label(key: PartnerKey) -> str:
@@ -169,15 +207,23 @@ def _partner_keys(report: Report, now: datetime) -> None:
 
     keys = PartnerKey.objects.select_related("partner")
     # Used after it expired or was revoked: the API let a dead key in.
-    used_dead = list(keys.filter(
-        Q(expires_at__isnull=False, last_used_at__gt=F("expires_at"))
-        | Q(revoked_at__isnull=False, last_used_at__gt=F("revoked_at"))).order_by("prefix"))
+    used_dead = list(
+        keys.filter(
+            Q(expires_at__isnull=False, last_used_at__gt=F("expires_at"))
+            | Q(revoked_at__isnull=False, last_used_at__gt=F("revoked_at"))
+        ).order_by("prefix")
+    )
     usable = keys.usable(now)
-    never_used = list(usable.filter(last_used_at__isnull=True,
-                                    created_at__lt=now - timedelta(days=KEY_NEVER_USED_DAYS))
-                      .order_by("partner__slug", "prefix"))
-    dormant = list(usable.filter(last_used_at__lt=now - timedelta(days=KEY_DORMANT_DAYS))
-                   .order_by("partner__slug", "prefix"))
+    never_used = list(
+        usable.filter(
+            last_used_at__isnull=True, created_at__lt=now - timedelta(days=KEY_NEVER_USED_DAYS)
+        ).order_by("partner__slug", "prefix")
+    )
+    dormant = list(
+        usable.filter(last_used_at__lt=now - timedelta(days=KEY_DORMANT_DAYS)).order_by(
+            "partner__slug", "prefix"
+        )
+    )
     expired = keys.filter(revoked_at__isnull=True, expires_at__lte=now).count()
     inactive_partner = keys.filter(revoked_at__isnull=True, partner__is_active=False).count()
     report.data["api_keys"] = {
@@ -189,24 +235,28 @@ def _partner_keys(report: Report, now: datetime) -> None:
         "of_inactive_partners": inactive_partner,
     }
     if used_dead:
-        report.fail("API keys used after their end",
-                    f"{', '.join(map(_key_label, used_dead))}: the API accepted a key after it "
-                    "expired or was revoked")
+        report.fail(
+            "API keys used after their end",
+            f"{', '.join(map(_key_label, used_dead))}: the API accepted a key after it "
+            "expired or was revoked",
+        )
     if never_used:
         partners = sorted({key.partner.slug for key in never_used})
-        report.warn("API keys never used",
-                    f"{len(never_used)} issued over {KEY_NEVER_USED_DAYS} days ago "
-                    f"({', '.join(map(_key_label, never_used[:10]))}), partners "
-                    f"{', '.join(partners)}: revoke the keys nobody needs")
+        report.warn(
+            "API keys never used",
+            f"{len(never_used)} issued over {KEY_NEVER_USED_DAYS} days ago "
+            f"({', '.join(map(_key_label, never_used[:10]))}), partners "
+            f"{', '.join(partners)}: revoke the keys nobody needs",
+        )
     if dormant:
-        report.warn("API keys unused",
-                    f"{len(dormant)} not used for {KEY_DORMANT_DAYS} days "
-                    f"({', '.join(map(_key_label, dormant[:10]))}): revoke them if the "
-                    "integration ended")
+        report.warn(
+            "API keys unused",
+            f"{len(dormant)} not used for {KEY_DORMANT_DAYS} days "
+            f"({', '.join(map(_key_label, dormant[:10]))}): revoke them if the "
+            "integration ended",
+        )
     ended = [f"{expired} expired"] if expired else []
     if inactive_partner:
         ended.append(f"{inactive_partner} of inactive partners")
     note = f"; not revoked but refused: {', '.join(ended)}" if ended else ""
     report.ok("API keys", f"{report.data['api_keys']['usable']} usable{note}")
-
-

@@ -1,5 +1,4 @@
-"""The anonymization of a test environment's copy: personal data replaced, deterministically.
-"""
+"""The anonymization of a test environment's copy: personal data replaced, deterministically."""
 
 from __future__ import annotations
 
@@ -23,27 +22,94 @@ CHUNK = 1000
 ANONYMIZED = "[anonymized]"
 
 
-
-
-
-
 # --- anonymization -----------------------------------------------------------------------------
 
 FIRST_NAMES = (
-    "Avery", "Blake", "Rowan", "Dana", "Eden", "Finley", "Gray", "Harper", "Indy", "Jules",
-    "Kai", "Logan", "Emery", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Sage", "Tatum",
-    "Uma", "Val", "Wren", "Xan", "Yael", "Zion", "Arden", "Bellamy", "Corin", "Darcy",
+    "Avery",
+    "Blake",
+    "Rowan",
+    "Dana",
+    "Eden",
+    "Finley",
+    "Gray",
+    "Harper",
+    "Indy",
+    "Jules",
+    "Kai",
+    "Logan",
+    "Emery",
+    "Noel",
+    "Oakley",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Sage",
+    "Tatum",
+    "Uma",
+    "Val",
+    "Wren",
+    "Xan",
+    "Yael",
+    "Zion",
+    "Arden",
+    "Bellamy",
+    "Corin",
+    "Darcy",
 )
 LAST_NAMES = (
-    "Ashdown", "Birchley", "Coldwell", "Dunmore", "Elmsworth", "Fairhaven", "Glenrock",
-    "Hollowell", "Ivybridge", "Juniper", "Kestrel", "Larkspur", "Marlow", "Northcott",
-    "Oakhurst", "Pemberly", "Quarry", "Rowntree", "Stonefield", "Thornbury", "Underhill",
-    "Vale", "Westbrook", "Yarrow", "Ashgrove", "Brambleby", "Cresswell", "Dovecote",
+    "Ashdown",
+    "Birchley",
+    "Coldwell",
+    "Dunmore",
+    "Elmsworth",
+    "Fairhaven",
+    "Glenrock",
+    "Hollowell",
+    "Ivybridge",
+    "Juniper",
+    "Kestrel",
+    "Larkspur",
+    "Marlow",
+    "Northcott",
+    "Oakhurst",
+    "Pemberly",
+    "Quarry",
+    "Rowntree",
+    "Stonefield",
+    "Thornbury",
+    "Underhill",
+    "Vale",
+    "Westbrook",
+    "Yarrow",
+    "Ashgrove",
+    "Brambleby",
+    "Cresswell",
+    "Dovecote",
 )
-STREETS = ("Maple Avenue", "Station Road", "Mill Lane", "Orchard Way", "Church Street",
-           "Harbour View", "Kings Road", "Meadow Close", "Elm Grove", "Bridge Street")
-COMPANY_WORDS = ("Northwind", "Bluefield", "Redstone", "Silverline", "Greenway", "Ironbridge",
-                 "Clearwater", "Highmoor", "Lakeside", "Summit")
+STREETS = (
+    "Maple Avenue",
+    "Station Road",
+    "Mill Lane",
+    "Orchard Way",
+    "Church Street",
+    "Harbour View",
+    "Kings Road",
+    "Meadow Close",
+    "Elm Grove",
+    "Bridge Street",
+)
+COMPANY_WORDS = (
+    "Northwind",
+    "Bluefield",
+    "Redstone",
+    "Silverline",
+    "Greenway",
+    "Ironbridge",
+    "Clearwater",
+    "Highmoor",
+    "Lakeside",
+    "Summit",
+)
 COMPANY_KINDS = ("Logistics", "Services", "Transport", "Holdings", "Fleet", "Trading")
 PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 LEAD_MESSAGE = "Is this car still available? (message replaced in the test environment)"
@@ -87,8 +153,8 @@ class Anonymizer:
         self.alias = alias
         self.seed = seed
         self.progress = progress
-        self.values: dict[Any, Any] = {}   # whole original value -> replacement
-        self.words: dict[Any, Any] = {}    # original word (name, email, plate) -> replacement
+        self.values: dict[Any, Any] = {}  # whole original value -> replacement
+        self.words: dict[Any, Any] = {}  # original word (name, email, plate) -> replacement
         self.literals: dict[Any, Any] = {}  # substrings replaced anywhere (webhook URLs)
         self.customer_names: dict[Any, Any] = {}
         self.counts: dict[Any, Any] = {}
@@ -100,8 +166,9 @@ class Anonymizer:
 
         tables = {m._meta.label_lower: m for m in apps.get_models()}
         counts = {}
-        for label in sorted(set(PERSONAL_FIELDS) | {"auditlog.logentry", "repairs.invoice",
-                                                     "sessions.session"}):
+        for label in sorted(
+            set(PERSONAL_FIELDS) | {"auditlog.logentry", "repairs.invoice", "sessions.session"}
+        ):
             if label in tables:
                 counts[tables[label]._meta.db_table] = tables[label]._base_manager.count()
         return counts
@@ -125,8 +192,14 @@ class Anonymizer:
             if "@" in old:  # emails are written in any case
                 self.words.setdefault(old.lower(), new.lower())
 
-    def rewrite(self, label: str, fields: Sequence[str], change: Callable[[Any], bool],
-                queryset: QuerySet[Any] | None = None, read: Sequence[str] = ()) -> int:
+    def rewrite(
+        self,
+        label: str,
+        fields: Sequence[str],
+        change: Callable[[Any], bool],
+        queryset: QuerySet[Any] | None = None,
+        read: Sequence[str] = (),
+    ) -> int:
         """Run `change(row)` on every row (in id order, CHUNK at a time); rows for which it
         returns True have `fields` saved (bulk_update: no signals, no audit entries). `read`:
         more fields `change` reads."""
@@ -143,8 +216,9 @@ class Anonymizer:
             last = rows[-1].pk
             dirty = [row for row in rows if change(row)]
             if dirty:
-                model._base_manager.using(self.alias).bulk_update(dirty, list(fields),
-                                                                  batch_size=500)
+                model._base_manager.using(self.alias).bulk_update(
+                    dirty, list(fields), batch_size=500
+                )
                 changed += len(dirty)
         self.counts[model._meta.db_table] = changed
         if self.progress:
@@ -233,8 +307,12 @@ class Anonymizer:
             self.customer_names[c.pk] = c.display_name
             return any(getattr(c, f) != v for f, v in old.items())
 
-        self.rewrite("accounts.Customer", sorted(PERSONAL_FIELDS["accounts.customer"]), change,
-                     read=("kind",))
+        self.rewrite(
+            "accounts.Customer",
+            sorted(PERSONAL_FIELDS["accounts.customer"]),
+            change,
+            read=("kind",),
+        )
 
     def users(self) -> None:
         from carshop.audit import SYSTEM_USERNAME
@@ -268,8 +346,12 @@ class Anonymizer:
             u.password = self.unusable_password(u.pk)
             return old != (u.first_name, u.last_name, u.email, u.phone, u.password)
 
-        self.rewrite("accounts.User", ("first_name", "last_name", "email", "phone", "password"),
-                     change, read=("username",))
+        self.rewrite(
+            "accounts.User",
+            ("first_name", "last_name", "email", "phone", "password"),
+            change,
+            read=("username",),
+        )
 
     def unusable_password(self, pk: Any) -> str:
         # "!" makes it unusable (Django's own mark); the rest is fixed so copies compare equal.
@@ -296,8 +378,9 @@ class Anonymizer:
             p.notes = ""
             return old != (p.contact_name, p.contact_email, p.contact_phone, p.notes)
 
-        self.rewrite("accounts.Partner", ("contact_name", "contact_email", "contact_phone",
-                                          "notes"), change)
+        self.rewrite(
+            "accounts.Partner", ("contact_name", "contact_email", "contact_phone", "notes"), change
+        )
         now = timezone.now()
 
         def revoke(key: Any) -> bool:
@@ -322,14 +405,21 @@ class Anonymizer:
             if not v.plate:
                 return False
             r = self.rng("plate", v.pk)
-            new = ("".join(r.choice(PLATE_LETTERS) for _ in range(3)) + "-"
-                   + f"{r.randint(0, 9999):04d}")
+            new = (
+                "".join(r.choice(PLATE_LETTERS) for _ in range(3))
+                + "-"
+                + f"{r.randint(0, 9999):04d}"
+            )
             self.remember(v.plate, new, word=True)
             v.plate = new
             return True
 
-        self.rewrite("inventory.Vehicle", ("plate",), change,
-                     self.model("inventory.Vehicle")._base_manager.exclude(plate=""))
+        self.rewrite(
+            "inventory.Vehicle",
+            ("plate",),
+            change,
+            self.model("inventory.Vehicle")._base_manager.exclude(plate=""),
+        )
 
     def leads(self) -> None:
         def change(lead: Any) -> bool:
@@ -342,8 +432,11 @@ class Anonymizer:
 
     def jobs(self) -> None:
         model = self.model("repairs.Job")
-        customers = dict(model._base_manager.using(self.alias).exclude(authorized_by="")
-                         .values_list("pk", "repair_order__customer_id"))
+        customers = dict(
+            model._base_manager.using(self.alias)
+            .exclude(authorized_by="")
+            .values_list("pk", "repair_order__customer_id")
+        )
 
         def change(job: Any) -> bool:
             # The customer's name as given on the phone: the copy's name of the order's customer.
@@ -352,8 +445,9 @@ class Anonymizer:
             job.authorized_by = new
             return True
 
-        self.rewrite("repairs.Job", ("authorized_by",), change,
-                     model._base_manager.exclude(authorized_by=""))
+        self.rewrite(
+            "repairs.Job", ("authorized_by",), change, model._base_manager.exclude(authorized_by="")
+        )
 
     def stock_units(self) -> None:
         model = self.model("inventory.StockUnit")
@@ -368,11 +462,17 @@ class Anonymizer:
                 unit.acquired_from = self.scrub_text(unit.acquired_from)
             return old != unit.acquired_from
 
-        self.rewrite("inventory.StockUnit", ("acquired_from",), change,
-                     model._base_manager.exclude(acquired_from=""), read=("source",))
+        self.rewrite(
+            "inventory.StockUnit",
+            ("acquired_from",),
+            change,
+            model._base_manager.exclude(acquired_from=""),
+            read=("source",),
+        )
 
     def free_text(self) -> None:
         for label, fields in FREE_TEXT:
+
             def change(row: Any, fields: Sequence[str] = fields) -> bool:
                 changed = False
                 for field in fields:
@@ -388,8 +488,13 @@ class Anonymizer:
     def invoices(self) -> None:
         from repairs.documents import customer_details
 
-        customers = {c.pk: c for c in self.model("accounts.Customer")._base_manager
-                     .using(self.alias).filter(invoices__isnull=False).distinct()}
+        customers = {
+            c.pk: c
+            for c in self.model("accounts.Customer")
+            ._base_manager.using(self.alias)
+            .filter(invoices__isnull=False)
+            .distinct()
+        }
 
         def change(invoice: Any) -> bool:
             old = json.dumps(invoice.snapshot, sort_keys=True)
@@ -413,26 +518,35 @@ class Anonymizer:
     def audit_log(self) -> None:
         from django.contrib.contenttypes.models import ContentType
 
-        labels = {ct.pk: f"{ct.app_label}.{ct.model}" for ct in
-                  ContentType.objects.db_manager(self.alias).all()}
+        labels = {
+            ct.pk: f"{ct.app_label}.{ct.model}"
+            for ct in ContentType.objects.db_manager(self.alias).all()
+        }
         user_model = self.model("accounts.User")
         emails = dict(user_model._base_manager.using(self.alias).values_list("pk", "email"))
         existing = {}
         for label in PERSON_MODELS:
             model = self.model(label)
-            existing[label] = {str(pk) for pk in model._base_manager.using(self.alias)
-                               .values_list("pk", flat=True)}
-        verbose = {label: self.model(label)._meta.verbose_name.capitalize()
-                   for label in PERSON_MODELS}
+            existing[label] = {
+                str(pk) for pk in model._base_manager.using(self.alias).values_list("pk", flat=True)
+            }
+        verbose = {
+            label: self.model(label)._meta.verbose_name.capitalize() for label in PERSON_MODELS
+        }
 
         def change(entry: Any) -> bool:
             label = labels.get(entry.content_type_id, "")
             personal = PERSONAL_FIELDS.get(label, set())
             gone = label in existing and entry.object_pk not in existing[label]
-            old = (entry.object_repr, json.dumps(entry.changes, sort_keys=True),
-                   entry.changes_text, json.dumps(entry.serialized_data, sort_keys=True),
-                   json.dumps(entry.additional_data, sort_keys=True), entry.remote_addr,
-                   entry.actor_email)
+            old = (
+                entry.object_repr,
+                json.dumps(entry.changes, sort_keys=True),
+                entry.changes_text,
+                json.dumps(entry.serialized_data, sort_keys=True),
+                json.dumps(entry.additional_data, sort_keys=True),
+                entry.remote_addr,
+                entry.actor_email,
+            )
             if gone:
                 entry.object_repr = f"{verbose[label]} #{entry.object_pk}"
             else:
@@ -443,16 +557,30 @@ class Anonymizer:
             entry.additional_data = self.scrub_json(entry.additional_data)
             entry.remote_addr = None
             entry.actor_email = emails.get(entry.actor_id) or None
-            return old != (entry.object_repr, json.dumps(entry.changes, sort_keys=True),
-                           entry.changes_text, json.dumps(entry.serialized_data,
-                                                          sort_keys=True),
-                           json.dumps(entry.additional_data, sort_keys=True),
-                           entry.remote_addr, entry.actor_email)
+            return old != (
+                entry.object_repr,
+                json.dumps(entry.changes, sort_keys=True),
+                entry.changes_text,
+                json.dumps(entry.serialized_data, sort_keys=True),
+                json.dumps(entry.additional_data, sort_keys=True),
+                entry.remote_addr,
+                entry.actor_email,
+            )
 
-        self.rewrite("auditlog.LogEntry", ("object_repr", "changes", "changes_text",
-                                           "serialized_data", "additional_data", "remote_addr",
-                                           "actor_email"), change,
-                     read=("content_type", "object_pk", "actor"))
+        self.rewrite(
+            "auditlog.LogEntry",
+            (
+                "object_repr",
+                "changes",
+                "changes_text",
+                "serialized_data",
+                "additional_data",
+                "remote_addr",
+                "actor_email",
+            ),
+            change,
+            read=("content_type", "object_pk", "actor"),
+        )
 
     def scrub_changes(self, changes: Any, personal: Collection[str]) -> Any:
         if not isinstance(changes, dict):
@@ -471,8 +599,10 @@ class Anonymizer:
         data = self.scrub_json(data)
         fields = data.get("fields")
         if isinstance(fields, dict):
-            data["fields"] = {k: (ANONYMIZED if k in personal and v not in (None, "") else v)
-                              for k, v in fields.items()}
+            data["fields"] = {
+                k: (ANONYMIZED if k in personal and v not in (None, "") else v)
+                for k, v in fields.items()
+            }
         return data
 
     def admin_log(self) -> None:
@@ -486,8 +616,13 @@ class Anonymizer:
     def sessions_and_logins(self) -> None:
         from django.apps import apps
 
-        for label in ("sessions.Session", "axes.AccessAttempt", "axes.AccessLog",
-                      "axes.AccessFailureLog", "axes.AccessAttemptExpiration"):
+        for label in (
+            "sessions.Session",
+            "axes.AccessAttempt",
+            "axes.AccessLog",
+            "axes.AccessFailureLog",
+            "axes.AccessAttemptExpiration",
+        ):
             try:
                 model = apps.get_model(label)
             except LookupError:
@@ -510,5 +645,3 @@ def _blank_values(value: Any) -> Any:
 def fake_phone(r: Random) -> str:
     # 555-01xx: the numbers reserved for fiction in North America; never someone's phone.
     return f"+1 {r.randint(201, 989)} 555-01{r.randint(0, 99):02d}"
-
-

@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 
 def _copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
     return value
 
 
@@ -68,8 +72,9 @@ class Table:
     NULL. So a column added by a later migration does not break the generator.
     """
 
-    def __init__(self, model: type[Model], fields: Sequence[str], *,
-                 stamp: str | None = None) -> None:
+    def __init__(
+        self, model: type[Model], fields: Sequence[str], *, stamp: str | None = None
+    ) -> None:
         self.model = model
         meta = model._meta
         self.fields: list[Any] = [meta.get_field(name) for name in fields]
@@ -97,8 +102,7 @@ class Table:
         if not self.extra:
             return rows
         fill = [(kind == "stamp", value) for _field, kind, value in self.extra]
-        return [(*row, *[row[value] if stamp else value for stamp, value in fill])
-                for row in rows]
+        return [(*row, *[row[value] if stamp else value for stamp, value in fill]) for row in rows]
 
     @property
     def db_table(self) -> str:
@@ -143,8 +147,9 @@ class BulkWriter:
             self.connection.ensure_connection()
             cursor = self.connection.connection.cursor()
             self._queue = queue.Queue(maxsize=3)
-            self._thread = threading.Thread(target=self._copier, args=(cursor,),
-                                            name="bulk-copy", daemon=True)
+            self._thread = threading.Thread(
+                target=self._copier, args=(cursor,), name="bulk-copy", daemon=True
+            )
             self._thread.start()
         if self._error is not None:
             self.drain()
@@ -177,14 +182,19 @@ class BulkWriter:
                 fmt = _COPY_FORMAT
                 buffer = io.StringIO()
                 buffer.writelines(
-                    "\t".join([fmt[type(value)](value) for value in row]) + "\n" for row in rows)
+                    "\t".join([fmt[type(value)](value) for value in row]) + "\n" for row in rows
+                )
                 buffer.seek(0)
                 self._send(f"COPY {quote(table.db_table)} ({columns}) FROM STDIN", buffer)
             else:
                 fields = table.all_fields
-                prepared = [tuple(field.get_db_prep_save(value, self.connection)
-                                  for field, value in zip(fields, row, strict=True))
-                            for row in rows]
+                prepared = [
+                    tuple(
+                        field.get_db_prep_save(value, self.connection)
+                        for field, value in zip(fields, row, strict=True)
+                    )
+                    for row in rows
+                ]
                 marks = ", ".join(["%s"] * len(fields))
                 # Table and column names come from the models, values are parameters.
                 insert = f"INSERT INTO {quote(table.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
@@ -253,7 +263,8 @@ class BulkLoadSchema:
         quote = self.connection.ops.quote_name
         statements = [(name, definition) for name, definition in self.indexes] + [
             (name, f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
-            for table, name, definition in self.foreign_keys]
+            for table, name, definition in self.foreign_keys
+        ]
         with self.connection.cursor() as cursor:
             for name, statement in statements:
                 started = time.monotonic()
@@ -262,5 +273,7 @@ class BulkLoadSchema:
                 if progress and elapsed >= 1:
                     progress(f"  {name}: {elapsed:.1f} s")
         if progress:
-            progress(f"  {len(self.indexes)} indexes built, {len(self.foreign_keys)} foreign keys "
-                     "checked")
+            progress(
+                f"  {len(self.indexes)} indexes built, {len(self.foreign_keys)} foreign keys "
+                "checked"
+            )

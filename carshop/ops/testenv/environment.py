@@ -52,9 +52,8 @@ class TestEnvError(Exception):
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
 
-
-
 # --- the databases -----------------------------------------------------------------------------
+
 
 def default_name(live: Target) -> str:
     if live.vendor == "postgresql":
@@ -75,13 +74,17 @@ def resolve_target(value: str | None = None, live: Target | None = None) -> Targ
             config = db_url_config(value, "CARSHOP_TEST_ENV_URL")
         except Exception as exc:
             raise TestEnvError(f"--target: {exc}") from None
-        vendor = "sqlite" if config["ENGINE"].endswith("sqlite3") else (
-            "postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
+        vendor = (
+            "sqlite"
+            if config["ENGINE"].endswith("sqlite3")
+            else ("postgresql" if "postgresql" in config["ENGINE"] else config["ENGINE"])
+        )
         if vendor != live.vendor:
-            raise TestEnvError(f"--target is {vendor}: a copy of this database is made on "
-                               f"{service.ENGINE_NAMES[live.vendor]}")
-        target = service.Target(vendor, {**live.settings,
-                                         **{k: v for k, v in config.items() if v}})
+            raise TestEnvError(
+                f"--target is {vendor}: a copy of this database is made on "
+                f"{service.ENGINE_NAMES[live.vendor]}"
+            )
+        target = service.Target(vendor, {**live.settings, **{k: v for k, v in config.items() if v}})
     elif live.vendor == "postgresql":
         if "/" in value or len(value) > 63:
             raise TestEnvError(f"--target {value!r} is not a PostgreSQL database name")
@@ -91,8 +94,9 @@ def resolve_target(value: str | None = None, live: Target | None = None) -> Targ
     if target.vendor == "sqlite" and os.path.isdir(target.name):
         raise TestEnvError(f"--target {target.name} is a folder: give a file name")
     if is_live(target, live):
-        raise TestEnvError(f"--target {value} is the live database: a test environment is "
-                           "always a separate copy")
+        raise TestEnvError(
+            f"--target {value} is the live database: a test environment is always a separate copy"
+        )
     return target
 
 
@@ -139,8 +143,9 @@ def read_marker(target: Target) -> Any:
     if target.vendor == "sqlite":
         conn = sqlite.connect(target.name)
         try:
-            found = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                                 "name = ?", [MARKER_TABLE]).fetchone()
+            found = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [MARKER_TABLE]
+            ).fetchone()
             if not found:
                 return None
             row = conn.execute(f"SELECT facts FROM {MARKER_TABLE}").fetchone()  # noqa: S608
@@ -180,8 +185,12 @@ def opened(target: Target) -> Iterator:
     nothing that walks every configured database (close_all, test isolation) sees it."""
     from django.db.utils import load_backend
 
-    settings_dict = {**connections["default"].settings_dict, **target.settings,
-                     "NAME": target.name, "CONN_MAX_AGE": 0}
+    settings_dict = {
+        **connections["default"].settings_dict,
+        **target.settings,
+        "NAME": target.name,
+        "CONN_MAX_AGE": 0,
+    }
     wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, ALIAS)
     connections[ALIAS] = wrapper
     try:
@@ -195,6 +204,7 @@ def opened(target: Target) -> Iterator:
 
 # --- create_test_env ---------------------------------------------------------------------------
 
+
 def plan(target_value: str | None = None, replace: bool = False) -> tuple[Target, Target, bool]:
     """Where the copy goes; raises TestEnvError when it must not be made."""
     live = service.Target.live()
@@ -203,8 +213,9 @@ def plan(target_value: str | None = None, replace: bool = False) -> tuple[Target
     if present and not replace:
         raise TestEnvError(f"{target.label()} exists: add --replace to make it again")
     if present and read_marker(target) is None:
-        raise TestEnvError(f"{target.label()} exists and was not made by create_test_env: "
-                           "refusing to replace it")
+        raise TestEnvError(
+            f"{target.label()} exists and was not made by create_test_env: refusing to replace it"
+        )
     return live, target, present
 
 
@@ -217,15 +228,24 @@ def create_test_env(
     progress: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     live, target, present = plan(target_value, replace)
-    report = {"source": live.label(), "target": target.label(), "target_name": target.name,
-              "database_url": shown_url(target), "engine": live.vendor, "seed": seed,
-              "replaced": present, "dry_run": dry_run, "test_login": None}
+    report = {
+        "source": live.label(),
+        "target": target.label(),
+        "target_name": target.name,
+        "database_url": shown_url(target),
+        "engine": live.vendor,
+        "seed": seed,
+        "replaced": present,
+        "dry_run": dry_run,
+        "test_login": None,
+    }
     if dry_run:
         report["anonymized"] = Anonymizer.preview()
         return report
     started = time.monotonic()
-    building = target if target.vendor == "postgresql" else target.with_name(
-        target.name + ".partial")
+    building = (
+        target if target.vendor == "postgresql" else target.with_name(target.name + ".partial")
+    )
     try:
         _copy(live, target, building, present, progress)
         report["copy_seconds"] = round(time.monotonic() - started, 3)
@@ -250,7 +270,10 @@ def create_test_env(
 
 
 def _copy(
-    live: Target, target: Target, building: Target, present: bool,
+    live: Target,
+    target: Target,
+    building: Target,
+    present: bool,
     progress: Callable[..., Any] | None,
 ) -> None:
     if live.vendor == "postgresql":
@@ -264,8 +287,9 @@ def _copy(
                 postgres.drop_database(target.settings, target.name)
             postgres.create_database(target.settings, target.name)
             # The restore checks every table's row count against the dump's before it commits.
-            postgres.restore(target.settings, target.name,
-                             [({"id": "test-env", "tables": info["tables"]}, dump)])
+            postgres.restore(
+                target.settings, target.name, [({"id": "test-env", "tables": info["tables"]}, dump)]
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     else:
@@ -297,8 +321,14 @@ def _remove_capture(alias: str) -> None:
 
 
 def _mark(alias: str, live: Target, seed: int) -> None:
-    facts = json.dumps({"made_at": timezone.now().isoformat(), "source": live.label(),
-                        "seed": seed, "made_by": "create_test_env"})
+    facts = json.dumps(
+        {
+            "made_at": timezone.now().isoformat(),
+            "source": live.label(),
+            "seed": seed,
+            "made_by": "create_test_env",
+        }
+    )
     with connections[alias].cursor() as cursor:
         cursor.execute(f"CREATE TABLE {MARKER_TABLE} (facts text NOT NULL)")
         cursor.execute(f"INSERT INTO {MARKER_TABLE} (facts) VALUES (%s)", [facts])  # noqa: S608
@@ -329,15 +359,24 @@ def _test_login(alias: str, username: str) -> dict[str, Any]:
     user = users.filter(username=username).first()
     if user is None:
         # bulk_create: no signals, so no audit entry is credited to anybody in the copy.
-        users.bulk_create([model(username=username, is_staff=True, is_superuser=True,
-                                 is_active=True, password=make_password(password),
-                                 first_name="Test", last_name="Login",
-                                 email=f"{username}@example.com")])
+        users.bulk_create(
+            [
+                model(
+                    username=username,
+                    is_staff=True,
+                    is_superuser=True,
+                    is_active=True,
+                    password=make_password(password),
+                    first_name="Test",
+                    last_name="Login",
+                    email=f"{username}@example.com",
+                )
+            ]
+        )
         created = True
     else:
-        users.filter(pk=user.pk).update(password=make_password(password), is_active=True,
-                                        is_staff=True)
+        users.filter(pk=user.pk).update(
+            password=make_password(password), is_active=True, is_staff=True
+        )
         created = False
     return {"username": username, "password": password, "created": created}
-
-

@@ -51,8 +51,17 @@ FULL_SIZE = {
     "appointments": 3_000,
 }
 # Even a tiny fraction keeps enough of everything for every kind of row to appear.
-MINIMUM = {"customers": 40, "vehicles": 80, "parts": 60, "suppliers": 3, "repair_orders": 60,
-           "stock_units": 20, "leads": 20, "deals": 8, "appointments": 5}
+MINIMUM = {
+    "customers": 40,
+    "vehicles": 80,
+    "parts": 60,
+    "suppliers": 3,
+    "repair_orders": 60,
+    "stock_units": 20,
+    "leads": 20,
+    "deals": 8,
+    "appointments": 5,
+}
 YEARS = 5
 CHUNK_ORDERS = 10_000  # repair orders per COPY round
 
@@ -87,7 +96,8 @@ FIRST = _words(
     "Nicole Scott Helen Brandon Samantha Benjamin Katherine Samuel Christine Gregory Debra "
     "Alexander Rachel Frank Carolyn Patrick Janet Raymond Maria Jack Olivia Dennis Heather "
     "Jerry Catherine Carlos Aisha Wei Fatima Kwame Sofia Ahmed Noah Grace Mateo Priya Hiroshi "
-    "Olga Diego Chloe Omar Leila Ivan Mei Tariq Ingrid Rafael")
+    "Olga Diego Chloe Omar Leila Ivan Mei Tariq Ingrid Rafael"
+)
 LAST = _words(
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
     "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White "
@@ -108,23 +118,39 @@ LAST = _words(
     "Vazquez Hansen Peters Santos Hart Bradley Knight Elliott Cunningham Duncan Armstrong "
     "Hudson Carroll Lane Riley Andrews Alvarado Ray Delgado Berry Perkins Hoffman Johnston "
     "Matthews Pena Richards Contreras Willis Carpenter Lawrence Sandoval Okafor Nakamura "
-    "Kowalski Lindqvist Haddad Novak")
+    "Kowalski Lindqvist Haddad Novak"
+)
 COMPANY_WORDS = _words(
     "Acme Blue River Metro Northside Sunrise Tri-County Valley Summit Harbor Pioneer Lakeside "
     "Prairie Redwood Granite Cedar Eagle Liberty Frontier Union Keystone Atlas Beacon Coastal "
-    "Central Heritage Iron Maple Oak Pinnacle")
+    "Central Heritage Iron Maple Oak Pinnacle"
+)
 COMPANY_KINDS = _words(
     "Plumbing Logistics Cab Co Farms Delivery Electric Bakery Rentals Landscaping Roofing "
     "Couriers Construction Florist Movers Catering Security Towing Cleaning Pest Control "
-    "Medical Transport Builders HVAC Auto Glass")
+    "Medical Transport Builders HVAC Auto Glass"
+)
 STREETS = _words(
     "Oak Elm Pine Maple Cedar Main Church Mill Lake Hill Park Washington Lincoln Jefferson "
-    "Madison Sunset Ridge River Spring Walnut")
-CITIES = [("Springfield", "IL", "627"), ("Riverton", "WY", "825"), ("Fairview", "TN", "370"),
-          ("Franklin", "OH", "450"), ("Greenville", "SC", "296"), ("Clinton", "IA", "527"),
-          ("Salem", "OR", "973"), ("Madison", "WI", "537"), ("Georgetown", "KY", "403"),
-          ("Arlington", "TX", "760"), ("Dover", "DE", "199"), ("Bristol", "CT", "060"),
-          ("Auburn", "AL", "368"), ("Marion", "IN", "469"), ("Oxford", "MS", "386")]
+    "Madison Sunset Ridge River Spring Walnut"
+)
+CITIES = [
+    ("Springfield", "IL", "627"),
+    ("Riverton", "WY", "825"),
+    ("Fairview", "TN", "370"),
+    ("Franklin", "OH", "450"),
+    ("Greenville", "SC", "296"),
+    ("Clinton", "IA", "527"),
+    ("Salem", "OR", "973"),
+    ("Madison", "WI", "537"),
+    ("Georgetown", "KY", "403"),
+    ("Arlington", "TX", "760"),
+    ("Dover", "DE", "199"),
+    ("Bristol", "CT", "060"),
+    ("Auburn", "AL", "368"),
+    ("Marion", "IN", "469"),
+    ("Oxford", "MS", "386"),
+]
 
 # World manufacturer identifier -> make, country, models (the demo's VIN maker draws from these).
 MAKERS = {
@@ -142,97 +168,337 @@ MAKERS = {
     "VF1": ("Renault", "France", ["Clio", "Megane"]),
     "SAL": ("Land Rover", "United Kingdom", ["Discovery"]),
 }
-MAKER_WEIGHTS = {"1HG": 12, "1FT": 14, "2T1": 10, "3VW": 6, "5YJ": 4, "1G1": 12, "4T1": 12,
-                 "1N4": 9, "2HG": 6, "WVW": 5, "WBA": 4, "VF1": 3, "SAL": 3}
+MAKER_WEIGHTS = {
+    "1HG": 12,
+    "1FT": 14,
+    "2T1": 10,
+    "3VW": 6,
+    "5YJ": 4,
+    "1G1": 12,
+    "4T1": 12,
+    "1N4": 9,
+    "2HG": 6,
+    "WVW": 5,
+    "WBA": 4,
+    "VF1": 3,
+    "SAL": 3,
+}
 COLORS = ["White", "Black", "Silver", "Grey", "Blue", "Red", "Green", "Brown"]
 ENGINES = ["1.5L I4", "2.0L I4", "2.5L I4", "3.5L V6", "5.0L V8", "Electric"]
 
 # category, code, base descriptions, brands, cost range in dollars
 CATALOG = [
-    ("Filters", "FLT", ["Oil filter", "Engine air filter", "Cabin air filter", "Fuel filter"],
-     ["Wix", "Fram", "Mann", "Purolator", "Bosch"], (4, 28)),
-    ("Brakes", "BRK", ["Front brake pads", "Rear brake pads", "Front rotor", "Rear rotor",
-                       "Brake caliper"], ["Akebono", "Wagner", "Bosch", "Raybestos"], (25, 160)),
+    (
+        "Filters",
+        "FLT",
+        ["Oil filter", "Engine air filter", "Cabin air filter", "Fuel filter"],
+        ["Wix", "Fram", "Mann", "Purolator", "Bosch"],
+        (4, 28),
+    ),
+    (
+        "Brakes",
+        "BRK",
+        ["Front brake pads", "Rear brake pads", "Front rotor", "Rear rotor", "Brake caliper"],
+        ["Akebono", "Wagner", "Bosch", "Raybestos"],
+        (25, 160),
+    ),
     ("Ignition", "IGN", ["Spark plug", "Ignition coil"], ["NGK", "Denso", "Champion"], (6, 75)),
-    ("Fluids", "FLD", ["Synthetic oil 5W-30 (qt)", "ATF (qt)", "Coolant (gal)", "Brake fluid"],
-     ["Mobil 1", "Valvoline", "Prestone", "Castrol"], (5, 30)),
-    ("Electrical", "ELE", ["Battery group 24F", "Alternator", "Starter", "Headlight bulb"],
-     ["Interstate", "Bosch", "Sylvania", "Denso"], (12, 320)),
-    ("Wipers", "WIP", ["Wiper blade 22in", "Wiper blade 18in"], ["Bosch", "Rain-X", "Trico"],
-     (6, 22)),
-    ("Suspension", "SUS", ["Front strut", "Sway bar link", "Control arm", "Wheel bearing"],
-     ["Monroe", "Moog", "KYB"], (18, 210)),
-    ("Belts & hoses", "BLT", ["Serpentine belt", "Timing belt kit", "Upper radiator hose"],
-     ["Gates", "Dayco", "Continental"], (15, 180)),
+    (
+        "Fluids",
+        "FLD",
+        ["Synthetic oil 5W-30 (qt)", "ATF (qt)", "Coolant (gal)", "Brake fluid"],
+        ["Mobil 1", "Valvoline", "Prestone", "Castrol"],
+        (5, 30),
+    ),
+    (
+        "Electrical",
+        "ELE",
+        ["Battery group 24F", "Alternator", "Starter", "Headlight bulb"],
+        ["Interstate", "Bosch", "Sylvania", "Denso"],
+        (12, 320),
+    ),
+    (
+        "Wipers",
+        "WIP",
+        ["Wiper blade 22in", "Wiper blade 18in"],
+        ["Bosch", "Rain-X", "Trico"],
+        (6, 22),
+    ),
+    (
+        "Suspension",
+        "SUS",
+        ["Front strut", "Sway bar link", "Control arm", "Wheel bearing"],
+        ["Monroe", "Moog", "KYB"],
+        (18, 210),
+    ),
+    (
+        "Belts & hoses",
+        "BLT",
+        ["Serpentine belt", "Timing belt kit", "Upper radiator hose"],
+        ["Gates", "Dayco", "Continental"],
+        (15, 180),
+    ),
 ]
-FITMENTS = ["Honda Accord", "Honda Civic", "Ford F-150", "Toyota Corolla", "Toyota Camry",
-            "Chevrolet Malibu", "Nissan Altima", "VW Jetta", "VW Golf", "BMW 3 series",
-            "Tesla Model 3", "Chevrolet Cruze", "Universal"]
+FITMENTS = [
+    "Honda Accord",
+    "Honda Civic",
+    "Ford F-150",
+    "Toyota Corolla",
+    "Toyota Camry",
+    "Chevrolet Malibu",
+    "Nissan Altima",
+    "VW Jetta",
+    "VW Golf",
+    "BMW 3 series",
+    "Tesla Model 3",
+    "Chevrolet Cruze",
+    "Universal",
+]
 
 # Job templates: title, complaint, cause, correction, weight, labor [(operation, hours)],
 # parts [(category, base description, min qty, max qty)]
 JOBS = [
-    ("Oil and filter change", "Due for oil service", "Oil at change interval",
-     "Changed oil and filter, reset reminder", 30,
-     [("Drain oil, replace filter, refill", "0.50")],
-     [("Filters", "Oil filter", 1, 1), ("Fluids", "Synthetic oil 5W-30 (qt)", 4, 6)]),
-    ("Front brake pads and rotors", "Brakes squeal / pulsate", "Pads at 2 mm, rotors scored",
-     "Replaced front pads and rotors", 8, [("R&R front pads and rotors", "1.80")],
-     [("Brakes", "Front brake pads", 1, 1), ("Brakes", "Front rotor", 2, 2)]),
-    ("Rear brake pads", "Grinding from the rear", "Rear pads worn", "Replaced rear pads", 5,
-     [("R&R rear brake pads", "1.20")], [("Brakes", "Rear brake pads", 1, 1)]),
-    ("Tire rotation and balance", "Uneven tire wear", "Rotation due", "Rotated and balanced",
-     10, [("Rotate and balance four tires", "0.80")], []),
-    ("Replace wiper blades", "Wipers streak", "Blades hardened", "Replaced wiper blades", 5,
-     [("R&R wiper blades", "0.20")], [("Wipers", "Wiper blade 22in", 1, 2)]),
-    ("Cabin air filter", "Musty smell from vents", "Filter clogged",
-     "Replaced cabin air filter", 5, [("R&R cabin air filter", "0.30")],
-     [("Filters", "Cabin air filter", 1, 1)]),
-    ("Engine air filter", "Due for air filter", "Filter dirty", "Replaced engine air filter", 5,
-     [("R&R engine air filter", "0.30")], [("Filters", "Engine air filter", 1, 1)]),
-    ("Battery replacement", "Slow crank", "Battery fails load test",
-     "Tested and replaced battery", 4, [("Test charging system", "0.30"), ("R&R battery", "0.40")],
-     [("Electrical", "Battery group 24F", 1, 1)]),
-    ("Spark plugs", "Rough idle", "Plugs worn", "Replaced spark plugs", 3,
-     [("R&R spark plugs", "1.50")], [("Ignition", "Spark plug", 4, 8)]),
-    ("Ignition coil", "Check engine light, misfire", "Coil failed", "Replaced ignition coil", 2,
-     [("Diagnose misfire", "1.00"), ("R&R ignition coil", "0.50")],
-     [("Ignition", "Ignition coil", 1, 2)]),
-    ("Check engine light diagnosis", "Check engine light on", "Code stored, tested circuit",
-     "Diagnosed and reported", 6, [("Scan and diagnose", "1.00")], []),
-    ("Coolant flush", "Coolant tested weak", "Coolant degraded", "Flushed and refilled coolant",
-     3, [("Flush and refill coolant", "1.00")], [("Fluids", "Coolant (gal)", 1, 2)]),
-    ("Transmission service", "Harsh shifts", "Fluid dark", "Drained and refilled ATF", 2,
-     [("Drain and refill ATF", "1.00")], [("Fluids", "ATF (qt)", 4, 8)]),
-    ("Alternator replacement", "Battery light on", "Alternator output low",
-     "Replaced alternator", 1, [("R&R alternator", "1.60")], [("Electrical", "Alternator", 1, 1)]),
-    ("Starter replacement", "Clicks, no crank", "Starter failed", "Replaced starter", 1,
-     [("R&R starter", "1.40")], [("Electrical", "Starter", 1, 1)]),
-    ("Front struts", "Bouncy ride", "Struts leaking", "Replaced front struts, aligned", 1,
-     [("R&R front struts", "2.50"), ("Four-wheel alignment", "1.00")],
-     [("Suspension", "Front strut", 2, 2)]),
-    ("Sway bar links", "Clunk over bumps", "Links loose", "Replaced sway bar links", 2,
-     [("R&R sway bar links", "0.80")], [("Suspension", "Sway bar link", 2, 2)]),
-    ("Wheel bearing", "Hum at speed", "Bearing worn", "Replaced wheel bearing", 1,
-     [("R&R wheel bearing", "1.70")], [("Suspension", "Wheel bearing", 1, 1)]),
-    ("Serpentine belt", "Squeal at start", "Belt cracked", "Replaced serpentine belt", 2,
-     [("R&R serpentine belt", "0.60")], [("Belts & hoses", "Serpentine belt", 1, 1)]),
-    ("Timing belt", "Timing belt due", "At interval", "Replaced timing belt and water pump", 1,
-     [("R&R timing belt and water pump", "4.50")], [("Belts & hoses", "Timing belt kit", 1, 1)]),
-    ("Headlight bulb", "Headlight out", "Bulb burned out", "Replaced headlight bulb", 2,
-     [("R&R headlight bulb", "0.30")], [("Electrical", "Headlight bulb", 1, 2)]),
-    ("State inspection", "Inspection due", "", "Inspected, passed", 5,
-     [("Safety inspection", "0.50")], []),
-    ("A/C performance check", "A/C blows warm", "Low refrigerant", "Recharged A/C", 2,
-     [("A/C performance test and recharge", "1.20")], []),
-    ("Four-wheel alignment", "Pulls to the right", "Alignment out of spec",
-     "Aligned four wheels", 3, [("Four-wheel alignment", "1.00")], []),
-    ("Brake fluid flush", "Soft pedal", "Fluid moisture high", "Flushed brake fluid", 2,
-     [("Flush brake fluid", "0.80")], [("Fluids", "Brake fluid", 1, 2)]),
+    (
+        "Oil and filter change",
+        "Due for oil service",
+        "Oil at change interval",
+        "Changed oil and filter, reset reminder",
+        30,
+        [("Drain oil, replace filter, refill", "0.50")],
+        [("Filters", "Oil filter", 1, 1), ("Fluids", "Synthetic oil 5W-30 (qt)", 4, 6)],
+    ),
+    (
+        "Front brake pads and rotors",
+        "Brakes squeal / pulsate",
+        "Pads at 2 mm, rotors scored",
+        "Replaced front pads and rotors",
+        8,
+        [("R&R front pads and rotors", "1.80")],
+        [("Brakes", "Front brake pads", 1, 1), ("Brakes", "Front rotor", 2, 2)],
+    ),
+    (
+        "Rear brake pads",
+        "Grinding from the rear",
+        "Rear pads worn",
+        "Replaced rear pads",
+        5,
+        [("R&R rear brake pads", "1.20")],
+        [("Brakes", "Rear brake pads", 1, 1)],
+    ),
+    (
+        "Tire rotation and balance",
+        "Uneven tire wear",
+        "Rotation due",
+        "Rotated and balanced",
+        10,
+        [("Rotate and balance four tires", "0.80")],
+        [],
+    ),
+    (
+        "Replace wiper blades",
+        "Wipers streak",
+        "Blades hardened",
+        "Replaced wiper blades",
+        5,
+        [("R&R wiper blades", "0.20")],
+        [("Wipers", "Wiper blade 22in", 1, 2)],
+    ),
+    (
+        "Cabin air filter",
+        "Musty smell from vents",
+        "Filter clogged",
+        "Replaced cabin air filter",
+        5,
+        [("R&R cabin air filter", "0.30")],
+        [("Filters", "Cabin air filter", 1, 1)],
+    ),
+    (
+        "Engine air filter",
+        "Due for air filter",
+        "Filter dirty",
+        "Replaced engine air filter",
+        5,
+        [("R&R engine air filter", "0.30")],
+        [("Filters", "Engine air filter", 1, 1)],
+    ),
+    (
+        "Battery replacement",
+        "Slow crank",
+        "Battery fails load test",
+        "Tested and replaced battery",
+        4,
+        [("Test charging system", "0.30"), ("R&R battery", "0.40")],
+        [("Electrical", "Battery group 24F", 1, 1)],
+    ),
+    (
+        "Spark plugs",
+        "Rough idle",
+        "Plugs worn",
+        "Replaced spark plugs",
+        3,
+        [("R&R spark plugs", "1.50")],
+        [("Ignition", "Spark plug", 4, 8)],
+    ),
+    (
+        "Ignition coil",
+        "Check engine light, misfire",
+        "Coil failed",
+        "Replaced ignition coil",
+        2,
+        [("Diagnose misfire", "1.00"), ("R&R ignition coil", "0.50")],
+        [("Ignition", "Ignition coil", 1, 2)],
+    ),
+    (
+        "Check engine light diagnosis",
+        "Check engine light on",
+        "Code stored, tested circuit",
+        "Diagnosed and reported",
+        6,
+        [("Scan and diagnose", "1.00")],
+        [],
+    ),
+    (
+        "Coolant flush",
+        "Coolant tested weak",
+        "Coolant degraded",
+        "Flushed and refilled coolant",
+        3,
+        [("Flush and refill coolant", "1.00")],
+        [("Fluids", "Coolant (gal)", 1, 2)],
+    ),
+    (
+        "Transmission service",
+        "Harsh shifts",
+        "Fluid dark",
+        "Drained and refilled ATF",
+        2,
+        [("Drain and refill ATF", "1.00")],
+        [("Fluids", "ATF (qt)", 4, 8)],
+    ),
+    (
+        "Alternator replacement",
+        "Battery light on",
+        "Alternator output low",
+        "Replaced alternator",
+        1,
+        [("R&R alternator", "1.60")],
+        [("Electrical", "Alternator", 1, 1)],
+    ),
+    (
+        "Starter replacement",
+        "Clicks, no crank",
+        "Starter failed",
+        "Replaced starter",
+        1,
+        [("R&R starter", "1.40")],
+        [("Electrical", "Starter", 1, 1)],
+    ),
+    (
+        "Front struts",
+        "Bouncy ride",
+        "Struts leaking",
+        "Replaced front struts, aligned",
+        1,
+        [("R&R front struts", "2.50"), ("Four-wheel alignment", "1.00")],
+        [("Suspension", "Front strut", 2, 2)],
+    ),
+    (
+        "Sway bar links",
+        "Clunk over bumps",
+        "Links loose",
+        "Replaced sway bar links",
+        2,
+        [("R&R sway bar links", "0.80")],
+        [("Suspension", "Sway bar link", 2, 2)],
+    ),
+    (
+        "Wheel bearing",
+        "Hum at speed",
+        "Bearing worn",
+        "Replaced wheel bearing",
+        1,
+        [("R&R wheel bearing", "1.70")],
+        [("Suspension", "Wheel bearing", 1, 1)],
+    ),
+    (
+        "Serpentine belt",
+        "Squeal at start",
+        "Belt cracked",
+        "Replaced serpentine belt",
+        2,
+        [("R&R serpentine belt", "0.60")],
+        [("Belts & hoses", "Serpentine belt", 1, 1)],
+    ),
+    (
+        "Timing belt",
+        "Timing belt due",
+        "At interval",
+        "Replaced timing belt and water pump",
+        1,
+        [("R&R timing belt and water pump", "4.50")],
+        [("Belts & hoses", "Timing belt kit", 1, 1)],
+    ),
+    (
+        "Headlight bulb",
+        "Headlight out",
+        "Bulb burned out",
+        "Replaced headlight bulb",
+        2,
+        [("R&R headlight bulb", "0.30")],
+        [("Electrical", "Headlight bulb", 1, 2)],
+    ),
+    (
+        "State inspection",
+        "Inspection due",
+        "",
+        "Inspected, passed",
+        5,
+        [("Safety inspection", "0.50")],
+        [],
+    ),
+    (
+        "A/C performance check",
+        "A/C blows warm",
+        "Low refrigerant",
+        "Recharged A/C",
+        2,
+        [("A/C performance test and recharge", "1.20")],
+        [],
+    ),
+    (
+        "Four-wheel alignment",
+        "Pulls to the right",
+        "Alignment out of spec",
+        "Aligned four wheels",
+        3,
+        [("Four-wheel alignment", "1.00")],
+        [],
+    ),
+    (
+        "Brake fluid flush",
+        "Soft pedal",
+        "Fluid moisture high",
+        "Flushed brake fluid",
+        2,
+        [("Flush brake fluid", "0.80")],
+        [("Fluids", "Brake fluid", 1, 2)],
+    ),
 ]
 # repairs.totals.Totals.as_dict(), without the dataclass machinery (a million times).
-TOTALS = ("labor", "parts", "labor_discount", "parts_discount", "shop_supplies", "hazardous_waste",
-          "labor_tax", "parts_tax", "total", "discount", "fees", "tax")
+TOTALS = (
+    "labor",
+    "parts",
+    "labor_discount",
+    "parts_discount",
+    "shop_supplies",
+    "hazardous_waste",
+    "labor_tax",
+    "parts_tax",
+    "total",
+    "discount",
+    "fees",
+    "tax",
+)
 PAYMENT_METHODS = ["card"] * 12 + ["cash"] * 3 + ["check"] * 2 + ["transfer", "on_account"]
 AUTH_METHODS = ["in_person"] * 9 + ["phone"] * 9 + ["online"] * 2
 LABOR_RATE_BY_YEAR_AGO = ["120.00", "115.00", "110.00", "105.00", "99.00", "95.00"]
@@ -262,10 +528,26 @@ def _model(label):
 class _Unit:
     """One stock unit of the lot plan (written as inventory.StockUnit once that model exists)."""
 
-    __slots__ = ("acquired_day", "asking", "available_day", "buyer", "canceled_deal_day",
-                 "deal_days", "disposed_day", "draft_deal_day", "index", "internal_order",
-                 "outcome", "recon", "recon_cost", "source", "status", "total_cost",
-                 "trade_in_of", "vehicle")
+    __slots__ = (
+        "acquired_day",
+        "asking",
+        "available_day",
+        "buyer",
+        "canceled_deal_day",
+        "deal_days",
+        "disposed_day",
+        "draft_deal_day",
+        "index",
+        "internal_order",
+        "outcome",
+        "recon",
+        "recon_cost",
+        "source",
+        "status",
+        "total_cost",
+        "trade_in_of",
+        "vehicle",
+    )
 
 
 class Generator:
@@ -326,14 +608,28 @@ class Generator:
 
     # -- the whole run -------------------------------------------------------------------------
     def loaded_models(self):
-        labels = ["accounts.Customer", "inventory.Vehicle", "inventory.OdometerReading",
-                  "inventory.Supplier", "inventory.Part", "inventory.StockMovement",
-                  "inventory.PurchaseOrder", "inventory.PurchaseOrderLine",
-                  "inventory.PurchaseReceipt", "inventory.PurchaseReceiptLine",
-                  "repairs.RepairOrder", "repairs.RepairOrderEvent", "repairs.Job",
-                  "repairs.LaborLine", "repairs.PartLine", "repairs.TimeEntry",
-                  "repairs.Invoice", "repairs.CreditNote", "repairs.Payment",
-                  "repairs.Appointment"]
+        labels = [
+            "accounts.Customer",
+            "inventory.Vehicle",
+            "inventory.OdometerReading",
+            "inventory.Supplier",
+            "inventory.Part",
+            "inventory.StockMovement",
+            "inventory.PurchaseOrder",
+            "inventory.PurchaseOrderLine",
+            "inventory.PurchaseReceipt",
+            "inventory.PurchaseReceiptLine",
+            "repairs.RepairOrder",
+            "repairs.RepairOrderEvent",
+            "repairs.Job",
+            "repairs.LaborLine",
+            "repairs.PartLine",
+            "repairs.TimeEntry",
+            "repairs.Invoice",
+            "repairs.CreditNote",
+            "repairs.Payment",
+            "repairs.Appointment",
+        ]
         return [model for model in map(_model, labels) if model is not None]
 
     def check_empty(self):
@@ -341,12 +637,16 @@ class Generator:
         from inventory.models import Part, Vehicle
         from repairs.models import RepairOrder
 
-        filled = [str(model._meta.verbose_name_plural) for model in (Customer, Vehicle, Part,
-                                                                 RepairOrder)
-                  if model._default_manager.using(self.connection.alias).exists()]
+        filled = [
+            str(model._meta.verbose_name_plural)
+            for model in (Customer, Vehicle, Part, RepairOrder)
+            if model._default_manager.using(self.connection.alias).exists()
+        ]
         if filled:
-            raise ValueError(f"the database already has {', '.join(filled)}: the large data "
-                             "set is loaded into an empty, migrated database")
+            raise ValueError(
+                f"the database already has {', '.join(filled)}: the large data "
+                "set is loaded into an empty, migrated database"
+            )
 
     def run(self):
         from auditlog.context import disable_auditlog
@@ -377,16 +677,20 @@ class Generator:
             self._stage("purchasing and parts", self.purchasing)
             self._stage("lot and sales", self.lot_and_sales)
             self.writer.close()
-            self._stage("indexes and foreign keys",
-                        lambda: schema.restore(progress=self.log))
+            self._stage("indexes and foreign keys", lambda: schema.restore(progress=self.log))
             # Ids were given: the next row saved by the application continues after them.
             self.writer.reset_sequences([apps.get_model(label) for label in self.writer.counts])
         self._stage("analyze", self.analyze)
         self.timings["total"] = round(time.monotonic() - started, 1)
-        return {"fraction": self.fraction, "seed": self.seed, "until": self.until.isoformat(),
-                "rows": dict(sorted(self.writer.counts.items())), "seconds": self.timings,
-                "note": f"on this machine, load average {load_at_start:.1f} when it started "
-                        f"({os.cpu_count()} cores)"}
+        return {
+            "fraction": self.fraction,
+            "seed": self.seed,
+            "until": self.until.isoformat(),
+            "rows": dict(sorted(self.writer.counts.items())),
+            "seconds": self.timings,
+            "note": f"on this machine, load average {load_at_start:.1f} when it started "
+            f"({os.cpu_count()} cores)",
+        }
 
     def analyze(self):
         with self.connection.cursor() as cursor:
@@ -403,8 +707,11 @@ class Generator:
 
         shop = ShopSettings.current()
         shop.name, shop.address = "Main Street Auto Group", "100 Main Street\nSpringfield, IL 62701"
-        shop.phone, shop.email, shop.tax_id = "(217) 555-0100", "service@mainstreet.example", \
-            "12-3456789"
+        shop.phone, shop.email, shop.tax_id = (
+            "(217) 555-0100",
+            "service@mainstreet.example",
+            "12-3456789",
+        )
         shop.labor_rate = Decimal(LABOR_RATE_BY_YEAR_AGO[0])
         shop.save()
         self.shop = shop
@@ -420,18 +727,30 @@ class Generator:
             names = [username] + [f"{username}{n}" for n in range(2, extras + 2)]
             people = []
             for number, name in enumerate(names):
-                user, _ = User.objects.get_or_create(username=name, defaults={
-                    "first_name": first if number == 0 else FIRST[(number * 7) % len(FIRST)],
-                    "last_name": last if number == 0 else LAST[(number * 11) % len(LAST)],
-                    "is_staff": True, "email": f"{name}@mainstreet.example"})
+                user, _ = User.objects.get_or_create(
+                    username=name,
+                    defaults={
+                        "first_name": first if number == 0 else FIRST[(number * 7) % len(FIRST)],
+                        "last_name": last if number == 0 else LAST[(number * 11) % len(LAST)],
+                        "is_staff": True,
+                        "email": f"{name}@mainstreet.example",
+                    },
+                )
                 user.password = password
                 user.save(update_fields=["password"])
                 user.groups.add(group)
                 people.append(user)
             self.staff[role_name] = people
-        admin, _ = User.objects.get_or_create(username="admin", defaults={
-            "first_name": "Alex", "last_name": "Admin", "is_staff": True, "is_superuser": True,
-            "email": "admin@mainstreet.example"})
+        admin, _ = User.objects.get_or_create(
+            username="admin",
+            defaults={
+                "first_name": "Alex",
+                "last_name": "Admin",
+                "is_staff": True,
+                "is_superuser": True,
+                "email": "admin@mainstreet.example",
+            },
+        )
         admin.password = password
         admin.save(update_fields=["password"])
         self.advisors = [user.pk for user in self.staff["SERVICE_ADVISOR"]]
@@ -449,10 +768,15 @@ class Generator:
 
         if Partner.objects.filter(slug="bench-fleet").exists():
             return
-        services.create_partner("Fleetwise Leasing", slug="bench-fleet", kind=Partner.Kind.FLEET,
-                                customers=self.fleet_ids)
-        self.marketplace = services.create_partner("AutoMarket", slug="bench-market",
-                                                   kind=Partner.Kind.MARKETPLACE)
+        services.create_partner(
+            "Fleetwise Leasing",
+            slug="bench-fleet",
+            kind=Partner.Kind.FLEET,
+            customers=self.fleet_ids,
+        )
+        self.marketplace = services.create_partner(
+            "AutoMarket", slug="bench-market", kind=Partner.Kind.MARKETPLACE
+        )
         services.create_partner("LedgerLine", slug="bench-books", kind=Partner.Kind.ACCOUNTING)
 
     # -- the car lot's plan (decides which vehicles the business owns or sold) -----------------
@@ -514,8 +838,10 @@ class Generator:
                 if unit.status == "sold" and rng.random() < 0.3 and gone < today:
                     heapq.heappush(queue, (gone, order, "trade_in", unit.index))
                     order += 1
-            if unit.available_day < min(today, (unit.deal_days or (today,))[0]) - 2 \
-                    and rng.random() < 0.08:
+            if (
+                unit.available_day < min(today, (unit.deal_days or (today,))[0]) - 2
+                and rng.random() < 0.08
+            ):
                 last = min(today, (unit.deal_days or (today,))[0]) - 1
                 unit.canceled_deal_day = rng.randint(unit.available_day, last - 1)
             if unit.status == "available" and rng.random() < 0.15:
@@ -529,10 +855,30 @@ class Generator:
 
         rng = self.rng("customers")
         count = self.size["customers"]
-        table = Table(Customer, ["id", "kind", "first_name", "last_name", "company_name",
-                                 "display_name", "phone", "phone_other", "phone_digits", "email",
-                                 "address_line", "city", "region", "postal_code", "tax_id",
-                                 "consent_reminders", "notes", "created_at", "updated_at"])
+        table = Table(
+            Customer,
+            [
+                "id",
+                "kind",
+                "first_name",
+                "last_name",
+                "company_name",
+                "display_name",
+                "phone",
+                "phone_other",
+                "phone_digits",
+                "email",
+                "address_line",
+                "city",
+                "region",
+                "postal_code",
+                "tax_id",
+                "consent_reminders",
+                "notes",
+                "created_at",
+                "updated_at",
+            ],
+        )
         fleets = max(2, round(count * 0.003))
         self.customer_details = [None]  # index = id: (name, address, phone, email, tax_id, kind)
         self.fleet_ids = []
@@ -543,17 +889,23 @@ class Generator:
             city, region, zip_prefix = rng.choice(CITIES)
             company = pk % 8 == 0
             while True:
-                phone = (f"({rng.randint(201, 989)}) {rng.randint(201, 989)}-"
-                         f"{rng.randint(0, 9999):04d}")
+                phone = (
+                    f"({rng.randint(201, 989)}) {rng.randint(201, 989)}-{rng.randint(0, 9999):04d}"
+                )
                 if phone not in used_phones:
                     used_phones.add(phone)
                     break
-            other = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}" \
-                if rng.random() < 0.15 else ""
+            other = (
+                f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
+                if rng.random() < 0.15
+                else ""
+            )
             if company:
                 first = last = ""
-                name = (f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_KINDS)}"
-                        f"{'' if rng.random() < 0.5 else ' ' + rng.choice(['LLC', 'Inc', 'Co'])}")
+                name = (
+                    f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_KINDS)}"
+                    f"{'' if rng.random() < 0.5 else ' ' + rng.choice(['LLC', 'Inc', 'Co'])}"
+                )
                 company_name, display = name, name
                 tax_id = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
                 email = f"office{pk}@{name.split()[0].lower()}.example"
@@ -562,17 +914,39 @@ class Generator:
             else:
                 first, last = rng.choice(FIRST), rng.choice(LAST)
                 company_name, display, tax_id = "", f"{last}, {first}", ""
-                email = f"{first.lower()}.{last.lower()}{pk}@example.com" \
-                    if rng.random() < 0.85 else ""
+                email = (
+                    f"{first.lower()}.{last.lower()}{pk}@example.com" if rng.random() < 0.85 else ""
+                )
                 self.person_ids.append(pk)
             address = f"{rng.randint(1, 9999)} {rng.choice(STREETS)} St"
             postal = f"{zip_prefix}{rng.randint(0, 99):02d}"
             created = self.dt(self.start_ts - rng.randint(0, 700) * DAY - rng.randint(0, DAY))
-            rows.append((pk, "company" if company else "person", first, last, company_name,
-                         display, phone, other, phone_digits(phone, other), email, address, city,
-                         region, postal, tax_id, rng.random() < 0.7, "", created, created))
-            self.customer_details.append((display, f"{address}\n{city} {region} {postal}", phone,
-                                          email, tax_id))
+            rows.append(
+                (
+                    pk,
+                    "company" if company else "person",
+                    first,
+                    last,
+                    company_name,
+                    display,
+                    phone,
+                    other,
+                    phone_digits(phone, other),
+                    email,
+                    address,
+                    city,
+                    region,
+                    postal,
+                    tax_id,
+                    rng.random() < 0.7,
+                    "",
+                    created,
+                    created,
+                )
+            )
+            self.customer_details.append(
+                (display, f"{address}\n{city} {region} {postal}", phone, email, tax_id)
+            )
             if len(rows) == 20_000:
                 self.writer.write(table, rows)
                 rows = []
@@ -630,13 +1004,30 @@ class Generator:
                     year = min(this_year, self.local_year(created) + rng.randint(-8, 1))
                     year = max(year, 2000)
             vin = make_vin(rng, wmi, year, used)
-            plate = "" if owner is None else (f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
-                                              f"{rng.randint(100, 999)}{rng.randint(1000, 9999)}")
+            plate = (
+                ""
+                if owner is None
+                else (
+                    f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
+                    f"{rng.randint(100, 999)}{rng.randint(1000, 9999)}"
+                )
+            )
             miles = rng.uniform(6000, 20000)
-            age_years = max(0.2, (created - self._local_ts(datetime.date(year, 1, 1), 0))
-                            / (365.25 * DAY))
-            self.v_info.append((vin, make, rng.choice(models), year, rng.choice(COLORS),
-                                rng.choice(ENGINES), plate, country))
+            age_years = max(
+                0.2, (created - self._local_ts(datetime.date(year, 1, 1), 0)) / (365.25 * DAY)
+            )
+            self.v_info.append(
+                (
+                    vin,
+                    make,
+                    rng.choice(models),
+                    year,
+                    rng.choice(COLORS),
+                    rng.choice(ENGINES),
+                    plate,
+                    country,
+                )
+            )
             self.v_owner.append(owner)
             self.v_created.append(created)
             self.v_odo.append(int(age_years * miles))
@@ -651,11 +1042,31 @@ class Generator:
     def vehicles(self):
         from inventory.models import OdometerReading, Vehicle
 
-        vehicles = Table(Vehicle, ["id", "vin", "vin_reversed", "make", "model", "model_year",
-                                   "trim", "engine", "color", "plate", "country", "owner",
-                                   "odometer", "odometer_read_on", "created_at", "updated_at"])
-        readings = Table(OdometerReading, ["id", "vehicle", "reading", "read_on", "note",
-                                           "recorded_by", "created_at"])
+        vehicles = Table(
+            Vehicle,
+            [
+                "id",
+                "vin",
+                "vin_reversed",
+                "make",
+                "model",
+                "model_year",
+                "trim",
+                "engine",
+                "color",
+                "plate",
+                "country",
+                "owner",
+                "odometer",
+                "odometer_read_on",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        readings = Table(
+            OdometerReading,
+            ["id", "vehicle", "reading", "read_on", "note", "recorded_by", "created_at"],
+        )
         vehicle_rows, reading_rows = [], []
         reading_id = 0
         advisor = self.advisors[0]
@@ -664,18 +1075,45 @@ class Generator:
             created = self.v_created[pk]
             first_reading = int(self.v_odo_first[pk])
             reading_id += 1
-            reading_rows.append((reading_id, pk, first_reading, self.local_date(created), "",
-                                 advisor, self.dt(created)))
+            reading_rows.append(
+                (
+                    reading_id,
+                    pk,
+                    first_reading,
+                    self.local_date(created),
+                    "",
+                    advisor,
+                    self.dt(created),
+                )
+            )
             last_ts = self.v_odo_ts[pk]
             last = self.v_odo[pk]
             if last_ts > created:
                 reading_id += 1
-                reading_rows.append((reading_id, pk, last, self.local_date(last_ts), "",
-                                     advisor, self.dt(last_ts)))
+                reading_rows.append(
+                    (reading_id, pk, last, self.local_date(last_ts), "", advisor, self.dt(last_ts))
+                )
             updated = max(created, last_ts)
-            vehicle_rows.append((pk, vin, vin[::-1], make, model, year, "", engine, color, plate,
-                                 country, self.v_owner[pk], last, self.local_date(last_ts),
-                                 self.dt(created), self.dt(updated)))
+            vehicle_rows.append(
+                (
+                    pk,
+                    vin,
+                    vin[::-1],
+                    make,
+                    model,
+                    year,
+                    "",
+                    engine,
+                    color,
+                    plate,
+                    country,
+                    self.v_owner[pk],
+                    last,
+                    self.local_date(last_ts),
+                    self.dt(created),
+                    self.dt(updated),
+                )
+            )
             if len(vehicle_rows) == 20_000:
                 self.writer.write(vehicles, vehicle_rows)
                 self.writer.write(readings, reading_rows)
@@ -705,13 +1143,24 @@ class Generator:
             override = (cost * 2).quantize(Decimal("0.01")) if rng.random() < 0.04 else None
             taxable = category != "Fluids" or rng.random() < 0.5
             reorder_point = rng.choice([0, 2, 2, 4, 6, 10])
-            self.parts.append((f"{code}-{brand[:3].upper()}-{pk:05d}", f"{base} ({brand}) "
-                               f"{fitment}", brand, category, cost, override, taxable,
-                               f"{chr(65 + pk % 8)}-{pk % 40 + 1:02d}-{pk % 5 + 1}",
-                               reorder_point, max(reorder_point * 2, 4) if reorder_point else 0,
-                               (pk - 1) % supplier_count + 1))
-            self.part_price.append(override if override is not None
-                                   else markup_price(cost, self.matrix))
+            self.parts.append(
+                (
+                    f"{code}-{brand[:3].upper()}-{pk:05d}",
+                    f"{base} ({brand}) {fitment}",
+                    brand,
+                    category,
+                    cost,
+                    override,
+                    taxable,
+                    f"{chr(65 + pk % 8)}-{pk % 40 + 1:02d}-{pk % 5 + 1}",
+                    reorder_point,
+                    max(reorder_point * 2, 4) if reorder_point else 0,
+                    (pk - 1) % supplier_count + 1,
+                )
+            )
+            self.part_price.append(
+                override if override is not None else markup_price(cost, self.matrix)
+            )
             self.part_cost.append(cost)
             self.part_taxable.append(taxable)
             by_kind.setdefault((category, base), []).append(pk)
@@ -738,33 +1187,130 @@ class Generator:
         rng = self.rng("repairs")
         inventory_movement = _model("inventory.StockMovement")
         tables = {
-            "order": Table(rm.RepairOrder, [
-                "id", "number", "status", "customer", "vehicle", "appointment", "odometer_in",
-                "advisor", "promised_at", "internal", "comeback_of", "discount_percent",
-                "hazardous_waste", "notes", "opened_at", "status_changed_at"],
-                stamp="status_changed_at"),
-            "event": Table(rm.RepairOrderEvent, ["id", "repair_order", "from_status",
-                                                 "to_status", "at", "user", "note"]),
-            "job": Table(rm.Job, ["id", "repair_order", "position", "title", "complaint", "cause",
-                                  "correction", "canned_job", "authorization",
-                                  "authorization_method", "authorized_by", "authorized_at",
-                                  "authorization_recorded_by"]),
-            "labor": Table(rm.LaborLine, ["id", "job", "operation", "hours_sold", "rate",
-                                          "technician"]),
-            "part": Table(rm.PartLine, ["id", "job", "part", "quantity", "price", "unit_cost",
-                                        "taxable", "issued_quantity"]),
+            "order": Table(
+                rm.RepairOrder,
+                [
+                    "id",
+                    "number",
+                    "status",
+                    "customer",
+                    "vehicle",
+                    "appointment",
+                    "odometer_in",
+                    "advisor",
+                    "promised_at",
+                    "internal",
+                    "comeback_of",
+                    "discount_percent",
+                    "hazardous_waste",
+                    "notes",
+                    "opened_at",
+                    "status_changed_at",
+                ],
+                stamp="status_changed_at",
+            ),
+            "event": Table(
+                rm.RepairOrderEvent,
+                ["id", "repair_order", "from_status", "to_status", "at", "user", "note"],
+            ),
+            "job": Table(
+                rm.Job,
+                [
+                    "id",
+                    "repair_order",
+                    "position",
+                    "title",
+                    "complaint",
+                    "cause",
+                    "correction",
+                    "canned_job",
+                    "authorization",
+                    "authorization_method",
+                    "authorized_by",
+                    "authorized_at",
+                    "authorization_recorded_by",
+                ],
+            ),
+            "labor": Table(
+                rm.LaborLine, ["id", "job", "operation", "hours_sold", "rate", "technician"]
+            ),
+            "part": Table(
+                rm.PartLine,
+                [
+                    "id",
+                    "job",
+                    "part",
+                    "quantity",
+                    "price",
+                    "unit_cost",
+                    "taxable",
+                    "issued_quantity",
+                ],
+            ),
             "time": Table(rm.TimeEntry, ["id", "technician", "job", "started", "ended"]),
-            "invoice": Table(rm.Invoice, [
-                "id", "repair_order", "customer", "number", "year", "sequence", "issued_at",
-                "issued_by", "labor_total", "parts_total", "discount_total", "fees_total",
-                "tax_total", "total", "snapshot", "updated_at"]),
-            "credit": Table(rm.CreditNote, ["id", "invoice", "number", "year", "sequence",
-                                            "amount", "reason", "issued_at", "issued_by",
-                                            "updated_at"]),
-            "payment": Table(rm.Payment, ["id", "invoice", "amount", "method", "reference",
-                                          "received_at", "received_by", "updated_at"]),
-            "movement": Table(inventory_movement, ["id", "part", "kind", "quantity", "unit_cost",
-                                                   "reason", "reference", "user", "created_at"]),
+            "invoice": Table(
+                rm.Invoice,
+                [
+                    "id",
+                    "repair_order",
+                    "customer",
+                    "number",
+                    "year",
+                    "sequence",
+                    "issued_at",
+                    "issued_by",
+                    "labor_total",
+                    "parts_total",
+                    "discount_total",
+                    "fees_total",
+                    "tax_total",
+                    "total",
+                    "snapshot",
+                    "updated_at",
+                ],
+            ),
+            "credit": Table(
+                rm.CreditNote,
+                [
+                    "id",
+                    "invoice",
+                    "number",
+                    "year",
+                    "sequence",
+                    "amount",
+                    "reason",
+                    "issued_at",
+                    "issued_by",
+                    "updated_at",
+                ],
+            ),
+            "payment": Table(
+                rm.Payment,
+                [
+                    "id",
+                    "invoice",
+                    "amount",
+                    "method",
+                    "reference",
+                    "received_at",
+                    "received_by",
+                    "updated_at",
+                ],
+            ),
+            "movement": Table(
+                inventory_movement,
+                [
+                    "id",
+                    "part",
+                    "kind",
+                    "quantity",
+                    "unit_cost",
+                    "reason",
+                    "reference",
+                    "user",
+                    "created_at",
+                ],
+            ),
         }
         rows = {name: [] for name in tables}
         ids = dict.fromkeys(tables, 0)
@@ -774,19 +1320,36 @@ class Generator:
         self.movement_ids = 0
 
         # Labor rate by year before `until` (as Decimal), the rates, and job templates.
-        rate_of_year = {self.today.year - back: Decimal(rate)
-                        for back, rate in enumerate(LABOR_RATE_BY_YEAR_AGO)}
-        templates = [(title, complaint, cause, correction,
-                      [(operation, Decimal(hours)) for operation, hours in labor],
-                      [((category, base), low, high) for category, base, low, high in parts])
-                     for title, complaint, cause, correction, _w, labor, parts in JOBS]
+        rate_of_year = {
+            self.today.year - back: Decimal(rate)
+            for back, rate in enumerate(LABOR_RATE_BY_YEAR_AGO)
+        }
+        templates = [
+            (
+                title,
+                complaint,
+                cause,
+                correction,
+                [(operation, Decimal(hours)) for operation, hours in labor],
+                [((category, base), low, high) for category, base, low, high in parts],
+            )
+            for title, complaint, cause, correction, _w, labor, parts in JOBS
+        ]
         template_weights = list(_accumulate(weight for *_x, weight, _l, _p in JOBS))
         rates = self.rates
-        shop = {"name": self.shop.name, "address": self.shop.address, "phone": self.shop.phone,
-                "email": self.shop.email, "tax_id": self.shop.tax_id}
+        shop = {
+            "name": self.shop.name,
+            "address": self.shop.address,
+            "phone": self.shop.phone,
+            "email": self.shop.email,
+            "tax_id": self.shop.tax_id,
+        }
         rates_dict = rates.as_dict()
-        labels = {"pending": "Waiting for the customer", "approved": "Approved",
-                  "declined": "Declined"}
+        labels = {
+            "pending": "Waiting for the customer",
+            "approved": "Approved",
+            "declined": "Declined",
+        }
 
         # Orders per day: weekdays busy, Saturdays half, Sundays nearly closed, and the group
         # growing over the five years. Internal orders come from the lot plan.
@@ -799,8 +1362,10 @@ class Generator:
         weights = []
         for day in range(self.days):
             weekday = (self.first_day + datetime.timedelta(days=day)).weekday()
-            weights.append((0.1 if weekday == 6 else 0.5 if weekday == 5 else 1.0)
-                           * (1 + 0.6 * day / self.days))
+            weights.append(
+                (0.1 if weekday == 6 else 0.5 if weekday == 5 else 1.0)
+                * (1 + 0.6 * day / self.days)
+            )
         total_weight = sum(weights)
         cumulative = 0.0
         assigned = 0
@@ -838,8 +1403,17 @@ class Generator:
             previous = ""
             for step_status, step_ts in reached:
                 ids["event"] += 1
-                rows["event"].append((ids["event"], order_id, previous, step_status, dt(step_ts),
-                                      advisor, notes.get(step_status, "")))
+                rows["event"].append(
+                    (
+                        ids["event"],
+                        order_id,
+                        previous,
+                        step_status,
+                        dt(step_ts),
+                        advisor,
+                        notes.get(step_status, ""),
+                    )
+                )
                 previous = step_status
 
         def flush():
@@ -888,15 +1462,23 @@ class Generator:
                     plan = "invoiced"  # never fully paid (yet)
                 else:
                     plan = "paid"
-                t_approve = t0 + (rng.uniform(600, 7200) if roll > 0.3 or internal else
-                                  rng.uniform(2 * HOUR, 30 * HOUR) if roll > 0.05 else
-                                  rng.uniform(2 * DAY, 10 * DAY))
-                job_count = 1 if internal and rng.random() < 0.3 else \
-                    rng.choice((1, 1, 1, 1, 1, 2, 2, 2, 3, 4))
+                t_approve = t0 + (
+                    rng.uniform(600, 7200)
+                    if roll > 0.3 or internal
+                    else rng.uniform(2 * HOUR, 30 * HOUR)
+                    if roll > 0.05
+                    else rng.uniform(2 * DAY, 10 * DAY)
+                )
+                job_count = (
+                    1
+                    if internal and rng.random() < 0.3
+                    else rng.choice((1, 1, 1, 1, 1, 2, 2, 2, 3, 4))
+                )
                 chosen = []
                 while len(chosen) < job_count:
-                    template = bisect.bisect_left(template_weights,
-                                                  rng.random() * template_weights[-1])
+                    template = bisect.bisect_left(
+                        template_weights, rng.random() * template_weights[-1]
+                    )
                     if template not in chosen:
                         chosen.append(template)
                 hours_total = 0.0
@@ -906,29 +1488,48 @@ class Generator:
                 t_start = t_approve + rng.uniform(600, 4 * HOUR)
                 # Some cars wait overnight, and one in ten waits days (parts on order).
                 wait = rng.random()
-                t_complete = t_start + hours_total * HOUR * rng.uniform(1.1, 2.5) + \
-                    (rng.uniform(DAY, 7 * DAY) if wait < 0.1 else
-                     rng.uniform(0, 20 * HOUR) if wait < 0.5 else 0)
+                t_complete = (
+                    t_start
+                    + hours_total * HOUR * rng.uniform(1.1, 2.5)
+                    + (
+                        rng.uniform(DAY, 7 * DAY)
+                        if wait < 0.1
+                        else rng.uniform(0, 20 * HOUR)
+                        if wait < 0.5
+                        else 0
+                    )
+                )
                 if internal:
                     t_complete = max(t_complete, self.day_ts(unit.recon[1], 15 * HOUR))
                 t_invoice = t_complete + rng.uniform(600, 3 * HOUR)
-                t_paid = t_invoice + (rng.uniform(60, 1800) if rng.random() < 0.85
-                                      else rng.uniform(DAY, 30 * DAY))
+                t_paid = t_invoice + (
+                    rng.uniform(60, 1800) if rng.random() < 0.85 else rng.uniform(DAY, 30 * DAY)
+                )
                 if plan == "canceled":
                     canceled_after_approval = rng.random() < 0.3
-                    t_cancel = (t_approve if canceled_after_approval else t0) + \
-                        rng.uniform(HOUR, 3 * DAY)
+                    t_cancel = (t_approve if canceled_after_approval else t0) + rng.uniform(
+                        HOUR, 3 * DAY
+                    )
                     steps = [("estimate", t0)]
                     if canceled_after_approval:
                         steps.append(("approved", t_approve))
                     steps.append(("canceled", t_cancel))
                 elif internal:
-                    steps = [("estimate", t0), ("approved", t_approve),
-                             ("in_progress", t_start), ("completed", t_complete),
-                             ("closed", t_complete + HOUR)]
+                    steps = [
+                        ("estimate", t0),
+                        ("approved", t_approve),
+                        ("in_progress", t_start),
+                        ("completed", t_complete),
+                        ("closed", t_complete + HOUR),
+                    ]
                 else:
-                    steps = [("estimate", t0), ("approved", t_approve), ("in_progress", t_start),
-                             ("completed", t_complete), ("invoiced", t_invoice)]
+                    steps = [
+                        ("estimate", t0),
+                        ("approved", t_approve),
+                        ("in_progress", t_start),
+                        ("completed", t_complete),
+                        ("invoiced", t_invoice),
+                    ]
                     if plan == "paid":
                         steps.append(("paid", t_paid))
                 reached = [step for step in steps if step[1] <= until]
@@ -944,24 +1545,46 @@ class Generator:
                     name = self.advisor_names[advisor]
                 comeback = None
                 last = v_last[vehicle]
-                if not internal and last is not None and last[1] > t0 - 45 * DAY \
-                        and last[2] and rng.random() < 0.1:
+                if (
+                    not internal
+                    and last is not None
+                    and last[1] > t0 - 45 * DAY
+                    and last[2]
+                    and rng.random() < 0.1
+                ):
                     comeback = last[0]
                 v_last[vehicle] = (order_id, t0, plan != "canceled")
                 discount = Decimal("0.00")
                 if not internal and rng.random() < 0.08:
                     discount = Decimal("10.00") if rng.random() < 0.3 else Decimal("5.00")
-                number = f"RO-{self.local_year(t0)}-" \
-                         f"{next_number('repair_order', self.local_year(t0)):05d}"
-                rows["order"].append((
-                    order_id, number, status, customer, vehicle, None, odometer, advisor,
-                    dt(t0 + rng.uniform(2 * HOUR, 30 * HOUR)) if rng.random() < 0.8 else None,
-                    internal, comeback, discount, True, "", dt(t0), dt(status_ts)))
+                number = (
+                    f"RO-{self.local_year(t0)}-"
+                    f"{next_number('repair_order', self.local_year(t0)):05d}"
+                )
+                rows["order"].append(
+                    (
+                        order_id,
+                        number,
+                        status,
+                        customer,
+                        vehicle,
+                        None,
+                        odometer,
+                        advisor,
+                        dt(t0 + rng.uniform(2 * HOUR, 30 * HOUR)) if rng.random() < 0.8 else None,
+                        internal,
+                        comeback,
+                        discount,
+                        True,
+                        "",
+                        dt(t0),
+                        dt(status_ts),
+                    )
+                )
                 notes = {"canceled": "Customer chose another shop"} if plan == "canceled" else {}
                 # Jobs, labor, parts; what counts toward the bill.
                 labor_items, part_items, snapshot_jobs, declined_jobs = [], [], [], []
-                labor_rate = rate_of_year.get(self.local_year(t0), rate_of_year[
-                    min(rate_of_year)])
+                labor_rate = rate_of_year.get(self.local_year(t0), rate_of_year[min(rate_of_year)])
                 work_ts = t_start
                 for position, template in enumerate(chosen, start=1):
                     title, complaint, cause, correction, labor, part_specs = templates[template]
@@ -971,8 +1594,11 @@ class Generator:
                         decision = "approved"
                         method, by, at, recorded = "internal", name, dt(t0), advisor
                     elif approved:
-                        decision = "declined" if (position == job_count > 1
-                                                  and rng.random() < 0.2) else "approved"
+                        decision = (
+                            "declined"
+                            if (position == job_count > 1 and rng.random() < 0.2)
+                            else "approved"
+                        )
                         method = AUTH_METHODS[rng.randrange(len(AUTH_METHODS))]
                         by = name
                         at = dt(max(t0, t_approve - rng.uniform(0, 900)))
@@ -980,17 +1606,32 @@ class Generator:
                     else:
                         decision, method, by, at, recorded = "pending", "", "", None, None
                     done = completed and decision == "approved"
-                    rows["job"].append((job_id, order_id, position, title, complaint,
-                                        cause if done else "", correction if done else "", None,
-                                        decision, method, by, at, recorded))
+                    rows["job"].append(
+                        (
+                            job_id,
+                            order_id,
+                            position,
+                            title,
+                            complaint,
+                            cause if done else "",
+                            correction if done else "",
+                            None,
+                            decision,
+                            method,
+                            by,
+                            at,
+                            recorded,
+                        )
+                    )
                     counted = decision != "declined"
                     issued = started_work and decision == "approved"
                     technician = technicians[rng.randrange(len(technicians))]
                     job_labor, job_parts = [], []
                     for operation, hours in labor:
                         ids["labor"] += 1
-                        rows["labor"].append((ids["labor"], job_id, operation, hours, labor_rate,
-                                              technician))
+                        rows["labor"].append(
+                            (ids["labor"], job_id, operation, hours, labor_rate, technician)
+                        )
                         if internal:
                             unit.recon_cost += money(hours * labor_rate)
                         if counted:
@@ -999,17 +1640,36 @@ class Generator:
                     for kind, low, high in part_specs:
                         part = self.pick_part(rng, kind)
                         quantity = low if low == high else rng.randint(low, high)
-                        price, cost, taxable = part_price[part], part_cost[part], \
-                            part_taxable[part]
+                        price, cost, taxable = part_price[part], part_cost[part], part_taxable[part]
                         ids["part"] += 1
                         line_id = ids["part"]
-                        rows["part"].append((line_id, job_id, part, quantity, price, cost,
-                                             taxable, quantity if issued else 0))
+                        rows["part"].append(
+                            (
+                                line_id,
+                                job_id,
+                                part,
+                                quantity,
+                                price,
+                                cost,
+                                taxable,
+                                quantity if issued else 0,
+                            )
+                        )
                         if issued:
                             self.movement_ids += 1
-                            rows["movement"].append((
-                                self.movement_ids, part, "issue", -quantity, cost, "",
-                                f"repairs.partline:{line_id}", advisor, dt(t_start)))
+                            rows["movement"].append(
+                                (
+                                    self.movement_ids,
+                                    part,
+                                    "issue",
+                                    -quantity,
+                                    cost,
+                                    "",
+                                    f"repairs.partline:{line_id}",
+                                    advisor,
+                                    dt(t_start),
+                                )
+                            )
                             quarter = self.demand[int((t_start - self.start_ts) // (91 * DAY))]
                             quarter[part] = quarter.get(part, 0) + quantity
                         if counted:
@@ -1019,20 +1679,41 @@ class Generator:
                         job_parts.append((part, quantity, price, taxable))
                     if done:
                         ids["time"] += 1
-                        clocked = float(sum(hours for _op, hours in labor)) * HOUR * \
-                            rng.uniform(0.6, 1.3)
+                        clocked = (
+                            float(sum(hours for _op, hours in labor)) * HOUR * rng.uniform(0.6, 1.3)
+                        )
                         begin = min(work_ts, t_complete - clocked - 60)
                         begin = max(begin, t_start)
-                        rows["time"].append((ids["time"], technician, job_id, dt(begin),
-                                             dt(min(begin + clocked, t_complete))))
+                        rows["time"].append(
+                            (
+                                ids["time"],
+                                technician,
+                                job_id,
+                                dt(begin),
+                                dt(min(begin + clocked, t_complete)),
+                            )
+                        )
                         work_ts = begin + clocked + 300
                     if decision == "declined":
                         declined_jobs.append({"title": title, "complaint": complaint})
                     elif "invoiced" in reached_names:
-                        snapshot_jobs.append(self._snapshot_job(
-                            job_id, position, title, complaint, cause, correction, decision,
-                            labels[decision], job_labor, labor_rate, self.tech_names[technician],
-                            job_parts, parts_info))
+                        snapshot_jobs.append(
+                            self._snapshot_job(
+                                job_id,
+                                position,
+                                title,
+                                complaint,
+                                cause,
+                                correction,
+                                decision,
+                                labels[decision],
+                                job_labor,
+                                labor_rate,
+                                self.tech_names[technician],
+                                job_parts,
+                                parts_info,
+                            )
+                        )
 
                 if "invoiced" not in reached_names:
                     emit_events(order_id, reached, advisor, notes)
@@ -1043,8 +1724,9 @@ class Generator:
                     continue
 
                 # The invoice, from the counted lines, numbered in the year it was issued.
-                totals = compute_totals(labor_items, part_items, rates,
-                                        discount_percent=discount, hazardous_waste=True)
+                totals = compute_totals(
+                    labor_items, part_items, rates, discount_percent=discount, hazardous_waste=True
+                )
                 year = self.local_year(t_invoice)
                 sequence = next_number("invoice", year)
                 ids["invoice"] += 1
@@ -1054,25 +1736,51 @@ class Generator:
                 display, address, phone, email, tax_id = customer_details[customer]
                 snapshot = {
                     "shop": shop,
-                    "customer": {"name": display, "address": address, "phone": phone,
-                                 "email": email, "tax_id": tax_id},
-                    "vehicle": {"vin": vin, "description": f"{model_year} {make} {model}",
-                                "plate": plate, "odometer_in": odometer},
+                    "customer": {
+                        "name": display,
+                        "address": address,
+                        "phone": phone,
+                        "email": email,
+                        "tax_id": tax_id,
+                    },
+                    "vehicle": {
+                        "vin": vin,
+                        "description": f"{model_year} {make} {model}",
+                        "plate": plate,
+                        "odometer_in": odometer,
+                    },
                     "repair_order": {
                         "number": number,
                         "opened_at": datetime.datetime.fromtimestamp(t0, self.tz).isoformat(),
-                        "advisor": self.advisor_names[advisor], "internal": False,
-                        "discount_percent": str(discount)},
+                        "advisor": self.advisor_names[advisor],
+                        "internal": False,
+                        "discount_percent": str(discount),
+                    },
                     "jobs": snapshot_jobs,
                     "recommendations": declined_jobs,
                     "rates": rates_dict,
                     "totals": {name: str(getattr(totals, name)) for name in TOTALS},
                 }
-                rows["invoice"].append((
-                    invoice_id, order_id, customer, invoice_number, year, sequence, dt(t_invoice),
-                    advisor, totals.labor, totals.parts, totals.discount, totals.fees,
-                    totals.tax, totals.total, snapshot, feed_time("invoice", t_invoice,
-                                                                  invoice_id)))
+                rows["invoice"].append(
+                    (
+                        invoice_id,
+                        order_id,
+                        customer,
+                        invoice_number,
+                        year,
+                        sequence,
+                        dt(t_invoice),
+                        advisor,
+                        totals.labor,
+                        totals.parts,
+                        totals.discount,
+                        totals.fees,
+                        totals.tax,
+                        totals.total,
+                        snapshot,
+                        feed_time("invoice", t_invoice, invoice_id),
+                    )
+                )
                 notes["invoiced"] = f"invoice {invoice_number}"
 
                 # Payments (and now and then a credit note), never more than is owed.
@@ -1084,11 +1792,20 @@ class Generator:
                         credit_year = self.local_year(credit_ts)
                         credit_seq = next_number("credit_note", credit_year)
                         ids["credit"] += 1
-                        rows["credit"].append((
-                            ids["credit"], invoice_id, f"CN-{credit_year}-{credit_seq:05d}",
-                            credit_year, credit_seq, credit, "Goodwill: waiting time",
-                            dt(credit_ts), advisor, feed_time("creditnote", credit_ts,
-                                                              ids["credit"])))
+                        rows["credit"].append(
+                            (
+                                ids["credit"],
+                                invoice_id,
+                                f"CN-{credit_year}-{credit_seq:05d}",
+                                credit_year,
+                                credit_seq,
+                                credit,
+                                "Goodwill: waiting time",
+                                dt(credit_ts),
+                                advisor,
+                                feed_time("creditnote", credit_ts, ids["credit"]),
+                            )
+                        )
                         owed -= credit
                 method = PAYMENT_METHODS[rng.randrange(len(PAYMENT_METHODS))]
                 payments = []
@@ -1104,11 +1821,23 @@ class Generator:
                     if paid_ts > until:
                         continue
                     ids["payment"] += 1
-                    reference = f"{method.upper()}-{rng.randint(100000, 999999)}" \
-                        if method in ("card", "check", "transfer") else ""
-                    rows["payment"].append((ids["payment"], invoice_id, amount, method, reference,
-                                            dt(paid_ts), advisor,
-                                            feed_time("payment", paid_ts, ids["payment"])))
+                    reference = (
+                        f"{method.upper()}-{rng.randint(100000, 999999)}"
+                        if method in ("card", "check", "transfer")
+                        else ""
+                    )
+                    rows["payment"].append(
+                        (
+                            ids["payment"],
+                            invoice_id,
+                            amount,
+                            method,
+                            reference,
+                            dt(paid_ts),
+                            advisor,
+                            feed_time("payment", paid_ts, ids["payment"]),
+                        )
+                    )
                 if status == "paid":
                     notes["paid"] = f"paid by {method.replace('_', ' ')}"
                 emit_events(order_id, reached, advisor, notes)
@@ -1122,34 +1851,70 @@ class Generator:
         from repairs.models import DocumentSequence
 
         counters = Table(DocumentSequence, ["series", "year", "last_number"])
-        self.writer.write(counters, [(series, year, last) for (series, year), last
-                                     in sorted(self.sequences.items())])
+        self.writer.write(
+            counters,
+            [(series, year, last) for (series, year), last in sorted(self.sequences.items())],
+        )
         feed_clock = _model("repairs.FeedClock")
         if feed_clock is not None:
             # Each feed's clock starts after its latest row, as repairs migration 0002 leaves it.
-            self.writer.write(Table(feed_clock, ["feed", "last_at"]), [
-                (f"repairs.{feed}", last) for feed, last in sorted(self.feed_clocks.items())])
+            self.writer.write(
+                Table(feed_clock, ["feed", "last_at"]),
+                [(f"repairs.{feed}", last) for feed, last in sorted(self.feed_clocks.items())],
+            )
 
     def _progress(self, done, started):
         elapsed = time.monotonic() - started
         self.log(f"  {done:,} repair orders ({done / max(elapsed, 0.001):,.0f}/s)")
 
     @staticmethod
-    def _snapshot_job(job_id, position, title, complaint, cause, correction, decision, label,
-                      labor, rate, technician_name, parts, parts_info):
+    def _snapshot_job(
+        job_id,
+        position,
+        title,
+        complaint,
+        cause,
+        correction,
+        decision,
+        label,
+        labor,
+        rate,
+        technician_name,
+        parts,
+        parts_info,
+    ):
         from core.money import money
 
         return {
-            "id": job_id, "position": position, "title": title, "complaint": complaint,
-            "cause": cause, "correction": correction, "authorization": decision,
+            "id": job_id,
+            "position": position,
+            "title": title,
+            "complaint": complaint,
+            "cause": cause,
+            "correction": correction,
+            "authorization": decision,
             "authorization_label": label,
-            "labor": [{"operation": operation, "hours": str(hours), "rate": str(rate),
-                       "amount": str(money(hours * rate)), "technician": technician_name}
-                      for operation, hours in labor],
-            "parts": [{"sku": parts_info[part][0], "description": parts_info[part][1],
-                       "quantity": quantity, "price": str(price),
-                       "amount": str(money(quantity * price)), "taxable": taxable}
-                      for part, quantity, price, taxable in parts],
+            "labor": [
+                {
+                    "operation": operation,
+                    "hours": str(hours),
+                    "rate": str(rate),
+                    "amount": str(money(hours * rate)),
+                    "technician": technician_name,
+                }
+                for operation, hours in labor
+            ],
+            "parts": [
+                {
+                    "sku": parts_info[part][0],
+                    "description": parts_info[part][1],
+                    "quantity": quantity,
+                    "price": str(price),
+                    "amount": str(money(quantity * price)),
+                    "taxable": taxable,
+                }
+                for part, quantity, price, taxable in parts
+            ],
         }
 
     # -- appointments --------------------------------------------------------------------------
@@ -1157,8 +1922,20 @@ class Generator:
         from repairs.models import Appointment
 
         rng = self.rng("appointments")
-        table = Table(Appointment, ["id", "date", "time", "customer", "vehicle", "concern",
-                                    "advisor", "status", "created_at"])
+        table = Table(
+            Appointment,
+            [
+                "id",
+                "date",
+                "time",
+                "customer",
+                "vehicle",
+                "concern",
+                "advisor",
+                "status",
+                "created_at",
+            ],
+        )
         concerns = [job[1] for job in JOBS]
         rows = []
         # One booking per slot (a day and a quarter hour from 7:00 to 16:45), as
@@ -1169,10 +1946,19 @@ class Generator:
         for pk, slot in enumerate(slots, start=1):
             vehicle = rng.choice(self.old_vehicles)
             day = self.today + datetime.timedelta(days=slot // 40)
-            rows.append((pk, day, datetime.time(7 + slot % 40 // 4, slot % 4 * 15),
-                         self.v_owner[vehicle], vehicle, rng.choice(concerns),
-                         rng.choice(self.advisors), "scheduled",
-                         self.dt(self.until_ts - rng.uniform(0, 20 * DAY))))
+            rows.append(
+                (
+                    pk,
+                    day,
+                    datetime.time(7 + slot % 40 // 4, slot % 4 * 15),
+                    self.v_owner[vehicle],
+                    vehicle,
+                    rng.choice(concerns),
+                    rng.choice(self.advisors),
+                    "scheduled",
+                    self.dt(self.until_ts - rng.uniform(0, 20 * DAY)),
+                )
+            )
         self.writer.write(table, rows)
 
     # -- purchasing: each quarter's demand arrives before the quarter; parts with their stock --
@@ -1181,33 +1967,95 @@ class Generator:
 
         rng = self.rng("purchasing")
         tables = {
-            "supplier": Table(im.Supplier, ["id", "name", "account_number", "phone", "email",
-                                            "notes"]),
-            "order": Table(im.PurchaseOrder, [
-                "id", "supplier", "status", "supplier_reference", "expected_on", "notes",
-                "created_by", "created_at", "ordered_at", "ordered_by", "received_at",
-                "cancelled_at", "cancel_reason", "updated_at"]),
-            "line": Table(im.PurchaseOrderLine, ["id", "order", "part", "quantity_ordered",
-                                                 "quantity_received", "unit_cost"]),
-            "receipt": Table(im.PurchaseReceipt, ["id", "order", "received_at", "received_by",
-                                                  "packing_slip", "notes"]),
-            "receipt_line": Table(im.PurchaseReceiptLine, ["id", "receipt", "order_line",
-                                                           "quantity", "unit_cost", "movement"]),
-            "movement": Table(im.StockMovement, ["id", "part", "kind", "quantity", "unit_cost",
-                                                 "reason", "reference", "user", "created_at"]),
-            "part": Table(im.Part, [
-                "id", "sku", "description", "brand", "category", "unit_cost", "price_override",
-                "taxable", "bin_location", "reorder_point", "reorder_quantity", "on_hand",
-                "supplier", "active", "created_at", "updated_at"]),
+            "supplier": Table(
+                im.Supplier, ["id", "name", "account_number", "phone", "email", "notes"]
+            ),
+            "order": Table(
+                im.PurchaseOrder,
+                [
+                    "id",
+                    "supplier",
+                    "status",
+                    "supplier_reference",
+                    "expected_on",
+                    "notes",
+                    "created_by",
+                    "created_at",
+                    "ordered_at",
+                    "ordered_by",
+                    "received_at",
+                    "cancelled_at",
+                    "cancel_reason",
+                    "updated_at",
+                ],
+            ),
+            "line": Table(
+                im.PurchaseOrderLine,
+                ["id", "order", "part", "quantity_ordered", "quantity_received", "unit_cost"],
+            ),
+            "receipt": Table(
+                im.PurchaseReceipt,
+                ["id", "order", "received_at", "received_by", "packing_slip", "notes"],
+            ),
+            "receipt_line": Table(
+                im.PurchaseReceiptLine,
+                ["id", "receipt", "order_line", "quantity", "unit_cost", "movement"],
+            ),
+            "movement": Table(
+                im.StockMovement,
+                [
+                    "id",
+                    "part",
+                    "kind",
+                    "quantity",
+                    "unit_cost",
+                    "reason",
+                    "reference",
+                    "user",
+                    "created_at",
+                ],
+            ),
+            "part": Table(
+                im.Part,
+                [
+                    "id",
+                    "sku",
+                    "description",
+                    "brand",
+                    "category",
+                    "unit_cost",
+                    "price_override",
+                    "taxable",
+                    "bin_location",
+                    "reorder_point",
+                    "reorder_quantity",
+                    "on_hand",
+                    "supplier",
+                    "active",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
         }
         suppliers = self.size["suppliers"]
-        self.writer.write(tables["supplier"], [
-            (pk, f"{COMPANY_WORDS[pk % len(COMPANY_WORDS)]} Parts Supply #{pk}", f"ACC-{pk:04d}",
-             f"(800) 555-{pk:04d}", f"orders{pk}@supplier.example", "") for pk in
-            range(1, suppliers + 1)])
+        self.writer.write(
+            tables["supplier"],
+            [
+                (
+                    pk,
+                    f"{COMPANY_WORDS[pk % len(COMPANY_WORDS)]} Parts Supply #{pk}",
+                    f"ACC-{pk:04d}",
+                    f"(800) 555-{pk:04d}",
+                    f"orders{pk}@supplier.example",
+                    "",
+                )
+                for pk in range(1, suppliers + 1)
+            ],
+        )
         # Opening stock: what is left on the shelf at the end (some parts low, some out).
-        opening = [0] + [rng.choice(SAFETY_STOCK) + self.parts[pk][8]
-                         for pk in range(1, len(self.parts))]
+        opening = [0] + [
+            rng.choice(SAFETY_STOCK) + self.parts[pk][8] for pk in range(1, len(self.parts))
+        ]
         opening = [value if rng.random() > 0.1 else 0 for value in opening]
         rows = {name: [] for name in tables}
         order_id = line_id = receipt_id = receipt_line_id = 0
@@ -1230,24 +2078,49 @@ class Generator:
                 order_id += 1
                 receipt_id += 1
                 ordered = arrive - rng.uniform(3 * DAY, 6 * DAY)
-                rows["order"].append((
-                    order_id, supplier, "received", f"SO-{order_id:06d}",
-                    self.local_date(arrive), f"Stock for quarter {quarter + 1}.", manager,
-                    self.dt(ordered - DAY), self.dt(ordered), manager, self.dt(arrive), None, "",
-                    self.dt(arrive)))
-                rows["receipt"].append((receipt_id, order_id, self.dt(arrive), manager,
-                                        f"PS-{receipt_id:06d}", ""))
+                rows["order"].append(
+                    (
+                        order_id,
+                        supplier,
+                        "received",
+                        f"SO-{order_id:06d}",
+                        self.local_date(arrive),
+                        f"Stock for quarter {quarter + 1}.",
+                        manager,
+                        self.dt(ordered - DAY),
+                        self.dt(ordered),
+                        manager,
+                        self.dt(arrive),
+                        None,
+                        "",
+                        self.dt(arrive),
+                    )
+                )
+                rows["receipt"].append(
+                    (receipt_id, order_id, self.dt(arrive), manager, f"PS-{receipt_id:06d}", "")
+                )
                 for part, quantity in lines:
                     line_id += 1
                     receipt_line_id += 1
                     self.movement_ids += 1
                     cost = self.part_cost[part]
                     rows["line"].append((line_id, order_id, part, quantity, quantity, cost))
-                    rows["movement"].append((
-                        self.movement_ids, part, "receipt", quantity, cost, "",
-                        f"inventory.purchasereceipt:{receipt_id}", manager, self.dt(arrive)))
-                    rows["receipt_line"].append((receipt_line_id, receipt_id, line_id, quantity,
-                                                 cost, self.movement_ids))
+                    rows["movement"].append(
+                        (
+                            self.movement_ids,
+                            part,
+                            "receipt",
+                            quantity,
+                            cost,
+                            "",
+                            f"inventory.purchasereceipt:{receipt_id}",
+                            manager,
+                            self.dt(arrive),
+                        )
+                    )
+                    rows["receipt_line"].append(
+                        (receipt_line_id, receipt_id, line_id, quantity, cost, self.movement_ids)
+                    )
             if len(rows["line"]) > 50_000:
                 for name in ("order", "line", "receipt", "movement", "receipt_line"):
                     self.writer.write(tables[name], rows[name])
@@ -1258,11 +2131,39 @@ class Generator:
         updated = self.dt(self.until_ts - DAY)
         part_rows = []
         for pk in range(1, len(self.parts)):
-            sku, description, brand, category, cost, override, taxable, bin_location, point, \
-                quantity, supplier = self.parts[pk]
-            part_rows.append((pk, sku, description, brand, category, cost, override, taxable,
-                              bin_location, point, quantity, opening[pk], supplier,
-                              rng.random() > 0.02, created, updated))
+            (
+                sku,
+                description,
+                brand,
+                category,
+                cost,
+                override,
+                taxable,
+                bin_location,
+                point,
+                quantity,
+                supplier,
+            ) = self.parts[pk]
+            part_rows.append(
+                (
+                    pk,
+                    sku,
+                    description,
+                    brand,
+                    category,
+                    cost,
+                    override,
+                    taxable,
+                    bin_location,
+                    point,
+                    quantity,
+                    opening[pk],
+                    supplier,
+                    rng.random() > 0.02,
+                    created,
+                    updated,
+                )
+            )
         self.writer.write(tables["part"], part_rows)
 
     # -- the car lot and its sales (when the lot's models exist) -------------------------------
@@ -1286,14 +2187,26 @@ def _accumulate(values):
 
 AUCTIONS = ["Manheim Central", "ADESA Springfield", "IAA Midwest", "America's Auto Auction"]
 DEALERS = ["Prairie Motors", "Lakeside Ford", "Capitol Toyota", "Summit Chevrolet"]
-LENDERS = ["Ally Financial", "Capital One Auto", "Chase Auto", "Prairie Credit Union",
-           "Westlake Financial"]
-LOST_REASONS = ["Bought elsewhere", "Could not get financing", "Stopped answering",
-                "Price too high", "Car sold to someone else"]
-ADDONS = [("service_contract", "Service contract 36 months", "1495.00", "600.00", False),
-          ("gap", "GAP insurance", "695.00", "250.00", False),
-          ("maintenance", "Maintenance plan 2 years", "499.00", "180.00", False),
-          ("accessory", "All-weather floor mats", "189.00", "60.00", True)]
+LENDERS = [
+    "Ally Financial",
+    "Capital One Auto",
+    "Chase Auto",
+    "Prairie Credit Union",
+    "Westlake Financial",
+]
+LOST_REASONS = [
+    "Bought elsewhere",
+    "Could not get financing",
+    "Stopped answering",
+    "Price too high",
+    "Car sold to someone else",
+]
+ADDONS = [
+    ("service_contract", "Service contract 36 months", "1495.00", "600.00", False),
+    ("gap", "GAP insurance", "695.00", "250.00", False),
+    ("maintenance", "Maintenance plan 2 years", "499.00", "180.00", False),
+    ("accessory", "All-weather floor mats", "189.00", "60.00", True),
+]
 HOUSE_PLAN = ("House plan", "25.00", "150.00")
 
 
@@ -1318,39 +2231,144 @@ class LotWriter:
 
         g = self.g
         plan, _ = sm.CommissionPlan.objects.get_or_create(
-            salesperson=None, defaults={"name": HOUSE_PLAN[0], "rate": Decimal(HOUSE_PLAN[1]),
-                                        "minimum": Decimal(HOUSE_PLAN[2])})
+            salesperson=None,
+            defaults={
+                "name": HOUSE_PLAN[0],
+                "rate": Decimal(HOUSE_PLAN[1]),
+                "minimum": Decimal(HOUSE_PLAN[2]),
+            },
+        )
         self.plan = plan
         tables = {
-            "unit": Table(StockUnit, [
-                "id", "stock_number", "vehicle", "status", "source", "acquired_from",
-                "acquired_on", "acquisition_cost", "asking_price", "internet_price",
-                "title_status", "available_on", "disposed_on", "wholesale_price", "notes",
-                "created_at", "updated_at"]),
-            "cost": Table(StockUnitCost, ["id", "unit", "kind", "description", "vendor",
-                                          "receipt_number", "receipt", "amount", "incurred_on",
-                                          "recorded_by", "created_at"]),
-            "lead": Table(sm.Lead, ["id", "customer", "source", "source_reference", "stock_unit",
-                                    "status", "salesperson", "next_follow_up", "lost_reason",
-                                    "notes", "created_at", "updated_at", *self.partner_fields]),
-            "deal": Table(sm.Deal, [
-                "id", "stock_unit", "buyer", "co_buyer", "salesperson", "lead", "status",
-                "sale_price", "documentation_fee", "registration_fee", "sales_tax_rate",
-                "trade_in_reduces_tax", "down_payment", "lender", "apr", "term_months",
-                "finance_reserve", "sales_tax", "total_price", "amount_financed",
-                "monthly_payment", "unit_cost", "front_gross", "back_gross", "signed_at",
-                "delivered_at", "closed_at", "close_reason", "notes", "created_at",
-                "updated_at"]),
-            "trade": Table(sm.TradeIn, ["id", "deal", "vehicle", "allowance", "payoff",
-                                        "payoff_lender", "actual_cash_value", "odometer",
-                                        "stock_unit", "previous_owner"]),
-            "addon": Table(sm.DealAddon, ["id", "deal", "kind", "description", "price", "cost",
-                                          "taxable"]),
-            "payment": Table(sm.DealPayment, ["id", "deal", "amount", "method", "reference",
-                                              "received_at", "received_by"]),
-            "commission": Table(sm.Commission, ["id", "deal", "salesperson", "kind",
-                                                "plan_name", "gross", "rate", "minimum",
-                                                "amount", "recorded_at"]),
+            "unit": Table(
+                StockUnit,
+                [
+                    "id",
+                    "stock_number",
+                    "vehicle",
+                    "status",
+                    "source",
+                    "acquired_from",
+                    "acquired_on",
+                    "acquisition_cost",
+                    "asking_price",
+                    "internet_price",
+                    "title_status",
+                    "available_on",
+                    "disposed_on",
+                    "wholesale_price",
+                    "notes",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            "cost": Table(
+                StockUnitCost,
+                [
+                    "id",
+                    "unit",
+                    "kind",
+                    "description",
+                    "vendor",
+                    "receipt_number",
+                    "receipt",
+                    "amount",
+                    "incurred_on",
+                    "recorded_by",
+                    "created_at",
+                ],
+            ),
+            "lead": Table(
+                sm.Lead,
+                [
+                    "id",
+                    "customer",
+                    "source",
+                    "source_reference",
+                    "stock_unit",
+                    "status",
+                    "salesperson",
+                    "next_follow_up",
+                    "lost_reason",
+                    "notes",
+                    "created_at",
+                    "updated_at",
+                    *self.partner_fields,
+                ],
+            ),
+            "deal": Table(
+                sm.Deal,
+                [
+                    "id",
+                    "stock_unit",
+                    "buyer",
+                    "co_buyer",
+                    "salesperson",
+                    "lead",
+                    "status",
+                    "sale_price",
+                    "documentation_fee",
+                    "registration_fee",
+                    "sales_tax_rate",
+                    "trade_in_reduces_tax",
+                    "down_payment",
+                    "lender",
+                    "apr",
+                    "term_months",
+                    "finance_reserve",
+                    "sales_tax",
+                    "total_price",
+                    "amount_financed",
+                    "monthly_payment",
+                    "unit_cost",
+                    "front_gross",
+                    "back_gross",
+                    "signed_at",
+                    "delivered_at",
+                    "closed_at",
+                    "close_reason",
+                    "notes",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            "trade": Table(
+                sm.TradeIn,
+                [
+                    "id",
+                    "deal",
+                    "vehicle",
+                    "allowance",
+                    "payoff",
+                    "payoff_lender",
+                    "actual_cash_value",
+                    "odometer",
+                    "stock_unit",
+                    "previous_owner",
+                ],
+            ),
+            "addon": Table(
+                sm.DealAddon, ["id", "deal", "kind", "description", "price", "cost", "taxable"]
+            ),
+            "payment": Table(
+                sm.DealPayment,
+                ["id", "deal", "amount", "method", "reference", "received_at", "received_by"],
+            ),
+            "commission": Table(
+                sm.Commission,
+                [
+                    "id",
+                    "deal",
+                    "salesperson",
+                    "kind",
+                    "plan_name",
+                    "gross",
+                    "rate",
+                    "minimum",
+                    "amount",
+                    "recorded_at",
+                ],
+            ),
         }
         self.rows = {name: [] for name in tables}
         self.ids = dict.fromkeys(tables, 0)
@@ -1379,49 +2397,98 @@ class LotWriter:
         pk = unit.index + 1
         acquired_ts = g.day_ts(unit.acquired_day, 10 * HOUR)
         cost = self.cost_of[unit.index]
-        asking = (cost * Decimal(rng.uniform(1.15, 1.35)) / 100).quantize(Decimal("1")) * 100 \
-            - 1
+        asking = (cost * Decimal(rng.uniform(1.15, 1.35)) / 100).quantize(Decimal("1")) * 100 - 1
         unit.asking = asking
         gone = unit.status in ("sold", "wholesaled")
         if unit.source == "trade_in":
             seller = g.customer_details[self.g.units[unit.trade_in_of].buyer][0]
             stock_number = f"T{pk:06d}"
         else:
-            seller = rng.choice(AUCTIONS if unit.source == "auction" else DEALERS
-                                if unit.source == "wholesale" else ["Private seller"])
+            seller = rng.choice(
+                AUCTIONS
+                if unit.source == "auction"
+                else DEALERS
+                if unit.source == "wholesale"
+                else ["Private seller"]
+            )
             stock_number = f"L{pk:06d}"
-        title = "transferred" if unit.status == "sold" else rng.choice(
-            ["received"] * 4 + ["missing"])
+        title = (
+            "transferred" if unit.status == "sold" else rng.choice(["received"] * 4 + ["missing"])
+        )
         disposed = g.day_ts(unit.disposed_day, 16 * HOUR) if gone else None
         # The front line: the first day on sale, for units that got there.
-        on_sale = (unit.status in ("available", "reserved", "sold")
-                   or (unit.status == "wholesaled" and unit.available_day < unit.disposed_day))
+        on_sale = unit.status in ("available", "reserved", "sold") or (
+            unit.status == "wholesaled" and unit.available_day < unit.disposed_day
+        )
         available = g.local_date(g.day_ts(unit.available_day, 9 * HOUR)) if on_sale else None
-        wholesale = (cost * Decimal(rng.uniform(0.9, 1.05))).quantize(Decimal("0.01")) \
-            if unit.status == "wholesaled" else None
-        self.rows["unit"].append((
-            pk, stock_number, unit.vehicle, unit.status, unit.source, seller,
-            g.local_date(acquired_ts), cost, asking,
-            asking - 500 if rng.random() < 0.3 else None, title, available,
-            g.local_date(disposed) if disposed else None, wholesale, "", g.dt(acquired_ts),
-            g.dt(disposed or acquired_ts)))
+        wholesale = (
+            (cost * Decimal(rng.uniform(0.9, 1.05))).quantize(Decimal("0.01"))
+            if unit.status == "wholesaled"
+            else None
+        )
+        self.rows["unit"].append(
+            (
+                pk,
+                stock_number,
+                unit.vehicle,
+                unit.status,
+                unit.source,
+                seller,
+                g.local_date(acquired_ts),
+                cost,
+                asking,
+                asking - 500 if rng.random() < 0.3 else None,
+                title,
+                available,
+                g.local_date(disposed) if disposed else None,
+                wholesale,
+                "",
+                g.dt(acquired_ts),
+                g.dt(disposed or acquired_ts),
+            )
+        )
         other = Decimal("0.00")
         if unit.source in ("auction", "wholesale"):
-            for kind, description, low, high in (("transport", "Transport to the lot", 150, 450),
-                                                 ("auction_fee", "Buyer fee", 200, 600)):
+            for kind, description, low, high in (
+                ("transport", "Transport to the lot", 150, 450),
+                ("auction_fee", "Buyer fee", 200, 600),
+            ):
                 amount = Decimal(rng.randint(low, high))
                 other += amount
                 self.ids["cost"] += 1
-                self.rows["cost"].append((
-                    self.ids["cost"], pk, kind, description, seller, f"R-{pk}-{kind[:3]}", "",
-                    amount, g.local_date(acquired_ts), g.manager, g.dt(acquired_ts)))
+                self.rows["cost"].append(
+                    (
+                        self.ids["cost"],
+                        pk,
+                        kind,
+                        description,
+                        seller,
+                        f"R-{pk}-{kind[:3]}",
+                        "",
+                        amount,
+                        g.local_date(acquired_ts),
+                        g.manager,
+                        g.dt(acquired_ts),
+                    )
+                )
         self.ids["cost"] += 1
         detailing = Decimal(rng.randint(120, 260))
         other += detailing
-        self.rows["cost"].append((self.ids["cost"], pk, "detailing", "Full detail",
-                                  "Shine Detailing", "", "", detailing,
-                                  g.local_date(acquired_ts + DAY), g.manager,
-                                  g.dt(acquired_ts + DAY)))
+        self.rows["cost"].append(
+            (
+                self.ids["cost"],
+                pk,
+                "detailing",
+                "Full detail",
+                "Shine Detailing",
+                "",
+                "",
+                detailing,
+                g.local_date(acquired_ts + DAY),
+                g.manager,
+                g.dt(acquired_ts + DAY),
+            )
+        )
         unit.total_cost = cost + other + unit.recon_cost
 
     # -- deals ---------------------------------------------------------------------------------
@@ -1430,23 +2497,44 @@ class LotWriter:
         if unit.canceled_deal_day is not None:
             day = unit.canceled_deal_day
             signed = rng.random() < 0.4
-            self._deal(unit, "canceled", created_day=day, signed_day=day if signed else None,
-                       closed_day=min(day + rng.randint(0, 5), g.days - 1), buyer=None,
-                       trade_unit=None)
+            self._deal(
+                unit,
+                "canceled",
+                created_day=day,
+                signed_day=day if signed else None,
+                closed_day=min(day + rng.randint(0, 5), g.days - 1),
+                buyer=None,
+                trade_unit=None,
+            )
         if unit.deal_days is not None:
             created, signed, delivered = unit.deal_days
             status = "delivered" if delivered is not None else "signed"
-            deal_id = self._deal(unit, status, created_day=created, signed_day=signed,
-                                 delivered_day=delivered, buyer=unit.buyer,
-                                 trade_unit=trade_unit)
+            deal_id = self._deal(
+                unit,
+                status,
+                created_day=created,
+                signed_day=signed,
+                delivered_day=delivered,
+                buyer=unit.buyer,
+                trade_unit=trade_unit,
+            )
             if status == "delivered":
                 self.deal_of[unit.index] = deal_id
         if unit.draft_deal_day is not None:
-            self._deal(unit, "draft", created_day=unit.draft_deal_day, buyer=None,
-                       trade_unit=None)
+            self._deal(unit, "draft", created_day=unit.draft_deal_day, buyer=None, trade_unit=None)
 
-    def _deal(self, unit, status, *, created_day, signed_day=None, delivered_day=None,
-              closed_day=None, buyer, trade_unit):
+    def _deal(
+        self,
+        unit,
+        status,
+        *,
+        created_day,
+        signed_day=None,
+        delivered_day=None,
+        closed_day=None,
+        buyer,
+        trade_unit,
+    ):
         from sales import calculations
 
         g, rng = self.g, self.rng
@@ -1457,8 +2545,11 @@ class LotWriter:
         price = unit.asking - Decimal(rng.choice((0, 0, 250, 500, 1000)))
         financed = rng.random() < 0.6
         lender = rng.choice(LENDERS) if financed else ""
-        apr = Decimal(rng.choice(("3.900", "5.490", "6.990", "8.900", "11.900"))) \
-            if financed else None
+        apr = (
+            Decimal(rng.choice(("3.900", "5.490", "6.990", "8.900", "11.900")))
+            if financed
+            else None
+        )
         term = rng.choice((36, 48, 60, 72)) if financed else None
         reserve = Decimal(rng.choice((0, 250, 400, 600))) if financed else Decimal("0.00")
         trades = []
@@ -1469,24 +2560,37 @@ class LotWriter:
             trades.append((trade_unit, allowance, payoff, acv))
         addons = [ADDONS[index] for index in range(len(ADDONS)) if rng.random() < 0.25]
         figures = calculations.deal_figures(
-            sale_price=price, documentation_fee=g.shop.documentation_fee,
-            registration_fee=g.shop.registration_fee, tax_rate=g.shop.sales_tax_rate,
+            sale_price=price,
+            documentation_fee=g.shop.documentation_fee,
+            registration_fee=g.shop.registration_fee,
+            tax_rate=g.shop.sales_tax_rate,
             trade_reduces_tax=g.shop.trade_in_reduces_sales_tax,
             trades=[calculations.TradeFigures(a, p, v) for _u, a, p, v in trades],
-            addons=[calculations.AddonFigures(Decimal(pr), Decimal(c), t)
-                    for _k, _d, pr, c, t in addons],
+            addons=[
+                calculations.AddonFigures(Decimal(pr), Decimal(c), t) for _k, _d, pr, c, t in addons
+            ],
             down_payment=Decimal(rng.choice((0, 1000, 2000, 3000))) if financed else 0,
-            financed=financed, apr=apr, term_months=term, finance_reserve=reserve,
-            unit_cost=unit.total_cost)
+            financed=financed,
+            apr=apr,
+            term_months=term,
+            finance_reserve=reserve,
+            unit_cost=unit.total_cost,
+        )
         if financed and figures.balance <= 0:
             financed, lender, apr, term, reserve = False, "", None, None, Decimal("0.00")
             figures = calculations.deal_figures(
-                sale_price=price, documentation_fee=g.shop.documentation_fee,
-                registration_fee=g.shop.registration_fee, tax_rate=g.shop.sales_tax_rate,
+                sale_price=price,
+                documentation_fee=g.shop.documentation_fee,
+                registration_fee=g.shop.registration_fee,
+                tax_rate=g.shop.sales_tax_rate,
                 trade_reduces_tax=g.shop.trade_in_reduces_sales_tax,
                 trades=[calculations.TradeFigures(a, p, v) for _u, a, p, v in trades],
-                addons=[calculations.AddonFigures(Decimal(pr), Decimal(c), t)
-                        for _k, _d, pr, c, t in addons], unit_cost=unit.total_cost)
+                addons=[
+                    calculations.AddonFigures(Decimal(pr), Decimal(c), t)
+                    for _k, _d, pr, c, t in addons
+                ],
+                unit_cost=unit.total_cost,
+            )
         created = g.day_ts(created_day, 11 * HOUR + rng.uniform(0, 5 * HOUR))
         signed = g.day_ts(signed_day, 15 * HOUR) if signed_day is not None else None
         signed = max(signed, created + 600) if signed else None
@@ -1495,51 +2599,113 @@ class LotWriter:
         closed = g.day_ts(closed_day, 18 * HOUR) if closed_day is not None else None
         closed = max(closed, (signed or created) + 600) if closed else None
         frozen = signed is not None  # the figures the buyer signed on stay, even if canceled
-        lead = self._won_lead(buyer, unit, created, salesperson) \
-            if status == "delivered" and rng.random() < 0.6 else None
-        self.rows["deal"].append((
-            deal_id, unit.index + 1, buyer, None, salesperson, lead, status, price,
-            g.shop.documentation_fee, g.shop.registration_fee, g.shop.sales_tax_rate,
-            g.shop.trade_in_reduces_sales_tax, figures.down_payment, lender, apr, term, reserve,
-            figures.sales_tax if frozen else None, figures.total_price if frozen else None,
-            figures.amount_financed if frozen else None,
-            figures.monthly_payment if frozen else None,
-            figures.unit_cost if delivered else None, figures.front_gross if delivered else None,
-            figures.back_gross if delivered else None, g.dt(signed) if signed else None,
-            g.dt(delivered) if delivered else None, g.dt(closed) if closed else None,
-            "Buyer changed their mind" if status == "canceled" else "", "", g.dt(created),
-            g.dt(delivered or closed or signed or created)))
+        lead = (
+            self._won_lead(buyer, unit, created, salesperson)
+            if status == "delivered" and rng.random() < 0.6
+            else None
+        )
+        self.rows["deal"].append(
+            (
+                deal_id,
+                unit.index + 1,
+                buyer,
+                None,
+                salesperson,
+                lead,
+                status,
+                price,
+                g.shop.documentation_fee,
+                g.shop.registration_fee,
+                g.shop.sales_tax_rate,
+                g.shop.trade_in_reduces_sales_tax,
+                figures.down_payment,
+                lender,
+                apr,
+                term,
+                reserve,
+                figures.sales_tax if frozen else None,
+                figures.total_price if frozen else None,
+                figures.amount_financed if frozen else None,
+                figures.monthly_payment if frozen else None,
+                figures.unit_cost if delivered else None,
+                figures.front_gross if delivered else None,
+                figures.back_gross if delivered else None,
+                g.dt(signed) if signed else None,
+                g.dt(delivered) if delivered else None,
+                g.dt(closed) if closed else None,
+                "Buyer changed their mind" if status == "canceled" else "",
+                "",
+                g.dt(created),
+                g.dt(delivered or closed or signed or created),
+            )
+        )
         for kind, description, addon_price, addon_cost, taxable in addons:
             self.ids["addon"] += 1
-            self.rows["addon"].append((self.ids["addon"], deal_id, kind, description,
-                                       Decimal(addon_price), Decimal(addon_cost), taxable))
+            self.rows["addon"].append(
+                (
+                    self.ids["addon"],
+                    deal_id,
+                    kind,
+                    description,
+                    Decimal(addon_price),
+                    Decimal(addon_cost),
+                    taxable,
+                )
+            )
         for trade_unit_, allowance, payoff, acv in trades:
-            self.pending_trades.append((deal_id, trade_unit_, allowance, payoff, acv, buyer,
-                                        delivered))
+            self.pending_trades.append(
+                (deal_id, trade_unit_, allowance, payoff, acv, buyer, delivered)
+            )
         if delivered:
             if figures.cash_due > 0:
                 self.ids["payment"] += 1
-                self.rows["payment"].append((
-                    self.ids["payment"], deal_id, figures.cash_due,
-                    rng.choice(("check", "transfer", "card")), f"D{deal_id}", g.dt(signed),
-                    salesperson))
+                self.rows["payment"].append(
+                    (
+                        self.ids["payment"],
+                        deal_id,
+                        figures.cash_due,
+                        rng.choice(("check", "transfer", "card")),
+                        f"D{deal_id}",
+                        g.dt(signed),
+                        salesperson,
+                    )
+                )
             gross = figures.total_gross
             self.ids["commission"] += 1
-            self.rows["commission"].append((
-                self.ids["commission"], deal_id, salesperson, "earned", self.plan.name, gross,
-                self.plan.rate, self.plan.minimum,
-                calculations.commission(gross, self.plan.rate, self.plan.minimum),
-                g.dt(delivered)))
+            self.rows["commission"].append(
+                (
+                    self.ids["commission"],
+                    deal_id,
+                    salesperson,
+                    "earned",
+                    self.plan.name,
+                    gross,
+                    self.plan.rate,
+                    self.plan.minimum,
+                    calculations.commission(gross, self.plan.rate, self.plan.minimum),
+                    g.dt(delivered),
+                )
+            )
         return deal_id
 
     def _trade_ins(self, units):
         g, rng = self.g, self.rng
         for deal_id, unit, allowance, payoff, acv, buyer, _delivered in self.pending_trades:
             self.ids["trade"] += 1
-            self.rows["trade"].append((
-                self.ids["trade"], deal_id, unit.vehicle, allowance, payoff,
-                rng.choice(LENDERS) if payoff else "", acv, g.v_odo[unit.vehicle],
-                unit.index + 1, buyer))
+            self.rows["trade"].append(
+                (
+                    self.ids["trade"],
+                    deal_id,
+                    unit.vehicle,
+                    allowance,
+                    payoff,
+                    rng.choice(LENDERS) if payoff else "",
+                    acv,
+                    g.v_odo[unit.vehicle],
+                    unit.index + 1,
+                    buyer,
+                )
+            )
         self.pending_trades = []
 
     # -- leads ---------------------------------------------------------------------------------
@@ -1548,17 +2714,32 @@ class LotWriter:
         self.ids["lead"] += 1
         created = before - rng.uniform(DAY, 20 * DAY)
         source = rng.choice(("walk_in", "phone", "website", "marketplace"))
-        self.rows["lead"].append((
-            self.ids["lead"], buyer, source,
-            f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
-            unit.index + 1, "won", salesperson, None, "", "", g.dt(created), g.dt(before),
-            *self._posted_by(source)))
+        self.rows["lead"].append(
+            (
+                self.ids["lead"],
+                buyer,
+                source,
+                f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
+                unit.index + 1,
+                "won",
+                salesperson,
+                None,
+                "",
+                "",
+                g.dt(created),
+                g.dt(before),
+                *self._posted_by(source),
+            )
+        )
         return self.ids["lead"]
 
     def _posted_by(self, source):
-        values = {"partner": self.marketplace.pk if source == "marketplace" and self.marketplace
-                  else None,
-                  "message": "Is this car still available?" if source == "marketplace" else ""}
+        values = {
+            "partner": self.marketplace.pk
+            if source == "marketplace" and self.marketplace
+            else None,
+            "message": "Is this car still available?" if source == "marketplace" else "",
+        }
         return [values[name] for name in self.partner_fields]
 
     def _leads(self):
@@ -1581,14 +2762,26 @@ class LotWriter:
                 status, follow_up = "lost", None
             else:
                 status = rng.choice(("new", "contacted", "appointment", "negotiating", "lost"))
-                follow_up = None if status == "lost" else g.today + datetime.timedelta(
-                    days=rng.randint(0, 10))
+                follow_up = (
+                    None
+                    if status == "lost"
+                    else g.today + datetime.timedelta(days=rng.randint(0, 10))
+                )
             source = rng.choice(("walk_in", "phone", "website", "marketplace", "marketplace"))
-            self.rows["lead"].append((
-                self.ids["lead"], rng.randint(1, g.size["customers"]), source,
-                f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
-                unit.index + 1 if unit else None, status, rng.choice(g.salespeople), follow_up,
-                rng.choice(LOST_REASONS) if status == "lost" else "", "", g.dt(created),
-                g.dt(min(created + rng.uniform(0, 10 * DAY), g.until_ts)),
-                *self._posted_by(source)))
-
+            self.rows["lead"].append(
+                (
+                    self.ids["lead"],
+                    rng.randint(1, g.size["customers"]),
+                    source,
+                    f"MKT-{rng.randint(100000, 999999)}" if source == "marketplace" else "",
+                    unit.index + 1 if unit else None,
+                    status,
+                    rng.choice(g.salespeople),
+                    follow_up,
+                    rng.choice(LOST_REASONS) if status == "lost" else "",
+                    "",
+                    g.dt(created),
+                    g.dt(min(created + rng.uniform(0, 10 * DAY), g.until_ts)),
+                    *self._posted_by(source),
+                )
+            )

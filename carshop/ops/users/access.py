@@ -93,8 +93,12 @@ def inactive_users(days: int, now: datetime | None = None) -> QuerySet[User]:
     The `system` account (credited with commands' changes) is never listed: it cannot log in.
     """
     cutoff = inactivity_cutoff(days, now)
-    return (user_model()._default_manager.filter(_inactive(cutoff))
-            .prefetch_related("groups").order_by("username"))
+    return (
+        user_model()
+        ._default_manager.filter(_inactive(cutoff))
+        .prefetch_related("groups")
+        .order_by("username")
+    )
 
 
 def last_seen(user: User) -> datetime:
@@ -122,7 +126,9 @@ def disable_inactive_users(
         # Lock the candidates in id order: a login landing meanwhile waits, and PostgreSQL
         # re-checks the condition on a row that changed, so a user who just logged in is skipped.
         candidates = list(
-            user_model()._default_manager.select_for_update().filter(_inactive(cutoff))
+            user_model()
+            ._default_manager.select_for_update()
+            .filter(_inactive(cutoff))
             .order_by("pk")
         )
         disabled, kept = [], []
@@ -139,8 +145,9 @@ def disable_inactive_users(
     return disabled, kept
 
 
-def user_activity(auth_entries: Iterable[dict[str, Any]], since: datetime,
-                  username: str | None = None) -> list[dict[str, Any]]:
+def user_activity(
+    auth_entries: Iterable[dict[str, Any]], since: datetime, username: str | None = None
+) -> list[dict[str, Any]]:
     """Per username: auth events from auth.log entries and audit log changes since `since`.
 
     Returns rows sorted by username, one per account plus one per name that appears in auth.log
@@ -161,7 +168,9 @@ def user_activity(auth_entries: Iterable[dict[str, Any]], since: datetime,
 
     changes = (
         LogEntry.objects.filter(timestamp__gte=since, actor__isnull=False)
-        .values("actor__username", "action").annotate(count=Count("id")).order_by()
+        .values("actor__username", "action")
+        .annotate(count=Count("id"))
+        .order_by()
     )
     if username:
         changes = changes.filter(actor__username=username)
@@ -181,29 +190,38 @@ def user_activity(auth_entries: Iterable[dict[str, Any]], since: datetime,
         row = rows[name]
         account = known.get(name)
         changes_total = sum(row["changes"].values())
-        result.append({
-            "username": name,
-            "account": account is not None,
-            "active": account.is_active if account else None,
-            "logins": row["login"],
-            "failed_logins": row["login_failed"],
-            "lockouts": row["lockout"],
-            "logouts": row["logout"],
-            "password_changes": row["password_changed"],
-            "last_login_in_period": row["last_login"],
-            "failed_from": sorted(row["failed_from"]),
-            "changes": changes_total,
-            "changes_by_action": {label: row["changes"].get(label, 0)
-                                  for label in AUDIT_ACTIONS.values()},
-        })
+        result.append(
+            {
+                "username": name,
+                "account": account is not None,
+                "active": account.is_active if account else None,
+                "logins": row["login"],
+                "failed_logins": row["login_failed"],
+                "lockouts": row["lockout"],
+                "logouts": row["logout"],
+                "password_changes": row["password_changed"],
+                "last_login_in_period": row["last_login"],
+                "failed_from": sorted(row["failed_from"]),
+                "changes": changes_total,
+                "changes_by_action": {
+                    label: row["changes"].get(label, 0) for label in AUDIT_ACTIONS.values()
+                },
+            }
+        )
     return result
 
 
 def _empty_activity() -> dict[str, Any]:
-    return {**dict.fromkeys(AUTH_EVENTS, 0), "last_login": None, "failed_from": set(),
-            "changes": defaultdict(int)}
+    return {
+        **dict.fromkeys(AUTH_EVENTS, 0),
+        "last_login": None,
+        "failed_from": set(),
+        "changes": defaultdict(int),
+    }
 
 
 def has_activity(row: dict[str, Any]) -> bool:
-    return any(row[key] for key in ("logins", "failed_logins", "lockouts", "logouts",
-                                    "password_changes", "changes"))
+    return any(
+        row[key]
+        for key in ("logins", "failed_logins", "lockouts", "logouts", "password_changes", "changes")
+    )

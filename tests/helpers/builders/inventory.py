@@ -23,16 +23,18 @@ VALID_VINS = (
 
 def make_staff(username, role=None, **fields):
     """A staff user in the role's group (None: no group at all)."""
-    user = User.objects.create_user(username=username, password=TEST_PASSWORD, is_staff=True,
-                                    **fields)
+    user = User.objects.create_user(
+        username=username, password=TEST_PASSWORD, is_staff=True, **fields
+    )
     if role is not None:
         user.groups.add(Group.objects.get(name=role))
     return user
 
 
 def make_customer(last_name="Garcia", first_name="Maria", phone="(217) 555-0123", **fields):
-    return Customer.objects.create(last_name=last_name, first_name=first_name, phone=phone,
-                                   **fields)
+    return Customer.objects.create(
+        last_name=last_name, first_name=first_name, phone=phone, **fields
+    )
 
 
 def make_supplier(name="Main Street NAPA", **fields):

@@ -35,16 +35,27 @@ def make_customer(first="Ada", last="Buyer", **fields):
     return Customer.objects.create(first_name=first, last_name=last, **fields)
 
 
-def make_unit(*, status=StockUnit.Status.AVAILABLE, cost="10000.00", asking="14000.00",
-              days_ago=10, vehicle=None, stock_number=None, other_costs=(), **fields):
+def make_unit(
+    *,
+    status=StockUnit.Status.AVAILABLE,
+    cost="10000.00",
+    asking="14000.00",
+    days_ago=10,
+    vehicle=None,
+    stock_number=None,
+    other_costs=(),
+    **fields,
+):
     """A stock unit acquired `days_ago`, moved on to `status` (acquired, reconditioning or
     available) through the services."""
     serial = next(_serial)
     unit = StockUnit(
-        stock_number=stock_number or f"S{serial:05d}", vehicle=vehicle or make_vehicle(),
+        stock_number=stock_number or f"S{serial:05d}",
+        vehicle=vehicle or make_vehicle(),
         source=fields.pop("source", StockUnit.Source.AUCTION),
         acquired_on=timezone.localdate() - timedelta(days=days_ago),
-        acquisition_cost=Decimal(cost), asking_price=Decimal(asking) if asking else None,
+        acquisition_cost=Decimal(cost),
+        asking_price=Decimal(asking) if asking else None,
         **fields,
     )
     acquire_unit(unit)
@@ -86,33 +97,50 @@ def delivered_deal(**kwargs):
     return services.deliver_deal(deal)
 
 
-def bulk_units(count, *, status=StockUnit.Status.AVAILABLE, days_ago=10, photo=None,
-               other_cost=None):
+def bulk_units(
+    count, *, status=StockUnit.Status.AVAILABLE, days_ago=10, photo=None, other_cost=None
+):
     """Many stock units at once (for list pages), written directly: a unit, its vehicle, one
     other cost and a main photo (an already-stored image name) each."""
     first = next(_serial)
     for _ in range(count):
         next(_serial)
     vehicles = Vehicle.objects.bulk_create(
-        Vehicle(vin=valid_vin(first + i), vin_reversed=valid_vin(first + i)[::-1], make="Toyota",
-                model="Corolla", model_year=2018) for i in range(count))
+        Vehicle(
+            vin=valid_vin(first + i),
+            vin_reversed=valid_vin(first + i)[::-1],
+            make="Toyota",
+            model="Corolla",
+            model_year=2018,
+        )
+        for i in range(count)
+    )
     gone = status in StockUnit.GONE
     today = timezone.localdate()
     units = StockUnit.objects.bulk_create(
-        StockUnit(stock_number=f"B{first + i:06d}", vehicle=vehicle, status=status,
-                  source=StockUnit.Source.AUCTION, acquisition_cost=Decimal("9000"),
-                  asking_price=Decimal("12000"), acquired_on=today - timedelta(days=days_ago),
-                  disposed_on=today if gone else None)
-        for i, vehicle in enumerate(vehicles))
+        StockUnit(
+            stock_number=f"B{first + i:06d}",
+            vehicle=vehicle,
+            status=status,
+            source=StockUnit.Source.AUCTION,
+            acquisition_cost=Decimal("9000"),
+            asking_price=Decimal("12000"),
+            acquired_on=today - timedelta(days=days_ago),
+            disposed_on=today if gone else None,
+        )
+        for i, vehicle in enumerate(vehicles)
+    )
     if other_cost:
         StockUnitCost.objects.bulk_create(
-            StockUnitCost(unit=unit, kind=StockUnitCost.Kind.TRANSPORT,
-                          amount=Decimal(other_cost)) for unit in units)
+            StockUnitCost(unit=unit, kind=StockUnitCost.Kind.TRANSPORT, amount=Decimal(other_cost))
+            for unit in units
+        )
     if photo:
         from inventory.models import StockUnitPhoto
 
         StockUnitPhoto.objects.bulk_create(
-            StockUnitPhoto(unit=unit, image=photo, is_main=True) for unit in units)
+            StockUnitPhoto(unit=unit, image=photo, is_main=True) for unit in units
+        )
     return units
 
 
@@ -123,20 +151,42 @@ def bulk_delivered_deals(count, *, salesperson):
     units = bulk_units(count, status=StockUnit.Status.SOLD, days_ago=20)
     buyers = Customer.objects.bulk_create(
         Customer(first_name=f"Bulk{i}", last_name="Buyer", display_name=f"Buyer, Bulk{i}")
-        for i in range(count))
+        for i in range(count)
+    )
     now = timezone.now()
     deals = Deal.objects.bulk_create(
-        Deal(stock_unit=unit, buyer=buyer, salesperson=salesperson, status=Deal.Status.DELIVERED,
-             sale_price=Decimal("12000"), documentation_fee=Decimal("199"),
-             registration_fee=Decimal("85"), sales_tax_rate=Decimal("6.25"),
-             trade_in_reduces_tax=True, sales_tax=Decimal("750"), total_price=Decimal("13034"),
-             amount_financed=Decimal("0"), unit_cost=Decimal("9000"),
-             front_gross=Decimal("3000"), back_gross=Decimal("0"), signed_at=now,
-             delivered_at=now)
-        for unit, buyer in zip(units, buyers, strict=True))
+        Deal(
+            stock_unit=unit,
+            buyer=buyer,
+            salesperson=salesperson,
+            status=Deal.Status.DELIVERED,
+            sale_price=Decimal("12000"),
+            documentation_fee=Decimal("199"),
+            registration_fee=Decimal("85"),
+            sales_tax_rate=Decimal("6.25"),
+            trade_in_reduces_tax=True,
+            sales_tax=Decimal("750"),
+            total_price=Decimal("13034"),
+            amount_financed=Decimal("0"),
+            unit_cost=Decimal("9000"),
+            front_gross=Decimal("3000"),
+            back_gross=Decimal("0"),
+            signed_at=now,
+            delivered_at=now,
+        )
+        for unit, buyer in zip(units, buyers, strict=True)
+    )
     Commission.objects.bulk_create(
-        Commission(deal=deal, salesperson=salesperson, plan_name="House", gross=Decimal("3000"),
-                   rate=Decimal("20"), minimum=Decimal("250"), amount=Decimal("600"),
-                   recorded_at=now)
-        for deal in deals)
+        Commission(
+            deal=deal,
+            salesperson=salesperson,
+            plan_name="House",
+            gross=Decimal("3000"),
+            rate=Decimal("20"),
+            minimum=Decimal("250"),
+            amount=Decimal("600"),
+            recorded_at=now,
+        )
+        for deal in deals
+    )
     return deals

@@ -33,23 +33,31 @@ def set_rates(**rates):
 
 
 def make_customer(last_name="Garcia", first_name="Maria", **fields):
-    return Customer.objects.create(first_name=first_name, last_name=last_name,
-                                   phone=fields.pop("phone", "(217) 555-0142"), **fields)
+    return Customer.objects.create(
+        first_name=first_name,
+        last_name=last_name,
+        phone=fields.pop("phone", "(217) 555-0142"),
+        **fields,
+    )
 
 
 def make_vehicle(owner=None, **fields):
     fields.setdefault("make", "Honda")
     fields.setdefault("model", "Accord")
     fields.setdefault("model_year", 2003)
-    return Vehicle.objects.create(vin=fields.pop("vin", None) or valid_vin(), owner=owner,
-                                  **fields)
+    return Vehicle.objects.create(vin=fields.pop("vin", None) or valid_vin(), owner=owner, **fields)
 
 
-def make_part(sku="OF-100", *, cost="4.00", price="9.50", on_hand=10, taxable=True,
-              description=None):
-    part = Part.objects.create(sku=sku, description=description or f"Part {sku}",
-                               unit_cost=Decimal(cost), taxable=taxable,
-                               price_override=Decimal(price) if price is not None else None)
+def make_part(
+    sku="OF-100", *, cost="4.00", price="9.50", on_hand=10, taxable=True, description=None
+):
+    part = Part.objects.create(
+        sku=sku,
+        description=description or f"Part {sku}",
+        unit_cost=Decimal(cost),
+        taxable=taxable,
+        price_override=Decimal(price) if price is not None else None,
+    )
     if on_hand:
         inventory_services.adjust_stock(part, on_hand, reason="opening stock")
         part.refresh_from_db()
@@ -57,10 +65,13 @@ def make_part(sku="OF-100", *, cost="4.00", price="9.50", on_hand=10, taxable=Tr
 
 
 def make_staff(username, role=None, **fields):
-    user = User.objects.create_user(username=username, password="a-long-test-password",
-                                    is_staff=True, first_name=fields.pop("first_name",
-                                                                         username.title()),
-                                    **fields)
+    user = User.objects.create_user(
+        username=username,
+        password="a-long-test-password",
+        is_staff=True,
+        first_name=fields.pop("first_name", username.title()),
+        **fields,
+    )
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user
@@ -70,24 +81,38 @@ def make_order(vehicle=None, *, customer=None, user=None, **fields):
     if vehicle is None:
         customer = customer or make_customer()
         vehicle = make_vehicle(owner=customer)
-    return services.create_repair_order(vehicle, customer=customer, user=user,
-                                        **fields).repair_order
+    return services.create_repair_order(
+        vehicle, customer=customer, user=user, **fields
+    ).repair_order
 
 
-def add_job_with_lines(order, *, title="Front brakes", labor=(), parts=(), technician=None,
-                       approve=True, user=None):
+def add_job_with_lines(
+    order, *, title="Front brakes", labor=(), parts=(), technician=None, approve=True, user=None
+):
     """A job with labor (hours, rate) and parts (part, quantity, price) lines, approved by the
     customer in person unless approve=False."""
     job = services.add_job(order, title=title, complaint=f"{title} needed", user=user)
     for hours, rate in labor:
-        services.add_labor_line(job, operation=f"{title} labor", hours_sold=Decimal(str(hours)),
-                                rate=Decimal(str(rate)), technician=technician, user=user)
+        services.add_labor_line(
+            job,
+            operation=f"{title} labor",
+            hours_sold=Decimal(str(hours)),
+            rate=Decimal(str(rate)),
+            technician=technician,
+            user=user,
+        )
     for part, quantity, price in parts:
-        services.add_part_line(job, part, quantity,
-                               price=None if price is None else Decimal(str(price)), user=user)
+        services.add_part_line(
+            job, part, quantity, price=None if price is None else Decimal(str(price)), user=user
+        )
     if approve and job.authorization == Authorization.PENDING:
-        services.authorize_job(job, Authorization.APPROVED, method=AuthorizationMethod.IN_PERSON,
-                               authorized_by="Maria Garcia", user=user)
+        services.authorize_job(
+            job,
+            Authorization.APPROVED,
+            method=AuthorizationMethod.IN_PERSON,
+            authorized_by="Maria Garcia",
+            user=user,
+        )
     job.refresh_from_db()
     return job
 
@@ -97,10 +122,13 @@ def take_to(order, status, *, user=None):
     steps = {
         "approved": [services.approve_repair_order],
         "in_progress": [services.approve_repair_order, services.start_work],
-        "completed": [services.approve_repair_order, services.start_work,
-                      services.complete_work],
-        "invoiced": [services.approve_repair_order, services.start_work,
-                     services.complete_work, services.invoice_repair_order],
+        "completed": [services.approve_repair_order, services.start_work, services.complete_work],
+        "invoiced": [
+            services.approve_repair_order,
+            services.start_work,
+            services.complete_work,
+            services.invoice_repair_order,
+        ],
     }
     for step in steps[status]:
         step(order, user=user)
