@@ -9,9 +9,11 @@
 - errors: bad input raises CommandError (Django prints it as one line on stderr and exits
   non-zero); a refusal of a service (core.errors.DomainError), a BackupError or a database or
   file error raised inside a command becomes that same one-line error (`operator_errors`);
-- progress, one protocol: `progress(iterable, total=None, label=...)` yields the items, and
-  `no_progress` is the silent one; `OperationsCommand.progress` shows it on a terminal and stays
-  quiet in cron; `progress_printer` is its per-step form for the backup engines;
+- progress, one protocol (`Progress`): `progress(iterable, total=None, label=...)` yields the
+  items; `OperationsCommand.progress` shows a counter and the current item on a terminal and
+  stays quiet in cron and tests, `no_progress` is the silent one. Commands pass one of them to
+  the code that does the work (backups, restores, the test environment, cleanups, ...), which
+  wraps its loops in it;
 - values: durations like `30d`, `24h`, `90m` (`parse_duration`), true/false options
   (`bool_value`), byte counts for people (`human_size`).
 """
@@ -25,7 +27,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.core.management.base import (
     BaseCommand,
@@ -40,9 +42,19 @@ from carshop.ops.backups.errors import BackupError
 from core.errors import DomainError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Iterable, Iterator
 
 T = TypeVar("T")
+
+
+class Progress(Protocol):
+    """The progress protocol: yields the items of `iterable` and may show how far along the
+    work is (`total`: how many there are, when known; `label`: what they are)."""
+
+    def __call__(
+        self, iterable: Iterable[T], total: int | None = None, label: str = "working"
+    ) -> Iterable[T]: ...
+
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -113,15 +125,34 @@ class OperationsCommand(BaseCommand):
     def progress(
         self, iterable: Iterable[T], total: int | None = None, label: str = "working"
     ) -> Iterator[T]:
-        """Yield items; on a terminal, show how far along the work is."""
+        """The progress protocol (`Progress`): yield the items; on a terminal, show how far
+        along the work is and the item at hand."""
         interactive = getattr(self.stderr, "isatty", lambda: False)() and sys.stderr.isatty()
+        shown = False
         for index, item in enumerate(iterable, start=1):
-            if interactive and (index % 100 == 0 or index == total):
+            if interactive and (
+                index % 100 == 0 or index == total or (total is not None and total <= 100)
+            ):
                 suffix = f"/{total}" if total else ""
-                self.stderr.write(f"\r{label}: {index}{suffix}", ending="")
+                name = _item_name(item)
+                text = f"{label}: {index}{suffix}" + (f" {name}" if name else "")
+                self.stderr.write(f"\r{text}\x1b[K", ending="")
+                shown = True
             yield item
-        if interactive:
+        if shown:
             self.stderr.write("")
+
+
+def _item_name(item: object) -> str:
+    """What a progress line calls an item: a name, a table's name, a backup's id, a step's."""
+    if isinstance(item, tuple) and item:
+        item = item[0]
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        return str(item.get("id") or "")
+    name = getattr(item, "name", None) or getattr(item, "__name__", None)
+    return name if isinstance(name, str) else ""
 
 
 # --- findings -------------------------------------------------------------------------------
@@ -258,19 +289,8 @@ def bool_value(value: object) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def progress_printer(command: BaseCommand, label: str) -> Callable[[str], None] | None:
-    """A callback that shows each finished step on a terminal and stays quiet in cron."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(step: str) -> None:
-        command.stderr.write(f"{label}: {step}")
-
-    return show
-
-
 def no_progress(
-    iterable: Iterable[T], total: int | None = None, label: str | None = None
+    iterable: Iterable[T], total: int | None = None, label: str = "working"
 ) -> Iterable[T]:
     """The progress protocol's silent form: the items, nothing shown."""
     return iterable

@@ -5,7 +5,6 @@ from carshop.ops.toolkit import (
     bool_value,
     human_size,
     operator_errors,
-    progress_printer,
 )
 
 
@@ -63,7 +62,7 @@ class Command(OperationsCommand):
                 destination,
                 compress=options["compress"],
                 dry_run=options["dry_run"],
-                progress=progress_printer(self, "backed up"),
+                progress=self.progress,
             )
             pruned = None
             if options["clean"]:

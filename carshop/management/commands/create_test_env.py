@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from carshop.ops.testenv import environment as testenv
-from carshop.ops.toolkit import OperationsCommand, operator_errors, progress_printer
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):
@@ -63,7 +63,7 @@ class Command(OperationsCommand):
                     seed=options["seed"],
                     dry_run=options["dry_run"],
                     test_login=options["test_login"],
-                    progress=progress_printer(self, "test environment"),
+                    progress=self.progress,
                 )
         except testenv.TestEnvError as exc:
             raise CommandError(str(exc)) from None

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 
 from carshop.ops.backups import destination as destinations
 from carshop.ops.backups import service
-from carshop.ops.toolkit import OperationsCommand, operator_errors, progress_printer
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):
@@ -63,7 +63,7 @@ class Command(OperationsCommand):
                 place,
                 safety_destination=safety,
                 dry_run=options["dry_run"],
-                progress=progress_printer(self, "restored"),
+                progress=self.progress,
             )
         chain = ", ".join(report["chain"])
         if options["dry_run"]:

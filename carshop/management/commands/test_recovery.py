@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from carshop.ops.backups import destination as destinations
 from carshop.ops.backups import recovery, service
-from carshop.ops.toolkit import OperationsCommand, operator_errors, progress_printer
+from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
 class Command(OperationsCommand):
@@ -36,7 +36,7 @@ class Command(OperationsCommand):
                     options["target"],
                     options["source"],
                     destinations.destination_for(options["destination"]),
-                    progress=progress_printer(self, "restored"),
+                    progress=self.progress,
                 )
         except CommandError as exc:
             # No restore, no comparison: record_recovery_metrics must see a failed drill, not

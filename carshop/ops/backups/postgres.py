@@ -50,6 +50,7 @@ from carshop.ops.backups.util import (
     pause_point,
     spawn,
 )
+from carshop.ops.toolkit import Progress, no_progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable
@@ -311,7 +312,7 @@ def full_backup(
     settings_dict: dict[str, Any],
     out_path: str,
     compress: bool,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """pg_dump (custom format) of one snapshot, and that snapshot's row counts and checksums."""
     conn = connect(settings_dict)
@@ -343,10 +344,8 @@ def full_backup(
                 tables = pg_tables(cur)
                 migrations = applied_migrations(_fetch(cur), tables)
                 checksums = {}
-                for table in tables:
+                for table in progress(tables, total=len(tables), label="tables"):
                     checksums[table.name] = _scan_checksum(cur, schema, table)
-                    if progress:
-                        progress(table.name)
             except BaseException:
                 dump.kill()
                 dump.wait()
@@ -396,7 +395,7 @@ def incremental_backup(
     settings_dict: dict[str, Any],
     out_handle: SupportsWrite[bytes],
     parent: dict[str, Any],
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
     full_check: bool = False,
 ) -> dict[str, Any]:
     """Write the incremental psql script to `out_handle` (binary). `parent`: the parent manifest.
@@ -445,7 +444,7 @@ def incremental_backup(
             write(b"SET client_encoding = 'UTF8';\nSET CONSTRAINTS ALL DEFERRED;\n")
             write(b"CREATE TEMP TABLE IF NOT EXISTS carshop_backup_keys (k text) ON COMMIT DROP;\n")
             checksums = {}
-            for name, table in by_name.items():
+            for name, table in progress(by_name.items(), total=len(by_name), label="tables"):
                 base = parent["tables"].get(name)
                 if base is None:
                     raise NeedsFull(f"table {name} is not in the previous backup")
@@ -490,8 +489,6 @@ def incremental_backup(
                         "rows": base["rows"] + nrows,
                         "checksum": checksum_hex(int(base["checksum"], 16) + total),
                     }
-                if progress:
-                    progress(name)
             _check_capture(cur, schema, by_name, checksums, full_check)
             for sequence in pg_sequences(cur):
                 cur.execute(f"SELECT last_value, is_called FROM {qi(schema)}.{qi(sequence)}")
@@ -671,7 +668,7 @@ def psql_command(settings_dict: dict[str, Any], dbname: str) -> list:
     return [tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *args, "--file=-"]
 
 
-def restore(settings_dict, dbname, chain, progress=None):
+def restore(settings_dict, dbname, chain, progress=no_progress):
     """Replace the database `dbname` by the chain [(manifest, local file), ...] (a full backup
     then its incrementals, in order), in one transaction.
 
@@ -701,7 +698,8 @@ def restore(settings_dict, dbname, chain, progress=None):
             psql.stdin.write(b"SET client_encoding = 'UTF8';\nBEGIN;\n")
             psql.stdin.write(_DROP_EVERYTHING.encode())
             psql.stdin.flush()
-            full_manifest, full_path = chain[0]
+            backups = iter(progress(chain, total=len(chain), label="backups"))
+            _full, full_path = next(backups)
             pg_restore = spawn(
                 [tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", full_path],
                 env=env,
@@ -717,16 +715,12 @@ def restore(settings_dict, dbname, chain, progress=None):
                     "pg_restore failed: "
                     + last_error_line(restore_errors.data, f"exit status {code}")
                 )
-            if progress:
-                progress(full_manifest["id"])
             pause_point("full-restored")
             psql.stdin.write(b"\nRESET search_path;\n")
-            for manifest, path in chain[1:]:
+            for _manifest, path in backups:
                 with open_maybe_gzip(path) as handle:
                     while block := handle.read(CHUNK):
                         psql.stdin.write(block)
-                if progress:
-                    progress(manifest["id"])
             pause_point("incrementals-applied")
             psql.stdin.write(_epilogue(last, last["tables"].keys(), checked, last["id"], token))
             psql.stdin.flush()

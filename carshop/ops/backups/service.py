@@ -32,9 +32,10 @@ from carshop.ops.backups.util import (
     remove_quietly,
     sha256_file,
 )
+from carshop.ops.toolkit import Progress, no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Iterable, Iterator
     from types import ModuleType
 
     from carshop.ops.backups.destination import Destination
@@ -432,7 +433,7 @@ def create_backup(
     compress: bool = False,
     now: datetime | None = None,
     target: Target | None = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
     dry_run: bool = False,
     full_because: str | None = None,
 ) -> dict[str, Any]:
@@ -849,7 +850,7 @@ def restore(
     target: Target | None = None,
     safety_destination: Destination | None = None,
     dry_run: bool = False,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Verify the chain, take a safety backup of the current database, then restore the chain
     all-or-nothing. Returns a report."""
@@ -890,7 +891,7 @@ def _safety_then_restore(
     local_files: list[Any],
     report: dict[str, Any],
     safety_destination: Destination | None,
-    progress: Callable[..., Any] | None,
+    progress: Progress,
 ) -> None:
     pause_point("verified")
     connections.close_all()
@@ -910,7 +911,7 @@ def _safety_then_restore(
 def _restore_into(
     target: Target,
     chain: list[tuple[dict[str, Any], str]],
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
 ) -> None:
     if target.vendor == "postgresql":
         postgres.restore(target.settings, target.name, chain, progress)
@@ -987,7 +988,7 @@ def test_recovery(
     target_value: str = "scratch",
     source: str = "latest",
     destination: Destination | None = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Restore the newest chain into a scratch database and compare it with its manifest."""
     live = Target.live()

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
 
     from carshop.ops.backups.introspect import Table
+    from carshop.ops.toolkit import Progress
 
 VENDOR = "sqlite"
 FILE_MAGIC = b"SQLite format 3\x00"
@@ -187,19 +188,26 @@ class _Scanners:
         for pipe in self.pipes:
             self._receive(pipe)  # reading
 
-    def checksums(self, tables, sizes):
+    def checksums(self, tables, sizes, progress: Progress | None = None):
+        from carshop.ops.toolkit import no_progress  # not at the top: scanners do not need it
+
+        progress = progress or no_progress
+        results = dict(progress(self._scan(tables, sizes), total=len(tables), label="tables"))
+        return {t.name: results[t.name] for t in tables}
+
+    def _scan(self, tables, sizes):
+        """(table name, checksum) of each table, as each is done."""
         pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
-        results = {}
         busy = list(self.pipes)
         while busy:
             for pipe in multiprocessing.connection.wait(busy):
-                results.update(self._receive(pipe))  # what it did; it asks for more
+                done = self._receive(pipe)  # what it did; it asks for more
                 if pending:
                     pipe.send(pending.pop())
                 else:
                     pipe.send(None)
                     busy.remove(pipe)
-        return {t.name: results[t.name] for t in tables}
+                yield from done.items()
 
     def _receive(self, pipe: Any) -> Any:
         try:
@@ -261,7 +269,7 @@ def _sizes(conn: sqlite3.Connection, tables: list[Table]) -> dict[str, int]:
 def file_checksums(
     path: str,
     tables: list[Table],
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
     scheme: int | None = None,
 ) -> dict[str, Any]:
     """Checksums of a database file nobody writes to (a restored scratch file)."""
@@ -275,12 +283,9 @@ def file_checksums(
             sizes = _sizes(conn, tables)
         finally:
             conn.close()
-        results = scanners.checksums(tables, sizes)
+        results = scanners.checksums(tables, sizes, progress)
     finally:
         scanners.stop()
-    if progress:
-        for table in tables:
-            progress(table.name)
     return results
 
 
@@ -357,7 +362,7 @@ def _watermark(conn: sqlite3.Connection, schema: str = "main") -> int:
 
 
 def full_backup(
-    path: str, out_path: str, progress: Callable[..., Any] | None = None, digest: bool = False
+    path: str, out_path: str, progress: Progress | None = None, digest: bool = False
 ) -> dict[str, Any]:
     """Copy the database to `out_path` with the backup API; compute the row counts and checksums
     of the same state at the same time, from the live file. With `digest` (`out_path` is the file
@@ -379,7 +384,7 @@ def full_backup(
             # A failed copy (a full disk) stops the checksums at once.
             copy.add_done_callback(lambda done: done.exception() and scanners.kill())
             try:
-                checksums = scanners.checksums(tables, sizes)
+                checksums = scanners.checksums(tables, sizes, progress)
             except BaseException:
                 if copy.done() and copy.exception() is not None:
                     # Not None: the line above checked it.
@@ -391,9 +396,6 @@ def full_backup(
         scanners.stop()
         if source is not None:
             source.close()
-    if progress:
-        for table in tables:
-            progress(table.name)
     return {
         "tables": checksums,
         "migrations": migrations,
@@ -453,7 +455,7 @@ def incremental_backup(
     path: str,
     out_path: str,
     parent: dict[str, Any],
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
     full_check: bool = False,
 ) -> dict:
     """Write the changes since `parent` (a manifest) into a new SQLite file at `out_path`.
@@ -484,7 +486,7 @@ def incremental_backup(
 def _write_incremental(
     conn: sqlite3.Connection,
     parent: dict[str, Any],
-    progress: Callable[..., Any] | None,
+    progress: Progress | None,
     full_check: bool = False,
 ) -> dict[str, Any]:
     watermark = _watermark(conn)
@@ -524,8 +526,12 @@ def _write_incremental(
         "CREATE TABLE inc.carshop_tables (idx INTEGER PRIMARY KEY, name TEXT, "
         "whole INTEGER, columns TEXT)"
     )
+    from carshop.ops.toolkit import no_progress  # not at the top: scanners do not need it
+
+    progress = progress or no_progress
     checksums = {}
-    for index, (name, table) in enumerate(sorted(by_name.items())):
+    changes = sorted(by_name.items())
+    for index, (name, table) in enumerate(progress(changes, total=len(changes), label="tables")):
         base = parent["tables"].get(name)
         if base is None:
             raise NeedsFull(f"table {name} is not in the previous backup")
@@ -557,8 +563,6 @@ def _write_incremental(
                 f"INSERT INTO inc.{qi(f'r{index}')} SELECT {columns} FROM {source} WHERE {match}"
             )
             checksums[name] = _delta_checksum(conn, table, base, window, match)
-        if progress:
-            progress(name)
     _check_capture(conn, by_name, checksums, full_check)
     has_sequence = conn.execute(
         "SELECT count(*) FROM main.sqlite_master WHERE name = 'sqlite_sequence'"
@@ -653,7 +657,7 @@ def clear_beside(live_path: str) -> None:
 def restore(
     live_path: str,
     chain: list[tuple[dict[str, Any], str]],
-    progress: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Build the restored database beside the live one, check it, then rename it into place."""
     last = chain[-1][0]
@@ -662,19 +666,18 @@ def restore(
     folder = os.path.dirname(os.path.abspath(live_path))
     os.makedirs(folder, exist_ok=True)
     try:
-        full_manifest, full_path = chain[0]
+        from carshop.ops.toolkit import no_progress  # not at the top: scanners do not need it
+
+        backups = iter((progress or no_progress)(chain, total=len(chain), label="backups"))
+        full_manifest, full_path = next(backups)
         _copy_verified(full_manifest, full_path, beside)
-        if progress:
-            progress(full_manifest["id"])
         pause_point("full-restored")
         conn = connect(beside)
         try:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA foreign_keys=OFF")  # checked as a whole below
-            for manifest, path in chain[1:]:
+            for _manifest, path in backups:
                 _apply_incremental(conn, path)
-                if progress:
-                    progress(manifest["id"])
             pause_point("incrementals-applied")
             conn.execute("BEGIN IMMEDIATE")
             cur = conn.cursor()

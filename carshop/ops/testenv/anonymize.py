@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from carshop.ops import facts
+from carshop.ops.toolkit import Progress, no_progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
@@ -147,9 +148,7 @@ class Anonymizer:
     (axes) are deleted: they are per-person and of no use in a copy.
     """
 
-    def __init__(
-        self, alias: str, seed: int = 0, progress: Callable[..., Any] | None = None
-    ) -> None:
+    def __init__(self, alias: str, seed: int = 0, progress: Progress = no_progress) -> None:
         self.alias = alias
         self.seed = seed
         self.progress = progress
@@ -221,8 +220,6 @@ class Anonymizer:
                 )
                 changed += len(dirty)
         self.counts[model._meta.db_table] = changed
-        if self.progress:
-            self.progress(f"{model._meta.db_table}: {changed} rows anonymized")
         return changed
 
     def scrub_text(self, text: str) -> str:
@@ -247,19 +244,23 @@ class Anonymizer:
     # -- the run --
 
     def run(self) -> dict:
-        self.customers()
-        self.users()
-        self.partners()
-        self.vehicles()
-        self.leads()
-        self.jobs()
-        self.stock_units()
-        self.free_text()
-        self.invoices()
-        self.stored_answers()
-        self.audit_log()
-        self.admin_log()
-        self.sessions_and_logins()
+        steps = [
+            self.customers,
+            self.users,
+            self.partners,
+            self.vehicles,
+            self.leads,
+            self.jobs,
+            self.stock_units,
+            self.free_text,
+            self.invoices,
+            self.stored_answers,
+            self.audit_log,
+            self.admin_log,
+            self.sessions_and_logins,
+        ]
+        for step in self.progress(steps, total=len(steps), label="anonymizing"):
+            step()
         return self.counts
 
     def customers(self) -> None:

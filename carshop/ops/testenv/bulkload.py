@@ -257,7 +257,8 @@ class BulkLoadSchema:
             for name, _definition in self.indexes:
                 cursor.execute(f"DROP INDEX {name}")
 
-    def restore(self, progress: Callable[[str], Any] | None = None) -> None:
+    def restore(self, log: Callable[[str], Any] | None = None) -> None:
+        """Build the indexes and foreign keys again; `log` is told the slow ones and a total."""
         if self.connection.vendor != "postgresql":
             return
         quote = self.connection.ops.quote_name
@@ -270,10 +271,10 @@ class BulkLoadSchema:
                 started = time.monotonic()
                 cursor.execute(statement)
                 elapsed = time.monotonic() - started
-                if progress and elapsed >= 1:
-                    progress(f"  {name}: {elapsed:.1f} s")
-        if progress:
-            progress(
+                if log and elapsed >= 1:
+                    log(f"  {name}: {elapsed:.1f} s")
+        if log:
+            log(
                 f"  {len(self.indexes)} indexes built, {len(self.foreign_keys)} foreign keys "
                 "checked"
             )

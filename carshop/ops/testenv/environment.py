@@ -35,9 +35,10 @@ from carshop.ops.backups import capture, postgres, service, sqlite
 from carshop.ops.backups.errors import BackupError
 from carshop.ops.backups.util import remove_quietly
 from carshop.ops.testenv.anonymize import Anonymizer
+from carshop.ops.toolkit import Progress, no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from carshop.ops.backups.service import Target
 
@@ -225,7 +226,7 @@ def create_test_env(
     seed: int = 0,
     dry_run: bool = False,
     test_login: str | None = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     live, target, present = plan(target_value, replace)
     report = {
@@ -274,21 +275,22 @@ def _copy(
     target: Target,
     building: Target,
     present: bool,
-    progress: Callable[..., Any] | None,
+    progress: Progress,
 ) -> None:
     if live.vendor == "postgresql":
         folder = tempfile.mkdtemp(prefix="carshop-test-env-")
         try:
             dump = os.path.join(folder, "live.dump")
-            info = postgres.full_backup(live.settings, dump, compress=False)
-            if progress:
-                progress("dumped the live database")
+            info = postgres.full_backup(live.settings, dump, compress=False, progress=progress)
             if present:
                 postgres.drop_database(target.settings, target.name)
             postgres.create_database(target.settings, target.name)
             # The restore checks every table's row count against the dump's before it commits.
             postgres.restore(
-                target.settings, target.name, [({"id": "test-env", "tables": info["tables"]}, dump)]
+                target.settings,
+                target.name,
+                [({"id": "test-env", "tables": info["tables"]}, dump)],
+                progress,
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -302,8 +304,6 @@ def _copy(
             conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:
             conn.close()
-    if progress:
-        progress(f"copied into {target.label()}")
 
 
 def _replace_sqlite(partial: str, final: str) -> None:

@@ -677,7 +677,7 @@ class Generator:
             self._stage("purchasing and parts", self.purchasing)
             self._stage("lot and sales", self.lot_and_sales)
             self.writer.close()
-            self._stage("indexes and foreign keys", lambda: schema.restore(progress=self.log))
+            self._stage("indexes and foreign keys", lambda: schema.restore(log=self.log))
             # Ids were given: the next row saved by the application continues after them.
             self.writer.reset_sequences([apps.get_model(label) for label in self.writer.counts])
         self._stage("analyze", self.analyze)
@@ -1720,7 +1720,7 @@ class Generator:
                     orders_done += 1
                     if len(rows["order"]) >= CHUNK_ORDERS:
                         flush()
-                        self._progress(orders_done, started)
+                        self._log_rate(orders_done, started)
                     continue
 
                 # The invoice, from the counted lines, numbered in the year it was issued.
@@ -1844,9 +1844,9 @@ class Generator:
                 orders_done += 1
                 if len(rows["order"]) >= CHUNK_ORDERS:
                     flush()
-                    self._progress(orders_done, started)
+                    self._log_rate(orders_done, started)
         flush()
-        self._progress(orders_done, started)
+        self._log_rate(orders_done, started)
 
         from repairs.models import DocumentSequence
 
@@ -1863,7 +1863,8 @@ class Generator:
                 [(f"repairs.{feed}", last) for feed, last in sorted(self.feed_clocks.items())],
             )
 
-    def _progress(self, done, started):
+    def _log_rate(self, done, started):
+        """The verbose log's line on how many repair orders are written, and how fast."""
         elapsed = time.monotonic() - started
         self.log(f"  {done:,} repair orders ({done / max(elapsed, 0.001):,.0f}/s)")
 
