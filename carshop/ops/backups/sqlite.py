@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from carshop.ops.backups import capture
 from carshop.ops.backups.errors import BackupError
@@ -187,12 +187,13 @@ class _Scanners:
         for pipe in self.pipes:
             self._receive(pipe)  # reading
 
-    def checksums(self, tables, sizes):
+    def checksums(self, tables: list[Table], sizes: dict[str, int]) -> dict[str, Any]:
         pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
         results = {}
         busy = list(self.pipes)
         while busy:
-            for pipe in multiprocessing.connection.wait(busy):
+            ready = multiprocessing.connection.wait(busy)  # some of self.pipes
+            for pipe in cast("list[multiprocessing.connection.Connection]", ready):
                 results.update(self._receive(pipe))  # what it did; it asks for more
                 if pending:
                     pipe.send(pending.pop())
