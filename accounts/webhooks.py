@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -526,7 +526,7 @@ class Target:
         return _PinnedHTTPConnection(self.host, self.port, address=self.address, timeout=timeout)
 
 
-def resolve_target(url):
+def resolve_target(url: str) -> Target:
     """Check the URL, resolve its host once and check every address it answered; the Target
     connects to the first of them. Raises AccountsError when the URL or an address is refused."""
     validate_target_url(url)
@@ -538,13 +538,14 @@ def resolve_target(url):
         )
     except (OSError, UnicodeError) as exc:
         raise AccountsError(f"Cannot resolve {parts.hostname}: {exc}", field="url") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [cast(str, info[4][0]) for info in infos]  # an IP address, as text
     if not addresses:
         raise AccountsError(f"Cannot resolve {parts.hostname}.", field="url")
     if not settings.WEBHOOK_ALLOW_INSECURE_URLS and not all(map(_is_public, addresses)):
         raise AccountsError(f"{parts.hostname} resolves to a non-public address.", field="url")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+    # validate_target_url refused a URL without a host name.
+    return Target(parts.scheme, cast(str, parts.hostname), port, path, addresses[0])
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -566,6 +567,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self.pinned_address = address
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.create_connection((self.pinned_address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        # _context: the SSL context HTTPSConnection keeps (not in its type stubs).
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]

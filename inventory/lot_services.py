@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -43,13 +44,13 @@ def transition(unit: StockUnit, status: str, *, on: date | None = None) -> Stock
     return unit
 
 
-LISTING_EVENTS = {
+LISTING_EVENTS: dict[str, str] = {
     StockUnit.Status.AVAILABLE: STOCK_UNIT_AVAILABLE,
     StockUnit.Status.SOLD: STOCK_UNIT_SOLD,
 }
 
 
-def _publish(unit):
+def _publish(unit: StockUnit) -> None:
     event_type = LISTING_EVENTS.get(unit.status)
     if event_type is None:
         return
@@ -147,13 +148,13 @@ def set_main_photo(photo: StockUnitPhoto) -> StockUnitPhoto:
     return photo
 
 
-def ensure_main_photo(unit):
+def ensure_main_photo(unit: StockUnit) -> None:
     """When a unit has photos but none is the main one, the first in order becomes it."""
     with transaction.atomic():
         StockUnit.objects.select_for_update().get(pk=unit.pk)
         photos = StockUnitPhoto.objects.filter(unit=unit).order_by("position", "id")
         if photos.exists() and not photos.filter(is_main=True).exists():
-            first = photos.first()
+            first = cast(StockUnitPhoto, photos.first())  # photos.exists()
             first.is_main = True
             first.save(update_fields=["is_main"])
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -112,7 +112,9 @@ def check_odometer(vehicle: Vehicle, reading: int, read_on: date, note: str = ""
         )
 
 
-def record_odometer(vehicle, reading, read_on, note="", user=None):
+def record_odometer(
+    vehicle: Vehicle, reading: int, read_on: date, note: str = "", user: User | None = None
+) -> OdometerReading:
     """Record a mileage seen on a date; the vehicle's last odometer follows the latest date."""
     with transaction.atomic():
         # The vehicle's row lock makes two readings recorded at once check one after the other.
@@ -125,7 +127,8 @@ def record_odometer(vehicle, reading, read_on, note="", user=None):
             note=(note or "").strip(),
             recorded_by=user,
         )
-        latest = locked.readings.order_by("-read_on", "-id").first()
+        # Never None: the reading just recorded is one of them.
+        latest = cast(OdometerReading, locked.readings.order_by("-read_on", "-id").first())
         Vehicle.objects.filter(pk=locked.pk).update(
             odometer=latest.reading, odometer_read_on=latest.read_on
         )

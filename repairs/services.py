@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -488,7 +489,13 @@ def add_job(
     return job
 
 
-def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
+def add_canned_job(
+    repair_order: RepairOrder,
+    canned_job: CannedJob,
+    *,
+    technician: User | None = None,
+    user: User | None = None,
+) -> Job:
     """Add a canned job in one step: the job, its labor at the shop's rate, its parts priced."""
     if not canned_job.active:
         raise RepairError(f"The canned job {canned_job} is no longer offered.")
@@ -511,8 +518,8 @@ def add_canned_job(repair_order, canned_job, *, technician=None, user=None):
                 technician=technician,
                 user=user,
             )
-        for template in canned_job.parts.select_related("part"):
-            add_part_line(job, template.part, template.quantity, user=user)
+        for part_template in canned_job.parts.select_related("part"):
+            add_part_line(job, part_template.part, part_template.quantity, user=user)
     return job
 
 
@@ -825,7 +832,7 @@ def complete_work(repair_order: RepairOrder, *, user: User | None = None) -> Rep
     return repair_order
 
 
-def invoice_repair_order(repair_order, *, user=None):
+def invoice_repair_order(repair_order: RepairOrder, *, user: User | None = None) -> Invoice:
     """completed → invoiced: write the invoice with the next number of the year and a frozen
     snapshot of the lines and totals. An invoice for nothing is paid at once."""
     with transaction.atomic():
@@ -845,7 +852,8 @@ def invoice_repair_order(repair_order, *, user=None):
         sequence = _next_number(DocumentSeries.INVOICE, year)
         invoice = Invoice.objects.create(
             repair_order=repair_order,
-            customer_id=repair_order.customer_id,
+            # Only internal orders have no customer, and they were refused above.
+            customer_id=cast(int, repair_order.customer_id),
             number=invoice_number(year, sequence),
             year=year,
             sequence=sequence,

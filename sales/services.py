@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,6 +28,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    Field,
     OuterRef,
     Q,
     QuerySet,
@@ -70,7 +71,7 @@ class LeadRefused(DealError):
 # ---------------------------------------------------------------------------------------------
 
 
-def during_stay(order, acquired_on, left_on):
+def during_stay(order: str, acquired_on: date | F, left_on: date | F) -> Q:
     """The reconditioning rule, written once: an internal repair order counts towards a stock
     unit when it was opened during the unit's stay on the lot, from its acquisition day to the
     day it left (`left_on`: date.max while it is still here). `order` is the lookup path to the
@@ -90,7 +91,7 @@ def during_stay(order, acquired_on, left_on):
 LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
 
 
-def _during_a_stay(queryset, order, to_unit):
+def _during_a_stay(queryset: QuerySet[Any], order: str, to_unit: str) -> QuerySet[Any]:
     """`queryset` (of repair orders, or of lines with `order` the path to theirs) joined once to
     the stock units of the order's vehicle (`to_unit`) and kept where the order is that unit's
     reconditioning (during_stay). The unit's fields are the annotations `unit` (its id),
@@ -106,7 +107,7 @@ def _during_a_stay(queryset, order, to_unit):
     ).filter(during_stay(order, F("unit_acquired_on"), F("unit_left_on")))
 
 
-def reconditioning_lines(kind):
+def reconditioning_lines(kind: str) -> QuerySet[Any]:
     """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
     reconditioning, each joined to its unit (see _during_a_stay); sum
     repairs.costs.LINE_COSTS[kind]'s amount over them. One query over every unit, where
@@ -114,7 +115,7 @@ def reconditioning_lines(kind):
     return _during_a_stay(counted_lines(kind), "job__repair_order__", LINE_TO_UNIT)
 
 
-def reconditioning_of_units():
+def reconditioning_of_units() -> QuerySet[Any]:
     """Every internal repair order that reconditioned a stock unit, once per unit it
     reconditioned, joined to that unit (see _during_a_stay)."""
     return _during_a_stay(RepairOrder.objects.all(), "", "vehicle__stock_units")
@@ -299,7 +300,7 @@ def check_down_payment(deal: Deal) -> None:
         )
 
 
-def _check_bounds(deal):
+def _check_bounds(deal: Deal) -> None:
     """Each amount of the deal within its bound (accounts.limits), as DealError."""
     money_fields = [
         "sale_price",
@@ -317,7 +318,8 @@ def _check_bounds(deal):
     except ValidationError as exc:
         raise DealError(
             " ".join(
-                f"{Deal._meta.get_field(name).verbose_name.capitalize()}: {' '.join(messages)}"
+                f"{cast(Field[Any, Any], Deal._meta.get_field(name)).verbose_name.capitalize()}: "
+                f"{' '.join(messages)}"
                 for name, messages in exc.message_dict.items()
             )
         ) from None
@@ -522,7 +524,7 @@ def cancel_deal(deal: Deal, *, reason: str) -> Deal:
     return deal
 
 
-def unwind_deal(deal, *, reason):
+def unwind_deal(deal: Deal, *, reason: str) -> Deal:
     """Take a delivered deal back: the unit returns to stock, each trade-in goes back to its
     owner (its stock unit leaves the lot as returned), and the commission is charged back."""
     reason = (reason or "").strip()
@@ -535,8 +537,9 @@ def unwind_deal(deal, *, reason):
         trades = [
             t for t in TradeIn.objects.filter(deal_id=deal.pk).order_by("id") if t.stock_unit_id
         ]
-        unit_ids = {unit_id, *(t.stock_unit_id for t in trades)}
-        units = {
+        # The sold unit and the kept trade-ins' units: none of them is None.
+        unit_ids = cast("set[int]", {unit_id, *(t.stock_unit_id for t in trades)})
+        units: dict[int | None, StockUnit] = {
             u.pk: u
             for u in StockUnit.objects.select_for_update().filter(pk__in=unit_ids).order_by("pk")
         }
@@ -665,13 +668,15 @@ def record_refund(
         )
 
 
-def commission_plan_for(salesperson):
+def commission_plan_for(salesperson: User) -> CommissionPlan | None:
     """The salesperson's own plan, else the house plan, else None."""
     plans = list(
         CommissionPlan.objects.filter(Q(salesperson=salesperson) | Q(salesperson__isnull=True))
     )
-    own = [plan for plan in plans if plan.salesperson_id == salesperson.pk]
-    house = [plan for plan in plans if plan.salesperson_id is None]
+    own: list[CommissionPlan | None] = [
+        plan for plan in plans if plan.salesperson_id == salesperson.pk
+    ]
+    house: list[CommissionPlan | None] = [plan for plan in plans if plan.salesperson_id is None]
     return (own or house or [None])[0]
 
 

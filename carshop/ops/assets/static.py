@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -177,12 +177,13 @@ def optimize_assets(dry_run: bool = False) -> dict[str, Any]:
     }
 
 
-def static_sources():
+def static_sources() -> dict[str, int]:
     """{path: size} of the static files the finders offer, first found wins (as collectstatic)."""
     from django.apps import apps
     from django.contrib.staticfiles import finders
+    from django.contrib.staticfiles.apps import StaticFilesConfig
 
-    ignore = apps.get_app_config("staticfiles").ignore_patterns
+    ignore = cast(StaticFilesConfig, apps.get_app_config("staticfiles")).ignore_patterns
     sources = {}
     for finder in finders.get_finders():
         for path, storage in finder.list(ignore):

@@ -28,7 +28,7 @@ import subprocess
 import threading
 import time
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from carshop.ops.backups import capture
 from carshop.ops.backups.errors import BackupError
@@ -668,7 +668,12 @@ def psql_command(settings_dict: dict[str, Any], dbname: str) -> list:
     return [tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *args, "--file=-"]
 
 
-def restore(settings_dict, dbname, chain, progress=no_progress):
+def restore(
+    settings_dict: dict[str, Any],
+    dbname: str,
+    chain: list[tuple[dict[str, Any], str]],
+    progress: Progress = no_progress,
+) -> None:
     """Replace the database `dbname` by the chain [(manifest, local file), ...] (a full backup
     then its incrementals, in order), in one transaction.
 
@@ -692,19 +697,20 @@ def restore(settings_dict, dbname, chain, progress=no_progress):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    stdin = cast("IO[bytes]", psql.stdin)  # stdin=PIPE: never None
     psql_errors = _drain(psql.stderr)
     try:
         try:
-            psql.stdin.write(b"SET client_encoding = 'UTF8';\nBEGIN;\n")
-            psql.stdin.write(_DROP_EVERYTHING.encode())
-            psql.stdin.flush()
+            stdin.write(b"SET client_encoding = 'UTF8';\nBEGIN;\n")
+            stdin.write(_DROP_EVERYTHING.encode())
+            stdin.flush()
             backups = iter(progress(chain, total=len(chain), label="backups"))
             _full, full_path = next(backups)
             pg_restore = spawn(
                 [tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", full_path],
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=psql.stdin,
+                stdout=stdin,
                 stderr=subprocess.PIPE,
             )
             restore_errors = _drain(pg_restore.stderr)
@@ -716,17 +722,17 @@ def restore(settings_dict, dbname, chain, progress=no_progress):
                     + last_error_line(restore_errors.data, f"exit status {code}")
                 )
             pause_point("full-restored")
-            psql.stdin.write(b"\nRESET search_path;\n")
+            stdin.write(b"\nRESET search_path;\n")
             for _manifest, path in backups:
                 with open_maybe_gzip(path) as handle:
                     while block := handle.read(CHUNK):
-                        psql.stdin.write(block)
+                        stdin.write(block)
             pause_point("incrementals-applied")
-            psql.stdin.write(_epilogue(last, last["tables"].keys(), checked, last["id"], token))
-            psql.stdin.flush()
+            stdin.write(_epilogue(last, last["tables"].keys(), checked, last["id"], token))
+            stdin.flush()
             pause_point("before-commit")
-            os.write(psql.stdin.fileno(), _COMMIT)
-            psql.stdin.close()
+            os.write(stdin.fileno(), _COMMIT)
+            stdin.close()
         except BrokenPipeError:
             pass  # psql stopped on an error: its message is read below
         code = psql.wait()
@@ -742,7 +748,7 @@ def restore(settings_dict, dbname, chain, progress=no_progress):
             psql.kill()
             psql.wait()
         with contextlib.suppress(Exception):
-            psql.stdin.close()
+            stdin.close()
     pause_point("after-commit")
 
 

@@ -10,7 +10,7 @@ not recorded twice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -35,9 +35,10 @@ def record_failure(
     return failure
 
 
-def _newest_drill(data):
+def _newest_drill(data: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
     drill, failure = data.get("last_drill"), data.get("last_drill_failure")
-    if failure and (not drill or status.parse_time(failure["at"]) > status.parse_time(drill["at"])):
+    # Every recorded drill and failure has its time ("at"): parse_time gives no None here.
+    if failure and (not drill or status.parse_time(failure["at"]) > status.parse_time(drill["at"])):  # type: ignore[operator]
         return failure, True
     return drill, False
 

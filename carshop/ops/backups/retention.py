@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -148,12 +148,12 @@ def _label(place: Destination, root: Destination, name: str) -> str:
     return name
 
 
-def _remove_empty_run_folders(run_folders) -> list:
+def _remove_empty_run_folders(run_folders: list[Destination]) -> list[str]:
     removed = []
     for place in run_folders:
         if not place.names():
             try:
-                place.path.rmdir()
+                cast("LocalDestination", place).path.rmdir()  # run folders are local
             except OSError:  # a backup is being written into it right now
                 continue
             removed.append(place.label)

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connections
@@ -168,7 +168,7 @@ _DATA_SUFFIXES = (
 )
 
 
-def _id_of_data_file(name: str):
+def _id_of_data_file(name: str) -> str | None:
     for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -180,7 +180,9 @@ def _id_time(backup_id: str) -> str:
     return backup_id[: len("carshop-20250101-000000-000000")]
 
 
-def list_manifests(destination: Destination, problems=None):
+def list_manifests(
+    destination: Destination, problems: list[tuple[str, str]] | None = None
+) -> list[dict[str, Any]]:
     """Every backup in a destination, oldest first. Manifests that cannot be read are left out;
     with `problems` (a list), each one, and each data file whose manifest is missing, is
     appended to it as (backup id, what is wrong)."""
@@ -202,10 +204,10 @@ def list_manifests(destination: Destination, problems=None):
         found.append(manifest)
     if problems is not None:
         for name in names:
-            backup_id = _id_of_data_file(name)
-            if backup_id and name.startswith("carshop-") and backup_id not in manifest_ids:
+            data_id = _id_of_data_file(name)
+            if data_id and name.startswith("carshop-") and data_id not in manifest_ids:
                 problems.append(
-                    (backup_id, f"the manifest of {name} is missing from {destination.label}")
+                    (data_id, f"the manifest of {name} is missing from {destination.label}")
                 )
     return sorted(found, key=lambda m: (m["created_at"], m["id"]))
 
@@ -450,7 +452,16 @@ def create_backup(
         )
 
 
-def _create_backup(kind, destination, compress, now, target, progress, dry_run, full_because):
+def _create_backup(
+    kind: str,
+    destination: Destination | None,
+    compress: bool,
+    now: datetime | None,
+    target: Target,
+    progress: Progress,
+    dry_run: bool,
+    full_because: str | None,
+) -> dict[str, Any]:
     destination = destination or destinations.default_destination()
     started = time.monotonic()
     # A caller that names the moment (scheduled runs replayed, drills) dates the backup by it.
@@ -508,14 +519,19 @@ def _create_backup(kind, destination, compress, now, target, progress, dry_run, 
                     remove_quietly(raw)
         elif target.vendor == "postgresql":
             # Incrementals are small and frequent: the fastest gzip level (a few percent bigger).
-            options = {"compresslevel": INCREMENTAL_GZIP_LEVEL} if compress else {}
+            options: dict[str, Any] = {"compresslevel": INCREMENTAL_GZIP_LEVEL} if compress else {}
             with (gzip.open if compress else open)(staged, "wb", **options) as handle:
+                # An incremental has its parent (else _incremental_parent made it full).
                 info = postgres.incremental_backup(
-                    target.settings, handle, parent, progress, full_check
+                    target.settings, handle, cast("dict[str, Any]", parent), progress, full_check
                 )
         else:
             info = sqlite.incremental_backup(
-                target.name, raw if compress else staged, parent, progress, full_check
+                target.name,
+                raw if compress else staged,
+                cast("dict[str, Any]", parent),  # as above
+                progress,
+                full_check,
             )
             if compress:
                 gzip_file(raw, staged, level=INCREMENTAL_GZIP_LEVEL)
@@ -730,14 +746,17 @@ def _peek_state(target: Target) -> dict | None:
 # --- verification ------------------------------------------------------------------------------
 
 
-def verify_chain(chain, target) -> list:
+def verify_chain(
+    chain: list[tuple[dict[str, Any], Destination]], target: Target
+) -> list[tuple[dict[str, Any], str, Destination]]:
     """Check everything before touching anything: engine, schema age, links, and every file's
     size and SHA-256. Returns [(manifest, local file)], local copies for remote storages."""
     last = chain[-1][0]
     engine_name = ENGINE_NAMES.get(target.vendor, target.vendor)
     for manifest, _ in chain:
         if manifest.get("engine") != target.vendor:
-            backup_engine = ENGINE_NAMES.get(manifest.get("engine"), manifest.get("engine"))
+            # A manifest without an engine is named by its None.
+            backup_engine = ENGINE_NAMES.get(manifest.get("engine"), manifest.get("engine"))  # type: ignore[arg-type]
             raise BackupError(
                 f"backup {manifest['id']} is of a {backup_engine} database; this "
                 f"database is {engine_name}: restore it on {backup_engine}"

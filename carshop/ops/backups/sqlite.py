@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from carshop.ops.backups import capture
 from carshop.ops.backups.errors import BackupError
@@ -188,19 +188,22 @@ class _Scanners:
         for pipe in self.pipes:
             self._receive(pipe)  # reading
 
-    def checksums(self, tables, sizes, progress: Progress | None = None):
+    def checksums(
+        self, tables: list[Table], sizes: dict[str, int], progress: Progress | None = None
+    ) -> dict[str, Any]:
         from carshop.ops.toolkit import no_progress  # not at the top: scanners do not need it
 
         progress = progress or no_progress
         results = dict(progress(self._scan(tables, sizes), total=len(tables), label="tables"))
         return {t.name: results[t.name] for t in tables}
 
-    def _scan(self, tables, sizes):
+    def _scan(self, tables: list[Table], sizes: dict[str, int]) -> Iterator[tuple[str, Any]]:
         """(table name, checksum) of each table, as each is done."""
         pending = sorted(tables, key=lambda t: sizes[t.name])  # popped from the end
         busy = list(self.pipes)
         while busy:
-            for pipe in multiprocessing.connection.wait(busy):
+            ready = multiprocessing.connection.wait(busy)  # some of self.pipes
+            for pipe in cast("list[multiprocessing.connection.Connection]", ready):
                 done = self._receive(pipe)  # what it did; it asks for more
                 if pending:
                     pipe.send(pending.pop())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connections
@@ -54,7 +54,7 @@ def database_url(alias: str = "default") -> str:
     return f"postgres://{credentials}@{host}:{port}/{s['NAME']}"
 
 
-def command_env(**extra):
+def command_env(**extra: object) -> dict[str, str]:
     """Environment for `manage.py` in a child process, on the same database and folders."""
     env = {
         **os.environ,
@@ -72,7 +72,9 @@ def manage_command() -> list[str]:
     return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
 
-def manage(*args, env=None, timeout: int = 120) -> CompletedProcess:
+def manage(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 120
+) -> CompletedProcess[str]:
     connections.close_all()  # a restore wants the database to itself
     manage_py = Path(settings.BASE_DIR) / "manage.py"
     return subprocess.run(
@@ -85,7 +87,7 @@ def manage(*args, env=None, timeout: int = 120) -> CompletedProcess:
     )
 
 
-def kill_at(point, *args, timeout=60):
+def kill_at(point: str, *args: str, timeout: float = 60) -> str:
     """Run `manage.py *args` until it reports "paused at POINT", then SIGKILL it. Returns what it
     wrote on stderr. Fails if it never reaches the point."""
     connections.close_all()  # a restore wants the database to itself
@@ -101,7 +103,7 @@ def kill_at(point, *args, timeout=60):
     seen = []
     deadline = time.monotonic() + timeout
     try:
-        for line in process.stderr:
+        for line in cast("IO[str]", process.stderr):  # stderr=PIPE: never None
             seen.append(line)
             if line.strip() == f"paused at {point}":
                 process.kill()
@@ -117,7 +119,7 @@ def kill_at(point, *args, timeout=60):
             process.wait()
 
 
-def configure(tmp_path, settings):
+def configure(tmp_path: Path, settings: Any) -> Path:
     """Point every backup setting at `tmp_path` (pytest-django's `settings` fixture)."""
     settings.BACKUP_DIR = tmp_path / "backups"
     settings.STORAGES = {
@@ -222,7 +224,7 @@ def seed() -> None:
     )
 
 
-def checksums(alias: str = "default"):
+def checksums(alias: str = "default") -> dict[str, Any]:
     """Row count and checksum of every table of the live database, as a manifest holds them:
     what the fault drills compare with "the old state" and "the restored backup"."""
     from carshop.ops.backups import postgres, service, sqlite
@@ -239,7 +241,9 @@ def checksums(alias: str = "default"):
         conn.close()
 
 
-def start(*args, pause_at=None, pause_seconds=None, **env) -> Popen:
+def start(
+    *args: str, pause_at: str | None = None, pause_seconds: float | None = None, **env: object
+) -> Popen[str]:
     """`manage.py *args` in a child process (stderr piped, text), optionally pausing at a point."""
     connections.close_all()
     extra = dict(env)
@@ -256,11 +260,11 @@ def start(*args, pause_at=None, pause_seconds=None, **env) -> Popen:
     )
 
 
-def wait_for_pause(process, point, timeout: int = 60) -> str:
+def wait_for_pause(process: Popen[str], point: str, timeout: int = 60) -> str:
     """Read the child's stderr until it says "paused at POINT"; returns what it wrote."""
     seen = []
     deadline = time.monotonic() + timeout
-    for line in process.stderr:
+    for line in cast("IO[str]", process.stderr):  # started with stderr=PIPE
         seen.append(line)
         if line.strip() == f"paused at {point}":
             return "".join(seen)
@@ -271,7 +275,7 @@ def wait_for_pause(process, point, timeout: int = 60) -> str:
     raise AssertionError(f"never paused at {point}: {''.join(seen)}")
 
 
-def descendants(pid) -> dict:
+def descendants(pid: int) -> dict[int, str]:
     """Pids of every process below `pid` (Linux /proc), with their command names."""
     found = {}
     pending = [pid]

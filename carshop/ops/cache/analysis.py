@@ -56,7 +56,8 @@ class CacheFamily:
     what: str
     expires: bool  # every key of the family is written with a timeout
     warm_note: str
-    warmer: object = None  # a callable(cache) -> number of keys written, for data caches
+    # A callable(cache) -> number of keys written, for data caches.
+    warmer: Callable[[Any], int] | None = None
 
 
 CACHE_FAMILIES = (
@@ -158,11 +159,13 @@ def _decode(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
 
-def scan_app_keys(cache, client, progress=None):
+def scan_app_keys(
+    cache: Any, client: Any, progress: Callable[..., Any] | None = None
+) -> dict[str, Any]:
     """Every key of the cache's database, sorted out: the app's keys of the current version by
     family (with and without a timeout), the app's keys of other versions, and other keys."""
     prefix, current = cache.key_prefix, cache.version
-    result = {
+    result: dict[str, Any] = {
         "app_keys": 0,
         "by_family": Counter(),
         "without_ttl": Counter(),
@@ -464,7 +467,7 @@ def analyze_cache(alias: str = "default", progress: Callable[..., Any] | None = 
 DELETE_BATCH = 500
 
 
-def warm_cache(cache, dry_run=False):
+def warm_cache(cache: Any, dry_run: bool = False) -> list[dict[str, Any]]:
     """Run each family's warmer; report why the others are not warmed."""
     actions = []
     for family in CACHE_FAMILIES:

@@ -32,7 +32,7 @@ from carshop.ops.toolkit import no_progress
 from core.spreadsheets import neutralize_cell, restore_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from _typeshed import StrPath
 
@@ -66,7 +66,7 @@ def resource_for(table: Table, *, include_secrets: bool = False) -> Any:
 
 def export_csv(
     path: StrPath,
-    tables: str | Iterable[str] | None = None,
+    tables: list[Table] | None = None,
     *,
     include_secrets: bool = False,
     using: str = "default",

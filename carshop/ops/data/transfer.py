@@ -49,7 +49,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -66,7 +66,7 @@ from carshop.ops.data import tables as table_registry
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
     from _typeshed import StrPath
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -142,7 +142,7 @@ def _label(model: Any) -> str:
 # --- tables ------------------------------------------------------------------------------------
 
 
-def dependency_order(tables):
+def dependency_order(tables: Collection[Table]) -> list[Table]:
     """`tables` ordered so that a table comes after those its rows point to (foreign keys and
     many-to-many), ties and cycles broken by the order of carshop/ops/data/tables.py."""
     position = {table: index for index, table in enumerate(table_registry.TABLES)}
@@ -155,6 +155,7 @@ def dependency_order(tables):
                 related.add(by_model[field.related_model])
         related.discard(table)
         needs[table] = related
+    done: set[Table]
     ordered, done = [], set()
     remaining = sorted(tables, key=lambda table: position.get(table, len(position)))
     while remaining:
@@ -251,24 +252,25 @@ class _RowSerializer(python_serializers.Serializer):
         self.secret_fields = secret_fields
         self.sink = sink
 
-    def handle_fk_field(self, obj, field):
+    def handle_fk_field(self, obj: Model, field: Any) -> None:
         model = field.remote_field.model
         if _label(model) in NATURAL_REFERENCES:
             value = getattr(obj, field.attname)
-            self._current[field.name] = (
+            # _current, the row being built, is typed None in the stubs.
+            self._current[field.name] = (  # type: ignore[index]
                 None if value is None else self.natural_keys.key(model, value)
             )
         else:
             super().handle_fk_field(obj, field)
 
-    def handle_m2m_field(self, obj, field):
+    def handle_m2m_field(self, obj: Model, field: Any) -> None:
         if not field.remote_field.through._meta.auto_created:
             return
         model = field.remote_field.model
         ids = list(getattr(obj, field.name).order_by("pk").values_list("pk", flat=True))
         if _label(model) in NATURAL_REFERENCES:
             ids = [self.natural_keys.key(model, pk) for pk in ids]
-        self._current[field.name] = ids
+        self._current[field.name] = ids  # type: ignore[index]  # as in handle_fk_field
 
     def end_object(self, obj: Model) -> None:
         record = self.get_dump_object(obj)
@@ -279,14 +281,14 @@ class _RowSerializer(python_serializers.Serializer):
 
 
 def export_json(
-    path,
-    tables=None,
+    path: StrPath,
+    tables: Sequence[Table] | None = None,
     *,
-    include_secrets=False,
-    using="default",
-    progress=None,
-    chunk_size=CHUNK_SIZE,
-):
+    include_secrets: bool = False,
+    using: str = "default",
+    progress: Callable[..., Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> dict[str, Any]:
     """Write the tables (default: all) to `path`; returns a summary."""
     progress = progress or no_progress
     started = time.monotonic()
@@ -309,7 +311,7 @@ def export_json(
         handle.write(json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n")
         first = True
 
-        def write(record) -> None:
+        def write(record: dict[str, Any]) -> None:
             nonlocal first
             if not first:
                 handle.write(",\n")
@@ -323,9 +325,9 @@ def export_json(
             secret_fields = () if include_secrets else table.secret_fields
             rows = model._base_manager.using(using).order_by("pk").iterator(chunk_size=chunk_size)
             serializer = _RowSerializer(natural_keys, secret_fields, write)
-            tally = Counter()
+            tally: Counter[str] = Counter()
 
-            def counted(iterable, tally=tally):
+            def counted(iterable: Iterable[Any], tally: Counter[str] = tally) -> Iterator[Any]:
                 for row in iterable:
                     tally["rows"] += 1
                     yield row
@@ -374,7 +376,7 @@ class ExportFile:
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read {self.path}: {exc}") from None
         self.streamed = first.startswith("{") and first.endswith(_HEADER_END)
-        self._whole = None
+        self._whole: Any = None  # the rows, when the file is read whole
         if self.streamed:
             try:
                 self.header = json.loads(first[: -len(_HEADER_END)] + "}")
@@ -392,7 +394,7 @@ class ExportFile:
                 f"this Carshop reads version {VERSION} and older"
             )
 
-    def _read_whole(self):
+    def _read_whole(self) -> None:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
@@ -409,7 +411,7 @@ class ExportFile:
         else:
             raise CommandError(f"{self.path} is not a Carshop export: no list of rows")
 
-    def records(self, problems=None):
+    def records(self, problems: ImportReport | None = None) -> Iterator[tuple[str, Any]]:
         """Yield (where, record). Damage (a cut-off file, a line that is not JSON) is added to
         `problems` (an ImportReport) when given."""
         if not self.streamed:
@@ -426,7 +428,7 @@ class ExportFile:
                     problems,
                 )
             return
-        seen = Counter()
+        seen: Counter[str] = Counter()
         footer = None
         with open(self.path, encoding="utf-8") as handle:
             handle.readline()
@@ -465,7 +467,9 @@ class ExportFile:
             else:
                 self._check_counts(seen, footer, problems)
 
-    def _check_counts(self, seen, footer, problems) -> None:
+    def _check_counts(
+        self, seen: Mapping[str, int], footer: dict[str, int] | None, problems: ImportReport
+    ) -> None:
         if footer is None:
             return
         for label, count in footer.items():
@@ -476,7 +480,7 @@ class ExportFile:
                     f"{seen.get(label, 0)}: the file is damaged",
                 )
 
-    def models(self):
+    def models(self) -> list[str]:
         """Labels of the models the file holds (from the header, or from the rows)."""
         if "models" in self.header:
             return [label.lower() for label in self.header["models"]]
@@ -500,10 +504,11 @@ class _Deserializer(python_serializers.Deserializer):
         super().__init__([], using=using, handle_forward_references=False)
         self._natural: dict[Any, Any] = {}
 
-    def one(self, record):
-        return next(iter(self._handle_object(record)))
+    def one(self, record: dict[str, Any]) -> serializers_base.DeserializedObject:
+        # _handle_object: the Deserializer's private step for one row, absent from the stubs.
+        return next(iter(self._handle_object(record)))  # type: ignore[attr-defined]
 
-    def _handle_fk_field_node(self, field, field_value):
+    def _handle_fk_field_node(self, field: Any, field_value: Any) -> Any:
         model = field.remote_field.model
         label = _label(model)
         if label in ("contenttypes.contenttype", "auth.permission") and isinstance(
@@ -512,9 +517,10 @@ class _Deserializer(python_serializers.Deserializer):
             cache = self._natural.setdefault(label, {})
             key = tuple(field_value)
             if key not in cache:
-                cache[key] = super()._handle_fk_field_node(field, field_value)
+                cache[key] = super()._handle_fk_field_node(field, field_value)  # type: ignore[misc]
             return cache[key]
-        return super()._handle_fk_field_node(field, field_value)
+        # _handle_fk_field_node: private to Django's Deserializer, absent from the stubs.
+        return super()._handle_fk_field_node(field, field_value)  # type: ignore[misc]
 
 
 # Fields the application itself fills beyond what a form allows: partners' service accounts
@@ -542,7 +548,7 @@ def _validate(obj: Model) -> None:
             setattr(obj, attname, value)
 
 
-def error_reason(exc):
+def error_reason(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         if hasattr(exc, "error_dict"):
             return "; ".join(
@@ -554,8 +560,8 @@ def error_reason(exc):
         text = str(exc)
         # "Problem installing fixture: ...: (accounts.customer:pk=3) field_value was 'x'"
         return text.splitlines()[0] if text else type(exc).__name__
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _fill_secrets(obj: Any, fields_in_record: Collection[str]) -> None:
@@ -581,11 +587,13 @@ class _Loader:
         self.report = report
         self.chunk_size = chunk_size
         self.rows: list[Any] = []
-        self.model = None
+        self.model: type[Model] | None = None
         self.inserted: Counter[Any] = Counter()
         self.rejected: set[Any] = set()  # (label, pk) of rows not loaded
 
-    def add(self, where, deserialized, already_bad):
+    def add(
+        self, where: str, deserialized: serializers_base.DeserializedObject, already_bad: bool
+    ) -> None:
         model = type(deserialized.object)
         if model is not self.model or len(self.rows) >= self.chunk_size:
             self.flush()
@@ -617,24 +625,25 @@ class _Loader:
             transaction.savepoint_commit(savepoint, using=self.using)
             self.inserted[self.model] += len(rows)
 
-    def _insert(self, deserialized_rows):
-        model = self.model
+    def _insert(self, deserialized_rows: list[serializers_base.DeserializedObject]) -> None:
+        model = cast("type[Model]", self.model)  # set by add() before any row
         fields = model._meta.local_concrete_fields
         objs = [deserialized.object for deserialized in deserialized_rows]
         batch = self.connection.ops.bulk_batch_size(fields, objs) or len(objs)
         manager = model._base_manager.db_manager(self.using)
         for start in range(0, len(objs), batch):
             # raw=True: the values as exported (auto_now fields keep their times), as loaddata.
-            manager._insert(objs[start : start + batch], fields=fields, using=self.using, raw=True)
+            # Manager._insert: private API (as loaddata uses it), absent from the stubs.
+            manager._insert(objs[start : start + batch], fields=fields, using=self.using, raw=True)  # type: ignore[attr-defined]
         for field in model._meta.many_to_many:
-            through = field.remote_field.through
+            through = cast("type[Model]", field.remote_field.through)  # set on every m2m field
             if not through._meta.auto_created:
                 continue
             source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
             links = [
                 through(**{source: deserialized.object.pk, target: value})
                 for deserialized in deserialized_rows
-                for value in deserialized.m2m_data.get(field.name, ())
+                for value in deserialized.m2m_data.get(field.name, ())  # type: ignore[union-attr]
             ]
             if links:
                 through._base_manager.db_manager(self.using).bulk_create(links, batch_size=500)
@@ -719,24 +728,24 @@ def _check_schema(export: ExportFile, using: str, report: ImportReport) -> None:
         )
 
 
-def _dangling(models, using: str) -> list:
+def _dangling(models: Iterable[type[Model]], using: str) -> list[tuple[Any, ...]]:
     """(model, pk, parent model, value, reason) for every loaded row whose foreign key points
     to no row."""
     connection = connections[using]
     qn = connection.ops.quote_name
     found = []
     for model in models:
-        checks = [
+        checks: list[tuple[Any, Any, Any]] = [
             (model, field, model)
             for field in model._meta.local_concrete_fields
             if field.is_relation
         ]
         for field in model._meta.many_to_many:
-            through = field.remote_field.through
+            through = cast("type[Model]", field.remote_field.through)  # set on every m2m field
             if through._meta.auto_created:
-                own = through._meta.get_field(field.m2m_field_name())
+                own_field = through._meta.get_field(field.m2m_field_name())
                 other = through._meta.get_field(field.m2m_reverse_field_name())
-                checks.append((through, other, (own, field)))
+                checks.append((through, other, (own_field, field)))
         for table_model, field, owner in checks:
             parent = field.related_model
             # Identifiers only: the models' own table and column names, quoted.
@@ -765,10 +774,10 @@ def _dangling(models, using: str) -> list:
     return found
 
 
-def _owner_column(table_model, owner):
+def _owner_column(table_model: type[Model], owner: Any) -> str:
     if isinstance(owner, tuple):  # a many-to-many row: the column pointing to its owner
         return owner[0].column
-    return table_model._meta.pk.column
+    return cast(str, table_model._meta.pk.column)  # a concrete primary key has its column
 
 
 def import_json(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -43,7 +43,7 @@ def server_version(connection: BaseDatabaseWrapper) -> str:
     return connection.display_name
 
 
-def sqlite_files(connection: BaseDatabaseWrapper):
+def sqlite_files(connection: BaseDatabaseWrapper) -> tuple[Path, Path] | tuple[None, None]:
     """(database file, WAL file) of an SQLite connection; None for an in-memory database."""
     name = str(connection.settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:"):
@@ -66,7 +66,8 @@ def database_size(connection: BaseDatabaseWrapper) -> int | None:
                 pages = cursor.fetchone()[0]
                 cursor.execute("PRAGMA page_size")
                 return pages * cursor.fetchone()[0]
-        return sum(file.stat().st_size for file in (path, wal) if file.exists())
+        files = cast("tuple[Path, Path]", (path, wal))  # wal is None only with path
+        return sum(file.stat().st_size for file in files if file.exists())
     return None
 
 

@@ -35,7 +35,7 @@ from carshop.ops.toolkit import first_line, no_progress
 from core.migration_operations import TrigramIndexSQL
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Container, Iterable, Iterator
+    from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -296,22 +296,26 @@ def _plain_unique(constraint: Any) -> bool:
     )
 
 
-def declared_indexes(connection, tables=None):
+def declared_indexes(
+    connection: BaseDatabaseWrapper, tables: Iterable[str] | None = None
+) -> list[DeclaredIndex]:
     """The indexes the models and the migrations' trigram operations ask for, on the tables the
     database has (or those named)."""
     _vendor_check(connection)
     existing = set(connection.introspection.table_names())
     if tables is not None:
         existing &= set(tables)
-    editor = connection.SchemaEditorClass(connection, collect_sql=True, atomic=False)
+    # The schema editor's index helpers used here are private API, absent from the stubs.
+    editor: Any = connection.SchemaEditorClass(connection, collect_sql=True, atomic=False)
     postgres = connection.vendor == "postgresql"
 
-    def sql(statement):
+    def sql(statement: Any) -> str:
         return _concurrently(statement) if postgres else str(statement)
 
     declared = []
     for model in apps.get_models(include_auto_created=True):
-        meta = model._meta
+        # Any: the stubs' fields lack db_index, and get_field() may give a relation.
+        meta: Any = model._meta
         if not meta.managed or meta.proxy or meta.swapped or meta.db_table not in existing:
             continue
         table = meta.db_table
@@ -350,8 +354,8 @@ def declared_indexes(connection, tables=None):
                         unique=True,
                     )
                 )
-                like = editor._create_like_index_sql(model, model_field) if postgres else None
-                if like is not None:
+                like_sql = editor._create_like_index_sql(model, model_field) if postgres else None
+                if like_sql is not None:
                     declared.append(
                         DeclaredIndex(
                             name=editor._create_index_name(
@@ -360,7 +364,7 @@ def declared_indexes(connection, tables=None):
                             table=table,
                             kind="like index",
                             source=f"{where} (unique)",
-                            statements=[sql(like)],
+                            statements=[sql(like_sql)],
                             columns=(model_field.column,),
                             like=True,
                         )
@@ -629,7 +633,9 @@ def analyze_indexes(
     return result
 
 
-def _unindexed_foreign_keys(connection, by_table):
+def _unindexed_foreign_keys(
+    connection: BaseDatabaseWrapper, by_table: Mapping[str, list[DbIndex]]
+) -> list[dict[str, str]]:
     """Foreign keys no index leads with and that no declared index covers (db_index=False):
     joins and deletes of the parent read the whole table."""
     quote = connection.ops.quote_name
@@ -637,7 +643,7 @@ def _unindexed_foreign_keys(connection, by_table):
     existing = set(by_table) | set(connection.introspection.table_names())
     found = []
     for model in apps.get_models(include_auto_created=True):
-        meta = model._meta
+        meta: Any = model._meta  # as in declared_indexes
         if not meta.managed or meta.proxy or meta.swapped or meta.db_table not in existing:
             continue
         for model_field in meta.local_fields:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import apps
 from django.core.management.base import CommandError
@@ -14,6 +14,7 @@ from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -146,7 +147,8 @@ def _sqlite_file_size(connection: BaseDatabaseWrapper) -> Any:
     path, wal = sqlite_files(connection)
     if path is None:
         return None
-    return sum(file.stat().st_size for file in (path, wal) if file.exists())
+    files = cast("tuple[Path, Path]", (path, wal))  # wal is None only with path
+    return sum(file.stat().st_size for file in files if file.exists())
 
 
 def _vacuum_sqlite(

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -136,7 +136,7 @@ def check_index(index_url: str) -> None:
         ) from None
 
 
-def outdated(directory, index_url):
+def outdated(directory: StrPath, index_url: str) -> dict[str, Any]:
     """The pins of the directory with the installed and the latest version of each; pins newer
     versions exist for are `outdated`, pins not installed here are `unchecked`."""
     pins = read_pins(directory)
@@ -158,7 +158,7 @@ def outdated(directory, index_url):
         row = {**pin.as_dict(), "installed": here, "latest": newest}
         if here is None:
             row["status"] = "unchecked"
-        elif Version(newest) > Version(pin.version):
+        elif Version(cast(str, newest)) > Version(pin.version):  # installed, so listed
             row["status"] = "outdated"
         else:
             row["status"] = "current"

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.management.base import CommandError
 
@@ -134,7 +134,9 @@ def entry_line(commit: dict[str, Any]) -> str:
     return f"- {subject} ({commit['short']})"
 
 
-def group(repository: StrPath, history: list[dict[str, Any]]) -> OrderedDict[str, list[str]]:
+def group(
+    repository: StrPath, history: list[dict[str, Any]]
+) -> OrderedDict[str, list[tuple[str, str]]]:
     """OrderedDict heading -> [(hash, line)], newest first."""
     tags = releases(repository)
     sections: OrderedDict[Any, Any] = OrderedDict()
@@ -164,8 +166,9 @@ def _tag_membership(
     return membership
 
 
-def parse(text):
+def parse(text: str) -> tuple[str, OrderedDict[str, list[str]]]:
     """(preamble, OrderedDict heading -> [lines]) of an existing changelog."""
+    sections: OrderedDict[str, list[str]]
     preamble, sections, current = [], OrderedDict(), None
     for line in text.splitlines():
         if line.startswith("## "):
@@ -190,8 +193,11 @@ def render(preamble: str, sections: Mapping[str, list[str]]) -> str:
     return "".join(parts)
 
 
-def build(existing_text, generated):
+def build(
+    existing_text: str | None, generated: Mapping[str, list[tuple[str, str]]]
+) -> tuple[str, list[str]]:
     """The new file's text and the lines it adds."""
+    old: OrderedDict[str, list[str]]
     if existing_text is None:
         preamble, old = HEADER, OrderedDict()
     else:
@@ -234,14 +240,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _newest_first(sections: Mapping[str, list[str]]) -> OrderedDict[str, list[str]]:
     """Unreleased, then the dated sections newest first, then any others in their order."""
 
-    def dated(heading):
+    def dated(heading: str) -> str | None:
         match = _DATE.search(heading)
         return match.group(0) if match else None
 
     unreleased = [item for item in sections.items() if item[0] == "Unreleased"]
     with_date = sorted(
         (item for item in sections.items() if item[0] != "Unreleased" and dated(item[0])),
-        key=lambda item: dated(item[0]),
+        key=lambda item: cast(str, dated(item[0])),  # the dated sections only
         reverse=True,
     )
     others = [item for item in sections.items() if item[0] != "Unreleased" and not dated(item[0])]

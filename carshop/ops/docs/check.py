@@ -86,10 +86,14 @@ def github_anchor(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors_of(path, _cache={}):  # noqa: B006 - a cache for one run's files
+def anchors_of(
+    path: StrPath,
+    _cache: dict[tuple[Path, int], set[str]] = {},  # noqa: B006 - a cache for one run's files
+) -> set[str]:
     path = Path(path)
     key = (path, path.stat().st_mtime_ns)
     if key not in _cache:
+        seen: dict[str, int]
         anchors, seen = set(), {}
         text = path.read_text(encoding="utf-8", errors="replace")
         for _number, line in _lines_outside_code(text):
@@ -344,7 +348,13 @@ def variables_read_elsewhere(root: StrPath, names: Iterable[str]) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def check_docs(root=None, online=False, commands=None, own_commands=None, options=None):
+def check_docs(
+    root: StrPath | None = None,
+    online: bool = False,
+    commands: Iterable[str] | None = None,
+    own_commands: Iterable[str] | None = None,
+    options: dict[str, set[str]] | None = None,
+) -> Report:
     """A Report of broken links, missing and undocumented commands, unknown options and variable
     mismatches. `commands`: the names manage.py has (default: Django's); `own_commands`: the
     project's; `options`: {command: its option strings} (default: from each command's parser)."""
@@ -358,6 +368,7 @@ def check_docs(root=None, online=False, commands=None, own_commands=None, option
     if not files:
         report.fail("files", f"no README.md and no docs/*.md under {root}")
         return report
+    external: list[dict[str, Any]]
     external, links, broken = [], 0, []
     for path in files:
         for number, text, target in links_of(path):

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -352,7 +352,7 @@ def _ms(value: float | None) -> str:
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def exception_place(exc_info):
+def exception_place(exc_info: str | None) -> tuple[str, str]:
     """(exception type, place) of a formatted traceback; place is the last frame's file:line.
 
     With chained exceptions the last traceback is the one that was raised. Files inside the
@@ -365,7 +365,7 @@ def exception_place(exc_info):
             last_frame = index
     if last_frame is None:
         return _exception_type(lines), "?"
-    match = _FRAME.match(lines[last_frame])
+    match = cast("re.Match[str]", _FRAME.match(lines[last_frame]))  # it matched above
     place = f"{_short_file(match.group('file'))}:{match.group('line')}"
     return _exception_type(lines[last_frame + 1 :]), place
 

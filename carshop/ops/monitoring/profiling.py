@@ -21,7 +21,7 @@ import pstats
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -29,7 +29,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+
+    from django.test import Client
 
     from accounts.models import User
 
@@ -68,7 +70,7 @@ def find_user(username: str | None = None) -> User:
 
 
 @contextlib.contextmanager
-def logged_in_client(user):
+def logged_in_client(user: User | None) -> Iterator[Client]:
     """A test Client logged in as `user` through a signed-cookie session: the login writes nothing
     to the database (no session row, no last_login), unlike Client.force_login."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -83,7 +85,8 @@ def logged_in_client(user):
             session[BACKEND_SESSION_KEY] = _login_backend()
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.save()
-            client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+            # Saved, the session has its key.
+            client.cookies[settings.SESSION_COOKIE_NAME] = cast(str, session.session_key)
         yield client
 
 
@@ -254,11 +257,12 @@ def _report(
     return report
 
 
-def top_functions(path, top=20):
+def top_functions(path: str, top: int = 20) -> list[dict[str, Any]]:
     """The `top` functions of a .pstats file by cumulative time."""
     stats = pstats.Stats(path, stream=io.StringIO())
     rows = []
-    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
+    # Stats.stats, the table the profile loaded into, is not in the type stubs.
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append(
             {
                 "function": name,

@@ -6,7 +6,7 @@ What check_auth_config prints, and the lockout figures reset_password and diagno
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -143,8 +143,8 @@ def _sessions(report: Report, now: datetime, server: bool) -> None:
         report.ok("sessions", detail)
 
 
-def _passwords(report, server):
-    validators = settings.AUTH_PASSWORD_VALIDATORS
+def _passwords(report: Report, server: bool) -> None:
+    validators = cast("list[dict[str, Any]]", settings.AUTH_PASSWORD_VALIDATORS)
     names = [item["NAME"].rsplit(".", 1)[-1] for item in validators]
     report.data["password_validators"] = [
         {"name": item["NAME"], "options": item.get("OPTIONS", {})} for item in validators
@@ -175,9 +175,10 @@ def _passwords(report, server):
         report.ok("PASSWORD_HASHERS", f"new passwords: {first}{note}; {len(hashers)} accepted")
 
 
-def _lockout(report, now, server):
+def _lockout(report: Report, now: datetime, server: bool) -> None:
     backends = settings.AUTHENTICATION_BACKENDS
-    enabled = settings.AXES_ENABLED
+    # django-axes adds its AXES_* defaults to settings when loaded; the stubs do not know them.
+    enabled = settings.AXES_ENABLED  # type: ignore[misc]
     report.data["authentication_backends"] = list(backends)
     if not enabled:
         (report.fail if server else report.warn)(
@@ -232,7 +233,7 @@ def _lockout(report, now, server):
     else:
         report.ok("TRUSTED_PROXY_COUNT", str(proxies))
 
-    handler = settings.AXES_HANDLER
+    handler = settings.AXES_HANDLER  # type: ignore[misc]  # a django-axes default, as above
     if not handler.endswith("AxesDatabaseHandler"):
         report.ok("locked out now", f"not counted: {handler} keeps lockouts outside the database")
         return

@@ -204,17 +204,17 @@ def run_pip_audit(
 
 def audit_dependencies(
     report: Report,
-    requirement_files=None,
+    requirement_files: Iterable[StrPath] | None = None,
     *,
     offline: bool = False,
-    osv_url=None,
-    include_installed=None,
+    osv_url: str | None = None,
+    include_installed: bool | None = None,
     timeout: int = 15,
 ) -> None:
     """Known vulnerabilities of the pinned requirements (and, with the default files, of what is
     installed beside them) from PyPI's vulnerability data or an OSV service."""
     default_files = requirement_files is None
-    files = default_requirement_files() if default_files else list(requirement_files)
+    files = default_requirement_files() if default_files else list(requirement_files)  # type: ignore[arg-type]  # not None when not default_files
     include_installed = default_files if include_installed is None else include_installed
     pins = read_requirements(files)
     for missing in pins.missing:
@@ -393,25 +393,27 @@ def _reviewed(
     return ""
 
 
-def scan_code(report: Report, paths=None, pyproject=None) -> None:
+def scan_code(
+    report: Report, paths: Iterable[StrPath] | None = None, pyproject: StrPath | None = None
+) -> None:
     """bandit over the project's own packages (or `paths`); findings the project has reviewed
     (ruff noqa or per-file-ignores of the same rule, or # nosec) are counted, not reported."""
-    paths = [Path(path) for path in (paths or project_packages())]
-    missing = [display_path(path) for path in paths if not path.exists()]
+    targets = [Path(path) for path in (paths or project_packages())]
+    missing = [display_path(path) for path in targets if not path.exists()]
     for path in missing:
         report.fail("code", f"{path} does not exist")
-    paths = [path for path in paths if path.exists()]
+    targets = [path for path in targets if path.exists()]
     report.data["code"] = {
-        "paths": [display_path(path) for path in paths],
+        "paths": [display_path(path) for path in targets],
         "issues": [],
         "reviewed": [],
     }
-    if not paths:
+    if not targets:
         return
     if not tool_available("bandit"):
         report.warn("code", "bandit is not installed (requirements/production.txt)")
         return
-    result, error = run_bandit(paths)
+    result, error = run_bandit(targets)
     if result is None:
         report.warn("code", f"not scanned: bandit failed: {error[:300]}")
         return

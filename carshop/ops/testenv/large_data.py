@@ -19,6 +19,8 @@ counted lines and a snapshot shaped like repairs.documents.build_document, payme
 what is owed, a stock unit is sold by at most one deal and its vehicle then belongs to the buyer.
 """
 
+from __future__ import annotations
+
 import bisect
 import datetime
 import heapq
@@ -28,6 +30,7 @@ import random
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -38,6 +41,12 @@ from django.db import connection as default_connection
 from django.db import transaction
 
 from carshop.ops.testenv.bulkload import BulkLoadSchema, BulkWriter, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Model
 
 FULL_SIZE = {
     "customers": 100_000,
@@ -74,7 +83,7 @@ DAY = 86_400
 # --------------------------------------------------------------------------------------------
 
 
-def summary_path(connection=default_connection):
+def summary_path(connection: BaseDatabaseWrapper = default_connection) -> Path:
     """Where `seed_demo --scale large` keeps the figures of its last load into this database
     (VAR_DIR/seed_demo/generated-<database>.json): the benchmark report (bench/run.py) quotes
     them."""
@@ -82,7 +91,7 @@ def summary_path(connection=default_connection):
     return Path(settings.VAR_DIR) / "seed_demo" / f"generated-{name}.json"
 
 
-def _words(text):
+def _words(text: str) -> list[str]:
     return text.split()
 
 
@@ -514,11 +523,11 @@ STAFF = [
 ]
 
 
-def sizes(fraction):
+def sizes(fraction: float) -> dict[str, int]:
     return {name: max(MINIMUM[name], round(full * fraction)) for name, full in FULL_SIZE.items()}
 
 
-def _model(label):
+def _model(label: str) -> type[Model] | None:
     try:
         return apps.get_model(label)
     except LookupError:
@@ -548,12 +557,38 @@ class _Unit:
         "trade_in_of",
         "vehicle",
     )
+    acquired_day: int
+    asking: Decimal
+    available_day: int
+    buyer: int | None
+    canceled_deal_day: int | None
+    deal_days: tuple[int, int | None, int | None] | None
+    disposed_day: int | None
+    draft_deal_day: int | None
+    index: int
+    internal_order: int | None
+    outcome: str
+    recon: tuple[int, int] | None
+    recon_cost: Decimal
+    source: str
+    status: str
+    total_cost: Decimal
+    trade_in_of: int | None  # the index of the unit whose deal took this one in trade
+    vehicle: int
 
 
 class Generator:
     """Builds the data set. `run()` does everything in one transaction and returns a summary."""
 
-    def __init__(self, *, fraction=1.0, seed=42, until=None, log=None, connection=None):
+    def __init__(
+        self,
+        *,
+        fraction: float = 1.0,
+        seed: int = 42,
+        until: datetime.datetime | None = None,
+        log: Callable[[str], object] | None = None,
+        connection: BaseDatabaseWrapper | None = None,
+    ) -> None:
         if not 0 < fraction <= 1:
             raise ValueError("the fraction is more than 0 and at most 1")
         self.fraction = fraction
@@ -573,31 +608,31 @@ class Generator:
         self.days = (self.today - self.first_day).days
         self.start_ts = self._local_ts(self.first_day, 0)
         self.writer = BulkWriter(self.connection)
-        self.timings = {}
+        self.timings: dict[str, float] = {}
 
     # -- helpers -------------------------------------------------------------------------------
-    def rng(self, stage):
+    def rng(self, stage: str) -> random.Random:
         """An independent random stream per stage: a stage's data does not depend on others."""
         return random.Random(f"{self.seed}:{stage}")
 
-    def _local_ts(self, day, seconds):
+    def _local_ts(self, day: datetime.date, seconds: float) -> float:
         midnight = datetime.datetime.combine(day, datetime.time(), tzinfo=self.tz)
         return midnight.timestamp() + seconds
 
-    def day_ts(self, day_index, seconds=0.0):
+    def day_ts(self, day_index: int, seconds: float = 0.0) -> float:
         return self._local_ts(self.first_day + datetime.timedelta(days=day_index), seconds)
 
     @staticmethod
-    def dt(ts):
+    def dt(ts: float) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(ts, UTC)
 
-    def local_year(self, ts):
+    def local_year(self, ts: float) -> int:
         return datetime.datetime.fromtimestamp(ts, self.tz).year
 
-    def local_date(self, ts):
+    def local_date(self, ts: float) -> datetime.date:
         return datetime.datetime.fromtimestamp(ts, self.tz).date()
 
-    def _stage(self, name, function):
+    def _stage(self, name: str, function: Callable[[], Any]) -> Any:
         started = time.monotonic()
         self.log(f"{name}...")
         result = function()
@@ -607,7 +642,7 @@ class Generator:
         return result
 
     # -- the whole run -------------------------------------------------------------------------
-    def loaded_models(self):
+    def loaded_models(self) -> list[type[Model]]:
         labels = [
             "accounts.Customer",
             "inventory.Vehicle",
@@ -632,7 +667,7 @@ class Generator:
         ]
         return [model for model in map(_model, labels) if model is not None]
 
-    def check_empty(self):
+    def check_empty(self) -> None:
         from accounts.models import Customer
         from inventory.models import Part, Vehicle
         from repairs.models import RepairOrder
@@ -648,7 +683,7 @@ class Generator:
                 "set is loaded into an empty, migrated database"
             )
 
-    def run(self):
+    def run(self) -> dict[str, Any]:
         from auditlog.context import disable_auditlog
 
         self.check_empty()
@@ -692,12 +727,12 @@ class Generator:
             f"({os.cpu_count()} cores)",
         }
 
-    def analyze(self):
+    def analyze(self) -> None:
         with self.connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
     # -- staff, settings, partners (a few rows: through the ORM) -------------------------------
-    def staff_and_settings(self):
+    def staff_and_settings(self) -> None:
         from accounts import roles
         from accounts.demo import DEMO_PASSWORD
         from accounts.models import ShopSettings, User
@@ -760,7 +795,7 @@ class Generator:
         self.salespeople = [user.pk for user in self.staff["SALESPERSON"]]
         self.manager = self.staff["MANAGER"][0].pk
 
-    def partners(self):
+    def partners(self) -> None:
         """API partners for the benchmarks: a fleet (linked to the fleet companies), a
         marketplace and an accounting system. Keys are issued by whoever uses them."""
         from accounts import services
@@ -780,19 +815,19 @@ class Generator:
         services.create_partner("LedgerLine", slug="bench-books", kind=Partner.Kind.ACCOUNTING)
 
     # -- the car lot's plan (decides which vehicles the business owns or sold) -----------------
-    def plan_lot(self):
+    def plan_lot(self) -> None:
         """Simulate five years of the lot: units bought at auction, privately or wholesale, and
         traded in on deals; reconditioned by internal repair orders; sold or wholesaled."""
         rng = self.rng("lot")
         target = self.size["stock_units"]
         customers = self.size["customers"]
         bought = round(target * 0.76)
-        queue = []
+        queue: list[tuple[int, int, str, int | None]] = []
         for order in range(bought):
             source = rng.choices(["auction", "private", "wholesale"], [60, 20, 20])[0]
             heapq.heappush(queue, (rng.randrange(self.days), order, source, None))
         order = bought
-        self.units = []
+        self.units: list[_Unit] = []
         while queue:
             day, _order, source, traded_on = heapq.heappop(queue)
             unit = _Unit()
@@ -850,7 +885,7 @@ class Generator:
         self.log(f"  {len(self.units)} stock units planned")
 
     # -- customers -----------------------------------------------------------------------------
-    def customers(self):
+    def customers(self) -> None:
         from accounts.models import Customer, phone_digits
 
         rng = self.rng("customers")
@@ -880,8 +915,9 @@ class Generator:
             ],
         )
         fleets = max(2, round(count * 0.003))
-        self.customer_details = [None]  # index = id: (name, address, phone, email, tax_id, kind)
-        self.fleet_ids = []
+        # index = id: (name, address, phone, email, tax_id, kind)
+        self.customer_details: list[Any] = [None]
+        self.fleet_ids: list[int] = []
         self.person_ids = []
         rows = []
         used_phones = set()
@@ -953,7 +989,7 @@ class Generator:
         self.writer.write(table, rows)
 
     # -- vehicles (planned before the repair orders, written after with their odometer) --------
-    def plan_vehicles(self):
+    def plan_vehicles(self) -> None:
         from inventory.demo import make_vin
 
         rng = self.rng("vehicles")
@@ -962,16 +998,16 @@ class Generator:
         customer_count = total - lot
         wmis = list(MAKER_WEIGHTS)
         weights = [MAKER_WEIGHTS[wmi] for wmi in wmis]
-        used = set()
+        used: set[Any] = set()
         self.vehicle_count = total
         # Per vehicle (index = id): the columns, the owner, and the odometer as it goes.
-        self.v_info = [None]
-        self.v_owner = [None]
+        self.v_info: list[Any] = [None]
+        self.v_owner: list[Any] = [None]
         self.v_created = [0.0]
         self.v_odo = [0]
         self.v_odo_ts = [0.0]
         self.v_miles = [0.0]
-        self.v_last_order = [None]
+        self.v_last_order: list[Any] = [None]
         fleet_share = 0.08
         people = self.person_ids
         companies = list(range(8, self.size["customers"] + 1, 8))
@@ -1039,7 +1075,7 @@ class Generator:
         self.customer_vehicle_count = customer_count
         self.old_vehicles = old
 
-    def vehicles(self):
+    def vehicles(self) -> None:
         from inventory.models import OdometerReading, Vehicle
 
         vehicles = Table(
@@ -1122,18 +1158,19 @@ class Generator:
         self.writer.write(readings, reading_rows)
 
     # -- parts (planned first; written after the orders, with stock on hand) -------------------
-    def plan_parts(self):
+    def plan_parts(self) -> None:
         from inventory.pricing import markup_price
 
         rng = self.rng("parts")
         count = self.size["parts"]
         supplier_count = self.size["suppliers"]
-        self.parts = [None]  # index = id: (sku, description, brand, category, cost, override,
-        #                      taxable, bin, reorder point, reorder qty, supplier)
-        self.part_price = [None]
-        self.part_cost = [None]
-        self.part_taxable = [None]
-        by_kind = {}
+        # index = id: (sku, description, brand, category, cost, override,
+        #              taxable, bin, reorder point, reorder qty, supplier)
+        self.parts: list[Any] = [None]
+        self.part_price: list[Any] = [None]
+        self.part_cost: list[Any] = [None]
+        self.part_taxable: list[Any] = [None]
+        by_kind: dict[tuple[str, str], list[Any]] = {}
         for pk in range(1, count + 1):
             category, code, bases, brands, (low, high) = CATALOG[(pk - 1) % len(CATALOG)]
             base = bases[((pk - 1) // len(CATALOG)) % len(bases)]
@@ -1174,18 +1211,19 @@ class Generator:
                 cumulative.append(total)
             self.part_choice[kind] = (ids, cumulative, total)
 
-    def pick_part(self, rng, kind):
+    def pick_part(self, rng: random.Random, kind: tuple[str, str]) -> int:
         ids, cumulative, total = self.part_choice[kind]
         return ids[bisect.bisect_left(cumulative, rng.random() * total)]
 
     # -- repair orders and everything that hangs from them -------------------------------------
-    def repair_orders(self):
+    def repair_orders(self) -> None:
         from core.money import money
         from repairs import models as rm
         from repairs.totals import LaborItem, PartItem, compute_totals
 
         rng = self.rng("repairs")
-        inventory_movement = _model("inventory.StockMovement")
+        # Always there: the stock movements came with the parts ledger.
+        inventory_movement = cast("type[Model]", _model("inventory.StockMovement"))
         tables = {
             "order": Table(
                 rm.RepairOrder,
@@ -1312,11 +1350,11 @@ class Generator:
                 ],
             ),
         }
-        rows = {name: [] for name in tables}
+        rows: dict[str, list[Any]] = {name: [] for name in tables}
         ids = dict.fromkeys(tables, 0)
-        self.sequences = {}  # (series, year) -> last number
+        self.sequences: dict[tuple[str, int], int] = {}  # (series, year) -> last number
         quarters = self.days // 91 + 2
-        self.demand = [{} for _ in range(quarters)]
+        self.demand: list[dict[Any, Any]] = [{} for _ in range(quarters)]
         self.movement_ids = 0
 
         # Labor rate by year before `until` (as Decimal), the rates, and job templates.
@@ -1353,10 +1391,10 @@ class Generator:
 
         # Orders per day: weekdays busy, Saturdays half, Sundays nearly closed, and the group
         # growing over the five years. Internal orders come from the lot plan.
-        internal_by_day = {}
-        for unit in self.units:
-            if unit.recon and unit.recon[0] < self.days:
-                internal_by_day.setdefault(unit.recon[0], []).append(unit)
+        internal_by_day: dict[int, list[Any]] = {}
+        for planned in self.units:
+            if planned.recon and planned.recon[0] < self.days:
+                internal_by_day.setdefault(planned.recon[0], []).append(planned)
         internal_count = sum(len(units) for units in internal_by_day.values())
         customer_orders = max(1, self.size["repair_orders"] - internal_count)
         weights = []
@@ -1383,14 +1421,14 @@ class Generator:
         parts_info = self.parts
         customer_details = self.customer_details
 
-        def next_number(series, year):
+        def next_number(series: str, year: int) -> int:
             number = self.sequences.get((series, year), 0) + 1
             self.sequences[series, year] = number
             return number
 
-        self.feed_clocks = {}
+        self.feed_clocks: dict[Any, datetime.datetime] = {}
 
-        def feed_time(feed, ts, row_id):
+        def feed_time(feed: Any, ts: float, row_id: int) -> datetime.datetime:
             """The row's time in its partner feed (repairs.FeedClock): unique per feed, in the
             order rows appeared. Ten-second steps of the event time plus the row's id in
             microseconds: two rows of one feed never share it (fewer than ten million rows)."""
@@ -1399,7 +1437,12 @@ class Generator:
                 self.feed_clocks[feed] = value
             return value
 
-        def emit_events(order_id, reached, advisor, notes):
+        def emit_events(
+            order_id: int,
+            reached: Iterable[tuple[str, float]],
+            advisor: Any,
+            notes: dict[str, str],
+        ) -> None:
             previous = ""
             for step_status, step_ts in reached:
                 ids["event"] += 1
@@ -1416,7 +1459,7 @@ class Generator:
                 )
                 previous = step_status
 
-        def flush():
+        def flush() -> None:
             for name, table in tables.items():
                 self.writer.write(table, rows[name])
                 rows[name] = []
@@ -1427,7 +1470,7 @@ class Generator:
             assigned += count
             opening = self.day_ts(day, 7.5 * HOUR)
             starts = sorted(opening + rng.random() * 10 * HOUR for _ in range(count))
-            batch = [(ts, None) for ts in starts]
+            batch: list[tuple[float, Any]] = [(ts, None) for ts in starts]  # unit or None
             for unit in internal_by_day.get(day, ()):
                 batch.append((opening + rng.random() * 8 * HOUR, unit))
             batch.sort(key=lambda item: item[0])
@@ -1474,7 +1517,7 @@ class Generator:
                     if internal and rng.random() < 0.3
                     else rng.choice((1, 1, 1, 1, 1, 2, 2, 2, 3, 4))
                 )
-                chosen = []
+                chosen: list[Any] = []
                 while len(chosen) < job_count:
                     template = bisect.bisect_left(
                         template_weights, rng.random() * template_weights[-1]
@@ -1586,6 +1629,7 @@ class Generator:
                 labor_items, part_items, snapshot_jobs, declined_jobs = [], [], [], []
                 labor_rate = rate_of_year.get(self.local_year(t0), rate_of_year[min(rate_of_year)])
                 work_ts = t_start
+                recorded: int | None
                 for position, template in enumerate(chosen, start=1):
                     title, complaint, cause, correction, labor, part_specs = templates[template]
                     ids["job"] += 1
@@ -1733,7 +1777,8 @@ class Generator:
                 invoice_id = ids["invoice"]
                 invoice_number = f"{year}-{sequence:06d}"
                 vin, make, model, model_year, _c, _e, plate, _country = self.v_info[vehicle]
-                display, address, phone, email, tax_id = customer_details[customer]
+                # Only customers' orders are invoiced: customer is set here.
+                display, address, phone, email, tax_id = customer_details[customer]  # type: ignore[index]
                 snapshot = {
                     "shop": shop,
                     "customer": {
@@ -1863,27 +1908,27 @@ class Generator:
                 [(f"repairs.{feed}", last) for feed, last in sorted(self.feed_clocks.items())],
             )
 
-    def _log_rate(self, done, started):
+    def _log_rate(self, done: int, started: float) -> None:
         """The verbose log's line on how many repair orders are written, and how fast."""
         elapsed = time.monotonic() - started
         self.log(f"  {done:,} repair orders ({done / max(elapsed, 0.001):,.0f}/s)")
 
     @staticmethod
     def _snapshot_job(
-        job_id,
-        position,
-        title,
-        complaint,
-        cause,
-        correction,
-        decision,
-        label,
-        labor,
-        rate,
-        technician_name,
-        parts,
-        parts_info,
-    ):
+        job_id: Any,
+        position: Any,
+        title: Any,
+        complaint: Any,
+        cause: Any,
+        correction: Any,
+        decision: Any,
+        label: Any,
+        labor: Any,
+        rate: Any,
+        technician_name: Any,
+        parts: Any,
+        parts_info: Any,
+    ) -> dict[str, Any]:
         from core.money import money
 
         return {
@@ -1919,7 +1964,7 @@ class Generator:
         }
 
     # -- appointments --------------------------------------------------------------------------
-    def appointments(self):
+    def appointments(self) -> None:
         from repairs.models import Appointment
 
         rng = self.rng("appointments")
@@ -1963,7 +2008,7 @@ class Generator:
         self.writer.write(table, rows)
 
     # -- purchasing: each quarter's demand arrives before the quarter; parts with their stock --
-    def purchasing(self):
+    def purchasing(self) -> None:
         from inventory import models as im
 
         rng = self.rng("purchasing")
@@ -2058,7 +2103,7 @@ class Generator:
             rng.choice(SAFETY_STOCK) + self.parts[pk][8] for pk in range(1, len(self.parts))
         ]
         opening = [value if rng.random() > 0.1 else 0 for value in opening]
-        rows = {name: [] for name in tables}
+        rows: dict[str, list[Any]] = {name: [] for name in tables}
         order_id = line_id = receipt_id = receipt_line_id = 0
         manager = self.manager
         for quarter, demand in enumerate(self.demand):
@@ -2072,7 +2117,7 @@ class Generator:
             arrive = self.start_ts + quarter * 91 * DAY - 2 * DAY + rng.uniform(0, 8 * HOUR)
             if arrive > self.until_ts:
                 continue
-            by_supplier = {}
+            by_supplier: dict[Any, list[Any]] = {}
             for part, quantity in sorted(wanted.items()):
                 by_supplier.setdefault(self.parts[part][10], []).append((part, quantity))
             for supplier, lines in sorted(by_supplier.items()):
@@ -2168,14 +2213,14 @@ class Generator:
         self.writer.write(tables["part"], part_rows)
 
     # -- the car lot and its sales (when the lot's models exist) -------------------------------
-    def lot_and_sales(self):
+    def lot_and_sales(self) -> None:
         if _model("inventory.StockUnit") is None or _model("sales.Deal") is None:
             self.log("  the lot's models are not installed: no stock units, leads or deals")
             return
         LotWriter(self).write()
 
 
-def _accumulate(values):
+def _accumulate(values: Iterable[int]) -> Iterator[int]:
     total = 0
     for value in values:
         total += value
@@ -2215,10 +2260,11 @@ class LotWriter:
     """Stock units, their costs, leads, deals (with trade-ins, add-ons, payments and
     commissions) from the lot plan, with the figures sales.calculations gives."""
 
-    def __init__(self, generator):
+    def __init__(self, generator: Generator) -> None:
         self.g = generator
         self.rng = generator.rng("sales")
-        self.pending_trades = []  # (deal, traded unit, allowance, payoff, ACV, buyer, when)
+        # (deal, traded unit, allowance, payoff, ACV, buyer, when)
+        self.pending_trades: list[Any] = []
         # Leads a marketplace posted through the API remember it (when the model has it).
         from sales.models import Lead
 
@@ -2226,7 +2272,7 @@ class LotWriter:
         self.partner_fields = [name for name in ("partner", "message") if name in names]
         self.marketplace = getattr(generator, "marketplace", None)
 
-    def write(self):
+    def write(self) -> None:
         from inventory.models import StockUnit, StockUnitCost
         from sales import models as sm
 
@@ -2371,7 +2417,7 @@ class LotWriter:
                 ],
             ),
         }
-        self.rows = {name: [] for name in tables}
+        self.rows: dict[str, list[Any]] = {name: [] for name in tables}
         self.ids = dict.fromkeys(tables, 0)
         units = g.units
         traded = {unit.trade_in_of: unit for unit in units if unit.trade_in_of is not None}
@@ -2379,7 +2425,7 @@ class LotWriter:
         self.cost_of = {}
         for unit in units:
             self.cost_of[unit.index] = self._acquisition_cost(unit)
-        self.deal_of = {}  # unit index -> id of its delivered deal
+        self.deal_of: dict[int, int] = {}  # unit index -> id of its delivered deal
         for unit in units:
             self._unit_rows(unit)
         for unit in units:
@@ -2390,10 +2436,10 @@ class LotWriter:
             g.writer.write(table, self.rows[name])
 
     # -- units ---------------------------------------------------------------------------------
-    def _acquisition_cost(self, unit):
+    def _acquisition_cost(self, unit: _Unit) -> Decimal:
         return Decimal(self.rng.randint(40, 350) * 100)
 
-    def _unit_rows(self, unit):
+    def _unit_rows(self, unit: _Unit) -> None:
         g, rng = self.g, self.rng
         pk = unit.index + 1
         acquired_ts = g.day_ts(unit.acquired_day, 10 * HOUR)
@@ -2402,7 +2448,8 @@ class LotWriter:
         unit.asking = asking
         gone = unit.status in ("sold", "wholesaled")
         if unit.source == "trade_in":
-            seller = g.customer_details[self.g.units[unit.trade_in_of].buyer][0]
+            # A trade-in names the unit whose deal took it, and that unit its buyer.
+            seller = g.customer_details[self.g.units[unit.trade_in_of].buyer][0]  # type: ignore[index]
             stock_number = f"T{pk:06d}"
         else:
             seller = rng.choice(
@@ -2416,10 +2463,11 @@ class LotWriter:
         title = (
             "transferred" if unit.status == "sold" else rng.choice(["received"] * 4 + ["missing"])
         )
-        disposed = g.day_ts(unit.disposed_day, 16 * HOUR) if gone else None
+        # A unit gone has its disposed_day (and a wholesaled one below too).
+        disposed = g.day_ts(unit.disposed_day, 16 * HOUR) if gone else None  # type: ignore[arg-type]
         # The front line: the first day on sale, for units that got there.
         on_sale = unit.status in ("available", "reserved", "sold") or (
-            unit.status == "wholesaled" and unit.available_day < unit.disposed_day
+            unit.status == "wholesaled" and unit.available_day < unit.disposed_day  # type: ignore[operator]
         )
         available = g.local_date(g.day_ts(unit.available_day, 9 * HOUR)) if on_sale else None
         wholesale = (
@@ -2493,16 +2541,16 @@ class LotWriter:
         unit.total_cost = cost + other + unit.recon_cost
 
     # -- deals ---------------------------------------------------------------------------------
-    def _deals(self, unit, trade_unit):
+    def _deals(self, unit: _Unit, trade_unit: _Unit | None) -> None:
         g, rng = self.g, self.rng
         if unit.canceled_deal_day is not None:
             day = unit.canceled_deal_day
-            signed = rng.random() < 0.4
+            was_signed = rng.random() < 0.4
             self._deal(
                 unit,
                 "canceled",
                 created_day=day,
-                signed_day=day if signed else None,
+                signed_day=day if was_signed else None,
                 closed_day=min(day + rng.randint(0, 5), g.days - 1),
                 buyer=None,
                 trade_unit=None,
@@ -2526,16 +2574,16 @@ class LotWriter:
 
     def _deal(
         self,
-        unit,
-        status,
+        unit: _Unit,
+        status: str,
         *,
-        created_day,
-        signed_day=None,
-        delivered_day=None,
-        closed_day=None,
-        buyer,
-        trade_unit,
-    ):
+        created_day: int,
+        signed_day: int | None = None,
+        delivered_day: int | None = None,
+        closed_day: int | None = None,
+        buyer: int | None,
+        trade_unit: _Unit | None,
+    ) -> int:
         from sales import calculations
 
         g, rng = self.g, self.rng
@@ -2596,7 +2644,8 @@ class LotWriter:
         signed = g.day_ts(signed_day, 15 * HOUR) if signed_day is not None else None
         signed = max(signed, created + 600) if signed else None
         delivered = g.day_ts(delivered_day, 17 * HOUR) if delivered_day is not None else None
-        delivered = max(delivered, signed + 600) if delivered else None
+        # A delivered deal was signed first.
+        delivered = max(delivered, signed + 600) if delivered else None  # type: ignore[operator]
         closed = g.day_ts(closed_day, 18 * HOUR) if closed_day is not None else None
         closed = max(closed, (signed or created) + 600) if closed else None
         frozen = signed is not None  # the figures the buyer signed on stay, even if canceled
@@ -2667,7 +2716,7 @@ class LotWriter:
                         figures.cash_due,
                         rng.choice(("check", "transfer", "card")),
                         f"D{deal_id}",
-                        g.dt(signed),
+                        g.dt(signed),  # type: ignore[arg-type]  # paid: signed
                         salesperson,
                     )
                 )
@@ -2689,7 +2738,7 @@ class LotWriter:
             )
         return deal_id
 
-    def _trade_ins(self, units):
+    def _trade_ins(self, units: list[_Unit]) -> None:
         g, rng = self.g, self.rng
         for deal_id, unit, allowance, payoff, acv, buyer, _delivered in self.pending_trades:
             self.ids["trade"] += 1
@@ -2710,7 +2759,7 @@ class LotWriter:
         self.pending_trades = []
 
     # -- leads ---------------------------------------------------------------------------------
-    def _won_lead(self, buyer, unit, before, salesperson):
+    def _won_lead(self, buyer: int, unit: _Unit, before: float, salesperson: int) -> int:
         g, rng = self.g, self.rng
         self.ids["lead"] += 1
         created = before - rng.uniform(DAY, 20 * DAY)
@@ -2734,7 +2783,7 @@ class LotWriter:
         )
         return self.ids["lead"]
 
-    def _posted_by(self, source):
+    def _posted_by(self, source: str) -> list[Any]:
         values = {
             "partner": self.marketplace.pk
             if source == "marketplace" and self.marketplace
@@ -2743,7 +2792,7 @@ class LotWriter:
         }
         return [values[name] for name in self.partner_fields]
 
-    def _leads(self):
+    def _leads(self) -> None:
         g, rng = self.g, self.rng
         wanted = g.size["leads"] - self.ids["lead"]
         units = g.units
