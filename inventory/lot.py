@@ -14,13 +14,83 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.limits import MAX_VEHICLE_AMOUNT, at_most, bounded
 from inventory.files import private_storage
+
+# Prefix (8) and number fit the stock number's 20 characters.
+MAX_SERIES_NUMBER = 99_999_999
+
+
+class StockNumberSeries(models.Model):
+    """How the shop numbers its stock units: a prefix and the next number, edited by a manager.
+
+    One row. inventory.lot_services.number_unit takes the next number while it writes the unit,
+    with this row locked (core.numbering): numbers have no gap and no duplicate, also when two
+    units are entered at the same moment.
+    """
+
+    prefix = models.CharField(
+        max_length=8,
+        blank=True,
+        default="L",
+        validators=[RegexValidator(r"^[A-Za-z0-9-]*$", "Letters, digits and dashes only.")],
+        help_text="Written before the number: L gives L0042.",
+    )
+    next_number = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SERIES_NUMBER)],
+        help_text="The number the next stock unit gets. Numbers already used are skipped.",
+    )
+    digits = models.PositiveSmallIntegerField(
+        "minimum digits",
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(8)],
+        help_text="Shorter numbers are padded with zeros: 4 gives 0042.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "inventory"
+        verbose_name = "stock number series"
+        verbose_name_plural = "stock number series"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1),
+                name="stocknumberseries_single_row",
+                violation_error_message="The shop has one stock number series.",
+            ),
+            models.CheckConstraint(
+                condition=Q(next_number__gte=1),
+                name="stocknumberseries_next_positive",
+                violation_error_message="The next number is 1 or more.",
+            ),
+            models.CheckConstraint(
+                condition=Q(digits__gte=1, digits__lte=8),
+                name="stocknumberseries_digits_bounded",
+                violation_error_message="Between 1 and 8 digits.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Stock numbers: next {self.format(self.next_number)}"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def format(self, number: int) -> str:
+        """The stock number `number` is written as: L0042."""
+        return f"{self.prefix}{number:0{self.digits}d}"
 
 
 class StockUnit(models.Model):
@@ -54,6 +124,7 @@ class StockUnit(models.Model):
     # Reached only through a deal (sales.services); the workflow is inventory.workflow.
     DEAL_ONLY = (Status.RESERVED, Status.SOLD, Status.RETURNED)
 
+    # Given by the shop's series (StockNumberSeries) unless typed when the unit is entered.
     stock_number = models.CharField(max_length=20, unique=True)
     vehicle = models.ForeignKey(
         "inventory.Vehicle", on_delete=models.PROTECT, related_name="stock_units"

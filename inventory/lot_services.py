@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from accounts import limits, webhooks
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
+from core.numbering import advance
 from inventory.exceptions import StockUnitError
-from inventory.lot import StockUnit, StockUnitPhoto
+from inventory.lot import StockNumberSeries, StockUnit, StockUnitPhoto
 from inventory.models import Vehicle
 from inventory.workflow import STOCK_UNIT_PIPELINE
 
@@ -66,8 +67,25 @@ def _publish(unit: StockUnit) -> None:
     )
 
 
+def next_stock_number() -> str:
+    """Take the series' next stock number (StockNumberSeries), skipping numbers already given
+    by hand. The series' row stays locked until the caller's transaction ends, so units entered
+    at the same moment get consecutive numbers, and a rollback gives the number back."""
+    while True:
+        series, number = advance(StockNumberSeries, "next_number", pk=1)
+        stock_number = series.format(number)
+        if len(stock_number) > StockUnit._meta.get_field("stock_number").max_length:
+            raise StockUnitError(
+                f"The stock number {stock_number} is too long: a manager sets a shorter prefix "
+                "or a new next number in Stock number series."
+            )
+        if not StockUnit.objects.filter(stock_number=stock_number).exists():
+            return stock_number
+
+
 def acquire_unit(unit: StockUnit) -> StockUnit:
-    """Put a new (unsaved) stock unit on the lot; the business becomes its vehicle's owner."""
+    """Put a new (unsaved) stock unit on the lot; the business becomes its vehicle's owner.
+    Without a stock number it gets the series' next one (next_stock_number)."""
     if unit.pk is not None:
         raise StockUnitError("This stock unit is already on the lot.")
     with transaction.atomic():
@@ -81,7 +99,10 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
             if (getattr(unit, name) or 0) > limits.MAX_VEHICLE_AMOUNT:
                 label = StockUnit._meta.get_field(name).verbose_name.capitalize()
                 raise StockUnitError(f"{label}: {too_much}")
-        if StockUnit.objects.filter(stock_number=unit.stock_number).exists():
+        numbered = not unit.stock_number
+        if numbered:
+            unit.stock_number = next_stock_number()
+        elif StockUnit.objects.filter(stock_number=unit.stock_number).exists():
             raise StockUnitError(f"Stock number {unit.stock_number} is already used.")
         unit.status = StockUnit.Status.ACQUIRED
         unit.disposed_on = None
@@ -89,8 +110,11 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
             with transaction.atomic():
                 unit.save()
         except IntegrityError:
+            taken = unit.stock_number
+            if numbered:  # the rollback gives the number back to the series
+                unit.stock_number = ""
             raise StockUnitError(
-                f"Stock number {unit.stock_number} or this vehicle is already in stock."
+                f"Stock number {taken} or this vehicle is already in stock."
             ) from None
         if vehicle.owner_id is not None:
             vehicle.owner = None

@@ -641,4 +641,9 @@ class PurchaseReceiptLine(models.Model):
         return f"{self.quantity} received on receipt {self.receipt_id}"
 
 
-from inventory.lot import StockUnit, StockUnitCost, StockUnitPhoto  # noqa: E402,F401
+from inventory.lot import (  # noqa: E402,F401
+    StockNumberSeries,
+    StockUnit,
+    StockUnitCost,
+    StockUnitPhoto,
+)

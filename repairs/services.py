@@ -33,6 +33,7 @@ from accounts import limits, webhooks
 from accounts.models import Customer, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
+from core.numbering import advance
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
 from inventory.models import Part, Vehicle
@@ -156,12 +157,8 @@ def _check_editable(repair_order: RepairOrder) -> None:
 
 def _next_number(series: str, year: int) -> int:
     """The next number of a series for a year; the counter row stays locked until commit."""
-    counter, _ = DocumentSequence.objects.select_for_update().get_or_create(
-        series=series, year=year
-    )
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return counter.last_number
+    _counter, last = advance(DocumentSequence, "last_number", series=series, year=year)
+    return last + 1
 
 
 def _check_line(line: LaborLine | PartLine) -> None:

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.limits import MAX_VEHICLE_AMOUNT, at_most
-from inventory.models import StockUnit
+from inventory.models import StockNumberSeries, StockUnit
 from sales import services
 from sales.models import Deal
 
@@ -46,7 +46,8 @@ class MainPhotoFormSet(forms.BaseInlineFormSet):
 
 
 class StockUnitForm(forms.ModelForm):
-    """Says so in the form when the vehicle is already on the lot."""
+    """Says so in the form when the vehicle is already on the lot. The stock number may be left
+    blank: the unit then gets the shop's next one (inventory.lot_services.next_stock_number)."""
 
     class Meta:
         model = StockUnit
@@ -62,6 +63,18 @@ class StockUnitForm(forms.ModelForm):
             "title_status",
             "notes",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        number = self.fields.get("stock_number")
+        if number is not None and self.instance.pk is None:
+            number.required = False
+            series = StockNumberSeries.objects.filter(pk=1).first()
+            upcoming = series.format(series.next_number) if series else "the next number"
+            number.help_text = (
+                f"Leave blank for the shop's next number ({upcoming}); "
+                "type one only to keep a number the unit already has."
+            )
 
     def clean_vehicle(self):
         vehicle = self.cleaned_data["vehicle"]

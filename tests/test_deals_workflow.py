@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import ShopSettings
 from inventory.lot_services import move_unit
-from inventory.models import StockUnit, StockUnitCost
+from inventory.models import StockNumberSeries, StockUnit, StockUnitCost
 from sales import services
 from sales.models import Commission, CommissionPlan, Deal, Lead
 from tests.helpers.builders.lot import (
@@ -181,7 +181,9 @@ def test_trade_in_becomes_a_stock_unit_at_its_actual_cash_value_owned_by_the_bus
     assert new_unit.acquisition_cost == D("4500.00")
     assert new_unit.source == StockUnit.Source.TRADE_IN
     assert new_unit.status == StockUnit.Status.ACQUIRED
-    assert new_unit.stock_number == f"T{deal.pk}-1"
+    # Numbered by the shop's series, like any unit entered without a number.
+    series = StockNumberSeries.objects.get()
+    assert new_unit.stock_number == series.format(series.next_number - 1)
     assert new_unit.title_status == StockUnit.TitleStatus.MISSING  # the lender holds it
     trade_car.refresh_from_db()
     assert trade_car.owner is None

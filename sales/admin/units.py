@@ -14,7 +14,7 @@ from core.admin import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subque
 from core.admin_actions import RefusalsAsMessages, run_for_each
 from core.money import ZERO
 from inventory import lot_services
-from inventory.models import StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
+from inventory.models import StockNumberSeries, StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
 from inventory.resources import StockUnitResource
 from sales import services
 from sales.admin.common import (
@@ -90,6 +90,20 @@ class StockUnitPhotoInline(admin.TabularInline):
         if not obj.pk or not obj.image:
             return ""
         return format_html('<img src="{}" alt="" style="height:60px">', obj.image.url)
+
+
+@admin.register(StockNumberSeries)
+class StockNumberSeriesAdmin(CarshopModelAdmin):
+    """The shop's one series of stock numbers: a manager sets the prefix and the next number."""
+
+    list_display = ("__str__", "prefix", "next_number", "digits")
+    fields = ("prefix", "next_number", "digits")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not StockNumberSeries.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(StockUnit)
