@@ -110,6 +110,14 @@ class DealForm(forms.ModelForm):
             "notes",
         )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        price = self.fields.get("sale_price")
+        if price is not None and self.instance.pk is None:
+            # Blank: the unit's asking price (services.open_deal); the page fills it in.
+            price.required = False
+            price.help_text = "Starts at the unit's asking price."
+
     def clean_stock_unit(self):
         unit = self.cleaned_data["stock_unit"]
         if not unit.in_stock:

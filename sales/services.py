@@ -7,6 +7,7 @@ rows queue instead of deadlocking:
     1. stock units (the one sold first, then trade-in units, by id)
     2. the deal
     3. vehicles (by id)
+    4. the stock number series (a delivered trade-in's new stock unit takes its number)
 
 Two salespeople signing two drafts for the same unit at the same moment both lock the unit first:
 the second waits, then finds it reserved and gets a DealError naming the deal that holds it. The
@@ -44,7 +45,7 @@ from accounts.models import Customer, Partner, ShopSettings, User
 from accounts.scopes import LEAD_UPDATED
 from core.money import ZERO, money
 from inventory.exceptions import StockUnitError
-from inventory.lot_services import transition
+from inventory.lot_services import next_stock_number, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
 from repairs.costs import cost_subquery, counted_lines, with_internal_cost
 from repairs.models import RepairOrder
@@ -54,6 +55,7 @@ from sales.models import (
     Commission,
     CommissionPlan,
     Deal,
+    DealAddon,
     DealPayment,
     DealRefund,
     Lead,
@@ -224,15 +226,22 @@ def with_cost_totals(queryset: QuerySet[StockUnit]) -> QuerySet[StockUnit]:
 # ---------------------------------------------------------------------------------------------
 
 
-def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.DealFigures:
-    """The deal's figures from its current rows (the unit's cost read live unless given)."""
+def figures(
+    deal: Deal,
+    *,
+    unit_cost: Decimal | None = None,
+    trade_ins: Iterable[TradeIn] | None = None,
+    addons: Iterable[DealAddon] | None = None,
+) -> calculations.DealFigures:
+    """The deal's figures from its current rows (the unit's cost read live unless given), or
+    from the `trade_ins` and `addons` given instead of its saved ones."""
     if unit_cost is None:
         unit_cost = unit_costs(deal.stock_unit).total
     trades = [
         calculations.TradeFigures(t.allowance, t.payoff, t.actual_cash_value)
-        for t in deal.trade_ins.all()
+        for t in (deal.trade_ins.all() if trade_ins is None else trade_ins)
     ]
-    addons = [calculations.AddonFigures(a.price, a.cost, a.taxable) for a in deal.addons.all()]
+    addon_rows = deal.addons.all() if addons is None else addons
     return calculations.deal_figures(
         sale_price=deal.sale_price,
         documentation_fee=deal.documentation_fee,
@@ -240,7 +249,7 @@ def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.Dea
         tax_rate=deal.sales_tax_rate,
         trade_reduces_tax=deal.trade_in_reduces_tax,
         trades=trades,
-        addons=addons,
+        addons=[calculations.AddonFigures(a.price, a.cost, a.taxable) for a in addon_rows],
         down_payment=deal.down_payment,
         financed=deal.is_financed,
         apr=deal.apr,
@@ -248,6 +257,32 @@ def figures(deal: Deal, *, unit_cost: Decimal | None = None) -> calculations.Dea
         finance_reserve=deal.finance_reserve,
         unit_cost=unit_cost,
     )
+
+
+def starting_sale_price(unit: StockUnit) -> Decimal:
+    """What a deal's sale price is until someone changes it: the unit's asking price (its
+    internet price when it has no asking price)."""
+    return unit.asking_price or unit.internet_price or ZERO
+
+
+def preview_figures(
+    deal: Deal, trade_ins: Iterable[TradeIn], addons: Iterable[DealAddon]
+) -> calculations.DealFigures:
+    """The figures of a draft deal as typed, before it is saved: the terms of `deal` (unsaved,
+    or a draft with unsaved changes) with these trade-ins and add-ons, through figures(). A new
+    deal gets what open_deal would give it: the shop's tax rules, and the unit's starting price
+    when no price is given (set on `deal`, so the caller can show it)."""
+    if deal.pk is not None and not deal.is_draft:
+        raise DealError(
+            f"{deal.number} is {deal.get_status_display().lower()}: its figures are set."
+        )
+    if deal.pk is None:
+        shop = ShopSettings.current()
+        deal.sales_tax_rate = shop.sales_tax_rate
+        deal.trade_in_reduces_tax = shop.trade_in_reduces_sales_tax
+    if deal.sale_price is None:
+        deal.sale_price = starting_sale_price(deal.stock_unit)
+    return figures(deal, trade_ins=list(trade_ins), addons=list(addons))
 
 
 def amount_owed(deal: Deal) -> Decimal:
@@ -275,8 +310,11 @@ def amount_owed(deal: Deal) -> Decimal:
         addons = [calculations.AddonFigures(a.price, a.cost, a.taxable) for a in deal.addons.all()]
         tax_rate, reduces = deal.sales_tax_rate, deal.trade_in_reduces_tax
         fees = [deal.documentation_fee, deal.registration_fee]
+    sale_price = deal.sale_price
+    if sale_price is None and deal.stock_unit_id is not None:  # the price open_deal will set
+        sale_price = starting_sale_price(deal.stock_unit)
     result = calculations.deal_figures(
-        sale_price=deal.sale_price or ZERO,
+        sale_price=sale_price or ZERO,
         documentation_fee=fees[0] or ZERO,
         registration_fee=fees[1] or ZERO,
         tax_rate=tax_rate,
@@ -357,7 +395,7 @@ def open_deal(deal: Deal) -> Deal:
     if deal.co_buyer_id and deal.co_buyer_id == deal.buyer_id:
         raise DealError("The co-buyer cannot be the buyer.")
     if deal.sale_price is None:
-        deal.sale_price = unit.internet_price or unit.asking_price or ZERO
+        deal.sale_price = starting_sale_price(unit)
     if deal.documentation_fee is None:
         deal.documentation_fee = shop.documentation_fee
     if deal.registration_fee is None:
@@ -456,12 +494,12 @@ def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
         trades = list(locked.trade_ins.order_by("id"))
         vehicles = _lock_vehicles([unit.vehicle_id] + [t.vehicle_id for t in trades])
 
-        for index, trade in enumerate(trades, start=1):
+        for trade in trades:
             vehicle = vehicles[trade.vehicle_id]
             if vehicle.stock_units.filter(status__in=StockUnit.IN_STOCK).exists():
                 raise DealError(f"The trade-in {vehicle} is already in stock.")
             new_unit = StockUnit(
-                stock_number=f"T{locked.pk}-{index}",
+                stock_number=next_stock_number(),
                 vehicle=vehicle,
                 source=StockUnit.Source.TRADE_IN,
                 acquired_from=str(locked.buyer),

@@ -1,9 +1,11 @@
 """Deals: terms while a draft, the steps of the sale, payments and refunds, the figures."""
 
+import dataclasses
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,6 +32,7 @@ from sales.admin.common import (
     run_action,
     salespeople,
 )
+from sales.calculations import DealFigures
 from sales.forms import (
     ConfirmForm,
     DealForm,
@@ -48,6 +51,13 @@ from sales.resources import DealResource
 # ---------------------------------------------------------------------------------------------
 # Deals
 # ---------------------------------------------------------------------------------------------
+
+# The figures figures_view returns by name, besides the panel's HTML (calculations.DealFigures).
+FIGURE_NAMES = (*(f.name for f in dataclasses.fields(DealFigures)), "total_gross")
+
+
+def _json_amount(value):
+    return None if value is None else f"{value:.2f}"
 
 
 class DraftOnlyInline(EditableWhileParentAllows, admin.TabularInline):
@@ -225,6 +235,10 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         CommissionInline,
     )
     actions = tuple(workflow.STEPS)
+
+    class Media:
+        js = ["admin/js/jquery.init.js", "sales/admin/deal_figures.js"]
+
     fieldsets = (
         (None, {"fields": ("status", "stock_unit", "buyer", "co_buyer", "salesperson", "lead")}),
         (
@@ -271,7 +285,7 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [fs for fs in self.fieldsets if fs[0] not in ("Figures", "History")]
+            return [fs for fs in self.fieldsets if fs[0] != "History"]
         return self.fieldsets
 
     def get_changeform_initial_data(self, request):
@@ -401,6 +415,16 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "figures/",
+                self.admin_site.admin_view(self.figures_view),
+                name="{}_{}_figures".format(*info),
+            ),
+            path(
+                "<path:object_id>/figures/",
+                self.admin_site.admin_view(self.figures_view),
+                name="{}_{}_figures_of".format(*info),
+            ),
+            path(
                 "<path:object_id>/buyers-order/",
                 self.admin_site.admin_view(self.buyers_order_view),
                 name="{}_{}_buyers_order".format(*info),
@@ -432,6 +456,84 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             "order_date": (deal.signed_at or timezone.now()),
         }
         return TemplateResponse(request, "sales/buyers_order.html", context)
+
+    def figures_view(self, request, object_id=None):
+        """The figures of the deal as typed on its page, before it is saved (deal_figures.js):
+        the page's form and its trade-in and add-on rows, checked as saving would check them,
+        then services.preview_figures. For whoever may write the deal up (a new deal) or change
+        it (a draft); a signed deal's figures are on its page already."""
+        if request.method != "POST":
+            return JsonResponse({"errors": ["Send the deal's form."]}, status=405)
+        deal = None
+        if object_id is not None:
+            deal = self.get_object(request, object_id)
+            if deal is None:
+                return JsonResponse({"errors": ["No such deal."]}, status=404)
+            if not self.has_change_permission(request, deal):
+                raise PermissionDenied
+            if not deal.is_draft:
+                return JsonResponse(
+                    {
+                        "errors": [
+                            f"{deal.number} is {deal.get_status_display().lower()}: "
+                            "its figures are set."
+                        ]
+                    },
+                    status=400,
+                )
+        elif not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request, deal, change=deal is not None)(
+            request.POST, instance=deal or Deal()
+        )
+        rows = {}
+        errors = []
+        valid = form.is_valid()
+        errors += self._error_messages(form)
+        for formset_class, inline in self.get_formsets_with_inlines(request, deal):
+            if inline.model not in (TradeIn, DealAddon):
+                continue
+            formset = formset_class(
+                data=request.POST,
+                instance=form.instance,
+                prefix=formset_class.get_default_prefix(),
+                queryset=inline.get_queryset(request),
+            )
+            valid = formset.is_valid() and valid
+            name = inline.model._meta.verbose_name.capitalize()
+            errors += [str(message) for message in formset.non_form_errors()]
+            for index, row in enumerate(formset.forms, start=1):
+                errors += self._error_messages(row, f"{name} {index}, ")
+            # Saved rows, and new ones with something typed, unless ticked for deletion.
+            rows[inline.model] = [
+                row.instance
+                for row in formset.forms
+                if getattr(row, "cleaned_data", None) and not row.cleaned_data.get("DELETE")
+            ]
+        if not valid:
+            return JsonResponse({"errors": errors or ["Check the deal's terms."]}, status=400)
+        unsaved = form.instance
+        try:
+            f = services.preview_figures(unsaved, rows.get(TradeIn, []), rows.get(DealAddon, []))
+        except services.DealError as exc:
+            return JsonResponse({"errors": [str(exc)]}, status=400)
+        return JsonResponse(
+            {
+                "sale_price": f"{unsaved.sale_price:.2f}",
+                "figures": {name: _json_amount(getattr(f, name)) for name in FIGURE_NAMES},
+                "html": self._figures_html(unsaved, f),
+            }
+        )
+
+    @staticmethod
+    def _error_messages(form, where=""):
+        """A form's errors as sentences a person reads: "Trade-in 1, allowance: ..."."""
+        messages_ = []
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            prefix = f"{where}{label.lower() if where else label}: " if label else where
+            messages_ += [f"{prefix}{message}" for message in errors]
+        return messages_
 
     def step_view(self, request, object_id, step):
         deal = self.get_object(request, object_id)
@@ -550,11 +652,30 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     @admin.display(description="Figures")
     def figures_panel(self, obj):
         if obj.pk is None:
-            return "—"
+            # Filled as the terms are typed (deal_figures.js, figures_view).
+            return format_html(
+                '<div data-deal-figures data-url="{}">Choose a stock unit to see the '
+                "figures.</div>",
+                reverse("admin:sales_deal_figures"),
+            )
         # A delivered deal's unit cost is frozen: no need to read the unit's costs again.
         f = services.figures(obj, unit_cost=obj.unit_cost)
-        received = sum((payment.amount for payment in obj.payments.all()), ZERO)
-        refunded = sum((refund.amount for refund in obj.refunds.all()), ZERO)
+        html = self._figures_html(obj, f)
+        if not obj.is_draft:
+            return html
+        return format_html(
+            '<div data-deal-figures data-url="{}">{}</div>',
+            reverse("admin:sales_deal_figures_of", args=[obj.pk]),
+            html,
+        )
+
+    @staticmethod
+    def _figures_html(obj, f):
+        """The deal's figures as its page shows them: saved (figures_panel) or as typed
+        (figures_view), from the same services.figures."""
+        saved = obj.pk is not None
+        received = sum((payment.amount for payment in obj.payments.all()), ZERO) if saved else ZERO
+        refunded = sum((refund.amount for refund in obj.refunds.all()), ZERO) if saved else ZERO
         rows = [
             ("Sale price", f.sale_price),
             ("Add-ons", f.addons),
