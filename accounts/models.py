@@ -145,6 +145,14 @@ class Customer(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "display_name", "phone_digits"}
         super().save(*args, **kwargs)
 
+    @property
+    def postal_address(self):
+        """The address as a document prints it, line by line: the street, then the city, state /
+        region and postal code, whichever of them are known (none dropped for a missing city)."""
+        region = " ".join(part for part in (self.region.strip(), self.postal_code.strip()) if part)
+        place = ", ".join(part for part in (self.city.strip(), region) if part)
+        return [line for line in (self.address_line.strip(), place) if line]
+
     def compose_display_name(self):
         if self.kind == self.Kind.COMPANY:
             return self.company_name.strip()
