@@ -73,12 +73,7 @@ def next_stock_number() -> str:
     at the same moment get consecutive numbers, and a rollback gives the number back."""
     while True:
         series, number = advance(StockNumberSeries, "next_number", pk=1)
-        stock_number = series.format(number)
-        if len(stock_number) > StockUnit._meta.get_field("stock_number").max_length:
-            raise StockUnitError(
-                f"The stock number {stock_number} is too long: a manager sets a shorter prefix "
-                "or a new next number in Stock number series."
-            )
+        stock_number = series.format(number)  # at most 8 + 10 characters: it fits
         if not StockUnit.objects.filter(stock_number=stock_number).exists():
             return stock_number
 

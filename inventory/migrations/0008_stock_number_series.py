@@ -5,6 +5,8 @@ import re
 
 from django.db import migrations, models
 
+from core.migration_operations import GuardDataLoss
+
 
 def start_series(apps, schema_editor):
     """The shop's series starts after the highest number already written as L + digits (the
@@ -47,4 +49,7 @@ class Migration(migrations.Migration):
         ),
         # Reversed by dropping the table: the units keep their numbers either way.
         migrations.RunPython(start_series, migrations.RunPython.noop),
+        # Migrating back drops the manager's prefix and next number: it stops unless
+        # CARSHOP_ALLOW_DATA_LOSS=1 (docs/operations.md, Rolling back a release).
+        GuardDataLoss(tables=["inventory_stocknumberseries"]),
     ]
