@@ -3,7 +3,7 @@
 import dataclasses
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
@@ -52,6 +52,23 @@ from sales.resources import DealResource
 # Deals
 # ---------------------------------------------------------------------------------------------
 
+# The terms a deal's figures are made of (services.figures): figures_view reports what is wrong
+# with these, and leaves the rest (the buyer, a trade-in's vehicle) to saving.
+FIGURE_FIELDS = {
+    Deal: {
+        "stock_unit",
+        "sale_price",
+        "documentation_fee",
+        "registration_fee",
+        "down_payment",
+        "lender",
+        "apr",
+        "term_months",
+        "finance_reserve",
+    },
+    TradeIn: {"allowance", "payoff", "actual_cash_value"},
+    DealAddon: {"price", "cost", "taxable"},
+}
 # The figures figures_view returns by name, besides the panel's HTML (calculations.DealFigures).
 FIGURE_NAMES = (*(f.name for f in dataclasses.fields(DealFigures)), "total_gross")
 
@@ -458,12 +475,17 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         return TemplateResponse(request, "sales/buyers_order.html", context)
 
     def figures_view(self, request, object_id=None):
-        """The figures of the deal as typed on its page, before it is saved (deal_figures.js):
-        the page's form and its trade-in and add-on rows, checked as saving would check them,
-        then services.preview_figures. For whoever may write the deal up (a new deal) or change
-        it (a draft); a signed deal's figures are on its page already."""
+        """The figures of the deal as typed on its page, before it is saved (deal_figures.js).
+
+        The page's form and its trade-in and add-on rows are checked as saving would check them;
+        when the terms the figures are made of are right (FIGURE_FIELDS: a buyer not chosen yet
+        does not matter here), services.preview_figures computes them. The answer is the figures
+        panel, or the messages that say what is wrong. For whoever may write a deal up (a new
+        deal) or change this draft."""
         if request.method != "POST":
-            return JsonResponse({"errors": ["Send the deal's form."]}, status=405)
+            return JsonResponse(
+                {"errors": ["The figures are asked with the deal's form."]}, status=405
+            )
         deal = None
         if object_id is not None:
             deal = self.get_object(request, object_id)
@@ -472,24 +494,20 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             if not self.has_change_permission(request, deal):
                 raise PermissionDenied
             if not deal.is_draft:
+                status = deal.get_status_display().lower()
                 return JsonResponse(
-                    {
-                        "errors": [
-                            f"{deal.number} is {deal.get_status_display().lower()}: "
-                            "its figures are set."
-                        ]
-                    },
-                    status=400,
+                    {"errors": [f"{deal.number} is {status}: its figures are set."]}
                 )
         elif not self.has_add_permission(request):
             raise PermissionDenied
+        if not request.POST.get("stock_unit"):
+            return JsonResponse({"errors": ["Choose a stock unit to see the figures."]})
         form = self.get_form(request, deal, change=deal is not None)(
             request.POST, instance=deal or Deal()
         )
+        form.is_valid()
+        errors = self._figure_errors(form, FIGURE_FIELDS[Deal])
         rows = {}
-        errors = []
-        valid = form.is_valid()
-        errors += self._error_messages(form)
         for formset_class, inline in self.get_formsets_with_inlines(request, deal):
             if inline.model not in (TradeIn, DealAddon):
                 continue
@@ -499,24 +517,26 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
                 prefix=formset_class.get_default_prefix(),
                 queryset=inline.get_queryset(request),
             )
-            valid = formset.is_valid() and valid
-            name = inline.model._meta.verbose_name.capitalize()
+            formset.is_valid()
             errors += [str(message) for message in formset.non_form_errors()]
+            name = inline.model._meta.verbose_name.capitalize()
             for index, row in enumerate(formset.forms, start=1):
-                errors += self._error_messages(row, f"{name} {index}, ")
+                errors += self._figure_errors(
+                    row, FIGURE_FIELDS[inline.model], where=f"{name} {index}, "
+                )
             # Saved rows, and new ones with something typed, unless ticked for deletion.
             rows[inline.model] = [
                 row.instance
                 for row in formset.forms
-                if getattr(row, "cleaned_data", None) and not row.cleaned_data.get("DELETE")
+                if row.cleaned_data and not row.cleaned_data.get("DELETE")
             ]
-        if not valid:
-            return JsonResponse({"errors": errors or ["Check the deal's terms."]}, status=400)
+        if errors:
+            return JsonResponse({"errors": errors})
         unsaved = form.instance
         try:
             f = services.preview_figures(unsaved, rows.get(TradeIn, []), rows.get(DealAddon, []))
         except services.DealError as exc:
-            return JsonResponse({"errors": [str(exc)]}, status=400)
+            return JsonResponse({"errors": [str(exc)]})
         return JsonResponse(
             {
                 "sale_price": f"{unsaved.sale_price:.2f}",
@@ -526,14 +546,17 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         )
 
     @staticmethod
-    def _error_messages(form, where=""):
-        """A form's errors as sentences a person reads: "Trade-in 1, allowance: ..."."""
-        messages_ = []
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            prefix = f"{where}{label.lower() if where else label}: " if label else where
-            messages_ += [f"{prefix}{message}" for message in errors]
-        return messages_
+    def _figure_errors(form, fields, where=""):
+        """The form's errors on the terms the figures are made of, as sentences a person reads
+        ("Sale price: ...", "Trade-in 1, allowance: ...")."""
+        found = []
+        for field, messages_ in form.errors.items():
+            if field != NON_FIELD_ERRORS and field not in fields:
+                continue
+            name = str(form.fields[field].label) if field in form.fields else ""
+            name = (name.lower() if where else name) + ": " if name else ""
+            found += [f"{where}{name}{message}" for message in messages_]
+        return found
 
     def step_view(self, request, object_id, step):
         deal = self.get_object(request, object_id)
