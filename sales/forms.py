@@ -69,10 +69,10 @@ class StockUnitForm(forms.ModelForm):
         number = self.fields.get("stock_number")
         if number is not None and self.instance.pk is None:
             number.required = False
-            series = StockNumberSeries.objects.filter(pk=1).first()
-            upcoming = series.format(series.next_number) if series else "the next number"
+            # Before the first number is taken the series may not be written yet: its defaults.
+            series = StockNumberSeries.objects.filter(pk=1).first() or StockNumberSeries()
             number.help_text = (
-                f"Leave blank for the shop's next number ({upcoming}); "
+                f"Leave blank for the shop's next number ({series.format(series.next_number)}); "
                 "type one only to keep a number the unit already has."
             )
 

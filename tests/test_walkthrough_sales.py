@@ -1,10 +1,13 @@
-"""A salesperson's deal, in a real browser: a car bought at auction goes on the lot, a buyer
-comes in with a trade-in, the deal is written up with a deposit, signed and delivered."""
+"""A salesperson's deal, in a real browser: a car bought at auction goes on the lot under the
+shop's next stock number, a buyer comes in with a trade-in, the deal is written up with a
+deposit (its price starting at the asking price, its figures following the terms as they are
+typed), signed and delivered, and the buyer's order printed."""
 
 import re
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from inventory.lot import StockUnit
 from sales.models import Deal
@@ -18,6 +21,20 @@ def figure(page, label):
     """A row of the deal's figures panel, as the salesperson reads it."""
     row = page.locator("table.deal-figures tr", has_text=label).first
     return row.locator("td").nth(1).inner_text()
+
+
+def figure_cell(page, label):
+    """The amount cell of a figures row, to wait on while the figures follow the terms."""
+    return page.locator("table.deal-figures tr", has_text=label).first.locator("td").nth(1)
+
+
+def all_figures(page):
+    """Every row of the figures panel: {label: amount}."""
+    rows = page.locator("table.deal-figures tr")
+    return {
+        rows.nth(i).locator("td").nth(0).inner_text(): rows.nth(i).locator("td").nth(1).inner_text()
+        for i in range(rows.count())
+    }
 
 
 def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salesperson):
@@ -35,7 +52,9 @@ def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salespers
     save(page)
     assert "was added successfully" in messages(page)
     desk.go("/admin/inventory/stockunit/add/")
-    page.fill("#id_stock_number", "S24-017")
+    # The stock number is left blank: the unit takes the shop's next one, which the form names.
+    upcoming = re.search(r"next number \((\w+)\)", desk.text("#id_stock_number_helptext"))
+    number = upcoming.group(1)
     choose(page, "id_vehicle", lot_vin[-8:], lot_vin)
     page.select_option("#id_source", "auction")
     page.fill("#id_acquired_from", "Manheim Pennsylvania")
@@ -43,9 +62,10 @@ def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salespers
     page.fill("#id_asking_price", "16900.00")
     save(page)
     assert "was added successfully" in messages(page)
-    run_action(page, "make_available", "S24-017")
+    assert StockUnit.objects.get(vehicle__vin=lot_vin).stock_number == number
+    run_action(page, "make_available", number)
     assert "1 stock unit(s) now available." in messages(page)
-    row = page.locator("#result_list tbody tr", has_text="S24-017")
+    row = page.locator("#result_list tbody tr", has_text=number)
     assert "Available" in row.inner_text()
 
     # The buyer and the car they trade in.
@@ -53,6 +73,10 @@ def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salespers
     page.fill("#id_first_name", "Alan")
     page.fill("#id_last_name", "Turing")
     page.fill("#id_phone", "(217) 555-0123")
+    page.fill("#id_address_line", "42 Bletchley Park Rd")
+    page.fill("#id_city", "Champaign")
+    page.fill("#id_region", "IL")
+    page.fill("#id_postal_code", "61820")
     save(page)
     assert "was added successfully" in messages(page)
     desk.go("/admin/inventory/vehicle/add/")
@@ -65,23 +89,49 @@ def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salespers
 
     # The deal: price, the trade-in and a deposit.
     desk.go("/admin/sales/deal/add/")
-    choose(page, "id_stock_unit", "S24-017")
+    expect(page.locator("[data-deal-figures]")).to_contain_text("Choose a stock unit")
+    choose(page, "id_stock_unit", number)
+    # The price starts at the unit's asking price, and the figures show before anything else.
+    expect(page.locator("#id_sale_price")).to_have_value("16900.00")
+    expect(figure_cell(page, "Sale price")).to_have_text("16,900.00")
+    expect(figure_cell(page, "Front gross")).to_have_text("4,900.00")
     choose(page, "id_buyer", "Turing")
     page.fill("#id_sale_price", "16500.00")
+    expect(figure_cell(page, "Sale price")).to_have_text("16,500.00")
+    page.fill("#id_documentation_fee", "249.00")
+    expect(figure_cell(page, "Fees")).to_have_text("334.00")
     page.locator("#trade_ins-group .add-row a").click()
     choose(page, "id_trade_ins-0-vehicle", trade_vin[-8:], trade_vin)
     page.fill("#id_trade_ins-0-odometer", "98000")
     page.fill("#id_trade_ins-0-allowance", "3000.00")
     page.fill("#id_trade_ins-0-actual_cash_value", "2500.00")
+    # Before saving: the allowance is in, the tax is on 13,500 (6.25 %), and the gross loses
+    # the 500 allowed over the trade-in's worth.
+    expect(figure_cell(page, "Trade-in allowance")).to_have_text("3,000.00")
+    expect(figure_cell(page, "Sales tax")).to_have_text("843.75")
+    expect(figure_cell(page, "Total price")).to_have_text("17,677.75")
+    expect(figure_cell(page, "Front gross")).to_have_text("4,000.00")
+    # A term that is not right is said so, and the figures come back once it is.
+    page.fill("#id_trade_ins-0-allowance", "-3000.00")
+    expect(page.locator("[data-deal-figures] .errorlist")).to_contain_text(
+        "Trade-in 1, allowance: Ensure this value is greater than or equal to 0"
+    )
+    page.fill("#id_trade_ins-0-allowance", "3000.00")
+    expect(figure_cell(page, "Total price")).to_have_text("17,677.75")
+    typed = all_figures(page)
     page.locator("#payments-group .add-row a").click()
     page.fill("#id_payments-0-amount", "500.00")
     page.select_option("#id_payments-0-method", "card")
     save(page, "_continue")
     assert "was added successfully" in messages(page)
     deal = Deal.objects.get(buyer__last_name="Turing")
+    # The saved deal shows the figures seen while typing; only the deposit is new.
+    saved = all_figures(page)
+    assert saved.pop("Payments received") == "500.00"
+    assert typed.pop("Payments received") == "0.00"
+    assert saved == typed
     assert figure(page, "Sale price") == "16,500.00"
     assert figure(page, "Trade-in allowance") == "3,000.00"
-    assert figure(page, "Payments received") == "500.00"
 
     # The buyer signs: the unit is reserved.
     page.locator(".object-tools").get_by_role("link", name="Sign").click()
@@ -119,10 +169,12 @@ def test_from_a_stock_unit_to_a_delivered_deal_with_a_trade_in(people, salespers
     desk.go(page.get_by_role("link", name="Print buyer's order").get_attribute("href"))
     order = desk.text("body")
     assert "Turing, Alan" in order and lot_vin in order and "16,500.00" in order
+    address = desk.text(".buyer-address")
+    assert "42 Bletchley Park Rd" in address and "Champaign, IL 61820" in address
 
     desk.go("/admin/inventory/stockunit/")
     units = desk.text("#result_list")
-    assert re.search(r"S24-017.*Sold", units, re.S)
+    assert re.search(rf"{number}.*Sold", units, re.S)
     trade_row = page.locator("#result_list tbody tr", has_text=trade_unit.stock_number)
     assert "Acquired" in trade_row.inner_text()
     # The trade-in is on the lot at what it is worth (its actual cash value), not at the
