@@ -37,6 +37,7 @@ TABLES = (
     },
     {"name": "stock_costs", "label": "inventory.StockUnitCost"},
     {"name": "stock_photos", "label": "inventory.StockUnitPhoto", **WORKFLOW_ONLY},
+    {"name": "stock_number_series", "label": "inventory.StockNumberSeries", **WORKFLOW_ONLY},
 )
 
 PERSONAL_FIELDS = {
