@@ -24,7 +24,7 @@ class PrivateNames:
         # stock/receipts/2026/12/receipt.pdf -> stock/receipts/2026/12/<random>/receipt.pdf:
         # the original name is kept for the person who downloads it, the folder is unguessable.
         folder, name = posixpath.split(filename)
-        return super().generate_filename(posixpath.join(folder, secrets.token_urlsafe(16), name))  # type: ignore[misc]
+        return super().generate_filename(posixpath.join(folder, secrets.token_urlsafe(16), name))
 
     def url(self, name):
         if not name:
