@@ -1,5 +1,6 @@
-"""With a read replica (DATABASE_REPLICA_URL), the API's list pages and the report pages read
-from it, and a user's own writes are read from the primary right after they make them.
+"""With a read replica (DATABASE_REPLICA_URL), the API's list pages, the report pages, the
+admin's exports and the export command read from it, and a user's own writes are read from the
+primary right after they make them.
 
 The test starts a real PostgreSQL primary and a streaming replica made from it with
 pg_basebackup (on ports of their own, in a temporary folder), migrates the primary, and serves
@@ -190,6 +191,22 @@ class Browser:
         )
         assert response.url.endswith("/admin/"), "the log-in did not succeed"
 
+    def exported_stock_units(self):
+        """The admin's CSV export of the stock units list (every column the form offers)."""
+        url = self.server.url("/admin/inventory/stockunit/export/")
+        form = self.session.get(url, timeout=30).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        columns = dict.fromkeys(re.findall(r'name="(\w+)" resource-id="0"', form), "on")
+        response = self.session.post(
+            url,
+            data={"csrfmiddlewaretoken": token, "format": "0", "resource": "0", **columns},
+            headers={"Referer": url},
+            timeout=60,
+        )
+        assert response.headers["Content-Type"].startswith("text/csv"), response.text[:300]
+        rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+        return {row["stock_number"] for row in rows}
+
     def units_in_stock(self):
         """The inventory aging report's CSV: the units on the lot, summed over its buckets."""
         response = self.session.get(self.server.url("/admin/reports/lot-aging/csv/"), timeout=30)
@@ -255,6 +272,13 @@ def test_lists_and_reports_read_the_replica_and_a_users_own_writes_the_primary(
         # The other partner made no write: it still reads the replica.
         assert reader.ids(LISTINGS) == {made["unit"]}
         assert manager.units_in_stock() == 1
+
+        # The export command and the admin's export read the replica too.
+        output = pair.root / "stock.csv"
+        _manage(env, "export", "--format=csv", "--tables=stock", f"--output={output}")
+        with open(output, newline="", encoding="utf-8-sig") as exported:
+            assert [row["stock_number"] for row in csv.DictReader(exported)] == ["R-1"]
+        assert manager.exported_stock_units() == {"R-1"}
 
         # Once the replica has replayed the primary, everyone sees everything.
         pair.resume_replay()
