@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check venv demo bench bench-data bench-reports clean
+.PHONY: run test lint check venv demo bench bench-data bench-reports bench-two-hosts clean
 
 $(STAMP): requirements/base.txt requirements/production.txt requirements/development.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ bench: $(STAMP)
 bench-reports: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run --reports-only $(BENCH_ARGS)
+
+# The two-host drill (docs/scale-out.md): two gunicorn instances behind nginx on loopback,
+# sharing Redis and PostgreSQL; checks the shared rate limit and session, then the same load on
+# one instance and on two, written to bench/RESULTS-scaleout.md (about 5 minutes; needs nginx).
+BENCH_DRILL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carshop_drill
+bench-two-hosts: $(STAMP)
+	$(PY) -m bench.two_hosts --database-url $(BENCH_DRILL_DATABASE_URL) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/carshop.sqlite3 var/test.sqlite3

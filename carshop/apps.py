@@ -13,7 +13,7 @@ class CarshopConfig(AppConfig):
         from axes.signals import user_locked_out
 
         from accounts.signals import password_changed
-        from carshop import audit, authlog, dblog
+        from carshop import audit, authlog, checks, dblog  # noqa: F401 (checks: registered)
 
         connection_created.connect(dblog.install_slow_query_logger, dispatch_uid="carshop_slow_sql")
         auth_signals.user_logged_in.connect(authlog.logged_in, dispatch_uid="carshop_login")

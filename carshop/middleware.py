@@ -7,6 +7,7 @@ import uuid
 
 from carshop.clientip import client_ip
 from carshop.logconfig import request_id_var
+from core.replicas import remember_write
 
 access_logger = logging.getLogger("carshop.access")
 
@@ -54,4 +55,20 @@ class AccessLogMiddleware:
                 "remote_addr": client_ip(request),
             },
         )
+        return response
+
+
+class ReadYourWritesMiddleware:
+    """After a request that may have written (POST, PUT, PATCH, DELETE) by a signed-in person or
+    a partner key, that user's reads stay on the primary database for REPLICA_PIN_SECONDS, on
+    every host: pages that read from the replica show them their own change at once
+    (core/replicas.py). Nothing to do without DATABASE_REPLICA_URL."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # After the view: the partner key's user is known only once the API view ran.
+        remember_write(request)
         return response

@@ -29,6 +29,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import SelectableFieldsExportForm
 
+from core.replicas import read_database
 from core.spreadsheets import neutralize_value
 
 
@@ -132,6 +133,8 @@ class ListExportMixin(ExportMixin):
         resource_class = self.choose_export_resource_class(export_form, request)
         resource = resource_class(**self.get_export_resource_kwargs(request, **kwargs))
         selected = self.get_export_resource_fields_from_form(export_form)
+        # From the read replica, unless the person has just written (core/replicas.py).
+        queryset = queryset.using(read_database(request))
         dataset = resource.export(queryset=queryset, export_fields=selected, **kwargs)
         return neutralized(dataset, resource, selected)
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.http import require_safe
 
@@ -39,7 +40,8 @@ def private_file(request, name):
     filename = posixpath.basename(name)
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     accel = settings.PRIVATE_MEDIA_X_ACCEL_REDIRECT
-    if accel:
+    # nginx can send only files of the media folder; a bucket's objects Django streams itself.
+    if accel and isinstance(stored.storage, FileSystemStorage):
         # nginx sends the file from its `internal` location (deploy/nginx/carapp.conf).
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + quote(name)

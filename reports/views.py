@@ -4,6 +4,7 @@ its period, comparison, chart, table and CSV download. Every page is drawn from 
 
 import csv
 import datetime
+import functools
 from decimal import Decimal
 
 from django.contrib import admin
@@ -13,12 +14,25 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from core.replicas import reads_from_replica
 from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
 NUMERIC = ("int", "decimal", "money", "percent", "hours", "days")
+
+
+def from_replica(view):
+    """The view reads from the read replica, unless its user has just written
+    (core/replicas.py): the reports' large reads do not compete with the counter."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with reads_from_replica(request):
+            return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _report(request, slug):
@@ -104,6 +118,7 @@ def _context(request, **extra):
 
 
 @staff_member_required
+@from_replica
 def index(request):
     """The dashboard (managers) and the list of the reports the user may open."""
     reports = visible_reports(request.user)
@@ -125,6 +140,7 @@ def index(request):
 
 
 @staff_member_required
+@from_replica
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
@@ -161,6 +177,7 @@ def report_page(request, slug):
 
 
 @staff_member_required
+@from_replica
 def report_csv(request, slug):
     found = _report(request, slug)
     period, error = _period(request)

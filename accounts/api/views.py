@@ -21,6 +21,7 @@ from accounts.api.serializers import (
 from accounts.models import WebhookSubscription
 from accounts.scopes import EVENTS, SCOPES
 from core.api.filters import CarshopFilterSet
+from core.replicas import read_database
 
 
 class PartnerScopedViewSet(viewsets.GenericViewSet):
@@ -61,6 +62,9 @@ class PartnerScopedViewSet(viewsets.GenericViewSet):
         key = partner_key(self.request)
         if key is not None:
             queryset = self.limit_to_partner(queryset, key.partner)
+        if self.action == "list":
+            # List pages read from the read replica, unless the caller has just written.
+            queryset = queryset.using(read_database(self.request))
         return queryset
 
 

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # Reads of a person who just wrote stay on the primary database (DATABASE_REPLICA_URL).
+    "carshop.middleware.ReadYourWritesMiddleware",
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
 ]
@@ -143,9 +145,41 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DATABASES["default"].setdefault("TEST", {})
 
+
+def add_read_replica(databases):
+    """DATABASE_REPLICA_URL: a streaming read replica of the primary (docs/scale-out.md). Report
+    pages, exports and API lists read from it (core/replicas.py); tests read the primary."""
+    url = env_str("DATABASE_REPLICA_URL", "")
+    if not url:
+        return
+    primary = databases["default"]
+    replica = env_db("DATABASE_REPLICA_URL", url)
+    if replica["ENGINE"] != primary["ENGINE"] or not replica["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL: a replica of a PostgreSQL DATABASE_URL (postgres://...)"
+        )
+    replica["CONN_MAX_AGE"] = primary["CONN_MAX_AGE"]
+    replica["CONN_HEALTH_CHECKS"] = True
+    replica["TEST"] = {"MIRROR": "default"}
+    databases["replica"] = replica
+
+
+add_read_replica(DATABASES)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+# How long a person's (or partner key's) reads stay on the primary after a request that may have
+# written: longer than the replica ever lags behind (monitor it: docs/scale-out.md).
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 30, minimum=1)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env_cache("CACHE_URL", "locmemcache://carshop")}
+# Sessions: in the database, read through the cache when it is Redis (shared by every host, so a
+# session made on one host works on the others, and a Redis restart logs nobody out).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db"
+)
 
 # ---------------------------------------------------------------------------------------------
 # Authentication, passwords and login protection
@@ -263,6 +297,29 @@ STORAGES: dict[str, dict[str, Any]] = {
         "OPTIONS": {"location": env_str("BACKUP_DIR", str(VAR_DIR / "backups"))},
     },
 }
+# Several app hosts: media on shared storage, either MEDIA_ROOT on a shared file system (NFS,
+# then set MEDIA_SHARED_FILESYSTEM) or an S3-compatible bucket through django-storages.
+MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "FILESYSTEM", ("FILESYSTEM", "S3"))
+MEDIA_SHARED_FILESYSTEM = env_bool("MEDIA_SHARED_FILESYSTEM", False)
+# How many app hosts serve Carshop behind the load balancer (check --deploy: carshop.E012).
+APP_HOSTS = env_int("APP_HOSTS", 1, minimum=1)
+if MEDIA_STORAGE == "S3":
+    # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+    # Objects are private (no public ACL); photos get signed URLs that expire, receipts the
+    # permission-checking view (inventory/files.py), which reads them from the bucket.
+    _S3_OPTIONS = {
+        "bucket_name": env_str("MEDIA_S3_BUCKET"),
+        "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL", "") or None,
+        "region_name": env_str("MEDIA_S3_REGION", "") or None,
+        "access_key": env_str("MEDIA_S3_ACCESS_KEY_ID", "") or None,
+        "secret_key": env_str("MEDIA_S3_SECRET_ACCESS_KEY", "") or None,
+        "default_acl": None,
+        "file_overwrite": False,
+        "querystring_auth": True,
+        "querystring_expire": env_int("MEDIA_S3_URL_SECONDS", 3600, minimum=60),
+    }
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _S3_OPTIONS}
+    STORAGES["private"] = {"BACKEND": "inventory.files.PrivateS3Storage", "OPTIONS": _S3_OPTIONS}
 BACKUP_DIR = Path(STORAGES["dbbackup"]["OPTIONS"]["location"])
 # Where nginx serves private files from after the permission check (its `internal` location,
 # deploy/nginx/carapp.conf), e.g. /protected-media/. Empty: Django sends the file itself.

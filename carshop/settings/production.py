@@ -7,7 +7,7 @@ names the variable, so `manage.py` stops before serving anything.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DEBUG, REST_FRAMEWORK
+from .base import DEBUG, REST_FRAMEWORK, add_read_replica
 from .env import env_bool, env_db, env_int, env_list, env_str
 
 SECRET_KEY = env_str("SECRET_KEY")  # no default on purpose
@@ -26,6 +26,7 @@ if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
 DATABASES = {"default": env_db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+add_read_replica(DATABASES)
 
 # HTTPS everywhere: https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

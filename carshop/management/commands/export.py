@@ -1,6 +1,7 @@
 from carshop.ops.data import csv_files, tables
 from carshop.ops.data import transfer as dataio
 from carshop.ops.toolkit import OperationsCommand
+from core.replicas import read_database
 
 
 class Command(OperationsCommand):
@@ -52,6 +53,7 @@ class Command(OperationsCommand):
             options["output"],
             selected,
             include_secrets=options["include_secrets"],
+            using=read_database(),
             progress=self.progress,
         )
         for name, rows in summary["tables"].items():
