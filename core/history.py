@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.admin.utils import unquote
-from django.db.models import Model
+from django.db.models import Count, Model, QuerySet, Window
 from django.http import HttpRequest
 
 PanelContext = Callable[[HttpRequest, Any], "dict[str, Any] | None"]
@@ -37,6 +36,13 @@ class HistoryPanel:
 
 
 _panels: dict[str, dict[str, HistoryPanel]] = {}
+
+
+def first_rows(queryset: QuerySet, limit: int) -> tuple[list[Any], int]:
+    """The first `limit` rows of an ordered queryset and how many there are in all, in one
+    query (the count is a window over the whole set, taken before the limit)."""
+    rows = list(queryset.annotate(history_total=Window(Count("pk")))[:limit])
+    return rows, (rows[0].history_total if rows else 0)
 
 
 def register(model: type[Model] | str, panel: HistoryPanel) -> None:
@@ -68,11 +74,9 @@ class HistoryPanelsMixin:
 
     change_form_template = "admin/change_form_with_history.html"
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-        if obj is not None:
-            extra_context.setdefault("history_panels", panels_for(request, obj))
-        return super().change_view(  # type: ignore[misc]
-            request, object_id, form_url, extra_context
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None and not add:
+            context.setdefault("history_panels", panels_for(request, obj))
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add, change, form_url, obj
         )

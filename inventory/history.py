@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts.models import Customer
-from core.history import HistoryPanel, register
+from core.history import HistoryPanel, first_rows, register
 from inventory.models import Vehicle
 
 ROWS_SHOWN = 20
@@ -16,9 +15,9 @@ ROWS_SHOWN = 20
 def customer_vehicles(request, customer):
     if not request.user.has_perm("inventory.view_vehicle"):
         return None
-    vehicles = Vehicle.objects.filter(owner=customer)
-    rows = list(vehicles.order_by("-updated_at", "-id")[:ROWS_SHOWN])
-    count = len(rows) if len(rows) < ROWS_SHOWN else vehicles.aggregate(n=Count("id"))["n"]
+    rows, count = first_rows(
+        Vehicle.objects.filter(owner=customer).order_by("-updated_at", "-id"), ROWS_SHOWN
+    )
     list_url = reverse("admin:inventory_vehicle_changelist")
     return {
         "rows": rows,

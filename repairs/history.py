@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 
 from accounts.models import Customer
 from accounts.roles import sees_prices
-from core.history import HistoryPanel, register
+from core.history import HistoryPanel, first_rows, register
 from inventory.models import Vehicle
 from repairs.models import Invoice, Job, RepairOrder
 
@@ -93,11 +93,10 @@ def vehicle_new_visit(request, vehicle):
 
 
 def _orders(queryset, list_url):
-    counted = queryset.aggregate(n=Count("id"))["n"]
-    rows = list(
-        queryset.select_related("vehicle", "customer").order_by("-opened_at", "-id")[:ROWS_SHOWN]
+    rows, count = first_rows(
+        queryset.select_related("vehicle", "customer").order_by("-opened_at", "-id"), ROWS_SHOWN
     )
-    return {"rows": rows, "count": counted, "shown": len(rows), "list_url": list_url}
+    return {"rows": rows, "count": count, "shown": len(rows), "list_url": list_url}
 
 
 def customer_orders(request, customer):

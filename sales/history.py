@@ -3,13 +3,13 @@ co-buyer, or of the vehicle's stock units. Prices only for whoever may see them.
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts.models import Customer
 from accounts.roles import sees_prices
-from core.history import HistoryPanel, register
+from core.history import HistoryPanel, first_rows, register
 from inventory.models import Vehicle
 from sales.models import Deal
 
@@ -19,12 +19,12 @@ ROWS_SHOWN = 10
 def _deals(request, queryset, list_url):
     if not request.user.has_perm("sales.view_deal"):
         return None
-    rows = list(
+    rows, count = first_rows(
         queryset.select_related("stock_unit__vehicle", "buyer", "salesperson").order_by(
             "-created_at", "-id"
-        )[:ROWS_SHOWN]
+        ),
+        ROWS_SHOWN,
     )
-    count = len(rows) if len(rows) < ROWS_SHOWN else queryset.aggregate(n=Count("id"))["n"]
     return {
         "rows": rows,
         "count": count,
