@@ -68,6 +68,9 @@ def my_jobs(request):
         "running_seconds": int((now - current.started).total_seconds()) if current else 0,
         "now": now,
         "limit": workload.JOBS_SHOWN,
+        # The rest of the back office they may open (their jobs list, time entries, vehicles,
+        # parts): this screen is their home page.
+        "app_list": admin.site.get_app_list(request),
     }
     return TemplateResponse(request, "repairs/technician/my_jobs.html", context)
 
