@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import Count, Model, QuerySet, Window
 from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from django.template.response import _TemplateForResponseT
 
 PanelContext = Callable[[HttpRequest, Any], "dict[str, Any] | None"]
 
@@ -72,11 +75,11 @@ def panels_for(request: HttpRequest, obj: Model) -> list[dict[str, Any]]:
 class HistoryPanelsMixin:
     """For a ModelAdmin: the registered history panels under the change form of a saved row."""
 
-    change_form_template = "admin/change_form_with_history.html"
+    change_form_template: ClassVar[_TemplateForResponseT | None] = (
+        "admin/change_form_with_history.html"
+    )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None and not add:
             context.setdefault("history_panels", panels_for(request, obj))
-        return super().render_change_form(  # type: ignore[misc]
-            request, context, add, change, form_url, obj
-        )
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -101,4 +101,3 @@ def test_the_technicians_day_without_a_price(people, live_server, technician, br
     times = terry.text()
     assert brake_job.repair_order.number in times and "1. Front brakes" in times
     assert_no_price(times, "time list")
-
