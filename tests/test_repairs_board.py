@@ -3,6 +3,7 @@ visible on each order, read from the data (undecided jobs; parts short in stock,
 they are on a purchase order); an advisor assigns a job to a technician from the board."""
 
 import pytest
+from auditlog.models import LogEntry
 from django.urls import reverse
 
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
@@ -89,6 +90,9 @@ def test_the_advisor_assigns_a_job_to_a_technician_from_the_board(desk):
 
     assert set(LaborLine.objects.filter(job=job).values_list("technician", flat=True)) == {terry.pk}
     assert f"{order.number} job {job} assigned to {terry}" in response.content.decode()
+    for line in LaborLine.objects.filter(job=job):
+        change = LogEntry.objects.get_for_object(line).latest("timestamp")
+        assert change.actor.username == "sam" and "technician" in change.changes_dict
 
     desk.post(reverse(ASSIGN), {"job": job.pk, "technician": ""})
     assert set(LaborLine.objects.filter(job=job).values_list("technician", flat=True)) == {None}
