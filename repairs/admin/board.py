@@ -49,15 +49,14 @@ def board_view(model_admin, request):
     """Open orders by status, oldest first: what waits for whom."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    queryset = with_waiting_states(
-        model_admin.get_queryset(request).select_related("customer", "vehicle", "advisor")
-    )
+    orders = model_admin.get_queryset(request)
     counts = dict(
-        queryset.filter(status__in=OPEN_STATUSES)
+        orders.filter(status__in=OPEN_STATUSES)
         .values_list("status")
         .annotate(n=Count("id"))
         .order_by()
     )
+    queryset = with_waiting_states(orders.select_related("customer", "vehicle", "advisor"))
     columns = [
         {
             "status": RepairOrderStatus(status).label,
