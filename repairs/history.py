@@ -128,7 +128,10 @@ def _invoices(request, queryset, list_url):
         n=Count("id"), due=Sum("balance_amount", filter=Q(balance_amount__gt=0))
     )
     rows = list(
-        with_balance.select_related("repair_order").order_by("-issued_at", "-id")[:ROWS_SHOWN]
+        with_balance.select_related("repair_order")
+        # The invoice's frozen snapshot (every line, as JSON) is not shown here.
+        .defer("snapshot", "repair_order__notes")
+        .order_by("-issued_at", "-id")[:ROWS_SHOWN]
     )
     return {
         "rows": rows,
