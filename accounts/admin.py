@@ -36,6 +36,7 @@ from core.admin import (
     render_for,
 )
 from core.admin_actions import add_refusal_to_form
+from core.history import HistoryPanelsMixin
 
 # What only a superuser may see or change on a user: who is superuser, in which role (group),
 # with which permissions of their own.
@@ -177,7 +178,9 @@ class GroupAdmin(DjangoGroupAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(RoleExportMixin, CarshopModelAdmin):
+class CustomerAdmin(HistoryPanelsMixin, RoleExportMixin, CarshopModelAdmin):
+    """Customers, with their vehicles, orders, invoices and deals below the form (core.history)."""
+
     export_resource_class = CustomerResource
     list_display = ("display_name", "kind", "phone", "email", "city", "consent_reminders")
     list_filter = ("kind", "consent_reminders")

@@ -55,7 +55,8 @@ ROLES = {
         "repairs.job": "view change",
         "repairs.laborline": "view",
         "repairs.partline": "view",
-        "repairs.timeentry": "view add change",
+        # Their own screen (repairs.technician_views): the jobs of the day, one-click clocking.
+        "repairs.timeentry": "view add change use_technician_screen",
     },
     SALESPERSON: {
         "accounts.customer": "view add change",

@@ -9,6 +9,7 @@ from django.views.static import serve
 from carshop.api_urls import not_found as api_not_found
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
 from carshop.healthview import CarshopHealthCheckView
+from repairs.technician_views import back_office_home
 
 
 def favicon(request):
@@ -24,6 +25,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # The managers' report pages, inside the back office (same login and look).
     path("admin/reports/", include("reports.urls")),
+    # The technicians' own screen; the back office's home sends them there after logging in.
+    path("admin/my-jobs/", include("repairs.technician_urls")),
+    path("admin/", admin.site.admin_view(back_office_home)),
     path("admin/", admin.site.urls),
     path("reports/", RedirectView.as_view(pattern_name="reports:index", permanent=False)),
     path("dashboard/", RedirectView.as_view(pattern_name="reports:index", permanent=False)),

@@ -233,6 +233,19 @@ def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) ->
     )
 
 
+def payer_warning(vehicle: Vehicle, customer: Customer | None) -> str:
+    """A message when the customer who pays is not the vehicle's owner on file (a fleet's
+    driver, a relative, a car sold on without the owner changed), else an empty string: not
+    refused, but the advisor checks who pays before the work."""
+    if customer is None or vehicle.owner_id == customer.pk:
+        return ""
+    owner = f"belongs to {vehicle.owner}" if vehicle.owner_id else "has no owner on file"
+    return (
+        f"{customer} pays for this order but {vehicle} {owner}: check who pays, or record the "
+        "change of owner on the vehicle."
+    )
+
+
 def check_new_repair_order(
     vehicle: Vehicle,
     *,
@@ -295,7 +308,7 @@ def create_repair_order(
     customer, internal = check_new_repair_order(
         vehicle, customer=customer, internal=internal, comeback_of=comeback_of
     )
-    warnings = [w for w in [open_orders_warning(vehicle)] if w]
+    warnings = [w for w in [open_orders_warning(vehicle), payer_warning(vehicle, customer)] if w]
     with transaction.atomic():
         now = timezone.now()
         number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
@@ -1019,6 +1032,36 @@ TRANSITIONS = (
 # --------------------------------------------------------------------------------------------
 # Technicians' time
 # --------------------------------------------------------------------------------------------
+
+# Who may be given a job: the role whose members clock time.
+TECHNICIAN_PERMISSION = "repairs.use_technician_screen"
+
+
+def assign_job(job: Job, technician: User | None, *, user: User | None = None) -> Job:
+    """Give a job to a technician (their labor lines on it), or take it back (None): it is then
+    on every technician's screen as unassigned work.
+
+    A job is assigned through its labor lines, the hours the technician is credited with; a
+    job without labor has nothing to assign yet."""
+    if technician is not None and not (
+        technician.is_active and technician.has_perm(TECHNICIAN_PERMISSION)
+    ):
+        raise RepairError(f"{technician} is not an active technician.")
+    with transaction.atomic():
+        repair_order = _lock(job.repair_order)
+        _check_editable(repair_order)
+        job = Job.objects.get(pk=job.pk)
+        if job.authorization == Authorization.DECLINED:
+            raise RepairError(f"Job {job} was declined by the customer: nothing to assign.")
+        lines = list(job.labor_lines.select_for_update())
+        if not lines:
+            raise RepairError(f"Job {job} has no labor line yet: add the labor, then assign it.")
+        for line in lines:
+            if line.technician_id != getattr(technician, "pk", None):
+                line.technician = technician
+                # Saved row by row: the audit log records each change with who made it.
+                line.save(update_fields=["technician"])
+    return job
 
 
 def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeEntry:

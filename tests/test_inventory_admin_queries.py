@@ -172,7 +172,8 @@ def test_vehicle_page_with_its_readings(advisor_client, django_assert_max_num_qu
             start + timedelta(days=10 * index),
             user=make_staff(f"reader{index}") if index < 3 else None,
         )
-    with django_assert_max_num_queries(9):
+    # The form and its readings, then the history panels below it (tests/test_customer_history).
+    with django_assert_max_num_queries(11):
         get(advisor_client, reverse("admin:inventory_vehicle_change", args=[vehicle.pk]))
 
 

@@ -65,7 +65,7 @@ def test_roles_without_reports_see_none(request, login, role):
     assert client.get(reverse("reports:index")).status_code == 403
     for slug in SHOP_REPORTS:
         assert page(client, slug).status_code == 403
-    home = client.get(reverse("admin:index")).content.decode()
+    home = client.get(reverse("admin:index"), follow=True).content.decode()
     assert "/admin/reports/" not in home
 
 

@@ -1,5 +1,6 @@
-"""A technician's day at a real browser: log in, find their job, read the complaint and the parts
-without a single price, clock on and off from the jobs list, and see the time recorded."""
+"""A technician's day at a real browser: log in and land on their own screen, read the job's
+complaint and parts without a single price, clock on with one click and watch the time run,
+clock off with one click, and see the time recorded."""
 
 import re
 
@@ -38,19 +39,39 @@ def brake_job(technician):
     return job
 
 
-def run_action_on(page, job, action):
-    page.check(f"input.action-select[value='{job.pk}']")
-    page.select_option("select[name=action]", action)
-    page.click("button[name=index]")
-    page.wait_for_load_state()
-
-
 def test_the_technicians_day_without_a_price(people, live_server, technician, brake_job):
     terry = people.open().log_in("tech")
 
-    # Their jobs, from the home page.
-    terry.go("/admin/")
-    terry.page.click("a[href='/admin/repairs/job/']")
+    # Logged in, the technician is on their screen: the job, its complaint and parts, no price.
+    assert terry.page.url.endswith("/admin/my-jobs/")
+    screen = terry.text()
+    assert "1. Front brakes" in screen and brake_job.repair_order.number in screen
+    assert "Front brakes needed" in screen and "BP-4471 Front brake pads" in screen
+    assert "Not clocked on a job" in screen
+    assert_no_price(screen, "technician's screen")
+
+    # One click clocks on; the time runs on the page.
+    card = terry.page.locator(f"#job-{brake_job.pk}")
+    card.get_by_role("button", name="Clock on").click()
+    terry.page.wait_for_load_state()
+    assert "Clocked on" in terry.text(".messagelist")
+    clock = terry.text("#clock")
+    assert f"Clocked on {brake_job.repair_order.number}" in clock
+    assert re.search(r"0 h 0\d min", clock), clock
+    entry = TimeEntry.objects.get()
+    assert (entry.technician, entry.job_id, entry.ended) == (technician, brake_job.pk, None)
+    assert_no_price(terry.text(), "technician's screen, clocked on")
+
+    # One click clocks off.
+    terry.page.locator("#clock").get_by_role("button", name="Clock off").click()
+    terry.page.wait_for_load_state()
+    assert "Clocked off" in terry.text(".messagelist")
+    assert "Not clocked on a job" in terry.text("#clock")
+    entry.refresh_from_db()
+    assert entry.ended is not None
+
+    # Their jobs list, from the screen's links.
+    terry.page.click("nav.tech-more a[href='/admin/repairs/job/']")
     terry.page.wait_for_load_state()
     jobs = terry.text()
     assert "1. Front brakes" in jobs and brake_job.repair_order.number in jobs
@@ -63,6 +84,8 @@ def test_the_technicians_day_without_a_price(people, live_server, technician, br
     assert "Front brakes needed" in job_page
     assert "BP-4471 Front brake pads" in job_page
     assert_no_price(job_page, "job page")
+    time_rows = terry.text("#time_entries-group")
+    assert "Tech" in time_rows or "tech" in time_rows
 
     # The repair order: no totals, no Print or PDF button, no history of prices.
     terry.page.click(f"a:has-text('{brake_job.repair_order.number}')")
@@ -73,22 +96,8 @@ def test_the_technicians_day_without_a_price(people, live_server, technician, br
     for button in ("Print", "PDF", "History"):
         assert terry.page.locator(f".object-tools a:has-text('{button}')").count() == 0
 
-    # Clock on, then off, from the jobs list.
-    terry.go("/admin/repairs/job/")
-    run_action_on(terry.page, brake_job, "clock_in")
-    assert "Clocked in on 1. Front brakes" in terry.text(".messagelist")
-    run_action_on(terry.page, brake_job, "clock_out")
-    assert "Clocked out of 1. Front brakes" in terry.text(".messagelist")
-    entry = TimeEntry.objects.get()
-    assert (entry.technician, entry.job_id) == (technician, brake_job.pk)
-    assert entry.ended is not None
-
-    # The time recorded, on their time list and on the job.
+    # The time recorded, on their time list.
     terry.go("/admin/repairs/timeentry/")
     times = terry.text()
     assert brake_job.repair_order.number in times and "1. Front brakes" in times
     assert_no_price(times, "time list")
-    terry.go(f"/admin/repairs/job/{brake_job.pk}/change/")
-    time_rows = terry.text("#time_entries-group")
-    assert "Tech" in time_rows or "tech" in time_rows
-    assert_no_price(terry.text(), "job page after clocking")

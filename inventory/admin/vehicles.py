@@ -9,6 +9,7 @@ from django.contrib import admin
 
 from accounts.admin_exports import RoleExportMixin
 from core.admin import AddOnlyMixin, CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
+from core.history import HistoryPanelsMixin
 from inventory import services
 from inventory.exceptions import InventoryError
 from inventory.models import OdometerReading, Vehicle
@@ -94,7 +95,9 @@ class VehicleSearchMixin:
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
+class VehicleAdmin(HistoryPanelsMixin, RoleExportMixin, VehicleSearchMixin, CarshopModelAdmin):
+    """Vehicles, with their orders, invoices, declined work and deals below the form."""
+
     export_resource_class = VehicleResource
     list_display = (
         "vin",

@@ -7,12 +7,11 @@ from typing import ClassVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import Count, Model, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models import Model, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -32,6 +31,7 @@ from core.money import ZERO
 from inventory.admin.common import CostHidingMixin
 from inventory.models import Part, Vehicle
 from repairs import links, services, views
+from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
     PlainLabel,
@@ -546,6 +546,11 @@ class RepairOrderAdmin(
         return [
             path("board/", wrap(self.board_view), name="repairs_repairorder_board"),
             path(
+                "board/assign/",
+                wrap(self.board_assign_view),
+                name="repairs_repairorder_board_assign",
+            ),
+            path(
                 "<path:object_id>/print/", wrap(self.print_view), name="repairs_repairorder_print"
             ),
             path(
@@ -568,40 +573,11 @@ class RepairOrderAdmin(
     def pdf_view(self, request, object_id):
         return views.estimate_pdf(request, object_id, self.get_queryset(request))
 
-    BOARD_COLUMN_LIMIT = 50
-
     def board_view(self, request):
-        """Open orders by status, oldest first: what waits for whom."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        queryset = self.get_queryset(request).select_related("customer", "vehicle", "advisor")
-        counts = dict(
-            queryset.filter(status__in=OPEN_STATUSES)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        columns = [
-            {
-                "status": RepairOrderStatus(status).label,
-                "count": counts.get(status, 0),
-                "orders": list(
-                    queryset.filter(status=status).order_by("opened_at", "id")[
-                        : self.BOARD_COLUMN_LIMIT
-                    ]
-                ),
-            }
-            for status in OPEN_STATUSES
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Repair order board",
-            "opts": self.model._meta,
-            "columns": columns,
-            "now": timezone.now(),
-            "limit": self.BOARD_COLUMN_LIMIT,
-        }
-        return TemplateResponse(request, "admin/repairs/status_board.html", context)
+        return board.board_view(self, request)
+
+    def board_assign_view(self, request):
+        return board.assign_view(self, request)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {

@@ -436,7 +436,11 @@ class TimeEntry(models.Model):
         ordering = ["-started", "-id"]
         verbose_name_plural = "time entries"
         permissions = [
-            ("correct_timeentry", "Can correct another technician's or a clocked-off time entry")
+            ("correct_timeentry", "Can correct another technician's or a clocked-off time entry"),
+            (
+                "use_technician_screen",
+                "Can use the technician's screen: their jobs, clocking on and off",
+            ),
         ]
         indexes = [
             models.Index(fields=["technician", "-started"], name="timeentry_tech_started_idx"),
