@@ -161,6 +161,7 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     assert re.search(r"Paid \d{4}-\d\d-\d\d \(Card\)\s+\u2212261\.98", printed)
     assert re.search(r"Balance due\s+0\.00", printed)
 
+    print(f"advisor clicks: {desk.clicks}")
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.PAID
     assert dict(order.jobs.values_list("title", "authorization")) == {
