@@ -285,24 +285,44 @@ class PartLineInline(CostHidingMixin, LaborLineInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def formset_changes(formset):
+    """What a valid formset asks: (removed rows, [(changed row, changed fields)], new rows),
+    each row its form's instance with the values typed. Read from the forms rather than from
+    formset.save(), whose nested variant (django-nested-admin) lists changed rows as stored."""
+    removed, changed, new = [], [], []
+    initial = set(formset.initial_forms)
+    for form in formset.forms:
+        deleting = formset.can_delete and formset._should_delete_form(form)
+        if form in initial:
+            if deleting:
+                removed.append(form.instance)
+            elif form.has_changed():
+                changed.append((form.instance, form.changed_data))
+        elif form.has_changed() and not deleting:
+            new.append(form.instance)
+    # As formset.save() leaves them, for the admin's change message.
+    formset.deleted_objects, formset.changed_objects, formset.new_objects = removed, changed, new
+    return removed, changed, new
+
+
 def save_line_formset(request, job, formset):
     """Save a job's labor or part lines (on the job's page or under the job on the order's
     page) through the services: removed, changed, then added lines."""
-    formset.save(commit=False)
+    removed, changed, new = formset_changes(formset)
     parts = formset.model is PartLine
-    for line in formset.deleted_objects:
+    for line in removed:
         if parts:
             services.remove_part_line(line, user=request.user)
         else:
             services.remove_labor_line(line, user=request.user)
-    for line, _changed in formset.changed_objects:
+    for line, _changed in changed:
         if parts:
             services.change_part_line(
                 line, quantity=line.quantity, price=line.price, user=request.user
             )
         else:
             services.save_labor_line(line, user=request.user)
-    for line in formset.new_objects:
+    for line in new:
         if parts:
             services.add_part_line(
                 job, line.part, line.quantity, price=line.price, user=request.user
@@ -717,11 +737,11 @@ class RepairOrderAdmin(
             return save_line_formset(request, job, formset)
         if formset.model is not Job:
             return super().save_formset(request, form, formset, change)
-        formset.save(commit=False)
-        request._repairs_removed_jobs = {job.pk for job in formset.deleted_objects}
-        for job in formset.deleted_objects:
+        removed, changed_jobs, new = formset_changes(formset)
+        request._repairs_removed_jobs = {job.pk for job in removed}
+        for job in removed:
             services.remove_job(job, user=request.user)
-        for job, changed in formset.changed_objects:
+        for job, changed in changed_jobs:
             fields = {
                 name: getattr(job, name)
                 for name in changed
@@ -729,7 +749,7 @@ class RepairOrderAdmin(
             }
             if fields:
                 services.save_job_text(job, user=request.user, **fields)
-        for job in formset.new_objects:
+        for job in new:
             # The form's job becomes the one the service made: its lines go on it.
             adopt(
                 job,
@@ -885,7 +905,7 @@ class RepairOrderAdmin(
                     result.total,
                 )
             else:
-                message = format_html('<a href="{}">{}</a>: {}.', change_url, obj.number, done)
+                message = f"{obj.number}: {done}."
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(change_url)
 
