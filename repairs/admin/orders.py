@@ -166,6 +166,18 @@ def _with_history_and_recommendations(queryset):
     )
 
 
+class HoursInput(forms.NumberInput):
+    """Hours in a labor line's box as people write them: 0.7, not 0.70."""
+
+    def format_value(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return hours_text(value)
+        except ArithmeticError:
+            return super().format_value(value)
+
+
 class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
     model: type[Model] = LaborLine
     extra = 1
@@ -175,6 +187,11 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("technician")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "hours_sold":
+            kwargs["widget"] = HoursInput(attrs={"step": "0.01"})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
