@@ -144,6 +144,16 @@ def test_a_refused_step_is_a_message_and_nothing_changes(client, advisor, order)
     order.refresh_from_db()
     part.refresh_from_db()
     assert order.status == RepairOrderStatus.APPROVED and part.on_hand == 1
+    # Each short line offers a special order: a purchase order for what is missing.
+    html = response.content.decode()
+    assert '1 on hand, 2 short · <a href="/admin/inventory/purchaseorder/add/?notes=' in html
+    assert "0 on hand, 2 short" in html and html.count(">special order</a>") == 2
+    form = client.get(
+        "/admin/inventory/purchaseorder/add/", {"notes": "Special order: 2 x BP-1 for 1. Brakes"}
+    )
+    assert form.context["adminform"].form.initial["notes"] == (
+        "Special order: 2 x BP-1 for 1. Brakes"
+    )
 
 
 def test_cancel_asks_first(client, advisor, order):

@@ -284,17 +284,45 @@ class PartPicker(AutocompleteSelect):
 class PartLineInline(CostHidingMixin, LaborLineInline):
     model = PartLine
     form = PartLineForm
-    fields = ("part", "quantity", "price", "unit_cost", "amount", "issued_quantity")
-    readonly_fields = ("unit_cost", "amount", "issued_quantity")
+    fields = ("part", "quantity", "price", "unit_cost", "amount", "issued_quantity", "stock")
+    readonly_fields = ("unit_cost", "amount", "issued_quantity", "stock")
     price_fields = ("price", "amount")
     cost_fields = ("unit_cost",)
     autocomplete_fields, raw_id_fields = lookup_fields(part=Part)
+    # Whether this request's person may order parts (set by get_formset; an inline is made
+    # for each request).
+    may_order = False
 
     def get_queryset(self, request):
         return admin.TabularInline.get_queryset(self, request).select_related("part")
 
     def get_formset(self, request, obj=None, **kwargs):
+        self.may_order = request.user.has_perm("inventory.add_purchaseorder")
         return admin.TabularInline.get_formset(self, request, obj, **kwargs)
+
+    @admin.display(description="stock")
+    def stock(self, line):
+        """On hand and bin; what is missing for the line, with a special order to place."""
+        if not line.pk:
+            return "-"
+        part = line.part
+        place = f" · bin {part.bin_location}" if part.bin_location else ""
+        missing = line.quantity - line.issued_quantity - part.on_hand
+        if missing <= 0:
+            return f"{part.on_hand} on hand{place}"
+        if not self.may_order:
+            return f"{part.on_hand} on hand, {missing} short{place}"
+        query = {"notes": f"Special order: {missing} x {part.sku} for {line.job}"}
+        if part.supplier_id:
+            query["supplier"] = part.supplier_id
+        return format_html(
+            '{} on hand, {} short{} · <a href="{}?{}">special order</a>',
+            part.on_hand,
+            missing,
+            place,
+            reverse("admin:inventory_purchaseorder_add"),
+            urlencode(query),
+        )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "part" and "part" in self.autocomplete_fields:
