@@ -7,6 +7,7 @@ PDF and the invoice snapshot, so an invoice printed a year later shows what was 
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from core.hours import hours_text
 from repairs.choices import Authorization
 from repairs.models import Job, LaborLine, PartLine, RepairOrder
 from repairs.totals import LaborItem, PartItem, Rates, compute_totals
@@ -108,7 +109,7 @@ def _job_entry(job):
         "labor": [
             {
                 "operation": line.operation,
-                "hours": str(line.hours_sold),
+                "hours": hours_text(line.hours_sold),
                 "rate": str(line.rate),
                 "amount": str(line.amount),
                 "technician": str(line.technician) if line.technician else "",

@@ -172,6 +172,13 @@ def _check_line(line: LaborLine | PartLine) -> None:
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
+def default_labor_rate(repair_order: RepairOrder) -> Decimal:
+    """What an hour of labor is charged on an order: the shop's labor rate; on an internal
+    order (at cost), what a technician's hour costs the shop."""
+    shop = ShopSettings.current()
+    return shop.technician_cost_rate if repair_order.internal else shop.labor_rate
+
+
 def default_part_price(part: Part) -> Decimal:
     """What a part sells for on an order: the part's selling price from inventory."""
     return part.selling_price
@@ -204,9 +211,35 @@ def _return(line: PartLine, user: User | None) -> None:
     line.save(update_fields=["issued_quantity"])
 
 
-def _issue_job_parts(job: Job, user: User | None) -> None:
-    for line in job.part_lines.select_related("part", "job").order_by("id"):
+def _issue_lines(lines: list[PartLine], user: User | None) -> None:
+    """Issue these lines' parts from stock. When stock is short, nothing is issued and every
+    shortage is reported at once (what is needed of each part, what is on hand)."""
+    needed: dict[int, int] = {}
+    for line in lines:
+        if not line.issued_quantity:
+            needed[line.part_id] = needed.get(line.part_id, 0) + line.quantity
+    stock = dict(Part.objects.filter(pk__in=needed).values_list("pk", "on_hand"))
+    short = [
+        line.part
+        for line in {line.part_id: line for line in lines if not line.issued_quantity}.values()
+        if stock.get(line.part_id, 0) < needed[line.part_id]
+    ]
+    if short:
+        raise RepairError(
+            "Not enough stock: "
+            + "; ".join(
+                f"{part.sku} needs {needed[part.pk]}, {stock.get(part.pk, 0)} on hand"
+                for part in short
+            )
+            + ". Order the missing parts (a purchase order for each supplier) or change the "
+            "quantities."
+        )
+    for line in lines:
         _issue(line, user)
+
+
+def _issue_job_parts(job: Job, user: User | None) -> None:
+    _issue_lines(list(job.part_lines.select_related("part", "job").order_by("id")), user)
 
 
 def _return_job_parts(job: Job, user: User | None) -> None:
@@ -518,7 +551,7 @@ def add_canned_job(
             user=user,
             canned_job=canned_job,
         )
-        rate = ShopSettings.current().labor_rate
+        rate = default_labor_rate(job.repair_order)
         for template in canned_job.labor.all():
             add_labor_line(
                 job,
@@ -546,6 +579,15 @@ def remove_job(job: Job, *, user: User | None = None) -> None:
             )
         _return_job_parts(job, user)
         job.delete()
+        _renumber_jobs(repair_order)
+
+
+def _renumber_jobs(repair_order: RepairOrder) -> None:
+    """Number the order's jobs 1, 2, 3 ... in their present order (after a removal)."""
+    for position, job in enumerate(repair_order.jobs.order_by("position", "id"), start=1):
+        if job.position != position:
+            job.position = position
+            job.save(update_fields=["position"])
 
 
 def save_job_text(job: Job, *, user: User | None = None, **fields: str) -> Job:
@@ -578,7 +620,7 @@ def add_labor_line(
         repair_order = _lock(job.repair_order)
         _check_editable(repair_order)
         if rate is None:
-            rate = ShopSettings.current().labor_rate
+            rate = default_labor_rate(repair_order)
         line = LaborLine(
             job=job,
             operation=operation,
@@ -802,13 +844,43 @@ def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None)
     return repair_order
 
 
+def approve_in_person(
+    repair_order: RepairOrder, *, authorized_by: str = "", user: User | None = None
+) -> RepairOrder:
+    """estimate → approved, the customer at the counter approving every job still waiting for
+    a decision (jobs decided earlier keep their decision)."""
+    with transaction.atomic():
+        repair_order = _lock(repair_order)
+        REPAIR_ORDER_PIPELINE.check(repair_order, Status.APPROVED)
+        if repair_order.internal:
+            raise RepairError(f"{repair_order.number} is internal: no customer approves it.")
+        name = authorized_by or str(repair_order.customer)
+        for job in repair_order.jobs.filter(authorization=Authorization.PENDING):
+            authorize_job(
+                job,
+                Authorization.APPROVED,
+                method=AuthorizationMethod.IN_PERSON,
+                authorized_by=name,
+                user=user,
+            )
+        return approve_repair_order(repair_order, user=user)
+
+
 def start_work(repair_order: RepairOrder, *, user: User | None = None) -> RepairOrder:
     """approved → in_progress: the parts of approved jobs are issued from stock."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.IN_PROGRESS)
-        for job in repair_order.jobs.filter(authorization=Authorization.APPROVED):
-            _issue_job_parts(job, user)
+        _issue_lines(
+            list(
+                PartLine.objects.filter(
+                    job__repair_order=repair_order, job__authorization=Authorization.APPROVED
+                )
+                .select_related("part", "job")
+                .order_by("job__position", "id")
+            ),
+            user,
+        )
         _move(repair_order, Status.IN_PROGRESS, user)
     return repair_order
 

@@ -59,7 +59,8 @@ def customer_estimate(request, token):
                 job,
                 decision,
                 method=AuthorizationMethod.ONLINE,
-                authorized_by=f"{repair_order.customer} (online)",
+                # How (online) is the decision's method, shown next to the name.
+                authorized_by=str(repair_order.customer),
                 only_pending=True,
             )
             _approve_when_all_decided(repair_order)

@@ -21,7 +21,7 @@ def test_the_customer_approves_and_declines_from_the_link_the_advisor_copied(peo
     desk.go(f"/admin/repairs/repairorder/{order.pk}/change/")
     shown = desk.page.locator("#approval-link").input_value()
     assert shown.startswith(f"{desk.base_url}/estimate/")
-    desk.page.get_by_role("button", name="Copy link").click()
+    desk.page.get_by_role("button", name="Copy link", exact=True).click()
     expect(desk.page.get_by_role("button", name="Copied")).to_be_visible()
     copied = desk.page.evaluate("navigator.clipboard.readText()")
     assert copied == shown

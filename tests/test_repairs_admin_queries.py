@@ -110,7 +110,11 @@ def test_repair_order_page_with_its_jobs(advisor_client, tech, rows, django_asse
     with django_assert_max_num_queries(24):
         response = advisor_client.get(reverse("admin:repairs_repairorder_change", args=[order.pk]))
     assert response.status_code == 200
-    assert response.content.decode().count("Labor, parts and decision") == rows
+    page = response.content.decode()
+    assert page.count("Job page: decision, time") == rows
+    # Every job's labor and parts are edited on the order's page, read in the same queries.
+    assert page.count('name="jobs-0-labor_lines-0-operation"') == 1
+    assert f'name="jobs-{rows - 1}-part_lines-0-quantity"' in page
 
 
 @pytest.mark.parametrize("rows", SIZES)

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     # The managers' report pages: the top layer, reading every app above.
     "reports",
     "django.contrib.admin",
+    # Nested inlines: a repair order's jobs with their labor and parts on the order's page.
+    "nested_admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -3,8 +3,9 @@
 from typing import ClassVar
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -17,7 +18,8 @@ from repairs import services, views
 from repairs.admin.common import (
     adopt,
 )
-from repairs.admin.orders import RepairOrderEventAdmin
+from repairs.admin.orders import RepairOrderEventAdmin, payment_url
+from repairs.choices import RepairOrderStatus
 from repairs.models import (
     CreditNote,
     DocumentSequence,
@@ -147,6 +149,17 @@ class InvoiceAdmin(RoleExportMixin, FinalDocumentAdmin):
             *super().get_urls(),
         ]
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Take payment from the invoice itself: the form opens with this invoice and its balance.
+        if (
+            obj is not None
+            and money(obj.balance_amount) > 0
+            and obj.repair_order.status == RepairOrderStatus.INVOICED
+            and request.user.has_perm("repairs.add_payment")
+        ):
+            context["pay_url"] = payment_url(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def print_view(self, request, object_id):
         return views.print_invoice(request, object_id, self.get_queryset(request))
 
@@ -200,6 +213,25 @@ class PaymentAdmin(RoleExportMixin, FinalDocumentAdmin):
         if obj is None:
             return ("invoice", "amount", "method", "reference")
         return ("invoice", "amount", "method", "reference", "received_at", "received_by")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Back to the invoice, which shows the payment and what is left to pay.
+        invoice = obj.invoice
+        self.message_user(
+            request,
+            format_html(
+                'Payment <a href="{}">{} ({})</a> recorded on invoice <a href="{}">{}</a>; '
+                "balance {}.",
+                reverse("admin:repairs_payment_change", args=[obj.pk]),
+                obj.amount,
+                obj.get_method_display(),
+                reverse("admin:repairs_invoice_change", args=[invoice.pk]),
+                invoice.number,
+                services.invoice_balance(invoice),
+            ),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:repairs_invoice_change", args=[invoice.pk]))
 
     def save_model(self, request, obj, form, change):
         payment = services.record_payment(

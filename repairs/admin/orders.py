@@ -4,22 +4,33 @@ import datetime
 import functools
 from decimal import Decimal
 from typing import ClassVar
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import Model, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from nested_admin.formsets import NestedInlineFormSetMixin
+from nested_admin.nested import (
+    NestedModelAdminMixin,
+    NestedStackedInlineMixin,
+    NestedTabularInlineMixin,
+)
 
 from accounts.admin_exports import RoleExportMixin
 from accounts.models import Customer, ShopSettings
 from accounts.price_hiding import PriceHidingMixin
-from accounts.roles import SERVICE_ADVISOR, TECHNICIAN
+from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
 from core.admin import (
     CarshopModelAdmin,
     EditableWhileParentAllows,
@@ -27,9 +38,11 @@ from core.admin import (
     ReadOnlyMixin,
 )
 from core.admin_actions import RefusalsAsMessages, run_for_each, run_service
+from core.hours import hours_text
 from core.money import ZERO
 from inventory.admin.common import CostHidingMixin
 from inventory.models import Part, Vehicle
+from inventory.pricing import matrix_snapshot
 from repairs import links, services, views
 from repairs.admin import board
 from repairs.admin.common import (
@@ -53,6 +66,7 @@ from repairs.documents import order_totals
 from repairs.exceptions import RepairError
 from repairs.models import (
     CannedJob,
+    Invoice,
     Job,
     LaborLine,
     PartLine,
@@ -61,7 +75,9 @@ from repairs.models import (
     TimeEntry,
 )
 from repairs.resources import RepairOrderResource
+from repairs.services import default_part_price
 from repairs.totals import Rates
+from repairs.workflow import REPAIR_ORDER_PIPELINE
 
 # --------------------------------------------------------------------------------------------
 # Repair orders
@@ -84,12 +100,34 @@ class AdvisorFilter(admin.SimpleListFilter):
 RECOMMENDATIONS_SHOWN = 10
 
 
+def payment_url(invoice):
+    """The payment form for an invoice, the invoice chosen and its balance filled in."""
+    balance = services.invoice_balance(invoice)
+    query = urlencode({"invoice": invoice.pk, "amount": balance})
+    return f"{reverse('admin:repairs_payment_add')}?{query}"
+
+
 def _moment(value):
     return datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _status_label(value):
     return RepairOrderStatus(value).label if value else ""
+
+
+def decision_text(job, *, when=False):
+    """A job's decision as read on its order: "Approved by Hopper, Grace, online (estimate
+    link)"; an internal order's job is released for work, not approved by a customer."""
+    if job.authorization == Authorization.PENDING:
+        return job.get_authorization_display()
+    moment = f", {timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}" if when else ""
+    if job.authorization_method == AuthorizationMethod.INTERNAL:
+        verb = "Released for work" if job.authorization == Authorization.APPROVED else "Declined"
+        return f"{verb} by {job.authorized_by} (internal order){moment}"
+    return (
+        f"{job.get_authorization_display()} by {job.authorized_by}, "
+        f"{job.get_authorization_method_display().lower()}{moment}"
+    )
 
 
 def _with_history_and_recommendations(queryset):
@@ -129,15 +167,263 @@ def _with_history_and_recommendations(queryset):
     )
 
 
-class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
+class HoursInput(forms.NumberInput):
+    """Hours in a labor line's box as people write them: 0.7, not 0.70."""
+
+    def format_value(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return hours_text(value)
+        except ArithmeticError:
+            return super().format_value(value)
+
+
+class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
+    model: type[Model] = LaborLine
+    extra = 1
+    fields: ClassVar[tuple[str, ...]] = ("operation", "hours_sold", "rate", "technician", "amount")
+    readonly_fields: ClassVar[tuple[str, ...]] = ("amount",)
+    price_fields = ("rate", "amount")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("technician")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "hours_sold":
+            kwargs["widget"] = HoursInput(attrs={"step": "0.01"})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if "technician" in formset.form.base_fields:
+            # Read once per request: the order's page has a labor table per job.
+            if not hasattr(request, "_repairs_technicians"):
+                request._repairs_technicians = staff_choices(TECHNICIAN)
+            formset.form.base_fields["technician"].choices = request._repairs_technicians
+            rate = formset.form.base_fields.get("rate")
+            if rate is not None:
+                rate.initial = self._default_rate(request, obj)
+        return formset
+
+    def _default_rate(self, request, job):
+        """The rate a new line starts with (internal orders: at cost), read once per page."""
+        order_id = job.repair_order_id if job is not None else None
+        rates = request.__dict__.setdefault("_repairs_default_rates", {})
+        if order_id not in rates:
+            rates[order_id] = (
+                services.default_labor_rate(job.repair_order)
+                if order_id
+                else ShopSettings.current().labor_rate
+            )
+        return rates[order_id]
+
+    @admin.display(description="amount")
+    def amount(self, line):
+        return f"{line.amount:.2f}" if line.pk else "-"
+
+    def parent_editable(self, obj):
+        # The job (its own page, or a job on the order's page), or the order itself.
+        if isinstance(obj, Job):
+            if obj.repair_order_id is None:
+                return True
+            obj = obj.repair_order
+        return obj is None or obj.status in EDITABLE_STATUSES
+
+
+class PartLineForm(forms.ModelForm):
+    class Meta:
+        model = PartLine
+        fields = ("part", "quantity", "price")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "part" in self.fields:
+            field = self.fields["part"]
+            field.disabled = True
+            field.widget = PlainLabel(str(self.instance.part))
+            field.help_text = ""
+        if "price" in self.fields:
+            self.fields["price"].required = False
+            self.fields["price"].help_text = "Empty: the part's selling price."
+
+
+def part_picker_label(part, *, prices):
+    """A part as the picker offers it: SKU and description, stock on hand, price, bin; a
+    special order when none is in stock."""
+    bits = [str(part)]
+    bits.append(f"{part.on_hand} on hand" if part.on_hand > 0 else "none in stock: special order")
+    if prices:
+        bits.append(str(default_part_price(part)))
+    if part.bin_location:
+        bits.append(f"bin {part.bin_location}")
+    return " · ".join(bits)
+
+
+class PartPickerView(AutocompleteJsonView):
+    """The admin's autocomplete for parts (same search and permission checks), labelled with
+    stock, price and bin (part_picker_label); prices only for whoever sees them."""
+
+    def get(self, request, *args, **kwargs):
+        with matrix_snapshot():
+            return super().get(request, *args, **kwargs)
+
+    def serialize_result(self, obj, to_field_name):
+        return {
+            "id": str(getattr(obj, to_field_name)),
+            "text": part_picker_label(obj, prices=sees_prices(self.request.user)),
+        }
+
+
+class PartPicker(AutocompleteSelect):
+    """The part box of a part line: asks PartPickerView instead of the plain autocomplete."""
+
+    def get_url(self):
+        return reverse("admin:repairs_partline_picker")
+
+
+class PartLineInline(CostHidingMixin, LaborLineInline):
+    model = PartLine
+    form = PartLineForm
+    fields = ("part", "quantity", "price", "unit_cost", "amount", "issued_quantity", "stock")
+    readonly_fields = ("unit_cost", "amount", "issued_quantity", "stock")
+    price_fields = ("price", "amount")
+    cost_fields = ("unit_cost",)
+    autocomplete_fields, raw_id_fields = lookup_fields(part=Part)
+    # Whether this request's person may order parts (set by get_formset; an inline is made
+    # for each request).
+    may_order = False
+
+    def get_queryset(self, request):
+        return admin.TabularInline.get_queryset(self, request).select_related("part")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self.may_order = request.user.has_perm("inventory.add_purchaseorder")
+        return admin.TabularInline.get_formset(self, request, obj, **kwargs)
+
+    @admin.display(description="stock")
+    def stock(self, line):
+        """On hand and bin; what is missing for the line, with a special order to place."""
+        if not line.pk:
+            return "-"
+        part = line.part
+        place = f" · bin {part.bin_location}" if part.bin_location else ""
+        missing = line.quantity - line.issued_quantity - part.on_hand
+        if missing <= 0:
+            return f"{part.on_hand} on hand{place}"
+        if not self.may_order:
+            return f"{part.on_hand} on hand, {missing} short{place}"
+        query = {"notes": f"Special order: {missing} x {part.sku} for {line.job}"}
+        if part.supplier_id:
+            query["supplier"] = part.supplier_id
+        return format_html(
+            '{} on hand, {} short{} · <a href="{}?{}">special order</a>',
+            part.on_hand,
+            missing,
+            place,
+            reverse("admin:inventory_purchaseorder_add"),
+            urlencode(query),
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "part" and "part" in self.autocomplete_fields:
+            kwargs["widget"] = PartPicker(db_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def formset_changes(formset):
+    """What a valid formset asks: (removed rows, [(changed row, changed fields)], new rows),
+    each row its form's instance with the values typed. Read from the forms rather than from
+    formset.save(), whose nested variant (django-nested-admin) lists changed rows as stored."""
+    removed, changed, new = [], [], []
+    initial = set(formset.initial_forms)
+    for form in formset.forms:
+        deleting = formset.can_delete and formset._should_delete_form(form)
+        if form in initial:
+            if deleting:
+                removed.append(form.instance)
+            elif form.has_changed():
+                changed.append((form.instance, form.changed_data))
+        elif form.has_changed() and not deleting:
+            new.append(form.instance)
+    # As formset.save() leaves them, for the admin's change message.
+    formset.deleted_objects, formset.changed_objects, formset.new_objects = removed, changed, new
+    return removed, changed, new
+
+
+def save_line_formset(request, job, formset):
+    """Save a job's labor or part lines (on the job's page or under the job on the order's
+    page) through the services: removed, changed, then added lines."""
+    removed, changed, new = formset_changes(formset)
+    parts = formset.model is PartLine
+    for line in removed:
+        if parts:
+            services.remove_part_line(line, user=request.user)
+        else:
+            services.remove_labor_line(line, user=request.user)
+    for line, _changed in changed:
+        if parts:
+            services.change_part_line(
+                line, quantity=line.quantity, price=line.price, user=request.user
+            )
+        else:
+            services.save_labor_line(line, user=request.user)
+    for line in new:
+        if parts:
+            services.add_part_line(
+                job, line.part, line.quantity, price=line.price, user=request.user
+            )
+        else:
+            services.add_labor_line(
+                job,
+                operation=line.operation,
+                hours_sold=line.hours_sold,
+                rate=line.rate,
+                technician=line.technician,
+                user=request.user,
+            )
+
+
+class NestedPrefetchedFormSet(NestedInlineFormSetMixin, PrefetchedInlineFormSet):
+    """Rows on the order's page, nested under their job (django-nested-admin), read from what
+    the page's get_object prefetched: no query per job."""
+
+
+class OrderLaborInline(NestedTabularInlineMixin, LaborLineInline):
+    """A job's labor, edited under the job on the order's page."""
+
+    formset = NestedPrefetchedFormSet
+    is_sortable = False
+
+
+class OrderPartInline(NestedTabularInlineMixin, PartLineInline):
+    """A job's parts, edited under the job on the order's page; the part picker shows stock,
+    price and bin (inventory's part search)."""
+
+    formset = NestedPrefetchedFormSet
+    is_sortable = False
+
+
+class JobInline(
+    NestedStackedInlineMixin, EditableWhileParentAllows, PriceHidingMixin, admin.StackedInline
+):
+    """The order's jobs, each with its labor and parts under it (django-nested-admin): the
+    whole order is written on one page."""
+
     model = Job
     # The order's jobs as get_object loaded them with their lines, for the totals.
-    formset = PrefetchedInlineFormSet
+    formset = NestedPrefetchedFormSet
+    inlines: ClassVar[list] = [OrderLaborInline, OrderPartInline]
+    is_sortable = False
     extra = 0
-    fields = ("position", "title", "complaint", "decision", "amount", "job_link")
+    fields = (("position", "title"), "complaint", ("decision", "amount", "job_link"))
     readonly_fields = ("decision", "amount", "job_link")
     price_fields = ("amount",)
     show_change_link = False
+
+    def get_inline_instances(self, request, obj=None):
+        # Lines go on jobs of an order that exists (its rates known): not on the add page.
+        return super().get_inline_instances(request, obj) if obj is not None and obj.pk else []
 
     def hidden_fields(self, request):
         hidden = super().hidden_fields(request)
@@ -145,7 +431,14 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
         return hidden if request.user.has_perm("repairs.view_job") else hidden | {"job_link"}
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).prefetch_related("labor_lines", "part_lines")
+        queryset = (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("labor_lines", LaborLine.objects.select_related("technician")),
+                Prefetch("part_lines", PartLine.objects.select_related("part")),
+            )
+        )
         if technician_only(request):
             queryset = queryset.for_technician(request.user)
         return queryset
@@ -160,12 +453,7 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
     def decision(self, job):
         if not job.pk:
             return "-"
-        if job.authorization == Authorization.PENDING:
-            return job.get_authorization_display()
-        return (
-            f"{job.get_authorization_display()} by {job.authorized_by} "
-            f"({job.get_authorization_method_display().lower()})"
-        )
+        return decision_text(job)
 
     @admin.display(description="amount")
     def amount(self, job):
@@ -180,7 +468,7 @@ class JobInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline
         if not job.pk:
             return ""
         return format_html(
-            '<a href="{}">Labor, parts and decision</a>',
+            '<a href="{}">Job page: decision, time</a>',
             reverse("admin:repairs_job_change", args=[job.pk]),
         )
 
@@ -237,6 +525,7 @@ class RepairOrderForm(forms.ModelForm):
 
 @admin.register(RepairOrder)
 class RepairOrderAdmin(
+    NestedModelAdminMixin,
     RoleExportMixin,
     CustomerVehicleSearchMixin,
     RefusalsAsMessages,
@@ -277,6 +566,7 @@ class RepairOrderAdmin(
 
     class Media:
         js = ("repairs/copy-link.js",)
+        css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("repairs/admin/order-page.css",)}
 
     def get_fieldsets(self, request, obj=None):
         header = ["customer", "vehicle", "odometer_in", "advisor", "promised_at", "comeback_of"]
@@ -361,7 +651,13 @@ class RepairOrderAdmin(
             self.get_queryset(request)
             .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
             .prefetch_related(
-                Prefetch("jobs", queryset=Job.objects.prefetch_related("labor_lines", "part_lines"))
+                Prefetch(
+                    "jobs",
+                    queryset=Job.objects.prefetch_related(
+                        Prefetch("labor_lines", LaborLine.objects.select_related("technician")),
+                        Prefetch("part_lines", PartLine.objects.select_related("part")),
+                    ),
+                )
             )
         )
         if connections[queryset.db].vendor == "postgresql":
@@ -479,12 +775,19 @@ class RepairOrderAdmin(
             self.message_user(request, warning, messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model in (LaborLine, PartLine):
+            # A job's lines, under the job on this page (saved after the jobs).
+            job = formset.instance
+            if job.pk is None or job.pk in getattr(request, "_repairs_removed_jobs", ()):
+                return None
+            return save_line_formset(request, job, formset)
         if formset.model is not Job:
             return super().save_formset(request, form, formset, change)
-        formset.save(commit=False)
-        for job in formset.deleted_objects:
+        removed, changed_jobs, new = formset_changes(formset)
+        request._repairs_removed_jobs = {job.pk for job in removed}
+        for job in removed:
             services.remove_job(job, user=request.user)
-        for job, changed in formset.changed_objects:
+        for job, changed in changed_jobs:
             fields = {
                 name: getattr(job, name)
                 for name in changed
@@ -492,9 +795,13 @@ class RepairOrderAdmin(
             }
             if fields:
                 services.save_job_text(job, user=request.user, **fields)
-        for job in formset.new_objects:
-            services.add_job(
-                form.instance, title=job.title, complaint=job.complaint, user=request.user
+        for job in new:
+            # The form's job becomes the one the service made: its lines go on it.
+            adopt(
+                job,
+                services.add_job(
+                    form.instance, title=job.title, complaint=job.complaint, user=request.user
+                ),
             )
 
     def save_related(self, request, form, formsets, change):
@@ -539,6 +846,115 @@ class RepairOrderAdmin(
     def cancel(self, request, queryset):
         run_action(self, request, queryset, services.cancel_repair_order, "Canceled")
 
+    # Workflow buttons on the order's page ----------------------------------------------
+
+    # key: (service, permission checked, what the success message says was done)
+    STEPS: ClassVar[dict[str, tuple]] = {
+        "approve_in_person": (services.approve_in_person, "change", "approved in person"),
+        "approve": (services.approve_repair_order, "change", "approved"),
+        "start": (services.start_work, "change", "work started, parts issued"),
+        "complete": (services.complete_work, "change", "work completed"),
+        "invoice": (services.invoice_repair_order, "invoice", "invoiced"),
+        "close_internal": (services.close_internal_order, "change", "closed at cost"),
+        "cancel": (services.cancel_repair_order, "change", "canceled"),
+    }
+
+    def may_take_step(self, request, obj, key):
+        _service, permission, _done = self.STEPS[key]
+        if permission == "invoice":
+            return self.has_invoice_permission(request)
+        return self.has_change_permission(request, obj)
+
+    def workflow_buttons(self, request, obj):
+        """The next steps the workflow allows from the order's status (REPAIR_ORDER_PIPELINE)
+        and its jobs' decisions, for this person's role: (key, label, kind, url) in workflow
+        order; kind is "post" (a button running the step), "link" or "copy" (the approval
+        link). Read from the order as the page loaded it (no query per job)."""
+        status = obj.status
+        jobs = list(obj.jobs.all())
+        pending = any(job.authorization == Authorization.PENDING for job in jobs)
+        approved = any(job.authorization == Authorization.APPROVED for job in jobs)
+        allows = functools.partial(REPAIR_ORDER_PIPELINE.allows, status)
+        buttons = []
+
+        def step_url(key):
+            return reverse("admin:repairs_repairorder_step", args=[obj.pk, key])
+
+        def offer(key, label, condition=True):
+            if condition and self.may_take_step(request, obj, key):
+                buttons.append((key, label, "post", step_url(key)))
+
+        if allows(RepairOrderStatus.APPROVED):
+            if obj.internal:
+                offer("approve", "Release for work (internal)", bool(jobs))
+            else:
+                if (
+                    pending
+                    and request.user.has_perm(views.PRINT_PERMISSION)
+                    and self.has_change_permission(request, obj)
+                ):
+                    buttons.append(("send", "Send for approval: copy link", "copy", ""))
+                offer("approve_in_person", "Customer approved in person", pending)
+                offer("approve", "Approve (decided jobs)", approved)
+        if allows(RepairOrderStatus.IN_PROGRESS):
+            offer("start", "Start work")
+        if allows(RepairOrderStatus.COMPLETED):
+            offer("complete", "Complete work", not pending)
+        if allows(RepairOrderStatus.INVOICED):
+            offer("invoice", "Invoice", not obj.internal)
+        if allows(RepairOrderStatus.CLOSED):
+            offer("close_internal", "Close at cost", obj.internal)
+        invoice = getattr(obj, "invoice", None)
+        if (
+            status == RepairOrderStatus.INVOICED
+            and invoice is not None
+            and request.user.has_perm("repairs.add_payment")
+        ):
+            buttons.append(("pay", "Take payment", "link", payment_url(invoice)))
+        if allows(RepairOrderStatus.CANCELED) and self.may_take_step(request, obj, "cancel"):
+            buttons.append(("cancel", "Cancel order", "link", step_url("cancel")))
+        return buttons
+
+    def step_view(self, request, object_id, key):
+        """Run one workflow step from the order's page (POST); the cancel step asks first."""
+        if key not in self.STEPS:
+            raise Http404
+        obj = get_or_none(self.get_queryset(request).select_related("customer"), object_id)
+        if obj is None:
+            raise Http404
+        if not self.may_take_step(request, obj, key):
+            raise PermissionDenied
+        change_url = reverse("admin:repairs_repairorder_change", args=[obj.pk])
+        if request.method != "POST":
+            if key != "cancel":
+                return HttpResponseNotAllowed(["POST"])
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"Cancel {obj.number}?",
+                "opts": self.model._meta,
+                "original": obj,
+                "change_url": change_url,
+            }
+            return TemplateResponse(
+                request, "admin/repairs/repairorder/cancel_confirmation.html", context
+            )
+        service, _permission, done = self.STEPS[key]
+        extra = {"reason": request.POST.get("reason", "").strip()[:300]} if key == "cancel" else {}
+        ran, result = run_service(self, request, service, obj, user=request.user, **extra)
+        if ran:
+            if isinstance(result, Invoice):
+                message = format_html(
+                    '{}: invoiced. Invoice <a href="{}">{}</a> written, {} to pay.',
+                    obj.number,
+                    reverse("admin:repairs_invoice_change", args=[result.pk]),
+                    result.number,
+                    result.total,
+                )
+            else:
+                message = f"{obj.number}: {done}."
+            self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
     # Extra pages ------------------------------------------------------------------------
 
     def get_urls(self):
@@ -549,6 +965,16 @@ class RepairOrderAdmin(
                 "board/assign/",
                 wrap(self.board_assign_view),
                 name="repairs_repairorder_board_assign",
+            ),
+            path(
+                "part-picker/",
+                wrap(PartPickerView.as_view(admin_site=self.admin_site)),
+                name="repairs_partline_picker",
+            ),
+            path(
+                "<path:object_id>/step/<slug:key>/",
+                wrap(self.step_view),
+                name="repairs_repairorder_step",
             ),
             path(
                 "<path:object_id>/print/", wrap(self.print_view), name="repairs_repairorder_print"
@@ -566,6 +992,11 @@ class RepairOrderAdmin(
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None and obj.pk:
+            context["workflow_buttons"] = self.workflow_buttons(request, obj)
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def print_view(self, request, object_id):
         return views.print_estimate(request, object_id, self.get_queryset(request))
@@ -592,66 +1023,6 @@ class RepairOrderAdmin(
 # --------------------------------------------------------------------------------------------
 
 
-class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.TabularInline):
-    model: type[Model] = LaborLine
-    extra = 1
-    fields: ClassVar[tuple[str, ...]] = ("operation", "hours_sold", "rate", "technician", "amount")
-    readonly_fields: ClassVar[tuple[str, ...]] = ("amount",)
-    price_fields = ("rate", "amount")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("technician")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        if "technician" in formset.form.base_fields:
-            formset.form.base_fields["technician"].choices = staff_choices(TECHNICIAN)
-            rate = formset.form.base_fields.get("rate")
-            if rate is not None:
-                rate.initial = ShopSettings.current().labor_rate
-        return formset
-
-    @admin.display(description="amount")
-    def amount(self, line):
-        return f"{line.amount:.2f}" if line.pk else "-"
-
-    def parent_editable(self, obj):
-        return obj is None or obj.repair_order.status in EDITABLE_STATUSES
-
-
-class PartLineForm(forms.ModelForm):
-    class Meta:
-        model = PartLine
-        fields = ("part", "quantity", "price")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk and "part" in self.fields:
-            field = self.fields["part"]
-            field.disabled = True
-            field.widget = PlainLabel(str(self.instance.part))
-            field.help_text = ""
-        if "price" in self.fields:
-            self.fields["price"].required = False
-            self.fields["price"].help_text = "Empty: the part's selling price."
-
-
-class PartLineInline(CostHidingMixin, LaborLineInline):
-    model = PartLine
-    form = PartLineForm
-    fields = ("part", "quantity", "price", "unit_cost", "amount", "issued_quantity")
-    readonly_fields = ("unit_cost", "amount", "issued_quantity")
-    price_fields = ("price", "amount")
-    cost_fields = ("unit_cost",)
-    autocomplete_fields, raw_id_fields = lookup_fields(part=Part)
-
-    def get_queryset(self, request):
-        return admin.TabularInline.get_queryset(self, request).select_related("part")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        return admin.TabularInline.get_formset(self, request, obj, **kwargs)
-
-
 class TimeEntryInline(admin.TabularInline):
     model = TimeEntry
     extra = 0
@@ -670,7 +1041,7 @@ class TimeEntryInline(admin.TabularInline):
 
     @admin.display(description="hours")
     def hours(self, entry):
-        return entry.hours
+        return hours_text(entry.hours)
 
 
 class JobForm(forms.ModelForm):
@@ -817,21 +1188,15 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
     @admin.display(description="decision")
     def decision(self, job):
-        if job.authorization == Authorization.PENDING:
-            return job.get_authorization_display()
-        return (
-            f"{job.get_authorization_display()} by {job.authorized_by}, "
-            f"{job.get_authorization_method_display().lower()}, "
-            f"{timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}"
-        )
+        return decision_text(job, when=True)
 
     @admin.display(description="hours sold")
     def hours_sold(self, job):
-        return job.sold_hours
+        return hours_text(job.sold_hours)
 
     @admin.display(description="hours clocked")
     def actual_hours(self, job):
-        return sum((entry.hours for entry in job.clocked_entries), ZERO)
+        return hours_text(sum((entry.hours for entry in job.clocked_entries), ZERO))
 
     def has_add_permission(self, request):
         # Jobs are added on their repair order (or as canned jobs).
@@ -857,35 +1222,9 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
             )
 
     def save_formset(self, request, form, formset, change):
-        job = form.instance
-        formset.save(commit=False)
-        parts = formset.model is PartLine
-        for line in formset.deleted_objects:
-            if parts:
-                services.remove_part_line(line, user=request.user)
-            else:
-                services.remove_labor_line(line, user=request.user)
-        for line, _changed in formset.changed_objects:
-            if parts:
-                services.change_part_line(
-                    line, quantity=line.quantity, price=line.price, user=request.user
-                )
-            else:
-                services.save_labor_line(line, user=request.user)
-        for line in formset.new_objects:
-            if parts:
-                services.add_part_line(
-                    job, line.part, line.quantity, price=line.price, user=request.user
-                )
-            else:
-                services.add_labor_line(
-                    job,
-                    operation=line.operation,
-                    hours_sold=line.hours_sold,
-                    rate=line.rate,
-                    technician=line.technician,
-                    user=request.user,
-                )
+        if formset.model in (LaborLine, PartLine):
+            return save_line_formset(request, form.instance, formset)
+        return super().save_formset(request, form, formset, change)
 
     def delete_refusal(self, obj):
         return services.job_deletion_refusal(obj)
@@ -974,11 +1313,15 @@ class LineAdminBase(ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
 
 @admin.register(LaborLine)
 class LaborLineAdmin(LineAdminBase):
-    list_display = ("operation", "repair_order", "hours_sold", "rate", "technician")
+    list_display = ("operation", "repair_order", "hours", "rate", "technician")
     price_fields = ("rate",)
     list_select_related = ("job__repair_order", "technician")
     list_filter = ("technician",)
     search_fields = ("=job__repair_order__number", "operation")
+
+    @admin.display(description="hours sold", ordering="hours_sold")
+    def hours(self, line):
+        return hours_text(line.hours_sold)
 
 
 @admin.register(PartLine)
@@ -1045,7 +1388,7 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
     @admin.display(description="hours")
     def hours(self, entry):
-        return entry.hours
+        return hours_text(entry.hours)
 
     def has_add_permission(self, request):
         # Technicians clock in and out from their jobs (actions on the jobs list).

@@ -17,6 +17,7 @@ from accounts.limits import (
     product_bounded,
 )
 from accounts.models import Customer
+from core.hours import hours_text
 from core.money import ZERO, money
 from inventory.models import Part, Vehicle
 from repairs.choices import (
@@ -336,7 +337,7 @@ class LaborLine(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.operation} ({self.hours_sold} h)"
+        return f"{self.operation} ({hours_text(self.hours_sold)} h)"
 
     @property
     def amount(self):

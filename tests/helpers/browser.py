@@ -38,6 +38,17 @@ def messages(page):
     return " | ".join(errors.all_inner_texts())
 
 
+# Counts trusted clicks and picks in a <select> (which a script may make without a click).
+CLICK_COUNTER = """
+document.addEventListener("click", (event) => {
+  if (event.isTrusted) { window.carshopCountClick(); }
+}, true);
+document.addEventListener("change", (event) => {
+  if (event.target.tagName === "SELECT") { window.carshopCountClick(); }
+}, true);
+"""
+
+
 class Person:
     """One person at their own browser: a fresh context (own cookies), a desktop screen or a
     phone. Every 4xx/5xx answer to the page's requests, console error and uncaught script error
@@ -63,6 +74,11 @@ class Person:
         self.page.on("response", self._on_response)
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
+        # What the person did with the mouse, counted as a person would: each click on the
+        # page, each option picked in a drop-down, each page opened from the menu (`go`).
+        self.clicks = 0
+        self.context.expose_binding("carshopCountClick", lambda _source: self._count_click())
+        self.context.add_init_script(CLICK_COUNTER)
 
     def _on_response(self, response):
         if response.status >= 400:
@@ -80,7 +96,11 @@ class Person:
         """A refusal the test itself provokes (a 403 for a page the role may not open)."""
         self.expected.add((status, path))
 
+    def _count_click(self):
+        self.clicks += 1
+
     def go(self, path):
+        self.clicks += 1
         response = self.page.goto(path)
         self.page.wait_for_load_state()
         return response
@@ -92,6 +112,7 @@ class Person:
         self.page.click("input[type=submit]")
         self.page.wait_for_load_state()
         assert "/admin/login/" not in self.page.url, f"{username} could not log in"
+        self.clicks = 0
         return self
 
     def text(self, selector="#content"):

@@ -49,10 +49,18 @@ def make_vehicle(owner=None, **fields):
 
 
 def make_part(
-    sku="OF-100", *, cost="4.00", price="9.50", on_hand=10, taxable=True, description=None
+    sku="OF-100",
+    *,
+    cost="4.00",
+    price="9.50",
+    on_hand=10,
+    taxable=True,
+    description=None,
+    bin_location="",
 ):
     part = Part.objects.create(
         sku=sku,
+        bin_location=bin_location,
         description=description or f"Part {sku}",
         unit_cost=Decimal(cost),
         taxable=taxable,
