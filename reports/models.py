@@ -1,3 +1,6 @@
+import datetime
+
+from django.conf import settings
 from django.db import models
 
 
@@ -18,3 +21,79 @@ class Report(models.Model):
 
     def __str__(self):
         return "Reports"
+
+
+# --- summaries ---------------------------------------------------------------------------------
+# The shop's sums per day, so that a report over years reads a row a day instead of every
+# invoice and line behind it. Filled from the raw rows by reports.summaries.refresh (set-based
+# grouped queries), read by reports.figures.shop for whole days up to SummaryState.through;
+# later days (today at least) are counted live from the raw rows. Never edited by hand.
+
+EXACT = {"max_digits": 20, "decimal_places": 6, "default": 0}
+
+
+class ShopDay(models.Model):
+    """One day's sums (the shop's local date). Definitions: docs/reports.md."""
+
+    day = models.DateField(primary_key=True)
+    # Invoices issued that day: how many, labor, parts and discount.
+    cars = models.PositiveIntegerField(default=0)
+    labor_total = models.DecimalField(**EXACT)
+    parts_total = models.DecimalField(**EXACT)
+    discount_total = models.DecimalField(**EXACT)
+    # Credit notes issued that day.
+    credits = models.DecimalField(**EXACT)
+    # Counted lines of the orders invoiced that day.
+    sublet_sales = models.DecimalField(**EXACT)
+    sublet_cost = models.DecimalField(**EXACT)
+    parts_cost = models.DecimalField(**EXACT)
+    hours_sold = models.DecimalField(**EXACT)
+    labor_net = models.DecimalField(**EXACT)
+    # Time clocked (and clocked off) on the orders invoiced that day.
+    worked = models.DurationField(default=datetime.timedelta)
+    # Jobs of customers' orders approved or declined that day, and their value.
+    approved_jobs = models.PositiveIntegerField(default=0)
+    approved_value = models.DecimalField(**EXACT)
+    declined_jobs = models.PositiveIntegerField(default=0)
+    declined_value = models.DecimalField(**EXACT)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Shop on {self.day}"
+
+
+class TechnicianDay(models.Model):
+    """One technician's day: labor hours sold on the orders finished that day, time clocked
+    on jobs started that day (and clocked off)."""
+
+    day = models.DateField()
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    hours_sold = models.DecimalField(**EXACT)
+    worked = models.DurationField(default=datetime.timedelta)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["day", "technician"], name="techday_day_tech_uniq")
+        ]
+
+    def __str__(self):
+        return f"Technician {self.technician_id} on {self.day}"
+
+
+class SummaryState(models.Model):
+    """One row: the summaries hold every day up to `through` (included), as refreshed at
+    `refreshed_at`. None: no summary yet, every figure is counted from the raw rows."""
+
+    through = models.DateField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Summaries through {self.through}"

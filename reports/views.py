@@ -2,6 +2,7 @@
 its period, comparison, chart, table and CSV download. Every page is drawn from the registry
 (reports/registry.py); a figure function is called once per period shown."""
 
+import contextlib
 import csv
 import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.utils import timezone
 from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
+from reports.summaries import prefetched
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
 NUMERIC = ("int", "decimal", "money", "percent", "hours", "days")
@@ -124,12 +126,18 @@ def index(request):
     )
 
 
+def _summaries(found, first, last):
+    """One fetch of the daily summaries for the figures a page draws (see reports.summaries)."""
+    return prefetched(first, last) if found.summaries else contextlib.nullcontext()
+
+
 @staff_member_required
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    figure = found.figure(period)
-    before = found.figure(period.previous()) if found.compare else None
+    with _summaries(found, period.previous().start if found.compare else period.start, period.end):
+        figure = found.figure(period)
+        before = found.figure(period.previous()) if found.compare else None
     columns = list(found.columns)
     rows = [
         {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}
@@ -206,9 +214,16 @@ def _csv_value(value):
 
 def dashboard_figures(user, today=None):
     """The manager's key figures: today's and the month's, each with the period before."""
-    from reports.figures import shop
 
     today = today or timezone.localdate()
+    month = preset_period("month", today)
+    with prefetched(month.previous().start, today):
+        return _dashboard_figures(user, today)
+
+
+def _dashboard_figures(user, today):
+    from reports.figures import shop
+
     panels = []
     for preset, label in (("today", "Today"), ("month", "This month")):
         period = preset_period(preset, today)

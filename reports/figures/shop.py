@@ -18,7 +18,6 @@ from decimal import Decimal
 
 from django.db.models import (
     Count,
-    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -35,7 +34,6 @@ from accounts.models import ShopSettings
 from core.money import ZERO, money
 from inventory.models import Part, StockMovement
 from repairs.choices import OPEN_STATUSES, Authorization, RepairOrderStatus
-from repairs.costs import counted_lines
 from repairs.models import (
     CreditNote,
     Invoice,
@@ -44,7 +42,6 @@ from repairs.models import (
     PartLine,
     Payment,
     RepairOrder,
-    TimeEntry,
 )
 from reports.figures.common import (
     MONEY,
@@ -52,6 +49,7 @@ from reports.figures.common import (
     between,
     bucket_end,
     buckets,
+    daily,
     hours,
     percent,
     ratio,
@@ -59,8 +57,8 @@ from reports.figures.common import (
 )
 from reports.periods import Period
 from reports.registry import Column, Figure, report
+from reports.summaries import freshness, shop_days
 
-SUBLET_CATEGORY = "Sublet"
 SHOP = "reports.view_shop_reports"
 # Hours a technician is available on a weekday (attendance is not recorded).
 HOURS_PER_WEEKDAY = Decimal(8)
@@ -89,35 +87,8 @@ def weekdays(period):
     return full_weeks * 5 + extra
 
 
-def invoices_in(period):
-    return Invoice.objects.filter(issued_at__gte=period.start_at, issued_at__lt=period.end_at)
-
-
-def finished_orders(period):
-    """Orders whose work was finished in the period: invoiced in it, or internal and closed at
-    cost in it."""
-    return RepairOrder.objects.filter(
-        Q(invoice__issued_at__gte=period.start_at, invoice__issued_at__lt=period.end_at)
-        | Q(
-            status=RepairOrderStatus.CLOSED,
-            status_changed_at__gte=period.start_at,
-            status_changed_at__lt=period.end_at,
-        )
-    )
-
-
-def net_of_discount(amount):
-    return (
-        amount
-        * (Value(Decimal(100)) - F("job__repair_order__discount_percent"))
-        / Value(Decimal(100))
-    )
-
-
 LABOR_AMOUNT = Round(F("hours_sold") * F("rate"), 2)
 PART_AMOUNT = F("quantity") * F("price")
-PART_COST = F("quantity") * F("unit_cost")
-SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
 
 
 # --- car count and average repair order ------------------------------------------------------
@@ -146,36 +117,22 @@ SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
     "discount (no fees, no taxes), less the credit notes issued. Average repair "
     "order: net sales ÷ cars.",
     order=10,
+    summaries=True,
 )
 def car_count(period):
-    """Queries: invoices of the period grouped by day (or month): count and labor + parts -
-    discount; credit notes of the period grouped the same way: their amounts."""
-    when = truncate("issued_at", period)
-    invoiced = {
-        row["day"]: row
-        for row in invoices_in(period)
-        .order_by()
-        .annotate(day=when)
-        .values("day")
-        .annotate(
-            cars=Count("id"),
-            sales=Sum(
-                F("labor_total") + F("parts_total") - F("discount_total"), output_field=MONEY
-            ),
-        )
-    }
-    credited = dict(
-        CreditNote.objects.filter(issued_at__gte=period.start_at, issued_at__lt=period.end_at)
-        .order_by()
-        .annotate(day=when)
-        .values("day")
-        .annotate(total=Sum("amount"))
-        .values_list("day", "total")
-    )
+    """Queries: the daily summaries of the period's summarized days; the invoices and credit
+    notes of the other days (today at least) grouped by day (reports.summaries)."""
+    days, _technicians, current = shop_days(period.start, period.end)
+    grouped = _by_bucket(days, period)
     rows = []
     for day in buckets(period):
-        cars = invoiced.get(day, {}).get("cars", 0)
-        sales = money(invoiced.get(day, {}).get("sales") or ZERO) - money(credited.get(day) or ZERO)
+        sums = grouped.get(day, {})
+        cars = sums.get("cars", 0)
+        sales = money(
+            sums.get("labor_total", ZERO)
+            + sums.get("parts_total", ZERO)
+            - sums.get("discount_total", ZERO)
+        ) - money(sums.get("credits", ZERO))
         end = bucket_end(day, period)
         rows.append(
             {
@@ -192,7 +149,30 @@ def car_count(period):
         rows=rows,
         summary={"cars": cars, "sales": sales, "aro": money(sales / cars) if cars else None},
         url=admin_list("repairs_invoice", **between("issued_at", period)),
+        note=freshness(current, period.end),
     )
+
+
+def _by_bucket(days, period):
+    """The daily sums added up per bucket of the period (its days, or its months)."""
+    grouped = {}
+    monthly = not daily(period)
+    for day, sums in days.items():
+        key = day.replace(day=1) if monthly else day
+        if key in grouped:
+            grouped[key] = {name: grouped[key][name] + value for name, value in sums.items()}
+        else:
+            grouped[key] = dict(sums)
+    return grouped
+
+
+def _total(days):
+    """The daily sums added up over the whole period."""
+    total = {}
+    for sums in days.values():
+        for name, value in sums.items():
+            total[name] = total[name] + value if name in total else value
+    return total
 
 
 def _days(start, end):
@@ -229,45 +209,28 @@ def _days(start, end):
     "technician cost per hour (shop settings). Effective labor rate: labor after "
     "discount ÷ hours sold.",
     order=20,
+    summaries=True,
 )
 def sales_gross(period):
-    """Queries: the shop settings; invoices of the period (sums of labor, parts, discount);
-    their counted part lines (sums of price and cost, sublet apart); their counted labor lines
-    (hours sold, labor after discount); their time entries (clocked duration); credit notes of
-    the period (sum)."""
+    """Queries: the shop settings; the daily summaries of the period's summarized days; for the
+    other days (today at least), the invoices, their counted lines and clocked time, and the
+    credit notes, grouped by day (reports.summaries)."""
     rate = ShopSettings.current().technician_cost_rate
-    invoices = invoices_in(period)
-    totals = invoices.aggregate(
-        labor=Sum("labor_total"), parts=Sum("parts_total"), discount=Sum("discount_total")
-    )
-    on_invoices = {"job__repair_order__invoice__in": invoices}
-    parts = (
-        counted_lines("parts")
-        .filter(**on_invoices)
-        .aggregate(
-            sublet_sales=Sum(PART_AMOUNT, filter=SUBLET, output_field=MONEY),
-            sublet_cost=Sum(PART_COST, filter=SUBLET, output_field=MONEY),
-            parts_cost=Sum(PART_COST, filter=~SUBLET, output_field=MONEY),
-        )
-    )
-    labor = (
-        counted_lines("labor")
-        .filter(**on_invoices)
-        .aggregate(
-            hours=Sum("hours_sold"), net=Sum(net_of_discount(LABOR_AMOUNT), output_field=MONEY)
-        )
-    )
-    worked = TimeEntry.objects.filter(
-        job__repair_order__invoice__in=invoices, ended__isnull=False
-    ).aggregate(
-        time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
-    )
-    credits = (
-        CreditNote.objects.filter(
-            issued_at__gte=period.start_at, issued_at__lt=period.end_at
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
+    days, _technicians, current = shop_days(period.start, period.end)
+    sums = _total(days)
+
+    def get(name):
+        return sums.get(name) or ZERO
+
+    totals = {
+        "labor": get("labor_total"),
+        "parts": get("parts_total"),
+        "discount": get("discount_total"),
+    }
+    parts = {name: get(name) for name in ("sublet_sales", "sublet_cost", "parts_cost")}
+    labor = {"hours": get("hours_sold"), "net": get("labor_net")}
+    worked = {"time": sums.get("worked")}
+    credits = get("credits")
 
     sublet_sales = money(parts["sublet_sales"] or ZERO)
     hours_worked = hours(worked["time"])
@@ -309,7 +272,7 @@ def sales_gross(period):
             "url": invoice_list,
         }
     )
-    hours_sold = labor["hours"] or Decimal("0.00")
+    hours_sold = (labor["hours"] or Decimal(0)).quantize(Decimal("0.01"))
     return Figure(
         rows=rows,
         summary={
@@ -320,6 +283,7 @@ def sales_gross(period):
             "hours_sold": hours_sold,
         },
         url=invoice_list,
+        note=freshness(current, period.end),
     )
 
 
@@ -352,46 +316,27 @@ def sales_gross(period):
     "started in the period. Efficiency: hours sold ÷ hours worked. Productivity: "
     "hours worked ÷ hours available (8 h per weekday; attendance is not recorded).",
     order=30,
+    summaries=True,
 )
 def technicians(period):
-    """Queries: counted labor lines of the orders finished in the period, grouped by technician
-    (hours sold); time entries started in the period and clocked off, grouped by technician
-    (hours worked)."""
-    sold = (
-        counted_lines("labor")
-        .filter(job__repair_order__in=finished_orders(period), technician__isnull=False)
-        .order_by()
-        .values("technician")
-        .annotate(total=Sum("hours_sold"))
-    )
-    worked = (
-        TimeEntry.objects.filter(
-            started__gte=period.start_at, started__lt=period.end_at, ended__isnull=False
-        )
-        .order_by()
-        .values(
-            "technician", "technician__username", "technician__first_name", "technician__last_name"
-        )
-        .annotate(
-            time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
-        )
-    )
-    names = {}
-    sold_by = {row["technician"]: row["total"] for row in sold}
-    worked_by = {}
-    for row in worked:
-        worked_by[row["technician"]] = hours(row["time"])
-        names[row["technician"]] = _name(row)
-    missing = set(sold_by) - set(names)
-    if missing:
-        from django.contrib.auth import get_user_model
+    """Queries: the technicians' daily summaries of the period's summarized days; for the other
+    days (today at least), counted labor lines of the orders finished then and time entries
+    started then, grouped by day and technician (reports.summaries); the technicians' names."""
+    from django.contrib.auth import get_user_model
 
-        for row in (
-            get_user_model()
-            .objects.filter(pk__in=missing)
-            .values("pk", "username", "first_name", "last_name")
-        ):
-            names[row["pk"]] = _name({f"technician__{k}": v for k, v in row.items()})
+    _days_sums, per_technician, current = shop_days(period.start, period.end)
+    sold_by, worked_by = {}, {}
+    for (_day, pk), sums in per_technician.items():
+        sold_by[pk] = sold_by.get(pk, Decimal(0)) + (sums["hours_sold"] or 0)
+        worked_by[pk] = worked_by.get(pk, datetime.timedelta(0)) + sums["worked"]
+    worked_by = {pk: hours(time) for pk, time in worked_by.items() if time}
+    sold_by = {pk: value.quantize(Decimal("0.01")) for pk, value in sold_by.items() if value}
+    names = {
+        row["pk"]: _name({f"technician__{k}": v for k, v in row.items()})
+        for row in get_user_model()
+        .objects.filter(pk__in=set(sold_by) | set(worked_by))
+        .values("pk", "username", "first_name", "last_name")
+    }
     available = HOURS_PER_WEEKDAY * weekdays(period)
     rows = []
     for pk in sorted(names, key=lambda pk: names[pk].lower()):
@@ -420,6 +365,7 @@ def technicians(period):
             "efficiency": percent(total_sold, total_worked),
         },
         url=admin_list("repairs_timeentry", **between("started", period)),
+        note=freshness(current, period.end),
     )
 
 
@@ -464,34 +410,21 @@ def decided_jobs(period):
     "and their value (labor + parts at the quoted prices, before discount). "
     "Approval rate: approved ÷ decided.",
     order=40,
+    summaries=True,
 )
 def approvals(period):
-    """Queries: decided jobs grouped by decision (count); their labor lines grouped by decision
-    (amount); their part lines grouped by decision (amount)."""
-    jobs = decided_jobs(period)
-    counts = dict(
-        jobs.order_by()
-        .values("authorization")
-        .annotate(n=Count("id"))
-        .values_list("authorization", "n")
-    )
-    labor = dict(
-        LaborLine.objects.filter(job__in=jobs)
-        .order_by()
-        .values("job__authorization")
-        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
-        .values_list("job__authorization", "t")
-    )
-    parts = dict(
-        PartLine.objects.filter(job__in=jobs)
-        .order_by()
-        .values("job__authorization")
-        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
-        .values_list("job__authorization", "t")
-    )
+    """Queries: the daily summaries of the period's summarized days; for the other days (today
+    at least), the decided jobs and their lines grouped by day and decision
+    (reports.summaries)."""
+    days, _technicians, current = shop_days(period.start, period.end)
+    sums = _total(days)
+    counts = {
+        Authorization.APPROVED: sums.get("approved_jobs", 0),
+        Authorization.DECLINED: sums.get("declined_jobs", 0),
+    }
     values = {
-        key: money(labor.get(key) or ZERO) + money(parts.get(key) or ZERO)
-        for key in (Authorization.APPROVED, Authorization.DECLINED)
+        Authorization.APPROVED: money(sums.get("approved_value") or ZERO),
+        Authorization.DECLINED: money(sums.get("declined_value") or ZERO),
     }
     whole = sum(values.values(), ZERO)
     rows = [
@@ -518,6 +451,7 @@ def approvals(period):
             "declined": values[Authorization.DECLINED],
         },
         url=admin_list("repairs_job", **between("authorized_at", period)),
+        note=freshness(current, period.end),
     )
 
 
