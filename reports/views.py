@@ -20,6 +20,7 @@ from reports.registry import AREAS, REPORTS, visible_reports
 from reports.summaries import prefetched
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
+LOT_PERMISSION = "reports.view_lot_reports"
 NUMERIC = ("int", "decimal", "money", "percent", "hours", "days")
 
 
@@ -221,6 +222,68 @@ def dashboard_figures(user, today=None):
         return _dashboard_figures(user, today)
 
 
+def _panel(label, period, before, figures):
+    """A row of dashboard cards: (name, kind, now, before, report slug) for each figure."""
+    return {
+        "label": label,
+        "period": period,
+        "previous": before,
+        "figures": [
+            {
+                "label": name,
+                "kind": kind,
+                "current": now,
+                "previous": then,
+                "change": change(now, then),
+                "slug": slug,
+                "query": period.querystring(),
+            }
+            for name, kind, now, then, slug in figures
+        ],
+    }
+
+
+def _lot_panel(today):
+    """The lot this month: units sold and gross against the same days of last month; the units
+    on the lot, the capital they tie up and those past the aging target, now against the last
+    day of that period."""
+    from reports.figures import lot
+
+    period = preset_period("month", today)
+    before = period.previous()
+    sold, sold_before = lot.units_sold(period).summary, lot.units_sold(before).summary
+    gross, gross_before = lot.gross_by_month(period).summary, lot.gross_by_month(before).summary
+    stock, stock_before = (
+        lot.inventory_aging(period).summary,
+        lot.inventory_aging(before).summary,
+    )
+    return _panel(
+        "The lot this month",
+        period,
+        before,
+        [
+            ("Units sold", "int", sold["units"], sold_before["units"], "lot-units-sold"),
+            ("Total gross", "money", gross["total"], gross_before["total"], "lot-gross"),
+            (
+                "Gross per deal",
+                "money",
+                gross["total_per_deal"],
+                gross_before["total_per_deal"],
+                "lot-gross",
+            ),
+            ("Units on the lot", "int", stock["units"], stock_before["units"], "lot-aging"),
+            ("Capital tied up", "money", stock["capital"], stock_before["capital"], "lot-aging"),
+            (
+                "Past the aging target",
+                "int",
+                stock["past_target"],
+                stock_before["past_target"],
+                "lot-aging",
+            ),
+        ],
+    )
+
+
 def _dashboard_figures(user, today):
     from reports.figures import shop
 
@@ -262,25 +325,9 @@ def _dashboard_figures(user, today):
                 "sales-gross",
             ),
         ]
-        panels.append(
-            {
-                "label": label,
-                "period": period,
-                "previous": before,
-                "figures": [
-                    {
-                        "label": name,
-                        "kind": kind,
-                        "current": now,
-                        "previous": then,
-                        "change": change(now, then),
-                        "slug": slug,
-                        "query": period.querystring(),
-                    }
-                    for name, kind, now, then, slug in figures
-                ],
-            }
-        )
+        panels.append(_panel(label, period, before, figures))
+    if user.has_perm(LOT_PERMISSION):
+        panels.append(_lot_panel(today))
     month = preset_period("month", today)
     chart = chart_data(REPORTS["car-count"], month_cars, title="Cars this month, per day")
     wip = shop.work_in_progress(month).summary
