@@ -97,3 +97,49 @@ class SummaryState(models.Model):
 
     def __str__(self):
         return f"Summaries through {self.through}"
+
+
+class OpenInvoice(models.Model):
+    """An invoice that left something to pay at the end of SummaryState.through: what had been
+    paid and credited on it by then (`settled`). The receivables as of a later day add what
+    came in since; as of an earlier day, what came in between."""
+
+    invoice = models.OneToOneField(
+        "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    settled = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Invoice {self.invoice_id} open"
+
+
+class DeclinedJob(models.Model):
+    """A job of a customer's order declined by the customer, with its value (labor + parts at
+    the quoted prices) and whether its vehicle had an order opened after the decline by the
+    end of SummaryState.through (`returned`)."""
+
+    job = models.OneToOneField(
+        "repairs.Job", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    authorized_at = models.DateTimeField()
+    vehicle_id = models.BigIntegerField()
+    value = models.DecimalField(**EXACT)
+    returned = models.BooleanField()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["authorized_at"],
+                condition=models.Q(returned=False),
+                name="declinedjob_due_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"Declined job {self.job_id}"

@@ -14,9 +14,21 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.functions import Round, TruncDate
+from django.db import connection, transaction
+from django.db.models import (
+    Count,
+    DecimalField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Round, TruncDate
 from django.utils import timezone
 
 from repairs.choices import Authorization, RepairOrderStatus
@@ -27,12 +39,14 @@ from repairs.models import (
     Job,
     LaborLine,
     PartLine,
+    Payment,
     RepairOrder,
     TimeEntry,
 )
-from reports.models import ShopDay, SummaryState, TechnicianDay
+from reports.models import DeclinedJob, OpenInvoice, ShopDay, SummaryState, TechnicianDay
 
 EXACT = ShopDay._meta.get_field("labor_total")
+MONEY = DecimalField(max_digits=14, decimal_places=2)
 SUBLET_CATEGORY = "Sublet"
 SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
 LABOR_AMOUNT = Round(F("hours_sold") * F("rate"), 2)
@@ -297,7 +311,130 @@ def refresh(first=None, last=None):
             current.through = max(last, current.through or last)
         current.refreshed_at = timezone.now()
         current.save()
+        if current.through is not None:
+            _store_facts(horizon(current))
     return len(days)
+
+
+def horizon(current):
+    """The first instant after the summarized days (None: nothing summarized)."""
+    if current.through is None:
+        return None
+    return midnight(current.through + datetime.timedelta(days=1))
+
+
+def _insert(model, fields, queryset):
+    """INSERT INTO model's table (fields) SELECT the queryset's values, one statement."""
+    sql, params = queryset.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(model._meta.get_field(name).column) for name in fields
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
+
+
+def settled_before(moment, outer="pk"):
+    """What was paid and credited on the invoice (OuterRef `outer`) before `moment`."""
+    return sum(
+        (
+            Coalesce(
+                Subquery(
+                    model.objects.filter(invoice=OuterRef(outer), **{f"{field}__lt": moment})
+                    .order_by()
+                    .values("invoice")
+                    .annotate(t=Sum("amount"))
+                    .values("t"),
+                    output_field=MONEY,
+                ),
+                Value(Decimal(0)),
+                output_field=MONEY,
+            )
+            for model, field in ((Payment, "received_at"), (CreditNote, "issued_at"))
+        ),
+        Value(Decimal(0), output_field=MONEY),
+    )
+
+
+def maybe_owing(moment):
+    """Ids of the invoices that may have owed something at `moment`: those of orders not paid
+    yet, and those paid or credited since (a UNION: an OR made PostgreSQL work out the balance
+    of every invoice ever issued)."""
+    return (
+        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED)
+        .order_by()
+        .values("pk")
+        .union(
+            Payment.objects.filter(received_at__gte=moment).order_by().values("invoice"),
+            CreditNote.objects.filter(issued_at__gte=moment).order_by().values("invoice"),
+            all=True,
+        )
+    )
+
+
+def _store_facts(moment):
+    """The invoices open at `moment` and the customers' declined jobs, as of `moment`."""
+    OpenInvoice.objects.all().delete()
+    _insert(
+        OpenInvoice,
+        ("invoice", "issued_at", "total", "settled"),
+        Invoice.objects.filter(pk__in=maybe_owing(moment), issued_at__lt=moment)
+        .annotate(paid_then=settled_before(moment))
+        .filter(total__gt=F("paid_then"))
+        .order_by()
+        .values("pk", "issued_at", "total", "paid_then"),
+    )
+    DeclinedJob.objects.all().delete()
+    _insert(
+        DeclinedJob,
+        ("job", "authorized_at", "vehicle_id", "value", "returned"),
+        declined_jobs()
+        .filter(authorized_at__lt=moment)
+        .annotate(
+            vehicle=F("repair_order__vehicle_id"),
+            value=job_value(),
+            returned=Exists(
+                RepairOrder.objects.filter(
+                    vehicle=OuterRef("repair_order__vehicle"),
+                    opened_at__gt=OuterRef("authorized_at"),
+                    opened_at__lt=moment,
+                )
+            ),
+        )
+        .order_by()
+        .values("pk", "authorized_at", "vehicle", "value", "returned"),
+    )
+
+
+def declined_jobs():
+    """Jobs of customers' orders the customer declined."""
+    return Job.objects.filter(
+        authorization=Authorization.DECLINED,
+        repair_order__internal=False,
+        authorized_at__isnull=False,
+    )
+
+
+def job_value():
+    """A job's value: its labor and part lines at the quoted prices (before discount)."""
+    return sum(
+        (
+            Coalesce(
+                Subquery(
+                    model.objects.filter(job=OuterRef("pk"))
+                    .order_by()
+                    .values("job")
+                    .annotate(t=Sum(amount, output_field=EXACT))
+                    .values("t"),
+                    output_field=EXACT,
+                ),
+                Value(Decimal(0)),
+                output_field=EXACT,
+            )
+            for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE))
+        ),
+        Value(Decimal(0), output_field=EXACT),
+    )
 
 
 def _earliest():

@@ -1,6 +1,6 @@
 """The report pages in a real browser (Debian's Chromium): the manager lands on the dashboard
-(the shop's and the lot's key figures) and opens reports, each chart is drawn from Carshop's own files under its Content-Security-
-Policy; a service advisor sees only the work in progress."""
+(the shop's and the lot's key figures) and opens reports, each chart is drawn from Carshop's own
+files under its Content-Security-Policy; a service advisor sees only the work in progress."""
 
 import pytest
 

@@ -23,11 +23,9 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from accounts.models import ShopSettings
@@ -55,9 +53,19 @@ from reports.figures.common import (
     ratio,
     truncate,
 )
+from reports.models import DeclinedJob, OpenInvoice
 from reports.periods import Period
 from reports.registry import Column, Figure, report
-from reports.summaries import freshness, shop_days
+from reports.summaries import (
+    declined_jobs,
+    freshness,
+    horizon,
+    job_value,
+    maybe_owing,
+    settled_before,
+    shop_days,
+)
+from reports.summaries import state as summary_state
 
 SHOP = "reports.view_shop_reports"
 # Hours a technician is available on a weekday (attendance is not recorded).
@@ -481,58 +489,60 @@ FOLLOW_UP_ROWS = 50
     order=50,
 )
 def declined_work(period):
-    """Queries: declined jobs of the period whose vehicle has no later order (NOT EXISTS): their
-    count; the sums of their labor lines and of their part lines; the first rows by value (labor
-    and part subqueries per job)."""
-    returned = RepairOrder.objects.filter(
-        vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
-    )
-    labor = (
-        LaborLine.objects.filter(job=OuterRef("pk"))
-        .order_by()
-        .values("job")
-        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
-        .values("t")
-    )
-    parts = (
-        PartLine.objects.filter(job=OuterRef("pk"))
-        .order_by()
-        .values("job")
-        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
-        .values("t")
-    )
-    due = (
-        decided_jobs(period).filter(authorization=Authorization.DECLINED).filter(~Exists(returned))
-    )
-    jobs = due.annotate(
-        value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO), output_field=MONEY)
-        + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO), output_field=MONEY)
-    )
-    value = sum(
-        (
-            money(
-                model.objects.filter(job__in=due).aggregate(t=Sum(amount, output_field=MONEY))["t"]
-                or ZERO
-            )
-            for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
-        ),
-        ZERO,
-    )
-    total = {"n": due.count(), "value": value}
-    top = jobs.order_by("-value", "-authorized_at").values(
-        "pk",
-        "title",
-        "authorized_at",
-        "value",
-        "repair_order__number",
-        "repair_order__customer__first_name",
-        "repair_order__customer__last_name",
-        "repair_order__customer__company_name",
-        "repair_order__vehicle__model_year",
-        "repair_order__vehicle__make",
-        "repair_order__vehicle__model",
-        "repair_order__vehicle__vin",
+    """Queries (with the summaries): the summary state; the declined jobs of the summarized
+    days (DeclinedJob) whose vehicle had no later order by then nor since, and not decided again
+    since: count and Σ value, the first rows by value; the same from the jobs declined after the
+    summarized days (NOT EXISTS a later order; labor and part subqueries per job); the first
+    rows' order, customer and vehicle. Without summaries: the second over the whole period."""
+    current = summary_state()
+    since = horizon(current)
+    start, end = period.start_at, period.end_at
+    found = []  # (count, value, [(value, decided at, job id)])
+    if since is not None and start < since:
+        stored = DeclinedJob.objects.filter(
+            authorized_at__gte=start, authorized_at__lt=min(end, since), returned=False
+        ).exclude(
+            # Back since the summaries' end, or decided again since.
+            Q(vehicle_id__in=RepairOrder.objects.filter(opened_at__gte=since).values("vehicle"))
+            | Q(job__in=Job.objects.filter(authorized_at__gte=since).values("pk"))
+        )
+        found.append(_due(stored, "job_id"))
+    if since is None or end > since:
+        live_start = start if since is None else max(start, since)
+        returned = RepairOrder.objects.filter(
+            vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
+        )
+        live = (
+            declined_jobs()
+            .filter(authorized_at__gte=live_start, authorized_at__lt=end)
+            .filter(~Exists(returned))
+            .annotate(value=job_value())
+        )
+        found.append(_due(live, "pk"))
+    total = {
+        "n": sum(n for n, _value, _top in found),
+        "value": sum((value for _n, value, _top in found), ZERO),
+    }
+    first = sorted(
+        (row for _n, _value, top in found for row in top), key=lambda r: (-r[0], -r[1].timestamp())
     )[:FOLLOW_UP_ROWS]
+    shown = {
+        row["pk"]: row
+        for row in Job.objects.filter(pk__in=[pk for _v, _at, pk in first]).values(
+            "pk",
+            "title",
+            "authorized_at",
+            "repair_order__number",
+            "repair_order__customer__first_name",
+            "repair_order__customer__last_name",
+            "repair_order__customer__company_name",
+            "repair_order__vehicle__model_year",
+            "repair_order__vehicle__make",
+            "repair_order__vehicle__model",
+            "repair_order__vehicle__vin",
+        )
+    }
+    top = [{**shown[pk], "value": value} for value, _at, pk in first if pk in shown]
     rows = [
         {
             "order": row["repair_order__number"],
@@ -561,12 +571,33 @@ def declined_work(period):
     return Figure(
         rows=rows,
         summary={"jobs": total["n"], "value": money(total["value"] or ZERO)},
+        note=freshness(current, period.end),
         url=admin_list(
             "repairs_job",
             authorization__exact=Authorization.DECLINED,
             **between("authorized_at", period),
         ),
     )
+
+
+def _due(jobs, key):
+    """(count, Σ value, the first rows by value as (value, decided at, job id)) of due jobs."""
+    if key == "pk":  # jobs from the records: the sums of their lines
+        n = jobs.count()
+        ids = jobs.values("pk")
+        value = sum(
+            (
+                model.objects.filter(job__in=ids).aggregate(t=Sum(amount, output_field=MONEY))["t"]
+                or ZERO
+                for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
+            ),
+            ZERO,
+        )
+    else:
+        totals = jobs.aggregate(n=Count("pk"), value=Sum("value"))
+        n, value = totals["n"], totals["value"] or ZERO
+    top = jobs.order_by("-value", "-authorized_at").values_list("value", "authorized_at", key)
+    return n, money(value), list(top[:FOLLOW_UP_ROWS])
 
 
 # --- comebacks --------------------------------------------------------------------------------
@@ -721,50 +752,37 @@ def work_in_progress(period):
     order=80,
 )
 def receivables(period):
-    """Query: invoices issued by the period's end that may owe something then (order not paid
-    yet, or a payment or credit note after the end), with their balance at the end (payment and
-    credit note subqueries), summed per age with conditional sums."""
+    """Queries (with the summaries): the summary state; the invoices open at the end of the
+    summarized days (OpenInvoice) with no payment or credit note between then and the period's
+    end, their balance then summed per age; the other invoices that may owe something at the
+    end (paid or credited in between, or issued since), with their balance at the end (payment
+    and credit note subqueries), summed per age. Without summaries: the second query over every
+    invoice not paid yet or paid or credited after the end."""
     as_of = period.end
     end = period.end_at
-
-    def paid(model, field):
-        return Coalesce(
-            Subquery(
-                model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": end})
+    current = summary_state()
+    since = horizon(current)
+    if since is None:
+        parts = [(Invoice.objects.filter(pk__in=maybe_owing(end)), "issued_at", None)]
+    else:
+        # What came in between the summaries' end and the period's end (either way round).
+        low, high = min(since, end), max(since, end)
+        moved = (
+            Payment.objects.filter(received_at__gte=low, received_at__lt=high)
+            .order_by()
+            .values("invoice")
+            .union(
+                CreditNote.objects.filter(issued_at__gte=low, issued_at__lt=high)
                 .order_by()
-                .values("invoice")
-                .annotate(t=Sum("amount"))
-                .values("t"),
-                output_field=MONEY,
-            ),
-            Value(ZERO),
-            output_field=MONEY,
-        )
-
-    # Only invoices that may owe something on that day: unpaid now, or paid or credited since
-    # (an order is "paid" when nothing is left; what came in after the day was owed on it).
-    # (One set of ids, a UNION: an OR of the three made PostgreSQL work out the balance of
-    # every invoice ever issued before it looked at the order's status.)
-    maybe_owing = (
-        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED)
-        .order_by()
-        .values("pk")
-        .union(
-            Payment.objects.filter(received_at__gte=end).order_by().values("invoice"),
-            CreditNote.objects.filter(issued_at__gte=end).order_by().values("invoice"),
-            all=True,
-        )
-    )
-    invoices = (
-        Invoice.objects.filter(pk__in=maybe_owing, issued_at__lt=end)
-        .annotate(
-            due=ExpressionWrapper(
-                F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
-                output_field=MONEY,
+                .values("invoice"),
+                all=True,
             )
         )
-        .filter(due__gt=0)
-    )
+        unchanged = OpenInvoice.objects.exclude(invoice__in=moved).annotate(
+            due=ExpressionWrapper(F("total") - F("settled"), output_field=MONEY)
+        )
+        others = Invoice.objects.filter(Q(pk__in=moved) | Q(issued_at__gte=since))
+        parts = [(unchanged, "issued_at", "unchanged"), (others, "issued_at", None)]
 
     def midnight(days_before):
         """The first instant of the day `days_before` days before the period's end."""
@@ -780,9 +798,17 @@ def receivables(period):
 
     aggregates = {}
     for n, (_label, low, high) in enumerate(AR_AGES):
-        aggregates[f"n{n}"] = Count("id", filter=age(low, high))
+        aggregates[f"n{n}"] = Count("pk", filter=age(low, high))
         aggregates[f"b{n}"] = Sum("due", filter=age(low, high))
-    totals = invoices.aggregate(**aggregates)
+    totals = dict.fromkeys(aggregates, 0)
+    for queryset, _field, kind in parts:
+        if kind is None:
+            queryset = queryset.annotate(
+                due=ExpressionWrapper(F("total") - settled_before(end), output_field=MONEY)
+            )
+        found = queryset.filter(issued_at__lt=end, due__gt=0).aggregate(**aggregates)
+        for key, value in found.items():
+            totals[key] += value or 0
     rows = []
     for n, (label, low, high) in enumerate(AR_AGES):
         filters = {"issued_at__lt": (midnight(low - 1) if low else end).isoformat()}
@@ -801,7 +827,7 @@ def receivables(period):
         rows=rows,
         summary={"balance": balance, "over_60": sum((row["balance"] for row in rows[3:]), ZERO)},
         url=admin_list("repairs_invoice", issued_at__lt=end.isoformat()),
-        note=f"As of {as_of.isoformat()}",
+        note=f"As of {as_of.isoformat()}. " + freshness(current, as_of),
     )
 
 
