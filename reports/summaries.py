@@ -85,7 +85,7 @@ def _empty_day():
     }
 
 
-def count_days(first, last):
+def count_days(first, last, kinds=("shop", "technicians")):
     """{day: {sum: value}} and {(day, technician id): {sum: value}} for the days first..last
     (included), counted from the raw rows; days with nothing are left out."""
     start_at, end_at = midnight(first), midnight(last + datetime.timedelta(days=1))
@@ -97,101 +97,107 @@ def count_days(first, last):
     }
     invoice_day = TruncDate("job__repair_order__invoice__issued_at")
 
-    for row in (
-        Invoice.objects.filter(**issued)
-        .order_by()
-        .values(d=TruncDate("issued_at"))
-        .annotate(
-            s_cars=Count("id"),
-            s_labor_total=Sum("labor_total"),
-            s_parts_total=Sum("parts_total"),
-            s_discount_total=Sum("discount_total"),
-        )
-    ):
-        _add(days, row)
-    for row in (
-        CreditNote.objects.filter(**issued)
-        .order_by()
-        .values(d=TruncDate("issued_at"))
-        .annotate(s_credits=Sum("amount"))
-    ):
-        _add(days, row)
-    for row in (
-        counted_lines("parts")
-        .filter(**on_invoice)
-        .order_by()
-        .values(d=invoice_day)
-        .annotate(
-            s_sublet_sales=Sum(PART_PRICE, filter=SUBLET, output_field=EXACT),
-            s_sublet_cost=Sum(PART_AMOUNT, filter=SUBLET, output_field=EXACT),
-            s_parts_cost=Sum(PART_AMOUNT, filter=~SUBLET, output_field=EXACT),
-        )
-    ):
-        _add(days, row)
-    for row in (
-        counted_lines("labor")
-        .filter(**on_invoice)
-        .order_by()
-        .values(d=invoice_day)
-        .annotate(s_hours_sold=Sum("hours_sold"), s_labor_net=Sum(NET_LABOR, output_field=EXACT))
-    ):
-        _add(days, row)
-    for row in (
-        TimeEntry.objects.filter(**on_invoice, ended__isnull=False)
-        .order_by()
-        .values(d=invoice_day)
-        .annotate(s_worked=Sum(CLOCKED))
-    ):
-        _add(days, row)
-
-    # Decisions of the customers on their orders' jobs, by the day of the decision.
-    decided = {
-        "authorized_at__gte": start_at,
-        "authorized_at__lt": end_at,
-        "repair_order__internal": False,
-        "authorization__in": [Authorization.APPROVED, Authorization.DECLINED],
-    }
-    names = {Authorization.APPROVED: "approved", Authorization.DECLINED: "declined"}
-    for row in (
-        Job.objects.filter(**decided)
-        .order_by()
-        .values("authorization", d=TruncDate("authorized_at"))
-        .annotate(n=Count("id"))
-    ):
-        _add(days, {"d": row["d"], f"s_{names[row['authorization']]}_jobs": row["n"]})
-    on_decided = {f"job__{key}": value for key, value in decided.items()}
-    for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE)):
+    if "shop" in kinds:
         for row in (
-            model.objects.filter(**on_decided)
+            Invoice.objects.filter(**issued)
             .order_by()
-            .values("job__authorization", d=TruncDate("job__authorized_at"))
-            .annotate(t=Sum(amount, output_field=EXACT))
+            .values(d=TruncDate("issued_at"))
+            .annotate(
+                s_cars=Count("id"),
+                s_labor_total=Sum("labor_total"),
+                s_parts_total=Sum("parts_total"),
+                s_discount_total=Sum("discount_total"),
+            )
         ):
-            key = f"s_{names[row['job__authorization']]}_value"
-            _add(days, {"d": row["d"], key: row["t"]})
+            _add(days, row)
+        for row in (
+            CreditNote.objects.filter(**issued)
+            .order_by()
+            .values(d=TruncDate("issued_at"))
+            .annotate(s_credits=Sum("amount"))
+        ):
+            _add(days, row)
+        for row in (
+            counted_lines("parts")
+            .filter(**on_invoice)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(
+                s_sublet_sales=Sum(PART_PRICE, filter=SUBLET, output_field=EXACT),
+                s_sublet_cost=Sum(PART_AMOUNT, filter=SUBLET, output_field=EXACT),
+                s_parts_cost=Sum(PART_AMOUNT, filter=~SUBLET, output_field=EXACT),
+            )
+        ):
+            _add(days, row)
+        for row in (
+            counted_lines("labor")
+            .filter(**on_invoice)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(
+                s_hours_sold=Sum("hours_sold"), s_labor_net=Sum(NET_LABOR, output_field=EXACT)
+            )
+        ):
+            _add(days, row)
+        for row in (
+            TimeEntry.objects.filter(**on_invoice, ended__isnull=False)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(s_worked=Sum(CLOCKED))
+        ):
+            _add(days, row)
+
+        # Decisions of the customers on their orders' jobs, by the day of the decision.
+        decided = {
+            "authorized_at__gte": start_at,
+            "authorized_at__lt": end_at,
+            "repair_order__internal": False,
+            "authorization__in": [Authorization.APPROVED, Authorization.DECLINED],
+        }
+        names = {Authorization.APPROVED: "approved", Authorization.DECLINED: "declined"}
+        for row in (
+            Job.objects.filter(**decided)
+            .order_by()
+            .values("authorization", d=TruncDate("authorized_at"))
+            .annotate(n=Count("id"))
+        ):
+            _add(days, {"d": row["d"], f"s_{names[row['authorization']]}_jobs": row["n"]})
+        on_decided = {f"job__{key}": value for key, value in decided.items()}
+        for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE)):
+            for row in (
+                model.objects.filter(**on_decided)
+                .order_by()
+                .values("job__authorization", d=TruncDate("job__authorized_at"))
+                .annotate(t=Sum(amount, output_field=EXACT))
+            ):
+                key = f"s_{names[row['job__authorization']]}_value"
+                _add(days, {"d": row["d"], key: row["t"]})
 
     technicians = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
-    sold = counted_lines("labor").filter(technician__isnull=False).order_by()
-    finished = (
-        # Customers' orders are finished when invoiced, internal ones when closed at cost.
-        sold.filter(**on_invoice).values("technician", d=invoice_day),
-        sold.filter(
-            job__repair_order__invoice__isnull=True,
-            job__repair_order__status=RepairOrderStatus.CLOSED,
-            job__repair_order__status_changed_at__gte=start_at,
-            job__repair_order__status_changed_at__lt=end_at,
-        ).values("technician", d=TruncDate("job__repair_order__status_changed_at")),
-    )
-    for lines in finished:
-        for row in lines.annotate(t=Sum("hours_sold")):
-            technicians[(row["d"], row["technician"])]["hours_sold"] += row["t"] or 0
-    for row in (
-        TimeEntry.objects.filter(started__gte=start_at, started__lt=end_at, ended__isnull=False)
-        .order_by()
-        .values("technician", d=TruncDate("started"))
-        .annotate(t=Sum(CLOCKED))
-    ):
-        technicians[(row["d"], row["technician"])]["worked"] += row["t"] or datetime.timedelta(0)
+    if "technicians" in kinds:
+        sold = counted_lines("labor").filter(technician__isnull=False).order_by()
+        finished = (
+            # Customers' orders are finished when invoiced, internal ones when closed at cost.
+            sold.filter(**on_invoice).values("technician", d=invoice_day),
+            sold.filter(
+                job__repair_order__invoice__isnull=True,
+                job__repair_order__status=RepairOrderStatus.CLOSED,
+                job__repair_order__status_changed_at__gte=start_at,
+                job__repair_order__status_changed_at__lt=end_at,
+            ).values("technician", d=TruncDate("job__repair_order__status_changed_at")),
+        )
+        for lines in finished:
+            for row in lines.annotate(t=Sum("hours_sold")):
+                technicians[(row["d"], row["technician"])]["hours_sold"] += row["t"] or 0
+        for row in (
+            TimeEntry.objects.filter(started__gte=start_at, started__lt=end_at, ended__isnull=False)
+            .order_by()
+            .values("technician", d=TruncDate("started"))
+            .annotate(t=Sum(CLOCKED))
+        ):
+            technicians[(row["d"], row["technician"])]["worked"] += row["t"] or datetime.timedelta(
+                0
+            )
     return dict(days), dict(technicians)
 
 
@@ -247,19 +253,40 @@ def shop_days(first, last):
 def _fetch(first, last):
     current = state()
     stored, live = split(first, last, current.through)
-    days, technicians = {}, {}
+    days = {}
     if stored:
         for row in ShopDay.objects.filter(day__range=stored).values("day", *SHOP_FIELDS):
             days[row.pop("day")] = row
-        for row in TechnicianDay.objects.filter(day__range=stored).values(
-            "day", "technician", *TECHNICIAN_FIELDS
-        ):
-            technicians[(row["day"], row["technician"])] = {k: row[k] for k in TECHNICIAN_FIELDS}
     if live:
-        counted_days, counted_technicians = count_days(*live)
-        days.update(counted_days)
-        technicians.update(counted_technicians)
-    return days, technicians, current
+        days.update(count_days(*live, kinds=("shop",))[0])
+    return days, {}, current
+
+
+def technician_sums(first, last):
+    """({technician id: {"hours_sold", "worked"}}, state) over first..last: the summarized days
+    summed per technician by the database, the others counted from the records."""
+    current = state()
+    stored, live = split(first, last, current.through)
+    sums = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
+    found = []
+    if stored:
+        found.append(
+            (row["technician"], row)
+            for row in TechnicianDay.objects.filter(day__range=stored)
+            .order_by()
+            .values("technician")
+            .annotate(hours_sold=Sum("hours_sold"), worked=Sum("worked"))
+        )
+    if live:
+        found.append(
+            (technician, row)
+            for (_day, technician), row in count_days(*live, kinds=("technicians",))[1].items()
+        )
+    for rows in found:
+        for technician, row in rows:
+            sums[technician]["hours_sold"] += row["hours_sold"] or 0
+            sums[technician]["worked"] += row["worked"] or datetime.timedelta(0)
+    return dict(sums), current
 
 
 def freshness(current, last):

@@ -64,6 +64,7 @@ from reports.summaries import (
     maybe_owing,
     settled_before,
     shop_days,
+    technician_sums,
 )
 from reports.summaries import state as summary_state
 
@@ -324,7 +325,6 @@ def sales_gross(period):
     "started in the period. Efficiency: hours sold ÷ hours worked. Productivity: "
     "hours worked ÷ hours available (8 h per weekday; attendance is not recorded).",
     order=30,
-    summaries=True,
 )
 def technicians(period):
     """Queries: the technicians' daily summaries of the period's summarized days; for the other
@@ -332,11 +332,9 @@ def technicians(period):
     started then, grouped by day and technician (reports.summaries); the technicians' names."""
     from django.contrib.auth import get_user_model
 
-    _days_sums, per_technician, current = shop_days(period.start, period.end)
-    sold_by, worked_by = {}, {}
-    for (_day, pk), sums in per_technician.items():
-        sold_by[pk] = sold_by.get(pk, Decimal(0)) + (sums["hours_sold"] or 0)
-        worked_by[pk] = worked_by.get(pk, datetime.timedelta(0)) + sums["worked"]
+    per_technician, current = technician_sums(period.start, period.end)
+    sold_by = {pk: sums["hours_sold"] for pk, sums in per_technician.items()}
+    worked_by = {pk: sums["worked"] for pk, sums in per_technician.items()}
     worked_by = {pk: hours(time) for pk, time in worked_by.items() if time}
     sold_by = {pk: value.quantize(Decimal("0.01")) for pk, value in sold_by.items() if value}
     names = {
