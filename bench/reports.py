@@ -144,8 +144,15 @@ SUMMARIES = {}
 def refresh_summaries(log):
     """Bring the daily summaries up to yesterday as the nightly timer does (all days the first
     time), timed: the pages are measured as a shop that runs the timer sees them."""
+    from django.utils import timezone
+
     from reports import summaries
 
+    current = summaries.state()
+    if current.through == timezone.localdate() - datetime.timedelta(days=1):
+        log(f"summaries: already up to {current.through} (refreshed {current.refreshed_at})")
+        SUMMARIES.setdefault("what", f"nothing (already up to {current.through})")
+        return
     first = summaries.scheduled_first()
     started = time.perf_counter()
     days = summaries.refresh(first)
@@ -225,12 +232,19 @@ def section(context):
         if worst >= TARGET_MS:
             missed.append(f"{row['title']} ({worst:,.0f} ms)")
     lines += ["", "- Over the target: " + (", ".join(missed) if missed else "**none**") + "."]
-    if SUMMARIES:
+    if SUMMARIES and "seconds" not in SUMMARIES:
+        lines.append(
+            f"- The daily summaries were already up to yesterday ({SUMMARIES['what']}): car "
+            "count, sales and gross, technicians, approvals, declined work and receivables read "
+            "them and count today from the records."
+        )
+    elif SUMMARIES:
         lines.append(
             f"- Before measuring, `refresh_report_summaries` (as the nightly timer runs it) "
             f"stored {SUMMARIES['what']}: {SUMMARIES['days']:,} days with figures in "
-            f"{SUMMARIES['seconds']:,.1f} s. Car count, sales and gross, technicians and "
-            "approvals read those summaries and count today from the records."
+            f"{SUMMARIES['seconds']:,.1f} s. Car count, sales and gross, technicians, "
+            "approvals, declined work and receivables read those summaries and count today "
+            "from the records."
         )
     for note in context.get("reports_notes", []):
         lines.append(f"- {note}")

@@ -66,8 +66,6 @@ class Report:
     # False: the figure cannot be taken for a past period (work in progress is always now).
     compare: bool = True
     order: int = 100
-    # True: the figure reads the shop's daily summaries (reports.summaries).
-    summaries: bool = False
 
     def figure(self, period):
         return self.function(period)
@@ -94,7 +92,6 @@ def report(
     snapshot=False,
     compare=True,
     order=100,
-    summaries=False,
 ):
     """Register the decorated figure function as the report page /admin/reports/<slug>/."""
     if area not in AREAS:
@@ -124,7 +121,6 @@ def report(
             snapshot=snapshot,
             compare=compare,
             order=order,
-            summaries=summaries,
         )
         return function
 

@@ -62,6 +62,14 @@ NET_LABOR = (
 # corrections): older days stay as they are unless asked (`--since`, `--all`).
 REFRESH_DAYS = 7
 
+# What count_days counts, by kind of record, and the ShopDay sums each kind gives.
+KIND_FIELDS = {
+    "invoices": ("cars", "labor_total", "parts_total", "discount_total", "credits"),
+    "lines": ("sublet_sales", "sublet_cost", "parts_cost", "hours_sold", "labor_net", "worked"),
+    "decisions": ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
+    "technicians": (),
+}
+KINDS = tuple(KIND_FIELDS)
 SHOP_FIELDS = [
     f.name for f in ShopDay._meta.get_fields() if f.concrete and f.name != "day"
 ]  # every sum of a day
@@ -85,7 +93,7 @@ def _empty_day():
     }
 
 
-def count_days(first, last, kinds=("shop", "technicians")):
+def count_days(first, last, kinds=KINDS):
     """{day: {sum: value}} and {(day, technician id): {sum: value}} for the days first..last
     (included), counted from the raw rows; days with nothing are left out."""
     start_at, end_at = midnight(first), midnight(last + datetime.timedelta(days=1))
@@ -97,7 +105,7 @@ def count_days(first, last, kinds=("shop", "technicians")):
     }
     invoice_day = TruncDate("job__repair_order__invoice__issued_at")
 
-    if "shop" in kinds:
+    if "invoices" in kinds:
         for row in (
             Invoice.objects.filter(**issued)
             .order_by()
@@ -117,6 +125,7 @@ def count_days(first, last, kinds=("shop", "technicians")):
             .annotate(s_credits=Sum("amount"))
         ):
             _add(days, row)
+    if "lines" in kinds:
         for row in (
             counted_lines("parts")
             .filter(**on_invoice)
@@ -147,6 +156,7 @@ def count_days(first, last, kinds=("shop", "technicians")):
         ):
             _add(days, row)
 
+    if "decisions" in kinds:
         # Decisions of the customers on their orders' jobs, by the day of the decision.
         decided = {
             "authorized_at__gte": start_at,
@@ -209,7 +219,14 @@ def _add(days, row):
 
 
 def state():
-    return SummaryState.objects.filter(pk=1).first() or SummaryState(pk=1)
+    """The summaries' state (read once within `reading()`)."""
+    memo = _COUNTED.get()
+    if memo is not None and "state" in memo:
+        return memo["state"]
+    found = SummaryState.objects.filter(pk=1).first() or SummaryState(pk=1)
+    if memo is not None:
+        memo["state"] = found
+    return found
 
 
 def split(first, last, through=None):
@@ -222,44 +239,69 @@ def split(first, last, through=None):
     return (first, through), (through + datetime.timedelta(days=1), last)
 
 
-_PREFETCHED: contextvars.ContextVar = contextvars.ContextVar("report_days", default=None)
+_COUNTED: contextvars.ContextVar = contextvars.ContextVar("report_counted", default=None)
 
 
 @contextlib.contextmanager
-def prefetched(first, last):
-    """Within the block, shop_days of any days within first..last reads them from one fetch
-    (a page showing several periods, such as the dashboard, fetches once)."""
-    token = _PREFETCHED.set((first, last, _fetch(first, last)))
+def reading():
+    """Within the block, the days counted from the records are counted once per kind and range
+    (a page showing several figures or periods that all reach today, such as the dashboard)."""
+    token = _COUNTED.set({})
     try:
         yield
     finally:
-        _PREFETCHED.reset(token)
+        _COUNTED.reset(token)
 
 
-def shop_days(first, last):
-    """({day: sums}, {(day, technician id): sums}, state) for first..last: the summaries'
-    rows for the days they hold, the raw rows counted for the others."""
-    held = _PREFETCHED.get()
-    if held and held[0] <= first and last <= held[1]:
-        days, technicians, current = held[2]
-        return (
-            {day: sums for day, sums in days.items() if first <= day <= last},
-            {key: sums for key, sums in technicians.items() if first <= key[0] <= last},
-            current,
-        )
-    return _fetch(first, last)
+def _counted(first, last, kinds):
+    memo = _COUNTED.get()
+    if memo is None:
+        return count_days(first, last, kinds)
+    key = (first, last, tuple(sorted(kinds)))
+    if key not in memo:
+        memo[key] = count_days(first, last, kinds)
+    return memo[key]
 
 
-def _fetch(first, last):
+def _kinds(fields):
+    return tuple(kind for kind, names in KIND_FIELDS.items() if set(names) & set(fields))
+
+
+def shop_days(first, last, fields):
+    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
+    hold, the records counted for the others (only the kinds of records `fields` need)."""
     current = state()
     stored, live = split(first, last, current.through)
     days = {}
     if stored:
-        for row in ShopDay.objects.filter(day__range=stored).values("day", *SHOP_FIELDS):
+        for row in ShopDay.objects.filter(day__range=stored).values("day", *fields):
             days[row.pop("day")] = row
     if live:
-        days.update(count_days(*live, kinds=("shop",))[0])
-    return days, {}, current
+        for day, sums in _counted(*live, _kinds(fields))[0].items():
+            days[day] = {name: sums[name] for name in fields}
+    return days, current
+
+
+def shop_totals(first, last, fields):
+    """({field: sum over first..last}, state): the summarized days summed by the database, the
+    others counted from the records."""
+    current = state()
+    stored, live = split(first, last, current.through)
+    totals = {name: _empty_day()[name] for name in fields}
+    found = []
+    if stored:
+        found.append(
+            ShopDay.objects.filter(day__range=stored).aggregate(
+                **{name: Sum(name) for name in fields}
+            )
+        )
+    if live:
+        found.extend(_counted(*live, _kinds(fields))[0].values())
+    for sums in found:
+        for name in fields:
+            if sums[name] is not None:
+                totals[name] += sums[name]
+    return totals, current
 
 
 def technician_sums(first, last):
@@ -280,7 +322,7 @@ def technician_sums(first, last):
     if live:
         found.append(
             (technician, row)
-            for (_day, technician), row in count_days(*live, kinds=("technicians",))[1].items()
+            for (_day, technician), row in _counted(*live, ("technicians",))[1].items()
         )
     for rows in found:
         for technician, row in rows:

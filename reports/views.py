@@ -2,7 +2,6 @@
 its period, comparison, chart, table and CSV download. Every page is drawn from the registry
 (reports/registry.py); a figure function is called once per period shown."""
 
-import contextlib
 import csv
 import datetime
 from decimal import Decimal
@@ -17,7 +16,7 @@ from django.utils import timezone
 from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
-from reports.summaries import prefetched
+from reports.summaries import reading
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
 LOT_PERMISSION = "reports.view_lot_reports"
@@ -127,16 +126,11 @@ def index(request):
     )
 
 
-def _summaries(found, first, last):
-    """One fetch of the daily summaries for the figures a page draws (see reports.summaries)."""
-    return prefetched(first, last) if found.summaries else contextlib.nullcontext()
-
-
 @staff_member_required
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    with _summaries(found, period.previous().start if found.compare else period.start, period.end):
+    with reading():
         figure = found.figure(period)
         before = found.figure(period.previous()) if found.compare else None
     columns = list(found.columns)
@@ -217,8 +211,7 @@ def dashboard_figures(user, today=None):
     """The manager's key figures: today's and the month's, each with the period before."""
 
     today = today or timezone.localdate()
-    month = preset_period("month", today)
-    with prefetched(month.previous().start, today):
+    with reading():
         return _dashboard_figures(user, today)
 
 

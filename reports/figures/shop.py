@@ -64,6 +64,7 @@ from reports.summaries import (
     maybe_owing,
     settled_before,
     shop_days,
+    shop_totals,
     technician_sums,
 )
 from reports.summaries import state as summary_state
@@ -126,12 +127,15 @@ PART_AMOUNT = F("quantity") * F("price")
     "discount (no fees, no taxes), less the credit notes issued. Average repair "
     "order: net sales ÷ cars.",
     order=10,
-    summaries=True,
 )
 def car_count(period):
     """Queries: the daily summaries of the period's summarized days; the invoices and credit
     notes of the other days (today at least) grouped by day (reports.summaries)."""
-    days, _technicians, current = shop_days(period.start, period.end)
+    days, current = shop_days(
+        period.start,
+        period.end,
+        ("cars", "labor_total", "parts_total", "discount_total", "credits"),
+    )
     grouped = _by_bucket(days, period)
     rows = []
     for day in buckets(period):
@@ -175,15 +179,6 @@ def _by_bucket(days, period):
     return grouped
 
 
-def _total(days):
-    """The daily sums added up over the whole period."""
-    total = {}
-    for sums in days.values():
-        for name, value in sums.items():
-            total[name] = total[name] + value if name in total else value
-    return total
-
-
 def _days(start, end):
     return Period(start, end)
 
@@ -218,15 +213,28 @@ def _days(start, end):
     "technician cost per hour (shop settings). Effective labor rate: labor after "
     "discount ÷ hours sold.",
     order=20,
-    summaries=True,
 )
 def sales_gross(period):
     """Queries: the shop settings; the daily summaries of the period's summarized days; for the
     other days (today at least), the invoices, their counted lines and clocked time, and the
     credit notes, grouped by day (reports.summaries)."""
     rate = ShopSettings.current().technician_cost_rate
-    days, _technicians, current = shop_days(period.start, period.end)
-    sums = _total(days)
+    sums, current = shop_totals(
+        period.start,
+        period.end,
+        (
+            "labor_total",
+            "parts_total",
+            "discount_total",
+            "credits",
+            "sublet_sales",
+            "sublet_cost",
+            "parts_cost",
+            "hours_sold",
+            "labor_net",
+            "worked",
+        ),
+    )
 
     def get(name):
         return sums.get(name) or ZERO
@@ -416,14 +424,16 @@ def decided_jobs(period):
     "and their value (labor + parts at the quoted prices, before discount). "
     "Approval rate: approved ÷ decided.",
     order=40,
-    summaries=True,
 )
 def approvals(period):
     """Queries: the daily summaries of the period's summarized days; for the other days (today
     at least), the decided jobs and their lines grouped by day and decision
     (reports.summaries)."""
-    days, _technicians, current = shop_days(period.start, period.end)
-    sums = _total(days)
+    sums, current = shop_totals(
+        period.start,
+        period.end,
+        ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
+    )
     counts = {
         Authorization.APPROVED: sums.get("approved_jobs", 0),
         Authorization.DECLINED: sums.get("declined_jobs", 0),
