@@ -12,6 +12,7 @@ import datetime
 import os
 import statistics
 import time
+from typing import Any
 
 # (key, label): the ranges each report is measured over.
 RANGES = (("month", "last month"), ("year", "this year"), ("five_years", "five years"))
@@ -138,7 +139,7 @@ def run_reports(args, log, client_for):
     return results
 
 
-SUMMARIES = {}
+SUMMARIES: dict[str, Any] = {}
 
 
 def refresh_summaries(log):

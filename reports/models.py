@@ -29,7 +29,10 @@ class Report(models.Model):
 # grouped queries), read by reports.figures.shop for whole days up to SummaryState.through;
 # later days (today at least) are counted live from the raw rows. Never edited by hand.
 
-EXACT = {"max_digits": 20, "decimal_places": 6, "default": 0}
+
+def exact():
+    """A sum kept exact (the sums of amounts with more decimals than cents)."""
+    return models.DecimalField(max_digits=20, decimal_places=6, default=0)
 
 
 class ShopDay(models.Model):
@@ -38,24 +41,24 @@ class ShopDay(models.Model):
     day = models.DateField(primary_key=True)
     # Invoices issued that day: how many, labor, parts and discount.
     cars = models.PositiveIntegerField(default=0)
-    labor_total = models.DecimalField(**EXACT)
-    parts_total = models.DecimalField(**EXACT)
-    discount_total = models.DecimalField(**EXACT)
+    labor_total = exact()
+    parts_total = exact()
+    discount_total = exact()
     # Credit notes issued that day.
-    credits = models.DecimalField(**EXACT)
+    credits = exact()
     # Counted lines of the orders invoiced that day.
-    sublet_sales = models.DecimalField(**EXACT)
-    sublet_cost = models.DecimalField(**EXACT)
-    parts_cost = models.DecimalField(**EXACT)
-    hours_sold = models.DecimalField(**EXACT)
-    labor_net = models.DecimalField(**EXACT)
+    sublet_sales = exact()
+    sublet_cost = exact()
+    parts_cost = exact()
+    hours_sold = exact()
+    labor_net = exact()
     # Time clocked (and clocked off) on the orders invoiced that day.
     worked = models.DurationField(default=datetime.timedelta)
     # Jobs of customers' orders approved or declined that day, and their value.
     approved_jobs = models.PositiveIntegerField(default=0)
-    approved_value = models.DecimalField(**EXACT)
+    approved_value = exact()
     declined_jobs = models.PositiveIntegerField(default=0)
-    declined_value = models.DecimalField(**EXACT)
+    declined_value = exact()
 
     class Meta:
         default_permissions = ()
@@ -72,7 +75,7 @@ class TechnicianDay(models.Model):
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
-    hours_sold = models.DecimalField(**EXACT)
+    hours_sold = exact()
     worked = models.DurationField(default=datetime.timedelta)
 
     class Meta:
@@ -128,7 +131,7 @@ class DeclinedJob(models.Model):
     )
     authorized_at = models.DateTimeField()
     vehicle_id = models.BigIntegerField()
-    value = models.DecimalField(**EXACT)
+    value = exact()
     returned = models.BooleanField()
 
     class Meta:
