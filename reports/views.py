@@ -215,8 +215,13 @@ def dashboard_figures(user, today=None):
         return _dashboard_figures(user, today)
 
 
+# In place of the figure before: a figure as of now, shown without a comparison.
+SNAPSHOT = object()
+
+
 def _panel(label, period, before, figures):
-    """A row of dashboard cards: (name, kind, now, before, report slug) for each figure."""
+    """A row of dashboard cards: (name, kind, now, before or SNAPSHOT, report slug) for each
+    figure."""
     return {
         "label": label,
         "period": period,
@@ -226,8 +231,9 @@ def _panel(label, period, before, figures):
                 "label": name,
                 "kind": kind,
                 "current": now,
-                "previous": then,
-                "change": change(now, then),
+                "previous": None if then is SNAPSHOT else then,
+                "change": None if then is SNAPSHOT else change(now, then),
+                "compared": then is not SNAPSHOT,
                 "slug": slug,
                 "query": period.querystring(),
             }
@@ -238,18 +244,15 @@ def _panel(label, period, before, figures):
 
 def _lot_panel(today):
     """The lot this month: units sold and gross against the same days of last month; the units
-    on the lot, the capital they tie up and those past the aging target, now against the last
-    day of that period."""
+    on the lot now, the capital they tie up and those past the aging target."""
     from reports.figures import lot
 
     period = preset_period("month", today)
     before = period.previous()
     sold, sold_before = lot.units_sold(period).summary, lot.units_sold(before).summary
     gross, gross_before = lot.gross_by_month(period).summary, lot.gross_by_month(before).summary
-    stock, stock_before = (
-        lot.inventory_aging(period).summary,
-        lot.inventory_aging(before).summary,
-    )
+    # The lot now (a snapshot: taken once; its report compares any two days).
+    stock = lot.inventory_aging(period).summary
     return _panel(
         "The lot this month",
         period,
@@ -264,15 +267,9 @@ def _lot_panel(today):
                 gross_before["total_per_deal"],
                 "lot-gross",
             ),
-            ("Units on the lot", "int", stock["units"], stock_before["units"], "lot-aging"),
-            ("Capital tied up", "money", stock["capital"], stock_before["capital"], "lot-aging"),
-            (
-                "Past the aging target",
-                "int",
-                stock["past_target"],
-                stock_before["past_target"],
-                "lot-aging",
-            ),
+            ("Units on the lot now", "int", stock["units"], SNAPSHOT, "lot-aging"),
+            ("Capital tied up now", "money", stock["capital"], SNAPSHOT, "lot-aging"),
+            ("Past the aging target now", "int", stock["past_target"], SNAPSHOT, "lot-aging"),
         ],
     )
 

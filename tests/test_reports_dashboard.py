@@ -1,6 +1,6 @@
 """The manager's dashboard shows the lot next to the shop: units sold and gross this month
-against the same days of last month, and the units on the lot, the capital they tie up and
-those past the aging target, each the figure of its report, with its trend and its link."""
+against the same days of last month (with the trend), and the units on the lot now, the capital
+they tie up and those past the aging target: each the figure of its report, with its link."""
 
 from decimal import Decimal
 
@@ -31,13 +31,13 @@ def test_the_lot_s_key_figures_are_its_reports_figures(manager, lot_world):  # n
     assert cards["Total gross"]["current"] == D("4700.00")
     assert cards["Gross per deal"]["current"] == lot.gross_by_month(month).summary["total_per_deal"]
     aging = lot.inventory_aging(month).summary
-    assert cards["Units on the lot"]["current"] == aging["units"]
-    assert cards["Capital tied up"]["current"] == aging["capital"]
-    assert cards["Past the aging target"]["current"] == aging["past_target"]
+    assert cards["Units on the lot now"]["current"] == aging["units"]
+    assert cards["Capital tied up now"]["current"] == aging["capital"]
+    assert cards["Past the aging target now"]["current"] == aging["past_target"]
     before = lot.units_sold(month.previous()).summary["units"]
     assert cards["Units sold"]["previous"] == before
     assert cards["Units sold"]["slug"] == "lot-units-sold"
-    assert cards["Capital tied up"]["slug"] == "lot-aging"
+    assert cards["Capital tied up now"]["slug"] == "lot-aging"
 
 
 def test_the_lot_cards_are_on_the_manager_s_dashboard_with_links(login, manager, lot_world):  # noqa: F811
