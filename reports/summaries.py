@@ -244,11 +244,19 @@ _COUNTED: contextvars.ContextVar = contextvars.ContextVar("report_counted", defa
 
 @contextlib.contextmanager
 def reading():
-    """Within the block, the days counted from the records are counted once per kind and range
-    (a page showing several figures or periods that all reach today, such as the dashboard)."""
+    """Within the block (one read-only transaction), the days counted from the records are
+    counted once per kind and range (a page showing several figures or periods that all reach
+    today, such as the dashboard), and the summaries' state is read once."""
     token = _COUNTED.set({})
     try:
-        yield
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The figures are a few aggregates each: PostgreSQL's JIT compiler, which the
+                # cost of the larger ones (receivables over a month of payments) sets off, took
+                # seconds to compile what runs in milliseconds.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL jit = off")
+            yield
     finally:
         _COUNTED.reset(token)
 

@@ -185,7 +185,8 @@ def report_csv(request, slug):
             ),
             status=400,
         )
-    figure = found.figure(period)
+    with reading():
+        figure = found.figure(period)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{found.slug}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
