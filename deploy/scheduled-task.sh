@@ -28,6 +28,8 @@ Usage: deploy/scheduled-task.sh [--dry-run] DUTY
                    settings and scan (list_users, user_activity, check_auth_config,
                    security_check, security_scan)
   performance      quarterly: query plans, cache hit rates (optimize_queries, analyze_cache)
+  report-summaries daily: store yesterday's (and the week before's) sums of the report pages
+                   (refresh_report_summaries)
 
 Every command of the duty runs, even after one fails; the duty fails (exit 1) if any did, and
 each failure is in error.log. DJANGO_ENV and BACKUP_DIR come from the environment (the systemd
@@ -55,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --dry-run) dry_run=true ;;
     -h | --help) usage; exit 0 ;;
     prune-backups | monitoring | error-report | security-scan | user-audit | database | cleanup \
-      | recovery-drill | security-audit | performance)
+      | recovery-drill | security-audit | performance | report-summaries)
       [[ -z "$duty" ]] || die "one duty at a time (got $duty and $1)"
       duty="$1"
       ;;
@@ -103,6 +105,7 @@ case "$duty" in
     )
     ;;
   performance) commands=("optimize_queries --threshold=1.0 --period=90d" "analyze_cache") ;;
+  report-summaries) commands=("refresh_report_summaries") ;;
 esac
 
 if $dry_run; then

@@ -1,3 +1,6 @@
+import datetime
+
+from django.conf import settings
 from django.db import models
 
 
@@ -18,3 +21,128 @@ class Report(models.Model):
 
     def __str__(self):
         return "Reports"
+
+
+# --- summaries ---------------------------------------------------------------------------------
+# The shop's sums per day, so that a report over years reads a row a day instead of every
+# invoice and line behind it. Filled from the raw rows by reports.summaries.refresh (set-based
+# grouped queries), read by reports.figures.shop for whole days up to SummaryState.through;
+# later days (today at least) are counted live from the raw rows. Never edited by hand.
+
+
+def exact():
+    """A sum kept exact (the sums of amounts with more decimals than cents)."""
+    return models.DecimalField(max_digits=20, decimal_places=6, default=0)
+
+
+class ShopDay(models.Model):
+    """One day's sums (the shop's local date). Definitions: docs/reports.md."""
+
+    day = models.DateField(primary_key=True)
+    # Invoices issued that day: how many, labor, parts and discount.
+    cars = models.PositiveIntegerField(default=0)
+    labor_total = exact()
+    parts_total = exact()
+    discount_total = exact()
+    # Credit notes issued that day.
+    credits = exact()
+    # Counted lines of the orders invoiced that day.
+    sublet_sales = exact()
+    sublet_cost = exact()
+    parts_cost = exact()
+    hours_sold = exact()
+    labor_net = exact()
+    # Time clocked (and clocked off) on the orders invoiced that day.
+    worked = models.DurationField(default=datetime.timedelta)
+    # Jobs of customers' orders approved or declined that day, and their value.
+    approved_jobs = models.PositiveIntegerField(default=0)
+    approved_value = exact()
+    declined_jobs = models.PositiveIntegerField(default=0)
+    declined_value = exact()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Shop on {self.day}"
+
+
+class TechnicianDay(models.Model):
+    """One technician's day: labor hours sold on the orders finished that day, time clocked
+    on jobs started that day (and clocked off)."""
+
+    day = models.DateField()
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    hours_sold = exact()
+    worked = models.DurationField(default=datetime.timedelta)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["day", "technician"], name="techday_day_tech_uniq")
+        ]
+
+    def __str__(self):
+        return f"Technician {self.technician_id} on {self.day}"
+
+
+class SummaryState(models.Model):
+    """One row: the summaries hold every day up to `through` (included), as refreshed at
+    `refreshed_at`. None: no summary yet, every figure is counted from the raw rows."""
+
+    through = models.DateField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Summaries through {self.through}"
+
+
+class OpenInvoice(models.Model):
+    """An invoice that left something to pay at the end of SummaryState.through: what had been
+    paid and credited on it by then (`settled`). The receivables as of a later day add what
+    came in since; as of an earlier day, what came in between."""
+
+    invoice = models.OneToOneField(
+        "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    settled = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Invoice {self.invoice_id} open"
+
+
+class DeclinedJob(models.Model):
+    """A job of a customer's order declined by the customer, with its value (labor + parts at
+    the quoted prices) and whether its vehicle had an order opened after the decline by the
+    end of SummaryState.through (`returned`)."""
+
+    job = models.OneToOneField(
+        "repairs.Job", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    authorized_at = models.DateTimeField()
+    vehicle_id = models.BigIntegerField()
+    value = exact()
+    returned = models.BooleanField()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["authorized_at"],
+                condition=models.Q(returned=False),
+                name="declinedjob_due_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"Declined job {self.job_id}"

@@ -18,8 +18,10 @@ from core.replicas import reads_from_replica
 from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
+from reports.summaries import reading
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
+LOT_PERMISSION = "reports.view_lot_reports"
 NUMERIC = ("int", "decimal", "money", "percent", "hours", "days")
 
 
@@ -144,8 +146,9 @@ def index(request):
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    figure = found.figure(period)
-    before = found.figure(period.previous()) if found.compare else None
+    with reading():
+        figure = found.figure(period)
+        before = found.figure(period.previous()) if found.compare else None
     columns = list(found.columns)
     rows = [
         {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}
@@ -199,7 +202,8 @@ def report_csv(request, slug):
             ),
             status=400,
         )
-    figure = found.figure(period)
+    with reading():
+        figure = found.figure(period)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{found.slug}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -223,9 +227,74 @@ def _csv_value(value):
 
 def dashboard_figures(user, today=None):
     """The manager's key figures: today's and the month's, each with the period before."""
-    from reports.figures import shop
 
     today = today or timezone.localdate()
+    with reading():
+        return _dashboard_figures(user, today)
+
+
+# In place of the figure before: a figure as of now, shown without a comparison.
+SNAPSHOT = object()
+
+
+def _panel(label, period, before, figures):
+    """A row of dashboard cards: (name, kind, now, before or SNAPSHOT, report slug) for each
+    figure."""
+    return {
+        "label": label,
+        "period": period,
+        "previous": before,
+        "figures": [
+            {
+                "label": name,
+                "kind": kind,
+                "current": now,
+                "previous": None if then is SNAPSHOT else then,
+                "change": None if then is SNAPSHOT else change(now, then),
+                "compared": then is not SNAPSHOT,
+                "slug": slug,
+                "query": period.querystring(),
+            }
+            for name, kind, now, then, slug in figures
+        ],
+    }
+
+
+def _lot_panel(today):
+    """The lot this month: units sold and gross against the same days of last month; the units
+    on the lot now, the capital they tie up and those past the aging target."""
+    from reports.figures import lot
+
+    period = preset_period("month", today)
+    before = period.previous()
+    sold, sold_before = lot.units_sold(period).summary, lot.units_sold(before).summary
+    gross, gross_before = lot.gross_by_month(period).summary, lot.gross_by_month(before).summary
+    # The lot now (a snapshot: taken once; its report compares any two days).
+    stock = lot.inventory_aging(period).summary
+    return _panel(
+        "The lot this month",
+        period,
+        before,
+        [
+            ("Units sold", "int", sold["units"], sold_before["units"], "lot-units-sold"),
+            ("Total gross", "money", gross["total"], gross_before["total"], "lot-gross"),
+            (
+                "Gross per deal",
+                "money",
+                gross["total_per_deal"],
+                gross_before["total_per_deal"],
+                "lot-gross",
+            ),
+            ("Units on the lot now", "int", stock["units"], SNAPSHOT, "lot-aging"),
+            ("Capital tied up now", "money", stock["capital"], SNAPSHOT, "lot-aging"),
+            ("Past the aging target now", "int", stock["past_target"], SNAPSHOT, "lot-aging"),
+        ],
+    )
+
+
+def _dashboard_figures(user, today):
+    from reports.figures import shop
+
     panels = []
     for preset, label in (("today", "Today"), ("month", "This month")):
         period = preset_period(preset, today)
@@ -264,25 +333,9 @@ def dashboard_figures(user, today=None):
                 "sales-gross",
             ),
         ]
-        panels.append(
-            {
-                "label": label,
-                "period": period,
-                "previous": before,
-                "figures": [
-                    {
-                        "label": name,
-                        "kind": kind,
-                        "current": now,
-                        "previous": then,
-                        "change": change(now, then),
-                        "slug": slug,
-                        "query": period.querystring(),
-                    }
-                    for name, kind, now, then, slug in figures
-                ],
-            }
-        )
+        panels.append(_panel(label, period, before, figures))
+    if user.has_perm(LOT_PERMISSION):
+        panels.append(_lot_panel(today))
     month = preset_period("month", today)
     chart = chart_data(REPORTS["car-count"], month_cars, title="Cars this month, per day")
     wip = shop.work_in_progress(month).summary

@@ -1,6 +1,6 @@
 """The report pages in a real browser (Debian's Chromium): the manager lands on the dashboard
-and opens a report, each chart is drawn from Carshop's own files under its Content-Security-
-Policy; a service advisor sees only the work in progress."""
+(the shop's and the lot's key figures) and opens reports, each chart is drawn from Carshop's own
+files under its Content-Security-Policy; a service advisor sees only the work in progress."""
 
 import pytest
 
@@ -33,6 +33,13 @@ def test_the_manager_s_dashboard_and_a_report(people, manager):
     assert desk.page.url.endswith("/admin/")
     dashboard = desk.text("#manager-dashboard")
     assert "Today" in dashboard and "This month" in dashboard and "Car count" in dashboard
+    # The lot next to the shop: its key figures, each a link to its report.
+    assert "The lot this month" in dashboard and "Capital tied up" in dashboard
+    desk.page.locator("#manager-dashboard a", has_text="Units sold").click()
+    desk.page.wait_for_load_state()
+    assert "/admin/reports/lot-units-sold/" in desk.page.url
+    assert drawn(desk) > 100
+    desk.go("/admin/")
     assert drawn(desk) > 100
 
     desk.page.locator("#reports-module").get_by_role("link", name="Sales and gross profit").click()

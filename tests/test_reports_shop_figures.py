@@ -26,6 +26,35 @@ from tests.helpers.builders.repairs import (
 
 pytestmark = pytest.mark.django_db
 
+SUMMARIZED = (
+    "car_count",
+    "sales_gross",
+    "technicians",
+    "approvals",
+    "declined_work",
+    "receivables",
+)
+
+
+@pytest.fixture(autouse=True, params=["from the records", "from the summaries"])
+def counted(request, monkeypatch):
+    """Every worked example twice: counted from the records (no summary), and read from the
+    daily summaries refreshed just before each figure is taken (today counted from the
+    records), as the nightly refresh leaves them."""
+    if request.param == "from the summaries":
+        from reports import summaries
+
+        for name in SUMMARIZED:
+            figure = getattr(shop, name)
+
+            def refreshed_first(period, figure=figure):
+                summaries.refresh()
+                return figure(period)
+
+            monkeypatch.setattr(shop, name, refreshed_first)
+    return request.param
+
+
 D = Decimal
 # Monday 2 to Sunday 8 March 2026 (5 weekdays); the week before is 23 February to 1 March.
 WEEK = Period(datetime.date(2026, 3, 2), datetime.date(2026, 3, 8))

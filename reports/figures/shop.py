@@ -18,24 +18,20 @@ from decimal import Decimal
 
 from django.db.models import (
     Count,
-    DurationField,
     Exists,
     ExpressionWrapper,
     F,
     OuterRef,
     Q,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from accounts.models import ShopSettings
 from core.money import ZERO, money
 from inventory.models import Part, StockMovement
 from repairs.choices import OPEN_STATUSES, Authorization, RepairOrderStatus
-from repairs.costs import counted_lines
 from repairs.models import (
     CreditNote,
     Invoice,
@@ -44,7 +40,6 @@ from repairs.models import (
     PartLine,
     Payment,
     RepairOrder,
-    TimeEntry,
 )
 from reports.figures.common import (
     MONEY,
@@ -52,15 +47,28 @@ from reports.figures.common import (
     between,
     bucket_end,
     buckets,
+    daily,
     hours,
     percent,
     ratio,
     truncate,
 )
+from reports.models import DeclinedJob, OpenInvoice
 from reports.periods import Period
 from reports.registry import Column, Figure, report
+from reports.summaries import (
+    declined_jobs,
+    freshness,
+    horizon,
+    job_value,
+    maybe_owing,
+    settled_before,
+    shop_days,
+    shop_totals,
+    technician_sums,
+)
+from reports.summaries import state as summary_state
 
-SUBLET_CATEGORY = "Sublet"
 SHOP = "reports.view_shop_reports"
 # Hours a technician is available on a weekday (attendance is not recorded).
 HOURS_PER_WEEKDAY = Decimal(8)
@@ -89,35 +97,8 @@ def weekdays(period):
     return full_weeks * 5 + extra
 
 
-def invoices_in(period):
-    return Invoice.objects.filter(issued_at__gte=period.start_at, issued_at__lt=period.end_at)
-
-
-def finished_orders(period):
-    """Orders whose work was finished in the period: invoiced in it, or internal and closed at
-    cost in it."""
-    return RepairOrder.objects.filter(
-        Q(invoice__issued_at__gte=period.start_at, invoice__issued_at__lt=period.end_at)
-        | Q(
-            status=RepairOrderStatus.CLOSED,
-            status_changed_at__gte=period.start_at,
-            status_changed_at__lt=period.end_at,
-        )
-    )
-
-
-def net_of_discount(amount):
-    return (
-        amount
-        * (Value(Decimal(100)) - F("job__repair_order__discount_percent"))
-        / Value(Decimal(100))
-    )
-
-
 LABOR_AMOUNT = Round(F("hours_sold") * F("rate"), 2)
 PART_AMOUNT = F("quantity") * F("price")
-PART_COST = F("quantity") * F("unit_cost")
-SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
 
 
 # --- car count and average repair order ------------------------------------------------------
@@ -148,34 +129,23 @@ SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
     order=10,
 )
 def car_count(period):
-    """Queries: invoices of the period grouped by day (or month): count and labor + parts -
-    discount; credit notes of the period grouped the same way: their amounts."""
-    when = truncate("issued_at", period)
-    invoiced = {
-        row["day"]: row
-        for row in invoices_in(period)
-        .order_by()
-        .annotate(day=when)
-        .values("day")
-        .annotate(
-            cars=Count("id"),
-            sales=Sum(
-                F("labor_total") + F("parts_total") - F("discount_total"), output_field=MONEY
-            ),
-        )
-    }
-    credited = dict(
-        CreditNote.objects.filter(issued_at__gte=period.start_at, issued_at__lt=period.end_at)
-        .order_by()
-        .annotate(day=when)
-        .values("day")
-        .annotate(total=Sum("amount"))
-        .values_list("day", "total")
+    """Queries: the daily summaries of the period's summarized days; the invoices and credit
+    notes of the other days (today at least) grouped by day (reports.summaries)."""
+    days, current = shop_days(
+        period.start,
+        period.end,
+        ("cars", "labor_total", "parts_total", "discount_total", "credits"),
     )
+    grouped = _by_bucket(days, period)
     rows = []
     for day in buckets(period):
-        cars = invoiced.get(day, {}).get("cars", 0)
-        sales = money(invoiced.get(day, {}).get("sales") or ZERO) - money(credited.get(day) or ZERO)
+        sums = grouped.get(day, {})
+        cars = sums.get("cars", 0)
+        sales = money(
+            sums.get("labor_total", ZERO)
+            + sums.get("parts_total", ZERO)
+            - sums.get("discount_total", ZERO)
+        ) - money(sums.get("credits", ZERO))
         end = bucket_end(day, period)
         rows.append(
             {
@@ -192,7 +162,21 @@ def car_count(period):
         rows=rows,
         summary={"cars": cars, "sales": sales, "aro": money(sales / cars) if cars else None},
         url=admin_list("repairs_invoice", **between("issued_at", period)),
+        note=freshness(current, period.end),
     )
+
+
+def _by_bucket(days, period):
+    """The daily sums added up per bucket of the period (its days, or its months)."""
+    grouped = {}
+    monthly = not daily(period)
+    for day, sums in days.items():
+        key = day.replace(day=1) if monthly else day
+        if key in grouped:
+            grouped[key] = {name: grouped[key][name] + value for name, value in sums.items()}
+        else:
+            grouped[key] = dict(sums)
+    return grouped
 
 
 def _days(start, end):
@@ -231,43 +215,39 @@ def _days(start, end):
     order=20,
 )
 def sales_gross(period):
-    """Queries: the shop settings; invoices of the period (sums of labor, parts, discount);
-    their counted part lines (sums of price and cost, sublet apart); their counted labor lines
-    (hours sold, labor after discount); their time entries (clocked duration); credit notes of
-    the period (sum)."""
+    """Queries: the shop settings; the daily summaries of the period's summarized days; for the
+    other days (today at least), the invoices, their counted lines and clocked time, and the
+    credit notes, grouped by day (reports.summaries)."""
     rate = ShopSettings.current().technician_cost_rate
-    invoices = invoices_in(period)
-    totals = invoices.aggregate(
-        labor=Sum("labor_total"), parts=Sum("parts_total"), discount=Sum("discount_total")
+    sums, current = shop_totals(
+        period.start,
+        period.end,
+        (
+            "labor_total",
+            "parts_total",
+            "discount_total",
+            "credits",
+            "sublet_sales",
+            "sublet_cost",
+            "parts_cost",
+            "hours_sold",
+            "labor_net",
+            "worked",
+        ),
     )
-    on_invoices = {"job__repair_order__invoice__in": invoices}
-    parts = (
-        counted_lines("parts")
-        .filter(**on_invoices)
-        .aggregate(
-            sublet_sales=Sum(PART_AMOUNT, filter=SUBLET, output_field=MONEY),
-            sublet_cost=Sum(PART_COST, filter=SUBLET, output_field=MONEY),
-            parts_cost=Sum(PART_COST, filter=~SUBLET, output_field=MONEY),
-        )
-    )
-    labor = (
-        counted_lines("labor")
-        .filter(**on_invoices)
-        .aggregate(
-            hours=Sum("hours_sold"), net=Sum(net_of_discount(LABOR_AMOUNT), output_field=MONEY)
-        )
-    )
-    worked = TimeEntry.objects.filter(
-        job__repair_order__invoice__in=invoices, ended__isnull=False
-    ).aggregate(
-        time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
-    )
-    credits = (
-        CreditNote.objects.filter(
-            issued_at__gte=period.start_at, issued_at__lt=period.end_at
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
+
+    def get(name):
+        return sums.get(name) or ZERO
+
+    totals = {
+        "labor": get("labor_total"),
+        "parts": get("parts_total"),
+        "discount": get("discount_total"),
+    }
+    parts = {name: get(name) for name in ("sublet_sales", "sublet_cost", "parts_cost")}
+    labor = {"hours": get("hours_sold"), "net": get("labor_net")}
+    worked = {"time": sums.get("worked")}
+    credits = get("credits")
 
     sublet_sales = money(parts["sublet_sales"] or ZERO)
     hours_worked = hours(worked["time"])
@@ -309,7 +289,7 @@ def sales_gross(period):
             "url": invoice_list,
         }
     )
-    hours_sold = labor["hours"] or Decimal("0.00")
+    hours_sold = (labor["hours"] or Decimal(0)).quantize(Decimal("0.01"))
     return Figure(
         rows=rows,
         summary={
@@ -320,6 +300,7 @@ def sales_gross(period):
             "hours_sold": hours_sold,
         },
         url=invoice_list,
+        note=freshness(current, period.end),
     )
 
 
@@ -354,44 +335,22 @@ def sales_gross(period):
     order=30,
 )
 def technicians(period):
-    """Queries: counted labor lines of the orders finished in the period, grouped by technician
-    (hours sold); time entries started in the period and clocked off, grouped by technician
-    (hours worked)."""
-    sold = (
-        counted_lines("labor")
-        .filter(job__repair_order__in=finished_orders(period), technician__isnull=False)
-        .order_by()
-        .values("technician")
-        .annotate(total=Sum("hours_sold"))
-    )
-    worked = (
-        TimeEntry.objects.filter(
-            started__gte=period.start_at, started__lt=period.end_at, ended__isnull=False
-        )
-        .order_by()
-        .values(
-            "technician", "technician__username", "technician__first_name", "technician__last_name"
-        )
-        .annotate(
-            time=Sum(ExpressionWrapper(F("ended") - F("started"), output_field=DurationField()))
-        )
-    )
-    names = {}
-    sold_by = {row["technician"]: row["total"] for row in sold}
-    worked_by = {}
-    for row in worked:
-        worked_by[row["technician"]] = hours(row["time"])
-        names[row["technician"]] = _name(row)
-    missing = set(sold_by) - set(names)
-    if missing:
-        from django.contrib.auth import get_user_model
+    """Queries: the technicians' daily summaries of the period's summarized days; for the other
+    days (today at least), counted labor lines of the orders finished then and time entries
+    started then, grouped by day and technician (reports.summaries); the technicians' names."""
+    from django.contrib.auth import get_user_model
 
-        for row in (
-            get_user_model()
-            .objects.filter(pk__in=missing)
-            .values("pk", "username", "first_name", "last_name")
-        ):
-            names[row["pk"]] = _name({f"technician__{k}": v for k, v in row.items()})
+    per_technician, current = technician_sums(period.start, period.end)
+    sold_by = {pk: sums["hours_sold"] for pk, sums in per_technician.items()}
+    worked_by = {pk: sums["worked"] for pk, sums in per_technician.items()}
+    worked_by = {pk: hours(time) for pk, time in worked_by.items() if time}
+    sold_by = {pk: value.quantize(Decimal("0.01")) for pk, value in sold_by.items() if value}
+    names = {
+        row["pk"]: _name({f"technician__{k}": v for k, v in row.items()})
+        for row in get_user_model()
+        .objects.filter(pk__in=set(sold_by) | set(worked_by))
+        .values("pk", "username", "first_name", "last_name")
+    }
     available = HOURS_PER_WEEKDAY * weekdays(period)
     rows = []
     for pk in sorted(names, key=lambda pk: names[pk].lower()):
@@ -420,6 +379,7 @@ def technicians(period):
             "efficiency": percent(total_sold, total_worked),
         },
         url=admin_list("repairs_timeentry", **between("started", period)),
+        note=freshness(current, period.end),
     )
 
 
@@ -466,32 +426,21 @@ def decided_jobs(period):
     order=40,
 )
 def approvals(period):
-    """Queries: decided jobs grouped by decision (count); their labor lines grouped by decision
-    (amount); their part lines grouped by decision (amount)."""
-    jobs = decided_jobs(period)
-    counts = dict(
-        jobs.order_by()
-        .values("authorization")
-        .annotate(n=Count("id"))
-        .values_list("authorization", "n")
+    """Queries: the daily summaries of the period's summarized days; for the other days (today
+    at least), the decided jobs and their lines grouped by day and decision
+    (reports.summaries)."""
+    sums, current = shop_totals(
+        period.start,
+        period.end,
+        ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
     )
-    labor = dict(
-        LaborLine.objects.filter(job__in=jobs)
-        .order_by()
-        .values("job__authorization")
-        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
-        .values_list("job__authorization", "t")
-    )
-    parts = dict(
-        PartLine.objects.filter(job__in=jobs)
-        .order_by()
-        .values("job__authorization")
-        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
-        .values_list("job__authorization", "t")
-    )
+    counts = {
+        Authorization.APPROVED: sums.get("approved_jobs", 0),
+        Authorization.DECLINED: sums.get("declined_jobs", 0),
+    }
     values = {
-        key: money(labor.get(key) or ZERO) + money(parts.get(key) or ZERO)
-        for key in (Authorization.APPROVED, Authorization.DECLINED)
+        Authorization.APPROVED: money(sums.get("approved_value") or ZERO),
+        Authorization.DECLINED: money(sums.get("declined_value") or ZERO),
     }
     whole = sum(values.values(), ZERO)
     rows = [
@@ -518,6 +467,7 @@ def approvals(period):
             "declined": values[Authorization.DECLINED],
         },
         url=admin_list("repairs_job", **between("authorized_at", period)),
+        note=freshness(current, period.end),
     )
 
 
@@ -547,58 +497,60 @@ FOLLOW_UP_ROWS = 50
     order=50,
 )
 def declined_work(period):
-    """Queries: declined jobs of the period whose vehicle has no later order (NOT EXISTS): their
-    count; the sums of their labor lines and of their part lines; the first rows by value (labor
-    and part subqueries per job)."""
-    returned = RepairOrder.objects.filter(
-        vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
-    )
-    labor = (
-        LaborLine.objects.filter(job=OuterRef("pk"))
-        .order_by()
-        .values("job")
-        .annotate(t=Sum(LABOR_AMOUNT, output_field=MONEY))
-        .values("t")
-    )
-    parts = (
-        PartLine.objects.filter(job=OuterRef("pk"))
-        .order_by()
-        .values("job")
-        .annotate(t=Sum(PART_AMOUNT, output_field=MONEY))
-        .values("t")
-    )
-    due = (
-        decided_jobs(period).filter(authorization=Authorization.DECLINED).filter(~Exists(returned))
-    )
-    jobs = due.annotate(
-        value=Coalesce(Subquery(labor, output_field=MONEY), Value(ZERO), output_field=MONEY)
-        + Coalesce(Subquery(parts, output_field=MONEY), Value(ZERO), output_field=MONEY)
-    )
-    value = sum(
-        (
-            money(
-                model.objects.filter(job__in=due).aggregate(t=Sum(amount, output_field=MONEY))["t"]
-                or ZERO
-            )
-            for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
-        ),
-        ZERO,
-    )
-    total = {"n": due.count(), "value": value}
-    top = jobs.order_by("-value", "-authorized_at").values(
-        "pk",
-        "title",
-        "authorized_at",
-        "value",
-        "repair_order__number",
-        "repair_order__customer__first_name",
-        "repair_order__customer__last_name",
-        "repair_order__customer__company_name",
-        "repair_order__vehicle__model_year",
-        "repair_order__vehicle__make",
-        "repair_order__vehicle__model",
-        "repair_order__vehicle__vin",
+    """Queries (with the summaries): the summary state; the declined jobs of the summarized
+    days (DeclinedJob) whose vehicle had no later order by then nor since, and not decided again
+    since: count and Σ value, the first rows by value; the same from the jobs declined after the
+    summarized days (NOT EXISTS a later order; labor and part subqueries per job); the first
+    rows' order, customer and vehicle. Without summaries: the second over the whole period."""
+    current = summary_state()
+    since = horizon(current)
+    start, end = period.start_at, period.end_at
+    found = []  # (count, value, [(value, decided at, job id)])
+    if since is not None and start < since:
+        stored = DeclinedJob.objects.filter(
+            authorized_at__gte=start, authorized_at__lt=min(end, since), returned=False
+        ).exclude(
+            # Back since the summaries' end, or decided again since.
+            Q(vehicle_id__in=RepairOrder.objects.filter(opened_at__gte=since).values("vehicle"))
+            | Q(job__in=Job.objects.filter(authorized_at__gte=since).values("pk"))
+        )
+        found.append(_due(stored, "job_id"))
+    if since is None or end > since:
+        live_start = start if since is None else max(start, since)
+        returned = RepairOrder.objects.filter(
+            vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
+        )
+        live = (
+            declined_jobs()
+            .filter(authorized_at__gte=live_start, authorized_at__lt=end)
+            .filter(~Exists(returned))
+            .annotate(value=job_value())
+        )
+        found.append(_due(live, "pk"))
+    total = {
+        "n": sum(n for n, _value, _top in found),
+        "value": sum((value for _n, value, _top in found), ZERO),
+    }
+    first = sorted(
+        (row for _n, _value, top in found for row in top), key=lambda r: (-r[0], -r[1].timestamp())
     )[:FOLLOW_UP_ROWS]
+    shown = {
+        row["pk"]: row
+        for row in Job.objects.filter(pk__in=[pk for _v, _at, pk in first]).values(
+            "pk",
+            "title",
+            "authorized_at",
+            "repair_order__number",
+            "repair_order__customer__first_name",
+            "repair_order__customer__last_name",
+            "repair_order__customer__company_name",
+            "repair_order__vehicle__model_year",
+            "repair_order__vehicle__make",
+            "repair_order__vehicle__model",
+            "repair_order__vehicle__vin",
+        )
+    }
+    top = [{**shown[pk], "value": value} for value, _at, pk in first if pk in shown]
     rows = [
         {
             "order": row["repair_order__number"],
@@ -627,12 +579,33 @@ def declined_work(period):
     return Figure(
         rows=rows,
         summary={"jobs": total["n"], "value": money(total["value"] or ZERO)},
+        note=freshness(current, period.end),
         url=admin_list(
             "repairs_job",
             authorization__exact=Authorization.DECLINED,
             **between("authorized_at", period),
         ),
     )
+
+
+def _due(jobs, key):
+    """(count, Σ value, the first rows by value as (value, decided at, job id)) of due jobs."""
+    if key == "pk":  # jobs from the records: the sums of their lines
+        n = jobs.count()
+        ids = jobs.values("pk")
+        value = sum(
+            (
+                model.objects.filter(job__in=ids).aggregate(t=Sum(amount, output_field=MONEY))["t"]
+                or ZERO
+                for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
+            ),
+            ZERO,
+        )
+    else:
+        totals = jobs.aggregate(n=Count("pk"), value=Sum("value"))
+        n, value = totals["n"], totals["value"] or ZERO
+    top = jobs.order_by("-value", "-authorized_at").values_list("value", "authorized_at", key)
+    return n, money(value), list(top[:FOLLOW_UP_ROWS])
 
 
 # --- comebacks --------------------------------------------------------------------------------
@@ -787,50 +760,40 @@ def work_in_progress(period):
     order=80,
 )
 def receivables(period):
-    """Query: invoices issued by the period's end that may owe something then (order not paid
-    yet, or a payment or credit note after the end), with their balance at the end (payment and
-    credit note subqueries), summed per age with conditional sums."""
+    """Queries (with the summaries): the summary state; the invoices open at the end of the
+    summarized days (OpenInvoice) with no payment or credit note between then and the period's
+    end, their balance then summed per age; the other invoices that may owe something at the
+    end (paid or credited in between, or issued since), with their balance at the end (payment
+    and credit note subqueries), summed per age. Without summaries: the second query over every
+    invoice not paid yet or paid or credited after the end."""
     as_of = period.end
     end = period.end_at
-
-    def paid(model, field):
-        return Coalesce(
-            Subquery(
-                model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": end})
-                .order_by()
-                .values("invoice")
-                .annotate(t=Sum("amount"))
-                .values("t"),
-                output_field=MONEY,
-            ),
-            Value(ZERO),
-            output_field=MONEY,
+    current = summary_state()
+    since = horizon(current)
+    if since is None:
+        parts = [(Invoice.objects.filter(pk__in=maybe_owing(end)), "issued_at", None)]
+    else:
+        # What came in between the summaries' end and the period's end (either way round).
+        low, high = min(since, end), max(since, end)
+        paid = Payment.objects.filter(received_at__gte=low, received_at__lt=high)
+        credited = CreditNote.objects.filter(issued_at__gte=low, issued_at__lt=high)
+        moved = (
+            paid.order_by().values("invoice").union(credited.order_by().values("invoice"), all=True)
         )
-
-    # Only invoices that may owe something on that day: unpaid now, or paid or credited since
-    # (an order is "paid" when nothing is left; what came in after the day was owed on it).
-    # (One set of ids, a UNION: an OR of the three made PostgreSQL work out the balance of
-    # every invoice ever issued before it looked at the order's status.)
-    maybe_owing = (
-        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED)
-        .order_by()
-        .values("pk")
-        .union(
-            Payment.objects.filter(received_at__gte=end).order_by().values("invoice"),
-            CreditNote.objects.filter(issued_at__gte=end).order_by().values("invoice"),
-            all=True,
+        unchanged = OpenInvoice.objects.exclude(invoice__in=moved).annotate(
+            due=ExpressionWrapper(F("total") - F("settled"), output_field=MONEY)
         )
-    )
-    invoices = (
-        Invoice.objects.filter(pk__in=maybe_owing, issued_at__lt=end)
-        .annotate(
-            due=ExpressionWrapper(
-                F("total") - paid(Payment, "received_at") - paid(CreditNote, "issued_at"),
-                output_field=MONEY,
+        # One set of ids (a UNION): an OR of the two made PostgreSQL read every invoice.
+        others = Invoice.objects.filter(
+            pk__in=paid.order_by()
+            .values("invoice")
+            .union(
+                credited.order_by().values("invoice"),
+                Invoice.objects.filter(issued_at__gte=since).order_by().values("pk"),
+                all=True,
             )
         )
-        .filter(due__gt=0)
-    )
+        parts = [(unchanged, "issued_at", "unchanged"), (others, "issued_at", None)]
 
     def midnight(days_before):
         """The first instant of the day `days_before` days before the period's end."""
@@ -846,9 +809,17 @@ def receivables(period):
 
     aggregates = {}
     for n, (_label, low, high) in enumerate(AR_AGES):
-        aggregates[f"n{n}"] = Count("id", filter=age(low, high))
+        aggregates[f"n{n}"] = Count("pk", filter=age(low, high))
         aggregates[f"b{n}"] = Sum("due", filter=age(low, high))
-    totals = invoices.aggregate(**aggregates)
+    totals = dict.fromkeys(aggregates, 0)
+    for queryset, _field, kind in parts:
+        if kind is None:
+            queryset = queryset.annotate(
+                due=ExpressionWrapper(F("total") - settled_before(end), output_field=MONEY)
+            )
+        found = queryset.filter(issued_at__lt=end, due__gt=0).aggregate(**aggregates)
+        for key, value in found.items():
+            totals[key] += value or 0
     rows = []
     for n, (label, low, high) in enumerate(AR_AGES):
         filters = {"issued_at__lt": (midnight(low - 1) if low else end).isoformat()}
@@ -867,7 +838,7 @@ def receivables(period):
         rows=rows,
         summary={"balance": balance, "over_60": sum((row["balance"] for row in rows[3:]), ZERO)},
         url=admin_list("repairs_invoice", issued_at__lt=end.isoformat()),
-        note=f"As of {as_of.isoformat()}",
+        note=f"As of {as_of.isoformat()}. " + freshness(current, as_of),
     )
 
 

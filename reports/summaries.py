@@ -1,0 +1,549 @@
+"""The shop's daily summaries: what they hold, how they are filled, how the figures read them.
+
+A day's sums are counted from the raw rows by grouped queries (one per kind of row, grouped by
+the shop's local date: a fixed number of queries whatever the number of days or rows), the
+same queries whether the days are then stored (`refresh`) or used at once (`shop_days` for the
+days not summarized yet, today at least). A figure over a period reads the stored rows of its
+summarized days and counts the rest live, so it is the same figure either way; only its cost
+changes. Stored days are refreshed by `manage.py refresh_report_summaries` (scheduled).
+"""
+
+import contextlib
+import contextvars
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import (
+    Count,
+    DecimalField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Round, TruncDate
+from django.utils import timezone
+
+from repairs.choices import Authorization, RepairOrderStatus
+from repairs.costs import counted_lines
+from repairs.models import (
+    CreditNote,
+    Invoice,
+    Job,
+    LaborLine,
+    PartLine,
+    Payment,
+    RepairOrder,
+    TimeEntry,
+)
+from reports.models import DeclinedJob, OpenInvoice, ShopDay, SummaryState, TechnicianDay
+
+EXACT = ShopDay._meta.get_field("labor_total")
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+SUBLET_CATEGORY = "Sublet"
+SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
+LABOR_AMOUNT = Round(F("hours_sold") * F("rate"), 2)
+PART_AMOUNT = F("quantity") * F("unit_cost")
+PART_PRICE = F("quantity") * F("price")
+CLOCKED = ExpressionWrapper(F("ended") - F("started"), output_field=DurationField())
+NET_LABOR = (
+    LABOR_AMOUNT
+    * (Value(Decimal(100)) - F("job__repair_order__discount_percent"))
+    / Value(Decimal(100))
+)
+# How many days before yesterday a scheduled refresh counts again (time clocked off late,
+# corrections): older days stay as they are unless asked (`--since`, `--all`).
+REFRESH_DAYS = 7
+
+# What count_days counts, by kind of record, and the ShopDay sums each kind gives.
+KIND_FIELDS = {
+    "invoices": ("cars", "labor_total", "parts_total", "discount_total", "credits"),
+    "lines": ("sublet_sales", "sublet_cost", "parts_cost", "hours_sold", "labor_net", "worked"),
+    "decisions": ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
+    "technicians": (),
+}
+KINDS = tuple(KIND_FIELDS)
+SHOP_FIELDS = [
+    f.name for f in ShopDay._meta.get_fields() if f.concrete and f.name != "day"
+]  # every sum of a day
+TECHNICIAN_FIELDS = ("hours_sold", "worked")
+
+
+def midnight(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _empty_day():
+    return {
+        name: (
+            datetime.timedelta(0)
+            if name == "worked"
+            else 0
+            if name.endswith(("jobs", "cars"))
+            else Decimal(0)
+        )
+        for name in SHOP_FIELDS
+    }
+
+
+def count_days(first, last, kinds=KINDS):
+    """{day: {sum: value}} and {(day, technician id): {sum: value}} for the days first..last
+    (included), counted from the raw rows; days with nothing are left out."""
+    start_at, end_at = midnight(first), midnight(last + datetime.timedelta(days=1))
+    days = defaultdict(_empty_day)
+    issued = {"issued_at__gte": start_at, "issued_at__lt": end_at}
+    on_invoice = {
+        "job__repair_order__invoice__issued_at__gte": start_at,
+        "job__repair_order__invoice__issued_at__lt": end_at,
+    }
+    invoice_day = TruncDate("job__repair_order__invoice__issued_at")
+
+    if "invoices" in kinds:
+        for row in (
+            Invoice.objects.filter(**issued)
+            .order_by()
+            .values(d=TruncDate("issued_at"))
+            .annotate(
+                s_cars=Count("id"),
+                s_labor_total=Sum("labor_total"),
+                s_parts_total=Sum("parts_total"),
+                s_discount_total=Sum("discount_total"),
+            )
+        ):
+            _add(days, row)
+        for row in (
+            CreditNote.objects.filter(**issued)
+            .order_by()
+            .values(d=TruncDate("issued_at"))
+            .annotate(s_credits=Sum("amount"))
+        ):
+            _add(days, row)
+    if "lines" in kinds:
+        for row in (
+            counted_lines("parts")
+            .filter(**on_invoice)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(
+                s_sublet_sales=Sum(PART_PRICE, filter=SUBLET, output_field=EXACT),
+                s_sublet_cost=Sum(PART_AMOUNT, filter=SUBLET, output_field=EXACT),
+                s_parts_cost=Sum(PART_AMOUNT, filter=~SUBLET, output_field=EXACT),
+            )
+        ):
+            _add(days, row)
+        for row in (
+            counted_lines("labor")
+            .filter(**on_invoice)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(
+                s_hours_sold=Sum("hours_sold"), s_labor_net=Sum(NET_LABOR, output_field=EXACT)
+            )
+        ):
+            _add(days, row)
+        for row in (
+            TimeEntry.objects.filter(**on_invoice, ended__isnull=False)
+            .order_by()
+            .values(d=invoice_day)
+            .annotate(s_worked=Sum(CLOCKED))
+        ):
+            _add(days, row)
+
+    if "decisions" in kinds:
+        # Decisions of the customers on their orders' jobs, by the day of the decision.
+        decided = {
+            "authorized_at__gte": start_at,
+            "authorized_at__lt": end_at,
+            "repair_order__internal": False,
+            "authorization__in": [Authorization.APPROVED, Authorization.DECLINED],
+        }
+        names = {Authorization.APPROVED: "approved", Authorization.DECLINED: "declined"}
+        for row in (
+            Job.objects.filter(**decided)
+            .order_by()
+            .values("authorization", d=TruncDate("authorized_at"))
+            .annotate(n=Count("id"))
+        ):
+            _add(days, {"d": row["d"], f"s_{names[row['authorization']]}_jobs": row["n"]})
+        on_decided = {f"job__{key}": value for key, value in decided.items()}
+        for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE)):
+            for row in (
+                model.objects.filter(**on_decided)
+                .order_by()
+                .values("job__authorization", d=TruncDate("job__authorized_at"))
+                .annotate(t=Sum(amount, output_field=EXACT))
+            ):
+                key = f"s_{names[row['job__authorization']]}_value"
+                _add(days, {"d": row["d"], key: row["t"]})
+
+    technicians = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
+    if "technicians" in kinds:
+        sold = counted_lines("labor").filter(technician__isnull=False).order_by()
+        finished = (
+            # Customers' orders are finished when invoiced, internal ones when closed at cost.
+            sold.filter(**on_invoice).values("technician", d=invoice_day),
+            sold.filter(
+                job__repair_order__invoice__isnull=True,
+                job__repair_order__status=RepairOrderStatus.CLOSED,
+                job__repair_order__status_changed_at__gte=start_at,
+                job__repair_order__status_changed_at__lt=end_at,
+            ).values("technician", d=TruncDate("job__repair_order__status_changed_at")),
+        )
+        for lines in finished:
+            for row in lines.annotate(t=Sum("hours_sold")):
+                technicians[(row["d"], row["technician"])]["hours_sold"] += row["t"] or 0
+        for row in (
+            TimeEntry.objects.filter(started__gte=start_at, started__lt=end_at, ended__isnull=False)
+            .order_by()
+            .values("technician", d=TruncDate("started"))
+            .annotate(t=Sum(CLOCKED))
+        ):
+            technicians[(row["d"], row["technician"])]["worked"] += row["t"] or datetime.timedelta(
+                0
+            )
+    return dict(days), dict(technicians)
+
+
+def _add(days, row):
+    day = days[row["d"]]
+    for key, value in row.items():
+        if key != "d" and value is not None:
+            day[key.removeprefix("s_")] += value
+
+
+def state():
+    """The summaries' state (read once within `reading()`)."""
+    memo = _COUNTED.get()
+    if memo is not None and "state" in memo:
+        return memo["state"]
+    found = SummaryState.objects.filter(pk=1).first() or SummaryState(pk=1)
+    if memo is not None:
+        memo["state"] = found
+    return found
+
+
+def split(first, last, through=None):
+    """(summarized, live): the days first..last read from the summaries, and those counted
+    from the raw rows, as (first, last) pairs or None."""
+    if through is None or through < first:
+        return None, (first, last)
+    if through >= last:
+        return (first, last), None
+    return (first, through), (through + datetime.timedelta(days=1), last)
+
+
+_COUNTED: contextvars.ContextVar = contextvars.ContextVar("report_counted", default=None)
+
+
+@contextlib.contextmanager
+def reading():
+    """Within the block (one read-only transaction), the days counted from the records are
+    counted once per kind and range (a page showing several figures or periods that all reach
+    today, such as the dashboard), and the summaries' state is read once."""
+    token = _COUNTED.set({})
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The figures are a few aggregates each: PostgreSQL's JIT compiler, which the
+                # cost of the larger ones (receivables over a month of payments) sets off, took
+                # seconds to compile what runs in milliseconds.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL jit = off")
+            yield
+    finally:
+        _COUNTED.reset(token)
+
+
+def _counted(first, last, kinds):
+    memo = _COUNTED.get()
+    if memo is None:
+        return count_days(first, last, kinds)
+    key = (first, last, tuple(sorted(kinds)))
+    if key not in memo:
+        memo[key] = count_days(first, last, kinds)
+    return memo[key]
+
+
+def _kinds(fields):
+    return tuple(kind for kind, names in KIND_FIELDS.items() if set(names) & set(fields))
+
+
+def shop_days(first, last, fields):
+    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
+    hold, the records counted for the others (only the kinds of records `fields` need)."""
+    current = state()
+    stored, live = split(first, last, current.through)
+    days = {}
+    if stored:
+        for row in ShopDay.objects.filter(day__range=stored).values("day", *fields):
+            days[row.pop("day")] = row
+    if live:
+        for day, sums in _counted(*live, _kinds(fields))[0].items():
+            days[day] = {name: sums[name] for name in fields}
+    return days, current
+
+
+def shop_totals(first, last, fields):
+    """({field: sum over first..last}, state): the summarized days summed by the database, the
+    others counted from the records."""
+    current = state()
+    stored, live = split(first, last, current.through)
+    totals = {name: _empty_day()[name] for name in fields}
+    found = []
+    if stored:
+        found.append(
+            ShopDay.objects.filter(day__range=stored).aggregate(
+                **{name: Sum(name) for name in fields}
+            )
+        )
+    if live:
+        found.extend(_counted(*live, _kinds(fields))[0].values())
+    for sums in found:
+        for name in fields:
+            if sums[name] is not None:
+                totals[name] += sums[name]
+    return totals, current
+
+
+def technician_sums(first, last):
+    """({technician id: {"hours_sold", "worked"}}, state) over first..last: the summarized days
+    summed per technician by the database, the others counted from the records."""
+    current = state()
+    stored, live = split(first, last, current.through)
+    sums = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
+    found = []
+    if stored:
+        found.append(
+            (row["technician"], row)
+            for row in TechnicianDay.objects.filter(day__range=stored)
+            .order_by()
+            .values("technician")
+            .annotate(hours_sold=Sum("hours_sold"), worked=Sum("worked"))
+        )
+    if live:
+        found.append(
+            (technician, row)
+            for (_day, technician), row in _counted(*live, ("technicians",))[1].items()
+        )
+    for rows in found:
+        for technician, row in rows:
+            sums[technician]["hours_sold"] += row["hours_sold"] or 0
+            sums[technician]["worked"] += row["worked"] or datetime.timedelta(0)
+    return dict(sums), current
+
+
+def freshness(current, last):
+    """The line a page shows on how its figures were counted."""
+    if current.through is None or current.refreshed_at is None:
+        return "Counted from the records now"
+    refreshed = timezone.localtime(current.refreshed_at).strftime("%Y-%m-%d %H:%M")
+    if current.through >= last:
+        return f"From the daily summaries refreshed {refreshed}"
+    return (
+        f"Days up to {current.through.isoformat()} from the daily summaries refreshed "
+        f"{refreshed}; later days counted from the records now"
+    )
+
+
+def refresh(first=None, last=None):
+    """Count the days first..last again from the raw rows and store them (first: the earliest
+    day with an invoice, a credit note, a decision or clocked time when None; last: yesterday
+    when None). Returns the number of days stored. One transaction: a page sees the old sums
+    or the new ones, never a mix."""
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    last = min(last or yesterday, yesterday)
+    first = first or _earliest()
+    if first is None or first > last:
+        first = last
+    days, technicians = count_days(first, last)
+    with transaction.atomic():
+        current = SummaryState.objects.select_for_update().filter(pk=1).first()
+        ShopDay.objects.filter(day__range=(first, last)).delete()
+        TechnicianDay.objects.filter(day__range=(first, last)).delete()
+        ShopDay.objects.bulk_create(
+            [ShopDay(day=day, **sums) for day, sums in days.items()], batch_size=1000
+        )
+        TechnicianDay.objects.bulk_create(
+            [
+                TechnicianDay(day=day, technician_id=technician, **sums)
+                for (day, technician), sums in technicians.items()
+            ],
+            batch_size=1000,
+        )
+        if current is None:
+            current = SummaryState(pk=1)
+        # The summaries hold every day up to `last` only when there is no gap before `first`.
+        if current.through is None:
+            complete = first <= (_earliest() or first)
+        else:
+            complete = first <= current.through + datetime.timedelta(days=1)
+        if complete:
+            current.through = max(last, current.through or last)
+        current.refreshed_at = timezone.now()
+        current.save()
+        if current.through is not None:
+            _store_facts(horizon(current))
+    return len(days)
+
+
+def horizon(current):
+    """The first instant after the summarized days (None: nothing summarized)."""
+    if current.through is None:
+        return None
+    return midnight(current.through + datetime.timedelta(days=1))
+
+
+def _insert(model, fields, queryset):
+    """INSERT INTO model's table (fields) SELECT the queryset's values, one statement."""
+    sql, params = queryset.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(model._meta.get_field(name).column) for name in fields
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
+
+
+def settled_before(moment, outer="pk"):
+    """What was paid and credited on the invoice (OuterRef `outer`) before `moment`."""
+    return sum(
+        (
+            Coalesce(
+                Subquery(
+                    model.objects.filter(invoice=OuterRef(outer), **{f"{field}__lt": moment})
+                    .order_by()
+                    .values("invoice")
+                    .annotate(t=Sum("amount"))
+                    .values("t"),
+                    output_field=MONEY,
+                ),
+                Value(Decimal(0)),
+                output_field=MONEY,
+            )
+            for model, field in ((Payment, "received_at"), (CreditNote, "issued_at"))
+        ),
+        Value(Decimal(0), output_field=MONEY),
+    )
+
+
+def maybe_owing(moment):
+    """Ids of the invoices that may have owed something at `moment`: those of orders not paid
+    yet, and those paid or credited since (a UNION: an OR made PostgreSQL work out the balance
+    of every invoice ever issued)."""
+    return (
+        Invoice.objects.filter(repair_order__status=RepairOrderStatus.INVOICED)
+        .order_by()
+        .values("pk")
+        .union(
+            Payment.objects.filter(received_at__gte=moment).order_by().values("invoice"),
+            CreditNote.objects.filter(issued_at__gte=moment).order_by().values("invoice"),
+            all=True,
+        )
+    )
+
+
+def _store_facts(moment):
+    """The invoices open at `moment` and the customers' declined jobs, as of `moment`."""
+    OpenInvoice.objects.all().delete()
+    _insert(
+        OpenInvoice,
+        ("invoice", "issued_at", "total", "settled"),
+        Invoice.objects.filter(pk__in=maybe_owing(moment), issued_at__lt=moment)
+        .annotate(paid_then=settled_before(moment))
+        .filter(total__gt=F("paid_then"))
+        .order_by()
+        .values("pk", "issued_at", "total", "paid_then"),
+    )
+    DeclinedJob.objects.all().delete()
+    _insert(
+        DeclinedJob,
+        ("job", "authorized_at", "vehicle_id", "value", "returned"),
+        declined_jobs()
+        .filter(authorized_at__lt=moment)
+        .annotate(
+            vehicle=F("repair_order__vehicle_id"),
+            value=job_value(),
+            returned=Exists(
+                RepairOrder.objects.filter(
+                    vehicle=OuterRef("repair_order__vehicle"),
+                    opened_at__gt=OuterRef("authorized_at"),
+                    opened_at__lt=moment,
+                )
+            ),
+        )
+        .order_by()
+        .values("pk", "authorized_at", "vehicle", "value", "returned"),
+    )
+
+
+def declined_jobs():
+    """Jobs of customers' orders the customer declined."""
+    return Job.objects.filter(
+        authorization=Authorization.DECLINED,
+        repair_order__internal=False,
+        authorized_at__isnull=False,
+    )
+
+
+def job_value():
+    """A job's value: its labor and part lines at the quoted prices (before discount)."""
+    return sum(
+        (
+            Coalesce(
+                Subquery(
+                    model.objects.filter(job=OuterRef("pk"))
+                    .order_by()
+                    .values("job")
+                    .annotate(t=Sum(amount, output_field=EXACT))
+                    .values("t"),
+                    output_field=EXACT,
+                ),
+                Value(Decimal(0)),
+                output_field=EXACT,
+            )
+            for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE))
+        ),
+        Value(Decimal(0), output_field=EXACT),
+    )
+
+
+def _earliest():
+    """The first day anything was invoiced, decided, clocked or closed at cost."""
+    found = [
+        value
+        for value in (
+            Invoice.objects.order_by("issued_at").values_list("issued_at", flat=True).first(),
+            Job.objects.filter(authorized_at__isnull=False)
+            .order_by("authorized_at")
+            .values_list("authorized_at", flat=True)
+            .first(),
+            TimeEntry.objects.order_by("started").values_list("started", flat=True).first(),
+            RepairOrder.objects.filter(status=RepairOrderStatus.CLOSED)
+            .order_by("status_changed_at")
+            .values_list("status_changed_at", flat=True)
+            .first(),
+        )
+        if value is not None
+    ]
+    return timezone.localdate(min(found)) if found else None
+
+
+def scheduled_first():
+    """The first day a scheduled refresh counts again: REFRESH_DAYS before yesterday, or the
+    day after the last summarized one when the summaries are further behind (or all days when
+    there are none)."""
+    current = state()
+    if current.through is None:
+        return None
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    return min(
+        yesterday - datetime.timedelta(days=REFRESH_DAYS),
+        current.through + datetime.timedelta(days=1),
+    )

@@ -1,0 +1,172 @@
+"""The shop's daily summaries give the same figures as the records they were counted from, on the
+worked example of test_reports_shop_figures (a discount, a credit note, sublet, an internal order
+closed at cost, a canceled order, declined jobs, clocked time), whether a period is read wholly
+from them, partly, or not at all; what the services record today counts at once; a day corrected
+later counts once the summaries are refreshed; the pages say how fresh their figures are."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from django.utils import timezone
+
+from repairs import services
+from repairs.choices import Authorization, AuthorizationMethod
+from repairs.models import Invoice
+from reports import summaries
+from reports.figures import shop
+from reports.models import ShopDay, SummaryState, TechnicianDay
+from reports.periods import Period, preset_period
+from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
+from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+FIGURES = {
+    "car-count": shop.car_count,
+    "sales-gross": shop.sales_gross,
+    "technicians": shop.technicians,
+    "approvals": shop.approvals,
+}
+PERIODS = {
+    "week": WEEK,
+    "week before": WEEK.previous(),
+    "one day": Period(datetime.date(2026, 3, 4), datetime.date(2026, 3, 4)),
+    # Over 62 days: monthly rows.
+    "half year": Period(datetime.date(2026, 1, 1), datetime.date(2026, 6, 30)),
+    "five years": Period(datetime.date(2021, 12, 6), timezone.localdate()),
+}
+
+
+def figures():
+    """Every summarized figure over every period: (rows, summary), without the freshness note."""
+    found = {}
+    for slug, function in FIGURES.items():
+        for name, period in PERIODS.items():
+            figure = function(period)
+            found[(slug, name)] = (figure.rows, figure.summary)
+    return found
+
+
+def test_figures_from_the_summaries_equal_the_figures_from_the_records(week):  # noqa: F811
+    from_records = figures()
+    assert SummaryState.objects.count() == 0  # nothing summarized: all counted from the records
+
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    assert summaries.state().through == yesterday
+    assert ShopDay.objects.filter(day__range=(WEEK.start, WEEK.end)).count() == 4
+    assert TechnicianDay.objects.filter(day__range=(WEEK.start, WEEK.end)).exists()
+    assert figures() == from_records
+
+    # A period read partly from the summaries (to 4 March) and partly from the records.
+    SummaryState.objects.update(through=datetime.date(2026, 3, 4))
+    ShopDay.objects.filter(day__gt=datetime.date(2026, 3, 4)).delete()
+    TechnicianDay.objects.filter(day__gt=datetime.date(2026, 3, 4)).delete()
+    assert figures() == from_records
+
+
+def test_the_summaries_hold_the_worked_example_s_sums(week):  # noqa: F811
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    a_day = ShopDay.objects.get(day=datetime.date(2026, 3, 3))
+    # A: 330 invoiced (labor 200, parts 130 of which the tow 100 is sublet), 1.5 h clocked;
+    # A's timing belt approved (330), its wipers declined (100); B's brakes approved (130).
+    assert (a_day.cars, a_day.labor_total, a_day.parts_total) == (1, D("200"), D("130"))
+    assert (a_day.sublet_sales, a_day.sublet_cost, a_day.parts_cost) == (D(100), D(80), D(12))
+    assert a_day.worked == datetime.timedelta(hours=1.5)
+    assert (a_day.approved_jobs, a_day.approved_value) == (2, D("460"))
+    assert (a_day.declined_jobs, a_day.declined_value) == (1, D("100"))
+    # B: the credit note of 20 counts on the day it was issued.
+    assert ShopDay.objects.get(day=datetime.date(2026, 3, 5)).credits == D("20")
+    # Terry: 3 h sold on the internal order closed on the 5th, 2.5 h clocked that day.
+    terry = TechnicianDay.objects.get(day=datetime.date(2026, 3, 5), technician=week["terry"])
+    assert (terry.hours_sold, terry.worked) == (D(3), datetime.timedelta(hours=2.5))
+    # D was canceled: Tina's hour clocked counts, nothing sold.
+    tina = TechnicianDay.objects.get(day=datetime.date(2026, 3, 6), technician=week["tina"])
+    assert (tina.hours_sold, tina.worked) == (D(0), datetime.timedelta(hours=1))
+
+
+def _sales(period):
+    return shop.car_count(period).summary
+
+
+def test_what_the_services_record_today_counts_at_once():
+    set_rates(
+        parts_tax_rate="0", labor_tax_rate="0", shop_supplies_rate="0", hazardous_waste_fee="0"
+    )
+    today = preset_period("today")
+    month = Period(timezone.localdate() - datetime.timedelta(days=40), timezone.localdate())
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert summaries.state().through == timezone.localdate() - datetime.timedelta(days=1)
+
+    order = make_order()
+    add_job_with_lines(order, labor=[("2.0", "100.00")])
+    declined = add_job_with_lines(order, title="Wipers", labor=[("1.0", "50.00")], approve=False)
+    services.authorize_job(
+        declined, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
+    )
+    take_to(order, "invoiced")
+    invoice = Invoice.objects.get(repair_order=order)
+    services.record_payment(invoice, "150.00", "cash")  # a partial payment
+    services.issue_credit_note(invoice, "20.00", "Goodwill")
+
+    for period in (today, month):
+        assert _sales(period) == {"cars": 1, "sales": D("180.00"), "aro": D("180.00")}
+        assert shop.approvals(period).summary == {
+            "rate": D("80.0"),
+            "rate_jobs": D("50.0"),
+            "declined": D("50.00"),
+        }
+    # The balance left (200 - 150 paid - 20 credited) is owed today.
+    assert shop.receivables(today).summary["balance"] == D("30.00")
+
+
+def test_a_day_corrected_later_counts_once_the_summaries_are_refreshed():
+    set_rates(
+        parts_tax_rate="0", labor_tax_rate="0", shop_supplies_rate="0", hazardous_waste_fee="0"
+    )
+    ten_days_ago = timezone.localdate() - datetime.timedelta(days=10)
+    period = Period(ten_days_ago, ten_days_ago)
+    order = make_order()
+    add_job_with_lines(order, labor=[("1.0", "100.00")])
+    take_to(order, "invoiced")
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert _sales(period)["cars"] == 0
+
+    # Back-dated in the records, past the days the daily refresh counts again.
+    Invoice.objects.filter(repair_order=order).update(
+        issued_at=timezone.make_aware(datetime.datetime.combine(ten_days_ago, datetime.time(9)))
+    )
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert summaries.REFRESH_DAYS < 9
+    assert _sales(period)["cars"] == 0  # the scheduled refresh did not count that day again
+
+    call_command("refresh_report_summaries", f"--since={ten_days_ago}", stdout=io.StringIO())
+    assert _sales(period) == {"cars": 1, "sales": D("100.00"), "aro": D("100.00")}
+
+
+def test_the_refresh_command_explains_a_bad_date_and_changes_nothing():
+    with pytest.raises(CommandError, match="--since: 'yesterday' is not a date"):
+        call_command("refresh_report_summaries", "--since=yesterday")
+    assert not SummaryState.objects.exists()
+
+
+def test_the_pages_say_how_fresh_their_figures_are(login, manager):
+    client = login(manager)
+    url = reverse("reports:report", args=["car-count"])
+    assert "Counted from the records now" in client.get(url).content.decode()
+
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    refreshed = timezone.localtime(summaries.state().refreshed_at).strftime("%Y-%m-%d %H:%M")
+    html = client.get(url + "?period=last_month").content.decode()
+    assert f"From the daily summaries refreshed {refreshed}" in html
+    today = timezone.localdate()
+    start = today - datetime.timedelta(days=3)
+    html = client.get(f"{url}?period=custom&start={start}&end={today}").content.decode()
+    assert f"from the daily summaries refreshed {refreshed}; later days counted" in html
