@@ -491,7 +491,7 @@ class PostgresLoad:
                 cursor.copy_expert(plan.copy_sql, _Feed(lines()), READ_SIZE)
                 for sql, link_lines in links.items():
                     cursor.copy_expert(sql, _Feed(iter(link_lines)), READ_SIZE)
-        except DatabaseError:
+        except (DatabaseError, self.connection.Database.Error):  # COPY's errors come unwrapped
             transaction.savepoint_rollback(savepoint, using=self.using)
             for _ in lines():  # the rest of the table's rows, if COPY stopped early
                 pass

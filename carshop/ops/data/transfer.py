@@ -62,6 +62,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from carshop.ops.backups.util import pause_point
 from carshop.ops.data import tables as table_registry
 from carshop.ops.data.postgres import copy_rows_out, export_sql
 from carshop.ops.toolkit import no_progress
@@ -891,6 +892,7 @@ def import_json(
             fast.run(progress(export.numbered(report), label="import"), wanted)
         else:
             _load_row_by_row(export, wanted, report, deserializer, loader, progress)
+        pause_point("import-loaded")  # fault drills: every row written, nothing committed
         # Foreign keys: on PostgreSQL the dropped ones come back, checking every row in one
         # join each; only if one fails (or rows were bad) are the rows named one by one.
         if fast is not None and report.ok and fast.finish():
@@ -911,6 +913,7 @@ def import_json(
             report.counts[table.name] = inserted(table.model)
         if report.ok and not dry_run:
             reset_sequences(models, connection)
+            pause_point("import-checked")  # fault drills: about to commit
         else:
             transaction.set_rollback(True, using=using)
     report.seconds = time.monotonic() - started
