@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from carshop.ops.data.transfer import ExportFile, ImportReport, _Deserializer, _Loader
 
 NULL = "\\N"
-EMPTY_VALUES = (None, "", [], (), {})
+EMPTY_VALUES: tuple[Any, ...] = (None, "", [], (), {})
 READ_SIZE = 1 << 16
 
 
@@ -186,7 +186,7 @@ class CopyPlan:
     def __init__(self, model: type[Model], natural: dict[str, dict[Any, Any]]) -> None:
         from carshop.ops.data.transfer import _NOT_VALIDATED, NATURAL_REFERENCES
 
-        meta = model._meta
+        meta: Any = model._meta  # the stubs type a field's related model as optional
         self.model = model
         self.label = meta.label_lower
         self.natural = natural
@@ -397,10 +397,10 @@ class PostgresLoad:
         self.plans: dict[str, CopyPlan] = {}
         self.natural = self._natural_keys()
         self.copied: dict[type[Model], int] = {}
+        fields: list[Any] = [field for model in models_wanted for field in model._meta.many_to_many]
         throughs = [
             field.remote_field.through
-            for model in models_wanted
-            for field in model._meta.many_to_many
+            for field in fields
             if field.remote_field.through._meta.auto_created
         ]
         self.schema = BulkLoadSchema(self.connection, [*models_wanted, *throughs], keep_unique=True)
@@ -491,7 +491,7 @@ class PostgresLoad:
                 cursor.copy_expert(plan.copy_sql, _Feed(lines()), READ_SIZE)
                 for sql, link_lines in links.items():
                     cursor.copy_expert(sql, _Feed(iter(link_lines)), READ_SIZE)
-        except (DatabaseError, self.connection.Database.Error):  # COPY's errors come unwrapped
+        except (DatabaseError, self.connection.Database.Error):  # type: ignore[attr-defined]  # COPY's errors come unwrapped
             transaction.savepoint_rollback(savepoint, using=self.using)
             for _ in lines():  # the rest of the table's rows, if COPY stopped early
                 pass
@@ -530,7 +530,8 @@ class PostgresLoad:
                 bad = True
             self.loader.add(where, deserialized, bad)
             if label == "auth.group" and not bad:
-                self.natural["auth.group"][(deserialized.object.name,)] = deserialized.object.pk
+                group: Any = deserialized.object
+                self.natural["auth.group"][(group.name,)] = group.pk
         self.loader.flush()
 
     def inserted(self, model: type[Model]) -> int:
@@ -578,7 +579,7 @@ def export_sql(model: type[Model], secret_fields: Collection[str], using: str) -
     from carshop.ops.data.transfer import NATURAL_REFERENCES
 
     qn = connections[using].ops.quote_name
-    meta = model._meta
+    meta: Any = model._meta  # the stubs type a field's related model as optional
     pairs = []
     for field in meta.local_fields:
         if not field.serialize or field.name in secret_fields:

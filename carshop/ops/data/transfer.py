@@ -11,6 +11,10 @@ The file is one JSON document with one row per line: a header line (format, vers
 application version, migrations, tables), the rows, and a footer line with the row count of each
 table, which tells a complete file from a cut-off one. `import` streams it the same way.
 
+On PostgreSQL both directions go through COPY (carshop/ops/data/postgres.py): the export has the
+server write each row's JSON straight into the file, and the import streams the rows into the
+tables with the same checks made in bulk, the row-by-row path below judging every row in doubt.
+
 A JSON import is a restore: rows are inserted as they were exported (bulk, without the models'
 save() and signals), so it writes no audit entry per row: the audit log travels in the export
 itself, and the run is in app.log with the operator.
@@ -889,7 +893,7 @@ def import_json(
             from carshop.ops.data.postgres import PostgresLoad
 
             fast = PostgresLoad(export, models, report, using, deserializer, loader)
-            fast.run(progress(export.numbered(report), label="import"), wanted)
+            fast.run(iter(progress(export.numbered(report), label="import")), wanted)
         else:
             _load_row_by_row(export, wanted, report, deserializer, loader, progress)
         pause_point("import-loaded")  # fault drills: every row written, nothing committed
