@@ -237,11 +237,11 @@ def measure(
         seconds, peak, _ = timed(command, manage_env(target))
         figures.append(row(f"CSV {CSV_TABLE}: {step}", csv_rows, seconds, peak))
     target = prepared_csv_target(source)
-    columns = csv_columns(header, target)
+    columns, texts = csv_columns(header, target)
     script = folder / "csv_in.sql"
     script.write_text(
         f"\\copy inventory_vehicle ({', '.join(columns)}) FROM '{csv_path}' "
-        "WITH (FORMAT csv, HEADER)\n"
+        f"WITH (FORMAT csv, HEADER, FORCE_NOT_NULL ({', '.join(texts)}))\n"
     )
     seconds, peak, _ = timed([*psql_args(target), "-f", str(script)])
     figures.append(
@@ -267,22 +267,34 @@ def prepared_csv_target(source: str) -> str:
     return target
 
 
-def csv_columns(header: list[str], url: str) -> list[str]:
-    """The table's column for each CSV column (a foreign key's field name is its _id column)."""
+def csv_columns(header: list[str], url: str) -> tuple[list[str], list[str]]:
+    """The table's column for each CSV column (a foreign key's field name is its _id column),
+    and those of them where an empty cell is an empty text, not NULL."""
     out = subprocess.run(
         [
             *psql_args(url),
             "-At",
+            "-F",
+            " ",
             "-c",
-            "SELECT column_name FROM information_schema.columns "
+            "SELECT column_name, is_nullable, data_type FROM information_schema.columns "
             "WHERE table_name = 'inventory_vehicle'",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    existing = set(out.stdout.split())
-    return [name if name in existing else f"{name}_id" for name in header]
+    kinds = {
+        name: (nullable, kind)
+        for name, nullable, kind in (line.split(" ", 2) for line in out.stdout.splitlines())
+    }
+    columns = [name if name in kinds else f"{name}_id" for name in header]
+    texts = [
+        name
+        for name in columns
+        if kinds[name][0] == "NO" and kinds[name][1] in ("character varying", "text")
+    ]
+    return columns, texts
 
 
 def compare(source: str, target: str) -> str:
