@@ -5,6 +5,7 @@
 """
 
 import sys
+import time
 
 
 def main(argv=None):
@@ -21,10 +22,12 @@ def main(argv=None):
     plain = type(resource_for(table, include_secrets=True))
     meta = type("Meta", (getattr(plain, "Meta", object),), {"use_bulk": True, "batch_size": 1000})
     bulk = type("BulkResource", (plain,), {"Meta": meta})()
+    started = time.monotonic()
     with open(path, encoding="utf-8-sig", newline="") as handle:
         dataset = tablib.Dataset().load(handle.read(), format="csv")
     result = bulk.import_data(dataset, dry_run=False, use_transactions=True, raise_errors=True)
-    print(f"{result.totals['new']} new, {result.totals['update']} updated")
+    seconds = time.monotonic() - started
+    print(f"{result.totals['new']} new, {result.totals['update']} updated ({seconds:.1f} s)")
 
 
 if __name__ == "__main__":
