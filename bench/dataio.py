@@ -140,7 +140,7 @@ def reported_seconds(out: str) -> float:
 
 
 def measure(
-    source: str, folder: Path, verify: bool, csv_limit: int | None
+    source: str, folder: Path, verify: bool, csv_limit: int | None, export_only: bool = False
 ) -> list[dict[str, object]]:
     figures = []
     tables = data_tables(source)
@@ -176,6 +176,9 @@ def measure(
     figures.append(
         row("bare `COPY table TO STDOUT` (psql \\copy)", rows, seconds, peak, f"{size:.2f} GB")
     )
+
+    if export_only:
+        return figures
 
     # Import: Carshop's JSON import into an empty database against a bare COPY of every table.
     target = fresh(source, TARGET)
@@ -391,6 +394,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verify", action="store_true", help="compare checksums after import")
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS-dataio.md")
     parser.add_argument(
+        "--export-only", action="store_true", help="measure the exports only (no scratch database)"
+    )
+    parser.add_argument(
         "--csv-rows", type=int, default=None, help="import only the first N rows of the CSV file"
     )
     parser.add_argument("--folder", default=None, help="scratch folder (default: a temporary one)")
@@ -398,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     make_template(args.source)
     folder = Path(tempfile.mkdtemp(prefix="dataio-", dir=args.folder))
     try:
-        figures = measure(args.source, folder, args.verify, args.csv_rows)
+        figures = measure(args.source, folder, args.verify, args.csv_rows, args.export_only)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         drop(args.source, TARGET, EMPTY)
