@@ -401,7 +401,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--folder", default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
-    make_template(args.source)
+    # Scratch databases named after the source, so that runs on two sources do not meet.
+    global EMPTY, TARGET
+    name = urlsplit(args.source).path.lstrip("/").removeprefix("carshop_").removeprefix("dataio_")
+    EMPTY, TARGET = f"carshop_dataio_{name}_empty", f"carshop_dataio_{name}_target"
+    if not args.export_only:
+        make_template(args.source)
     folder = Path(tempfile.mkdtemp(prefix="dataio-", dir=args.folder))
     try:
         figures = measure(args.source, folder, args.verify, args.csv_rows, args.export_only)
