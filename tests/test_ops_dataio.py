@@ -14,10 +14,11 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.color import no_style
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts import services as account_services
 from accounts.models import Customer, PartnerKey, User, WebhookSubscription
+from carshop.ops.backups import testing
 from carshop.ops.data import tables
 from carshop.ops.testenv.large_data import Generator
 from inventory.models import MarkupRule, Vehicle
@@ -387,3 +388,100 @@ def test_csv_export_of_several_tables_writes_one_file_each(db, tmp_path):
     ]
     assert "exported 2 rows of 2 tables" in out
     assert _read_csv(tmp_path / "x" / "vehicles.csv")[0]["vin"] == VALID_VINS[0]
+
+
+@pytest.mark.django_db
+def test_json_import_names_a_bad_row_of_every_kind_and_writes_nothing(shop, tmp_path):
+    """On PostgreSQL the rows go through COPY: a bad value the Python checks see (a choice, a
+    length, decimal places), one only the database sees (an impossible date, a duplicate id)
+    and one only clean() sees are each named with the line and the model's own reason."""
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+    lines = path.read_text().splitlines()
+    rows = _rows(path)
+    customers = [i for i, row in enumerate(rows) if row["model"] == "accounts.customer"]
+    payments = [i for i, row in enumerate(rows) if row["model"] == "repairs.payment"]
+    rows[customers[0]]["fields"]["kind"] = "robot"
+    rows[customers[1]]["fields"]["last_name"] = "x" * 81
+    rows[customers[2]]["fields"].update(kind="company", company_name="  ")
+    rows[payments[0]]["fields"]["amount"] = "12.345"
+    rows[payments[1]]["fields"]["received_at"] = "2026-02-30T10:00:00Z"
+    duplicate = customers[3] + 1
+    rows.insert(duplicate, dict(rows[customers[3]]))  # the same id twice
+    shift = lambda index: index + (1 if index >= duplicate else 0)  # noqa: E731
+    broken = tmp_path / "broken.json"
+    counts = json.loads(lines[-1][len('"counts": ') : -1])
+    counts["accounts.customer"] += 1
+    _write(broken, lines[0], rows, [lines[-2], f'"counts": {json.dumps(counts)}}}'])
+
+    empty_database()
+    message, out = fails("import", "--format=json", f"--input={broken}")
+    reported = [line for line in out.splitlines() if not line.startswith("note: ")]
+    expected = [
+        (customers[0], "kind: Value 'robot' is not a valid choice."),
+        (customers[1], "last_name: Ensure this value has at most 80 characters (it has 81)."),
+        (customers[2], "company_name: A company needs a company name."),
+        (duplicate, ""),
+        (shift(payments[0]), "amount: Ensure that there are no more than 2 decimal places."),
+        (shift(payments[1]), "but it is an invalid date/time"),
+    ]
+    assert len(reported) == len(expected), out
+    for line, (index, reason) in zip(reported, expected, strict=True):
+        assert line.startswith(f"line {index + 2}: "), (line, index)
+        assert reason in line, (line, reason)
+    assert message == f"{len(expected)} bad rows in {broken}; nothing was imported"
+    assert not Customer.objects.exists() and not Vehicle.objects.exists()
+    assert User.objects.get().username == "system"
+
+
+def _schema():
+    """Indexes and constraints of the database (PostgreSQL): an import drops some for the load
+    and must leave them as they were whatever happens."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace UNION ALL "
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_import_leaves_the_database_untouched_and_a_whole_one_restores_every_checksum(
+    tmp_path,
+):
+    """Export, empty the database, kill the import once every row is written and once just
+    before it commits: every table's checksum (and on PostgreSQL the indexes and constraints)
+    as before. Then a whole import brings every table back to its original checksum (the
+    many-to-many link tables to their rows: a link's own id is not exported, the pairs are
+    compared by test_json_round_trip_into_an_empty_database_is_identical)."""
+    Generator(fraction=0.0005, seed=9, until=UNTIL).run()
+    names, links = set(), set()
+    for model in every_model():
+        names.add(model._meta.db_table)
+        for field in model._meta.many_to_many:
+            links.add(field.remote_field.through._meta.db_table)
+
+    def tables_now():
+        found = testing.checksums()
+        return {name: found[name] for name in names} | {name: found[name]["rows"] for name in links}
+
+    original = tables_now()
+    assert original["repairs_invoice"]["rows"] > 0, original["repairs_invoice"]
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+    with transaction.atomic():  # SQLite checks its foreign keys at the commit
+        empty_database()
+    empty, schema = testing.checksums(), _schema()
+
+    for point in ("import-loaded", "import-checked"):
+        testing.kill_at(point, "import", "--format=json", f"--input={path}")
+        assert testing.checksums() == empty, f"killed at {point}: the database changed"
+        assert _schema() == schema, f"killed at {point}: indexes or constraints changed"
+
+    result = testing.manage("import", "--format=json", f"--input={path}")
+    assert result.returncode == 0, result.stderr
+    assert tables_now() == original
+    assert _schema() == schema

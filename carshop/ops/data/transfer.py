@@ -11,6 +11,10 @@ The file is one JSON document with one row per line: a header line (format, vers
 application version, migrations, tables), the rows, and a footer line with the row count of each
 table, which tells a complete file from a cut-off one. `import` streams it the same way.
 
+On PostgreSQL both directions go through COPY (carshop/ops/data/postgres.py): the export has the
+server write each row's JSON straight into the file, and the import streams the rows into the
+tables with the same checks made in bulk, the row-by-row path below judging every row in doubt.
+
 A JSON import is a restore: rows are inserted as they were exported (bulk, without the models'
 save() and signals), so it writes no audit entry per row: the audit log travels in the export
 itself, and the run is in app.log with the operator.
@@ -62,7 +66,9 @@ from django.db import DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from carshop.ops.backups.util import pause_point
 from carshop.ops.data import tables as table_registry
+from carshop.ops.data.postgres import copy_rows_out, export_sql
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
@@ -188,9 +194,18 @@ def read_snapshot(using: str) -> Iterator[None]:
 @contextlib.contextmanager
 def output_file(path: StrPath, newline: str | None = None) -> Iterator[IO[str]]:
     """A file written beside `path` and moved in place only when complete."""
+    with _output_file(path, "w", newline) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _output_file(path: StrPath, mode: str, newline: str | None = None) -> Iterator[Any]:
     partial = f"{path}.partial"
     try:
-        handle = open(partial, "w", encoding="utf-8", newline=newline)  # noqa: SIM115
+        if "b" in mode:
+            handle = open(partial, mode)  # noqa: SIM115
+        else:
+            handle = open(partial, mode, encoding="utf-8", newline=newline)  # noqa: SIM115
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
@@ -295,7 +310,8 @@ def export_json(
     selected = dependency_order(tables or list(table_registry.TABLES))
     natural_keys = _NaturalKeys()
     counts = {}
-    with read_snapshot(using), output_file(path, newline="\n") as handle:
+    postgresql = connections[using].vendor == "postgresql"
+    with read_snapshot(using), _output_file(path, "wb") as handle:
         header = {
             "format": FORMAT,
             "version": VERSION,
@@ -308,36 +324,23 @@ def export_json(
             "models": [_label(table.model) for table in selected],
             "migrations": _applied_migrations(using),
         }
-        handle.write(json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n")
-        first = True
-
-        def write(record: dict[str, Any]) -> None:
-            nonlocal first
-            if not first:
-                handle.write(",\n")
-            first = False
-            handle.write(
-                json.dumps(record, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
-            )
-
-        for table in selected:
-            model = table.model
+        handle.write((json.dumps(header, ensure_ascii=False)[:-1] + _HEADER_END + "\n").encode())
+        # Every row is written followed by ",\n"; the last comma is taken back at the end.
+        written = 0
+        for table in progress(selected, label="export"):
             secret_fields = () if include_secrets else table.secret_fields
-            rows = model._base_manager.using(using).order_by("pk").iterator(chunk_size=chunk_size)
-            serializer = _RowSerializer(natural_keys, secret_fields, write)
-            tally: Counter[str] = Counter()
-
-            def counted(iterable: Iterable[Any], tally: Counter[str] = tally) -> Iterator[Any]:
-                for row in iterable:
-                    tally["rows"] += 1
-                    yield row
-
-            serializer.serialize(
-                counted(progress(rows, label=f"export {table.name}")),
-                use_natural_primary_keys=False,
-            )
-            counts[_label(model)] = tally["rows"]
-        handle.write("\n],\n" + _FOOTER_START + json.dumps(counts) + "}\n")
+            if postgresql:
+                count = copy_rows_out(export_sql(table.model, secret_fields, using), handle, using)
+            else:
+                count = _serialize_rows(
+                    table, secret_fields, natural_keys, handle, using, chunk_size
+                )
+            counts[_label(table.model)] = count
+            written += count
+        if written:
+            handle.seek(-2, os.SEEK_CUR)
+            handle.truncate()
+        handle.write(("\n],\n" + _FOOTER_START + json.dumps(counts) + "}\n").encode())
     size = os.path.getsize(path)
     by_name = {table.name: counts[_label(table.model)] for table in selected}
     logger.info("data exported", extra={"format": "json", "path": str(path), "rows": by_name})
@@ -350,6 +353,30 @@ def export_json(
         "include_secrets": include_secrets,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _serialize_rows(
+    table: Table,
+    secret_fields: Collection[str],
+    natural_keys: _NaturalKeys,
+    handle: IO[bytes],
+    using: str,
+    chunk_size: int,
+) -> int:
+    """The table's rows through Django's serializer, each as a line and a comma (SQLite)."""
+    count = 0
+
+    def write(record: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        text = json.dumps(record, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+        handle.write((text + ",\n").encode())
+
+    rows = table.model._base_manager.using(using).order_by("pk").iterator(chunk_size=chunk_size)
+    _RowSerializer(natural_keys, secret_fields, write).serialize(
+        rows, use_natural_primary_keys=False
+    )
+    return count
 
 
 def _app_version() -> str:
@@ -411,13 +438,35 @@ class ExportFile:
         else:
             raise CommandError(f"{self.path} is not a Carshop export: no list of rows")
 
+    @property
+    def unit(self) -> str:
+        """What a row's number counts: lines of a streamed file, rows of one read whole."""
+        return "line" if self.streamed else "record"
+
     def records(self, problems: ImportReport | None = None) -> Iterator[tuple[str, Any]]:
         """Yield (where, record). Damage (a cut-off file, a line that is not JSON) is added to
         `problems` (an ImportReport) when given."""
+        unit = self.unit
+        for number, record in self.numbered(problems):
+            yield f"{unit} {number}", record
+
+    def numbered(
+        self,
+        problems: ImportReport | None = None,
+        first: int = 0,
+        last: int | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield (line or record number, record); only those from `first` to `last` when given
+        (a second look at part of the file: then the file is not checked again)."""
+        partial = first > 0 or last is not None
         if not self.streamed:
             for number, record in enumerate(self._whole, start=1):
-                yield f"record {number}", record
-            if problems is not None:
+                if number < first:
+                    continue
+                if last is not None and number > last:
+                    return
+                yield number, record
+            if problems is not None and not partial:
                 self._check_counts(
                     Counter(
                         str(record.get("model", "")).lower()
@@ -430,35 +479,47 @@ class ExportFile:
             return
         seen: Counter[str] = Counter()
         footer = None
+        loads = json.loads
         with open(self.path, encoding="utf-8") as handle:
             handle.readline()
             line_number = 1
             in_rows = True
             for line in handle:
                 line_number += 1
-                text = line.strip()
-                if not text:
-                    continue
-                if in_rows and text.startswith("]"):
-                    in_rows = False
-                    continue
-                if not in_rows:
-                    if text.startswith(_FOOTER_START) and text.endswith("}"):
-                        try:
-                            footer = json.loads(text[len(_FOOTER_START) : -1])
-                        except ValueError:
-                            footer = None
-                    continue
+                if partial:
+                    if line_number < first:
+                        continue
+                    if last is not None and line_number > last:
+                        return
+                if in_rows and line[0] == "{":  # a row, the common case
+                    text = line.rstrip()
+                    if text[-1] == ",":
+                        text = text[:-1]
+                else:
+                    text = line.strip()
+                    if not text:
+                        continue
+                    if in_rows and text.startswith("]"):
+                        in_rows = False
+                        continue
+                    if not in_rows:
+                        if text.startswith(_FOOTER_START) and text.endswith("}"):
+                            try:
+                                footer = loads(text[len(_FOOTER_START) : -1])
+                            except ValueError:
+                                footer = None
+                        continue
+                    text = text.rstrip(",")
                 try:
-                    record = json.loads(text.rstrip(","))
+                    record = loads(text)
                 except ValueError as exc:
                     if problems is not None:
                         problems.add(f"line {line_number}", f"not a JSON row: {exc}")
                     continue
                 if isinstance(record, dict):
                     seen[str(record.get("model", "")).lower()] += 1
-                yield f"line {line_number}", record
-        if problems is not None:
+                yield line_number, record
+        if problems is not None and not partial:
             if footer is None:
                 problems.add(
                     f"line {line_number}",
@@ -822,38 +883,29 @@ def import_json(
         )
 
     connection = connections[using]
+    models = [table.model for table in selected]
     with transaction.atomic(using=using):
         _clear_migrate_rows(selected, using)
         deserializer = _Deserializer(using)
         loader = _Loader(using, report, chunk_size)
-        current = None
-        for where, record in progress(export.records(report), label="import"):
-            if not isinstance(record, dict) or not isinstance(record.get("fields"), dict):
-                report.add(where, "not a row (an object with model, pk and fields)")
-                continue
-            label = str(record.get("model", "")).lower()
-            if label not in wanted:
-                continue
-            if label != current:
-                loader.flush()  # rows a natural key may name are in the database first
-                current = label
-            try:
-                deserialized = deserializer.one(record)
-            except Exception as exc:  # a value that does not convert, an unknown natural key
-                report.add(where, error_reason(exc))
-                loader.rejected.add((label, str(record.get("pk"))))
-                continue
-            _fill_secrets(deserialized.object, record["fields"])
-            bad = False
-            try:
-                _validate(deserialized.object)
-            except ValidationError as exc:
-                report.add(where, f"{label} {record.get('pk')}: {error_reason(exc)}")
-                bad = True
-            loader.add(where, deserialized, bad)
-        loader.flush()
-        models = [table.model for table in selected]
-        dangling = _dangling(models, using)
+        fast = None
+        if connection.vendor == "postgresql":
+            from carshop.ops.data.postgres import PostgresLoad
+
+            fast = PostgresLoad(export, models, report, using, deserializer, loader)
+            fast.run(iter(progress(export.numbered(report), label="import")), wanted)
+        else:
+            _load_row_by_row(export, wanted, report, deserializer, loader, progress)
+        pause_point("import-loaded")  # fault drills: every row written, nothing committed
+        # Foreign keys: on PostgreSQL the dropped ones come back, checking every row in one
+        # join each; only if one fails (or rows were bad) are the rows named one by one.
+        if fast is not None and report.ok and fast.finish():
+            dangling = []
+        else:
+            dangling = _dangling(models, using)
+            if fast is not None and report.ok and not dangling:
+                report.add("foreign keys", "a foreign key does not hold (see the database log)")
+        inserted = fast.inserted if fast is not None else loader.inserted.__getitem__
         # A row pointing to a bad row of the file is not reported again: the bad row is.
         follow = [item for item in dangling if (_label(item[2]), str(item[3])) in loader.rejected]
         if follow:
@@ -862,9 +914,10 @@ def import_json(
         if dangling:
             _report_dangling(export, dangling, report)
         for table in selected:
-            report.counts[table.name] = loader.inserted.get(table.model, 0)
+            report.counts[table.name] = inserted(table.model)
         if report.ok and not dry_run:
             reset_sequences(models, connection)
+            pause_point("import-checked")  # fault drills: about to commit
         else:
             transaction.set_rollback(True, using=using)
     report.seconds = time.monotonic() - started
@@ -873,6 +926,43 @@ def import_json(
             "data imported", extra={"format": "json", "path": str(path), "rows": report.counts}
         )
     return report
+
+
+def _load_row_by_row(
+    export: ExportFile,
+    wanted: set[str],
+    report: ImportReport,
+    deserializer: _Deserializer,
+    loader: _Loader,
+    progress: Callable[..., Any],
+) -> None:
+    """Every row deserialized, validated by its model and inserted in chunks (SQLite)."""
+    current = None
+    for where, record in progress(export.records(report), label="import"):
+        if not isinstance(record, dict) or not isinstance(record.get("fields"), dict):
+            report.add(where, "not a row (an object with model, pk and fields)")
+            continue
+        label = str(record.get("model", "")).lower()
+        if label not in wanted:
+            continue
+        if label != current:
+            loader.flush()  # rows a natural key may name are in the database first
+            current = label
+        try:
+            deserialized = deserializer.one(record)
+        except Exception as exc:  # a value that does not convert, an unknown natural key
+            report.add(where, error_reason(exc))
+            loader.rejected.add((label, str(record.get("pk"))))
+            continue
+        _fill_secrets(deserialized.object, record["fields"])
+        bad = False
+        try:
+            _validate(deserialized.object)
+        except ValidationError as exc:
+            report.add(where, f"{label} {record.get('pk')}: {error_reason(exc)}")
+            bad = True
+        loader.add(where, deserialized, bad)
+    loader.flush()
 
 
 def _names_of(labels: Iterable[str]) -> list[str]:

@@ -218,9 +218,17 @@ class BulkLoadSchema:
     PostgreSQL only; elsewhere both steps do nothing. Use inside one transaction.
     """
 
-    def __init__(self, connection: BaseDatabaseWrapper, model_list: Iterable[type[Model]]) -> None:
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper,
+        model_list: Iterable[type[Model]],
+        *,
+        keep_unique: bool = False,
+    ) -> None:
         self.connection = connection
         self.tables = [model._meta.db_table for model in model_list]
+        # keep_unique: unique indexes stay too, so a duplicate fails the load at its row.
+        self.keep_unique = keep_unique
         self.indexes: list[tuple[str, str]] = []
         self.foreign_keys: list[tuple[str, str, str]] = []
 
@@ -234,11 +242,12 @@ class BulkLoadSchema:
                 SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
                 FROM pg_index i
                 WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+                  AND NOT (%s AND i.indisunique)
                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c
                                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
                 ORDER BY 1
                 """,
-                [self.tables],
+                [self.tables, self.keep_unique],
             )
             self.indexes = cursor.fetchall()
             cursor.execute(
