@@ -460,6 +460,7 @@ def restore(
         pause_point("staged")
         replay = _replay(setup, setup.staged, archive=True, progress=progress)
         report["recovered_to"] = replay["last_transaction_at"]
+        _owner_run(setup, "rm", "-f", setup.staged + ".log")
         if moment is None and source in ("latest", "", None):
             _check_reached_end(setup, replay, chosen)
         if running:
@@ -644,8 +645,12 @@ def test_recovery(source: str = "latest", progress: Progress = no_progress) -> d
     drill_started = timezone.now()
     started = time.monotonic()
     check_wal(setup, chosen)
-    recovery = ["--type=default"] if source in ("latest", "") else ["--type=immediate"]
-    _restore_staged(setup, setup.drill, chosen, [*recovery, "--target-action=promote"], False)
+    recovery = (
+        ["--type=default"]
+        if source in ("latest", "")
+        else ["--type=immediate", "--target-action=promote"]
+    )
+    _restore_staged(setup, setup.drill, chosen, recovery, False)
     replay = _replay(setup, setup.drill, archive=False, progress=progress)
     if source in ("latest", ""):
         _check_reached_end(setup, replay, chosen)
