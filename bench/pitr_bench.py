@@ -10,15 +10,19 @@ of the bench's own (the machine's PostgreSQL binaries, port 55432, folder
    turn archiving on;
 2. full backup: `pg_dump -Fc`, then the logical engine's `backup --type=full`, then the
    pgBackRest engine's (`backup --type=full`);
-3. restore: `pg_restore` of the pg_dump file into an empty database, the logical engine's
-   restore path into another, and the pgBackRest engine's `restore --source latest` of the
-   server (safety backup, staged restore, WAL replay, swap), its RTO;
-4. write overhead: one bulk update of 1% of the jobs (every hundredth), timed three times with
-   the logical engine's capture triggers on and three times with the pgBackRest engine (no
-   trigger; WAL archived by the server's archiver);
-5. incremental after 1% of the rows of every table changed (every hundredth row): the logical
-   engine's and the pgBackRest engine's;
-6. a recovery drill of the pgBackRest engine (`test_recovery`): its RPO in seconds.
+3. write overhead: a bulk update of 1% of the jobs (every hundredth), three slices, with the
+   logical engine's capture triggers on; then the logical incremental after 1% of the rows of
+   every table changed (every hundredth row);
+4. the pgBackRest engine: its full backup (which takes the capture triggers off), the same bulk
+   updates without triggers (WAL archived by the server's archiver), its incremental after
+   another 1% of every table;
+5. restores: the pgBackRest engine's `restore --source latest` of the server (safety backup,
+   staged restore, WAL replay, swap: the RTO), `pg_restore` of the pg_dump file into an empty
+   database, the logical engine's restore path of its full + incremental chain into another;
+6. a recovery drill of the pgBackRest engine (`test_recovery`): its RTO and RPO in seconds.
+Steps, in that order: copy, full, write-logical, incremental-logical, pgbackrest,
+restore-pgbackrest, restore-bare, restore-logical, drill; `--from-step STEP` starts at one on
+the copy an earlier run left (with its figures).
 Printed as it goes, and saved to figures.json in that folder.
 """
 
@@ -38,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 from carshop.ops.backups.archiving_cluster import Cluster  # noqa: E402
 
-DATA = ROOT / "bench" / "data"
 PORT = 55432
 DATABASE = "carshop"
 
@@ -208,30 +211,53 @@ class Bench:
             f"logical incremental after {changed:,} rows: {seconds:.1f}s, {size / 2**20:.1f} MB"
         )
 
-    def restores(self) -> None:
-        for name in ("carshop_bare_restore", "carshop_logical_restore"):
-            self.psql(f"DROP DATABASE IF EXISTS {name}", "postgres")
-            self.psql(f"CREATE DATABASE {name}", "postgres")
-        bare_s, _ = timed(
+    def bare_restore(self) -> None:
+        self.psql("DROP DATABASE IF EXISTS carshop_bare_restore", "postgres")
+        self.psql("CREATE DATABASE carshop_bare_restore", "postgres")
+        seconds, _ = timed(
             lambda: sh("pg_restore", "-h", "127.0.0.1", "-p", str(PORT), "-U", "postgres",
                        "-d", "carshop_bare_restore", "--no-owner", str(self.out / "bare.dump"))
         )  # fmt: skip
-        self.note(f"pg_restore: {bare_s:.1f}s")
+        self.figures.setdefault("restore", {})["pg_restore_seconds"] = seconds
+        self.note(f"pg_restore: {seconds:.1f}s")
         self.psql("DROP DATABASE carshop_bare_restore", "postgres")
-        # The logical engine's restore path into an empty database: test_recovery restores the
-        # newest chain into the scratch database (then compares every table: timed apart).
-        logical_s, drill = timed(lambda: self.manage("logical", "test_recovery"))
+
+    def logical_restore(self) -> None:
+        """The logical engine's restore path into an empty database: the chain verified (SHA-256
+        of every file), the one-transaction restore of the full backup and the incremental, and
+        its check of every table's row count and checksum."""
+        self.psql("DROP DATABASE IF EXISTS carshop_logical_restore", "postgres")
+        self.psql("CREATE DATABASE carshop_logical_restore", "postgres")
+        newest = max((self.out / "logical").glob("*.manifest.json"), key=lambda p: p.name)
+        script = (
+            "import json, time\n"
+            "from carshop.ops.backups import service\n"
+            f"manifest, place = service.resolve_source({str(newest)!r})\n"
+            "chain = service.resolve_chain(manifest, place)\n"
+            "target = service.Target.live().with_name('carshop_logical_restore')\n"
+            "started = time.perf_counter()\n"
+            "local = service.verify_chain(chain, target)\n"
+            "service._restore_into(target, [(m, path) for m, path, _ in local])\n"
+            "service.release(local)\n"
+            "print(json.dumps({'seconds': time.perf_counter() - started, "
+            "'chain': [m['id'] for m, _ in chain]}))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "shell", "-c", script],
+            env=self.env("logical"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+        self.figures.setdefault("restore", {})["logical_seconds"] = figures["seconds"]
         self.note(
-            f"logical restore (full + incremental): {drill['restore_seconds']:.1f}s "
-            f"(drill with comparison {logical_s:.1f}s)"
+            f"logical restore of {len(figures['chain'])} backups (full + incremental): "
+            f"{figures['seconds']:.1f}s"
         )
         self.psql("DROP DATABASE carshop_logical_restore", "postgres")
-        self.figures["restore"] = {
-            "pg_restore_seconds": bare_s,
-            "logical_seconds": drill["restore_seconds"],
-        }
 
-    def pgbackrest_steps(self) -> None:
+    def pgbackrest_backups(self) -> None:
         seconds, full = timed(lambda: self.manage("pgbackrest", "backup", "--type=full"))
         self.figures["full"].update(
             pgbackrest_seconds=seconds, pgbackrest_bytes=full["backup"]["size"]
@@ -249,18 +275,22 @@ class Bench:
             f"pgBackRest incremental after {changed:,} rows: {seconds:.1f}s, "
             f"{incr['backup']['size'] / 2**20:.1f} MB"
         )
+
+    def pgbackrest_restore(self) -> None:
         seconds, report = timed(
             lambda: self.manage("pgbackrest", "restore", "--source", "latest", "--yes")
         )
-        self.figures["restore"].update(
+        self.figures.setdefault("restore", {}).update(
             pgbackrest_seconds=seconds,
             pgbackrest_restore_seconds=report["restore_seconds"],
         )
         self.note(
-            f"pgBackRest restore to latest: {seconds:.1f}s in all "
-            f"(staged restore, replay and swap {report['restore_seconds']:.1f}s)"
+            f"pgBackRest restore to latest: {seconds:.1f}s in all, of which staged restore, "
+            f"replay and swap {report['restore_seconds']:.1f}s"
         )
-        seconds, _drill = timed(lambda: self.manage("pgbackrest", "test_recovery"))
+
+    def pgbackrest_drill(self) -> None:
+        seconds, _ = timed(lambda: self.manage("pgbackrest", "test_recovery"))
         metrics = self.manage("pgbackrest", "record_recovery_metrics")
         self.figures["drill"] = {
             "seconds": seconds,
@@ -273,27 +303,57 @@ class Bench:
         )
 
 
+STEPS = (
+    "copy",
+    "full",
+    "write-logical",
+    "incremental-logical",
+    "pgbackrest",
+    "restore-pgbackrest",
+    "restore-bare",
+    "restore-logical",
+    "drill",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--source", default="postgres://postgres@127.0.0.1:5432/carshop_bench")
     parser.add_argument("--root", default="/tmp/carshop-pitr-bench")  # noqa: S108
+    parser.add_argument(
+        "--from-step",
+        choices=STEPS,
+        default=STEPS[0],
+        help="start at this step, on the copy and with the figures an earlier run left",
+    )
     options = parser.parse_args()
     bench = Bench(options.source, Path(options.root))
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    steps = {
+        "copy": bench.make_copy,
+        "full": bench.full_backups,
+        "write-logical": lambda: bench.write_overhead("logical"),
+        "incremental-logical": bench.logical_incremental,
+        "pgbackrest": bench.pgbackrest_backups,
+        "restore-pgbackrest": bench.pgbackrest_restore,
+        "restore-bare": bench.bare_restore,
+        "restore-logical": bench.logical_restore,
+        "drill": bench.pgbackrest_drill,
+    }
+    figures_file = Path(options.root) / "figures.json"
+    if options.from_step != STEPS[0]:
+        bench.figures = json.loads(figures_file.read_text())
+        bench.figures.setdefault("resumed_at", []).append(options.from_step)
+        if not bench.cluster.running():
+            bench.cluster.start()
     try:
-        bench.make_copy()
-        bench.full_backups()
-        bench.write_overhead("logical")
-        bench.logical_incremental()
-        bench.restores()
-        bench.pgbackrest_steps()
+        for name in STEPS[STEPS.index(options.from_step) :]:
+            steps[name]()
     finally:
-        (Path(options.root) / "figures.json").write_text(json.dumps(bench.figures, indent=2))
+        figures_file.write_text(json.dumps(bench.figures, indent=2))
         print(json.dumps(bench.figures, indent=2))
         bench.cluster.stop("fast", check=False)
-    print(f"run started {started}; figures in {options.root}/figures.json")
 
 
 if __name__ == "__main__":

@@ -169,9 +169,13 @@ def run(setup: Setup, *args: str, timeout: float | None = None) -> str:
 
 def _error_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR" in line or "error" in line]
-    line = (errors or lines or [f"exit status {result.returncode}"])[-1]
-    return re.sub(r"^.*?(ERROR: )", r"\1", line)
+    first = next((n for n, line in enumerate(lines) if "ERROR:" in line), None)
+    if first is None:
+        errors = [line for line in lines if "error" in line.lower()]
+        return (errors or lines or [f"exit status {result.returncode}"])[-1]
+    # pgBackRest's error and the lines that go with it (HINT:, the cause).
+    text = " ".join(lines[first : first + 4])
+    return re.sub(r"^.*?(ERROR: )", r"\1", text)[:600]
 
 
 def info(setup: Setup) -> dict[str, Any]:
@@ -257,7 +261,13 @@ def create_backup(kind: str, now: datetime | None = None, progress: Progress = n
     _drop_capture(setup)
     progress(f"pgBackRest {KIND[kind]} backup of stanza {setup.stanza}")
     before = {b["label"] for b in backups(setup)}
-    run(setup, "backup", f"--type={KIND[kind]}", f"--annotation=carshop-type={kind}")
+    try:
+        run(setup, "backup", f"--type={KIND[kind]}", f"--annotation=carshop-type={kind}")
+    except BackupError as exc:
+        problem = None
+        with contextlib.suppress(Exception):
+            problem = archiving_problem(setup.database, now_too=True)
+        raise BackupError(f"{exc}{'; ' + problem if problem else ''}") from None
     made = [b for b in backups(setup) if b["label"] not in before]
     if not made:
         raise BackupError("pgbackrest backup reported success but no new backup is listed")
@@ -657,11 +667,7 @@ def test_recovery(source: str = "latest", progress: Progress = no_progress) -> d
     restore_seconds = round(time.monotonic() - started, 3)
     tables = _read_tables(setup, setup.drill)
     last = replay["last_transaction_at"]
-    recovered_to = (
-        datetime.strptime(last, "%Y-%m-%d %H:%M:%S.%f%z")
-        if last
-        else _moment(chosen["timestamp"]["stop"])
-    )
+    recovered_to = datetime.fromisoformat(last) if last else _moment(chosen["timestamp"]["stop"])
     drill = {
         "at": timezone.now().isoformat(),
         "engine": "pgbackrest",
@@ -784,7 +790,7 @@ def prune(dry_run: bool = False) -> dict[str, Any]:
     }
 
 
-def archiving_problem(database: dict[str, Any] | None = None) -> str | None:
+def archiving_problem(database: dict[str, Any] | None = None, now_too: bool = False) -> str | None:
     """Why WAL archiving is failing or falling behind (None when it keeps up)."""
     from django.db import connections
 
@@ -810,7 +816,7 @@ def archiving_problem(database: dict[str, Any] | None = None) -> str | None:
     limit = settings.BACKUP_WAL_MAX_LAG_SECONDS
     if failed_at and (archived is None or failed_at > archived) and waiting:
         return f"WAL archiving is failing (segment {failed_wal}, {failed_at:%Y-%m-%d %H:%M:%S})"
-    if waiting and oldest and (now - oldest).total_seconds() > limit:
+    if waiting and oldest and ((now - oldest).total_seconds() > limit or now_too):
         return (
             f"WAL archiving is falling behind: {waiting} segments wait, the oldest for "
             f"{(now - oldest).total_seconds():.0f}s (over {limit}s)"
