@@ -328,6 +328,9 @@ def main() -> None:
         default=STEPS[0],
         help="start at this step, on the copy and with the figures an earlier run left",
     )
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=STEPS, help="leave this step out"
+    )
     options = parser.parse_args()
     bench = Bench(options.source, Path(options.root))
     steps = {
@@ -349,7 +352,8 @@ def main() -> None:
             bench.cluster.start()
     try:
         for name in STEPS[STEPS.index(options.from_step) :]:
-            steps[name]()
+            if name not in options.skip:
+                steps[name]()
     finally:
         figures_file.write_text(json.dumps(bench.figures, indent=2))
         print(json.dumps(bench.figures, indent=2))
