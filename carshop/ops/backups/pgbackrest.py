@@ -648,7 +648,7 @@ def _check_reached_end(setup: Setup, replay: dict[str, Any], chosen: dict[str, A
 def test_recovery(source: str = "latest", progress: Progress = no_progress) -> dict[str, Any]:
     """Restore `source` and every archived change into the drill folder, replay, read every
     table on a private server; the live server is not touched."""
-    from carshop.ops.backups import postgres, status
+    from carshop.ops.backups import status
 
     setup = Setup.from_settings()
     chosen = choose(setup, source, None)
@@ -686,7 +686,6 @@ def test_recovery(source: str = "latest", progress: Progress = no_progress) -> d
         "mismatches": [],
         "capture_bypassed": None,
     }
-    del postgres
     status.update(last_drill=drill)
     return drill
 
