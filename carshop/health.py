@@ -60,6 +60,25 @@ class BackupFreshness(HealthCheck):
             )
 
 
+@dataclasses.dataclass
+class WalArchiving(HealthCheck):
+    """With the pgBackRest engine: PostgreSQL archives its WAL, and keeps up
+    (BACKUP_WAL_MAX_LAG_SECONDS); the RPO is only as good as the archive."""
+
+    def run(self):
+        from carshop.ops.backups import pgbackrest
+        from carshop.ops.backups.errors import BackupError
+
+        try:
+            if not pgbackrest.selected():
+                return
+            problem = pgbackrest.archiving_problem()
+        except BackupError as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        if problem:
+            raise ServiceUnavailable(problem)
+
+
 # What a load balancer probes (/health/live/): can this host serve requests? A stale backup is
 # the operators' alarm, not a reason to take the host out of rotation.
 LIVENESS_CHECKS = (
@@ -78,6 +97,7 @@ HEALTH_CHECKS = (
     "carshop.health.DiskSpace",
     "carshop.health.LogFolder",
     "carshop.health.BackupFreshness",
+    "carshop.health.WalArchiving",
 )
 
 

@@ -526,6 +526,25 @@ BACKUP_CAPTURE_CHECK_HOURS = env_int("BACKUP_CAPTURE_CHECK_HOURS", 24, minimum=0
 BACKUP_CHECKSUM_WORKERS = env_int("BACKUP_CHECKSUM_WORKERS", 0, minimum=0)
 # Folder of pg_dump, pg_restore and psql when they are not on PATH.
 BACKUP_PG_BIN_DIR = env_str("BACKUP_PG_BIN_DIR", "")
+# The backup engine on PostgreSQL (docs/backups.md, "Which engine"): "logical" (pg_dump and
+# change-capture triggers; also SQLite's only engine) or "pgbackrest" (physical backups and
+# continuous WAL archiving: point-in-time restores, nothing on the write path).
+BACKUP_ENGINE = env_str("BACKUP_ENGINE", "logical")
+# pgBackRest: the stanza, its configuration file (empty: pgBackRest's default), the system user
+# that owns the data directory (commands run as it with sudo -n, or runuser when root; empty:
+# the current user), the data directory (empty: asked from the server), and how the server is
+# stopped and started around a restore ({pgdata} is replaced; empty: pg_ctl on {pgdata}).
+BACKUP_PGBACKREST_STANZA = env_str("BACKUP_PGBACKREST_STANZA", "carshop")
+BACKUP_PGBACKREST_CONFIG = env_str("BACKUP_PGBACKREST_CONFIG", "")
+BACKUP_PGBACKREST_USER = env_str("BACKUP_PGBACKREST_USER", "")
+BACKUP_PG_DATA = env_str("BACKUP_PG_DATA", "")
+BACKUP_PG_START_COMMAND = env_str("BACKUP_PG_START_COMMAND", "")
+BACKUP_PG_STOP_COMMAND = env_str("BACKUP_PG_STOP_COMMAND", "")
+# The port a restore replays WAL on (a private server on the staged copy) and drills run on.
+BACKUP_PGBACKREST_SCRATCH_PORT = env_int("BACKUP_PGBACKREST_SCRATCH_PORT", 5499, minimum=1)
+# The health check fails when finished WAL segments have waited longer than this to be archived,
+# or when archiving fails.
+BACKUP_WAL_MAX_LAG_SECONDS = env_int("BACKUP_WAL_MAX_LAG_SECONDS", 300, minimum=1)
 # Free disk space under which the health check fails.
 HEALTH_MIN_FREE_DISK_MB = env_int("HEALTH_MIN_FREE_DISK_MB", 500, minimum=0)
 # monitor_resources: CPU, memory and disk use (percent) that is a warning, and a failure.

@@ -1,5 +1,5 @@
 from carshop.ops.backups import destination as destinations
-from carshop.ops.backups import retention, service
+from carshop.ops.backups import pgbackrest, retention, service
 from carshop.ops.toolkit import (
     OperationsCommand,
     bool_value,
@@ -24,7 +24,11 @@ class Command(OperationsCommand):
         "\n\nExamples:\n"
         "  python manage.py backup --type=full\n"
         "  python manage.py backup --type=incremental --destination=/backup/daily\n"
-        "  python manage.py backup --type=full --compress=true --destination=/backup/monthly"
+        "  python manage.py backup --type=full --compress=true --destination=/backup/monthly\n"
+        "With BACKUP_ENGINE=pgbackrest (PostgreSQL): a pgBackRest backup of the stanza instead, "
+        "full, incremental (incr) or pre-update (a differential), while PostgreSQL archives its "
+        "WAL continuously; --destination and --compress are pgBackRest's configuration's, and "
+        "--clean runs `pgbackrest expire`."
     )
     changes_data = True
     report_command = True
@@ -56,6 +60,8 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         with operator_errors():
+            if pgbackrest.selected():
+                return self._pgbackrest(options)
             destination = destinations.destination_for(options["destination"])
             manifest = service.create_backup(
                 options["type"],
@@ -106,3 +112,25 @@ class Command(OperationsCommand):
                 f"  retention: {len(pruned['deleted'])} backups deleted, {len(pruned['kept'])} kept"
             )
         self.emit(options, {"backup": manifest, "prune": pruned}, lines)
+
+    def _pgbackrest(self, options):
+        if options["dry_run"]:
+            lines = [f"would take a pgBackRest {pgbackrest.KIND[options['type']]} backup"]
+            self.emit(options, {"backup": {"type": options["type"]}, "prune": None}, lines)
+            return
+        report = pgbackrest.create_backup(options["type"], progress=self.progress)
+        pruned = pgbackrest.prune() if options["clean"] else None
+        lines = [
+            f"{report['id']}: pgBackRest {report['kind']} backup ({report['type']}), "
+            f"{human_size(report['size'])} stored of {human_size(report['database_size'])}, "
+            f"{report['duration_seconds']:.1f}s",
+            f"  stanza: {report['stanza']}; "
+            f"WAL {report['wal']['start']} to {report['wal']['stop']}",
+        ]
+        if report["parent"]:
+            lines.append(f"  after {report['parent']}")
+        if pruned:
+            lines.append(
+                f"  retention: {len(pruned['deleted'])} backups expired, {len(pruned['kept'])} kept"
+            )
+        self.emit(options, {"backup": report, "prune": pruned}, lines)

@@ -1,5 +1,5 @@
 from carshop.ops.backups import destination as destinations
-from carshop.ops.backups import retention
+from carshop.ops.backups import pgbackrest, retention
 from carshop.ops.toolkit import OperationsCommand, human_size, operator_errors
 
 
@@ -13,7 +13,8 @@ class Command(OperationsCommand):
         "and its incrementals) and the chain the database continues; the newest pre-update and "
         "safety backups; and every backup a kept incremental needs, in whichever folder it is. "
         "Also removes per-run folders left empty and leftovers of interrupted backups older than "
-        "a day.\n\n"
+        "a day. With BACKUP_ENGINE=pgbackrest: `pgbackrest expire`, by the repository's "
+        "retention settings (repo1-retention-full and the like in pgbackrest.conf).\n\n"
         "Examples:\n"
         "  python manage.py prune_backups --dry-run\n"
         "  python manage.py prune_backups --destination=/backup"
@@ -32,9 +33,13 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         with operator_errors():
-            result = retention.prune(
-                destinations.destination_for(options["destination"]), dry_run=options["dry_run"]
-            )
+            if pgbackrest.selected():
+                result = pgbackrest.prune(dry_run=options["dry_run"])
+            else:
+                result = retention.prune(
+                    destinations.destination_for(options["destination"]),
+                    dry_run=options["dry_run"],
+                )
         verb = "would delete" if options["dry_run"] else "deleted"
         lines = [
             f"{result['destination']} ({len(result['folders'])} folders): {verb} "

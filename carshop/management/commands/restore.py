@@ -4,7 +4,7 @@ import sys
 from django.core.management.base import CommandError
 
 from carshop.ops.backups import destination as destinations
-from carshop.ops.backups import service
+from carshop.ops.backups import pgbackrest, service
 from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
@@ -24,15 +24,23 @@ class Command(OperationsCommand):
         "Examples:\n"
         "  python manage.py restore --source latest --dry-run\n"
         "  python manage.py restore --source latest-pre-update --yes   # deploy rollback\n"
-        "  python manage.py restore --source /backup/weekly/20250105 --yes"
+        "  python manage.py restore --source /backup/weekly/20250105 --yes\n"
+        "With BACKUP_ENGINE=pgbackrest: --source is latest (every archived change), "
+        "latest-pre-update or a pgBackRest backup label, and --to restores the server to a "
+        "moment; the restore is made and checked on a staged copy before the server is "
+        "stopped and its data directory replaced (see docs/backups.md).\n"
+        '  python manage.py restore --to "2026-12-05 14:03:00" --yes'
     )
     changes_data = True
     report_command = True
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
+        parser.add_argument("--source", metavar="PATH|latest", help="the backup to restore")
         parser.add_argument(
-            "--source", required=True, metavar="PATH|latest", help="the backup to restore"
+            "--to",
+            metavar="TIME",
+            help='pgBackRest engine: restore to this moment ("YYYY-MM-DD HH:MM:SS", local time)',
         )
         parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         parser.add_argument(
@@ -45,6 +53,13 @@ class Command(OperationsCommand):
         )
 
     def handle(self, *args, **options):
+        with operator_errors():
+            if pgbackrest.selected():
+                return self._pgbackrest(options)
+        if options["to"]:
+            raise CommandError("--to needs BACKUP_ENGINE=pgbackrest (WAL archiving)")
+        if not options["source"]:
+            raise CommandError("--source is required")
         options["source"], options["destination"] = guide_pre_update(
             options["source"], options["destination"]
         )
@@ -75,6 +90,45 @@ class Command(OperationsCommand):
             if report["safety_backup"]:
                 lines.append(
                     f"  the previous database is in safety backup {report['safety_backup']}"
+                )
+        self.emit(options, report, lines)
+
+    def _pgbackrest(self, options):
+        source = options["source"] or "latest"
+        if source.rstrip("/").endswith("pre-update/latest"):
+            source = "latest-pre-update"
+        if not options["dry_run"] and not options["yes"]:
+            if not sys.stdin.isatty():
+                raise CommandError(
+                    "restore replaces the database: add --yes to confirm (no terminal to ask)"
+                )
+            what = f"the moment {options['to']}" if options["to"] else f"backup {source}"
+            self.stdout.write(f"This replaces the PostgreSQL server's data with {what}.")
+            if input("Type 'yes' to continue: ").strip().lower() != "yes":
+                raise CommandError("restore canceled; nothing was changed")
+        with operator_errors():
+            report = pgbackrest.restore(
+                source, options["to"], dry_run=options["dry_run"], progress=self.progress
+            )
+        if options["dry_run"]:
+            lines = [
+                f"verified, nothing changed: the server would be restored from "
+                f"{report['source']} to {report['to']}"
+            ]
+        else:
+            lines = [
+                f"restored the server from {report['source']} to {report['to']} in "
+                f"{report['total_seconds']:.1f}s"
+                + (
+                    f" (last transaction {report['recovered_to']})"
+                    if report.get("recovered_to")
+                    else ""
+                )
+            ]
+            if report["safety_backup"]:
+                lines.append(
+                    f"  the previous state is in {report['safety_backup']} "
+                    f"({report['safety_backup_destination']})"
                 )
         self.emit(options, report, lines)
 

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from carshop.ops.backups import destination as destinations
-from carshop.ops.backups import recovery, service
+from carshop.ops.backups import pgbackrest, recovery, service
 from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
@@ -14,7 +14,10 @@ class Command(OperationsCommand):
         "record_recovery_metrics. Exits non-zero if the restored data differs, or if the drill "
         "could not restore (then record_recovery_metrics records it as failed).\n"
         "--target: scratch (default: BACKUP_SCRATCH_DATABASE, else <database>_recovery) or a "
-        "database URL of another server.\n\n"
+        "database URL of another server. With BACKUP_ENGINE=pgbackrest the drill restores the "
+        "backup and every archived WAL segment into a copy beside the data directory, replays "
+        "it on a private server (BACKUP_PGBACKREST_SCRATCH_PORT) and reads every table; the "
+        "RPO is then the age of the newest archived transaction.\n\n"
         "Example: python manage.py test_recovery --target=scratch"
     )
     report_command = True
@@ -32,17 +35,23 @@ class Command(OperationsCommand):
     def handle(self, *args, **options):
         try:
             with operator_errors():
-                drill = service.test_recovery(
-                    options["target"],
-                    options["source"],
-                    destinations.destination_for(options["destination"]),
-                    progress=self.progress,
-                )
+                if pgbackrest.selected():
+                    drill = pgbackrest.test_recovery(options["source"], progress=self.progress)
+                else:
+                    drill = service.test_recovery(
+                        options["target"],
+                        options["source"],
+                        destinations.destination_for(options["destination"]),
+                        progress=self.progress,
+                    )
         except CommandError as exc:
             # No restore, no comparison: record_recovery_metrics must see a failed drill, not
             # the last one that worked.
             recovery.record_failure(options["source"], options["target"], str(exc))
             raise
+        self._report(options, drill)
+
+    def _report(self, options, drill):
         lines = [
             f"restored {drill['source']} into {drill['target']} in "
             f"{drill['restore_seconds']:.1f}s (backup age {drill['backup_age_seconds']:.0f}s)",

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from carshop.ops.backups import destination as destinations
-from carshop.ops.backups import service
+from carshop.ops.backups import pgbackrest, service
 from carshop.ops.toolkit import OperationsCommand, operator_errors
 
 
@@ -26,11 +26,14 @@ class Command(OperationsCommand):
 
     def handle(self, *args, **options):
         with operator_errors():
-            result = service.validate_restoration(
-                options["target"],
-                options["source"],
-                destinations.destination_for(options["destination"]),
-            )
+            if pgbackrest.selected():
+                result = pgbackrest.validate_restoration()
+            else:
+                result = service.validate_restoration(
+                    options["target"],
+                    options["source"],
+                    destinations.destination_for(options["destination"]),
+                )
         lines = [
             f"{result['target']} against {result['source']}: "
             + (

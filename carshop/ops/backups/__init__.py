@@ -11,6 +11,10 @@ Layout:
 - `status`: the last backup and the recovery metrics, for the health check and reports;
 - `retention`: which backups to keep across every folder backups are written to (prune_backups);
 - `recovery`: the recovery metrics history kept honest (record_recovery_metrics, test_recovery).
+- `pgbackrest`: the pgBackRest engine (BACKUP_ENGINE=pgbackrest): physical backups, WAL
+  archiving, restores to a moment, its drills, retention and archiving health;
+- `archiving_cluster`: a PostgreSQL cluster of its own that archives with pgBackRest, for the
+  tests and the bench.
 
 The app keeps its label `backups` (INSTALLED_APPS: carshop.ops.backups).
 """

@@ -468,6 +468,14 @@ def _create_backup(
     dated_by_caller = now is not None
     now = now or timezone.now()
     chain_backup = kind != "safety"
+    # With the pgBackRest engine chosen, a logical backup is a copy of one database (a test
+    # environment, a move): full, and it puts no change-capture trigger on any table.
+    copy_only = target.vendor == "postgresql" and _pgbackrest_chosen()
+    if copy_only and kind == "incremental":
+        raise BackupError(
+            "BACKUP_ENGINE is pgbackrest: incremental backups are pgBackRest's (backup "
+            "--type=incremental); a logical copy of the database is always full"
+        )
     base_kind = "incremental" if kind == "incremental" else "full"
     backup_id = new_backup_id(kind, now)
     engine = target.engine
@@ -499,7 +507,7 @@ def _create_backup(
         }
 
     destination.ensure()
-    if chain_backup and base_kind == "full":
+    if chain_backup and base_kind == "full" and not copy_only:
         # Capture is installed before the snapshot, so that the chain can continue from this
         # backup; the database records this backup as its base only once it is stored.
         engine.prepare_capture(location)
@@ -604,7 +612,7 @@ def _create_backup(
     except BackupError:
         destination.delete(data_name)
         raise
-    if chain_backup:
+    if chain_backup and not copy_only:
         if target.vendor == "postgresql":
             postgres.confirm_backup(
                 target.settings,
@@ -630,6 +638,10 @@ def _create_backup(
         extra={"backup": backup_id, "size": size, "destination": destination.label},
     )
     return manifest
+
+
+def _pgbackrest_chosen() -> bool:
+    return str(getattr(settings, "BACKUP_ENGINE", "logical")).lower() == "pgbackrest"
 
 
 def _capture_check_due(parent: Any, now: datetime) -> bool:
