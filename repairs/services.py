@@ -211,6 +211,25 @@ def _return(line: PartLine, user: User | None) -> None:
     line.save(update_fields=["issued_quantity"])
 
 
+def _shortage_error(needed: dict[int, int]) -> RepairError | None:
+    """The refusal naming every part of `needed` ({part id: quantity}) that stock cannot
+    cover, with what is needed and what is on hand; None when stock covers them all."""
+    parts = {part.pk: part for part in Part.objects.filter(pk__in=needed)}
+    short = [
+        part
+        for pk, part in sorted(parts.items(), key=lambda item: item[1].sku)
+        if part.on_hand < needed[pk]
+    ]
+    if not short:
+        return None
+    return RepairError(
+        "Not enough stock: "
+        + "; ".join(f"{part.sku} needs {needed[part.pk]}, {part.on_hand} on hand" for part in short)
+        + ". Order the missing parts (a purchase order for each supplier) or change the "
+        "quantities."
+    )
+
+
 def _issue_lines(lines: list[PartLine], user: User | None) -> None:
     """Issue these lines' parts from stock. When stock is short, nothing is issued and every
     shortage is reported at once (what is needed of each part, what is on hand)."""
@@ -218,24 +237,24 @@ def _issue_lines(lines: list[PartLine], user: User | None) -> None:
     for line in lines:
         if not line.issued_quantity:
             needed[line.part_id] = needed.get(line.part_id, 0) + line.quantity
-    stock = dict(Part.objects.filter(pk__in=needed).values_list("pk", "on_hand"))
-    short = [
-        line.part
-        for line in {line.part_id: line for line in lines if not line.issued_quantity}.values()
-        if stock.get(line.part_id, 0) < needed[line.part_id]
-    ]
-    if short:
-        raise RepairError(
-            "Not enough stock: "
-            + "; ".join(
-                f"{part.sku} needs {needed[part.pk]}, {stock.get(part.pk, 0)} on hand"
-                for part in short
-            )
-            + ". Order the missing parts (a purchase order for each supplier) or change the "
-            "quantities."
-        )
+    refusal = _shortage_error(needed)
+    if refusal:
+        raise refusal
     for line in lines:
         _issue(line, user)
+
+
+def check_parts_available(repair_order: RepairOrder, wanted: list[tuple[Job, Part, int]]) -> None:
+    """Before lines are added or raised on an order: refuse with every shortage at once when
+    the parts would be issued now (approved jobs on an approved or in-progress order) and stock
+    cannot cover them all. `wanted` holds (job, part, extra quantity)."""
+    needed: dict[int, int] = {}
+    for job, part, quantity in wanted:
+        if quantity > 0 and _parts_due_now(job, repair_order):
+            needed[part.pk] = needed.get(part.pk, 0) + quantity
+    refusal = _shortage_error(needed) if needed else None
+    if refusal:
+        raise refusal
 
 
 def _issue_job_parts(job: Job, user: User | None) -> None:

@@ -228,7 +228,7 @@ def test_parts_added_on_the_job_page_are_issued_and_a_stock_refusal_is_shown(cli
         "time_entries-INITIAL_FORMS": "0",
     }
     response = client.post(url, form, follow=True)
-    assert any("Only 1 of BP-7 in stock" in str(m) for m in response.context["messages"])
+    assert any("BP-7 needs 3, 1 on hand" in str(m) for m in response.context["messages"])
     assert not job.part_lines.exists()
     job.refresh_from_db()
     assert job.cause == ""  # the whole save was rolled back

@@ -50,6 +50,39 @@ def _messages(response):
     return " | ".join(str(m) for m in response.context["messages"])
 
 
+def _page_data(order, jobs):
+    """What the order's page posts with its jobs as they are and no lines changed."""
+    data = {
+        "odometer_in": "1000",
+        "advisor": "",
+        "promised_at_0": "",
+        "promised_at_1": "",
+        "discount_percent": "0",
+        "notes": "",
+        "jobs-TOTAL_FORMS": str(len(jobs)),
+        "jobs-INITIAL_FORMS": str(len(jobs)),
+        "jobs-MIN_NUM_FORMS": "0",
+        "jobs-MAX_NUM_FORMS": "1000",
+    }
+    for index, job in enumerate(jobs):
+        prefix = f"jobs-{index}"
+        data |= {
+            f"{prefix}-id": job.pk,
+            f"{prefix}-repair_order": order.pk,
+            f"{prefix}-position": job.position,
+            f"{prefix}-title": job.title,
+            f"{prefix}-complaint": job.complaint,
+        }
+        for kind in ("labor_lines", "part_lines"):
+            data |= {
+                f"{prefix}-{kind}-TOTAL_FORMS": "0",
+                f"{prefix}-{kind}-INITIAL_FORMS": "0",
+                f"{prefix}-{kind}-MIN_NUM_FORMS": "0",
+                f"{prefix}-{kind}-MAX_NUM_FORMS": "1000",
+            }
+    return data
+
+
 @pytest.fixture
 def advisor(client):
     user = make_staff("sam", SERVICE_ADVISOR)
@@ -250,34 +283,7 @@ def test_labor_and_parts_of_every_job_are_saved_from_the_orders_page(client, adv
     brakes = order.jobs.get(position=1)
     line = brakes.labor_lines.get()
     page = _page(client, order)
-    data = {
-        "odometer_in": "1000",
-        "advisor": "",
-        "promised_at_0": "",
-        "promised_at_1": "",
-        "discount_percent": "0",
-        "notes": "",
-        "jobs-TOTAL_FORMS": "2",
-        "jobs-INITIAL_FORMS": "2",
-        "jobs-MIN_NUM_FORMS": "0",
-        "jobs-MAX_NUM_FORMS": "1000",
-    }
-    for index, job in enumerate((brakes, second)):
-        prefix = f"jobs-{index}"
-        data |= {
-            f"{prefix}-id": job.pk,
-            f"{prefix}-repair_order": order.pk,
-            f"{prefix}-position": job.position,
-            f"{prefix}-title": job.title,
-            f"{prefix}-complaint": job.complaint,
-        }
-        for kind in ("labor_lines", "part_lines"):
-            data |= {
-                f"{prefix}-{kind}-TOTAL_FORMS": "0",
-                f"{prefix}-{kind}-INITIAL_FORMS": "0",
-                f"{prefix}-{kind}-MIN_NUM_FORMS": "0",
-                f"{prefix}-{kind}-MAX_NUM_FORMS": "1000",
-            }
+    data = _page_data(order, (brakes, second))
     # The brake job's labor line changed; a part on it; labor added on the wipers.
     data |= {
         "jobs-0-labor_lines-TOTAL_FORMS": "1",
@@ -413,3 +419,36 @@ def test_a_shortage_raises_before_any_stock_moves(order):
         services.start_work(order)
     part.refresh_from_db()
     assert part.on_hand == 1
+
+
+def test_every_short_part_typed_on_the_page_is_named_at_once_and_nothing_moves(
+    client, advisor, order
+):
+    """Parts added to an approved order are issued at once; when several are short, the one
+    message names each of them, and no line is added and no stock moves."""
+    job = order.jobs.get()
+    services.authorize_job(job, Authorization.APPROVED, method="phone", authorized_by="Maria")
+    services.approve_repair_order(order)
+    pads, rotor, wipers = (
+        make_part("BP-A", on_hand=1),
+        make_part("RT-B", on_hand=0),
+        make_part("WB-C", on_hand=5),
+    )
+    data = _page_data(order, (job,)) | {"jobs-0-part_lines-TOTAL_FORMS": "3"}
+    for index, (part, quantity) in enumerate(((pads, 2), (rotor, 1), (wipers, 1))):
+        data |= {
+            f"jobs-0-part_lines-{index}-job": job.pk,
+            f"jobs-0-part_lines-{index}-part": part.pk,
+            f"jobs-0-part_lines-{index}-quantity": str(quantity),
+            f"jobs-0-part_lines-{index}-price": "",
+        }
+    response = client.post(
+        reverse("admin:repairs_repairorder_change", args=[order.pk]), data, follow=True
+    )
+    said = _messages(response)
+    assert "BP-A needs 2, 1 on hand" in said and "RT-B needs 1, 0 on hand" in said, said
+    assert "WB-C" not in said
+    assert not job.part_lines.exists()
+    for part, on_hand in ((pads, 1), (rotor, 0), (wipers, 5)):
+        part.refresh_from_db()
+        assert part.on_hand == on_hand

@@ -351,6 +351,27 @@ def formset_changes(formset):
     return removed, changed, new
 
 
+def parts_wanted(formsets):
+    """(job, part, extra quantity) of every part line a page's formsets add or raise, read
+    from the forms before anything is saved."""
+    wanted = []
+    for formset in formsets:
+        if formset.model is not PartLine or formset.instance.pk is None:
+            continue
+        initial = set(formset.initial_forms)
+        for form in formset.forms:
+            if formset.can_delete and formset._should_delete_form(form):
+                continue
+            part = form.cleaned_data.get("part")
+            if part is None or not form.has_changed():
+                continue
+            # The instance already holds what was typed; the form's initial, what was stored.
+            before = int(form.initial.get("quantity") or 0) if form in initial else 0
+            quantity = int(form.cleaned_data.get("quantity") or 0)
+            wanted.append((formset.instance, part, quantity - before))
+    return wanted
+
+
 def save_line_formset(request, job, formset):
     """Save a job's labor or part lines (on the job's page or under the job on the order's
     page) through the services: removed, changed, then added lines."""
@@ -805,6 +826,9 @@ class RepairOrderAdmin(
             )
 
     def save_related(self, request, form, formsets, change):
+        # Every part the page would issue now is checked first, so all shortages are named
+        # in one message rather than the first line's alone.
+        services.check_parts_available(form.instance, parts_wanted(formsets))
         super().save_related(request, form, formsets, change)
         canned = form.cleaned_data.get("add_canned_job")
         if canned is not None:
@@ -1225,6 +1249,10 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
         if formset.model in (LaborLine, PartLine):
             return save_line_formset(request, form.instance, formset)
         return super().save_formset(request, form, formset, change)
+
+    def save_related(self, request, form, formsets, change):
+        services.check_parts_available(form.instance.repair_order, parts_wanted(formsets))
+        super().save_related(request, form, formsets, change)
 
     def delete_refusal(self, obj):
         return services.job_deletion_refusal(obj)
