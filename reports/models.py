@@ -146,3 +146,18 @@ class DeclinedJob(models.Model):
 
     def __str__(self):
         return f"Declined job {self.job_id}"
+
+
+class StaleDay(models.Model):
+    """A summarized day whose records changed after it was summarized (a decision changed on a
+    job decided that day, a line of such a job, a time entry moved): until the next refresh
+    counts it again, the figures count that day from the records instead of its summary."""
+
+    day = models.DateField(primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.day} changed since summarized"

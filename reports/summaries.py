@@ -43,7 +43,14 @@ from repairs.models import (
     RepairOrder,
     TimeEntry,
 )
-from reports.models import DeclinedJob, OpenInvoice, ShopDay, SummaryState, TechnicianDay
+from reports.models import (
+    DeclinedJob,
+    OpenInvoice,
+    ShopDay,
+    StaleDay,
+    SummaryState,
+    TechnicianDay,
+)
 
 EXACT = ShopDay._meta.get_field("labor_total")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -275,36 +282,71 @@ def _kinds(fields):
     return tuple(kind for kind, names in KIND_FIELDS.items() if set(names) & set(fields))
 
 
-def shop_days(first, last, fields):
-    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
-    hold, the records counted for the others (only the kinds of records `fields` need)."""
+def stale_runs(stored):
+    """The days of `stored` (first, last) whose records changed since they were summarized
+    (`reports.stale`), as runs of consecutive days (first, last): counted from the records."""
+    if stored is None:
+        return []
+    memo = _COUNTED.get()
+    key = ("stale", stored)
+    if memo is not None and key in memo:
+        return memo[key]
+    runs = []
+    for day in (
+        StaleDay.objects.filter(day__range=stored).order_by("day").values_list("day", flat=True)
+    ):
+        if runs and runs[-1][1] + datetime.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    if memo is not None:
+        memo[key] = runs
+    return runs
+
+
+def _parts(first, last):
+    """(state, stored, stale days, ranges counted from the records) for first..last."""
     current = state()
     stored, live = split(first, last, current.through)
+    runs = stale_runs(stored)
+    stale = [day for a, b in runs for day in _days(a, b)]
+    return current, stored, stale, runs + ([live] if live else [])
+
+
+def _days(first, last):
+    return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def shop_days(first, last, fields):
+    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
+    hold, the records counted for the others and for the days changed since summarized (only
+    the kinds of records `fields` need)."""
+    current, stored, stale, counted = _parts(first, last)
     days = {}
     if stored:
-        for row in ShopDay.objects.filter(day__range=stored).values("day", *fields):
+        rows = ShopDay.objects.filter(day__range=stored).exclude(day__in=stale)
+        for row in rows.values("day", *fields):
             days[row.pop("day")] = row
-    if live:
-        for day, sums in _counted(*live, _kinds(fields))[0].items():
+    for span in counted:
+        for day, sums in _counted(*span, _kinds(fields))[0].items():
             days[day] = {name: sums[name] for name in fields}
     return days, current
 
 
 def shop_totals(first, last, fields):
     """({field: sum over first..last}, state): the summarized days summed by the database, the
-    others counted from the records."""
-    current = state()
-    stored, live = split(first, last, current.through)
+    others (and those changed since summarized) counted from the records."""
+    current, stored, stale, counted = _parts(first, last)
     totals = {name: _empty_day()[name] for name in fields}
     found = []
     if stored:
         found.append(
-            ShopDay.objects.filter(day__range=stored).aggregate(
-                **{name: Sum(name) for name in fields}
-            )
+            ShopDay.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
+            .aggregate(**{name: Sum(name) for name in fields})
         )
-    if live:
-        found.extend(_counted(*live, _kinds(fields))[0].values())
+    for span in counted:
+        found.extend(_counted(*span, _kinds(fields))[0].values())
     for sums in found:
         for name in fields:
             if sums[name] is not None:
@@ -314,23 +356,24 @@ def shop_totals(first, last, fields):
 
 def technician_sums(first, last):
     """({technician id: {"hours_sold", "worked"}}, state) over first..last: the summarized days
-    summed per technician by the database, the others counted from the records."""
-    current = state()
-    stored, live = split(first, last, current.through)
+    summed per technician by the database, the others (and those changed since summarized)
+    counted from the records."""
+    current, stored, stale, counted = _parts(first, last)
     sums = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
     found = []
     if stored:
         found.append(
             (row["technician"], row)
             for row in TechnicianDay.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
             .order_by()
             .values("technician")
             .annotate(hours_sold=Sum("hours_sold"), worked=Sum("worked"))
         )
-    if live:
+    for span in counted:
         found.append(
             (technician, row)
-            for (_day, technician), row in _counted(*live, ("technicians",))[1].items()
+            for (_day, technician), row in _counted(*span, ("technicians",))[1].items()
         )
     for rows in found:
         for technician, row in rows:
@@ -352,16 +395,28 @@ def freshness(current, last):
     )
 
 
-def refresh(first=None, last=None):
+def refresh_stale(before):
+    """Count again the summarized days before `before` marked stale (`reports.stale`), one
+    transaction per run of consecutive days. Returns the number of days counted."""
+    counted = 0
+    for first, last in stale_runs((datetime.date.min, before - datetime.timedelta(days=1))):
+        refresh(first, last, facts=False)
+        counted += (last - first).days + 1
+    return counted
+
+
+def refresh(first=None, last=None, facts=True):
     """Count the days first..last again from the raw rows and store them (first: the earliest
     day with an invoice, a credit note, a decision or clocked time when None; last: yesterday
     when None). Returns the number of days stored. One transaction: a page sees the old sums
-    or the new ones, never a mix."""
+    or the new ones, never a mix. `facts`: the open invoices and declined jobs are stored again
+    as of the end of the summarized days."""
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     last = min(last or yesterday, yesterday)
     first = first or _earliest()
     if first is None or first > last:
         first = last
+    counting_from = timezone.now()
     days, technicians = count_days(first, last)
     with transaction.atomic():
         current = SummaryState.objects.select_for_update().filter(pk=1).first()
@@ -377,6 +432,8 @@ def refresh(first=None, last=None):
             ],
             batch_size=1000,
         )
+        # Days changed before the counting began are right again; a change since stays marked.
+        StaleDay.objects.filter(day__range=(first, last), marked_at__lt=counting_from).delete()
         if current is None:
             current = SummaryState(pk=1)
         # The summaries hold every day up to `last` only when there is no gap before `first`.
@@ -388,7 +445,7 @@ def refresh(first=None, last=None):
             current.through = max(last, current.through or last)
         current.refreshed_at = timezone.now()
         current.save()
-        if current.through is not None:
+        if facts and current.through is not None:
             _store_facts(horizon(current))
     return len(days)
 
