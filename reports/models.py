@@ -121,6 +121,28 @@ class OpenInvoice(models.Model):
         return f"Invoice {self.invoice_id} open"
 
 
+class InvoiceSpan(models.Model):
+    """An invoice that was still owing at the end of at least one day before the end of
+    SummaryState.through: issued then, and paid off (payments and credit notes reaching its
+    total) at `settled_at`, or not by then (None). Invoices paid off the day they were issued
+    are left out: they never owed anything at a day's end. The receivables as of an earlier
+    day take those issued before it and paid off after it (on PostgreSQL a GiST index on the
+    span finds them without reading the others)."""
+
+    invoice = models.OneToOneField(
+        "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Invoice {self.invoice_id} owing until {self.settled_at}"
+
+
 class DeclinedJob(models.Model):
     """A job of a customer's order declined by the customer, with its value (labor + parts at
     the quoted prices) and whether its vehicle had an order opened after the decline by the

@@ -16,19 +16,23 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
     Count,
+    DateTimeField,
     DecimalField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce, Round, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
 from repairs.choices import Authorization, RepairOrderStatus
@@ -45,6 +49,7 @@ from repairs.models import (
 )
 from reports.models import (
     DeclinedJob,
+    InvoiceSpan,
     OpenInvoice,
     ShopDay,
     StaleDay,
@@ -507,7 +512,8 @@ def maybe_owing(moment):
 
 
 def _store_facts(moment):
-    """The invoices open at `moment` and the customers' declined jobs, as of `moment`."""
+    """The invoices open at `moment`, those that owed something at the end of a day before
+    it, and the customers' declined jobs, as of `moment`."""
     OpenInvoice.objects.all().delete()
     _insert(
         OpenInvoice,
@@ -517,6 +523,40 @@ def _store_facts(moment):
         .filter(total__gt=F("paid_then"))
         .order_by()
         .values("pk", "issued_at", "total", "paid_then"),
+    )
+    InvoiceSpan.objects.all().delete()
+    last_move = Greatest(
+        *(
+            Coalesce(
+                Subquery(
+                    model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": moment})
+                    .order_by()
+                    .values("invoice")
+                    .annotate(t=Max(field))
+                    .values("t"),
+                    output_field=DateTimeField(),
+                ),
+                F("issued_at"),
+            )
+            for model, field in ((Payment, "received_at"), (CreditNote, "issued_at"))
+        )
+    )
+    _insert(
+        InvoiceSpan,
+        ("invoice", "issued_at", "total", "settled_at"),
+        Invoice.objects.filter(issued_at__lt=moment)
+        .annotate(paid_then=settled_before(moment), last_move=last_move)
+        .annotate(
+            settled_at=Case(
+                When(paid_then__gte=F("total"), then=F("last_move")),
+                default=None,
+                output_field=DateTimeField(),
+            )
+        )
+        # Owing at the end of its day at least: not paid off, or paid off on a later day.
+        .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
+        .order_by()
+        .values("pk", "issued_at", "total", "settled_at"),
     )
     DeclinedJob.objects.all().delete()
     _insert(
