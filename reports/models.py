@@ -59,6 +59,9 @@ class ShopDay(models.Model):
     approved_value = exact()
     declined_jobs = models.PositiveIntegerField(default=0)
     declined_value = exact()
+    # The customers' orders opened that day (not canceled), and those of them that are comebacks.
+    opened_orders = models.PositiveIntegerField(default=0)
+    comebacks = models.PositiveIntegerField(default=0)
 
     class Meta:
         default_permissions = ()

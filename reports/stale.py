@@ -1,7 +1,8 @@
 """Keeping the daily summaries right when the records of a summarized day change.
 
 A service that changes a record counted in an earlier day's summary (a decision changed on a
-job decided that day, a line added to such a job, a time entry moved, a back-dated invoice)
+job decided that day, a line added to such a job, a time entry moved, a back-dated invoice, an
+order of that day canceled)
 marks that day stale in its own transaction: the figures then count it from the records until
 the next refresh counts it again (`reports.summaries`). Connected to the records' signals by
 the reports app, so the services below it need not know of the summaries.
@@ -11,7 +12,15 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
 from repairs.choices import Authorization, RepairOrderStatus
-from repairs.models import CreditNote, Invoice, Job, LaborLine, PartLine, TimeEntry
+from repairs.models import (
+    CreditNote,
+    Invoice,
+    Job,
+    LaborLine,
+    PartLine,
+    RepairOrder,
+    TimeEntry,
+)
 from reports.models import StaleDay
 
 DECIDED = (Authorization.APPROVED, Authorization.DECLINED)
@@ -105,6 +114,44 @@ def _issued(sender, instance, raw=False, **kwargs):
     mark(before.get("issued_at"), instance.issued_at)
 
 
+ORDER_FIELDS = ("opened_at", "status", "internal", "comeback_of_id")
+
+
+def _remember_order(sender, instance, raw=False, **kwargs):
+    """An order opened before today: what the summaries counted of it (its day, whether it was
+    a customer's order not canceled, a comeback)."""
+    instance._summarized_before = None
+    if raw or instance.pk is None or instance.opened_at is None:
+        return
+    if timezone.localdate(instance.opened_at) >= timezone.localdate():
+        return
+    instance._summarized_before = (
+        RepairOrder.objects.filter(pk=instance.pk).values(*ORDER_FIELDS).first()
+    )
+
+
+def _counted_as(values):
+    return (
+        values["opened_at"],
+        values["status"] == RepairOrderStatus.CANCELED,
+        values["internal"],
+        values["comeback_of_id"] is not None,
+    )
+
+
+def _order_saved(sender, instance, raw=False, **kwargs):
+    before = getattr(instance, "_summarized_before", None)
+    if raw or before is None:
+        return
+    after = {name: getattr(instance, name) for name in ORDER_FIELDS}
+    if _counted_as(before) != _counted_as(after):
+        mark(before["opened_at"], instance.opened_at)
+
+
+def _order_deleted(sender, instance, **kwargs):
+    mark(instance.opened_at)
+
+
 def connect():
     uid = "reports.stale"
     pre_save.connect(
@@ -120,6 +167,9 @@ def connect():
     )
     post_save.connect(_time_entry_saved, sender=TimeEntry, dispatch_uid=uid)
     post_delete.connect(_time_entry_deleted, sender=TimeEntry, dispatch_uid=uid)
+    pre_save.connect(_remember_order, sender=RepairOrder, dispatch_uid=uid)
+    post_save.connect(_order_saved, sender=RepairOrder, dispatch_uid=uid)
+    post_delete.connect(_order_deleted, sender=RepairOrder, dispatch_uid=uid)
     for model in (Invoice, CreditNote):
         pre_save.connect(
             _remember(model, ("issued_at",)), sender=model, dispatch_uid=uid, weak=False

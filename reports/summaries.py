@@ -79,6 +79,7 @@ KIND_FIELDS = {
     "invoices": ("cars", "labor_total", "parts_total", "discount_total", "credits"),
     "lines": ("sublet_sales", "sublet_cost", "parts_cost", "hours_sold", "labor_net", "worked"),
     "decisions": ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
+    "orders": ("opened_orders", "comebacks"),
     "technicians": (),
 }
 KINDS = tuple(KIND_FIELDS)
@@ -98,7 +99,7 @@ def _empty_day():
             datetime.timedelta(0)
             if name == "worked"
             else 0
-            if name.endswith(("jobs", "cars"))
+            if name.endswith(("jobs", "cars", "orders", "comebacks"))
             else Decimal(0)
         )
         for name in SHOP_FIELDS
@@ -194,6 +195,22 @@ def count_days(first, last, kinds=KINDS):
             ):
                 key = f"s_{names[row['job__authorization']]}_value"
                 _add(days, {"d": row["d"], key: row["t"]})
+
+    if "orders" in kinds:
+        # The customers' orders opened, not canceled, by the day they were opened.
+        for row in (
+            RepairOrder.objects.filter(
+                opened_at__gte=start_at, opened_at__lt=end_at, internal=False
+            )
+            .exclude(status=RepairOrderStatus.CANCELED)
+            .order_by()
+            .values(d=TruncDate("opened_at"))
+            .annotate(
+                s_opened_orders=Count("id"),
+                s_comebacks=Count("id", filter=Q(comeback_of__isnull=False)),
+            )
+        ):
+            _add(days, row)
 
     technicians = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
     if "technicians" in kinds:
@@ -612,11 +629,12 @@ def job_value():
 
 
 def _earliest():
-    """The first day anything was invoiced, decided, clocked or closed at cost."""
+    """The first day anything was invoiced, opened, decided, clocked or closed at cost."""
     found = [
         value
         for value in (
             Invoice.objects.order_by("issued_at").values_list("issued_at", flat=True).first(),
+            RepairOrder.objects.order_by("opened_at").values_list("opened_at", flat=True).first(),
             Job.objects.filter(authorized_at__isnull=False)
             .order_by("authorized_at")
             .values_list("authorized_at", flat=True)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
-from repairs.models import Invoice
+from repairs.models import Invoice, RepairOrder
 from reports import summaries
 from reports.figures import shop
 from reports.models import ShopDay, StaleDay, SummaryState, TechnicianDay
@@ -32,6 +32,7 @@ FIGURES = {
     "sales-gross": shop.sales_gross,
     "technicians": shop.technicians,
     "approvals": shop.approvals,
+    "comebacks": shop.comebacks,
 }
 PERIODS = {
     "week": WEEK,
@@ -61,7 +62,8 @@ def test_figures_from_the_summaries_equal_the_figures_from_the_records(week):  #
 
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     assert summaries.state().through == yesterday
-    assert ShopDay.objects.filter(day__range=(WEEK.start, WEEK.end)).count() == 4
+    # The days something was invoiced, decided, clocked or opened.
+    assert ShopDay.objects.filter(day__range=(WEEK.start, WEEK.end)).count() == 5
     assert TechnicianDay.objects.filter(day__range=(WEEK.start, WEEK.end)).exists()
     assert figures() == from_records
 
@@ -209,6 +211,26 @@ def test_a_decision_changed_on_a_summarized_day_counts_once_at_once():
     assert not StaleDay.objects.exists()
     assert ShopDay.objects.get(day=ten_days_ago).approved_value == D("300")
     assert _decided(then)["Approved"] == (1, D("300.00"))
+
+
+def test_an_order_of_a_summarized_day_canceled_later_leaves_that_day_s_comebacks_at_once():
+    ten_days_ago = timezone.localdate() - datetime.timedelta(days=10)
+    then = Period(ten_days_ago, ten_days_ago)
+    first = make_order()
+    again = make_order(first.vehicle, customer=first.customer, comeback_of=first)
+    RepairOrder.objects.filter(pk__in=[first.pk, again.pk]).update(
+        opened_at=timezone.make_aware(datetime.datetime.combine(ten_days_ago, datetime.time(9)))
+    )
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert ShopDay.objects.get(day=ten_days_ago).comebacks == 1
+    assert shop.comebacks(then).summary == {"comebacks": 1, "rate": D("50.0")}
+
+    again.refresh_from_db()
+    services.cancel_repair_order(again, reason="Booked twice")
+    assert shop.comebacks(then).summary == {"comebacks": 0, "rate": D("0.0")}
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert not StaleDay.objects.exists()
+    assert shop.comebacks(then).summary == {"comebacks": 0, "rate": D("0.0")}
 
 
 def test_the_refresh_command_explains_a_bad_date_and_changes_nothing():

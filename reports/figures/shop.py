@@ -52,7 +52,6 @@ from reports.figures.common import (
     hours,
     percent,
     ratio,
-    truncate,
 )
 from reports.models import DeclinedJob, InvoiceSpan, OpenInvoice
 from reports.periods import Period
@@ -633,22 +632,15 @@ def _due(jobs, key):
     order=60,
 )
 def comebacks(period):
-    """Query: customers' orders opened in the period, not canceled, grouped by day (or month):
-    count, and count of those with comeback_of set."""
-    orders = RepairOrder.objects.filter(
-        opened_at__gte=period.start_at, opened_at__lt=period.end_at, internal=False
-    ).exclude(status=RepairOrderStatus.CANCELED)
-    grouped = {
-        row["day"]: row
-        for row in orders.order_by()
-        .annotate(day=truncate("opened_at", period))
-        .values("day")
-        .annotate(orders=Count("id"), comebacks=Count("id", filter=Q(comeback_of__isnull=False)))
-    }
+    """Queries: the daily summaries of the period's summarized days; for the other days (today
+    at least), the customers' orders opened, not canceled, grouped by day: count, and count of
+    those with comeback_of set (reports.summaries)."""
+    days, current = shop_days(period.start, period.end, ("opened_orders", "comebacks"))
+    grouped = _by_bucket(days, period)
     rows = []
     for day in buckets(period):
         row = grouped.get(day, {})
-        n, back = row.get("orders", 0), row.get("comebacks", 0)
+        n, back = row.get("opened_orders", 0), row.get("comebacks", 0)
         rows.append(
             {
                 "day": day,
@@ -670,6 +662,7 @@ def comebacks(period):
         url=admin_list(
             "repairs_repairorder", comeback_of__isnull="False", **between("opened_at", period)
         ),
+        note=freshness(current, period.end),
     )
 
 
