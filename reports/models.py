@@ -138,6 +138,9 @@ class InvoiceSpan(models.Model):
     issued_at = models.DateTimeField()
     total = models.DecimalField(max_digits=12, decimal_places=2)
     settled_at = models.DateTimeField(null=True, blank=True)
+    # Paid and credited on it by the end of SummaryState.through (None: stored before it was
+    # kept). Nothing then means nothing on any day before: it owed its total.
+    settled = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     class Meta:
         default_permissions = ()

@@ -560,7 +560,7 @@ def _store_facts(moment):
     )
     _insert(
         InvoiceSpan,
-        ("invoice", "issued_at", "total", "settled_at"),
+        ("invoice", "issued_at", "total", "settled_at", "settled"),
         Invoice.objects.filter(issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment), last_move=last_move)
         .annotate(
@@ -573,7 +573,7 @@ def _store_facts(moment):
         # Owing at the end of its day at least: not paid off, or paid off on a later day.
         .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
         .order_by()
-        .values("pk", "issued_at", "total", "settled_at"),
+        .values("pk", "issued_at", "total", "settled_at", "paid_then"),
     )
     DeclinedJob.objects.all().delete()
     _insert(

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     Exists,
     ExpressionWrapper,
@@ -25,6 +26,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    When,
 )
 from django.db.models.functions import Round
 from django.utils import timezone
@@ -783,7 +785,22 @@ def receivables(period):
     elif end < since:
         # A day within the summarized ones: the invoices that owed something at its end are
         # those issued before it and paid off after it (or not by the summaries' end).
-        parts = [(owing_at(end), "issued_at", None)]
+        # Those nothing was paid on by the summaries' end owed their total (no subqueries).
+        parts = [
+            (
+                owing_at(end).annotate(
+                    due=Case(
+                        When(settled=0, then=F("total")),
+                        default=ExpressionWrapper(
+                            F("total") - settled_before(end), output_field=MONEY
+                        ),
+                        output_field=MONEY,
+                    )
+                ),
+                "issued_at",
+                "spans",
+            )
+        ]
     else:
         # What came in between the summaries' end and the period's end (either way round).
         low, high = min(since, end), max(since, end)
