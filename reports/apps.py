@@ -13,3 +13,7 @@ class ReportsConfig(AppConfig):
         from reports.registry import load_figures
 
         load_figures()
+
+        from reports.stale import connect
+
+        connect()

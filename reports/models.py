@@ -59,6 +59,9 @@ class ShopDay(models.Model):
     approved_value = exact()
     declined_jobs = models.PositiveIntegerField(default=0)
     declined_value = exact()
+    # The customers' orders opened that day (not canceled), and those of them that are comebacks.
+    opened_orders = models.PositiveIntegerField(default=0)
+    comebacks = models.PositiveIntegerField(default=0)
 
     class Meta:
         default_permissions = ()
@@ -121,6 +124,31 @@ class OpenInvoice(models.Model):
         return f"Invoice {self.invoice_id} open"
 
 
+class InvoiceSpan(models.Model):
+    """An invoice that was still owing at the end of at least one day before the end of
+    SummaryState.through: issued then, and paid off (payments and credit notes reaching its
+    total) at `settled_at`, or not by then (None). Invoices paid off the day they were issued
+    are left out: they never owed anything at a day's end. The receivables as of an earlier
+    day take those issued before it and paid off after it (on PostgreSQL a GiST index on the
+    span finds them without reading the others)."""
+
+    invoice = models.OneToOneField(
+        "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    # Paid and credited on it by the end of SummaryState.through (None: stored before it was
+    # kept). Nothing then means nothing on any day before: it owed its total.
+    settled = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Invoice {self.invoice_id} owing until {self.settled_at}"
+
+
 class DeclinedJob(models.Model):
     """A job of a customer's order declined by the customer, with its value (labor + parts at
     the quoted prices) and whether its vehicle had an order opened after the decline by the
@@ -146,3 +174,18 @@ class DeclinedJob(models.Model):
 
     def __str__(self):
         return f"Declined job {self.job_id}"
+
+
+class StaleDay(models.Model):
+    """A summarized day whose records changed after it was summarized (a decision changed on a
+    job decided that day, a line of such a job, a time entry moved): until the next refresh
+    counts it again, the figures count that day from the records instead of its summary."""
+
+    day = models.DateField(primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.day} changed since summarized"

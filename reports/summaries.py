@@ -16,19 +16,23 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
     Count,
+    DateTimeField,
     DecimalField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce, Round, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
 from repairs.choices import Authorization, RepairOrderStatus
@@ -43,7 +47,15 @@ from repairs.models import (
     RepairOrder,
     TimeEntry,
 )
-from reports.models import DeclinedJob, OpenInvoice, ShopDay, SummaryState, TechnicianDay
+from reports.models import (
+    DeclinedJob,
+    InvoiceSpan,
+    OpenInvoice,
+    ShopDay,
+    StaleDay,
+    SummaryState,
+    TechnicianDay,
+)
 
 EXACT = ShopDay._meta.get_field("labor_total")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -67,6 +79,7 @@ KIND_FIELDS = {
     "invoices": ("cars", "labor_total", "parts_total", "discount_total", "credits"),
     "lines": ("sublet_sales", "sublet_cost", "parts_cost", "hours_sold", "labor_net", "worked"),
     "decisions": ("approved_jobs", "approved_value", "declined_jobs", "declined_value"),
+    "orders": ("opened_orders", "comebacks"),
     "technicians": (),
 }
 KINDS = tuple(KIND_FIELDS)
@@ -86,7 +99,7 @@ def _empty_day():
             datetime.timedelta(0)
             if name == "worked"
             else 0
-            if name.endswith(("jobs", "cars"))
+            if name.endswith(("jobs", "cars", "orders", "comebacks"))
             else Decimal(0)
         )
         for name in SHOP_FIELDS
@@ -183,6 +196,22 @@ def count_days(first, last, kinds=KINDS):
                 key = f"s_{names[row['job__authorization']]}_value"
                 _add(days, {"d": row["d"], key: row["t"]})
 
+    if "orders" in kinds:
+        # The customers' orders opened, not canceled, by the day they were opened.
+        for row in (
+            RepairOrder.objects.filter(
+                opened_at__gte=start_at, opened_at__lt=end_at, internal=False
+            )
+            .exclude(status=RepairOrderStatus.CANCELED)
+            .order_by()
+            .values(d=TruncDate("opened_at"))
+            .annotate(
+                s_opened_orders=Count("id"),
+                s_comebacks=Count("id", filter=Q(comeback_of__isnull=False)),
+            )
+        ):
+            _add(days, row)
+
     technicians = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
     if "technicians" in kinds:
         sold = counted_lines("labor").filter(technician__isnull=False).order_by()
@@ -275,36 +304,71 @@ def _kinds(fields):
     return tuple(kind for kind, names in KIND_FIELDS.items() if set(names) & set(fields))
 
 
-def shop_days(first, last, fields):
-    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
-    hold, the records counted for the others (only the kinds of records `fields` need)."""
+def stale_runs(stored):
+    """The days of `stored` (first, last) whose records changed since they were summarized
+    (`reports.stale`), as runs of consecutive days (first, last): counted from the records."""
+    if stored is None:
+        return []
+    memo = _COUNTED.get()
+    key = ("stale", stored)
+    if memo is not None and key in memo:
+        return memo[key]
+    runs = []
+    for day in (
+        StaleDay.objects.filter(day__range=stored).order_by("day").values_list("day", flat=True)
+    ):
+        if runs and runs[-1][1] + datetime.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    if memo is not None:
+        memo[key] = runs
+    return runs
+
+
+def _parts(first, last):
+    """(state, stored, stale days, ranges counted from the records) for first..last."""
     current = state()
     stored, live = split(first, last, current.through)
+    runs = stale_runs(stored)
+    stale = [day for a, b in runs for day in _days(a, b)]
+    return current, stored, stale, runs + ([live] if live else [])
+
+
+def _days(first, last):
+    return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def shop_days(first, last, fields):
+    """({day: {field: sum}}, state) for first..last: the summaries' rows for the days they
+    hold, the records counted for the others and for the days changed since summarized (only
+    the kinds of records `fields` need)."""
+    current, stored, stale, counted = _parts(first, last)
     days = {}
     if stored:
-        for row in ShopDay.objects.filter(day__range=stored).values("day", *fields):
+        rows = ShopDay.objects.filter(day__range=stored).exclude(day__in=stale)
+        for row in rows.values("day", *fields):
             days[row.pop("day")] = row
-    if live:
-        for day, sums in _counted(*live, _kinds(fields))[0].items():
+    for span in counted:
+        for day, sums in _counted(*span, _kinds(fields))[0].items():
             days[day] = {name: sums[name] for name in fields}
     return days, current
 
 
 def shop_totals(first, last, fields):
     """({field: sum over first..last}, state): the summarized days summed by the database, the
-    others counted from the records."""
-    current = state()
-    stored, live = split(first, last, current.through)
+    others (and those changed since summarized) counted from the records."""
+    current, stored, stale, counted = _parts(first, last)
     totals = {name: _empty_day()[name] for name in fields}
     found = []
     if stored:
         found.append(
-            ShopDay.objects.filter(day__range=stored).aggregate(
-                **{name: Sum(name) for name in fields}
-            )
+            ShopDay.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
+            .aggregate(**{name: Sum(name) for name in fields})
         )
-    if live:
-        found.extend(_counted(*live, _kinds(fields))[0].values())
+    for span in counted:
+        found.extend(_counted(*span, _kinds(fields))[0].values())
     for sums in found:
         for name in fields:
             if sums[name] is not None:
@@ -314,23 +378,24 @@ def shop_totals(first, last, fields):
 
 def technician_sums(first, last):
     """({technician id: {"hours_sold", "worked"}}, state) over first..last: the summarized days
-    summed per technician by the database, the others counted from the records."""
-    current = state()
-    stored, live = split(first, last, current.through)
+    summed per technician by the database, the others (and those changed since summarized)
+    counted from the records."""
+    current, stored, stale, counted = _parts(first, last)
     sums = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
     found = []
     if stored:
         found.append(
             (row["technician"], row)
             for row in TechnicianDay.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
             .order_by()
             .values("technician")
             .annotate(hours_sold=Sum("hours_sold"), worked=Sum("worked"))
         )
-    if live:
+    for span in counted:
         found.append(
             (technician, row)
-            for (_day, technician), row in _counted(*live, ("technicians",))[1].items()
+            for (_day, technician), row in _counted(*span, ("technicians",))[1].items()
         )
     for rows in found:
         for technician, row in rows:
@@ -352,16 +417,28 @@ def freshness(current, last):
     )
 
 
-def refresh(first=None, last=None):
+def refresh_stale(before):
+    """Count again the summarized days before `before` marked stale (`reports.stale`), one
+    transaction per run of consecutive days. Returns the number of days counted."""
+    counted = 0
+    for first, last in stale_runs((datetime.date.min, before - datetime.timedelta(days=1))):
+        refresh(first, last, facts=False)
+        counted += (last - first).days + 1
+    return counted
+
+
+def refresh(first=None, last=None, facts=True):
     """Count the days first..last again from the raw rows and store them (first: the earliest
     day with an invoice, a credit note, a decision or clocked time when None; last: yesterday
     when None). Returns the number of days stored. One transaction: a page sees the old sums
-    or the new ones, never a mix."""
+    or the new ones, never a mix. `facts`: the open invoices and declined jobs are stored again
+    as of the end of the summarized days."""
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     last = min(last or yesterday, yesterday)
     first = first or _earliest()
     if first is None or first > last:
         first = last
+    counting_from = timezone.now()
     days, technicians = count_days(first, last)
     with transaction.atomic():
         current = SummaryState.objects.select_for_update().filter(pk=1).first()
@@ -377,6 +454,8 @@ def refresh(first=None, last=None):
             ],
             batch_size=1000,
         )
+        # Days changed before the counting began are right again; a change since stays marked.
+        StaleDay.objects.filter(day__range=(first, last), marked_at__lt=counting_from).delete()
         if current is None:
             current = SummaryState(pk=1)
         # The summaries hold every day up to `last` only when there is no gap before `first`.
@@ -388,7 +467,7 @@ def refresh(first=None, last=None):
             current.through = max(last, current.through or last)
         current.refreshed_at = timezone.now()
         current.save()
-        if current.through is not None:
+        if facts and current.through is not None:
             _store_facts(horizon(current))
     return len(days)
 
@@ -450,7 +529,8 @@ def maybe_owing(moment):
 
 
 def _store_facts(moment):
-    """The invoices open at `moment` and the customers' declined jobs, as of `moment`."""
+    """The invoices open at `moment`, those that owed something at the end of a day before
+    it, and the customers' declined jobs, as of `moment`."""
     OpenInvoice.objects.all().delete()
     _insert(
         OpenInvoice,
@@ -460,6 +540,40 @@ def _store_facts(moment):
         .filter(total__gt=F("paid_then"))
         .order_by()
         .values("pk", "issued_at", "total", "paid_then"),
+    )
+    InvoiceSpan.objects.all().delete()
+    last_move = Greatest(
+        *(
+            Coalesce(
+                Subquery(
+                    model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": moment})
+                    .order_by()
+                    .values("invoice")
+                    .annotate(t=Max(field))
+                    .values("t"),
+                    output_field=DateTimeField(),
+                ),
+                F("issued_at"),
+            )
+            for model, field in ((Payment, "received_at"), (CreditNote, "issued_at"))
+        )
+    )
+    _insert(
+        InvoiceSpan,
+        ("invoice", "issued_at", "total", "settled_at", "settled"),
+        Invoice.objects.filter(issued_at__lt=moment)
+        .annotate(paid_then=settled_before(moment), last_move=last_move)
+        .annotate(
+            settled_at=Case(
+                When(paid_then__gte=F("total"), then=F("last_move")),
+                default=None,
+                output_field=DateTimeField(),
+            )
+        )
+        # Owing at the end of its day at least: not paid off, or paid off on a later day.
+        .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
+        .order_by()
+        .values("pk", "issued_at", "total", "settled_at", "paid_then"),
     )
     DeclinedJob.objects.all().delete()
     _insert(
@@ -515,11 +629,12 @@ def job_value():
 
 
 def _earliest():
-    """The first day anything was invoiced, decided, clocked or closed at cost."""
+    """The first day anything was invoiced, opened, decided, clocked or closed at cost."""
     found = [
         value
         for value in (
             Invoice.objects.order_by("issued_at").values_list("issued_at", flat=True).first(),
+            RepairOrder.objects.order_by("opened_at").values_list("opened_at", flat=True).first(),
             Job.objects.filter(authorized_at__isnull=False)
             .order_by("authorized_at")
             .values_list("authorized_at", flat=True)

@@ -3,9 +3,11 @@ credit note and partial payments, sublet, an internal order closed at cost, a ca
 declined jobs (one the vehicle came back for, one still due), a comeback, clocked time."""
 
 import datetime
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from accounts import roles
@@ -14,6 +16,7 @@ from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.models import CreditNote, Invoice, Job, Payment, RepairOrder, TimeEntry
 from reports.figures import shop
+from reports.models import InvoiceSpan
 from reports.periods import Period
 from tests.helpers.builders.repairs import (
     add_job_with_lines,
@@ -351,6 +354,8 @@ def test_receivables_aging_with_partial_payments_and_credit_notes():
     invoice("10.00", 30)  # 30 days: 1-30
     invoice("20.00", 31)  # 31 days: 31-60
     invoice("999.00", -1)  # issued after the day: not counted
+    paid_at_once = invoice("40.00", 5)
+    pay(paid_at_once, "40.00", 5)  # paid off the day it was issued: owed at no day's end
 
     figure = shop.receivables(period)
     assert [(row["age"], row["invoices"], row["balance"]) for row in figure.rows] == [
@@ -361,6 +366,14 @@ def test_receivables_aging_with_partial_payments_and_credit_notes():
         ("90+ days", 1, D("60.00")),
     ]
     assert figure.summary == {"balance": D("390.00"), "over_60": D("140.00")}
+
+    # The same from the summaries: the day is before their end, so the invoices owing then are
+    # found among the spans stored by the refresh (the one paid off at once is not one).
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert InvoiceSpan.objects.count() == 8  # all but the one paid off at once
+    assert not InvoiceSpan.objects.filter(invoice=paid_at_once).exists()
+    again = shop.receivables(period)
+    assert (again.rows, again.summary) == (figure.rows, figure.summary)
 
 
 def test_parts_inventory_value_turns_and_dead_stock():

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
-from repairs.models import Invoice
+from repairs.models import Invoice, RepairOrder
 from reports import summaries
 from reports.figures import shop
-from reports.models import ShopDay, SummaryState, TechnicianDay
+from reports.models import ShopDay, StaleDay, SummaryState, TechnicianDay
 from reports.periods import Period, preset_period
 from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
@@ -32,6 +32,7 @@ FIGURES = {
     "sales-gross": shop.sales_gross,
     "technicians": shop.technicians,
     "approvals": shop.approvals,
+    "comebacks": shop.comebacks,
 }
 PERIODS = {
     "week": WEEK,
@@ -61,7 +62,8 @@ def test_figures_from_the_summaries_equal_the_figures_from_the_records(week):  #
 
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
     assert summaries.state().through == yesterday
-    assert ShopDay.objects.filter(day__range=(WEEK.start, WEEK.end)).count() == 4
+    # The days something was invoiced, decided, clocked or opened.
+    assert ShopDay.objects.filter(day__range=(WEEK.start, WEEK.end)).count() == 5
     assert TechnicianDay.objects.filter(day__range=(WEEK.start, WEEK.end)).exists()
     assert figures() == from_records
 
@@ -149,6 +151,86 @@ def test_a_day_corrected_later_counts_once_the_summaries_are_refreshed():
 
     call_command("refresh_report_summaries", f"--since={ten_days_ago}", stdout=io.StringIO())
     assert _sales(period) == {"cars": 1, "sales": D("100.00"), "aro": D("100.00")}
+
+
+def _decided(period):
+    rows = shop.approvals(period).rows
+    return {row["decision"]: (row["jobs"], row["value"]) for row in rows}
+
+
+def test_a_decision_changed_on_a_summarized_day_counts_once_at_once():
+    set_rates(
+        parts_tax_rate="0", labor_tax_rate="0", shop_supplies_rate="0", hazardous_waste_fee="0"
+    )
+    ten_days_ago = timezone.localdate() - datetime.timedelta(days=10)
+    then, today = Period(ten_days_ago, ten_days_ago), preset_period("today")
+    month = Period(ten_days_ago, timezone.localdate())
+    order = make_order()
+    wipers = add_job_with_lines(order, title="Wipers", labor=[("1.0", "50.00")], approve=False)
+    services.authorize_job(
+        wipers, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
+    )
+    wipers.refresh_from_db()
+    # Declined ten days ago (the records say so), then summarized.
+    type(wipers).objects.filter(pk=wipers.pk).update(
+        authorized_at=timezone.make_aware(datetime.datetime.combine(ten_days_ago, datetime.time(9)))
+    )
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert ShopDay.objects.get(day=ten_days_ago).declined_jobs == 1
+    assert _decided(then)["Declined"] == (1, D("50.00"))
+
+    # The customer changes their mind today, through the service: the job now counts as
+    # approved today and no longer as declined ten days ago, before any refresh.
+    services.authorize_job(
+        wipers, Authorization.APPROVED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
+    )
+    assert _decided(then) == {"Approved": (0, D("0.00")), "Declined": (0, D("0.00"))}
+    assert _decided(today) == {"Approved": (1, D("50.00")), "Declined": (0, D("0.00"))}
+    assert _decided(month) == {"Approved": (1, D("50.00")), "Declined": (0, D("0.00"))}
+    assert StaleDay.objects.filter(day=ten_days_ago).exists()
+
+    # Counting that day again from the records clears the mark.
+    call_command("refresh_report_summaries", f"--since={ten_days_ago}", stdout=io.StringIO())
+    assert not StaleDay.objects.exists()
+    assert not ShopDay.objects.filter(day=ten_days_ago, declined_jobs__gt=0).exists()
+    assert _decided(then) == {"Approved": (0, D("0.00")), "Declined": (0, D("0.00"))}
+
+    # A line added today to a job approved on a summarized day counts on the day of the
+    # decision at once; the next scheduled refresh counts that day again (older than the days
+    # it always counts) and clears the mark.
+    assert summaries.REFRESH_DAYS < 9
+    other = make_order()
+    brakes = add_job_with_lines(other, labor=[("2.0", "100.00")])
+    type(brakes).objects.filter(pk=brakes.pk).update(
+        authorized_at=timezone.make_aware(datetime.datetime.combine(ten_days_ago, datetime.time(9)))
+    )
+    assert _decided(then)["Approved"] == (0, D("0.00"))  # changed outside the services
+    services.add_labor_line(brakes, operation="Bleed", hours_sold=D("1.0"), rate=D("100.00"))
+    assert _decided(then)["Approved"] == (1, D("300.00"))  # the line's service marked the day
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert not StaleDay.objects.exists()
+    assert ShopDay.objects.get(day=ten_days_ago).approved_value == D("300")
+    assert _decided(then)["Approved"] == (1, D("300.00"))
+
+
+def test_an_order_of_a_summarized_day_canceled_later_leaves_that_day_s_comebacks_at_once():
+    ten_days_ago = timezone.localdate() - datetime.timedelta(days=10)
+    then = Period(ten_days_ago, ten_days_ago)
+    first = make_order()
+    again = make_order(first.vehicle, customer=first.customer, comeback_of=first)
+    RepairOrder.objects.filter(pk__in=[first.pk, again.pk]).update(
+        opened_at=timezone.make_aware(datetime.datetime.combine(ten_days_ago, datetime.time(9)))
+    )
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert ShopDay.objects.get(day=ten_days_ago).comebacks == 1
+    assert shop.comebacks(then).summary == {"comebacks": 1, "rate": D("50.0")}
+
+    again.refresh_from_db()
+    services.cancel_repair_order(again, reason="Booked twice")
+    assert shop.comebacks(then).summary == {"comebacks": 0, "rate": D("0.0")}
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert not StaleDay.objects.exists()
+    assert shop.comebacks(then).summary == {"comebacks": 0, "rate": D("0.0")}
 
 
 def test_the_refresh_command_explains_a_bad_date_and_changes_nothing():

@@ -21,20 +21,32 @@ and count nowhere; refunds give the buyer's money back and change no gross.
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DateField, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Count,
+    DateField,
+    DecimalField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from accounts.models import ShopSettings
 from core.money import ZERO, money
 from inventory.models import StockUnit, StockUnitCost
 from repairs.choices import RepairOrderStatus
-from repairs.costs import LINE_COSTS
+from repairs.costs import LINE_COSTS, cost_subquery
 from reports.figures.common import admin_list, between, percent
 from reports.periods import Period
 from reports.registry import Column, Figure, report
 from sales.models import BACK_GROSS, FRONT_GROSS, TOTAL_GROSS, Commission, Deal, Lead
-from sales.services import reconditioning_lines, reconditioning_of_units
+from sales.services import during_stay, reconditioning_lines, reconditioning_of_units
 
 LOT = "reports.view_lot_reports"
 DELIVERED, UNWOUND = Deal.Status.DELIVERED, Deal.Status.UNWOUND
@@ -353,6 +365,9 @@ BUCKETS = (
 )
 
 
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
 def _bucket(field, as_of, low, high):
     """Q: the unit acquired on `field` has been in stock low..high days on `as_of`."""
     condition = Q(**{f"{field}__lte": as_of - datetime.timedelta(days=low)})
@@ -395,55 +410,60 @@ def _in_stock_on(as_of, acquired_on, left_on):
     order=50,
 )
 def inventory_aging(period):
-    """Five queries, as of the period's last day (today at the latest): the shop settings; the
-    units then on the lot (stockunit_acquired_idx) with their count, acquisition cost and units
-    past the target per bucket; their other costs incurred by then (a join of the costs to the
-    units); the parts and the labor of their reconditioning by then (reconditioning_lines, one
-    join from the lines to the units each)."""
+    """Two queries, as of the period's last day (today at the latest): the shop settings; the
+    units then on the lot (stockunit_acquired_idx), each with its other costs incurred by then
+    and the parts and labor of its reconditioning by then as subqueries by unit (cost_subquery
+    on the lines of its vehicle's internal orders opened during its stay: a few index lookups a
+    unit, where a join of every reconditioning line to the units read every internal order),
+    summed per bucket: count, capital, units past the target."""
     as_of = min(period.end, timezone.localdate())
     target = ShopSettings.current().aging_threshold_days
     past_target = StockUnit.aged_on(as_of, target)
 
-    units = StockUnit.objects.filter(_in_stock_on(as_of, "acquired_on", "disposed_on"))
+    other = (
+        StockUnitCost.objects.filter(unit=OuterRef("pk"), incurred_on__lte=as_of)
+        .order_by()
+        .values("unit")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+
+    def reconditioning(kind):
+        return cost_subquery(
+            kind,
+            "job__repair_order__vehicle",
+            during_stay("job__repair_order__", OuterRef("acquired_on"), OuterRef("_window_end")),
+            job__repair_order__vehicle=OuterRef("vehicle_id"),
+            job__repair_order__opened_at__lt=Period(as_of, as_of).end_at,
+        )
+
+    units = (
+        StockUnit.objects.filter(_in_stock_on(as_of, "acquired_on", "disposed_on"))
+        .annotate(
+            _window_end=Coalesce("disposed_on", Value(datetime.date.max), output_field=DateField())
+        )
+        .annotate(
+            capital=ExpressionWrapper(
+                F("acquisition_cost")
+                + Coalesce(Subquery(other, output_field=MONEY), Value(ZERO), output_field=MONEY)
+                + reconditioning("parts")
+                + reconditioning("labor"),
+                output_field=MONEY,
+            )
+        )
+    )
     aggregates = {}
     for key, _label, low, high in BUCKETS:
         bucket = _bucket("acquired_on", as_of, low, high)
         aggregates[f"units_{key}"] = Count("pk", filter=bucket)
-        aggregates[f"cost_{key}"] = Sum("acquisition_cost", filter=bucket)
+        aggregates[f"cost_{key}"] = Sum("capital", filter=bucket)
         aggregates[f"past_{key}"] = Count("pk", filter=bucket & past_target)
     found = units.aggregate(**aggregates)
-
-    other = StockUnitCost.objects.filter(
-        _in_stock_on(as_of, "unit__acquired_on", "unit__disposed_on"), incurred_on__lte=as_of
-    ).aggregate(
-        **{
-            key: Sum("amount", filter=_bucket("unit__acquired_on", as_of, low, high))
-            for key, _label, low, high in BUCKETS
-        }
-    )
-    reconditioning = []
-    for kind, (_model, amount) in LINE_COSTS.items():
-        lines = reconditioning_lines(kind).filter(
-            _in_stock_on(as_of, "unit_acquired_on", "unit_disposed_on"),
-            job__repair_order__opened_at__lt=Period(as_of, as_of).end_at,
-        )
-        reconditioning.append(
-            lines.aggregate(
-                **{
-                    key: Sum(amount, filter=_bucket("unit_acquired_on", as_of, low, high))
-                    for key, _label, low, high in BUCKETS
-                }
-            )
-        )
 
     on_lot_now = as_of == timezone.localdate()
     rows = []
     for key, label, low, high in BUCKETS:
-        capital = (
-            (found[f"cost_{key}"] or ZERO)
-            + (other[key] or ZERO)
-            + sum((part[key] or ZERO for part in reconditioning), ZERO)
-        )
+        capital = found[f"cost_{key}"] or ZERO
         url = None
         if on_lot_now:  # the stock list shows the lot as it is now
             url = admin_list(

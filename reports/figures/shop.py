@@ -16,7 +16,9 @@ What counts, everywhere below:
 import datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     Exists,
     ExpressionWrapper,
@@ -24,6 +26,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    When,
 )
 from django.db.models.functions import Round
 from django.utils import timezone
@@ -51,9 +54,8 @@ from reports.figures.common import (
     hours,
     percent,
     ratio,
-    truncate,
 )
-from reports.models import DeclinedJob, OpenInvoice
+from reports.models import DeclinedJob, InvoiceSpan, OpenInvoice
 from reports.periods import Period
 from reports.registry import Column, Figure, report
 from reports.summaries import (
@@ -632,22 +634,15 @@ def _due(jobs, key):
     order=60,
 )
 def comebacks(period):
-    """Query: customers' orders opened in the period, not canceled, grouped by day (or month):
-    count, and count of those with comeback_of set."""
-    orders = RepairOrder.objects.filter(
-        opened_at__gte=period.start_at, opened_at__lt=period.end_at, internal=False
-    ).exclude(status=RepairOrderStatus.CANCELED)
-    grouped = {
-        row["day"]: row
-        for row in orders.order_by()
-        .annotate(day=truncate("opened_at", period))
-        .values("day")
-        .annotate(orders=Count("id"), comebacks=Count("id", filter=Q(comeback_of__isnull=False)))
-    }
+    """Queries: the daily summaries of the period's summarized days; for the other days (today
+    at least), the customers' orders opened, not canceled, grouped by day: count, and count of
+    those with comeback_of set (reports.summaries)."""
+    days, current = shop_days(period.start, period.end, ("opened_orders", "comebacks"))
+    grouped = _by_bucket(days, period)
     rows = []
     for day in buckets(period):
         row = grouped.get(day, {})
-        n, back = row.get("orders", 0), row.get("comebacks", 0)
+        n, back = row.get("opened_orders", 0), row.get("comebacks", 0)
         rows.append(
             {
                 "day": day,
@@ -669,6 +664,7 @@ def comebacks(period):
         url=admin_list(
             "repairs_repairorder", comeback_of__isnull="False", **between("opened_at", period)
         ),
+        note=freshness(current, period.end),
     )
 
 
@@ -738,6 +734,20 @@ def work_in_progress(period):
 # --- receivables ------------------------------------------------------------------------------
 
 
+def owing_at(end):
+    """Invoices (InvoiceSpan) issued before `end` and not paid off before it, `end` within the
+    summarized days: an index lookup on PostgreSQL (the GiST index of reports 0004 on the
+    span), the same conditions elsewhere."""
+    spans = InvoiceSpan.objects.filter(issued_at__lt=end).filter(
+        Q(settled_at__isnull=True) | Q(settled_at__gte=end)
+    )
+    if connection.vendor == "postgresql":
+        spans = spans.extra(
+            where=["tstzrange(issued_at, settled_at, '(]') @> %s::timestamptz"], params=[end]
+        )
+    return spans
+
+
 @report(
     slug="receivables",
     title="Accounts receivable aging",
@@ -772,6 +782,25 @@ def receivables(period):
     since = horizon(current)
     if since is None:
         parts = [(Invoice.objects.filter(pk__in=maybe_owing(end)), "issued_at", None)]
+    elif end < since:
+        # A day within the summarized ones: the invoices that owed something at its end are
+        # those issued before it and paid off after it (or not by the summaries' end).
+        # Those nothing was paid on by the summaries' end owed their total (no subqueries).
+        parts = [
+            (
+                owing_at(end).annotate(
+                    due=Case(
+                        When(settled=0, then=F("total")),
+                        default=ExpressionWrapper(
+                            F("total") - settled_before(end), output_field=MONEY
+                        ),
+                        output_field=MONEY,
+                    )
+                ),
+                "issued_at",
+                "spans",
+            )
+        ]
     else:
         # What came in between the summaries' end and the period's end (either way round).
         low, high = min(since, end), max(since, end)

@@ -14,7 +14,8 @@ class Command(OperationsCommand):
         "since the last refresh when that is further back, or every day when there is no summary "
         "yet. Today is never stored: the report pages count it from the records. Scheduled "
         "daily (deploy/systemd/carapp-report-summaries.timer); run it after correcting records "
-        "of older days (--since).\n\n"
+        "of older days outside the services (--since); days the services changed are counted from "
+        "the records until then, and counted again by the next run.\n\n"
         "Example: python manage.py refresh_report_summaries --since=2026-01-01"
     )
     report_command = True
@@ -41,10 +42,13 @@ class Command(OperationsCommand):
                 ) from None
         else:
             first = summaries.scheduled_first()
+        # Older days whose records changed since they were summarized (marked by the services).
+        stale = summaries.refresh_stale(first) if first else 0
         stored = summaries.refresh(first)
         current = summaries.state()
         report = {
             "days_with_figures": stored,
+            "changed_days_counted_again": stale,
             "first": first,
             "through": current.through,
             "refreshed_at": current.refreshed_at,
@@ -55,6 +59,7 @@ class Command(OperationsCommand):
             [
                 f"report summaries: {stored} day(s) with figures stored, "
                 f"from {first.isoformat() if first else 'the first record'}; "
-                f"complete through {current.through.isoformat() if current.through else '-'}",
+                f"complete through {current.through.isoformat() if current.through else '-'}; "
+                f"{stale} older changed day(s) counted again",
             ],
         )

@@ -1,0 +1,178 @@
+"""Keeping the daily summaries right when the records of a summarized day change.
+
+A service that changes a record counted in an earlier day's summary (a decision changed on a
+job decided that day, a line added to such a job, a time entry moved, a back-dated invoice, an
+order of that day canceled)
+marks that day stale in its own transaction: the figures then count it from the records until
+the next refresh counts it again (`reports.summaries`). Connected to the records' signals by
+the reports app, so the services below it need not know of the summaries.
+"""
+
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.utils import timezone
+
+from repairs.choices import Authorization, RepairOrderStatus
+from repairs.models import (
+    CreditNote,
+    Invoice,
+    Job,
+    LaborLine,
+    PartLine,
+    RepairOrder,
+    TimeEntry,
+)
+from reports.models import StaleDay
+
+DECIDED = (Authorization.APPROVED, Authorization.DECLINED)
+
+
+def mark(*moments):
+    """Mark the local days of `moments` (None left out) stale, those before today only: today
+    is never summarized."""
+    today = timezone.localdate()
+    days = {timezone.localdate(moment) for moment in moments if moment is not None}
+    days = sorted(day for day in days if day < today)
+    if days:
+        now = timezone.now()
+        StaleDay.objects.bulk_create(
+            [StaleDay(day=day, marked_at=now) for day in days],
+            update_conflicts=True,
+            unique_fields=["day"],
+            update_fields=["marked_at"],
+        )
+
+
+def _job_days(job_id):
+    """The moments a job's records are summarized on: its decision, its order's invoice, the
+    closing of its internal order."""
+    found = (
+        Job.objects.filter(pk=job_id)
+        .values_list(
+            "authorization",
+            "authorized_at",
+            "repair_order__invoice__issued_at",
+            "repair_order__status",
+            "repair_order__status_changed_at",
+        )
+        .first()
+    )
+    if found is None:
+        return ()
+    authorization, authorized_at, issued_at, status, changed_at = found
+    return (
+        authorized_at if authorization in DECIDED else None,
+        issued_at,
+        changed_at if status == RepairOrderStatus.CLOSED else None,
+    )
+
+
+def _remember(model, fields):
+    def handler(sender, instance, raw=False, **kwargs):
+        if raw or instance.pk is None:
+            instance._summarized_before = None
+            return
+        instance._summarized_before = model.objects.filter(pk=instance.pk).values(*fields).first()
+
+    return handler
+
+
+def _job_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    before = getattr(instance, "_summarized_before", None) or {}
+    mark(
+        before.get("authorized_at") if before.get("authorization") in DECIDED else None,
+        instance.authorized_at if instance.authorization in DECIDED else None,
+    )
+
+
+def _job_deleted(sender, instance, **kwargs):
+    mark(instance.authorized_at if instance.authorization in DECIDED else None)
+
+
+def _line_changed(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    mark(*_job_days(instance.job_id))
+
+
+def _time_entry_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    before = getattr(instance, "_summarized_before", None) or {}
+    mark(before.get("started"), instance.started, *_job_days(instance.job_id))
+
+
+def _time_entry_deleted(sender, instance, **kwargs):
+    mark(instance.started, *_job_days(instance.job_id))
+
+
+def _issued(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    before = getattr(instance, "_summarized_before", None) or {}
+    mark(before.get("issued_at"), instance.issued_at)
+
+
+ORDER_FIELDS = ("opened_at", "status", "internal", "comeback_of_id")
+
+
+def _remember_order(sender, instance, raw=False, **kwargs):
+    """An order opened before today: what the summaries counted of it (its day, whether it was
+    a customer's order not canceled, a comeback)."""
+    instance._summarized_before = None
+    if raw or instance.pk is None or instance.opened_at is None:
+        return
+    if timezone.localdate(instance.opened_at) >= timezone.localdate():
+        return
+    instance._summarized_before = (
+        RepairOrder.objects.filter(pk=instance.pk).values(*ORDER_FIELDS).first()
+    )
+
+
+def _counted_as(values):
+    return (
+        values["opened_at"],
+        values["status"] == RepairOrderStatus.CANCELED,
+        values["internal"],
+        values["comeback_of_id"] is not None,
+    )
+
+
+def _order_saved(sender, instance, raw=False, **kwargs):
+    before = getattr(instance, "_summarized_before", None)
+    if raw or before is None:
+        return
+    after = {name: getattr(instance, name) for name in ORDER_FIELDS}
+    if _counted_as(before) != _counted_as(after):
+        mark(before["opened_at"], instance.opened_at)
+
+
+def _order_deleted(sender, instance, **kwargs):
+    mark(instance.opened_at)
+
+
+def connect():
+    uid = "reports.stale"
+    pre_save.connect(
+        _remember(Job, ("authorization", "authorized_at")), sender=Job, dispatch_uid=uid, weak=False
+    )
+    post_save.connect(_job_saved, sender=Job, dispatch_uid=uid)
+    post_delete.connect(_job_deleted, sender=Job, dispatch_uid=uid)
+    for model in (LaborLine, PartLine):
+        post_save.connect(_line_changed, sender=model, dispatch_uid=uid)
+        post_delete.connect(_line_changed, sender=model, dispatch_uid=uid)
+    pre_save.connect(
+        _remember(TimeEntry, ("started",)), sender=TimeEntry, dispatch_uid=uid, weak=False
+    )
+    post_save.connect(_time_entry_saved, sender=TimeEntry, dispatch_uid=uid)
+    post_delete.connect(_time_entry_deleted, sender=TimeEntry, dispatch_uid=uid)
+    pre_save.connect(_remember_order, sender=RepairOrder, dispatch_uid=uid)
+    post_save.connect(_order_saved, sender=RepairOrder, dispatch_uid=uid)
+    post_delete.connect(_order_deleted, sender=RepairOrder, dispatch_uid=uid)
+    for model in (Invoice, CreditNote):
+        pre_save.connect(
+            _remember(model, ("issued_at",)), sender=model, dispatch_uid=uid, weak=False
+        )
+        post_save.connect(_issued, sender=model, dispatch_uid=uid)
+        post_delete.connect(_issued, sender=model, dispatch_uid=uid)
