@@ -1,11 +1,8 @@
 """Fault drills around the backup chain: an open transaction during a backup, a full disk
 during a full backup, changes that bypass the capture triggers, and a backup that waits."""
 
-import contextlib
 import io
-import os
 import sqlite3
-import subprocess
 import threading
 import time
 from datetime import datetime
@@ -17,7 +14,7 @@ from django.db import connection, connections
 
 from carshop.ops.backups import capture, postgres, service, testing
 from carshop.ops.backups.errors import BackupError
-from tests.helpers.backups import backup
+from tests.helpers.backups import backup, fill, small_filesystem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,40 +144,6 @@ def test_a_backup_that_needs_a_lock_fails_fast_naming_the_blocker_and_writes_go_
 
 
 # --- a full disk during a full backup ----------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_filesystem(path, size="16m"):
-    """A real small filesystem (tmpfs) at `path`."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = (
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        # CI runs as root and must drill the full disk; a developer without root skips it.
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("cannot mount a small filesystem here (needs root)")
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(folder):
-    with contextlib.suppress(OSError), open(folder / "filler", "wb") as handle:
-        while True:
-            handle.write(b"\0" * 65536)
-            handle.flush()
-    with contextlib.suppress(OSError), open(folder / "filler-tail", "wb") as handle:
-        for _ in range(65536):
-            handle.write(b"\0")
-            handle.flush()
 
 
 def test_a_full_backup_that_fills_the_disk_leaves_the_chain_to_the_last_good_backup(

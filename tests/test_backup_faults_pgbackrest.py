@@ -18,6 +18,7 @@ import pytest
 
 from carshop.ops.backups import pgbackrest
 from carshop.ops.backups.archiving_cluster import Cluster
+from tests.helpers.backups import fill, small_filesystem
 from tests.helpers.pitr import DATABASE, Pitr, free_port, pitr, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.postgresql
@@ -151,34 +152,6 @@ def test_a_damaged_wal_segment_is_refused_before_anything_is_touched(pitr):  # n
     assert pitr.checksums() == before
 
 
-@contextlib.contextmanager
-def small_filesystem(path, size="96m"):
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = (
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("cannot mount a small filesystem here (needs root)")
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(folder):
-    with contextlib.suppress(OSError), open(folder / "filler", "wb") as handle:
-        while True:
-            handle.write(b"\1" * 65536)
-            handle.flush()
-
-
 def test_a_full_repository_disk_fails_the_backup_clearly_and_the_archive_catches_up():
     from carshop.ops.backups import archiving_cluster
 
@@ -188,7 +161,7 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_archive_catches
     cluster = Cluster(root / "pg", free_port(), archive_timeout=60)
     helper = Pitr(cluster, root)
     try:
-        with small_filesystem(root / "pg" / "repo") as repo:
+        with small_filesystem(root / "pg" / "repo", size="96m") as repo:
             cluster.create()
             conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres")
             conn.autocommit = True
