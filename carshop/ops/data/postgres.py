@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, transaction
 
 from carshop.ops.data import tables as table_registry
-from carshop.ops.testenv.bulkload import BulkLoadSchema
+from carshop.ops.testenv.bulkload import BulkLoadSchema, copy_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
@@ -51,17 +51,6 @@ READ_SIZE = 1 << 16
 
 class _Doubt(Exception):
     """A row the Python checks do not pass: the row-by-row import decides."""
-
-
-def _copy_text(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
 
 
 def _integer(value: Any) -> str:
@@ -84,7 +73,7 @@ def _boolean(value: Any) -> str:
 
 def _text(value: Any) -> str:
     if type(value) is str:
-        return _copy_text(value)
+        return copy_text(value)
     if value is None:
         return NULL
     raise _Doubt
@@ -93,7 +82,7 @@ def _text(value: Any) -> str:
 def _json(value: Any) -> str:
     if value is None:
         return NULL
-    return _copy_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return copy_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def _decimal(field: models.DecimalField[Any, Any]) -> Callable[[Any], str]:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from django.db.models import Field, Model
 
 
-def _copy_text(value: str) -> str:
+def copy_text(value: str) -> str:
+    """A text as COPY's text format writes it (backslash, tab and line breaks escaped)."""
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return (
             value.replace("\\", "\\\\")
@@ -45,13 +46,13 @@ def _copy_text(value: str) -> str:
 
 
 def _copy_json(value: Any) -> str:
-    return _copy_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    return copy_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 # COPY's text format, by Python type (looked up by exact type: bool before int matters).
 _COPY_FORMAT: dict[type, Callable[[Any], str]] = {
     int: str,
-    str: _copy_text,
+    str: copy_text,
     type(None): lambda value: "\\N",
     bool: lambda value: "t" if value else "f",
     Decimal: str,
