@@ -294,6 +294,17 @@ def reading():
         _COUNTED.reset(token)
 
 
+def once(key, compute):
+    """`compute()`, called once per `key` within `reading()` (a figure as of now that a page
+    shows beside each of its periods), at each call outside it."""
+    memo = _COUNTED.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _counted(first, last, kinds):
     memo = _COUNTED.get()
     if memo is None:

@@ -65,6 +65,7 @@ from reports.summaries import (
     job_value,
     maybe_owing,
     moved_since,
+    once,
     parts_moved,
     settled_before,
     shop_days,
@@ -876,6 +877,26 @@ def receivables(period):
 # --- parts inventory --------------------------------------------------------------------------
 
 
+def _parts_on_hand():
+    """{category: parts on hand, their value and dead stock} as of now (once per page)."""
+    cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
+    value = F("on_hand") * F("unit_cost")
+    dead = Q(moved=False)
+    return {
+        row["category"]: row
+        for row in Part.objects.filter(on_hand__gt=0)
+        .annotate(moved=moved_since(cutoff))
+        .order_by()
+        .values("category")
+        .annotate(
+            parts=Count("id"),
+            value=Sum(value, output_field=MONEY),
+            dead_parts=Count("id", filter=dead),
+            dead_value=Sum(value, filter=dead, output_field=MONEY),
+        )
+    }
+
+
 @report(
     slug="parts-inventory",
     title="Parts inventory: value, turns and dead stock",
@@ -904,27 +925,13 @@ def receivables(period):
     order=90,
 )
 def parts_inventory(period):
-    """Queries: parts on hand grouped by category (count, value, dead stock: no movement since
-    the cutoff, moved_since: with summaries a join to each part's last movement before their
-    end and a hashed set of the parts moved since); the parts issued and returned per category
+    """Queries: parts on hand grouped by category, once per page (count, value, dead stock: no
+    movement since the cutoff, moved_since: with summaries a join to each part's last movement
+    before their end and a hashed set of the parts moved since); the parts issued and returned
+    per category
     over the period (parts_moved: PartsDay rows of the summarized days, the stock movements of
     the others grouped by day and category)."""
-    cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
-    value = F("on_hand") * F("unit_cost")
-    dead = Q(moved=False)
-    stock = {
-        row["category"]: row
-        for row in Part.objects.filter(on_hand__gt=0)
-        .annotate(moved=moved_since(cutoff))
-        .order_by()
-        .values("category")
-        .annotate(
-            parts=Count("id"),
-            value=Sum(value, output_field=MONEY),
-            dead_parts=Count("id", filter=dead),
-            dead_value=Sum(value, filter=dead, output_field=MONEY),
-        )
-    }
+    stock = once("parts on hand", _parts_on_hand)
     issued, current = parts_moved(period.start, period.end)
     per_year = Decimal(365) / Decimal(period.days)
     rows = []
