@@ -236,16 +236,16 @@ def section(context):
     if SUMMARIES and "seconds" not in SUMMARIES:
         lines.append(
             f"- The daily summaries were already up to yesterday ({SUMMARIES['what']}): car "
-            "count, sales and gross, technicians, approvals, comebacks, declined work and "
-            "receivables read them and count today from the records."
+            "count, sales and gross, technicians, approvals, comebacks, declined work, "
+            "receivables and the parts inventory read them and count today from the records."
         )
     elif SUMMARIES:
         lines.append(
             f"- Before measuring, `refresh_report_summaries` (as the nightly timer runs it) "
             f"stored {SUMMARIES['what']}: {SUMMARIES['days']:,} days with figures in "
             f"{SUMMARIES['seconds']:,.1f} s. Car count, sales and gross, technicians, "
-            "approvals, comebacks, declined work and receivables read those summaries and count "
-            "today from the records."
+            "approvals, comebacks, declined work, receivables and the parts inventory read those "
+            "summaries and count today from the records."
         )
     for note in context.get("reports_notes", []):
         lines.append(f"- {note}")

@@ -91,6 +91,25 @@ class TechnicianDay(models.Model):
         return f"Technician {self.technician_id} on {self.day}"
 
 
+class PartsDay(models.Model):
+    """One day's parts issued to repair orders, less those returned from them, at their cost
+    (the stock movements' Σ quantity x unit cost: negative for what went out), by the part's
+    category. The turns of the parts inventory."""
+
+    day = models.DateField()
+    category = models.CharField(max_length=60, blank=True)
+    moved = exact()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["day", "category"], name="partsday_day_cat_uniq")
+        ]
+
+    def __str__(self):
+        return f"Parts {self.category or '(none)'} on {self.day}"
+
+
 class SummaryState(models.Model):
     """One row: the summaries hold every day up to `through` (included), as refreshed at
     `refreshed_at`. None: no summary yet, every figure is counted from the raw rows."""
@@ -189,3 +208,21 @@ class StaleDay(models.Model):
 
     def __str__(self):
         return f"{self.day} changed since summarized"
+
+
+class PartMoved(models.Model):
+    """A part's last stock movement before the end of SummaryState.through (None: none), for
+    every part there then. Dead stock takes the parts whose last one is older than its cutoff
+    and with none since; a part without a row (added since, or whose movements before then
+    changed) is looked up in its movements."""
+
+    part = models.OneToOneField(
+        "inventory.Part", on_delete=models.CASCADE, primary_key=True, related_name="summary_moved"
+    )
+    last_moved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Part {self.part_id} last moved {self.last_moved_at}"

@@ -2,15 +2,17 @@
 
 A service that changes a record counted in an earlier day's summary (a decision changed on a
 job decided that day, a line added to such a job, a time entry moved, a back-dated invoice, an
-order of that day canceled)
-marks that day stale in its own transaction: the figures then count it from the records until
-the next refresh counts it again (`reports.summaries`). Connected to the records' signals by
-the reports app, so the services below it need not know of the summaries.
+order of that day canceled, a stock movement of that day, a part issued that day moved to
+another category) marks that day stale in its own transaction: the figures then count it from
+the records until the next refresh counts it again (`reports.summaries`). Connected to the
+records' signals by the reports app, so the services below it need not know of the summaries.
 """
 
+from django.db.models.functions import TruncDate
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
+from inventory.models import Part, StockMovement
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import (
     CreditNote,
@@ -21,7 +23,8 @@ from repairs.models import (
     RepairOrder,
     TimeEntry,
 )
-from reports.models import StaleDay
+from reports.models import PartMoved, StaleDay
+from reports.summaries import TURNOVER_KINDS, midnight
 
 DECIDED = (Authorization.APPROVED, Authorization.DECLINED)
 
@@ -29,9 +32,13 @@ DECIDED = (Authorization.APPROVED, Authorization.DECLINED)
 def mark(*moments):
     """Mark the local days of `moments` (None left out) stale, those before today only: today
     is never summarized."""
+    mark_days(timezone.localdate(moment) for moment in moments if moment is not None)
+
+
+def mark_days(days):
+    """Mark `days` (local dates) stale, those before today only."""
     today = timezone.localdate()
-    days = {timezone.localdate(moment) for moment in moments if moment is not None}
-    days = sorted(day for day in days if day < today)
+    days = sorted({day for day in days if day < today})
     if days:
         now = timezone.now()
         StaleDay.objects.bulk_create(
@@ -152,6 +159,36 @@ def _order_deleted(sender, instance, **kwargs):
     mark(instance.opened_at)
 
 
+def _movement_changed(sender, instance, raw=False, **kwargs):
+    """A stock movement of an earlier day changed or deleted (the services only add them, at
+    the moment they are made): its day's parts are counted again, its part's last movement is
+    looked up in its movements."""
+    if raw or instance.created_at is None:
+        return
+    if timezone.localdate(instance.created_at) < timezone.localdate():
+        PartMoved.objects.filter(part_id=instance.part_id).delete()
+        if instance.kind in TURNOVER_KINDS:
+            mark(instance.created_at)
+
+
+def _part_saved(sender, instance, raw=False, **kwargs):
+    """A part moved to another category: the days it was issued or returned on before today
+    are counted again (their sums are by category)."""
+    before = getattr(instance, "_summarized_before", None)
+    if raw or before is None or before["category"] == instance.category:
+        return
+    mark_days(
+        StockMovement.objects.filter(
+            part=instance.pk,
+            kind__in=TURNOVER_KINDS,
+            created_at__lt=midnight(timezone.localdate()),
+        )
+        .order_by()
+        .values_list(TruncDate("created_at"), flat=True)
+        .distinct()
+    )
+
+
 def connect():
     uid = "reports.stale"
     pre_save.connect(
@@ -176,3 +213,7 @@ def connect():
         )
         post_save.connect(_issued, sender=model, dispatch_uid=uid)
         post_delete.connect(_issued, sender=model, dispatch_uid=uid)
+    post_save.connect(_movement_changed, sender=StockMovement, dispatch_uid=uid)
+    post_delete.connect(_movement_changed, sender=StockMovement, dispatch_uid=uid)
+    pre_save.connect(_remember(Part, ("category",)), sender=Part, dispatch_uid=uid, weak=False)
+    post_save.connect(_part_saved, sender=Part, dispatch_uid=uid)

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -35,6 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
+from inventory.models import Part, StockMovement
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.costs import counted_lines
 from repairs.models import (
@@ -51,6 +53,8 @@ from reports.models import (
     DeclinedJob,
     InvoiceSpan,
     OpenInvoice,
+    PartMoved,
+    PartsDay,
     ShopDay,
     StaleDay,
     SummaryState,
@@ -290,6 +294,17 @@ def reading():
         _COUNTED.reset(token)
 
 
+def once(key, compute):
+    """`compute()`, called once per `key` within `reading()` (a figure as of now that a page
+    shows beside each of its periods), at each call outside it."""
+    memo = _COUNTED.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _counted(first, last, kinds):
     memo = _COUNTED.get()
     if memo is None:
@@ -404,6 +419,78 @@ def technician_sums(first, last):
     return dict(sums), current
 
 
+# The stock movements the turns of the parts inventory count: issued to repair orders (negative
+# quantities) and returned from them.
+TURNOVER_KINDS = (StockMovement.Kind.ISSUE, StockMovement.Kind.RETURN)
+MOVED_AMOUNT = F("quantity") * F("unit_cost")
+
+
+def count_parts(first, last):
+    """{(day, category): Σ quantity x unit cost} of the parts issued to and returned from repair
+    orders on the days first..last (included), counted from the stock movements; one grouped
+    query."""
+    return {
+        (row["d"], row["part__category"]): row["t"]
+        for row in StockMovement.objects.filter(
+            kind__in=TURNOVER_KINDS,
+            created_at__gte=midnight(first),
+            created_at__lt=midnight(last + datetime.timedelta(days=1)),
+        )
+        .order_by()
+        .values("part__category", d=TruncDate("created_at"))
+        .annotate(t=Sum(MOVED_AMOUNT, output_field=EXACT))
+        if row["t"] is not None
+    }
+
+
+def parts_moved(first, last):
+    """({category: Σ quantity x unit cost issued and returned}, state) over first..last: the
+    summarized days summed per category by the database, the others (and those changed since
+    summarized) counted from the stock movements."""
+    current, stored, stale, counted = _parts(first, last)
+    sums = defaultdict(lambda: Decimal(0))
+    if stored:
+        for row in (
+            PartsDay.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
+            .order_by()
+            .values("category")
+            .annotate(t=Sum("moved"))
+        ):
+            sums[row["category"]] += row["t"] or 0
+    memo = _COUNTED.get()
+    for span in counted:
+        key = ("parts", span)
+        if memo is not None and key in memo:
+            found = memo[key]
+        else:
+            found = count_parts(*span)
+            if memo is not None:
+                memo[key] = found
+        for (_day, category), total in found.items():
+            sums[category] += total
+    return dict(sums), current
+
+
+def moved_since(cutoff):
+    """A boolean expression on parts: the part has a stock movement at or after `cutoff`. With
+    summaries, a part's last movement before their end is read from PartMoved (one join) and
+    only the movements since then (a hashed set of parts) are looked up; a part without a row
+    there looks up its own movements."""
+    recent = Exists(StockMovement.objects.filter(part=OuterRef("pk"), created_at__gte=cutoff))
+    moment = horizon(state())
+    if moment is None:
+        return ExpressionWrapper(Q(recent), output_field=BooleanField())
+    later = StockMovement.objects.filter(created_at__gte=max(cutoff, moment)).values("part")
+    stored = Q(summary_moved__part__isnull=False)
+    return ExpressionWrapper(
+        Q(pk__in=later)
+        | (stored & Q(summary_moved__last_moved_at__gte=cutoff))
+        | (~stored & Q(recent)),
+        output_field=BooleanField(),
+    )
+
+
 def freshness(current, last):
     """The line a page shows on how its figures were counted."""
     if current.through is None or current.refreshed_at is None:
@@ -440,10 +527,19 @@ def refresh(first=None, last=None, facts=True):
         first = last
     counting_from = timezone.now()
     days, technicians = count_days(first, last)
+    parts = count_parts(first, last)
     with transaction.atomic():
         current = SummaryState.objects.select_for_update().filter(pk=1).first()
         ShopDay.objects.filter(day__range=(first, last)).delete()
         TechnicianDay.objects.filter(day__range=(first, last)).delete()
+        PartsDay.objects.filter(day__range=(first, last)).delete()
+        PartsDay.objects.bulk_create(
+            [
+                PartsDay(day=day, category=category, moved=total)
+                for (day, category), total in parts.items()
+            ],
+            batch_size=1000,
+        )
         ShopDay.objects.bulk_create(
             [ShopDay(day=day, **sums) for day, sums in days.items()], batch_size=1000
         )
@@ -530,7 +626,7 @@ def maybe_owing(moment):
 
 def _store_facts(moment):
     """The invoices open at `moment`, those that owed something at the end of a day before
-    it, and the customers' declined jobs, as of `moment`."""
+    it, each part's last stock movement and the customers' declined jobs, as of `moment`."""
     OpenInvoice.objects.all().delete()
     _insert(
         OpenInvoice,
@@ -574,6 +670,20 @@ def _store_facts(moment):
         .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
         .order_by()
         .values("pk", "issued_at", "total", "settled_at", "paid_then"),
+    )
+    PartMoved.objects.all().delete()
+    _insert(
+        PartMoved,
+        ("part", "last_moved_at"),
+        Part.objects.annotate(
+            last=Subquery(
+                StockMovement.objects.filter(part=OuterRef("pk"), created_at__lt=moment)
+                .order_by("-created_at")
+                .values("created_at")[:1]
+            )
+        )
+        .order_by()
+        .values("pk", "last"),
     )
     DeclinedJob.objects.all().delete()
     _insert(
@@ -629,7 +739,8 @@ def job_value():
 
 
 def _earliest():
-    """The first day anything was invoiced, opened, decided, clocked or closed at cost."""
+    """The first day anything was invoiced, opened, decided, clocked, closed at cost or issued
+    from stock."""
     found = [
         value
         for value in (
@@ -640,6 +751,10 @@ def _earliest():
             .values_list("authorized_at", flat=True)
             .first(),
             TimeEntry.objects.order_by("started").values_list("started", flat=True).first(),
+            StockMovement.objects.filter(kind__in=TURNOVER_KINDS)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first(),
             RepairOrder.objects.filter(status=RepairOrderStatus.CLOSED)
             .order_by("status_changed_at")
             .values_list("status_changed_at", flat=True)

@@ -14,13 +14,16 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory import services as stock
+from inventory.models import StockMovement
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.models import Invoice, RepairOrder
 from reports import summaries
 from reports.figures import shop
-from reports.models import ShopDay, StaleDay, SummaryState, TechnicianDay
+from reports.models import PartMoved, PartsDay, ShopDay, StaleDay, SummaryState, TechnicianDay
 from reports.periods import Period, preset_period
+from tests.helpers.builders.inventory import make_part
 from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
 from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
 
@@ -252,3 +255,89 @@ def test_the_pages_say_how_fresh_their_figures_are(login, manager):
     start = today - datetime.timedelta(days=3)
     html = client.get(f"{url}?period=custom&start={start}&end={today}").content.decode()
     assert f"from the daily summaries refreshed {refreshed}; later days counted" in html
+
+
+def _days_ago(days, hour=10):
+    day = timezone.localdate() - datetime.timedelta(days=days)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+
+def _parts_figures():
+    today = timezone.localdate()
+    periods = [
+        Period(today - datetime.timedelta(days=29), today),
+        Period(today - datetime.timedelta(days=364), today),
+        Period(today - datetime.timedelta(days=60), today - datetime.timedelta(days=31)),
+        Period(today - datetime.timedelta(days=5 * 365), today),
+    ]
+    found = []
+    for period in periods:
+        figure = shop.parts_inventory(period)
+        found.append((figure.rows, figure.summary))
+    return found
+
+
+def _moved(movement, days):
+    StockMovement.objects.filter(pk=movement.pk).update(created_at=_days_ago(days))
+
+
+def test_parts_inventory_from_the_summaries_equals_the_figure_from_the_records():
+    """Filters issued 10 and 40 days ago, one returned 10 days ago, brake pads issued 100 days
+    ago, old filters last moved 200 days ago (dead stock), wipers never moved since received
+    300 days ago (dead); read from the records, from the summaries, partly from them, after a
+    part moved to another category and after a part moved today."""
+    oil = make_part("OF-1", unit_cost="4.00", on_hand=20, category="Filters")
+    old = make_part("OF-OLD", unit_cost="10.00", on_hand=2, category="Filters")
+    pads = make_part("BP-1", unit_cost="25.00", on_hand=8, category="Brakes")
+    wipers = make_part("WB-1", unit_cost="7.00", on_hand=3, category="")
+    for part, days in ((oil, 400), (old, 200), (pads, 400), (wipers, 300)):
+        StockMovement.objects.filter(part=part).update(created_at=_days_ago(days))
+    _moved(stock.issue_part(oil, 4), 10)
+    _moved(stock.issue_part(oil, 3), 40)
+    _moved(stock.return_part(oil, 1), 10)
+    _moved(stock.issue_part(pads, 2), 100)
+    from_records = _parts_figures()
+    month = from_records[0]
+    rows = {row["category"]: row for row in month[0]}
+    # Filters in the last 30 days: 4 issued, 1 returned at 4.00: 12.00 on 14 x 4 + 2 x 10 = 76.
+    assert (rows["Filters"]["issued"], rows["Filters"]["value"]) == (D("12.00"), D("76.00"))
+    assert (rows["Filters"]["dead_parts"], rows["Filters"]["dead_value"]) == (1, D("20.00"))
+    assert (rows["(none)"]["dead_parts"], rows["Brakes"]["dead_parts"]) == (1, 0)
+
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert summaries.state().through == timezone.localdate() - datetime.timedelta(days=1)
+    ten_days_ago = timezone.localdate() - datetime.timedelta(days=10)
+    assert PartsDay.objects.get(day=ten_days_ago, category="Filters").moved == D("-12")
+    assert PartMoved.objects.get(part=old).last_moved_at == _days_ago(200)
+    assert _parts_figures() == from_records
+
+    # Read partly from the summaries (to 20 days ago) and partly from the records.
+    SummaryState.objects.update(through=timezone.localdate() - datetime.timedelta(days=20))
+    PartsDay.objects.filter(day__gt=timezone.localdate() - datetime.timedelta(days=20)).delete()
+    assert _parts_figures() == from_records
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+
+    # The pads move to another category: the days they were issued on are counted again at once.
+    pads.category = "Brake pads"
+    pads.save()
+    assert StaleDay.objects.filter(day=timezone.localdate() - datetime.timedelta(days=100)).exists()
+    from_records = _parts_figures()
+    assert any(row["category"] == "Brake pads" for row in from_records[3][0])
+    SummaryState.objects.update(through=None)
+    assert _parts_figures() == from_records
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    assert _parts_figures() == from_records
+
+    # The old filters move today: no longer dead stock, at once.
+    stock.issue_part(old, 1)
+    rows = {row["category"]: row for row in shop.parts_inventory(preset_period("today")).rows}
+    assert (rows["Filters"]["dead_parts"], rows["Filters"]["issued"]) == (0, D("10.00"))
+
+    # A movement of a summarized day changed outside its usual path: its part's last movement
+    # is looked up in its movements, its day counted again.
+    last = StockMovement.objects.filter(part=pads, kind="issue").get()
+    last.delete()
+    assert not PartMoved.objects.filter(part=pads).exists()
+    from_summaries = _parts_figures()
+    SummaryState.objects.update(through=None)
+    assert from_summaries == _parts_figures()

@@ -355,6 +355,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "reports.invoicespan",
     "reports.declinedjob",
     "reports.staleday",
+    "reports.partsday",
+    "reports.partmoved",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from accounts.models import ShopSettings
 from core.money import ZERO, money
-from inventory.models import Part, StockMovement
+from inventory.models import Part
 from repairs.choices import OPEN_STATUSES, Authorization, RepairOrderStatus
 from repairs.models import (
     CreditNote,
@@ -64,6 +64,9 @@ from reports.summaries import (
     horizon,
     job_value,
     maybe_owing,
+    moved_since,
+    once,
+    parts_moved,
     settled_before,
     shop_days,
     shop_totals,
@@ -874,6 +877,26 @@ def receivables(period):
 # --- parts inventory --------------------------------------------------------------------------
 
 
+def _parts_on_hand():
+    """{category: parts on hand, their value and dead stock} as of now (once per page)."""
+    cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
+    value = F("on_hand") * F("unit_cost")
+    dead = Q(moved=False)
+    return {
+        row["category"]: row
+        for row in Part.objects.filter(on_hand__gt=0)
+        .annotate(moved=moved_since(cutoff))
+        .order_by()
+        .values("category")
+        .annotate(
+            parts=Count("id"),
+            value=Sum(value, output_field=MONEY),
+            dead_parts=Count("id", filter=dead),
+            dead_value=Sum(value, filter=dead, output_field=MONEY),
+        )
+    }
+
+
 @report(
     slug="parts-inventory",
     title="Parts inventory: value, turns and dead stock",
@@ -902,36 +925,14 @@ def receivables(period):
     order=90,
 )
 def parts_inventory(period):
-    """Queries: parts on hand grouped by category (count, value, dead stock with a NOT EXISTS
-    of recent movements); issue and return movements of the period grouped by category."""
-    cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
-    recent = StockMovement.objects.filter(part=OuterRef("pk"), created_at__gte=cutoff)
-    value = F("on_hand") * F("unit_cost")
-    dead = Q(dead=True)
-    stock = {
-        row["category"]: row
-        for row in Part.objects.filter(on_hand__gt=0)
-        .annotate(dead=~Exists(recent))
-        .order_by()
-        .values("category")
-        .annotate(
-            parts=Count("id"),
-            value=Sum(value, output_field=MONEY),
-            dead_parts=Count("id", filter=dead),
-            dead_value=Sum(value, filter=dead, output_field=MONEY),
-        )
-    }
-    issued = dict(
-        StockMovement.objects.filter(
-            kind__in=[StockMovement.Kind.ISSUE, StockMovement.Kind.RETURN],
-            created_at__gte=period.start_at,
-            created_at__lt=period.end_at,
-        )
-        .order_by()
-        .values("part__category")
-        .annotate(t=Sum(F("quantity") * F("unit_cost"), output_field=MONEY))
-        .values_list("part__category", "t")
-    )
+    """Queries: parts on hand grouped by category, once per page (count, value, dead stock: no
+    movement since the cutoff, moved_since: with summaries a join to each part's last movement
+    before their end and a hashed set of the parts moved since); the parts issued and returned
+    per category
+    over the period (parts_moved: PartsDay rows of the summarized days, the stock movements of
+    the others grouped by day and category)."""
+    stock = once("parts on hand", _parts_on_hand)
+    issued, current = parts_moved(period.start, period.end)
     per_year = Decimal(365) / Decimal(period.days)
     rows = []
     for category in sorted(set(stock) | set(issued), key=str.lower):
@@ -960,5 +961,5 @@ def parts_inventory(period):
             "dead_value": sum((row["dead_value"] for row in rows), ZERO),
         },
         url=admin_list("inventory_part"),
-        note="Value and dead stock as of now",
+        note="Value and dead stock as of now. Issued: " + freshness(current, period.end),
     )
