@@ -14,7 +14,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -281,13 +281,16 @@ def reading():
     counted once per kind and range (a page showing several figures or periods that all reach
     today, such as the dashboard), and the summaries' state is read once."""
     token = _COUNTED.set({})
+    # The transaction is on the database the reads go to (the replica inside
+    # core.replicas.reads_from_replica), so that opening it does not pin them to the primary.
+    alias = router.db_for_read(None)
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
+        with transaction.atomic(using=alias):
+            if connections[alias].vendor == "postgresql":
                 # The figures are a few aggregates each: PostgreSQL's JIT compiler, which the
                 # cost of the larger ones (receivables over a month of payments) sets off, took
                 # seconds to compile what runs in milliseconds.
-                with connection.cursor() as cursor:
+                with connections[alias].cursor() as cursor:
                     cursor.execute("SET LOCAL jit = off")
             yield
     finally:

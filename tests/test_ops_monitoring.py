@@ -343,6 +343,7 @@ def test_diagnostics_runs_every_section_in_one_report():
         "DiskSpace": "OK",
         "LogFolder": "OK",
         "BackupFreshness": "OK",
+        "WalArchiving": "OK",
     }
     for title in ("database connection", "authentication", "configuration"):
         assert sections[title]["status"] == "OK", sections[title]

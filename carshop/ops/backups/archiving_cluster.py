@@ -175,7 +175,7 @@ class Cluster:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": "postgres",
-            "PASSWORD": "",
+            "PASSWORD": "",  # nosec B105: its own cluster on loopback, trust auth, no password
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "OPTIONS": {},
