@@ -97,7 +97,7 @@ def test_sqlite_vacuum_reclaims_the_space_of_deleted_rows():
     report = run_json("vacuum_database")
 
     assert report["database"] == "sqlite"
-    assert report["statement"] == "VACUUM; ANALYZE"
+    assert report["statement"] == "ANALYZE; VACUUM"
     assert report["reclaimed_bytes"] == report["bytes_before"] - report["bytes_after"] > 1_000_000
     [row] = report["tables"]
     assert row["table"] == "(database file)"

@@ -171,8 +171,10 @@ def _vacuum_sqlite(
             for table in targets:
                 cursor.execute("ANALYZE" if table is None else f"ANALYZE {quote(table)}")
         else:
-            cursor.execute("VACUUM")
+            # ANALYZE first: rewriting its statistics leaves free pages, which VACUUM then
+            # gives back (VACUUM keeps the statistics).
             cursor.execute("ANALYZE")
+            cursor.execute("VACUUM")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages_after, free_after, _ = _sqlite_pages(cursor)
         size_after = _sqlite_file_size(connection)
@@ -188,7 +190,7 @@ def _vacuum_sqlite(
             "free_pages_after": free_after,
         }
     ]
-    return _vacuum_report(connection, "ANALYZE" if analyze_only else "VACUUM; ANALYZE", rows)
+    return _vacuum_report(connection, "ANALYZE" if analyze_only else "ANALYZE; VACUUM", rows)
 
 
 def _vacuum_report(connection: BaseDatabaseWrapper, statement: str, rows: Any) -> dict[str, Any]:
