@@ -15,8 +15,10 @@ from django.utils.text import slugify
 from accounts import services, webhooks
 from accounts.admin_exports import RoleExportMixin
 from accounts.exceptions import AccountsError
+from accounts.locations import allowed_location_ids
 from accounts.models import (
     Customer,
+    Location,
     Partner,
     PartnerKey,
     ShopSettings,
@@ -40,7 +42,7 @@ from core.history import HistoryPanelsMixin
 
 # What only a superuser may see or change on a user: who is superuser, in which role (group),
 # with which permissions of their own.
-PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions", "home_location", "locations")
 
 
 def may_manage_user(actor, user):
@@ -92,6 +94,7 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
     fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on UserAdmin; stubs say Optional
         ("Contact", {"fields": ("phone",)}),
+        ("Locations", {"fields": ("home_location", "locations")}),
     )
 
     def get_list_filter(self, request):
@@ -203,9 +206,38 @@ class CustomerAdmin(HistoryPanelsMixin, RoleExportMixin, CarshopModelAdmin):
         return queryset.filter(pk__in=ids_or_subquery(queryset.search(search_term))), False
 
 
+@admin.register(Location)
+class LocationAdmin(CarshopModelAdmin):
+    """The group's shops and lots. Each has its settings row (document header, rates, fees),
+    made with the defaults when the location is added."""
+
+    list_display = ("name", "code", "kind", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "code")
+    fields = ("name", "code", "kind", "hours", "is_active")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=allowed_location_ids(request.user))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        ShopSettings.of(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ShopSettings)
 class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
-    list_display = ("name", "labor_rate", "parts_tax_rate", "labor_tax_rate", "sales_tax_rate")
+    list_display = (
+        "location",
+        "name",
+        "labor_rate",
+        "parts_tax_rate",
+        "labor_tax_rate",
+        "sales_tax_rate",
+    )
+    readonly_fields = ("location",)
     price_fields = (
         "labor_rate",
         "parts_tax_rate",
@@ -220,7 +252,10 @@ class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
         "registration_fee",
     )
     fieldsets = (
-        ("Business", {"fields": ("name", "address", "phone", "email", "tax_id")}),
+        (
+            "Document header",
+            {"fields": ("location", "name", "address", "phone", "email", "tax_id")},
+        ),
         (
             "Service shop",
             {
@@ -250,8 +285,13 @@ class ShopSettingsAdmin(PriceHidingMixin, CarshopModelAdmin):
         ),
     )
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("location")
+        return queryset.filter(location__in=allowed_location_ids(request.user))
+
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not ShopSettings.objects.exists()
+        # A location's settings are made with it (LocationAdmin).
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -343,7 +383,7 @@ class PartnerAdmin(CarshopModelAdmin):
     readonly_fields = ("user", "created_at", "updated_at")
     inlines = (PartnerKeyInline, WebhookSubscriptionInline)
     fieldsets = (
-        (None, {"fields": ("name", "slug", "kind", "is_active")}),
+        (None, {"fields": ("name", "slug", "kind", "is_active", "locations")}),
         ("Contact", {"fields": ("contact_name", "contact_email", "contact_phone", "notes")}),
         ("Fleet and insurance", {"fields": ("customers",)}),
         ("Service user", {"fields": ("user", "created_at", "updated_at")}),

@@ -23,6 +23,14 @@ class AccountsConfig(AppConfig):
             refuse_data_loss_before_migrate, sender=self, dispatch_uid="accounts_refuse_data_loss"
         )
 
+        from django.db.models.signals import post_delete, post_save
+
+        from accounts.locations import forget_location_count
+        from accounts.models import Location
+
+        post_save.connect(forget_location_count, sender=Location, dispatch_uid="location_count")
+        post_delete.connect(forget_location_count, sender=Location, dispatch_uid="location_count_d")
+
         from auditlog.models import LogEntry
         from django.db.models.signals import pre_save
 

@@ -16,10 +16,27 @@ class User(AbstractUser):
     """A member of staff (or an operations account). Roles are groups; see accounts/roles.py."""
 
     phone = models.CharField(max_length=32, blank=True)
+    home_location = models.ForeignKey(
+        "accounts.Location",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="home_users",
+        help_text="Where this person works: their lists, searches and reports start there. "
+        "Empty: the default location.",
+    )
+    locations = models.ManyToManyField(
+        "accounts.Location",
+        blank=True,
+        related_name="allowed_users",
+        verbose_name="other locations",
+        help_text="Other locations this person may see and change besides their home location.",
+    )
 
     class Meta(AbstractUser.Meta):
         ordering = ["username"]
         swappable = "AUTH_USER_MODEL"
+        permissions = [("work_at_all_locations", "Can see and change every location of the group")]
 
     def __str__(self):
         return self.get_full_name() or self.username
@@ -160,8 +177,64 @@ class Customer(models.Model):
         return f"{last}, {first}" if first and last else (last or first)
 
 
+class Location(models.Model):
+    """A service shop, a car lot, or both, of the group. Customers and vehicles are shared by the
+    whole group; repair orders, appointments, time, invoices, parts stock and stock units belong
+    to one location. Its document header, rates and fees are its ShopSettings row."""
+
+    class Kind(models.TextChoices):
+        SHOP = "shop", "service shop"
+        LOT = "lot", "car lot"
+        BOTH = "both", "shop and lot"
+
+    code = models.SlugField(
+        max_length=16,
+        unique=True,
+        help_text="Short name shown in lists and filters (letters, digits, dashes).",
+    )
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BOTH)
+    hours = models.TextField("opening hours", blank=True)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="An inactive location takes no new work."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["shop", "lot", "both"]),
+                name="location_kind_valid",
+                violation_error_message="A location is a shop, a lot or both.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_shop(self) -> bool:
+        return self.kind in (self.Kind.SHOP, self.Kind.BOTH)
+
+    @property
+    def is_lot(self) -> bool:
+        return self.kind in (self.Kind.LOT, self.Kind.BOTH)
+
+    @classmethod
+    def default(cls) -> "Location":
+        """The group's first location: where records made without a location go, and the home of
+        staff who have none. A fresh install gets one, named after its settings."""
+        location = cls.objects.order_by("pk").first()
+        if location is None:
+            location, _ = cls.objects.get_or_create(code="main", defaults={"name": "Main"})
+        return location
+
+
 class ShopSettings(models.Model):
-    """The business's own details and the rates a manager sets: one row, edited in the admin."""
+    """One location's own details and the rates a manager sets for it, edited in the admin."""
+
+    location = models.OneToOneField(Location, on_delete=models.PROTECT, related_name="settings")
 
     name = models.CharField(max_length=160, default="Carshop")
     address = models.TextField(blank=True)
@@ -253,25 +326,22 @@ class ShopSettings(models.Model):
         verbose_name_plural = "shop settings"
         # Who sees money at all (accounts.roles.sees_prices): technicians never do.
         permissions = [("view_prices", "Can see prices, rates, amounts and totals")]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(id=1),
-                name="shop_settings_single_row",
-                violation_error_message="There is only one shop settings row.",
-            ),
-        ]
 
     def __str__(self):
         return f"Settings of {self.name}"
 
-    def save(self, *args, **kwargs):
-        self.pk = 1
-        super().save(*args, **kwargs)
+    @classmethod
+    def of(cls, location: Location | None = None) -> "ShopSettings":
+        """The settings of `location`, made with the defaults the first time; of the default
+        location when none is given."""
+        location = location or Location.default()
+        settings, _ = cls.objects.get_or_create(location=location, defaults={"name": location.name})
+        return settings
 
     @classmethod
-    def current(cls):
-        settings, _ = cls.objects.get_or_create(pk=1)
-        return settings
+    def current(cls) -> "ShopSettings":
+        """The default location's settings: for what is not yet tied to a location."""
+        return cls.of()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,6 +370,12 @@ class Partner(models.Model):
         "active",
         default=True,
         help_text="An inactive partner's keys stop working and it receives no webhooks.",
+    )
+    locations = models.ManyToManyField(
+        Location,
+        blank=True,
+        related_name="partners",
+        help_text="The locations whose records this partner sees and changes through the API.",
     )
     customers = models.ManyToManyField(
         Customer,

@@ -30,6 +30,7 @@ TABLES = (
         "label": "accounts.Customer",
         "resource": "accounts.resources.CustomerResource",
     },
+    {"name": "locations", "label": "accounts.Location"},
     {"name": "shop_settings", "label": "accounts.ShopSettings", "aliases": ("settings",)},
     {"name": "partners", "label": "accounts.Partner", **WORKFLOW_ONLY},  # with their service user
     {

@@ -22,6 +22,7 @@ ROLES = {
     SERVICE_ADVISOR: {
         "accounts.customer": "view add change",
         "accounts.shopsettings": "view view_prices",
+        "accounts.location": "view",
         "inventory.vehicle": "view add change",
         "inventory.odometerreading": "view add",
         "inventory.part": "view add change view_part_cost",
@@ -61,6 +62,7 @@ ROLES = {
     SALESPERSON: {
         "accounts.customer": "view add change",
         "accounts.shopsettings": "view view_prices",
+        "accounts.location": "view",
         "inventory.vehicle": "view add change",
         "inventory.odometerreading": "view add",
         "inventory.stockunit": "view add change",
@@ -80,6 +82,7 @@ ROLES = {
     MANAGER: {
         "accounts.customer": "all",
         "accounts.shopsettings": "view change view_prices",
+        "accounts.location": "view add change",
         "accounts.user": "view",
         "inventory.*": "all view_part_cost",
         "repairs.*": "all",
@@ -100,6 +103,7 @@ ROLES = {
         "accounts.user": "view add change",
         "accounts.customer": "view",
         "accounts.shopsettings": "view",
+        "accounts.location": "view",
         "auditlog.logentry": "view",
         "axes.accessattempt": "view delete",
         "axes.accessfailurelog": "view delete",

@@ -26,6 +26,7 @@ from accounts.exceptions import AccountsError
 from accounts.models import (
     Customer,
     IdempotentRequest,
+    Location,
     Partner,
     PartnerKey,
     User,
@@ -48,9 +49,11 @@ def create_partner(
     kind: str = Partner.Kind.OTHER,
     slug: str = "",
     customers: Iterable[Customer | int] = (),
+    locations: Iterable[Location | int] | None = None,
     **details: Any,
 ) -> Partner:
-    """Create a partner with its inactive service user (in the Partner group)."""
+    """Create a partner with its inactive service user (in the Partner group), linked to
+    `locations` (by default, the only location of a single-shop install; none in a group)."""
     name = (name or "").strip()
     if not name:
         raise AccountsError("A partner needs a name.", field="name")
@@ -78,6 +81,10 @@ def create_partner(
         partner = Partner.objects.create(name=name, slug=slug, kind=kind, user=user, **details)
         if customers:
             partner.customers.set(customers)
+        if locations is None:
+            only = list(Location.objects.values_list("pk", flat=True)[:2])
+            locations = only if len(only) == 1 else ()
+        partner.locations.set(locations)
     return partner
 
 

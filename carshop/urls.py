@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
 
+from accounts.views import choose_location_view
 from carshop.api_urls import not_found as api_not_found
 from carshop.health import HEALTH_CHECKS, LIVENESS_CHECKS
 from carshop.healthview import CarshopHealthCheckView
@@ -27,6 +28,11 @@ urlpatterns = [
     path("admin/reports/", include("reports.urls")),
     # The technicians' own screen; the back office's home sends them there after logging in.
     path("admin/my-jobs/", include("repairs.technician_urls")),
+    path(
+        "admin/location/",
+        admin.site.admin_view(choose_location_view),
+        name="choose-location",
+    ),
     path("admin/", admin.site.admin_view(back_office_home)),
     path("admin/", admin.site.urls),
     path("reports/", RedirectView.as_view(pattern_name="reports:index", permanent=False)),

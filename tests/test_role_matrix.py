@@ -66,6 +66,7 @@ ROLES = [
 # in on a job), or kept (an issued key is revoked; the one shop settings row stays).
 READ_ONLY = {"add", "change", "delete"}
 ADMIN_NEVER = {
+    "accounts.location": {"delete"},
     "accounts.partnerkey": {"delete"},
     "accounts.shopsettings": {"add", "delete"},
     "accounts.webhookdelivery": READ_ONLY,

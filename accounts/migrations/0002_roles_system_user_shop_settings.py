@@ -4,7 +4,7 @@
   so models added later are covered).
 - The inactive `system` account that changes made by commands are credited to when the operator
   has no account of their own.
-- The single shop settings row, with defaults a manager then edits.
+- (The shop settings row: made with the default location by 0010_locations.)
 
 Migrating back keeps all three: the audit log credits changes to the system account, users keep
 their roles and the manager's settings stay. Migrating forward again finds them (this migration
@@ -37,7 +37,7 @@ def forwards(apps, schema_editor):
             username="system", first_name="System", last_name="(commands)", is_active=False,
             password=make_password(None),
         )
-    apps.get_model("accounts", "ShopSettings").objects.get_or_create(pk=1)
+    # The shop settings row is made with the default location, by 0010_locations.
 
 
 def backwards(apps, schema_editor):

@@ -712,12 +712,13 @@ class _Loader:
 
 def _migrate_rows(model: type[Model], using: str) -> Any:
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
-    the inactive `system` account, the shop settings row, and the audit entries about them),
-    which a JSON import replaces with the file's."""
+    the inactive `system` account; accounts migration 0010: the default location and its shop
+    settings row; and the audit entries about them), which a JSON import replaces with the
+    file's."""
     from django.contrib.auth.models import Group
     from django.contrib.contenttypes.models import ContentType
 
-    from accounts.models import ShopSettings, User
+    from accounts.models import Location, ShopSettings, User
     from accounts.roles import ROLES
     from carshop.audit import SYSTEM_USERNAME
 
@@ -727,10 +728,13 @@ def _migrate_rows(model: type[Model], using: str) -> Any:
         return manager.filter(name__in=list(ROLES))
     if label == "accounts.user":
         return manager.filter(username=SYSTEM_USERNAME)
-    if label == "accounts.shopsettings":
-        return manager.all()
+    if label in ("accounts.shopsettings", "accounts.location"):
+        # A migrated, empty database has one location (with its settings) and nothing else.
+        return manager.all() if manager.count() <= 1 else manager.none()
     if label == "auditlog.logentry":
-        kinds = ContentType.objects.db_manager(using).get_for_models(Group, User, ShopSettings)
+        kinds = ContentType.objects.db_manager(using).get_for_models(
+            Group, User, Location, ShopSettings
+        )
         return manager.filter(content_type__in=list(kinds.values())).filter(
             actor__username=SYSTEM_USERNAME
         ) | manager.filter(content_type__in=list(kinds.values()), actor__isnull=True)
