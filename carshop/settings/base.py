@@ -551,6 +551,12 @@ BACKUP_PGBACKREST_USER = env_str("BACKUP_PGBACKREST_USER", "")
 BACKUP_PG_DATA = env_str("BACKUP_PG_DATA", "")
 BACKUP_PG_START_COMMAND = env_str("BACKUP_PG_START_COMMAND", "")
 BACKUP_PG_STOP_COMMAND = env_str("BACKUP_PG_STOP_COMMAND", "")
+# The program that moves, removes and reads the data directory and the copies beside it, as its
+# owner, refusing any other path (carshop/ops/backups/pgdata-files; in production a root-owned
+# copy that the sudoers rule names, docs/backups.md).
+BACKUP_PGDATA_FILES = env_str(
+    "BACKUP_PGDATA_FILES", str(BASE_DIR / "carshop" / "ops" / "backups" / "pgdata-files")
+)
 # The port a restore replays WAL on (a private server on the staged copy) and drills run on.
 BACKUP_PGBACKREST_SCRATCH_PORT = env_int("BACKUP_PGBACKREST_SCRATCH_PORT", 5499, minimum=1)
 # The health check fails when finished WAL segments have waited longer than this to be archived,

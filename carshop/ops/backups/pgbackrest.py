@@ -233,17 +233,26 @@ def _control(setup: Setup, action: str) -> None:
         raise BackupError(f"could not {action} the PostgreSQL server: {_error_line(result)}")
 
 
-def _owner_run(setup: Setup, *argv: str) -> None:
+def _files_argv(setup: Setup, verb: str, *paths: str) -> list[str]:
+    """The file operations on the data directory and the directories beside it run as its
+    owner through one program (BACKUP_PGDATA_FILES, carshop/ops/backups/pgdata-files), which
+    refuses any other path: the sudoers rule names it with the data directory fixed."""
+    return setup.as_owner([settings.BACKUP_PGDATA_FILES, setup.pgdata, verb, *paths])
+
+
+def _files(setup: Setup, verb: str, *paths: str) -> None:
     result = subprocess.run(
-        setup.as_owner(list(argv)), capture_output=True, text=True, check=False, cwd="/"
+        _files_argv(setup, verb, *paths), capture_output=True, text=True, check=False, cwd="/"
     )
     if result.returncode != 0:
-        raise BackupError(f"{argv[0]} failed: {_error_line(result)}")
+        raise BackupError(f"{verb} {' '.join(paths)} failed: {_error_line(result)}")
 
 
 def _exists(setup: Setup, path: str) -> bool:
     # The data directory's parent may not be readable by this user: ask as its owner.
-    result = subprocess.run(setup.as_owner(["test", "-e", path]), check=False, cwd="/")
+    result = subprocess.run(
+        _files_argv(setup, "exists", path), capture_output=True, check=False, cwd="/"
+    )
     return result.returncode == 0
 
 
@@ -412,15 +421,15 @@ def recover_interrupted(setup: Setup) -> str | None:
         if _exists(setup, setup.pgdata):
             # The swap was done; the restore is complete once its server started.
             if server_running(setup):
-                _owner_run(setup, "rm", "-rf", setup.previous)
+                _files(setup, "remove", setup.previous)
                 return "completed"
-            _owner_run(setup, "rm", "-rf", setup.pgdata + ".failed")
-            _owner_run(setup, "mv", setup.pgdata, setup.pgdata + ".failed")
-        _owner_run(setup, "mv", setup.previous, setup.pgdata)
-        _owner_run(setup, "rm", "-rf", setup.pgdata + ".failed")
+            _files(setup, "remove", setup.pgdata + ".failed")
+            _files(setup, "move", setup.pgdata, setup.pgdata + ".failed")
+        _files(setup, "move", setup.previous, setup.pgdata)
+        _files(setup, "remove", setup.pgdata + ".failed")
         return "undone"
     if _exists(setup, setup.staged):
-        _owner_run(setup, "rm", "-rf", setup.staged)
+        _files(setup, "remove", setup.staged)
     return None
 
 
@@ -470,7 +479,7 @@ def restore(
         pause_point("staged")
         replay = _replay(setup, setup.staged, archive=True, progress=progress)
         report["recovered_to"] = replay["last_transaction_at"]
-        _owner_run(setup, "rm", "-f", setup.staged + ".log")
+        _files(setup, "remove", setup.staged + ".log")
         if moment is None and source in ("latest", "", None):
             _check_reached_end(setup, replay, chosen)
         if running:
@@ -479,9 +488,9 @@ def restore(
             # The WAL written since the safety backup, which the archive may not hold yet.
             _copy_wal(setup, setup.pgdata, setup.staged)
         pause_point("server-stopped")
-        _owner_run(setup, "mv", setup.pgdata, setup.previous)
+        _files(setup, "move", setup.pgdata, setup.previous)
         pause_point("set-aside")
-        _owner_run(setup, "mv", setup.staged, setup.pgdata)
+        _files(setup, "move", setup.staged, setup.pgdata)
         pause_point("swapped")
         try:
             _control(setup, "start")
@@ -491,18 +500,18 @@ def restore(
                 _control(setup, "start")
             raise
         if running:
-            _owner_run(setup, "rm", "-rf", setup.previous)
+            _files(setup, "remove", setup.previous)
         else:
             # The server was down (a crash): its old directory is the only copy of its state.
             kept = f"{setup.pgdata}.before-restore-{timezone.now():%Y%m%d-%H%M%S}"
-            _owner_run(setup, "mv", setup.previous, kept)
+            _files(setup, "move", setup.previous, kept)
             report["safety_backup"] = kept
             report["safety_backup_destination"] = "the previous data directory, set aside"
     except BaseException:
         if _exists(setup, setup.staged):
             with contextlib.suppress(BackupError):
                 _stop_private(setup, setup.staged)
-                _owner_run(setup, "rm", "-rf", setup.staged)
+                _files(setup, "remove", setup.staged)
         raise
     report["restore_seconds"] = round(time.monotonic() - restore_started, 3)
     report["total_seconds"] = round(time.monotonic() - started, 3)
@@ -523,8 +532,8 @@ def restore(
 def _restore_staged(
     setup: Setup, folder: str, chosen: dict[str, Any], recovery: list[str], copy_wal: bool
 ) -> None:
-    _owner_run(setup, "rm", "-rf", folder)
-    _owner_run(setup, "mkdir", "-m", "700", folder)
+    _files(setup, "remove", folder)
+    _files(setup, "make-dir", folder)
     try:
         run(setup, "restore", f"--pg1-path={folder}", f"--set={chosen['label']}", *recovery)
     except BackupError as exc:
@@ -538,12 +547,7 @@ def _restore_staged(
 def _copy_wal(setup: Setup, source: str, folder: str) -> None:
     """WAL segments of `source` that may not be archived yet (the last one of a crashed
     server above all): PostgreSQL replays them after the archive's."""
-    script = (
-        'cd "$1/pg_wal" 2>/dev/null || exit 0; '
-        "for f in [0-9A-F]*; do case $f in *.*) continue;; esac; "
-        '[ -f "$f" ] && [ ! -e "$2/pg_wal/$f" ] && cp -p "$f" "$2/pg_wal/$f"; done; exit 0'
-    )
-    _owner_run(setup, "sh", "-c", script, "sh", source, folder)
+    _files(setup, "copy-wal", source, folder)
 
 
 def _private_options(setup: Setup, folder: str, archive: bool) -> str:
@@ -564,7 +568,7 @@ def _replay(
 ) -> dict[str, Any]:
     """Start a private server on `folder`, let it replay the WAL and be promoted, stop it."""
     log = folder + ".log"
-    _owner_run(setup, "rm", "-f", log)
+    _files(setup, "remove", log)
     progress("replaying the archived WAL")
     result = subprocess.run(
         setup.as_owner(
@@ -621,7 +625,7 @@ def _stop_private(setup: Setup, folder: str) -> None:
 
 def _read_log(setup: Setup, path: str) -> str:
     result = subprocess.run(
-        setup.as_owner(["cat", path]), capture_output=True, text=True, check=False, cwd="/"
+        _files_argv(setup, "read", path), capture_output=True, text=True, check=False, cwd="/"
     )
     return result.stdout
 
