@@ -200,7 +200,7 @@ def test_a_single_shop_page_asks_nothing_about_locations(client, operator):
 
 
 def test_a_new_allowed_location_shows_on_the_next_page(client, make_user, group):
-    main, north, _lot = group
+    _main, north, _lot = group
     advisor = make_user("mover", roles.SERVICE_ADVISOR)
     client.force_login(advisor)
     assert "location-chooser" not in client.get(reverse("admin:index")).content.decode()
