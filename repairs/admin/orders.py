@@ -130,6 +130,12 @@ def decision_text(job, *, when=False):
     )
 
 
+def _shop_settings(obj):
+    """The shop's settings as the page read them with the order (get_object), or now."""
+    found = getattr(obj, "shop_settings", None)
+    return found if found is not None else ShopSettings.current()
+
+
 def _with_history_and_recommendations(queryset):
     """PostgreSQL: the order's status history and the work declined earlier on its vehicle come
     with the order itself, as arrays of JSON rows (one statement instead of three)."""
@@ -212,7 +218,7 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
         rates = request.__dict__.setdefault("_repairs_default_rates", {})
         if order_id not in rates:
             rates[order_id] = (
-                services.default_labor_rate(job.repair_order)
+                services.default_labor_rate(job.repair_order, _shop_settings(job.repair_order))
                 if order_id
                 else ShopSettings.current().labor_rate
             )
@@ -688,6 +694,8 @@ class RepairOrderAdmin(
             # The customer's approval link is shown whole (scheme and host as this request came
             # in), for the advisor to paste into a text message or an email.
             obj.absolute_uri = request.build_absolute_uri
+            # The totals and the approval link's validity both read the shop's settings: once.
+            obj.shop_settings = ShopSettings.current()
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
@@ -698,7 +706,7 @@ class RepairOrderAdmin(
 
     @admin.display(description="totals")
     def totals(self, obj):
-        totals = order_totals(obj, Rates.from_settings(ShopSettings.current()))
+        totals = order_totals(obj, Rates.from_settings(_shop_settings(obj)))
         rows = [
             ("Labor", totals.labor),
             ("Parts", totals.parts),
@@ -728,7 +736,7 @@ class RepairOrderAdmin(
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
             absolute_uri = getattr(obj, "absolute_uri", None)
             context["approval_url"] = absolute_uri(url) if absolute_uri else url
-            context["link_days"] = ShopSettings.current().estimate_link_days
+            context["link_days"] = _shop_settings(obj).estimate_link_days
         return render_to_string("admin/repairs/repairorder/documents.html", context)
 
     @admin.display(description="declined earlier on this vehicle")
