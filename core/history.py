@@ -12,7 +12,7 @@ alone). Each panel reads a bounded number of rows with a fixed number of queries
 length of the history.
 
 The record's page does not read the panels: it shows where they go when the person may see one,
-and the browser fetches them from a small page of their own (`<object id>/history/`, the same
+and the browser fetches them from a small page of their own (`<object id>/panels/`, the same
 login and permission checks, 403 for whoever may see none) once the record's page is shown
 (core/static/core/history.js). The page costs what it cost before it had a history.
 """
@@ -98,7 +98,7 @@ def may_see_any(request: HttpRequest, model: type[Model]) -> bool:
 
 class HistoryPanelsMixin:
     """For a ModelAdmin: the registered history panels under the change form of a saved row,
-    fetched by the browser from their own page (`<object id>/history/`) after the form."""
+    fetched by the browser from their own page (`<object id>/panels/`) after the form."""
 
     change_form_template: ClassVar[_TemplateForResponseT | None] = (
         "admin/change_form_with_history.html"
@@ -117,7 +117,7 @@ class HistoryPanelsMixin:
         opts = self.model._meta
         return [
             path(
-                "<path:object_id>/history/",
+                "<path:object_id>/panels/",
                 self.admin_site.admin_view(self.history_panels_view),
                 name=f"{opts.app_label}_{opts.model_name}_history_panels",
             ),
