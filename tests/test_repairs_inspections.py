@@ -255,3 +255,18 @@ def test_uploads_over_the_limits_are_refused(settings):
     with pytest.raises(RepairError, match="A video may be at most 1 MB"):
         inspections.add_media(item, mp4_clip(size=2 * 2**20))
     assert not InspectionMedia.objects.exists()
+
+
+def test_inspections_and_signatures_are_in_the_audit_log(tech):
+    from auditlog.models import LogEntry
+    from auditlog.registry import auditlog
+
+    from repairs.models import EstimateSignature, Inspection, InspectionItem
+
+    for model in (InspectionTemplate, Inspection, InspectionItem, InspectionMedia):
+        assert auditlog.contains(model), model
+    assert auditlog.contains(EstimateSignature)
+    item = start(make_order(), user=tech).items.first()
+    inspections.rate_item(item, rating="urgent", notes="Worn")
+    entry = LogEntry.objects.get_for_object(item).latest("timestamp")
+    assert entry.changes_dict["rating"] == ["", "urgent"]

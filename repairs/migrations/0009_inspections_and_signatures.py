@@ -7,6 +7,8 @@ import inventory.files
 from django.conf import settings
 from django.db import migrations, models
 
+from core.migration_operations import GuardDataLoss
+
 
 class Migration(migrations.Migration):
 
@@ -118,4 +120,12 @@ class Migration(migrations.Migration):
             model_name='inspection',
             index=models.Index(fields=['repair_order', 'started_at'], name='insp_order_idx'),
         ),
+        GuardDataLoss(tables=[
+            "repairs_inspectiontemplate",
+            "repairs_inspectiontemplatepoint",
+            "repairs_inspection",
+            "repairs_inspectionitem",
+            "repairs_inspectionmedia",
+            "repairs_estimatesignature",
+        ]),
     ]

@@ -2,6 +2,7 @@
 phone-like photos (a large JPEG with EXIF orientation and a location)."""
 
 import io
+import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
@@ -17,7 +18,11 @@ TIRE_POINTS = [
 ]
 
 
-def make_template(name="Tire and brake check", points=TIRE_POINTS, **fields):
+_numbers = itertools.count(1)
+
+
+def make_template(name=None, points=TIRE_POINTS, **fields):
+    name = name or f"Tire and brake check {next(_numbers)}"
     template = InspectionTemplate.objects.create(name=name, **fields)
     for position, (section, label, measurement) in enumerate(points, start=1):
         InspectionTemplatePoint.objects.create(
