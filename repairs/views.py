@@ -142,6 +142,7 @@ def _inspection_findings(repair_order, token):
             "measurement": item.measurement,
             "measurement_label": item.get_measurement_kind_display(),
             "notes": item.notes,
+            "in_job": item.job_id is not None,
             "media": [
                 {
                     "kind": shot.kind,

@@ -29,7 +29,7 @@ def test_an_inspection_photo_reaches_the_customer_who_signs_on_a_phone(people, t
     terry.page.select_option("#id_checklist", label="Tire inspection, quick")
     terry.page.click("input[name=_save]")
     terry.page.wait_for_load_state()
-    row = terry.page.locator("tr.form-row", has_text="Sidewalls")
+    row = terry.page.locator(".inline-related", has_text="Condition: Sidewalls")
     row.locator("select").select_option("urgent")
     row.locator("textarea").fill("Bulge on the inner sidewall")
     photo = phone_photo()
@@ -39,8 +39,11 @@ def test_an_inspection_photo_reaches_the_customer_who_signs_on_a_phone(people, t
     terry.page.click("input[name=_continue]")
     terry.page.wait_for_load_state()
     assert "was changed successfully" in terry.text(".messagelist")
-    thumbnail = terry.page.locator("tr.form-row", has_text="Sidewalls").locator("img")
+    sidewalls = terry.page.locator(".inline-related", has_text="Condition: Sidewalls")
+    thumbnail = sidewalls.locator("img")
+    thumbnail.scroll_into_view_if_needed()
     expect(thumbnail).to_be_visible()
+    expect(thumbnail).to_have_js_property("complete", True)
     assert thumbnail.evaluate("img => img.naturalWidth") > 0
     assert "Make it a job" not in terry.text()
     inspection_url = terry.page.url

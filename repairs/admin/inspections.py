@@ -44,7 +44,7 @@ class InspectionTemplateAdmin(CarshopModelAdmin):
 
 class InspectionItemForm(forms.ModelForm):
     add_media = forms.FileField(
-        label="add photo or video",
+        label="Add photo or video",
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": MEDIA_ACCEPT, "capture": "environment"}),
     )
@@ -52,7 +52,16 @@ class InspectionItemForm(forms.ModelForm):
     class Meta:
         model = InspectionItem
         fields = ("rating", "measurement", "notes")
-        widgets = {"notes": forms.Textarea(attrs={"rows": 2, "cols": 30})}
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 2, "cols": 30}),
+            "measurement": forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.5"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.measurement_kind:
+            # Only the points that ask for one (tread depths) take a measurement.
+            self.fields["measurement"].disabled = True
 
     def clean_add_media(self):
         upload = self.cleaned_data.get("add_media")
@@ -73,9 +82,14 @@ class InspectionItemForm(forms.ModelForm):
         return super().has_changed() or bool(self.files.get(self.add_prefix("add_media")))
 
 
-class InspectionItemInline(admin.TabularInline):
+class InspectionItemInline(admin.StackedInline):
+    """One block per point: on a phone's narrow screen, the rating, measurement, notes and the
+    camera's file box one under the other."""
+
     model = InspectionItem
     form = InspectionItemForm
+    verbose_name = "point"
+    verbose_name_plural = "points"
     extra = 0
     can_delete = False
     fields = ("point", "rating", "measurement", "notes", "photos", "add_media")
@@ -112,9 +126,7 @@ class InspectionItemInline(admin.TabularInline):
             (
                 (
                     shot.file.url,
-                    format_html(
-                        '<img src="{}" alt="{}" width="96" loading="lazy">', shot.file.url, item
-                    )
+                    format_html('<img src="{}" alt="{}" width="96">', shot.file.url, item)
                     if shot.kind == "photo"
                     else "Video",
                 )
@@ -221,7 +233,7 @@ class InspectionAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = get_or_none(self.get_queryset(request), object_id)
-        extra_context = dict(extra_context or {})
+        extra_context = {"show_save_and_add_another": False, **(extra_context or {})}
         if obj is not None and self.has_recommend_permission(request):
             extra_context["recommendable"] = [
                 (item, reverse("admin:repairs_inspection_recommend", args=[obj.pk, item.pk]))
