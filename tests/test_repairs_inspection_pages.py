@@ -239,3 +239,29 @@ def test_signing_without_a_name_says_so_and_approves_nothing(client, order):
     assert "Type your full name to sign the approval." in response.content.decode()
     job.refresh_from_db()
     assert job.authorization == "pending" and not order.signatures.exists()
+
+
+def test_a_technician_sees_only_the_inspections_of_their_own_orders(technician, login, order):
+    own = start(order)
+    stranger = start(make_order())
+    client = login(technician)
+
+    listed = client.get("/admin/repairs/inspection/").content.decode()
+    assert f"/admin/repairs/inspection/{own.pk}/change/" in listed
+    assert f"/admin/repairs/inspection/{stranger.pk}/change/" not in listed
+    response = client.get(f"/admin/repairs/inspection/{stranger.pk}/change/")
+    assert response.status_code == 302  # "does not exist", back to the admin's home
+    item = stranger.items.get(label="Sidewalls")
+    response = client.post(
+        f"/admin/repairs/inspection/{stranger.pk}/change/",
+        item_data(stranger, {"Sidewalls": {"rating": "urgent"}}),
+    )
+    item.refresh_from_db()
+    assert item.rating == ""
+    # Nor can they start one on an order that is not theirs.
+    response = client.post(
+        "/admin/repairs/inspection/add/",
+        {"repair_order": stranger.repair_order.pk, "checklist": make_template().pk},
+    )
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert stranger.repair_order.inspections.count() == 1
