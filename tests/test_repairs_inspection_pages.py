@@ -2,14 +2,16 @@
 anywhere), the advisor makes a point a job with one click, photos are served only through the
 permission check or the customer's own link, and the signature shows on the printed documents."""
 
+import base64
 import re
+import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from repairs import inspections, links
+from repairs import inspections, links, services
 from repairs.models import InspectionMedia
 from tests.helpers.admin import inline_management, visible_text
 from tests.helpers.builders.inspections import make_template, phone_photo, start
@@ -265,3 +267,44 @@ def test_a_technician_sees_only_the_inspections_of_their_own_orders(technician, 
     )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert stranger.repair_order.inspections.count() == 1
+
+
+def pdf_text(content):
+    """The text a ReportLab PDF draws (its page streams decoded from ASCII85 and inflated, the
+    strings of Tj read)."""
+    text = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", content, re.S):
+        stream = stream.strip()
+        try:
+            if stream.endswith(b"~>"):
+                stream = base64.a85decode(stream[:-2])
+            stream = zlib.decompress(stream)
+        except (ValueError, zlib.error):
+            continue
+        text += [part.decode("latin-1") for part in re.findall(rb"\((.*?)\) Tj", stream)]
+    return " ".join(text)
+
+
+def test_the_invoice_and_both_pdfs_show_the_signature(client, manager, login, order):
+    job = order.jobs.get()
+    url = reverse("repairs:customer_estimate", args=[links.estimate_token(order)])
+    client.post(url, {"action": "sign", "approve": [job.pk], "signed_name": "Maria Garcia"})
+    signature = order.signatures.get()
+    staff = login(manager)
+    estimate_pdf = staff.get(f"/admin/repairs/repairorder/{order.pk}/print/pdf/").content
+    assert "signed by Maria Garcia" in pdf_text(estimate_pdf)
+    # Every job decided and one approved: the order was approved by the signature.
+    services.start_work(order)
+    services.complete_work(order)
+    invoice = services.invoice_repair_order(order)
+
+    printed = " ".join(
+        visible_text(
+            staff.get(f"/admin/repairs/invoice/{invoice.pk}/print/").content.decode()
+        ).split()
+    )
+    invoice_pdf = pdf_text(staff.get(f"/admin/repairs/invoice/{invoice.pk}/print/pdf/").content)
+
+    for text in (printed, invoice_pdf):
+        assert "Approved online and signed by Maria Garcia" in text
+        assert f"for a total of {signature.total}" in text
