@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from nested_admin.formsets import NestedInlineFormSetMixin
 from nested_admin.nested import (
     NestedModelAdminMixin,
@@ -622,6 +622,10 @@ class RepairOrderAdmin(
             if request.user.has_perm(views.PRINT_PERMISSION):
                 customer.insert(0, "documents")
             fieldsets.append(("Customer", {"fields": customer}))
+        if request.user.has_perm("repairs.view_inspection"):
+            fieldsets.append(("Inspections", {"fields": ["inspections"]}))
+            # Read by the field below, which is given only the order.
+            obj.may_add_inspection = request.user.has_perm("repairs.add_inspection")
         fieldsets += [
             ("Notes", {"fields": ["notes"]}),
             ("History", {"fields": ["history"], "classes": ["collapse"]}),
@@ -636,6 +640,7 @@ class RepairOrderAdmin(
             "totals",
             "documents",
             "recommendations",
+            "inspections",
             "history",
         ]
         if obj is not None and obj.status not in EDITABLE_STATUSES:
@@ -759,6 +764,32 @@ class RepairOrderAdmin(
                     for row in rows
                 ]
             },
+        )
+
+    @admin.display(description="inspections")
+    def inspections(self, obj):
+        rows = [
+            format_html(
+                '<li><a href="{}">{}</a> · {:%Y-%m-%d %H:%M}{}</li>',
+                reverse("admin:repairs_inspection_change", args=[inspection.pk]),
+                inspection.name,
+                timezone.localtime(inspection.started_at),
+                f" · {inspection.technician}" if inspection.technician else "",
+            )
+            for inspection in obj.inspections.select_related("technician")
+        ]
+        if getattr(obj, "may_add_inspection", False) and obj.status in OPEN_STATUSES:
+            rows.append(
+                format_html(
+                    '<li><a href="{}?repair_order={}">Start an inspection</a></li>',
+                    reverse("admin:repairs_inspection_add"),
+                    obj.pk,
+                )
+            )
+        if not rows:
+            return "-"
+        return format_html(
+            '<ul class="inspections">{}</ul>', format_html_join("", "{}", ((row,) for row in rows))
         )
 
     @admin.display(description="history")
