@@ -110,6 +110,7 @@ def _state():
 
 def test_both_paths_give_the_same_rows_and_audit_entries(db, tmp_path, monkeypatch):
     monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
+    monkeypatch.setattr(postgres_csv, "BATCH", 2)  # several batches, as a large file has
     User.objects.create(username="ops")
     owner = make_customer()
     kept = make_vehicle(vin=VALID_VINS[3], make="Acura", model="Legend")

@@ -22,7 +22,7 @@ each check is made:
 
 The audit trail is the one the row-by-row import writes: one auditlog entry per created or
 changed row, with the same changes, representation and actor (the operator), made in memory and
-written with one bulk INSERT instead of one per row.
+written in bulk INSERTs of 2,000 instead of one INSERT per row.
 
 Tables whose resource or model does more than this can describe (a many-to-many column, a
 resource hook, signal receivers other than the audit log's) keep the row-by-row import, and so
@@ -35,9 +35,8 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
-import itertools
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,7 +51,7 @@ from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from django.db.models import Model
 
@@ -271,7 +270,6 @@ def load(
     """Check and write one table's CSV file; the counts of new, updated and unchanged rows.
     Problems go to `report` (then nothing of the table is written)."""
     from auditlog.cid import get_cid
-    from auditlog.diff import model_instance_diff
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
@@ -303,6 +301,10 @@ def load(
     sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
     ready_lines: list[str] = []
     width = len(headers)
+    diff = _Diff(model, use_json)
+    audit = _Audit(content_type, cid, using)
+    serialized = LogEntry.objects._get_serialized_data_or_none
+    create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
 
     def noop_save_base(*args: Any, **kwargs: Any) -> None:
         return None
@@ -365,7 +367,8 @@ def load(
                 if failed is not None:
                     report.add(f"{file_name} line {line}", error_reason(failed))
                     continue
-                exclude = {*errors, *(field.attribute for _i, _m, field in columns.foreign)}
+                # Foreign keys are checked above in SQL (full_clean would query every row).
+                exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
                 try:
                     instance.full_clean(
                         exclude=exclude, validate_unique=False, validate_constraints=False
@@ -420,23 +423,30 @@ def load(
                     )
                     + "\n"
                 )
-                changes = model_instance_diff(original, instance, use_json_for_changes=use_json)
+                changes = diff(original, instance)
                 if changes:
-                    entry = LogEntry(
-                        content_type=content_type,
-                        object_pk=smart_str(instance.pk),
-                        object_id=instance.pk,
-                        object_repr=smart_str(instance),
-                        serialized_data=LogEntry.objects._get_serialized_data_or_none(instance),
-                        action=LogEntry.Action.CREATE if adding else LogEntry.Action.UPDATE,
-                        changes=changes,
-                        cid=cid,
+                    entries.append(
+                        audit.line(
+                            {
+                                "object_pk": smart_str(instance.pk),
+                                "object_id": instance.pk,
+                                "object_repr": smart_str(instance),
+                                "serialized_data": serialized(instance),
+                                "action": create if adding else update,
+                                "changes": changes,
+                            }
+                        )
                     )
-                    entries.append(entry)
             if len(ready_lines) >= BATCH:
                 _copy_ready(connection, ready_lines)
                 ready_lines = []
+            if len(entries) >= BATCH and report.problem_count == problems_before:
+                # Rolled back with the rest when a later row is bad: memory stays flat.
+                audit.write(entries)
+                entries = []
     _copy_ready(connection, ready_lines)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {READY}")
     _unique_problems(columns, resource, file_name, report, using)
     if report.problem_count > problems_before:
         return counts
@@ -454,8 +464,70 @@ def load(
                 + ", ".join(f"{column} = r.{column}" for column in others)
                 + f" FROM {READY} r WHERE NOT r.carshop_new AND t.{pk_column} = r.{pk_column}"
             )
-    _write_audit(entries, using)
+    audit.write(entries)
     return counts
+
+
+class _Diff:
+    """auditlog's model_instance_diff: the changes its receivers record. For a new row (no old
+    one) the same comparison over the same fields, with what is the same for every row worked
+    out once per table: the field list after auditlog's include, exclude and mask rules, the
+    "old" values (None's defaults), and the reverse relations' text ("app.Model.None"), which
+    model_instance_diff gets by making each row's related managers."""
+
+    def __init__(self, model: type[Model], use_json: bool) -> None:
+        from auditlog.diff import (
+            get_field_value,
+            get_fields_in_model,
+            get_mask_function,
+            model_instance_diff,
+        )
+        from auditlog.registry import auditlog
+
+        self.use_json = use_json
+        self.model_instance_diff = model_instance_diff
+        self.get_field_value = get_field_value
+        blank = model()
+        fields = get_fields_in_model(blank)
+        rules = auditlog.get_model_fields(model)
+        if rules and rules["include_fields"]:
+            fields = [field for field in fields if field.name in rules["include_fields"]]
+        if rules and rules["exclude_fields"]:
+            fields = [field for field in fields if field.name not in rules["exclude_fields"]]
+        self.masked = set(rules["mask_fields"]) if rules else set()
+        self.mask = get_mask_function(rules.get("mask_callable")) if rules else None
+        self.fields = [field for field in fields if getattr(field, "concrete", False)]
+        self.old = [get_field_value(None, field, use_json) for field in self.fields]
+        reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
+        self.reverse = (
+            model_instance_diff(None, blank, fields_to_check=reverse, use_json_for_changes=use_json)
+            if reverse
+            else None
+        ) or {}
+
+    def __call__(self, old: Any, new: Any) -> dict[str, Any] | None:
+        if old is not None:
+            return self.model_instance_diff(old, new, use_json_for_changes=self.use_json)
+        from auditlog.diff import is_primitive
+
+        get_value, use_json = self.get_field_value, self.use_json
+        changes: dict[str, Any] = {}
+        for field, old_value in zip(self.fields, self.old, strict=True):
+            new_value = get_value(new, field, use_json)
+            if old_value == new_value:
+                continue
+            if field.name in self.masked:
+                mask = cast("Callable[[str], str]", self.mask)
+                changes[field.name] = (mask(smart_str(old_value)), mask(smart_str(new_value)))
+            elif not use_json:
+                changes[field.name] = (smart_str(old_value), smart_str(new_value))
+            else:
+                changes[field.name] = (
+                    old_value if is_primitive(old_value) else smart_str(old_value),
+                    new_value if is_primitive(new_value) else smart_str(new_value),
+                )
+        changes.update(self.reverse)
+        return changes or None
 
 
 def _copy_ready(connection: Any, lines: list[str]) -> None:
@@ -482,13 +554,16 @@ def _unique_problems(
         column = qn(field.column)
         message = " ".join(sample.unique_error_message(columns.model, (field.name,)).messages)
         label = column_names.get(field.name, field.name)
+        # The file's later rows with a value an earlier one has, and the rows with a value
+        # another row of the table keeps (one not changed by the file itself).
         sql = (
-            f"SELECT r.carshop_line FROM {READY} r WHERE r.{column} IS NOT NULL AND ("  # noqa: S608
-            f"EXISTS (SELECT 1 FROM {READY} o WHERE o.{column} = r.{column} "
-            f"AND o.carshop_line < r.carshop_line) OR "
-            f"EXISTS (SELECT 1 FROM {qn(meta.db_table)} t WHERE t.{column} = r.{column} "
-            f"AND t.{pk} IS DISTINCT FROM r.{pk} AND NOT EXISTS (SELECT 1 FROM {READY} m "
-            f"WHERE m.{pk} = t.{pk} AND m.{column} IS DISTINCT FROM t.{column})))"
+            f"SELECT carshop_line FROM (SELECT carshop_line, row_number() OVER ("  # noqa: S608
+            f"PARTITION BY {column} ORDER BY carshop_line) AS place FROM {READY} "
+            f"WHERE {column} IS NOT NULL) d WHERE place > 1 "
+            f"UNION SELECT r.carshop_line FROM {READY} r "
+            f"JOIN {qn(meta.db_table)} t ON t.{column} = r.{column} "
+            f"AND t.{pk} IS DISTINCT FROM r.{pk} WHERE NOT EXISTS (SELECT 1 FROM {READY} m "
+            f"WHERE m.{pk} = t.{pk} AND m.{column} IS DISTINCT FROM t.{column})"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql)
@@ -498,21 +573,49 @@ def _unique_problems(
         report.add(f"{name} line {line}", "; ".join(found[line]))
 
 
-def _write_audit(entries: list[Any], using: str) -> None:
-    """The audit entries, credited as a save() would credit them (the pre_save receivers on
-    LogEntry: the operator, the API key), in one bulk INSERT per batch."""
-    from auditlog.models import LogEntry
+class _Audit:
+    """The audit entries as COPY lines. The values every entry of the run shares (the content
+    type, the correlation id, the time, and what the pre_save receivers on LogEntry set: the
+    operator as actor, the API key) come from one entry credited as a save() credits it; each
+    row adds its own id, text, action and changes."""
 
-    for entry in entries:
+    def __init__(self, content_type: Any, cid: Any, using: str) -> None:
+        from auditlog.models import LogEntry
+
+        self.connection = connections[using]
+        template = LogEntry(content_type=content_type, cid=cid)
         signals.pre_save.send(
-            sender=LogEntry, instance=entry, raw=False, using=using, update_fields=None
+            sender=LogEntry, instance=template, raw=False, using=using, update_fields=None
         )
-    manager = LogEntry.objects.db_manager(using)
-    for start in itertools.count(0, BATCH):
-        chunk = entries[start : start + BATCH]
-        if not chunk:
-            break
-        manager.bulk_create(chunk)
+        meta: Any = LogEntry._meta
+        fields = [field for field in meta.local_concrete_fields if field is not meta.pk]
+        qn = self.connection.ops.quote_name
+        self.sql = (
+            f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in fields)}) "
+            "FROM STDIN"
+        )
+        self.fields = fields
+        self.shared = {
+            field.name: _format(getattr(template, field.attname), field, self.connection)
+            for field in fields
+        }
+
+    def line(self, values: dict[str, Any]) -> str:
+        shared, connection = self.shared, self.connection
+        return (
+            "\t".join(
+                _format(values[field.name], field, connection)
+                if field.name in values
+                else shared[field.name]
+                for field in self.fields
+            )
+            + "\n"
+        )
+
+    def write(self, lines: list[str]) -> None:
+        if lines:
+            with self.connection.cursor() as cursor:
+                cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
 
 
 __all__ = ["Unsupported", "load", "supports"]
