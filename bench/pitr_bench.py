@@ -247,8 +247,10 @@ class Bench:
             env=self.env("logical"),
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"the logical restore failed: {result.stderr[-4000:]}")
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         self.figures.setdefault("restore", {})["logical_seconds"] = figures["seconds"]
         self.note(
