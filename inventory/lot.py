@@ -27,6 +27,21 @@ from django.utils import timezone
 from accounts.limits import MAX_VEHICLE_AMOUNT, at_most, bounded
 from inventory.files import private_storage
 
+
+def default_lot_id() -> int:
+    """Where a unit goes when no lot is named: the default location when it is a lot, else the
+    group's first lot (the default location when the group has none, refused on acquiring)."""
+    from accounts.models import Location
+
+    lot = (
+        Location.objects.filter(kind__in=[Location.Kind.LOT, Location.Kind.BOTH])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return lot if lot is not None else Location.default().pk
+
+
 # Prefix (8) and number fit the stock number's 20 characters.
 MAX_SERIES_NUMBER = 99_999_999
 
@@ -134,6 +149,7 @@ class StockUnit(models.Model):
         "accounts.Location",
         on_delete=models.PROTECT,
         related_name="stock_units",
+        default=default_lot_id,
         verbose_name="lot",
     )
     status = models.CharField(

@@ -23,7 +23,13 @@ from accounts.models import Location, User
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
 from core.numbering import advance
 from inventory.exceptions import StockUnitError
-from inventory.lot import StockNumberSeries, StockUnit, StockUnitMove, StockUnitPhoto
+from inventory.lot import (
+    StockNumberSeries,
+    StockUnit,
+    StockUnitMove,
+    StockUnitPhoto,
+    default_lot_id,
+)
 from inventory.models import Vehicle
 from inventory.workflow import STOCK_UNIT_PIPELINE
 
@@ -102,7 +108,7 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
             raise StockUnitError(f"Stock number {unit.stock_number} is already used.")
         if unit.location_id is None:
             unit.location = default_lot()
-        elif not unit.location.is_lot:
+        if not unit.location.is_lot:
             raise StockUnitError(f"{unit.location} is not a car lot: a unit stands on a lot.")
         unit.status = StockUnit.Status.ACQUIRED
         unit.disposed_on = None
@@ -123,15 +129,8 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
 
 
 def default_lot() -> Location:
-    """Where a unit goes when no lot is named: the default location when it is a lot, else the
-    group's first lot."""
-    location = Location.default()
-    if location.is_lot:
-        return location
-    lot = Location.objects.filter(kind__in=[Location.Kind.LOT, Location.Kind.BOTH]).first()
-    if lot is None:
-        raise StockUnitError("The group has no car lot: add a location of kind lot first.")
-    return lot
+    """Where a unit goes when no lot is named (inventory.lot.default_lot_id)."""
+    return Location.objects.get(pk=default_lot_id())
 
 
 def move_to_lot(

@@ -23,6 +23,12 @@ from core.money import ZERO
 from inventory import pricing
 from inventory.vin import normalize_vin, validate_vin
 
+
+def default_location_id() -> int:
+    """Where a record made without a location goes: the default location (the group's first)."""
+    return Location.default().pk
+
+
 # Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
 # ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this
 # many owners the subquery is used: slower, never wrong.
@@ -498,8 +504,12 @@ class StockMovement(models.Model):
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="movements")
     # Where the stock moved: each location has its own stock of the part (PartStock).
     location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, related_name="+", db_index=False
-    )  # indexed by movement_location_part_idx
+        Location,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # indexed by movement_location_part_idx
+        default=default_location_id,
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     quantity = models.IntegerField(
         validators=[
@@ -580,6 +590,7 @@ class PurchaseOrder(models.Model):
         Location,
         on_delete=models.PROTECT,
         related_name="purchase_orders",
+        default=default_location_id,
         help_text="Where the parts are delivered and received into stock.",
     )
     status = models.CharField(

@@ -328,3 +328,40 @@ def test_the_migration_puts_existing_stock_at_the_default_location_and_goes_back
     assert (row.location, row.on_hand, row.average_cost) == (default, 9, D("3.50"))
     assert set(StockMovement.objects.values_list("location", flat=True)) == {default.pk}
     assert PurchaseOrder.objects.get(pk=order.pk).location == default
+
+
+# -- the API -----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_partners_read_parts_on_hand_only_at_their_locations(group):
+    from tests.helpers.api import key_client, partner_with_key
+
+    main, north, _ = group
+    part = make_part("API-1", on_hand=3, unit_cost="7.00")
+    services.receive_part(part, 5, D("7.00"), location=north)
+    partner, _key, plain = partner_with_key("Fleet", scopes=["parts:read"])
+    partner.locations.set([north])
+    client = key_client(plain)
+
+    rows = client.get("/api/v1/parts-stock/").json()["results"]
+    assert [(row["sku"], row["location"], row["on_hand"]) for row in rows] == [
+        ("API-1", north.pk, 5)
+    ]
+    assert "average_cost" not in rows[0] and "unit_cost" not in rows[0]
+    assert client.get(f"/api/v1/parts-stock/?location={north.pk}").json()["results"]
+    assert client.get(f"/api/v1/parts-stock/?location={main.pk}").json()["results"] == []
+    theirs = stock(part, main)
+    assert client.get(f"/api/v1/parts-stock/{theirs.pk}/").status_code == 404
+
+    _other, _key, listings = partner_with_key("Cars", scopes=["listings:read"])
+    assert key_client(listings).get("/api/v1/parts-stock/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_location_filter():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    parameters = schema["paths"]["/api/v1/parts-stock/"]["get"]["parameters"]
+    assert any(p["name"] == "location" for p in parameters)
+    listing = schema["paths"]["/api/v1/listings/"]["get"]["parameters"]
+    assert any(p["name"] == "location" for p in listing)

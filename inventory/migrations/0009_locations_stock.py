@@ -3,6 +3,8 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
+import inventory.lot
+import inventory.models
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -502,6 +504,7 @@ class Migration(migrations.Migration):
             model_name="purchaseorder",
             name="location",
             field=models.ForeignKey(
+                default=inventory.models.default_location_id,
                 help_text="Where the parts are delivered and received into stock.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="purchase_orders",
@@ -513,6 +516,7 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
+                default=inventory.models.default_location_id,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to="accounts.location",
@@ -525,6 +529,7 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="stock_units",
                 to="accounts.location",
+                default=inventory.lot.default_lot_id,
                 verbose_name="lot",
             ),
         ),
