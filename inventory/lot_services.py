@@ -154,7 +154,7 @@ def move_to_lot(
             raise StockUnitError(f"Stock unit {locked.stock_number} is at {to_location} already.")
         move = StockUnitMove.objects.create(
             unit=locked,
-            from_location_id=locked.location_id,
+            from_location=locked.location,
             to_location=to_location,
             moved_by=user,
             note=(note or "").strip()[:200],
