@@ -365,3 +365,52 @@ def test_the_schema_documents_the_location_filter():
     assert any(p["name"] == "location" for p in parameters)
     listing = schema["paths"]["/api/v1/listings/"]["get"]["parameters"]
     assert any(p["name"] == "location" for p in listing)
+
+
+# -- pages -------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_single_location_install_shows_no_location_field(client, make_user):
+    make_part("ONE-1", on_hand=2)
+    client.force_login(make_user("gm", roles.MANAGER))
+    page = client.get(reverse("admin:inventory_purchaseorder_add")).content.decode()
+    assert 'name="location"' not in page
+    parts = client.get(reverse("admin:inventory_part_changelist")).content.decode()
+    assert "on hand here" not in parts and "group on hand" not in parts
+    movements = client.get(reverse("admin:inventory_stockmovement_changelist")).content.decode()
+    assert "column-location" not in movements
+    units = client.get(reverse("admin:inventory_stockunit_add")).content.decode()
+    assert 'name="location"' not in units
+
+
+@pytest.mark.django_db
+def test_the_transfer_and_stock_lists_cost_the_same_queries_with_1_or_6_rows(
+    client, group, make_user
+):
+    from django.test.utils import CaptureQueriesContext
+
+    main, north, _ = group
+    client.force_login(make_user("gm", roles.MANAGER))
+    urls = (
+        reverse("admin:inventory_stocktransfer_changelist"),
+        reverse("admin:inventory_partstock_changelist"),
+        reverse("admin:inventory_part_changelist"),
+        reverse("admin:inventory_stockmovement_changelist"),
+    )
+
+    def counts():
+        found = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            found.append(len(queries))
+        return found
+
+    part = make_part("Q-0", on_hand=3)
+    transfer_services.create_transfer(main, north, [(part, 1)])
+    client.get(urls[0])  # the location count is cached, as on a running install
+    few = counts()
+    for index in range(1, 6):
+        part = make_part(f"Q-{index}", on_hand=3)
+        transfer_services.send_transfer(transfer_services.create_transfer(main, north, [(part, 1)]))
+    assert counts() == few
+    assert max(few) <= 17

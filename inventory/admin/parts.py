@@ -112,13 +112,10 @@ class RecentMovementInline(
 
     def get_queryset(self, request):
         # The row title is str(movement), which names the part.
-        return (
-            super()
-            .get_queryset(request)
-            .filter(location__in=allowed_location_ids(request.user))
-            .select_related("part", "user", "location")
-            .order_by("-created_at", "-id")
-        )
+        queryset = super().get_queryset(request)
+        if location_count() > 1:
+            queryset = queryset.filter(location__in=allowed_location_ids(request.user))
+        return queryset.select_related("part", "user", "location").order_by("-created_at", "-id")
 
 
 class PartStockInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):

@@ -213,11 +213,10 @@ class StockUnitAdmin(
         return fields
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets = self.without_hidden(request, self.fieldsets)  # no lot in a single location
         if obj is None:  # adding: nothing to show about costs, time or deals yet
-            return [
-                fs for fs in self.fieldsets if fs[0] not in ("Cost", "Time on the lot", "Deals")
-            ]
-        return self.fieldsets
+            return [fs for fs in fieldsets if fs[0] not in ("Cost", "Time on the lot", "Deals")]
+        return fieldsets
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
