@@ -307,7 +307,9 @@ def test_a_user_of_one_location_neither_sees_nor_changes_another_locations_stock
 
 # -- migration ---------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_puts_existing_stock_at_the_default_location_and_goes_back():
+def test_the_migration_puts_existing_stock_at_the_default_location_and_goes_back(monkeypatch):
+    # Going back drops the stock rows: the operator confirms (core.migration_operations).
+    monkeypatch.setenv("CARSHOP_ALLOW_DATA_LOSS", "1")
     part = make_part("MIG-1", on_hand=7, unit_cost="3.50")
     order = services.create_purchase_order(make_supplier(), [(part, 2)])
     executor = MigrationExecutor(connection)

@@ -539,5 +539,12 @@ class Migration(migrations.Migration):
                 fields=["location", "part", "-created_at"], name="movement_location_part_idx"
             ),
         ),
-        GuardDataLoss(tables=["inventory_stocktransfer", "inventory_stockunitmove"]),
+        GuardDataLoss(
+            tables=[
+                "inventory_partstock",
+                "inventory_stocktransfer",
+                "inventory_stocktransferline",
+                "inventory_stockunitmove",
+            ]
+        ),
     ]
