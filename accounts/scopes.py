@@ -9,6 +9,7 @@ LISTINGS_READ = "listings:read"
 LEADS_WRITE = "leads:write"
 REPAIRS_READ = "repairs:read"
 ACCOUNTING_READ = "accounting:read"
+PARTS_READ = "parts:read"
 
 SCOPES = {
     LISTINGS_READ: "Read the cars for sale (available stock units, photos, prices).",
@@ -16,6 +17,7 @@ SCOPES = {
     REPAIRS_READ: "Read repair orders, their status history, jobs and invoice totals of the "
     "vehicles owned by the customer accounts linked to the partner.",
     ACCOUNTING_READ: "Read invoices, credit notes and payments.",
+    PARTS_READ: "Read parts on hand at each location linked to the partner (no costs).",
 }
 SCOPE_CHOICES = [(scope, scope) for scope in SCOPES]
 

@@ -27,6 +27,21 @@ from django.utils import timezone
 from accounts.limits import MAX_VEHICLE_AMOUNT, at_most, bounded
 from inventory.files import private_storage
 
+
+def default_lot_id() -> int:
+    """Where a unit goes when no lot is named: the default location when it is a lot, else the
+    group's first lot (the default location when the group has none, refused on acquiring)."""
+    from accounts.models import Location
+
+    lot = (
+        Location.objects.filter(kind__in=[Location.Kind.LOT, Location.Kind.BOTH])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return lot if lot is not None else Location.default().pk
+
+
 # Prefix (8) and number fit the stock number's 20 characters.
 MAX_SERIES_NUMBER = 99_999_999
 
@@ -129,6 +144,14 @@ class StockUnit(models.Model):
     vehicle = models.ForeignKey(
         "inventory.Vehicle", on_delete=models.PROTECT, related_name="stock_units"
     )
+    # The lot it stands on (a location of kind lot or both); moved by lot_services.move_to_lot.
+    location = models.ForeignKey(
+        "accounts.Location",
+        on_delete=models.PROTECT,
+        related_name="stock_units",
+        default=default_lot_id,
+        verbose_name="lot",
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.ACQUIRED, editable=False
     )
@@ -187,6 +210,7 @@ class StockUnit(models.Model):
             models.Index(fields=["acquired_on"], name="stockunit_acquired_idx"),
             models.Index(fields=["title_status"], name="stockunit_title_idx"),
             models.Index(fields=["available_on"], name="stockunit_available_idx"),
+            models.Index(fields=["location", "status"], name="stockunit_location_status_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -363,3 +387,34 @@ class StockUnitPhoto(models.Model):
 
     def __str__(self):
         return self.caption or f"Photo {self.position}"
+
+
+class StockUnitMove(models.Model):
+    """A stock unit moved from one lot of the group to another (lot_services.move_to_lot)."""
+
+    unit = models.ForeignKey(StockUnit, on_delete=models.CASCADE, related_name="moves")
+    from_location = models.ForeignKey(
+        "accounts.Location", on_delete=models.PROTECT, related_name="+", verbose_name="from"
+    )
+    to_location = models.ForeignKey(
+        "accounts.Location", on_delete=models.PROTECT, related_name="+", verbose_name="to"
+    )
+    moved_at = models.DateTimeField(default=timezone.now)
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        app_label = "inventory"
+        ordering = ["unit_id", "-moved_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_location=F("to_location")),
+                name="stockunitmove_between_two_lots",
+                violation_error_message="A unit moves to another lot.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.unit_id}: {self.from_location_id} -> {self.to_location_id}"

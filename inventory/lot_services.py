@@ -19,10 +19,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import limits, webhooks
+from accounts.models import Location, User
 from accounts.scopes import STOCK_UNIT_AVAILABLE, STOCK_UNIT_SOLD
 from core.numbering import advance
 from inventory.exceptions import StockUnitError
-from inventory.lot import StockNumberSeries, StockUnit, StockUnitPhoto
+from inventory.lot import (
+    StockNumberSeries,
+    StockUnit,
+    StockUnitMove,
+    StockUnitPhoto,
+    default_lot_id,
+)
 from inventory.models import Vehicle
 from inventory.workflow import STOCK_UNIT_PIPELINE
 
@@ -99,6 +106,10 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
             unit.stock_number = next_stock_number()
         elif StockUnit.objects.filter(stock_number=unit.stock_number).exists():
             raise StockUnitError(f"Stock number {unit.stock_number} is already used.")
+        if unit.location_id is None:
+            unit.location = default_lot()
+        if not unit.location.is_lot:
+            raise StockUnitError(f"{unit.location} is not a car lot: a unit stands on a lot.")
         unit.status = StockUnit.Status.ACQUIRED
         unit.disposed_on = None
         try:
@@ -115,6 +126,43 @@ def acquire_unit(unit: StockUnit) -> StockUnit:
             vehicle.owner = None
             vehicle.save(update_fields=["owner", "updated_at"])
     return unit
+
+
+def default_lot() -> Location:
+    """Where a unit goes when no lot is named (inventory.lot.default_lot_id)."""
+    return Location.objects.get(pk=default_lot_id())
+
+
+def move_to_lot(
+    unit: StockUnit, to_location: Location, user: User | None = None, *, note: str = ""
+) -> StockUnitMove:
+    """Move a unit still on the lot to another lot of the group; the move is kept in the unit's
+    history (StockUnitMove) and the audit log. Its costs (reconditioning included, wherever it
+    was done) go with it."""
+    if not to_location.is_lot:
+        raise StockUnitError(f"{to_location} is not a car lot.")
+    if not to_location.is_active:
+        raise StockUnitError(f"{to_location} is inactive: it takes no new units.")
+    with transaction.atomic():
+        locked = StockUnit.objects.select_for_update().get(pk=unit.pk)
+        if locked.status not in StockUnit.IN_STOCK:
+            raise StockUnitError(
+                f"Stock unit {locked.stock_number} is {locked.get_status_display().lower()}: "
+                "only a unit in stock moves between lots."
+            )
+        if locked.location_id == to_location.pk:
+            raise StockUnitError(f"Stock unit {locked.stock_number} is at {to_location} already.")
+        move = StockUnitMove.objects.create(
+            unit=locked,
+            from_location=locked.location,
+            to_location=to_location,
+            moved_by=user,
+            note=(note or "").strip()[:200],
+        )
+        locked.location = to_location
+        locked.save(update_fields=["location", "updated_at"])
+    unit.location = to_location
+    return move
 
 
 def move_unit(unit: StockUnit, status: str, *, on: date | None = None) -> StockUnit:

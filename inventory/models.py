@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Length, Upper
+from django.db.models.functions import Coalesce, Length, Upper
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
@@ -18,10 +18,16 @@ from accounts.limits import (
     at_most,
     bounded,
 )
-from accounts.models import Customer
+from accounts.models import Customer, Location
 from core.money import ZERO
 from inventory import pricing
 from inventory.vin import normalize_vin, validate_vin
+
+
+def default_location_id() -> int:
+    """Where a record made without a location goes: the default location (the group's first)."""
+    return Location.default().pk
+
 
 # Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
 # ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this
@@ -201,6 +207,16 @@ class PartQuerySet(models.QuerySet):
             reorder_point=0, reorder_quantity=0
         )
 
+    def low_stock_at(self, location):
+        """Parts at or below their reorder point at `location` (its own reorder levels where
+        set, else the part's); a part never stocked there counts as none on hand."""
+        low = PartStock.objects.filter(location=location).low_stock().values("part_id")
+        stocked = PartStock.objects.filter(location=location, part=models.OuterRef("pk"))
+        never_stocked = (
+            Q(active=True) & ~models.Exists(stocked) & ~Q(reorder_point=0, reorder_quantity=0)
+        )
+        return self.filter(Q(pk__in=low) | never_stocked)
+
 
 class Part(models.Model):
     """A part the shop stocks or orders. On hand is the sum of its stock movements."""
@@ -310,6 +326,105 @@ class Part(models.Model):
         return pricing.selling_price(self)
 
 
+class PartStockQuerySet(models.QuerySet):
+    def low_stock(self):
+        """Stock rows at or below their reorder point (the location's own, else the part's)."""
+        point = Coalesce("reorder_point", "part__reorder_point")
+        quantity = Coalesce("reorder_quantity", "part__reorder_quantity")
+        return (
+            self.filter(part__active=True)
+            .alias(_point=point, _quantity=quantity)
+            .filter(on_hand__lte=F("_point"))
+            .exclude(_point=0, _quantity=0)
+        )
+
+
+class PartStock(models.Model):
+    """One part's stock at one location: on hand and average cost there, kept by
+    inventory.services with the ledger (StockMovement) in the same transaction, and the
+    location's own reorder point, reorder quantity and bin (empty: the part's)."""
+
+    part = models.ForeignKey(Part, on_delete=models.CASCADE, related_name="stocks")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="part_stocks")
+    on_hand = models.IntegerField(default=0, editable=False)
+    average_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=ZERO,
+        editable=False,
+        help_text="Average cost of the stock at this location, updated on each receipt.",
+    )
+    reorder_point = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="Empty: the part's reorder point.",
+    )
+    reorder_quantity = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[at_most(MAX_STOCK_QUANTITY, "parts")],
+        help_text="Empty: the part's reorder quantity.",
+    )
+    bin = models.CharField(max_length=30, blank=True, help_text="Empty: the part's bin.")
+
+    objects = PartStockQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["part_id", "location_id"]
+        verbose_name = "part stock at a location"
+        verbose_name_plural = "parts stock by location"
+        indexes = [models.Index(fields=["location", "part"], name="partstock_location_part_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["part", "location"],
+                name="partstock_part_location_once",
+                violation_error_message="This part already has a stock row at this location.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(on_hand__gte=0),
+                name="partstock_on_hand_not_negative",
+                violation_error_message="Stock on hand at a location cannot go below zero.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(average_cost__gte=0),
+                name="partstock_average_cost_not_negative",
+                violation_error_message="A cost cannot be negative.",
+            ),
+            bounded(
+                "average_cost",
+                limit=MAX_PART_PRICE,
+                name="partstock_average_cost_bounded",
+                what="per part",
+            ),
+            bounded(
+                "reorder_point",
+                "reorder_quantity",
+                limit=MAX_STOCK_QUANTITY,
+                name="partstock_reorder_levels_bounded",
+                what="parts",
+                nullable=True,
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.part.sku} at {self.location.name}: {self.on_hand}"
+
+    @property
+    def effective_reorder_point(self) -> int:
+        return self.part.reorder_point if self.reorder_point is None else self.reorder_point
+
+    @property
+    def effective_reorder_quantity(self) -> int:
+        return (
+            self.part.reorder_quantity if self.reorder_quantity is None else self.reorder_quantity
+        )
+
+    @property
+    def effective_bin(self) -> str:
+        return self.bin or self.part.bin_location
+
+
 class MarkupRule(models.Model):
     """One band of the parts markup matrix, edited by a manager.
 
@@ -383,8 +498,18 @@ class StockMovement(models.Model):
         ISSUE = "issue", "Issued to a repair order"
         RETURN = "return", "Returned from a repair order"
         ADJUSTMENT = "adjustment", "Adjustment"
+        TRANSFER_OUT = "transfer_out", "Sent to another location"
+        TRANSFER_IN = "transfer_in", "Received from another location"
 
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="movements")
+    # Where the stock moved: each location has its own stock of the part (PartStock).
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # indexed by movement_location_part_idx
+        default=default_location_id,
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     quantity = models.IntegerField(
         validators=[
@@ -414,6 +539,9 @@ class StockMovement(models.Model):
         indexes = [
             models.Index(fields=["part", "-created_at"], name="movement_part_date_idx"),
             models.Index(fields=["kind", "-created_at"], name="movement_kind_date_idx"),
+            models.Index(
+                fields=["location", "part", "-created_at"], name="movement_location_part_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -458,6 +586,13 @@ class PurchaseOrder(models.Model):
         CANCELED = "cancelled", "Cancelled"  # the stored value keeps its spelling
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="purchase_orders",
+        default=default_location_id,
+        help_text="Where the parts are delivered and received into stock.",
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False
     )
@@ -495,6 +630,7 @@ class PurchaseOrder(models.Model):
             models.Index(fields=["status", "-created_at"], name="po_status_created_idx"),
             models.Index(fields=["supplier", "status"], name="po_supplier_status_idx"),
             models.Index(fields=["-created_at"], name="po_created_idx"),
+            models.Index(fields=["location", "status"], name="po_location_status_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -645,5 +781,7 @@ from inventory.lot import (  # noqa: E402,F401
     StockNumberSeries,
     StockUnit,
     StockUnitCost,
+    StockUnitMove,
     StockUnitPhoto,
 )
+from inventory.transfers import StockTransfer, StockTransferLine  # noqa: E402,F401

@@ -24,12 +24,14 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import limits
-from accounts.models import User
+from accounts.locations import location_count
+from accounts.models import Location, User
 from core.money import money
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
     OdometerReading,
     Part,
+    PartStock,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseReceipt,
@@ -139,11 +141,40 @@ def record_odometer(
 # ---------------------------------------------------------------------------------------------
 # Parts ledger
 # ---------------------------------------------------------------------------------------------
+def _location_id(location: Location | int | None) -> int:
+    """The id of `location`; the default location when None."""
+    if location is None:
+        return Location.default().pk
+    if isinstance(location, Location):
+        return location.pk
+    return int(location)
+
+
+def _where(location_id: int) -> str:
+    """ " at <location>" in a group, nothing in a single-shop install (its messages stay)."""
+    if location_count() < 2:
+        return ""
+    name = Location.objects.filter(pk=location_id).values_list("name", flat=True).first()
+    return f" at {name}" if name else ""
+
+
+def _locked_stock(part: Part, location_id: int) -> PartStock:
+    """The part's stock row at the location, locked (the part's row is locked already). A
+    location that never had the part gets a row, starting at the part's average cost."""
+    stock = PartStock.objects.select_for_update().filter(part=part, location_id=location_id).first()
+    if stock is None:
+        stock = PartStock.objects.create(
+            part=part, location_id=location_id, average_cost=part.unit_cost
+        )
+    return stock
+
+
 def _record(
     part_id: int,
     kind: str,
     quantity: int,
     *,
+    location_id: int,
     unit_cost: Decimal | None = None,
     reason: str = "",
     reference: str = "",
@@ -156,36 +187,99 @@ def _record(
     if unit_cost is not None and Decimal(unit_cost) > limits.MAX_PART_PRICE:
         raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"), field="unit_cost")
     with transaction.atomic():
+        # Lock order: the part, then its stock row at the location.
         part = Part.objects.select_for_update().get(pk=part_id)
-        if part.on_hand + quantity < 0:
+        stock = _locked_stock(part, location_id)
+        if stock.on_hand + quantity < 0:
             raise InsufficientStock(
-                f"Only {part.on_hand} of {part.sku} in stock; cannot take {-quantity}."
+                f"Only {stock.on_hand} of {part.sku} in stock{_where(location_id)}; "
+                f"cannot take {-quantity}."
             )
         movement = StockMovement.objects.create(
             part=part,
+            location_id=location_id,
             kind=kind,
             quantity=quantity,
-            unit_cost=part.unit_cost if unit_cost is None else unit_cost,
+            unit_cost=stock.average_cost if unit_cost is None else unit_cost,
             reason=reason,
             reference=reference,
             user=user,
         )
         try:
             with transaction.atomic():
+                PartStock.objects.filter(pk=stock.pk).update(on_hand=F("on_hand") + quantity)
                 Part.objects.filter(pk=part.pk).update(on_hand=F("on_hand") + quantity)
         except IntegrityError:
-            raise InsufficientStock(f"Not enough {part.sku} in stock.") from None
+            raise InsufficientStock(
+                f"Not enough {part.sku} in stock{_where(location_id)}."
+            ) from None
         part.on_hand += quantity
         return movement
 
 
-def issue_part(
-    part: Part, quantity: int, *, reference: str = "", user: User | None = None
+def _receive_into(
+    part: Part,
+    location_id: int,
+    quantity: int,
+    unit_cost: Decimal,
+    *,
+    kind: str,
+    reference: str = "",
+    user: User | None = None,
 ) -> StockMovement:
-    """Take `quantity` of a part out of stock for a repair order."""
+    """Add stock at a location at `unit_cost`: the location's average cost moves toward it, and
+    the part's (the group's) average cost is the stock-weighted average of its locations'."""
+    with transaction.atomic():
+        locked = Part.objects.select_for_update().get(pk=part.pk)
+        stock = _locked_stock(locked, location_id)
+        on_hand = max(stock.on_hand, 0)
+        total = on_hand + quantity
+        average = money(((stock.average_cost * on_hand) + (unit_cost * quantity)) / total)
+        PartStock.objects.filter(pk=stock.pk).update(average_cost=average)
+        movement = _record(
+            part.pk,
+            kind,
+            quantity,
+            location_id=location_id,
+            unit_cost=unit_cost,
+            reference=reference,
+            user=user,
+        )
+        Part.objects.filter(pk=part.pk).update(unit_cost=_group_average(part.pk, average))
+    return movement
+
+
+def _group_average(part_id: int, fallback: Decimal) -> Decimal:
+    """The part's average cost over every location holding it (`fallback` when none does)."""
+    value, count = Decimal(0), 0
+    for on_hand, average in PartStock.objects.filter(part_id=part_id, on_hand__gt=0).values_list(
+        "on_hand", "average_cost"
+    ):
+        value += average * on_hand
+        count += on_hand
+    return money(value / count) if count else fallback
+
+
+def issue_part(
+    part: Part,
+    quantity: int,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    location: Location | int | None = None,
+) -> StockMovement:
+    """Take `quantity` of a part out of stock at `location` (default: the default location) for
+    a repair order, at the location's average cost."""
     if quantity <= 0:
         raise InventoryError("Quantity to issue must be positive.")
-    movement = _record(part.pk, StockMovement.Kind.ISSUE, -quantity, reference=reference, user=user)
+    movement = _record(
+        part.pk,
+        StockMovement.Kind.ISSUE,
+        -quantity,
+        location_id=_location_id(location),
+        reference=reference,
+        user=user,
+    )
     part.on_hand = movement.part.on_hand
     return movement
 
@@ -197,14 +291,17 @@ def return_part(
     reference: str = "",
     user: User | None = None,
     unit_cost: Decimal | None = None,
+    location: Location | int | None = None,
 ) -> StockMovement:
-    """Put parts back into stock (removed from a repair order, or the order was canceled)."""
+    """Put parts back into stock at `location` (removed from a repair order, or the order was
+    canceled)."""
     if quantity <= 0:
         raise InventoryError("Quantity to return must be positive.")
     movement = _record(
         part.pk,
         StockMovement.Kind.RETURN,
         quantity,
+        location_id=_location_id(location),
         reference=reference,
         user=user,
         unit_cost=unit_cost,
@@ -214,24 +311,41 @@ def return_part(
 
 
 def adjust_stock(
-    part: Part, quantity: int, *, reason: str, user: User | None = None
+    part: Part,
+    quantity: int,
+    *,
+    reason: str,
+    user: User | None = None,
+    location: Location | int | None = None,
 ) -> StockMovement:
-    """Correct stock after a count: positive or negative, always with a reason."""
+    """Correct stock at `location` after a count: positive or negative, always with a reason."""
     if not quantity:
         raise InventoryError("An adjustment changes the quantity.", field="quantity")
     if not (reason or "").strip():
         raise InventoryError("An adjustment needs a reason.", field="reason")
     movement = _record(
-        part.pk, StockMovement.Kind.ADJUSTMENT, quantity, reason=reason.strip(), user=user
+        part.pk,
+        StockMovement.Kind.ADJUSTMENT,
+        quantity,
+        location_id=_location_id(location),
+        reason=reason.strip(),
+        user=user,
     )
     part.on_hand = movement.part.on_hand
     return movement
 
 
 def receive_part(
-    part: Part, quantity: int, unit_cost: Decimal, *, reference: str = "", user: User | None = None
+    part: Part,
+    quantity: int,
+    unit_cost: Decimal,
+    *,
+    reference: str = "",
+    user: User | None = None,
+    location: Location | int | None = None,
 ) -> StockMovement:
-    """Add received parts to stock and move the part's average cost toward the new cost."""
+    """Add received parts to stock at `location` and move its average cost (and the part's)
+    toward the new cost."""
     if quantity <= 0:
         raise InventoryError("Quantity received must be positive.")
     unit_cost = Decimal(unit_cost)
@@ -239,27 +353,62 @@ def receive_part(
         raise InventoryError("A cost cannot be negative.")
     if unit_cost > limits.MAX_PART_PRICE:
         raise InventoryError(limits.message(limits.MAX_PART_PRICE, "per part"))
-    with transaction.atomic():
-        locked = Part.objects.select_for_update().get(pk=part.pk)
-        on_hand = max(locked.on_hand, 0)
-        total = on_hand + quantity
-        average = ((locked.unit_cost * on_hand) + (unit_cost * quantity)) / total
-        Part.objects.filter(pk=part.pk).update(unit_cost=money(average))
-        movement = _record(
-            part.pk,
-            StockMovement.Kind.RECEIPT,
-            quantity,
-            unit_cost=unit_cost,
-            reference=reference,
-            user=user,
-        )
+    movement = _receive_into(
+        part,
+        _location_id(location),
+        quantity,
+        unit_cost,
+        kind=StockMovement.Kind.RECEIPT,
+        reference=reference,
+        user=user,
+    )
     part.refresh_from_db(fields=["on_hand", "unit_cost"])
     return movement
 
 
-def ledger_balance(part: Part) -> int:
-    """Stock on hand recomputed from the ledger (what on_hand must always equal)."""
-    return part.movements.aggregate(total=Sum("quantity"))["total"] or 0
+def ledger_balance(part: Part, *, location: Location | int | None = None) -> int:
+    """Stock on hand recomputed from the ledger (what on_hand must always equal): of the whole
+    group when `location` is None, else at that location (what its PartStock.on_hand equals)."""
+    movements = part.movements.all()
+    if location is not None:
+        movements = movements.filter(location_id=_location_id(location))
+    return movements.aggregate(total=Sum("quantity"))["total"] or 0
+
+
+def on_hand_at(part: Part, location: Location | int | None = None) -> int:
+    """The part's stock on hand at `location` (default: the default location)."""
+    value = (
+        PartStock.objects.filter(part_id=part.pk, location_id=_location_id(location))
+        .values_list("on_hand", flat=True)
+        .first()
+    )
+    return value or 0
+
+
+def average_cost_at(part: Part, location: Location | int | None = None) -> Decimal:
+    """The part's average cost at `location` (the part's own when it was never stocked there)."""
+    value = (
+        PartStock.objects.filter(part_id=part.pk, location_id=_location_id(location))
+        .values_list("average_cost", flat=True)
+        .first()
+    )
+    return part.unit_cost if value is None else value
+
+
+def set_average_cost(
+    part: Part, unit_cost: Decimal, *, location: Location | int | None = None
+) -> None:
+    """A manager corrects the average cost by hand (the part's page): at `location`, and the
+    part's own figure follows (the group's weighted average)."""
+    unit_cost = Decimal(unit_cost)
+    if unit_cost < 0:
+        raise InventoryError("A cost cannot be negative.", field="unit_cost")
+    with transaction.atomic():
+        locked = Part.objects.select_for_update().get(pk=part.pk)
+        stock = _locked_stock(locked, _location_id(location))
+        PartStock.objects.filter(pk=stock.pk).update(average_cost=money(unit_cost))
+        Part.objects.filter(pk=part.pk).update(unit_cost=_group_average(part.pk, money(unit_cost)))
+    part.refresh_from_db(fields=["unit_cost"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,12 +448,18 @@ def create_purchase_order(
     user: User | None = None,
     notes: str = "",
     expected_on: date | None = None,
+    location: Location | int | None = None,
 ) -> PurchaseOrder:
-    """A draft order to `supplier`; `lines` are (part, quantity) or (part, quantity, unit cost)
-    (the part's average cost when not given)."""
+    """A draft order to `supplier`, delivered to `location` (default: the default location);
+    `lines` are (part, quantity) or (part, quantity, unit cost) (the part's average cost when
+    not given)."""
     with transaction.atomic():
         order = PurchaseOrder.objects.create(
-            supplier=supplier, created_by=user, notes=notes, expected_on=expected_on
+            supplier=supplier,
+            created_by=user,
+            notes=notes,
+            expected_on=expected_on,
+            location_id=_location_id(location),
         )
         for line in lines:
             add_purchase_order_line(order, *line)
@@ -414,6 +569,7 @@ def receive_purchase_order(
                 line.unit_cost,
                 reference=f"inventory.purchasereceipt:{receipt.pk}",
                 user=user,
+                location=locked.location_id,
             )
             PurchaseReceiptLine.objects.create(
                 receipt=receipt,
@@ -470,14 +626,29 @@ class ReorderResult:
     skipped: list = field(default_factory=list)
 
 
-def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> ReorderResult:
-    """One draft purchase order per usual supplier for the given parts, each for its reorder
-    quantity. Parts without a supplier or a reorder quantity, inactive ones, and parts already
-    on an open order are left out, with the reason."""
+def reorder_parts(
+    parts: Iterable[Part], *, user: User | None = None, location: Location | int | None = None
+) -> ReorderResult:
+    """One draft purchase order per usual supplier for the given parts, delivered to `location`
+    (default: the default location), each for its reorder quantity there (the location's own,
+    else the part's). Parts without a supplier or a reorder quantity, inactive ones, and parts
+    already on an open order to that location are left out, with the reason."""
+    location_id = _location_id(location)
     parts = sorted(parts, key=lambda part: part.sku)
+    own_quantity = dict(
+        PartStock.objects.filter(
+            part__in=[part.pk for part in parts],
+            location_id=location_id,
+            reorder_quantity__isnull=False,
+        ).values_list("part_id", "reorder_quantity")
+    )
+    for part in parts:
+        if part.pk in own_quantity:
+            part.reorder_quantity = int(own_quantity[part.pk] or 0)
     on_order = dict(
         PurchaseOrderLine.objects.filter(
             part__in=[part.pk for part in parts],
+            order__location_id=location_id,
             order__status__in=OPEN_STATUSES,
             quantity_received__lt=F("quantity_ordered"),
         ).values_list("part_id", "order_id")
@@ -503,6 +674,7 @@ def reorder_parts(parts: Iterable[Part], *, user: User | None = None) -> Reorder
                 [(part, part.reorder_quantity, part.unit_cost) for part in items],
                 user=user,
                 notes="Reorder of parts at or below their reorder point.",
+                location=location_id,
             )
             result.orders.append(order)
     return result

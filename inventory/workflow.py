@@ -7,6 +7,7 @@ from core.workflow import Pipeline
 from inventory.exceptions import InvalidTransition, StockUnitError
 from inventory.lot import StockUnit
 from inventory.models import PurchaseOrder
+from inventory.transfers import StockTransfer
 
 # ---------------------------------------------------------------------------------------------
 # Purchase orders
@@ -72,4 +73,34 @@ STOCK_UNIT_PIPELINE = Pipeline(
     },
     error=StockUnitError,
     refusal=_unit_refusal,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Transfers between locations
+# ---------------------------------------------------------------------------------------------
+Transfer = StockTransfer.Status
+
+_TRANSFER_REFUSALS: dict[str, str] = {
+    Transfer.IN_TRANSIT: "only a draft can be sent",
+    Transfer.RECEIVED: "only a transfer in transit can be received",
+    Transfer.CANCELED: "only a draft, or a transfer not yet received, can be cancelled",
+}
+
+
+def _transfer_refusal(transfer: StockTransfer, *targets: str) -> str:
+    return (
+        f"{transfer.number} is {transfer.get_status_display().lower()}: "
+        f"{_TRANSFER_REFUSALS[targets[0]]}."
+    )
+
+
+# Sending takes the parts out of the source; receiving puts them into the destination;
+# cancelling a transfer in transit puts them back at the source.
+TRANSFER_PIPELINE = Pipeline(
+    {
+        Transfer.DRAFT: (Transfer.IN_TRANSIT, Transfer.CANCELED),
+        Transfer.IN_TRANSIT: (Transfer.RECEIVED, Transfer.CANCELED),
+    },
+    error=InvalidTransition,
+    refusal=_transfer_refusal,
 )

@@ -54,6 +54,7 @@ class StockUnitForm(forms.ModelForm):
         fields = (
             "stock_number",
             "vehicle",
+            "location",
             "source",
             "acquired_from",
             "acquired_on",

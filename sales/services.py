@@ -498,6 +498,8 @@ def deliver_deal(deal: Deal, *, on: date | None = None) -> Deal:
                     else StockUnit.TitleStatus.RECEIVED
                 ),
                 notes=f"Traded in on {locked.number}.",
+                # The trade-in stays on the lot where the deal was made.
+                location_id=unit.location_id,
             )
             try:
                 with transaction.atomic():

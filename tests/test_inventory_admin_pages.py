@@ -7,8 +7,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from accounts.models import Location
 from accounts.roles import MANAGER, TECHNICIAN
-from inventory import services
+from inventory import services, transfer_services
 from inventory.lot_services import acquire_unit
 from inventory.models import MarkupRule, StockUnit
 from tests.helpers.builders.inventory import (
@@ -42,6 +43,9 @@ def shop():
             acquisition_cost=Decimal("9000.00"),
         )
     )
+    # A second shop, and a draft transfer of parts to it.
+    north = Location.objects.create(code="north", name="North Shop", kind=Location.Kind.SHOP)
+    transfer_services.create_transfer(Location.default(), north, [(part, 1)])
     return {"vehicle": vehicle, "part": part, "order": order, "receipt": receipt}
 
 
@@ -72,12 +76,14 @@ def test_every_inventory_model_is_in_the_admin():
         "markuprule",
         "odometerreading",
         "part",
+        "partstock",
         "purchaseorder",
         "purchaseorderline",
         "purchasereceipt",
         "purchasereceiptline",
         "stockmovement",
         "stocknumberseries",
+        "stocktransfer",
         "stockunit",
         "supplier",
         "vehicle",

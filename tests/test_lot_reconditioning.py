@@ -151,3 +151,21 @@ def test_stock_list_queries_do_not_grow_with_reconditioning_orders(
     with django_assert_max_num_queries(7):
         response = client.get(LIST)
     assert response.content.decode().count("reconditioning 100.00") == 50
+
+
+def test_reconditioning_done_before_and_after_a_move_to_another_lot_counts_toward_the_unit():
+    """Nothing ties reconditioning to a location: the internal orders of the unit's vehicle
+    during its stay count, whichever shop of the group did them and whichever lot the unit is
+    on (a move between lots keeps them)."""
+    from accounts.models import Location
+    from inventory.lot_services import move_to_lot
+
+    unit = make_unit(cost="8000", status=StockUnit.Status.RECONDITIONING)
+    other_lot = Location.objects.create(code="lot-2", name="Second Lot", kind=Location.Kind.LOT)
+    internal_order(unit, labor=[("2", "100")])  # 200.00
+    assert costs_both_ways(unit).reconditioning == D("200.00")
+    move_to_lot(unit, other_lot, None)
+    internal_order(unit, labor=[("1", "50")])  # 50.00, after the move
+    costs = costs_both_ways(unit)
+    assert costs.reconditioning == D("250.00")
+    assert costs.total == D("8250.00")

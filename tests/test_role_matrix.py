@@ -86,6 +86,7 @@ ADMIN_NEVER = {
     "axes.accesslog": {"add"},
     "django_tasks_database.dbtaskresult": READ_ONLY,
     "inventory.odometerreading": READ_ONLY,
+    "inventory.partstock": {"add", "delete"},
     "inventory.purchaseorderline": READ_ONLY,
     "inventory.purchasereceipt": READ_ONLY,
     "inventory.purchasereceiptline": READ_ONLY,
@@ -118,7 +119,7 @@ IN_WORKFLOW = {
     "accounts.webhooksubscription",
 }
 # Lists whose rows are deleted one by one from their own page (a draft), never in bulk.
-NO_BULK_DELETE = {"inventory.purchaseorder"}
+NO_BULK_DELETE = {"inventory.purchaseorder", "inventory.stocktransfer"}
 
 # The permission each admin action needs: an action of the model's own ("change"...) or a
 # permission of the matrix ("app.codename").
@@ -126,6 +127,7 @@ ACTION_PERMISSIONS = {
     "revoke_keys": "change",
     "cleanup_expired_attempts": "view",
     "reorder_selected": "inventory.add_purchaseorder",
+    "move_to_lot": "change",
     "adjust_selected": "inventory.add_stockmovement",
     "place_selected": "change",
     "cancel_selected": "change",
@@ -294,8 +296,19 @@ class World:
         AccessLog.objects.create(**seen)
         AccessFailureLog.objects.create(**seen, locked_out=True)
 
+        # A draft transfer of parts from the default location to a second shop.
+        from accounts.models import Location
+        from inventory import transfer_services
+        from inventory.models import Part
+
+        second = Location.objects.create(code="second", name="Second Shop", kind="shop")
+        transfer = transfer_services.create_transfer(
+            Location.default(), second, [(Part.objects.order_by("pk").first(), 1)]
+        )
+
         rows.update(
             {
+                "inventory.stocktransfer": transfer,
                 "repairs.repairorder": order,
                 "repairs.job": job,
                 "repairs.appointment": appointment,

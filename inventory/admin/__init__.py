@@ -5,4 +5,4 @@ annotations, one-query labels for autocomplete rows). Costs are hidden from anyo
 inventory.view_part_cost.
 """
 
-from inventory.admin import parts, purchasing, vehicles  # noqa: F401 - registers the admins
+from inventory.admin import parts, purchasing, transfers, vehicles  # noqa: F401 - registers the admins

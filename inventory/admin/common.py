@@ -5,6 +5,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import cached_property
 
+from accounts.locations import LocationScopedAdmin, location_count
 from core.admin import HiddenFieldsMixin
 
 COST_PERMISSION = "inventory.view_part_cost"
@@ -76,3 +77,29 @@ class PreloadedAutocompleteFormSet(BaseInlineFormSet):
 class ServiceForm(forms.Form):
     """A small form whose submission calls a service; the service's refusal is shown on the
     field it names, or above the form (core.admin_actions.add_refusal_to_form)."""
+
+
+class LocationFieldsMixin(HiddenFieldsMixin):
+    """Leaves the location fields (`location_fields`) out of every page of a single-location
+    install: it sees no step more than before the group had locations."""
+
+    location_fields: tuple[str, ...] = ("location",)
+
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        return hidden | set(self.location_fields) if location_count() < 2 else hidden
+
+
+class LocationScoped(LocationScopedAdmin):
+    """LocationScopedAdmin that asks the database nothing about locations in a single-location
+    install (everyone works at its one location): its pages keep their query counts."""
+
+    def get_queryset(self, request):
+        if location_count() < 2:
+            return super(LocationScopedAdmin, self).get_queryset(request)
+        return super().get_queryset(request)
+
+    def get_changelist(self, request, **kwargs):
+        if location_count() < 2:
+            return super(LocationScopedAdmin, self).get_changelist(request, **kwargs)
+        return super().get_changelist(request, **kwargs)

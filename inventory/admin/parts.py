@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404
@@ -13,18 +13,46 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.admin_exports import RoleExportMixin
+from accounts.locations import (
+    allowed_location_ids,
+    allowed_locations,
+    home_location,
+    location_count,
+    may_work_at,
+    selected_location,
+    selected_location_ids,
+)
+from accounts.models import Location
 from core.admin import CarshopModelAdmin, IndexedValuesListFilter, ReadOnlyMixin
 from core.admin_actions import add_refusal_to_form
 from inventory import pricing, services
-from inventory.admin.common import CostHidingMixin, ServiceForm
+from inventory.admin.common import CostHidingMixin, LocationFieldsMixin, LocationScoped, ServiceForm
 from inventory.exceptions import InventoryError
-from inventory.models import MarkupRule, Part, PurchaseOrder, StockMovement, Supplier
+from inventory.models import (
+    MarkupRule,
+    Part,
+    PartStock,
+    PurchaseOrder,
+    StockMovement,
+    Supplier,
+)
 from inventory.resources import PartResource
 
 RECENT_MOVEMENTS = 20
 
 
+def chosen_stock_location(request):
+    """The one location whose stock the parts pages show in a group (the header's choice, else
+    the user's home); None in a single-location install, whose pages show the part's figures."""
+    if location_count() < 2:
+        return None
+    location = selected_location(request) or home_location(request.user)
+    return location if may_work_at(request.user, location) else None
+
+
 class StockFilter(admin.SimpleListFilter):
+    """Low, out of or in stock: at the chosen location in a group."""
+
     title = "stock"
     parameter_name = "stock"
 
@@ -32,6 +60,16 @@ class StockFilter(admin.SimpleListFilter):
         return (("low", "At or below reorder point"), ("out", "Out of stock"), ("in", "In stock"))
 
     def queryset(self, request, queryset):
+        location = chosen_stock_location(request)
+        if location is not None:
+            stocked = PartStock.objects.filter(location=location, on_hand__gt=0).values("part_id")
+            if self.value() == "low":
+                return queryset.low_stock_at(location)
+            if self.value() == "out":
+                return queryset.exclude(pk__in=stocked)
+            if self.value() == "in":
+                return queryset.filter(pk__in=stocked)
+            return queryset
         if self.value() == "low":
             return queryset.low_stock()
         if self.value() == "out":
@@ -48,12 +86,24 @@ class RecentMovementsFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class RecentMovementInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
-    """The part's latest stock movements, read-only: the ledger is written by the services."""
+class RecentMovementInline(
+    LocationFieldsMixin, ReadOnlyMixin, CostHidingMixin, admin.TabularInline
+):
+    """The part's latest stock movements (at the locations the user works at), read-only: the
+    ledger is written by the services."""
 
     model = StockMovement
     formset = RecentMovementsFormSet
-    fields = ("created_at", "kind", "quantity", "unit_cost", "reason", "reference", "user")
+    fields = (
+        "created_at",
+        "location",
+        "kind",
+        "quantity",
+        "unit_cost",
+        "reason",
+        "reference",
+        "user",
+    )
     readonly_fields = fields
     cost_fields = ("unit_cost",)
     extra = 0
@@ -62,15 +112,38 @@ class RecentMovementInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         # The row title is str(movement), which names the part.
+        queryset = super().get_queryset(request)
+        if location_count() > 1:
+            queryset = queryset.filter(location__in=allowed_location_ids(request.user))
+        return queryset.select_related("part", "user", "location").order_by("-created_at", "-id")
+
+
+class PartStockInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
+    """The part's stock at each location the user works at (a group only)."""
+
+    model = PartStock
+    fields = ("location", "on_hand", "average_cost", "reorder_point", "reorder_quantity", "bin")
+    readonly_fields = fields
+    cost_fields = ("average_cost",)
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Stock by location"
+
+    def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .select_related("part", "user")
-            .order_by("-created_at", "-id")
+            .filter(location__in=allowed_location_ids(request.user))
+            .select_related("location", "part")
         )
 
 
 class AdjustStockForm(ServiceForm):
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.none(),
+        required=False,
+        help_text="Where the stock was counted.",
+    )
     quantity = forms.IntegerField(
         label="Change by",
         help_text="Positive adds stock, negative removes it (-2 when a count found two fewer).",
@@ -80,6 +153,17 @@ class AdjustStockForm(ServiceForm):
         required=False,
         help_text="Why the stock changes: count, damaged, found, returned to supplier...",
     )
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if request is None or location_count() < 2:
+            del self.fields["location"]
+            return
+        field = self.fields["location"]
+        field.queryset = allowed_locations(request.user)
+        field.required = True
+        chosen = chosen_stock_location(request)
+        field.initial = chosen.pk if chosen else None
 
 
 class PricingAdminMixin:
@@ -110,6 +194,7 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
         "brand",
         "category",
         "bin_location",
+        "on_hand_here",
         "on_hand",
         "reorder_point",
         "reorder_quantity",
@@ -147,12 +232,60 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
             },
         ),
     )
-    inlines = (RecentMovementInline,)
+    inlines = (PartStockInline, RecentMovementInline)
     actions = ("reorder_selected", "adjust_selected")
+
+    def hidden_fields(self, request):
+        hidden = super().hidden_fields(request)
+        return hidden if location_count() > 1 else hidden | {"on_hand_here"}
+
+    def get_inlines(self, request, obj):
+        inlines = super().get_inlines(request, obj)
+        return inlines if location_count() > 1 else [i for i in inlines if i is not PartStockInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if location_count() < 2:
+            return queryset
+        here = (
+            PartStock.objects.filter(
+                part=OuterRef("pk"), location__in=selected_location_ids(request)
+            )
+            .order_by()
+            .values("part")
+            .annotate(total=Sum("on_hand"))
+            .values("total")
+        )
+        return queryset.annotate(
+            on_hand_here=Coalesce(Subquery(here), 0, output_field=IntegerField())
+        )
+
+    @admin.display(description="on hand here", ordering="on_hand_here")
+    def on_hand_here(self, obj):
+        return getattr(obj, "on_hand_here", obj.on_hand)
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if location_count() > 1 and "on_hand" in columns:
+            # The group's total, next to the chosen location's.
+            columns[columns.index("on_hand")] = "group_on_hand"
+        return columns
+
+    @admin.display(description="group on hand", ordering="on_hand")
+    def group_on_hand(self, obj):
+        return obj.on_hand
 
     @admin.display(description="selling price")
     def price(self, obj):
         return obj.selling_price
+
+    def save_model(self, request, obj, form, change):
+        # A cost corrected by hand is the average cost at the chosen location (in a
+        # single-location install: the one stock row), kept with the ledger's figures.
+        super().save_model(request, obj, form, change)
+        if "unit_cost" in form.changed_data and change:
+            location = chosen_stock_location(request)
+            services.set_average_cost(obj, form.cleaned_data["unit_cost"], location=location)
 
     def get_search_results(self, request, queryset, search_term):
         for word in search_term.split():
@@ -192,14 +325,16 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
         part = self.get_object(request, unquote(object_id))
         if part is None:
             raise Http404("No such part.")
-        form = AdjustStockForm(request.POST if request.method == "POST" else None)
+        form = AdjustStockForm(request.POST if request.method == "POST" else None, request=request)
         if form.is_bound and form.is_valid():
+            location = form.cleaned_data.get("location")
             try:
                 movement = services.adjust_stock(
                     part,
                     form.cleaned_data["quantity"],
                     reason=form.cleaned_data["reason"],
                     user=request.user,
+                    location=location,
                 )
             except InventoryError as exc:
                 add_refusal_to_form(form, exc)
@@ -230,7 +365,12 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
         permissions=["reorder"],
     )
     def reorder_selected(self, request, queryset):
-        result = services.reorder_parts(queryset.select_related("supplier"), user=request.user)
+        # Delivered to the chosen location (the default one in a single-location install).
+        result = services.reorder_parts(
+            queryset.select_related("supplier"),
+            user=request.user,
+            location=chosen_stock_location(request),
+        )
         if result.orders:
             made = ", ".join(f"{order.number} ({order.supplier.name})" for order in result.orders)
             self.message_user(
@@ -256,13 +396,16 @@ class PartAdmin(RoleExportMixin, PricingAdminMixin, CostHidingMixin, CarshopMode
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
+class StockMovementAdmin(
+    LocationScoped, LocationFieldsMixin, ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin
+):
     """The parts ledger, read-only: movements are made by issuing, returning, receiving and
     adjusting stock."""
 
     list_display = (
         "created_at",
         "part",
+        "location",
         "kind",
         "quantity",
         "unit_cost",
@@ -270,7 +413,7 @@ class StockMovementAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
         "reference",
         "user",
     )
-    list_select_related = ("part", "user")
+    list_select_related = ("part", "user", "location")
     list_filter = ("kind",)
     date_hierarchy = "created_at"
     search_fields = ("part__sku", "reference")

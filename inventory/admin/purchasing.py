@@ -11,11 +11,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.locations import home_location, selected_location
 from core.admin import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from core.admin_actions import add_refusal_to_form, run_for_each
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,
+    LocationFieldsMixin,
+    LocationScoped,
     PreloadedAutocompleteFormSet,
     PreloadedAutocompleteSelect,
     ServiceForm,
@@ -133,10 +136,11 @@ class ReceiveForm(ServiceForm):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
+class PurchaseOrderAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, CarshopModelAdmin):
     list_display = (
         "number",
         "supplier",
+        "location",
         "status",
         "line_count",
         "total_cost",
@@ -145,7 +149,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
         "expected_on",
     )
     list_display_links = ("number",)
-    list_select_related = ("supplier",)
+    list_select_related = ("supplier", "location")
     list_filter = ("status", "supplier")
     date_hierarchy = "created_at"
     search_fields = ("supplier__name", "supplier_reference")
@@ -169,6 +173,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
             {
                 "fields": (
                     "supplier",
+                    "location",
                     "status",
                     ("supplier_reference", "expected_on"),
                     "notes",
@@ -236,7 +241,7 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.status != Status.DRAFT:
-            fields = [*fields, "supplier"]
+            fields = [*fields, "supplier", "location"]
         return fields
 
     delete_refused_help = "A draft is deleted from its own page; a placed order is cancelled."
@@ -258,6 +263,10 @@ class PurchaseOrderAdmin(CostHidingMixin, CarshopModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        if obj.location_id is None:
+            # A single-location install shows no location field: the order goes to the
+            # chosen location, else the user's home.
+            obj.location = selected_location(request) or home_location(request.user)
         obj.save()
 
     def save_formset(self, request, form, formset, change):
@@ -484,7 +493,7 @@ class ReceiptLineInline(ReadOnlyMixin, CostHidingMixin, admin.TabularInline):
 
 
 @admin.register(PurchaseReceipt)
-class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
+class PurchaseReceiptAdmin(LocationScoped, ReadOnlyMixin, CarshopModelAdmin):
     """Deliveries received, read-only: receive from the purchase order's page."""
 
     list_display = ("__str__", "order", "received_at", "received_by", "packing_slip", "line_count")
@@ -493,6 +502,7 @@ class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
     search_fields = ("packing_slip",)
     search_help_text = "Packing slip number, or the order number (PO-00012)."
     inlines = (ReceiptLineInline,)
+    location_field = "order__location"
 
     def get_queryset(self, request):
         lines = (
@@ -526,8 +536,10 @@ class PurchaseReceiptAdmin(ReadOnlyMixin, CarshopModelAdmin):
 
 
 @admin.register(PurchaseOrderLine)
-class PurchaseOrderLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
+class PurchaseOrderLineAdmin(LocationScoped, ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """What is on order, part by part (lines are edited on their order's page)."""
+
+    location_field = "order__location"
 
     list_display = ("order", "part", "quantity_ordered", "quantity_received", "unit_cost", "status")
     list_select_related = ("order__supplier", "part")
@@ -547,8 +559,10 @@ class PurchaseOrderLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
 
 
 @admin.register(PurchaseReceiptLine)
-class PurchaseReceiptLineAdmin(ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
+class PurchaseReceiptLineAdmin(LocationScoped, ReadOnlyMixin, CostHidingMixin, CarshopModelAdmin):
     """Every line received, for tracing a stock movement back to its delivery."""
+
+    location_field = "receipt__order__location"
 
     list_display = ("receipt", "order_line", "quantity", "unit_cost", "movement")
     list_select_related = ("receipt", "order_line__part", "movement__part")

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from core.api.fields import CarshopModelSerializer
 from core.api.rows import RowSerializerMixin
 from inventory.lot import StockUnit, StockUnitPhoto
-from inventory.models import Vehicle
+from inventory.models import PartStock, Vehicle
 
 
 class ListingVehicleSerializer(CarshopModelSerializer):
@@ -158,3 +158,32 @@ class ListingSerializer(RowSerializerMixin, CarshopModelSerializer):
             "photos": photos,
             "updated_at": f.datetime(row["updated_at"]),
         }
+
+
+class PartStockSerializer(CarshopModelSerializer):
+    """A part's stock at one location: what is on hand there, never what it cost."""
+
+    sku = serializers.CharField(source="part.sku", read_only=True)
+    description = serializers.CharField(source="part.description", read_only=True)
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    reorder_point = serializers.IntegerField(
+        source="effective_reorder_point",
+        read_only=True,
+        help_text="At or below this the location reorders (its own, else the part's).",
+    )
+    bin = serializers.CharField(source="effective_bin", read_only=True)
+
+    class Meta:
+        model = PartStock
+        fields = [
+            "id",
+            "part",
+            "sku",
+            "description",
+            "location",
+            "location_code",
+            "on_hand",
+            "reorder_point",
+            "bin",
+        ]
+        read_only_fields = fields

@@ -6,11 +6,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
 from accounts.api.views import PartnerScopedViewSet
-from accounts.scopes import LISTINGS_READ
+from accounts.scopes import LISTINGS_READ, PARTS_READ
 from core.api.rows import ValuesListMixin
-from inventory.api.filters import ListingFilterSet
-from inventory.api.serializers import ListingSerializer
+from inventory.api.filters import ListingFilterSet, PartStockFilterSet
+from inventory.api.serializers import ListingSerializer, PartStockSerializer
 from inventory.lot import StockUnit, StockUnitPhoto
+from inventory.models import PartStock
 
 
 @extend_schema_view(
@@ -45,3 +46,29 @@ class ListingViewSet(
     filterset_class = ListingFilterSet
     ordering = ["id"]
     ordering_fields = ["id", "price", "acquired_on", "updated_at"]
+
+    def limit_to_partner(self, queryset, partner):
+        # Only the cars on the lots linked to the partner, as a subquery of the page's query
+        # (the same rows as accounts.locations.partner_location_ids, without a query of its own).
+        return queryset.filter(location__in=partner.locations.values("pk"))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List parts on hand per location",
+        description="One row per part and location, for the locations linked to the partner "
+        "only; `?location=` narrows to one of them. Costs are never among the fields.",
+    ),
+    retrieve=extend_schema(summary="One part's stock at one location"),
+)
+@extend_schema(tags=["parts"])
+class PartStockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
+    required_scope = PARTS_READ
+    queryset = PartStock.objects.filter(part__active=True).select_related("part", "location")
+    serializer_class = PartStockSerializer
+    filterset_class = PartStockFilterSet
+    ordering = ["part__sku", "location_id"]
+    ordering_fields = ["id", "on_hand"]
+
+    def limit_to_partner(self, queryset, partner):
+        return queryset.filter(location__in=partner.locations.values("pk"))

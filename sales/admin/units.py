@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin
 from django.core.files.storage import default_storage
 from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
@@ -10,10 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin_exports import RoleExportMixin
+from accounts.locations import allowed_locations
+from accounts.models import Location
 from core.admin import CarshopModelAdmin, PrefetchedInlineFormSet, ids_or_subquery
 from core.admin_actions import RefusalsAsMessages, run_for_each
 from core.money import ZERO
 from inventory import lot_services
+from inventory.admin.common import LocationFieldsMixin, LocationScoped
 from inventory.models import StockNumberSeries, StockUnit, StockUnitCost, StockUnitPhoto, Vehicle
 from inventory.resources import StockUnitResource
 from sales import services
@@ -106,14 +110,32 @@ class StockNumberSeriesAdmin(CarshopModelAdmin):
         return False
 
 
+def move_form_for(user):
+    """The form of "Move to another lot": the lots `user` works at."""
+
+    class MoveToLotForm(forms.Form):
+        to_location = forms.ModelChoiceField(
+            label="To lot",
+            queryset=allowed_locations(user).filter(
+                is_active=True, kind__in=[Location.Kind.LOT, Location.Kind.BOTH]
+            ),
+        )
+        note = forms.CharField(max_length=200, required=False)
+
+    return MoveToLotForm
+
+
 @admin.register(StockUnit)
-class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
+class StockUnitAdmin(
+    LocationScoped, LocationFieldsMixin, RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin
+):
     export_resource_class = StockUnitResource
     form = StockUnitForm
     list_display = (
         "stock_number",
         "photo",
         "vehicle_column",
+        "location",
         "status",
         "days_column",
         "price_column",
@@ -122,13 +144,13 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     )
     list_display_links = ("stock_number", "vehicle_column")
     list_filter = ("status", AgingFilter, "source", "title_status")
-    list_select_related = ("vehicle",)
+    list_select_related = ("vehicle", "location")
     search_fields = ("stock_number", "vehicle__make", "vehicle__model")
     search_help_text = "Stock number, VIN (or its last 6 or 8 characters), plate, make or model."
     ordering = ("acquired_on", "id")
     autocomplete_fields = ("vehicle",)
     inlines = (StockUnitCostInline, StockUnitPhotoInline)
-    actions = ("start_reconditioning", "make_available", "wholesale")
+    actions = ("start_reconditioning", "make_available", "wholesale", "move_to_lot")
     readonly_fields = (
         "status",
         "days_in_stock",
@@ -139,7 +161,7 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         "deals_list",
     )
     fieldsets = (
-        (None, {"fields": ("stock_number", "vehicle", "status", "title_status")}),
+        (None, {"fields": ("stock_number", "vehicle", "location", "status", "title_status")}),
         ("Acquisition", {"fields": ("source", "acquired_from", "acquired_on", "acquisition_cost")}),
         ("Pricing", {"fields": ("asking_price", "internet_price")}),
         ("Cost", {"fields": ("cost_breakdown",)}),
@@ -175,7 +197,8 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            fields += ["stock_number", "vehicle"]
+            # Moved between lots by the "Move to another lot" action, which keeps the history.
+            fields += ["stock_number", "vehicle", "location"]
         if obj is not None and not obj.in_stock:
             # It left the lot: what it cost and was priced at is history (its deal's gross
             # was computed from it).
@@ -190,11 +213,18 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
         return fields
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets = self.without_hidden(request, self.fieldsets)  # no lot in a single location
         if obj is None:  # adding: nothing to show about costs, time or deals yet
-            return [
-                fs for fs in self.fieldsets if fs[0] not in ("Cost", "Time on the lot", "Deals")
-            ]
-        return self.fieldsets
+            return [fs for fs in fieldsets if fs[0] not in ("Cost", "Time on the lot", "Deals")]
+        return fieldsets
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "location" and formfield is not None:
+            formfield.queryset = formfield.queryset.filter(
+                kind__in=[Location.Kind.LOT, Location.Kind.BOTH]
+            )
+        return formfield
 
     def get_search_results(self, request, queryset, search_term):
         if request.path.endswith("/autocomplete/"):
@@ -357,6 +387,22 @@ class StockUnitAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
             lambda unit: lot_services.move_unit(unit, status),
             summary=lambda done: (
                 f"{len(done)} stock unit(s) now {StockUnit.Status(status).label.lower()}."
+            ),
+        )
+
+    @admin.action(description="Move to another lot…", permissions=["change"])
+    def move_to_lot(self, request, queryset):
+        return run_action(
+            self,
+            request,
+            queryset,
+            form_class=move_form_for(request.user),
+            title="Move stock units to another lot",
+            explanation="The units, their costs and their history go to the lot chosen.",
+            submit_label="Move",
+            done="{count} unit(s) moved.",
+            apply=lambda unit, to_location, note: lot_services.move_to_lot(
+                unit, to_location, request.user, note=note
             ),
         )
 

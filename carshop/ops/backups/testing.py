@@ -214,12 +214,27 @@ def seed() -> None:
         ]
     )
     Supplier.objects.create(name="Parts Depot", notes="Ships Tuesdays")
+    from accounts.models import Location
+    from inventory.models import PartStock
+
+    location = Location.default()
     StockMovement.objects.bulk_create(
         [
             StockMovement(
-                part=part, kind="receipt", quantity=5, unit_cost=part.unit_cost, user=user
+                part=part,
+                location=location,
+                kind="receipt",
+                quantity=5,
+                unit_cost=part.unit_cost,
+                user=user,
             )
             for part in parts[:10]
+        ]
+    )
+    PartStock.objects.bulk_create(
+        [
+            PartStock(part=part, location=location, on_hand=0, average_cost=part.unit_cost)
+            for part in parts
         ]
     )
 

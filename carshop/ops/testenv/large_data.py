@@ -2211,6 +2211,16 @@ class Generator:
                 )
             )
         self.writer.write(tables["part"], part_rows)
+        if _model("inventory.PartStock") is not None:
+            # Each part's stock is at the default location, as inventory migration 0009 puts it.
+            self.writer.drain()
+            with self.writer.connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO inventory_partstock "
+                    "(part_id, location_id, on_hand, average_cost, bin) "
+                    "SELECT id, (SELECT MIN(id) FROM accounts_location), on_hand, unit_cost, '' "
+                    "FROM inventory_part"
+                )
 
     # -- the car lot and its sales (when the lot's models exist) -------------------------------
     def lot_and_sales(self) -> None:
