@@ -45,6 +45,10 @@ ROLES = {
         "repairs.invoice": "view add",
         "repairs.payment": "view add",
         "repairs.creditnote": "view",
+        # Messages to customers: sent from the repair order's page; templates read only.
+        "messaging.message": "view add",
+        "messaging.messagetemplate": "view",
+        "messaging.optout": "view add",
         # Report pages: the shop's work in progress only, never sales or gross.
         "reports.report": "view_work_in_progress",
     },
@@ -89,6 +93,11 @@ ROLES = {
         "repairs.timeentry": "correct_timeentry",
         "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
+        # Messages to customers: the shop's templates and reminder rules.
+        "messaging.message": "view add",
+        "messaging.messagetemplate": "all",
+        "messaging.reminderrule": "all",
+        "messaging.optout": "all",
         # Partners of the API: managers decide who integrates and with which scopes.
         "accounts.partner": "view add change",
         "accounts.partnerkey": "view add change",
