@@ -46,7 +46,7 @@ ROLES = {
         "repairs.payment": "view add",
         "repairs.creditnote": "view",
         # Messages to customers: sent from the repair order's page; templates read only.
-        "messaging.message": "view add",
+        "messaging.message": "view send_message",
         "messaging.messagetemplate": "view",
         "messaging.optout": "view add",
         # Report pages: the shop's work in progress only, never sales or gross.
@@ -94,7 +94,7 @@ ROLES = {
         "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
         # Messages to customers: the shop's templates and reminder rules.
-        "messaging.message": "view add",
+        "messaging.message": "view send_message",
         "messaging.messagetemplate": "all",
         "messaging.reminderrule": "all",
         "messaging.optout": "all",

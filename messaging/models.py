@@ -119,6 +119,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Messages are written by sending one (from a repair order's page), never added by hand.
+        permissions = [("send_message", "Can send messages to customers")]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="message_customer_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="message_status_due_idx"),

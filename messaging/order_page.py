@@ -7,7 +7,7 @@ from repairs import order_page
 
 
 def may_send(user) -> bool:
-    return user.has_perm("messaging.add_message") and user.has_perm("repairs.view_repairorder")
+    return user.has_perm("messaging.send_message") and user.has_perm("repairs.view_repairorder")
 
 
 def message_button(request, order):
