@@ -66,6 +66,8 @@ def _service_due_by_date(rule: ReminderRule, today: date, lookback: int) -> list
     )
     planned = []
     for vehicle in vehicles:
+        if vehicle.owner is None:  # filtered out above
+            continue
         due = vehicle.last_visit.date() + timedelta(days=days)
         planned.append(
             Planned(
@@ -117,6 +119,8 @@ def _service_due_by_mileage(rule: ReminderRule, today: date, lookback: int) -> l
     )
     planned = []
     for vehicle in vehicles:
+        if vehicle.owner is None:  # filtered out above
+            continue
         visit = (
             _visits()
             .filter(vehicle=vehicle, odometer_in__isnull=False)
