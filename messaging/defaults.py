@@ -73,3 +73,15 @@ DEFAULT_TEMPLATES = {
         "{{ appointment_time }}.",
     ),
 }
+
+
+def seed(template_model) -> None:
+    """Write the group's default templates that are missing (the migration passes its
+    historical model)."""
+    for (kind, channel), (subject, body) in DEFAULT_TEMPLATES.items():
+        template_model.objects.get_or_create(
+            location=None,
+            kind=str(kind),
+            channel=str(channel),
+            defaults={"subject": subject, "body": body},
+        )

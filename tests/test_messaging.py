@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging import services, sms
+from messaging import defaults, services, sms
 from messaging.choices import Channel, Kind, Status
 from messaging.exceptions import MessagingError
 from messaging.models import Message, MessageTemplate, OptOut
@@ -20,6 +20,12 @@ from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_
 from tests.helpers.messaging import SmtpServer, TextProvider, free_port
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_templates(db):
+    """The templates the migration seeds (a transactional test's flush may have taken them)."""
+    defaults.seed(MessageTemplate)
 
 
 @pytest.fixture

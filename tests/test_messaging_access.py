@@ -3,12 +3,19 @@
 import pytest
 from django.urls import reverse
 
+from messaging import defaults
 from messaging.choices import Channel, Kind
 from messaging.models import Message, MessageTemplate
 from messaging.orders import send_for_order
 from tests.helpers.builders.repairs import add_job_with_lines, make_order
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_templates(db):
+    """The templates the migration seeds (a transactional test's flush may have taken them)."""
+    defaults.seed(MessageTemplate)
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from inventory.models import OdometerReading
+from messaging import defaults
 from messaging.choices import Channel, RuleKind, Status
-from messaging.models import Message, OptOut, ReminderRule
+from messaging.models import Message, MessageTemplate, OptOut, ReminderRule
 from messaging.reminders import estimated_mileage_date
 from repairs import services as repair_services
 from repairs.choices import Authorization, AuthorizationMethod
@@ -25,6 +26,12 @@ from tests.helpers.builders.repairs import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_templates(db):
+    """The templates the migration seeds (a transactional test's flush may have taken them)."""
+    defaults.seed(MessageTemplate)
 
 
 @pytest.fixture(autouse=True)

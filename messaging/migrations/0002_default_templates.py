@@ -2,18 +2,12 @@
 
 from django.db import migrations
 
+from messaging import defaults
 from messaging.defaults import DEFAULT_TEMPLATES
 
 
 def seed(apps, schema_editor):
-    template_model = apps.get_model("messaging", "MessageTemplate")
-    for (kind, channel), (subject, body) in DEFAULT_TEMPLATES.items():
-        template_model.objects.get_or_create(
-            location=None,
-            kind=str(kind),
-            channel=str(channel),
-            defaults={"subject": subject, "body": body},
-        )
+    defaults.seed(apps.get_model("messaging", "MessageTemplate"))
 
 
 def unseed(apps, schema_editor):
