@@ -112,3 +112,25 @@ def test_the_customers_messages_panel_hides_bodies_from_who_may_not_see_prices(
     assert "history-messages" in advisor_page and "Please find attached" in advisor_page
     sales_page = login(salesperson).get(url).content.decode()
     assert "Please find attached" not in sales_page
+
+
+def test_the_messages_panel_reads_as_many_queries_for_one_message_as_for_thirty(
+    login, advisor, order
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:accounts_customer_change", args=[order.customer_id])
+    client = login(advisor)
+
+    def queries():
+        client.get(url)  # the session, the location count: cached from here on
+        with CaptureQueriesContext(connection) as seen:
+            assert client.get(url).status_code == 200
+        return len(seen)
+
+    send_for_order(order, Kind.APPROVAL_LINK, Channel.EMAIL, user=None, idempotency_key="0")
+    one = queries()
+    for n in range(1, 30):
+        send_for_order(order, Kind.APPROVAL_LINK, Channel.EMAIL, user=None, idempotency_key=str(n))
+    assert queries() == one
