@@ -23,13 +23,25 @@ class AccountsConfig(AppConfig):
             refuse_data_loss_before_migrate, sender=self, dispatch_uid="accounts_refuse_data_loss"
         )
 
-        from django.db.models.signals import post_delete, post_save
+        from django.contrib.auth.models import Group
+        from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from accounts.locations import forget_location_count
-        from accounts.models import Location
+        from accounts.locations import locations_changed, remember_at_login
+        from accounts.models import Location, User
 
-        post_save.connect(forget_location_count, sender=Location, dispatch_uid="location_count")
-        post_delete.connect(forget_location_count, sender=Location, dispatch_uid="location_count_d")
+        # Who works where, remembered per session, is computed again after any of these.
+        for sender in (Location, User):
+            post_save.connect(locations_changed, sender=sender, dispatch_uid=f"loc_s_{sender}")
+            post_delete.connect(locations_changed, sender=sender, dispatch_uid=f"loc_d_{sender}")
+        for through in (
+            User.locations.through,
+            User.groups.through,
+            User.user_permissions.through,
+            Group.permissions.through,
+        ):
+            m2m_changed.connect(locations_changed, sender=through, dispatch_uid=f"loc_m_{through}")
+        user_logged_in.connect(remember_at_login, dispatch_uid="locations_at_login")
 
         from auditlog.models import LogEntry
         from django.db.models.signals import pre_save

@@ -13,6 +13,7 @@ are scoped the same way in the API by `partner_location_ids`.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -36,6 +37,14 @@ def home_location(user: Any) -> Location:
     return Location.default()
 
 
+def home_location_id(user: Any) -> int:
+    cached = getattr(user, "_carshop_home_id", None)
+    if cached is None:
+        cached = getattr(user, "home_location_id", None) or Location.default().pk
+        user._carshop_home_id = cached
+    return int(cached)
+
+
 def allowed_location_ids(user: Any) -> frozenset[int]:
     """The ids of every location `user` may see and change; remembered on the user object for
     the request."""
@@ -48,7 +57,7 @@ def allowed_location_ids(user: Any) -> frozenset[int]:
         ids = frozenset(Location.objects.values_list("pk", flat=True))
     else:
         others = user.locations.values_list("pk", flat=True) if user.pk else []
-        ids = frozenset({home_location(user).pk, *others})
+        ids = frozenset({home_location_id(user), *others})
     user._carshop_location_ids = ids
     return ids
 
@@ -71,7 +80,7 @@ def selected_location_ids(request: HttpRequest) -> frozenset[int]:
         return allowed
     if isinstance(chosen, int) and chosen in allowed:
         return frozenset({chosen})
-    home = home_location(request.user).pk
+    home = home_location_id(request.user)
     return frozenset({home}) if home in allowed else allowed
 
 
@@ -112,7 +121,7 @@ def header_context(request: HttpRequest) -> dict[str, Any]:
     """What the back office header's location chooser shows: nothing for someone with one
     location (a single-shop install sees no extra step)."""
     user = getattr(request, "user", None)
-    if user is None or not getattr(user, "is_staff", False) or location_count() < 2:
+    if user is None or not getattr(user, "is_staff", False):
         return {}
     allowed = allowed_location_ids(user)
     if len(allowed) < 2:
@@ -159,22 +168,95 @@ class LocationScopedAdmin:
         return formfield
 
 
-_COUNT_KEY = "carshop:location-count"
+# --- remembered per session ----------------------------------------------------------------
+# Who may work where changes rarely; pages are read all day. The allowed locations and the home
+# location are kept in the session, with the token of the group's "locations version" (in the
+# cache) they were computed at. Adding a location, or changing a user's home, locations or
+# permissions, sets a new token: every session computes its locations again on its next page.
+# A single-shop install's pages ask the database nothing about locations.
+
+_VERSION_KEY = "carshop:locations-version"
+_SESSION_CACHE = "carshop_locations"
+
+
+def _version() -> str:
+    from django.core.cache import cache
+
+    token = cache.get(_VERSION_KEY)
+    if token is None:
+        token = uuid.uuid4().hex
+        if not cache.add(_VERSION_KEY, token, None):
+            token = cache.get(_VERSION_KEY) or token
+    return str(token)
+
+
+def locations_changed(**kwargs: Any) -> None:
+    """Signal receiver: whatever decides who works where changed."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    if kwargs.get("update_fields") and set(kwargs["update_fields"]) <= {"last_login"}:
+        return
+    if kwargs.get("action", "post_").startswith("pre_"):
+        return
+
+    def new_version() -> None:
+        cache.set(_VERSION_KEY, uuid.uuid4().hex, None)
+
+    new_version()
+    # Again once committed: a page read between the change and its commit kept the old state.
+    transaction.on_commit(new_version)
+
+
+def remember_locations(request: HttpRequest) -> None:
+    """Put the request user's allowed and home locations on the user object, from the session
+    when still valid, else computed and kept in the session (AuthenticationMiddleware first)."""
+    session = getattr(request, "session", None)
+    if session is None or not session.get("_auth_user_id"):
+        return
+    user: Any = request.user
+    if not user.is_authenticated or not user.is_staff:
+        return
+    version = _version()
+    kept = session.get(_SESSION_CACHE)
+    if kept and kept.get("v") == version and kept.get("user") == user.pk:
+        user._carshop_location_ids = frozenset(kept["ids"])
+        user._carshop_home_id = kept["home"]
+        return
+    user._carshop_location_ids = None
+    ids = allowed_location_ids(user)
+    home = home_location_id(user)
+    # Read again: computing may have made the default location (a new, empty database). A
+    # change committed meanwhile sets a new token once more when it commits.
+    version = _version()
+    session[_SESSION_CACHE] = {"v": version, "user": user.pk, "ids": sorted(ids), "home": home}
+
+
+def remember_at_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.user = user
+        remember_locations(request)
+
+
+class LocationMiddleware:
+    """After AuthenticationMiddleware: the user's locations, remembered for the session."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        remember_locations(request)
+        return self.get_response(request)
 
 
 def location_count() -> int:
-    """How many locations the group has, kept in the cache (cleared when one is added or
-    removed): pages of a single-shop install ask the database nothing about locations."""
+    """How many locations the group has (kept in the cache for a minute, under the locations
+    version): forms hide their location field in a single-shop install."""
     from django.core.cache import cache
 
-    count = cache.get(_COUNT_KEY)
+    key = f"carshop:location-count:{_version()}"
+    count = cache.get(key)
     if count is None:
         count = Location.objects.count()
-        cache.set(_COUNT_KEY, count, 3600)
+        cache.set(key, count, 60)
     return int(count)
-
-
-def forget_location_count(**kwargs: Any) -> None:
-    from django.core.cache import cache
-
-    cache.delete(_COUNT_KEY)

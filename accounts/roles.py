@@ -49,6 +49,13 @@ ROLES = {
         "messaging.message": "view send_message",
         "messaging.messagetemplate": "view",
         "messaging.optout": "view add",
+        # Inspections: the advisor reads them, turns points into jobs, adds a photo if needed.
+        "repairs.inspectiontemplate": "view",
+        "repairs.inspectiontemplatepoint": "view",
+        "repairs.inspection": "view add change",
+        "repairs.inspectionitem": "view change",
+        "repairs.inspectionmedia": "view add",
+        "repairs.estimatesignature": "view",
         # Report pages: the shop's work in progress only, never sales or gross.
         "reports.report": "view_work_in_progress",
     },
@@ -62,6 +69,12 @@ ROLES = {
         "repairs.partline": "view",
         # Their own screen (repairs.technician_views): the jobs of the day, one-click clocking.
         "repairs.timeentry": "view add change use_technician_screen",
+        # Inspections with photos and videos taken on the phone (no prices on those pages).
+        "repairs.inspectiontemplate": "view",
+        "repairs.inspectiontemplatepoint": "view",
+        "repairs.inspection": "view add change",
+        "repairs.inspectionitem": "view change",
+        "repairs.inspectionmedia": "view add",
     },
     SALESPERSON: {
         "accounts.customer": "view add change",

@@ -82,8 +82,8 @@ def create_partner(
         if customers:
             partner.customers.set(customers)
         if locations is None:
-            only = list(Location.objects.values_list("pk", flat=True)[:2])
-            locations = only if len(only) == 1 else ()
+            single = Location.objects.count() <= 1
+            locations = [Location.default()] if single else []
         partner.locations.set(locations)
     return partner
 

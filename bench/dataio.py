@@ -242,7 +242,7 @@ def measure(
         csv_rows = sum(1 for _ in csv.reader(handle)) - 1
     for step, command in (
         (
-            "Carshop `import --format=csv` (django-import-export, row by row)",
+            "Carshop `import --format=csv` (COPY to staging, checks in SQL and batches)",
             [
                 PYTHON,
                 "manage.py",

@@ -237,15 +237,16 @@ def section(context):
         lines.append(
             f"- The daily summaries were already up to yesterday ({SUMMARIES['what']}): car "
             "count, sales and gross, technicians, approvals, comebacks, declined work, "
-            "receivables and the parts inventory read them and count today from the records."
+            "receivables, the parts inventory and the lot's reconditioning read them and count "
+            "today from the records."
         )
     elif SUMMARIES:
         lines.append(
             f"- Before measuring, `refresh_report_summaries` (as the nightly timer runs it) "
             f"stored {SUMMARIES['what']}: {SUMMARIES['days']:,} days with figures in "
             f"{SUMMARIES['seconds']:,.1f} s. Car count, sales and gross, technicians, "
-            "approvals, comebacks, declined work, receivables and the parts inventory read those "
-            "summaries and count today from the records."
+            "approvals, comebacks, declined work, receivables, the parts inventory and the lot's "
+            "reconditioning read those summaries and count today from the records."
         )
     for note in context.get("reports_notes", []):
         lines.append(f"- {note}")

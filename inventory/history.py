@@ -12,8 +12,12 @@ from inventory.models import Vehicle
 ROWS_SHOWN = 20
 
 
+def sees_vehicles(request):
+    return request.user.has_perm("inventory.view_vehicle")
+
+
 def customer_vehicles(request, customer):
-    if not request.user.has_perm("inventory.view_vehicle"):
+    if not sees_vehicles(request):
         return None
     rows, count = first_rows(
         Vehicle.objects.filter(owner=customer).order_by("-updated_at", "-id"), ROWS_SHOWN
@@ -37,5 +41,6 @@ def register_panels():
             "admin/inventory/history/vehicles.html",
             customer_vehicles,
             order=20,
+            allowed=sees_vehicles,
         ),
     )

@@ -13,10 +13,18 @@ from django.views.decorators.http import require_safe
 
 from inventory.lot import StockUnitCost
 
-# Which record names a private file, and the permission needed to see it.
+# Which record names a private file, and the permission needed to see it. Higher apps add
+# theirs with register_private_file() from their AppConfig.ready() (inventory imports none).
 PRIVATE_FILES = [
     (StockUnitCost, "receipt", "inventory.view_stockunitcost"),
 ]
+
+
+def register_private_file(model, field_name, permission):
+    """Serve `model.field_name` files of the private storage to whoever has `permission`."""
+    entry = (model, field_name, permission)
+    if entry not in PRIVATE_FILES:
+        PRIVATE_FILES.append(entry)
 
 
 def _owner_of(name):
@@ -36,7 +44,13 @@ def private_file(request, name):
     record, field_name, permission = _owner_of(name)
     if not request.user.has_perm(permission):
         raise PermissionDenied
-    stored = getattr(record, field_name)
+    return send_private_file(getattr(record, field_name))
+
+
+def send_private_file(stored):
+    """The response that sends a private stored file (after the caller's permission check):
+    through nginx's internal location when configured, else streamed by Django."""
+    name = stored.name
     filename = posixpath.basename(name)
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     accel = settings.PRIVATE_MEDIA_X_ACCEL_REDIRECT

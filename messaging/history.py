@@ -12,8 +12,12 @@ from messaging.models import Message
 ROWS_SHOWN = 10
 
 
+def sees_messages(request):
+    return request.user.has_perm("messaging.view_message")
+
+
 def customer_messages(request, customer):
-    if not request.user.has_perm("messaging.view_message"):
+    if not sees_messages(request):
         return None
     rows, count = first_rows(
         Message.objects.filter(customer=customer)
@@ -42,6 +46,11 @@ def register_panels():
     register(
         Customer,
         HistoryPanel(
-            "messages", "Messages", "admin/messaging/history/messages.html", customer_messages, 60
+            "messages",
+            "Messages",
+            "admin/messaging/history/messages.html",
+            customer_messages,
+            60,
+            allowed=sees_messages,
         ),
     )

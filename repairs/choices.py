@@ -62,3 +62,23 @@ class DocumentSeries(models.TextChoices):
     REPAIR_ORDER = "repair_order", "Repair orders"
     INVOICE = "invoice", "Invoices"
     CREDIT_NOTE = "credit_note", "Credit notes"
+
+
+class InspectionPurpose(models.TextChoices):
+    SERVICE = "service", "Service visit"
+    PRE_PURCHASE = "pre_purchase", "Pre-purchase (the lot)"
+
+
+class InspectionRating(models.TextChoices):
+    GOOD = "good", "Good"
+    ATTENTION = "attention", "Needs attention"
+    URGENT = "urgent", "Urgent"
+
+
+class Measurement(models.TextChoices):
+    TREAD_DEPTH = "tread_32nds", "Tread depth (32nds of an inch)"
+
+
+class MediaKind(models.TextChoices):
+    PHOTO = "photo", "Photo"
+    VIDEO = "video", "Video"

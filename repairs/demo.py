@@ -15,13 +15,14 @@ from django.utils import timezone
 from inventory import services as inventory_services
 from inventory.models import Part, Vehicle
 from inventory.vin import check_digit
-from repairs import services
+from repairs import inspections, services
 from repairs.choices import Authorization, AuthorizationMethod, PaymentMethod
 from repairs.models import (
     Appointment,
     CannedJob,
     CannedJobLabor,
     CannedJobPart,
+    InspectionTemplate,
     Invoice,
     Payment,
     RepairOrder,
@@ -363,6 +364,8 @@ def _seed(rng, scale, context):
     if tech and running:
         services.clock_in(tech, running.jobs.filter(authorization=Authorization.APPROVED).first())
 
+    inspected = _inspect_an_estimate(orders, users)
+
     appointments = []
     today = timezone.localdate()
     customers_vehicles = [v for v in owned if v.owner_id]
@@ -386,4 +389,32 @@ def _seed(rng, scale, context):
     return (
         f"{len(canned)} canned jobs, {len(orders)} repair orders "
         f"({Invoice.objects.count()} invoiced), {len(appointments)} appointments"
+        + (", an inspection" if inspected else "")
     )
+
+
+# What the demo's technician found on the first estimate's multi-point inspection.
+FINDINGS = {
+    "Brake pads and rotors": ("urgent", None, "Front pads at 2 mm, rotors scored."),
+    "Wiper blades": ("attention", None, "Streaking on the driver's side."),
+    "Tread depth left front": ("attention", "4", ""),
+    "Tread depth right front": ("attention", "4", ""),
+    "Tread depth right rear": ("good", "7", ""),
+    "Tread depth left rear": ("good", "7", ""),
+}
+
+
+def _inspect_an_estimate(orders, users):
+    """A multi-point inspection on the first customer's estimate: most points good, the brakes
+    urgent and made a job waiting for the customer (no photo: the demo writes no files)."""
+    template = InspectionTemplate.objects.filter(name="Multi-point inspection").first()
+    order = next((o for o in orders if o.status == "estimate" and not o.internal), None)
+    if template is None or order is None:
+        return None
+    inspection = inspections.start_inspection(order, template, user=users.get("tech"))
+    for item in inspection.items.all():
+        rating, measurement, notes = FINDINGS.get(item.label, ("good", None, ""))
+        inspections.rate_item(item, rating=rating, measurement=measurement, notes=notes)
+    brakes = inspection.items.get(label="Brake pads and rotors")
+    inspections.recommend_job(brakes, user=users.get("advisor"))
+    return inspection

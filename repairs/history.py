@@ -31,6 +31,18 @@ def _shop_staff(request):
     )
 
 
+def _books_visits(request):
+    """Shop staff who may book an appointment or open a repair order."""
+    user = request.user
+    return _shop_staff(request) and (
+        user.has_perm("repairs.add_appointment") or user.has_perm("repairs.add_repairorder")
+    )
+
+
+def _sees_invoices(request):
+    return request.user.has_perm("repairs.view_invoice") and sees_prices(request.user)
+
+
 def _changelist(model_url, **filters):
     return f"{reverse(model_url)}?{urlencode(filters)}"
 
@@ -67,9 +79,9 @@ def _new_visit_buttons(request, customer_id, vehicle_id):
 
 
 def customer_new_visit(request, customer):
-    buttons = _new_visit_buttons(request, customer.pk, None)
-    if not (_shop_staff(request) and buttons):
+    if not _books_visits(request):
         return None
+    buttons = _new_visit_buttons(request, customer.pk, None)
     vehicles = list(
         Vehicle.objects.filter(owner=customer).order_by("-updated_at", "-id")[:VEHICLES_SHOWN]
     )
@@ -81,12 +93,9 @@ def customer_new_visit(request, customer):
 
 
 def vehicle_new_visit(request, vehicle):
-    if not _shop_staff(request):
+    if not _books_visits(request):
         return None
-    buttons = _new_visit_buttons(request, vehicle.owner_id, vehicle.pk)
-    if not buttons:
-        return None
-    return {"buttons": buttons, "rows": []}
+    return {"buttons": _new_visit_buttons(request, vehicle.owner_id, vehicle.pk), "rows": []}
 
 
 # --- Repair orders --------------------------------------------------------------------------
@@ -121,7 +130,7 @@ def vehicle_orders(request, vehicle):
 
 
 def _invoices(request, queryset, list_url):
-    if not (request.user.has_perm("repairs.view_invoice") and sees_prices(request.user)):
+    if not _sees_invoices(request):
         return None
     with_balance = queryset.with_balance()
     summary = with_balance.aggregate(
@@ -196,23 +205,28 @@ def register_panels():
         ),
         (Vehicle, vehicle_new_visit, vehicle_orders, vehicle_invoices, vehicle_recommendations),
     ):
-        register(
-            model,
+        for panel in (
             HistoryPanel(
-                "new-visit", "Book or open a visit", f"{here}new_visit.html", new_visit, 10
+                "new-visit",
+                "Book or open a visit",
+                f"{here}new_visit.html",
+                new_visit,
+                10,
+                _books_visits,
             ),
-        )
-        register(
-            model, HistoryPanel("repair-orders", "Repair orders", f"{here}orders.html", orders, 30)
-        )
-        register(model, HistoryPanel("invoices", "Invoices", f"{here}invoices.html", invoices, 40))
-        register(
-            model,
+            HistoryPanel(
+                "repair-orders", "Repair orders", f"{here}orders.html", orders, 30, _shop_staff
+            ),
+            HistoryPanel(
+                "invoices", "Invoices", f"{here}invoices.html", invoices, 40, _sees_invoices
+            ),
             HistoryPanel(
                 "recommendations",
                 "Recommended earlier, declined",
                 f"{here}recommendations.html",
                 recommendations,
                 50,
+                _shop_staff,
             ),
-        )
+        ):
+            register(model, panel)

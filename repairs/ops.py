@@ -35,13 +35,21 @@ TABLES = (
     },
     {"name": "document_sequences", "label": "repairs.DocumentSequence", **WORKFLOW_ONLY},
     {"name": "feed_clocks", "label": "repairs.FeedClock", **WORKFLOW_ONLY},
+    {"name": "inspection_templates", "label": "repairs.InspectionTemplate"},
+    {"name": "inspection_template_points", "label": "repairs.InspectionTemplatePoint"},
+    {"name": "inspections", "label": "repairs.Inspection", **WORKFLOW_ONLY},
+    {"name": "inspection_items", "label": "repairs.InspectionItem", **WORKFLOW_ONLY},
+    {"name": "inspection_media", "label": "repairs.InspectionMedia", **WORKFLOW_ONLY},
+    {"name": "estimate_signatures", "label": "repairs.EstimateSignature", **WORKFLOW_ONLY},
 )
 
 PERSONAL_FIELDS = {
     "repairs.job": {"authorized_by"},
+    "repairs.estimatesignature": {"signed_name", "client_ip"},
 }
 FREE_TEXT = (
     ("repairs.RepairOrder", ("notes",)),
     ("repairs.Appointment", ("concern",)),
     ("repairs.RepairOrderEvent", ("note",)),
+    ("repairs.InspectionItem", ("notes",)),
 )

@@ -2,6 +2,7 @@
 
 import io
 
+from django.utils import timezone
 from django.utils.html import escape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
@@ -165,6 +166,17 @@ def _totals(context):
     return table
 
 
+def signature_text(signature):
+    """One signed approval as the printed documents state it."""
+    jobs = ", ".join(f"{job['position']}. {job['title']}" for job in signature.jobs)
+    signed_at = timezone.localtime(signature.signed_at)
+    return (
+        f"Approved online and signed by {signature.signed_name} on {signed_at:%Y-%m-%d %H:%M}"
+        f" from {signature.client_ip or 'an unknown address'}, for a total of {signature.total}:"
+        f" {jobs}."
+    )
+
+
 def render_document(context):
     """The PDF bytes of an estimate or invoice (see repairs.views.estimate_context and
     invoice_context for what `context` holds)."""
@@ -187,6 +199,9 @@ def render_document(context):
     if document["recommendations"]:
         story.append(Paragraph("Recommended for later (declined)", _JOB))
         story += [_p(f"• {job['title']}") for job in document["recommendations"]]
+    if context.get("signatures"):
+        story.append(Paragraph("Customer's signed approval", _JOB))
+        story += [_p(text) for text in context["signatures"]]
     story += [Spacer(1, 6 * mm), _p(document["shop"]["name"], _SMALL)]
     pdf.build(story)
     return buffer.getvalue()

@@ -172,10 +172,11 @@ def _check_line(line: LaborLine | PartLine) -> None:
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
-def default_labor_rate(repair_order: RepairOrder) -> Decimal:
+def default_labor_rate(repair_order: RepairOrder, shop: ShopSettings | None = None) -> Decimal:
     """What an hour of labor is charged on an order: the shop's labor rate; on an internal
-    order (at cost), what a technician's hour costs the shop."""
-    shop = ShopSettings.current()
+    order (at cost), what a technician's hour costs the shop. `shop`: the settings when the
+    caller has read them already."""
+    shop = shop or ShopSettings.current()
     return shop.technician_cost_rate if repair_order.internal else shop.labor_rate
 
 

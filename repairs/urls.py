@@ -8,4 +8,9 @@ app_name = "repairs"
 
 urlpatterns = [
     path("<str:token>/", views.customer_estimate, name="customer_estimate"),
+    path(
+        "<str:token>/media/<int:media_id>/",
+        views.customer_inspection_media,
+        name="customer_media",
+    ),
 ]

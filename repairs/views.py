@@ -1,6 +1,8 @@
 """Views of the service shop outside the admin's own pages.
 
-- customer_estimate: the page a customer opens from a signed link to approve or decline jobs.
+- customer_estimate: the page a customer opens from a signed link to see the inspection with its
+  photos, decline jobs, and approve the others by signing with their typed name;
+  customer_inspection_media: a photo or video of that order's inspection, through the same link.
 - print and PDF views of estimates and invoices, served under the admin (see RepairOrderAdmin and
   InvoiceAdmin get_urls) for staff who may see customer prices.
 """
@@ -8,17 +10,20 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import ShopSettings
-from repairs import links, pdf, services
-from repairs.choices import Authorization, AuthorizationMethod, RepairOrderStatus
+from carshop.clientip import client_ip
+from inventory.views import send_private_file
+from repairs import inspections, links, pdf, services
+from repairs.choices import Authorization, AuthorizationMethod
 from repairs.documents import build_document, load_order
 from repairs.exceptions import RepairError
-from repairs.models import RepairOrder
+from repairs.models import EstimateSignature, InspectionItem, InspectionMedia
 
 # Who may print documents with customer prices: the people who handle customers' money.
 PRINT_PERMISSION = "repairs.view_invoice"
@@ -48,27 +53,29 @@ def customer_estimate(request, token):
     if repair_order is None:
         return _unavailable(request)
     error = ""
+    signed_name = ""
     if request.method == "POST":
-        job_id = request.POST.get("job", "")
-        job = repair_order.jobs.filter(pk=job_id).first() if job_id.isdigit() else None
-        decision = request.POST.get("decision")
-        if job is None or decision not in (Authorization.APPROVED, Authorization.DECLINED):
-            return _unavailable(request)
         try:
-            services.authorize_job(
-                job,
-                decision,
-                method=AuthorizationMethod.ONLINE,
-                # How (online) is the decision's method, shown next to the name.
-                authorized_by=str(repair_order.customer),
-                only_pending=True,
-            )
-            _approve_when_all_decided(repair_order)
+            if request.POST.get("action") == "sign":
+                signed_name = request.POST.get("signed_name", "")
+                inspections.sign_estimate(
+                    repair_order,
+                    job_ids=_job_ids(request.POST.getlist("approve")),
+                    name=signed_name,
+                    client_ip=client_ip(request),
+                )
+            else:
+                _decline(request, repair_order)
+        except _BadPost:
+            return _unavailable(request)
         except RepairError as exc:
             error = str(exc)
         else:
             return redirect(request.path)
     document = build_document(load_order(repair_order.pk), ShopSettings.current())
+    findings = _inspection_findings(repair_order, token)
+    for job in document["jobs"]:
+        job["findings"] = findings["by_job"].get(job["id"], [])
     response = render(
         request,
         "repairs/customer_estimate.html",
@@ -77,22 +84,100 @@ def customer_estimate(request, token):
             "pending_count": sum(
                 1 for job in document["jobs"] if job["authorization"] == Authorization.PENDING
             ),
+            "inspections": findings["inspections"],
+            "signatures": list(repair_order.signatures.all()),
+            "signed_name": signed_name,
             "error": error,
         },
     )
     return _private(response)
 
 
-def _approve_when_all_decided(repair_order):
-    """Once the customer has decided every job online and approved one, the estimate is
-    approved: the shop may order parts and schedule the work."""
-    jobs = repair_order.jobs.all()
-    if (
-        RepairOrder.objects.filter(pk=repair_order.pk, status=RepairOrderStatus.ESTIMATE).exists()
-        and not jobs.filter(authorization=Authorization.PENDING).exists()
-        and jobs.filter(authorization=Authorization.APPROVED).exists()
-    ):
-        services.approve_repair_order(repair_order)
+class _BadPost(Exception):
+    """A post no page of ours makes: answered like a bad link."""
+
+
+def _job_ids(values):
+    if not all(value.isdigit() and len(value) < 12 for value in values):
+        raise _BadPost
+    return [int(value) for value in values]
+
+
+def _decline(request, repair_order):
+    job_id = request.POST.get("job", "")
+    job = repair_order.jobs.filter(pk=job_id).first() if job_id.isdigit() else None
+    decision = request.POST.get("decision")
+    if job is None or decision not in (Authorization.APPROVED, Authorization.DECLINED):
+        raise _BadPost
+    if decision == Authorization.APPROVED:
+        raise RepairError("To approve a job, tick it and sign with your name below.")
+    services.authorize_job(
+        job,
+        decision,
+        method=AuthorizationMethod.ONLINE,
+        # How (online) is the decision's method, shown next to the name.
+        authorized_by=str(repair_order.customer),
+        only_pending=True,
+    )
+    inspections.approve_when_all_decided(repair_order)
+
+
+def _inspection_findings(repair_order, token):
+    """The order's inspection points that were rated, with their photos and videos, by
+    inspection and by the job each became (two queries, whatever their number)."""
+    items = (
+        InspectionItem.objects.filter(inspection__repair_order=repair_order)
+        .exclude(rating="")
+        .select_related("inspection")
+        .prefetch_related("media")
+        .order_by("inspection__started_at", "inspection_id", "position")
+    )
+    by_job, by_inspection = {}, {}
+    for item in items:
+        entry = {
+            "label": item.label,
+            "section": item.section,
+            "rating": item.rating,
+            "rating_label": item.get_rating_display(),
+            "measurement": item.measurement,
+            "measurement_label": item.get_measurement_kind_display(),
+            "notes": item.notes,
+            "in_job": item.job_id is not None,
+            "media": [
+                {
+                    "kind": shot.kind,
+                    "content_type": shot.content_type,
+                    "url": reverse("repairs:customer_media", args=[token, shot.pk]),
+                    "width": shot.width,
+                    "height": shot.height,
+                }
+                for shot in item.media.all()
+            ],
+        }
+        by_inspection.setdefault(item.inspection_id, {"name": item.inspection.name, "items": []})
+        by_inspection[item.inspection_id]["items"].append(entry)
+        if item.job_id is not None:
+            by_job.setdefault(item.job_id, []).append(entry)
+    return {"by_job": by_job, "inspections": list(by_inspection.values())}
+
+
+@never_cache
+@require_safe
+def customer_inspection_media(request, token, media_id):
+    """A photo or video of the inspection of the order the link is for; any other is not
+    found, like a bad link."""
+    repair_order = links.repair_order_for_token(token)
+    if repair_order is None:
+        return _unavailable(request)
+    shot = InspectionMedia.objects.filter(
+        pk=media_id, item__inspection__repair_order=repair_order
+    ).first()
+    if shot is None:
+        return _unavailable(request)
+    response = send_private_file(shot.file)
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,6 +209,7 @@ def estimate_context(repair_order_pk, queryset):
         "number": order.number,
         "date": timezone.localtime(order.opened_at),
         "status": order.get_status_display(),
+        "signatures": [pdf.signature_text(signature) for signature in order.signatures.all()],
     }
 
 
@@ -140,6 +226,10 @@ def invoice_context(invoice):
         "balance": balance,
         "credit_notes": list(invoice.credit_notes.all()),
         "payments": list(invoice.payments.all()),
+        "signatures": [
+            pdf.signature_text(signature)
+            for signature in EstimateSignature.objects.filter(repair_order=invoice.repair_order_id)
+        ],
     }
 
 

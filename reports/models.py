@@ -110,6 +110,35 @@ class PartsDay(models.Model):
         return f"Parts {self.category or '(none)'} on {self.day}"
 
 
+class ReconditioningOrder(models.Model):
+    """An internal repair order (not canceled) opened on a summarized day during a stock unit's
+    stay on the lot (sales.services.during_stay), once per unit it reconditioned, with what its
+    counted lines cost (repairs.costs: parts at cost, labor hours sold x rate). The lot's
+    reconditioning report sums these by month instead of joining every internal order's lines
+    to the units."""
+
+    repair_order = models.ForeignKey(
+        "repairs.RepairOrder", on_delete=models.CASCADE, related_name="+"
+    )
+    unit = models.ForeignKey("inventory.StockUnit", on_delete=models.CASCADE, related_name="+")
+    # The order's opening day (the shop's local date).
+    day = models.DateField()
+    parts = exact()
+    labor = exact()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repair_order", "unit"], name="recondorder_ro_unit_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="recondorder_day_idx")]
+
+    def __str__(self):
+        return f"Order {self.repair_order_id} on unit {self.unit_id}"
+
+
 class SummaryState(models.Model):
     """One row: the summaries hold every day up to `through` (included), as refreshed at
     `refreshed_at`. None: no summary yet, every figure is counted from the raw rows."""
@@ -160,6 +189,9 @@ class InvoiceSpan(models.Model):
     # Paid and credited on it by the end of SummaryState.through (None: stored before it was
     # kept). Nothing then means nothing on any day before: it owed its total.
     settled = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Its first payment or credit note before the end of SummaryState.through (None: none then,
+    # or stored before it was kept): as of an earlier day, it owed its total.
+    first_settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         default_permissions = ()

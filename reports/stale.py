@@ -6,13 +6,18 @@ order of that day canceled, a stock movement of that day, a part issued that day
 another category) marks that day stale in its own transaction: the figures then count it from
 the records until the next refresh counts it again (`reports.summaries`). Connected to the
 records' signals by the reports app, so the services below it need not know of the summaries.
+
+An internal order's reconditioning (ReconditioningOrder) is kept by its opening day: a line of
+it or a decision on its jobs changed, its status, vehicle or opening changed, or a stock unit's
+stay on the lot changed (or a unit added for a vehicle with earlier internal orders) marks the
+opening days of the orders concerned.
 """
 
 from django.db.models.functions import TruncDate
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
-from inventory.models import Part, StockMovement
+from inventory.models import Part, StockMovement, StockUnit
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.models import (
     CreditNote,
@@ -51,7 +56,7 @@ def mark_days(days):
 
 def _job_days(job_id):
     """The moments a job's records are summarized on: its decision, its order's invoice, the
-    closing of its internal order."""
+    closing of its internal order and that order's opening (its reconditioning)."""
     found = (
         Job.objects.filter(pk=job_id)
         .values_list(
@@ -60,16 +65,19 @@ def _job_days(job_id):
             "repair_order__invoice__issued_at",
             "repair_order__status",
             "repair_order__status_changed_at",
+            "repair_order__internal",
+            "repair_order__opened_at",
         )
         .first()
     )
     if found is None:
         return ()
-    authorization, authorized_at, issued_at, status, changed_at = found
+    authorization, authorized_at, issued_at, status, changed_at, internal, opened_at = found
     return (
         authorized_at if authorization in DECIDED else None,
         issued_at,
         changed_at if status == RepairOrderStatus.CLOSED else None,
+        opened_at if internal else None,
     )
 
 
@@ -83,14 +91,33 @@ def _remember(model, fields):
     return handler
 
 
+JOB_FIELDS = (
+    "authorization",
+    "authorized_at",
+    "repair_order",
+    "repair_order__internal",
+    "repair_order__opened_at",
+)
+
+
 def _job_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
     before = getattr(instance, "_summarized_before", None) or {}
-    mark(
+    moments = [
         before.get("authorized_at") if before.get("authorization") in DECIDED else None,
         instance.authorized_at if instance.authorization in DECIDED else None,
-    )
+    ]
+    # A decision changed on an internal order's job (or the job moved): its lines count, or
+    # no longer count, in that order's reconditioning.
+    if before.get("repair_order__internal") and (
+        before["authorization"] != instance.authorization
+        or before["repair_order"] != instance.repair_order_id
+    ):
+        moments.append(before["repair_order__opened_at"])
+    if before and before["repair_order"] != instance.repair_order_id:
+        moments.extend(_job_days(instance.pk))
+    mark(*moments)
 
 
 def _job_deleted(sender, instance, **kwargs):
@@ -121,7 +148,7 @@ def _issued(sender, instance, raw=False, **kwargs):
     mark(before.get("issued_at"), instance.issued_at)
 
 
-ORDER_FIELDS = ("opened_at", "status", "internal", "comeback_of_id")
+ORDER_FIELDS = ("opened_at", "status", "internal", "comeback_of_id", "vehicle_id")
 
 
 def _remember_order(sender, instance, raw=False, **kwargs):
@@ -146,12 +173,20 @@ def _counted_as(values):
     )
 
 
-def _order_saved(sender, instance, raw=False, **kwargs):
+def _order_saved(sender, instance, raw=False, created=False, **kwargs):
+    if raw:
+        return
+    if created and instance.internal:
+        # An internal order entered with an earlier opening: that day's reconditioning.
+        mark(instance.opened_at)
     before = getattr(instance, "_summarized_before", None)
-    if raw or before is None:
+    if before is None:
         return
     after = {name: getattr(instance, name) for name in ORDER_FIELDS}
-    if _counted_as(before) != _counted_as(after):
+    # An internal order's status (its jobs approved, canceled), vehicle or opening changed:
+    # its reconditioning is counted again.
+    reconditioning = (before["internal"] or instance.internal) and before != after
+    if reconditioning or _counted_as(before) != _counted_as(after):
         mark(before["opened_at"], instance.opened_at)
 
 
@@ -189,11 +224,33 @@ def _part_saved(sender, instance, raw=False, **kwargs):
     )
 
 
+UNIT_FIELDS = ("vehicle_id", "acquired_on", "disposed_on")
+
+
+def _unit_saved(sender, instance, raw=False, created=False, **kwargs):
+    """A stock unit added, or its vehicle or its stay (acquisition, leaving) changed: the
+    opening days, before today, of the internal orders of its vehicle (before and after) are
+    counted again (which of them are its reconditioning may have changed)."""
+    if raw:
+        return
+    before = getattr(instance, "_summarized_before", None)
+    after = {name: getattr(instance, name) for name in UNIT_FIELDS}
+    if not created and (before is None or before == after):
+        return
+    vehicles = {instance.vehicle_id, (before or after)["vehicle_id"]}
+    mark_days(
+        RepairOrder.objects.filter(
+            vehicle__in=vehicles, internal=True, opened_at__lt=midnight(timezone.localdate())
+        )
+        .order_by()
+        .values_list(TruncDate("opened_at"), flat=True)
+        .distinct()
+    )
+
+
 def connect():
     uid = "reports.stale"
-    pre_save.connect(
-        _remember(Job, ("authorization", "authorized_at")), sender=Job, dispatch_uid=uid, weak=False
-    )
+    pre_save.connect(_remember(Job, JOB_FIELDS), sender=Job, dispatch_uid=uid, weak=False)
     post_save.connect(_job_saved, sender=Job, dispatch_uid=uid)
     post_delete.connect(_job_deleted, sender=Job, dispatch_uid=uid)
     for model in (LaborLine, PartLine):
@@ -217,3 +274,7 @@ def connect():
     post_delete.connect(_movement_changed, sender=StockMovement, dispatch_uid=uid)
     pre_save.connect(_remember(Part, ("category",)), sender=Part, dispatch_uid=uid, weak=False)
     post_save.connect(_part_saved, sender=Part, dispatch_uid=uid)
+    pre_save.connect(
+        _remember(StockUnit, UNIT_FIELDS), sender=StockUnit, dispatch_uid=uid, weak=False
+    )
+    post_save.connect(_unit_saved, sender=StockUnit, dispatch_uid=uid)

@@ -19,6 +19,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateField,
     DateTimeField,
     DecimalField,
     DurationField,
@@ -26,6 +27,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -33,12 +35,19 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
+from django.db.models.functions import (
+    Coalesce,
+    Greatest,
+    Least,
+    Round,
+    TruncDate,
+    TruncMonth,
+)
 from django.utils import timezone
 
 from inventory.models import Part, StockMovement
 from repairs.choices import Authorization, RepairOrderStatus
-from repairs.costs import counted_lines
+from repairs.costs import LINE_COSTS, cost_subquery, counted_lines
 from repairs.models import (
     CreditNote,
     Invoice,
@@ -55,13 +64,16 @@ from reports.models import (
     OpenInvoice,
     PartMoved,
     PartsDay,
+    ReconditioningOrder,
     ShopDay,
     StaleDay,
     SummaryState,
     TechnicianDay,
 )
+from sales.services import reconditioning_of_units
 
 EXACT = ShopDay._meta.get_field("labor_total")
+DATE = DateField()
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 SUBLET_CATEGORY = "Sublet"
 SUBLET = Q(part__category__iexact=SUBLET_CATEGORY)
@@ -475,6 +487,93 @@ def parts_moved(first, last):
     return dict(sums), current
 
 
+# The columns of ReconditioningOrder, in the order `reconditioned` selects them.
+RECONDITIONED_FIELDS = ("repair_order", "unit", "day", "parts", "labor")
+
+
+def reconditioned(spans):
+    """The internal orders (not canceled) opened on the days of `spans` ((first, last) pairs)
+    during a stock unit's stay, once per unit (sales.services.reconditioning_of_units), with the
+    cost of their counted lines by kind (repairs.costs): the rows ReconditioningOrder stores,
+    and those the reconditioning figures count from the records for the days it does not hold.
+    One query (the costs are subqueries by order)."""
+    opened = Q()
+    for first, last in spans:
+        opened |= Q(
+            opened_at__gte=midnight(first),
+            opened_at__lt=midnight(last + datetime.timedelta(days=1)),
+        )
+    return (
+        reconditioning_of_units()
+        .exclude(status=RepairOrderStatus.CANCELED)
+        .filter(opened)
+        .annotate(
+            day=TruncDate("opened_at"),
+            **{
+                kind: cost_subquery(kind, "job__repair_order", job__repair_order=OuterRef("pk"))
+                for kind in LINE_COSTS
+            },
+        )
+        .order_by()
+        .values("pk", "unit", "day", *LINE_COSTS)
+    )
+
+
+def reconditioning_months(first, last):
+    """({month: {"spend", "orders", "units"}}, state) over first..last: the internal orders
+    opened in each month that reconditioned a stock unit (once each), the units they
+    reconditioned (once each) and what their lines cost (once per unit). The summarized days
+    are read from ReconditioningOrder, the others (and those changed since summarized) counted
+    from the records; a unit with orders on both kinds of days of a month is counted once (a
+    third query finds those). At most three queries, whatever the number of orders."""
+    current, stored, stale, counted = _parts(first, last)
+    months = defaultdict(lambda: {"spend": Decimal(0), "orders": 0, "units": 0})
+    live, live_found = None, False
+    if counted:
+        live = reconditioned(counted).annotate(month=TruncMonth("opened_at", output_field=DATE))
+        for row in (
+            live.values("month")
+            .annotate(
+                spend=Sum(F("parts") + F("labor"), output_field=EXACT),
+                orders=Count("pk", distinct=True),
+                units=Count("unit", distinct=True),
+            )
+            .order_by()
+        ):
+            _add_month(months[row["month"]], row)
+            live_found = True
+    if stored:
+        rows = (
+            ReconditioningOrder.objects.filter(day__range=stored)
+            .exclude(day__in=stale)
+            .annotate(month=TruncMonth("day", output_field=DATE))
+        )
+        for row in (
+            rows.values("month")
+            .annotate(
+                spend=Sum(F("parts") + F("labor"), output_field=EXACT),
+                orders=Count("repair_order", distinct=True),
+                units=Count("unit", distinct=True),
+            )
+            .order_by()
+        ):
+            _add_month(months[row["month"]], row)
+        if live_found:
+            # Units with orders on summarized and on counted days of the same month.
+            twice = rows.filter(Exists(live.filter(unit=OuterRef("unit"), month=OuterRef("month"))))
+            for row in (
+                twice.values("month").annotate(units=Count("unit", distinct=True)).order_by()
+            ):
+                months[row["month"]]["units"] -= row["units"]
+    return dict(months), current
+
+
+def _add_month(month, row):
+    month["spend"] += row["spend"] or 0
+    month["orders"] += row["orders"]
+    month["units"] += row["units"]
+
+
 def moved_since(cutoff):
     """A boolean expression on parts: the part has a stock movement at or after `cutoff`. With
     summaries, a part's last movement before their end is read from PartMoved (one join) and
@@ -536,6 +635,8 @@ def refresh(first=None, last=None, facts=True):
         ShopDay.objects.filter(day__range=(first, last)).delete()
         TechnicianDay.objects.filter(day__range=(first, last)).delete()
         PartsDay.objects.filter(day__range=(first, last)).delete()
+        ReconditioningOrder.objects.filter(day__range=(first, last)).delete()
+        _insert(ReconditioningOrder, RECONDITIONED_FIELDS, reconditioned([(first, last)]))
         PartsDay.objects.bulk_create(
             [
                 PartsDay(day=day, category=category, moved=total)
@@ -641,25 +742,29 @@ def _store_facts(moment):
         .values("pk", "issued_at", "total", "paid_then"),
     )
     InvoiceSpan.objects.all().delete()
-    last_move = Greatest(
-        *(
-            Coalesce(
-                Subquery(
-                    model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": moment})
-                    .order_by()
-                    .values("invoice")
-                    .annotate(t=Max(field))
-                    .values("t"),
-                    output_field=DateTimeField(),
-                ),
-                F("issued_at"),
+
+    def moves(function):
+        """The invoice's (OuterRef) payments' and credit notes' `function` (Max, Min) of their
+        moment before `moment`, each a subquery (None when there is none)."""
+        return [
+            Subquery(
+                model.objects.filter(invoice=OuterRef("pk"), **{f"{field}__lt": moment})
+                .order_by()
+                .values("invoice")
+                .annotate(t=function(field))
+                .values("t"),
+                output_field=DateTimeField(),
             )
             for model, field in ((Payment, "received_at"), (CreditNote, "issued_at"))
-        )
-    )
+        ]
+
+    last_move = Greatest(*(Coalesce(found, F("issued_at")) for found in moves(Max)))
+    # The earlier of the two, or the one there is (LEAST is NULL with a NULL on SQLite).
+    paid, credited = moves(Min)
+    first_move = Least(Coalesce(paid, credited), Coalesce(credited, paid))
     _insert(
         InvoiceSpan,
-        ("invoice", "issued_at", "total", "settled_at", "settled"),
+        ("invoice", "issued_at", "total", "settled_at", "settled", "first_settled_at"),
         Invoice.objects.filter(issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment), last_move=last_move)
         .annotate(
@@ -671,8 +776,9 @@ def _store_facts(moment):
         )
         # Owing at the end of its day at least: not paid off, or paid off on a later day.
         .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
+        .annotate(first_move=first_move)
         .order_by()
-        .values("pk", "issued_at", "total", "settled_at", "paid_then"),
+        .values("pk", "issued_at", "total", "settled_at", "paid_then", "first_move"),
     )
     PartMoved.objects.all().delete()
     _insert(

@@ -16,8 +16,12 @@ from sales.models import Deal
 ROWS_SHOWN = 10
 
 
+def sees_deals(request):
+    return request.user.has_perm("sales.view_deal")
+
+
 def _deals(request, queryset, list_url):
-    if not request.user.has_perm("sales.view_deal"):
+    if not sees_deals(request):
         return None
     rows, count = first_rows(
         queryset.select_related("stock_unit__vehicle", "buyer", "salesperson").order_by(
@@ -50,5 +54,5 @@ def vehicle_deals(request, vehicle):
 def register_panels():
     """Called from SalesConfig.ready()."""
     template = "admin/sales/history/deals.html"
-    register(Customer, HistoryPanel("deals", "Deals", template, customer_deals, order=60))
-    register(Vehicle, HistoryPanel("deals", "Deals", template, vehicle_deals, order=60))
+    for model, deals in ((Customer, customer_deals), (Vehicle, vehicle_deals)):
+        register(model, HistoryPanel("deals", "Deals", template, deals, 60, sees_deals))

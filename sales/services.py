@@ -47,7 +47,7 @@ from core.money import ZERO, money
 from inventory.exceptions import StockUnitError
 from inventory.lot_services import next_stock_number, transition
 from inventory.models import StockUnit, StockUnitCost, Vehicle
-from repairs.costs import cost_subquery, counted_lines, with_internal_cost
+from repairs.costs import cost_subquery, with_internal_cost
 from repairs.models import RepairOrder
 from sales import calculations
 from sales.exceptions import DealError
@@ -88,11 +88,6 @@ def during_stay(order: str, acquired_on: date | F, left_on: date | F) -> Q:
     )
 
 
-# From a labor or part line to the stock units of its order's vehicle (a join, for figures over
-# many units: see reconditioning_lines).
-LINE_TO_UNIT = "job__repair_order__vehicle__stock_units"
-
-
 def _during_a_stay(queryset: QuerySet[Any], order: str, to_unit: str) -> QuerySet[Any]:
     """`queryset` (of repair orders, or of lines with `order` the path to theirs) joined once to
     the stock units of the order's vehicle (`to_unit`) and kept where the order is that unit's
@@ -107,14 +102,6 @@ def _during_a_stay(queryset: QuerySet[Any], order: str, to_unit: str) -> QuerySe
             F(f"{to_unit}__disposed_on"), Value(date.max), output_field=DateField()
         ),
     ).filter(during_stay(order, F("unit_acquired_on"), F("unit_left_on")))
-
-
-def reconditioning_lines(kind: str) -> QuerySet[Any]:
-    """The counted lines of `kind` ("parts" or "labor", repairs.costs) that are a stock unit's
-    reconditioning, each joined to its unit (see _during_a_stay); sum
-    repairs.costs.LINE_COSTS[kind]'s amount over them. One query over every unit, where
-    with_cost_totals is one subquery per listed unit."""
-    return _during_a_stay(counted_lines(kind), "job__repair_order__", LINE_TO_UNIT)
 
 
 def reconditioning_of_units() -> QuerySet[Any]:

@@ -1,5 +1,5 @@
 """The customer approval link in real browsers: the advisor copies the whole link from the repair
-order, the customer opens it logged out on a phone and decides each job."""
+order, the customer opens it logged out on a phone, declines one job and signs for the other."""
 
 import pytest
 from playwright.sync_api import expect
@@ -34,17 +34,20 @@ def test_the_customer_approves_and_declines_from_the_link_the_advisor_copied(peo
     # page asks nothing of another site.
     assert response.headers["referrer-policy"] == "same-origin"
     assert "2 jobs still need your decision" in customer.text("main")
-    brakes = customer.page.locator("section.card", has_text="Front brake pads")
-    brakes.get_by_role("button", name="Approve").click()
+    cabin = customer.page.locator("section.card.job", has_text="Cabin air filter")
+    cabin.get_by_role("button", name="Decline").click()
     customer.page.wait_for_load_state()
     assert "1 job still needs your decision" in customer.text("main")
-    cabin = customer.page.locator("section.card", has_text="Cabin air filter")
-    cabin.get_by_role("button", name="Decline").click()
+    brakes = customer.page.locator("section.card.job", has_text="Front brake pads")
+    expect(brakes.get_by_label("Approve this job")).to_be_checked()
+    customer.page.get_by_label("Type your full name to sign").fill("Maria Garcia")
+    customer.page.get_by_role("button", name="Approve and sign").click()
     customer.page.wait_for_load_state()
     page_text = customer.text("main")
     assert "Thank you: every job has your decision." in page_text
     assert "Approved" in brakes.inner_text()
     assert "Declined" in page_text
+    assert "Signed by Maria Garcia" in page_text
 
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.APPROVED

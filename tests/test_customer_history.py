@@ -3,6 +3,8 @@ the balance due, deals and the work declined earlier, with buttons that open a n
 or repair order for them; a payer who is not the vehicle's owner is warned about. The pages cost
 the same number of queries with one visit or thirty, and show money only to who may see it."""
 
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -30,6 +32,27 @@ def customer_page(client, customer):
 
 def vehicle_page(client, vehicle):
     return client.get(reverse("admin:inventory_vehicle_change", args=[vehicle.pk]))
+
+
+def customer_history(client, customer):
+    return client.get(reverse("admin:accounts_customer_history_panels", args=[customer.pk]))
+
+
+def vehicle_history(client, vehicle):
+    return client.get(reverse("admin:inventory_vehicle_history_panels", args=[vehicle.pk]))
+
+
+def shown(client, response):
+    """What the person sees: the record's page and the history panels its script fetches from
+    the address the page gives (data-history-url) once the page is shown."""
+    assert response.status_code == 200
+    page = response.content.decode()
+    found = re.search(r'data-history-url="([^"]+)"', page)
+    if found is None:
+        return page
+    panels = client.get(html.unescape(found.group(1)))
+    assert panels.status_code == 200
+    return page + panels.content.decode()
 
 
 def invoiced_visit(vehicle, *, title="Front brakes", paid=None):
@@ -64,10 +87,8 @@ def test_the_customer_page_shows_vehicles_orders_invoices_balance_and_declined_w
     declined_job(accord)
     client = login(advisor)
 
-    response = customer_page(client, maria)
+    page = shown(client, customer_page(client, maria))
 
-    assert response.status_code == 200
-    page = response.content.decode()
     assert 'id="history-vehicles"' in page and accord.vin in page and "GARCIA1" in page
     assert 'id="history-repair-orders"' in page and order.number in page
     assert 'id="history-invoices"' in page and invoice.number in page
@@ -101,7 +122,7 @@ def test_the_vehicle_page_shows_its_orders_invoices_declined_work_and_deals(logi
     declined_job(accord, "Rear shocks")
     client = login(manager)
 
-    page = vehicle_page(client, accord).content.decode()
+    page = shown(client, vehicle_page(client, accord))
 
     assert order.number in page and invoice.number in page and "Rear shocks" in page
     assert 'id="history-deals"' in page
@@ -113,7 +134,7 @@ def test_the_customer_page_lists_their_deals(login, manager, salesperson):
     deal = lot.make_deal(buyer=buyer, salesperson=salesperson)
     client = login(manager)
 
-    page = customer_page(client, buyer).content.decode()
+    page = shown(client, customer_page(client, buyer))
 
     assert 'id="history-deals"' in page and deal.number in page
     assert "15000.00" in page  # the sale price, for whoever may see prices
@@ -125,7 +146,7 @@ def test_a_salesperson_sees_deals_and_orders_but_no_service_buttons(login, sales
     deal = lot.make_deal(buyer=maria, salesperson=salesperson)
     client = login(salesperson)
 
-    page = customer_page(client, maria).content.decode()
+    page = shown(client, customer_page(client, maria))
 
     assert deal.number in page and order.number in page
     # No invoices (a salesperson does not handle the shop's bills), no booking buttons.
@@ -146,8 +167,40 @@ def test_a_technician_sees_no_history_and_no_money_on_a_vehicle(login, technicia
     assert accord.vin in page
     assert 'id="history' not in page
     assert invoice.number not in page and f"{invoice.total:.2f}" not in page
-    # And the customer's page is not theirs to open.
+    # Nor the vehicle's history on its own page, nor the customer's page or history.
+    assert vehicle_history(client, accord).status_code == 403
     assert customer_page(client, maria).status_code == 403
+    assert customer_history(client, maria).status_code == 403
+
+
+def test_the_history_is_fetched_after_the_page_from_its_own_address(
+    login, advisor, maria, django_assert_max_num_queries
+):
+    """The record's page reads none of its history: it costs the same queries with or without
+    one, and says where the browser fetches the panels from."""
+    accord = make_vehicle(owner=maria)
+    client = login(advisor)
+    customer_page(client, maria)  # warm caches (content types, shop settings)
+    with django_assert_max_num_queries(40) as empty:
+        response = customer_page(client, maria)
+    history_url = reverse("admin:accounts_customer_history_panels", args=[maria.pk])
+    assert f'data-history-url="{history_url}"' in response.content.decode()
+    assert 'id="history-vehicles"' not in response.content.decode()
+
+    invoiced_visit(accord)
+    declined_job(accord)
+    with django_assert_max_num_queries(len(empty.captured_queries)):
+        assert customer_page(client, maria).status_code == 200
+    panels = customer_history(client, maria)
+    assert panels.status_code == 200
+    assert accord.vin in panels.content.decode()
+    assert "<html" not in panels.content.decode()  # a fragment, not a page
+
+
+def test_the_history_address_asks_a_stranger_to_log_in(client, maria):
+    response = customer_history(client, maria)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_the_customer_page_costs_the_same_queries_with_one_visit_or_many(
@@ -161,13 +214,23 @@ def test_the_customer_page_costs_the_same_queries_with_one_visit_or_many(
 
     with django_assert_max_num_queries(40) as one:
         assert customer_page(client, maria).status_code == 200
+    with django_assert_max_num_queries(40) as panels:
+        assert customer_history(client, maria).status_code == 200
+    with django_assert_max_num_queries(40) as vehicle:
+        assert vehicle_page(client, accord).status_code == 200
+    with django_assert_max_num_queries(40) as vehicle_panels:
+        assert vehicle_history(client, accord).status_code == 200
     for index in range(12):
         invoiced_visit(make_vehicle(owner=maria), title=f"Visit {index}", paid="10.00")
         declined_job(accord, f"Declined {index}")
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert customer_page(client, maria).status_code == 200
-    with django_assert_max_num_queries(len(one.captured_queries)):
+    with django_assert_max_num_queries(len(panels.captured_queries)):
+        assert customer_history(client, maria).status_code == 200
+    with django_assert_max_num_queries(len(vehicle.captured_queries)):
         assert vehicle_page(client, accord).status_code == 200
+    with django_assert_max_num_queries(len(vehicle_panels.captured_queries)):
+        assert vehicle_history(client, accord).status_code == 200
 
 
 def test_a_payer_who_does_not_own_the_vehicle_is_warned(maria):

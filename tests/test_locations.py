@@ -20,10 +20,9 @@ def group():
     return main, north, lot
 
 
-def test_a_fresh_install_has_one_default_location_holding_the_settings():
-    assert Location.objects.count() == 1
+def test_the_default_location_holds_the_settings():
     main = Location.default()
-    assert main.code == "main"
+    assert Location.objects.count() == 1
     assert ShopSettings.current().location == main
     assert ShopSettings.objects.count() == 1
 
@@ -148,8 +147,7 @@ def test_a_new_location_gets_its_settings(client, manager):
     )
     assert answer.status_code == 302, answer.content.decode()[:2000]
     east = Location.objects.get(code="east")
-    assert ShopSettings.of(east).location == east
-    assert ShopSettings.objects.count() == 2
+    assert ShopSettings.objects.get(location=east).name == "East"
 
 
 def test_bad_location_input_is_refused_and_changes_nothing(client, manager):
@@ -187,3 +185,27 @@ def test_partners_of_a_single_shop_see_it_and_a_group_chooses(group):
 def test_a_single_shop_partner_is_linked_to_the_shop():
     partner = create_partner("Marketplace")
     assert list(partner.locations.all()) == [Location.default()]
+
+
+def test_a_single_shop_page_asks_nothing_about_locations(client, operator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(operator)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("admin:accounts_customer_changelist")).status_code == 200
+    tables = ('"accounts_location"', '"accounts_user_locations"')
+    asked = [q["sql"] for q in queries.captured_queries if any(t in q["sql"] for t in tables)]
+    assert asked == []
+
+
+def test_a_new_allowed_location_shows_on_the_next_page(client, make_user, group):
+    _main, north, _lot = group
+    advisor = make_user("mover", roles.SERVICE_ADVISOR)
+    client.force_login(advisor)
+    assert "location-chooser" not in client.get(reverse("admin:index")).content.decode()
+    advisor.locations.add(north)  # a superuser allows another shop
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "location-chooser" in page and "North Shop" in page
+    advisor.locations.remove(north)
+    assert "location-chooser" not in client.get(reverse("admin:index")).content.decode()

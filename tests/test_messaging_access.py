@@ -45,7 +45,9 @@ def test_an_advisor_sends_from_the_order_page_and_a_resubmitted_form_sends_nothi
     assert "to maria@example.com by email: queued" in answer.content.decode()
     assert Message.objects.count() == 1 and len(mailoutbox) == 1
     assert Message.objects.get().status == "sent"
-    customer_page = client.get(reverse("admin:accounts_customer_change", args=[order.customer_id]))
+    customer_page = client.get(
+        reverse("admin:accounts_customer_history_panels", args=[order.customer_id])
+    )
     assert (
         "Approval link" in customer_page.content.decode()
         or "approval link" in customer_page.content.decode()
@@ -107,7 +109,7 @@ def test_the_customers_messages_panel_hides_bodies_from_who_may_not_see_prices(
     login, advisor, salesperson, order
 ):
     send_for_order(order, Kind.ESTIMATE_PDF, Channel.EMAIL, user=None, idempotency_key="k")
-    url = reverse("admin:accounts_customer_change", args=[order.customer_id])
+    url = reverse("admin:accounts_customer_history_panels", args=[order.customer_id])
     advisor_page = login(advisor).get(url).content.decode()
     assert "history-messages" in advisor_page and "Please find attached" in advisor_page
     sales_page = login(salesperson).get(url).content.decode()
@@ -120,7 +122,7 @@ def test_the_messages_panel_reads_as_many_queries_for_one_message_as_for_thirty(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    url = reverse("admin:accounts_customer_change", args=[order.customer_id])
+    url = reverse("admin:accounts_customer_history_panels", args=[order.customer_id])
     client = login(advisor)
 
     def queries():

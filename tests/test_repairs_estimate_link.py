@@ -1,5 +1,6 @@
-"""The customer's estimate link: a signed, expiring page where each job is approved or declined
-online. A wrong, old or unknown link always gets the same plain page and reveals nothing."""
+"""The customer's estimate link: a signed, expiring page where jobs are declined one by one, or
+ticked and approved with the customer's typed name as signature. A wrong, old or unknown link
+always gets the same plain page and reveals nothing."""
 
 import re
 import time
@@ -49,15 +50,21 @@ def test_the_customer_sees_the_jobs_and_total_without_logging_in(client, order):
     assert order.vehicle.vin not in page  # the estimate, nothing else
 
 
+def _sign(client, url, *jobs, name="Maria Garcia"):
+    return client.post(
+        url, {"action": "sign", "approve": [job.pk for job in jobs], "signed_name": name}
+    )
+
+
 def test_approving_and_declining_online_records_who_when_and_how(client, order):
     url = _url(links.estimate_token(order))
     brakes, filter_job = order.jobs.order_by("position")
-    response = client.post(url, {"job": brakes.pk, "decision": "approved"})
+    response = _sign(client, url, brakes)
     assert response.status_code == 302
     brakes.refresh_from_db()
     assert brakes.authorization == Authorization.APPROVED
     assert brakes.authorization_method == "online"
-    assert brakes.authorized_by == "Garcia, Maria"
+    assert brakes.authorized_by == "Maria Garcia"  # the name typed to sign
     assert brakes.authorized_at is not None
     order.refresh_from_db()
     assert order.status == "estimate"  # one job still waits
@@ -74,9 +81,10 @@ def test_a_decision_already_given_is_not_changed_from_the_link(client, order):
     url = _url(links.estimate_token(order))
     job = order.jobs.first()
     client.post(url, {"job": job.pk, "decision": "declined"})
-    response = client.post(url, {"job": job.pk, "decision": "approved"})
+    response = _sign(client, url, job)
     assert response.status_code == 200
     assert "already declined" in response.content.decode()
+    assert not order.signatures.exists()
     job.refresh_from_db()
     assert job.authorization == Authorization.DECLINED
 
@@ -126,8 +134,7 @@ def test_a_link_a_day_before_expiry_still_works(client, order):
 
 def test_the_link_stops_working_once_the_work_is_done(client, order):
     token = links.estimate_token(order)
-    for job in order.jobs.all():
-        client.post(_url(token), {"job": job.pk, "decision": "approved"})
+    _sign(client, _url(token), *order.jobs.all())
     services.start_work(order)
     assert client.get(_url(token)).status_code == 200
     services.complete_work(order)
@@ -139,12 +146,14 @@ def test_the_link_stops_working_once_the_work_is_done(client, order):
 def test_a_job_of_another_order_cannot_be_decided_through_the_link(client, order):
     other = make_order()
     stranger = add_job_with_lines(other, title="Other job", approve=False)
-    response = client.post(
-        _url(links.estimate_token(order)), {"job": stranger.pk, "decision": "approved"}
-    )
+    url = _url(links.estimate_token(order))
+    response = client.post(url, {"job": stranger.pk, "decision": "declined"})
     assert response.status_code == 404
+    response = _sign(client, url, stranger)
+    assert "One of the jobs is not on this estimate." in response.content.decode()
     stranger.refresh_from_db()
     assert stranger.authorization == Authorization.PENDING
+    assert not order.signatures.exists() and not other.signatures.exists()
 
 
 def test_the_advisor_sees_the_whole_link_as_the_customer_will_open_it(

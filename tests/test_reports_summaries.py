@@ -15,16 +15,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import services as stock
-from inventory.models import StockMovement
+from inventory.models import StockMovement, StockUnit
 from repairs import services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.models import Invoice, RepairOrder
 from reports import summaries
-from reports.figures import shop
-from reports.models import PartMoved, PartsDay, ShopDay, StaleDay, SummaryState, TechnicianDay
+from reports.figures import lot, shop
+from reports.models import (
+    PartMoved,
+    PartsDay,
+    ReconditioningOrder,
+    ShopDay,
+    StaleDay,
+    SummaryState,
+    TechnicianDay,
+)
 from reports.periods import Period, preset_period
 from tests.helpers.builders.inventory import make_part
+from tests.helpers.builders.lot import make_unit
 from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates, take_to
+from tests.test_reports_lot import internal_order
 from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
 
 pytestmark = pytest.mark.django_db
@@ -341,3 +351,107 @@ def test_parts_inventory_from_the_summaries_equals_the_figure_from_the_records()
     from_summaries = _parts_figures()
     SummaryState.objects.update(through=None)
     assert from_summaries == _parts_figures()
+
+
+def _reconditioning_figures():
+    """The lot's reconditioning over the month of the worked example, today and five years."""
+    today = timezone.localdate()
+    found = []
+    for period in (
+        Period(_RECON_MONTH, _month_end(_RECON_MONTH)),
+        Period(today, today),
+        Period(today - datetime.timedelta(days=5 * 365), today),
+    ):
+        figure = lot.reconditioning(period)
+        found.append((figure.rows, figure.summary))
+    return found
+
+
+def _month_end(first):
+    return (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+
+
+# The first day of the month three months back: the worked example's orders fall on its 5th
+# and 15th days.
+_RECON_MONTH = (timezone.localdate().replace(day=1) - datetime.timedelta(days=62)).replace(day=1)
+
+
+def _opened(order, day):
+    RepairOrder.objects.filter(pk=order.pk).update(
+        opened_at=timezone.make_aware(datetime.datetime.combine(day, datetime.time(9)))
+    )
+
+
+def _reconditioning_from_the_records():
+    """The figures counted from the records alone (the summaries' state set aside)."""
+    through = summaries.state().through
+    SummaryState.objects.update(through=None)
+    try:
+        return _reconditioning_figures()
+    finally:
+        SummaryState.objects.update(through=through)
+
+
+def test_reconditioning_from_the_summaries_equals_the_figure_from_the_records():
+    """R1 (on the lot 150 days): an order on the month's 5th (2 h x 100.00 + 2 pads at 12.50 =
+    225.00), one on its 15th (0.5 h x 90.00 = 45.00) and one today (1 h x 50.00); R2: an order
+    on the 15th (2 h x 80.00 = 160.00), one canceled on the 5th, and one on its vehicle before
+    it was bought (not its reconditioning). The month: 430.00 on 2 units, 3 orders; read from
+    the records, from the summaries, partly from them (R1 on both sides of the split counted
+    once), and after changes on summarized days (a line added, a unit's stay changed, an order
+    canceled), each counted again at once."""
+    fifth, fifteenth = _RECON_MONTH + datetime.timedelta(days=4), _RECON_MONTH.replace(day=15)
+    r1 = make_unit(cost="8000", days_ago=150, status=StockUnit.Status.RECONDITIONING)
+    r2 = make_unit(cost="8000", days_ago=150, status=StockUnit.Status.RECONDITIONING)
+    pads = make_part("PAD-1", on_hand=10, unit_cost="12.50")
+    o1 = internal_order(r1, labor=[("2", "100.00")], parts=[(pads, 2)])
+    o2 = internal_order(r1, labor=[("0.5", "90.00")])
+    internal_order(r1, labor=[("1", "50.00")])
+    o3 = internal_order(r2, labor=[("2", "80.00")])
+    canceled = internal_order(r2, labor=[("3", "100.00")])
+    services.cancel_repair_order(canceled, reason="Not worth it")
+    before_bought = internal_order(r2, labor=[("1", "100.00")])
+    for order, day in ((o1, fifth), (o2, fifteenth), (o3, fifteenth), (canceled, fifth)):
+        _opened(order, day)
+    _opened(before_bought, r2.acquired_on - datetime.timedelta(days=3))
+
+    from_records = _reconditioning_figures()
+    month, today, years = from_records
+    assert [(r["spend"], r["orders"], r["units"]) for r in month[0]] == [(D("430.00"), 3, 2)]
+    assert today[1]["spend"] == D("50.00")
+    assert years[1]["spend"] == D("480.00")
+
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    stored = ReconditioningOrder.objects.order_by("day", "repair_order_id")
+    assert [(r.repair_order_id, r.unit_id, r.day, r.parts + r.labor) for r in stored] == [
+        (o1.pk, r1.pk, fifth, D("225")),
+        (o2.pk, r1.pk, fifteenth, D("45")),
+        (o3.pk, r2.pk, fifteenth, D("160")),
+    ]
+    assert _reconditioning_figures() == from_records
+
+    # Read partly from the summaries (to the 10th) and partly from the records.
+    SummaryState.objects.update(through=_RECON_MONTH.replace(day=10))
+    ReconditioningOrder.objects.filter(day__gt=_RECON_MONTH.replace(day=10)).delete()
+    assert _reconditioning_figures() == from_records
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+
+    # Changes on summarized days count at once.
+    services.add_labor_line(o1.jobs.get(), operation="More", hours_sold=D("1"), rate=D("10"))
+    assert StaleDay.objects.filter(day=fifth).exists()
+    changed = _reconditioning_figures()
+    assert changed[0][1]["spend"] == D("440.00")
+    assert changed == _reconditioning_from_the_records()
+
+    r2.acquired_on = fifteenth + datetime.timedelta(days=1)
+    r2.save()
+    changed = _reconditioning_figures()
+    assert changed[0][1] == {**changed[0][1], "spend": D("280.00"), "units": 1}
+    assert changed == _reconditioning_from_the_records()
+
+    services.cancel_repair_order(RepairOrder.objects.get(pk=o2.pk), reason="Sold as is")
+    changed = _reconditioning_figures()
+    assert changed[0][1]["spend"] == D("235.00")
+    assert changed == _reconditioning_from_the_records()
+    call_command("refresh_report_summaries", stdout=io.StringIO())
+    assert _reconditioning_figures() == changed

@@ -37,9 +37,18 @@ from inventory import services as inventory_services
 from inventory.models import MarkupRule, StockNumberSeries, Supplier
 from messaging.choices import Channel, Kind, RuleKind
 from messaging.models import Message, OptOut, ReminderRule
+from repairs import inspections
 from repairs import services as repair_services
 from repairs.choices import AppointmentStatus, PaymentMethod
-from repairs.models import Appointment, CannedJob, CannedJobLabor, CannedJobPart
+from repairs.models import (
+    Appointment,
+    CannedJob,
+    CannedJobLabor,
+    CannedJobPart,
+    EstimateSignature,
+    InspectionTemplate,
+    InspectionTemplatePoint,
+)
 from sales import services as sales_services
 from sales.models import CommissionPlan, Lead
 from tests.helpers.admin import visible_text
@@ -88,6 +97,7 @@ ADMIN_NEVER = {
     "inventory.stocknumberseries": {"add", "delete"},
     "repairs.creditnote": {"change", "delete"},
     "repairs.documentsequence": READ_ONLY,
+    "repairs.estimatesignature": READ_ONLY,
     "repairs.invoice": READ_ONLY,
     "repairs.job": {"add"},
     "repairs.laborline": READ_ONLY,
@@ -217,6 +227,18 @@ class World:
             parts=[(part, 1, None)],
             technician=tech,
         )
+        # An inspection with a point turned into a job, and the customer's signature.
+        template = InspectionTemplate.objects.create(name="Role matrix checklist")
+        InspectionTemplatePoint.objects.create(template=template, label="Front pads")
+        inspection = inspections.start_inspection(order, template, user=tech)
+        inspections.rate_item(inspection.items.get(), rating="urgent", notes="Worn")
+        EstimateSignature.objects.create(
+            repair_order=order,
+            signed_name="Maria Garcia",
+            client_ip="203.0.113.9",
+            total=D("200.50"),
+            jobs=[{"id": job.pk, "position": 1, "title": "Brakes"}],
+        )
         take_to(order, "in_progress")
         repair_services.clock_in(tech, job)
         repair_services.clock_out(tech)
@@ -296,6 +318,7 @@ class World:
                 "repairs.repairorder": order,
                 "repairs.job": job,
                 "repairs.appointment": appointment,
+                "repairs.inspection": inspection,
                 "sales.deal": deal,
                 "inventory.stockunit": deal.stock_unit,
                 "inventory.purchaseorder": purchase,

@@ -120,13 +120,13 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     customer = people.open(phone=True)
     customer.go(link)
     assert "2 jobs still need your decision" in customer.text("main")
-    customer.page.locator("section.card", has_text="Front brakes").get_by_role(
-        "button", name="Approve"
-    ).click()
-    customer.page.wait_for_load_state()
-    customer.page.locator("section.card", has_text="Wiper blades").get_by_role(
+    customer.page.locator("section.card.job", has_text="Wiper blades").get_by_role(
         "button", name="Decline"
     ).click()
+    customer.page.wait_for_load_state()
+    # The brakes stay ticked; the customer signs with their name.
+    customer.page.get_by_label("Type your full name to sign").fill("Grace Hopper")
+    customer.page.get_by_role("button", name="Approve and sign").click()
     customer.page.wait_for_load_state()
     assert "Thank you: every job has your decision." in customer.text("main")
     assert "Wiper blades" in customer.text("main")
@@ -136,7 +136,7 @@ def test_from_a_new_customer_to_a_paid_invoice(people, advisor):
     page.wait_for_load_state()
     assert "Approved" in desk.text(".field-status")
     jobs = desk.text("#jobs-group")
-    assert "Approved by Hopper, Grace, online (estimate link)" in jobs
+    assert "Approved by Grace Hopper, online (estimate link)" in jobs
     assert "Declined by Hopper, Grace, online (estimate link)" in jobs
     assert "(online) (" not in jobs
     page.get_by_role("button", name="Start work").click()

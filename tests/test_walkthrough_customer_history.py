@@ -46,6 +46,11 @@ def test_the_customer_page_tells_the_story_and_a_job_is_assigned_from_the_board(
 
     # The customer's page: the car, the order, the invoice with what is still owed, the belt.
     desk.go(f"/admin/accounts/customer/{grace.pk}/change/")
+    # The history arrives once the page is shown (fetched from its own address), in place of
+    # the loading note.
+    page.locator("#history-vehicles").wait_for()
+    assert page.locator("[data-history-loading]").count() == 0
+    assert page.locator("#history[aria-busy]").count() == 0
     assert "GRC 1906" in desk.text("#history-vehicles")
     assert last.number in desk.text("#history-repair-orders")
     invoices = desk.text("#history-invoices")

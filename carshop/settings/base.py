@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's locations (accounts.locations), remembered for the session.
+    "accounts.locations.LocationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -328,6 +330,12 @@ BACKUP_DIR = Path(STORAGES["dbbackup"]["OPTIONS"]["location"])
 # Where nginx serves private files from after the permission check (its `internal` location,
 # deploy/nginx/carapp.conf), e.g. /protected-media/. Empty: Django sends the file itself.
 PRIVATE_MEDIA_X_ACCEL_REDIRECT = env_str("PRIVATE_MEDIA_X_ACCEL_REDIRECT", "")
+# Inspection photos and videos taken on a phone (repairs/media.py): a photo is resized to this
+# longest edge in pixels (EXIF orientation applied, EXIF removed); what an upload may weigh.
+# Keep the video limit under nginx's client_max_body_size (deploy/nginx/carapp.conf: 25m).
+INSPECTION_PHOTO_MAX_EDGE = env_int("INSPECTION_PHOTO_MAX_EDGE", 1600, minimum=200)
+INSPECTION_PHOTO_MAX_MB = env_int("INSPECTION_PHOTO_MAX_MB", 15, minimum=1)
+INSPECTION_VIDEO_MAX_MB = env_int("INSPECTION_VIDEO_MAX_MB", 20, minimum=1)
 
 # ---------------------------------------------------------------------------------------------
 # Audit log: every change of every model of Carshop's apps

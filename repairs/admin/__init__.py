@@ -10,4 +10,10 @@ No page issues a number of queries that grows with its rows: lists select their 
 inlines prefetch, and selects in inline rows get their choices once per page.
 """
 
-from repairs.admin import appointments, billing, canned, orders  # noqa: F401 - registers the admins
+from repairs.admin import (  # noqa: F401 - registers the admins
+    appointments,
+    billing,
+    canned,
+    inspections,
+    orders,
+)

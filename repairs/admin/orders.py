@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from nested_admin.formsets import NestedInlineFormSetMixin
 from nested_admin.nested import (
     NestedModelAdminMixin,
@@ -130,6 +130,12 @@ def decision_text(job, *, when=False):
     )
 
 
+def _shop_settings(obj):
+    """The shop's settings as the page read them with the order (get_object), or now."""
+    found = getattr(obj, "shop_settings", None)
+    return found if found is not None else ShopSettings.current()
+
+
 def _with_history_and_recommendations(queryset):
     """PostgreSQL: the order's status history and the work declined earlier on its vehicle come
     with the order itself, as arrays of JSON rows (one statement instead of three)."""
@@ -212,7 +218,7 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
         rates = request.__dict__.setdefault("_repairs_default_rates", {})
         if order_id not in rates:
             rates[order_id] = (
-                services.default_labor_rate(job.repair_order)
+                services.default_labor_rate(job.repair_order, _shop_settings(job.repair_order))
                 if order_id
                 else ShopSettings.current().labor_rate
             )
@@ -616,6 +622,10 @@ class RepairOrderAdmin(
             if request.user.has_perm(views.PRINT_PERMISSION):
                 customer.insert(0, "documents")
             fieldsets.append(("Customer", {"fields": customer}))
+        if request.user.has_perm("repairs.view_inspection"):
+            fieldsets.append(("Inspections", {"fields": ["inspections"]}))
+            # Read by the field below, which is given only the order.
+            obj.may_add_inspection = request.user.has_perm("repairs.add_inspection")
         fieldsets += [
             ("Notes", {"fields": ["notes"]}),
             ("History", {"fields": ["history"], "classes": ["collapse"]}),
@@ -630,6 +640,7 @@ class RepairOrderAdmin(
             "totals",
             "documents",
             "recommendations",
+            "inspections",
             "history",
         ]
         if obj is not None and obj.status not in EDITABLE_STATUSES:
@@ -688,6 +699,8 @@ class RepairOrderAdmin(
             # The customer's approval link is shown whole (scheme and host as this request came
             # in), for the advisor to paste into a text message or an email.
             obj.absolute_uri = request.build_absolute_uri
+            # The totals and the approval link's validity both read the shop's settings: once.
+            obj.shop_settings = ShopSettings.current()
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
@@ -698,7 +711,7 @@ class RepairOrderAdmin(
 
     @admin.display(description="totals")
     def totals(self, obj):
-        totals = order_totals(obj, Rates.from_settings(ShopSettings.current()))
+        totals = order_totals(obj, Rates.from_settings(_shop_settings(obj)))
         rows = [
             ("Labor", totals.labor),
             ("Parts", totals.parts),
@@ -728,7 +741,7 @@ class RepairOrderAdmin(
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
             absolute_uri = getattr(obj, "absolute_uri", None)
             context["approval_url"] = absolute_uri(url) if absolute_uri else url
-            context["link_days"] = ShopSettings.current().estimate_link_days
+            context["link_days"] = _shop_settings(obj).estimate_link_days
         return render_to_string("admin/repairs/repairorder/documents.html", context)
 
     @admin.display(description="declined earlier on this vehicle")
@@ -751,6 +764,32 @@ class RepairOrderAdmin(
                     for row in rows
                 ]
             },
+        )
+
+    @admin.display(description="inspections")
+    def inspections(self, obj):
+        rows = [
+            format_html(
+                '<li><a href="{}">{}</a> · {:%Y-%m-%d %H:%M}{}</li>',
+                reverse("admin:repairs_inspection_change", args=[inspection.pk]),
+                inspection.name,
+                timezone.localtime(inspection.started_at),
+                f" · {inspection.technician}" if inspection.technician else "",
+            )
+            for inspection in obj.inspections.select_related("technician")
+        ]
+        if getattr(obj, "may_add_inspection", False) and obj.status in OPEN_STATUSES:
+            rows.append(
+                format_html(
+                    '<li><a href="{}?repair_order={}">Start an inspection</a></li>',
+                    reverse("admin:repairs_inspection_add"),
+                    obj.pk,
+                )
+            )
+        if not rows:
+            return "-"
+        return format_html(
+            '<ul class="inspections">{}</ul>', format_html_join("", "{}", ((row,) for row in rows))
         )
 
     @admin.display(description="history")

@@ -3,6 +3,14 @@
 from repairs.models.appointments import Appointment
 from repairs.models.billing import CreditNote, DocumentSequence, FeedClock, Invoice, Payment
 from repairs.models.canned import CannedJob, CannedJobLabor, CannedJobPart
+from repairs.models.inspections import (
+    EstimateSignature,
+    Inspection,
+    InspectionItem,
+    InspectionMedia,
+    InspectionTemplate,
+    InspectionTemplatePoint,
+)
 from repairs.models.orders import (
     Job,
     LaborLine,
@@ -19,7 +27,13 @@ __all__ = [
     "CannedJobPart",
     "CreditNote",
     "DocumentSequence",
+    "EstimateSignature",
     "FeedClock",
+    "Inspection",
+    "InspectionItem",
+    "InspectionMedia",
+    "InspectionTemplate",
+    "InspectionTemplatePoint",
     "Invoice",
     "Job",
     "LaborLine",

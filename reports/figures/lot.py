@@ -7,7 +7,8 @@ of aggregate queries, whatever the number of rows. The rules they read have one 
   delivered; summed here through sales.models.FRONT_GROSS, BACK_GROSS and TOTAL_GROSS;
 - what a stock unit cost: sales.services (acquisition + other costs + reconditioning, where
   reconditioning is the internal repair orders opened during the unit's stay, costed by
-  repairs.costs); read here over every unit at once through sales.services.reconditioning_lines;
+  repairs.costs); read here over every unit at once through sales.services.reconditioning_of_units
+  and repairs.costs.cost_subquery, kept per order in the summaries (reports.summaries);
 - the aging target: ShopSettings.aging_threshold_days (a unit is past it when its days in
   stock are more than that, as StockUnit.is_aged and the stock list's "aged" filter say);
 - a commission and its chargeback: the Commission rows sales.services records.
@@ -40,13 +41,13 @@ from django.utils import timezone
 from accounts.models import ShopSettings
 from core.money import ZERO, money
 from inventory.models import StockUnit, StockUnitCost
-from repairs.choices import RepairOrderStatus
-from repairs.costs import LINE_COSTS, cost_subquery
+from repairs.costs import cost_subquery
 from reports.figures.common import admin_list, between, percent
 from reports.periods import Period
 from reports.registry import Column, Figure, report
+from reports.summaries import freshness, reconditioning_months
 from sales.models import BACK_GROSS, FRONT_GROSS, TOTAL_GROSS, Commission, Deal, Lead
-from sales.services import during_stay, reconditioning_lines, reconditioning_of_units
+from sales.services import during_stay
 
 LOT = "reports.view_lot_reports"
 DELIVERED, UNWOUND = Deal.Status.DELIVERED, Deal.Status.UNWOUND
@@ -536,34 +537,12 @@ def inventory_aging(period):
     order=60,
 )
 def reconditioning(period):
-    """Four queries: the parts and the labor cost of reconditioning lines whose order was opened
-    in the period, by month (reconditioning_lines); the internal orders (not canceled) and the
-    units they reconditioned, by month (orders joined to the units of their vehicle); the units that
-    first went on sale in the period, by month, with their days from acquisition
+    """Queries: the summaries' state; the internal orders that reconditioned a unit, the units
+    and the spend by month, from the per-order summaries for the summarized days and from the
+    records for the others (reports.summaries.reconditioning_months: two or three queries); the
+    units that first went on sale in the period, by month, with their days from acquisition
     (stockunit_available_idx)."""
-    spend = {}
-    for kind, (_model, amount) in LINE_COSTS.items():
-        rows = (
-            reconditioning_lines(kind)
-            .filter(**_within("job__repair_order__opened_at", period))
-            .annotate(month=_month("job__repair_order__opened_at"))
-            .order_by()
-            .values("month")
-            .annotate(cost=Sum(amount))
-        )
-        for row in rows:
-            spend[row["month"]] = spend.get(row["month"], ZERO) + (row["cost"] or ZERO)
-
-    orders = (
-        reconditioning_of_units()
-        .exclude(status=RepairOrderStatus.CANCELED)
-        .filter(**_within("opened_at", period))
-        .annotate(month=_month("opened_at"))
-        .order_by()
-        .values("month")
-        .annotate(orders=Count("pk", distinct=True), units=Count("unit", distinct=True))
-    )
-    orders = {row["month"]: row for row in orders}
+    orders, current = reconditioning_months(period.start, period.end)
 
     days = ExpressionWrapper(F("available_on") - F("acquired_on"), output_field=DurationField())
     front = (
@@ -577,9 +556,9 @@ def reconditioning(period):
 
     rows, totals = [], {"spend": ZERO, "units": 0, "front": 0, "days": datetime.timedelta()}
     for month in _months(period):
-        ordered = orders.get(month, {"orders": 0, "units": 0})
+        ordered = orders.get(month, {"spend": ZERO, "orders": 0, "units": 0})
         lined = front.get(month, {"units": 0, "days": None})
-        cost = money(spend.get(month, ZERO))
+        cost = money(ordered["spend"])
         waited = lined["days"] or datetime.timedelta()
         part = _month_period(month, period)
         rows.append(
@@ -610,7 +589,7 @@ def reconditioning(period):
         },
         url=admin_list("repairs_repairorder", internal__exact="1", **between("opened_at", period)),
         note="Units reconditioned are counted in each month they had an order; the period's "
-        "total counts a unit once a month.",
+        f"total counts a unit once a month. {freshness(current, period.end)}.",
     )
 
 

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import tablib
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils.module_loading import import_string
 from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
 
+from carshop.ops.data import postgres_csv
 from carshop.ops.data import tables as table_registry
 from carshop.ops.data.transfer import (
     CHUNK_SIZE,
@@ -176,6 +177,22 @@ def _find_csv(folder: StrPath, table: Table) -> str | None:
     return None
 
 
+def _read_headers(path: StrPath) -> list[str]:
+    """The file's column names (an error if it has none or is no UTF-8 CSV)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            headers = next(csv.reader(handle), None)
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise CommandError(f"{path} is not CSV: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not headers or not any(cell.strip() for cell in headers):
+        raise CommandError(f"{path} is empty: the first line names the columns")
+    return [cell.strip() for cell in headers]
+
+
 def _read_csv(path: StrPath, report: ImportReport) -> tuple:
     """The file as a tablib Dataset, and the line each data row starts on. Without an id
     column, every row is a new one."""
@@ -214,6 +231,49 @@ def _read_csv(path: StrPath, report: ImportReport) -> tuple:
     return dataset, lines
 
 
+def _import_in_bulk(
+    table: Table, resource: Any, target: str, report: ImportReport, using: str
+) -> dict[str, int] | None:
+    """The PostgreSQL path (carshop/ops/data/postgres_csv.py); None when the table must be
+    read row by row after all (the database refused the write: the row-by-row import names
+    the rows)."""
+    problems, count = list(report.problems), report.problem_count
+    savepoint = transaction.savepoint(using=using)
+    try:
+        counts = postgres_csv.load(table, resource, target, report, using)
+    except (postgres_csv.Unsupported, DatabaseError):
+        transaction.savepoint_rollback(savepoint, using=using)
+        report.problems, report.problem_count = problems, count
+        return None
+    transaction.savepoint_commit(savepoint, using=using)
+    return counts
+
+
+def _import_row_by_row(
+    table: Table, resource: Any, dataset: Any, lines: list[int], name: str, report: ImportReport
+) -> None:
+    """django-import-export's import, a row at a time (SQLite, and tables the PostgreSQL path
+    does not cover)."""
+    result = resource.import_data(dataset, dry_run=False, use_transactions=True, raise_errors=False)
+    for error in result.base_errors:
+        report.add(name, error_reason(error.error))
+    columns = {field.attribute: field.column_name for field in resource.fields.values()}
+    for invalid in result.invalid_rows:
+        errors = {columns.get(key, key): value for key, value in invalid.error_dict.items()}
+        report.add(
+            f"{name} line {lines[invalid.number - 1]}",
+            error_reason(ValidationError(errors)),
+        )
+    for row in result.error_rows:
+        for error in row.errors:
+            report.add(f"{name} line {lines[row.number - 1]}", error_reason(error.error))
+    report.counts[table.name] = {
+        "new": result.totals["new"],
+        "updated": result.totals["update"],
+        "unchanged": result.totals["skip"],
+    }
+
+
 def import_csv(
     path: StrPath,
     tables: list[Table] | None = None,
@@ -238,35 +298,21 @@ def import_csv(
     with transaction.atomic(using=using):
         for table, target in pairs:
             name = os.path.basename(target)
-            dataset, lines = _read_csv(target, report)
             resource = resource_for(table, include_secrets=True)
             known = {field.column_name for field in resource.fields.values()}
-            unknown = [column for column in dataset.headers if column not in known]
+            unknown = [column for column in _read_headers(target) if column not in known]
             if unknown:
                 raise CommandError(
                     f"{name}: unknown column {', '.join(unknown)}; the columns "
                     f"of {table.name} are {', '.join(sorted(known))}"
                 )
-            result = resource.import_data(
-                dataset, dry_run=False, use_transactions=True, raise_errors=False
-            )
-            for error in result.base_errors:
-                report.add(name, error_reason(error.error))
-            columns = {field.attribute: field.column_name for field in resource.fields.values()}
-            for invalid in result.invalid_rows:
-                errors = {columns.get(key, key): value for key, value in invalid.error_dict.items()}
-                report.add(
-                    f"{name} line {lines[invalid.number - 1]}",
-                    error_reason(ValidationError(errors)),
-                )
-            for row in result.error_rows:
-                for error in row.errors:
-                    report.add(f"{name} line {lines[row.number - 1]}", error_reason(error.error))
-            report.counts[table.name] = {
-                "new": result.totals["new"],
-                "updated": result.totals["update"],
-                "unchanged": result.totals["skip"],
-            }
+            if connections[using].vendor == "postgresql" and postgres_csv.supports(table, resource):
+                counts = _import_in_bulk(table, resource, target, report, using)
+                if counts is not None:
+                    report.counts[table.name] = counts
+                    continue
+            dataset, lines = _read_csv(target, report)
+            _import_row_by_row(table, resource, dataset, lines, name, report)
         if report.ok and not dry_run:
             reset_sequences([table.model for table, _ in pairs], connections[using])
         else:

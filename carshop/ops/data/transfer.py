@@ -713,8 +713,8 @@ class _Loader:
 def _migrate_rows(model: type[Model], using: str) -> Any:
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account; accounts migration 0010: the default location and its shop
-    settings row; and the audit entries about them), which a JSON import replaces with the
-    file's."""
+    settings row; inventory migration 0008: the stock number series; and the audit entries about
+    them), which a JSON import replaces with the file's."""
     from django.contrib.auth.models import Group
     from django.contrib.contenttypes.models import ContentType
 
@@ -728,8 +728,9 @@ def _migrate_rows(model: type[Model], using: str) -> Any:
         return manager.filter(name__in=list(ROLES))
     if label == "accounts.user":
         return manager.filter(username=SYSTEM_USERNAME)
-    if label in ("accounts.shopsettings", "accounts.location"):
-        # A migrated, empty database has one location (with its settings) and nothing else.
+    if label in ("accounts.shopsettings", "accounts.location", "inventory.stocknumberseries"):
+        # A migrated, empty database has one location (with its settings), the stock number
+        # series (inventory migration 0008), and nothing else.
         return manager.all() if manager.count() <= 1 else manager.none()
     if label == "auditlog.logentry":
         kinds = ContentType.objects.db_manager(using).get_for_models(

@@ -251,6 +251,7 @@ class Anonymizer:
             self.vehicles,
             self.leads,
             self.jobs,
+            self.signatures,
             self.stock_units,
             self.free_text,
             self.invoices,
@@ -449,6 +450,22 @@ class Anonymizer:
         self.rewrite(
             "repairs.Job", ("authorized_by",), change, model._base_manager.exclude(authorized_by="")
         )
+
+    def signatures(self) -> None:
+        model = self.model("repairs.EstimateSignature")
+        customers = dict(
+            model._base_manager.using(self.alias).values_list("pk", "repair_order__customer_id")
+        )
+
+        def change(signature: Any) -> bool:
+            # The name typed to sign: the copy's name of the order's customer; no address kept.
+            new = self.customer_names.get(customers.get(signature.pk)) or "Customer"
+            self.remember(signature.signed_name, new)
+            signature.signed_name = new
+            signature.client_ip = None
+            return True
+
+        self.rewrite("repairs.EstimateSignature", ("signed_name", "client_ip"), change)
 
     def stock_units(self) -> None:
         model = self.model("inventory.StockUnit")

@@ -1,0 +1,621 @@
+"""The CSV import on PostgreSQL: the file streamed through COPY into a staging table, checked
+in bulk, written with one INSERT ... SELECT and one UPDATE ... FROM.
+
+It keeps the meaning of the django-import-export import (carshop/ops/data/csv_files.py): a row
+with the id of an existing row updates it, a row without id (or with an id no row has) is new, a
+row equal to the database's is left alone; each value is read by the resource's own widget, and
+each row is judged by the model's full_clean() (field rules, choices, lengths, the fields'
+validators such as the VIN's, the model's clean()), with the same messages. What changes is where
+each check is made:
+
+- the file goes into a temporary staging table of texts (one column a CSV column, with the line
+  each row starts on) through COPY;
+- foreign keys are checked in SQL, one join per column, never a query per row;
+- the widgets and full_clean() (without its unique and constraint checks, which would query the
+  database for every row) run in Python over the staged rows in batches, with the existing rows
+  of a batch read in one query; what the model's save() derives (a VIN's normalised form, the
+  plate in capitals) is worked out by its save() with the write itself left out;
+- the resulting rows go into a second temporary table, where unique fields are checked in SQL
+  against the file's other rows and the table;
+- then one INSERT ... SELECT for the new rows and one UPDATE ... FROM for the changed ones,
+  inside the import's one transaction, and the sequence is reset by the caller.
+
+The audit trail is the one the row-by-row import writes: one auditlog entry per created or
+changed row, with the same changes, representation and actor (the operator), made in memory and
+written in bulk INSERTs of 2,000 instead of one INSERT per row.
+
+Tables whose resource or model does more than this can describe (a many-to-many column, a
+resource hook, signal receivers other than the audit log's) keep the row-by-row import, and so
+does a table whose write the database refuses (a check constraint): that table is read again row
+by row, which names every bad row.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import datetime
+import os
+from typing import TYPE_CHECKING, Any, cast
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connections
+from django.db.models import signals
+from django.utils.encoding import smart_str
+from import_export import resources as import_export_resources
+from import_export import widgets as import_export_widgets
+
+from carshop.ops.data.transfer import error_reason
+from carshop.ops.testenv.bulkload import copy_text
+from core.spreadsheets import restore_cell
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from django.db.models import Model
+
+    from carshop.ops.data.tables import Table
+    from carshop.ops.data.transfer import ImportReport
+
+BATCH = 2000
+READ_SIZE = 1 << 16
+STAGE = "carshop_csv_stage"
+READY = "carshop_csv_ready"
+
+# Resource methods that, overridden, run code per row this path would not run.
+_HOOKS = (
+    "before_import_row",
+    "after_import_row",
+    "after_init_instance",
+    "init_instance",
+    "get_or_init_instance",
+    "import_instance",
+    "import_row",
+    "import_field",
+    "skip_row",
+    "before_save_instance",
+    "after_save_instance",
+    "save_instance",
+    "validate_instance",
+    "save_m2m",
+)
+
+
+class Unsupported(Exception):
+    """The table keeps the row-by-row import."""
+
+
+def _own_receivers(signal: Any, model: type[Model]) -> list[Any]:
+    receivers = signal._live_receivers(model)
+    if isinstance(receivers, tuple):  # Django 5: (sync, async)
+        receivers = [*receivers[0], *receivers[1]]
+    return [
+        receiver
+        for receiver in receivers
+        if not getattr(receiver, "__module__", "").startswith("auditlog.")
+    ]
+
+
+def supports(table: Table, resource: Any) -> bool:
+    """Whether this path gives the same result as the row-by-row import for the table."""
+    model = table.model
+    base = import_export_resources.ModelResource
+    for hook in _HOOKS:
+        if getattr(type(resource), hook) is not getattr(base, hook):
+            return False
+    for field in resource.fields.values():
+        if isinstance(field.widget, import_export_widgets.ManyToManyWidget):
+            return False
+    if resource._meta.use_bulk or not resource._meta.clean_model_instances:
+        return False
+    for signal in (signals.pre_save, signals.post_save, signals.pre_init, signals.post_init):
+        if _own_receivers(signal, model):
+            return False
+    meta: Any = model._meta
+    if meta.pk.get_internal_type() not in ("AutoField", "BigAutoField"):
+        return False
+    return meta.parents == {}  # multi-table inheritance writes two tables
+
+
+class _Columns:
+    """The file's columns and the resource fields that read them."""
+
+    def __init__(self, table: Table, resource: Any, headers: list[str]) -> None:
+        meta: Any = table.model._meta
+        self.model = table.model
+        self.headers = headers
+        self.meta = meta
+        self.id_index = headers.index("id") if "id" in headers else None
+        by_column = {field.column_name: field for field in resource.fields.values()}
+        self.imported = [
+            field
+            for field in resource.get_import_fields()
+            if field.attribute and field.column_name in headers and field.column_name != "id"
+        ]
+        self.compared = [field for field in resource.get_import_fields() if field.attribute]
+        # (column index, model field if a foreign key else None, resource field), file order
+        self.ordered: list[tuple[int, Any, Any]] = []
+        for field in self.imported:
+            index = headers.index(field.column_name)
+            model_field = _model_field(meta, field.attribute)
+            if model_field is not None and model_field.is_relation and model_field.many_to_one:
+                self.ordered.append((index, model_field, field))
+            else:
+                self.ordered.append((index, None, field))
+        self.foreign = [item for item in self.ordered if item[1] is not None]
+        self.columns = {field.column_name: field for field in by_column.values()}
+        self.concrete = [
+            field for field in meta.local_concrete_fields if not getattr(field, "generated", False)
+        ]
+
+
+def _model_field(meta: Any, name: str) -> Any:
+    try:
+        return meta.get_field(name)
+    except Exception:  # a resource field with no model field of that name
+        return None
+
+
+def stage(path: str, name: str, width: int, report: ImportReport, using: str) -> int:
+    """The file's rows into the staging table (line, c0, c1, ...); rows of the wrong width are
+    reported. The number of rows staged."""
+    connection = connections[using]
+    columns = ", ".join(f"c{index} text" for index in range(width))
+    staged = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal staged
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            start = reader.line_num + 1
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    start = reader.line_num + 1
+                    continue
+                if len(row) != width:
+                    report.add(
+                        f"{name} line {start}",
+                        f"{len(row)} values, the header names {width} columns",
+                    )
+                else:
+                    staged += 1
+                    yield (
+                        str(start)
+                        + "\t"
+                        + "\t".join(copy_text(restore_cell(cell)) for cell in row)
+                        + "\n"
+                    )
+                start = reader.line_num + 1
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(f"CREATE TEMP TABLE {STAGE} (line integer, {columns}) ON COMMIT DROP")
+        cursor.copy_expert(f"COPY {STAGE} FROM STDIN", _Feed(lines()), READ_SIZE)
+    return staged
+
+
+class _Feed:
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+
+    def read(self, size: int = -1) -> str:
+        chunk: list[str] = []
+        length = 0
+        for line in self.lines:
+            chunk.append(line)
+            length += len(line)
+            if length >= size > 0:
+                break
+        return "".join(chunk)
+
+    readline = read
+
+
+def _foreign_key_problems(columns: _Columns, using: str) -> dict[int, dict[str, list[str]]]:
+    """Line -> {column: [reason]} for every foreign key naming no row, one join per column."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    found: dict[int, dict[str, list[str]]] = {}
+    for index, field, resource_field in columns.foreign:
+        parent = field.related_model
+        key = field.target_field
+        widget_key = getattr(resource_field.widget, "field", "pk")
+        if widget_key not in ("pk", key.name):
+            raise Unsupported  # a foreign key by another column (a natural key)
+        integer = key.get_internal_type() in ("AutoField", "BigAutoField", "IntegerField")
+        column = f"btrim(s.c{index})"
+        verbose = parent._meta.verbose_name
+        sql = (
+            f"SELECT s.line, s.c{index}, {column} ~ '^[0-9]+$' FROM {STAGE} s "  # noqa: S608
+            f"WHERE {column} <> '' AND ("
+            + (f"{column} !~ '^[0-9]+$' OR " if integer else "")
+            + f"NOT EXISTS (SELECT 1 FROM {qn(parent._meta.db_table)} p "  # noqa: S608
+            f"WHERE p.{qn(key.column)}::text = {column}))"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            for line, value, numeric in cursor.fetchall():
+                reason = (
+                    f"no {verbose} with id {value}"
+                    if numeric or not integer
+                    else f"{value!r} is not a {verbose} id"
+                )
+                found.setdefault(line, {}).setdefault(resource_field.attribute, []).append(reason)
+    return found
+
+
+def _format(value: Any, field: Any, connection: Any) -> str:
+    if value is None:
+        return "\\N"
+    prepared = field.get_db_prep_save(value, connection)
+    if prepared is None:
+        return "\\N"
+    if isinstance(prepared, bool):
+        return "t" if prepared else "f"
+    adapted = getattr(prepared, "dumps", None)
+    if adapted is not None and hasattr(prepared, "adapted"):  # psycopg2's Json
+        return copy_text(prepared.dumps(prepared.adapted))
+    if isinstance(prepared, datetime.timedelta):
+        return f"{prepared.total_seconds()} seconds"
+    if hasattr(prepared, "isoformat"):
+        return prepared.isoformat()
+    return copy_text(str(prepared))
+
+
+def load(
+    table: Table, resource: Any, path: str, report: ImportReport, using: str
+) -> dict[str, int]:
+    """Check and write one table's CSV file; the counts of new, updated and unchanged rows.
+    Problems go to `report` (then nothing of the table is written)."""
+    from auditlog.cid import get_cid
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    file_name = os.path.basename(path)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        headers = [cell.strip() for cell in next(csv.reader(handle))]
+    columns = _Columns(table, resource, headers)
+    model = columns.model
+    meta = columns.meta
+    problems_before = report.problem_count
+    stage(path, file_name, len(headers), report, using)
+    bad_keys = _foreign_key_problems(columns, using)
+
+    concrete = columns.concrete
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {READY}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {READY} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {', '.join(qn(field.column) for field in concrete)}, "
+            f"0 AS carshop_line, true AS carshop_new FROM {qn(meta.db_table)} WITH NO DATA"
+        )
+    content_type = ContentType.objects.db_manager(using).get_for_model(model)
+    use_json = getattr(settings, "AUDITLOG_STORE_JSON_CHANGES", False)
+    cid = get_cid()
+    entries: list[Any] = []
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    ready_lines: list[str] = []
+    width = len(headers)
+    diff = _Diff(model, use_json)
+    audit = _Audit(content_type, cid, using)
+    serialized = LogEntry.objects._get_serialized_data_or_none
+    create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
+
+    def noop_save_base(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    with connection.chunked_cursor() as staged:
+        staged.execute(
+            f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
+            f"FROM {STAGE} ORDER BY line"
+        )
+        while batch := staged.fetchmany(BATCH):
+            ids = set()
+            if columns.id_index is not None:
+                for row in batch:
+                    text = row[1 + columns.id_index].strip()
+                    if text.isdigit():
+                        ids.add(int(text))
+            existing = model._base_manager.db_manager(using).in_bulk(list(ids)) if ids else {}
+            made: list[tuple[int, Any, Any]] = []
+            for row in batch:
+                line = row[0]
+                values = dict(zip(headers, row[1:], strict=True))
+                errors: dict[str, Any] = {}
+                original = None
+                instance = None
+                if columns.id_index is not None and values["id"].strip():
+                    try:
+                        pk = int(values["id"].strip())
+                    except ValueError:
+                        report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
+                        continue
+                    instance = existing.get(pk)
+                    if instance is not None:
+                        original = copy.deepcopy(instance)
+                    else:
+                        instance = model(pk=pk)
+                else:
+                    instance = model()
+                failed = None
+                for index, model_field, field in columns.ordered:
+                    if model_field is None:
+                        try:
+                            field.save(instance, values, False)
+                        except ValueError as exc:
+                            errors[field.attribute] = ValidationError(str(exc), code="invalid")
+                        except Exception as exc:  # as django-import-export: the row's error
+                            failed = exc
+                            break
+                        continue
+                    text = row[1 + index].strip()
+                    if line in bad_keys and field.attribute in bad_keys[line]:
+                        errors[field.attribute] = ValidationError(
+                            bad_keys[line][field.attribute], code="invalid"
+                        )
+                    else:
+                        setattr(
+                            instance,
+                            model_field.attname,
+                            model_field.target_field.to_python(text) if text else None,
+                        )
+                if failed is not None:
+                    report.add(f"{file_name} line {line}", error_reason(failed))
+                    continue
+                # Foreign keys are checked above in SQL (full_clean would query every row).
+                exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
+                try:
+                    instance.full_clean(
+                        exclude=exclude, validate_unique=False, validate_constraints=False
+                    )
+                except ValidationError as exc:
+                    errors = exc.update_error_dict(errors)
+                if errors:
+                    column_names = {
+                        field.attribute: field.column_name for field in resource.fields.values()
+                    }
+                    named = {column_names.get(key, key): value for key, value in errors.items()}
+                    report.add(f"{file_name} line {line}", error_reason(ValidationError(named)))
+                    continue
+                if original is not None and all(
+                    field.get_value(instance) == field.get_value(original)
+                    for field in columns.compared
+                ):
+                    counts["unchanged"] += 1
+                    continue
+                made.append((line, instance, original))
+            new_without_id = [instance for _l, instance, _o in made if instance.pk is None]
+            if new_without_id:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        sequence_sql, [meta.db_table, meta.pk.column, len(new_without_id)]
+                    )
+                    for instance, (value,) in zip(new_without_id, cursor.fetchall(), strict=True):
+                        instance.pk = value
+            for line, instance, original in made:
+                adding = original is None
+                instance._state.adding = adding
+                # The model's save() derives its computed fields; the write is done below.
+                instance.save_base = noop_save_base
+                instance.save(using=using)
+                del instance.save_base
+                for field in concrete:
+                    if getattr(field, "auto_now", False) or (
+                        adding and getattr(field, "auto_now_add", False)
+                    ):
+                        field.pre_save(instance, adding)
+                counts["new" if adding else "updated"] += 1
+                ready_lines.append(
+                    "\t".join(
+                        [
+                            *(
+                                _format(getattr(instance, field.attname), field, connection)
+                                for field in concrete
+                            ),
+                            str(line),
+                            "t" if adding else "f",
+                        ]
+                    )
+                    + "\n"
+                )
+                changes = diff(original, instance)
+                if changes:
+                    entries.append(
+                        audit.line(
+                            {
+                                "object_pk": smart_str(instance.pk),
+                                "object_id": instance.pk,
+                                "object_repr": smart_str(instance),
+                                "serialized_data": serialized(instance),
+                                "action": create if adding else update,
+                                "changes": changes,
+                            }
+                        )
+                    )
+            if len(ready_lines) >= BATCH:
+                _copy_ready(connection, ready_lines)
+                ready_lines = []
+            if len(entries) >= BATCH and report.problem_count == problems_before:
+                # Rolled back with the rest when a later row is bad: memory stays flat.
+                audit.write(entries)
+                entries = []
+    _copy_ready(connection, ready_lines)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {READY}")
+    _unique_problems(columns, resource, file_name, report, using)
+    if report.problem_count > problems_before:
+        return counts
+    names = [qn(field.column) for field in concrete]
+    pk_column = qn(meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(names)}) "  # noqa: S608
+            f"SELECT {', '.join(names)} FROM {READY} WHERE carshop_new ORDER BY carshop_line"
+        )
+        others = [column for column in names if column != pk_column]
+        if others:
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} t SET "  # noqa: S608
+                + ", ".join(f"{column} = r.{column}" for column in others)
+                + f" FROM {READY} r WHERE NOT r.carshop_new AND t.{pk_column} = r.{pk_column}"
+            )
+    audit.write(entries)
+    return counts
+
+
+class _Diff:
+    """auditlog's model_instance_diff: the changes its receivers record. For a new row (no old
+    one) the same comparison over the same fields, with what is the same for every row worked
+    out once per table: the field list after auditlog's include, exclude and mask rules, the
+    "old" values (None's defaults), and the reverse relations' text ("app.Model.None"), which
+    model_instance_diff gets by making each row's related managers."""
+
+    def __init__(self, model: type[Model], use_json: bool) -> None:
+        from auditlog.diff import (
+            get_field_value,
+            get_fields_in_model,
+            get_mask_function,
+            model_instance_diff,
+        )
+        from auditlog.registry import auditlog
+
+        self.use_json = use_json
+        self.model_instance_diff = model_instance_diff
+        self.get_field_value = get_field_value
+        blank = model()
+        fields = get_fields_in_model(blank)
+        rules = auditlog.get_model_fields(model)
+        if rules and rules["include_fields"]:
+            fields = [field for field in fields if field.name in rules["include_fields"]]
+        if rules and rules["exclude_fields"]:
+            fields = [field for field in fields if field.name not in rules["exclude_fields"]]
+        self.masked = set(rules["mask_fields"]) if rules else set()
+        self.mask = get_mask_function(rules.get("mask_callable")) if rules else None
+        self.fields = [field for field in fields if getattr(field, "concrete", False)]
+        self.old = [get_field_value(None, field, use_json) for field in self.fields]
+        reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
+        self.reverse = (
+            model_instance_diff(None, blank, fields_to_check=reverse, use_json_for_changes=use_json)
+            if reverse
+            else None
+        ) or {}
+
+    def __call__(self, old: Any, new: Any) -> dict[str, Any] | None:
+        if old is not None:
+            return self.model_instance_diff(old, new, use_json_for_changes=self.use_json)
+        from auditlog.diff import is_primitive
+
+        get_value, use_json = self.get_field_value, self.use_json
+        changes: dict[str, Any] = {}
+        for field, old_value in zip(self.fields, self.old, strict=True):
+            new_value = get_value(new, field, use_json)
+            if old_value == new_value:
+                continue
+            if field.name in self.masked:
+                mask = cast("Callable[[str], str]", self.mask)
+                changes[field.name] = (mask(smart_str(old_value)), mask(smart_str(new_value)))
+            elif not use_json:
+                changes[field.name] = (smart_str(old_value), smart_str(new_value))
+            else:
+                changes[field.name] = (
+                    old_value if is_primitive(old_value) else smart_str(old_value),
+                    new_value if is_primitive(new_value) else smart_str(new_value),
+                )
+        changes.update(self.reverse)
+        return changes or None
+
+
+def _copy_ready(connection: Any, lines: list[str]) -> None:
+    if lines:
+        with connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY {READY} FROM STDIN", _Feed(iter(lines)), READ_SIZE)
+
+
+def _unique_problems(
+    columns: _Columns, resource: Any, name: str, report: ImportReport, using: str
+) -> None:
+    """Unique fields: a value another row of the file had first, or another row of the table
+    has, named as full_clean() names it."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    meta = columns.meta
+    pk = qn(meta.pk.column)
+    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
+    sample = columns.model()
+    found: dict[int, list[str]] = {}
+    for field in meta.local_concrete_fields:
+        if not field.unique or field.primary_key:
+            continue
+        column = qn(field.column)
+        message = " ".join(sample.unique_error_message(columns.model, (field.name,)).messages)
+        label = column_names.get(field.name, field.name)
+        # The file's later rows with a value an earlier one has, and the rows with a value
+        # another row of the table keeps (one not changed by the file itself).
+        sql = (
+            f"SELECT carshop_line FROM (SELECT carshop_line, row_number() OVER ("  # noqa: S608
+            f"PARTITION BY {column} ORDER BY carshop_line) AS place FROM {READY} "
+            f"WHERE {column} IS NOT NULL) d WHERE place > 1 "
+            f"UNION SELECT r.carshop_line FROM {READY} r "
+            f"JOIN {qn(meta.db_table)} t ON t.{column} = r.{column} "
+            f"AND t.{pk} IS DISTINCT FROM r.{pk} WHERE NOT EXISTS (SELECT 1 FROM {READY} m "
+            f"WHERE m.{pk} = t.{pk} AND m.{column} IS DISTINCT FROM t.{column})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            for (line,) in cursor.fetchall():
+                found.setdefault(line, []).append(f"{label}: {message}")
+    for line in sorted(found):
+        report.add(f"{name} line {line}", "; ".join(found[line]))
+
+
+class _Audit:
+    """The audit entries as COPY lines. The values every entry of the run shares (the content
+    type, the correlation id, the time, and what the pre_save receivers on LogEntry set: the
+    operator as actor, the API key) come from one entry credited as a save() credits it; each
+    row adds its own id, text, action and changes."""
+
+    def __init__(self, content_type: Any, cid: Any, using: str) -> None:
+        from auditlog.models import LogEntry
+
+        self.connection = connections[using]
+        template = LogEntry(content_type=content_type, cid=cid)
+        signals.pre_save.send(
+            sender=LogEntry, instance=template, raw=False, using=using, update_fields=None
+        )
+        meta: Any = LogEntry._meta
+        fields = [field for field in meta.local_concrete_fields if field is not meta.pk]
+        qn = self.connection.ops.quote_name
+        self.sql = (
+            f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in fields)}) "
+            "FROM STDIN"
+        )
+        self.fields = fields
+        self.shared = {
+            field.name: _format(getattr(template, field.attname), field, self.connection)
+            for field in fields
+        }
+
+    def line(self, values: dict[str, Any]) -> str:
+        shared, connection = self.shared, self.connection
+        return (
+            "\t".join(
+                _format(values[field.name], field, connection)
+                if field.name in values
+                else shared[field.name]
+                for field in self.fields
+            )
+            + "\n"
+        )
+
+    def write(self, lines: list[str]) -> None:
+        if lines:
+            with self.connection.cursor() as cursor:
+                cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
+
+
+__all__ = ["Unsupported", "load", "supports"]

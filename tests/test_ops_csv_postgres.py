@@ -1,0 +1,166 @@
+"""The CSV import on PostgreSQL (carshop/ops/data/postgres_csv.py) against the row-by-row import
+through django-import-export: the same bad rows named with the same line and reason, nothing
+written, and the same rows, values and audit entries when the file is good."""
+
+import io
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.models import Customer, User
+from carshop.ops.data import postgres_csv
+from inventory.models import Vehicle
+from tests.helpers.builders.inventory import VALID_VINS, make_customer, make_vehicle
+
+pytestmark = pytest.mark.postgresql
+
+
+def _import(path, *args, bulk=True, monkeypatch=None):
+    """(ok, lines printed); the row-by-row import when bulk is False."""
+    out = io.StringIO()
+    with monkeypatch.context() as patch:
+        if not bulk:
+            patch.setattr(postgres_csv, "supports", lambda table, resource: False)
+        try:
+            call_command("import", "--format=csv", f"--input={path}", *args, stdout=out)
+            ok = True
+        except CommandError:
+            ok = False
+    return ok, out.getvalue().splitlines()
+
+
+def _vehicles():
+    fields = ["id", "vin", "vin_reversed", "make", "model", "model_year", "plate", "owner_id"]
+    return list(Vehicle.objects.order_by("pk").values(*fields))
+
+
+def test_every_kind_of_bad_row_is_named_as_the_row_by_row_import_names_it(
+    db, tmp_path, monkeypatch
+):
+    owner = make_customer()
+    taken = make_vehicle(vin=VALID_VINS[2])
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        "vin,make,model,model_year,plate,owner\n"
+        f"{VALID_VINS[0]},Honda,Accord,2003,abc1,{owner.pk}\n"  # good
+        "1HGCM82633A004353,Honda,Accord,,,\n"  # VIN check digit (the field's validator)
+        f",Ford,Focus,,,{owner.pk}\n"  # required value missing
+        f"{VALID_VINS[1]},Ford,Focus,,,987654\n"  # no such customer
+        f"{VALID_VINS[3]},Ford,Focus,,,x12\n"  # not an id
+        f"{VALID_VINS[4]},Ford,Focus,nineteen,,\n"  # not a number
+        f"{VALID_VINS[4].lower()},{'M' * 61},Focus,,,\n"  # too long
+        f"{VALID_VINS[0]},Honda,Civic,,,\n"  # the VIN of line 2 again
+        f"{VALID_VINS[2]},Honda,Civic,,,\n"  # the VIN of a vehicle in the table
+        "only,three,values\n"  # the wrong number of values
+    )
+    before = _vehicles()
+    ok, bulk = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert not ok
+    assert _vehicles() == before
+    ok, row_by_row = _import(path, "--tables=cars", bulk=False, monkeypatch=monkeypatch)
+    assert not ok
+    assert _vehicles() == before
+    assert sorted(bulk) == sorted(row_by_row)
+    lines = [f"cars.csv line {n}" for n in (11, *range(3, 11))]
+    assert [line.split(":")[0] for line in bulk] == lines
+    assert "cars.csv line 5: owner: no customer with id 987654" in bulk
+    assert taken.vin == VALID_VINS[2]
+
+
+def test_a_unique_value_taken_twice_in_the_file_or_in_the_table(db, tmp_path, monkeypatch):
+    make_vehicle(vin=VALID_VINS[2])
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        f"vin,make\n{VALID_VINS[0]},Honda\n{VALID_VINS[0].lower()},Honda\n{VALID_VINS[2]},Ford\n"
+    )
+    ok, bulk = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert not ok
+    assert bulk == [
+        "cars.csv line 3: vin: Vehicle with this VIN already exists.",
+        "cars.csv line 4: vin: Vehicle with this VIN already exists.",
+    ]
+    assert Vehicle.objects.count() == 1
+
+
+def test_a_choice_outside_the_field_s_choices(db, tmp_path, monkeypatch):
+    path = tmp_path / "customers.csv"
+    path.write_text("kind,last_name\nperson,Able\nrobot,Baker\n")
+    ok, bulk = _import(path, monkeypatch=monkeypatch)
+    assert not ok
+    ok, row_by_row = _import(path, bulk=False, monkeypatch=monkeypatch)
+    message = "customers.csv line 3: kind: Value 'robot' is not a valid choice."
+    assert bulk == row_by_row == [message]
+    assert not Customer.objects.exists()
+
+
+def _state():
+    vehicles = _vehicles()
+    entries = list(
+        LogEntry.objects.get_for_model(Vehicle)
+        .order_by("object_id", "action")
+        .values_list("object_id", "action", "object_repr", "changes", "actor__username")
+    )
+    for entry in entries:  # times are those of the run
+        for key in ("created_at",):
+            entry[3].pop(key, None)
+    return vehicles, entries
+
+
+def test_both_paths_give_the_same_rows_and_audit_entries(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
+    monkeypatch.setattr(postgres_csv, "BATCH", 2)  # several batches, as a large file has
+    User.objects.create(username="ops")
+    owner = make_customer()
+    kept = make_vehicle(vin=VALID_VINS[3], make="Acura", model="Legend")
+    changed = make_vehicle(vin=VALID_VINS[4], make="VW", model="Golf")
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        "id,vin,make,model,model_year,plate,owner\n"
+        f",{VALID_VINS[0].lower()},,Accord,,ab 12,{owner.pk}\n"  # make filled from the VIN
+        f",{VALID_VINS[1]},Chevrolet,Corvette,2006,,\n"
+        f"{kept.pk},{kept.vin},{kept.make},{kept.model},{kept.model_year or ''},{kept.plate},"
+        f"{kept.owner_id or ''}\n"  # unchanged
+        f"{changed.pk},{VALID_VINS[4]},Volkswagen,Golf,1999,XY-1,{owner.pk}\n"  # updated
+        f"900,{VALID_VINS[2]},Volkswagen,Jetta,,,\n"  # an id no row has: a new row with it
+    )
+    results = []
+    for bulk in (False, True):
+        ok, out = _import(path, "--tables=cars", bulk=bulk, monkeypatch=monkeypatch)
+        assert ok, out
+        assert "  vehicles                 3 new, 1 updated, 1 unchanged" in out
+        results.append(_state())
+        # back to the state before the import, with the sequence where it was
+        Vehicle.objects.exclude(pk__in=[kept.pk, changed.pk]).delete()
+        Vehicle.objects.filter(pk=changed.pk).update(
+            make=changed.make,
+            model=changed.model,
+            model_year=changed.model_year,
+            plate=changed.plate,
+            owner=changed.owner_id,
+        )
+        LogEntry.objects.get_for_model(Vehicle).exclude(
+            action=LogEntry.Action.CREATE, object_id__in=[kept.pk, changed.pk]
+        ).delete()
+    row_by_row, bulk = results
+    new_ids = [row["id"] for row in row_by_row[0] if row["id"] not in (kept.pk, changed.pk)]
+    bulk_ids = [row["id"] for row in bulk[0] if row["id"] not in (kept.pk, changed.pk)]
+    # New rows without id take the sequence's next ids: renumber both runs alike.
+    renumber = dict(zip(bulk_ids, new_ids, strict=True))
+
+    def same(state, mapping):
+        rows = [{**row, "id": mapping.get(row["id"], row["id"])} for row in state[0]]
+        entries = sorted(
+            (mapping.get(obj, obj), action, text, changes, actor)
+            for obj, action, text, changes, actor in state[1]
+        )
+        for index, entry in enumerate(entries):
+            changes = dict(entry[3])
+            changes.pop("id", None)
+            entries[index] = (*entry[:3], changes, entry[4])
+        return sorted(rows, key=lambda row: row["id"]), entries
+
+    assert same(bulk, renumber) == same(row_by_row, {})
+    assert {row["vin"] for row in bulk[0]} >= {VALID_VINS[0], VALID_VINS[2]}
+    assert {entry[4] for entry in bulk[1] if entry[0] not in (kept.pk, changed.pk)} == {"ops"}
