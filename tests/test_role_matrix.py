@@ -35,8 +35,9 @@ from accounts import services as account_services
 from accounts.models import User, WebhookDelivery, WebhookEvent, WebhookSubscription
 from inventory import services as inventory_services
 from inventory.models import MarkupRule, StockNumberSeries, Supplier
+from messaging import defaults as messaging_defaults
 from messaging.choices import Channel, Kind, RuleKind
-from messaging.models import Message, OptOut, ReminderRule
+from messaging.models import Message, MessageTemplate, OptOut, ReminderRule
 from repairs import inspections
 from repairs import services as repair_services
 from repairs.choices import AppointmentStatus, PaymentMethod
@@ -286,7 +287,9 @@ class World:
         )
         WebhookDelivery.objects.create(event=event, subscription=subscription)
 
-        # Messages to customers: one sent, a reminder rule, an opt-out.
+        # Messages to customers: the seeded templates (an earlier module's flush may have taken
+        # them), one message sent, a reminder rule, an opt-out.
+        messaging_defaults.seed(MessageTemplate)
         Message.objects.create(
             customer=customer,
             repair_order=order,
