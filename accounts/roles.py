@@ -48,6 +48,10 @@ ROLES = {
         "repairs.invoice": "view add",
         "repairs.payment": "view add",
         "repairs.creditnote": "view",
+        # Messages to customers: sent from the repair order's page; templates read only.
+        "messaging.message": "view send_message",
+        "messaging.messagetemplate": "view",
+        "messaging.optout": "view add",
         # Inspections: the advisor reads them, turns points into jobs, adds a photo if needed.
         "repairs.inspectiontemplate": "view",
         "repairs.inspectiontemplatepoint": "view",
@@ -106,6 +110,11 @@ ROLES = {
         "repairs.timeentry": "correct_timeentry",
         "sales.*": "all view_all_commissions unwind_deal",
         "auditlog.logentry": "view",
+        # Messages to customers: the shop's templates and reminder rules.
+        "messaging.message": "view send_message",
+        "messaging.messagetemplate": "all",
+        "messaging.reminderrule": "all",
+        "messaging.optout": "all",
         # Partners of the API: managers decide who integrates and with which scopes.
         "accounts.partner": "view add change",
         "accounts.partnerkey": "view add change",

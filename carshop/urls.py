@@ -48,6 +48,8 @@ urlpatterns = [
     # /api/v1 is still redirected to /api/v1/).
     re_path(r"^api/(?!v1\Z)", api_not_found),
     path("estimate/", include("repairs.urls")),
+    # What customers and the text provider reach without logging in (opt-out, callbacks).
+    path("messages/", include("messaging.urls")),
     # Private uploads (cost receipts): a permission check, then the file (inventory/files.py).
     path("private-media/", include("inventory.urls")),
 ]

@@ -30,6 +30,8 @@ Usage: deploy/scheduled-task.sh [--dry-run] DUTY
   performance      quarterly: query plans, cache hit rates (optimize_queries, analyze_cache)
   report-summaries daily: store yesterday's (and the week before's) sums of the report pages
                    (refresh_report_summaries)
+  reminders        daily: the customers' reminders and follow-ups the rules call for today
+                   (send_reminders)
 
 Every command of the duty runs, even after one fails; the duty fails (exit 1) if any did, and
 each failure is in error.log. DJANGO_ENV and BACKUP_DIR come from the environment (the systemd
@@ -57,7 +59,7 @@ while [[ $# -gt 0 ]]; do
     --dry-run) dry_run=true ;;
     -h | --help) usage; exit 0 ;;
     prune-backups | monitoring | error-report | security-scan | user-audit | database | cleanup \
-      | recovery-drill | security-audit | performance | report-summaries)
+      | recovery-drill | security-audit | performance | report-summaries | reminders)
       [[ -z "$duty" ]] || die "one duty at a time (got $duty and $1)"
       duty="$1"
       ;;
@@ -106,6 +108,7 @@ case "$duty" in
     ;;
   performance) commands=("optimize_queries --threshold=1.0 --period=90d" "analyze_cache") ;;
   report-summaries) commands=("refresh_report_summaries") ;;
+  reminders) commands=("send_reminders") ;;
 esac
 
 if $dry_run; then

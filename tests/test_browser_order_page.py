@@ -43,7 +43,8 @@ def test_the_advisor_works_the_order_from_its_buttons_on_a_desk_screen(people, a
     # Every job's labor and parts are on the page, as fields to edit.
     assert page.locator("input[name$='-labor_lines-1-hours_sold']").count() == 3
     assert page.input_value("#id_jobs-0-labor_lines-1-hours_sold") == "0.7"
-    assert page.locator(".workflow-step").count() == 3  # send, approve in person, cancel
+    # send, approve in person, cancel, and messaging's "Message the customer"
+    assert page.locator(".workflow-step").count() == 4
     page.get_by_role("button", name="Customer approved in person").click()
     page.wait_for_load_state()
     assert f"{order.number}: approved in person." in messages(page)

@@ -105,7 +105,7 @@ def test_dry_run_shows_the_new_line_and_changes_nothing(requirements):
         ("ruff", r"--package must be NAME==VERSION \(for example Django==5\.2\.20\), got .ruff."),
         ("ruff>=1.0", "--package must be NAME==VERSION"),
         ("ruff==latest", "--package ruff==latest: 'latest' is not a version number"),
-        ("left-pad==1.0", "left-pad is not pinned in .*; pinned: bandit, "),
+        ("left-pad==1.0", "left-pad is not pinned in .*; pinned: aiosmtpd, bandit, "),
         ("ruff==0.17.6", "ruff is already pinned at 0.17.6"),
     ],
 )

@@ -35,6 +35,9 @@ from accounts import services as account_services
 from accounts.models import User, WebhookDelivery, WebhookEvent, WebhookSubscription
 from inventory import services as inventory_services
 from inventory.models import MarkupRule, StockNumberSeries, Supplier
+from messaging import defaults as messaging_defaults
+from messaging.choices import Channel, Kind, RuleKind
+from messaging.models import Message, MessageTemplate, OptOut, ReminderRule
 from repairs import inspections
 from repairs import services as repair_services
 from repairs.choices import AppointmentStatus, PaymentMethod
@@ -87,6 +90,8 @@ ADMIN_NEVER = {
     "django_tasks_database.dbtaskresult": READ_ONLY,
     "inventory.odometerreading": READ_ONLY,
     "inventory.partstock": {"add", "delete"},
+    # Messages are written by sending one from a repair order's page (messaging.services).
+    "messaging.message": READ_ONLY,
     "inventory.purchaseorderline": READ_ONLY,
     "inventory.purchasereceipt": READ_ONLY,
     "inventory.purchasereceiptline": READ_ONLY,
@@ -283,6 +288,23 @@ class World:
             event_id=uuid.uuid4(), event_type="invoice.created", payload={}, scope=roles_scope()
         )
         WebhookDelivery.objects.create(event=event, subscription=subscription)
+
+        # Messages to customers: the seeded templates (an earlier module's flush may have taken
+        # them), one message sent, a reminder rule, an opt-out.
+        messaging_defaults.seed(MessageTemplate)
+        Message.objects.create(
+            customer=customer,
+            repair_order=order,
+            kind=Kind.CAR_READY,
+            channel=Channel.EMAIL,
+            to="maria@example.com",
+            body="Your car is ready.",
+            idempotency_key="role-matrix",
+        )
+        ReminderRule.objects.create(
+            name="Six months", kind=RuleKind.SERVICE_DUE_DATE, interval_days=180
+        )
+        OptOut.objects.create(customer=make_customer(last_name="Quiet"))
 
         # Lockouts.
         seen = {

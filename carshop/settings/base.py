@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "inventory",
     "repairs",
     "sales",
+    # Messages to customers (email, text), their templates, reminders: above sales.
+    "messaging",
     # The managers' report pages: the top layer, reading every app above.
     "reports",
     "django.contrib.admin",
@@ -365,7 +367,11 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "reports.staleday",
     "reports.partsday",
     "reports.partmoved",
+    "reports.reconditioningorder",
 )
+# A message's text carries the customer's signed approval and opt-out links: the log keeps that
+# it changed, not the links (who reads the log could use them).
+AUDITLOG_INCLUDE_TRACKING_MODELS = ({"model": "messaging.message", "mask_fields": ["body"]},)
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login", "updated_at", "last_used_at")
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "hashed_key", "secret")
 AUDITLOG_MASK_CALLABLE = "carshop.audit.mask_secret"
@@ -457,7 +463,7 @@ _DEFAULT_TASKS_BACKEND = (
 TASKS = {
     "default": {
         "BACKEND": _DEFAULT_TASKS_BACKEND,
-        "QUEUES": ["default", "webhooks"],
+        "QUEUES": ["default", "webhooks", "messages"],
     }
 }
 # Deliveries: seconds to wait for a partner's server, attempts before giving up, and the first
@@ -510,6 +516,34 @@ if env_str("EMAIL_URL", ""):
 ADMINS = env_admins("ADMINS", [])
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "carshop@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds to wait for the mail server when sending a customer's message.
+EMAIL_SEND_TIMEOUT = env_int("EMAIL_SEND_TIMEOUT", 20, minimum=1)
+
+# ---------------------------------------------------------------------------------------------
+# Messages to customers (messaging/, docs/messaging.md): email through the backend above, text
+# messages through SMS_BACKEND, sent by the worker (queue "messages").
+# ---------------------------------------------------------------------------------------------
+# The address customers reach Carshop at: links in messages (approval, opt-out, the email's
+# open tracking) and the text provider's status callback are built on it.
+MESSAGING_BASE_URL = env_str("MESSAGING_BASE_URL", "http://localhost:8000")
+# "file" (development: one JSON line per text in SMS_FILE_PATH) or "twilio".
+SMS_BACKEND = env_str("SMS_BACKEND", "twilio" if DJANGO_ENV == "production" else "file")
+SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms" / "messages.jsonl")))
+# Twilio's Messages API; TWILIO_BASE_URL only changes for tests (a local server).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 10, minimum=1)
+# A mobile number written without its country code gets this one.
+SMS_DEFAULT_COUNTRY_CODE = env_str("SMS_DEFAULT_COUNTRY_CODE", "1")
+# Retries of a send that certainly did not reach the provider: the first after
+# MESSAGE_RETRY_DELAY seconds, doubled each time (capped), MESSAGE_MAX_ATTEMPTS in all.
+MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
+MESSAGE_RETRY_DELAY = env_int("MESSAGE_RETRY_DELAY", 60, minimum=1)
+MESSAGE_MAX_RETRY_DELAY = 6 * 3600
+# How far back send_reminders catches up on what fell due (days the timer missed).
+REMINDER_LOOKBACK_DAYS = env_int("REMINDER_LOOKBACK_DAYS", 7, minimum=1)
 
 # ---------------------------------------------------------------------------------------------
 # Operations

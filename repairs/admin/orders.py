@@ -43,7 +43,7 @@ from core.money import ZERO
 from inventory.admin.common import CostHidingMixin
 from inventory.models import Part, Vehicle
 from inventory.pricing import matrix_snapshot
-from repairs import links, services, views
+from repairs import links, order_page, services, views
 from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
@@ -1058,7 +1058,10 @@ class RepairOrderAdmin(
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None and obj.pk:
-            context["workflow_buttons"] = self.workflow_buttons(request, obj)
+            context["workflow_buttons"] = [
+                *self.workflow_buttons(request, obj),
+                *order_page.extra_buttons(request, obj),
+            ]
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def print_view(self, request, object_id):
