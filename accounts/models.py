@@ -231,6 +231,12 @@ class Location(models.Model):
         return location
 
 
+def default_location_id() -> int:
+    """The default location's id: where a repair order, appointment, invoice or counter made
+    without a location goes (a single-shop install never chooses one)."""
+    return Location.default().pk
+
+
 class ShopSettings(models.Model):
     """One location's own details and the rates a manager sets for it, edited in the admin."""
 

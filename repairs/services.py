@@ -30,7 +30,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts import limits, webhooks
-from accounts.models import Customer, Partner, ShopSettings, User
+from accounts.models import Customer, Location, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
 from core.numbering import advance
@@ -62,7 +62,12 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
-from repairs.numbers import credit_note_number, invoice_number, repair_order_number
+from repairs.numbers import (
+    credit_note_number,
+    invoice_number,
+    location_prefix,
+    repair_order_number,
+)
 from repairs.totals import Rates
 from repairs.workflow import REPAIR_ORDER_PIPELINE
 
@@ -155,9 +160,12 @@ def _check_editable(repair_order: RepairOrder) -> None:
         )
 
 
-def _next_number(series: str, year: int) -> int:
-    """The next number of a series for a year; the counter row stays locked until commit."""
-    _counter, last = advance(DocumentSequence, "last_number", series=series, year=year)
+def _next_number(series: str, year: int, location: Location) -> int:
+    """The next number of a location's series for a year; the counter row stays locked until
+    commit (two locations numbering at once lock two rows and do not wait for each other)."""
+    _counter, last = advance(
+        DocumentSequence, "last_number", location=location, series=series, year=year
+    )
     return last + 1
 
 
@@ -175,7 +183,7 @@ def _check_line(line: LaborLine | PartLine) -> None:
 def default_labor_rate(repair_order: RepairOrder) -> Decimal:
     """What an hour of labor is charged on an order: the shop's labor rate; on an internal
     order (at cost), what a technician's hour costs the shop."""
-    shop = ShopSettings.current()
+    shop = ShopSettings.of(repair_order.location)
     return shop.technician_cost_rate if repair_order.internal else shop.labor_rate
 
 
@@ -350,22 +358,36 @@ def create_repair_order(
     appointment: Appointment | None = None,
     user: User | None = None,
     instance: RepairOrder | None = None,
+    location: Location | None = None,
 ) -> CreatedRepairOrder:
     """Open an estimate for a vehicle. Returns (repair_order, warnings).
 
     The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
     internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
     A vehicle that already has an open order is not refused, but a warning comes back.
+    The order belongs to `location` (else the instance's, the appointment's, or the default
+    location), numbered in that location's series.
     """
     customer, internal = check_new_repair_order(
         vehicle, customer=customer, internal=internal, comeback_of=comeback_of
     )
     warnings = [w for w in [open_orders_warning(vehicle), payer_warning(vehicle, customer)] if w]
+    if location is None:
+        if instance is not None and instance.location_id is not None:
+            location = instance.location
+        elif appointment is not None:
+            location = appointment.location
+        else:
+            location = Location.default()
+    if not location.is_active:
+        raise RepairError(f"{location} is inactive: it takes no new work.")
     with transaction.atomic():
         now = timezone.now()
-        number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
+        year = timezone.localdate(now).year
+        number = _next_number(DocumentSeries.REPAIR_ORDER, year, location)
         repair_order = instance or RepairOrder()
-        repair_order.number = repair_order_number(timezone.localdate(now).year, number)
+        repair_order.location = location
+        repair_order.number = repair_order_number(year, number, location_prefix(location))
         repair_order.status = Status.ESTIMATE
         repair_order.vehicle = vehicle
         repair_order.customer = customer
@@ -443,7 +465,10 @@ def check_appointment(appointment: Appointment) -> None:
     if appointment.status == AppointmentStatus.SCHEDULED:
         taken = (
             Appointment.objects.filter(
-                date=appointment.date, time=appointment.time, status=AppointmentStatus.SCHEDULED
+                location_id=appointment.location_id,
+                date=appointment.date,
+                time=appointment.time,
+                status=AppointmentStatus.SCHEDULED,
             )
             .exclude(pk=appointment.pk)
             .select_related("customer")
@@ -501,6 +526,7 @@ def create_repair_order_from_appointment(
             advisor=appointment.advisor or user,
             appointment=appointment,
             user=user,
+            location=appointment.location,
         )
         concern = appointment.concern.strip()
         title = (concern.splitlines()[0] if concern else "Customer concern")[:160]
@@ -943,19 +969,21 @@ def invoice_repair_order(repair_order: RepairOrder, *, user: User | None = None)
             raise RepairError(
                 f"{repair_order.number} is internal: it is closed at cost, not invoiced."
             )
-        shop = ShopSettings.current()
+        shop = ShopSettings.of(repair_order.location)
         rates = Rates.from_settings(shop)
         order = load_order(repair_order.pk)
         totals = order_totals(order, rates)
         document = build_document(order, shop, rates=rates, totals=totals)
         now = timezone.now()
         year = timezone.localdate(now).year
-        sequence = _next_number(DocumentSeries.INVOICE, year)
+        location = repair_order.location
+        sequence = _next_number(DocumentSeries.INVOICE, year, location)
         invoice = Invoice.objects.create(
             repair_order=repair_order,
             # Only internal orders have no customer, and they were refused above.
             customer_id=cast(int, repair_order.customer_id),
-            number=invoice_number(year, sequence),
+            location=location,
+            number=invoice_number(year, sequence, location_prefix(location)),
             year=year,
             sequence=sequence,
             issued_at=now,
@@ -1060,10 +1088,12 @@ def issue_credit_note(
             raise RepairError(f"Invoice {invoice.number} can be credited {creditable} at most.")
         now = timezone.now()
         year = timezone.localdate(now).year
-        sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
+        location = repair_order.location
+        sequence = _next_number(DocumentSeries.CREDIT_NOTE, year, location)
         note = CreditNote.objects.create(
             invoice=invoice,
-            number=credit_note_number(year, sequence),
+            location=location,
+            number=credit_note_number(year, sequence, location_prefix(location)),
             year=year,
             sequence=sequence,
             amount=amount,
@@ -1183,7 +1213,12 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
         _check_not_future(started, "start")
         try:
             with transaction.atomic():
-                entry = TimeEntry.objects.create(technician=technician, job=job, started=started)
+                entry = TimeEntry.objects.create(
+                    technician=technician,
+                    job=job,
+                    started=started,
+                    location_id=repair_order.location_id,
+                )
         except IntegrityError:
             raise RepairError(f"{technician} is already clocked in on a job.") from None
     return entry

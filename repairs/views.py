@@ -68,7 +68,7 @@ def customer_estimate(request, token):
             error = str(exc)
         else:
             return redirect(request.path)
-    document = build_document(load_order(repair_order.pk), ShopSettings.current())
+    document = build_document(load_order(repair_order.pk), ShopSettings.of(repair_order.location))
     response = render(
         request,
         "repairs/customer_estimate.html",
@@ -115,9 +115,8 @@ def _document_or_404(queryset, pk):
 
 
 def estimate_context(repair_order_pk, queryset):
-    shop = ShopSettings.current()
     order = load_order(repair_order_pk, queryset)
-    document = build_document(order, shop)
+    document = build_document(order, ShopSettings.of(order.location))
     return {
         "document": document,
         "kind": "Internal order" if order.internal else "Estimate",

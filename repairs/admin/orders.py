@@ -698,7 +698,7 @@ class RepairOrderAdmin(
 
     @admin.display(description="totals")
     def totals(self, obj):
-        totals = order_totals(obj, Rates.from_settings(ShopSettings.current()))
+        totals = order_totals(obj, Rates.from_settings(ShopSettings.of(obj.location)))
         rows = [
             ("Labor", totals.labor),
             ("Parts", totals.parts),
@@ -728,7 +728,7 @@ class RepairOrderAdmin(
             url = reverse("repairs:customer_estimate", args=[links.estimate_token(obj)])
             absolute_uri = getattr(obj, "absolute_uri", None)
             context["approval_url"] = absolute_uri(url) if absolute_uri else url
-            context["link_days"] = ShopSettings.current().estimate_link_days
+            context["link_days"] = ShopSettings.of(obj.location).estimate_link_days
         return render_to_string("admin/repairs/repairorder/documents.html", context)
 
     @admin.display(description="declined earlier on this vehicle")
