@@ -44,6 +44,8 @@ def allowed_location_ids(user: Any) -> frozenset[int]:
         return cached
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         ids: frozenset[int] = frozenset()
+    elif location_count() == 1:
+        ids = frozenset({_only_location_id()})  # a single-shop install asks nothing more
     elif sees_all_locations(user):
         ids = frozenset(Location.objects.values_list("pk", flat=True))
     else:
@@ -66,6 +68,8 @@ def selected_location_ids(request: HttpRequest) -> frozenset[int]:
     """The locations the request's lists start with: the one chosen in the header, every
     allowed one after choosing "all", or the user's home location."""
     allowed = allowed_location_ids(request.user)
+    if len(allowed) < 2:
+        return allowed
     chosen = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if chosen == ALL:
         return allowed
@@ -80,7 +84,10 @@ def selected_location(request: HttpRequest) -> Location | None:
     ids = selected_location_ids(request)
     if len(ids) != 1:
         return None
-    return Location.objects.filter(pk=next(iter(ids))).first()
+    cache = request.__dict__.setdefault("_carshop_selected_location", {})
+    if ids not in cache:
+        cache[ids] = Location.objects.filter(pk=next(iter(ids))).first()
+    return cache[ids]
 
 
 def choose_location(request: HttpRequest, value: str) -> bool:
@@ -160,6 +167,7 @@ class LocationScopedAdmin:
 
 
 _COUNT_KEY = "carshop:location-count"
+_ONLY_KEY = "carshop:only-location"
 
 
 def location_count() -> int:
@@ -169,12 +177,26 @@ def location_count() -> int:
 
     count = cache.get(_COUNT_KEY)
     if count is None:
-        count = Location.objects.count()
+        first = list(Location.objects.order_by("pk").values_list("pk", flat=True)[:2])
+        count = len(first) if len(first) < 2 else Location.objects.count()
         cache.set(_COUNT_KEY, count, 3600)
+        if first:
+            cache.set(_ONLY_KEY, first[0], 3600)
     return int(count)
+
+
+def _only_location_id() -> int:
+    """The id of the group's one location (kept in the cache with the count)."""
+    from django.core.cache import cache
+
+    location_id = cache.get(_ONLY_KEY)
+    if location_id is None:
+        location_id = Location.default().pk
+        cache.set(_ONLY_KEY, location_id, 3600)
+    return int(location_id)
 
 
 def forget_location_count(**kwargs: Any) -> None:
     from django.core.cache import cache
 
-    cache.delete(_COUNT_KEY)
+    cache.delete_many([_COUNT_KEY, _ONLY_KEY])

@@ -115,7 +115,11 @@ def _document_or_404(queryset, pk):
 
 
 def estimate_context(repair_order_pk, queryset):
-    order = load_order(repair_order_pk, queryset)
+    """What an estimate's print and PDF show; a 404 for an order `queryset` does not hold."""
+    try:
+        order = load_order(int(repair_order_pk), queryset)
+    except (RepairOrder.DoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
+        raise Http404(f"No repair order {repair_order_pk}.") from None
     document = build_document(order, ShopSettings.of(order.location))
     return {
         "document": document,
@@ -144,15 +148,13 @@ def invoice_context(invoice):
 
 def print_estimate(request, pk, queryset):
     _require_print_permission(request)
-    order = _document_or_404(queryset, pk)
-    context = estimate_context(order.pk, queryset)
+    context = estimate_context(pk, queryset)
     return render(request, "repairs/print/document.html", context)
 
 
 def estimate_pdf(request, pk, queryset):
     _require_print_permission(request)
-    order = _document_or_404(queryset, pk)
-    context = estimate_context(order.pk, queryset)
+    context = estimate_context(pk, queryset)
     return _pdf_response(pdf.render_document(context), f"estimate-{context['number']}.pdf")
 
 

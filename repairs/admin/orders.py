@@ -28,6 +28,7 @@ from nested_admin.nested import (
 )
 
 from accounts.admin_exports import RoleExportMixin
+from accounts.locations import location_count
 from accounts.models import Customer, ShopSettings
 from accounts.price_hiding import PriceHidingMixin
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
@@ -48,6 +49,7 @@ from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
     PlainLabel,
+    ShopFloorLocationAdmin,
     adopt,
     get_or_none,
     lookup_fields,
@@ -507,6 +509,7 @@ class RepairOrderForm(forms.ModelForm):
     class Meta:
         model = RepairOrder
         fields = (
+            "location",
             "customer",
             "vehicle",
             "odometer_in",
@@ -546,6 +549,7 @@ class RepairOrderForm(forms.ModelForm):
 
 @admin.register(RepairOrder)
 class RepairOrderAdmin(
+    ShopFloorLocationAdmin,
     NestedModelAdminMixin,
     RoleExportMixin,
     CustomerVehicleSearchMixin,
@@ -576,6 +580,7 @@ class RepairOrderAdmin(
     number_path = "number"
     autocomplete_fields, raw_id_fields = lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
+    scoped_relations = {"comeback_of": "location"}
     inlines = [JobInline]
     # The workflow's steps (repairs.services.TRANSITIONS), one action each.
     actions = [key for key, _label, _function in services.TRANSITIONS]
@@ -596,7 +601,8 @@ class RepairOrderAdmin(
                 (
                     None,
                     {
-                        "fields": header,
+                        # Hidden in a single-shop install (ShopFloorLocationAdmin).
+                        "fields": ["location", *header],
                         "description": "Leave the customer empty for the business's own "
                         "vehicle: the order is then internal (at cost).",
                     },
@@ -604,8 +610,10 @@ class RepairOrderAdmin(
                 ("Billing", {"fields": ["discount_percent", "hazardous_waste"]}),
                 ("Notes", {"fields": ["notes"]}),
             ]
+        # The location of an open order is fixed (its number is of its location's series).
+        fixed = ["location"] if location_count() > 1 else []
         fieldsets = [
-            (None, {"fields": ["number", "status", "internal", *header]}),
+            (None, {"fields": ["number", *fixed, "status", "internal", *header]}),
             ("Billing", {"fields": ["discount_percent", "hazardous_waste", "totals"]}),
         ]
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
@@ -625,6 +633,7 @@ class RepairOrderAdmin(
     def get_readonly_fields(self, request, obj=None):
         computed = [
             "number",
+            "location",
             "status",
             "internal",
             "totals",
@@ -648,7 +657,7 @@ class RepairOrderAdmin(
         if obj is not None:
             # The vehicle and who pays are fixed once the order is open (internal or not).
             return [*computed, "customer", "vehicle"]
-        return computed
+        return [field for field in computed if field != "location"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -1106,7 +1115,8 @@ class JobForm(forms.ModelForm):
 
 
 @admin.register(Job)
-class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
+    location_field = "repair_order__location"
     form = JobForm
     list_display = (
         "__str__",
@@ -1322,8 +1332,10 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
         self._decide(request, queryset, Authorization.DECLINED, AuthorizationMethod.PHONE)
 
 
-class LineAdminBase(ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
+class LineAdminBase(ShopFloorLocationAdmin, ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
     """Lines are listed here for searching; they are edited on their job's page."""
+
+    location_field = "job__repair_order__location"
 
     list_select_related: ClassVar[tuple[str, ...]] = ("job__repair_order",)
     search_fields: ClassVar[tuple[str, ...]] = ("=job__repair_order__number",)
@@ -1394,7 +1406,7 @@ class TimeEntryForm(forms.ModelForm):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class TimeEntryAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
     form = TimeEntryForm
     list_display = ("technician", "job", "repair_order", "started", "ended", "hours")
     list_select_related = ("technician", "job__repair_order")
@@ -1444,7 +1456,8 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
 
 @admin.register(RepairOrderEvent)
-class RepairOrderEventAdmin(ReadOnlyMixin, CarshopModelAdmin):
+class RepairOrderEventAdmin(ShopFloorLocationAdmin, ReadOnlyMixin, CarshopModelAdmin):
+    location_field = "repair_order__location"
     list_display: tuple[str, ...] = (
         "at",
         "repair_order",

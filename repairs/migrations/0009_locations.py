@@ -75,6 +75,7 @@ class Migration(migrations.Migration):
                 related_name="credit_notes",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="documentsequence",
@@ -86,6 +87,7 @@ class Migration(migrations.Migration):
                 related_name="document_sequences",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="invoice",
@@ -98,6 +100,7 @@ class Migration(migrations.Migration):
                 related_name="invoices",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="repairorder",
@@ -123,6 +126,7 @@ class Migration(migrations.Migration):
                 related_name="time_entries",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AlterField(
             model_name="creditnote",
