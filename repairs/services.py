@@ -465,7 +465,7 @@ def check_appointment(appointment: Appointment) -> None:
     if appointment.status == AppointmentStatus.SCHEDULED:
         taken = (
             Appointment.objects.filter(
-                location_id=appointment.location_id,
+                location_id=cast(int, appointment.location_id),
                 date=appointment.date,
                 time=appointment.time,
                 status=AppointmentStatus.SCHEDULED,
@@ -1217,7 +1217,7 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
                     technician=technician,
                     job=job,
                     started=started,
-                    location_id=repair_order.location_id,
+                    location_id=cast(int, repair_order.location_id),
                 )
         except IntegrityError:
             raise RepairError(f"{technician} is already clocked in on a job.") from None
