@@ -84,6 +84,8 @@ def create_partner(
         if locations is None:
             only = list(Location.objects.values_list("pk", flat=True)[:2])
             locations = only if len(only) == 1 else ()
+            if not only:  # an install whose first location is not made yet
+                locations = [Location.default().pk]
         partner.locations.set(locations)
     return partner
 
