@@ -30,6 +30,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts import limits, webhooks
+from accounts.locations import may_work_at
 from accounts.models import Customer, Location, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
@@ -1194,6 +1195,11 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
                 f"{repair_order.number} is "
                 f"{repair_order.get_status_display().lower()}: time is clocked "
                 "only on orders in progress."
+            )
+        if not may_work_at(technician, repair_order.location_id):
+            raise RepairError(
+                f"{repair_order.number} is an order of {repair_order.location}, where "
+                f"{_name(technician)} does not work."
             )
         job = Job.objects.get(pk=job.pk)
         if job.authorization != Authorization.APPROVED:
