@@ -296,3 +296,28 @@ def test_two_locations_invoicing_at_once_each_number_one_to_n_without_gap():
         )
         assert len(set(orders_numbered)) == 4
     assert Invoice.objects.values("number").distinct().count() == 8
+
+
+def _approved(location):
+    order = make_order(location=location)
+    add_job_with_lines(order, labor=[("1.0", "100.00")])
+    return take_to(order, "in_progress")
+
+
+def test_the_board_and_the_technicians_screen_show_their_locations_work(client, db):
+    main = Location.default()
+    east = _east()
+    ours, theirs = _approved(main), _approved(east)
+    tech = make_staff("tom", roles.TECHNICIAN)  # works at the default location only
+    client.force_login(tech)
+    screen = client.get(reverse("technician:jobs")).content.decode()
+    assert ours.number in screen
+    assert theirs.number not in screen
+    with pytest.raises(RepairError, match="does not work"):
+        services.clock_in(tech, theirs.jobs.get())
+    services.clock_in(tech, ours.jobs.get())
+
+    client.force_login(make_staff("ada", roles.SERVICE_ADVISOR))
+    board = client.get(reverse("admin:repairs_repairorder_board")).content.decode()
+    assert ours.number in board
+    assert theirs.number not in board
