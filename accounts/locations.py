@@ -186,7 +186,8 @@ def location_count() -> int:
 
 
 def _only_location_id() -> int:
-    """The id of the group's one location (kept in the cache with the count)."""
+    """The id of the group's first location, the default one (kept in the cache with the
+    count; locations are never deleted)."""
     from django.core.cache import cache
 
     location_id = cache.get(_ONLY_KEY)
@@ -194,6 +195,10 @@ def _only_location_id() -> int:
         location_id = Location.default().pk
         cache.set(_ONLY_KEY, location_id, 3600)
     return int(location_id)
+
+
+def default_location_id() -> int:
+    return _only_location_id()
 
 
 def forget_location_count(**kwargs: Any) -> None:

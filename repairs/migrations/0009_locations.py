@@ -8,7 +8,14 @@ default is dropped right after. Going back refuses while more than one location 
 import accounts.models
 import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models
+from django.db import connection, migrations, models
+
+
+def first_location_id():
+    """The default location's id, read from the database (not the cache) while migrating."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(id) FROM accounts_location")
+        return cursor.fetchone()[0]
 
 
 def one_location_only(apps, schema_editor):
@@ -57,19 +64,20 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 help_text="The shop the vehicle is brought to.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="appointments",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="creditnote",
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 editable=False,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="credit_notes",
@@ -82,7 +90,7 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="document_sequences",
                 to="accounts.location",
@@ -94,7 +102,7 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 help_text="The order's location: its header, its rates, its number series.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="invoices",
@@ -107,19 +115,20 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 help_text="The shop that does the work: its rates, its number series, its staff.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="repair_orders",
                 to="accounts.location",
             ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="timeentry",
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=accounts.models.default_location_id,
+                default=first_location_id,
                 editable=False,
                 help_text="The location of the job's order, where the time was worked.",
                 on_delete=django.db.models.deletion.PROTECT,
@@ -211,6 +220,84 @@ class Migration(migrations.Migration):
                 name="invoice_location_year_sequence",
                 violation_error_message="Invoice numbers are unique per location and year.",
             ),
+        ),
+        # The models' default (kept in the cache) replaces the one used above, in the state only:
+        # nothing changes in the database.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                help_text="The shop the vehicle is brought to.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="appointments",
+                to="accounts.location",
+            ),
+                ),
+                migrations.AlterField(
+                    model_name="creditnote",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                editable=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_notes",
+                to="accounts.location",
+            ),
+                ),
+                migrations.AlterField(
+                    model_name="documentsequence",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="document_sequences",
+                to="accounts.location",
+            ),
+                ),
+                migrations.AlterField(
+                    model_name="invoice",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                help_text="The order's location: its header, its rates, its number series.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="invoices",
+                to="accounts.location",
+            ),
+                ),
+                migrations.AlterField(
+                    model_name="repairorder",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                help_text="The shop that does the work: its rates, its number series, its staff.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="repair_orders",
+                to="accounts.location",
+            ),
+                ),
+                migrations.AlterField(
+                    model_name="timeentry",
+                    name="location",
+                    field=models.ForeignKey(
+                db_index=False,
+                default=accounts.models.default_location_id,
+                editable=False,
+                help_text="The location of the job's order, where the time was worked.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="time_entries",
+                to="accounts.location",
+            ),
+                ),
+            ]
         ),
         migrations.RunPython(migrations.RunPython.noop, one_location_only, elidable=False),
     ]

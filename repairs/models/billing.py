@@ -5,7 +5,7 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Customer, Location
+from accounts.models import Customer, Location, default_location_id
 from core.money import ZERO
 from repairs.choices import DocumentSeries, PaymentMethod
 from repairs.exceptions import InvoiceIsFinal
@@ -28,6 +28,7 @@ class DocumentSequence(models.Model):
         Location,
         on_delete=models.PROTECT,
         related_name="document_sequences",
+        default=default_location_id,
         db_index=False,  # documentsequence_location_series_year starts with it
     )
     series = models.CharField(max_length=14, choices=DocumentSeries.choices)
@@ -163,6 +164,7 @@ class Invoice(FinalDocument):
         Location,
         on_delete=models.PROTECT,
         related_name="invoices",
+        default=default_location_id,
         db_index=False,  # invoice_location_issued_idx starts with it
         help_text="The order's location: its header, its rates, its number series.",
     )
@@ -225,6 +227,7 @@ class CreditNote(FinalDocument):
         Location,
         on_delete=models.PROTECT,
         related_name="credit_notes",
+        default=default_location_id,
         db_index=False,  # creditnote_location_issued_idx starts with it
         editable=False,
     )

@@ -445,6 +445,7 @@ class TimeEntry(models.Model):
         Location,
         on_delete=models.PROTECT,
         related_name="time_entries",
+        default=default_location_id,
         db_index=False,  # timeentry_location_started_idx starts with it
         editable=False,
         help_text="The location of the job's order, where the time was worked.",
