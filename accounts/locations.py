@@ -40,7 +40,7 @@ def home_location(user: Any) -> Location:
 def home_location_id(user: Any) -> int:
     cached = getattr(user, "_carshop_home_id", None)
     if cached is None:
-        cached = getattr(user, "home_location_id", None) or Location.default().pk
+        cached = getattr(user, "home_location_id", None) or _only_location_id()
         user._carshop_home_id = cached
     return int(cached)
 
@@ -53,6 +53,8 @@ def allowed_location_ids(user: Any) -> frozenset[int]:
         return cached
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         ids: frozenset[int] = frozenset()
+    elif location_count() == 1:
+        ids = frozenset({_only_location_id()})  # a single-shop install asks nothing more
     elif sees_all_locations(user):
         ids = frozenset(Location.objects.values_list("pk", flat=True))
     else:
@@ -75,6 +77,8 @@ def selected_location_ids(request: HttpRequest) -> frozenset[int]:
     """The locations the request's lists start with: the one chosen in the header, every
     allowed one after choosing "all", or the user's home location."""
     allowed = allowed_location_ids(request.user)
+    if len(allowed) < 2:
+        return allowed
     chosen = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if chosen == ALL:
         return allowed
@@ -89,7 +93,10 @@ def selected_location(request: HttpRequest) -> Location | None:
     ids = selected_location_ids(request)
     if len(ids) != 1:
         return None
-    return Location.objects.filter(pk=next(iter(ids))).first()
+    cache = request.__dict__.setdefault("_carshop_selected_location", {})
+    if ids not in cache:
+        cache[ids] = Location.objects.filter(pk=next(iter(ids))).first()
+    return cache[ids]
 
 
 def choose_location(request: HttpRequest, value: str) -> bool:
@@ -249,6 +256,9 @@ class LocationMiddleware:
         return self.get_response(request)
 
 
+_ONLY_KEY = "carshop:only-location"
+
+
 def location_count() -> int:
     """How many locations the group has (kept in the cache for a minute, under the locations
     version): forms hide their location field in a single-shop install."""
@@ -257,6 +267,25 @@ def location_count() -> int:
     key = f"carshop:location-count:{_version()}"
     count = cache.get(key)
     if count is None:
-        count = Location.objects.count()
+        first = list(Location.objects.order_by("pk").values_list("pk", flat=True)[:2])
+        count = len(first) if len(first) < 2 else Location.objects.count()
         cache.set(key, count, 60)
+        if first:
+            cache.set(_ONLY_KEY, first[0], 3600)
     return int(count)
+
+
+def _only_location_id() -> int:
+    """The id of the group's first location, the default one (kept in the cache with the
+    count; locations are never deleted)."""
+    from django.core.cache import cache
+
+    location_id = cache.get(_ONLY_KEY)
+    if location_id is None:
+        location_id = Location.default().pk
+        cache.set(_ONLY_KEY, location_id, 3600)
+    return int(location_id)
+
+
+def default_location_id() -> int:
+    return _only_location_id()

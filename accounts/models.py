@@ -231,6 +231,14 @@ class Location(models.Model):
         return location
 
 
+def default_location_id() -> int:
+    """The default location's id: where a repair order, appointment, invoice or counter made
+    without a location goes (a single-shop install never chooses one)."""
+    from accounts.locations import default_location_id as cached
+
+    return cached()  # kept in the cache: a new row's default asks the database once an hour
+
+
 class ShopSettings(models.Model):
     """One location's own details and the rates a manager sets for it, edited in the admin."""
 

@@ -18,16 +18,10 @@ from accounts.limits import (
     at_most,
     bounded,
 )
-from accounts.models import Customer, Location
+from accounts.models import Customer, Location, default_location_id
 from core.money import ZERO
 from inventory import pricing
 from inventory.vin import normalize_vin, validate_vin
-
-
-def default_location_id() -> int:
-    """Where a record made without a location goes: the default location (the group's first)."""
-    return Location.default().pk
-
 
 # Owners matching a name or phone are looked up first, so the vehicle query filters on a list of
 # ids (an index lookup) instead of a subquery PostgreSQL can only apply row by row. Above this

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import limits
 from accounts.locations import location_count
-from accounts.models import Location, User
+from accounts.models import Location, User, default_location_id
 from core.money import money
 from inventory.exceptions import InsufficientStock, InvalidTransition, InvalidVin, InventoryError
 from inventory.models import (
@@ -144,7 +144,7 @@ def record_odometer(
 def _location_id(location: Location | int | None) -> int:
     """The id of `location`; the default location when None."""
     if location is None:
-        return Location.default().pk
+        return default_location_id()
     if isinstance(location, Location):
         return location.pk
     return int(location)

@@ -26,7 +26,7 @@ def load_order(pk, queryset=None):
     queries."""
     queryset = queryset if queryset is not None else RepairOrder.objects.all()
     return (
-        queryset.select_related("customer", "vehicle", "advisor")
+        queryset.select_related("customer", "vehicle", "advisor", "location")
         .prefetch_related(Prefetch("jobs", queryset=jobs_with_lines()))
         .get(pk=pk)
     )

@@ -26,15 +26,23 @@ def estimate_token(repair_order):
 
 
 def repair_order_for_token(token, queryset=None):
-    """The order a valid, unexpired token is for while it still takes decisions, else None."""
-    max_age = timedelta(days=ShopSettings.current().estimate_link_days)
+    """The order a valid, unexpired token is for while it still takes decisions, else None.
+    How long a link lasts is a setting of the order's location."""
     try:
-        data = _signer().unsign_object(token, max_age=max_age)
-    except (signing.BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
+        data = _signer().unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("ro"), int):
         return None
     queryset = queryset if queryset is not None else RepairOrder.objects.all()
-    return queryset.filter(
+    order = queryset.filter(
         pk=data["ro"], number=str(data.get("n")), internal=False, status__in=EDITABLE_STATUSES
     ).first()
+    if order is None:
+        return None
+    max_age = timedelta(days=ShopSettings.of(order.location).estimate_link_days)
+    try:
+        _signer().unsign_object(token, max_age=max_age)
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    return order

@@ -30,13 +30,14 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts import limits, webhooks
-from accounts.models import Customer, Partner, ShopSettings, User
+from accounts.locations import may_work_at
+from accounts.models import Customer, Location, Partner, ShopSettings, User
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
 from core.numbering import advance
 from inventory import services as inventory_services
 from inventory.exceptions import InventoryError
-from inventory.models import Part, Vehicle
+from inventory.models import Part, PartStock, Vehicle
 from repairs.choices import (
     EDITABLE_STATUSES,
     AppointmentStatus,
@@ -62,7 +63,12 @@ from repairs.models import (
     RepairOrderEvent,
     TimeEntry,
 )
-from repairs.numbers import credit_note_number, invoice_number, repair_order_number
+from repairs.numbers import (
+    credit_note_number,
+    invoice_number,
+    location_prefix,
+    repair_order_number,
+)
 from repairs.totals import Rates
 from repairs.workflow import REPAIR_ORDER_PIPELINE
 
@@ -155,9 +161,12 @@ def _check_editable(repair_order: RepairOrder) -> None:
         )
 
 
-def _next_number(series: str, year: int) -> int:
-    """The next number of a series for a year; the counter row stays locked until commit."""
-    _counter, last = advance(DocumentSequence, "last_number", series=series, year=year)
+def _next_number(series: str, year: int, location: Location) -> int:
+    """The next number of a location's series for a year; the counter row stays locked until
+    commit (two locations numbering at once lock two rows and do not wait for each other)."""
+    _counter, last = advance(
+        DocumentSequence, "last_number", location=location, series=series, year=year
+    )
     return last + 1
 
 
@@ -176,7 +185,7 @@ def default_labor_rate(repair_order: RepairOrder, shop: ShopSettings | None = No
     """What an hour of labor is charged on an order: the shop's labor rate; on an internal
     order (at cost), what a technician's hour costs the shop. `shop`: the settings when the
     caller has read them already."""
-    shop = shop or ShopSettings.current()
+    shop = shop or ShopSettings.of(repair_order.location)
     return shop.technician_cost_rate if repair_order.internal else shop.labor_rate
 
 
@@ -190,7 +199,11 @@ def _issue(line: PartLine, user: User | None) -> None:
         return
     try:
         inventory_services.issue_part(
-            line.part, line.quantity, reference=line.stock_reference, user=user
+            line.part,
+            line.quantity,
+            reference=line.stock_reference,
+            user=user,
+            location=line.job.repair_order.location_id,
         )
     except InventoryError as exc:
         raise RepairError(f"{line.part.sku} for job {line.job.position}: {exc}") from None
@@ -207,25 +220,34 @@ def _return(line: PartLine, user: User | None) -> None:
         reference=line.stock_reference,
         user=user,
         unit_cost=line.unit_cost,
+        location=line.job.repair_order.location_id,
     )
     line.issued_quantity = 0
     line.save(update_fields=["issued_quantity"])
 
 
-def _shortage_error(needed: dict[int, int]) -> RepairError | None:
-    """The refusal naming every part of `needed` ({part id: quantity}) that stock cannot
-    cover, with what is needed and what is on hand; None when stock covers them all."""
+def _shortage_error(needed: dict[int, int], location_id: int | None) -> RepairError | None:
+    """The refusal naming every part of `needed` ({part id: quantity}) that the stock at the
+    order's location cannot cover, with what is needed and what is on hand there; None when
+    stock covers them all."""
     parts = {part.pk: part for part in Part.objects.filter(pk__in=needed)}
+    here = dict(
+        PartStock.objects.filter(part_id__in=needed, location_id=location_id).values_list(
+            "part_id", "on_hand"
+        )
+    )
     short = [
         part
         for pk, part in sorted(parts.items(), key=lambda item: item[1].sku)
-        if part.on_hand < needed[pk]
+        if here.get(pk, 0) < needed[pk]
     ]
     if not short:
         return None
     return RepairError(
         "Not enough stock: "
-        + "; ".join(f"{part.sku} needs {needed[part.pk]}, {part.on_hand} on hand" for part in short)
+        + "; ".join(
+            f"{part.sku} needs {needed[part.pk]}, {here.get(part.pk, 0)} on hand" for part in short
+        )
         + ". Order the missing parts (a purchase order for each supplier) or change the "
         "quantities."
     )
@@ -238,7 +260,8 @@ def _issue_lines(lines: list[PartLine], user: User | None) -> None:
     for line in lines:
         if not line.issued_quantity:
             needed[line.part_id] = needed.get(line.part_id, 0) + line.quantity
-    refusal = _shortage_error(needed)
+    location_id = lines[0].job.repair_order.location_id if needed else None
+    refusal = _shortage_error(needed, location_id) if needed else None
     if refusal:
         raise refusal
     for line in lines:
@@ -253,7 +276,7 @@ def check_parts_available(repair_order: RepairOrder, wanted: list[tuple[Job, Par
     for job, part, quantity in wanted:
         if quantity > 0 and _parts_due_now(job, repair_order):
             needed[part.pk] = needed.get(part.pk, 0) + quantity
-    refusal = _shortage_error(needed) if needed else None
+    refusal = _shortage_error(needed, repair_order.location_id) if needed else None
     if refusal:
         raise refusal
 
@@ -351,22 +374,36 @@ def create_repair_order(
     appointment: Appointment | None = None,
     user: User | None = None,
     instance: RepairOrder | None = None,
+    location: Location | None = None,
 ) -> CreatedRepairOrder:
     """Open an estimate for a vehicle. Returns (repair_order, warnings).
 
     The customer defaults to the vehicle's owner. A vehicle the business owns (no owner) gets an
     internal order. `instance` is an unsaved RepairOrder to fill (the admin's form object).
     A vehicle that already has an open order is not refused, but a warning comes back.
+    The order belongs to `location` (else the instance's, the appointment's, or the default
+    location), numbered in that location's series.
     """
     customer, internal = check_new_repair_order(
         vehicle, customer=customer, internal=internal, comeback_of=comeback_of
     )
     warnings = [w for w in [open_orders_warning(vehicle), payer_warning(vehicle, customer)] if w]
+    if location is None:
+        if instance is not None and instance.location_id is not None:
+            location = instance.location
+        elif appointment is not None:
+            location = appointment.location
+        else:
+            location = Location.default()
+    if not location.is_active:
+        raise RepairError(f"{location} is inactive: it takes no new work.")
     with transaction.atomic():
         now = timezone.now()
-        number = _next_number(DocumentSeries.REPAIR_ORDER, timezone.localdate(now).year)
+        year = timezone.localdate(now).year
+        number = _next_number(DocumentSeries.REPAIR_ORDER, year, location)
         repair_order = instance or RepairOrder()
-        repair_order.number = repair_order_number(timezone.localdate(now).year, number)
+        repair_order.location = location
+        repair_order.number = repair_order_number(year, number, location_prefix(location))
         repair_order.status = Status.ESTIMATE
         repair_order.vehicle = vehicle
         repair_order.customer = customer
@@ -444,7 +481,10 @@ def check_appointment(appointment: Appointment) -> None:
     if appointment.status == AppointmentStatus.SCHEDULED:
         taken = (
             Appointment.objects.filter(
-                date=appointment.date, time=appointment.time, status=AppointmentStatus.SCHEDULED
+                location_id=cast(int, appointment.location_id),
+                date=appointment.date,
+                time=appointment.time,
+                status=AppointmentStatus.SCHEDULED,
             )
             .exclude(pk=appointment.pk)
             .select_related("customer")
@@ -502,6 +542,7 @@ def create_repair_order_from_appointment(
             advisor=appointment.advisor or user,
             appointment=appointment,
             user=user,
+            location=appointment.location,
         )
         concern = appointment.concern.strip()
         title = (concern.splitlines()[0] if concern else "Customer concern")[:160]
@@ -693,14 +734,16 @@ def add_part_line(
         repair_order = _lock(job.repair_order)
         _check_editable(repair_order)
         job = Job.objects.get(pk=job.pk)
+        # What the part costs where the work is done (its average cost at the order's location).
+        cost = inventory_services.average_cost_at(part, repair_order.location_id)
         if price is None:
-            price = part.unit_cost if repair_order.internal else default_part_price(part)
+            price = cost if repair_order.internal else default_part_price(part)
         line = PartLine(
             job=job,
             part=part,
             quantity=quantity,
             price=money(price),
-            unit_cost=part.unit_cost,
+            unit_cost=cost,
             taxable=part.taxable,
         )
         _check_line(line)
@@ -738,7 +781,11 @@ def change_part_line(
                 if difference > 0:
                     try:
                         inventory_services.issue_part(
-                            line.part, difference, reference=line.stock_reference, user=user
+                            line.part,
+                            difference,
+                            reference=line.stock_reference,
+                            user=user,
+                            location=line.job.repair_order.location_id,
                         )
                     except InventoryError as exc:
                         raise RepairError(f"{line.part.sku}: {exc}") from None
@@ -749,6 +796,7 @@ def change_part_line(
                         reference=line.stock_reference,
                         user=user,
                         unit_cost=line.unit_cost,
+                        location=line.job.repair_order.location_id,
                     )
                 line.issued_quantity = quantity
         _check_line(line)
@@ -944,19 +992,21 @@ def invoice_repair_order(repair_order: RepairOrder, *, user: User | None = None)
             raise RepairError(
                 f"{repair_order.number} is internal: it is closed at cost, not invoiced."
             )
-        shop = ShopSettings.current()
+        shop = ShopSettings.of(repair_order.location)
         rates = Rates.from_settings(shop)
         order = load_order(repair_order.pk)
         totals = order_totals(order, rates)
         document = build_document(order, shop, rates=rates, totals=totals)
         now = timezone.now()
         year = timezone.localdate(now).year
-        sequence = _next_number(DocumentSeries.INVOICE, year)
+        location = repair_order.location
+        sequence = _next_number(DocumentSeries.INVOICE, year, location)
         invoice = Invoice.objects.create(
             repair_order=repair_order,
             # Only internal orders have no customer, and they were refused above.
             customer_id=cast(int, repair_order.customer_id),
-            number=invoice_number(year, sequence),
+            location=location,
+            number=invoice_number(year, sequence, location_prefix(location)),
             year=year,
             sequence=sequence,
             issued_at=now,
@@ -1061,10 +1111,12 @@ def issue_credit_note(
             raise RepairError(f"Invoice {invoice.number} can be credited {creditable} at most.")
         now = timezone.now()
         year = timezone.localdate(now).year
-        sequence = _next_number(DocumentSeries.CREDIT_NOTE, year)
+        location = repair_order.location
+        sequence = _next_number(DocumentSeries.CREDIT_NOTE, year, location)
         note = CreditNote.objects.create(
             invoice=invoice,
-            number=credit_note_number(year, sequence),
+            location=location,
+            number=credit_note_number(year, sequence, location_prefix(location)),
             year=year,
             sequence=sequence,
             amount=amount,
@@ -1166,6 +1218,11 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
                 f"{repair_order.get_status_display().lower()}: time is clocked "
                 "only on orders in progress."
             )
+        if not may_work_at(technician, repair_order.location_id):
+            raise RepairError(
+                f"{repair_order.number} is an order of {repair_order.location}, where "
+                f"{_name(technician)} does not work."
+            )
         job = Job.objects.get(pk=job.pk)
         if job.authorization != Authorization.APPROVED:
             raise RepairError(f"Job {job.position} is not approved by the customer.")
@@ -1184,7 +1241,12 @@ def clock_in(technician: User, job: Job, *, at: datetime | None = None) -> TimeE
         _check_not_future(started, "start")
         try:
             with transaction.atomic():
-                entry = TimeEntry.objects.create(technician=technician, job=job, started=started)
+                entry = TimeEntry.objects.create(
+                    technician=technician,
+                    job=job,
+                    started=started,
+                    location_id=cast(int, repair_order.location_id),
+                )
         except IntegrityError:
             raise RepairError(f"{technician} is already clocked in on a job.") from None
     return entry

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.locations import selected_location_ids
 from repairs import services, workload
 from repairs.choices import RepairOrderStatus
 from repairs.exceptions import RepairError
@@ -43,7 +44,7 @@ def my_jobs(request):
     _require_screen(request)
     user = request.user
     current = workload.open_time_entry(user)
-    jobs = workload.technician_day(user)
+    jobs = workload.technician_day(user, selected_location_ids(request))
     now = timezone.now()
     today = timezone.localdate(now)
     rows = [

@@ -23,7 +23,7 @@ from repairs import inspections, links, pdf, services
 from repairs.choices import Authorization, AuthorizationMethod
 from repairs.documents import build_document, load_order
 from repairs.exceptions import RepairError
-from repairs.models import EstimateSignature, InspectionItem, InspectionMedia
+from repairs.models import EstimateSignature, InspectionItem, InspectionMedia, RepairOrder
 
 # Who may print documents with customer prices: the people who handle customers' money.
 PRINT_PERMISSION = "repairs.view_invoice"
@@ -72,7 +72,7 @@ def customer_estimate(request, token):
             error = str(exc)
         else:
             return redirect(request.path)
-    document = build_document(load_order(repair_order.pk), ShopSettings.current())
+    document = build_document(load_order(repair_order.pk), ShopSettings.of(repair_order.location))
     findings = _inspection_findings(repair_order, token)
     for job in document["jobs"]:
         job["findings"] = findings["by_job"].get(job["id"], [])
@@ -200,9 +200,12 @@ def _document_or_404(queryset, pk):
 
 
 def estimate_context(repair_order_pk, queryset):
-    shop = ShopSettings.current()
-    order = load_order(repair_order_pk, queryset)
-    document = build_document(order, shop)
+    """What an estimate's print and PDF show; a 404 for an order `queryset` does not hold."""
+    try:
+        order = load_order(int(repair_order_pk), queryset)
+    except (RepairOrder.DoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
+        raise Http404(f"No repair order {repair_order_pk}.") from None
+    document = build_document(order, ShopSettings.of(order.location))
     return {
         "document": document,
         "kind": "Internal order" if order.internal else "Estimate",
@@ -235,15 +238,13 @@ def invoice_context(invoice):
 
 def print_estimate(request, pk, queryset):
     _require_print_permission(request)
-    order = _document_or_404(queryset, pk)
-    context = estimate_context(order.pk, queryset)
+    context = estimate_context(pk, queryset)
     return render(request, "repairs/print/document.html", context)
 
 
 def estimate_pdf(request, pk, queryset):
     _require_print_permission(request)
-    order = _document_or_404(queryset, pk)
-    context = estimate_context(order.pk, queryset)
+    context = estimate_context(pk, queryset)
     return _pdf_response(pdf.render_document(context), f"estimate-{context['number']}.pdf")
 
 

@@ -6,8 +6,11 @@ Read-only queries shared by the technician's screen and the advisors' status boa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
+from accounts.locations import allowed_location_ids
 from accounts.models import User
 from inventory.models import PurchaseOrder, PurchaseOrderLine
 from repairs.choices import Authorization, RepairOrderStatus
@@ -31,14 +34,18 @@ def assigned_to_anyone() -> Exists:
     return Exists(LaborLine.objects.filter(job=OuterRef("pk"), technician__isnull=False))
 
 
-def technician_jobs(user: User) -> QuerySet[Job]:
-    """The jobs a technician may work on now: approved jobs of approved or started orders that
-    are assigned to them (a labor line of theirs) or to nobody yet; the earliest promise first.
+def technician_jobs(user: User, locations: Iterable[int] | None = None) -> QuerySet[Job]:
+    """The jobs a technician may work on now: approved jobs of approved or started orders of the
+    locations they work at (`locations`: those of them the screen shows) that are assigned to
+    them (a labor line of theirs) or to nobody yet; the earliest promise first.
     """
+    if locations is None:
+        locations = allowed_location_ids(user)
     return (
         Job.objects.filter(
             authorization=Authorization.APPROVED,
             repair_order__status__in=WORKABLE_STATUSES,
+            repair_order__location__in=locations,
         )
         .filter(Q(assigned_to(user)) | ~Q(assigned_to_anyone()))
         .annotate(mine=assigned_to(user))
@@ -53,7 +60,7 @@ def technician_jobs(user: User) -> QuerySet[Job]:
     )
 
 
-def technician_day(user: User) -> list[Job]:
+def technician_day(user: User, locations: Iterable[int] | None = None) -> list[Job]:
     """technician_jobs with what the screen shows of each: the parts to fit (no prices)."""
     parts = PartLine.objects.select_related("part").only(
         "id",
@@ -64,7 +71,8 @@ def technician_day(user: User) -> list[Job]:
         "part__description",
         "part__bin_location",
     )
-    return list(technician_jobs(user).prefetch_related(Prefetch("part_lines", parts))[:JOBS_SHOWN])
+    jobs = technician_jobs(user, locations).prefetch_related(Prefetch("part_lines", parts))
+    return list(jobs[:JOBS_SHOWN])
 
 
 def open_time_entry(user: User) -> TimeEntry | None:

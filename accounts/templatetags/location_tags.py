@@ -8,4 +8,7 @@ register = template.Library()
 @register.inclusion_tag("accounts/location_chooser.html", takes_context=True)
 def location_chooser(context):
     request = context.get("request")
-    return header_context(request) if request is not None else {}
+    if request is None:
+        return {}
+    # The chooser's form returns to the page it was used on (its `next`).
+    return {**header_context(request), "request": request}

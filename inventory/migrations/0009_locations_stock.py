@@ -4,6 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import inventory.lot
+import accounts.models
 import inventory.models
 from decimal import Decimal
 from django.conf import settings
@@ -504,7 +505,7 @@ class Migration(migrations.Migration):
             model_name="purchaseorder",
             name="location",
             field=models.ForeignKey(
-                default=inventory.models.default_location_id,
+                default=accounts.models.default_location_id,
                 help_text="Where the parts are delivered and received into stock.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="purchase_orders",
@@ -516,7 +517,7 @@ class Migration(migrations.Migration):
             name="location",
             field=models.ForeignKey(
                 db_index=False,
-                default=inventory.models.default_location_id,
+                default=accounts.models.default_location_id,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to="accounts.location",

@@ -19,6 +19,7 @@ from inventory.models import Vehicle
 from repairs import services
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
+    ShopFloorLocationAdmin,
     lookup_fields,
     staff_choices,
 )
@@ -41,7 +42,7 @@ class AppointmentForm(forms.ModelForm):
 
     class Meta:
         model = Appointment
-        fields = ("date", "time", "customer", "vehicle", "concern", "advisor", "status")
+        fields = ("location", "date", "time", "customer", "vehicle", "concern", "advisor", "status")
 
     def _post_clean(self):
         super()._post_clean()
@@ -53,7 +54,9 @@ class AppointmentForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopModelAdmin):
+class AppointmentAdmin(
+    ShopFloorLocationAdmin, CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopModelAdmin
+):
     form = AppointmentForm
     list_display = ("date", "time", "customer", "vehicle", "status", "advisor", "repair_order_link")
     list_select_related = ("customer", "vehicle", "advisor", "repair_order")
@@ -62,7 +65,7 @@ class AppointmentAdmin(CustomerVehicleSearchMixin, RefusalsAsMessages, CarshopMo
     search_fields = ("customer__display_name", "customer__phone")
     search_help_text = "Customer name or phone, VIN or its last characters, plate."
     autocomplete_fields, raw_id_fields = lookup_fields(customer=Customer, vehicle=Vehicle)
-    fields = ("date", "time", "customer", "vehicle", "concern", "advisor", "status")
+    fields = ("location", "date", "time", "customer", "vehicle", "concern", "advisor", "status")
     actions = ["open_repair_order"]
     ordering = ("-date", "time", "id")
 

@@ -16,6 +16,7 @@ from core.admin_actions import RefusalsAsMessages
 from core.money import money
 from repairs import services, views
 from repairs.admin.common import (
+    ShopFloorLocationAdmin,
     adopt,
 )
 from repairs.admin.orders import RepairOrderEventAdmin, payment_url
@@ -77,7 +78,7 @@ class CreditNoteInline(PaymentInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(RoleExportMixin, FinalDocumentAdmin):
+class InvoiceAdmin(ShopFloorLocationAdmin, RoleExportMixin, FinalDocumentAdmin):
     export_resource_class = InvoiceResource
     list_display = ("number", "issued_at", "customer", "repair_order", "total", "paid", "balance")
     list_select_related = ("customer", "repair_order")
@@ -187,7 +188,9 @@ class PaymentForm(forms.ModelForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(RoleExportMixin, FinalDocumentAdmin):
+class PaymentAdmin(ShopFloorLocationAdmin, RoleExportMixin, FinalDocumentAdmin):
+    location_field = "invoice__location"
+    scoped_relations = {"invoice": "location"}
     export_resource_class = PaymentResource
     form = PaymentForm
     list_display = ("received_at", "invoice", "method", "amount", "reference", "received_by")
@@ -247,7 +250,8 @@ class CreditNoteForm(forms.ModelForm):
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(FinalDocumentAdmin):
+class CreditNoteAdmin(ShopFloorLocationAdmin, FinalDocumentAdmin):
+    scoped_relations = {"invoice": "location"}
     form = CreditNoteForm
     list_display = ("number", "issued_at", "invoice", "amount", "reason", "issued_by")
     list_select_related = ("invoice", "issued_by")
@@ -268,6 +272,7 @@ class CreditNoteAdmin(FinalDocumentAdmin):
 
 @admin.register(DocumentSequence)
 class DocumentSequenceAdmin(RepairOrderEventAdmin):
+    location_field = "location"
     list_display = ("series", "year", "last_number")
     list_select_related = ()
     list_filter = ("series",)

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from accounts.locations import selected_location_ids
 from accounts.models import User
 from accounts.roles import TECHNICIAN
 from repairs import services
@@ -49,7 +50,8 @@ def board_view(model_admin, request):
     """Open orders by status, oldest first: what waits for whom."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    orders = model_admin.get_queryset(request)
+    # The location chosen in the header (or all of the user's).
+    orders = model_admin.get_queryset(request).filter(location__in=selected_location_ids(request))
     counts = dict(
         orders.filter(status__in=OPEN_STATUSES)
         .values_list("status")

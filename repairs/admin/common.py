@@ -1,13 +1,17 @@
 """What the service shop's admin pages share: who sees what, searching by number, customer
 or vehicle, staff pickers."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.models import Customer, User
+from accounts.locations import LocationScopedAdmin, allowed_location_ids, location_count
+from accounts.models import Customer, Location, User
 from accounts.roles import TECHNICIAN
 from core.admin import ids_or_subquery
 from core.admin_actions import run_for_each
@@ -126,3 +130,46 @@ def run_action(modeladmin, request, queryset, function, verb):
         lambda repair_order: function(repair_order, user=request.user),
         summary=summary,
     )
+
+
+def _or_default_location(clean: Any) -> Any:
+    def or_default(value: Any) -> Any:
+        return clean(value) or Location.default()
+
+    return or_default
+
+
+class ShopFloorLocationAdmin(LocationScopedAdmin):
+    """LocationScopedAdmin for the shop floor's admins: in a group of several locations the list
+    shows and filters by location; a single-shop install sees no location anywhere (its field,
+    where the model has one to fill, is a hidden input holding the only location)."""
+
+    # Other relations that reach a location ({field: path from the related model}): their
+    # choices are limited to the user's locations, so a typed id of another location is refused.
+    scoped_relations: dict[str, str] = {}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        path = self.scoped_relations.get(db_field.name)
+        if path is not None:
+            kwargs["queryset"] = db_field.related_model._default_manager.filter(
+                **{f"{path}__in": allowed_location_ids(request.user)}
+            )
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == self.location_field and location_count() < 2:
+            # Left out of a post, the record keeps its model's default: the only location.
+            formfield.widget = forms.HiddenInput()
+            formfield.required = False
+            formfield.clean = _or_default_location(formfield.clean)
+        return formfield
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown = super().get_list_display(request)  # type: ignore[misc]
+        if location_count() < 2 or "__" in self.location_field:
+            return shown
+        return (*shown, self.location_field)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = super().get_list_filter(request)  # type: ignore[misc]
+        if location_count() < 2 or "__" in self.location_field:
+            return filters
+        return (*filters, (self.location_field, admin.RelatedOnlyFieldListFilter))

@@ -28,6 +28,7 @@ from nested_admin.nested import (
 )
 
 from accounts.admin_exports import RoleExportMixin
+from accounts.locations import location_count
 from accounts.models import Customer, ShopSettings
 from accounts.price_hiding import PriceHidingMixin
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
@@ -48,6 +49,7 @@ from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
     PlainLabel,
+    ShopFloorLocationAdmin,
     adopt,
     get_or_none,
     lookup_fields,
@@ -133,7 +135,7 @@ def decision_text(job, *, when=False):
 def _shop_settings(obj):
     """The shop's settings as the page read them with the order (get_object), or now."""
     found = getattr(obj, "shop_settings", None)
-    return found if found is not None else ShopSettings.current()
+    return found if found is not None else ShopSettings.of(obj.location)
 
 
 def _with_history_and_recommendations(queryset):
@@ -513,6 +515,7 @@ class RepairOrderForm(forms.ModelForm):
     class Meta:
         model = RepairOrder
         fields = (
+            "location",
             "customer",
             "vehicle",
             "odometer_in",
@@ -552,6 +555,7 @@ class RepairOrderForm(forms.ModelForm):
 
 @admin.register(RepairOrder)
 class RepairOrderAdmin(
+    ShopFloorLocationAdmin,
     NestedModelAdminMixin,
     RoleExportMixin,
     CustomerVehicleSearchMixin,
@@ -582,6 +586,7 @@ class RepairOrderAdmin(
     number_path = "number"
     autocomplete_fields, raw_id_fields = lookup_fields(customer=Customer, vehicle=Vehicle)
     autocomplete_fields = (*autocomplete_fields, "comeback_of")
+    scoped_relations = {"comeback_of": "location"}
     inlines = [JobInline]
     # The workflow's steps (repairs.services.TRANSITIONS), one action each.
     actions = [key for key, _label, _function in services.TRANSITIONS]
@@ -602,7 +607,8 @@ class RepairOrderAdmin(
                 (
                     None,
                     {
-                        "fields": header,
+                        # Hidden in a single-shop install (ShopFloorLocationAdmin).
+                        "fields": ["location", *header],
                         "description": "Leave the customer empty for the business's own "
                         "vehicle: the order is then internal (at cost).",
                     },
@@ -610,8 +616,10 @@ class RepairOrderAdmin(
                 ("Billing", {"fields": ["discount_percent", "hazardous_waste"]}),
                 ("Notes", {"fields": ["notes"]}),
             ]
+        # The location of an open order is fixed (its number is of its location's series).
+        fixed = ["location"] if location_count() > 1 else []
         fieldsets = [
-            (None, {"fields": ["number", "status", "internal", *header]}),
+            (None, {"fields": ["number", *fixed, "status", "internal", *header]}),
             ("Billing", {"fields": ["discount_percent", "hazardous_waste", "totals"]}),
         ]
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
@@ -635,6 +643,7 @@ class RepairOrderAdmin(
     def get_readonly_fields(self, request, obj=None):
         computed = [
             "number",
+            "location",
             "status",
             "internal",
             "totals",
@@ -659,7 +668,7 @@ class RepairOrderAdmin(
         if obj is not None:
             # The vehicle and who pays are fixed once the order is open (internal or not).
             return [*computed, "customer", "vehicle"]
-        return computed
+        return [field for field in computed if field != "location"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -700,7 +709,7 @@ class RepairOrderAdmin(
             # in), for the advisor to paste into a text message or an email.
             obj.absolute_uri = request.build_absolute_uri
             # The totals and the approval link's validity both read the shop's settings: once.
-            obj.shop_settings = ShopSettings.current()
+            obj.shop_settings = ShopSettings.of(obj.location)
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
@@ -1148,7 +1157,8 @@ class JobForm(forms.ModelForm):
 
 
 @admin.register(Job)
-class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
+    location_field = "repair_order__location"
     form = JobForm
     list_display = (
         "__str__",
@@ -1364,8 +1374,10 @@ class JobAdmin(RefusalsAsMessages, CarshopModelAdmin):
         self._decide(request, queryset, Authorization.DECLINED, AuthorizationMethod.PHONE)
 
 
-class LineAdminBase(ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
+class LineAdminBase(ShopFloorLocationAdmin, ReadOnlyMixin, PriceHidingMixin, CarshopModelAdmin):
     """Lines are listed here for searching; they are edited on their job's page."""
+
+    location_field = "job__repair_order__location"
 
     list_select_related: ClassVar[tuple[str, ...]] = ("job__repair_order",)
     search_fields: ClassVar[tuple[str, ...]] = ("=job__repair_order__number",)
@@ -1436,7 +1448,7 @@ class TimeEntryForm(forms.ModelForm):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class TimeEntryAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
     form = TimeEntryForm
     list_display = ("technician", "job", "repair_order", "started", "ended", "hours")
     list_select_related = ("technician", "job__repair_order")
@@ -1486,7 +1498,8 @@ class TimeEntryAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
 
 @admin.register(RepairOrderEvent)
-class RepairOrderEventAdmin(ReadOnlyMixin, CarshopModelAdmin):
+class RepairOrderEventAdmin(ShopFloorLocationAdmin, ReadOnlyMixin, CarshopModelAdmin):
+    location_field = "repair_order__location"
     list_display: tuple[str, ...] = (
         "at",
         "repair_order",

@@ -121,6 +121,11 @@ class InvoiceTotalsSerializer(CarshopModelSerializer):
 class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
     """A repair order of a vehicle owned by one of your linked customers."""
 
+    location = serializers.CharField(
+        source="location.code",
+        read_only=True,
+        help_text="The code of the location the document belongs to (its shop).",
+    )
     vehicle = VehicleSummarySerializer(read_only=True)
     customer = CustomerSummarySerializer(read_only=True)
     completed_at = serializers.SerializerMethodField(
@@ -139,6 +144,7 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
         fields = [
             "id",
             "number",
+            "location",
             "status",
             "vehicle",
             "customer",
@@ -169,6 +175,7 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
     row_values = [
         "id",
         "number",
+        "location__code",
         "status",
         "vehicle",
         "vehicle__vin",
@@ -248,6 +255,7 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
         return {
             "id": row["id"],
             "number": row["number"],
+            "location": row["location__code"],
             "status": row["status"],
             "vehicle": {
                 "id": row["vehicle"],
@@ -298,6 +306,11 @@ class RepairOrderSerializer(RowSerializerMixin, CarshopModelSerializer):
 class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
     """An invoice of the service shop, with its totals as invoiced (never changed)."""
 
+    location = serializers.CharField(
+        source="location.code",
+        read_only=True,
+        help_text="The code of the location the document belongs to (its shop).",
+    )
     repair_order_number = serializers.CharField(source="repair_order.number", read_only=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
 
@@ -306,6 +319,7 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
         fields = [
             "id",
             "number",
+            "location",
             "issued_at",
             "repair_order",
             "repair_order_number",
@@ -325,6 +339,7 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
     row_values = [
         "id",
         "number",
+        "location__code",
         "issued_at",
         "repair_order",
         "repair_order__number",
@@ -343,6 +358,7 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
         return {
             "id": row["id"],
             "number": row["number"],
+            "location": row["location__code"],
             "issued_at": f.datetime(row["issued_at"]),
             "repair_order": row["repair_order"],
             "repair_order_number": row["repair_order__number"],
@@ -361,6 +377,11 @@ class InvoiceSerializer(RowSerializerMixin, CarshopModelSerializer):
 class CreditNoteSerializer(CarshopModelSerializer):
     """A credit note: an amount taken off an invoice, with its own number."""
 
+    location = serializers.CharField(
+        source="location.code",
+        read_only=True,
+        help_text="The code of the location the document belongs to (its shop).",
+    )
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
 
     class Meta:
@@ -368,6 +389,7 @@ class CreditNoteSerializer(CarshopModelSerializer):
         fields = [
             "id",
             "number",
+            "location",
             "issued_at",
             "invoice",
             "invoice_number",
@@ -381,6 +403,11 @@ class CreditNoteSerializer(CarshopModelSerializer):
 class PaymentSerializer(CarshopModelSerializer):
     """Money received against an invoice."""
 
+    location = serializers.CharField(
+        source="invoice.location.code",
+        read_only=True,
+        help_text="The code of the invoice's location.",
+    )
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
 
     class Meta:
@@ -388,6 +415,7 @@ class PaymentSerializer(CarshopModelSerializer):
         fields = [
             "id",
             "received_at",
+            "location",
             "invoice",
             "invoice_number",
             "amount",

@@ -18,6 +18,7 @@ from repairs.api.filters import (
     InvoiceFilterSet,
     PaymentFilterSet,
     RepairOrderFilterSet,
+    visible_locations,
 )
 from repairs.api.serializers import (
     CreditNoteSerializer,
@@ -43,6 +44,19 @@ class StaffSeesInvoices(BasePermission):
         return partner_key(request) is not None or request.user.has_perm("repairs.view_invoice")
 
 
+class LocationScopedViewSet(PartnerScopedViewSet):
+    """Rows of the caller's locations only: a partner's linked locations (a row of another is a
+    404, as for a row that does not exist), a staff member's allowed ones."""
+
+    location_path = "location"  # from a row to its location
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):
+            return queryset
+        return queryset.filter(**{f"{self.location_path}__in": visible_locations(self.request)})
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List repair orders of your linked customers' vehicles",
@@ -57,7 +71,7 @@ class StaffSeesInvoices(BasePermission):
 )
 @extend_schema(tags=["repair orders"])
 class RepairOrderViewSet(
-    ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet
+    ValuesListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, LocationScopedViewSet
 ):
     """Repair orders with their status history, jobs and invoice totals."""
 
@@ -66,7 +80,7 @@ class RepairOrderViewSet(
     required_scope = REPAIRS_READ
     queryset = (
         RepairOrder.objects.filter(internal=False)
-        .select_related("vehicle", "customer")
+        .select_related("vehicle", "customer", "location")
         .prefetch_related(
             Prefetch("events", queryset=RepairOrderEvent.objects.order_by("at", "id")),
             Prefetch("jobs", queryset=Job.objects.order_by("position", "id")),
@@ -104,7 +118,9 @@ FEED_SYNC = (
 )
 
 
-class AccountingFeedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
+class AccountingFeedViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, LocationScopedViewSet
+):
     # Base of the accounting feed, oldest first by `updated_at` from repairs.models.FeedClock.
     # An accounting partner (kind "accounting", set by a manager) keeps the books of the whole
     # business and reads every row; any other partner reads only the money of the customer
@@ -137,7 +153,9 @@ class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
 
     # List pages: from .values() rows (ValuesListMixin, core/api/rows.py).
 
-    queryset = Invoice.objects.defer("snapshot").select_related("repair_order", "customer")
+    queryset = Invoice.objects.defer("snapshot").select_related(
+        "repair_order", "customer", "location"
+    )
     serializer_class = InvoiceSerializer
     filterset_class = InvoiceFilterSet
     ordering_fields = ["updated_at", "id", "issued_at"]
@@ -155,7 +173,7 @@ class InvoiceViewSet(ValuesListMixin, AccountingFeedViewSet):
 class CreditNoteViewSet(AccountingFeedViewSet):
     """Credit notes: amounts taken off invoices, with their own numbers; never changed."""
 
-    queryset = CreditNote.objects.select_related("invoice")
+    queryset = CreditNote.objects.select_related("invoice", "location")
     customer_field = "invoice__customer"
     serializer_class = CreditNoteSerializer
     filterset_class = CreditNoteFilterSet
@@ -174,8 +192,9 @@ class CreditNoteViewSet(AccountingFeedViewSet):
 class PaymentViewSet(AccountingFeedViewSet):
     """Payments received against invoices; never changed once recorded."""
 
-    queryset = Payment.objects.select_related("invoice")
+    queryset = Payment.objects.select_related("invoice__location")
     customer_field = "invoice__customer"
+    location_path = "invoice__location"  # a payment belongs to its invoice's location
     serializer_class = PaymentSerializer
     filterset_class = PaymentFilterSet
     ordering_fields = ["updated_at", "id", "received_at"]

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from accounts.models import Customer
+from accounts.models import Customer, Location, default_location_id
 from inventory.models import Vehicle
 from repairs.choices import AppointmentStatus
 
@@ -9,9 +9,17 @@ from repairs.choices import AppointmentStatus
 class Appointment(models.Model):
     """A customer booked to bring a vehicle in on a day and time, with what they told us.
 
-    The vehicle is the customer's; a slot (day and time) holds one scheduled booking; nothing is
-    booked on a day already gone (repairs.services.check_appointment)."""
+    The vehicle is the customer's; a slot (day and time) of a location holds one scheduled
+    booking; nothing is booked on a day already gone (repairs.services.check_appointment)."""
 
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        default=default_location_id,
+        db_index=False,  # appointment_location_date_idx starts with it
+        help_text="The shop the vehicle is brought to.",
+    )
     date = models.DateField()
     time = models.TimeField()
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
@@ -34,14 +42,15 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["date", "time"], name="appointment_date_time_idx"),
             models.Index(fields=["status", "date"], name="appointment_status_date_idx"),
+            models.Index(fields=["location", "date", "time"], name="appointment_location_date_idx"),
         ]
         constraints = [
             # A slot is a day and a time: one scheduled booking each (repairs.services also
             # says who holds it). Canceled, no-show and converted bookings free their slot.
             models.UniqueConstraint(
-                fields=["date", "time"],
+                fields=["location", "date", "time"],
                 condition=models.Q(status="scheduled"),
-                name="appointment_one_per_slot",
+                name="appointment_one_per_location_slot",
                 violation_error_message="Another appointment is already booked on this day at "
                 "this time: choose another time.",
             ),

@@ -5,7 +5,7 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Customer
+from accounts.models import Customer, Location, default_location_id
 from core.money import ZERO
 from repairs.choices import DocumentSeries, PaymentMethod
 from repairs.exceptions import InvoiceIsFinal
@@ -16,24 +16,32 @@ def _money_field(label=None):
 
 
 class DocumentSequence(models.Model):
-    """The last number used in a series (invoices, credit notes, repair orders) for one year.
+    """The last number used in a series (invoices, credit notes, repair orders) of one location
+    for one year: each location numbers its own documents.
 
     repairs.services locks this row (SELECT ... FOR UPDATE) while it writes the document, in the
     same transaction: numbers are sequential and have no gap, also under concurrent invoicing,
     and a rolled-back transaction gives its number back.
     """
 
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="document_sequences",
+        default=default_location_id,
+        db_index=False,  # documentsequence_location_series_year starts with it
+    )
     series = models.CharField(max_length=14, choices=DocumentSeries.choices)
     year = models.PositiveSmallIntegerField()
     last_number = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["series", "year"]
+        ordering = ["location", "series", "year"]
         constraints = [
             models.UniqueConstraint(
-                fields=["series", "year"],
-                name="documentsequence_series_year",
-                violation_error_message="One counter per series and year.",
+                fields=["location", "series", "year"],
+                name="documentsequence_location_series_year",
+                violation_error_message="One counter per location, series and year.",
             ),
         ]
 
@@ -152,7 +160,15 @@ class Invoice(FinalDocument):
         "repairs.RepairOrder", on_delete=models.PROTECT, related_name="invoice"
     )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
-    number = models.CharField(max_length=20, unique=True)
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        default=default_location_id,
+        db_index=False,  # invoice_location_issued_idx starts with it
+        help_text="The order's location: its header, its rates, its number series.",
+    )
+    number = models.CharField(max_length=40, unique=True)
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
     issued_at = models.DateTimeField(default=timezone.now)
@@ -173,6 +189,9 @@ class Invoice(FinalDocument):
         ordering = ["-issued_at", "-id"]
         indexes = [
             models.Index(fields=["-issued_at", "-id"], name="invoice_issued_idx"),
+            models.Index(
+                fields=["location", "-issued_at", "-id"], name="invoice_location_issued_idx"
+            ),
             # The report pages' sums of the invoices of a period, read from the index alone
             # (PostgreSQL; elsewhere a plain index on the date).
             models.Index(
@@ -188,9 +207,9 @@ class Invoice(FinalDocument):
                 violation_error_message="Feed times are unique.",
             ),
             models.UniqueConstraint(
-                fields=["year", "sequence"],
-                name="invoice_year_sequence",
-                violation_error_message="Invoice numbers are unique per year.",
+                fields=["location", "year", "sequence"],
+                name="invoice_location_year_sequence",
+                violation_error_message="Invoice numbers are unique per location and year.",
             ),
         ]
 
@@ -199,10 +218,20 @@ class Invoice(FinalDocument):
 
 
 class CreditNote(FinalDocument):
-    """A correction of an invoice: an amount taken off what the customer owes (own numbers)."""
+    """A correction of an invoice: an amount taken off what the customer owes (own numbers, in
+    the series of the invoice's location: `location` is the invoice's, kept on the row so that
+    the database holds each location's numbers unique)."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    number = models.CharField(max_length=20, unique=True)
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
+        default=default_location_id,
+        db_index=False,  # creditnote_location_issued_idx starts with it
+        editable=False,
+    )
+    number = models.CharField(max_length=40, unique=True)
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
     amount = models.DecimalField(max_digits=12, decimal_places=2)
@@ -214,7 +243,12 @@ class CreditNote(FinalDocument):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
-        indexes = [models.Index(fields=["-issued_at", "-id"], name="creditnote_issued_idx")]
+        indexes = [
+            models.Index(fields=["-issued_at", "-id"], name="creditnote_issued_idx"),
+            models.Index(
+                fields=["location", "-issued_at", "-id"], name="creditnote_location_issued_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["updated_at"],
@@ -222,9 +256,9 @@ class CreditNote(FinalDocument):
                 violation_error_message="Feed times are unique.",
             ),
             models.UniqueConstraint(
-                fields=["year", "sequence"],
-                name="creditnote_year_sequence",
-                violation_error_message="Credit note numbers are unique per year.",
+                fields=["location", "year", "sequence"],
+                name="creditnote_location_year_sequence",
+                violation_error_message="Credit note numbers are unique per location and year.",
             ),
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0),
@@ -243,7 +277,8 @@ class CreditNote(FinalDocument):
 
 
 class Payment(FinalDocument):
-    """Money received against an invoice; several partial payments may settle one invoice."""
+    """Money received against an invoice; several partial payments may settle one invoice. It
+    belongs to the invoice's location (`invoice__location`)."""
 
     Method = PaymentMethod
 

@@ -16,7 +16,7 @@ from accounts.limits import (
     bounded,
     product_bounded,
 )
-from accounts.models import Customer
+from accounts.models import Customer, Location, default_location_id
 from core.hours import hours_text
 from core.money import ZERO, money
 from inventory.models import Part, Vehicle
@@ -50,7 +50,15 @@ class RepairOrder(models.Model):
 
     Status = RepairOrderStatus
 
-    number = models.CharField(max_length=20, unique=True, editable=False)
+    number = models.CharField(max_length=40, unique=True, editable=False)
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="repair_orders",
+        default=default_location_id,
+        db_index=False,  # the indexes below start with it
+        help_text="The shop that does the work: its rates, its number series, its staff.",
+    )
     status = models.CharField(
         max_length=12,
         choices=RepairOrderStatus.choices,
@@ -124,6 +132,9 @@ class RepairOrder(models.Model):
             models.Index(fields=["status", "opened_at"], name="ro_status_opened_idx"),
             models.Index(fields=["-opened_at", "-id"], name="ro_opened_idx"),
             models.Index(fields=["advisor", "status"], name="ro_advisor_status_idx"),
+            # The lists of one location: newest first, and by status (the board).
+            models.Index(fields=["location", "-opened_at", "-id"], name="ro_location_opened_idx"),
+            models.Index(fields=["location", "status", "opened_at"], name="ro_location_status_idx"),
             models.Index(fields=["updated_at", "id"], name="ro_updated_idx"),
             models.Index(
                 fields=["opened_at"],
@@ -430,6 +441,15 @@ class TimeEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
     )
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="time_entries")
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+        default=default_location_id,
+        db_index=False,  # timeentry_location_started_idx starts with it
+        editable=False,
+        help_text="The location of the job's order, where the time was worked.",
+    )
     started = models.DateTimeField(default=timezone.now)
     ended = models.DateTimeField(null=True, blank=True)
 
@@ -447,6 +467,9 @@ class TimeEntry(models.Model):
             models.Index(fields=["technician", "-started"], name="timeentry_tech_started_idx"),
             # The technicians' report: every technician's time in a date range.
             models.Index(fields=["started"], name="timeentry_started_idx"),
+            models.Index(
+                fields=["location", "-started", "-id"], name="timeentry_location_started_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -1,0 +1,323 @@
+"""The shop floor belongs to a location: each location numbers its own repair orders, invoices
+and credit notes, prices them with its own settings, and a member of staff or a partner of one
+location neither sees nor changes another's orders, appointments, time, invoices, credit notes
+or payments."""
+
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import Location, ShopSettings
+from accounts.scopes import ACCOUNTING_READ, REPAIRS_READ
+from repairs import services
+from repairs.exceptions import RepairError
+from repairs.models import Appointment, CreditNote, Invoice, Payment, RepairOrder, TimeEntry
+from tests.helpers.api import key_client, partner_with_key
+from tests.helpers.barrier import raised, run_together
+from tests.helpers.builders.inventory import make_customer
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_order,
+    make_staff,
+    make_vehicle,
+    take_to,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _east():
+    Location.default()  # the group's first location exists before the second
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    ShopSettings.of(east)
+    return east
+
+
+def _invoiced(location, technician=None):
+    """An order of `location` invoiced, part paid, part credited, with a technician's time."""
+    order = make_order(location=location)
+    job = add_job_with_lines(order, labor=[("2.0", "100.00")], technician=technician)
+    take_to(order, "in_progress")
+    if technician is not None:
+        services.clock_in(technician, job)
+        services.clock_out(technician)
+    services.complete_work(order)
+    invoice = services.invoice_repair_order(order)
+    services.record_payment(invoice, D("10.00"), "cash")
+    services.issue_credit_note(invoice, D("5.00"), "goodwill")
+    return order
+
+
+def _appointment(location):
+    customer = make_customer(last_name=f"Booked {location.code}")
+    return services.save_appointment(
+        Appointment(
+            location=location,
+            date=timezone.localdate() + timezone.timedelta(days=3),
+            time=timezone.datetime(2000, 1, 1, 9).time(),
+            customer=customer,
+            vehicle=make_vehicle(owner=customer),
+            concern="Noise",
+        )
+    )
+
+
+@pytest.fixture
+def shops(db):
+    """The default location and a second shop, each with an invoiced order (paid in part,
+    credited in part, with time clocked) and an appointment."""
+    main = Location.default()
+    east = _east()
+    tech = make_staff("tara", roles.TECHNICIAN)
+    tech.locations.add(east)  # works at both: clocks on both shops' orders
+    rows = {}
+    for location in (main, east):
+        order = _invoiced(location, technician=tech)
+        rows[location.code] = {
+            "repairorder": order,
+            "appointment": _appointment(location),
+            "timeentry": TimeEntry.objects.get(job__repair_order=order),
+            "invoice": order.invoice,
+            "payment": Payment.objects.get(invoice__repair_order=order),
+            "creditnote": CreditNote.objects.get(invoice__repair_order=order),
+        }
+    return main, east, rows
+
+
+# -- numbers and rates ----------------------------------------------------------------------
+
+
+def test_each_location_numbers_its_own_orders_invoices_and_credit_notes(shops):
+    _main, east, rows = shops
+    year = timezone.localdate().year
+    assert rows["main"]["repairorder"].number == f"RO-{year}-00001"
+    assert rows["east"]["repairorder"].number == f"EAST-RO-{year}-00001"
+    assert rows["main"]["invoice"].number == f"{year}-000001"
+    assert rows["east"]["invoice"].number == f"EAST-{year}-000001"
+    assert (rows["main"]["invoice"].sequence, rows["east"]["invoice"].sequence) == (1, 1)
+    assert rows["east"]["creditnote"].number == f"EAST-CN-{year}-00001"
+    assert rows["east"]["invoice"].location == east
+    assert rows["east"]["creditnote"].location == east
+    assert rows["east"]["timeentry"].location == east
+    # The next order of the default location follows its own series.
+    assert make_order().number == f"RO-{year}-00002"
+
+
+def test_an_invoice_is_priced_and_headed_by_its_locations_settings(db):
+    main = Location.default()
+    east = _east()
+    for location, tax, name in ((main, "0", "Main St"), (east, "10", "East Shop")):
+        settings = ShopSettings.of(location)
+        settings.labor_tax_rate, settings.name = D(tax), name
+        settings.save()
+    totals = {}
+    for location in (main, east):
+        order = make_order(location=location)
+        add_job_with_lines(order, labor=[("1.0", "100.00")])
+        invoice = take_to(order, "invoiced").invoice
+        totals[location.code] = (invoice.tax_total, invoice.snapshot["shop"]["name"])
+    assert totals["main"][0] == D("0.00")
+    assert totals["east"][0] == D("10.00")
+    assert (totals["main"][1], totals["east"][1]) == ("Main St", "East Shop")
+
+
+def test_a_new_order_takes_its_locations_labor_rate(db):
+    east = _east()
+    settings = ShopSettings.of(east)
+    settings.labor_rate = D("155.00")
+    settings.save()
+    order = make_order(location=east)
+    assert services.default_labor_rate(order) == D("155.00")
+    assert services.default_labor_rate(make_order()) != D("155.00")
+
+
+def test_an_inactive_location_takes_no_new_order(db):
+    east = _east()
+    Location.objects.filter(pk=east.pk).update(is_active=False)
+    east.refresh_from_db()
+    with pytest.raises(RepairError, match="inactive"):
+        make_order(location=east)
+
+
+# -- who sees what: every role, every model of the shop floor --------------------------------
+
+MODELS = ("repairorder", "appointment", "timeentry", "invoice", "payment", "creditnote")
+ROLES = (roles.SERVICE_ADVISOR, roles.TECHNICIAN, roles.MANAGER, roles.OPERATIONS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_staff_of_one_location_neither_see_nor_change_anothers_rows(client, shops, role):
+    rows = shops[2]
+    user = make_staff(f"user-{role.split()[0].lower()}", role)  # home: the default location
+    client.force_login(user)
+    for model in MODELS:
+        theirs = rows["east"][model]
+        change = reverse(f"admin:repairs_{model}_change", args=[theirs.pk])
+        listed = client.get(reverse(f"admin:repairs_{model}_changelist"))
+        assert change not in listed.content.decode(), (role, model)
+        page = client.get(change)
+        assert page.status_code in (302, 403, 404), (role, model)
+        if page.status_code == 302:  # the admin's "does not exist" redirect
+            assert page.url == reverse("admin:index"), (role, model)
+        posted = client.post(change, {"notes": "changed", "concern": "changed"})
+        assert posted.status_code in (302, 403, 404), (role, model)
+        if posted.status_code == 302:
+            assert posted.url == reverse("admin:index"), (role, model)
+    order = RepairOrder.objects.get(pk=rows["east"]["repairorder"].pk)
+    assert order.notes == ""
+    assert Appointment.objects.get(pk=rows["east"]["appointment"].pk).concern == "Noise"
+
+
+def test_a_manager_sees_their_own_locations_rows(client, shops):
+    rows = shops[2]
+    client.force_login(make_staff("mona", roles.MANAGER))
+    for model in MODELS:
+        ours = rows["main"][model]
+        listed = client.get(reverse(f"admin:repairs_{model}_changelist")).content.decode()
+        assert reverse(f"admin:repairs_{model}_change", args=[ours.pk]) in listed, model
+        assert (
+            client.get(reverse(f"admin:repairs_{model}_change", args=[ours.pk])).status_code == 200
+        )
+
+
+def test_an_order_is_not_opened_at_a_location_one_does_not_work_at(client, shops):
+    _main, east, _rows = shops
+    advisor = make_staff("ada", roles.SERVICE_ADVISOR)
+    client.force_login(advisor)
+    customer = make_customer(last_name="Walk-in")
+    vehicle = make_vehicle(owner=customer)
+    before = RepairOrder.objects.count()
+    response = client.post(
+        reverse("admin:repairs_repairorder_add"),
+        {
+            "location": east.pk,
+            "customer": customer.pk,
+            "vehicle": vehicle.pk,
+            "discount_percent": "0",
+            "hazardous_waste": "on",
+            "jobs-TOTAL_FORMS": "0",
+            "jobs-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "Choose one of the locations you work at." in response.content.decode()
+    assert RepairOrder.objects.count() == before
+
+
+def test_the_list_shows_the_location_chosen_in_the_header(client, shops):
+    _main, east, rows = shops
+    advisor = make_staff("avery", roles.SERVICE_ADVISOR)
+    advisor.locations.add(east)
+    client.force_login(advisor)
+    orders = reverse("admin:repairs_repairorder_changelist")
+    mine = reverse("admin:repairs_repairorder_change", args=[rows["main"]["repairorder"].pk])
+    theirs = reverse("admin:repairs_repairorder_change", args=[rows["east"]["repairorder"].pk])
+    page = client.get(orders).content.decode()
+    assert mine in page and theirs not in page  # home first
+    session = client.session
+    session["carshop_location"] = east.pk
+    session.save()
+    page = client.get(orders).content.decode()
+    assert theirs in page and mine not in page
+    assert "East Shop" in page  # the location column of a group
+    # A record of another allowed location still opens (a customer's history links to it).
+    assert client.get(mine).status_code == 200
+
+
+# -- partners -------------------------------------------------------------------------------
+
+
+def _partner_of(location, *, scopes, kind="fleet", customers=()):
+    partner, _key, plain = partner_with_key(name=f"P {location.code}", scopes=scopes, kind=kind)
+    partner.locations.set([location])
+    partner.customers.add(*customers)
+    return key_client(plain)
+
+
+def test_a_partner_reads_only_its_locations_orders(shops):
+    main, _east_shop, rows = shops
+    customers = [rows[code]["repairorder"].customer for code in ("main", "east")]
+    client = _partner_of(main, scopes=[REPAIRS_READ], customers=customers)
+    listed = client.get("/api/v1/repair-orders/").json()
+    numbers = {row["number"] for row in listed["results"]}
+    assert numbers == {rows["main"]["repairorder"].number}
+    assert {row["location"] for row in listed["results"]} == {"main"}
+    assert client.get(f"/api/v1/repair-orders/{rows['east']['repairorder'].pk}/").status_code == 404
+    assert client.get("/api/v1/repair-orders/?location=main").status_code == 200
+    refused = client.get("/api/v1/repair-orders/?location=east")
+    assert refused.status_code == 400
+    assert "not a location you are linked to" in refused.content.decode()
+    assert client.get("/api/v1/repair-orders/?location=nowhere").status_code == 400
+
+
+@pytest.mark.parametrize("feed", ["invoices", "credit-notes", "payments"])
+def test_an_accounting_partner_reads_only_its_locations_money(shops, feed):
+    _main, east, rows = shops
+    client = _partner_of(east, scopes=[ACCOUNTING_READ], kind="accounting")
+    model = {"invoices": "invoice", "credit-notes": "creditnote", "payments": "payment"}[feed]
+    listed = client.get(f"/api/v1/{feed}/").json()["results"]
+    assert [row["id"] for row in listed] == [rows["east"][model].pk]
+    assert listed[0]["location"] == "east"
+    assert client.get(f"/api/v1/{feed}/{rows['main'][model].pk}/").status_code == 404
+    assert client.get(f"/api/v1/{feed}/?location=main").status_code == 400
+    assert len(client.get(f"/api/v1/{feed}/?location={east.pk}").json()["results"]) == 1
+
+
+# -- numbering at the same moment (PostgreSQL) -----------------------------------------------
+
+
+def _completed(location):
+    order = make_order(location=location)
+    add_job_with_lines(order, labor=[("1.0", "100.00")])
+    return take_to(order, "completed")
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_locations_invoicing_at_once_each_number_one_to_n_without_gap():
+    main = Location.default()
+    east = _east()
+    orders = [_completed(location) for location in (main, east) for _ in range(4)]
+    errors = raised(
+        run_together(*[lambda o=o: services.invoice_repair_order(o) for o in orders], timeout=60)
+    )
+    assert errors == []
+    year = timezone.localdate().year
+    for location in (main, east):
+        sequences = sorted(
+            Invoice.objects.filter(location=location, year=year).values_list("sequence", flat=True)
+        )
+        assert sequences == [1, 2, 3, 4], location.code
+        orders_numbered = RepairOrder.objects.filter(location=location).values_list(
+            "number", flat=True
+        )
+        assert len(set(orders_numbered)) == 4
+    assert Invoice.objects.values("number").distinct().count() == 8
+
+
+def _approved(location):
+    order = make_order(location=location)
+    add_job_with_lines(order, labor=[("1.0", "100.00")])
+    return take_to(order, "in_progress")
+
+
+def test_the_board_and_the_technicians_screen_show_their_locations_work(client, db):
+    main = Location.default()
+    east = _east()
+    ours, theirs = _approved(main), _approved(east)
+    tech = make_staff("tom", roles.TECHNICIAN)  # works at the default location only
+    client.force_login(tech)
+    screen = client.get(reverse("technician:jobs")).content.decode()
+    assert ours.number in screen
+    assert theirs.number not in screen
+    with pytest.raises(RepairError, match="does not work"):
+        services.clock_in(tech, theirs.jobs.get())
+    services.clock_in(tech, ours.jobs.get())
+
+    client.force_login(make_staff("ada", roles.SERVICE_ADVISOR))
+    board = client.get(reverse("admin:repairs_repairorder_board")).content.decode()
+    assert ours.number in board
+    assert theirs.number not in board
