@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts import limits, webhooks
 from accounts.locations import may_work_at
-from accounts.models import Customer, Location, Partner, ShopSettings, User
+from accounts.models import Customer, Location, Partner, ShopSettings, User, default_location_id
 from accounts.scopes import INVOICE_CREATED, REPAIR_ORDER_STATUS_CHANGED
 from core.money import ZERO, money
 from core.numbering import advance
@@ -232,9 +232,9 @@ def _shortage_error(needed: dict[int, int], location_id: int | None) -> RepairEr
     stock covers them all."""
     parts = {part.pk: part for part in Part.objects.filter(pk__in=needed)}
     here = dict(
-        PartStock.objects.filter(part_id__in=needed, location_id=location_id).values_list(
-            "part_id", "on_hand"
-        )
+        PartStock.objects.filter(
+            part_id__in=needed, location_id=location_id or default_location_id()
+        ).values_list("part_id", "on_hand")
     )
     short = [
         part
