@@ -306,3 +306,16 @@ def test_templates_see_only_the_values_passed():
 
 def test_the_default_templates_are_seeded_for_every_message():
     assert MessageTemplate.objects.filter(location=None).count() == len(Kind) * len(Channel)
+
+
+def test_the_audit_log_keeps_that_a_message_was_written_not_its_links(
+    order, settings, django_capture_on_commit_callbacks
+):
+    with SmtpServer() as server:
+        server.configure(settings)
+        message = send(order, callbacks=django_capture_on_commit_callbacks)
+    assert "/estimate/" in message.body
+    entries = LogEntry.objects.get_for_model(Message).filter(object_pk=str(message.pk))
+    assert entries.exists()
+    for entry in entries:
+        assert "/estimate/" not in str(entry.changes) and "/opt-out/" not in str(entry.changes)
