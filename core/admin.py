@@ -415,6 +415,11 @@ class HiddenFieldsMixin:
     def hidden_fields(self, request):
         return set()
 
+    def layout_only_fields(self, request):
+        """Those of the hidden fields left out only to keep the pages simple, not because the
+        reader may not see them: the history and the exports still show them."""
+        return set()
+
     def get_fields(self, request, obj=None):
         return without_fields(super().get_fields(request, obj), self.hidden_fields(request))
 
@@ -458,4 +463,5 @@ class HiddenFieldsMixin:
         ]
 
     def has_history_permission(self, request, obj=None):
-        return not self.hidden_fields(request) and super().has_history_permission(request, obj)
+        secret = self.hidden_fields(request) - self.layout_only_fields(request)
+        return not secret and super().has_history_permission(request, obj)

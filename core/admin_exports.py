@@ -122,7 +122,9 @@ class ListExportMixin(ExportMixin):
     def export_hidden_fields(self, request):
         """Fields left out of `request`'s export: those the list hides from its reader."""
         hidden_fields = getattr(self, "hidden_fields", None)
-        return set(hidden_fields(request)) if hidden_fields else set()
+        hidden = set(hidden_fields(request)) if hidden_fields else set()
+        layout_only = getattr(self, "layout_only_fields", None)
+        return hidden - set(layout_only(request)) if layout_only else hidden
 
     def get_export_resource_classes(self, request):
         hidden = frozenset(self.export_hidden_fields(request))

@@ -86,8 +86,11 @@ class LocationFieldsMixin(HiddenFieldsMixin):
     location_fields: tuple[str, ...] = ("location",)
 
     def hidden_fields(self, request):
-        hidden = super().hidden_fields(request)
-        return hidden | set(self.location_fields) if location_count() < 2 else hidden
+        return super().hidden_fields(request) | self.layout_only_fields(request)
+
+    def layout_only_fields(self, request):
+        # The history and the exports keep the location: only the pages leave it out.
+        return set(self.location_fields) if location_count() < 2 else set()
 
 
 class LocationScoped(LocationScopedAdmin):

@@ -4,7 +4,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q
-from rest_framework.exceptions import ValidationError
 
 from accounts.api.permissions import partner_key
 from accounts.locations import allowed_location_ids, partner_location_ids
@@ -14,7 +13,7 @@ from repairs.models import CreditNote, Invoice, Payment, RepairOrder
 
 LOCATION_HELP = (
     "Only rows of this location: its code (e.g. `main`) or its id. A location your key is not "
-    "linked to is refused with 400."
+    "linked to, or no location by that name, lists nothing."
 )
 
 
@@ -36,8 +35,9 @@ def visible_locations(request) -> Any:
 
 
 class LocationFilter(django_filters.CharFilter):
-    """`?location=<code or id>`: one of the caller's locations; another is a 400 naming it, not
-    an empty page (a typo in a sync's parameters should not look like "nothing changed")."""
+    """`?location=<code or id>`: one of the caller's locations; another, or none by that name,
+    lists nothing (as every filter of the API does with a value no row has: the parameter is
+    valid, the rows are not the caller's)."""
 
     def __init__(self, path: str = "location", **kwargs):
         kwargs.setdefault("help_text", LOCATION_HELP)
@@ -52,7 +52,7 @@ class LocationFilter(django_filters.CharFilter):
             match |= Q(pk=int(value))
         location_id = Location.objects.filter(match).values_list("pk", flat=True).first()
         if location_id is None or location_id not in visible_location_ids(self.parent.request):
-            raise ValidationError({"location": [f"{value!r} is not a location you are linked to."]})
+            return queryset.none()
         return queryset.filter(**{f"{self.path}_id": location_id})
 
 

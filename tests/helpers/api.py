@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import Partner, User, WebhookSubscription
 
-ALL_SCOPES = ["listings:read", "leads:write", "repairs:read", "accounting:read"]
+ALL_SCOPES = ["listings:read", "leads:write", "repairs:read", "accounting:read", "parts:read"]
 
 
 def partner_with_key(
