@@ -186,19 +186,26 @@ _VERSION_KEY = "carshop:locations-version"
 _SESSION_CACHE = "carshop_locations"
 
 
-def _version() -> str:
+def _version(user_id: int | None = None) -> str:
+    """The group's token (locations added), or one user's (their home, locations, rights)."""
     from django.core.cache import cache
 
-    token = cache.get(_VERSION_KEY)
+    key = _VERSION_KEY if user_id is None else f"{_VERSION_KEY}:user:{user_id}"
+    token = cache.get(key)
     if token is None:
         token = uuid.uuid4().hex
-        if not cache.add(_VERSION_KEY, token, None):
-            token = cache.get(_VERSION_KEY) or token
+        if not cache.add(key, token, None):
+            token = cache.get(key) or token
     return str(token)
 
 
+def _tokens(user_id: int) -> str:
+    return f"{_version()}/{_version(user_id)}"
+
+
 def locations_changed(**kwargs: Any) -> None:
-    """Signal receiver: whatever decides who works where changed."""
+    """Signal receiver: whatever decides who works where changed: a location (everyone's
+    token), or a user's home, locations, groups or permissions (that user's token)."""
     from django.core.cache import cache
     from django.db import transaction
 
@@ -206,9 +213,17 @@ def locations_changed(**kwargs: Any) -> None:
         return
     if kwargs.get("action", "post_").startswith("pre_"):
         return
+    instance = kwargs.get("instance")
+    label = instance._meta.label if instance is not None else ""
+    if label == "accounts.User":
+        if kwargs.get("created"):
+            return  # a new user has no session yet
+        key = f"{_VERSION_KEY}:user:{getattr(instance, 'pk', None)}"
+    else:
+        key = _VERSION_KEY  # a location, or a group's permissions or members
 
     def new_version() -> None:
-        cache.set(_VERSION_KEY, uuid.uuid4().hex, None)
+        cache.set(key, uuid.uuid4().hex, None)
 
     new_version()
     # Again once committed: a page read between the change and its commit kept the old state.
@@ -224,7 +239,7 @@ def remember_locations(request: HttpRequest) -> None:
     user: Any = request.user
     if not user.is_authenticated or not user.is_staff:
         return
-    version = _version()
+    version = _tokens(user.pk)
     kept = session.get(_SESSION_CACHE)
     if kept and kept.get("v") == version and kept.get("user") == user.pk:
         user._carshop_location_ids = frozenset(kept["ids"])
@@ -235,7 +250,7 @@ def remember_locations(request: HttpRequest) -> None:
     home = home_location_id(user)
     # Read again: computing may have made the default location (a new, empty database). A
     # change committed meanwhile sets a new token once more when it commits.
-    version = _version()
+    version = _tokens(user.pk)
     session[_SESSION_CACHE] = {"v": version, "user": user.pk, "ids": sorted(ids), "home": home}
 
 

@@ -342,8 +342,13 @@ class ShopSettings(models.Model):
     def of(cls, location: Location | None = None) -> "ShopSettings":
         """The settings of `location`, made with the defaults the first time; of the default
         location when none is given."""
-        location = location or Location.default()
-        settings, _ = cls.objects.get_or_create(location=location, defaults={"name": location.name})
+        location_id = location.pk if location is not None else default_location_id()
+        settings = cls.objects.filter(location_id=location_id).first()
+        if settings is None:
+            location = location or Location.objects.get(pk=location_id)
+            settings, _ = cls.objects.get_or_create(
+                location=location, defaults={"name": location.name}
+            )
         return settings
 
     @classmethod

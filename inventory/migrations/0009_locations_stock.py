@@ -14,13 +14,16 @@ from core.migration_operations import GuardDataLoss
 
 # Everything that exists belongs to the default location (the group's first). One statement per
 # table, set-based: fast on a large ledger.
-DEFAULT = "(SELECT MIN(id) FROM accounts_location)"
 INTO_DEFAULT_LOCATION = [
-    f"UPDATE inventory_stockmovement SET location_id = {DEFAULT} WHERE location_id IS NULL",
-    f"UPDATE inventory_purchaseorder SET location_id = {DEFAULT} WHERE location_id IS NULL",
-    f"UPDATE inventory_stockunit SET location_id = {DEFAULT} WHERE location_id IS NULL",
+    "UPDATE inventory_stockmovement SET location_id = (SELECT MIN(id) FROM accounts_location) "
+    "WHERE location_id IS NULL",
+    "UPDATE inventory_purchaseorder SET location_id = (SELECT MIN(id) FROM accounts_location) "
+    "WHERE location_id IS NULL",
+    "UPDATE inventory_stockunit SET location_id = (SELECT MIN(id) FROM accounts_location) "
+    "WHERE location_id IS NULL",
     "INSERT INTO inventory_partstock (part_id, location_id, on_hand, average_cost, bin) "
-    f"SELECT id, {DEFAULT}, on_hand, unit_cost, '' FROM inventory_part",
+    "SELECT id, (SELECT MIN(id) FROM accounts_location), on_hand, unit_cost, '' "
+    "FROM inventory_part",
 ]
 # Going back: the stock rows go (Part keeps the group's on hand and average cost); the location
 # columns are dropped by the reversed AddField operations.
