@@ -35,6 +35,10 @@ def test_a_full_backup_restores_every_table_identically(backup_dir):
     without_vehicles = Customer.objects.filter(vehicles__isnull=True).values_list("pk", flat=True)
     Customer.objects.filter(pk__in=list(without_vehicles[:5])).delete()
     Part.objects.update(description="changed")
+    raw(
+        "DELETE FROM inventory_partstock WHERE part_id IN "
+        "(SELECT id FROM inventory_part WHERE sku LIKE 'BK-01%%')"
+    )
     raw("DELETE FROM inventory_part WHERE sku LIKE 'BK-01%%'")
 
     restore(str(backup_dir / f"{manifest['id']}.manifest.json"))
@@ -56,7 +60,15 @@ def test_a_chain_of_incrementals_restores_each_point_exactly(backup_dir):
 
     # Raw SQL outside the ORM: update, delete, insert, and a primary key that changes.
     raw("UPDATE inventory_part SET unit_cost = unit_cost * 2 WHERE sku LIKE 'BK-01%%'")
+    raw(
+        "DELETE FROM inventory_partstock WHERE part_id IN "
+        "(SELECT id FROM inventory_part WHERE sku = 'BK-019')"
+    )
     raw("DELETE FROM inventory_part WHERE sku = 'BK-019'")
+    raw(
+        "DELETE FROM inventory_partstock WHERE part_id IN "
+        "(SELECT id FROM inventory_part WHERE sku = 'BK-018')"
+    )
     raw("UPDATE inventory_part SET id = id + 100000 WHERE sku = 'BK-018'")
     Customer.objects.filter(vehicles__isnull=True).order_by("pk").first().delete()
     second = backup("incremental")
@@ -245,6 +257,10 @@ def test_a_chain_of_the_previous_checksum_scheme_restores_and_is_not_continued(
         previous_code.setattr(sqlite, "CHECKSUM_SCHEME", 1)
         old_full = backup("full")
         Part.objects.filter(sku="BK-006").update(description="in the old chain")
+        raw(
+            "DELETE FROM inventory_partstock WHERE part_id IN "
+            "(SELECT id FROM inventory_part WHERE sku = 'BK-017')"
+        )
         raw("DELETE FROM inventory_part WHERE sku = 'BK-017'")
         old_incremental = backup("incremental")
     assert old_incremental["kind"] == "incremental"
