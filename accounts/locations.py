@@ -150,16 +150,23 @@ class LocationScopedAdmin:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)  # type: ignore[misc]
+        if location_count() < 2:
+            return queryset  # a single shop: every row is at its one location
         return queryset.filter(**{f"{self.location_field}__in": allowed_location_ids(request.user)})
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         changelist = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        if location_count() < 2:
+            return changelist
         field = self.location_field
 
         class ChosenLocationsChangeList(changelist):  # type: ignore[misc, valid-type]
             def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
                 queryset = super().get_queryset(request, exclude_parameters)
-                return queryset.filter(**{f"{field}__in": selected_location_ids(request)})
+                chosen = selected_location_ids(request)
+                if chosen == allowed_location_ids(request.user):
+                    return queryset  # the group: get_queryset has kept the allowed ones
+                return queryset.filter(**{f"{field}__in": chosen})
 
         return ChosenLocationsChangeList
 

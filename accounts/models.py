@@ -339,10 +339,14 @@ class ShopSettings(models.Model):
         return f"Settings of {self.name}"
 
     @classmethod
-    def of(cls, location: Location | None = None) -> "ShopSettings":
-        """The settings of `location`, made with the defaults the first time; of the default
-        location when none is given."""
-        location_id = location.pk if location is not None else default_location_id()
+    def of(cls, location: Location | int | None = None) -> "ShopSettings":
+        """The settings of `location` (a location or its id), made with the defaults the first
+        time; of the default location when none is given."""
+        if isinstance(location, Location):
+            location_id = location.pk
+        else:
+            location_id = location or default_location_id()
+            location = None
         settings = cls.objects.filter(location_id=location_id).first()
         if settings is None:
             location = location or Location.objects.get(pk=location_id)

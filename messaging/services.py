@@ -328,8 +328,8 @@ def _send_email(message: Message) -> None:
         subject=message.subject,
         body=message.body,
         to=[message.to],
-        reply_to=[ShopSettings.of(message.location).email]
-        if ShopSettings.of(message.location).email
+        reply_to=[ShopSettings.of(message.location_id).email]
+        if ShopSettings.of(message.location_id).email
         else None,
         headers={"List-Unsubscribe": f"<{base_url()}{_opt_out_path(message.customer_id)}>"},
         connection=get_connection(timeout=settings.EMAIL_SEND_TIMEOUT),

@@ -40,7 +40,7 @@ def repair_order_for_token(token, queryset=None):
     ).first()
     if order is None:
         return None
-    max_age = timedelta(days=ShopSettings.of(order.location).estimate_link_days)
+    max_age = timedelta(days=ShopSettings.of(order.location_id).estimate_link_days)
     try:
         _signer().unsign_object(token, max_age=max_age)
     except signing.BadSignature:  # SignatureExpired is a BadSignature

@@ -185,7 +185,7 @@ def default_labor_rate(repair_order: RepairOrder, shop: ShopSettings | None = No
     """What an hour of labor is charged on an order: the shop's labor rate; on an internal
     order (at cost), what a technician's hour costs the shop. `shop`: the settings when the
     caller has read them already."""
-    shop = shop or ShopSettings.of(repair_order.location)
+    shop = shop or ShopSettings.of(repair_order.location_id)
     return shop.technician_cost_rate if repair_order.internal else shop.labor_rate
 
 
@@ -992,7 +992,7 @@ def invoice_repair_order(repair_order: RepairOrder, *, user: User | None = None)
             raise RepairError(
                 f"{repair_order.number} is internal: it is closed at cost, not invoiced."
             )
-        shop = ShopSettings.of(repair_order.location)
+        shop = ShopSettings.of(repair_order.location_id)
         rates = Rates.from_settings(shop)
         order = load_order(repair_order.pk)
         totals = order_totals(order, rates)

@@ -72,7 +72,9 @@ def customer_estimate(request, token):
             error = str(exc)
         else:
             return redirect(request.path)
-    document = build_document(load_order(repair_order.pk), ShopSettings.of(repair_order.location))
+    document = build_document(
+        load_order(repair_order.pk), ShopSettings.of(repair_order.location_id)
+    )
     findings = _inspection_findings(repair_order, token)
     for job in document["jobs"]:
         job["findings"] = findings["by_job"].get(job["id"], [])
@@ -205,7 +207,7 @@ def estimate_context(repair_order_pk, queryset):
         order = load_order(int(repair_order_pk), queryset)
     except (RepairOrder.DoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
         raise Http404(f"No repair order {repair_order_pk}.") from None
-    document = build_document(order, ShopSettings.of(order.location))
+    document = build_document(order, ShopSettings.of(order.location_id))
     return {
         "document": document,
         "kind": "Internal order" if order.internal else "Estimate",

@@ -135,7 +135,7 @@ def decision_text(job, *, when=False):
 def _shop_settings(obj):
     """The shop's settings as the page read them with the order (get_object), or now."""
     found = getattr(obj, "shop_settings", None)
-    return found if found is not None else ShopSettings.of(obj.location)
+    return found if found is not None else ShopSettings.of(obj.location_id)
 
 
 def _with_history_and_recommendations(queryset):
@@ -709,7 +709,7 @@ class RepairOrderAdmin(
             # in), for the advisor to paste into a text message or an email.
             obj.absolute_uri = request.build_absolute_uri
             # The totals and the approval link's validity both read the shop's settings: once.
-            obj.shop_settings = ShopSettings.of(obj.location)
+            obj.shop_settings = ShopSettings.of(obj.location_id)
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
