@@ -359,6 +359,25 @@ def test_partners_read_parts_on_hand_only_at_their_locations(group):
 
 
 @pytest.mark.django_db
+def test_a_partner_pages_through_the_parts_stock_in_sku_order(group):
+    from tests.helpers.api import key_client, partner_with_key
+
+    _main, north, _ = group
+    for sku in ("PG-3", "PG-1", "PG-2"):
+        services.receive_part(make_part(sku, unit_cost="2.00"), 1, D("2.00"), location=north)
+    partner, _key, plain = partner_with_key("Pager", scopes=["parts:read"])
+    partner.locations.set([north])
+    client = key_client(plain)
+    seen, url = [], "/api/v1/parts-stock/?page_size=1"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200, page.content[:300]
+        seen += [row["sku"] for row in page.json()["results"]]
+        url = page.json()["next"]
+    assert seen == ["PG-1", "PG-2", "PG-3"]
+
+
+@pytest.mark.django_db
 def test_the_schema_documents_the_location_filter():
     from drf_spectacular.generators import SchemaGenerator
 

@@ -1,6 +1,6 @@
 """Partner endpoints of the lot: the cars for sale, for marketplaces."""
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
@@ -64,10 +64,15 @@ class ListingViewSet(
 @extend_schema(tags=["parts"])
 class PartStockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PartnerScopedViewSet):
     required_scope = PARTS_READ
-    queryset = PartStock.objects.filter(part__active=True).select_related("part", "location")
+    # The cursor of the next page is read from the last row: the SKU as an attribute of its own.
+    queryset = (
+        PartStock.objects.filter(part__active=True)
+        .select_related("part", "location")
+        .annotate(part_sku=F("part__sku"))
+    )
     serializer_class = PartStockSerializer
     filterset_class = PartStockFilterSet
-    ordering = ["part__sku", "location_id"]
+    ordering = ["part_sku", "location_id"]
     ordering_fields = ["id", "on_hand"]
 
     def limit_to_partner(self, queryset, partner):
