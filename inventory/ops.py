@@ -38,6 +38,11 @@ TABLES = (
     {"name": "stock_costs", "label": "inventory.StockUnitCost"},
     {"name": "stock_photos", "label": "inventory.StockUnitPhoto", **WORKFLOW_ONLY},
     {"name": "stock_number_series", "label": "inventory.StockNumberSeries", **WORKFLOW_ONLY},
+    # Stock per location, kept by the services that write the ledger: loaded with it.
+    {"name": "parts_stock", "label": "inventory.PartStock", **WORKFLOW_ONLY},
+    {"name": "stock_transfers", "label": "inventory.StockTransfer", **WORKFLOW_ONLY},
+    {"name": "stock_transfer_lines", "label": "inventory.StockTransferLine", **WORKFLOW_ONLY},
+    {"name": "stock_unit_moves", "label": "inventory.StockUnitMove", **WORKFLOW_ONLY},
 )
 
 PERSONAL_FIELDS = {

@@ -19,11 +19,11 @@ def _values(key):
     ]
 
 
-def test_the_worker_runs_the_webhooks_queue_of_the_database_backend_as_carapp():
+def test_the_worker_runs_the_webhooks_and_messages_queues_of_the_database_backend_as_carapp():
     [start] = _values("ExecStart")
     argv = shlex.split(start)
     assert argv[:3] == ["/opt/carapp/.venv/bin/python", "/opt/carapp/manage.py", "db_worker"]
-    assert argv[argv.index("--queue-name") + 1] == "webhooks"
+    assert argv[argv.index("--queue-name") + 1] == "webhooks,messages"
     assert "--no-reload" in argv
     assert _values("User") == ["carapp"]
     assert _values("EnvironmentFile") == ["/opt/carapp/.env.production"]
