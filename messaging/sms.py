@@ -9,6 +9,7 @@ have taken it, and a message is never sent twice.
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 import hmac
@@ -37,9 +38,12 @@ class SmsResult:
     status: str  # "sent" or "delivered"
 
 
-class SmsBackend:
+class SmsBackend(abc.ABC):
+    """What a text message provider's backend does: send one message, say what became of it."""
+
+    @abc.abstractmethod
     def send(self, to: str, body: str, *, status_callback: str = "") -> SmsResult:
-        raise NotImplementedError
+        """Send `body` to `to`; the provider reports later to `status_callback`."""
 
 
 class FileBackend(SmsBackend):
