@@ -213,7 +213,10 @@ class CarshopModelAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))
-        if obj is not None and not self.has_history_permission(request, obj):
+        if obj is None:
+            # Not there, or not the reader's to see: as the change page answers.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_history_permission(request, obj):
             raise PermissionDenied
         return self.auditlog_history_view(request, object_id, extra_context)
 

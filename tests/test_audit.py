@@ -87,3 +87,10 @@ def test_history_needs_view_permission(make_user, login):
     outsider = make_user("outsider")  # staff, no role
     response = login(outsider).get(f"/admin/accounts/customer/{customer.pk}/history/")
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_history_of_a_row_the_reader_cannot_open_answers_as_its_change_page(advisor, login):
+    missing = login(advisor).get("/admin/accounts/customer/999999/history/")
+    assert missing.status_code == 302
+    assert missing["Location"] == "/admin/"
