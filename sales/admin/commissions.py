@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.locations import LocationScopedAdmin
 from core.admin import CarshopModelAdmin
 from sales.admin.common import (
     amount_text,
@@ -21,9 +22,11 @@ from sales.models import (
 
 
 @admin.register(Commission)
-class CommissionAdmin(CarshopModelAdmin):
+class CommissionAdmin(LocationScopedAdmin, CarshopModelAdmin):
     """Read-only: commissions are recorded by delivering and unwinding deals. A salesperson sees
-    their own; a manager (sales.view_all_commissions) sees everyone's."""
+    their own; a manager (sales.view_all_commissions) sees everyone's, at the lots they work at."""
+
+    location_field = "deal__stock_unit__location"
 
     list_display = (
         "date_column",

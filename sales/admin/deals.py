@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin_exports import RoleExportMixin
+from accounts.locations import LocationScopedAdmin, allowed_location_ids, location_count
 from accounts.models import Customer, ShopSettings
 from core.admin import (
     AddOnlyMixin,
@@ -216,7 +217,11 @@ STEP_EXPLANATIONS = {
 
 
 @admin.register(Deal)
-class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
+class DealAdmin(LocationScopedAdmin, RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
+    """A deal belongs to the lot its stock unit stands on: in a group, the list shows the lots
+    chosen in the header, and a deal or unit of a lot the user does not work at is not found."""
+
+    location_field = "stock_unit__location"
     export_resource_class = DealResource
     form = DealForm
     list_display = (
@@ -317,6 +322,10 @@ class DealAdmin(RoleExportMixin, RefusalsAsMessages, CarshopModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "salesperson":
             kwargs["queryset"] = salespeople()
+        if db_field.name == "stock_unit" and location_count() > 1:
+            kwargs["queryset"] = StockUnit.objects.filter(
+                location__in=allowed_location_ids(request.user)
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
