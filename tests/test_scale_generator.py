@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
-from accounts.models import Customer, Location, ShopSettings, User, phone_digits
+from accounts.models import Customer, Location, Partner, ShopSettings, User, phone_digits
 from carshop.ops.testenv.large_data import FULL_SIZE, Generator, sizes
 from core.money import money
 from inventory.models import Part, PartStock, PurchaseOrder, StockMovement, StockUnit, Vehicle
@@ -190,6 +190,9 @@ def test_the_staff_on_an_order_work_at_its_location(generated):
                 assert home[entry.technician_id] == order.location_id
     manager = User.objects.get(username="manager")
     assert manager.has_perm("accounts.work_at_all_locations")
+    # The benchmarks' partners read every location's rows.
+    for partner in Partner.objects.filter(slug__startswith="bench-"):
+        assert partner.locations.count() == 5
 
 
 def test_invoices_carry_the_totals_of_their_counted_lines_and_payments_settle_them(generated):

@@ -904,7 +904,8 @@ class Generator:
 
     def partners(self) -> None:
         """API partners for the benchmarks: a fleet (linked to the fleet companies), a
-        marketplace and an accounting system. Keys are issued by whoever uses them."""
+        marketplace and an accounting system, each linked to every location of the group. Keys
+        are issued by whoever uses them."""
         from accounts import services
         from accounts.models import Partner
 
@@ -915,11 +916,20 @@ class Generator:
             slug="bench-fleet",
             kind=Partner.Kind.FLEET,
             customers=self.fleet_ids,
+            locations=self.locations,
         )
         self.marketplace = services.create_partner(
-            "AutoMarket", slug="bench-market", kind=Partner.Kind.MARKETPLACE
+            "AutoMarket",
+            slug="bench-market",
+            kind=Partner.Kind.MARKETPLACE,
+            locations=self.locations,
         )
-        services.create_partner("LedgerLine", slug="bench-books", kind=Partner.Kind.ACCOUNTING)
+        services.create_partner(
+            "LedgerLine",
+            slug="bench-books",
+            kind=Partner.Kind.ACCOUNTING,
+            locations=self.locations,
+        )
 
     # -- the car lot's plan (decides which vehicles the business owns or sold) -----------------
     def plan_lot(self) -> None:
