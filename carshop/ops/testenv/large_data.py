@@ -7,13 +7,22 @@ credit notes and payments, the parts ledger and the purchase orders that stocked
 lot (30,000 stock units, 60,000 leads, 25,000 deals) once the lot's models exist. Dates spread
 over the five years before `until`; recent orders are still open.
 
+The group has five locations (docs/locations.md): the default one (a shop and a lot, keeping its
+name and settings), three more service shops (east, west, north) and a car lot (Route 9 Auto
+Sales), each with its own settings. The shops share the repair orders 34/24/22/20 %; an order's
+appointment, time, invoice and credit note are at its location, its advisor and technicians have
+it as their home location (managers work at every location), and each location numbers its own
+documents (EAST-RO-2026-00001). Each shop has its own parts stock, received by its own purchase
+orders; stock units stand on the two lots.
+
 Everything is deterministic for a seed (and `until`). Rows are written with COPY
 (carshop.ops.testenv.bulkload), never through the ORM row by row, in one transaction; sequences
 are set after the load and the tables analyzed.
 
-The data keeps the rules the services keep: repair order and invoice numbers are sequential and
-gapless per year (with their DocumentSequence counters), every issued part line has its issue
-movement and stock on hand equals the sum of each part's ledger (stock is received by quarterly
+The data keeps the rules the services keep: repair order, invoice and credit note numbers are
+sequential and gapless per location and year (with their DocumentSequence counters), every issued
+part line has its issue movement and stock on hand at each location equals the sum of that
+location's ledger for the part (stock is received by quarterly
 purchase orders before it is issued), invoices carry the totals repairs.totals computes from their
 counted lines and a snapshot shaped like repairs.documents.build_document, payments never exceed
 what is owed, a stock unit is sold by at most one deal and its vehicle then belongs to the buyer.
