@@ -41,10 +41,14 @@ def _page_queries():
 
 
 @pytest.mark.django_db
-def test_benchmarked_pages_cost_no_more_queries_with_many_rows_than_with_few():
+def test_benchmarked_pages_cost_no_more_queries_with_many_rows_than_with_few(monkeypatch):
     """On PostgreSQL, also under 10 each. (On SQLite, the embedded database of a small
     installation, the user's permissions and a repair order's history take their own queries:
     a change page may cost one or two more.)"""
+    import core.templatetags.carshop_admin as tags
+
+    # The many rows are split over the group's locations: each list is still "long".
+    monkeypatch.setattr(tags, "EXACT_DATES_LIMIT", 100)
     with transaction.atomic():
         Generator(fraction=0.00005, seed=3, until=UNTIL).run()
         few = {label: len(sql) for label, sql in _page_queries().items()}
@@ -101,7 +105,11 @@ def test_the_date_drill_down_of_a_long_list_reads_no_distinct_dates(monkeypatch)
     client = _client("advisor")
     with CaptureQueriesContext(connection) as context:
         response = client.get("/admin/repairs/repairorder/")
-    assert not any("DISTINCT" in query["sql"] for query in context.captured_queries)
+    # (A group's location filter lists its locations with a DISTINCT of its own.)
+    assert not any(
+        "DISTINCT" in query["sql"] and "opened_at" in query["sql"]
+        for query in context.captured_queries
+    )
     assert response.status_code == 200
     years = [choice["title"] for choice in _date_hierarchy_choices(response)]
     assert years == [str(year) for year in range(2021, 2027)]

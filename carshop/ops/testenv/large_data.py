@@ -788,12 +788,13 @@ class Generator:
     def staff_and_settings(self) -> None:
         from accounts import roles
         from accounts.demo import DEMO_PASSWORD
-        from accounts.models import ShopSettings, User
+        from accounts.models import Location, ShopSettings, User
         from inventory.models import MarkupRule
         from inventory.pricing import DEFAULT_MATRIX
         from repairs.totals import Rates
 
-        shop = ShopSettings.current()
+        # The default location's settings, asked of the location itself (not a cached id).
+        shop = ShopSettings.of(Location.default())
         shop.name, shop.address = "Main Street Auto Group", "100 Main Street\nSpringfield, IL 62701"
         shop.phone, shop.email, shop.tax_id = (
             "(217) 555-0100",
@@ -854,7 +855,7 @@ class Generator:
         salespeople get a home location, managers work at every location."""
         from django.contrib.auth.models import Permission
 
-        from accounts.models import Location, ShopSettings, User
+        from accounts.models import Location, ShopSettings
         from repairs.numbers import location_prefix
         from repairs.totals import Rates
 
@@ -893,7 +894,8 @@ class Generator:
             for number, person in enumerate(people):
                 place = places[number % len(places)]
                 at[place].append(person.pk)
-                User.objects.filter(pk=person.pk).update(home_location_id=place)
+                person.home_location_id = place
+                person.save(update_fields=["home_location"])  # their sessions see it
             return at
 
         self.advisors_at = spread(self.staff["SERVICE_ADVISOR"], self.shop_ids)
