@@ -71,17 +71,18 @@ def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monke
     Generator(fraction=0.001, seed=3, until=UNTIL).run()  # ANALYZEd: the estimates are known
     monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 100)
     client = _client("advisor")
+    # Vehicles are the whole group's: their list is not filtered by location.
     with CaptureQueriesContext(connection) as context:
-        response = client.get("/admin/repairs/repairorder/")
+        response = client.get("/admin/inventory/vehicle/")
     sql = [query["sql"] for query in context.captured_queries]
     # One catalog lookup, whose COUNT branch the database skips for a table this large.
     assert [query for query in sql if "COUNT(" in query] == [
         query for query in sql if "reltuples" in query
     ]
     assert len([query for query in sql if "reltuples" in query]) == 1
-    assert b"about 1,000" in response.content or b"about " in response.content
+    assert b"about " in response.content
     assert response.context["cl"].paginator.estimated
-    # A filtered list is counted up to the limit, then estimated by the planner.
+    # A filtered list (a shop's repair orders are filtered by its location too) is counted up to the limit, then estimated by the planner.
     response = client.get("/admin/repairs/repairorder/", {"status": "paid"})
     assert response.context["cl"].paginator.estimated
     assert b"about " in response.content
