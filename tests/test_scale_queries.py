@@ -82,7 +82,8 @@ def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monke
     assert len([query for query in sql if "reltuples" in query]) == 1
     assert b"about " in response.content
     assert response.context["cl"].paginator.estimated
-    # A filtered list (a shop's repair orders are filtered by its location too) is counted up to the limit, then estimated by the planner.
+    # A filtered list (a shop's repair orders are filtered by its location too) is counted
+    # up to the limit, then estimated by the planner.
     response = client.get("/admin/repairs/repairorder/", {"status": "paid"})
     assert response.context["cl"].paginator.estimated
     assert b"about " in response.content
