@@ -55,30 +55,37 @@ def listings(request, size):
     )
 
 
+# The location the location-filtered lists ask for (`?location=`): a shop of the group.
+LOCATION = "east"
+
+
 @register_bare("fleet repair orders")
+@register_bare(f"fleet repair orders, location {LOCATION}")
 def fleet_repair_orders(request, size):
     from repairs.models import RepairOrder
 
-    customers = list(_partner("bench-fleet").customers.values_list("pk", flat=True))
-    return (
-        RepairOrder.objects.filter(
-            internal=False, customer_id__in=customers, vehicle__owner_id__in=customers
-        )
-        .order_by("updated_at", "id")
-        .values(
-            "id",
-            "number",
-            "status",
-            "vehicle__vin",
-            "vehicle__make",
-            "vehicle__model",
-            "customer__display_name",
-            "odometer_in",
-            "opened_at",
-            "status_changed_at",
-            "updated_at",
-        )[:size]
-    )
+    partner = _partner("bench-fleet")
+    customers = list(partner.customers.values_list("pk", flat=True))
+    orders = RepairOrder.objects.filter(
+        internal=False,
+        customer_id__in=customers,
+        vehicle__owner_id__in=customers,
+    )  # the partner is linked to every location of the data set
+    if "location" in request.GET:
+        orders = orders.filter(location__code__iexact=request.GET["location"])
+    return orders.order_by("updated_at", "id").values(
+        "id",
+        "number",
+        "status",
+        "vehicle__vin",
+        "vehicle__make",
+        "vehicle__model",
+        "customer__display_name",
+        "odometer_in",
+        "opened_at",
+        "status_changed_at",
+        "updated_at",
+    )[:size]
 
 
 def sync_since():
@@ -147,6 +154,13 @@ def api_pages():
             "invoices updated since", "api:invoice-list", "bench-books", scopes.ACCOUNTING_READ
         ),
         ApiPage("leads", "api:lead-list", "bench-market", scopes.LEADS_WRITE),
+        ApiPage(
+            f"fleet repair orders, location {LOCATION}",
+            "api:repair-order-list",
+            "bench-fleet",
+            scopes.REPAIRS_READ,
+            {"location": LOCATION},
+        ),
     ]
     pages = [page for page in pages if page.available()]
     for page in pages:

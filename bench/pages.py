@@ -18,6 +18,9 @@ class AdminPage:
     user: str  # username logged in
     params: dict = field(default_factory=dict)
     object_id: int | None = None
+    # The location chosen in the header (its code, or "all"), as the session keeps it; None:
+    # the user's own start (their home location).
+    location: str | None = None
 
     def url(self, site="admin"):
         app_label, model_name = self.model.lower().split(".")
@@ -47,16 +50,25 @@ def _middle(model, **filters):
     return queryset.filter(pk__gte=last // 2).first() or queryset.first()
 
 
+def _home(username):
+    """The home location of `username` (the default location when none is set)."""
+    from accounts.models import Location, User
+
+    home = User.objects.filter(username=username).values_list("home_location", flat=True).first()
+    return home or Location.default().pk
+
+
 def surname(customer):
     name = customer.display_name
     return (name.split(",")[0] if "," in name else name.split()[0]).strip().lower()
 
 
-def admin_pages(advisor="advisor", salesperson="sales"):
+def admin_pages(advisor="advisor", salesperson="sales", manager="manager"):
     from repairs.models import RepairOrder
 
     pages = []
-    order = _middle(RepairOrder, internal=False, vehicle__plate__gt="")
+    # Rows of the user's own location: another location's change page is not found there.
+    order = _middle(RepairOrder, internal=False, vehicle__plate__gt="", location_id=_home(advisor))
     if order is None:
         return pages
     vehicle, customer = order.vehicle, order.customer
@@ -150,9 +162,10 @@ def admin_pages(advisor="advisor", salesperson="sales"):
         ),
         AdminPage("parts: change page", "inventory.Part", "change", advisor, object_id=part.pk),
     ]
+    pages += location_pages(manager)
     stock_unit = _model("inventory.StockUnit")
     if stock_unit is not None and stock_unit._default_manager.exists():
-        unit = _middle(stock_unit)
+        unit = _middle(stock_unit, location_id=_home(salesperson)) or _middle(stock_unit)
         pages += [
             AdminPage("stock units: list", "inventory.StockUnit", "list", salesperson),
             AdminPage(
@@ -211,3 +224,56 @@ class ApiPage:
         except NoReverseMatch:
             return False
         return True
+
+
+def location_pages(manager="manager"):
+    """Lists of a group, read by someone who works at every location: with one location chosen
+    in the header (a shop other than the default one) and with all of them."""
+    from accounts.models import Location
+
+    shop = (
+        Location.objects.exclude(pk=Location.default().pk)
+        .filter(kind__in=["shop", "both"])
+        .order_by("pk")
+        .first()
+    )
+    if shop is None:
+        return []  # a single-shop install has no chooser
+    return [
+        AdminPage(
+            f"repair orders: list, {shop.code} chosen",
+            "repairs.RepairOrder",
+            "list",
+            manager,
+            location=shop.code,
+        ),
+        AdminPage(
+            "repair orders: list, all locations",
+            "repairs.RepairOrder",
+            "list",
+            manager,
+            location="all",
+        ),
+        AdminPage(
+            f"invoices: list, {shop.code} chosen",
+            "repairs.Invoice",
+            "list",
+            manager,
+            location=shop.code,
+        ),
+        AdminPage(
+            f"invoices: search number, {shop.code} chosen",
+            "repairs.Invoice",
+            "search",
+            manager,
+            {"q": _middle_number(shop)},
+            location=shop.code,
+        ),
+    ]
+
+
+def _middle_number(location):
+    from repairs.models import Invoice
+
+    invoice = _middle(Invoice, location=location)
+    return invoice.number if invoice is not None else ""

@@ -196,17 +196,30 @@ def clients():
 
     cache = {}
 
-    def client_for(username):
-        if username not in cache:
+    def client_for(username, location=None):
+        """A client logged in as `username`, with `location` (a code, or "all") chosen in the
+        header as the session keeps it."""
+        if (username, location) not in cache:
             client = Client()
             client.force_login(
                 User.objects.get(username=username),
                 backend="accounts.backends.PermissionsInOneQueryBackend",
             )
-            cache[username] = client
-        return cache[username]
+            if location is not None:
+                choose_location(client, location)
+            cache[username, location] = client
+        return cache[username, location]
 
     return client_for
+
+
+def choose_location(client, code):
+    from accounts.locations import ALL, SESSION_KEY
+    from accounts.models import Location
+
+    session = client.session
+    session[SESSION_KEY] = ALL if code == ALL else Location.objects.get(code=code).pk
+    session.save()
 
 
 def run_admin(args, log):
@@ -216,7 +229,7 @@ def run_admin(args, log):
     large = big_tables()
     results = []
     for page in admin_pages():
-        client = client_for(page.user)
+        client = client_for(page.user, page.location)
         url = page.url()
         tuned_ms = timed(
             lambda client=client, url=url, page=page: get(client, url, page.params), args.runs

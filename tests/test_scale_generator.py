@@ -8,18 +8,19 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
-from accounts.models import Customer, phone_digits
+from accounts.models import Customer, Location, Partner, ShopSettings, User, phone_digits
 from carshop.ops.testenv.large_data import FULL_SIZE, Generator, sizes
 from core.money import money
-from inventory.models import Part, StockMovement, StockUnit, Vehicle
+from inventory.models import Part, PartStock, PurchaseOrder, StockMovement, StockUnit, Vehicle
 from inventory.vin import validate_vin
 from repairs.documents import load_order, order_totals
 from repairs.models import (
+    Appointment,
+    CreditNote,
     DocumentSequence,
     Invoice,
     Job,
@@ -27,6 +28,13 @@ from repairs.models import (
     Payment,
     RepairOrder,
     RepairOrderEvent,
+    TimeEntry,
+)
+from repairs.numbers import (
+    credit_note_number,
+    invoice_number,
+    location_prefix,
+    repair_order_number,
 )
 from repairs.totals import Rates
 from sales.models import Deal, TradeIn
@@ -77,12 +85,27 @@ def test_stock_on_hand_is_the_sum_of_the_ledger_and_never_went_below_zero(genera
     )
     for part in Part.objects.all():
         assert part.on_hand == ledger.get(part.pk, 0) >= 0
+    # Each location's stock is its own ledger's sum, and never went below zero there.
+    at_location = {
+        (part, location): total
+        for part, location, total in StockMovement.objects.values("part", "location")
+        .annotate(total=Sum("quantity"))
+        .values_list("part", "location", "total")
+    }
+    stocks = {
+        (part, location): on_hand
+        for part, location, on_hand in PartStock.objects.values_list("part", "location", "on_hand")
+    }
+    assert set(at_location) <= set(stocks)
+    for key, on_hand in stocks.items():
+        assert on_hand == at_location.get(key, 0) >= 0, key
+    assert len({location for _part, location in at_location}) == 4  # the four shops
     running = defaultdict(int)
-    for part_id, quantity in StockMovement.objects.order_by("created_at", "id").values_list(
-        "part", "quantity"
-    ):
-        running[part_id] += quantity
-        assert running[part_id] >= 0
+    for part_id, location_id, quantity in StockMovement.objects.order_by(
+        "created_at", "id"
+    ).values_list("part", "location", "quantity"):
+        running[part_id, location_id] += quantity
+        assert running[part_id, location_id] >= 0
 
 
 def test_every_issued_part_line_has_its_issue_movement(generated):
@@ -97,30 +120,90 @@ def test_every_issued_part_line_has_its_issue_movement(generated):
     assert not PartLine.objects.filter(issued_quantity__gt=0, job__authorization="declined")
 
 
-def test_invoice_and_repair_order_numbers_are_gapless_per_year(generated):
-    for model, series in ((Invoice, "invoice"), (RepairOrder, "repair_order")):
+def test_numbers_are_gapless_per_location_series_and_year_and_match_the_counters(generated):
+    prefixes = {location.pk: location_prefix(location) for location in Location.objects.all()}
+    counted = {}
+    for model, series, write in (
+        (Invoice, "invoice", invoice_number),
+        (RepairOrder, "repair_order", repair_order_number),
+        (CreditNote, "credit_note", credit_note_number),
+    ):
         by_year = defaultdict(list)
-        if model is Invoice:
-            for year, sequence in Invoice.objects.values_list("year", "sequence"):
-                by_year[year].append(sequence)
+        if model is RepairOrder:
+            for location, number in RepairOrder.objects.values_list("location", "number"):
+                _head, year, sequence = number.rsplit("-", 2)
+                assert number == write(year, int(sequence), prefixes[location])
+                by_year[location, int(year)].append(int(sequence))
         else:
-            for number in RepairOrder.objects.values_list("number", flat=True):
-                _prefix, year, sequence = number.split("-")
-                by_year[int(year)].append(int(sequence))
-        assert by_year
-        for year, numbers in by_year.items():
+            for location, year, sequence, number in model.objects.values_list(
+                "location", "year", "sequence", "number"
+            ):
+                assert number == write(year, sequence, prefixes[location])
+                by_year[location, year].append(sequence)
+        if model is not CreditNote:
+            assert {location for location, _year in by_year} == set(prefixes) - {
+                Location.objects.get(code="lot").pk
+            }
+        for (location, year), numbers in by_year.items():
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
-            assert DocumentSequence.objects.get(series=series, year=year).last_number == len(
-                numbers
-            )
+            counted[location, series, year] = len(numbers)
+    assert counted == {
+        (row.location_id, row.series, row.year): row.last_number
+        for row in DocumentSequence.objects.all()
+    }
+    assert RepairOrder.objects.filter(number__startswith="EAST-RO-").exists()
+    assert RepairOrder.objects.filter(number__startswith="RO-").exists()
+
+
+def test_the_group_has_five_locations_and_each_shop_has_its_share_of_the_orders(generated):
+    locations = {location.code: location for location in Location.objects.all()}
+    assert len(locations) == 5
+    kinds = sorted(location.kind for location in locations.values())
+    assert kinds == ["both", "lot", "shop", "shop", "shop"]
+    assert Location.default().kind == "both"
+    assert len({ShopSettings.of(location).name for location in locations.values()}) == 5
+    orders = Counter(RepairOrder.objects.values_list("location", flat=True))
+    total = sum(orders.values())
+    shops = [location.pk for location in locations.values() if location.is_shop]
+    assert sorted(orders) == sorted(shops)
+    assert all(orders[shop] > 0.1 * total for shop in shops)
+    assert not RepairOrder.objects.filter(location=locations["lot"])
+    # What belongs to an order is at its location; a payment follows its invoice.
+    assert not Invoice.objects.exclude(location=F("repair_order__location"))
+    assert not CreditNote.objects.exclude(location=F("invoice__location"))
+    assert not TimeEntry.objects.exclude(location=F("job__repair_order__location"))
+    assert Payment.objects.exists()
+    assert set(Appointment.objects.values_list("location", flat=True)) <= set(shops)
+    assert set(PurchaseOrder.objects.values_list("location", flat=True)) == set(shops)
+    lots = {location.pk for location in locations.values() if location.is_lot}
+    assert set(StockUnit.objects.values_list("location", flat=True)) == lots
+
+
+def test_the_staff_on_an_order_work_at_its_location(generated):
+    home = dict(User.objects.values_list("pk", "home_location"))
+    for order in RepairOrder.objects.prefetch_related("jobs__labor_lines", "jobs__time_entries"):
+        assert home[order.advisor_id] == order.location_id
+        for job in order.jobs.all():
+            for line in job.labor_lines.all():
+                assert home[line.technician_id] == order.location_id
+            for entry in job.time_entries.all():
+                assert home[entry.technician_id] == order.location_id
+    manager = User.objects.get(username="manager")
+    assert manager.has_perm("accounts.work_at_all_locations")
+    # The benchmarks' partners read every location's rows.
+    for partner in Partner.objects.filter(slug__startswith="bench-"):
+        assert partner.locations.count() == 5
 
 
 def test_invoices_carry_the_totals_of_their_counted_lines_and_payments_settle_them(generated):
-    rates = Rates.from_settings(apps.get_model("accounts", "ShopSettings").current())
+    rates = {
+        location.pk: Rates.from_settings(ShopSettings.of(location))
+        for location in Location.objects.all()
+    }
     invoices = Invoice.objects.with_balance().select_related("repair_order")
     assert invoices.count() > 0.8 * RepairOrder.objects.count()
     for invoice in invoices[:60]:
-        totals = order_totals(load_order(invoice.repair_order_id), rates)
+        totals = order_totals(load_order(invoice.repair_order_id), rates[invoice.location_id])
         assert invoice.total == totals.total
         assert invoice.snapshot["totals"]["total"] == str(totals.total)
         assert invoice.snapshot["repair_order"]["number"] == invoice.repair_order.number

@@ -690,7 +690,7 @@ class RepairOrderAdmin(
     def get_object(self, request, object_id, from_field=None):
         queryset = (
             self.get_queryset(request)
-            .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
+            .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice", "location")
             .prefetch_related(
                 Prefetch(
                     "jobs",

@@ -7,13 +7,22 @@ credit notes and payments, the parts ledger and the purchase orders that stocked
 lot (30,000 stock units, 60,000 leads, 25,000 deals) once the lot's models exist. Dates spread
 over the five years before `until`; recent orders are still open.
 
+The group has five locations (docs/locations.md): the default one (a shop and a lot, keeping its
+name and settings), three more service shops (east, west, north) and a car lot (Route 9 Auto
+Sales), each with its own settings. The shops share the repair orders 34/24/22/20 %; an order's
+appointment, time, invoice and credit note are at its location, its advisor and technicians have
+it as their home location (managers work at every location), and each location numbers its own
+documents (EAST-RO-2026-00001). Each shop has its own parts stock, received by its own purchase
+orders; stock units stand on the two lots.
+
 Everything is deterministic for a seed (and `until`). Rows are written with COPY
 (carshop.ops.testenv.bulkload), never through the ORM row by row, in one transaction; sequences
 are set after the load and the tables analyzed.
 
-The data keeps the rules the services keep: repair order and invoice numbers are sequential and
-gapless per year (with their DocumentSequence counters), every issued part line has its issue
-movement and stock on hand equals the sum of each part's ledger (stock is received by quarterly
+The data keeps the rules the services keep: repair order, invoice and credit note numbers are
+sequential and gapless per location and year (with their DocumentSequence counters), every issued
+part line has its issue movement and stock on hand at each location equals the sum of that
+location's ledger for the part (stock is received by quarterly
 purchase orders before it is issued), invoices carry the totals repairs.totals computes from their
 counted lines and a snapshot shaped like repairs.documents.build_document, payments never exceed
 what is owed, a stock unit is sold by at most one deal and its vehicle then belongs to the buyer.
@@ -511,6 +520,50 @@ TOTALS = (
 PAYMENT_METHODS = ["card"] * 12 + ["cash"] * 3 + ["check"] * 2 + ["transfer", "on_account"]
 AUTH_METHODS = ["in_person"] * 9 + ["phone"] * 9 + ["online"] * 2
 LABOR_RATE_BY_YEAR_AGO = ["120.00", "115.00", "110.00", "105.00", "99.00", "95.00"]
+
+# The group: the default location (a shop and a lot, keeping its name and settings) and these.
+# code, name, kind, address, phone, labor rate above the default's, parts tax rate above its.
+EXTRA_LOCATIONS = [
+    (
+        "east",
+        "East Side Service",
+        "shop",
+        "2200 East Washington Street\nSpringfield, IL 62703",
+        "(217) 555-0200",
+        "5.00",
+        "0.000",
+    ),
+    (
+        "west",
+        "West End Service",
+        "shop",
+        "3100 Wabash Avenue\nSpringfield, IL 62704",
+        "(217) 555-0300",
+        "-5.00",
+        "0.000",
+    ),
+    (
+        "north",
+        "North Shop",
+        "shop",
+        "1500 North Grand Avenue\nSpringfield, IL 62702",
+        "(217) 555-0400",
+        "10.00",
+        "0.250",
+    ),
+    (
+        "lot",
+        "Route 9 Auto Sales",
+        "lot",
+        "4800 Route 9\nChatham, IL 62629",
+        "(217) 555-0500",
+        "0.00",
+        "0.000",
+    ),
+]
+# Each service shop's share of the repair orders (the default location first, then the shops
+# above in their order), in percent.
+SHOP_SHARES = (34, 24, 22, 20)
 SAFETY_STOCK = (0, 0, 1, 2, 2, 3, 4, 6, 8, 12)
 
 STAFF = [
@@ -735,12 +788,13 @@ class Generator:
     def staff_and_settings(self) -> None:
         from accounts import roles
         from accounts.demo import DEMO_PASSWORD
-        from accounts.models import ShopSettings, User
+        from accounts.models import Location, ShopSettings, User
         from inventory.models import MarkupRule
         from inventory.pricing import DEFAULT_MATRIX
         from repairs.totals import Rates
 
-        shop = ShopSettings.current()
+        # The default location's settings, asked of the location itself (not a cached id).
+        shop = ShopSettings.of(Location.default())
         shop.name, shop.address = "Main Street Auto Group", "100 Main Street\nSpringfield, IL 62701"
         shop.phone, shop.email, shop.tax_id = (
             "(217) 555-0100",
@@ -794,10 +848,75 @@ class Generator:
         self.tech_names = {user.pk: str(user) for user in self.staff["TECHNICIAN"]}
         self.salespeople = [user.pk for user in self.staff["SALESPERSON"]]
         self.manager = self.staff["MANAGER"][0].pk
+        self.group_locations()
+
+    def group_locations(self) -> None:
+        """The group's five locations, each with its settings; advisors, technicians and
+        salespeople get a home location, managers work at every location."""
+        from django.contrib.auth.models import Permission
+
+        from accounts.models import Location, ShopSettings
+        from repairs.numbers import location_prefix
+        from repairs.totals import Rates
+
+        default = Location.default()
+        if default.kind != Location.Kind.BOTH:
+            default.kind = Location.Kind.BOTH
+            default.save(update_fields=["kind"])
+        self.default_location = default.pk
+        locations = [default]
+        shop = self.shop
+        labor_delta = {default.pk: Decimal("0.00")}
+        for code, name, kind, address, phone, labor, tax in EXTRA_LOCATIONS:
+            location, _ = Location.objects.get_or_create(
+                code=code, defaults={"name": name, "kind": kind}
+            )
+            own = ShopSettings.of(location)
+            own.name, own.address, own.phone = name, address, phone
+            own.email = f"{code}@mainstreet.example"
+            own.tax_id = shop.tax_id
+            own.labor_rate = shop.labor_rate + Decimal(labor)
+            own.parts_tax_rate = shop.parts_tax_rate + Decimal(tax)
+            own.save()
+            labor_delta[location.pk] = Decimal(labor)
+            locations.append(location)
+        self.locations = locations
+        self.labor_delta = labor_delta
+        self.shop_ids = [location.pk for location in locations if location.is_shop]
+        self.lot_ids = [location.pk for location in locations if location.is_lot]
+        self.shop_weights = list(_accumulate(SHOP_SHARES[: len(self.shop_ids)]))
+        self.prefix = {location.pk: location_prefix(location) for location in locations}
+        self.settings_of = {location.pk: ShopSettings.of(location) for location in locations}
+        self.rates_of = {pk: Rates.from_settings(own) for pk, own in self.settings_of.items()}
+
+        def spread(people: list[Any], places: list[int]) -> dict[int, list[int]]:
+            at: dict[int, list[int]] = {place: [] for place in places}
+            for number, person in enumerate(people):
+                place = places[number % len(places)]
+                at[place].append(person.pk)
+                person.home_location_id = place
+                person.save(update_fields=["home_location"])  # their sessions see it
+            return at
+
+        self.advisors_at = spread(self.staff["SERVICE_ADVISOR"], self.shop_ids)
+        self.technicians_at = spread(self.staff["TECHNICIAN"], self.shop_ids)
+        spread(self.staff["SALESPERSON"], self.lot_ids)
+        everywhere = Permission.objects.get(
+            content_type__app_label="accounts", codename="work_at_all_locations"
+        )
+        for role in ("MANAGER", "OPERATIONS"):
+            for person in self.staff.get(role, []):
+                person.user_permissions.add(everywhere)
+
+    def pick_shop(self, rng: random.Random) -> int:
+        """A service shop, by its share of the work."""
+        weights = self.shop_weights
+        return self.shop_ids[bisect.bisect_right(weights, rng.random() * weights[-1])]
 
     def partners(self) -> None:
         """API partners for the benchmarks: a fleet (linked to the fleet companies), a
-        marketplace and an accounting system. Keys are issued by whoever uses them."""
+        marketplace and an accounting system, each linked to every location of the group. Keys
+        are issued by whoever uses them."""
         from accounts import services
         from accounts.models import Partner
 
@@ -808,11 +927,20 @@ class Generator:
             slug="bench-fleet",
             kind=Partner.Kind.FLEET,
             customers=self.fleet_ids,
+            locations=self.locations,
         )
         self.marketplace = services.create_partner(
-            "AutoMarket", slug="bench-market", kind=Partner.Kind.MARKETPLACE
+            "AutoMarket",
+            slug="bench-market",
+            kind=Partner.Kind.MARKETPLACE,
+            locations=self.locations,
         )
-        services.create_partner("LedgerLine", slug="bench-books", kind=Partner.Kind.ACCOUNTING)
+        services.create_partner(
+            "LedgerLine",
+            slug="bench-books",
+            kind=Partner.Kind.ACCOUNTING,
+            locations=self.locations,
+        )
 
     # -- the car lot's plan (decides which vehicles the business owns or sold) -----------------
     def plan_lot(self) -> None:
@@ -1219,6 +1347,7 @@ class Generator:
     def repair_orders(self) -> None:
         from core.money import money
         from repairs import models as rm
+        from repairs.numbers import credit_note_number, invoice_number, repair_order_number
         from repairs.totals import LaborItem, PartItem, compute_totals
 
         rng = self.rng("repairs")
@@ -1230,6 +1359,7 @@ class Generator:
                 [
                     "id",
                     "number",
+                    "location",
                     "status",
                     "customer",
                     "vehicle",
@@ -1285,13 +1415,16 @@ class Generator:
                     "issued_quantity",
                 ],
             ),
-            "time": Table(rm.TimeEntry, ["id", "technician", "job", "started", "ended"]),
+            "time": Table(
+                rm.TimeEntry, ["id", "technician", "job", "location", "started", "ended"]
+            ),
             "invoice": Table(
                 rm.Invoice,
                 [
                     "id",
                     "repair_order",
                     "customer",
+                    "location",
                     "number",
                     "year",
                     "sequence",
@@ -1312,6 +1445,7 @@ class Generator:
                 [
                     "id",
                     "invoice",
+                    "location",
                     "number",
                     "year",
                     "sequence",
@@ -1340,6 +1474,7 @@ class Generator:
                 [
                     "id",
                     "part",
+                    "location",
                     "kind",
                     "quantity",
                     "unit_cost",
@@ -1352,7 +1487,8 @@ class Generator:
         }
         rows: dict[str, list[Any]] = {name: [] for name in tables}
         ids = dict.fromkeys(tables, 0)
-        self.sequences: dict[tuple[str, int], int] = {}  # (series, year) -> last number
+        # (location, series, year) -> last number
+        self.sequences: dict[tuple[int, str, int], int] = {}
         quarters = self.days // 91 + 2
         self.demand: list[dict[Any, Any]] = [{} for _ in range(quarters)]
         self.movement_ids = 0
@@ -1374,15 +1510,18 @@ class Generator:
             for title, complaint, cause, correction, _w, labor, parts in JOBS
         ]
         template_weights = list(_accumulate(weight for *_x, weight, _l, _p in JOBS))
-        rates = self.rates
-        shop = {
-            "name": self.shop.name,
-            "address": self.shop.address,
-            "phone": self.shop.phone,
-            "email": self.shop.email,
-            "tax_id": self.shop.tax_id,
+        headers = {
+            pk: {
+                "name": own.name,
+                "address": own.address,
+                "phone": own.phone,
+                "email": own.email,
+                "tax_id": own.tax_id,
+            }
+            for pk, own in self.settings_of.items()
         }
-        rates_dict = rates.as_dict()
+        rates_dicts = {pk: rates.as_dict() for pk, rates in self.rates_of.items()}
+        where = self.rng("repair locations")  # its own stream: the rest does not shift
         labels = {
             "pending": "Waiting for the customer",
             "approved": "Approved",
@@ -1407,8 +1546,6 @@ class Generator:
         total_weight = sum(weights)
         cumulative = 0.0
         assigned = 0
-        advisors = self.advisors
-        technicians = self.technicians
         customer_vehicles = self.customer_vehicle_count
         v_owner, v_created, v_last = self.v_owner, self.v_created, self.v_last_order
         v_odo, v_odo_ts, v_miles = self.v_odo, self.v_odo_ts, self.v_miles
@@ -1421,9 +1558,9 @@ class Generator:
         parts_info = self.parts
         customer_details = self.customer_details
 
-        def next_number(series: str, year: int) -> int:
-            number = self.sequences.get((series, year), 0) + 1
-            self.sequences[series, year] = number
+        def next_number(location: int, series: str, year: int) -> int:
+            number = self.sequences.get((location, series, year), 0) + 1
+            self.sequences[location, series, year] = number
             return number
 
         self.feed_clocks: dict[Any, datetime.datetime] = {}
@@ -1478,6 +1615,11 @@ class Generator:
                 ids["order"] += 1
                 order_id = ids["order"]
                 internal = unit is not None
+                location = self.pick_shop(where)
+                prefix = self.prefix[location]
+                advisors = self.advisors_at[location]
+                technicians = self.technicians_at[location]
+                rates = self.rates_of[location]
                 advisor = advisors[0] if rng.random() < 0.3 else rng.choice(advisors)
                 if internal:
                     vehicle = unit.vehicle
@@ -1600,14 +1742,15 @@ class Generator:
                 discount = Decimal("0.00")
                 if not internal and rng.random() < 0.08:
                     discount = Decimal("10.00") if rng.random() < 0.3 else Decimal("5.00")
-                number = (
-                    f"RO-{self.local_year(t0)}-"
-                    f"{next_number('repair_order', self.local_year(t0)):05d}"
+                order_year = self.local_year(t0)
+                number = repair_order_number(
+                    order_year, next_number(location, "repair_order", order_year), prefix
                 )
                 rows["order"].append(
                     (
                         order_id,
                         number,
+                        location,
                         status,
                         customer,
                         vehicle,
@@ -1627,7 +1770,10 @@ class Generator:
                 notes = {"canceled": "Customer chose another shop"} if plan == "canceled" else {}
                 # Jobs, labor, parts; what counts toward the bill.
                 labor_items, part_items, snapshot_jobs, declined_jobs = [], [], [], []
-                labor_rate = rate_of_year.get(self.local_year(t0), rate_of_year[min(rate_of_year)])
+                labor_rate = (
+                    rate_of_year.get(self.local_year(t0), rate_of_year[min(rate_of_year)])
+                    + self.labor_delta[location]
+                )
                 work_ts = t_start
                 recorded: int | None
                 for position, template in enumerate(chosen, start=1):
@@ -1705,6 +1851,7 @@ class Generator:
                                 (
                                     self.movement_ids,
                                     part,
+                                    location,
                                     "issue",
                                     -quantity,
                                     cost,
@@ -1715,7 +1862,7 @@ class Generator:
                                 )
                             )
                             quarter = self.demand[int((t_start - self.start_ts) // (91 * DAY))]
-                            quarter[part] = quarter.get(part, 0) + quantity
+                            quarter[location, part] = quarter.get((location, part), 0) + quantity
                         if counted:
                             part_items.append(PartItem(quantity, price, taxable))
                         if internal:
@@ -1733,6 +1880,7 @@ class Generator:
                                 ids["time"],
                                 technician,
                                 job_id,
+                                location,
                                 dt(begin),
                                 dt(min(begin + clocked, t_complete)),
                             )
@@ -1772,15 +1920,15 @@ class Generator:
                     labor_items, part_items, rates, discount_percent=discount, hazardous_waste=True
                 )
                 year = self.local_year(t_invoice)
-                sequence = next_number("invoice", year)
+                sequence = next_number(location, "invoice", year)
                 ids["invoice"] += 1
                 invoice_id = ids["invoice"]
-                invoice_number = f"{year}-{sequence:06d}"
+                invoice_no = invoice_number(year, sequence, prefix)
                 vin, make, model, model_year, _c, _e, plate, _country = self.v_info[vehicle]
                 # Only customers' orders are invoiced: customer is set here.
                 display, address, phone, email, tax_id = customer_details[customer]  # type: ignore[index]
                 snapshot = {
-                    "shop": shop,
+                    "shop": headers[location],
                     "customer": {
                         "name": display,
                         "address": address,
@@ -1803,7 +1951,7 @@ class Generator:
                     },
                     "jobs": snapshot_jobs,
                     "recommendations": declined_jobs,
-                    "rates": rates_dict,
+                    "rates": rates_dicts[location],
                     "totals": {name: str(getattr(totals, name)) for name in TOTALS},
                 }
                 rows["invoice"].append(
@@ -1811,7 +1959,8 @@ class Generator:
                         invoice_id,
                         order_id,
                         customer,
-                        invoice_number,
+                        location,
+                        invoice_no,
                         year,
                         sequence,
                         dt(t_invoice),
@@ -1826,7 +1975,7 @@ class Generator:
                         feed_time("invoice", t_invoice, invoice_id),
                     )
                 )
-                notes["invoiced"] = f"invoice {invoice_number}"
+                notes["invoiced"] = f"invoice {invoice_no}"
 
                 # Payments (and now and then a credit note), never more than is owed.
                 owed = totals.total
@@ -1835,13 +1984,14 @@ class Generator:
                     credit_ts = t_invoice + rng.uniform(HOUR, 2 * DAY)
                     if credit_ts < t_paid and credit_ts <= until:
                         credit_year = self.local_year(credit_ts)
-                        credit_seq = next_number("credit_note", credit_year)
+                        credit_seq = next_number(location, "credit_note", credit_year)
                         ids["credit"] += 1
                         rows["credit"].append(
                             (
                                 ids["credit"],
                                 invoice_id,
-                                f"CN-{credit_year}-{credit_seq:05d}",
+                                location,
+                                credit_note_number(credit_year, credit_seq, prefix),
                                 credit_year,
                                 credit_seq,
                                 credit,
@@ -1895,10 +2045,13 @@ class Generator:
 
         from repairs.models import DocumentSequence
 
-        counters = Table(DocumentSequence, ["series", "year", "last_number"])
+        counters = Table(DocumentSequence, ["location", "series", "year", "last_number"])
         self.writer.write(
             counters,
-            [(series, year, last) for (series, year), last in sorted(self.sequences.items())],
+            [
+                (location, series, year, last)
+                for (location, series, year), last in sorted(self.sequences.items())
+            ],
         )
         feed_clock = _model("repairs.FeedClock")
         if feed_clock is not None:
@@ -1972,6 +2125,7 @@ class Generator:
             Appointment,
             [
                 "id",
+                "location",
                 "date",
                 "time",
                 "customer",
@@ -1989,18 +2143,21 @@ class Generator:
         count = self.size["appointments"]
         days = max(14, -(-count // 40))
         slots = rng.sample(range(days * 40), count)
+        where = self.rng("appointment locations")
         for pk, slot in enumerate(slots, start=1):
             vehicle = rng.choice(self.old_vehicles)
             day = self.today + datetime.timedelta(days=slot // 40)
+            location = self.pick_shop(where)
             rows.append(
                 (
                     pk,
+                    location,
                     day,
                     datetime.time(7 + slot % 40 // 4, slot % 4 * 15),
                     self.v_owner[vehicle],
                     vehicle,
                     rng.choice(concerns),
-                    rng.choice(self.advisors),
+                    rng.choice(self.advisors_at[location]),
                     "scheduled",
                     self.dt(self.until_ts - rng.uniform(0, 20 * DAY)),
                 )
@@ -2021,6 +2178,7 @@ class Generator:
                 [
                     "id",
                     "supplier",
+                    "location",
                     "status",
                     "supplier_reference",
                     "expected_on",
@@ -2052,6 +2210,7 @@ class Generator:
                 [
                     "id",
                     "part",
+                    "location",
                     "kind",
                     "quantity",
                     "unit_cost",
@@ -2098,29 +2257,33 @@ class Generator:
                 for pk in range(1, suppliers + 1)
             ],
         )
-        # Opening stock: what is left on the shelf at the end (some parts low, some out).
-        opening = [0] + [
-            rng.choice(SAFETY_STOCK) + self.parts[pk][8] for pk in range(1, len(self.parts))
-        ]
-        opening = [value if rng.random() > 0.1 else 0 for value in opening]
+        # Opening stock at each shop: what is left on its shelf at the end (some parts low,
+        # some out). The lot keeps no parts.
+        opening: dict[tuple[int, int], int] = {}
+        for location in self.shop_ids:
+            for pk in range(1, len(self.parts)):
+                value = rng.choice(SAFETY_STOCK) + self.parts[pk][8]
+                if rng.random() > 0.1 and value:
+                    opening[location, pk] = value
         rows: dict[str, list[Any]] = {name: [] for name in tables}
         order_id = line_id = receipt_id = receipt_line_id = 0
         manager = self.manager
         for quarter, demand in enumerate(self.demand):
             wanted = dict(demand)
             if quarter == 0:
-                for pk in range(1, len(self.parts)):
-                    if opening[pk]:
-                        wanted[pk] = wanted.get(pk, 0) + opening[pk]
+                for key, value in opening.items():
+                    wanted[key] = wanted.get(key, 0) + value
             if not wanted:
                 continue
             arrive = self.start_ts + quarter * 91 * DAY - 2 * DAY + rng.uniform(0, 8 * HOUR)
             if arrive > self.until_ts:
                 continue
+            # One order per shop and supplier, received into that shop.
             by_supplier: dict[Any, list[Any]] = {}
-            for part, quantity in sorted(wanted.items()):
-                by_supplier.setdefault(self.parts[part][10], []).append((part, quantity))
-            for supplier, lines in sorted(by_supplier.items()):
+            for (location, part), quantity in sorted(wanted.items()):
+                key = (location, self.parts[part][10])
+                by_supplier.setdefault(key, []).append((part, quantity))
+            for (location, supplier), lines in sorted(by_supplier.items()):
                 order_id += 1
                 receipt_id += 1
                 ordered = arrive - rng.uniform(3 * DAY, 6 * DAY)
@@ -2128,6 +2291,7 @@ class Generator:
                     (
                         order_id,
                         supplier,
+                        location,
                         "received",
                         f"SO-{order_id:06d}",
                         self.local_date(arrive),
@@ -2155,6 +2319,7 @@ class Generator:
                         (
                             self.movement_ids,
                             part,
+                            location,
                             "receipt",
                             quantity,
                             cost,
@@ -2176,6 +2341,7 @@ class Generator:
         created = self.dt(self.start_ts - 400 * DAY)
         updated = self.dt(self.until_ts - DAY)
         part_rows = []
+        stock_rows = []
         for pk in range(1, len(self.parts)):
             (
                 sku,
@@ -2203,24 +2369,34 @@ class Generator:
                     bin_location,
                     point,
                     quantity,
-                    opening[pk],
+                    sum(opening.get((location, pk), 0) for location in self.shop_ids),
                     supplier,
                     rng.random() > 0.02,
                     created,
                     updated,
                 )
             )
-        self.writer.write(tables["part"], part_rows)
-        if _model("inventory.PartStock") is not None:
-            # Each part's stock is at the default location, as inventory migration 0009 puts it.
-            self.writer.drain()
-            with self.writer.connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO inventory_partstock "
-                    "(part_id, location_id, on_hand, average_cost, bin) "
-                    "SELECT id, (SELECT MIN(id) FROM accounts_location), on_hand, unit_cost, '' "
-                    "FROM inventory_part"
+            # Its stock at each shop: what the shop's ledger leaves (receipts less issues).
+            for location in self.shop_ids:
+                stock_rows.append(
+                    (pk, location, opening.get((location, pk), 0), cost, point, quantity, "")
                 )
+        self.writer.write(tables["part"], part_rows)
+        self.writer.write(
+            Table(
+                im.PartStock,
+                [
+                    "part",
+                    "location",
+                    "on_hand",
+                    "average_cost",
+                    "reorder_point",
+                    "reorder_quantity",
+                    "bin",
+                ],
+            ),
+            stock_rows,
+        )
 
     # -- the car lot and its sales (when the lot's models exist) -------------------------------
     def lot_and_sales(self) -> None:
@@ -2301,6 +2477,7 @@ class LotWriter:
                 StockUnit,
                 [
                     "id",
+                    "location",
                     "stock_number",
                     "vehicle",
                     "status",
@@ -2488,6 +2665,7 @@ class LotWriter:
         self.rows["unit"].append(
             (
                 pk,
+                g.lot_ids[pk % 3 == 0 and len(g.lot_ids) > 1],  # a third on the second lot
                 stock_number,
                 unit.vehicle,
                 unit.status,
