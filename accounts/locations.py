@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -180,6 +181,19 @@ class LocationScopedAdmin:
         if db_field.name == self.location_field and isinstance(formfield, forms.ModelChoiceField):
             formfield.error_messages["invalid_choice"] = "Choose one of the locations you work at."
         return formfield
+
+
+class AllowedLocationsFilter(admin.RelatedFieldListFilter):
+    """A list's location filter: the user's locations, read from the few rows of the locations
+    table, not by a DISTINCT over the list's rows (a full scan of a million repair orders)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to={"pk__in": allowed_location_ids(request.user)},
+        )
 
 
 # --- remembered per session ----------------------------------------------------------------

@@ -227,6 +227,18 @@ def test_the_list_shows_the_location_chosen_in_the_header(client, shops):
     assert client.get(mine).status_code == 200
 
 
+def test_the_location_filter_offers_only_the_users_locations(client, shops):
+    _main, east, _rows = shops
+    Location.objects.create(code="west", name="West Shop", kind=Location.Kind.SHOP)
+    advisor = make_staff("avery", roles.SERVICE_ADVISOR)
+    advisor.locations.add(east)
+    client.force_login(advisor)
+    client.post(reverse("choose-location"), {"location": "all"})
+    page = client.get(reverse("admin:repairs_repairorder_changelist")).content.decode()
+    assert f"location__id__exact={east.pk}" in page  # the filter offers East
+    assert "West Shop" not in page  # a shop the advisor does not work at is not offered
+
+
 # -- partners -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.locations import (
+    AllowedLocationsFilter,
     allowed_location_ids,
     allowed_locations,
     may_work_at,
@@ -333,7 +334,7 @@ class PartStockAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, Carsh
         "bin",
     )
     list_select_related = ("part", "location")
-    list_filter = ("location",)
+    list_filter = (("location", AllowedLocationsFilter),)
     search_fields = ("part__sku",)
     search_help_text = "Part SKU (or its start)."
     readonly_fields = ("part", "location", "on_hand", "average_cost")

@@ -10,7 +10,12 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.locations import LocationScopedAdmin, allowed_location_ids, location_count
+from accounts.locations import (
+    AllowedLocationsFilter,
+    LocationScopedAdmin,
+    allowed_location_ids,
+    location_count,
+)
 from accounts.models import Customer, Location, User
 from accounts.roles import TECHNICIAN
 from core.admin import ids_or_subquery
@@ -179,4 +184,4 @@ class ShopFloorLocationAdmin(LocationScopedAdmin):
         filters = super().get_list_filter(request)  # type: ignore[misc]
         if location_count() < 2 or "__" in self.location_field:
             return filters
-        return (*filters, (self.location_field, admin.RelatedOnlyFieldListFilter))
+        return (*filters, (self.location_field, AllowedLocationsFilter))
