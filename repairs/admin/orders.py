@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import Model, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
+from django.forms.renderers import get_default_renderer
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -49,6 +50,8 @@ from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
     PlainLabel,
+    QuickRenderer,
+    QuickSelect,
     ShopFloorLocationAdmin,
     adopt,
     get_or_none,
@@ -200,6 +203,9 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "hours_sold":
             kwargs["widget"] = HoursInput(attrs={"step": "0.01"})
+        elif db_field.name == "technician":
+            # In every row of every job on the order's page: written in one pass.
+            kwargs["widget"] = QuickSelect
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_formset(self, request, obj=None, **kwargs):
@@ -415,7 +421,20 @@ def save_line_formset(request, job, formset):
 
 class NestedPrefetchedFormSet(NestedInlineFormSetMixin, PrefetchedInlineFormSet):
     """Rows on the order's page, nested under their job (django-nested-admin), read from what
-    the page's get_object prefetched: no query per job."""
+    the page's get_object prefetched: no query per job. Their inputs are written by
+    QuickRenderer (the same HTML, without a template per input)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.renderer = QuickRenderer(self.renderer)  # its management form
+        self.form_renderer = QuickRenderer(self.form_renderer or get_default_renderer())
+
+    @functools.cached_property
+    def empty_form(self):
+        # The template a new row is copied from. Django builds it anew at each reading, and the
+        # admin and django-nested-admin read it dozens of times per formset while the page is
+        # made (media, each pass over the rows, the nested rows of a new job): built once here.
+        return super().empty_form
 
 
 class OrderLaborInline(NestedTabularInlineMixin, LaborLineInline):
