@@ -408,6 +408,42 @@ def test_the_order_page_costs_the_same_queries_with_1_or_30_lines_per_job(
     assert html.count("data-copy=") >= 1 and Job.objects.count() == 2
 
 
+@pytest.mark.parametrize("jobs", [1, 6])
+def test_the_order_page_costs_the_same_queries_with_1_or_6_jobs(
+    client, advisor, jobs, django_assert_max_num_queries
+):
+    set_rates(parts_tax_rate="0")
+    technician = make_staff("tina", TECHNICIAN)
+    order = make_order()
+    with disable_auditlog():
+        for index in range(jobs):
+            add_job_with_lines(
+                order,
+                title=f"Job {index}",
+                labor=[("0.5", "100.00")],
+                parts=[(make_part(f"P-{index}", on_hand=5), 1, None)],
+                technician=technician,
+                approve=False,
+            )
+    with django_assert_max_num_queries(16):
+        response = _page(client, order)
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Every job's lines to edit, a row to add one of each, and the row templates.
+    for index in range(jobs):
+        assert f'name="jobs-{index}-labor_lines-0-operation"' in html
+        assert f'name="jobs-{index}-labor_lines-1-operation"' in html
+        assert f'name="jobs-{index}-part_lines-1-part"' in html
+        assert f'name="jobs-{index}-labor_lines-__prefix__-operation"' in html
+    # The line's technician chosen in its select; a new line offers every technician.
+    line_select = html.split('name="jobs-0-labor_lines-0-technician"', 1)[1].split("</select>")[0]
+    assert f'<option value="{technician.pk}" selected>Tina' in line_select
+    new_select = html.split('name="jobs-0-labor_lines-1-technician"', 1)[1].split("</select>")[0]
+    assert '<option value="" selected>' in new_select
+    assert f'<option value="{technician.pk}">Tina' in new_select
+    assert 'value="0.5"' in html
+
+
 def test_a_shortage_raises_before_any_stock_moves(order):
     part = make_part("BP-1", on_hand=1)
     job = order.jobs.get()

@@ -295,6 +295,16 @@ class PartPicker(AutocompleteSelect):
     def get_url(self):
         return reverse("admin:repairs_partline_picker")
 
+    def optgroups(self, name, value, attr=None):
+        # A new line's box (the one each job offers, and the row template): no part chosen,
+        # nothing to read; Django's autocomplete builds a query for the chosen parts anyway.
+        if any(str(v) not in self.choices.field.empty_values for v in value):
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required and not self.allow_multiple_selected:
+            options.append(self.create_option(name, "", "", False, 0))
+        return [(None, options, 0)]
+
 
 class PartLineInline(CostHidingMixin, LaborLineInline):
     model = PartLine
