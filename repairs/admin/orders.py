@@ -648,7 +648,13 @@ class RepairOrderAdmin(
         # The location of an open order is fixed (its number is of its location's series).
         fixed = ["location"] if location_count() > 1 else []
         fieldsets = [
-            (None, {"fields": ["number", *fixed, "status", "internal", *header]}),
+            (
+                None,
+                {
+                    "fields": ["number", *fixed, "status", "internal", *header],
+                    "description": self.payer_warning(obj),
+                },
+            ),
             ("Billing", {"fields": ["discount_percent", "hazardous_waste", "totals"]}),
         ]
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
@@ -668,6 +674,14 @@ class RepairOrderAdmin(
             ("History", {"fields": ["history"], "classes": ["collapse"]}),
         ]
         return self.without_hidden(request, fieldsets)
+
+    def payer_warning(self, obj):
+        """The warning given when the order was made, while it is still to be paid: its
+        customer is not the vehicle's owner (the customer or the owner changed since)."""
+        if obj.status not in (*OPEN_STATUSES, RepairOrderStatus.INVOICED):
+            return ""
+        warning = services.payer_warning(obj.vehicle, obj.customer)
+        return format_html('<p class="payer-warning">{}</p>', warning) if warning else ""
 
     def get_readonly_fields(self, request, obj=None):
         computed = [
@@ -719,7 +733,7 @@ class RepairOrderAdmin(
     def get_object(self, request, object_id, from_field=None):
         queryset = (
             self.get_queryset(request)
-            .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice")
+            .select_related("customer", "vehicle__owner", "advisor", "comeback_of", "invoice")
             .prefetch_related(
                 Prefetch(
                     "jobs",
