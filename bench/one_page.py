@@ -1,5 +1,6 @@
 """Time one page in a process of its own, so a page that takes minutes can be stopped: used for
-the untuned admin's change pages, whose selects list every customer, vehicle and order."""
+the untuned admin's change pages, whose selects list every customer, vehicle and order. With
+--runs, the median of that many runs (e.g. a repair order's page, while working on it)."""
 
 import argparse
 import json
@@ -10,6 +11,9 @@ def main(argv=None):
     parser.add_argument("--user", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--params", default="{}")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="timed runs, after one to warm up if more than 1"
+    )
     args = parser.parse_args(argv)
 
     from bench.run import captured, clients, get, setup_django, timed
@@ -17,7 +21,7 @@ def main(argv=None):
     setup_django()
     client = clients()(args.user)
     params = json.loads(args.params)
-    ms = timed(lambda: get(client, args.url, params), 1, warmup=0)
+    ms = timed(lambda: get(client, args.url, params), args.runs, warmup=int(args.runs > 1))
     queries = captured(client, args.url, params)
     print(json.dumps({"ms": ms, "queries": len(queries)}))
 

@@ -210,8 +210,10 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if "technician" in formset.form.base_fields:
-            # Read once per request: the order's page has a labor table per job.
+        editable = self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
+        if editable and "technician" in formset.form.base_fields:
+            # Read once per request: the order's page has a labor table per job. Not read
+            # where the lines are only shown (a closed order): the select is not on the page.
             if not hasattr(request, "_repairs_technicians"):
                 request._repairs_technicians = staff_choices(TECHNICIAN)
             formset.form.base_fields["technician"].choices = request._repairs_technicians
