@@ -19,6 +19,7 @@ from repairs.exceptions import RepairError
 from repairs.models import Invoice, Job, Payment
 from tests.helpers.builders.repairs import (
     add_job_with_lines,
+    make_customer,
     make_order,
     make_part,
     make_staff,
@@ -406,6 +407,60 @@ def test_the_order_page_costs_the_same_queries_with_1_or_30_lines_per_job(
     html = response.content.decode()
     assert f'name="jobs-1-part_lines-{lines - 1}-quantity"' in html
     assert html.count("data-copy=") >= 1 and Job.objects.count() == 2
+
+
+@pytest.mark.parametrize("jobs", [1, 6])
+def test_the_order_page_costs_the_same_queries_with_1_or_6_jobs(
+    client, advisor, jobs, django_assert_max_num_queries
+):
+    set_rates(parts_tax_rate="0")
+    technician = make_staff("tina", TECHNICIAN)
+    order = make_order()
+    with disable_auditlog():
+        for index in range(jobs):
+            add_job_with_lines(
+                order,
+                title=f"Job {index}",
+                labor=[("0.5", "100.00")],
+                parts=[(make_part(f"P-{index}", on_hand=5), 1, None)],
+                technician=technician,
+                approve=False,
+            )
+    # 17 when it is the process's first page (the number of locations is read once).
+    with django_assert_max_num_queries(17):
+        response = _page(client, order)
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Every job's lines to edit, a row to add one of each, and the row templates.
+    for index in range(jobs):
+        assert f'name="jobs-{index}-labor_lines-0-operation"' in html
+        assert f'name="jobs-{index}-labor_lines-1-operation"' in html
+        assert f'name="jobs-{index}-part_lines-1-part"' in html
+        assert f'name="jobs-{index}-labor_lines-__prefix__-operation"' in html
+    # The line's technician chosen in its select; a new line offers every technician.
+    line_select = html.split('name="jobs-0-labor_lines-0-technician"', 1)[1].split("</select>")[0]
+    assert f'<option value="{technician.pk}" selected>Tina' in line_select
+    new_select = html.split('name="jobs-0-labor_lines-1-technician"', 1)[1].split("</select>")[0]
+    assert '<option value="" selected>' in new_select
+    assert f'<option value="{technician.pk}">Tina' in new_select
+    assert 'value="0.5"' in html
+
+
+def test_a_payer_other_than_the_vehicles_owner_is_warned_on_the_orders_page(client, advisor):
+    owner = make_customer("Garcia", "Maria")
+    fleet = make_customer("Fleet", "Acme", phone="(217) 555-0199")
+    vehicle = make_vehicle(owner=owner)
+    order = make_order(vehicle, customer=owner)
+    assert "pays for this order" not in _page(client, order).content.decode()
+    # The customer who pays changed after the order was made (the page shows it fixed).
+    order.customer = fleet
+    order.save(update_fields=["customer"])
+    html = _page(client, order).content.decode()
+    assert "Fleet, Acme pays for this order" in html and "belongs to Garcia, Maria" in html
+    # So did the owner: the order's customer now owns the car, nothing to check.
+    vehicle.owner = fleet
+    vehicle.save(update_fields=["owner"])
+    assert "pays for this order" not in _page(client, order).content.decode()
 
 
 def test_a_shortage_raises_before_any_stock_moves(order):

@@ -7,8 +7,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.forms.utils import flatatt
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.locations import (
     AllowedLocationsFilter,
@@ -116,6 +117,92 @@ class PlainLabel(forms.Widget):
 
     def render(self, name, value, attrs=None, renderer=None):
         return format_html("<span>{}</span>", self.label)
+
+
+class QuickSelect(forms.Select):
+    """A select written in one pass, its options joined in Python: the same HTML as Django's
+    select (flat choices), without a template rendered per option. For the selects repeated
+    in every row of an inline (a labor line's technician), where those templates were most of
+    the page's time. Grouped choices are left to Django's own rendering."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        choices = list(self.choices)
+        if any(isinstance(label, (list, tuple)) for _value, label in choices):
+            return super().render(name, value, attrs, renderer)
+        selected = {str(v) for v in self.format_value(value)}
+        found = False
+        options = []
+        for option_value, label in choices:
+            option_value = "" if option_value is None else str(option_value)
+            chosen = option_value in selected and (self.allow_multiple_selected or not found)
+            found = found or chosen
+            options.append(
+                format_html('<option value="{}" selected>{}</option>', option_value, label)
+                if chosen
+                else format_html('<option value="{}">{}</option>', option_value, label)
+            )
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            final_attrs["multiple"] = True
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            name,
+            flatatt(final_attrs),
+            format_html_join("", "{}", ((option,) for option in options)),
+        )
+
+
+# Django's widgets whose template is input.html alone (checkbox: input.html, `checked` set in
+# the attributes by the widget).
+_INPUT_TEMPLATES = frozenset(
+    f"django/forms/widgets/{name}.html"
+    for name in ("input", "text", "number", "hidden", "checkbox", "email", "url", "password")
+)
+_ERROR_LIST_TEMPLATES = frozenset(
+    ("django/forms/errors/list/ul.html", "django/forms/errors/list/default.html")
+)
+
+
+def _attributes_html(attrs):
+    """As django/forms/widgets/attrs.html writes them: False left out, True a bare name."""
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value),)
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )
+
+
+class QuickRenderer:
+    """The forms' renderer, but inputs and empty error lists written in Python: the same HTML
+    as Django's templates, without rendering a template per input. For pages that repeat a
+    form many times (the lines of every job on a repair order's page), where these small
+    templates were a large part of the page's time. Everything else goes to the renderer it
+    wraps."""
+
+    def __init__(self, base):
+        self._base = base
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+    def render(self, template_name, context, request=None):
+        if template_name in _INPUT_TEMPLATES:
+            widget = context["widget"]
+            value = widget["value"]
+            return format_html(
+                '<input type="{}" name="{}"{}{}>',
+                widget["type"],
+                widget["name"],
+                format_html(' value="{}"', value) if value is not None else "",
+                _attributes_html(widget["attrs"]),
+            )
+        if template_name in _ERROR_LIST_TEMPLATES and not context.get("errors"):
+            return ""
+        return self._base.render(template_name, context, request)
 
 
 def run_action(modeladmin, request, queryset, function, verb):

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import Model, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Concat, JSONObject, NullIf, Trim
+from django.forms.renderers import get_default_renderer
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -49,6 +50,8 @@ from repairs.admin import board
 from repairs.admin.common import (
     CustomerVehicleSearchMixin,
     PlainLabel,
+    QuickRenderer,
+    QuickSelect,
     ShopFloorLocationAdmin,
     adopt,
     get_or_none,
@@ -200,12 +203,17 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "hours_sold":
             kwargs["widget"] = HoursInput(attrs={"step": "0.01"})
+        elif db_field.name == "technician":
+            # In every row of every job on the order's page: written in one pass.
+            kwargs["widget"] = QuickSelect
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if "technician" in formset.form.base_fields:
-            # Read once per request: the order's page has a labor table per job.
+        editable = self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
+        if editable and "technician" in formset.form.base_fields:
+            # Read once per request: the order's page has a labor table per job. Not read
+            # where the lines are only shown (a closed order): the select is not on the page.
             if not hasattr(request, "_repairs_technicians"):
                 request._repairs_technicians = staff_choices(TECHNICIAN)
             formset.form.base_fields["technician"].choices = request._repairs_technicians
@@ -288,6 +296,16 @@ class PartPicker(AutocompleteSelect):
 
     def get_url(self):
         return reverse("admin:repairs_partline_picker")
+
+    def optgroups(self, name, value, attr=None):
+        # A new line's box (the one each job offers, and the row template): no part chosen,
+        # nothing to read; Django's autocomplete builds a query for the chosen parts anyway.
+        if any(str(v) not in self.choices.field.empty_values for v in value):
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required and not self.allow_multiple_selected:
+            options.append(self.create_option(name, "", "", False, 0))
+        return [(None, options, 0)]
 
 
 class PartLineInline(CostHidingMixin, LaborLineInline):
@@ -415,7 +433,20 @@ def save_line_formset(request, job, formset):
 
 class NestedPrefetchedFormSet(NestedInlineFormSetMixin, PrefetchedInlineFormSet):
     """Rows on the order's page, nested under their job (django-nested-admin), read from what
-    the page's get_object prefetched: no query per job."""
+    the page's get_object prefetched: no query per job. Their inputs are written by
+    QuickRenderer (the same HTML, without a template per input)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.renderer = QuickRenderer(self.renderer)  # its management form
+        self.form_renderer = QuickRenderer(self.form_renderer or get_default_renderer())
+
+    @functools.cached_property
+    def empty_form(self):
+        # The template a new row is copied from. Django builds it anew at each reading, and the
+        # admin and django-nested-admin read it dozens of times per formset while the page is
+        # made (media, each pass over the rows, the nested rows of a new job): built once here.
+        return super().empty_form
 
 
 class OrderLaborInline(NestedTabularInlineMixin, LaborLineInline):
@@ -619,7 +650,13 @@ class RepairOrderAdmin(
         # The location of an open order is fixed (its number is of its location's series).
         fixed = ["location"] if location_count() > 1 else []
         fieldsets = [
-            (None, {"fields": ["number", *fixed, "status", "internal", *header]}),
+            (
+                None,
+                {
+                    "fields": ["number", *fixed, "status", "internal", *header],
+                    "description": self.payer_warning(obj),
+                },
+            ),
             ("Billing", {"fields": ["discount_percent", "hazardous_waste", "totals"]}),
         ]
         if obj.status in EDITABLE_STATUSES and self.has_change_permission(request, obj):
@@ -639,6 +676,14 @@ class RepairOrderAdmin(
             ("History", {"fields": ["history"], "classes": ["collapse"]}),
         ]
         return self.without_hidden(request, fieldsets)
+
+    def payer_warning(self, obj):
+        """The warning given when the order was made, while it is still to be paid: its
+        customer is not the vehicle's owner (the customer or the owner changed since)."""
+        if obj.status not in (*OPEN_STATUSES, RepairOrderStatus.INVOICED):
+            return ""
+        warning = services.payer_warning(obj.vehicle, obj.customer)
+        return format_html('<p class="payer-warning">{}</p>', warning) if warning else ""
 
     def get_readonly_fields(self, request, obj=None):
         computed = [
@@ -690,7 +735,9 @@ class RepairOrderAdmin(
     def get_object(self, request, object_id, from_field=None):
         queryset = (
             self.get_queryset(request)
-            .select_related("customer", "vehicle", "advisor", "comeback_of", "invoice", "location")
+            .select_related(
+                "customer", "vehicle__owner", "advisor", "comeback_of", "invoice", "location"
+            )
             .prefetch_related(
                 Prefetch(
                     "jobs",
