@@ -177,6 +177,8 @@ class OpenInvoice(models.Model):
         "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     issued_at = models.DateTimeField()
+    # The invoice's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     total = models.DecimalField(max_digits=12, decimal_places=2)
     settled = models.DecimalField(max_digits=12, decimal_places=2)
 
@@ -199,6 +201,8 @@ class InvoiceSpan(models.Model):
         "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     issued_at = models.DateTimeField()
+    # The invoice's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     total = models.DecimalField(max_digits=12, decimal_places=2)
     settled_at = models.DateTimeField(null=True, blank=True)
     # Paid and credited on it by the end of SummaryState.through (None: stored before it was
@@ -224,6 +228,8 @@ class DeclinedJob(models.Model):
         "repairs.Job", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     authorized_at = models.DateTimeField()
+    # Its order's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     vehicle_id = models.BigIntegerField()
     value = exact()
     returned = models.BooleanField()
@@ -235,7 +241,12 @@ class DeclinedJob(models.Model):
                 fields=["authorized_at"],
                 condition=models.Q(returned=False),
                 name="declinedjob_due_idx",
-            )
+            ),
+            models.Index(
+                fields=["location", "authorized_at"],
+                condition=models.Q(returned=False),
+                name="declinedjob_loc_due_idx",
+            ),
         ]
 
     def __str__(self):

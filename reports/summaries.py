@@ -791,12 +791,12 @@ def _store_facts(moment):
     OpenInvoice.objects.all().delete()
     _insert(
         OpenInvoice,
-        ("invoice", "issued_at", "total", "settled"),
+        ("invoice", "issued_at", "location", "total", "settled"),
         Invoice.objects.filter(pk__in=maybe_owing(moment), issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment))
         .filter(total__gt=F("paid_then"))
         .order_by()
-        .values("pk", "issued_at", "total", "paid_then"),
+        .values("pk", "issued_at", "location", "total", "paid_then"),
     )
     InvoiceSpan.objects.all().delete()
 
@@ -821,7 +821,15 @@ def _store_facts(moment):
     first_move = Least(Coalesce(paid, credited), Coalesce(credited, paid))
     _insert(
         InvoiceSpan,
-        ("invoice", "issued_at", "total", "settled_at", "settled", "first_settled_at"),
+        (
+            "invoice",
+            "issued_at",
+            "location",
+            "total",
+            "settled_at",
+            "settled",
+            "first_settled_at",
+        ),
         Invoice.objects.filter(issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment), last_move=last_move)
         .annotate(
@@ -835,7 +843,7 @@ def _store_facts(moment):
         .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
         .annotate(first_move=first_move)
         .order_by()
-        .values("pk", "issued_at", "total", "settled_at", "paid_then", "first_move"),
+        .values("pk", "issued_at", "location", "total", "settled_at", "paid_then", "first_move"),
     )
     PartMoved.objects.all().delete()
     _insert(
@@ -854,10 +862,11 @@ def _store_facts(moment):
     DeclinedJob.objects.all().delete()
     _insert(
         DeclinedJob,
-        ("job", "authorized_at", "vehicle_id", "value", "returned"),
+        ("job", "authorized_at", "location", "vehicle_id", "value", "returned"),
         declined_jobs()
         .filter(authorized_at__lt=moment)
         .annotate(
+            order_location=F("repair_order__location"),
             vehicle=F("repair_order__vehicle_id"),
             value=job_value(),
             returned=Exists(
@@ -869,7 +878,7 @@ def _store_facts(moment):
             ),
         )
         .order_by()
-        .values("pk", "authorized_at", "vehicle", "value", "returned"),
+        .values("pk", "authorized_at", "order_location", "vehicle", "value", "returned"),
     )
 
 

@@ -14,7 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.locations import allowed_location_ids, selected_location_ids
+from accounts.locations import allowed_location_ids, location_count, selected_location_ids
 from accounts.models import Location
 from core.replicas import reads_from_replica
 from core.spreadsheets import neutralize_cell
@@ -119,8 +119,9 @@ def _period(request):
 
 def figure_locations(request):
     """The locations the request's figures are of: those chosen in the header (one, or all the
-    user's), None for someone with a single location (nothing to filter, nothing asked)."""
-    if len(allowed_location_ids(request.user)) < 2:
+    user's: never a location they do not work at), None in a single-shop install (nothing to
+    filter, nothing asked)."""
+    if location_count() < 2:
         return None
     return selected_location_ids(request)
 

@@ -521,7 +521,7 @@ def declined_work(period):
     found = []  # (count, value, [(value, decided at, job id)])
     if since is not None and start < since:
         stored = DeclinedJob.objects.filter(
-            at("job__repair_order__location"),
+            at(),
             authorized_at__gte=start,
             authorized_at__lt=min(end, since),
             returned=False,
@@ -882,8 +882,7 @@ def receivables(period):
             queryset = queryset.annotate(
                 due=ExpressionWrapper(F("total") - settled_before(end), output_field=MONEY)
             )
-        # The invoice's location: its own, or that of the invoice a summary row stands for.
-        queryset = queryset.filter(at("location" if kind is None else "invoice__location"))
+        queryset = queryset.filter(at())  # the invoice's location (kept on the summary rows)
         for row in (
             queryset.filter(issued_at__lt=end, due__gt=0)
             .annotate(age_bucket=bucket)

@@ -8,7 +8,15 @@ def forget_summarized_days(apps, schema_editor):
     """The days summarized before were the group's sums, not each location's: every figure is
     counted from the records until the next refresh (which then counts every day again, per
     location), never from a day without its location."""
-    for name in ("ShopDay", "TechnicianDay", "PartsDay", "StaleDay"):
+    for name in (
+        "ShopDay",
+        "TechnicianDay",
+        "PartsDay",
+        "StaleDay",
+        "OpenInvoice",
+        "InvoiceSpan",
+        "DeclinedJob",
+    ):
         apps.get_model("reports", name).objects.all().delete()
     apps.get_model("reports", "SummaryState").objects.update(through=None, refreshed_at=None)
 
@@ -106,6 +114,28 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="partsday", index=models.Index(fields=["day"], name="partsday_day_idx")
+        ),
+        *(
+            migrations.AddField(
+                model_name=name,
+                name="location",
+                field=models.ForeignKey(
+                    default=1,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="+",
+                    to="accounts.location",
+                ),
+                preserve_default=False,
+            )
+            for name in ("openinvoice", "invoicespan", "declinedjob")
+        ),
+        migrations.AddIndex(
+            model_name="declinedjob",
+            index=models.Index(
+                condition=models.Q(returned=False),
+                fields=["location", "authorized_at"],
+                name="declinedjob_loc_due_idx",
+            ),
         ),
         # Going back: the group's rows again from the next refresh.
         migrations.RunPython(forget_summarized_days, forget_summarized_days),
