@@ -137,15 +137,19 @@ def compare_locations(request):
     return list(Location.objects.filter(pk__in=ids).order_by("name").values_list("pk", "name"))
 
 
-def by_location(found, period, places):
+def by_location(found, period, places, chosen=None, figure=None):
     """A row per location (its summary figures) and a last row for them together: the report's
-    figure taken once per location (a few grouped queries each, no row read in Python)."""
+    figure taken once per location (a few grouped queries each, no row read in Python); the
+    page's own `figure` for them together when it is of the same locations (`chosen`)."""
     rows = []
     for pk, name in places:
         with locations({pk}):
             rows.append({"location": name, **found.figure(period).summary})
-    with locations({pk for pk, _name in places}):
-        rows.append({"location": "Together", **found.figure(period).summary})
+    ids = frozenset(pk for pk, _name in places)
+    if figure is None or chosen != ids:
+        with locations(ids):
+            figure = found.figure(period)
+    rows.append({"location": "Together", **figure.summary})
     return rows
 
 
@@ -202,10 +206,11 @@ def report_page(request, slug):
     period, error = _period(request)
     places = compare_locations(request) if found.summary else None
     comparing = bool(places) and request.GET.get("by") == "location"
-    with reading(), locations(figure_locations(request)):
+    chosen = figure_locations(request)
+    with reading(), locations(chosen):
         figure = found.figure(period)
         before = found.figure(period.previous()) if found.compare else None
-        per_location = by_location(found, period, places) if comparing else None
+        per_location = by_location(found, period, places, chosen, figure) if comparing else None
     columns = list(found.columns)
     rows = [
         {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}

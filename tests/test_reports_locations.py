@@ -258,3 +258,34 @@ def test_a_single_shop_install_asks_nothing_more(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Compare locations" not in html and "location-chooser" not in html
+
+
+def _invoiced_at(location, n):
+    from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
+
+    for _ in range(n):
+        order = make_order(location=location)
+        add_job_with_lines(order, title="Oil change", labor=[("1.0", "100.00")])
+        take_to(order, "invoiced")
+
+
+@pytest.mark.parametrize("query", ["?period=year", "?period=year&by=location"])
+def test_a_group_s_pages_ask_no_more_with_more_rows(
+    login, manager, query, django_assert_max_num_queries
+):
+    main = Location.default()
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    ShopSettings.of(east)
+    manager.locations.add(east)
+    client = login(manager)
+    client.post(reverse("choose-location"), {"location": "all"})
+    url = reverse("reports:report", args=["sales-gross"]) + query
+    _invoiced_at(main, 1)
+    _invoiced_at(east, 1)
+    client.get(url)
+    with django_assert_max_num_queries(60) as few:
+        assert client.get(url).status_code == 200
+    _invoiced_at(main, 3)
+    _invoiced_at(east, 3)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
