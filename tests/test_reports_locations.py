@@ -289,3 +289,25 @@ def test_a_group_s_pages_ask_no_more_with_more_rows(
     _invoiced_at(east, 3)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_the_lot_s_figures_are_each_lot_s():
+    """Two units at the main location (5,000 and 6,000), one at a second lot (9,000)."""
+    from reports.figures import lot
+    from tests.helpers.builders.lot import make_unit
+
+    main = Location.default()
+    north = Location.objects.create(code="north", name="North Lot", kind=Location.Kind.LOT)
+    make_unit(cost="5000", days_ago=20, location=main)
+    make_unit(cost="6000", days_ago=40, location=main)
+    make_unit(cost="9000", days_ago=120, location=north)
+    period = preset_period("today")
+
+    def stock(ids):
+        with summaries.locations(ids):
+            summary = lot.inventory_aging(period).summary
+        return summary["units"], summary["capital"]
+
+    assert stock({main.pk}) == (2, D("11000.00"))
+    assert stock({north.pk}) == (1, D("9000.00"))
+    assert stock({main.pk, north.pk}) == stock(None) == (3, D("20000.00"))
