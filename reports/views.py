@@ -204,8 +204,8 @@ def index(request):
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    places = compare_locations(request) if found.summary else None
-    comparing = bool(places) and request.GET.get("by") == "location"
+    places = compare_locations(request)
+    comparing = bool(places) and bool(found.summary) and request.GET.get("by") == "location"
     chosen = figure_locations(request)
     with reading(), locations(chosen):
         figure = found.figure(period)
@@ -233,7 +233,8 @@ def report_page(request, slug):
             comparison=comparison(found, figure, before),
             chart=comparison_chart(found, per_location) if comparing else chart_data(found, figure),
             query=request.GET.urlencode(),
-            can_compare=bool(places),
+            can_compare=bool(places) and bool(found.summary),
+            locations_label=_locations_label(request, places, chosen),
             per_location=per_location,
             compare_query=_with_by(request, "location"),
             plain_query=_with_by(request, None),
@@ -302,6 +303,15 @@ def report_csv(request, slug):
             ]
         )
     return response
+
+
+def _locations_label(request, places, chosen):
+    """Which locations the page's figures are of, for someone who works at several."""
+    if not places or chosen is None:
+        return ""
+    if chosen == allowed_location_ids(request.user) and len(chosen) > 1:
+        return "All my locations"
+    return ", ".join(name for pk, name in places if pk in chosen)
 
 
 def _with_by(request, by):

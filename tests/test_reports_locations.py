@@ -177,6 +177,7 @@ def test_a_manager_of_one_shop_never_sees_another_shop_s_money(shops, login, man
     # No comparison for them, even when asked for by hand.
     html = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY).content
     assert b"Compare locations" not in html and b"location-chooser" not in html
+    assert b"report-locations-label" not in html
     html = client.get(
         reverse("reports:report", args=["car-count"]) + WEEK_QUERY + "&by=location"
     ).content.decode()
@@ -203,6 +204,8 @@ def test_a_manager_of_two_shops_sees_the_chosen_one_the_group_and_a_comparison(
     client.post(reverse("choose-location"), {"location": shops["east"].pk})
     summary = _summary_cells(client, "car-count")
     assert "97.00" in summary and "330.00" not in summary
+    html = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY).content.decode()
+    assert '<span id="report-locations-label">East Shop</span>' in html
     client.post(reverse("choose-location"), {"location": "all"})
     assert "427.00" in _summary_cells(client, "car-count")
 
