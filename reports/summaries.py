@@ -415,17 +415,16 @@ def shop_days(first, last, fields):
     days = {}
     if stored:
         rows = ShopDay.objects.filter(at(), day__range=stored).exclude(day__in=stale)
-        if _LOCATIONS.get() is None or len(_LOCATIONS.get()) > 1:
-            # Several locations: the database sums each day's rows.
+        chosen = _LOCATIONS.get()
+        if chosen is None or len(chosen) > 1:
+            # Several locations: the database sums each day's rows (one row a day for one).
             rows = rows.order_by().values("day").annotate(**{name: Sum(name) for name in fields})
-            rows = rows.values("day", *fields)
-        else:
-            rows = rows.values("day", *fields)
-        for row in rows:
+        for row in rows.values("day", *fields):
             days[row.pop("day")] = row
+    zero = _empty_day()
     for span in counted:
         for (day, _location), sums in _counted(*span, _kinds(fields))[0].items():
-            found = days.setdefault(day, {name: _empty_day()[name] for name in fields})
+            found = days.setdefault(day, {name: zero[name] for name in fields})
             for name in fields:
                 found[name] += sums[name]
     return days, current
