@@ -4,7 +4,8 @@ and the dashboard, over a month, a year and five years, logged in as the manager
 For each: the page's median milliseconds, its queries and the time they spent in SQL, the CSV's
 median milliseconds, and "bare": the same SQL statements the page ran, run again straight
 through a cursor (what the figures cost in the database alone, without Django, the figure code
-or the template). Run by `python -m bench.run --reports-only` (or `make bench-reports`); the
+or the template). In a group of shops whose manager works at several, each report's comparison
+by location too. Run by `python -m bench.run --reports-only` (or `make bench-reports`); the
 full `make bench` measures them too.
 """
 
@@ -136,7 +137,38 @@ def run_reports(args, log, client_for):
                 reverse("reports:csv", args=[found.slug]),
             )
         results.append(entry)
+    # A group of shops: each report's comparison of the manager's locations side by side
+    # (`?by=location`), when the manager works at more than one.
+    if _locations_of(MANAGER) > 1:
+        for found in ordered:
+            if (selected and found.slug not in selected) or not found.summary:
+                continue
+            entry = {
+                "report": f"{found.slug} by location",
+                "title": f"{found.title}, by location",
+                "area": found.area,
+                "ranges": {},
+            }
+            for key, _label in RANGES:
+                params = {**params_of[key], "by": "location"}
+                entry["ranges"][key] = measure(
+                    f"{found.slug} by location ({key})",
+                    reverse("reports:report", args=[found.slug]),
+                    params,
+                    reverse("reports:csv", args=[found.slug]),
+                )
+            results.append(entry)
     return results
+
+
+def _locations_of(username):
+    """How many locations `username` works at (1 in a single-shop database)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.locations import allowed_location_ids
+
+    user = get_user_model().objects.filter(username=username).first()
+    return len(allowed_location_ids(user)) if user is not None else 0
 
 
 SUMMARIES: dict[str, Any] = {}

@@ -38,7 +38,9 @@ def exact():
 class ShopDay(models.Model):
     """One day's sums (the shop's local date). Definitions: docs/reports.md."""
 
-    day = models.DateField(primary_key=True)
+    day = models.DateField()
+    # The location the sums are of (an invoice's, an order's, a time entry's location).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     # Invoices issued that day: how many, labor, parts and discount.
     cars = models.PositiveIntegerField(default=0)
     labor_total = exact()
@@ -65,9 +67,13 @@ class ShopDay(models.Model):
 
     class Meta:
         default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["location", "day"], name="shopday_location_day_uniq")
+        ]
+        indexes = [models.Index(fields=["day"], name="shopday_day_idx")]
 
     def __str__(self):
-        return f"Shop on {self.day}"
+        return f"Shop {self.location_id} on {self.day}"
 
 
 class TechnicianDay(models.Model):
@@ -75,6 +81,7 @@ class TechnicianDay(models.Model):
     on jobs started that day (and clocked off)."""
 
     day = models.DateField()
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
@@ -84,8 +91,11 @@ class TechnicianDay(models.Model):
     class Meta:
         default_permissions = ()
         constraints = [
-            models.UniqueConstraint(fields=["day", "technician"], name="techday_day_tech_uniq")
+            models.UniqueConstraint(
+                fields=["location", "day", "technician"], name="techday_loc_day_tech_uniq"
+            )
         ]
+        indexes = [models.Index(fields=["day"], name="techday_day_idx")]
 
     def __str__(self):
         return f"Technician {self.technician_id} on {self.day}"
@@ -97,14 +107,19 @@ class PartsDay(models.Model):
     category. The turns of the parts inventory."""
 
     day = models.DateField()
+    # Where the stock moved.
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     category = models.CharField(max_length=60, blank=True)
     moved = exact()
 
     class Meta:
         default_permissions = ()
         constraints = [
-            models.UniqueConstraint(fields=["day", "category"], name="partsday_day_cat_uniq")
+            models.UniqueConstraint(
+                fields=["location", "day", "category"], name="partsday_loc_day_cat_uniq"
+            )
         ]
+        indexes = [models.Index(fields=["day"], name="partsday_day_idx")]
 
     def __str__(self):
         return f"Parts {self.category or '(none)'} on {self.day}"
@@ -162,6 +177,8 @@ class OpenInvoice(models.Model):
         "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     issued_at = models.DateTimeField()
+    # The invoice's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     total = models.DecimalField(max_digits=12, decimal_places=2)
     settled = models.DecimalField(max_digits=12, decimal_places=2)
 
@@ -184,6 +201,8 @@ class InvoiceSpan(models.Model):
         "repairs.Invoice", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     issued_at = models.DateTimeField()
+    # The invoice's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     total = models.DecimalField(max_digits=12, decimal_places=2)
     settled_at = models.DateTimeField(null=True, blank=True)
     # Paid and credited on it by the end of SummaryState.through (None: stored before it was
@@ -209,6 +228,8 @@ class DeclinedJob(models.Model):
         "repairs.Job", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     authorized_at = models.DateTimeField()
+    # Its order's location (a copy: the figures of one location filter on it).
+    location = models.ForeignKey("accounts.Location", on_delete=models.CASCADE, related_name="+")
     vehicle_id = models.BigIntegerField()
     value = exact()
     returned = models.BooleanField()
@@ -220,7 +241,12 @@ class DeclinedJob(models.Model):
                 fields=["authorized_at"],
                 condition=models.Q(returned=False),
                 name="declinedjob_due_idx",
-            )
+            ),
+            models.Index(
+                fields=["location", "authorized_at"],
+                condition=models.Q(returned=False),
+                name="declinedjob_loc_due_idx",
+            ),
         ]
 
     def __str__(self):

@@ -100,9 +100,38 @@ KIND_FIELDS = {
 }
 KINDS = tuple(KIND_FIELDS)
 SHOP_FIELDS = [
-    f.name for f in ShopDay._meta.get_fields() if f.concrete and f.name != "day"
+    f.name
+    for f in ShopDay._meta.get_fields()
+    if f.concrete and f.name not in ("id", "day", "location")
 ]  # every sum of a day
 TECHNICIAN_FIELDS = ("hours_sold", "worked")
+
+
+# The locations the figures are of (a frozenset of ids), set by `locations()` for a page: None
+# counts the whole group without asking (a single-shop install, management commands).
+_LOCATIONS: contextvars.ContextVar = contextvars.ContextVar("report_locations", default=None)
+
+
+@contextlib.contextmanager
+def locations(ids):
+    """Within the block, every figure counts only the rows of the locations `ids` (None: all)."""
+    token = _LOCATIONS.set(None if ids is None else frozenset(ids))
+    try:
+        yield
+    finally:
+        _LOCATIONS.reset(token)
+
+
+def chosen_locations():
+    """The locations the figures are of now (None: the whole group)."""
+    return _LOCATIONS.get()
+
+
+def at(path="location"):
+    """A filter on the rows whose location (`path` to it) is one of the chosen locations; no
+    condition at all when the figures are of the whole group."""
+    ids = _LOCATIONS.get()
+    return Q() if ids is None else Q(**{f"{path}__in": sorted(ids)})
 
 
 def midnight(day):
@@ -123,8 +152,9 @@ def _empty_day():
 
 
 def count_days(first, last, kinds=KINDS):
-    """{day: {sum: value}} and {(day, technician id): {sum: value}} for the days first..last
-    (included), counted from the raw rows; days with nothing are left out."""
+    """{(day, location id): {sum: value}} and {(day, location id, technician id): {sum: value}}
+    for the days first..last (included), counted from the raw rows of the chosen locations
+    (`at`); days with nothing are left out."""
     start_at, end_at = midnight(first), midnight(last + datetime.timedelta(days=1))
     days = defaultdict(_empty_day)
     issued = {"issued_at__gte": start_at, "issued_at__lt": end_at}
@@ -133,12 +163,15 @@ def count_days(first, last, kinds=KINDS):
         "job__repair_order__invoice__issued_at__lt": end_at,
     }
     invoice_day = TruncDate("job__repair_order__invoice__issued_at")
+    # Lines and time count at their order's location (the invoice's).
+    order_at = at("job__repair_order__location")
+    order_location = {"loc": F("job__repair_order__location")}
 
     if "invoices" in kinds:
         for row in (
-            Invoice.objects.filter(**issued)
+            Invoice.objects.filter(at(), **issued)
             .order_by()
-            .values(d=TruncDate("issued_at"))
+            .values(d=TruncDate("issued_at"), loc=F("location"))
             .annotate(
                 s_cars=Count("id"),
                 s_labor_total=Sum("labor_total"),
@@ -148,18 +181,18 @@ def count_days(first, last, kinds=KINDS):
         ):
             _add(days, row)
         for row in (
-            CreditNote.objects.filter(**issued)
+            CreditNote.objects.filter(at(), **issued)
             .order_by()
-            .values(d=TruncDate("issued_at"))
+            .values(d=TruncDate("issued_at"), loc=F("location"))
             .annotate(s_credits=Sum("amount"))
         ):
             _add(days, row)
     if "lines" in kinds:
         for row in (
             counted_lines("parts")
-            .filter(**on_invoice)
+            .filter(order_at, **on_invoice)
             .order_by()
-            .values(d=invoice_day)
+            .values(d=invoice_day, **order_location)
             .annotate(
                 s_sublet_sales=Sum(PART_PRICE, filter=SUBLET, output_field=EXACT),
                 s_sublet_cost=Sum(PART_AMOUNT, filter=SUBLET, output_field=EXACT),
@@ -169,18 +202,18 @@ def count_days(first, last, kinds=KINDS):
             _add(days, row)
         for row in (
             counted_lines("labor")
-            .filter(**on_invoice)
+            .filter(order_at, **on_invoice)
             .order_by()
-            .values(d=invoice_day)
+            .values(d=invoice_day, **order_location)
             .annotate(
                 s_hours_sold=Sum("hours_sold"), s_labor_net=Sum(NET_LABOR, output_field=EXACT)
             )
         ):
             _add(days, row)
         for row in (
-            TimeEntry.objects.filter(**on_invoice, ended__isnull=False)
+            TimeEntry.objects.filter(order_at, **on_invoice, ended__isnull=False)
             .order_by()
-            .values(d=invoice_day)
+            .values(d=invoice_day, **order_location)
             .annotate(s_worked=Sum(CLOCKED))
         ):
             _add(days, row)
@@ -195,32 +228,33 @@ def count_days(first, last, kinds=KINDS):
         }
         names = {Authorization.APPROVED: "approved", Authorization.DECLINED: "declined"}
         for row in (
-            Job.objects.filter(**decided)
+            Job.objects.filter(at("repair_order__location"), **decided)
             .order_by()
-            .values("authorization", d=TruncDate("authorized_at"))
+            .values("authorization", d=TruncDate("authorized_at"), loc=F("repair_order__location"))
             .annotate(n=Count("id"))
         ):
-            _add(days, {"d": row["d"], f"s_{names[row['authorization']]}_jobs": row["n"]})
+            key = f"s_{names[row['authorization']]}_jobs"
+            _add(days, {"d": row["d"], "loc": row["loc"], key: row["n"]})
         on_decided = {f"job__{key}": value for key, value in decided.items()}
         for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_PRICE)):
             for row in (
-                model.objects.filter(**on_decided)
+                model.objects.filter(order_at, **on_decided)
                 .order_by()
-                .values("job__authorization", d=TruncDate("job__authorized_at"))
+                .values("job__authorization", d=TruncDate("job__authorized_at"), **order_location)
                 .annotate(t=Sum(amount, output_field=EXACT))
             ):
                 key = f"s_{names[row['job__authorization']]}_value"
-                _add(days, {"d": row["d"], key: row["t"]})
+                _add(days, {"d": row["d"], "loc": row["loc"], key: row["t"]})
 
     if "orders" in kinds:
         # The customers' orders opened, not canceled, by the day they were opened.
         for row in (
             RepairOrder.objects.filter(
-                opened_at__gte=start_at, opened_at__lt=end_at, internal=False
+                at(), opened_at__gte=start_at, opened_at__lt=end_at, internal=False
             )
             .exclude(status=RepairOrderStatus.CANCELED)
             .order_by()
-            .values(d=TruncDate("opened_at"))
+            .values(d=TruncDate("opened_at"), loc=F("location"))
             .annotate(
                 s_opened_orders=Count("id"),
                 s_comebacks=Count("id", filter=Q(comeback_of__isnull=False)),
@@ -230,36 +264,40 @@ def count_days(first, last, kinds=KINDS):
 
     technicians = defaultdict(lambda: {"hours_sold": Decimal(0), "worked": datetime.timedelta(0)})
     if "technicians" in kinds:
-        sold = counted_lines("labor").filter(technician__isnull=False).order_by()
+        sold = counted_lines("labor").filter(order_at, technician__isnull=False).order_by()
         finished = (
             # Customers' orders are finished when invoiced, internal ones when closed at cost.
-            sold.filter(**on_invoice).values("technician", d=invoice_day),
+            sold.filter(**on_invoice).values("technician", d=invoice_day, **order_location),
             sold.filter(
                 job__repair_order__invoice__isnull=True,
                 job__repair_order__status=RepairOrderStatus.CLOSED,
                 job__repair_order__status_changed_at__gte=start_at,
                 job__repair_order__status_changed_at__lt=end_at,
-            ).values("technician", d=TruncDate("job__repair_order__status_changed_at")),
+            ).values(
+                "technician", d=TruncDate("job__repair_order__status_changed_at"), **order_location
+            ),
         )
         for lines in finished:
             for row in lines.annotate(t=Sum("hours_sold")):
-                technicians[(row["d"], row["technician"])]["hours_sold"] += row["t"] or 0
+                key = (row["d"], row["loc"], row["technician"])
+                technicians[key]["hours_sold"] += row["t"] or 0
         for row in (
-            TimeEntry.objects.filter(started__gte=start_at, started__lt=end_at, ended__isnull=False)
+            TimeEntry.objects.filter(
+                at(), started__gte=start_at, started__lt=end_at, ended__isnull=False
+            )
             .order_by()
-            .values("technician", d=TruncDate("started"))
+            .values("technician", d=TruncDate("started"), loc=F("location"))
             .annotate(t=Sum(CLOCKED))
         ):
-            technicians[(row["d"], row["technician"])]["worked"] += row["t"] or datetime.timedelta(
-                0
-            )
+            key = (row["d"], row["loc"], row["technician"])
+            technicians[key]["worked"] += row["t"] or datetime.timedelta(0)
     return dict(days), dict(technicians)
 
 
 def _add(days, row):
-    day = days[row["d"]]
+    day = days[(row["d"], row["loc"])]
     for key, value in row.items():
-        if key != "d" and value is not None:
+        if key not in ("d", "loc") and value is not None:
             day[key.removeprefix("s_")] += value
 
 
@@ -324,7 +362,7 @@ def _counted(first, last, kinds):
     memo = _COUNTED.get()
     if memo is None:
         return count_days(first, last, kinds)
-    key = (first, last, tuple(sorted(kinds)))
+    key = (first, last, tuple(sorted(kinds)), _LOCATIONS.get())
     if key not in memo:
         memo[key] = count_days(first, last, kinds)
     return memo[key]
@@ -376,12 +414,19 @@ def shop_days(first, last, fields):
     current, stored, stale, counted = _parts(first, last)
     days = {}
     if stored:
-        rows = ShopDay.objects.filter(day__range=stored).exclude(day__in=stale)
+        rows = ShopDay.objects.filter(at(), day__range=stored).exclude(day__in=stale)
+        chosen = _LOCATIONS.get()
+        if chosen is None or len(chosen) > 1:
+            # Several locations: the database sums each day's rows (one row a day for one).
+            rows = rows.order_by().values("day").annotate(**{name: Sum(name) for name in fields})
         for row in rows.values("day", *fields):
             days[row.pop("day")] = row
+    zero = _empty_day()
     for span in counted:
-        for day, sums in _counted(*span, _kinds(fields))[0].items():
-            days[day] = {name: sums[name] for name in fields}
+        for (day, _location), sums in _counted(*span, _kinds(fields))[0].items():
+            found = days.setdefault(day, {name: zero[name] for name in fields})
+            for name in fields:
+                found[name] += sums[name]
     return days, current
 
 
@@ -393,7 +438,7 @@ def shop_totals(first, last, fields):
     found = []
     if stored:
         found.append(
-            ShopDay.objects.filter(day__range=stored)
+            ShopDay.objects.filter(at(), day__range=stored)
             .exclude(day__in=stale)
             .aggregate(**{name: Sum(name) for name in fields})
         )
@@ -416,7 +461,7 @@ def technician_sums(first, last):
     if stored:
         found.append(
             (row["technician"], row)
-            for row in TechnicianDay.objects.filter(day__range=stored)
+            for row in TechnicianDay.objects.filter(at(), day__range=stored)
             .exclude(day__in=stale)
             .order_by()
             .values("technician")
@@ -425,7 +470,7 @@ def technician_sums(first, last):
     for span in counted:
         found.append(
             (technician, row)
-            for (_day, technician), row in _counted(*span, ("technicians",))[1].items()
+            for (_day, _location, technician), row in _counted(*span, ("technicians",))[1].items()
         )
     for rows in found:
         for technician, row in rows:
@@ -441,18 +486,19 @@ MOVED_AMOUNT = F("quantity") * F("unit_cost")
 
 
 def count_parts(first, last):
-    """{(day, category): Σ quantity x unit cost} of the parts issued to and returned from repair
-    orders on the days first..last (included), counted from the stock movements; one grouped
-    query."""
+    """{(day, location id, category): Σ quantity x unit cost} of the parts issued to and returned
+    from repair orders on the days first..last (included) at the chosen locations, counted from
+    the stock movements; one grouped query."""
     return {
-        (row["d"], row["part__category"]): row["t"]
+        (row["d"], row["location"], row["part__category"]): row["t"]
         for row in StockMovement.objects.filter(
+            at(),
             kind__in=TURNOVER_KINDS,
             created_at__gte=midnight(first),
             created_at__lt=midnight(last + datetime.timedelta(days=1)),
         )
         .order_by()
-        .values("part__category", d=TruncDate("created_at"))
+        .values("location", "part__category", d=TruncDate("created_at"))
         .annotate(t=Sum(MOVED_AMOUNT, output_field=EXACT))
         if row["t"] is not None
     }
@@ -466,7 +512,7 @@ def parts_moved(first, last):
     sums = defaultdict(lambda: Decimal(0))
     if stored:
         for row in (
-            PartsDay.objects.filter(day__range=stored)
+            PartsDay.objects.filter(at(), day__range=stored)
             .exclude(day__in=stale)
             .order_by()
             .values("category")
@@ -475,14 +521,14 @@ def parts_moved(first, last):
             sums[row["category"]] += row["t"] or 0
     memo = _COUNTED.get()
     for span in counted:
-        key = ("parts", span)
+        key = ("parts", span, _LOCATIONS.get())
         if memo is not None and key in memo:
             found = memo[key]
         else:
             found = count_parts(*span)
             if memo is not None:
                 memo[key] = found
-        for (_day, category), total in found.items():
+        for (_day, _location, category), total in found.items():
             sums[category] += total
     return dict(sums), current
 
@@ -506,7 +552,7 @@ def reconditioned(spans):
     return (
         reconditioning_of_units()
         .exclude(status=RepairOrderStatus.CANCELED)
-        .filter(opened)
+        .filter(opened, at("unit__location"))
         .annotate(
             day=TruncDate("opened_at"),
             **{
@@ -544,7 +590,7 @@ def reconditioning_months(first, last):
             live_found = True
     if stored:
         rows = (
-            ReconditioningOrder.objects.filter(day__range=stored)
+            ReconditioningOrder.objects.filter(at("unit__location"), day__range=stored)
             .exclude(day__in=stale)
             .annotate(month=TruncMonth("day", output_field=DATE))
         )
@@ -617,6 +663,12 @@ def refresh_stale(before):
 
 
 def refresh(first=None, last=None, facts=True):
+    """Count the days first..last again for every location and store them: `_refresh`."""
+    with locations(None):
+        return _refresh(first, last, facts)
+
+
+def _refresh(first=None, last=None, facts=True):
     """Count the days first..last again from the raw rows and store them (first: the earliest
     day with an invoice, a credit note, a decision or clocked time when None; last: yesterday
     when None). Returns the number of days stored. One transaction: a page sees the old sums
@@ -639,18 +691,22 @@ def refresh(first=None, last=None, facts=True):
         _insert(ReconditioningOrder, RECONDITIONED_FIELDS, reconditioned([(first, last)]))
         PartsDay.objects.bulk_create(
             [
-                PartsDay(day=day, category=category, moved=total)
-                for (day, category), total in parts.items()
+                PartsDay(day=day, location_id=location, category=category, moved=total)
+                for (day, location, category), total in parts.items()
             ],
             batch_size=1000,
         )
         ShopDay.objects.bulk_create(
-            [ShopDay(day=day, **sums) for day, sums in days.items()], batch_size=1000
+            [
+                ShopDay(day=day, location_id=location, **sums)
+                for (day, location), sums in days.items()
+            ],
+            batch_size=1000,
         )
         TechnicianDay.objects.bulk_create(
             [
-                TechnicianDay(day=day, technician_id=technician, **sums)
-                for (day, technician), sums in technicians.items()
+                TechnicianDay(day=day, location_id=location, technician_id=technician, **sums)
+                for (day, location, technician), sums in technicians.items()
             ],
             batch_size=1000,
         )
@@ -669,7 +725,7 @@ def refresh(first=None, last=None, facts=True):
         current.save()
         if facts and current.through is not None:
             _store_facts(horizon(current))
-    return len(days)
+    return len({day for day, _location in days})
 
 
 def horizon(current):
@@ -734,12 +790,12 @@ def _store_facts(moment):
     OpenInvoice.objects.all().delete()
     _insert(
         OpenInvoice,
-        ("invoice", "issued_at", "total", "settled"),
+        ("invoice", "issued_at", "location", "total", "settled"),
         Invoice.objects.filter(pk__in=maybe_owing(moment), issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment))
         .filter(total__gt=F("paid_then"))
         .order_by()
-        .values("pk", "issued_at", "total", "paid_then"),
+        .values("pk", "issued_at", "location", "total", "paid_then"),
     )
     InvoiceSpan.objects.all().delete()
 
@@ -764,7 +820,15 @@ def _store_facts(moment):
     first_move = Least(Coalesce(paid, credited), Coalesce(credited, paid))
     _insert(
         InvoiceSpan,
-        ("invoice", "issued_at", "total", "settled_at", "settled", "first_settled_at"),
+        (
+            "invoice",
+            "issued_at",
+            "location",
+            "total",
+            "settled_at",
+            "settled",
+            "first_settled_at",
+        ),
         Invoice.objects.filter(issued_at__lt=moment)
         .annotate(paid_then=settled_before(moment), last_move=last_move)
         .annotate(
@@ -778,7 +842,7 @@ def _store_facts(moment):
         .filter(Q(paid_then__lt=F("total")) | Q(last_move__date__gt=TruncDate("issued_at")))
         .annotate(first_move=first_move)
         .order_by()
-        .values("pk", "issued_at", "total", "settled_at", "paid_then", "first_move"),
+        .values("pk", "issued_at", "location", "total", "settled_at", "paid_then", "first_move"),
     )
     PartMoved.objects.all().delete()
     _insert(
@@ -797,10 +861,11 @@ def _store_facts(moment):
     DeclinedJob.objects.all().delete()
     _insert(
         DeclinedJob,
-        ("job", "authorized_at", "vehicle_id", "value", "returned"),
+        ("job", "authorized_at", "location", "vehicle_id", "value", "returned"),
         declined_jobs()
         .filter(authorized_at__lt=moment)
         .annotate(
+            order_location=F("repair_order__location"),
             vehicle=F("repair_order__vehicle_id"),
             value=job_value(),
             returned=Exists(
@@ -812,7 +877,7 @@ def _store_facts(moment):
             ),
         )
         .order_by()
-        .values("pk", "authorized_at", "vehicle", "value", "returned"),
+        .values("pk", "authorized_at", "order_location", "vehicle", "value", "returned"),
     )
 
 

@@ -14,11 +14,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.locations import allowed_location_ids, location_count, selected_location_ids
+from accounts.models import Location
 from core.replicas import reads_from_replica
 from core.spreadsheets import neutralize_cell
 from reports.periods import PRESETS, PeriodError, period_from_query, preset_period
 from reports.registry import AREAS, REPORTS, visible_reports
-from reports.summaries import reading
+from reports.summaries import locations, reading
 
 DASHBOARD_PERMISSION = "reports.view_dashboard"
 LOT_PERMISSION = "reports.view_lot_reports"
@@ -115,6 +117,62 @@ def _period(request):
         return preset_period("month"), str(error)
 
 
+def figure_locations(request):
+    """The locations the request's figures are of: those chosen in the header (one, or all the
+    user's: never a location they do not work at), None in a single-shop install (nothing to
+    filter, nothing asked)."""
+    if location_count() < 2:
+        return None
+    return selected_location_ids(request)
+
+
+def compare_locations(request):
+    """[(id, name)] of the locations a comparison shows side by side: those chosen in the
+    header, or all the user's when one is chosen; None for someone with a single location."""
+    allowed = allowed_location_ids(request.user)
+    if len(allowed) < 2:
+        return None
+    chosen = selected_location_ids(request)
+    ids = chosen if len(chosen) > 1 else allowed
+    return list(Location.objects.filter(pk__in=ids).order_by("name").values_list("pk", "name"))
+
+
+def by_location(found, period, places, chosen=None, figure=None):
+    """A row per location (its summary figures) and a last row for them together: the report's
+    figure taken once per location (a few grouped queries each, no row read in Python); the
+    page's own `figure` for them together when it is of the same locations (`chosen`)."""
+    rows = []
+    for pk, name in places:
+        with locations({pk}):
+            rows.append({"location": name, **found.figure(period).summary})
+    ids = frozenset(pk for pk, _name in places)
+    if figure is None or chosen != ids:
+        with locations(ids):
+            figure = found.figure(period)
+    rows.append({"location": "Together", **figure.summary})
+    return rows
+
+
+def comparison_chart(found, rows):
+    """The comparison's chart: a bar per location for the summary figures of the first one's
+    kind (money beside money, counts beside counts)."""
+    kind = found.summary[0].kind
+    return {
+        "kind": "bar",
+        "title": f"{found.title} by location",
+        "labels": [row["location"] for row in rows[:-1]],
+        "datasets": [
+            {
+                "label": column.label,
+                "unit": column.kind,
+                "data": [_number(row.get(column.key)) for row in rows[:-1]],
+            }
+            for column in found.summary
+            if column.kind == kind
+        ],
+    }
+
+
 def _context(request, **extra):
     return {**admin.site.each_context(request), "areas": AREAS, **extra}
 
@@ -146,9 +204,13 @@ def index(request):
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    with reading():
+    places = compare_locations(request)
+    comparing = bool(places) and bool(found.summary) and request.GET.get("by") == "location"
+    chosen = figure_locations(request)
+    with reading(), locations(chosen):
         figure = found.figure(period)
         before = found.figure(period.previous()) if found.compare else None
+        per_location = by_location(found, period, places, chosen, figure) if comparing else None
     columns = list(found.columns)
     rows = [
         {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}
@@ -169,8 +231,13 @@ def report_page(request, slug):
             columns=columns,
             rows=rows,
             comparison=comparison(found, figure, before),
-            chart=chart_data(found, figure),
+            chart=comparison_chart(found, per_location) if comparing else chart_data(found, figure),
             query=request.GET.urlencode(),
+            can_compare=bool(places) and bool(found.summary),
+            locations_label=_locations_label(request, places, chosen),
+            per_location=per_location,
+            compare_query=_with_by(request, "location"),
+            plain_query=_with_by(request, None),
             reports=visible_reports(request.user),
             start=request.GET.get("start", period.start.isoformat())[:20],
             end=request.GET.get("end", period.end.isoformat())[:20],
@@ -202,12 +269,31 @@ def report_csv(request, slug):
             ),
             status=400,
         )
-    with reading():
-        figure = found.figure(period)
+    places = compare_locations(request) if found.summary else None
+    comparing = bool(places) and request.GET.get("by") == "location"
+    with reading(), locations(figure_locations(request)):
+        if comparing:
+            per_location = by_location(found, period, places)
+        else:
+            figure = found.figure(period)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = f"{found.slug}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    by = "-by-location" if comparing else ""
+    name = f"{found.slug}{by}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
+    if comparing:
+        writer.writerow(["Location", *(neutralize_cell(c.label) for c in found.summary)])
+        for row in per_location:
+            writer.writerow(
+                [
+                    neutralize_cell(row["location"]),
+                    *(
+                        neutralize_cell(_csv_value(row.get(c.key)), numeric=c.kind in NUMERIC)
+                        for c in found.summary
+                    ),
+                ]
+            )
+        return response
     writer.writerow([neutralize_cell(column.label) for column in found.columns])
     for row in figure.rows:
         writer.writerow(
@@ -219,17 +305,36 @@ def report_csv(request, slug):
     return response
 
 
+def _locations_label(request, places, chosen):
+    """Which locations the page's figures are of, for someone who works at several."""
+    if not places or chosen is None:
+        return ""
+    if chosen == allowed_location_ids(request.user) and len(chosen) > 1:
+        return "All my locations"
+    return ", ".join(name for pk, name in places if pk in chosen)
+
+
+def _with_by(request, by):
+    """The request's query string with `by` set (None: left out)."""
+    query = request.GET.copy()
+    query.pop("by", None)
+    if by:
+        query["by"] = by
+    return query.urlencode()
+
+
 def _csv_value(value):
     if isinstance(value, datetime.date):
         return value.isoformat()
     return value
 
 
-def dashboard_figures(user, today=None):
-    """The manager's key figures: today's and the month's, each with the period before."""
+def dashboard_figures(user, today=None, location_ids=None):
+    """The manager's key figures: today's and the month's, each with the period before, of the
+    locations `location_ids` (None: the whole group)."""
 
     today = today or timezone.localdate()
-    with reading():
+    with reading(), locations(location_ids):
         return _dashboard_figures(user, today)
 
 

@@ -81,3 +81,40 @@ def test_a_service_advisor_sees_only_the_work_in_progress(people, advisor):
     assert "Estimate" in desk.text("#report-table")
     # Asked for anyway (with the advisor's session): refused.
     assert desk.page.request.get("/admin/reports/sales-gross/").status == 403
+
+
+def test_a_manager_of_two_shops_switches_location_and_compares_them(people, manager):
+    from accounts.models import Location, ShopSettings
+
+    set_rates(technician_cost_rate="30.00")
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    ShopSettings.of(east)
+    manager.locations.add(east)
+    for location, hours in ((Location.default(), "4.0"), (east, "1.0")):
+        order = make_order(location=location)
+        add_job_with_lines(order, title="Timing belt", labor=[(hours, "120.00")])
+        take_to(order, "invoiced")
+
+    desk = people.open().log_in("manager")
+    desk.go("/admin/reports/sales-gross/?period=today")
+    assert drawn(desk) > 100
+    assert "480.00" in desk.text(".report-summary")  # their home shop: 4 h x 120
+    page = desk.page
+    page.select_option("#location-chooser-select", label="East Shop")
+    page.locator(".location-chooser button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "/admin/reports/sales-gross/" in page.url
+    summary = desk.text(".report-summary")
+    assert "120.00" in summary and "480.00" not in summary
+    assert drawn(desk) > 100
+
+    page.locator("#compare-locations").click()
+    page.wait_for_load_state()
+    assert "by=location" in page.url
+    assert drawn(desk) > 100  # a bar per location
+    table = desk.text("#report-locations")
+    assert "East Shop" in table and "Together" in table
+    assert "120.00" in table and "480.00" in table and "600.00" in table
+
+    desk.go("/admin/")
+    assert "120.00" in desk.text("#manager-dashboard")  # East chosen: its figures

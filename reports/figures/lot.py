@@ -45,7 +45,7 @@ from repairs.costs import cost_subquery
 from reports.figures.common import admin_list, between, percent
 from reports.periods import Period
 from reports.registry import Column, Figure, report
-from reports.summaries import freshness, reconditioning_months
+from reports.summaries import at, chosen_locations, freshness, reconditioning_months
 from sales.models import BACK_GROSS, FRONT_GROSS, TOTAL_GROSS, Commission, Deal, Lead
 from sales.services import during_stay
 
@@ -115,12 +115,18 @@ def _per(amount, count):
 
 def deliveries(period):
     """Deals delivered in the period (including those unwound since)."""
-    return Deal.objects.filter(status__in=[DELIVERED, UNWOUND], **_within("delivered_at", period))
+    return Deal.objects.filter(
+        at("stock_unit__location"),
+        status__in=[DELIVERED, UNWOUND],
+        **_within("delivered_at", period),
+    )
 
 
 def unwinds(period):
     """Deals unwound in the period (whenever they were delivered)."""
-    return Deal.objects.filter(status=UNWOUND, **_within("closed_at", period))
+    return Deal.objects.filter(
+        at("stock_unit__location"), status=UNWOUND, **_within("closed_at", period)
+    )
 
 
 def _net_gross(period, delivered_key, unwound_key, *fields):
@@ -439,7 +445,7 @@ def inventory_aging(period):
         )
 
     units = (
-        StockUnit.objects.filter(_in_stock_on(as_of, "acquired_on", "disposed_on"))
+        StockUnit.objects.filter(at(), _in_stock_on(as_of, "acquired_on", "disposed_on"))
         .annotate(
             _window_end=Coalesce("disposed_on", Value(datetime.date.max), output_field=DateField())
         )
@@ -546,7 +552,7 @@ def reconditioning(period):
 
     days = ExpressionWrapper(F("available_on") - F("acquired_on"), output_field=DurationField())
     front = (
-        StockUnit.objects.filter(available_on__range=(period.start, period.end))
+        StockUnit.objects.filter(at(), available_on__range=(period.start, period.end))
         .annotate(month=TruncMonth("available_on"))
         .order_by()
         .values("month")
@@ -605,6 +611,14 @@ def _days(total, count):
 # ---------------------------------------------------------------------------------------------
 
 
+def _lead_at():
+    """Leads about a unit on the chosen lots; those about no unit belong to the whole group and
+    are counted at every location."""
+    if chosen_locations() is None:
+        return Q()
+    return at("stock_unit__location") | Q(stock_unit__isnull=True)
+
+
 @report(
     slug="lot-leads",
     title="Lead sources and conversion",
@@ -635,7 +649,7 @@ def leads(period):
     """One query: the leads created in the period (lead_created_idx) by source, left-joined to
     their deals to count those with a delivered deal."""
     rows = (
-        Lead.objects.filter(**_within("created_at", period))
+        Lead.objects.filter(_lead_at(), **_within("created_at", period))
         .order_by()
         .values("source")
         .annotate(
@@ -704,7 +718,9 @@ def commissions(period):
     """One query: the commission rows recorded in the period (commission_person_idx) by
     salesperson."""
     rows = (
-        Commission.objects.filter(**_within("recorded_at", period))
+        Commission.objects.filter(
+            at("deal__stock_unit__location"), **_within("recorded_at", period)
+        )
         .order_by()
         .values(*PERSON)
         .annotate(

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from accounts.models import ShopSettings
 from core.money import ZERO, money
-from inventory.models import Part
+from inventory.models import Part, PartStock, StockMovement
 from repairs.choices import OPEN_STATUSES, Authorization, RepairOrderStatus
 from repairs.models import (
     CreditNote,
@@ -61,6 +61,8 @@ from reports.models import DeclinedJob, InvoiceSpan, OpenInvoice
 from reports.periods import Period
 from reports.registry import Column, Figure, report
 from reports.summaries import (
+    at,
+    chosen_locations,
     declined_jobs,
     freshness,
     horizon,
@@ -404,6 +406,7 @@ def _name(row):
 def decided_jobs(period):
     """Jobs of customers' orders approved or declined in the period."""
     return Job.objects.filter(
+        at("repair_order__location"),
         authorized_at__gte=period.start_at,
         authorized_at__lt=period.end_at,
         repair_order__internal=False,
@@ -518,7 +521,10 @@ def declined_work(period):
     found = []  # (count, value, [(value, decided at, job id)])
     if since is not None and start < since:
         stored = DeclinedJob.objects.filter(
-            authorized_at__gte=start, authorized_at__lt=min(end, since), returned=False
+            at(),
+            authorized_at__gte=start,
+            authorized_at__lt=min(end, since),
+            returned=False,
         ).exclude(
             # Back since the summaries' end, or decided again since.
             Q(vehicle_id__in=RepairOrder.objects.filter(opened_at__gte=since).values("vehicle"))
@@ -532,7 +538,9 @@ def declined_work(period):
         )
         live = (
             declined_jobs()
-            .filter(authorized_at__gte=live_start, authorized_at__lt=end)
+            .filter(
+                at("repair_order__location"), authorized_at__gte=live_start, authorized_at__lt=end
+            )
             .filter(~Exists(returned))
             .annotate(value=job_value())
         )
@@ -715,7 +723,7 @@ def work_in_progress(period):
         ages[key] = Count("id", filter=condition) if condition else Count("id")
     grouped = {
         row["status"]: row
-        for row in RepairOrder.objects.filter(status__in=OPEN_STATUSES)
+        for row in RepairOrder.objects.filter(at(), status__in=OPEN_STATUSES)
         .order_by()
         .values("status")
         .annotate(**ages)
@@ -874,6 +882,7 @@ def receivables(period):
             queryset = queryset.annotate(
                 due=ExpressionWrapper(F("total") - settled_before(end), output_field=MONEY)
             )
+        queryset = queryset.filter(at())  # the invoice's location (kept on the summary rows)
         for row in (
             queryset.filter(issued_at__lt=end, due__gt=0)
             .annotate(age_bucket=bucket)
@@ -912,8 +921,30 @@ def receivables(period):
 def _parts_on_hand():
     """{category: parts on hand, their value and dead stock} as of now (once per page)."""
     cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
-    value = F("on_hand") * F("unit_cost")
     dead = Q(moved=False)
+    if chosen_locations() is not None:
+        # The stock of the chosen locations (PartStock), at the parts' unit cost; dead: no
+        # movement there since the cutoff (the movements' index by location, part and time).
+        value = F("on_hand") * F("part__unit_cost")
+        moved = Exists(
+            StockMovement.objects.filter(
+                location=OuterRef("location"), part=OuterRef("part"), created_at__gte=cutoff
+            )
+        )
+        return {
+            row["category"]: row
+            for row in PartStock.objects.filter(at(), on_hand__gt=0)
+            .annotate(moved=moved, category=F("part__category"))
+            .order_by()
+            .values("category")
+            .annotate(
+                parts=Count("part", distinct=True),
+                value=Sum(value, output_field=MONEY),
+                dead_parts=Count("part", filter=dead, distinct=True),
+                dead_value=Sum(value, filter=dead, output_field=MONEY),
+            )
+        }
+    value = F("on_hand") * F("unit_cost")
     return {
         row["category"]: row
         for row in Part.objects.filter(on_hand__gt=0)
@@ -963,7 +994,7 @@ def parts_inventory(period):
     per category
     over the period (parts_moved: PartsDay rows of the summarized days, the stock movements of
     the others grouped by day and category)."""
-    stock = once("parts on hand", _parts_on_hand)
+    stock = once(("parts on hand", chosen_locations()), _parts_on_hand)
     issued, current = parts_moved(period.start, period.end)
     per_year = Decimal(365) / Decimal(period.days)
     rows = []

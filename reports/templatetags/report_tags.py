@@ -30,6 +30,12 @@ def figure(value, kind):
 
 
 @register.filter
+def get_item(row, key):
+    """A row's value by key (the comparison by location's cells)."""
+    return row.get(key)
+
+
+@register.filter
 def trend(change):
     """An arrow and the change in percent, in words for screen readers and paper."""
     if change is None:
@@ -52,9 +58,13 @@ def reports_for_user(context):
 @register.inclusion_tag("reports/dashboard_panel.html", takes_context=True)
 def manager_dashboard(context):
     """The manager's key figures (today's and the month's, with trend) and the month's chart."""
-    from reports.views import DASHBOARD_PERMISSION, dashboard_figures
+    from reports.views import DASHBOARD_PERMISSION, dashboard_figures, figure_locations
 
     request = context.get("request")
     if request is None or not request.user.has_perm(DASHBOARD_PERMISSION):
         return {"show": False}
-    return {"show": True, "today": timezone.localdate(), **dashboard_figures(request.user)}
+    return {
+        "show": True,
+        "today": timezone.localdate(),
+        **dashboard_figures(request.user, location_ids=figure_locations(request)),
+    }

@@ -1,0 +1,316 @@
+"""The reports of a group of shops: each shows the locations chosen in the header, compares them
+side by side, and never shows a manager the money of a shop they do not work at.
+
+The worked example of test_reports_shop_figures, with order B (its invoice, credit note and
+clocked time) and H (B's comeback) at a second shop, East; the rest stays at Main:
+
+    car count, 2-8 March   Main: A          1 car, 330.00 net, ARO 330.00
+                           East: B          1 car, 130 - 13 - 20 = 97.00, ARO 97.00
+                           both             2 cars, 427.00, ARO 213.50
+    comebacks              Main none; East H (a comeback of B)
+    declined, to follow up Main: A's wiper blades, 100.00; East none
+    owed at the week's end Main: A 330 + E 100; East: B 97; both 527
+"""
+
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from accounts.models import Location, ShopSettings
+from repairs.models import CreditNote, Invoice, RepairOrder, TimeEntry
+from reports import summaries
+from reports.figures import shop
+from reports.models import PartsDay, ShopDay, SummaryState, TechnicianDay
+from reports.periods import preset_period
+from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
+from tests.test_reports_summaries import PERIODS, figures
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+WEEK_QUERY = "?period=custom&start=2026-03-02&end=2026-03-08"
+
+
+def _move(orders, location):
+    """The orders, with their invoices, credit notes and clocked time, to `location`."""
+    RepairOrder.objects.filter(pk__in=orders).update(location=location)
+    Invoice.objects.filter(repair_order__in=orders).update(location=location)
+    CreditNote.objects.filter(invoice__repair_order__in=orders).update(location=location)
+    TimeEntry.objects.filter(job__repair_order__in=orders).update(location=location)
+
+
+@pytest.fixture
+def shops(week):  # noqa: F811
+    main = Location.default()
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    ShopSettings.of(east)
+    comeback = RepairOrder.objects.get(comeback_of=week["b"])
+    _move([week["b"].pk, comeback.pk], east)
+    return {**week, "main": main, "east": east}
+
+
+def _car_count(ids):
+    with summaries.locations(ids):
+        return shop.car_count(WEEK).summary
+
+
+def _comebacks(ids):
+    with summaries.locations(ids):
+        summary = shop.comebacks(WEEK).summary
+    return summary["comebacks"]
+
+
+def _declined(ids):
+    with summaries.locations(ids):
+        summary = shop.declined_work(WEEK).summary
+    return summary["jobs"], summary["value"]
+
+
+def _owed(ids):
+    with summaries.locations(ids):
+        return shop.receivables(WEEK).summary["balance"]
+
+
+def test_each_location_s_figures_and_both_together_equal_the_hand_counted_ones(shops):
+    main, east = shops["main"].pk, shops["east"].pk
+    expected = {
+        (main,): {"cars": 1, "sales": D("330.00"), "aro": D("330.00")},
+        (east,): {"cars": 1, "sales": D("97.00"), "aro": D("97.00")},
+        (main, east): {"cars": 2, "sales": D("427.00"), "aro": D("213.50")},
+    }
+    for ids, summary in expected.items():
+        assert _car_count(ids) == summary, ids
+    assert _car_count(None) == expected[(main, east)]  # the group, unfiltered
+    assert (_comebacks({main}), _comebacks({east}), _comebacks({main, east})) == (0, 1, 1)
+    # To follow up: A's wiper blades (100) at Main; nothing at East.
+    assert (_declined({main}), _declined({east}), _declined({main, east})) == (
+        (1, D("100.00")),
+        (0, D("0.00")),
+        (1, D("100.00")),
+    )
+
+    # The same once the days are summarized: a row per location and day.
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    assert set(
+        ShopDay.objects.filter(day=datetime.date(2026, 3, 4)).values_list("location", flat=True)
+    ) == {east}
+    for ids, summary in expected.items():
+        assert _car_count(ids) == summary, ids
+    assert (_comebacks({main}), _comebacks({east}), _comebacks({main, east})) == (0, 1, 1)
+    assert (_declined({main}), _declined({east})) == ((1, D("100.00")), (0, D("0.00")))
+    # Owed at the end of the week: A's 330 and E's 100 (the week before) at Main, B's 117 less
+    # its credit note at East.
+    assert (_owed({main}), _owed({east}), _owed({main, east})) == (
+        D("430.00"),
+        D("97.00"),
+        D("527.00"),
+    )
+
+
+LOCATION_SETS = ("main", "east", "both", "group")
+
+
+def _ids(shops, name):
+    return {
+        "main": {shops["main"].pk},
+        "east": {shops["east"].pk},
+        "both": {shops["main"].pk, shops["east"].pk},
+        "group": None,
+    }[name]
+
+
+def test_the_summaries_equal_the_records_per_location_and_for_a_set_of_them(shops):
+    def every():
+        found = {}
+        for name in LOCATION_SETS:
+            with summaries.locations(_ids(shops, name)):
+                found[name] = figures()
+                for period in (WEEK, preset_period("today")):
+                    for function in (shop.receivables, shop.declined_work):
+                        figure = function(period)
+                        found[name][(function.__name__, period)] = (figure.rows, figure.summary)
+        return found
+
+    from_records = every()
+    assert from_records["both"] == from_records["group"]
+    assert from_records["main"] != from_records["east"]
+
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    assert TechnicianDay.objects.filter(location=shops["east"]).exists()
+    assert every() == from_records
+
+    # Partly from the summaries (to 4 March), partly from the records.
+    SummaryState.objects.update(through=datetime.date(2026, 3, 4))
+    for model in (ShopDay, TechnicianDay, PartsDay):
+        model.objects.filter(day__gt=datetime.date(2026, 3, 4)).delete()
+    assert every() == from_records
+    assert set(PERIODS) <= {name for _slug, name in from_records["main"]}
+
+
+# --- through HTTP ------------------------------------------------------------------------------
+
+
+def _summary_cells(client, slug, query=WEEK_QUERY):
+    response = client.get(reverse("reports:report", args=[slug]) + query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    start = html.index('class="report-summary"')
+    return html[start : html.index("</table>", start)]
+
+
+def test_a_manager_of_one_shop_never_sees_another_shop_s_money(shops, login, manager):
+    client = login(manager)  # works at Main only
+    summary = _summary_cells(client, "car-count")
+    assert "330.00" in summary and "427.00" not in summary and "97.00" not in summary
+    # Choosing East, or the group, changes nothing: they stay at Main.
+    response = client.post(reverse("choose-location"), {"location": shops["east"].pk})
+    assert response.status_code == 302
+    client.post(reverse("choose-location"), {"location": "all"})
+    summary = _summary_cells(client, "car-count")
+    assert "330.00" in summary and "427.00" not in summary
+    # No comparison for them, even when asked for by hand.
+    html = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY).content
+    assert b"Compare locations" not in html and b"location-chooser" not in html
+    assert b"report-locations-label" not in html
+    html = client.get(
+        reverse("reports:report", args=["car-count"]) + WEEK_QUERY + "&by=location"
+    ).content.decode()
+    assert "East Shop" not in html and 'id="report-locations"' not in html
+    rows = _csv(client, "car-count", WEEK_QUERY + "&by=location")
+    assert rows[0][0] == "Day or month" and not any("97.00" in row for row in rows)
+    # The dashboard too.
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "East Shop" not in home
+
+
+def _csv(client, slug, query):
+    response = client.get(reverse("reports:csv", args=[slug]) + query)
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_a_manager_of_two_shops_sees_the_chosen_one_the_group_and_a_comparison(
+    shops, login, manager
+):
+    manager.locations.add(shops["east"])
+    client = login(manager)
+    assert "330.00" in _summary_cells(client, "car-count")  # their home shop first
+    client.post(reverse("choose-location"), {"location": shops["east"].pk})
+    summary = _summary_cells(client, "car-count")
+    assert "97.00" in summary and "330.00" not in summary
+    html = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY).content.decode()
+    assert '<span id="report-locations-label">East Shop</span>' in html
+    client.post(reverse("choose-location"), {"location": "all"})
+    assert "427.00" in _summary_cells(client, "car-count")
+
+    html = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY).content.decode()
+    assert "Compare locations" in html
+    compared = client.get(
+        reverse("reports:report", args=["car-count"]) + WEEK_QUERY + "&by=location"
+    ).content.decode()
+    table = compared[compared.index('id="report-locations"') :]
+    table = table[: table.index("</table>")]
+    assert table.index("East Shop") < table.index("Main") < table.index("Together")
+    assert "97.00" in table and "330.00" in table and "427.00" in table
+
+    rows = _csv(client, "car-count", WEEK_QUERY + "&by=location")
+    assert rows == [
+        ["Location", "Car count", "Net sales", "Average repair order"],
+        ["East Shop", "1", "97.00", "97.00"],
+        [Location.default().name, "1", "330.00", "330.00"],
+        ["Together", "2", "427.00", "213.50"],
+    ]
+
+
+@pytest.mark.parametrize("slug", ["car-count", "approvals", "receivables", "lot-gross"])
+def test_every_report_compares_its_locations(shops, login, manager, slug):
+    manager.locations.add(shops["east"])
+    client = login(manager)
+    response = client.get(reverse("reports:report", args=[slug]) + WEEK_QUERY + "&by=location")
+    assert response.status_code == 200
+    assert b'id="report-locations"' in response.content and b"East Shop" in response.content
+
+
+# What each page asked the database before locations existed, in a single-shop install
+# (measured on the pages without location filtering): no location UI, no extra query.
+SINGLE_SHOP_QUERIES = {"car-count": 12, "sales-gross": 20, "receivables": 10, None: 52}
+
+
+@pytest.mark.parametrize("slug", list(SINGLE_SHOP_QUERIES))
+def test_a_single_shop_install_asks_nothing_more(
+    week,  # noqa: F811
+    login,
+    manager,
+    slug,
+    django_assert_max_num_queries,
+):
+    client = login(manager)
+    url = reverse("reports:report", args=[slug]) if slug else reverse("reports:index")
+    url += WEEK_QUERY
+    client.get(url)  # sessions, permissions and the shop settings are cached after the first
+    # PostgreSQL: one more, the reading transaction's SET LOCAL jit = off (before locations too).
+    jit = 1 if connection.vendor == "postgresql" else 0
+    with django_assert_max_num_queries(SINGLE_SHOP_QUERIES[slug] + jit):
+        response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Compare locations" not in html and "location-chooser" not in html
+
+
+def _invoiced_at(location, n):
+    from tests.helpers.builders.repairs import add_job_with_lines, make_order, take_to
+
+    for _ in range(n):
+        order = make_order(location=location)
+        add_job_with_lines(order, title="Oil change", labor=[("1.0", "100.00")])
+        take_to(order, "invoiced")
+
+
+@pytest.mark.parametrize("query", ["?period=year", "?period=year&by=location"])
+def test_a_group_s_pages_ask_no_more_with_more_rows(
+    login, manager, query, django_assert_max_num_queries
+):
+    main = Location.default()
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    ShopSettings.of(east)
+    manager.locations.add(east)
+    client = login(manager)
+    client.post(reverse("choose-location"), {"location": "all"})
+    url = reverse("reports:report", args=["sales-gross"]) + query
+    _invoiced_at(main, 1)
+    _invoiced_at(east, 1)
+    client.get(url)
+    with django_assert_max_num_queries(60) as few:
+        assert client.get(url).status_code == 200
+    _invoiced_at(main, 3)
+    _invoiced_at(east, 3)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
+
+
+def test_the_lot_s_figures_are_each_lot_s():
+    """Two units at the main location (5,000 and 6,000), one at a second lot (9,000)."""
+    from reports.figures import lot
+    from tests.helpers.builders.lot import make_unit
+
+    main = Location.default()
+    north = Location.objects.create(code="north", name="North Lot", kind=Location.Kind.LOT)
+    make_unit(cost="5000", days_ago=20, location=main)
+    make_unit(cost="6000", days_ago=40, location=main)
+    make_unit(cost="9000", days_ago=120, location=north)
+    period = preset_period("today")
+
+    def stock(ids):
+        with summaries.locations(ids):
+            summary = lot.inventory_aging(period).summary
+        return summary["units"], summary["capital"]
+
+    assert stock({main.pk}) == (2, D("11000.00"))
+    assert stock({north.pk}) == (1, D("9000.00"))
+    assert stock({main.pk, north.pk}) == stock(None) == (3, D("20000.00"))
