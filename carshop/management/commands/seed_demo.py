@@ -98,18 +98,28 @@ class Command(OperationsCommand):
 
     def print_logins(self, usernames=None):
         from accounts.demo import DEMO_PASSWORD
-        from accounts.models import User
+        from accounts.locations import location_count, sees_all_locations
+        from accounts.models import Location, User
 
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         users = User.objects.filter(is_staff=True).exclude(username="system")
         if usernames is not None:
             users = users.filter(username__in=usernames)
-        for user in users.prefetch_related("groups"):
+        group = location_count() > 1
+        default = Location.default()
+        for user in users.select_related("home_location").prefetch_related("groups", "locations"):
             roles = ", ".join(g.name for g in user.groups.all()) or (
                 "superuser" if user.is_superuser else "-"
             )
-            self.stdout.write(f"  {user.username:<10} {roles}")
+            where = ""
+            if group:  # a group of shops: where each login works
+                if sees_all_locations(user):
+                    where = " - every location"
+                else:
+                    places = [user.home_location or default, *user.locations.all()]
+                    where = " - " + ", ".join(dict.fromkeys(str(place) for place in places))
+            self.stdout.write(f"  {user.username:<12} {roles}{where}")
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
 
     def record(self, summary):
