@@ -94,9 +94,10 @@ COMPANIES = [
 CITIES = [("Springfield", "IL", "62701"), ("Riverton", "WY", "82501"), ("Fairview", "TN", "37062")]
 
 
-def seed_locations():
+def seed_locations(one_shop=False):
     """The default location is Main Street Auto; East Side Service is a second service shop
-    across town, with its own header and a higher labor rate. Returns {code: location}."""
+    across town, with its own header and a higher labor rate (not with `one_shop`: the demo of
+    a single-shop install). Returns {code: location}."""
     shop = ShopSettings.current()
     shop.name, shop.address = "Main Street Auto", "100 Main Street\nSpringfield, IL 62701"
     shop.phone, shop.email = "(217) 555-0100", "service@mainstreet.example"
@@ -106,6 +107,8 @@ def seed_locations():
     if main.name != shop.name and not Location.objects.filter(name=shop.name).exists():
         main.name = shop.name
         main.save(update_fields=["name"])
+    if one_shop:
+        return {"main": main}
 
     east, _ = Location.objects.get_or_create(
         code=EAST,
@@ -130,11 +133,14 @@ def seed_locations():
 def seed(rng, scale, context):
     from django.contrib.auth.models import Group
 
-    locations = seed_locations()
+    locations = seed_locations(one_shop=context.get("one_shop", False))
     context["locations"] = locations
 
     users = {}
     for username, first, last, role, is_staff, is_superuser in DEMO_USERS:
+        home, others = DEMO_LOCATIONS.get(username, (None, ()))
+        if (home or "main") not in locations:
+            continue  # a login of the second shop, in the demo of one shop
         user, _ = User.objects.get_or_create(
             username=username,
             defaults={
@@ -150,10 +156,9 @@ def seed(rng, scale, context):
         if role:
             user.groups.set([Group.objects.get(name=role)])
         if username in DEMO_LOCATIONS:
-            home, others = DEMO_LOCATIONS[username]
             user.home_location = locations[home] if home else None
             user.save(update_fields=["home_location"])
-            user.locations.set([locations[code] for code in others])
+            user.locations.set([locations[code] for code in others if code in locations])
         users[username] = (user, role or "superuser")
     context["users"] = {name: user for name, (user, _) in users.items()}
     context["logins"] = [(name, role) for name, (_, role) in users.items()]

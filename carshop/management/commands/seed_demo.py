@@ -31,8 +31,9 @@ def _scale(value):
 class Command(OperationsCommand):
     help = (
         "Fill the database with a believable demo shop: one login per role, customers, vehicles, "
-        "parts, repair orders in every status, a car lot with deals. Deterministic for a given "
-        "--seed. Refuses to run in production.\n\n"
+        "parts, repair orders in every status, a car lot with deals; a second service shop (East "
+        "Side Service) with its own staff, orders and stock, and a manager of both (--one-shop "
+        "leaves it out). Deterministic for a given --seed. Refuses to run in production.\n\n"
         "--scale large loads the data set of a group of shops after five years instead (100,000 "
         "customers, 200,000 vehicles, 1,000,000 repair orders, the lot; see "
         "carshop/ops/testenv/large_data.py) "
@@ -65,6 +66,12 @@ class Command(OperationsCommand):
             "default now); the same seed and --until give the same data",
         )
         parser.add_argument(
+            "--one-shop",
+            action="store_true",
+            help="the demo of a single-shop install: Main Street Auto only, without the second "
+            "shop (East Side Service), so no location is ever asked for",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="do nothing if demo data is already there (just print logins)",
@@ -83,7 +90,7 @@ class Command(OperationsCommand):
             self.stdout.write("demo data already loaded")
         else:
             rng = random.Random(options["seed"])
-            context = {}
+            context = {"one_shop": options["one_shop"]}
             with transaction.atomic():
                 for app in DEMO_APPS:
                     try:
