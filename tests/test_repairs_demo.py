@@ -4,10 +4,13 @@ estimate's inspection with its urgent point made a job."""
 
 import datetime
 import importlib
+import io
 import random
 
 import pytest
 from django.apps import apps as django_apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -128,3 +131,20 @@ def test_demo_staff_of_one_shop_see_no_chooser_and_the_manager_of_both_does(clie
         Location.default(),
         east,
     }
+
+
+@pytest.mark.django_db
+def test_the_demo_of_one_shop_has_no_second_location_and_asks_for_none(client):
+    with pytest.raises(CommandError, match="--one-shop goes with the demo"):
+        call_command("seed_demo", "--one-shop", "--scale", "large", stdout=io.StringIO())
+    assert not Location.objects.filter(code="east").exists()
+
+    out = io.StringIO()
+    call_command("seed_demo", "--one-shop", stdout=out)
+    assert Location.objects.count() == 1
+    assert not User.objects.filter(username__startswith="east").exists()
+    assert not RepairOrder.objects.filter(number__startswith="EAST-").exists()
+    assert "  manager      Manager\n" in out.getvalue()  # no locations in the login list
+    client.force_login(User.objects.get(username="manager"))
+    page = client.get(reverse("admin:repairs_repairorder_changelist")).content.decode()
+    assert "location-chooser" not in page

@@ -81,6 +81,8 @@ class Command(OperationsCommand):
         if settings.DJANGO_ENV in ("production", "staging"):
             raise CommandError("seed_demo refuses to run in production or staging")
         if options["scale"] == "large":
+            if options["one_shop"]:
+                raise CommandError("--one-shop goes with the demo; --scale large is a group")
             return self.large(options)
         if options["fraction"] != 1.0 or options["until"]:
             raise CommandError("--fraction and --until go with --scale large")
