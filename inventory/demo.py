@@ -1,13 +1,18 @@
 """Demo data for inventory: customers' vehicles and the lot's own, suppliers, a stocked parts
-room received through purchase orders, and orders in every status."""
+room received through purchase orders, and orders in every status. The second shop (East Side
+Service, when the accounts demo made it) gets its own stock: an order received there, parts
+transferred from Main Street Auto (one transfer received, one in transit) and its own reorder
+levels for a few parts."""
 
+import random
 from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
 
-from inventory import services
-from inventory.models import MarkupRule, Part, PurchaseOrder, Supplier
+from accounts.models import Location
+from inventory import services, transfer_services
+from inventory.models import MarkupRule, Part, PartStock, PurchaseOrder, Supplier
 from inventory.pricing import DEFAULT_MATRIX
 from inventory.vin import check_digit
 
@@ -122,6 +127,12 @@ def seed(rng, scale, context):
     ]
     parts = _parts(rng, scale, suppliers)
     orders = _stock_the_parts_room(rng, parts, suppliers, manager or advisor)
+    east = (context.get("locations") or {}).get("east")
+    if east is not None:
+        # Its own generator, a copy of this one: the default location's data stays as it was.
+        east_rng = random.Random()  # noqa: S311 - demo data, not a secret
+        east_rng.setstate(rng.getstate())
+        orders += _stock_the_second_shop(east_rng, parts, suppliers, east, users)
 
     context["vehicles"] = vehicles
     context["parts"] = parts
@@ -239,3 +250,51 @@ def _stock_the_parts_room(rng, parts, suppliers, user):
     services.cancel_purchase_order(cancelled, user=user, reason="Found them cheaper locally.")
     orders += [draft, ordered, partial, cancelled]
     return [PurchaseOrder.objects.get(pk=order.pk) for order in orders]
+
+
+def _stock_the_second_shop(rng, parts, suppliers, east, users):
+    """East Side Service: a third of the catalogue received on its own order, a few parts sent
+    over from the default location (received), a few more on the way, and its own reorder
+    levels for some parts. Returns its purchase orders."""
+    manager = users.get("manager")
+    receiver = users.get("eastadvisor") or manager
+    stocked = parts[::3]
+    lines = [(part, rng.randint(2, 8), part.unit_cost) for part in stocked[:20]]
+    order = services.create_purchase_order(
+        suppliers[0], lines, user=manager, notes="East Side Service opening stock.", location=east
+    )
+    services.place_purchase_order(order, user=manager, supplier_reference=f"OS-E-{order.pk}")
+    services.receive_purchase_order(order, user=receiver, packing_slip=f"PS-E-{order.pk}01")
+    ordered = services.create_purchase_order(
+        suppliers[1], [(part, 4) for part in stocked[20:23]], user=manager, location=east
+    )
+    services.place_purchase_order(ordered, user=manager, supplier_reference="WP-55090")
+
+    home = Location.default()
+    # Parts the default location has plenty of (its figures, read from the database).
+    plenty = set(
+        PartStock.objects.filter(location=home, part__in=parts[1::3], on_hand__gte=6).values_list(
+            "part_id", flat=True
+        )
+    )
+    spare = [part for part in parts[1::3] if part.pk in plenty]
+    if len(spare) >= 6:
+        sent = transfer_services.create_transfer(
+            home,
+            east,
+            [(part, 2) for part in spare[:4]],
+            user=manager,
+            notes="Parts for the east shop's first week.",
+        )
+        transfer_services.send_transfer(sent, user=manager)
+        transfer_services.receive_transfer(sent, user=receiver)
+        on_the_way = transfer_services.create_transfer(
+            home, east, [(part, 1) for part in spare[4:6]], user=manager
+        )
+        transfer_services.send_transfer(on_the_way, user=manager)
+
+    for part in stocked[:5]:
+        PartStock.objects.filter(part=part, location=east).update(
+            reorder_point=3, reorder_quantity=6, bin=f"E-{part.pk % 9 + 1:02d}"
+        )
+    return [PurchaseOrder.objects.get(pk=order.pk), PurchaseOrder.objects.get(pk=ordered.pk)]

@@ -1,11 +1,14 @@
 """Demo data for the service shop: canned jobs, repair orders in every status (with invoices,
 payments, time clocked, a cancellation, a comeback, declined work), two internal orders on the
-business's own vehicles, and appointments for today and tomorrow.
+business's own vehicles, and appointments for today and tomorrow. The second shop (East Side
+Service, when the accounts demo made it) gets its own orders, invoices and appointments, worked
+by its own advisor and technician and numbered in its own series (EAST-RO-...).
 
 Everything goes through repairs.services, so the demo obeys the same rules as real work.
 """
 
 import datetime
+import random
 from decimal import Decimal
 
 from auditlog.context import disable_auditlog
@@ -101,6 +104,15 @@ DECLINED = [
     ("Coolant flush", "Coolant tested weak"),
 ]
 
+# How many orders of the second shop end in each status at scale 1.
+EAST_PLAN = [
+    ("estimate", 2),
+    ("approved", 1),
+    ("in_progress", 2),
+    ("completed", 1),
+    ("invoiced", 2),
+    ("paid", 3),
+]
 # How many orders end in each status at scale 1 (40 in all with the two internal ones).
 PLAN = [
     ("estimate", 6),
@@ -228,11 +240,17 @@ def _backdate(order, days_ago, rng):
     )
 
 
-def _build_order(rng, vehicle, status, canned, users, *, comeback_of=None):
-    advisor = users.get("advisor")
-    techs = [user for user in (users.get("tech"), users.get("tech2")) if user]
+def _build_order(
+    rng, vehicle, status, canned, users, *, comeback_of=None, location=None, staff=None
+):
+    """An order of `location` (the default one when None) taken to `status`; `staff` is
+    (advisor, technicians) working there (the default location's demo staff when None)."""
+    if staff is None:
+        staff = users.get("advisor"), [u for u in (users.get("tech"), users.get("tech2")) if u]
+    advisor, techs = staff
     order = services.create_repair_order(
         vehicle,
+        location=location,
         advisor=advisor,
         user=advisor,
         comeback_of=comeback_of,
@@ -384,13 +402,79 @@ def _seed(rng, scale, context):
                 )
             )
 
+    east = (context.get("locations") or {}).get("east")
+    if east is not None:
+        # Its own generator, a copy of this one: the default location's data stays as it was.
+        east_rng = random.Random()  # noqa: S311 - demo data, not a secret
+        east_rng.setstate(rng.getstate())
+        east_orders, east_appointments = _seed_second_shop(
+            east_rng, scale, east, owned, parts, canned, users
+        )
+        orders += east_orders
+        appointments += east_appointments
+
     context["repair_orders"] = orders
     context["internal_repair_orders"] = internal
     return (
         f"{len(canned)} canned jobs, {len(orders)} repair orders "
         f"({Invoice.objects.count()} invoiced), {len(appointments)} appointments"
         + (", an inspection" if inspected else "")
+        + (f"; {len(east_orders)} of the orders at {east}" if east is not None else "")
     )
+
+
+def _seed_second_shop(rng, scale, east, owned, parts, canned, users):
+    """East Side Service: its own orders (the group's customers, its own staff and rates), a
+    technician on the clock there, and its appointments for today and tomorrow."""
+    advisor, tech = users.get("eastadvisor"), users.get("easttech")
+    if advisor is None or tech is None:
+        return [], []
+    # Its shelves hold what the canned jobs use (the inventory demo stocked its own catalogue).
+    for sku in {item.part.sku for job in canned for item in job.parts.select_related("part")}:
+        if inventory_services.on_hand_at(parts[sku], east) < 60 * scale:
+            inventory_services.adjust_stock(
+                parts[sku], 60 * scale, reason="demo opening stock", location=east
+            )
+    orders = []
+    statuses = [status for status, count in EAST_PLAN for _ in range(count * scale)]
+    rng.shuffle(statuses)
+    vehicles = owned[::-1]
+    for index, status in enumerate(statuses):
+        order = _build_order(
+            rng,
+            vehicles[index % len(vehicles)],
+            status,
+            canned,
+            users,
+            location=east,
+            staff=(advisor, [tech]),
+        )
+        _backdate(order, rng.randint(0, 30) if status not in ("estimate", "approved") else 0, rng)
+        orders.append(order)
+    running = next((o for o in orders if o.status == "in_progress"), None)
+    if running is not None:
+        job = running.jobs.filter(authorization=Authorization.APPROVED).first()
+        if job is not None:
+            services.clock_in(tech, job)
+
+    appointments = []
+    today = timezone.localdate()
+    customers_vehicles = [v for v in owned if v.owner_id]
+    for day, count in ((today, 3 * scale), (today + datetime.timedelta(days=1), 2 * scale)):
+        for index in range(count):
+            vehicle = rng.choice(customers_vehicles)
+            appointments.append(
+                Appointment.objects.create(
+                    location=east,
+                    date=day,
+                    time=datetime.time(8 + index % 9, index // 9 % 4 * 15),
+                    customer=vehicle.owner,
+                    vehicle=vehicle,
+                    concern=rng.choice(CONCERNS),
+                    advisor=advisor,
+                )
+            )
+    return orders, appointments
 
 
 # What the demo's technician found on the first estimate's multi-point inspection.

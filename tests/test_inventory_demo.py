@@ -6,8 +6,9 @@ import random
 import pytest
 
 from accounts import demo as accounts_demo
+from accounts.models import Location
 from inventory import demo, services
-from inventory.models import Part, PurchaseOrder, Vehicle
+from inventory.models import Part, PartStock, PurchaseOrder, StockTransfer, Vehicle
 from inventory.vin import decode_vin, validate_vin
 
 
@@ -37,6 +38,20 @@ def test_the_demo_seeds_valid_vehicles_and_a_parts_room_stocked_through_the_ledg
         PurchaseOrder.Status.values
     )
     assert summary.startswith("40 vehicles, 4 suppliers, 150 parts")
+
+    # Both shops stock parts: the second received its own order and parts sent from the first;
+    # more are on the way. Each location's ledger matches its stock.
+    main, east = Location.default(), Location.objects.get(code="east")
+    assert PartStock.objects.filter(location=east, on_hand__gt=0).count() >= 10
+    assert PartStock.objects.filter(location=main, on_hand__gt=0).count() >= 100
+    assert PurchaseOrder.objects.filter(location=east, status="received").exists()
+    assert set(StockTransfer.objects.values_list("status", flat=True)) == {
+        "received",
+        "in_transit",
+    }
+    for row in PartStock.objects.filter(location=east):
+        assert services.ledger_balance(row.part, location=east) == row.on_hand
+    assert PartStock.objects.filter(location=east, reorder_point__isnull=False).exists()
 
 
 def test_make_vin_gives_the_check_digit_and_model_year_it_was_asked_for():

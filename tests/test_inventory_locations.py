@@ -312,6 +312,7 @@ def test_the_migration_puts_existing_stock_at_the_default_location_and_goes_back
     monkeypatch.setenv("CARSHOP_ALLOW_DATA_LOSS", "1")
     part = make_part("MIG-1", on_hand=7, unit_cost="3.50")
     order = services.create_purchase_order(make_supplier(), [(part, 2)])
+    unit = make_unit()
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes("inventory")[0]
     executor.migrate([("inventory", "0008_stock_number_series")])
@@ -330,6 +331,15 @@ def test_the_migration_puts_existing_stock_at_the_default_location_and_goes_back
     assert (row.location, row.on_hand, row.average_cost) == (default, 9, D("3.50"))
     assert set(StockMovement.objects.values_list("location", flat=True)) == {default.pk}
     assert PurchaseOrder.objects.get(pk=order.pk).location == default
+    assert StockUnit.objects.get(pk=unit.pk).location == default
+    # The default that filled the existing rows is not kept in the database: a row written
+    # without a location (outside the models) is refused, not put at the first location.
+    for table in ("inventory_stockmovement", "inventory_purchaseorder", "inventory_stockunit"):
+        with connection.cursor() as cursor:
+            described = connection.introspection.get_table_description(cursor, table)
+        column = next(c for c in described if c.name == "location_id")
+        assert not column.null_ok
+        assert column.default is None
 
 
 # -- the API -----------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ def rows(table):
 
 @pytest.mark.django_db(transaction=True)
 def test_each_migration_reverses_and_applies_again_with_the_demo_data(monkeypatch):
-    call_command("seed_demo", stdout=io.StringIO())
+    # The demo of one shop: a group's records cannot go back to before locations (repairs 0011
+    # refuses to mix two shops' number series).
+    call_command("seed_demo", "--one-shop", stdout=io.StringIO())
     from sales.models import Lead
 
     Lead.objects.filter(pk=Lead.objects.order_by("pk").first().pk).update(message="Still there?")

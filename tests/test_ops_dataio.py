@@ -7,6 +7,7 @@ import datetime
 import importlib
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from auditlog.models import LogEntry
@@ -485,3 +486,61 @@ def test_a_killed_import_leaves_the_database_untouched_and_a_whole_one_restores_
     assert result.returncode == 0, result.stderr
     assert tables_now() == original
     assert _schema() == schema
+
+
+@pytest.mark.django_db
+def test_json_round_trip_keeps_a_group_of_locations_and_what_belongs_to_each(shop, tmp_path):
+    """A group: a second shop with its own settings and stock, staff and a partner tied to
+    locations, parts transferred between the shops, a unit moved to another lot, messages."""
+    from accounts.models import Location, Partner, ShopSettings
+    from inventory import lot_services, services, transfer_services
+    from inventory.models import Part, PartStock, StockTransfer, StockUnit, StockUnitMove
+    from messaging.models import Message, MessageTemplate
+    from tests.helpers.builders.lot import make_unit
+
+    main = Location.default()
+    east = Location.objects.create(code="east", name="East Side", kind=Location.Kind.SHOP)
+    lot = Location.objects.create(code="lot2", name="Route 9 Lot", kind=Location.Kind.LOT)
+    settings = ShopSettings.of(east)
+    settings.labor_rate, settings.address = Decimal("135.00"), "2 East Ave"
+    settings.save()
+    user = User.objects.create_user("eastdesk", home_location=east)
+    user.locations.set([main])
+    Partner.objects.get(slug="fleet-co").locations.set([main, east])
+    parts = [p for p in Part.objects.order_by("pk") if services.on_hand_at(p, main) >= 2][:2]
+    sent = transfer_services.create_transfer(main, east, [(parts[0], 1), (parts[1], 2)])
+    transfer_services.receive_transfer(transfer_services.send_transfer(sent))
+    on_the_way = transfer_services.create_transfer(main, east, [(parts[0], 1)])
+    transfer_services.send_transfer(on_the_way)
+    unit = StockUnit.objects.filter(status__in=StockUnit.IN_STOCK).order_by("pk").first()
+    unit = unit or make_unit(stock_number="G00001")
+    lot_services.move_to_lot(unit, lot, note="more room")
+    MessageTemplate.objects.create(
+        location=east, kind="car_ready", channel="sms", body="Your car is ready at East Side."
+    )
+
+    before = snapshot()
+    assert {row["code"] for row in before["accounts.Location"]} >= {"east", "lot2"}
+    assert len(before["accounts.ShopSettings"]) >= 2
+    assert any(row["location_id"] == east.pk for row in before["inventory.PartStock"])
+    assert len(before["inventory.StockTransfer"]) == 2 and before["inventory.StockTransferLine"]
+    assert len(before["inventory.StockUnitMove"]) == 1
+    assert before["accounts.User.locations"] and before["accounts.Partner.locations"]
+    assert before["messaging.MessageTemplate"] and "messaging.Message" in before
+    path = tmp_path / "group.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+    header = json.loads(path.read_text().split(', "objects": [')[0] + "}")
+    assert any(app == "messaging" for app, _name in header["migrations"])
+
+    empty_database()
+    assert not Location.objects.filter(code="east").exists()
+    run("import", "--format=json", f"--input={path}")
+
+    assert snapshot() == before
+    assert ShopSettings.of(east).labor_rate == settings.labor_rate
+    assert User.objects.get(username="eastdesk").home_location == east
+    assert StockTransfer.objects.get(pk=on_the_way.pk).status == "in_transit"
+    assert StockUnitMove.objects.get().to_location == lot
+    assert PartStock.objects.get(part=parts[1], location=east).on_hand == 2
+    assert Message.objects.count() == len(before["messaging.Message"])
+    assert MessageTemplate.objects.get(location=east).kind == "car_ready"

@@ -31,8 +31,9 @@ def _scale(value):
 class Command(OperationsCommand):
     help = (
         "Fill the database with a believable demo shop: one login per role, customers, vehicles, "
-        "parts, repair orders in every status, a car lot with deals. Deterministic for a given "
-        "--seed. Refuses to run in production.\n\n"
+        "parts, repair orders in every status, a car lot with deals; a second service shop (East "
+        "Side Service) with its own staff, orders and stock, and a manager of both (--one-shop "
+        "leaves it out). Deterministic for a given --seed. Refuses to run in production.\n\n"
         "--scale large loads the data set of a group of shops after five years instead (100,000 "
         "customers, 200,000 vehicles, 1,000,000 repair orders, the lot; see "
         "carshop/ops/testenv/large_data.py) "
@@ -65,6 +66,12 @@ class Command(OperationsCommand):
             "default now); the same seed and --until give the same data",
         )
         parser.add_argument(
+            "--one-shop",
+            action="store_true",
+            help="the demo of a single-shop install: Main Street Auto only, without the second "
+            "shop (East Side Service), so no location is ever asked for",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="do nothing if demo data is already there (just print logins)",
@@ -74,6 +81,8 @@ class Command(OperationsCommand):
         if settings.DJANGO_ENV in ("production", "staging"):
             raise CommandError("seed_demo refuses to run in production or staging")
         if options["scale"] == "large":
+            if options["one_shop"]:
+                raise CommandError("--one-shop goes with the demo; --scale large is a group")
             return self.large(options)
         if options["fraction"] != 1.0 or options["until"]:
             raise CommandError("--fraction and --until go with --scale large")
@@ -83,7 +92,7 @@ class Command(OperationsCommand):
             self.stdout.write("demo data already loaded")
         else:
             rng = random.Random(options["seed"])
-            context = {}
+            context = {"one_shop": options["one_shop"]}
             with transaction.atomic():
                 for app in DEMO_APPS:
                     try:
@@ -98,18 +107,28 @@ class Command(OperationsCommand):
 
     def print_logins(self, usernames=None):
         from accounts.demo import DEMO_PASSWORD
-        from accounts.models import User
+        from accounts.locations import location_count, sees_all_locations
+        from accounts.models import Location, User
 
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         users = User.objects.filter(is_staff=True).exclude(username="system")
         if usernames is not None:
             users = users.filter(username__in=usernames)
-        for user in users.prefetch_related("groups"):
+        group = location_count() > 1
+        default = Location.default()
+        for user in users.select_related("home_location").prefetch_related("groups", "locations"):
             roles = ", ".join(g.name for g in user.groups.all()) or (
                 "superuser" if user.is_superuser else "-"
             )
-            self.stdout.write(f"  {user.username:<10} {roles}")
+            where = ""
+            if group:  # a group of shops: where each login works
+                if sees_all_locations(user):
+                    where = " - every location"
+                else:
+                    places = [user.home_location or default, *user.locations.all()]
+                    where = " - " + ", ".join(dict.fromkeys(str(place) for place in places))
+            self.stdout.write(f"  {user.username:<12} {roles}{where}")
         self.stdout.write("Admin: http://127.0.0.1:8000/admin/")
 
     def record(self, summary):
