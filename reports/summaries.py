@@ -552,7 +552,7 @@ def reconditioned(spans):
     return (
         reconditioning_of_units()
         .exclude(status=RepairOrderStatus.CANCELED)
-        .filter(opened, at("unit__location"))
+        .filter(opened, at("unit_location"))
         .annotate(
             day=TruncDate("opened_at"),
             **{

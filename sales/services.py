@@ -92,10 +92,11 @@ def _during_a_stay(queryset: QuerySet[Any], order: str, to_unit: str) -> QuerySe
     """`queryset` (of repair orders, or of lines with `order` the path to theirs) joined once to
     the stock units of the order's vehicle (`to_unit`) and kept where the order is that unit's
     reconditioning (during_stay). The unit's fields are the annotations `unit` (its id),
-    `unit_acquired_on`, `unit_disposed_on` and `unit_left_on`: filter and group by those (a later
-    filter on a `to_unit` path would join the units a second time)."""
+    `unit_location`, `unit_acquired_on`, `unit_disposed_on` and `unit_left_on`: filter and group
+    by those (a later filter on a `to_unit` path would join the units a second time)."""
     return queryset.annotate(
         unit=F(to_unit),
+        unit_location=F(f"{to_unit}__location"),
         unit_acquired_on=F(f"{to_unit}__acquired_on"),
         unit_disposed_on=F(f"{to_unit}__disposed_on"),
         unit_left_on=Coalesce(

@@ -25,9 +25,10 @@ from django.urls import reverse
 from accounts.models import Location, ShopSettings
 from repairs.models import CreditNote, Invoice, RepairOrder, TimeEntry
 from reports import summaries
-from reports.figures import shop
+from reports.figures import lot, shop
 from reports.models import PartsDay, ShopDay, SummaryState, TechnicianDay
 from reports.periods import preset_period
+from reports.registry import REPORTS
 from tests.test_reports_shop_figures import WEEK, at, week  # noqa: F401 (the worked example)
 from tests.test_reports_summaries import PERIODS, figures
 
@@ -228,13 +229,24 @@ def test_a_manager_of_two_shops_sees_the_chosen_one_the_group_and_a_comparison(
     ]
 
 
-@pytest.mark.parametrize("slug", ["car-count", "approvals", "receivables", "lot-gross"])
+@pytest.mark.parametrize("slug", sorted(REPORTS))
 def test_every_report_compares_its_locations(shops, login, manager, slug):
     manager.locations.add(shops["east"])
     client = login(manager)
     response = client.get(reverse("reports:report", args=[slug]) + WEEK_QUERY + "&by=location")
     assert response.status_code == 200
     assert b'id="report-locations"' in response.content and b"East Shop" in response.content
+
+
+@pytest.mark.parametrize("slug", sorted(REPORTS))
+def test_every_report_shows_one_chosen_location(shops, login, manager, slug):
+    """Counted from the records (nothing summarized), for one location of two."""
+    manager.locations.add(shops["east"])
+    client = login(manager)
+    client.post(reverse("choose-location"), {"location": shops["east"].pk})
+    response = client.get(reverse("reports:report", args=[slug]) + "?period=year")
+    assert response.status_code == 200
+    assert b"East Shop" in response.content
 
 
 # What each page asked the database before locations existed, in a single-shop install
@@ -296,7 +308,6 @@ def test_a_group_s_pages_ask_no_more_with_more_rows(
 
 def test_the_lot_s_figures_are_each_lot_s():
     """Two units at the main location (5,000 and 6,000), one at a second lot (9,000)."""
-    from reports.figures import lot
     from tests.helpers.builders.lot import make_unit
 
     main = Location.default()
