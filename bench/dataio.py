@@ -90,6 +90,13 @@ def make_template(source: str) -> None:
         check=True,
         capture_output=True,
     )
+    # The rows some migrations add (starter templates): the source's own come with the import.
+    template = url_for(source, EMPTY)
+    tables = data_tables(template)
+    subprocess.run(
+        [*psql_args(template), "-c", f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"],
+        check=True,
+    )
 
 
 def drop(source: str, *names: str) -> None:
