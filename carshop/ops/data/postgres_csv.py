@@ -273,10 +273,11 @@ def _format(value: Any, field: Any, connection: Any) -> str:
 
 
 def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
-    """_format for one field, made once: Django's own text, integer and boolean fields (and
-    foreign keys to an integer key) without get_db_prep_save, which for them only converts
-    what the widget and full_clean() already made of the right type; any other kind (a
-    project's own field class among them) through _format."""
+    """_format for one field, made once: a value of Django's own text, integer, boolean and
+    date fields (and foreign keys to an integer key) already of the field's type, as the
+    widget and full_clean() make it, is written without get_db_prep_save, which would only
+    give it back; any other value or kind (a project's own field class among them) goes
+    through _format."""
     from django.db import models
 
     kind = type(field)
@@ -285,7 +286,9 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
     if kind in (models.CharField, models.TextField, models.SlugField, models.EmailField):
 
         def text(value: Any) -> str:
-            return "\\N" if value is None else copy_text(str(value))
+            if type(value) is str:
+                return copy_text(value)
+            return "\\N" if value is None else _format(value, field, connection)
 
         return text
     if kind in (
@@ -300,13 +303,17 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
     ):
 
         def integer(value: Any) -> str:
-            return "\\N" if value is None else str(int(value))
+            if type(value) is int:
+                return str(value)
+            return "\\N" if value is None else _format(value, field, connection)
 
         return integer
     if kind is models.BooleanField:
 
         def boolean(value: Any) -> str:
-            return "\\N" if value is None else ("t" if value else "f")
+            if type(value) is bool:
+                return "t" if value else "f"
+            return "\\N" if value is None else _format(value, field, connection)
 
         return boolean
 
