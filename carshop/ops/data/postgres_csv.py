@@ -593,8 +593,9 @@ def load(
                 audit.write(entries)
                 entries = []
     _copy_ready(connection, ready_lines)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {READY}")
+    # No ANALYZE of the ready rows: without statistics the planner sizes the temporary table
+    # by its pages, which is enough for the checks and writes below (and ANALYZE cost more
+    # than it saved).
     _unique_problems(columns, resource, file_name, report, using)
     if report.problem_count > problems_before:
         return counts
