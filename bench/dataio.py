@@ -8,8 +8,9 @@ For one source database (read only), each step in its own process, timed with it
 snapshot), Carshop's JSON import of that file into an empty, migrated database against a bare
 `COPY ... FROM STDIN` of the bare files into another (foreign keys unchecked, as pg_restore does),
 and a CSV import of the vehicles table: Carshop's, django-import-export's bulk mode, and a bare
-COPY of the same file. The scratch databases are carshop_dataio_* on the same server, dropped at
-the end. With --write the figures go into bench/RESULTS-dataio.md, one section per --label.
+COPY of the same file. The scratch databases are carshop_dataio_* (another prefix with
+--scratch-prefix) on the same server, dropped at the end. With --write the figures go into
+bench/RESULTS-dataio.md, one section per --label.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def make_template(source: str) -> None:
         cwd=ROOT,
         check=True,
         capture_output=True,
+    )
+    # The rows some migrations add (starter templates): the source's own come with the import.
+    template = url_for(source, EMPTY)
+    tables = data_tables(template)
+    subprocess.run(
+        [*psql_args(template), "-c", f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"],
+        check=True,
     )
 
 
@@ -400,11 +408,17 @@ def main(argv: list[str] | None = None) -> None:
         "--csv-rows", type=int, default=None, help="import only the first N rows of the CSV file"
     )
     parser.add_argument("--folder", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument(
+        "--scratch-prefix",
+        default="carshop_dataio",
+        help="the scratch databases' names start with this (default: carshop_dataio)",
+    )
     args = parser.parse_args(argv)
     # Scratch databases named after the source, so that runs on two sources do not meet.
     global EMPTY, TARGET
     name = urlsplit(args.source).path.lstrip("/").removeprefix("carshop_").removeprefix("dataio_")
-    EMPTY, TARGET = f"carshop_dataio_{name}_empty", f"carshop_dataio_{name}_target"
+    prefix = args.scratch_prefix
+    EMPTY, TARGET = f"{prefix}_{name}_empty", f"{prefix}_{name}_target"
     if not args.export_only:
         make_template(args.source)
     folder = Path(tempfile.mkdtemp(prefix="dataio-", dir=args.folder))

@@ -144,10 +144,10 @@ def test_both_paths_give_the_same_rows_and_audit_entries(db, tmp_path, monkeypat
             action=LogEntry.Action.CREATE, object_id__in=[kept.pk, changed.pk]
         ).delete()
     row_by_row, bulk = results
-    new_ids = [row["id"] for row in row_by_row[0] if row["id"] not in (kept.pk, changed.pk)]
-    bulk_ids = [row["id"] for row in bulk[0] if row["id"] not in (kept.pk, changed.pk)]
-    # New rows without id take the sequence's next ids: renumber both runs alike.
-    renumber = dict(zip(bulk_ids, new_ids, strict=True))
+    # New rows without id take the sequence's next ids, which differ between the runs (the
+    # first one's sequence reset moves it past the file's id 900): matched by VIN.
+    first_ids = {row["vin"]: row["id"] for row in row_by_row[0]}
+    renumber = {row["id"]: first_ids[row["vin"]] for row in bulk[0]}
 
     def same(state, mapping):
         rows = [{**row, "id": mapping.get(row["id"], row["id"])} for row in state[0]]
@@ -164,3 +164,23 @@ def test_both_paths_give_the_same_rows_and_audit_entries(db, tmp_path, monkeypat
     assert same(bulk, renumber) == same(row_by_row, {})
     assert {row["vin"] for row in bulk[0]} >= {VALID_VINS[0], VALID_VINS[2]}
     assert {entry[4] for entry in bulk[1] if entry[0] not in (kept.pk, changed.pk)} == {"ops"}
+
+
+def test_a_foreign_key_is_matched_as_a_number(db, tmp_path, monkeypatch):
+    """The key is compared as a number (through the parent's index): leading zeros name the
+    same customer, a number too large for a key names none, and nothing is written then."""
+    owner = make_customer()
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        "id,vin,make,owner\n"
+        f"7,{VALID_VINS[0]},Honda,{owner.pk:05d}\n"
+        f"8,{VALID_VINS[1]},Ford,123456789012345678901\n"
+    )
+    ok, bulk = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert not ok
+    assert bulk == ["cars.csv line 3: owner: no customer with id 123456789012345678901"]
+    assert not Vehicle.objects.exists()
+    path.write_text(f"id,vin,make,owner\n7,{VALID_VINS[0]},Honda,{owner.pk:05d}\n")
+    ok, out = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert ok, out
+    assert list(Vehicle.objects.values_list("pk", "owner_id")) == [(7, owner.pk)]

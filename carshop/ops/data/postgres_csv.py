@@ -36,6 +36,7 @@ import copy
 import csv
 import datetime
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
@@ -232,7 +233,14 @@ def _foreign_key_problems(columns: _Columns, using: str) -> dict[int, dict[str, 
             f"WHERE {column} <> '' AND ("
             + (f"{column} !~ '^[0-9]+$' OR " if integer else "")
             + f"NOT EXISTS (SELECT 1 FROM {qn(parent._meta.db_table)} p "  # noqa: S608
-            f"WHERE p.{qn(key.column)}::text = {column}))"
+            + (
+                # Compared as numbers, so that the parent's key index answers (a text that
+                # is no number, or too long for one, matches no row).
+                f"WHERE p.{qn(key.column)} = CASE WHEN {column} ~ '^[0-9]{{1,18}}$' "
+                f"THEN {column}::bigint END))"
+                if integer
+                else f"WHERE p.{qn(key.column)}::text = {column}))"
+            )
         )
         with connection.cursor() as cursor:
             cursor.execute(sql)
@@ -262,6 +270,130 @@ def _format(value: Any, field: Any, connection: Any) -> str:
     if hasattr(prepared, "isoformat"):
         return prepared.isoformat()
     return copy_text(str(prepared))
+
+
+def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
+    """_format for one field, made once: a value of Django's own text, integer, boolean and
+    date fields (and foreign keys to an integer key) already of the field's type, as the
+    widget and full_clean() make it, is written without get_db_prep_save, which would only
+    give it back; any other value or kind (a project's own field class among them) goes
+    through _format."""
+    from django.db import models
+
+    kind = type(field)
+    if kind is models.ForeignKey:
+        kind = type(field.target_field)
+    if kind in (models.CharField, models.TextField, models.SlugField, models.EmailField):
+
+        def text(value: Any) -> str:
+            if type(value) is str:
+                return copy_text(value)
+            return "\\N" if value is None else _format(value, field, connection)
+
+        return text
+    if kind in (
+        models.AutoField,
+        models.BigAutoField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+    ):
+
+        def integer(value: Any) -> str:
+            if type(value) is int:
+                return str(value)
+            return "\\N" if value is None else _format(value, field, connection)
+
+        return integer
+    if kind is models.BooleanField:
+
+        def boolean(value: Any) -> str:
+            if type(value) is bool:
+                return "t" if value else "f"
+            return "\\N" if value is None else _format(value, field, connection)
+
+        return boolean
+
+    if kind is models.DateTimeField:
+
+        def moment(value: Any) -> str:
+            if type(value) is datetime.datetime and value.utcoffset() is not None:
+                return value.isoformat()
+            return _format(value, field, connection)  # naive: made aware, with its warning
+
+        return moment
+    if kind is models.DateField:
+
+        def day(value: Any) -> str:
+            if type(value) is datetime.date:
+                return value.isoformat()
+            return _format(value, field, connection)
+
+        return day
+
+    def other(value: Any) -> str:
+        return _format(value, field, connection)
+
+    return other
+
+
+def _blank_maker(model: type[Model]) -> Callable[[], Any]:
+    """model(), made once and copied for each row when that is the same thing: no field's
+    default is worked out per row (a callable) or shared mutable, and nothing listens to the
+    model's init signals."""
+    from django.db.models.base import ModelState
+
+    meta: Any = model._meta
+    immutable = (type(None), str, int, float, bool, datetime.date, datetime.time, Decimal)
+    if (
+        signals.pre_init.has_listeners(model)
+        or signals.post_init.has_listeners(model)
+        or any(not isinstance(field.get_default(), immutable) for field in meta.concrete_fields)
+        or any(field.has_default() and callable(field.default) for field in meta.concrete_fields)
+    ):
+        return model
+    template = model().__dict__
+    template = {key: value for key, value in template.items() if key != "_state"}
+    new = model.__new__
+
+    def blank() -> Any:
+        instance = new(model)
+        instance.__dict__.update(template)
+        instance._state = ModelState()
+        return instance
+
+    return blank
+
+
+def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
+    """django-import-export's Field.save(instance, row) for a plain field of the resource
+    (its own Field class, one attribute deep), without its per-row lookups; None for any
+    other (read through its own save())."""
+    from django.db.models.fields import NOT_PROVIDED
+    from import_export.fields import Field
+
+    if type(field) is not Field or "__" in field.attribute:
+        return None
+    if field.readonly:
+        return _skip
+    column, attribute, clean = field.column_name, field.attribute, field.widget.clean
+    default, empty_values, keep_null = field.default, field.empty_values, field.saves_null_values
+
+    def read(instance: Any, row: dict[str, str]) -> None:
+        value = clean(row[column], row=row)
+        if value in empty_values and default is not NOT_PROVIDED:
+            value = default() if callable(default) else default
+        if value is not None or keep_null:
+            setattr(instance, attribute, value)
+
+    return read
+
+
+def _skip(instance: Any, row: dict[str, str]) -> None:
+    return None
 
 
 def load(
@@ -306,6 +438,16 @@ def load(
     serialized = LogEntry.objects._get_serialized_data_or_none
     create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
 
+    formatters = [(field.attname, _formatter(field, connection)) for field in concrete]
+    blank = _blank_maker(model)
+    readers = {
+        index: reader
+        for index, model_field, field in columns.ordered
+        if model_field is None and (reader := _reader(field)) is not None
+    }
+    # Nothing to update in an empty table: no query for the rows the file's ids name.
+    empty = not model._base_manager.db_manager(using).exists()
+
     def noop_save_base(*args: Any, **kwargs: Any) -> None:
         return None
 
@@ -321,7 +463,11 @@ def load(
                     text = row[1 + columns.id_index].strip()
                     if text.isdigit():
                         ids.add(int(text))
-            existing = model._base_manager.db_manager(using).in_bulk(list(ids)) if ids else {}
+            existing = (
+                model._base_manager.db_manager(using).in_bulk(list(ids))
+                if ids and not empty
+                else {}
+            )
             made: list[tuple[int, Any, Any]] = []
             for row in batch:
                 line = row[0]
@@ -339,14 +485,19 @@ def load(
                     if instance is not None:
                         original = copy.deepcopy(instance)
                     else:
-                        instance = model(pk=pk)
+                        instance = blank()
+                        instance.pk = pk
                 else:
-                    instance = model()
+                    instance = blank()
                 failed = None
                 for index, model_field, field in columns.ordered:
                     if model_field is None:
                         try:
-                            field.save(instance, values, False)
+                            read = readers.get(index)
+                            if read is None:
+                                field.save(instance, values, False)
+                            else:
+                                read(instance, values)
                         except ValueError as exc:
                             errors[field.attribute] = ValidationError(str(exc), code="invalid")
                         except Exception as exc:  # as django-import-export: the row's error
@@ -413,10 +564,7 @@ def load(
                 ready_lines.append(
                     "\t".join(
                         [
-                            *(
-                                _format(getattr(instance, field.attname), field, connection)
-                                for field in concrete
-                            ),
+                            *(write(getattr(instance, attname)) for attname, write in formatters),
                             str(line),
                             "t" if adding else "f",
                         ]
@@ -445,8 +593,9 @@ def load(
                 audit.write(entries)
                 entries = []
     _copy_ready(connection, ready_lines)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {READY}")
+    # No ANALYZE of the ready rows: without statistics the planner sizes the temporary table
+    # by its pages, which is enough for the checks and writes below (and ANALYZE cost more
+    # than it saved).
     _unique_problems(columns, resource, file_name, report, using)
     if report.problem_count > problems_before:
         return counts
@@ -466,6 +615,33 @@ def load(
             )
     audit.write(entries)
     return counts
+
+
+def _plain_audit_kinds() -> frozenset[type]:
+    from django.db import models
+
+    return frozenset(
+        (
+            models.AutoField,
+            models.BigAutoField,
+            models.CharField,
+            models.TextField,
+            models.SlugField,
+            models.EmailField,
+            models.IntegerField,
+            models.BigIntegerField,
+            models.SmallIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveBigIntegerField,
+            models.PositiveSmallIntegerField,
+            models.BooleanField,
+            models.DateField,
+            models.DecimalField,
+        )
+    )
+
+
+_PLAIN_AUDIT = _plain_audit_kinds()
 
 
 class _Diff:
@@ -498,6 +674,14 @@ class _Diff:
         self.mask = get_mask_function(rules.get("mask_callable")) if rules else None
         self.fields = [field for field in fields if getattr(field, "concrete", False)]
         self.old = [get_field_value(None, field, use_json) for field in self.fields]
+        # get_field_value of Django's plain field kinds without JSON changes is
+        # smart_str(getattr(row, name)), which for their values is str(): worked out here
+        # without its type tests, for every field but masked ones, dates with times, JSON
+        # and relations (those through get_field_value itself).
+        self.plain = [
+            not use_json and field.name not in self.masked and type(field) in _PLAIN_AUDIT
+            for field in self.fields
+        ]
         reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
         self.reverse = (
             model_instance_diff(None, blank, fields_to_check=reverse, use_json_for_changes=use_json)
@@ -512,7 +696,12 @@ class _Diff:
 
         get_value, use_json = self.get_field_value, self.use_json
         changes: dict[str, Any] = {}
-        for field, old_value in zip(self.fields, self.old, strict=True):
+        for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True):
+            if plain:
+                new_value = str(getattr(new, field.name))
+                if old_value != new_value:
+                    changes[field.name] = (old_value, new_value)
+                continue
             new_value = get_value(new, field, use_json)
             if old_value == new_value:
                 continue
@@ -595,19 +784,18 @@ class _Audit:
             "FROM STDIN"
         )
         self.fields = fields
+        self.formatters = [(field.name, _formatter(field, self.connection)) for field in fields]
         self.shared = {
             field.name: _format(getattr(template, field.attname), field, self.connection)
             for field in fields
         }
 
     def line(self, values: dict[str, Any]) -> str:
-        shared, connection = self.shared, self.connection
+        shared = self.shared
         return (
             "\t".join(
-                _format(values[field.name], field, connection)
-                if field.name in values
-                else shared[field.name]
-                for field in self.fields
+                write(values[name]) if name in values else shared[name]
+                for name, write in self.formatters
             )
             + "\n"
         )
