@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import importlib
 import json
 import logging
 import os
@@ -64,6 +65,7 @@ from django.core.serializers import python as python_serializers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Q
 from django.utils import timezone
 
 from carshop.ops.backups.util import pause_point
@@ -714,8 +716,9 @@ class _Loader:
 def _migrate_rows(model: type[Model], using: str) -> Any:
     """Rows `migrate` itself puts into an empty database (accounts migration 0002: the roles,
     the inactive `system` account; accounts migration 0010: the default location and its shop
-    settings row; inventory migration 0008: the stock number series; and the audit entries about
-    them), which a JSON import replaces with the file's."""
+    settings row; inventory migration 0008: the stock number series; repairs migration 0010: the
+    canned inspection checklists; messaging migration 0002: the message templates; and the audit
+    entries about them), which a JSON import replaces with the file's."""
     from django.contrib.auth.models import Group
     from django.contrib.contenttypes.models import ContentType
 
@@ -733,6 +736,27 @@ def _migrate_rows(model: type[Model], using: str) -> Any:
         # A migrated, empty database has one location (with its settings), the stock number
         # series (inventory migration 0008), and nothing else.
         return manager.all() if manager.count() <= 1 else manager.none()
+    if label in ("repairs.inspectiontemplate", "repairs.inspectiontemplatepoint"):
+        # repairs migration 0010: the canned checklists, while no inspection used them.
+        from repairs.models import Inspection, InspectionTemplate
+
+        canned = importlib.import_module("repairs.migrations.0010_inspection_checklists")
+        seeded = (
+            InspectionTemplate._base_manager.db_manager(using)
+            .filter(name__in=list(canned.CHECKLISTS))
+            .exclude(pk__in=Inspection._base_manager.db_manager(using).values("template_id"))
+        )
+        if label == "repairs.inspectiontemplate":
+            return seeded
+        return manager.filter(template__in=seeded.values("pk"))
+    if label == "messaging.messagetemplate":
+        # messaging migration 0002: the group's templates, as seeded (a shop's edits are data).
+        from messaging.defaults import DEFAULT_TEMPLATES
+
+        as_seeded = Q(pk__in=[])
+        for (kind, channel), (subject, body) in DEFAULT_TEMPLATES.items():
+            as_seeded |= Q(kind=str(kind), channel=str(channel), subject=subject, body=body)
+        return manager.filter(as_seeded, location=None)
     if label == "auditlog.logentry":
         kinds = ContentType.objects.db_manager(using).get_for_models(
             Group, User, Location, ShopSettings
