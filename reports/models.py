@@ -284,3 +284,24 @@ class PartMoved(models.Model):
 
     def __str__(self):
         return f"Part {self.part_id} last moved {self.last_moved_at}"
+
+
+class PartStockMoved(models.Model):
+    """A part's last stock movement at one location (its PartStock row) before the end of
+    SummaryState.through (None: none). Dead stock at a location takes the rows whose last one
+    is older than its cutoff and with none since; a row without one here (stocked since, or
+    whose movements before then changed) is looked up in its movements."""
+
+    part_stock = models.OneToOneField(
+        "inventory.PartStock",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="summary_moved",
+    )
+    last_moved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"Part stock {self.part_stock_id} last moved {self.last_moved_at}"

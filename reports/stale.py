@@ -28,7 +28,7 @@ from repairs.models import (
     RepairOrder,
     TimeEntry,
 )
-from reports.models import PartMoved, StaleDay
+from reports.models import PartMoved, PartStockMoved, StaleDay
 from reports.summaries import TURNOVER_KINDS, midnight
 
 DECIDED = (Authorization.APPROVED, Authorization.DECLINED)
@@ -196,12 +196,15 @@ def _order_deleted(sender, instance, **kwargs):
 
 def _movement_changed(sender, instance, raw=False, **kwargs):
     """A stock movement of an earlier day changed or deleted (the services only add them, at
-    the moment they are made): its day's parts are counted again, its part's last movement is
-    looked up in its movements."""
+    the moment they are made): its day's parts are counted again, its part's last movement (at
+    its location too) is looked up in its movements."""
     if raw or instance.created_at is None:
         return
     if timezone.localdate(instance.created_at) < timezone.localdate():
         PartMoved.objects.filter(part_id=instance.part_id).delete()
+        PartStockMoved.objects.filter(
+            part_stock__part_id=instance.part_id, part_stock__location_id=instance.location_id
+        ).delete()
         if instance.kind in TURNOVER_KINDS:
             mark(instance.created_at)
 

@@ -45,7 +45,7 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
-from inventory.models import Part, StockMovement
+from inventory.models import Part, PartStock, StockMovement
 from repairs.choices import Authorization, RepairOrderStatus
 from repairs.costs import LINE_COSTS, cost_subquery, counted_lines
 from repairs.models import (
@@ -64,6 +64,7 @@ from reports.models import (
     OpenInvoice,
     PartMoved,
     PartsDay,
+    PartStockMoved,
     ReconditioningOrder,
     ShopDay,
     StaleDay,
@@ -639,6 +640,32 @@ def moved_since(cutoff):
     )
 
 
+def moved_here_since(cutoff):
+    """A boolean expression on parts stock rows (PartStock): the part has a stock movement at
+    its location at or after `cutoff`. With summaries, the row's last movement before their end
+    is read from PartStockMoved (one join) and only the movements since then (a hashed set of
+    rows) are looked up; a row without one there looks up its own movements."""
+    recent = Exists(
+        StockMovement.objects.filter(
+            location=OuterRef("location"), part=OuterRef("part"), created_at__gte=cutoff
+        )
+    )
+    moment = horizon(state())
+    if moment is None:
+        return ExpressionWrapper(Q(recent), output_field=BooleanField())
+    later = PartStock.objects.filter(
+        part__movements__created_at__gte=max(cutoff, moment),
+        part__movements__location=F("location"),
+    ).values("pk")
+    stored = Q(summary_moved__part_stock__isnull=False)
+    return ExpressionWrapper(
+        Q(pk__in=later)
+        | (stored & Q(summary_moved__last_moved_at__gte=cutoff))
+        | (~stored & Q(recent)),
+        output_field=BooleanField(),
+    )
+
+
 def freshness(current, last):
     """The line a page shows on how its figures were counted."""
     if current.through is None or current.refreshed_at is None:
@@ -851,6 +878,22 @@ def _store_facts(moment):
         Part.objects.annotate(
             last=Subquery(
                 StockMovement.objects.filter(part=OuterRef("pk"), created_at__lt=moment)
+                .order_by("-created_at")
+                .values("created_at")[:1]
+            )
+        )
+        .order_by()
+        .values("pk", "last"),
+    )
+    PartStockMoved.objects.all().delete()
+    _insert(
+        PartStockMoved,
+        ("part_stock", "last_moved_at"),
+        PartStock.objects.annotate(
+            last=Subquery(
+                StockMovement.objects.filter(
+                    location=OuterRef("location"), part=OuterRef("part"), created_at__lt=moment
+                )
                 .order_by("-created_at")
                 .values("created_at")[:1]
             )

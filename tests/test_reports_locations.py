@@ -21,6 +21,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Location, ShopSettings
 from repairs.models import CreditNote, Invoice, RepairOrder, TimeEntry
@@ -325,3 +326,51 @@ def test_the_lot_s_figures_are_each_lot_s():
     assert stock({main.pk}) == (2, D("11000.00"))
     assert stock({north.pk}) == (1, D("9000.00"))
     assert stock({main.pk, north.pk}) == stock(None) == (3, D("20000.00"))
+
+
+def test_dead_stock_at_each_location_from_the_summaries_equals_the_records():
+    """One part stocked at Main and East: it moved at Main 20 days ago, at East last 300 days
+    ago (dead stock there, not at Main). After a refresh the figures read PartStockMoved; a
+    movement at East today, or an old East movement deleted, is seen at once."""
+    from inventory import services as stock
+    from inventory.models import StockMovement
+    from reports.models import PartStockMoved
+    from tests.helpers.builders.inventory import make_part
+
+    main = Location.default()
+    east = Location.objects.create(code="east", name="East Shop", kind=Location.Kind.SHOP)
+    part = make_part("BP-9", unit_cost="25.00", on_hand=0, category="Brakes")
+    here = stock.receive_part(part, 4, D("25.00"), location=main)
+    there = stock.receive_part(part, 2, D("25.00"), location=east)
+    StockMovement.objects.filter(pk=here.pk).update(created_at=_days_ago(20))
+    StockMovement.objects.filter(pk=there.pk).update(created_at=_days_ago(300))
+
+    def dead(ids):
+        with summaries.locations(ids):
+            row = shop.parts_inventory(preset_period("month")).rows
+        brakes = next(r for r in row if r["category"] == "Brakes")
+        return brakes["dead_parts"], brakes["dead_value"]
+
+    from_records = {name: dead(ids) for name, ids in (("main", {main.pk}), ("east", {east.pk}))}
+    assert from_records == {"main": (0, D("0.00")), "east": (1, D("50.00"))}
+
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    assert PartStockMoved.objects.get(part_stock__location=east).last_moved_at == _days_ago(300)
+    assert {"main": dead({main.pk}), "east": dead({east.pk})} == from_records
+
+    # An old movement at East deleted outside the services: looked up in the movements again.
+    extra = stock.adjust_stock(part, 1, reason="count", location=east)
+    StockMovement.objects.filter(pk=extra.pk).update(created_at=_days_ago(250))
+    call_command("refresh_report_summaries", "--all", stdout=io.StringIO())
+    StockMovement.objects.get(pk=extra.pk).delete()
+    assert not PartStockMoved.objects.filter(part_stock__location=east).exists()
+    assert dead({east.pk}) == (1, D("75.00"))
+
+    # It moves at East today: no longer dead there, at once.
+    stock.issue_part(part, 1, location=east)
+    assert dead({east.pk}) == (0, D("0.00"))
+
+
+def _days_ago(days):
+    day = timezone.localdate() - datetime.timedelta(days=days)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))

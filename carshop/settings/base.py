@@ -367,6 +367,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "reports.staleday",
     "reports.partsday",
     "reports.partmoved",
+    "reports.partstockmoved",
     "reports.reconditioningorder",
 )
 # A message's text carries the customer's signed approval and opt-out links: the log keeps that

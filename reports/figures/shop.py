@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from accounts.models import ShopSettings
 from core.money import ZERO, money
-from inventory.models import Part, PartStock, StockMovement
+from inventory.models import Part, PartStock
 from repairs.choices import OPEN_STATUSES, Authorization, RepairOrderStatus
 from repairs.models import (
     CreditNote,
@@ -68,6 +68,7 @@ from reports.summaries import (
     horizon,
     job_value,
     maybe_owing,
+    moved_here_since,
     moved_since,
     once,
     parts_moved,
@@ -924,13 +925,9 @@ def _parts_on_hand():
     dead = Q(moved=False)
     if chosen_locations() is not None:
         # The stock of the chosen locations (PartStock), at the parts' unit cost; dead: no
-        # movement there since the cutoff (the movements' index by location, part and time).
+        # movement there since the cutoff (PartStockMoved, and the movements since).
         value = F("on_hand") * F("part__unit_cost")
-        moved = Exists(
-            StockMovement.objects.filter(
-                location=OuterRef("location"), part=OuterRef("part"), created_at__gte=cutoff
-            )
-        )
+        moved = moved_here_since(cutoff)
         return {
             row["category"]: row
             for row in PartStock.objects.filter(at(), on_hand__gt=0)
