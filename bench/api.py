@@ -62,6 +62,7 @@ LOCATION = "east"
 @register_bare("fleet repair orders")
 @register_bare(f"fleet repair orders, location {LOCATION}")
 def fleet_repair_orders(request, size):
+    from accounts.models import Location
     from repairs.models import RepairOrder
 
     partner = _partner("bench-fleet")
@@ -71,8 +72,9 @@ def fleet_repair_orders(request, size):
         customer_id__in=customers,
         vehicle__owner_id__in=customers,
     )  # the partner is linked to every location of the data set
-    if "location" in request.GET:
-        orders = orders.filter(location__code__iexact=request.GET["location"])
+    if "location" in request.GET:  # as the API's filter: the location's id found first
+        location = Location.objects.get(code__iexact=request.GET["location"])
+        orders = orders.filter(location_id=location.pk)
     return orders.order_by("updated_at", "id").values(
         "id",
         "number",
