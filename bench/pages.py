@@ -185,7 +185,8 @@ def admin_pages(advisor="advisor", salesperson="sales", manager="manager"):
         ]
     deal_model = _model("sales.Deal")
     if deal_model is not None and deal_model._default_manager.exists():
-        deal = _middle(deal_model)
+        lot = _home(salesperson)
+        deal = _middle(deal_model, stock_unit__location_id=lot) or _middle(deal_model)
         pages += [
             AdminPage("deals: list", "sales.Deal", "list", salesperson),
             AdminPage(
