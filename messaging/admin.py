@@ -6,11 +6,14 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.locations import allowed_location_ids, location_count
+from accounts.models import default_location_id
 from accounts.roles import sees_prices
 from core.admin import CarshopModelAdmin, ReadOnlyMixin
 from core.admin_actions import RefusalsAsMessages, add_refusal_to_form, refusal_text
@@ -79,6 +82,18 @@ class SendForm(forms.Form):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyMixin, RefusalsAsMessages, CarshopModelAdmin):
+    def get_queryset(self, request):
+        """In a group, the messages of the locations the user works at (a message without a
+        location is the default shop's); another location's message is not found."""
+        queryset = super().get_queryset(request)
+        if location_count() < 2:
+            return queryset
+        allowed = allowed_location_ids(request.user)
+        mine = Q(location__in=allowed)
+        if default_location_id() in allowed:
+            mine |= Q(location__isnull=True)
+        return queryset.filter(mine)
+
     list_display = ("created_at", "customer", "kind", "channel", "to", "status", "attempts")
     list_filter = ("status", "channel", "kind")
     list_select_related = ("customer",)

@@ -239,6 +239,54 @@ def test_the_location_filter_offers_only_the_users_locations(client, shops):
     assert "West Shop" not in page  # a shop the advisor does not work at is not offered
 
 
+def test_inspections_signatures_and_messages_are_their_locations(client):
+    """An East order's inspection, signature and message: an advisor of Main neither lists nor
+    opens them; an advisor of East does."""
+    from messaging.choices import Channel, Kind
+    from messaging.models import Message
+    from repairs import inspections
+    from tests.helpers.builders.inspections import start
+
+    east = _east()
+    order = make_order(location=east)
+    job = add_job_with_lines(order, title="Brakes", labor=[("1.0", "100")], approve=False)
+    inspection = start(order)
+    signature = inspections.sign_estimate(
+        order, job_ids=[job.pk], name="Maria Garcia", client_ip="203.0.113.9"
+    )
+    message = Message.objects.create(
+        customer=order.customer,
+        repair_order=order,
+        location=east,
+        kind=Kind.CAR_READY,
+        channel=Channel.EMAIL,
+        to="maria@example.com",
+        body="Your car is ready.",
+        idempotency_key="east-ready",
+    )
+    pages = {
+        "repairs_inspection": inspection.pk,
+        "repairs_estimatesignature": signature.pk,
+        "messaging_message": message.pk,
+    }
+    main_advisor = make_staff("avery", roles.SERVICE_ADVISOR)
+    east_advisor = make_staff("erin", roles.SERVICE_ADVISOR, home_location=east)
+    for user, sees in ((main_advisor, False), (east_advisor, True)):
+        client.force_login(user)
+        checked = 0
+        for name, pk in pages.items():
+            app, model = name.split("_", 1)
+            if not user.has_perm(f"{app}.view_{model}"):
+                continue
+            checked += 1
+            listed = client.get(reverse(f"admin:{name}_changelist")).content.decode()
+            change = reverse(f"admin:{name}_change", args=[pk])
+            assert (change in listed) is sees, (user, name)
+            status = client.get(change).status_code
+            assert (status == 200) is sees, (user, name, status)
+        assert checked >= 2  # an advisor reads inspections and messages at least
+
+
 # -- partners -------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.locations import LocationScopedAdmin
 from core.admin import CarshopModelAdmin, ReadOnlyMixin
 from core.admin_actions import RefusalsAsMessages, run_service
 from repairs import inspections, media
@@ -144,7 +145,11 @@ class InspectionAddForm(forms.ModelForm):
 
 
 @admin.register(Inspection)
-class InspectionAdmin(RefusalsAsMessages, CarshopModelAdmin):
+class InspectionAdmin(LocationScopedAdmin, RefusalsAsMessages, CarshopModelAdmin):
+    """In a group, an inspection is of its order's location: the list shows the locations
+    chosen in the header, and another location's inspection is not found."""
+
+    location_field = "repair_order__location"
     list_display = ("name", "repair_order", "technician", "started_at")
     list_select_related = ("repair_order", "technician")
     search_fields = ("=repair_order__number", "name")
@@ -281,7 +286,8 @@ class InspectionAdmin(RefusalsAsMessages, CarshopModelAdmin):
 
 
 @admin.register(EstimateSignature)
-class EstimateSignatureAdmin(ReadOnlyMixin, CarshopModelAdmin):
+class EstimateSignatureAdmin(LocationScopedAdmin, ReadOnlyMixin, CarshopModelAdmin):
+    location_field = "repair_order__location"
     list_display = ("repair_order", "signed_name", "signed_at", "client_ip", "total")
     list_select_related = ("repair_order",)
     search_fields = ("=repair_order__number", "signed_name")
