@@ -126,15 +126,26 @@ def figure_locations(request):
     return selected_location_ids(request)
 
 
-def compare_locations(request):
+def compare_locations(request, area=None):
     """[(id, name)] of the locations a comparison shows side by side: those chosen in the
-    header, or all the user's when one is chosen; None for someone with a single location."""
+    header, or all the user's when one is chosen, of the kind the report is about (a shop
+    report compares service shops, a lot report car lots; a location that is both is in
+    either); None when that leaves fewer than two."""
+    kinds = {
+        "shop": (Location.Kind.SHOP, Location.Kind.BOTH),
+        "lot": (Location.Kind.LOT, Location.Kind.BOTH),
+    }.get(area)
     allowed = allowed_location_ids(request.user)
     if len(allowed) < 2:
         return None
+    of_kind = Location.objects.filter(pk__in=allowed)
+    if kinds is not None:
+        of_kind = of_kind.filter(kind__in=kinds)
+    places = list(of_kind.order_by("name").values_list("pk", "name"))
     chosen = selected_location_ids(request)
-    ids = chosen if len(chosen) > 1 else allowed
-    return list(Location.objects.filter(pk__in=ids).order_by("name").values_list("pk", "name"))
+    if len(chosen) > 1 and len([pk for pk, _name in places if pk in chosen]) > 1:
+        places = [(pk, name) for pk, name in places if pk in chosen]
+    return places if len(places) > 1 else None
 
 
 def by_location(found, period, places, chosen=None, figure=None):
@@ -204,7 +215,7 @@ def index(request):
 def report_page(request, slug):
     found = _report(request, slug)
     period, error = _period(request)
-    places = compare_locations(request)
+    places = compare_locations(request, found.area)
     comparing = bool(places) and bool(found.summary) and request.GET.get("by") == "location"
     chosen = figure_locations(request)
     with reading(), locations(chosen):
@@ -269,7 +280,7 @@ def report_csv(request, slug):
             ),
             status=400,
         )
-    places = compare_locations(request) if found.summary else None
+    places = compare_locations(request, found.area) if found.summary else None
     comparing = bool(places) and request.GET.get("by") == "location"
     with reading(), locations(figure_locations(request)):
         if comparing:

@@ -232,11 +232,28 @@ def test_a_manager_of_two_shops_sees_the_chosen_one_the_group_and_a_comparison(
 
 @pytest.mark.parametrize("slug", sorted(REPORTS))
 def test_every_report_compares_its_locations(shops, login, manager, slug):
-    manager.locations.add(shops["east"])
+    """A shop report compares the service shops, a lot report the car lots (Main is both)."""
+    lot = Location.objects.create(code="lot", name="Route 9 Lot", kind=Location.Kind.LOT)
+    manager.locations.add(shops["east"], lot)
     client = login(manager)
     response = client.get(reverse("reports:report", args=[slug]) + WEEK_QUERY + "&by=location")
     assert response.status_code == 200
-    assert b'id="report-locations"' in response.content and b"East Shop" in response.content
+    page = response.content.decode()
+    table = page[page.index('id="report-locations"') :]
+    assert shops["main"].name in table
+    if REPORTS[slug].area == "lot":
+        assert "Route 9 Lot" in table and "East Shop" not in table
+    else:
+        assert "East Shop" in table and "Route 9 Lot" not in table
+
+
+def test_no_comparison_with_a_single_location_of_the_report_s_kind(shops, login, manager):
+    manager.locations.add(shops["east"])  # two shops, one lot (Main)
+    client = login(manager)
+    lot = client.get(reverse("reports:report", args=["lot-gross"]) + WEEK_QUERY + "&by=location")
+    shop_page = client.get(reverse("reports:report", args=["car-count"]) + WEEK_QUERY)
+    assert lot.status_code == 200 and b'id="report-locations"' not in lot.content
+    assert b"by=location" in shop_page.content  # the shop report offers it
 
 
 @pytest.mark.parametrize("slug", sorted(REPORTS))
