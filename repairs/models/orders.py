@@ -136,8 +136,6 @@ class RepairOrder(models.Model):
             models.Index(fields=["location", "-opened_at", "-id"], name="ro_location_opened_idx"),
             models.Index(fields=["location", "status", "opened_at"], name="ro_location_status_idx"),
             models.Index(fields=["updated_at", "id"], name="ro_updated_idx"),
-            # A partner's changes at one location (`?location=` of the sync, updated_at order).
-            models.Index(fields=["location", "updated_at", "id"], name="ro_location_updated_idx"),
             models.Index(
                 fields=["opened_at"],
                 condition=models.Q(internal=True),
