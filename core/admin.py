@@ -171,7 +171,11 @@ class IndexedRelatedOnlyListFilter(admin.RelatedOnlyFieldListFilter):
     def field_choices(self, field, request, model_admin):
         queryset = model_admin.get_queryset(request)
         connection = connections[queryset.db]
-        if connection.vendor != "postgresql" or queryset.query.where or "__" in self.field_path:
+        # A list kept to the user's locations (`location_field`) offers the related rows the
+        # whole table uses: staff work across the group, and choosing one who has no row at the
+        # user's locations lists nothing.
+        filtered = queryset.query.where and not getattr(model_admin, "location_field", None)
+        if connection.vendor != "postgresql" or filtered or "__" in self.field_path:
             return super().field_choices(field, request, model_admin)
         # Table and column names from the model, no user input.
         used = RawSQL(skip_scan_sql(connection, queryset.model, field.column), [])  # noqa: S611
