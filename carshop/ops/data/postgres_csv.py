@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import connections, models
 from django.db.models import signals
 from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
@@ -85,6 +85,19 @@ _HOOKS = (
 
 class Unsupported(Exception):
     """The table keeps the row-by-row import."""
+
+
+# Django's integer fields, written to COPY as their digits.
+_INTEGER_KINDS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
 
 
 def _own_receivers(signal: Any, model: type[Model]) -> list[Any]:
@@ -278,7 +291,6 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
     widget and full_clean() make it, is written without get_db_prep_save, which would only
     give it back; any other value or kind (a project's own field class among them) goes
     through _format."""
-    from django.db import models
 
     kind = type(field)
     if kind is models.ForeignKey:
@@ -291,16 +303,7 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
             return "\\N" if value is None else _format(value, field, connection)
 
         return text
-    if kind in (
-        models.AutoField,
-        models.BigAutoField,
-        models.IntegerField,
-        models.BigIntegerField,
-        models.SmallIntegerField,
-        models.PositiveIntegerField,
-        models.PositiveBigIntegerField,
-        models.PositiveSmallIntegerField,
-    ):
+    if kind in _INTEGER_KINDS:
 
         def integer(value: Any) -> str:
             if type(value) is int:
@@ -618,22 +621,14 @@ def load(
 
 
 def _plain_audit_kinds() -> frozenset[type]:
-    from django.db import models
 
     return frozenset(
         (
-            models.AutoField,
-            models.BigAutoField,
+            *_INTEGER_KINDS,
             models.CharField,
             models.TextField,
             models.SlugField,
             models.EmailField,
-            models.IntegerField,
-            models.BigIntegerField,
-            models.SmallIntegerField,
-            models.PositiveIntegerField,
-            models.PositiveBigIntegerField,
-            models.PositiveSmallIntegerField,
             models.BooleanField,
             models.DateField,
             models.DecimalField,
