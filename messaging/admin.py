@@ -82,18 +82,6 @@ class SendForm(forms.Form):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyMixin, RefusalsAsMessages, CarshopModelAdmin):
-    def get_queryset(self, request):
-        """In a group, the messages of the locations the user works at (a message without a
-        location is the default shop's); another location's message is not found."""
-        queryset = super().get_queryset(request)
-        if location_count() < 2:
-            return queryset
-        allowed = allowed_location_ids(request.user)
-        mine = Q(location__in=allowed)
-        if default_location_id() in allowed:
-            mine |= Q(location__isnull=True)
-        return queryset.filter(mine)
-
     list_display = ("created_at", "customer", "kind", "channel", "to", "status", "attempts")
     list_filter = ("status", "channel", "kind")
     list_select_related = ("customer",)
@@ -116,6 +104,18 @@ class MessageAdmin(ReadOnlyMixin, RefusalsAsMessages, CarshopModelAdmin):
         "delivered_at",
         "opened_at",
     )
+
+    def get_queryset(self, request):
+        """In a group, the messages of the locations the user works at (a message without a
+        location is the default shop's); another location's message is not found."""
+        queryset = super().get_queryset(request)
+        if location_count() < 2:
+            return queryset
+        allowed = allowed_location_ids(request.user)
+        mine = Q(location__in=allowed)
+        if default_location_id() in allowed:
+            mine |= Q(location__isnull=True)
+        return queryset.filter(mine)
 
     def get_fields(self, request, obj=None):
         # Message bodies show prices (estimates, invoices): only for who may see prices.
