@@ -621,48 +621,45 @@ def _add_month(month, row):
     month["units"] += row["units"]
 
 
-def moved_since(cutoff):
-    """A boolean expression on parts: the part has a stock movement at or after `cutoff`. With
-    summaries, a part's last movement before their end is read from PartMoved (one join) and
-    only the movements since then (a hashed set of parts) are looked up; a part without a row
-    there looks up its own movements."""
-    recent = Exists(StockMovement.objects.filter(part=OuterRef("pk"), created_at__gte=cutoff))
+def _moved(cutoff, own, since, stored_key):
+    """A boolean expression: the row has a stock movement at or after `cutoff` (`own`: the
+    movements' filter on the outer row). With summaries, the row's last movement before their
+    end is read from its summary (`summary_moved`, keyed by `stored_key`; one join) and only the
+    rows moved since then (`since(moment)`, a hashed set of primary keys) are looked up; a row
+    without a summary looks up its own movements."""
+    recent = Exists(StockMovement.objects.filter(created_at__gte=cutoff, **own))
     moment = horizon(state())
     if moment is None:
         return ExpressionWrapper(Q(recent), output_field=BooleanField())
-    later = StockMovement.objects.filter(created_at__gte=max(cutoff, moment)).values("part")
-    stored = Q(summary_moved__part__isnull=False)
+    stored = Q(**{f"summary_moved__{stored_key}__isnull": False})
     return ExpressionWrapper(
-        Q(pk__in=later)
+        Q(pk__in=since(max(cutoff, moment)))
         | (stored & Q(summary_moved__last_moved_at__gte=cutoff))
         | (~stored & Q(recent)),
         output_field=BooleanField(),
+    )
+
+
+def moved_since(cutoff):
+    """On parts: the part moved at or after `cutoff` anywhere (PartMoved)."""
+    return _moved(
+        cutoff,
+        {"part": OuterRef("pk")},
+        lambda moment: StockMovement.objects.filter(created_at__gte=moment).values("part"),
+        "part",
     )
 
 
 def moved_here_since(cutoff):
-    """A boolean expression on parts stock rows (PartStock): the part has a stock movement at
-    its location at or after `cutoff`. With summaries, the row's last movement before their end
-    is read from PartStockMoved (one join) and only the movements since then (a hashed set of
-    rows) are looked up; a row without one there looks up its own movements."""
-    recent = Exists(
-        StockMovement.objects.filter(
-            location=OuterRef("location"), part=OuterRef("part"), created_at__gte=cutoff
-        )
-    )
-    moment = horizon(state())
-    if moment is None:
-        return ExpressionWrapper(Q(recent), output_field=BooleanField())
-    later = PartStock.objects.filter(
-        part__movements__created_at__gte=max(cutoff, moment),
-        part__movements__location=F("location"),
-    ).values("pk")
-    stored = Q(summary_moved__part_stock__isnull=False)
-    return ExpressionWrapper(
-        Q(pk__in=later)
-        | (stored & Q(summary_moved__last_moved_at__gte=cutoff))
-        | (~stored & Q(recent)),
-        output_field=BooleanField(),
+    """On parts stock rows (PartStock): the part moved at its location at or after `cutoff`
+    (PartStockMoved)."""
+    return _moved(
+        cutoff,
+        {"location": OuterRef("location"), "part": OuterRef("part")},
+        lambda moment: PartStock.objects.filter(
+            part__movements__created_at__gte=moment, part__movements__location=F("location")
+        ).values("pk"),
+        "part_stock",
     )
 
 
