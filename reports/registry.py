@@ -12,7 +12,7 @@ columns. The pages (reports/views.py) draw every report the same way from this d
 """
 
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 
 KINDS = ("text", "date", "int", "decimal", "money", "percent", "hours", "days")
@@ -66,6 +66,10 @@ class Report:
     # False: the figure cannot be taken for a past period (work in progress is always now).
     compare: bool = True
     order: int = 100
+    # function(period) -> ({location id: summary}, summary of them together) for the chosen
+    # locations, from grouped queries: a comparison without taking the figure once per location
+    # (registered with `by_location`).
+    per_location: object = None
 
     def figure(self, period):
         return self.function(period)
@@ -122,6 +126,18 @@ def report(
             compare=compare,
             order=order,
         )
+        return function
+
+    return register
+
+
+def by_location(slug):
+    """Register the decorated function as the comparison by location of report `slug`: for the
+    chosen locations, ({location id: summary}, their summary together), equal to the report's
+    figure taken at each location and at all of them."""
+
+    def register(function):
+        REPORTS[slug] = replace(REPORTS[slug], per_location=function)
         return function
 
     return register

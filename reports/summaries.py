@@ -505,21 +505,23 @@ def count_parts(first, last):
     }
 
 
-def parts_moved(first, last):
+def parts_moved(first, last, by_location=False):
     """({category: Σ quantity x unit cost issued and returned}, state) over first..last: the
     summarized days summed per category by the database, the others (and those changed since
-    summarized) counted from the stock movements."""
+    summarized) counted from the stock movements. `by_location`: keyed by (location id,
+    category)."""
     current, stored, stale, counted = _parts(first, last)
     sums = defaultdict(lambda: Decimal(0))
+    by = ("location", "category") if by_location else ("category",)
     if stored:
         for row in (
             PartsDay.objects.filter(at(), day__range=stored)
             .exclude(day__in=stale)
             .order_by()
-            .values("category")
+            .values(*by)
             .annotate(t=Sum("moved"))
         ):
-            sums[row["category"]] += row["t"] or 0
+            sums[tuple(row[key] for key in by) if by_location else row["category"]] += row["t"] or 0
     memo = _COUNTED.get()
     for span in counted:
         key = ("parts", span, _LOCATIONS.get())
@@ -529,8 +531,8 @@ def parts_moved(first, last):
             found = count_parts(*span)
             if memo is not None:
                 memo[key] = found
-        for (_day, _location, category), total in found.items():
-            sums[category] += total
+        for (_day, location, category), total in found.items():
+            sums[(location, category) if by_location else category] += total
     return dict(sums), current
 
 

@@ -149,14 +149,20 @@ def compare_locations(request, area=None):
 
 
 def by_location(found, period, places, chosen=None, figure=None):
-    """A row per location (its summary figures) and a last row for them together: the report's
-    figure taken once per location (a few grouped queries each, no row read in Python); the
+    """A row per location (its summary figures) and a last row for them together: from the
+    report's grouped queries by location when it has them (Report.per_location), else its
+    figure taken once per location (a few grouped queries each, no row read in Python) and the
     page's own `figure` for them together when it is of the same locations (`chosen`)."""
+    ids = frozenset(pk for pk, _name in places)
+    if found.per_location is not None:
+        with locations(ids):
+            each, together = found.per_location(period)
+        rows = [{"location": name, **each[pk]} for pk, name in places]
+        return [*rows, {"location": "Together", **together}]
     rows = []
     for pk, name in places:
         with locations({pk}):
             rows.append({"location": name, **found.figure(period).summary})
-    ids = frozenset(pk for pk, _name in places)
     if figure is None or chosen != ids:
         with locations(ids):
             figure = found.figure(period)

@@ -44,7 +44,7 @@ from inventory.models import StockUnit, StockUnitCost
 from repairs.costs import cost_subquery
 from reports.figures.common import admin_list, between, percent
 from reports.periods import Period
-from reports.registry import Column, Figure, report
+from reports.registry import Column, Figure, by_location, report
 from reports.summaries import at, chosen_locations, freshness, reconditioning_months
 from sales.models import BACK_GROSS, FRONT_GROSS, TOTAL_GROSS, Commission, Deal, Lead
 from sales.services import during_stay
@@ -648,10 +648,18 @@ def _lead_at():
 def leads(period):
     """One query: the leads created in the period (lead_created_idx) by source, left-joined to
     their deals to count those with a delivered deal."""
-    rows = (
+    return _leads_figure(period, _lead_counts(period))
+
+
+LEAD_COUNTS = ("leads", "converted", "lost", "open")
+
+
+def _lead_counts(period, *by):
+    """The leads of the period counted by source (and by `by`)."""
+    return (
         Lead.objects.filter(_lead_at(), **_within("created_at", period))
         .order_by()
-        .values("source")
+        .values(*by, "source")
         .annotate(
             leads=Count("pk", distinct=True),
             converted=Count("pk", distinct=True, filter=Q(deals__status=DELIVERED)),
@@ -659,6 +667,10 @@ def leads(period):
             open=Count("pk", distinct=True, filter=Q(status__in=Lead.OPEN)),
         )
     )
+
+
+def _leads_figure(period, counts):
+    """The figure of the leads counted by source (`counts`: rows of _lead_counts)."""
     labels = dict(Lead.Source.choices)
     rows = sorted(
         (
@@ -673,7 +685,7 @@ def leads(period):
                     "sales_lead", source=row["source"], **between("created_at", period)
                 ),
             }
-            for row in rows
+            for row in counts
         ),
         key=lambda r: (-r["leads"], r["source"]),
     )
@@ -684,6 +696,29 @@ def leads(period):
         summary={"leads": total, "converted": converted, "conversion": percent(converted, total)},
         url=admin_list("sales_lead", **between("created_at", period)),
     )
+
+
+@by_location("lot-leads")
+def leads_by_location(period):
+    """One query: the leads of `leads` grouped by their unit's lot too. A lead's unit is at one
+    lot, so each lot's counts are its own leads' and those about no unit (counted at every
+    location), and the chosen lots' together are all of them."""
+    found = {}
+    for row in _lead_counts(period, "stock_unit__location"):
+        found.setdefault(row.pop("stock_unit__location"), []).append(row)
+    shared = found.pop(None, [])
+
+    def summary(groups):
+        counts = {}
+        for row in groups:
+            into = counts.setdefault(row["source"], dict.fromkeys(LEAD_COUNTS, 0))
+            for key in LEAD_COUNTS:
+                into[key] += row[key]
+        rows = [{"source": source, **sums} for source, sums in counts.items()]
+        return _leads_figure(period, rows).summary
+
+    each = {pk: summary([*found.get(pk, ()), *shared]) for pk in chosen_locations()}
+    return each, summary([*shared, *(row for rows in found.values() for row in rows)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ from reports.figures.common import (
 )
 from reports.models import DeclinedJob, InvoiceSpan, OpenInvoice
 from reports.periods import Period
-from reports.registry import Column, Figure, report
+from reports.registry import Column, Figure, by_location, report
 from reports.summaries import (
     at,
     chosen_locations,
@@ -919,8 +919,9 @@ def receivables(period):
 # --- parts inventory --------------------------------------------------------------------------
 
 
-def _parts_on_hand():
-    """{category: parts on hand, their value and dead stock} as of now (once per page)."""
+def _parts_on_hand(by_location=False):
+    """{category: parts on hand, their value and dead stock} as of now (once per page);
+    `by_location` (chosen locations only): {location id: {category: ...}}."""
     cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
     dead = Q(moved=False)
     if chosen_locations() is not None:
@@ -928,19 +929,24 @@ def _parts_on_hand():
         # movement there since the cutoff (PartStockMoved, and the movements since).
         value = F("on_hand") * F("part__unit_cost")
         moved = moved_here_since(cutoff)
-        return {
-            row["category"]: row
-            for row in PartStock.objects.filter(at(), on_hand__gt=0)
+        rows = (
+            PartStock.objects.filter(at(), on_hand__gt=0)
             .annotate(moved=moved, category=F("part__category"))
             .order_by()
-            .values("category")
+            .values(*(("location",) if by_location else ()), "category")
             .annotate(
                 parts=Count("part", distinct=True),
                 value=Sum(value, output_field=MONEY),
                 dead_parts=Count("part", filter=dead, distinct=True),
                 dead_value=Sum(value, filter=dead, output_field=MONEY),
             )
-        }
+        )
+        if not by_location:
+            return {row["category"]: row for row in rows}
+        found = {}
+        for row in rows:
+            found.setdefault(row["location"], {})[row["category"]] = row
+        return found
     value = F("on_hand") * F("unit_cost")
     return {
         row["category"]: row
@@ -993,6 +999,11 @@ def parts_inventory(period):
     the others grouped by day and category)."""
     stock = once(("parts on hand", chosen_locations()), _parts_on_hand)
     issued, current = parts_moved(period.start, period.end)
+    return _inventory_figure(period, stock, issued, current)
+
+
+def _inventory_figure(period, stock, issued, current):
+    """The figure of the parts on hand (`stock`, by category) and issued (`issued`)."""
     per_year = Decimal(365) / Decimal(period.days)
     rows = []
     for category in sorted(set(stock) | set(issued), key=str.lower):
@@ -1023,3 +1034,25 @@ def parts_inventory(period):
         url=admin_list("inventory_part"),
         note="Value and dead stock as of now. Issued: " + freshness(current, period.end),
     )
+
+
+@by_location("parts-inventory")
+def parts_inventory_by_location(period):
+    """The queries of `parts_inventory`, grouped by location too. Together: each category's
+    value, cost issued and dead stock added up over the locations (a stock row and a movement
+    are at one location); its summary reads nothing else."""
+    stock = _parts_on_hand(by_location=True)
+    issued, current = parts_moved(period.start, period.end, by_location=True)
+    each = {}
+    for pk in chosen_locations():
+        here = {category: total for (at_, category), total in issued.items() if at_ == pk}
+        each[pk] = _inventory_figure(period, stock.get(pk, {}), here, current).summary
+    together_stock, together_issued = {}, {}
+    for rows in stock.values():
+        for category, row in rows.items():
+            into = together_stock.setdefault(category, {"value": ZERO, "dead_value": ZERO})
+            into["value"] += row["value"] or ZERO
+            into["dead_value"] += row["dead_value"] or ZERO
+    for (_at, category), total in issued.items():
+        together_issued[category] = together_issued.get(category, ZERO) + total
+    return each, _inventory_figure(period, together_stock, together_issued, current).summary
