@@ -919,34 +919,25 @@ def receivables(period):
 # --- parts inventory --------------------------------------------------------------------------
 
 
-def _parts_on_hand(by_location=False):
-    """{category: parts on hand, their value and dead stock} as of now (once per page);
-    `by_location` (chosen locations only): {location id: {category: ...}}."""
+def _parts_on_hand():
+    """{category: parts on hand, their value and dead stock} as of now (once per page)."""
     cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
     dead = Q(moved=False)
     if chosen_locations() is not None:
         # The stock of the chosen locations (PartStock), at the parts' unit cost; dead: no
         # movement there since the cutoff (PartStockMoved, and the movements since).
         value = F("on_hand") * F("part__unit_cost")
-        moved = moved_here_since(cutoff)
-        rows = (
-            PartStock.objects.filter(at(), on_hand__gt=0)
-            .annotate(moved=moved, category=F("part__category"))
-            .order_by()
-            .values(*(("location",) if by_location else ()), "category")
+        return {
+            row["category"]: row
+            for row in _stock_here(cutoff)
+            .values("category")
             .annotate(
                 parts=Count("part", distinct=True),
                 value=Sum(value, output_field=MONEY),
                 dead_parts=Count("part", filter=dead, distinct=True),
                 dead_value=Sum(value, filter=dead, output_field=MONEY),
             )
-        )
-        if not by_location:
-            return {row["category"]: row for row in rows}
-        found = {}
-        for row in rows:
-            found.setdefault(row["location"], {})[row["category"]] = row
-        return found
+        }
     value = F("on_hand") * F("unit_cost")
     return {
         row["category"]: row
@@ -961,6 +952,42 @@ def _parts_on_hand(by_location=False):
             dead_value=Sum(value, filter=dead, output_field=MONEY),
         )
     }
+
+
+def _stock_here(cutoff):
+    """The stock rows on hand at the chosen locations, with their category and whether they
+    moved there since `cutoff`."""
+    return (
+        PartStock.objects.filter(at(), on_hand__gt=0)
+        .annotate(moved=moved_here_since(cutoff), category=F("part__category"))
+        .order_by()
+    )
+
+
+def _parts_on_hand_by_location():
+    """{location id: {category: parts on hand, their value and dead stock}} as of now, for the
+    chosen locations: one query grouped by location, category and whether the row moved (a
+    part has one stock row at a location, so its rows are its parts; the test of a row's last
+    movement is made once a row)."""
+    cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
+    found = {}
+    for row in (
+        _stock_here(cutoff)
+        .values("location", "category", "moved")
+        .annotate(
+            parts=Count("pk"),
+            value=Sum(F("on_hand") * F("part__unit_cost"), output_field=MONEY),
+        )
+    ):
+        into = found.setdefault(row["location"], {}).setdefault(
+            row["category"], {"parts": 0, "value": ZERO, "dead_parts": 0, "dead_value": ZERO}
+        )
+        into["parts"] += row["parts"]
+        into["value"] += row["value"]
+        if not row["moved"]:
+            into["dead_parts"] += row["parts"]
+            into["dead_value"] += row["value"]
+    return found
 
 
 @report(
@@ -1041,7 +1068,7 @@ def parts_inventory_by_location(period):
     """The queries of `parts_inventory`, grouped by location too. Together: each category's
     value, cost issued and dead stock added up over the locations (a stock row and a movement
     are at one location); its summary reads nothing else."""
-    stock = _parts_on_hand(by_location=True)
+    stock = _parts_on_hand_by_location()
     issued, current = parts_moved(period.start, period.end, by_location=True)
     each = {}
     for pk in chosen_locations():
