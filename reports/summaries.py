@@ -568,20 +568,28 @@ def reconditioned(spans):
     )
 
 
-def reconditioning_months(first, last):
+def reconditioning_months(first, last, by_location=False):
     """({month: {"spend", "orders", "units"}}, state) over first..last: the internal orders
     opened in each month that reconditioned a stock unit (once each), the units they
     reconditioned (once each) and what their lines cost (once per unit). The summarized days
     are read from ReconditioningOrder, the others (and those changed since summarized) counted
     from the records; a unit with orders on both kinds of days of a month is counted once (a
-    third query finds those). At most three queries, whatever the number of orders."""
+    third query finds those). At most three queries, whatever the number of orders.
+    `by_location`: keyed by (the unit's location id, month)."""
     current, stored, stale, counted = _parts(first, last)
     months = defaultdict(lambda: {"spend": Decimal(0), "orders": 0, "units": 0})
+
+    def key(row, location):
+        return (row[location], row["month"]) if by_location else row["month"]
+
     live, live_found = None, False
     if counted:
         live = reconditioned(counted).annotate(month=TruncMonth("opened_at", output_field=DATE))
+        by = ("at",) if by_location else ()
+        if by_location:
+            live = live.annotate(at=F("unit_location"))
         for row in (
-            live.values("month")
+            live.values(*by, "month")
             .annotate(
                 spend=Sum(F("parts") + F("labor"), output_field=EXACT),
                 orders=Count("pk", distinct=True),
@@ -589,16 +597,17 @@ def reconditioning_months(first, last):
             )
             .order_by()
         ):
-            _add_month(months[row["month"]], row)
+            _add_month(months[key(row, "at")], row)
             live_found = True
     if stored:
+        by = ("unit__location",) if by_location else ()
         rows = (
             ReconditioningOrder.objects.filter(at("unit__location"), day__range=stored)
             .exclude(day__in=stale)
             .annotate(month=TruncMonth("day", output_field=DATE))
         )
         for row in (
-            rows.values("month")
+            rows.values(*by, "month")
             .annotate(
                 spend=Sum(F("parts") + F("labor"), output_field=EXACT),
                 orders=Count("repair_order", distinct=True),
@@ -606,14 +615,14 @@ def reconditioning_months(first, last):
             )
             .order_by()
         ):
-            _add_month(months[row["month"]], row)
+            _add_month(months[key(row, "unit__location")], row)
         if live_found:
             # Units with orders on summarized and on counted days of the same month.
             twice = rows.filter(Exists(live.filter(unit=OuterRef("unit"), month=OuterRef("month"))))
             for row in (
-                twice.values("month").annotate(units=Count("unit", distinct=True)).order_by()
+                twice.values(*by, "month").annotate(units=Count("unit", distinct=True)).order_by()
             ):
-                months[row["month"]]["units"] -= row["units"]
+                months[key(row, "unit__location")]["units"] -= row["units"]
     return dict(months), current
 
 

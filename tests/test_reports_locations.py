@@ -437,6 +437,13 @@ def _grouped_group():
         )
         if source == Lead.Source.PHONE:
             delivered_deal(unit=unit, salesperson=seller, lead=lead)
+    # Reconditioning: a unit at Main (2.0 h x 100.00) and one at North (1.0 h x 80.00).
+    from inventory.models import StockUnit
+    from tests.test_reports_lot import internal_order
+
+    for unit_at, hours, rate in ((main, "2.0", "100.00"), (north, "1.0", "80.00")):
+        unit = make_unit(location=unit_at, status=StockUnit.Status.RECONDITIONING, days_ago=5)
+        internal_order(unit, labor=[(hours, rate)])
     return {"main": main, "east": east, "north": north}
 
 

@@ -549,17 +549,26 @@ def reconditioning(period):
     units that first went on sale in the period, by month, with their days from acquisition
     (stockunit_available_idx)."""
     orders, current = reconditioning_months(period.start, period.end)
+    front = {row["month"]: row for row in _front_lined(period)}
+    return _reconditioning_figure(period, orders, front, current)
 
+
+def _front_lined(period, *by):
+    """The units that first went on sale in the period, by month (and `by`), with their days
+    from acquisition."""
     days = ExpressionWrapper(F("available_on") - F("acquired_on"), output_field=DurationField())
-    front = (
+    return (
         StockUnit.objects.filter(at(), available_on__range=(period.start, period.end))
         .annotate(month=TruncMonth("available_on"))
         .order_by()
-        .values("month")
+        .values(*by, "month")
         .annotate(units=Count("pk"), days=Sum(days))
     )
-    front = {row["month"]: row for row in front}
 
+
+def _reconditioning_figure(period, orders, front, current):
+    """The figure of the reconditioning by month (`orders`) and the units front-lined by month
+    (`front`)."""
     rows, totals = [], {"spend": ZERO, "units": 0, "front": 0, "days": datetime.timedelta()}
     for month in _months(period):
         ordered = orders.get(month, {"spend": ZERO, "orders": 0, "units": 0})
@@ -597,6 +606,34 @@ def reconditioning(period):
         note="Units reconditioned are counted in each month they had an order; the period's "
         f"total counts a unit once a month. {freshness(current, period.end)}.",
     )
+
+
+@by_location("lot-reconditioning")
+def reconditioning_by_location(period):
+    """The queries of `reconditioning`, grouped by the unit's location too (a unit is at one
+    location, so the locations' months add up to theirs together)."""
+    orders, current = reconditioning_months(period.start, period.end, by_location=True)
+    front = {(row["location"], row["month"]): row for row in _front_lined(period, "location")}
+
+    def at_(location):
+        def mine(found):
+            return {month: row for (pk, month), row in found.items() if pk == location}
+
+        return mine(orders), mine(front)
+
+    each = {
+        pk: _reconditioning_figure(period, *at_(pk), current).summary for pk in chosen_locations()
+    }
+    together_orders, together_front = {}, {}
+    for (_pk, month), row in orders.items():
+        into = together_orders.setdefault(month, {"spend": ZERO, "orders": 0, "units": 0})
+        for name in into:
+            into[name] += row[name]
+    for (_pk, month), row in front.items():
+        into = together_front.setdefault(month, {"units": 0, "days": datetime.timedelta()})
+        into["units"] += row["units"]
+        into["days"] += row["days"] or datetime.timedelta()
+    return each, _reconditioning_figure(period, together_orders, together_front, current).summary
 
 
 def _days(total, count):
