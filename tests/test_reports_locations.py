@@ -444,6 +444,19 @@ def _grouped_group():
     for unit_at, hours, rate in ((main, "2.0", "100.00"), (north, "1.0", "80.00")):
         unit = make_unit(location=unit_at, status=StockUnit.Status.RECONDITIONING, days_ago=5)
         internal_order(unit, labor=[(hours, rate)])
+
+    # Declined work to follow up: 1.0 h x 100.00 at Main, 1.5 h x 90.00 at East.
+    from repairs.choices import Authorization, AuthorizationMethod
+    from repairs.services import authorize_job
+    from tests.helpers.builders.repairs import add_job_with_lines, make_order
+
+    for shop_at, hours, rate in ((main, "1.0", "100.00"), (east, "1.5", "90.00")):
+        job = add_job_with_lines(
+            make_order(location=shop_at), title="Wipers", labor=[(hours, rate)], approve=False
+        )
+        authorize_job(
+            job, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
+        )
     return {"main": main, "east": east, "north": north}
 
 

@@ -517,39 +517,8 @@ def declined_work(period):
     summarized days (NOT EXISTS a later order; labor and part subqueries per job); the first
     rows' order, customer and vehicle. Without summaries: the second over the whole period."""
     current = summary_state()
-    since = horizon(current)
-    start, end = period.start_at, period.end_at
-    found = []  # (count, value, [(value, decided at, job id)])
-    if since is not None and start < since:
-        stored = DeclinedJob.objects.filter(
-            at(),
-            authorized_at__gte=start,
-            authorized_at__lt=min(end, since),
-            returned=False,
-        ).exclude(
-            # Back since the summaries' end, or decided again since.
-            Q(vehicle_id__in=RepairOrder.objects.filter(opened_at__gte=since).values("vehicle"))
-            | Q(job__in=Job.objects.filter(authorized_at__gte=since).values("pk"))
-        )
-        found.append(_due(stored, "job_id"))
-    if since is None or end > since:
-        live_start = start if since is None else max(start, since)
-        returned = RepairOrder.objects.filter(
-            vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
-        )
-        live = (
-            declined_jobs()
-            .filter(
-                at("repair_order__location"), authorized_at__gte=live_start, authorized_at__lt=end
-            )
-            .filter(~Exists(returned))
-            .annotate(value=job_value())
-        )
-        found.append(_due(live, "pk"))
-    total = {
-        "n": sum(n for n, _value, _top in found),
-        "value": sum((value for _n, value, _top in found), ZERO),
-    }
+    found = [_due(jobs, key) for jobs, key, _at in _due_jobs(period, current)]
+    total = _due_total((n, value) for n, value, _top in found)
     first = sorted(
         (row for _n, _value, top in found for row in top), key=lambda r: (-r[0], -r[1].timestamp())
     )[:FOLLOW_UP_ROWS]
@@ -597,7 +566,7 @@ def declined_work(period):
     ]
     return Figure(
         rows=rows,
-        summary={"jobs": total["n"], "value": money(total["value"] or ZERO)},
+        summary=total,
         note=freshness(current, period.end),
         url=admin_list(
             "repairs_job",
@@ -607,24 +576,106 @@ def declined_work(period):
     )
 
 
+def _due_jobs(period, current):
+    """[(jobs, key, location path)]: the declined jobs due for follow-up of the period, from the
+    summaries' DeclinedJob rows for the summarized days (keyed by job_id) and from the records
+    after them (keyed by pk)."""
+    since = horizon(current)
+    start, end = period.start_at, period.end_at
+    found = []
+    if since is not None and start < since:
+        stored = DeclinedJob.objects.filter(
+            at(),
+            authorized_at__gte=start,
+            authorized_at__lt=min(end, since),
+            returned=False,
+        ).exclude(
+            # Back since the summaries' end, or decided again since.
+            Q(vehicle_id__in=RepairOrder.objects.filter(opened_at__gte=since).values("vehicle"))
+            | Q(job__in=Job.objects.filter(authorized_at__gte=since).values("pk"))
+        )
+        found.append((stored, "job_id", "location"))
+    if since is None or end > since:
+        live_start = start if since is None else max(start, since)
+        returned = RepairOrder.objects.filter(
+            vehicle=OuterRef("repair_order__vehicle"), opened_at__gt=OuterRef("authorized_at")
+        )
+        live = (
+            declined_jobs()
+            .filter(
+                at("repair_order__location"), authorized_at__gte=live_start, authorized_at__lt=end
+            )
+            .filter(~Exists(returned))
+            .annotate(value=job_value())
+        )
+        found.append((live, "pk", "repair_order__location"))
+    return found
+
+
+def _due_total(found):
+    """The summary of the due jobs' (count, value) from each source."""
+    found = list(found)
+    return {
+        "jobs": sum(n for n, _value in found),
+        "value": money(sum((value for _n, value in found), ZERO)),
+    }
+
+
+def _due_sums(jobs, key, by=None):
+    """{`by` value (None without): (count, unrounded Σ value)} of due jobs."""
+    if key == "pk":  # jobs from the records: the sums of their lines
+        if by:
+            counted = jobs.order_by().values(by).annotate(n=Count("pk"))
+            found = {row[by]: [row["n"], ZERO] for row in counted}
+        else:
+            found = {None: [jobs.count(), ZERO]}
+        ids = jobs.values("pk")
+        for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT)):
+            lines = model.objects.filter(job__in=ids).order_by()
+            total = {"t": Sum(amount, output_field=MONEY)}
+            if by:
+                rows = lines.values(at=F(f"job__{by}")).annotate(**total)
+            else:
+                rows = [{"at": None, **lines.aggregate(**total)}]
+            for row in rows:
+                found.setdefault(row["at"], [0, ZERO])[1] += row["t"] or ZERO
+    else:
+        sums = {"n": Count("pk"), "value": Sum("value")}
+        rows = jobs.order_by().values(by).annotate(**sums) if by else [jobs.aggregate(**sums)]
+        found = {row.get(by): [row["n"], row["value"] or ZERO] for row in rows}
+    if not by:
+        found.setdefault(None, [0, ZERO])
+    return {pk: tuple(sums) for pk, sums in found.items()}
+
+
 def _due(jobs, key):
     """(count, Σ value, the first rows by value as (value, decided at, job id)) of due jobs."""
-    if key == "pk":  # jobs from the records: the sums of their lines
-        n = jobs.count()
-        ids = jobs.values("pk")
-        value = sum(
-            (
-                model.objects.filter(job__in=ids).aggregate(t=Sum(amount, output_field=MONEY))["t"]
-                or ZERO
-                for model, amount in ((LaborLine, LABOR_AMOUNT), (PartLine, PART_AMOUNT))
-            ),
-            ZERO,
-        )
-    else:
-        totals = jobs.aggregate(n=Count("pk"), value=Sum("value"))
-        n, value = totals["n"], totals["value"] or ZERO
+    n, value = _due_sums(jobs, key)[None]
     top = jobs.order_by("-value", "-authorized_at").values_list("value", "authorized_at", key)
     return n, money(value), list(top[:FOLLOW_UP_ROWS])
+
+
+@by_location("declined-work")
+def declined_work_by_location(period):
+    """The counts and values of `declined_work`, grouped by location (of the summary row, of
+    the order): each source's value rounded once per location, as the figure at one location
+    does, and once for them together."""
+    current = summary_state()
+    sources = [_due_sums(jobs, key, by) for jobs, key, by in _due_jobs(period, current)]
+    each = {
+        pk: _due_total(
+            (sums.get(pk, (0, ZERO))[0], money(sums.get(pk, (0, ZERO))[1])) for sums in sources
+        )
+        for pk in chosen_locations()
+    }
+    together = _due_total(
+        (
+            sum(n for n, _value in sums.values()),
+            money(sum((value for _n, value in sums.values()), ZERO)),
+        )
+        for sums in sources
+    )
+    return each, together
 
 
 # --- comebacks --------------------------------------------------------------------------------
