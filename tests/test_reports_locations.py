@@ -457,6 +457,9 @@ def _grouped_group():
         authorize_job(
             job, Authorization.DECLINED, method=AuthorizationMethod.PHONE, authorized_by="Maria"
         )
+    # Owing: one invoice at Main, two at East.
+    _invoiced_at(main, 1)
+    _invoiced_at(east, 2)
     return {"main": main, "east": east, "north": north}
 
 

@@ -847,9 +847,23 @@ def receivables(period):
     or credited in between, or issued since), with their balance at the end (payment and credit
     note subqueries), summed per age. Without summaries: the second query over every invoice not
     paid yet or paid or credited after the end."""
+    current = summary_state()
+    totals = _receivable_totals(period, current)[None]
+    return _receivables_figure(period, totals, current)
+
+
+def _age_midnight(as_of, days_before):
+    """The first instant of the day `days_before` days before `as_of`."""
+    day = as_of - datetime.timedelta(days=days_before)
+    return Period(day, day).start_at
+
+
+def _receivable_totals(period, current, by=None):
+    """{`by` value (None without): {"n<age>": invoices, "b<age>": unrounded balance}} of the
+    invoices owing at the period's end, by age (see receivables)."""
     as_of = period.end
     end = period.end_at
-    current = summary_state()
+
     since = horizon(current)
     if since is None:
         parts = [(Invoice.objects.filter(pk__in=maybe_owing(end)), "issued_at", None)]
@@ -909,16 +923,11 @@ def receivables(period):
         )
         parts = [(unchanged, "issued_at", "unchanged"), (others, "issued_at", None)]
 
-    def midnight(days_before):
-        """The first instant of the day `days_before` days before the period's end."""
-        day = as_of - datetime.timedelta(days=days_before)
-        return Period(day, day).start_at
-
     def age(low, high):
         """Issued between `low` and `high` days before the end (both included)."""
-        condition = Q(issued_at__lt=midnight(low - 1)) if low else Q()
+        condition = Q(issued_at__lt=_age_midnight(as_of, low - 1)) if low else Q()
         if high is not None:
-            condition &= Q(issued_at__gte=midnight(high))
+            condition &= Q(issued_at__gte=_age_midnight(as_of, high))
         return condition
 
     # Grouped by age (one CASE) rather than a filtered sum per age: the balance, with its
@@ -928,7 +937,8 @@ def receivables(period):
         default=None,
         output_field=IntegerField(),
     )
-    totals = {f"{key}{n}": 0 for n in range(len(AR_AGES)) for key in "nb"}
+    empty = {f"{key}{n}": 0 for n in range(len(AR_AGES)) for key in "nb"}
+    found = {} if by else {None: dict(empty)}
     for queryset, _field, kind in parts:
         if kind is None:
             queryset = queryset.annotate(
@@ -939,12 +949,24 @@ def receivables(period):
             queryset.filter(issued_at__lt=end, due__gt=0)
             .annotate(age_bucket=bucket)
             .order_by()
-            .values("age_bucket")
+            .values(*((by,) if by else ()), "age_bucket")
             .annotate(n=Count("pk"), balance=Sum("due"))
         ):
             if row["age_bucket"] is not None:
+                totals = found.setdefault(row[by] if by else None, dict(empty))
                 totals[f"n{row['age_bucket']}"] += row["n"]
                 totals[f"b{row['age_bucket']}"] += row["balance"] or 0
+    return found
+
+
+def _receivables_figure(period, totals, current):
+    """The figure of the invoices owing at the period's end by age (`totals`)."""
+    as_of = period.end
+    end = period.end_at
+
+    def midnight(days_before):
+        return _age_midnight(as_of, days_before)
+
     rows = []
     for n, (label, low, high) in enumerate(AR_AGES):
         filters = {"issued_at__lt": (midnight(low - 1) if low else end).isoformat()}
@@ -965,6 +987,24 @@ def receivables(period):
         url=admin_list("repairs_invoice", issued_at__lt=end.isoformat()),
         note=f"As of {as_of.isoformat()}. " + freshness(current, as_of),
     )
+
+
+@by_location("receivables")
+def receivables_by_location(period):
+    """The queries of `receivables`, grouped by the invoice's location too (an invoice is at
+    one location: the locations' invoices and balances by age add up to theirs together)."""
+    current = summary_state()
+    found = _receivable_totals(period, current, by="location")
+    empty = {f"{key}{n}": 0 for n in range(len(AR_AGES)) for key in "nb"}
+    together = dict(empty)
+    for totals in found.values():
+        for key, value in totals.items():
+            together[key] += value
+    each = {
+        pk: _receivables_figure(period, found.get(pk, empty), current).summary
+        for pk in chosen_locations()
+    }
+    return each, _receivables_figure(period, together, current).summary
 
 
 # --- parts inventory --------------------------------------------------------------------------
