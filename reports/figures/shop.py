@@ -1012,9 +1012,13 @@ def receivables_by_location(period):
 
 def _parts_on_hand():
     """{category: parts on hand, their value and dead stock} as of now (once per page)."""
+    chosen = chosen_locations()
+    if chosen is not None and len(chosen) == 1:
+        # One location: a part is one stock row there (the grouping without DISTINCT).
+        return _parts_on_hand_by_location().get(next(iter(chosen)), {})
     cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
     dead = Q(moved=False)
-    if chosen_locations() is not None:
+    if chosen is not None:
         # The stock of the chosen locations (PartStock), at the parts' unit cost; dead: no
         # movement there since the cutoff (PartStockMoved, and the movements since).
         value = F("on_hand") * F("part__unit_cost")
