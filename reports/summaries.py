@@ -359,6 +359,22 @@ def once(key, compute):
     return memo[key]
 
 
+def once_within(kind, compute):
+    """`compute()` -> {location id: rows} for the chosen locations, once per page within
+    `reading()`: when the page already computed it for more locations (a comparison of them),
+    those serve."""
+    memo = _COUNTED.get()
+    ids = _LOCATIONS.get()
+    if memo is None or ids is None:
+        return compute()
+    found = memo.setdefault(("within", kind), {})
+    for wider, rows in found.items():
+        if ids <= wider:
+            return {pk: value for pk, value in rows.items() if pk in ids}
+    found[ids] = compute()
+    return found[ids]
+
+
 def _counted(first, last, kinds):
     memo = _COUNTED.get()
     if memo is None:

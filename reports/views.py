@@ -225,9 +225,14 @@ def report_page(request, slug):
     comparing = bool(places) and bool(found.summary) and request.GET.get("by") == "location"
     chosen = figure_locations(request)
     with reading(), locations(chosen):
+        per_location = None
+        if comparing and found.per_location is not None:
+            # First, so that the figure of locations among them reads their grouped rows.
+            per_location = by_location(found, period, places)
         figure = found.figure(period)
         before = found.figure(period.previous()) if found.compare else None
-        per_location = by_location(found, period, places, chosen, figure) if comparing else None
+        if comparing and per_location is None:
+            per_location = by_location(found, period, places, chosen, figure)
     columns = list(found.columns)
     rows = [
         {"cells": [{"value": row.get(c.key), "column": c} for c in columns], "url": row.get("url")}

@@ -71,6 +71,7 @@ from reports.summaries import (
     moved_here_since,
     moved_since,
     once,
+    once_within,
     parts_moved,
     settled_before,
     shop_days,
@@ -1063,7 +1064,11 @@ def _parts_on_hand_by_location():
     """{location id: {category: parts on hand, their value and dead stock}} as of now, for the
     chosen locations: one query grouped by location, category and whether the row moved (a
     part has one stock row at a location, so its rows are its parts; the test of a row's last
-    movement is made once a row)."""
+    movement is made once a row), once per page for them or more."""
+    return once_within("parts on hand", _stock_by_location)
+
+
+def _stock_by_location():
     cutoff = timezone.now() - datetime.timedelta(days=DEAD_STOCK_DAYS)
     found = {}
     for row in (
