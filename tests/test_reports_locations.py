@@ -403,7 +403,7 @@ def _grouped_group():
     sold), at North (1, lost) and about no unit (2, counted at each lot)."""
     from inventory import services as stock
     from inventory.models import StockMovement
-    from sales.models import Lead
+    from sales.models import CommissionPlan, Lead
     from tests.helpers.builders.inventory import make_part
     from tests.helpers.builders.lot import delivered_deal, make_customer, make_unit
 
@@ -420,6 +420,7 @@ def _grouped_group():
     stock.issue_part(filters, 1, location=east)
 
     seller = make_staff_salesperson()
+    CommissionPlan.objects.create(name="House", rate=D("20"), minimum=D("250"))
     for source, unit_at, status in (
         (Lead.Source.WEBSITE, main, Lead.Status.NEW),
         (Lead.Source.PHONE, main, Lead.Status.NEW),

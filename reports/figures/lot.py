@@ -223,6 +223,12 @@ GROSS_SUMMARY = [
 def units_sold(period):
     """Two queries: deals delivered in the period, by month of delivery (deal_delivered_idx);
     deals unwound in the period, by month of the unwind."""
+    counted = _units_counted(period)
+    return _units_figure(period, counted)
+
+
+def _units_counted(period, *by):
+    """{"delivered"/"unwound": {(*by, month): units}}."""
     counted = {}
     for name, queryset, field in (
         ("delivered", deliveries(period), "delivered_at"),
@@ -231,14 +237,18 @@ def units_sold(period):
         rows = (
             queryset.order_by()
             .annotate(month=_month(field))
-            .values("month")
+            .values(*by, "month")
             .annotate(units=Count("pk"))
         )
-        counted[name] = {row["month"]: row["units"] for row in rows}
+        counted[name] = {(*(row[key] for key in by), row["month"]): row["units"] for row in rows}
+    return counted
+
+
+def _units_figure(period, counted):
     rows = []
     for month in _months(period):
-        delivered = counted["delivered"].get(month, 0)
-        unwound = counted["unwound"].get(month, 0)
+        delivered = counted["delivered"].get((month,), 0)
+        unwound = counted["unwound"].get((month,), 0)
         rows.append(
             {
                 "month": month,
@@ -256,6 +266,24 @@ def units_sold(period):
             "unwound": sum(r["unwound"] for r in rows),
         },
     )
+
+
+@by_location("lot-units-sold")
+def units_sold_by_location(period):
+    """The two queries of `units_sold`, grouped by the unit's lot too."""
+    counted = _units_counted(period, "stock_unit__location")
+
+    def of(keep):
+        found = {}
+        for name, units in counted.items():
+            found[name] = {}
+            for (pk, month), n in units.items():
+                if keep(pk):
+                    found[name][(month,)] = found[name].get((month,), 0) + n
+        return _units_figure(period, found).summary
+
+    each = {pk: of(lambda at_, pk=pk: at_ == pk) for pk in chosen_locations()}
+    return each, of(lambda _at: True)
 
 
 @report(
@@ -352,6 +380,21 @@ def gross_by_source(period):
         key=lambda r: (-r["total"], r["source"]),
     )
     return Figure(rows=rows, summary=_gross_summary(list(entries.values())), url=_deals_url(period))
+
+
+def _gross_by_location(period):
+    """The gross reports' comparison: deliveries less unwinds grouped by the unit's lot (two
+    queries); each lot's summary and theirs together from the same sums as the reports'."""
+    entries = _net_gross(period, None, None, "stock_unit__location")
+    each = {
+        pk: _gross_summary([entries[(pk,)]] if (pk,) in entries else [])
+        for pk in chosen_locations()
+    }
+    return each, _gross_summary(list(entries.values()))
+
+
+for _slug in ("lot-gross", "lot-gross-salespeople", "lot-gross-sources"):
+    by_location(_slug)(_gross_by_location)
 
 
 def _source_filter(source):
@@ -791,12 +834,17 @@ def leads_by_location(period):
 def commissions(period):
     """One query: the commission rows recorded in the period (commission_person_idx) by
     salesperson."""
-    rows = (
+    return _commissions_figure(period, _commission_rows(period))
+
+
+def _commission_rows(period, *by):
+    """The commission rows recorded in the period summed by salesperson (and `by`)."""
+    return (
         Commission.objects.filter(
             at("deal__stock_unit__location"), **_within("recorded_at", period)
         )
         .order_by()
-        .values(*PERSON)
+        .values(*by, *PERSON)
         .annotate(
             deals=Count("pk", filter=Q(kind=Commission.Kind.EARNED)),
             earned=Sum("amount", filter=Q(kind=Commission.Kind.EARNED)),
@@ -804,6 +852,9 @@ def commissions(period):
             due=Sum("amount"),
         )
     )
+
+
+def _commissions_figure(period, rows):
     rows = sorted(
         (
             {
@@ -830,3 +881,26 @@ def commissions(period):
         },
         url=admin_list("sales_commission", **between("recorded_at", period)),
     )
+
+
+@by_location("lot-commissions")
+def commissions_by_location(period):
+    """The query of `commissions`, grouped by the deal's unit's lot too."""
+    rows = list(_commission_rows(period, "deal__stock_unit__location"))
+    each = {
+        pk: _commissions_figure(
+            period, [r for r in rows if r["deal__stock_unit__location"] == pk]
+        ).summary
+        for pk in chosen_locations()
+    }
+    together = {}
+    for row in rows:
+        key = tuple(row[name] for name in PERSON)
+        into = together.setdefault(
+            key, {**row, "deals": 0, "earned": None, "chargebacks": None, "due": None}
+        )
+        into["deals"] += row["deals"]
+        for name in ("earned", "chargebacks", "due"):
+            if row[name] is not None:
+                into[name] = (into[name] or ZERO) + row[name]
+    return each, _commissions_figure(period, list(together.values())).summary
