@@ -116,5 +116,11 @@ def test_a_manager_of_two_shops_switches_location_and_compares_them(people, mana
     assert "East Shop" in table and "Together" in table
     assert "120.00" in table and "480.00" in table and "600.00" in table
 
+    # A report compared from its queries grouped by location: what each shop is owed.
+    desk.go("/admin/reports/receivables/?period=today&by=location")
+    assert drawn(desk) > 100
+    table = desk.text("#report-locations")
+    assert "East Shop" in table and "Together" in table and Location.default().name in table
+
     desk.go("/admin/")
     assert "120.00" in desk.text("#manager-dashboard")  # East chosen: its figures
