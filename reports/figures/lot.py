@@ -466,6 +466,13 @@ def inventory_aging(period):
     on the lines of its vehicle's internal orders opened during its stay: a few index lookups a
     unit, where a join of every reconditioning line to the units read every internal order),
     summed per bucket: count, capital, units past the target."""
+    as_of, target, units, aggregates = _aging(period)
+    return _aging_figure(as_of, target, units.aggregate(**aggregates))
+
+
+def _aging(period):
+    """(as of, the aging target, the units on the lot then with their capital, the aggregates
+    by bucket) of inventory_aging."""
     as_of = min(period.end, timezone.localdate())
     target = ShopSettings.current().aging_threshold_days
     past_target = StockUnit.aged_on(as_of, target)
@@ -508,8 +515,11 @@ def inventory_aging(period):
         aggregates[f"units_{key}"] = Count("pk", filter=bucket)
         aggregates[f"cost_{key}"] = Sum("capital", filter=bucket)
         aggregates[f"past_{key}"] = Count("pk", filter=bucket & past_target)
-    found = units.aggregate(**aggregates)
+    return as_of, target, units, aggregates
 
+
+def _aging_figure(as_of, target, found):
+    """The figure of the units on the lot by bucket (`found`: the aggregates of _aging)."""
     on_lot_now = as_of == timezone.localdate()
     rows = []
     for key, label, low, high in BUCKETS:
@@ -549,6 +559,25 @@ def inventory_aging(period):
         ),
         note=f"As of {as_of.isoformat()}; the aging target is {target} days (shop settings).",
     )
+
+
+@by_location("lot-aging")
+def inventory_aging_by_location(period):
+    """The query of `inventory_aging`, grouped by the unit's lot (a unit is at one: the lots'
+    buckets add up to theirs together)."""
+    as_of, target, units, aggregates = _aging(period)
+    found = {row.pop("location"): row for row in units.values("location").annotate(**aggregates)}
+    together = {}
+    for row in found.values():
+        for key, value in row.items():
+            if value is not None:
+                together[key] = together.get(key, 0) + value
+    empty = {key: None if key.startswith("cost_") else 0 for key in aggregates}
+    each = {
+        pk: _aging_figure(as_of, target, {**empty, **found.get(pk, {})}).summary
+        for pk in chosen_locations()
+    }
+    return each, _aging_figure(as_of, target, {**empty, **together}).summary
 
 
 # ---------------------------------------------------------------------------------------------
