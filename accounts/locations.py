@@ -14,14 +14,15 @@ are scoped the same way in the API by `partner_location_ids`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Location
+from accounts.models import Location, User
 
 SESSION_KEY = "carshop_location"
 ALL = "all"
@@ -72,6 +73,24 @@ def allowed_locations(user: Any) -> QuerySet[Location]:
 def may_work_at(user: Any, location: Location | int | None) -> bool:
     location_id = getattr(location, "pk", location)
     return location_id is not None and location_id in allowed_location_ids(user)
+
+
+def working_at(location_ids: Iterable[int]) -> Q:
+    """A condition on users: those who work at one of `location_ids`, as allowed_location_ids
+    counts them (their home, the default location for someone with none, their other
+    locations, or all of them), to offer only a location's own staff in its pickers."""
+    ids = sorted(location_ids)
+    codename = {"codename": "work_at_all_locations", "content_type__app_label": "accounts"}
+    everywhere = User.objects.filter(
+        Q(is_superuser=True)
+        | Q(**{f"user_permissions__{name}": value for name, value in codename.items()})
+        | Q(**{f"groups__permissions__{name}": value for name, value in codename.items()})
+    ).values("pk")
+    elsewhere = User.locations.through.objects.filter(location_id__in=ids).values("user_id")
+    condition = Q(home_location__in=ids) | Q(pk__in=elsewhere) | Q(pk__in=everywhere)
+    if default_location_id() in ids:
+        condition |= Q(home_location__isnull=True)
+    return condition
 
 
 def selected_location_ids(request: HttpRequest) -> frozenset[int]:
