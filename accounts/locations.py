@@ -144,6 +144,16 @@ def partner_location_ids(partner: Any) -> frozenset[int]:
     return cached
 
 
+def allowed_location_rows(request: HttpRequest) -> list[Location]:
+    """The request user's locations (id and name, in name order), read once per request: the
+    header's chooser and a list's location filter show the same rows."""
+    ids = allowed_location_ids(request.user)
+    read = request.__dict__.setdefault("_carshop_allowed_location_rows", {})
+    if ids not in read:
+        read[ids] = list(Location.objects.filter(pk__in=ids).only("pk", "name").order_by("name"))
+    return read[ids]
+
+
 def header_context(request: HttpRequest) -> dict[str, Any]:
     """What the back office header's location chooser shows: nothing for someone with one
     location (a single-shop install sees no extra step)."""
@@ -155,7 +165,7 @@ def header_context(request: HttpRequest) -> dict[str, Any]:
         return {}
     selected = selected_location_ids(request)
     return {
-        "location_choices": list(Location.objects.filter(pk__in=allowed).only("pk", "name")),
+        "location_choices": allowed_location_rows(request),
         "location_selected": next(iter(selected)) if len(selected) == 1 else ALL,
     }
 
@@ -188,7 +198,20 @@ class LocationScopedAdmin:
                     return queryset  # the group: get_queryset has kept the allowed ones
                 return queryset.filter(**{f"{field}__in": chosen})
 
+            def get_results(self, request: HttpRequest) -> None:
+                # Nothing filtered or searched: the list is the user's whole table, counted
+                # like one (core.admin.EstimatedCountPaginator).
+                scope_only = not self.get_filters_params() and not self.query
+                request._carshop_scope_only = scope_only  # type: ignore[attr-defined]
+                super().get_results(request)
+
         return ChosenLocationsChangeList
+
+    def get_paginator(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        paginator = super().get_paginator(request, *args, **kwargs)  # type: ignore[misc]
+        if getattr(request, "_carshop_scope_only", False) and hasattr(paginator, "scope_only"):
+            paginator.scope_only = True
+        return paginator
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == self.location_field:
@@ -204,15 +227,11 @@ class LocationScopedAdmin:
 
 class AllowedLocationsFilter(admin.RelatedFieldListFilter):
     """A list's location filter: the user's locations, read from the few rows of the locations
-    table, not by a DISTINCT over the list's rows (a full scan of a million repair orders)."""
+    table, not by a DISTINCT over the list's rows (a full scan of a million repair orders), and
+    the same rows as the header's chooser (one read per page)."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
-            include_blank=False,
-            ordering=ordering,
-            limit_choices_to={"pk__in": allowed_location_ids(request.user)},
-        )
+        return [(location.pk, str(location)) for location in allowed_location_rows(request)]
 
 
 # --- remembered per session ----------------------------------------------------------------

@@ -70,7 +70,11 @@ class EstimatedCountPaginator(Paginator):
 
     - unfiltered: the table's row estimate, when it is above EXACT_COUNT_LIMIT;
     - filtered or searched: an exact count of at most EXACT_COUNT_LIMIT + 1 rows, and the
-      planner's estimate beyond that.
+      planner's estimate beyond that;
+    - kept to the user's locations and nothing else (`scope_only`, set by the list: the whole
+      table as far as the user is concerned): the planner's estimate when above
+      EXACT_COUNT_LIMIT, read first, so a location's long list costs one query, as an unfiltered
+      table does, and not an exact count of 10,000 rows before it.
     `estimated` tells whether `count` is an estimate.
     """
 
@@ -79,6 +83,7 @@ class EstimatedCountPaginator(Paginator):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.estimated = False
+        self.scope_only = False
 
     @cached_property
     def count(self):
@@ -94,6 +99,12 @@ class EstimatedCountPaginator(Paginator):
                 connection, queryset.model, self.exact_limit
             )
             return count
+        if self.scope_only:
+            # The rows' ids only: the planner need not plan the list's joins to estimate them.
+            estimate = planner_row_estimate(queryset.values("pk"))
+            if estimate > self.exact_limit:
+                self.estimated = True
+                return estimate
         bounded = queryset.order_by()[: self.exact_limit + 1].count()
         if bounded <= self.exact_limit:
             return bounded
