@@ -216,9 +216,11 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
         if editable and "technician" in formset.form.base_fields:
             # Read once per request: the order's page has a labor table per job. Not read
             # where the lines are only shown (a closed order): the select is not on the page.
-            # The technicians of the job's order's location (a new order: of the user's).
+            # The technicians of the order's location (the page's order, get_object; a new
+            # order: the user's locations).
             order = obj.repair_order if obj is not None and obj.pk else None
-            locations = (order.location_id,) if order else allowed_location_ids(request.user)
+            location = order.location_id if order else getattr(request, "_repairs_location", None)
+            locations = frozenset({location}) if location else allowed_location_ids(request.user)
             technicians = request.__dict__.setdefault("_repairs_technicians", {})
             if locations not in technicians:
                 technicians[locations] = staff_choices(TECHNICIAN, locations)
@@ -772,6 +774,7 @@ class RepairOrderAdmin(
             obj.absolute_uri = request.build_absolute_uri
             # The totals and the approval link's validity both read the shop's settings: once.
             obj.shop_settings = ShopSettings.of(obj.location_id)
+            request._repairs_location = obj.location_id  # its staff in the lines' selects
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
