@@ -199,9 +199,15 @@ class LocationScopedAdmin:
                 return queryset.filter(**{f"{field}__in": chosen})
 
             def get_results(self, request: HttpRequest) -> None:
-                # Nothing filtered or searched: the list is the user's whole table, counted
-                # like one (core.admin.EstimatedCountPaginator).
-                scope_only = not self.get_filters_params() and not self.query
+                # Kept to the user's locations and nothing else (not filtered, not searched, and
+                # the admin's own rows are all of the allowed locations' rows, not, say, a
+                # technician's): the user's whole table, counted like one
+                # (core.admin.EstimatedCountPaginator).
+                scope_only = (
+                    not self.get_filters_params()
+                    and not self.query
+                    and len(self.root_queryset.query.where.children) <= 1
+                )
                 request._carshop_scope_only = scope_only  # type: ignore[attr-defined]
                 super().get_results(request)
 
