@@ -14,14 +14,15 @@ are scoped the same way in the API by `partner_location_ids`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Location
+from accounts.models import Location, User
 
 SESSION_KEY = "carshop_location"
 ALL = "all"
@@ -72,6 +73,24 @@ def allowed_locations(user: Any) -> QuerySet[Location]:
 def may_work_at(user: Any, location: Location | int | None) -> bool:
     location_id = getattr(location, "pk", location)
     return location_id is not None and location_id in allowed_location_ids(user)
+
+
+def working_at(location_ids: Iterable[int]) -> Q:
+    """A condition on users: those who work at one of `location_ids`, as allowed_location_ids
+    counts them (their home, the default location for someone with none, their other
+    locations, or all of them), to offer only a location's own staff in its pickers."""
+    ids = sorted(location_ids)
+    codename = {"codename": "work_at_all_locations", "content_type__app_label": "accounts"}
+    everywhere = User.objects.filter(
+        Q(is_superuser=True)
+        | Q(**{f"user_permissions__{name}": value for name, value in codename.items()})
+        | Q(**{f"groups__permissions__{name}": value for name, value in codename.items()})
+    ).values("pk")
+    elsewhere = User.locations.through.objects.filter(location_id__in=ids).values("user_id")
+    condition = Q(home_location__in=ids) | Q(pk__in=elsewhere) | Q(pk__in=everywhere)
+    if default_location_id() in ids:
+        condition |= Q(home_location__isnull=True)
+    return condition
 
 
 def selected_location_ids(request: HttpRequest) -> frozenset[int]:
@@ -125,6 +144,16 @@ def partner_location_ids(partner: Any) -> frozenset[int]:
     return cached
 
 
+def allowed_location_rows(request: HttpRequest) -> list[Location]:
+    """The request user's locations (id and name, in name order), read once per request: the
+    header's chooser and a list's location filter show the same rows."""
+    ids = allowed_location_ids(request.user)
+    read = request.__dict__.setdefault("_carshop_allowed_location_rows", {})
+    if ids not in read:
+        read[ids] = list(Location.objects.filter(pk__in=ids).only("pk", "name").order_by("name"))
+    return read[ids]
+
+
 def header_context(request: HttpRequest) -> dict[str, Any]:
     """What the back office header's location chooser shows: nothing for someone with one
     location (a single-shop install sees no extra step)."""
@@ -136,7 +165,7 @@ def header_context(request: HttpRequest) -> dict[str, Any]:
         return {}
     selected = selected_location_ids(request)
     return {
-        "location_choices": list(Location.objects.filter(pk__in=allowed).only("pk", "name")),
+        "location_choices": allowed_location_rows(request),
         "location_selected": next(iter(selected)) if len(selected) == 1 else ALL,
     }
 
@@ -169,7 +198,26 @@ class LocationScopedAdmin:
                     return queryset  # the group: get_queryset has kept the allowed ones
                 return queryset.filter(**{f"{field}__in": chosen})
 
+            def get_results(self, request: HttpRequest) -> None:
+                # Kept to the user's locations and nothing else (not filtered, not searched, and
+                # the admin's own rows are all of the allowed locations' rows, not, say, a
+                # technician's): the user's whole table, counted like one
+                # (core.admin.EstimatedCountPaginator).
+                scope_only = (
+                    not self.get_filters_params()
+                    and not self.query
+                    and len(self.root_queryset.query.where.children) <= 1
+                )
+                request._carshop_scope_only = scope_only  # type: ignore[attr-defined]
+                super().get_results(request)
+
         return ChosenLocationsChangeList
+
+    def get_paginator(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        paginator = super().get_paginator(request, *args, **kwargs)  # type: ignore[misc]
+        if getattr(request, "_carshop_scope_only", False) and hasattr(paginator, "scope_only"):
+            paginator.scope_only = True
+        return paginator
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == self.location_field:
@@ -185,15 +233,11 @@ class LocationScopedAdmin:
 
 class AllowedLocationsFilter(admin.RelatedFieldListFilter):
     """A list's location filter: the user's locations, read from the few rows of the locations
-    table, not by a DISTINCT over the list's rows (a full scan of a million repair orders)."""
+    table, not by a DISTINCT over the list's rows (a full scan of a million repair orders), and
+    the same rows as the header's chooser (one read per page)."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
-            include_blank=False,
-            ordering=ordering,
-            limit_choices_to={"pk__in": allowed_location_ids(request.user)},
-        )
+        return [(location.pk, str(location)) for location in allowed_location_rows(request)]
 
 
 # --- remembered per session ----------------------------------------------------------------

@@ -322,6 +322,14 @@ def payer_warning(vehicle: Vehicle, customer: Customer | None) -> str:
     )
 
 
+def check_advisor(advisor: User | None, location: Location | None) -> None:
+    """RepairError when `advisor` does not work at `location`: an order's advisor is one of its
+    shop's own (its home location, or one of their other locations)."""
+    if advisor is None or location is None or may_work_at(advisor, location):
+        return
+    raise RepairError(f"{_name(advisor)} does not work at {location}: choose one of its advisors.")
+
+
 def check_new_repair_order(
     vehicle: Vehicle,
     *,
@@ -1200,6 +1208,11 @@ def assign_job(job: Job, technician: User | None, *, user: User | None = None) -
         lines = list(job.labor_lines.select_for_update())
         if not lines:
             raise RepairError(f"Job {job} has no labor line yet: add the labor, then assign it.")
+        if technician is not None and not may_work_at(technician, repair_order.location_id):
+            raise RepairError(
+                f"{repair_order.number} is an order of {repair_order.location}, where "
+                f"{_name(technician)} does not work."
+            )
         for line in lines:
             if line.technician_id != getattr(technician, "pk", None):
                 line.technician = technician

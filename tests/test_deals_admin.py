@@ -59,6 +59,31 @@ def test_search_finds_deals_by_number_buyer_stock_number_or_vin(salesperson, log
     assert "Other, Bob" not in page
 
 
+def test_a_searched_lists_rows_lead_back_to_the_search(salesperson, login):
+    deal = make_deal(salesperson=salesperson, buyer=make_customer("Ada", "Lovelace"))
+    client = login(salesperson)
+    page = client.get(LIST, {"q": "lovelace", "status__exact": "draft"}).content.decode()
+    change = f"/admin/sales/deal/{deal.pk}/change/"
+    back = "_changelist_filters=q%3Dlovelace%26status__exact%3Ddraft"
+    assert f'href="{change}?{back}"' in page
+    saved = client.post(
+        f"{change}?{back}",
+        {
+            "stock_unit": deal.stock_unit_id,
+            "buyer": deal.buyer_id,
+            "salesperson": salesperson.pk,
+            "sale_price": "15000.00",
+            "documentation_fee": "0",
+            "registration_fee": "0",
+            "down_payment": "0",
+            "finance_reserve": "0",
+            **deal_inlines(deal),
+        },
+    )
+    assert saved.status_code == 302
+    assert saved.url == f"{LIST}?q=lovelace&status__exact=draft"
+
+
 def test_a_surname_finds_the_deals_of_buyers_and_co_buyers_not_other_customers(
     salesperson, login, django_assert_max_num_queries
 ):

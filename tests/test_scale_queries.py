@@ -90,6 +90,30 @@ def test_a_large_list_is_not_counted_but_estimated_and_the_page_says_about(monke
 
 
 @pytest.mark.django_db
+@pytest.mark.postgresql
+def test_a_locations_long_list_is_estimated_in_one_query_not_counted(monkeypatch):
+    """The list of the user's location, neither filtered nor searched, is that user's whole
+    table: one planner estimate, as the unfiltered table of a single shop, not an exact count of
+    the first rows and then the estimate (deals: kept to the lot of their stock unit)."""
+    Generator(fraction=0.001, seed=3, until=UNTIL).run()  # ANALYZEd: the estimates are known
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 10)
+    for user, url in (("advisor", "/admin/repairs/repairorder/"), ("sales", "/admin/sales/deal/")):
+        client = _client(user)
+        client.get(url)
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(url)
+        sql = [query["sql"] for query in context.captured_queries]
+        assert [query for query in sql if "COUNT(" in query] == [], url
+        assert len([query for query in sql if query.startswith("EXPLAIN")]) == 1, url
+        assert response.context["cl"].paginator.estimated, url
+        assert b"about " in response.content, url
+        # Filtered, it is counted up to the limit first, as before.
+        with CaptureQueriesContext(connection) as context:
+            client.get(url, {"q": "a"} if user == "sales" else {"status": "paid"})
+        assert [query for query in context.captured_queries if "COUNT(" in query["sql"]], url
+
+
+@pytest.mark.django_db
 def test_a_short_list_is_counted_exactly():
     Generator(fraction=0.00005, seed=3, until=UNTIL).run()
     response = _client("advisor").get("/admin/repairs/repairorder/", {"status": "canceled"})

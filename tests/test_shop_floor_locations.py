@@ -380,3 +380,88 @@ def test_the_board_and_the_technicians_screen_show_their_locations_work(client, 
     board = client.get(reverse("admin:repairs_repairorder_board")).content.decode()
     assert ours.number in board
     assert theirs.number not in board
+
+
+# -- staff pickers: a location's own advisors and technicians -------------------------------
+
+
+def _pickers_staff(east):
+    """Advisors and technicians of one shop each, one of both, and a manager of the group."""
+    people = {
+        "main_advisor": make_staff("marta", roles.SERVICE_ADVISOR, last_name="Mainonly"),
+        "east_advisor": make_staff("erin", roles.SERVICE_ADVISOR, last_name="Eastonly"),
+        "both_advisor": make_staff("bo", roles.SERVICE_ADVISOR, last_name="Bothshops"),
+        "main_tech": make_staff("mick", roles.TECHNICIAN, last_name="Maintech"),
+        "east_tech": make_staff("ezra", roles.TECHNICIAN, last_name="Easttech"),
+    }
+    for name in ("east_advisor", "east_tech"):
+        people[name].home_location = east
+        people[name].save()
+    people["both_advisor"].locations.add(east)
+    return people
+
+
+def test_a_new_order_and_the_advisor_filter_offer_the_locations_own_advisors(client, db):
+    east = _east()
+    people = _pickers_staff(east)
+    client.force_login(people["east_advisor"])
+
+    for url in (
+        reverse("admin:repairs_repairorder_add"),
+        reverse("admin:repairs_repairorder_changelist"),
+    ):
+        page = client.get(url).content.decode()
+        assert "Eastonly" in page, url
+        assert "Bothshops" in page, url
+        assert "Mainonly" not in page, url
+
+
+def test_an_order_of_one_shop_offers_its_technicians(client, db):
+    east = _east()
+    people = _pickers_staff(east)
+    order = _approved(east)
+    client.force_login(people["east_advisor"])
+
+    page = client.get(reverse("admin:repairs_repairorder_change", args=[order.pk])).content
+    assert "Easttech" in page.decode()
+    assert "Maintech" not in page.decode()
+    board = client.get(reverse("admin:repairs_repairorder_board")).content.decode()
+    assert "Easttech" in board
+    assert "Maintech" not in board
+    with pytest.raises(RepairError, match="does not work"):
+        services.assign_job(order.jobs.get(), people["main_tech"])
+    services.assign_job(order.jobs.get(), people["east_tech"])
+
+
+def test_a_forced_post_with_another_shops_advisor_is_refused(client, db):
+    east = _east()
+    people = _pickers_staff(east)
+    client.force_login(people["east_advisor"])
+    customer = make_customer(last_name="Walk-in")
+    vehicle = make_vehicle(owner=customer)
+    before = RepairOrder.objects.count()
+    form = {
+        "location": east.pk,
+        "customer": customer.pk,
+        "vehicle": vehicle.pk,
+        "discount_percent": "0",
+        "hazardous_waste": "on",
+        "jobs-TOTAL_FORMS": "0",
+        "jobs-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(
+        reverse("admin:repairs_repairorder_add"),
+        {**form, "advisor": people["main_advisor"].pk},
+    )
+
+    assert response.status_code == 200  # the form again, with the refusal
+    assert "Marta Mainonly does not work at East Shop" in response.content.decode()
+    assert RepairOrder.objects.count() == before
+
+    response = client.post(
+        reverse("admin:repairs_repairorder_add"),
+        {**form, "advisor": people["both_advisor"].pk},
+    )
+    assert response.status_code == 302
+    assert RepairOrder.objects.get(vehicle=vehicle).advisor == people["both_advisor"]

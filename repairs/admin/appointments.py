@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
+from accounts.locations import allowed_location_ids
 from accounts.models import Customer
 from accounts.roles import SERVICE_ADVISOR
 from core.admin import CarshopModelAdmin
@@ -79,7 +80,7 @@ class AppointmentAdmin(
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "advisor":
-            field.choices = staff_choices(SERVICE_ADVISOR)
+            field.choices = staff_choices(SERVICE_ADVISOR, allowed_location_ids(request.user))
         return field
 
     @admin.display(description="repair order")

@@ -94,7 +94,11 @@ def board_view(model_admin, request):
         "now": timezone.now(),
         "limit": COLUMN_LIMIT,
         "may_assign": may_assign(request),
-        "technicians": staff_choices(TECHNICIAN)[1:] if may_assign(request) else [],
+        "technicians": (
+            staff_choices(TECHNICIAN, selected_location_ids(request))[1:]
+            if may_assign(request)
+            else []
+        ),
     }
     return TemplateResponse(request, "admin/repairs/status_board.html", context)
 

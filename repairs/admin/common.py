@@ -16,6 +16,7 @@ from accounts.locations import (
     LocationScopedAdmin,
     allowed_location_ids,
     location_count,
+    working_at,
 )
 from accounts.models import Customer, Location, User
 from accounts.roles import TECHNICIAN
@@ -75,12 +76,18 @@ def adopt(obj, created):
     obj._state.db = created._state.db
 
 
-def staff_choices(group_name):
+def staff_choices(group_name, location_ids=None, *, keep=None):
     """(id, name) of active staff in a role, evaluated once: a select in every inline row then
-    costs no query."""
-    users = User.objects.filter(is_active=True, groups__name=group_name).order_by(
-        "first_name", "last_name", "username"
-    )
+    costs no query. In a group, given `location_ids`, only those who work at one of them
+    (accounts.locations.working_at), and `keep` (a user id, say an order's present advisor)
+    whatever their location."""
+    users = User.objects.filter(is_active=True, groups__name=group_name)
+    if location_ids is not None and location_count() > 1:
+        condition = working_at(location_ids)
+        if keep:
+            condition |= Q(pk=keep)
+        users = users.filter(condition)
+    users = users.order_by("first_name", "last_name", "username")
     return [("", "---------"), *((user.pk, str(user)) for user in users)]
 
 

@@ -29,7 +29,7 @@ from nested_admin.nested import (
 )
 
 from accounts.admin_exports import RoleExportMixin
-from accounts.locations import location_count
+from accounts.locations import allowed_location_ids, location_count, selected_location_ids
 from accounts.models import Customer, ShopSettings
 from accounts.price_hiding import PriceHidingMixin
 from accounts.roles import SERVICE_ADVISOR, TECHNICIAN, sees_prices
@@ -94,7 +94,9 @@ class AdvisorFilter(admin.SimpleListFilter):
     parameter_name = "advisor"
 
     def lookups(self, request, model_admin):
-        return [(pk, label) for pk, label in staff_choices(SERVICE_ADVISOR) if pk]
+        # The advisors of the locations the list shows.
+        advisors = staff_choices(SERVICE_ADVISOR, selected_location_ids(request))
+        return [(pk, label) for pk, label in advisors if pk]
 
     def queryset(self, request, queryset):
         if self.value() and self.value().isdigit():
@@ -214,9 +216,15 @@ class LaborLineInline(EditableWhileParentAllows, PriceHidingMixin, admin.Tabular
         if editable and "technician" in formset.form.base_fields:
             # Read once per request: the order's page has a labor table per job. Not read
             # where the lines are only shown (a closed order): the select is not on the page.
-            if not hasattr(request, "_repairs_technicians"):
-                request._repairs_technicians = staff_choices(TECHNICIAN)
-            formset.form.base_fields["technician"].choices = request._repairs_technicians
+            # The technicians of the order's location (the page's order, get_object; a new
+            # order: the user's locations).
+            order = obj.repair_order if obj is not None and obj.pk else None
+            location = order.location_id if order else getattr(request, "_repairs_location", None)
+            locations = frozenset({location}) if location else allowed_location_ids(request.user)
+            technicians = request.__dict__.setdefault("_repairs_technicians", {})
+            if locations not in technicians:
+                technicians[locations] = staff_choices(TECHNICIAN, locations)
+            formset.form.base_fields["technician"].choices = technicians[locations]
             rate = formset.form.base_fields.get("rate")
             if rate is not None:
                 rate.initial = self._default_rate(request, obj)
@@ -561,7 +569,8 @@ class RepairOrderForm(forms.ModelForm):
     def __init__(self, *args, advisor_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         if "advisor" in self.fields and advisor_choices is not None:
-            self.fields["advisor"].choices = advisor_choices()
+            # Only offered: a posted advisor is checked against the order's location (clean).
+            self.fields["advisor"].choices = advisor_choices(keep=self.instance.advisor_id)
         if (
             "add_canned_job" in self.fields
             and self.instance.pk
@@ -572,6 +581,12 @@ class RepairOrderForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "advisor" in self.changed_data and data.get("advisor") is not None:
+            location = data.get("location") if self.instance.pk is None else self.instance.location
+            try:
+                services.check_advisor(data["advisor"], location)
+            except RepairError as exc:
+                self.add_error("advisor", str(exc))
         if self.instance.pk is None and data.get("vehicle") is not None:
             try:
                 services.check_new_repair_order(
@@ -717,8 +732,10 @@ class RepairOrderAdmin(
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        # Read once the form has an advisor field (not on orders that can no longer change).
-        advisor_choices = functools.partial(staff_choices, SERVICE_ADVISOR)
+        # Read once the form has an advisor field (not on orders that can no longer change):
+        # the advisors of the order's location, or of the user's locations for a new order.
+        locations = [obj.location_id] if obj is not None else allowed_location_ids(request.user)
+        advisor_choices = functools.partial(staff_choices, SERVICE_ADVISOR, locations)
 
         class Form(form):
             def __init__(self, *args, **inner):
@@ -757,6 +774,7 @@ class RepairOrderAdmin(
             obj.absolute_uri = request.build_absolute_uri
             # The totals and the approval link's validity both read the shop's settings: once.
             obj.shop_settings = ShopSettings.of(obj.location_id)
+            request._repairs_location = obj.location_id  # its staff in the lines' selects
         return obj
 
     @admin.display(description="vehicle", ordering="vehicle__vin")
