@@ -181,6 +181,20 @@ def _check_line(line: LaborLine | PartLine) -> None:
         raise RepairError(limits.message(limits.MAX_LINE_AMOUNT, "on one line"))
 
 
+def _check_technician(line: LaborLine, repair_order: RepairOrder) -> None:
+    """RepairError when a labor line's technician, new on it, does not work at the order's
+    location (a line kept as it was stays, whoever moved shop since)."""
+    technician = line.technician
+    if technician is None or may_work_at(technician, repair_order.location_id):
+        return
+    if line.pk and LaborLine.objects.filter(pk=line.pk, technician=technician).exists():
+        return
+    raise RepairError(
+        f"{repair_order.number} is an order of {repair_order.location}, where "
+        f"{_name(technician)} does not work."
+    )
+
+
 def default_labor_rate(repair_order: RepairOrder, shop: ShopSettings | None = None) -> Decimal:
     """What an hour of labor is charged on an order: the shop's labor rate; on an internal
     order (at cost), what a technician's hour costs the shop. `shop`: the settings when the
@@ -405,6 +419,7 @@ def create_repair_order(
             location = Location.default()
     if not location.is_active:
         raise RepairError(f"{location} is inactive: it takes no new work.")
+    check_advisor(advisor if instance is None else instance.advisor, location)
     with transaction.atomic():
         now = timezone.now()
         year = timezone.localdate(now).year
@@ -458,18 +473,21 @@ def _vehicle_owner_error(vehicle: Vehicle, customer: Customer) -> str:
 def check_appointment(appointment: Appointment) -> None:
     """RepairError when `appointment` (saved or not) cannot be booked as it stands.
 
-    The vehicle is the customer's; a new booking, or one moved to another day or time, is not in
-    the past; and a slot (a day and a time) holds one scheduled appointment.
+    The vehicle is the customer's; its advisor, when chosen, works at its location; a new
+    booking, or one moved to another day or time, is not in the past; and a slot (a day and a
+    time) holds one scheduled appointment.
     """
     if appointment.customer_id is None or appointment.vehicle_id is None:
         raise RepairError("An appointment needs a customer and one of their vehicles.")
     stored = (
         Appointment.objects.filter(pk=appointment.pk)
-        .values("date", "time", "customer_id", "vehicle_id")
+        .values("date", "time", "customer_id", "vehicle_id", "advisor_id")
         .first()
         if appointment.pk
         else None
     )
+    if stored is None or stored["advisor_id"] != appointment.advisor_id:
+        check_advisor(appointment.advisor, appointment.location)
     # A booking kept as it was (a no-show marked, a note added) is not checked again against
     # what changed since: the car sold on, the day gone by.
     relinked = stored is None or (stored["customer_id"], stored["vehicle_id"]) != (
@@ -698,6 +716,7 @@ def add_labor_line(
             technician=technician,
         )
         _check_line(line)
+        _check_technician(line, repair_order)
         line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line
@@ -709,6 +728,7 @@ def save_labor_line(line: LaborLine, *, user: User | None = None) -> LaborLine:
         repair_order = _lock(line.job.repair_order)
         _check_editable(repair_order)
         _check_line(line)
+        _check_technician(line, repair_order)
         line.full_clean(exclude=["job"], validate_constraints=False)
         line.save()
     return line

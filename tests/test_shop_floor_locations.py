@@ -465,3 +465,67 @@ def test_a_forced_post_with_another_shops_advisor_is_refused(client, db):
     )
     assert response.status_code == 302
     assert RepairOrder.objects.get(vehicle=vehicle).advisor == people["both_advisor"]
+
+
+def test_the_services_refuse_another_shops_advisor_or_technician(client, db):
+    """Whatever the form offered: a labor line's technician, an appointment's advisor and a new
+    order's advisor work at the order's or the booking's location; a line kept as it was stays
+    when its technician moves shop."""
+    east = _east()
+    people = _pickers_staff(east)
+    order = _approved(east)
+    job = order.jobs.get()
+    lines = job.labor_lines.count()
+
+    with pytest.raises(RepairError, match="Mick Maintech does not work"):
+        services.add_labor_line(
+            job, operation="Diag", hours_sold=D("1.0"), technician=people["main_tech"]
+        )
+    line = services.add_labor_line(
+        job, operation="Diag", hours_sold=D("1.0"), technician=people["east_tech"]
+    )
+    line.technician = people["main_tech"]
+    with pytest.raises(RepairError, match="does not work"):
+        services.save_labor_line(line)
+    assert job.labor_lines.count() == lines + 1
+    assert job.labor_lines.get(pk=line.pk).technician == people["east_tech"]
+    # Ezra moves to the main shop: the East line he already has is kept and can be edited.
+    people["east_tech"].home_location = Location.default()
+    people["east_tech"].save()
+    line.refresh_from_db()
+    line.hours_sold = D("1.5")
+    services.save_labor_line(line)
+
+    with pytest.raises(RepairError, match="Marta Mainonly does not work at East Shop"):
+        services.create_repair_order(
+            make_vehicle(owner=make_customer(last_name="Else")),
+            location=east,
+            advisor=people["main_advisor"],
+        )
+
+    booking = _appointment(east)
+    booking.advisor = people["main_advisor"]
+    with pytest.raises(RepairError, match="Marta Mainonly does not work at East Shop"):
+        services.save_appointment(booking)
+    assert Appointment.objects.get(pk=booking.pk).advisor is None
+
+    # Through the appointment's page: the refusal on the form, nothing saved.
+    boss = make_staff("boss", roles.MANAGER)  # of both shops: Marta is offered
+    boss.locations.add(east)
+    client.force_login(boss)
+    page = client.get(reverse("admin:repairs_appointment_change", args=[booking.pk]))
+    assert page.status_code == 200
+    form = {
+        "location": east.pk,
+        "date": booking.date.isoformat(),
+        "time": "09:00",
+        "customer": booking.customer_id,
+        "vehicle": booking.vehicle_id,
+        "concern": booking.concern,
+        "advisor": people["main_advisor"].pk,
+        "status": booking.status,
+    }
+    response = client.post(reverse("admin:repairs_appointment_change", args=[booking.pk]), form)
+    assert response.status_code == 200
+    assert "Marta Mainonly does not work at East Shop" in response.content.decode()
+    assert Appointment.objects.get(pk=booking.pk).advisor is None
