@@ -382,7 +382,7 @@ def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
         return None
     if field.readonly:
         return _skip
-    column, attribute, clean = field.column_name, field.attribute, field.widget.clean
+    column, attribute, clean = field.column_name, field.attribute, _widget_clean(field.widget)
     default, empty_values, keep_null = field.default, field.empty_values, field.saves_null_values
 
     def read(instance: Any, row: dict[str, str]) -> None:
@@ -397,6 +397,143 @@ def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
 
 def _skip(instance: Any, row: dict[str, str]) -> None:
     return None
+
+
+def _widget_clean(widget: Any) -> Callable[..., Any]:
+    """The widget's clean(), with a shortcut for the texts whose answer is plain: a text widget
+    gives a text back as it is, an integer widget reads plain digits as int() does (its own
+    clean() goes through the locale's separators and Decimal to the same number). Any other
+    text, and any other widget, goes through its own clean()."""
+    clean = widget.clean
+    if type(widget) is import_export_widgets.CharWidget and (
+        import_export_widgets.CharWidget.clean is _CHAR_CLEAN
+    ):
+
+        def text(value: Any, row: Any = None) -> Any:
+            return value if type(value) is str else clean(value, row=row)
+
+        return text
+    if type(widget) is import_export_widgets.IntegerWidget and (
+        import_export_widgets.IntegerWidget.clean is _INTEGER_CLEAN
+    ):
+
+        def integer(value: Any, row: Any = None) -> Any:
+            if type(value) is str and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
+                return int(value)
+            return clean(value, row=row)
+
+        return integer
+    return clean
+
+
+_CHAR_CLEAN = import_export_widgets.CharWidget.clean
+_INTEGER_CLEAN = import_export_widgets.IntegerWidget.clean
+
+
+def _plain_check(field: Any) -> Callable[[Any], bool] | None:
+    """A test that a value passes the field's clean() unchanged, for the values it can answer
+    without Django's code: a text for a text field without choices, an int for an integer
+    field, each within the field's own length and range validators. False means "not known",
+    and the value goes through field.clean() (which gives the error, if any). None when the
+    field has no such test (a choice list, a validator of another kind)."""
+    from django.core import validators
+
+    if field.choices is not None or getattr(field, "generated", False):
+        return None
+    kind = type(field)
+    if kind in (models.CharField, models.TextField):
+        expected: type = str
+    elif kind in _INTEGER_KINDS:
+        expected = int
+    else:
+        return None
+    longest = None
+    low = high = None
+    no_nul = False
+    for validator in field.validators:
+        limit = getattr(validator, "limit_value", None)
+        if type(validator) is validators.MaxLengthValidator and type(limit) is int:
+            longest = limit if longest is None else min(longest, limit)
+        elif type(validator) is validators.MinValueValidator and type(limit) is int:
+            low = limit if low is None else max(low, limit)
+        elif type(validator) is validators.MaxValueValidator and type(limit) is int:
+            high = limit if high is None else min(high, limit)
+        elif type(validator) is validators.ProhibitNullCharactersValidator:
+            no_nul = True
+        else:
+            return None
+    blank = field.blank
+
+    if expected is str:
+
+        def text(value: Any) -> bool:
+            return (
+                type(value) is str
+                and (blank or value != "")
+                and (longest is None or len(value) <= longest)
+                and not (no_nul and "\x00" in value)
+            )
+
+        return text
+
+    def integer(value: Any) -> bool:
+        return (
+            type(value) is int and (low is None or value >= low) and (high is None or value <= high)
+        )
+
+    return integer
+
+
+def _cleaner(model: type[Model]) -> Callable[[Any, set[str]], None]:
+    """instance.full_clean(exclude=..., validate_unique=False, validate_constraints=False),
+    made once per table: Django's own steps (clean_fields, then the model's clean(), the errors
+    gathered the same way), with each field's value that _plain_check knows to be valid left as
+    it is instead of going through field.clean(). A model with its own full_clean() or
+    clean_fields() keeps them."""
+    from django.db.models.expressions import DatabaseDefault
+
+    if model.full_clean is not models.Model.full_clean or (
+        model.clean_fields is not models.Model.clean_fields
+    ):
+
+        def own(instance: Any, exclude: set[str]) -> None:
+            instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+
+        return own
+    meta: Any = model._meta
+    checks = [
+        (field, _plain_check(field))
+        for field in meta.fields
+        if not getattr(field, "generated", False)
+    ]
+
+    def full_clean(instance: Any, exclude: set[str]) -> None:
+        found: dict[str, Any] = {}
+        for field, plain in checks:
+            if field.name in exclude:
+                continue
+            raw = getattr(instance, field.attname)
+            if plain is not None and plain(raw):
+                continue
+            if field.blank and raw in field.empty_values:
+                continue
+            if isinstance(raw, DatabaseDefault):
+                continue
+            try:
+                setattr(instance, field.attname, field.clean(raw, instance))
+            except ValidationError as exc:
+                found[field.name] = exc.error_list
+        errors: dict[str, Any] = {}
+        if found:
+            errors = ValidationError(found).update_error_dict(errors)
+        try:
+            instance.clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    return full_clean
 
 
 def load(
@@ -448,6 +585,7 @@ def load(
         for index, model_field, field in columns.ordered
         if model_field is None and (reader := _reader(field)) is not None
     }
+    full_clean = _cleaner(model)
     # Nothing to update in an empty table: no query for the rows the file's ids name.
     empty = not model._base_manager.db_manager(using).exists()
 
@@ -524,9 +662,7 @@ def load(
                 # Foreign keys are checked above in SQL (full_clean would query every row).
                 exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
                 try:
-                    instance.full_clean(
-                        exclude=exclude, validate_unique=False, validate_constraints=False
-                    )
+                    full_clean(instance, exclude)
                 except ValidationError as exc:
                     errors = exc.update_error_dict(errors)
                 if errors:
