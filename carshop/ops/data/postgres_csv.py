@@ -35,13 +35,14 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import json
 import os
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import signals
 from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
@@ -52,7 +53,7 @@ from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from django.db.models import Model
 
@@ -337,6 +338,16 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
 
         return day
 
+    if kind is models.JSONField and field.encoder is None:
+
+        def document(value: Any) -> str:
+            # get_db_prep_save of a dict is json.dumps(value, cls=None)
+            if type(value) is dict:
+                return copy_text(json.dumps(value))
+            return _format(value, field, connection)
+
+        return document
+
     def other(value: Any) -> str:
         return _format(value, field, connection)
 
@@ -592,6 +603,130 @@ def load(
     def noop_save_base(*args: Any, **kwargs: Any) -> None:
         return None
 
+    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
+
+    def check(row: tuple, existing: dict[int, Any]) -> tuple[int, Any, Any] | None:
+        """The row read and judged: (line, instance, the row as it was or None when new), or
+        None when it is bad (reported) or unchanged (counted)."""
+        line = row[0]
+        values = dict(zip(headers, row[1:], strict=True))
+        errors: dict[str, Any] = {}
+        original = None
+        instance = None
+        if columns.id_index is not None and values["id"].strip():
+            try:
+                pk = int(values["id"].strip())
+            except ValueError:
+                report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
+                return None
+            instance = existing.get(pk)
+            if instance is not None:
+                original = copy.deepcopy(instance)
+            else:
+                instance = blank()
+                instance.pk = pk
+        else:
+            instance = blank()
+        for index, model_field, field in columns.ordered:
+            if model_field is None:
+                try:
+                    read = readers.get(index)
+                    if read is None:
+                        field.save(instance, values, False)
+                    else:
+                        read(instance, values)
+                except ValueError as exc:
+                    errors[field.attribute] = ValidationError(str(exc), code="invalid")
+                except Exception as exc:  # as django-import-export: the row's error
+                    report.add(f"{file_name} line {line}", error_reason(exc))
+                    return None
+                continue
+            text = row[1 + index].strip()
+            if line in bad_keys and field.attribute in bad_keys[line]:
+                errors[field.attribute] = ValidationError(
+                    bad_keys[line][field.attribute], code="invalid"
+                )
+            else:
+                setattr(
+                    instance,
+                    model_field.attname,
+                    model_field.target_field.to_python(text) if text else None,
+                )
+        # Foreign keys are checked above in SQL (full_clean would query every row).
+        exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
+        try:
+            full_clean(instance, exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            named = {column_names.get(key, key): value for key, value in errors.items()}
+            report.add(f"{file_name} line {line}", error_reason(ValidationError(named)))
+            return None
+        if original is not None and all(
+            field.get_value(instance) == field.get_value(original) for field in columns.compared
+        ):
+            counts["unchanged"] += 1
+            return None
+        return line, instance, original
+
+    stamped = [
+        field
+        for field in concrete
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
+
+    def finish(instance: Any, adding: bool) -> list[str]:
+        """What the model's save() derives, worked out (the write is done in bulk); the row's
+        values as COPY text."""
+        instance._state.adding = adding
+        instance.save_base = noop_save_base
+        instance.save(using=using)
+        del instance.save_base
+        for field in stamped:
+            if getattr(field, "auto_now", False) or (
+                adding and getattr(field, "auto_now_add", False)
+            ):
+                field.pre_save(instance, adding)
+        counts["new" if adding else "updated"] += 1
+        return [write(getattr(instance, attname)) for attname, write in formatters]
+
+    audit_line = audit.maker(
+        "object_pk", "object_id", "object_repr", "serialized_data", "action", "changes"
+    )
+
+    def entry(instance: Any, original: Any) -> str | None:
+        changes = diff(original, instance)
+        if not changes:
+            return None
+        return audit_line(
+            smart_str(instance.pk),
+            instance.pk,
+            smart_str(instance),
+            serialized(instance),
+            create if original is None else update,
+            changes,
+        )
+
+    if empty and _unique_in_python(columns):
+        point = transaction.savepoint(using=using)
+        problems, count = list(report.problems), report.problem_count
+        try:
+            _write_new(
+                connection, columns, resource, width, file_name, report, check, finish, entry, audit
+            )
+        except _Queried:
+            # The model's own code (clean(), save(), __str__) queries the database, which it
+            # cannot while a COPY is under way: the table is read again the other way.
+            transaction.savepoint_rollback(point, using=using)
+            report.problems, report.problem_count = problems, count
+            counts.update(new=0, updated=0, unchanged=0)
+        else:
+            if report.problem_count > problems_before:
+                transaction.savepoint_rollback(point, using=using)
+            else:
+                transaction.savepoint_commit(point, using=using)
+            return counts
+
     with connection.chunked_cursor() as staged:
         staged.execute(
             f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
@@ -609,76 +744,7 @@ def load(
                 if ids and not empty
                 else {}
             )
-            made: list[tuple[int, Any, Any]] = []
-            for row in batch:
-                line = row[0]
-                values = dict(zip(headers, row[1:], strict=True))
-                errors: dict[str, Any] = {}
-                original = None
-                instance = None
-                if columns.id_index is not None and values["id"].strip():
-                    try:
-                        pk = int(values["id"].strip())
-                    except ValueError:
-                        report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
-                        continue
-                    instance = existing.get(pk)
-                    if instance is not None:
-                        original = copy.deepcopy(instance)
-                    else:
-                        instance = blank()
-                        instance.pk = pk
-                else:
-                    instance = blank()
-                failed = None
-                for index, model_field, field in columns.ordered:
-                    if model_field is None:
-                        try:
-                            read = readers.get(index)
-                            if read is None:
-                                field.save(instance, values, False)
-                            else:
-                                read(instance, values)
-                        except ValueError as exc:
-                            errors[field.attribute] = ValidationError(str(exc), code="invalid")
-                        except Exception as exc:  # as django-import-export: the row's error
-                            failed = exc
-                            break
-                        continue
-                    text = row[1 + index].strip()
-                    if line in bad_keys and field.attribute in bad_keys[line]:
-                        errors[field.attribute] = ValidationError(
-                            bad_keys[line][field.attribute], code="invalid"
-                        )
-                    else:
-                        setattr(
-                            instance,
-                            model_field.attname,
-                            model_field.target_field.to_python(text) if text else None,
-                        )
-                if failed is not None:
-                    report.add(f"{file_name} line {line}", error_reason(failed))
-                    continue
-                # Foreign keys are checked above in SQL (full_clean would query every row).
-                exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
-                try:
-                    full_clean(instance, exclude)
-                except ValidationError as exc:
-                    errors = exc.update_error_dict(errors)
-                if errors:
-                    column_names = {
-                        field.attribute: field.column_name for field in resource.fields.values()
-                    }
-                    named = {column_names.get(key, key): value for key, value in errors.items()}
-                    report.add(f"{file_name} line {line}", error_reason(ValidationError(named)))
-                    continue
-                if original is not None and all(
-                    field.get_value(instance) == field.get_value(original)
-                    for field in columns.compared
-                ):
-                    counts["unchanged"] += 1
-                    continue
-                made.append((line, instance, original))
+            made = [checked for row in batch if (checked := check(row, existing)) is not None]
             new_without_id = [instance for _l, instance, _o in made if instance.pk is None]
             if new_without_id:
                 with connection.cursor() as cursor:
@@ -689,41 +755,12 @@ def load(
                         instance.pk = value
             for line, instance, original in made:
                 adding = original is None
-                instance._state.adding = adding
-                # The model's save() derives its computed fields; the write is done below.
-                instance.save_base = noop_save_base
-                instance.save(using=using)
-                del instance.save_base
-                for field in concrete:
-                    if getattr(field, "auto_now", False) or (
-                        adding and getattr(field, "auto_now_add", False)
-                    ):
-                        field.pre_save(instance, adding)
-                counts["new" if adding else "updated"] += 1
                 ready_lines.append(
-                    "\t".join(
-                        [
-                            *(write(getattr(instance, attname)) for attname, write in formatters),
-                            str(line),
-                            "t" if adding else "f",
-                        ]
-                    )
-                    + "\n"
+                    "\t".join([*finish(instance, adding), str(line), "t" if adding else "f"]) + "\n"
                 )
-                changes = diff(original, instance)
-                if changes:
-                    entries.append(
-                        audit.line(
-                            {
-                                "object_pk": smart_str(instance.pk),
-                                "object_id": instance.pk,
-                                "object_repr": smart_str(instance),
-                                "serialized_data": serialized(instance),
-                                "action": create if adding else update,
-                                "changes": changes,
-                            }
-                        )
-                    )
+                made_entry = entry(instance, original)
+                if made_entry is not None:
+                    entries.append(made_entry)
             if len(ready_lines) >= BATCH:
                 _copy_ready(connection, ready_lines)
                 ready_lines = []
@@ -754,6 +791,133 @@ def load(
             )
     audit.write(entries)
     return counts
+
+
+class _Queried(Exception):
+    """The model's own code queried the database while the rows were being sent by COPY."""
+
+
+def _unique_in_python(columns: _Columns) -> bool:
+    """Whether each unique field's values can be compared by their COPY text: texts without a
+    collation of their own, and integers (a text and its stored value are then one to one)."""
+    for field in columns.meta.local_concrete_fields:
+        if not field.unique or field.primary_key:
+            continue
+        kind = type(field)
+        if kind in (models.CharField, models.TextField) and field.db_collation is None:
+            continue
+        if kind not in _INTEGER_KINDS:
+            return False
+    return True
+
+
+def _unique_message(columns: _Columns, resource: Any, field: Any) -> str:
+    """A unique field's problem as full_clean() names it, after the file's column."""
+    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
+    message = " ".join(columns.model().unique_error_message(columns.model, (field.name,)).messages)
+    return f"{column_names.get(field.name, field.name)}: {message}"
+
+
+def _write_new(
+    connection: Any,
+    columns: _Columns,
+    resource: Any,
+    width: int,
+    name: str,
+    report: ImportReport,
+    check: Callable[[tuple, dict[int, Any]], tuple[int, Any, Any] | None],
+    finish: Callable[[Any, bool], list[str]],
+    entry: Callable[[Any, Any], str | None],
+    audit: _Audit,
+) -> None:
+    """The rows of a file for a table that was empty, every one new: each batch of staged rows
+    read, judged and sent straight to the table by one COPY as it is worked out (the database
+    writes a row while the next is judged), then its audit entries by another. Unique values
+    are compared here (the table had none before the file); a row with a value an earlier row
+    of the file has is named as full_clean() names it. Nothing is sent after the first bad row;
+    the caller undoes what was sent when there is one."""
+    qn = connection.ops.quote_name
+    meta = columns.meta
+    concrete = columns.concrete
+    sql = (
+        f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in concrete)}) FROM STDIN"
+    )
+    sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    unique = [
+        (concrete.index(field), _unique_message(columns, resource, field), set())
+        for field in meta.local_concrete_fields
+        if field.unique and not field.primary_key
+    ]
+    found: dict[int, list[str]] = {}
+    problems_before = report.problem_count
+    queried = []
+
+    def refuse(*args: Any) -> None:
+        queried.append(True)
+        raise _Queried
+
+    id_index = columns.id_index
+    with connection.chunked_cursor() as staged:
+        staged.execute(
+            f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
+            f"FROM {STAGE} ORDER BY line"
+        )
+        while batch := staged.fetchmany(BATCH):
+            # A key for each row without id, taken before the COPY (every such row is new, so
+            # that the rows get the keys the row-by-row import would give them when all are
+            # good; when one is bad nothing is written).
+            fresh = (
+                len(batch)
+                if id_index is None
+                else sum(1 for row in batch if not row[1 + id_index].strip())
+            )
+            keys: Iterator[int] = iter(())
+            if fresh:
+                with connection.cursor() as cursor:
+                    cursor.execute(sequence_sql, [meta.db_table, meta.pk.column, fresh])
+                    keys = iter([value for (value,) in cursor.fetchall()])
+            written: list[Any] = []
+
+            def rows(
+                batch: list[tuple] = batch, keys: Iterator[int] = keys, written: list[Any] = written
+            ) -> Iterator[str]:
+                for row in batch:
+                    checked = check(row, {})
+                    if checked is None:
+                        continue
+                    line, instance, _original = checked
+                    if instance.pk is None:
+                        instance.pk = next(keys)
+                    values = finish(instance, True)
+                    for index, message, seen in unique:
+                        value = values[index]
+                        if value == "\\N":
+                            continue
+                        if value in seen:
+                            found.setdefault(line, []).append(message)
+                        else:
+                            seen.add(value)
+                    if report.problem_count == problems_before and not found:
+                        written.append(instance)
+                        yield "\t".join(values) + "\n"
+
+            def entries(written: list[Any] = written) -> Iterator[str]:
+                for instance in written:
+                    line = entry(instance, None)
+                    if line is not None:
+                        yield line
+
+            with connection.execute_wrapper(refuse):
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.copy_expert(sql, _Feed(rows()), READ_SIZE)
+                    if written:
+                        audit.write(entries())
+                finally:
+                    if queried:
+                        raise _Queried
+    for line in sorted(found):
+        report.add(f"{name} line {line}", "; ".join(found[line]))
 
 
 def _plain_audit_kinds() -> frozenset[type]:
@@ -865,15 +1029,12 @@ def _unique_problems(
     qn = connection.ops.quote_name
     meta = columns.meta
     pk = qn(meta.pk.column)
-    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
-    sample = columns.model()
     found: dict[int, list[str]] = {}
     for field in meta.local_concrete_fields:
         if not field.unique or field.primary_key:
             continue
         column = qn(field.column)
-        message = " ".join(sample.unique_error_message(columns.model, (field.name,)).messages)
-        label = column_names.get(field.name, field.name)
+        message = _unique_message(columns, resource, field)
         # The file's later rows with a value an earlier one has, and the rows with a value
         # another row of the table keeps (one not changed by the file itself).
         sql = (
@@ -888,7 +1049,7 @@ def _unique_problems(
         with connection.cursor() as cursor:
             cursor.execute(sql)
             for (line,) in cursor.fetchall():
-                found.setdefault(line, []).append(f"{label}: {message}")
+                found.setdefault(line, []).append(message)
     for line in sorted(found):
         report.add(f"{name} line {line}", "; ".join(found[line]))
 
@@ -921,20 +1082,32 @@ class _Audit:
             for field in fields
         }
 
-    def line(self, values: dict[str, Any]) -> str:
-        shared = self.shared
-        return (
-            "\t".join(
-                write(values[name]) if name in values else shared[name]
-                for name, write in self.formatters
-            )
-            + "\n"
-        )
+    def maker(self, *names: str) -> Callable[..., str]:
+        """line() for entries that give these fields, in this order, as arguments: the shared
+        values put in place once."""
+        parts = [self.shared[name] for name, _write in self.formatters]
+        places = [
+            (index, write)
+            for name in names
+            for index, (field_name, write) in enumerate(self.formatters)
+            if field_name == name
+        ]
+        if len(places) != len(names):
+            raise ValueError(f"not all of {names} are fields of an audit entry")
 
-    def write(self, lines: list[str]) -> None:
-        if lines:
-            with self.connection.cursor() as cursor:
-                cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
+        def line(*values: Any) -> str:
+            own = parts.copy()
+            for (index, write), value in zip(places, values, strict=True):
+                own[index] = write(value)
+            return "\t".join(own) + "\n"
+
+        return line
+
+    def write(self, lines: Iterable[str]) -> None:
+        if isinstance(lines, list) and not lines:
+            return
+        with self.connection.cursor() as cursor:
+            cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
 
 
 __all__ = ["Unsupported", "load", "supports"]
