@@ -196,12 +196,23 @@ def stage(path: str, name: str, width: int, report: ImportReport, using: str) ->
                     )
                 else:
                     staged += 1
-                    yield (
-                        str(start)
-                        + "\t"
-                        + "\t".join(copy_text(restore_cell(cell)) for cell in row)
-                        + "\n"
-                    )
+                    joined = "\t".join(row)
+                    if (
+                        joined.count("\t") == width - 1
+                        and "'" not in joined
+                        and "\\" not in joined
+                        and "\n" not in joined
+                        and "\r" not in joined
+                    ):
+                        # No cell to escape for COPY nor to restore (a formula's quote).
+                        yield f"{start}\t{joined}\n"
+                    else:
+                        yield (
+                            str(start)
+                            + "\t"
+                            + "\t".join(copy_text(restore_cell(cell)) for cell in row)
+                            + "\n"
+                        )
                 start = reader.line_num + 1
 
     with connection.cursor() as cursor:
@@ -937,6 +948,27 @@ def _plain_audit_kinds() -> frozenset[type]:
 
 
 _PLAIN_AUDIT = _plain_audit_kinds()
+_PLAIN, _KEY, _MOMENT = "plain", "key", "moment"
+
+
+def _audit_kind(field: Any, use_json: bool, masked: set[str]) -> str | None:
+    """How _Diff reads a new row's field as get_field_value does without its type tests:
+    _PLAIN, str() of the value (Django's plain kinds); _KEY, a foreign key's id; _MOMENT, an
+    aware date and time made naive in UTC; None, through get_field_value itself (masked
+    fields, JSON changes, other kinds)."""
+    if use_json or field.name in masked:
+        return None
+    if type(field) in _PLAIN_AUDIT:
+        return _PLAIN
+    if (
+        type(field) in (models.ForeignKey, models.OneToOneField)
+        and hasattr(field, "rel_class")
+        and not getattr(settings, "AUDITLOG_USE_FK_STRING_REPRESENTATION", False)
+    ):
+        return _KEY
+    if type(field) is models.DateTimeField and settings.USE_TZ:
+        return _MOMENT
+    return None
 
 
 class _Diff:
@@ -973,10 +1005,7 @@ class _Diff:
         # smart_str(getattr(row, name)), which for their values is str(): worked out here
         # without its type tests, for every field but masked ones, dates with times, JSON
         # and relations (those through get_field_value itself).
-        self.plain = [
-            not use_json and field.name not in self.masked and type(field) in _PLAIN_AUDIT
-            for field in self.fields
-        ]
+        self.plain = [_audit_kind(field, use_json, self.masked) for field in self.fields]
         reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
         self.reverse = (
             model_instance_diff(None, blank, fields_to_check=reverse, use_json_for_changes=use_json)
@@ -992,11 +1021,26 @@ class _Diff:
         get_value, use_json = self.get_field_value, self.use_json
         changes: dict[str, Any] = {}
         for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True):
-            if plain:
+            if plain is _PLAIN:
                 new_value = str(getattr(new, field.name))
                 if old_value != new_value:
                     changes[field.name] = (old_value, new_value)
                 continue
+            if plain is _KEY:
+                # smart_str(key, strings_only=True) keeps an int or None as it is
+                key = getattr(new, field.attname)
+                if key is None or type(key) is int:
+                    if old_value != key:
+                        changes[field.name] = (smart_str(old_value), str(key))
+                    continue
+            elif plain is _MOMENT:
+                # DateTimeField.to_python keeps a datetime; make_naive in UTC
+                moment = getattr(new, field.name)
+                if type(moment) is datetime.datetime and moment.tzinfo is not None:
+                    naive = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+                    if old_value != naive:
+                        changes[field.name] = (smart_str(old_value), str(naive))
+                    continue
             new_value = get_value(new, field, use_json)
             if old_value == new_value:
                 continue
