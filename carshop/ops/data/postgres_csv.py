@@ -409,7 +409,7 @@ def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
 
     def read(instance: Any, row: dict[str, str]) -> None:
         value = clean(row[column], row=row)
-        if value in empty_values and default is not NOT_PROVIDED:
+        if default is not NOT_PROVIDED and value in empty_values:
             value = default() if callable(default) else default
         if value is not None or keep_null:
             setattr(instance, attribute, value)
@@ -608,6 +608,12 @@ def load(
         if model_field is None and (reader := _reader(field)) is not None
     }
     full_clean = _cleaner(model)
+    # The columns in file order with their readers, read-only ones (read as nothing) left out.
+    steps = [
+        (index, model_field, field, readers.get(index))
+        for index, model_field, field in columns.ordered
+        if readers.get(index) is not _skip
+    ]
     # Nothing to update in an empty table: no query for the rows the file's ids name.
     empty = not model._base_manager.db_manager(using).exists()
 
@@ -638,10 +644,9 @@ def load(
                 instance.pk = pk
         else:
             instance = blank()
-        for index, model_field, field in columns.ordered:
+        for index, model_field, field, read in steps:
             if model_field is None:
                 try:
-                    read = readers.get(index)
                     if read is None:
                         field.save(instance, values, False)
                     else:
