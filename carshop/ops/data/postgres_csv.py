@@ -1,5 +1,6 @@
 """The CSV import on PostgreSQL: the file streamed through COPY into a staging table, checked
-in bulk, written with one INSERT ... SELECT and one UPDATE ... FROM.
+in bulk, written with one INSERT ... SELECT and one UPDATE ... FROM, or into an empty table
+straight by COPY as each row is judged.
 
 It keeps the meaning of the django-import-export import (carshop/ops/data/csv_files.py): a row
 with the id of an existing row updates it, a row without id (or with an id no row has) is new, a
@@ -20,9 +21,19 @@ each check is made:
 - then one INSERT ... SELECT for the new rows and one UPDATE ... FROM for the changed ones,
   inside the import's one transaction, and the sequence is reset by the caller.
 
+A table that is empty when the import starts (a bulk load: every row is new, nothing to update)
+skips the second temporary table: each batch of staged rows is judged while one COPY writes the
+good ones straight to the table (the database writes a row while Python judges the next), the
+unique values are compared in Python as the rows are made (the table has no other row), and the
+keys of rows without id are taken from the sequence before the batch, as many as such rows, so
+that a good file gets the ids the other path gives. Rows go on being judged after a bad one (to
+name every bad row) but are no longer sent, and a savepoint takes back what was sent. If the
+model's own code (clean(), save(), __str__) queries the database, which it cannot while a COPY
+is under way, the table is read again the other way.
+
 The audit trail is the one the row-by-row import writes: one auditlog entry per created or
 changed row, with the same changes, representation and actor (the operator), made in memory and
-written in bulk INSERTs of 2,000 instead of one INSERT per row.
+written through COPY in batches of 2,000 instead of one INSERT per row.
 
 Tables whose resource or model does more than this can describe (a many-to-many column, a
 resource hook, signal receivers other than the audit log's) keep the row-by-row import, and so
@@ -597,7 +608,7 @@ def load(
     width = len(headers)
     diff = _Diff(model, use_json)
     audit = _Audit(content_type, cid, using)
-    serialized = LogEntry.objects._get_serialized_data_or_none
+    serialized = _serializer(model)
     create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
 
     formatters = [(field.attname, _formatter(field, connection)) for field in concrete]
@@ -936,6 +947,21 @@ def _write_new(
         report.add(f"{name} line {line}", "; ".join(found[line]))
 
 
+def _serializer(model: type[Model]) -> Callable[[Any], Any]:
+    """auditlog's serialized data of a row (LogEntry.objects._get_serialized_data_or_none):
+    None for every row of a model auditlog does not serialize, known once per table."""
+    from auditlog.models import LogEntry
+    from auditlog.registry import auditlog
+
+    if not auditlog.contains(model) or not auditlog.get_serialize_options(model)["serialize_data"]:
+        return _nothing
+    return LogEntry.objects._get_serialized_data_or_none
+
+
+def _nothing(instance: Any) -> None:
+    return None
+
+
 def _plain_audit_kinds() -> frozenset[type]:
 
     return frozenset(
@@ -1011,6 +1037,10 @@ class _Diff:
         # without its type tests, for every field but masked ones, dates with times, JSON
         # and relations (those through get_field_value itself).
         self.plain = [_audit_kind(field, use_json, self.masked) for field in self.fields]
+        self.steps = [
+            (field, field.name, old_value, plain)
+            for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True)
+        ]
         reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
         self.reverse = (
             model_instance_diff(None, blank, fields_to_check=reverse, use_json_for_changes=use_json)
@@ -1025,11 +1055,11 @@ class _Diff:
 
         get_value, use_json = self.get_field_value, self.use_json
         changes: dict[str, Any] = {}
-        for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True):
+        for field, name, old_value, plain in self.steps:
             if plain is _PLAIN:
-                new_value = str(getattr(new, field.name))
+                new_value = str(getattr(new, name))
                 if old_value != new_value:
-                    changes[field.name] = (old_value, new_value)
+                    changes[name] = (old_value, new_value)
                 continue
             if plain is _KEY:
                 # smart_str(key, strings_only=True) keeps an int or None as it is
