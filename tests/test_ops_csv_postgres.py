@@ -8,6 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from accounts.models import Customer, User
 from carshop.ops.data import postgres_csv
@@ -184,3 +185,127 @@ def test_a_foreign_key_is_matched_as_a_number(db, tmp_path, monkeypatch):
     ok, out = _import(path, "--tables=cars", monkeypatch=monkeypatch)
     assert ok, out
     assert list(Vehicle.objects.values_list("pk", "owner_id")) == [(7, owner.pk)]
+
+
+def _fresh_state():
+    """The vehicles and their audit entries, with what differs between two runs (the time of
+    the run) left out."""
+    vehicles = _vehicles()
+    entries = list(
+        LogEntry.objects.get_for_model(Vehicle)
+        .order_by("object_id", "action")
+        .values_list("object_id", "action", "object_repr", "changes", "actor__username")
+    )
+    for entry in entries:
+        entry[3].pop("created_at", None)
+    return vehicles, entries
+
+
+def _spy_on_streaming(monkeypatch):
+    """The outcomes of the COPY straight to an empty table: "written" or the exception's name."""
+    outcomes = []
+    original = postgres_csv._write_new
+
+    def spy(*args, **kwargs):
+        try:
+            original(*args, **kwargs)
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+            raise
+        outcomes.append("written")
+
+    monkeypatch.setattr(postgres_csv, "_write_new", spy)
+    return outcomes
+
+
+def test_an_empty_table_is_written_as_the_row_by_row_import_writes_it(db, tmp_path, monkeypatch):
+    """Into an empty table the rows go straight to the table by COPY, batch by batch: the same
+    rows, ids and audit entries as the row-by-row import, and no query per row."""
+    monkeypatch.setenv("CARSHOP_OPERATOR", "ops")
+    monkeypatch.setattr(postgres_csv, "BATCH", 2)
+    User.objects.create(username="ops")
+    owner = make_customer()
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        "id,vin,make,model,model_year,plate,owner\n"
+        f"40,{VALID_VINS[0].lower()},,Accord,,ab 12,{owner.pk}\n"
+        f",{VALID_VINS[1]},Chevrolet,Corvette,2006,,\n"
+        f"41,{VALID_VINS[2]},Volkswagen,Jetta,,,{owner.pk:03d}\n"
+        f",{VALID_VINS[3]},Acura,Legend,1991,XY-1,\n"
+        f",{VALID_VINS[4]},Volkswagen,Golf,,,\n"
+    )
+    outcomes = _spy_on_streaming(monkeypatch)
+    results = []
+    for bulk in (False, True):
+        with connection.cursor() as cursor:  # each run from the same sequence
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('inventory_vehicle', 'id'), 1, false)"
+            )
+        ok, out = _import(path, "--tables=cars", bulk=bulk, monkeypatch=monkeypatch)
+        assert ok, out
+        assert "  vehicles                 5 new, 0 updated, 0 unchanged" in out
+        results.append(_fresh_state())
+        Vehicle.objects.all().delete()
+        LogEntry.objects.get_for_model(Vehicle).delete()
+    row_by_row, bulk = results
+    assert outcomes == ["written"]
+    assert bulk == row_by_row
+    assert [(row["id"], row["vin"]) for row in bulk[0]] == [
+        (1, VALID_VINS[1]),
+        (2, VALID_VINS[3]),
+        (3, VALID_VINS[4]),
+        (40, VALID_VINS[0]),
+        (41, VALID_VINS[2]),
+    ]
+    assert {entry[4] for entry in bulk[1]} == {"ops"}
+
+
+def test_an_empty_table_is_written_without_a_query_per_row(
+    db, tmp_path, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(postgres_csv, "BATCH", 50)
+    path = tmp_path / "cars.csv"
+    path.write_text("vin,make\n" + "".join(f"{vin},Honda\n" for vin in VALID_VINS[:5]))
+    with django_assert_max_num_queries(40):
+        ok, out = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert ok, out
+    assert Vehicle.objects.count() == 5
+
+
+def test_a_value_twice_in_a_file_for_an_empty_table(db, tmp_path, monkeypatch):
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        f"vin,make\n{VALID_VINS[0]},Honda\n{VALID_VINS[1]},Ford\n{VALID_VINS[0].lower()},Honda\n"
+        f"{VALID_VINS[1]},Kia\n{VALID_VINS[2]},Kia\n"
+    )
+    ok, bulk = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert not ok
+    ok, row_by_row = _import(path, "--tables=cars", bulk=False, monkeypatch=monkeypatch)
+    assert not ok
+    assert bulk == [
+        "cars.csv line 4: vin: Vehicle with this VIN already exists.",
+        "cars.csv line 5: vin: Vehicle with this VIN already exists.",
+    ]
+    assert sorted(row_by_row) == sorted(bulk)
+    assert not Vehicle.objects.exists()
+    assert not LogEntry.objects.get_for_model(Vehicle).exists()
+
+
+def test_model_code_that_queries_keeps_the_import_in_bulk(db, tmp_path, monkeypatch):
+    """A model whose own code (here its text) reads the database cannot run while the rows
+    stream to the table: the table is read again and written the other way, the same rows."""
+    owner = make_customer()
+
+    def text(vehicle):
+        return f"{vehicle.vin} of {Customer.objects.filter(pk=vehicle.owner_id).count()}"
+
+    monkeypatch.setattr(Vehicle, "__str__", text)
+    outcomes = _spy_on_streaming(monkeypatch)
+    path = tmp_path / "cars.csv"
+    path.write_text(f"vin,make,owner\n{VALID_VINS[0]},Honda,{owner.pk}\n{VALID_VINS[1]},Ford,\n")
+    ok, out = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert ok, out
+    assert outcomes == ["_Queried"]
+    assert sorted(Vehicle.objects.values_list("vin", flat=True)) == sorted(VALID_VINS[:2])
+    texts = set(LogEntry.objects.get_for_model(Vehicle).values_list("object_repr", flat=True))
+    assert texts == {f"{VALID_VINS[0]} of 1", f"{VALID_VINS[1]} of 0"}

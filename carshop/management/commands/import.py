@@ -22,8 +22,9 @@ class Command(OperationsCommand):
         "row without id is new. Each row is saved through its model, so every change is in "
         "the audit log, credited to the operator (CARSHOP_OPERATOR). On PostgreSQL the same "
         "checks and writes are made in bulk (the file through COPY, checks in SQL and in "
-        "batches, one INSERT and one UPDATE, the audit entries in bulk). Documents, ledgers and "
-        "other tables only the workflows write are not imported from CSV.\n\n"
+        "batches, one INSERT and one UPDATE, or into an empty table straight through COPY; "
+        "the audit entries in bulk). Documents, ledgers and other tables only the workflows "
+        "write are not imported from CSV.\n\n"
         "Example: python manage.py import --format=json --input=all.json --dry-run\n"
         "         python manage.py import --tables=cars --format=csv --input=import/cars.csv"
     )

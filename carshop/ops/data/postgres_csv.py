@@ -1,5 +1,6 @@
 """The CSV import on PostgreSQL: the file streamed through COPY into a staging table, checked
-in bulk, written with one INSERT ... SELECT and one UPDATE ... FROM.
+in bulk, written with one INSERT ... SELECT and one UPDATE ... FROM, or into an empty table
+straight by COPY as each row is judged.
 
 It keeps the meaning of the django-import-export import (carshop/ops/data/csv_files.py): a row
 with the id of an existing row updates it, a row without id (or with an id no row has) is new, a
@@ -20,9 +21,19 @@ each check is made:
 - then one INSERT ... SELECT for the new rows and one UPDATE ... FROM for the changed ones,
   inside the import's one transaction, and the sequence is reset by the caller.
 
+A table that is empty when the import starts (a bulk load: every row is new, nothing to update)
+skips the second temporary table: each batch of staged rows is judged while one COPY writes the
+good ones straight to the table (the database writes a row while Python judges the next), the
+unique values are compared in Python as the rows are made (the table has no other row), and the
+keys of rows without id are taken from the sequence before the batch, as many as such rows, so
+that a good file gets the ids the other path gives. Rows go on being judged after a bad one (to
+name every bad row) but are no longer sent, and a savepoint takes back what was sent. If the
+model's own code (clean(), save(), __str__) queries the database, which it cannot while a COPY
+is under way, the table is read again the other way.
+
 The audit trail is the one the row-by-row import writes: one auditlog entry per created or
 changed row, with the same changes, representation and actor (the operator), made in memory and
-written in bulk INSERTs of 2,000 instead of one INSERT per row.
+written through COPY in batches of 2,000 instead of one INSERT per row.
 
 Tables whose resource or model does more than this can describe (a many-to-many column, a
 resource hook, signal receivers other than the audit log's) keep the row-by-row import, and so
@@ -35,13 +46,14 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import json
 import os
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import signals
 from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
@@ -52,7 +64,7 @@ from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from django.db.models import Model
 
@@ -195,12 +207,23 @@ def stage(path: str, name: str, width: int, report: ImportReport, using: str) ->
                     )
                 else:
                     staged += 1
-                    yield (
-                        str(start)
-                        + "\t"
-                        + "\t".join(copy_text(restore_cell(cell)) for cell in row)
-                        + "\n"
-                    )
+                    joined = "\t".join(row)
+                    if (
+                        joined.count("\t") == width - 1
+                        and "'" not in joined
+                        and "\\" not in joined
+                        and "\n" not in joined
+                        and "\r" not in joined
+                    ):
+                        # No cell to escape for COPY nor to restore (a formula's quote).
+                        yield f"{start}\t{joined}\n"
+                    else:
+                        yield (
+                            str(start)
+                            + "\t"
+                            + "\t".join(copy_text(restore_cell(cell)) for cell in row)
+                            + "\n"
+                        )
                 start = reader.line_num + 1
 
     with connection.cursor() as cursor:
@@ -337,6 +360,16 @@ def _formatter(field: Any, connection: Any) -> Callable[[Any], str]:
 
         return day
 
+    if kind is models.JSONField and field.encoder is None:
+
+        def document(value: Any) -> str:
+            # get_db_prep_save of a dict is json.dumps(value, cls=None)
+            if type(value) is dict:
+                return copy_text(json.dumps(value))
+            return _format(value, field, connection)
+
+        return document
+
     def other(value: Any) -> str:
         return _format(value, field, connection)
 
@@ -382,12 +415,12 @@ def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
         return None
     if field.readonly:
         return _skip
-    column, attribute, clean = field.column_name, field.attribute, field.widget.clean
+    column, attribute, clean = field.column_name, field.attribute, _widget_clean(field.widget)
     default, empty_values, keep_null = field.default, field.empty_values, field.saves_null_values
 
     def read(instance: Any, row: dict[str, str]) -> None:
         value = clean(row[column], row=row)
-        if value in empty_values and default is not NOT_PROVIDED:
+        if default is not NOT_PROVIDED and value in empty_values:
             value = default() if callable(default) else default
         if value is not None or keep_null:
             setattr(instance, attribute, value)
@@ -397,6 +430,143 @@ def _reader(field: Any) -> Callable[[Any, dict[str, str]], None] | None:
 
 def _skip(instance: Any, row: dict[str, str]) -> None:
     return None
+
+
+def _widget_clean(widget: Any) -> Callable[..., Any]:
+    """The widget's clean(), with a shortcut for the texts whose answer is plain: a text widget
+    gives a text back as it is, an integer widget reads plain digits as int() does (its own
+    clean() goes through the locale's separators and Decimal to the same number). Any other
+    text, and any other widget, goes through its own clean()."""
+    clean = widget.clean
+    if type(widget) is import_export_widgets.CharWidget and (
+        import_export_widgets.CharWidget.clean is _CHAR_CLEAN
+    ):
+
+        def text(value: Any, row: Any = None) -> Any:
+            return value if type(value) is str else clean(value, row=row)
+
+        return text
+    if type(widget) is import_export_widgets.IntegerWidget and (
+        import_export_widgets.IntegerWidget.clean is _INTEGER_CLEAN
+    ):
+
+        def integer(value: Any, row: Any = None) -> Any:
+            if type(value) is str and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
+                return int(value)
+            return clean(value, row=row)
+
+        return integer
+    return clean
+
+
+_CHAR_CLEAN = import_export_widgets.CharWidget.clean
+_INTEGER_CLEAN = import_export_widgets.IntegerWidget.clean
+
+
+def _plain_check(field: Any) -> Callable[[Any], bool] | None:
+    """A test that a value passes the field's clean() unchanged, for the values it can answer
+    without Django's code: a text for a text field without choices, an int for an integer
+    field, each within the field's own length and range validators. False means "not known",
+    and the value goes through field.clean() (which gives the error, if any). None when the
+    field has no such test (a choice list, a validator of another kind)."""
+    from django.core import validators
+
+    if field.choices is not None or getattr(field, "generated", False):
+        return None
+    kind = type(field)
+    if kind in (models.CharField, models.TextField):
+        expected: type = str
+    elif kind in _INTEGER_KINDS:
+        expected = int
+    else:
+        return None
+    longest = None
+    low = high = None
+    no_nul = False
+    for validator in field.validators:
+        limit = getattr(validator, "limit_value", None)
+        if type(validator) is validators.MaxLengthValidator and type(limit) is int:
+            longest = limit if longest is None else min(longest, limit)
+        elif type(validator) is validators.MinValueValidator and type(limit) is int:
+            low = limit if low is None else max(low, limit)
+        elif type(validator) is validators.MaxValueValidator and type(limit) is int:
+            high = limit if high is None else min(high, limit)
+        elif type(validator) is validators.ProhibitNullCharactersValidator:
+            no_nul = True
+        else:
+            return None
+    blank = field.blank
+
+    if expected is str:
+
+        def text(value: Any) -> bool:
+            return (
+                type(value) is str
+                and (blank or value != "")
+                and (longest is None or len(value) <= longest)
+                and not (no_nul and "\x00" in value)
+            )
+
+        return text
+
+    def integer(value: Any) -> bool:
+        return (
+            type(value) is int and (low is None or value >= low) and (high is None or value <= high)
+        )
+
+    return integer
+
+
+def _cleaner(model: type[Model]) -> Callable[[Any, set[str]], None]:
+    """instance.full_clean(exclude=..., validate_unique=False, validate_constraints=False),
+    made once per table: Django's own steps (clean_fields, then the model's clean(), the errors
+    gathered the same way), with each field's value that _plain_check knows to be valid left as
+    it is instead of going through field.clean(). A model with its own full_clean() or
+    clean_fields() keeps them."""
+    from django.db.models.expressions import DatabaseDefault
+
+    if model.full_clean is not models.Model.full_clean or (
+        model.clean_fields is not models.Model.clean_fields
+    ):
+
+        def own(instance: Any, exclude: set[str]) -> None:
+            instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+
+        return own
+    meta: Any = model._meta
+    checks = [
+        (field, _plain_check(field))
+        for field in meta.fields
+        if not getattr(field, "generated", False)
+    ]
+
+    def full_clean(instance: Any, exclude: set[str]) -> None:
+        found: dict[str, Any] = {}
+        for field, plain in checks:
+            if field.name in exclude:
+                continue
+            raw = getattr(instance, field.attname)
+            if plain is not None and plain(raw):
+                continue
+            if field.blank and raw in field.empty_values:
+                continue
+            if isinstance(raw, DatabaseDefault):
+                continue
+            try:
+                setattr(instance, field.attname, field.clean(raw, instance))
+            except ValidationError as exc:
+                found[field.name] = exc.error_list
+        errors: dict[str, Any] = {}
+        if found:
+            errors = ValidationError(found).update_error_dict(errors)
+        try:
+            instance.clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    return full_clean
 
 
 def load(
@@ -438,7 +608,7 @@ def load(
     width = len(headers)
     diff = _Diff(model, use_json)
     audit = _Audit(content_type, cid, using)
-    serialized = LogEntry.objects._get_serialized_data_or_none
+    serialized = _serializer(model)
     create, update = LogEntry.Action.CREATE, LogEntry.Action.UPDATE
 
     formatters = [(field.attname, _formatter(field, connection)) for field in concrete]
@@ -448,11 +618,141 @@ def load(
         for index, model_field, field in columns.ordered
         if model_field is None and (reader := _reader(field)) is not None
     }
+    full_clean = _cleaner(model)
+    # The columns in file order with their readers, read-only ones (read as nothing) left out.
+    steps = [
+        (index, model_field, field, readers.get(index))
+        for index, model_field, field in columns.ordered
+        if readers.get(index) is not _skip
+    ]
     # Nothing to update in an empty table: no query for the rows the file's ids name.
     empty = not model._base_manager.db_manager(using).exists()
 
     def noop_save_base(*args: Any, **kwargs: Any) -> None:
         return None
+
+    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
+
+    def check(row: tuple, existing: dict[int, Any]) -> tuple[int, Any, Any] | None:
+        """The row read and judged: (line, instance, the row as it was or None when new), or
+        None when it is bad (reported) or unchanged (counted)."""
+        line = row[0]
+        values = dict(zip(headers, row[1:], strict=True))
+        errors: dict[str, Any] = {}
+        original = None
+        instance = None
+        if columns.id_index is not None and values["id"].strip():
+            try:
+                pk = int(values["id"].strip())
+            except ValueError:
+                report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
+                return None
+            instance = existing.get(pk)
+            if instance is not None:
+                original = copy.deepcopy(instance)
+            else:
+                instance = blank()
+                instance.pk = pk
+        else:
+            instance = blank()
+        for index, model_field, field, read in steps:
+            if model_field is None:
+                try:
+                    if read is None:
+                        field.save(instance, values, False)
+                    else:
+                        read(instance, values)
+                except ValueError as exc:
+                    errors[field.attribute] = ValidationError(str(exc), code="invalid")
+                except Exception as exc:  # as django-import-export: the row's error
+                    report.add(f"{file_name} line {line}", error_reason(exc))
+                    return None
+                continue
+            text = row[1 + index].strip()
+            if line in bad_keys and field.attribute in bad_keys[line]:
+                errors[field.attribute] = ValidationError(
+                    bad_keys[line][field.attribute], code="invalid"
+                )
+            else:
+                setattr(
+                    instance,
+                    model_field.attname,
+                    model_field.target_field.to_python(text) if text else None,
+                )
+        # Foreign keys are checked above in SQL (full_clean would query every row).
+        exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
+        try:
+            full_clean(instance, exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            named = {column_names.get(key, key): value for key, value in errors.items()}
+            report.add(f"{file_name} line {line}", error_reason(ValidationError(named)))
+            return None
+        if original is not None and all(
+            field.get_value(instance) == field.get_value(original) for field in columns.compared
+        ):
+            counts["unchanged"] += 1
+            return None
+        return line, instance, original
+
+    stamped = [
+        field
+        for field in concrete
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
+
+    def finish(instance: Any, adding: bool) -> list[str]:
+        """What the model's save() derives, worked out (the write is done in bulk); the row's
+        values as COPY text."""
+        instance._state.adding = adding
+        instance.save_base = noop_save_base
+        instance.save(using=using)
+        del instance.save_base
+        for field in stamped:
+            if getattr(field, "auto_now", False) or (
+                adding and getattr(field, "auto_now_add", False)
+            ):
+                field.pre_save(instance, adding)
+        counts["new" if adding else "updated"] += 1
+        return [write(getattr(instance, attname)) for attname, write in formatters]
+
+    audit_line = audit.maker(
+        "object_pk", "object_id", "object_repr", "serialized_data", "action", "changes"
+    )
+
+    def entry(instance: Any, original: Any) -> str | None:
+        changes = diff(original, instance)
+        if not changes:
+            return None
+        return audit_line(
+            smart_str(instance.pk),
+            instance.pk,
+            smart_str(instance),
+            serialized(instance),
+            create if original is None else update,
+            changes,
+        )
+
+    if empty and _unique_in_python(columns):
+        point = transaction.savepoint(using=using)
+        problems, count = list(report.problems), report.problem_count
+        try:
+            _write_new(
+                connection, columns, resource, width, file_name, report, check, finish, entry, audit
+            )
+        except _Queried:
+            # The model's own code (clean(), save(), __str__) queries the database, which it
+            # cannot while a COPY is under way: the table is read again the other way.
+            transaction.savepoint_rollback(point, using=using)
+            report.problems, report.problem_count = problems, count
+            counts.update(new=0, updated=0, unchanged=0)
+        else:
+            if report.problem_count > problems_before:
+                transaction.savepoint_rollback(point, using=using)
+            else:
+                transaction.savepoint_commit(point, using=using)
+            return counts
 
     with connection.chunked_cursor() as staged:
         staged.execute(
@@ -471,78 +771,7 @@ def load(
                 if ids and not empty
                 else {}
             )
-            made: list[tuple[int, Any, Any]] = []
-            for row in batch:
-                line = row[0]
-                values = dict(zip(headers, row[1:], strict=True))
-                errors: dict[str, Any] = {}
-                original = None
-                instance = None
-                if columns.id_index is not None and values["id"].strip():
-                    try:
-                        pk = int(values["id"].strip())
-                    except ValueError:
-                        report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
-                        continue
-                    instance = existing.get(pk)
-                    if instance is not None:
-                        original = copy.deepcopy(instance)
-                    else:
-                        instance = blank()
-                        instance.pk = pk
-                else:
-                    instance = blank()
-                failed = None
-                for index, model_field, field in columns.ordered:
-                    if model_field is None:
-                        try:
-                            read = readers.get(index)
-                            if read is None:
-                                field.save(instance, values, False)
-                            else:
-                                read(instance, values)
-                        except ValueError as exc:
-                            errors[field.attribute] = ValidationError(str(exc), code="invalid")
-                        except Exception as exc:  # as django-import-export: the row's error
-                            failed = exc
-                            break
-                        continue
-                    text = row[1 + index].strip()
-                    if line in bad_keys and field.attribute in bad_keys[line]:
-                        errors[field.attribute] = ValidationError(
-                            bad_keys[line][field.attribute], code="invalid"
-                        )
-                    else:
-                        setattr(
-                            instance,
-                            model_field.attname,
-                            model_field.target_field.to_python(text) if text else None,
-                        )
-                if failed is not None:
-                    report.add(f"{file_name} line {line}", error_reason(failed))
-                    continue
-                # Foreign keys are checked above in SQL (full_clean would query every row).
-                exclude = {*errors, *(model_field.name for _i, model_field, _f in columns.foreign)}
-                try:
-                    instance.full_clean(
-                        exclude=exclude, validate_unique=False, validate_constraints=False
-                    )
-                except ValidationError as exc:
-                    errors = exc.update_error_dict(errors)
-                if errors:
-                    column_names = {
-                        field.attribute: field.column_name for field in resource.fields.values()
-                    }
-                    named = {column_names.get(key, key): value for key, value in errors.items()}
-                    report.add(f"{file_name} line {line}", error_reason(ValidationError(named)))
-                    continue
-                if original is not None and all(
-                    field.get_value(instance) == field.get_value(original)
-                    for field in columns.compared
-                ):
-                    counts["unchanged"] += 1
-                    continue
-                made.append((line, instance, original))
+            made = [checked for row in batch if (checked := check(row, existing)) is not None]
             new_without_id = [instance for _l, instance, _o in made if instance.pk is None]
             if new_without_id:
                 with connection.cursor() as cursor:
@@ -553,41 +782,12 @@ def load(
                         instance.pk = value
             for line, instance, original in made:
                 adding = original is None
-                instance._state.adding = adding
-                # The model's save() derives its computed fields; the write is done below.
-                instance.save_base = noop_save_base
-                instance.save(using=using)
-                del instance.save_base
-                for field in concrete:
-                    if getattr(field, "auto_now", False) or (
-                        adding and getattr(field, "auto_now_add", False)
-                    ):
-                        field.pre_save(instance, adding)
-                counts["new" if adding else "updated"] += 1
                 ready_lines.append(
-                    "\t".join(
-                        [
-                            *(write(getattr(instance, attname)) for attname, write in formatters),
-                            str(line),
-                            "t" if adding else "f",
-                        ]
-                    )
-                    + "\n"
+                    "\t".join([*finish(instance, adding), str(line), "t" if adding else "f"]) + "\n"
                 )
-                changes = diff(original, instance)
-                if changes:
-                    entries.append(
-                        audit.line(
-                            {
-                                "object_pk": smart_str(instance.pk),
-                                "object_id": instance.pk,
-                                "object_repr": smart_str(instance),
-                                "serialized_data": serialized(instance),
-                                "action": create if adding else update,
-                                "changes": changes,
-                            }
-                        )
-                    )
+                made_entry = entry(instance, original)
+                if made_entry is not None:
+                    entries.append(made_entry)
             if len(ready_lines) >= BATCH:
                 _copy_ready(connection, ready_lines)
                 ready_lines = []
@@ -620,6 +820,148 @@ def load(
     return counts
 
 
+class _Queried(Exception):
+    """The model's own code queried the database while the rows were being sent by COPY."""
+
+
+def _unique_in_python(columns: _Columns) -> bool:
+    """Whether each unique field's values can be compared by their COPY text: texts without a
+    collation of their own, and integers (a text and its stored value are then one to one)."""
+    for field in columns.meta.local_concrete_fields:
+        if not field.unique or field.primary_key:
+            continue
+        kind = type(field)
+        if kind in (models.CharField, models.TextField) and field.db_collation is None:
+            continue
+        if kind not in _INTEGER_KINDS:
+            return False
+    return True
+
+
+def _unique_message(columns: _Columns, resource: Any, field: Any) -> str:
+    """A unique field's problem as full_clean() names it, after the file's column."""
+    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
+    message = " ".join(columns.model().unique_error_message(columns.model, (field.name,)).messages)
+    return f"{column_names.get(field.name, field.name)}: {message}"
+
+
+def _write_new(
+    connection: Any,
+    columns: _Columns,
+    resource: Any,
+    width: int,
+    name: str,
+    report: ImportReport,
+    check: Callable[[tuple, dict[int, Any]], tuple[int, Any, Any] | None],
+    finish: Callable[[Any, bool], list[str]],
+    entry: Callable[[Any, Any], str | None],
+    audit: _Audit,
+) -> None:
+    """The rows of a file for a table that was empty, every one new: each batch of staged rows
+    read, judged and sent straight to the table by one COPY as it is worked out (the database
+    writes a row while the next is judged), then its audit entries by another. Unique values
+    are compared here (the table had none before the file); a row with a value an earlier row
+    of the file has is named as full_clean() names it. Nothing is sent after the first bad row;
+    the caller undoes what was sent when there is one."""
+    qn = connection.ops.quote_name
+    meta = columns.meta
+    concrete = columns.concrete
+    sql = (
+        f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in concrete)}) FROM STDIN"
+    )
+    sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    unique = [
+        (concrete.index(field), _unique_message(columns, resource, field), set())
+        for field in meta.local_concrete_fields
+        if field.unique and not field.primary_key
+    ]
+    found: dict[int, list[str]] = {}
+    problems_before = report.problem_count
+    queried = []
+
+    def refuse(*args: Any) -> None:
+        queried.append(True)
+        raise _Queried
+
+    id_index = columns.id_index
+    with connection.chunked_cursor() as staged:
+        staged.execute(
+            f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
+            f"FROM {STAGE} ORDER BY line"
+        )
+        while batch := staged.fetchmany(BATCH):
+            # A key for each row without id, taken before the COPY (every such row is new, so
+            # that the rows get the keys the row-by-row import would give them when all are
+            # good; when one is bad nothing is written).
+            fresh = (
+                len(batch)
+                if id_index is None
+                else sum(1 for row in batch if not row[1 + id_index].strip())
+            )
+            keys: Iterator[int] = iter(())
+            if fresh:
+                with connection.cursor() as cursor:
+                    cursor.execute(sequence_sql, [meta.db_table, meta.pk.column, fresh])
+                    keys = iter([value for (value,) in cursor.fetchall()])
+            written: list[Any] = []
+
+            def rows(
+                batch: list[tuple] = batch, keys: Iterator[int] = keys, written: list[Any] = written
+            ) -> Iterator[str]:
+                for row in batch:
+                    checked = check(row, {})
+                    if checked is None:
+                        continue
+                    line, instance, _original = checked
+                    if instance.pk is None:
+                        instance.pk = next(keys)
+                    values = finish(instance, True)
+                    for index, message, seen in unique:
+                        value = values[index]
+                        if value == "\\N":
+                            continue
+                        if value in seen:
+                            found.setdefault(line, []).append(message)
+                        else:
+                            seen.add(value)
+                    if report.problem_count == problems_before and not found:
+                        written.append(instance)
+                        yield "\t".join(values) + "\n"
+
+            def entries(written: list[Any] = written) -> Iterator[str]:
+                for instance in written:
+                    line = entry(instance, None)
+                    if line is not None:
+                        yield line
+
+            with connection.execute_wrapper(refuse):
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.copy_expert(sql, _Feed(rows()), READ_SIZE)
+                    if written:
+                        audit.write(entries())
+                finally:
+                    if queried:
+                        raise _Queried
+    for line in sorted(found):
+        report.add(f"{name} line {line}", "; ".join(found[line]))
+
+
+def _serializer(model: type[Model]) -> Callable[[Any], Any]:
+    """auditlog's serialized data of a row (LogEntry.objects._get_serialized_data_or_none):
+    None for every row of a model auditlog does not serialize, known once per table."""
+    from auditlog.models import LogEntry
+    from auditlog.registry import auditlog
+
+    if not auditlog.contains(model) or not auditlog.get_serialize_options(model)["serialize_data"]:
+        return _nothing
+    return LogEntry.objects._get_serialized_data_or_none
+
+
+def _nothing(instance: Any) -> None:
+    return None
+
+
 def _plain_audit_kinds() -> frozenset[type]:
 
     return frozenset(
@@ -637,6 +979,27 @@ def _plain_audit_kinds() -> frozenset[type]:
 
 
 _PLAIN_AUDIT = _plain_audit_kinds()
+_PLAIN, _KEY, _MOMENT = "plain", "key", "moment"
+
+
+def _audit_kind(field: Any, use_json: bool, masked: set[str]) -> str | None:
+    """How _Diff reads a new row's field as get_field_value does without its type tests:
+    _PLAIN, str() of the value (Django's plain kinds); _KEY, a foreign key's id; _MOMENT, an
+    aware date and time made naive in UTC; None, through get_field_value itself (masked
+    fields, JSON changes, other kinds)."""
+    if use_json or field.name in masked:
+        return None
+    if type(field) in _PLAIN_AUDIT:
+        return _PLAIN
+    if (
+        type(field) in (models.ForeignKey, models.OneToOneField)
+        and hasattr(field, "rel_class")
+        and not getattr(settings, "AUDITLOG_USE_FK_STRING_REPRESENTATION", False)
+    ):
+        return _KEY
+    if type(field) is models.DateTimeField and settings.USE_TZ:
+        return _MOMENT
+    return None
 
 
 class _Diff:
@@ -673,9 +1036,10 @@ class _Diff:
         # smart_str(getattr(row, name)), which for their values is str(): worked out here
         # without its type tests, for every field but masked ones, dates with times, JSON
         # and relations (those through get_field_value itself).
-        self.plain = [
-            not use_json and field.name not in self.masked and type(field) in _PLAIN_AUDIT
-            for field in self.fields
+        self.plain = [_audit_kind(field, use_json, self.masked) for field in self.fields]
+        self.steps = [
+            (field, field.name, old_value, plain)
+            for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True)
         ]
         reverse = [field.name for field in fields if not getattr(field, "concrete", False)]
         self.reverse = (
@@ -691,12 +1055,27 @@ class _Diff:
 
         get_value, use_json = self.get_field_value, self.use_json
         changes: dict[str, Any] = {}
-        for field, old_value, plain in zip(self.fields, self.old, self.plain, strict=True):
-            if plain:
-                new_value = str(getattr(new, field.name))
+        for field, name, old_value, plain in self.steps:
+            if plain is _PLAIN:
+                new_value = str(getattr(new, name))
                 if old_value != new_value:
-                    changes[field.name] = (old_value, new_value)
+                    changes[name] = (old_value, new_value)
                 continue
+            if plain is _KEY:
+                # smart_str(key, strings_only=True) keeps an int or None as it is
+                key = getattr(new, field.attname)
+                if key is None or type(key) is int:
+                    if old_value != key:
+                        changes[field.name] = (smart_str(old_value), str(key))
+                    continue
+            elif plain is _MOMENT:
+                # DateTimeField.to_python keeps a datetime; make_naive in UTC
+                moment = getattr(new, field.name)
+                if type(moment) is datetime.datetime and moment.tzinfo is not None:
+                    naive = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+                    if old_value != naive:
+                        changes[field.name] = (smart_str(old_value), str(naive))
+                    continue
             new_value = get_value(new, field, use_json)
             if old_value == new_value:
                 continue
@@ -729,15 +1108,12 @@ def _unique_problems(
     qn = connection.ops.quote_name
     meta = columns.meta
     pk = qn(meta.pk.column)
-    column_names = {field.attribute: field.column_name for field in resource.fields.values()}
-    sample = columns.model()
     found: dict[int, list[str]] = {}
     for field in meta.local_concrete_fields:
         if not field.unique or field.primary_key:
             continue
         column = qn(field.column)
-        message = " ".join(sample.unique_error_message(columns.model, (field.name,)).messages)
-        label = column_names.get(field.name, field.name)
+        message = _unique_message(columns, resource, field)
         # The file's later rows with a value an earlier one has, and the rows with a value
         # another row of the table keeps (one not changed by the file itself).
         sql = (
@@ -752,7 +1128,7 @@ def _unique_problems(
         with connection.cursor() as cursor:
             cursor.execute(sql)
             for (line,) in cursor.fetchall():
-                found.setdefault(line, []).append(f"{label}: {message}")
+                found.setdefault(line, []).append(message)
     for line in sorted(found):
         report.add(f"{name} line {line}", "; ".join(found[line]))
 
@@ -785,20 +1161,32 @@ class _Audit:
             for field in fields
         }
 
-    def line(self, values: dict[str, Any]) -> str:
-        shared = self.shared
-        return (
-            "\t".join(
-                write(values[name]) if name in values else shared[name]
-                for name, write in self.formatters
-            )
-            + "\n"
-        )
+    def maker(self, *names: str) -> Callable[..., str]:
+        """line() for entries that give these fields, in this order, as arguments: the shared
+        values put in place once."""
+        parts = [self.shared[name] for name, _write in self.formatters]
+        places = [
+            (index, write)
+            for name in names
+            for index, (field_name, write) in enumerate(self.formatters)
+            if field_name == name
+        ]
+        if len(places) != len(names):
+            raise ValueError(f"not all of {names} are fields of an audit entry")
 
-    def write(self, lines: list[str]) -> None:
-        if lines:
-            with self.connection.cursor() as cursor:
-                cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
+        def line(*values: Any) -> str:
+            own = parts.copy()
+            for (index, write), value in zip(places, values, strict=True):
+                own[index] = write(value)
+            return "\t".join(own) + "\n"
+
+        return line
+
+    def write(self, lines: Iterable[str]) -> None:
+        if isinstance(lines, list) and not lines:
+            return
+        with self.connection.cursor() as cursor:
+            cursor.copy_expert(self.sql, _Feed(iter(lines)), READ_SIZE)
 
 
 __all__ = ["Unsupported", "load", "supports"]
