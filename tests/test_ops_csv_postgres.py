@@ -309,3 +309,21 @@ def test_model_code_that_queries_keeps_the_import_in_bulk(db, tmp_path, monkeypa
     assert sorted(Vehicle.objects.values_list("vin", flat=True)) == sorted(VALID_VINS[:2])
     texts = set(LogEntry.objects.get_for_model(Vehicle).values_list("object_repr", flat=True))
     assert texts == {f"{VALID_VINS[0]} of 1", f"{VALID_VINS[1]} of 0"}
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["empty table", "table with rows"])
+def test_a_nul_character_in_a_cell_is_named_with_its_line(db, tmp_path, monkeypatch, filled):
+    """PostgreSQL's text holds no NUL: the row is named, as any bad row, and nothing is written."""
+    if filled:
+        make_vehicle(vin=VALID_VINS[2])
+    path = tmp_path / "cars.csv"
+    path.write_text(
+        f"vin,make,model\n{VALID_VINS[0]},Honda,Accord\n{VALID_VINS[1]},Ford,Fo\x00cus\n"
+    )
+    before = _vehicles()
+    ok, printed = _import(path, "--tables=cars", monkeypatch=monkeypatch)
+    assert not ok
+    assert printed == [
+        "cars.csv line 3: a value holds a NUL character (code 0), which no field can store"
+    ]
+    assert _vehicles() == before

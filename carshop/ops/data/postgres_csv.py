@@ -205,6 +205,11 @@ def stage(path: str, name: str, width: int, report: ImportReport, using: str) ->
                         f"{name} line {start}",
                         f"{len(row)} values, the header names {width} columns",
                     )
+                elif any("\x00" in cell for cell in row):
+                    report.add(
+                        f"{name} line {start}",
+                        "a value holds a NUL character (code 0), which no field can store",
+                    )
                 else:
                     staged += 1
                     joined = "\t".join(row)
