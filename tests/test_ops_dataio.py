@@ -555,3 +555,39 @@ def test_json_round_trip_keeps_a_group_of_locations_and_what_belongs_to_each(sho
     assert PartStock.objects.get(part=parts[1], location=east).on_hand == 2
     assert Message.objects.count() == len(before["messaging.Message"])
     assert MessageTemplate.objects.get(location=east).kind == "car_ready"
+
+
+NUL = "a value holds a NUL character (code 0), which no field can store"
+
+
+@pytest.mark.django_db
+def test_a_nul_character_is_named_with_its_line_in_a_json_or_csv_import(shop, tmp_path):
+    """No database field stores it (PostgreSQL refuses it; SQLite would keep a value no copy into
+    PostgreSQL takes): the row is named, as any bad row, and nothing is written."""
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--include-secrets", f"--output={path}")
+    lines = path.read_text().splitlines()
+    rows = _rows(path)
+    vehicle = next(i for i, row in enumerate(rows) if row["model"] == "inventory.vehicle")
+    rows[vehicle]["fields"]["model"] = "Ac\x00cord"
+    broken = tmp_path / "broken.json"
+    _write(broken, lines[0], rows, lines[-2:])
+    empty_database()
+    message, out = fails("import", "--format=json", f"--input={broken}")
+    assert message == f"1 bad row in {broken}; nothing was imported"
+    assert (
+        f"line {vehicle + 2}: inventory.vehicle {rows[vehicle]['pk']}: model: {NUL}"
+        in out.splitlines()
+    )
+    assert not Vehicle.objects.exists()
+
+    owner = make_customer()
+    cars = tmp_path / "cars.csv"
+    cars.write_text(
+        f"vin,make,model,owner\n{VALID_VINS[0]},Honda,Accord,{owner.pk}\n"
+        f"{VALID_VINS[1]},Ford,Fo\x00cus,{owner.pk}\n"
+    )
+    message, out = fails("import", "--format=csv", "--tables=cars", f"--input={cars}")
+    assert message == f"1 bad row in {cars}; nothing was imported"
+    assert out.splitlines() == [f"cars.csv line 3: {NUL}"]
+    assert not Vehicle.objects.exists()

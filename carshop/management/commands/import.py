@@ -66,8 +66,9 @@ class Command(OperationsCommand):
         if report.problem_count > len(report.problems):
             self.stdout.write(f"... and {report.problem_count - len(report.problems)} more")
         if not report.ok:
+            rows = "bad row" if report.problem_count == 1 else "bad rows"
             raise CommandError(
-                f"{report.problem_count} bad rows in {options['input']}; nothing was imported"
+                f"{report.problem_count} {rows} in {options['input']}; nothing was imported"
             )
         for name, rows in report.counts.items():
             if isinstance(rows, dict):
@@ -85,5 +86,6 @@ class Command(OperationsCommand):
                 for rows in report.counts.values()
             )
             self.stdout.write(
-                f"imported {written} rows from {options['input']} ({report.seconds:.1f} s)"
+                f"imported {written} {'row' if written == 1 else 'rows'} from {options['input']} "
+                f"({report.seconds:.1f} s)"
             )

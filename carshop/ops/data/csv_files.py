@@ -22,6 +22,7 @@ from carshop.ops.data import postgres_csv
 from carshop.ops.data import tables as table_registry
 from carshop.ops.data.transfer import (
     CHUNK_SIZE,
+    NUL_IN_VALUE,
     ImportReport,
     dependency_order,
     error_reason,
@@ -217,6 +218,8 @@ def _read_csv(path: StrPath, report: ImportReport) -> tuple:
                         f"{name} line {start}",
                         f"{len(row)} values, the header names {len(headers)} columns",
                     )
+                elif any("\x00" in cell for cell in row):
+                    report.add(f"{name} line {start}", NUL_IN_VALUE)
                 else:
                     row = [restore_cell(cell) for cell in row]
                     dataset.append([*row, ""] if add_id else row)

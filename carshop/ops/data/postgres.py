@@ -73,6 +73,8 @@ def _boolean(value: Any) -> str:
 
 def _text(value: Any) -> str:
     if type(value) is str:
+        if "\x00" in value:  # COPY refuses it: named row by row (transfer.NUL_IN_VALUE)
+            raise _Doubt
         return copy_text(value)
     if value is None:
         return NULL

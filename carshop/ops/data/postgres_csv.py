@@ -59,7 +59,7 @@ from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
 from import_export import widgets as import_export_widgets
 
-from carshop.ops.data.transfer import error_reason
+from carshop.ops.data.transfer import NUL_IN_VALUE, error_reason
 from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
 
@@ -206,10 +206,7 @@ def stage(path: str, name: str, width: int, report: ImportReport, using: str) ->
                         f"{len(row)} values, the header names {width} columns",
                     )
                 elif any("\x00" in cell for cell in row):
-                    report.add(
-                        f"{name} line {start}",
-                        "a value holds a NUL character (code 0), which no field can store",
-                    )
+                    report.add(f"{name} line {start}", NUL_IN_VALUE)
                 else:
                     staged += 1
                     joined = "\t".join(row)

@@ -592,11 +592,23 @@ class _Deserializer(python_serializers.Deserializer):
 _NOT_VALIDATED = {"accounts.user": ("username",)}
 
 
+# A text value no database field stores: PostgreSQL refuses it, SQLite would keep a value
+# that no copy into PostgreSQL takes.
+NUL_IN_VALUE = "a value holds a NUL character (code 0), which no field can store"
+
+
 def _validate(obj: Model) -> None:
     """The model's own rules for one row of a Carshop table (field rules and clean()), without
     changing it. Foreign keys are checked after loading, all at once (_dangling). Roles and the
     audit log are records of other apps, kept as they are (the database's constraints still
-    apply)."""
+    apply); no row of any table holds a NUL character."""
+    nul = {
+        field.name: NUL_IN_VALUE
+        for field in obj._meta.concrete_fields
+        if isinstance(value := getattr(obj, field.attname), str) and "\x00" in value
+    }
+    if nul:
+        raise ValidationError(nul)
     if obj._meta.app_label not in table_registry.CARSHOP_APPS:
         return
     fields = obj._meta.concrete_fields
