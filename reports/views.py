@@ -109,12 +109,16 @@ def _text(value, kind):
     return "" if value is None else str(value)
 
 
+# What a page shows when its period is not one.
+FALLBACK_PRESET = "month"
+
+
 def _period(request):
     """(period, error): the period the request asks for, or this month and the message."""
     try:
         return period_from_query(request.GET), None
     except PeriodError as error:
-        return preset_period("month"), str(error)
+        return preset_period(FALLBACK_PRESET), str(error)
 
 
 def figure_locations(request):
@@ -254,12 +258,12 @@ def report_page(request, slug):
             rows=rows,
             comparison=comparison(found, figure, before),
             chart=comparison_chart(found, per_location) if comparing else chart_data(found, figure),
-            query=request.GET.urlencode(),
+            query=_shown_query(request, error).urlencode(),
             can_compare=bool(places) and bool(found.summary),
             locations_label=_locations_label(request, places, chosen),
             per_location=per_location,
-            compare_query=_with_by(request, "location"),
-            plain_query=_with_by(request, None),
+            compare_query=_with_by(_shown_query(request, error), "location"),
+            plain_query=_with_by(_shown_query(request, error), None),
             reports=visible_reports(request.user),
             start=request.GET.get("start", period.start.isoformat())[:20],
             end=request.GET.get("end", period.end.isoformat())[:20],
@@ -336,9 +340,21 @@ def _locations_label(request, places, chosen):
     return ", ".join(name for pk, name in places if pk in chosen)
 
 
-def _with_by(request, by):
-    """The request's query string with `by` set (None: left out)."""
+def _shown_query(request, error):
+    """The request's query, of the period the page shows: this month when it asked for a period
+    that is not one (`error`), so that its links (the CSV, the comparison) are of the figures on
+    the screen."""
     query = request.GET.copy()
+    if error:
+        for key in ("period", "start", "end"):
+            query.pop(key, None)
+        query["period"] = FALLBACK_PRESET
+    return query
+
+
+def _with_by(query, by):
+    """The query string with `by` set (None: left out)."""
+    query = query.copy()
     query.pop("by", None)
     if by:
         query["by"] = by

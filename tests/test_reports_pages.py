@@ -107,6 +107,13 @@ def test_bad_periods_are_explained_never_a_server_error(login, manager, query, m
     assert message in response.content.decode()
     csv_response = client.get(reverse("reports:csv", args=["car-count"]) + query)
     assert csv_response.status_code == 400 and message in csv_response.content.decode()
+    # The page's own CSV link is of the figures it shows instead (this month).
+    html = response.content.decode()
+    link = html[html.index('href="', html.index("report-tools")) + 6 :]
+    link = link[: link.index('"')].replace("&amp;", "&")
+    assert "period=month" in link and "start=" not in link
+    shown = client.get(link)
+    assert shown.status_code == 200 and shown["Content-Type"].startswith("text/csv")
 
 
 def test_a_custom_period_is_shown_with_the_period_before(login, manager):
