@@ -309,16 +309,25 @@ def _return_job_parts(job: Job, user: User | None) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def open_orders_warning(vehicle: Vehicle, exclude: RepairOrder | None = None) -> str:
-    """A message when the vehicle already has an open repair order, else an empty string."""
+def open_orders_warning(
+    vehicle: Vehicle, exclude: RepairOrder | None = None, location: Location | int | None = None
+) -> str:
+    """A message when the vehicle already has an open repair order, else an empty string. The
+    orders of `location` are named by number; another shop's by its location only (its staff's
+    record, not this one's)."""
     others = RepairOrder.objects.open().filter(vehicle=vehicle)
     if exclude is not None and exclude.pk:
         others = others.exclude(pk=exclude.pk)
-    numbers = list(others.order_by("opened_at").values_list("number", flat=True)[:3])
-    if not numbers:
+    found = list(others.order_by("opened_at").values_list("number", "location_id")[:3])
+    if not found:
         return ""
+    here = getattr(location, "pk", location)
+    numbers = [number for number, at in found if here is None or at == here]
+    elsewhere = sorted({at for _number, at in found if here is not None and at != here})
+    places = [str(place) for place in Location.objects.filter(pk__in=elsewhere).order_by("name")]
+    named = [*numbers, *(f"at {place}" for place in places)]
     return (
-        f"{vehicle} already has an open repair order ({', '.join(numbers)}); "
+        f"{vehicle} already has an open repair order ({', '.join(named)}); "
         "check it is not the same visit."
     )
 
@@ -409,7 +418,6 @@ def create_repair_order(
     customer, internal = check_new_repair_order(
         vehicle, customer=customer, internal=internal, comeback_of=comeback_of
     )
-    warnings = [w for w in [open_orders_warning(vehicle), payer_warning(vehicle, customer)] if w]
     if location is None:
         if instance is not None and instance.location_id is not None:
             location = instance.location
@@ -417,6 +425,11 @@ def create_repair_order(
             location = appointment.location
         else:
             location = Location.default()
+    warnings = [
+        w
+        for w in [open_orders_warning(vehicle, location=location), payer_warning(vehicle, customer)]
+        if w
+    ]
     if not location.is_active:
         raise RepairError(f"{location} is inactive: it takes no new work.")
     check_advisor(advisor if instance is None else instance.advisor, location)

@@ -529,3 +529,20 @@ def test_the_services_refuse_another_shops_advisor_or_technician(client, db):
     assert response.status_code == 200
     assert "Marta Mainonly does not work at East Shop" in response.content.decode()
     assert Appointment.objects.get(pk=booking.pk).advisor is None
+
+
+def test_a_vehicle_open_at_another_shop_is_said_so_without_its_number(db):
+    """Vehicles are the group's: an advisor learns the car is open at another shop, not the
+    number of a record they cannot open."""
+    east = _east()
+    main_order = make_order(location=Location.default())
+    here = make_order(location=east, vehicle=main_order.vehicle, customer=main_order.customer)
+    created = services.create_repair_order(
+        main_order.vehicle, customer=main_order.customer, location=east
+    )
+    warning = next(w for w in created.warnings if "already has an open repair order" in w)
+    assert f"({here.number}, at {Location.default()})" in warning
+    # At the order's own shop, its number.
+    assert main_order.number in services.open_orders_warning(
+        main_order.vehicle, location=Location.default()
+    )

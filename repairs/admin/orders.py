@@ -904,7 +904,7 @@ class RepairOrderAdmin(
                 self.message_user(request, warning, messages.WARNING)
             return
         super().save_model(request, obj, form, change)
-        warning = services.open_orders_warning(obj.vehicle, exclude=obj)
+        warning = services.open_orders_warning(obj.vehicle, exclude=obj, location=obj.location_id)
         if warning and obj.status in OPEN_STATUSES:
             self.message_user(request, warning, messages.WARNING)
 
