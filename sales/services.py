@@ -696,6 +696,19 @@ def record_refund(
         )
 
 
+# Who sees every salesperson's commissions, and so every deal's cost and gross.
+ALL_COMMISSIONS = "sales.view_all_commissions"
+
+
+def gross_hidden(user: User) -> Q | None:
+    """The deals whose unit cost and gross `user` may not see: another salesperson's (a
+    commission is a share of the gross: another's gross tells their pay); None for whoever
+    sees every salesperson's commissions."""
+    if user.has_perm(ALL_COMMISSIONS):
+        return None
+    return ~Q(salesperson=user)
+
+
 def commission_plan_for(salesperson: User) -> CommissionPlan | None:
     """The salesperson's own plan, else the house plan, else None."""
     plans = list(

@@ -306,6 +306,38 @@ def test_salespeople_see_their_own_commissions_and_managers_see_all(
     assert mine.number in listing and theirs.number in listing
 
 
+def test_a_salesperson_sees_the_cost_and_gross_of_their_own_deals_only(
+    salesperson, make_user, manager, login, client
+):
+    """A commission is a share of the gross: another salesperson's gross tells their pay."""
+    jordan = make_user("jordan", roles.SALESPERSON)
+    mine = delivered_deal(salesperson=salesperson, buyer=make_customer("Mine", "Buyer"))
+    theirs = delivered_deal(salesperson=jordan, buyer=make_customer("Theirs", "Buyer"))
+    theirs_gross = f"{theirs.total_gross:,.2f}"
+    mine_gross = f"{mine.total_gross:,.2f}"
+
+    as_sales = login(salesperson)
+    listing = as_sales.get(LIST).content.decode()
+    rows = {
+        deal.number: listing[listing.index(deal.number) :].split("</tr>")[0]
+        for deal in (mine, theirs)
+    }
+    assert f'class="field-gross_column">{mine_gross}<' in rows[mine.number]
+    assert 'class="field-gross_column">—<' in rows[theirs.number]
+    theirs_page = as_sales.get(f"{LIST}{theirs.pk}/change/").content.decode()
+    assert theirs.number in theirs_page and "Sale price" in theirs_page
+    for hidden in ("Front gross", "Back gross", "Total gross", "Unit total cost"):
+        assert f"<th>{hidden}" not in theirs_page and f">{hidden}<" not in theirs_page, hidden
+    mine_page = as_sales.get(f"{LIST}{mine.pk}/change/").content.decode()
+    assert "Front gross" in mine_page and mine_gross in mine_page
+
+    client.logout()
+    as_manager = login(manager)
+    listing = as_manager.get(LIST).content.decode()
+    assert f'class="field-gross_column">{theirs_gross}<' in listing
+    assert "Front gross" in as_manager.get(f"{LIST}{theirs.pk}/change/").content.decode()
+
+
 def test_commission_list_queries_do_not_grow_with_rows(
     manager, salesperson, login, django_assert_max_num_queries
 ):

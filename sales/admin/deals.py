@@ -4,7 +4,7 @@ import dataclasses
 
 from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -176,7 +176,7 @@ class CommissionInline(admin.TabularInline):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("salesperson")
-        if not request.user.has_perm("sales.view_all_commissions"):
+        if not request.user.has_perm(services.ALL_COMMISSIONS):
             queryset = queryset.filter(salesperson=request.user)
         return queryset
 
@@ -396,6 +396,17 @@ class DealAdmin(LocationScopedAdmin, RoleExportMixin, RefusalsAsMessages, Carsho
                     user=request.user,
                 )
         return None
+
+    def get_queryset(self, request):
+        """The deals, marked `gross_hidden` where the user may not see the cost and gross
+        (services.gross_hidden: another salesperson's deal)."""
+        queryset = super().get_queryset(request)
+        hidden = services.gross_hidden(request.user)
+        if hidden is None:
+            return queryset
+        return queryset.annotate(
+            gross_hidden=ExpressionWrapper(hidden, output_field=BooleanField())
+        )
 
     def get_object(self, request, object_id, from_field=None):
         """The deal with what its page shows in one go (unit, vehicle, people; trade-ins, add-ons
@@ -666,6 +677,8 @@ class DealAdmin(LocationScopedAdmin, RoleExportMixin, RefusalsAsMessages, Carsho
 
     @admin.display(description="Total gross")
     def gross_column(self, obj):
+        if getattr(obj, "gross_hidden", False):
+            return "—"
         return amount_text(obj.total_gross)
 
     @admin.display(description="Date", ordering="signed_at")
@@ -726,15 +739,18 @@ class DealAdmin(LocationScopedAdmin, RoleExportMixin, RefusalsAsMessages, Carsho
                 if refunded or obj.status in services.REFUNDABLE
                 else ()
             ),
-            (
-                "Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
-                obj.unit_cost if obj.unit_cost is not None else f.unit_cost,
-            ),
-            ("Trade over-allowance", f.trade_over_allowance),
-            ("Front gross", obj.front_gross if obj.front_gross is not None else f.front_gross),
-            ("Back gross", obj.back_gross if obj.back_gross is not None else f.back_gross),
-            ("Total gross", obj.total_gross if obj.total_gross is not None else f.total_gross),
         ]
+        if not getattr(obj, "gross_hidden", False):
+            rows += [
+                (
+                    "Unit total cost" + (" (at delivery)" if obj.unit_cost is not None else ""),
+                    obj.unit_cost if obj.unit_cost is not None else f.unit_cost,
+                ),
+                ("Trade over-allowance", f.trade_over_allowance),
+                ("Front gross", obj.front_gross if obj.front_gross is not None else f.front_gross),
+                ("Back gross", obj.back_gross if obj.back_gross is not None else f.back_gross),
+                ("Total gross", obj.total_gross if obj.total_gross is not None else f.total_gross),
+            ]
         return render_to_string(
             "admin/sales/deal/figures.html",
             {"rows": [(label, amount_text(value)) for label, value in rows]},
