@@ -652,6 +652,11 @@ def _fill_secrets(obj: Any, fields_in_record: Collection[str]) -> None:
         obj.is_active = False
 
 
+# A row the database refuses: its error, or the driver's before sending it (psycopg2 raises
+# ValueError for a text holding NUL).
+REFUSED = (DatabaseError, ValueError)
+
+
 class _Loader:
     """Inserts deserialized rows of one model at a time in chunks, as they were exported (raw:
     no save(), no signals, times kept). A chunk that the database refuses is retried row by row
@@ -683,13 +688,13 @@ class _Loader:
         savepoint = transaction.savepoint(using=self.using)
         try:
             self._insert([deserialized for _, deserialized, _ in rows])
-        except DatabaseError:
+        except REFUSED:
             transaction.savepoint_rollback(savepoint, using=self.using)
             for where, deserialized, already_bad in rows:
                 one = transaction.savepoint(using=self.using)
                 try:
                     self._insert([deserialized])
-                except DatabaseError as exc:
+                except REFUSED as exc:
                     transaction.savepoint_rollback(one, using=self.using)
                     self.rejected.add((_label(self.model), str(deserialized.object.pk)))
                     if not already_bad:
