@@ -872,7 +872,7 @@ def _write_new(
         f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in concrete)}) FROM STDIN"
     )
     sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
-    unique = [
+    unique: list[tuple[int, str, set[Any]]] = [
         (concrete.index(field), _unique_message(columns, resource, field), set())
         for field in meta.local_concrete_fields
         if field.unique and not field.primary_key
