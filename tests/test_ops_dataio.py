@@ -145,6 +145,60 @@ def test_json_round_trip_into_an_empty_database_is_identical(shop, tmp_path):
     assert make_vehicle(vin=VALID_VINS[1]).pk > max(row["id"] for row in vehicles)
 
 
+def _export_lines(path):
+    """The file's header (without its time), its rows in order, and its footer."""
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0].removesuffix(', "objects": [') + "}")
+    header.pop("created_at")
+    return header, lines[1:-2], lines[-2:]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_json_export_read_by_parallel_workers_holds_the_same_rows_and_loads_back(shop, tmp_path):
+    """On PostgreSQL a large table's export is read by parallel workers (--workers, 2 by
+    default): the file holds the same rows as one read by the export's connection alone,
+    possibly in another order, and loads back identically."""
+    from carshop.ops.data.postgres import export_sql, read_in_parallel
+
+    before = snapshot()
+    with connection.cursor() as cursor:  # every table counts as large (the test's are tiny)
+        cursor.execute("SET min_parallel_table_scan_size = 0")
+
+    def plan():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + export_sql(Vehicle, (), "default"))
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    read_in_parallel(2, "default")
+    assert "Parallel Seq Scan" in plan() and "Workers Planned: 2" in plan()
+    read_in_parallel(0, "default")
+    assert "Parallel" not in plan()
+
+    alone, parallel = tmp_path / "alone.json", tmp_path / "parallel.json"
+    run("export", "--format=json", "--include-secrets", "--workers=0", f"--output={alone}")
+    out = run("export", "--format=json", "--include-secrets", f"--output={parallel}")
+    assert "Parallel" in plan()  # the default
+    header, rows, footer = _export_lines(parallel)
+    alone_header, alone_rows, alone_footer = _export_lines(alone)
+    assert (header, footer) == (alone_header, alone_footer)
+    assert sorted(row.rstrip(",") for row in rows) == sorted(row.rstrip(",") for row in alone_rows)
+    assert len(rows) == sum(len(r) for label, r in before.items() if label.count(".") == 1)
+    assert f"exported {len(rows)} rows" in out
+
+    empty_database()
+    run("import", "--format=json", f"--input={parallel}")
+    assert snapshot() == before
+
+
+def test_export_refuses_a_negative_number_of_workers(db, tmp_path):
+    message, _ = fails(
+        "export", "--format=json", "--workers=-1", f"--output={tmp_path / 'all.json'}"
+    )
+    assert message == "--workers: 0 or more"
+    assert not (tmp_path / "all.json").exists()
+
+
 @pytest.mark.django_db
 def test_json_export_is_one_row_a_line_with_a_footer_and_a_cut_file_is_refused(shop, tmp_path):
     path = tmp_path / "all.json"

@@ -1,3 +1,5 @@
+from django.core.management.base import CommandError
+
 from carshop.ops.data import csv_files, tables
 from carshop.ops.data import transfer as dataio
 from carshop.ops.toolkit import OperationsCommand
@@ -45,17 +47,32 @@ class Command(OperationsCommand):
             action="store_true",
             help="also export password hashes, API key hashes, webhook secrets",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=dataio.EXPORT_WORKERS,
+            help=(
+                "JSON on PostgreSQL: parallel workers of the database reading each large table "
+                f"(default {dataio.EXPORT_WORKERS}; 0: the export's connection alone, for a busy "
+                "server without a replica)"
+            ),
+        )
 
     def handle(self, *args, **options):
         selected = tables.resolve(options["tables"])
-        export = dataio.export_json if options["format"] == "json" else csv_files.export_csv
-        summary = export(
-            options["output"],
-            selected,
-            include_secrets=options["include_secrets"],
-            using=read_database(),
-            progress=self.progress,
-        )
+        if options["workers"] < 0:
+            raise CommandError("--workers: 0 or more")
+        arguments = {
+            "include_secrets": options["include_secrets"],
+            "using": read_database(),
+            "progress": self.progress,
+        }
+        if options["format"] == "json":
+            summary = dataio.export_json(
+                options["output"], selected, workers=options["workers"], **arguments
+            )
+        else:
+            summary = csv_files.export_csv(options["output"], selected, **arguments)
         for name, rows in summary["tables"].items():
             if rows or options["verbosity"] > 1:
                 self.stdout.write(f"  {name:<24} {rows:>10}")

@@ -618,6 +618,24 @@ def export_sql(model: type[Model], secret_fields: Collection[str], using: str) -
     )
 
 
+def read_in_parallel(workers: int, using: str) -> None:
+    """Let each table's export be read by up to `workers` parallel workers of PostgreSQL (a
+    parallel sequential scan: the rows, and the JSON made of each, are worked out by several
+    processes while the export's own connection sends them). Only in the export's transaction
+    (SET LOCAL); tables too small for a parallel scan (min_parallel_table_scan_size) are read
+    by one process as before. Rows then come in the order the workers read them, not always
+    the order they are stored in: a file holds the same rows, and loads to the same database."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('max_parallel_workers_per_gather', %s, true)", [str(workers)]
+        )
+        if workers:
+            # The planner weighs handing rows from the workers against one process making
+            # them; a table's export is what they are for, so the hand-over is counted free.
+            cursor.execute("SET LOCAL parallel_setup_cost = 0")
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0")
+
+
 def copy_rows_out(sql: str, handle: Any, using: str) -> int:
     """Write the SELECT's rows, one a line, to the binary file `handle`; the number of rows."""
     with connections[using].cursor() as cursor:

@@ -70,7 +70,7 @@ from django.utils import timezone
 
 from carshop.ops.backups.util import pause_point
 from carshop.ops.data import tables as table_registry
-from carshop.ops.data.postgres import copy_rows_out, export_sql
+from carshop.ops.data.postgres import copy_rows_out, export_sql, read_in_parallel
 from carshop.ops.toolkit import no_progress
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ logger = logging.getLogger("carshop.commands")
 FORMAT = "carshop-export"
 VERSION = 1
 CHUNK_SIZE = 2000
+EXPORT_WORKERS = 2  # PostgreSQL's parallel workers reading a large table for the JSON export
 MAX_PROBLEMS = 1000  # reported one by one; more are counted
 
 # Rows `migrate` makes in every database, with ids that differ from one database to another:
@@ -306,8 +307,10 @@ def export_json(
     using: str = "default",
     progress: Callable[..., Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    workers: int = EXPORT_WORKERS,
 ) -> dict[str, Any]:
-    """Write the tables (default: all) to `path`; returns a summary."""
+    """Write the tables (default: all) to `path`; returns a summary. On PostgreSQL a large
+    table is read by up to `workers` parallel workers (0: the export's connection alone)."""
     progress = progress or no_progress
     started = time.monotonic()
     selected = dependency_order(tables or list(table_registry.TABLES))
@@ -315,6 +318,8 @@ def export_json(
     counts = {}
     postgresql = connections[using].vendor == "postgresql"
     with read_snapshot(using), _output_file(path, "wb") as handle:
+        if postgresql:
+            read_in_parallel(workers, using)
         header = {
             "format": FORMAT,
             "version": VERSION,
