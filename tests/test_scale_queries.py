@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -156,3 +157,19 @@ def test_the_date_drill_down_is_left_out_over_a_search_that_fits_one_page():
     response = _client("advisor").get("/admin/repairs/repairorder/", {"q": order.number})
     assert response.context["cl"].result_count == 1
     assert b'class="toplinks"' not in response.content  # the date drill-down
+
+
+@pytest.mark.django_db
+def test_first_and_last_are_what_min_and_max_give():
+    """Over a nullable date (a deal's signing), a filtered list, and no rows at all."""
+    from core.templatetags.carshop_admin import first_and_last
+    from sales.models import Deal
+
+    Generator(fraction=0.0005, seed=3, until=UNTIL).run()
+    deals = Deal.objects.all()
+    assert deals.filter(signed_at__isnull=True).exists()
+    assert deals.filter(signed_at__isnull=False).exists()
+    cheap = deals.filter(sale_price__lt=deals.aggregate(Max("sale_price"))["sale_price__max"] / 2)
+    for queryset in (deals, cheap, deals.none(), deals.filter(pk=-1)):
+        expected = queryset.aggregate(first=Min("signed_at"), last=Max("signed_at"))
+        assert first_and_last(queryset, "signed_at") == expected
