@@ -77,6 +77,12 @@ class EstimatedCountPaginator(Paginator):
       EXACT_COUNT_LIMIT, read first, so a location's long list costs one query, as an unfiltered
       table does, and not an exact count of 10,000 rows before it.
     `estimated` tells whether `count` is an estimate.
+
+    `count_order` (set by the list, empty by default): the order in which the exact count takes
+    its first rows, for a list whose rows the database can only pick one by one (a technician's
+    own orders: those with a labor line of theirs). Walking an index in that order, it stops at
+    the limit; unordered, PostgreSQL finds every matching row first (a technician's 100,000
+    orders, read through every job of the shop) and then counts 10,001 of them.
     """
 
     exact_limit = EXACT_COUNT_LIMIT
@@ -85,6 +91,7 @@ class EstimatedCountPaginator(Paginator):
         super().__init__(*args, **kwargs)
         self.estimated = False
         self.scope_only = False
+        self.count_order = ()
 
     @cached_property
     def count(self):
@@ -106,7 +113,7 @@ class EstimatedCountPaginator(Paginator):
             if estimate > self.exact_limit:
                 self.estimated = True
                 return estimate
-        bounded = queryset.order_by()[: self.exact_limit + 1].count()
+        bounded = queryset.order_by(*self.count_order)[: self.exact_limit + 1].count()
         if bounded <= self.exact_limit:
             return bounded
         self.estimated = True

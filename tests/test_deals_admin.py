@@ -103,10 +103,21 @@ def test_a_surname_finds_the_deals_of_buyers_and_co_buyers_not_other_customers(
         buyer=make_customer("Eve", "Else"),
         unit=make_unit(stock_number="M-3"),
     )
+    # Buyer of one deal and co-buyer of another: both deals, each once.
+    both = make_customer("Fay", "Miller")
+    hers = make_deal(salesperson=salesperson, buyer=both, unit=make_unit(stock_number="M-4"))
+    cosigned = make_deal(
+        salesperson=salesperson,
+        buyer=make_customer("Gil", "Else"),
+        unit=make_unit(stock_number="M-5"),
+    )
+    Deal.objects.filter(pk=cosigned.pk).update(co_buyer=both)
     client = login(salesperson)
     with django_assert_max_num_queries(8):
         response = client.get(LIST, {"q": "miller"})
-    assert {deal.pk for deal in response.context["cl"].result_list} == {bought.pk, shared.pk}
+    found = [deal.pk for deal in response.context["cl"].result_list]
+    assert sorted(found) == sorted([bought.pk, shared.pk, hers.pk, cosigned.pk])
+    assert response.context["cl"].result_count == 4
 
 
 def test_list_filters_by_salesperson(salesperson, make_user, login):

@@ -6,9 +6,12 @@ import datetime
 
 import pytest
 from django.conf import settings
+from django.contrib import admin
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import User
 from bench.pages import admin_pages
@@ -156,3 +159,92 @@ def test_the_date_drill_down_is_left_out_over_a_search_that_fits_one_page():
     response = _client("advisor").get("/admin/repairs/repairorder/", {"q": order.number})
     assert response.context["cl"].result_count == 1
     assert b'class="toplinks"' not in response.content  # the date drill-down
+
+
+def _expected_periods(first, last, kind):
+    """The drill-down's choices between two dates, as Django's own drill-down titles them."""
+    first, last = (timezone.localtime(value).date() for value in (first, last))
+    if kind == "year":
+        return [str(year) for year in range(first.year, last.year + 1)]
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(datetime.date(year, month, 1).strftime("%B %Y"))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+@pytest.mark.django_db
+def test_a_technicians_long_list_shows_their_orders_count_and_dates(monkeypatch):
+    """A technician's list is their orders only (a labor line of theirs): counted exactly up to
+    the limit, then estimated, and drilled down from their first to their last order's date,
+    with no aggregate over their orders, in as many queries with many orders as with few."""
+    import core.templatetags.carshop_admin as tags
+    from repairs.models import RepairOrder
+
+    Generator(fraction=0.0005, seed=3, until=UNTIL).run()
+    # Every list and drilled year here is long: periods between the first and last date.
+    monkeypatch.setattr(tags, "EXACT_DATES_LIMIT", 1)
+    tech = User.objects.get(username="tech")
+    client = _client("tech")
+    url = "/admin/repairs/repairorder/"
+    theirs = RepairOrder.objects.for_technician(tech)
+    per_page = 20
+    monkeypatch.setattr(admin.site._registry[RepairOrder], "list_per_page", per_page)
+    assert theirs.count() > per_page  # a long list, of more than one page
+    bounds = theirs.aggregate(first=Min("opened_at"), last=Max("opened_at"))
+    assert bounds["first"] != RepairOrder.objects.aggregate(first=Min("opened_at"))["first"]
+
+    client.get(url)
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    changelist = response.context["cl"]
+    assert not changelist.paginator.estimated
+    assert changelist.paginator.count == theirs.count()
+    assert [order.pk for order in changelist.result_list] == list(
+        theirs.order_by("-opened_at", "-id").values_list("pk", flat=True)[:per_page]
+    )
+    # Spread over years: the drill-down offers the years of their first to last order.
+    assert bounds["first"].year < bounds["last"].year
+    years = _expected_periods(bounds["first"], bounds["last"], "year")
+    assert _date_hierarchy_choices(response) == [
+        {"link": f"?opened_at__year={year}", "title": year} for year in years
+    ]
+    sql = [query["sql"] for query in context.captured_queries]
+    assert not any("MIN(" in query or "MAX(" in query for query in sql)
+    if connection.vendor == "postgresql":
+        assert len(sql) < QUERY_LIMIT
+
+    # A year of theirs: its months, from their first to their last order of that year.
+    year = bounds["last"].year
+    that_year = theirs.filter(opened_at__year=year)
+    year_bounds = that_year.aggregate(first=Min("opened_at"), last=Max("opened_at"))
+    response = client.get(url, {"opened_at__year": year})
+    assert response.context["cl"].paginator.count == that_year.count()
+    assert [choice["title"] for choice in _date_hierarchy_choices(response)] == (
+        _expected_periods(year_bounds["first"], year_bounds["last"], "month")
+    )
+
+    if connection.vendor == "postgresql":
+        # Beyond the limit the count is the planner's estimate, never below the limit.
+        monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 10)
+        response = client.get(url)
+        assert response.context["cl"].paginator.estimated
+        assert response.context["cl"].paginator.count > 10
+        assert b"about " in response.content
+
+
+@pytest.mark.django_db
+def test_first_and_last_are_what_min_and_max_give():
+    """Over a nullable date (a deal's signing), a filtered list, and no rows at all."""
+    from core.templatetags.carshop_admin import first_and_last
+    from sales.models import Deal
+
+    Generator(fraction=0.0005, seed=3, until=UNTIL).run()
+    deals = Deal.objects.all()
+    assert deals.filter(signed_at__isnull=True).exists()
+    assert deals.filter(signed_at__isnull=False).exists()
+    cheap = deals.filter(sale_price__lt=deals.aggregate(Max("sale_price"))["sale_price__max"] / 2)
+    for queryset in (deals, cheap, deals.none(), deals.filter(pk=-1)):
+        expected = queryset.aggregate(first=Min("signed_at"), last=Max("signed_at"))
+        assert first_and_last(queryset, "signed_at") == expected

@@ -5,7 +5,7 @@ import datetime
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
 from django.contrib.admin.templatetags.base import InclusionAdminNode
-from django.db.models import Max, Min
+from django.db.models import F, Subquery
 from django.utils import timezone
 
 register = template.Library()
@@ -13,6 +13,26 @@ register = template.Library()
 # Up to this many rows, the drill-down lists the periods that have rows (Django's way, a
 # DISTINCT over the rows); above, every period between the first and the last date.
 EXACT_DATES_LIMIT = 1000
+
+
+def first_and_last(queryset, field_name):
+    """{"first": ..., "last": ...}: the lowest and highest value of `field_name` over `queryset`
+    (None over no rows), as Min and Max give them, in one query: two subqueries ordered by the
+    field, LIMIT 1, which the database answers by walking the field's index from either end to
+    the first row that matches. MIN and MAX would read every matching row first, and that is
+    the whole list when a row's condition is checked row by row (a technician's own orders: a
+    labor line of theirs)."""
+    values = queryset.filter(**{f"{field_name}__isnull": False}).values(field_name)
+    bounds = (
+        queryset.model._base_manager.using(queryset.db)
+        .annotate(
+            first=Subquery(values.order_by(F(field_name).asc())[:1]),
+            last=Subquery(values.order_by(F(field_name).desc())[:1]),
+        )
+        .values("first", "last")
+        .order_by()[:1]
+    )
+    return next(iter(bounds), {"first": None, "last": None})
 
 
 class _PeriodsBetweenFirstAndLast:
@@ -24,17 +44,21 @@ class _PeriodsBetweenFirstAndLast:
         self.queryset = queryset
         self._bounds = {}
 
-    def aggregate(self, **kwargs):
-        key = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
-        if key not in self._bounds:
-            self._bounds[key] = self.queryset.aggregate(**kwargs)
-        return self._bounds[key]
+    def _first_and_last(self, field_name):
+        if field_name not in self._bounds:
+            self._bounds[field_name] = first_and_last(self.queryset, field_name)
+        return self._bounds[field_name]
+
+    def aggregate(self, *, first, last):
+        """Django's date_hierarchy() asks for first=Min(field) and last=Max(field)."""
+        (field_name,) = {expression.source_expressions[0].name for expression in (first, last)}
+        return self._first_and_last(field_name)
 
     def datetimes(self, field_name, kind):
         return self.dates(field_name, kind)
 
     def dates(self, field_name, kind):
-        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        bounds = self._first_and_last(field_name)
         first, last = bounds["first"], bounds["last"]
         if first is None or last is None:
             return []

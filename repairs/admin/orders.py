@@ -749,6 +749,14 @@ class RepairOrderAdmin(
             queryset = queryset.for_technician(request.user)
         return queryset
 
+    def get_paginator(self, request, *args, **kwargs):
+        paginator = super().get_paginator(request, *args, **kwargs)
+        if technician_only(request):
+            # Their orders are those with a labor line of theirs, checked order by order: counted
+            # newest first, along the opened_at index, to the limit (EstimatedCountPaginator).
+            paginator.count_order = self.ordering
+        return paginator
+
     def get_object(self, request, object_id, from_field=None):
         queryset = (
             self.get_queryset(request)

@@ -345,9 +345,11 @@ class DealAdmin(LocationScopedAdmin, RoleExportMixin, RefusalsAsMessages, Carsho
         if not digits or phone:
             # Only customers who are on a deal: a common surname matches hundreds of customers,
             # most of whom never bought a car, and the deals of the few who did are then found
-            # through the buyer and co-buyer indexes rather than by reading every deal.
-            on_a_deal = Exists(Deal.objects.filter(buyer=OuterRef("pk"))) | Exists(
-                Deal.objects.filter(co_buyer=OuterRef("pk"))
+            # through the buyer and co-buyer indexes rather than by reading every deal. One
+            # EXISTS with both conditions: two, joined by OR, PostgreSQL may each answer by
+            # hashing every deal (two reads of the table for a name such as "smith").
+            on_a_deal = Exists(
+                Deal.objects.filter(Q(buyer=OuterRef("pk")) | Q(co_buyer=OuterRef("pk")))
             )
             buyers = ids_or_subquery(Customer.objects.search(term).filter(on_a_deal))
             condition |= Q(buyer__in=buyers) | Q(co_buyer__in=buyers)
