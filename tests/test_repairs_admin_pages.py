@@ -65,6 +65,15 @@ def test_every_list_opens_for_a_manager(client, model, invoiced):
     assert response.status_code == 200
 
 
+def test_the_order_list_shows_counts_by_advisor(client, advisor):
+    # "Show counts" under the filters: each advisor's line carries the number of their orders.
+    make_order(advisor=advisor)
+    make_order(advisor=advisor)
+    response = client.get(reverse("admin:repairs_repairorder_changelist"), {"_facets": "True"})
+    assert response.status_code == 200
+    assert f"{advisor.get_full_name() or advisor.username} (2)" in response.content.decode()
+
+
 def test_every_change_page_of_an_order_opens(client, advisor, invoiced):
     order = invoiced.repair_order
     job = order.jobs.get()

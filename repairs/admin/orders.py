@@ -99,8 +99,11 @@ class AdvisorFilter(admin.SimpleListFilter):
         return [(pk, label) for pk, label in advisors if pk]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(advisor_id=self.value())
+        # A pk typed in the address is a string; the counts under "Show counts" pass each
+        # lookup's own value, an int.
+        value = str(self.value() or "")
+        if value.isdigit():
+            return queryset.filter(advisor_id=value)
         return queryset
 
 
