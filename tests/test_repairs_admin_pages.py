@@ -74,6 +74,22 @@ def test_the_order_list_shows_counts_by_advisor(client, advisor):
     assert f"{advisor.get_full_name() or advisor.username} (2)" in response.content.decode()
 
 
+def test_a_new_order_and_a_new_appointment_are_the_advisors_own(client, advisor):
+    # The advisor at the counter is the one already chosen; a manager is no advisor.
+    mine = f'<option value="{advisor.pk}" selected>'
+    for url in (
+        reverse("admin:repairs_repairorder_add"),
+        reverse("admin:repairs_appointment_add"),
+    ):
+        assert mine in client.get(url).content.decode(), url
+    client.force_login(make_staff("robin", MANAGER))
+    page = client.get(reverse("admin:repairs_repairorder_add")).content.decode()
+    assert (
+        f'<option value="{advisor.pk}">' in page
+        and " selected>" not in page.split('name="advisor"')[1].split("</select>")[0]
+    )
+
+
 def test_every_change_page_of_an_order_opens(client, advisor, invoiced):
     order = invoiced.repair_order
     job = order.jobs.get()

@@ -771,6 +771,11 @@ class RepairOrderAdmin(
 
         return Form
 
+    def get_changeform_initial_data(self, request):
+        # The advisor who opens an order is its advisor, as when it is opened from an
+        # appointment (only offered when they are one of the location's advisors).
+        return {"advisor": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if technician_only(request):
