@@ -106,7 +106,12 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
             return fieldsets
-        return _without_fields(fieldsets, PRIVILEGE_FIELDS)
+        hidden = set(PRIVILEGE_FIELDS)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # The password field is a "Reset password" button to a page they would be
+            # refused (and a summary of the hash they have no use for).
+            hidden.add("password")
+        return _without_fields(fieldsets, hidden)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
