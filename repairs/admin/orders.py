@@ -1282,6 +1282,13 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
     # Removing a job (services.remove_job) takes its lines, returning issued parts to stock.
     deleted_with = (LaborLine, PartLine)
 
+    def response_post_save_change(self, request, obj):
+        # A technician opens the job from their screen and goes back to it with their notes
+        # saved, rather than to the list of every job they ever worked on.
+        if technician_only(request):
+            return HttpResponseRedirect(reverse("technician:jobs"))
+        return super().response_post_save_change(request, obj)
+
     def get_queryset(self, request):
         sold = (
             LaborLine.objects.filter(job=OuterRef("pk"))
