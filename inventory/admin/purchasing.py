@@ -209,6 +209,16 @@ class PurchaseOrderAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, C
     inlines = (OrderLineInline, ReceiptInline)
     actions = ("place_selected", "receive_selected", "cancel_selected")
 
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if request.method == "GET" and obj.pk is None and isinstance(inline, OrderLineInline):
+            # A special order from a short part line (?part=<id>&quantity=<missing>): its one
+            # line written already, the cost left to the part's average.
+            part, quantity = request.GET.get("part", ""), request.GET.get("quantity", "")
+            if part.isdigit() and quantity.isdigit():
+                kwargs["initial"] = [{"part": int(part), "quantity_ordered": int(quantity)}]
+        return kwargs
+
     def get_queryset(self, request):
         lines = PurchaseOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
         return (

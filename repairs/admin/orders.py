@@ -375,7 +375,11 @@ class PartLineInline(CostHidingMixin, LaborLineInline):
             return f"{on_hand} on hand{place}"
         if not self.may_order:
             return f"{on_hand} on hand, {missing} short{place}"
-        query = {"notes": f"Special order: {missing} x {part.sku} for {line.job}"}
+        query = {
+            "notes": f"Special order: {missing} x {part.sku} for {line.job}",
+            "part": part.pk,
+            "quantity": missing,
+        }
         if part.supplier_id:
             query["supplier"] = part.supplier_id
         return format_html(
