@@ -39,15 +39,20 @@ class VehicleQuerySet(models.QuerySet):
         (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN; owners are found
         through the customer search's trigram indexes.
         """
-        queryset = self
-        for word in (text or "").split():
-            queryset = queryset.filter(self._word_condition(word, owners=owners))
-        return queryset
+        words = (text or "").split()
+        condition = Q()
+        for word in words:
+            condition &= self._word_condition(word, owners=owners)
+        if len(words) > 1:
+            # A plate is written with its space ("GRC 1906"): the words together, as stored.
+            condition |= Q(plate=" ".join(words).upper())
+        return self.filter(condition)
 
     @staticmethod
     def _word_condition(word, *, owners=True):
         compact = normalize_vin(word).replace("-", "")
-        condition = Q(plate=compact)
+        # The plate as typed ("KT-4471", stored with its dash) or without its dash.
+        condition = Q(plate__in={compact, word.upper()})
         if compact.isalnum() and len(compact) >= 4:
             if len(compact) == 17:
                 condition |= Q(vin=compact)
