@@ -301,6 +301,24 @@ def test_invoices_are_read_only_in_the_admin(client, advisor, invoiced):
     )
 
 
+def test_the_invoice_list_filters_on_what_is_still_owed(client, advisor, invoiced):
+    paid = services.invoice_repair_order(
+        take_to(add_job_with_lines(make_order(), labor=[("1", "50")]).repair_order, "completed")
+    )
+    services.record_payment(paid, paid.total, "cash")
+    url = reverse("admin:repairs_invoice_changelist")
+    page = client.get(url).content.decode()
+    filters = page.split('id="changelist-filter"')[1]
+    # An invoice's order is invoiced (something owed) or paid: the filter offers those two only.
+    assert "Balance due" in filters and "Paid" in filters
+    for status in ("Estimate", "In progress", "Closed at cost", "Canceled"):
+        assert status not in filters, status
+    owed = client.get(url, {"balance": "due"}).content.decode()
+    assert invoiced.number in owed and paid.number not in owed
+    settled = client.get(url, {"balance": "paid"}).content.decode()
+    assert paid.number in settled and invoiced.number not in settled
+
+
 def test_an_appointment_becomes_a_repair_order_by_an_admin_action(client, advisor):
     customer = make_customer()
     appointment = Appointment.objects.create(
