@@ -8,8 +8,10 @@ from django.contrib.auth.models import Group, Permission
 from django.db import models
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from accounts import services, webhooks
@@ -106,7 +108,12 @@ class UserAdmin(CarshopModelAdmin, DjangoUserAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
             return fieldsets
-        return _without_fields(fieldsets, PRIVILEGE_FIELDS)
+        hidden = set(PRIVILEGE_FIELDS)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # The password field is a "Reset password" button to a page they would be
+            # refused (and a summary of the hash they have no use for).
+            hidden.add("password")
+        return _without_fields(fieldsets, hidden)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -196,6 +203,33 @@ class CustomerAdmin(HistoryPanelsMixin, RoleExportMixin, CarshopModelAdmin):
         ("Address", {"fields": ("address_line", ("city", "region", "postal_code"))}),
         ("Notes", {"fields": ("notes",)}),
     )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            return
+        # Entered again at the counter? Added all the same (a family may share a phone), and
+        # the advisor is shown who is on file, to keep one.
+        others = services.customers_sharing_contact(obj)
+        if others:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                (
+                    (reverse("admin:accounts_customer_change", args=[other.pk]), other)
+                    for other in others
+                ),
+            )
+            self.message_user(
+                request,
+                format_html(
+                    "{} already on file with this phone or email: {}. If it is the same "
+                    "customer, keep one.",
+                    "A customer is" if len(others) == 1 else "Customers are",
+                    links,
+                ),
+                messages.WARNING,
+            )
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

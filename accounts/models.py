@@ -176,6 +176,14 @@ class Customer(models.Model):
         first, last = self.first_name.strip(), self.last_name.strip()
         return f"{last}, {first}" if first and last else (last or first)
 
+    @property
+    def addressed_name(self) -> str:
+        """The name a message to the customer greets: "Grace Hopper", where lists file them
+        as "Hopper, Grace"; a company by its name."""
+        if self.kind == self.Kind.COMPANY:
+            return self.company_name.strip()
+        return " ".join(part for part in (self.first_name.strip(), self.last_name.strip()) if part)
+
 
 class Location(models.Model):
     """A service shop, a car lot, or both, of the group. Customers and vehicles are shared by the

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework_api_key.crypto import KeyGenerator
@@ -37,6 +39,23 @@ from accounts.scopes import EVENTS, SCOPES, events_allowed
 
 KEY_GENERATOR = KeyGenerator(prefix_length=8, secret_key_length=40)
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+
+
+def customers_sharing_contact(customer: Customer, limit: int = 3) -> list[Customer]:
+    """Other customers with one of `customer`'s phone numbers or their email: most likely the
+    same person entered twice, though a family may share a phone, so it is for a person to
+    decide. Matched as the customer search matches them (phone digits, email in any case)."""
+    condition = Q()
+    for number in customer.phone_digits.split():
+        if len(number) >= 7:
+            condition |= Q(phone_digits__contains=number)
+    email = customer.email.strip().lower()
+    if email:
+        condition |= Q(email_lower=email)
+    if not condition:
+        return []
+    others = Customer.objects.exclude(pk=customer.pk).alias(email_lower=Lower("email"))
+    return list(others.filter(condition).order_by("display_name", "pk")[:limit])
 
 
 def service_username(slug: str) -> str:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Length, Upper
+from django.db.models.functions import Coalesce, Length, NullIf, Upper
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
@@ -39,15 +39,20 @@ class VehicleQuerySet(models.QuerySet):
         (LIKE 'x%'), so "the last 6 of the VIN" is as quick as a whole VIN; owners are found
         through the customer search's trigram indexes.
         """
-        queryset = self
-        for word in (text or "").split():
-            queryset = queryset.filter(self._word_condition(word, owners=owners))
-        return queryset
+        words = (text or "").split()
+        condition = Q()
+        for word in words:
+            condition &= self._word_condition(word, owners=owners)
+        if len(words) > 1:
+            # A plate is written with its space ("GRC 1906"): the words together, as stored.
+            condition |= Q(plate=" ".join(words).upper())
+        return self.filter(condition)
 
     @staticmethod
     def _word_condition(word, *, owners=True):
         compact = normalize_vin(word).replace("-", "")
-        condition = Q(plate=compact)
+        # The plate as typed ("KT-4471", stored with its dash) or without its dash.
+        condition = Q(plate__in={compact, word.upper()})
         if compact.isalnum() and len(compact) >= 4:
             if len(compact) == 17:
                 condition |= Q(vin=compact)
@@ -417,6 +422,25 @@ class PartStock(models.Model):
     @property
     def effective_bin(self) -> str:
         return self.bin or self.part.bin_location
+
+
+def stock_at(location, *, part: str = "pk") -> dict[str, models.Expression]:
+    """Annotations with a part's stock at `location` (an id, or an OuterRef to one), for rows
+    that are parts (`part="pk"`) or reach one by the foreign key `part`: `on_hand_here`, none
+    when never stocked there, and `bin_here`, that location's bin, else the part's. What an
+    advisor at one shop of a group reads, rather than the group's stock (Part.on_hand)."""
+    row = PartStock.objects.filter(part=models.OuterRef(part), location=location)
+    part_bin = "bin_location" if part == "pk" else f"{part}__bin_location"
+    return {
+        "on_hand_here": Coalesce(
+            models.Subquery(row.values("on_hand")[:1]), 0, output_field=models.IntegerField()
+        ),
+        "bin_here": Coalesce(
+            NullIf(models.Subquery(row.values("bin")[:1]), models.Value("")),
+            F(part_bin),
+            output_field=models.CharField(),
+        ),
+    }
 
 
 class MarkupRule(models.Model):

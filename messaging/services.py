@@ -165,7 +165,7 @@ def compose(
 ) -> tuple[MessageTemplate, str, str]:
     """(template, subject, body) with the opt-out link (and the STOP line) appended."""
     template = template_for(kind, channel, location)
-    values = {"customer_name": str(customer), **shop_values(location), **values}
+    values = {"customer_name": customer.addressed_name, **shop_values(location), **values}
     body = render(template.body, values)
     opt_out_url = base_url() + reverse("messaging:opt_out", args=[opt_out_token(customer)])
     if channel == Channel.SMS:

@@ -100,6 +100,18 @@ def test_ops_cannot_change_a_superuser_or_set_their_password(client, operator, m
     assert boss.check_password("s3cret-Pass-word") and boss.first_name == ""
 
 
+def test_a_user_page_offers_a_password_reset_only_to_who_may_do_it(client, operator, manager):
+    # Ops may look at a manager's page but not set their password: no button to a refusal.
+    client.force_login(operator)
+    password_url = reverse("admin:auth_user_password_change", args=[manager.pk])
+    page = client.get(change_url(manager)).content.decode()
+    assert "Reset password" not in page and "../password/" not in page
+    assert client.get(password_url).status_code == 403
+    # Their own page (a user they may change) keeps it.
+    page = client.get(change_url(operator)).content.decode()
+    assert "Reset password" in page
+
+
 def test_ops_cannot_set_the_password_of_someone_with_more_rights(client, operator, manager):
     client.force_login(operator)
     password_url = reverse("admin:auth_user_password_change", args=[manager.pk])

@@ -67,3 +67,34 @@ def test_customer_list_queries_do_not_grow_with_rows(advisor, login, django_asse
 @pytest.mark.django_db
 def test_technician_cannot_open_the_customer_book(technician, login):
     assert login(technician).get("/admin/accounts/customer/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_customer_entered_again_is_added_with_a_warning_naming_the_one_on_file(advisor, login):
+    on_file = Customer.objects.create(
+        first_name="Ada", last_name="Lovelace", phone="(217) 555-0142", email="ada@example.com"
+    )
+    client = login(advisor)
+    form = {"kind": "person", "first_name": "Ada", "last_name": "Lovelace"}
+    response = client.post(
+        "/admin/accounts/customer/add/", {**form, "phone": "217.555.0142"}, follow=True
+    )
+    text = response.content.decode()
+    # Added (a family may share a phone), and the advisor is told who already has it.
+    assert Customer.objects.count() == 2
+    assert "already on file with this phone or email" in text
+    assert f'href="/admin/accounts/customer/{on_file.pk}/change/"' in text
+    # By email, any case, as well.
+    response = client.post(
+        "/admin/accounts/customer/add/",
+        {**form, "first_name": "Augusta", "email": "ADA@example.com"},
+        follow=True,
+    )
+    assert "already on file with this phone or email" in response.content.decode()
+    # A customer with nothing in common is added without a word.
+    response = client.post(
+        "/admin/accounts/customer/add/",
+        {**form, "first_name": "Charles", "phone": "(312) 555-0999"},
+        follow=True,
+    )
+    assert "already on file" not in response.content.decode()

@@ -1,5 +1,6 @@
 """Every inventory admin page opens, for a manager and (where allowed) for a technician."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -101,6 +102,15 @@ def test_the_order_pages_offer_the_steps_its_status_allows(client, shop):
         client.get(reverse("admin:inventory_purchaseorder_receive", args=[order.pk])).status_code
         == 200
     )
+
+
+def test_a_purchase_order_without_lines_yet_costs_nothing(client, shop):
+    # A special order is saved first, its lines added after: its total reads 0.00, not "None".
+    client.force_login(make_staff("manager", MANAGER))
+    draft = services.create_purchase_order(make_supplier(name="Second Supplier"), [])
+    page = client.get(reverse("admin:inventory_purchaseorder_change", args=[draft.pk])).text
+    total = re.search(r'field-total_cost.*?<div class="readonly">(.*?)</div>', page, re.S)
+    assert total.group(1).strip() == "0.00"
 
 
 def test_a_technician_opens_vehicles_and_parts_but_not_purchasing(client, shop):

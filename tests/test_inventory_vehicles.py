@@ -203,6 +203,8 @@ def fleet():
         "honda": make_vehicle("1HGCM82633A004352", owner=garcia, plate="ABC123"),
         "chevy": make_vehicle("1G1YY22G965104377", owner=lee, plate="XYZ987"),
         "vw": make_vehicle("3VWFE21C04M000001"),
+        "ford": make_vehicle("JH4KA7561PC008269", plate="GRC 1906"),
+        "bmw": make_vehicle("WVWZZZ1JZXW000001", plate="KT-4471"),
     }
 
 
@@ -215,6 +217,8 @@ def fleet():
         ("5104377", {"chevy"}),
         ("1G1YY", {"chevy"}),  # the start
         ("xyz987", {"chevy"}),  # plate
+        ("grc 1906", {"ford"}),  # a plate with a space, as it is written on the car
+        ("KT-4471", {"bmw"}),  # and with a dash
         ("garcia", {"honda"}),  # owner's name
         ("555-0999", {"chevy"}),  # owner's phone
         ("Lee 5104377", {"chevy"}),  # every word must match

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Customer
 from messaging import defaults, services, sms
 from messaging.choices import Channel, Kind, Status
 from messaging.exceptions import MessagingError
@@ -60,6 +61,8 @@ def test_the_approval_link_goes_out_by_smtp_with_its_links(
         == f"Your estimate {order.number} from {services.shop_values(None)['shop_name']}"
     )
     text = email.get_body(("plain",)).get_content()
+    # Greeted by name as people say it, not as the customer list files it ("Garcia, Maria").
+    assert text.startswith("Hello Maria Garcia,")
     approval = re.search(r"https://shop\.example\.com/estimate/\S+", text).group(0)
     assert "Front brake pads" not in text  # the template shows what it names, nothing else
     opt_out = re.search(r"https://shop\.example\.com/messages/opt-out/\S+", text).group(0)
@@ -287,6 +290,14 @@ def test_a_phone_that_is_not_one_is_refused(order, phone):
     with pytest.raises(MessagingError, match="is not a phone number"):
         send_for_order(order, Kind.APPROVAL_LINK, Channel.SMS, user=None, idempotency_key="x")
     assert not Message.objects.exists()
+
+
+def test_a_company_is_greeted_by_its_name(order):
+    order.customer.kind = Customer.Kind.COMPANY
+    order.customer.company_name = "Metro Delivery"
+    order.customer.save()
+    _template, _subject, body = services.compose(order.customer, Kind.APPROVAL_LINK, "email", {})
+    assert body.startswith("Hello Metro Delivery,\n")
 
 
 def test_templates_see_only_the_values_passed():

@@ -65,6 +65,31 @@ def test_every_list_opens_for_a_manager(client, model, invoiced):
     assert response.status_code == 200
 
 
+def test_the_order_list_shows_counts_by_advisor(client, advisor):
+    # "Show counts" under the filters: each advisor's line carries the number of their orders.
+    make_order(advisor=advisor)
+    make_order(advisor=advisor)
+    response = client.get(reverse("admin:repairs_repairorder_changelist"), {"_facets": "True"})
+    assert response.status_code == 200
+    assert f"{advisor.get_full_name() or advisor.username} (2)" in response.content.decode()
+
+
+def test_a_new_order_and_a_new_appointment_are_the_advisors_own(client, advisor):
+    # The advisor at the counter is the one already chosen; a manager is no advisor.
+    mine = f'<option value="{advisor.pk}" selected>'
+    for url in (
+        reverse("admin:repairs_repairorder_add"),
+        reverse("admin:repairs_appointment_add"),
+    ):
+        assert mine in client.get(url).content.decode(), url
+    client.force_login(make_staff("robin", MANAGER))
+    page = client.get(reverse("admin:repairs_repairorder_add")).content.decode()
+    assert (
+        f'<option value="{advisor.pk}">' in page
+        and " selected>" not in page.split('name="advisor"')[1].split("</select>")[0]
+    )
+
+
 def test_every_change_page_of_an_order_opens(client, advisor, invoiced):
     order = invoiced.repair_order
     job = order.jobs.get()
@@ -274,6 +299,24 @@ def test_invoices_are_read_only_in_the_admin(client, advisor, invoiced):
     assert (
         client.get(reverse("admin:repairs_invoice_delete", args=[invoiced.pk])).status_code == 403
     )
+
+
+def test_the_invoice_list_filters_on_what_is_still_owed(client, advisor, invoiced):
+    paid = services.invoice_repair_order(
+        take_to(add_job_with_lines(make_order(), labor=[("1", "50")]).repair_order, "completed")
+    )
+    services.record_payment(paid, paid.total, "cash")
+    url = reverse("admin:repairs_invoice_changelist")
+    page = client.get(url).content.decode()
+    filters = page.split('id="changelist-filter"')[1]
+    # An invoice's order is invoiced (something owed) or paid: the filter offers those two only.
+    assert "Balance due" in filters and "Paid" in filters
+    for status in ("Estimate", "In progress", "Closed at cost", "Canceled"):
+        assert status not in filters, status
+    owed = client.get(url, {"balance": "due"}).content.decode()
+    assert invoiced.number in owed and paid.number not in owed
+    settled = client.get(url, {"balance": "paid"}).content.decode()
+    assert paid.number in settled and invoiced.number not in settled
 
 
 def test_an_appointment_becomes_a_repair_order_by_an_admin_action(client, advisor):

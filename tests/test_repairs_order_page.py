@@ -3,6 +3,7 @@ for the roles that may take them; a refusal is a message; the lines of every job
 there; payment is taken from the invoice; the small things read right (hours, job numbers,
 how a customer decided, internal work at cost)."""
 
+import html as html_lib
 import json
 import re
 from decimal import Decimal as D
@@ -182,12 +183,14 @@ def test_a_refused_step_is_a_message_and_nothing_changes(client, advisor, order)
     html = response.content.decode()
     assert '1 on hand, 2 short · <a href="/admin/inventory/purchaseorder/add/?notes=' in html
     assert "0 on hand, 2 short" in html and html.count(">special order</a>") == 2
-    form = client.get(
-        "/admin/inventory/purchaseorder/add/", {"notes": "Special order: 2 x BP-1 for 1. Brakes"}
-    )
+    # The link opens the purchase order with its note and its line: the part, what is missing.
+    link = html_lib.unescape(re.search(r'1 on hand, 2 short · <a href="([^"]+)"', html).group(1))
+    form = client.get(link)
     assert form.context["adminform"].form.initial["notes"] == (
         "Special order: 2 x BP-1 for 1. Brakes"
     )
+    [lines] = [f for f in form.context["inline_admin_formsets"] if f.formset.prefix == "lines"]
+    assert lines.formset.forms[0].initial == {"part": part.pk, "quantity_ordered": 2}
 
 
 def test_cancel_asks_first(client, advisor, order):

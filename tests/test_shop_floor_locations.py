@@ -12,6 +12,8 @@ from django.utils import timezone
 from accounts import roles
 from accounts.models import Location, ShopSettings
 from accounts.scopes import ACCOUNTING_READ, REPAIRS_READ
+from inventory import services as inventory_services
+from inventory.models import PartStock
 from repairs import services
 from repairs.exceptions import RepairError
 from repairs.models import Appointment, CreditNote, Invoice, Payment, RepairOrder, TimeEntry
@@ -21,6 +23,7 @@ from tests.helpers.builders.inventory import make_customer
 from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_order,
+    make_part,
     make_staff,
     make_vehicle,
     take_to,
@@ -546,3 +549,45 @@ def test_a_vehicle_open_at_another_shop_is_said_so_without_its_number(db):
     assert main_order.number in services.open_orders_warning(
         main_order.vehicle, location=Location.default()
     )
+
+
+# -- parts: the stock of the order's shop -----------------------------------------------------
+
+
+def test_an_advisor_reads_the_parts_stock_of_their_own_shop(client, db):
+    # The group holds 7 filters, all at the default location: at the east shop there are none,
+    # and starting work there would be refused for want of stock, so none is what its advisor
+    # reads in the part picker and on the order's page.
+    east = _east()
+    filters = make_part("FIL-17", description="Oil filter", on_hand=7, bin_location="E-05")
+    inventory_services.adjust_stock(filters, 2, reason="opening stock", location=east)
+    PartStock.objects.filter(part=filters, location=east).update(bin="B-2")
+    inventory_services.adjust_stock(filters, -2, reason="count", location=east)
+    east_advisor = _pickers_staff(east)["east_advisor"]
+    client.force_login(east_advisor)
+
+    picker = client.get(
+        reverse("admin:repairs_partline_picker"),
+        {"term": "FIL", "app_label": "repairs", "model_name": "partline", "field_name": "part"},
+    )
+    [offered] = [row["text"] for row in picker.json()["results"]]
+    assert offered == "FIL-17 Oil filter · none in stock: special order · 9.50 · bin B-2"
+
+    order = make_order(location=east, advisor=east_advisor)
+    job = services.add_job(order, title="Oil change")
+    services.add_part_line(job, filters, 1)
+    for url in (
+        reverse("admin:repairs_repairorder_change", args=[order.pk]),
+        reverse("admin:repairs_job_change", args=[job.pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert "0 on hand, 1 short · bin B-2" in page, url
+        assert "7 on hand" not in page, url
+
+    # At the default location, its advisor reads the 7 there.
+    client.force_login(make_staff("mara", roles.SERVICE_ADVISOR))
+    picker = client.get(
+        reverse("admin:repairs_partline_picker"),
+        {"term": "FIL", "app_label": "repairs", "model_name": "partline", "field_name": "part"},
+    )
+    assert picker.json()["results"][0]["text"] == "FIL-17 Oil filter · 7 on hand · 9.50 · bin E-05"

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from repairs.models import TimeEntry
+from tests.helpers.builders.inventory import admin_form_data
 from tests.helpers.builders.repairs import (
     add_job_with_lines,
     make_order,
@@ -134,6 +135,25 @@ def test_technicians_land_on_their_screen_and_others_on_the_home_page(
     for user in (advisor, manager):
         response = login(user).get("/admin/")
         assert response.status_code == 200, user
+
+
+def test_a_technician_saving_their_notes_on_a_job_goes_back_to_their_screen(
+    login, technician, advisor
+):
+    job = brake_job(technician)
+    url = reverse("admin:repairs_job_change", args=[job.pk])
+    client = login(technician)
+    form = admin_form_data(client.get(url))
+    notes = {"cause": "Pads worn to the backing plate", "correction": "Replaced pads"}
+    response = client.post(url, {**form, **notes, "_save": "Save"})
+    assert response.status_code == 302 and response.url == SCREEN
+    job.refresh_from_db()
+    assert (job.cause, job.correction) == (notes["cause"], notes["correction"])
+    # An advisor saving a job goes to the list of jobs, as before.
+    client = login(advisor)
+    response = client.post(url, {**admin_form_data(client.get(url)), "_save": "Save"})
+    assert response.status_code == 302
+    assert response.url == reverse("admin:repairs_job_changelist")
 
 
 @pytest.mark.parametrize("role", ["advisor", "manager", "salesperson", "operator"])

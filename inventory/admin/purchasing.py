@@ -1,10 +1,22 @@
 """Purchase orders, their lines and the receipts of deliveries."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect
@@ -14,6 +26,7 @@ from django.urls import path, reverse
 from accounts.locations import home_location, selected_location
 from core.admin import CarshopModelAdmin, EditableWhileParentAllows, ReadOnlyMixin
 from core.admin_actions import add_refusal_to_form, run_for_each
+from core.money import money
 from inventory import services
 from inventory.admin.common import (
     CostHidingMixin,
@@ -196,6 +209,16 @@ class PurchaseOrderAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, C
     inlines = (OrderLineInline, ReceiptInline)
     actions = ("place_selected", "receive_selected", "cancel_selected")
 
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if request.method == "GET" and obj.pk is None and isinstance(inline, OrderLineInline):
+            # A special order from a short part line (?part=<id>&quantity=<missing>): its one
+            # line written already, the cost left to the part's average.
+            part, quantity = request.GET.get("part", ""), request.GET.get("quantity", "")
+            if part.isdigit() and quantity.isdigit():
+                kwargs["initial"] = [{"part": int(part), "quantity_ordered": int(quantity)}]
+        return kwargs
+
     def get_queryset(self, request):
         lines = PurchaseOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
         return (
@@ -207,10 +230,15 @@ class PurchaseOrderAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, C
                     0,
                     output_field=IntegerField(),
                 ),
-                total_cost=Subquery(
-                    lines.annotate(
-                        total=Sum(F("quantity_ordered") * F("unit_cost"), output_field=MONEY)
-                    ).values("total"),
+                # An order saved before its lines (a special order) costs 0.00 so far.
+                total_cost=Coalesce(
+                    Subquery(
+                        lines.annotate(
+                            total=Sum(F("quantity_ordered") * F("unit_cost"), output_field=MONEY)
+                        ).values("total"),
+                        output_field=MONEY,
+                    ),
+                    Value(Decimal("0.00")),
                     output_field=MONEY,
                 ),
             )
@@ -226,7 +254,7 @@ class PurchaseOrderAdmin(LocationScoped, LocationFieldsMixin, CostHidingMixin, C
 
     @admin.display(description="total cost", ordering="total_cost")
     def total_cost(self, obj):
-        return obj.total_cost
+        return money(obj.total_cost)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

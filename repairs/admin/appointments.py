@@ -77,6 +77,10 @@ class AppointmentAdmin(
     def delete_refusal(self, obj):
         return services.appointment_deletion_refusal(obj)
 
+    def get_changeform_initial_data(self, request):
+        # The advisor who books the visit (only offered when they are one of the advisors).
+        return {"advisor": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "advisor":

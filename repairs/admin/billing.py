@@ -77,12 +77,31 @@ class CreditNoteInline(PaymentInline):
         return admin.TabularInline.get_queryset(self, request).select_related("issued_by")
 
 
+class BalanceFilter(admin.SimpleListFilter):
+    """What is still owed: an invoice's order is invoiced while a balance is due, paid once it
+    is settled (by payments or a credit note), and has no other status."""
+
+    title = "payment"
+    parameter_name = "balance"
+    STATUSES: ClassVar[dict[str, str]] = {
+        "due": RepairOrderStatus.INVOICED,
+        "paid": RepairOrderStatus.PAID,
+    }
+
+    def lookups(self, request, model_admin):
+        return (("due", "Balance due"), ("paid", "Paid"))
+
+    def queryset(self, request, queryset):
+        status = self.STATUSES.get(str(self.value()))
+        return queryset if status is None else queryset.filter(repair_order__status=status)
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ShopFloorLocationAdmin, RoleExportMixin, FinalDocumentAdmin):
     export_resource_class = InvoiceResource
     list_display = ("number", "issued_at", "customer", "repair_order", "total", "paid", "balance")
     list_select_related = ("customer", "repair_order")
-    list_filter = ("issued_at", "repair_order__status")
+    list_filter = ("issued_at", BalanceFilter)
     date_hierarchy = "issued_at"
     # Searched by get_search_results (index-friendly); listed here for autocomplete.
     search_fields = (

@@ -43,7 +43,8 @@ from core.admin_actions import RefusalsAsMessages, run_for_each, run_service
 from core.hours import hours_text
 from core.money import ZERO
 from inventory.admin.common import CostHidingMixin
-from inventory.models import Part, Vehicle
+from inventory.admin.parts import chosen_stock_location
+from inventory.models import Part, Vehicle, stock_at
 from inventory.pricing import matrix_snapshot
 from repairs import links, order_page, services, views
 from repairs.admin import board
@@ -99,8 +100,11 @@ class AdvisorFilter(admin.SimpleListFilter):
         return [(pk, label) for pk, label in advisors if pk]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(advisor_id=self.value())
+        # A pk typed in the address is a string; the counts under "Show counts" pass each
+        # lookup's own value, an int.
+        value = str(self.value() or "")
+        if value.isdigit():
+            return queryset.filter(advisor_id=value)
         return queryset
 
 
@@ -272,15 +276,26 @@ class PartLineForm(forms.ModelForm):
             self.fields["price"].help_text = "Empty: the part's selling price."
 
 
+def part_lines_with_stock():
+    """Part lines with their part, and its stock and bin at the order's location (stock_at):
+    what the order's page shows and the start of work will issue from."""
+    return PartLine.objects.select_related("part").annotate(
+        **stock_at(OuterRef("job__repair_order__location"), part="part")
+    )
+
+
 def part_picker_label(part, *, prices):
-    """A part as the picker offers it: SKU and description, stock on hand, price, bin; a
-    special order when none is in stock."""
+    """A part as the picker offers it: SKU and description, stock on hand (at the person's
+    location in a group, when annotated by stock_at), price, bin; a special order when none is
+    in stock."""
+    on_hand = getattr(part, "on_hand_here", part.on_hand)
+    place = getattr(part, "bin_here", part.bin_location)
     bits = [str(part)]
-    bits.append(f"{part.on_hand} on hand" if part.on_hand > 0 else "none in stock: special order")
+    bits.append(f"{on_hand} on hand" if on_hand > 0 else "none in stock: special order")
     if prices:
         bits.append(str(default_part_price(part)))
-    if part.bin_location:
-        bits.append(f"bin {part.bin_location}")
+    if place:
+        bits.append(f"bin {place}")
     return " · ".join(bits)
 
 
@@ -291,6 +306,13 @@ class PartPickerView(AutocompleteJsonView):
     def get(self, request, *args, **kwargs):
         with matrix_snapshot():
             return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # In a group, the stock of the shop the person works at (the header's choice), the one
+        # their orders issue from.
+        location = chosen_stock_location(self.request)
+        return queryset if location is None else queryset.annotate(**stock_at(location.pk))
 
     def serialize_result(self, obj, to_field_name):
         return {
@@ -329,7 +351,10 @@ class PartLineInline(CostHidingMixin, LaborLineInline):
     may_order = False
 
     def get_queryset(self, request):
-        return admin.TabularInline.get_queryset(self, request).select_related("part")
+        queryset = admin.TabularInline.get_queryset(self, request)
+        return queryset.select_related("part").annotate(
+            **stock_at(OuterRef("job__repair_order__location"), part="part")
+        )
 
     def get_formset(self, request, obj=None, **kwargs):
         self.may_order = request.user.has_perm("inventory.add_purchaseorder")
@@ -341,18 +366,25 @@ class PartLineInline(CostHidingMixin, LaborLineInline):
         if not line.pk:
             return "-"
         part = line.part
-        place = f" · bin {part.bin_location}" if part.bin_location else ""
-        missing = line.quantity - line.issued_quantity - part.on_hand
+        # At the order's location (part_lines_with_stock), where its parts are issued from.
+        on_hand = getattr(line, "on_hand_here", part.on_hand)
+        bin_here = getattr(line, "bin_here", part.bin_location)
+        place = f" · bin {bin_here}" if bin_here else ""
+        missing = line.quantity - line.issued_quantity - on_hand
         if missing <= 0:
-            return f"{part.on_hand} on hand{place}"
+            return f"{on_hand} on hand{place}"
         if not self.may_order:
-            return f"{part.on_hand} on hand, {missing} short{place}"
-        query = {"notes": f"Special order: {missing} x {part.sku} for {line.job}"}
+            return f"{on_hand} on hand, {missing} short{place}"
+        query = {
+            "notes": f"Special order: {missing} x {part.sku} for {line.job}",
+            "part": part.pk,
+            "quantity": missing,
+        }
         if part.supplier_id:
             query["supplier"] = part.supplier_id
         return format_html(
             '{} on hand, {} short{} · <a href="{}?{}">special order</a>',
-            part.on_hand,
+            on_hand,
             missing,
             place,
             reverse("admin:inventory_purchaseorder_add"),
@@ -504,7 +536,7 @@ class JobInline(
             .get_queryset(request)
             .prefetch_related(
                 Prefetch("labor_lines", LaborLine.objects.select_related("technician")),
-                Prefetch("part_lines", PartLine.objects.select_related("part")),
+                Prefetch("part_lines", part_lines_with_stock()),
             )
         )
         if technician_only(request):
@@ -743,6 +775,11 @@ class RepairOrderAdmin(
 
         return Form
 
+    def get_changeform_initial_data(self, request):
+        # The advisor who opens an order is its advisor, as when it is opened from an
+        # appointment (only offered when they are one of the location's advisors).
+        return {"advisor": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if technician_only(request):
@@ -768,7 +805,7 @@ class RepairOrderAdmin(
                     "jobs",
                     queryset=Job.objects.prefetch_related(
                         Prefetch("labor_lines", LaborLine.objects.select_related("technician")),
-                        Prefetch("part_lines", PartLine.objects.select_related("part")),
+                        Prefetch("part_lines", part_lines_with_stock()),
                     ),
                 )
             )
@@ -1256,6 +1293,13 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
     ]
     # Removing a job (services.remove_job) takes its lines, returning issued parts to stock.
     deleted_with = (LaborLine, PartLine)
+
+    def response_post_save_change(self, request, obj):
+        # A technician opens the job from their screen and goes back to it with their notes
+        # saved, rather than to the list of every job they ever worked on.
+        if technician_only(request):
+            return HttpResponseRedirect(reverse("technician:jobs"))
+        return super().response_post_save_change(request, obj)
 
     def get_queryset(self, request):
         sold = (
