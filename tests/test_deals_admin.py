@@ -91,13 +91,18 @@ def test_a_surname_finds_the_deals_of_buyers_and_co_buyers_not_other_customers(
     co_buyer = make_customer("Cy", "Miller")
     for first in ("Never", "Bought", "Here"):
         make_customer(first, "Miller")  # in the customer book, on no deal
+
+    def cosigned(co_buyer, buyer_first, stock_number):
+        deal = make_deal(
+            salesperson=salesperson,
+            buyer=make_customer(buyer_first, "Other"),
+            unit=make_unit(stock_number=stock_number),
+        )
+        Deal.objects.filter(pk=deal.pk).update(co_buyer=co_buyer)
+        return deal
+
     bought = make_deal(salesperson=salesperson, buyer=buyer, unit=make_unit(stock_number="M-1"))
-    shared = make_deal(
-        salesperson=salesperson,
-        buyer=make_customer("Dee", "Other"),
-        unit=make_unit(stock_number="M-2"),
-    )
-    Deal.objects.filter(pk=shared.pk).update(co_buyer=co_buyer)
+    shared = cosigned(co_buyer, "Dee", "M-2")
     make_deal(
         salesperson=salesperson,
         buyer=make_customer("Eve", "Else"),
@@ -106,17 +111,12 @@ def test_a_surname_finds_the_deals_of_buyers_and_co_buyers_not_other_customers(
     # Buyer of one deal and co-buyer of another: both deals, each once.
     both = make_customer("Fay", "Miller")
     hers = make_deal(salesperson=salesperson, buyer=both, unit=make_unit(stock_number="M-4"))
-    cosigned = make_deal(
-        salesperson=salesperson,
-        buyer=make_customer("Gil", "Else"),
-        unit=make_unit(stock_number="M-5"),
-    )
-    Deal.objects.filter(pk=cosigned.pk).update(co_buyer=both)
+    signed = cosigned(both, "Gil", "M-5")
     client = login(salesperson)
     with django_assert_max_num_queries(8):
         response = client.get(LIST, {"q": "miller"})
     found = [deal.pk for deal in response.context["cl"].result_list]
-    assert sorted(found) == sorted([bought.pk, shared.pk, hers.pk, cosigned.pk])
+    assert sorted(found) == sorted([bought.pk, shared.pk, hers.pk, signed.pk])
     assert response.context["cl"].result_count == 4
 
 
