@@ -4,11 +4,12 @@
         --label "full (1,000,000 repair orders)" --write
 
 For one source database (read only), each step in its own process, timed with its peak memory
-(`/usr/bin/time`): Carshop's JSON export against a bare `COPY ... TO STDOUT` of every table (one
-snapshot), Carshop's JSON import of that file into an empty, migrated database against a bare
+(`/usr/bin/time`): Carshop's JSON export (with its default parallel workers and without any)
+against a bare `COPY ... TO STDOUT` of every table (one snapshot), Carshop's JSON import of that file into an empty, migrated database against a bare
 `COPY ... FROM STDIN` of the bare files into another (foreign keys unchecked, as pg_restore does),
-and a CSV import of the vehicles table: Carshop's, django-import-export's bulk mode, and a bare
-COPY of the same file. The scratch databases are carshop_dataio_* (another prefix with
+and a CSV import of the vehicles table: Carshop's, django-import-export's bulk mode, a bare
+COPY of the same file, and a bare COPY of the file and of the audit entries Carshop's import
+wrote for it (--csv-only: that part alone). The scratch databases are carshop_dataio_* (another prefix with
 --scratch-prefix) on the same server, dropped at the end. With --write the figures go into
 bench/RESULTS-dataio.md, one section per --label.
 """
@@ -163,7 +164,7 @@ def measure(
     size = export.stat().st_size / 1e9
     figures.append(
         row(
-            "Carshop `export --format=json`",
+            "Carshop `export --format=json` (parallel workers: 2, the default)",
             rows,
             seconds,
             peak,
@@ -171,6 +172,30 @@ def measure(
             reported_seconds(out),
         )
     )
+    alone = folder / "alone.json"
+    seconds, peak, out = timed(
+        [
+            PYTHON,
+            "manage.py",
+            "export",
+            "--format=json",
+            "--include-secrets",
+            "--workers=0",
+            f"--output={alone}",
+        ],
+        manage_env(source),
+    )
+    figures.append(
+        row(
+            "Carshop `export --format=json --workers 0` (no parallel workers)",
+            rows,
+            seconds,
+            peak,
+            f"{alone.stat().st_size / 1e9:.2f} GB",
+            reported_seconds(out),
+        )
+    )
+    alone.unlink()
     bare = folder / "bare"
     bare.mkdir()
     script = folder / "bare_out.sql"
