@@ -410,6 +410,15 @@ class ExportFile:
         if not os.path.isfile(self.path):
             raise CommandError(f"no file {self.path}")
         try:
+            with open(self.path, "rb") as handle:
+                compressed = handle.read(2) == b"\x1f\x8b"
+        except OSError as exc:
+            raise CommandError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        if compressed:
+            raise CommandError(
+                f"{self.path} is compressed (gzip): uncompress it first (gunzip {self.path})"
+            )
+        try:
             with open(self.path, encoding="utf-8") as handle:
                 first = handle.readline().rstrip("\n")
         except (OSError, UnicodeDecodeError) as exc:
