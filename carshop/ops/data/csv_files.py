@@ -4,7 +4,9 @@ with spreadsheet formulas neutralized (see carshop/ops/data/transfer.py for the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import decimal
 import logging
 import os
 import time
@@ -14,6 +16,7 @@ import tablib
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connections, transaction
+from django.utils.formats import sanitize_separators
 from django.utils.module_loading import import_string
 from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
@@ -26,6 +29,7 @@ from carshop.ops.data.transfer import (
     ImportReport,
     dependency_order,
     error_reason,
+    lock_for_import,
     output_file,
     read_snapshot,
     reset_sequences,
@@ -34,7 +38,7 @@ from carshop.ops.toolkit import no_progress
 from core.spreadsheets import neutralize_cell, restore_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from _typeshed import StrPath
 
@@ -66,6 +70,60 @@ def resource_for(table: Table, *, include_secrets: bool = False) -> Any:
     return resource
 
 
+def _strict_widgets(resource: Any) -> None:
+    """The resource's widgets as strict as an operator expects of an import: a number that
+    does not read is the error of its column (django-import-export raises Decimal's
+    InvalidOperation, which names no column), a whole-number column refuses 2.5 (it would
+    keep 2), an id is a whole number above 0, and a yes/no column refuses what it does not
+    know (it would read "maybe" or "yes" as false)."""
+    for field in resource.fields.values():
+        widget = field.widget
+        if isinstance(widget, import_export_widgets.BooleanWidget):
+            widget.clean = _strict_boolean(widget)
+        elif isinstance(widget, import_export_widgets.NumberWidget):
+            widget.clean = _strict_number(
+                widget,
+                whole=isinstance(widget, import_export_widgets.IntegerWidget),
+                is_id=field.column_name == "id",
+            )
+
+
+def _strict_number(widget: Any, *, whole: bool, is_id: bool) -> Callable[..., Any]:
+    clean = widget.clean
+
+    def checked(value: Any, row: Any = None, **kwargs: Any) -> Any:
+        if widget.is_empty(value):
+            return None
+        try:
+            number = decimal.Decimal(str(sanitize_separators(value)).strip())
+        except (decimal.InvalidOperation, ValueError):
+            number = None
+        if is_id and (
+            number is None or not number.is_finite() or number != int(number) or number < 1
+        ):
+            # Not a field's error: the row is read (or found) by its id before its fields.
+            raise ValueError(f"id: {value!r} is not an id")
+        if number is None:
+            raise ValueError(f"{value!r} is not a number")
+        if whole and number.is_finite() and number != number.to_integral_value():
+            raise ValueError(f"{value!r} is not a whole number")
+        return clean(value, row=row, **kwargs)
+
+    return checked
+
+
+def _strict_boolean(widget: Any) -> Callable[..., Any]:
+    clean = widget.clean
+    known = {*widget.TRUE_VALUES, *widget.FALSE_VALUES, *widget.NULL_VALUES}
+
+    def checked(value: Any, row: Any = None, **kwargs: Any) -> Any:
+        if value not in known:
+            raise ValueError(f"{value!r} is not 1 or 0 (true or false)")
+        return clean(value, row=row, **kwargs)
+
+    return checked
+
+
 def export_csv(
     path: StrPath,
     tables: list[Table] | None = None,
@@ -86,7 +144,41 @@ def export_csv(
             os.makedirs(path, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"cannot make the folder {path}: {exc.strerror or exc}") from None
-    counts, files = {}, []
+    counts: dict[str, int] = {}
+    files: list[str] = []
+    try:
+        _export_tables(
+            selected, path, single, include_secrets, using, progress, chunk_size, counts, files
+        )
+    except BaseException:
+        # A folder with some of the tables would pass for a whole export: remove them.
+        for written in files:
+            with contextlib.suppress(OSError):
+                os.remove(written)
+        raise
+    logger.info("data exported", extra={"format": "csv", "path": path, "rows": counts})
+    return {
+        "format": "csv",
+        "path": path,
+        "files": files,
+        "tables": counts,
+        "rows": sum(counts.values()),
+        "include_secrets": include_secrets,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _export_tables(
+    selected: list[Table],
+    path: str,
+    single: bool,
+    include_secrets: bool,
+    using: str,
+    progress: Callable[..., Any],
+    chunk_size: int,
+    counts: dict[str, int],
+    files: list[str],
+) -> None:
     with read_snapshot(using):
         for table in selected:
             target = path if single else os.path.join(path, f"{table.name}.csv")
@@ -112,16 +204,6 @@ def export_csv(
                     count += 1
             counts[table.name] = count
             files.append(target)
-    logger.info("data exported", extra={"format": "csv", "path": path, "rows": counts})
-    return {
-        "format": "csv",
-        "path": path,
-        "files": files,
-        "tables": counts,
-        "rows": sum(counts.values()),
-        "include_secrets": include_secrets,
-        "seconds": round(time.monotonic() - started, 3),
-    }
 
 
 def _csv_inputs(path: StrPath, tables: list[Table] | None) -> list | list[tuple]:
@@ -178,20 +260,54 @@ def _find_csv(folder: StrPath, table: Table) -> str | None:
     return None
 
 
-def _read_headers(path: StrPath) -> list[str]:
-    """The file's column names (an error if it has none or is no UTF-8 CSV)."""
+def _text_lines(path: StrPath) -> Iterator[str]:
+    """The file's lines as text (without the byte order mark a spreadsheet may put first); a
+    byte that is no UTF-8 is an error naming its line. Read a line at a time, so a file's size
+    does not matter."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CommandError(
+                    f"{path} is not UTF-8 text: line {number} has the byte "
+                    f"{line[exc.start : exc.start + 1].hex().upper()} (save the file as UTF-8)"
+                ) from None
+            yield text.removeprefix("\ufeff") if number == 1 else text
+
+
+def _check_file(path: StrPath, report: ImportReport) -> list[str]:
+    """The file's column names, after a first read of the whole file: an error if it has none,
+    names one twice or is no UTF-8 CSV; an id given to two rows is a bad row (the second would
+    silently overwrite the first)."""
+    name = os.path.basename(path)
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            headers = next(csv.reader(handle), None)
-    except UnicodeDecodeError:
-        raise CommandError(f"{path} is not UTF-8 text") from None
+        reader = csv.reader(_text_lines(path))
+        headers = next(reader, None)
+        if not headers or not any(cell.strip() for cell in headers):
+            raise CommandError(f"{path} is empty: the first line names the columns")
+        headers = [cell.strip() for cell in headers]
+        twice = sorted({column for column in headers if headers.count(column) > 1})
+        if twice:
+            raise CommandError(f"{name}: the column {', '.join(twice)} is named twice")
+        index = headers.index("id") if "id" in headers else None
+        seen: dict[int, int] = {}
+        start = reader.line_num + 1
+        for row in reader:
+            if index is not None:
+                text = row[index].strip() if len(row) > index else ""
+                if text.isascii() and text.isdigit():
+                    pk = int(text)
+                    if pk in seen:
+                        report.add(f"{name} line {start}", f"id {pk} is also on line {seen[pk]}")
+                    else:
+                        seen[pk] = start
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise CommandError(f"{path} is not CSV: {exc}") from None
+        raise CommandError(f"{path} is not CSV: line {reader.line_num}: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not headers or not any(cell.strip() for cell in headers):
-        raise CommandError(f"{path} is empty: the first line names the columns")
-    return [cell.strip() for cell in headers]
+    return headers
 
 
 def _read_csv(path: StrPath, report: ImportReport) -> tuple:
@@ -242,9 +358,12 @@ def _import_in_bulk(
     the rows)."""
     problems, count = list(report.problems), report.problem_count
     savepoint = transaction.savepoint(using=using)
+    driver_error = connections[using].Database.Error  # type: ignore[attr-defined]  # the driver
     try:
         counts = postgres_csv.load(table, resource, target, report, using)
-    except (postgres_csv.Unsupported, DatabaseError):
+    except (postgres_csv.Unsupported, DatabaseError, driver_error):
+        # Database.Error: the driver's own, which COPY raises unwrapped (a file that stops
+        # being UTF-8 half-way); the row-by-row import names the problem.
         transaction.savepoint_rollback(savepoint, using=using)
         report.problems, report.problem_count = problems, count
         return None
@@ -299,11 +418,15 @@ def import_csv(
     order = {table: index for index, table in enumerate(dependency_order([t for t, _ in pairs]))}
     pairs.sort(key=lambda pair: order[pair[0]])
     with transaction.atomic(using=using):
+        from auditlog.models import LogEntry
+
+        lock_for_import([*(table.model for table, _ in pairs), LogEntry], using)
         for table, target in pairs:
             name = os.path.basename(target)
             resource = resource_for(table, include_secrets=True)
+            _strict_widgets(resource)
             known = {field.column_name for field in resource.fields.values()}
-            unknown = [column for column in _read_headers(target) if column not in known]
+            unknown = [column for column in _check_file(target, report) if column not in known]
             if unknown:
                 raise CommandError(
                     f"{name}: unknown column {', '.join(unknown)}; the columns "

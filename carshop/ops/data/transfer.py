@@ -213,9 +213,14 @@ def _output_file(path: StrPath, mode: str, newline: str | None = None) -> Iterat
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with handle:
-            yield handle
-        os.replace(partial, path)
+        try:
+            with handle:
+                yield handle
+            os.replace(partial, path)
+        except OSError as exc:  # a full disk, a file system gone read-only
+            raise CommandError(
+                f"cannot write {path}: {exc.strerror or exc}; nothing was written there"
+            ) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(partial)
@@ -381,9 +386,13 @@ def _serialize_rows(
         handle.write((text + ",\n").encode())
 
     rows = table.model._base_manager.using(using).order_by("pk").iterator(chunk_size=chunk_size)
-    _RowSerializer(natural_keys, secret_fields, write).serialize(
-        rows, use_natural_primary_keys=False
-    )
+    # Closed on an error too (a full disk): its cursor then goes while the database is open.
+    try:
+        _RowSerializer(natural_keys, secret_fields, write).serialize(
+            rows, use_natural_primary_keys=False
+        )
+    finally:
+        rows.close()  # type: ignore[attr-defined]  # a generator, typed as an Iterator
     return count
 
 
@@ -406,6 +415,15 @@ class ExportFile:
         if not os.path.isfile(self.path):
             raise CommandError(f"no file {self.path}")
         try:
+            with open(self.path, "rb") as handle:
+                compressed = handle.read(2) == b"\x1f\x8b"
+        except OSError as exc:
+            raise CommandError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        if compressed:
+            raise CommandError(
+                f"{self.path} is compressed (gzip): uncompress it first (gunzip {self.path})"
+            )
+        try:
             with open(self.path, encoding="utf-8") as handle:
                 first = handle.readline().rstrip("\n")
         except (OSError, UnicodeDecodeError) as exc:
@@ -423,11 +441,36 @@ class ExportFile:
             raise CommandError(
                 f"{self.path} is not a Carshop export (format {self.header.get('format')!r})"
             )
-        if self.header.get("version", VERSION) > VERSION:
+        self._check_header()
+        version = self.header.get("version", VERSION)
+        if version > VERSION:
             raise CommandError(
-                f"{self.path} is an export of version {self.header['version']}; "
+                f"{self.path} is an export of version {version}; "
                 f"this Carshop reads version {VERSION} and older"
             )
+        # Rows of a model the header does not list: an edited or damaged file.
+        self._listed = {label.lower() for label in self.header.get("models", ())} or None
+
+    def _check_header(self) -> None:
+        """The header's values as an export writes them (a file edited by hand, or damaged,
+        is refused with what is wrong instead of failing half-way)."""
+        header = self.header
+        wrong = []
+        if not isinstance(header.get("version", VERSION), int) or isinstance(
+            header.get("version"), bool
+        ):
+            wrong.append(f"version {header.get('version')!r} is not a number")
+        models = header.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            wrong.append("models is not a list of model names")
+        migrations = header.get("migrations", [])
+        if not isinstance(migrations, list) or not all(
+            isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+            for item in migrations
+        ):
+            wrong.append("migrations is not a list of [app, migration] pairs")
+        if wrong:
+            raise CommandError(f"{self.path} has a damaged header: {'; '.join(wrong)}")
 
     def _read_whole(self) -> None:
         try:
@@ -473,6 +516,10 @@ class ExportFile:
                     continue
                 if last is not None and number > last:
                     return
+                if problems is not None and self._listed and isinstance(record, dict):
+                    label = str(record.get("model", "")).lower()
+                    if label not in self._listed:
+                        problems.add(f"record {number}", self._unlisted(label))
                 yield number, record
             if problems is not None and not partial:
                 self._check_counts(
@@ -525,7 +572,10 @@ class ExportFile:
                         problems.add(f"line {line_number}", f"not a JSON row: {exc}")
                     continue
                 if isinstance(record, dict):
-                    seen[str(record.get("model", "")).lower()] += 1
+                    label = str(record.get("model", "")).lower()
+                    seen[label] += 1
+                    if problems is not None and self._listed and label not in self._listed:
+                        problems.add(f"line {line_number}", self._unlisted(label))
                 yield line_number, record
         if problems is not None and not partial:
             if footer is None:
@@ -535,6 +585,12 @@ class ExportFile:
                 )
             else:
                 self._check_counts(seen, footer, problems)
+
+    def _unlisted(self, label: str) -> str:
+        return (
+            f"a row of {label or 'no model'}, which the file's header does not list: the file "
+            "was edited or is damaged"
+        )
 
     def _check_counts(
         self, seen: Mapping[str, int], footer: dict[str, int] | None, problems: ImportReport
@@ -937,6 +993,7 @@ def import_json(
     connection = connections[using]
     models = [table.model for table in selected]
     with transaction.atomic(using=using):
+        lock_for_import(models, using)
         _clear_migrate_rows(selected, using)
         deserializer = _Deserializer(using)
         loader = _Loader(using, report, chunk_size)
@@ -1041,6 +1098,41 @@ def _report_dangling(
     for (label, pk), reasons in wanted.items():  # rows that were there before the import
         for reason in reasons:
             report.add(f"{label} {pk} (in the database)", reason)
+
+
+# How long an import waits for a table another session holds locked (a migration, a manual
+# LOCK TABLE, a long maintenance job) before it stops, instead of waiting without a word.
+LOCK_WAIT_SECONDS = 10
+
+
+def lock_for_import(models: Iterable[type[Model]], using: str) -> None:
+    """On PostgreSQL, take the write lock (ROW EXCLUSIVE, what an INSERT takes) of every table
+    an import writes, and of their many-to-many tables, waiting at most LOCK_WAIT_SECONDS for
+    each; a table that stays locked stops the import with a message naming it. Called first in
+    the import's transaction: the locks are held until it ends."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    names: dict[str, str] = {}
+    for model in models:
+        table = table_registry.for_model(model)
+        names.setdefault(model._meta.db_table, table.name if table else _label(model))
+        for field in model._meta.many_to_many:
+            through = cast("type[Model]", field.remote_field.through)
+            names.setdefault(through._meta.db_table, names[model._meta.db_table])
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
+        for db_table, name in names.items():
+            try:
+                cursor.execute(f"LOCK TABLE {qn(db_table)} IN ROW EXCLUSIVE MODE")
+            except DatabaseError:
+                raise CommandError(
+                    f"the table {name} ({db_table}) is locked by another session: waited "
+                    f"{LOCK_WAIT_SECONDS} s; nothing was imported. Try again when that session "
+                    "is done (pg_locks shows who holds it)"
+                ) from None
+        cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
 
 
 def reset_sequences(models: list[type[Model]], connection: BaseDatabaseWrapper) -> None:

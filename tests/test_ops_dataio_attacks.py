@@ -1,0 +1,255 @@
+"""export and import against the input an operator really has: a spreadsheet saved as Latin-1,
+a column named twice, an id twice, "yes" in a yes/no column, 12,50 in a price, a JSON header
+edited by hand, a full disk, a table another session holds locked. Each is named with its file,
+line and reason, and nothing is written (on SQLite and on PostgreSQL)."""
+
+import gzip
+import io
+import json
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections
+
+from accounts.models import Customer
+from carshop.ops.data import transfer
+from inventory.models import Part
+from tests.helpers.builders.inventory import make_customer
+from tests.helpers.commands import run
+
+HEADER = "first_name,last_name,kind,email\n"
+
+
+def fails(command, *args):
+    out = io.StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return str(error.value), out.getvalue().splitlines()
+
+
+def customers():
+    return list(Customer.objects.order_by("pk").values())
+
+
+def test_a_file_that_stops_being_utf8_after_the_first_rows_names_its_line(db, tmp_path):
+    # On PostgreSQL the file goes through COPY in chunks: a bad byte past the first chunk
+    # made the driver's own error escape as a traceback.
+    path = tmp_path / "customers.csv"
+    good = "".join(f"Ann{n},Lee,person,ann{n}@example.com\n" for n in range(3000))
+    path.write_bytes(
+        (HEADER + good).encode() + "Jos\xe9,M\xfcller,person,j@x.com\n".encode("latin-1")
+    )
+    before = customers()
+    message, _ = fails("import", "--format=csv", f"--input={path}")
+    assert message == (
+        f"{path} is not UTF-8 text: line 3002 has the byte E9 (save the file as UTF-8)"
+    )
+    assert customers() == before
+
+
+def test_a_column_named_twice_is_refused(db, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("first_name,last_name,first_name,kind\nAnn,Lee,Bo,person\n")
+    message, _ = fails("import", "--format=csv", f"--input={path}")
+    assert message == "customers.csv: the column first_name is named twice"
+    assert not Customer.objects.exists()
+
+
+def test_an_id_given_twice_in_the_file_is_a_bad_row_not_a_silent_overwrite(db, tmp_path):
+    customer = make_customer()
+    before = customers()
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "id,first_name,last_name,kind\n"
+        f"{customer.pk},Ann,Lee,person\n"
+        f"{customer.pk},Bob,Day,person\n"
+    )
+    message, out = fails("import", "--format=csv", f"--input={path}")
+    assert message == f"1 bad row in {path}; nothing was imported"
+    assert out == [f"customers.csv line 3: id {customer.pk} is also on line 2"]
+    assert customers() == before
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5"])
+def test_an_id_that_is_no_whole_number_is_named_and_updates_nothing(db, tmp_path, value):
+    # "1.5" used to update the row with id 1 on SQLite; "abc" was named
+    # "[<class 'decimal.ConversionSyntax'>]".
+    make_customer()
+    before = customers()
+    path = tmp_path / "customers.csv"
+    path.write_text(f"id,first_name,last_name,kind\n{value},Ann,Lee,person\n")
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [f"customers.csv line 2: id: {value!r} is not an id"]
+    assert customers() == before
+
+
+def test_a_number_that_does_not_read_is_named_with_its_column(db, tmp_path):
+    path = tmp_path / "parts.csv"
+    path.write_text(
+        "sku,description,unit_cost,reorder_point\n"
+        'SKU-1,Filter,"12,50",1\n'
+        "SKU-2,Filter,12.3.4,1\n"
+        "SKU-3,Filter,3.00,2.5\n"
+    )
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [
+        "parts.csv line 2: unit_cost: '12,50' is not a number",
+        "parts.csv line 3: unit_cost: '12.3.4' is not a number",
+        "parts.csv line 4: reorder_point: '2.5' is not a whole number",
+    ]
+    assert not Part.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["yes", "maybe", "Y"])
+def test_a_yes_no_column_refuses_what_it_does_not_know(db, tmp_path, value):
+    # django-import-export reads anything but 1/true as false: "yes" withdrew the consent.
+    path = tmp_path / "customers.csv"
+    path.write_text(f"first_name,last_name,kind,consent_reminders\nAnn,Lee,person,{value}\n")
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [
+        f"customers.csv line 2: consent_reminders: {value!r} is not 1 or 0 (true or false)"
+    ]
+    assert not Customer.objects.exists()
+
+
+def test_yes_no_values_an_export_writes_still_import(db, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "first_name,last_name,kind,consent_reminders\nAnn,Lee,person,1\nBo,Day,person,0\n"
+        "Cy,Fox,person,true\n"
+    )
+    run("import", "--format=csv", f"--input={path}")
+    assert list(Customer.objects.order_by("pk").values_list("consent_reminders", flat=True)) == [
+        True,
+        False,
+        True,
+    ]
+
+
+def _export(tmp_path):
+    make_customer()
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--tables=customers", f"--output={path}")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (('"version": 1', '"version": "1"'), "version '1' is not a number"),
+        (('"migrations": [', '"migrations": [5, '), "migrations is not a list of"),
+        (('"models": [', '"models": 7, "x": ['), "models is not a list of model names"),
+    ],
+)
+def test_a_json_header_edited_by_hand_is_refused_without_a_traceback(db, tmp_path, edit, reason):
+    path = _export(tmp_path)
+    path.write_text(path.read_text().replace(*edit, 1))
+    Customer.objects.all().delete()
+    message, _ = fails("import", "--format=json", f"--input={path}")
+    assert message.startswith(f"{path} has a damaged header: ")
+    assert reason in message
+    assert not Customer.objects.exists()
+
+
+def test_a_json_row_of_a_model_the_header_does_not_list_is_a_bad_row(db, tmp_path):
+    # It was skipped without a word: a row of the file silently not restored.
+    path = _export(tmp_path)
+    lines = path.read_text().splitlines()
+    row = {"model": "inventory.vehicle", "pk": 1, "fields": {"vin": "1HGCM82633A004352"}}
+    lines.insert(1, json.dumps(row) + ",")
+    path.write_text("\n".join(lines) + "\n")
+    Customer.objects.all().delete()
+    message, out = fails("import", "--format=json", f"--input={path}")
+    assert message == f"1 bad row in {path}; nothing was imported"
+    assert (
+        "line 2: a row of inventory.vehicle, which the file's header does not list: the file "
+        "was edited or is damaged"
+    ) in out
+    assert not Customer.objects.exists()
+
+
+def test_an_export_to_a_full_disk_says_so_and_leaves_no_file(db, tmp_path, monkeypatch):
+    make_customer()
+    real_open = open
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    def opener(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".partial"):
+            real_open(path, mode, *args, **kwargs).close()  # the file exists, as on a disk
+            return FullDisk() if "b" in mode else io.TextIOWrapper(FullDisk())
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", opener)
+    target = tmp_path / "all.json"
+    message, _ = fails("export", "--format=json", f"--output={target}")
+    assert message == f"cannot write {target}: No space left on device; nothing was written there"
+    message, _ = fails("export", "--format=csv", f"--output={tmp_path / 'csv'}")
+    assert message.startswith(f"cannot write {tmp_path / 'csv'}/")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_import_into_a_table_another_session_holds_locked_stops_with_a_message(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(transfer, "LOCK_WAIT_SECONDS", 1)
+    path = tmp_path / "customers.csv"
+    path.write_text(HEADER + "Ann,Lee,person,ann@example.com\n")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("LOCK TABLE accounts_customer IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                release.wait(30)
+                cursor.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        message, _ = fails("import", "--format=csv", f"--input={path}")
+    finally:
+        release.set()
+        holder.join()
+    assert message == (
+        "the table customers (accounts_customer) is locked by another session: waited 1 s; "
+        "nothing was imported. Try again when that session is done (pg_locks shows who holds it)"
+    )
+    assert not Customer.objects.exists()
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.postgresql
+@pytest.mark.xfail(
+    strict=True,
+    reason="postgres_csv.load reads the id with int() and takes 0 and negative ids as new rows; "
+    "the row-by-row import refuses them ('is not an id')",
+)
+@pytest.mark.parametrize("value", ["0", "-7"])
+def test_an_id_below_1_is_refused_by_the_bulk_import_as_row_by_row(db, tmp_path, value):
+    path = tmp_path / "customers.csv"
+    path.write_text(f"id,first_name,last_name,kind\n{value},Ann,Lee,person\n")
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [f"customers.csv line 2: id: {value!r} is not an id"]
+    assert not Customer.objects.exists()
+
+
+def test_a_compressed_json_export_is_named_as_such(db, tmp_path):
+    path = _export(tmp_path)
+    packed = tmp_path / "all.json.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    message, _ = fails("import", "--format=json", f"--input={packed}")
+    assert message == f"{packed} is compressed (gzip): uncompress it first (gunzip {packed})"
