@@ -5,12 +5,13 @@
 
 For one source database (read only), each step in its own process, timed with its peak memory
 (`/usr/bin/time`): Carshop's JSON export (with its default parallel workers and without any)
-against a bare `COPY ... TO STDOUT` of every table (one snapshot), Carshop's JSON import of that file into an empty, migrated database against a bare
-`COPY ... FROM STDIN` of the bare files into another (foreign keys unchecked, as pg_restore does),
-and a CSV import of the vehicles table: Carshop's, django-import-export's bulk mode, a bare
-COPY of the same file, and a bare COPY of the file and of the audit entries Carshop's import
-wrote for it (--csv-only: that part alone). The scratch databases are carshop_dataio_* (another prefix with
---scratch-prefix) on the same server, dropped at the end. With --write the figures go into
+against a bare `COPY ... TO STDOUT` of every table (one snapshot), Carshop's JSON import of that
+file into an empty, migrated database against a bare `COPY ... FROM STDIN` of the bare files into
+another (foreign keys unchecked, as pg_restore does), and a CSV import of the vehicles table:
+Carshop's, django-import-export's bulk mode, a bare COPY of the same file, and a bare COPY of the
+file and of the audit entries Carshop's import wrote for it (--csv-only: that part alone). The
+scratch databases are carshop_dataio_* (another prefix with --scratch-prefix) on the same
+server, dropped at the end. With --write the figures go into
 bench/RESULTS-dataio.md, one section per --label.
 """
 

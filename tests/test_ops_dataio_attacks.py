@@ -232,14 +232,8 @@ def test_an_import_into_a_table_another_session_holds_locked_stops_with_a_messag
     assert connection.vendor == "postgresql"
 
 
-@pytest.mark.postgresql
-@pytest.mark.xfail(
-    strict=True,
-    reason="postgres_csv.load reads the id with int() and takes 0 and negative ids as new rows; "
-    "the row-by-row import refuses them ('is not an id')",
-)
 @pytest.mark.parametrize("value", ["0", "-7"])
-def test_an_id_below_1_is_refused_by_the_bulk_import_as_row_by_row(db, tmp_path, value):
+def test_an_id_below_1_is_refused_by_the_csv_import(db, tmp_path, value):
     path = tmp_path / "customers.csv"
     path.write_text(f"id,first_name,last_name,kind\n{value},Ann,Lee,person\n")
     _, out = fails("import", "--format=csv", f"--input={path}")

@@ -646,6 +646,8 @@ def load(
         if columns.id_index is not None and values["id"].strip():
             try:
                 pk = int(values["id"].strip())
+                if pk < 1:  # as the row-by-row import: ids start at 1
+                    raise ValueError(pk)
             except ValueError:
                 report.add(f"{file_name} line {line}", f"id: {values['id']!r} is not an id")
                 return None
