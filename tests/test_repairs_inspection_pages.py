@@ -168,11 +168,13 @@ def test_the_customer_link_shows_its_own_photos_beside_the_job_and_no_others(cli
     job = inspections.recommend_job(shot.item)
     other_order = make_order()
     other_shot = photo_of(other_order)
-    url = reverse("repairs:customer_estimate", args=[links.estimate_token(order)])
+    # One token: a new one made a second later differs (it carries the time it was made).
+    token = links.estimate_token(order)
+    url = reverse("repairs:customer_estimate", args=[token])
 
     page = client.get(url).content.decode()
 
-    own = reverse("repairs:customer_media", args=[links.estimate_token(order), shot.pk])
+    own = reverse("repairs:customer_media", args=[token, shot.pk])
     cards = re.findall(r'<section class="card job">.*?</section>', page, re.S)
     job_card = next(card for card in cards if job.title in card)
     assert f'<img src="{own}"' in job_card and "Bulge" in job_card
@@ -180,7 +182,7 @@ def test_the_customer_link_shows_its_own_photos_beside_the_job_and_no_others(cli
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     # Another order's photo through this link, or through a made-up link: the bad-link page.
-    stranger = reverse("repairs:customer_media", args=[links.estimate_token(order), other_shot.pk])
+    stranger = reverse("repairs:customer_media", args=[token, other_shot.pk])
     assert client.get(stranger).status_code == 404
     forged = reverse("repairs:customer_media", args=["not-a-token", shot.pk])
     assert client.get(forged).status_code == 404
