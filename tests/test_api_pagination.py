@@ -91,7 +91,7 @@ def test_rows_inserted_while_a_partner_pages_are_never_repeated_and_nothing_is_s
             inserted.append(
                 WebhookSubscription.objects.create(
                     partner=partner,
-                    url="https://h.example.com/new",
+                    url=f"https://h.example.com/new/{len(inserted)}",
                     events=["repair_order.status_changed"],
                     secret="whsec_x",
                 ).pk
@@ -104,7 +104,9 @@ def test_rows_inserted_while_a_partner_pages_are_never_repeated_and_nothing_is_s
     finally:
         stop.set()
         join(writers, timeout=30)
-    assert inserted, "the writer inserted nothing while the pages were read"
+    # The writer kept inserting while the pages were read (one subscription per URL, so each
+    # insert has its own; a repeated URL would stop it at the first).
+    assert len(inserted) > 1, "the writer did not keep inserting while the pages were read"
     assert len(seen) == len(set(seen)), "a row was returned twice"
     assert before <= set(seen), "a row that existed before paging was skipped"
     assert set(seen) <= before | set(inserted)
