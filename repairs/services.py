@@ -97,6 +97,15 @@ def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
+def customer_decision_name(repair_order: RepairOrder, user: User | None = None) -> str:
+    """The name a customer's decision is recorded under when nobody typed one: the customer as
+    a person is addressed ("Grace Hopper", the way a signed approval reads, not the customer
+    book's "Hopper, Grace"); without a customer, the member of staff who recorded it."""
+    if repair_order.customer is not None:
+        return repair_order.customer.addressed_name
+    return _name(user)
+
+
 def _move(
     repair_order: RepairOrder, to_status: str, user: User | None = None, note: str = ""
 ) -> None:
@@ -963,7 +972,7 @@ def approve_in_person(
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.APPROVED)
         if repair_order.internal:
             raise RepairError(f"{repair_order.number} is internal: no customer approves it.")
-        name = authorized_by or str(repair_order.customer)
+        name = authorized_by or customer_decision_name(repair_order, user)
         for job in repair_order.jobs.filter(authorization=Authorization.PENDING):
             authorize_job(
                 job,

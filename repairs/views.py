@@ -118,7 +118,7 @@ def _decline(request, repair_order):
         decision,
         method=AuthorizationMethod.ONLINE,
         # How (online) is the decision's method, shown next to the name.
-        authorized_by=str(repair_order.customer),
+        authorized_by=services.customer_decision_name(repair_order),
         only_pending=True,
     )
     inspections.approve_when_all_decided(repair_order)

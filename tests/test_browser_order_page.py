@@ -49,7 +49,7 @@ def test_the_advisor_works_the_order_from_its_buttons_on_a_desk_screen(people, a
     page.wait_for_load_state()
     assert f"{order.number}: approved in person." in messages(page)
     assert page.get_by_role("button", name="Customer approved in person").count() == 0
-    assert "Approved by Garcia, Maria, in person" in desk.text("#jobs-group")
+    assert "Approved by Maria Garcia, in person" in desk.text("#jobs-group")
     assert page.evaluate(FITS)
     page.get_by_role("button", name="Start work").click()
     page.wait_for_load_state()

@@ -72,6 +72,8 @@ def test_approving_and_declining_online_records_who_when_and_how(client, order):
     client.post(url, {"job": filter_job.pk, "decision": "declined"})
     filter_job.refresh_from_db()
     assert filter_job.authorization == Authorization.DECLINED
+    # In the customer's name as a person reads it, as the signed approval is.
+    assert filter_job.authorized_by == "Maria Garcia"
     order.refresh_from_db()
     assert order.status == "approved"  # every job decided, one approved
     assert "Cabin air filter" in client.get(url).content.decode()  # shown as declined

@@ -124,10 +124,10 @@ def test_approving_in_person_then_each_step_by_its_button_to_paid(client, adviso
     assert f"{order.number}: approved in person." in _messages(response)
     job = order.jobs.get()
     assert job.authorization == Authorization.APPROVED
-    assert job.authorized_by == "Garcia, Maria"
+    assert job.authorized_by == "Maria Garcia"
     tools = _tools(response)
     assert "Start work" in tools and "Customer approved in person" not in tools
-    assert "Approved by Garcia, Maria, in person" in response.content.decode()
+    assert "Approved by Maria Garcia, in person" in response.content.decode()
 
     assert "work started" in _messages(_step(client, order, "start"))
     response = _step(client, order, "complete")

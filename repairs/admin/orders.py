@@ -127,7 +127,7 @@ def _status_label(value):
 
 
 def decision_text(job, *, when=False):
-    """A job's decision as read on its order: "Approved by Hopper, Grace, online (estimate
+    """A job's decision as read on its order: "Approved by Grace Hopper, online (estimate
     link)"; an internal order's job is released for work, not approved by a customer."""
     if job.authorization == Authorization.PENDING:
         return job.get_authorization_display()
@@ -1410,7 +1410,7 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
                 decision,
                 method=form.cleaned_data["decision_method"],
                 authorized_by=form.cleaned_data.get("decided_by")
-                or str(obj.repair_order.customer or request.user),
+                or services.customer_decision_name(obj.repair_order, request.user),
                 user=request.user,
             )
 
@@ -1468,7 +1468,7 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
                 job,
                 decision,
                 method=method,
-                authorized_by=str(job.repair_order.customer or request.user),
+                authorized_by=services.customer_decision_name(job.repair_order, request.user),
                 user=request.user,
             ),
             summary=lambda done: f"{len(done)} job(s) {label}.",
