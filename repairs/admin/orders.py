@@ -68,7 +68,7 @@ from repairs.choices import (
     AuthorizationMethod,
     RepairOrderStatus,
 )
-from repairs.documents import order_totals
+from repairs.documents import decision_text, order_totals
 from repairs.exceptions import RepairError
 from repairs.models import (
     CannedJob,
@@ -124,21 +124,6 @@ def _moment(value):
 
 def _status_label(value):
     return RepairOrderStatus(value).label if value else ""
-
-
-def decision_text(job, *, when=False):
-    """A job's decision as read on its order: "Approved by Grace Hopper, online (estimate
-    link)"; an internal order's job is released for work, not approved by a customer."""
-    if job.authorization == Authorization.PENDING:
-        return job.get_authorization_display()
-    moment = f", {timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}" if when else ""
-    if job.authorization_method == AuthorizationMethod.INTERNAL:
-        verb = "Released for work" if job.authorization == Authorization.APPROVED else "Declined"
-        return f"{verb} by {job.authorized_by} (internal order){moment}"
-    return (
-        f"{job.get_authorization_display()} by {job.authorized_by}, "
-        f"{job.get_authorization_method_display().lower()}{moment}"
-    )
 
 
 def _shop_settings(obj):
