@@ -209,7 +209,7 @@ def _approve_all(order, advisor, rng):
             job,
             Authorization.APPROVED,
             method=method,
-            authorized_by=str(order.customer or advisor),
+            authorized_by=services.customer_decision_name(order, advisor),
             user=advisor,
         )
 
@@ -276,7 +276,7 @@ def _build_order(
                 declined,
                 Authorization.DECLINED,
                 method=AuthorizationMethod.PHONE,
-                authorized_by=str(order.customer),
+                authorized_by=services.customer_decision_name(order),
                 user=advisor,
             )
     if status == "estimate":

@@ -8,7 +8,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.hours import hours_text
-from repairs.choices import Authorization
+from repairs.choices import Authorization, AuthorizationMethod
 from repairs.models import Job, LaborLine, PartLine, RepairOrder
 from repairs.totals import LaborItem, PartItem, Rates, compute_totals
 
@@ -128,6 +128,25 @@ def _job_entry(job):
             for line in job.part_lines.all()
         ],
     }
+
+
+def decision_text(job, *, when=False):
+    """A job's decision as read on its order: "Approved by Grace Hopper, online (estimate
+    link)"; an internal order's job is released for work, not approved by a customer."""
+    if job.authorization == Authorization.PENDING:
+        return job.get_authorization_display()
+    moment = (
+        f", {timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}"
+        if when and job.authorized_at
+        else ""
+    )
+    if job.authorization_method == AuthorizationMethod.INTERNAL:
+        verb = "Released for work" if job.authorization == Authorization.APPROVED else "Declined"
+        return f"{verb} by {job.authorized_by} (internal order){moment}"
+    return (
+        f"{job.get_authorization_display()} by {job.authorized_by}, "
+        f"{job.get_authorization_method_display().lower()}{moment}"
+    )
 
 
 def build_document(repair_order, shop, *, rates=None, totals=None):

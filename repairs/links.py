@@ -2,8 +2,10 @@
 
 The token carries the order's id and number, signed with the project's SECRET_KEY and a time
 stamp (django.core.signing.TimestampSigner); it expires after ShopSettings.estimate_link_days.
-A tampered, expired or unknown token, or an order past the point of customer decisions, all give
-None: the view answers them with the same page.
+A tampered, expired or unknown token, or one of another order, gives None: the view answers them
+all with the same page. A genuine, unexpired token of an order past the point of customer
+decisions gives the order too (order_for_token), so the customer who opens the link again is told
+what was decided rather than that the link is bad.
 """
 
 from datetime import timedelta
@@ -26,7 +28,18 @@ def estimate_token(repair_order):
 
 
 def repair_order_for_token(token, queryset=None):
-    """The order a valid, unexpired token is for while it still takes decisions, else None.
+    """The order a valid, unexpired token is for while it still takes decisions, else None."""
+    order = order_for_token(token, queryset)
+    return order if order is not None and takes_decisions(order) else None
+
+
+def takes_decisions(repair_order):
+    """Whether the customer may still approve or decline jobs of the order through its link."""
+    return repair_order.status in EDITABLE_STATUSES
+
+
+def order_for_token(token, queryset=None):
+    """The customer's order a valid, unexpired token is for, whatever its status, else None.
     How long a link lasts is a setting of the order's location."""
     try:
         data = _signer().unsign_object(token)
@@ -35,9 +48,7 @@ def repair_order_for_token(token, queryset=None):
     if not isinstance(data, dict) or not isinstance(data.get("ro"), int):
         return None
     queryset = queryset if queryset is not None else RepairOrder.objects.all()
-    order = queryset.filter(
-        pk=data["ro"], number=str(data.get("n")), internal=False, status__in=EDITABLE_STATUSES
-    ).first()
+    order = queryset.filter(pk=data["ro"], number=str(data.get("n")), internal=False).first()
     if order is None:
         return None
     max_age = timedelta(days=ShopSettings.of(order.location_id).estimate_link_days)

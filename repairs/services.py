@@ -97,6 +97,15 @@ def _name(user: User | None) -> str:
     return str(user) if user is not None else ""
 
 
+def customer_decision_name(repair_order: RepairOrder, user: User | None = None) -> str:
+    """The name a customer's decision is recorded under when nobody typed one: the customer as
+    a person is addressed ("Grace Hopper", the way a signed approval reads, not the customer
+    book's "Hopper, Grace"); without a customer, the member of staff who recorded it."""
+    if repair_order.customer is not None:
+        return repair_order.customer.addressed_name
+    return _name(user)
+
+
 def _move(
     repair_order: RepairOrder, to_status: str, user: User | None = None, note: str = ""
 ) -> None:
@@ -953,17 +962,63 @@ def approve_repair_order(repair_order: RepairOrder, *, user: User | None = None)
     return repair_order
 
 
+InPersonApproval = namedtuple("InPersonApproval", "jobs total approved_earlier")
+
+
+def in_person_approval(repair_order: RepairOrder) -> InPersonApproval:
+    """What the customer at the counter agrees to by approving in person, for the advisor to go
+    through with them first: each job still waiting for a decision with its amount (labor and
+    parts), the order's total once they are approved (fees and tax included, declined jobs
+    left out) and how many jobs were approved earlier (in that total too). A fixed number of
+    queries, whatever the number of jobs."""
+    order = load_order(repair_order.pk)
+    jobs = [
+        {
+            "id": job.pk,
+            "position": job.position,
+            "title": job.title,
+            "amount": money(
+                sum(line.amount for line in job.labor_lines.all())
+                + sum(line.amount for line in job.part_lines.all())
+            ),
+        }
+        for job in order.jobs.all()
+        if job.authorization == Authorization.PENDING
+    ]
+    totals = order_totals(order, Rates.from_settings(ShopSettings.of(order.location_id)))
+    approved_earlier = sum(
+        1 for job in order.jobs.all() if job.authorization == Authorization.APPROVED
+    )
+    return InPersonApproval(jobs, totals.total, approved_earlier)
+
+
 def approve_in_person(
-    repair_order: RepairOrder, *, authorized_by: str = "", user: User | None = None
+    repair_order: RepairOrder,
+    *,
+    authorized_by: str = "",
+    user: User | None = None,
+    confirmed: InPersonApproval | None = None,
 ) -> RepairOrder:
     """estimate → approved, the customer at the counter approving every job still waiting for
-    a decision (jobs decided earlier keep their decision)."""
+    a decision (jobs decided earlier keep their decision).
+
+    `confirmed` is what the customer was shown (in_person_approval): if the jobs waiting or the
+    total have changed since, nothing is approved and the advisor is asked to look again."""
     with transaction.atomic():
         repair_order = _lock(repair_order)
         REPAIR_ORDER_PIPELINE.check(repair_order, Status.APPROVED)
         if repair_order.internal:
             raise RepairError(f"{repair_order.number} is internal: no customer approves it.")
-        name = authorized_by or str(repair_order.customer)
+        if confirmed is not None:
+            now = in_person_approval(repair_order)
+            if {job["id"] for job in now.jobs} != {job["id"] for job in confirmed.jobs} or (
+                now.total != confirmed.total
+            ):
+                raise RepairError(
+                    f"{repair_order.number} changed since the customer was shown its jobs and "
+                    "total: nothing was approved. Go through them with the customer again."
+                )
+        name = authorized_by or customer_decision_name(repair_order, user)
         for job in repair_order.jobs.filter(authorization=Authorization.PENDING):
             authorize_job(
                 job,

@@ -1,7 +1,8 @@
 """Views of the service shop outside the admin's own pages.
 
 - customer_estimate: the page a customer opens from a signed link to see the inspection with its
-  photos, decline jobs, and approve the others by signing with their typed name;
+  photos, decline jobs, and approve the others by signing with their typed name; once the order
+  is past the customer's decisions, the same link says what was decided;
   customer_inspection_media: a photo or video of that order's inspection, through the same link.
 - print and PDF views of estimates and invoices, served under the admin (see RepairOrderAdmin and
   InvoiceAdmin get_urls) for staff who may see customer prices.
@@ -21,7 +22,13 @@ from carshop.clientip import client_ip
 from inventory.views import send_private_file
 from repairs import inspections, links, pdf, services
 from repairs.choices import Authorization, AuthorizationMethod
-from repairs.documents import build_document, load_order
+from repairs.documents import (
+    build_document,
+    decision_text,
+    load_order,
+    shop_details,
+    vehicle_details,
+)
 from repairs.exceptions import RepairError
 from repairs.models import EstimateSignature, InspectionItem, InspectionMedia, RepairOrder
 
@@ -49,9 +56,11 @@ def _unavailable(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def customer_estimate(request, token):
-    repair_order = links.repair_order_for_token(token)
+    repair_order = links.order_for_token(token)
     if repair_order is None:
         return _unavailable(request)
+    if not links.takes_decisions(repair_order):
+        return _estimate_answered(request, repair_order)
     error = ""
     signed_name = ""
     if request.method == "POST":
@@ -72,9 +81,8 @@ def customer_estimate(request, token):
             error = str(exc)
         else:
             return redirect(request.path)
-    document = build_document(
-        load_order(repair_order.pk), ShopSettings.of(repair_order.location_id)
-    )
+    document_order = load_order(repair_order.pk)
+    document = build_document(document_order, ShopSettings.of(repair_order.location_id))
     findings = _inspection_findings(repair_order, token)
     for job in document["jobs"]:
         job["findings"] = findings["by_job"].get(job["id"], [])
@@ -87,12 +95,54 @@ def customer_estimate(request, token):
                 1 for job in document["jobs"] if job["authorization"] == Authorization.PENDING
             ),
             "inspections": findings["inspections"],
+            "decisions": _decisions(document_order),
             "signatures": list(repair_order.signatures.all()),
             "signed_name": signed_name,
             "error": error,
         },
     )
     return _private(response)
+
+
+def _estimate_answered(request, repair_order):
+    """The page of a genuine link to an order past the point of customer decisions (the work
+    is done, invoiced, or the order closed): what was decided on each job and when, and that
+    nothing is left to approve. It shows what the estimate page showed, less: no prices of
+    jobs, no photos, no buttons. A post changes nothing and says so."""
+    order = load_order(repair_order.pk)
+    response = render(
+        request,
+        "repairs/estimate_answered.html",
+        {
+            "number": order.number,
+            "vehicle": vehicle_details(order.vehicle)["description"],
+            "shop": shop_details(ShopSettings.of(order.location_id)),
+            "decisions": _decisions(order),
+            "signatures": list(order.signatures.all()),
+            "error": (
+                "Nothing was changed: this estimate has no job left to approve or decline."
+                if request.method == "POST"
+                else ""
+            ),
+        },
+    )
+    return _private(response)
+
+
+def _decisions(order):
+    """Each job the customer has decided, in the order's job order, as its page reads it:
+    "Approved by Grace Hopper, online (estimate link), 2026-03-02 09:14" (jobs as load_order
+    prefetched them: no query)."""
+    return [
+        {
+            "position": job.position,
+            "title": job.title,
+            "authorization": job.authorization,
+            "text": decision_text(job, when=True),
+        }
+        for job in order.jobs.all()
+        if job.authorization != Authorization.PENDING
+    ]
 
 
 class _BadPost(Exception):
@@ -118,7 +168,7 @@ def _decline(request, repair_order):
         decision,
         method=AuthorizationMethod.ONLINE,
         # How (online) is the decision's method, shown next to the name.
-        authorized_by=str(repair_order.customer),
+        authorized_by=services.customer_decision_name(repair_order),
         only_pending=True,
     )
     inspections.approve_when_all_decided(repair_order)

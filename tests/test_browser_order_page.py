@@ -2,6 +2,8 @@
 their labor and parts, fits without scrolling sideways; the workflow's buttons work for the
 advisor and are absent for the technician, who sees no price."""
 
+import re
+
 import pytest
 
 from repairs.choices import RepairOrderStatus
@@ -45,11 +47,33 @@ def test_the_advisor_works_the_order_from_its_buttons_on_a_desk_screen(people, a
     assert page.input_value("#id_jobs-0-labor_lines-1-hours_sold") == "0.7"
     # send, approve in person, cancel, and messaging's "Message the customer"
     assert page.locator(".workflow-step").count() == 4
+    # Approving in person asks first, with what the customer agrees to (each job's amount as
+    # the page shows it, the order's total); Cancel changes nothing.
+    amounts = [
+        desk.text(f"#jobs-{index} div.fieldBox.field-amount").split()[-1] for index in range(3)
+    ]
+    total = re.search(r"Total\s+([\d.]+)", desk.text(".field-totals")).group(1)
     page.get_by_role("button", name="Customer approved in person").click()
+    page.wait_for_load_state()
+    assert f"Did the customer approve {order.number}?" in desk.text("#content")
+    rows = page.locator("#pending-jobs tbody tr")
+    assert [rows.nth(index).inner_text().split("\t") for index in range(3)] == [
+        ["1. Front brakes", amounts[0]],
+        ["2. Timing belt and water pump", amounts[1]],
+        ["3. Wipers", amounts[2]],
+    ]
+    assert page.locator("#pending-jobs tfoot td").inner_text() == total
+    page.get_by_role("link", name="Cancel", exact=True).click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/admin/repairs/repairorder/{order.pk}/change/")
+    assert set(order.jobs.values_list("authorization", flat=True)) == {"pending"}
+    page.get_by_role("button", name="Customer approved in person").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="Yes, the customer approved").click()
     page.wait_for_load_state()
     assert f"{order.number}: approved in person." in messages(page)
     assert page.get_by_role("button", name="Customer approved in person").count() == 0
-    assert "Approved by Garcia, Maria, in person" in desk.text("#jobs-group")
+    assert "Approved by Maria Garcia, in person" in desk.text("#jobs-group")
     assert page.evaluate(FITS)
     page.get_by_role("button", name="Start work").click()
     page.wait_for_load_state()

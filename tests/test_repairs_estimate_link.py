@@ -1,5 +1,6 @@
 """The customer's estimate link: a signed, expiring page where jobs are declined one by one, or
-ticked and approved with the customer's typed name as signature. A wrong, old or unknown link
+ticked and approved with the customer's typed name as signature. Opened again once the work is
+done, it says what was decided and that nothing is left to approve. A wrong, old or unknown link
 always gets the same plain page and reveals nothing."""
 
 import re
@@ -9,10 +10,17 @@ import pytest
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.models import ShopSettings
 from repairs import links, services
-from repairs.choices import Authorization
-from tests.helpers.builders.repairs import add_job_with_lines, make_order, set_rates
+from repairs.choices import Authorization, PaymentMethod
+from tests.helpers.builders.repairs import (
+    add_job_with_lines,
+    make_customer,
+    make_order,
+    set_rates,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +80,8 @@ def test_approving_and_declining_online_records_who_when_and_how(client, order):
     client.post(url, {"job": filter_job.pk, "decision": "declined"})
     filter_job.refresh_from_db()
     assert filter_job.authorization == Authorization.DECLINED
+    # In the customer's name as a person reads it, as the signed approval is.
+    assert filter_job.authorized_by == "Maria Garcia"
     order.refresh_from_db()
     assert order.status == "approved"  # every job decided, one approved
     assert "Cabin air filter" in client.get(url).content.decode()  # shown as declined
@@ -132,15 +142,150 @@ def test_a_link_a_day_before_expiry_still_works(client, order):
     assert client.get(_url(_token_days_old(order, 6))).status_code == 200
 
 
-def test_the_link_stops_working_once_the_work_is_done(client, order):
+def _decide_online(client, order):
+    """The customer declines the cabin filter and signs for the brakes, from the link."""
+    url = _url(links.estimate_token(order))
+    brakes, filter_job = order.jobs.order_by("position")
+    client.post(url, {"job": filter_job.pk, "decision": "declined"})
+    _sign(client, url, brakes)
+    return brakes, filter_job
+
+
+def _decisions(page):
+    """The decisions as the page lists them, one text per job."""
+    items = re.findall(r'<li class="decision (?:approved|declined)">(.*?)</li>', page, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in items]
+
+
+def _pay(order):
+    invoice = services.invoice_repair_order(order)
+    services.record_payment(invoice, invoice.total, PaymentMethod.CARD)
+
+
+@pytest.mark.parametrize(
+    "close",
+    [
+        pytest.param(lambda order: None, id="completed"),
+        pytest.param(services.invoice_repair_order, id="invoiced"),
+        pytest.param(_pay, id="paid"),
+    ],
+)
+def test_the_link_opened_again_after_the_work_says_what_was_decided(client, order, close):
+    set_rates(estimate_link_days=7)
+    shop = ShopSettings.current()
+    shop.phone = "(217) 555-0100"
+    shop.save()
     token = links.estimate_token(order)
-    _sign(client, _url(token), *order.jobs.all())
+    brakes, filter_job = _decide_online(client, order)
     services.start_work(order)
-    assert client.get(_url(token)).status_code == 200
+    while_open = client.get(_url(token)).content.decode()
     services.complete_work(order)
+    close(order)
+
     response = client.get(_url(token))
-    assert response.status_code == 404
-    assert response.content == client.get(_url("x")).content
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin"
+    page = response.content.decode()
+    assert "This estimate has been answered" in page
+    assert "There is nothing more to approve or decline on it." in page
+    assert "Call us at (217) 555-0100" in page
+    assert order.number in page
+    brakes.refresh_from_db()
+    filter_job.refresh_from_db()
+    at = {
+        job: f"{timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}"
+        for job in (brakes, filter_job)
+    }
+    assert _decisions(page) == [
+        f"1. Front brake pads Approved by Maria Garcia, online (estimate link), {at[brakes]}",
+        f"2. Cabin air filter Declined by Maria Garcia, online (estimate link), {at[filter_job]}",
+    ]
+    assert "Signed by <strong>Maria Garcia</strong>" in page
+    # Nothing to press, and nothing the estimate page did not show while the order was open.
+    assert "<form" not in page and "<button" not in page and 'name="approve"' not in page
+    assert _decisions(page) == _decisions(while_open)
+    for hidden in (order.vehicle.vin, "Completed", "Invoiced", "Paid", "nvoice"):
+        assert hidden not in page, hidden
+
+
+def test_an_approval_posted_to_an_answered_estimate_changes_nothing_and_says_so(client, order):
+    token = links.estimate_token(order)
+    brakes, filter_job = _decide_online(client, order)
+    services.start_work(order)
+    services.complete_work(order)
+    signatures = order.signatures.count()
+
+    for post in (
+        {"action": "sign", "approve": [filter_job.pk], "signed_name": "Somebody Else"},
+        {"job": filter_job.pk, "decision": "approved"},
+        {"job": brakes.pk, "decision": "declined"},
+    ):
+        response = client.post(_url(token), post)
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert (
+            '<p class="error" role="alert">Nothing was changed: this estimate has no job left '
+            "to approve or decline.</p>"
+        ) in page
+        assert "This estimate has been answered" in page
+    decisions = dict(order.jobs.values_list("title", "authorization"))
+    assert decisions == {
+        "Front brake pads": Authorization.APPROVED,
+        "Cabin air filter": Authorization.DECLINED,
+    }
+    assert order.signatures.count() == signatures
+    order.refresh_from_db()
+    assert order.status == "completed"
+
+
+def test_a_canceled_estimate_the_customer_never_answered_has_nothing_to_approve(client, order):
+    token = links.estimate_token(order)
+    services.cancel_repair_order(order, reason="went elsewhere")
+    response = client.get(_url(token))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "There is nothing more to approve or decline on it." in page
+    assert _decisions(page) == []
+    assert "went elsewhere" not in page and "<form" not in page
+
+
+def test_bad_links_to_an_answered_estimate_still_get_the_same_generic_page(client, order):
+    _decide_online(client, order)
+    services.start_work(order)
+    services.complete_work(order)
+    reference = client.get(_url("not-a-token"))
+    assert reference.status_code == 404
+    for label, token in _bad_links(order).items():
+        for method in ("get", "post"):
+            response = getattr(client, method)(_url(token))
+            assert response.status_code == 404, label
+            assert response.content == reference.content, label
+            page = response.content.decode()
+            assert order.number not in page and "Garcia" not in page, label
+    # A genuine token of another order shows that order, never this one.
+    other = make_order(customer=make_customer("Lovelace", "Ada"))
+    add_job_with_lines(other, title="Other job", approve=False)
+    page = client.get(_url(links.estimate_token(other))).content.decode()
+    assert other.number in page and order.number not in page and "Front brake" not in page
+
+
+@pytest.mark.parametrize("jobs", [1, 30])
+def test_the_answered_page_reads_a_fixed_number_of_queries(
+    client, django_assert_max_num_queries, jobs
+):
+    set_rates(estimate_link_days=7)
+    order = make_order()
+    for index in range(jobs):
+        add_job_with_lines(order, title=f"Job {index}", labor=[("1", "100")], approve=False)
+    services.approve_in_person(order)
+    services.start_work(order)
+    services.complete_work(order)
+    url = _url(links.estimate_token(order))
+    with django_assert_max_num_queries(8):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert len(_decisions(response.content.decode())) == jobs
 
 
 def test_a_job_of_another_order_cannot_be_decided_through_the_link(client, order):

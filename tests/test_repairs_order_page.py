@@ -10,6 +10,7 @@ from decimal import Decimal as D
 
 import pytest
 from auditlog.context import disable_auditlog
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.roles import SALESPERSON, SERVICE_ADVISOR, TECHNICIAN
@@ -119,15 +120,33 @@ def test_an_estimate_offers_sending_approving_in_person_and_canceling(client, ad
     )
 
 
+def _confirm_in_person(client, order, page):
+    """Press "Yes, the customer approved" on the confirmation `page`: its form as it is."""
+    html = page.content.decode()
+    form = html[html.index('<form method="post" class="approve-in-person">') :]
+    form = form[: form.index("</form>")]
+    fields = re.findall(r'<input type="hidden" name="(job|total|confirm)" value="([^"]*)"', form)
+    data = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(value)
+    return client.post(
+        reverse("admin:repairs_repairorder_step", args=[order.pk, "approve_in_person"]),
+        data,
+        follow=True,
+    )
+
+
 def test_approving_in_person_then_each_step_by_its_button_to_paid(client, advisor, order):
-    response = _step(client, order, "approve_in_person")
+    page = _step(client, order, "approve_in_person")
+    assert order.jobs.get().authorization == Authorization.PENDING
+    response = _confirm_in_person(client, order, page)
     assert f"{order.number}: approved in person." in _messages(response)
     job = order.jobs.get()
     assert job.authorization == Authorization.APPROVED
-    assert job.authorized_by == "Garcia, Maria"
+    assert job.authorized_by == "Maria Garcia"
     tools = _tools(response)
     assert "Start work" in tools and "Customer approved in person" not in tools
-    assert "Approved by Garcia, Maria, in person" in response.content.decode()
+    assert "Approved by Maria Garcia, in person" in response.content.decode()
 
     assert "work started" in _messages(_step(client, order, "start"))
     response = _step(client, order, "complete")
@@ -211,6 +230,110 @@ def test_cancel_asks_first(client, advisor, order):
     )
 
 
+def _pending_table(page):
+    """The confirmation's table of jobs, as rows of cell texts."""
+    html = page.content.decode()
+    table = html[html.index('<table id="pending-jobs">') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    return [
+        [
+            " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in rows
+    ]
+
+
+def test_approving_in_person_asks_first_with_the_jobs_and_totals(client, advisor, order):
+    set_rates(parts_tax_rate="10", shop_supplies_rate="0", hazardous_waste_fee="0")
+    part = make_part("BP-1", price="20.00")
+    add_job_with_lines(
+        order, title="Wipers", labor=[("0.5", "100")], parts=[(part, 2, None)], approve=False
+    )
+    add_job_with_lines(order, title="Tires", labor=[("1", "100")], approve=False)
+    services.authorize_job(
+        order.jobs.get(title="Tires"), Authorization.DECLINED, method="phone", authorized_by="M"
+    )
+    url = reverse("admin:repairs_repairorder_step", args=[order.pk, "approve_in_person"])
+    # The button's post and an opened address both only ask.
+    for response in (client.post(url, {"step": "approve_in_person"}), client.get(url)):
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert f"Did the customer approve {order.number}?" in html
+        assert "Maria Garcia approves these jobs" in html
+        assert _pending_table(response) == [
+            ["Job", "Amount (labor and parts)"],
+            ["1. Brakes", "70.00"],
+            ["2. Wipers", "90.00"],
+            ["Total with these jobs approved (shop supplies, fees and tax included)", "164.00"],
+        ]
+        assert 'value="Yes, the customer approved"' in html
+        assert f'<a href="/admin/repairs/repairorder/{order.pk}/change/" class="button' in html
+        assert "Tires" not in html  # declined: not agreed to
+    assert set(order.jobs.values_list("authorization", flat=True)) == {
+        Authorization.PENDING,
+        Authorization.DECLINED,
+    }
+    order.refresh_from_db()
+    assert order.status == RepairOrderStatus.ESTIMATE
+
+    response = _confirm_in_person(client, order, client.get(url))
+    assert f"{order.number}: approved in person." in _messages(response)
+    assert dict(order.jobs.values_list("title", "authorization")) == {
+        "Brakes": Authorization.APPROVED,
+        "Wipers": Authorization.APPROVED,
+        "Tires": Authorization.DECLINED,
+    }
+    order.refresh_from_db()
+    assert order.status == RepairOrderStatus.APPROVED
+
+
+def test_a_job_added_after_the_confirmation_was_shown_is_not_approved_unseen(
+    client, advisor, order
+):
+    shown = _step(client, order, "approve_in_person")
+    add_job_with_lines(order, title="Timing belt", labor=[("4", "100")], approve=False)
+    response = _confirm_in_person(client, order, shown)
+    assert (
+        f"{order.number} changed since the customer was shown its jobs and total: nothing was "
+        "approved. Go through them with the customer again."
+    ) in _messages(response)
+    assert set(order.jobs.values_list("authorization", flat=True)) == {Authorization.PENDING}
+    order.refresh_from_db()
+    assert order.status == RepairOrderStatus.ESTIMATE
+
+
+def test_a_confirmation_with_a_changed_price_approves_nothing(client, advisor, order):
+    shown = _step(client, order, "approve_in_person")
+    line = order.jobs.get().labor_lines.get()
+    line.hours_sold = D("2")
+    services.save_labor_line(line)
+    response = _confirm_in_person(client, order, shown)
+    assert "nothing was approved" in _messages(response)
+    assert order.jobs.get().authorization == Authorization.PENDING
+
+
+def test_who_may_change_orders_but_not_record_decisions_sees_no_button(client, order):
+    clerk = make_staff("clerk", SERVICE_ADVISOR)
+    clerk.groups.clear()
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="repairs",
+            codename__in=["view_repairorder", "change_repairorder", "view_job"],
+        )
+    )
+    client.force_login(clerk)
+    page = _page(client, order)
+    assert page.status_code == 200
+    assert "Customer approved in person" not in _tools(page)
+    assert "Cancel order" in _tools(page)  # changing the order is theirs
+    url = reverse("admin:repairs_repairorder_step", args=[order.pk, "approve_in_person"])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirm": "yes", "job": [order.jobs.get().pk]}).status_code == 403
+    assert order.jobs.get().authorization == Authorization.PENDING
+
+
 @pytest.mark.parametrize("role", [TECHNICIAN, SALESPERSON])
 def test_other_roles_see_no_step_and_are_refused(client, order, role):
     tech = make_staff("tech", TECHNICIAN)
@@ -229,6 +352,11 @@ def test_other_roles_see_no_step_and_are_refused(client, order, role):
     for key in ("approve_in_person", "start", "cancel", "invoice"):
         response = client.post(reverse("admin:repairs_repairorder_step", args=[order.pk, key]))
         assert response.status_code == 403, key
+    # Nor may they confirm an approval in person, or open its confirmation.
+    url = reverse("admin:repairs_repairorder_step", args=[order.pk, "approve_in_person"])
+    assert client.get(url).status_code == 403
+    response = client.post(url, {"confirm": "yes", "job": [job.pk], "total": "70.00"})
+    assert response.status_code == 403
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.ESTIMATE
     assert order.jobs.get().authorization == Authorization.PENDING

@@ -68,7 +68,7 @@ from repairs.choices import (
     AuthorizationMethod,
     RepairOrderStatus,
 )
-from repairs.documents import order_totals
+from repairs.documents import decision_text, order_totals
 from repairs.exceptions import RepairError
 from repairs.models import (
     CannedJob,
@@ -126,19 +126,21 @@ def _status_label(value):
     return RepairOrderStatus(value).label if value else ""
 
 
-def decision_text(job, *, when=False):
-    """A job's decision as read on its order: "Approved by Hopper, Grace, online (estimate
-    link)"; an internal order's job is released for work, not approved by a customer."""
-    if job.authorization == Authorization.PENDING:
-        return job.get_authorization_display()
-    moment = f", {timezone.localtime(job.authorized_at):%Y-%m-%d %H:%M}" if when else ""
-    if job.authorization_method == AuthorizationMethod.INTERNAL:
-        verb = "Released for work" if job.authorization == Authorization.APPROVED else "Declined"
-        return f"{verb} by {job.authorized_by} (internal order){moment}"
-    return (
-        f"{job.get_authorization_display()} by {job.authorized_by}, "
-        f"{job.get_authorization_method_display().lower()}{moment}"
-    )
+# Who may record a customer's decision on jobs (approved, declined, in person or by phone): the
+# people who write the jobs' lines.
+DECIDE_PERMISSION = "repairs.change_laborline"
+
+
+def _ids(values):
+    return [int(value) for value in values if value.isdigit() and len(value) < 12]
+
+
+def _decimal_or_none(value):
+    try:
+        number = Decimal(value)
+    except (TypeError, ArithmeticError):
+        return None
+    return number if number.is_finite() else None
 
 
 def _shop_settings(obj):
@@ -1032,7 +1034,7 @@ class RepairOrderAdmin(
 
     # key: (service, permission checked, what the success message says was done)
     STEPS: ClassVar[dict[str, tuple]] = {
-        "approve_in_person": (services.approve_in_person, "change", "approved in person"),
+        "approve_in_person": (services.approve_in_person, "decide", "approved in person"),
         "approve": (services.approve_repair_order, "change", "approved"),
         "start": (services.start_work, "change", "work started, parts issued"),
         "complete": (services.complete_work, "change", "work completed"),
@@ -1045,6 +1047,8 @@ class RepairOrderAdmin(
         _service, permission, _done = self.STEPS[key]
         if permission == "invoice":
             return self.has_invoice_permission(request)
+        if permission == "decide" and not request.user.has_perm(DECIDE_PERMISSION):
+            return False
         return self.has_change_permission(request, obj)
 
     def workflow_buttons(self, request, obj):
@@ -1098,7 +1102,8 @@ class RepairOrderAdmin(
         return buttons
 
     def step_view(self, request, object_id, key):
-        """Run one workflow step from the order's page (POST); the cancel step asks first."""
+        """Run one workflow step from the order's page (POST); canceling and approving in
+        person ask first (a page that changes nothing), then run on its confirming post."""
         if key not in self.STEPS:
             raise Http404
         obj = get_or_none(self.get_queryset(request).select_related("customer"), object_id)
@@ -1107,6 +1112,8 @@ class RepairOrderAdmin(
         if not self.may_take_step(request, obj, key):
             raise PermissionDenied
         change_url = reverse("admin:repairs_repairorder_change", args=[obj.pk])
+        if key == "approve_in_person":
+            return self._approve_in_person(request, obj, change_url)
         if request.method != "POST":
             if key != "cancel":
                 return HttpResponseNotAllowed(["POST"])
@@ -1136,6 +1143,46 @@ class RepairOrderAdmin(
                 message = f"{obj.number}: {done}."
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(change_url)
+
+    def _approve_in_person(self, request, obj, change_url):
+        """The order's button (a post without "confirm") and a GET show what the customer
+        agrees to: the jobs waiting, each one's amount, the total. Only "Yes, the customer
+        approved" (confirm=yes, with the jobs and total that were shown) approves."""
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            shown = services.InPersonApproval(
+                jobs=[{"id": value} for value in _ids(request.POST.getlist("job"))],
+                total=_decimal_or_none(request.POST.get("total")),
+                approved_earlier=None,
+            )
+            ran, _result = run_service(
+                self, request, services.approve_in_person, obj, user=request.user, confirmed=shown
+            )
+            if ran:
+                done = self.STEPS["approve_in_person"][2]
+                self.message_user(request, f"{obj.number}: {done}.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        summary = services.in_person_approval(obj)
+        if not summary.jobs:
+            self.message_user(
+                request,
+                f"{obj.number}: no job is waiting for the customer's decision.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Did the customer approve {obj.number}?",
+            "opts": self.model._meta,
+            "original": obj,
+            "change_url": change_url,
+            "customer": obj.customer.addressed_name if obj.customer else "",
+            "summary": summary,
+        }
+        return TemplateResponse(
+            request, "admin/repairs/repairorder/approve_in_person_confirmation.html", context
+        )
 
     # Extra pages ------------------------------------------------------------------------
 
@@ -1410,7 +1457,7 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
                 decision,
                 method=form.cleaned_data["decision_method"],
                 authorized_by=form.cleaned_data.get("decided_by")
-                or str(obj.repair_order.customer or request.user),
+                or services.customer_decision_name(obj.repair_order, request.user),
                 user=request.user,
             )
 
@@ -1439,7 +1486,7 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
         return request.user.has_perm("repairs.add_timeentry")
 
     def has_decide_permission(self, request):
-        return request.user.has_perm("repairs.change_laborline")
+        return request.user.has_perm(DECIDE_PERMISSION)
 
     @admin.action(description="Clock in on this job", permissions=["clock"])
     def clock_in(self, request, queryset):
@@ -1468,7 +1515,7 @@ class JobAdmin(ShopFloorLocationAdmin, RefusalsAsMessages, CarshopModelAdmin):
                 job,
                 decision,
                 method=method,
-                authorized_by=str(job.repair_order.customer or request.user),
+                authorized_by=services.customer_decision_name(job.repair_order, request.user),
                 user=request.user,
             ),
             summary=lambda done: f"{len(done)} job(s) {label}.",
