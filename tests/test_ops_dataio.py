@@ -487,7 +487,10 @@ def test_json_import_names_a_bad_row_of_every_kind_and_writes_nothing(shop, tmp_
         (customers[0], "kind: Value 'robot' is not a valid choice."),
         (customers[1], "last_name: Ensure this value has at most 80 characters (it has 81)."),
         (customers[2], "company_name: A company needs a company name."),
-        (duplicate, ""),
+        (
+            duplicate,
+            f"accounts.customer: id {rows[duplicate]['pk']} is also on line {duplicate + 1}",
+        ),
         (shift(payments[0]), "amount: Ensure that there are no more than 2 decimal places."),
         (shift(payments[1]), "but it is an invalid date/time"),
     ]
