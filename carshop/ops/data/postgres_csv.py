@@ -25,8 +25,11 @@ A table that is empty when the import starts (a bulk load: every row is new, not
 skips the second temporary table: each batch of staged rows is judged while one COPY writes the
 good ones straight to the table (the database writes a row while Python judges the next), the
 unique values are compared in Python as the rows are made (the table has no other row), and the
-keys of rows without id are taken from the sequence before the batch, as many as such rows, so
-that a good file gets the ids the other path gives. Rows go on being judged after a bad one (to
+keys of rows without id are the sequence's next values, counted from its state without taking
+them (nextval is not undone by a rollback: a refused file would move the sequence on), so that a
+good file gets the ids the other path gives; the caller resets the sequence past them when the
+file is good. Meanwhile the table's other writers wait (a SHARE ROW EXCLUSIVE lock), so that no
+one takes one of those values from the sequence. Rows go on being judged after a bad one (to
 name every bad row) but are no longer sent, and a savepoint takes back what was sent. If the
 model's own code (clean(), save(), __str__) queries the database, which it cannot while a COPY
 is under way, the table is read again the other way.
@@ -46,6 +49,7 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import itertools
 import json
 import os
 from decimal import Decimal
@@ -739,6 +743,13 @@ def load(
         )
 
     if empty and _unique_in_python(columns):
+        # The ids of rows without id are counted from the sequence, not taken from it (see
+        # the module's docstring): no other session may take one meanwhile.
+        from carshop.ops.data.transfer import lock_for_import
+
+        lock_for_import([model], using, mode="SHARE ROW EXCLUSIVE")
+        empty = not model._base_manager.db_manager(using).exists()
+    if empty and _unique_in_python(columns):
         point = transaction.savepoint(using=using)
         problems, count = list(report.problems), report.problem_count
         try:
@@ -873,7 +884,6 @@ def _write_new(
     sql = (
         f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in concrete)}) FROM STDIN"
     )
-    sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
     unique: list[tuple[int, str, set[Any]]] = [
         (concrete.index(field), _unique_message(columns, resource, field), set())
         for field in meta.local_concrete_fields
@@ -887,31 +897,16 @@ def _write_new(
         queried.append(True)
         raise _Queried
 
-    id_index = columns.id_index
+    keys = _next_keys(connection, meta)
     with connection.chunked_cursor() as staged:
         staged.execute(
             f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
             f"FROM {STAGE} ORDER BY line"
         )
         while batch := staged.fetchmany(BATCH):
-            # A key for each row without id, taken before the COPY (every such row is new, so
-            # that the rows get the keys the row-by-row import would give them when all are
-            # good; when one is bad nothing is written).
-            fresh = (
-                len(batch)
-                if id_index is None
-                else sum(1 for row in batch if not row[1 + id_index].strip())
-            )
-            keys: Iterator[int] = iter(())
-            if fresh:
-                with connection.cursor() as cursor:
-                    cursor.execute(sequence_sql, [meta.db_table, meta.pk.column, fresh])
-                    keys = iter([value for (value,) in cursor.fetchall()])
             written: list[Any] = []
 
-            def rows(
-                batch: list[tuple] = batch, keys: Iterator[int] = keys, written: list[Any] = written
-            ) -> Iterator[str]:
+            def rows(batch: list[tuple] = batch, written: list[Any] = written) -> Iterator[str]:
                 for row in batch:
                     checked = check(row, {})
                     if checked is None:
@@ -949,6 +944,21 @@ def _write_new(
                         raise _Queried
     for line in sorted(found):
         report.add(f"{name} line {line}", "; ".join(found[line]))
+
+
+def _next_keys(connection: Any, meta: Any) -> Iterator[int]:
+    """The values nextval would give the table's id sequence from now on, read from its state
+    without taking any (sequences ignore rollbacks)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+        (sequence,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT s.last_value, s.is_called, q.seqincrement "  # noqa: S608
+            f"FROM {sequence} s, pg_sequence q WHERE q.seqrelid = %s::regclass",
+            [sequence],
+        )
+        last, called, step = cursor.fetchone()
+    return itertools.count(last + step if called else last, step)
 
 
 def _serializer(model: type[Model]) -> Callable[[Any], Any]:

@@ -1145,11 +1145,11 @@ def _report_duplicates(
 LOCK_WAIT_SECONDS = 10
 
 
-def lock_for_import(models: Iterable[type[Model]], using: str) -> None:
-    """On PostgreSQL, take the write lock (ROW EXCLUSIVE, what an INSERT takes) of every table
-    an import writes, and of their many-to-many tables, waiting at most LOCK_WAIT_SECONDS for
-    each; a table that stays locked stops the import with a message naming it. Called first in
-    the import's transaction: the locks are held until it ends."""
+def lock_for_import(models: Iterable[type[Model]], using: str, mode: str = "ROW EXCLUSIVE") -> None:
+    """On PostgreSQL, take the write lock (ROW EXCLUSIVE, what an INSERT takes, or the `mode`
+    given) of every table an import writes, and of their many-to-many tables, waiting at most
+    LOCK_WAIT_SECONDS for each; a table that stays locked stops the import with a message
+    naming it. Called first in the import's transaction: the locks are held until it ends."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
@@ -1165,7 +1165,7 @@ def lock_for_import(models: Iterable[type[Model]], using: str) -> None:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
         for db_table, name in names.items():
             try:
-                cursor.execute(f"LOCK TABLE {qn(db_table)} IN ROW EXCLUSIVE MODE")
+                cursor.execute(f"LOCK TABLE {qn(db_table)} IN {mode} MODE")
             except DatabaseError:
                 raise CommandError(
                     f"the table {name} ({db_table}) is locked by another session: waited "
