@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
 
-from carshop.ops.data import postgres_csv
+from carshop.ops.data import postgres_csv, read_only
 from carshop.ops.data import tables as table_registry
 from carshop.ops.data.transfer import (
     CHUNK_SIZE,
@@ -438,6 +438,14 @@ def import_csv(
                     report.counts[table.name] = counts
                     continue
             dataset, lines = _read_csv(target, report)
+            fixed = read_only.columns(resource, dataset.headers)
+            if fixed:
+                rows = (
+                    (line, dict(zip(dataset.headers, row, strict=True)))
+                    for line, row in zip(lines, dataset, strict=True)
+                )
+                found = read_only.check(resource, fixed, table.model, rows, using)
+                read_only.report(found, name, report)
             _import_row_by_row(table, resource, dataset, lines, name, report)
         if report.ok and not dry_run:
             reset_sequences([table.model for table, _ in pairs], connections[using])

@@ -63,6 +63,7 @@ from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
 from import_export import widgets as import_export_widgets
 
+from carshop.ops.data import read_only
 from carshop.ops.data.transfer import NUL_IN_VALUE, error_reason
 from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
@@ -294,6 +295,78 @@ def _foreign_key_problems(columns: _Columns, using: str) -> dict[int, dict[str, 
                 )
                 found.setdefault(line, {}).setdefault(resource_field.attribute, []).append(reason)
     return found
+
+
+def _as_exported_sql(meta: Any, field: Any, qn: Callable[[str], str]) -> str:
+    """SQL for the cell the CSV export writes for a read-only field of the stored row `t`, for
+    Django's plain kinds; NULL (every row in doubt) for any other. Only a filter: the rows
+    whose cell differs from it are judged again by the export's own rendering."""
+    model_field = _model_field(meta, field.attribute) if field.attribute else None
+    if model_field is None or not model_field.concrete or "__" in field.attribute:
+        return "NULL"
+    column = f"t.{qn(model_field.column)}"
+    kind = type(model_field)
+    if kind in (models.ForeignKey, models.OneToOneField):
+        kind = type(model_field.target_field)
+    if kind in (models.CharField, models.TextField, models.SlugField, models.EmailField):
+        return f"coalesce({column}, '')"
+    if kind in _INTEGER_KINDS or kind is models.DecimalField:
+        return f"coalesce({column}::text, '')"
+    if kind is models.BooleanField:
+        return f"CASE WHEN {column} THEN '1' WHEN NOT {column} THEN '0' ELSE '' END"
+    if kind is models.DateField:
+        return f"coalesce(to_char({column}, 'YYYY-MM-DD'), '')"
+    if kind is models.DateTimeField:
+        # datetime.isoformat() of the time in UTC: microseconds only when there are some
+        utc = f"({column} AT TIME ZONE 'UTC')"
+        return (
+            f"coalesce(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+            f"extract(microseconds FROM {utc})::bigint % 1000000 <> 0 "
+            f"THEN to_char({utc}, '.US') ELSE '' END || '+00:00', '')"
+        )
+    return "NULL"
+
+
+def _read_only_problems(
+    columns: _Columns, resource: Any, fixed: list[Any], using: str
+) -> dict[int, list[str]]:
+    """Line -> problems of the read-only columns (carshop/ops/data/read_only.py): one query
+    compares the staged rows with the table's (a cell that is not what the export writes for
+    the stored row, a value on a new row); the few rows it names are judged by the export's
+    own rendering, which gives the message."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    meta = columns.meta
+    headers = columns.headers
+    cells = [f"s.c{headers.index(field.column_name)}" for field in fixed]
+    if columns.id_index is None:
+        key, join, known = "NULL::bigint", "", "true"
+    else:
+        text = f"btrim(s.c{columns.id_index})"
+        key = f"CASE WHEN {text} ~ '^[0-9]{{1,18}}$' THEN {text}::bigint END"
+        join = f"LEFT JOIN {qn(meta.db_table)} t ON t.{qn(meta.pk.column)} = {key} "
+        # a row whose id the import itself refuses is named there
+        known = f"({text} = '' OR {key} >= 1)"
+    new = "true" if columns.id_index is None else f"t.{qn(meta.pk.column)} IS NULL"
+    flags = [f"({new} AND btrim({cell}) <> '')" for cell in cells]
+    if columns.id_index is not None:
+        flags += [
+            f"(NOT {new} AND {cell} IS DISTINCT FROM {_as_exported_sql(meta, field, qn)})"
+            for cell, field in zip(cells, fixed, strict=True)
+        ]
+    sql = (
+        f"SELECT s.line, {key}, {new}, {', '.join(cells)} FROM {STAGE} s "  # noqa: S608
+        f"{join}WHERE {known} AND ({' OR '.join(flags)}) ORDER BY s.line"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        flagged = cursor.fetchall()
+    names = [field.column_name for field in fixed]
+    rows = [
+        (line, {"id": "" if is_new else str(pk), **dict(zip(names, values, strict=True))})
+        for line, pk, is_new, *values in flagged
+    ]
+    return read_only.check(resource, fixed, columns.model, rows, using)
 
 
 def _format(value: Any, field: Any, connection: Any) -> str:
@@ -594,6 +667,9 @@ def load(
     meta = columns.meta
     problems_before = report.problem_count
     stage(path, file_name, len(headers), report, using)
+    fixed = read_only.columns(resource, headers)
+    if fixed:
+        read_only.report(_read_only_problems(columns, resource, fixed, using), file_name, report)
     bad_keys = _foreign_key_problems(columns, using)
 
     concrete = columns.concrete
