@@ -367,7 +367,8 @@ def test_an_edited_odometer_or_stock_on_hand_is_refused(db, tmp_path):
 @pytest.mark.postgresql
 def test_read_only_columns_are_compared_in_sql_on_postgresql(db, tmp_path, monkeypatch):
     # The bulk path compares the staged rows with the table in one query; the export's own
-    # rendering judges only the rows that query names, not every row of an unchanged file.
+    # rendering judges only the rows that query names, not every row of an unchanged file
+    # (here the one time on a whole second, which the query writes with microseconds).
     path = _customers_export(tmp_path)
     rendered = []
     real = read_only.as_exported
@@ -376,7 +377,7 @@ def test_read_only_columns_are_compared_in_sql_on_postgresql(db, tmp_path, monke
     )
     out = run("import", "--format=csv", f"--input={path}")
     assert "customers                0 new, 0 updated, 3 unchanged" in out
-    assert rendered == []
+    assert {args[2].last_name for args in rendered} == {"Driver2"}
     rows = _rows(path)
     rows[1]["created_at"] = "2026-03-01T09:30:00+00:00"
     _write_rows(path, rows)

@@ -315,14 +315,13 @@ def _as_exported_sql(meta: Any, field: Any, qn: Callable[[str], str]) -> str:
     if kind is models.BooleanField:
         return f"CASE WHEN {column} THEN '1' WHEN NOT {column} THEN '0' ELSE '' END"
     if kind is models.DateField:
-        return f"coalesce(to_char({column}, 'YYYY-MM-DD'), '')"
+        return f"coalesce({column}::text, '')"  # ISO, as date.isoformat()
     if kind is models.DateTimeField:
-        # datetime.isoformat() of the time in UTC: microseconds only when there are some
-        utc = f"({column} AT TIME ZONE 'UTC')"
+        # datetime.isoformat() in UTC; a time on a whole second, which isoformat() writes
+        # without microseconds, differs here and is judged again.
         return (
-            f"coalesce(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-            f"extract(microseconds FROM {utc})::bigint % 1000000 <> 0 "
-            f"THEN to_char({utc}, '.US') ELSE '' END || '+00:00', '')"
+            f"coalesce(to_char({column} AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '')"
         )
     return "NULL"
 
