@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -444,3 +445,45 @@ def test_a_refused_csv_file_leaves_the_id_sequence_as_it_was(db, tmp_path, monke
         first + 2,
     ]
     assert make_customer(last_name="Later").pk == first + 3
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_added_while_a_csv_file_loads_into_the_empty_table_gets_the_next_id(
+    tmp_path, monkeypatch
+):
+    # The file's rows get the sequence's next values without taking them: another session's
+    # insert waits for the import instead of taking one of those ids (without the wait, one of
+    # the two sessions fails).
+    path = tmp_path / "customers.csv"
+    path.write_text(HEADER + "".join(f"Ann{n},Lee,person,\n" for n in range(5)))
+    counted, added = threading.Event(), {}
+    real = postgres_csv._next_keys
+
+    def next_keys(*args):
+        keys = real(*args)
+        counted.set()
+        time.sleep(1)  # the other session's insert is under way meanwhile
+        return keys
+
+    monkeypatch.setattr(postgres_csv, "_next_keys", next_keys)
+
+    def add_customer():
+        try:
+            assert counted.wait(30)
+            added["pk"] = Customer.objects.create(first_name="Bo", last_name="Day").pk
+        except Exception as exc:  # reported below
+            added["error"] = exc
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=add_customer)
+    other.start()
+    run("import", "--format=csv", f"--input={path}")
+    other.join(30)
+    assert "error" not in added, added
+    imported = list(
+        Customer.objects.exclude(pk=added["pk"]).order_by("pk").values_list("pk", flat=True)
+    )
+    assert len(imported) == 5
+    assert added["pk"] > max(imported)
