@@ -36,17 +36,6 @@ RESULTS = ROOT / "bench" / "RESULTS-dataio.md"
 EMPTY = "carshop_dataio_empty"
 TARGET = "carshop_dataio_target"
 CSV_TABLE = "vehicles"
-# The vehicles' read-only columns (inventory/resources.py, and the times Carshop stamps): the
-# export writes them, and the import refuses them on new rows (every row here is new), so the
-# imports read the file without them; the bare COPY writes the whole file.
-CSV_READ_ONLY = (
-    "vin_reversed",
-    "country",
-    "odometer",
-    "odometer_read_on",
-    "created_at",
-    "updated_at",
-)
 
 
 def url_for(source: str, name: str) -> str:
@@ -291,14 +280,6 @@ def measure_csv(source: str, folder: Path, csv_limit: int | None) -> list[dict[s
             writer.writerows(records[:csv_limit])
     with open(csv_path, newline="") as handle:
         csv_rows = sum(1 for _ in csv.reader(handle)) - 1
-    import_path = folder / f"{CSV_TABLE}-import.csv"
-    with open(csv_path, newline="") as source_handle, open(import_path, "w", newline="") as handle:
-        reader = csv.reader(source_handle)
-        columns = next(reader)
-        kept = [index for index, name in enumerate(columns) if name not in CSV_READ_ONLY]
-        writer = csv.writer(handle)
-        for record in (columns, *reader):
-            writer.writerow([record[index] for index in kept])
     for step, command in (
         (
             "Carshop `import --format=csv` (COPY to staging, checks in SQL and batches)",
@@ -308,12 +289,12 @@ def measure_csv(source: str, folder: Path, csv_limit: int | None) -> list[dict[s
                 "import",
                 "--format=csv",
                 f"--tables={CSV_TABLE}",
-                f"--input={import_path}",
+                f"--input={csv_path}",
             ],
         ),
         (
             "django-import-export, bulk mode (use_bulk, batch_size 1000)",
-            [PYTHON, "-m", "bench.dataio_bulk", CSV_TABLE, str(import_path)],
+            [PYTHON, "-m", "bench.dataio_bulk", CSV_TABLE, str(csv_path)],
         ),
     ):
         target = prepared_csv_target(source)

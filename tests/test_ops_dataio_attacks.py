@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
+from django.utils import timezone
 
 from accounts.models import Customer
 from carshop.ops.data import postgres_csv, read_only, transfer
@@ -255,7 +256,6 @@ def test_a_compressed_json_export_is_named_as_such(db, tmp_path):
 # --- read-only CSV columns ---------------------------------------------------------------------
 
 CHANGED = "read-only; it is set by Carshop — leave the exported value or remove the column"
-ON_NEW_ROW = "read-only; Carshop sets it for a new row — leave it empty or remove the column"
 
 
 def _rows(path):
@@ -304,21 +304,25 @@ def test_an_edited_or_garbled_read_only_column_is_refused_and_nothing_changes(db
     assert customers() == before
 
 
-def test_a_read_only_value_on_a_new_row_is_refused(db, tmp_path):
+def test_a_read_only_value_on_a_new_row_gets_carshops_own_and_the_import_says_so(db, tmp_path):
+    """A new row's read-only cells (an export loaded into another database, every row new) are
+    not used: the row gets Carshop's own values, and a note names the columns and the rows."""
     path = tmp_path / "customers.csv"
     path.write_text(
         "id,first_name,last_name,kind,created_at,display_name\n"
         "40,Ann,Lee,person,2020-01-01T00:00:00+00:00,\n"  # an id no row has: a new row
-        ",Bo,Day,person,,\n"  # empty: nothing to ignore
+        ",Bo,Day,person,,\n"  # empty: nothing to leave out
         ",Cy,Fox,person, ,Cy the Fox\n"
     )
-    message, out = fails("import", "--format=csv", f"--input={path}")
-    assert message == f"2 bad rows in {path}; nothing was imported"
-    assert out == [
-        f"customers.csv line 2: created_at: {ON_NEW_ROW}",
-        f"customers.csv line 4: display_name: {ON_NEW_ROW}",
-    ]
-    assert not Customer.objects.exists()
+    before = timezone.now()
+    out = run("import", "--format=csv", f"--input={path}")
+    assert (
+        "note: customers.csv: display_name, created_at are set by Carshop on a new row; the "
+        "file's values on 2 new rows were not used"
+    ) in out
+    rows = Customer.objects.order_by("last_name").values_list("display_name", "created_at")
+    assert [name for name, _ in rows] == ["Day, Bo", "Fox, Cy", "Lee, Ann"]
+    assert all(created >= before for _, created in rows)
 
 
 def test_an_unchanged_export_loads_back_and_a_file_without_read_only_columns_imports(db, tmp_path):

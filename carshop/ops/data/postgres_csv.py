@@ -52,6 +52,7 @@ import datetime
 import itertools
 import json
 import os
+from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -327,12 +328,12 @@ def _as_exported_sql(meta: Any, field: Any, qn: Callable[[str], str]) -> str:
 
 
 def _read_only_problems(
-    columns: _Columns, resource: Any, fixed: list[Any], using: str
+    columns: _Columns, resource: Any, fixed: list[Any], using: str, unused: Counter[str]
 ) -> dict[int, list[str]]:
     """Line -> problems of the read-only columns (carshop/ops/data/read_only.py): one query
     compares the staged rows with the table's (a cell that is not what the export writes for
-    the stored row, a value on a new row); the few rows it names are judged by the export's
-    own rendering, which gives the message."""
+    the stored row); the few rows it names are judged by the export's own rendering, which
+    gives the message. Another counts the new rows' read-only values into `unused`."""
     connection = connections[using]
     qn = connection.ops.quote_name
     meta = columns.meta
@@ -347,23 +348,40 @@ def _read_only_problems(
         # a row whose id the import itself refuses is named there
         known = f"({text} = '' OR {key} >= 1)"
     new = "true" if columns.id_index is None else f"t.{qn(meta.pk.column)} IS NULL"
-    flags = [f"({new} AND btrim({cell}) <> '')" for cell in cells]
-    if columns.id_index is not None:
-        flags += [
-            f"(NOT {new} AND {cell} IS DISTINCT FROM {_as_exported_sql(meta, field, qn)})"
-            for cell, field in zip(cells, fixed, strict=True)
-        ]
-    sql = (
-        f"SELECT s.line, {key}, {new}, {', '.join(cells)} FROM {STAGE} s "  # noqa: S608
-        f"{join}WHERE {known} AND ({' OR '.join(flags)}) ORDER BY s.line"
+    given = [f"btrim({cell}) <> ''" for cell in cells]
+    counts = ", ".join(
+        [f"count(*) FILTER (WHERE {value})" for value in given]
+        + [f"count(*) FILTER (WHERE {' OR '.join(given)})"]
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(
+            f"SELECT {counts} FROM {STAGE} s {join}WHERE {known} AND {new}"  # noqa: S608
+        )
+        *per_column, new_rows = cursor.fetchone()
+        if new_rows:
+            unused.update(
+                {
+                    field.column_name: count
+                    for field, count in zip(fixed, per_column, strict=True)
+                    if count
+                }
+            )
+            unused[read_only.ROWS] += new_rows
+        if columns.id_index is None:
+            return {}
+        flags = [
+            f"{cell} IS DISTINCT FROM {_as_exported_sql(meta, field, qn)}"
+            for cell, field in zip(cells, fixed, strict=True)
+        ]
+        cursor.execute(
+            f"SELECT s.line, {key}, {', '.join(cells)} FROM {STAGE} s "  # noqa: S608
+            f"{join}WHERE {known} AND NOT {new} AND ({' OR '.join(flags)}) ORDER BY s.line"
+        )
         flagged = cursor.fetchall()
     names = [field.column_name for field in fixed]
     rows = [
-        (line, {"id": "" if is_new else str(pk), **dict(zip(names, values, strict=True))})
-        for line, pk, is_new, *values in flagged
+        (line, {"id": str(pk), **dict(zip(names, values, strict=True))})
+        for line, pk, *values in flagged
     ]
     return read_only.check(resource, fixed, columns.model, rows, using)
 
@@ -668,7 +686,9 @@ def load(
     stage(path, file_name, len(headers), report, using)
     fixed = read_only.columns(resource, headers)
     if fixed:
-        read_only.report(_read_only_problems(columns, resource, fixed, using), file_name, report)
+        unused: Counter[str] = Counter()
+        found = _read_only_problems(columns, resource, fixed, using, unused)
+        read_only.report(found, file_name, report, unused)
     bad_keys = _foreign_key_problems(columns, using)
 
     concrete = columns.concrete

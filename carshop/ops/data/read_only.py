@@ -4,9 +4,10 @@ names; see `read_only` in accounts/resources.py).
 
 The import would skip them, so an operator who edits one believes it changed. A file is refused
 instead when a read-only cell is not what the export writes for the row's stored value (a row
-with the id of an existing row), or holds a value for a new row (which would get the
-application's own value). An unchanged export loads back, and a file without those columns
-imports as before.
+with the id of an existing row). A new row gets the application's own values: an export loaded
+into another database (every row new) is the common case, so it loads, and the import says in a
+note which columns' values of how many new rows were not used. An unchanged export loads back,
+and a file without those columns imports as before.
 
 The comparison is the export's own: the stored row rendered by the resource, as the CSV file
 holds it. The row-by-row import (SQLite, and tables the PostgreSQL path does not cover) makes it
@@ -16,6 +17,7 @@ here; the PostgreSQL path compares in SQL against the staged rows first
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from core.spreadsheets import neutralize_cell, restore_cell
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 CHUNK = 2000
 
 CHANGED = "read-only; it is set by Carshop — leave the exported value or remove the column"
-ON_NEW_ROW = "read-only; Carshop sets it for a new row — leave it empty or remove the column"
 
 
 def columns(resource: Any, headers: Iterable[str]) -> list[Any]:
@@ -60,12 +61,16 @@ def as_exported(resource: Any, field: Any, instance: Model) -> str:
     return restore_cell(neutralize_cell(value))
 
 
-def new_row_problems(fields: Iterable[Any], values: Mapping[str, str]) -> list[str]:
-    return [
-        f"{field.column_name}: {ON_NEW_ROW}"
-        for field in fields
-        if values.get(field.column_name, "").strip()
-    ]
+# The key of `unused` (column -> new rows with a value there) that counts the rows themselves.
+ROWS = ""
+
+
+def count_unused(fields: Iterable[Any], values: Mapping[str, str], unused: Counter[str]) -> None:
+    """Count a new row's read-only values, per column and the row once: Carshop sets its own."""
+    given = [field.column_name for field in fields if values.get(field.column_name, "").strip()]
+    unused.update(given)
+    if given:
+        unused[ROWS] += 1
 
 
 def stored_problems(
@@ -84,10 +89,14 @@ def check(
     model: type[Model],
     rows: Iterable[tuple[int, Mapping[str, str]]],
     using: str,
+    unused: Counter[str] | None = None,
 ) -> dict[int, list[str]]:
     """Line -> problems, for (line, values) rows: the stored rows read in chunks of CHUNK, one
-    query each."""
+    query each. New rows' read-only values are counted in `unused` (column -> rows)."""
     found: dict[int, list[str]] = {}
+    unused = unused if unused is not None else Counter()
+    for field in fields:  # the note names the columns in the order of the resource's fields
+        unused.setdefault(field.column_name, 0)
     manager = model._base_manager.db_manager(using)
 
     def judge(chunk: list[tuple[int, Mapping[str, str], int | None]]) -> None:
@@ -96,9 +105,9 @@ def check(
         for line, values, pk in chunk:
             row = stored.get(pk) if pk is not None else None
             if row is None:
-                problems = new_row_problems(fields, values)
-            else:
-                problems = stored_problems(resource, fields, values, row)
+                count_unused(fields, values, unused)
+                continue
+            problems = stored_problems(resource, fields, values, row)
             if problems:
                 found.setdefault(line, []).extend(problems)
 
@@ -116,6 +125,20 @@ def check(
     return found
 
 
-def report(found: Mapping[int, list[str]], name: str, problems: ImportReport) -> None:
+def report(
+    found: Mapping[int, list[str]],
+    name: str,
+    problems: ImportReport,
+    unused: Mapping[str, int] | None = None,
+) -> None:
     for line in sorted(found):
         problems.add(f"{name} line {line}", "; ".join(found[line]))
+    unused = unused or {}
+    rows = unused.get(ROWS, 0)
+    if rows:
+        columns = [column for column, count in unused.items() if column != ROWS and count]
+        verb = "is" if len(columns) == 1 else "are"
+        problems.notes.append(
+            f"{name}: {', '.join(columns)} {verb} set by Carshop on a new row; the file's values "
+            f"on {rows} new row{'s' if rows != 1 else ''} were not used"
+        )
