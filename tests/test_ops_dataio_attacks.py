@@ -3,20 +3,24 @@ a column named twice, an id twice, "yes" in a yes/no column, 12,50 in a price, a
 edited by hand, a full disk, a table another session holds locked. Each is named with its file,
 line and reason, and nothing is written (on SQLite and on PostgreSQL)."""
 
+import csv
+import datetime
 import gzip
 import io
 import json
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
+from django.utils import timezone
 
 from accounts.models import Customer
-from carshop.ops.data import transfer
-from inventory.models import Part
-from tests.helpers.builders.inventory import make_customer
+from carshop.ops.data import postgres_csv, read_only, transfer
+from inventory.models import Part, Vehicle
+from tests.helpers.builders.inventory import make_customer, make_part, make_vehicle
 from tests.helpers.commands import run
 
 HEADER = "first_name,last_name,kind,email\n"
@@ -247,3 +251,243 @@ def test_a_compressed_json_export_is_named_as_such(db, tmp_path):
     packed.write_bytes(gzip.compress(path.read_bytes()))
     message, _ = fails("import", "--format=json", f"--input={packed}")
     assert message == f"{packed} is compressed (gzip): uncompress it first (gunzip {packed})"
+
+
+# --- read-only CSV columns ---------------------------------------------------------------------
+
+CHANGED = "read-only; it is set by Carshop — leave the exported value or remove the column"
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_rows(path, rows, columns=None):
+    columns = columns or list(rows[0])
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _customers_export(tmp_path):
+    for number in range(3):
+        make_customer(last_name=f"Driver{number}", city="Springfield")
+    # A time on a whole second: written without microseconds by the export.
+    Customer.objects.filter(last_name="Driver2").update(
+        created_at=datetime.datetime(2026, 3, 1, 9, 30, tzinfo=datetime.UTC)
+    )
+    path = tmp_path / "customers.csv"
+    run("export", "--format=csv", "--tables=customers", f"--output={path}")
+    return path
+
+
+def test_an_edited_or_garbled_read_only_column_is_refused_and_nothing_changes(db, tmp_path):
+    # created_at and display_name were skipped without a word: the operator believed the
+    # customer's name and date had changed.
+    path = _customers_export(tmp_path)
+    rows = _rows(path)
+    rows[0]["display_name"] = "Someone Else"
+    rows[0]["city"] = "Shelbyville"  # an importable column beside it
+    rows[2]["created_at"] = "yesterday"
+    rows[1]["updated_at"] = ""
+    _write_rows(path, rows)
+    before = customers()
+    message, out = fails("import", "--format=csv", f"--input={path}")
+    assert message == f"3 bad rows in {path}; nothing was imported"
+    assert out == [
+        f"customers.csv line 2: display_name: {CHANGED}",
+        f"customers.csv line 3: updated_at: {CHANGED}",
+        f"customers.csv line 4: created_at: {CHANGED}",
+    ]
+    assert customers() == before
+
+
+def test_a_read_only_value_on_a_new_row_gets_carshops_own_and_the_import_says_so(db, tmp_path):
+    """A new row's read-only cells (an export loaded into another database, every row new) are
+    not used: the row gets Carshop's own values, and a note names the columns and the rows."""
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "id,first_name,last_name,kind,created_at,display_name\n"
+        "40,Ann,Lee,person,2020-01-01T00:00:00+00:00,\n"  # an id no row has: a new row
+        ",Bo,Day,person,,\n"  # empty: nothing to leave out
+        ",Cy,Fox,person, ,Cy the Fox\n"
+    )
+    before = timezone.now()
+    out = run("import", "--format=csv", f"--input={path}")
+    assert (
+        "note: customers.csv: display_name, created_at are set by Carshop on a new row; the "
+        "file's values on 2 new rows were not used"
+    ) in out
+    rows = Customer.objects.order_by("last_name").values_list("display_name", "created_at")
+    assert [name for name, _ in rows] == ["Day, Bo", "Fox, Cy", "Lee, Ann"]
+    assert all(created >= before for _, created in rows)
+
+
+def test_an_unchanged_export_loads_back_and_a_file_without_read_only_columns_imports(db, tmp_path):
+    path = _customers_export(tmp_path)
+    vehicle = make_vehicle(
+        owner=Customer.objects.first(), odometer=12345, odometer_read_on=datetime.date(2026, 5, 1)
+    )
+    make_part(on_hand=3)
+    folder = tmp_path / "all"
+    run("export", "--format=csv", "--tables=customers,cars,parts", f"--output={folder}")
+    before = customers()
+    out = run("import", "--format=csv", f"--input={folder}")
+    assert "customers                0 new, 0 updated, 3 unchanged" in out
+    assert "vehicles                 0 new, 0 updated, 1 unchanged" in out
+    assert "parts                    0 new, 0 updated, 1 unchanged" in out
+    assert customers() == before
+
+    rows = _rows(path)
+    rows[0]["city"] = "Shelbyville"
+    kept = [c for c in rows[0] if c not in ("created_at", "updated_at", "display_name")]
+    _write_rows(path, rows, [c for c in kept if c != "phone_digits"])
+    out = run("import", "--format=csv", f"--input={path}")
+    assert "customers                0 new, 1 updated, 2 unchanged" in out
+    assert Customer.objects.get(pk=rows[0]["id"]).city == "Shelbyville"
+    vehicle.refresh_from_db()
+    assert vehicle.odometer == 12345
+
+
+def test_an_edited_odometer_or_stock_on_hand_is_refused(db, tmp_path):
+    make_vehicle(owner=make_customer(), odometer=12345)
+    make_part(on_hand=3)
+    folder = tmp_path / "all"
+    run("export", "--format=csv", "--tables=cars,parts", f"--output={folder}")
+    for name, column, value in (("vehicles", "odometer", "99"), ("parts", "on_hand", "10")):
+        rows = _rows(folder / f"{name}.csv")
+        rows[0][column] = value
+        _write_rows(folder / f"{name}.csv", rows)
+    _, out = fails("import", "--format=csv", f"--input={folder}")
+    assert sorted(out) == [
+        f"parts.csv line 2: on_hand: {CHANGED}",
+        f"vehicles.csv line 2: odometer: {CHANGED}",
+    ]
+    assert Vehicle.objects.get().odometer == 12345
+    assert Part.objects.get().on_hand == 3
+
+
+@pytest.mark.postgresql
+def test_read_only_columns_are_compared_in_sql_on_postgresql(db, tmp_path, monkeypatch):
+    # The bulk path compares the staged rows with the table in one query; the export's own
+    # rendering judges only the rows that query names, not every row of an unchanged file
+    # (here the one time on a whole second, which the query writes with microseconds).
+    path = _customers_export(tmp_path)
+    rendered = []
+    real = read_only.as_exported
+    monkeypatch.setattr(
+        read_only, "as_exported", lambda *args: rendered.append(args) or real(*args)
+    )
+    out = run("import", "--format=csv", f"--input={path}")
+    assert "customers                0 new, 0 updated, 3 unchanged" in out
+    assert {args[2].last_name for args in rendered} == {"Driver2"}
+    rows = _rows(path)
+    rows[1]["created_at"] = "2026-03-01T09:30:00+00:00"
+    _write_rows(path, rows)
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [f"customers.csv line 3: created_at: {CHANGED}"]
+
+
+def test_an_id_twice_in_a_json_file_is_named_with_both_lines_on_every_database(db, tmp_path):
+    # It was the database's own text ("UNIQUE constraint failed: accounts_customer.id" on
+    # SQLite, "duplicate key value violates unique constraint ..." on PostgreSQL).
+    make_customer(last_name="Able")
+    make_customer(last_name="Baker")
+    path = tmp_path / "all.json"
+    run("export", "--format=json", "--tables=customers", f"--output={path}")
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[1].rstrip(","))
+    again = {**first, "fields": {**first["fields"], "last_name": "Other"}}
+    lines.insert(2, json.dumps(again) + ",")
+    counts = json.loads(lines[-1][len('"counts": ') : -1])
+    counts["accounts.customer"] += 1
+    lines[-1] = f'"counts": {json.dumps(counts)}}}'
+    path.write_text("\n".join(lines) + "\n")
+    Customer.objects.all().delete()
+    message, out = fails("import", "--format=json", f"--input={path}")
+    assert message == f"1 bad row in {path}; nothing was imported"
+    assert [line for line in out if not line.startswith("note: ")] == [
+        f"line 3: accounts.customer: id {first['pk']} is also on line 2"
+    ]
+    assert not Customer.objects.exists()
+
+
+def _sequence(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (name,) = cursor.fetchone()
+        cursor.execute(f"SELECT last_value, is_called FROM {name}")  # noqa: S608
+        return cursor.fetchone()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("bad_line", [3, 8])
+def test_a_refused_csv_file_leaves_the_id_sequence_as_it_was(db, tmp_path, monkeypatch, bad_line):
+    # Into an empty table the ids of rows without id were taken from the sequence (nextval,
+    # which no rollback undoes) before the rows were judged: a refused file moved it on.
+    monkeypatch.setattr(postgres_csv, "BATCH", 2)  # the bad row in the first or a later batch
+    rows = [f"Ann{n},Lee,person,ann{n}@example.com\n" for n in range(8)]
+    rows[bad_line - 2] = "Bo,Day,robot,bo@example.com\n"
+    path = tmp_path / "customers.csv"
+    path.write_text(HEADER + "".join(rows))
+    before = _sequence("accounts_customer")
+    _, out = fails("import", "--format=csv", f"--input={path}")
+    assert out == [f"customers.csv line {bad_line}: kind: Value 'robot' is not a valid choice."]
+    assert _sequence("accounts_customer") == before
+    assert not Customer.objects.exists()
+
+    # A good file still gets the ids nextval would have given, and the sequence moves past them.
+    path.write_text(HEADER + "".join(f"Cy{n},Fox,person,\n" for n in range(3)))
+    run("import", "--format=csv", f"--input={path}")
+    last, called = before
+    first = last + 1 if called else last
+    assert list(Customer.objects.order_by("pk").values_list("pk", flat=True)) == [
+        first,
+        first + 1,
+        first + 2,
+    ]
+    assert make_customer(last_name="Later").pk == first + 3
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_added_while_a_csv_file_loads_into_the_empty_table_gets_the_next_id(
+    tmp_path, monkeypatch
+):
+    # The file's rows get the sequence's next values without taking them: another session's
+    # insert waits for the import instead of taking one of those ids (without the wait, one of
+    # the two sessions fails).
+    path = tmp_path / "customers.csv"
+    path.write_text(HEADER + "".join(f"Ann{n},Lee,person,\n" for n in range(5)))
+    counted, added = threading.Event(), {}
+    real = postgres_csv._next_keys
+
+    def next_keys(*args):
+        keys = real(*args)
+        counted.set()
+        time.sleep(1)  # the other session's insert is under way meanwhile
+        return keys
+
+    monkeypatch.setattr(postgres_csv, "_next_keys", next_keys)
+
+    def add_customer():
+        try:
+            assert counted.wait(30)
+            added["pk"] = Customer.objects.create(first_name="Bo", last_name="Day").pk
+        except Exception as exc:  # reported below
+            added["error"] = exc
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=add_customer)
+    other.start()
+    run("import", "--format=csv", f"--input={path}")
+    other.join(30)
+    assert "error" not in added, added
+    imported = list(
+        Customer.objects.exclude(pk=added["pk"]).order_by("pk").values_list("pk", flat=True)
+    )
+    assert len(imported) == 5
+    assert added["pk"] > max(imported)

@@ -10,6 +10,7 @@ import decimal
 import logging
 import os
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import tablib
@@ -21,7 +22,7 @@ from django.utils.module_loading import import_string
 from import_export import widgets as import_export_widgets
 from import_export.resources import modelresource_factory
 
-from carshop.ops.data import postgres_csv
+from carshop.ops.data import postgres_csv, read_only
 from carshop.ops.data import tables as table_registry
 from carshop.ops.data.transfer import (
     CHUNK_SIZE,
@@ -356,7 +357,7 @@ def _import_in_bulk(
     """The PostgreSQL path (carshop/ops/data/postgres_csv.py); None when the table must be
     read row by row after all (the database refused the write: the row-by-row import names
     the rows)."""
-    problems, count = list(report.problems), report.problem_count
+    problems, count, notes = list(report.problems), report.problem_count, list(report.notes)
     savepoint = transaction.savepoint(using=using)
     driver_error = connections[using].Database.Error  # type: ignore[attr-defined]  # the driver
     try:
@@ -365,7 +366,7 @@ def _import_in_bulk(
         # Database.Error: the driver's own, which COPY raises unwrapped (a file that stops
         # being UTF-8 half-way); the row-by-row import names the problem.
         transaction.savepoint_rollback(savepoint, using=using)
-        report.problems, report.problem_count = problems, count
+        report.problems, report.problem_count, report.notes = problems, count, notes
         return None
     transaction.savepoint_commit(savepoint, using=using)
     return counts
@@ -438,6 +439,15 @@ def import_csv(
                     report.counts[table.name] = counts
                     continue
             dataset, lines = _read_csv(target, report)
+            fixed = read_only.columns(resource, dataset.headers)
+            if fixed:
+                rows = (
+                    (line, dict(zip(dataset.headers, row, strict=True)))
+                    for line, row in zip(lines, dataset, strict=True)
+                )
+                unused: Counter[str] = Counter()
+                found = read_only.check(resource, fixed, table.model, rows, using, unused)
+                read_only.report(found, name, report, unused)
             _import_row_by_row(table, resource, dataset, lines, name, report)
         if report.ok and not dry_run:
             reset_sequences([table.model for table, _ in pairs], connections[using])

@@ -25,8 +25,11 @@ A table that is empty when the import starts (a bulk load: every row is new, not
 skips the second temporary table: each batch of staged rows is judged while one COPY writes the
 good ones straight to the table (the database writes a row while Python judges the next), the
 unique values are compared in Python as the rows are made (the table has no other row), and the
-keys of rows without id are taken from the sequence before the batch, as many as such rows, so
-that a good file gets the ids the other path gives. Rows go on being judged after a bad one (to
+keys of rows without id are the sequence's next values, counted from its state without taking
+them (nextval is not undone by a rollback: a refused file would move the sequence on), so that a
+good file gets the ids the other path gives; the caller resets the sequence past them when the
+file is good. Meanwhile the table's other writers wait (a SHARE ROW EXCLUSIVE lock), so that no
+one takes one of those values from the sequence. Rows go on being judged after a bad one (to
 name every bad row) but are no longer sent, and a savepoint takes back what was sent. If the
 model's own code (clean(), save(), __str__) queries the database, which it cannot while a COPY
 is under way, the table is read again the other way.
@@ -46,8 +49,10 @@ from __future__ import annotations
 import copy
 import csv
 import datetime
+import itertools
 import json
 import os
+from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -59,6 +64,7 @@ from django.utils.encoding import smart_str
 from import_export import resources as import_export_resources
 from import_export import widgets as import_export_widgets
 
+from carshop.ops.data import read_only
 from carshop.ops.data.transfer import NUL_IN_VALUE, error_reason
 from carshop.ops.testenv.bulkload import copy_text
 from core.spreadsheets import restore_cell
@@ -290,6 +296,94 @@ def _foreign_key_problems(columns: _Columns, using: str) -> dict[int, dict[str, 
                 )
                 found.setdefault(line, {}).setdefault(resource_field.attribute, []).append(reason)
     return found
+
+
+def _as_exported_sql(meta: Any, field: Any, qn: Callable[[str], str]) -> str:
+    """SQL for the cell the CSV export writes for a read-only field of the stored row `t`, for
+    Django's plain kinds; NULL (every row in doubt) for any other. Only a filter: the rows
+    whose cell differs from it are judged again by the export's own rendering."""
+    model_field = _model_field(meta, field.attribute) if field.attribute else None
+    if model_field is None or not model_field.concrete or "__" in field.attribute:
+        return "NULL"
+    column = f"t.{qn(model_field.column)}"
+    kind = type(model_field)
+    if kind in (models.ForeignKey, models.OneToOneField):
+        kind = type(model_field.target_field)
+    if kind in (models.CharField, models.TextField, models.SlugField, models.EmailField):
+        return f"coalesce({column}, '')"
+    if kind in _INTEGER_KINDS or kind is models.DecimalField:
+        return f"coalesce({column}::text, '')"
+    if kind is models.BooleanField:
+        return f"CASE WHEN {column} THEN '1' WHEN NOT {column} THEN '0' ELSE '' END"
+    if kind is models.DateField:
+        return f"coalesce({column}::text, '')"  # ISO, as date.isoformat()
+    if kind is models.DateTimeField:
+        # datetime.isoformat() in UTC; a time on a whole second, which isoformat() writes
+        # without microseconds, differs here and is judged again.
+        return (
+            f"coalesce(to_char({column} AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '')"
+        )
+    return "NULL"
+
+
+def _read_only_problems(
+    columns: _Columns, resource: Any, fixed: list[Any], using: str, unused: Counter[str]
+) -> dict[int, list[str]]:
+    """Line -> problems of the read-only columns (carshop/ops/data/read_only.py): one query
+    compares the staged rows with the table's (a cell that is not what the export writes for
+    the stored row); the few rows it names are judged by the export's own rendering, which
+    gives the message. Another counts the new rows' read-only values into `unused`."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    meta = columns.meta
+    headers = columns.headers
+    cells = [f"s.c{headers.index(field.column_name)}" for field in fixed]
+    if columns.id_index is None:
+        key, join, known = "NULL::bigint", "", "true"
+    else:
+        text = f"btrim(s.c{columns.id_index})"
+        key = f"CASE WHEN {text} ~ '^[0-9]{{1,18}}$' THEN {text}::bigint END"
+        join = f"LEFT JOIN {qn(meta.db_table)} t ON t.{qn(meta.pk.column)} = {key} "
+        # a row whose id the import itself refuses is named there
+        known = f"({text} = '' OR {key} >= 1)"
+    new = "true" if columns.id_index is None else f"t.{qn(meta.pk.column)} IS NULL"
+    given = [f"btrim({cell}) <> ''" for cell in cells]
+    counts = ", ".join(
+        [f"count(*) FILTER (WHERE {value})" for value in given]
+        + [f"count(*) FILTER (WHERE {' OR '.join(given)})"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {counts} FROM {STAGE} s {join}WHERE {known} AND {new}"  # noqa: S608
+        )
+        *per_column, new_rows = cursor.fetchone()
+        if new_rows:
+            unused.update(
+                {
+                    field.column_name: count
+                    for field, count in zip(fixed, per_column, strict=True)
+                    if count
+                }
+            )
+            unused[read_only.ROWS] += new_rows
+        if columns.id_index is None:
+            return {}
+        flags = [
+            f"{cell} IS DISTINCT FROM {_as_exported_sql(meta, field, qn)}"
+            for cell, field in zip(cells, fixed, strict=True)
+        ]
+        cursor.execute(
+            f"SELECT s.line, {key}, {', '.join(cells)} FROM {STAGE} s "  # noqa: S608
+            f"{join}WHERE {known} AND NOT {new} AND ({' OR '.join(flags)}) ORDER BY s.line"
+        )
+        flagged = cursor.fetchall()
+    names = [field.column_name for field in fixed]
+    rows = [
+        (line, {"id": str(pk), **dict(zip(names, values, strict=True))})
+        for line, pk, *values in flagged
+    ]
+    return read_only.check(resource, fixed, columns.model, rows, using)
 
 
 def _format(value: Any, field: Any, connection: Any) -> str:
@@ -590,6 +684,11 @@ def load(
     meta = columns.meta
     problems_before = report.problem_count
     stage(path, file_name, len(headers), report, using)
+    fixed = read_only.columns(resource, headers)
+    if fixed:
+        unused: Counter[str] = Counter()
+        found = _read_only_problems(columns, resource, fixed, using, unused)
+        read_only.report(found, file_name, report, unused)
     bad_keys = _foreign_key_problems(columns, using)
 
     concrete = columns.concrete
@@ -739,6 +838,13 @@ def load(
         )
 
     if empty and _unique_in_python(columns):
+        # The ids of rows without id are counted from the sequence, not taken from it (see
+        # the module's docstring): no other session may take one meanwhile.
+        from carshop.ops.data.transfer import lock_for_import
+
+        lock_for_import([model], using, mode="SHARE ROW EXCLUSIVE")
+        empty = not model._base_manager.db_manager(using).exists()
+    if empty and _unique_in_python(columns):
         point = transaction.savepoint(using=using)
         problems, count = list(report.problems), report.problem_count
         try:
@@ -873,7 +979,6 @@ def _write_new(
     sql = (
         f"COPY {qn(meta.db_table)} ({', '.join(qn(field.column) for field in concrete)}) FROM STDIN"
     )
-    sequence_sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
     unique: list[tuple[int, str, set[Any]]] = [
         (concrete.index(field), _unique_message(columns, resource, field), set())
         for field in meta.local_concrete_fields
@@ -887,31 +992,16 @@ def _write_new(
         queried.append(True)
         raise _Queried
 
-    id_index = columns.id_index
+    keys = _next_keys(connection, meta)
     with connection.chunked_cursor() as staged:
         staged.execute(
             f"SELECT line, {', '.join(f'c{i}' for i in range(width))} "  # noqa: S608
             f"FROM {STAGE} ORDER BY line"
         )
         while batch := staged.fetchmany(BATCH):
-            # A key for each row without id, taken before the COPY (every such row is new, so
-            # that the rows get the keys the row-by-row import would give them when all are
-            # good; when one is bad nothing is written).
-            fresh = (
-                len(batch)
-                if id_index is None
-                else sum(1 for row in batch if not row[1 + id_index].strip())
-            )
-            keys: Iterator[int] = iter(())
-            if fresh:
-                with connection.cursor() as cursor:
-                    cursor.execute(sequence_sql, [meta.db_table, meta.pk.column, fresh])
-                    keys = iter([value for (value,) in cursor.fetchall()])
             written: list[Any] = []
 
-            def rows(
-                batch: list[tuple] = batch, keys: Iterator[int] = keys, written: list[Any] = written
-            ) -> Iterator[str]:
+            def rows(batch: list[tuple] = batch, written: list[Any] = written) -> Iterator[str]:
                 for row in batch:
                     checked = check(row, {})
                     if checked is None:
@@ -949,6 +1039,21 @@ def _write_new(
                         raise _Queried
     for line in sorted(found):
         report.add(f"{name} line {line}", "; ".join(found[line]))
+
+
+def _next_keys(connection: Any, meta: Any) -> Iterator[int]:
+    """The values nextval would give the table's id sequence from now on, read from its state
+    without taking any (sequences ignore rollbacks)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+        (sequence,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT s.last_value, s.is_called, q.seqincrement "  # noqa: S608
+            f"FROM {sequence} s, pg_sequence q WHERE q.seqrelid = %s::regclass",
+            [sequence],
+        )
+        last, called, step = cursor.fetchone()
+    return itertools.count(last + step if called else last, step)
 
 
 def _serializer(model: type[Model]) -> Callable[[Any], Any]:

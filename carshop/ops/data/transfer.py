@@ -732,6 +732,8 @@ class _Loader:
         self.model: type[Model] | None = None
         self.inserted: Counter[Any] = Counter()
         self.rejected: set[Any] = set()  # (label, pk) of rows not loaded
+        # (label, pk, its Problem) of a row with an id an earlier row of the file has
+        self.duplicates: list[tuple[str, Any, Problem | None]] = []
 
     def add(
         self, where: str, deserialized: serializers_base.DeserializedObject, already_bad: bool
@@ -758,7 +760,17 @@ class _Loader:
                 except REFUSED as exc:
                     transaction.savepoint_rollback(one, using=self.using)
                     self.rejected.add((_label(self.model), str(deserialized.object.pk)))
-                    if not already_bad:
+                    if self._loaded_already(deserialized.object):
+                        # The file's own row with that id: one message on every database (not
+                        # the database's own text), naming the earlier row once it is found.
+                        label, pk = _label(self.model), deserialized.object.pk
+                        listed = len(self.report.problems)
+                        self.report.add(where, f"{label}: id {pk} is also on an earlier row")
+                        problem = (
+                            self.report.problems[-1] if len(self.report.problems) > listed else None
+                        )
+                        self.duplicates.append((label, pk, problem))
+                    elif not already_bad:
                         self.report.add(where, error_reason(exc))
                 else:
                     transaction.savepoint_commit(one, using=self.using)
@@ -766,6 +778,14 @@ class _Loader:
         else:
             transaction.savepoint_commit(savepoint, using=self.using)
             self.inserted[self.model] += len(rows)
+
+    def _loaded_already(self, obj: Model) -> bool:
+        """Whether a row with this one's id is in the table: the import loads into empty
+        tables, so it is a row of the file."""
+        if obj.pk is None:
+            return False
+        model = cast("type[Model]", self.model)
+        return model._base_manager.db_manager(self.using).filter(pk=obj.pk).exists()
 
     def _insert(self, deserialized_rows: list[serializers_base.DeserializedObject]) -> None:
         model = cast("type[Model]", self.model)  # set by add() before any row
@@ -1022,6 +1042,8 @@ def import_json(
             dangling = [item for item in dangling if item not in follow]
         if dangling:
             _report_dangling(export, dangling, report)
+        if loader.duplicates:
+            _report_duplicates(export, loader.duplicates, report)
         for table in selected:
             report.counts[table.name] = inserted(table.model)
         if report.ok and not dry_run:
@@ -1100,16 +1122,34 @@ def _report_dangling(
             report.add(f"{label} {pk} (in the database)", reason)
 
 
+def _report_duplicates(
+    export: ExportFile, duplicates: list[tuple[str, Any, Problem | None]], report: ImportReport
+) -> None:
+    """Each row with an id an earlier row of its table has (reported as it was refused) named
+    with the place of that first row: a second pass over the file, only when needed."""
+    first: dict[tuple[str, str], str] = {(label, str(pk)): "" for label, pk, _ in duplicates}
+    for where, record in export.records():
+        if not isinstance(record, dict):
+            continue
+        key = (str(record.get("model", "")).lower(), str(record.get("pk")))
+        if first.get(key) == "":
+            first[key] = where
+    for label, pk, problem in duplicates:
+        earlier = first[(label, str(pk))]
+        if problem is not None and earlier and earlier != problem.where:
+            problem.reason = f"{label}: id {pk} is also on {earlier}"
+
+
 # How long an import waits for a table another session holds locked (a migration, a manual
 # LOCK TABLE, a long maintenance job) before it stops, instead of waiting without a word.
 LOCK_WAIT_SECONDS = 10
 
 
-def lock_for_import(models: Iterable[type[Model]], using: str) -> None:
-    """On PostgreSQL, take the write lock (ROW EXCLUSIVE, what an INSERT takes) of every table
-    an import writes, and of their many-to-many tables, waiting at most LOCK_WAIT_SECONDS for
-    each; a table that stays locked stops the import with a message naming it. Called first in
-    the import's transaction: the locks are held until it ends."""
+def lock_for_import(models: Iterable[type[Model]], using: str, mode: str = "ROW EXCLUSIVE") -> None:
+    """On PostgreSQL, take the write lock (ROW EXCLUSIVE, what an INSERT takes, or the `mode`
+    given) of every table an import writes, and of their many-to-many tables, waiting at most
+    LOCK_WAIT_SECONDS for each; a table that stays locked stops the import with a message
+    naming it. Called first in the import's transaction: the locks are held until it ends."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
@@ -1125,7 +1165,7 @@ def lock_for_import(models: Iterable[type[Model]], using: str) -> None:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
         for db_table, name in names.items():
             try:
-                cursor.execute(f"LOCK TABLE {qn(db_table)} IN ROW EXCLUSIVE MODE")
+                cursor.execute(f"LOCK TABLE {qn(db_table)} IN {mode} MODE")
             except DatabaseError:
                 raise CommandError(
                     f"the table {name} ({db_table}) is locked by another session: waited "
