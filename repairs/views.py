@@ -91,6 +91,9 @@ def customer_estimate(request, token):
         "repairs/customer_estimate.html",
         {
             "document": document,
+            "number": repair_order.number,
+            "vehicle": document["vehicle"]["description"],
+            "shop": document["shop"],
             "pending_count": sum(
                 1 for job in document["jobs"] if job["authorization"] == Authorization.PENDING
             ),
