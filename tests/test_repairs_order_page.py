@@ -216,6 +216,8 @@ def test_cancel_asks_first(client, advisor, order):
     url = reverse("admin:repairs_repairorder_step", args=[order.pk, "cancel"])
     page = client.get(url)
     assert f"Yes, cancel {order.number}" in page.content.decode()
+    crumbs = page.content.decode().split('<div class="breadcrumbs">')[1].split("</div>")[0]
+    assert f">{order.number}</a>" in crumbs and crumbs.rstrip().endswith("&rsaquo; Cancel")
     order.refresh_from_db()
     assert order.status == RepairOrderStatus.ESTIMATE
     response = client.post(url, {"reason": "customer went elsewhere"}, follow=True)
