@@ -17,7 +17,7 @@ def shop_day(days_ago=0):
 
 def on_shop_day(days_ago, hour=12, minute=0):
     """An aware moment at hour:minute (noon by default) of the shop's day `days_ago` before
-    today, in the shop's time zone."""
+    today (negative: after today), in the shop's time zone."""
     return timezone.make_aware(
         datetime.datetime.combine(shop_day(days_ago), datetime.time(hour, minute))
     )
