@@ -135,6 +135,6 @@ def decode_vin(vin):
         make = ""
     return DecodedVin(
         make=make,
-        model_year=_model_year(vin, years, timezone.now().year + 1),
+        model_year=_model_year(vin, years, timezone.localdate().year + 1),
         country=country,
     )

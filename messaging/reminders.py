@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db.models import Max, Prefetch, Q
+from django.utils import timezone
 
 from accounts.models import Customer
 from inventory.models import OdometerReading, Vehicle
@@ -68,7 +69,8 @@ def _service_due_by_date(rule: ReminderRule, today: date, lookback: int) -> list
     for vehicle in vehicles:
         if vehicle.owner is None:  # filtered out above
             continue
-        due = vehicle.last_visit.date() + timedelta(days=days)
+        # The shop's day of the visit, as the filter above counts it (not the UTC date).
+        due = timezone.localdate(vehicle.last_visit) + timedelta(days=days)
         planned.append(
             Planned(
                 rule,
@@ -161,7 +163,7 @@ def _declined_followups(rule: ReminderRule, today: date, lookback: int) -> list[
     )
     planned = []
     for job in jobs:
-        due = job.authorized_at.date() + timedelta(days=days)
+        due = timezone.localdate(job.authorized_at) + timedelta(days=days)
         vehicle = vehicle_label(job.repair_order.vehicle)
         planned.append(
             Planned(

@@ -170,3 +170,40 @@ def test_declined_work_is_followed_up_after_n_days_and_appointments_the_day_befo
     assert texts["declined_followup"].to == "+12175550142"
     assert "Reply STOP" in texts["declined_followup"].body
     assert "09:30" in texts["appointment_reminder"].body
+
+
+def shop_evening(days_ago):
+    """22:00 in the shop's time zone, `days_ago` shop days before today: in New York that is
+    already the next day in UTC."""
+    day = timezone.localdate() - timedelta(days=days_ago)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(22)))
+
+
+def test_a_visit_late_in_the_evening_is_due_on_the_shops_day_not_the_utc_one():
+    ReminderRule.objects.create(
+        name="Six months", kind=RuleKind.SERVICE_DUE_DATE, interval_days=180
+    )
+    vehicle = make_vehicle(owner=customer())
+    order = make_order(vehicle, customer=vehicle.owner)
+    RepairOrder.objects.filter(pk=order.pk).update(opened_at=shop_evening(180))
+    rows = run("--dry-run")["reminders"]
+    assert [(row["due"], row["outcome"]) for row in rows] == [
+        (timezone.localdate().isoformat(), "would send")
+    ]
+
+
+def test_declined_work_decided_late_in_the_evening_is_due_on_the_shops_day():
+    ReminderRule.objects.create(
+        name="Declined", kind=RuleKind.DECLINED_FOLLOWUP, interval_days=30, channel=Channel.SMS
+    )
+    owner = customer()
+    order = make_order(make_vehicle(owner=owner), customer=owner)
+    job = add_job_with_lines(order, title="Rear shocks", labor=[("2", "100")], approve=False)
+    repair_services.authorize_job(
+        job, Authorization.DECLINED, method=AuthorizationMethod.IN_PERSON, authorized_by="M"
+    )
+    Job.objects.filter(pk=job.pk).update(authorized_at=shop_evening(30))
+    rows = run("--dry-run")["reminders"]
+    assert [(row["due"], row["outcome"]) for row in rows] == [
+        (timezone.localdate().isoformat(), "would send")
+    ]

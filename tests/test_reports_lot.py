@@ -34,6 +34,7 @@ from tests.helpers.builders.lot import (
     make_vehicle,
     pay_in_full,
 )
+from tests.helpers.clock import on_shop_day
 
 D = Decimal
 pytestmark = pytest.mark.django_db
@@ -68,9 +69,7 @@ def back_date(deal, days):
     """Move a delivered deal (and its commission) to noon of the shop's day `days` before today.
     Counted in the shop's days, not in 24-hour steps from now: across a change of daylight saving
     time near midnight those land on another day than the period the tests ask for."""
-    when = timezone.make_aware(
-        datetime.datetime.combine(today() - timedelta(days=days), datetime.time(12))
-    )
+    when = on_shop_day(days)
     Deal.objects.filter(pk=deal.pk).update(delivered_at=when, signed_at=when)
     Commission.objects.filter(deal=deal).update(recorded_at=when)
 

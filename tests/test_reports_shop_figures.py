@@ -26,6 +26,7 @@ from tests.helpers.builders.repairs import (
     set_rates,
     take_to,
 )
+from tests.helpers.clock import on_shop_day
 
 pytestmark = pytest.mark.django_db
 
@@ -288,16 +289,13 @@ def test_comebacks(week):
 
 
 def test_work_in_progress_by_status_and_age():
-    now = timezone.now()
-
     def opened(days_ago, status=None):
         order = make_order()
         add_job_with_lines(order, labor=[("1.0", "100.00")])
         if status:
             take_to(order, status)
-        RepairOrder.objects.filter(pk=order.pk).update(
-            opened_at=now - datetime.timedelta(days=days_ago)
-        )
+        if days_ago:  # noon of that shop day: ages are counted in the shop's days
+            RepairOrder.objects.filter(pk=order.pk).update(opened_at=on_shop_day(days_ago))
         return order
 
     opened(0)

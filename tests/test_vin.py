@@ -1,7 +1,10 @@
 """VINs: what is accepted, what is refused with a message naming the fault, and decoding."""
 
+import datetime
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from inventory.vin import check_digit, decode_vin, validate_vin
 from tests.helpers.builders.inventory import VALID_VINS
@@ -107,6 +110,17 @@ def test_position_7_tells_the_1990s_from_the_2020s():
     # Year code P is 1993 or 2023: a digit in position 7 means the earlier cycle.
     assert decode_vin("JH4KA7561PC008269").model_year == 1993
     assert decode_vin("1FTFW1ET5DFC10312").model_year == 2013  # letter E: the later cycle
+
+
+def test_the_newest_model_year_is_next_year_on_the_shops_calendar(monkeypatch):
+    # 03:00 UTC on January 1st, 2026 is still December 31st, 2025 in New York: model year 2027
+    # (code V, else 1997) is not out yet there; only the UTC calendar has reached 2026.
+    evening = datetime.datetime(2026, 1, 1, 3, 0, tzinfo=datetime.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: evening)
+    with timezone.override("America/New_York"):
+        assert decode_vin("1FTFW1ET7VFC10312").model_year == 1997
+    with timezone.override("UTC"):
+        assert decode_vin("1FTFW1ET7VFC10312").model_year == 2027
 
 
 def test_an_unknown_manufacturer_decodes_to_no_make():
